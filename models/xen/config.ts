@@ -1,0 +1,41 @@
+/**
+ * Configuration of the Xen model, and the deliberate bugs it can carry.
+ *
+ * A bug is a named deviation from the reference (`shared/reference/semantics.md` §2): flawed
+ * variants of a mechanism are built from them, and the meta-tests show that the generic
+ * invariants catch each one. A correct model runs with no bugs.
+ */
+export const xenBugs = [
+  /** GNTTABOP_unmap_grant_ref releases the handle but never drops its page references. */
+  'unmap-skips-page-put',
+  /** GNTTABOP_unmap_grant_ref drops page references but leaves the pin counters. */
+  'unmap-skips-pin-drop',
+  /** Unmap drops pins but leaves GTF_reading/GTF_writing set (no reduce_status_for_pin). */
+  'unmap-keeps-status-bits',
+  /** A v1 end_foreign_access clears the entry although it is still pinned. */
+  'end-access-ignores-pin',
+  /** Domain destruction skips gnttab_release_mappings: the dead mapper keeps its handles. */
+  'destroy-skips-release-mappings',
+  /** Domain destruction forgets relinquish_p2m_mapping: p2m entries outlive the domain. */
+  'destroy-skips-p2m-teardown',
+  /** A dying domain is declared dead while others still reference its frames. */
+  'destroy-ignores-zombie-frames',
+  /** A dying domain whose last frame was freed is never declared dead. */
+  'zombie-never-dies',
+  /** Freeing a frame forgets to decrement the owner's tot_pages. */
+  'free-keeps-tot-pages',
+  /** A map that fails after pinning returns the error without undoing the pin. */
+  'failed-map-keeps-pin',
+  /** decrease_reservation does not check page ownership: grant/foreign p2m entries are ballooned. */
+  'balloon-ignores-owner',
+] as const;
+
+export type XenBug = (typeof xenBugs)[number];
+
+export interface XenConfig {
+  readonly bugs: readonly XenBug[];
+}
+
+export function hasBug(config: XenConfig, bug: XenBug): boolean {
+  return config.bugs.includes(bug);
+}

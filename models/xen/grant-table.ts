@@ -1,0 +1,266 @@
+/**
+ * Grant tables v1: the granter's side (grant / end foreign access), GNTTABOP_map_grant_ref and
+ * GNTTABOP_unmap_grant_ref, and gnttab_release_mappings for a dying mapper.
+ * Reference: semantics.md §2.2–2.6, §2.8. Checks run in the reference's order; the first failing
+ * one decides the status.
+ *
+ * Left out: grant table v2, transitive and sub-page grants, GNTTABOP_copy and transfer, XSM (the
+ * default dummy policy allows everything), table growth (the table has a fixed size), the
+ * 5-retry "unstable entry" race, PV-IOMMU per-MFN counters (§2.3 step 12), cache attributes,
+ * unmap batching (each unmap completes at once: no concurrent DMA exists in the model between
+ * the TLB flush and the page put), and type references. A granter that is dying is treated as
+ * absent for new maps (GNTST_bad_domain).
+ */
+import { getRef } from '../memory/frames.js';
+import { fail, succeed } from '../result.js';
+import type { OpResult } from '../result.js';
+import { hasBug } from './config.js';
+import type { XenConfig } from './config.js';
+import { gntst } from './status.js';
+import type { GntstName } from './status.js';
+import { dropFrameRef, runningDomain } from './state.js';
+import type { ActiveEntry, GrantEntry, MaptrackEntry, XenDomain, XenState } from './types.js';
+
+/** Each 8-bit pin counter blocks further increments once bit 7 is set. */
+export const PIN_COUNTER_MAX = 128;
+
+function status(name: GntstName): OpResult {
+  return fail(`GNTST_${name}`, { status: gntst[name] });
+}
+
+export function pinTotal(act: ActiveEntry): number {
+  return act.hstw + act.hstr + act.devw + act.devr;
+}
+
+/** reduce_status_for_pin: GTF_reading ⇔ pinned, GTF_writing ⇔ pinned writable. */
+function reduceStatusForPin(entry: GrantEntry, act: ActiveEntry): void {
+  entry.reading = pinTotal(act) > 0;
+  entry.writing = act.hstw + act.devw > 0;
+  if (!entry.reading) act.mfn = null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Granter side (what Linux's gnttab_grant_foreign_access / gnttab_end_foreign_access do)
+
+export interface GrantAccessArgs {
+  readonly domid: number;
+  readonly ref: number;
+  readonly granteeDomid: number;
+  readonly gfn: number;
+  readonly readonly: boolean;
+}
+
+/**
+ * The granter writes a v1 entry (domid, frame, then flags). The guest follows the protocol:
+ * it writes only entries that are not in use (Linux hands out refs from its free list).
+ */
+export function grantAccess(state: XenState, args: GrantAccessArgs): OpResult {
+  const granter = runningDomain(state, args.domid);
+  if (granter === undefined) return fail('ESRCH');
+  const entry = granter.grantTable[args.ref];
+  if (entry === undefined) return fail('EINVAL');
+  if (entry.permitAccess || entry.reading || entry.writing) return fail('EBUSY');
+  entry.domid = args.granteeDomid;
+  entry.frame = args.gfn;
+  entry.readonly = args.readonly;
+  entry.permitAccess = true;
+  return succeed();
+}
+
+export interface EndAccessArgs {
+  readonly domid: number;
+  readonly ref: number;
+}
+
+/** v1 end_foreign_access: fails while GTF_reading/GTF_writing are set, else clears the flags. */
+export function endAccess(state: XenState, config: XenConfig, args: EndAccessArgs): OpResult {
+  const granter = runningDomain(state, args.domid);
+  if (granter === undefined) return fail('ESRCH');
+  const entry = granter.grantTable[args.ref];
+  if (entry === undefined) return fail('EINVAL');
+  if ((entry.reading || entry.writing) && !hasBug(config, 'end-access-ignores-pin')) return fail('EBUSY');
+  entry.permitAccess = false;
+  entry.readonly = false;
+  entry.reading = false;
+  entry.writing = false;
+  return succeed();
+}
+
+// ---------------------------------------------------------------------------------------------
+// GNTTABOP_map_grant_ref
+
+export interface MapGrantArgs {
+  readonly mapperDomid: number;
+  readonly granterDomid: number;
+  readonly ref: number;
+  readonly host: boolean;
+  readonly device: boolean;
+  readonly readonly: boolean;
+  /** gfn (translated mapper) or virtual page number (PV mapper) of the host mapping. */
+  readonly hostAddr: number | null;
+}
+
+type PinCounter = 'hstw' | 'hstr' | 'devw' | 'devr';
+
+function countersFor(parts: { host: boolean; device: boolean; readonly: boolean }): PinCounter[] {
+  const counters: PinCounter[] = [];
+  if (parts.host) counters.push(parts.readonly ? 'hstr' : 'hstw');
+  if (parts.device) counters.push(parts.readonly ? 'devr' : 'devw');
+  return counters;
+}
+
+export function mapGrantRef(state: XenState, config: XenConfig, args: MapGrantArgs): OpResult {
+  const mapper = runningDomain(state, args.mapperDomid);
+  if (mapper === undefined) return fail('ESRCH');
+  // 1. Neither kind of mapping requested.
+  if (!args.host && !args.device) return status('bad_gntref');
+  // 2. Translated callers may only ask for a host mapping.
+  if (mapper.translated && args.device) return status('general_error');
+  // 3. Granter must exist.
+  const granter = runningDomain(state, args.granterDomid);
+  if (granter === undefined) return status('bad_domain');
+  // 5. A free maptrack handle.
+  const handle = mapper.maptrack.indexOf(null);
+  if (handle < 0) return status('no_space');
+  // 6. Ref within the table.
+  const entry = granter.grantTable[args.ref];
+  const act = granter.active[args.ref];
+  if (entry === undefined || act === undefined) return status('bad_gntref');
+  const counters = countersFor(args);
+  const pinned = pinTotal(act) > 0;
+  // 7. Already pinned by another domain, or a counter would overflow.
+  if (pinned && (act.domid !== mapper.domid || counters.some((counter) => act[counter] >= PIN_COUNTER_MAX))) {
+    return status('general_error');
+  }
+  // 8. Validate the shared entry when pinning for the first time or first writably.
+  const firstWritable = !args.readonly && act.hstw + act.devw === 0;
+  if (!pinned || firstWritable) {
+    if (!entry.permitAccess) return status('general_error');
+    if (!pinned && entry.domid !== mapper.domid) return status('general_error');
+    if (!args.readonly && entry.readonly) return status('general_error');
+  }
+  // 9. First pin: translate the granted gfn in the granter's p2m.
+  let mfn = act.mfn;
+  if (!pinned || mfn === null) {
+    const p2mEntry = granter.p2m[entry.frame];
+    if (p2mEntry === undefined || p2mEntry.type !== 'ram_rw') return status('bad_page');
+    mfn = p2mEntry.mfn;
+  }
+  // 11 (checked before any change, as the undo path would restore it). Page owned by the granter,
+  // and the host mapping can be created.
+  const frameOwner = state.memory.frames[mfn]?.owner;
+  const hostMappingOk =
+    !args.host || (args.hostAddr !== null && (!mapper.translated || mapper.p2m[args.hostAddr] === undefined));
+  if (frameOwner !== granter.domid || !hostMappingOk) {
+    if (hasBug(config, 'failed-map-keeps-pin')) {
+      act.domid = mapper.domid;
+      act.mfn = mfn;
+      for (const counter of counters) act[counter] += 1;
+      reduceStatusForPin(entry, act);
+    }
+    return status('general_error');
+  }
+  // 8 (effect), 9 (effect), 10: pin.
+  act.domid = mapper.domid;
+  act.mfn = mfn;
+  for (const counter of counters) act[counter] += 1;
+  reduceStatusForPin(entry, act);
+  // 11: one general page reference per kind of mapping; then the host mapping.
+  if (args.device) getRef(state.memory, mfn);
+  if (args.host) {
+    getRef(state.memory, mfn);
+    if (mapper.translated && args.hostAddr !== null) {
+      mapper.p2m[args.hostAddr] = { type: args.readonly ? 'grant_map_ro' : 'grant_map_rw', mfn, handle };
+    }
+  }
+  // 13. Record the maptrack entry.
+  mapper.maptrack[handle] = {
+    granterDomid: granter.domid,
+    ref: args.ref,
+    host: args.host,
+    device: args.device,
+    readonly: args.readonly,
+    mfn,
+    hostAddr: args.host ? args.hostAddr : null,
+  };
+  return succeed({ status: gntst.okay, handle, devBusAddr: args.device ? mfn : null });
+}
+
+// ---------------------------------------------------------------------------------------------
+// GNTTABOP_unmap_grant_ref
+
+export interface UnmapGrantArgs {
+  readonly mapperDomid: number;
+  readonly handle: number;
+  /** `null` = 0 in the real ABI: leave the host mapping alone. */
+  readonly hostAddr: number | null;
+  /** `null` = 0 in the real ABI: leave the device mapping alone. */
+  readonly devBusAddr: number | null;
+}
+
+/** Drops the pins and page references of the released parts of a handle (unmap_common_complete). */
+function completeRelease(
+  state: XenState,
+  config: XenConfig,
+  mapping: MaptrackEntry,
+  released: { host: boolean; device: boolean },
+): void {
+  const granter = state.domains[mapping.granterDomid];
+  const entry = granter?.grantTable[mapping.ref];
+  const act = granter?.active[mapping.ref];
+  if (entry !== undefined && act !== undefined && !hasBug(config, 'unmap-skips-pin-drop')) {
+    for (const counter of countersFor({ ...released, readonly: mapping.readonly })) act[counter] -= 1;
+    if (!hasBug(config, 'unmap-keeps-status-bits')) reduceStatusForPin(entry, act);
+  }
+  if (hasBug(config, 'unmap-skips-page-put')) return;
+  if (released.device) dropFrameRef(state, config, mapping.mfn);
+  if (released.host) dropFrameRef(state, config, mapping.mfn);
+}
+
+export function unmapGrantRef(state: XenState, config: XenConfig, args: UnmapGrantArgs): OpResult {
+  const mapper = runningDomain(state, args.mapperDomid);
+  if (mapper === undefined) return fail('ESRCH');
+  // 1. Handle in range and live.
+  const mapping = mapper.maptrack[args.handle];
+  if (mapping === undefined || mapping === null) return status('bad_handle');
+  // 5. Device address must match the pinned frame.
+  const releaseDevice = args.devBusAddr !== null && mapping.device;
+  if (releaseDevice && args.devBusAddr !== mapping.mfn) return status('bad_dev_addr');
+  // 6. Host mapping at host_addr must be this grant's frame.
+  const releaseHost = args.hostAddr !== null && mapping.host;
+  if (releaseHost && !hostMappingMatches(mapper, mapping, args.hostAddr)) return status('general_error');
+  if (!releaseHost && !releaseDevice) return succeed({ status: gntst.okay });
+  if (releaseHost && mapper.translated && args.hostAddr !== null) delete mapper.p2m[args.hostAddr];
+  const remaining = { host: mapping.host && !releaseHost, device: mapping.device && !releaseDevice };
+  // 8. A handle with neither kind left is freed.
+  mapper.maptrack[args.handle] =
+    remaining.host || remaining.device ? { ...mapping, host: remaining.host, device: remaining.device } : null;
+  completeRelease(state, config, mapping, { host: releaseHost, device: releaseDevice });
+  return succeed({ status: gntst.okay });
+}
+
+function hostMappingMatches(mapper: XenDomain, mapping: MaptrackEntry, hostAddr: number | null): boolean {
+  if (hostAddr === null || hostAddr !== mapping.hostAddr) return false;
+  if (!mapper.translated) return true;
+  const p2mEntry = mapper.p2m[hostAddr];
+  return (
+    p2mEntry !== undefined &&
+    (p2mEntry.type === 'grant_map_rw' || p2mEntry.type === 'grant_map_ro') &&
+    p2mEntry.mfn === mapping.mfn
+  );
+}
+
+// ---------------------------------------------------------------------------------------------
+// gnttab_release_mappings: a dying mapper gives back every pin and page reference it holds.
+
+export function releaseMappings(state: XenState, config: XenConfig, mapper: XenDomain): void {
+  for (let handle = mapper.maptrack.length - 1; handle >= 0; handle--) {
+    const mapping = mapper.maptrack[handle];
+    if (mapping === undefined || mapping === null) continue;
+    if (mapping.host && mapper.translated && mapping.hostAddr !== null) delete mapper.p2m[mapping.hostAddr];
+    mapper.maptrack[handle] = null;
+    const granter = state.domains[mapping.granterDomid];
+    if (granter === undefined || granter.life === 'dead') continue;
+    completeRelease(state, config, mapping, { host: mapping.host, device: mapping.device });
+  }
+}

@@ -1,0 +1,95 @@
+/**
+ * XENMEM operations on one gfn at a time: decrease_reservation (balloon out), populate_physmap
+ * (balloon in), add_to_physmap with XENMAPSPACE_gmfn_foreign, and remove_from_physmap of a
+ * foreign entry. Reference: semantics.md §2.7, §2.9.
+ *
+ * Every call names one extent of order 0 and the calling domain is its own target (a
+ * privileged caller targeting others is not generated). decrease_reservation and
+ * populate_physmap return `nrDone` (0 or 1) as the real hypercalls do; a stop is reported as a
+ * failure carrying the internal errno that stopped it.
+ *
+ * Left out: superpages, populate-on-demand, paging and sharing (no paged-out or CoW gfns exist),
+ * MMIO p2m types, max_pages. populate_physmap over a populated gfn and add_to_physmap over an
+ * occupied gfn are refused with EBUSY (real Xen replaces the old entry; the model keeps callers
+ * honest instead). remove_from_physmap handles foreign entries only; RAM leaves through
+ * decrease_reservation.
+ */
+import { getRef } from '../memory/frames.js';
+import { fail, succeed } from '../result.js';
+import type { OpResult } from '../result.js';
+import { hasBug } from './config.js';
+import type { XenConfig } from './config.js';
+import { allocDomainFrame, dropFrameRef, runningDomain } from './state.js';
+import type { XenState } from './types.js';
+
+export interface GfnArgs {
+  readonly domid: number;
+  readonly gfn: number;
+}
+
+/** guest_remove_page for one gfn of the calling domain. */
+export function decreaseReservation(state: XenState, config: XenConfig, args: GfnArgs): OpResult {
+  const domain = runningDomain(state, args.domid);
+  if (domain === undefined) return fail('ESRCH', { nrDone: 0 });
+  const entry = domain.p2m[args.gfn];
+  if (entry === undefined) return fail('ENOENT', { nrDone: 0 });
+  // get_page(page, d) fails for a page owned by someone else: a grant-mapped or foreign-mapped
+  // gfn cannot be ballooned out ("Bad page free").
+  if (entry.type !== 'ram_rw' && !hasBug(config, 'balloon-ignores-owner')) return fail('ENXIO', { nrDone: 0 });
+  delete domain.p2m[args.gfn];
+  // put_page_alloc_ref: the frame is freed now only if nothing else references it.
+  dropFrameRef(state, config, entry.mfn);
+  return succeed({ nrDone: 1, mfn: entry.mfn });
+}
+
+/** populate_physmap for one gfn: a free frame becomes the domain's RAM at `gfn`. */
+export function populatePhysmap(state: XenState, args: GfnArgs): OpResult {
+  const domain = runningDomain(state, args.domid);
+  if (domain === undefined) return fail('ESRCH', { nrDone: 0 });
+  if (domain.p2m[args.gfn] !== undefined) return fail('EBUSY', { nrDone: 0 });
+  const mfn = allocDomainFrame(state, domain);
+  if (mfn === null) return fail('ENOMEM', { nrDone: 0 });
+  domain.p2m[args.gfn] = { type: 'ram_rw', mfn };
+  return succeed({ nrDone: 1, mfn });
+}
+
+export interface ForeignMapArgs {
+  /** Caller and target: the domain whose p2m receives the entry. */
+  readonly domid: number;
+  readonly gfn: number;
+  readonly foreignDomid: number;
+  readonly foreignGfn: number;
+}
+
+/** XENMEM_add_to_physmap, XENMAPSPACE_gmfn_foreign (p2m_add_foreign): takes its own page reference. */
+export function addToPhysmapForeign(state: XenState, args: ForeignMapArgs): OpResult {
+  const domain = runningDomain(state, args.domid);
+  if (domain === undefined) return fail('ESRCH');
+  if (!domain.privileged || !domain.translated) return fail('EPERM');
+  const foreign = runningDomain(state, args.foreignDomid);
+  if (foreign === undefined) return fail('ESRCH');
+  if (foreign.domid === domain.domid) return fail('EINVAL');
+  const source = foreign.p2m[args.foreignGfn];
+  if (source === undefined || source.type !== 'ram_rw') return fail('EINVAL');
+  if (domain.p2m[args.gfn] !== undefined) return fail('EBUSY');
+  getRef(state.memory, source.mfn);
+  domain.p2m[args.gfn] = {
+    type: 'map_foreign',
+    mfn: source.mfn,
+    foreignDomid: foreign.domid,
+    foreignGfn: args.foreignGfn,
+  };
+  return succeed({ mfn: source.mfn });
+}
+
+/** XENMEM_remove_from_physmap of a foreign entry: drops the entry's page reference. */
+export function removeForeignMapping(state: XenState, config: XenConfig, args: GfnArgs): OpResult {
+  const domain = runningDomain(state, args.domid);
+  if (domain === undefined) return fail('ESRCH');
+  const entry = domain.p2m[args.gfn];
+  if (entry === undefined) return fail('ENOENT');
+  if (entry.type !== 'map_foreign') return fail('EINVAL');
+  delete domain.p2m[args.gfn];
+  dropFrameRef(state, config, entry.mfn);
+  return succeed({ mfn: entry.mfn });
+}

@@ -1,0 +1,110 @@
+/**
+ * Construction, copying and lookup of the Xen state, and the one place where a frame reference
+ * is dropped (so freeing a frame always updates its owner's tot_pages and zombie status).
+ */
+import { allocFrame, cloneHostMemory, createHostMemory, putRef } from '../memory/frames.js';
+import type { HostMemoryConfig } from '../memory/frames.js';
+import { hasBug } from './config.js';
+import type { XenConfig } from './config.js';
+import type { ActiveEntry, GrantEntry, MaptrackEntry, P2mEntry, XenDomain, XenState } from './types.js';
+
+export interface DomainSpec {
+  readonly translated: boolean;
+  readonly privileged: boolean;
+  /** gfns populated with RAM at start, in order. */
+  readonly initialGfns: readonly number[];
+}
+
+export interface XenWorldSpec {
+  readonly memory: HostMemoryConfig;
+  /** Domain `i` gets domid `i`. */
+  readonly domains: readonly DomainSpec[];
+  readonly grantEntries: number;
+  readonly maptrackHandles: number;
+}
+
+export function emptyGrantEntry(): GrantEntry {
+  return { permitAccess: false, readonly: false, reading: false, writing: false, domid: 0, frame: 0 };
+}
+
+export function emptyActiveEntry(): ActiveEntry {
+  return { hstw: 0, hstr: 0, devw: 0, devr: 0, domid: 0, mfn: null };
+}
+
+export function createXenState(spec: XenWorldSpec): XenState {
+  const memory = createHostMemory(spec.memory);
+  const domains: XenDomain[] = spec.domains.map((domainSpec, domid) => {
+    const p2m: Record<string, P2mEntry> = {};
+    for (const gfn of domainSpec.initialGfns) {
+      const mfn = allocFrame(memory, domid);
+      if (mfn === null) throw new Error(`world spec: not enough frames to populate dom${domid} gfn ${gfn}`);
+      p2m[gfn] = { type: 'ram_rw', mfn };
+    }
+    return {
+      domid,
+      translated: domainSpec.translated,
+      privileged: domainSpec.privileged,
+      life: 'running',
+      totPages: domainSpec.initialGfns.length,
+      p2m,
+      grantTable: Array.from({ length: spec.grantEntries }, emptyGrantEntry),
+      active: Array.from({ length: spec.grantEntries }, emptyActiveEntry),
+      maptrack: Array.from({ length: spec.maptrackHandles }, () => null),
+    };
+  });
+  return { memory, domains };
+}
+
+function cloneDomain(domain: XenDomain): XenDomain {
+  return {
+    domid: domain.domid,
+    translated: domain.translated,
+    privileged: domain.privileged,
+    life: domain.life,
+    totPages: domain.totPages,
+    p2m: { ...domain.p2m },
+    grantTable: domain.grantTable.map((entry) => ({ ...entry })),
+    active: domain.active.map((entry) => ({ ...entry })),
+    maptrack: domain.maptrack.map((entry): MaptrackEntry | null => (entry === null ? null : { ...entry })),
+  };
+}
+
+export function cloneXenState(state: XenState): XenState {
+  return { memory: cloneHostMemory(state.memory), domains: state.domains.map(cloneDomain) };
+}
+
+/** The domain with this domid if it exists and is not yet dead. */
+export function liveDomain(state: XenState, domid: number): XenDomain | undefined {
+  const domain = state.domains[domid];
+  return domain !== undefined && domain.life !== 'dead' ? domain : undefined;
+}
+
+/** The domain with this domid if it is running (not dying, not dead). */
+export function runningDomain(state: XenState, domid: number): XenDomain | undefined {
+  const domain = state.domains[domid];
+  return domain !== undefined && domain.life === 'running' ? domain : undefined;
+}
+
+export function p2mLookup(domain: XenDomain, gfn: number): P2mEntry | undefined {
+  return domain.p2m[gfn];
+}
+
+/** Allocates a frame to `domain` and accounts it in tot_pages. */
+export function allocDomainFrame(state: XenState, domain: XenDomain): number | null {
+  const mfn = allocFrame(state.memory, domain.domid);
+  if (mfn !== null) domain.totPages += 1;
+  return mfn;
+}
+
+/**
+ * Drops one page reference. If that was the last one the frame is freed and its owner's
+ * tot_pages drops; a dying owner with no pages left is finally dead (the zombie is released).
+ */
+export function dropFrameRef(state: XenState, config: XenConfig, mfn: number): void {
+  const previousOwner = putRef(state.memory, mfn);
+  if (previousOwner === undefined || previousOwner === null) return;
+  const owner = state.domains[previousOwner];
+  if (owner === undefined) return;
+  if (!hasBug(config, 'free-keeps-tot-pages')) owner.totPages -= 1;
+  if (owner.life === 'dying' && owner.totPages === 0 && !hasBug(config, 'zombie-never-dies')) owner.life = 'dead';
+}

@@ -1,0 +1,78 @@
+/**
+ * Plain-data state of the Xen model: domains with their p2m, grant table v1 (shared entries,
+ * active entries, maptrack), all JSON-serializable.
+ *
+ * Domains are identified by their domid, which is also their index in `XenState.domains`;
+ * a fixed set exists from the start (no domain creation).
+ */
+import type { HostMemory } from '../memory/frames.js';
+
+/** p2m entry types that the model distinguishes (`p2m_type_t`, asm/p2m.h). */
+export type P2mEntry =
+  /** The domain's own RAM: holds the page's allocation reference (PGC_allocated). */
+  | { readonly type: 'ram_rw'; readonly mfn: number }
+  /** A grant host mapping of a translated mapper: the reference is the maptrack handle's. */
+  | { readonly type: 'grant_map_rw' | 'grant_map_ro'; readonly mfn: number; readonly handle: number }
+  /** XENMAPSPACE_gmfn_foreign: another domain's page, with its own page reference. */
+  | { readonly type: 'map_foreign'; readonly mfn: number; readonly foreignDomid: number; readonly foreignGfn: number };
+
+/** `running` → (destroy) → `dying` (zombie while others still reference its frames) → `dead`. */
+export type DomainLife = 'running' | 'dying' | 'dead';
+
+/** Shared grant entry v1: `flags` decomposed into its fields; `frame` is the granted gfn. */
+export interface GrantEntry {
+  permitAccess: boolean;
+  readonly: boolean;
+  /** GTF_reading, written by Xen: the entry is pinned. */
+  reading: boolean;
+  /** GTF_writing, written by Xen: the entry is pinned writable. */
+  writing: boolean;
+  domid: number;
+  frame: number;
+}
+
+/** Xen-private active entry: four pin counters, the mapping domain and the pinned frame. */
+export interface ActiveEntry {
+  hstw: number;
+  hstr: number;
+  devw: number;
+  devr: number;
+  /** Domain holding the pins (meaningful while any counter is non-zero). */
+  domid: number;
+  /** Frame recorded at the first pin; reused while pinned even if the granter changes `frame`. */
+  mfn: number | null;
+}
+
+/** A live maptrack entry of the mapping domain; the handle is its index. */
+export interface MaptrackEntry {
+  readonly granterDomid: number;
+  readonly ref: number;
+  host: boolean;
+  device: boolean;
+  readonly readonly: boolean;
+  readonly mfn: number;
+  /** Host address of the host part: a gfn for translated mappers, a virtual page number for PV. */
+  readonly hostAddr: number | null;
+}
+
+export interface XenDomain {
+  readonly domid: number;
+  /** HVM/PVH (p2m-translated) vs PV. */
+  readonly translated: boolean;
+  /** May map other domains' memory (dom0 / hardware domain). */
+  readonly privileged: boolean;
+  life: DomainLife;
+  /** Frames owned, including ballooned-out frames still referenced elsewhere (`d->tot_pages`). */
+  totPages: number;
+  /** gfn → entry; keys are decimal gfns. */
+  p2m: Record<string, P2mEntry>;
+  grantTable: GrantEntry[];
+  active: ActiveEntry[];
+  /** Index = handle; `null` = free handle. Length = maptrack limit. */
+  maptrack: (MaptrackEntry | null)[];
+}
+
+export interface XenState {
+  memory: HostMemory;
+  domains: XenDomain[];
+}

@@ -1,0 +1,82 @@
+/**
+ * Commands of the XenGT stack, as data. Every field is a concrete value: domids, gfns, refs and
+ * handles are numbers from small universes, so operations collide and invalid requests occur.
+ * (Generators may write a field as a pick from the live set; `properties/xengt/resolve.ts`
+ * turns that into one of these before the step runs, and the trace records the result.)
+ */
+export type XenGtCommand =
+  // Guest actions (the guest is the attacker).
+  /** Guest writes GTT entry `entry` with `gfn`; the backend shadows it. */
+  | { readonly kind: 'gttWrite'; readonly entry: number; readonly gfn: number; readonly present: boolean }
+  /** XENMEM_decrease_reservation by `domid` of its own `gfn` (balloon out). */
+  | { readonly kind: 'decreaseReservation'; readonly domid: number; readonly gfn: number }
+  /** XENMEM_populate_physmap by `domid` at `gfn` (balloon in; another domain taking a free frame). */
+  | { readonly kind: 'populatePhysmap'; readonly domid: number; readonly gfn: number }
+  /** Granter `domid` writes grant entry `ref`: grantee, gfn, read-only flag. */
+  | {
+      readonly kind: 'grantAccess';
+      readonly domid: number;
+      readonly ref: number;
+      readonly granteeDomid: number;
+      readonly gfn: number;
+      readonly readonly: boolean;
+    }
+  /** Granter `domid` ends foreign access to `ref` (v1). */
+  | { readonly kind: 'endAccess'; readonly domid: number; readonly ref: number }
+  // Host and hypervisor actions.
+  /** GNTTABOP_map_grant_ref issued by `mapperDomid`. */
+  | {
+      readonly kind: 'mapGrantRef';
+      readonly mapperDomid: number;
+      readonly granterDomid: number;
+      readonly ref: number;
+      readonly host: boolean;
+      readonly device: boolean;
+      readonly readonly: boolean;
+      readonly hostAddr: number | null;
+    }
+  /** GNTTABOP_unmap_grant_ref issued by `mapperDomid`. */
+  | {
+      readonly kind: 'unmapGrantRef';
+      readonly mapperDomid: number;
+      readonly handle: number;
+      readonly hostAddr: number | null;
+      readonly devBusAddr: number | null;
+    }
+  /** XENMEM_add_to_physmap (gmfn_foreign) by `domid` at its `gfn`. */
+  | {
+      readonly kind: 'mapForeign';
+      readonly domid: number;
+      readonly gfn: number;
+      readonly foreignDomid: number;
+      readonly foreignGfn: number;
+    }
+  /** XENMEM_remove_from_physmap by `domid` of a foreign entry at `gfn`. */
+  | { readonly kind: 'unmapForeign'; readonly domid: number; readonly gfn: number }
+  /** The toolstack destroys domain `domid` (a guest crash or shutdown). */
+  | { readonly kind: 'destroyDomain'; readonly domid: number }
+  /** The toolstack destroys the vGPU. */
+  | { readonly kind: 'vgpuDestroy' }
+  /** The toolstack creates a vGPU for the guest. */
+  | { readonly kind: 'vgpuCreate' }
+  // Device actions.
+  /** The GPU performs a DMA through GTT entry `entry`. */
+  | { readonly kind: 'gpuDma'; readonly entry: number; readonly write: boolean };
+
+export type XenGtCommandKind = XenGtCommand['kind'];
+
+export const xenGtCommandKinds: readonly XenGtCommandKind[] = [
+  'gttWrite',
+  'decreaseReservation',
+  'populatePhysmap',
+  'grantAccess',
+  'endAccess',
+  'mapGrantRef',
+  'unmapGrantRef',
+  'mapForeign',
+  'unmapForeign',
+  'destroyDomain',
+  'vgpuDestroy',
+  'vgpuCreate',
+  'gpuDma',
+];

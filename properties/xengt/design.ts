@@ -1,0 +1,46 @@
+/**
+ * How a XenGT design is built: a configuration of the stack plus its expected verdict. The
+ * built-in designs are made with this, exactly as a user would make a variant of their own.
+ */
+import type { XenGtCommand } from '../../models/xengt/commands.js';
+import { xenGtConfig } from '../../models/xengt/config.js';
+import type { XenGtConfig, XenGtConfigOptions } from '../../models/xengt/config.js';
+import { initXenGt, stepXenGt } from '../../models/xengt/step.js';
+import type { XenGtState } from '../../models/xengt/types.js';
+import type { Design, Expectation } from '../../src/design.js';
+import { formatXenGtCommand } from './format.js';
+import { xenGtCommandSpace } from './generators.js';
+import { xenGtInvariants } from './invariants/index.js';
+import { resolveXenGt } from './resolve.js';
+import type { XenGtTemplate } from './resolve.js';
+import { xenGtUniverse } from './universe.js';
+
+export const XENGT_STACK = 'XenGT';
+
+export interface XenGtDesignOptions extends XenGtConfigOptions {
+  readonly id: string;
+  readonly expected: Expectation;
+  readonly description: string;
+  readonly breaks?: readonly string[];
+}
+
+export type XenGtDesign = Design<XenGtState, XenGtCommand, XenGtTemplate> & { readonly config: XenGtConfig };
+
+export function xenGtDesign(options: XenGtDesignOptions): XenGtDesign {
+  const config = xenGtConfig(options);
+  const universe = xenGtUniverse(config);
+  return {
+    id: options.id,
+    stack: XENGT_STACK,
+    expected: options.expected,
+    description: options.description,
+    breaks: options.breaks ?? [],
+    config,
+    init: () => initXenGt(config),
+    step: (state, command) => stepXenGt(state, config, command),
+    resolve: (state, template) => resolveXenGt(state, config, universe, template),
+    commands: xenGtCommandSpace(config, universe),
+    invariants: xenGtInvariants(config),
+    formatCommand: formatXenGtCommand,
+  };
+}

@@ -1,0 +1,39 @@
+/** One line per XenGT command for reports, in the real systems' words. */
+import type { XenGtCommand } from '../../models/xengt/commands.js';
+
+const addr = (value: number | null): string => (value === null ? '0' : String(value));
+
+export function formatXenGtCommand(command: XenGtCommand): string {
+  switch (command.kind) {
+    case 'gttWrite':
+      return command.present
+        ? `guest writes GTT entry ${command.entry} → gfn ${command.gfn}`
+        : `guest clears GTT entry ${command.entry}`;
+    case 'gpuDma':
+      return `GPU DMA ${command.write ? 'write' : 'read'} through GTT entry ${command.entry}`;
+    case 'decreaseReservation':
+      return `dom${command.domid} balloons out gfn ${command.gfn} (decrease_reservation)`;
+    case 'populatePhysmap':
+      return `dom${command.domid} populates gfn ${command.gfn} (populate_physmap)`;
+    case 'grantAccess':
+      return `dom${command.domid} grants ref ${command.ref} on gfn ${command.gfn} to dom${command.granteeDomid}${command.readonly ? ' read-only' : ''}`;
+    case 'endAccess':
+      return `dom${command.domid} ends foreign access to ref ${command.ref}`;
+    case 'mapGrantRef': {
+      const parts = [command.host ? 'host' : '', command.device ? 'device' : ''].filter((part) => part !== '');
+      return `dom${command.mapperDomid} map_grant_ref dom${command.granterDomid} ref ${command.ref} [${parts.join('+') || 'none'}${command.readonly ? ', ro' : ''}] host_addr ${addr(command.hostAddr)}`;
+    }
+    case 'unmapGrantRef':
+      return `dom${command.mapperDomid} unmap_grant_ref handle ${command.handle} host_addr ${addr(command.hostAddr)} dev_bus_addr ${addr(command.devBusAddr)}`;
+    case 'mapForeign':
+      return `dom${command.domid} maps dom${command.foreignDomid} gfn ${command.foreignGfn} at gfn ${command.gfn} (gmfn_foreign)`;
+    case 'unmapForeign':
+      return `dom${command.domid} removes foreign mapping at gfn ${command.gfn}`;
+    case 'destroyDomain':
+      return `toolstack destroys dom${command.domid}`;
+    case 'vgpuDestroy':
+      return 'toolstack destroys the vGPU';
+    case 'vgpuCreate':
+      return 'toolstack creates a vGPU for the guest';
+  }
+}

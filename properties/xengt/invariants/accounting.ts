@@ -1,0 +1,175 @@
+/**
+ * Accounting invariants: the counts the model keeps (frame reference counts, pin counters,
+ * status bits, tot_pages, the backend's mappings) agree with what every structure says.
+ */
+import { pinTotal } from '../../../models/xen/grant-table.js';
+import type { XenGtCommand } from '../../../models/xengt/commands.js';
+import type { XenGtConfig } from '../../../models/xengt/config.js';
+import type { XenGtState } from '../../../models/xengt/types.js';
+import type { ActiveEntry, XenDomain } from '../../../models/xen/types.js';
+import type { Invariant, Violation } from '../../../src/design.js';
+import { backendPoolMappings, describeHolders, holdersByFrame } from '../views.js';
+
+type XenGtInvariant = Invariant<XenGtState, XenGtCommand>;
+
+export const frameRefcountMatchesHolders: XenGtInvariant = {
+  name: 'frame-refcount-matches-holders',
+  class: 'accounting',
+  description: "each frame's reference count equals the holders recomputed from every p2m and maptrack",
+  check({ after }) {
+    const holders = holdersByFrame(after.xen);
+    for (const frame of after.xen.memory.frames) {
+      const frameHolders = holders[frame.mfn] ?? [];
+      if (frame.refcount === frameHolders.length) continue;
+      return {
+        message: `mfn ${frame.mfn}: refcount ${frame.refcount}, ${frameHolders.length} holders (${describeHolders(frameHolders)})`,
+        actual: `refcount ${frame.refcount}`,
+        expected: `refcount ${frameHolders.length}`,
+      };
+    }
+    return null;
+  },
+};
+
+export const freeIffUnreferenced: XenGtInvariant = {
+  name: 'free-iff-unreferenced',
+  class: 'accounting',
+  description: 'a frame is free (no owner, on the free list) exactly when its reference count is zero',
+  check({ after }) {
+    const freeList = new Set(after.xen.memory.freeList);
+    for (const frame of after.xen.memory.frames) {
+      const free = frame.owner === null;
+      if (free === (frame.refcount === 0) && free === freeList.has(frame.mfn)) continue;
+      return {
+        message: `mfn ${frame.mfn}: owner ${frame.owner === null ? 'none' : `dom${frame.owner}`}, refcount ${frame.refcount}, ${freeList.has(frame.mfn) ? '' : 'not '}on the free list`,
+        actual: `refcount ${frame.refcount}, ${free ? 'free' : 'owned'}`,
+        expected: free ? 'refcount 0 and on the free list' : 'refcount > 0 and off the free list',
+      };
+    }
+    return null;
+  },
+};
+
+export const totPagesMatchesOwnedFrames: XenGtInvariant = {
+  name: 'tot-pages-matches-owned-frames',
+  class: 'accounting',
+  description: "a domain's tot_pages equals the number of frames it owns",
+  check({ after }) {
+    for (const domain of after.xen.domains) {
+      const owned = after.xen.memory.frames.filter((frame) => frame.owner === domain.domid).length;
+      if (domain.totPages === owned) continue;
+      return {
+        message: `dom${domain.domid}: tot_pages ${domain.totPages}, owns ${owned} frames`,
+        actual: `tot_pages ${domain.totPages}`,
+        expected: `tot_pages ${owned}`,
+      };
+    }
+    return null;
+  },
+};
+
+type PinCounter = 'hstw' | 'hstr' | 'devw' | 'devr';
+const pinCounters: readonly PinCounter[] = ['hstw', 'hstr', 'devw', 'devr'];
+
+/** Live handles for (granter, ref), per pin counter, across every mapping domain. */
+function handleCounts(domains: readonly XenDomain[], granterDomid: number, ref: number): Record<PinCounter, number> {
+  const counts: Record<PinCounter, number> = { hstw: 0, hstr: 0, devw: 0, devr: 0 };
+  for (const mapper of domains) {
+    for (const mapping of mapper.maptrack) {
+      if (mapping === null || mapping.granterDomid !== granterDomid || mapping.ref !== ref) continue;
+      if (mapping.host) counts[mapping.readonly ? 'hstr' : 'hstw'] += 1;
+      if (mapping.device) counts[mapping.readonly ? 'devr' : 'devw'] += 1;
+    }
+  }
+  return counts;
+}
+
+function forEachActive(
+  domains: readonly XenDomain[],
+  visit: (granter: XenDomain, ref: number, act: ActiveEntry) => Violation | null,
+): Violation | null {
+  for (const granter of domains) {
+    for (let ref = 0; ref < granter.active.length; ref++) {
+      const act = granter.active[ref];
+      if (act === undefined) continue;
+      const violation = visit(granter, ref, act);
+      if (violation !== null) return violation;
+    }
+  }
+  return null;
+}
+
+export const grantPinsMatchHandles: XenGtInvariant = {
+  name: 'grant-pins-match-handles',
+  class: 'accounting',
+  description: 'each pin counter of an active grant entry equals the live maptrack handles of that kind',
+  check({ after }) {
+    return forEachActive(after.xen.domains, (granter, ref, act) => {
+      const counts = handleCounts(after.xen.domains, granter.domid, ref);
+      const counter = pinCounters.find((name) => act[name] !== counts[name]);
+      if (counter === undefined) return null;
+      return {
+        message: `dom${granter.domid} grant ref ${ref}: ${counter} pin ${act[counter]}, ${counts[counter]} live handles`,
+        actual: `${counter} ${act[counter]}`,
+        expected: `${counter} ${counts[counter]}`,
+      };
+    });
+  },
+};
+
+export const grantReadingMatchesPins: XenGtInvariant = {
+  name: 'grant-reading-matches-pins',
+  class: 'accounting',
+  description: 'GTF_reading is set exactly while the grant entry is pinned',
+  check({ after }) {
+    return forEachActive(after.xen.domains, (granter, ref, act) => {
+      const reading = granter.grantTable[ref]?.reading ?? false;
+      const pinned = pinTotal(act) > 0;
+      if (reading === pinned) return null;
+      return {
+        message: `dom${granter.domid} grant ref ${ref}: GTF_reading ${reading ? 'set' : 'clear'} with pin total ${pinTotal(act)}`,
+        actual: `GTF_reading ${reading ? 'set' : 'clear'}`,
+        expected: `GTF_reading ${pinned ? 'set' : 'clear'}`,
+      };
+    });
+  },
+};
+
+export const grantWritingMatchesPins: XenGtInvariant = {
+  name: 'grant-writing-matches-pins',
+  class: 'accounting',
+  description: 'GTF_writing is set exactly while the grant entry has a writable pin',
+  check({ after }) {
+    return forEachActive(after.xen.domains, (granter, ref, act) => {
+      const writing = granter.grantTable[ref]?.writing ?? false;
+      const writable = act.hstw + act.devw > 0;
+      if (writing === writable) return null;
+      return {
+        message: `dom${granter.domid} grant ref ${ref}: GTF_writing ${writing ? 'set' : 'clear'} with ${act.hstw + act.devw} writable pins`,
+        actual: `GTF_writing ${writing ? 'set' : 'clear'}`,
+        expected: `GTF_writing ${writable ? 'set' : 'clear'}`,
+      };
+    });
+  },
+};
+
+export function backendMappingsMatchShadow(config: XenGtConfig): XenGtInvariant {
+  return {
+    name: 'backend-mappings-match-shadow',
+    class: 'accounting',
+    description: 'every mapping the backend holds is used by exactly one shadow GTT entry',
+    check({ after }) {
+      const shadow = after.vgpu?.shadow ?? [];
+      for (const dfn of backendPoolMappings(after, config)) {
+        const users = shadow.filter((entry) => entry.kind === 'dfn' && entry.dfn === dfn).length;
+        if (users === 1) continue;
+        return {
+          message: `backend mapping at dom${config.backendDomid} gfn ${dfn} is used by ${users} shadow GTT entries`,
+          actual: `${users} users`,
+          expected: '1 user',
+        };
+      }
+      return null;
+    },
+  };
+}

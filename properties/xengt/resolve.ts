@@ -1,0 +1,182 @@
+/**
+ * Resolution of XenGT command templates against the live state: which gfns are populated,
+ * which refs are granted, which handles are live. A concrete command resolves to itself.
+ */
+import type { XenGtCommand } from '../../models/xengt/commands.js';
+import type { XenGtConfig } from '../../models/xengt/config.js';
+import type { XenGtState } from '../../models/xengt/types.js';
+import type { XenDomain } from '../../models/xen/types.js';
+import { resolvePick } from '../pick.js';
+import type { Pickable, Templated } from '../pick.js';
+import type { XenGtUniverse } from './universe.js';
+
+export type XenGtTemplate = Templated<XenGtCommand>;
+
+function gfnsWhere(domain: XenDomain | undefined, test: (type: string) => boolean): number[] {
+  if (domain === undefined) return [];
+  return Object.entries(domain.p2m)
+    .filter(([, entry]) => test(entry.type))
+    .map(([gfn]) => Number(gfn));
+}
+
+function emptyGfns(domain: XenDomain | undefined, universe: XenGtUniverse): number[] {
+  const empty: number[] = [];
+  for (let gfn = 0; gfn < universe.gfns; gfn++) if (domain?.p2m[gfn] === undefined) empty.push(gfn);
+  return empty;
+}
+
+function refsWhere(domain: XenDomain | undefined, test: (permitAccess: boolean, domid: number) => boolean): number[] {
+  if (domain === undefined) return [];
+  return domain.grantTable.flatMap((entry, ref) => (test(entry.permitAccess, entry.domid) ? [ref] : []));
+}
+
+export function resolveXenGt(
+  state: XenGtState,
+  config: XenGtConfig,
+  universe: XenGtUniverse,
+  template: XenGtTemplate,
+): XenGtCommand {
+  const domain = (domid: number): XenDomain | undefined => state.xen.domains[domid];
+  const raw =
+    (size: number) =>
+    (pick: number): number =>
+      pick % size;
+  const num = (value: Pickable<number>, live: readonly number[], size: number): number =>
+    resolvePick(value, live, raw(size));
+  // Domids, GTT entries and booleans are generated raw; a pick there means "raw value mod universe".
+  const plain = (value: Pickable<number>, size: number): number => resolvePick(value, [], raw(size));
+
+  switch (template.kind) {
+    case 'gttWrite': {
+      const ram = gfnsWhere(domain(config.guestDomid), (type) => type === 'ram_rw');
+      return {
+        kind: 'gttWrite',
+        entry: plain(template.entry, universe.gttEntries),
+        gfn: num(template.gfn, ram, universe.gfns),
+        present: template.present,
+      };
+    }
+    case 'gpuDma': {
+      // The guest drives the GPU through the entries it has written.
+      const written = state.vgpu?.gtt.flatMap((entry, index) => (entry.present ? [index] : [])) ?? [];
+      return { kind: 'gpuDma', entry: num(template.entry, written, universe.gttEntries), write: template.write };
+    }
+    case 'decreaseReservation': {
+      const domid = plain(template.domid, universe.domids);
+      return {
+        kind: 'decreaseReservation',
+        domid,
+        gfn: num(
+          template.gfn,
+          gfnsWhere(domain(domid), () => true),
+          universe.gfns,
+        ),
+      };
+    }
+    case 'populatePhysmap': {
+      const domid = plain(template.domid, universe.domids);
+      return {
+        kind: 'populatePhysmap',
+        domid,
+        gfn: num(template.gfn, emptyGfns(domain(domid), universe), universe.gfns),
+      };
+    }
+    case 'grantAccess': {
+      const domid = plain(template.domid, universe.domids);
+      const ram = gfnsWhere(domain(domid), (type) => type === 'ram_rw');
+      return {
+        kind: 'grantAccess',
+        domid,
+        ref: num(
+          template.ref,
+          refsWhere(domain(domid), (permit) => !permit),
+          universe.refs,
+        ),
+        granteeDomid: plain(template.granteeDomid, universe.domids),
+        gfn: num(template.gfn, ram, universe.gfns),
+        readonly: template.readonly,
+      };
+    }
+    case 'endAccess': {
+      const domid = plain(template.domid, universe.domids);
+      return {
+        kind: 'endAccess',
+        domid,
+        ref: num(
+          template.ref,
+          refsWhere(domain(domid), (permit) => permit),
+          universe.refs,
+        ),
+      };
+    }
+    case 'mapGrantRef': {
+      const mapperDomid = plain(template.mapperDomid, universe.domids);
+      const granterDomid = plain(template.granterDomid, universe.domids);
+      const granted = refsWhere(domain(granterDomid), (permit, grantee) => permit && grantee === mapperDomid);
+      const mapper = domain(mapperDomid);
+      const hostAddrs = mapper?.translated === false ? [] : emptyGfns(mapper, universe);
+      const hostAddr =
+        template.hostAddr === null
+          ? null
+          : resolvePick(
+              template.hostAddr,
+              hostAddrs,
+              raw(mapper?.translated === false ? universe.virtualPages : universe.gfns),
+            );
+      return {
+        kind: 'mapGrantRef',
+        mapperDomid,
+        granterDomid,
+        ref: num(template.ref, granted, universe.refs),
+        host: template.host,
+        device: template.device,
+        readonly: template.readonly,
+        hostAddr,
+      };
+    }
+    case 'unmapGrantRef': {
+      const mapperDomid = plain(template.mapperDomid, universe.domids);
+      const maptrack = domain(mapperDomid)?.maptrack ?? [];
+      const liveHandles = maptrack.flatMap((mapping, handle) => (mapping === null ? [] : [handle]));
+      const handle = num(template.handle, liveHandles, universe.handles);
+      const mapping = maptrack[handle] ?? null;
+      // A pick of an address means "the address this handle was mapped with".
+      const own = (value: Pickable<number> | null, mine: number | null, size: number): number | null =>
+        value === null ? null : resolvePick(value, mine === null ? [] : [mine], raw(size));
+      return {
+        kind: 'unmapGrantRef',
+        mapperDomid,
+        handle,
+        hostAddr: own(template.hostAddr, mapping?.hostAddr ?? null, universe.gfns),
+        devBusAddr: own(
+          template.devBusAddr,
+          mapping?.device === true ? mapping.mfn : null,
+          config.world.memory.frameCount,
+        ),
+      };
+    }
+    case 'mapForeign': {
+      const domid = plain(template.domid, universe.domids);
+      const foreignDomid = plain(template.foreignDomid, universe.domids);
+      const ram = gfnsWhere(domain(foreignDomid), (type) => type === 'ram_rw');
+      return {
+        kind: 'mapForeign',
+        domid,
+        gfn: num(template.gfn, emptyGfns(domain(domid), universe), universe.gfns),
+        foreignDomid,
+        foreignGfn: num(template.foreignGfn, ram, universe.gfns),
+      };
+    }
+    case 'unmapForeign': {
+      const domid = plain(template.domid, universe.domids);
+      const foreign = gfnsWhere(domain(domid), (type) => type === 'map_foreign').filter((gfn) => gfn < universe.gfns);
+      return { kind: 'unmapForeign', domid, gfn: num(template.gfn, foreign, universe.gfns) };
+    }
+    case 'destroyDomain':
+      return { kind: 'destroyDomain', domid: plain(template.domid, universe.domids) };
+    case 'vgpuDestroy':
+      return { kind: 'vgpuDestroy' };
+    case 'vgpuCreate':
+      return { kind: 'vgpuCreate' };
+  }
+}

@@ -1,0 +1,86 @@
+/**
+ * Read-only views of the XenGT state for the invariants: who holds each frame, recomputed from
+ * every structure (p2m entries, maptrack handles) rather than read from the reference counts the
+ * model maintains, and which frames the GPU can reach through the vGPU's shadow GTT.
+ */
+import { dmaTarget } from '../../models/xengt/backend.js';
+import type { XenGtConfig } from '../../models/xengt/config.js';
+import type { XenGtState } from '../../models/xengt/types.js';
+import type { XenState } from '../../models/xen/types.js';
+
+/** Something that keeps a frame alive, and the domain that can drop it. */
+export type Holder =
+  /** A RAM p2m entry: the allocation reference (PGC_allocated); dropped by ballooning out. */
+  | { readonly kind: 'allocation'; readonly domid: number; readonly gfn: number }
+  /** The host part of a grant mapping. */
+  | { readonly kind: 'grant host map'; readonly domid: number; readonly handle: number }
+  /** The device part of a grant mapping. */
+  | { readonly kind: 'grant device map'; readonly domid: number; readonly handle: number }
+  /** A foreign p2m entry (XENMAPSPACE_gmfn_foreign), including the map backend's. */
+  | { readonly kind: 'foreign map'; readonly domid: number; readonly gfn: number };
+
+export function describeHolder(holder: Holder): string {
+  switch (holder.kind) {
+    case 'allocation':
+    case 'foreign map':
+      return `${holder.kind} at dom${holder.domid} gfn ${holder.gfn}`;
+    case 'grant host map':
+    case 'grant device map':
+      return `${holder.kind} by dom${holder.domid} handle ${holder.handle}`;
+  }
+}
+
+export function describeHolders(holders: readonly Holder[]): string {
+  return holders.length === 0 ? 'no holder' : holders.map(describeHolder).join(', ');
+}
+
+/** Holders of every frame, indexed by mfn. */
+export function holdersByFrame(xen: XenState): Holder[][] {
+  const holders: Holder[][] = xen.memory.frames.map(() => []);
+  const add = (mfn: number, holder: Holder): void => {
+    holders[mfn]?.push(holder);
+  };
+  for (const domain of xen.domains) {
+    for (const [gfnKey, entry] of Object.entries(domain.p2m)) {
+      const gfn = Number(gfnKey);
+      if (entry.type === 'ram_rw') add(entry.mfn, { kind: 'allocation', domid: domain.domid, gfn });
+      if (entry.type === 'map_foreign') add(entry.mfn, { kind: 'foreign map', domid: domain.domid, gfn });
+    }
+    domain.maptrack.forEach((mapping, handle) => {
+      if (mapping === null) return;
+      if (mapping.host) add(mapping.mfn, { kind: 'grant host map', domid: domain.domid, handle });
+      if (mapping.device) add(mapping.mfn, { kind: 'grant device map', domid: domain.domid, handle });
+    });
+  }
+  return holders;
+}
+
+export interface ReachableFrame {
+  readonly entry: number;
+  readonly mfn: number;
+}
+
+/** Frames the GPU reaches through the vGPU's present shadow entries. */
+export function reachableFrames(state: XenGtState, config: XenGtConfig): ReachableFrame[] {
+  const vgpu = state.vgpu;
+  if (vgpu === null) return [];
+  const reachable: ReachableFrame[] = [];
+  vgpu.shadow.forEach((shadow, entry) => {
+    const target = dmaTarget(state, config, shadow);
+    if (target.kind === 'frame') reachable.push({ entry, mfn: target.mfn });
+  });
+  return reachable;
+}
+
+export function ownerName(owner: number | null | undefined): string {
+  return owner === null || owner === undefined ? 'free' : `dom${owner}`;
+}
+
+/** gfns of the mappings the map backend holds in its private pool. */
+export function backendPoolMappings(state: XenGtState, config: XenGtConfig): number[] {
+  const backend = state.xen.domains[config.backendDomid];
+  if (backend === undefined) return [];
+  return Object.keys(backend.p2m)
+    .map(Number)
+    .filter((gfn) => gfn >= config.mappingPoolBaseGfn && gfn < config.mappingPoolBaseGfn + config.mappingPoolSize);
+}

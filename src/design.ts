@@ -1,0 +1,77 @@
+/**
+ * The interfaces a design is written against. Built-in designs use exactly these; a user's
+ * own design (a variant of a mechanism) implements the same and is checked the same way.
+ */
+import type { Arbitrary } from 'fast-check';
+import type { OpResult } from '../models/result.js';
+
+/** A command is plain data with a `kind`. */
+export interface Command {
+  readonly kind: string;
+}
+
+export type Expectation = 'holds' | 'violates';
+export const expectations: readonly Expectation[] = ['holds', 'violates'];
+
+export type InvariantClass = 'effect' | 'latent' | 'accounting' | 'teardown' | 'atomicity' | 'differential';
+
+/** One step as the invariants see it. At the initial state `before`, `command`, `result` are null. */
+export interface Transition<S, C> {
+  readonly before: S | null;
+  readonly command: C | null;
+  readonly result: OpResult | null;
+  readonly after: S;
+}
+
+/** What an invariant reports: a sentence in domain words, and actual vs expected values. */
+export interface Violation {
+  readonly message: string;
+  readonly actual: string;
+  readonly expected: string;
+}
+
+/** A named predicate with one clause; `check` returns null when the clause holds. */
+export interface Invariant<S, C> {
+  readonly name: string;
+  readonly class: InvariantClass;
+  readonly description: string;
+  check(transition: Transition<S, C>): Violation | null;
+}
+
+/** Command generators by kind. Templates may hold picks from live objects that `resolve` fixes. */
+export interface CommandSpace<T> {
+  readonly kinds: readonly string[];
+  arbitrary(kind: string): Arbitrary<T>;
+  /** Relative frequency of a kind among the enabled ones (default 1): teardown is rarer than use. */
+  weight?(kind: string): number;
+}
+
+export interface Step<S> {
+  readonly state: S;
+  readonly result: OpResult;
+}
+
+/**
+ * A design: a stack configured one way, with the verdict it is expected to get.
+ * `C` is the concrete command; `T` is what generators produce (a concrete command must also be
+ * a valid template, resolving to itself).
+ */
+export interface Design<S, C extends T, T extends Command = C> {
+  readonly id: string;
+  readonly stack: string;
+  readonly expected: Expectation;
+  readonly description: string;
+  /** For a flawed design: the invariants it is known to break (documentation and meta-tests). */
+  readonly breaks: readonly string[];
+  init(): S;
+  step(state: S, command: C): Step<S>;
+  resolve(state: S, template: T): C;
+  readonly commands: CommandSpace<T>;
+  readonly invariants: readonly Invariant<S, C>[];
+  /** One line for a command in a report; JSON when absent. */
+  formatCommand?(command: C): string;
+}
+
+// Designs of different stacks live in one registry; their type parameters are erased there.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type AnyDesign = Design<any, any, any>;

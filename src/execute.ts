@@ -1,0 +1,79 @@
+/**
+ * Running a trace: resolve each template against the current state, step, check invariants.
+ * Pure apart from time: the same design and templates give the same executed steps.
+ */
+import type { OpResult } from '../models/result.js';
+import type { AnyDesign, Invariant, Violation } from './design.js';
+
+export interface ExecutedStep<C = unknown> {
+  readonly command: C;
+  readonly result: OpResult;
+}
+
+export interface FoundViolation {
+  readonly invariant: string;
+  readonly class: Invariant<unknown, unknown>['class'];
+  /** 0 = the initial state; n = after step n (1-based). */
+  readonly afterStep: number;
+  readonly violation: Violation;
+}
+
+export interface TraceRun<C = unknown> {
+  readonly steps: ExecutedStep<C>[];
+  /** First violation of each checked invariant, in the order found. */
+  readonly violations: FoundViolation[];
+}
+
+export interface RunOptions {
+  /** Names of the invariants to check; all of the design's when absent. */
+  readonly invariants?: readonly string[];
+  /** Stop at the first violation (the usual case). Otherwise run on and record each invariant's first. */
+  readonly stopAtFirst?: boolean;
+}
+
+export function selectInvariants(design: AnyDesign, names?: readonly string[]): Invariant<unknown, unknown>[] {
+  const all = design.invariants as Invariant<unknown, unknown>[];
+  if (names === undefined) return all;
+  for (const name of names) {
+    if (!all.some((invariant) => invariant.name === name)) {
+      throw new Error(`design ${design.id} has no invariant named '${name}'`);
+    }
+  }
+  return all.filter((invariant) => names.includes(invariant.name));
+}
+
+export function runTrace(design: AnyDesign, templates: readonly unknown[], options: RunOptions = {}): TraceRun {
+  const invariants = selectInvariants(design, options.invariants);
+  const stopAtFirst = options.stopAtFirst ?? true;
+  const steps: ExecutedStep[] = [];
+  const violations: FoundViolation[] = [];
+  const pending = new Set(invariants);
+
+  const checkAll = (transition: Parameters<Invariant<unknown, unknown>['check']>[0], afterStep: number): boolean => {
+    for (const invariant of pending) {
+      const violation = invariant.check(transition);
+      if (violation === null) continue;
+      violations.push({ invariant: invariant.name, class: invariant.class, afterStep, violation });
+      pending.delete(invariant);
+      if (stopAtFirst) return true;
+    }
+    return pending.size === 0;
+  };
+
+  let state: unknown = design.init();
+  if (checkAll({ before: null, command: null, result: null, after: state }, 0)) return { steps, violations };
+  for (const template of templates) {
+    const command: unknown = design.resolve(state, template);
+    const { state: after, result } = design.step(state, command);
+    steps.push({ command, result });
+    const stop = checkAll({ before: state, command, result, after }, steps.length);
+    state = after;
+    if (stop) break;
+  }
+  return { steps, violations };
+}
+
+/** True when `invariant` is violated somewhere along the trace. */
+export function violates(design: AnyDesign, commands: readonly unknown[], invariant: string): boolean {
+  return runTrace(design, commands, { invariants: [invariant] }).violations.length > 0;
+}

@@ -1,0 +1,92 @@
+/**
+ * Deterministic minimization of a failing command list, run after fast-check's own shrinking.
+ * It removes chunks of steps (halving down to single steps), then lowers each field — numbers
+ * toward 0, `true` toward `false`, one field or all equal fields of one name at once — to the
+ * smallest value that still fails, and repeats until
+ * nothing changes. The result is 1-minimal (no single step can be removed) and, because values
+ * are tried from the smallest up, the same bug tends to reduce to the same trace from any seed.
+ */
+export interface MinimizeResult<C> {
+  readonly commands: C[];
+  /** Candidate traces tried. */
+  readonly attempts: number;
+}
+
+/** Cap on replays, so a pathological predicate cannot run forever. Arbitrary, generous. */
+const MAX_ATTEMPTS = 20_000;
+/** Numbers above this are tried at a few points only (0, halves, minus one), not one by one. */
+const EXHAUSTIVE_BELOW = 32;
+
+function smallerValues(value: unknown): unknown[] {
+  if (value === true) return [false];
+  if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) return [];
+  if (value <= EXHAUSTIVE_BELOW) return Array.from({ length: value }, (_, index) => index);
+  const candidates = new Set<number>([0]);
+  for (let step = value >> 1; step > 0; step >>= 1) candidates.add(value - step);
+  candidates.add(value - 1);
+  return [...candidates].sort((left, right) => left - right);
+}
+
+export function minimize<C extends object>(
+  initial: readonly C[],
+  fails: (commands: C[]) => boolean,
+): MinimizeResult<C> {
+  let current = [...initial];
+  let attempts = 0;
+  const tryCandidate = (candidate: C[]): boolean => {
+    if (attempts >= MAX_ATTEMPTS) return false;
+    attempts += 1;
+    if (!fails(candidate)) return false;
+    current = candidate;
+    return true;
+  };
+
+  // A value shared by fields of the same name (the gfn a GTT entry was written with and the gfn
+  // ballooned out) is lowered everywhere at once, which single-field lowering cannot do.
+  const lowerJointly = (): boolean => {
+    let lowered = false;
+    const keys = [...new Set(current.flatMap((command) => Object.keys(command)))].sort();
+    for (const key of keys) {
+      const values = [...new Set(current.map((command) => (command as Record<string, unknown>)[key]))];
+      for (const value of values.filter((candidate) => typeof candidate === 'number').sort()) {
+        for (const smaller of smallerValues(value)) {
+          const candidate = current.map((command) => {
+            const record = command as Record<string, unknown>;
+            return record[key] === value ? ({ ...record, [key]: smaller } as C) : command;
+          });
+          if (tryCandidate(candidate)) {
+            lowered = true;
+            break;
+          }
+        }
+      }
+    }
+    return lowered;
+  };
+
+  let changed = true;
+  while (changed && attempts < MAX_ATTEMPTS) {
+    changed = false;
+    for (let size = Math.max(1, current.length >> 1); size >= 1; size >>= 1) {
+      for (let start = 0; start + size <= current.length;) {
+        if (tryCandidate([...current.slice(0, start), ...current.slice(start + size)])) changed = true;
+        else start += 1;
+      }
+    }
+    if (lowerJointly()) changed = true;
+    for (let index = 0; index < current.length; index++) {
+      for (const key of Object.keys(current[index] ?? {}).sort()) {
+        const command = current[index] as Record<string, unknown>;
+        for (const smaller of smallerValues(command[key])) {
+          const candidate = [...current];
+          candidate[index] = { ...command, [key]: smaller } as C;
+          if (tryCandidate(candidate)) {
+            changed = true;
+            break;
+          }
+        }
+      }
+    }
+  }
+  return { commands: current, attempts };
+}
