@@ -57,7 +57,8 @@ export function runTrace(design: AnyDesign, templates: readonly unknown[], optio
       pending.delete(invariant);
       if (stopAtFirst) return true;
     }
-    return pending.size === 0;
+    // With every checked invariant already broken there is nothing left to look for.
+    return invariants.length > 0 && pending.size === 0;
   };
 
   let state: unknown = design.init();

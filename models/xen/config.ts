@@ -28,6 +28,8 @@ export const xenBugs = [
   'failed-map-keeps-pin',
   /** decrease_reservation does not check page ownership: grant/foreign p2m entries are ballooned. */
   'balloon-ignores-owner',
+  /** decrease_reservation frees the page outright (free_domheap_page) instead of dropping its reference. */
+  'balloon-frees-referenced-page',
 ] as const;
 
 export type XenBug = (typeof xenBugs)[number];

@@ -37,9 +37,24 @@ export function decreaseReservation(state: XenState, config: XenConfig, args: Gf
   // gfn cannot be ballooned out ("Bad page free").
   if (entry.type !== 'ram_rw' && !hasBug(config, 'balloon-ignores-owner')) return fail('ENXIO', { nrDone: 0 });
   delete domain.p2m[args.gfn];
+  if (hasBug(config, 'balloon-frees-referenced-page')) {
+    freeOutright(state, entry.mfn);
+    return succeed({ nrDone: 1, mfn: entry.mfn });
+  }
   // put_page_alloc_ref: the frame is freed now only if nothing else references it.
   dropFrameRef(state, config, entry.mfn);
   return succeed({ nrDone: 1, mfn: entry.mfn });
+}
+
+/** The deliberate bug: the frame goes back to the allocator whatever else still references it. */
+function freeOutright(state: XenState, mfn: number): void {
+  const frame = state.memory.frames[mfn];
+  if (frame === undefined || frame.owner === null) return;
+  const owner = state.domains[frame.owner];
+  if (owner !== undefined) owner.totPages -= 1;
+  frame.owner = null;
+  frame.refcount -= 1;
+  state.memory.freeList.push(mfn);
 }
 
 /** populate_physmap for one gfn: a free frame becomes the domain's RAM at `gfn`. */

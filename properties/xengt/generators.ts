@@ -44,6 +44,14 @@ export function xenGtCommandSpace(config: XenGtConfig, universe: XenGtUniverse):
     { weight: 1, arbitrary: fc.constant(null) },
   );
 
+  // Which parts a map asks for; asking for neither is a rare invalid request (GNTST_bad_gntref).
+  const mappingParts = fc.oneof(
+    { weight: 3, arbitrary: fc.constant({ host: true, device: false }) },
+    { weight: 2, arbitrary: fc.constant({ host: false, device: true }) },
+    { weight: 2, arbitrary: fc.constant({ host: true, device: true }) },
+    { weight: 1, arbitrary: fc.constant({ host: false, device: false }) },
+  );
+
   const arbitraries: Record<XenGtCommandKind, fc.Arbitrary<XenGtTemplate>> = {
     gttWrite: fc.record({
       kind: fc.constant('gttWrite' as const),
@@ -63,16 +71,16 @@ export function xenGtCommandSpace(config: XenGtConfig, universe: XenGtUniverse):
       readonly: fc.boolean(),
     }),
     endAccess: fc.record({ kind: fc.constant('endAccess' as const), domid: dom, ref }),
-    mapGrantRef: fc.record({
-      kind: fc.constant('mapGrantRef' as const),
-      mapperDomid: dom,
-      granterDomid: dom,
-      ref,
-      host: fc.boolean(),
-      device: fc.boolean(),
-      readonly: fc.boolean(),
-      hostAddr: address,
-    }),
+    mapGrantRef: fc
+      .record({
+        mapperDomid: pickOr(dom),
+        granterDomid: pickOr(dom),
+        ref,
+        parts: mappingParts,
+        readonly: fc.boolean(),
+        hostAddr: address,
+      })
+      .map(({ parts, ...fields }) => ({ kind: 'mapGrantRef' as const, ...fields, ...parts })),
     unmapGrantRef: fc.record({
       kind: fc.constant('unmapGrantRef' as const),
       mapperDomid: dom,

@@ -110,8 +110,18 @@ export function resolveXenGt(
       };
     }
     case 'mapGrantRef': {
-      const mapperDomid = plain(template.mapperDomid, universe.domids);
-      const granterDomid = plain(template.granterDomid, universe.domids);
+      // A pick of the mapper means "a domain something is granted to"; of the granter, "a domain
+      // that has granted something to this mapper".
+      const grantees = [
+        ...new Set(
+          state.xen.domains.flatMap((granter) => granter.grantTable.filter((e) => e.permitAccess).map((e) => e.domid)),
+        ),
+      ].sort((left, right) => left - right);
+      const mapperDomid = num(template.mapperDomid, grantees, universe.domids);
+      const granters = state.xen.domains
+        .filter((granter) => refsWhere(granter, (permit, grantee) => permit && grantee === mapperDomid).length > 0)
+        .map((granter) => granter.domid);
+      const granterDomid = num(template.granterDomid, granters, universe.domids);
       const granted = refsWhere(domain(granterDomid), (permit, grantee) => permit && grantee === mapperDomid);
       const mapper = domain(mapperDomid);
       const hostAddrs = mapper?.translated === false ? [] : emptyGfns(mapper, universe);

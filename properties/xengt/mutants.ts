@@ -1,0 +1,115 @@
+/**
+ * Deliberately broken variants of the XenGT stack's mechanisms, for the meta-tests: each one
+ * carries one bug from the model's catalogue (a forgotten reference drop, a skipped tidy-up, …)
+ * and names the invariants expected to catch it. Nothing here is aimed at a mutant: they are
+ * caught, or not, by the same generic invariants and generators as every design.
+ */
+import type { XenBug } from '../../models/xen/config.js';
+import type { XenGtBackend, XenGtBug } from '../../models/xengt/config.js';
+import { xenGtDesign } from './design.js';
+import type { XenGtDesign } from './design.js';
+
+interface MutantSpec {
+  readonly backend?: XenGtBackend;
+  readonly xenBug?: XenBug;
+  readonly xenGtBug?: XenGtBug;
+  readonly catches: readonly string[];
+  readonly description: string;
+}
+
+function mutant(spec: MutantSpec): XenGtDesign {
+  const backend = spec.backend ?? 'map';
+  const bug = spec.xenBug ?? spec.xenGtBug ?? 'none';
+  return xenGtDesign({
+    id: `mutant/xen-${backend}/${bug}`,
+    backend,
+    expected: 'violates',
+    description: spec.description,
+    breaks: spec.catches,
+    xen: { bugs: spec.xenBug === undefined ? [] : [spec.xenBug] },
+    bugs: spec.xenGtBug === undefined ? [] : [spec.xenGtBug],
+  });
+}
+
+export const xenGtMutants: readonly XenGtDesign[] = [
+  mutant({
+    xenBug: 'unmap-skips-page-put',
+    catches: ['frame-refcount-matches-holders'],
+    description: 'forgotten reference drop: grant unmap never puts its page references',
+  }),
+  mutant({
+    xenBug: 'unmap-skips-pin-drop',
+    catches: ['grant-pins-match-handles'],
+    description: 'grant unmap leaves the pin counters',
+  }),
+  mutant({
+    xenBug: 'unmap-keeps-status-bits',
+    catches: ['grant-reading-matches-pins', 'grant-writing-matches-pins'],
+    description: 'grant unmap never recomputes GTF_reading/GTF_writing',
+  }),
+  mutant({
+    xenBug: 'end-access-ignores-pin',
+    catches: ['grant-reading-matches-pins'],
+    description: 'end_foreign_access clears an entry that is still mapped',
+  }),
+  mutant({
+    xenBug: 'destroy-skips-release-mappings',
+    catches: ['dying-domain-holds-no-handles'],
+    description: 'skipped tidy-up: domain destruction without gnttab_release_mappings',
+  }),
+  mutant({
+    xenBug: 'destroy-skips-p2m-teardown',
+    catches: ['dying-domain-has-empty-p2m'],
+    description: 'skipped tidy-up: domain destruction leaves the p2m in place',
+  }),
+  mutant({
+    xenBug: 'destroy-ignores-zombie-frames',
+    catches: ['dead-domain-owns-no-frames'],
+    description: 'a destroyed domain is declared dead while others still reference its frames',
+  }),
+  mutant({
+    xenBug: 'zombie-never-dies',
+    catches: ['zombie-without-frames-is-dead'],
+    description: 'a zombie domain is never released after its last frame is freed',
+  }),
+  mutant({
+    xenBug: 'free-keeps-tot-pages',
+    catches: ['tot-pages-matches-owned-frames'],
+    description: "freeing a frame leaves the owner's tot_pages",
+  }),
+  mutant({
+    xenBug: 'failed-map-keeps-pin',
+    catches: ['failed-op-leaves-state-unchanged', 'grant-pins-match-handles'],
+    description: 'a grant map that fails late does not undo its pin',
+  }),
+  mutant({
+    xenBug: 'balloon-ignores-owner',
+    catches: ['frame-refcount-matches-holders'],
+    description: 'decrease_reservation balloons out grant-mapped and foreign-mapped gfns',
+  }),
+  mutant({
+    xenBug: 'balloon-frees-referenced-page',
+    catches: ['free-iff-unreferenced', 'no-dma-to-free-frame'],
+    description: 'decrease_reservation frees a page that the backend still maps',
+  }),
+  mutant({
+    xenGtBug: 'map-takes-no-ref',
+    catches: [
+      'frame-refcount-matches-holders',
+      'shadow-frame-owned-by-guest',
+      'no-dma-to-free-frame',
+      'no-dma-to-foreign-frame',
+    ],
+    description: "the map backend's mapping holds no page reference",
+  }),
+  mutant({
+    xenGtBug: 'gtt-replace-skips-unmap',
+    catches: ['backend-mappings-match-shadow'],
+    description: 'forgotten reference drop: replacing a GTT entry leaves the old mapping',
+  }),
+  mutant({
+    xenGtBug: 'vgpu-destroy-skips-unmap',
+    catches: ['no-vgpu-no-backend-mappings'],
+    description: 'skipped tidy-up: vGPU destruction leaves its mappings',
+  }),
+];

@@ -1,0 +1,38 @@
+/**
+ * dmaprop's public API: the interfaces a design is written against, the engine that checks it,
+ * the built-in stacks, invariants and designs. A user's own design, written with these, is
+ * checked exactly like the built-in ones.
+ */
+export type {
+  AnyDesign,
+  Command,
+  CommandSpace,
+  Design,
+  Expectation,
+  Invariant,
+  InvariantClass,
+  Step,
+  Transition,
+  Violation,
+} from './design.js';
+export { runTrace, violates } from './execute.js';
+export type { ExecutedStep, FoundViolation, RunOptions, TraceRun } from './execute.js';
+export { defaultGeneration, traceArbitrary } from './generate.js';
+export type { GenerationOptions } from './generate.js';
+export { minimize } from './minimize.js';
+export { checkDesign, counterexampleFor } from './check.js';
+export type { CheckOptions, Counterexample, DesignCheck, FirstFailure, Verdict } from './check.js';
+export { checkJson, formatDesignCheck, formatSummary } from './report.js';
+export { main } from './cli.js';
+
+export type { OpResult } from '../models/result.js';
+export { designs, findDesign } from '../properties/registry.js';
+export { failedOperationLeavesStateUnchanged } from '../properties/generic/atomicity.js';
+export { xenGtDesign, XENGT_STACK } from '../properties/xengt/design.js';
+export type { XenGtDesign, XenGtDesignOptions } from '../properties/xengt/design.js';
+export { xenGtInvariants } from '../properties/xengt/invariants/index.js';
+export { xenGtMutants } from '../properties/xengt/mutants.js';
+export { xenLookup, xenMap } from '../properties/xengt/designs.js';
+export type { XenGtCommand } from '../models/xengt/commands.js';
+export type { XenGtConfig } from '../models/xengt/config.js';
+export type { XenGtState } from '../models/xengt/types.js';

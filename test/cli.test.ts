@@ -1,0 +1,126 @@
+/** The CLI contract that CI and later tools rely on: JSON shapes, exit codes, usage errors. */
+import { describe, expect, test } from 'vitest';
+import { main } from '../src/cli.js';
+import type { CliIo } from '../src/cli.js';
+import { xenGtDesign } from '../properties/xengt/design.js';
+import { xenLookup, xenMap } from '../properties/xengt/designs.js';
+import type { AnyDesign } from '../src/design.js';
+
+interface Ran {
+  readonly code: number;
+  readonly out: string;
+  readonly err: string;
+}
+
+async function run(argv: string[], registry?: readonly AnyDesign[]): Promise<Ran> {
+  let out = '';
+  let err = '';
+  const io: CliIo = { out: (text) => (out += text), err: (text) => (err += text) };
+  const code = registry === undefined ? await main(argv, io) : await main(argv, io, registry);
+  return { code, out, err };
+}
+
+describe('dmaprop designs', () => {
+  test('--json lists { id, stack, expected, description } for every design', async () => {
+    const { code, out } = await run(['designs', '--json']);
+    expect(code).toBe(0);
+    const rows = JSON.parse(out) as { id: string; stack: string; expected: string; description: string }[];
+    expect(rows.map((row) => [row.id, row.expected])).toEqual([
+      ['xen/map', 'holds'],
+      ['xen/lookup', 'violates'],
+    ]);
+    for (const row of rows) {
+      expect(Object.keys(row).sort()).toEqual(['description', 'expected', 'id', 'stack']);
+      expect(row.description.length).toBeGreaterThan(0);
+    }
+  });
+});
+
+describe('dmaprop check', () => {
+  test('--json reports each design with its verdict and shrunk steps; exit 0 when expectations are met', async () => {
+    const { code, out } = await run([
+      'check',
+      '--design',
+      'xen/lookup',
+      'xen/map',
+      '--runs',
+      '300',
+      '--seed',
+      '9',
+      '--json',
+    ]);
+    expect(code).toBe(0);
+    const { results } = JSON.parse(out) as {
+      results: {
+        design: string;
+        expected: string;
+        verdict: string;
+        runs: number;
+        seed: number;
+        elapsedMs: number;
+        violations: { invariant: string; length: number; steps: { kind: string }[] }[];
+      }[];
+    };
+    expect(results.map((result) => [result.design, result.expected, result.verdict])).toEqual([
+      ['xen/lookup', 'violates', 'violated'],
+      ['xen/map', 'holds', 'holds'],
+    ]);
+    const lookup = results[0]!;
+    expect(lookup.seed).toBe(9);
+    expect(lookup.runs).toBe(300);
+    expect(typeof lookup.elapsedMs).toBe('number');
+    const latent = lookup.violations.find((found) => found.invariant === 'shadow-frame-held-by-backend')!;
+    expect(latent.length).toBe(latent.steps.length);
+    expect(latent.steps.map((step) => step.kind)).toEqual(['gttWrite']);
+  });
+
+  test('exit 1 when a design does not meet its expectation', async () => {
+    const wronglyTrusted = xenGtDesign({
+      id: 'test/lookup-said-to-hold',
+      backend: 'lookup',
+      expected: 'holds',
+      description: 'x',
+    });
+    const { code, out } = await run(['check', '--runs', '50', '--seed', '1'], [xenMap, wronglyTrusted]);
+    expect(code).toBe(1);
+    expect(out).toContain('1 not (test/lookup-said-to-hold)');
+  });
+
+  test('prints the seed it used, so a fresh-seed run can be replayed', async () => {
+    const { code, out } = await run(['check', '--design', 'xen/map', '--runs', '20']);
+    expect(code).toBe(0);
+    const seed = /seed (\d+)/.exec(out)?.[1];
+    expect(seed).toBeDefined();
+    const again = await run(['check', '--design', 'xen/map', '--runs', '20', '--seed', seed!]);
+    expect(again.out.split('\n')[0]).toBe(out.split('\n')[0]);
+  });
+
+  test('the human report shows each step with its result and the violation in domain words', async () => {
+    const { out } = await run(['check', '--design', xenLookup.id, '--runs', '200', '--seed', '4']);
+    expect(out).toContain('guest writes GTT entry 0 → gfn 0');
+    expect(out).toContain('violated after step 1: shadow GTT entry 0 reaches mfn');
+    expect(out).toContain('replay: dmaprop check --design xen/lookup --seed 4');
+  });
+});
+
+describe('bad usage exits 2 with a message', () => {
+  test.for([
+    [['check', '--runs', 'abc'], 'runs must be a whole number'],
+    [['check', '--runs', '0'], 'runs must be between 1'],
+    [['check', '--seed', '-3'], 'seed must be a whole number'],
+    [['check', '--time-limit', 'soon'], 'time limit must be a positive number'],
+    [['check', '--bogus'], "unknown option '--bogus'"],
+    [['check', '--design', 'xen/nope'], "unknown design 'xen/nope'"],
+    [['frobnicate'], "unknown command 'frobnicate'"],
+  ] as const)('%j → exit 2', async ([argv, message]) => {
+    const { code, err } = await run([...argv]);
+    expect(code).toBe(2);
+    expect(err).toContain(message);
+  });
+
+  test('--help exits 0 and prints usage', async () => {
+    const { code, out } = await run(['check', '--help']);
+    expect(code).toBe(0);
+    expect(out).toContain('Usage: dmaprop check');
+  });
+});

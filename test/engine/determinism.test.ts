@@ -1,0 +1,27 @@
+import { describe, expect, test } from 'vitest';
+import { checkDesign } from '../../src/check.js';
+import { runTrace } from '../../src/execute.js';
+import { xenLookup, xenMap } from '../../properties/xengt/designs.js';
+import { withoutTimings } from '../helpers.js';
+
+describe('same seed, same result', () => {
+  test.for([xenLookup, xenMap])('$id: two checks with one seed agree step for step', (design) => {
+    const first = checkDesign(design, { seed: 77, runs: 200 });
+    const second = checkDesign(design, { seed: 77, runs: 200 });
+    expect(withoutTimings(second)).toEqual(withoutTimings(first));
+  });
+
+  test('a different seed explores different sequences', () => {
+    const first = checkDesign(xenLookup, { seed: 1, runs: 50, report: [] });
+    const second = checkDesign(xenLookup, { seed: 2, runs: 50, report: [] });
+    expect(first.firstFailure).not.toEqual(second.firstFailure);
+  });
+
+  test('replaying a counterexample reproduces its steps and results exactly', () => {
+    const check = checkDesign(xenLookup, { seed: 5, runs: 300, report: ['no-dma-to-free-frame'] });
+    const counterexample = check.violations[0]!;
+    const replay = runTrace(xenLookup, counterexample.steps, { invariants: ['no-dma-to-free-frame'] });
+    expect(replay.steps).toEqual(counterexample.executed);
+    expect(replay.violations.map((found) => found.violation)).toEqual([counterexample.violation]);
+  });
+});

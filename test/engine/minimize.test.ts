@@ -1,0 +1,41 @@
+import { describe, expect, test } from 'vitest';
+import { minimize } from '../../src/minimize.js';
+
+interface Op {
+  readonly kind: string;
+  readonly value: number;
+  readonly flag: boolean;
+}
+
+const op = (kind: string, value: number, flag = false): Op => ({ kind, value, flag });
+
+describe('minimize', () => {
+  test('removes every step the failure does not need', () => {
+    const trace = [op('a', 1), op('noise', 3), op('b', 2), op('noise', 4), op('c', 5)];
+    const fails = (ops: Op[]): boolean => ['a', 'b', 'c'].every((kind) => ops.some((o) => o.kind === kind));
+    expect(minimize(trace, fails).commands.map((o) => o.kind)).toEqual(['a', 'b', 'c']);
+  });
+
+  test('lowers each field to the smallest failing value, true to false', () => {
+    const fails = (ops: Op[]): boolean => ops.some((o) => o.kind === 'x' && o.value >= 3);
+    expect(minimize([op('x', 9, true)], fails).commands).toEqual([op('x', 3, false)]);
+  });
+
+  test('lowers a value shared by fields of one name jointly', () => {
+    // The failure needs both steps to name the same value, and that value to be at least 2.
+    const fails = (ops: Op[]): boolean => ops.length === 2 && ops[0]!.value === ops[1]!.value && ops[0]!.value >= 2;
+    const result = minimize([op('write', 5), op('free', 5)], fails).commands;
+    expect(result.map((o) => o.value)).toEqual([2, 2]);
+  });
+
+  test('keeps a trace that is already minimal', () => {
+    const trace = [op('only', 0)];
+    expect(minimize(trace, (ops) => ops.length === 1 && ops[0]!.kind === 'only').commands).toEqual(trace);
+  });
+
+  test('gives the same result for the same input', () => {
+    const trace = Array.from({ length: 30 }, (_, index) => op(index % 3 === 0 ? 'k' : 'n', index));
+    const fails = (ops: Op[]): boolean => ops.filter((o) => o.kind === 'k').length >= 2;
+    expect(minimize(trace, fails)).toEqual(minimize(trace, fails));
+  });
+});

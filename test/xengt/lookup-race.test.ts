@@ -1,0 +1,38 @@
+/**
+ * Seed 004: the lookup design lets the GPU write a page that was ballooned out and handed to
+ * another domain. Caught on every fixed seed; the effect counterexample is the race in at most
+ * four steps, and the latent invariants pin the root cause in fewer.
+ */
+import { describe, expect, test } from 'vitest';
+import { checkDesign } from '../../src/check.js';
+import { xenLookup } from '../../properties/xengt/designs.js';
+import { FIXED_SEEDS } from '../helpers.js';
+
+const guest = xenLookup.config.guestDomid;
+
+describe('xen/lookup: the seed 004 race', () => {
+  test.for(FIXED_SEEDS)('seed %i: caught, with the race in at most 4 steps', (seed) => {
+    const check = checkDesign(xenLookup, { seed, runs: 1000 });
+    expect(check.verdict).toBe('violated');
+    expect(check.met).toBe(true);
+
+    const effect = check.violations.find((found) => found.invariant === 'no-dma-to-foreign-frame');
+    expect(effect, 'no-dma-to-foreign-frame counterexample').toBeDefined();
+    expect(effect!.length).toBeLessThanOrEqual(4);
+    const [write, balloon, take, dma] = effect!.steps as Record<string, unknown>[];
+    expect([write?.['kind'], balloon?.['kind'], take?.['kind'], dma?.['kind']]).toEqual([
+      'gttWrite',
+      'decreaseReservation',
+      'populatePhysmap',
+      'gpuDma',
+    ]);
+    expect(balloon?.['domid']).toBe(guest);
+    expect(balloon?.['gfn']).toBe(write?.['gfn']);
+    expect(take?.['domid']).not.toBe(guest);
+    expect(dma?.['entry']).toBe(write?.['entry']);
+
+    const latent = check.violations.filter((found) => found.class === 'latent');
+    expect(latent.length).toBeGreaterThan(0);
+    expect(Math.min(...latent.map((found) => found.length))).toBeLessThan(effect!.length);
+  });
+});
