@@ -10,6 +10,11 @@
  * unmap batching (each unmap completes at once: no concurrent DMA exists in the model between
  * the TLB flush and the page put), and type references. A granter that is dying is treated as
  * absent for new maps (GNTST_bad_domain).
+ *
+ * Simplified: an HVM host map onto an occupied gfn is refused (GNTST_general_error; real Xen
+ * overwrites a RAM entry); unmap's host_addr must be the address that handle was mapped at
+ * (Xen accepts any grant mapping of the same frame there); dev_bus_addr is reported for
+ * device maps only.
  */
 import { getRef } from '../memory/frames.js';
 import { fail, succeed } from '../result.js';
