@@ -71,6 +71,8 @@ export interface DesignCheck {
   readonly elapsedMs: number;
   readonly interrupted: boolean;
   readonly firstFailure: FirstFailure | null;
+  /** Each broken invariant with the first run that broke it, in the design's invariant order. */
+  readonly brokenAt: readonly { readonly invariant: string; readonly run: number }[];
   readonly violations: readonly Counterexample[];
 }
 
@@ -180,6 +182,10 @@ export function checkDesign(design: AnyDesign, options: CheckOptions): DesignChe
     elapsedMs: performance.now() - started,
     interrupted: details.interrupted,
     firstFailure,
+    brokenAt: design.invariants.flatMap((invariant) => {
+      const run = firstRunBroken.get(invariant.name);
+      return run === undefined ? [] : [{ invariant: invariant.name, run }];
+    }),
     violations,
   };
 }

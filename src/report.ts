@@ -80,6 +80,7 @@ export function checkJson(checks: readonly DesignCheck[]): unknown {
       elapsedMs: Math.round(check.elapsedMs),
       interrupted: check.interrupted,
       firstFailure: check.firstFailure,
+      brokenAt: check.brokenAt,
       violations: check.violations.map((counterexample) => ({
         invariant: counterexample.invariant,
         class: counterexample.class,

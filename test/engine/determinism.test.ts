@@ -25,3 +25,17 @@ describe('same seed, same result', () => {
     expect(replay.violations.map((found) => found.violation)).toEqual([counterexample.violation]);
   });
 });
+
+describe('budgets', () => {
+  test('a time limit stops the search early and says so', () => {
+    const check = checkDesign(xenMap, { seed: 1, runs: 1_000_000, timeLimitMs: 300 });
+    expect(check.interrupted).toBe(true);
+    expect(check.runs).toBeGreaterThan(0);
+    expect(check.runs).toBeLessThan(1_000_000);
+    expect(check.verdict).toBe('holds');
+  });
+
+  test('the run budget is exact when no time limit is set', () => {
+    expect(checkDesign(xenMap, { seed: 1, runs: 123 }).runs).toBe(123);
+  });
+});
