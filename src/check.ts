@@ -14,6 +14,8 @@ import { runTrace, selectInvariants, violates } from './execute.js';
 import { defaultGeneration, traceArbitrary } from './generate.js';
 import type { GenerationOptions } from './generate.js';
 import { minimize } from './minimize.js';
+import { createStats } from './stats.js';
+import type { RunStats } from './stats.js';
 
 export type Verdict = 'holds' | 'violated';
 
@@ -26,6 +28,8 @@ export interface CheckOptions {
   readonly generation?: Partial<GenerationOptions>;
   /** Invariants to report counterexamples for (all when absent). The verdict always uses all. */
   readonly report?: readonly string[];
+  /** Called after each run of the main pass (progress display). */
+  readonly onRun?: (run: number) => void;
 }
 
 export interface CounterexampleStep {
@@ -74,6 +78,8 @@ export interface DesignCheck {
   /** Each broken invariant with the first run that broke it, in the design's invariant order. */
   readonly brokenAt: readonly { readonly invariant: string; readonly run: number }[];
   readonly violations: readonly Counterexample[];
+  /** What the main pass generated, executed and checked. */
+  readonly stats: RunStats;
 }
 
 function generation(options: CheckOptions): GenerationOptions {
@@ -152,10 +158,12 @@ export function checkDesign(design: AnyDesign, options: CheckOptions): DesignChe
   const firstRunBroken = new Map<string, number>();
   let runs = 0;
   let firstFailure: FirstFailure | null = null;
+  const stats = createStats();
   const details = fc.check(
     fc.property(arbitrary, (templates) => {
       runs += 1;
-      for (const found of runTrace(design, templates, { stopAtFirst: false }).violations) {
+      options.onRun?.(runs);
+      for (const found of runTrace(design, templates, { stopAtFirst: false, stats }).violations) {
         if (!firstRunBroken.has(found.invariant)) firstRunBroken.set(found.invariant, runs);
         firstFailure ??= { run: runs, elapsedMs: performance.now() - started, invariant: found.invariant };
       }
@@ -187,5 +195,6 @@ export function checkDesign(design: AnyDesign, options: CheckOptions): DesignChe
       return run === undefined ? [] : [{ invariant: invariant.name, run }];
     }),
     violations,
+    stats,
   };
 }

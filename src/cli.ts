@@ -1,28 +1,24 @@
 /**
- * The `dmaprop` command line. Exit codes: 0 when every checked design met its expectation,
- * 1 when one did not, 2 on bad usage (unknown flag, bad value, unknown design).
+ * The `dmaprop` command line. Exit codes: 0 when every checked design met its expectation (or a
+ * replayed entry reproduced), 1 when one did not, 2 on bad usage (unknown verb or flag, bad
+ * value, unknown design, unreadable or malformed corpus file).
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { designs } from '../properties/registry.js';
-import { checkDesign } from './check.js';
-import type { DesignCheck } from './check.js';
+import { DEFAULT_CORPUS, DEFAULT_RUNS, runCheck } from './cli-check.js';
+import type { CheckFlags } from './cli-check.js';
+import { UsageError, processIo } from './cli-io.js';
+import type { CliIo } from './cli-io.js';
+import { runReplay } from './cli-replay.js';
+import type { ReplayFlags } from './cli-replay.js';
 import type { AnyDesign } from './design.js';
-import { checkJson, formatDesignCheck, formatSummary } from './report.js';
-import { SEED_MAX, freshSeed } from './seed.js';
+import { SEED_MAX } from './seed.js';
+import { parseShard } from './shard.js';
+import type { Shard } from './shard.js';
+import { toolVersion } from './version.js';
 
-export interface CliIo {
-  readonly out: (text: string) => void;
-  readonly err: (text: string) => void;
-}
-
-const processIo: CliIo = {
-  out: (text) => process.stdout.write(text),
-  err: (text) => process.stderr.write(text),
-};
-
-export const DEFAULT_RUNS = 1000;
-
-class UsageError extends Error {}
+export type { CliIo } from './cli-io.js';
+export { DEFAULT_RUNS } from './cli-check.js';
 
 function integer(name: string, min: number, max: number): (value: string) => number {
   return (value) => {
@@ -41,44 +37,12 @@ function seconds(value: string): number {
   return parsed;
 }
 
-interface CheckFlags {
-  readonly design?: string[];
-  readonly runs: number;
-  readonly seed?: number;
-  readonly timeLimit?: number;
-  readonly maxCommands?: number;
-  readonly json?: boolean;
-}
-
-function selectDesigns(registry: readonly AnyDesign[], ids: readonly string[] | undefined): AnyDesign[] {
-  if (ids === undefined || ids.length === 0) return [...registry];
-  return ids.map((id) => {
-    const design = registry.find((known) => known.id === id);
-    if (design === undefined) {
-      throw new UsageError(`unknown design '${id}' (known: ${registry.map((known) => known.id).join(', ')})`);
-    }
-    return design;
-  });
-}
-
-function runCheck(flags: CheckFlags, io: CliIo, registry: readonly AnyDesign[]): number {
-  const selected = selectDesigns(registry, flags.design);
-  const seed = flags.seed ?? freshSeed();
-  if (flags.json !== true) io.out(`dmaprop check: seed ${seed}, ${flags.runs} runs per design\n\n`);
-  const checks: DesignCheck[] = [];
-  for (const design of selected) {
-    const check = checkDesign(design, {
-      seed,
-      runs: flags.runs,
-      ...(flags.timeLimit === undefined ? {} : { timeLimitMs: flags.timeLimit * 1000 }),
-      ...(flags.maxCommands === undefined ? {} : { generation: { maxCommands: flags.maxCommands } }),
-    });
-    checks.push(check);
-    if (flags.json !== true) io.out(`${formatDesignCheck(check, design)}\n\n`);
+function shard(value: string): Shard {
+  try {
+    return parseShard(value);
+  } catch (error) {
+    throw new InvalidArgumentError((error as Error).message);
   }
-  if (flags.json === true) io.out(`${JSON.stringify(checkJson(checks), null, 2)}\n`);
-  else io.out(`${formatSummary(checks)}\n`);
-  return checks.every((check) => check.met) ? 0 : 1;
 }
 
 function runDesigns(flags: { json?: boolean }, io: CliIo, registry: readonly AnyDesign[]): number {
@@ -101,6 +65,7 @@ function runDesigns(flags: { json?: boolean }, io: CliIo, registry: readonly Any
 function program(io: CliIo, registry: readonly AnyDesign[], setExit: (code: number) => void): Command {
   const root = new Command('dmaprop')
     .description('Property-based verification of DMA isolation under virtualization')
+    .version(toolVersion)
     .showHelpAfterError()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .exitOverride();
@@ -114,21 +79,39 @@ function program(io: CliIo, registry: readonly AnyDesign[], setExit: (code: numb
     .description('check designs against every invariant; exit 0 when each meets its expectation')
     .option('-d, --design <id...>', 'design ids to check (default: all)')
     .addOption(
-      new Option('-r, --runs <n>', 'sequences generated per design')
+      new Option('-r, --runs <n>', 'sequences generated per design and seed')
         .default(DEFAULT_RUNS)
         .argParser(integer('runs', 1, 10_000_000)),
     )
     .addOption(
-      new Option('-s, --seed <n>', 'seed (default: a fresh one, printed)').argParser(integer('seed', 0, SEED_MAX)),
+      new Option('-s, --seed <n>', 'first seed (default: a fresh one, printed)').argParser(
+        integer('seed', 0, SEED_MAX),
+      ),
     )
+    .addOption(
+      new Option('--seeds <count>', 'number of consecutive seeds to run from the first')
+        .default(1)
+        .argParser(integer('seeds', 1, 1_000_000)),
+    )
+    .addOption(new Option('--shard <i/n>', 'run only the i-th of n interleaved slices of the seeds').argParser(shard))
     .addOption(new Option('--time-limit <seconds>', 'wall-clock limit per search').argParser(seconds))
     .addOption(
       new Option('--max-commands <n>', 'longest command sequence generated').argParser(
         integer('max-commands', 1, 10_000),
       ),
     )
+    .option('--stats', 'print per-kind and per-invariant statistics of each run')
+    .option('--save', 'save each shrunk counterexample to the regression corpus')
+    .option('--corpus <dir>', 'regression corpus directory', DEFAULT_CORPUS)
     .option('--json', 'print JSON: { results: [...] }')
     .action((flags: CheckFlags) => setExit(runCheck(flags, io, registry)));
+  root
+    .command('replay')
+    .description('replay a regression corpus entry step by step with the state that matters')
+    .argument('<file>', 'corpus entry (.json)')
+    .option('--json', 'print the replay as JSON')
+    .option('--ts', 'print a TypeScript snippet that replays the entry through the public API')
+    .action((file: string, flags: ReplayFlags) => setExit(runReplay(file, flags, io, registry)));
   return root;
 }
 

@@ -70,6 +70,16 @@ export interface Design<S, C extends T, T extends Command = C> {
   readonly invariants: readonly Invariant<S, C>[];
   /** One line for a command in a report; JSON when absent. */
   formatCommand?(command: C): string;
+  /** Checks a command read from a file (its kind is already known): the first bad field, or null. */
+  validateCommand?(command: Readonly<Record<string, unknown>>): CommandProblem | null;
+  /** The state that matters around one step, for `dmaprop replay`: a few lines in domain words. */
+  explainStep?(transition: Transition<S, C>): string[];
+}
+
+/** A field of a command that is not what its kind requires. */
+export interface CommandProblem {
+  readonly field: string;
+  readonly problem: string;
 }
 
 // Designs of different stacks live in one registry; their type parameters are erased there.

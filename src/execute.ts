@@ -4,6 +4,8 @@
  */
 import type { OpResult } from '../models/result.js';
 import type { AnyDesign, Invariant, Violation } from './design.js';
+import { bump } from './stats.js';
+import type { RunStats } from './stats.js';
 
 export interface ExecutedStep<C = unknown> {
   readonly command: C;
@@ -29,6 +31,8 @@ export interface RunOptions {
   readonly invariants?: readonly string[];
   /** Stop at the first violation (the usual case). Otherwise run on and record each invariant's first. */
   readonly stopAtFirst?: boolean;
+  /** Accumulates per-kind and per-invariant counts when given. */
+  readonly stats?: RunStats;
 }
 
 export function selectInvariants(design: AnyDesign, names?: readonly string[]): Invariant<unknown, unknown>[] {
@@ -48,9 +52,15 @@ export function runTrace(design: AnyDesign, templates: readonly unknown[], optio
   const steps: ExecutedStep[] = [];
   const violations: FoundViolation[] = [];
   const pending = new Set(invariants);
+  const stats = options.stats;
+  if (stats !== undefined) {
+    stats.lengths.push(templates.length);
+    for (const template of templates) bump(stats.generated, (template as { kind: string }).kind);
+  }
 
   const checkAll = (transition: Parameters<Invariant<unknown, unknown>['check']>[0], afterStep: number): boolean => {
     for (const invariant of pending) {
+      if (stats !== undefined) bump(stats.checks, invariant.name);
       const violation = invariant.check(transition);
       if (violation === null) continue;
       violations.push({ invariant: invariant.name, class: invariant.class, afterStep, violation });
@@ -67,6 +77,11 @@ export function runTrace(design: AnyDesign, templates: readonly unknown[], optio
     const command: unknown = design.resolve(state, template);
     const { state: after, result } = design.step(state, command);
     steps.push({ command, result });
+    if (stats !== undefined) {
+      const kind = (command as { kind: string }).kind;
+      if (result.ok) bump(stats.executed, kind);
+      else bump((stats.rejected[kind] ??= {}), String(result.error));
+    }
     const stop = checkAll({ before: state, command, result, after }, steps.length);
     state = after;
     if (stop) break;

@@ -17,6 +17,19 @@ const MAX_ATTEMPTS = 20_000;
 /** Numbers above this are tried at a few points only (0, halves, minus one), not one by one. */
 const EXHAUSTIVE_BELOW = 32;
 
+/** Places sharing one value that are lowered together, at most; 2^6 subsets is cheap. */
+const MAX_JOINT_PLACES = 6;
+
+/** Subsets of at least two places, largest first, each in increasing order. */
+function subsetsLargestFirst(places: readonly number[]): number[][] {
+  const subsets: number[][] = [];
+  for (let mask = 1; mask < 1 << places.length; mask++) {
+    const subset = places.filter((_, bit) => (mask & (1 << bit)) !== 0);
+    if (subset.length >= 2) subsets.push(subset);
+  }
+  return subsets.sort((left, right) => right.length - left.length);
+}
+
 function smallerValues(value: unknown): unknown[] {
   if (value === true) return [false];
   if (typeof value !== 'number' || !Number.isInteger(value) || value <= 0) return [];
@@ -42,26 +55,27 @@ export function minimize<C extends object>(
   };
 
   // A value shared by fields of the same name (the gfn a GTT entry was written with and the gfn
-  // ballooned out) is lowered everywhere at once, which single-field lowering cannot do.
+  // ballooned out) is lowered at those places together, which single-field lowering cannot do.
+  // Every subset of two or more places is tried, largest first, so that one bug found from any
+  // seed reduces to the same trace.
   const lowerJointly = (): boolean => {
-    let lowered = false;
     const keys = [...new Set(current.flatMap((command) => Object.keys(command)))].sort();
     for (const key of keys) {
-      const values = [...new Set(current.map((command) => (command as Record<string, unknown>)[key]))];
-      for (const value of values.filter((candidate) => typeof candidate === 'number').sort()) {
-        for (const smaller of smallerValues(value)) {
-          const candidate = current.map((command) => {
-            const record = command as Record<string, unknown>;
-            return record[key] === value ? ({ ...record, [key]: smaller } as C) : command;
-          });
-          if (tryCandidate(candidate)) {
-            lowered = true;
-            break;
+      const field = (command: C): unknown => (command as Record<string, unknown>)[key];
+      const values = [...new Set(current.map(field))].filter((value) => typeof value === 'number').sort();
+      for (const value of values) {
+        const places = current.flatMap((command, index) => (field(command) === value ? [index] : []));
+        for (const subset of subsetsLargestFirst(places.slice(0, MAX_JOINT_PLACES))) {
+          for (const smaller of smallerValues(value)) {
+            const candidate = current.map((command, index) =>
+              subset.includes(index) ? ({ ...command, [key]: smaller } as C) : command,
+            );
+            if (tryCandidate(candidate)) return true;
           }
         }
       }
     }
-    return lowered;
+    return false;
   };
 
   let changed = true;

@@ -8,10 +8,12 @@ import type { XenGtConfig, XenGtConfigOptions } from '../../models/xengt/config.
 import { initXenGt, stepXenGt } from '../../models/xengt/step.js';
 import type { XenGtState } from '../../models/xengt/types.js';
 import type { Design, Expectation } from '../../src/design.js';
+import { explainXenGtStep } from './explain.js';
 import { formatXenGtCommand } from './format.js';
 import { xenGtCommandSpace } from './generators.js';
 import { xenGtInvariants } from './invariants/index.js';
 import { resolveXenGt } from './resolve.js';
+import { validateXenGtCommand } from './schema.js';
 import type { XenGtTemplate } from './resolve.js';
 import { xenGtUniverse } from './universe.js';
 
@@ -42,5 +44,7 @@ export function xenGtDesign(options: XenGtDesignOptions): XenGtDesign {
     commands: xenGtCommandSpace(config, universe),
     invariants: xenGtInvariants(config),
     formatCommand: formatXenGtCommand,
+    validateCommand: validateXenGtCommand,
+    explainStep: (transition) => explainXenGtStep(config, transition),
   };
 }

@@ -1,0 +1,97 @@
+/**
+ * Run statistics: per command kind, how often it was generated, executed (accepted) and
+ * rejected (by which error); per invariant, how many checks were made; the distribution of
+ * sequence lengths. They show what a run actually explored — a kind that never executes is a
+ * hole in the generators, not a pass.
+ */
+export interface RunStats {
+  generated: Record<string, number>;
+  executed: Record<string, number>;
+  rejected: Record<string, Record<string, number>>;
+  checks: Record<string, number>;
+  lengths: number[];
+}
+
+export function createStats(): RunStats {
+  return { generated: {}, executed: {}, rejected: {}, checks: {}, lengths: [] };
+}
+
+export function bump(counts: Record<string, number>, key: string, by = 1): void {
+  counts[key] = (counts[key] ?? 0) + by;
+}
+
+export interface LengthSummary {
+  readonly sequences: number;
+  readonly min: number;
+  readonly median: number;
+  readonly p90: number;
+  readonly max: number;
+  readonly mean: number;
+  /** Sequences per length bucket of ten: `"0-9": 12, "10-19": 40, …`. */
+  readonly histogram: Readonly<Record<string, number>>;
+}
+
+export function summarizeLengths(lengths: readonly number[]): LengthSummary {
+  const sorted = [...lengths].sort((left, right) => left - right);
+  const at = (fraction: number): number =>
+    sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))] ?? 0;
+  const histogram: Record<string, number> = {};
+  for (const length of sorted) {
+    const low = Math.floor(length / 10) * 10;
+    bump(histogram, `${low}-${low + 9}`);
+  }
+  const total = sorted.reduce((sum, length) => sum + length, 0);
+  return {
+    sequences: sorted.length,
+    min: sorted[0] ?? 0,
+    median: at(0.5),
+    p90: at(0.9),
+    max: sorted[sorted.length - 1] ?? 0,
+    mean: sorted.length === 0 ? 0 : Math.round((total / sorted.length) * 10) / 10,
+    histogram,
+  };
+}
+
+/** Stats as JSON: counts per kind and invariant, and the length summary instead of every length. */
+export function statsJson(stats: RunStats, kinds: readonly string[]): unknown {
+  return {
+    commands: Object.fromEntries(
+      kinds.map((kind) => [
+        kind,
+        {
+          generated: stats.generated[kind] ?? 0,
+          executed: stats.executed[kind] ?? 0,
+          rejected: stats.rejected[kind] ?? {},
+        },
+      ]),
+    ),
+    checks: stats.checks,
+    lengths: summarizeLengths(stats.lengths),
+  };
+}
+
+export function formatStats(stats: RunStats, kinds: readonly string[]): string {
+  const width = Math.max(...kinds.map((kind) => kind.length));
+  const lines = [`  ${'command'.padEnd(width)}  generated  executed  rejected (by error)`];
+  for (const kind of kinds) {
+    const rejected = Object.entries(stats.rejected[kind] ?? {}).sort((left, right) => right[1] - left[1]);
+    const rejectedTotal = rejected.reduce((sum, [, count]) => sum + count, 0);
+    const detail = rejected.map(([error, count]) => `${error} ${count}`).join(', ');
+    const never = (stats.executed[kind] ?? 0) === 0 ? '  ← never executed' : '';
+    lines.push(
+      `  ${kind.padEnd(width)}  ${String(stats.generated[kind] ?? 0).padStart(9)}  ${String(stats.executed[kind] ?? 0).padStart(8)}  ${String(rejectedTotal).padStart(8)}${detail === '' ? '' : ` (${detail})`}${never}`,
+    );
+  }
+  const lengths = summarizeLengths(stats.lengths);
+  lines.push(
+    `  sequence length: min ${lengths.min}, median ${lengths.median}, p90 ${lengths.p90}, max ${lengths.max}, mean ${lengths.mean} over ${lengths.sequences} sequences`,
+  );
+  const checks = Object.entries(stats.checks);
+  lines.push(`  invariant checks: ${checks.map(([name, count]) => `${name} ${count}`).join(', ')}`);
+  return lines.join('\n');
+}
+
+/** Command kinds that never executed successfully. */
+export function neverExecuted(stats: RunStats, kinds: readonly string[]): string[] {
+  return kinds.filter((kind) => (stats.executed[kind] ?? 0) === 0);
+}
