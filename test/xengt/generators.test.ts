@@ -1,6 +1,6 @@
 /**
- * The generators reach the whole model: every command kind executes, and invalid requests are
- * generated on purpose so that the real refusals are exercised.
+ * The generators reach the refusals: invalid requests are generated on purpose so the real
+ * errors are exercised (that every kind also executes is test/engine/stats.test.ts).
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
@@ -8,29 +8,21 @@ import { runTrace } from '../../src/execute.js';
 import { defaultGeneration, traceArbitrary } from '../../src/generate.js';
 import { xenMap } from '../../properties/xengt/designs.js';
 
-function outcomes(): { executed: Map<string, number>; errors: Map<string, number>; lengths: number[] } {
-  const executed = new Map<string, number>();
+function outcomes(): { errors: Map<string, number>; lengths: number[] } {
   const errors = new Map<string, number>();
   const lengths: number[] = [];
   const traces = fc.sample(traceArbitrary(xenMap.commands, defaultGeneration), { seed: 3, numRuns: 300 });
   for (const templates of traces) {
     lengths.push(templates.length);
     for (const step of runTrace(xenMap, templates, { invariants: [] }).steps) {
-      const kind = (step.command as { kind: string }).kind;
-      if (step.result.ok) executed.set(kind, (executed.get(kind) ?? 0) + 1);
-      else errors.set(String(step.result.error), (errors.get(String(step.result.error)) ?? 0) + 1);
+      if (!step.result.ok) errors.set(String(step.result.error), (errors.get(String(step.result.error)) ?? 0) + 1);
     }
   }
-  return { executed, errors, lengths };
+  return { errors, lengths };
 }
 
 describe('XenGT generators', () => {
-  const { executed, errors, lengths } = outcomes();
-
-  test('every command kind executes successfully', () => {
-    const never = xenMap.commands.kinds.filter((kind) => (executed.get(kind) ?? 0) === 0);
-    expect(never).toEqual([]);
-  });
+  const { errors, lengths } = outcomes();
 
   test.for([
     'GNTST_bad_gntref',

@@ -3,12 +3,18 @@
  * another domain. Caught on every fixed seed; the effect counterexample is the race in at most
  * four steps, and the latent invariants pin the root cause in fewer.
  */
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { checkDesign } from '../../src/check.js';
+import { entryFor, saveEntry } from '../../src/corpus.js';
 import { xenLookup } from '../../properties/xengt/designs.js';
 import { FIXED_SEEDS } from '../helpers.js';
 
 const guest = xenLookup.config.guestDomid;
+/** Every seed saves its counterexamples here; one bug must give one canonical entry. */
+const corpus = mkdtempSync(join(tmpdir(), 'dmaprop-canonical-'));
 
 describe('xen/lookup: the seed 004 race', () => {
   test.for(FIXED_SEEDS)('seed %i: caught, with the race in at most 4 steps', (seed) => {
@@ -34,5 +40,17 @@ describe('xen/lookup: the seed 004 race', () => {
     const latent = check.violations.filter((found) => found.class === 'latent');
     expect(latent.length).toBeGreaterThan(0);
     expect(Math.min(...latent.map((found) => found.length))).toBeLessThan(effect!.length);
+
+    for (const counterexample of check.violations) saveEntry(corpus, entryFor(xenLookup, counterexample, seed));
+  });
+
+  test('the same bug found from all 20 seeds is saved as one canonical entry per invariant', () => {
+    const saved = readdirSync(join(corpus, 'xengt')).sort();
+    expect(saved.map((name) => name.replace(/--[0-9a-f]{16}\.json$/, ''))).toEqual([
+      'xen-lookup--no-dma-to-foreign-frame',
+      'xen-lookup--no-dma-to-free-frame',
+      'xen-lookup--shadow-frame-held-by-backend',
+      'xen-lookup--shadow-frame-owned-by-guest',
+    ]);
   });
 });

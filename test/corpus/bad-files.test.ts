@@ -1,0 +1,140 @@
+/**
+ * Bad corpus files: each kind gives an error naming the file and the field, and a corpus with
+ * bad files still replays every good one and reports every bad one — nothing is skipped silently.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { designs } from '../../properties/registry.js';
+import { CorpusError, parseEntry, replayCorpus } from '../../src/corpus.js';
+import { toolVersion } from '../../src/version.js';
+import { savedLookupEntry, temporaryCorpus } from './corpus-fixture.js';
+
+const root = temporaryCorpus();
+const { path: goodPath } = savedLookupEntry(root);
+const good = JSON.parse(readFileSync(goodPath, 'utf8')) as Record<string, unknown>;
+const goodSteps = good['steps'] as Record<string, unknown>[];
+
+function withChange(change: (data: Record<string, unknown>) => void): string {
+  const data = structuredClone(good);
+  change(data);
+  return JSON.stringify(data);
+}
+
+function errorOf(text: string): { file: string; field: string; problem: string } {
+  try {
+    parseEntry(text, 'corpus/entry.json', designs);
+  } catch (error) {
+    if (error instanceof CorpusError) return { file: error.file, field: error.field, problem: error.problem };
+    throw error;
+  }
+  throw new Error('expected the entry to be rejected');
+}
+
+const cases: readonly [string, string, string, string | RegExp][] = [
+  ['malformed JSON', '{"format": "dmaprop-regression", ', '(json)', /^malformed JSON: /],
+  ['not an object', '[1, 2]', '(root)', 'expected a JSON object'],
+  [
+    'wrong format name',
+    withChange((d) => (d['format'] = 'pcap')),
+    'format',
+    'expected "dmaprop-regression", got "pcap"',
+  ],
+  ['missing format version', withChange((d) => delete d['formatVersion']), 'formatVersion', 'missing'],
+  [
+    'newer format version',
+    withChange((d) => (d['formatVersion'] = 2)),
+    'formatVersion',
+    `version 2 is newer than this dmaprop (${toolVersion}) reads (1); upgrade dmaprop`,
+  ],
+  [
+    'older format version',
+    withChange((d) => (d['formatVersion'] = 0)),
+    'formatVersion',
+    'version 0 is no longer read (current: 1); replay it with the dmaprop that wrote it and save it again',
+  ],
+  ['unknown design', withChange((d) => (d['design'] = 'xen/nope')), 'design', "unknown design 'xen/nope'"],
+  [
+    'unknown invariant',
+    withChange((d) => (d['invariant'] = 'no-such-rule')),
+    'invariant',
+    "design xen/lookup has no invariant 'no-such-rule'",
+  ],
+  [
+    'bad expectation',
+    withChange((d) => (d['expect'] = 'maybe')),
+    'expect',
+    'expected "violation" or "holds", got "maybe"',
+  ],
+  ['missing steps', withChange((d) => delete d['steps']), 'steps', 'missing'],
+  [
+    'unknown command kind',
+    withChange((d) => ((d['steps'] as unknown[])[1] = { kind: 'teleport', domid: 1 })),
+    'steps[1].kind',
+    "unknown command kind 'teleport' for stack XenGT",
+  ],
+  [
+    'command field of the wrong type',
+    withChange((d) => ((d['steps'] as unknown[])[0] = { ...goodSteps[0], gfn: 'zero' })),
+    'steps[0].gfn',
+    'expected a whole number, got "zero"',
+  ],
+  [
+    'command field missing',
+    withChange((d) => ((d['steps'] as unknown[])[0] = { kind: 'gttWrite', entry: 0, present: true })),
+    'steps[0].gfn',
+    'missing',
+  ],
+  [
+    'command field unknown',
+    withChange((d) => ((d['steps'] as unknown[])[3] = { ...goodSteps[3], speed: 9 })),
+    'steps[3].speed',
+    'not a field of gpuDma',
+  ],
+  [
+    'results of the wrong length',
+    withChange((d) => (d['results'] = [{ ok: true }])),
+    'results',
+    'expected an array of 4 step results',
+  ],
+  [
+    'refused step without its error',
+    withChange((d) => ((d['results'] as unknown[])[1] = { ok: false })),
+    'results[1].error',
+    'a refused step needs its error name',
+  ],
+  ['missing provenance', withChange((d) => delete d['found']), 'found', 'missing'],
+  ['unknown top-level field', withChange((d) => (d['notes'] = 'x')), 'notes', 'unknown field'],
+];
+
+describe('bad corpus files', () => {
+  test.for(cases)('%s → error naming the file and the field', ([, text, field, problem]) => {
+    const error = errorOf(text);
+    expect(error.file).toBe('corpus/entry.json');
+    expect(error.field).toBe(field);
+    if (typeof problem === 'string') expect(error.problem).toBe(problem);
+    else expect(error.problem).toMatch(problem);
+  });
+
+  test('a corpus with bad files replays the good entry and reports every bad file', () => {
+    const mixed = temporaryCorpus();
+    const { path } = savedLookupEntry(mixed);
+    const dir = join(path, '..');
+    writeFileSync(join(dir, 'broken.json'), '{ nope');
+    writeFileSync(
+      join(dir, 'future.json'),
+      withChange((d) => (d['formatVersion'] = 9)),
+    );
+    writeFileSync(join(dir, 'notes.txt'), 'not an entry');
+    writeFileSync(join(dir, '.12345-abc.tmp'), '{ half-written save in progress');
+    const replay = replayCorpus(mixed, designs);
+    expect(replay.files).toBe(4);
+    expect(replay.passed).toBe(1);
+    const named = (name: string): string => relative(process.cwd(), join(dir, name));
+    expect(replay.problems.map((problem) => [problem.file, problem.field])).toEqual([
+      [named('broken.json'), '(json)'],
+      [named('future.json'), 'formatVersion'],
+      [named('notes.txt'), undefined],
+    ]);
+  });
+});

@@ -1,0 +1,58 @@
+/**
+ * Eight `dmaprop check --save` processes writing into one corpus at once lose nothing and
+ * duplicate nothing: the directory ends with exactly the distinct entries, and no temporary file.
+ */
+import { spawn } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, test } from 'vitest';
+import { checkDesign } from '../../src/check.js';
+import { entryFor } from '../../src/corpus.js';
+import { entryPath } from '../../src/corpus-entry.js';
+import { xenLookup } from '../../properties/xengt/designs.js';
+import { temporaryCorpus } from './corpus-fixture.js';
+
+const SEEDS = [501, 502, 503, 504, 505, 506, 507, 508];
+const RUNS = 400;
+
+function saveRun(corpus: string, seed: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [
+        'bin/dmaprop.js',
+        'check',
+        '--design',
+        'xen/lookup',
+        '--seed',
+        String(seed),
+        '--runs',
+        String(RUNS),
+        '--save',
+        '--corpus',
+        corpus,
+        '--json',
+      ],
+      { stdio: 'ignore' },
+    );
+    child.on('error', reject);
+    child.on('exit', (code) => resolve(code ?? -1));
+  });
+}
+
+describe('concurrent saves', () => {
+  test('8 parallel --save runs produce exactly the distinct entries', async () => {
+    const corpus = temporaryCorpus();
+    const codes = await Promise.all(SEEDS.map((seed) => saveRun(corpus, seed)));
+    expect(codes).toEqual(SEEDS.map(() => 0));
+
+    const expected = new Set<string>();
+    for (const seed of SEEDS) {
+      const check = checkDesign(xenLookup, { seed, runs: RUNS });
+      for (const counterexample of check.violations) expected.add(entryPath(entryFor(xenLookup, counterexample, seed)));
+    }
+    const files = readdirSync(join(corpus, 'xengt')).map((name) => `xengt/${name}`);
+    expect(files.sort()).toEqual([...expected].sort());
+    expect(files.every((name) => !name.includes('.tmp'))).toBe(true);
+  });
+});
