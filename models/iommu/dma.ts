@@ -1,0 +1,119 @@
+/**
+ * Where a device's DMA lands (semantics.md §3.1, §3.3, §3.4). A request names a source-id, a PASID
+ * (or none) and an IOVA. The context entry (or PASID entry) gives the domain; a blocked domain
+ * faults; an identity domain passes the address through; a paging domain's IOTLB is consulted
+ * first, tagged by (DID, PASID), and only on a miss is the page table walked — the walk's leaf is
+ * then cached. With caching mode a walk that finds nothing caches a not-present entry, so the page
+ * keeps faulting until an invalidation covers it, even once mapped.
+ *
+ * A fault is an outcome, not a refusal: `dma` succeeds and reports `landed: 'fault'` with the
+ * reason (the IOTLB fill it performed stays). Only a malformed request (bad source-id, PASID or
+ * IOVA) is refused with EINVAL.
+ *
+ * Left out: fault recording registers and fault reporting to the driver, ATS translated requests
+ * and device-TLBs, page requests (PRI), interrupt requests, snoop and memory type, the distinction
+ * of VT-d fault reason codes (a reason name is reported instead).
+ */
+import { IOVA_PAGE_LIMIT, PAGE_SIZE_BYTES, isNatural } from './address.js';
+import { isDeviceId, isPasid, requestDomainId } from './domain.js';
+import { iotlbInsert, iotlbLookup } from './iotlb.js';
+import { lookupLeaf } from './page-table.js';
+import { fail, succeed } from '../result.js';
+import type { OpResult } from '../result.js';
+import { getDomain } from './state.js';
+import type { IommuState } from './types.js';
+
+export type FaultReason = 'no-context' | 'blocked' | 'beyond-width' | 'not-present' | 'no-read' | 'no-write';
+
+export interface DmaRequest {
+  readonly deviceId: number;
+  /** `null` = request without PASID. */
+  readonly pasid: number | null;
+  readonly iova: number;
+  readonly write: boolean;
+}
+
+export type DmaOutcome =
+  | {
+      readonly landed: 'frame';
+      readonly frame: number;
+      readonly domainId: number;
+      readonly via: 'iotlb' | 'walk' | 'identity';
+    }
+  | {
+      readonly landed: 'fault';
+      readonly reason: FaultReason;
+      readonly domainId: number | null;
+      readonly via: 'context' | 'iotlb' | 'walk';
+    };
+
+function wellFormed(request: DmaRequest): boolean {
+  return isDeviceId(request.deviceId) && (request.pasid === null || isPasid(request.pasid)) && isNatural(request.iova);
+}
+
+function resolve(state: IommuState, request: DmaRequest, fill: boolean): DmaOutcome {
+  const domainId = wellFormed(request) ? requestDomainId(state, request.deviceId, request.pasid) : null;
+  const domain = domainId === null ? undefined : getDomain(state, domainId);
+  if (domainId === null || domain === undefined)
+    return { landed: 'fault', reason: 'no-context', domainId, via: 'context' };
+  const iovaPage = Math.floor(request.iova / PAGE_SIZE_BYTES);
+  if (domain.type === 'blocked') return { landed: 'fault', reason: 'blocked', domainId, via: 'context' };
+  if (domain.type === 'identity') return { landed: 'frame', frame: iovaPage, domainId, via: 'identity' };
+  if (iovaPage >= IOVA_PAGE_LIMIT) return { landed: 'fault', reason: 'beyond-width', domainId, via: 'walk' };
+  const permission = (read: boolean, write: boolean): FaultReason | null => {
+    if (request.write && !write) return 'no-write';
+    if (!request.write && !read) return 'no-read';
+    return null;
+  };
+  const cached = iotlbLookup(state, domainId, request.pasid, iovaPage);
+  if (cached !== undefined) {
+    if (cached.kind === 'not-present') return { landed: 'fault', reason: 'not-present', domainId, via: 'iotlb' };
+    const reason = permission(cached.read, cached.write);
+    if (reason !== null) return { landed: 'fault', reason, domainId, via: 'iotlb' };
+    return { landed: 'frame', frame: cached.frame + (iovaPage - cached.iovaPage), domainId, via: 'iotlb' };
+  }
+  const leaf = lookupLeaf(state, domain, iovaPage);
+  if (leaf === null) {
+    if (fill && state.caps.cachingMode) {
+      iotlbInsert(state, { kind: 'not-present', domainId, pasid: request.pasid, iovaPage });
+    }
+    return { landed: 'fault', reason: 'not-present', domainId, via: 'walk' };
+  }
+  if (fill) {
+    iotlbInsert(state, {
+      kind: 'translation',
+      domainId,
+      pasid: request.pasid,
+      iovaPage: leaf.iovaPage,
+      frame: leaf.frame,
+      pages: leaf.pages,
+      read: leaf.read,
+      write: leaf.write,
+    });
+  }
+  const reason = permission(leaf.read, leaf.write);
+  if (reason !== null) return { landed: 'fault', reason, domainId, via: 'walk' };
+  return { landed: 'frame', frame: leaf.frame + (iovaPage - leaf.iovaPage), domainId, via: 'walk' };
+}
+
+/** What a DMA would do now, without touching the IOTLB. */
+export function translate(state: IommuState, request: DmaRequest): DmaOutcome {
+  return resolve(state, request, false);
+}
+
+/** A device DMA: consults the IOTLB, walks on a miss and caches the result; reports where it landed. */
+export function dma(state: IommuState, request: DmaRequest): OpResult {
+  if (!wellFormed(request)) return fail('EINVAL');
+  const outcome = resolve(state, request, true);
+  const common = {
+    deviceId: request.deviceId,
+    pasid: request.pasid,
+    iovaPage: Math.floor(request.iova / PAGE_SIZE_BYTES),
+    write: request.write,
+    domainId: outcome.domainId,
+    via: outcome.via,
+  };
+  return outcome.landed === 'frame'
+    ? succeed({ ...common, landed: 'frame', frame: outcome.frame, reason: null })
+    : succeed({ ...common, landed: 'fault', frame: null, reason: outcome.reason });
+}

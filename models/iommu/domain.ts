@@ -1,0 +1,184 @@
+/**
+ * Domains and device attachment (semantics.md §3.1, §3.3, §3.4): domain allocation and free,
+ * attaching a device's requests-without-PASID (its context entry) or one of its PASIDs (a PASID
+ * table entry, scalable mode) to a domain, and detaching them.
+ *
+ * Cache maintenance follows Linux: installing a context entry with caching mode issues a DSI for
+ * the new DID (`context_present_cache_flush`); a new PASID entry with caching mode a PASID-based
+ * IOTLB flush (`pasid_flush_caches`); without caching mode only a write-buffer flush, which has no
+ * effect here. Tearing down a context or PASID entry issues a DSI for the old DID (second-level
+ * teardown), in every mode.
+ *
+ * Simplified: a domain's DID is assigned at allocation (Linux assigns it per IOMMU at first
+ * attach): the lowest free DID from 1, ENOSPC when `domainIdCount` is exhausted. Domains are named
+ * by DID and an unknown one is ENOENT (the real API passes a pointer). Attaching a device that is
+ * already attached is EBUSY (the iommu core refuses to replace an attached non-default domain);
+ * detach first. A nesting parent must be an `unmanaged` domain (EINVAL otherwise). With caching
+ * mode a `dma-fq` request yields a strict `dma` domain (§3.4: CM forces strict). Freeing a domain
+ * with devices still attached is EBUSY; freeing one releases its queued unmaps without a flush
+ * (`iommu_dma_free_fq`), which is safe because detaching its last device issued a DSI.
+ *
+ * Left out: groups and default domains, domain-ID 0 tagging of invalid translations under caching
+ * mode, context-cache and PASID-cache contents, PASID entry types other than second-level
+ * (first-level, nested and pass-through PASID entries are a later model).
+ */
+import { isNatural } from './address.js';
+import { flushDomain, flushDetail, flushPasid } from './invalidate.js';
+import { fail, succeed } from '../result.js';
+import type { OpResult } from '../result.js';
+import { allocTable, getDomain, isPagingType } from './state.js';
+import { domainTypes } from './types.js';
+import type { DeviceContext, DomainType, IommuState } from './types.js';
+
+/** Source-ids are 16 bits (bus, device, function). */
+export const DEVICE_ID_LIMIT = 0x10000;
+/** `PASID_MAX`: PASIDs are 20 bits; PASID 0 is `IOMMU_NO_PASID` (requests without PASID). */
+export const PASID_LIMIT = 2 ** 20;
+
+export function isDeviceId(deviceId: number): boolean {
+  return isNatural(deviceId) && deviceId < DEVICE_ID_LIMIT;
+}
+
+export function isPasid(pasid: number): boolean {
+  return isNatural(pasid) && pasid >= 1 && pasid < PASID_LIMIT;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Domain allocation and free
+
+export interface CreateDomainArgs {
+  readonly type: DomainType;
+  readonly nestingParent?: boolean;
+}
+
+export function createDomain(state: IommuState, args: CreateDomainArgs): OpResult {
+  if (!domainTypes.includes(args.type)) return fail('EINVAL');
+  const nestingParent = args.nestingParent ?? false;
+  if (nestingParent && args.type !== 'unmanaged') return fail('EINVAL');
+  const type: DomainType = args.type === 'dma-fq' && state.caps.cachingMode ? 'dma' : args.type;
+  let domainId = 1;
+  while (domainId < state.caps.domainIdCount && Object.hasOwn(state.domains, domainId)) domainId += 1;
+  if (domainId >= state.caps.domainIdCount) return fail('ENOSPC');
+  let rootTableId: number | null = null;
+  if (isPagingType(type)) {
+    rootTableId = allocTable(state, domainId, 4);
+    if (rootTableId === null) return fail('ENOMEM');
+    state.flat[domainId] = [];
+  }
+  state.domains[domainId] = { domainId, type, nestingParent, rootTableId, flushQueue: [] };
+  return succeed({ domainId, type });
+}
+
+function domainInUse(state: IommuState, domainId: number): boolean {
+  return Object.values(state.contexts).some(
+    (context) => context.domainId === domainId || Object.values(context.pasids).includes(domainId),
+  );
+}
+
+export function destroyDomain(state: IommuState, args: { readonly domainId: number }): OpResult {
+  const domain = getDomain(state, args.domainId);
+  if (domain === undefined) return fail('ENOENT');
+  if (domainInUse(state, domain.domainId)) return fail('EBUSY');
+  for (const [key, table] of Object.entries(state.tables)) {
+    if (table.domainId === domain.domainId) delete state.tables[key];
+  }
+  delete state.flat[domain.domainId];
+  delete state.domains[domain.domainId];
+  return succeed({ domainId: domain.domainId, releasedEntries: domain.flushQueue.length });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Context entries (requests without PASID)
+
+function contextOf(state: IommuState, deviceId: number): DeviceContext | undefined {
+  return Object.hasOwn(state.contexts, deviceId) ? state.contexts[deviceId] : undefined;
+}
+
+/** Drops a context record that no longer points anywhere. */
+function tidyContext(state: IommuState, deviceId: number, context: DeviceContext): void {
+  if (context.domainId === null && Object.keys(context.pasids).length === 0) delete state.contexts[deviceId];
+}
+
+export interface AttachDeviceArgs {
+  readonly deviceId: number;
+  readonly domainId: number;
+}
+
+export function attachDevice(state: IommuState, args: AttachDeviceArgs): OpResult {
+  if (!isDeviceId(args.deviceId)) return fail('EINVAL');
+  if (getDomain(state, args.domainId) === undefined) return fail('ENOENT');
+  const context = contextOf(state, args.deviceId);
+  if (context !== undefined && context.domainId !== null) return fail('EBUSY');
+  if (context === undefined) state.contexts[args.deviceId] = { domainId: args.domainId, pasids: {} };
+  else context.domainId = args.domainId;
+  const flush = state.caps.cachingMode ? flushDomain(state, args.domainId) : null;
+  return succeed({ deviceId: args.deviceId, domainId: args.domainId, ...flushDetail(flush) });
+}
+
+export function detachDevice(state: IommuState, args: { readonly deviceId: number }): OpResult {
+  if (!isDeviceId(args.deviceId)) return fail('EINVAL');
+  const context = contextOf(state, args.deviceId);
+  if (context === undefined || context.domainId === null) return fail('ENODEV');
+  const domainId = context.domainId;
+  context.domainId = null;
+  tidyContext(state, args.deviceId, context);
+  const flush = flushDomain(state, domainId);
+  return succeed({ deviceId: args.deviceId, domainId, ...flushDetail(flush) });
+}
+
+// ---------------------------------------------------------------------------------------------
+// PASID table entries (scalable mode)
+
+export interface AttachPasidArgs {
+  readonly deviceId: number;
+  readonly pasid: number;
+  readonly domainId: number;
+}
+
+/**
+ * `intel_pasid_setup_second_level` via `iommu_attach_device_pasid`: EINVAL for a bad source-id or a
+ * PASID outside 1..2^20-1, ENODEV without scalable mode (no PASID table), ENOENT for an unknown
+ * domain, EBUSY when the PASID entry is already present (replacing requires a teardown first).
+ */
+export function attachDevicePasid(state: IommuState, args: AttachPasidArgs): OpResult {
+  if (!isDeviceId(args.deviceId) || !isPasid(args.pasid)) return fail('EINVAL');
+  if (!state.caps.scalableMode) return fail('ENODEV');
+  if (getDomain(state, args.domainId) === undefined) return fail('ENOENT');
+  const context = contextOf(state, args.deviceId);
+  if (context !== undefined && Object.hasOwn(context.pasids, args.pasid)) return fail('EBUSY');
+  if (context === undefined)
+    state.contexts[args.deviceId] = { domainId: null, pasids: { [args.pasid]: args.domainId } };
+  else context.pasids[args.pasid] = args.domainId;
+  const dropped = state.caps.cachingMode ? flushPasid(state, args.domainId, args.pasid) : 0;
+  return succeed({
+    deviceId: args.deviceId,
+    pasid: args.pasid,
+    domainId: args.domainId,
+    invalidation: state.caps.cachingMode ? 'pasid' : 'none',
+    dropped,
+  });
+}
+
+export interface DetachPasidArgs {
+  readonly deviceId: number;
+  readonly pasid: number;
+}
+
+export function detachDevicePasid(state: IommuState, args: DetachPasidArgs): OpResult {
+  if (!isDeviceId(args.deviceId) || !isPasid(args.pasid)) return fail('EINVAL');
+  const context = contextOf(state, args.deviceId);
+  const domainId = context?.pasids[args.pasid];
+  if (context === undefined || domainId === undefined) return fail('ENODEV');
+  delete context.pasids[args.pasid];
+  tidyContext(state, args.deviceId, context);
+  const flush = flushDomain(state, domainId);
+  return succeed({ deviceId: args.deviceId, pasid: args.pasid, domainId, ...flushDetail(flush) });
+}
+
+/** The domain serving a request from `deviceId` with `pasid` (null = without PASID), if any. */
+export function requestDomainId(state: IommuState, deviceId: number, pasid: number | null): number | null {
+  const context = contextOf(state, deviceId);
+  if (context === undefined) return null;
+  if (pasid === null) return context.domainId;
+  return Object.hasOwn(context.pasids, pasid) ? (context.pasids[pasid] ?? null) : null;
+}

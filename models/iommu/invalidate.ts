@@ -1,0 +1,110 @@
+/**
+ * IOTLB invalidation (semantics.md §3.3): page-selective within a domain (PSI: DID + naturally
+ * aligned 2^AM-page block), domain-selective (DSI: every entry with the DID) and global. Linux's
+ * policy for a range (`cache_tag_flush_range`): one aligned block covering it, replaced by a DSI when
+ * the IOMMU lacks PSI or the mask exceeds MAMV.
+ *
+ * DID-based invalidations (PSI and DSI) drop entries of every PASID tag carrying the DID: all
+ * translations in the model are second-level, for which VT-d uses DID-based flushes (§3.3, PASID
+ * teardown for SL uses DSI). PASID-based IOTLB invalidation is used only for the caching-mode flush
+ * of a new PASID entry.
+ *
+ * Left out: context-cache and PASID-cache invalidation (those caches are not modelled), device-TLB
+ * invalidation, register-based vs queued submission, the invalidation-wait descriptor.
+ */
+import { PAGE_SIZE_BYTES, isNatural } from './address.js';
+import type { IommuConfig } from './config.js';
+import { iotlbDrop, iotlbEntryPages, psiBlock } from './iotlb.js';
+import { fail, succeed } from '../result.js';
+import type { OpResult, ResultDetail } from '../result.js';
+import type { IommuState } from './types.js';
+
+/** What one invalidation covered: a PSI block, or a DSI (`pages` null = the whole domain). */
+export interface Flush {
+  readonly granularity: 'psi' | 'dsi';
+  readonly domainId: number | null;
+  readonly addrPage: number | null;
+  readonly pages: number | null;
+  /** IOTLB entries it dropped. */
+  readonly dropped: number;
+}
+
+/** DSI: drops every entry tagged with the DID. */
+export function flushDomain(state: IommuState, domainId: number): Flush {
+  const dropped = iotlbDrop(state, (entry) => entry.domainId === domainId);
+  return { granularity: 'dsi', domainId, addrPage: null, pages: null, dropped };
+}
+
+/** PASID-based IOTLB invalidation of all of one (DID, PASID) tag. */
+export function flushPasid(state: IommuState, domainId: number, pasid: number): number {
+  return iotlbDrop(state, (entry) => entry.domainId === domainId && entry.pasid === pasid);
+}
+
+/**
+ * `cache_tag_flush_range` for the inclusive page range [startPage, lastPage] of a domain: a PSI of
+ * the covering aligned block, or a DSI when PSI is unsupported or the mask exceeds MAMV.
+ */
+export function flushRange(
+  state: IommuState,
+  config: IommuConfig,
+  domainId: number,
+  startPage: number,
+  lastPage: number,
+): Flush {
+  const block = psiBlock(config, startPage, lastPage);
+  if (!state.caps.pageSelectiveInvalidation || block.mask > state.caps.maxAddressMaskValue) {
+    return flushDomain(state, domainId);
+  }
+  const pages = 2 ** block.mask;
+  const end = block.addrPage + pages;
+  const dropped = iotlbDrop(
+    state,
+    (entry) =>
+      entry.domainId === domainId && entry.iovaPage < end && block.addrPage < entry.iovaPage + iotlbEntryPages(entry),
+  );
+  return { granularity: 'psi', domainId, addrPage: block.addrPage, pages, dropped };
+}
+
+/** A result detail describing the flush an operation issued (or none). */
+export function flushDetail(flush: Flush | null): ResultDetail {
+  return {
+    invalidation: flush === null ? 'none' : flush.granularity,
+    flushIovaPage: flush?.addrPage ?? null,
+    flushPages: flush?.pages ?? null,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Commands: explicit invalidations, as a driver (or a guest driving an emulated IOMMU) issues them.
+
+export interface InvalidatePageArgs {
+  readonly domainId: number;
+  readonly iova: number;
+  readonly sizeBytes: number;
+}
+
+/**
+ * Invalidates [iova, iova + sizeBytes) of a DID: PSI of the covering block, or DSI. The range must
+ * be page-aligned and non-empty (EINVAL). An unknown DID simply matches nothing.
+ */
+export function invalidatePage(state: IommuState, config: IommuConfig, args: InvalidatePageArgs): OpResult {
+  if (!isNatural(args.domainId) || !isNatural(args.iova) || !isNatural(args.sizeBytes)) return fail('EINVAL');
+  if (args.iova % PAGE_SIZE_BYTES !== 0 || args.sizeBytes % PAGE_SIZE_BYTES !== 0 || args.sizeBytes === 0) {
+    return fail('EINVAL');
+  }
+  const startPage = args.iova / PAGE_SIZE_BYTES;
+  const flush = flushRange(state, config, args.domainId, startPage, startPage + args.sizeBytes / PAGE_SIZE_BYTES - 1);
+  return succeed({ ...flushDetail(flush), dropped: flush.dropped });
+}
+
+export function invalidateDomain(state: IommuState, args: { readonly domainId: number }): OpResult {
+  if (!isNatural(args.domainId)) return fail('EINVAL');
+  const flush = flushDomain(state, args.domainId);
+  return succeed({ ...flushDetail(flush), dropped: flush.dropped });
+}
+
+export function invalidateGlobal(state: IommuState): OpResult {
+  const dropped = state.iotlb.length;
+  state.iotlb = [];
+  return succeed({ invalidation: 'global', flushIovaPage: null, flushPages: null, dropped });
+}

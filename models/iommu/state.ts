@@ -1,0 +1,119 @@
+/**
+ * Construction, copying and lookup of the VT-d state, and the page-table page pool.
+ *
+ * Operations take a draft the caller has already copied (`cloneIommuState`) and edit it in place.
+ * An operation that can only discover a failure part-way (ENOMEM while allocating tables) takes a
+ * snapshot first and puts it back with `restoreIommuState`, so a refusal always leaves the draft
+ * exactly as it was (the real driver unwinds with an unmap instead and may leave empty table
+ * pages behind; the model is atomic).
+ */
+import type { DomainType, IommuCaps, IommuDomain, IommuState, PageTablePage } from './types.js';
+import type { TableLevel } from './address.js';
+
+export const defaultIommuCaps: IommuCaps = {
+  superpageLevels: 2,
+  cachingMode: false,
+  pageSelectiveInvalidation: true,
+  maxAddressMaskValue: 18,
+  scalableMode: true,
+  domainIdCount: 16,
+  iotlbEntries: 8,
+  tablePages: 64,
+  flushQueueEntries: 4,
+};
+
+export function createIommuState(caps: Partial<IommuCaps> = {}): IommuState {
+  return {
+    caps: { ...defaultIommuCaps, ...caps },
+    domains: {},
+    contexts: {},
+    tables: {},
+    iotlb: [],
+    flat: {},
+    nextFlushSeq: 0,
+  };
+}
+
+export function cloneIommuState(state: IommuState): IommuState {
+  const domains: IommuState['domains'] = {};
+  for (const [key, domain] of Object.entries(state.domains)) {
+    domains[key] = { ...domain, flushQueue: [...domain.flushQueue] };
+  }
+  const contexts: IommuState['contexts'] = {};
+  for (const [key, context] of Object.entries(state.contexts)) {
+    contexts[key] = { domainId: context.domainId, pasids: { ...context.pasids } };
+  }
+  const tables: IommuState['tables'] = {};
+  for (const [key, table] of Object.entries(state.tables)) {
+    tables[key] = { domainId: table.domainId, level: table.level, entries: { ...table.entries } };
+  }
+  const flat: IommuState['flat'] = {};
+  for (const [key, leaves] of Object.entries(state.flat)) flat[key] = [...leaves];
+  return {
+    caps: state.caps,
+    domains,
+    contexts,
+    tables,
+    iotlb: [...state.iotlb],
+    flat,
+    nextFlushSeq: state.nextFlushSeq,
+  };
+}
+
+/** Puts a snapshot taken with `cloneIommuState` back into `target` (after a part-way failure). */
+export function restoreIommuState(target: IommuState, snapshot: IommuState): void {
+  target.domains = snapshot.domains;
+  target.contexts = snapshot.contexts;
+  target.tables = snapshot.tables;
+  target.iotlb = snapshot.iotlb;
+  target.flat = snapshot.flat;
+  target.nextFlushSeq = snapshot.nextFlushSeq;
+}
+
+export function isPagingType(type: DomainType): boolean {
+  return type === 'unmanaged' || type === 'dma' || type === 'dma-fq';
+}
+
+export function getDomain(state: IommuState, domainId: number): IommuDomain | undefined {
+  return Object.hasOwn(state.domains, domainId) ? state.domains[domainId] : undefined;
+}
+
+/** Unmaps of a `dma-fq` domain go through its flush queue; every other domain is strict. */
+export function isLazy(domain: IommuDomain): boolean {
+  return domain.type === 'dma-fq';
+}
+
+export function getTable(state: IommuState, tableId: number): PageTablePage | undefined {
+  return Object.hasOwn(state.tables, tableId) ? state.tables[tableId] : undefined;
+}
+
+export function tableCount(state: IommuState): number {
+  return Object.keys(state.tables).length;
+}
+
+/**
+ * Whether writing leaves into [startPage, endPage) could need more table pages than are free: an
+ * upper bound counting, for each level below the root, every table-sized block the range touches.
+ * When it is false the operation cannot fail with ENOMEM and needs no snapshot.
+ */
+export function mayRunOutOfTables(state: IommuState, startPage: number, endPage: number): boolean {
+  let bound = 0;
+  for (let level = 1; level < 4; level++) {
+    const blockPages = 512 ** level;
+    bound += Math.floor((endPage - 1) / blockPages) - Math.floor(startPage / blockPages) + 1;
+  }
+  return tableCount(state) + bound > state.caps.tablePages;
+}
+
+/** Allocates a zeroed table page (lowest free id), or `null` when the pool is exhausted (ENOMEM). */
+export function allocTable(state: IommuState, domainId: number, level: TableLevel): number | null {
+  if (tableCount(state) >= state.caps.tablePages) return null;
+  let tableId = 0;
+  while (Object.hasOwn(state.tables, tableId)) tableId += 1;
+  state.tables[tableId] = { domainId, level, entries: {} };
+  return tableId;
+}
+
+export function freeTables(state: IommuState, tableIds: readonly number[]): void {
+  for (const tableId of tableIds) delete state.tables[tableId];
+}

@@ -1,0 +1,143 @@
+/**
+ * Plain-data state of the VT-d model (semantics.md §3): one IOMMU with its capabilities, paging
+ * domains with second-level page tables drawn from a pool of table pages, per-device context
+ * entries (and PASID entries in scalable mode), the IOTLB, per-domain flush queues, and the flat
+ * IOVA→frame reference map kept beside the page tables. All JSON-serializable.
+ *
+ * Identifiers: a domain's id is its DID (domain id tag); there is one IOMMU, so a domain has one
+ * DID and every cache tag of the domain carries it. A device is named by its source-id
+ * (bus/devfn, 0..0xffff). Table pages are named by their id in `tables`. Frames are host frame
+ * numbers (`models/memory/frames.ts`); the IOMMU records them but holds no reference on them.
+ *
+ * Left out: the root table and context-table pages themselves (a context entry is a record keyed
+ * by source-id), the context and PASID caches and paging-structure caches (only the IOTLB is
+ * modelled: it is the cache that decides where a DMA lands), device-TLBs (ATS), interrupt
+ * remapping, dirty tracking, PRI/page requests, first-level and nested translation (a later model:
+ * PASID entries here all point at second-level domains), snoop control, multiple IOMMUs.
+ */
+import type { LeafLevel, TableLevel } from './address.js';
+
+/**
+ * Linux domain types (`IOMMU_DOMAIN_*`). `unmanaged` (VFIO/iommufd), `dma` (DMA API, strict) and
+ * `dma-fq` (DMA API, lazy flush queue) are paging domains; `identity` passes IOVA = physical
+ * address through, `blocked` faults every DMA.
+ */
+export type DomainType = 'unmanaged' | 'dma' | 'dma-fq' | 'identity' | 'blocked';
+export const domainTypes: readonly DomainType[] = ['unmanaged', 'dma', 'dma-fq', 'identity', 'blocked'];
+
+/** Hardware capabilities and model bounds; fixed for the life of the state. */
+export interface IommuCaps {
+  /** `cap.SLLPS` as a count of superpage levels: 0 = 4K only, 1 = +2M, 2 = +2M and 1G. */
+  readonly superpageLevels: 0 | 1 | 2;
+  /** `cap.CM`: the IOMMU may cache not-present entries (emulated VT-d, e.g. QEMU caching-mode=on). */
+  readonly cachingMode: boolean;
+  /** `cap.PSI`: page-selective invalidation supported (else every range flush is domain-selective). */
+  readonly pageSelectiveInvalidation: boolean;
+  /** `cap.MAMV`: largest address mask a page-selective invalidation may carry. */
+  readonly maxAddressMaskValue: number;
+  /** Scalable mode enabled: devices have PASID tables. */
+  readonly scalableMode: boolean;
+  /** `cap.ND` as a count: DIDs 1..domainIdCount-1 are usable (DID 0 is reserved). */
+  readonly domainIdCount: number;
+  /** IOTLB capacity in entries; the oldest entry is evicted when full. */
+  readonly iotlbEntries: number;
+  /** Page-table pages available to all domains together; running out is ENOMEM. */
+  readonly tablePages: number;
+  /** Flush-queue capacity per domain (Linux: 256 per CPU); a full queue is flushed before appending. */
+  readonly flushQueueEntries: number;
+}
+
+/** A present second-level PTE: a pointer to the next-level table, or a leaf (SP bit = level > 1). */
+export type PageTableEntry =
+  | { readonly kind: 'table'; readonly tableId: number }
+  | { readonly kind: 'leaf'; readonly frame: number; readonly read: boolean; readonly write: boolean };
+
+/** One 512-entry table page; `entries` is sparse, keyed by decimal index 0..511. */
+export interface PageTablePage {
+  readonly domainId: number;
+  readonly level: TableLevel;
+  entries: Record<string, PageTableEntry>;
+}
+
+/** A present leaf as seen by a walk: `pages` pages from `iovaPage` map to `pages` frames from `frame`. */
+export interface Translation {
+  readonly iovaPage: number;
+  readonly frame: number;
+  readonly pages: number;
+  readonly read: boolean;
+  readonly write: boolean;
+}
+
+/** A leaf together with the level it sits at. */
+export interface LeafAt extends Translation {
+  readonly level: LeafLevel;
+}
+
+/** An unmap in lazy mode whose IOTLB invalidation (and page-table page freeing) waits for a flush. */
+export interface FlushQueueEntry {
+  /** Position in the IOMMU-wide order of queued unmaps; never reused. */
+  readonly seq: number;
+  /** The gathered IOVA range of the unmap. */
+  readonly iovaPage: number;
+  readonly pages: number;
+  /** The leaves the unmap removed: their frames may still be reached through stale IOTLB entries. */
+  readonly leaves: readonly Translation[];
+  /** Page-table pages cleared by the unmap, kept allocated until the flush (§3.5). */
+  readonly freedTableIds: readonly number[];
+}
+
+export interface IommuDomain {
+  /** The DID. */
+  readonly domainId: number;
+  readonly type: DomainType;
+  /** Allocated as a nesting parent (read-only maps refused, hardware erratum). */
+  readonly nestingParent: boolean;
+  /** Root (level-4) table of a paging domain; `null` for identity and blocked domains. */
+  readonly rootTableId: number | null;
+  /** Lazy (`dma-fq`) domains only; oldest first. */
+  flushQueue: FlushQueueEntry[];
+}
+
+/** What a device's context entry (and PASID table, in scalable mode) points at. */
+export interface DeviceContext {
+  /** Domain of requests without PASID; `null` when only PASID entries are present. */
+  domainId: number | null;
+  /** PASID → domain id, keys decimal PASIDs 1..2^20-1. */
+  pasids: Record<string, number>;
+}
+
+/** A cached leaf translation, tagged with (DID, PASID or null for requests without PASID). */
+export interface IotlbTranslation extends Translation {
+  readonly kind: 'translation';
+  readonly domainId: number;
+  readonly pasid: number | null;
+}
+
+/** Caching mode only: a cached "not present" for one 4 KiB page (§3.4). */
+export interface IotlbNotPresent {
+  readonly kind: 'not-present';
+  readonly domainId: number;
+  readonly pasid: number | null;
+  readonly iovaPage: number;
+}
+
+export type IotlbEntry = IotlbTranslation | IotlbNotPresent;
+
+export interface IommuState {
+  readonly caps: IommuCaps;
+  /** Keyed by decimal domain id. */
+  domains: Record<string, IommuDomain>;
+  /** Keyed by decimal source-id; absent = context entry not present. */
+  contexts: Record<string, DeviceContext>;
+  /** The page-table page pool, keyed by decimal table id. */
+  tables: Record<string, PageTablePage>;
+  /** Oldest first. */
+  iotlb: IotlbEntry[];
+  /**
+   * The reference: paging domain id → its leaves, sorted by first IOVA page. Updated by its own
+   * simple code beside the page-table code; `pageTableMatchesFlat` compares the two.
+   */
+  flat: Record<string, Translation[]>;
+  /** Next flush-queue sequence number. */
+  nextFlushSeq: number;
+}

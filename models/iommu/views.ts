@@ -1,0 +1,216 @@
+/**
+ * Read-only views of the VT-d state for invariants and for callers that compose the IOMMU with
+ * other models (VFIO pins frames, so it needs `iovaToPhys` and the flush-queue views).
+ *
+ * - `domainTranslations`: a domain's present leaves, from a real page-table walk.
+ * - `staleIotlbEntries`: cached entries that no longer agree with the page table, each marked with
+ *   whether a queued (lazy) unmap still covers it. §3.7 inv. 3–5: none may exist outside the flush
+ *   queue (`staleIotlbOutsideFlushQueue`), in strict or lazy mode, with or without caching mode.
+ * - `reachableByDevice` / `reachableFrames`: what a device can reach through its context and PASID
+ *   entries: the page table, any IOTLB entry with its tags, or everything (identity domain).
+ * - `pendingFlushFrames` / `flushQueueEntriesReleased`: which frames a lazy unmap removed but a stale
+ *   IOTLB entry may still reach, and which queued entries a step released (for a holder such as VFIO
+ *   that keeps the frame until the flush, the `iommu/lazy-held` design).
+ */
+import { IOVA_PAGE_LIMIT, PAGE_SIZE_BYTES, isNatural, rangesIntersect } from './address.js';
+import { requestDomainId } from './domain.js';
+import { iotlbEntryPages } from './iotlb.js';
+import { domainLeaves, leavesInRange, lookupLeaf } from './page-table.js';
+import { getDomain, isPagingType } from './state.js';
+import type { FlushQueueEntry, IotlbEntry, IommuDomain, IommuState, Translation } from './types.js';
+
+function stripLevel({ iovaPage, frame, pages, read, write }: Translation): Translation {
+  return { iovaPage, frame, pages, read, write };
+}
+
+/** The domain's present leaves in IOVA order (empty for unknown or non-paging domains). */
+export function domainTranslations(state: IommuState, domainId: number): Translation[] {
+  const domain = getDomain(state, domainId);
+  return domain === undefined ? [] : domainLeaves(state, domain).map(stripLevel);
+}
+
+/** The frame `iova` translates to in the domain's page table, or `null` (Linux `iova_to_phys` = 0). */
+export function iovaToFrame(state: IommuState, domainId: number, iova: number): number | null {
+  const domain = getDomain(state, domainId);
+  if (domain === undefined || !isNatural(iova)) return null;
+  const iovaPage = Math.floor(iova / PAGE_SIZE_BYTES);
+  if (iovaPage >= IOVA_PAGE_LIMIT) return null;
+  const leaf = lookupLeaf(state, domain, iovaPage);
+  return leaf === null ? null : leaf.frame + (iovaPage - leaf.iovaPage);
+}
+
+/** `iova_to_phys`: the physical byte address, or `null` where Linux returns 0. */
+export function iovaToPhys(state: IommuState, domainId: number, iova: number): number | null {
+  const frame = iovaToFrame(state, domainId, iova);
+  return frame === null ? null : frame * PAGE_SIZE_BYTES + (iova % PAGE_SIZE_BYTES);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stale IOTLB entries
+
+export type StaleReason =
+  /** The DID belongs to no domain (freed, or never allocated). */
+  | 'no-domain'
+  /** The DID's domain has no page table (identity or blocked). */
+  | 'no-page-table'
+  /** Some page the entry translates is no longer mapped. */
+  | 'unmapped'
+  /** Some page now maps a different frame or with different permissions. */
+  | 'changed'
+  /** A cached not-present entry (caching mode) for a page that is now mapped. */
+  | 'now-present';
+
+export interface StaleIotlbEntry {
+  /** Position in `state.iotlb`. */
+  readonly index: number;
+  readonly entry: IotlbEntry;
+  readonly reason: StaleReason;
+  /** A queued lazy unmap of the same domain covers it: the flush will drop it (§3.5 window). */
+  readonly awaitingFlush: boolean;
+}
+
+function translationStaleness(state: IommuState, domain: IommuDomain, entry: IotlbEntry): StaleReason | null {
+  if (entry.kind === 'not-present') return lookupLeaf(state, domain, entry.iovaPage) === null ? null : 'now-present';
+  const end = entry.iovaPage + entry.pages;
+  let covered = entry.iovaPage;
+  for (const leaf of leavesInRange(state, domain, entry.iovaPage, end)) {
+    if (leaf.iovaPage > covered) return 'unmapped';
+    const sameOffset = leaf.frame - leaf.iovaPage === entry.frame - entry.iovaPage;
+    if (!sameOffset || leaf.read !== entry.read || leaf.write !== entry.write) return 'changed';
+    covered = leaf.iovaPage + leaf.pages;
+  }
+  return covered < end ? 'unmapped' : null;
+}
+
+function staleness(state: IommuState, entry: IotlbEntry): StaleReason | null {
+  const domain = getDomain(state, entry.domainId);
+  if (domain === undefined) return 'no-domain';
+  if (!isPagingType(domain.type)) return 'no-page-table';
+  return translationStaleness(state, domain, entry);
+}
+
+function awaitingFlush(state: IommuState, entry: IotlbEntry): boolean {
+  const domain = getDomain(state, entry.domainId);
+  if (domain === undefined) return false;
+  const end = entry.iovaPage + iotlbEntryPages(entry);
+  return domain.flushQueue.some((queued) =>
+    rangesIntersect(queued.iovaPage, queued.iovaPage + queued.pages, entry.iovaPage, end),
+  );
+}
+
+/** Every IOTLB entry that disagrees with the page table now. */
+export function staleIotlbEntries(state: IommuState): StaleIotlbEntry[] {
+  const stale: StaleIotlbEntry[] = [];
+  state.iotlb.forEach((entry, index) => {
+    const reason = staleness(state, entry);
+    if (reason !== null) stale.push({ index, entry, reason, awaitingFlush: awaitingFlush(state, entry) });
+  });
+  return stale;
+}
+
+/** Stale entries that no queued unmap accounts for: a missed or too narrow invalidation. */
+export function staleIotlbOutsideFlushQueue(state: IommuState): StaleIotlbEntry[] {
+  return staleIotlbEntries(state).filter((stale) => !stale.awaitingFlush);
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a device can reach
+
+export interface ReachableExtent extends Translation {
+  readonly pasid: number | null;
+  readonly domainId: number;
+  readonly via: 'page-table' | 'iotlb' | 'identity';
+}
+
+/**
+ * Every extent of frames `deviceId` can reach now, through each of its tags (no PASID, then each
+ * PASID in ascending order): the domain's leaves, IOTLB translations with that tag (stale or
+ * not), or for an identity domain the whole address space.
+ */
+export function reachableByDevice(state: IommuState, deviceId: number): ReachableExtent[] {
+  const context = Object.hasOwn(state.contexts, deviceId) ? state.contexts[deviceId] : undefined;
+  if (context === undefined) return [];
+  const tags: (number | null)[] = [null, ...Object.keys(context.pasids).map(Number)];
+  const reachable: ReachableExtent[] = [];
+  for (const pasid of tags) {
+    const domainId = requestDomainId(state, deviceId, pasid);
+    const domain = domainId === null ? undefined : getDomain(state, domainId);
+    if (domainId === null || domain === undefined || domain.type === 'blocked') continue;
+    if (domain.type === 'identity') {
+      const all = { iovaPage: 0, frame: 0, pages: IOVA_PAGE_LIMIT, read: true, write: true };
+      reachable.push({ ...all, pasid, domainId, via: 'identity' });
+      continue;
+    }
+    for (const leaf of domainLeaves(state, domain)) {
+      reachable.push({ ...stripLevel(leaf), pasid, domainId, via: 'page-table' });
+    }
+    for (const entry of state.iotlb) {
+      if (entry.kind !== 'translation' || entry.domainId !== domainId || entry.pasid !== pasid) continue;
+      reachable.push({ ...stripLevel(entry), pasid, domainId, via: 'iotlb' });
+    }
+  }
+  return reachable;
+}
+
+/** Frames below `frameLimit` that `deviceId` can reach (writable ones if `writableOnly`), ascending. */
+export function reachableFrames(
+  state: IommuState,
+  deviceId: number,
+  frameLimit: number,
+  writableOnly = false,
+): number[] {
+  const frames = new Set<number>();
+  for (const extent of reachableByDevice(state, deviceId)) {
+    if (writableOnly && !extent.write) continue;
+    const last = Math.min(extent.frame + extent.pages, frameLimit);
+    for (let frame = extent.frame; frame < last; frame++) frames.add(frame);
+  }
+  return [...frames].sort((a, b) => a - b);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flush-queue views
+
+export interface PendingFlushExtent {
+  readonly domainId: number;
+  readonly seq: number;
+  readonly iovaPage: number;
+  readonly frame: number;
+  readonly pages: number;
+}
+
+/** Frames removed by queued lazy unmaps (of one domain, or all): their release waits for a flush. */
+export function pendingFlushFrames(state: IommuState, domainId?: number): PendingFlushExtent[] {
+  const pending: PendingFlushExtent[] = [];
+  for (const domain of Object.values(state.domains)) {
+    if (domainId !== undefined && domain.domainId !== domainId) continue;
+    for (const entry of domain.flushQueue) {
+      for (const leaf of entry.leaves) {
+        pending.push({
+          domainId: domain.domainId,
+          seq: entry.seq,
+          iovaPage: leaf.iovaPage,
+          frame: leaf.frame,
+          pages: leaf.pages,
+        });
+      }
+    }
+  }
+  return pending;
+}
+
+/** Queued entries present in `before` and gone in `after`: their flush completed (or their domain went). */
+export function flushQueueEntriesReleased(
+  before: IommuState,
+  after: IommuState,
+): Array<{ readonly domainId: number; readonly entry: FlushQueueEntry }> {
+  const remaining = new Set<number>();
+  for (const domain of Object.values(after.domains)) for (const entry of domain.flushQueue) remaining.add(entry.seq);
+  const released: Array<{ readonly domainId: number; readonly entry: FlushQueueEntry }> = [];
+  for (const domain of Object.values(before.domains)) {
+    for (const entry of domain.flushQueue) {
+      if (!remaining.has(entry.seq)) released.push({ domainId: domain.domainId, entry });
+    }
+  }
+  return released;
+}

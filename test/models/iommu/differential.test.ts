@@ -1,0 +1,137 @@
+/**
+ * Differential property: random sequences of map / unmap / DMA / invalidation / flush-queue drains
+ * over IOVAs clustered at page-table boundaries keep the radix tree equal to the flat reference map
+ * (`pageTableMatchesFlat`) and well formed (`pageTableWellFormed`) after every step; refused
+ * requests leave the state unchanged; and no stale IOTLB entry exists that a queued lazy unmap does
+ * not account for (§3.7 inv. 3–5).
+ */
+import { isDeepStrictEqual } from 'node:util';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { pageTableMatchesFlat, pageTableWellFormed } from '../../../models/iommu/check.js';
+import { attachDevice, createDomain } from '../../../models/iommu/domain.js';
+import { dma } from '../../../models/iommu/dma.js';
+import { drainFlushQueue } from '../../../models/iommu/flush-queue.js';
+import { invalidateGlobal, invalidatePage } from '../../../models/iommu/invalidate.js';
+import { map } from '../../../models/iommu/map.js';
+import { cloneIommuState, createIommuState } from '../../../models/iommu/state.js';
+import type { IommuCaps, IommuState } from '../../../models/iommu/types.js';
+import { unmap } from '../../../models/iommu/unmap.js';
+import { staleIotlbOutsideFlushQueue } from '../../../models/iommu/views.js';
+import type { OpResult } from '../../../models/result.js';
+import { K4, config } from './world.js';
+
+/** IOVA pages at and around the 2M, 1G and 512G boundaries. */
+const IOVA_PAGES = [0, 1, 510, 511, 512, 513, 1023, 1024, 1536, 262_143, 262_144, 262_656, 2 ** 27 - 1, 2 ** 27];
+const SIZE_PAGES = [0, 1, 2, 3, 511, 512, 513];
+const FRAMES = [0, 1, 3, 512, 1024];
+
+type Command =
+  | { kind: 'map'; domainId: number; iovaPage: number; frame: number; pages: number; read: boolean; write: boolean }
+  | { kind: 'unmap'; domainId: number; iovaPage: number; pages: number }
+  | { kind: 'dma'; deviceId: number; iovaPage: number; write: boolean }
+  | { kind: 'invalidate'; domainId: number; iovaPage: number; pages: number }
+  | { kind: 'global' }
+  | { kind: 'drain'; domainId: number };
+
+const domainId = fc.constantFrom(1, 2);
+const iovaPage = fc.oneof(
+  fc.constantFrom(...IOVA_PAGES),
+  fc.constantFrom(...IOVA_PAGES).map((page) => page + 2),
+);
+const pages = fc.constantFrom(...SIZE_PAGES);
+
+const command: fc.Arbitrary<Command> = fc.oneof(
+  {
+    weight: 4,
+    arbitrary: fc.record({
+      kind: fc.constant('map' as const),
+      domainId,
+      iovaPage,
+      frame: fc.constantFrom(...FRAMES),
+      pages,
+      read: fc.boolean(),
+      write: fc.boolean(),
+    }),
+  },
+  { weight: 3, arbitrary: fc.record({ kind: fc.constant('unmap' as const), domainId, iovaPage, pages }) },
+  {
+    weight: 3,
+    arbitrary: fc.record({
+      kind: fc.constant('dma' as const),
+      deviceId: fc.constantFrom(1, 2),
+      iovaPage,
+      write: fc.boolean(),
+    }),
+  },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('invalidate' as const), domainId, iovaPage, pages }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('global' as const) }) },
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant('drain' as const), domainId }) },
+);
+
+const worldSpec = fc.record({
+  superpageLevels: fc.constantFrom<IommuCaps['superpageLevels']>(0, 1, 2),
+  cachingMode: fc.boolean(),
+  lazy: fc.boolean(),
+  tablePages: fc.constantFrom(12, 64),
+  iotlbEntries: fc.constantFrom(2, 8),
+  maxAddressMaskValue: fc.constantFrom(4, 18),
+});
+
+function buildWorld(spec: typeof worldSpec extends fc.Arbitrary<infer T> ? T : never): IommuState {
+  const { lazy, ...caps } = spec;
+  const state = createIommuState({ ...caps, flushQueueEntries: 3 });
+  createDomain(state, { type: lazy ? 'dma-fq' : 'unmanaged' });
+  createDomain(state, { type: 'unmanaged' });
+  attachDevice(state, { deviceId: 1, domainId: 1 });
+  attachDevice(state, { deviceId: 2, domainId: 2 });
+  return state;
+}
+
+function run(state: IommuState, step: Command): OpResult {
+  switch (step.kind) {
+    case 'map':
+      return map(state, config, {
+        domainId: step.domainId,
+        iova: step.iovaPage * K4,
+        frame: step.frame,
+        sizeBytes: step.pages * K4,
+        read: step.read,
+        write: step.write,
+      });
+    case 'unmap':
+      return unmap(state, config, { domainId: step.domainId, iova: step.iovaPage * K4, sizeBytes: step.pages * K4 });
+    case 'dma':
+      return dma(state, { deviceId: step.deviceId, pasid: null, iova: step.iovaPage * K4, write: step.write });
+    case 'invalidate':
+      return invalidatePage(state, config, {
+        domainId: step.domainId,
+        iova: step.iovaPage * K4,
+        sizeBytes: step.pages * K4,
+      });
+    case 'global':
+      return invalidateGlobal(state);
+    case 'drain':
+      return drainFlushQueue(state, config, { domainId: step.domainId });
+  }
+}
+
+describe('page table vs flat reference map', () => {
+  it('agree, stay well formed and leave no unaccounted stale IOTLB entry under random sequences', () => {
+    fc.assert(
+      fc.property(worldSpec, fc.array(command, { minLength: 1, maxLength: 10 }), (spec, steps) => {
+        const state = buildWorld(spec);
+        for (const step of steps) {
+          const before = cloneIommuState(state);
+          const result = run(state, step);
+          // isDeepStrictEqual is much cheaper than toEqual; toEqual only runs to show a difference.
+          if (!result.ok && !isDeepStrictEqual(state, before)) expect(state).toEqual(before);
+          expect(pageTableMatchesFlat(state)).toBeNull();
+          expect(pageTableWellFormed(state)).toBeNull();
+          expect(staleIotlbOutsideFlushQueue(state)).toEqual([]);
+        }
+      }),
+      { numRuns: 2000, seed: 20_240_611 },
+    );
+  });
+});
