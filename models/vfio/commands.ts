@@ -1,0 +1,46 @@
+/**
+ * Commands of the VFIO model, as data: one per operation, every field JSON-safe. ioctl u64
+ * arguments are decimal strings (`u64.ts`); everything else is a page number, a count or an index
+ * into the fixed sets of groups and devices.
+ */
+import type { CcwStartArgs, CcwDeviceArgs } from './ccw.js';
+import type { DeviceArgs, GroupArgs, SetIommuArgs } from './container.js';
+import type { DeviceDmaArgs } from './device-dma.js';
+import type { MapDmaArgs } from './map-dma.js';
+import type { MdevPinArgs, MdevUnpinArgs } from './mdev.js';
+import type { OtherFrameArgs, OtherOwnerArgs } from './other-owner.js';
+import type { MmapArgs, TouchArgs, VaddrRangeArgs } from './process-memory.js';
+import type { FaultInjection } from './types.js';
+import type { UnmapDmaArgs } from './unmap-dma.js';
+
+export type VfioCommand =
+  // Container and group lifecycle (the VMM).
+  | ({ readonly kind: 'groupSetContainer' } & GroupArgs)
+  | ({ readonly kind: 'groupUnsetContainer' } & GroupArgs)
+  | ({ readonly kind: 'setIommu' } & SetIommuArgs)
+  | ({ readonly kind: 'openDevice' } & DeviceArgs)
+  | ({ readonly kind: 'closeDevice' } & DeviceArgs)
+  // Container ioctls with arbitrary argument values.
+  | ({ readonly kind: 'mapDma' } & MapDmaArgs)
+  | ({ readonly kind: 'unmapDma' } & UnmapDmaArgs)
+  // The VMM process's memory (the guest's RAM).
+  | ({ readonly kind: 'mmap' } & MmapArgs)
+  | ({ readonly kind: 'munmap' } & VaddrRangeArgs)
+  | ({ readonly kind: 'discard' } & VaddrRangeArgs)
+  | ({ readonly kind: 'touch' } & TouchArgs)
+  // Another owner takes a free frame or gives one back.
+  | ({ readonly kind: 'allocateToOther' } & OtherOwnerArgs)
+  | ({ readonly kind: 'releaseFromOther' } & OtherFrameArgs)
+  // Emulated-IOMMU drivers.
+  | ({ readonly kind: 'mdevPinPages' } & MdevPinArgs)
+  | ({ readonly kind: 'mdevUnpinPages' } & MdevUnpinArgs)
+  | ({ readonly kind: 'ccwStartIo' } & CcwStartArgs)
+  | ({ readonly kind: 'ccwCompleteIo' } & CcwDeviceArgs)
+  | ({ readonly kind: 'ccwRunIo' } & CcwStartArgs)
+  // Device actions.
+  | ({ readonly kind: 'deviceDma' } & DeviceDmaArgs)
+  // Fault injection.
+  | ({ readonly kind: 'injectFault' } & FaultInjection)
+  | { readonly kind: 'clearFault' };
+
+export type VfioCommandKind = VfioCommand['kind'];

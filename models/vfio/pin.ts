@@ -1,0 +1,156 @@
+/**
+ * Pinning, mapping and locked_vm accounting of the type1 backend's IOMMU path.
+ * Reference: semantics.md §1.7 (vfio_pin_map_dma, vfio_unmap_unpin), §1.8 (locked_vm), §1.10
+ * (vfio_remove_dma).
+ *
+ * Pinning goes page by page: pin the page at the next vaddr, charge it, map it into every domain.
+ * Linux pins batches and maps physically contiguous runs with one iommu_map per domain; the first
+ * error is the same either way (a page's vaddr error precedes its RLIMIT check, and both follow
+ * every earlier page), so the model keeps no runs. Physical addresses are not stored per mapping:
+ * as in Linux, unmap reads them back from the first domain (`iommu_iova_to_phys`).
+ *
+ * The IOMMU is abstract: a domain is the set of translations VFIO programmed into it. A map beyond
+ * the domain's aperture fails EFAULT (Intel: IOVA above the address width); no other iommu_map
+ * error occurs. Every change is reported as a `TranslationEffect`; unmap reports, per domain, the
+ * unmaps then an `iotlb-sync`, and only then unpins (§1.7 (a)–(d)).
+ */
+import type { VfioConfig } from './config.js';
+import { hasVfioBug } from './config.js';
+import { pinUserPage, unpinFrame } from './process-memory.js';
+import { unlinkDma } from './state.js';
+import type { OpContext } from './state.js';
+import type { Type1Backend, VfioDma, VfioDomain, VfioState } from './types.js';
+import { PAGE_LIMIT } from './u64.js';
+
+/** `vfio_lock_acct` without a limit check: moves `delta` pages of charge onto (or off) the mapping's mm. */
+export function lockAcct(state: VfioState, dma: VfioDma, delta: number): void {
+  dma.lockedVmPages += delta;
+  state.process.lockedVmPages += delta;
+}
+
+/** `__account_locked_vm` for one more page: false when RLIMIT_MEMLOCK would be exceeded. */
+export function mayLockOneMore(state: VfioState, lockCap: boolean): boolean {
+  return lockCap || state.process.lockedVmPages + 1 <= state.process.memlockLimitPages;
+}
+
+/** End of a domain's aperture: the narrowest aperture of its groups. */
+export function domainApertureEndPage(state: VfioState, domain: VfioDomain): number {
+  let endPage = PAGE_LIMIT;
+  for (const groupId of domain.groupIds) {
+    const spec = state.groups[groupId]?.spec;
+    if (spec?.kind === 'iommu') endPage = Math.min(endPage, spec.apertureEndPage);
+  }
+  return endPage;
+}
+
+/** `iommu_map` of one page: EFAULT beyond the aperture, else the translation is (re)written. */
+export function domainMapPage(
+  state: VfioState,
+  ctx: OpContext,
+  domain: VfioDomain,
+  iovaPage: number,
+  mfn: number,
+  dma: VfioDma,
+): string | null {
+  if (iovaPage >= domainApertureEndPage(state, domain)) return 'EFAULT';
+  domain.translations[iovaPage] = { mfn, read: dma.read, write: dma.write };
+  ctx.effects.push({ kind: 'map', domainId: domain.id, iovaPage, mfn, read: dma.read, write: dma.write });
+  return null;
+}
+
+function domainUnmapPage(ctx: OpContext, domain: VfioDomain, iovaPage: number): number | null {
+  const translation = domain.translations[iovaPage];
+  if (translation === undefined) return null;
+  delete domain.translations[iovaPage];
+  ctx.effects.push({ kind: 'unmap', domainId: domain.id, iovaPage, mfn: translation.mfn });
+  return translation.mfn;
+}
+
+/**
+ * `vfio_pin_map_dma` (and the replay onto a container's first domain): pins, charges and maps
+ * every page of `dma` into every domain. Returns the errno of the first failure, leaving the
+ * partial work for the caller's rollback; null on success.
+ */
+export function pinAndMapDma(
+  state: VfioState,
+  ctx: OpContext,
+  backend: Type1Backend,
+  dma: VfioDma,
+  pinned: number[],
+): string | null {
+  for (let i = 0; i < dma.npages; i++) {
+    const iovaPage = dma.iovaPage + i;
+    const page = pinUserPage(state, ctx, dma.vaddrPage + i, dma.write);
+    if (!page.ok) return page.errno;
+    // A page already charged as an external pin of the same IOVA is not charged again.
+    if (dma.externalPins[iovaPage] === undefined) {
+      if (!mayLockOneMore(state, dma.lockCap)) {
+        unpinFrame(state, page.mfn);
+        return 'ENOMEM';
+      }
+      lockAcct(state, dma, 1);
+    }
+    pinned.push(page.mfn);
+    for (const domain of backend.domains) {
+      const error = domainMapPage(state, ctx, domain, iovaPage, page.mfn, dma);
+      if (error !== null) return error;
+    }
+  }
+  dma.iommuMapped = true;
+  return null;
+}
+
+/**
+ * `vfio_unmap_unpin`: unmaps the mapping from every domain but the first, then from the first
+ * (collecting the pfns), syncs, and only then unpins. With `doAccounting`, uncharges the pages
+ * that are not also externally pinned. Returns the number of pages unpinned.
+ */
+export function unmapUnpinDma(
+  state: VfioState,
+  config: VfioConfig,
+  ctx: OpContext,
+  backend: Type1Backend,
+  dma: VfioDma,
+  doAccounting: boolean,
+): number {
+  const [first, ...others] = backend.domains;
+  if (!dma.iommuMapped || first === undefined) return 0;
+  for (const domain of others) {
+    for (let i = 0; i < dma.npages; i++) domainUnmapPage(ctx, domain, dma.iovaPage + i);
+    ctx.effects.push({ kind: 'iotlb-sync', domainId: domain.id });
+  }
+  const toUnpin: { iovaPage: number; mfn: number }[] = [];
+  for (let i = 0; i < dma.npages; i++) {
+    const mfn = domainUnmapPage(ctx, first, dma.iovaPage + i);
+    if (mfn !== null) toUnpin.push({ iovaPage: dma.iovaPage + i, mfn });
+  }
+  ctx.effects.push({ kind: 'iotlb-sync', domainId: first.id });
+  let unlocked = 0;
+  let stillExternal = 0;
+  for (const { iovaPage, mfn } of toUnpin) {
+    if (!hasVfioBug(config, 'unmap-skips-unpin')) unpinFrame(state, mfn);
+    unlocked += 1;
+    if (dma.externalPins[iovaPage] !== undefined) stillExternal += 1;
+  }
+  if (doAccounting && !hasVfioBug(config, 'locked-vm-not-uncharged')) lockAcct(state, dma, stillExternal - unlocked);
+  dma.iommuMapped = false;
+  return unlocked;
+}
+
+/**
+ * `vfio_remove_dma`: unmap and unpin, unlink, give the slot back. External pins still recorded
+ * (a driver that never unpinned) are leaked with the record: their frames stay pinned and their
+ * charge stays on the mm, as in Linux (which only WARNs).
+ */
+export function removeDma(
+  state: VfioState,
+  config: VfioConfig,
+  ctx: OpContext,
+  backend: Type1Backend,
+  dma: VfioDma,
+): void {
+  unmapUnpinDma(state, config, ctx, backend, dma, true);
+  if (dma.vaddrInvalid) backend.vaddrInvalidCount -= 1;
+  unlinkDma(backend, dma);
+  backend.dmaAvail += 1;
+}

@@ -1,0 +1,328 @@
+/**
+ * Construction, copying and lookup of the VFIO state, the operation runner that makes every
+ * refusal leave the state exactly as it was, and the fault-injection points.
+ *
+ * Atomicity: an operation runs on the caller's (already copied) draft; `runOp` keeps a snapshot
+ * and restores it when the operation refuses. Linux unwinds a failed MAP_DMA, vfio_pin_pages or
+ * group attach step by step (unmap, unpin, uncharge, free); the snapshot gives the same end state
+ * by construction and additionally undoes the page faults the failed pin took (Linux leaves those
+ * pages populated; they are memory the process could have touched anyway, and undoing them lets
+ * the atomicity invariant hold the whole state to "unchanged"). A deliberate bug that breaks the
+ * unwind opts out of the restore (`keep`), and so does a kernel crash.
+ *
+ * Fault injection: while `faultInjection` is armed, the `nth` pin (or allocation) attempted by any
+ * single operation fails. The count is per operation and lives outside the state, so a failing
+ * operation consumes nothing and the state after it is identical to the state before; the fault
+ * stays armed until `clearFault`. Pins are page pins (an IOMMU-path pin or a new external pin,
+ * FOLL_PIN); allocations are frame allocations (a page fault, a frame for another owner) and
+ * kernel objects (`vfio_iommu`, `vfio_domain`, `vfio_dma`, `vfio_pfn`, emulated-group records).
+ * Both fail with ENOMEM, as an out-of-memory page fault, a failed long-term-pin migration or a
+ * failed kzalloc does.
+ */
+import { allocFrame, cloneHostMemory, createHostMemory } from '../memory/frames.js';
+import type { HostMemoryConfig } from '../memory/frames.js';
+import type { ResultDetail } from '../result.js';
+import type {
+  DeviceKind,
+  DmaAccess,
+  GroupSpec,
+  OtherAllocation,
+  PageRange,
+  ProcessPage,
+  TranslationEffect,
+  Type1Backend,
+  VfioDevice,
+  VfioDma,
+  VfioDomain,
+  VfioGroup,
+  VfioParams,
+  VfioResult,
+  VfioState,
+} from './types.js';
+import { PAGE_LIMIT } from './u64.js';
+
+export interface ProcessRegionSpec {
+  readonly vaddrPage: number;
+  readonly npages: number;
+  readonly writable: boolean;
+  /** Fault every page in at start (MAP_POPULATE); otherwise pages are faulted in on first use. */
+  readonly populate: boolean;
+}
+
+export interface VmmProcessSpec {
+  readonly owner: number;
+  readonly memlockLimitPages: number;
+  readonly capIpcLock: boolean;
+  readonly addressSpaceLimitPages: number;
+  readonly regions: readonly ProcessRegionSpec[];
+}
+
+export interface DeviceSpec {
+  readonly groupId: number;
+  readonly kind: DeviceKind;
+}
+
+export interface VfioWorldSpec {
+  readonly memory: HostMemoryConfig;
+  readonly process: VmmProcessSpec;
+  /** Frames allocated to other owners at start, after the process's populated pages. */
+  readonly otherAllocations: readonly { readonly owner: number; readonly count: number }[];
+  /** Group `i` gets id `i`. */
+  readonly groups: readonly GroupSpec[];
+  /** Device `i` gets id `i`. */
+  readonly devices: readonly DeviceSpec[];
+  readonly params: VfioParams;
+}
+
+/** Builds the initial state; throws when the spec cannot be built (not enough frames, bad ids). */
+export function createVfioState(spec: VfioWorldSpec): VfioState {
+  const memory = createHostMemory(spec.memory);
+  const pages: Record<string, ProcessPage> = {};
+  for (const region of spec.process.regions) {
+    for (let vaddrPage = region.vaddrPage; vaddrPage < region.vaddrPage + region.npages; vaddrPage++) {
+      if (pages[vaddrPage] !== undefined) throw new Error(`world spec: vaddr page ${vaddrPage} mapped twice`);
+      let mfn: number | null = null;
+      if (region.populate) {
+        mfn = allocFrame(memory, spec.process.owner);
+        if (mfn === null) throw new Error(`world spec: not enough frames to populate vaddr page ${vaddrPage}`);
+      }
+      pages[vaddrPage] = { writable: region.writable, mfn };
+    }
+  }
+  const otherAllocations: OtherAllocation[] = [];
+  for (const other of spec.otherAllocations) {
+    for (let i = 0; i < other.count; i++) {
+      const mfn = allocFrame(memory, other.owner);
+      if (mfn === null) throw new Error(`world spec: not enough frames for owner ${other.owner}`);
+      otherAllocations.push({ owner: other.owner, mfn });
+    }
+  }
+  for (const device of spec.devices) {
+    const group = spec.groups[device.groupId];
+    if (group === undefined) throw new Error(`world spec: device in unknown group ${device.groupId}`);
+    const emulated = device.kind !== 'pci';
+    if (emulated !== (group.kind === 'emulated')) {
+      throw new Error(`world spec: a ${device.kind} device cannot be in a ${group.kind} group`);
+    }
+  }
+  return {
+    memory,
+    process: {
+      owner: spec.process.owner,
+      pages,
+      lockedVmPages: 0,
+      memlockLimitPages: spec.process.memlockLimitPages,
+      capIpcLock: spec.process.capIpcLock,
+      addressSpaceLimitPages: spec.process.addressSpaceLimitPages,
+    },
+    otherAllocations,
+    groups: spec.groups.map((groupSpec, id) => ({ id, spec: groupSpec, inContainer: false })),
+    devices: spec.devices.map((device, id) => ({
+      id,
+      groupId: device.groupId,
+      kind: device.kind,
+      open: false,
+      pins: {},
+      io: null,
+    })),
+    container: { groupIds: [], noiommu: false, backend: null },
+    params: spec.params,
+    faultInjection: null,
+    crash: null,
+  };
+}
+
+function cloneDma(dma: VfioDma): VfioDma {
+  const externalPins: VfioDma['externalPins'] = {};
+  for (const [key, pin] of Object.entries(dma.externalPins)) externalPins[key] = { ...pin };
+  return { ...dma, externalPins };
+}
+
+function cloneDomain(domain: VfioDomain): VfioDomain {
+  return { id: domain.id, groupIds: [...domain.groupIds], translations: { ...domain.translations } };
+}
+
+function cloneDevice(device: VfioDevice): VfioDevice {
+  return { ...device, pins: { ...device.pins }, io: device.io === null ? null : [...device.io] };
+}
+
+export function cloneVfioState(state: VfioState): VfioState {
+  const pages: Record<string, ProcessPage> = {};
+  for (const [key, page] of Object.entries(state.process.pages)) pages[key] = { ...page };
+  const backend = state.container.backend;
+  return {
+    memory: cloneHostMemory(state.memory),
+    process: { ...state.process, pages },
+    otherAllocations: state.otherAllocations.map((allocation) => ({ ...allocation })),
+    groups: state.groups.map((group) => ({ ...group })),
+    devices: state.devices.map(cloneDevice),
+    container: {
+      groupIds: [...state.container.groupIds],
+      noiommu: state.container.noiommu,
+      backend:
+        backend === null || backend.kind === 'noiommu'
+          ? backend
+          : {
+              ...backend,
+              domains: backend.domains.map(cloneDomain),
+              emulatedGroupIds: [...backend.emulatedGroupIds],
+              deviceIds: [...backend.deviceIds],
+              dmas: backend.dmas.map(cloneDma),
+            },
+    },
+    params: state.params,
+    faultInjection: state.faultInjection,
+    crash: state.crash,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lookups
+
+export function type1Backend(state: VfioState): Type1Backend | null {
+  const backend = state.container.backend;
+  return backend !== null && backend.kind === 'type1' ? backend : null;
+}
+
+export function groupAt(state: VfioState, groupId: unknown): VfioGroup | undefined {
+  return typeof groupId === 'number' && Number.isInteger(groupId) ? state.groups[groupId] : undefined;
+}
+
+export function deviceAt(state: VfioState, deviceId: unknown): VfioDevice | undefined {
+  return typeof deviceId === 'number' && Number.isInteger(deviceId) ? state.devices[deviceId] : undefined;
+}
+
+/** The mapping containing `iovaPage`, if any (`vfio_find_dma(iommu, iova, PAGE_SIZE)`). */
+export function findDmaContaining(backend: Type1Backend, iovaPage: number): VfioDma | undefined {
+  return backend.dmas.find((dma) => dma.iovaPage <= iovaPage && iovaPage < dma.iovaPage + dma.npages);
+}
+
+export function dmaEndPage(dma: VfioDma): number {
+  return dma.iovaPage + dma.npages;
+}
+
+/** Inserts a mapping keeping `dma_list` sorted by IOVA. */
+export function linkDma(backend: Type1Backend, dma: VfioDma): void {
+  const index = backend.dmas.findIndex((other) => other.iovaPage > dma.iovaPage);
+  if (index < 0) backend.dmas.push(dma);
+  else backend.dmas.splice(index, 0, dma);
+}
+
+export function unlinkDma(backend: Type1Backend, dma: VfioDma): void {
+  const index = backend.dmas.indexOf(dma);
+  if (index >= 0) backend.dmas.splice(index, 1);
+}
+
+/** The domain a group's devices translate through, if the group is attached to one. */
+export function domainOfGroup(backend: Type1Backend, groupId: number): VfioDomain | undefined {
+  return backend.domains.find((domain) => domain.groupIds.includes(groupId));
+}
+
+/**
+ * The usable IOVA ranges (`iova_list`), or `null` while the list was never populated (any IOVA
+ * is allowed). With IOMMU groups attached: the intersection of their apertures minus their
+ * reserved regions. After the last domain went away: the whole space (§1.9 detach, aper_expand).
+ */
+export function usableIovaRanges(state: VfioState): PageRange[] | null {
+  const backend = type1Backend(state);
+  if (backend === null || backend.iovaListEmpty) return null;
+  let endPage = PAGE_LIMIT;
+  const reserved: PageRange[] = [];
+  for (const domain of backend.domains) {
+    for (const groupId of domain.groupIds) {
+      const spec = state.groups[groupId]?.spec;
+      if (spec === undefined || spec.kind !== 'iommu') continue;
+      endPage = Math.min(endPage, spec.apertureEndPage);
+      reserved.push(...spec.reservedRanges);
+    }
+  }
+  return subtractRanges({ startPage: 0, endPage }, reserved);
+}
+
+function subtractRanges(range: PageRange, holes: readonly PageRange[]): PageRange[] {
+  let pieces: PageRange[] = range.startPage < range.endPage ? [range] : [];
+  for (const hole of holes) {
+    const next: PageRange[] = [];
+    for (const piece of pieces) {
+      if (hole.endPage <= piece.startPage || hole.startPage >= piece.endPage) {
+        next.push(piece);
+        continue;
+      }
+      if (piece.startPage < hole.startPage) next.push({ startPage: piece.startPage, endPage: hole.startPage });
+      if (hole.endPage < piece.endPage) next.push({ startPage: hole.endPage, endPage: piece.endPage });
+    }
+    pieces = next;
+  }
+  return pieces;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running an operation
+
+/** Per-operation bookkeeping: fault-injection counts and what the operation did. */
+export interface OpContext {
+  pinAttempts: number;
+  allocAttempts: number;
+  readonly effects: TranslationEffect[];
+  readonly accesses: DmaAccess[];
+}
+
+export type Outcome =
+  | { readonly ok: true; readonly detail?: ResultDetail }
+  | {
+      readonly ok: false;
+      readonly error: string;
+      readonly detail?: ResultDetail;
+      /** Do not restore the snapshot: a deliberate bug's broken unwind, or a kernel crash. */
+      readonly keep?: boolean;
+    };
+
+export function ok(detail?: ResultDetail): Outcome {
+  return detail === undefined ? { ok: true } : { ok: true, detail };
+}
+
+export function err(error: string, detail?: ResultDetail): Outcome {
+  return detail === undefined ? { ok: false, error } : { ok: false, error, detail };
+}
+
+/** A refusal decided before anything changed. */
+export function refused(error: string, detail?: ResultDetail): VfioResult {
+  return detail === undefined
+    ? { ok: false, error, effects: [], accesses: [] }
+    : { ok: false, error, detail, effects: [], accesses: [] };
+}
+
+/**
+ * Runs one operation on `state` (the caller's draft). A refusal restores the draft to exactly
+ * what it was (unless the outcome says `keep`). On a crashed host nothing runs: `BUG_ON`.
+ */
+export function runOp(state: VfioState, body: (ctx: OpContext) => Outcome): VfioResult {
+  if (state.crash !== null) return refused('BUG_ON', { where: state.crash.where });
+  const snapshot = cloneVfioState(state);
+  const ctx: OpContext = { pinAttempts: 0, allocAttempts: 0, effects: [], accesses: [] };
+  const outcome = body(ctx);
+  if (outcome.ok) {
+    const base = { ok: true, effects: ctx.effects, accesses: ctx.accesses } as const;
+    return outcome.detail === undefined ? base : { ...base, detail: outcome.detail };
+  }
+  if (outcome.keep === true) {
+    const base = { ok: false, error: outcome.error, effects: ctx.effects, accesses: ctx.accesses } as const;
+    return outcome.detail === undefined ? base : { ...base, detail: outcome.detail };
+  }
+  Object.assign(state, snapshot);
+  return refused(outcome.error, outcome.detail);
+}
+
+/** Counts a page-pin attempt; `false` when the armed fault makes this one fail. */
+export function attemptPin(state: VfioState, ctx: OpContext): boolean {
+  ctx.pinAttempts += 1;
+  const fault = state.faultInjection;
+  return !(fault !== null && fault.point === 'pin' && fault.nth === ctx.pinAttempts);
+}
+
+/** Counts an allocation attempt; `false` when the armed fault makes this one fail. */
+export function attemptAlloc(state: VfioState, ctx: OpContext): boolean {
+  ctx.allocAttempts += 1;
+  const fault = state.faultInjection;
+  return !(fault !== null && fault.point === 'alloc' && fault.nth === ctx.allocAttempts);
+}

@@ -1,0 +1,279 @@
+/**
+ * Plain-data state of the VFIO type1 model: host memory, the VMM process's memory, the groups and
+ * devices, the one container with its type1 backend (mappings, external pins, IOMMU domains), the
+ * armed fault injection and the crash record. All JSON-serializable.
+ * Reference: semantics.md §1.1 (state), §1.11 (vfio_pfn), DESIGN.md (world model).
+ *
+ * Units: every address the state stores is a 4 KiB page number (`iovaPage`, `vaddrPage`) and every
+ * length a page count (`npages`). An aligned u64 address divided by 4096 is below 2^52, so page
+ * numbers are exact JS numbers even for mappings that end at 2^64. Byte-granular ioctl arguments
+ * are decimal strings (see `u64.ts`); they never appear in the state.
+ *
+ * Groups and devices are identified by their index in `VfioState.groups` / `.devices`; a fixed set
+ * exists from the start. There is one container and one VMM process (one mm).
+ */
+import type { FrameOwner, HostMemory } from '../memory/frames.js';
+import type { OpResult } from '../result.js';
+
+/** Half-open range of pages `[startPage, endPage)`. */
+export interface PageRange {
+  readonly startPage: number;
+  readonly endPage: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The VMM process (QEMU): its memory is the guest's RAM, vaddr → frame.
+
+/** A page of a VMA: present (`mfn`) or not yet faulted in / discarded (`null`). */
+export interface ProcessPage {
+  readonly writable: boolean;
+  /** The frame the page table maps; a present page holds one reference on it. */
+  mfn: number | null;
+}
+
+export interface VmmProcess {
+  /** Frame owner id of the process's memory (the VM, as the rest of the world names it). */
+  readonly owner: number;
+  /** vaddr page → page of a VMA; keys are decimal vaddr page numbers. */
+  pages: Record<string, ProcessPage>;
+  /** `mm->locked_vm`, in pages. */
+  lockedVmPages: number;
+  /** `RLIMIT_MEMLOCK >> PAGE_SHIFT`. */
+  readonly memlockLimitPages: number;
+  /** The process has CAP_IPC_LOCK: RLIMIT_MEMLOCK is not enforced for it. */
+  readonly capIpcLock: boolean;
+  /** RLIMIT_AS in pages: mmap refuses to grow the address space beyond it (ENOMEM). */
+  readonly addressSpaceLimitPages: number;
+}
+
+/** A frame held by another owner (another VM, the host kernel): the allocation reference. */
+export interface OtherAllocation {
+  readonly owner: number;
+  readonly mfn: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Groups and devices
+
+/** An IOMMU group behind a real IOMMU (VFIO_IOMMU). */
+export interface IommuGroupSpec {
+  readonly kind: 'iommu';
+  /**
+   * Groups of the same class are compatible (same IOMMU ops and cache-coherency enforcement) and
+   * share one domain in a container; the domain's id is this number.
+   */
+  readonly domainClass: number;
+  /** Interrupt remapping (isolated MSI) is available for the group's devices. */
+  readonly msiIsolated: boolean;
+  /** The domain aperture is `[0, apertureEndPage)` (address width: 2^36 pages for 48 bits). */
+  readonly apertureEndPage: number;
+  /** Non-relaxable reserved regions (e.g. the x86 MSI window), excluded from usable IOVA. */
+  readonly reservedRanges: readonly PageRange[];
+}
+
+/** A group of emulated-IOMMU (mdev) devices: no hardware domain (VFIO_EMULATED_IOMMU). */
+export interface EmulatedGroupSpec {
+  readonly kind: 'emulated';
+}
+
+/** A VFIO_NO_IOMMU group (enable_unsafe_noiommu_mode): no translation, no isolation. */
+export interface NoIommuGroupSpec {
+  readonly kind: 'noiommu';
+}
+
+export type GroupSpec = IommuGroupSpec | EmulatedGroupSpec | NoIommuGroupSpec;
+
+export interface VfioGroup {
+  readonly id: number;
+  readonly spec: GroupSpec;
+  /** VFIO_GROUP_SET_CONTAINER has succeeded and UNSET_CONTAINER has not run since. */
+  inContainer: boolean;
+}
+
+/**
+ * `pci`: a physical device (vfio-pci) that DMAs through its group's IOMMU domain; it has no
+ * `dma_unmap` op. `mdev`: a generic mediated device (GVT-g style) whose driver pins guest pages
+ * through vfio_pin_pages for its own use. `ccw`: a vfio-ccw style channel-program engine.
+ */
+export type DeviceKind = 'pci' | 'mdev' | 'ccw';
+
+/** One CCW of a channel program, translated: the IOVA page it names and the frame it was pinned to. */
+export interface CcwTransfer {
+  readonly iovaPage: number;
+  readonly mfn: number;
+  readonly write: boolean;
+}
+
+export interface VfioDevice {
+  readonly id: number;
+  readonly groupId: number;
+  readonly kind: DeviceKind;
+  /** A device fd is open (the device is registered with the container while open). */
+  open: boolean;
+  /** The driver's own record of its external pins: iova page → times pinned (mdev and ccw). */
+  pins: Record<string, number>;
+  /** ccw: the channel program started and not yet completed (its pages are pinned). */
+  io: CcwTransfer[] | null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The type1 backend (struct vfio_iommu) and its mappings
+
+/** One page translation VFIO programmed into a domain (`iommu_map` with `prot | IOMMU_CACHE`). */
+export interface Translation {
+  readonly mfn: number;
+  readonly read: boolean;
+  readonly write: boolean;
+}
+
+/** A hardware IOMMU domain (`struct vfio_domain`) and the translations VFIO programmed into it. */
+export interface VfioDomain {
+  /** The `domainClass` of its groups. */
+  readonly id: number;
+  groupIds: number[];
+  /** iova page → translation; keys are decimal iova page numbers. */
+  translations: Record<string, Translation>;
+}
+
+/** An external pin (`struct vfio_pfn`) of one IOVA page of a mapping. */
+export interface VfioPfn {
+  readonly mfn: number;
+  refCount: number;
+}
+
+/** One mapping (`struct vfio_dma`). */
+export interface VfioDma {
+  readonly iovaPage: number;
+  vaddrPage: number;
+  readonly npages: number;
+  readonly read: boolean;
+  readonly write: boolean;
+  /** Pinned and mapped into every domain (false while the container has no domain). */
+  iommuMapped: boolean;
+  /** The caller had CAP_IPC_LOCK at map time. */
+  readonly lockCap: boolean;
+  /** The vaddr was invalidated by UNMAP_DMA with VFIO_DMA_UNMAP_FLAG_VADDR. */
+  vaddrInvalid: boolean;
+  /** Pages this mapping has charged to `mm->locked_vm`. */
+  lockedVmPages: number;
+  /** `pfn_list`: iova page → external pin; keys are decimal iova page numbers. */
+  externalPins: Record<string, VfioPfn>;
+}
+
+export interface Type1Backend {
+  readonly kind: 'type1';
+  /** VFIO_TYPE1v2_IOMMU (3) or VFIO_TYPE1_NESTING_IOMMU (6). */
+  readonly v2: boolean;
+  readonly nesting: boolean;
+  /** `domain_list`, oldest first; `domains[0]` is the domain VFIO reads pfns back from. */
+  domains: VfioDomain[];
+  emulatedGroupIds: number[];
+  /** `device_list`: open devices that implement `dma_unmap`, in registration order. */
+  deviceIds: number[];
+  /** `dma_list`, sorted by `iovaPage`. */
+  dmas: VfioDma[];
+  dmaAvail: number;
+  /** `dma_entry_limit` as read when the backend was opened. */
+  readonly dmaEntryLimit: number;
+  vaddrInvalidCount: number;
+  /**
+   * `iova_list` was never populated: no IOMMU group has been attached since the backend opened,
+   * so any IOVA is allowed and the attach-time aperture check is skipped (§1.1, §1.9).
+   */
+  iovaListEmpty: boolean;
+}
+
+export interface NoIommuBackend {
+  readonly kind: 'noiommu';
+}
+
+export interface VfioContainer {
+  /** Groups in the container, in attach order. */
+  groupIds: number[];
+  /** `container->noiommu`: the container holds VFIO_NO_IOMMU groups. */
+  noiommu: boolean;
+  /** Set by VFIO_SET_IOMMU; dropped when the last group leaves. */
+  backend: Type1Backend | NoIommuBackend | null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Fault injection and the crash record
+
+/** While armed, the `nth` pin (or allocation) attempted by any single operation fails. */
+export interface FaultInjection {
+  readonly point: 'pin' | 'alloc';
+  readonly nth: number;
+}
+
+/** A kernel BUG_ON was hit: the host is down and every later call is refused with `BUG_ON`. */
+export interface KernelCrash {
+  readonly where: string;
+  readonly reason: string;
+  readonly iovaPage: number;
+  readonly externalPins: number;
+}
+
+/** Module parameters and world constants, fixed at creation. */
+export interface VfioParams {
+  /** Module parameter `dma_entry_limit` (default 65535). */
+  readonly dmaEntryLimit: number;
+  /** Module parameter `allow_unsafe_interrupts`. */
+  readonly allowUnsafeInterrupts: boolean;
+}
+
+export interface VfioState {
+  memory: HostMemory;
+  process: VmmProcess;
+  otherAllocations: OtherAllocation[];
+  groups: VfioGroup[];
+  devices: VfioDevice[];
+  container: VfioContainer;
+  params: VfioParams;
+  faultInjection: FaultInjection | null;
+  crash: KernelCrash | null;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What an operation returns besides its OpResult
+
+/** A change VFIO made to its IOMMU domains (translations, attachments), in the order it made them. */
+export type TranslationEffect =
+  | {
+      readonly kind: 'map';
+      readonly domainId: number;
+      readonly iovaPage: number;
+      readonly mfn: number;
+      readonly read: boolean;
+      readonly write: boolean;
+    }
+  | { readonly kind: 'unmap'; readonly domainId: number; readonly iovaPage: number; readonly mfn: number }
+  /** `iommu_iotlb_sync`: after it, no cached translation of the unmapped pages remains. */
+  | { readonly kind: 'iotlb-sync'; readonly domainId: number }
+  /** A group's devices now translate through the domain (`iommu_attach_group`). */
+  | { readonly kind: 'attach'; readonly domainId: number; readonly groupId: number }
+  /** A group's devices no longer translate through the domain. */
+  | { readonly kind: 'detach'; readonly domainId: number; readonly groupId: number }
+  /** The domain is freed with any translation left in it (`iommu_domain_free`). */
+  | { readonly kind: 'domain-free'; readonly domainId: number };
+
+/** One device access and where it ended. */
+export interface DmaAccess {
+  readonly deviceId: number;
+  /** The device address: an iova page (type1, ccw) or a bus address page (noiommu). */
+  readonly addressPage: number;
+  readonly write: boolean;
+  /** `landed` at `mfn`, or stopped: `fault` (no translation or no permission), `master-abort` (no such frame). */
+  readonly outcome: 'landed' | 'fault' | 'master-abort';
+  readonly mfn: number | null;
+  /** Owner of the frame when the access landed (`null` = free frame). */
+  readonly owner: FrameOwner;
+}
+
+/**
+ * The result of a VFIO model operation: an `OpResult` plus the translation changes to forward to
+ * an IOMMU model and the device accesses performed. A refused operation has neither.
+ */
+export interface VfioResult extends OpResult {
+  readonly effects: readonly TranslationEffect[];
+  readonly accesses: readonly DmaAccess[];
+}

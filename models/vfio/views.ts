@@ -1,0 +1,277 @@
+/**
+ * Read-only views of the VFIO state for invariants, recomputed from the structures rather than
+ * read from the counters the model keeps. Reference: semantics.md §1.13.
+ *
+ * Which view exposes which deliberate bug (config.ts):
+ * - `unmap-skips-unpin`: `frameRefcountMismatches` (a frame keeps a reference no structure
+ *   accounts for; it is never freed, so teardown finds it too).
+ * - `map-failure-leaks-pins`: `frameRefcountMismatches` after the failed MAP_DMA (and the
+ *   atomicity invariant: the refusal changed the state).
+ * - `locked-vm-not-uncharged`: `lockedVmAccounting` (mm->locked_vm above the pages still charged).
+ * - `mdev-ignores-unmap`: `kernelCrash` (the UNMAP_DMA of a range a driver keeps pinned BUG_ONs).
+ * - `overlap-not-checked`: `overlappingMappings` (disjointness) and `frameRefcountMismatches`: the
+ *   second mapping's translations replace the first's, so the first mapping's pins are orphaned
+ *   (no translation names them; unpin reads pfns back from the domain) and are never dropped.
+ */
+import { domainOfGroup, type1Backend } from './state.js';
+import type { VfioDma, VfioState } from './types.js';
+
+/** Something that keeps a frame alive. */
+export type VfioHolder =
+  /** A present page of the VMM process maps it. */
+  | { readonly kind: 'process page'; readonly vaddrPage: number }
+  /** An IOMMU-path pin of a mapped IOVA page (one per page, whatever the number of domains). */
+  | { readonly kind: 'iommu pin'; readonly dmaIovaPage: number; readonly iovaPage: number }
+  /** An external pin (`vfio_pfn`; one FOLL_PIN whatever its ref_count). */
+  | { readonly kind: 'external pin'; readonly dmaIovaPage: number; readonly iovaPage: number }
+  /** The allocation reference of another owner. */
+  | { readonly kind: 'other owner'; readonly owner: number };
+
+export function describeHolder(holder: VfioHolder): string {
+  switch (holder.kind) {
+    case 'process page':
+      return `process page at vaddr page ${holder.vaddrPage}`;
+    case 'iommu pin':
+    case 'external pin':
+      return `${holder.kind} of iova page ${holder.iovaPage} (mapping at ${holder.dmaIovaPage})`;
+    case 'other owner':
+      return `allocation of owner ${holder.owner}`;
+  }
+}
+
+/** The IOMMU-path pins of a mapping: its pages' frames as the first domain translates them. */
+export function iommuPins(state: VfioState, dma: VfioDma): { readonly iovaPage: number; readonly mfn: number }[] {
+  const first = type1Backend(state)?.domains[0];
+  if (!dma.iommuMapped || first === undefined) return [];
+  const pins: { iovaPage: number; mfn: number }[] = [];
+  for (let i = 0; i < dma.npages; i++) {
+    const translation = first.translations[dma.iovaPage + i];
+    if (translation !== undefined) pins.push({ iovaPage: dma.iovaPage + i, mfn: translation.mfn });
+  }
+  return pins;
+}
+
+/** Holders of every frame, indexed by mfn. */
+export function frameHolders(state: VfioState): VfioHolder[][] {
+  const holders: VfioHolder[][] = state.memory.frames.map(() => []);
+  const add = (mfn: number, holder: VfioHolder): void => {
+    holders[mfn]?.push(holder);
+  };
+  for (const [key, page] of Object.entries(state.process.pages)) {
+    if (page.mfn !== null) add(page.mfn, { kind: 'process page', vaddrPage: Number(key) });
+  }
+  for (const allocation of state.otherAllocations)
+    add(allocation.mfn, { kind: 'other owner', owner: allocation.owner });
+  for (const dma of type1Backend(state)?.dmas ?? []) {
+    for (const pin of iommuPins(state, dma)) {
+      add(pin.mfn, { kind: 'iommu pin', dmaIovaPage: dma.iovaPage, iovaPage: pin.iovaPage });
+    }
+    for (const [key, vpfn] of Object.entries(dma.externalPins)) {
+      add(vpfn.mfn, { kind: 'external pin', dmaIovaPage: dma.iovaPage, iovaPage: Number(key) });
+    }
+  }
+  return holders;
+}
+
+export interface RefcountMismatch {
+  readonly mfn: number;
+  readonly refcount: number;
+  readonly holders: readonly VfioHolder[];
+}
+
+/** Frames whose reference count differs from the holders recomputed from every structure. */
+export function frameRefcountMismatches(state: VfioState): RefcountMismatch[] {
+  const holders = frameHolders(state);
+  return state.memory.frames
+    .filter((frame) => frame.refcount !== (holders[frame.mfn]?.length ?? 0))
+    .map((frame) => ({ mfn: frame.mfn, refcount: frame.refcount, holders: holders[frame.mfn] ?? [] }));
+}
+
+export interface LockedVmAccounting {
+  /** `mm->locked_vm`. */
+  readonly processPages: number;
+  /** Σ over mappings of the pages each has charged. */
+  readonly perMappingPages: number;
+  /** What §1.13 inv. 7 says it must be: mapped pages with a domain, else external pins. */
+  readonly expectedPages: number;
+  readonly limitPages: number;
+  readonly capIpcLock: boolean;
+}
+
+export function lockedVmAccounting(state: VfioState): LockedVmAccounting {
+  const backend = type1Backend(state);
+  const dmas = backend?.dmas ?? [];
+  const withDomain = (backend?.domains.length ?? 0) > 0;
+  const expectedPages = dmas.reduce(
+    (sum, dma) => sum + (withDomain ? dma.npages : Object.keys(dma.externalPins).length),
+    0,
+  );
+  return {
+    processPages: state.process.lockedVmPages,
+    perMappingPages: dmas.reduce((sum, dma) => sum + dma.lockedVmPages, 0),
+    expectedPages,
+    limitPages: state.process.memlockLimitPages,
+    capIpcLock: state.process.capIpcLock,
+  };
+}
+
+export interface ReachableFrame {
+  readonly deviceId: number;
+  /** `iommu`: a translation of the device's domain; `noiommu`: any bus address; `pin`: a page the driver holds. */
+  readonly via: 'iommu' | 'noiommu' | 'pin';
+  readonly addressPage: number;
+  readonly mfn: number;
+  readonly write: boolean;
+}
+
+/** Every frame each open device can reach right now, and how. */
+export function deviceReach(state: VfioState): ReachableFrame[] {
+  const reach: ReachableFrame[] = [];
+  const backend = state.container.backend;
+  for (const device of state.devices) {
+    if (!device.open) continue;
+    if (device.kind === 'pci') {
+      if (backend?.kind === 'noiommu') {
+        for (const frame of state.memory.frames) {
+          reach.push({ deviceId: device.id, via: 'noiommu', addressPage: frame.mfn, mfn: frame.mfn, write: true });
+        }
+        continue;
+      }
+      const domain = backend?.kind === 'type1' ? domainOfGroup(backend, device.groupId) : undefined;
+      for (const [key, translation] of Object.entries(domain?.translations ?? {})) {
+        reach.push({ deviceId: device.id, via: 'iommu', addressPage: Number(key), ...translation });
+      }
+      continue;
+    }
+    for (const transfer of device.io ?? []) {
+      reach.push({ deviceId: device.id, via: 'pin', addressPage: transfer.iovaPage, mfn: transfer.mfn, write: true });
+    }
+    for (const key of Object.keys(device.pins)) {
+      const iovaPage = Number(key);
+      const dma =
+        backend?.kind === 'type1' ? backend.dmas.find((d) => d.externalPins[iovaPage] !== undefined) : undefined;
+      const vpfn = dma?.externalPins[iovaPage];
+      if (vpfn !== undefined)
+        reach.push({ deviceId: device.id, via: 'pin', addressPage: iovaPage, mfn: vpfn.mfn, write: true });
+    }
+  }
+  return reach;
+}
+
+export interface ExternalPinSummary {
+  readonly dmaIovaPage: number;
+  /** `vfio_pfn` records. */
+  readonly records: number;
+  /** Σ ref_count. */
+  readonly references: number;
+  /** Σ over open devices of the pins their drivers record in this mapping. */
+  readonly driverRecorded: number;
+}
+
+/** External pins outstanding per mapping, next to what the drivers think they hold. */
+export function externalPinsByMapping(state: VfioState): ExternalPinSummary[] {
+  const backend = type1Backend(state);
+  if (backend === null) return [];
+  return backend.dmas.map((dma) => {
+    const pins = Object.values(dma.externalPins);
+    let driverRecorded = 0;
+    for (const device of state.devices) {
+      for (const [key, count] of Object.entries(device.pins)) {
+        const page = Number(key);
+        if (page >= dma.iovaPage && page < dma.iovaPage + dma.npages) driverRecorded += count;
+      }
+    }
+    return {
+      dmaIovaPage: dma.iovaPage,
+      records: pins.length,
+      references: pins.reduce((sum, pin) => sum + pin.refCount, 0),
+      driverRecorded,
+    };
+  });
+}
+
+/** Pairs of mappings whose IOVA ranges intersect (§1.13 inv. 1: there must be none). */
+export function overlappingMappings(state: VfioState): { readonly first: number; readonly second: number }[] {
+  const dmas = type1Backend(state)?.dmas ?? [];
+  const pairs: { first: number; second: number }[] = [];
+  dmas.forEach((a, i) => {
+    for (const b of dmas.slice(i + 1)) {
+      if (a.iovaPage < b.iovaPage + b.npages && b.iovaPage < a.iovaPage + a.npages) {
+        pairs.push({ first: a.iovaPage, second: b.iovaPage });
+      }
+    }
+  });
+  return pairs;
+}
+
+/** §1.13 inv. 2: `dma_avail + |dma_list| = dma_entry_limit`. */
+export function slotAccounting(
+  state: VfioState,
+): { readonly dmaAvail: number; readonly mappings: number; readonly limit: number } | null {
+  const backend = type1Backend(state);
+  if (backend === null) return null;
+  return { dmaAvail: backend.dmaAvail, mappings: backend.dmas.length, limit: backend.dmaEntryLimit };
+}
+
+export interface TranslationDisagreement {
+  readonly domainId: number;
+  readonly iovaPage: number;
+  readonly problem: string;
+}
+
+/**
+ * §1.13 inv. 3: with domains, every page of every mapping translates in every domain to the same
+ * frame with the mapping's prot, and no other translation exists; without domains, no mapping is
+ * iommu_mapped.
+ */
+export function translationDisagreements(state: VfioState): TranslationDisagreement[] {
+  const backend = type1Backend(state);
+  if (backend === null) return [];
+  const problems: TranslationDisagreement[] = [];
+  const [first] = backend.domains;
+  if (first === undefined) {
+    for (const dma of backend.dmas) {
+      if (dma.iommuMapped)
+        problems.push({ domainId: -1, iovaPage: dma.iovaPage, problem: 'iommu_mapped without a domain' });
+    }
+    return problems;
+  }
+  const covered = new Set<number>();
+  for (const dma of backend.dmas) {
+    if (!dma.iommuMapped) {
+      problems.push({ domainId: first.id, iovaPage: dma.iovaPage, problem: 'mapping not iommu_mapped' });
+      continue;
+    }
+    for (let i = 0; i < dma.npages; i++) {
+      const iovaPage = dma.iovaPage + i;
+      covered.add(iovaPage);
+      const reference = first.translations[iovaPage];
+      for (const domain of backend.domains) {
+        const translation = domain.translations[iovaPage];
+        if (translation === undefined) {
+          problems.push({ domainId: domain.id, iovaPage, problem: 'no translation' });
+        } else if (translation.read !== dma.read || translation.write !== dma.write) {
+          problems.push({ domainId: domain.id, iovaPage, problem: 'prot differs from the mapping' });
+        } else if (reference !== undefined && translation.mfn !== reference.mfn) {
+          problems.push({
+            domainId: domain.id,
+            iovaPage,
+            problem: `mfn ${translation.mfn}, first domain ${reference.mfn}`,
+          });
+        }
+      }
+    }
+  }
+  for (const domain of backend.domains) {
+    for (const key of Object.keys(domain.translations)) {
+      if (!covered.has(Number(key)))
+        problems.push({ domainId: domain.id, iovaPage: Number(key), problem: 'no mapping' });
+    }
+  }
+  return problems;
+}
+
+/** The kernel crash, if one happened (BUG_ON in the unmap retry loop). */
+export function kernelCrash(state: VfioState): VfioState['crash'] {
+  return state.crash;
+}
