@@ -3,9 +3,17 @@
  * flawed ones to be caught.
  */
 import type { AnyDesign } from '../src/design.js';
+import { mdevIgnoresUnmap, mdevUnmapCallback, vfioNoiommu, vfioType1 } from './vfio/designs.js';
 import { xenLookup, xenMap } from './xengt/designs.js';
 
-export const designs: readonly AnyDesign[] = [xenMap, xenLookup];
+export const designs: readonly AnyDesign[] = [
+  xenMap,
+  xenLookup,
+  vfioType1,
+  vfioNoiommu,
+  mdevUnmapCallback,
+  mdevIgnoresUnmap,
+];
 
 export function findDesign(id: string): AnyDesign | undefined {
   return designs.find((design) => design.id === id);

@@ -28,6 +28,10 @@ describe('dmaprop designs', () => {
     expect(rows.map((row) => [row.id, row.expected])).toEqual([
       ['xen/map', 'holds'],
       ['xen/lookup', 'violates'],
+      ['vfio/type1', 'holds'],
+      ['vfio/noiommu', 'violates'],
+      ['mdev/unmap-callback', 'holds'],
+      ['mdev/ignores-unmap', 'violates'],
     ]);
     for (const row of rows) {
       expect(Object.keys(row).sort()).toEqual(['description', 'expected', 'id', 'stack']);

@@ -14,6 +14,17 @@ export const vfioBugs = [
   'locked-vm-not-uncharged',
   /** The mediated driver's dma_unmap callback returns without unpinning (the kernel then BUG_ONs). */
   'mdev-ignores-unmap',
+  /**
+   * The generic mediated driver calls vfio_unpin_pages over a whole range, including IOVAs it
+   * never pinned: the container-wide vfio_pfn counts drop under another driver's feet.
+   */
+  'mdev-unpins-foreign-pins',
+  /** MAP_DMA treats the task as if it had CAP_IPC_LOCK: RLIMIT_MEMLOCK is never checked for the mapping. */
+  'map-skips-memlock-check',
+  /** Removing a mapping forgets to give its slot back (dma_avail is not incremented). */
+  'unmap-leaks-dma-slot',
+  /** Closing a device fd skips the driver's close_device: its external pins and I/O outlive it. */
+  'close-keeps-pins',
   /** MAP_DMA skips the overlap search: a second mapping over the same IOVA replaces its translations. */
   'overlap-not-checked',
 ] as const;

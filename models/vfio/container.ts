@@ -19,6 +19,7 @@
  * backend does not know (ENOTTY) — commands are typed, so no unknown ioctl can be issued.
  */
 import type { VfioConfig } from './config.js';
+import { hasVfioBug } from './config.js';
 import { hasDmaUnmapOp } from './external-pin.js';
 import { closeDeviceDriver } from './mdev.js';
 import { domainMapPage, lockAcct, pinAndMapDma, removeDma, unmapUnpinDma } from './pin.js';
@@ -262,12 +263,12 @@ export function openDevice(state: VfioState, _config: VfioConfig, args: DeviceAr
 }
 
 /** Closing the device fd: the driver's close_device releases its pins, then it is unregistered. */
-export function closeDevice(state: VfioState, _config: VfioConfig, args: DeviceArgs): VfioResult {
+export function closeDevice(state: VfioState, config: VfioConfig, args: DeviceArgs): VfioResult {
   return runOp(state, () => {
     const device = deviceAt(state, args.deviceId);
     if (device === undefined) return err('EBADF');
     if (!device.open) return err('EINVAL');
-    closeDeviceDriver(state, device);
+    if (!hasVfioBug(config, 'close-keeps-pins')) closeDeviceDriver(state, device);
     const backend = state.container.backend;
     if (backend !== null && backend.kind === 'type1') {
       backend.deviceIds = backend.deviceIds.filter((id) => id !== device.id);

@@ -129,7 +129,7 @@ function doMap(state: VfioState, config: VfioConfig, ctx: OpContext, args: MapDm
     read,
     write,
     iommuMapped: false,
-    lockCap: state.process.capIpcLock,
+    lockCap: state.process.capIpcLock || hasVfioBug(config, 'map-skips-memlock-check'),
     vaddrInvalid: false,
     lockedVmPages: 0,
     externalPins: {},

@@ -6,8 +6,9 @@
  * A driver keeps its own record of the pins it holds (`device.pins`: iova page → times pinned).
  * The commands `mdevPinPages` / `mdevUnpinPages` are the generic driver (GVT-g style) pinning a
  * guest page for its own use and letting it go; they call `vfio_pin_pages` / `vfio_unpin_pages`
- * and keep the record. A driver that unpins an IOVA it never pinned is modelled as Linux sees it
- * (the shared `vfio_pfn` count drops); its own record never goes below zero.
+ * and keep the record. A correct driver unpins only IOVAs its record holds; the bug
+ * `mdev-unpins-foreign-pins` is the driver that calls vfio_unpin_pages over a whole range, modelled
+ * as Linux sees it (the shared `vfio_pfn` count drops); its own record never goes below zero.
  *
  * `dma_unmap(iova, length)` contract: the driver must unpin every IOVA it pinned in the range
  * before returning. The generic driver unpins its pins in the range; the vfio-ccw driver, when its
@@ -20,7 +21,12 @@
  */
 import type { VfioConfig } from './config.js';
 import { hasVfioBug } from './config.js';
-import { vfioPinPagesInternal, vfioUnpinPagesInternal } from './external-pin.js';
+import {
+  VFIO_PIN_PAGES_MAX_ENTRIES,
+  hasDmaUnmapOp,
+  vfioPinPagesInternal,
+  vfioUnpinPagesInternal,
+} from './external-pin.js';
 import type { PinPagesResult } from './external-pin.js';
 import { deviceAt, err, ok, runOp } from './state.js';
 import type { OpContext } from './state.js';
@@ -124,6 +130,30 @@ export function closeDeviceDriver(state: VfioState, device: VfioDevice): void {
 // ---------------------------------------------------------------------------------------------
 // Commands: the generic mediated driver pins and unpins guest pages.
 
+/**
+ * A correct driver lets go only of what it pinned: for each page of the range its record holds,
+ * one vfio_unpin_pages call. Pages it never pinned are not its to unpin (the vfio_pfn counts are
+ * shared by every driver of the container), so it skips them. The request itself is checked as
+ * vfio_unpin_pages checks it.
+ */
+function releaseOwnPins(
+  state: VfioState,
+  device: VfioDevice,
+  args: MdevUnpinArgs,
+): ReturnType<typeof err> | ReturnType<typeof ok> {
+  if (!device.open || !hasDmaUnmapOp(device)) return err('EINVAL', { warn: true });
+  if (!Number.isInteger(args.npage) || args.npage <= 0 || args.npage > VFIO_PIN_PAGES_MAX_ENTRIES)
+    return err('EINVAL', { warn: true });
+  let processed = 0;
+  for (let page = args.iovaPage; page < args.iovaPage + args.npage; page++) {
+    if ((device.pins[page] ?? 0) === 0) continue;
+    const result = driverUnpin(state, device, page, 1);
+    if (typeof result === 'string') return err(result, { warn: true });
+    processed += result;
+  }
+  return ok({ processed, warn: false });
+}
+
 export function mdevPinPages(state: VfioState, _config: VfioConfig, args: MdevPinArgs): VfioResult {
   return runOp(state, (ctx) => {
     const device = deviceAt(state, args.deviceId);
@@ -135,10 +165,11 @@ export function mdevPinPages(state: VfioState, _config: VfioConfig, args: MdevPi
   });
 }
 
-export function mdevUnpinPages(state: VfioState, _config: VfioConfig, args: MdevUnpinArgs): VfioResult {
+export function mdevUnpinPages(state: VfioState, config: VfioConfig, args: MdevUnpinArgs): VfioResult {
   return runOp(state, () => {
     const device = deviceAt(state, args.deviceId);
     if (device === undefined) return err('EBADF');
+    if (!hasVfioBug(config, 'mdev-unpins-foreign-pins')) return releaseOwnPins(state, device, args);
     const processed = driverUnpin(state, device, args.iovaPage, args.npage);
     if (typeof processed === 'string') return err(processed, { warn: true });
     return ok({ processed, warn: processed !== args.npage });

@@ -152,5 +152,5 @@ export function removeDma(
   unmapUnpinDma(state, config, ctx, backend, dma, true);
   if (dma.vaddrInvalid) backend.vaddrInvalidCount -= 1;
   unlinkDma(backend, dma);
-  backend.dmaAvail += 1;
+  if (!hasVfioBug(config, 'unmap-leaks-dma-slot')) backend.dmaAvail += 1;
 }

@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { closeDevice, groupSetContainer, VFIO_TYPE1_IOMMU } from '../../../models/vfio/container.js';
 import { mapDma, mapDmaArgs } from '../../../models/vfio/map-dma.js';
+import { ccwStartIo } from '../../../models/vfio/ccw.js';
 import { mdevPinPages, mdevUnpinPages } from '../../../models/vfio/mdev.js';
 import type { MdevPinArgs } from '../../../models/vfio/mdev.js';
 import { unmapAllArgs, unmapDma, unmapDmaArgs } from '../../../models/vfio/unmap-dma.js';
@@ -132,12 +133,15 @@ describe('external pins without an IOMMU domain (charged to locked_vm)', () => {
     expect(state.devices[MDEV]!.pins).toEqual({ 1: 2 });
   });
 
+  // vfio_unpin_pages itself, as a driver that unpins whole ranges calls it.
+  const rangeDriver = { bugs: ['mdev-unpins-foreign-pins' as const] };
+
   it('the last unpin unpins and uncharges; an unpinned IOVA is a silent no-op', () => {
     const state = mappedMediated();
     const mfn = mfnAt(state, RAM + 1);
     pin(state, { iovaPage: 1 });
     pin(state, { iovaPage: 1 });
-    expect(expectOk(mdevUnpinPages(state, config, { deviceId: MDEV, iovaPage: 0, npage: 2 }))).toEqual({
+    expect(expectOk(mdevUnpinPages(state, rangeDriver, { deviceId: MDEV, iovaPage: 0, npage: 2 }))).toEqual({
       processed: 2,
       warn: false,
     });
@@ -152,11 +156,26 @@ describe('external pins without an IOMMU domain (charged to locked_vm)', () => {
   it('unpin stops at the first unmapped IOVA (WARN: fewer processed)', () => {
     const state = mappedMediated();
     pin(state, { iovaPage: 3 });
-    expect(expectOk(mdevUnpinPages(state, config, { deviceId: MDEV, iovaPage: 3, npage: 3 }))).toEqual({
+    expect(expectOk(mdevUnpinPages(state, rangeDriver, { deviceId: MDEV, iovaPage: 3, npage: 3 }))).toEqual({
       processed: 1,
       warn: true,
     });
     expect(dmaAt(state, 0).externalPins).toEqual({});
+  });
+
+  it('a correct driver releases only its own pins: another driver’s pin on the same IOVA stays', () => {
+    const state = mappedMediated();
+    const mfn = mfnAt(state, RAM + 1);
+    expectOk(ccwStartIo(state, config, { deviceId: CCW, program: [{ iovaPage: 1, write: false }] }));
+    expect(expectOk(mdevUnpinPages(state, config, { deviceId: MDEV, iovaPage: 0, npage: 2 }))).toEqual({
+      processed: 0,
+      warn: false,
+    });
+    expect(dmaAt(state, 0).externalPins).toEqual({ 1: { mfn, refCount: 1 } });
+    // The range-unpinning driver drops the ccw device's pin from under it.
+    expectOk(mdevUnpinPages(state, rangeDriver, { deviceId: MDEV, iovaPage: 0, npage: 2 }));
+    expect(dmaAt(state, 0).externalPins).toEqual({});
+    expect(state.devices[CCW]!.io).not.toBeNull();
   });
 
   it('unpin with npage out of range or a closed device is a WARN with no effect (EINVAL)', () => {

@@ -1,0 +1,47 @@
+/**
+ * How a VFIO design is built: a stack world (passthrough, noiommu or mediated), the model's
+ * deliberate bugs if any, and the expected verdict — the same way a user writes a variant.
+ */
+import type { AllocPolicy } from '../../models/memory/frames.js';
+import type { VfioCommand } from '../../models/vfio/commands.js';
+import type { VfioBug, VfioConfig } from '../../models/vfio/config.js';
+import { stepVfio } from '../../models/vfio/step.js';
+import type { VfioState } from '../../models/vfio/types.js';
+import type { Design, Expectation } from '../../src/design.js';
+import { formatVfioCommand } from './format.js';
+import { vfioCommandSpace } from './generators.js';
+import { vfioInvariants } from './invariants/index.js';
+import { initVfioWorld } from './world.js';
+import type { VfioStackKind } from './world.js';
+
+export interface VfioDesignOptions {
+  readonly id: string;
+  readonly world: VfioStackKind;
+  readonly expected: Expectation;
+  readonly description: string;
+  readonly breaks?: readonly string[];
+  readonly bugs?: readonly VfioBug[];
+  readonly policy?: AllocPolicy;
+}
+
+export type VfioDesign = Design<VfioState, VfioCommand, VfioCommand> & { readonly config: VfioConfig };
+
+export function vfioDesign(options: VfioDesignOptions): VfioDesign {
+  const config: VfioConfig = { bugs: options.bugs ?? [] };
+  const initial = initVfioWorld(options.world, config, options.policy);
+  return {
+    id: options.id,
+    stack: options.world === 'mediated' ? 'mediated' : 'passthrough',
+    expected: options.expected,
+    description: options.description,
+    breaks: options.breaks ?? [],
+    config,
+    // Steps never modify the state they are given, so every run can start from the same object.
+    init: () => initial,
+    step: (state, command) => stepVfio(state, config, command),
+    resolve: (_state, template) => template,
+    commands: vfioCommandSpace(options.world),
+    invariants: vfioInvariants,
+    formatCommand: formatVfioCommand,
+  };
+}

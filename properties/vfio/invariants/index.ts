@@ -1,0 +1,33 @@
+/** Every invariant of the VFIO stacks, in report order: effect, latent, accounting, teardown, atomicity. */
+import type { VfioCommand } from '../../../models/vfio/commands.js';
+import type { VfioState } from '../../../models/vfio/types.js';
+import type { Invariant } from '../../../src/design.js';
+import { failedOperationLeavesStateUnchanged } from '../../generic/atomicity.js';
+import {
+  dmaSlotsAccounted,
+  domainsMatchMappings,
+  frameRefcountMatchesHolders,
+  lockedVmMatchesPins,
+  lockedVmWithinLimit,
+  mappingsDisjoint,
+} from './accounting.js';
+import { noDmaToForeignFrame, noDmaToFreeFrame, noKernelCrash } from './effect.js';
+import { reachableFrameOwnedByGuest, reachableFramePinned } from './latent.js';
+import { closedDeviceHoldsNothing, releasedContainerUncharged } from './teardown.js';
+
+export const vfioInvariants: readonly Invariant<VfioState, VfioCommand>[] = [
+  noDmaToForeignFrame,
+  noDmaToFreeFrame,
+  noKernelCrash,
+  reachableFrameOwnedByGuest,
+  reachableFramePinned,
+  frameRefcountMatchesHolders,
+  lockedVmMatchesPins,
+  lockedVmWithinLimit,
+  dmaSlotsAccounted,
+  mappingsDisjoint,
+  domainsMatchMappings,
+  closedDeviceHoldsNothing,
+  releasedContainerUncharged,
+  failedOperationLeavesStateUnchanged<VfioState, VfioCommand>(),
+];

@@ -1,0 +1,42 @@
+/**
+ * Teardown invariants of the VFIO stacks: a closed device holds no pins and no I/O; a released
+ * container leaves no locked_vm charge behind (its mappings and pins go with the backend itself).
+ */
+import type { VfioCommand } from '../../../models/vfio/commands.js';
+import type { VfioState } from '../../../models/vfio/types.js';
+import type { Invariant } from '../../../src/design.js';
+
+type VfioInvariant = Invariant<VfioState, VfioCommand>;
+
+export const closedDeviceHoldsNothing: VfioInvariant = {
+  name: 'closed-device-holds-nothing',
+  class: 'teardown',
+  description: 'a device whose fd is closed holds no external pin and has no I/O in flight',
+  check({ after }) {
+    for (const device of after.devices) {
+      if (device.open) continue;
+      const pinned = Object.keys(device.pins);
+      if (pinned.length === 0 && device.io === null) continue;
+      return {
+        message: `closed device ${device.id} still ${pinned.length > 0 ? `pins iova pages ${pinned.join(', ')}` : 'has I/O in flight'}`,
+        actual: `${pinned.length} pinned pages${device.io === null ? '' : ', I/O in flight'}`,
+        expected: 'nothing held',
+      };
+    }
+    return null;
+  },
+};
+
+export const releasedContainerUncharged: VfioInvariant = {
+  name: 'released-container-uncharged',
+  class: 'teardown',
+  description: 'once the container has no backend, the VMM process has no locked_vm charge left',
+  check({ after }) {
+    if (after.container.backend !== null || after.process.lockedVmPages === 0) return null;
+    return {
+      message: `container released, but locked_vm is still ${after.process.lockedVmPages} pages`,
+      actual: `locked_vm ${after.process.lockedVmPages}`,
+      expected: 'locked_vm 0',
+    };
+  },
+};

@@ -1,0 +1,65 @@
+/**
+ * Deliberately broken variants of the VFIO stacks' mechanisms, for the meta-tests: each carries
+ * one bug from the VFIO model's catalogue and names the invariants expected to catch it.
+ */
+import type { VfioBug } from '../../models/vfio/config.js';
+import { vfioDesign } from './design.js';
+import type { VfioDesign } from './design.js';
+import type { VfioStackKind } from './world.js';
+
+function mutant(world: VfioStackKind, bug: VfioBug, catches: readonly string[], description: string): VfioDesign {
+  return vfioDesign({
+    id: `mutant/vfio-${world}/${bug}`,
+    world,
+    bugs: [bug],
+    expected: 'violates',
+    breaks: catches,
+    description,
+  });
+}
+
+export const vfioMutants: readonly VfioDesign[] = [
+  mutant(
+    'passthrough',
+    'unmap-skips-unpin',
+    ['frame-refcount-matches-holders'],
+    'forgotten reference drop: UNMAP_DMA never unpins',
+  ),
+  mutant(
+    'passthrough',
+    'map-failure-leaks-pins',
+    ['frame-refcount-matches-holders', 'failed-op-leaves-state-unchanged'],
+    'a MAP_DMA that fails part-way leaves its pins',
+  ),
+  mutant(
+    'passthrough',
+    'locked-vm-not-uncharged',
+    ['locked-vm-matches-pins', 'released-container-uncharged'],
+    'unpinning never uncharges locked_vm',
+  ),
+  mutant('passthrough', 'map-skips-memlock-check', ['locked-vm-within-limit'], 'MAP_DMA never checks RLIMIT_MEMLOCK'),
+  mutant(
+    'passthrough',
+    'unmap-leaks-dma-slot',
+    ['dma-slots-accounted'],
+    'removing a mapping never gives its dma_entry_limit slot back',
+  ),
+  mutant(
+    'passthrough',
+    'overlap-not-checked',
+    ['mappings-disjoint', 'domains-match-mappings'],
+    'MAP_DMA skips the overlap search',
+  ),
+  mutant(
+    'mediated',
+    'close-keeps-pins',
+    ['closed-device-holds-nothing'],
+    'skipped tidy-up: closing a device keeps its pins',
+  ),
+  mutant(
+    'mediated',
+    'mdev-unpins-foreign-pins',
+    ['reachable-frame-pinned'],
+    "the driver unpins whole ranges, dropping another driver's pins",
+  ),
+];

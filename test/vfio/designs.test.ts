@@ -1,0 +1,22 @@
+/**
+ * The VFIO designs on the fixed seed set: sound ones hold, flawed ones are caught with a
+ * counterexample for each invariant they break, none longer than six steps.
+ */
+import { describe, expect, test } from 'vitest';
+import { checkDesign } from '../../src/check.js';
+import { mdevIgnoresUnmap, mdevUnmapCallback, vfioNoiommu, vfioType1 } from '../../properties/vfio/designs.js';
+import { FIXED_SEEDS } from '../helpers.js';
+
+const cases = [vfioType1, vfioNoiommu, mdevUnmapCallback, mdevIgnoresUnmap].flatMap((design) =>
+  FIXED_SEEDS.map((seed) => ({ design, seed })),
+);
+
+describe('VFIO designs on 20 fixed seeds', () => {
+  test.for(cases)('$design.id, seed $seed: meets its expectation', ({ design, seed }) => {
+    const check = checkDesign(design, { seed, runs: 200, report: design.breaks });
+    expect(check.met).toBe(true);
+    if (design.expected === 'holds') return;
+    expect(check.violations.map((found) => found.invariant).sort()).toEqual([...design.breaks].sort());
+    for (const found of check.violations) expect(found.length, found.invariant).toBeLessThanOrEqual(6);
+  });
+});
