@@ -7,11 +7,14 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { designs } from '../properties/registry.js';
 import { DEFAULT_CORPUS, DEFAULT_RUNS, runCheck } from './cli-check.js';
 import type { CheckFlags } from './cli-check.js';
+import { runExplore } from './cli-explore.js';
+import type { ExploreFlags } from './cli-explore.js';
 import { UsageError, processIo } from './cli-io.js';
 import type { CliIo } from './cli-io.js';
 import { runReplay } from './cli-replay.js';
 import type { ReplayFlags } from './cli-replay.js';
 import type { AnyDesign } from './design.js';
+import { DEFAULT_MAX_STATES } from './explore.js';
 import { SEED_MAX } from './seed.js';
 import { parseShard } from './shard.js';
 import type { Shard } from './shard.js';
@@ -105,6 +108,33 @@ function program(io: CliIo, registry: readonly AnyDesign[], setExit: (code: numb
     .option('--corpus <dir>', 'regression corpus directory', DEFAULT_CORPUS)
     .option('--json', 'print JSON: { results: [...] }')
     .action((flags: CheckFlags) => setExit(runCheck(flags, io, registry)));
+  root
+    .command('explore')
+    .description("breadth-first search of every command sequence up to a depth, in each stack's small scope")
+    .option('-d, --design <id...>', 'design ids to explore (default: every design that declares a scope)')
+    .addOption(
+      new Option('--depth <k>', 'longest command sequence explored')
+        .makeOptionMandatory()
+        .argParser(integer('depth', 1, 64)),
+    )
+    .addOption(
+      new Option('--max-states <n>', 'stop when this many distinct states are known')
+        .default(DEFAULT_MAX_STATES)
+        .argParser(integer('max-states', 1, 10_000_000)),
+    )
+    .addOption(
+      new Option(
+        '--shard <i/n>',
+        "explore only the i-th of n interleaved slices of the initial state's commands",
+      ).argParser(shard),
+    )
+    .option('--save', 'save each shortest counterexample to the regression corpus')
+    .option('--corpus <dir>', 'regression corpus directory', DEFAULT_CORPUS)
+    .option(
+      '--json',
+      'print JSON: { results: [{ design, depth, states, transitions, elapsedMs, verdict, violations }] }',
+    )
+    .action((flags: ExploreFlags) => setExit(runExplore(flags, io, registry)));
   root
     .command('replay')
     .description('replay a regression corpus entry step by step with the state that matters')

@@ -74,6 +74,31 @@ export interface Design<S, C extends T, T extends Command = C> {
   validateCommand?(command: Readonly<Record<string, unknown>>): CommandProblem | null;
   /** The state that matters around one step, for `dmaprop replay`: a few lines in domain words. */
   explainStep?(transition: Transition<S, C>): string[];
+  /** The small scope `dmaprop explore` enumerates exhaustively; a design without one is not explored. */
+  readonly explore?: ExploreScope<S, T>;
+}
+
+/**
+ * A small scope for exhaustive breadth-first exploration (`dmaprop explore`): the commands to try
+ * from each state, and a canonical key that identifies states up to the stack's symmetries.
+ * A stack declares only this; the explorer is generic.
+ */
+export interface ExploreScope<S, T> {
+  /** What the scope covers and what it leaves out, in a sentence or two (shown by the CLI). */
+  readonly description: string;
+  /**
+   * The finite list of command templates tried from `state`, in a fixed order (the search order).
+   * Templates may hold picks: the explorer resolves each with `design.resolve` and steps each
+   * distinct concrete command once.
+   */
+  templates(state: S): readonly T[];
+  /**
+   * A canonical key of `state`. Equal keys must mean equivalent states: equal up to a symmetry of
+   * the stack (a renaming of interchangeable identities under which the step function, the
+   * templates and every invariant's verdict are unchanged), or differing only in what none of
+   * them reads. The more equivalent states share a key, the fewer states the search visits.
+   */
+  key(state: S): string;
 }
 
 /** A field of a command that is not what its kind requires. */

@@ -9,6 +9,7 @@ export type {
   CommandSpace,
   Design,
   Expectation,
+  ExploreScope,
   Invariant,
   InvariantClass,
   Step,
@@ -22,7 +23,9 @@ export type { GenerationOptions } from './generate.js';
 export { minimize } from './minimize.js';
 export { checkDesign, counterexampleFor } from './check.js';
 export type { CheckOptions, Counterexample, DesignCheck, FirstFailure, Verdict } from './check.js';
-export { checkJson, formatDesignCheck, formatSummary } from './report.js';
+export { checkJson, counterexampleJson, formatDesignCheck, formatSummary } from './report.js';
+export { DEFAULT_MAX_STATES, exploreDesign, mergeExplorations, stableJson } from './explore.js';
+export type { ExploreOptions, ExploreProgress, ExploreResult, ExploreVerdict } from './explore.js';
 export { main } from './cli.js';
 
 export type { OpResult } from '../models/result.js';

@@ -81,17 +81,22 @@ export function checkJson(checks: readonly DesignCheck[]): unknown {
       interrupted: check.interrupted,
       firstFailure: check.firstFailure,
       brokenAt: check.brokenAt,
-      violations: check.violations.map((counterexample) => ({
-        invariant: counterexample.invariant,
-        class: counterexample.class,
-        length: counterexample.length,
-        steps: counterexample.steps,
-        results: counterexample.executed.map((step) => step.result),
-        message: counterexample.violation.message,
-        actual: counterexample.violation.actual,
-        expectedValue: counterexample.violation.expected,
-        replay: counterexample.replay,
-      })),
+      violations: check.violations.map(counterexampleJson),
     })),
+  };
+}
+
+/** One counterexample in `--json` output (`check` and `explore` alike). */
+export function counterexampleJson(counterexample: Counterexample): Record<string, unknown> {
+  return {
+    invariant: counterexample.invariant,
+    class: counterexample.class,
+    length: counterexample.length,
+    steps: counterexample.steps,
+    results: counterexample.executed.map((step) => step.result),
+    message: counterexample.violation.message,
+    actual: counterexample.violation.actual,
+    expectedValue: counterexample.violation.expected,
+    replay: counterexample.replay,
   };
 }

@@ -9,6 +9,7 @@ import { initXenGt, stepXenGt } from '../../models/xengt/step.js';
 import type { XenGtState } from '../../models/xengt/types.js';
 import type { Design, Expectation } from '../../src/design.js';
 import { explainXenGtStep } from './explain.js';
+import { xenGtExploreScope } from './explore-scope.js';
 import { formatXenGtCommand } from './format.js';
 import { xenGtCommandSpace } from './generators.js';
 import { xenGtInvariants } from './invariants/index.js';
@@ -46,5 +47,6 @@ export function xenGtDesign(options: XenGtDesignOptions): XenGtDesign {
     formatCommand: formatXenGtCommand,
     validateCommand: validateXenGtCommand,
     explainStep: (transition) => explainXenGtStep(config, transition),
+    explore: xenGtExploreScope(config, universe),
   };
 }

@@ -1,0 +1,256 @@
+/**
+ * The XenGT stack's small scope for `dmaprop explore` (exhaustive breadth-first search).
+ *
+ * Covered, from every state, in this order (the search order):
+ * - `gttWrite` of GTT entries 0 and 1 with gfn 0 or 1 (raw: a gfn the guest ballooned out is
+ *   written too), and clearing entries 0 and 1;
+ * - `gpuDma` reads through entries 0 and 1;
+ * - for each domain (dom0 backend, dom1 guest, dom2 PV): `decreaseReservation` of its first,
+ *   second or third populated gfn (RAM, grant and foreign entries alike), `populatePhysmap` of
+ *   its first empty gfn, `grantAccess` of its first free ref on its first RAM gfn to each domain
+ *   (writable), `endAccess` of its first granted ref, `unmapGrantRef` of its first live handle
+ *   releasing both parts, the host part only or the device part only (each at the address it
+ *   was mapped with), and `destroyDomain`; the backend also balloons out the first gfn of its
+ *   mapping pool;
+ * - `mapGrantRef` of the first granted ref by its grantee, host, device or both parts writable
+ *   at the mapper's first empty gfn, and a host map with no host address (refused late, after
+ *   the checks that pin: the path the atomicity invariant watches);
+ * - `mapForeign` by the backend of dom1's and dom2's first RAM gfn at its first empty gfn, and
+ *   `unmapForeign` of its first foreign entry;
+ * - `vgpuDestroy` and `vgpuCreate`.
+ * Every command that the model accepts is one `check`'s generators can produce too (picks resolve
+ * to the same live objects), so both search the same space and must agree on shortest lengths.
+ *
+ * Left out: GTT entries 2, 3 and the out-of-range one, gfns past 1 written raw, read-only grants
+ * and maps, GPU DMA writes (the model treats a write like a read: only where it lands matters),
+ * second picks of grantee, granter, ref and handle (a second grant or map of the same kind
+ * reaches the same shapes), nonexistent domains and out-of-range refs and handles (refused at
+ * the first check, with nothing to undo), and mapForeign by non-privileged domains (EPERM).
+ *
+ * Symmetry: machine frames are interchangeable identities — the model only compares, stores and
+ * frees them, and allocates in free-list order — so the key renames every mfn in order of first
+ * appearance over a fixed traversal (each domain's p2m by gfn, maptrack by handle, active entries
+ * by ref; the vGPU's shadow entries; the free list in order, which decides the next allocation
+ * under `lifo` and `fifo` and is kept; then any frame not seen yet, by mfn) and lists the frames
+ * in the new order. Two states with the same key differ only by a renaming of frames, which
+ * changes no step's outcome and no invariant's verdict. The allocation counter is left out
+ * except under the `random` policy, the only one that reads it.
+ */
+import type { XenGtConfig } from '../../models/xengt/config.js';
+import type { XenGtState } from '../../models/xengt/types.js';
+import type { XenDomain } from '../../models/xen/types.js';
+import type { ExploreScope } from '../../src/design.js';
+import type { Pick } from '../pick.js';
+import type { XenGtTemplate } from './resolve.js';
+import type { XenGtUniverse } from './universe.js';
+
+const pick = (index: number): Pick => ({ pick: index });
+
+/** GTT entries, raw gfns and live-object picks the scope tries. */
+const ENTRIES = [0, 1] as const;
+const GFNS = [0, 1] as const;
+const PICKS = [0, 1, 2] as const;
+
+/** The scope's command templates, in search order (see the header for what they cover). */
+export function xenGtExploreTemplates(config: XenGtConfig, universe: XenGtUniverse): XenGtTemplate[] {
+  const entries = ENTRIES.filter((entry) => entry < universe.gttEntries);
+  const gfns = GFNS.filter((gfn) => gfn < universe.gfns);
+  const domids = config.world.domains.map((_, domid) => domid);
+  const others = domids.filter((domid) => domid !== config.backendDomid);
+  const templates: XenGtTemplate[] = [];
+  for (const entry of entries) {
+    for (const gfn of gfns) templates.push({ kind: 'gttWrite', entry, gfn, present: true });
+  }
+  for (const entry of entries) templates.push({ kind: 'gttWrite', entry, gfn: 0, present: false });
+  for (const entry of entries) templates.push({ kind: 'gpuDma', entry, write: false });
+  for (const domid of domids) {
+    for (const index of PICKS) templates.push({ kind: 'decreaseReservation', domid, gfn: pick(index) });
+  }
+  templates.push({ kind: 'decreaseReservation', domid: config.backendDomid, gfn: config.mappingPoolBaseGfn });
+  for (const domid of domids) templates.push({ kind: 'populatePhysmap', domid, gfn: pick(0) });
+  for (const domid of domids) {
+    for (const granteeDomid of domids) {
+      templates.push({ kind: 'grantAccess', domid, ref: pick(0), granteeDomid, gfn: pick(0), readonly: false });
+    }
+  }
+  for (const domid of domids) templates.push({ kind: 'endAccess', domid, ref: pick(0) });
+  const map = { mapperDomid: pick(0), granterDomid: pick(0), ref: pick(0), readonly: false } as const;
+  templates.push({ kind: 'mapGrantRef', ...map, host: true, device: false, hostAddr: pick(0) });
+  templates.push({ kind: 'mapGrantRef', ...map, host: false, device: true, hostAddr: null });
+  templates.push({ kind: 'mapGrantRef', ...map, host: true, device: true, hostAddr: pick(0) });
+  templates.push({ kind: 'mapGrantRef', ...map, host: true, device: false, hostAddr: null });
+  for (const mapperDomid of domids) {
+    const unmap = { kind: 'unmapGrantRef', mapperDomid, handle: pick(0) } as const;
+    templates.push({ ...unmap, hostAddr: pick(0), devBusAddr: pick(0) });
+    templates.push({ ...unmap, hostAddr: pick(0), devBusAddr: null });
+    templates.push({ ...unmap, hostAddr: null, devBusAddr: pick(0) });
+  }
+  for (const foreignDomid of others) {
+    templates.push({
+      kind: 'mapForeign',
+      domid: config.backendDomid,
+      gfn: pick(0),
+      foreignDomid,
+      foreignGfn: pick(0),
+    });
+  }
+  templates.push({ kind: 'unmapForeign', domid: config.backendDomid, gfn: pick(0) });
+  for (const domid of domids) templates.push({ kind: 'destroyDomain', domid });
+  templates.push({ kind: 'vgpuDestroy' }, { kind: 'vgpuCreate' });
+  return templates;
+}
+
+/** The state with every mfn renamed in order of first appearance, frames listed in the new order. */
+export function xenGtCanonicalState(state: XenGtState): unknown {
+  const names = new Map<number, number>();
+  const rename = (mfn: number): number => {
+    let name = names.get(mfn);
+    if (name === undefined) {
+      name = names.size;
+      names.set(mfn, name);
+    }
+    return name;
+  };
+  const renameDomain = (domain: XenDomain): unknown => {
+    // Integer-like keys enumerate in ascending order: the p2m is visited by gfn.
+    const p2m: Record<string, unknown> = {};
+    for (const [gfn, entry] of Object.entries(domain.p2m)) p2m[gfn] = { ...entry, mfn: rename(entry.mfn) };
+    const maptrack = domain.maptrack.map((mapping) =>
+      mapping === null ? null : { ...mapping, mfn: rename(mapping.mfn) },
+    );
+    const active = domain.active.map((act) => ({ ...act, mfn: act.mfn === null ? null : rename(act.mfn) }));
+    return { ...domain, p2m, maptrack, active };
+  };
+  const domains = state.xen.domains.map(renameDomain);
+  const vgpu =
+    state.vgpu === null
+      ? null
+      : {
+          ...state.vgpu,
+          shadow: state.vgpu.shadow.map((entry) =>
+            entry.kind === 'mfn' ? { ...entry, mfn: rename(entry.mfn) } : entry,
+          ),
+        };
+  const memory = state.xen.memory;
+  const freeList = memory.freeList.map(rename);
+  for (const frame of memory.frames) rename(frame.mfn);
+  const frames: unknown[] = [];
+  for (const [mfn, name] of names) {
+    const frame = memory.frames[mfn];
+    if (frame !== undefined) frames[name] = { ...frame, mfn: name };
+  }
+  const { allocCount, ...rest } = memory;
+  return {
+    xen: {
+      memory: { ...rest, frames, freeList, ...(memory.policy === 'random' ? { allocCount } : {}) },
+      domains,
+    },
+    vgpu,
+  };
+}
+
+const lifeCode = { running: 'r', dying: 'z', dead: 'x' } as const;
+const bit = (flag: boolean): string => (flag ? '1' : '0');
+const address = (value: number | null): string => (value === null ? '-' : String(value));
+
+/**
+ * The canonical key: the same information as `stableJson(xenGtCanonicalState(state))` in a compact
+ * positional encoding (every record delimited, so the encoding is injective), because it is
+ * computed once per transition. A test holds the two keys to the same partition of states.
+ */
+export function xenGtStateKey(state: XenGtState): string {
+  const names = new Map<number, number>();
+  const rename = (mfn: number): number => {
+    let name = names.get(mfn);
+    if (name === undefined) {
+      name = names.size;
+      names.set(mfn, name);
+    }
+    return name;
+  };
+  let out = '';
+  for (const domain of state.xen.domains) {
+    out += `D${domain.domid},${bit(domain.translated)}${bit(domain.privileged)}${lifeCode[domain.life]},${domain.totPages}|p`;
+    for (const [gfn, entry] of Object.entries(domain.p2m)) {
+      out += `;${gfn}:`;
+      switch (entry.type) {
+        case 'ram_rw':
+          out += `r${rename(entry.mfn)}`;
+          break;
+        case 'grant_map_rw':
+        case 'grant_map_ro':
+          out += `${entry.type === 'grant_map_rw' ? 'gw' : 'gr'}${rename(entry.mfn)},${entry.handle}`;
+          break;
+        case 'map_foreign':
+          out += `f${rename(entry.mfn)},${entry.foreignDomid},${entry.foreignGfn}`;
+          break;
+      }
+    }
+    out += '|m';
+    // A free handle, an idle active entry and a blank grant entry are written as nothing at all
+    // (every other record is non-empty), which keeps keys short.
+    for (const mapping of domain.maptrack) {
+      out +=
+        mapping === null
+          ? ';'
+          : `;${mapping.granterDomid},${mapping.ref},${bit(mapping.host)}${bit(mapping.device)}${bit(mapping.readonly)},${rename(mapping.mfn)},${address(mapping.hostAddr)}`;
+    }
+    out += '|a';
+    for (const act of domain.active) {
+      const idle =
+        act.hstw === 0 && act.hstr === 0 && act.devw === 0 && act.devr === 0 && act.domid === 0 && act.mfn === null;
+      out += idle
+        ? ';'
+        : `;${act.hstw},${act.hstr},${act.devw},${act.devr},${act.domid},${act.mfn === null ? '-' : rename(act.mfn)}`;
+    }
+    out += '|g';
+    for (const entry of domain.grantTable) {
+      const blank =
+        !entry.permitAccess &&
+        !entry.readonly &&
+        !entry.reading &&
+        !entry.writing &&
+        entry.domid === 0 &&
+        entry.frame === 0;
+      out += blank
+        ? ';'
+        : `;${bit(entry.permitAccess)}${bit(entry.readonly)}${bit(entry.reading)}${bit(entry.writing)},${entry.domid},${entry.frame}`;
+    }
+    out += '|';
+  }
+  const vgpu = state.vgpu;
+  if (vgpu === null) out += 'V-';
+  else {
+    out += `V${vgpu.domid}|t`;
+    for (const entry of vgpu.gtt) out += `;${bit(entry.present)},${entry.gfn}`;
+    out += '|s';
+    for (const entry of vgpu.shadow) {
+      out += entry.kind === 'scratch' ? ';s' : entry.kind === 'mfn' ? `;m${rename(entry.mfn)}` : `;d${entry.dfn}`;
+    }
+  }
+  const memory = state.xen.memory;
+  out += `|F${memory.policy}`;
+  for (const mfn of memory.freeList) out += `;${rename(mfn)}`;
+  for (const frame of memory.frames) rename(frame.mfn);
+  out += '|f';
+  // Frames in the order of their new names (Map iteration follows insertion, i.e. naming, order).
+  for (const mfn of names.keys()) {
+    const frame = memory.frames[mfn];
+    out += frame === undefined ? ';?' : `;${frame.owner === null ? '-' : frame.owner},${frame.refcount}`;
+  }
+  if (memory.policy === 'random') out += `|R${memory.randomSeed},${memory.allocCount}`;
+  return out;
+}
+
+export function xenGtExploreScope(
+  config: XenGtConfig,
+  universe: XenGtUniverse,
+): ExploreScope<XenGtState, XenGtTemplate> {
+  const templates = xenGtExploreTemplates(config, universe);
+  return {
+    description:
+      'GTT entries 0–1 written with gfns 0–1 or cleared, DMA reads through them; for every domain: balloon out its 1st–3rd gfn, populate its first empty gfn, grant its first free ref to each domain, end access, unmap its first handle (host, device or both), destroy it; map the first granted ref (host, device, both, or host with no address); backend foreign map of dom1/dom2 RAM and unmap; vGPU destroy/create',
+    templates: () => templates,
+    key: xenGtStateKey,
+  };
+}

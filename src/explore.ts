@@ -1,0 +1,339 @@
+/**
+ * Exhaustive bounded exploration: breadth-first search over every command sequence up to a depth,
+ * in the small scope a stack declares (`Design.explore`), on the same models, commands and
+ * invariants that `check` samples at random.
+ *
+ * - Level by level: level d holds the distinct states first reached by d commands. Every state of
+ *   level d-1 is stepped with each distinct concrete command its templates resolve to (in template
+ *   order), and every invariant still unbroken is checked on every transition, exactly as
+ *   `runTrace` checks it (effect and atomicity invariants depend on the transition, not only on
+ *   the state, so transitions into already-visited states are checked too). The initial state is
+ *   checked first, as `runTrace` does.
+ * - The first transition in breadth-first order that breaks an invariant gives that invariant's
+ *   shortest counterexample (no shorter sequence in the scope breaks it). Its command path is
+ *   rebuilt from compact parent records and replayed from the initial state by
+ *   `describeCounterexample`, so it has the same shape as a `check` counterexample and replays
+ *   through `runTrace` as is.
+ * - States are deduplicated by the scope's canonical key (which applies the stack's symmetry
+ *   reduction), stored as a 64-bit fingerprint of it (hash compaction, as TLC does): a collision,
+ *   which would prune a state wrongly, has probability about n²/2⁶⁵ for n states (3·10⁻⁸ for a
+ *   million).
+ * - Memory: the visited fingerprints and one parent record (parent index and the command) per
+ *   distinct state, a few hundred bytes each; no state is kept, since the frontier's states are
+ *   rebuilt from their records when expanded (one step each, plus one replay per parent).
+ *   `maxStates` bounds it all: when a new distinct state would exceed it, the search stops with
+ *   verdict `limit` (a violation already found is still reported, and is still the shortest:
+ *   every shallower level was complete).
+ * - Workers: `shard: i/n` keeps only the i-th of n interleaved slices of the initial state's
+ *   concrete commands and explores everything below them. The shards' trees together are exactly
+ *   the whole tree (a state reachable under two first commands is explored in both shards, which
+ *   costs time but loses nothing); `mergeExplorations` keeps the shortest counterexample per
+ *   invariant, which is then the unsharded search's shortest length.
+ *
+ * Deterministic: the same design and options give the same result (timings aside).
+ */
+import { describeCounterexample } from './check.js';
+import type { Counterexample } from './check.js';
+import type { AnyDesign, Expectation, Invariant, Transition } from './design.js';
+import { selectInvariants } from './execute.js';
+import type { Shard } from './shard.js';
+
+export type ExploreVerdict = 'holds' | 'violated' | 'limit';
+
+export const DEFAULT_MAX_STATES = 1_000_000;
+
+export interface ExploreProgress {
+  /** The level being explored (1-based) and the depth bound. */
+  readonly level: number;
+  readonly depth: number;
+  /** States of the previous level expanded so far, out of how many. */
+  readonly expanded: number;
+  readonly frontier: number;
+  readonly states: number;
+  readonly transitions: number;
+}
+
+export interface ExploreOptions {
+  /** Longest command sequence explored (≥ 1). */
+  readonly depth: number;
+  /** Most distinct states kept; default DEFAULT_MAX_STATES. */
+  readonly maxStates?: number;
+  /** Names of the invariants to check; all of the design's when absent. */
+  readonly invariants?: readonly string[];
+  /** Explore only the i-th of n interleaved slices of the initial state's commands. */
+  readonly shard?: Shard;
+  /** Replaces the scope's canonical key (e.g. `canonicalJson`, to measure what the symmetry reduction saves). */
+  readonly key?: (state: unknown) => string;
+  /** Called now and then during the search (progress display). */
+  readonly onProgress?: (progress: ExploreProgress) => void;
+}
+
+export interface ExploreResult {
+  readonly design: string;
+  readonly stack: string;
+  readonly expected: Expectation;
+  /** The depth bound asked for. */
+  readonly depth: number;
+  /** Every sequence of at most this many commands was explored. */
+  readonly depthReached: number;
+  /** Distinct states visited (up to symmetry), the initial state included. */
+  readonly states: number;
+  /** Transitions stepped and checked (state × distinct concrete command). */
+  readonly transitions: number;
+  readonly elapsedMs: number;
+  readonly verdict: ExploreVerdict;
+  /** The verdict is the expected one: `holds` for a sound design, `violated` for a flawed one. */
+  readonly met: boolean;
+  readonly limitReached: boolean;
+  /** Why the search stopped short, in words; null when it did not. */
+  readonly message: string | null;
+  readonly maxStates: number;
+  readonly shard: Shard | null;
+  /** The shortest counterexample of each broken invariant, in the design's invariant order. */
+  readonly violations: readonly Counterexample[];
+}
+
+interface Found {
+  /** Record of the state the violating transition starts from (-1: the initial state itself broke it). */
+  readonly parent: number;
+  readonly command: unknown;
+}
+
+/**
+ * JSON of plain data with object keys sorted, so equal data always gives the same text (the same
+ * text as `canonicalJson`, written for speed: state keys are computed once per transition).
+ */
+export function stableJson(value: unknown): string {
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : 'null';
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value !== 'object' || value === null) return 'null';
+  if (Array.isArray(value)) {
+    let text = '[';
+    for (let index = 0; index < value.length; index++) {
+      if (index > 0) text += ',';
+      const item: unknown = value[index];
+      text += item === undefined || typeof item === 'function' ? 'null' : stableJson(item);
+    }
+    return `${text}]`;
+  }
+  const record = value as Record<string, unknown>;
+  let text = '{';
+  let first = true;
+  for (const key of Object.keys(record).sort()) {
+    const item = record[key];
+    if (item === undefined || typeof item === 'function') continue;
+    text += `${first ? '' : ','}${JSON.stringify(key)}:${stableJson(item)}`;
+    first = false;
+  }
+  return `${text}}`;
+}
+
+/**
+ * A 64-bit fingerprint of a key (two 32-bit multiplicative hash lanes, cyrb53's mixing), as a
+ * four-character string: about 40 bytes per state in the visited set whatever the key's length.
+ */
+export function fingerprint(key: string): string {
+  let h1 = 0xdeadbeef;
+  let h2 = 0x41c6ce57;
+  for (let index = 0; index < key.length; index++) {
+    const code = key.charCodeAt(index);
+    h1 = Math.imul(h1 ^ code, 2654435761);
+    h2 = Math.imul(h2 ^ code, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return String.fromCharCode(h1 >>> 16, h1 & 0xffff, h2 >>> 16, h2 & 0xffff);
+}
+
+/** The distinct concrete commands the scope's templates resolve to in `state`, in template order. */
+function concreteCommands(design: AnyDesign, state: unknown, templates: readonly unknown[]): unknown[] {
+  const seen = new Set<string>();
+  const commands: unknown[] = [];
+  for (const template of templates) {
+    const command: unknown = design.resolve(state, template);
+    const text = stableJson(command);
+    if (seen.has(text)) continue;
+    seen.add(text);
+    commands.push(command);
+  }
+  return commands;
+}
+
+function limitMessage(maxStates: number, level: number): string {
+  return `state limit ${maxStates} reached at depth ${level}; raise --max-states or lower --depth`;
+}
+
+export function exploreDesign(design: AnyDesign, options: ExploreOptions): ExploreResult {
+  const started = performance.now();
+  const scope = design.explore;
+  if (scope === undefined) throw new Error(`design ${design.id} declares no explore scope`);
+  if (!Number.isInteger(options.depth) || options.depth < 1) throw new Error('explore: depth must be at least 1');
+  const maxStates = options.maxStates ?? DEFAULT_MAX_STATES;
+  if (!Number.isInteger(maxStates) || maxStates < 1) throw new Error('explore: maxStates must be at least 1');
+  const key = options.key ?? ((state: unknown): string => scope.key(state));
+  const invariants = selectInvariants(design, options.invariants);
+  const pending = new Set<Invariant<unknown, unknown>>(invariants);
+  const found = new Map<string, Found>();
+  const allFound = (): boolean => invariants.length > 0 && pending.size === 0;
+  const checkAll = (transition: Transition<unknown, unknown>, parent: number): void => {
+    for (const invariant of pending) {
+      if (invariant.check(transition) === null) continue;
+      found.set(invariant.name, { parent, command: transition.command });
+      pending.delete(invariant);
+    }
+  };
+
+  // Parent records, one per distinct state, in breadth-first order: record 0 is the initial state,
+  // and the records of each level form one contiguous range.
+  const parents: number[] = [-1];
+  const via: unknown[] = [null];
+  const initial: unknown = design.init();
+  const visited = new Set<string>([fingerprint(key(initial))]);
+  checkAll({ before: null, command: null, result: null, after: initial }, -1);
+
+  const pathTo = (record: number): unknown[] => {
+    const path: unknown[] = [];
+    for (let at = record; at > 0; at = parents[at] ?? 0) path.push(via[at]);
+    return path.reverse();
+  };
+  // Frontier states are not stored: each is rebuilt from its parent's state, itself replayed from
+  // the initial state once for all its children (they are consecutive records).
+  let cachedRecord = 0;
+  let cachedState = initial;
+  const stateOf = (record: number): unknown => {
+    if (record === 0) return initial;
+    const parent = parents[record] ?? 0;
+    if (parent !== cachedRecord) {
+      let state = initial;
+      for (const command of pathTo(parent)) state = design.step(state, command).state;
+      cachedRecord = parent;
+      cachedState = state;
+    }
+    return design.step(cachedState, via[record]).state;
+  };
+
+  let levelStart = 0;
+  let levelEnd = 1;
+  let transitions = 0;
+  let depthReached = 0;
+  let limitAt: number | null = null;
+  const report = (level: number, expanded: number): void =>
+    options.onProgress?.({
+      level,
+      depth: options.depth,
+      expanded,
+      frontier: levelEnd - levelStart,
+      states: visited.size,
+      transitions,
+    });
+
+  search: for (let level = 1; level <= options.depth && !allFound(); level++) {
+    for (let record = levelStart; record < levelEnd; record++) {
+      const before = stateOf(record);
+      let commands = concreteCommands(design, before, scope.templates(before));
+      const shard = options.shard;
+      if (level === 1 && shard !== undefined) {
+        commands = commands.filter((_, position) => position % shard.count === shard.index - 1);
+      }
+      for (const command of commands) {
+        const { state: after, result } = design.step(before, command);
+        transitions += 1;
+        checkAll({ before, command, result, after }, record);
+        const print = fingerprint(key(after));
+        if (!visited.has(print)) {
+          if (visited.size >= maxStates) {
+            limitAt = level;
+            break search;
+          }
+          visited.add(print);
+          parents.push(record);
+          via.push(command);
+        }
+        if (allFound()) break search;
+        if ((transitions & 1023) === 0) report(level, record - levelStart);
+      }
+    }
+    report(level, levelEnd - levelStart);
+    depthReached = level;
+    levelStart = levelEnd;
+    levelEnd = parents.length;
+    // Nothing new at this level: every longer sequence only revisits known states.
+    if (levelStart === levelEnd) {
+      depthReached = options.depth;
+      break;
+    }
+  }
+
+  const violations: Counterexample[] = [];
+  for (const invariant of invariants) {
+    const hit = found.get(invariant.name);
+    if (hit === undefined) continue;
+    const steps = hit.parent < 0 ? [] : [...pathTo(hit.parent), hit.command];
+    violations.push(
+      describeCounterexample(design, invariant.name, steps, {
+        replay: { seed: 0, path: null },
+        foundLength: steps.length,
+        shrunkLength: steps.length,
+        shrinks: 0,
+        minimizeAttempts: 0,
+      }),
+    );
+  }
+  const limitReached = limitAt !== null;
+  const verdict: ExploreVerdict = violations.length > 0 ? 'violated' : limitReached ? 'limit' : 'holds';
+  return {
+    design: design.id,
+    stack: design.stack,
+    expected: design.expected,
+    depth: options.depth,
+    depthReached,
+    states: visited.size,
+    transitions,
+    elapsedMs: performance.now() - started,
+    verdict,
+    met: design.expected === 'holds' ? verdict === 'holds' : verdict === 'violated',
+    limitReached,
+    message: limitAt === null ? null : limitMessage(maxStates, limitAt),
+    maxStates,
+    shard: options.shard ?? null,
+    violations,
+  };
+}
+
+/**
+ * Merges the explorations of the shards of one search: the shortest counterexample per invariant
+ * (the first shard's on a tie), states and transitions summed (a state reached in two shards is
+ * counted in both), the smallest depth reached, the longest time.
+ */
+export function mergeExplorations(design: AnyDesign, results: readonly ExploreResult[]): ExploreResult {
+  const [first] = results;
+  if (first === undefined) throw new Error('mergeExplorations: no results');
+  const shortest = new Map<string, Counterexample>();
+  for (const result of results) {
+    for (const counterexample of result.violations) {
+      const known = shortest.get(counterexample.invariant);
+      if (known === undefined || counterexample.length < known.length)
+        shortest.set(counterexample.invariant, counterexample);
+    }
+  }
+  const violations = design.invariants.flatMap((invariant) => {
+    const counterexample = shortest.get(invariant.name);
+    return counterexample === undefined ? [] : [counterexample];
+  });
+  const limited = results.find((result) => result.limitReached);
+  const verdict: ExploreVerdict = violations.length > 0 ? 'violated' : limited !== undefined ? 'limit' : 'holds';
+  return {
+    ...first,
+    depthReached: Math.min(...results.map((result) => result.depthReached)),
+    states: results.reduce((sum, result) => sum + result.states, 0),
+    transitions: results.reduce((sum, result) => sum + result.transitions, 0),
+    elapsedMs: Math.max(...results.map((result) => result.elapsedMs)),
+    verdict,
+    met: first.expected === 'holds' ? verdict === 'holds' : verdict === 'violated',
+    limitReached: limited !== undefined,
+    message: limited?.message ?? null,
+    shard: null,
+    violations,
+  };
+}

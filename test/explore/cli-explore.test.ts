@@ -1,0 +1,212 @@
+/** `dmaprop explore`: the JSON contract, exit codes, usage errors, --save into the corpus, progress. */
+import { readFileSync } from 'node:fs';
+import { describe, expect, test } from 'vitest';
+import { main } from '../../src/cli.js';
+import type { CliIo } from '../../src/cli.js';
+import { replayCorpus } from '../../src/corpus.js';
+import type { AnyDesign } from '../../src/design.js';
+import { designs } from '../../properties/registry.js';
+import { xenGtDesign } from '../../properties/xengt/design.js';
+import { xenMap } from '../../properties/xengt/designs.js';
+import { temporaryCorpus } from '../corpus/corpus-fixture.js';
+import { counterDesign } from './counter-design.js';
+
+interface Ran {
+  readonly code: number;
+  readonly out: string;
+  readonly err: string;
+  readonly progress: string;
+}
+
+async function run(
+  argv: string[],
+  options: { registry?: readonly AnyDesign[]; terminal?: boolean } = {},
+): Promise<Ran> {
+  let out = '';
+  let err = '';
+  let progress = '';
+  const io: CliIo = {
+    out: (text) => (out += text),
+    err: (text) => (err += text),
+    ...(options.terminal === true ? { progress: (text: string) => (progress += text) } : {}),
+  };
+  const code = await main(argv, io, options.registry ?? designs);
+  return { code, out, err, progress };
+}
+
+interface ExploreJson {
+  results: {
+    design: string;
+    depth: number;
+    depthReached: number;
+    states: number;
+    transitions: number;
+    elapsedMs: number;
+    verdict: string;
+    met: boolean;
+    message: string | null;
+    shard: { index: number; count: number } | null;
+    violations: { invariant: string; length: number; steps: { kind: string }[] }[];
+  }[];
+  saved?: { path: string; status: string }[];
+}
+
+describe('dmaprop explore', () => {
+  test('--json: { results: [{ design, depth, states, transitions, elapsedMs, verdict, violations }] }; exit 0', async () => {
+    const { code, out } = await run(['explore', '--design', 'xen/lookup', 'xen/map', '--depth', '2', '--json']);
+    expect(code).toBe(0);
+    const { results } = JSON.parse(out) as ExploreJson;
+    expect(results.map((result) => [result.design, result.depth, result.verdict, result.met])).toEqual([
+      ['xen/lookup', 2, 'violated', true],
+      ['xen/map', 2, 'holds', true],
+    ]);
+    for (const result of results) {
+      expect(Object.keys(result)).toEqual(
+        expect.arrayContaining(['design', 'depth', 'states', 'transitions', 'elapsedMs', 'verdict', 'violations']),
+      );
+      expect(result.states).toBeGreaterThan(1);
+      expect(result.transitions).toBeGreaterThanOrEqual(result.states - 1);
+      expect(typeof result.elapsedMs).toBe('number');
+    }
+    const [lookup, map] = results;
+    expect(lookup!.violations.map((found) => [found.invariant, found.length])).toEqual([
+      ['shadow-frame-owned-by-guest', 2],
+      ['shadow-frame-held-by-backend', 1],
+    ]);
+    expect(map!.violations).toEqual([]);
+  });
+
+  test('a violation has the same JSON shape as check gives it', async () => {
+    const explored = JSON.parse(
+      (await run(['explore', '--design', 'xen/lookup', '--depth', '1', '--json'])).out,
+    ) as ExploreJson;
+    const checked = JSON.parse(
+      (await run(['check', '--design', 'xen/lookup', '--runs', '100', '--seed', '3', '--json'])).out,
+    ) as ExploreJson;
+    const keys = (json: ExploreJson): string[] => Object.keys(json.results[0]!.violations[0]!).sort();
+    expect(keys(explored)).toEqual(keys(checked));
+  });
+
+  test('human output: the verdict, the size of the search, each shortest counterexample', async () => {
+    const { code, out } = await run(['explore', '--design', 'xen/lookup', 'xen/map', '--depth', '2']);
+    expect(code).toBe(0);
+    expect(out).toMatch(
+      /^xen\/map \[XenGT\] expected holds, holds ✓ — no violation up to depth 2: \d+ states, \d+ transitions/m,
+    );
+    expect(out).toContain('xen/lookup [XenGT] expected violates, violated ✓ — 2 invariants broken within depth 2');
+    expect(out).toContain('✗ shadow-frame-held-by-backend (latent): 1 step');
+    expect(out).toContain('1. guest writes GTT entry 0 → gfn 0');
+    expect(out).toContain('shortest: no sequence of fewer steps in the scope breaks it');
+    expect(out).toContain('scope: GTT entries 0–1');
+    expect(out).toContain('2 designs explored: 2 as expected, 0 not');
+  });
+
+  test('exit 1 when the state limit stops a design expected to hold, with the message', async () => {
+    const { code, out } = await run(['explore', '--design', 'xen/map', '--depth', '3', '--max-states', '40', '--json']);
+    expect(code).toBe(1);
+    const [result] = (JSON.parse(out) as ExploreJson).results;
+    expect(result).toMatchObject({ verdict: 'limit', met: false, states: 40, depthReached: 1 });
+    expect(result!.message).toBe('state limit 40 reached at depth 2; raise --max-states or lower --depth');
+    const human = await run(['explore', '--design', 'xen/map', '--depth', '3', '--max-states', '40']);
+    expect(human.code).toBe(1);
+    expect(human.out).toContain(
+      'limit ✗ UNEXPECTED — state limit 40 reached at depth 2; raise --max-states or lower --depth',
+    );
+  });
+
+  test('exit 1 when a design does not meet its expectation', async () => {
+    const wronglyTrusted = xenGtDesign({
+      id: 'test/lookup-said-to-hold',
+      backend: 'lookup',
+      expected: 'holds',
+      description: 'x',
+    });
+    const soundSaidBroken = xenGtDesign({
+      id: 'test/map-said-to-break',
+      backend: 'map',
+      expected: 'violates',
+      description: 'x',
+    });
+    for (const design of [wronglyTrusted, soundSaidBroken]) {
+      const { code, out } = await run(['explore', '--depth', '1'], { registry: [xenMap, design] });
+      expect(code, design.id).toBe(1);
+      expect(out).toContain(`1 not (${design.id})`);
+    }
+  });
+
+  test('--shard i/n explores a slice of the first level, and says so', async () => {
+    const { code, out } = await run(['explore', '--design', 'xen/map', '--depth', '2', '--shard', '2/3', '--json']);
+    expect(code).toBe(0);
+    const [result] = (JSON.parse(out) as ExploreJson).results;
+    expect(result!.shard).toEqual({ index: 2, count: 3 });
+    const whole = (
+      JSON.parse((await run(['explore', '--design', 'xen/map', '--depth', '2', '--json'])).out) as ExploreJson
+    ).results[0]!;
+    expect(result!.states).toBeLessThan(whole.states);
+  });
+
+  test('without --design: every design that declares a scope', async () => {
+    const toy = counterDesign({ id: 'toy/no-scope', explore: false });
+    const { code, out } = await run(['explore', '--depth', '1', '--json'], { registry: [xenMap, toy] });
+    expect(code).toBe(0);
+    expect((JSON.parse(out) as ExploreJson).results.map((result) => result.design)).toEqual(['xen/map']);
+  });
+
+  test.for([
+    [['explore', '--design', 'xen/map', '--depth', '0'], 'depth must be between 1'],
+    [['explore', '--design', 'xen/map', '--depth', 'x'], 'depth must be a whole number'],
+    [['explore', '--design', 'xen/map'], "required option '--depth <k>' not specified"],
+    [['explore', '--design', 'xen/nope', '--depth', '1'], "unknown design 'xen/nope'"],
+    [['explore', '--depth', '1', '--shard', '0/2'], 'shard must be i/n with 1 ≤ i ≤ n'],
+    [['explore', '--depth', '1', '--shard', '3/2'], 'shard must be i/n with 1 ≤ i ≤ n'],
+    [['explore', '--depth', '1', '--shard', 'half'], 'shard must be i/n with 1 ≤ i ≤ n'],
+    [['explore', '--depth', '1', '--max-states', '0'], 'max-states must be between 1'],
+    [['explore', '--depth', '1', '--bogus'], "unknown option '--bogus'"],
+  ] as const)('%j → exit 2', async ([argv, message]) => {
+    const { code, err } = await run([...argv]);
+    expect(code).toBe(2);
+    expect(err).toContain(message);
+  });
+
+  test('a named design without a scope is bad usage', async () => {
+    const toy = counterDesign({ id: 'toy/no-scope', explore: false });
+    const { code, err } = await run(['explore', '--design', 'toy/no-scope', '--depth', '1'], { registry: [toy] });
+    expect(code).toBe(2);
+    expect(err).toBe("dmaprop: design 'toy/no-scope' (stack Counter) declares no explore scope\n");
+  });
+
+  test('--save writes each shortest counterexample; the corpus replays them', async () => {
+    const corpus = temporaryCorpus();
+    const argv = ['explore', '--design', 'xen/lookup', '--depth', '3', '--save', '--corpus', corpus, '--json'];
+    const { code, out } = await run(argv);
+    expect(code).toBe(0);
+    const { saved, results } = JSON.parse(out) as ExploreJson;
+    expect(saved!.map((outcome) => outcome.status)).toEqual(results[0]!.violations.map(() => 'added'));
+    expect(saved).toHaveLength(3);
+    const entry = JSON.parse(readFileSync(saved![0]!.path, 'utf8')) as { found: { seed: number }; message: string };
+    expect(entry.found.seed).toBe(0);
+    expect(entry.message).toContain('found by dmaprop explore at depth 3: shortest, 3 steps');
+    const replay = replayCorpus(corpus, designs);
+    expect(replay).toMatchObject({ files: 3, passed: 3, problems: [] });
+    // The same traces found again are stored once.
+    const again = JSON.parse((await run(argv)).out) as ExploreJson;
+    expect(again.saved!.map((outcome) => outcome.status)).toEqual(['exists', 'exists', 'exists']);
+  });
+
+  test('progress goes to the terminal only, and is cleared when done', async () => {
+    const silent = await run(['explore', '--design', 'xen/map', '--depth', '2']);
+    expect(silent.err).toBe('');
+    const shown = await run(['explore', '--design', 'xen/map', '--depth', '2'], { terminal: true });
+    expect(shown.progress).toMatch(/\rxen\/map: depth 1\/2, \d+\/1 expanded, \d+ states, \d+ transitions/);
+    expect(shown.progress.endsWith('\r')).toBe(true);
+    const json = await run(['explore', '--design', 'xen/map', '--depth', '1', '--json'], { terminal: true });
+    expect(json.progress).toBe('');
+  });
+
+  test('--help', async () => {
+    const { code, out } = await run(['explore', '--help']);
+    expect(code).toBe(0);
+    expect(out).toContain('Usage: dmaprop explore');
+    expect(out).toContain('--max-states <n>');
+  });
+});
