@@ -26,7 +26,10 @@ export interface CheckOptions {
   /** Wall-clock limit per search, in milliseconds. */
   readonly timeLimitMs?: number;
   readonly generation?: Partial<GenerationOptions>;
-  /** Invariants to report counterexamples for (all when absent). The verdict always uses all. */
+  /**
+   * Invariants to report counterexamples for (all when absent). The verdict always uses all.
+   * When the list is non-empty the search stops as soon as each of them has been broken.
+   */
   readonly report?: readonly string[];
   /** Called after each run of the main pass (progress display). */
   readonly onRun?: (run: number) => void;
@@ -69,7 +72,7 @@ export interface DesignCheck {
   readonly verdict: Verdict;
   /** The verdict is the expected one. */
   readonly met: boolean;
-  /** Sequences generated and run with every invariant checked. */
+  /** Sequences generated and run with every invariant checked (the whole budget unless stopped early). */
   readonly runs: number;
   readonly seed: number;
   readonly elapsedMs: number;
@@ -167,7 +170,13 @@ export function checkDesign(design: AnyDesign, options: CheckOptions): DesignChe
         if (!firstRunBroken.has(found.invariant)) firstRunBroken.set(found.invariant, runs);
         firstFailure ??= { run: runs, elapsedMs: performance.now() - started, invariant: found.invariant };
       }
-      return true;
+      // With a named, non-empty report list, the pass ends once every one of them is broken: more
+      // runs could not change their counterexamples, and the verdict is already "violated".
+      return !(
+        options.report !== undefined &&
+        options.report.length > 0 &&
+        options.report.every((name) => firstRunBroken.has(name))
+      );
     }),
     parameters(options, true),
   );

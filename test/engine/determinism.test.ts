@@ -39,3 +39,18 @@ describe('budgets', () => {
     expect(checkDesign(xenMap, { seed: 1, runs: 123 }).runs).toBe(123);
   });
 });
+
+describe('early stop', () => {
+  test('a non-empty report list ends the search once each named invariant is broken', () => {
+    const full = checkDesign(xenLookup, { seed: 4, runs: 1000 });
+    const early = checkDesign(xenLookup, { seed: 4, runs: 1000, report: ['shadow-frame-held-by-backend'] });
+    expect(full.runs).toBe(1000);
+    expect(early.runs).toBe(early.brokenAt.find((broken) => broken.invariant === 'shadow-frame-held-by-backend')!.run);
+    expect(early.runs).toBeLessThan(1000);
+    expect(early.verdict).toBe('violated');
+  });
+
+  test('an empty report list still runs the whole budget', () => {
+    expect(checkDesign(xenMap, { seed: 4, runs: 300, report: [] }).runs).toBe(300);
+  });
+});
