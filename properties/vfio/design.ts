@@ -8,6 +8,7 @@ import type { VfioBug, VfioConfig } from '../../models/vfio/config.js';
 import { stepVfio } from '../../models/vfio/step.js';
 import type { VfioState } from '../../models/vfio/types.js';
 import type { Design, Expectation } from '../../src/design.js';
+import { vfioExploreScope } from './explore-scope.js';
 import { formatVfioCommand } from './format.js';
 import { vfioCommandSpace } from './generators.js';
 import { vfioInvariants } from './invariants/index.js';
@@ -43,5 +44,6 @@ export function vfioDesign(options: VfioDesignOptions): VfioDesign {
     commands: vfioCommandSpace(options.world),
     invariants: vfioInvariants,
     formatCommand: formatVfioCommand,
+    explore: vfioExploreScope(options.world),
   };
 }
