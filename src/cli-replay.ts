@@ -44,7 +44,10 @@ export function runReplay(file: string, flags: ReplayFlags, io: CliIo, registry:
   const steps: ReplayedStep[] = [];
   let violation: { afterStep: number; message: string; actual: string; expected: string } | null = null;
   let state: unknown = design.init();
-  for (const command of entry.steps) {
+  // The initial configuration itself may already break the invariant (a zero-step entry).
+  const atStart = invariant?.check({ before: null, command: null, result: null, after: state }) ?? null;
+  if (atStart !== null) violation = { afterStep: 0, ...atStart };
+  for (const command of violation === null ? entry.steps : []) {
     const { state: after, result } = design.step(state, design.resolve(state, command));
     const transition: Transition<unknown, unknown> = { before: state, command, result, after };
     steps.push({ command, result, state: design.explainStep?.(transition) ?? [] });

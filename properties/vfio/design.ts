@@ -12,6 +12,7 @@ import { vfioExploreScope } from './explore-scope.js';
 import { formatVfioCommand } from './format.js';
 import { vfioCommandSpace } from './generators.js';
 import { vfioInvariants } from './invariants/index.js';
+import { validateVfioCommand } from './schema.js';
 import { initVfioWorld } from './world.js';
 import type { VfioStackKind } from './world.js';
 
@@ -44,6 +45,7 @@ export function vfioDesign(options: VfioDesignOptions): VfioDesign {
     commands: vfioCommandSpace(options.world),
     invariants: vfioInvariants,
     formatCommand: formatVfioCommand,
+    validateCommand: validateVfioCommand,
     explore: vfioExploreScope(options.world),
   };
 }

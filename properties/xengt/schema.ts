@@ -1,12 +1,8 @@
-/**
- * The shape of every XenGT command, for commands read from files (the corpus): which fields a
- * kind has and what each holds. Values may be out of range — invalid requests are legitimate
- * commands — but never of the wrong type.
- */
+/** The shape of every XenGT command, for commands read from files (the corpus). */
 import type { XenGtCommand, XenGtCommandKind } from '../../models/xengt/commands.js';
 import type { CommandProblem } from '../../src/design.js';
-
-type FieldType = 'whole number' | 'boolean' | 'whole number or null';
+import { validateCommand } from '../generic/command-schema.js';
+import type { FieldType } from '../generic/command-schema.js';
 
 type Schema = {
   readonly [K in XenGtCommandKind]: Record<Exclude<keyof Extract<XenGtCommand, { kind: K }>, 'kind'>, FieldType>;
@@ -40,28 +36,6 @@ const schema: Schema = {
   vgpuCreate: {},
 };
 
-function fits(value: unknown, type: FieldType): boolean {
-  const whole = typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
-  switch (type) {
-    case 'whole number':
-      return whole;
-    case 'boolean':
-      return typeof value === 'boolean';
-    case 'whole number or null':
-      return whole || value === null;
-  }
-}
-
 export function validateXenGtCommand(command: Readonly<Record<string, unknown>>): CommandProblem | null {
-  const fields = schema[command['kind'] as XenGtCommandKind] as Record<string, FieldType> | undefined;
-  if (fields === undefined) return { field: 'kind', problem: `unknown command kind '${String(command['kind'])}'` };
-  for (const [field, type] of Object.entries(fields)) {
-    if (!(field in command)) return { field, problem: 'missing' };
-    if (!fits(command[field], type))
-      return { field, problem: `expected a ${type}, got ${JSON.stringify(command[field])}` };
-  }
-  for (const field of Object.keys(command)) {
-    if (field !== 'kind' && !(field in fields)) return { field, problem: `not a field of ${String(command['kind'])}` };
-  }
-  return null;
+  return validateCommand(schema, command);
 }

@@ -6,7 +6,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { designs } from '../../properties/registry.js';
-import { CorpusError, parseEntry, replayCorpus } from '../../src/corpus.js';
+import { CorpusError, corpusFiles, parseEntry, replayCorpus } from '../../src/corpus.js';
 import { toolVersion } from '../../src/version.js';
 import { savedLookupEntry, temporaryCorpus } from './corpus-fixture.js';
 
@@ -136,5 +136,42 @@ describe('bad corpus files', () => {
       [named('future.json'), 'formatVersion'],
       [named('notes.txt'), undefined],
     ]);
+  });
+});
+
+describe('bad VFIO corpus entries', () => {
+  const vfioFile = corpusFiles('test/regressions').find((file) =>
+    file.includes('mdev-ignores-unmap--no-kernel-crash'),
+  )!;
+  const vfioEntry = JSON.parse(readFileSync(vfioFile, 'utf8')) as { steps: Record<string, unknown>[] };
+
+  function vfioError(change: (steps: Record<string, unknown>[]) => void): { field: string; problem: string } {
+    const data = structuredClone(vfioEntry);
+    change(data.steps);
+    try {
+      parseEntry(JSON.stringify(data), vfioFile, designs);
+    } catch (error) {
+      if (error instanceof CorpusError) return { field: error.field, problem: error.problem };
+      throw error;
+    }
+    throw new Error('expected the entry to be rejected');
+  }
+
+  test('the committed entry parses', () => {
+    expect(() => parseEntry(readFileSync(vfioFile, 'utf8'), vfioFile, designs)).not.toThrow();
+  });
+
+  test('a u64 argument written as a number', () => {
+    expect(vfioError((steps) => (steps[0]!['iova'] = 4096))).toEqual({
+      field: 'steps[0].iova',
+      problem: 'expected a u64 string, got 4096',
+    });
+  });
+
+  test('a channel program that is not a list of transfers', () => {
+    expect(vfioError((steps) => (steps[1] = { kind: 'ccwStartIo', deviceId: 1, program: [{ iovaPage: 0 }] }))).toEqual({
+      field: 'steps[1].program',
+      problem: 'expected a transfer list, got [{"iovaPage":0}]',
+    });
   });
 });
