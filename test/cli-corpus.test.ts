@@ -38,6 +38,17 @@ describe('dmaprop replay', () => {
     expect(out).toContain('✓ reproduces the recorded outcome');
   });
 
+  test('a VFIO entry shows the pinned frame, its holders and the device pins', async () => {
+    const file = 'test/regressions/mediated/mdev-ignores-unmap--no-kernel-crash--3797a8da188d73ba.json';
+    const { code, out } = await run(['replay', file]);
+    expect(code).toBe(0);
+    expect(out).toMatch(
+      /mfn \d+: owned by the guest, refcount 2, held by process page at vaddr page 16, external pin of iova page 0/,
+    );
+    expect(out).toContain('device 0 (mdev) pins iova pages 0');
+    expect(out).toContain('violated after step 3: kernel BUG_ON in vfio_dma_do_unmap');
+  });
+
   test('--json gives the steps, their state and the violation', async () => {
     const { code, out } = await run(['replay', path, '--json']);
     expect(code).toBe(0);

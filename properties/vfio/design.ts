@@ -8,6 +8,7 @@ import type { VfioBug, VfioConfig } from '../../models/vfio/config.js';
 import { stepVfio } from '../../models/vfio/step.js';
 import type { VfioState } from '../../models/vfio/types.js';
 import type { Design, Expectation } from '../../src/design.js';
+import { explainVfioStep } from './explain.js';
 import { vfioExploreScope } from './explore-scope.js';
 import { formatVfioCommand } from './format.js';
 import { vfioCommandSpace } from './generators.js';
@@ -46,6 +47,7 @@ export function vfioDesign(options: VfioDesignOptions): VfioDesign {
     invariants: vfioInvariants,
     formatCommand: formatVfioCommand,
     validateCommand: validateVfioCommand,
+    explainStep: explainVfioStep,
     explore: vfioExploreScope(options.world),
   };
 }
