@@ -1,7 +1,7 @@
 /** `dmaprop check`: run designs over seeds (optionally one shard of them), report, save to the corpus. */
-import { isAbsolute, relative } from 'node:path';
 import { checkDesign } from './check.js';
 import type { DesignCheck } from './check.js';
+import { formatSaveOutcome, formatSaveSummary, savedJson } from './cli-saved.js';
 import { UsageError } from './cli-io.js';
 import type { CliIo } from './cli-io.js';
 import { entryFor, saveEntry } from './corpus.js';
@@ -29,12 +29,6 @@ export interface CheckFlags {
   readonly stats?: boolean;
   readonly save?: boolean;
   readonly corpus: string;
-}
-
-/** A path relative to the working directory when it lies inside it, absolute otherwise. */
-function displayPath(path: string): string {
-  const inside = relative(process.cwd(), path);
-  return inside.startsWith('..') || isAbsolute(inside) ? path : inside;
 }
 
 export function selectDesigns(registry: readonly AnyDesign[], ids: readonly string[] | undefined): AnyDesign[] {
@@ -85,7 +79,7 @@ export function runCheck(flags: CheckFlags, io: CliIo, registry: readonly AnyDes
       io.out(`${formatDesignCheck(check, design)}\n`);
       if (flags.stats === true) io.out(`${formatStats(check.stats, design.commands.kinds)}\n`);
       for (const outcome of outcomes) {
-        io.out(`  ${outcome.status === 'added' ? 'saved' : 'already in corpus'}: ${displayPath(outcome.path)}\n`);
+        io.out(`${formatSaveOutcome(outcome)}\n`);
       }
       io.out('\n');
     }
@@ -93,8 +87,7 @@ export function runCheck(flags: CheckFlags, io: CliIo, registry: readonly AnyDes
   if (human) {
     io.out(`${formatSummary(checks)}\n`);
     if (flags.save === true) {
-      const added = saved.filter((outcome) => outcome.status === 'added').length;
-      io.out(`corpus ${flags.corpus}: ${added} added, ${saved.length - added} already present\n`);
+      io.out(`${formatSaveSummary(flags.corpus, saved)}\n`);
     }
   } else {
     const json = checkJson(checks) as { results: Record<string, unknown>[] };
@@ -105,10 +98,7 @@ export function runCheck(flags: CheckFlags, io: CliIo, registry: readonly AnyDes
         result['stats'] = statsJson(check.stats, design.commands.kinds);
       }
     });
-    const extra =
-      flags.save === true
-        ? { saved: saved.map((outcome) => ({ path: displayPath(outcome.path), status: outcome.status })) }
-        : {};
+    const extra = flags.save === true ? savedJson(saved) : {};
     io.out(`${JSON.stringify({ ...json, ...extra }, null, 2)}\n`);
   }
   return checks.every((check) => check.met) ? 0 : 1;

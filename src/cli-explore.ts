@@ -4,8 +4,8 @@
  * JSON shape as `check`, savable to the corpus), or "no violation up to depth K" with the number
  * of distinct states and transitions explored.
  */
-import { isAbsolute, relative } from 'node:path';
 import { selectDesigns } from './cli-check.js';
+import { formatSaveOutcome, formatSaveSummary, savedJson } from './cli-saved.js';
 import { UsageError } from './cli-io.js';
 import type { CliIo } from './cli-io.js';
 import { entryFor, saveEntry } from './corpus.js';
@@ -14,7 +14,7 @@ import type { AnyDesign } from './design.js';
 import { exploreDesign } from './explore.js';
 import type { ExploreResult } from './explore.js';
 import { terminalProgress } from './progress.js';
-import { counterexampleJson, formatCounterexample } from './report.js';
+import { counterexampleJson, formatCounterexample, formatMs } from './report.js';
 import type { Shard } from './shard.js';
 
 export interface ExploreFlags {
@@ -25,15 +25,6 @@ export interface ExploreFlags {
   readonly save?: boolean;
   readonly corpus: string;
   readonly json?: boolean;
-}
-
-function displayPath(path: string): string {
-  const inside = relative(process.cwd(), path);
-  return inside.startsWith('..') || isAbsolute(inside) ? path : inside;
-}
-
-function formatMs(ms: number): string {
-  return ms < 1000 ? `${ms.toFixed(ms < 10 ? 1 : 0)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 
 function perSecond(count: number, ms: number): string {
@@ -137,7 +128,7 @@ export function runExplore(flags: ExploreFlags, io: CliIo, registry: readonly An
     if (!human) continue;
     io.out(`${formatExploreResult(result, design)}\n`);
     for (const outcome of outcomes) {
-      io.out(`  ${outcome.status === 'added' ? 'saved' : 'already in corpus'}: ${displayPath(outcome.path)}\n`);
+      io.out(`${formatSaveOutcome(outcome)}\n`);
     }
     io.out('\n');
   }
@@ -146,14 +137,10 @@ export function runExplore(flags: ExploreFlags, io: CliIo, registry: readonly An
     const head = `${results.length} design${results.length === 1 ? '' : 's'} explored: ${results.length - unmet.length} as expected, ${unmet.length} not`;
     io.out(`${unmet.length === 0 ? head : `${head} (${unmet.map((result) => result.design).join(', ')})`}\n`);
     if (flags.save === true) {
-      const added = saved.filter((outcome) => outcome.status === 'added').length;
-      io.out(`corpus ${flags.corpus}: ${added} added, ${saved.length - added} already present\n`);
+      io.out(`${formatSaveSummary(flags.corpus, saved)}\n`);
     }
   } else {
-    const extra =
-      flags.save === true
-        ? { saved: saved.map((outcome) => ({ path: displayPath(outcome.path), status: outcome.status })) }
-        : {};
+    const extra = flags.save === true ? savedJson(saved) : {};
     io.out(`${JSON.stringify({ results: results.map(exploreJson), ...extra }, null, 2)}\n`);
   }
   return unmet.length === 0 ? 0 : 1;

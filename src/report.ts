@@ -18,7 +18,7 @@ function formatCommand(design: AnyDesign | undefined, command: unknown): string 
   return design?.formatCommand?.(command) ?? JSON.stringify(command);
 }
 
-function formatMs(ms: number): string {
+export function formatMs(ms: number): string {
   return ms < 1000 ? `${ms.toFixed(ms < 10 ? 1 : 0)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }
 

@@ -131,18 +131,6 @@ export function dmaAt(state: VfioState, iovaPage: number): VfioDma {
   return dma;
 }
 
-/** Structural equality of plain data, ignoring key order (cheaper than `toEqual` in hot loops). */
-export function plainEqual(left: unknown, right: unknown): boolean {
-  if (Object.is(left, right)) return true;
-  if (typeof left !== 'object' || typeof right !== 'object' || left === null || right === null) return false;
-  if (Array.isArray(left) !== Array.isArray(right)) return false;
-  const leftRecord = left as Record<string, unknown>;
-  const rightRecord = right as Record<string, unknown>;
-  const keys = Object.keys(leftRecord);
-  if (keys.length !== Object.keys(rightRecord).length) return false;
-  return keys.every((key) => Object.hasOwn(rightRecord, key) && plainEqual(leftRecord[key], rightRecord[key]));
-}
-
 export function expectOk(result: VfioResult): ResultDetail {
   expect(result.error).toBeUndefined();
   expect(result.ok).toBe(true);
