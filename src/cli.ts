@@ -5,6 +5,8 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { designs } from '../properties/registry.js';
+import { DEFAULT_BENCH_OUT, runBenchCommand } from './bench-cli.js';
+import type { BenchFlags } from './bench-cli.js';
 import { DEFAULT_CORPUS, DEFAULT_RUNS, runCheck } from './cli-check.js';
 import type { CheckFlags } from './cli-check.js';
 import { runExplore } from './cli-explore.js';
@@ -135,6 +137,30 @@ function program(io: CliIo, registry: readonly AnyDesign[], setExit: (code: numb
       'print JSON: { results: [{ design, depth, states, transitions, elapsedMs, verdict, violations }] }',
     )
     .action((flags: ExploreFlags) => setExit(runExplore(flags, io, registry)));
+  root
+    .command('bench')
+    .description('measure throughput, time to bug, shrink quality, exploration and suite time; write the results')
+    .option('--json', 'print the results as JSON (the same as the file written)')
+    .option('--quick', 'tiny budgets, no suite: a smoke run of every measurement')
+    .option('--out <file>', 'where to write the results', DEFAULT_BENCH_OUT)
+    .option('--no-suite', 'do not time `npm test` and `npm run check`')
+    .option('-d, --design <id...>', 'designs to measure (default: all)')
+    .addOption(
+      new Option('-s, --seed <n>', 'first time-to-bug seed (default: fresh seeds, printed)').argParser(
+        integer('seed', 0, SEED_MAX),
+      ),
+    )
+    .addOption(
+      new Option('--seeds <count>', 'time-to-bug seeds per flawed design (default 20, 3 with --quick)').argParser(
+        integer('seeds', 1, 1000),
+      ),
+    )
+    .addOption(
+      new Option('-r, --runs <n>', 'checkDesign runs per seed (default 1000, 100 with --quick)').argParser(
+        integer('runs', 1, 10_000_000),
+      ),
+    )
+    .action((flags: BenchFlags) => setExit(runBenchCommand(flags, io, registry)));
   root
     .command('replay')
     .description('replay a regression corpus entry step by step with the state that matters')
