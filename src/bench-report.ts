@@ -51,7 +51,7 @@ export function formatBench(result: BenchResult): string {
     `dmaprop bench (${settings.mode}) — ${result.date}, dmaprop ${result.toolVersion}${result.commit === null ? '' : `, commit ${result.commit}`}`,
   );
   lines.push(
-    `machine: ${machine.cpuModel} × ${machine.cpus}, ${gib(machine.totalMemoryBytes)}, node ${machine.node}, ${machine.os}`,
+    `machine: ${machine.cpuModel} × ${machine.cpus}, ${gib(machine.totalMemoryBytes)}, node ${machine.node}, ${machine.os}, load ${machine.loadAverage.join(' ')} at start`,
   );
 
   lines.push(

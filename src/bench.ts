@@ -16,7 +16,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { cpus, platform, release, arch, totalmem } from 'node:os';
+import { arch, cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
@@ -119,6 +119,8 @@ export interface Machine {
   readonly cpus: number;
   readonly totalMemoryBytes: number;
   readonly node: string;
+  /** 1, 5 and 15 minute load averages when the bench started: other work on the machine skews every figure. */
+  readonly loadAverage: readonly number[];
 }
 
 export interface InvariantCost {
@@ -333,6 +335,7 @@ export function machineInfo(): Machine {
     cpus: cores.length,
     totalMemoryBytes: totalmem(),
     node: process.version,
+    loadAverage: loadavg().map((load) => round(load, 2)),
   };
 }
 
@@ -718,6 +721,7 @@ function checkSummary(output: string): string | null {
 
 export function runBench(run: BenchRun): BenchResult {
   const started = performance.now();
+  const machine = machineInfo();
   const { settings, designs } = run;
   const progress = run.onProgress ?? ((): void => undefined);
   const cwd = run.cwd ?? process.cwd();
@@ -775,7 +779,7 @@ export function runBench(run: BenchRun): BenchResult {
     date: new Date().toISOString(),
     toolVersion,
     commit: gitCommit(cwd),
-    machine: machineInfo(),
+    machine,
     settings,
     throughput,
     timeToBug,
