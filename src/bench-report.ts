@@ -169,6 +169,6 @@ export function formatBench(result: BenchResult): string {
     }
   }
   for (const note of result.skipped) lines.push(`  note: ${note}`);
-  lines.push('', `bench took ${ms(result.totalMs)}`);
+  lines.push('', `bench took ${ms(result.totalMs)}; load ${result.loadAverageAtEnd.join(' ')} at the end`);
   return lines.join('\n');
 }

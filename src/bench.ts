@@ -293,6 +293,8 @@ export interface BenchResult {
   /** Designs whose stack has no sound design, or that declare no explore scope: what was left out. */
   readonly skipped: readonly string[];
   readonly totalMs: number;
+  /** Load averages when the bench ended: near 1 when it ran alone (the suite uses every core). */
+  readonly loadAverageAtEnd: readonly number[];
 }
 
 export interface BenchRun {
@@ -788,6 +790,7 @@ export function runBench(run: BenchRun): BenchResult {
     suite,
     skipped,
     totalMs: Math.round(performance.now() - started),
+    loadAverageAtEnd: loadavg().map((load) => round(load, 2)),
   };
 }
 

@@ -80,6 +80,7 @@ describe('dmaprop bench --quick --json', () => {
     positive(result.machine.totalMemoryBytes);
     expect(result.machine.cpuModel.length).toBeGreaterThan(0);
     expect(result.machine.loadAverage).toHaveLength(3);
+    expect(result.loadAverageAtEnd).toHaveLength(3);
     expect(result.settings.mode).toBe('quick');
     expect(result.settings.seeds).toEqual([41, 42]);
     expect(result.settings.runs).toBe(30);
