@@ -77,7 +77,7 @@ export function runCheck(flags: CheckFlags, io: CliIo, registry: readonly AnyDes
       saved.push(...outcomes);
       if (!human) continue;
       io.out(`${formatDesignCheck(check, design)}\n`);
-      if (flags.stats === true) io.out(`${formatStats(check.stats, design.commands.kinds)}\n`);
+      if (flags.stats === true) io.out(`${formatStats(check.stats, design.commands.kinds, design.reach)}\n`);
       for (const outcome of outcomes) {
         io.out(`${formatSaveOutcome(outcome)}\n`);
       }
@@ -95,7 +95,7 @@ export function runCheck(flags: CheckFlags, io: CliIo, registry: readonly AnyDes
       const check = checks[index];
       const design = selected.find((known) => known.id === check?.design);
       if (flags.stats === true && check !== undefined && design !== undefined) {
-        result['stats'] = statsJson(check.stats, design.commands.kinds);
+        result['stats'] = statsJson(check.stats, design.commands.kinds, design.reach);
       }
     });
     const extra = flags.save === true ? savedJson(saved) : {};

@@ -76,6 +76,14 @@ export interface Design<S, C extends T, T extends Command = C> {
   explainStep?(transition: Transition<S, C>): string[];
   /** The small scope `dmaprop explore` enumerates exhaustively; a design without one is not explored. */
   readonly explore?: ExploreScope<S, T>;
+  /**
+   * Reach statistics: the states worth reaching that a step reached ("map crosses a leaf-table
+   * boundary"), as labels out of `reach`. `--stats` counts them per step and per run, so a label
+   * no run reaches shows a hole in the generators.
+   */
+  classify?(transition: Transition<S, C>): readonly string[];
+  /** Every label `classify` can return, in report order. */
+  readonly reach?: readonly string[];
 }
 
 /**

@@ -71,6 +71,10 @@ export function runTrace(design: AnyDesign, templates: readonly unknown[], optio
     return invariants.length > 0 && pending.size === 0;
   };
 
+  const reachedThisRun = new Set<string>();
+  const countReach = (): void => {
+    if (stats !== undefined) for (const label of reachedThisRun) bump(stats.reachRuns, label);
+  };
   let state: unknown = design.init();
   if (checkAll({ before: null, command: null, result: null, after: state }, 0)) return { steps, violations };
   for (const template of templates) {
@@ -82,10 +86,18 @@ export function runTrace(design: AnyDesign, templates: readonly unknown[], optio
       if (result.ok) bump(stats.executed, kind);
       else bump((stats.rejected[kind] ??= {}), String(result.error));
     }
-    const stop = checkAll({ before: state, command, result, after }, steps.length);
+    const transition = { before: state, command, result, after };
+    if (stats !== undefined && design.classify !== undefined) {
+      for (const label of design.classify(transition)) {
+        bump(stats.reachSteps, label);
+        reachedThisRun.add(label);
+      }
+    }
+    const stop = checkAll(transition, steps.length);
     state = after;
     if (stop) break;
   }
+  countReach();
   return { steps, violations };
 }
 

@@ -10,10 +10,13 @@ export interface RunStats {
   rejected: Record<string, Record<string, number>>;
   checks: Record<string, number>;
   lengths: number[];
+  /** Reach labels (`Design.classify`): steps that reached each, and runs with at least one such step. */
+  reachSteps: Record<string, number>;
+  reachRuns: Record<string, number>;
 }
 
 export function createStats(): RunStats {
-  return { generated: {}, executed: {}, rejected: {}, checks: {}, lengths: [] };
+  return { generated: {}, executed: {}, rejected: {}, checks: {}, lengths: [], reachSteps: {}, reachRuns: {} };
 }
 
 export function bump(counts: Record<string, number>, key: string, by = 1): void {
@@ -52,8 +55,31 @@ export function summarizeLengths(lengths: readonly number[]): LengthSummary {
   };
 }
 
+export interface ReachSummary {
+  readonly label: string;
+  readonly steps: number;
+  readonly runs: number;
+  /** Share of all runs that reached the label at least once, 0..1. */
+  readonly shareOfRuns: number;
+}
+
+/** Each reach label with its step and run counts (labels listed in `reach` first, zero counts included). */
+export function summarizeReach(stats: RunStats, reach: readonly string[] = []): ReachSummary[] {
+  const labels = [...reach, ...Object.keys(stats.reachSteps).filter((label) => !reach.includes(label))];
+  const runs = stats.lengths.length;
+  return labels.map((label) => {
+    const reachedRuns = stats.reachRuns[label] ?? 0;
+    return {
+      label,
+      steps: stats.reachSteps[label] ?? 0,
+      runs: reachedRuns,
+      shareOfRuns: runs === 0 ? 0 : Math.round((reachedRuns / runs) * 1000) / 1000,
+    };
+  });
+}
+
 /** Stats as JSON: counts per kind and invariant, and the length summary instead of every length. */
-export function statsJson(stats: RunStats, kinds: readonly string[]): unknown {
+export function statsJson(stats: RunStats, kinds: readonly string[], reach: readonly string[] = []): unknown {
   return {
     commands: Object.fromEntries(
       kinds.map((kind) => [
@@ -67,10 +93,11 @@ export function statsJson(stats: RunStats, kinds: readonly string[]): unknown {
     ),
     checks: stats.checks,
     lengths: summarizeLengths(stats.lengths),
+    reach: summarizeReach(stats, reach),
   };
 }
 
-export function formatStats(stats: RunStats, kinds: readonly string[]): string {
+export function formatStats(stats: RunStats, kinds: readonly string[], reach: readonly string[] = []): string {
   const width = Math.max(...kinds.map((kind) => kind.length));
   const lines = [`  ${'command'.padEnd(width)}  generated  executed  rejected (by error)`];
   for (const kind of kinds) {
@@ -88,6 +115,15 @@ export function formatStats(stats: RunStats, kinds: readonly string[]): string {
   );
   const checks = Object.entries(stats.checks);
   lines.push(`  invariant checks: ${checks.map(([name, count]) => `${name} ${count}`).join(', ')}`);
+  const reached = summarizeReach(stats, reach);
+  if (reached.length > 0) {
+    lines.push('  reached:');
+    for (const row of reached) {
+      const percent = `${(row.shareOfRuns * 100).toFixed(1)}%`;
+      const never = row.runs === 0 ? '  ← never reached' : '';
+      lines.push(`    ${row.label}: ${row.steps} steps in ${row.runs} runs (${percent} of runs)${never}`);
+    }
+  }
   return lines.join('\n');
 }
 
