@@ -3,6 +3,7 @@
  * flawed ones to be caught.
  */
 import type { AnyDesign } from '../src/design.js';
+import { iommuLazy, iommuLazyHeld, iommuStrict } from './passthrough/designs.js';
 import { mdevIgnoresUnmap, mdevUnmapCallback, vfioNoiommu, vfioType1 } from './vfio/designs.js';
 import { xenLookup, xenMap } from './xengt/designs.js';
 
@@ -11,6 +12,9 @@ export const designs: readonly AnyDesign[] = [
   xenLookup,
   vfioType1,
   vfioNoiommu,
+  iommuStrict,
+  iommuLazy,
+  iommuLazyHeld,
   mdevUnmapCallback,
   mdevIgnoresUnmap,
 ];

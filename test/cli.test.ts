@@ -30,6 +30,9 @@ describe('dmaprop designs', () => {
       ['xen/lookup', 'violates'],
       ['vfio/type1', 'holds'],
       ['vfio/noiommu', 'violates'],
+      ['iommu/strict', 'holds'],
+      ['iommu/lazy', 'violates'],
+      ['iommu/lazy-held', 'holds'],
       ['mdev/unmap-callback', 'holds'],
       ['mdev/ignores-unmap', 'violates'],
     ]);

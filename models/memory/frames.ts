@@ -111,6 +111,18 @@ export function allocFrame(memory: HostMemory, owner: number): number | null {
   return mfn;
 }
 
+/** Allocates the free frame `mfn` to `owner` with one reference; `null` if it is not free. */
+export function allocFrameAt(memory: HostMemory, mfn: number, owner: number): number | null {
+  const index = memory.freeList.indexOf(mfn);
+  const frame = memory.frames[mfn];
+  if (index < 0 || frame === undefined) return null;
+  memory.freeList.splice(index, 1);
+  frame.owner = owner;
+  frame.refcount = 1;
+  memory.allocCount += 1;
+  return mfn;
+}
+
 /** Takes a reference on a frame that is in use. */
 export function getRef(memory: HostMemory, mfn: number): void {
   const frame = memory.frames[mfn];

@@ -19,7 +19,7 @@
  * Both fail with ENOMEM, as an out-of-memory page fault, a failed long-term-pin migration or a
  * failed kzalloc does.
  */
-import { allocFrame, cloneHostMemory, createHostMemory } from '../memory/frames.js';
+import { allocFrame, allocFrameAt, cloneHostMemory, createHostMemory } from '../memory/frames.js';
 import type { HostMemoryConfig } from '../memory/frames.js';
 import type { ResultDetail } from '../result.js';
 import type {
@@ -47,6 +47,11 @@ export interface ProcessRegionSpec {
   readonly writable: boolean;
   /** Fault every page in at start (MAP_POPULATE); otherwise pages are faulted in on first use. */
   readonly populate: boolean;
+  /**
+   * Populate with physically contiguous frames in ascending order, lowest free first (guest RAM
+   * backed by a huge page), whatever the allocation policy; so that MAP_DMA finds contiguous runs.
+   */
+  readonly contiguous?: boolean;
 }
 
 export interface VmmProcessSpec {
@@ -83,7 +88,10 @@ export function createVfioState(spec: VfioWorldSpec): VfioState {
       if (pages[vaddrPage] !== undefined) throw new Error(`world spec: vaddr page ${vaddrPage} mapped twice`);
       let mfn: number | null = null;
       if (region.populate) {
-        mfn = allocFrame(memory, spec.process.owner);
+        mfn =
+          region.contiguous === true
+            ? allocFrameAt(memory, Math.min(...memory.freeList), spec.process.owner)
+            : allocFrame(memory, spec.process.owner);
         if (mfn === null) throw new Error(`world spec: not enough frames to populate vaddr page ${vaddrPage}`);
       }
       pages[vaddrPage] = { writable: region.writable, mfn };

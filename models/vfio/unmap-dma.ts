@@ -146,11 +146,14 @@ function removeInRange(
 ): Outcome {
   let unmapped = 0n;
   let removed = 0;
+  // dma_unmap notifications sent while a mapping had external pins outstanding.
+  let callbacks = 0;
   walk: for (;;) {
     for (const dma of inRange(backend, iova, end)) {
       if (!backend.v2 && iova > startOf(dma)) break walk;
       if (Object.keys(dma.externalPins).length > 0) {
         notifyDmaUnmap(state, config, backend, dma);
+        callbacks += 1;
         const left = Object.keys(dma.externalPins).length;
         if (left > 0) {
           // The drivers are deterministic: every retry meets the same pins, until BUG_ON.
@@ -170,5 +173,5 @@ function removeInRange(
     }
     break;
   }
-  return ok({ sizeBytes: unmapped.toString(), removed });
+  return ok({ sizeBytes: unmapped.toString(), removed, callbacks });
 }

@@ -13,6 +13,7 @@ import { vfioExploreScope } from './explore-scope.js';
 import { formatVfioCommand } from './format.js';
 import { vfioCommandSpace } from './generators.js';
 import { vfioInvariants } from './invariants/index.js';
+import { classifyMediatedStep, mediatedReach } from './reach.js';
 import { validateVfioCommand } from './schema.js';
 import { initVfioWorld } from './world.js';
 import type { VfioStackKind } from './world.js';
@@ -49,5 +50,6 @@ export function vfioDesign(options: VfioDesignOptions): VfioDesign {
     validateCommand: validateVfioCommand,
     explainStep: explainVfioStep,
     explore: vfioExploreScope(options.world),
+    ...(options.world === 'mediated' ? { classify: classifyMediatedStep, reach: mediatedReach } : {}),
   };
 }

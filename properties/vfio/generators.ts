@@ -14,6 +14,11 @@ import type { VfioStackKind } from './world.js';
 
 const IOVA_PAGES = 8;
 
+/** Where the IOVA universe of generated requests starts (a stack with page tables puts it across a boundary). */
+export interface VfioSpaceOptions {
+  readonly iovaBasePage?: number;
+}
+
 /** u64 values at the edges: zero, unaligned, page-aligned small, near and at the top of 2^64. */
 const edgeU64 = fc.constantFrom(
   '0',
@@ -31,63 +36,74 @@ const edgeU64 = fc.constantFrom(
 
 const flags = fc.constantFrom(0, 1, 2, 3, 4, 5, 8, 0xff);
 
-const iovaPage = fc.nat({ max: IOVA_PAGES - 1 });
 const vaddrPage = fc.oneof(
   { weight: 5, arbitrary: fc.integer({ min: RAM_VADDR_PAGE, max: RAM_VADDR_PAGE + RAM_PAGES - 1 }) },
   { weight: 1, arbitrary: fc.constantFrom(LAZY_VADDR_PAGE, LAZY_VADDR_PAGE + 1, 0, 100) },
 );
 const npages = fc.integer({ min: 1, max: 3 });
 
-const mapDma = fc.oneof(
-  {
-    weight: 6,
-    arbitrary: fc
-      .record({ vaddrPage, iovaPage, npages, read: fc.constant(true), write: fc.boolean() })
-      .map((request): VfioCommand => ({ kind: 'mapDma', ...mapDmaArgs(request) })),
-  },
-  {
-    weight: 1,
-    arbitrary: fc
-      .record({
-        argsz: fc.constantFrom(VFIO_DMA_MAP_MINSZ, 0, 64),
-        flags,
-        vaddr: edgeU64,
-        iova: edgeU64,
-        sizeBytes: edgeU64,
-      })
-      .map((args): VfioCommand => ({ kind: 'mapDma', ...args })),
-  },
-);
+function mapDmaFor(iovaPage: fc.Arbitrary<number>): fc.Arbitrary<VfioCommand> {
+  return fc.oneof(
+    {
+      weight: 6,
+      arbitrary: fc
+        .record({ vaddrPage, iovaPage, npages, read: fc.constant(true), write: fc.boolean() })
+        .map((request): VfioCommand => ({ kind: 'mapDma', ...mapDmaArgs(request) })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .record({
+          argsz: fc.constantFrom(VFIO_DMA_MAP_MINSZ, 0, 64),
+          flags,
+          vaddr: edgeU64,
+          iova: edgeU64,
+          sizeBytes: edgeU64,
+        })
+        .map((args): VfioCommand => ({ kind: 'mapDma', ...args })),
+    },
+  );
+}
 
-const unmapDma = fc.oneof(
-  {
-    weight: 6,
-    arbitrary: fc
-      .record({ iovaPage, npages })
-      .map((request): VfioCommand => ({ kind: 'unmapDma', ...unmapDmaArgs(request) })),
-  },
-  { weight: 1, arbitrary: fc.constant<VfioCommand>({ kind: 'unmapDma', ...unmapAllArgs() }) },
-  {
-    weight: 1,
-    arbitrary: fc
-      .record({
-        argsz: fc.constantFrom(16, 0),
-        flags: fc.constantFrom(0, 1, 2, 4, 0xff),
-        iova: edgeU64,
-        sizeBytes: edgeU64,
-      })
-      .map((args): VfioCommand => ({ kind: 'unmapDma', ...args })),
-  },
-);
+function unmapDmaFor(iovaPage: fc.Arbitrary<number>): fc.Arbitrary<VfioCommand> {
+  return fc.oneof(
+    {
+      weight: 6,
+      arbitrary: fc
+        .record({ iovaPage, npages })
+        .map((request): VfioCommand => ({ kind: 'unmapDma', ...unmapDmaArgs(request) })),
+    },
+    { weight: 1, arbitrary: fc.constant<VfioCommand>({ kind: 'unmapDma', ...unmapAllArgs() }) },
+    {
+      weight: 1,
+      arbitrary: fc
+        .record({
+          argsz: fc.constantFrom(16, 0),
+          flags: fc.constantFrom(0, 1, 2, 4, 0xff),
+          iova: edgeU64,
+          sizeBytes: edgeU64,
+        })
+        .map((args): VfioCommand => ({ kind: 'unmapDma', ...args })),
+    },
+  );
+}
 
 const ramRange = fc.record({ vaddrPage, npages: fc.integer({ min: 1, max: 2 }) });
-const program = fc.array(fc.record({ iovaPage, write: fc.boolean() }), { minLength: 1, maxLength: 2 });
-
-function arbitraries(devices: {
-  pci: number | null;
-  mdev: number | null;
-  ccw: number | null;
-}): Partial<Record<VfioCommandKind, fc.Arbitrary<VfioCommand>>> {
+function arbitraries(
+  devices: {
+    pci: number | null;
+    mdev: number | null;
+    ccw: number | null;
+  },
+  iovaBasePage: number | undefined,
+): Partial<Record<VfioCommandKind, fc.Arbitrary<VfioCommand>>> {
+  const iovaPage =
+    iovaBasePage === undefined
+      ? fc.nat({ max: IOVA_PAGES - 1 })
+      : fc.integer({ min: iovaBasePage, max: iovaBasePage + IOVA_PAGES - 1 });
+  const program = fc.array(fc.record({ iovaPage, write: fc.boolean() }), { minLength: 1, maxLength: 2 });
+  const mapDma = mapDmaFor(iovaPage);
+  const unmapDma = unmapDmaFor(iovaPage);
   const all: Partial<Record<VfioCommandKind, fc.Arbitrary<VfioCommand>>> = {
     mapDma,
     unmapDma,
@@ -110,9 +126,11 @@ function arbitraries(devices: {
   };
   if (devices.pci !== null) {
     const deviceId = devices.pci;
-    // iova pages for type1; bus address pages (frame numbers) under noiommu: one universe covers both.
+    // iova pages for type1; bus address pages (frame numbers) under noiommu: one universe covers both,
+    // unless the IOVA universe was moved.
+    const addressPage = iovaBasePage === undefined ? fc.nat({ max: FRAME_COUNT - 1 }) : iovaPage;
     all.deviceDma = fc
-      .record({ addressPage: fc.nat({ max: FRAME_COUNT - 1 }), write: fc.boolean() })
+      .record({ addressPage, write: fc.boolean() })
       .map((args): VfioCommand => ({ kind: 'deviceDma', deviceId, ...args }));
   }
   if (devices.mdev !== null) {
@@ -143,18 +161,50 @@ const rare: readonly VfioCommandKind[] = [
   'clearFault',
 ];
 
-export function vfioCommandSpace(kind: VfioStackKind): CommandSpace<VfioCommand> {
-  const table = arbitraries(kind === 'mediated' ? { pci: null, mdev: 0, ccw: 1 } : { pci: 0, mdev: null, ccw: null });
+export function vfioArbitraries(
+  kind: VfioStackKind,
+  options: VfioSpaceOptions = {},
+): Partial<Record<VfioCommandKind, fc.Arbitrary<VfioCommand>>> {
+  const table = arbitraries(
+    kind === 'mediated' ? { pci: null, mdev: 0, ccw: 1 } : { pci: 0, mdev: null, ccw: null },
+    options.iovaBasePage,
+  );
   if (kind === 'noiommu') {
     // A VFIO_NO_IOMMU container has no MAP/UNMAP_DMA (the model refuses them; its unit tests show
     // it): a VMM using one never issues them, so runs spend their steps on what it does do.
     delete table.mapDma;
     delete table.unmapDma;
   }
+  return table;
+}
+
+/** Teardown and fault injection are a quarter as frequent as the rest. */
+export function vfioKindWeight(commandKind: string): number {
+  return rare.includes(commandKind as VfioCommandKind) ? 1 : 4;
+}
+
+/**
+ * Mediated stack: the drivers' pins only matter over live mappings, so mapping and pinning come
+ * often and the VMM's own memory changes (which make later pins fail) rarely.
+ */
+const mediatedWeights: Readonly<Record<string, number>> = {
+  mapDma: 8,
+  mdevPinPages: 8,
+  unmapDma: 4,
+  releaseFromOther: 2,
+  allocateToOther: 2,
+  munmap: 1,
+  mmap: 1,
+  discard: 2,
+};
+
+export function vfioCommandSpace(kind: VfioStackKind): CommandSpace<VfioCommand> {
+  const table = vfioArbitraries(kind);
   const kinds = Object.keys(table);
   return {
     kinds,
-    weight: (commandKind) => (rare.includes(commandKind as VfioCommandKind) ? 1 : 4),
+    weight: (commandKind) =>
+      (kind === 'mediated' ? mediatedWeights[commandKind] : undefined) ?? vfioKindWeight(commandKind),
     arbitrary(commandKind) {
       const arbitrary = table[commandKind as VfioCommandKind];
       if (arbitrary === undefined) throw new Error(`vfio ${kind}: no generator for command kind '${commandKind}'`);

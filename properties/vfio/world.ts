@@ -51,7 +51,12 @@ function groupsFor(kind: VfioStackKind): { groups: GroupSpec[]; devices: VfioWor
   }
 }
 
-export function vfioWorldSpec(kind: VfioStackKind, policy: AllocPolicy = 'lifo'): VfioWorldSpec {
+/** `contiguousRam`: the guest's RAM is backed by physically contiguous frames (a huge page). */
+export function vfioWorldSpec(
+  kind: VfioStackKind,
+  policy: AllocPolicy = 'lifo',
+  options: { readonly contiguousRam?: boolean } = {},
+): VfioWorldSpec {
   const { groups, devices } = groupsFor(kind);
   return {
     memory: { frameCount: FRAME_COUNT, policy, randomSeed: 'dmaprop' },
@@ -61,7 +66,13 @@ export function vfioWorldSpec(kind: VfioStackKind, policy: AllocPolicy = 'lifo')
       capIpcLock: false,
       addressSpaceLimitPages: 64,
       regions: [
-        { vaddrPage: RAM_VADDR_PAGE, npages: RAM_PAGES, writable: true, populate: true },
+        {
+          vaddrPage: RAM_VADDR_PAGE,
+          npages: RAM_PAGES,
+          writable: true,
+          populate: true,
+          ...(options.contiguousRam === true ? { contiguous: true } : {}),
+        },
         { vaddrPage: LAZY_VADDR_PAGE, npages: 2, writable: true, populate: false },
       ],
     },

@@ -2,14 +2,28 @@
 import { describe, expect, test } from 'vitest';
 import { checkDesign } from '../../src/check.js';
 import { DEFAULT_RUNS } from '../../src/cli.js';
-import { neverExecuted, statsJson, summarizeLengths } from '../../src/stats.js';
+import { neverExecuted, statsJson, summarizeLengths, summarizeReach } from '../../src/stats.js';
 import { designs } from '../../properties/registry.js';
 
+/** Share of a default run's sequences that must reach each of a design's reach labels. */
+const MIN_REACH_SHARE = 0.04;
+
 describe('statistics', () => {
-  test.for(designs)('$id: every command kind executes in a default run', (design) => {
-    const { stats } = checkDesign(design, { seed: 1, runs: DEFAULT_RUNS, report: [] });
-    expect(neverExecuted(stats, design.commands.kinds)).toEqual([]);
-  });
+  test.for(designs)(
+    '$id: a default run meets the expectation, executes every command kind and reaches every reach label',
+    (design) => {
+      const check = checkDesign(design, { seed: 1, runs: DEFAULT_RUNS, report: [] });
+      const stats = check.stats;
+      expect(check.met, `${design.id} meets its expectation over a default run`).toBe(true);
+      expect(neverExecuted(stats, design.commands.kinds)).toEqual([]);
+      // A non-trivial share: tens of runs out of a default thousand reach each state worth reaching.
+      const required = design.reach ?? [];
+      const rare = summarizeReach(stats, required).filter(
+        (row) => required.includes(row.label) && row.shareOfRuns < MIN_REACH_SHARE,
+      );
+      expect(rare).toEqual([]);
+    },
+  );
 
   test('generated = executed + rejected per kind, and every invariant is checked after every step', () => {
     const design = designs[0]!;
@@ -39,7 +53,15 @@ describe('statistics', () => {
 
   test('JSON lists every kind, executed or not', () => {
     const json = statsJson(
-      { generated: { a: 2 }, executed: { a: 1 }, rejected: { a: { EINVAL: 1 } }, checks: {}, lengths: [2] },
+      {
+        generated: { a: 2 },
+        executed: { a: 1 },
+        rejected: { a: { EINVAL: 1 } },
+        checks: {},
+        lengths: [2],
+        reachSteps: {},
+        reachRuns: {},
+      },
       ['a', 'b'],
     );
     expect((json as { commands: unknown }).commands).toEqual({

@@ -131,7 +131,7 @@ describe('page table vs flat reference map', () => {
           expect(staleIotlbOutsideFlushQueue(state)).toEqual([]);
         }
       }),
-      { numRuns: 2000, seed: 20_240_611 },
+      { numRuns: 10_000, seed: 20_240_611 },
     );
   });
 });

@@ -228,7 +228,7 @@ describe('the dma_unmap callback contract', () => {
     pin(state, { iovaPage: 2 });
     pin(state, { iovaPage: 8, write: false });
     const result = unmapDma(state, config, unmapDmaArgs({ iovaPage: 0, npages: 4 }));
-    expect(expectOk(result)).toEqual({ sizeBytes: '16384', removed: 1 });
+    expect(expectOk(result)).toEqual({ sizeBytes: '16384', removed: 1, callbacks: 1 });
     expect(frame(state, mfn).refcount).toBe(1);
     expect(state.devices[MDEV]!.pins).toEqual({ 8: 1 });
     expect(externalPinsByMapping(state)).toEqual([{ dmaIovaPage: 8, records: 1, references: 1, driverRecorded: 1 }]);

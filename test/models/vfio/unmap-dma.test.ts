@@ -183,7 +183,7 @@ describe('UNMAP_DMA: what removal undoes', () => {
     const before = JSON.parse(JSON.stringify(state)) as VfioState;
     map(state, { vaddrPage: RAM, iovaPage: 4, npages: 3 });
     const result = unmapDma(state, config, unmapDmaArgs({ iovaPage: 4, npages: 3 }));
-    expect(expectOk(result)).toEqual({ sizeBytes: '12288', removed: 1 });
+    expect(expectOk(result)).toEqual({ sizeBytes: '12288', removed: 1, callbacks: 0 });
     expect(state).toEqual(before);
     const mfn = (i: number) => mfnAt(state, RAM + i);
     expect(result.effects).toEqual([
@@ -228,6 +228,7 @@ describe('UNMAP_DMA: what removal undoes', () => {
     expect(expectOk(unmapDma(state, config, unmapDmaArgs({ iovaPage: 0, npages: 8 })))).toEqual({
       sizeBytes: '12288',
       removed: 2,
+      callbacks: 0,
     });
     expect(iovas(state)).toEqual([10]);
     expect(lockedVmAccounting(state)).toMatchObject({ processPages: 1, perMappingPages: 1, expectedPages: 1 });

@@ -1,0 +1,179 @@
+/**
+ * Forwarding VFIO's translation changes to the VT-d model, the way type1 drives the IOMMU API
+ * (semantics.md §1.7, §5): VFIO pins a run of physically contiguous pages and maps it with one
+ * `iommu_map`; it unmaps with `iommu_unmap_fast` over runs whose frames are contiguous, then
+ * `iommu_iotlb_sync`. The VFIO model reports its changes page by page (`TranslationEffect`), so
+ * consecutive pages of a domain with consecutive frames and the same permissions are coalesced
+ * back into runs here. A run may cross a leaf-table boundary: the IOMMU model then fills or clears
+ * two last-level tables in one call.
+ *
+ * Domains: the first attach of a VFIO domain allocates an IOMMU domain (`unmanaged` in strict
+ * mode, `dma-fq` in the lazy modes) and every attach points the group's devices' context entries
+ * at it; a detach clears them (the context change flushes the domain, §3.3); a domain free first
+ * flushes and releases the domain's flush queue, then frees the domain.
+ *
+ * Left out: the IOMMU's own refusals during forwarding (table-page exhaustion cannot happen in the
+ * stack's small IOVA universe); if one happened, the IOMMU's page table would disagree with VFIO's
+ * domain and the `iommu-matches-vfio` invariant would report it.
+ */
+import { PAGE_SIZE_BYTES } from '../iommu/address.js';
+import type { IommuConfig } from '../iommu/config.js';
+import { attachDevice, createDomain, destroyDomain, detachDevice } from '../iommu/domain.js';
+import { flushQueueFlush } from '../iommu/flush-queue.js';
+import { map } from '../iommu/map.js';
+import { getDomain } from '../iommu/state.js';
+import { unmap } from '../iommu/unmap.js';
+import { getRef, putRef } from '../memory/frames.js';
+import type { TranslationEffect, VfioState } from '../vfio/types.js';
+import type { InvalidationMode, PassthroughState } from './types.js';
+
+/** PCI source-id (bus 1, device = VFIO device index, function 0) of a VFIO device. */
+export function sourceIdOf(deviceId: number): number {
+  return 0x100 + deviceId * 8;
+}
+
+function groupDevices(vfio: VfioState, groupId: number): number[] {
+  return vfio.devices.filter((device) => device.groupId === groupId).map((device) => device.id);
+}
+
+/** A run of pages of one domain being mapped or unmapped. */
+interface Run {
+  readonly kind: 'map' | 'unmap';
+  readonly domainId: number;
+  readonly iovaPage: number;
+  readonly mfn: number;
+  pages: number;
+  readonly read: boolean;
+  readonly write: boolean;
+}
+
+function extends_(run: Run, effect: TranslationEffect): boolean {
+  if (effect.kind !== run.kind || effect.domainId !== run.domainId) return false;
+  if (effect.iovaPage !== run.iovaPage + run.pages || effect.mfn !== run.mfn + run.pages) return false;
+  return effect.kind === 'unmap' || (effect.read === run.read && effect.write === run.write);
+}
+
+function startRun(effect: TranslationEffect & { kind: 'map' | 'unmap' }): Run {
+  const { kind, domainId, iovaPage, mfn } = effect;
+  const prot = effect.kind === 'map' ? { read: effect.read, write: effect.write } : { read: false, write: false };
+  return { kind, domainId, iovaPage, mfn, pages: 1, ...prot };
+}
+
+/** Releases the references held for flush-queue entries that are no longer queued. */
+export function releaseFlushedHolds(state: PassthroughState): void {
+  if (state.held.length === 0) return;
+  const queued = new Set<number>();
+  for (const domain of Object.values(state.iommu.domains)) for (const entry of domain.flushQueue) queued.add(entry.seq);
+  const kept = [];
+  for (const hold of state.held) {
+    if (queued.has(hold.seq)) kept.push(hold);
+    else putRef(state.vfio.memory, hold.mfn);
+  }
+  state.held = kept;
+}
+
+/**
+ * Applies VFIO's effects, in order, to the IOMMU. `preheld` lists frames (one per unmapped page)
+ * on which the caller took a reference before VFIO unpinned them (`lazy-held`):
+ * each becomes a hold on the flush-queue entry of its unmap, or is dropped at once if the unmap
+ * was not queued.
+ */
+export function forwardEffects(
+  state: PassthroughState,
+  mode: InvalidationMode,
+  config: IommuConfig,
+  effects: readonly TranslationEffect[],
+  preheld: readonly number[],
+): void {
+  const pending = new Map<number, Run>();
+  const unclaimed = new Map<number, number>();
+  for (const mfn of preheld) unclaimed.set(mfn, (unclaimed.get(mfn) ?? 0) + 1);
+
+  const issue = (run: Run): void => {
+    const did = state.dids[run.domainId];
+    if (did === undefined) return;
+    const range = { domainId: did, iova: run.iovaPage * PAGE_SIZE_BYTES, sizeBytes: run.pages * PAGE_SIZE_BYTES };
+    if (run.kind === 'map') {
+      map(state.iommu, config, { ...range, frame: run.mfn, read: run.read, write: run.write });
+      return;
+    }
+    const seq = state.iommu.nextFlushSeq;
+    const result = unmap(state.iommu, config, range);
+    const queued = result.detail?.['queued'] === true;
+    for (let mfn = run.mfn; mfn < run.mfn + run.pages; mfn++) {
+      const count = unclaimed.get(mfn) ?? 0;
+      if (count === 0) continue;
+      unclaimed.set(mfn, count - 1);
+      if (queued) state.held.push({ seq, mfn });
+      else putRef(state.vfio.memory, mfn);
+    }
+  };
+  const flushRun = (domainId: number): void => {
+    const run = pending.get(domainId);
+    if (run === undefined) return;
+    pending.delete(domainId);
+    issue(run);
+  };
+
+  for (const effect of effects) {
+    if (effect.kind === 'map' || effect.kind === 'unmap') {
+      const run = pending.get(effect.domainId);
+      if (run !== undefined && extends_(run, effect)) {
+        run.pages += 1;
+        continue;
+      }
+      flushRun(effect.domainId);
+      pending.set(effect.domainId, startRun(effect));
+      continue;
+    }
+    flushRun(effect.domainId);
+    switch (effect.kind) {
+      case 'iotlb-sync':
+        // unmap_fast + iotlb_sync: the IOMMU model's unmap already flushed (strict) or queued (lazy).
+        break;
+      case 'attach': {
+        let did = state.dids[effect.domainId];
+        if (did === undefined) {
+          const created = createDomain(state.iommu, { type: mode === 'strict' ? 'unmanaged' : 'dma-fq' });
+          const domainId = created.detail?.['domainId'];
+          if (typeof domainId !== 'number') break;
+          did = domainId;
+          state.dids[effect.domainId] = did;
+        }
+        for (const deviceId of groupDevices(state.vfio, effect.groupId)) {
+          attachDevice(state.iommu, { deviceId: sourceIdOf(deviceId), domainId: did });
+        }
+        break;
+      }
+      case 'detach':
+        for (const deviceId of groupDevices(state.vfio, effect.groupId)) {
+          detachDevice(state.iommu, { deviceId: sourceIdOf(deviceId) });
+        }
+        break;
+      case 'domain-free': {
+        const did = state.dids[effect.domainId];
+        const domain = did === undefined ? undefined : getDomain(state.iommu, did);
+        if (did === undefined || domain === undefined) break;
+        flushQueueFlush(state.iommu, config, domain);
+        destroyDomain(state.iommu, { domainId: did });
+        delete state.dids[effect.domainId];
+        break;
+      }
+    }
+  }
+  for (const domainId of [...pending.keys()]) flushRun(domainId);
+  // Preheld frames no unmap claimed (none when VFIO is deterministic) must not leak.
+  for (const [mfn, count] of unclaimed) for (let i = 0; i < count; i++) putRef(state.vfio.memory, mfn);
+  releaseFlushedHolds(state);
+}
+
+/** Takes a reference on each frame the effects unmap (lazy-held, before VFIO unpins them). */
+export function holdUnmappedFrames(vfio: VfioState, effects: readonly TranslationEffect[]): number[] {
+  const held: number[] = [];
+  for (const effect of effects) {
+    if (effect.kind !== 'unmap') continue;
+    getRef(vfio.memory, effect.mfn);
+    held.push(effect.mfn);
+  }
+  return held;
+}

@@ -1,0 +1,124 @@
+/**
+ * The passthrough stack's step function: VFIO runs the command, its translation changes are
+ * forwarded to the VT-d model (`forward.ts`), and the assigned device's DMA is translated by the
+ * VT-d model — IOTLB first, then the page walk, filling the IOTLB — instead of VFIO's own record of
+ * its domains. Pure: the state passed in is never modified.
+ *
+ * `lazy-held`: before VFIO runs a command, the step learns which frames it will unmap by running it
+ * on a scratch copy (the VFIO model is deterministic, and a reference count it does not branch on
+ * changes nothing else), takes a reference on each, and hands them to the forwarding, which keeps
+ * each until the flush covering its unmap completes.
+ */
+import { PAGE_SIZE_BYTES } from '../iommu/address.js';
+import { dma } from '../iommu/dma.js';
+import { drainFlushQueue } from '../iommu/flush-queue.js';
+import { cloneIommuState, createIommuState } from '../iommu/state.js';
+import type { IommuCaps } from '../iommu/types.js';
+import { cloneVfioState, deviceAt, refused } from '../vfio/state.js';
+import { applyVfioCommand } from '../vfio/step.js';
+import type { DmaAccess, VfioState } from '../vfio/types.js';
+import { isPageNumber } from '../vfio/u64.js';
+import { forwardEffects, holdUnmappedFrames, releaseFlushedHolds, sourceIdOf } from './forward.js';
+import type { PassthroughCommand, PassthroughConfig, PassthroughResult, PassthroughState } from './types.js';
+
+export function createPassthroughState(vfio: VfioState, caps: Partial<IommuCaps> = {}): PassthroughState {
+  return { vfio: cloneVfioState(vfio), iommu: createIommuState(caps), dids: {}, held: [] };
+}
+
+export function clonePassthroughState(state: PassthroughState): PassthroughState {
+  return {
+    vfio: cloneVfioState(state.vfio),
+    iommu: cloneIommuState(state.iommu),
+    dids: { ...state.dids },
+    held: [...state.held],
+  };
+}
+
+export interface PassthroughStep {
+  readonly state: PassthroughState;
+  readonly result: PassthroughResult;
+}
+
+export function stepPassthrough(
+  state: PassthroughState,
+  config: PassthroughConfig,
+  command: PassthroughCommand,
+): PassthroughStep {
+  const next = clonePassthroughState(state);
+  const result = applyPassthroughCommand(next, config, command);
+  return { state: next, result };
+}
+
+/** Runs one command on a draft the caller already copied. */
+export function applyPassthroughCommand(
+  state: PassthroughState,
+  config: PassthroughConfig,
+  command: PassthroughCommand,
+): PassthroughResult {
+  if (command.kind === 'drainFlushQueue') return drainAll(state, config);
+  if (command.kind === 'deviceDma') return deviceDmaThroughIommu(state, command);
+  let preheld: number[] = [];
+  if (config.mode === 'lazy-held') {
+    const probe = applyVfioCommand(cloneVfioState(state.vfio), config.vfio, command);
+    preheld = holdUnmappedFrames(state.vfio, probe.effects);
+  }
+  const result = applyVfioCommand(state.vfio, config.vfio, command);
+  forwardEffects(state, config.mode, config.iommu, result.effects, preheld);
+  return result;
+}
+
+/** The flush-queue timer fires for every lazy domain: a domain-wide flush, then the queue is released. */
+function drainAll(state: PassthroughState, config: PassthroughConfig): PassthroughResult {
+  if (state.vfio.crash !== null) return refused('BUG_ON', { where: state.vfio.crash.where });
+  const lazy = Object.values(state.iommu.domains).filter((domain) => domain.type === 'dma-fq');
+  if (lazy.length === 0) return refused('EINVAL');
+  let releasedEntries = 0;
+  for (const domain of lazy) {
+    const drained = drainFlushQueue(state.iommu, config.iommu, { domainId: domain.domainId });
+    const released = drained.detail?.['releasedEntries'];
+    if (typeof released === 'number') releasedEntries += released;
+  }
+  releaseFlushedHolds(state);
+  return { ok: true, detail: { domains: lazy.length, releasedEntries }, effects: [], accesses: [] };
+}
+
+/**
+ * A DMA by the assigned device through the VT-d model. Refusals as in the VFIO model's own
+ * `deviceDma`: a closed device performs no DMA (ENODEV), emulated devices have none (ENOTTY).
+ */
+function deviceDmaThroughIommu(
+  state: PassthroughState,
+  args: Extract<PassthroughCommand, { kind: 'deviceDma' }>,
+): PassthroughResult {
+  if (state.vfio.crash !== null) return refused('BUG_ON', { where: state.vfio.crash.where });
+  const device = deviceAt(state.vfio, args.deviceId);
+  if (device === undefined || !device.open) return refused('ENODEV');
+  if (device.kind !== 'pci') return refused('ENOTTY');
+  if (typeof args.write !== 'boolean') return refused('EINVAL');
+  const base = { deviceId: device.id, addressPage: args.addressPage, write: args.write };
+  let access: DmaAccess = { ...base, outcome: 'fault', mfn: null, owner: null };
+  let via: string = 'none';
+  if (isPageNumber(args.addressPage)) {
+    const outcome = dma(state.iommu, {
+      deviceId: sourceIdOf(device.id),
+      pasid: null,
+      iova: args.addressPage * PAGE_SIZE_BYTES,
+      write: args.write,
+    });
+    const frame = outcome.detail?.['frame'];
+    via = String(outcome.detail?.['via'] ?? 'none');
+    if (outcome.detail?.['landed'] === 'frame' && typeof frame === 'number') {
+      const target = state.vfio.memory.frames[frame];
+      access =
+        target === undefined
+          ? { ...base, outcome: 'master-abort', mfn: null, owner: null }
+          : { ...base, outcome: 'landed', mfn: frame, owner: target.owner };
+    }
+  }
+  return {
+    ok: true,
+    detail: { outcome: access.outcome, mfn: access.mfn, owner: access.owner, via },
+    effects: [],
+    accesses: [access],
+  };
+}

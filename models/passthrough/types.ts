@@ -1,0 +1,59 @@
+/**
+ * Plain-data state of the passthrough stack with a real IOMMU: the VFIO type1 model (container,
+ * pins, the VMM's memory) composed with the VT-d model (page tables, IOTLB, flush queues). VFIO
+ * decides what is mapped and pins it; every translation change it makes is forwarded to the VT-d
+ * model, and the assigned device's DMA goes through the VT-d model (IOTLB first, then the walk).
+ * Reference: semantics.md §1.7 and §3.2–3.5, §5 "VFIO ↔ VT-d".
+ *
+ * Frames are the VFIO model's host frames; the IOMMU records frame numbers and holds no reference.
+ * In `lazy-held` mode the stack itself keeps a reference on each frame a lazy unmap removed until
+ * the flush that covers the unmap completes (`held`).
+ */
+import type { IommuConfig } from '../iommu/config.js';
+import type { IommuState } from '../iommu/types.js';
+import type { VfioCommand } from '../vfio/commands.js';
+import type { VfioConfig } from '../vfio/config.js';
+import type { VfioResult, VfioState } from '../vfio/types.js';
+
+/**
+ * How the IOMMU domains VFIO allocates invalidate on unmap:
+ * - `strict`: an `unmanaged` domain; the IOTLB is flushed before the unmap returns, then pages
+ *   are unpinned (what Linux does for VFIO);
+ * - `lazy`: a `dma-fq` domain; the invalidation waits in the flush queue, but VFIO unpins at once
+ *   (the frame can be freed and reused while a stale IOTLB entry still reaches it);
+ * - `lazy-held`: a `dma-fq` domain whose unmapped frames are held until the flush completes.
+ */
+export type InvalidationMode = 'strict' | 'lazy' | 'lazy-held';
+export const invalidationModes: readonly InvalidationMode[] = ['strict', 'lazy', 'lazy-held'];
+
+export interface PassthroughConfig {
+  readonly mode: InvalidationMode;
+  readonly vfio: VfioConfig;
+  readonly iommu: IommuConfig;
+}
+
+/** A reference the stack keeps on a frame until the flush-queue entry `seq` is released. */
+export interface HeldFrame {
+  readonly seq: number;
+  readonly mfn: number;
+}
+
+export interface PassthroughState {
+  vfio: VfioState;
+  iommu: IommuState;
+  /** VFIO domain id → the DID of the IOMMU domain allocated for it; keys are decimal. */
+  dids: Record<string, number>;
+  /** `lazy-held` only: frames held for queued unmaps, in queue order. */
+  held: HeldFrame[];
+}
+
+/**
+ * The stack's commands: every VFIO command (device DMA now goes through the IOMMU), and the flush
+ * queue timer, which drains every lazy domain's queue (a domain-wide flush, then the queued
+ * entries are released).
+ */
+export type PassthroughCommand = VfioCommand | { readonly kind: 'drainFlushQueue' };
+export type PassthroughCommandKind = PassthroughCommand['kind'];
+
+/** A step's answer: VFIO's result (effects and device accesses), as the VFIO invariants read it. */
+export type PassthroughResult = VfioResult;

@@ -1,0 +1,64 @@
+/**
+ * How a design of the passthrough stack over VT-d is built: the IOMMU's invalidation mode, the
+ * deliberate bugs of either model if any, and the expected verdict.
+ */
+import type { IommuBug } from '../../models/iommu/config.js';
+import type { AllocPolicy } from '../../models/memory/frames.js';
+import { stepPassthrough } from '../../models/passthrough/step.js';
+import type {
+  InvalidationMode,
+  PassthroughCommand,
+  PassthroughConfig,
+  PassthroughState,
+} from '../../models/passthrough/types.js';
+import type { VfioBug } from '../../models/vfio/config.js';
+import type { Design, Expectation } from '../../src/design.js';
+import { explainPassthroughStep } from './explain.js';
+import { formatPassthroughCommand, validatePassthroughCommand } from './format.js';
+import { passthroughCommandSpace } from './generators.js';
+import { passthroughInvariants } from './invariants/index.js';
+import { classifyPassthroughStep, passthroughReach } from './reach.js';
+import { initPassthroughWorld } from './world.js';
+
+export interface PassthroughDesignOptions {
+  readonly id: string;
+  readonly mode: InvalidationMode;
+  readonly expected: Expectation;
+  readonly description: string;
+  readonly breaks?: readonly string[];
+  readonly vfioBugs?: readonly VfioBug[];
+  readonly iommuBugs?: readonly IommuBug[];
+  readonly policy?: AllocPolicy;
+}
+
+export type PassthroughDesign = Design<PassthroughState, PassthroughCommand, PassthroughCommand> & {
+  readonly config: PassthroughConfig;
+};
+
+export function passthroughDesign(options: PassthroughDesignOptions): PassthroughDesign {
+  const config: PassthroughConfig = {
+    mode: options.mode,
+    vfio: { bugs: options.vfioBugs ?? [] },
+    iommu: { bugs: options.iommuBugs ?? [] },
+  };
+  const initial = initPassthroughWorld(config, options.policy);
+  return {
+    id: options.id,
+    stack: 'passthrough',
+    expected: options.expected,
+    description: options.description,
+    breaks: options.breaks ?? [],
+    config,
+    // Steps never modify the state they are given, so every run can start from the same object.
+    init: () => initial,
+    step: (state, command) => stepPassthrough(state, config, command),
+    resolve: (_state, template) => template,
+    commands: passthroughCommandSpace(options.mode !== 'strict'),
+    invariants: passthroughInvariants,
+    formatCommand: formatPassthroughCommand,
+    validateCommand: validatePassthroughCommand,
+    explainStep: explainPassthroughStep,
+    classify: classifyPassthroughStep,
+    reach: passthroughReach(options.mode !== 'strict'),
+  };
+}

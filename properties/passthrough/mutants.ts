@@ -1,0 +1,97 @@
+/**
+ * Deliberately broken variants of the passthrough stack over VT-d, for the meta-tests: each
+ * carries one bug of the VFIO or the VT-d model and names the invariants expected to catch it.
+ */
+import type { IommuBug } from '../../models/iommu/config.js';
+import type { InvalidationMode } from '../../models/passthrough/types.js';
+import type { VfioBug } from '../../models/vfio/config.js';
+import { passthroughDesign } from './design.js';
+import type { PassthroughDesign } from './design.js';
+
+function iommuMutant(
+  mode: InvalidationMode,
+  bug: IommuBug,
+  catches: readonly string[],
+  description: string,
+): PassthroughDesign {
+  return passthroughDesign({
+    id: `mutant/iommu-${mode}/${bug}`,
+    mode,
+    iommuBugs: [bug],
+    expected: 'violates',
+    breaks: catches,
+    description,
+  });
+}
+
+function vfioMutant(bug: VfioBug, catches: readonly string[], description: string): PassthroughDesign {
+  return passthroughDesign({
+    id: `mutant/iommu-strict/${bug}`,
+    mode: 'strict',
+    vfioBugs: [bug],
+    expected: 'violates',
+    breaks: catches,
+    description,
+  });
+}
+
+/** A stale IOTLB entry outliving the pin: every effect and latent invariant sees the freed, reused frame. */
+const exposes = [
+  'no-dma-to-foreign-frame',
+  'no-dma-to-free-frame',
+  'reachable-frame-owned-by-guest',
+  'reachable-frame-pinned',
+] as const;
+
+export const passthroughMutants: readonly PassthroughDesign[] = [
+  iommuMutant(
+    'strict',
+    'unmap-skips-iotlb-invalidate',
+    [...exposes, 'no-stale-iotlb-outside-flush-queue'],
+    'strict unmap clears the PTEs but never invalidates the IOTLB',
+  ),
+  iommuMutant(
+    'strict',
+    'unmap-stops-at-table-boundary',
+    [
+      'no-dma-to-free-frame',
+      'reachable-frame-owned-by-guest',
+      'reachable-frame-pinned',
+      'iommu-matches-vfio',
+      'page-table-matches-flat',
+    ],
+    'an unmap that crosses a leaf-table boundary stops at the end of the first table',
+  ),
+  iommuMutant(
+    'lazy-held',
+    'flush-queue-skips-iotlb',
+    [...exposes, 'no-stale-iotlb-outside-flush-queue'],
+    'the flush-queue timer releases its entries without the domain-wide flush',
+  ),
+  vfioMutant('unmap-skips-unpin', ['frame-refcount-matches-holders'], 'UNMAP_DMA never unpins'),
+  vfioMutant(
+    'map-failure-leaks-pins',
+    ['frame-refcount-matches-holders', 'failed-op-leaves-state-unchanged'],
+    'a MAP_DMA that fails part-way leaves its pins',
+  ),
+  vfioMutant(
+    'locked-vm-not-uncharged',
+    ['locked-vm-matches-pins', 'released-container-uncharged'],
+    'unpinning never uncharges locked_vm',
+  ),
+  vfioMutant('map-skips-memlock-check', ['locked-vm-within-limit'], 'MAP_DMA never checks RLIMIT_MEMLOCK'),
+  vfioMutant('unmap-leaks-dma-slot', ['dma-slots-accounted'], 'removing a mapping never gives its slot back'),
+  vfioMutant(
+    'overlap-not-checked',
+    [
+      'reachable-frame-pinned',
+      'frame-refcount-matches-holders',
+      'locked-vm-matches-pins',
+      'mappings-disjoint',
+      'domains-match-mappings',
+      'iommu-matches-vfio',
+      'released-container-uncharged',
+    ],
+    'MAP_DMA skips the overlap search',
+  ),
+];
