@@ -14,8 +14,9 @@ import { dma } from '../iommu/dma.js';
 import { drainFlushQueue } from '../iommu/flush-queue.js';
 import { cloneIommuState, createIommuState } from '../iommu/state.js';
 import type { IommuCaps } from '../iommu/types.js';
-import { cloneVfioState, deviceAt, refused } from '../vfio/state.js';
+import { cloneVfioState, deviceAt, draftOf, finishDraft, refused } from '../vfio/state.js';
 import { applyVfioCommand } from '../vfio/step.js';
+import type { VfioCommand } from '../vfio/commands.js';
 import type { DmaAccess, VfioState } from '../vfio/types.js';
 import { isPageNumber } from '../vfio/u64.js';
 import { forwardEffects, holdUnmappedFrames, releaseFlushedHolds, sourceIdOf } from './forward.js';
@@ -44,8 +45,22 @@ export function stepPassthrough(
   config: PassthroughConfig,
   command: PassthroughCommand,
 ): PassthroughStep {
-  const next = clonePassthroughState(state);
-  const result = applyPassthroughCommand(next, config, command);
+  if (command.kind === 'drainFlushQueue' || command.kind === 'deviceDma') {
+    const next = clonePassthroughState(state);
+    return { state: next, result: applyPassthroughCommand(next, config, command) };
+  }
+  // VFIO runs on a draft of its own part first: a refused command hands back the input state.
+  const vfio = draftOf(state.vfio);
+  const preheld = config.mode === 'lazy-held' ? holdFramesToBeUnmapped(state.vfio, vfio, config, command) : [];
+  const result = applyVfioCommand(vfio, config.vfio, command);
+  if (finishDraft(vfio)) return { state, result };
+  const next: PassthroughState = {
+    vfio,
+    iommu: cloneIommuState(state.iommu),
+    dids: { ...state.dids },
+    held: [...state.held],
+  };
+  forwardEffects(next, config.mode, config.iommu, result.effects, preheld);
   return { state: next, result };
 }
 
@@ -57,14 +72,26 @@ export function applyPassthroughCommand(
 ): PassthroughResult {
   if (command.kind === 'drainFlushQueue') return drainAll(state, config);
   if (command.kind === 'deviceDma') return deviceDmaThroughIommu(state, command);
-  let preheld: number[] = [];
-  if (config.mode === 'lazy-held') {
-    const probe = applyVfioCommand(cloneVfioState(state.vfio), config.vfio, command);
-    preheld = holdUnmappedFrames(state.vfio, probe.effects);
-  }
+  const preheld = config.mode === 'lazy-held' ? holdFramesToBeUnmapped(state.vfio, state.vfio, config, command) : [];
   const result = applyVfioCommand(state.vfio, config.vfio, command);
   forwardEffects(state, config.mode, config.iommu, result.effects, preheld);
   return result;
+}
+
+/**
+ * lazy-held: learns which frames `command` will unmap by running it on a scratch copy of `vfio`,
+ * and takes a reference on each in `draft` before the real run unpins them.
+ */
+function holdFramesToBeUnmapped(
+  vfio: VfioState,
+  draft: VfioState,
+  config: PassthroughConfig,
+  command: VfioCommand,
+): number[] {
+  const scratch = draftOf(vfio);
+  const probe = applyVfioCommand(scratch, config.vfio, command);
+  finishDraft(scratch);
+  return holdUnmappedFrames(draft, probe.effects);
 }
 
 /** The flush-queue timer fires for every lazy domain: a domain-wide flush, then the queue is released. */

@@ -13,7 +13,7 @@ import { mapDma } from './map-dma.js';
 import { mdevPinPages, mdevUnpinPages } from './mdev.js';
 import { allocateToOther, releaseFromOther } from './other-owner.js';
 import { discardRange, mmapRegion, munmapRegion, touchPage } from './process-memory.js';
-import { cloneVfioState, refused } from './state.js';
+import { draftOf, finishDraft, refused } from './state.js';
 import type { VfioResult, VfioState } from './types.js';
 import { unmapDma } from './unmap-dma.js';
 
@@ -23,9 +23,10 @@ export interface VfioStep {
 }
 
 export function stepVfio(state: VfioState, config: VfioConfig, command: VfioCommand): VfioStep {
-  const next = cloneVfioState(state);
+  const next = draftOf(state);
   const result = applyVfioCommand(next, config, command);
-  return { state: next, result };
+  // A refused operation changed nothing: its state is the one it was given.
+  return { state: finishDraft(next) ? state : next, result };
 }
 
 export function applyVfioCommand(state: VfioState, config: VfioConfig, command: VfioCommand): VfioResult {
