@@ -113,6 +113,14 @@ export function formatBench(result: BenchResult): string {
       ]),
     ),
   );
+  lines.push('  first run breaking each invariant (median / worst, on how many seeds):');
+  for (const row of result.timeToBug) {
+    const parts = row.byInvariant.map(
+      (broken) =>
+        `${broken.invariant} ${pair(broken.runs, (value) => formatNumber(value, 1))}${broken.seeds === row.seeds.length ? '' : ` (${broken.seeds}/${row.seeds.length})`}`,
+    );
+    lines.push(`    ${row.design}: ${parts.join(', ')}`);
+  }
   const drift = result.timeToBug.filter((row) => !row.consistent).map((row) => row.design);
   if (drift.length > 0) {
     lines.push(`  ✗ the phase-by-phase re-run differs from checkDesign's counterexample for ${drift.join(', ')}`);

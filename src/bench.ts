@@ -221,6 +221,11 @@ export interface TimeToBug {
   readonly fastCheckShrinks: Spread | null;
   readonly minimizeSteps: Spread | null;
   readonly minimizeAttempts: Spread | null;
+  /**
+   * Each invariant the design broke: on how many seeds, and the first run that broke it (the
+   * engine records runs per invariant, not times: only the first failure of all has a time).
+   */
+  readonly byInvariant: readonly { readonly invariant: string; readonly seeds: number; readonly runs: Spread | null }[];
   /** Every re-run matched `checkDesign`'s counterexample. */
   readonly consistent: boolean;
   readonly perSeed: readonly SeedTimeToBug[];
@@ -612,6 +617,10 @@ export function measureTimeToBug(
     fastCheckShrinks: spread(shrinks.map((shrink) => shrink.fastCheckShrinks)),
     minimizeSteps: spread(shrinks.map((shrink) => shrink.minimizeSteps)),
     minimizeAttempts: spread(shrinks.map((shrink) => shrink.minimizeAttempts)),
+    byInvariant: design.invariants.flatMap((invariant) => {
+      const runs = shrinks.filter((shrink) => shrink.invariant === invariant.name).map((shrink) => shrink.run);
+      return runs.length === 0 ? [] : [{ invariant: invariant.name, seeds: runs.length, runs: spread(runs) }];
+    }),
     consistent: shrinks.every((shrink) => shrink.matchesCheck),
     perSeed,
   };

@@ -134,6 +134,13 @@ describe('dmaprop bench --quick --json', () => {
         expect(spread!.median).toBeLessThanOrEqual(spread!.worst);
         expect(spread!.median).toBeGreaterThanOrEqual(0);
       }
+      const invariantsBroken = row.perSeed.flatMap((seed) => seed.shrinks.map((shrink) => shrink.invariant));
+      expect(row.byInvariant.reduce((sum, broken) => sum + broken.seeds, 0)).toBe(invariantsBroken.length);
+      for (const broken of row.byInvariant) {
+        expect(broken.seeds).toBeLessThanOrEqual(row.seeds.length);
+        expect(broken.runs!.median).toBeGreaterThanOrEqual(1);
+        expect(broken.runs!.worst).toBeLessThanOrEqual(result.settings.runs);
+      }
       for (const seed of row.perSeed) {
         expect(seed.run).toBeGreaterThanOrEqual(1);
         expect(seed.run).toBeLessThanOrEqual(seed.runs);
@@ -143,6 +150,8 @@ describe('dmaprop bench --quick --json', () => {
         expect(seed.shrinks.length).toBeGreaterThan(0);
         for (const shrink of seed.shrinks) {
           expect(shrink.matchesCheck).toBe(true);
+          // The first failure of all comes no later than any one invariant's first failure.
+          expect(shrink.run).toBeGreaterThanOrEqual(seed.run!);
           expect(shrink.shrinkSteps).toBe(shrink.fastCheckShrinks + shrink.minimizeSteps);
           expect(shrink.minimizeSteps).toBeLessThanOrEqual(shrink.minimizeAttempts);
           expect(shrink.length).toBeLessThanOrEqual(shrink.shrunkLength);
