@@ -14,6 +14,7 @@ import type {
 import type { VfioBug } from '../../models/vfio/config.js';
 import type { Design, Expectation } from '../../src/design.js';
 import { explainPassthroughStep } from './explain.js';
+import { passthroughExploreScope } from './explore-scope.js';
 import { formatPassthroughCommand, validatePassthroughCommand } from './format.js';
 import { passthroughCommandSpace } from './generators.js';
 import { passthroughInvariants } from './invariants/index.js';
@@ -58,6 +59,7 @@ export function passthroughDesign(options: PassthroughDesignOptions): Passthroug
     formatCommand: formatPassthroughCommand,
     validateCommand: validatePassthroughCommand,
     explainStep: explainPassthroughStep,
+    explore: passthroughExploreScope(options.mode !== 'strict'),
     classify: classifyPassthroughStep,
     reach: passthroughReach(options.mode !== 'strict'),
   };

@@ -1,0 +1,65 @@
+/**
+ * The small scope of VFIO over VT-d for `dmaprop explore`.
+ *
+ * Covered, from every state, in this order: MAP_DMA of one page at iova pages 511 and 512 (the last
+ * page of the first leaf table and the first of the next) from the guest's first two RAM pages,
+ * and of two pages at 511 (across the boundary); UNMAP_DMA of one page at 511 and 512, and
+ * UNMAP_DMA ALL; device DMA reads at 511 and 512; the flush-queue timer (lazy modes); the VMM
+ * discarding and munmapping its first two RAM pages; another owner taking a free frame.
+ *
+ * Left out: malformed ioctl arguments, DMA writes, read-only mappings, fault injection, the
+ * container lifecycle. No symmetry reduction: the key is the whole state.
+ */
+import type { PassthroughCommand, PassthroughState } from '../../models/passthrough/types.js';
+import { mapDmaArgs } from '../../models/vfio/map-dma.js';
+import { unmapAllArgs, unmapDmaArgs } from '../../models/vfio/unmap-dma.js';
+import type { ExploreScope } from '../../src/design.js';
+import { stableJson } from '../../src/explore.js';
+import { OTHER_OWNER, RAM_VADDR_PAGE } from '../vfio/world.js';
+
+const iovaPages = [511, 512];
+const ramOffsets = [0, 1];
+
+function templatesFor(withFlushQueue: boolean): PassthroughCommand[] {
+  return [
+    ...iovaPages.flatMap((iovaPage) =>
+      ramOffsets.map((offset): PassthroughCommand => ({
+        kind: 'mapDma',
+        ...mapDmaArgs({ vaddrPage: RAM_VADDR_PAGE + offset, iovaPage, npages: 1 }),
+      })),
+    ),
+    { kind: 'mapDma', ...mapDmaArgs({ vaddrPage: RAM_VADDR_PAGE, iovaPage: 511, npages: 2 }) },
+    ...iovaPages.map((iovaPage): PassthroughCommand => ({
+      kind: 'unmapDma',
+      ...unmapDmaArgs({ iovaPage, npages: 1 }),
+    })),
+    { kind: 'unmapDma', ...unmapAllArgs() },
+    ...iovaPages.map((addressPage): PassthroughCommand => ({
+      kind: 'deviceDma',
+      deviceId: 0,
+      addressPage,
+      write: false,
+    })),
+    ...(withFlushQueue ? [{ kind: 'drainFlushQueue' } as const] : []),
+    ...ramOffsets.map((offset): PassthroughCommand => ({
+      kind: 'discard',
+      vaddrPage: RAM_VADDR_PAGE + offset,
+      npages: 1,
+    })),
+    ...ramOffsets.map((offset): PassthroughCommand => ({
+      kind: 'munmap',
+      vaddrPage: RAM_VADDR_PAGE + offset,
+      npages: 1,
+    })),
+    { kind: 'allocateToOther', owner: OTHER_OWNER },
+  ];
+}
+
+export function passthroughExploreScope(withFlushQueue: boolean): ExploreScope<PassthroughState, PassthroughCommand> {
+  const templates = templatesFor(withFlushQueue);
+  return {
+    description: `VFIO over VT-d: one- and two-page MAP/UNMAP around the leaf-table boundary (iova pages 511-512), device reads, ${withFlushQueue ? 'the flush-queue timer, ' : ''}VMM memory changes (${templates.length} commands per state, no symmetry reduction)`,
+    templates: () => templates,
+    key: (state) => stableJson(state),
+  };
+}
