@@ -34,8 +34,14 @@ export function describeHolders(holders: readonly Holder[]): string {
   return holders.length === 0 ? 'no holder' : holders.map(describeHolder).join(', ');
 }
 
-/** Holders of every frame, indexed by mfn. */
-export function holdersByFrame(xen: XenState): Holder[][] {
+// Several invariants read the holders of the same finished state: memoized by state object (states
+// are never modified once a step has returned them).
+const holdersMemo = new WeakMap<XenState, readonly (readonly Holder[])[]>();
+
+/** Holders of every frame, indexed by mfn (memoized: call it on finished states only). */
+export function holdersByFrame(xen: XenState): readonly (readonly Holder[])[] {
+  const known = holdersMemo.get(xen);
+  if (known !== undefined) return known;
   const holders: Holder[][] = xen.memory.frames.map(() => []);
   const add = (mfn: number, holder: Holder): void => {
     holders[mfn]?.push(holder);
@@ -52,6 +58,7 @@ export function holdersByFrame(xen: XenState): Holder[][] {
       if (mapping.device) add(mapping.mfn, { kind: 'grant device map', domid: domain.domid, handle });
     });
   }
+  holdersMemo.set(xen, holders);
   return holders;
 }
 
