@@ -13,7 +13,7 @@ import { xenLookup } from '../../properties/xengt/designs.js';
 import { temporaryCorpus } from './corpus-fixture.js';
 
 const SEEDS = [501, 502, 503, 504, 505, 506, 507, 508];
-const RUNS = 200;
+const RUNS = 60;
 
 function saveRun(corpus: string, seed: number): Promise<number> {
   return new Promise((resolve, reject) => {
