@@ -5,6 +5,11 @@
  * smallest value that still fails, and repeats until
  * nothing changes. The result is 1-minimal (no single step can be removed) and, because values
  * are tried from the smallest up, the same bug tends to reduce to the same trace from any seed.
+ *
+ * A short trace that is stuck then gets one more pass: two steps removed together, alone or with
+ * one field of another step lowered by one (or to its smallest value). Some traces need exactly
+ * that joint move: two steps that only reorder the allocator's free list, and a range one page
+ * too long that they compensate for.
  */
 export interface MinimizeResult<C> {
   readonly commands: C[];
@@ -16,6 +21,9 @@ export interface MinimizeResult<C> {
 const MAX_ATTEMPTS = 20_000;
 /** Numbers above this are tried at a few points only (0, halves, minus one), not one by one. */
 const EXHAUSTIVE_BELOW = 32;
+
+/** Traces longer than this skip the pair-removal pass (its cost grows with the cube of the length). */
+const PAIR_PASS_MAX_STEPS = 10;
 
 /** Places sharing one value that are lowered together, at most; 2^6 subsets is cheap. */
 const MAX_JOINT_PLACES = 6;
@@ -78,6 +86,31 @@ export function minimize<C extends object>(
     return false;
   };
 
+  // Two steps out at once, alone or with one field of a remaining step nudged down.
+  const removePairs = (): boolean => {
+    if (current.length < 3 || current.length > PAIR_PASS_MAX_STEPS) return false;
+    for (let first = 0; first < current.length; first++) {
+      for (let second = first + 1; second < current.length; second++) {
+        const rest = current.filter((_, index) => index !== first && index !== second);
+        if (tryCandidate(rest)) return true;
+        for (let index = 0; index < rest.length; index++) {
+          const command = rest[index] as Record<string, unknown>;
+          for (const key of Object.keys(command).sort()) {
+            const value = command[key];
+            const nudged: unknown[] =
+              value === true ? [false] : typeof value === 'number' && value > 0 ? [value - 1, 0] : [];
+            for (const smaller of new Set(nudged)) {
+              const candidate = [...rest];
+              candidate[index] = { ...command, [key]: smaller } as C;
+              if (tryCandidate(candidate)) return true;
+            }
+          }
+        }
+      }
+    }
+    return false;
+  };
+
   let changed = true;
   while (changed && attempts < MAX_ATTEMPTS) {
     changed = false;
@@ -101,6 +134,7 @@ export function minimize<C extends object>(
         }
       }
     }
+    if (!changed && removePairs()) changed = true;
   }
   return { commands: current, attempts };
 }

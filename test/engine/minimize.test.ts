@@ -28,6 +28,17 @@ describe('minimize', () => {
     expect(result.map((o) => o.value)).toEqual([2, 2]);
   });
 
+  test('removes two steps together with a field lowered, when no single move fails', () => {
+    // Like iommu/lazy's 8-step trace: two steps that only reorder the free list (x, y) compensate
+    // for a range one page too long (a.value 2); the 6-step trace drops both and shortens the range.
+    const has = (ops: Op[], kind: string): boolean => ops.some((o) => o.kind === kind);
+    const range = (ops: Op[]): number | undefined => ops.find((o) => o.kind === 'a')?.value;
+    const fails = (ops: Op[]): boolean =>
+      (has(ops, 'x') && has(ops, 'y') && range(ops) === 2) || (!has(ops, 'x') && !has(ops, 'y') && range(ops) === 1);
+    const trace = [op('a', 2), op('x', 0), op('b', 0), op('y', 0)];
+    expect(minimize(trace, fails).commands).toEqual([op('a', 1)]);
+  });
+
   test('keeps a trace that is already minimal', () => {
     const trace = [op('only', 0)];
     expect(minimize(trace, (ops) => ops.length === 1 && ops[0]!.kind === 'only').commands).toEqual(trace);
