@@ -2,7 +2,7 @@
 import { describe, expect, test } from 'vitest';
 import { checkDesign } from '../../src/check.js';
 import { DEFAULT_RUNS } from '../../src/cli.js';
-import { neverExecuted, statsJson, summarizeLengths, summarizeReach } from '../../src/stats.js';
+import { formatStats, neverExecuted, statsJson, summarizeLengths, summarizeReach } from '../../src/stats.js';
 import { designs } from '../../properties/registry.js';
 
 /** Share of a default run's sequences that must reach each of a design's reach labels. */
@@ -68,5 +68,37 @@ describe('statistics', () => {
       a: { generated: 2, executed: 1, rejected: { EINVAL: 1 } },
       b: { generated: 0, executed: 0, rejected: {} },
     });
+  });
+
+  test('reach: steps and runs per label, declared labels first and listed even when never reached', () => {
+    const stats = {
+      generated: { a: 3 },
+      executed: { a: 3 },
+      rejected: {},
+      checks: {},
+      lengths: [1, 1, 1, 1],
+      reachSteps: { 'crosses a table': 3, extra: 1 },
+      reachRuns: { 'crosses a table': 2, extra: 1 },
+    };
+    expect(summarizeReach(stats, ['never', 'crosses a table'])).toEqual([
+      { label: 'never', steps: 0, runs: 0, shareOfRuns: 0 },
+      { label: 'crosses a table', steps: 3, runs: 2, shareOfRuns: 0.5 },
+      { label: 'extra', steps: 1, runs: 1, shareOfRuns: 0.25 },
+    ]);
+    const text = formatStats(stats, ['a'], ['never', 'crosses a table']);
+    expect(text).toContain('never: 0 steps in 0 runs (0.0% of runs)  ← never reached');
+    expect(text).toContain('crosses a table: 3 steps in 2 runs (50.0% of runs)');
+    expect((statsJson(stats, ['a'], ['never']) as { reach: unknown[] }).reach).toHaveLength(3);
+  });
+
+  test('a design that classifies steps gets its reach counted by checkDesign', () => {
+    const design = designs.find((candidate) => candidate.id === 'iommu/lazy-held')!;
+    const { stats } = checkDesign(design, { seed: 3, runs: 100, report: [] });
+    const runsReaching = Object.values(stats.reachRuns);
+    expect(runsReaching.length).toBeGreaterThan(0);
+    for (const [label, runs] of Object.entries(stats.reachRuns)) {
+      expect(runs, label).toBeLessThanOrEqual(stats.lengths.length);
+      expect(stats.reachSteps[label], label).toBeGreaterThanOrEqual(runs);
+    }
   });
 });
