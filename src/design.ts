@@ -36,6 +36,13 @@ export interface Invariant<S, C> {
   readonly class: InvariantClass;
   readonly description: string;
   check(transition: Transition<S, C>): Violation | null;
+  /**
+   * For an invariant whose verdict depends on `after` alone: the parts of the state it reads.
+   * When each part is the very same object in the state before the step, the verdict is the one
+   * already reached there (it held, or the invariant would no longer be checked), so the engine
+   * skips the check. Only useful where steps share unchanged parts of the state.
+   */
+  reads?(state: S): readonly unknown[];
 }
 
 /** Command generators by kind. Templates may hold picks from live objects that `resolve` fixes. */

@@ -33,6 +33,19 @@ export interface RunOptions {
   readonly stopAtFirst?: boolean;
   /** Accumulates per-kind and per-invariant counts when given. */
   readonly stats?: RunStats;
+  /**
+   * Skip an invariant whose `reads` parts are unchanged by the step (default true). `false`
+   * checks everything after every step: the differential test of the incremental checking.
+   */
+  readonly incremental?: boolean;
+}
+
+/** True when every part `invariant` reads is the same object before and after the step. */
+function unchanged(invariant: Invariant<unknown, unknown>, before: unknown, after: unknown): boolean {
+  if (invariant.reads === undefined || before === null) return false;
+  const previous = invariant.reads(before);
+  const current = invariant.reads(after);
+  return previous.length === current.length && previous.every((part, index) => part === current[index]);
 }
 
 export function selectInvariants(design: AnyDesign, names?: readonly string[]): Invariant<unknown, unknown>[] {
@@ -49,6 +62,7 @@ export function selectInvariants(design: AnyDesign, names?: readonly string[]): 
 export function runTrace(design: AnyDesign, templates: readonly unknown[], options: RunOptions = {}): TraceRun {
   const invariants = selectInvariants(design, options.invariants);
   const stopAtFirst = options.stopAtFirst ?? true;
+  const incremental = options.incremental ?? true;
   const steps: ExecutedStep[] = [];
   const violations: FoundViolation[] = [];
   const pending = new Set(invariants);
@@ -61,6 +75,7 @@ export function runTrace(design: AnyDesign, templates: readonly unknown[], optio
   const checkAll = (transition: Parameters<Invariant<unknown, unknown>['check']>[0], afterStep: number): boolean => {
     for (const invariant of pending) {
       if (stats !== undefined) bump(stats.checks, invariant.name);
+      if (incremental && unchanged(invariant, transition.before, transition.after)) continue;
       const violation = invariant.check(transition);
       if (violation === null) continue;
       violations.push({ invariant: invariant.name, class: invariant.class, afterStep, violation });

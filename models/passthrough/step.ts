@@ -8,6 +8,10 @@
  * on a scratch copy (the VFIO model is deterministic, and a reference count it does not branch on
  * changes nothing else), takes a reference on each, and hands them to the forwarding, which keeps
  * each until the flush covering its unmap completes.
+ *
+ * A step shares with its input every part it did not change (the whole state when VFIO refused,
+ * the IOMMU when VFIO changed no translation, everything but the IOTLB after a DMA), so that
+ * invariants reading only unchanged parts are skipped (`Invariant.reads`).
  */
 import { PAGE_SIZE_BYTES } from '../iommu/address.js';
 import { dma } from '../iommu/dma.js';
@@ -45,15 +49,22 @@ export function stepPassthrough(
   config: PassthroughConfig,
   command: PassthroughCommand,
 ): PassthroughStep {
-  if (command.kind === 'drainFlushQueue' || command.kind === 'deviceDma') {
+  if (command.kind === 'drainFlushQueue') {
     const next = clonePassthroughState(state);
-    return { state: next, result: applyPassthroughCommand(next, config, command) };
+    return { state: next, result: drainAll(next, config) };
+  }
+  if (command.kind === 'deviceDma') {
+    // A DMA changes only the IOTLB: the rest of the state is shared with the input.
+    const next = { ...state, iommu: cloneIommuState(state.iommu) };
+    return { state: next, result: deviceDmaThroughIommu(next, command) };
   }
   // VFIO runs on a draft of its own part first: a refused command hands back the input state.
   const vfio = draftOf(state.vfio);
   const preheld = config.mode === 'lazy-held' ? holdFramesToBeUnmapped(state.vfio, vfio, config, command) : [];
   const result = applyVfioCommand(vfio, config.vfio, command);
   if (finishDraft(vfio)) return { state, result };
+  // Nothing for the IOMMU: its state, the domain ids and the holds are shared with the input.
+  if (result.effects.length === 0 && preheld.length === 0) return { state: { ...state, vfio }, result };
   const next: PassthroughState = {
     vfio,
     iommu: cloneIommuState(state.iommu),

@@ -8,6 +8,7 @@ import type { PassthroughInvariant } from './lift.js';
 
 export const frameRefcountMatchesHolders: PassthroughInvariant = {
   name: 'frame-refcount-matches-holders',
+  reads: (state) => [state.vfio, state.held],
   class: 'accounting',
   description:
     "each frame's reference count equals its holders: process pages, IOMMU-path pins, external pins, other owners, flush holds",

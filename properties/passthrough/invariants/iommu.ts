@@ -11,6 +11,7 @@ import type { PassthroughInvariant } from './lift.js';
 
 export const pageTableMatchesFlatMap: PassthroughInvariant = {
   name: 'page-table-matches-flat',
+  reads: (state) => [state.iommu],
   class: 'differential',
   description: "the IOMMU's multi-level page tables translate exactly what its flat IOVA→frame reference map holds",
   check({ after }) {
@@ -22,6 +23,7 @@ export const pageTableMatchesFlatMap: PassthroughInvariant = {
 
 export const iommuMatchesVfio: PassthroughInvariant = {
   name: 'iommu-matches-vfio',
+  reads: (state) => [state.iommu, state.vfio, state.dids],
   class: 'accounting',
   description: "each IOMMU domain's page table holds exactly the translations VFIO programmed into it",
   check({ after }) {
@@ -37,6 +39,7 @@ export const iommuMatchesVfio: PassthroughInvariant = {
 
 export const noStaleIotlbOutsideFlushQueue: PassthroughInvariant = {
   name: 'no-stale-iotlb-outside-flush-queue',
+  reads: (state) => [state.iommu],
   class: 'latent',
   description: 'every IOTLB entry agrees with the page table, unless a queued lazy unmap still covers it',
   check({ after }) {

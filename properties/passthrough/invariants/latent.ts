@@ -15,6 +15,7 @@ function via(reach: { via: string; iovaPage: number }): string {
 
 export const reachableFrameOwnedByGuest: PassthroughInvariant = {
   name: 'reachable-frame-owned-by-guest',
+  reads: (state) => [state.iommu, state.vfio],
   class: 'latent',
   description: "every frame the device can reach through the IOMMU (page table or IOTLB) belongs to the guest's VMM",
   check({ after }) {
@@ -34,6 +35,7 @@ export const reachableFrameOwnedByGuest: PassthroughInvariant = {
 
 export const reachableFramePinned: PassthroughInvariant = {
   name: 'reachable-frame-pinned',
+  reads: (state) => [state.iommu, state.vfio, state.held],
   class: 'latent',
   description:
     'every frame the device can reach through the IOMMU is pinned by VFIO or held until the flush that retires it',

@@ -9,8 +9,13 @@ import type { Invariant } from '../../../src/design.js';
 
 export type PassthroughInvariant = Invariant<PassthroughState, PassthroughCommand>;
 
-export function liftVfioInvariant(invariant: Invariant<VfioState, VfioCommand>): PassthroughInvariant {
+/** `stateOnly`: the verdict depends on VFIO's state after the step alone, not on the command or result. */
+export function liftVfioInvariant(
+  invariant: Invariant<VfioState, VfioCommand>,
+  stateOnly = false,
+): PassthroughInvariant {
   return {
+    ...(stateOnly ? { reads: (state: PassthroughState) => [state.vfio] } : {}),
     name: invariant.name,
     class: invariant.class,
     description: invariant.description,

@@ -20,6 +20,7 @@ type VfioInvariant = Invariant<VfioState, VfioCommand>;
 export const frameRefcountMatchesHolders: VfioInvariant = {
   name: 'frame-refcount-matches-holders',
   class: 'accounting',
+  reads: (state) => [state],
   description:
     "each frame's reference count equals its holders: process pages, IOMMU-path pins, external pins, other owners",
   check({ after }) {
@@ -37,6 +38,7 @@ export const frameRefcountMatchesHolders: VfioInvariant = {
 export const lockedVmMatchesPins: VfioInvariant = {
   name: 'locked-vm-matches-pins',
   class: 'accounting',
+  reads: (state) => [state],
   description:
     'mm->locked_vm equals the pages the mappings charged, which equal the pages §1.13 inv. 7 says are pinned',
   check({ after }) {
@@ -54,6 +56,7 @@ export const lockedVmMatchesPins: VfioInvariant = {
 export const lockedVmWithinLimit: VfioInvariant = {
   name: 'locked-vm-within-limit',
   class: 'accounting',
+  reads: (state) => [state],
   description: 'without CAP_IPC_LOCK, locked_vm never exceeds RLIMIT_MEMLOCK',
   check({ after }) {
     const account = lockedVmAccounting(after);
@@ -69,6 +72,7 @@ export const lockedVmWithinLimit: VfioInvariant = {
 export const dmaSlotsAccounted: VfioInvariant = {
   name: 'dma-slots-accounted',
   class: 'accounting',
+  reads: (state) => [state],
   description: 'dma_avail + mappings = dma_entry_limit',
   check({ after }) {
     const slots = slotAccounting(after);
@@ -84,6 +88,7 @@ export const dmaSlotsAccounted: VfioInvariant = {
 export const mappingsDisjoint: VfioInvariant = {
   name: 'mappings-disjoint',
   class: 'accounting',
+  reads: (state) => [state],
   description: 'the container’s mappings are pairwise disjoint IOVA ranges',
   check({ after }) {
     const [pair] = overlappingMappings(after);
@@ -99,6 +104,7 @@ export const mappingsDisjoint: VfioInvariant = {
 export const domainsMatchMappings: VfioInvariant = {
   name: 'domains-match-mappings',
   class: 'accounting',
+  reads: (state) => [state],
   description: 'every IOMMU domain translates exactly the mapped pages, to the same frames, with the mapping’s prot',
   check({ after }) {
     const [problem] = translationDisagreements(after);

@@ -1,4 +1,8 @@
-/** Every invariant of the VFIO stacks, in report order: effect, latent, accounting, teardown, atomicity. */
+/**
+ * Every invariant of the VFIO stacks, in report order: effect, latent, accounting, teardown,
+ * atomicity. The latent, accounting and teardown ones read the state alone (`reads`): a refused
+ * step hands back its input, so they are not rechecked after it.
+ */
 import type { VfioCommand } from '../../../models/vfio/commands.js';
 import type { VfioState } from '../../../models/vfio/types.js';
 import type { Invariant } from '../../../src/design.js';

@@ -13,6 +13,7 @@ type VfioInvariant = Invariant<VfioState, VfioCommand>;
 export const reachableFrameOwnedByGuest: VfioInvariant = {
   name: 'reachable-frame-owned-by-guest',
   class: 'latent',
+  reads: (state) => [state],
   description: "every frame a device can reach belongs to the guest's VMM process",
   check({ after }) {
     const vm = after.process.owner;
@@ -32,6 +33,7 @@ export const reachableFrameOwnedByGuest: VfioInvariant = {
 export const reachableFramePinned: VfioInvariant = {
   name: 'reachable-frame-pinned',
   class: 'latent',
+  reads: (state) => [state],
   description: 'every frame a device can reach is pinned by VFIO (an IOMMU-path or external pin)',
   check({ after }) {
     const reach = deviceReach(after);

@@ -11,6 +11,7 @@ type VfioInvariant = Invariant<VfioState, VfioCommand>;
 export const closedDeviceHoldsNothing: VfioInvariant = {
   name: 'closed-device-holds-nothing',
   class: 'teardown',
+  reads: (state) => [state],
   description: 'a device whose fd is closed holds no external pin and has no I/O in flight',
   check({ after }) {
     for (const device of after.devices) {
@@ -30,6 +31,7 @@ export const closedDeviceHoldsNothing: VfioInvariant = {
 export const releasedContainerUncharged: VfioInvariant = {
   name: 'released-container-uncharged',
   class: 'teardown',
+  reads: (state) => [state],
   description: 'once the container has no backend, the VMM process has no locked_vm charge left',
   check({ after }) {
     if (after.container.backend !== null || after.process.lockedVmPages === 0) return null;
