@@ -355,13 +355,17 @@ function gitCommit(cwd: string): string | null {
   return `${head.stdout.trim()}${modified ? ' (modified)' : ''}`;
 }
 
-/** The first sound design of each stack, in registry order. */
+/**
+ * The first sound design of each stack and invariant set, in registry order: designs built on
+ * other models (VFIO over VT-d beside VFIO alone) check different invariants and step differently.
+ */
 export function holdingDesignPerStack(designs: readonly AnyDesign[]): AnyDesign[] {
-  const byStack = new Map<string, AnyDesign>();
+  const byModel = new Map<string, AnyDesign>();
   for (const design of designs) {
-    if (design.expected === 'holds' && !byStack.has(design.stack)) byStack.set(design.stack, design);
+    const key = `${design.stack}:${design.invariants.map((invariant) => invariant.name).join(',')}`;
+    if (design.expected === 'holds' && !byModel.has(key)) byModel.set(key, design);
   }
-  return [...byStack.values()];
+  return [...byModel.values()];
 }
 
 function rawPass(design: AnyDesign, sequences: readonly (readonly unknown[])[]): number {

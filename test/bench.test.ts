@@ -236,14 +236,22 @@ describe('dmaprop bench: usage and the table', () => {
     expect(benchSettings(true, { seed: 5, seedCount: 3 }).seeds).toEqual([5, 6, 7]);
   });
 
-  test('helpers: median, one sound design per stack, right-aligned numeric columns', () => {
+  test('helpers: median, one sound design per stack and invariant set, right-aligned numeric columns', () => {
     expect(median([3, 1, 2])).toBe(2);
     expect(median([4, 1, 3, 2])).toBe(2.5);
     expect(holdingDesignPerStack(designs).map((design) => design.expected)).toEqual(
       holdingDesignPerStack(designs).map(() => 'holds'),
     );
-    const stacks = holdingDesignPerStack(designs).map((design) => design.stack);
-    expect(new Set(stacks).size).toBe(stacks.length);
+    const models = holdingDesignPerStack(designs).map(
+      (design) => `${design.stack}:${design.invariants.map((invariant) => invariant.name).join(',')}`,
+    );
+    expect(new Set(models).size).toBe(models.length);
+    expect(holdingDesignPerStack(designs).map((design) => design.id)).toEqual([
+      'xen/map',
+      'vfio/type1',
+      'iommu/strict',
+      'mdev/unmap-callback',
+    ]);
     expect(
       formatTable(
         ['a', 'n'],
