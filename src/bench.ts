@@ -22,6 +22,7 @@ import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { checkDesign } from './check.js';
 import type { Counterexample } from './check.js';
+import { soundDesignPerModel } from './design.js';
 import type { AnyDesign, Invariant } from './design.js';
 import { runTrace } from './execute.js';
 import { exploreDesign } from './explore.js';
@@ -353,19 +354,6 @@ function gitCommit(cwd: string): string | null {
   const status = spawnSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd, encoding: 'utf8' });
   const modified = status.status === 0 && status.stdout.trim() !== '';
   return `${head.stdout.trim()}${modified ? ' (modified)' : ''}`;
-}
-
-/**
- * The first sound design of each stack and invariant set, in registry order: designs built on
- * other models (VFIO over VT-d beside VFIO alone) check different invariants and step differently.
- */
-export function holdingDesignPerStack(designs: readonly AnyDesign[]): AnyDesign[] {
-  const byModel = new Map<string, AnyDesign>();
-  for (const design of designs) {
-    const key = `${design.stack}:${design.invariants.map((invariant) => invariant.name).join(',')}`;
-    if (design.expected === 'holds' && !byModel.has(key)) byModel.set(key, design);
-  }
-  return [...byModel.values()];
 }
 
 function rawPass(design: AnyDesign, sequences: readonly (readonly unknown[])[]): number {
@@ -742,7 +730,7 @@ export function runBench(run: BenchRun): BenchResult {
   const cwd = run.cwd ?? process.cwd();
   const skipped: string[] = [];
 
-  const sound = holdingDesignPerStack(designs);
+  const sound = soundDesignPerModel(designs);
   const throughput = sound.map((design) => {
     progress(`throughput: ${design.id}`);
     return measureThroughput(design, settings);

@@ -125,3 +125,20 @@ export interface CommandProblem {
 // Designs of different stacks live in one registry; their type parameters are erased there.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyDesign = Design<any, any, any>;
+
+/** Designs of one stack that check the same invariants are built on the same models: one key for them. */
+export function modelKey(design: AnyDesign): string {
+  return `${design.stack}:${design.invariants.map((invariant: Invariant<unknown, unknown>) => invariant.name).join(',')}`;
+}
+
+/**
+ * The first sound design of each stack and invariant set, in registry order: the baseline that
+ * flawed variants on the same models are compared with, and the one the benchmark measures.
+ */
+export function soundDesignPerModel(designs: readonly AnyDesign[]): AnyDesign[] {
+  const byModel = new Map<string, AnyDesign>();
+  for (const design of designs) {
+    if (design.expected === 'holds' && !byModel.has(modelKey(design))) byModel.set(modelKey(design), design);
+  }
+  return [...byModel.values()];
+}

@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { designs } from '../properties/registry.js';
 import type { BenchResult } from '../src/bench.js';
-import { benchSettings, holdingDesignPerStack, median } from '../src/bench.js';
+import { benchSettings, median } from '../src/bench.js';
+import { modelKey, soundDesignPerModel } from '../src/design.js';
 import { formatTable } from '../src/bench-report.js';
 import { main } from '../src/cli.js';
 import type { CliIo } from '../src/cli.js';
@@ -239,14 +240,12 @@ describe('dmaprop bench: usage and the table', () => {
   test('helpers: median, one sound design per stack and invariant set, right-aligned numeric columns', () => {
     expect(median([3, 1, 2])).toBe(2);
     expect(median([4, 1, 3, 2])).toBe(2.5);
-    expect(holdingDesignPerStack(designs).map((design) => design.expected)).toEqual(
-      holdingDesignPerStack(designs).map(() => 'holds'),
+    expect(soundDesignPerModel(designs).map((design) => design.expected)).toEqual(
+      soundDesignPerModel(designs).map(() => 'holds'),
     );
-    const models = holdingDesignPerStack(designs).map(
-      (design) => `${design.stack}:${design.invariants.map((invariant) => invariant.name).join(',')}`,
-    );
+    const models = soundDesignPerModel(designs).map(modelKey);
     expect(new Set(models).size).toBe(models.length);
-    expect(holdingDesignPerStack(designs).map((design) => design.id)).toEqual([
+    expect(soundDesignPerModel(designs).map((design) => design.id)).toEqual([
       'xen/map',
       'vfio/type1',
       'iommu/strict',

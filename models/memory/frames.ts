@@ -100,11 +100,15 @@ export function peekAllocation(memory: HostMemory): number | null {
  */
 export function allocFrame(memory: HostMemory, owner: number): number | null {
   if (memory.freeList.length === 0) return null;
-  const index = nextFreeIndex(memory);
-  const [mfn] = memory.freeList.splice(index, 1);
-  if (mfn === undefined) return null;
-  const frame = memory.frames[mfn];
-  if (frame === undefined) return null;
+  return claimFree(memory, nextFreeIndex(memory), owner);
+}
+
+/** Takes the free list's `index`-th frame for `owner`, with one reference; `null` if there is none. */
+function claimFree(memory: HostMemory, index: number, owner: number): number | null {
+  const mfn = memory.freeList[index];
+  const frame = mfn === undefined ? undefined : memory.frames[mfn];
+  if (mfn === undefined || frame === undefined) return null;
+  memory.freeList.splice(index, 1);
   frame.owner = owner;
   frame.refcount = 1;
   memory.allocCount += 1;
@@ -114,13 +118,7 @@ export function allocFrame(memory: HostMemory, owner: number): number | null {
 /** Allocates the free frame `mfn` to `owner` with one reference; `null` if it is not free. */
 export function allocFrameAt(memory: HostMemory, mfn: number, owner: number): number | null {
   const index = memory.freeList.indexOf(mfn);
-  const frame = memory.frames[mfn];
-  if (index < 0 || frame === undefined) return null;
-  memory.freeList.splice(index, 1);
-  frame.owner = owner;
-  frame.refcount = 1;
-  memory.allocCount += 1;
-  return mfn;
+  return index < 0 ? null : claimFree(memory, index, owner);
 }
 
 /** Takes a reference on a frame that is in use. */

@@ -18,7 +18,8 @@ import { dma } from '../iommu/dma.js';
 import { drainFlushQueue } from '../iommu/flush-queue.js';
 import { cloneIommuState, createIommuState } from '../iommu/state.js';
 import type { IommuCaps } from '../iommu/types.js';
-import { cloneVfioState, deviceAt, draftOf, finishDraft, refused } from '../vfio/state.js';
+import { deviceDmaRefusal } from '../vfio/device-dma.js';
+import { cloneVfioState, draftOf, finishDraft, refused } from '../vfio/state.js';
 import { applyVfioCommand } from '../vfio/step.js';
 import type { VfioCommand } from '../vfio/commands.js';
 import type { DmaAccess, VfioState } from '../vfio/types.js';
@@ -30,9 +31,13 @@ export function createPassthroughState(vfio: VfioState, caps: Partial<IommuCaps>
   return { vfio: cloneVfioState(vfio), iommu: createIommuState(caps), dids: {}, held: [] };
 }
 
-export function clonePassthroughState(state: PassthroughState): PassthroughState {
+/** A copy of `state`; `vfio` replaces the copy of its VFIO part when the caller already has one. */
+export function clonePassthroughState(
+  state: PassthroughState,
+  vfio: VfioState = cloneVfioState(state.vfio),
+): PassthroughState {
   return {
-    vfio: cloneVfioState(state.vfio),
+    vfio,
     iommu: cloneIommuState(state.iommu),
     dids: { ...state.dids },
     held: [...state.held],
@@ -65,12 +70,7 @@ export function stepPassthrough(
   if (finishDraft(vfio)) return { state, result };
   // Nothing for the IOMMU: its state, the domain ids and the holds are shared with the input.
   if (result.effects.length === 0 && preheld.length === 0) return { state: { ...state, vfio }, result };
-  const next: PassthroughState = {
-    vfio,
-    iommu: cloneIommuState(state.iommu),
-    dids: { ...state.dids },
-    held: [...state.held],
-  };
+  const next = clonePassthroughState(state, vfio);
   forwardEffects(next, config.mode, config.iommu, result.effects, preheld);
   return { state: next, result };
 }
@@ -121,24 +121,22 @@ function drainAll(state: PassthroughState, config: PassthroughConfig): Passthrou
 }
 
 /**
- * A DMA by the assigned device through the VT-d model. Refusals as in the VFIO model's own
- * `deviceDma`: a closed device performs no DMA (ENODEV), emulated devices have none (ENOTTY).
+ * A DMA by the assigned device through the VT-d model, refused as the VFIO model's own
+ * `deviceDma` refuses it (`deviceDmaRefusal`).
  */
 function deviceDmaThroughIommu(
   state: PassthroughState,
   args: Extract<PassthroughCommand, { kind: 'deviceDma' }>,
 ): PassthroughResult {
   if (state.vfio.crash !== null) return refused('BUG_ON', { where: state.vfio.crash.where });
-  const device = deviceAt(state.vfio, args.deviceId);
-  if (device === undefined || !device.open) return refused('ENODEV');
-  if (device.kind !== 'pci') return refused('ENOTTY');
-  if (typeof args.write !== 'boolean') return refused('EINVAL');
-  const base = { deviceId: device.id, addressPage: args.addressPage, write: args.write };
+  const refusal = deviceDmaRefusal(state.vfio, args);
+  if (refusal !== null) return refused(refusal);
+  const base = { deviceId: args.deviceId, addressPage: args.addressPage, write: args.write };
   let access: DmaAccess = { ...base, outcome: 'fault', mfn: null, owner: null };
   let via: string = 'none';
   if (isPageNumber(args.addressPage)) {
     const outcome = dma(state.iommu, {
-      deviceId: sourceIdOf(device.id),
+      deviceId: sourceIdOf(args.deviceId),
       pasid: null,
       iova: args.addressPage * PAGE_SIZE_BYTES,
       write: args.write,

@@ -5,7 +5,7 @@
  * the translations VFIO believes it programmed.
  */
 import { domainTranslations, reachableByDevice } from '../iommu/views.js';
-import { frameHolders } from '../vfio/views.js';
+import { describeHolder, frameHolders } from '../vfio/views.js';
 import type { VfioHolder } from '../vfio/views.js';
 import { type1Backend } from '../vfio/state.js';
 import { sourceIdOf } from './forward.js';
@@ -51,8 +51,10 @@ export function iommuReach(state: PassthroughState): readonly IommuReach[] {
 /** A holder of a frame in the composed stack. */
 export type PassthroughHolder = VfioHolder | { readonly kind: 'flush hold'; readonly seq: number };
 
-export function describePassthroughHolder(holder: PassthroughHolder, describe: (h: VfioHolder) => string): string {
-  return holder.kind === 'flush hold' ? `held until flush-queue entry ${holder.seq} is flushed` : describe(holder);
+export function describePassthroughHolder(holder: PassthroughHolder): string {
+  return holder.kind === 'flush hold'
+    ? `held until flush-queue entry ${holder.seq} is flushed`
+    : describeHolder(holder);
 }
 
 /** Holders of every frame, indexed by mfn: VFIO's, and the references kept until a flush (memoized). */

@@ -45,14 +45,25 @@ export function resolveDeviceDma(state: VfioState, deviceId: number, addressPage
   };
 }
 
+/**
+ * Why `args` names no DMA a device can perform: a closed device is quiesced (ENODEV), an emulated
+ * device has no DMA of its own (ENOTTY). Null when the device may DMA. Shared with stacks that
+ * translate the DMA through another IOMMU model.
+ */
+export function deviceDmaRefusal(state: VfioState, args: DeviceDmaArgs): string | null {
+  const device = deviceAt(state, args.deviceId);
+  if (device === undefined || !device.open) return 'ENODEV';
+  if (device.kind !== 'pci') return 'ENOTTY';
+  if (typeof args.write !== 'boolean') return 'EINVAL';
+  return null;
+}
+
 /** The device performs one DMA read or write. */
 export function deviceDma(state: VfioState, _config: VfioConfig, args: DeviceDmaArgs): VfioResult {
   return runOp(state, (ctx) => {
-    const device = deviceAt(state, args.deviceId);
-    if (device === undefined || !device.open) return err('ENODEV');
-    if (device.kind !== 'pci') return err('ENOTTY');
-    if (typeof args.write !== 'boolean') return err('EINVAL');
-    const access = resolveDeviceDma(state, device.id, args.addressPage, args.write);
+    const refusal = deviceDmaRefusal(state, args);
+    if (refusal !== null) return err(refusal);
+    const access = resolveDeviceDma(state, args.deviceId, args.addressPage, args.write);
     ctx.accesses.push(access);
     return ok({ outcome: access.outcome, mfn: access.mfn, owner: access.owner });
   });

@@ -13,6 +13,7 @@
  *   second mapping's translations replace the first's, so the first mapping's pins are orphaned
  *   (no translation names them; unpin reads pfns back from the domain) and are never dropped.
  */
+import type { HostMemory } from '../memory/frames.js';
 import { domainOfGroup, type1Backend } from './state.js';
 import type { VfioDma, VfioState } from './types.js';
 
@@ -73,18 +74,22 @@ export function frameHolders(state: VfioState): VfioHolder[][] {
   return holders;
 }
 
-export interface RefcountMismatch {
+export interface RefcountMismatch<H = VfioHolder> {
   readonly mfn: number;
   readonly refcount: number;
-  readonly holders: readonly VfioHolder[];
+  readonly holders: readonly H[];
+}
+
+/** Frames whose reference count differs from the number of their holders (indexed by mfn). */
+export function refcountMismatches<H>(memory: HostMemory, holders: readonly (readonly H[])[]): RefcountMismatch<H>[] {
+  return memory.frames
+    .filter((frame) => frame.refcount !== (holders[frame.mfn]?.length ?? 0))
+    .map((frame) => ({ mfn: frame.mfn, refcount: frame.refcount, holders: holders[frame.mfn] ?? [] }));
 }
 
 /** Frames whose reference count differs from the holders recomputed from every structure. */
 export function frameRefcountMismatches(state: VfioState): RefcountMismatch[] {
-  const holders = frameHolders(state);
-  return state.memory.frames
-    .filter((frame) => frame.refcount !== (holders[frame.mfn]?.length ?? 0))
-    .map((frame) => ({ mfn: frame.mfn, refcount: frame.refcount, holders: holders[frame.mfn] ?? [] }));
+  return refcountMismatches(state.memory, frameHolders(state));
 }
 
 export interface LockedVmAccounting {

@@ -3,7 +3,7 @@
  * VFIO's (process pages, pins, other owners) and the stack's flush holds.
  */
 import { describePassthroughHolder, passthroughFrameHolders } from '../../../models/passthrough/views.js';
-import { describeHolder } from '../../../models/vfio/views.js';
+import { refcountMismatches } from '../../../models/vfio/views.js';
 import type { PassthroughInvariant } from './lift.js';
 
 export const frameRefcountMatchesHolders: PassthroughInvariant = {
@@ -13,20 +13,14 @@ export const frameRefcountMatchesHolders: PassthroughInvariant = {
   description:
     "each frame's reference count equals its holders: process pages, IOMMU-path pins, external pins, other owners, flush holds",
   check({ after }) {
-    const holders = passthroughFrameHolders(after);
-    for (const frame of after.vfio.memory.frames) {
-      const frameHolders = holders[frame.mfn] ?? [];
-      if (frame.refcount === frameHolders.length) continue;
-      const listed =
-        frameHolders.length === 0
-          ? 'no holder'
-          : frameHolders.map((holder) => describePassthroughHolder(holder, describeHolder)).join(', ');
-      return {
-        message: `mfn ${frame.mfn}: refcount ${frame.refcount}, ${frameHolders.length} holders (${listed})`,
-        actual: `refcount ${frame.refcount}`,
-        expected: `refcount ${frameHolders.length}`,
-      };
-    }
-    return null;
+    const [mismatch] = refcountMismatches(after.vfio.memory, passthroughFrameHolders(after));
+    if (mismatch === undefined) return null;
+    const listed =
+      mismatch.holders.length === 0 ? 'no holder' : mismatch.holders.map(describePassthroughHolder).join(', ');
+    return {
+      message: `mfn ${mismatch.mfn}: refcount ${mismatch.refcount}, ${mismatch.holders.length} holders (${listed})`,
+      actual: `refcount ${mismatch.refcount}`,
+      expected: `refcount ${mismatch.holders.length}`,
+    };
   },
 };
