@@ -1,0 +1,64 @@
+/**
+ * The per-gfn DMA cache (kvmgt.c `gvt_dma`): the first use of a guest page pins and maps it, each
+ * shadow entry that uses it holds one reference, and the last reference unmaps and unpins it.
+ * Reference: semantics.md §4.6, §4.7.
+ *
+ * Left out: 2 MiB entries (every entry is 4 KiB, so the size-change path that force-removes an
+ * entry regardless of its references cannot occur), `intel_gvt_dma_pin_guest_page` (dmabuf export).
+ */
+import type { GvtConfig } from './config.js';
+import { hasGvtBug } from './config.js';
+import type { DmaMapResult, GvtHost } from './host.js';
+import type { DmaCacheEntry, GvtVgpu, GvtWorld, ShadowPte } from './types.js';
+
+/** `intel_gvt_dma_map_guest_page(gfn, 4K)`: a cache hit takes a reference, a miss pins and maps. */
+export function dmaMapGuestPage<W extends GvtWorld>(
+  world: W,
+  host: GvtHost<W>,
+  config: GvtConfig,
+  gfn: number,
+): DmaMapResult {
+  const vgpu = world.vgpu;
+  if (vgpu === null) return { ok: false, errno: 'EINVAL' };
+  const hit = vgpu.cache[gfn];
+  if (hit !== undefined) {
+    if (!hasGvtBug(config, 'cache-hit-skips-kref')) hit.kref += 1;
+    return { ok: true, dmaAddr: hit.dmaAddr };
+  }
+  const mapped = host.dmaMap(world, gfn);
+  if (mapped.ok) vgpu.cache[gfn] = { gfn, dmaAddr: mapped.dmaAddr, kref: 1 };
+  return mapped;
+}
+
+export function cacheEntryByDmaAddr(vgpu: GvtVgpu, dmaAddr: number): DmaCacheEntry | undefined {
+  for (const entry of Object.values(vgpu.cache)) if (entry.dmaAddr === dmaAddr) return entry;
+  return undefined;
+}
+
+/** Unmaps and unpins an entry and removes it from the cache, whatever its reference count. */
+export function removeCacheEntry<W extends GvtWorld>(world: W, host: GvtHost<W>, entry: DmaCacheEntry): void {
+  host.dmaUnmap(world, entry.gfn, entry.dmaAddr);
+  if (world.vgpu !== null) delete world.vgpu.cache[entry.gfn];
+}
+
+/** `intel_gvt_dma_unmap_guest_page(dma_addr)`: drops one reference; an unknown address is a no-op. */
+export function dmaUnmapGuestPage<W extends GvtWorld>(world: W, host: GvtHost<W>, dmaAddr: number): void {
+  const vgpu = world.vgpu;
+  if (vgpu === null) return;
+  const entry = cacheEntryByDmaAddr(vgpu, dmaAddr);
+  if (entry === undefined) return;
+  entry.kref -= 1;
+  if (entry.kref <= 0) removeCacheEntry(world, host, entry);
+}
+
+/** Gives back the DMA reference a leaf shadow entry holds (scratch and table entries hold none here). */
+export function releaseLeaf<W extends GvtWorld>(world: W, host: GvtHost<W>, pte: ShadowPte): void {
+  if (pte.kind === 'dma') dmaUnmapGuestPage(world, host, pte.dmaAddr);
+}
+
+/** `gvt_cache_destroy`: every entry unmapped and unpinned regardless of its references (device close). */
+export function destroyCache<W extends GvtWorld>(world: W, host: GvtHost<W>): void {
+  const vgpu = world.vgpu;
+  if (vgpu === null) return;
+  for (const entry of Object.values(vgpu.cache)) removeCacheEntry(world, host, entry);
+}

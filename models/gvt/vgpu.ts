@@ -1,0 +1,103 @@
+/**
+ * vGPU lifecycle and the page-track notifier (semantics.md §4.1, §4.5, §4.7). Create gives the
+ * vGPU scratch host entries over its ranges; close releases it (page tracking and the whole DMA
+ * cache, whatever the references); destroy resets its GGTT ranges to scratch and cleans its PPGTTs.
+ *
+ * Simplified: one vGPU per world, attached from creation to destruction (device open and close are
+ * folded into create and destroy), its partition fixed by the configuration (no allocation from a
+ * shared pool, so the -ENOSPC rows do not occur).
+ */
+import type { GvtConfig, GvtLayout } from './config.js';
+import { hasGvtBug, ownGgttIndices } from './config.js';
+import { destroyCache, releaseLeaf } from './dma-cache.js';
+import type { GvtHost } from './host.js';
+import { isTracked, unregisterPageTrack } from './page-track.js';
+import { cleanPpgtt, handleGuestPteWrite } from './ppgtt.js';
+import { SCRATCH } from './types.js';
+import type { GuestQword, GvtVgpu, GvtWorld } from './types.js';
+
+export function newVgpu(layout: GvtLayout): GvtVgpu {
+  return {
+    ggttGuest: Array.from({ length: layout.ggttEntries }, () => ({ present: false, gfn: 0 })),
+    ggttHost: Array.from({ length: layout.ggttEntries }, () => SCRATCH),
+    ggttPartial: {},
+    mms: [],
+    spts: {},
+    tracked: [],
+    cache: {},
+    workloads: [],
+    failsafe: false,
+  };
+}
+
+export function cloneVgpu(vgpu: GvtVgpu | null): GvtVgpu | null {
+  if (vgpu === null) return null;
+  const spts: GvtVgpu['spts'] = {};
+  for (const [gfn, spt] of Object.entries(vgpu.spts)) {
+    spts[gfn] = { ...spt, entries: [...spt.entries], postShadow: [...spt.postShadow] };
+  }
+  const cache: GvtVgpu['cache'] = {};
+  for (const [gfn, entry] of Object.entries(vgpu.cache)) cache[gfn] = { ...entry };
+  return {
+    ggttGuest: [...vgpu.ggttGuest],
+    ggttHost: [...vgpu.ggttHost],
+    ggttPartial: { ...vgpu.ggttPartial },
+    mms: vgpu.mms.map((mm) => ({ ...mm })),
+    spts,
+    tracked: [...vgpu.tracked],
+    cache,
+    workloads: [...vgpu.workloads],
+    failsafe: vgpu.failsafe,
+  };
+}
+
+/** Close then destroy: nothing of the vGPU is left, in the mediator or in its hypervisor. */
+export function teardownVgpu<W extends GvtWorld>(world: W, host: GvtHost<W>, config: GvtConfig): void {
+  const vgpu = world.vgpu;
+  if (vgpu === null) return;
+  for (const index of ownGgttIndices(config.layout)) {
+    const old = vgpu.ggttHost[index] ?? SCRATCH;
+    vgpu.ggttHost[index] = SCRATCH;
+    releaseLeaf(world, host, old);
+  }
+  cleanPpgtt(world, host, config);
+  for (const gfn of [...vgpu.tracked]) unregisterPageTrack(world, host, config, gfn);
+  if (!hasGvtBug(config, 'destroy-keeps-cache')) destroyCache(world, host);
+  world.vgpu = null;
+}
+
+/** A zero page: every qword a not-present entry. */
+export function zeroPage(layout: GvtLayout): GuestQword[] {
+  return Array.from({ length: layout.entriesPerTable }, () => ({ kind: 'pte', present: false, gfn: 0 }));
+}
+
+/** Stores `qword` at `index` of guest page `gfn` (the guest's own memory, no trap). */
+export function storeGuestQword(
+  world: GvtWorld,
+  layout: GvtLayout,
+  args: { readonly gfn: number; readonly index: number; readonly qword: GuestQword },
+): void {
+  const page = [...(world.guestPages[args.gfn] ?? zeroPage(layout))];
+  page[args.index] = args.qword;
+  world.guestPages[args.gfn] = page;
+}
+
+/**
+ * The page-track notifier (`track_write`): called after a guest store to a write-protected page
+ * reached guest memory. The vGPU's handler shadows the new entry; in failsafe mode it removes the
+ * write protection instead. Returns the handler's error, if any (logged, never seen by the guest).
+ */
+export function trackedWrite<W extends GvtWorld>(
+  world: W,
+  host: GvtHost<W>,
+  config: GvtConfig,
+  args: { readonly gfn: number; readonly index: number; readonly sizeBytes: number },
+): string | null {
+  const vgpu = world.vgpu;
+  if (vgpu === null || !isTracked(vgpu, args.gfn)) return null;
+  if (vgpu.failsafe) {
+    host.trackRemove(world, args.gfn);
+    return null;
+  }
+  return handleGuestPteWrite(world, host, config, args);
+}

@@ -1,0 +1,61 @@
+/**
+ * Read-only views of the mediator's state for invariants and reports: every shadow entry the GPU
+ * can use (host GGTT entries of the vGPU's ranges, PPGTT shadow leaves) and who uses each DMA
+ * address. Reference: semantics.md §4.9.
+ */
+import type { GvtConfig } from './config.js';
+import { ownGgttIndices } from './config.js';
+import type { GuestPage, GvtVgpu } from './types.js';
+
+/** A leaf shadow entry holding a DMA address, with where it is. */
+export interface ShadowUse {
+  /** `ggtt 3`, or `spt gfn 2 [1]`. */
+  readonly where: string;
+  readonly dmaAddr: number;
+  /** The guest page the guest's entry at the same place names now, when the entry is present. */
+  readonly guestGfn: number | null;
+}
+
+/** Every leaf shadow entry that holds a DMA address, GGTT first, then spts by gfn. */
+export function shadowUses(
+  vgpu: GvtVgpu,
+  config: GvtConfig,
+  guestPages: Readonly<Record<string, GuestPage>>,
+): ShadowUse[] {
+  const uses: ShadowUse[] = [];
+  for (const index of ownGgttIndices(config.layout)) {
+    const pte = vgpu.ggttHost[index];
+    if (pte?.kind !== 'dma') continue;
+    const guest = vgpu.ggttGuest[index];
+    uses.push({ where: `ggtt ${index}`, dmaAddr: pte.dmaAddr, guestGfn: guest?.present === true ? guest.gfn : null });
+  }
+  for (const spt of Object.values(vgpu.spts)) {
+    spt.entries.forEach((pte, index) => {
+      if (pte.kind !== 'dma') return;
+      const qword = guestPages[spt.gfn]?.[index];
+      const guestGfn = qword?.kind === 'pte' && qword.present ? qword.gfn : null;
+      uses.push({ where: `spt gfn ${spt.gfn} [${index}]`, dmaAddr: pte.dmaAddr, guestGfn });
+    });
+  }
+  return uses;
+}
+
+/** Shadow entries holding each DMA address. */
+export function usersByDmaAddr(uses: readonly ShadowUse[]): Map<number, number> {
+  const users = new Map<number, number>();
+  for (const use of uses) users.set(use.dmaAddr, (users.get(use.dmaAddr) ?? 0) + 1);
+  return users;
+}
+
+/** Shadow entries (roots and non-leaf entries) pointing at each spt, by gfn. */
+export function sptReferences(vgpu: GvtVgpu): Map<number, number> {
+  const references = new Map<number, number>();
+  const add = (gfn: number): void => {
+    references.set(gfn, (references.get(gfn) ?? 0) + 1);
+  };
+  for (const mm of vgpu.mms) add(mm.rootGfn);
+  for (const spt of Object.values(vgpu.spts)) {
+    for (const pte of spt.entries) if (pte.kind === 'table') add(pte.gfn);
+  }
+  return references;
+}

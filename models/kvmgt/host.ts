@@ -1,0 +1,112 @@
+/**
+ * KVMGT's services to the mediator (`kvmgt.c`, semantics.md §4.5, §4.6): a guest page is pinned
+ * through `vfio_pin_pages` at IOVA == GPA and mapped for the physical GPU with `dma_map_page`;
+ * write protection is KVM's page track over the guest's one memslot; guest memory is read with
+ * `vfio_dma_rw`, so only pages mapped in the container can be read. And the vGPU's ops as VFIO
+ * calls them: `dma_unmap` and `close_device`.
+ */
+import { ownGgttIndices } from '../gvt/config.js';
+import { removeCacheEntry } from '../gvt/dma-cache.js';
+import type { HostGgtt } from '../gvt/gpu.js';
+import type { GvtHost } from '../gvt/host.js';
+import { SCRATCH } from '../gvt/types.js';
+import type { GvtVgpu, ShadowPte } from '../gvt/types.js';
+import { teardownVgpu, zeroPage } from '../gvt/vgpu.js';
+import type { MediatedDriverOps, VfioConfig } from '../vfio/config.js';
+import { driverPin, driverUnpin } from '../vfio/mdev.js';
+import { findDmaContaining, type1Backend } from '../vfio/state.js';
+import type { KvmgtConfig } from './config.js';
+import { HOST_GGTT_DMA_ADDRS, RAM_VADDR_PAGE, VGPU_DEVICE, isGuestRam, kvmgtLayout } from './config.js';
+import type { KvmgtState } from './types.js';
+
+/** The guest page at `gfn` can be reached through the container and the VMM's vaddr (vfio_dma_rw). */
+export function readableGuestPage(state: KvmgtState, gfn: number): boolean {
+  const backend = type1Backend(state.vfio);
+  return (
+    isGuestRam(gfn) &&
+    backend !== null &&
+    findDmaContaining(backend, gfn) !== undefined &&
+    state.vfio.process.pages[RAM_VADDR_PAGE + gfn] !== undefined
+  );
+}
+
+export const kvmgtHost: GvtHost<KvmgtState> & HostGgtt<KvmgtState> = {
+  dmaMap(state, gfn) {
+    const device = state.vfio.devices[VGPU_DEVICE];
+    if (device === undefined || !isGuestRam(gfn)) return { ok: false, errno: 'EINVAL' };
+    const ctx = { pinAttempts: 0, allocAttempts: 0, effects: [], accesses: [] };
+    const pinned = driverPin(state.vfio, ctx, device, gfn, 1, { read: true, write: true });
+    if (!pinned.ok) return { ok: false, errno: pinned.errno };
+    const mfn = pinned.mfns[0];
+    const dmaAddr = state.hostDma.free.pop();
+    if (mfn === undefined || dmaAddr === undefined) {
+      driverUnpin(state.vfio, device, gfn, 1);
+      return { ok: false, errno: 'ENOMEM' };
+    }
+    state.hostDma.map[dmaAddr] = mfn;
+    return { ok: true, dmaAddr };
+  },
+  dmaUnmap(state, gfn, dmaAddr) {
+    if (state.hostDma.map[dmaAddr] !== undefined) {
+      delete state.hostDma.map[dmaAddr];
+      state.hostDma.free.push(dmaAddr);
+    }
+    const device = state.vfio.devices[VGPU_DEVICE];
+    if (device !== undefined) driverUnpin(state.vfio, device, gfn, 1);
+  },
+  trackAdd(state, gfn) {
+    if (state.vgpu === null) return 'ESRCH';
+    // kvm_write_track_add_gfn: no memslot for the gfn.
+    if (!isGuestRam(gfn)) return 'EINVAL';
+    if (!state.writeProtected.includes(gfn)) state.writeProtected.push(gfn);
+    return null;
+  },
+  trackRemove(state, gfn) {
+    state.writeProtected = state.writeProtected.filter((protectedGfn) => protectedGfn !== gfn);
+  },
+  readGuest(state, gfn) {
+    return readableGuestPage(state, gfn) ? (state.guestPages[gfn] ?? zeroPage(kvmgtLayout)) : null;
+  },
+  translate(state, dmaAddr) {
+    return state.hostDma.map[dmaAddr] ?? null;
+  },
+  frameOwner(state, mfn) {
+    return state.vfio.memory.frames[mfn]?.owner ?? null;
+  },
+  hostGgttEntry(_state, index) {
+    const dmaAddr = HOST_GGTT_DMA_ADDRS[index];
+    return dmaAddr === undefined ? SCRATCH : { kind: 'dma', dmaAddr };
+  },
+};
+
+/** Points every shadow entry of the vGPU that holds `dmaAddr` at scratch. */
+function scratchUsersOf(vgpu: GvtVgpu, dmaAddr: number): void {
+  const holds = (pte: ShadowPte | undefined): boolean => pte?.kind === 'dma' && pte.dmaAddr === dmaAddr;
+  for (const index of ownGgttIndices(kvmgtLayout)) if (holds(vgpu.ggttHost[index])) vgpu.ggttHost[index] = SCRATCH;
+  for (const spt of Object.values(vgpu.spts)) {
+    spt.entries = spt.entries.map((pte) => (holds(pte) ? SCRATCH : pte));
+  }
+}
+
+/** The vGPU's ops, bound to the step's draft (VFIO calls them with its own part of that draft). */
+export function vgpuOps(state: KvmgtState, config: KvmgtConfig): MediatedDriverOps {
+  return {
+    dmaUnmap(_vfio, _device, iovaPage, npages) {
+      const vgpu = state.vgpu;
+      if (vgpu === null) return;
+      for (const entry of Object.values(vgpu.cache)) {
+        if (entry.gfn < iovaPage || entry.gfn >= iovaPage + npages) continue;
+        if (config.unmapCallback === 'release-shadows') scratchUsersOf(vgpu, entry.dmaAddr);
+        removeCacheEntry(state, kvmgtHost, entry);
+      }
+    },
+    close() {
+      teardownVgpu(state, kvmgtHost, config.gvt);
+    },
+  };
+}
+
+/** The VFIO configuration a step runs with: the design's, with the vGPU's ops. */
+export function vfioConfigFor(state: KvmgtState, config: KvmgtConfig): VfioConfig {
+  return { ...config.vfio, mdevOps: vgpuOps(state, config) };
+}

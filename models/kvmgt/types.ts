@@ -1,0 +1,98 @@
+/**
+ * Plain-data state and commands of the KVMGT stack (semantics.md §4, §1.11, §5): a KVM guest whose
+ * RAM is the VMM process's memory, mapped into a VFIO container at IOVA == GPA, a vGPU that is an
+ * emulated-IOMMU (mdev) device of that container, and the host IOMMU domain of the physical GPU,
+ * through which every DMA address the mediator hands the GPU is translated.
+ */
+import type { OpResult } from '../result.js';
+import type { GpuAccess, GuestPage, GvtVgpu } from '../gvt/types.js';
+import type { VfioState } from '../vfio/types.js';
+
+/**
+ * The physical GPU's DMA-API domain on the host (`dma_map_page` through the host IOMMU, strict
+ * mode): DMA address page → frame. Free addresses are handed out last-freed first, so an address
+ * a stale shadow entry still holds is the next one reused.
+ */
+export interface HostDmaDomain {
+  map: Record<string, number>;
+  /** Free DMA address pages; the last one is handed out next. */
+  free: number[];
+}
+
+export interface KvmgtState {
+  vfio: VfioState;
+  vgpu: GvtVgpu | null;
+  guestPages: Record<string, GuestPage>;
+  hostDma: HostDmaDomain;
+  /** KVMGT's protect table: gfns write-tracked in KVM on the vGPU's behalf (each counted once). */
+  writeProtected: number[];
+}
+
+export type KvmgtCommand =
+  // Guest actions (the guest is the attacker).
+  /** A GGTT entry written through the trapped GTT MMIO range. */
+  | {
+      readonly kind: 'ggttWrite';
+      readonly index: number;
+      readonly gfn: number;
+      readonly present: boolean;
+      readonly sizeBytes: number;
+      readonly offsetBytes: number;
+    }
+  /** A guest CPU store of a page-table entry into its own page `gfn` (traps if the page is write-protected). */
+  | {
+      readonly kind: 'guestWritePte';
+      readonly gfn: number;
+      readonly index: number;
+      readonly present: boolean;
+      readonly targetGfn: number;
+      readonly sizeBytes: number;
+    }
+  /** A guest CPU store of a batch-buffer command into its own page `gfn`. */
+  | {
+      readonly kind: 'guestWriteCmd';
+      readonly gfn: number;
+      readonly index: number;
+      readonly op: 'store' | 'forbidden' | 'end';
+      readonly ggttIndex: number;
+    }
+  /** PVINFO g2v notification: a PPGTT rooted at page `rootGfn` is created / destroyed. */
+  | { readonly kind: 'ppgttCreate'; readonly rootGfn: number }
+  | { readonly kind: 'ppgttDestroy'; readonly rootGfn: number }
+  /** The guest submits the privileged batch buffer at GGTT index `ggttIndex`. */
+  | { readonly kind: 'submitBatch'; readonly ggttIndex: number }
+  // Host actions: the VMM's memory and the toolstack.
+  /** The VMM removes guest RAM `[gfn, gfn + npages)` from the container (VFIO_IOMMU_UNMAP_DMA, IOVA == GPA). */
+  | { readonly kind: 'vmmUnmapRam'; readonly gfn: number; readonly npages: number }
+  /** The VMM maps guest RAM into the container again (VFIO_IOMMU_MAP_DMA). */
+  | { readonly kind: 'vmmMapRam'; readonly gfn: number; readonly npages: number }
+  /** The VMM unplugs guest RAM: munmap of its vaddrs (the frames go unless something pins them). */
+  | { readonly kind: 'vmmUnplugRam'; readonly gfn: number; readonly npages: number }
+  /** The VMM plugs guest RAM back in: mmap of its vaddrs, faulted in on first touch. */
+  | { readonly kind: 'vmmPlugRam'; readonly gfn: number; readonly npages: number }
+  /** Another VM takes the next free frame. */
+  | { readonly kind: 'otherVmAllocate' }
+  /** Another VM frees frame `mfn`. */
+  | { readonly kind: 'otherVmRelease'; readonly mfn: number }
+  | { readonly kind: 'vgpuCreate' }
+  | { readonly kind: 'vgpuDestroy' }
+  // Device actions.
+  /** The GPU runs the oldest queued workload. */
+  | { readonly kind: 'gpuExecute' }
+  /** The GPU accesses the page at GGTT index `entry`. */
+  | { readonly kind: 'gpuDma'; readonly entry: number; readonly write: boolean }
+  /** The GPU accesses a page through the PPGTT rooted at `rootGfn`. */
+  | {
+      readonly kind: 'gpuDmaPpgtt';
+      readonly rootGfn: number;
+      readonly pdIndex: number;
+      readonly ptIndex: number;
+      readonly write: boolean;
+    };
+
+export type KvmgtCommandKind = KvmgtCommand['kind'];
+
+/** An operation's answer plus where the GPU's accesses of the step landed. */
+export interface KvmgtResult extends OpResult {
+  readonly accesses: readonly GpuAccess[];
+}

@@ -1,0 +1,86 @@
+/**
+ * "Shadow == translation of the guest entry" (semantics.md §4.9 inv. 3 and 4), as one view over
+ * the mediator's state, shared by the KVMGT and XenGT stacks. A host GGTT entry or a shadow
+ * page-table entry may always be scratch (not present, half written, or not mappable); otherwise a
+ * leaf must hold the DMA address the cache gives the gfn the guest's entry names now, and a
+ * non-leaf must point at the shadow of the table the guest's entry names now. Entries pending a
+ * partial write must be scratch. A vGPU in failsafe mode no longer shadows anything and is exempt.
+ */
+import type { GvtConfig } from '../../models/gvt/config.js';
+import { ownGgttIndices } from '../../models/gvt/config.js';
+import type { GuestPage, GvtVgpu, ShadowPte } from '../../models/gvt/types.js';
+
+export interface ShadowMismatch {
+  readonly where: string;
+  readonly guest: string;
+  readonly shadow: string;
+  readonly expected: string;
+}
+
+function describeShadow(pte: ShadowPte): string {
+  switch (pte.kind) {
+    case 'scratch':
+      return 'scratch';
+    case 'dma':
+      return `DMA address 0x${pte.dmaAddr.toString(16)}`;
+    case 'table':
+      return `shadow table of gfn ${pte.gfn}`;
+  }
+}
+
+/** What the shadow of a guest entry naming `gfn` must be (besides scratch), or null if it matches. */
+function leafMismatch(vgpu: GvtVgpu, guestGfn: number | null, pte: ShadowPte): string | null {
+  if (pte.kind === 'scratch') return null;
+  if (guestGfn === null) return 'scratch (guest entry not present)';
+  if (pte.kind === 'dma') {
+    const entry = vgpu.cache[guestGfn];
+    if (entry?.dmaAddr === pte.dmaAddr) return null;
+    return entry === undefined
+      ? `scratch (gfn ${guestGfn} has no DMA cache entry)`
+      : `scratch or DMA address 0x${entry.dmaAddr.toString(16)} of gfn ${guestGfn}`;
+  }
+  return pte.gfn === guestGfn ? null : `scratch or the shadow table of gfn ${guestGfn}`;
+}
+
+export function shadowMismatch(
+  vgpu: GvtVgpu,
+  config: GvtConfig,
+  guestPages: Readonly<Record<string, GuestPage>>,
+): ShadowMismatch | null {
+  if (vgpu.failsafe) return null;
+  for (const index of ownGgttIndices(config.layout)) {
+    const pte = vgpu.ggttHost[index];
+    if (pte === undefined) continue;
+    const guest = vgpu.ggttGuest[index];
+    const guestGfn = guest?.present === true ? guest.gfn : null;
+    const pending = vgpu.ggttPartial[index] !== undefined;
+    const expected = pending ? (pte.kind === 'scratch' ? null : 'scratch (half written)') : leafMismatch(vgpu, guestGfn, pte);
+    if (expected === null) continue;
+    return {
+      where: `GGTT entry ${index}`,
+      guest: guestGfn === null ? 'not present' : `gfn ${guestGfn}`,
+      shadow: describeShadow(pte),
+      expected,
+    };
+  }
+  for (const spt of Object.values(vgpu.spts)) {
+    for (const [index, pte] of spt.entries.entries()) {
+      const qword = guestPages[spt.gfn]?.[index];
+      const guestGfn = qword?.kind === 'pte' && qword.present ? qword.gfn : null;
+      const pending = spt.postShadow.includes(index);
+      const expected = pending
+        ? pte.kind === 'scratch'
+          ? null
+          : 'scratch (partially written)'
+        : leafMismatch(vgpu, guestGfn, pte);
+      if (expected === null) continue;
+      return {
+        where: `page table gfn ${spt.gfn} entry ${index}`,
+        guest: guestGfn === null ? 'not present' : `gfn ${guestGfn}`,
+        shadow: describeShadow(pte),
+        expected,
+      };
+    }
+  }
+  return null;
+}

@@ -1,0 +1,65 @@
+/**
+ * How a KVMGT design is built: the mediator's two design choices (write protection, command
+ * buffer handling), what the vGPU's dma_unmap op does, deliberate bugs of the mediator or of
+ * VFIO, and the expected verdict — the same way a user writes a variant.
+ */
+import type { GvtBug, GvtConfig } from '../../models/gvt/config.js';
+import { kvmgtLayout } from '../../models/kvmgt/config.js';
+import type { KvmgtConfig, UnmapCallback } from '../../models/kvmgt/config.js';
+import { stepKvmgt } from '../../models/kvmgt/step.js';
+import type { KvmgtCommand, KvmgtState } from '../../models/kvmgt/types.js';
+import { initKvmgt } from '../../models/kvmgt/world.js';
+import type { VfioBug } from '../../models/vfio/config.js';
+import type { Design, Expectation } from '../../src/design.js';
+import { explainKvmgtStep } from './explain.js';
+import { formatKvmgtCommand, validateKvmgtCommand } from './format.js';
+import { kvmgtCommandSpace, resolveKvmgt } from './generators.js';
+import type { KvmgtTemplate } from './generators.js';
+import { kvmgtInvariants } from './invariants/index.js';
+
+export const KVMGT_STACK = 'KVMGT';
+
+export interface KvmgtDesignOptions {
+  readonly id: string;
+  readonly expected: Expectation;
+  readonly description: string;
+  readonly breaks?: readonly string[];
+  readonly writeProtect?: boolean;
+  readonly cmdbuf?: GvtConfig['cmdbuf'];
+  readonly unmapCallback?: UnmapCallback;
+  readonly gvtBugs?: readonly GvtBug[];
+  readonly vfioBugs?: readonly VfioBug[];
+}
+
+export type KvmgtDesign = Design<KvmgtState, KvmgtCommand, KvmgtTemplate> & { readonly config: KvmgtConfig };
+
+export function kvmgtDesign(options: KvmgtDesignOptions): KvmgtDesign {
+  const config: KvmgtConfig = {
+    gvt: {
+      layout: kvmgtLayout,
+      writeProtect: options.writeProtect ?? true,
+      cmdbuf: options.cmdbuf ?? 'shadow-copy',
+      bugs: options.gvtBugs ?? [],
+    },
+    vfio: { bugs: options.vfioBugs ?? [] },
+    unmapCallback: options.unmapCallback ?? 'release-shadows',
+  };
+  const initial = initKvmgt(config);
+  return {
+    id: options.id,
+    stack: KVMGT_STACK,
+    expected: options.expected,
+    description: options.description,
+    breaks: options.breaks ?? [],
+    config,
+    // Steps never modify the state they are given, so every run can start from the same object.
+    init: () => initial,
+    step: (state, command) => stepKvmgt(state, config, command),
+    resolve: resolveKvmgt,
+    commands: kvmgtCommandSpace,
+    invariants: kvmgtInvariants(config),
+    formatCommand: formatKvmgtCommand,
+    validateCommand: validateKvmgtCommand,
+    explainStep: (transition) => explainKvmgtStep(config, transition),
+  };
+}

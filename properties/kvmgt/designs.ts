@@ -1,0 +1,62 @@
+/**
+ * The built-in KVMGT designs (seed 002): write protection of guest page tables, command-buffer
+ * shadow copies, and the vGPU's dma_unmap op — each sound choice beside the flawed one, and the
+ * op as shipped.
+ */
+import { kvmgtDesign } from './design.js';
+
+export const gvtWriteProtect = kvmgtDesign({
+  id: 'gvt/write-protect',
+  expected: 'holds',
+  description:
+    'KVMGT write-protects every guest page it shadows as a page table: a guest store traps and the shadow follows the guest entry',
+});
+
+export const gvtNoWriteProtect = kvmgtDesign({
+  id: 'gvt/no-write-protect',
+  expected: 'violates',
+  writeProtect: false,
+  description:
+    "the guest's page tables are shadowed when the PPGTT is announced and never write-protected: a guest store goes unseen and the shadow keeps reaching the page the guest entry named before",
+  breaks: ['shadow-matches-guest-entry', 'shadowed-table-write-protected'],
+});
+
+export const cmdbufShadowCopy = kvmgtDesign({
+  id: 'cmdbuf/shadow-copy',
+  expected: 'holds',
+  description: 'the scanner copies a batch buffer into a host object, audits the copy, and the GPU executes the copy',
+});
+
+export const cmdbufScanInPlace = kvmgtDesign({
+  id: 'cmdbuf/scan-in-place',
+  expected: 'violates',
+  cmdbuf: 'scan-in-place',
+  description:
+    "the scanner audits the guest's batch buffer and the GPU executes it in place: scan, guest rewrites a store to the host's GGTT range, execute",
+  breaks: ['no-dma-to-foreign-frame'],
+});
+
+export const kvmgtUnmapCallback = kvmgtDesign({
+  id: 'kvmgt/unmap-callback',
+  expected: 'holds',
+  description:
+    "the vGPU's dma_unmap op points the shadow entries that use the unmapped pages at scratch, then unmaps and unpins them",
+});
+
+export const kvmgtIgnoresUnmap = kvmgtDesign({
+  id: 'kvmgt/ignores-unmap',
+  expected: 'violates',
+  vfioBugs: ['mdev-ignores-unmap'],
+  description:
+    "the vGPU's dma_unmap op returns with its pins held: the VMM's UNMAP_DMA of shadowed guest RAM retries and the kernel BUG_ONs",
+  breaks: ['no-kernel-crash', 'failed-op-leaves-state-unchanged'],
+});
+
+export const kvmgtShippedUnmap = kvmgtDesign({
+  id: 'kvmgt/shipped-unmap',
+  expected: 'violates',
+  unmapCallback: 'drop-cache',
+  description:
+    "the vGPU's dma_unmap op as shipped (§4.7): cache entries of the range are unmapped, unpinned and removed whatever their references, and the shadow entries holding their DMA addresses are left in place",
+  breaks: [],
+});

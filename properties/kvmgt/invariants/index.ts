@@ -1,0 +1,69 @@
+/**
+ * Every invariant of the KVMGT stack, in report order: effect, latent, accounting, teardown,
+ * atomicity. The mediator's own come from `properties/gvt`; VFIO's accounting and teardown rules
+ * are lifted unchanged. VFIO's device-reach invariants are left out: the vGPU reaches memory
+ * through the mediator's shadow entries, which this stack's latent invariants cover.
+ */
+import type { KvmgtConfig } from '../../../models/kvmgt/config.js';
+import type { KvmgtCommand, KvmgtState } from '../../../models/kvmgt/types.js';
+import type { Invariant } from '../../../src/design.js';
+import { failedOperationLeavesStateUnchanged } from '../../generic/atomicity.js';
+import {
+  cacheKrefMatchesShadowUsers,
+  shadowDmaAddrCached,
+  shadowMatchesGuestEntry,
+  shadowedTableWriteProtected,
+  sptRefcountMatchesReferences,
+} from '../../gvt/invariants.js';
+import type { GvtStackView } from '../../gvt/invariants.js';
+import { liftVfioInvariant } from '../../passthrough/invariants/lift.js';
+import {
+  dmaSlotsAccounted,
+  frameRefcountMatchesHolders,
+  lockedVmMatchesPins,
+  lockedVmWithinLimit,
+  mappingsDisjoint,
+} from '../../vfio/invariants/accounting.js';
+import { noKernelCrash } from '../../vfio/invariants/effect.js';
+import { closedDeviceHoldsNothing, releasedContainerUncharged } from '../../vfio/invariants/teardown.js';
+import { cacheEntryPinnedAndMapped } from './accounting.js';
+import { noDmaToForeignFrame, noDmaToFreeFrame } from './effect.js';
+import { shadowFrameOwnedByGuest, shadowFramePinned } from './latent.js';
+import { destroyedVgpuLeavesNothing } from './teardown.js';
+
+type KvmgtInvariant = Invariant<KvmgtState, KvmgtCommand>;
+
+function lift(invariant: Parameters<typeof liftVfioInvariant>[0], stateOnly = false): KvmgtInvariant {
+  return liftVfioInvariant<KvmgtState, KvmgtCommand>(invariant, stateOnly);
+}
+
+export function kvmgtInvariants(config: KvmgtConfig): KvmgtInvariant[] {
+  const view: GvtStackView<KvmgtState> = {
+    config: config.gvt,
+    world: (state) => state,
+    writeProtected: (state) => state.writeProtected,
+    parts: (state) => [state.vgpu, state.guestPages],
+  };
+  return [
+    noDmaToForeignFrame,
+    noDmaToFreeFrame,
+    lift(noKernelCrash),
+    shadowFrameOwnedByGuest(config),
+    shadowFramePinned(config),
+    shadowMatchesGuestEntry(view),
+    cacheKrefMatchesShadowUsers(view),
+    shadowDmaAddrCached(view),
+    cacheEntryPinnedAndMapped,
+    sptRefcountMatchesReferences(view),
+    shadowedTableWriteProtected(view),
+    lift(frameRefcountMatchesHolders, true),
+    lift(lockedVmMatchesPins, true),
+    lift(lockedVmWithinLimit, true),
+    lift(dmaSlotsAccounted, true),
+    lift(mappingsDisjoint, true),
+    destroyedVgpuLeavesNothing,
+    lift(closedDeviceHoldsNothing, true),
+    lift(releasedContainerUncharged, true),
+    failedOperationLeavesStateUnchanged<KvmgtState, KvmgtCommand>(),
+  ];
+}

@@ -1,0 +1,67 @@
+/**
+ * Views of the KVMGT state the invariants share: every leaf shadow entry of the vGPU with the
+ * frame it reaches through the host IOMMU domain, the frames the container pins, and owner names.
+ */
+import { HOST_GGTT_DMA_ADDRS, HOST_OWNER, OTHER_OWNER, VM_OWNER } from '../../models/kvmgt/config.js';
+import type { KvmgtConfig } from '../../models/kvmgt/config.js';
+import type { KvmgtState } from '../../models/kvmgt/types.js';
+import { shadowUses } from '../../models/gvt/views.js';
+import type { ShadowUse } from '../../models/gvt/views.js';
+import { type1Backend } from '../../models/vfio/state.js';
+
+export interface ReachedFrame extends ShadowUse {
+  /** The frame the DMA address translates to in the host domain, or null (an IOMMU fault). */
+  readonly mfn: number | null;
+}
+
+const reachCache = new WeakMap<KvmgtState, ReachedFrame[]>();
+
+/** Every leaf shadow entry of the vGPU and where a GPU access through it lands (memoised per state). */
+export function reachedFrames(state: KvmgtState, config: KvmgtConfig): ReachedFrame[] {
+  const cached = reachCache.get(state);
+  if (cached !== undefined) return cached;
+  const reached =
+    state.vgpu === null
+      ? []
+      : shadowUses(state.vgpu, config.gvt, state.guestPages).map((use) => ({
+          ...use,
+          mfn: state.hostDma.map[use.dmaAddr] ?? null,
+        }));
+  reachCache.set(state, reached);
+  return reached;
+}
+
+/** Frames with an external pin (`vfio_pfn`) in the container. */
+export function pinnedFrames(state: KvmgtState): Set<number> {
+  const pinned = new Set<number>();
+  for (const dma of type1Backend(state.vfio)?.dmas ?? []) {
+    for (const pin of Object.values(dma.externalPins)) pinned.add(pin.mfn);
+  }
+  return pinned;
+}
+
+/** DMA addresses of the host domain that are the mediator's (not the host's own GGTT pages). */
+export function mediatorDmaAddrs(state: KvmgtState): number[] {
+  return Object.keys(state.hostDma.map)
+    .map(Number)
+    .filter((dmaAddr) => !HOST_GGTT_DMA_ADDRS.includes(dmaAddr));
+}
+
+export function ownerName(owner: number | null): string {
+  switch (owner) {
+    case null:
+      return 'nobody (free)';
+    case VM_OWNER:
+      return 'the VM';
+    case OTHER_OWNER:
+      return 'another VM';
+    case HOST_OWNER:
+      return "the host's GPU driver";
+    default:
+      return `owner ${owner}`;
+  }
+}
+
+export function hex(value: number): string {
+  return `0x${value.toString(16)}`;
+}
