@@ -3,6 +3,15 @@
  * flawed ones to be caught.
  */
 import type { AnyDesign } from '../src/design.js';
+import {
+  cmdbufScanInPlace,
+  cmdbufShadowCopy,
+  gvtNoWriteProtect,
+  gvtWriteProtect,
+  kvmgtIgnoresUnmap,
+  kvmgtShippedUnmap,
+  kvmgtUnmapCallback,
+} from './kvmgt/designs.js';
 import { iommuLazy, iommuLazyHeld, iommuStrict } from './passthrough/designs.js';
 import { mdevIgnoresUnmap, mdevUnmapCallback, vfioNoiommu, vfioType1 } from './vfio/designs.js';
 import { xenLookup, xenMap } from './xengt/designs.js';
@@ -17,6 +26,13 @@ export const designs: readonly AnyDesign[] = [
   iommuLazyHeld,
   mdevUnmapCallback,
   mdevIgnoresUnmap,
+  gvtWriteProtect,
+  gvtNoWriteProtect,
+  cmdbufShadowCopy,
+  cmdbufScanInPlace,
+  kvmgtUnmapCallback,
+  kvmgtIgnoresUnmap,
+  kvmgtShippedUnmap,
 ];
 
 export function findDesign(id: string): AnyDesign | undefined {

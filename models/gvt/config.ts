@@ -33,8 +33,8 @@ export const gvtBugs = [
   'destroy-keeps-cache',
   /** The scanner audits only the first command of a batch buffer. */
   'scan-audits-first-only',
-  /** A trapped 8-byte guest write removes the old shadow entry before adding the new one and never adds it. */
-  'ppgtt-write-drops-new-entry',
+  /** A trapped 8-byte guest write replaces a shadow entry without releasing what the old one held. */
+  'ppgtt-write-keeps-old-ref',
 ] as const;
 
 export type GvtBug = (typeof gvtBugs)[number];

@@ -6,7 +6,8 @@
  */
 import type { GuestPage, GvtWorld } from './types.js';
 
-export type DmaMapResult = { readonly ok: true; readonly dmaAddr: number } | { readonly ok: false; readonly errno: string };
+export type DmaMapResult =
+  { readonly ok: true; readonly dmaAddr: number } | { readonly ok: false; readonly errno: string };
 
 export interface GvtHost<W extends GvtWorld> {
   /** Pin the guest page and map it for the GPU (KVMGT: vfio_pin_pages + dma_map_page). */

@@ -31,7 +31,12 @@ export function registerPageTrack<W extends GvtWorld>(
 }
 
 /** `intel_vgpu_unregister_page_track`: also removes the write protection. */
-export function unregisterPageTrack<W extends GvtWorld>(world: W, host: GvtHost<W>, config: GvtConfig, gfn: number): void {
+export function unregisterPageTrack<W extends GvtWorld>(
+  world: W,
+  host: GvtHost<W>,
+  config: GvtConfig,
+  gfn: number,
+): void {
   const vgpu = world.vgpu;
   if (vgpu === null || !isTracked(vgpu, gfn)) return;
   vgpu.tracked = vgpu.tracked.filter((tracked) => tracked !== gfn);

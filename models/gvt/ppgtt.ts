@@ -116,17 +116,23 @@ export function invalidateSpt<W extends GvtWorld>(world: W, host: GvtHost<W>, co
 }
 
 /** Shadows the guest's current entry `index` of `spt` in full (a full write, or a post-shadow flush). */
-function reshadowEntry<W extends GvtWorld>(world: W, host: GvtHost<W>, config: GvtConfig, spt: Spt, index: number): void {
+function reshadowEntry<W extends GvtWorld>(
+  world: W,
+  host: GvtHost<W>,
+  config: GvtConfig,
+  spt: Spt,
+  index: number,
+): void {
   const qword = host.readGuest(world, spt.gfn)?.[index];
   const old = spt.entries[index] ?? SCRATCH;
   let next: ShadowPte = SCRATCH;
   // Add before remove: the table stays valid throughout.
-  if (isPresentPte(qword) && !hasGvtBug(config, 'ppgtt-write-drops-new-entry')) {
+  if (isPresentPte(qword)) {
     const shadowed = shadowEntry(world, host, config, spt.level, qword.gfn);
     if (shadowed.ok) next = shadowed.pte;
   }
   spt.entries[index] = next;
-  releaseEntry(world, host, config, old);
+  if (!hasGvtBug(config, 'ppgtt-write-keeps-old-ref')) releaseEntry(world, host, config, old);
   spt.postShadow = spt.postShadow.filter((pending) => pending !== index);
 }
 
@@ -167,7 +173,12 @@ export function flushPostShadow<W extends GvtWorld>(world: W, host: GvtHost<W>, 
 }
 
 /** The guest announces a PPGTT rooted at `rootGfn` (g2v `PPGTT_L4_PAGE_TABLE_CREATE`). */
-export function createPpgtt<W extends GvtWorld>(world: W, host: GvtHost<W>, config: GvtConfig, rootGfn: number): OpResult {
+export function createPpgtt<W extends GvtWorld>(
+  world: W,
+  host: GvtHost<W>,
+  config: GvtConfig,
+  rootGfn: number,
+): OpResult {
   const vgpu = world.vgpu;
   if (vgpu === null) return fail('ENODEV');
   const existing = vgpu.mms.find((mm) => mm.rootGfn === rootGfn);
@@ -182,7 +193,12 @@ export function createPpgtt<W extends GvtWorld>(world: W, host: GvtHost<W>, conf
 }
 
 /** The guest retires a PPGTT (g2v `PPGTT_L4_PAGE_TABLE_DESTROY`); an unknown root is refused. */
-export function destroyPpgtt<W extends GvtWorld>(world: W, host: GvtHost<W>, config: GvtConfig, rootGfn: number): OpResult {
+export function destroyPpgtt<W extends GvtWorld>(
+  world: W,
+  host: GvtHost<W>,
+  config: GvtConfig,
+  rootGfn: number,
+): OpResult {
   const vgpu = world.vgpu;
   if (vgpu === null) return fail('ENODEV');
   const mm = vgpu.mms.find((candidate) => candidate.rootGfn === rootGfn);

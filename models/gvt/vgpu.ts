@@ -9,7 +9,7 @@
  */
 import type { GvtConfig, GvtLayout } from './config.js';
 import { hasGvtBug, ownGgttIndices } from './config.js';
-import { destroyCache, releaseLeaf } from './dma-cache.js';
+import { destroyCache } from './dma-cache.js';
 import type { GvtHost } from './host.js';
 import { isTracked, unregisterPageTrack } from './page-track.js';
 import { cleanPpgtt, handleGuestPteWrite } from './ppgtt.js';
@@ -51,18 +51,20 @@ export function cloneVgpu(vgpu: GvtVgpu | null): GvtVgpu | null {
   };
 }
 
-/** Close then destroy: nothing of the vGPU is left, in the mediator or in its hypervisor. */
+/**
+ * Close then destroy, in the kernel's order: close unregisters page tracking and destroys the
+ * whole DMA cache, whatever the references (§4.7); the vGPU is then detached, so destroy's reset
+ * of the GGTT ranges and cleaning of the PPGTTs release nothing more.
+ */
 export function teardownVgpu<W extends GvtWorld>(world: W, host: GvtHost<W>, config: GvtConfig): void {
   const vgpu = world.vgpu;
   if (vgpu === null) return;
-  for (const index of ownGgttIndices(config.layout)) {
-    const old = vgpu.ggttHost[index] ?? SCRATCH;
-    vgpu.ggttHost[index] = SCRATCH;
-    releaseLeaf(world, host, old);
-  }
-  cleanPpgtt(world, host, config);
   for (const gfn of [...vgpu.tracked]) unregisterPageTrack(world, host, config, gfn);
   if (!hasGvtBug(config, 'destroy-keeps-cache')) destroyCache(world, host);
+  // Detached: DMA unmaps find no cache (whatever the bug left behind is forgotten, pins and all).
+  vgpu.cache = {};
+  for (const index of ownGgttIndices(config.layout)) vgpu.ggttHost[index] = SCRATCH;
+  cleanPpgtt(world, host, config);
   world.vgpu = null;
 }
 

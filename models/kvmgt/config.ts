@@ -13,10 +13,27 @@ import type { VfioConfig } from '../vfio/config.js';
  */
 export type UnmapCallback = 'release-shadows' | 'drop-cache';
 
+export const kvmgtBugs = [
+  /** The page is mapped for the GPU without vfio_pin_pages: nothing keeps the frame. */
+  'map-skips-pin',
+  /**
+   * `dma_unmap_page` leaves the GPU's translation in place, as with the GPU outside host IOMMU
+   * translation (`intel_iommu=igfx_off`), where a DMA address is the frame's physical address.
+   */
+  'unmap-keeps-mapping',
+] as const;
+
+export type KvmgtBug = (typeof kvmgtBugs)[number];
+
 export interface KvmgtConfig {
   readonly gvt: GvtConfig;
   readonly vfio: VfioConfig;
   readonly unmapCallback: UnmapCallback;
+  readonly bugs: readonly KvmgtBug[];
+}
+
+export function hasKvmgtBug(config: KvmgtConfig, bug: KvmgtBug): boolean {
+  return config.bugs.includes(bug);
 }
 
 /** Frame owners: the VM (the VMM process), another VM, and the host's own GPU driver. */

@@ -16,7 +16,7 @@ import type { MediatedDriverOps, VfioConfig } from '../vfio/config.js';
 import { driverPin, driverUnpin } from '../vfio/mdev.js';
 import { findDmaContaining, type1Backend } from '../vfio/state.js';
 import type { KvmgtConfig } from './config.js';
-import { HOST_GGTT_DMA_ADDRS, RAM_VADDR_PAGE, VGPU_DEVICE, isGuestRam, kvmgtLayout } from './config.js';
+import { HOST_GGTT_DMA_ADDRS, RAM_VADDR_PAGE, VGPU_DEVICE, hasKvmgtBug, isGuestRam, kvmgtLayout } from './config.js';
 import type { KvmgtState } from './types.js';
 
 /** The guest page at `gfn` can be reached through the container and the VMM's vaddr (vfio_dma_rw). */
@@ -30,54 +30,86 @@ export function readableGuestPage(state: KvmgtState, gfn: number): boolean {
   );
 }
 
-export const kvmgtHost: GvtHost<KvmgtState> & HostGgtt<KvmgtState> = {
-  dmaMap(state, gfn) {
-    const device = state.vfio.devices[VGPU_DEVICE];
-    if (device === undefined || !isGuestRam(gfn)) return { ok: false, errno: 'EINVAL' };
-    const ctx = { pinAttempts: 0, allocAttempts: 0, effects: [], accesses: [] };
-    const pinned = driverPin(state.vfio, ctx, device, gfn, 1, { read: true, write: true });
-    if (!pinned.ok) return { ok: false, errno: pinned.errno };
-    const mfn = pinned.mfns[0];
-    const dmaAddr = state.hostDma.free.pop();
-    if (mfn === undefined || dmaAddr === undefined) {
-      driverUnpin(state.vfio, device, gfn, 1);
-      return { ok: false, errno: 'ENOMEM' };
-    }
-    state.hostDma.map[dmaAddr] = mfn;
-    return { ok: true, dmaAddr };
-  },
-  dmaUnmap(state, gfn, dmaAddr) {
-    if (state.hostDma.map[dmaAddr] !== undefined) {
-      delete state.hostDma.map[dmaAddr];
-      state.hostDma.free.push(dmaAddr);
-    }
-    const device = state.vfio.devices[VGPU_DEVICE];
-    if (device !== undefined) driverUnpin(state.vfio, device, gfn, 1);
-  },
-  trackAdd(state, gfn) {
-    if (state.vgpu === null) return 'ESRCH';
-    // kvm_write_track_add_gfn: no memslot for the gfn.
-    if (!isGuestRam(gfn)) return 'EINVAL';
-    if (!state.writeProtected.includes(gfn)) state.writeProtected.push(gfn);
-    return null;
-  },
-  trackRemove(state, gfn) {
-    state.writeProtected = state.writeProtected.filter((protectedGfn) => protectedGfn !== gfn);
-  },
-  readGuest(state, gfn) {
-    return readableGuestPage(state, gfn) ? (state.guestPages[gfn] ?? zeroPage(kvmgtLayout)) : null;
-  },
-  translate(state, dmaAddr) {
-    return state.hostDma.map[dmaAddr] ?? null;
-  },
-  frameOwner(state, mfn) {
-    return state.vfio.memory.frames[mfn]?.owner ?? null;
-  },
-  hostGgttEntry(_state, index) {
-    const dmaAddr = HOST_GGTT_DMA_ADDRS[index];
-    return dmaAddr === undefined ? SCRATCH : { kind: 'dma', dmaAddr };
-  },
-};
+export type KvmgtHost = GvtHost<KvmgtState> & HostGgtt<KvmgtState>;
+
+const hosts = new WeakMap<KvmgtConfig, KvmgtHost>();
+
+/** The services for one configuration (its bugs decide a few of them). */
+export function kvmgtHost(config: KvmgtConfig): KvmgtHost {
+  let host = hosts.get(config);
+  if (host === undefined) {
+    host = makeHost(config);
+    hosts.set(config, host);
+  }
+  return host;
+}
+
+type PinResult = { readonly ok: true; readonly mfn: number } | { readonly ok: false; readonly errno: string };
+
+/** The page's frame: pinned through the container, or, with `map-skips-pin`, only looked up. */
+function pinGuestPage(state: KvmgtState, config: KvmgtConfig, gfn: number): PinResult {
+  const device = state.vfio.devices[VGPU_DEVICE];
+  if (device === undefined || !isGuestRam(gfn)) return { ok: false, errno: 'EINVAL' };
+  if (hasKvmgtBug(config, 'map-skips-pin')) {
+    const mfn = state.vfio.process.pages[RAM_VADDR_PAGE + gfn]?.mfn;
+    return mfn === undefined || mfn === null ? { ok: false, errno: 'EFAULT' } : { ok: true, mfn };
+  }
+  const ctx = { pinAttempts: 0, allocAttempts: 0, effects: [], accesses: [] };
+  const pinned = driverPin(state.vfio, ctx, device, gfn, 1, { read: true, write: true });
+  if (!pinned.ok) return { ok: false, errno: pinned.errno };
+  const mfn = pinned.mfns[0];
+  return mfn === undefined ? { ok: false, errno: 'EINVAL' } : { ok: true, mfn };
+}
+
+function makeHost(config: KvmgtConfig): KvmgtHost {
+  return {
+    dmaMap(state, gfn) {
+      const pinned = pinGuestPage(state, config, gfn);
+      if (!pinned.ok) return pinned;
+      const mfn = pinned.mfn;
+      const device = state.vfio.devices[VGPU_DEVICE];
+      if (device === undefined) return { ok: false, errno: 'EINVAL' };
+      const dmaAddr = state.hostDma.free.pop();
+      if (mfn === undefined || dmaAddr === undefined) {
+        driverUnpin(state.vfio, device, gfn, 1);
+        return { ok: false, errno: 'ENOMEM' };
+      }
+      state.hostDma.map[dmaAddr] = mfn;
+      return { ok: true, dmaAddr };
+    },
+    dmaUnmap(state, gfn, dmaAddr) {
+      if (state.hostDma.map[dmaAddr] !== undefined && !hasKvmgtBug(config, 'unmap-keeps-mapping')) {
+        delete state.hostDma.map[dmaAddr];
+        state.hostDma.free.push(dmaAddr);
+      }
+      const device = state.vfio.devices[VGPU_DEVICE];
+      if (device !== undefined) driverUnpin(state.vfio, device, gfn, 1);
+    },
+    trackAdd(state, gfn) {
+      if (state.vgpu === null) return 'ESRCH';
+      // kvm_write_track_add_gfn: no memslot for the gfn.
+      if (!isGuestRam(gfn)) return 'EINVAL';
+      if (!state.writeProtected.includes(gfn)) state.writeProtected.push(gfn);
+      return null;
+    },
+    trackRemove(state, gfn) {
+      state.writeProtected = state.writeProtected.filter((protectedGfn) => protectedGfn !== gfn);
+    },
+    readGuest(state, gfn) {
+      return readableGuestPage(state, gfn) ? (state.guestPages[gfn] ?? zeroPage(kvmgtLayout)) : null;
+    },
+    translate(state, dmaAddr) {
+      return state.hostDma.map[dmaAddr] ?? null;
+    },
+    frameOwner(state, mfn) {
+      return state.vfio.memory.frames[mfn]?.owner ?? null;
+    },
+    hostGgttEntry(_state, index) {
+      const dmaAddr = HOST_GGTT_DMA_ADDRS[index];
+      return dmaAddr === undefined ? SCRATCH : { kind: 'dma', dmaAddr };
+    },
+  };
+}
 
 /** Points every shadow entry of the vGPU that holds `dmaAddr` at scratch. */
 function scratchUsersOf(vgpu: GvtVgpu, dmaAddr: number): void {
@@ -97,11 +129,11 @@ export function vgpuOps(state: KvmgtState, config: KvmgtConfig): MediatedDriverO
       for (const entry of Object.values(vgpu.cache)) {
         if (entry.gfn < iovaPage || entry.gfn >= iovaPage + npages) continue;
         if (config.unmapCallback === 'release-shadows') scratchUsersOf(vgpu, entry.dmaAddr);
-        removeCacheEntry(state, kvmgtHost, entry);
+        removeCacheEntry(state, kvmgtHost(config), entry);
       }
     },
     close() {
-      teardownVgpu(state, kvmgtHost, config.gvt);
+      teardownVgpu(state, kvmgtHost(config), config.gvt);
     },
   };
 }

@@ -54,7 +54,7 @@ function apply(state: KvmgtState, config: KvmgtConfig, command: KvmgtCommand): A
   const gvt = config.gvt;
   switch (command.kind) {
     case 'ggttWrite':
-      return { result: emulateGgttWrite(state, kvmgtHost, gvt, command) };
+      return { result: emulateGgttWrite(state, kvmgtHost(config), gvt, command) };
     case 'guestWritePte':
       return guestStore(state, config, command, command.sizeBytes, {
         kind: 'pte',
@@ -64,11 +64,11 @@ function apply(state: KvmgtState, config: KvmgtConfig, command: KvmgtCommand): A
     case 'guestWriteCmd':
       return guestStore(state, config, command, 8, { kind: 'cmd', op: command.op, ggttIndex: command.ggttIndex });
     case 'ppgttCreate':
-      return { result: createPpgtt(state, kvmgtHost, gvt, command.rootGfn) };
+      return { result: createPpgtt(state, kvmgtHost(config), gvt, command.rootGfn) };
     case 'ppgttDestroy':
-      return { result: destroyPpgtt(state, kvmgtHost, gvt, command.rootGfn) };
+      return { result: destroyPpgtt(state, kvmgtHost(config), gvt, command.rootGfn) };
     case 'submitBatch':
-      return { result: submitBatch(state, kvmgtHost, gvt, command) };
+      return { result: submitBatch(state, kvmgtHost(config), gvt, command) };
     case 'vmmUnmapRam':
       return {
         result: unmapDma(
@@ -133,7 +133,11 @@ function guestStore(
   if (!touched.ok) return { result: fail('EFAULT') };
   storeGuestQword(state, kvmgtLayout, { gfn: target.gfn, index: target.index, qword });
   if (!state.writeProtected.includes(target.gfn)) return { result: succeed({ trapped: false }) };
-  const handlerError = trackedWrite(state, kvmgtHost, config.gvt, { gfn: target.gfn, index: target.index, sizeBytes });
+  const handlerError = trackedWrite(state, kvmgtHost(config), config.gvt, {
+    gfn: target.gfn,
+    index: target.index,
+    sizeBytes,
+  });
   return { result: succeed({ trapped: true, ...(handlerError !== null ? { handlerError } : {}) }) };
 }
 
@@ -143,8 +147,14 @@ function guestStore(
  * contents (`guestPages`) for when it is: a real fresh mapping reads zeros, which would only make
  * the guest's tables disagree with shadows built before the unplug — the guest's own doing.
  */
-function unplugRam(state: KvmgtState, config: KvmgtConfig, args: { readonly gfn: number; readonly npages: number }): Applied {
-  return { result: munmapRegion(state.vfio, config.vfio, { vaddrPage: RAM_VADDR_PAGE + args.gfn, npages: args.npages }) };
+function unplugRam(
+  state: KvmgtState,
+  config: KvmgtConfig,
+  args: { readonly gfn: number; readonly npages: number },
+): Applied {
+  return {
+    result: munmapRegion(state.vfio, config.vfio, { vaddrPage: RAM_VADDR_PAGE + args.gfn, npages: args.npages }),
+  };
 }
 
 function createVgpu(state: KvmgtState, config: KvmgtConfig): Applied {
@@ -165,7 +175,7 @@ function runnable(state: KvmgtState): OpResult | null {
 function gpuExecute(state: KvmgtState, config: KvmgtConfig): Applied {
   const refused = runnable(state);
   if (refused !== null) return { result: refused };
-  return executeWorkload(state, kvmgtHost, config.gvt, kvmgtHost);
+  return executeWorkload(state, kvmgtHost(config), config.gvt, kvmgtHost(config));
 }
 
 function gpuDmaGgtt(
@@ -177,8 +187,8 @@ function gpuDmaGgtt(
   if (refused !== null) return { result: refused };
   // A graphics address outside the vGPU's ranges never reaches the bus: the scanner refuses it.
   if (!ownsGgttIndex(config.gvt.layout, args.entry)) return { result: fail('EFAULT') };
-  const pte = ggttEntryForGpu(state, config.gvt, kvmgtHost, args.entry);
-  const access = accessThrough(state, kvmgtHost, pte, `ggtt ${args.entry}`, args.write);
+  const pte = ggttEntryForGpu(state, config.gvt, kvmgtHost(config), args.entry);
+  const access = accessThrough(state, kvmgtHost(config), pte, `ggtt ${args.entry}`, args.write);
   return { result: succeed(accessDetail(access)), accesses: [access] };
 }
 
@@ -191,12 +201,22 @@ function gpuDmaPpgtt(
   if (refused !== null) return { result: refused };
   const entries = config.gvt.layout.entriesPerTable;
   const validIndex = (index: number): boolean => Number.isInteger(index) && index >= 0 && index < entries;
-  if (!state.vgpu?.mms.some((mm) => mm.rootGfn === args.rootGfn) || !validIndex(args.pdIndex) || !validIndex(args.ptIndex)) {
+  if (
+    !state.vgpu?.mms.some((mm) => mm.rootGfn === args.rootGfn) ||
+    !validIndex(args.pdIndex) ||
+    !validIndex(args.ptIndex)
+  ) {
     return { result: fail('EINVAL') };
   }
   // The workload is dispatched: partially written entries are shadowed first.
-  flushPostShadow(state, kvmgtHost, config.gvt);
+  flushPostShadow(state, kvmgtHost(config), config.gvt);
   const pte = ppgttLeaf(state, args.rootGfn, args.pdIndex, args.ptIndex);
-  const access = accessThrough(state, kvmgtHost, pte, `ppgtt ${args.rootGfn} [${args.pdIndex}][${args.ptIndex}]`, args.write);
+  const access = accessThrough(
+    state,
+    kvmgtHost(config),
+    pte,
+    `ppgtt ${args.rootGfn} [${args.pdIndex}][${args.ptIndex}]`,
+    args.write,
+  );
   return { result: succeed(accessDetail(access)), accesses: [access] };
 }

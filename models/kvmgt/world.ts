@@ -74,10 +74,16 @@ export function initKvmgt(config: KvmgtConfig): KvmgtState {
   });
   // The pool is handed out from its end: the lowest address first.
   const free = Array.from({ length: DMA_POOL_PAGES }, (_, i) => DMA_POOL_BASE + DMA_POOL_PAGES - 1 - i);
-  const state: KvmgtState = { vfio, vgpu: newVgpu(kvmgtLayout), guestPages: {}, hostDma: { map, free }, writeProtected: [] };
+  const state: KvmgtState = {
+    vfio,
+    vgpu: newVgpu(kvmgtLayout),
+    guestPages: {},
+    hostDma: { map, free },
+    writeProtected: [],
+  };
   ownGgttIndices(kvmgtLayout).forEach((index, i) => {
     const args = { index, gfn: RAM_PAGES / 2 + i, present: true, sizeBytes: 8, offsetBytes: 0 };
-    const result = emulateGgttWrite(state, kvmgtHost, config.gvt, args);
+    const result = emulateGgttWrite(state, kvmgtHost(config), config.gvt, args);
     if (!result.ok) throw new Error(`kvmgt world setup: GGTT write ${index} refused with ${String(result.error)}`);
   });
   return state;

@@ -5,6 +5,8 @@
  * variants of the stack are built from them, and the meta-tests show that the generic invariants
  * catch each one (`views.ts` says which view exposes which bug). A correct model runs with none.
  */
+import type { VfioDevice, VfioState } from './types.js';
+
 export const vfioBugs = [
   /** vfio_unmap_unpin removes the translations and uncharges locked_vm but never unpins the pages. */
   'unmap-skips-unpin',
@@ -31,8 +33,19 @@ export const vfioBugs = [
 
 export type VfioBug = (typeof vfioBugs)[number];
 
+/**
+ * The `dma_unmap` and `close_device` ops of a mediated driver that lives outside the VFIO model
+ * (KVMGT's vGPU). When set they replace the generic mediated driver's for `mdev` devices; they run
+ * on the state VFIO passes them, as the kernel calls a driver's op with the container locked.
+ */
+export interface MediatedDriverOps {
+  dmaUnmap(state: VfioState, device: VfioDevice, iovaPage: number, npages: number): void;
+  close(state: VfioState, device: VfioDevice): void;
+}
+
 export interface VfioConfig {
   readonly bugs: readonly VfioBug[];
+  readonly mdevOps?: MediatedDriverOps;
 }
 
 export function hasVfioBug(config: VfioConfig, bug: VfioBug): boolean {

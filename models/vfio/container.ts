@@ -268,7 +268,7 @@ export function closeDevice(state: VfioState, config: VfioConfig, args: DeviceAr
     const device = deviceAt(state, args.deviceId);
     if (device === undefined) return err('EBADF');
     if (!device.open) return err('EINVAL');
-    if (!hasVfioBug(config, 'close-keeps-pins')) closeDeviceDriver(state, device);
+    if (!hasVfioBug(config, 'close-keeps-pins')) closeDeviceDriver(state, config, device);
     const backend = state.container.backend;
     if (backend !== null && backend.kind === 'type1') {
       backend.deviceIds = backend.deviceIds.filter((id) => id !== device.id);

@@ -104,6 +104,10 @@ export function dmaUnmapCallback(
   npages: number,
 ): void {
   if (hasVfioBug(config, 'mdev-ignores-unmap')) return;
+  if (device.kind === 'mdev' && config.mdevOps !== undefined) {
+    config.mdevOps.dmaUnmap(state, device, iovaPage, npages);
+    return;
+  }
   if (device.kind === 'ccw' && device.io?.some((t) => t.iovaPage >= iovaPage && t.iovaPage < iovaPage + npages)) {
     ccwReleaseProgram(state, device);
   }
@@ -119,7 +123,11 @@ export function notifyDmaUnmap(state: VfioState, config: VfioConfig, backend: Ty
 }
 
 /** The driver's `close_device`: any I/O is torn down and every pin it holds is released. */
-export function closeDeviceDriver(state: VfioState, device: VfioDevice): void {
+export function closeDeviceDriver(state: VfioState, config: VfioConfig, device: VfioDevice): void {
+  if (device.kind === 'mdev' && config.mdevOps !== undefined) {
+    config.mdevOps.close(state, device);
+    return;
+  }
   ccwReleaseProgram(state, device);
   for (const [key, count] of Object.entries(device.pins)) {
     for (let i = 0; i < count; i++) driverUnpin(state, device, Number(key), 1);

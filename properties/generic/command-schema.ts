@@ -14,7 +14,9 @@ export type FieldType =
   /** A vfio-ccw channel program: a list of `{ iovaPage, write }`. */
   | 'transfer list'
   /** A fault injection point. */
-  | '"pin" or "alloc"';
+  | '"pin" or "alloc"'
+  /** A batch-buffer command of the GVT-g stacks. */
+  | '"store", "forbidden" or "end"';
 
 export type CommandSchema = Readonly<Record<string, Readonly<Record<string, FieldType>>>>;
 
@@ -46,6 +48,8 @@ function fits(value: unknown, type: FieldType): boolean {
       );
     case '"pin" or "alloc"':
       return value === 'pin' || value === 'alloc';
+    case '"store", "forbidden" or "end"':
+      return value === 'store' || value === 'forbidden' || value === 'end';
   }
 }
 

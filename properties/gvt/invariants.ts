@@ -132,7 +132,11 @@ export function shadowedTableWriteProtected<S, C>(view: GvtStackView<S>): Invari
       const shadowed = new Set(Object.keys(vgpu?.spts ?? {}).map(Number));
       for (const gfn of shadowed) {
         if (!tracked.has(gfn))
-          return { message: `gfn ${gfn} has a shadow table but no page track`, actual: 'untracked', expected: 'tracked' };
+          return {
+            message: `gfn ${gfn} has a shadow table but no page track`,
+            actual: 'untracked',
+            expected: 'tracked',
+          };
         if (!protectedGfns.has(gfn) && vgpu?.failsafe !== true) {
           return {
             message: `gfn ${gfn} has a shadow table but the hypervisor does not write-protect it`,

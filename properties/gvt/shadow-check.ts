@@ -54,7 +54,11 @@ export function shadowMismatch(
     const guest = vgpu.ggttGuest[index];
     const guestGfn = guest?.present === true ? guest.gfn : null;
     const pending = vgpu.ggttPartial[index] !== undefined;
-    const expected = pending ? (pte.kind === 'scratch' ? null : 'scratch (half written)') : leafMismatch(vgpu, guestGfn, pte);
+    const expected = pending
+      ? pte.kind === 'scratch'
+        ? null
+        : 'scratch (half written)'
+      : leafMismatch(vgpu, guestGfn, pte);
     if (expected === null) continue;
     return {
       where: `GGTT entry ${index}`,

@@ -5,7 +5,7 @@
  */
 import type { GvtBug, GvtConfig } from '../../models/gvt/config.js';
 import { kvmgtLayout } from '../../models/kvmgt/config.js';
-import type { KvmgtConfig, UnmapCallback } from '../../models/kvmgt/config.js';
+import type { KvmgtBug, KvmgtConfig, UnmapCallback } from '../../models/kvmgt/config.js';
 import { stepKvmgt } from '../../models/kvmgt/step.js';
 import type { KvmgtCommand, KvmgtState } from '../../models/kvmgt/types.js';
 import { initKvmgt } from '../../models/kvmgt/world.js';
@@ -29,6 +29,7 @@ export interface KvmgtDesignOptions {
   readonly unmapCallback?: UnmapCallback;
   readonly gvtBugs?: readonly GvtBug[];
   readonly vfioBugs?: readonly VfioBug[];
+  readonly kvmgtBugs?: readonly KvmgtBug[];
 }
 
 export type KvmgtDesign = Design<KvmgtState, KvmgtCommand, KvmgtTemplate> & { readonly config: KvmgtConfig };
@@ -43,6 +44,7 @@ export function kvmgtDesign(options: KvmgtDesignOptions): KvmgtDesign {
     },
     vfio: { bugs: options.vfioBugs ?? [] },
     unmapCallback: options.unmapCallback ?? 'release-shadows',
+    bugs: options.kvmgtBugs ?? [],
   };
   const initial = initKvmgt(config);
   return {

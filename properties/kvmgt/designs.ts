@@ -57,6 +57,6 @@ export const kvmgtShippedUnmap = kvmgtDesign({
   expected: 'violates',
   unmapCallback: 'drop-cache',
   description:
-    "the vGPU's dma_unmap op as shipped (§4.7): cache entries of the range are unmapped, unpinned and removed whatever their references, and the shadow entries holding their DMA addresses are left in place",
-  breaks: [],
+    "the vGPU's dma_unmap op as shipped (§4.7): cache entries of the range are unmapped, unpinned and removed whatever their references, and the shadow entries holding their DMA addresses are left in place. Isolation holds — a dangling address faults in the host IOMMU, or reaches another page of the same VM once reused — but the shadow no longer matches the guest and the cache's references are wrong",
+  breaks: ['shadow-matches-guest-entry', 'cache-kref-matches-shadow-users', 'shadow-dma-addr-cached'],
 });

@@ -8,7 +8,9 @@ export function explainKvmgtStep(config: KvmgtConfig, { after }: Transition<Kvmg
   const vgpu = after.vgpu;
   if (vgpu === null) return ['no vGPU'];
   const lines: string[] = [];
-  const cache = Object.values(vgpu.cache).map((entry) => `gfn ${entry.gfn} → ${hex(entry.dmaAddr)} (kref ${entry.kref})`);
+  const cache = Object.values(vgpu.cache).map(
+    (entry) => `gfn ${entry.gfn} → ${hex(entry.dmaAddr)} (kref ${entry.kref})`,
+  );
   lines.push(`DMA cache: ${cache.join(', ') || 'empty'}`);
   const reached = reachedFrames(after, config).map((use) => {
     const owner = use.mfn === null ? null : (after.vfio.memory.frames[use.mfn]?.owner ?? null);
@@ -16,7 +18,9 @@ export function explainKvmgtStep(config: KvmgtConfig, { after }: Transition<Kvmg
   });
   lines.push(`shadow leaves: ${reached.join('; ') || 'none'}`);
   const tables = Object.values(vgpu.spts).map((spt) => `gfn ${spt.gfn} (${spt.level}, refcount ${spt.refcount})`);
-  lines.push(`shadow tables: ${tables.join(', ') || 'none'}; write-protected gfns: ${after.writeProtected.join(', ') || 'none'}`);
+  lines.push(
+    `shadow tables: ${tables.join(', ') || 'none'}; write-protected gfns: ${after.writeProtected.join(', ') || 'none'}`,
+  );
   if (vgpu.failsafe) lines.push('vGPU in failsafe mode');
   return lines;
 }

@@ -29,7 +29,10 @@ export type KvmgtTemplate =
   | WithPick<KvmgtCommand, 'ppgttDestroy' | 'gpuDmaPpgtt', 'rootGfn'>
   | WithPick<KvmgtCommand, 'otherVmRelease', 'mfn'>;
 
-const gfn = fc.oneof({ weight: 12, arbitrary: fc.nat({ max: RAM_PAGES - 1 }) }, { weight: 1, arbitrary: fc.constant(RAM_PAGES) });
+const gfn = fc.oneof(
+  { weight: 12, arbitrary: fc.nat({ max: RAM_PAGES - 1 }) },
+  { weight: 1, arbitrary: fc.constant(RAM_PAGES) },
+);
 /**
  * Page tables tend to live in the low half of RAM and GGTT-mapped pages (batch buffers, surfaces)
  * in the high half, so that a batch buffer is not usually a page table as well; any page can be
@@ -106,7 +109,9 @@ const table: Readonly<Record<KvmgtTemplate['kind'], fc.Arbitrary<KvmgtTemplate>>
   vgpuCreate: fc.constant({ kind: 'vgpuCreate' }),
   vgpuDestroy: fc.constant({ kind: 'vgpuDestroy' }),
   gpuExecute: fc.constant({ kind: 'gpuExecute' }),
-  gpuDma: fc.record({ entry: pickOr(ggttIndex, 2), write: fc.boolean() }).map((fields) => ({ kind: 'gpuDma', ...fields })),
+  gpuDma: fc
+    .record({ entry: pickOr(ggttIndex, 2), write: fc.boolean() })
+    .map((fields) => ({ kind: 'gpuDma', ...fields })),
   gpuDmaPpgtt: fc
     .record({ rootGfn: pickOr(gfn), pdIndex: tableIndex, ptIndex: tableIndex, write: fc.boolean() })
     .map((fields) => ({ kind: 'gpuDmaPpgtt', ...fields })),
@@ -119,11 +124,11 @@ const table: Readonly<Record<KvmgtTemplate['kind'], fc.Arbitrary<KvmgtTemplate>>
 const weights: Readonly<Record<string, number>> = {
   ggttWrite: 12,
   guestWritePte: 20,
-  guestWriteCmd: 10,
+  guestWriteCmd: 12,
   ppgttCreate: 8,
   ppgttDestroy: 4,
-  submitBatch: 6,
-  gpuExecute: 6,
+  submitBatch: 8,
+  gpuExecute: 10,
   gpuDma: 8,
   gpuDmaPpgtt: 10,
   vmmUnmapRam: 4,
@@ -168,7 +173,16 @@ export function resolveKvmgt(state: KvmgtState, template: KvmgtTemplate): KvmgtC
         .map((allocation) => allocation.mfn);
       return { ...template, mfn: resolvePick(template.mfn, frames, asIs) };
     }
-    default:
+    case 'ggttWrite':
+    case 'ppgttCreate':
+    case 'vmmUnmapRam':
+    case 'vmmMapRam':
+    case 'vmmUnplugRam':
+    case 'vmmPlugRam':
+    case 'otherVmAllocate':
+    case 'vgpuCreate':
+    case 'vgpuDestroy':
+    case 'gpuExecute':
       return template;
   }
 }
@@ -178,7 +192,12 @@ function presentEntries(state: KvmgtState): number[] {
   return ownGgttIndices(kvmgtLayout).filter((index) => state.vgpu?.ggttGuest[index]?.present === true);
 }
 
-/** Pages the vGPU's present GGTT entries name: where batch buffers live. */
+/**
+ * Where batch buffers live: the pages of queued workloads (an adversarial guest rewrites a buffer
+ * in flight), else the pages the vGPU's present GGTT entries name.
+ */
 function batchPages(state: KvmgtState): number[] {
+  const queued = state.vgpu?.workloads.map((workload) => workload.batchGfn) ?? [];
+  if (queued.length > 0) return queued;
   return presentEntries(state).map((index) => state.vgpu?.ggttGuest[index]?.gfn ?? 0);
 }

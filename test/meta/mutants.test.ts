@@ -9,12 +9,13 @@ import { modelKey, soundDesignPerModel } from '../../src/design.js';
 import type { AnyDesign } from '../../src/design.js';
 import { violates } from '../../src/execute.js';
 import { designs } from '../../properties/registry.js';
+import { kvmgtMutants } from '../../properties/kvmgt/mutants.js';
 import { passthroughMutants } from '../../properties/passthrough/mutants.js';
 import { vfioMutants } from '../../properties/vfio/mutants.js';
 import { xenGtMutants } from '../../properties/xengt/mutants.js';
 
 const budget = { seed: 11, runs: 300 };
-const mutants: readonly AnyDesign[] = [...xenGtMutants, ...vfioMutants, ...passthroughMutants];
+const mutants: readonly AnyDesign[] = [...xenGtMutants, ...vfioMutants, ...passthroughMutants, ...kvmgtMutants];
 
 /** The invariant set of a design: designs built on the same models share one, across stacks too. */
 function invariantSet(design: AnyDesign): string {

@@ -1,6 +1,7 @@
 /**
- * The VFIO invariants, read on the VFIO part of the composed state: the passthrough stack keeps
- * every VFIO rule (accounting, teardown, where accesses landed) and adds the IOMMU's.
+ * The VFIO invariants, read on the VFIO part of a composed state: the passthrough and KVMGT stacks
+ * keep every VFIO rule that applies to them (accounting, teardown, where accesses landed) and add
+ * their own.
  */
 import type { PassthroughCommand, PassthroughState } from '../../../models/passthrough/types.js';
 import type { VfioCommand } from '../../../models/vfio/commands.js';
@@ -10,20 +11,20 @@ import type { Invariant } from '../../../src/design.js';
 export type PassthroughInvariant = Invariant<PassthroughState, PassthroughCommand>;
 
 /** `stateOnly`: the verdict depends on VFIO's state after the step alone, not on the command or result. */
-export function liftVfioInvariant(
+export function liftVfioInvariant<S extends { readonly vfio: VfioState } = PassthroughState, C = PassthroughCommand>(
   invariant: Invariant<VfioState, VfioCommand>,
   stateOnly = false,
-): PassthroughInvariant {
+): Invariant<S, C> {
   return {
-    ...(stateOnly ? { reads: (state: PassthroughState) => [state.vfio] } : {}),
+    ...(stateOnly ? { reads: (state: S) => [state.vfio] } : {}),
     name: invariant.name,
     class: invariant.class,
     description: invariant.description,
     check: ({ before, command, result, after }) =>
       invariant.check({
         before: before?.vfio ?? null,
-        // The VFIO invariants never read the command; the flush-queue timer is not a VFIO command.
-        command: command as VfioCommand | null,
+        // The VFIO invariants never read the command, and the stacks' own commands are not VFIO's.
+        command: command as unknown as VfioCommand | null,
         result,
         after: after.vfio,
       }),
