@@ -250,6 +250,7 @@ describe('dmaprop bench: usage and the table', () => {
       'vfio/type1',
       'iommu/strict',
       'mdev/unmap-callback',
+      'gvt/write-protect',
     ]);
     expect(
       formatTable(

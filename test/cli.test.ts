@@ -35,6 +35,13 @@ describe('dmaprop designs', () => {
       ['iommu/lazy-held', 'holds'],
       ['mdev/unmap-callback', 'holds'],
       ['mdev/ignores-unmap', 'violates'],
+      ['gvt/write-protect', 'holds'],
+      ['gvt/no-write-protect', 'violates'],
+      ['cmdbuf/shadow-copy', 'holds'],
+      ['cmdbuf/scan-in-place', 'violates'],
+      ['kvmgt/unmap-callback', 'holds'],
+      ['kvmgt/ignores-unmap', 'violates'],
+      ['kvmgt/shipped-unmap', 'violates'],
     ]);
     for (const row of rows) {
       expect(Object.keys(row).sort()).toEqual(['description', 'expected', 'id', 'stack']);
