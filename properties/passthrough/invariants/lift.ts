@@ -6,6 +6,7 @@ import type { PassthroughCommand, PassthroughState } from '../../../models/passt
 import type { VfioCommand } from '../../../models/vfio/commands.js';
 import type { VfioState } from '../../../models/vfio/types.js';
 import type { Invariant } from '../../../src/design.js';
+import { liftInvariant } from '../../generic/lift.js';
 
 export type PassthroughInvariant = Invariant<PassthroughState, PassthroughCommand>;
 
@@ -14,18 +15,5 @@ export function liftVfioInvariant(
   invariant: Invariant<VfioState, VfioCommand>,
   stateOnly = false,
 ): PassthroughInvariant {
-  return {
-    ...(stateOnly ? { reads: (state: PassthroughState) => [state.vfio] } : {}),
-    name: invariant.name,
-    class: invariant.class,
-    description: invariant.description,
-    check: ({ before, command, result, after }) =>
-      invariant.check({
-        before: before?.vfio ?? null,
-        // The VFIO invariants never read the command; the flush-queue timer is not a VFIO command.
-        command: command as VfioCommand | null,
-        result,
-        after: after.vfio,
-      }),
-  };
+  return liftInvariant(invariant, (state: PassthroughState) => state.vfio, stateOnly);
 }
