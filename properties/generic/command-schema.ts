@@ -14,7 +14,9 @@ export type FieldType =
   /** A vfio-ccw channel program: a list of `{ iovaPage, write }`. */
   | 'transfer list'
   /** A fault injection point. */
-  | '"pin" or "alloc"';
+  | '"pin" or "alloc"'
+  /** A vIOMMU invalidation's granularity. */
+  | '"page", "domain" or "global"';
 
 export type CommandSchema = Readonly<Record<string, Readonly<Record<string, FieldType>>>>;
 
@@ -46,6 +48,8 @@ function fits(value: unknown, type: FieldType): boolean {
       );
     case '"pin" or "alloc"':
       return value === 'pin' || value === 'alloc';
+    case '"page", "domain" or "global"':
+      return value === 'page' || value === 'domain' || value === 'global';
   }
 }
 
