@@ -5,6 +5,13 @@
 import type { AnyDesign } from '../src/design.js';
 import { iommuLazy, iommuLazyHeld, iommuStrict } from './passthrough/designs.js';
 import { mdevIgnoresUnmap, mdevUnmapCallback, vfioNoiommu, vfioType1 } from './vfio/designs.js';
+import { viommuDifferential } from './viommu/differential/design.js';
+import {
+  viommuNested,
+  viommuNestedFlushLeavesCombined,
+  viommuShadow,
+  viommuShadowUnmapSkipsFlush,
+} from './viommu/designs.js';
 import { xenLookup, xenMap } from './xengt/designs.js';
 
 export const designs: readonly AnyDesign[] = [
@@ -17,6 +24,11 @@ export const designs: readonly AnyDesign[] = [
   iommuLazyHeld,
   mdevUnmapCallback,
   mdevIgnoresUnmap,
+  viommuShadow,
+  viommuNested,
+  viommuShadowUnmapSkipsFlush,
+  viommuNestedFlushLeavesCombined,
+  viommuDifferential,
 ];
 
 export function findDesign(id: string): AnyDesign | undefined {

@@ -250,6 +250,8 @@ describe('dmaprop bench: usage and the table', () => {
       'vfio/type1',
       'iommu/strict',
       'mdev/unmap-callback',
+      'viommu/shadow',
+      'viommu/differential',
     ]);
     expect(
       formatTable(

@@ -35,6 +35,11 @@ describe('dmaprop designs', () => {
       ['iommu/lazy-held', 'holds'],
       ['mdev/unmap-callback', 'holds'],
       ['mdev/ignores-unmap', 'violates'],
+      ['viommu/shadow', 'holds'],
+      ['viommu/nested', 'holds'],
+      ['viommu/shadow-unmap-skips-flush', 'violates'],
+      ['viommu/nested-flush-leaves-combined', 'violates'],
+      ['viommu/differential', 'holds'],
     ]);
     for (const row of rows) {
       expect(Object.keys(row).sort()).toEqual(['description', 'expected', 'id', 'stack']);
