@@ -13,7 +13,14 @@ import { formatViommuCommand, validateViommuCommand } from './format.js';
 import { viommuCommandSpace } from './generators.js';
 import { viommuInvariants } from './invariants.js';
 import { classifyViommuStep, viommuReach } from './reach.js';
+import { resolveTemplate } from './resolve.js';
+import type { PickUniverse, ViommuTemplate } from './resolve.js';
 import { initViommuWorld } from './world.js';
+import { GIOVA_PAGES } from './generators.js';
+import { RAM_PAGES } from '../vfio/world.js';
+
+/** What the generators' picks fall back to. */
+export const pickUniverse: PickUniverse = { giovaPages: GIOVA_PAGES, ramPages: RAM_PAGES };
 
 export const VIOMMU_STACK = 'vIOMMU';
 
@@ -29,7 +36,7 @@ export interface ViommuDesignOptions {
   readonly policy?: AllocPolicy;
 }
 
-export type ViommuDesign = Design<ViommuState, ViommuCommand, ViommuCommand> & {
+export type ViommuDesign = Design<ViommuState, ViommuCommand, ViommuTemplate> & {
   readonly config: ViommuConfig;
 };
 
@@ -57,7 +64,7 @@ export function viommuDesign(options: ViommuDesignOptions): ViommuDesign {
     // Steps never modify the state they are given, so every run can start from the same object.
     init: () => initial,
     step: (state, command) => stepViommu(state, config, command),
-    resolve: (_state, template) => template,
+    resolve: (state, template) => resolveTemplate<ViommuCommand>(state.guest, pickUniverse, template),
     commands: viommuCommandSpace,
     invariants: viommuInvariants,
     // Counterexamples take at most 8 steps: sequences of up to 60 commands find every one within a

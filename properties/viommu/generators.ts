@@ -4,13 +4,17 @@
  * range across a leaf-table boundary as for VFIO over VT-d: the minimizer lowers page numbers one
  * coupled step at a time, and the host's page tables are exercised by that stack already.
  * Invalidations come correct (the guest's DID, one page or an aligned pair) most of the time, and
- * also domain-selective, global, misdirected (another DID) and malformed (refused).
+ * also domain-selective, global, misdirected (another DID) and malformed (refused). An unmap
+ * mostly picks a page the guest maps, a balloon request back in a page the balloon holds
+ * (`resolve.ts`); a balloon request out draws from the first pages, which the guest maps most.
  */
 import fc from 'fast-check';
 import type { ViommuCommand, ViommuCommandKind } from '../../models/viommu/types.js';
 import { GUEST_DID } from '../../models/viommu/types.js';
 import type { CommandSpace } from '../../src/design.js';
 import { commandSpaceOf } from '../generic/command-space.js';
+import { pickOr } from '../pick.js';
+import type { ViommuTemplate } from './resolve.js';
 import { FRAME_COUNT, OTHER_OWNER, RAM_PAGES } from '../vfio/world.js';
 
 export const GIOVA_BASE_PAGE = 0;
@@ -61,14 +65,14 @@ const invalidation: fc.Arbitrary<ViommuCommand> = fc.oneof(
   },
 );
 
-const table: Readonly<Record<ViommuCommandKind, fc.Arbitrary<ViommuCommand>>> = {
+const table: Readonly<Record<ViommuCommandKind, fc.Arbitrary<ViommuTemplate>>> = {
   guestMap: fc
     .record({ giovaPage, gpaPage, write: fc.boolean() })
     .map((args): ViommuCommand => ({ kind: 'guestMap', ...args })),
-  guestUnmap: giovaPage.map((page): ViommuCommand => ({ kind: 'guestUnmap', giovaPage: page })),
+  guestUnmap: pickOr(giovaPage).map((page): ViommuTemplate => ({ kind: 'guestUnmap', giovaPage: page })),
   guestInvalidate: invalidation,
   guestBalloonOut: gpaPage.map((page): ViommuCommand => ({ kind: 'guestBalloonOut', gpaPage: page })),
-  guestBalloonIn: gpaPage.map((page): ViommuCommand => ({ kind: 'guestBalloonIn', gpaPage: page })),
+  guestBalloonIn: pickOr(gpaPage).map((page): ViommuTemplate => ({ kind: 'guestBalloonIn', gpaPage: page })),
   guestTouch: gpaPage.map((page): ViommuCommand => ({ kind: 'guestTouch', gpaPage: page })),
   vmmDiscard: gpaPage.map((page): ViommuCommand => ({ kind: 'vmmDiscard', gpaPage: page })),
   allocateToOther: fc.constant<ViommuCommand>({ kind: 'allocateToOther', owner: OTHER_OWNER }),
@@ -92,4 +96,4 @@ const weights: Readonly<Record<ViommuCommandKind, number>> = {
   deviceDma: 10,
 };
 
-export const viommuCommandSpace: CommandSpace<ViommuCommand> = commandSpaceOf('vIOMMU', table, weights);
+export const viommuCommandSpace: CommandSpace<ViommuTemplate> = commandSpaceOf('vIOMMU', table, weights);

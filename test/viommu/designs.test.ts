@@ -1,8 +1,10 @@
 /**
  * The vIOMMU designs: each deliberately broken variant is caught on every invariant it breaks, with
- * a shrunk counterexample of at most 8 steps (the same lengths from every seed tried: 1..10, 1001,
- * 1002 at 1000 runs); and the VMM bugs that only hurt the guest break no isolation invariant. The
- * sound designs hold on a default run in `test/engine/stats.test.ts`.
+ * a shrunk counterexample of at most 8 steps. The lengths are the same from every seed tried (1..10,
+ * 1001, 1002 at 1000 runs; all five invariants on 23 of the 24 searches, the shadow's foreign DMA
+ * missed once), though the steps may come in another order. The VMM bugs that only hurt the guest
+ * break no isolation invariant. The sound designs hold on a default run in
+ * `test/engine/stats.test.ts`.
  */
 import { describe, expect, test } from 'vitest';
 import { checkDesign } from '../../src/check.js';
@@ -13,15 +15,15 @@ describe('broken vIOMMU designs are caught with short counterexamples', () => {
   test.for([
     {
       design: viommuShadowUnmapSkipsFlush,
-      seed: 9,
-      // Map, invalidate (MAP_DMA), DMA (IOTLB fill); the guest balloons the page out while it is
-      // still mapped (VFIO's pin keeps the frame); unmap, invalidate: UNMAP_DMA unpins, the frame is
+      seed: 1001,
+      // Map, invalidate (MAP_DMA); the guest balloons the page out while it is still mapped (VFIO's
+      // pin keeps the frame); DMA (IOTLB fill); unmap, invalidate: UNMAP_DMA unpins, the frame is
       // freed, the IOTLB keeps the entry; the frame is reused; DMA.
       foreign: [
         'guestMap',
         'guestInvalidate',
-        'deviceDma',
         'guestBalloonOut',
+        'deviceDma',
         'guestUnmap',
         'guestInvalidate',
         'allocateToOther',

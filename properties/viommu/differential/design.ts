@@ -9,7 +9,9 @@ import { stepPair } from '../../../models/viommu/pair.js';
 import type { ViommuPairConfig, ViommuPairState } from '../../../models/viommu/pair.js';
 import type { VmmBug } from '../../../models/viommu/types.js';
 import type { Design, Expectation } from '../../../src/design.js';
-import { VIOMMU_STACK, viommuConfig } from '../design.js';
+import { VIOMMU_STACK, pickUniverse, viommuConfig } from '../design.js';
+import { resolveTemplate } from '../resolve.js';
+import type { DriverTemplate } from '../resolve.js';
 import { explainViommuStep } from '../explain.js';
 import { initViommuWorld } from '../world.js';
 import { driverCommandSpace } from './generators.js';
@@ -25,7 +27,9 @@ export interface DifferentialDesignOptions {
   readonly vmmBugs?: readonly VmmBug[];
 }
 
-export type DifferentialDesign = Design<ViommuPairState, DriverOp, DriverOp> & { readonly config: ViommuPairConfig };
+export type DifferentialDesign = Design<ViommuPairState, DriverOp, DriverTemplate> & {
+  readonly config: ViommuPairConfig;
+};
 
 export function differentialDesign(options: DifferentialDesignOptions): DifferentialDesign {
   // Each side carries the VMM bugs that concern its mode.
@@ -44,7 +48,7 @@ export function differentialDesign(options: DifferentialDesignOptions): Differen
     config,
     init: () => initial,
     step: (state, op) => stepPair(state, config, op),
-    resolve: (_state, template) => template,
+    resolve: (state, template) => resolveTemplate<DriverOp>(state.shadow.guest, pickUniverse, template),
     commands: driverCommandSpace,
     invariants: [shadowAndNestedAgree],
     // Each step runs both designs; a broken side disagrees within 4 steps.
