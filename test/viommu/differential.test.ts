@@ -1,6 +1,6 @@
 /**
  * The differential property of seed 003: the same well-behaved guest program gives every DMA the
- * same outcome (the same frame, or a fault) on shadow and on nested. The suite runs 300 sequences;
+ * same outcome (the same frame, or a fault) on shadow and on nested. The suite runs 200 sequences;
  * `dmaprop check --design viommu/differential --runs 10000 --seed 3` runs the 10,000 of the README.
  * A VMM bug on either side is caught with a counterexample of 3 or 4 steps, and the guest drivers
  * issue the invalidations the reference requires of each design.
@@ -12,10 +12,10 @@ import { viommuDifferential } from '../../properties/viommu/differential/design.
 import { differentialMutants } from '../../properties/viommu/mutants.js';
 
 describe('shadow and nested agree', () => {
-  test('viommu/differential holds over 300 well-behaved guest programs (seed 2)', () => {
-    const check = checkDesign(viommuDifferential, { seed: 2, runs: 300 });
+  test('viommu/differential holds over 200 well-behaved guest programs (seed 2)', () => {
+    const check = checkDesign(viommuDifferential, { seed: 2, runs: 200 });
     expect(check.verdict).toBe('holds');
-    expect(check.stats.executed['dma']).toBeGreaterThan(1000);
+    expect(check.stats.executed['dma']).toBeGreaterThan(700);
   });
 
   test.for(differentialMutants.map((mutant, index) => ({ mutant, length: [3, 4][index] })))(
