@@ -14,6 +14,13 @@ import {
 } from './kvmgt/designs.js';
 import { iommuLazy, iommuLazyHeld, iommuStrict } from './passthrough/designs.js';
 import { mdevIgnoresUnmap, mdevUnmapCallback, vfioNoiommu, vfioType1 } from './vfio/designs.js';
+import { viommuDifferential } from './viommu/differential/design.js';
+import {
+  viommuNested,
+  viommuNestedFlushLeavesCombined,
+  viommuShadow,
+  viommuShadowUnmapSkipsFlush,
+} from './viommu/designs.js';
 import { xenLookup, xenMap } from './xengt/designs.js';
 
 export const designs: readonly AnyDesign[] = [
@@ -33,6 +40,11 @@ export const designs: readonly AnyDesign[] = [
   kvmgtUnmapCallback,
   kvmgtIgnoresUnmap,
   kvmgtShippedUnmap,
+  viommuShadow,
+  viommuNested,
+  viommuShadowUnmapSkipsFlush,
+  viommuNestedFlushLeavesCombined,
+  viommuDifferential,
 ];
 
 export function findDesign(id: string): AnyDesign | undefined {

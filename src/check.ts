@@ -85,8 +85,9 @@ export interface DesignCheck {
   readonly stats: RunStats;
 }
 
-function generation(options: CheckOptions): GenerationOptions {
-  return { ...defaultGeneration, ...options.generation };
+/** The harness's defaults, then the design's own (a stack may want shorter sequences), then the check's. */
+function generation(design: AnyDesign, options: CheckOptions): GenerationOptions {
+  return { ...defaultGeneration, ...design.generation, ...options.generation };
 }
 
 function parameters(options: CheckOptions, endOnFailure: boolean): fc.Parameters<[unknown[]]> {
@@ -105,7 +106,7 @@ function failingPrefix(design: AnyDesign, templates: readonly unknown[], invaria
 
 /** Searches for a trace breaking `invariant` alone, then shrinks and minimizes it. */
 export function counterexampleFor(design: AnyDesign, invariant: string, options: CheckOptions): Counterexample | null {
-  const arbitrary = traceArbitrary(design.commands, generation(options));
+  const arbitrary = traceArbitrary(design.commands, generation(design, options));
   let foundLength = 0;
   const details = fc.check(
     fc.property(arbitrary, (templates) => {
@@ -153,7 +154,7 @@ export function describeCounterexample(
 
 export function checkDesign(design: AnyDesign, options: CheckOptions): DesignCheck {
   const started = performance.now();
-  const arbitrary = traceArbitrary(design.commands, generation(options));
+  const arbitrary = traceArbitrary(design.commands, generation(design, options));
   const reported = new Set(selectInvariants(design, options.report).map((invariant) => invariant.name));
   // One pass over the whole budget, every invariant checked, each invariant's first failing run recorded.
   // Generation does not depend on the property, so a later search with the same seed meets the

@@ -8,6 +8,8 @@ import { designs } from '../properties/registry.js';
 import { DEFAULT_BENCH_OUT, runBenchCommand } from './bench-cli.js';
 import type { BenchFlags } from './bench-cli.js';
 import { DEFAULT_CORPUS, DEFAULT_RUNS, runCheck } from './cli-check.js';
+import { runCosts } from './cli-costs.js';
+import type { CostsFlags } from './cli-costs.js';
 import type { CheckFlags } from './cli-check.js';
 import { runExplore } from './cli-explore.js';
 import type { ExploreFlags } from './cli-explore.js';
@@ -161,6 +163,13 @@ function program(io: CliIo, registry: readonly AnyDesign[], setExit: (code: numb
       ),
     )
     .action((flags: BenchFlags) => setExit(runBenchCommand(flags, io, registry)));
+  root
+    .command('costs')
+    .description(
+      'count what each vIOMMU design costs the host (VM exits, ioctls, IOTLB invalidations, pins) per workload',
+    )
+    .option('--json', 'print JSON: { designs, workloads, rows: [{ workload, design, vmExits, vfioIoctls, ... }] }')
+    .action((flags: CostsFlags) => setExit(runCosts(flags, io)));
   root
     .command('replay')
     .description('replay a regression corpus entry step by step with the state that matters')

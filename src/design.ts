@@ -4,6 +4,7 @@
  */
 import type { Arbitrary } from 'fast-check';
 import type { OpResult } from '../models/result.js';
+import type { GenerationOptions } from './generate.js';
 
 /** A command is plain data with a `kind`. */
 export interface Command {
@@ -75,6 +76,12 @@ export interface Design<S, C extends T, T extends Command = C> {
   resolve(state: S, template: T): C;
   readonly commands: CommandSpace<T>;
   readonly invariants: readonly Invariant<S, C>[];
+  /**
+   * Generation defaults of this design, over the harness's (`defaultGeneration`); a check's own
+   * options override them. A stack whose counterexamples are short and whose steps are costly may
+   * generate shorter sequences.
+   */
+  readonly generation?: Partial<GenerationOptions>;
   /** One line for a command in a report; JSON when absent. */
   formatCommand?(command: C): string;
   /** Checks a command read from a file (its kind is already known): the first bad field, or null. */

@@ -251,6 +251,8 @@ describe('dmaprop bench: usage and the table', () => {
       'iommu/strict',
       'mdev/unmap-callback',
       'gvt/write-protect',
+      'viommu/shadow',
+      'viommu/differential',
     ]);
     expect(
       formatTable(

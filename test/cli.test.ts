@@ -42,6 +42,11 @@ describe('dmaprop designs', () => {
       ['kvmgt/unmap-callback', 'holds'],
       ['kvmgt/ignores-unmap', 'violates'],
       ['kvmgt/shipped-unmap', 'violates'],
+      ['viommu/shadow', 'holds'],
+      ['viommu/nested', 'holds'],
+      ['viommu/shadow-unmap-skips-flush', 'violates'],
+      ['viommu/nested-flush-leaves-combined', 'violates'],
+      ['viommu/differential', 'holds'],
     ]);
     for (const row of rows) {
       expect(Object.keys(row).sort()).toEqual(['description', 'expected', 'id', 'stack']);

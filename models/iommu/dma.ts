@@ -6,6 +6,12 @@
  * then cached. With caching mode a walk that finds nothing caches a not-present entry, so the page
  * keeps faulting until an invalidation covers it, even once mapped.
  *
+ * A nested domain (§3.6) walks the guest's first-level table, handed in by the caller since it
+ * lives in guest memory (`FirstLevelTable`; none given = an empty table), then its parent's
+ * second-level table at the GPA page found; the combined translation is cached under the nested
+ * domain's DID. A first-level entry that is not present is never cached (first-stage entries are
+ * the exception to caching mode's rule, §3.4).
+ *
  * A fault is an outcome, not a refusal: `dma` succeeds and reports `landed: 'fault'` with the
  * reason (the IOTLB fill it performed stays). Only a malformed request (bad source-id, PASID or
  * IOVA) is refused with EINVAL.
@@ -21,9 +27,10 @@ import { lookupLeaf } from './page-table.js';
 import { fail, succeed } from '../result.js';
 import type { OpResult } from '../result.js';
 import { getDomain } from './state.js';
-import type { IommuState } from './types.js';
+import type { FirstLevelTable, IommuDomain, IommuState } from './types.js';
 
-export type FaultReason = 'no-context' | 'blocked' | 'beyond-width' | 'not-present' | 'no-read' | 'no-write';
+export type FaultReason =
+  'no-context' | 'blocked' | 'beyond-width' | 'first-level-not-present' | 'not-present' | 'no-read' | 'no-write';
 
 export interface DmaRequest {
   readonly deviceId: number;
@@ -51,7 +58,13 @@ function wellFormed(request: DmaRequest): boolean {
   return isDeviceId(request.deviceId) && (request.pasid === null || isPasid(request.pasid)) && isNatural(request.iova);
 }
 
-function resolve(state: IommuState, request: DmaRequest, fill: boolean): DmaOutcome {
+function permissionFault(request: DmaRequest, read: boolean, write: boolean): FaultReason | null {
+  if (request.write && !write) return 'no-write';
+  if (!request.write && !read) return 'no-read';
+  return null;
+}
+
+function resolve(state: IommuState, request: DmaRequest, fill: boolean, firstLevel: FirstLevelTable): DmaOutcome {
   const domainId = wellFormed(request) ? requestDomainId(state, request.deviceId, request.pasid) : null;
   const domain = domainId === null ? undefined : getDomain(state, domainId);
   if (domainId === null || domain === undefined)
@@ -60,18 +73,14 @@ function resolve(state: IommuState, request: DmaRequest, fill: boolean): DmaOutc
   if (domain.type === 'blocked') return { landed: 'fault', reason: 'blocked', domainId, via: 'context' };
   if (domain.type === 'identity') return { landed: 'frame', frame: iovaPage, domainId, via: 'identity' };
   if (iovaPage >= IOVA_PAGE_LIMIT) return { landed: 'fault', reason: 'beyond-width', domainId, via: 'walk' };
-  const permission = (read: boolean, write: boolean): FaultReason | null => {
-    if (request.write && !write) return 'no-write';
-    if (!request.write && !read) return 'no-read';
-    return null;
-  };
   const cached = iotlbLookup(state, domainId, request.pasid, iovaPage);
   if (cached !== undefined) {
     if (cached.kind === 'not-present') return { landed: 'fault', reason: 'not-present', domainId, via: 'iotlb' };
-    const reason = permission(cached.read, cached.write);
+    const reason = permissionFault(request, cached.read, cached.write);
     if (reason !== null) return { landed: 'fault', reason, domainId, via: 'iotlb' };
     return { landed: 'frame', frame: cached.frame + (iovaPage - cached.iovaPage), domainId, via: 'iotlb' };
   }
+  if (domain.type === 'nested') return walkNested(state, domain, request, iovaPage, fill, firstLevel);
   const leaf = lookupLeaf(state, domain, iovaPage);
   if (leaf === null) {
     if (fill && state.caps.cachingMode) {
@@ -91,20 +100,55 @@ function resolve(state: IommuState, request: DmaRequest, fill: boolean): DmaOutc
       write: leaf.write,
     });
   }
-  const reason = permission(leaf.read, leaf.write);
+  const reason = permissionFault(request, leaf.read, leaf.write);
   if (reason !== null) return { landed: 'fault', reason, domainId, via: 'walk' };
   return { landed: 'frame', frame: leaf.frame + (iovaPage - leaf.iovaPage), domainId, via: 'walk' };
 }
 
-/** What a DMA would do now, without touching the IOTLB. */
-export function translate(state: IommuState, request: DmaRequest): DmaOutcome {
-  return resolve(state, request, false);
+/** The first-level walk, then stage 2 at the GPA page found; caches the combined translation. */
+function walkNested(
+  state: IommuState,
+  domain: IommuDomain,
+  request: DmaRequest,
+  iovaPage: number,
+  fill: boolean,
+  firstLevel: FirstLevelTable,
+): DmaOutcome {
+  const domainId = domain.domainId;
+  const entry = Object.hasOwn(firstLevel, iovaPage) ? firstLevel[iovaPage] : undefined;
+  if (entry === undefined) return { landed: 'fault', reason: 'first-level-not-present', domainId, via: 'walk' };
+  const parent = domain.parentDomainId === null ? undefined : getDomain(state, domain.parentDomainId);
+  const leaf = parent === undefined || !isNatural(entry.gpaPage) ? null : lookupLeaf(state, parent, entry.gpaPage);
+  if (leaf === null) return { landed: 'fault', reason: 'not-present', domainId, via: 'walk' };
+  const frame = leaf.frame + (entry.gpaPage - leaf.iovaPage);
+  const read = leaf.read;
+  const write = entry.write && leaf.write;
+  if (fill) {
+    iotlbInsert(state, {
+      kind: 'nested',
+      domainId,
+      pasid: request.pasid,
+      iovaPage,
+      gpaPage: entry.gpaPage,
+      frame,
+      read,
+      write,
+    });
+  }
+  const reason = permissionFault(request, read, write);
+  if (reason !== null) return { landed: 'fault', reason, domainId, via: 'walk' };
+  return { landed: 'frame', frame, domainId, via: 'walk' };
+}
+
+/** What a DMA would do now, without touching the IOTLB. `firstLevel`: the table of a nested domain. */
+export function translate(state: IommuState, request: DmaRequest, firstLevel: FirstLevelTable = {}): DmaOutcome {
+  return resolve(state, request, false, firstLevel);
 }
 
 /** A device DMA: consults the IOTLB, walks on a miss and caches the result; reports where it landed. */
-export function dma(state: IommuState, request: DmaRequest): OpResult {
+export function dma(state: IommuState, request: DmaRequest, firstLevel: FirstLevelTable = {}): OpResult {
   if (!wellFormed(request)) return fail('EINVAL');
-  const outcome = resolve(state, request, true);
+  const outcome = resolve(state, request, true, firstLevel);
   const common = {
     deviceId: request.deviceId,
     pasid: request.pasid,

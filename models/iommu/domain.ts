@@ -15,18 +15,18 @@
  * already attached is EBUSY (the iommu core refuses to replace an attached non-default domain);
  * detach first. A nesting parent must be an `unmanaged` domain (EINVAL otherwise). With caching
  * mode a `dma-fq` request yields a strict `dma` domain (§3.4: CM forces strict). Freeing a domain
- * with devices still attached is EBUSY; freeing one releases its queued unmaps without a flush
+ * with devices still attached, or a nesting parent with a nested domain still on it, is EBUSY; freeing one releases its queued unmaps without a flush
  * (`iommu_dma_free_fq`), which is safe because detaching its last device issued a DSI.
  *
  * Left out: groups and default domains, domain-ID 0 tagging of invalid translations under caching
- * mode, context-cache and PASID-cache contents, PASID entry types other than second-level
- * (first-level, nested and pass-through PASID entries are a later model).
+ * mode, context-cache and PASID-cache contents, first-level-only and pass-through PASID entries
+ * (a nested domain, `nested.ts`, is attached like any other: its context entry points at it).
  */
 import { isNatural } from './address.js';
 import { flushDomain, flushDetail, flushPasid } from './invalidate.js';
 import { fail, succeed } from '../result.js';
 import type { OpResult } from '../result.js';
-import { allocTable, getDomain, isPagingType } from './state.js';
+import { allocDomainId, allocTable, getDomain, isPagingType } from './state.js';
 import { domainTypes } from './types.js';
 import type { DeviceContext, DomainType, IommuState } from './types.js';
 
@@ -56,22 +56,24 @@ export function createDomain(state: IommuState, args: CreateDomainArgs): OpResul
   const nestingParent = args.nestingParent ?? false;
   if (nestingParent && args.type !== 'unmanaged') return fail('EINVAL');
   const type: DomainType = args.type === 'dma-fq' && state.caps.cachingMode ? 'dma' : args.type;
-  let domainId = 1;
-  while (domainId < state.caps.domainIdCount && Object.hasOwn(state.domains, domainId)) domainId += 1;
-  if (domainId >= state.caps.domainIdCount) return fail('ENOSPC');
+  const domainId = allocDomainId(state);
+  if (domainId === null) return fail('ENOSPC');
   let rootTableId: number | null = null;
   if (isPagingType(type)) {
     rootTableId = allocTable(state, domainId, 4);
     if (rootTableId === null) return fail('ENOMEM');
     state.flat[domainId] = [];
   }
-  state.domains[domainId] = { domainId, type, nestingParent, rootTableId, flushQueue: [] };
+  state.domains[domainId] = { domainId, type, nestingParent, rootTableId, flushQueue: [], parentDomainId: null };
   return succeed({ domainId, type });
 }
 
+/** A device translates through the domain, or a nested domain uses it as its stage 2. */
 function domainInUse(state: IommuState, domainId: number): boolean {
-  return Object.values(state.contexts).some(
-    (context) => context.domainId === domainId || Object.values(context.pasids).includes(domainId),
+  return (
+    Object.values(state.contexts).some(
+      (context) => context.domainId === domainId || Object.values(context.pasids).includes(domainId),
+    ) || Object.values(state.domains).some((domain) => domain.parentDomainId === domainId)
   );
 }
 

@@ -5,14 +5,20 @@
  * the IOMMU lacks PSI or the mask exceeds MAMV.
  *
  * DID-based invalidations (PSI and DSI) drop entries of every PASID tag carrying the DID: all
- * translations in the model are second-level, for which VT-d uses DID-based flushes (§3.3, PASID
- * teardown for SL uses DSI). PASID-based IOTLB invalidation is used only for the caching-mode flush
- * of a new PASID entry.
+ * translations in the model are second-level or nested, for which VT-d uses DID-based flushes (§3.3,
+ * PASID teardown for SL uses DSI). PASID-based IOTLB invalidation is used only for the caching-mode
+ * flush of a new PASID entry.
+ *
+ * A flush of a nesting parent also flushes each nested domain on it (Linux: the parent's
+ * CACHE_TAG_NESTING_IOTLB tags, §3.6; §3.7 inv. 7). That DID-based invalidation carries a stage-2
+ * (GPA) address, while combined entries are indexed by GIOVA, so it drops every combined entry of
+ * the nested DID, whatever its address.
  *
  * Left out: context-cache and PASID-cache invalidation (those caches are not modelled), device-TLB
  * invalidation, register-based vs queued submission, the invalidation-wait descriptor.
  */
 import { PAGE_SIZE_BYTES, isNatural } from './address.js';
+import { hasIommuBug } from './config.js';
 import type { IommuConfig } from './config.js';
 import { iotlbDrop, iotlbEntryPages, psiBlock } from './iotlb.js';
 import { fail, succeed } from '../result.js';
@@ -29,10 +35,29 @@ export interface Flush {
   readonly dropped: number;
 }
 
-/** DSI: drops every entry tagged with the DID. */
-export function flushDomain(state: IommuState, domainId: number): Flush {
+/** The nested domains whose stage 2 is `parentDomainId`. */
+export function nestedChildren(state: IommuState, parentDomainId: number): number[] {
+  return Object.values(state.domains)
+    .filter((domain) => domain.parentDomainId === parentDomainId)
+    .map((domain) => domain.domainId);
+}
+
+/** The nesting tags' flushes of a stage-2 change: every entry of each nested domain on the parent. */
+function flushNestedChildren(state: IommuState, parentDomainId: number): number {
+  const children = nestedChildren(state, parentDomainId);
+  if (children.length === 0) return 0;
+  return iotlbDrop(state, (entry) => children.includes(entry.domainId));
+}
+
+function dropDomain(state: IommuState, domainId: number): Flush {
   const dropped = iotlbDrop(state, (entry) => entry.domainId === domainId);
   return { granularity: 'dsi', domainId, addrPage: null, pages: null, dropped };
+}
+
+/** DSI: drops every entry tagged with the DID, and every entry of the nested domains on it. */
+export function flushDomain(state: IommuState, domainId: number): Flush {
+  const flush = dropDomain(state, domainId);
+  return { ...flush, dropped: flush.dropped + flushNestedChildren(state, domainId) };
 }
 
 /** PASID-based IOTLB invalidation of all of one (DID, PASID) tag. */
@@ -42,7 +67,8 @@ export function flushPasid(state: IommuState, domainId: number, pasid: number): 
 
 /**
  * `cache_tag_flush_range` for the inclusive page range [startPage, lastPage] of a domain: a PSI of
- * the covering aligned block, or a DSI when PSI is unsupported or the mask exceeds MAMV.
+ * the covering aligned block, or a DSI when PSI is unsupported or the mask exceeds MAMV; then the
+ * flush of each nested domain on it.
  */
 export function flushRange(
   state: IommuState,
@@ -51,9 +77,21 @@ export function flushRange(
   startPage: number,
   lastPage: number,
 ): Flush {
+  const own = flushOwnRange(state, config, domainId, startPage, lastPage);
+  if (hasIommuBug(config, 'stage2-flush-skips-nested-tags')) return own;
+  return { ...own, dropped: own.dropped + flushNestedChildren(state, domainId) };
+}
+
+function flushOwnRange(
+  state: IommuState,
+  config: IommuConfig,
+  domainId: number,
+  startPage: number,
+  lastPage: number,
+): Flush {
   const block = psiBlock(config, startPage, lastPage);
   if (!state.caps.pageSelectiveInvalidation || block.mask > state.caps.maxAddressMaskValue) {
-    return flushDomain(state, domainId);
+    return dropDomain(state, domainId);
   }
   const pages = 2 ** block.mask;
   const end = block.addrPage + pages;

@@ -78,6 +78,13 @@ export function getDomain(state: IommuState, domainId: number): IommuDomain | un
   return Object.hasOwn(state.domains, domainId) ? state.domains[domainId] : undefined;
 }
 
+/** The lowest free DID from 1 (DID 0 is reserved), or `null` when `domainIdCount` is exhausted. */
+export function allocDomainId(state: IommuState): number | null {
+  let domainId = 1;
+  while (domainId < state.caps.domainIdCount && Object.hasOwn(state.domains, domainId)) domainId += 1;
+  return domainId < state.caps.domainIdCount ? domainId : null;
+}
+
 /** Unmaps of a `dma-fq` domain go through its flush queue; every other domain is strict. */
 export function isLazy(domain: IommuDomain): boolean {
   return domain.type === 'dma-fq';

@@ -9,20 +9,28 @@
  * (bus/devfn, 0..0xffff). Table pages are named by their id in `tables`. Frames are host frame
  * numbers (`models/memory/frames.ts`); the IOMMU records them but holds no reference on them.
  *
+ * Nested translation (§3.6, `nested.ts`): a `nested` domain has no page table of its own; its
+ * first-level table lives in guest memory, outside this state, and is handed to each DMA
+ * (`FirstLevelTable`); its stage-2 is its nesting-parent domain's second-level table. The IOTLB
+ * caches the combined GIOVA→frame translation under the nested domain's DID.
+ *
  * Left out: the root table and context-table pages themselves (a context entry is a record keyed
  * by source-id), the context and PASID caches and paging-structure caches (only the IOTLB is
  * modelled: it is the cache that decides where a DMA lands), device-TLBs (ATS), interrupt
- * remapping, dirty tracking, PRI/page requests, first-level and nested translation (a later model:
- * PASID entries here all point at second-level domains), snoop control, multiple IOMMUs.
+ * remapping, dirty tracking, PRI/page requests, first-level translation on its own (PGTT 1, SVA)
+ * and first-level tables in host memory (a first-level table is always a guest's, walked for a
+ * nested domain), snoop control, multiple IOMMUs.
  */
 import type { LeafLevel, TableLevel } from './address.js';
 
 /**
  * Linux domain types (`IOMMU_DOMAIN_*`). `unmanaged` (VFIO/iommufd), `dma` (DMA API, strict) and
  * `dma-fq` (DMA API, lazy flush queue) are paging domains; `identity` passes IOVA = physical
- * address through, `blocked` faults every DMA.
+ * address through, `blocked` faults every DMA; `nested` (`IOMMU_DOMAIN_NESTED`) walks a guest's
+ * first-level table, then its nesting parent's second-level table.
  */
-export type DomainType = 'unmanaged' | 'dma' | 'dma-fq' | 'identity' | 'blocked';
+export type DomainType = 'unmanaged' | 'dma' | 'dma-fq' | 'identity' | 'blocked' | 'nested';
+/** The types `createDomain` allocates; a nested domain needs a parent (`createNestedDomain`). */
 export const domainTypes: readonly DomainType[] = ['unmanaged', 'dma', 'dma-fq', 'identity', 'blocked'];
 
 /** Hardware capabilities and model bounds; fixed for the life of the state. */
@@ -96,6 +104,8 @@ export interface IommuDomain {
   readonly rootTableId: number | null;
   /** Lazy (`dma-fq`) domains only; oldest first. */
   flushQueue: FlushQueueEntry[];
+  /** A `nested` domain's stage-2: the DID of its nesting parent; `null` for every other type. */
+  readonly parentDomainId: number | null;
 }
 
 /** What a device's context entry (and PASID table, in scalable mode) points at. */
@@ -121,7 +131,33 @@ export interface IotlbNotPresent {
   readonly iovaPage: number;
 }
 
-export type IotlbEntry = IotlbTranslation | IotlbNotPresent;
+/**
+ * A combined (nested) translation: one GIOVA page of a nested domain to the frame its first-level
+ * entry's GPA page maps to in stage 2, with the permissions of both. Tagged with the nested
+ * domain's DID. `gpaPage` is kept for the model's checks only (is the entry still what stage 2
+ * says?); no invalidation selects entries by it, since hardware indexes them by GIOVA alone.
+ */
+export interface IotlbNestedTranslation {
+  readonly kind: 'nested';
+  readonly domainId: number;
+  readonly pasid: number | null;
+  readonly iovaPage: number;
+  readonly gpaPage: number;
+  readonly frame: number;
+  readonly read: boolean;
+  readonly write: boolean;
+}
+
+export type IotlbEntry = IotlbTranslation | IotlbNotPresent | IotlbNestedTranslation;
+
+/** A present first-level (stage-1) entry of a guest's table: GIOVA page → GPA page; present = readable. */
+export interface FirstLevelEntry {
+  readonly gpaPage: number;
+  readonly write: boolean;
+}
+
+/** A guest's first-level table as the IOMMU walks it: GIOVA page (decimal key) → entry; absent = not present. */
+export type FirstLevelTable = Readonly<Record<string, FirstLevelEntry>>;
 
 export interface IommuState {
   readonly caps: IommuCaps;

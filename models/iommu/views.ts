@@ -7,7 +7,11 @@
  *   whether a queued (lazy) unmap still covers it. §3.7 inv. 3–5: none may exist outside the flush
  *   queue (`staleIotlbOutsideFlushQueue`), in strict or lazy mode, with or without caching mode.
  * - `reachableByDevice` / `reachableFrames`: what a device can reach through its context and PASID
- *   entries: the page table, any IOTLB entry with its tags, or everything (identity domain).
+ *   entries: the page table, any IOTLB entry with its tags, or everything (identity domain); for a
+ *   nested domain, each first-level entry of the guest's table through stage 2, and its combined
+ *   IOTLB entries. A combined entry is stale when stage 2 no longer maps its GPA page to its frame
+ *   with its permissions; first-level staleness (the guest skipped its own invalidation) is the
+ *   guest's business and is not reported here.
  * - `pendingFlushFrames` / `flushQueueEntriesReleased`: which frames a lazy unmap removed but a stale
  *   IOTLB entry may still reach, and which queued entries a step released (for a holder such as VFIO
  *   that keeps the frame until the flush, the `iommu/lazy-held` design).
@@ -17,7 +21,15 @@ import { requestDomainId } from './domain.js';
 import { iotlbEntryPages } from './iotlb.js';
 import { domainLeaves, leavesInRange, lookupLeaf } from './page-table.js';
 import { getDomain, isPagingType } from './state.js';
-import type { FlushQueueEntry, IotlbEntry, IommuDomain, IommuState, Translation } from './types.js';
+import type {
+  FirstLevelTable,
+  FlushQueueEntry,
+  IotlbEntry,
+  IotlbNestedTranslation,
+  IommuDomain,
+  IommuState,
+  Translation,
+} from './types.js';
 
 function stripLevel({ iovaPage, frame, pages, read, write }: Translation): Translation {
   return { iovaPage, frame, pages, read, write };
@@ -69,7 +81,19 @@ export interface StaleIotlbEntry {
   readonly awaitingFlush: boolean;
 }
 
+/** A combined entry against stage 2: the parent must still map its GPA page to its frame, as permissive. */
+function nestedStaleness(state: IommuState, domain: IommuDomain, entry: IotlbNestedTranslation): StaleReason | null {
+  const parent = domain.parentDomainId === null ? undefined : getDomain(state, domain.parentDomainId);
+  if (parent === undefined) return 'no-page-table';
+  const leaf = lookupLeaf(state, parent, entry.gpaPage);
+  if (leaf === null) return 'unmapped';
+  const frame = leaf.frame + (entry.gpaPage - leaf.iovaPage);
+  if (frame !== entry.frame || (entry.read && !leaf.read) || (entry.write && !leaf.write)) return 'changed';
+  return null;
+}
+
 function translationStaleness(state: IommuState, domain: IommuDomain, entry: IotlbEntry): StaleReason | null {
+  if (entry.kind === 'nested') return nestedStaleness(state, domain, entry);
   if (entry.kind === 'not-present') return lookupLeaf(state, domain, entry.iovaPage) === null ? null : 'now-present';
   const end = entry.iovaPage + entry.pages;
   let covered = entry.iovaPage;
@@ -85,7 +109,7 @@ function translationStaleness(state: IommuState, domain: IommuDomain, entry: Iot
 function staleness(state: IommuState, entry: IotlbEntry): StaleReason | null {
   const domain = getDomain(state, entry.domainId);
   if (domain === undefined) return 'no-domain';
-  if (!isPagingType(domain.type)) return 'no-page-table';
+  if (!isPagingType(domain.type) && domain.type !== 'nested') return 'no-page-table';
   return translationStaleness(state, domain, entry);
 }
 
@@ -122,12 +146,31 @@ export interface ReachableExtent extends Translation {
   readonly via: 'page-table' | 'iotlb' | 'identity';
 }
 
+/** Each first-level entry of a nested domain through stage 2 (the translations its walk would find). */
+function nestedWalks(state: IommuState, domain: IommuDomain, firstLevel: FirstLevelTable): Translation[] {
+  const parent = domain.parentDomainId === null ? undefined : getDomain(state, domain.parentDomainId);
+  if (parent === undefined) return [];
+  const walks: Translation[] = [];
+  for (const [key, entry] of Object.entries(firstLevel)) {
+    const leaf = isNatural(entry.gpaPage) ? lookupLeaf(state, parent, entry.gpaPage) : null;
+    if (leaf === null) continue;
+    const frame = leaf.frame + (entry.gpaPage - leaf.iovaPage);
+    walks.push({ iovaPage: Number(key), frame, pages: 1, read: leaf.read, write: entry.write && leaf.write });
+  }
+  return walks;
+}
+
 /**
  * Every extent of frames `deviceId` can reach now, through each of its tags (no PASID, then each
  * PASID in ascending order): the domain's leaves, IOTLB translations with that tag (stale or
- * not), or for an identity domain the whole address space.
+ * not), or for an identity domain the whole address space. A nested domain reaches what its walk
+ * of `firstLevel` (the guest's table) through stage 2 finds, and its combined IOTLB entries.
  */
-export function reachableByDevice(state: IommuState, deviceId: number): ReachableExtent[] {
+export function reachableByDevice(
+  state: IommuState,
+  deviceId: number,
+  firstLevel: FirstLevelTable = {},
+): ReachableExtent[] {
   const context = Object.hasOwn(state.contexts, deviceId) ? state.contexts[deviceId] : undefined;
   if (context === undefined) return [];
   const tags: (number | null)[] = [null, ...Object.keys(context.pasids).map(Number)];
@@ -141,26 +184,32 @@ export function reachableByDevice(state: IommuState, deviceId: number): Reachabl
       reachable.push({ ...all, pasid, domainId, via: 'identity' });
       continue;
     }
-    for (const leaf of domainLeaves(state, domain)) {
+    const walks = domain.type === 'nested' ? nestedWalks(state, domain, firstLevel) : domainLeaves(state, domain);
+    for (const leaf of walks) {
       reachable.push({ ...stripLevel(leaf), pasid, domainId, via: 'page-table' });
     }
     for (const entry of state.iotlb) {
-      if (entry.kind !== 'translation' || entry.domainId !== domainId || entry.pasid !== pasid) continue;
-      reachable.push({ ...stripLevel(entry), pasid, domainId, via: 'iotlb' });
+      if (entry.kind === 'not-present' || entry.domainId !== domainId || entry.pasid !== pasid) continue;
+      const pages = entry.kind === 'translation' ? entry.pages : 1;
+      reachable.push({ ...stripLevel({ ...entry, pages }), pasid, domainId, via: 'iotlb' });
     }
   }
   return reachable;
 }
 
-/** Frames below `frameLimit` that `deviceId` can reach (writable ones if `writableOnly`), ascending. */
+/**
+ * Frames below `frameLimit` that `deviceId` can reach (writable ones if `writableOnly`), ascending;
+ * `firstLevel` is the guest's table for a nested domain.
+ */
 export function reachableFrames(
   state: IommuState,
   deviceId: number,
   frameLimit: number,
   writableOnly = false,
+  firstLevel: FirstLevelTable = {},
 ): number[] {
   const frames = new Set<number>();
-  for (const extent of reachableByDevice(state, deviceId)) {
+  for (const extent of reachableByDevice(state, deviceId, firstLevel)) {
     if (writableOnly && !extent.write) continue;
     const last = Math.min(extent.frame + extent.pages, frameLimit);
     for (let frame = extent.frame; frame < last; frame++) frames.add(frame);

@@ -8,7 +8,8 @@
  * two last-level tables in one call.
  *
  * Domains: the first attach of a VFIO domain allocates an IOMMU domain (`unmanaged` in strict
- * mode, `dma-fq` in the lazy modes) and every attach points the group's devices' context entries
+ * mode, `dma-fq` in the lazy modes; an `unmanaged` nesting parent for a VFIO_TYPE1_NESTING_IOMMU
+ * container) and every attach points the group's devices' context entries
  * at it; a detach clears them (the context change flushes the domain, §3.3); a domain free first
  * flushes and releases the domain's flush queue, then frees the domain.
  *
@@ -24,6 +25,7 @@ import { map } from '../iommu/map.js';
 import { getDomain } from '../iommu/state.js';
 import { unmap } from '../iommu/unmap.js';
 import { getRef, putRef } from '../memory/frames.js';
+import { type1Backend } from '../vfio/state.js';
 import type { TranslationEffect, VfioState } from '../vfio/types.js';
 import type { InvalidationMode, PassthroughState } from './types.js';
 
@@ -134,7 +136,10 @@ export function forwardEffects(
       case 'attach': {
         let did = state.dids[effect.domainId];
         if (did === undefined) {
-          const created = createDomain(state.iommu, { type: mode === 'strict' ? 'unmanaged' : 'dma-fq' });
+          // A VFIO_TYPE1_NESTING_IOMMU container allocates nesting parents (stage 2 of a nested domain).
+          const nestingParent = type1Backend(state.vfio)?.nesting === true;
+          const type = mode === 'strict' || nestingParent ? 'unmanaged' : 'dma-fq';
+          const created = createDomain(state.iommu, { type, nestingParent });
           const domainId = created.detail?.['domainId'];
           if (typeof domainId !== 'number') break;
           did = domainId;

@@ -17,7 +17,7 @@ import { PAGE_SIZE_BYTES } from '../iommu/address.js';
 import { dma } from '../iommu/dma.js';
 import { drainFlushQueue } from '../iommu/flush-queue.js';
 import { cloneIommuState, createIommuState } from '../iommu/state.js';
-import type { IommuCaps } from '../iommu/types.js';
+import type { FirstLevelTable, IommuCaps } from '../iommu/types.js';
 import { deviceDmaRefusal } from '../vfio/device-dma.js';
 import { cloneVfioState, draftOf, finishDraft, refused } from '../vfio/state.js';
 import { applyVfioCommand } from '../vfio/step.js';
@@ -49,19 +49,25 @@ export interface PassthroughStep {
   readonly result: PassthroughResult;
 }
 
+/**
+ * `firstLevel`: the guest's first-level table, walked by a DMA when the device is attached to a
+ * nested domain (a stack with a vIOMMU, `models/viommu`); none otherwise.
+ */
 export function stepPassthrough(
   state: PassthroughState,
   config: PassthroughConfig,
   command: PassthroughCommand,
+  firstLevel: FirstLevelTable = {},
 ): PassthroughStep {
   if (command.kind === 'drainFlushQueue') {
     const next = clonePassthroughState(state);
     return { state: next, result: drainAll(next, config) };
   }
   if (command.kind === 'deviceDma') {
-    // A DMA changes only the IOTLB: the rest of the state is shared with the input.
-    const next = { ...state, iommu: cloneIommuState(state.iommu) };
-    return { state: next, result: deviceDmaThroughIommu(next, command) };
+    // A DMA changes only the IOTLB (a fill): the rest of the state, the IOMMU's tables included,
+    // is shared with the input.
+    const next = { ...state, iommu: { ...state.iommu, iotlb: [...state.iommu.iotlb] } };
+    return { state: next, result: deviceDmaThroughIommu(next, command, firstLevel) };
   }
   // VFIO runs on a draft of its own part first: a refused command hands back the input state.
   const vfio = draftOf(state.vfio);
@@ -127,6 +133,7 @@ function drainAll(state: PassthroughState, config: PassthroughConfig): Passthrou
 function deviceDmaThroughIommu(
   state: PassthroughState,
   args: Extract<PassthroughCommand, { kind: 'deviceDma' }>,
+  firstLevel: FirstLevelTable = {},
 ): PassthroughResult {
   if (state.vfio.crash !== null) return refused('BUG_ON', { where: state.vfio.crash.where });
   const refusal = deviceDmaRefusal(state.vfio, args);
@@ -135,12 +142,11 @@ function deviceDmaThroughIommu(
   let access: DmaAccess = { ...base, outcome: 'fault', mfn: null, owner: null };
   let via: string = 'none';
   if (isPageNumber(args.addressPage)) {
-    const outcome = dma(state.iommu, {
-      deviceId: sourceIdOf(args.deviceId),
-      pasid: null,
-      iova: args.addressPage * PAGE_SIZE_BYTES,
-      write: args.write,
-    });
+    const outcome = dma(
+      state.iommu,
+      { deviceId: sourceIdOf(args.deviceId), pasid: null, iova: args.addressPage * PAGE_SIZE_BYTES, write: args.write },
+      firstLevel,
+    );
     const frame = outcome.detail?.['frame'];
     via = String(outcome.detail?.['via'] ?? 'none');
     if (outcome.detail?.['landed'] === 'frame' && typeof frame === 'number') {

@@ -4,6 +4,7 @@
  * (VFIO's holders plus the stack's flush holds), and where the IOMMU's page tables disagree with
  * the translations VFIO believes it programmed.
  */
+import type { FirstLevelTable } from '../iommu/types.js';
 import { domainTranslations, reachableByDevice } from '../iommu/views.js';
 import { describeHolder, frameHolders } from '../vfio/views.js';
 import type { VfioHolder } from '../vfio/views.js';
@@ -32,11 +33,18 @@ const holdersMemo = new WeakMap<PassthroughState, PassthroughHolder[][]>();
 export function iommuReach(state: PassthroughState): readonly IommuReach[] {
   const known = reachMemo.get(state);
   if (known !== undefined) return known;
+  const reach = computeIommuReach(state);
+  reachMemo.set(state, reach);
+  return reach;
+}
+
+/** `iommuReach` unmemoized; `firstLevel` is the guest's table when a device is attached to a nested domain. */
+export function computeIommuReach(state: PassthroughState, firstLevel: FirstLevelTable = {}): IommuReach[] {
   const reach: IommuReach[] = [];
   const frameCount = state.vfio.memory.frames.length;
   for (const device of state.vfio.devices) {
     if (!device.open || device.kind !== 'pci') continue;
-    for (const extent of reachableByDevice(state.iommu, sourceIdOf(device.id))) {
+    for (const extent of reachableByDevice(state.iommu, sourceIdOf(device.id), firstLevel)) {
       const last = Math.min(extent.frame + extent.pages, frameCount);
       for (let mfn = extent.frame; mfn < last; mfn++) {
         const iovaPage = extent.iovaPage + (mfn - extent.frame);
@@ -44,7 +52,6 @@ export function iommuReach(state: PassthroughState): readonly IommuReach[] {
       }
     }
   }
-  reachMemo.set(state, reach);
   return reach;
 }
 

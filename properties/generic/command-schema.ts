@@ -16,7 +16,9 @@ export type FieldType =
   /** A fault injection point. */
   | '"pin" or "alloc"'
   /** A batch-buffer command of the GVT-g stacks. */
-  | '"store", "forbidden" or "end"';
+  | '"store", "forbidden" or "end"'
+  /** A vIOMMU invalidation's granularity. */
+  | '"page", "domain" or "global"';
 
 export type CommandSchema = Readonly<Record<string, Readonly<Record<string, FieldType>>>>;
 
@@ -50,6 +52,8 @@ function fits(value: unknown, type: FieldType): boolean {
       return value === 'pin' || value === 'alloc';
     case '"store", "forbidden" or "end"':
       return value === 'store' || value === 'forbidden' || value === 'end';
+    case '"page", "domain" or "global"':
+      return value === 'page' || value === 'domain' || value === 'global';
   }
 }
 

@@ -7,17 +7,26 @@ import type { VfioResult, VfioState } from '../../models/vfio/types.js';
 import { describeHolder, frameHolders } from '../../models/vfio/views.js';
 import type { Transition } from '../../src/design.js';
 
-function describeFrame(state: VfioState, mfn: number): string {
+/** A frame's owner, reference count and holders, in one line (holders as a stack counts them). */
+export function describeFrameHeld<H>(
+  state: VfioState,
+  mfn: number,
+  holders: readonly H[],
+  describe: (holder: H) => string,
+): string {
   const frame = state.memory.frames[mfn];
   if (frame === undefined) return `mfn ${mfn}: no such frame`;
-  const holders = frameHolders(state)[mfn] ?? [];
   const owner =
     frame.owner === null
       ? 'free'
       : frame.owner === state.process.owner
         ? 'owned by the guest'
         : `owned by ${frame.owner}`;
-  return `mfn ${mfn}: ${owner}, refcount ${frame.refcount}, held by ${holders.length === 0 ? 'no holder' : holders.map(describeHolder).join(', ')}`;
+  return `mfn ${mfn}: ${owner}, refcount ${frame.refcount}, held by ${holders.length === 0 ? 'no holder' : holders.map(describe).join(', ')}`;
+}
+
+function describeFrame(state: VfioState, mfn: number): string {
+  return describeFrameHeld(state, mfn, frameHolders(state)[mfn] ?? [], describeHolder);
 }
 
 /** mfns a step names: device accesses, translations it changed, the vaddr pages it touched. */

@@ -47,9 +47,9 @@ export const noStaleIotlbOutsideFlushQueue: PassthroughInvariant = {
     if (stale === undefined) return null;
     const entry = stale.entry;
     const page =
-      entry.kind === 'translation'
-        ? `iova page ${entry.iovaPage} → mfn ${entry.frame}`
-        : `iova page ${entry.iovaPage} not present`;
+      entry.kind === 'not-present'
+        ? `iova page ${entry.iovaPage} not present`
+        : `iova page ${entry.iovaPage} → mfn ${entry.frame}${entry.kind === 'nested' ? ` (combined, through GPA page ${entry.gpaPage})` : ''}`;
     return {
       message: `IOTLB entry (DID ${entry.domainId}) ${page} is stale (${stale.reason}) and no queued unmap covers it`,
       actual: `stale entry: ${stale.reason}`,

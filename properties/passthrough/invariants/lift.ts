@@ -7,6 +7,7 @@ import type { PassthroughCommand, PassthroughState } from '../../../models/passt
 import type { VfioCommand } from '../../../models/vfio/commands.js';
 import type { VfioState } from '../../../models/vfio/types.js';
 import type { Invariant } from '../../../src/design.js';
+import { liftInvariant } from '../../generic/lift.js';
 
 export type PassthroughInvariant = Invariant<PassthroughState, PassthroughCommand>;
 
@@ -15,18 +16,5 @@ export function liftVfioInvariant<S extends { readonly vfio: VfioState } = Passt
   invariant: Invariant<VfioState, VfioCommand>,
   stateOnly = false,
 ): Invariant<S, C> {
-  return {
-    ...(stateOnly ? { reads: (state: S) => [state.vfio] } : {}),
-    name: invariant.name,
-    class: invariant.class,
-    description: invariant.description,
-    check: ({ before, command, result, after }) =>
-      invariant.check({
-        before: before?.vfio ?? null,
-        // The VFIO invariants never read the command, and the stacks' own commands are not VFIO's.
-        command: command as unknown as VfioCommand | null,
-        result,
-        after: after.vfio,
-      }),
-  };
+  return liftInvariant(invariant, (state: S) => state.vfio, stateOnly);
 }

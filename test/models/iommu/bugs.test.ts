@@ -6,10 +6,14 @@ import { describe, expect, it } from 'vitest';
 import { pageTableMatchesFlat } from '../../../models/iommu/check.js';
 import { iommuBugs } from '../../../models/iommu/config.js';
 import type { IommuBug, IommuConfig } from '../../../models/iommu/config.js';
+import { attachDevice, createDomain } from '../../../models/iommu/domain.js';
+import { dma } from '../../../models/iommu/dma.js';
 import { drainFlushQueue } from '../../../models/iommu/flush-queue.js';
+import { createNestedDomain } from '../../../models/iommu/nested.js';
+import { createIommuState } from '../../../models/iommu/state.js';
 import type { IommuState } from '../../../models/iommu/types.js';
 import { staleIotlbOutsideFlushQueue } from '../../../models/iommu/views.js';
-import { DID, K4, M2, dmaAt, expectOk, mapOk, unmapOk, world } from './world.js';
+import { DEV, DID, K4, M2, dmaAt, expectOk, mapOk, unmapOk, world } from './world.js';
 
 interface BugCase {
   /** Runs the scenario under `bugs` and returns the state it ends in. */
@@ -91,6 +95,22 @@ const cases: Record<IommuBug, BugCase> = {
       return state;
     },
     check: pageTableMatchesFlat,
+  },
+  'stage2-flush-skips-nested-tags': {
+    scenario: (bugs) => {
+      // A nesting parent (DID 1, GPA page 0 → frame 3) under a nested domain (DID 2) the device uses.
+      const state = createIommuState();
+      expectOk(createDomain(state, { type: 'unmanaged', nestingParent: true }));
+      mapOk(state, { iova: 0, frame: 3 }, bugs);
+      expectOk(createNestedDomain(state, { parentDomainId: DID }));
+      expectOk(attachDevice(state, { deviceId: DEV, domainId: 2 }));
+      expectOk(
+        dma(state, { deviceId: DEV, pasid: null, iova: 5 * K4, write: false }, { 5: { gpaPage: 0, write: true } }),
+      );
+      unmapOk(state, 0, K4, bugs);
+      return state;
+    },
+    check: staleCheck,
   },
 };
 

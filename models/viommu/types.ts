@@ -1,0 +1,148 @@
+/**
+ * Plain-data state of the vIOMMU stack (seed 003, semantics.md §3.4, §3.6, §5): a guest with an
+ * emulated VT-d and an assigned device, over the host's VFIO type1 and VT-d models (the
+ * passthrough stack, strict mode). The guest's vIOMMU table is guest memory: GIOVA page → GPA
+ * page with a write bit. How the device reaches memory depends on the design:
+ *
+ * - `shadow`: the vIOMMU reports caching mode, so the guest invalidates after every map and unmap;
+ *   the VMM traps each invalidation, walks the guest's table over the invalidated range and issues
+ *   VFIO MAP_DMA / UNMAP_DMA with IOVA = GIOVA, so the host IOMMU holds GIOVA → frame;
+ * - `nested`: the VMM maps all guest RAM once with IOVA = GPA into a nesting-parent domain (stage
+ *   2) and binds the guest's table as the first level of a nested domain the device is attached
+ *   to; the host IOMMU walks both levels and caches combined entries; the guest's invalidations are
+ *   trapped and forwarded to the nested domain (IOMMU_HWPT_INVALIDATE).
+ *
+ * Guest RAM is the VMM process's memory: GPA page p is vaddr page `guestRam.vaddrPage + p`.
+ *
+ * Left out: the emulated vIOMMU's registers, root/context/PASID tables and its invalidation queue
+ * (each invalidation is one descriptor and one exit), several guest domains or devices (one
+ * guest domain, DID `GUEST_DID`), guest superpages, interrupt remapping, ATS. There is no flush
+ * queue in this stack: the host's VFIO domains are strict (`unmanaged`), caching mode forces the
+ * guest's vIOMMU driver to strict in shadow mode (§3.4), and a nested guest that defers its
+ * invalidations is a guest that unmaps now and invalidates later, which the commands express.
+ */
+import type { FirstLevelEntry } from '../iommu/types.js';
+import type { PassthroughConfig, PassthroughState } from '../passthrough/types.js';
+import type { DmaAccess } from '../vfio/types.js';
+import type { OpResult } from '../result.js';
+
+export type ViommuMode = 'shadow' | 'nested';
+export const viommuModes: readonly ViommuMode[] = ['shadow', 'nested'];
+
+/** The DID the guest's vIOMMU driver gave its one domain; an invalidation naming another is misdirected. */
+export const GUEST_DID = 1;
+
+/**
+ * Deliberate bugs of the VMM (named deviations from what it must do). Both only hurt the guest:
+ * the host's pins keep every frame the device can reach owned by the guest. The differential
+ * property (shadow and nested agree) catches them.
+ */
+export const vmmBugs = [
+  /** shadow: the trapped invalidation's handler maps what the guest added but never unmaps what it removed. */
+  'shadow-misses-unmap',
+  /** nested: the VMM traps the guest's invalidation but does not forward it to the nested domain. */
+  'nested-drops-invalidation',
+] as const;
+export type VmmBug = (typeof vmmBugs)[number];
+
+export interface ViommuConfig {
+  readonly mode: ViommuMode;
+  readonly vmmBugs: readonly VmmBug[];
+  /** The host: VFIO over VT-d (always strict: VFIO's domains are `unmanaged`). */
+  readonly host: PassthroughConfig;
+}
+
+export function hasVmmBug(config: ViommuConfig, bug: VmmBug): boolean {
+  return config.vmmBugs.includes(bug);
+}
+
+/** Where the guest's RAM sits in the VMM process: GPA pages [0, pages) at vaddr pages from `vaddrPage`. */
+export interface GuestRam {
+  readonly vaddrPage: number;
+  readonly pages: number;
+}
+
+export interface GuestState {
+  /** The vIOMMU table, in guest memory: GIOVA page (decimal key) → entry; absent = not present. */
+  table: Record<string, FirstLevelEntry>;
+  /** GPA pages the balloon driver holds (given back to the host), ascending. */
+  ballooned: number[];
+}
+
+export interface ViommuState {
+  /** VFIO (the VMM process, pins, mappings) over the host's VT-d. */
+  host: PassthroughState;
+  guest: GuestState;
+  readonly guestRam: GuestRam;
+  /** nested: the DID of the host's nested domain the device is attached to; null in shadow. */
+  readonly nestedDid: number | null;
+}
+
+/**
+ * Commands. Guest: write or clear an entry of its vIOMMU table (no exit), invalidate (one exit;
+ * correct or not: any DID, any aligned block), balloon a RAM page out or back in (one exit), touch
+ * a RAM page. Host: the VMM drops a RAM page on its own (madvise), another owner takes or gives
+ * back a frame. Device: a DMA at a GIOVA page.
+ */
+export type ViommuCommand =
+  | { readonly kind: 'guestMap'; readonly giovaPage: number; readonly gpaPage: number; readonly write: boolean }
+  | { readonly kind: 'guestUnmap'; readonly giovaPage: number }
+  | {
+      readonly kind: 'guestInvalidate';
+      /** `page`: page-selective (2^mask pages at giovaPage); `domain`: the whole DID; `global`: everything. */
+      readonly granularity: InvalidationGranularity;
+      readonly did: number;
+      /** Ignored unless page-selective. */
+      readonly giovaPage: number;
+      readonly mask: number;
+    }
+  | { readonly kind: 'guestBalloonOut'; readonly gpaPage: number }
+  | { readonly kind: 'guestBalloonIn'; readonly gpaPage: number }
+  | { readonly kind: 'guestTouch'; readonly gpaPage: number }
+  | { readonly kind: 'vmmDiscard'; readonly gpaPage: number }
+  | { readonly kind: 'allocateToOther'; readonly owner: number }
+  | { readonly kind: 'releaseFromOther'; readonly mfn: number }
+  | { readonly kind: 'deviceDma'; readonly giovaPage: number; readonly write: boolean };
+
+export type ViommuCommandKind = ViommuCommand['kind'];
+
+export type InvalidationGranularity = 'page' | 'domain' | 'global';
+export const invalidationGranularities: readonly InvalidationGranularity[] = ['page', 'domain', 'global'];
+
+/** What a step cost the host: the counters behind `dmaprop costs`. */
+export interface StepCosts {
+  /** Guest operations the VMM trapped: invalidations and balloon requests. */
+  readonly vmExits: number;
+  /** VFIO_IOMMU_MAP_DMA and UNMAP_DMA calls the VMM made (refused ones included). */
+  readonly vfioIoctls: number;
+  /** IOMMU_HWPT_INVALIDATE calls: guest invalidations forwarded to the nested domain. */
+  readonly invalidateIoctls: number;
+  /** IOTLB invalidations the host IOMMU performed: one per IOTLB sync after an unmap, one per forwarded invalidation. */
+  readonly hostIotlbInvalidations: number;
+  /** Pages VFIO pinned. */
+  readonly pins: number;
+}
+
+export const noCosts: StepCosts = {
+  vmExits: 0,
+  vfioIoctls: 0,
+  invalidateIoctls: 0,
+  hostIotlbInvalidations: 0,
+  pins: 0,
+};
+
+export function addCosts(a: StepCosts, b: StepCosts): StepCosts {
+  return {
+    vmExits: a.vmExits + b.vmExits,
+    vfioIoctls: a.vfioIoctls + b.vfioIoctls,
+    invalidateIoctls: a.invalidateIoctls + b.invalidateIoctls,
+    hostIotlbInvalidations: a.hostIotlbInvalidations + b.hostIotlbInvalidations,
+    pins: a.pins + b.pins,
+  };
+}
+
+/** A step's answer; `accesses` are the device's, as the VFIO effect invariants read them. */
+export interface ViommuResult extends OpResult {
+  readonly accesses: readonly DmaAccess[];
+  readonly costs: StepCosts;
+}

@@ -1,0 +1,53 @@
+/**
+ * The built-in designs of the vIOMMU stack (seed 003, semantics.md §3.4, §3.6): a guest's
+ * emulated VT-d over an assigned device, by shadowing (caching mode: every map and unmap trapped)
+ * or by nested translation (the guest's table bound as the first level; only invalidations
+ * trapped), and one deliberately broken variant of each in which the device reaches a frame the
+ * guest no longer owns.
+ */
+import { viommuDesign } from './design.js';
+
+/** A frame freed and reused while an IOTLB entry still reaches it: every effect and latent invariant sees it. */
+const staleEntryBreaks = [
+  'no-dma-to-foreign-frame',
+  'no-dma-to-free-frame',
+  'reachable-frame-owned-by-guest',
+  'reachable-frame-pinned',
+  'no-stale-iotlb-outside-flush-queue',
+];
+
+export const viommuShadow = viommuDesign({
+  id: 'viommu/shadow',
+  mode: 'shadow',
+  expected: 'holds',
+  description:
+    'caching mode: the VMM traps every guest invalidation, replays the guest table over its range and issues VFIO MAP_DMA/UNMAP_DMA at IOVA = GIOVA',
+});
+
+export const viommuNested = viommuDesign({
+  id: 'viommu/nested',
+  mode: 'nested',
+  expected: 'holds',
+  description:
+    "guest RAM mapped once at IOVA = GPA (stage 2), the guest's table bound as first level; invalidations trapped and forwarded, balloon unmaps stage 2",
+});
+
+export const viommuShadowUnmapSkipsFlush = viommuDesign({
+  id: 'viommu/shadow-unmap-skips-flush',
+  mode: 'shadow',
+  iommuBugs: ['unmap-skips-iotlb-invalidate'],
+  expected: 'violates',
+  description:
+    "the host misses the shadow's unmap in its IOTLB: UNMAP_DMA for a trapped guest unmap unpins while GIOVA → frame stays cached",
+  breaks: staleEntryBreaks,
+});
+
+export const viommuNestedFlushLeavesCombined = viommuDesign({
+  id: 'viommu/nested-flush-leaves-combined',
+  mode: 'nested',
+  iommuBugs: ['stage2-flush-skips-nested-tags'],
+  expected: 'violates',
+  description:
+    'the stage-2 flush of a balloon request skips the nested tag: a combined GIOVA → frame entry survives, and the freed frame is reused',
+  breaks: staleEntryBreaks,
+});

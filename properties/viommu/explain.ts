@@ -1,0 +1,62 @@
+/**
+ * What `dmaprop replay` shows around a step of the vIOMMU stack: where a DMA landed and how it was
+ * translated, the frames the step touched (owner, reference count, holders), the guest's vIOMMU
+ * table and balloon, what the shadow VMM has mapped, and the host IOTLB (stale entries marked).
+ */
+import { staleIotlbEntries } from '../../models/iommu/views.js';
+import type { ViommuCommand, ViommuResult, ViommuState } from '../../models/viommu/types.js';
+import { shadowedEntries } from '../../models/viommu/vmm.js';
+import { describePassthroughHolder, passthroughFrameHolders } from '../../models/passthrough/views.js';
+import type { Transition } from '../../src/design.js';
+import { describeFrameHeld } from '../vfio/explain.js';
+
+function describeFrame(state: ViommuState, mfn: number): string {
+  const holders = passthroughFrameHolders(state.host)[mfn] ?? [];
+  return describeFrameHeld(state.host.vfio, mfn, holders, describePassthroughHolder);
+}
+
+/** Frames a step names: where a DMA landed, the frame behind the GPA page it worked on (before and after). */
+function touchedFrames(transition: Transition<ViommuState, ViommuCommand>): number[] {
+  const { before, command, after } = transition;
+  const result = transition.result as ViommuResult | null;
+  const mfns = new Set<number>();
+  for (const access of result?.accesses ?? []) if (access.mfn !== null) mfns.add(access.mfn);
+  if (command !== null && 'gpaPage' in command) {
+    for (const state of [before, after]) {
+      const mfn = state?.host.vfio.process.pages[after.guestRam.vaddrPage + command.gpaPage]?.mfn;
+      if (mfn !== undefined && mfn !== null) mfns.add(mfn);
+    }
+  }
+  return [...mfns].sort((left, right) => left - right);
+}
+
+export function explainViommuStep(transition: Transition<ViommuState, ViommuCommand>): string[] {
+  const { command, after } = transition;
+  const result = transition.result as ViommuResult | null;
+  const lines: string[] = [];
+  if (command?.kind === 'deviceDma' && result?.ok === true) {
+    const via = result.detail?.['via'];
+    lines.push(`translated via ${typeof via === 'string' ? via : 'none'}`);
+  }
+  lines.push(...touchedFrames(transition).map((mfn) => describeFrame(after, mfn)));
+  const entries = Object.entries(after.guest.table);
+  if (entries.length > 0) {
+    const listed = entries.map(([page, entry]) => `${page} → GPA ${entry.gpaPage} ${entry.write ? 'rw' : 'r-'}`);
+    lines.push(`guest vIOMMU table: ${listed.join(', ')}`);
+  }
+  if (after.guest.ballooned.length > 0) lines.push(`balloon holds GPA pages ${after.guest.ballooned.join(', ')}`);
+  if (after.nestedDid === null) {
+    for (const [giovaPage, entry] of shadowedEntries(after)) {
+      lines.push(`VMM has mapped GIOVA page ${giovaPage} → GPA ${entry.gpaPage} (VFIO mapping)`);
+    }
+  }
+  const stale = new Set(staleIotlbEntries(after.host.iommu).map((entry) => entry.index));
+  after.host.iommu.iotlb.forEach((entry, index) => {
+    if (entry.kind === 'not-present') return;
+    const through = entry.kind === 'nested' ? ` (combined, through GPA page ${entry.gpaPage})` : '';
+    lines.push(
+      `host IOTLB (DID ${entry.domainId}): GIOVA page ${entry.iovaPage} → mfn ${entry.frame}${through}${stale.has(index) ? ' (stale)' : ''}`,
+    );
+  });
+  return lines;
+}

@@ -1,0 +1,48 @@
+/**
+ * Reach statistics of the vIOMMU stack (`--stats`): states the generators must reach in a fair
+ * share of runs for a passing run to mean something.
+ */
+import type { ViommuCommand, ViommuResult, ViommuState } from '../../models/viommu/types.js';
+import type { Transition } from '../../src/design.js';
+
+export const DMA_THROUGH_STALE_GUEST_ENTRY = 'DMA at a GIOVA page the guest cleared without invalidating';
+export const BALLOON_OF_MAPPED_PAGE = 'balloon out of a GPA page the vIOMMU table still maps';
+export const FREED_FRAME_REUSED = 'a frame of guest RAM taken by another owner';
+export const DMA_VIA_COMBINED_ENTRY = 'DMA translated by a combined IOTLB entry';
+export const TRAP_CHANGED_SHADOW = 'trapped invalidation changed the host mappings';
+
+/**
+ * The labels a default run must reach. A DMA through an entry the guest cleared without
+ * invalidating is also counted and reported, but it needs an unmap, no invalidation, then a DMA
+ * at the same page, and stays rarer (a few % of runs).
+ */
+export function viommuReach(mode: 'shadow' | 'nested'): readonly string[] {
+  return [BALLOON_OF_MAPPED_PAGE, FREED_FRAME_REUSED, mode === 'nested' ? DMA_VIA_COMBINED_ENTRY : TRAP_CHANGED_SHADOW];
+}
+
+function mapsGpa(state: ViommuState, gpaPage: number): boolean {
+  return Object.values(state.guest.table).some((entry) => entry.gpaPage === gpaPage);
+}
+
+export function classifyViommuStep(transition: Transition<ViommuState, ViommuCommand>): string[] {
+  const { before, command, after } = transition;
+  const result = transition.result as ViommuResult | null;
+  if (before === null || command === null || result === null || !result.ok) return [];
+  const labels: string[] = [];
+  if (command.kind === 'guestBalloonOut' && mapsGpa(before, command.gpaPage)) labels.push(BALLOON_OF_MAPPED_PAGE);
+  if (command.kind === 'allocateToOther') {
+    const mfn = result.detail?.['mfn'];
+    // The guest's RAM was populated from the lowest frames: one of them now has another owner.
+    if (typeof mfn === 'number' && mfn < after.guestRam.pages) labels.push(FREED_FRAME_REUSED);
+  }
+  if (command.kind === 'deviceDma') {
+    const cleared = !Object.hasOwn(after.guest.table, command.giovaPage);
+    if (cleared && result.detail?.['outcome'] === 'landed') labels.push(DMA_THROUGH_STALE_GUEST_ENTRY);
+    if (after.nestedDid !== null && result.detail?.['via'] === 'iotlb') labels.push(DMA_VIA_COMBINED_ENTRY);
+  }
+  if (command.kind === 'guestInvalidate') {
+    const changed = Number(result.detail?.['mappedPages'] ?? 0) + Number(result.detail?.['unmappedPages'] ?? 0);
+    if (changed > 0) labels.push(TRAP_CHANGED_SHADOW);
+  }
+  return labels;
+}
