@@ -63,5 +63,8 @@ export function kvmgtDesign(options: KvmgtDesignOptions): KvmgtDesign {
     formatCommand: formatKvmgtCommand,
     validateCommand: validateKvmgtCommand,
     explainStep: (transition) => explainKvmgtStep(config, transition),
+    // Every known counterexample is at most 6 steps, and the world is small: sequences of up to
+    // 40 commands reach as much as 100 do here and shrink faster.
+    generation: { maxCommands: 40 },
   };
 }
