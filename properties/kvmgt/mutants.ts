@@ -70,7 +70,6 @@ export const kvmgtMutants: readonly KvmgtDesign[] = [
     'unmap-keeps-mapping',
     { kvmgtBugs: ['unmap-keeps-mapping'], unmapCallback: 'drop-cache' },
     [
-      'no-dma-to-free-frame',
       'shadow-frame-owned-by-guest',
       'shadow-frame-pinned',
       'shadow-matches-guest-entry',
