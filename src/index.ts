@@ -39,3 +39,31 @@ export { xenLookup, xenMap } from '../properties/xengt/designs.js';
 export type { XenGtCommand } from '../models/xengt/commands.js';
 export type { XenGtConfig } from '../models/xengt/config.js';
 export type { XenGtState } from '../models/xengt/types.js';
+export { kvmgtDesign, KVMGT_STACK } from '../properties/kvmgt/design.js';
+export type { KvmgtDesign, KvmgtDesignOptions } from '../properties/kvmgt/design.js';
+export { kvmgtInvariants } from '../properties/kvmgt/invariants/index.js';
+export { kvmgtMutants } from '../properties/kvmgt/mutants.js';
+export {
+  cmdbufScanInPlace,
+  cmdbufShadowCopy,
+  gvtNoWriteProtect,
+  gvtWriteProtect,
+  kvmgtIgnoresUnmap,
+  kvmgtShippedUnmap,
+  kvmgtUnmapCallback,
+} from '../properties/kvmgt/designs.js';
+export type { KvmgtCommand, KvmgtState } from '../models/kvmgt/types.js';
+export type { KvmgtConfig } from '../models/kvmgt/config.js';
+export type { GvtConfig } from '../models/gvt/config.js';
+export { viommuDesign, VIOMMU_STACK } from '../properties/viommu/design.js';
+export type { ViommuDesign, ViommuDesignOptions } from '../properties/viommu/design.js';
+export { differentialMutants, viommuMutants } from '../properties/viommu/mutants.js';
+export {
+  viommuNested,
+  viommuNestedFlushLeavesCombined,
+  viommuShadow,
+  viommuShadowUnmapSkipsFlush,
+} from '../properties/viommu/designs.js';
+export type { ViommuConfig } from '../models/viommu/types.js';
+export { viommuInvariants } from '../properties/viommu/invariants.js';
+export type { ViommuCommand, ViommuState } from '../models/viommu/types.js';
