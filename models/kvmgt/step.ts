@@ -17,9 +17,9 @@ import { mapDma, mapDmaArgs } from '../vfio/map-dma.js';
 import { allocateToOther, releaseFromOther } from '../vfio/other-owner.js';
 import { mmapRegion, munmapRegion, touchPage } from '../vfio/process-memory.js';
 import { draftOf, finishDraft } from '../vfio/state.js';
-import { unmapDma, unmapDmaArgs } from '../vfio/unmap-dma.js';
+import { unmapAllArgs, unmapDma, unmapDmaArgs } from '../vfio/unmap-dma.js';
 import type { KvmgtConfig } from './config.js';
-import { OTHER_OWNER, RAM_VADDR_PAGE, VGPU_DEVICE, isGuestRam, kvmgtLayout } from './config.js';
+import { OTHER_OWNER, RAM_PAGES, RAM_VADDR_PAGE, VGPU_DEVICE, isGuestRam, kvmgtLayout } from './config.js';
 import { kvmgtHost, vfioConfigFor } from './host.js';
 import type { KvmgtCommand, KvmgtResult, KvmgtState } from './types.js';
 
@@ -35,12 +35,15 @@ interface Applied {
 
 export function stepKvmgt(state: KvmgtState, config: KvmgtConfig, command: KvmgtCommand): KvmgtStep {
   if (state.vfio.crash !== null) return { state, result: { ...fail('BUG_ON'), accesses: [] } };
+  // A destroyed VM has no VMM, no guest and no vGPU left to act.
+  if (state.vmDestroyed) return { state, result: { ...fail('ESRCH'), accesses: [] } };
   const next: KvmgtState = {
     vfio: draftOf(state.vfio),
     vgpu: cloneVgpu(state.vgpu),
     guestPages: { ...state.guestPages },
     hostDma: { map: { ...state.hostDma.map }, free: [...state.hostDma.free] },
     writeProtected: [...state.writeProtected],
+    vmDestroyed: state.vmDestroyed,
   };
   const applied = apply(next, config, command);
   finishDraft(next.vfio);
@@ -104,6 +107,8 @@ function apply(state: KvmgtState, config: KvmgtConfig, command: KvmgtCommand): A
     case 'vgpuDestroy':
       if (state.vgpu === null) return { result: fail('ENODEV') };
       return { result: closeDevice(state.vfio, vfioConfigFor(state, config), { deviceId: VGPU_DEVICE }) };
+    case 'vmDestroy':
+      return destroyVm(state, config);
     case 'gpuExecute':
       return gpuExecute(state, config);
     case 'gpuDma':
@@ -162,6 +167,26 @@ function createVgpu(state: KvmgtState, config: KvmgtConfig): Applied {
   const opened = openDevice(state.vfio, config.vfio, { deviceId: VGPU_DEVICE });
   if (!opened.ok) return { result: opened };
   state.vgpu = newVgpu(kvmgtLayout);
+  return { result: succeed() };
+}
+
+/**
+ * VM destruction as the VMM's exit performs it: the vGPU's fd is closed (close then destroy), the
+ * container drops every mapping (UNMAP_DMA of everything), and guest RAM is unmapped. Frames
+ * nothing else holds go back to the allocator.
+ */
+function destroyVm(state: KvmgtState, config: KvmgtConfig): Applied {
+  const vfioConfig = vfioConfigFor(state, config);
+  if (state.vgpu !== null) {
+    const closed = closeDevice(state.vfio, vfioConfig, { deviceId: VGPU_DEVICE });
+    if (!closed.ok) return { result: closed };
+  }
+  const unmapped = unmapDma(state.vfio, vfioConfig, unmapAllArgs());
+  if (!unmapped.ok) return { result: unmapped };
+  const released = munmapRegion(state.vfio, config.vfio, { vaddrPage: RAM_VADDR_PAGE, npages: RAM_PAGES });
+  if (!released.ok) return { result: released };
+  state.guestPages = {};
+  state.vmDestroyed = true;
   return { result: succeed() };
 }
 

@@ -26,6 +26,8 @@ export interface KvmgtState {
   hostDma: HostDmaDomain;
   /** KVMGT's protect table: gfns write-tracked in KVM on the vGPU's behalf (each counted once). */
   writeProtected: number[];
+  /** The VM was destroyed (guest crash or shutdown): the VMM released everything and is gone. */
+  vmDestroyed: boolean;
 }
 
 export type KvmgtCommand =
@@ -76,6 +78,8 @@ export type KvmgtCommand =
   | { readonly kind: 'otherVmRelease'; readonly mfn: number }
   | { readonly kind: 'vgpuCreate' }
   | { readonly kind: 'vgpuDestroy' }
+  /** The guest crashes or shuts down: the VMM closes the vGPU, unmaps and releases guest RAM, and exits. */
+  | { readonly kind: 'vmDestroy' }
   // Device actions.
   /** The GPU runs the oldest queued workload. */
   | { readonly kind: 'gpuExecute' }

@@ -80,6 +80,7 @@ export function initKvmgt(config: KvmgtConfig): KvmgtState {
     guestPages: {},
     hostDma: { map, free },
     writeProtected: [],
+    vmDestroyed: false,
   };
   ownGgttIndices(kvmgtLayout).forEach((index, i) => {
     const args = { index, gfn: RAM_PAGES / 2 + i, present: true, sizeBytes: 8, offsetBytes: 0 };

@@ -34,6 +34,8 @@ export function formatKvmgtCommand(command: KvmgtCommand): string {
       return 'toolstack creates the vGPU';
     case 'vgpuDestroy':
       return 'toolstack destroys the vGPU';
+    case 'vmDestroy':
+      return 'the VM is destroyed (guest crash): the VMM closes the vGPU, releases guest RAM and exits';
     case 'gpuExecute':
       return 'GPU runs the next workload';
     case 'gpuDma':
@@ -65,6 +67,7 @@ const schema: Schema = {
   otherVmRelease: { mfn: nat },
   vgpuCreate: {},
   vgpuDestroy: {},
+  vmDestroy: {},
   gpuExecute: {},
   gpuDma: { entry: nat, write: bool },
   gpuDmaPpgtt: { rootGfn: nat, pdIndex: nat, ptIndex: nat, write: bool },

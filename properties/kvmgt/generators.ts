@@ -108,6 +108,7 @@ const table: Readonly<Record<KvmgtTemplate['kind'], fc.Arbitrary<KvmgtTemplate>>
   otherVmRelease: pickOr(fc.nat({ max: 15 })).map((mfn) => ({ kind: 'otherVmRelease', mfn })),
   vgpuCreate: fc.constant({ kind: 'vgpuCreate' }),
   vgpuDestroy: fc.constant({ kind: 'vgpuDestroy' }),
+  vmDestroy: fc.constant({ kind: 'vmDestroy' }),
   gpuExecute: fc.constant({ kind: 'gpuExecute' }),
   gpuDma: fc
     .record({ entry: pickOr(ggttIndex, 2), write: fc.boolean() })
@@ -139,6 +140,7 @@ const weights: Readonly<Record<string, number>> = {
   otherVmRelease: 2,
   vgpuCreate: 2,
   vgpuDestroy: 1,
+  vmDestroy: 1,
 };
 
 export const kvmgtCommandSpace: CommandSpace<KvmgtTemplate> = {
@@ -182,6 +184,7 @@ export function resolveKvmgt(state: KvmgtState, template: KvmgtTemplate): KvmgtC
     case 'otherVmAllocate':
     case 'vgpuCreate':
     case 'vgpuDestroy':
+    case 'vmDestroy':
     case 'gpuExecute':
       return template;
   }

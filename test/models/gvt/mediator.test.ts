@@ -110,6 +110,13 @@ describe('teardown and command buffers', () => {
     expect(Object.keys(state.hostDma.map).map(Number)).toEqual([0x100, 0x101]);
   });
 
+  test('destroying the VM closes the vGPU, frees every frame of its RAM, and nothing acts afterwards', () => {
+    const state = run([...tables, { kind: 'vmDestroy' }]);
+    expect(state.vgpu).toBeNull();
+    expect(state.vfio.memory.frames.filter((frame) => frame.owner === 1)).toEqual([]);
+    expect(step(state, ggtt(2, 4)).result).toMatchObject({ ok: false, error: 'ESRCH' });
+  });
+
   const race: KvmgtCommand[] = [
     { kind: 'guestWriteCmd', gfn: 4, index: 0, op: 'store', ggttIndex: 3 },
     { kind: 'submitBatch', ggttIndex: 2 },
