@@ -1,5 +1,6 @@
 /** One line per XenGT command for reports, in the real systems' words. */
 import type { XenGtCommand } from '../../models/xengt/commands.js';
+import { formatGvtCommand } from '../gvt/commands.js';
 
 const addr = (value: number | null): string => (value === null ? '0' : String(value));
 
@@ -35,5 +36,13 @@ export function formatXenGtCommand(command: XenGtCommand): string {
       return 'toolstack destroys the vGPU';
     case 'vgpuCreate':
       return 'toolstack creates a vGPU for the guest';
+    case 'guestWritePte':
+    case 'guestWriteCmd':
+    case 'ppgttCreate':
+    case 'ppgttDestroy':
+    case 'submitBatch':
+    case 'gpuExecute':
+    case 'gpuDmaPpgtt':
+      return formatGvtCommand(command);
   }
 }

@@ -12,10 +12,16 @@ import { designs } from '../../properties/registry.js';
 import { kvmgtMutants } from '../../properties/kvmgt/mutants.js';
 import { passthroughMutants } from '../../properties/passthrough/mutants.js';
 import { vfioMutants } from '../../properties/vfio/mutants.js';
-import { xenGtMutants } from '../../properties/xengt/mutants.js';
+import { xenGtMediatorMutants, xenGtMutants } from '../../properties/xengt/mutants.js';
 
 const budget = { seed: 11, runs: 300 };
-const mutants: readonly AnyDesign[] = [...xenGtMutants, ...vfioMutants, ...passthroughMutants, ...kvmgtMutants];
+const mutants: readonly AnyDesign[] = [
+  ...xenGtMutants,
+  ...xenGtMediatorMutants,
+  ...vfioMutants,
+  ...passthroughMutants,
+  ...kvmgtMutants,
+];
 
 /** The invariant set of a design: designs built on the same models share one, across stacks too. */
 function invariantSet(design: AnyDesign): string {
