@@ -64,6 +64,13 @@ export const gvtCommandKinds: readonly GvtCommandKind[] = [
   'gpuDmaPpgtt',
 ];
 
+const gvtKinds: ReadonlySet<string> = new Set(gvtCommandKinds);
+
+/** One of the mediator's commands, out of a stack's command union. */
+export function isGvtCommand<C extends { readonly kind: string }>(command: C): command is Extract<C, GvtCommand> {
+  return gvtKinds.has(command.kind);
+}
+
 /**
  * What a guest store needs from its stack: whether the gfn is guest memory at all, faulting the
  * page in once the store's arguments are checked, and which gfns its hypervisor write-protects

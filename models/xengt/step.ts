@@ -11,7 +11,7 @@
  * is exercised by the KVMGT stack), and guest stores into anything but its own RAM (a
  * grant-mapped gfn of the guest is another domain's page).
  */
-import { applyGvtCommand } from '../gvt/commands.js';
+import { applyGvtCommand, isGvtCommand } from '../gvt/commands.js';
 import type { GuestMemory } from '../gvt/commands.js';
 import { emulateGgttWrite } from '../gvt/ggtt.js';
 import { gpuDmaGgtt } from '../gvt/gpu-commands.js';
@@ -97,6 +97,7 @@ export function stepXenGt(state: XenGtState, config: XenGtConfig, command: XenGt
 }
 
 function apply(state: XenGtState, config: XenGtConfig, host: XenGtHost, command: XenGtCommand): Applied {
+  if (isGvtCommand(command)) return applyGvtCommand(state, host, config.gvt, guestMemory(config), command);
   const xen = state.xen;
   const gvt = config.gvt;
   switch (command.kind) {
@@ -110,14 +111,6 @@ function apply(state: XenGtState, config: XenGtConfig, host: XenGtHost, command:
           offsetBytes: 0,
         }),
       };
-    case 'guestWritePte':
-    case 'guestWriteCmd':
-    case 'ppgttCreate':
-    case 'ppgttDestroy':
-    case 'submitBatch':
-    case 'gpuExecute':
-    case 'gpuDmaPpgtt':
-      return applyGvtCommand(state, host, gvt, guestMemory(config), command);
     case 'gpuDma':
       return gpuDmaGgtt(state, host, gvt, command);
     case 'decreaseReservation':
