@@ -11,7 +11,9 @@
  * the DMA address is the raw mfn and the GPU reaches it bypassing the IOMMU, the only way such
  * addresses work. `dmaUnmap` has nothing to give back.
  * Either way the mediator's per-gfn DMA cache sits in front: one mapping per guest page, one
- * cache reference per shadow entry using it.
+ * cache reference per shadow entry using it. (Under lookup a raw mfn is no stable key: once the
+ * frame comes back to the guest at another gfn, two cache entries hold the same DMA address. That
+ * is the design's flaw, and the invariants report it.)
  *
  * Write protection is the backend's ioreq server claiming a guest RAM gfn (p2m_ioreq_server,
  * semantics.md §2.9 item 3); guest memory is read through the guest's p2m.
