@@ -34,7 +34,7 @@ export { failedOperationLeavesStateUnchanged } from '../properties/generic/atomi
 export { xenGtDesign, XENGT_STACK } from '../properties/xengt/design.js';
 export type { XenGtDesign, XenGtDesignOptions } from '../properties/xengt/design.js';
 export { xenGtInvariants } from '../properties/xengt/invariants/index.js';
-export { xenGtMutants } from '../properties/xengt/mutants.js';
+export { xenGtMediatorMutants, xenGtMutants } from '../properties/xengt/mutants.js';
 export { xenLookup, xenMap } from '../properties/xengt/designs.js';
 export type { XenGtCommand } from '../models/xengt/commands.js';
 export type { XenGtConfig } from '../models/xengt/config.js';

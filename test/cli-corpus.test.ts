@@ -31,7 +31,8 @@ describe('dmaprop replay', () => {
   test('prints each step with the frames and GTT entry it touched, and the violation', async () => {
     const { code, out } = await run(['replay', path]);
     expect(code).toBe(0);
-    expect(out).toContain('1. guest writes GTT entry 0 → gfn 0  → ok shadow=mfn mfn=');
+    // The shadow entry holds the lookup's DMA address: the raw mfn.
+    expect(out).toMatch(/1\. guest writes GTT entry 0 → gfn 0 {2}→ ok shadow=(\d+)\n {9}mfn \1: owned by dom1/);
     expect(out).toMatch(/mfn \d+: free, refcount 0, held by no holder/);
     expect(out).toMatch(/mfn \d+: owned by dom0, refcount 1, held by allocation at dom0 gfn 2/);
     expect(out).toContain('violated after step 4: GPU DMA through GTT entry 0 landed in mfn');

@@ -3,13 +3,12 @@
  * step works on its own copy; a refused command hands back the state it was given. After a kernel
  * BUG_ON (the vGPU ignored a dma_unmap) the host is down and every command is refused.
  */
-import { executeWorkload, submitBatch } from '../gvt/cmd.js';
-import { ownsGgttIndex } from '../gvt/config.js';
+import { applyGvtCommand, isGvtCommand } from '../gvt/commands.js';
+import type { GuestMemory } from '../gvt/commands.js';
 import { emulateGgttWrite } from '../gvt/ggtt.js';
-import { accessDetail, accessThrough, ggttEntryForGpu, ppgttLeaf } from '../gvt/gpu.js';
-import { createPpgtt, destroyPpgtt, flushPostShadow } from '../gvt/ppgtt.js';
-import type { GpuAccess, GuestQword } from '../gvt/types.js';
-import { cloneVgpu, newVgpu, storeGuestQword, trackedWrite } from '../gvt/vgpu.js';
+import { gpuDmaGgtt } from '../gvt/gpu-commands.js';
+import type { GpuAccess } from '../gvt/types.js';
+import { cloneVgpu, newVgpu } from '../gvt/vgpu.js';
 import { fail, succeed } from '../result.js';
 import type { OpResult } from '../result.js';
 import { closeDevice, openDevice } from '../vfio/container.js';
@@ -55,23 +54,10 @@ export function stepKvmgt(state: KvmgtState, config: KvmgtConfig, command: Kvmgt
 
 function apply(state: KvmgtState, config: KvmgtConfig, command: KvmgtCommand): Applied {
   const gvt = config.gvt;
+  if (isGvtCommand(command)) return applyGvtCommand(state, kvmgtHost(config), gvt, guestMemory(config), command);
   switch (command.kind) {
     case 'ggttWrite':
       return { result: emulateGgttWrite(state, kvmgtHost(config), gvt, command) };
-    case 'guestWritePte':
-      return guestStore(state, config, command, command.sizeBytes, {
-        kind: 'pte',
-        present: command.present,
-        gfn: command.targetGfn,
-      });
-    case 'guestWriteCmd':
-      return guestStore(state, config, command, 8, { kind: 'cmd', op: command.op, ggttIndex: command.ggttIndex });
-    case 'ppgttCreate':
-      return { result: createPpgtt(state, kvmgtHost(config), gvt, command.rootGfn) };
-    case 'ppgttDestroy':
-      return { result: destroyPpgtt(state, kvmgtHost(config), gvt, command.rootGfn) };
-    case 'submitBatch':
-      return { result: submitBatch(state, kvmgtHost(config), gvt, command) };
     case 'vmmUnmapRam':
       return {
         result: unmapDma(
@@ -109,41 +95,18 @@ function apply(state: KvmgtState, config: KvmgtConfig, command: KvmgtCommand): A
       return { result: closeDevice(state.vfio, vfioConfigFor(state, config), { deviceId: VGPU_DEVICE }) };
     case 'vmDestroy':
       return destroyVm(state, config);
-    case 'gpuExecute':
-      return gpuExecute(state, config);
     case 'gpuDma':
-      return gpuDmaGgtt(state, config, command);
-    case 'gpuDmaPpgtt':
-      return gpuDmaPpgtt(state, config, command);
+      return gpuDmaGgtt(state, kvmgtHost(config), gvt, command);
   }
 }
 
-/**
- * A guest CPU store into its own memory: the page is faulted in, the bytes land, and if KVM
- * write-tracks the page the notifier runs afterwards. Stores narrower than 4 bytes are left out.
- */
-function guestStore(
-  state: KvmgtState,
-  config: KvmgtConfig,
-  target: { readonly gfn: number; readonly index: number },
-  sizeBytes: number,
-  qword: GuestQword,
-): Applied {
-  if (!isGuestRam(target.gfn)) return { result: fail('EFAULT') };
-  if (!Number.isInteger(target.index) || target.index < 0 || target.index >= kvmgtLayout.entriesPerTable) {
-    return { result: fail('EINVAL') };
-  }
-  if (sizeBytes !== 4 && sizeBytes !== 8) return { result: fail('EINVAL') };
-  const touched = touchPage(state.vfio, config.vfio, { vaddrPage: RAM_VADDR_PAGE + target.gfn, write: true });
-  if (!touched.ok) return { result: fail('EFAULT') };
-  storeGuestQword(state, kvmgtLayout, { gfn: target.gfn, index: target.index, qword });
-  if (!state.writeProtected.includes(target.gfn)) return { result: succeed({ trapped: false }) };
-  const handlerError = trackedWrite(state, kvmgtHost(config), config.gvt, {
-    gfn: target.gfn,
-    index: target.index,
-    sizeBytes,
-  });
-  return { result: succeed({ trapped: true, ...(handlerError !== null ? { handlerError } : {}) }) };
+/** The VM's memory as its stores reach it: its RAM, faulted in through the VMM's vaddrs, tracked by KVM. */
+function guestMemory(config: KvmgtConfig): GuestMemory<KvmgtState> {
+  return {
+    isGuestPage: (_state, gfn) => isGuestRam(gfn),
+    faultIn: (state, gfn) => touchPage(state.vfio, config.vfio, { vaddrPage: RAM_VADDR_PAGE + gfn, write: true }).ok,
+    writeProtected: (state) => state.writeProtected,
+  };
 }
 
 /**
@@ -188,60 +151,4 @@ function destroyVm(state: KvmgtState, config: KvmgtConfig): Applied {
   state.guestPages = {};
   state.vmDestroyed = true;
   return { result: succeed() };
-}
-
-/** The GPU runs for the vGPU only while it is not in failsafe mode. */
-function runnable(state: KvmgtState): OpResult | null {
-  if (state.vgpu === null) return fail('ENODEV');
-  if (state.vgpu.failsafe) return fail('EIO');
-  return null;
-}
-
-function gpuExecute(state: KvmgtState, config: KvmgtConfig): Applied {
-  const refused = runnable(state);
-  if (refused !== null) return { result: refused };
-  return executeWorkload(state, kvmgtHost(config), config.gvt, kvmgtHost(config));
-}
-
-function gpuDmaGgtt(
-  state: KvmgtState,
-  config: KvmgtConfig,
-  args: { readonly entry: number; readonly write: boolean },
-): Applied {
-  const refused = runnable(state);
-  if (refused !== null) return { result: refused };
-  // A graphics address outside the vGPU's ranges never reaches the bus: the scanner refuses it.
-  if (!ownsGgttIndex(config.gvt.layout, args.entry)) return { result: fail('EFAULT') };
-  const pte = ggttEntryForGpu(state, config.gvt, kvmgtHost(config), args.entry);
-  const access = accessThrough(state, kvmgtHost(config), pte, `ggtt ${args.entry}`, args.write);
-  return { result: succeed(accessDetail(access)), accesses: [access] };
-}
-
-function gpuDmaPpgtt(
-  state: KvmgtState,
-  config: KvmgtConfig,
-  args: { readonly rootGfn: number; readonly pdIndex: number; readonly ptIndex: number; readonly write: boolean },
-): Applied {
-  const refused = runnable(state);
-  if (refused !== null) return { result: refused };
-  const entries = config.gvt.layout.entriesPerTable;
-  const validIndex = (index: number): boolean => Number.isInteger(index) && index >= 0 && index < entries;
-  if (
-    !state.vgpu?.mms.some((mm) => mm.rootGfn === args.rootGfn) ||
-    !validIndex(args.pdIndex) ||
-    !validIndex(args.ptIndex)
-  ) {
-    return { result: fail('EINVAL') };
-  }
-  // The workload is dispatched: partially written entries are shadowed first.
-  flushPostShadow(state, kvmgtHost(config), config.gvt);
-  const pte = ppgttLeaf(state, args.rootGfn, args.pdIndex, args.ptIndex);
-  const access = accessThrough(
-    state,
-    kvmgtHost(config),
-    pte,
-    `ppgtt ${args.rootGfn} [${args.pdIndex}][${args.ptIndex}]`,
-    args.write,
-  );
-  return { result: succeed(accessDetail(access)), accesses: [access] };
 }

@@ -4,6 +4,7 @@
  * emulated-IOMMU (mdev) device of that container, and the host IOMMU domain of the physical GPU,
  * through which every DMA address the mediator hands the GPU is translated.
  */
+import type { GvtCommand } from '../gvt/commands.js';
 import type { OpResult } from '../result.js';
 import type { GpuAccess, GuestPage, GvtVgpu } from '../gvt/types.js';
 import type { VfioState } from '../vfio/types.js';
@@ -31,6 +32,8 @@ export interface KvmgtState {
 }
 
 export type KvmgtCommand =
+  /** The mediator's own: page-table and command stores, PPGTT notifications, submission, GPU work. */
+  | GvtCommand
   // Guest actions (the guest is the attacker).
   /** A GGTT entry written through the trapped GTT MMIO range. */
   | {
@@ -41,28 +44,6 @@ export type KvmgtCommand =
       readonly sizeBytes: number;
       readonly offsetBytes: number;
     }
-  /** A guest CPU store of a page-table entry into its own page `gfn` (traps if the page is write-protected). */
-  | {
-      readonly kind: 'guestWritePte';
-      readonly gfn: number;
-      readonly index: number;
-      readonly present: boolean;
-      readonly targetGfn: number;
-      readonly sizeBytes: number;
-    }
-  /** A guest CPU store of a batch-buffer command into its own page `gfn`. */
-  | {
-      readonly kind: 'guestWriteCmd';
-      readonly gfn: number;
-      readonly index: number;
-      readonly op: 'store' | 'forbidden' | 'end';
-      readonly ggttIndex: number;
-    }
-  /** PVINFO g2v notification: a PPGTT rooted at page `rootGfn` is created / destroyed. */
-  | { readonly kind: 'ppgttCreate'; readonly rootGfn: number }
-  | { readonly kind: 'ppgttDestroy'; readonly rootGfn: number }
-  /** The guest submits the privileged batch buffer at GGTT index `ggttIndex`. */
-  | { readonly kind: 'submitBatch'; readonly ggttIndex: number }
   // Host actions: the VMM's memory and the toolstack.
   /** The VMM removes guest RAM `[gfn, gfn + npages)` from the container (VFIO_IOMMU_UNMAP_DMA, IOVA == GPA). */
   | { readonly kind: 'vmmUnmapRam'; readonly gfn: number; readonly npages: number }
@@ -81,18 +62,8 @@ export type KvmgtCommand =
   /** The guest crashes or shuts down: the VMM closes the vGPU, unmaps and releases guest RAM, and exits. */
   | { readonly kind: 'vmDestroy' }
   // Device actions.
-  /** The GPU runs the oldest queued workload. */
-  | { readonly kind: 'gpuExecute' }
   /** The GPU accesses the page at GGTT index `entry`. */
-  | { readonly kind: 'gpuDma'; readonly entry: number; readonly write: boolean }
-  /** The GPU accesses a page through the PPGTT rooted at `rootGfn`. */
-  | {
-      readonly kind: 'gpuDmaPpgtt';
-      readonly rootGfn: number;
-      readonly pdIndex: number;
-      readonly ptIndex: number;
-      readonly write: boolean;
-    };
+  | { readonly kind: 'gpuDma'; readonly entry: number; readonly write: boolean };
 
 export type KvmgtCommandKind = KvmgtCommand['kind'];
 

@@ -3,10 +3,16 @@
  * handles are numbers from small universes, so operations collide and invalid requests occur.
  * (Generators may write a field as a pick from the live set; `properties/xengt/resolve.ts`
  * turns that into one of these before the step runs, and the trace records the result.)
+ * The mediator's own commands (page-table stores, PPGTT notifications, batch submission, the
+ * GPU's PPGTT accesses and execution) are `GvtCommand`, shared with the KVMGT stack.
  */
+import type { GvtCommand } from '../gvt/commands.js';
+import { gvtCommandKinds } from '../gvt/commands.js';
+
 export type XenGtCommand =
+  | GvtCommand
   // Guest actions (the guest is the attacker).
-  /** Guest writes GTT entry `entry` with `gfn`; the backend shadows it. */
+  /** Guest writes GGTT entry `entry` with `gfn`: a full 8-byte write through the trapped MMIO range. */
   | { readonly kind: 'gttWrite'; readonly entry: number; readonly gfn: number; readonly present: boolean }
   /** XENMEM_decrease_reservation by `domid` of its own `gfn` (balloon out). */
   | { readonly kind: 'decreaseReservation'; readonly domid: number; readonly gfn: number }
@@ -65,7 +71,8 @@ export type XenGtCommand =
 
 export type XenGtCommandKind = XenGtCommand['kind'];
 
-export const xenGtCommandKinds: readonly XenGtCommandKind[] = [
+/** The Xen side of the stack: Xen's operations, the guest's GTT writes and the GPU's DMA through the GTT. */
+export const xenGtXenCommandKinds: readonly XenGtCommandKind[] = [
   'gttWrite',
   'decreaseReservation',
   'populatePhysmap',
@@ -80,3 +87,5 @@ export const xenGtCommandKinds: readonly XenGtCommandKind[] = [
   'vgpuCreate',
   'gpuDma',
 ];
+
+export const xenGtCommandKinds: readonly XenGtCommandKind[] = [...xenGtXenCommandKinds, ...gvtCommandKinds];

@@ -1,7 +1,9 @@
 /**
- * Configuration of the XenGT stack: the Xen world it runs on, which way the backend turns a
- * guest gfn into a device address, and deliberate backend bugs for the meta-tests.
+ * Configuration of the XenGT stack: the Xen world it runs on, the GVT-g mediator's configuration,
+ * which way the backend turns a guest gfn into a device address, and deliberate backend bugs for
+ * the meta-tests.
  */
+import type { GvtBug, GvtConfig, GvtLayout } from '../gvt/config.js';
 import type { AllocPolicy } from '../memory/frames.js';
 import type { XenConfig } from '../xen/config.js';
 import type { XenWorldSpec } from '../xen/state.js';
@@ -9,16 +11,14 @@ import type { XenWorldSpec } from '../xen/state.js';
 /**
  * `lookup`: XENMEM_get_mfn_from_pfn — translate gfn → mfn, take no reference (seed 004, option 1).
  * `map`: map the guest page into the backend's IOMMU space with a page reference, and unmap it
- * when the GTT entry is replaced or the vGPU goes away (seed 004, option 2).
+ * when the last shadow entry using it goes (seed 004, option 2).
  */
 export type XenGtBackend = 'lookup' | 'map';
 
 export const xenGtBugs = [
   /** Map backend: the foreign mapping is created but its page reference is dropped at once. */
   'map-takes-no-ref',
-  /** Map backend: replacing a GTT entry leaves the old mapping behind (forgotten reference drop). */
-  'gtt-replace-skips-unmap',
-  /** vGPU destruction leaves the backend's mappings behind (skipped tidy-up). */
+  /** vGPU destruction leaves the backend's mappings behind (skipped tidy-up: no unmap at teardown). */
   'vgpu-destroy-skips-unmap',
 ] as const;
 
@@ -28,12 +28,14 @@ export interface XenGtConfig {
   readonly backend: XenGtBackend;
   readonly world: XenWorldSpec;
   readonly xen: XenConfig;
+  readonly gvt: GvtConfig;
   readonly bugs: readonly XenGtBug[];
   /** The backend domain (runs the mediator, owns the GPU's IOMMU context). */
   readonly backendDomid: number;
   /** The guest served by the vGPU. */
   readonly guestDomid: number;
-  readonly gttEntries: number;
+  /** The backend's own pages behind the host's GGTT entries past the vGPU's ranges, by index. */
+  readonly hostGgttGfns: Readonly<Record<number, number>>;
   /** First backend gfn used for mappings of guest pages; kept apart from every guest-visible gfn. */
   readonly mappingPoolBaseGfn: number;
   readonly mappingPoolSize: number;
@@ -43,12 +45,29 @@ export function hasXenGtBug(config: XenGtConfig, bug: XenGtBug): boolean {
   return config.bugs.includes(bug);
 }
 
+/**
+ * The vGPU's aperture `[0, 2)` and hidden range `[2, 4)`: GTT entries 0–3 are the guest's, as in
+ * every trace written before the mediator was shared. Entries 4 and 5 are the host's (the backend's
+ * own pages); a guest write there is ignored and a GPU access through them from the guest's
+ * commands is refused by the scanner. Page-table pages hold four entries.
+ */
+export const xenGtLayout: GvtLayout = {
+  ggttEntries: 6,
+  aperture: { start: 0, end: 2 },
+  hidden: { start: 2, end: 4 },
+  entriesPerTable: 4,
+};
+
 export interface XenGtConfigOptions {
   readonly backend: XenGtBackend;
   readonly policy?: AllocPolicy;
   readonly randomSeed?: string;
   readonly xen?: XenConfig;
   readonly bugs?: readonly XenGtBug[];
+  /** The mediator's choices (write protection on, shadow copies) and bugs; the sound ones by default. */
+  readonly writeProtect?: boolean;
+  readonly cmdbuf?: GvtConfig['cmdbuf'];
+  readonly gvtBugs?: readonly GvtBug[];
 }
 
 /**
@@ -70,10 +89,16 @@ export function xenGtConfig(options: XenGtConfigOptions): XenGtConfig {
       maptrackHandles: 4,
     },
     xen: options.xen ?? { bugs: [] },
+    gvt: {
+      layout: xenGtLayout,
+      writeProtect: options.writeProtect ?? true,
+      cmdbuf: options.cmdbuf ?? 'shadow-copy',
+      bugs: options.gvtBugs ?? [],
+    },
     bugs: options.bugs ?? [],
     backendDomid: 0,
     guestDomid: 1,
-    gttEntries: 4,
+    hostGgttGfns: { 4: 0, 5: 1 },
     mappingPoolBaseGfn: 1024,
     mappingPoolSize: 8,
   };

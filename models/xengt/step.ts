@@ -1,89 +1,178 @@
 /**
- * The XenGT stack's step function: a pure map from (state, command) to (new state, result).
- * The state passed in is never modified: the step works on its own copy.
+ * The XenGT stack's step function: a pure map from (state, command) to (new state, result). The
+ * state passed in is never modified: the step copies the parts a command may change (Xen's part,
+ * for the mediator's commands, only when a backend service first changes it) and hands its state
+ * back even when the request is refused, so the atomicity invariant sees what a refusal changed.
+ *
+ * The guest's GGTT writes, page-table stores and submissions go through the shared GVT-g mediator
+ * (`models/gvt`) with Xen's services (`host.ts`); the Xen hypercalls go to the Xen model.
+ *
+ * Left out: 4-byte GGTT writes (the guest writes whole entries; the mediator's partial-write path
+ * is exercised by the KVMGT stack), and guest stores into anything but its own RAM (a
+ * grant-mapped gfn of the guest is another domain's page).
  */
-import { fail } from '../result.js';
+import { applyGvtCommand, isGvtCommand } from '../gvt/commands.js';
+import type { GuestMemory } from '../gvt/commands.js';
+import { emulateGgttWrite } from '../gvt/ggtt.js';
+import { gpuDmaGgtt } from '../gvt/gpu-commands.js';
+import type { GpuAccess } from '../gvt/types.js';
+import { cloneVgpu, newVgpu, teardownVgpu } from '../gvt/vgpu.js';
+import { fail, succeed } from '../result.js';
 import type { OpResult } from '../result.js';
 import { destroyDomain } from '../xen/destroy.js';
 import { endAccess, grantAccess, mapGrantRef, unmapGrantRef } from '../xen/grant-table.js';
 import { addToPhysmapForeign, decreaseReservation, populatePhysmap, removeForeignMapping } from '../xen/memory-op.js';
 import { cloneXenState, createXenState, runningDomain } from '../xen/state.js';
-import { createVgpu, createVgpuFor, destroyVgpu, gpuDma, gttWrite } from './backend.js';
 import type { XenGtCommand } from './commands.js';
 import type { XenGtConfig } from './config.js';
-import type { Vgpu, XenGtState } from './types.js';
+import { hasXenGtBug } from './config.js';
+import { copyOnWriteHost, guestRam, isPoolGfn, xenGtHost } from './host.js';
+import type { XenGtHost } from './host.js';
+import type { XenGtResult, XenGtState } from './types.js';
 
 export interface XenGtStep {
   readonly state: XenGtState;
+  readonly result: XenGtResult;
+}
+
+interface Applied {
   readonly result: OpResult;
+  readonly accesses?: readonly GpuAccess[];
 }
 
+/** The world as the toolstack leaves it: the domains running, a fresh vGPU with every entry clear. */
 export function initXenGt(config: XenGtConfig): XenGtState {
-  return { xen: createXenState(config.world), vgpu: createVgpu(config) };
-}
-
-function cloneVgpu(vgpu: Vgpu | null): Vgpu | null {
-  if (vgpu === null) return null;
-  return { domid: vgpu.domid, gtt: [...vgpu.gtt], shadow: [...vgpu.shadow] };
+  return {
+    xen: createXenState(config.world),
+    vgpu: newVgpu(config.gvt.layout),
+    guestPages: {},
+    writeProtected: [],
+  };
 }
 
 export function cloneXenGt(state: XenGtState): XenGtState {
-  return { xen: cloneXenState(state.xen), vgpu: cloneVgpu(state.vgpu) };
+  return { xen: cloneXenState(state.xen), ...cloneXenGtMediator(state) };
 }
+
+/** A copy of everything but Xen: the vGPU, the guest's memory contents, the write-protected gfns. */
+function cloneXenGtMediator(state: XenGtState): Omit<XenGtState, 'xen'> {
+  return {
+    vgpu: cloneVgpu(state.vgpu),
+    guestPages: { ...state.guestPages },
+    writeProtected: [...state.writeProtected],
+  };
+}
+
+/** Commands that only change Xen: the vGPU, the guest's memory and its write protection are shared. */
+const xenOnly: ReadonlySet<XenGtCommand['kind']> = new Set([
+  'decreaseReservation',
+  'populatePhysmap',
+  'grantAccess',
+  'endAccess',
+  'mapGrantRef',
+  'unmapGrantRef',
+  'mapForeign',
+  'unmapForeign',
+]);
 
 export function stepXenGt(state: XenGtState, config: XenGtConfig, command: XenGtCommand): XenGtStep {
-  const next = cloneXenGt(state);
-  const result = apply(next, config, command);
-  return { state: next, result };
+  // A GPU access through the GTT only reads the state.
+  if (command.kind === 'gpuDma') {
+    const access = gpuDmaGgtt(state, xenGtHost(config), config.gvt, command);
+    return { state, result: { ...access.result, accesses: access.accesses } };
+  }
+  // Unchanged parts stay the same objects, so invariants that read only them are not re-checked:
+  // Xen's operations leave the mediator's part alone, and the mediator's commands change Xen only
+  // through the backend's services, which copy it when they first do.
+  if (xenOnly.has(command.kind) || command.kind === 'destroyDomain') {
+    const next: XenGtState = xenOnly.has(command.kind)
+      ? { ...state, xen: cloneXenState(state.xen) }
+      : cloneXenGt(state);
+    const applied = apply(next, config, xenGtHost(config), command);
+    return { state: next, result: { ...applied.result, accesses: applied.accesses ?? [] } };
+  }
+  const next: XenGtState = { xen: state.xen, ...cloneXenGtMediator(state) };
+  const applied = apply(next, config, copyOnWriteHost(config, state.xen), command);
+  return { state: next, result: { ...applied.result, accesses: applied.accesses ?? [] } };
 }
 
-function apply(state: XenGtState, config: XenGtConfig, command: XenGtCommand): OpResult {
+function apply(state: XenGtState, config: XenGtConfig, host: XenGtHost, command: XenGtCommand): Applied {
+  if (isGvtCommand(command)) return applyGvtCommand(state, host, config.gvt, guestMemory(config), command);
   const xen = state.xen;
+  const gvt = config.gvt;
   switch (command.kind) {
     case 'gttWrite':
-      return gttWrite(state, config, command);
+      return {
+        result: emulateGgttWrite(state, host, gvt, {
+          index: command.entry,
+          gfn: command.gfn,
+          present: command.present,
+          sizeBytes: 8,
+          offsetBytes: 0,
+        }),
+      };
     case 'gpuDma':
-      return gpuDma(state, config, command);
+      return gpuDmaGgtt(state, host, gvt, command);
     case 'decreaseReservation':
-      return decreaseReservation(xen, config.xen, command);
+      return { result: decreaseReservation(xen, config.xen, command) };
     case 'populatePhysmap':
-      return populatePhysmap(xen, command);
+      return { result: populatePhysmap(xen, command) };
     case 'grantAccess':
-      return grantAccess(xen, command);
+      return { result: grantAccess(xen, command) };
     case 'endAccess':
-      return endAccess(xen, config.xen, command);
+      return { result: endAccess(xen, config.xen, command) };
     case 'mapGrantRef':
-      return mapGrantRef(xen, config.xen, command);
+      return { result: mapGrantRef(xen, config.xen, command) };
     case 'unmapGrantRef':
-      return unmapGrantRef(xen, config.xen, command);
+      return { result: unmapGrantRef(xen, config.xen, command) };
     case 'mapForeign':
       // The backend's private pool is not the toolstack's to use.
-      if (isPoolGfn(config, command.domid, command.gfn)) return fail('EBUSY');
-      return addToPhysmapForeign(xen, command);
+      if (command.domid === config.backendDomid && isPoolGfn(config, command.gfn)) return { result: fail('EBUSY') };
+      return { result: addToPhysmapForeign(xen, command) };
     case 'unmapForeign':
-      if (isPoolGfn(config, command.domid, command.gfn)) return fail('EBUSY');
-      return removeForeignMapping(xen, config.xen, command);
+      if (command.domid === config.backendDomid && isPoolGfn(config, command.gfn)) return { result: fail('EBUSY') };
+      return { result: removeForeignMapping(xen, config.xen, command) };
     case 'destroyDomain':
-      return destroyGuestOrDomain(state, config, command.domid);
+      return { result: destroyGuestOrDomain(state, config, host, command.domid) };
     case 'vgpuDestroy':
-      return destroyVgpu(state, config);
+      return { result: destroyVgpu(state, config, host) };
     case 'vgpuCreate':
-      return createVgpuFor(state, config);
+      return { result: createVgpu(state, config) };
   }
 }
 
-function isPoolGfn(config: XenGtConfig, domid: number, gfn: number): boolean {
-  return (
-    domid === config.backendDomid &&
-    gfn >= config.mappingPoolBaseGfn &&
-    gfn < config.mappingPoolBaseGfn + config.mappingPoolSize
+/** The guest's memory as its stores reach it: its own RAM, write-protected by the ioreq server. */
+function guestMemory(config: XenGtConfig): GuestMemory<XenGtState> {
+  return {
+    isGuestPage: (state, gfn) => guestRam(state, config, gfn) !== undefined,
+    faultIn: () => true,
+    writeProtected: (state) => state.writeProtected,
+  };
+}
+
+function createVgpu(state: XenGtState, config: XenGtConfig): OpResult {
+  if (state.vgpu !== null) return fail('EEXIST');
+  if (runningDomain(state.xen, config.guestDomid) === undefined) return fail('ESRCH');
+  state.vgpu = newVgpu(config.gvt.layout);
+  return succeed();
+}
+
+/** The mediator's teardown; with `vgpu-destroy-skips-unmap` the backend forgets its unmaps. */
+function destroyVgpu(state: XenGtState, config: XenGtConfig, host: XenGtHost): OpResult {
+  if (state.vgpu === null) return fail('ENODEV');
+  teardownVgpu(
+    state,
+    hasXenGtBug(config, 'vgpu-destroy-skips-unmap') ? { ...host, dmaUnmap: () => undefined } : host,
+    config.gvt,
   );
+  return succeed();
 }
 
 /** Destroying the vGPU's guest takes the vGPU with it first (its device model goes away). */
-function destroyGuestOrDomain(state: XenGtState, config: XenGtConfig, domid: number): OpResult {
+function destroyGuestOrDomain(state: XenGtState, config: XenGtConfig, host: XenGtHost, domid: number): OpResult {
   const domain = runningDomain(state.xen, domid);
-  if (domain === undefined || domain.privileged) return destroyDomain(state.xen, config.xen, domid);
-  if (state.vgpu !== null && state.vgpu.domid === domid) destroyVgpu(state, config);
+  if (domain !== undefined && !domain.privileged && domid === config.guestDomid && state.vgpu !== null) {
+    destroyVgpu(state, config, host);
+  }
   return destroyDomain(state.xen, config.xen, domid);
 }

@@ -1,31 +1,26 @@
 /**
- * Plain-data state of the XenGT stack: the Xen world plus one vGPU serving a guest domain.
+ * Plain-data state of the XenGT stack: the Xen world, the GVT-g mediator's vGPU serving one
+ * guest domain, the guest's memory contents as the mediator reads them, and the gfns the
+ * mediator's ioreq server write-protects.
  */
+import type { GpuAccess, GuestPage, GvtVgpu } from '../gvt/types.js';
+import type { OpResult } from '../result.js';
 import type { XenState } from '../xen/types.js';
-
-/** What the GPU sees for one GTT entry. */
-export type ShadowEntry =
-  /** Not present, or the translation failed: the vGPU's scratch page (owned by the host, harmless). */
-  | { readonly kind: 'scratch' }
-  /** Lookup backend: a raw machine frame number; the GPU bypasses the IOMMU. */
-  | { readonly kind: 'mfn'; readonly mfn: number }
-  /** Map backend: a device frame number in the backend's (dom0's) IOMMU space, i.e. a dom0 gfn. */
-  | { readonly kind: 'dfn'; readonly dfn: number };
-
-/** The guest's own view of a GTT entry. */
-export interface GuestGttEntry {
-  readonly present: boolean;
-  readonly gfn: number;
-}
-
-export interface Vgpu {
-  /** The guest domain this vGPU serves. */
-  readonly domid: number;
-  gtt: GuestGttEntry[];
-  shadow: ShadowEntry[];
-}
 
 export interface XenGtState {
   xen: XenState;
-  vgpu: Vgpu | null;
+  /** The vGPU of the guest (`config.guestDomid`), or null before creation / after destruction. */
+  vgpu: GvtVgpu | null;
+  /** The guest's memory contents by gfn (pages never written read as zero). */
+  guestPages: Record<string, GuestPage>;
+  /**
+   * Gfns of the guest claimed by the backend's ioreq server (p2m_ioreq_server): a guest store to
+   * one of them is forwarded to the mediator after it reached memory.
+   */
+  writeProtected: number[];
+}
+
+/** An operation's answer plus where the GPU's accesses of the step landed. */
+export interface XenGtResult extends OpResult {
+  readonly accesses: readonly GpuAccess[];
 }

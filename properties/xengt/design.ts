@@ -12,6 +12,7 @@ import { explainXenGtStep } from './explain.js';
 import { xenGtExploreScope } from './explore-scope.js';
 import { formatXenGtCommand } from './format.js';
 import { xenGtCommandSpace } from './generators.js';
+import type { XenGtCommandSet } from './generators.js';
 import { xenGtInvariants } from './invariants/index.js';
 import { resolveXenGt } from './resolve.js';
 import { validateXenGtCommand } from './schema.js';
@@ -25,6 +26,8 @@ export interface XenGtDesignOptions extends XenGtConfigOptions {
   readonly expected: Expectation;
   readonly description: string;
   readonly breaks?: readonly string[];
+  /** The commands it generates: the full set (default), or the Xen side only. */
+  readonly commands?: XenGtCommandSet;
 }
 
 export type XenGtDesign = Design<XenGtState, XenGtCommand, XenGtTemplate> & { readonly config: XenGtConfig };
@@ -42,7 +45,7 @@ export function xenGtDesign(options: XenGtDesignOptions): XenGtDesign {
     init: () => initXenGt(config),
     step: (state, command) => stepXenGt(state, config, command),
     resolve: (state, template) => resolveXenGt(state, config, universe, template),
-    commands: xenGtCommandSpace(config, universe),
+    commands: xenGtCommandSpace(config, universe, options.commands ?? 'full'),
     invariants: xenGtInvariants(config),
     formatCommand: formatXenGtCommand,
     validateCommand: validateXenGtCommand,

@@ -3,7 +3,8 @@
  *
  * Covered, from every state, in this order (the search order):
  * - `gttWrite` of GTT entries 0 and 1 with gfn 0 or 1 (raw: a gfn the guest ballooned out is
- *   written too), and clearing entries 0 and 1;
+ *   written too), and clearing entries 0 and 1: the mediator's GGTT path, its DMA cache and the
+ *   backend's services;
  * - `gpuDma` reads through entries 0 and 1;
  * - for each domain (dom0 backend, dom1 guest, dom2 PV): `decreaseReservation` of its first,
  *   second or third populated gfn (RAM, grant and foreign entries alike), `populatePhysmap` of
@@ -21,7 +22,10 @@
  * Every command that the model accepts is one `check`'s generators can produce too (picks resolve
  * to the same live objects), so both search the same space and must agree on shortest lengths.
  *
- * Left out: GTT entries 2, 3 and the out-of-range one, gfns past 1 written raw, read-only grants
+ * Left out: the mediator's page tables and command buffers (guest page-table and command stores,
+ * PPGTT create and destroy, batch submission, execution and PPGTT accesses: the mediator's own
+ * code, exercised by `check` on this stack and on KVMGT, whose mutants are not compared here),
+ * GTT entries 2, 3 and the out-of-range one, gfns past 1 written raw, read-only grants
  * and maps, GPU DMA writes (the model treats a write like a read: only where it lands matters),
  * second picks of grantee, granter, ref and handle (a second grant or map of the same kind
  * reaches the same shapes), nonexistent domains and out-of-range refs and handles (refused at
@@ -30,13 +34,15 @@
  * Symmetry: machine frames are interchangeable identities — the model only compares, stores and
  * frees them, and allocates in free-list order — so the key renames every mfn in order of first
  * appearance over a fixed traversal (each domain's p2m by gfn, maptrack by handle, active entries
- * by ref; the vGPU's shadow entries; the free list in order, which decides the next allocation
- * under `lifo` and `fifo` and is kept; then any frame not seen yet, by mfn) and lists the frames
- * in the new order. Two states with the same key differ only by a renaming of frames, which
+ * by ref; under the lookup backend, whose DMA addresses are raw mfns, the vGPU's host GTT entries,
+ * shadow page-table entries and DMA cache by gfn; the free list in order, which decides the next
+ * allocation under `lifo` and `fifo` and is kept; then any frame not seen yet, by mfn) and lists
+ * the frames in the new order. (Under the map backend a DMA address is a backend gfn: kept.) Two states with the same key differ only by a renaming of frames, which
  * changes no step's outcome and no invariant's verdict. The allocation counter is left out
  * except under the `random` policy, the only one that reads it.
  */
-import type { XenGtConfig } from '../../models/xengt/config.js';
+import type { GuestQword, GvtVgpu, ShadowPte } from '../../models/gvt/types.js';
+import type { XenGtBackend, XenGtConfig } from '../../models/xengt/config.js';
 import type { XenGtState } from '../../models/xengt/types.js';
 import type { XenDomain } from '../../models/xen/types.js';
 import type { ExploreScope } from '../../src/design.js';
@@ -100,8 +106,23 @@ export function xenGtExploreTemplates(config: XenGtConfig, universe: XenGtUniver
   return templates;
 }
 
-/** The state with every mfn renamed in order of first appearance, frames listed in the new order. */
-export function xenGtCanonicalState(state: XenGtState): unknown {
+/** The vGPU with its DMA addresses renamed (they are mfns under the lookup backend), in key order. */
+function canonicalVgpu(vgpu: GvtVgpu, renameAddr: (dmaAddr: number) => number): unknown {
+  const renamePte = (pte: ShadowPte): ShadowPte =>
+    pte.kind === 'dma' ? { ...pte, dmaAddr: renameAddr(pte.dmaAddr) } : pte;
+  const ggttHost = vgpu.ggttHost.map(renamePte);
+  const spts: Record<string, unknown> = {};
+  for (const [gfn, spt] of Object.entries(vgpu.spts)) spts[gfn] = { ...spt, entries: spt.entries.map(renamePte) };
+  const cache: Record<string, unknown> = {};
+  for (const [gfn, entry] of Object.entries(vgpu.cache)) cache[gfn] = { ...entry, dmaAddr: renameAddr(entry.dmaAddr) };
+  return { ...vgpu, ggttHost, spts, cache };
+}
+
+/**
+ * The state with every mfn renamed in order of first appearance, frames listed in the new order.
+ * Under the lookup backend the mediator's DMA addresses are mfns too, and renamed with them.
+ */
+export function xenGtCanonicalState(state: XenGtState, backend: XenGtBackend): unknown {
   const names = new Map<number, number>();
   const rename = (mfn: number): number => {
     let name = names.get(mfn);
@@ -123,14 +144,7 @@ export function xenGtCanonicalState(state: XenGtState): unknown {
   };
   const domains = state.xen.domains.map(renameDomain);
   const vgpu =
-    state.vgpu === null
-      ? null
-      : {
-          ...state.vgpu,
-          shadow: state.vgpu.shadow.map((entry) =>
-            entry.kind === 'mfn' ? { ...entry, mfn: rename(entry.mfn) } : entry,
-          ),
-        };
+    state.vgpu === null ? null : canonicalVgpu(state.vgpu, backend === 'lookup' ? rename : (dmaAddr) => dmaAddr);
   const memory = state.xen.memory;
   const freeList = memory.freeList.map(rename);
   for (const frame of memory.frames) rename(frame.mfn);
@@ -146,10 +160,50 @@ export function xenGtCanonicalState(state: XenGtState): unknown {
       domains,
     },
     vgpu,
+    guestPages: state.guestPages,
+    writeProtected: state.writeProtected,
   };
 }
 
 const lifeCode = { running: 'r', dying: 'z', dead: 'x' } as const;
+
+function qwordKey(qword: GuestQword): string {
+  return qword.kind === 'pte' ? `${qword.present ? 'P' : 'p'}${qword.gfn}` : `${qword.op[0] ?? ''}${qword.ggttIndex}`;
+}
+
+function pteKey(pte: ShadowPte, renameAddr: (dmaAddr: number) => number): string {
+  switch (pte.kind) {
+    case 'scratch':
+      return 's';
+    case 'dma':
+      return `d${renameAddr(pte.dmaAddr)}`;
+    case 'table':
+      return `t${pte.gfn}`;
+  }
+}
+
+/** The vGPU's part of the key, renaming DMA addresses in the order `canonicalVgpu` does. */
+function vgpuKey(vgpu: GvtVgpu, renameAddr: (dmaAddr: number) => number): string {
+  let out = 'V|t';
+  for (const entry of vgpu.ggttGuest) out += `;${bit(entry.present)},${entry.gfn}`;
+  out += '|h';
+  for (const pte of vgpu.ggttHost) out += `;${pteKey(pte, renameAddr)}`;
+  out += '|q';
+  for (const [index, offset] of Object.entries(vgpu.ggttPartial)) out += `;${index}:${offset}`;
+  out += '|M';
+  for (const mm of vgpu.mms) out += `;${mm.rootGfn},${mm.refcount}`;
+  out += '|S';
+  for (const spt of Object.values(vgpu.spts)) {
+    out += `;${spt.gfn},${spt.level},${spt.refcount}:${spt.entries.map((pte) => pteKey(pte, renameAddr)).join(',')}:${spt.postShadow.join(',')}`;
+  }
+  out += `|T${vgpu.tracked.join(',')}|C`;
+  for (const entry of Object.values(vgpu.cache)) out += `;${entry.gfn},${renameAddr(entry.dmaAddr)},${entry.kref}`;
+  out += '|w';
+  for (const workload of vgpu.workloads) {
+    out += `;${workload.batchGfn}:${workload.shadowCopy === null ? '-' : workload.shadowCopy.map(qwordKey).join(',')}`;
+  }
+  return `${out}|${bit(vgpu.failsafe)}`;
+}
 const bit = (flag: boolean): string => (flag ? '1' : '0');
 const address = (value: number | null): string => (value === null ? '-' : String(value));
 
@@ -158,7 +212,7 @@ const address = (value: number | null): string => (value === null ? '-' : String
  * positional encoding (every record delimited, so the encoding is injective), because it is
  * computed once per transition. A test holds the two keys to the same partition of states.
  */
-export function xenGtStateKey(state: XenGtState): string {
+export function xenGtStateKey(state: XenGtState, backend: XenGtBackend): string {
   const names = new Map<number, number>();
   const rename = (mfn: number): number => {
     let name = names.get(mfn);
@@ -219,15 +273,10 @@ export function xenGtStateKey(state: XenGtState): string {
     out += '|';
   }
   const vgpu = state.vgpu;
-  if (vgpu === null) out += 'V-';
-  else {
-    out += `V${vgpu.domid}|t`;
-    for (const entry of vgpu.gtt) out += `;${bit(entry.present)},${entry.gfn}`;
-    out += '|s';
-    for (const entry of vgpu.shadow) {
-      out += entry.kind === 'scratch' ? ';s' : entry.kind === 'mfn' ? `;m${rename(entry.mfn)}` : `;d${entry.dfn}`;
-    }
-  }
+  out += vgpu === null ? 'V-' : vgpuKey(vgpu, backend === 'lookup' ? rename : (dmaAddr) => dmaAddr);
+  out += '|G';
+  for (const [gfn, page] of Object.entries(state.guestPages)) out += `;${gfn}:${page.map(qwordKey).join(',')}`;
+  out += `|W${state.writeProtected.join(',')}`;
   const memory = state.xen.memory;
   out += `|F${memory.policy}`;
   for (const mfn of memory.freeList) out += `;${rename(mfn)}`;
@@ -251,6 +300,6 @@ export function xenGtExploreScope(
     description:
       'GTT entries 0–1 written with gfns 0–1 or cleared, DMA reads through them; for every domain: balloon out its 1st–3rd gfn, populate its first empty gfn, grant its first free ref to each domain, end access, unmap its first handle (host, device or both), destroy it; map the first granted ref (host, device, both, or host with no address); backend foreign map of dom1/dom2 RAM and unmap; vGPU destroy/create',
     templates: () => templates,
-    key: xenGtStateKey,
+    key: (state) => xenGtStateKey(state, config.backend),
   };
 }

@@ -1,9 +1,12 @@
 /** One line per XenGT command for reports, in the real systems' words. */
+import { isGvtCommand } from '../../models/gvt/commands.js';
 import type { XenGtCommand } from '../../models/xengt/commands.js';
+import { formatGvtCommand } from '../gvt/commands.js';
 
 const addr = (value: number | null): string => (value === null ? '0' : String(value));
 
 export function formatXenGtCommand(command: XenGtCommand): string {
+  if (isGvtCommand(command)) return formatGvtCommand(command);
   switch (command.kind) {
     case 'gttWrite':
       return command.present

@@ -1,12 +1,14 @@
 /**
  * fast-check generators for XenGT command templates, one per command kind. Arguments that name
- * live objects (populated gfns, granted refs, live handles) are mostly picks, resolved when the
- * step runs; the rest are raw values from universes one larger than valid, so invalid requests
- * are part of every run.
+ * live objects (populated gfns, granted refs, live handles, shadowed page tables, PPGTT roots,
+ * batch pages) are mostly picks, resolved when the step runs; the rest are raw values from
+ * universes one larger than valid, so invalid requests are part of every run. The guest builds
+ * page tables and batch buffers in its own four pages, so page-table pages, batch buffers and
+ * data pages collide.
  */
 import fc from 'fast-check';
 import type { XenGtCommandKind } from '../../models/xengt/commands.js';
-import { xenGtCommandKinds } from '../../models/xengt/commands.js';
+import { xenGtCommandKinds, xenGtXenCommandKinds } from '../../models/xengt/commands.js';
 import type { XenGtConfig } from '../../models/xengt/config.js';
 import type { CommandSpace } from '../../src/design.js';
 import { pickOr } from '../pick.js';
@@ -29,16 +31,64 @@ function domid(config: XenGtConfig, universe: XenGtUniverse): fc.Arbitrary<numbe
 }
 
 /**
- * Tearing down ends the interesting part of a run (no vGPU, no guest), so it is generated a
- * quarter as often as the other kinds; swarm runs that leave it out still explore without it.
+ * Which commands a design generates. `full`: every command of the stack. `xen`: the Xen side only
+ * (Xen's operations, GTT writes, GPU DMA through the GTT) — the space the explore scope covers,
+ * for designs whose flaw lies on that side.
  */
-const teardownWeights: Partial<Record<XenGtCommandKind, number>> = { destroyDomain: 1, vgpuDestroy: 1, vgpuCreate: 1 };
+export type XenGtCommandSet = 'full' | 'xen';
 
-export function xenGtCommandSpace(config: XenGtConfig, universe: XenGtUniverse): CommandSpace<XenGtTemplate> {
+/**
+ * Relative frequencies. Xen's operations, GTT writes, GPU DMA and the guest's page-table stores
+ * alike; announcing and retiring a PPGTT, writing commands and PPGTT accesses less often;
+ * submission and execution, whose malformed batches put the vGPU in failsafe for the rest of a
+ * run, rarely. Tearing down ends the interesting part of a run (no vGPU, no guest), so it is a
+ * quarter as frequent; swarm runs that leave a kind out still explore without it. The Xen side
+ * alone uses the same proportions at half the scale, the one the stack had before the mediator's
+ * commands joined it, so that its generated sequences are the ones it had then.
+ */
+const weights: Readonly<Record<XenGtCommandKind, number>> = {
+  gttWrite: 8,
+  decreaseReservation: 8,
+  populatePhysmap: 8,
+  gpuDma: 8,
+  grantAccess: 8,
+  endAccess: 8,
+  mapGrantRef: 8,
+  unmapGrantRef: 8,
+  mapForeign: 8,
+  unmapForeign: 8,
+  destroyDomain: 2,
+  vgpuDestroy: 2,
+  vgpuCreate: 2,
+  guestWritePte: 8,
+  guestWriteCmd: 2,
+  ppgttCreate: 4,
+  ppgttDestroy: 2,
+  submitBatch: 1,
+  gpuExecute: 1,
+  gpuDmaPpgtt: 2,
+};
+
+export function xenGtCommandSpace(
+  config: XenGtConfig,
+  universe: XenGtUniverse,
+  set: XenGtCommandSet = 'full',
+): CommandSpace<XenGtTemplate> {
   const dom = domid(config, universe);
   const gfn = pickOr(below(universe.gfns));
   const ref = pickOr(below(universe.refs));
   const entry = below(universe.gttEntries);
+  // Mostly the first entry of a table, so that the guest's stores meet the entries it wrote before.
+  const tableIndex = fc.oneof(
+    { weight: 2, arbitrary: fc.constant(0) },
+    { weight: 1, arbitrary: below(universe.tableEntries) },
+  );
+  const layout = config.gvt.layout;
+  // A store's operand: mostly the vGPU's own graphics memory, sometimes the host's or past the table.
+  const operand = fc.oneof(
+    { weight: 3, arbitrary: fc.integer({ min: layout.aperture.start, max: layout.hidden.end - 1 }) },
+    { weight: 1, arbitrary: below(universe.ggttIndices) },
+  );
   const address = fc.oneof(
     { weight: 4, arbitrary: pickOr(below(universe.gfns), 6) },
     { weight: 1, arbitrary: fc.constant(null) },
@@ -99,11 +149,41 @@ export function xenGtCommandSpace(config: XenGtConfig, universe: XenGtUniverse):
     destroyDomain: fc.record({ kind: fc.constant('destroyDomain' as const), domid: dom }),
     vgpuDestroy: fc.constant({ kind: 'vgpuDestroy' as const }),
     vgpuCreate: fc.constant({ kind: 'vgpuCreate' as const }),
+    guestWritePte: fc.record({
+      kind: fc.constant('guestWritePte' as const),
+      gfn: pickOr(below(universe.gfns), 2),
+      index: tableIndex,
+      present: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+      targetGfn: gfn,
+      sizeBytes: fc.constantFrom(8, 8, 8, 4),
+    }),
+    guestWriteCmd: fc.record({
+      kind: fc.constant('guestWriteCmd' as const),
+      gfn: pickOr(below(universe.gfns), 3),
+      index: tableIndex,
+      op: fc.oneof(
+        { weight: 8, arbitrary: fc.constant('store' as const) },
+        { weight: 1, arbitrary: fc.constant('end' as const) },
+        { weight: 1, arbitrary: fc.constant('forbidden' as const) },
+      ),
+      ggttIndex: operand,
+    }),
+    ppgttCreate: fc.record({ kind: fc.constant('ppgttCreate' as const), rootGfn: gfn }),
+    ppgttDestroy: fc.record({ kind: fc.constant('ppgttDestroy' as const), rootGfn: gfn }),
+    submitBatch: fc.record({ kind: fc.constant('submitBatch' as const), ggttIndex: pickOr(entry) }),
+    gpuExecute: fc.constant({ kind: 'gpuExecute' as const }),
+    gpuDmaPpgtt: fc.record({
+      kind: fc.constant('gpuDmaPpgtt' as const),
+      rootGfn: gfn,
+      pdIndex: tableIndex,
+      ptIndex: tableIndex,
+      write: fc.boolean(),
+    }),
   };
 
   return {
-    kinds: xenGtCommandKinds,
-    weight: (kind) => teardownWeights[kind as XenGtCommandKind] ?? 4,
+    kinds: set === 'full' ? xenGtCommandKinds : xenGtXenCommandKinds,
+    weight: (kind) => weights[kind as XenGtCommandKind] / (set === 'full' ? 1 : 2),
     arbitrary(kind: string): fc.Arbitrary<XenGtTemplate> {
       const arbitrary = arbitraries[kind as XenGtCommandKind];
       if (arbitrary === undefined) throw new Error(`xengt: no generator for command kind '${kind}'`);

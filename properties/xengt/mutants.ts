@@ -3,7 +3,13 @@
  * carries one bug from the model's catalogue (a forgotten reference drop, a skipped tidy-up, …)
  * and names the invariants expected to catch it. Nothing here is aimed at a mutant: they are
  * caught, or not, by the same generic invariants and generators as every design.
+ *
+ * `xenGtMutants` break Xen, the backend's services or the GTT path, and generate the Xen side's
+ * commands, the space the explore scope covers; `xenGtMediatorMutants` break the mediator's
+ * page-table and cache code on this stack (the same bugs the KVMGT stack's mutants carry) and
+ * generate every command, PPGTT ones included.
  */
+import type { GvtBug } from '../../models/gvt/config.js';
 import type { XenBug } from '../../models/xen/config.js';
 import type { XenGtBackend, XenGtBug } from '../../models/xengt/config.js';
 import { xenGtDesign } from './design.js';
@@ -13,13 +19,19 @@ interface MutantSpec {
   readonly backend?: XenGtBackend;
   readonly xenBug?: XenBug;
   readonly xenGtBug?: XenGtBug;
+  readonly gvtBug?: GvtBug;
+  /** The mediator without write protection (the flawed choice of `gvt/no-write-protect`). */
+  readonly writeProtect?: false;
+  /** The commands generated: the Xen side's (default), or the full set. */
+  readonly commands?: 'full';
   readonly catches: readonly string[];
   readonly description: string;
 }
 
 function mutant(spec: MutantSpec): XenGtDesign {
   const backend = spec.backend ?? 'map';
-  const bug = spec.xenBug ?? spec.xenGtBug ?? 'none';
+  const bug =
+    spec.xenBug ?? spec.xenGtBug ?? spec.gvtBug ?? (spec.writeProtect === false ? 'no-write-protect' : 'none');
   return xenGtDesign({
     id: `mutant/xen-${backend}/${bug}`,
     backend,
@@ -28,6 +40,9 @@ function mutant(spec: MutantSpec): XenGtDesign {
     breaks: spec.catches,
     xen: { bugs: spec.xenBug === undefined ? [] : [spec.xenBug] },
     bugs: spec.xenGtBug === undefined ? [] : [spec.xenGtBug],
+    gvtBugs: spec.gvtBug === undefined ? [] : [spec.gvtBug],
+    ...(spec.writeProtect === undefined ? {} : { writeProtect: spec.writeProtect }),
+    commands: spec.commands ?? 'xen',
   });
 }
 
@@ -103,13 +118,40 @@ export const xenGtMutants: readonly XenGtDesign[] = [
     description: "the map backend's mapping holds no page reference",
   }),
   mutant({
-    xenGtBug: 'gtt-replace-skips-unmap',
-    catches: ['backend-mappings-match-shadow'],
-    description: 'forgotten reference drop: replacing a GTT entry leaves the old mapping',
+    gvtBug: 'ggtt-replace-keeps-ref',
+    catches: ['cache-kref-matches-shadow-users'],
+    description: "forgotten reference drop: replacing a GTT entry keeps the old entry's DMA reference",
   }),
   mutant({
     xenGtBug: 'vgpu-destroy-skips-unmap',
-    catches: ['no-vgpu-no-backend-mappings'],
+    catches: ['backend-mappings-match-shadow', 'no-vgpu-no-backend-mappings'],
     description: 'skipped tidy-up: vGPU destruction leaves its mappings',
+  }),
+];
+
+export const xenGtMediatorMutants: readonly XenGtDesign[] = [
+  mutant({
+    commands: 'full',
+    gvtBug: 'cache-hit-skips-kref',
+    catches: ['shadow-matches-guest-entry', 'cache-kref-matches-shadow-users', 'shadow-dma-addr-cached'],
+    description: 'a DMA cache hit takes no reference',
+  }),
+  mutant({
+    commands: 'full',
+    gvtBug: 'ppgtt-write-keeps-old-ref',
+    catches: ['cache-kref-matches-shadow-users', 'spt-refcount-matches-references'],
+    description: 'forgotten reference drop: a trapped page-table write keeps what the old entry held',
+  }),
+  mutant({
+    commands: 'full',
+    gvtBug: 'spt-free-keeps-track',
+    catches: ['shadowed-table-write-protected'],
+    description: 'skipped tidy-up: a freed shadow table leaves its page claimed by the ioreq server',
+  }),
+  mutant({
+    commands: 'full',
+    writeProtect: false,
+    catches: ['shadow-matches-guest-entry', 'shadowed-table-write-protected'],
+    description: "the guest's page tables are never claimed by the ioreq server: a store goes unseen",
   }),
 ];

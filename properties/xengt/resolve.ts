@@ -1,7 +1,9 @@
 /**
  * Resolution of XenGT command templates against the live state: which gfns are populated,
- * which refs are granted, which handles are live. A concrete command resolves to itself.
+ * which refs are granted, which handles are live, which pages the mediator shadows as page
+ * tables, which PPGTT roots exist, where batch buffers are. A concrete command resolves to itself.
  */
+import { ownGgttIndices } from '../../models/gvt/config.js';
 import type { XenGtCommand } from '../../models/xengt/commands.js';
 import type { XenGtConfig } from '../../models/xengt/config.js';
 import type { XenGtState } from '../../models/xengt/types.js';
@@ -45,22 +47,65 @@ export function resolveXenGt(
     resolvePick(value, live, raw(size));
   // Domids, GTT entries and booleans are generated raw; a pick there means "raw value mod universe".
   const plain = (value: Pickable<number>, size: number): number => resolvePick(value, [], raw(size));
+  const guestRam = (): number[] => gfnsWhere(domain(config.guestDomid), (type) => type === 'ram_rw');
+  const roots = (): number[] => state.vgpu?.mms.map((mm) => mm.rootGfn) ?? [];
 
   switch (template.kind) {
-    case 'gttWrite': {
-      const ram = gfnsWhere(domain(config.guestDomid), (type) => type === 'ram_rw');
+    case 'gttWrite':
       return {
         kind: 'gttWrite',
         entry: plain(template.entry, universe.gttEntries),
-        gfn: num(template.gfn, ram, universe.gfns),
+        gfn: num(template.gfn, guestRam(), universe.gfns),
         present: template.present,
       };
-    }
-    case 'gpuDma': {
+    case 'gpuDma':
       // The guest drives the GPU through the entries it has written.
-      const written = state.vgpu?.gtt.flatMap((entry, index) => (entry.present ? [index] : [])) ?? [];
-      return { kind: 'gpuDma', entry: num(template.entry, written, universe.gttEntries), write: template.write };
+      return {
+        kind: 'gpuDma',
+        entry: num(template.entry, presentEntries(state, config), universe.gttEntries),
+        write: template.write,
+      };
+    case 'guestWritePte': {
+      // A pick of the page means "a page the mediator shadows as a page table" (before there is
+      // one, "a RAM page", where the guest prepares its tables); of the target, "a RAM page".
+      const shadowed = Object.keys(state.vgpu?.spts ?? {}).map(Number);
+      return {
+        kind: 'guestWritePte',
+        gfn: num(template.gfn, shadowed.length > 0 ? shadowed : guestRam(), universe.gfns),
+        index: plain(template.index, universe.tableEntries),
+        present: template.present,
+        targetGfn: num(template.targetGfn, guestRam(), universe.gfns),
+        sizeBytes: plain(template.sizeBytes, 9),
+      };
     }
+    case 'guestWriteCmd':
+      return {
+        kind: 'guestWriteCmd',
+        gfn: num(template.gfn, batchPages(state, config), universe.gfns),
+        index: plain(template.index, universe.tableEntries),
+        op: template.op,
+        ggttIndex: plain(template.ggttIndex, universe.ggttIndices),
+      };
+    case 'ppgttCreate':
+      // A pick of the root means "a page the guest has written page-table entries into", else "a RAM page".
+      return { kind: 'ppgttCreate', rootGfn: num(template.rootGfn, preparedTables(state, guestRam()), universe.gfns) };
+    case 'ppgttDestroy':
+      return { kind: 'ppgttDestroy', rootGfn: num(template.rootGfn, roots(), universe.gfns) };
+    case 'gpuDmaPpgtt':
+      return {
+        kind: 'gpuDmaPpgtt',
+        rootGfn: num(template.rootGfn, roots(), universe.gfns),
+        pdIndex: plain(template.pdIndex, universe.tableEntries),
+        ptIndex: plain(template.ptIndex, universe.tableEntries),
+        write: template.write,
+      };
+    case 'submitBatch':
+      return {
+        kind: 'submitBatch',
+        ggttIndex: num(template.ggttIndex, presentEntries(state, config), universe.gttEntries),
+      };
+    case 'gpuExecute':
+      return { kind: 'gpuExecute' };
     case 'decreaseReservation': {
       const domid = plain(template.domid, universe.domids);
       return {
@@ -189,4 +234,27 @@ export function resolveXenGt(
     case 'vgpuCreate':
       return { kind: 'vgpuCreate' };
   }
+}
+
+/** GTT entries of the vGPU whose guest entry is present. */
+function presentEntries(state: XenGtState, config: XenGtConfig): number[] {
+  return ownGgttIndices(config.gvt.layout).filter((index) => state.vgpu?.ggttGuest[index]?.present === true);
+}
+
+/**
+ * Where batch buffers live: the pages of queued workloads (an adversarial guest rewrites a buffer
+ * in flight), else the pages the vGPU's present GTT entries name.
+ */
+function batchPages(state: XenGtState, config: XenGtConfig): number[] {
+  const queued = state.vgpu?.workloads.map((workload) => workload.batchGfn) ?? [];
+  if (queued.length > 0) return queued;
+  return presentEntries(state, config).map((index) => state.vgpu?.ggttGuest[index]?.gfn ?? 0);
+}
+
+/** The guest's RAM pages holding a present page-table entry (tables it prepared), else all its RAM pages. */
+function preparedTables(state: XenGtState, ram: readonly number[]): readonly number[] {
+  const prepared = ram.filter((gfn) =>
+    (state.guestPages[gfn] ?? []).some((qword) => qword.kind === 'pte' && qword.present),
+  );
+  return prepared.length > 0 ? prepared : ram;
 }

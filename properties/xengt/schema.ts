@@ -3,6 +3,7 @@ import type { XenGtCommand, XenGtCommandKind } from '../../models/xengt/commands
 import type { CommandProblem } from '../../src/design.js';
 import { validateCommand } from '../generic/command-schema.js';
 import type { FieldType } from '../generic/command-schema.js';
+import { gvtCommandSchema } from '../gvt/commands.js';
 
 type Schema = {
   readonly [K in XenGtCommandKind]: Record<Exclude<keyof Extract<XenGtCommand, { kind: K }>, 'kind'>, FieldType>;
@@ -34,6 +35,7 @@ const schema: Schema = {
   destroyDomain: { domid: nat },
   vgpuDestroy: {},
   vgpuCreate: {},
+  ...gvtCommandSchema,
 };
 
 export function validateXenGtCommand(command: Readonly<Record<string, unknown>>): CommandProblem | null {

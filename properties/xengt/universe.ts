@@ -3,6 +3,7 @@
  * range so that invalid requests (nonexistent domain, ref or handle out of range, GTT index
  * outside the vGPU) are generated on purpose.
  */
+import { ownGgttIndices } from '../../models/gvt/config.js';
 import type { XenGtConfig } from '../../models/xengt/config.js';
 
 export interface XenGtUniverse {
@@ -10,18 +11,26 @@ export interface XenGtUniverse {
   readonly gfns: number;
   readonly refs: number;
   readonly handles: number;
+  /** GTT entries the guest writes: the vGPU's own and the first index past them. */
   readonly gttEntries: number;
+  /** GGTT indices of the whole table, and one past it. */
+  readonly ggttIndices: number;
+  /** Entries of a page-table page (all valid). */
+  readonly tableEntries: number;
   /** PV host mappings are virtual page numbers. */
   readonly virtualPages: number;
 }
 
 export function xenGtUniverse(config: XenGtConfig): XenGtUniverse {
+  const layout = config.gvt.layout;
   return {
     domids: config.world.domains.length + 1,
     gfns: 6,
     refs: config.world.grantEntries + 1,
     handles: config.world.maptrackHandles + 1,
-    gttEntries: config.gttEntries + 1,
+    gttEntries: ownGgttIndices(layout).length + 1,
+    ggttIndices: layout.ggttEntries + 1,
+    tableEntries: layout.entriesPerTable,
     virtualPages: 4,
   };
 }

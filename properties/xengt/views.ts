@@ -1,10 +1,12 @@
 /**
  * Read-only views of the XenGT state for the invariants: who holds each frame, recomputed from
  * every structure (p2m entries, maptrack handles) rather than read from the reference counts the
- * model maintains, and which frames the GPU can reach through the vGPU's shadow GTT.
+ * model maintains, and which frames the GPU can reach through the vGPU's leaf shadow entries.
  */
-import { dmaTarget } from '../../models/xengt/backend.js';
+import { shadowUses } from '../../models/gvt/views.js';
+import type { ShadowUse } from '../../models/gvt/views.js';
 import type { XenGtConfig } from '../../models/xengt/config.js';
+import { isPoolGfn, xenGtHost } from '../../models/xengt/host.js';
 import type { XenGtState } from '../../models/xengt/types.js';
 import type { XenState } from '../../models/xen/types.js';
 
@@ -62,21 +64,43 @@ export function holdersByFrame(xen: XenState): readonly (readonly Holder[])[] {
   return holders;
 }
 
-export interface ReachableFrame {
-  readonly entry: number;
-  readonly mfn: number;
+export interface ReachedFrame extends ShadowUse {
+  /** The frame a GPU access through the entry lands in, or null (an IOMMU fault). */
+  readonly mfn: number | null;
 }
 
-/** Frames the GPU reaches through the vGPU's present shadow entries. */
-export function reachableFrames(state: XenGtState, config: XenGtConfig): ReachableFrame[] {
-  const vgpu = state.vgpu;
-  if (vgpu === null) return [];
-  const reachable: ReachableFrame[] = [];
-  vgpu.shadow.forEach((shadow, entry) => {
-    const target = dmaTarget(state, config, shadow);
-    if (target.kind === 'frame') reachable.push({ entry, mfn: target.mfn });
-  });
-  return reachable;
+const reachMemo = new WeakMap<XenGtConfig, WeakMap<XenGtState, readonly ReachedFrame[]>>();
+
+/**
+ * Every leaf shadow entry of the vGPU (GGTT entries of its ranges, PPGTT shadow leaves) and where
+ * a GPU access through it lands (memoized: call it on finished states only).
+ */
+export function reachedFrames(state: XenGtState, config: XenGtConfig): readonly ReachedFrame[] {
+  let memo = reachMemo.get(config);
+  if (memo === undefined) {
+    memo = new WeakMap();
+    reachMemo.set(config, memo);
+  }
+  const known = memo.get(state);
+  if (known !== undefined) return known;
+  const host = xenGtHost(config);
+  const reached =
+    state.vgpu === null
+      ? []
+      : shadowUses(state.vgpu, config.gvt, state.guestPages).map((use) => ({
+          ...use,
+          mfn: host.translate(state, use.dmaAddr),
+        }));
+  memo.set(state, reached);
+  return reached;
+}
+
+/** A shadow entry's place in words: `GTT entry 3`, `page table gfn 2 entry 1`. */
+export function describeShadowPlace(where: string): string {
+  const ggtt = /^ggtt (\d+)$/.exec(where);
+  if (ggtt !== null) return `GTT entry ${ggtt[1]}`;
+  const spt = /^spt gfn (\d+) \[(\d+)\]$/.exec(where);
+  return spt === null ? where : `page table gfn ${spt[1]} entry ${spt[2]}`;
 }
 
 export function ownerName(owner: number | null | undefined): string {
@@ -89,5 +113,5 @@ export function backendPoolMappings(state: XenGtState, config: XenGtConfig): num
   if (backend === undefined) return [];
   return Object.keys(backend.p2m)
     .map(Number)
-    .filter((gfn) => gfn >= config.mappingPoolBaseGfn && gfn < config.mappingPoolBaseGfn + config.mappingPoolSize);
+    .filter((gfn) => isPoolGfn(config, gfn));
 }

@@ -3,15 +3,21 @@
  * counterexample `explore` finds for an invariant has the length `check` shrinks to, for every
  * invariant both report. `check` samples and shrinks; `explore` enumerates the scope breadth-first,
  * so a longer `check` trace would mean the shrinker or minimizer stopped short of the minimum, and
- * a longer `explore` trace (or none) that the scope misses what `check` can generate.
+ * a longer `explore` trace (or none) that the scope misses what `check` can generate. (The
+ * mediator's own mutants on XenGT, `xenGtMediatorMutants`, break it through PPGTT commands that the
+ * XenGT scope leaves out, and are not compared.)
  *
  * The comparison runs `explore` to the length of `check`'s longest counterexample, up to
- * `META_DEPTH`, with only those invariants checked, and stops once each is broken. Two
+ * `META_DEPTH`, with only those invariants checked, and stops once each is broken. Some
  * counterexamples are longer than 4 steps and are compared only when `DMAPROP_EXPLORE_DEEP=1`
  * (depth 5: about 400,000 transitions and 15 s each):
  * - mutant/xen-map/balloon-frees-referenced-page, tot-pages-matches-owned-frames: 5 steps;
  * - mutant/xen-map/map-takes-no-ref, tot-pages-matches-owned-frames: 5 steps.
  * Both were compared at depth 5 when this test was written, and agree (5 = 5).
+ * - xen/lookup, shadow-matches-guest-entry and cache-kref-matches-shadow-users: 5 steps each (the
+ *   raw mfn of a page the guest gave back comes back to it at another gfn, two DMA cache entries
+ *   hold it, and releasing one drops the other). `explore` at depth 5 finds 5 and 5 (107,627
+ *   states, 9 s).
  * - iommu/lazy, no-dma-to-free-frame: 5 steps, and no-dma-to-foreign-frame: 6 steps. `dmaprop
  *   explore --design iommu/lazy --depth 6` finds 5 and 6 (26,345 states, 15 s).
  */
@@ -30,6 +36,7 @@ const DEEP: Readonly<Record<string, Readonly<Record<string, number>>>> = {
   'mutant/xen-map/balloon-frees-referenced-page': { 'tot-pages-matches-owned-frames': 5 },
   'mutant/xen-map/map-takes-no-ref': { 'tot-pages-matches-owned-frames': 5 },
   'iommu/lazy': { 'no-dma-to-free-frame': 5, 'no-dma-to-foreign-frame': 6 },
+  'xen/lookup': { 'shadow-matches-guest-entry': 5, 'cache-kref-matches-shadow-users': 5 },
 };
 
 const flawed: readonly AnyDesign[] = [...designs.filter((design) => design.expected === 'violates'), ...xenGtMutants];

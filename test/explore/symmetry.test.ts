@@ -3,14 +3,21 @@
  * differ only by a renaming of frames are one state, and nothing else is merged.
  */
 import { describe, expect, test } from 'vitest';
+import type { ShadowPte } from '../../models/gvt/types.js';
 import type { XenGtState } from '../../models/xengt/types.js';
 import { runTrace } from '../../src/execute.js';
 import { exploreDesign, stableJson } from '../../src/explore.js';
 import { xenLookup, xenMap } from '../../properties/xengt/designs.js';
 import { xenGtCanonicalState, xenGtStateKey } from '../../properties/xengt/explore-scope.js';
 
-/** The same state with every mfn renamed by `rename` (a permutation of the frames). */
+/**
+ * The same lookup-backend state with every mfn renamed by `rename` (a permutation of the frames),
+ * the mediator's DMA addresses (raw mfns under lookup) included.
+ */
 function renameFrames(state: XenGtState, rename: (mfn: number) => number): XenGtState {
+  const renamePte = (pte: ShadowPte): ShadowPte =>
+    pte.kind === 'dma' ? { ...pte, dmaAddr: rename(pte.dmaAddr) } : pte;
+  const vgpu = state.vgpu;
   const frames = [...state.xen.memory.frames];
   for (const frame of state.xen.memory.frames) frames[rename(frame.mfn)] = { ...frame, mfn: rename(frame.mfn) };
   return {
@@ -28,21 +35,33 @@ function renameFrames(state: XenGtState, rename: (mfn: number) => number): XenGt
       })),
     },
     vgpu:
-      state.vgpu === null
+      vgpu === null
         ? null
         : {
-            ...state.vgpu,
-            shadow: state.vgpu.shadow.map((entry) =>
-              entry.kind === 'mfn' ? { kind: 'mfn', mfn: rename(entry.mfn) } : entry,
+            ...vgpu,
+            ggttHost: vgpu.ggttHost.map(renamePte),
+            spts: Object.fromEntries(
+              Object.entries(vgpu.spts).map(([gfn, spt]) => [gfn, { ...spt, entries: spt.entries.map(renamePte) }]),
+            ),
+            cache: Object.fromEntries(
+              Object.entries(vgpu.cache).map(([gfn, entry]) => [gfn, { ...entry, dmaAddr: rename(entry.dmaAddr) }]),
             ),
           },
+    guestPages: state.guestPages,
+    writeProtected: state.writeProtected,
   };
 }
 
-/** A lookup-backend state where mfns sit in every structure: p2m, maptrack, active entry, shadow, free list. */
+/**
+ * A lookup-backend state where mfns sit in every structure: p2m, maptrack, active entry, the
+ * mediator's GTT shadow, PPGTT shadow leaf and DMA cache, free list.
+ */
 function busyState(): XenGtState {
   const steps = [
     { kind: 'gttWrite', entry: 0, gfn: 1, present: true },
+    { kind: 'guestWritePte', gfn: 2, index: 0, present: true, targetGfn: 3, sizeBytes: 8 },
+    { kind: 'guestWritePte', gfn: 3, index: 1, present: true, targetGfn: 2, sizeBytes: 8 },
+    { kind: 'ppgttCreate', rootGfn: 2 },
     { kind: 'grantAccess', domid: 1, ref: 0, granteeDomid: 2, gfn: 0, readonly: false },
     {
       kind: 'mapGrantRef',
@@ -75,13 +94,13 @@ describe('symmetry reduction: frames are interchangeable', () => {
     const rotated = renameFrames(state, (mfn) => (mfn + 5) % frameCount);
     for (const renamed of [reversed, rotated]) {
       expect(stableJson(renamed)).not.toBe(stableJson(state));
-      expect(xenGtStateKey(renamed)).toBe(xenGtStateKey(state));
+      expect(xenGtStateKey(renamed, 'lookup')).toBe(xenGtStateKey(state, 'lookup'));
     }
   });
 
   test('what a renaming cannot undo changes the key: free-list order, counts, which frame is shadowed', () => {
     const state = busyState();
-    const key = xenGtStateKey(state);
+    const key = xenGtStateKey(state, 'lookup');
     const memory = state.xen.memory;
     const reordered = (freeList: number[]): XenGtState => ({
       ...state,
@@ -91,15 +110,15 @@ describe('symmetry reduction: frames are interchangeable', () => {
     // free frame (allocated second under lifo) to second-to-last is not.
     expect(memory.freeList).toHaveLength(6);
     const fresh = memory.freeList.slice(0, 4);
-    expect(xenGtStateKey(reordered([...fresh].reverse().concat(memory.freeList.slice(4))))).toBe(key);
-    expect(xenGtStateKey(reordered([...memory.freeList].reverse()))).not.toBe(key);
+    expect(xenGtStateKey(reordered([...fresh].reverse().concat(memory.freeList.slice(4))), 'lookup')).toBe(key);
+    expect(xenGtStateKey(reordered([...memory.freeList].reverse()), 'lookup')).not.toBe(key);
     const recounted = structuredClone(state);
     recounted.xen.memory.frames[0]!.refcount += 1;
-    expect(xenGtStateKey(recounted)).not.toBe(key);
+    expect(xenGtStateKey(recounted, 'lookup')).not.toBe(key);
     const reshadowed = structuredClone(state);
     const ram = reshadowed.xen.domains[1]!.p2m[2]!;
-    reshadowed.vgpu!.shadow[0] = { kind: 'mfn', mfn: ram.mfn };
-    expect(xenGtStateKey(reshadowed)).not.toBe(key);
+    reshadowed.vgpu!.ggttHost[0] = { kind: 'dma', dmaAddr: ram.mfn };
+    expect(xenGtStateKey(reshadowed, 'lookup')).not.toBe(key);
   });
 
   test.for([xenMap, xenLookup])(
@@ -112,8 +131,8 @@ describe('symmetry reduction: frames are interchangeable', () => {
       const result = exploreDesign(design, {
         depth: 2,
         key: (state) => {
-          const compact = xenGtStateKey(state as XenGtState);
-          const generic = stableJson(xenGtCanonicalState(state as XenGtState));
+          const compact = xenGtStateKey(state as XenGtState, design.config.backend);
+          const generic = stableJson(xenGtCanonicalState(state as XenGtState, design.config.backend));
           if ((genericOf.get(compact) ?? generic) !== generic) mismatches += 1;
           if ((compactOf.get(generic) ?? compact) !== compact) mismatches += 1;
           genericOf.set(compact, generic);

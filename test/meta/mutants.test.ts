@@ -13,11 +13,12 @@ import { kvmgtMutants } from '../../properties/kvmgt/mutants.js';
 import { passthroughMutants } from '../../properties/passthrough/mutants.js';
 import { vfioMutants } from '../../properties/vfio/mutants.js';
 import { differentialMutants, viommuMutants } from '../../properties/viommu/mutants.js';
-import { xenGtMutants } from '../../properties/xengt/mutants.js';
+import { xenGtMediatorMutants, xenGtMutants } from '../../properties/xengt/mutants.js';
 
 const budget = { seed: 11, runs: 300 };
 const mutants: readonly AnyDesign[] = [
   ...xenGtMutants,
+  ...xenGtMediatorMutants,
   ...vfioMutants,
   ...passthroughMutants,
   ...viommuMutants,

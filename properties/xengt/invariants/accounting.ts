@@ -16,6 +16,7 @@ export const frameRefcountMatchesHolders: XenGtInvariant = {
   name: 'frame-refcount-matches-holders',
   class: 'accounting',
   description: "each frame's reference count equals the holders recomputed from every p2m and maptrack",
+  reads: (state) => [state.xen],
   check({ after }) {
     const holders = holdersByFrame(after.xen);
     for (const frame of after.xen.memory.frames) {
@@ -35,6 +36,7 @@ export const freeIffUnreferenced: XenGtInvariant = {
   name: 'free-iff-unreferenced',
   class: 'accounting',
   description: 'a frame is free (no owner, on the free list) exactly when its reference count is zero',
+  reads: (state) => [state.xen],
   check({ after }) {
     const freeList = new Set(after.xen.memory.freeList);
     for (const frame of after.xen.memory.frames) {
@@ -54,6 +56,7 @@ export const totPagesMatchesOwnedFrames: XenGtInvariant = {
   name: 'tot-pages-matches-owned-frames',
   class: 'accounting',
   description: "a domain's tot_pages equals the number of frames it owns",
+  reads: (state) => [state.xen],
   check({ after }) {
     for (const domain of after.xen.domains) {
       const owned = after.xen.memory.frames.filter((frame) => frame.owner === domain.domid).length;
@@ -103,6 +106,7 @@ export const grantPinsMatchHandles: XenGtInvariant = {
   name: 'grant-pins-match-handles',
   class: 'accounting',
   description: 'each pin counter of an active grant entry equals the live maptrack handles of that kind',
+  reads: (state) => [state.xen],
   check({ after }) {
     return forEachActive(after.xen.domains, (granter, ref, act) => {
       const counts = handleCounts(after.xen.domains, granter.domid, ref);
@@ -121,6 +125,7 @@ export const grantReadingMatchesPins: XenGtInvariant = {
   name: 'grant-reading-matches-pins',
   class: 'accounting',
   description: 'GTF_reading is set exactly while the grant entry is pinned',
+  reads: (state) => [state.xen],
   check({ after }) {
     return forEachActive(after.xen.domains, (granter, ref, act) => {
       const reading = granter.grantTable[ref]?.reading ?? false;
@@ -139,6 +144,7 @@ export const grantWritingMatchesPins: XenGtInvariant = {
   name: 'grant-writing-matches-pins',
   class: 'accounting',
   description: 'GTF_writing is set exactly while the grant entry has a writable pin',
+  reads: (state) => [state.xen],
   check({ after }) {
     return forEachActive(after.xen.domains, (granter, ref, act) => {
       const writing = granter.grantTable[ref]?.writing ?? false;
@@ -153,20 +159,38 @@ export const grantWritingMatchesPins: XenGtInvariant = {
   },
 };
 
+/**
+ * Map backend: the backend's pool holds exactly one mapping per DMA cache entry, at the entry's
+ * DMA address, of the entry's guest page (the lookup backend maps nothing).
+ */
 export function backendMappingsMatchShadow(config: XenGtConfig): XenGtInvariant {
   return {
     name: 'backend-mappings-match-shadow',
     class: 'accounting',
-    description: 'every mapping the backend holds is used by exactly one shadow GTT entry',
+    description:
+      "the map backend's pool mappings are exactly the DMA cache's addresses, each mapping its entry's guest page",
+    reads: (state) => [state.vgpu, state.xen],
     check({ after }) {
-      const shadow = after.vgpu?.shadow ?? [];
+      if (config.backend !== 'map') return null;
+      const cache = Object.values(after.vgpu?.cache ?? {});
+      const pool = after.xen.domains[config.backendDomid]?.p2m ?? {};
       for (const dfn of backendPoolMappings(after, config)) {
-        const users = shadow.filter((entry) => entry.kind === 'dfn' && entry.dfn === dfn).length;
-        if (users === 1) continue;
+        const users = cache.filter((entry) => entry.dmaAddr === dfn);
+        if (users.length === 1) continue;
         return {
-          message: `backend mapping at dom${config.backendDomid} gfn ${dfn} is used by ${users} shadow GTT entries`,
-          actual: `${users} users`,
-          expected: '1 user',
+          message: `backend mapping at dom${config.backendDomid} gfn ${dfn} is the DMA address of ${users.length} DMA cache entries`,
+          actual: `${users.length} cache entries`,
+          expected: '1 cache entry',
+        };
+      }
+      for (const entry of cache) {
+        const mapping = pool[entry.dmaAddr];
+        const mapped = mapping?.type === 'map_foreign' && mapping.foreignGfn === entry.gfn;
+        if (mapped && mapping.foreignDomid === config.guestDomid) continue;
+        return {
+          message: `DMA cache entry of gfn ${entry.gfn} holds dom${config.backendDomid} gfn ${entry.dmaAddr}, which ${mapping === undefined ? 'maps nothing' : 'maps another page'}`,
+          actual: mapping === undefined ? 'no backend mapping' : 'a mapping of another page',
+          expected: `a backend mapping of dom${config.guestDomid} gfn ${entry.gfn}`,
         };
       }
       return null;

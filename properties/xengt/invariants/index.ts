@@ -1,9 +1,21 @@
-/** Every invariant of the XenGT stack, in report order: effect, latent, accounting, teardown, atomicity. */
+/**
+ * Every invariant of the XenGT stack, in report order: effect, latent, accounting, teardown,
+ * atomicity. The mediator's own (shadow == guest, the DMA cache's and the shadow tables'
+ * references, write protection) come from `properties/gvt`; the rest read Xen's structures.
+ */
 import type { XenGtCommand } from '../../../models/xengt/commands.js';
 import type { XenGtConfig } from '../../../models/xengt/config.js';
 import type { XenGtState } from '../../../models/xengt/types.js';
 import type { Invariant } from '../../../src/design.js';
 import { failedOperationLeavesStateUnchanged } from '../../generic/atomicity.js';
+import {
+  cacheKrefMatchesShadowUsers,
+  shadowDmaAddrCached,
+  shadowMatchesGuestEntry,
+  shadowedTableWriteProtected,
+  sptRefcountMatchesReferences,
+} from '../../gvt/invariants.js';
+import type { GvtStackView } from '../../gvt/invariants.js';
 import {
   backendMappingsMatchShadow,
   frameRefcountMatchesHolders,
@@ -24,17 +36,28 @@ import {
 } from './teardown.js';
 
 export function xenGtInvariants(config: XenGtConfig): Invariant<XenGtState, XenGtCommand>[] {
+  const view: GvtStackView<XenGtState> = {
+    config: config.gvt,
+    world: (state) => state,
+    writeProtected: (state) => state.writeProtected,
+    parts: (state) => [state.vgpu, state.guestPages],
+  };
   return [
-    noDmaToForeignFrame,
-    noDmaToFreeFrame,
+    noDmaToForeignFrame(config),
+    noDmaToFreeFrame(config),
     shadowFrameOwnedByGuest(config),
     shadowFrameHeldByBackend(config),
+    shadowMatchesGuestEntry(view),
     frameRefcountMatchesHolders,
     freeIffUnreferenced,
     totPagesMatchesOwnedFrames,
     grantPinsMatchHandles,
     grantReadingMatchesPins,
     grantWritingMatchesPins,
+    cacheKrefMatchesShadowUsers(view),
+    shadowDmaAddrCached(view),
+    sptRefcountMatchesReferences(view),
+    shadowedTableWriteProtected(view),
     backendMappingsMatchShadow(config),
     dyingDomainHoldsNoHandles,
     dyingDomainHasEmptyP2m,

@@ -23,6 +23,7 @@ export const dyingDomainHoldsNoHandles: XenGtInvariant = {
   name: 'dying-domain-holds-no-handles',
   class: 'teardown',
   description: 'after gnttab_release_mappings a dying or dead domain has no live maptrack handle',
+  reads: (state) => [state.xen],
   check({ after }) {
     return firstDomain(after.xen.domains, (domain) => {
       if (domain.life === 'running') return null;
@@ -41,6 +42,7 @@ export const dyingDomainHasEmptyP2m: XenGtInvariant = {
   name: 'dying-domain-has-empty-p2m',
   class: 'teardown',
   description: 'a dying or dead domain has relinquished every p2m entry',
+  reads: (state) => [state.xen],
   check({ after }) {
     return firstDomain(after.xen.domains, (domain) => {
       if (domain.life === 'running') return null;
@@ -59,6 +61,7 @@ export const deadDomainOwnsNoFrames: XenGtInvariant = {
   name: 'dead-domain-owns-no-frames',
   class: 'teardown',
   description: 'a domain is dead only once every frame it owned has been freed',
+  reads: (state) => [state.xen],
   check({ after }) {
     return firstDomain(after.xen.domains, (domain) => {
       if (domain.life !== 'dead') return null;
@@ -77,6 +80,7 @@ export const zombieWithoutFramesIsDead: XenGtInvariant = {
   name: 'zombie-without-frames-is-dead',
   class: 'teardown',
   description: 'a dying domain that owns no frame any more is dead (the last free released the zombie)',
+  reads: (state) => [state.xen],
   check({ after }) {
     return firstDomain(after.xen.domains, (domain) => {
       if (domain.life !== 'dying') return null;
@@ -95,6 +99,7 @@ export function noVgpuNoBackendMappings(config: XenGtConfig): XenGtInvariant {
     name: 'no-vgpu-no-backend-mappings',
     class: 'teardown',
     description: 'once the vGPU is destroyed the backend holds no mapping of guest memory',
+    reads: (state) => [state.vgpu, state.xen],
     check({ after }) {
       if (after.vgpu !== null) return null;
       const left = backendPoolMappings(after, config);
