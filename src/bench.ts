@@ -20,13 +20,13 @@ import { arch, cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
-import { checkDesign } from './check.js';
+import { checkDesign, generation } from './check.js';
 import type { Counterexample } from './check.js';
 import { soundDesignPerModel } from './design.js';
 import type { AnyDesign, Invariant } from './design.js';
 import { runTrace } from './execute.js';
 import { exploreDesign } from './explore.js';
-import { defaultGeneration, traceArbitrary } from './generate.js';
+import { traceArbitrary } from './generate.js';
 import { minimize } from './minimize.js';
 import { freshSeed } from './seed.js';
 import { toolVersion } from './version.js';
@@ -431,7 +431,7 @@ function invariantCosts(design: AnyDesign, sequences: readonly (readonly unknown
 }
 
 export function measureThroughput(design: AnyDesign, settings: BenchSettings): Throughput {
-  const arbitrary = traceArbitrary(design.commands, defaultGeneration);
+  const arbitrary = traceArbitrary(design.commands, generation(design));
   fc.sample(arbitrary, { seed: settings.generationSeed + 1, numRuns: Math.min(20, settings.sequences) }); // warm-up
   const generated = timed(() => fc.sample(arbitrary, { seed: settings.generationSeed, numRuns: settings.sequences }));
   const sequences = generated.value as unknown[][];
@@ -504,7 +504,8 @@ export function measureShrink(
   run: number,
   reported: Counterexample | null,
 ): ShrinkMeasure {
-  const arbitrary = traceArbitrary(design.commands, defaultGeneration);
+  // The same generation as `checkDesign`'s: the design's own defaults (a shorter longest sequence) included.
+  const arbitrary = traceArbitrary(design.commands, generation(design));
   const started = performance.now();
   let failedAt: number | null = null;
   let foundLength = 0;

@@ -86,7 +86,7 @@ export interface DesignCheck {
 }
 
 /** The harness's defaults, then the design's own (a stack may want shorter sequences), then the check's. */
-function generation(design: AnyDesign, options: CheckOptions): GenerationOptions {
+export function generation(design: AnyDesign, options: Pick<CheckOptions, 'generation'> = {}): GenerationOptions {
   return { ...defaultGeneration, ...design.generation, ...options.generation };
 }
 
