@@ -5,7 +5,8 @@
  */
 import type { GvtConfig } from './config.js';
 import { ownGgttIndices } from './config.js';
-import type { GuestPage, GvtVgpu } from './types.js';
+import type { GvtHost } from './host.js';
+import type { GuestPage, GvtVgpu, GvtWorld } from './types.js';
 
 /** A leaf shadow entry holding a DMA address, with where it is. */
 export interface ShadowUse {
@@ -38,6 +39,25 @@ export function shadowUses(
     });
   }
   return uses;
+}
+
+/** A leaf shadow entry and where a GPU access through it lands. */
+export interface ReachedFrame extends ShadowUse {
+  /** The frame the hypervisor translates the DMA address to, or null (an IOMMU fault). */
+  readonly mfn: number | null;
+}
+
+/** Every leaf shadow entry of the vGPU and the frame a GPU access through it reaches now. */
+export function shadowReach<W extends GvtWorld>(
+  world: W,
+  config: GvtConfig,
+  host: Pick<GvtHost<W>, 'translate'>,
+): ReachedFrame[] {
+  if (world.vgpu === null) return [];
+  return shadowUses(world.vgpu, config, world.guestPages).map((use) => ({
+    ...use,
+    mfn: host.translate(world, use.dmaAddr),
+  }));
 }
 
 /** Shadow entries holding each DMA address. */

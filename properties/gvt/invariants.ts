@@ -6,7 +6,7 @@
  */
 import type { GvtConfig } from '../../models/gvt/config.js';
 import { sptReferences, shadowUses, usersByDmaAddr } from '../../models/gvt/views.js';
-import type { GvtWorld } from '../../models/gvt/types.js';
+import type { GpuAccess, GvtWorld } from '../../models/gvt/types.js';
 import type { Invariant } from '../../src/design.js';
 import { shadowMismatch } from './shadow-check.js';
 
@@ -18,6 +18,23 @@ export interface GvtStackView<S> {
   writeProtected(state: S): readonly number[];
   /** The parts of the state the mediator's views read, for incremental checking. */
   parts(state: S): readonly unknown[];
+}
+
+/** The view of a stack whose state holds the mediator's part and the write-protected gfns at top level. */
+export function gvtWorldView<S extends GvtWorld & { readonly writeProtected: readonly number[] }>(
+  config: GvtConfig,
+): GvtStackView<S> {
+  return {
+    config,
+    world: (state) => state,
+    writeProtected: (state) => state.writeProtected,
+    parts: (state) => [state.vgpu, state.guestPages],
+  };
+}
+
+/** The GPU accesses a step reports (a stack's step result carries them beside the `OpResult`). */
+export function gpuAccessesOf(result: unknown): readonly GpuAccess[] {
+  return (result as { readonly accesses?: readonly GpuAccess[] } | null)?.accesses ?? [];
 }
 
 const hex = (value: number): string => `0x${value.toString(16)}`;

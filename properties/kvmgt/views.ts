@@ -5,14 +5,10 @@
 import { HOST_GGTT_DMA_ADDRS, HOST_OWNER, OTHER_OWNER, VM_OWNER } from '../../models/kvmgt/config.js';
 import type { KvmgtConfig } from '../../models/kvmgt/config.js';
 import type { KvmgtState } from '../../models/kvmgt/types.js';
-import { shadowUses } from '../../models/gvt/views.js';
-import type { ShadowUse } from '../../models/gvt/views.js';
+import { shadowReach } from '../../models/gvt/views.js';
+import type { ReachedFrame } from '../../models/gvt/views.js';
+import { kvmgtHost } from '../../models/kvmgt/host.js';
 import { type1Backend } from '../../models/vfio/state.js';
-
-export interface ReachedFrame extends ShadowUse {
-  /** The frame the DMA address translates to in the host domain, or null (an IOMMU fault). */
-  readonly mfn: number | null;
-}
 
 const reachCache = new WeakMap<KvmgtState, ReachedFrame[]>();
 
@@ -20,13 +16,7 @@ const reachCache = new WeakMap<KvmgtState, ReachedFrame[]>();
 export function reachedFrames(state: KvmgtState, config: KvmgtConfig): ReachedFrame[] {
   const cached = reachCache.get(state);
   if (cached !== undefined) return cached;
-  const reached =
-    state.vgpu === null
-      ? []
-      : shadowUses(state.vgpu, config.gvt, state.guestPages).map((use) => ({
-          ...use,
-          mfn: state.hostDma.map[use.dmaAddr] ?? null,
-        }));
+  const reached = shadowReach(state, config.gvt, kvmgtHost(config));
   reachCache.set(state, reached);
   return reached;
 }

@@ -3,8 +3,8 @@
  * every structure (p2m entries, maptrack handles) rather than read from the reference counts the
  * model maintains, and which frames the GPU can reach through the vGPU's leaf shadow entries.
  */
-import { shadowUses } from '../../models/gvt/views.js';
-import type { ShadowUse } from '../../models/gvt/views.js';
+import { shadowReach } from '../../models/gvt/views.js';
+import type { ReachedFrame } from '../../models/gvt/views.js';
 import type { XenGtConfig } from '../../models/xengt/config.js';
 import { isPoolGfn, xenGtHost } from '../../models/xengt/host.js';
 import type { XenGtState } from '../../models/xengt/types.js';
@@ -64,11 +64,6 @@ export function holdersByFrame(xen: XenState): readonly (readonly Holder[])[] {
   return holders;
 }
 
-export interface ReachedFrame extends ShadowUse {
-  /** The frame a GPU access through the entry lands in, or null (an IOMMU fault). */
-  readonly mfn: number | null;
-}
-
 const reachMemo = new WeakMap<XenGtConfig, WeakMap<XenGtState, readonly ReachedFrame[]>>();
 
 /**
@@ -83,14 +78,7 @@ export function reachedFrames(state: XenGtState, config: XenGtConfig): readonly 
   }
   const known = memo.get(state);
   if (known !== undefined) return known;
-  const host = xenGtHost(config);
-  const reached =
-    state.vgpu === null
-      ? []
-      : shadowUses(state.vgpu, config.gvt, state.guestPages).map((use) => ({
-          ...use,
-          mfn: host.translate(state, use.dmaAddr),
-        }));
+  const reached = shadowReach(state, config.gvt, xenGtHost(config));
   memo.set(state, reached);
   return reached;
 }

@@ -2,22 +2,19 @@
  * Effect invariants of the KVMGT stack: where the GPU's accesses for the vGPU actually landed.
  */
 import { VM_OWNER } from '../../../models/kvmgt/config.js';
-import type { KvmgtCommand, KvmgtResult, KvmgtState } from '../../../models/kvmgt/types.js';
+import type { KvmgtCommand, KvmgtState } from '../../../models/kvmgt/types.js';
 import type { Invariant } from '../../../src/design.js';
+import { gpuAccessesOf } from '../../gvt/invariants.js';
 import { ownerName } from '../views.js';
 
 type KvmgtInvariant = Invariant<KvmgtState, KvmgtCommand>;
-
-function accessesOf(result: unknown): KvmgtResult['accesses'] {
-  return (result as Partial<KvmgtResult> | null)?.accesses ?? [];
-}
 
 export const noDmaToForeignFrame: KvmgtInvariant = {
   name: 'no-dma-to-foreign-frame',
   class: 'effect',
   description: 'a GPU access for the vGPU never lands in a frame owned by anyone but its VM',
   check({ result }) {
-    const hit = accessesOf(result).find(
+    const hit = gpuAccessesOf(result).find(
       (access) => access.outcome === 'landed' && access.owner !== null && access.owner !== VM_OWNER,
     );
     if (hit === undefined) return null;
@@ -34,7 +31,7 @@ export const noDmaToFreeFrame: KvmgtInvariant = {
   class: 'effect',
   description: 'a GPU access for the vGPU never lands in a free frame',
   check({ result }) {
-    const hit = accessesOf(result).find((access) => access.outcome === 'landed' && access.owner === null);
+    const hit = gpuAccessesOf(result).find((access) => access.outcome === 'landed' && access.owner === null);
     if (hit === undefined) return null;
     return {
       message: `GPU ${hit.write ? 'write' : 'read'} through ${hit.via} landed in free mfn ${String(hit.mfn)}`,

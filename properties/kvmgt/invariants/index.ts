@@ -13,12 +13,12 @@ import type { Invariant } from '../../../src/design.js';
 import { failedOperationLeavesStateUnchanged } from '../../generic/atomicity.js';
 import {
   cacheKrefMatchesShadowUsers,
+  gvtWorldView,
   shadowDmaAddrCached,
   shadowMatchesGuestEntry,
   shadowedTableWriteProtected,
   sptRefcountMatchesReferences,
 } from '../../gvt/invariants.js';
-import type { GvtStackView } from '../../gvt/invariants.js';
 import { liftVfioInvariant } from '../../passthrough/invariants/lift.js';
 import { dmaSlotsAccounted, mappingsDisjoint } from '../../vfio/invariants/accounting.js';
 import { noKernelCrash } from '../../vfio/invariants/effect.js';
@@ -35,12 +35,7 @@ function lift(invariant: Parameters<typeof liftVfioInvariant>[0], stateOnly = fa
 }
 
 export function kvmgtInvariants(config: KvmgtConfig): KvmgtInvariant[] {
-  const view: GvtStackView<KvmgtState> = {
-    config: config.gvt,
-    world: (state) => state,
-    writeProtected: (state) => state.writeProtected,
-    parts: (state) => [state.vgpu, state.guestPages],
-  };
+  const view = gvtWorldView<KvmgtState>(config.gvt);
   return [
     noDmaToForeignFrame,
     noDmaToFreeFrame,

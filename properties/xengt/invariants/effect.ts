@@ -5,15 +5,15 @@
 import type { GpuAccess } from '../../../models/gvt/types.js';
 import type { XenGtCommand } from '../../../models/xengt/commands.js';
 import type { XenGtConfig } from '../../../models/xengt/config.js';
-import type { XenGtResult, XenGtState } from '../../../models/xengt/types.js';
+import type { XenGtState } from '../../../models/xengt/types.js';
 import type { Invariant } from '../../../src/design.js';
+import { gpuAccessesOf } from '../../gvt/invariants.js';
 import { describeShadowPlace, ownerName } from '../views.js';
 
 type XenGtInvariant = Invariant<XenGtState, XenGtCommand>;
 
 function landed(result: unknown, test: (owner: number | null) => boolean): GpuAccess | undefined {
-  const accesses = (result as Partial<XenGtResult> | null)?.accesses ?? [];
-  return accesses.find((access) => access.outcome === 'landed' && test(access.owner));
+  return gpuAccessesOf(result).find((access) => access.outcome === 'landed' && test(access.owner));
 }
 
 function through(access: GpuAccess): string {

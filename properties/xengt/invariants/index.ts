@@ -10,12 +10,12 @@ import type { Invariant } from '../../../src/design.js';
 import { failedOperationLeavesStateUnchanged } from '../../generic/atomicity.js';
 import {
   cacheKrefMatchesShadowUsers,
+  gvtWorldView,
   shadowDmaAddrCached,
   shadowMatchesGuestEntry,
   shadowedTableWriteProtected,
   sptRefcountMatchesReferences,
 } from '../../gvt/invariants.js';
-import type { GvtStackView } from '../../gvt/invariants.js';
 import {
   backendMappingsMatchShadow,
   frameRefcountMatchesHolders,
@@ -36,12 +36,7 @@ import {
 } from './teardown.js';
 
 export function xenGtInvariants(config: XenGtConfig): Invariant<XenGtState, XenGtCommand>[] {
-  const view: GvtStackView<XenGtState> = {
-    config: config.gvt,
-    world: (state) => state,
-    writeProtected: (state) => state.writeProtected,
-    parts: (state) => [state.vgpu, state.guestPages],
-  };
+  const view = gvtWorldView<XenGtState>(config.gvt);
   return [
     noDmaToForeignFrame(config),
     noDmaToFreeFrame(config),
