@@ -10,6 +10,11 @@
  * one field of another step lowered by one (or to its smallest value). Some traces need exactly
  * that joint move: two steps that only reorder the allocator's free list, and a range one page
  * too long that they compensate for.
+ *
+ * Last, one or two steps are removed while a value that stays is renamed to a fresh one (the
+ * smallest values its field does not use yet). Lowering alone never gets there: a gfn that was
+ * ballooned out and populated again needs steps that free and reorder frames, while a gfn never
+ * populated needs none — but it is a larger number.
  */
 export interface MinimizeResult<C> {
   readonly commands: C[];
@@ -24,6 +29,9 @@ const EXHAUSTIVE_BELOW = 32;
 
 /** Traces longer than this skip the pair-removal pass (its cost grows with the cube of the length). */
 const PAIR_PASS_MAX_STEPS = 10;
+
+/** Fresh values tried per rename: the smallest ones the field does not use. */
+const FRESH_VALUES = 4;
 
 /** Places sharing one value that are lowered together, at most; 2^6 subsets is cheap. */
 const MAX_JOINT_PLACES = 6;
@@ -111,6 +119,42 @@ export function minimize<C extends object>(
     return false;
   };
 
+  // One or two steps out, and one value of the rest renamed — at all its places of one field,
+  // then at each place alone — to a value that field does not use.
+  const removeWithRename = (): boolean => {
+    if (current.length < 2 || current.length > PAIR_PASS_MAX_STEPS) return false;
+    const removals: number[][] = [];
+    for (let first = 0; first < current.length; first++) removals.push([first]);
+    for (let first = 0; first < current.length; first++) {
+      for (let second = first + 1; second < current.length; second++) removals.push([first, second]);
+    }
+    for (const removal of removals) {
+      const rest = current.filter((_, index) => !removal.includes(index));
+      const keys = [...new Set(rest.flatMap((command) => Object.keys(command)))].sort();
+      for (const key of keys) {
+        const field = (command: C): unknown => (command as Record<string, unknown>)[key];
+        const used = new Set(rest.map(field));
+        const values = [...used].filter((value): value is number => typeof value === 'number').sort((a, b) => a - b);
+        if (values.length === 0) continue;
+        const fresh: number[] = [];
+        for (let value = 0; fresh.length < FRESH_VALUES; value++) if (!used.has(value)) fresh.push(value);
+        for (const value of values) {
+          const places = rest.flatMap((command, index) => (field(command) === value ? [index] : []));
+          const targets = places.length > 1 ? [places, ...places.map((place) => [place])] : [places];
+          for (const target of targets) {
+            for (const renamed of fresh) {
+              const candidate = rest.map((command, index) =>
+                target.includes(index) ? ({ ...command, [key]: renamed } as C) : command,
+              );
+              if (tryCandidate(candidate)) return true;
+            }
+          }
+        }
+      }
+    }
+    return false;
+  };
+
   let changed = true;
   while (changed && attempts < MAX_ATTEMPTS) {
     changed = false;
@@ -135,6 +179,7 @@ export function minimize<C extends object>(
       }
     }
     if (!changed && removePairs()) changed = true;
+    if (!changed && removeWithRename()) changed = true;
   }
   return { commands: current, attempts };
 }

@@ -39,6 +39,18 @@ describe('minimize', () => {
     expect(minimize(trace, fails).commands).toEqual([op('a', 1)]);
   });
 
+  test('removes a step while renaming a value that stays to a fresh one', () => {
+    // Like xen/lookup's shadow-matches-guest-entry: a gfn ballooned out and populated again needs
+    // a step that reorders the free list ('x'); a gfn never populated (4 and up) needs none.
+    const named = (ops: Op[], kind: string): number | undefined => ops.find((o) => o.kind === kind)?.value;
+    const fails = (ops: Op[]): boolean => {
+      const value = named(ops, 'a');
+      if (value === undefined || value !== named(ops, 'b')) return false;
+      return ops.some((o) => o.kind === 'x') ? value === 1 : value >= 4;
+    };
+    expect(minimize([op('x', 0), op('a', 1), op('b', 1)], fails).commands).toEqual([op('a', 4), op('b', 4)]);
+  });
+
   test('keeps a trace that is already minimal', () => {
     const trace = [op('only', 0)];
     expect(minimize(trace, (ops) => ops.length === 1 && ops[0]!.kind === 'only').commands).toEqual(trace);
