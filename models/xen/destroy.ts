@@ -15,24 +15,28 @@ import { fail, succeed } from '../result.js';
 import type { OpResult } from '../result.js';
 import { hasBug } from './config.js';
 import type { XenConfig } from './config.js';
+import { writableDomain } from './copy-on-write.js';
 import { releaseMappings } from './grant-table.js';
 import { dropFrameRef, runningDomain } from './state.js';
-import type { XenState } from './types.js';
+import type { XenDomain, XenState } from './types.js';
 
 export function destroyDomain(state: XenState, config: XenConfig, domid: number): OpResult {
-  const domain = runningDomain(state, domid);
-  if (domain === undefined) return fail('ESRCH');
-  if (domain.privileged) return fail('EPERM');
-  domain.life = 'dying';
-  if (!hasBug(config, 'destroy-skips-release-mappings')) releaseMappings(state, config, domain);
+  const running = runningDomain(state, domid);
+  if (running === undefined) return fail('ESRCH');
+  if (running.privileged) return fail('EPERM');
+  // Each change goes through writableDomain afresh: releasing references may change this
+  // domain's tot_pages and life on the way (copy-on-write.ts).
+  const dying = (): XenDomain => writableDomain(state, domid) ?? running;
+  dying().life = 'dying';
+  if (!hasBug(config, 'destroy-skips-release-mappings')) releaseMappings(state, config, domid);
   if (!hasBug(config, 'destroy-skips-p2m-teardown')) {
-    const entries = Object.entries(domain.p2m);
-    domain.p2m = {};
+    const entries = Object.entries(dying().p2m);
+    dying().p2m = {};
     for (const [, entry] of entries) {
       // Grant entries left here belong to handles released above; they hold no reference of their own.
       if (entry.type === 'ram_rw' || entry.type === 'map_foreign') dropFrameRef(state, config, entry.mfn);
     }
   }
-  if (domain.totPages === 0 || hasBug(config, 'destroy-ignores-zombie-frames')) domain.life = 'dead';
-  return succeed({ zombie: domain.life === 'dying' });
+  if (dying().totPages === 0 || hasBug(config, 'destroy-ignores-zombie-frames')) dying().life = 'dead';
+  return succeed({ zombie: dying().life === 'dying' });
 }

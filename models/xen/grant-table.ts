@@ -23,6 +23,13 @@ import { hasBug } from './config.js';
 import type { XenConfig } from './config.js';
 import { gntst } from './status.js';
 import type { GntstName } from './status.js';
+import {
+  writableActiveEntry,
+  writableGrantEntry,
+  writableMaptrack,
+  writableMemory,
+  writableP2m,
+} from './copy-on-write.js';
 import { dropFrameRef, runningDomain } from './state.js';
 import type { ActiveEntry, GrantEntry, MaptrackEntry, XenDomain, XenState } from './types.js';
 
@@ -65,10 +72,11 @@ export function grantAccess(state: XenState, args: GrantAccessArgs): OpResult {
   const entry = granter.grantTable[args.ref];
   if (entry === undefined) return fail('EINVAL');
   if (entry.permitAccess || entry.reading || entry.writing) return fail('EBUSY');
-  entry.domid = args.granteeDomid;
-  entry.frame = args.gfn;
-  entry.readonly = args.readonly;
-  entry.permitAccess = true;
+  const written = writableGrantEntry(state, granter.domid, args.ref) ?? entry;
+  written.domid = args.granteeDomid;
+  written.frame = args.gfn;
+  written.readonly = args.readonly;
+  written.permitAccess = true;
   return succeed();
 }
 
@@ -84,10 +92,11 @@ export function endAccess(state: XenState, config: XenConfig, args: EndAccessArg
   const entry = granter.grantTable[args.ref];
   if (entry === undefined) return fail('EINVAL');
   if ((entry.reading || entry.writing) && !hasBug(config, 'end-access-ignores-pin')) return fail('EBUSY');
-  entry.permitAccess = false;
-  entry.readonly = false;
-  entry.reading = false;
-  entry.writing = false;
+  const written = writableGrantEntry(state, granter.domid, args.ref) ?? entry;
+  written.permitAccess = false;
+  written.readonly = false;
+  written.reading = false;
+  written.writing = false;
   return succeed();
 }
 
@@ -112,6 +121,24 @@ function countersFor(parts: { host: boolean; device: boolean; readonly: boolean 
   if (parts.host) counters.push(parts.readonly ? 'hstr' : 'hstw');
   if (parts.device) counters.push(parts.readonly ? 'devr' : 'devw');
   return counters;
+}
+
+/** The active entry takes the mapper's pins on `mfn`; the shared entry's status bits follow. */
+function pin(
+  state: XenState,
+  granterDomid: number,
+  ref: number,
+  mapperDomid: number,
+  mfn: number,
+  counters: PinCounter[],
+): void {
+  const entry = writableGrantEntry(state, granterDomid, ref);
+  const act = writableActiveEntry(state, granterDomid, ref);
+  if (entry === undefined || act === undefined) return;
+  act.domid = mapperDomid;
+  act.mfn = mfn;
+  for (const counter of counters) act[counter] += 1;
+  reduceStatusForPin(entry, act);
 }
 
 export function mapGrantRef(state: XenState, config: XenConfig, args: MapGrantArgs): OpResult {
@@ -157,29 +184,25 @@ export function mapGrantRef(state: XenState, config: XenConfig, args: MapGrantAr
   const hostMappingOk =
     !args.host || (args.hostAddr !== null && (!mapper.translated || mapper.p2m[args.hostAddr] === undefined));
   if (frameOwner !== granter.domid || !hostMappingOk) {
-    if (hasBug(config, 'failed-map-keeps-pin')) {
-      act.domid = mapper.domid;
-      act.mfn = mfn;
-      for (const counter of counters) act[counter] += 1;
-      reduceStatusForPin(entry, act);
-    }
+    if (hasBug(config, 'failed-map-keeps-pin')) pin(state, granter.domid, args.ref, mapper.domid, mfn, counters);
     return status('general_error');
   }
   // 8 (effect), 9 (effect), 10: pin.
-  act.domid = mapper.domid;
-  act.mfn = mfn;
-  for (const counter of counters) act[counter] += 1;
-  reduceStatusForPin(entry, act);
+  pin(state, granter.domid, args.ref, mapper.domid, mfn, counters);
   // 11: one general page reference per kind of mapping; then the host mapping.
-  if (args.device) getRef(state.memory, mfn);
+  if (args.device) getRef(writableMemory(state), mfn);
   if (args.host) {
-    getRef(state.memory, mfn);
+    getRef(writableMemory(state), mfn);
     if (mapper.translated && args.hostAddr !== null) {
-      mapper.p2m[args.hostAddr] = { type: args.readonly ? 'grant_map_ro' : 'grant_map_rw', mfn, handle };
+      writableP2m(state, mapper.domid)[args.hostAddr] = {
+        type: args.readonly ? 'grant_map_ro' : 'grant_map_rw',
+        mfn,
+        handle,
+      };
     }
   }
   // 13. Record the maptrack entry.
-  mapper.maptrack[handle] = {
+  writableMaptrack(state, mapper.domid)[handle] = {
     granterDomid: granter.domid,
     ref: args.ref,
     host: args.host,
@@ -210,9 +233,8 @@ function completeRelease(
   mapping: MaptrackEntry,
   released: { host: boolean; device: boolean },
 ): void {
-  const granter = state.domains[mapping.granterDomid];
-  const entry = granter?.grantTable[mapping.ref];
-  const act = granter?.active[mapping.ref];
+  const entry = writableGrantEntry(state, mapping.granterDomid, mapping.ref);
+  const act = writableActiveEntry(state, mapping.granterDomid, mapping.ref);
   if (entry !== undefined && act !== undefined && !hasBug(config, 'unmap-skips-pin-drop')) {
     for (const counter of countersFor({ ...released, readonly: mapping.readonly })) act[counter] -= 1;
     if (!hasBug(config, 'unmap-keeps-status-bits')) reduceStatusForPin(entry, act);
@@ -235,10 +257,11 @@ export function unmapGrantRef(state: XenState, config: XenConfig, args: UnmapGra
   const releaseHost = args.hostAddr !== null && mapping.host;
   if (releaseHost && !hostMappingMatches(mapper, mapping, args.hostAddr)) return status('general_error');
   if (!releaseHost && !releaseDevice) return succeed({ status: gntst.okay });
-  if (releaseHost && mapper.translated && args.hostAddr !== null) delete mapper.p2m[args.hostAddr];
+  if (releaseHost && mapper.translated && args.hostAddr !== null)
+    delete writableP2m(state, mapper.domid)[args.hostAddr];
   const remaining = { host: mapping.host && !releaseHost, device: mapping.device && !releaseDevice };
   // 8. A handle with neither kind left is freed.
-  mapper.maptrack[args.handle] =
+  writableMaptrack(state, mapper.domid)[args.handle] =
     remaining.host || remaining.device ? { ...mapping, host: remaining.host, device: remaining.device } : null;
   completeRelease(state, config, mapping, { host: releaseHost, device: releaseDevice });
   return succeed({ status: gntst.okay });
@@ -258,12 +281,18 @@ function hostMappingMatches(mapper: XenDomain, mapping: MaptrackEntry, hostAddr:
 // ---------------------------------------------------------------------------------------------
 // gnttab_release_mappings: a dying mapper gives back every pin and page reference it holds.
 
-export function releaseMappings(state: XenState, config: XenConfig, mapper: XenDomain): void {
-  for (let handle = mapper.maptrack.length - 1; handle >= 0; handle--) {
-    const mapping = mapper.maptrack[handle];
+export function releaseMappings(state: XenState, config: XenConfig, mapperDomid: number): void {
+  const mapper = state.domains[mapperDomid];
+  if (mapper === undefined) return;
+  // The handles as they were: the loop frees each once, in the (copied) maptrack.
+  const handles = mapper.maptrack;
+  for (let handle = handles.length - 1; handle >= 0; handle--) {
+    const mapping = handles[handle];
     if (mapping === undefined || mapping === null) continue;
-    if (mapping.host && mapper.translated && mapping.hostAddr !== null) delete mapper.p2m[mapping.hostAddr];
-    mapper.maptrack[handle] = null;
+    if (mapping.host && mapper.translated && mapping.hostAddr !== null) {
+      delete writableP2m(state, mapperDomid)[mapping.hostAddr];
+    }
+    writableMaptrack(state, mapperDomid)[handle] = null;
     const granter = state.domains[mapping.granterDomid];
     if (granter === undefined || granter.life === 'dead') continue;
     completeRelease(state, config, mapping, { host: mapping.host, device: mapping.device });

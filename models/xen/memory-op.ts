@@ -18,6 +18,7 @@ import { getRef } from '../memory/frames.js';
 import { fail, succeed } from '../result.js';
 import type { OpResult } from '../result.js';
 import { hasBug } from './config.js';
+import { writableDomain, writableMemory, writableP2m } from './copy-on-write.js';
 import type { XenConfig } from './config.js';
 import { allocDomainFrame, dropFrameRef, runningDomain } from './state.js';
 import type { XenState } from './types.js';
@@ -36,7 +37,7 @@ export function decreaseReservation(state: XenState, config: XenConfig, args: Gf
   // get_page(page, d) fails for a page owned by someone else: a grant-mapped or foreign-mapped
   // gfn cannot be ballooned out ("Bad page free").
   if (entry.type !== 'ram_rw' && !hasBug(config, 'balloon-ignores-owner')) return fail('ENXIO', { nrDone: 0 });
-  delete domain.p2m[args.gfn];
+  delete writableP2m(state, domain.domid)[args.gfn];
   if (hasBug(config, 'balloon-frees-referenced-page')) {
     freeOutright(state, entry.mfn);
     return succeed({ nrDone: 1, mfn: entry.mfn });
@@ -48,13 +49,14 @@ export function decreaseReservation(state: XenState, config: XenConfig, args: Gf
 
 /** The deliberate bug: the frame goes back to the allocator whatever else still references it. */
 function freeOutright(state: XenState, mfn: number): void {
-  const frame = state.memory.frames[mfn];
+  const memory = writableMemory(state);
+  const frame = memory.frames[mfn];
   if (frame === undefined || frame.owner === null) return;
-  const owner = state.domains[frame.owner];
+  const owner = writableDomain(state, frame.owner);
   if (owner !== undefined) owner.totPages -= 1;
   frame.owner = null;
   frame.refcount -= 1;
-  state.memory.freeList.push(mfn);
+  memory.freeList.push(mfn);
 }
 
 /** populate_physmap for one gfn: a free frame becomes the domain's RAM at `gfn`. */
@@ -62,9 +64,9 @@ export function populatePhysmap(state: XenState, args: GfnArgs): OpResult {
   const domain = runningDomain(state, args.domid);
   if (domain === undefined) return fail('ESRCH', { nrDone: 0 });
   if (domain.p2m[args.gfn] !== undefined) return fail('EBUSY', { nrDone: 0 });
-  const mfn = allocDomainFrame(state, domain);
+  const mfn = allocDomainFrame(state, domain.domid);
   if (mfn === null) return fail('ENOMEM', { nrDone: 0 });
-  domain.p2m[args.gfn] = { type: 'ram_rw', mfn };
+  writableP2m(state, domain.domid)[args.gfn] = { type: 'ram_rw', mfn };
   return succeed({ nrDone: 1, mfn });
 }
 
@@ -87,8 +89,8 @@ export function addToPhysmapForeign(state: XenState, args: ForeignMapArgs): OpRe
   const source = foreign.p2m[args.foreignGfn];
   if (source === undefined || source.type !== 'ram_rw') return fail('EINVAL');
   if (domain.p2m[args.gfn] !== undefined) return fail('EBUSY');
-  getRef(state.memory, source.mfn);
-  domain.p2m[args.gfn] = {
+  getRef(writableMemory(state), source.mfn);
+  writableP2m(state, domain.domid)[args.gfn] = {
     type: 'map_foreign',
     mfn: source.mfn,
     foreignDomid: foreign.domid,
@@ -104,7 +106,7 @@ export function removeForeignMapping(state: XenState, config: XenConfig, args: G
   const entry = domain.p2m[args.gfn];
   if (entry === undefined) return fail('ENOENT');
   if (entry.type !== 'map_foreign') return fail('EINVAL');
-  delete domain.p2m[args.gfn];
+  delete writableP2m(state, domain.domid)[args.gfn];
   dropFrameRef(state, config, entry.mfn);
   return succeed({ mfn: entry.mfn });
 }

@@ -5,6 +5,7 @@
 import { allocFrame, cloneHostMemory, createHostMemory, putRef } from '../memory/frames.js';
 import type { HostMemoryConfig } from '../memory/frames.js';
 import { hasBug } from './config.js';
+import { writableDomain, writableMemory } from './copy-on-write.js';
 import type { XenConfig } from './config.js';
 import type { ActiveEntry, GrantEntry, MaptrackEntry, P2mEntry, XenDomain, XenState } from './types.js';
 
@@ -89,10 +90,11 @@ export function p2mLookup(domain: XenDomain, gfn: number): P2mEntry | undefined 
   return domain.p2m[gfn];
 }
 
-/** Allocates a frame to `domain` and accounts it in tot_pages. */
-export function allocDomainFrame(state: XenState, domain: XenDomain): number | null {
-  const mfn = allocFrame(state.memory, domain.domid);
-  if (mfn !== null) domain.totPages += 1;
+/** Allocates a frame to domain `domid` and accounts it in tot_pages. */
+export function allocDomainFrame(state: XenState, domid: number): number | null {
+  const mfn = allocFrame(writableMemory(state), domid);
+  const domain = writableDomain(state, domid);
+  if (mfn !== null && domain !== undefined) domain.totPages += 1;
   return mfn;
 }
 
@@ -101,9 +103,9 @@ export function allocDomainFrame(state: XenState, domain: XenDomain): number | n
  * tot_pages drops; a dying owner with no pages left is finally dead (the zombie is released).
  */
 export function dropFrameRef(state: XenState, config: XenConfig, mfn: number): void {
-  const previousOwner = putRef(state.memory, mfn);
+  const previousOwner = putRef(writableMemory(state), mfn);
   if (previousOwner === undefined || previousOwner === null) return;
-  const owner = state.domains[previousOwner];
+  const owner = writableDomain(state, previousOwner);
   if (owner === undefined) return;
   if (!hasBug(config, 'free-keeps-tot-pages')) owner.totPages -= 1;
   if (owner.life === 'dying' && owner.totPages === 0 && !hasBug(config, 'zombie-never-dies')) owner.life = 'dead';

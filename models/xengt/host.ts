@@ -30,7 +30,8 @@ import { SCRATCH } from '../gvt/types.js';
 import { zeroPage } from '../gvt/vgpu.js';
 import { getRef } from '../memory/frames.js';
 import { addToPhysmapForeign, removeForeignMapping } from '../xen/memory-op.js';
-import { cloneXenState, runningDomain } from '../xen/state.js';
+import { shareXenState, writableMemory } from '../xen/copy-on-write.js';
+import { runningDomain } from '../xen/state.js';
 import type { P2mEntry, XenState } from '../xen/types.js';
 import type { XenGtConfig } from './config.js';
 import { hasXenGtBug } from './config.js';
@@ -52,11 +53,12 @@ export function xenGtHost(config: XenGtConfig): XenGtHost {
 
 /**
  * The services for a step whose state still shares Xen's part with the state before it: Xen is
- * copied the first time a service changes it (only the map backend's mappings do).
+ * shared afresh (copy-on-write) the first time a service changes it (only the map backend's
+ * mappings do).
  */
 export function copyOnWriteHost(config: XenGtConfig, shared: XenState): XenGtHost {
   return makeHost(config, (state) => {
-    if (state.xen === shared) state.xen = cloneXenState(shared);
+    if (state.xen === shared) state.xen = shareXenState(shared);
     return state.xen;
   });
 }
@@ -98,7 +100,7 @@ function mapForeign(
     });
     if (!mapped.ok) return { ok: false, errno: String(mapped.error) };
     if (hasXenGtBug(config, 'map-takes-no-ref')) {
-      const frame = xen.memory.frames[Number(mapped.detail?.['mfn'])];
+      const frame = writableMemory(xen).frames[Number(mapped.detail?.['mfn'])];
       if (frame !== undefined) frame.refcount -= 1;
     }
     return { ok: true, dmaAddr: dfn };
@@ -120,7 +122,7 @@ function makeHost(config: XenGtConfig, writableXen: (state: XenGtState) => XenSt
       const entry = state.xen.domains[config.backendDomid]?.p2m[dmaAddr];
       if (!isPoolGfn(config, dmaAddr) || entry?.type !== 'map_foreign') return;
       const xen = writableXen(state);
-      if (hasXenGtBug(config, 'map-takes-no-ref')) getRef(xen.memory, entry.mfn);
+      if (hasXenGtBug(config, 'map-takes-no-ref')) getRef(writableMemory(xen), entry.mfn);
       removeForeignMapping(xen, config.xen, { domid: config.backendDomid, gfn: dmaAddr });
     },
     trackAdd(state, gfn) {

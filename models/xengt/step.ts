@@ -22,7 +22,8 @@ import type { OpResult } from '../result.js';
 import { destroyDomain } from '../xen/destroy.js';
 import { endAccess, grantAccess, mapGrantRef, unmapGrantRef } from '../xen/grant-table.js';
 import { addToPhysmapForeign, decreaseReservation, populatePhysmap, removeForeignMapping } from '../xen/memory-op.js';
-import { cloneXenState, createXenState, runningDomain } from '../xen/state.js';
+import { shareXenState } from '../xen/copy-on-write.js';
+import { createXenState, runningDomain } from '../xen/state.js';
 import type { XenGtCommand } from './commands.js';
 import type { XenGtConfig } from './config.js';
 import { hasXenGtBug } from './config.js';
@@ -50,8 +51,9 @@ export function initXenGt(config: XenGtConfig): XenGtState {
   };
 }
 
+/** A state for one step: Xen's part copy-on-write, the mediator's part copied. */
 export function cloneXenGt(state: XenGtState): XenGtState {
-  return { xen: cloneXenState(state.xen), ...cloneXenGtMediator(state) };
+  return { xen: shareXenState(state.xen), ...cloneXenGtMediator(state) };
 }
 
 /** A copy of everything but Xen: the vGPU, the guest's memory contents, the write-protected gfns. */
@@ -86,7 +88,7 @@ export function stepXenGt(state: XenGtState, config: XenGtConfig, command: XenGt
   // through the backend's services, which copy it when they first do.
   if (xenOnly.has(command.kind) || command.kind === 'destroyDomain') {
     const next: XenGtState = xenOnly.has(command.kind)
-      ? { ...state, xen: cloneXenState(state.xen) }
+      ? { ...state, xen: shareXenState(state.xen) }
       : cloneXenGt(state);
     const applied = apply(next, config, xenGtHost(config), command);
     return { state: next, result: { ...applied.result, accesses: applied.accesses ?? [] } };

@@ -1,0 +1,94 @@
+/**
+ * Copy-on-write for the Xen state. A step starts from `shareXenState(before)`: a new state whose
+ * host memory, domain array, domains and their tables are the very objects of `before`. Every
+ * change goes through the `writable*` functions, which copy the part the first time this state
+ * changes it and hand back that copy from then on. What a step leaves alone stays shared with
+ * the state before it, so:
+ * - a refused request that changed nothing hands back a state whose every part is `before`'s,
+ *   and the atomicity invariant's comparison stops at the first level;
+ * - an invariant that reads only unchanged parts is not re-checked (`Invariant.reads`);
+ * - a step copies a table or two, not the whole world.
+ *
+ * A state that `shareXenState` did not make (`createXenState`, the deep `cloneXenState` that
+ * tests use) owns all its parts: the same functions change it in place.
+ *
+ * The rule for callers: read through any reference, but write only through what a `writable*`
+ * function returned *in this step* — a domain fetched before may be the shared one. The
+ * every-design purity test (`test/engine/purity.test.ts`) catches a write that misses it: the
+ * state a step was given must come out unchanged.
+ */
+import { cloneHostMemory } from '../memory/frames.js';
+import type { HostMemory } from '../memory/frames.js';
+import type { ActiveEntry, GrantEntry, MaptrackEntry, P2mEntry, XenDomain, XenState } from './types.js';
+
+/** The parts each shared state has copied so far; a state absent here owns everything. */
+const copiedIn = new WeakMap<XenState, WeakSet<object>>();
+
+/** A state that shares every part with `before` until it changes one. */
+export function shareXenState(before: XenState): XenState {
+  const state: XenState = { memory: before.memory, domains: before.domains };
+  copiedIn.set(state, new WeakSet());
+  return state;
+}
+
+function owns(state: XenState, part: object): boolean {
+  const copied = copiedIn.get(state);
+  return copied === undefined || copied.has(part);
+}
+
+function adopt<T extends object>(state: XenState, part: T): T {
+  copiedIn.get(state)?.add(part);
+  return part;
+}
+
+export function writableMemory(state: XenState): HostMemory {
+  if (!owns(state, state.memory)) state.memory = adopt(state, cloneHostMemory(state.memory));
+  return state.memory;
+}
+
+/** The domain's own fields (life, tot_pages) to change; its tables stay shared until written. */
+export function writableDomain(state: XenState, domid: number): XenDomain | undefined {
+  const domain = state.domains[domid];
+  if (domain === undefined || owns(state, domain)) return domain;
+  if (!owns(state, state.domains)) state.domains = adopt(state, [...state.domains]);
+  const copy = adopt(state, { ...domain });
+  state.domains[domid] = copy;
+  return copy;
+}
+
+export function writableP2m(state: XenState, domid: number): Record<string, P2mEntry> {
+  const domain = writableDomain(state, domid);
+  if (domain === undefined) throw new Error(`xen: no domain ${domid} to change the p2m of`);
+  if (!owns(state, domain.p2m)) domain.p2m = adopt(state, { ...domain.p2m });
+  return domain.p2m;
+}
+
+export function writableMaptrack(state: XenState, domid: number): (MaptrackEntry | null)[] {
+  const domain = writableDomain(state, domid);
+  if (domain === undefined) throw new Error(`xen: no domain ${domid} to change the maptrack of`);
+  if (!owns(state, domain.maptrack)) domain.maptrack = adopt(state, [...domain.maptrack]);
+  return domain.maptrack;
+}
+
+export function writableGrantEntry(state: XenState, domid: number, ref: number): GrantEntry | undefined {
+  const domain = writableDomain(state, domid);
+  if (domain?.grantTable[ref] === undefined) return undefined;
+  if (!owns(state, domain.grantTable)) domain.grantTable = adopt(state, [...domain.grantTable]);
+  return writableElement(state, domain.grantTable, ref);
+}
+
+export function writableActiveEntry(state: XenState, domid: number, ref: number): ActiveEntry | undefined {
+  const domain = writableDomain(state, domid);
+  if (domain?.active[ref] === undefined) return undefined;
+  if (!owns(state, domain.active)) domain.active = adopt(state, [...domain.active]);
+  return writableElement(state, domain.active, ref);
+}
+
+/** The element at `index` of an array this state owns, copied if it is still shared. */
+function writableElement<T extends object>(state: XenState, array: T[], index: number): T | undefined {
+  const element = array[index];
+  if (element === undefined || owns(state, element)) return element;
+  const copy = adopt(state, { ...element });
+  array[index] = copy;
+  return copy;
+}

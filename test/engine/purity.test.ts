@@ -1,0 +1,53 @@
+/**
+ * Every design's step leaves the state it was given exactly as it was. The engine keeps each
+ * state as the next step's `before`, the atomicity invariant compares the two, and explore keys
+ * its visited set on states: all rely on it. Steps copy on write (the Xen model's tables, the
+ * mediator's parts) and share what they do not change, so a write through a shared reference
+ * would corrupt the previous state silently; this test makes it loud. Mutants are included: their
+ * bugs take paths (a failed map that keeps its pin, a balloon that frees a referenced page) that
+ * sound designs never do.
+ */
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import type { AnyDesign } from '../../src/design.js';
+import { defaultGeneration, traceArbitrary } from '../../src/generate.js';
+import { designs } from '../../properties/registry.js';
+import { firstDifference } from '../../properties/generic/deep-equal.js';
+import { kvmgtMutants } from '../../properties/kvmgt/mutants.js';
+import { passthroughMutants } from '../../properties/passthrough/mutants.js';
+import { vfioMutants } from '../../properties/vfio/mutants.js';
+import { differentialMutants, viommuMutants } from '../../properties/viommu/mutants.js';
+import { xenGtMediatorMutants, xenGtMutants } from '../../properties/xengt/mutants.js';
+
+const subjects: readonly AnyDesign[] = [
+  ...designs,
+  ...vfioMutants,
+  ...passthroughMutants,
+  ...viommuMutants,
+  ...differentialMutants,
+  ...kvmgtMutants,
+  ...xenGtMutants,
+  ...xenGtMediatorMutants,
+];
+const TRACES = 30;
+
+describe('a step never changes the state it is given', () => {
+  test.for(subjects)('$id', (design) => {
+    const generation = { ...defaultGeneration, ...design.generation };
+    const traces = fc.sample(traceArbitrary(design.commands, generation), { seed: 505, numRuns: TRACES });
+    let steps = 0;
+    for (const templates of traces) {
+      let state: unknown = design.init();
+      for (const template of templates) {
+        const command: unknown = design.resolve(state, template);
+        const snapshot: unknown = structuredClone(state);
+        const { state: after } = design.step(state, command);
+        const changed = firstDifference(snapshot, state);
+        expect(changed, `${JSON.stringify(command)} changed the state it was given`).toBeNull();
+        state = after;
+        steps += 1;
+      }
+    }
+    expect(steps).toBeGreaterThan(TRACES);
+  });
+});
