@@ -40,12 +40,11 @@ export interface RunOptions {
   readonly incremental?: boolean;
 }
 
-/** True when every part `invariant` reads is the same object before and after the step. */
-function unchanged(invariant: Invariant<unknown, unknown>, before: unknown, after: unknown): boolean {
-  if (invariant.reads === undefined || before === null) return false;
-  const previous = invariant.reads(before);
-  const current = invariant.reads(after);
-  return previous.length === current.length && previous.every((part, index) => part === current[index]);
+/** True when both lists hold the same parts (the same objects, or equal primitives) in order. */
+function sameParts(previous: readonly unknown[], current: readonly unknown[]): boolean {
+  if (previous.length !== current.length) return false;
+  for (let index = 0; index < current.length; index++) if (previous[index] !== current[index]) return false;
+  return true;
 }
 
 export function selectInvariants(design: AnyDesign, names?: readonly string[]): Invariant<unknown, unknown>[] {
@@ -65,25 +64,40 @@ export function runTrace(design: AnyDesign, templates: readonly unknown[], optio
   const incremental = options.incremental ?? true;
   const steps: ExecutedStep[] = [];
   const violations: FoundViolation[] = [];
-  const pending = new Set(invariants);
+  // Invariants still looked for, by index into `invariants` (arrays: this loop runs for every
+  // invariant after every step, and is the harness's own hot path).
+  const pending = invariants.map(() => true);
+  let remaining = invariants.length;
   const stats = options.stats;
   if (stats !== undefined) {
     stats.lengths.push(templates.length);
     for (const template of templates) bump(stats.generated, (template as { kind: string }).kind);
   }
 
+  // The parts each invariant read of the last state: this step's `before` (so `reads` runs once
+  // per state, not twice).
+  const partsRead: (readonly unknown[] | undefined)[] = invariants.map(() => undefined);
   const checkAll = (transition: Parameters<Invariant<unknown, unknown>['check']>[0], afterStep: number): boolean => {
-    for (const invariant of pending) {
+    for (let index = 0; index < invariants.length; index++) {
+      const invariant = invariants[index];
+      if (invariant === undefined || pending[index] !== true) continue;
       if (stats !== undefined) bump(stats.checks, invariant.name);
-      if (incremental && unchanged(invariant, transition.before, transition.after)) continue;
+      if (incremental && invariant.reads !== undefined) {
+        const previous = partsRead[index];
+        const current = invariant.reads(transition.after);
+        partsRead[index] = current;
+        // Unchanged: every part it reads is the one it read, and passed, after the last step.
+        if (previous !== undefined && transition.before !== null && sameParts(previous, current)) continue;
+      }
       const violation = invariant.check(transition);
       if (violation === null) continue;
       violations.push({ invariant: invariant.name, class: invariant.class, afterStep, violation });
-      pending.delete(invariant);
+      pending[index] = false;
+      remaining -= 1;
       if (stopAtFirst) return true;
     }
     // With every checked invariant already broken there is nothing left to look for.
-    return invariants.length > 0 && pending.size === 0;
+    return invariants.length > 0 && remaining === 0;
   };
 
   const reachedThisRun = new Set<string>();

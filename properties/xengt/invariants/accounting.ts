@@ -8,6 +8,7 @@ import type { XenGtConfig } from '../../../models/xengt/config.js';
 import type { XenGtState } from '../../../models/xengt/types.js';
 import type { ActiveEntry, XenDomain } from '../../../models/xen/types.js';
 import type { Invariant, Violation } from '../../../src/design.js';
+import { backendP2m, domainParts, holderParts } from '../reads.js';
 import { backendPoolMappings, describeHolders, holdersByFrame } from '../views.js';
 
 type XenGtInvariant = Invariant<XenGtState, XenGtCommand>;
@@ -16,7 +17,7 @@ export const frameRefcountMatchesHolders: XenGtInvariant = {
   name: 'frame-refcount-matches-holders',
   class: 'accounting',
   description: "each frame's reference count equals the holders recomputed from every p2m and maptrack",
-  reads: (state) => [state.xen],
+  reads: (state) => [state.xen.memory, ...holderParts(state.xen)],
   check({ after }) {
     const holders = holdersByFrame(after.xen);
     for (const frame of after.xen.memory.frames) {
@@ -36,7 +37,7 @@ export const freeIffUnreferenced: XenGtInvariant = {
   name: 'free-iff-unreferenced',
   class: 'accounting',
   description: 'a frame is free (no owner, on the free list) exactly when its reference count is zero',
-  reads: (state) => [state.xen],
+  reads: (state) => [state.xen.memory],
   check({ after }) {
     const freeList = new Set(after.xen.memory.freeList);
     for (const frame of after.xen.memory.frames) {
@@ -56,7 +57,7 @@ export const totPagesMatchesOwnedFrames: XenGtInvariant = {
   name: 'tot-pages-matches-owned-frames',
   class: 'accounting',
   description: "a domain's tot_pages equals the number of frames it owns",
-  reads: (state) => [state.xen],
+  reads: (state) => [state.xen.memory, ...domainParts(state.xen, 'totPages')],
   check({ after }) {
     for (const domain of after.xen.domains) {
       const owned = after.xen.memory.frames.filter((frame) => frame.owner === domain.domid).length;
@@ -106,7 +107,7 @@ export const grantPinsMatchHandles: XenGtInvariant = {
   name: 'grant-pins-match-handles',
   class: 'accounting',
   description: 'each pin counter of an active grant entry equals the live maptrack handles of that kind',
-  reads: (state) => [state.xen],
+  reads: (state) => domainParts(state.xen, 'active', 'maptrack'),
   check({ after }) {
     return forEachActive(after.xen.domains, (granter, ref, act) => {
       const counts = handleCounts(after.xen.domains, granter.domid, ref);
@@ -125,7 +126,7 @@ export const grantReadingMatchesPins: XenGtInvariant = {
   name: 'grant-reading-matches-pins',
   class: 'accounting',
   description: 'GTF_reading is set exactly while the grant entry is pinned',
-  reads: (state) => [state.xen],
+  reads: (state) => domainParts(state.xen, 'grantTable', 'active'),
   check({ after }) {
     return forEachActive(after.xen.domains, (granter, ref, act) => {
       const reading = granter.grantTable[ref]?.reading ?? false;
@@ -144,7 +145,7 @@ export const grantWritingMatchesPins: XenGtInvariant = {
   name: 'grant-writing-matches-pins',
   class: 'accounting',
   description: 'GTF_writing is set exactly while the grant entry has a writable pin',
-  reads: (state) => [state.xen],
+  reads: (state) => domainParts(state.xen, 'grantTable', 'active'),
   check({ after }) {
     return forEachActive(after.xen.domains, (granter, ref, act) => {
       const writing = granter.grantTable[ref]?.writing ?? false;
@@ -169,7 +170,7 @@ export function backendMappingsMatchShadow(config: XenGtConfig): XenGtInvariant 
     class: 'accounting',
     description:
       "the map backend's pool mappings are exactly the DMA cache's addresses, each mapping its entry's guest page",
-    reads: (state) => [state.vgpu, state.xen],
+    reads: (state) => [state.vgpu, backendP2m(state.xen, config.backendDomid)],
     check({ after }) {
       if (config.backend !== 'map') return null;
       const cache = Object.values(after.vgpu?.cache ?? {});

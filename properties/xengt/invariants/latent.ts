@@ -7,6 +7,7 @@ import type { XenGtCommand } from '../../../models/xengt/commands.js';
 import type { XenGtConfig } from '../../../models/xengt/config.js';
 import type { XenGtState } from '../../../models/xengt/types.js';
 import type { Invariant } from '../../../src/design.js';
+import { backendP2m, holderParts } from '../reads.js';
 import { describeHolders, describeShadowPlace, holdersByFrame, ownerName, reachedFrames } from '../views.js';
 
 type XenGtInvariant = Invariant<XenGtState, XenGtCommand>;
@@ -16,7 +17,7 @@ export function shadowFrameOwnedByGuest(config: XenGtConfig): XenGtInvariant {
     name: 'shadow-frame-owned-by-guest',
     class: 'latent',
     description: "every frame reachable through the vGPU's shadow entries is owned by the vGPU's guest",
-    reads: (state) => [state.vgpu, state.guestPages, state.xen],
+    reads: (state) => [state.vgpu, state.guestPages, state.xen.memory, backendP2m(state.xen, config.backendDomid)],
     check({ after }) {
       for (const { where, mfn } of reachedFrames(after, config)) {
         if (mfn === null) continue;
@@ -40,7 +41,7 @@ export function shadowFrameHeldByBackend(config: XenGtConfig): XenGtInvariant {
     class: 'latent',
     description:
       "every frame reachable through the vGPU's shadow entries is kept alive by a reference of the backend, which the guest cannot drop",
-    reads: (state) => [state.vgpu, state.guestPages, state.xen],
+    reads: (state) => [state.vgpu, state.guestPages, state.xen.memory, ...holderParts(state.xen)],
     check({ after }) {
       const reached = reachedFrames(after, config);
       if (reached.length === 0) return null;

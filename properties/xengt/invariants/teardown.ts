@@ -7,6 +7,7 @@ import type { XenGtConfig } from '../../../models/xengt/config.js';
 import type { XenGtState } from '../../../models/xengt/types.js';
 import type { XenDomain } from '../../../models/xen/types.js';
 import type { Invariant, Violation } from '../../../src/design.js';
+import { backendP2m, domainParts } from '../reads.js';
 import { backendPoolMappings } from '../views.js';
 
 type XenGtInvariant = Invariant<XenGtState, XenGtCommand>;
@@ -23,7 +24,7 @@ export const dyingDomainHoldsNoHandles: XenGtInvariant = {
   name: 'dying-domain-holds-no-handles',
   class: 'teardown',
   description: 'after gnttab_release_mappings a dying or dead domain has no live maptrack handle',
-  reads: (state) => [state.xen],
+  reads: (state) => domainParts(state.xen, 'life', 'maptrack'),
   check({ after }) {
     return firstDomain(after.xen.domains, (domain) => {
       if (domain.life === 'running') return null;
@@ -42,7 +43,7 @@ export const dyingDomainHasEmptyP2m: XenGtInvariant = {
   name: 'dying-domain-has-empty-p2m',
   class: 'teardown',
   description: 'a dying or dead domain has relinquished every p2m entry',
-  reads: (state) => [state.xen],
+  reads: (state) => domainParts(state.xen, 'life', 'p2m'),
   check({ after }) {
     return firstDomain(after.xen.domains, (domain) => {
       if (domain.life === 'running') return null;
@@ -61,7 +62,7 @@ export const deadDomainOwnsNoFrames: XenGtInvariant = {
   name: 'dead-domain-owns-no-frames',
   class: 'teardown',
   description: 'a domain is dead only once every frame it owned has been freed',
-  reads: (state) => [state.xen],
+  reads: (state) => [state.xen.memory, ...domainParts(state.xen, 'life')],
   check({ after }) {
     return firstDomain(after.xen.domains, (domain) => {
       if (domain.life !== 'dead') return null;
@@ -80,7 +81,7 @@ export const zombieWithoutFramesIsDead: XenGtInvariant = {
   name: 'zombie-without-frames-is-dead',
   class: 'teardown',
   description: 'a dying domain that owns no frame any more is dead (the last free released the zombie)',
-  reads: (state) => [state.xen],
+  reads: (state) => [state.xen.memory, ...domainParts(state.xen, 'life')],
   check({ after }) {
     return firstDomain(after.xen.domains, (domain) => {
       if (domain.life !== 'dying') return null;
@@ -99,7 +100,7 @@ export function noVgpuNoBackendMappings(config: XenGtConfig): XenGtInvariant {
     name: 'no-vgpu-no-backend-mappings',
     class: 'teardown',
     description: 'once the vGPU is destroyed the backend holds no mapping of guest memory',
-    reads: (state) => [state.vgpu, state.xen],
+    reads: (state) => [state.vgpu, backendP2m(state.xen, config.backendDomid)],
     check({ after }) {
       if (after.vgpu !== null) return null;
       const left = backendPoolMappings(after, config);
