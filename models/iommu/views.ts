@@ -165,11 +165,13 @@ function nestedWalks(state: IommuState, domain: IommuDomain, firstLevel: FirstLe
  * PASID in ascending order): the domain's leaves, IOTLB translations with that tag (stale or
  * not), or for an identity domain the whole address space. A nested domain reaches what its walk
  * of `firstLevel` (the guest's table) through stage 2 finds, and its combined IOTLB entries.
+ * `leavesOf` gives a paging domain's present leaves (a caller on finished states may memoize it).
  */
 export function reachableByDevice(
   state: IommuState,
   deviceId: number,
   firstLevel: FirstLevelTable = {},
+  leavesOf: (domain: IommuDomain) => readonly Translation[] = (domain) => domainLeaves(state, domain),
 ): ReachableExtent[] {
   const context = Object.hasOwn(state.contexts, deviceId) ? state.contexts[deviceId] : undefined;
   if (context === undefined) return [];
@@ -184,9 +186,9 @@ export function reachableByDevice(
       reachable.push({ ...all, pasid, domainId, via: 'identity' });
       continue;
     }
-    const walks = domain.type === 'nested' ? nestedWalks(state, domain, firstLevel) : domainLeaves(state, domain);
-    for (const leaf of walks) {
-      reachable.push({ ...stripLevel(leaf), pasid, domainId, via: 'page-table' });
+    const walks = domain.type === 'nested' ? nestedWalks(state, domain, firstLevel) : leavesOf(domain);
+    for (const { iovaPage, frame, pages, read, write } of walks) {
+      reachable.push({ iovaPage, frame, pages, read, write, pasid, domainId, via: 'page-table' });
     }
     for (const entry of state.iotlb) {
       if (entry.kind === 'not-present' || entry.domainId !== domainId || entry.pasid !== pasid) continue;

@@ -4,9 +4,12 @@
  * (VFIO's holders plus the stack's flush holds), and where the IOMMU's page tables disagree with
  * the translations VFIO believes it programmed.
  */
-import type { FirstLevelTable } from '../iommu/types.js';
-import { domainTranslations, reachableByDevice } from '../iommu/views.js';
+import { domainLeaves } from '../iommu/page-table.js';
+import type { FirstLevelTable, IommuDomain, IommuState, LeafAt } from '../iommu/types.js';
+import { getDomain } from '../iommu/state.js';
+import { reachableByDevice } from '../iommu/views.js';
 import { describeHolder, frameHolders } from '../vfio/views.js';
+import type { VfioState } from '../vfio/types.js';
 import type { VfioHolder } from '../vfio/views.js';
 import { type1Backend } from '../vfio/state.js';
 import { sourceIdOf } from './forward.js';
@@ -24,7 +27,7 @@ export interface IommuReach {
 // Several invariants read the same view of the same finished state; states are never modified once
 // a step has returned them, so the views are memoized by state object.
 const reachMemo = new WeakMap<PassthroughState, IommuReach[]>();
-const holdersMemo = new WeakMap<PassthroughState, PassthroughHolder[][]>();
+const holdersMemo = new WeakMap<VfioState, WeakMap<PassthroughState['held'], PassthroughHolder[][]>>();
 
 /**
  * Every frame each open assigned device can reach through the IOMMU now (frames that exist only).
@@ -33,18 +36,55 @@ const holdersMemo = new WeakMap<PassthroughState, PassthroughHolder[][]>();
 export function iommuReach(state: PassthroughState): readonly IommuReach[] {
   const known = reachMemo.get(state);
   if (known !== undefined) return known;
-  const reach = computeIommuReach(state);
+  // The reach reads the IOMMU, which devices are open and how many frames exist. A step that
+  // changed only VFIO's books (a touch, an mmap, a refused request) hands on the same IOMMU
+  // object, so the reach of the state before it is reused when the open devices are the same.
+  const devices = openPciDevices(state);
+  const sameIommu = reachByIommu.get(state.iommu);
+  const reach = sameIommu !== undefined && sameIommu.devices === devices ? sameIommu.reach : computeIommuReach(state);
+  reachByIommu.set(state.iommu, { devices, reach });
   reachMemo.set(state, reach);
   return reach;
 }
 
-/** `iommuReach` unmemoized; `firstLevel` is the guest's table when a device is attached to a nested domain. */
+const reachByIommu = new WeakMap<IommuState, { readonly devices: string; readonly reach: IommuReach[] }>();
+
+/** The open PCI devices and the frame count, as a key: the rest of what the reach reads. */
+function openPciDevices(state: PassthroughState): string {
+  let key = String(state.vfio.memory.frames.length);
+  for (const device of state.vfio.devices) if (device.open && device.kind === 'pci') key += `,${device.id}`;
+  return key;
+}
+
+// A finished state's page tables never change either, and a step that leaves them alone (a DMA
+// fills only the IOTLB) hands on the same table pool and domain objects: each domain's leaves are
+// memoized by those two, so such a step recomputes only the IOTLB's part of the reach.
+const leavesMemo = new WeakMap<IommuState['tables'], WeakMap<IommuDomain, readonly LeafAt[]>>();
+
+function finishedDomainLeaves(iommu: IommuState, domain: IommuDomain): readonly LeafAt[] {
+  let byDomain = leavesMemo.get(iommu.tables);
+  if (byDomain === undefined) {
+    byDomain = new WeakMap();
+    leavesMemo.set(iommu.tables, byDomain);
+  }
+  const known = byDomain.get(domain);
+  if (known !== undefined) return known;
+  const leaves = domainLeaves(iommu, domain);
+  byDomain.set(domain, leaves);
+  return leaves;
+}
+
+/**
+ * `iommuReach` unmemoized (on finished states only: the leaves are); `firstLevel` is the guest's
+ * table when a device is attached to a nested domain.
+ */
 export function computeIommuReach(state: PassthroughState, firstLevel: FirstLevelTable = {}): IommuReach[] {
   const reach: IommuReach[] = [];
   const frameCount = state.vfio.memory.frames.length;
+  const leavesOf = (domain: IommuDomain): readonly LeafAt[] => finishedDomainLeaves(state.iommu, domain);
   for (const device of state.vfio.devices) {
     if (!device.open || device.kind !== 'pci') continue;
-    for (const extent of reachableByDevice(state.iommu, sourceIdOf(device.id), firstLevel)) {
+    for (const extent of reachableByDevice(state.iommu, sourceIdOf(device.id), firstLevel, leavesOf)) {
       const last = Math.min(extent.frame + extent.pages, frameCount);
       for (let mfn = extent.frame; mfn < last; mfn++) {
         const iovaPage = extent.iovaPage + (mfn - extent.frame);
@@ -66,11 +106,18 @@ export function describePassthroughHolder(holder: PassthroughHolder): string {
 
 /** Holders of every frame, indexed by mfn: VFIO's, and the references kept until a flush (memoized). */
 export function passthroughFrameHolders(state: PassthroughState): readonly (readonly PassthroughHolder[])[] {
-  const known = holdersMemo.get(state);
+  // They read VFIO and the flush holds alone, which a DMA or an IOMMU-only step hands on as the
+  // same objects: memoized by those two.
+  let byHeld = holdersMemo.get(state.vfio);
+  if (byHeld === undefined) {
+    byHeld = new WeakMap();
+    holdersMemo.set(state.vfio, byHeld);
+  }
+  const known = byHeld.get(state.held);
   if (known !== undefined) return known;
   const holders: PassthroughHolder[][] = frameHolders(state.vfio);
   for (const hold of state.held) holders[hold.mfn]?.push({ kind: 'flush hold', seq: hold.seq });
-  holdersMemo.set(state, holders);
+  byHeld.set(state.held, holders);
   return holders;
 }
 
@@ -82,33 +129,47 @@ export interface IommuDisagreement {
   readonly iommu: string;
 }
 
-function prot(read: boolean, write: boolean): string {
-  return `${read ? 'r' : '-'}${write ? 'w' : '-'}`;
+interface PageTranslation {
+  readonly mfn: number;
+  readonly read: boolean;
+  readonly write: boolean;
+}
+
+/** `mfn 7 rw`, or `none`. */
+function describe(page: PageTranslation | undefined): string {
+  return page === undefined ? 'none' : `mfn ${page.mfn} ${page.read ? 'r' : '-'}${page.write ? 'w' : '-'}`;
 }
 
 /**
  * Pages where the IOMMU's page tables (a real walk) differ from VFIO's domains: every translation
  * VFIO programmed must be there with its frame and permissions, and nothing else. A VFIO domain
- * without an IOMMU domain counts every translation as missing.
+ * without an IOMMU domain counts every translation as missing. (Finished states only: the walk's
+ * leaves are memoized.)
  */
 export function iommuDisagreements(state: PassthroughState): IommuDisagreement[] {
   const problems: IommuDisagreement[] = [];
   for (const domain of type1Backend(state.vfio)?.domains ?? []) {
     const did = state.dids[domain.id];
-    const leaves = new Map<number, string>();
-    for (const leaf of did === undefined ? [] : domainTranslations(state.iommu, did)) {
+    const iommuDomain = did === undefined ? undefined : getDomain(state.iommu, did);
+    // Page by page: the frame and permissions the page table gives each IOVA page.
+    const leaves = new Map<number, PageTranslation>();
+    for (const leaf of iommuDomain === undefined ? [] : finishedDomainLeaves(state.iommu, iommuDomain)) {
       for (let i = 0; i < leaf.pages; i++)
-        leaves.set(leaf.iovaPage + i, `mfn ${leaf.frame + i} ${prot(leaf.read, leaf.write)}`);
+        leaves.set(leaf.iovaPage + i, { mfn: leaf.frame + i, read: leaf.read, write: leaf.write });
     }
     for (const [key, translation] of Object.entries(domain.translations)) {
       const iovaPage = Number(key);
-      const expected = `mfn ${translation.mfn} ${prot(translation.read, translation.write)}`;
-      const actual = leaves.get(iovaPage) ?? 'none';
+      const actual = leaves.get(iovaPage);
       leaves.delete(iovaPage);
-      if (actual !== expected) problems.push({ domainId: domain.id, iovaPage, vfio: expected, iommu: actual });
+      const same =
+        actual !== undefined &&
+        actual.mfn === translation.mfn &&
+        actual.read === translation.read &&
+        actual.write === translation.write;
+      if (!same) problems.push({ domainId: domain.id, iovaPage, vfio: describe(translation), iommu: describe(actual) });
     }
     for (const [iovaPage, actual] of leaves)
-      problems.push({ domainId: domain.id, iovaPage, vfio: 'none', iommu: actual });
+      problems.push({ domainId: domain.id, iovaPage, vfio: 'none', iommu: describe(actual) });
   }
   return problems;
 }
