@@ -81,7 +81,8 @@ export function storeGuestQword(
 ): void {
   const page = [...(world.guestPages[args.gfn] ?? zeroPage(layout))];
   page[args.index] = args.qword;
-  world.guestPages[args.gfn] = page;
+  // A new record: steps share the guest's pages with the state before them until a store.
+  world.guestPages = { ...world.guestPages, [args.gfn]: page };
 }
 
 /**

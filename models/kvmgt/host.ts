@@ -89,7 +89,8 @@ function makeHost(config: KvmgtConfig): KvmgtHost {
       if (state.vgpu === null) return 'ESRCH';
       // kvm_write_track_add_gfn: no memslot for the gfn.
       if (!isGuestRam(gfn)) return 'EINVAL';
-      if (!state.writeProtected.includes(gfn)) state.writeProtected.push(gfn);
+      // A new list: steps share it with the state before them until it changes.
+      if (!state.writeProtected.includes(gfn)) state.writeProtected = [...state.writeProtected, gfn];
       return null;
     },
     trackRemove(state, gfn) {

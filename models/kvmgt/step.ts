@@ -39,9 +39,10 @@ export function stepKvmgt(state: KvmgtState, config: KvmgtConfig, command: Kvmgt
   const next: KvmgtState = {
     vfio: draftOf(state.vfio),
     vgpu: cloneVgpu(state.vgpu),
-    guestPages: { ...state.guestPages },
+    // Shared: the mediator replaces them rather than editing them in place.
+    guestPages: state.guestPages,
     hostDma: { map: { ...state.hostDma.map }, free: [...state.hostDma.free] },
-    writeProtected: [...state.writeProtected],
+    writeProtected: state.writeProtected,
     vmDestroyed: state.vmDestroyed,
   };
   const applied = apply(next, config, command);

@@ -129,7 +129,8 @@ function makeHost(config: XenGtConfig, writableXen: (state: XenGtState) => XenSt
       if (state.vgpu === null) return 'ESRCH';
       // XEN_DMOP_set_mem_type to p2m_ioreq_server: only the guest's RAM can change type.
       if (guestRam(state, config, gfn) === undefined) return 'EINVAL';
-      if (!state.writeProtected.includes(gfn)) state.writeProtected.push(gfn);
+      // A new list: steps share it with the state before them until it changes.
+      if (!state.writeProtected.includes(gfn)) state.writeProtected = [...state.writeProtected, gfn];
       return null;
     },
     trackRemove(state, gfn) {

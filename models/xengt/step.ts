@@ -1,8 +1,9 @@
 /**
  * The XenGT stack's step function: a pure map from (state, command) to (new state, result). The
- * state passed in is never modified: the step copies the parts a command may change (Xen's part,
- * for the mediator's commands, only when a backend service first changes it) and hands its state
- * back even when the request is refused, so the atomicity invariant sees what a refusal changed.
+ * state passed in is never modified: Xen's part is copy-on-write (`models/xen/copy-on-write.ts`,
+ * and for the mediator's commands shared until a backend service first changes it), the vGPU is
+ * copied for the mediator's commands, and the step hands its state back even when the request is
+ * refused, so the atomicity invariant sees what a refusal changed.
  *
  * The guest's GGTT writes, page-table stores and submissions go through the shared GVT-g mediator
  * (`models/gvt`) with Xen's services (`host.ts`); the Xen hypercalls go to the Xen model.
@@ -56,13 +57,13 @@ export function cloneXenGt(state: XenGtState): XenGtState {
   return { xen: shareXenState(state.xen), ...cloneXenGtMediator(state) };
 }
 
-/** A copy of everything but Xen: the vGPU, the guest's memory contents, the write-protected gfns. */
+/**
+ * Everything but Xen, for the mediator to change: the vGPU is copied; the guest's memory contents
+ * and the write-protected gfns are shared, since the mediator replaces them (a store, a change of
+ * protection) rather than editing them in place.
+ */
 function cloneXenGtMediator(state: XenGtState): Omit<XenGtState, 'xen'> {
-  return {
-    vgpu: cloneVgpu(state.vgpu),
-    guestPages: { ...state.guestPages },
-    writeProtected: [...state.writeProtected],
-  };
+  return { vgpu: cloneVgpu(state.vgpu), guestPages: state.guestPages, writeProtected: state.writeProtected };
 }
 
 /** Commands that only change Xen: the vGPU, the guest's memory and its write protection are shared. */
