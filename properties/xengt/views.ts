@@ -98,8 +98,11 @@ export function ownerName(owner: number | null | undefined): string {
 /** gfns of the mappings the map backend holds in its private pool. */
 export function backendPoolMappings(state: XenGtState, config: XenGtConfig): number[] {
   const backend = state.xen.domains[config.backendDomid];
-  if (backend === undefined) return [];
-  return Object.keys(backend.p2m)
-    .map(Number)
-    .filter((gfn) => isPoolGfn(config, gfn));
+  const pool: number[] = [];
+  if (backend === undefined) return pool;
+  for (const key in backend.p2m) {
+    const gfn = Number(key);
+    if (isPoolGfn(config, gfn)) pool.push(gfn);
+  }
+  return pool;
 }

@@ -6,7 +6,7 @@ import { pinTotal } from '../../../models/xen/grant-table.js';
 import type { XenGtCommand } from '../../../models/xengt/commands.js';
 import type { XenGtConfig } from '../../../models/xengt/config.js';
 import type { XenGtState } from '../../../models/xengt/types.js';
-import type { ActiveEntry, XenDomain } from '../../../models/xen/types.js';
+import type { ActiveEntry, MaptrackEntry, XenDomain } from '../../../models/xen/types.js';
 import type { Invariant, Violation } from '../../../src/design.js';
 import { backendP2m, domainParts, holderParts } from '../reads.js';
 import { backendPoolMappings, describeHolders, holdersByFrame } from '../views.js';
@@ -75,17 +75,29 @@ export const totPagesMatchesOwnedFrames: XenGtInvariant = {
 type PinCounter = 'hstw' | 'hstr' | 'devw' | 'devr';
 const pinCounters: readonly PinCounter[] = ['hstw', 'hstr', 'devw', 'devr'];
 
-/** Live handles for (granter, ref), per pin counter, across every mapping domain. */
-function handleCounts(domains: readonly XenDomain[], granterDomid: number, ref: number): Record<PinCounter, number> {
-  const counts: Record<PinCounter, number> = { hstw: 0, hstr: 0, devw: 0, devr: 0 };
+/**
+ * Live handles per (granter, ref) and pin counter, from every maptrack in one pass: the count of
+ * `counter` for `ref` of `granterDomid` is at `liveHandleIndex(...)`.
+ */
+function liveHandleCounts(domains: readonly XenDomain[], refs: number): number[] {
+  const counts = new Array<number>(domains.length * refs * pinCounters.length).fill(0);
+  const count = (mapping: MaptrackEntry, counter: number): void => {
+    const index = liveHandleIndex(refs, mapping.granterDomid, mapping.ref, counter);
+    counts[index] = (counts[index] ?? 0) + 1;
+  };
   for (const mapper of domains) {
     for (const mapping of mapper.maptrack) {
-      if (mapping === null || mapping.granterDomid !== granterDomid || mapping.ref !== ref) continue;
-      if (mapping.host) counts[mapping.readonly ? 'hstr' : 'hstw'] += 1;
-      if (mapping.device) counts[mapping.readonly ? 'devr' : 'devw'] += 1;
+      if (mapping === null || mapping.ref >= refs || mapping.granterDomid >= domains.length) continue;
+      if (mapping.host) count(mapping, mapping.readonly ? 1 : 0);
+      if (mapping.device) count(mapping, mapping.readonly ? 3 : 2);
     }
   }
   return counts;
+}
+
+/** `counter` is an index into `pinCounters`. */
+function liveHandleIndex(refs: number, granterDomid: number, ref: number, counter: number): number {
+  return (granterDomid * refs + ref) * pinCounters.length + counter;
 }
 
 function forEachActive(
@@ -109,14 +121,20 @@ export const grantPinsMatchHandles: XenGtInvariant = {
   description: 'each pin counter of an active grant entry equals the live maptrack handles of that kind',
   reads: (state) => domainParts(state.xen, 'active', 'maptrack'),
   check({ after }) {
-    return forEachActive(after.xen.domains, (granter, ref, act) => {
-      const counts = handleCounts(after.xen.domains, granter.domid, ref);
-      const counter = pinCounters.find((name) => act[name] !== counts[name]);
+    const domains = after.xen.domains;
+    const refs = Math.max(0, ...domains.map((domain) => domain.active.length));
+    const counts = liveHandleCounts(domains, refs);
+    return forEachActive(domains, (granter, ref, act) => {
+      const index = pinCounters.findIndex(
+        (name, counter) => act[name] !== counts[liveHandleIndex(refs, granter.domid, ref, counter)],
+      );
+      const counter = pinCounters[index];
       if (counter === undefined) return null;
+      const live = counts[liveHandleIndex(refs, granter.domid, ref, index)] ?? 0;
       return {
-        message: `dom${granter.domid} grant ref ${ref}: ${counter} pin ${act[counter]}, ${counts[counter]} live handles`,
+        message: `dom${granter.domid} grant ref ${ref}: ${counter} pin ${act[counter]}, ${live} live handles`,
         actual: `${counter} ${act[counter]}`,
-        expected: `${counter} ${counts[counter]}`,
+        expected: `${counter} ${live}`,
       };
     });
   },
@@ -175,12 +193,14 @@ export function backendMappingsMatchShadow(config: XenGtConfig): XenGtInvariant 
       if (config.backend !== 'map') return null;
       const cache = Object.values(after.vgpu?.cache ?? {});
       const pool = after.xen.domains[config.backendDomid]?.p2m ?? {};
+      const usersByAddr = new Map<number, number>();
+      for (const entry of cache) usersByAddr.set(entry.dmaAddr, (usersByAddr.get(entry.dmaAddr) ?? 0) + 1);
       for (const dfn of backendPoolMappings(after, config)) {
-        const users = cache.filter((entry) => entry.dmaAddr === dfn);
-        if (users.length === 1) continue;
+        const users = usersByAddr.get(dfn) ?? 0;
+        if (users === 1) continue;
         return {
-          message: `backend mapping at dom${config.backendDomid} gfn ${dfn} is the DMA address of ${users.length} DMA cache entries`,
-          actual: `${users.length} cache entries`,
+          message: `backend mapping at dom${config.backendDomid} gfn ${dfn} is the DMA address of ${users} DMA cache entries`,
+          actual: `${users} cache entries`,
           expected: '1 cache entry',
         };
       }
