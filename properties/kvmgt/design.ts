@@ -12,6 +12,7 @@ import { initKvmgt } from '../../models/kvmgt/world.js';
 import type { VfioBug } from '../../models/vfio/config.js';
 import type { Design, Expectation } from '../../src/design.js';
 import { explainKvmgtStep } from './explain.js';
+import { kvmgtExploreScope } from './explore-scope.js';
 import { formatKvmgtCommand, validateKvmgtCommand } from './format.js';
 import { kvmgtCommandSpace, resolveKvmgt } from './generators.js';
 import type { KvmgtTemplate } from './generators.js';
@@ -66,5 +67,6 @@ export function kvmgtDesign(options: KvmgtDesignOptions): KvmgtDesign {
     // Every known counterexample is at most 6 steps, and the world is small: sequences of up to
     // 40 commands reach as much as 100 do here and shrink faster.
     generation: { maxCommands: 40 },
+    explore: kvmgtExploreScope,
   };
 }
