@@ -24,7 +24,7 @@ const subjects: readonly AnyDesign[] = [
   ...xenGtMutants,
   ...xenGtMediatorMutants,
 ];
-const TRACES = 60;
+const TRACES = 40;
 
 describe('incremental checking agrees with the full check', () => {
   test.for(subjects)('$id', (design) => {

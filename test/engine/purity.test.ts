@@ -29,7 +29,7 @@ const subjects: readonly AnyDesign[] = [
   ...xenGtMutants,
   ...xenGtMediatorMutants,
 ];
-const TRACES = 30;
+const TRACES = 12;
 
 describe('a step never changes the state it is given', () => {
   test.for(subjects)('$id', (design) => {
