@@ -3,14 +3,15 @@
  *
  * Covered, from every state, in this order (the search order):
  * - `gttWrite` of GTT entries 0 and 1 with gfn 0 or 1 (raw: a gfn the guest ballooned out is
- *   written too) or with the guest's first gfn past its initial RAM (a page populated later:
- *   under lookup, a frame the guest gave back at gfn 0 comes back there while the DMA cache
- *   still holds it for gfn 0), and clearing entries 0 and 1: the mediator's GGTT path, its DMA
- *   cache and the backend's services;
+ *   written too) and, under the lookup backend, with the guest's first gfn past its initial RAM
+ *   (a page populated later: a frame the guest gave back at gfn 0 comes back there while the DMA
+ *   cache still holds it for gfn 0), and clearing entries 0 and 1: the mediator's GGTT path, its
+ *   DMA cache and the backend's services;
  * - `gpuDma` reads through entries 0 and 1;
  * - for each domain (dom0 backend, dom1 guest, dom2 PV): `decreaseReservation` of its first,
  *   second or third populated gfn (RAM, grant and foreign entries alike), `populatePhysmap` of
- *   its first empty gfn (and the guest's second: a gfn it never had, once it gave one back), `grantAccess` of its first free ref on its first RAM gfn to each domain
+ *   its first empty gfn (under lookup the guest's second too: a gfn it never had, once it gave
+ *   one back), `grantAccess` of its first free ref on its first RAM gfn to each domain
  *   (writable), `endAccess` of its first granted ref, `unmapGrantRef` of its first live handle
  *   releasing both parts, the host part only or the device part only (each at the address it
  *   was mapped with), and `destroyDomain`; the backend also balloons out the first gfn of its
@@ -62,10 +63,13 @@ const PICKS = [0, 1, 2] as const;
 /** The scope's command templates, in search order (see the header for what they cover). */
 export function xenGtExploreTemplates(config: XenGtConfig, universe: XenGtUniverse): XenGtTemplate[] {
   const entries = ENTRIES.filter((entry) => entry < universe.gttEntries);
-  // The guest's first gfn past its initial RAM: empty until a populatePhysmap fills it.
+  // Under lookup, the guest's first gfn past its initial RAM (empty until a populatePhysmap fills
+  // it) and its second empty gfn: a frame given back at one gfn comes back at another while the
+  // DMA cache still names it. Under map a DMA address is the backend's own gfn, which cannot alias.
+  const lookup = config.backend === 'lookup';
   const guestRam = config.world.domains[config.guestDomid]?.initialGfns ?? [];
-  const laterGfn = Math.max(-1, ...guestRam) + 1;
-  const gfns = [...GFNS, laterGfn].filter((gfn) => gfn < universe.gfns);
+  const laterGfns = lookup ? [Math.max(-1, ...guestRam) + 1] : [];
+  const gfns = [...GFNS, ...laterGfns].filter((gfn) => gfn < universe.gfns);
   const domids = config.world.domains.map((_, domid) => domid);
   const others = domids.filter((domid) => domid !== config.backendDomid);
   const templates: XenGtTemplate[] = [];
@@ -79,7 +83,7 @@ export function xenGtExploreTemplates(config: XenGtConfig, universe: XenGtUniver
   }
   templates.push({ kind: 'decreaseReservation', domid: config.backendDomid, gfn: config.mappingPoolBaseGfn });
   for (const domid of domids) templates.push({ kind: 'populatePhysmap', domid, gfn: pick(0) });
-  templates.push({ kind: 'populatePhysmap', domid: config.guestDomid, gfn: pick(1) });
+  if (lookup) templates.push({ kind: 'populatePhysmap', domid: config.guestDomid, gfn: pick(1) });
   for (const domid of domids) {
     for (const granteeDomid of domids) {
       templates.push({ kind: 'grantAccess', domid, ref: pick(0), granteeDomid, gfn: pick(0), readonly: false });
@@ -304,7 +308,7 @@ export function xenGtExploreScope(
   const templates = xenGtExploreTemplates(config, universe);
   return {
     description:
-      'GTT entries 0–1 written with gfns 0–1 or the first gfn past the guest RAM, or cleared, DMA reads through them; for every domain: balloon out its 1st–3rd gfn, populate its first empty gfn (the guest also its second), grant its first free ref to each domain, end access, unmap its first handle (host, device or both), destroy it; map the first granted ref (host, device, both, or host with no address); backend foreign map of dom1/dom2 RAM and unmap; vGPU destroy/create',
+      'GTT entries 0–1 written with gfns 0–1 (lookup: also the first gfn past the guest RAM) or cleared, DMA reads through them; for every domain: balloon out its 1st–3rd gfn, populate its first empty gfn (lookup: the guest also its second), grant its first free ref to each domain, end access, unmap its first handle (host, device or both), destroy it; map the first granted ref (host, device, both, or host with no address); backend foreign map of dom1/dom2 RAM and unmap; vGPU destroy/create',
     templates: () => templates,
     key: (state) => xenGtStateKey(state, config.backend),
   };
