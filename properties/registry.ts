@@ -22,6 +22,11 @@ import {
   viommuShadowUnmapSkipsFlush,
 } from './viommu/designs.js';
 import { xenLookup, xenMap } from './xengt/designs.js';
+import { kvmgtMutants } from './kvmgt/mutants.js';
+import { passthroughMutants } from './passthrough/mutants.js';
+import { vfioMutants } from './vfio/mutants.js';
+import { differentialMutants, viommuMutants } from './viommu/mutants.js';
+import { xenGtMediatorMutants, xenGtMutants } from './xengt/mutants.js';
 
 export const designs: readonly AnyDesign[] = [
   xenMap,
@@ -45,6 +50,20 @@ export const designs: readonly AnyDesign[] = [
   viommuShadowUnmapSkipsFlush,
   viommuNestedFlushLeavesCombined,
   viommuDifferential,
+];
+
+/**
+ * Every mutant: a sound design with one deliberate bug, for the meta-tests (each must be caught)
+ * and for the engine tests that want every code path the bugs take.
+ */
+export const mutants: readonly AnyDesign[] = [
+  ...xenGtMutants,
+  ...xenGtMediatorMutants,
+  ...vfioMutants,
+  ...passthroughMutants,
+  ...viommuMutants,
+  ...differentialMutants,
+  ...kvmgtMutants,
 ];
 
 export function findDesign(id: string): AnyDesign | undefined {

@@ -8,22 +8,9 @@ import { describe, expect, test } from 'vitest';
 import type { AnyDesign } from '../../src/design.js';
 import { runTrace } from '../../src/execute.js';
 import { defaultGeneration, traceArbitrary } from '../../src/generate.js';
-import { designs } from '../../properties/registry.js';
-import { kvmgtMutants } from '../../properties/kvmgt/mutants.js';
-import { passthroughMutants } from '../../properties/passthrough/mutants.js';
-import { vfioMutants } from '../../properties/vfio/mutants.js';
-import { viommuMutants } from '../../properties/viommu/mutants.js';
-import { xenGtMediatorMutants, xenGtMutants } from '../../properties/xengt/mutants.js';
+import { designs, mutants } from '../../properties/registry.js';
 
-const subjects: readonly AnyDesign[] = [
-  ...designs,
-  ...vfioMutants,
-  ...passthroughMutants,
-  ...viommuMutants,
-  ...kvmgtMutants,
-  ...xenGtMutants,
-  ...xenGtMediatorMutants,
-];
+const subjects: readonly AnyDesign[] = [...designs, ...mutants];
 const TRACES = 40;
 
 describe('incremental checking agrees with the full check', () => {

@@ -11,24 +11,10 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import type { AnyDesign } from '../../src/design.js';
 import { defaultGeneration, traceArbitrary } from '../../src/generate.js';
-import { designs } from '../../properties/registry.js';
+import { designs, mutants } from '../../properties/registry.js';
 import { firstDifference } from '../../properties/generic/deep-equal.js';
-import { kvmgtMutants } from '../../properties/kvmgt/mutants.js';
-import { passthroughMutants } from '../../properties/passthrough/mutants.js';
-import { vfioMutants } from '../../properties/vfio/mutants.js';
-import { differentialMutants, viommuMutants } from '../../properties/viommu/mutants.js';
-import { xenGtMediatorMutants, xenGtMutants } from '../../properties/xengt/mutants.js';
 
-const subjects: readonly AnyDesign[] = [
-  ...designs,
-  ...vfioMutants,
-  ...passthroughMutants,
-  ...viommuMutants,
-  ...differentialMutants,
-  ...kvmgtMutants,
-  ...xenGtMutants,
-  ...xenGtMediatorMutants,
-];
+const subjects: readonly AnyDesign[] = [...designs, ...mutants];
 const TRACES = 12;
 
 describe('a step never changes the state it is given', () => {

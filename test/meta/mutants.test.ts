@@ -8,24 +8,9 @@ import { checkDesign } from '../../src/check.js';
 import { modelKey, soundDesignPerModel } from '../../src/design.js';
 import type { AnyDesign } from '../../src/design.js';
 import { violates } from '../../src/execute.js';
-import { designs } from '../../properties/registry.js';
-import { kvmgtMutants } from '../../properties/kvmgt/mutants.js';
-import { passthroughMutants } from '../../properties/passthrough/mutants.js';
-import { vfioMutants } from '../../properties/vfio/mutants.js';
-import { differentialMutants, viommuMutants } from '../../properties/viommu/mutants.js';
-import { xenGtMediatorMutants, xenGtMutants } from '../../properties/xengt/mutants.js';
+import { designs, mutants } from '../../properties/registry.js';
 
 const budget = { seed: 11, runs: 300 };
-const mutants: readonly AnyDesign[] = [
-  ...xenGtMutants,
-  ...xenGtMediatorMutants,
-  ...vfioMutants,
-  ...passthroughMutants,
-  ...viommuMutants,
-  ...differentialMutants,
-  ...kvmgtMutants,
-];
-
 /** The invariant set of a design: designs built on the same models share one, across stacks too. */
 function invariantSet(design: AnyDesign): string {
   return design.invariants.map((invariant) => invariant.name).join(',');
