@@ -91,6 +91,13 @@ export interface Design<S, C extends T, T extends Command = C> {
   /** The small scope `dmaprop explore` enumerates exhaustively; a design without one is not explored. */
   readonly explore?: ExploreScope<S, T>;
   /**
+   * The few top-level parts that every invariant's `reads` draws from. When each is the very
+   * same object after a step as before it, so is every part any `reads` returns, and the engine
+   * skips all those invariants with one comparison instead of asking each (a refused request,
+   * on a stack that shares what a step did not change). The incremental test checks the claim.
+   */
+  parts?(state: S): readonly unknown[];
+  /**
    * Reach statistics: the states worth reaching that a step reached ("map crosses a leaf-table
    * boundary"), as labels out of `reach`. `--stats` counts them per step and per run, so a label
    * no run reaches shows a hole in the generators.

@@ -77,12 +77,20 @@ export function runTrace(design: AnyDesign, templates: readonly unknown[], optio
   // The parts each invariant read of the last state: this step's `before` (so `reads` runs once
   // per state, not twice).
   const partsRead: (readonly unknown[] | undefined)[] = invariants.map(() => undefined);
+  // The design's top-level parts of the last state (`Design.parts`).
+  let topParts: readonly unknown[] | undefined;
   const checkAll = (transition: Parameters<Invariant<unknown, unknown>['check']>[0], afterStep: number): boolean => {
+    const top = incremental ? design.parts?.(transition.after) : undefined;
+    const untouched =
+      top !== undefined && topParts !== undefined && transition.before !== null && sameParts(topParts, top);
+    topParts = top;
     for (let index = 0; index < invariants.length; index++) {
       const invariant = invariants[index];
       if (invariant === undefined || pending[index] !== true) continue;
       if (stats !== undefined) bump(stats.checks, invariant.name);
       if (incremental && invariant.reads !== undefined) {
+        // Nothing any invariant reads changed; what each read last time still stands.
+        if (untouched && partsRead[index] !== undefined) continue;
         const previous = partsRead[index];
         const current = invariant.reads(transition.after);
         partsRead[index] = current;

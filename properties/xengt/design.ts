@@ -51,5 +51,8 @@ export function xenGtDesign(options: XenGtDesignOptions): XenGtDesign {
     validateCommand: validateXenGtCommand,
     explainStep: (transition) => explainXenGtStep(config, transition),
     explore: xenGtExploreScope(config, universe),
+    // Xen's memory and domains (copy-on-write: the same objects unless a step changed them) and
+    // the mediator's parts: every invariant's reads lie within them.
+    parts: (state) => [state.xen.memory, state.xen.domains, state.vgpu, state.guestPages, state.writeProtected],
   };
 }
