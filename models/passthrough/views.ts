@@ -5,6 +5,7 @@
  * the translations VFIO believes it programmed.
  */
 import { domainLeaves } from '../iommu/page-table.js';
+import { pairMemo } from '../pair-memo.js';
 import type { FirstLevelTable, IommuDomain, IommuState, LeafAt } from '../iommu/types.js';
 import { getDomain } from '../iommu/state.js';
 import { reachableByDevice } from '../iommu/views.js';
@@ -27,7 +28,7 @@ export interface IommuReach {
 // Several invariants read the same view of the same finished state; states are never modified once
 // a step has returned them, so the views are memoized by state object.
 const reachMemo = new WeakMap<PassthroughState, IommuReach[]>();
-const holdersMemo = new WeakMap<VfioState, WeakMap<PassthroughState['held'], PassthroughHolder[][]>>();
+const holdersMemo = pairMemo<VfioState, PassthroughState['held'], PassthroughHolder[][]>();
 
 /**
  * Every frame each open assigned device can reach through the IOMMU now (frames that exist only).
@@ -59,19 +60,10 @@ function openPciDevices(state: PassthroughState): string {
 // A finished state's page tables never change either, and a step that leaves them alone (a DMA
 // fills only the IOTLB) hands on the same table pool and domain objects: each domain's leaves are
 // memoized by those two, so such a step recomputes only the IOTLB's part of the reach.
-const leavesMemo = new WeakMap<IommuState['tables'], WeakMap<IommuDomain, readonly LeafAt[]>>();
+const leavesMemo = pairMemo<IommuState['tables'], IommuDomain, readonly LeafAt[]>();
 
 function finishedDomainLeaves(iommu: IommuState, domain: IommuDomain): readonly LeafAt[] {
-  let byDomain = leavesMemo.get(iommu.tables);
-  if (byDomain === undefined) {
-    byDomain = new WeakMap();
-    leavesMemo.set(iommu.tables, byDomain);
-  }
-  const known = byDomain.get(domain);
-  if (known !== undefined) return known;
-  const leaves = domainLeaves(iommu, domain);
-  byDomain.set(domain, leaves);
-  return leaves;
+  return leavesMemo(iommu.tables, domain, () => domainLeaves(iommu, domain));
 }
 
 /**
@@ -108,17 +100,11 @@ export function describePassthroughHolder(holder: PassthroughHolder): string {
 export function passthroughFrameHolders(state: PassthroughState): readonly (readonly PassthroughHolder[])[] {
   // They read VFIO and the flush holds alone, which a DMA or an IOMMU-only step hands on as the
   // same objects: memoized by those two.
-  let byHeld = holdersMemo.get(state.vfio);
-  if (byHeld === undefined) {
-    byHeld = new WeakMap();
-    holdersMemo.set(state.vfio, byHeld);
-  }
-  const known = byHeld.get(state.held);
-  if (known !== undefined) return known;
-  const holders: PassthroughHolder[][] = frameHolders(state.vfio);
-  for (const hold of state.held) holders[hold.mfn]?.push({ kind: 'flush hold', seq: hold.seq });
-  byHeld.set(state.held, holders);
-  return holders;
+  return holdersMemo(state.vfio, state.held, () => {
+    const holders: PassthroughHolder[][] = frameHolders(state.vfio);
+    for (const hold of state.held) holders[hold.mfn]?.push({ kind: 'flush hold', seq: hold.seq });
+    return holders;
+  });
 }
 
 export interface IommuDisagreement {

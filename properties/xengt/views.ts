@@ -4,6 +4,7 @@
  * model maintains, and which frames the GPU can reach through the vGPU's leaf shadow entries.
  */
 import { shadowReach } from '../../models/gvt/views.js';
+import { pairMemo } from '../../models/pair-memo.js';
 import type { ReachedFrame } from '../../models/gvt/views.js';
 import type { XenGtConfig } from '../../models/xengt/config.js';
 import { isPoolGfn, xenGtHost } from '../../models/xengt/host.js';
@@ -64,23 +65,14 @@ export function holdersByFrame(xen: XenState): readonly (readonly Holder[])[] {
   return holders;
 }
 
-const reachMemo = new WeakMap<XenGtConfig, WeakMap<XenGtState, readonly ReachedFrame[]>>();
+const reachMemo = pairMemo<XenGtConfig, XenGtState, readonly ReachedFrame[]>();
 
 /**
  * Every leaf shadow entry of the vGPU (GGTT entries of its ranges, PPGTT shadow leaves) and where
  * a GPU access through it lands (memoized: call it on finished states only).
  */
 export function reachedFrames(state: XenGtState, config: XenGtConfig): readonly ReachedFrame[] {
-  let memo = reachMemo.get(config);
-  if (memo === undefined) {
-    memo = new WeakMap();
-    reachMemo.set(config, memo);
-  }
-  const known = memo.get(state);
-  if (known !== undefined) return known;
-  const reached = shadowReach(state, config.gvt, xenGtHost(config));
-  memo.set(state, reached);
-  return reached;
+  return reachMemo(config, state, () => shadowReach(state, config.gvt, xenGtHost(config)));
 }
 
 /** A shadow entry's place in words: `GTT entry 3`, `page table gfn 2 entry 1`. */
