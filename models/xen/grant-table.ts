@@ -72,7 +72,8 @@ export function grantAccess(state: XenState, args: GrantAccessArgs): OpResult {
   const entry = granter.grantTable[args.ref];
   if (entry === undefined) return fail('EINVAL');
   if (entry.permitAccess || entry.reading || entry.writing) return fail('EBUSY');
-  const written = writableGrantEntry(state, granter.domid, args.ref) ?? entry;
+  const written = writableGrantEntry(state, granter.domid, args.ref);
+  if (written === undefined) return fail('EINVAL');
   written.domid = args.granteeDomid;
   written.frame = args.gfn;
   written.readonly = args.readonly;
@@ -92,7 +93,8 @@ export function endAccess(state: XenState, config: XenConfig, args: EndAccessArg
   const entry = granter.grantTable[args.ref];
   if (entry === undefined) return fail('EINVAL');
   if ((entry.reading || entry.writing) && !hasBug(config, 'end-access-ignores-pin')) return fail('EBUSY');
-  const written = writableGrantEntry(state, granter.domid, args.ref) ?? entry;
+  const written = writableGrantEntry(state, granter.domid, args.ref);
+  if (written === undefined) return fail('EINVAL');
   written.permitAccess = false;
   written.readonly = false;
   written.reading = false;
