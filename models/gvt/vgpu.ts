@@ -7,6 +7,7 @@
  * folded into create and destroy), its partition fixed by the configuration (no allocation from a
  * shared pool, so the -ENOSPC rows do not occur).
  */
+import { deepEqual } from '../deep-equal.js';
 import type { GvtConfig, GvtLayout } from './config.js';
 import { hasGvtBug, ownGgttIndices } from './config.js';
 import { destroyCache } from './dma-cache.js';
@@ -49,6 +50,35 @@ export function cloneVgpu(vgpu: GvtVgpu | null): GvtVgpu | null {
     workloads: [...vgpu.workloads],
     failsafe: vgpu.failsafe,
   };
+}
+
+/**
+ * `after`, with every table equal to `before`'s replaced by `before`'s own object, and `before`
+ * itself when no table changed. A step works on a whole copy of the vGPU (`cloneVgpu`), since the
+ * mediator edits its tables in place; handing the tables it left alone back as the previous
+ * state's objects lets an invariant that reads only those be skipped (`Invariant.reads`), and lets
+ * the atomicity check stop at the first level after a refusal. `after` must be this step's copy:
+ * its tables are handed on as they are.
+ */
+export function reshareVgpu(before: GvtVgpu | null, after: GvtVgpu | null): GvtVgpu | null {
+  if (before === null || after === null || before === after) return after;
+  const shared: GvtVgpu = {
+    ggttGuest: sameOr(before.ggttGuest, after.ggttGuest),
+    ggttHost: sameOr(before.ggttHost, after.ggttHost),
+    ggttPartial: sameOr(before.ggttPartial, after.ggttPartial),
+    mms: sameOr(before.mms, after.mms),
+    spts: sameOr(before.spts, after.spts),
+    tracked: sameOr(before.tracked, after.tracked),
+    cache: sameOr(before.cache, after.cache),
+    workloads: sameOr(before.workloads, after.workloads),
+    failsafe: after.failsafe,
+  };
+  for (const key in shared) if (shared[key as keyof GvtVgpu] !== before[key as keyof GvtVgpu]) return shared;
+  return before;
+}
+
+function sameOr<T>(before: T, after: T): T {
+  return deepEqual(before, after) ? before : after;
 }
 
 /**

@@ -2,8 +2,10 @@
  * The XenGT stack's step function: a pure map from (state, command) to (new state, result). The
  * state passed in is never modified: Xen's part is copy-on-write (`models/xen/copy-on-write.ts`,
  * and for the mediator's commands shared until a backend service first changes it), the vGPU is
- * copied for the mediator's commands, and the step hands its state back even when the request is
- * refused, so the atomicity invariant sees what a refusal changed.
+ * copied for the mediator's commands and its unchanged tables handed back shared afterwards
+ * (`reshareVgpu`). The step hands back its new state even when the request is refused, so the
+ * atomicity invariant sees what a refusal changed; a step that changed nothing hands back the
+ * state it was given.
  *
  * The guest's GGTT writes, page-table stores and submissions go through the shared GVT-g mediator
  * (`models/gvt`) with Xen's services (`host.ts`); the Xen hypercalls go to the Xen model.
@@ -17,7 +19,7 @@ import type { GuestMemory } from '../gvt/commands.js';
 import { emulateGgttWrite } from '../gvt/ggtt.js';
 import { gpuDmaGgtt } from '../gvt/gpu-commands.js';
 import type { GpuAccess } from '../gvt/types.js';
-import { cloneVgpu, newVgpu, teardownVgpu } from '../gvt/vgpu.js';
+import { cloneVgpu, newVgpu, reshareVgpu, teardownVgpu } from '../gvt/vgpu.js';
 import { fail, succeed } from '../result.js';
 import type { OpResult } from '../result.js';
 import { destroyDomain } from '../xen/destroy.js';
@@ -92,11 +94,27 @@ export function stepXenGt(state: XenGtState, config: XenGtConfig, command: XenGt
       ? { ...state, xen: shareXenState(state.xen) }
       : cloneXenGt(state);
     const applied = apply(next, config, xenGtHost(config), command);
-    return { state: next, result: { ...applied.result, accesses: applied.accesses ?? [] } };
+    return { state: settled(state, next), result: { ...applied.result, accesses: applied.accesses ?? [] } };
   }
   const next: XenGtState = { xen: state.xen, ...cloneXenGtMediator(state) };
   const applied = apply(next, config, copyOnWriteHost(config, state.xen), command);
-  return { state: next, result: { ...applied.result, accesses: applied.accesses ?? [] } };
+  return { state: settled(state, next), result: { ...applied.result, accesses: applied.accesses ?? [] } };
+}
+
+/**
+ * The step's new state with what it left alone handed back as `before`'s own objects: the vGPU's
+ * unchanged tables, and `before` itself when the step changed nothing (a refusal, a write the
+ * mediator ignores), so later comparisons stop at the first level.
+ */
+function settled(before: XenGtState, next: XenGtState): XenGtState {
+  next.vgpu = reshareVgpu(before.vgpu, next.vgpu);
+  const xenUnchanged = next.xen.memory === before.xen.memory && next.xen.domains === before.xen.domains;
+  const unchanged =
+    xenUnchanged &&
+    next.vgpu === before.vgpu &&
+    next.guestPages === before.guestPages &&
+    next.writeProtected === before.writeProtected;
+  return unchanged ? before : next;
 }
 
 function apply(state: XenGtState, config: XenGtConfig, host: XenGtHost, command: XenGtCommand): Applied {

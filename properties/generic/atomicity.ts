@@ -2,7 +2,7 @@
  * Atomicity, for any stack: a request the model refuses leaves the state exactly as before.
  */
 import type { Invariant } from '../../src/design.js';
-import { deepEqual, firstDifference } from './deep-equal.js';
+import { deepEqual, firstDifference } from '../../models/deep-equal.js';
 
 export function failedOperationLeavesStateUnchanged<S, C>(): Invariant<S, C> {
   return {

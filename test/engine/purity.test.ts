@@ -12,7 +12,7 @@ import { describe, expect, test } from 'vitest';
 import type { AnyDesign } from '../../src/design.js';
 import { defaultGeneration, traceArbitrary } from '../../src/generate.js';
 import { designs, mutants } from '../../properties/registry.js';
-import { firstDifference } from '../../properties/generic/deep-equal.js';
+import { firstDifference } from '../../models/deep-equal.js';
 
 const subjects: readonly AnyDesign[] = [...designs, ...mutants];
 const TRACES = 12;

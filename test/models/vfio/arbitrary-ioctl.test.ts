@@ -23,7 +23,7 @@ import {
   translationDisagreements,
 } from '../../../models/vfio/views.js';
 import { GROUP_A, GROUP_B, GROUP_MDEV, MDEV, RAM, config, setUp, world } from './world.js';
-import { deepEqual } from '../../../properties/generic/deep-equal.js';
+import { deepEqual } from '../../../models/deep-equal.js';
 
 const MAP_ERRNOS = ['EINVAL', 'EEXIST', 'ENOSPC', 'ENOMEM', 'EFAULT', 'ENOENT'];
 const UNMAP_ERRNOS = ['EINVAL', 'EBUSY'];
