@@ -7,6 +7,7 @@ import type { GvtConfig } from './config.js';
 import { ownGgttIndices } from './config.js';
 import type { GvtHost } from './host.js';
 import type { GuestPage, GvtVgpu, GvtWorld } from './types.js';
+import { pairMemo } from '../pair-memo.js';
 
 /** A leaf shadow entry holding a DMA address, with where it is. */
 export interface ShadowUse {
@@ -17,8 +18,28 @@ export interface ShadowUse {
   readonly guestGfn: number | null;
 }
 
-/** Every leaf shadow entry that holds a DMA address, GGTT first, then spts by gfn. */
+// Keyed on the vGPU and the guest's pages, which a step hands back unchanged unless it changed
+// them: the invariants after a step of the hypervisor alone reuse the last state's uses.
+const usesMemo = pairMemo<
+  GvtVgpu,
+  Readonly<Record<string, GuestPage>>,
+  { config: GvtConfig; uses: readonly ShadowUse[] }
+>();
+
+/**
+ * Every leaf shadow entry that holds a DMA address, GGTT first, then spts by gfn (memoized: call
+ * it on finished states only).
+ */
 export function shadowUses(
+  vgpu: GvtVgpu,
+  config: GvtConfig,
+  guestPages: Readonly<Record<string, GuestPage>>,
+): readonly ShadowUse[] {
+  const known = usesMemo(vgpu, guestPages, () => ({ config, uses: collectShadowUses(vgpu, config, guestPages) }));
+  return known.config === config ? known.uses : collectShadowUses(vgpu, config, guestPages);
+}
+
+function collectShadowUses(
   vgpu: GvtVgpu,
   config: GvtConfig,
   guestPages: Readonly<Record<string, GuestPage>>,

@@ -8,6 +8,7 @@ import type { GvtConfig } from '../../models/gvt/config.js';
 import { sptReferences, shadowUses, usersByDmaAddr } from '../../models/gvt/views.js';
 import type { GpuAccess, GvtWorld } from '../../models/gvt/types.js';
 import type { Invariant } from '../../src/design.js';
+import { vgpuTables } from './reads.js';
 import { shadowMismatch } from './shadow-check.js';
 
 export interface GvtStackView<S> {
@@ -16,8 +17,6 @@ export interface GvtStackView<S> {
   world(state: S): GvtWorld;
   /** Gfns the hypervisor write-protects on the vGPU's behalf. */
   writeProtected(state: S): readonly number[];
-  /** The parts of the state the mediator's views read, for incremental checking. */
-  parts(state: S): readonly unknown[];
 }
 
 /** The view of a stack whose state holds the mediator's part and the write-protected gfns at top level. */
@@ -28,7 +27,6 @@ export function gvtWorldView<S extends GvtWorld & { readonly writeProtected: rea
     config,
     world: (state) => state,
     writeProtected: (state) => state.writeProtected,
-    parts: (state) => [state.vgpu, state.guestPages],
   };
 }
 
@@ -45,7 +43,13 @@ export function shadowMatchesGuestEntry<S, C>(view: GvtStackView<S>): Invariant<
     class: 'latent',
     description:
       "every host GGTT entry and every shadow page-table entry of a vGPU not in failsafe is scratch or the translation of the guest's entry",
-    reads: (state) => view.parts(state),
+    reads: (state) => {
+      const world = view.world(state);
+      return [
+        world.guestPages,
+        ...vgpuTables(world.vgpu, 'ggttGuest', 'ggttHost', 'ggttPartial', 'spts', 'cache', 'failsafe'),
+      ];
+    },
     check({ after }) {
       const world = view.world(after);
       const mismatch = world.vgpu === null ? null : shadowMismatch(world.vgpu, view.config, world.guestPages);
@@ -64,7 +68,8 @@ export function cacheKrefMatchesShadowUsers<S, C>(view: GvtStackView<S>): Invari
     name: 'cache-kref-matches-shadow-users',
     class: 'accounting',
     description: "each DMA cache entry's reference count equals the shadow entries holding its DMA address",
-    reads: (state) => view.parts(state),
+    // `shadowUses` also reads the guest's entries, but only the DMA addresses are counted.
+    reads: (state) => vgpuTables(view.world(state).vgpu, 'ggttHost', 'spts', 'cache'),
     check({ after }) {
       const world = view.world(after);
       if (world.vgpu === null) return null;
@@ -88,7 +93,7 @@ export function shadowDmaAddrCached<S, C>(view: GvtStackView<S>): Invariant<S, C
     name: 'shadow-dma-addr-cached',
     class: 'accounting',
     description: 'every DMA address a shadow entry holds belongs to a live DMA cache entry (none dangles)',
-    reads: (state) => view.parts(state),
+    reads: (state) => vgpuTables(view.world(state).vgpu, 'ggttHost', 'spts', 'cache'),
     check({ after }) {
       const world = view.world(after);
       if (world.vgpu === null) return null;
@@ -109,7 +114,7 @@ export function sptRefcountMatchesReferences<S, C>(view: GvtStackView<S>): Invar
     name: 'spt-refcount-matches-references',
     class: 'accounting',
     description: "each shadow page table's reference count equals the roots and shadow entries pointing at it",
-    reads: (state) => view.parts(state),
+    reads: (state) => vgpuTables(view.world(state).vgpu, 'mms', 'spts'),
     check({ after }) {
       const vgpu = view.world(after).vgpu;
       if (vgpu === null) return null;
@@ -141,7 +146,10 @@ export function shadowedTableWriteProtected<S, C>(view: GvtStackView<S>): Invari
     class: 'accounting',
     description:
       'a guest page is write-protected exactly when the mediator tracks it, and tracked exactly when it has a shadow table (failsafe may drop protection)',
-    reads: (state) => [...view.parts(state), view.writeProtected(state)],
+    reads: (state) => [
+      view.writeProtected(state),
+      ...vgpuTables(view.world(state).vgpu, 'tracked', 'spts', 'failsafe'),
+    ],
     check({ after }) {
       const vgpu = view.world(after).vgpu;
       const protectedGfns = new Set(view.writeProtected(after));

@@ -9,7 +9,7 @@ import type { ReachedFrame } from '../../models/gvt/views.js';
 import type { XenGtConfig } from '../../models/xengt/config.js';
 import { isPoolGfn, xenGtHost } from '../../models/xengt/host.js';
 import type { XenGtState } from '../../models/xengt/types.js';
-import type { XenState } from '../../models/xen/types.js';
+import type { XenDomain, XenState } from '../../models/xen/types.js';
 
 /** Something that keeps a frame alive, and the domain that can drop it. */
 export type Holder =
@@ -37,8 +37,8 @@ export function describeHolders(holders: readonly Holder[]): string {
   return holders.length === 0 ? 'no holder' : holders.map(describeHolder).join(', ');
 }
 
-// Several invariants read the holders of the same finished state: memoized by state object (states
-// are never modified once a step has returned them).
+// Messages and step explanations name the holders of the same finished state: memoized by state
+// object (states are never modified once a step has returned them).
 const holdersMemo = new WeakMap<XenState, readonly (readonly Holder[])[]>();
 
 /** Holders of every frame, indexed by mfn (memoized: call it on finished states only). */
@@ -63,6 +63,54 @@ export function holdersByFrame(xen: XenState): readonly (readonly Holder[])[] {
   }
   holdersMemo.set(xen, holders);
   return holders;
+}
+
+/**
+ * How many holders each frame has, counted from the same structures as `holdersByFrame` without
+ * naming them: what the invariants compare on every state (the names are built for a message).
+ */
+export interface HolderCensus {
+  /** Holders of each frame, by mfn. */
+  readonly total: readonly number[];
+  /** Holders of each frame in domain `domid`'s tables (the references it can drop), by domid then mfn. */
+  readonly byDomain: readonly (readonly number[])[];
+}
+
+const censusMemo = new WeakMap<XenState, HolderCensus>();
+// A step changes a table or two: each domain's count is kept while its p2m and maptrack are.
+const domainCensusMemo = pairMemo<XenDomain['p2m'], XenDomain['maptrack'], readonly number[]>();
+
+/** Holders of every frame, counted (memoized: call it on finished states only). */
+export function holderCensus(xen: XenState): HolderCensus {
+  const known = censusMemo.get(xen);
+  if (known !== undefined) return known;
+  const frameCount = xen.memory.frames.length;
+  const total = new Array<number>(frameCount).fill(0);
+  const byDomain = xen.domains.map((domain) => {
+    const counts = domainCensusMemo(domain.p2m, domain.maptrack, () => countDomainHolders(domain, frameCount));
+    for (let mfn = 0; mfn < frameCount; mfn++) total[mfn] = (total[mfn] ?? 0) + (counts[mfn] ?? 0);
+    return counts;
+  });
+  const census = { total, byDomain };
+  censusMemo.set(xen, census);
+  return census;
+}
+
+/** The holders in one domain's p2m and maptrack, by mfn: the counting side of `holdersByFrame`. */
+function countDomainHolders(domain: XenDomain, frameCount: number): number[] {
+  const counts = new Array<number>(frameCount).fill(0);
+  const add = (mfn: number): void => {
+    if (mfn >= 0 && mfn < frameCount) counts[mfn] = (counts[mfn] ?? 0) + 1;
+  };
+  for (const entry of Object.values(domain.p2m)) {
+    if (entry.type === 'ram_rw' || entry.type === 'map_foreign') add(entry.mfn);
+  }
+  for (const mapping of domain.maptrack) {
+    if (mapping === null) continue;
+    if (mapping.host) add(mapping.mfn);
+    if (mapping.device) add(mapping.mfn);
+  }
+  return counts;
 }
 
 const reachMemo = pairMemo<XenGtConfig, XenGtState, readonly ReachedFrame[]>();

@@ -8,8 +8,9 @@ import type { XenGtConfig } from '../../../models/xengt/config.js';
 import type { XenGtState } from '../../../models/xengt/types.js';
 import type { ActiveEntry, MaptrackEntry, XenDomain } from '../../../models/xen/types.js';
 import type { Invariant, Violation } from '../../../src/design.js';
+import { vgpuTables } from '../../gvt/reads.js';
 import { backendP2m, domainParts, holderParts } from '../reads.js';
-import { backendPoolMappings, describeHolders, holdersByFrame } from '../views.js';
+import { backendPoolMappings, describeHolders, holderCensus, holdersByFrame } from '../views.js';
 
 type XenGtInvariant = Invariant<XenGtState, XenGtCommand>;
 
@@ -19,10 +20,10 @@ export const frameRefcountMatchesHolders: XenGtInvariant = {
   description: "each frame's reference count equals the holders recomputed from every p2m and maptrack",
   reads: (state) => [state.xen.memory, ...holderParts(state.xen)],
   check({ after }) {
-    const holders = holdersByFrame(after.xen);
+    const counted = holderCensus(after.xen).total;
     for (const frame of after.xen.memory.frames) {
-      const frameHolders = holders[frame.mfn] ?? [];
-      if (frame.refcount === frameHolders.length) continue;
+      if (frame.refcount === counted[frame.mfn]) continue;
+      const frameHolders = holdersByFrame(after.xen)[frame.mfn] ?? [];
       return {
         message: `mfn ${frame.mfn}: refcount ${frame.refcount}, ${frameHolders.length} holders (${describeHolders(frameHolders)})`,
         actual: `refcount ${frame.refcount}`,
@@ -39,12 +40,15 @@ export const freeIffUnreferenced: XenGtInvariant = {
   description: 'a frame is free (no owner, on the free list) exactly when its reference count is zero',
   reads: (state) => [state.xen.memory],
   check({ after }) {
-    const freeList = new Set(after.xen.memory.freeList);
-    for (const frame of after.xen.memory.frames) {
+    const memory = after.xen.memory;
+    const listed = memory.frames.map(() => false);
+    for (const mfn of memory.freeList) listed[mfn] = true;
+    for (const frame of memory.frames) {
       const free = frame.owner === null;
-      if (free === (frame.refcount === 0) && free === freeList.has(frame.mfn)) continue;
+      const onFreeList = listed[frame.mfn] === true;
+      if (free === (frame.refcount === 0) && free === onFreeList) continue;
       return {
-        message: `mfn ${frame.mfn}: owner ${frame.owner === null ? 'none' : `dom${frame.owner}`}, refcount ${frame.refcount}, ${freeList.has(frame.mfn) ? '' : 'not '}on the free list`,
+        message: `mfn ${frame.mfn}: owner ${frame.owner === null ? 'none' : `dom${frame.owner}`}, refcount ${frame.refcount}, ${onFreeList ? '' : 'not '}on the free list`,
         actual: `refcount ${frame.refcount}, ${free ? 'free' : 'owned'}`,
         expected: free ? 'refcount 0 and on the free list' : 'refcount > 0 and off the free list',
       };
@@ -59,8 +63,12 @@ export const totPagesMatchesOwnedFrames: XenGtInvariant = {
   description: "a domain's tot_pages equals the number of frames it owns",
   reads: (state) => [state.xen.memory, ...domainParts(state.xen, 'totPages')],
   check({ after }) {
+    const ownedBy = after.xen.domains.map(() => 0);
+    for (const frame of after.xen.memory.frames) {
+      if (frame.owner !== null) ownedBy[frame.owner] = (ownedBy[frame.owner] ?? 0) + 1;
+    }
     for (const domain of after.xen.domains) {
-      const owned = after.xen.memory.frames.filter((frame) => frame.owner === domain.domid).length;
+      const owned = ownedBy[domain.domid] ?? 0;
       if (domain.totPages === owned) continue;
       return {
         message: `dom${domain.domid}: tot_pages ${domain.totPages}, owns ${owned} frames`,
@@ -188,7 +196,7 @@ export function backendMappingsMatchShadow(config: XenGtConfig): XenGtInvariant 
     class: 'accounting',
     description:
       "the map backend's pool mappings are exactly the DMA cache's addresses, each mapping its entry's guest page",
-    reads: (state) => [state.vgpu, backendP2m(state.xen, config.backendDomid)],
+    reads: (state) => [backendP2m(state.xen, config.backendDomid), ...vgpuTables(state.vgpu, 'cache')],
     check({ after }) {
       if (config.backend !== 'map') return null;
       const cache = Object.values(after.vgpu?.cache ?? {});

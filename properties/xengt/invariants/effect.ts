@@ -12,8 +12,14 @@ import { describeShadowPlace, ownerName } from '../views.js';
 
 type XenGtInvariant = Invariant<XenGtState, XenGtCommand>;
 
-function landed(result: unknown, test: (owner: number | null) => boolean): GpuAccess | undefined {
-  return gpuAccessesOf(result).find((access) => access.outcome === 'landed' && test(access.owner));
+/** The first access that landed outside the guest's frames: in a free frame, or in another domain's. */
+function landedOutside(result: unknown, guestDomid: number, where: 'free' | 'foreign'): GpuAccess | undefined {
+  // Checked after every step, most of which report no access: a plain loop, no closure.
+  for (const access of gpuAccessesOf(result)) {
+    if (access.outcome !== 'landed' || access.owner === guestDomid) continue;
+    if ((access.owner === null) === (where === 'free')) return access;
+  }
+  return undefined;
 }
 
 function through(access: GpuAccess): string {
@@ -26,7 +32,7 @@ export function noDmaToForeignFrame(config: XenGtConfig): XenGtInvariant {
     class: 'effect',
     description: "a GPU DMA for the vGPU never lands in a frame owned by a domain other than the vGPU's guest",
     check({ result }) {
-      const hit = landed(result, (owner) => owner !== null && owner !== config.guestDomid);
+      const hit = landedOutside(result, config.guestDomid, 'foreign');
       if (hit === undefined) return null;
       return {
         message: `${through(hit)} landed in mfn ${String(hit.mfn)}, owned by ${ownerName(hit.owner)}`,
@@ -43,7 +49,7 @@ export function noDmaToFreeFrame(config: XenGtConfig): XenGtInvariant {
     class: 'effect',
     description: 'a GPU DMA for the vGPU never lands in a free frame',
     check({ result }) {
-      const hit = landed(result, (owner) => owner === null);
+      const hit = landedOutside(result, config.guestDomid, 'free');
       if (hit === undefined) return null;
       return {
         message: `${through(hit)} landed in free mfn ${String(hit.mfn)}`,

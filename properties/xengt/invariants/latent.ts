@@ -7,17 +7,49 @@ import type { XenGtCommand } from '../../../models/xengt/commands.js';
 import type { XenGtConfig } from '../../../models/xengt/config.js';
 import type { XenGtState } from '../../../models/xengt/types.js';
 import type { Invariant } from '../../../src/design.js';
+import { shadowUses } from '../../../models/gvt/views.js';
 import { backendP2m, holderParts } from '../reads.js';
-import { describeHolders, describeShadowPlace, holdersByFrame, ownerName, reachedFrames } from '../views.js';
+import {
+  describeHolders,
+  describeShadowPlace,
+  holderCensus,
+  holdersByFrame,
+  ownerName,
+  reachedFrames,
+} from '../views.js';
 
 type XenGtInvariant = Invariant<XenGtState, XenGtCommand>;
 
+/**
+ * What a latent check reads: the tables whose leaf entries `reachedFrames` follows (it also notes
+ * the guest's entries, unchecked here) and `more` of Xen's parts, or nothing at all while no
+ * shadow entry holds a DMA address: then nothing is reachable and the check holds whatever Xen
+ * does, which is so in most states (no vGPU, or only scratch entries).
+ */
+function reachReads(
+  state: XenGtState,
+  config: XenGtConfig,
+  more: (xen: XenGtState['xen']) => readonly unknown[],
+): readonly unknown[] {
+  const vgpu = state.vgpu;
+  if (vgpu === null || shadowUses(vgpu, config.gvt, state.guestPages).length === 0) return [];
+  return [vgpu.ggttHost, vgpu.spts, ...more(state.xen)];
+}
+
+/** What the holders of a frame are counted from, and the frames' owners. */
+const holdersAndMemory = (xen: XenGtState['xen']): readonly unknown[] => [xen.memory, ...holderParts(xen)];
+
 export function shadowFrameOwnedByGuest(config: XenGtConfig): XenGtInvariant {
+  // Where a DMA address lands (the backend's IOMMU context, or memory itself) and whose it is.
+  const translation = (xen: XenGtState['xen']): readonly unknown[] => [
+    xen.memory,
+    backendP2m(xen, config.backendDomid),
+  ];
   return {
     name: 'shadow-frame-owned-by-guest',
     class: 'latent',
     description: "every frame reachable through the vGPU's shadow entries is owned by the vGPU's guest",
-    reads: (state) => [state.vgpu, state.guestPages, state.xen.memory, backendP2m(state.xen, config.backendDomid)],
+    reads: (state) => reachReads(state, config, translation),
     check({ after }) {
       for (const { where, mfn } of reachedFrames(after, config)) {
         if (mfn === null) continue;
@@ -41,15 +73,14 @@ export function shadowFrameHeldByBackend(config: XenGtConfig): XenGtInvariant {
     class: 'latent',
     description:
       "every frame reachable through the vGPU's shadow entries is kept alive by a reference of the backend, which the guest cannot drop",
-    reads: (state) => [state.vgpu, state.guestPages, state.xen.memory, ...holderParts(state.xen)],
+    reads: (state) => reachReads(state, config, holdersAndMemory),
     check({ after }) {
       const reached = reachedFrames(after, config);
       if (reached.length === 0) return null;
-      const holders = holdersByFrame(after.xen);
+      const backendHeld = holderCensus(after.xen).byDomain[config.backendDomid] ?? [];
       for (const { where, mfn } of reached) {
-        if (mfn === null) continue;
-        const frameHolders = holders[mfn] ?? [];
-        if (frameHolders.some((holder) => holder.domid === config.backendDomid)) continue;
+        if (mfn === null || (backendHeld[mfn] ?? 0) > 0) continue;
+        const frameHolders = holdersByFrame(after.xen)[mfn] ?? [];
         return {
           message: `shadow ${describeShadowPlace(where)} reaches mfn ${mfn}, held only by ${describeHolders(frameHolders)}`,
           actual: describeHolders(frameHolders),

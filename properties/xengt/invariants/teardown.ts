@@ -100,7 +100,7 @@ export function noVgpuNoBackendMappings(config: XenGtConfig): XenGtInvariant {
     name: 'no-vgpu-no-backend-mappings',
     class: 'teardown',
     description: 'once the vGPU is destroyed the backend holds no mapping of guest memory',
-    reads: (state) => [state.vgpu, backendP2m(state.xen, config.backendDomid)],
+    reads: (state) => [state.vgpu === null, backendP2m(state.xen, config.backendDomid)],
     check({ after }) {
       if (after.vgpu !== null) return null;
       const left = backendPoolMappings(after, config);
