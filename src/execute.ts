@@ -79,18 +79,29 @@ export function runTrace(design: AnyDesign, templates: readonly unknown[], optio
   const partsRead: (readonly unknown[] | undefined)[] = invariants.map(() => undefined);
   // The design's top-level parts of the last state (`Design.parts`).
   let topParts: readonly unknown[] | undefined;
+  // After a step that left the top-level parts alone only these can fail: the invariants that
+  // declare no reads (they look at the step's result, or at everything).
+  const unread = invariants.flatMap((invariant, index) =>
+    incremental && invariant.reads !== undefined ? [] : [index],
+  );
   const checkAll = (transition: Parameters<Invariant<unknown, unknown>['check']>[0], afterStep: number): boolean => {
     const top = incremental ? design.parts?.(transition.after) : undefined;
     const untouched =
       top !== undefined && topParts !== undefined && transition.before !== null && sameParts(topParts, top);
     topParts = top;
-    for (let index = 0; index < invariants.length; index++) {
+    if (untouched && stats !== undefined) {
+      // Skipped, but they hold on this state as they did on the last: counted as checked.
+      invariants.forEach((invariant, index) => {
+        if (invariant.reads !== undefined && pending[index] === true) bump(stats.checks, invariant.name);
+      });
+    }
+    const count = untouched ? unread.length : invariants.length;
+    for (let position = 0; position < count; position++) {
+      const index = untouched ? (unread[position] ?? -1) : position;
       const invariant = invariants[index];
       if (invariant === undefined || pending[index] !== true) continue;
       if (stats !== undefined) bump(stats.checks, invariant.name);
       if (incremental && invariant.reads !== undefined) {
-        // Nothing any invariant reads changed; what each read last time still stands.
-        if (untouched && partsRead[index] !== undefined) continue;
         const previous = partsRead[index];
         const current = invariant.reads(transition.after);
         partsRead[index] = current;
