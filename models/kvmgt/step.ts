@@ -1,7 +1,6 @@
 /**
  * The KVMGT stack's step function: a pure map from (state, command) to (new state, result). The
- * step works on its own copy; a refused command hands back the state it was given, and a command
- * that succeeds hands back the vGPU's tables it left alone as the old state's (`reshareVgpu`). After a kernel
+ * step works on its own copy; a refused command hands back the state it was given. After a kernel
  * BUG_ON (the vGPU ignored a dma_unmap) the host is down and every command is refused.
  */
 import { applyGvtCommand, isGvtCommand } from '../gvt/commands.js';
@@ -9,7 +8,7 @@ import type { GuestMemory } from '../gvt/commands.js';
 import { emulateGgttWrite } from '../gvt/ggtt.js';
 import { gpuDmaGgtt } from '../gvt/gpu-commands.js';
 import type { GpuAccess } from '../gvt/types.js';
-import { cloneVgpu, newVgpu, reshareVgpu } from '../gvt/vgpu.js';
+import { cloneVgpu, newVgpu } from '../gvt/vgpu.js';
 import { fail, succeed } from '../result.js';
 import type { OpResult } from '../result.js';
 import { closeDevice, openDevice } from '../vfio/container.js';
@@ -51,7 +50,6 @@ export function stepKvmgt(state: KvmgtState, config: KvmgtConfig, command: Kvmgt
   const result: KvmgtResult = { ...applied.result, accesses: applied.accesses ?? [] };
   // A refusal changed nothing, except the BUG_ON that takes the host down.
   if (!result.ok && next.vfio.crash === null) return { state, result };
-  next.vgpu = reshareVgpu(state.vgpu, next.vgpu);
   return { state: next, result };
 }
 
