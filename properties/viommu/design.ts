@@ -9,6 +9,7 @@ import { stepViommu } from '../../models/viommu/step.js';
 import type { ViommuCommand, ViommuConfig, ViommuMode, ViommuState, VmmBug } from '../../models/viommu/types.js';
 import type { Design, Expectation } from '../../src/design.js';
 import { explainViommuStep } from './explain.js';
+import { viommuExploreScope } from './explore-scope.js';
 import { formatViommuCommand, validateViommuCommand } from './format.js';
 import { viommuCommandSpace } from './generators.js';
 import { viommuInvariants } from './invariants.js';
@@ -75,5 +76,6 @@ export function viommuDesign(options: ViommuDesignOptions): ViommuDesign {
     explainStep: explainViommuStep,
     classify: classifyViommuStep,
     reach: viommuReach(options.mode),
+    explore: viommuExploreScope,
   };
 }

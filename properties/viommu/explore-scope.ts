@@ -1,0 +1,38 @@
+/**
+ * The vIOMMU stack's small scope for `dmaprop explore` (exhaustive breadth-first search).
+ *
+ * Covered, from every state, in this order: the guest mapping GIOVA page 0 read-only to GPA page
+ * 0 or 1, clearing it, and invalidating it page-selectively or the whole domain; the device
+ * reading GIOVA page 0; the balloon driver giving GPA pages 0 and 1 back and taking page 0 in
+ * again; the VMM discarding GPA pages 0 and 1; another owner taking a free frame.
+ *
+ * Left out: GIOVA pages past 0 and GPA pages past 1, writable mappings and DMA writes (where an
+ * access lands is what matters), misdirected, malformed, two-page and global invalidations, the
+ * guest touching a page, another owner releasing a frame. No symmetry reduction: the key is the
+ * whole state.
+ */
+import type { ViommuCommand, ViommuState } from '../../models/viommu/types.js';
+import { GUEST_DID } from '../../models/viommu/types.js';
+import type { ExploreScope } from '../../src/design.js';
+import { stableJson } from '../../src/explore.js';
+import { OTHER_OWNER } from '../vfio/world.js';
+
+const gpaPages = [0, 1];
+
+const templates: readonly ViommuCommand[] = [
+  ...gpaPages.map((gpaPage): ViommuCommand => ({ kind: 'guestMap', giovaPage: 0, gpaPage, write: false })),
+  { kind: 'guestUnmap', giovaPage: 0 },
+  { kind: 'guestInvalidate', granularity: 'page', did: GUEST_DID, giovaPage: 0, mask: 0 },
+  { kind: 'guestInvalidate', granularity: 'domain', did: GUEST_DID, giovaPage: 0, mask: 0 },
+  { kind: 'deviceDma', giovaPage: 0, write: false },
+  ...gpaPages.map((gpaPage): ViommuCommand => ({ kind: 'guestBalloonOut', gpaPage })),
+  { kind: 'guestBalloonIn', gpaPage: 0 },
+  ...gpaPages.map((gpaPage): ViommuCommand => ({ kind: 'vmmDiscard', gpaPage })),
+  { kind: 'allocateToOther', owner: OTHER_OWNER },
+];
+
+export const viommuExploreScope: ExploreScope<ViommuState, ViommuCommand> = {
+  description: `vIOMMU: GIOVA page 0 mapped to GPA pages 0-1, cleared and invalidated (page, domain), device reads, balloon out of GPA pages 0-1 and back in of page 0, VMM discards, another owner's allocation (${templates.length} commands per state, no symmetry reduction)`,
+  templates: () => templates,
+  key: (state) => stableJson(state),
+};
