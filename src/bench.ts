@@ -96,7 +96,9 @@ export function benchSettings(quick: boolean, overrides: BenchSettingsOverrides 
     runs: overrides.runs ?? 1000,
     exploreDepth: 6,
     exploreMaxStates: 20_000,
-    shrinkDepth: 6,
+    // Deep enough for the longest counterexample any scope holds (the vIOMMU shadow's 8 steps);
+    // the state cap bounds the wider scopes.
+    shrinkDepth: 8,
     shrinkMaxStates: 50_000,
     suite: overrides.suite ?? true,
     ...common,
