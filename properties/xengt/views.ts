@@ -41,24 +41,34 @@ export function describeHolders(holders: readonly Holder[]): string {
 // object (states are never modified once a step has returned them).
 const holdersMemo = new WeakMap<XenState, readonly (readonly Holder[])[]>();
 
+/**
+ * Every holder in one domain's tables, as (mfn, kind, where: the gfn of a p2m entry, the handle of
+ * a grant mapping): the one definition of a holder, which `holdersByFrame` names and
+ * `holderCensus` counts.
+ */
+function forEachHolder(domain: XenDomain, visit: (mfn: number, kind: Holder['kind'], where: number) => void): void {
+  for (const [gfnKey, entry] of Object.entries(domain.p2m)) {
+    if (entry.type === 'ram_rw') visit(entry.mfn, 'allocation', Number(gfnKey));
+    if (entry.type === 'map_foreign') visit(entry.mfn, 'foreign map', Number(gfnKey));
+  }
+  domain.maptrack.forEach((mapping, handle) => {
+    if (mapping === null) return;
+    if (mapping.host) visit(mapping.mfn, 'grant host map', handle);
+    if (mapping.device) visit(mapping.mfn, 'grant device map', handle);
+  });
+}
+
 /** Holders of every frame, indexed by mfn (memoized: call it on finished states only). */
 export function holdersByFrame(xen: XenState): readonly (readonly Holder[])[] {
   const known = holdersMemo.get(xen);
   if (known !== undefined) return known;
   const holders: Holder[][] = xen.memory.frames.map(() => []);
-  const add = (mfn: number, holder: Holder): void => {
-    holders[mfn]?.push(holder);
-  };
   for (const domain of xen.domains) {
-    for (const [gfnKey, entry] of Object.entries(domain.p2m)) {
-      const gfn = Number(gfnKey);
-      if (entry.type === 'ram_rw') add(entry.mfn, { kind: 'allocation', domid: domain.domid, gfn });
-      if (entry.type === 'map_foreign') add(entry.mfn, { kind: 'foreign map', domid: domain.domid, gfn });
-    }
-    domain.maptrack.forEach((mapping, handle) => {
-      if (mapping === null) return;
-      if (mapping.host) add(mapping.mfn, { kind: 'grant host map', domid: domain.domid, handle });
-      if (mapping.device) add(mapping.mfn, { kind: 'grant device map', domid: domain.domid, handle });
+    const domid = domain.domid;
+    forEachHolder(domain, (mfn, kind, where) => {
+      const holder: Holder =
+        kind === 'allocation' || kind === 'foreign map' ? { kind, domid, gfn: where } : { kind, domid, handle: where };
+      holders[mfn]?.push(holder);
     });
   }
   holdersMemo.set(xen, holders);
@@ -96,20 +106,12 @@ export function holderCensus(xen: XenState): HolderCensus {
   return census;
 }
 
-/** The holders in one domain's p2m and maptrack, by mfn: the counting side of `holdersByFrame`. */
+/** The holders in one domain's p2m and maptrack, counted by mfn. */
 function countDomainHolders(domain: XenDomain, frameCount: number): number[] {
   const counts = new Array<number>(frameCount).fill(0);
-  const add = (mfn: number): void => {
+  forEachHolder(domain, (mfn) => {
     if (mfn >= 0 && mfn < frameCount) counts[mfn] = (counts[mfn] ?? 0) + 1;
-  };
-  for (const entry of Object.values(domain.p2m)) {
-    if (entry.type === 'ram_rw' || entry.type === 'map_foreign') add(entry.mfn);
-  }
-  for (const mapping of domain.maptrack) {
-    if (mapping === null) continue;
-    if (mapping.host) add(mapping.mfn);
-    if (mapping.device) add(mapping.mfn);
-  }
+  });
   return counts;
 }
 
