@@ -11,6 +11,7 @@ import fc from 'fast-check';
 import type { OpResult } from '../models/result.js';
 import type { AnyDesign, Expectation, InvariantClass, Violation } from './design.js';
 import { runTrace, selectInvariants, violates } from './execute.js';
+import type { Crash } from './execute.js';
 import { defaultGeneration, traceArbitrary } from './generate.js';
 import type { GenerationOptions } from './generate.js';
 import { minimize } from './minimize.js';
@@ -51,6 +52,26 @@ export interface Counterexample {
   /** The same commands with their results. */
   readonly executed: readonly CounterexampleStep[];
   /** Where it was found: the search's seed and fast-check's replay path, and the sizes on the way down. */
+  readonly replay: { readonly seed: number; readonly path: string | null };
+  readonly foundLength: number;
+  readonly shrunkLength: number;
+  readonly shrinks: number;
+  readonly minimizeAttempts: number;
+}
+
+/**
+ * An exception thrown by the design's code, shrunk like a violation: the shortest trace found
+ * that throws the same kind of error from the same place, its steps up to the throw, and the
+ * error itself. A crash is a finding: it never meets an expectation.
+ */
+export interface CrashReport {
+  readonly crash: Crash;
+  /** Steps of the minimized trace, the throwing one included. */
+  readonly length: number;
+  /** The commands, as data: replaying them throws again. */
+  readonly steps: readonly unknown[];
+  /** The steps that returned, with their results (the throwing one has none when it threw in `resolve` or `step`). */
+  readonly executed: readonly CounterexampleStep[];
   readonly replay: { readonly seed: number; readonly path: string | null };
   readonly foundLength: number;
   readonly shrunkLength: number;

@@ -20,10 +20,57 @@ export interface FoundViolation {
   readonly violation: Violation;
 }
 
+/** Where a design's own code threw: its initial state, a resolution, a step, or an invariant. */
+export type CrashSite = 'init' | 'resolve' | 'step' | 'invariant' | 'classify';
+
+/**
+ * An exception thrown by the design's code while a trace ran. It is a finding, never a pass: the
+ * run stops there, and the check reports it as `crashed`.
+ */
+export interface Crash {
+  /** 0: in `init` or on the initial state; n: while running or checking step n (1-based). */
+  readonly atStep: number;
+  readonly site: CrashSite;
+  /** The invariant that threw, when `site` is `invariant`. */
+  readonly invariant: string | null;
+  /** The error's constructor name (`TypeError`), or `thrown` for a thrown non-Error value. */
+  readonly name: string;
+  readonly message: string;
+  readonly stack: string | null;
+}
+
 export interface TraceRun<C = unknown> {
   readonly steps: ExecutedStep<C>[];
   /** First violation of each checked invariant, in the order found. */
   readonly violations: FoundViolation[];
+  /** The exception that ended the run, if one did; the steps before it are in `steps`. */
+  readonly crash: Crash | null;
+}
+
+/** A crash as data, whatever was thrown. */
+export function crashOf(thrown: unknown, atStep: number, site: CrashSite, invariant: string | null = null): Crash {
+  if (thrown instanceof Error) {
+    return { atStep, site, invariant, name: thrown.name, message: thrown.message, stack: thrown.stack ?? null };
+  }
+  let message: string;
+  try {
+    message = typeof thrown === 'string' ? thrown : (JSON.stringify(thrown) ?? String(thrown));
+  } catch {
+    message = Object.prototype.toString.call(thrown);
+  }
+  return { atStep, site, invariant, name: 'thrown', message, stack: null };
+}
+
+/** Two crashes are the same finding when the same kind of error comes from the same place. */
+export function sameCrash(left: Crash, right: Crash): boolean {
+  return left.site === right.site && left.invariant === right.invariant && left.name === right.name;
+}
+
+/** Where a crash happened, in words: `step 3 (invariant no-dma-to-free-frame)`. */
+export function crashWhere(crash: Crash): string {
+  const at = crash.atStep === 0 ? 'the initial state' : `step ${crash.atStep}`;
+  const site = crash.site === 'invariant' ? `invariant ${crash.invariant ?? '?'}` : crash.site;
+  return `${at} (${site})`;
 }
 
 export interface RunOptions {
@@ -84,6 +131,9 @@ export function runTrace(design: AnyDesign, templates: readonly unknown[], optio
   const unread = invariants.flatMap((invariant, index) =>
     incremental && invariant.reads !== undefined ? [] : [index],
   );
+  let crash: Crash | null = null;
+  // The invariant being asked (`reads` or `check`) when one throws, for the crash report.
+  let asking: string | null = null;
   const checkAll = (transition: Parameters<Invariant<unknown, unknown>['check']>[0], afterStep: number): boolean => {
     const top = incremental ? design.parts?.(transition.after) : undefined;
     const untouched =
@@ -101,6 +151,7 @@ export function runTrace(design: AnyDesign, templates: readonly unknown[], optio
       const invariant = invariants[index];
       if (invariant === undefined || pending[index] !== true) continue;
       if (stats !== undefined) bump(stats.checks, invariant.name);
+      asking = invariant.name;
       if (incremental && invariant.reads !== undefined) {
         const previous = partsRead[index];
         const current = invariant.reads(transition.after);
@@ -123,30 +174,52 @@ export function runTrace(design: AnyDesign, templates: readonly unknown[], optio
   const countReach = (): void => {
     if (stats !== undefined) for (const label of reachedThisRun) bump(stats.reachRuns, label);
   };
-  let state: unknown = design.init();
-  if (checkAll({ before: null, command: null, result: null, after: state }, 0)) return { steps, violations };
-  for (const template of templates) {
-    const command: unknown = design.resolve(state, template);
-    const { state: after, result } = design.step(state, command);
-    steps.push({ command, result });
-    if (stats !== undefined) {
-      const kind = (command as { kind: string }).kind;
-      if (result.ok) bump(stats.executed, kind);
-      else bump((stats.rejected[kind] ??= {}), String(result.error));
-    }
-    const transition = { before: state, command, result, after };
-    if (stats !== undefined && design.classify !== undefined) {
-      for (const label of design.classify(transition)) {
-        bump(stats.reachSteps, label);
-        reachedThisRun.add(label);
+  // The design's code may throw anywhere; `site` says where it was when it did.
+  let site: CrashSite = 'init';
+  let state: unknown;
+  try {
+    state = design.init();
+    site = 'invariant';
+    if (checkAll({ before: null, command: null, result: null, after: state }, 0)) return { steps, violations, crash };
+    for (const template of templates) {
+      site = 'resolve';
+      const command: unknown = design.resolve(state, template);
+      site = 'step';
+      const { state: after, result } = design.step(state, command);
+      steps.push({ command, result });
+      if (stats !== undefined) {
+        const kind = (command as { kind: string }).kind;
+        if (result.ok) bump(stats.executed, kind);
+        else bump((stats.rejected[kind] ??= {}), String(result.error));
       }
+      const transition = { before: state, command, result, after };
+      if (stats !== undefined && design.classify !== undefined) {
+        site = 'classify';
+        for (const label of design.classify(transition)) {
+          bump(stats.reachSteps, label);
+          reachedThisRun.add(label);
+        }
+      }
+      site = 'invariant';
+      asking = null;
+      const stop = checkAll(transition, steps.length);
+      state = after;
+      if (stop) break;
     }
-    const stop = checkAll(transition, steps.length);
-    state = after;
-    if (stop) break;
+  } catch (thrown) {
+    // `resolve` and `step` throw before their step is recorded; the rest after.
+    const atStep = site === 'init' ? 0 : site === 'resolve' || site === 'step' ? steps.length + 1 : steps.length;
+    crash = crashOf(thrown, atStep, site, site === 'invariant' ? asking : null);
   }
   countReach();
-  return { steps, violations };
+  return { steps, violations, crash };
+}
+
+/** True when the trace crashes as `crash` did (the same kind of error from the same place). */
+export function crashesLike(design: AnyDesign, commands: readonly unknown[], crash: Crash): boolean {
+  const invariants = crash.invariant === null ? [] : [crash.invariant];
+  const found = runTrace(design, commands, { invariants, stopAtFirst: false }).crash;
+  return found !== null && sameCrash(found, crash);
 }
 
 /** True when `invariant` is violated somewhere along the trace. */
