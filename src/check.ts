@@ -10,15 +10,25 @@
 import fc from 'fast-check';
 import type { OpResult } from '../models/result.js';
 import type { AnyDesign, Expectation, InvariantClass, Violation } from './design.js';
-import { runTrace, selectInvariants, violates } from './execute.js';
+import { crashesLike, crashWhere, runTrace, selectInvariants, violates } from './execute.js';
 import type { Crash } from './execute.js';
+import type { Outcome } from './exit-codes.js';
+import type { Shard } from './shard.js';
 import { defaultGeneration, traceArbitrary } from './generate.js';
 import type { GenerationOptions } from './generate.js';
 import { minimize } from './minimize.js';
 import { createStats } from './stats.js';
 import type { RunStats } from './stats.js';
 
-export type Verdict = 'holds' | 'violated';
+/**
+ * How a check ended. `holds`: the whole budget ran, every command kind executed, nothing broke.
+ * `violated`: an invariant broke. `crashed`: the design's own code threw (a finding, shrunk and
+ * reported like a violation). `inconclusive`: nothing was found, but the search cannot say
+ * "holds": it was cut short (time limit, interruption) or left a command kind unexecuted.
+ */
+export type Verdict = 'holds' | 'violated' | 'crashed' | 'inconclusive';
+
+export const verdicts: readonly Verdict[] = ['holds', 'violated', 'crashed', 'inconclusive'];
 
 export interface CheckOptions {
   readonly seed: number;
@@ -32,8 +42,19 @@ export interface CheckOptions {
    * When the list is non-empty the search stops as soon as each of them has been broken.
    */
   readonly report?: readonly string[];
+  /**
+   * Check only the runs of one shard: run k (1-based) belongs to shard ((k − 1) mod n) + 1. Every
+   * shard generates the same sequences from the seed and runs its own; the shards of a check
+   * together run each sequence exactly once (`mergeChecks` puts them back together).
+   */
+  readonly shard?: Shard;
   /** Called after each run of the main pass (progress display). */
   readonly onRun?: (run: number) => void;
+  /**
+   * Asked before every run and every shrinking attempt: true stops the check cleanly with what it
+   * found so far (Ctrl-C). The check is then `interrupted` and says so.
+   */
+  readonly shouldStop?: () => boolean;
 }
 
 export interface CounterexampleStep {
@@ -86,22 +107,61 @@ export interface FirstFailure {
   readonly invariant: string;
 }
 
+/** Why a check stopped before its budget: its time limit, or a request to stop (Ctrl-C). */
+export type CutShort = 'time limit' | 'interrupted';
+
+/** What shaped a check's search: enough to run it again (`replayCommand`). */
+export interface CheckBudget {
+  /** Sequences asked for. */
+  readonly runs: number;
+  /** The check's own generation options (over the design's); the CLI's `--max-commands`. */
+  readonly generation: Partial<GenerationOptions>;
+  readonly shard: Shard | null;
+  readonly timeLimitMs: number | null;
+  /** The invariants counterexamples were asked for, when not all. */
+  readonly report: readonly string[] | null;
+}
+
 export interface DesignCheck {
   readonly design: string;
   readonly stack: string;
   readonly expected: Expectation;
   readonly verdict: Verdict;
-  /** The verdict is the expected one. */
+  /**
+   * The verdict is the expected one: a sound design holds; a flawed design broke every invariant
+   * it declares in `breaks`. A crash or an inconclusive search never meets an expectation.
+   */
   readonly met: boolean;
-  /** Sequences generated and run with every invariant checked (the whole budget unless stopped early). */
+  /** What the check comes to, for the exit status: met, unmet, crashed or inconclusive. */
+  readonly outcome: Outcome;
+  /** In words, why the check is not met or not conclusive; null when it is met. */
+  readonly reason: string | null;
+  /** Sequences run with every invariant checked (the whole budget, or this shard's part of it, unless cut short). */
   readonly runs: number;
+  /** The index of the last sequence generated (runs of other shards included). */
+  readonly lastRun: number;
   readonly seed: number;
+  readonly budget: CheckBudget;
   readonly elapsedMs: number;
+  /** Something was cut short: the search (see `cutShort`), or the shrinking after it (Ctrl-C). */
   readonly interrupted: boolean;
+  /** The search stopped before its budget, and why; the verdict then only covers `runs`. */
+  readonly cutShort: CutShort | null;
   readonly firstFailure: FirstFailure | null;
   /** Each broken invariant with the first run that broke it, in the design's invariant order. */
   readonly brokenAt: readonly { readonly invariant: string; readonly run: number }[];
+  /** Invariants the design declares in `breaks` that no run broke. */
+  readonly missing: readonly string[];
+  /** Invariants broken that a flawed design does not declare (reported, not a failure). */
+  readonly undeclared: readonly string[];
   readonly violations: readonly Counterexample[];
+  /** The first run whose trace made the design's code throw, and how many runs did. */
+  readonly crashedAt: { readonly run: number; readonly crash: Crash } | null;
+  readonly crashedRuns: number;
+  /** The crash, shrunk and minimized (null when none, or when the search was stopped first). */
+  readonly crash: CrashReport | null;
+  /** Command kinds of the design that no run executed (accepted): the search never exercised them. */
+  readonly unexecuted: readonly string[];
   /** What the main pass generated, executed and checked. */
   readonly stats: RunStats;
 }
@@ -120,6 +180,62 @@ function parameters(options: CheckOptions, endOnFailure: boolean): fc.Parameters
   };
 }
 
+/** True when run `run` (1-based) belongs to the shard (every run when there is none). */
+export function inShard(run: number, shard: Shard | undefined | null): boolean {
+  return shard === undefined || shard === null || (run - 1) % shard.count === shard.index - 1;
+}
+
+/**
+ * Searches the runs up to `options.runs` (this shard's only) for a trace that `fails`, then lets
+ * fast-check shrink it. Null when none fails or the search was stopped first.
+ */
+function searchAndShrink(
+  design: AnyDesign,
+  options: CheckOptions,
+  fails: (templates: unknown[]) => boolean,
+): { templates: unknown[]; path: string | null; shrinks: number; foundLength: number } | null {
+  const arbitrary = traceArbitrary(design.commands, generation(design, options));
+  const stop = options.shouldStop ?? ((): boolean => false);
+  let run = 0;
+  let searching = true;
+  let stopped = false;
+  let foundLength = 0;
+  const details = fc.check(
+    fc.property(arbitrary, (templates) => {
+      if (stopped || stop()) {
+        // Stopped: every remaining run or shrink candidate passes, which ends the search fast.
+        stopped = true;
+        return true;
+      }
+      if (searching) {
+        run += 1;
+        if (!inShard(run, options.shard)) return true;
+      }
+      if (!fails(templates)) return true;
+      if (searching) foundLength = templates.length;
+      searching = false;
+      return false;
+    }),
+    parameters(options, false),
+  );
+  if (!details.failed || details.counterexample === null) return null;
+  return {
+    templates: details.counterexample[0],
+    path: details.counterexamplePath,
+    shrinks: details.numShrinks,
+    foundLength,
+  };
+}
+
+/** A minimization predicate that gives up (nothing smaller fails) once the check is asked to stop. */
+function unlessStopped(
+  options: CheckOptions,
+  fails: (commands: unknown[]) => boolean,
+): (commands: unknown[]) => boolean {
+  const stop = options.shouldStop;
+  return stop === undefined ? fails : (commands) => !stop() && fails(commands);
+}
+
 /** The executed prefix of `templates` up to the first violation of `invariant`, as concrete commands. */
 function failingPrefix(design: AnyDesign, templates: readonly unknown[], invariant: string): unknown[] {
   return runTrace(design, templates, { invariants: [invariant] }).steps.map((step) => step.command);
@@ -127,25 +243,51 @@ function failingPrefix(design: AnyDesign, templates: readonly unknown[], invaria
 
 /** Searches for a trace breaking `invariant` alone, then shrinks and minimizes it. */
 export function counterexampleFor(design: AnyDesign, invariant: string, options: CheckOptions): Counterexample | null {
-  const arbitrary = traceArbitrary(design.commands, generation(design, options));
-  let foundLength = 0;
-  const details = fc.check(
-    fc.property(arbitrary, (templates) => {
-      const found = runTrace(design, templates, { invariants: [invariant] });
-      if (found.violations.length === 0) return true;
-      if (foundLength === 0) foundLength = found.steps.length;
-      return false;
-    }),
-    parameters(options, false),
+  const found = searchAndShrink(
+    design,
+    options,
+    (templates) => runTrace(design, templates, { invariants: [invariant] }).violations.length > 0,
   );
-  if (!details.failed || details.counterexample === null) return null;
-  const shrunk = failingPrefix(design, details.counterexample[0], invariant);
-  const minimized = minimize(shrunk as object[], (commands) => violates(design, commands, invariant));
+  if (found === null) return null;
+  const shrunk = failingPrefix(design, found.templates, invariant);
+  const minimized = minimize(
+    shrunk as object[],
+    unlessStopped(options, (commands) => violates(design, commands, invariant)),
+  );
   return describeCounterexample(design, invariant, minimized.commands, {
-    replay: { seed: options.seed, path: details.counterexamplePath },
-    foundLength,
+    replay: { seed: options.seed, path: found.path },
+    foundLength: found.foundLength,
     shrunkLength: shrunk.length,
-    shrinks: details.numShrinks,
+    shrinks: found.shrinks,
+    minimizeAttempts: minimized.attempts,
+  });
+}
+
+/** The commands of a crashing trace up to and including the one that threw. */
+function crashingPrefix(design: AnyDesign, templates: readonly unknown[], crash: Crash): unknown[] {
+  const run = runTrace(design, templates, { invariants: crash.invariant === null ? [] : [crash.invariant] });
+  const commands = run.steps.map((step) => step.command);
+  // `resolve` and `step` throw before their step is recorded: the template itself is the last command.
+  if (run.crash !== null && (run.crash.site === 'resolve' || run.crash.site === 'step')) {
+    commands.push(templates[run.steps.length]);
+  }
+  return commands;
+}
+
+/** Searches for a trace that crashes as `crash` did, then shrinks and minimizes it. */
+export function crashReportFor(design: AnyDesign, crash: Crash, options: CheckOptions): CrashReport | null {
+  const found = searchAndShrink(design, options, (templates) => crashesLike(design, templates, crash));
+  if (found === null) return null;
+  const shrunk = crashingPrefix(design, found.templates, crash);
+  const minimized = minimize(
+    shrunk as object[],
+    unlessStopped(options, (commands) => crashesLike(design, commands, crash)),
+  );
+  return describeCrash(design, crash, minimized.commands, {
+    replay: { seed: options.seed, path: found.path },
+    foundLength: found.foundLength,
+    shrunkLength: shrunk.length,
+    shrinks: found.shrinks,
     minimizeAttempts: minimized.attempts,
   });
 }
@@ -173,59 +315,208 @@ export function describeCounterexample(
   };
 }
 
+/** Replays minimized commands that crash: the steps that returned, and the crash itself. */
+export function describeCrash(
+  design: AnyDesign,
+  like: Crash,
+  commands: readonly unknown[],
+  provenance: Provenance,
+): CrashReport {
+  const run = runTrace(design, commands, { invariants: like.invariant === null ? [] : [like.invariant] });
+  if (run.crash === null) throw new Error(`${design.id}: minimized trace no longer crashes`);
+  return {
+    crash: run.crash,
+    length: commands.length,
+    steps: commands,
+    executed: run.steps,
+    ...provenance,
+  };
+}
+
+/** What a check's search found, before a verdict is reached (one shard's, or several merged). */
+interface Findings {
+  readonly runs: number;
+  readonly cutShort: CutShort | null;
+  readonly brokenAt: ReadonlyMap<string, number>;
+  readonly crashedAt: { readonly run: number; readonly crash: Crash } | null;
+  readonly stats: RunStats;
+}
+
+/** The kinds of the design that no run executed. */
+function unexecutedKinds(design: AnyDesign, stats: RunStats): string[] {
+  return design.commands.kinds.filter((kind) => (stats.executed[kind] ?? 0) === 0);
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+/** The verdict, whether it meets the design's expectation, and why not, from what the search found. */
+export function decide(
+  design: AnyDesign,
+  findings: Findings,
+): Pick<DesignCheck, 'verdict' | 'met' | 'reason' | 'missing' | 'undeclared' | 'unexecuted'> {
+  const broken = design.invariants.map((invariant) => invariant.name).filter((name) => findings.brokenAt.has(name));
+  const flawed = design.expected === 'violates';
+  const missing = flawed ? design.breaks.filter((name) => !findings.brokenAt.has(name)) : [];
+  const undeclared = flawed ? broken.filter((name) => !design.breaks.includes(name)) : [];
+  const unexecuted = unexecutedKinds(design, findings.stats);
+  const common = { missing, undeclared, unexecuted };
+  if (findings.crashedAt !== null) {
+    const { crash, run } = findings.crashedAt;
+    return {
+      verdict: 'crashed',
+      met: false,
+      reason: `the design's code threw at ${crashWhere(crash)} of run ${run}: ${crash.name}: ${crash.message}`,
+      ...common,
+    };
+  }
+  if (broken.length > 0) {
+    if (!flawed)
+      return { verdict: 'violated', met: false, reason: `a sound design broke ${broken.join(', ')}`, ...common };
+    if (missing.length === 0) return { verdict: 'violated', met: true, reason: null, ...common };
+    const where =
+      findings.cutShort === null
+        ? `in ${plural(findings.runs, 'run')}`
+        : `before the ${findings.cutShort} (${plural(findings.runs, 'run')})`;
+    return {
+      verdict: 'violated',
+      met: false,
+      reason: `declared breaks not found ${where}: ${missing.join(', ')}`,
+      ...common,
+    };
+  }
+  if (findings.cutShort !== null) {
+    return {
+      verdict: 'inconclusive',
+      met: false,
+      reason: `${findings.cutShort === 'time limit' ? 'time limit reached' : 'interrupted'} after ${plural(findings.runs, 'run')} with nothing found`,
+      ...common,
+    };
+  }
+  if (findings.runs === 0) return { verdict: 'inconclusive', met: false, reason: 'no run was made', ...common };
+  if (unexecuted.length > 0) {
+    return {
+      verdict: 'inconclusive',
+      met: false,
+      reason: `${plural(unexecuted.length, 'command kind')} never executed in ${plural(findings.runs, 'run')}: ${unexecuted.join(', ')}`,
+      ...common,
+    };
+  }
+  if (flawed) {
+    return {
+      verdict: 'holds',
+      met: false,
+      reason: `no declared break found in ${plural(findings.runs, 'run')}: ${missing.join(', ')}`,
+      ...common,
+    };
+  }
+  return { verdict: 'holds', met: true, reason: null, ...common };
+}
+
+/**
+ * What a check comes to: met; unmet when its verdict contradicts the expectation (a sound design
+ * that broke an invariant however short the search, a flawed one not caught over its whole
+ * budget); crashed; or inconclusive, when the search could not decide (a flawed design whose
+ * search was cut short before it found every declared break, or nothing found and nothing decided).
+ */
+export function outcomeOf(check: Pick<DesignCheck, 'met' | 'verdict' | 'expected' | 'cutShort'>): Outcome {
+  if (check.verdict === 'crashed') return 'crashed';
+  if (check.met) return 'met';
+  if (check.verdict === 'inconclusive') return 'inconclusive';
+  if (check.expected === 'holds') return 'unmet';
+  return check.cutShort === null ? 'unmet' : 'inconclusive';
+}
+
 export function checkDesign(design: AnyDesign, options: CheckOptions): DesignCheck {
   const started = performance.now();
   const arbitrary = traceArbitrary(design.commands, generation(design, options));
   const reported = new Set(selectInvariants(design, options.report).map((invariant) => invariant.name));
+  const stop = options.shouldStop ?? ((): boolean => false);
   // One pass over the whole budget, every invariant checked, each invariant's first failing run recorded.
   // Generation does not depend on the property, so a later search with the same seed meets the
   // same traces in the same order and finds that failure again at that run.
-  const firstRunBroken = new Map<string, number>();
+  const brokenAt = new Map<string, number>();
   let runs = 0;
+  let lastRun = 0;
   let firstFailure: FirstFailure | null = null;
+  let crashedAt: { run: number; crash: Crash } | null = null;
+  let crashedRuns = 0;
+  let stopped = false;
   const stats = createStats();
   const details = fc.check(
     fc.property(arbitrary, (templates) => {
+      if (stop()) {
+        stopped = true;
+        return false;
+      }
+      lastRun += 1;
+      if (!inShard(lastRun, options.shard)) return true;
       runs += 1;
       options.onRun?.(runs);
-      for (const found of runTrace(design, templates, { stopAtFirst: false, stats }).violations) {
-        if (!firstRunBroken.has(found.invariant)) firstRunBroken.set(found.invariant, runs);
-        firstFailure ??= { run: runs, elapsedMs: performance.now() - started, invariant: found.invariant };
+      const trace = runTrace(design, templates, { stopAtFirst: false, stats });
+      for (const found of trace.violations) {
+        if (!brokenAt.has(found.invariant)) brokenAt.set(found.invariant, lastRun);
+        firstFailure ??= { run: lastRun, elapsedMs: performance.now() - started, invariant: found.invariant };
+      }
+      if (trace.crash !== null) {
+        crashedRuns += 1;
+        crashedAt ??= { run: lastRun, crash: trace.crash };
       }
       // With a named, non-empty report list, the pass ends once every one of them is broken: more
       // runs could not change their counterexamples, and the verdict is already "violated".
       return !(
         options.report !== undefined &&
         options.report.length > 0 &&
-        options.report.every((name) => firstRunBroken.has(name))
+        options.report.every((name) => brokenAt.has(name))
       );
     }),
     parameters(options, true),
   );
+  const cutShort: CutShort | null = stopped ? 'interrupted' : details.interrupted ? 'time limit' : null;
   const violations: Counterexample[] = [];
   for (const invariant of design.invariants) {
-    const run = firstRunBroken.get(invariant.name);
-    if (run === undefined || !reported.has(invariant.name)) continue;
+    const run = brokenAt.get(invariant.name);
+    if (run === undefined || !reported.has(invariant.name) || stop()) continue;
     const counterexample = counterexampleFor(design, invariant.name, { ...options, runs: run });
     if (counterexample !== null) violations.push(counterexample);
   }
-  const verdict: Verdict = firstRunBroken.size > 0 ? 'violated' : 'holds';
+  const crashed = crashedAt as { run: number; crash: Crash } | null;
+  const crash =
+    crashed === null || stop() ? null : crashReportFor(design, crashed.crash, { ...options, runs: crashed.run });
+  const decided = decide(design, { runs, cutShort, brokenAt, crashedAt: crashed, stats });
   return {
     design: design.id,
     stack: design.stack,
     expected: design.expected,
-    verdict,
-    met: (verdict === 'holds') === (design.expected === 'holds'),
+    ...decided,
+    outcome: outcomeOf({ ...decided, expected: design.expected, cutShort }),
     runs,
+    lastRun,
     seed: options.seed,
+    budget: budgetOf(options),
     elapsedMs: performance.now() - started,
-    interrupted: details.interrupted,
+    interrupted: cutShort !== null || stop(),
+    cutShort,
     firstFailure,
     brokenAt: design.invariants.flatMap((invariant) => {
-      const run = firstRunBroken.get(invariant.name);
+      const run = brokenAt.get(invariant.name);
       return run === undefined ? [] : [{ invariant: invariant.name, run }];
     }),
     violations,
+    crashedAt: crashed,
+    crashedRuns,
+    crash,
     stats,
+  };
+}
+
+function budgetOf(options: CheckOptions): CheckBudget {
+  return {
+    runs: options.runs,
+    generation: options.generation ?? {},
+    shard: options.shard ?? null,
+    timeLimitMs: options.timeLimitMs ?? null,
+    report: options.report === undefined ? null : [...options.report],
   };
 }

@@ -1,16 +1,22 @@
-/** `dmaprop check`: run designs over seeds (optionally one shard of them), report, save to the corpus. */
+/**
+ * `dmaprop check`: run designs over seeds (optionally one shard of the work), report, save to the
+ * corpus. Output paths are checked before the search; a save that still fails is reported after
+ * the results. Ctrl-C (`io.shouldStop`) ends the run with what was found so far.
+ */
 import { checkDesign } from './check.js';
 import type { DesignCheck } from './check.js';
 import { formatSaveOutcome, formatSaveSummary, savedJson } from './cli-saved.js';
 import { UsageError } from './cli-io.js';
 import type { CliIo } from './cli-io.js';
-import { entryFor, saveEntry } from './corpus.js';
+import { entryFor, entryForCrash, saveEntry } from './corpus.js';
 import type { SaveOutcome } from './corpus.js';
 import type { AnyDesign } from './design.js';
+import { EXIT_INTERRUPTED, EXIT_USAGE, exitStatus } from './exit-codes.js';
+import { checkOutputDirectory, OutputPathError } from './output-path.js';
 import { terminalProgress } from './progress.js';
-import { checkJson, formatDesignCheck, formatSummary } from './report.js';
-import { freshSeed } from './seed.js';
-import { shardSeeds } from './shard.js';
+import { checkResultJson, formatDesignCheck, formatSummary } from './report.js';
+import { freshSeed, maxFirstSeed, sharedSeed } from './seed.js';
+import { planShard } from './shard.js';
 import type { Shard } from './shard.js';
 import { formatStats, statsJson } from './stats.js';
 
@@ -42,64 +48,141 @@ export function selectDesigns(registry: readonly AnyDesign[], ids: readonly stri
   });
 }
 
-function saveViolations(flags: CheckFlags, design: AnyDesign, check: DesignCheck): SaveOutcome[] {
-  return check.violations.map((counterexample) =>
-    saveEntry(flags.corpus, entryFor(design, counterexample, check.seed)),
+/** The first seed: `--seed`; for a shard, the one every shard agrees on; otherwise a fresh one. */
+function firstSeed(
+  flags: CheckFlags,
+  env: Readonly<Record<string, string | undefined>>,
+): { seed: number; source: string } {
+  if (flags.seed !== undefined) {
+    if (flags.seed > maxFirstSeed(flags.seeds)) {
+      throw new UsageError(
+        `--seed ${flags.seed} with --seeds ${flags.seeds} runs past the largest seed; use a first seed of at most ${maxFirstSeed(flags.seeds)}`,
+      );
+    }
+    return { seed: flags.seed, source: '--seed' };
+  }
+  if (flags.shard !== undefined) {
+    let shared;
+    try {
+      shared = sharedSeed(env, flags.seeds);
+    } catch (error) {
+      throw new UsageError((error as Error).message);
+    }
+    if (shared === null) {
+      throw new UsageError(
+        '--shard needs a seed every shard agrees on: pass --seed, or set DMAPROP_SEED (a CI run id such as GITHUB_RUN_ID is used when present)',
+      );
+    }
+    return shared;
+  }
+  return { seed: freshSeed(flags.seeds), source: 'fresh' };
+}
+
+/** One design's saves; the first failure stops saving (the results are still printed). */
+function saveFindings(corpus: string, design: AnyDesign, check: DesignCheck): SaveOutcome[] {
+  const outcomes = check.violations.map((counterexample) =>
+    saveEntry(corpus, entryFor(design, counterexample, check.seed)),
   );
+  if (check.crash !== null) outcomes.push(saveEntry(corpus, entryForCrash(design, check.crash, check.seed)));
+  return outcomes;
 }
 
 export function runCheck(flags: CheckFlags, io: CliIo, registry: readonly AnyDesign[]): number {
   const selected = selectDesigns(registry, flags.design);
-  const base = flags.seed ?? freshSeed();
-  const seeds = shardSeeds(base, flags.seeds, flags.shard);
+  const { seed: base, source } = firstSeed(flags, io.env ?? process.env);
+  let plan;
+  try {
+    plan = planShard(base, flags.seeds, flags.runs, flags.shard);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  if (flags.save === true) {
+    try {
+      checkOutputDirectory(flags.corpus, '--corpus');
+    } catch (error) {
+      if (error instanceof OutputPathError) throw new UsageError(error.message);
+      throw error;
+    }
+  }
   const human = flags.json !== true;
-  const shardText = flags.shard === undefined ? '' : `, shard ${flags.shard.index}/${flags.shard.count}`;
+  const seedRange = flags.seeds === 1 ? `seed ${base}` : `seeds ${base}…${base + flags.seeds - 1}`;
+  const from = source === 'fresh' || source === '--seed' ? '' : ` (from ${source})`;
+  io.started?.(
+    `dmaprop check: ${seedRange}${from}; replay with --seed ${base}${flags.seeds === 1 ? '' : ` --seeds ${flags.seeds}`}`,
+  );
   if (human) {
-    const seedText =
-      flags.seeds === 1 ? `seed ${base}` : `seeds ${base}…${base + flags.seeds - 1}${shardText} (${seeds.length} here)`;
-    io.out(`dmaprop check: ${seedText}, ${flags.runs} runs per design and seed\n\n`);
+    const shardText = plan.description === '' ? '' : `, ${plan.description}`;
+    io.out(`dmaprop check: ${seedRange}${from}${shardText}, ${flags.runs} runs per design and seed\n\n`);
   }
   const progress = terminalProgress(human ? io.progress : undefined);
+  const stop = io.shouldStop ?? ((): boolean => false);
   const checks: DesignCheck[] = [];
   const saved: SaveOutcome[] = [];
-  for (const seed of seeds) {
+  let saveError: string | null = null;
+  const planned = plan.seeds.length * selected.length;
+  run: for (const seed of plan.seeds) {
     for (const design of selected) {
+      if (stop()) break run;
       const check = checkDesign(design, {
         seed,
         runs: flags.runs,
         onRun: (run) => progress.update(`${design.id} seed ${seed}: ${run}/${flags.runs} runs`),
+        shouldStop: stop,
+        ...(plan.runShard === null ? {} : { shard: plan.runShard }),
         ...(flags.timeLimit === undefined ? {} : { timeLimitMs: flags.timeLimit * 1000 }),
         ...(flags.maxCommands === undefined ? {} : { generation: { maxCommands: flags.maxCommands } }),
       });
       progress.done();
       checks.push(check);
-      const outcomes = flags.save === true ? saveViolations(flags, design, check) : [];
+      let outcomes: SaveOutcome[] = [];
+      if (flags.save === true && saveError === null) {
+        try {
+          outcomes = saveFindings(flags.corpus, design, check);
+        } catch (error) {
+          saveError = `cannot save to the corpus ${flags.corpus}: ${(error as Error).message}`;
+        }
+      }
       saved.push(...outcomes);
       if (!human) continue;
       io.out(`${formatDesignCheck(check, design)}\n`);
       if (flags.stats === true) io.out(`${formatStats(check.stats, design.commands.kinds, design.reach)}\n`);
-      for (const outcome of outcomes) {
-        io.out(`${formatSaveOutcome(outcome)}\n`);
-      }
+      for (const outcome of outcomes) io.out(`${formatSaveOutcome(outcome)}\n`);
       io.out('\n');
     }
   }
+  const interrupted = stop();
   if (human) {
     io.out(`${formatSummary(checks)}\n`);
-    if (flags.save === true) {
-      io.out(`${formatSaveSummary(flags.corpus, saved)}\n`);
+    if (interrupted) {
+      io.out(
+        `interrupted: ${checks.length} of ${planned} design checks ran; replay the run with --seed ${base}${flags.seeds === 1 ? '' : ` --seeds ${flags.seeds}`}\n`,
+      );
     }
+    if (flags.save === true) io.out(`${formatSaveSummary(flags.corpus, saved)}\n`);
   } else {
-    const json = checkJson(checks) as { results: Record<string, unknown>[] };
-    json.results.forEach((result, index) => {
-      const check = checks[index];
-      const design = selected.find((known) => known.id === check?.design);
-      if (flags.stats === true && check !== undefined && design !== undefined) {
+    const results = checks.map((check) => {
+      const result = checkResultJson(check);
+      const design = selected.find((known) => known.id === check.design);
+      if (flags.stats === true && design !== undefined) {
         result['stats'] = statsJson(check.stats, design.commands.kinds, design.reach);
       }
+      return result;
     });
-    const extra = flags.save === true ? savedJson(saved) : {};
-    io.out(`${JSON.stringify({ ...json, ...extra }, null, 2)}\n`);
+    const document = {
+      seed: base,
+      seeds: flags.seeds,
+      runs: flags.runs,
+      shard: flags.shard ?? null,
+      interrupted,
+      planned,
+      results,
+      ...(flags.save === true ? savedJson(saved) : {}),
+      ...(saveError === null ? {} : { saveError }),
+    };
+    io.out(`${JSON.stringify(document, null, 2)}\n`);
   }
-  return checks.every((check) => check.met) ? 0 : 1;
+  if (saveError !== null) io.err(`dmaprop: ${saveError}\n`);
+  if (interrupted) return EXIT_INTERRUPTED;
+  const status = exitStatus(checks.map((check) => check.outcome));
+  return saveError !== null && status === 0 ? EXIT_USAGE : status;
 }

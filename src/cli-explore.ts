@@ -8,13 +8,24 @@ import { selectDesigns } from './cli-check.js';
 import { formatSaveOutcome, formatSaveSummary, savedJson } from './cli-saved.js';
 import { UsageError } from './cli-io.js';
 import type { CliIo } from './cli-io.js';
-import { entryFor, saveEntry } from './corpus.js';
+import { entryFor, entryForCrash, saveEntry } from './corpus.js';
 import type { SaveOutcome } from './corpus.js';
 import type { AnyDesign } from './design.js';
+import { crashesLike } from './execute.js';
 import { exploreDesign } from './explore.js';
 import type { ExploreResult } from './explore.js';
 import { terminalProgress } from './progress.js';
-import { counterexampleJson, formatCounterexample, formatMs } from './report.js';
+import {
+  counterexampleJson,
+  crashJson,
+  formatCounterexample,
+  formatCrashReport,
+  formatMs,
+  outcomeMark,
+} from './report.js';
+import { EXIT_INTERRUPTED, EXIT_USAGE, exitStatus } from './exit-codes.js';
+import type { Outcome } from './exit-codes.js';
+import { checkOutputDirectory, OutputPathError } from './output-path.js';
 import type { Shard } from './shard.js';
 
 export interface ExploreFlags {
@@ -31,35 +42,50 @@ function perSecond(count: number, ms: number): string {
   return ms <= 0 ? '–' : String(Math.round((count * 1000) / ms));
 }
 
-/** The designs to explore: the named ones (each must declare a scope), or every design that declares one. */
-function exploredDesigns(registry: readonly AnyDesign[], ids: readonly string[] | undefined): AnyDesign[] {
-  if (ids === undefined || ids.length === 0) return registry.filter((design) => design.explore !== undefined);
+/**
+ * The designs to explore: the named ones (each must declare a scope), or every design that
+ * declares one — and those that do not, so that the run says it left them out.
+ */
+function exploredDesigns(
+  registry: readonly AnyDesign[],
+  ids: readonly string[] | undefined,
+): { explored: AnyDesign[]; skipped: AnyDesign[] } {
+  if (ids === undefined || ids.length === 0) {
+    return {
+      explored: registry.filter((design) => design.explore !== undefined),
+      skipped: registry.filter((design) => design.explore === undefined),
+    };
+  }
   const selected = selectDesigns(registry, ids);
   const without = selected.find((design) => design.explore === undefined);
   if (without !== undefined) {
     throw new UsageError(`design '${without.id}' (stack ${without.stack}) declares no explore scope`);
   }
-  return selected;
+  return { explored: selected, skipped: [] };
 }
 
 export function formatExploreResult(result: ExploreResult, design?: AnyDesign): string {
-  const mark = result.met ? '✓' : '✗ UNEXPECTED';
   const size = `${result.states} states, ${result.transitions} transitions, ${formatMs(result.elapsedMs)} (${perSecond(result.states, result.elapsedMs)} states/s, ${perSecond(result.transitions, result.elapsedMs)} transitions/s)`;
   const shard = result.shard === null ? '' : ` [shard ${result.shard.index}/${result.shard.count}]`;
   let outcome: string;
-  if (result.verdict === 'holds') outcome = `no violation up to depth ${result.depth}`;
-  else if (result.verdict === 'limit')
-    outcome = `${result.message ?? 'state limit reached'}; no violation up to depth ${result.depthReached}`;
+  if (result.verdict === 'holds')
+    outcome = `no violation up to depth ${result.depth}${result.exhausted ? ' (every reachable state visited)' : ''}`;
+  else if (result.verdict === 'inconclusive') outcome = `no violation up to depth ${result.depthReached}`;
+  else if (result.verdict === 'crashed') outcome = `the design's code threw`;
   else {
     const count = result.violations.length;
     outcome = `${count} invariant${count === 1 ? '' : 's'} broken within depth ${result.depth}`;
   }
   const lines = [
-    `${result.design} [${result.stack}] expected ${result.expected}, ${result.verdict} ${mark}${shard} — ${outcome}: ${size}`,
+    `${result.design} [${result.stack}] expected ${result.expected}, ${result.verdict} ${outcomeMark(result.outcome)}${shard} — ${outcome}: ${size}`,
   ];
   if (design?.explore !== undefined) lines.push(`  scope: ${design.explore.description}`);
-  if (result.verdict === 'violated' && result.limitReached && result.message !== null) {
-    lines.push(`  ${result.message} (the counterexamples below are still the shortest)`);
+  if (result.message !== null) lines.push(`  ${result.message}`);
+  if (result.crash !== null) {
+    for (const line of formatCrashReport(result.crash, design)) {
+      if (line.startsWith('    found at ')) lines.push(`    shortest: no sequence of fewer steps in the scope throws`);
+      else lines.push(line);
+    }
   }
   for (const counterexample of result.violations) {
     for (const line of formatCounterexample(counterexample, design)) {
@@ -85,36 +111,60 @@ export function exploreJson(result: ExploreResult): Record<string, unknown> {
     elapsedMs: Math.round(result.elapsedMs),
     verdict: result.verdict,
     met: result.met,
+    outcome: result.outcome,
+    exhausted: result.exhausted,
+    missing: result.missing,
+    interrupted: result.interrupted,
     limitReached: result.limitReached,
     message: result.message,
     maxStates: result.maxStates,
     shard: result.shard,
     violations: result.violations.map(counterexampleJson),
+    crash: result.crash === null ? null : crashJson(result.crash),
   };
 }
 
-function saveViolations(flags: ExploreFlags, design: AnyDesign, result: ExploreResult): SaveOutcome[] {
-  return result.violations.map((counterexample) => {
+function saveFindings(flags: ExploreFlags, design: AnyDesign, result: ExploreResult): SaveOutcome[] {
+  const outcomes = result.violations.map((counterexample) => {
     const entry = entryFor(design, counterexample, 0);
     const message = `${counterexample.violation.message} (found by dmaprop explore at depth ${result.depth}: shortest, ${counterexample.length} step${counterexample.length === 1 ? '' : 's'})`;
     return saveEntry(flags.corpus, { ...entry, message });
   });
+  // A crash whose trace replays (not one in the scope's own code) is saved like a violation.
+  if (result.crash !== null && crashesLike(design, result.crash.steps, result.crash.crash)) {
+    outcomes.push(saveEntry(flags.corpus, entryForCrash(design, result.crash, 0)));
+  }
+  return outcomes;
 }
 
 export function runExplore(flags: ExploreFlags, io: CliIo, registry: readonly AnyDesign[]): number {
-  const selected = exploredDesigns(registry, flags.design);
+  const { explored: selected, skipped } = exploredDesigns(registry, flags.design);
+  if (flags.save === true) {
+    try {
+      checkOutputDirectory(flags.corpus, '--corpus');
+    } catch (error) {
+      if (error instanceof OutputPathError) throw new UsageError(error.message);
+      throw error;
+    }
+  }
   const human = flags.json !== true;
   if (human) {
     const shard = flags.shard === undefined ? '' : `, shard ${flags.shard.index}/${flags.shard.count}`;
     io.out(`dmaprop explore: breadth-first to depth ${flags.depth}, at most ${flags.maxStates} states${shard}\n\n`);
+    for (const design of skipped)
+      io.out(`${design.id} [${design.stack}] not explored: it declares no explore scope\n\n`);
   }
   const progress = terminalProgress(human ? io.progress : undefined);
+  const stop = io.shouldStop ?? ((): boolean => false);
   const results: ExploreResult[] = [];
   const saved: SaveOutcome[] = [];
+  let saveError: string | null = null;
   for (const design of selected) {
+    if (stop()) break;
     const result = exploreDesign(design, {
       depth: flags.depth,
       maxStates: flags.maxStates,
+      shouldStop: stop,
       ...(flags.shard === undefined ? {} : { shard: flags.shard }),
       onProgress: (at) =>
         progress.update(
@@ -123,7 +173,14 @@ export function runExplore(flags: ExploreFlags, io: CliIo, registry: readonly An
     });
     progress.done();
     results.push(result);
-    const outcomes = flags.save === true ? saveViolations(flags, design, result) : [];
+    let outcomes: SaveOutcome[] = [];
+    if (flags.save === true && saveError === null) {
+      try {
+        outcomes = saveFindings(flags, design, result);
+      } catch (error) {
+        saveError = `cannot save to the corpus ${flags.corpus}: ${(error as Error).message}`;
+      }
+    }
     saved.push(...outcomes);
     if (!human) continue;
     io.out(`${formatExploreResult(result, design)}\n`);
@@ -132,16 +189,43 @@ export function runExplore(flags: ExploreFlags, io: CliIo, registry: readonly An
     }
     io.out('\n');
   }
-  const unmet = results.filter((result) => !result.met);
+  const interrupted = stop();
+  const count = (outcome: Outcome): AnyDesign['id'][] =>
+    results.filter((result) => result.outcome === outcome).map((result) => result.design);
   if (human) {
-    const head = `${results.length} design${results.length === 1 ? '' : 's'} explored: ${results.length - unmet.length} as expected, ${unmet.length} not`;
-    io.out(`${unmet.length === 0 ? head : `${head} (${unmet.map((result) => result.design).join(', ')})`}\n`);
+    const parts = [
+      `${count('met').length} as expected`,
+      `${count('unmet').length} not${count('unmet').length === 0 ? '' : ` (${count('unmet').join(', ')})`}`,
+    ];
+    if (count('crashed').length > 0) parts.push(`${count('crashed').length} crashed (${count('crashed').join(', ')})`);
+    if (count('inconclusive').length > 0)
+      parts.push(`${count('inconclusive').length} inconclusive (${count('inconclusive').join(', ')})`);
+    const left =
+      skipped.length === 0
+        ? ''
+        : `; ${skipped.length} without a scope not explored (${skipped.map((design) => design.id).join(', ')})`;
+    io.out(`${results.length} design${results.length === 1 ? '' : 's'} explored: ${parts.join(', ')}${left}\n`);
+    if (interrupted) io.out(`interrupted: ${results.length} of ${selected.length} designs explored\n`);
     if (flags.save === true) {
       io.out(`${formatSaveSummary(flags.corpus, saved)}\n`);
     }
   } else {
     const extra = flags.save === true ? savedJson(saved) : {};
-    io.out(`${JSON.stringify({ results: results.map(exploreJson), ...extra }, null, 2)}\n`);
+    const document = {
+      interrupted,
+      results: results.map(exploreJson),
+      skipped: skipped.map((design) => ({
+        design: design.id,
+        stack: design.stack,
+        reason: 'declares no explore scope',
+      })),
+      ...extra,
+      ...(saveError === null ? {} : { saveError }),
+    };
+    io.out(`${JSON.stringify(document, null, 2)}\n`);
   }
-  return unmet.length === 0 ? 0 : 1;
+  if (saveError !== null) io.err(`dmaprop: ${saveError}\n`);
+  if (interrupted) return EXIT_INTERRUPTED;
+  const status = exitStatus(results.map((result) => result.outcome));
+  return saveError !== null && status === 0 ? EXIT_USAGE : status;
 }

@@ -4,6 +4,15 @@ export interface CliIo {
   readonly err: (text: string) => void;
   /** Progress output; present only when stderr is a terminal. */
   readonly progress?: (text: string) => void;
+  /**
+   * True once the run was asked to stop (SIGINT, SIGTERM): searches end with what they found, the
+   * results are printed and marked interrupted, and the exit status is 130.
+   */
+  readonly shouldStop?: () => boolean;
+  /** Told, before any search, how to replay the run (the seed): printed if the run is killed outright. */
+  readonly started?: (replay: string) => void;
+  /** The environment (`DMAPROP_SEED`, CI run ids); `process.env` when absent. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 export const processIo: CliIo = {

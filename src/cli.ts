@@ -1,7 +1,9 @@
 /**
- * The `dmaprop` command line. Exit codes: 0 when every checked design met its expectation (or a
- * replayed entry reproduced), 1 when one did not, 2 on bad usage (unknown verb or flag, bad
- * value, unknown design, unreadable or malformed corpus file).
+ * The `dmaprop` command line. Exit statuses (`exit-codes.ts`, listed by `--help`): 0 when every
+ * design met its expectation (or a replayed entry reproduced), 1 when a verdict contradicts one,
+ * 2 on bad usage (unknown verb or flag, bad value, unknown design, unusable output path,
+ * unreadable or malformed corpus file), 3 when a design crashed, 4 when a search was
+ * inconclusive, 130 when interrupted.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { designs } from '../properties/registry.js';
@@ -23,6 +25,8 @@ import { SEED_MAX } from './seed.js';
 import { parseShard } from './shard.js';
 import type { Shard } from './shard.js';
 import { toolVersion } from './version.js';
+import { exitStatusHelp } from './exit-codes.js';
+import { checkOutputFile, OutputPathError } from './output-path.js';
 
 export type { CliIo } from './cli-io.js';
 export { DEFAULT_RUNS } from './cli-check.js';
@@ -52,6 +56,16 @@ function shard(value: string): Shard {
   }
 }
 
+/** An output path that cannot be used is bad usage, found before any work starts. */
+function checkOutput(check: () => void): void {
+  try {
+    check();
+  } catch (error) {
+    if (error instanceof OutputPathError) throw new UsageError(error.message);
+    throw error;
+  }
+}
+
 function runDesigns(flags: { json?: boolean }, io: CliIo, registry: readonly AnyDesign[]): number {
   const rows = registry.map((design) => ({
     id: design.id,
@@ -75,6 +89,7 @@ function program(io: CliIo, registry: readonly AnyDesign[], setExit: (code: numb
     .version(toolVersion)
     .showHelpAfterError()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
+    .addHelpText('after', `\n${exitStatusHelp}\n`)
     .exitOverride();
   root
     .command('designs')
@@ -100,7 +115,12 @@ function program(io: CliIo, registry: readonly AnyDesign[], setExit: (code: numb
         .default(1)
         .argParser(integer('seeds', 1, 1_000_000)),
     )
-    .addOption(new Option('--shard <i/n>', 'run only the i-th of n interleaved slices of the seeds').argParser(shard))
+    .addOption(
+      new Option(
+        '--shard <i/n>',
+        'run the i-th of n slices of the work: every n-th seed with at least n seeds, else every n-th run of each seed (the seed comes from --seed, DMAPROP_SEED or the CI run id)',
+      ).argParser(shard),
+    )
     .addOption(new Option('--time-limit <seconds>', 'wall-clock limit per search').argParser(seconds))
     .addOption(
       new Option('--max-commands <n>', 'longest command sequence generated').argParser(
@@ -111,6 +131,7 @@ function program(io: CliIo, registry: readonly AnyDesign[], setExit: (code: numb
     .option('--save', 'save each shrunk counterexample to the regression corpus')
     .option('--corpus <dir>', 'regression corpus directory', DEFAULT_CORPUS)
     .option('--json', 'print JSON: { results: [...] }')
+    .addHelpText('after', `\n${exitStatusHelp}\n`)
     .action((flags: CheckFlags) => setExit(runCheck(flags, io, registry)));
   root
     .command('explore')
@@ -138,6 +159,7 @@ function program(io: CliIo, registry: readonly AnyDesign[], setExit: (code: numb
       '--json',
       'print JSON: { results: [{ design, depth, states, transitions, elapsedMs, verdict, violations }] }',
     )
+    .addHelpText('after', `\n${exitStatusHelp}\n`)
     .action((flags: ExploreFlags) => setExit(runExplore(flags, io, registry)));
   root
     .command('bench')
@@ -162,7 +184,10 @@ function program(io: CliIo, registry: readonly AnyDesign[], setExit: (code: numb
         integer('runs', 1, 10_000_000),
       ),
     )
-    .action((flags: BenchFlags) => setExit(runBenchCommand(flags, io, registry)));
+    .action((flags: BenchFlags) => {
+      checkOutput(() => checkOutputFile(flags.out, '--out'));
+      setExit(runBenchCommand(flags, io, registry));
+    });
   root
     .command('costs')
     .description(

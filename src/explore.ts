@@ -32,13 +32,21 @@
  *
  * Deterministic: the same design and options give the same result (timings aside).
  */
-import { describeCounterexample } from './check.js';
-import type { Counterexample } from './check.js';
+import { describeCounterexample, describeCrash } from './check.js';
+import type { Counterexample, CrashReport } from './check.js';
 import type { AnyDesign, Expectation, Invariant, Transition } from './design.js';
-import { selectInvariants } from './execute.js';
+import { crashOf, selectInvariants } from './execute.js';
+import type { Crash, CrashSite } from './execute.js';
+import type { Outcome } from './exit-codes.js';
 import type { Shard } from './shard.js';
 
-export type ExploreVerdict = 'holds' | 'violated' | 'limit';
+/**
+ * `holds`: no violation in any sequence up to the depth (a bounded proof in the scope).
+ * `violated`, `crashed`: a shortest counterexample or crashing trace. `inconclusive`: the search
+ * could not decide the design's expectation: the state limit cut it short, it was interrupted, or
+ * a flawed design's declared breaks lie deeper than it looked.
+ */
+export type ExploreVerdict = 'holds' | 'violated' | 'crashed' | 'inconclusive';
 
 export const DEFAULT_MAX_STATES = 1_000_000;
 
@@ -66,6 +74,8 @@ export interface ExploreOptions {
   readonly key?: (state: unknown) => string;
   /** Called now and then during the search (progress display). */
   readonly onProgress?: (progress: ExploreProgress) => void;
+  /** Asked now and then: true stops the search with what it found (Ctrl-C); the result is then inconclusive. */
+  readonly shouldStop?: () => boolean;
 }
 
 export interface ExploreResult {
@@ -82,15 +92,37 @@ export interface ExploreResult {
   readonly transitions: number;
   readonly elapsedMs: number;
   readonly verdict: ExploreVerdict;
-  /** The verdict is the expected one: `holds` for a sound design, `violated` for a flawed one. */
+  /**
+   * The verdict is the expected one: `holds` for a sound design; for a flawed one, `violated` with
+   * every invariant it declares in `breaks` broken.
+   */
   readonly met: boolean;
+  /** What the exploration comes to, for the exit status. */
+  readonly outcome: Outcome;
+  /** Every state reachable in the scope was visited before the depth bound: nothing deeper exists. */
+  readonly exhausted: boolean;
   readonly limitReached: boolean;
-  /** Why the search stopped short, in words; null when it did not. */
+  /** Stopped by a request to stop (Ctrl-C). */
+  readonly interrupted: boolean;
+  /** Why the search stopped short, or why it is not met or not conclusive, in words; null when neither. */
   readonly message: string | null;
+  /** Declared breaks of a flawed design that no sequence in the search broke. */
+  readonly missing: readonly string[];
+  /** The shortest trace that made the design's code throw, when one did (the search stops there). */
+  readonly crash: CrashReport | null;
   readonly maxStates: number;
   readonly shard: Shard | null;
   /** The shortest counterexample of each broken invariant, in the design's invariant order. */
   readonly violations: readonly Counterexample[];
+}
+
+/** Where the design's code threw during the search (the search stops at the first throw). */
+interface Thrown {
+  readonly record: number;
+  /** The command (or, for `resolve`, the template) being tried from that record; null at the initial state. */
+  readonly command: unknown;
+  readonly hasCommand: boolean;
+  readonly crash: Crash;
 }
 
 interface Found {
@@ -146,22 +178,57 @@ export function fingerprint(key: string): string {
   return String.fromCharCode(h1 >>> 16, h1 & 0xffff, h2 >>> 16, h2 & 0xffff);
 }
 
-/** The distinct concrete commands the scope's templates resolve to in `state`, in template order. */
-function concreteCommands(design: AnyDesign, state: unknown, templates: readonly unknown[]): unknown[] {
-  const seen = new Set<string>();
-  const commands: unknown[] = [];
-  for (const template of templates) {
-    const command: unknown = design.resolve(state, template);
-    const text = stableJson(command);
-    if (seen.has(text)) continue;
-    seen.add(text);
-    commands.push(command);
-  }
-  return commands;
-}
-
 function limitMessage(maxStates: number, level: number): string {
   return `state limit ${maxStates} reached at depth ${level}; raise --max-states or lower --depth`;
+}
+
+/** The verdict, expectation and outcome of an exploration from what it found. */
+export function judgeExploration(
+  design: AnyDesign,
+  found: {
+    readonly broken: readonly string[];
+    readonly crashed: boolean;
+    readonly exhausted: boolean;
+    readonly limitMessage: string | null;
+    readonly interrupted: boolean;
+    readonly depth: number;
+  },
+): Pick<ExploreResult, 'verdict' | 'met' | 'outcome' | 'missing'> & { readonly reason: string | null } {
+  const flawed = design.expected === 'violates';
+  const missing = flawed ? design.breaks.filter((name) => !found.broken.includes(name)) : [];
+  if (found.crashed) return { verdict: 'crashed', met: false, outcome: 'crashed', missing, reason: null };
+  const cut = found.interrupted ? 'interrupted' : found.limitMessage;
+  const undecided = (why: string): string =>
+    cut === null
+      ? `${why} within depth ${found.depth}: it may lie deeper (raise --depth)`
+      : `${why} before the search stopped (${cut})`;
+  if (found.broken.length > 0) {
+    if (!flawed) return { verdict: 'violated', met: false, outcome: 'unmet', missing, reason: null };
+    if (missing.length === 0) return { verdict: 'violated', met: true, outcome: 'met', missing, reason: null };
+    const why = `declared breaks not found: ${missing.join(', ')}`;
+    // Exhausted: no state of the scope was left unvisited, so nothing deeper can break them.
+    if (found.exhausted && cut === null)
+      return { verdict: 'violated', met: false, outcome: 'unmet', missing, reason: `${why} in the whole scope` };
+    return { verdict: 'violated', met: false, outcome: 'inconclusive', missing, reason: undecided(why) };
+  }
+  if (cut !== null) return { verdict: 'inconclusive', met: false, outcome: 'inconclusive', missing, reason: cut };
+  if (!flawed) return { verdict: 'holds', met: true, outcome: 'met', missing, reason: null };
+  if (found.exhausted) {
+    return {
+      verdict: 'holds',
+      met: false,
+      outcome: 'unmet',
+      missing,
+      reason: `no declared break found in the whole scope: ${missing.join(', ')}`,
+    };
+  }
+  return {
+    verdict: 'inconclusive',
+    met: false,
+    outcome: 'inconclusive',
+    missing,
+    reason: undecided(`no violation`),
+  };
 }
 
 export function exploreDesign(design: AnyDesign, options: ExploreOptions): ExploreResult {
@@ -175,49 +242,46 @@ export function exploreDesign(design: AnyDesign, options: ExploreOptions): Explo
   const invariants = selectInvariants(design, options.invariants);
   const pending = new Set<Invariant<unknown, unknown>>(invariants);
   const found = new Map<string, Found>();
+  const stop = options.shouldStop ?? ((): boolean => false);
   const allFound = (): boolean => invariants.length > 0 && pending.size === 0;
+  // Where the search is, so that an exception thrown by the design's code can be traced back to
+  // the shortest path that throws it (breadth-first: the first throw is at the least depth).
+  let site: CrashSite | 'scope' = 'init';
+  let asking: string | null = null;
+  let atRecord = -1;
+  let atCommand: unknown = null;
+  let hasCommand = false;
   const checkAll = (transition: Transition<unknown, unknown>, parent: number): void => {
+    site = 'invariant';
     for (const invariant of pending) {
+      asking = invariant.name;
       if (invariant.check(transition) === null) continue;
       found.set(invariant.name, { parent, command: transition.command });
       pending.delete(invariant);
     }
+    asking = null;
   };
 
   // Parent records, one per distinct state, in breadth-first order: record 0 is the initial state,
   // and the records of each level form one contiguous range.
   const parents: number[] = [-1];
   const via: unknown[] = [null];
-  const initial: unknown = design.init();
-  const visited = new Set<string>([fingerprint(key(initial))]);
-  checkAll({ before: null, command: null, result: null, after: initial }, -1);
-
   const pathTo = (record: number): unknown[] => {
     const path: unknown[] = [];
     for (let at = record; at > 0; at = parents[at] ?? 0) path.push(via[at]);
     return path.reverse();
   };
-  // Frontier states are not stored: each is rebuilt from its parent's state, itself replayed from
-  // the initial state once for all its children (they are consecutive records).
-  let cachedRecord = 0;
-  let cachedState = initial;
-  const stateOf = (record: number): unknown => {
-    if (record === 0) return initial;
-    const parent = parents[record] ?? 0;
-    if (parent !== cachedRecord) {
-      let state = initial;
-      for (const command of pathTo(parent)) state = design.step(state, command).state;
-      cachedRecord = parent;
-      cachedState = state;
-    }
-    return design.step(cachedState, via[record]).state;
-  };
-
+  let initial: unknown = null;
+  const visited = new Set<string>();
   let levelStart = 0;
   let levelEnd = 1;
   let transitions = 0;
   let depthReached = 0;
   let limitAt: number | null = null;
+  let exhausted = false;
+  let interrupted = false;
+  let thrown: Thrown | null = null;
+  let scopeThrew: { message: string } | null = null;
   const report = (level: number, expanded: number): void =>
     options.onProgress?.({
       level,
@@ -228,41 +292,93 @@ export function exploreDesign(design: AnyDesign, options: ExploreOptions): Explo
       transitions,
     });
 
-  search: for (let level = 1; level <= options.depth && !allFound(); level++) {
-    for (let record = levelStart; record < levelEnd; record++) {
-      const before = stateOf(record);
-      let commands = concreteCommands(design, before, scope.templates(before));
-      const shard = options.shard;
-      if (level === 1 && shard !== undefined) {
-        commands = commands.filter((_, position) => position % shard.count === shard.index - 1);
+  try {
+    initial = design.init();
+    site = 'scope';
+    visited.add(fingerprint(key(initial)));
+    checkAll({ before: null, command: null, result: null, after: initial }, -1);
+
+    // Frontier states are not stored: each is rebuilt from its parent's state, itself replayed from
+    // the initial state once for all its children (they are consecutive records).
+    let cachedRecord = 0;
+    let cachedState = initial;
+    const stateOf = (record: number): unknown => {
+      if (record === 0) return initial;
+      const parent = parents[record] ?? 0;
+      if (parent !== cachedRecord) {
+        let state = initial;
+        for (const command of pathTo(parent)) state = design.step(state, command).state;
+        cachedRecord = parent;
+        cachedState = state;
       }
-      for (const command of commands) {
-        const { state: after, result } = design.step(before, command);
-        transitions += 1;
-        checkAll({ before, command, result, after }, record);
-        const print = fingerprint(key(after));
-        if (!visited.has(print)) {
-          if (visited.size >= maxStates) {
-            limitAt = level;
-            break search;
-          }
-          visited.add(print);
-          parents.push(record);
-          via.push(command);
+      return design.step(cachedState, via[record]).state;
+    };
+
+    search: for (let level = 1; level <= options.depth && !allFound(); level++) {
+      for (let record = levelStart; record < levelEnd; record++) {
+        if (stop()) {
+          interrupted = true;
+          break search;
         }
-        if (allFound()) break search;
-        if ((transitions & 1023) === 0) report(level, record - levelStart);
+        atRecord = record;
+        hasCommand = false;
+        site = 'step';
+        const before = stateOf(record);
+        site = 'scope';
+        const templates = scope.templates(before);
+        const seen = new Set<string>();
+        let position = 0;
+        for (const template of templates) {
+          site = 'resolve';
+          atCommand = template;
+          hasCommand = true;
+          const command: unknown = design.resolve(before, template);
+          const text = stableJson(command);
+          if (seen.has(text)) continue;
+          seen.add(text);
+          const shard = options.shard;
+          const mine = level !== 1 || shard === undefined || position % shard.count === shard.index - 1;
+          position += 1;
+          if (!mine) continue;
+          atCommand = command;
+          site = 'step';
+          const { state: after, result } = design.step(before, command);
+          transitions += 1;
+          checkAll({ before, command, result, after }, record);
+          site = 'scope';
+          const print = fingerprint(key(after));
+          if (!visited.has(print)) {
+            if (visited.size >= maxStates) {
+              limitAt = level;
+              break search;
+            }
+            visited.add(print);
+            parents.push(record);
+            via.push(command);
+          }
+          if (allFound()) break search;
+          if ((transitions & 1023) === 0) report(level, record - levelStart);
+        }
+      }
+      report(level, levelEnd - levelStart);
+      depthReached = level;
+      levelStart = levelEnd;
+      levelEnd = parents.length;
+      // Nothing new at this level: every longer sequence only revisits known states.
+      if (levelStart === levelEnd) {
+        depthReached = options.depth;
+        exhausted = true;
+        break;
       }
     }
-    report(level, levelEnd - levelStart);
-    depthReached = level;
-    levelStart = levelEnd;
-    levelEnd = parents.length;
-    // Nothing new at this level: every longer sequence only revisits known states.
-    if (levelStart === levelEnd) {
-      depthReached = options.depth;
-      break;
+  } catch (error) {
+    const at = site as CrashSite | 'scope';
+    if (at === 'scope') {
+      // The scope's own code (templates, key) is not replayable through `runTrace`: reported, not shrunk.
+      scopeThrew = { message: `the explore scope threw: ${(error as Error)?.message ?? String(error)}` };
     }
+    const crash = crashOf(error, 0, at === 'scope' ? 'step' : at, at === 'invariant' ? asking : null);
+    thrown = { record: atRecord, command: atCommand, hasCommand, crash };
   }
 
   const violations: Counterexample[] = [];
@@ -280,8 +396,40 @@ export function exploreDesign(design: AnyDesign, options: ExploreOptions): Explo
       }),
     );
   }
+  let crash: CrashReport | null = null;
+  const threw = thrown as Thrown | null;
+  if (threw !== null && scopeThrew === null) {
+    const steps = threw.record < 0 ? [] : [...pathTo(threw.record), ...(threw.hasCommand ? [threw.command] : [])];
+    const provenance = {
+      replay: { seed: 0, path: null },
+      foundLength: steps.length,
+      shrunkLength: steps.length,
+      shrinks: 0,
+      minimizeAttempts: 0,
+    };
+    try {
+      crash = describeCrash(design, threw.crash, steps, provenance);
+    } catch {
+      // Not reproduced by a replay from the initial state (the design's code is not deterministic).
+      crash = {
+        crash: { ...threw.crash, atStep: steps.length },
+        length: steps.length,
+        steps,
+        executed: [],
+        ...provenance,
+      };
+    }
+  }
   const limitReached = limitAt !== null;
-  const verdict: ExploreVerdict = violations.length > 0 ? 'violated' : limitReached ? 'limit' : 'holds';
+  const limitText = limitAt === null ? null : limitMessage(maxStates, limitAt);
+  const judged = judgeExploration(design, {
+    broken: violations.map((counterexample) => counterexample.invariant),
+    crashed: threw !== null,
+    exhausted,
+    limitMessage: limitText,
+    interrupted,
+    depth: options.depth,
+  });
   return {
     design: design.id,
     stack: design.stack,
@@ -291,10 +439,15 @@ export function exploreDesign(design: AnyDesign, options: ExploreOptions): Explo
     states: visited.size,
     transitions,
     elapsedMs: performance.now() - started,
-    verdict,
-    met: design.expected === 'holds' ? verdict === 'holds' : verdict === 'violated',
+    verdict: judged.verdict,
+    met: judged.met,
+    outcome: judged.outcome,
+    exhausted,
     limitReached,
-    message: limitAt === null ? null : limitMessage(maxStates, limitAt),
+    interrupted,
+    message: scopeThrew?.message ?? judged.reason ?? limitText,
+    missing: judged.missing,
+    crash,
     maxStates,
     shard: options.shard ?? null,
     violations,
@@ -322,17 +475,30 @@ export function mergeExplorations(design: AnyDesign, results: readonly ExploreRe
     return counterexample === undefined ? [] : [counterexample];
   });
   const limited = results.find((result) => result.limitReached);
-  const verdict: ExploreVerdict = violations.length > 0 ? 'violated' : limited !== undefined ? 'limit' : 'holds';
+  const crashed = results.find((result) => result.crash !== null || result.verdict === 'crashed');
+  const judged = judgeExploration(design, {
+    broken: violations.map((counterexample) => counterexample.invariant),
+    crashed: crashed !== undefined,
+    exhausted: results.every((result) => result.exhausted),
+    limitMessage: limited?.message ?? null,
+    interrupted: results.some((result) => result.interrupted),
+    depth: first.depth,
+  });
   return {
     ...first,
     depthReached: Math.min(...results.map((result) => result.depthReached)),
     states: results.reduce((sum, result) => sum + result.states, 0),
     transitions: results.reduce((sum, result) => sum + result.transitions, 0),
     elapsedMs: Math.max(...results.map((result) => result.elapsedMs)),
-    verdict,
-    met: first.expected === 'holds' ? verdict === 'holds' : verdict === 'violated',
+    verdict: judged.verdict,
+    met: judged.met,
+    outcome: judged.outcome,
+    missing: judged.missing,
+    exhausted: results.every((result) => result.exhausted),
     limitReached: limited !== undefined,
-    message: limited?.message ?? null,
+    interrupted: results.some((result) => result.interrupted),
+    message: judged.reason ?? limited?.message ?? null,
+    crash: crashed?.crash ?? null,
     shard: null,
     violations,
   };

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { main } from '../src/cli.js';
 import type { CliIo } from '../src/cli.js';
-import { shardSeeds } from '../src/shard.js';
+import { planShard } from '../src/shard.js';
 import { savedLookupEntry, temporaryCorpus } from './corpus/corpus-fixture.js';
 
 async function run(
@@ -153,7 +153,7 @@ describe('dmaprop check for CI', () => {
     );
     expect(seedsOf(whole.out)).toEqual([40, 41, 42, 43, 44]);
     expect(shards.map((shard) => seedsOf(shard.out))).toEqual([[40, 43], [41, 44], [42]]);
-    expect(shardSeeds(40, 5, { index: 2, count: 3 })).toEqual([41, 44]);
+    expect(planShard(40, 5, 5, { index: 2, count: 3 }).seeds).toEqual([41, 44]);
   });
 
   test.for([

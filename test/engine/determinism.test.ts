@@ -32,7 +32,11 @@ describe('budgets', () => {
     expect(check.interrupted).toBe(true);
     expect(check.runs).toBeGreaterThan(0);
     expect(check.runs).toBeLessThan(1_000_000);
-    expect(check.verdict).toBe('holds');
+    // Nothing found in part of the budget decides nothing.
+    expect(check.verdict).toBe('inconclusive');
+    expect(check.cutShort).toBe('time limit');
+    expect(check.outcome).toBe('inconclusive');
+    expect(check.reason).toBe(`time limit reached after ${check.runs} runs with nothing found`);
   });
 
   test('the run budget is exact when no time limit is set', () => {

@@ -43,6 +43,9 @@ interface ExploreJson {
     transitions: number;
     elapsedMs: number;
     verdict: string;
+    outcome: string;
+    missing: string[];
+    message: string | null;
     met: boolean;
     message: string | null;
     shard: { index: number; count: number } | null;
@@ -52,14 +55,24 @@ interface ExploreJson {
 }
 
 describe('dmaprop explore', () => {
-  test('--json: { results: [{ design, depth, states, transitions, elapsedMs, verdict, violations }] }; exit 0', async () => {
+  test('--json: { results: [{ design, depth, states, transitions, elapsedMs, verdict, violations }] }', async () => {
     const { code, out } = await run(['explore', '--design', 'xen/lookup', 'xen/map', '--depth', '2', '--json']);
-    expect(code).toBe(0);
+    // xen/lookup's declared breaks need more than two steps: the search cannot decide it (exit 4).
+    expect(code).toBe(4);
     const { results } = JSON.parse(out) as ExploreJson;
-    expect(results.map((result) => [result.design, result.depth, result.verdict, result.met])).toEqual([
-      ['xen/lookup', 2, 'violated', true],
-      ['xen/map', 2, 'holds', true],
+    expect(results.map((result) => [result.design, result.depth, result.verdict, result.met, result.outcome])).toEqual([
+      ['xen/lookup', 2, 'violated', false, 'inconclusive'],
+      ['xen/map', 2, 'holds', true, 'met'],
     ]);
+    expect(results[0]!.missing).toEqual([
+      'no-dma-to-foreign-frame',
+      'no-dma-to-free-frame',
+      'shadow-matches-guest-entry',
+      'cache-kref-matches-shadow-users',
+    ]);
+    expect(results[0]!.message).toContain('within depth 2: it may lie deeper (raise --depth)');
+    const alone = await run(['explore', '--design', 'xen/map', '--depth', '2', '--json']);
+    expect(alone.code).toBe(0);
     for (const result of results) {
       expect(Object.keys(result)).toEqual(
         expect.arrayContaining(['design', 'depth', 'states', 'transitions', 'elapsedMs', 'verdict', 'violations']),
@@ -89,29 +102,53 @@ describe('dmaprop explore', () => {
 
   test('human output: the verdict, the size of the search, each shortest counterexample', async () => {
     const { code, out } = await run(['explore', '--design', 'xen/lookup', 'xen/map', '--depth', '2']);
-    expect(code).toBe(0);
+    expect(code).toBe(4);
     expect(out).toMatch(
       /^xen\/map \[XenGT\] expected holds, holds ✓ — no violation up to depth 2: \d+ states, \d+ transitions/m,
     );
-    expect(out).toContain('xen/lookup [XenGT] expected violates, violated ✓ — 2 invariants broken within depth 2');
+    expect(out).toContain(
+      'xen/lookup [XenGT] expected violates, violated ? INCONCLUSIVE — 2 invariants broken within depth 2',
+    );
+    expect(out).toContain('  declared breaks not found: no-dma-to-foreign-frame,');
     expect(out).toContain('✗ shadow-frame-held-by-backend (latent): 1 step');
     expect(out).toContain('1. guest writes GTT entry 0 → gfn 0');
     expect(out).toContain('shortest: no sequence of fewer steps in the scope breaks it');
     expect(out).toContain('scope: GTT entries 0–1');
-    expect(out).toContain('2 designs explored: 2 as expected, 0 not');
+    expect(out).toContain('2 designs explored: 1 as expected, 0 not, 1 inconclusive (xen/lookup)');
   });
 
-  test('exit 1 when the state limit stops a design expected to hold, with the message', async () => {
+  test('exit 4 when the state limit stops a design expected to hold: inconclusive, with the message', async () => {
     const { code, out } = await run(['explore', '--design', 'xen/map', '--depth', '3', '--max-states', '40', '--json']);
-    expect(code).toBe(1);
+    expect(code).toBe(4);
     const [result] = (JSON.parse(out) as ExploreJson).results;
-    expect(result).toMatchObject({ verdict: 'limit', met: false, states: 40, depthReached: 1 });
+    expect(result).toMatchObject({ verdict: 'inconclusive', met: false, states: 40, depthReached: 1 });
     expect(result!.message).toBe('state limit 40 reached at depth 2; raise --max-states or lower --depth');
     const human = await run(['explore', '--design', 'xen/map', '--depth', '3', '--max-states', '40']);
-    expect(human.code).toBe(1);
-    expect(human.out).toContain(
-      'limit ✗ UNEXPECTED — state limit 40 reached at depth 2; raise --max-states or lower --depth',
+    expect(human.code).toBe(4);
+    expect(human.out).toContain('inconclusive ? INCONCLUSIVE — no violation up to depth 1');
+    expect(human.out).toContain('  state limit 40 reached at depth 2; raise --max-states or lower --depth');
+  });
+
+  test('a flawed design explored below its shortest counterexample is inconclusive, not unexpected', async () => {
+    // The toy counter reaches 3 in two steps at least (add 2, add 1).
+    const saidToReachThree = { ...counterDesign({ id: 'toy/reaches-three' }), breaks: ['below-three'] };
+    const { code, out } = await run(['explore', '--depth', '1', '--json'], { registry: [saidToReachThree] });
+    expect(code).toBe(4);
+    const [result] = (JSON.parse(out) as ExploreJson).results;
+    expect(result).toMatchObject({ verdict: 'violated', outcome: 'inconclusive', missing: ['below-three'] });
+    expect(result!.message).toBe(
+      'declared breaks not found: below-three within depth 1: it may lie deeper (raise --depth)',
     );
+    const deep = await run(['explore', '--depth', '2', '--json'], { registry: [saidToReachThree] });
+    expect(deep.code).toBe(0);
+  });
+
+  test('a flawed design whose whole scope was explored without its declared break is unexpected (exit 1)', async () => {
+    // The toy counter's scope is exhausted within four steps: nothing deeper exists.
+    const saidToOverflow = { ...counterDesign({ id: 'toy/said-to-overflow' }), breaks: ['at-most-four'] };
+    const { code, out } = await run(['explore', '--depth', '10'], { registry: [saidToOverflow] });
+    expect(code).toBe(1);
+    expect(out).toContain('declared breaks not found: at-most-four in the whole scope');
   });
 
   test('exit 1 when a design does not meet its expectation', async () => {
@@ -127,11 +164,13 @@ describe('dmaprop explore', () => {
       expected: 'violates',
       description: 'x',
     });
-    for (const design of [wronglyTrusted, soundSaidBroken]) {
-      const { code, out } = await run(['explore', '--depth', '1'], { registry: [xenMap, design] });
-      expect(code, design.id).toBe(1);
-      expect(out).toContain(`1 not (${design.id})`);
-    }
+    const trusted = await run(['explore', '--depth', '1'], { registry: [xenMap, wronglyTrusted] });
+    expect(trusted.code).toBe(1);
+    expect(trusted.out).toContain(`1 not (${wronglyTrusted.id})`);
+    // Said to break, found sound to depth 1: too shallow to tell (exit 4), not a contradiction.
+    const broken = await run(['explore', '--depth', '1'], { registry: [xenMap, soundSaidBroken] });
+    expect(broken.code).toBe(4);
+    expect(broken.out).toContain(`1 inconclusive (${soundSaidBroken.id})`);
   });
 
   test('--shard i/n explores a slice of the first level, and says so', async () => {
@@ -145,11 +184,16 @@ describe('dmaprop explore', () => {
     expect(result!.states).toBeLessThan(whole.states);
   });
 
-  test('without --design: every design that declares a scope', async () => {
+  test('without --design: every design that declares a scope, and the others named as not explored', async () => {
     const toy = counterDesign({ id: 'toy/no-scope', explore: false });
     const { code, out } = await run(['explore', '--depth', '1', '--json'], { registry: [xenMap, toy] });
     expect(code).toBe(0);
-    expect((JSON.parse(out) as ExploreJson).results.map((result) => result.design)).toEqual(['xen/map']);
+    const json = JSON.parse(out) as ExploreJson & { skipped: { design: string; reason: string }[] };
+    expect(json.results.map((result) => result.design)).toEqual(['xen/map']);
+    expect(json.skipped).toEqual([{ design: 'toy/no-scope', stack: 'Counter', reason: 'declares no explore scope' }]);
+    const human = await run(['explore', '--depth', '1'], { registry: [xenMap, toy] });
+    expect(human.out).toContain('toy/no-scope [Counter] not explored: it declares no explore scope');
+    expect(human.out).toContain('1 without a scope not explored (toy/no-scope)');
   });
 
   test.for([
@@ -179,7 +223,8 @@ describe('dmaprop explore', () => {
     const corpus = temporaryCorpus();
     const argv = ['explore', '--design', 'xen/lookup', '--depth', '3', '--save', '--corpus', corpus, '--json'];
     const { code, out } = await run(argv);
-    expect(code).toBe(0);
+    // Three of xen/lookup's six declared breaks lie deeper than 3 steps.
+    expect(code).toBe(4);
     const { saved, results } = JSON.parse(out) as ExploreJson;
     expect(saved!.map((outcome) => outcome.status)).toEqual(results[0]!.violations.map(() => 'added'));
     expect(saved).toHaveLength(3);

@@ -47,9 +47,16 @@ describe('explore on a toy stack', () => {
     expect(plain.verdict).toBe(reduced.verdict);
   });
 
-  test('the state limit stops the search with a clear message; verdict limit', () => {
+  test('the state limit stops the search with a clear message; verdict inconclusive', () => {
     const result = exploreDesign(counterDesign({ expected: 'holds' }), { depth: 5, maxStates: 3 });
-    expect(result).toMatchObject({ verdict: 'limit', met: false, limitReached: true, states: 3, depthReached: 1 });
+    expect(result).toMatchObject({
+      verdict: 'inconclusive',
+      outcome: 'inconclusive',
+      met: false,
+      limitReached: true,
+      states: 3,
+      depthReached: 1,
+    });
     expect(result.message).toBe('state limit 3 reached at depth 2; raise --max-states or lower --depth');
   });
 
@@ -122,7 +129,7 @@ describe('explore on XenGT', () => {
 
   test('the state limit on a real stack', () => {
     const result = exploreDesign(xenMap, { depth: 3, maxStates: 50 });
-    expect(result).toMatchObject({ verdict: 'limit', met: false, states: 50, depthReached: 1 });
+    expect(result).toMatchObject({ verdict: 'inconclusive', met: false, states: 50, depthReached: 1 });
     expect(result.message).toBe('state limit 50 reached at depth 2; raise --max-states or lower --depth');
   });
 
