@@ -1,13 +1,22 @@
 /**
- * A regression corpus entry: one shrunk counterexample as data — the explicit command list
- * (never a seed or a replay path alone), the design, the invariant, the expected outcome step by
- * step, and where it was found. Versioned; `canonicalKey` identifies the bug's trace so that the
- * same trace found twice is stored once.
+ * A regression corpus entry: one shrunk finding as data — the explicit command list (never a
+ * seed or a replay path alone), the design, the expected outcome step by step, and where it was
+ * found. Versioned; `canonicalKey` identifies the finding's trace so that the same trace found
+ * twice is stored once, and names the entry's file.
+ *
+ * Format 2 adds crash entries (`expect: "crash"`): the design's own code threw. Format 1 (no
+ * crash entries) is a subset and is still read; 2 is written.
  */
 import { createHash } from 'node:crypto';
+import type { CrashSite } from './execute.js';
 
 export const CORPUS_FORMAT = 'dmaprop-regression';
-export const CORPUS_FORMAT_VERSION = 1;
+/** The version written. */
+export const CORPUS_FORMAT_VERSION = 2;
+/** The oldest version still read. */
+export const CORPUS_OLDEST_VERSION = 1;
+
+export const crashSites: readonly CrashSite[] = ['init', 'resolve', 'step', 'invariant', 'classify'];
 
 /** What each step answered when the entry was recorded: accepted, or refused with this error. */
 export interface RecordedStep {
@@ -15,24 +24,53 @@ export interface RecordedStep {
   readonly error?: string;
 }
 
-export interface CorpusEntry {
+/**
+ * The exception a crash entry records. No stack: it names the machine's paths and the build, so
+ * it would make the same crash a different file on every machine.
+ */
+export interface RecordedCrash {
+  readonly site: CrashSite;
+  /** The error's constructor name (`TypeError`), or `thrown` for a thrown non-Error value. */
+  readonly name: string;
+  readonly message: string;
+}
+
+interface EntryCommon {
   readonly format: typeof CORPUS_FORMAT;
   readonly formatVersion: number;
   readonly stack: string;
   readonly design: string;
-  readonly invariant: string;
-  /** `violation`: replaying breaks `invariant` after exactly the last step. `holds`: it must not. */
-  readonly expect: 'violation' | 'holds';
   readonly steps: readonly unknown[];
+  /** One per step that returned. */
   readonly results: readonly RecordedStep[];
-  /** The violation's message when recorded (informative; not compared on replay). */
-  readonly message?: string;
   readonly found: {
     readonly seed: number;
     readonly date: string;
     readonly toolVersion: string;
   };
 }
+
+/** A trace replayed against one invariant. */
+export interface OutcomeEntry extends EntryCommon {
+  readonly invariant: string;
+  /** `violation`: replaying breaks `invariant` after exactly the last step. `holds`: it must not. */
+  readonly expect: 'violation' | 'holds';
+  /** The violation's message when recorded (informative; not compared on replay). */
+  readonly message?: string;
+}
+
+/**
+ * A trace on which the design's code throws, at the last step. `results` has one result per
+ * step that returned: `steps.length - 1` when it threw in `resolve` or `step`.
+ */
+export interface CrashEntry extends EntryCommon {
+  /** The invariant that threw: present only when `crash.site` is `invariant` (absent: the design's `parts`). */
+  readonly invariant?: string;
+  readonly expect: 'crash';
+  readonly crash: RecordedCrash;
+}
+
+export type CorpusEntry = OutcomeEntry | CrashEntry;
 
 /** JSON with object keys sorted, so equal data always serializes to the same text. */
 export function canonicalJson(value: unknown): string {
@@ -47,15 +85,38 @@ export function canonicalJson(value: unknown): string {
   });
 }
 
-/** Identity of an entry: design, invariant, expectation and steps — not where or when it was found. */
-export function canonicalKey(entry: Pick<CorpusEntry, 'design' | 'invariant' | 'expect' | 'steps'>): string {
-  const identity = canonicalJson({
+export type EntryIdentity =
+  | Pick<OutcomeEntry, 'design' | 'invariant' | 'expect' | 'steps'>
+  | (Pick<CrashEntry, 'design' | 'invariant' | 'expect' | 'steps'> & {
+      readonly crash: Pick<RecordedCrash, 'site' | 'name'>;
+    });
+
+/**
+ * What makes two entries the same finding: design, invariant, expectation and steps, and for a
+ * crash where it threw and what (site and error name; the message may name values that differ
+ * between runs of the same bug) — not where or when it was found.
+ */
+export function canonicalIdentity(entry: EntryIdentity): string {
+  if (entry.expect !== 'crash') {
+    // Format 1's identity, unchanged: the committed entries keep their names.
+    return canonicalJson({
+      design: entry.design,
+      invariant: entry.invariant,
+      expect: entry.expect,
+      steps: entry.steps,
+    });
+  }
+  return canonicalJson({
     design: entry.design,
-    invariant: entry.invariant,
+    ...(entry.invariant === undefined ? {} : { invariant: entry.invariant }),
     expect: entry.expect,
+    crash: { site: entry.crash.site, name: entry.crash.name },
     steps: entry.steps,
   });
-  return createHash('sha256').update(identity).digest('hex').slice(0, 16);
+}
+
+export function canonicalKey(entry: EntryIdentity): string {
+  return createHash('sha256').update(canonicalIdentity(entry)).digest('hex').slice(0, 16);
 }
 
 function slug(text: string): string {
@@ -65,7 +126,12 @@ function slug(text: string): string {
     .replace(/^-|-$/g, '');
 }
 
-/** Where an entry lives below the corpus root: `<stack>/<design>--<invariant>--<key>.json`. */
+/**
+ * Where an entry lives below the corpus root: `<stack>/<design>--<invariant>--<key>.json`, or
+ * `<stack>/<design>--crash-<site>--<key>.json` for a crash. Replay checks every file's name
+ * against this, so a file edited by hand (or copied) without renaming is reported.
+ */
 export function entryPath(entry: CorpusEntry): string {
-  return `${slug(entry.stack)}/${slug(entry.design)}--${slug(entry.invariant)}--${canonicalKey(entry)}.json`;
+  const what = entry.expect === 'crash' ? `crash-${slug(entry.crash.site)}` : slug(entry.invariant);
+  return `${slug(entry.stack)}/${slug(entry.design)}--${what}--${canonicalKey(entry)}.json`;
 }

@@ -1,169 +1,37 @@
 /**
- * The regression corpus on disk: strict loading (every problem names the file and the field;
- * nothing is skipped silently), atomic saving (a temporary file in the same directory, synced,
- * then renamed: no half-written entry after a crash, and concurrent savers of the same entry
- * write identical bytes to the same name), and replay against the registered designs.
+ * The regression corpus on disk: building entries from findings, walking the corpus, and
+ * replaying every entry against the registered designs.
+ *
+ * Nothing on disk is trusted and nothing is skipped silently: every file is read with the safe
+ * reader (regular files only, bounded, never blocking; `corpus-file.ts`), every fs error is a
+ * problem of the file or directory it happened to and never stops the replay of the rest, a
+ * dot-file that is not one of our own temporary files is reported, and a file whose name does not
+ * match its content (`entryPath`) is reported. Stale temporary files of killed saves are removed
+ * and listed. Parsing is strict and prototype-safe (`corpus-parse.ts`); saving is atomic with one
+ * winner among concurrent savers (`corpus-save.ts`).
  */
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  writeSync,
-  existsSync,
-} from 'node:fs';
-import { randomBytes } from 'node:crypto';
-import { dirname, join, relative } from 'node:path';
-import type { Counterexample } from './check.js';
+import { lstatSync, readdirSync } from 'node:fs';
+import type { Stats } from 'node:fs';
+import { join, relative, sep } from 'node:path';
+import type { Counterexample, CrashReport } from './check.js';
 import { CORPUS_FORMAT, CORPUS_FORMAT_VERSION, entryPath } from './corpus-entry.js';
-import type { CorpusEntry, RecordedStep } from './corpus-entry.js';
+import type { CorpusEntry, CrashEntry, OutcomeEntry, RecordedStep } from './corpus-entry.js';
+import { describeFsError, notRegularFile, readEntryText } from './corpus-file.js';
+import { CorpusError, parseEntry } from './corpus-parse.js';
+import { removeStale, temporaryPid, temporaryState } from './corpus-temp.js';
 import type { AnyDesign } from './design.js';
-import { runTrace } from './execute.js';
+import { crashWhere, runTrace } from './execute.js';
+import type { Crash, ExecutedStep } from './execute.js';
+import { createStats } from './stats.js';
 import { toolVersion } from './version.js';
 
-/** A problem with one corpus file: which file, which field, what is wrong. */
-export class CorpusError extends Error {
-  readonly file: string;
-  readonly field: string;
-  readonly problem: string;
+export { CorpusError, parseEntry, parseEntryShape } from './corpus-parse.js';
+export { saveEntry } from './corpus-save.js';
+export type { SaveOutcome } from './corpus-save.js';
+export { ENTRY_LIMIT_BYTES, readEntryText } from './corpus-file.js';
 
-  constructor(file: string, field: string, problem: string) {
-    super(`${file}: ${field}: ${problem}`);
-    this.name = 'CorpusError';
-    this.file = file;
-    this.field = field;
-    this.problem = problem;
-  }
-}
-
-const entryFields = [
-  'format',
-  'formatVersion',
-  'stack',
-  'design',
-  'invariant',
-  'expect',
-  'steps',
-  'results',
-  'message',
-  'found',
-];
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
-/** Parses and validates one entry; `file` is only used in messages. */
-export function parseEntry(
-  text: string,
-  file: string,
-  registry: readonly AnyDesign[],
-): { entry: CorpusEntry; design: AnyDesign } {
-  const problem = (field: string, message: string): CorpusError => new CorpusError(file, field, message);
-  let data: unknown;
-  try {
-    data = JSON.parse(text);
-  } catch (error) {
-    throw problem('(json)', `malformed JSON: ${(error as Error).message}`);
-  }
-  if (!isRecord(data)) throw problem('(root)', 'expected a JSON object');
-  const text_ = (field: string): string => {
-    const value = data[field];
-    if (value === undefined) throw problem(field, 'missing');
-    if (typeof value !== 'string' || value === '')
-      throw problem(field, `expected a non-empty string, got ${JSON.stringify(value)}`);
-    return value;
-  };
-  if (data['format'] !== CORPUS_FORMAT) {
-    throw problem(
-      'format',
-      data['format'] === undefined ? 'missing' : `expected "${CORPUS_FORMAT}", got ${JSON.stringify(data['format'])}`,
-    );
-  }
-  const version = data['formatVersion'];
-  if (version === undefined) throw problem('formatVersion', 'missing');
-  if (typeof version !== 'number' || !Number.isInteger(version))
-    throw problem('formatVersion', `expected a whole number, got ${JSON.stringify(version)}`);
-  if (version > CORPUS_FORMAT_VERSION) {
-    throw problem(
-      'formatVersion',
-      `version ${version} is newer than this dmaprop (${toolVersion}) reads (${CORPUS_FORMAT_VERSION}); upgrade dmaprop`,
-    );
-  }
-  if (version < CORPUS_FORMAT_VERSION) {
-    throw problem(
-      'formatVersion',
-      `version ${version} is no longer read (current: ${CORPUS_FORMAT_VERSION}); replay it with the dmaprop that wrote it and save it again`,
-    );
-  }
-  for (const key of Object.keys(data)) if (!entryFields.includes(key)) throw problem(key, 'unknown field');
-
-  const designId = text_('design');
-  const design = registry.find((known) => known.id === designId);
-  if (design === undefined) throw problem('design', `unknown design '${designId}'`);
-  const stack = text_('stack');
-  if (stack !== design.stack)
-    throw problem('stack', `'${stack}' does not match design ${design.id}'s stack '${design.stack}'`);
-  const invariant = text_('invariant');
-  if (!design.invariants.some((known) => known.name === invariant))
-    throw problem('invariant', `design ${design.id} has no invariant '${invariant}'`);
-  const expect = text_('expect');
-  if (expect !== 'violation' && expect !== 'holds')
-    throw problem('expect', `expected "violation" or "holds", got "${expect}"`);
-
-  const steps = data['steps'];
-  if (steps === undefined) throw problem('steps', 'missing');
-  // An empty list is a real case: the design's initial configuration already breaks the invariant.
-  if (!Array.isArray(steps)) throw problem('steps', 'expected an array of commands');
-  steps.forEach((command: unknown, index) => {
-    if (!isRecord(command) || typeof command['kind'] !== 'string') throw problem(`steps[${index}].kind`, 'missing');
-    if (!design.commands.kinds.includes(command['kind'])) {
-      throw problem(`steps[${index}].kind`, `unknown command kind '${command['kind']}' for stack ${design.stack}`);
-    }
-    const invalid = design.validateCommand?.(command);
-    if (invalid !== undefined && invalid !== null) throw problem(`steps[${index}].${invalid.field}`, invalid.problem);
-  });
-
-  const results = data['results'];
-  if (results === undefined) throw problem('results', 'missing');
-  if (!Array.isArray(results) || results.length !== steps.length)
-    throw problem('results', `expected an array of ${steps.length} step results`);
-  const recorded: RecordedStep[] = results.map((result: unknown, index) => {
-    if (!isRecord(result) || typeof result['ok'] !== 'boolean')
-      throw problem(`results[${index}].ok`, 'expected true or false');
-    if (result['ok']) return { ok: true };
-    if (typeof result['error'] !== 'string')
-      throw problem(`results[${index}].error`, 'a refused step needs its error name');
-    return { ok: false, error: result['error'] };
-  });
-
-  const found = data['found'];
-  if (found === undefined) throw problem('found', 'missing');
-  if (!isRecord(found)) throw problem('found', 'expected an object { seed, date, toolVersion }');
-  if (typeof found['seed'] !== 'number' || !Number.isInteger(found['seed']))
-    throw problem('found.seed', 'expected a whole number');
-  if (typeof found['date'] !== 'string') throw problem('found.date', 'expected an ISO date string');
-  if (typeof found['toolVersion'] !== 'string') throw problem('found.toolVersion', 'expected a version string');
-  const message = data['message'];
-  if (message !== undefined && typeof message !== 'string') throw problem('message', 'expected a string');
-
-  const entry: CorpusEntry = {
-    format: CORPUS_FORMAT,
-    formatVersion: version,
-    stack,
-    design: designId,
-    invariant,
-    expect,
-    steps,
-    results: recorded,
-    ...(message === undefined ? {} : { message }),
-    found: { seed: found['seed'], date: found['date'], toolVersion: found['toolVersion'] },
-  };
-  return { entry, design };
+function recordedOf(step: ExecutedStep): RecordedStep {
+  return step.result.ok ? { ok: true } : { ok: false, error: String(step.result.error) };
 }
 
 /** Builds the entry for a counterexample that `check` found. */
@@ -172,7 +40,7 @@ export function entryFor(
   counterexample: Counterexample,
   seed: number,
   date = new Date(),
-): CorpusEntry {
+): OutcomeEntry {
   return {
     format: CORPUS_FORMAT,
     formatVersion: CORPUS_FORMAT_VERSION,
@@ -181,51 +49,27 @@ export function entryFor(
     invariant: counterexample.invariant,
     expect: 'violation',
     steps: counterexample.steps,
-    results: counterexample.executed.map((step) =>
-      step.result.ok ? { ok: true } : { ok: false, error: String(step.result.error) },
-    ),
+    results: counterexample.executed.map(recordedOf),
     message: counterexample.violation.message,
     found: { seed, date: date.toISOString(), toolVersion },
   };
 }
 
-export interface SaveOutcome {
-  readonly path: string;
-  /** `added`: a new file; `exists`: the same trace is already in the corpus. */
-  readonly status: 'added' | 'exists';
-}
-
-/** Writes an entry under `root` atomically; an entry already present (same canonical trace) is left alone. */
-export function saveEntry(root: string, entry: CorpusEntry): SaveOutcome {
-  const path = join(root, entryPath(entry));
-  if (existsSync(path)) return { path, status: 'exists' };
-  mkdirSync(dirname(path), { recursive: true });
-  const temporary = join(dirname(path), `.${process.pid}-${randomBytes(6).toString('hex')}.tmp`);
-  const descriptor = openSync(temporary, 'wx');
-  try {
-    writeSync(descriptor, `${JSON.stringify(entry, null, 2)}\n`);
-    fsyncSync(descriptor);
-  } finally {
-    closeSync(descriptor);
-  }
-  renameSync(temporary, path);
-  return { path, status: 'added' };
-}
-
-/** Corpus files below `root`: every file except dot-files (in-progress saves) and READMEs. */
-export function corpusFiles(root: string): string[] {
-  if (!existsSync(root)) return [];
-  const files: string[] = [];
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir).sort()) {
-      if (name.startsWith('.') || name === 'README.md') continue;
-      const path = join(dir, name);
-      if (statSync(path).isDirectory()) walk(path);
-      else files.push(path);
-    }
+/** Builds the entry for a crash that `check` found: the steps up to the throw, and the error without its stack. */
+export function entryForCrash(design: AnyDesign, report: CrashReport, seed: number, date = new Date()): CrashEntry {
+  const { crash } = report;
+  return {
+    format: CORPUS_FORMAT,
+    formatVersion: CORPUS_FORMAT_VERSION,
+    stack: design.stack,
+    design: design.id,
+    ...(crash.site === 'invariant' && crash.invariant !== null ? { invariant: crash.invariant } : {}),
+    expect: 'crash',
+    steps: report.steps,
+    results: report.executed.map(recordedOf),
+    crash: { site: crash.site, name: crash.name, message: crash.message },
+    found: { seed, date: date.toISOString(), toolVersion },
   };
-  walk(root);
-  return files;
 }
 
 export interface ReplayProblem {
@@ -234,28 +78,139 @@ export interface ReplayProblem {
   readonly message: string;
 }
 
+export interface CorpusScan {
+  /** Candidate entries (every file that is not a dot-file or a README), sorted. */
+  readonly files: string[];
+  /** Dot-files that are not our temporary files, and directories that could not be walked. */
+  readonly problems: ReplayProblem[];
+  /** How many of `problems` are dot-files (files looked at, as opposed to directories). */
+  foreign: number;
+  /** Our temporary files, with their writers' pids. */
+  readonly temporaries: { readonly path: string; readonly pid: number }[];
+}
+
+/** A path as problems name it: relative to the working directory. */
+function named(path: string): string {
+  return relative(process.cwd(), path);
+}
+
+/** Walks the corpus below `root` without following symlinks; a walk error is a problem, not an exception. */
+export function scanCorpus(root: string): CorpusScan {
+  const scan: CorpusScan = { files: [], problems: [], foreign: 0, temporaries: [] };
+  const walk = (dir: string, isRoot: boolean): void => {
+    let names: string[];
+    try {
+      names = readdirSync(dir).sort();
+    } catch (error) {
+      // No corpus yet is an empty corpus; anything else is a problem of that directory.
+      if (isRoot && (error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      scan.problems.push({ file: named(dir), message: `cannot list directory: ${describeFsError(error)}` });
+      return;
+    }
+    for (const name of names) {
+      const path = join(dir, name);
+      let stats: Stats | null;
+      try {
+        stats = lstatSync(path);
+      } catch {
+        stats = null; // Reported by the reader, with its reason.
+      }
+      if (name.startsWith('.')) {
+        const pid = temporaryPid(name);
+        if (pid !== null && stats?.isFile() === true) {
+          scan.temporaries.push({ path, pid });
+          continue;
+        }
+        const what = stats === null || stats.isFile() ? 'a dot-file' : notRegularFile(path, stats);
+        scan.problems.push({
+          file: named(path),
+          message: `${what}: not a corpus entry (only dmaprop's own temporary files, .<pid>-<hex>.tmp, start with '.')`,
+        });
+        scan.foreign += 1;
+        continue;
+      }
+      if (name === 'README.md') continue;
+      if (stats?.isDirectory() === true) walk(path, false);
+      else scan.files.push(path);
+    }
+  };
+  walk(root, true);
+  return scan;
+}
+
+/** Corpus files below `root`: every file except dot-files and READMEs. */
+export function corpusFiles(root: string): string[] {
+  return scanCorpus(root).files;
+}
+
 export interface CorpusReplay {
+  /** Files looked at: the candidate entries and the foreign dot-files. */
   readonly files: number;
+  /** Entries that parse, are named for their content and reproduce. */
   readonly passed: number;
   readonly problems: readonly ReplayProblem[];
+  /** Stale temporary files of killed saves, removed. */
+  readonly removed: readonly string[];
 }
 
 function describeRecorded(step: RecordedStep): string {
   return step.ok ? 'accepted' : `refused with ${String(step.error)}`;
 }
 
-/** Replays one entry; returns what no longer holds, or null when the entry reproduces. */
+function describeCrash(crash: Pick<Crash, 'name' | 'message'>): string {
+  return `${crash.name}: ${crash.message}`;
+}
+
+function sameSite(crash: Crash, entry: CrashEntry): boolean {
+  return crash.site === entry.crash.site && (crash.invariant ?? undefined) === entry.invariant;
+}
+
+/** Replays a crash entry: it must throw at its last step, from the same place, the same error. */
+function replayCrash(entry: CrashEntry, crash: Crash | null): string | null {
+  const where =
+    entry.crash.site === 'invariant' ? `invariant ${entry.invariant ?? "(the design's parts)"}` : entry.crash.site;
+  const recorded = `${where} at step ${entry.steps.length}`;
+  if (crash === null)
+    return `no longer crashes: ran all ${entry.steps.length} steps (recorded: ${entry.crash.name} in ${recorded})`;
+  if (!sameSite(crash, entry) || crash.name !== entry.crash.name) {
+    return `crashes differently: now at ${crashWhere(crash)}: ${describeCrash(crash)}; recorded ${entry.crash.name} in ${recorded}`;
+  }
+  if (crash.atStep !== entry.steps.length) {
+    return `crashes at step ${crash.atStep}, recorded at step ${entry.steps.length}: the entry is no longer minimal`;
+  }
+  if (crash.message !== entry.crash.message) {
+    return `crashes with a different message: now ${JSON.stringify(crash.message)}, recorded ${JSON.stringify(entry.crash.message)}`;
+  }
+  return null;
+}
+
+/** Replays one entry; returns what no longer holds, or null when the entry reproduces. Never throws. */
 export function replayEntry(entry: CorpusEntry, design: AnyDesign): string | null {
-  const run = runTrace(design, entry.steps, { invariants: [entry.invariant] });
+  let run: ReturnType<typeof runTrace>;
+  try {
+    run =
+      entry.expect === 'crash'
+        ? runTrace(design, entry.steps, {
+            invariants: entry.invariant === undefined ? [] : [entry.invariant],
+            stopAtFirst: false,
+            // `classify` runs only when counting; a crash there needs it to run.
+            ...(entry.crash.site === 'classify' ? { stats: createStats() } : {}),
+          })
+        : runTrace(design, entry.steps, { invariants: [entry.invariant] });
+  } catch (error) {
+    return `cannot be replayed: ${describeCrash({ name: (error as Error).name, message: (error as Error).message })}`;
+  }
   for (let index = 0; index < run.steps.length; index++) {
-    const result = run.steps[index]?.result;
+    const result = run.steps[index];
     const recorded = entry.results[index];
     if (result === undefined || recorded === undefined) break;
-    const now: RecordedStep = result.ok ? { ok: true } : { ok: false, error: String(result.error) };
+    const now = recordedOf(result);
     if (now.ok !== recorded.ok || now.error !== recorded.error) {
       return `no longer applies: step ${index + 1} was ${describeRecorded(recorded)}, now ${describeRecorded(now)}`;
     }
   }
+  if (entry.expect === 'crash') return replayCrash(entry, run.crash);
+  if (run.crash !== null) return `crashes at ${crashWhere(run.crash)}: ${describeCrash(run.crash)}`;
   const violation = run.violations[0];
   if (entry.expect === 'holds') {
     return violation === undefined
@@ -270,26 +225,55 @@ export function replayEntry(entry: CorpusEntry, design: AnyDesign): string | nul
   return null;
 }
 
-/** Loads and replays every file of the corpus; each problem names its file (relative to `root`). */
-export function replayCorpus(root: string, registry: readonly AnyDesign[]): CorpusReplay {
-  const files = corpusFiles(root);
-  const problems: ReplayProblem[] = [];
-  for (const path of files) {
-    const file = relative(process.cwd(), path);
-    if (!path.endsWith('.json')) {
-      problems.push({ file, message: 'not a corpus entry (entries are .json files)' });
-      continue;
-    }
-    try {
-      const { entry, design } = parseEntry(readFileSync(path, 'utf8'), file, registry);
-      const failure = replayEntry(entry, design);
-      if (failure !== null) problems.push({ file, message: failure });
-    } catch (error) {
-      if (!(error instanceof CorpusError)) throw error;
-      problems.push({ file, field: error.field, message: error.problem });
-    }
+/** The problems of one candidate file (none when it is an entry named for its content that reproduces). */
+function replayFile(root: string, path: string, registry: readonly AnyDesign[]): ReplayProblem[] {
+  const file = named(path);
+  // Read first (bounded, safe): a symlink or FIFO is reported as what it is, whatever its name.
+  const read = readEntryText(path);
+  if ('problem' in read) return [{ file, message: read.problem }];
+  if (!path.endsWith('.json')) return [{ file, message: 'not a corpus entry (entries are .json files)' }];
+  let parsed: ReturnType<typeof parseEntry>;
+  try {
+    parsed = parseEntry(read.text, file, registry);
+  } catch (error) {
+    if (error instanceof CorpusError) return [{ file, field: error.field, message: error.problem }];
+    return [{ file, message: `cannot be parsed: ${(error as Error).message}` }];
   }
-  return { files: files.length, passed: files.length - problems.length, problems };
+  const problems: ReplayProblem[] = [];
+  const expected = entryPath(parsed.entry);
+  const actual = relative(root, path).split(sep).join('/');
+  if (actual !== expected) {
+    problems.push({
+      file,
+      field: '(name)',
+      message: `does not match the entry's content: it should be ${expected} (relative to the corpus root)`,
+    });
+  }
+  const failure = replayEntry(parsed.entry, parsed.design);
+  if (failure !== null) problems.push({ file, message: failure });
+  return problems;
+}
+
+/** Loads and replays every file of the corpus; each problem names its file (relative to the working directory). */
+export function replayCorpus(root: string, registry: readonly AnyDesign[]): CorpusReplay {
+  const scan = scanCorpus(root);
+  const problems: ReplayProblem[] = [...scan.problems];
+  const removed: string[] = [];
+  for (const { path, pid } of scan.temporaries) {
+    if (temporaryState(path, pid) !== 'stale') continue;
+    const outcome = removeStale(path);
+    if (outcome === 'removed') removed.push(named(path));
+    else if (outcome !== 'gone') problems.push({ file: named(path), message: outcome });
+  }
+  let passed = 0;
+  for (const path of scan.files) {
+    const found = replayFile(root, path, registry);
+    if (found.length === 0) passed += 1;
+    problems.push(...found);
+  }
+  // In file order, each file's own problems in the order found (the sort is stable).
+  problems.sort((left, right) => (left.file < right.file ? -1 : left.file > right.file ? 1 : 0));
+  return { files: scan.files.length + scan.foreign, passed, problems, removed };
 }
 
 export function formatReplayProblem(problem: ReplayProblem): string {

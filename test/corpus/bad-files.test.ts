@@ -43,15 +43,15 @@ const cases: readonly [string, string, string, string | RegExp][] = [
   ['missing format version', withChange((d) => delete d['formatVersion']), 'formatVersion', 'missing'],
   [
     'newer format version',
-    withChange((d) => (d['formatVersion'] = 2)),
+    withChange((d) => (d['formatVersion'] = 3)),
     'formatVersion',
-    `version 2 is newer than this dmaprop (${toolVersion}) reads (1); upgrade dmaprop`,
+    `version 3 is newer than this dmaprop (${toolVersion}) reads (2); upgrade dmaprop`,
   ],
   [
     'older format version',
     withChange((d) => (d['formatVersion'] = 0)),
     'formatVersion',
-    'version 0 is no longer read (current: 1); replay it with the dmaprop that wrote it and save it again',
+    'version 0 is no longer read (current: 2); replay it with the dmaprop that wrote it and save it again',
   ],
   ['unknown design', withChange((d) => (d['design'] = 'xen/nope')), 'design', "unknown design 'xen/nope'"],
   [
@@ -64,7 +64,7 @@ const cases: readonly [string, string, string, string | RegExp][] = [
     'bad expectation',
     withChange((d) => (d['expect'] = 'maybe')),
     'expect',
-    'expected "violation" or "holds", got "maybe"',
+    'expected "violation", "holds" or "crash", got "maybe"',
   ],
   ['missing steps', withChange((d) => delete d['steps']), 'steps', 'missing'],
   [
@@ -105,7 +105,63 @@ const cases: readonly [string, string, string, string | RegExp][] = [
   ],
   ['missing provenance', withChange((d) => delete d['found']), 'found', 'missing'],
   ['unknown top-level field', withChange((d) => (d['notes'] = 'x')), 'notes', 'unknown field'],
+  ['empty file', '', '(json)', 'empty file'],
+  [
+    'unknown field of a result',
+    withChange((d) => ((d['results'] as unknown[])[0] = { ok: true, why: 'x' })),
+    'results[0].why',
+    'unknown field',
+  ],
+  [
+    'accepted step with an error',
+    withChange((d) => ((d['results'] as unknown[])[0] = { ok: true, error: 'EBUSY' })),
+    'results[0].error',
+    'an accepted step has no error',
+  ],
+  [
+    'unknown field of found',
+    withChange((d) => ((d['found'] as Record<string, unknown>)['host'] = 'x')),
+    'found.host',
+    'unknown field',
+  ],
+  [
+    'crash field on a violation entry',
+    withChange((d) => (d['crash'] = { site: 'step', name: 'TypeError', message: 'x' })),
+    'crash',
+    'only a crash entry (expect "crash") has this field',
+  ],
+  [
+    'crash entry in format 1',
+    withChange((d) => {
+      d['formatVersion'] = 1;
+      d['expect'] = 'crash';
+    }),
+    'expect',
+    'crash entries need formatVersion 2',
+  ],
 ];
+
+/** Field names that reach a prototype: each is rejected wherever it appears, naming where. */
+const reserved = 'reserved name (a property of every JavaScript object)';
+const gttWrite = '{"kind": "gttWrite", "entry": 0, "gfn": 0, "present": true';
+const prototypeCases: readonly [string, string, string][] = [
+  ['__proto__ in a step', good0('"__proto__": {"gfn": 1}'), 'steps[0].__proto__'],
+  ['constructor in a step', good0('"constructor": 1'), 'steps[0].constructor'],
+  ['toString in a step', good0('"toString": 1'), 'steps[0].toString'],
+  ['prototype in a step', good0('"prototype": {}'), 'steps[0].prototype'],
+  ['__proto__ at the top level', withChange(() => undefined).replace(/^\{/, '{"__proto__": {"x": 1}, '), '__proto__'],
+  [
+    'constructor in found',
+    withChange(() => undefined).replace('"found":{', '"found":{"constructor":"x",'),
+    'found.constructor',
+  ],
+];
+
+/** The good entry with its first step replaced by gttWrite plus `extra`. */
+function good0(extra: string): string {
+  const text = withChange((d) => ((d['steps'] as unknown[])[0] = 'FIRST'));
+  return text.replace('"FIRST"', `${gttWrite}, ${extra}}`);
+}
 
 describe('bad corpus files', () => {
   test.for(cases)('%s → error naming the file and the field', ([, text, field, problem]) => {
@@ -114,6 +170,25 @@ describe('bad corpus files', () => {
     expect(error.field).toBe(field);
     if (typeof problem === 'string') expect(error.problem).toBe(problem);
     else expect(error.problem).toMatch(problem);
+  });
+
+  test.for(prototypeCases)('%s → rejected as a reserved name', ([, text, field]) => {
+    expect(errorOf(text)).toEqual({ file: 'corpus/entry.json', field, problem: reserved });
+  });
+
+  test('a __proto__ key in JSON never changes a prototype', () => {
+    // What parsing relies on: JSON.parse defines the key as an own property.
+    const parsed = JSON.parse('{"__proto__": {"polluted": true}}') as Record<string, unknown>;
+    expect(Object.getPrototypeOf(parsed)).toBe(Object.prototype);
+    expect(Object.hasOwn(parsed, '__proto__')).toBe(true);
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+
+  test('nesting deeper than any entry is rejected without a stack overflow', () => {
+    const deep = `${'['.repeat(100_000)}${']'.repeat(100_000)}`;
+    const error = errorOf(withChange(() => undefined).replace('"steps":[', `"steps":[${deep},`));
+    expect(error.field).toMatch(/^steps\[0\](\[0\])+$/);
+    expect(error.problem).toBe('nested deeper than 32 levels');
   });
 
   test('a corpus with bad files replays the good entry and reports every bad file', () => {
@@ -126,16 +201,24 @@ describe('bad corpus files', () => {
       withChange((d) => (d['formatVersion'] = 9)),
     );
     writeFileSync(join(dir, 'notes.txt'), 'not an entry');
-    writeFileSync(join(dir, '.12345-abc.tmp'), '{ half-written save in progress');
+    // A save in progress (this process is alive): left alone, not an entry.
+    writeFileSync(join(dir, `.${process.pid}-abc.tmp`), '{ half-written save in progress');
+    // Not ours: reported, never skipped.
+    writeFileSync(join(dir, '.hidden.json'), '{ nope');
     const replay = replayCorpus(mixed, designs);
-    expect(replay.files).toBe(4);
+    expect(replay.files).toBe(5);
     expect(replay.passed).toBe(1);
     const named = (name: string): string => relative(process.cwd(), join(dir, name));
     expect(replay.problems.map((problem) => [problem.file, problem.field])).toEqual([
+      [named('.hidden.json'), undefined],
       [named('broken.json'), '(json)'],
       [named('future.json'), 'formatVersion'],
       [named('notes.txt'), undefined],
     ]);
+    expect(replay.problems[0]?.message).toBe(
+      "a dot-file: not a corpus entry (only dmaprop's own temporary files, .<pid>-<hex>.tmp, start with '.')",
+    );
+    expect(replay.removed).toEqual([]);
   });
 });
 
