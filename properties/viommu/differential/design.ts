@@ -14,6 +14,7 @@ import { resolveTemplate } from '../resolve.js';
 import type { DriverTemplate } from '../resolve.js';
 import { explainViommuStep } from '../explain.js';
 import { initViommuWorld } from '../world.js';
+import { differentialExploreScope } from './explore-scope.js';
 import { driverCommandSpace } from './generators.js';
 import { formatDriverOp, validateDriverOp } from './format.js';
 import { shadowAndNestedAgree } from './invariant.js';
@@ -66,6 +67,7 @@ export function differentialDesign(options: DifferentialDesignOptions): Differen
     ],
     classify: classifyDifferentialStep,
     reach: differentialReach,
+    explore: differentialExploreScope,
   };
 }
 
