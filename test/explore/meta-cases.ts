@@ -1,11 +1,11 @@
 /**
- * The meta-test shared by `meta-*.test.ts`: for every flawed design and XenGT mutant, the shortest
- * counterexample `explore` finds for an invariant has the length `check` shrinks to, for every
- * invariant both report. `check` samples and shrinks; `explore` enumerates the scope breadth-first,
- * so a longer `check` trace would mean the shrinker or minimizer stopped short of the minimum, and
- * a longer `explore` trace (or none) that the scope misses what `check` can generate. (The
- * mediator's own mutants on XenGT, `xenGtMediatorMutants`, break it through PPGTT commands that the
- * XenGT scope leaves out, and are not compared.)
+ * The meta-test shared by `meta-*.test.ts`: for every flawed design, XenGT mutant and vIOMMU
+ * differential mutant, the shortest counterexample `explore` finds for an invariant has the length
+ * `check` shrinks to, for every invariant both report. `check` samples and shrinks; `explore`
+ * enumerates the scope breadth-first, so a longer `check` trace would mean the shrinker or
+ * minimizer stopped short of the minimum, and a longer `explore` trace (or none) that the scope
+ * misses what `check` can generate. (The mediator's own mutants on XenGT, `xenGtMediatorMutants`,
+ * break it through PPGTT commands that the XenGT scope leaves out, and are not compared.)
  *
  * The comparison runs `explore` to the length of `check`'s longest counterexample, up to
  * `META_DEPTH`, with only those invariants checked, and stops once each is broken. Some
@@ -33,6 +33,7 @@ import type { AnyDesign } from '../../src/design.js';
 import { runTrace } from '../../src/execute.js';
 import { exploreDesign } from '../../src/explore.js';
 import { designs } from '../../properties/registry.js';
+import { differentialMutants } from '../../properties/viommu/mutants.js';
 import { xenGtMutants } from '../../properties/xengt/mutants.js';
 
 export const META_DEPTH = process.env['DMAPROP_EXPLORE_DEEP'] === '1' ? 5 : 4;
@@ -52,7 +53,11 @@ const DEEP: Readonly<Record<string, Readonly<Record<string, number>>>> = {
   'viommu/nested-flush-leaves-combined': { 'no-dma-to-foreign-frame': 5 },
 };
 
-const flawed: readonly AnyDesign[] = [...designs.filter((design) => design.expected === 'violates'), ...xenGtMutants];
+const flawed: readonly AnyDesign[] = [
+  ...designs.filter((design) => design.expected === 'violates'),
+  ...xenGtMutants,
+  ...differentialMutants,
+];
 
 /** Flawed designs whose stack declares an explore scope: these are compared. */
 export const flawedDesigns: readonly AnyDesign[] = flawed.filter((design) => design.explore !== undefined);
