@@ -9,6 +9,7 @@
  */
 import fc from 'fast-check';
 import type { OpResult } from '../models/result.js';
+import { assertWellFormed } from './design.js';
 import type { AnyDesign, Expectation, InvariantClass, Violation } from './design.js';
 import { crashesLike, crashWhere, runTrace, selectInvariants, violates } from './execute.js';
 import type { Crash } from './execute.js';
@@ -429,6 +430,7 @@ export function outcomeOf(check: Pick<DesignCheck, 'met' | 'verdict' | 'expected
 }
 
 export function checkDesign(design: AnyDesign, options: CheckOptions): DesignCheck {
+  assertWellFormed(design);
   const started = performance.now();
   const arbitrary = traceArbitrary(design.commands, generation(design, options));
   const reported = new Set(selectInvariants(design, options.report).map((invariant) => invariant.name));

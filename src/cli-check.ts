@@ -10,6 +10,7 @@ import { UsageError } from './cli-io.js';
 import type { CliIo } from './cli-io.js';
 import { entryFor, entryForCrash, saveEntry } from './corpus.js';
 import type { SaveOutcome } from './corpus.js';
+import { designProblems } from './design.js';
 import type { AnyDesign } from './design.js';
 import { EXIT_INTERRUPTED, EXIT_USAGE, exitStatus } from './exit-codes.js';
 import { checkOutputDirectory, OutputPathError } from './output-path.js';
@@ -37,15 +38,21 @@ export interface CheckFlags {
   readonly corpus: string;
 }
 
+/** The designs named (all when none), each with a well-formed declaration; otherwise bad usage. */
 export function selectDesigns(registry: readonly AnyDesign[], ids: readonly string[] | undefined): AnyDesign[] {
-  if (ids === undefined || ids.length === 0) return [...registry];
-  return ids.map((id) => {
-    const design = registry.find((known) => known.id === id);
-    if (design === undefined) {
-      throw new UsageError(`unknown design '${id}' (known: ${registry.map((known) => known.id).join(', ')})`);
-    }
-    return design;
-  });
+  const selected =
+    ids === undefined || ids.length === 0
+      ? [...registry]
+      : ids.map((id) => {
+          const design = registry.find((known) => known.id === id);
+          if (design === undefined) {
+            throw new UsageError(`unknown design '${id}' (known: ${registry.map((known) => known.id).join(', ')})`);
+          }
+          return design;
+        });
+  const problems = selected.flatMap(designProblems);
+  if (problems.length > 0) throw new UsageError(problems.join('\n'));
+  return selected;
 }
 
 /** The first seed: `--seed`; for a shard, the one every shard agrees on; otherwise a fresh one. */

@@ -24,6 +24,8 @@ export interface WorkerInput {
 }
 
 const INTERRUPTED = 130;
+/** Verbs whose searches read the stop flag; any other verb is ended at the first signal. */
+const STOPPABLE = new Set(['check', 'explore']);
 /** An error of dmaprop itself (not of a design): EX_SOFTWARE. */
 const INTERNAL_ERROR = 70;
 
@@ -43,16 +45,19 @@ export function runCliProcess(argv: readonly string[]): Promise<number> {
       process.off('SIGTERM', onSignal);
       resolve(code);
     };
+    const stoppable = argv.some((word) => STOPPABLE.has(word));
     const onSignal = (signal: NodeJS.Signals): void => {
       signals += 1;
-      if (signals === 1) {
+      if (signals === 1 && stoppable) {
         Atomics.store(flag, 0, 1);
         process.stderr.write(
           `\ndmaprop: ${signal}: stopping with what was found so far (again to quit at once)${replay === null ? '' : `; ${replay}`}\n`,
         );
         return;
       }
-      process.stderr.write(`\ndmaprop: ${signal} again: quitting${replay === null ? '' : `; ${replay}`}\n`);
+      process.stderr.write(
+        `\ndmaprop: ${signal}${signals > 1 ? ' again' : ''}: quitting${replay === null ? '' : `; ${replay}`}\n`,
+      );
       void worker.terminate().then(() => finish(INTERRUPTED));
     };
     process.on('SIGINT', onSignal);

@@ -1,12 +1,19 @@
-/** `dmaprop replay FILE`: a corpus entry step by step, with the state that matters at each step. */
-import { readFileSync } from 'node:fs';
+/**
+ * `dmaprop replay FILE`: a corpus entry step by step, with the state that matters at each step.
+ * The file is read as the corpus reads it (a regular file of bounded size: a FIFO or a link to
+ * `/dev/zero` is refused, never waited on), and the steps run through `runTrace`, so an exception
+ * of the design's code is shown as the crash it is, never thrown at the user.
+ */
 import type { OpResult } from '../models/result.js';
 import { UsageError } from './cli-io.js';
 import type { CliIo } from './cli-io.js';
-import { CorpusError, parseEntry, replayEntry } from './corpus.js';
+import { CorpusError, parseEntry, readEntryText, replayEntry } from './corpus.js';
 import type { AnyDesign, Transition } from './design.js';
+import { crashWhere, runTrace } from './execute.js';
+import type { Crash } from './execute.js';
 import { formatResult } from './report.js';
 import { replaySnippet } from './snippet.js';
+import { createStats } from './stats.js';
 
 export interface ReplayFlags {
   readonly json?: boolean;
@@ -20,18 +27,43 @@ interface ReplayedStep {
 }
 
 function readEntryFile(file: string, registry: readonly AnyDesign[]): ReturnType<typeof parseEntry> {
-  let text: string;
+  const read = readEntryText(file);
+  if ('problem' in read) throw new UsageError(`cannot read ${file}: ${read.problem}`);
   try {
-    text = readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new UsageError(`cannot read ${file}: ${(error as Error).message}`);
-  }
-  try {
-    return parseEntry(text, file, registry);
+    return parseEntry(read.text, file, registry);
   } catch (error) {
     if (error instanceof CorpusError) throw new UsageError(error.message);
     throw error;
   }
+}
+
+/** What `explainStep` says about a step, or what went wrong asking it (it is the design's code too). */
+function explain(design: AnyDesign, transition: Transition<unknown, unknown>): string[] {
+  try {
+    return design.explainStep?.(transition) ?? [];
+  } catch (error) {
+    return [`(explainStep threw ${(error as Error).name}: ${(error as Error).message})`];
+  }
+}
+
+/** Each step with its result and the state that matters: the trace rerun, one state per step. */
+function explainSteps(design: AnyDesign, commands: readonly unknown[]): ReplayedStep[] {
+  const run = runTrace(design, commands, { invariants: [] });
+  const steps: ReplayedStep[] = [];
+  let state: unknown;
+  try {
+    state = design.init();
+    for (const executed of run.steps) {
+      const { state: after } = design.step(state, executed.command);
+      const transition = { before: state, command: executed.command, result: executed.result, after };
+      steps.push({ command: executed.command, result: executed.result, state: explain(design, transition) });
+      state = after;
+    }
+  } catch {
+    // runTrace ran the same steps without throwing; a design that throws the second time is not
+    // deterministic, and its crash shows in the replay below.
+  }
+  return steps;
 }
 
 export function runReplay(file: string, flags: ReplayFlags, io: CliIo, registry: readonly AnyDesign[]): number {
@@ -40,33 +72,47 @@ export function runReplay(file: string, flags: ReplayFlags, io: CliIo, registry:
     io.out(replaySnippet(entry, file));
     return 0;
   }
-  const invariant = design.invariants.find((known) => known.name === entry.invariant);
-  const steps: ReplayedStep[] = [];
-  let violation: { afterStep: number; message: string; actual: string; expected: string } | null = null;
-  let state: unknown = design.init();
-  // The initial configuration itself may already break the invariant (a zero-step entry).
-  const atStart = invariant?.check({ before: null, command: null, result: null, after: state }) ?? null;
-  if (atStart !== null) violation = { afterStep: 0, ...atStart };
-  for (const command of violation === null ? entry.steps : []) {
-    const { state: after, result } = design.step(state, design.resolve(state, command));
-    const transition: Transition<unknown, unknown> = { before: state, command, result, after };
-    steps.push({ command, result, state: design.explainStep?.(transition) ?? [] });
-    const found = invariant?.check(transition) ?? null;
-    state = after;
-    if (found !== null) {
-      violation = { afterStep: steps.length, ...found };
-      break;
-    }
-  }
+  const invariants = entry.invariant === undefined ? [] : [entry.invariant];
+  const run = runTrace(design, entry.steps, {
+    invariants,
+    ...(entry.expect === 'crash' ? { stopAtFirst: false } : {}),
+    ...(entry.expect === 'crash' && entry.crash.site === 'classify' ? { stats: createStats() } : {}),
+  });
+  const found = run.violations[0];
+  const violation =
+    found === undefined
+      ? null
+      : {
+          afterStep: found.afterStep,
+          message: found.violation.message,
+          actual: found.violation.actual,
+          expected: found.violation.expected,
+        };
+  const crash: Crash | null = run.crash;
+  const steps = explainSteps(
+    design,
+    run.steps.map((step) => step.command),
+  );
   const problem = replayEntry(entry, design);
+  const what = entry.expect === 'crash' ? `crash in ${entry.crash.site}` : entry.invariant;
   if (flags.json === true) {
+    const crashJson =
+      crash === null
+        ? null
+        : {
+            atStep: crash.atStep,
+            site: crash.site,
+            invariant: crash.invariant,
+            name: crash.name,
+            message: crash.message,
+          };
     io.out(
-      `${JSON.stringify({ file, design: entry.design, invariant: entry.invariant, expect: entry.expect, found: entry.found, reproduces: problem === null, problem, steps, violation }, null, 2)}\n`,
+      `${JSON.stringify({ file, design: entry.design, invariant: entry.invariant ?? null, expect: entry.expect, found: entry.found, reproduces: problem === null, problem, steps, violation, crash: crashJson }, null, 2)}\n`,
     );
     return problem === null ? 0 : 1;
   }
   io.out(
-    `${file}\n  ${entry.design} [${entry.stack}], ${entry.invariant}: expect ${entry.expect}; found with seed ${entry.found.seed} on ${entry.found.date} by dmaprop ${entry.found.toolVersion}\n\n`,
+    `${file}\n  ${entry.design} [${entry.stack}], ${what}: expect ${entry.expect}; found with seed ${entry.found.seed} on ${entry.found.date} by dmaprop ${entry.found.toolVersion}\n\n`,
   );
   steps.forEach((step, index) => {
     io.out(
@@ -74,11 +120,21 @@ export function runReplay(file: string, flags: ReplayFlags, io: CliIo, registry:
     );
     for (const line of step.state) io.out(`         ${line}\n`);
   });
-  io.out(
-    violation === null
-      ? `\n  no violation of ${entry.invariant}\n`
-      : `\n  violated after step ${violation.afterStep}: ${violation.message}\n    actual:   ${violation.actual}\n    expected: ${violation.expected}\n`,
-  );
+  if (crash !== null) {
+    if (crash.site === 'resolve' || crash.site === 'step') {
+      const command = entry.steps[crash.atStep - 1];
+      io.out(
+        `  ${String(crash.atStep).padStart(3)}. ${design.formatCommand?.(command) ?? JSON.stringify(command)}  → threw ${crash.name}\n`,
+      );
+    }
+    io.out(`\n  crashed at ${crashWhere(crash)}: ${crash.name}: ${crash.message}\n`);
+  } else if (violation === null) {
+    io.out(`\n  no violation${entry.invariant === undefined ? '' : ` of ${entry.invariant}`}\n`);
+  } else {
+    io.out(
+      `\n  violated after step ${violation.afterStep}: ${violation.message}\n    actual:   ${violation.actual}\n    expected: ${violation.expected}\n`,
+    );
+  }
   io.out(problem === null ? '  ✓ reproduces the recorded outcome\n' : `  ✗ ${problem}\n`);
   return problem === null ? 0 : 1;
 }

@@ -140,6 +140,44 @@ export interface CommandProblem {
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 export type AnyDesign = Design<any, any, any>;
 
+/**
+ * What is wrong with a design's declaration, in words: a flawed design must name the invariants it
+ * breaks (its expectation is met only when each of them is broken), each must be one of its
+ * invariants, and a sound design breaks none. Empty when the declaration is well formed.
+ */
+export function designProblems(design: AnyDesign): string[] {
+  const problems: string[] = [];
+  const names = new Set(design.invariants.map((invariant: Invariant<unknown, unknown>) => invariant.name));
+  if (!expectations.includes(design.expected)) {
+    problems.push(`${design.id}: expected must be "holds" or "violates", got ${JSON.stringify(design.expected)}`);
+  }
+  if (design.expected === 'violates' && design.breaks.length === 0) {
+    problems.push(`${design.id}: a flawed design must declare the invariants it breaks (breaks is empty)`);
+  }
+  if (design.expected === 'holds' && design.breaks.length > 0) {
+    problems.push(`${design.id}: a sound design breaks nothing, but breaks lists ${design.breaks.join(', ')}`);
+  }
+  for (const name of design.breaks) {
+    if (!names.has(name)) problems.push(`${design.id}: breaks names '${name}', which is not one of its invariants`);
+  }
+  if (names.size !== design.invariants.length) problems.push(`${design.id}: two invariants share a name`);
+  return problems;
+}
+
+/** A design whose declaration is malformed (`designProblems`): the check cannot mean anything. */
+export class DesignError extends Error {
+  constructor(problems: readonly string[]) {
+    super(problems.join('; '));
+    this.name = 'DesignError';
+  }
+}
+
+/** Throws a `DesignError` naming every problem of the design's declaration. */
+export function assertWellFormed(design: AnyDesign): void {
+  const problems = designProblems(design);
+  if (problems.length > 0) throw new DesignError(problems);
+}
+
 /** Designs of one stack that check the same invariants are built on the same models: one key for them. */
 export function modelKey(design: AnyDesign): string {
   return `${design.stack}:${design.invariants.map((invariant: Invariant<unknown, unknown>) => invariant.name).join(',')}`;

@@ -34,6 +34,7 @@
  */
 import { describeCounterexample, describeCrash } from './check.js';
 import type { Counterexample, CrashReport } from './check.js';
+import { assertWellFormed } from './design.js';
 import type { AnyDesign, Expectation, Invariant, Transition } from './design.js';
 import { crashOf, selectInvariants } from './execute.js';
 import type { Crash, CrashSite } from './execute.js';
@@ -233,6 +234,7 @@ export function judgeExploration(
 
 export function exploreDesign(design: AnyDesign, options: ExploreOptions): ExploreResult {
   const started = performance.now();
+  assertWellFormed(design);
   const scope = design.explore;
   if (scope === undefined) throw new Error(`design ${design.id} declares no explore scope`);
   if (!Number.isInteger(options.depth) || options.depth < 1) throw new Error('explore: depth must be at least 1');

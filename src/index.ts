@@ -16,14 +16,46 @@ export type {
   Transition,
   Violation,
 } from './design.js';
-export { runTrace, violates } from './execute.js';
-export type { ExecutedStep, FoundViolation, RunOptions, TraceRun } from './execute.js';
+export { crashesLike, crashWhere, runTrace, violates } from './execute.js';
+export type { Crash, CrashSite, ExecutedStep, FoundViolation, RunOptions, TraceRun } from './execute.js';
 export { defaultGeneration, traceArbitrary } from './generate.js';
 export type { GenerationOptions } from './generate.js';
 export { minimize } from './minimize.js';
-export { checkDesign, counterexampleFor } from './check.js';
-export type { CheckOptions, Counterexample, DesignCheck, FirstFailure, Verdict } from './check.js';
-export { checkJson, counterexampleJson, formatDesignCheck, formatSummary } from './report.js';
+export { checkDesign, counterexampleFor, crashReportFor, outcomeOf, verdicts } from './check.js';
+export type {
+  CheckBudget,
+  CheckOptions,
+  Counterexample,
+  CrashReport,
+  CutShort,
+  DesignCheck,
+  FirstFailure,
+  Verdict,
+} from './check.js';
+export { mergeChecks } from './merge.js';
+export { planShard } from './shard.js';
+export type { Shard, ShardPlan } from './shard.js';
+export { sharedSeed, SEED_MAX, SEED_VARIABLE } from './seed.js';
+export { replayCommand } from './replay-command.js';
+export type { ReplayCommand } from './replay-command.js';
+export {
+  EXIT_CRASHED,
+  EXIT_INCONCLUSIVE,
+  EXIT_INTERRUPTED,
+  EXIT_MET,
+  EXIT_UNMET,
+  EXIT_USAGE,
+  exitStatus,
+} from './exit-codes.js';
+export type { Outcome } from './exit-codes.js';
+export {
+  checkJson,
+  checkResultJson,
+  counterexampleJson,
+  crashJson,
+  formatDesignCheck,
+  formatSummary,
+} from './report.js';
 export { DEFAULT_MAX_STATES, exploreDesign, mergeExplorations, stableJson } from './explore.js';
 export type { ExploreOptions, ExploreProgress, ExploreResult, ExploreVerdict } from './explore.js';
 export { main } from './cli.js';

@@ -6,8 +6,10 @@ import type { CorpusEntry } from './corpus-entry.js';
 
 export function replaySnippet(entry: CorpusEntry, source: string): string {
   const steps = entry.steps.map((step) => `  ${JSON.stringify(step)},`).join('\n');
+  const invariants = entry.invariant === undefined ? [] : [entry.invariant];
+  const what = entry.expect === 'crash' ? `crash in ${entry.crash.site}` : entry.invariant;
   return [
-    `// Replays ${source} (${entry.design}, ${entry.invariant}) through dmaprop's public API.`,
+    `// Replays ${source} (${entry.design}, ${what}) through dmaprop's public API.`,
     `import { findDesign, runTrace } from 'dmaprop';`,
     '',
     `const design = findDesign(${JSON.stringify(entry.design)});`,
@@ -15,10 +17,11 @@ export function replaySnippet(entry: CorpusEntry, source: string): string {
     'const steps = [',
     steps,
     '];',
-    `const run = runTrace(design, steps, { invariants: [${JSON.stringify(entry.invariant)}] });`,
+    `const run = runTrace(design, steps, { invariants: ${JSON.stringify(invariants)} });`,
     'run.steps.forEach((step, index) => console.log(`${index + 1}. ${JSON.stringify(step.command)} → ${JSON.stringify(step.result)}`));',
     'const found = run.violations[0];',
-    "console.log(found === undefined ? 'no violation' : `violated after step ${found.afterStep}: ${found.violation.message}`);",
+    'if (run.crash !== null) console.log(`crashed at step ${run.crash.atStep} (${run.crash.site}): ${run.crash.name}: ${run.crash.message}`);',
+    "else console.log(found === undefined ? 'no violation' : `violated after step ${found.afterStep}: ${found.violation.message}`);",
     '',
   ].join('\n');
 }

@@ -10,6 +10,7 @@ describe('public API', () => {
       bugs: ['vgpu-destroy-skips-unmap'],
       expected: 'violates',
       description: 'vGPU destruction leaves its mappings behind',
+      breaks: ['backend-mappings-match-shadow', 'no-vgpu-no-backend-mappings'],
     });
     const result = checkDesign(leakyTeardown, { seed: 1, runs: 1000 });
     expect(result.verdict).toBe('violated');

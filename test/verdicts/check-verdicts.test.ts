@@ -6,6 +6,8 @@
 import { describe, expect, test } from 'vitest';
 import { checkDesign } from '../../src/check.js';
 import { crashesLike } from '../../src/execute.js';
+import { DesignError, designProblems } from '../../src/design.js';
+import { designs, mutants } from '../../properties/registry.js';
 import {
   invariantThrows,
   partialDeclaration,
@@ -81,6 +83,26 @@ describe('expectations mean what they say', () => {
     const check = checkDesign(wrongDeclaration, { seed: 7, runs: 1_000_000, timeLimitMs: 50 });
     expect(check.cutShort).toBe('time limit');
     expect(check).toMatchObject({ verdict: 'violated', met: false, outcome: 'inconclusive' });
+  });
+});
+
+describe('declarations are checked before anything runs', () => {
+  test('every registered design and mutant is well formed', () => {
+    expect([...designs, ...mutants].flatMap(designProblems)).toEqual([]);
+  });
+
+  test('a flawed design that declares nothing, names an unknown invariant, or a sound one that breaks something, is refused', () => {
+    const silent = { ...wrongDeclaration, id: 'toy/silent', breaks: [] };
+    const typo = { ...wrongDeclaration, id: 'toy/typo', breaks: ['below-tree'] };
+    const boastful = { ...soundCounter, id: 'toy/boastful', breaks: ['at-most-four'] };
+    expect(designProblems(silent)).toEqual([
+      'toy/silent: a flawed design must declare the invariants it breaks (breaks is empty)',
+    ]);
+    expect(designProblems(typo)).toEqual(["toy/typo: breaks names 'below-tree', which is not one of its invariants"]);
+    expect(designProblems(boastful)).toEqual([
+      'toy/boastful: a sound design breaks nothing, but breaks lists at-most-four',
+    ]);
+    expect(() => checkDesign(silent, budget)).toThrow(DesignError);
   });
 });
 

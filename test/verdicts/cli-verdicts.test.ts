@@ -1,4 +1,8 @@
 /** The CLI's verdicts: one exit status per way a run ends, and replay lines that reproduce the run. */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { designs } from '../../properties/registry.js';
 import { SEED_MAX } from '../../src/seed.js';
@@ -66,9 +70,46 @@ describe('exit statuses', () => {
     expect((await runCli(argv, { registry: [soundCounter] })).code).toBe(0);
   });
 
+  test('a malformed declaration is bad usage, before any search', async () => {
+    const silent = { ...wrongDeclaration, id: 'toy/silent', breaks: [] };
+    const { code, err } = await runCli(['check', '--runs', '1000000', '--seed', '1'], { registry: [silent] });
+    expect(code).toBe(2);
+    expect(err).toContain('toy/silent: a flawed design must declare the invariants it breaks');
+  });
+
   test('--help lists every exit status', async () => {
     const { out } = await runCli(['check', '--help']);
     for (const status of ['0 ', '1 ', '2 ', '3 ', '4 ', '130 ']) expect(out).toContain(`\n  ${status}`);
+  });
+});
+
+describe('crashes in the corpus', () => {
+  test('--save stores the shrunk crash; replay shows it and says it reproduces', async () => {
+    const corpus = mkdtempSync(join(tmpdir(), 'dmaprop-crash-'));
+    const saved = await runCli(
+      ['check', '--design', 'toy/step-throws', '--seed', '7', '--runs', '300', '--save', '--corpus', corpus, '--json'],
+      { registry: toys },
+    );
+    expect(saved.code).toBe(3);
+    const [outcome] = (JSON.parse(saved.out) as { saved: { path: string; status: string }[] }).saved;
+    expect(outcome!.status).toBe('added');
+    expect(outcome!.path).toMatch(/counter\/toy-step-throws--crash-step--[0-9a-f]{16}\.json$/);
+    const replayed = await runCli(['replay', outcome!.path], { registry: toys });
+    expect(replayed.code).toBe(0);
+    expect(replayed.out).toContain('toy/step-throws [Counter], crash in step: expect crash');
+    expect(replayed.out).toMatch(/crashed at step \d \(step\): TypeError: counter reached 3/);
+    expect(replayed.out).toContain('✓ reproduces the recorded outcome');
+    const snippet = await runCli(['replay', outcome!.path, '--ts'], { registry: toys });
+    expect(snippet.out).toContain('invariants: []');
+  });
+
+  test('replay refuses a FIFO at once instead of waiting on it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dmaprop-fifo-'));
+    const fifo = join(dir, 'entry.json');
+    execFileSync('mkfifo', [fifo]);
+    const { code, err } = await runCli(['replay', fifo]);
+    expect(code).toBe(2);
+    expect(err).toContain(`cannot read ${fifo}`);
   });
 });
 
