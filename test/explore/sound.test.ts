@@ -26,7 +26,7 @@ describe('xen/map explored exhaustively', () => {
 
 /**
  * viommu/differential has no violation up to depth 4, the length of its mutants' longest
- * counterexample: 490 states, under a second. Depth 6 is 3,125 states (5 to 7 s):
+ * counterexample: 490 states, about a second. Depth 6 is 3,125 states (5 to 9 s):
  * `dmaprop explore --design viommu/differential --depth 6`.
  */
 const DIFFERENTIAL_DEPTH = 4;
