@@ -45,7 +45,6 @@ interface ExploreJson {
     verdict: string;
     outcome: string;
     missing: string[];
-    message: string | null;
     met: boolean;
     message: string | null;
     shard: { index: number; count: number } | null;
