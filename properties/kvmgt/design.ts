@@ -13,12 +13,16 @@ import type { VfioBug } from '../../models/vfio/config.js';
 import type { Design, Expectation } from '../../src/design.js';
 import { explainKvmgtStep } from './explain.js';
 import { kvmgtExploreScope } from './explore-scope.js';
-import { formatKvmgtCommand, validateKvmgtCommand } from './format.js';
+import { formatKvmgtCommand, validateKvmgtCommand, validateKvmgtTemplate } from './format.js';
+import { guardResolve, guardStep } from '../generic/guard.js';
 import { kvmgtCommandSpace, resolveKvmgt } from './generators.js';
 import type { KvmgtTemplate } from './generators.js';
 import { kvmgtInvariants } from './invariants/index.js';
 
 export const KVMGT_STACK = 'KVMGT';
+
+/** A refused command's result: the GPU accessed nothing. */
+const noAccesses = { accesses: [] };
 
 export interface KvmgtDesignOptions {
   readonly id: string;
@@ -57,8 +61,8 @@ export function kvmgtDesign(options: KvmgtDesignOptions): KvmgtDesign {
     config,
     // Steps never modify the state they are given, so every run can start from the same object.
     init: () => initial,
-    step: (state, command) => stepKvmgt(state, config, command),
-    resolve: resolveKvmgt,
+    step: guardStep(validateKvmgtCommand, (state, command) => stepKvmgt(state, config, command), noAccesses),
+    resolve: guardResolve(validateKvmgtTemplate, resolveKvmgt),
     commands: kvmgtCommandSpace,
     invariants: kvmgtInvariants(config),
     formatCommand: formatKvmgtCommand,

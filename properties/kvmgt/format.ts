@@ -1,10 +1,13 @@
-/** One line per KVMGT command for reports, and the shape of each for commands read from files. */
+/**
+ * One line per KVMGT command for reports, and the shape and range of each for commands read from
+ * files or handed to a design through the library.
+ */
 import { isGvtCommand } from '../../models/gvt/commands.js';
 import type { KvmgtCommand, KvmgtCommandKind } from '../../models/kvmgt/types.js';
 import type { CommandProblem } from '../../src/design.js';
-import { validateCommand } from '../generic/command-schema.js';
+import { commandValidator, pageCount, pageNumber, templateValidator, upTo } from '../generic/command-schema.js';
 import type { FieldType } from '../generic/command-schema.js';
-import { formatGvtCommand, gvtCommandSchema } from '../gvt/commands.js';
+import { formatGvtCommand, ggttIndex, gvtCommandSchema } from '../gvt/commands.js';
 
 export function formatKvmgtCommand(command: KvmgtCommand): string {
   if (isGvtCommand(command)) return formatGvtCommand(command);
@@ -40,22 +43,29 @@ type Schema = {
 
 const nat = 'whole number';
 const bool = 'boolean';
+/** The VMM's RAM requests are at IOVA == GPA: pages of a 64-bit address space. */
+const ramPages = pageCount;
 
 const schema: Schema = {
-  ggttWrite: { index: nat, gfn: nat, present: bool, sizeBytes: nat, offsetBytes: nat },
-  vmmUnmapRam: { gfn: nat, npages: nat },
-  vmmMapRam: { gfn: nat, npages: nat },
-  vmmUnplugRam: { gfn: nat, npages: nat },
-  vmmPlugRam: { gfn: nat, npages: nat },
+  ggttWrite: {
+    index: ggttIndex,
+    gfn: nat,
+    present: bool,
+    sizeBytes: upTo(8, 'an MMIO write is at most 8 bytes'),
+    offsetBytes: upTo(7, 'an offset inside an 8-byte entry'),
+  },
+  vmmUnmapRam: { gfn: pageNumber, npages: ramPages },
+  vmmMapRam: { gfn: pageNumber, npages: ramPages },
+  vmmUnplugRam: { gfn: pageNumber, npages: ramPages },
+  vmmPlugRam: { gfn: pageNumber, npages: ramPages },
   otherVmAllocate: {},
-  otherVmRelease: { mfn: nat },
+  otherVmRelease: { mfn: pageNumber },
   vgpuCreate: {},
   vgpuDestroy: {},
   vmDestroy: {},
-  gpuDma: { entry: nat, write: bool },
+  gpuDma: { entry: ggttIndex, write: bool },
   ...gvtCommandSchema,
 };
 
-export function validateKvmgtCommand(command: Readonly<Record<string, unknown>>): CommandProblem | null {
-  return validateCommand(schema, command);
-}
+export const validateKvmgtCommand: (command: unknown) => CommandProblem | null = commandValidator(schema);
+export const validateKvmgtTemplate: (template: unknown) => CommandProblem | null = templateValidator(schema);

@@ -12,6 +12,7 @@ import type {
   PassthroughState,
 } from '../../models/passthrough/types.js';
 import type { VfioBug } from '../../models/vfio/config.js';
+import { guardStep } from '../generic/guard.js';
 import type { Design, Expectation } from '../../src/design.js';
 import { explainPassthroughStep } from './explain.js';
 import { passthroughExploreScope } from './explore-scope.js';
@@ -20,6 +21,9 @@ import { passthroughCommandSpace } from './generators.js';
 import { passthroughInvariants } from './invariants/index.js';
 import { classifyPassthroughStep, passthroughReach } from './reach.js';
 import { initPassthroughWorld } from './world.js';
+
+/** A refused command's result: nothing translated, no device access. */
+const noEffects = { effects: [], accesses: [] };
 
 export interface PassthroughDesignOptions {
   readonly id: string;
@@ -52,7 +56,7 @@ export function passthroughDesign(options: PassthroughDesignOptions): Passthroug
     config,
     // Steps never modify the state they are given, so every run can start from the same object.
     init: () => initial,
-    step: (state, command) => stepPassthrough(state, config, command),
+    step: guardStep(validatePassthroughCommand, (state, command) => stepPassthrough(state, config, command), noEffects),
     resolve: (_state, template) => template,
     commands: passthroughCommandSpace(options.mode !== 'strict'),
     invariants: passthroughInvariants,

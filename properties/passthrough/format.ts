@@ -1,8 +1,9 @@
-/** One line per command of the passthrough stack over VT-d, for reports. */
+/** One line per command of the passthrough stack over VT-d, for reports; and the shape of each. */
 import type { PassthroughCommand } from '../../models/passthrough/types.js';
 import type { CommandProblem } from '../../src/design.js';
 import { formatVfioCommand } from '../vfio/format.js';
-import { validateVfioCommand } from '../vfio/schema.js';
+import { commandValidator, templateValidator } from '../generic/command-schema.js';
+import { vfioCommandSchema } from '../vfio/schema.js';
 
 export function formatPassthroughCommand(command: PassthroughCommand): string {
   return command.kind === 'drainFlushQueue'
@@ -10,8 +11,11 @@ export function formatPassthroughCommand(command: PassthroughCommand): string {
     : formatVfioCommand(command);
 }
 
-export function validatePassthroughCommand(command: Readonly<Record<string, unknown>>): CommandProblem | null {
-  if (command['kind'] !== 'drainFlushQueue') return validateVfioCommand(command);
-  const extra = Object.keys(command).find((field) => field !== 'kind');
-  return extra === undefined ? null : { field: extra, problem: 'not a field of drainFlushQueue' };
-}
+/** Every VFIO command, and the flush-queue timer, which has no fields. */
+const passthroughSchema = { ...vfioCommandSchema, drainFlushQueue: {} };
+
+export const validatePassthroughCommand: (command: unknown) => CommandProblem | null =
+  commandValidator(passthroughSchema);
+/** Templates (a whole-number field may hold a pick), for a resolve behind `guardResolve`. */
+export const validatePassthroughTemplate: (template: unknown) => CommandProblem | null =
+  templateValidator(passthroughSchema);

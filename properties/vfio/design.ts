@@ -7,6 +7,7 @@ import type { VfioCommand } from '../../models/vfio/commands.js';
 import type { VfioBug, VfioConfig } from '../../models/vfio/config.js';
 import { stepVfio } from '../../models/vfio/step.js';
 import type { VfioState } from '../../models/vfio/types.js';
+import { guardStep } from '../generic/guard.js';
 import type { Design, Expectation } from '../../src/design.js';
 import { explainVfioStep } from './explain.js';
 import { vfioExploreScope } from './explore-scope.js';
@@ -17,6 +18,9 @@ import { classifyMediatedStep, mediatedReach } from './reach.js';
 import { validateVfioCommand } from './schema.js';
 import { initVfioWorld } from './world.js';
 import type { VfioStackKind } from './world.js';
+
+/** A refused command's result: nothing translated, no device access. */
+const noEffects = { effects: [], accesses: [] };
 
 export interface VfioDesignOptions {
   readonly id: string;
@@ -42,7 +46,7 @@ export function vfioDesign(options: VfioDesignOptions): VfioDesign {
     config,
     // Steps never modify the state they are given, so every run can start from the same object.
     init: () => initial,
-    step: (state, command) => stepVfio(state, config, command),
+    step: guardStep(validateVfioCommand, (state, command) => stepVfio(state, config, command), noEffects),
     resolve: (_state, template) => template,
     commands: vfioCommandSpace(options.world),
     invariants: vfioInvariants,

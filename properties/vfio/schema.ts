@@ -1,41 +1,56 @@
-/** The shape of every VFIO command, for commands read from files (the corpus). */
+/**
+ * The shape of every VFIO command and the range of each field, for commands read from files (the
+ * corpus) and commands handed to a design through the library. ioctl u64 arguments are decimal
+ * strings up to 2^64 − 1, `argsz` and `flags` are u32; group and device fds are ints; addresses and
+ * lengths in pages are below 2^52 (a 64-bit address space); `vfio_pin_pages` takes an `int npage`.
+ */
 import type { VfioCommand, VfioCommandKind } from '../../models/vfio/commands.js';
 import type { CommandProblem } from '../../src/design.js';
-import { validateCommand } from '../generic/command-schema.js';
+import {
+  commandValidator,
+  fd,
+  frameOwner,
+  pageCount,
+  pageNumber,
+  templateValidator,
+  u32,
+  upTo,
+} from '../generic/command-schema.js';
 import type { FieldType } from '../generic/command-schema.js';
 
 type Schema = {
   readonly [K in VfioCommandKind]: Record<Exclude<keyof Extract<VfioCommand, { kind: K }>, 'kind'>, FieldType>;
 };
 
-const nat = 'whole number';
 const bool = 'boolean';
 const u64 = 'u64 string';
+const pages = pageCount;
+const npage = upTo(0x7fff_ffff, 'npage is an int');
 
-const schema: Schema = {
-  groupSetContainer: { groupId: nat },
-  groupUnsetContainer: { groupId: nat },
-  setIommu: { type: nat },
-  openDevice: { deviceId: nat },
-  closeDevice: { deviceId: nat },
-  mapDma: { argsz: nat, flags: nat, vaddr: u64, iova: u64, sizeBytes: u64 },
-  unmapDma: { argsz: nat, flags: nat, iova: u64, sizeBytes: u64 },
-  mmap: { vaddrPage: nat, npages: nat, writable: bool },
-  munmap: { vaddrPage: nat, npages: nat },
-  discard: { vaddrPage: nat, npages: nat },
-  touch: { vaddrPage: nat, write: bool },
-  allocateToOther: { owner: nat },
-  releaseFromOther: { mfn: nat },
-  mdevPinPages: { deviceId: nat, iovaPage: nat, npage: nat, read: bool, write: bool },
-  mdevUnpinPages: { deviceId: nat, iovaPage: nat, npage: nat },
-  ccwStartIo: { deviceId: nat, program: 'transfer list' },
-  ccwCompleteIo: { deviceId: nat },
-  ccwRunIo: { deviceId: nat, program: 'transfer list' },
-  deviceDma: { deviceId: nat, addressPage: nat, write: bool },
-  injectFault: { point: '"pin" or "alloc"', nth: nat },
+export const vfioCommandSchema: Schema = {
+  groupSetContainer: { groupId: fd },
+  groupUnsetContainer: { groupId: fd },
+  setIommu: { type: 'whole number' },
+  openDevice: { deviceId: fd },
+  closeDevice: { deviceId: fd },
+  mapDma: { argsz: u32('argsz'), flags: u32('flags'), vaddr: u64, iova: u64, sizeBytes: u64 },
+  unmapDma: { argsz: u32('argsz'), flags: u32('flags'), iova: u64, sizeBytes: u64 },
+  mmap: { vaddrPage: pageNumber, npages: pages, writable: bool },
+  munmap: { vaddrPage: pageNumber, npages: pages },
+  discard: { vaddrPage: pageNumber, npages: pages },
+  touch: { vaddrPage: pageNumber, write: bool },
+  allocateToOther: { owner: frameOwner },
+  releaseFromOther: { mfn: pageNumber },
+  mdevPinPages: { deviceId: fd, iovaPage: pageNumber, npage, read: bool, write: bool },
+  mdevUnpinPages: { deviceId: fd, iovaPage: pageNumber, npage },
+  ccwStartIo: { deviceId: fd, program: 'transfer list' },
+  ccwCompleteIo: { deviceId: fd },
+  ccwRunIo: { deviceId: fd, program: 'transfer list' },
+  deviceDma: { deviceId: fd, addressPage: pageNumber, write: bool },
+  injectFault: { point: '"pin" or "alloc"', nth: u32('nth') },
   clearFault: {},
 };
 
-export function validateVfioCommand(command: Readonly<Record<string, unknown>>): CommandProblem | null {
-  return validateCommand(schema, command);
-}
+export const validateVfioCommand: (command: unknown) => CommandProblem | null = commandValidator(vfioCommandSchema);
+/** Templates (a whole-number field may hold a pick), for a resolve behind `guardResolve`. */
+export const validateVfioTemplate: (template: unknown) => CommandProblem | null = templateValidator(vfioCommandSchema);

@@ -10,7 +10,9 @@ import type { ViommuCommand, ViommuConfig, ViommuMode, ViommuState, VmmBug } fro
 import type { Design, Expectation } from '../../src/design.js';
 import { explainViommuStep } from './explain.js';
 import { viommuExploreScope } from './explore-scope.js';
-import { formatViommuCommand, validateViommuCommand } from './format.js';
+import { formatViommuCommand, validateViommuCommand, validateViommuTemplate } from './format.js';
+import { guardResolve, guardStep } from '../generic/guard.js';
+import { noCosts } from '../../models/viommu/types.js';
 import { viommuCommandSpace } from './generators.js';
 import { viommuInvariants } from './invariants.js';
 import { classifyViommuStep, viommuReach } from './reach.js';
@@ -24,6 +26,9 @@ import { RAM_PAGES } from '../vfio/world.js';
 export const pickUniverse: PickUniverse = { giovaPages: GIOVA_PAGES, ramPages: RAM_PAGES };
 
 export const VIOMMU_STACK = 'vIOMMU';
+
+/** A refused command's result: no device access, nothing trapped. */
+const nothing = { accesses: [], costs: noCosts };
 
 export interface ViommuDesignOptions {
   readonly id: string;
@@ -64,8 +69,10 @@ export function viommuDesign(options: ViommuDesignOptions): ViommuDesign {
     config,
     // Steps never modify the state they are given, so every run can start from the same object.
     init: () => initial,
-    step: (state, command) => stepViommu(state, config, command),
-    resolve: (state, template) => resolveTemplate<ViommuCommand>(state.guest, pickUniverse, template),
+    step: guardStep(validateViommuCommand, (state, command) => stepViommu(state, config, command), nothing),
+    resolve: guardResolve(validateViommuTemplate, (state, template: ViommuTemplate) =>
+      resolveTemplate<ViommuCommand>(state.guest, pickUniverse, template),
+    ),
     commands: viommuCommandSpace,
     invariants: viommuInvariants,
     // Counterexamples take at most 8 steps: sequences of up to 60 commands find every one within a

@@ -1,7 +1,10 @@
-/** One line per command of the vIOMMU stack, for reports; and the shape of each, for corpus files. */
+/**
+ * One line per command of the vIOMMU stack, for reports; and the shape and range of each, for
+ * corpus files and commands handed to a design through the library.
+ */
 import type { ViommuCommand, ViommuCommandKind } from '../../models/viommu/types.js';
 import type { CommandProblem } from '../../src/design.js';
-import { validateCommand } from '../generic/command-schema.js';
+import { commandValidator, frameOwner, pageNumber, templateValidator, upTo } from '../generic/command-schema.js';
 import type { FieldType } from '../generic/command-schema.js';
 
 function pages(first: number, count: number): string {
@@ -45,22 +48,29 @@ type Schema = {
   readonly [K in ViommuCommandKind]: Record<Exclude<keyof Extract<ViommuCommand, { kind: K }>, 'kind'>, FieldType>;
 };
 
-const nat = 'whole number';
 const bool = 'boolean';
 
+/**
+ * GIOVA and GPA pages are pages of 64-bit addresses; a VT-d domain id is 16 bits and a
+ * page-selective invalidation's address mask a 6-bit field (the model refuses masks above MAMV).
+ */
 const schema: Schema = {
-  guestMap: { giovaPage: nat, gpaPage: nat, write: bool },
-  guestUnmap: { giovaPage: nat },
-  guestInvalidate: { granularity: '"page", "domain" or "global"', did: nat, giovaPage: nat, mask: nat },
-  guestBalloonOut: { gpaPage: nat },
-  guestBalloonIn: { gpaPage: nat },
-  guestTouch: { gpaPage: nat },
-  vmmDiscard: { gpaPage: nat },
-  allocateToOther: { owner: nat },
-  releaseFromOther: { mfn: nat },
-  deviceDma: { giovaPage: nat, write: bool },
+  guestMap: { giovaPage: pageNumber, gpaPage: pageNumber, write: bool },
+  guestUnmap: { giovaPage: pageNumber },
+  guestInvalidate: {
+    granularity: '"page", "domain" or "global"',
+    did: upTo(0xffff, 'a VT-d domain id is 16 bits'),
+    giovaPage: pageNumber,
+    mask: upTo(63, 'the address mask is 6 bits'),
+  },
+  guestBalloonOut: { gpaPage: pageNumber },
+  guestBalloonIn: { gpaPage: pageNumber },
+  guestTouch: { gpaPage: pageNumber },
+  vmmDiscard: { gpaPage: pageNumber },
+  allocateToOther: { owner: frameOwner },
+  releaseFromOther: { mfn: pageNumber },
+  deviceDma: { giovaPage: pageNumber, write: bool },
 };
 
-export function validateViommuCommand(command: Readonly<Record<string, unknown>>): CommandProblem | null {
-  return validateCommand(schema, command);
-}
+export const validateViommuCommand: (command: unknown) => CommandProblem | null = commandValidator(schema);
+export const validateViommuTemplate: (template: unknown) => CommandProblem | null = templateValidator(schema);

@@ -15,11 +15,15 @@ import { xenGtCommandSpace } from './generators.js';
 import type { XenGtCommandSet } from './generators.js';
 import { xenGtInvariants } from './invariants/index.js';
 import { resolveXenGt } from './resolve.js';
-import { validateXenGtCommand } from './schema.js';
+import { validateXenGtCommand, validateXenGtTemplate } from './schema.js';
+import { guardResolve, guardStep } from '../generic/guard.js';
 import type { XenGtTemplate } from './resolve.js';
 import { xenGtUniverse } from './universe.js';
 
 export const XENGT_STACK = 'XenGT';
+
+/** A refused command's result: the GPU accessed nothing. */
+const noAccesses = { accesses: [] };
 
 export interface XenGtDesignOptions extends XenGtConfigOptions {
   readonly id: string;
@@ -43,8 +47,8 @@ export function xenGtDesign(options: XenGtDesignOptions): XenGtDesign {
     breaks: options.breaks ?? [],
     config,
     init: () => initXenGt(config),
-    step: (state, command) => stepXenGt(state, config, command),
-    resolve: (state, template) => resolveXenGt(state, config, universe, template),
+    step: guardStep(validateXenGtCommand, (state, command) => stepXenGt(state, config, command), noAccesses),
+    resolve: guardResolve(validateXenGtTemplate, (state, template) => resolveXenGt(state, config, universe, template)),
     commands: xenGtCommandSpace(config, universe, options.commands ?? 'full'),
     invariants: xenGtInvariants(config),
     formatCommand: formatXenGtCommand,

@@ -1,9 +1,14 @@
-/** The shape of every XenGT command, for commands read from files (the corpus). */
+/**
+ * The shape of every XenGT command and the range of each field, for commands read from files (the
+ * corpus) and commands handed to a design through the library. Domids are `domid_t` (16 bits),
+ * grant refs `grant_ref_t` and handles `grant_handle_t` (32 bits); gfns and addresses are 64-bit
+ * (`xen_pfn_t`, `uint64_t`), so any whole number is one; a GTT entry is a GGTT index.
+ */
 import type { XenGtCommand, XenGtCommandKind } from '../../models/xengt/commands.js';
 import type { CommandProblem } from '../../src/design.js';
-import { validateCommand } from '../generic/command-schema.js';
+import { commandValidator, domid, templateValidator, u32 } from '../generic/command-schema.js';
 import type { FieldType } from '../generic/command-schema.js';
-import { gvtCommandSchema } from '../gvt/commands.js';
+import { ggttIndex, gvtCommandSchema } from '../gvt/commands.js';
 
 type Schema = {
   readonly [K in XenGtCommandKind]: Record<Exclude<keyof Extract<XenGtCommand, { kind: K }>, 'kind'>, FieldType>;
@@ -12,32 +17,33 @@ type Schema = {
 const nat = 'whole number';
 const bool = 'boolean';
 const address = 'whole number or null';
+const ref = u32('grant_ref_t');
+const handle = u32('grant_handle_t');
 
 const schema: Schema = {
-  gttWrite: { entry: nat, gfn: nat, present: bool },
-  gpuDma: { entry: nat, write: bool },
-  decreaseReservation: { domid: nat, gfn: nat },
-  populatePhysmap: { domid: nat, gfn: nat },
-  grantAccess: { domid: nat, ref: nat, granteeDomid: nat, gfn: nat, readonly: bool },
-  endAccess: { domid: nat, ref: nat },
+  gttWrite: { entry: ggttIndex, gfn: nat, present: bool },
+  gpuDma: { entry: ggttIndex, write: bool },
+  decreaseReservation: { domid, gfn: nat },
+  populatePhysmap: { domid, gfn: nat },
+  grantAccess: { domid, ref, granteeDomid: domid, gfn: nat, readonly: bool },
+  endAccess: { domid, ref },
   mapGrantRef: {
-    mapperDomid: nat,
-    granterDomid: nat,
-    ref: nat,
+    mapperDomid: domid,
+    granterDomid: domid,
+    ref,
     host: bool,
     device: bool,
     readonly: bool,
     hostAddr: address,
   },
-  unmapGrantRef: { mapperDomid: nat, handle: nat, hostAddr: address, devBusAddr: address },
-  mapForeign: { domid: nat, gfn: nat, foreignDomid: nat, foreignGfn: nat },
-  unmapForeign: { domid: nat, gfn: nat },
-  destroyDomain: { domid: nat },
+  unmapGrantRef: { mapperDomid: domid, handle, hostAddr: address, devBusAddr: address },
+  mapForeign: { domid, gfn: nat, foreignDomid: domid, foreignGfn: nat },
+  unmapForeign: { domid, gfn: nat },
+  destroyDomain: { domid },
   vgpuDestroy: {},
   vgpuCreate: {},
   ...gvtCommandSchema,
 };
 
-export function validateXenGtCommand(command: Readonly<Record<string, unknown>>): CommandProblem | null {
-  return validateCommand(schema, command);
-}
+export const validateXenGtCommand: (command: unknown) => CommandProblem | null = commandValidator(schema);
+export const validateXenGtTemplate: (template: unknown) => CommandProblem | null = templateValidator(schema);

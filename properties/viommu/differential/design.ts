@@ -16,7 +16,8 @@ import { explainViommuStep } from '../explain.js';
 import { initViommuWorld } from '../world.js';
 import { differentialExploreScope } from './explore-scope.js';
 import { driverCommandSpace } from './generators.js';
-import { formatDriverOp, validateDriverOp } from './format.js';
+import { formatDriverOp, validateDriverOp, validateDriverTemplate } from './format.js';
+import { guardResolve, guardStep } from '../../generic/guard.js';
 import { shadowAndNestedAgree } from './invariant.js';
 import { classifyDifferentialStep, differentialReach } from './reach.js';
 
@@ -48,8 +49,10 @@ export function differentialDesign(options: DifferentialDesignOptions): Differen
     breaks: options.breaks ?? [],
     config,
     init: () => initial,
-    step: (state, op) => stepPair(state, config, op),
-    resolve: (state, template) => resolveTemplate<DriverOp>(state.shadow.guest, pickUniverse, template),
+    step: guardStep(validateDriverOp, (state, op) => stepPair(state, config, op)),
+    resolve: guardResolve(validateDriverTemplate, (state, template: DriverTemplate) =>
+      resolveTemplate<DriverOp>(state.shadow.guest, pickUniverse, template),
+    ),
     commands: driverCommandSpace,
     invariants: [shadowAndNestedAgree],
     // Each step runs both designs; a broken side disagrees within 4 steps.

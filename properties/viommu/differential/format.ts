@@ -1,7 +1,11 @@
-/** One line per operation of the differential pair, for reports; and the shape of each, for corpus files. */
+/**
+ * One line per operation of the differential pair, for reports; and the shape and range of each,
+ * for corpus files and operations handed to the design through the library.
+ */
 import type { DriverOp, DriverOpKind } from '../../../models/viommu/driver.js';
 import type { CommandProblem } from '../../../src/design.js';
-import { validateCommand } from '../../generic/command-schema.js';
+import { commandValidator, frameOwner, pageNumber, templateValidator, upTo } from '../../generic/command-schema.js';
+import { RAM_PAGES } from '../../vfio/world.js';
 import type { FieldType } from '../../generic/command-schema.js';
 
 function span(first: number, pages: number): string {
@@ -29,17 +33,17 @@ type Schema = {
   readonly [K in DriverOpKind]: Record<Exclude<keyof Extract<DriverOp, { kind: K }>, 'kind'>, FieldType>;
 };
 
-const nat = 'whole number';
+/** A buffer lies in the guest's RAM, so it spans at most the guest's RAM pages. */
+const pages = upTo(RAM_PAGES, `a buffer is at most the guest's ${RAM_PAGES} pages of RAM`);
 
 const schema: Schema = {
-  map: { giovaPage: nat, gpaPage: nat, pages: nat, write: 'boolean' },
-  unmap: { giovaPage: nat, pages: nat },
-  dma: { giovaPage: nat, write: 'boolean' },
-  balloonOut: { gpaPage: nat },
-  balloonIn: { gpaPage: nat },
-  allocateToOther: { owner: nat },
+  map: { giovaPage: pageNumber, gpaPage: pageNumber, pages, write: 'boolean' },
+  unmap: { giovaPage: pageNumber, pages },
+  dma: { giovaPage: pageNumber, write: 'boolean' },
+  balloonOut: { gpaPage: pageNumber },
+  balloonIn: { gpaPage: pageNumber },
+  allocateToOther: { owner: frameOwner },
 };
 
-export function validateDriverOp(command: Readonly<Record<string, unknown>>): CommandProblem | null {
-  return validateCommand(schema, command);
-}
+export const validateDriverOp: (command: unknown) => CommandProblem | null = commandValidator(schema);
+export const validateDriverTemplate: (template: unknown) => CommandProblem | null = templateValidator(schema);
