@@ -82,6 +82,18 @@ export interface GuestMemory<W extends GvtWorld> {
   writeProtected(world: W): readonly number[];
 }
 
+/**
+ * Every number of a mediator command is read from a register or guest memory (a gfn, an index, a
+ * GGTT offset, a store size), so it is a whole number; a value no register holds (NaN, a fraction,
+ * a negative) is refused (EINVAL) before the mediator looks anything up with it.
+ */
+function isWellFormed(command: GvtCommand): boolean {
+  for (const value of Object.values(command)) {
+    if (typeof value === 'number' && !(Number.isSafeInteger(value) && value >= 0)) return false;
+  }
+  return true;
+}
+
 /** One of the mediator's commands, on a stack's world with its hypervisor's services. */
 export function applyGvtCommand<W extends GvtWorld>(
   world: W,
@@ -90,6 +102,7 @@ export function applyGvtCommand<W extends GvtWorld>(
   memory: GuestMemory<W>,
   command: GvtCommand,
 ): GpuStep {
+  if (!isWellFormed(command)) return { result: fail('EINVAL'), accesses: [] };
   switch (command.kind) {
     case 'guestWritePte': {
       const qword: GuestQword = { kind: 'pte', present: command.present, gfn: command.targetGfn };

@@ -16,6 +16,7 @@ import { mapDma, mapDmaArgs } from '../vfio/map-dma.js';
 import { allocateToOther, releaseFromOther } from '../vfio/other-owner.js';
 import { mmapRegion, munmapRegion, touchPage } from '../vfio/process-memory.js';
 import { draftOf, finishDraft } from '../vfio/state.js';
+import { PAGE_LIMIT, isPageNumber } from '../vfio/u64.js';
 import { unmapAllArgs, unmapDma, unmapDmaArgs } from '../vfio/unmap-dma.js';
 import type { KvmgtConfig } from './config.js';
 import { OTHER_OWNER, RAM_PAGES, RAM_VADDR_PAGE, VGPU_DEVICE, isGuestRam, kvmgtLayout } from './config.js';
@@ -56,6 +57,8 @@ export function stepKvmgt(state: KvmgtState, config: KvmgtConfig, command: Kvmgt
 function apply(state: KvmgtState, config: KvmgtConfig, command: KvmgtCommand): Applied {
   const gvt = config.gvt;
   if (isGvtCommand(command)) return applyGvtCommand(state, kvmgtHost(config), gvt, guestMemory(config), command);
+  // The VMM's requests over guest RAM (the only commands with a page count).
+  if ('npages' in command && !isRamRange(command)) return { result: fail('EINVAL') };
   switch (command.kind) {
     case 'ggttWrite':
       return { result: emulateGgttWrite(state, kvmgtHost(config), gvt, command) };
@@ -99,6 +102,15 @@ function apply(state: KvmgtState, config: KvmgtConfig, command: KvmgtCommand): A
     case 'gpuDma':
       return gpuDmaGgtt(state, kvmgtHost(config), gvt, command);
   }
+}
+
+/**
+ * A VMM request over guest RAM names GPA pages `[gfn, gfn + npages)`, the IOVA and vaddr range it
+ * becomes: pages of a 64-bit address space. Anything else cannot be put in the ioctl or the
+ * syscall the VMM makes (EINVAL); what can, the VFIO model answers.
+ */
+function isRamRange(range: { readonly gfn: number; readonly npages: number }): boolean {
+  return isPageNumber(range.gfn) && Number.isInteger(range.npages) && range.npages >= 0 && range.npages <= PAGE_LIMIT;
 }
 
 /** The VM's memory as its stores reach it: its RAM, faulted in through the VMM's vaddrs, tracked by KVM. */

@@ -31,6 +31,7 @@ import type { PinPagesResult } from './external-pin.js';
 import { deviceAt, err, ok, runOp } from './state.js';
 import type { OpContext } from './state.js';
 import type { Type1Backend, VfioDevice, VfioDma, VfioResult, VfioState } from './types.js';
+import { isPageNumber } from './u64.js';
 
 export interface MdevPinArgs {
   readonly deviceId: number;
@@ -140,9 +141,11 @@ export function closeDeviceDriver(state: VfioState, config: VfioConfig, device: 
 
 /**
  * A correct driver lets go only of what it pinned: for each page of the range its record holds,
- * one vfio_unpin_pages call. Pages it never pinned are not its to unpin (the vfio_pfn counts are
- * shared by every driver of the container), so it skips them. The request itself is checked as
- * vfio_unpin_pages checks it.
+ * in address order, one vfio_unpin_pages call. Pages it never pinned are not its to unpin (the
+ * vfio_pfn counts are shared by every driver of the container), so it skips them. The request
+ * itself is checked as vfio_unpin_pages checks it, and an IOVA that is not a page of a u64 address
+ * cannot be passed to it at all (EINVAL). The driver walks its record, not the range: the work is
+ * bounded by what it holds, whatever the request.
  */
 function releaseOwnPins(
   state: VfioState,
@@ -152,9 +155,13 @@ function releaseOwnPins(
   if (!device.open || !hasDmaUnmapOp(device)) return err('EINVAL', { warn: true });
   if (!Number.isInteger(args.npage) || args.npage <= 0 || args.npage > VFIO_PIN_PAGES_MAX_ENTRIES)
     return err('EINVAL', { warn: true });
+  if (!isPageNumber(args.iovaPage)) return err('EINVAL', { warn: true });
+  const held = Object.keys(device.pins)
+    .map(Number)
+    .filter((page) => page >= args.iovaPage && page < args.iovaPage + args.npage)
+    .sort((a, b) => a - b);
   let processed = 0;
-  for (let page = args.iovaPage; page < args.iovaPage + args.npage; page++) {
-    if ((device.pins[page] ?? 0) === 0) continue;
+  for (const page of held) {
     const result = driverUnpin(state, device, page, 1);
     if (typeof result === 'string') return err(result, { warn: true });
     processed += result;

@@ -13,14 +13,15 @@
  * A well-behaved driver also never maps over a live GIOVA page (EEXIST: its IOVA allocator hands
  * out free ones only), never unmaps what it did not map (ENOENT), never maps a page it gave to
  * the balloon (EFAULT: it no longer owns it), and never balloons a page a mapping still uses
- * (EBUSY: the balloon takes free pages only). `driverRefusal` gives these refusals; they are the
+ * (EBUSY: the balloon takes free pages only), and never asks for a buffer larger than its RAM or
+ * past 64-bit addresses (EINVAL). `driverRefusal` gives these refusals; they are the
  * same in both designs, since the guest's table is guest memory and both guests write it alike.
  */
 import type { IommuConfig } from '../iommu/config.js';
 import { psiBlock } from '../iommu/iotlb.js';
 import { isPageNumber } from '../vfio/u64.js';
 import { GUEST_DID } from './types.js';
-import type { GuestState, ViommuCommand, ViommuMode } from './types.js';
+import type { GuestRam, GuestState, ViommuCommand, ViommuMode } from './types.js';
 
 export type DriverOp =
   | {
@@ -50,21 +51,34 @@ function invalidationOf(giovaPage: number, pages: number): ViommuCommand {
   return { kind: 'guestInvalidate', granularity: 'page', did: GUEST_DID, giovaPage: block.addrPage, mask: block.mask };
 }
 
-function validPages(pages: number): boolean {
-  return Number.isInteger(pages) && pages >= 1;
+/**
+ * A buffer the guest maps is at least one page and at most all of its RAM, and its first and last
+ * pages are pages of 64-bit addresses. Anything else is malformed (EINVAL), refused before the
+ * driver looks at any page of it: the checks after this one, and the guest commands the operation
+ * becomes, are then bounded by the RAM's size whatever the request. (Its GPA range may still run
+ * past the RAM: the VMM maps no such page and the device faults there, alike in both designs.)
+ */
+function validBuffer(first: number, pages: number, ram: GuestRam): boolean {
+  return (
+    Number.isInteger(pages) &&
+    pages >= 1 &&
+    pages <= ram.pages &&
+    isPageNumber(first) &&
+    isPageNumber(first + pages - 1)
+  );
 }
 
-/** Why a well-behaved driver would not do `op` now, or null. */
-export function driverRefusal(guest: GuestState, op: DriverOp): string | null {
+/** Why a well-behaved driver would not do `op` now, or null. `ram`: the guest's RAM. */
+export function driverRefusal(guest: GuestState, ram: GuestRam, op: DriverOp): string | null {
   const mapped = (giovaPage: number): boolean => Object.hasOwn(guest.table, giovaPage);
   switch (op.kind) {
     case 'map':
-      if (!validPages(op.pages) || !isPageNumber(op.giovaPage) || !isPageNumber(op.gpaPage)) return 'EINVAL';
+      if (!validBuffer(op.giovaPage, op.pages, ram) || !validBuffer(op.gpaPage, op.pages, ram)) return 'EINVAL';
       if (pageRange(op.giovaPage, op.pages).some(mapped)) return 'EEXIST';
       if (pageRange(op.gpaPage, op.pages).some((page) => guest.ballooned.includes(page))) return 'EFAULT';
       return null;
     case 'unmap':
-      if (!validPages(op.pages) || !isPageNumber(op.giovaPage)) return 'EINVAL';
+      if (!validBuffer(op.giovaPage, op.pages, ram)) return 'EINVAL';
       return pageRange(op.giovaPage, op.pages).every(mapped) ? null : 'ENOENT';
     case 'balloonOut':
       return Object.values(guest.table).some((entry) => entry.gpaPage === op.gpaPage) ? 'EBUSY' : null;

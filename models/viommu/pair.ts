@@ -34,7 +34,7 @@ export interface DriverRun {
 
 /** Runs one driver operation on one side; a refusal by the driver or by the stack changes nothing. */
 export function runDriverOp(state: ViommuState, config: ViommuConfig, op: DriverOp): DriverRun {
-  const refusal = driverRefusal(state.guest, op);
+  const refusal = driverRefusal(state.guest, state.guestRam, op);
   if (refusal !== null) return { state, outcome: `refused ${refusal}`, refused: refusal, costs: noCosts, results: [] };
   let current = state;
   let costs = noCosts;
