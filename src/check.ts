@@ -51,6 +51,8 @@ export interface CheckOptions {
   readonly shard?: Shard;
   /** Called after each run of the main pass (progress display). */
   readonly onRun?: (run: number) => void;
+  /** The purity guard (`RunOptions.strict`): a step that changes the state it was given is a crash. */
+  readonly strict?: boolean;
   /**
    * Asked before every run and every shrinking attempt: true stops the check cleanly with what it
    * found so far (Ctrl-C). The check is then `interrupted` and says so.
@@ -121,6 +123,8 @@ export interface CheckBudget {
   readonly timeLimitMs: number | null;
   /** The invariants counterexamples were asked for, when not all. */
   readonly report: readonly string[] | null;
+  /** The purity guard was on. */
+  readonly strict: boolean;
 }
 
 export interface DesignCheck {
@@ -266,7 +270,10 @@ export function counterexampleFor(design: AnyDesign, invariant: string, options:
 
 /** The commands of a crashing trace up to and including the one that threw. */
 function crashingPrefix(design: AnyDesign, templates: readonly unknown[], crash: Crash): unknown[] {
-  const run = runTrace(design, templates, { invariants: crash.invariant === null ? [] : [crash.invariant] });
+  const run = runTrace(design, templates, {
+    invariants: crash.invariant === null ? [] : [crash.invariant],
+    strict: crash.name === 'PurityError',
+  });
   const commands = run.steps.map((step) => step.command);
   // `resolve` and `step` throw before their step is recorded: the template itself is the last command.
   if (run.crash !== null && (run.crash.site === 'resolve' || run.crash.site === 'step')) {
@@ -323,7 +330,10 @@ export function describeCrash(
   commands: readonly unknown[],
   provenance: Provenance,
 ): CrashReport {
-  const run = runTrace(design, commands, { invariants: like.invariant === null ? [] : [like.invariant] });
+  const run = runTrace(design, commands, {
+    invariants: like.invariant === null ? [] : [like.invariant],
+    strict: like.name === 'PurityError',
+  });
   if (run.crash === null) throw new Error(`${design.id}: minimized trace no longer crashes`);
   return {
     crash: run.crash,
@@ -456,7 +466,7 @@ export function checkDesign(design: AnyDesign, options: CheckOptions): DesignChe
       if (!inShard(lastRun, options.shard)) return true;
       runs += 1;
       options.onRun?.(runs);
-      const trace = runTrace(design, templates, { stopAtFirst: false, stats });
+      const trace = runTrace(design, templates, { stopAtFirst: false, stats, strict: options.strict ?? false });
       for (const found of trace.violations) {
         if (!brokenAt.has(found.invariant)) brokenAt.set(found.invariant, lastRun);
         firstFailure ??= { run: lastRun, elapsedMs: performance.now() - started, invariant: found.invariant };
@@ -520,5 +530,6 @@ function budgetOf(options: CheckOptions): CheckBudget {
     shard: options.shard ?? null,
     timeLimitMs: options.timeLimitMs ?? null,
     report: options.report === undefined ? null : [...options.report],
+    strict: options.strict ?? false,
   };
 }

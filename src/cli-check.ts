@@ -34,6 +34,7 @@ export interface CheckFlags {
   readonly maxCommands?: number;
   readonly json?: boolean;
   readonly stats?: boolean;
+  readonly strict?: boolean;
   readonly save?: boolean;
   readonly corpus: string;
 }
@@ -135,6 +136,7 @@ export function runCheck(flags: CheckFlags, io: CliIo, registry: readonly AnyDes
         runs: flags.runs,
         onRun: (run) => progress.update(`${design.id} seed ${seed}: ${run}/${flags.runs} runs`),
         shouldStop: stop,
+        ...(flags.strict === true ? { strict: true } : {}),
         ...(plan.runShard === null ? {} : { shard: plan.runShard }),
         ...(flags.timeLimit === undefined ? {} : { timeLimitMs: flags.timeLimit * 1000 }),
         ...(flags.maxCommands === undefined ? {} : { generation: { maxCommands: flags.maxCommands } }),

@@ -75,7 +75,7 @@ export function runReplay(file: string, flags: ReplayFlags, io: CliIo, registry:
   const invariants = entry.invariant === undefined ? [] : [entry.invariant];
   const run = runTrace(design, entry.steps, {
     invariants,
-    ...(entry.expect === 'crash' ? { stopAtFirst: false } : {}),
+    ...(entry.expect === 'crash' ? { stopAtFirst: false, strict: entry.crash.name === 'PurityError' } : {}),
     ...(entry.expect === 'crash' && entry.crash.site === 'classify' ? { stats: createStats() } : {}),
   });
   const found = run.violations[0];

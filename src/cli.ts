@@ -128,6 +128,7 @@ function program(io: CliIo, registry: readonly AnyDesign[], setExit: (code: numb
       ),
     )
     .option('--stats', 'print per-kind and per-invariant statistics of each run')
+    .option('--strict', 'purity guard: a step that changes the state it was given is a crash (slower)')
     .option('--save', 'save each shrunk counterexample to the regression corpus')
     .option('--corpus <dir>', 'regression corpus directory', DEFAULT_CORPUS)
     .option('--json', 'print JSON: { results: [...] }')

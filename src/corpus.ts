@@ -193,6 +193,8 @@ export function replayEntry(entry: CorpusEntry, design: AnyDesign): string | nul
         ? runTrace(design, entry.steps, {
             invariants: entry.invariant === undefined ? [] : [entry.invariant],
             stopAtFirst: false,
+            // A purity crash is only seen with the purity guard on.
+            strict: entry.crash.name === 'PurityError',
             // `classify` runs only when counting; a crash there needs it to run.
             ...(entry.crash.site === 'classify' ? { stats: createStats() } : {}),
           })

@@ -2,6 +2,7 @@
  * Running a trace: resolve each template against the current state, step, check invariants.
  * Pure apart from time: the same design and templates give the same executed steps.
  */
+import { firstDifference } from '../models/deep-equal.js';
 import type { OpResult } from '../models/result.js';
 import type { AnyDesign, Invariant, Violation } from './design.js';
 import { bump } from './stats.js';
@@ -85,6 +86,22 @@ export interface RunOptions {
    * checks everything after every step: the differential test of the incremental checking.
    */
   readonly incremental?: boolean;
+  /**
+   * Purity guard: copy each state before its step and compare it after. A step that changed the
+   * state it was given ends the run as a crash (`PurityError`, with the first path that changed).
+   * The engine keeps each state as the next step's `before`, the atomicity invariant compares the
+   * two, and explore keys on states: a step that writes through a shared reference corrupts them
+   * all silently. Costs a deep copy per step: for tests and `--strict`.
+   */
+  readonly strict?: boolean;
+}
+
+/** Thrown by the purity guard (`RunOptions.strict`) when a step changed the state it was given. */
+export class PurityError extends Error {
+  constructor(change: string) {
+    super(`step changed the state it was given: ${change}`);
+    this.name = 'PurityError';
+  }
 }
 
 /** True when both lists hold the same parts (the same objects, or equal primitives) in order. */
@@ -109,6 +126,7 @@ export function runTrace(design: AnyDesign, templates: readonly unknown[], optio
   const invariants = selectInvariants(design, options.invariants);
   const stopAtFirst = options.stopAtFirst ?? true;
   const incremental = options.incremental ?? true;
+  const strict = options.strict ?? false;
   const steps: ExecutedStep[] = [];
   const violations: FoundViolation[] = [];
   // Invariants still looked for, by index into `invariants` (arrays: this loop runs for every
@@ -185,7 +203,12 @@ export function runTrace(design: AnyDesign, templates: readonly unknown[], optio
       site = 'resolve';
       const command: unknown = design.resolve(state, template);
       site = 'step';
+      const snapshot: unknown = strict ? structuredClone(state) : undefined;
       const { state: after, result } = design.step(state, command);
+      if (strict) {
+        const change = firstDifference(snapshot, state);
+        if (change !== null) throw new PurityError(change);
+      }
       steps.push({ command, result });
       if (stats !== undefined) {
         const kind = (command as { kind: string }).kind;
@@ -218,7 +241,11 @@ export function runTrace(design: AnyDesign, templates: readonly unknown[], optio
 /** True when the trace crashes as `crash` did (the same kind of error from the same place). */
 export function crashesLike(design: AnyDesign, commands: readonly unknown[], crash: Crash): boolean {
   const invariants = crash.invariant === null ? [] : [crash.invariant];
-  const found = runTrace(design, commands, { invariants, stopAtFirst: false }).crash;
+  const found = runTrace(design, commands, {
+    invariants,
+    stopAtFirst: false,
+    strict: crash.name === 'PurityError',
+  }).crash;
   return found !== null && sameCrash(found, crash);
 }
 

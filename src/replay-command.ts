@@ -26,6 +26,7 @@ export function replayCommand(check: DesignCheck, config?: string): ReplayComman
   words.push('--runs', String(check.cutShort === null ? check.budget.runs : Math.max(1, check.lastRun)));
   const generation: Partial<GenerationOptions> = check.budget.generation;
   if (generation.maxCommands !== undefined) words.push('--max-commands', String(generation.maxCommands));
+  if (check.budget.strict) words.push('--strict');
   const shard = check.budget.shard;
   if (shard !== null) words.push('--shard', `${shard.index}/${shard.count}`);
   const unsettable = Object.entries(generation)

@@ -14,6 +14,7 @@ import {
   resetNeverRuns,
   resolveThrows,
   soundCounter,
+  stepMutates,
   stepThrows,
   wrongDeclaration,
 } from './fixtures.js';
@@ -58,6 +59,14 @@ describe('crashes', () => {
     expect(check.verdict).toBe('crashed');
     expect(check.crash!.crash).toMatchObject({ site: 'resolve', name: 'Error', message: 'cannot resolve a reset' });
     expect(check.crash!.steps).toEqual([{ kind: 'add', by: 1 }, { kind: 'reset' }]);
+  });
+
+  test('the purity guard: a step that writes into the state it was given is a crash in strict mode', () => {
+    const check = checkDesign(stepMutates, { ...budget, strict: true });
+    expect(check.verdict).toBe('crashed');
+    expect(check.crash!.crash).toMatchObject({ site: 'step', name: 'PurityError' });
+    expect(check.crash!.crash.message).toMatch(/^step changed the state it was given: n: [01] → 2$/);
+    expect(check.budget.strict).toBe(true);
   });
 
   test('the same design without the throw holds', () => {

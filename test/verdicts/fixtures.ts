@@ -72,3 +72,17 @@ export const resetNeverRuns: CounterDesign = {
   step: (state, command) =>
     command.kind === 'reset' ? { state, result: fail('EBUSY') } : soundCounter.step(state, command),
 };
+
+/**
+ * A sound counter whose step also writes the new value into the state it was given: every run
+ * still holds (nothing looks back), but the engine's `before` states are corrupt.
+ */
+export const stepMutates: CounterDesign = {
+  ...soundCounter,
+  id: 'toy/step-mutates',
+  step(state, command) {
+    const next = soundCounter.step(state, command);
+    if (next.state.n === 2) (state as { n: number }).n = 2;
+    return next;
+  },
+};
