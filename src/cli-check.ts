@@ -95,7 +95,14 @@ function saveFindings(corpus: string, design: AnyDesign, check: DesignCheck): Sa
   return outcomes;
 }
 
-export function runCheck(flags: CheckFlags, io: CliIo, registry: readonly AnyDesign[]): number {
+/** `configFile`: the config the registry's own designs came from; every replay line names it. */
+export function runCheck(
+  flags: CheckFlags,
+  io: CliIo,
+  registry: readonly AnyDesign[],
+  configFile: string | null = null,
+): number {
+  const config = configFile ?? undefined;
   const selected = selectDesigns(registry, flags.design);
   const { seed: base, source } = firstSeed(flags, io.env ?? process.env);
   let plan;
@@ -153,7 +160,7 @@ export function runCheck(flags: CheckFlags, io: CliIo, registry: readonly AnyDes
       }
       saved.push(...outcomes);
       if (!human) continue;
-      io.out(`${formatDesignCheck(check, design)}\n`);
+      io.out(`${formatDesignCheck(check, design, config)}\n`);
       if (flags.stats === true) io.out(`${formatStats(check.stats, design.commands.kinds, design.reach)}\n`);
       for (const outcome of outcomes) io.out(`${formatSaveOutcome(outcome)}\n`);
       io.out('\n');
@@ -170,7 +177,7 @@ export function runCheck(flags: CheckFlags, io: CliIo, registry: readonly AnyDes
     if (flags.save === true) io.out(`${formatSaveSummary(flags.corpus, saved)}\n`);
   } else {
     const results = checks.map((check) => {
-      const result = checkResultJson(check);
+      const result = checkResultJson(check, config);
       const design = selected.find((known) => known.id === check.design);
       if (flags.stats === true && design !== undefined) {
         result['stats'] = statsJson(check.stats, design.commands.kinds, design.reach);

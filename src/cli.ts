@@ -26,6 +26,7 @@ import { parseShard } from './shard.js';
 import type { Shard } from './shard.js';
 import { toolVersion } from './version.js';
 import { exitStatusHelp } from './exit-codes.js';
+import { CONFIG_FILES, ConfigError, loadConfig } from './config.js';
 import { checkOutputFile, OutputPathError } from './output-path.js';
 
 export type { CliIo } from './cli-io.js';
@@ -83,19 +84,41 @@ function runDesigns(flags: { json?: boolean }, io: CliIo, registry: readonly Any
   return 0;
 }
 
-function program(io: CliIo, registry: readonly AnyDesign[], setExit: (code: number) => void): Command {
+/** The designs every verb sees: the built-in (or embedder's) ones, and the config file's. */
+interface Registry {
+  designs: readonly AnyDesign[];
+  /** The config file the designs came from, for replay lines; null when none was loaded. */
+  configFile: string | null;
+}
+
+function program(io: CliIo, builtIn: readonly AnyDesign[], setExit: (code: number) => void): Command {
+  const loaded: Registry = { designs: builtIn, configFile: null };
   const root = new Command('dmaprop')
     .description('Property-based verification of DMA isolation under virtualization')
     .version(toolVersion)
     .showHelpAfterError()
     .configureOutput({ writeOut: io.out, writeErr: io.err })
     .addHelpText('after', `\n${exitStatusHelp}\n`)
+    .option('--config <file>', `designs of your own (default: ${CONFIG_FILES.join(', ')} in the working directory)`)
     .exitOverride();
+  // Before any verb runs: the config's designs join the registry, exactly like built-in ones.
+  root.hook('preAction', async () => {
+    const explicit = (root.opts() as { config?: string }).config;
+    let config;
+    try {
+      config = await loadConfig(explicit, builtIn);
+    } catch (error) {
+      if (error instanceof ConfigError) throw new UsageError(error.message);
+      throw error;
+    }
+    loaded.designs = [...builtIn, ...config.designs];
+    loaded.configFile = config.file;
+  });
   root
     .command('designs')
     .description('list the registered designs with their stack and expected verdict')
     .option('--json', 'print JSON: [{ id, stack, expected, description }]')
-    .action((flags: { json?: boolean }) => setExit(runDesigns(flags, io, registry)));
+    .action((flags: { json?: boolean }) => setExit(runDesigns(flags, io, loaded.designs)));
   root
     .command('check')
     .description('check designs against every invariant; exit 0 when each meets its expectation')
@@ -133,7 +156,7 @@ function program(io: CliIo, registry: readonly AnyDesign[], setExit: (code: numb
     .option('--corpus <dir>', 'regression corpus directory', DEFAULT_CORPUS)
     .option('--json', 'print JSON: { results: [...] }')
     .addHelpText('after', `\n${exitStatusHelp}\n`)
-    .action((flags: CheckFlags) => setExit(runCheck(flags, io, registry)));
+    .action((flags: CheckFlags) => setExit(runCheck(flags, io, loaded.designs, loaded.configFile)));
   root
     .command('explore')
     .description("breadth-first search of every command sequence up to a depth, in each stack's small scope")
@@ -161,7 +184,7 @@ function program(io: CliIo, registry: readonly AnyDesign[], setExit: (code: numb
       'print JSON: { results: [{ design, depth, states, transitions, elapsedMs, verdict, violations }] }',
     )
     .addHelpText('after', `\n${exitStatusHelp}\n`)
-    .action((flags: ExploreFlags) => setExit(runExplore(flags, io, registry)));
+    .action((flags: ExploreFlags) => setExit(runExplore(flags, io, loaded.designs)));
   root
     .command('bench')
     .description('measure throughput, time to bug, shrink quality, exploration and suite time; write the results')
@@ -187,7 +210,7 @@ function program(io: CliIo, registry: readonly AnyDesign[], setExit: (code: numb
     )
     .action((flags: BenchFlags) => {
       checkOutput(() => checkOutputFile(flags.out, '--out'));
-      setExit(runBenchCommand(flags, io, registry));
+      setExit(runBenchCommand(flags, io, loaded.designs));
     });
   root
     .command('costs')
@@ -202,7 +225,7 @@ function program(io: CliIo, registry: readonly AnyDesign[], setExit: (code: numb
     .argument('<file>', 'corpus entry (.json)')
     .option('--json', 'print the replay as JSON')
     .option('--ts', 'print a TypeScript snippet that replays the entry through the public API')
-    .action((file: string, flags: ReplayFlags) => setExit(runReplay(file, flags, io, registry)));
+    .action((file: string, flags: ReplayFlags) => setExit(runReplay(file, flags, io, loaded.designs)));
   return root;
 }
 

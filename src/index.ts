@@ -59,6 +59,8 @@ export {
 export { DEFAULT_MAX_STATES, exploreDesign, mergeExplorations, stableJson } from './explore.js';
 export type { ExploreOptions, ExploreProgress, ExploreResult, ExploreVerdict } from './explore.js';
 export { main } from './cli.js';
+export { CONFIG_FILES, ConfigError, defineConfig, loadConfig } from './config.js';
+export type { DmapropConfig, LoadedConfig } from './config.js';
 
 export type { OpResult } from '../models/result.js';
 export { designs, findDesign } from '../properties/registry.js';
