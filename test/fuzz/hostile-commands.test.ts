@@ -22,6 +22,7 @@ import fc from 'fast-check';
 import { afterAll, describe, expect, test } from 'vitest';
 import { designs, failedOperationLeavesStateUnchanged, traceArbitrary } from '../../src/index.js';
 import type { AnyDesign, Command, OpResult, Step } from '../../src/index.js';
+import { firstDifference } from '../../models/deep-equal.js';
 import { mutants } from '../../properties/registry.js';
 import { stepPair } from '../../models/viommu/pair.js';
 import { stepVfio } from '../../models/vfio/step.js';
@@ -37,7 +38,7 @@ const HOSTILE_PER_RUN = 8;
 let hostileSteps = 0;
 afterAll(() => {
   // One line for the closing note: how many hostile steps the designs answered.
-  console.log(`hostile commands: ${hostileSteps} steps over ${subjects.length} designs, none threw`);
+  console.log(`hostile commands answered: ${hostileSteps} steps over ${subjects.length} designs and mutants`);
 });
 
 function nested(depth: number, wrap: (inner: unknown) => unknown): unknown {
@@ -216,16 +217,19 @@ const atomicity = failedOperationLeavesStateUnchanged<unknown, unknown>();
 /** One hostile step, with every assertion the brief asks for. */
 function hostileStep(design: AnyDesign, state: unknown, command: unknown): unknown {
   const what = `${design.id}: ${describeCommand(command)}`;
+  // A copy, so that a step that edited the state it was given and handed it back is seen too.
+  const before: unknown = structuredClone(state);
   const step: Step<unknown> = design.step(state, command);
   hostileSteps += 1;
   const result: OpResult = step.result;
   expect(typeof result.ok, what).toBe('boolean');
+  expect(firstDifference(before, state), `${what} changed the state it was given`).toBeNull();
   if (!result.ok) {
     expect(typeof result.error === 'string' && result.error.length > 0, what).toBe(true);
     // A flawed design known to break atomicity (a refused UNMAP_DMA that hits the kernel's BUG_ON)
     // breaks it on valid commands too; that is its flaw, found by its own checks.
     if (!design.breaks.includes(atomicity.name))
-      expect(atomicity.check({ before: state, command, result, after: step.state }), what).toBeNull();
+      expect(atomicity.check({ before, command, result, after: step.state }), what).toBeNull();
   }
   const problem = design.validateCommand?.(command as Fields) ?? null;
   if (problem !== null) {
