@@ -4,26 +4,19 @@
  * `/dev/zero` is refused, never waited on), and the steps run through `runTrace`, so an exception
  * of the design's code is shown as the crash it is, never thrown at the user.
  */
-import type { OpResult } from '../models/result.js';
 import { UsageError } from './cli-io.js';
 import type { CliIo } from './cli-io.js';
 import { CorpusError, parseEntry, readEntryText, replayEntry } from './corpus.js';
-import type { AnyDesign, Transition } from './design.js';
+import type { AnyDesign } from './design.js';
+import { explainTrace, formatExplainedSteps } from './explain-trace.js';
 import { crashWhere, runTrace } from './execute.js';
 import type { Crash } from './execute.js';
-import { formatResult } from './report.js';
 import { replaySnippet } from './snippet.js';
 import { createStats } from './stats.js';
 
 export interface ReplayFlags {
   readonly json?: boolean;
   readonly ts?: boolean;
-}
-
-interface ReplayedStep {
-  readonly command: unknown;
-  readonly result: OpResult;
-  readonly state: string[];
 }
 
 function readEntryFile(file: string, registry: readonly AnyDesign[]): ReturnType<typeof parseEntry> {
@@ -35,35 +28,6 @@ function readEntryFile(file: string, registry: readonly AnyDesign[]): ReturnType
     if (error instanceof CorpusError) throw new UsageError(error.message);
     throw error;
   }
-}
-
-/** What `explainStep` says about a step, or what went wrong asking it (it is the design's code too). */
-function explain(design: AnyDesign, transition: Transition<unknown, unknown>): string[] {
-  try {
-    return design.explainStep?.(transition) ?? [];
-  } catch (error) {
-    return [`(explainStep threw ${(error as Error).name}: ${(error as Error).message})`];
-  }
-}
-
-/** Each step with its result and the state that matters: the trace rerun, one state per step. */
-function explainSteps(design: AnyDesign, commands: readonly unknown[]): ReplayedStep[] {
-  const run = runTrace(design, commands, { invariants: [] });
-  const steps: ReplayedStep[] = [];
-  let state: unknown;
-  try {
-    state = design.init();
-    for (const executed of run.steps) {
-      const { state: after } = design.step(state, executed.command);
-      const transition = { before: state, command: executed.command, result: executed.result, after };
-      steps.push({ command: executed.command, result: executed.result, state: explain(design, transition) });
-      state = after;
-    }
-  } catch {
-    // runTrace ran the same steps without throwing; a design that throws the second time is not
-    // deterministic, and its crash shows in the replay below.
-  }
-  return steps;
 }
 
 export function runReplay(file: string, flags: ReplayFlags, io: CliIo, registry: readonly AnyDesign[]): number {
@@ -89,7 +53,7 @@ export function runReplay(file: string, flags: ReplayFlags, io: CliIo, registry:
           expected: found.violation.expected,
         };
   const crash: Crash | null = run.crash;
-  const steps = explainSteps(
+  const steps = explainTrace(
     design,
     run.steps.map((step) => step.command),
   );
@@ -114,12 +78,7 @@ export function runReplay(file: string, flags: ReplayFlags, io: CliIo, registry:
   io.out(
     `${file}\n  ${entry.design} [${entry.stack}], ${what}: expect ${entry.expect}; found with seed ${entry.found.seed} on ${entry.found.date} by dmaprop ${entry.found.toolVersion}\n\n`,
   );
-  steps.forEach((step, index) => {
-    io.out(
-      `  ${String(index + 1).padStart(3)}. ${design.formatCommand?.(step.command) ?? JSON.stringify(step.command)}  → ${formatResult(step.result)}\n`,
-    );
-    for (const line of step.state) io.out(`         ${line}\n`);
-  });
+  for (const line of formatExplainedSteps(design, steps)) io.out(`${line}\n`);
   if (crash !== null) {
     if (crash.site === 'resolve' || crash.site === 'step') {
       const command = entry.steps[crash.atStep - 1];

@@ -227,8 +227,11 @@ export function replayEntry(entry: CorpusEntry, design: AnyDesign): string | nul
   return null;
 }
 
-/** The problems of one candidate file (none when it is an entry named for its content that reproduces). */
-function replayFile(root: string, path: string, registry: readonly AnyDesign[]): ReplayProblem[] {
+/**
+ * The problems of one corpus file below `root` (none when it is an entry named for its content
+ * that reproduces against the registry's designs).
+ */
+export function replayCorpusFile(root: string, path: string, registry: readonly AnyDesign[]): ReplayProblem[] {
   const file = named(path);
   // Read first (bounded, safe): a symlink or FIFO is reported as what it is, whatever its name.
   const read = readEntryText(path);
@@ -244,7 +247,9 @@ function replayFile(root: string, path: string, registry: readonly AnyDesign[]):
   const problems: ReplayProblem[] = [];
   const expected = entryPath(parsed.entry);
   const actual = relative(root, path).split(sep).join('/');
-  if (actual !== expected) {
+  // The root may also be a stack's directory, or any directory above the corpus root.
+  const whole = path.split(sep).join('/');
+  if (actual !== expected && !whole.endsWith(`/${expected}`)) {
     problems.push({
       file,
       field: '(name)',
@@ -269,13 +274,42 @@ export function replayCorpus(root: string, registry: readonly AnyDesign[]): Corp
   }
   let passed = 0;
   for (const path of scan.files) {
-    const found = replayFile(root, path, registry);
+    const found = replayCorpusFile(root, path, registry);
     if (found.length === 0) passed += 1;
     problems.push(...found);
   }
   // In file order, each file's own problems in the order found (the sort is stable).
   problems.sort((left, right) => (left.file < right.file ? -1 : left.file > right.file ? 1 : 0));
   return { files: scan.files.length + scan.foreign, passed, problems, removed };
+}
+
+/** One corpus file, loaded: its entry and design, or why it cannot be used. */
+export type LoadedEntry =
+  | { readonly path: string; readonly entry: CorpusEntry; readonly design: AnyDesign }
+  | { readonly path: string; readonly problem: ReplayProblem };
+
+/**
+ * Every entry below `root`, read safely and parsed against the registry (not replayed): for tools
+ * that select, rewrite or report entries. Files that are not entries come back as problems.
+ */
+export function loadCorpus(root: string, registry: readonly AnyDesign[]): LoadedEntry[] {
+  const scan = scanCorpus(root);
+  const loaded: LoadedEntry[] = scan.problems.map((problem) => ({ path: problem.file, problem }));
+  for (const path of scan.files) {
+    const file = named(path);
+    const read = readEntryText(path);
+    if ('problem' in read) {
+      loaded.push({ path, problem: { file, message: read.problem } });
+      continue;
+    }
+    try {
+      loaded.push({ path, ...parseEntry(read.text, file, registry) });
+    } catch (error) {
+      if (!(error instanceof CorpusError)) throw error;
+      loaded.push({ path, problem: { file, field: error.field, message: error.problem } });
+    }
+  }
+  return loaded;
 }
 
 export function formatReplayProblem(problem: ReplayProblem): string {
