@@ -52,7 +52,9 @@ const bool = 'boolean';
 
 /**
  * GIOVA and GPA pages are pages of 64-bit addresses; a VT-d domain id is 16 bits and a
- * page-selective invalidation's address mask a 6-bit field (the model refuses masks above MAMV).
+ * page-selective invalidation's address mask a 6-bit field (the IOTLB invalidate descriptor's DID
+ * and AM, [L] drivers/iommu/intel/iommu.h `QI_IOTLB_DID`, `QI_IOTLB_AM`); the model refuses masks
+ * above MAMV.
  */
 const schema: Schema = {
   guestMap: { giovaPage: pageNumber, gpaPage: pageNumber, write: bool },

@@ -1,8 +1,9 @@
 /**
  * The shape of every XenGT command and the range of each field, for commands read from files (the
- * corpus) and commands handed to a design through the library. Domids are `domid_t` (16 bits),
- * grant refs `grant_ref_t` and handles `grant_handle_t` (32 bits); gfns and addresses are 64-bit
- * (`xen_pfn_t`, `uint64_t`), so any whole number is one; a GTT entry is a GGTT index.
+ * corpus) and commands handed to a design through the library. Domids are `domid_t` (16 bits,
+ * [X] xen/include/public/xen.h), grant refs `grant_ref_t` and handles `grant_handle_t` (32 bits,
+ * [X] xen/include/public/grant_table.h); gfns and addresses are 64-bit (`xen_pfn_t`, `uint64_t`),
+ * so any whole number is one; a GTT entry is a GGTT index.
  */
 import type { XenGtCommand, XenGtCommandKind } from '../../models/xengt/commands.js';
 import type { CommandProblem } from '../../src/design.js';
