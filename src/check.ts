@@ -110,8 +110,23 @@ export interface FirstFailure {
   readonly invariant: string;
 }
 
-/** Why a check stopped before its budget: its time limit, or a request to stop (Ctrl-C). */
-export type CutShort = 'time limit' | 'interrupted';
+/**
+ * Why a check stopped before its budget: its time limit, a request to stop (Ctrl-C), or, with a
+ * `report` list, every invariant on it broken (the rest of the budget was not searched).
+ */
+export type CutShort = 'time limit' | 'interrupted' | 'report';
+
+/** A cut, in words: "the time limit", for "… before the time limit (N runs)". */
+function cutWords(cut: CutShort): string {
+  switch (cut) {
+    case 'time limit':
+      return 'the time limit';
+    case 'interrupted':
+      return 'the interruption';
+    case 'report':
+      return 'the search stopped at the reported invariants';
+  }
+}
 
 /** What shaped a check's search: enough to run it again (`replayCommand`). */
 export interface CheckBudget {
@@ -389,7 +404,7 @@ export function decide(
     const where =
       findings.cutShort === null
         ? `in ${plural(findings.runs, 'run')}`
-        : `before the ${findings.cutShort} (${plural(findings.runs, 'run')})`;
+        : `before ${cutWords(findings.cutShort)} (${plural(findings.runs, 'run')})`;
     return {
       verdict: 'violated',
       met: false,
@@ -455,6 +470,7 @@ export function checkDesign(design: AnyDesign, options: CheckOptions): DesignChe
   let crashedAt: { run: number; crash: Crash } | null = null;
   let crashedRuns = 0;
   let stopped = false;
+  let reportedAll = false;
   const stats = createStats();
   const details = fc.check(
     fc.property(arbitrary, (templates) => {
@@ -477,15 +493,19 @@ export function checkDesign(design: AnyDesign, options: CheckOptions): DesignChe
       }
       // With a named, non-empty report list, the pass ends once every one of them is broken: more
       // runs could not change their counterexamples, and the verdict is already "violated".
-      return !(
-        options.report !== undefined &&
-        options.report.length > 0 &&
-        options.report.every((name) => brokenAt.has(name))
-      );
+      reportedAll =
+        options.report !== undefined && options.report.length > 0 && options.report.every((name) => brokenAt.has(name));
+      return !reportedAll;
     }),
     parameters(options, true),
   );
-  const cutShort: CutShort | null = stopped ? 'interrupted' : details.interrupted ? 'time limit' : null;
+  const cutShort: CutShort | null = stopped
+    ? 'interrupted'
+    : details.interrupted
+      ? 'time limit'
+      : reportedAll && lastRun < options.runs
+        ? 'report'
+        : null;
   const violations: Counterexample[] = [];
   for (const invariant of design.invariants) {
     const run = brokenAt.get(invariant.name);

@@ -3,7 +3,7 @@
  * (`DesignCheck`), then rendered here; nothing here decides a verdict.
  */
 import type { OpResult } from '../models/result.js';
-import type { Counterexample, CrashReport, DesignCheck } from './check.js';
+import type { Counterexample, CrashReport, CutShort, DesignCheck } from './check.js';
 import type { AnyDesign } from './design.js';
 import { crashWhere } from './execute.js';
 import type { Crash } from './execute.js';
@@ -77,6 +77,12 @@ export function formatCrashReport(report: CrashReport, design?: AnyDesign): stri
   return lines;
 }
 
+const cutShortWords: Readonly<Record<CutShort, string>> = {
+  'time limit': 'time limit reached',
+  interrupted: 'interrupted',
+  report: 'every reported invariant broken',
+};
+
 /** The mark after a verdict: ✓ met, ✗ against the expectation or crashed, ? undecided. */
 export function outcomeMark(outcome: Outcome): string {
   switch (outcome) {
@@ -93,10 +99,7 @@ export function outcomeMark(outcome: Outcome): string {
 
 export function formatDesignCheck(check: DesignCheck, design?: AnyDesign, config?: string): string {
   const shard = check.budget.shard === null ? '' : `, shard ${check.budget.shard.index}/${check.budget.shard.count}`;
-  const cut =
-    check.cutShort === null
-      ? ''
-      : ` (${check.cutShort === 'time limit' ? 'time limit reached' : 'interrupted'} at run ${check.lastRun})`;
+  const cut = check.cutShort === null ? '' : ` (${cutShortWords[check.cutShort]} at run ${check.lastRun})`;
   const lines = [
     `${check.design} [${check.stack}] expected ${check.expected}, ${check.verdict} ${outcomeMark(check.outcome)} — ${check.runs} runs${shard}, seed ${check.seed}, ${formatMs(check.elapsedMs)}${cut}`,
   ];
