@@ -59,6 +59,24 @@ export {
 export { DEFAULT_MAX_STATES, exploreDesign, mergeExplorations, stableJson } from './explore.js';
 export type { ExploreOptions, ExploreProgress, ExploreResult, ExploreVerdict } from './explore.js';
 export { main } from './cli.js';
+export { builtinCorpus, packageRoot, toolVersion } from './version.js';
+export {
+  CorpusError,
+  entryFor,
+  entryForCrash,
+  formatReplayProblem,
+  loadCorpus,
+  parseEntry,
+  readEntryText,
+  replayCorpus,
+  replayCorpusFile,
+  replayEntry,
+  saveEntry,
+  scanCorpus,
+} from './corpus.js';
+export type { CorpusReplay, CorpusScan, LoadedEntry, ReplayProblem, SaveOutcome } from './corpus.js';
+export { canonicalKey, CORPUS_FORMAT, CORPUS_FORMAT_VERSION, entryPath } from './corpus-entry.js';
+export type { CorpusEntry, CrashEntry, OutcomeEntry, RecordedCrash, RecordedStep } from './corpus-entry.js';
 export { CONFIG_FILES, ConfigError, defineConfig, loadConfig } from './config.js';
 export type { DmapropConfig, LoadedConfig } from './config.js';
 
