@@ -10,7 +10,7 @@
 import fc from 'fast-check';
 import type { OpResult } from '../models/result.js';
 import { assertWellFormed } from './design.js';
-import type { AnyDesign, Expectation, InvariantClass, Violation } from './design.js';
+import type { AnyDesign, Command, Design, Expectation, InvariantClass, Violation } from './design.js';
 import { crashesLike, crashWhere, runTrace, selectInvariants, violates } from './execute.js';
 import type { Crash } from './execute.js';
 import type { Outcome } from './exit-codes.js';
@@ -60,21 +60,21 @@ export interface CheckOptions {
   readonly shouldStop?: () => boolean;
 }
 
-export interface CounterexampleStep {
-  readonly command: unknown;
+export interface CounterexampleStep<C = unknown> {
+  readonly command: C;
   readonly result: OpResult;
 }
 
-export interface Counterexample {
+export interface Counterexample<C = unknown> {
   readonly invariant: string;
   readonly class: InvariantClass;
   readonly violation: Violation;
   /** Steps of the minimized counterexample. */
   readonly length: number;
   /** The commands, as data: replaying them through the design reproduces the violation. */
-  readonly steps: readonly unknown[];
+  readonly steps: readonly C[];
   /** The same commands with their results. */
-  readonly executed: readonly CounterexampleStep[];
+  readonly executed: readonly CounterexampleStep<C>[];
   /** Where it was found: the search's seed and fast-check's replay path, and the sizes on the way down. */
   readonly replay: { readonly seed: number; readonly path: string | null };
   readonly foundLength: number;
@@ -88,14 +88,14 @@ export interface Counterexample {
  * that throws the same kind of error from the same place, its steps up to the throw, and the
  * error itself. A crash is a finding: it never meets an expectation.
  */
-export interface CrashReport {
+export interface CrashReport<C = unknown> {
   readonly crash: Crash;
   /** Steps of the minimized trace, the throwing one included. */
   readonly length: number;
   /** The commands, as data: replaying them throws again. */
-  readonly steps: readonly unknown[];
+  readonly steps: readonly C[];
   /** The steps that returned, with their results (the throwing one has none when it threw in `resolve` or `step`). */
-  readonly executed: readonly CounterexampleStep[];
+  readonly executed: readonly CounterexampleStep<C>[];
   readonly replay: { readonly seed: number; readonly path: string | null };
   readonly foundLength: number;
   readonly shrunkLength: number;
@@ -142,7 +142,8 @@ export interface CheckBudget {
   readonly strict: boolean;
 }
 
-export interface DesignCheck {
+/** `C`: the design's concrete command, the type of every counterexample's steps. */
+export interface DesignCheck<C = unknown> {
   readonly design: string;
   readonly stack: string;
   readonly expected: Expectation;
@@ -174,12 +175,12 @@ export interface DesignCheck {
   readonly missing: readonly string[];
   /** Invariants broken that a flawed design does not declare (reported, not a failure). */
   readonly undeclared: readonly string[];
-  readonly violations: readonly Counterexample[];
+  readonly violations: readonly Counterexample<C>[];
   /** The first run whose trace made the design's code throw, and how many runs did. */
   readonly crashedAt: { readonly run: number; readonly crash: Crash } | null;
   readonly crashedRuns: number;
   /** The crash, shrunk and minimized (null when none, or when the search was stopped first). */
-  readonly crash: CrashReport | null;
+  readonly crash: CrashReport<C> | null;
   /** Command kinds of the design that no run executed (accepted): the search never exercised them. */
   readonly unexecuted: readonly string[];
   /** What the main pass generated, executed and checked. */
@@ -454,7 +455,11 @@ export function outcomeOf(check: Pick<DesignCheck, 'met' | 'verdict' | 'expected
   return check.cutShort === null ? 'unmet' : 'inconclusive';
 }
 
-export function checkDesign(design: AnyDesign, options: CheckOptions): DesignCheck {
+export function checkDesign<S, C extends T, T extends Command = C>(
+  typed: Design<S, C, T>,
+  options: CheckOptions,
+): DesignCheck<C> {
+  const design: AnyDesign = typed;
   assertWellFormed(design);
   const started = performance.now();
   const arbitrary = traceArbitrary(design.commands, generation(design, options));
@@ -535,10 +540,11 @@ export function checkDesign(design: AnyDesign, options: CheckOptions): DesignChe
       const run = brokenAt.get(invariant.name);
       return run === undefined ? [] : [{ invariant: invariant.name, run }];
     }),
-    violations,
+    // The commands are the design's own, resolved by it: `C` at run time.
+    violations: violations as Counterexample<C>[],
     crashedAt: crashed,
     crashedRuns,
-    crash,
+    crash: crash as CrashReport<C> | null,
     stats,
   };
 }

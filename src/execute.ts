@@ -4,7 +4,7 @@
  */
 import { firstDifference } from '../models/deep-equal.js';
 import type { OpResult } from '../models/result.js';
-import type { AnyDesign, Invariant, Violation } from './design.js';
+import type { AnyDesign, Command, Design, Invariant, Violation } from './design.js';
 import { bump } from './stats.js';
 import type { RunStats } from './stats.js';
 
@@ -122,7 +122,13 @@ export function selectInvariants(design: AnyDesign, names?: readonly string[]): 
   return all.filter((invariant) => names.includes(invariant.name));
 }
 
-export function runTrace(design: AnyDesign, templates: readonly unknown[], options: RunOptions = {}): TraceRun {
+export function runTrace<S, C extends T, T extends Command = C>(
+  typed: Design<S, C, T>,
+  templates: readonly T[],
+  options: RunOptions = {},
+): TraceRun<C> {
+  // Inside, the state and commands are data the engine hands on; the signature checks the caller.
+  const design: AnyDesign = typed;
   const invariants = selectInvariants(design, options.invariants);
   const stopAtFirst = options.stopAtFirst ?? true;
   const incremental = options.incremental ?? true;
@@ -198,7 +204,9 @@ export function runTrace(design: AnyDesign, templates: readonly unknown[], optio
   try {
     state = design.init();
     site = 'invariant';
-    if (checkAll({ before: null, command: null, result: null, after: state }, 0)) return { steps, violations, crash };
+    if (checkAll({ before: null, command: null, result: null, after: state }, 0)) {
+      return { steps: steps as ExecutedStep<C>[], violations, crash };
+    }
     for (const template of templates) {
       site = 'resolve';
       const command: unknown = design.resolve(state, template);
@@ -235,11 +243,15 @@ export function runTrace(design: AnyDesign, templates: readonly unknown[], optio
     crash = crashOf(thrown, atStep, site, site === 'invariant' ? asking : null);
   }
   countReach();
-  return { steps, violations, crash };
+  return { steps: steps as ExecutedStep<C>[], violations, crash };
 }
 
 /** True when the trace crashes as `crash` did (the same kind of error from the same place). */
-export function crashesLike(design: AnyDesign, commands: readonly unknown[], crash: Crash): boolean {
+export function crashesLike<S, C extends T, T extends Command = C>(
+  design: Design<S, C, T>,
+  commands: readonly T[],
+  crash: Crash,
+): boolean {
   const invariants = crash.invariant === null ? [] : [crash.invariant];
   const found = runTrace(design, commands, {
     invariants,
@@ -250,6 +262,10 @@ export function crashesLike(design: AnyDesign, commands: readonly unknown[], cra
 }
 
 /** True when `invariant` is violated somewhere along the trace. */
-export function violates(design: AnyDesign, commands: readonly unknown[], invariant: string): boolean {
+export function violates<S, C extends T, T extends Command = C>(
+  design: Design<S, C, T>,
+  commands: readonly T[],
+  invariant: string,
+): boolean {
   return runTrace(design, commands, { invariants: [invariant] }).violations.length > 0;
 }

@@ -35,7 +35,7 @@
 import { describeCounterexample, describeCrash } from './check.js';
 import type { Counterexample, CrashReport } from './check.js';
 import { assertWellFormed } from './design.js';
-import type { AnyDesign, Expectation, Invariant, Transition } from './design.js';
+import type { AnyDesign, Command, Design, Expectation, Invariant, Transition } from './design.js';
 import { crashOf, selectInvariants } from './execute.js';
 import type { Crash, CrashSite } from './execute.js';
 import type { Outcome } from './exit-codes.js';
@@ -79,7 +79,8 @@ export interface ExploreOptions {
   readonly shouldStop?: () => boolean;
 }
 
-export interface ExploreResult {
+/** `C`: the design's concrete command, the type of every counterexample's steps. */
+export interface ExploreResult<C = unknown> {
   readonly design: string;
   readonly stack: string;
   readonly expected: Expectation;
@@ -110,11 +111,11 @@ export interface ExploreResult {
   /** Declared breaks of a flawed design that no sequence in the search broke. */
   readonly missing: readonly string[];
   /** The shortest trace that made the design's code throw, when one did (the search stops there). */
-  readonly crash: CrashReport | null;
+  readonly crash: CrashReport<C> | null;
   readonly maxStates: number;
   readonly shard: Shard | null;
   /** The shortest counterexample of each broken invariant, in the design's invariant order. */
-  readonly violations: readonly Counterexample[];
+  readonly violations: readonly Counterexample<C>[];
 }
 
 /** Where the design's code threw during the search (the search stops at the first throw). */
@@ -232,7 +233,11 @@ export function judgeExploration(
   };
 }
 
-export function exploreDesign(design: AnyDesign, options: ExploreOptions): ExploreResult {
+export function exploreDesign<S, C extends T, T extends Command = C>(
+  typed: Design<S, C, T>,
+  options: ExploreOptions,
+): ExploreResult<C> {
+  const design: AnyDesign = typed;
   const started = performance.now();
   assertWellFormed(design);
   const scope = design.explore;
@@ -449,10 +454,11 @@ export function exploreDesign(design: AnyDesign, options: ExploreOptions): Explo
     interrupted,
     message: scopeThrew?.message ?? judged.reason ?? limitText,
     missing: judged.missing,
-    crash,
+    // The commands are the design's own, resolved by it: `C` at run time.
+    crash: crash as CrashReport<C> | null,
     maxStates,
     shard: options.shard ?? null,
-    violations,
+    violations: violations as Counterexample<C>[],
   };
 }
 

@@ -6,6 +6,7 @@ import { describe, expect, test } from 'vitest';
 import { checkDesign } from '../../src/check.js';
 import type { DesignCheck } from '../../src/check.js';
 import { mergeChecks } from '../../src/merge.js';
+import type { AnyDesign } from '../../src/design.js';
 import { planShard } from '../../src/shard.js';
 import { sharedSeed } from '../../src/seed.js';
 import { xenLookup, xenMap } from '../../properties/xengt/designs.js';
@@ -23,7 +24,7 @@ function comparable(check: DesignCheck): unknown {
 }
 
 describe('run shards', () => {
-  test.for([
+  test.for<{ id: string; design: AnyDesign; runs: number; count: number }>([
     { id: xenLookup.id, design: xenLookup, runs: 60, count: 3 },
     { id: partialDeclaration.id, design: partialDeclaration, runs: 300, count: 3 },
     { id: xenMap.id, design: xenMap, runs: 60, count: 2 },
