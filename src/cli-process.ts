@@ -41,12 +41,12 @@ export function runCliProcess(argv: readonly string[]): Promise<number> {
     const finish = (code: number): void => {
       if (settled) return;
       settled = true;
-      process.off('SIGINT', onSignal);
-      process.off('SIGTERM', onSignal);
+      // The handlers stay: a signal while the process exits must not kill it with another status.
       resolve(code);
     };
     const stoppable = argv.some((word) => STOPPABLE.has(word));
     const onSignal = (signal: NodeJS.Signals): void => {
+      if (settled) return;
       signals += 1;
       if (signals === 1 && stoppable) {
         Atomics.store(flag, 0, 1);

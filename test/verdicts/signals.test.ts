@@ -3,6 +3,9 @@
  * with the seed, and the process exits 130. Runs the built CLI (`npm test` builds it first).
  */
 import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
 
 interface Finished {
@@ -61,9 +64,25 @@ describe('interruption', () => {
     for (const result of json.results) expect(result.verdict).toBe('inconclusive');
   });
 
-  test('a second signal quits at once, still naming the seed', async () => {
-    const { code, err } = await interrupt(endless, ['SIGINT', 'SIGINT'], { text: /dmaprop check: seed 9/ });
+  test('a second signal quits at once, even from a step that never returns, still naming the seed', async () => {
+    // A design whose step spins forever: the first signal cannot stop it between runs.
+    const dir = mkdtempSync(join(tmpdir(), 'dmaprop-hang-'));
+    const config = join(dir, 'dmaprop.config.mjs');
+    const api = resolve('dist/src/index.js');
+    writeFileSync(
+      config,
+      `import { findDesign } from ${JSON.stringify(api)};
+const map = findDesign('xen/map');
+export default { designs: [{ ...map, id: 'toy/hangs', step: (state, command) => {
+  if (command.kind === 'gpuDma') for (;;);
+  return map.step(state, command);
+} }] };\n`,
+    );
+    const argv = ['check', '--config', config, '--design', 'toy/hangs', '--seed', '9'];
+    // Its first runs reach a GPU DMA within milliseconds of starting; by then it spins.
+    const { code, err } = await interrupt(argv, ['SIGINT', 'SIGINT'], { afterMs: 2500 });
     expect(code).toBe(130);
-    expect(err).toContain('replay with --seed 9');
+    expect(err).toContain('SIGINT: stopping with what was found so far');
+    expect(err).toContain('SIGINT again: quitting; dmaprop check: seed 9; replay with --seed 9');
   });
 });
