@@ -18,7 +18,7 @@ interface Finished {
 function interrupt(
   argv: readonly string[],
   signals: readonly NodeJS.Signals[],
-  ready: { readonly text?: RegExp; readonly afterMs?: number },
+  ready: { readonly text?: RegExp; readonly afterMs?: number; readonly thenMs?: number },
 ): Promise<Finished> {
   const child = spawn(process.execPath, ['bin/dmaprop.js', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -27,7 +27,8 @@ function interrupt(
   const send = (): void => {
     if (sent) return;
     sent = true;
-    signals.forEach((signal, index) => setTimeout(() => child.kill(signal), index * 200));
+    const first = ready.thenMs ?? 0;
+    signals.forEach((signal, index) => setTimeout(() => child.kill(signal), first + index * 200));
   };
   child.stdout.on('data', (chunk: Buffer) => {
     out += chunk.toString();
@@ -42,7 +43,8 @@ const endless = ['check', '--design', 'xen/map', 'xen/lookup', '--runs', '100000
 
 describe('interruption', () => {
   test('SIGINT: the results so far, marked interrupted, with the seed; exit 130', async () => {
-    const { code, out, err } = await interrupt(endless, ['SIGINT'], { text: /dmaprop check: seed 9/ });
+    // The header is printed before the first search starts: give it half a second to be under way.
+    const { code, out, err } = await interrupt(endless, ['SIGINT'], { text: /dmaprop check: seed 9/, thenMs: 500 });
     expect(code).toBe(130);
     expect(out).toMatch(/xen\/map \[XenGT\] expected holds, inconclusive \? INCONCLUSIVE — \d+ runs, seed 9/);
     expect(out).toContain('interrupted: 1 of 2 design checks ran; replay the run with --seed 9');
