@@ -1,5 +1,5 @@
 /**
- * Command submission (`cmd_parser.c`, `scheduler.c`, semantics.md §4.8). The guest submits a
+ * Command submission (`cmd_parser.c`, `scheduler.c`, docs/reference/gvt-kvmgt.md §4.8). The guest submits a
  * privileged batch buffer by its graphics address; the scanner audits every command — a GGTT
  * operand must lie in the vGPU's ranges, forbidden or unknown commands are refused — and a
  * malicious buffer puts the vGPU in failsafe mode. With `shadow-copy` the scanner works on a host

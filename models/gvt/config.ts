@@ -1,7 +1,7 @@
 /**
  * Configuration of the GVT-g mediator: the vGPU's graphics-memory partition, the size of the
  * model's page tables, the two design choices the seeds debate, and deliberate bugs for the
- * meta-tests. Reference: semantics.md §4.2 (partitioning), §4.4–§4.5 (write protection), §4.8
+ * meta-tests. Reference: docs/reference/gvt-kvmgt.md §4.2 (partitioning), §4.4–§4.5 (write protection), §4.8
  * (command scanning and shadow copies).
  */
 

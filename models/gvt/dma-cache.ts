@@ -1,7 +1,7 @@
 /**
  * The per-gfn DMA cache (kvmgt.c `gvt_dma`): the first use of a guest page pins and maps it, each
  * shadow entry that uses it holds one reference, and the last reference unmaps and unpins it.
- * Reference: semantics.md §4.6, §4.7.
+ * Reference: docs/reference/gvt-kvmgt.md §4.6, §4.7.
  *
  * Left out: 2 MiB entries (every entry is 4 KiB, so the size-change path that force-removes an
  * entry regardless of its references cannot occur), `intel_gvt_dma_pin_guest_page` (dmabuf export).

@@ -1,5 +1,5 @@
 /**
- * GGTT shadowing (`gtt.c emulate_ggtt_mmio_write`, semantics.md §4.3). The guest writes GGTT
+ * GGTT shadowing (`gtt.c emulate_ggtt_mmio_write`, docs/reference/gvt-kvmgt.md §4.3). The guest writes GGTT
  * entries through trapped MMIO; the mediator keeps the guest's value and writes the host entry:
  * the DMA address of the guest page, or scratch when the entry is not present, half written, or
  * the page cannot be mapped. The new host entry is obtained before the old one is released.

@@ -1,5 +1,5 @@
 /**
- * PPGTT shadowing (`gtt.c`, semantics.md §4.4): the guest's page tables live in guest memory; the
+ * PPGTT shadowing (`gtt.c`, docs/reference/gvt-kvmgt.md §4.4): the guest's page tables live in guest memory; the
  * mediator keeps a shadow page table (spt) per guest page-table page, write-protected so that a
  * guest store to it traps and the shadow follows. Non-leaf shadow entries point at child spts,
  * leaf shadow entries hold DMA addresses from the DMA cache.

@@ -2,7 +2,7 @@
  * Plain-data state of the GVT-g mediator for one vGPU, shared by both hypervisor flavours (KVMGT
  * and XenGT): the guest's and the host's GGTT entries of the vGPU's partition, the PPGTT shadow
  * page tables, the page-track registrations, the per-gfn DMA cache and the queued workloads.
- * Reference: semantics.md §4.2–§4.9.
+ * Reference: docs/reference/gvt-kvmgt.md §4.2–§4.9.
  *
  * Addresses: a graphics memory address is named by its GGTT index (one 4 KiB GTT page per index).
  * A guest page-table page or batch buffer is a guest frame number (gfn) whose contents are a few

@@ -1,5 +1,5 @@
 /**
- * vGPU lifecycle and the page-track notifier (semantics.md §4.1, §4.5, §4.7). Create gives the
+ * vGPU lifecycle and the page-track notifier (docs/reference/gvt-kvmgt.md §4.1, §4.5, §4.7). Create gives the
  * vGPU scratch host entries over its ranges; close releases it (page tracking and the whole DMA
  * cache, whatever the references); destroy resets its GGTT ranges to scratch and cleans its PPGTTs.
  *

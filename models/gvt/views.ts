@@ -1,7 +1,7 @@
 /**
  * Read-only views of the mediator's state for invariants and reports: every shadow entry the GPU
  * can use (host GGTT entries of the vGPU's ranges, PPGTT shadow leaves) and who uses each DMA
- * address. Reference: semantics.md §4.9.
+ * address. Reference: docs/reference/gvt-kvmgt.md §4.9.
  */
 import type { GvtConfig } from './config.js';
 import { ownGgttIndices } from './config.js';

@@ -1,5 +1,5 @@
 /**
- * VT-d second-level address arithmetic (semantics.md §3.1): a 4-level radix tree of 512-entry
+ * VT-d second-level address arithmetic (docs/reference/vtd.md §3.1): a 4-level radix tree of 512-entry
  * tables over 48-bit IOVAs (AGAW 2: `levels = agaw + 2`, `width = 30 + 9·agaw`). Level 4 indexes
  * IOVA bits 39–47, level 3 bits 30–38, level 2 bits 21–29, level 1 bits 12–20. A leaf at level 1
  * maps 4 KiB, at level 2 2 MiB, at level 3 1 GiB.

@@ -1,7 +1,7 @@
 /**
  * Configuration of the VT-d model: the deliberate bugs it can carry.
  *
- * A bug is a named deviation from the reference (`shared/reference/semantics.md` §3), injected into
+ * A bug is a named deviation from the reference (`docs/reference/vtd.md` §3), injected into
  * the page-table or cache-invalidation code only — never into the flat reference map — so that the
  * exported checks (`pageTableMatchesFlat`, `staleIotlbOutsideFlushQueue`, …) can catch each one.
  * A correct model runs with no bugs.

@@ -1,5 +1,5 @@
 /**
- * Where a device's DMA lands (semantics.md §3.1, §3.3, §3.4). A request names a source-id, a PASID
+ * Where a device's DMA lands (docs/reference/vtd.md §3.1, §3.3, §3.4). A request names a source-id, a PASID
  * (or none) and an IOVA. The context entry (or PASID entry) gives the domain; a blocked domain
  * faults; an identity domain passes the address through; a paging domain's IOTLB is consulted
  * first, tagged by (DID, PASID), and only on a miss is the page table walked — the walk's leaf is

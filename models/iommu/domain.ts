@@ -1,5 +1,5 @@
 /**
- * Domains and device attachment (semantics.md §3.1, §3.3, §3.4): domain allocation and free,
+ * Domains and device attachment (docs/reference/vtd.md §3.1, §3.3, §3.4): domain allocation and free,
  * attaching a device's requests-without-PASID (its context entry) or one of its PASIDs (a PASID
  * table entry, scalable mode) to a domain, and detaching them.
  *

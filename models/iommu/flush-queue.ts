@@ -1,5 +1,5 @@
 /**
- * Lazy (deferred flush queue) DMA mode, semantics.md §3.5: an unmap of a `dma-fq` domain clears
+ * Lazy (deferred flush queue) DMA mode, docs/reference/vtd.md §3.5: an unmap of a `dma-fq` domain clears
  * its PTEs but does not invalidate; it appends (IOVA range, removed leaves, cleared table pages)
  * to the domain's flush queue. A flush is a domain-wide invalidation (`flush_iotlb_all`, a DSI),
  * after which the queued entries are released: their table pages are freed, and their frames may

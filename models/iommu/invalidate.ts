@@ -1,5 +1,5 @@
 /**
- * IOTLB invalidation (semantics.md §3.3): page-selective within a domain (PSI: DID + naturally
+ * IOTLB invalidation (docs/reference/vtd.md §3.3): page-selective within a domain (PSI: DID + naturally
  * aligned 2^AM-page block), domain-selective (DSI: every entry with the DID) and global. Linux's
  * policy for a range (`cache_tag_flush_range`): one aligned block covering it, replaced by a DSI when
  * the IOMMU lacks PSI or the mask exceeds MAMV.

@@ -1,5 +1,5 @@
 /**
- * The IOTLB (semantics.md §3.3): a bounded list of cached leaf translations tagged with (DID,
+ * The IOTLB (docs/reference/vtd.md §3.3): a bounded list of cached leaf translations tagged with (DID,
  * PASID or null), consulted by DMA before any walk. With caching mode (§3.4) it may also hold
  * "not present" entries for single pages. Replacement is FIFO: the oldest entry goes when full.
  *

@@ -1,5 +1,5 @@
 /**
- * `iommu_map` (core, `__iommu_map`) and the Intel driver's `map_pages` (semantics.md §3.2, §3.4).
+ * `iommu_map` (core, `__iommu_map`) and the Intel driver's `map_pages` (docs/reference/vtd.md §3.2, §3.4).
  *
  * Order of checks: non-paging domain → EINVAL; iova or size not aligned to 4 KiB → EINVAL; the
  * range is split into the largest page sizes the alignment and the domain's page-size bitmap allow

@@ -1,5 +1,5 @@
 /**
- * Nested translation (semantics.md §3.6): a nested domain on a nesting parent. The parent is an
+ * Nested translation (docs/reference/vtd.md §3.6): a nested domain on a nesting parent. The parent is an
  * `unmanaged` second-level domain allocated as a nesting parent (VFIO type 6, or an iommufd
  * nesting-parent HWPT) whose table maps GPA → frame; the nested domain carries a guest's
  * first-level table (GIOVA → GPA), which lives in guest memory and is walked by DMA (`dma.ts`,

@@ -1,6 +1,6 @@
 /**
  * The second-level page table of a paging domain: walks, leaf insertion and range clearing over
- * the real 4-level radix tree (semantics.md §3.1–3.2). This file knows nothing of the flat
+ * the real 4-level radix tree (docs/reference/vtd.md §3.1–3.2). This file knows nothing of the flat
  * reference map or the IOTLB; map.ts and unmap.ts call it and keep those in step.
  *
  * Simplified (the real driver's behaviour in these cases is a caller bug with undefined effects):

@@ -1,5 +1,5 @@
 /**
- * Plain-data state of the VT-d model (semantics.md §3): one IOMMU with its capabilities, paging
+ * Plain-data state of the VT-d model (docs/reference/vtd.md §3): one IOMMU with its capabilities, paging
  * domains with second-level page tables drawn from a pool of table pages, per-device context
  * entries (and PASID entries in scalable mode), the IOTLB, per-domain flush queues, and the flat
  * IOVA→frame reference map kept beside the page tables. All JSON-serializable.

@@ -1,6 +1,6 @@
 /**
  * `iommu_unmap` (core, `__iommu_unmap`) over the Intel driver's `unmap_pages`, followed by the
- * IOTLB sync of strict mode or the flush-queue append of lazy mode (semantics.md §3.2, §3.5).
+ * IOTLB sync of strict mode or the flush-queue append of lazy mode (docs/reference/vtd.md §3.2, §3.5).
  *
  * Returns the bytes unmapped, as the real call does; a refusal returns 0. iova or size not aligned
  * to 4 KiB → 0 (an error is logged: modelled as EINVAL with `unmappedBytes: 0`); a non-paging

@@ -1,5 +1,5 @@
 /**
- * KVMGT's services to the mediator (`kvmgt.c`, semantics.md §4.5, §4.6): a guest page is pinned
+ * KVMGT's services to the mediator (`kvmgt.c`, docs/reference/gvt-kvmgt.md §4.5, §4.6): a guest page is pinned
  * through `vfio_pin_pages` at IOVA == GPA and mapped for the physical GPU with `dma_map_page`;
  * write protection is KVM's page track over the guest's one memslot; guest memory is read with
  * `vfio_dma_rw`, so only pages mapped in the container can be read. And the vGPU's ops as VFIO

@@ -3,7 +3,7 @@
  * pins, the VMM's memory) composed with the VT-d model (page tables, IOTLB, flush queues). VFIO
  * decides what is mapped and pins it; every translation change it makes is forwarded to the VT-d
  * model, and the assigned device's DMA goes through the VT-d model (IOTLB first, then the walk).
- * Reference: semantics.md §1.7 and §3.2–3.5, §5 "VFIO ↔ VT-d".
+ * Reference: docs/reference/vfio-type1.md §1.7 and §3.2–3.5, §5.2.
  *
  * Frames are the VFIO model's host frames; the IOMMU records frame numbers and holds no reference.
  * In `lazy-held` mode the stack itself keeps a reference on each frame a lazy unmap removed until

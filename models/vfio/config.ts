@@ -1,7 +1,7 @@
 /**
  * Configuration of the VFIO type1 model, and the deliberate bugs it can carry.
  *
- * A bug is a named deviation from the reference (`shared/reference/semantics.md` §1): flawed
+ * A bug is a named deviation from the reference (`docs/reference/vfio-type1.md` §1): flawed
  * variants of the stack are built from them, and the meta-tests show that the generic invariants
  * catch each one (`views.ts` says which view exposes which bug). A correct model runs with none.
  */

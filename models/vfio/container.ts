@@ -1,7 +1,7 @@
 /**
  * The container and group lifecycle: VFIO_SET_IOMMU, VFIO_GROUP_SET_CONTAINER /
  * UNSET_CONTAINER, opening and closing device fds, and the type1 backend's attach_group,
- * detach_group and release. Reference: semantics.md §1.2, §1.9, §1.10, §1.8 (reaccounting).
+ * detach_group and release. Reference: docs/reference/vfio-type1.md §1.2, §1.9, §1.10, §1.8 (reaccounting).
  *
  * Two IOMMU drivers are registered: type1 (CHECK_EXTENSION says yes to types 1, 3, 6 and to the
  * VFIO_UNMAP_ALL extension 9, whose open then fails EINVAL) and vfio-noiommu (type 8, only for

@@ -1,7 +1,7 @@
 /**
  * The kernel API emulated-IOMMU drivers pin guest memory with: `vfio_pin_pages` and
  * `vfio_unpin_pages` (vfio_main.c, container.c, vfio_iommu_type1_pin_pages / _unpin_pages).
- * Reference: semantics.md §1.11, §1.8 (external-path accounting).
+ * Reference: docs/reference/vfio-type1.md §1.11, §1.8 (external-path accounting).
  *
  * These are in-kernel calls made by a driver, not ioctls: the IOVA is given as a page number (the
  * drivers compute it from a guest frame number) and `prot` as two booleans. The `pages` output

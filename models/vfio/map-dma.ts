@@ -1,6 +1,6 @@
 /**
  * VFIO_IOMMU_MAP_DMA, including the VADDR form of the UPDATE_VADDR protocol.
- * Reference: semantics.md §1.3 (order of checks), §1.5 (dma_entry_limit), §1.6 (MAP with VADDR),
+ * Reference: docs/reference/vfio-type1.md §1.3 (order of checks), §1.5 (dma_entry_limit), §1.6 (MAP with VADDR),
  * §1.7–1.8 (pin on map, locked_vm), §1.14 (rejected inputs).
  *
  * Checks, in the reference's order; the first failing one decides the errno:

@@ -1,7 +1,7 @@
 /**
  * Emulated-IOMMU (mediated) device drivers: how they pin guest memory through the container, what
  * they do when the container calls their `dma_unmap` op, and what they release on close.
- * Reference: semantics.md §1.11 (the contract), §1.4 step 9 (the notification), §5 (GVT-g ↔ VFIO).
+ * Reference: docs/reference/vfio-type1.md §1.11 (the contract), §1.4 step 9 (the notification), §5.1 (GVT-g ↔ VFIO).
  *
  * A driver keeps its own record of the pins it holds (`device.pins`: iova page → times pinned).
  * The commands `mdevPinPages` / `mdevUnpinPages` are the generic driver (GVT-g style) pinning a

@@ -1,6 +1,6 @@
 /**
  * Pinning, mapping and locked_vm accounting of the type1 backend's IOMMU path.
- * Reference: semantics.md §1.7 (vfio_pin_map_dma, vfio_unmap_unpin), §1.8 (locked_vm), §1.10
+ * Reference: docs/reference/vfio-type1.md §1.7 (vfio_pin_map_dma, vfio_unmap_unpin), §1.8 (locked_vm), §1.10
  * (vfio_remove_dma).
  *
  * Pinning goes page by page: pin the page at the next vaddr, charge it, map it into every domain.

@@ -1,7 +1,7 @@
 /**
  * VFIO_IOMMU_UNMAP_DMA: v1 and v2 semantics, VFIO_DMA_UNMAP_FLAG_ALL, the VADDR invalidation of
  * the UPDATE_VADDR protocol, and the dma_unmap notification of emulated-IOMMU drivers.
- * Reference: semantics.md §1.4 (order of checks, walk, worked examples), §1.6, §1.11, §1.14.
+ * Reference: docs/reference/vfio-type1.md §1.4 (order of checks, walk, worked examples), §1.6, §1.11, §1.14.
  *
  * Checks, in order: no backend → EINVAL, noiommu → ENOTTY; argsz < 24 or unknown flags → EINVAL;
  * a field that is not a u64 → EINVAL; GET_DIRTY_BITMAP with ALL or VADDR → EINVAL; VADDR while an

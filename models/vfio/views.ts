@@ -1,6 +1,6 @@
 /**
  * Read-only views of the VFIO state for invariants, recomputed from the structures rather than
- * read from the counters the model keeps. Reference: semantics.md §1.13.
+ * read from the counters the model keeps. Reference: docs/reference/vfio-type1.md §1.13.
  *
  * Which view exposes which deliberate bug (config.ts):
  * - `unmap-skips-unpin`: `frameRefcountMismatches` (a frame keeps a reference no structure

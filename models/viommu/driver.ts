@@ -1,7 +1,7 @@
 /**
  * The guest's vIOMMU driver as a well-behaved guest runs it: DMA-API level operations (map a
  * buffer, unmap it, a device transfer, balloon requests) turned into the guest commands of the
- * stack, with the invalidations the reference requires of it (semantics.md §3.3, §3.4, §3.6):
+ * stack, with the invalidations the reference requires of it (docs/reference/vtd.md §3.3, §3.4, §3.6):
  *
  * - map: write the entries; in shadow mode (caching mode, second-level rules) then invalidate the
  *   covering aligned block (`cache_tag_flush_range_np`); in nested mode (first level) nothing more,

@@ -1,6 +1,6 @@
 /**
- * The VMM's side of the vIOMMU (QEMU's intel-iommu with an assigned device; semantics.md §3.4,
- * §3.6, §5 "VT-d caching mode ↔ VFIO"): what it does with a trapped guest invalidation in each
+ * The VMM's side of the vIOMMU (QEMU's intel-iommu with an assigned device; docs/reference/vtd.md §3.4,
+ * §3.6, §5.3): what it does with a trapped guest invalidation in each
  * design, the host commands it issues, and the nested binding at start.
  *
  * Shadow (`shadowSync`): QEMU replays the invalidated range of the guest's table against its own

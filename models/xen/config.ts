@@ -1,7 +1,7 @@
 /**
  * Configuration of the Xen model, and the deliberate bugs it can carry.
  *
- * A bug is a named deviation from the reference (`shared/reference/semantics.md` §2): flawed
+ * A bug is a named deviation from the reference (`docs/reference/xen.md` §2): flawed
  * variants of a mechanism are built from them, and the meta-tests show that the generic
  * invariants catch each one. A correct model runs with no bugs.
  */

@@ -1,6 +1,6 @@
 /**
  * Domain destruction (domain_kill → domain_teardown → domain_relinquish_resources), run to
- * completion in one step. Reference: semantics.md §2.8.
+ * completion in one step. Reference: docs/reference/xen.md §2.8.
  *
  * Order: mark dying; gnttab_release_mappings (the domain as a mapper gives back every pin and
  * reference); relinquish the p2m (foreign entries drop their references, RAM entries their

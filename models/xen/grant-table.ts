@@ -1,7 +1,7 @@
 /**
  * Grant tables v1: the granter's side (grant / end foreign access), GNTTABOP_map_grant_ref and
  * GNTTABOP_unmap_grant_ref, and gnttab_release_mappings for a dying mapper.
- * Reference: semantics.md §2.2–2.6, §2.8. Checks run in the reference's order; the first failing
+ * Reference: docs/reference/xen.md §2.2–2.6, §2.8. Checks run in the reference's order; the first failing
  * one decides the status.
  *
  * Left out: grant table v2, transitive and sub-page grants, GNTTABOP_copy and transfer, XSM (the

@@ -1,7 +1,7 @@
 /**
  * XENMEM operations on one gfn at a time: decrease_reservation (balloon out), populate_physmap
  * (balloon in), add_to_physmap with XENMAPSPACE_gmfn_foreign, and remove_from_physmap of a
- * foreign entry. Reference: semantics.md §2.7, §2.9.
+ * foreign entry. Reference: docs/reference/xen.md §2.7, §2.9.
  *
  * Every call names one extent of order 0 and the calling domain is its own target (a
  * privileged caller targeting others is not generated). decrease_reservation and

@@ -1,6 +1,6 @@
 /**
  * XenGT's services to the GVT-g mediator (the Xen side of `intel_gvt_mpt`), over the Xen model.
- * Reference: semantics.md §2.9 (XenGT proposals), §4.6 (the DMA cache in front of them).
+ * Reference: docs/reference/xen.md §2.9 (XenGT proposals), §4.6 (the DMA cache in front of them).
  *
  * Map backend: `dmaMap` maps the guest page into the backend's (dom0's) p2m at a free gfn of a
  * private pool (XENMEM_add_to_physmap, XENMAPSPACE_gmfn_foreign: a page reference of its own, as
@@ -16,7 +16,7 @@
  * is the design's flaw, and the invariants report it.)
  *
  * Write protection is the backend's ioreq server claiming a guest RAM gfn (p2m_ioreq_server,
- * semantics.md §2.9 item 3); guest memory is read through the guest's p2m.
+ * docs/reference/xen.md §2.9 item 3); guest memory is read through the guest's p2m.
  *
  * Simplified: the claim is kept beside the p2m rather than as a p2m type, and it stays on the gfn
  * when the guest balloons the page out (Xen drops the type with the entry); with it the guest's

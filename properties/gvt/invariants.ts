@@ -1,5 +1,5 @@
 /**
- * Invariants of the GVT-g mediator itself (semantics.md §4.9), for any stack that runs it: the DMA
+ * Invariants of the GVT-g mediator itself (docs/reference/gvt-kvmgt.md §4.9), for any stack that runs it: the DMA
  * cache's references, shadow page-table references and page tracking, and shadow == guest. A
  * stack says where the mediator's part of its state is and which gfns its hypervisor
  * write-protects.

@@ -1,5 +1,5 @@
 /**
- * "Shadow == translation of the guest entry" (semantics.md §4.9 inv. 3 and 4), as one view over
+ * "Shadow == translation of the guest entry" (docs/reference/gvt-kvmgt.md §4.9 inv. 3 and 4), as one view over
  * the mediator's state, shared by the KVMGT and XenGT stacks. A host GGTT entry or a shadow
  * page-table entry may always be scratch (not present, half written, or not mappable); otherwise a
  * leaf must hold the DMA address the cache gives the gfn the guest's entry names now, and a

@@ -2,7 +2,7 @@
  * The IOMMU side of the passthrough stack: the page tables agree with their flat reference map
  * (the differential check of the VT-d model, on every step of every run), the IOMMU translates
  * exactly what VFIO believes it programmed, and no stale IOTLB entry exists that a queued lazy
- * unmap does not account for (semantics.md §3.7 inv. 3, 4).
+ * unmap does not account for (docs/reference/vtd.md §3.7 inv. 3, 4).
  */
 import { pageTableMatchesFlat } from '../../../models/iommu/check.js';
 import { staleIotlbOutsideFlushQueue } from '../../../models/iommu/views.js';

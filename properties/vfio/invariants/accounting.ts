@@ -1,5 +1,5 @@
 /**
- * Accounting invariants of the VFIO stacks (semantics.md §1.13): frame references agree with
+ * Accounting invariants of the VFIO stacks (docs/reference/vfio-type1.md §1.13): frame references agree with
  * their holders, locked_vm with the pins, dma_avail with the mappings, and every domain with the
  * mappings; mappings stay disjoint.
  */

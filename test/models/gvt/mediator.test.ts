@@ -1,5 +1,5 @@
 /**
- * The GVT-g mediator on the KVMGT stack, behaviour by behaviour (semantics.md §4.3–§4.8): write
+ * The GVT-g mediator on the KVMGT stack, behaviour by behaviour (docs/reference/gvt-kvmgt.md §4.3–§4.8): write
  * protection, partial writes, add before remove, the DMA cache, the dma_unmap op, teardown and
  * command-buffer shadow copies.
  */

@@ -1,5 +1,5 @@
 /**
- * The rejected-inputs rows of semantics.md §4.10 that the GVT-g model covers, each refused with
+ * The rejected-inputs rows of docs/reference/gvt-kvmgt.md §4.10 that the GVT-g model covers, each refused with
  * the real error (or handled the real way) and, where refused, with the state left as it was.
  * Not covered: vGPU types and GM allocation (-EINVAL/-ENOSPC: the partition is fixed), opening
  * without KVM, 1G and 2M PPGTT leaves, register commands (LRI/LRM/SRM), second-level batches,

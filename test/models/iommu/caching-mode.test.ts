@@ -1,5 +1,5 @@
 /**
- * Caching mode (semantics.md §3.4, §3.7 inv. 5): with CM=1 the IOMMU may cache not-present
+ * Caching mode (docs/reference/vtd.md §3.4, §3.7 inv. 5): with CM=1 the IOMMU may cache not-present
  * entries, so every not-present→present change must be followed by an invalidation covering it;
  * Linux's `iotlb_sync_map` issues one after each map. Without CM nothing is cached for a fault and
  * no map-time flush is issued.

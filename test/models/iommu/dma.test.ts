@@ -1,5 +1,5 @@
 /**
- * Where a DMA lands (semantics.md §3.1, §3.3): fault reasons (no context, blocked, beyond the
+ * Where a DMA lands (docs/reference/vtd.md §3.1, §3.3): fault reasons (no context, blocked, beyond the
  * width, not present, permission), identity pass-through, offsets inside superpages, and the
  * pure `translate` that does not fill the IOTLB.
  */

@@ -1,5 +1,5 @@
 /**
- * Domains, context entries and PASID entries (semantics.md §3.1, §3.3, §3.4, §3.6): allocation and
+ * Domains, context entries and PASID entries (docs/reference/vtd.md §3.1, §3.3, §3.4, §3.6): allocation and
  * DIDs, attach/detach and the cache maintenance each does, and their refusals (state unchanged).
  */
 import { describe, expect, it } from 'vitest';

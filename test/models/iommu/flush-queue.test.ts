@@ -1,5 +1,5 @@
 /**
- * Strict vs lazy DMA mode (semantics.md §3.5, §3.7 inv. 3–4): in strict mode an unmap invalidates
+ * Strict vs lazy DMA mode (docs/reference/vtd.md §3.5, §3.7 inv. 3–4): in strict mode an unmap invalidates
  * before it returns; in lazy mode (`dma-fq`) it queues the invalidation, DMA through a stale IOTLB
  * entry reaches the old frame until the queue is drained, and cleared table pages stay allocated
  * until then. A full queue is flushed by the unmap that finds it full.

@@ -1,5 +1,5 @@
 /**
- * The IOTLB and its invalidation (semantics.md §3.3): DMA consults the IOTLB before walking (a
+ * The IOTLB and its invalidation (docs/reference/vtd.md §3.3): DMA consults the IOTLB before walking (a
  * stale entry is used until invalidated), entries are tagged by DID and PASID, capacity and FIFO
  * replacement, and page-selective (with Linux's aligned-block rule and the DSI fallback),
  * domain-selective and global invalidation.

@@ -1,5 +1,5 @@
 /**
- * iommu_map effects (semantics.md §3.1–3.2): real index arithmetic, leaf-table boundary crossing,
+ * iommu_map effects (docs/reference/vtd.md §3.1–3.2): real index arithmetic, leaf-table boundary crossing,
  * 2M/1G superpages chosen by alignment and `cap.SLLPS`, the core's page-size splitting, and the
  * "DMA PTE already set" rule (old PTE kept, no error).
  */

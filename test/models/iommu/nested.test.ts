@@ -1,5 +1,5 @@
 /**
- * Nested translation (semantics.md §3.6): a nested domain on a nesting parent walks the guest's
+ * Nested translation (docs/reference/vtd.md §3.6): a nested domain on a nesting parent walks the guest's
  * first-level table, then the parent's second-level table; the IOTLB caches the combined entry;
  * the guest's forwarded invalidations and the parent's stage-2 flushes drop it.
  */

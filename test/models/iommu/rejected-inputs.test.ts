@@ -1,5 +1,5 @@
 /**
- * semantics.md §3.8 "Rejected inputs (VT-d via Linux API)": one test per row the model covers,
+ * docs/reference/vtd.md §3.8 "Rejected inputs (VT-d via Linux API)": one test per row the model covers,
  * each asserting the error name and that the state is deep-equal to before. Rows about nested
  * translation (nested alloc data type, nested invalidate entries, stage-1 width/features) belong to
  * the later nested model; the PASID row is here and in domain.test.ts. Also the order of checks of

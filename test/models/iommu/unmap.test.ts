@@ -1,5 +1,5 @@
 /**
- * iommu_unmap (semantics.md §3.2): bytes returned, rounding up to the PTE the walk stops at (a
+ * iommu_unmap (docs/reference/vtd.md §3.2): bytes returned, rounding up to the PTE the walk stops at (a
  * partial unmap of a superpage removes the whole superpage and reports its size), clearing across
  * last-level table boundaries, freeing fully covered table pages, and the strict-mode IOTLB flush.
  */

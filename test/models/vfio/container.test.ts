@@ -1,5 +1,5 @@
 /**
- * Container and group lifecycle (semantics.md §1.2, §1.9, §1.10, §1.14): VFIO_SET_IOMMU, attaching
+ * Container and group lifecycle (docs/reference/vfio-type1.md §1.2, §1.9, §1.10, §1.14): VFIO_SET_IOMMU, attaching
  * groups (with the replay that pins existing mappings into a first domain), detaching them
  * (reaccounting when emulated groups remain), release when the last group leaves, device fds.
  */

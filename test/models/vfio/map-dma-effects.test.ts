@@ -1,5 +1,5 @@
 /**
- * What a successful VFIO_IOMMU_MAP_DMA does (semantics.md §1.3 step 10, §1.7, §1.8, §1.5): one
+ * What a successful VFIO_IOMMU_MAP_DMA does (docs/reference/vfio-type1.md §1.3 step 10, §1.7, §1.8, §1.5): one
  * vfio_dma per call, every page pinned once (a frame reference) and charged once to locked_vm
  * whatever the number of domains, mapped into every domain with the mapping's prot, one
  * dma_entry_limit slot used; nothing pinned without a domain.

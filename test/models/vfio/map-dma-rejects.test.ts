@@ -1,5 +1,5 @@
 /**
- * VFIO_IOMMU_MAP_DMA refusals, one per row of semantics.md §1.14 that the model covers, in the
+ * VFIO_IOMMU_MAP_DMA refusals, one per row of docs/reference/vfio-type1.md §1.14 that the model covers, in the
  * order of checks of §1.3: when two inputs are wrong the earlier check's errno wins. Every refusal
  * leaves the state deep-equal to before and reports no effect.
  */

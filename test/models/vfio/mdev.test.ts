@@ -1,5 +1,5 @@
 /**
- * Emulated-IOMMU devices (semantics.md §1.11, §1.8, §1.4 step 9): vfio_pin_pages /
+ * Emulated-IOMMU devices (docs/reference/vfio-type1.md §1.11, §1.8, §1.4 step 9): vfio_pin_pages /
  * vfio_unpin_pages with their errors in order, the external-pin records and their accounting,
  * and the dma_unmap callback contract (an unmap of a range with external pins asks the drivers to
  * unpin first; a driver that ignores it makes the kernel BUG_ON).

@@ -1,5 +1,5 @@
 /**
- * VFIO_IOMMU_UNMAP_DMA (semantics.md §1.4, §1.6, §1.14): refusals in the order of checks, the v1
+ * VFIO_IOMMU_UNMAP_DMA (docs/reference/vfio-type1.md §1.4, §1.6, §1.14): refusals in the order of checks, the v1
  * and v2 worked examples of §1.4, unmap-all, the reported size, and what removal undoes (pins,
  * charge, translations, slot), plus the VADDR invalidation of the UPDATE_VADDR protocol.
  */

@@ -1,5 +1,5 @@
 /**
- * Domain destruction (semantics.md §2.8, §2.10 inv. 11–12): a dying mapper gives back every
+ * Domain destruction (docs/reference/xen.md §2.8, §2.10 inv. 11–12): a dying mapper gives back every
  * handle, pin and reference; a granter whose pages others still map stays a zombie until the
  * last mapping goes.
  */

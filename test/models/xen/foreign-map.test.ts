@@ -1,6 +1,6 @@
 /**
  * XENMEM_add_to_physmap with XENMAPSPACE_gmfn_foreign and remove_from_physmap of a foreign entry
- * (semantics.md §2.9, §2.11). The model refuses an occupied destination with EBUSY and removes
+ * (docs/reference/xen.md §2.9, §2.11). The model refuses an occupied destination with EBUSY and removes
  * only foreign entries (documented simplifications).
  */
 import { describe, expect, it } from 'vitest';

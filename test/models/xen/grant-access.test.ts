@@ -1,5 +1,5 @@
 /**
- * The granter's side (semantics.md §2.2): writing a v1 entry, and end_foreign_access, which
+ * The granter's side (docs/reference/xen.md §2.2): writing a v1 entry, and end_foreign_access, which
  * succeeds iff the entry is not pinned (§2.10 inv. 4, revocability).
  */
 import { describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * Frame stability (semantics.md §2.3 step 9, §2.6, §2.7, §2.10 inv. 5): while a ref is pinned,
+ * Frame stability (docs/reference/xen.md §2.3 step 9, §2.6, §2.7, §2.10 inv. 5): while a ref is pinned,
  * new maps reuse act.mfn even after the granter ballooned the gfn out (or repopulated it);
  * once the pins drop to 0 a new map re-reads the gfn.
  */

@@ -1,5 +1,5 @@
 /**
- * GNTTABOP_map_grant_ref on success (semantics.md §2.3 steps 8–13, §2.6): outputs, pin counters,
+ * GNTTABOP_map_grant_ref on success (docs/reference/xen.md §2.3 steps 8–13, §2.6): outputs, pin counters,
  * GTF_reading/GTF_writing, page references (+1 per kind) and the HVM p2m grant entry.
  */
 import { describe, expect, it } from 'vitest';

@@ -1,5 +1,5 @@
 /**
- * GNTTABOP_map_grant_ref refusals, one per row of semantics.md §2.11 that the model covers, in
+ * GNTTABOP_map_grant_ref refusals, one per row of docs/reference/xen.md §2.11 that the model covers, in
  * the order of checks of §2.3: when two inputs are wrong the earlier check's status wins.
  * Every refusal leaves the state deep-equal to before.
  */

@@ -1,5 +1,5 @@
 /**
- * GNTTABOP_unmap_grant_ref (semantics.md §2.4, §2.6, §2.11): refusals in the order of checks,
+ * GNTTABOP_unmap_grant_ref (docs/reference/xen.md §2.4, §2.6, §2.11): refusals in the order of checks,
  * partial releases, and what the completion gives back (pins, status bits, page references).
  */
 import { describe, expect, it } from 'vitest';

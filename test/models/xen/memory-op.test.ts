@@ -1,5 +1,5 @@
 /**
- * XENMEM_decrease_reservation and populate_physmap (semantics.md §2.7, §2.10 inv. 7–8, §2.11),
+ * XENMEM_decrease_reservation and populate_physmap (docs/reference/xen.md §2.7, §2.10 inv. 7–8, §2.11),
  * one gfn per call as the model documents (nrDone 0 or 1; EBUSY over a populated gfn).
  */
 import { describe, expect, it } from 'vitest';
