@@ -1,12 +1,13 @@
 /**
  * `dmaprop costs`: what each vIOMMU design costs the host for a standard set of guest workloads
- * (seed 003: nested translation avoids the trap on map). Each workload is a fixed program of
- * DMA-API level operations, run by the guest driver of each design (`models/viommu/driver.ts`:
- * shadow invalidates after maps and unmaps, nested after unmaps only) from the design's initial
- * state, and counted step by step: VM exits (trapped invalidations and balloon requests), VFIO
- * MAP_DMA/UNMAP_DMA ioctls, IOMMU_HWPT_INVALIDATE ioctls, host IOTLB invalidations, pages pinned,
- * and the most frames pinned at once. What the VMM does before the guest runs (nested: map all of
- * guest RAM) is a row of its own, `setup`, and is not counted in the workloads.
+ * (docs/debates.md#viommu-shadow-or-nested: nested translation avoids the trap on map). Each
+ * workload is a fixed program of DMA-API level operations, run by the guest driver of each design
+ * (`models/viommu/driver.ts`: shadow invalidates after maps and unmaps, nested after unmaps only)
+ * from the design's initial state, and counted step by step: VM exits (trapped invalidations and
+ * balloon requests), VFIO MAP_DMA/UNMAP_DMA ioctls, IOMMU_HWPT_INVALIDATE ioctls, host IOTLB
+ * invalidations, pages pinned, and the most frames pinned at once. What the VMM does before the
+ * guest runs (nested: map all of guest RAM) is a row of its own, `setup`, and is not counted in the
+ * workloads.
  *
  * Deterministic: no seed, no timing. Every operation must succeed, and every DMA must land in the
  * same frame in both designs (the workloads follow the invalidation rules), or the run throws.

@@ -1,8 +1,8 @@
 /**
- * Plain-data state and commands of the KVMGT stack (semantics.md §4, §1.11, §5): a KVM guest whose
- * RAM is the VMM process's memory, mapped into a VFIO container at IOVA == GPA, a vGPU that is an
- * emulated-IOMMU (mdev) device of that container, and the host IOMMU domain of the physical GPU,
- * through which every DMA address the mediator hands the GPU is translated.
+ * Plain-data state and commands of the KVMGT stack (docs/reference/gvt-kvmgt.md §4, §1.11, §5.1): a
+ * KVM guest whose RAM is the VMM process's memory, mapped into a VFIO container at IOVA == GPA, a
+ * vGPU that is an emulated-IOMMU (mdev) device of that container, and the host IOMMU domain of the
+ * physical GPU, through which every DMA address the mediator hands the GPU is translated.
  */
 import type { GvtCommand } from '../gvt/commands.js';
 import type { OpResult } from '../result.js';

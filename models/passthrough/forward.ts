@@ -1,11 +1,11 @@
 /**
  * Forwarding VFIO's translation changes to the VT-d model, the way type1 drives the IOMMU API
- * (semantics.md §1.7, §5): VFIO pins a run of physically contiguous pages and maps it with one
- * `iommu_map`; it unmaps with `iommu_unmap_fast` over runs whose frames are contiguous, then
- * `iommu_iotlb_sync`. The VFIO model reports its changes page by page (`TranslationEffect`), so
- * consecutive pages of a domain with consecutive frames and the same permissions are coalesced
- * back into runs here. A run may cross a leaf-table boundary: the IOMMU model then fills or clears
- * two last-level tables in one call.
+ * (docs/reference/vfio-type1.md §1.7, §5.2): VFIO pins a run of physically contiguous pages and
+ * maps it with one `iommu_map`; it unmaps with `iommu_unmap_fast` over runs whose frames are
+ * contiguous, then `iommu_iotlb_sync`. The VFIO model reports its changes page by page
+ * (`TranslationEffect`), so consecutive pages of a domain with consecutive frames and the same
+ * permissions are coalesced back into runs here. A run may cross a leaf-table boundary: the IOMMU
+ * model then fills or clears two last-level tables in one call.
  *
  * Domains: the first attach of a VFIO domain allocates an IOMMU domain (`unmanaged` in strict
  * mode, `dma-fq` in the lazy modes; an `unmanaged` nesting parent for a VFIO_TYPE1_NESTING_IOMMU

@@ -1,7 +1,8 @@
 /**
- * A vfio-ccw style emulated-IOMMU device: a channel-program engine. Reference: seed 001 (Dong Jia
- * / Williamson: "pin the pages → convert the ccw program → perform the I/O → return the result →
- * unpin the pages"), semantics.md §1.11.
+ * A vfio-ccw style emulated-IOMMU device: a channel-program engine. Reference:
+ * docs/debates.md#mediated-not-noiommu (Dong Jia / Williamson: "pin the pages → convert the ccw
+ * program → perform the I/O → return the result → unpin the pages"), docs/reference/vfio-type1.md
+ * §1.11.
  *
  * When the guest starts I/O (ssch), the driver pins every data page the program names through
  * `vfio_pin_pages` (IOMMU_READ | IOMMU_WRITE, as vfio-ccw's page_array_pin does), translating each

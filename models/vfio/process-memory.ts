@@ -1,7 +1,7 @@
 /**
  * The VMM process's memory (QEMU on KVM): vaddr page → frame, the guest's RAM as the process maps
- * it. DESIGN.md: "On KVM the same role is played by the VMM process's memory (gfn → vaddr →
- * frame)". Each present page holds one reference on its frame; a pin (FOLL_PIN) holds another, so
+ * it. On KVM the VMM process's memory plays the role a Xen domain's p2m plays (gfn → vaddr →
+ * frame). Each present page holds one reference on its frame; a pin (FOLL_PIN) holds another, so
  * a pinned frame outlives munmap or MADV_DONTNEED of its vaddr and DMA keeps reaching it — not
  * whatever the vaddr maps now.
  *

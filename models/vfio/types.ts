@@ -2,7 +2,7 @@
  * Plain-data state of the VFIO type1 model: host memory, the VMM process's memory, the groups and
  * devices, the one container with its type1 backend (mappings, external pins, IOMMU domains), the
  * armed fault injection and the crash record. All JSON-serializable.
- * Reference: semantics.md §1.1 (state), §1.11 (vfio_pfn), DESIGN.md (world model).
+ * Reference: docs/reference/vfio-type1.md §1.1 (state), §1.11 (vfio_pfn).
  *
  * Units: every address the state stores is a 4 KiB page number (`iovaPage`, `vaddrPage`) and every
  * length a page count (`npages`). An aligned u64 address divided by 4096 is below 2^52, so page

@@ -1,5 +1,6 @@
 /**
- * The differential pair (seed 003: "both give the same DMA outcome for the same guest program"):
+ * The differential pair (the vIOMMU debate, docs/debates.md#viommu-shadow-or-nested: both designs
+ * give the same DMA outcome for the same guest program):
  * one guest program, run by a well-behaved guest driver (`driver.ts`) on a shadow and on a nested
  * vIOMMU side by side. Each operation's outcome on each side is reported in words — where a DMA
  * landed (the frame) or that it faulted, or the refusal — for the differential invariant to

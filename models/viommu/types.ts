@@ -1,8 +1,9 @@
 /**
- * Plain-data state of the vIOMMU stack (seed 003, semantics.md §3.4, §3.6, §5): a guest with an
- * emulated VT-d and an assigned device, over the host's VFIO type1 and VT-d models (the
- * passthrough stack, strict mode). The guest's vIOMMU table is guest memory: GIOVA page → GPA
- * page with a write bit. How the device reaches memory depends on the design:
+ * Plain-data state of the vIOMMU stack (docs/debates.md#viommu-shadow-or-nested,
+ * docs/reference/viommu.md §7): a guest with an emulated VT-d and an assigned device, over the
+ * host's VFIO type1 and VT-d models (the passthrough stack, strict mode). The guest's vIOMMU table
+ * is guest memory: GIOVA page → GPA page with a write bit. How the device reaches memory depends on
+ * the design:
  *
  * - `shadow`: the vIOMMU reports caching mode, so the guest invalidates after every map and unmap;
  *   the VMM traps each invalidation, walks the guest's table over the invalidated range and issues

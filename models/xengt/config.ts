@@ -9,9 +9,10 @@ import type { XenConfig } from '../xen/config.js';
 import type { XenWorldSpec } from '../xen/state.js';
 
 /**
- * `lookup`: XENMEM_get_mfn_from_pfn — translate gfn → mfn, take no reference (seed 004, option 1).
- * `map`: map the guest page into the backend's IOMMU space with a page reference, and unmap it
- * when the last shadow entry using it goes (seed 004, option 2).
+ * `lookup`: XENMEM_get_mfn_from_pfn — translate gfn → mfn, take no reference (docs/reference/xen.md
+ * §2.9, option 1). `map`: map the guest page into the backend's IOMMU space with a page reference,
+ * and unmap it when the last shadow entry using it goes (option 2;
+ * docs/debates.md#xengt-lookup-or-map).
  */
 export type XenGtBackend = 'lookup' | 'map';
 

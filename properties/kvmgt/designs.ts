@@ -1,7 +1,7 @@
 /**
- * The built-in KVMGT designs (seed 002): write protection of guest page tables, command-buffer
- * shadow copies, and the vGPU's dma_unmap op — each sound choice beside the flawed one, and the
- * op as shipped.
+ * The built-in KVMGT designs (docs/debates.md#kvmgt-services): write protection of guest page
+ * tables, command-buffer shadow copies, and the vGPU's dma_unmap op — each sound choice beside the
+ * flawed one, and the op as shipped.
  */
 import { kvmgtDesign } from './design.js';
 
@@ -57,6 +57,6 @@ export const kvmgtShippedUnmap = kvmgtDesign({
   expected: 'violates',
   unmapCallback: 'drop-cache',
   description:
-    "the vGPU's dma_unmap op as shipped (§4.7): cache entries of the range are unmapped, unpinned and removed whatever their references, and the shadow entries holding their DMA addresses are left in place. Isolation holds — a dangling address faults in the host IOMMU, or reaches another page of the same VM once reused — but the shadow no longer matches the guest and the cache's references are wrong",
+    "the vGPU's dma_unmap op as shipped (docs/reference/gvt-kvmgt.md §4.7): cache entries of the range are unmapped, unpinned and removed whatever their references, and the shadow entries holding their DMA addresses are left in place. Isolation holds — a dangling address faults in the host IOMMU, or reaches another page of the same VM once reused — but the shadow no longer matches the guest and the cache's references are wrong",
   breaks: ['shadow-matches-guest-entry', 'cache-kref-matches-shadow-users', 'shadow-dma-addr-cached'],
 });

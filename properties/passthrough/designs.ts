@@ -1,6 +1,7 @@
 /**
- * The built-in designs of VFIO over VT-d (seed 000, semantics.md §3.5): when may a frame that was
- * unmapped be unpinned, given that the IOTLB may still translate to it?
+ * The built-in designs of VFIO over VT-d (docs/reference/vtd.md §3.5, §5.2;
+ * docs/debates.md#vgpu-dma-through-the-iommu): when may a frame that was unmapped be unpinned,
+ * given that the IOTLB may still translate to it?
  */
 import { passthroughDesign } from './design.js';
 

@@ -1,4 +1,7 @@
-/** The built-in VFIO designs: device assignment with and without an IOMMU, and mediated devices (seeds 000, 001). */
+/**
+ * The built-in VFIO designs: device assignment with and without an IOMMU, and mediated devices
+ * (docs/debates.md#vgpu-dma-through-the-iommu, docs/debates.md#mediated-not-noiommu).
+ */
 import { vfioDesign } from './design.js';
 
 export const vfioType1 = vfioDesign({

@@ -1,9 +1,9 @@
 /**
- * The built-in designs of the vIOMMU stack (seed 003, semantics.md §3.4, §3.6): a guest's
- * emulated VT-d over an assigned device, by shadowing (caching mode: every map and unmap trapped)
- * or by nested translation (the guest's table bound as the first level; only invalidations
- * trapped), and one deliberately broken variant of each in which the device reaches a frame the
- * guest no longer owns.
+ * The built-in designs of the vIOMMU stack (docs/debates.md#viommu-shadow-or-nested,
+ * docs/reference/viommu.md §7): a guest's emulated VT-d over an assigned device, by shadowing
+ * (caching mode: every map and unmap trapped) or by nested translation (the guest's table bound as
+ * the first level; only invalidations trapped), and one deliberately broken variant of each in
+ * which the device reaches a frame the guest no longer owns.
  */
 import { viommuDesign } from './design.js';
 

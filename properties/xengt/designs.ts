@@ -1,7 +1,7 @@
 /**
- * The built-in XenGT designs: seed 004's two ways for the backend to translate a guest gfn, each
- * under the full GVT-g mediator (GGTT and PPGTT shadowing, the per-gfn DMA cache, write
- * protection by the backend's ioreq server, command scanning).
+ * The built-in XenGT designs: the two ways (docs/debates.md#xengt-lookup-or-map) for the backend to
+ * translate a guest gfn, each under the full GVT-g mediator (GGTT and PPGTT shadowing, the per-gfn
+ * DMA cache, write protection by the backend's ioreq server, command scanning).
  */
 import { xenGtDesign } from './design.js';
 
@@ -20,7 +20,7 @@ export const xenLookup = xenGtDesign({
   // The flaw is the backend's: its shortest paths are the GTT's, which the explore scope covers.
   commands: 'xen',
   description:
-    "XenGT backend looks up gfn → mfn (XENMEM_get_mfn_from_pfn) without a reference: GTT write, balloon out, frame given to another domain, DMA (seed 004). And a raw mfn is no stable DMA address: once the frame comes back to the guest at another gfn, two DMA cache entries hold it, and releasing one drops the other's reference",
+    "XenGT backend looks up gfn → mfn (XENMEM_get_mfn_from_pfn) without a reference: GTT write, balloon out, frame given to another domain, DMA (Deegan's race, docs/debates.md#xengt-lookup-or-map). And a raw mfn is no stable DMA address: once the frame comes back to the guest at another gfn, two DMA cache entries hold it, and releasing one drops the other's reference",
   breaks: [
     'no-dma-to-foreign-frame',
     'no-dma-to-free-frame',

@@ -92,7 +92,7 @@ describe('explore on a toy stack', () => {
 });
 
 describe('explore on XenGT', () => {
-  test('xen/lookup: the seed 004 race and its root cause, shortest, replayable, in check shape', () => {
+  test('xen/lookup: the XenGT lookup race and its root cause, shortest, replayable, in check shape', () => {
     const race = [
       'no-dma-to-foreign-frame',
       'no-dma-to-free-frame',

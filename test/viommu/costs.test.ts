@@ -1,6 +1,7 @@
 /**
- * `dmaprop costs`: the numbers behind seed 003's claim (nested avoids the trap on map), and the CLI
- * contract (a table, `--json`, usage errors exit 2). The workloads are deterministic; no timing.
+ * `dmaprop costs`: the numbers behind the vIOMMU debate's claim that nested avoids the trap on map
+ * (docs/debates.md#viommu-shadow-or-nested), and the CLI contract (a table, `--json`, usage errors
+ * exit 2). The workloads are deterministic; no timing.
  */
 import { describe, expect, test } from 'vitest';
 import { main } from '../../src/cli.js';

@@ -1,9 +1,10 @@
 /**
- * The differential property of seed 003: the same well-behaved guest program gives every DMA the
- * same outcome (the same frame, or a fault) on shadow and on nested. The suite runs 200 sequences;
- * `dmaprop check --design viommu/differential --runs 10000 --seed 3` runs the 10,000 of the README.
- * A VMM bug on either side is caught with a counterexample of 3 or 4 steps, and the guest drivers
- * issue the invalidations the reference requires of each design.
+ * The differential property of the vIOMMU debate (docs/debates.md#viommu-shadow-or-nested): the
+ * same well-behaved guest program gives every DMA the same outcome (the same frame, or a fault) on
+ * shadow and on nested. The suite runs 200 sequences; `dmaprop check --design viommu/differential
+ * --runs 10000 --seed 3` runs the 10,000 of the README. A VMM bug on either side is caught with a
+ * counterexample of 3 or 4 steps, and the guest drivers issue the invalidations the reference
+ * requires of each design.
  */
 import { describe, expect, test } from 'vitest';
 import { checkDesign } from '../../src/check.js';

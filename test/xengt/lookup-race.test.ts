@@ -1,10 +1,10 @@
 /**
- * Seed 004: the lookup design lets the GPU write a page that was ballooned out and handed to
- * another domain. Caught on every fixed seed; the effect counterexample is the race in at most
- * four steps, and the latent invariants pin the root cause in fewer. (The design breaks more: the
- * raw mfns it puts in the mediator's DMA cache alias once a frame comes back at another gfn. The
- * 20-seed test follows the race alone; the last test pins the aliasing's shortest traces on the
- * seed whose minimization once stopped two steps short.)
+ * Deegan's race (docs/debates.md#xengt-lookup-or-map): the lookup design lets the GPU write a page
+ * that was ballooned out and handed to another domain. Caught on every fixed seed; the effect
+ * counterexample is the race in at most four steps, and the latent invariants pin the root cause in
+ * fewer. (The design breaks more: the raw mfns it puts in the mediator's DMA cache alias once a
+ * frame comes back at another gfn. The 20-seed test follows the race alone; the last test pins the
+ * aliasing's shortest traces on the seed whose minimization once stopped two steps short.)
  */
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +16,7 @@ import { xenLookup } from '../../properties/xengt/designs.js';
 import { FIXED_SEEDS } from '../helpers.js';
 
 const guest = xenLookup.config.guestDomid;
-/** The invariants the seed 004 race breaks: its effect, and its root cause. */
+/** The invariants the lookup race breaks: its effect, and its root cause. */
 const RACE = [
   'no-dma-to-foreign-frame',
   'no-dma-to-free-frame',
@@ -26,7 +26,7 @@ const RACE = [
 /** Every seed saves its counterexamples here; one bug must give one canonical entry. */
 const corpus = mkdtempSync(join(tmpdir(), 'dmaprop-canonical-'));
 
-describe('xen/lookup: the seed 004 race', () => {
+describe('xen/lookup: the XenGT lookup race', () => {
   test.for(FIXED_SEEDS)('seed %i: caught, with the race in at most 4 steps', (seed) => {
     const check = checkDesign(xenLookup, { seed, runs: 1000, report: RACE });
     expect(check.verdict).toBe('violated');

@@ -1,7 +1,8 @@
 /**
- * Seed 004's alternative: mapping with a reference keeps every invariant. The suite runs 4,000
- * sequences of seed 2024; the full 10,000 (`dmaprop check --design xen/map --seed 2024 --runs
- * 10000`, about 15 s here) also hold, and `npm run bench` measures the rate.
+ * The map alternative of the XenGT debate (docs/debates.md#xengt-lookup-or-map): mapping with a
+ * reference keeps every invariant. The suite runs 4,000 sequences of seed 2024; the full 10,000
+ * (`dmaprop check --design xen/map --seed 2024 --runs 10000`, about 15 s here) also hold, and `npm
+ * run bench` measures the rate.
  */
 import { describe, expect, test } from 'vitest';
 import { checkDesign } from '../../src/check.js';

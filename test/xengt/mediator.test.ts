@@ -1,8 +1,8 @@
 /**
- * The shared GVT-g mediator on Xen, service by service (semantics.md §2.9, §4.6): the map backend
- * maps each guest page once into the backend's pool with a page reference and unmaps it with the
- * last shadow entry; the lookup backend hands out raw mfns and holds nothing; the ioreq server
- * write-protects guest page tables; the old GTT layout (entries 0–3 the vGPU's) still holds.
+ * The shared GVT-g mediator on Xen, service by service (docs/reference/xen.md §2.9, §4.6): the map
+ * backend maps each guest page once into the backend's pool with a page reference and unmaps it
+ * with the last shadow entry; the lookup backend hands out raw mfns and holds nothing; the ioreq
+ * server write-protects guest page tables; the old GTT layout (entries 0–3 the vGPU's) still holds.
  */
 import { describe, expect, test } from 'vitest';
 import type { XenGtCommand } from '../../models/xengt/commands.js';
@@ -96,7 +96,7 @@ describe('lookup backend', () => {
     expect(state.xen.domains[0]?.p2m[POOL]).toBeUndefined();
   });
 
-  test('the seed 004 race: the frame goes free, then to dom0, and the GPU still reaches it', () => {
+  test('the XenGT lookup race: the frame goes free, then to dom0, and the GPU still reaches it', () => {
     const freed = run([write(0, 0), { kind: 'decreaseReservation', domid: GUEST, gfn: 0 }], xenLookup);
     const mfn = freed.vgpu?.cache[0]?.dmaAddr;
     expect(freed.xen.memory.frames[mfn!]?.owner).toBeNull();

@@ -1,7 +1,8 @@
 /**
- * The differential property of seed 003: for the same guest program, run by a guest that follows
- * the invalidation rules, shadow and nested give every operation the same outcome — a DMA lands in
- * the same frame or faults in both, and a request is accepted or refused alike.
+ * The differential property of the vIOMMU debate (docs/debates.md#viommu-shadow-or-nested): for the
+ * same guest program, run by a guest that follows the invalidation rules, shadow and nested give
+ * every operation the same outcome — a DMA lands in the same frame or faults in both, and a request
+ * is accepted or refused alike.
  */
 import type { DriverOp } from '../../../models/viommu/driver.js';
 import type { ViommuPairState } from '../../../models/viommu/pair.js';

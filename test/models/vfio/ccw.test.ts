@@ -1,7 +1,8 @@
 /**
- * The vfio-ccw style channel-program device (seed 001): pin the program's pages, translate,
- * perform the I/O on the pinned frames, unpin — in one step or with the I/O in flight across
- * steps, so an UNMAP_DMA can come in between (the driver's dma_unmap op then aborts the I/O).
+ * The vfio-ccw style channel-program device (docs/debates.md#mediated-not-noiommu): pin the
+ * program's pages, translate, perform the I/O on the pinned frames, unpin — in one step or with the
+ * I/O in flight across steps, so an UNMAP_DMA can come in between (the driver's dma_unmap op then
+ * aborts the I/O).
  */
 import { describe, expect, it } from 'vitest';
 import { ccwCompleteIo, ccwRunIo, ccwStartIo } from '../../../models/vfio/ccw.js';
