@@ -12,6 +12,7 @@ import { xenGtCommandKinds, xenGtXenCommandKinds } from '../../models/xengt/comm
 import type { XenGtConfig } from '../../models/xengt/config.js';
 import type { CommandSpace } from '../../src/design.js';
 import { pickOr } from '../pick.js';
+import { preferOr } from '../prefer.js';
 import type { XenGtTemplate } from './resolve.js';
 import type { XenGtUniverse } from './universe.js';
 
@@ -19,12 +20,15 @@ function below(size: number): fc.Arbitrary<number> {
   return fc.nat({ max: size - 1 });
 }
 
-/** Domids weighted toward the guest and the other domain; the last one does not exist. */
+/**
+ * Domids weighted toward the guest, whose own requests race the GPU (half of them), then the
+ * other domain and the backend; the last one does not exist.
+ */
 function domid(config: XenGtConfig, universe: XenGtUniverse): fc.Arbitrary<number> {
   const other = config.world.domains.findIndex((_, id) => id !== config.guestDomid && id !== config.backendDomid);
   return fc.oneof(
-    { weight: 4, arbitrary: fc.constant(config.guestDomid) },
-    { weight: 3, arbitrary: fc.constant(other < 0 ? config.backendDomid : other) },
+    { weight: 5, arbitrary: fc.constant(config.guestDomid) },
+    { weight: 2, arbitrary: fc.constant(other < 0 ? config.backendDomid : other) },
     { weight: 2, arbitrary: fc.constant(config.backendDomid) },
     { weight: 1, arbitrary: fc.constant(universe.domids - 1) },
   );
@@ -42,9 +46,7 @@ export type XenGtCommandSet = 'full' | 'xen';
  * alike; announcing and retiring a PPGTT, writing commands and PPGTT accesses less often;
  * submission and execution, whose malformed batches put the vGPU in failsafe for the rest of a
  * run, rarely. Tearing down ends the interesting part of a run (no vGPU, no guest), so it is a
- * quarter as frequent; swarm runs that leave a kind out still explore without it. The Xen side
- * alone uses the same proportions at half the scale, the one the stack had before the mediator's
- * commands joined it, so that its generated sequences are the ones it had then.
+ * quarter as frequent; swarm runs that leave a kind out still explore without it.
  */
 const weights: Readonly<Record<XenGtCommandKind, number>> = {
   gttWrite: 8,
@@ -69,6 +71,29 @@ const weights: Readonly<Record<XenGtCommandKind, number>> = {
   gpuDmaPpgtt: 2,
 };
 
+/**
+ * The Xen side alone races the backend's translation: GTT writes and the memory operations that
+ * give a page back and hand its frame out again come most (an exploit needs four or five of them
+ * in order), GPU DMA nearly as often; grant and foreign mappings, which no GTT entry names, half
+ * as often; tearing down a domain an eighth, and the vGPU, which ends a run's use of the GTT, a
+ * sixteenth.
+ */
+const xenSideWeights: Readonly<Partial<Record<XenGtCommandKind, number>>> = {
+  gttWrite: 16,
+  decreaseReservation: 16,
+  populatePhysmap: 16,
+  gpuDma: 12,
+  grantAccess: 8,
+  endAccess: 8,
+  mapGrantRef: 8,
+  unmapGrantRef: 8,
+  mapForeign: 8,
+  unmapForeign: 8,
+  destroyDomain: 2,
+  vgpuDestroy: 1,
+  vgpuCreate: 1,
+};
+
 export function xenGtCommandSpace(
   config: XenGtConfig,
   universe: XenGtUniverse,
@@ -76,6 +101,8 @@ export function xenGtCommandSpace(
 ): CommandSpace<XenGtTemplate> {
   const dom = domid(config, universe);
   const gfn = pickOr(below(universe.gfns));
+  // Where a preferred pick aims (`resolve.ts`): the page the GPU uses, a frame it reaches twice.
+  const aimedGfn = preferOr(below(universe.gfns));
   const ref = pickOr(below(universe.refs));
   const entry = below(universe.gttEntries);
   // Mostly the first entry of a table, so that the guest's stores meet the entries it wrote before.
@@ -105,13 +132,13 @@ export function xenGtCommandSpace(
   const arbitraries: Record<XenGtCommandKind, fc.Arbitrary<XenGtTemplate>> = {
     gttWrite: fc.record({
       kind: fc.constant('gttWrite' as const),
-      entry,
-      gfn,
+      entry: preferOr(entry),
+      gfn: aimedGfn,
       present: fc.oneof({ weight: 5, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
     }),
-    gpuDma: fc.record({ kind: fc.constant('gpuDma' as const), entry: pickOr(entry), write: fc.boolean() }),
-    decreaseReservation: fc.record({ kind: fc.constant('decreaseReservation' as const), domid: dom, gfn }),
-    populatePhysmap: fc.record({ kind: fc.constant('populatePhysmap' as const), domid: dom, gfn }),
+    gpuDma: fc.record({ kind: fc.constant('gpuDma' as const), entry: preferOr(entry), write: fc.boolean() }),
+    decreaseReservation: fc.record({ kind: fc.constant('decreaseReservation' as const), domid: dom, gfn: aimedGfn }),
+    populatePhysmap: fc.record({ kind: fc.constant('populatePhysmap' as const), domid: dom, gfn: aimedGfn }),
     grantAccess: fc.record({
       kind: fc.constant('grantAccess' as const),
       domid: dom,
@@ -133,20 +160,20 @@ export function xenGtCommandSpace(
       .map(({ parts, ...fields }) => ({ kind: 'mapGrantRef' as const, ...fields, ...parts })),
     unmapGrantRef: fc.record({
       kind: fc.constant('unmapGrantRef' as const),
-      mapperDomid: dom,
+      mapperDomid: pickOr(dom),
       handle: pickOr(below(universe.handles)),
       hostAddr: address,
       devBusAddr: address,
     }),
     mapForeign: fc.record({
       kind: fc.constant('mapForeign' as const),
-      domid: dom,
+      domid: pickOr(dom),
       gfn,
       foreignDomid: dom,
       foreignGfn: gfn,
     }),
-    unmapForeign: fc.record({ kind: fc.constant('unmapForeign' as const), domid: dom, gfn }),
-    destroyDomain: fc.record({ kind: fc.constant('destroyDomain' as const), domid: dom }),
+    unmapForeign: fc.record({ kind: fc.constant('unmapForeign' as const), domid: pickOr(dom), gfn }),
+    destroyDomain: fc.record({ kind: fc.constant('destroyDomain' as const), domid: preferOr(dom) }),
     vgpuDestroy: fc.constant({ kind: 'vgpuDestroy' as const }),
     vgpuCreate: fc.constant({ kind: 'vgpuCreate' as const }),
     guestWritePte: fc.record({
@@ -154,7 +181,7 @@ export function xenGtCommandSpace(
       gfn: pickOr(below(universe.gfns), 2),
       index: tableIndex,
       present: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
-      targetGfn: gfn,
+      targetGfn: aimedGfn,
       sizeBytes: fc.constantFrom(8, 8, 8, 4),
     }),
     guestWriteCmd: fc.record({
@@ -183,7 +210,7 @@ export function xenGtCommandSpace(
 
   return {
     kinds: set === 'full' ? xenGtCommandKinds : xenGtXenCommandKinds,
-    weight: (kind) => weights[kind as XenGtCommandKind] / (set === 'full' ? 1 : 2),
+    weight: (kind) => (set === 'full' ? weights : xenSideWeights)[kind as XenGtCommandKind] ?? 1,
     arbitrary(kind: string): fc.Arbitrary<XenGtTemplate> {
       const arbitrary = arbitraries[kind as XenGtCommandKind];
       if (arbitrary === undefined) throw new Error(`xengt: no generator for command kind '${kind}'`);

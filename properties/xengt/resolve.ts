@@ -10,7 +10,9 @@ import type { XenGtState } from '../../models/xengt/types.js';
 import type { XenDomain } from '../../models/xen/types.js';
 import { resolvePick } from '../pick.js';
 import type { Pickable, Templated } from '../pick.js';
+import { resolvePreferring } from '../prefer.js';
 import type { XenGtUniverse } from './universe.js';
+import { reachedFrames } from './views.js';
 
 export type XenGtTemplate = Templated<XenGtCommand>;
 
@@ -48,23 +50,39 @@ export function resolveXenGt(
   // Domids, GTT entries and booleans are generated raw; a pick there means "raw value mod universe".
   const plain = (value: Pickable<number>, size: number): number => resolvePick(value, [], raw(size));
   const guestRam = (): number[] => gfnsWhere(domain(config.guestDomid), (type) => type === 'ram_rw');
+  // A pick of a guest page the GPU should reach prefers one whose frame it reaches already
+  // through another page's DMA address: the aliasing a stable DMA address must rule out.
+  const ramTarget = (value: Pickable<number>): number =>
+    resolvePreferring(value, aliases(state, config).aliasedRam, guestRam(), raw(universe.gfns));
   const roots = (): number[] => state.vgpu?.mms.map((mm) => mm.rootGfn) ?? [];
 
   switch (template.kind) {
-    case 'gttWrite':
+    case 'gttWrite': {
+      // A pick of the entry prefers one whose frame another shadow entry reaches too (rewriting
+      // it releases one of two users of a frame), else one not in use, so that the entries in
+      // use keep their frames while the guest gives pages back and takes others.
+      const shared = aliases(state, config).sharingEntries;
+      const own = ownGgttIndices(config.gvt.layout);
+      const unused = own.filter((index) => state.vgpu?.ggttHost[index]?.kind !== 'dma');
       return {
         kind: 'gttWrite',
-        entry: plain(template.entry, universe.gttEntries),
-        gfn: num(template.gfn, guestRam(), universe.gfns),
+        entry: resolvePreferring(template.entry, shared.length > 0 ? shared : unused, own, raw(universe.gttEntries)),
+        gfn: ramTarget(template.gfn),
         present: template.present,
       };
-    case 'gpuDma':
-      // The guest drives the GPU through the entries it has written.
+    }
+    case 'gpuDma': {
+      // The guest drives the GPU through the entries it has written, preferably those naming a
+      // page it has given back since.
+      const present = presentEntries(state, config);
+      const ram = guestRam();
+      const givenBack = present.filter((index) => !ram.includes(state.vgpu?.ggttGuest[index]?.gfn ?? -1));
       return {
         kind: 'gpuDma',
-        entry: num(template.entry, presentEntries(state, config), universe.gttEntries),
+        entry: resolvePreferring(template.entry, givenBack, present, raw(universe.gttEntries)),
         write: template.write,
       };
+    }
     case 'guestWritePte': {
       // A pick of the page means "a page the mediator shadows as a page table" (before there is
       // one, "a RAM page", where the guest prepares its tables); of the target, "a RAM page".
@@ -74,7 +92,7 @@ export function resolveXenGt(
         gfn: num(template.gfn, shadowed.length > 0 ? shadowed : guestRam(), universe.gfns),
         index: plain(template.index, universe.tableEntries),
         present: template.present,
-        targetGfn: num(template.targetGfn, guestRam(), universe.gfns),
+        targetGfn: ramTarget(template.targetGfn),
         sizeBytes: plain(template.sizeBytes, 9),
       };
     }
@@ -107,23 +125,31 @@ export function resolveXenGt(
     case 'gpuExecute':
       return { kind: 'gpuExecute' };
     case 'decreaseReservation': {
+      // The guest gives back, preferably, a page the GPU uses (one the DMA cache holds).
       const domid = plain(template.domid, universe.domids);
+      const populated = gfnsWhere(domain(domid), () => true);
+      const used = domid === config.guestDomid ? cachedGfns(state).filter((gfn) => populated.includes(gfn)) : [];
       return {
         kind: 'decreaseReservation',
         domid,
-        gfn: num(
-          template.gfn,
-          gfnsWhere(domain(domid), () => true),
-          universe.gfns,
-        ),
+        gfn: resolvePreferring(template.gfn, used, populated, raw(universe.gfns)),
       };
     }
     case 'populatePhysmap': {
+      // The guest takes back, preferably, a page other than one the DMA cache still names: the
+      // frame it gave back last comes to it under another gfn.
       const domid = plain(template.domid, universe.domids);
+      const empty = emptyGfns(domain(domid), universe);
+      const cached = domid === config.guestDomid ? cachedGfns(state) : [];
       return {
         kind: 'populatePhysmap',
         domid,
-        gfn: num(template.gfn, emptyGfns(domain(domid), universe), universe.gfns),
+        gfn: resolvePreferring(
+          template.gfn,
+          empty.filter((gfn) => !cached.includes(gfn)),
+          empty,
+          raw(universe.gfns),
+        ),
       };
     }
     case 'grantAccess': {
@@ -190,7 +216,13 @@ export function resolveXenGt(
       };
     }
     case 'unmapGrantRef': {
-      const mapperDomid = plain(template.mapperDomid, universe.domids);
+      // A pick of the mapper means "a domain with a live grant mapping".
+      const mappers = state.xen.domains.filter((mapper) => mapper.maptrack.some((mapping) => mapping !== null));
+      const mapperDomid = num(
+        template.mapperDomid,
+        mappers.map((mapper) => mapper.domid),
+        universe.domids,
+      );
       const maptrack = domain(mapperDomid)?.maptrack ?? [];
       const liveHandles = maptrack.flatMap((mapping, handle) => (mapping === null ? [] : [handle]));
       const handle = num(template.handle, liveHandles, universe.handles);
@@ -211,7 +243,9 @@ export function resolveXenGt(
       };
     }
     case 'mapForeign': {
-      const domid = plain(template.domid, universe.domids);
+      // A pick of the mapping domain means "a privileged domain" (the backend, the toolstack).
+      const privileged = state.xen.domains.filter((mapper) => mapper.privileged).map((mapper) => mapper.domid);
+      const domid = num(template.domid, privileged, universe.domids);
       const foreignDomid = plain(template.foreignDomid, universe.domids);
       const ram = gfnsWhere(domain(foreignDomid), (type) => type === 'ram_rw');
       return {
@@ -223,17 +257,92 @@ export function resolveXenGt(
       };
     }
     case 'unmapForeign': {
-      const domid = plain(template.domid, universe.domids);
+      // A pick of the domain means "a domain with a foreign mapping".
+      const mappers = state.xen.domains.filter((mapper) =>
+        Object.values(mapper.p2m).some((entry) => entry.type === 'map_foreign'),
+      );
+      const domid = num(
+        template.domid,
+        mappers.map((mapper) => mapper.domid),
+        universe.domids,
+      );
       const foreign = gfnsWhere(domain(domid), (type) => type === 'map_foreign').filter((gfn) => gfn < universe.gfns);
       return { kind: 'unmapForeign', domid, gfn: num(template.gfn, foreign, universe.gfns) };
     }
-    case 'destroyDomain':
-      return { kind: 'destroyDomain', domid: plain(template.domid, universe.domids) };
+    case 'destroyDomain': {
+      // A pick prefers a domain that maps another's page or whose page another maps: its
+      // teardown has references to give back or to wait for.
+      const domids = state.xen.domains.map((candidate) => candidate.domid);
+      return {
+        kind: 'destroyDomain',
+        domid: resolvePreferring(template.domid, sharingDomains(state), domids, raw(universe.domids)),
+      };
+    }
     case 'vgpuDestroy':
       return { kind: 'vgpuDestroy' };
     case 'vgpuCreate':
       return { kind: 'vgpuCreate' };
   }
+}
+
+/** Domains on either side of a grant or foreign mapping (its own page included), in domid order. */
+function sharingDomains(state: XenGtState): number[] {
+  const owner = (mfn: number): number | null => state.xen.memory.frames[mfn]?.owner ?? null;
+  const sharing = new Set<number>();
+  for (const domain of state.xen.domains) {
+    const mapped = [
+      ...domain.maptrack.flatMap((mapping) => (mapping === null ? [] : [mapping.mfn])),
+      ...Object.values(domain.p2m).flatMap((entry) => (entry.type === 'map_foreign' ? [entry.mfn] : [])),
+    ];
+    for (const mfn of mapped) {
+      sharing.add(domain.domid);
+      const granter = owner(mfn);
+      if (granter !== null) sharing.add(granter);
+    }
+  }
+  return [...sharing].sort((left, right) => left - right);
+}
+
+/** Guest pages the vGPU's DMA cache holds (mapped for the GPU), in gfn order. */
+function cachedGfns(state: XenGtState): number[] {
+  return Object.keys(state.vgpu?.cache ?? {}).map(Number);
+}
+
+/**
+ * Frames the GPU reaches by more than one route, as an attacker aims at them: the guest's RAM
+ * pages outside the DMA cache whose frame a shadow entry reaches (a GTT entry written with one
+ * aliases a frame the GPU already uses under another page), and the vGPU's GGTT entries whose
+ * frame another shadow entry reaches too (rewriting one releases one of two users of a frame).
+ */
+interface Aliases {
+  readonly aliasedRam: readonly number[];
+  readonly sharingEntries: readonly number[];
+}
+
+const noAliases: Aliases = { aliasedRam: [], sharingEntries: [] };
+// Resolution runs on finished states, which are never modified: memoized by state.
+const aliasesMemo = new WeakMap<XenGtState, Aliases>();
+
+function aliases(state: XenGtState, config: XenGtConfig): Aliases {
+  const vgpu = state.vgpu;
+  if (vgpu === null) return noAliases;
+  const known = aliasesMemo.get(state);
+  if (known !== undefined) return known;
+  const reached = reachedFrames(state, config);
+  const users = new Map<number, number>();
+  for (const use of reached) if (use.mfn !== null) users.set(use.mfn, (users.get(use.mfn) ?? 0) + 1);
+  const guest = state.xen.domains[config.guestDomid];
+  const aliasedRam = gfnsWhere(guest, (type) => type === 'ram_rw').filter(
+    (gfn) => vgpu.cache[gfn] === undefined && users.has(guest?.p2m[gfn]?.mfn ?? -1),
+  );
+  const sharingEntries = reached.flatMap((use) => {
+    const ggtt = /^ggtt (\d+)$/.exec(use.where);
+    if (ggtt === null || use.mfn === null) return [];
+    return (users.get(use.mfn) ?? 0) > 1 ? [Number(ggtt[1])] : [];
+  });
+  const found = { aliasedRam, sharingEntries };
+  aliasesMemo.set(state, found);
+  return found;
 }
 
 /** GTT entries of the vGPU whose guest entry is present. */
