@@ -12,14 +12,16 @@ import type {
   PassthroughState,
 } from '../../models/passthrough/types.js';
 import type { VfioBug } from '../../models/vfio/config.js';
-import { guardStep } from '../generic/guard.js';
+import { guardResolve, guardStep } from '../generic/guard.js';
 import type { Design, Expectation } from '../../src/design.js';
 import { explainPassthroughStep } from './explain.js';
 import { passthroughExploreScope } from './explore-scope.js';
-import { formatPassthroughCommand, validatePassthroughCommand } from './format.js';
-import { passthroughCommandSpace } from './generators.js';
+import { formatPassthroughCommand, validatePassthroughCommand, validatePassthroughTemplate } from './format.js';
+import { passthroughCommandSpace, passthroughPickUniverse } from './generators.js';
 import { passthroughInvariants } from './invariants/index.js';
 import { classifyPassthroughStep, passthroughReach } from './reach.js';
+import { resolvePassthrough } from './resolve.js';
+import type { PassthroughTemplate } from './resolve.js';
 import { initPassthroughWorld } from './world.js';
 
 /** A refused command's result: nothing translated, no device access. */
@@ -36,7 +38,7 @@ export interface PassthroughDesignOptions {
   readonly policy?: AllocPolicy;
 }
 
-export type PassthroughDesign = Design<PassthroughState, PassthroughCommand, PassthroughCommand> & {
+export type PassthroughDesign = Design<PassthroughState, PassthroughCommand, PassthroughTemplate> & {
   readonly config: PassthroughConfig;
 };
 
@@ -57,7 +59,9 @@ export function passthroughDesign(options: PassthroughDesignOptions): Passthroug
     // Steps never modify the state they are given, so every run can start from the same object.
     init: () => initial,
     step: guardStep(validatePassthroughCommand, (state, command) => stepPassthrough(state, config, command), noEffects),
-    resolve: (_state, template) => template,
+    resolve: guardResolve(validatePassthroughTemplate, (state, template: PassthroughTemplate) =>
+      resolvePassthrough(state, passthroughPickUniverse, template),
+    ),
     commands: passthroughCommandSpace(options.mode !== 'strict'),
     invariants: passthroughInvariants,
     formatCommand: formatPassthroughCommand,

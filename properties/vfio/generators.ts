@@ -12,7 +12,8 @@ import type { CommandSpace } from '../../src/design.js';
 import { FRAME_COUNT, LAZY_VADDR_PAGE, OTHER_OWNER, RAM_PAGES, RAM_VADDR_PAGE } from './world.js';
 import type { VfioStackKind } from './world.js';
 
-const IOVA_PAGES = 8;
+/** IOVA pages of generated requests. */
+export const IOVA_PAGES = 8;
 
 /** Where the IOVA universe of generated requests starts (a stack with page tables puts it across a boundary). */
 export interface VfioSpaceOptions {
@@ -36,7 +37,8 @@ const edgeU64 = fc.constantFrom(
 
 const flags = fc.constantFrom(0, 1, 2, 3, 4, 5, 8, 0xff);
 
-const vaddrPage = fc.oneof(
+/** Vaddr pages: mostly the guest's RAM, sometimes the lazily faulted region or unmapped addresses. */
+export const vaddrPage = fc.oneof(
   { weight: 5, arbitrary: fc.integer({ min: RAM_VADDR_PAGE, max: RAM_VADDR_PAGE + RAM_PAGES - 1 }) },
   { weight: 1, arbitrary: fc.constantFrom(LAZY_VADDR_PAGE, LAZY_VADDR_PAGE + 1, 0, 100) },
 );
