@@ -16,7 +16,7 @@ import { noCosts } from '../../models/viommu/types.js';
 import { viommuCommandSpace } from './generators.js';
 import { viommuInvariants } from './invariants.js';
 import { classifyViommuStep, viommuReach } from './reach.js';
-import { resolveTemplate } from './resolve.js';
+import { resolveViommuTemplate } from './resolve.js';
 import type { PickUniverse, ViommuTemplate } from './resolve.js';
 import { initViommuWorld } from './world.js';
 import { GIOVA_PAGES } from './generators.js';
@@ -71,7 +71,7 @@ export function viommuDesign(options: ViommuDesignOptions): ViommuDesign {
     init: () => initial,
     step: guardStep(validateViommuCommand, (state, command) => stepViommu(state, config, command), nothing),
     resolve: guardResolve(validateViommuTemplate, (state, template: ViommuTemplate) =>
-      resolveTemplate<ViommuCommand>(state.guest, pickUniverse, template),
+      resolveViommuTemplate(state, pickUniverse, template),
     ),
     commands: viommuCommandSpace,
     invariants: viommuInvariants,

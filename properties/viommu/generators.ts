@@ -14,6 +14,7 @@ import { GUEST_DID } from '../../models/viommu/types.js';
 import type { CommandSpace } from '../../src/design.js';
 import { commandSpaceOf } from '../generic/command-space.js';
 import { pickOr } from '../pick.js';
+import { preferOr } from '../prefer.js';
 import type { ViommuTemplate } from './resolve.js';
 import { FRAME_COUNT, OTHER_OWNER, RAM_PAGES } from '../vfio/world.js';
 
@@ -26,10 +27,10 @@ const gpaPage = fc.oneof(
   { weight: 1, arbitrary: fc.integer({ min: 4, max: RAM_PAGES - 1 }) },
 );
 
-const invalidation: fc.Arbitrary<ViommuCommand> = fc.oneof(
+const invalidation: fc.Arbitrary<ViommuTemplate> = fc.oneof(
   {
     weight: 8,
-    arbitrary: giovaPage.map((page): ViommuCommand => ({
+    arbitrary: preferOr(giovaPage).map((page): ViommuTemplate => ({
       kind: 'guestInvalidate',
       granularity: 'page',
       did: GUEST_DID,
@@ -71,15 +72,15 @@ const table: Readonly<Record<ViommuCommandKind, fc.Arbitrary<ViommuTemplate>>> =
     .map((args): ViommuCommand => ({ kind: 'guestMap', ...args })),
   guestUnmap: pickOr(giovaPage).map((page): ViommuTemplate => ({ kind: 'guestUnmap', giovaPage: page })),
   guestInvalidate: invalidation,
-  guestBalloonOut: gpaPage.map((page): ViommuCommand => ({ kind: 'guestBalloonOut', gpaPage: page })),
+  guestBalloonOut: preferOr(gpaPage).map((page): ViommuTemplate => ({ kind: 'guestBalloonOut', gpaPage: page })),
   guestBalloonIn: pickOr(gpaPage).map((page): ViommuTemplate => ({ kind: 'guestBalloonIn', gpaPage: page })),
   guestTouch: gpaPage.map((page): ViommuCommand => ({ kind: 'guestTouch', gpaPage: page })),
   vmmDiscard: gpaPage.map((page): ViommuCommand => ({ kind: 'vmmDiscard', gpaPage: page })),
   allocateToOther: fc.constant<ViommuCommand>({ kind: 'allocateToOther', owner: OTHER_OWNER }),
   releaseFromOther: fc.nat({ max: FRAME_COUNT - 1 }).map((mfn): ViommuCommand => ({ kind: 'releaseFromOther', mfn })),
   deviceDma: fc
-    .record({ giovaPage, write: fc.boolean() })
-    .map((args): ViommuCommand => ({ kind: 'deviceDma', ...args })),
+    .record({ giovaPage: preferOr(giovaPage), write: fc.boolean() })
+    .map((args): ViommuTemplate => ({ kind: 'deviceDma', ...args })),
 };
 
 /** The guest's DMA traffic dominates; balloon requests and frame reuse come often enough to race it. */

@@ -6,9 +6,12 @@
  * A pick with nothing live falls back to a raw page of the universe; the trace records the result.
  */
 import type { DriverOp } from '../../models/viommu/driver.js';
-import type { GuestState, ViommuCommand } from '../../models/viommu/types.js';
+import type { GuestState, ViommuCommand, ViommuState } from '../../models/viommu/types.js';
+import { viommuReach } from '../../models/viommu/views.js';
+import { dmaTargets } from '../passthrough/resolve.js';
 import { isPick, resolvePick } from '../pick.js';
-import type { Templated } from '../pick.js';
+import type { Pick, Templated } from '../pick.js';
+import { resolvePreferring } from '../prefer.js';
 
 export type ViommuTemplate = Templated<ViommuCommand>;
 export type DriverTemplate = Templated<DriverOp>;
@@ -65,4 +68,60 @@ export function resolveTemplate<C extends { readonly kind: string }>(
     resolved[field] = resolvePick(value, set === undefined ? [] : live(guest, universe, set), (pick) => pick % size);
   }
   return resolved as C;
+}
+
+/**
+ * A template of a vIOMMU design (not the differential pair, whose two sides share one guest but
+ * not one host), resolved against the whole state: a device DMA prefers a GIOVA page only a stale
+ * host IOTLB entry still translates, else one the device reaches; a page invalidation prefers a
+ * page either side uses (the guest maps it, or the device reaches it); a balloon request out
+ * prefers a GPA page the guest's table still maps or whose frame the device still reaches (the
+ * guest gives back memory its device may use). Other picks as `resolveTemplate`.
+ */
+export function resolveViommuTemplate(
+  state: ViommuState,
+  universe: PickUniverse,
+  template: ViommuTemplate,
+): ViommuCommand {
+  const command = resolveTemplate<ViommuCommand>(state.guest, universe, template);
+  const giovaPages = Array.from({ length: universe.giovaPages }, (_, page) => page);
+  const giova = (value: Pick, preferred: readonly number[]): number =>
+    resolvePreferring(
+      value,
+      preferred.filter((page) => page < universe.giovaPages),
+      giovaPages,
+      (pick) => pick % universe.giovaPages,
+    );
+  if (template.kind === 'deviceDma' && command.kind === 'deviceDma' && isPick(template.giovaPage)) {
+    return { ...command, giovaPage: giova(template.giovaPage, dmaTargets(viommuReach(state))) };
+  }
+  if (template.kind === 'guestInvalidate' && command.kind === 'guestInvalidate' && isPick(template.giovaPage)) {
+    // A page either side uses: the guest's table maps it, or the device reaches it.
+    const inUse = new Set([
+      ...live(state.guest, universe, 'mapped'),
+      ...viommuReach(state).map((found) => found.iovaPage),
+    ]);
+    return {
+      ...command,
+      giovaPage: giova(
+        template.giovaPage,
+        [...inUse].sort((left, right) => left - right),
+      ),
+    };
+  }
+  if (template.kind === 'guestBalloonOut' && command.kind === 'guestBalloonOut' && isPick(template.gpaPage)) {
+    const unballooned = live(state.guest, universe, 'unballooned');
+    const mapped = new Set(Object.values(state.guest.table).map((entry) => entry.gpaPage));
+    const reached = new Set(viommuReach(state).map((found) => found.mfn));
+    const backing = (gpaPage: number): number | null =>
+      state.host.vfio.process.pages[state.guestRam.vaddrPage + gpaPage]?.mfn ?? null;
+    const gpaPage = resolvePreferring(
+      template.gpaPage,
+      unballooned.filter((page) => mapped.has(page) || reached.has(backing(page) ?? -1)),
+      unballooned,
+      (pick) => pick % universe.ramPages,
+    );
+    return { ...command, gpaPage };
+  }
+  return command;
 }
