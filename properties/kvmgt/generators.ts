@@ -8,9 +8,11 @@ import fc from 'fast-check';
 import { ownGgttIndices } from '../../models/gvt/config.js';
 import { OTHER_OWNER, RAM_PAGES, kvmgtLayout } from '../../models/kvmgt/config.js';
 import type { KvmgtCommand, KvmgtState } from '../../models/kvmgt/types.js';
+import { type1Backend } from '../../models/vfio/state.js';
 import type { CommandSpace } from '../../src/design.js';
 import { pickOr, resolvePick } from '../pick.js';
 import type { Pickable } from '../pick.js';
+import { preferOr, resolvePreferring } from '../prefer.js';
 
 type WithPick<C, K extends string, F extends string> = C extends { readonly kind: K }
   ? Omit<C, F> & { readonly [P in F]: Pickable<number> }
@@ -20,13 +22,19 @@ type WithPick<C, K extends string, F extends string> = C extends { readonly kind
  * A command as generated. Some fields may name "the k-th live object" instead of a value: a guest
  * page-table page (a page the mediator shadows), a batch page (a page a present GGTT entry of the
  * vGPU names), a GGTT entry of the vGPU that is present, a PPGTT root, a frame of the other VM.
+ * Others prefer what an attacker aims at (`resolveKvmgt`): a page the vGPU has not mapped yet for a
+ * GGTT entry, a command operand the scanner refuses once a batch is queued, a prepared page table
+ * as a PPGTT root, the RAM the vGPU has mapped for the VMM to take away.
  */
 export type KvmgtTemplate =
   | KvmgtCommand
-  | WithPick<KvmgtCommand, 'guestWritePte' | 'guestWriteCmd', 'gfn'>
+  | WithPick<KvmgtCommand, 'ggttWrite', 'gfn'>
+  | WithPick<KvmgtCommand, 'guestWritePte', 'gfn'>
+  | WithPick<KvmgtCommand, 'guestWriteCmd', 'gfn' | 'ggttIndex'>
   | WithPick<KvmgtCommand, 'submitBatch', 'ggttIndex'>
   | WithPick<KvmgtCommand, 'gpuDma', 'entry'>
-  | WithPick<KvmgtCommand, 'ppgttDestroy' | 'gpuDmaPpgtt', 'rootGfn'>
+  | WithPick<KvmgtCommand, 'ppgttCreate' | 'ppgttDestroy' | 'gpuDmaPpgtt', 'rootGfn'>
+  | WithPick<KvmgtCommand, 'vmmUnmapRam' | 'vmmUnplugRam', 'gfn'>
   | WithPick<KvmgtCommand, 'otherVmRelease', 'mfn'>;
 
 const gfn = fc.oneof(
@@ -47,18 +55,27 @@ const ggttIndex = fc.oneof(
   { weight: 12, arbitrary: fc.nat({ max: kvmgtLayout.ggttEntries - 1 }) },
   { weight: 1, arbitrary: fc.constant(kvmgtLayout.ggttEntries) },
 );
-const tableIndex = fc.nat({ max: kvmgtLayout.entriesPerTable - 1 });
+const anyTableIndex = fc.nat({ max: kvmgtLayout.entriesPerTable - 1 });
+// Page-table entries: mostly the first of a table, so that the guest's stores meet the entries it
+// wrote before and the mediator shadows (commands stay spread: a batch runs past its first).
+const tableIndex = fc.oneof({ weight: 2, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: anyTableIndex });
 /** Mostly whole sections of RAM as the VMM mapped them (two pages), sometimes one page of one. */
+const section = fc.nat({ max: RAM_PAGES / 2 - 1 }).map((index) => index * 2);
 const ramRange = fc.oneof(
-  { weight: 3, arbitrary: fc.nat({ max: RAM_PAGES / 2 - 1 }).map((section) => ({ gfn: section * 2, npages: 2 })) },
+  { weight: 3, arbitrary: section.map((gfn) => ({ gfn, npages: 2 })) },
   { weight: 1, arbitrary: fc.record({ gfn: fc.nat({ max: RAM_PAGES - 1 }), npages: fc.constant(1) }) },
+);
+/** The same, aimed: preferably the RAM the vGPU's DMA cache maps (`resolveKvmgt`). */
+const aimedRamRange = fc.oneof(
+  { weight: 3, arbitrary: preferOr(section).map((gfn) => ({ gfn, npages: 2 })) },
+  { weight: 1, arbitrary: fc.record({ gfn: preferOr(fc.nat({ max: RAM_PAGES - 1 })), npages: fc.constant(1) }) },
 );
 
 const table: Readonly<Record<KvmgtTemplate['kind'], fc.Arbitrary<KvmgtTemplate>>> = {
   ggttWrite: fc
     .record({
       index: ggttIndex,
-      gfn: surfaceGfn,
+      gfn: preferOr(surfaceGfn),
       present: fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
       access: fc.constantFrom(
         { sizeBytes: 8, offsetBytes: 0 },
@@ -83,26 +100,29 @@ const table: Readonly<Record<KvmgtTemplate['kind'], fc.Arbitrary<KvmgtTemplate>>
   guestWriteCmd: fc
     .record({
       gfn: pickOr(gfn, 3),
-      index: tableIndex,
+      index: anyTableIndex,
       op: fc.oneof(
         { weight: 8, arbitrary: fc.constant('store' as const) },
         { weight: 1, arbitrary: fc.constant('end' as const) },
         { weight: 1, arbitrary: fc.constant('forbidden' as const) },
       ),
-      // Mostly the vGPU's own graphics memory (a batch the scanner accepts), often the host's.
-      ggttIndex: fc.oneof(
-        { weight: 3, arbitrary: fc.integer({ min: kvmgtLayout.aperture.start, max: kvmgtLayout.hidden.end - 1 }) },
-        { weight: 1, arbitrary: fc.integer({ min: 0, max: kvmgtLayout.aperture.start - 1 }) },
-        { weight: 1, arbitrary: ggttIndex },
+      // Mostly the vGPU's own graphics memory (a batch the scanner accepts), often the host's;
+      // a pick is any entry, preferably the host's once a batch is queued (`resolveKvmgt`).
+      ggttIndex: preferOr(
+        fc.oneof(
+          { weight: 3, arbitrary: fc.integer({ min: kvmgtLayout.aperture.start, max: kvmgtLayout.hidden.end - 1 }) },
+          { weight: 1, arbitrary: fc.integer({ min: 0, max: kvmgtLayout.aperture.start - 1 }) },
+          { weight: 1, arbitrary: ggttIndex },
+        ),
       ),
     })
     .map((fields) => ({ kind: 'guestWriteCmd', ...fields })),
-  ppgttCreate: tableGfn.map((rootGfn) => ({ kind: 'ppgttCreate', rootGfn })),
+  ppgttCreate: preferOr(tableGfn).map((rootGfn) => ({ kind: 'ppgttCreate', rootGfn })),
   ppgttDestroy: pickOr(gfn).map((rootGfn) => ({ kind: 'ppgttDestroy', rootGfn })),
   submitBatch: pickOr(ggttIndex).map((index) => ({ kind: 'submitBatch', ggttIndex: index })),
-  vmmUnmapRam: ramRange.map((range) => ({ kind: 'vmmUnmapRam', ...range })),
+  vmmUnmapRam: aimedRamRange.map((range) => ({ kind: 'vmmUnmapRam', ...range })),
   vmmMapRam: ramRange.map((range) => ({ kind: 'vmmMapRam', ...range })),
-  vmmUnplugRam: ramRange.map((range) => ({ kind: 'vmmUnplugRam', ...range })),
+  vmmUnplugRam: aimedRamRange.map((range) => ({ kind: 'vmmUnplugRam', ...range })),
   vmmPlugRam: ramRange.map((range) => ({ kind: 'vmmPlugRam', ...range })),
   otherVmAllocate: fc.constant({ kind: 'otherVmAllocate' }),
   otherVmRelease: pickOr(fc.nat({ max: 15 })).map((mfn) => ({ kind: 'otherVmRelease', mfn })),
@@ -158,28 +178,61 @@ export function resolveKvmgt(state: KvmgtState, template: KvmgtTemplate): KvmgtC
   const vgpu = state.vgpu;
   const asIs = (pick: number): number => pick;
   switch (template.kind) {
+    case 'ggttWrite': {
+      // A pick prefers RAM the VMM maps and the DMA cache does not hold yet: a new DMA address.
+      const dmas = type1Backend(state.vfio)?.dmas ?? [];
+      const ram = Array.from({ length: RAM_PAGES }, (_, page) => page);
+      const fresh = ram.filter(
+        (gfn) =>
+          vgpu?.cache[gfn] === undefined && dmas.some((dma) => gfn >= dma.iovaPage && gfn < dma.iovaPage + dma.npages),
+      );
+      return { ...template, gfn: resolvePreferring(template.gfn, fresh, ram, asIs) };
+    }
     case 'guestWritePte':
       return { ...template, gfn: resolvePick(template.gfn, Object.keys(vgpu?.spts ?? {}).map(Number), asIs) };
-    case 'guestWriteCmd':
-      return { ...template, gfn: resolvePick(template.gfn, batchPages(state), asIs) };
+    case 'guestWriteCmd': {
+      // Once a batch is queued, a pick of the operand prefers what the scanner refuses (the host's
+      // graphics memory): a buffer rewritten after its scan.
+      const own = ownGgttIndices(kvmgtLayout);
+      const all = Array.from({ length: kvmgtLayout.ggttEntries }, (_, index) => index);
+      const aimed = (vgpu?.workloads.length ?? 0) > 0 ? all.filter((index) => !own.includes(index)) : [];
+      return {
+        ...template,
+        gfn: resolvePick(template.gfn, batchPages(state), asIs),
+        ggttIndex: resolvePreferring(template.ggttIndex, aimed, all, asIs),
+      };
+    }
     case 'submitBatch':
       return { ...template, ggttIndex: resolvePick(template.ggttIndex, presentEntries(state), asIs) };
     case 'gpuDma':
       return { ...template, entry: resolvePick(template.entry, presentEntries(state), asIs) };
+    case 'ppgttCreate': {
+      // A pick of the root prefers a page the guest has written page-table entries into.
+      const ram = Array.from({ length: RAM_PAGES }, (_, page) => page);
+      return { ...template, rootGfn: resolvePreferring(template.rootGfn, preparedTables(state), ram, asIs) };
+    }
     case 'ppgttDestroy':
     case 'gpuDmaPpgtt':
       return { ...template, rootGfn: resolvePick(template.rootGfn, vgpu?.mms.map((mm) => mm.rootGfn) ?? [], asIs) };
+    case 'vmmUnmapRam':
+    case 'vmmUnplugRam': {
+      // A pick prefers the RAM the vGPU's DMA cache maps: a whole section, or one page of it.
+      const cached = Object.keys(vgpu?.cache ?? {}).map(Number);
+      const sections = template.npages === 2;
+      const start = (gfn: number): number => (sections ? gfn - (gfn % 2) : gfn);
+      const preferred = [...new Set(cached.map(start))].sort((left, right) => left - right);
+      const live = Array.from({ length: sections ? RAM_PAGES / 2 : RAM_PAGES }, (_, index) =>
+        sections ? index * 2 : index,
+      );
+      return { ...template, gfn: resolvePreferring(template.gfn, preferred, live, asIs) };
+    }
     case 'otherVmRelease': {
       const frames = state.vfio.otherAllocations
         .filter((allocation) => allocation.owner === OTHER_OWNER)
         .map((allocation) => allocation.mfn);
       return { ...template, mfn: resolvePick(template.mfn, frames, asIs) };
     }
-    case 'ggttWrite':
-    case 'ppgttCreate':
-    case 'vmmUnmapRam':
     case 'vmmMapRam':
-    case 'vmmUnplugRam':
     case 'vmmPlugRam':
     case 'otherVmAllocate':
     case 'vgpuCreate':
@@ -188,6 +241,14 @@ export function resolveKvmgt(state: KvmgtState, template: KvmgtTemplate): KvmgtC
     case 'gpuExecute':
       return template;
   }
+}
+
+/** RAM pages holding a present page-table entry that are no PPGTT root yet: tables the guest prepared. */
+function preparedTables(state: KvmgtState): number[] {
+  const roots = new Set(state.vgpu?.mms.map((mm) => mm.rootGfn) ?? []);
+  return Array.from({ length: RAM_PAGES }, (_, gfn) => gfn).filter(
+    (gfn) => !roots.has(gfn) && (state.guestPages[gfn] ?? []).some((qword) => qword.kind === 'pte' && qword.present),
+  );
 }
 
 /** GGTT indices of the vGPU whose guest entry is present. */
