@@ -46,11 +46,23 @@ const DEEP: Readonly<Record<string, Readonly<Record<string, number>>>> = {
   'xen/lookup': { 'shadow-matches-guest-entry': 5 },
   'viommu/shadow-unmap-skips-flush': {
     'no-dma-to-foreign-frame': 8,
+    'no-dma-to-free-frame': 7,
     'reachable-frame-owned-by-guest': 6,
     'reachable-frame-pinned': 5,
     'no-stale-iotlb-outside-flush-queue': 5,
   },
   'viommu/nested-flush-leaves-combined': { 'no-dma-to-foreign-frame': 5 },
+};
+
+/**
+ * Counterexamples `check` (seed 1) leaves longer than the shortest `explore` finds, with both
+ * lengths: a known gap of the shrinker. kvmgt/shipped-unmap's cache references go wrong in 2 steps
+ * (the VMM unmaps a RAM section, the guest writes a GGTT entry), but seed 1 finds them first
+ * through a PPGTT (create, unmap, two page-table stores), and no minimizer move turns one command
+ * kind into another (16 of the seeds 1001..1020 shrink to 2).
+ */
+const SHRINKS_SHORT: Readonly<Record<string, Readonly<Record<string, { check: number; shortest: number }>>>> = {
+  'kvmgt/shipped-unmap': { 'cache-kref-matches-shadow-users': { check: 4, shortest: 2 } },
 };
 
 const flawed: readonly AnyDesign[] = [
@@ -86,8 +98,12 @@ export function exploreAgreesWithCheck(design: AnyDesign): void {
   const depth = Math.max(1, ...reachable.map((invariant) => lengths.get(invariant) ?? 0));
   const explored = exploreDesign(design, { depth, invariants: reachable, maxStates: 2_000_000 });
   const shortest = Object.fromEntries(explored.violations.map((found) => [found.invariant, found.length]));
+  const gaps = SHRINKS_SHORT[design.id] ?? {};
+  for (const [invariant, gap] of Object.entries(gaps)) {
+    expect(lengths.get(invariant), `${design.id} ${invariant}: check's known longer trace`).toBe(gap.check);
+  }
   expect(shortest, `${design.id}: explore's shortest vs check's shrunk lengths`).toEqual(
-    Object.fromEntries(reachable.map((invariant) => [invariant, lengths.get(invariant)])),
+    Object.fromEntries(reachable.map((invariant) => [invariant, gaps[invariant]?.shortest ?? lengths.get(invariant)])),
   );
   for (const found of explored.violations) {
     const replay = runTrace(design, found.steps, { invariants: [found.invariant] });
