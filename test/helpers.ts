@@ -1,4 +1,5 @@
 /** Shared test helpers: fixed seeds, and check results with wall-clock fields removed. */
+import { expect } from 'vitest';
 import type { DesignCheck } from '../src/check.js';
 
 /** The fixed seed set the suite runs on (Standards: tests run on fixed seeds). */
@@ -9,4 +10,15 @@ export function withoutTimings(check: DesignCheck): unknown {
   return JSON.parse(
     JSON.stringify(check, (key, value: unknown) => (key === 'elapsedMs' ? undefined : value)),
   ) as unknown;
+}
+
+/**
+ * What a short budget can say about a sound design: nothing broke and nothing threw. It may not
+ * have executed every command kind, and is then inconclusive, never "holds" by omission; the
+ * statistics test runs each sound design over a default budget, where it must hold.
+ */
+export function expectNothingFound(check: DesignCheck): void {
+  expect(check.brokenAt, `${check.design}: broken invariants`).toEqual([]);
+  expect(check.crashedAt, `${check.design}: crash`).toBeNull();
+  expect(['holds', 'inconclusive']).toContain(check.verdict);
 }

@@ -30,12 +30,14 @@ describe('xen/lookup: the XenGT lookup race', () => {
   test.for(FIXED_SEEDS)('seed %i: caught, with the race in at most 4 steps', (seed) => {
     const check = checkDesign(xenLookup, { seed, runs: 1000, report: RACE });
     expect(check.verdict).toBe('violated');
-    expect(check.met).toBe(true);
+    // The pass stops once the race's four invariants are broken: the other declared breaks are
+    // left undecided (the statistics test checks a default run meets the whole declaration).
+    expect(check.brokenAt.map((broken) => broken.invariant)).toEqual(expect.arrayContaining([...RACE]));
 
     const effect = check.violations.find((found) => found.invariant === 'no-dma-to-foreign-frame');
     expect(effect, 'no-dma-to-foreign-frame counterexample').toBeDefined();
     expect(effect!.length).toBeLessThanOrEqual(4);
-    const [write, balloon, take, dma] = effect!.steps as Record<string, unknown>[];
+    const [write, balloon, take, dma] = effect!.steps as unknown as Record<string, unknown>[];
     expect([write?.['kind'], balloon?.['kind'], take?.['kind'], dma?.['kind']]).toEqual([
       'gttWrite',
       'decreaseReservation',
@@ -74,7 +76,7 @@ describe('xen/lookup: two gfns alias one raw mfn in the DMA cache', () => {
     const lengths = Object.fromEntries(check.violations.map((found) => [found.invariant, found.length]));
     expect(lengths).toEqual({ 'shadow-matches-guest-entry': 5, 'cache-kref-matches-shadow-users': 4 });
     for (const found of check.violations) {
-      const [write, balloon, populate, alias] = found.steps as Record<string, unknown>[];
+      const [write, balloon, populate, alias] = found.steps as unknown as Record<string, unknown>[];
       expect([write?.['kind'], balloon?.['kind'], populate?.['kind'], alias?.['kind']]).toEqual([
         'gttWrite',
         'decreaseReservation',
