@@ -2,7 +2,8 @@
  * `dmaprop bench`: measure, print (a table, or JSON with --json), and always write the latest
  * results to `bench/results.json` (or --out), atomically.
  */
-import { benchSettings, DEFAULT_BENCH_OUT, runBench, writeBenchResults } from './bench.js';
+import { DEFAULT_BENCH_OUT, runBench, writeBenchResults } from './bench.js';
+import { benchSettings } from './bench-settings.js';
 import { formatBench } from './bench-report.js';
 import { selectDesigns } from './cli-check.js';
 import type { CliIo } from './cli-io.js';

@@ -1,5 +1,6 @@
 /** Rendering a bench result for people: one table per measurement. The JSON is the result itself. */
-import type { BenchResult, Spread } from './bench.js';
+import type { BenchResult } from './bench.js';
+import type { Spread } from './bench-measure.js';
 import { formatMs } from './report.js';
 
 type Cell = string | number;
