@@ -102,10 +102,20 @@ export function formatBench(result: BenchResult): string {
   lines.push(`  seeds: ${settings.seeds.join(' ')}`);
   lines.push(
     ...formatTable(
-      ['design', 'found', 'runs to failure', 'time to failure', 'shrink time', 'shrink steps', 'check (whole)'],
+      [
+        'design',
+        'found',
+        'declared found',
+        'runs to failure',
+        'time to failure',
+        'shrink time',
+        'shrink steps',
+        'check (whole)',
+      ],
       result.timeToBug.map((row) => [
         row.design,
         `${row.found}/${row.seeds.length}${row.foundOnAll ? '' : ' ✗'}`,
+        `${row.declaredFound}/${row.seeds.length}${row.declaredFound === row.seeds.length ? '' : ' ✗'}`,
         pair(row.runsToFailure, (value) => formatNumber(value, 1)),
         pair(row.msToFailure, ms),
         pair(row.shrinkMs, ms),
@@ -121,6 +131,16 @@ export function formatBench(result: BenchResult): string {
         `${broken.invariant} ${pair(broken.runs, (value) => formatNumber(value, 1))}${broken.seeds === row.seeds.length ? '' : ` (${broken.seeds}/${row.seeds.length})`}`,
     );
     lines.push(`    ${row.design}: ${parts.join(', ')}`);
+  }
+  lines.push(
+    '  every declared break (seeds that broke it; first run, median / worst): a check meets its expectation only with all',
+  );
+  for (const row of result.timeToBug) {
+    const parts = row.declaredByInvariant.map(
+      (broken) =>
+        `${broken.invariant} ${broken.seeds}/${row.seeds.length}${broken.seeds === row.seeds.length ? '' : ' ✗'} (${pair(broken.runs, (value) => formatNumber(value, 1))})`,
+    );
+    lines.push(`    ${row.design} ${row.declaredFound}/${row.seeds.length}: ${parts.join(', ')}`);
   }
   const drift = result.timeToBug.filter((row) => !row.consistent).map((row) => row.design);
   if (drift.length > 0) {

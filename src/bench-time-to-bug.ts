@@ -60,6 +60,15 @@ export interface SeedTimeToBug {
   readonly shrinkMs: number;
   readonly shrinkSteps: number;
   readonly shrinks: readonly ShrinkMeasure[];
+  /** Invariants the design declares in `breaks` that the budget did not break on this seed. */
+  readonly missing: readonly string[];
+}
+
+/** One declared break over the seeds: on how many the budget broke it, and the first run that did. */
+export interface DeclaredBreak {
+  readonly invariant: string;
+  readonly seeds: number;
+  readonly runs: Spread | null;
 }
 
 export interface TimeToBug {
@@ -86,6 +95,12 @@ export interface TimeToBug {
    * engine records runs per invariant, not times: only the first failure of all has a time).
    */
   readonly byInvariant: readonly { readonly invariant: string; readonly seeds: number; readonly runs: Spread | null }[];
+  /** The invariants the design declares it breaks (`breaks`): a check meets its expectation only when it breaks them all. */
+  readonly declared: readonly string[];
+  /** Seeds on which the budget broke every declared invariant. */
+  readonly declaredFound: number;
+  /** Each declared invariant, in declaration order, broken or not. */
+  readonly declaredByInvariant: readonly DeclaredBreak[];
   /** Every re-run matched `checkDesign`'s counterexample. */
   readonly consistent: boolean;
   readonly perSeed: readonly SeedTimeToBug[];
@@ -178,6 +193,7 @@ function measureSeed(design: AnyDesign, seed: number, runs: number): SeedTimeToB
     shrinkMs: round(shrinks.reduce((sum, shrink) => sum + shrink.shrinkMs, 0)),
     shrinkSteps: shrinks.reduce((sum, shrink) => sum + shrink.shrinkSteps, 0),
     shrinks,
+    missing: design.breaks.filter((name) => !check.brokenAt.some((broken) => broken.invariant === name)),
   };
 }
 
@@ -212,6 +228,12 @@ export function measureTimeToBug(
     byInvariant: design.invariants.flatMap((invariant) => {
       const runs = shrinks.filter((shrink) => shrink.invariant === invariant.name).map((shrink) => shrink.run);
       return runs.length === 0 ? [] : [{ invariant: invariant.name, seeds: runs.length, runs: spread(runs) }];
+    }),
+    declared: design.breaks,
+    declaredFound: perSeed.filter((row) => row.missing.length === 0).length,
+    declaredByInvariant: design.breaks.map((invariant) => {
+      const runs = shrinks.filter((shrink) => shrink.invariant === invariant).map((shrink) => shrink.run);
+      return { invariant, seeds: runs.length, runs: spread(runs) };
     }),
     consistent: shrinks.every((shrink) => shrink.matchesCheck),
     perSeed,

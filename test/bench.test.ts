@@ -136,6 +136,19 @@ describe('dmaprop bench --quick --json', () => {
         expect(spread!.median).toBeLessThanOrEqual(spread!.worst);
         expect(spread!.median).toBeGreaterThanOrEqual(0);
       }
+      // Declared breaks: per seed, those the budget missed; over the seeds, each one's count.
+      const declared = designs.find((design) => design.id === row.design)?.breaks ?? [];
+      expect(row.declared).toEqual(declared);
+      expect(row.declaredByInvariant.map((broken) => broken.invariant)).toEqual(declared);
+      for (const seed of row.perSeed) {
+        const broken = seed.shrinks.map((shrink) => shrink.invariant);
+        expect(seed.missing).toEqual(declared.filter((name) => !broken.includes(name)));
+      }
+      expect(row.declaredFound).toBe(row.perSeed.filter((seed) => seed.missing.length === 0).length);
+      for (const broken of row.declaredByInvariant) {
+        expect(broken.seeds).toBe(row.perSeed.filter((seed) => !seed.missing.includes(broken.invariant)).length);
+        expect(broken.runs === null).toBe(broken.seeds === 0);
+      }
       const invariantsBroken = row.perSeed.flatMap((seed) => seed.shrinks.map((shrink) => shrink.invariant));
       expect(row.byInvariant.reduce((sum, broken) => sum + broken.seeds, 0)).toBe(invariantsBroken.length);
       for (const broken of row.byInvariant) {
@@ -222,7 +235,16 @@ describe('dmaprop bench: usage and the table', () => {
     const result = JSON.parse(readFileSync(out, 'utf8')) as BenchResult;
     const [seed] = result.settings.seeds;
     expect(printed.split('\n')[0]).toContain(`time to bug on 1 fresh seeds: ${String(seed)}`);
-    for (const heading of ['Throughput', 'Time to bug', 'Shrink quality', 'Exploration', 'Suite', 'machine:']) {
+    for (const heading of [
+      'Throughput',
+      'Time to bug',
+      'declared found',
+      'every declared break',
+      'Shrink quality',
+      'Exploration',
+      'Suite',
+      'machine:',
+    ]) {
       expect(printed).toContain(heading);
     }
     expect(printed).toContain(`results written to ${out}`);
