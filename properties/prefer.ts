@@ -20,16 +20,18 @@ export const PREFERRED_PICK = 4;
 /**
  * A pick of `PREFERRED_PICK` or more is the k-th preferred object, when there is one; any other
  * pick, or one with nothing preferred, is the k-th live object (`resolvePick`). A concrete value
- * is itself.
+ * is itself. The preferred objects are computed only for a preferred pick (they may cost a view
+ * of what the device reaches).
  */
 export function resolvePreferring<V>(
   value: Pickable<V>,
-  preferred: readonly V[],
+  preferred: () => readonly V[],
   live: readonly V[],
   fallback: (pick: number) => V,
 ): V {
-  if (isPick(value) && value.pick >= PREFERRED_PICK && preferred.length > 0) {
-    return preferred[(value.pick - PREFERRED_PICK) % preferred.length] ?? fallback(value.pick);
+  if (isPick(value) && value.pick >= PREFERRED_PICK) {
+    const aimed = preferred();
+    if (aimed.length > 0) return aimed[(value.pick - PREFERRED_PICK) % aimed.length] ?? fallback(value.pick);
   }
   return resolvePick(value, live, fallback);
 }

@@ -180,12 +180,15 @@ export function resolveKvmgt(state: KvmgtState, template: KvmgtTemplate): KvmgtC
   switch (template.kind) {
     case 'ggttWrite': {
       // A pick prefers RAM the VMM maps and the DMA cache does not hold yet: a new DMA address.
-      const dmas = type1Backend(state.vfio)?.dmas ?? [];
       const ram = Array.from({ length: RAM_PAGES }, (_, page) => page);
-      const fresh = ram.filter(
-        (gfn) =>
-          vgpu?.cache[gfn] === undefined && dmas.some((dma) => gfn >= dma.iovaPage && gfn < dma.iovaPage + dma.npages),
-      );
+      const fresh = (): number[] => {
+        const dmas = type1Backend(state.vfio)?.dmas ?? [];
+        return ram.filter(
+          (gfn) =>
+            vgpu?.cache[gfn] === undefined &&
+            dmas.some((dma) => gfn >= dma.iovaPage && gfn < dma.iovaPage + dma.npages),
+        );
+      };
       return { ...template, gfn: resolvePreferring(template.gfn, fresh, ram, asIs) };
     }
     case 'guestWritePte':
@@ -199,7 +202,7 @@ export function resolveKvmgt(state: KvmgtState, template: KvmgtTemplate): KvmgtC
       return {
         ...template,
         gfn: resolvePick(template.gfn, batchPages(state), asIs),
-        ggttIndex: resolvePreferring(template.ggttIndex, aimed, all, asIs),
+        ggttIndex: resolvePreferring(template.ggttIndex, () => aimed, all, asIs),
       };
     }
     case 'submitBatch':
@@ -209,7 +212,7 @@ export function resolveKvmgt(state: KvmgtState, template: KvmgtTemplate): KvmgtC
     case 'ppgttCreate': {
       // A pick of the root prefers a page the guest has written page-table entries into.
       const ram = Array.from({ length: RAM_PAGES }, (_, page) => page);
-      return { ...template, rootGfn: resolvePreferring(template.rootGfn, preparedTables(state), ram, asIs) };
+      return { ...template, rootGfn: resolvePreferring(template.rootGfn, () => preparedTables(state), ram, asIs) };
     }
     case 'ppgttDestroy':
     case 'gpuDmaPpgtt':
@@ -224,7 +227,7 @@ export function resolveKvmgt(state: KvmgtState, template: KvmgtTemplate): KvmgtC
       const live = Array.from({ length: sections ? RAM_PAGES / 2 : RAM_PAGES }, (_, index) =>
         sections ? index * 2 : index,
       );
-      return { ...template, gfn: resolvePreferring(template.gfn, preferred, live, asIs) };
+      return { ...template, gfn: resolvePreferring(template.gfn, () => preferred, live, asIs) };
     }
     case 'otherVmRelease': {
       const frames = state.vfio.otherAllocations

@@ -60,14 +60,14 @@ export function resolvePassthrough(
     else if (template.kind === 'deviceDma' && field === 'addressPage') {
       resolved[field] = resolvePreferring(
         value,
-        dmaTargets(iommuReach(state)),
+        () => dmaTargets(iommuReach(state)),
         pages(universe.iovaBasePage, universe.iovaPages),
         (pick) => universe.iovaBasePage + (pick % universe.iovaPages),
       );
     } else if ((template.kind === 'discard' || template.kind === 'munmap') && field === 'vaddrPage') {
       resolved[field] = resolvePreferring(
         value,
-        reachedVaddrPages(state),
+        () => reachedVaddrPages(state),
         pages(universe.ramVaddrPage, universe.ramPages),
         (pick) => universe.ramVaddrPage + (pick % universe.ramPages),
       );

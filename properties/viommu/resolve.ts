@@ -85,42 +85,34 @@ export function resolveViommuTemplate(
 ): ViommuCommand {
   const command = resolveTemplate<ViommuCommand>(state.guest, universe, template);
   const giovaPages = Array.from({ length: universe.giovaPages }, (_, page) => page);
-  const giova = (value: Pick, preferred: readonly number[]): number =>
+  const giova = (value: Pick, preferred: () => readonly number[]): number =>
     resolvePreferring(
       value,
-      preferred.filter((page) => page < universe.giovaPages),
+      () => preferred().filter((page) => page < universe.giovaPages),
       giovaPages,
       (pick) => pick % universe.giovaPages,
     );
   if (template.kind === 'deviceDma' && command.kind === 'deviceDma' && isPick(template.giovaPage)) {
-    return { ...command, giovaPage: giova(template.giovaPage, dmaTargets(viommuReach(state))) };
+    return { ...command, giovaPage: giova(template.giovaPage, () => dmaTargets(viommuReach(state))) };
   }
   if (template.kind === 'guestInvalidate' && command.kind === 'guestInvalidate' && isPick(template.giovaPage)) {
     // A page either side uses: the guest's table maps it, or the device reaches it.
-    const inUse = new Set([
-      ...live(state.guest, universe, 'mapped'),
-      ...viommuReach(state).map((found) => found.iovaPage),
-    ]);
-    return {
-      ...command,
-      giovaPage: giova(
-        template.giovaPage,
-        [...inUse].sort((left, right) => left - right),
-      ),
-    };
+    const inUse = (): number[] =>
+      [
+        ...new Set([...live(state.guest, universe, 'mapped'), ...viommuReach(state).map((found) => found.iovaPage)]),
+      ].sort((left, right) => left - right);
+    return { ...command, giovaPage: giova(template.giovaPage, inUse) };
   }
   if (template.kind === 'guestBalloonOut' && command.kind === 'guestBalloonOut' && isPick(template.gpaPage)) {
     const unballooned = live(state.guest, universe, 'unballooned');
-    const mapped = new Set(Object.values(state.guest.table).map((entry) => entry.gpaPage));
-    const reached = new Set(viommuReach(state).map((found) => found.mfn));
-    const backing = (gpaPage: number): number | null =>
-      state.host.vfio.process.pages[state.guestRam.vaddrPage + gpaPage]?.mfn ?? null;
-    const gpaPage = resolvePreferring(
-      template.gpaPage,
-      unballooned.filter((page) => mapped.has(page) || reached.has(backing(page) ?? -1)),
-      unballooned,
-      (pick) => pick % universe.ramPages,
-    );
+    const inUse = (): number[] => {
+      const mapped = new Set(Object.values(state.guest.table).map((entry) => entry.gpaPage));
+      const reached = new Set(viommuReach(state).map((found) => found.mfn));
+      const backing = (gpaPage: number): number | null =>
+        state.host.vfio.process.pages[state.guestRam.vaddrPage + gpaPage]?.mfn ?? null;
+      return unballooned.filter((page) => mapped.has(page) || reached.has(backing(page) ?? -1));
+    };
+    const gpaPage = resolvePreferring(template.gpaPage, inUse, unballooned, (pick) => pick % universe.ramPages);
     return { ...command, gpaPage };
   }
   return command;

@@ -53,7 +53,7 @@ export function resolveXenGt(
   // A pick of a guest page the GPU should reach prefers one whose frame it reaches already
   // through another page's DMA address: the aliasing a stable DMA address must rule out.
   const ramTarget = (value: Pickable<number>): number =>
-    resolvePreferring(value, aliases(state, config).aliasedRam, guestRam(), raw(universe.gfns));
+    resolvePreferring(value, () => aliases(state, config).aliasedRam, guestRam(), raw(universe.gfns));
   const roots = (): number[] => state.vgpu?.mms.map((mm) => mm.rootGfn) ?? [];
 
   switch (template.kind) {
@@ -61,12 +61,14 @@ export function resolveXenGt(
       // A pick of the entry prefers one whose frame another shadow entry reaches too (rewriting
       // it releases one of two users of a frame), else one not in use, so that the entries in
       // use keep their frames while the guest gives pages back and takes others.
-      const shared = aliases(state, config).sharingEntries;
       const own = ownGgttIndices(config.gvt.layout);
-      const unused = own.filter((index) => state.vgpu?.ggttHost[index]?.kind !== 'dma');
+      const aimed = (): readonly number[] => {
+        const shared = aliases(state, config).sharingEntries;
+        return shared.length > 0 ? shared : own.filter((index) => state.vgpu?.ggttHost[index]?.kind !== 'dma');
+      };
       return {
         kind: 'gttWrite',
-        entry: resolvePreferring(template.entry, shared.length > 0 ? shared : unused, own, raw(universe.gttEntries)),
+        entry: resolvePreferring(template.entry, aimed, own, raw(universe.gttEntries)),
         gfn: ramTarget(template.gfn),
         present: template.present,
       };
@@ -75,8 +77,10 @@ export function resolveXenGt(
       // The guest drives the GPU through the entries it has written, preferably those naming a
       // page it has given back since.
       const present = presentEntries(state, config);
-      const ram = guestRam();
-      const givenBack = present.filter((index) => !ram.includes(state.vgpu?.ggttGuest[index]?.gfn ?? -1));
+      const givenBack = (): number[] => {
+        const ram = guestRam();
+        return present.filter((index) => !ram.includes(state.vgpu?.ggttGuest[index]?.gfn ?? -1));
+      };
       return {
         kind: 'gpuDma',
         entry: resolvePreferring(template.entry, givenBack, present, raw(universe.gttEntries)),
@@ -128,7 +132,8 @@ export function resolveXenGt(
       // The guest gives back, preferably, a page the GPU uses (one the DMA cache holds).
       const domid = plain(template.domid, universe.domids);
       const populated = gfnsWhere(domain(domid), () => true);
-      const used = domid === config.guestDomid ? cachedGfns(state).filter((gfn) => populated.includes(gfn)) : [];
+      const used = (): number[] =>
+        domid === config.guestDomid ? cachedGfns(state).filter((gfn) => populated.includes(gfn)) : [];
       return {
         kind: 'decreaseReservation',
         domid,
@@ -146,7 +151,7 @@ export function resolveXenGt(
         domid,
         gfn: resolvePreferring(
           template.gfn,
-          empty.filter((gfn) => !cached.includes(gfn)),
+          () => empty.filter((gfn) => !cached.includes(gfn)),
           empty,
           raw(universe.gfns),
         ),
@@ -275,7 +280,7 @@ export function resolveXenGt(
       const domids = state.xen.domains.map((candidate) => candidate.domid);
       return {
         kind: 'destroyDomain',
-        domid: resolvePreferring(template.domid, sharingDomains(state), domids, raw(universe.domids)),
+        domid: resolvePreferring(template.domid, () => sharingDomains(state), domids, raw(universe.domids)),
       };
     }
     case 'vgpuDestroy':
