@@ -44,8 +44,8 @@ export type XenGtCommandSet = 'full' | 'xen';
 /**
  * Relative frequencies. Xen's operations, GTT writes, GPU DMA and the guest's page-table stores
  * alike; announcing and retiring a PPGTT, writing commands and PPGTT accesses less often;
- * submission and execution, whose malformed batches put the vGPU in failsafe for the rest of a
- * run, rarely. Tearing down ends the interesting part of a run (no vGPU, no guest), so it is a
+ * submission, whose malformed batches put the vGPU in failsafe for the rest of a run, rarely, and
+ * execution, which an empty queue refuses, twice that. Tearing down ends the interesting part of a run (no vGPU, no guest), so it is a
  * quarter as frequent; swarm runs that leave a kind out still explore without it.
  */
 const weights: Readonly<Record<XenGtCommandKind, number>> = {
@@ -67,7 +67,7 @@ const weights: Readonly<Record<XenGtCommandKind, number>> = {
   ppgttCreate: 4,
   ppgttDestroy: 2,
   submitBatch: 1,
-  gpuExecute: 1,
+  gpuExecute: 2,
   gpuDmaPpgtt: 2,
 };
 
