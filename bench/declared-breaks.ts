@@ -1,0 +1,136 @@
+/**
+ * How reliably the default budget finds what each flawed design declares it breaks, over many
+ * fresh seeds: the main pass of `checkDesign` (same generation, same seeds, so the same first
+ * failing run per invariant as its `brokenAt`), without shrinking, stopped once every declared
+ * break is found. The sound designs run the whole budget over the same seeds and must hold.
+ *
+ *   npm run build && node dist/bench/declared-breaks.js [--seeds 60] [--seed N | --seed-list A,B,...]
+ *     [--runs 1000] [--design ID ...] [--no-sound]
+ *
+ * Seeds are fresh unless `--seed` (consecutive from N) or `--seed-list` is given, and always
+ * printed first (a list lets two processes share one set of fresh seeds).
+ */
+import { pathToFileURL } from 'node:url';
+import fc from 'fast-check';
+import { designs } from '../properties/registry.js';
+import { checkDesign, generation } from '../src/check.js';
+import type { AnyDesign } from '../src/design.js';
+import { runTrace } from '../src/execute.js';
+import { traceArbitrary } from '../src/generate.js';
+import { freshSeed } from '../src/seed.js';
+
+/** The first run (1-based) at which each invariant broke within `runs`, stopping once all of `wanted` broke. */
+export function firstBreaks(
+  design: AnyDesign,
+  seed: number,
+  runs: number,
+  wanted: readonly string[],
+): Map<string, number> {
+  const arbitrary = traceArbitrary(design.commands, generation(design));
+  const broken = new Map<string, number>();
+  let run = 0;
+  fc.check(
+    fc.property(arbitrary, (templates) => {
+      run += 1;
+      for (const found of runTrace(design, templates, { stopAtFirst: false }).violations) {
+        if (!broken.has(found.invariant)) broken.set(found.invariant, run);
+      }
+      return !wanted.every((name) => broken.has(name));
+    }),
+    { seed, numRuns: runs, endOnFailure: true },
+  );
+  return broken;
+}
+
+function quantile(values: readonly number[], q: number): number {
+  const sorted = [...values].sort((left, right) => left - right);
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? Number.NaN;
+}
+
+interface Args {
+  readonly seeds: number[];
+  readonly runs: number;
+  readonly designs: readonly AnyDesign[];
+  readonly sound: boolean;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  let count = 60;
+  let base: number | undefined;
+  let list: number[] | undefined;
+  let runs = 1000;
+  let sound = true;
+  const ids: string[] = [];
+  for (let index = 0; index < argv.length; index++) {
+    const flag = argv[index];
+    const value = argv[index + 1];
+    if (flag === '--seeds') count = Number(value);
+    else if (flag === '--seed') base = Number(value);
+    else if (flag === '--seed-list') list = (value ?? '').split(',').map(Number);
+    else if (flag === '--runs') runs = Number(value);
+    else if (flag === '--design') ids.push(value ?? '');
+    else if (flag === '--no-sound') {
+      sound = false;
+      continue;
+    } else throw new Error(`unknown argument ${String(flag)}`);
+    index += 1;
+  }
+  const seeds = new Set<number>(list);
+  if (list === undefined && base !== undefined) {
+    for (let index = 0; index < count; index++) seeds.add((base + index) % 2 ** 31);
+  } else if (list === undefined) {
+    while (seeds.size < count) seeds.add(freshSeed());
+  }
+  const selected = ids.length === 0 ? designs : designs.filter((design) => ids.includes(design.id));
+  if (selected.length !== Math.max(ids.length, selected.length)) throw new Error(`unknown design in ${ids.join(' ')}`);
+  return { seeds: [...seeds], runs, designs: selected, sound };
+}
+
+function main(): void {
+  const args = parseArgs(process.argv.slice(2));
+  console.log(`seeds (${args.seeds.length}): ${args.seeds.join(' ')}`);
+  console.log(`runs per seed: ${args.runs}\n`);
+  let missed = 0;
+  for (const design of args.designs.filter((candidate) => candidate.expected === 'violates')) {
+    const started = performance.now();
+    const perSeed = args.seeds.map((seed) => ({ seed, broken: firstBreaks(design, seed, args.runs, design.breaks) }));
+    const all = perSeed.filter(({ broken }) => design.breaks.every((name) => broken.has(name))).length;
+    missed += args.seeds.length - all;
+    console.log(
+      `${design.id}: every declared break on ${all}/${args.seeds.length} seeds (${((performance.now() - started) / 1000).toFixed(1)} s)`,
+    );
+    for (const name of design.breaks) {
+      const runs = perSeed.flatMap(({ broken }) => {
+        const run = broken.get(name);
+        return run === undefined ? [] : [run];
+      });
+      const misses = perSeed.filter(({ broken }) => !broken.has(name)).map(({ seed }) => seed);
+      const figures =
+        runs.length === 0
+          ? 'never'
+          : `first run median ${quantile(runs, 0.5)}, p90 ${quantile(runs, 0.9)}, worst ${Math.max(...runs)}`;
+      console.log(
+        `  ${name}: ${runs.length}/${args.seeds.length}; ${figures}${misses.length === 0 ? '' : `; missed on ${misses.join(' ')}`}`,
+      );
+    }
+  }
+  if (args.sound) {
+    // A sound design must hold on every seed: a violation is a generator change that made it fail
+    // (or a real bug); "inconclusive" means a command kind never executed in the budget.
+    for (const design of args.designs.filter((candidate) => candidate.expected === 'holds')) {
+      const started = performance.now();
+      const checks = args.seeds.map((seed) => ({ seed, check: checkDesign(design, { seed, runs: args.runs }) }));
+      const failing = checks.filter(({ check }) => check.verdict !== 'holds');
+      missed += failing.length;
+      const why = failing.map(({ seed, check }) => `${seed} ${check.verdict}: ${check.reason ?? ''}`);
+      console.log(
+        `${design.id}: holds on ${args.seeds.length - failing.length}/${args.seeds.length} seeds (${((performance.now() - started) / 1000).toFixed(1)} s)`,
+      );
+      for (const line of why) console.log(`  ${line}`);
+    }
+  }
+  process.exitCode = missed === 0 ? 0 : 1;
+}
+
+// Run as a script, not when imported.
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) main();
