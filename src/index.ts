@@ -2,6 +2,8 @@
  * dmaprop's public API: the interfaces a design is written against, the engine that checks it,
  * the built-in stacks, invariants and designs. A user's own design, written with these, is
  * checked exactly like the built-in ones.
+ *
+ * @module dmaprop
  */
 export type {
   AnyDesign,

@@ -9,6 +9,8 @@
  * (each counterexample's steps with their results and the state that matters, the violation,
  * the replay line). Seeds are fixed (Standards: tests use fixed seeds): `DMAPROP_SEED`, or 1.
  * The purity guard is on unless `strict: false`.
+ *
+ * @module dmaprop/vitest
  */
 import { describe, test } from 'vitest';
 import { checkDesign } from './check.js';
