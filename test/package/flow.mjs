@@ -97,7 +97,11 @@ for (const result of results) {
   }
 }
 const corpus = join(project, 'node_modules', 'dmaprop', 'test', 'regressions');
-const entry = join(corpus, 'xengt', readdirSync(join(corpus, 'xengt')).find((name) => name.startsWith('xen-lookup--no-dma-to-foreign')));
+const entry = join(
+  corpus,
+  'xengt',
+  readdirSync(join(corpus, 'xengt')).find((name) => name.startsWith('xen-lookup--no-dma-to-foreign')),
+);
 step('dmaprop replay (an entry of the built-in corpus, from the package)', 'npx', ['dmaprop', 'replay', entry]);
 step('dmaprop check --help', 'npx', ['dmaprop', 'check', '--help']);
 
