@@ -7,6 +7,7 @@ import { benchSettings } from './bench-settings.js';
 import { formatBench } from './bench-report.js';
 import { selectDesigns } from './cli-check.js';
 import type { CliIo } from './cli-io.js';
+import { EXIT_USAGE } from './exit-codes.js';
 import type { AnyDesign } from './design.js';
 import { terminalProgress } from './progress.js';
 
@@ -43,8 +44,15 @@ export function runBenchCommand(flags: BenchFlags, io: CliIo, registry: readonly
   const progress = terminalProgress(human ? io.progress : undefined);
   const result = runBench({ settings, designs: selected, onProgress: (text) => progress.update(text) });
   progress.done();
-  writeBenchResults(flags.out, result);
-  if (human) io.out(`${formatBench(result)}\nresults written to ${flags.out}\n`);
+  // The results are printed first: a write that fails after the work (a full disk) loses nothing.
+  if (human) io.out(`${formatBench(result)}\n`);
   else io.out(`${JSON.stringify(result, null, 2)}\n`);
+  try {
+    writeBenchResults(flags.out, result);
+  } catch (error) {
+    io.err(`dmaprop: cannot write the results to ${flags.out}: ${(error as Error).message}\n`);
+    return EXIT_USAGE;
+  }
+  if (human) io.out(`results written to ${flags.out}\n`);
   return 0;
 }
