@@ -18,7 +18,7 @@ export class OutputPathError extends Error {
 }
 
 function describe(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code;
+  const code = (error as NodeJS.ErrnoException).code ?? '';
   switch (code) {
     case 'ELOOP':
       return 'a symbolic link loop';
