@@ -62,6 +62,8 @@ export interface CheckOptions {
 
 export interface CounterexampleStep<C = unknown> {
   readonly command: C;
+  /** Who ran the step, on a stack that says (`Design.actorOf`). */
+  readonly actor?: string;
   readonly result: OpResult;
 }
 

@@ -32,6 +32,7 @@ export interface CheckFlags {
   readonly shard?: Shard;
   readonly timeLimit?: number;
   readonly maxCommands?: number;
+  readonly preemptions?: number;
   readonly json?: boolean;
   readonly stats?: boolean;
   readonly strict?: boolean;
@@ -146,7 +147,14 @@ export function runCheck(
         ...(flags.strict === true ? { strict: true } : {}),
         ...(plan.runShard === null ? {} : { shard: plan.runShard }),
         ...(flags.timeLimit === undefined ? {} : { timeLimitMs: flags.timeLimit * 1000 }),
-        ...(flags.maxCommands === undefined ? {} : { generation: { maxCommands: flags.maxCommands } }),
+        ...(flags.maxCommands === undefined && flags.preemptions === undefined
+          ? {}
+          : {
+              generation: {
+                ...(flags.maxCommands === undefined ? {} : { maxCommands: flags.maxCommands }),
+                ...(flags.preemptions === undefined ? {} : { preemptions: flags.preemptions }),
+              },
+            }),
       });
       progress.done();
       checks.push(check);

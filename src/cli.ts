@@ -150,6 +150,12 @@ function program(io: CliIo, builtIn: readonly AnyDesign[], setExit: (code: numbe
         integer('max-commands', 1, 10_000),
       ),
     )
+    .addOption(
+      new Option(
+        '--preemptions <n>',
+        'most operations left in flight per sequence on stacks with phased operations (0: all atomic; default 3)',
+      ).argParser(integer('preemptions', 0, 100)),
+    )
     .option('--stats', 'print per-kind and per-invariant statistics of each run')
     .option('--strict', 'purity guard: a step that changes the state it was given is a crash (slower)')
     .option('--save', 'save each shrunk counterexample to the regression corpus')

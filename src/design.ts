@@ -52,6 +52,39 @@ export interface CommandSpace<T> {
   arbitrary(kind: string): Arbitrary<T>;
   /** Relative frequency of a kind among the enabled ones (default 1): teardown is rarer than use. */
   weight?(kind: string): number;
+  /**
+   * Operations that take time: the stack models some commands as phases with other work able to
+   * run in between (a DMA translated, then landing; an unmap clearing, invalidating, then
+   * releasing). Generation then leaves a few operations of a sequence in flight after their first
+   * phase and advances them later, among other commands (`generate.ts`).
+   */
+  readonly interleaving?: InterleavingSpace<T>;
+}
+
+/**
+ * How a stack's phased operations are written as commands. A phased command started with
+ * `start` runs its first phase and stays in flight; each `advance` runs the next phase of one
+ * operation in flight. A command that is not started this way runs all its phases at once, as
+ * an atomic command did: the phases with nothing in between.
+ */
+export interface InterleavingSpace<T> {
+  /** How many phases an operation of this kind has (1: atomic, never left in flight). */
+  phases(kind: string): number;
+  /** The same operation as `template`, started and left in flight after its first phase. */
+  start(template: T): T;
+  /**
+   * A template that advances an operation in flight by one phase: `pick` chooses among those in
+   * flight, oldest first (resolved against the state when the step runs, like any pick).
+   */
+  advance(pick: number): T;
+}
+
+/** An operation in flight, as a stack reports it: who runs it, what it is, the phase it is at. */
+export interface InFlight {
+  readonly actor: string;
+  readonly kind: string;
+  /** The next phase to run, in the real code's words ("translate", "access"). */
+  readonly phase: string;
 }
 
 export interface Step<S> {
@@ -103,6 +136,13 @@ export interface Design<S, C extends T, T extends Command = C> {
    * no run reaches shows a hole in the generators.
    */
   classify?(transition: Transition<S, C>): readonly string[];
+  /**
+   * Who runs a step, in the real system's words: a guest vCPU, the VMM, a device, a timer, the
+   * hypervisor, the toolstack. Reports show a counterexample as lanes, one per actor.
+   */
+  actorOf?(state: S, command: C): string;
+  /** The operations in flight in a state, oldest first (what `advance` picks among). */
+  inflight?(state: S): readonly InFlight[];
   /** Every label `classify` can return, in report order. */
   readonly reach?: readonly string[];
 }

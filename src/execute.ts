@@ -11,6 +11,8 @@ import type { RunStats } from './stats.js';
 export interface ExecutedStep<C = unknown> {
   readonly command: C;
   readonly result: OpResult;
+  /** Who ran the step (`Design.actorOf`), on a stack that says. */
+  readonly actor?: string;
 }
 
 export interface FoundViolation {
@@ -211,13 +213,14 @@ export function runTrace<S, C extends T, T extends Command = C>(
       site = 'resolve';
       const command: unknown = design.resolve(state, template);
       site = 'step';
+      const actor = design.actorOf?.(state, command);
       const snapshot: unknown = strict ? structuredClone(state) : undefined;
       const { state: after, result } = design.step(state, command);
       if (strict) {
         const change = firstDifference(snapshot, state);
         if (change !== null) throw new PurityError(change);
       }
-      steps.push({ command, result });
+      steps.push(actor === undefined ? { command, result } : { command, result, actor });
       if (stats !== undefined) {
         const kind = (command as { kind: string }).kind;
         if (result.ok) bump(stats.executed, kind);

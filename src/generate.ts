@@ -2,9 +2,19 @@
  * Sequence generation: explicit lengths (fast-check's default of at most ten commands is far
  * too short for reuse races) and swarm selection — each run enables a random subset of command
  * kinds, so some runs hammer a few operations while others mix all of them.
+ *
+ * Interleavings (a stack whose command space declares `interleaving`): a sequence is first
+ * generated as atomic commands, then a few of its phased operations are preempted: started and
+ * left in flight after their first phase, each later phase run by an `advance` a few commands
+ * further on. The number of preemptions is drawn small and independently of the sequence's
+ * length, as in PCT (Burckhardt et al., "A randomized scheduler with probabilistic guarantees of
+ * finding bugs", ASPLOS 2010): a bug that needs d context switches is found with a probability
+ * that depends on d, not on how long the sequence is. Shrinking removes advances and starts like
+ * any step, and the minimizer lowers a start's `phased` flag, which makes the operation atomic
+ * again: a counterexample keeps only the context switches it needs.
  */
 import fc from 'fast-check';
-import type { CommandSpace } from './design.js';
+import type { CommandSpace, InterleavingSpace } from './design.js';
 
 export interface GenerationOptions {
   /** Longest sequence generated. */
@@ -13,9 +23,14 @@ export interface GenerationOptions {
   readonly minCommands: number;
   /** Enable swarm selection of command kinds (otherwise every run uses every kind). */
   readonly swarm: boolean;
+  /** Most operations left in flight per sequence (0: every operation atomic). */
+  readonly preemptions: number;
 }
 
-export const defaultGeneration: GenerationOptions = { maxCommands: 100, minCommands: 1, swarm: true };
+export const defaultGeneration: GenerationOptions = { maxCommands: 100, minCommands: 1, swarm: true, preemptions: 3 };
+
+/** The longest delay, in commands, between two phases of a preempted operation. */
+const MAX_DELAY = 8;
 
 /** A run's command kinds: all of them in one run out of four, a random non-empty subset otherwise. */
 export function swarmKinds(kinds: readonly string[], swarm: boolean): fc.Arbitrary<readonly string[]> {
@@ -26,8 +41,72 @@ export function swarmKinds(kinds: readonly string[], swarm: boolean): fc.Arbitra
   );
 }
 
-export function traceArbitrary<T>(space: CommandSpace<T>, options: GenerationOptions): fc.Arbitrary<T[]> {
-  return swarmKinds(space.kinds, options.swarm).chain((kinds) =>
+/** One preempted operation: which phased command of the sequence, and how far on each later phase runs. */
+export interface Preemption {
+  /** Chooses among the sequence's phased commands (modulo their number). */
+  readonly which: number;
+  /** Commands run between one phase and the next (one per later phase; extra ones are unused). */
+  readonly delays: readonly number[];
+}
+
+/**
+ * The sequence with the chosen operations preempted: each started and left in flight, and an
+ * advance inserted for each later phase after its delay. The advance's pick is the operation's
+ * place, oldest first, among those in flight at that point if every start and advance before it
+ * succeeds (a refused one shifts it; the step then advances another operation or is refused).
+ */
+export function preempt<T extends { readonly kind: string }>(
+  sequence: readonly T[],
+  interleaving: InterleavingSpace<T>,
+  preemptions: readonly Preemption[],
+): T[] {
+  const phased = sequence.flatMap((template, index) => (interleaving.phases(template.kind) > 1 ? [index] : []));
+  if (phased.length === 0 || preemptions.length === 0) return [...sequence];
+  // Advances to insert after each position: the position of the start they advance.
+  const after = new Map<number, number[]>();
+  const started = new Set<number>();
+  for (const preemption of preemptions) {
+    const index = phased[preemption.which % phased.length] ?? 0;
+    if (started.has(index)) continue;
+    started.add(index);
+    const template = sequence[index];
+    if (template === undefined) continue;
+    let at = index;
+    for (let phase = 1; phase < interleaving.phases(template.kind); phase++) {
+      at = Math.min(sequence.length - 1, at + Math.max(1, preemption.delays[phase - 1] ?? 1));
+      after.set(at, [...(after.get(at) ?? []), index]);
+    }
+  }
+  // Walk the sequence, keeping the in-flight list as the steps would: starts join it, an
+  // operation leaves after its last advance.
+  const inFlight: { index: number; remaining: number }[] = [];
+  const out: T[] = [];
+  sequence.forEach((template, index) => {
+    if (started.has(index)) {
+      out.push(interleaving.start(template));
+      inFlight.push({ index, remaining: interleaving.phases(template.kind) - 1 });
+    } else out.push(template);
+    for (const start of after.get(index) ?? []) {
+      const place = inFlight.findIndex((operation) => operation.index === start);
+      if (place < 0) continue;
+      out.push(interleaving.advance(place));
+      const operation = inFlight[place];
+      if (operation !== undefined && --operation.remaining === 0) inFlight.splice(place, 1);
+    }
+  });
+  return out;
+}
+
+const preemptionArbitrary: fc.Arbitrary<Preemption> = fc.record({
+  which: fc.nat(),
+  delays: fc.array(fc.integer({ min: 1, max: MAX_DELAY }), { minLength: 4, maxLength: 4 }),
+});
+
+export function traceArbitrary<T extends { readonly kind: string }>(
+  space: CommandSpace<T>,
+  options: GenerationOptions,
+): fc.Arbitrary<T[]> {
+  const sequences = swarmKinds(space.kinds, options.swarm).chain((kinds) =>
     fc.array(
       fc.oneof(...kinds.map((kind) => ({ arbitrary: space.arbitrary(kind), weight: space.weight?.(kind) ?? 1 }))),
       {
@@ -37,4 +116,20 @@ export function traceArbitrary<T>(space: CommandSpace<T>, options: GenerationOpt
       },
     ),
   );
+  const interleaving = space.interleaving;
+  const most = options.preemptions ?? defaultGeneration.preemptions;
+  if (interleaving === undefined || most <= 0) return sequences;
+  // Few preemptions, whatever the length: none in one sequence out of four, mostly one or two.
+  const count = fc.oneof(
+    { weight: 2, arbitrary: fc.constant(0) },
+    { weight: 3, arbitrary: fc.constant(Math.min(1, most)) },
+    { weight: 2, arbitrary: fc.constant(Math.min(2, most)) },
+    { weight: 1, arbitrary: fc.integer({ min: Math.min(3, most), max: most }) },
+  );
+  return fc
+    .tuple(
+      sequences,
+      count.chain((n) => fc.array(preemptionArbitrary, { minLength: n, maxLength: n })),
+    )
+    .map(([sequence, preemptions]) => preempt(sequence, interleaving, preemptions));
 }

@@ -26,11 +26,12 @@ export function replayCommand(check: DesignCheck, config?: string): ReplayComman
   words.push('--runs', String(check.cutShort === null ? check.budget.runs : Math.max(1, check.lastRun)));
   const generation: Partial<GenerationOptions> = check.budget.generation;
   if (generation.maxCommands !== undefined) words.push('--max-commands', String(generation.maxCommands));
+  if (generation.preemptions !== undefined) words.push('--preemptions', String(generation.preemptions));
   if (check.budget.strict) words.push('--strict');
   const shard = check.budget.shard;
   if (shard !== null) words.push('--shard', `${shard.index}/${shard.count}`);
   const unsettable = Object.entries(generation)
-    .filter(([key, value]) => key !== 'maxCommands' && value !== undefined)
+    .filter(([key, value]) => key !== 'maxCommands' && key !== 'preemptions' && value !== undefined)
     .map(([key, value]) => `${key}=${JSON.stringify(value)}`);
   if (check.budget.report !== null) unsettable.push(`report=${JSON.stringify(check.budget.report)}`);
   return {

@@ -8,6 +8,7 @@ import type { AnyDesign } from './design.js';
 import { crashWhere } from './execute.js';
 import type { Crash } from './execute.js';
 import type { Outcome } from './exit-codes.js';
+import { formatLanes } from './lanes.js';
 import { replayCommand } from './replay-command.js';
 
 export function formatResult(result: OpResult): string {
@@ -34,8 +35,10 @@ export function formatCounterexample(counterexample: Counterexample, design?: An
   const width = Math.min(64, Math.max(...commands.map((text) => text.length)));
   counterexample.executed.forEach((step, index) => {
     const number = String(index + 1).padStart(3);
-    lines.push(`    ${number}. ${(commands[index] ?? '').padEnd(width)}  → ${formatResult(step.result)}`);
+    const actor = step.actor === undefined ? '' : `[${step.actor}] `;
+    lines.push(`    ${number}. ${actor}${(commands[index] ?? '').padEnd(width)}  → ${formatResult(step.result)}`);
   });
+  lines.push(...lanesOf(counterexample.executed, commands));
   const { violation } = counterexample;
   lines.push(`    violated after step ${counterexample.length}: ${violation.message}`);
   lines.push(`      actual:   ${violation.actual}`);
@@ -45,6 +48,16 @@ export function formatCounterexample(counterexample: Counterexample, design?: An
   );
   lines.push(`    steps: ${JSON.stringify(counterexample.steps)}`);
   return lines;
+}
+
+/** The steps as lanes, one per actor, when more than one actor ran them. */
+function lanesOf(executed: readonly { readonly actor?: string }[], commands: readonly string[]): string[] {
+  if (!executed.some((step) => step.actor !== undefined)) return [];
+  const lanes = formatLanes(
+    executed.map((step, index) => ({ actor: step.actor ?? '?', text: commands[index] ?? '' })),
+    '    ',
+  );
+  return lanes.length === 0 ? [] : ['    as lanes:', ...lanes];
 }
 
 /** Up to `frames` lines of a stack trace below its message line. */
@@ -212,12 +225,14 @@ export function checkJson(checks: readonly DesignCheck[]): { results: Record<str
 
 /** One counterexample in `--json` output (`check` and `explore` alike). */
 export function counterexampleJson(counterexample: Counterexample): Record<string, unknown> {
+  const actors = counterexample.executed.map((step) => step.actor ?? null);
   return {
     invariant: counterexample.invariant,
     class: counterexample.class,
     length: counterexample.length,
     steps: counterexample.steps,
     results: counterexample.executed.map((step) => step.result),
+    ...(actors.some((actor) => actor !== null) ? { actors } : {}),
     message: counterexample.violation.message,
     actual: counterexample.violation.actual,
     expectedValue: counterexample.violation.expected,

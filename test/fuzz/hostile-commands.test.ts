@@ -32,7 +32,7 @@ import { mdevUnmapCallback } from '../../properties/vfio/designs.js';
 const subjects: readonly AnyDesign[] = [...designs, ...mutants];
 const SEED = 20_260_901;
 const RUNS = Number(process.env['FUZZ_RUNS'] ?? 12);
-const PREFIX = { maxCommands: 8, minCommands: 0, swarm: true };
+const PREFIX = { maxCommands: 8, minCommands: 0, swarm: true, preemptions: 3 };
 const HOSTILE_PER_RUN = 8;
 
 let hostileSteps = 0;

@@ -1,0 +1,41 @@
+/**
+ * What every stack with phased operations writes the same way: the `advance` command that runs
+ * the next phase of an operation in flight, a start as the operation's own command with
+ * `phased: true`, and the resolution of an advance's pick against what is in flight.
+ */
+import type { InterleavingSpace } from '../../src/design.js';
+
+/** The kind of the scheduler's command: run the next phase of in-flight operation `op` (oldest first). */
+export const ADVANCE = 'advance';
+
+export interface AdvanceCommand {
+  readonly kind: typeof ADVANCE;
+  /** Index into the operations in flight, oldest first (a template holds a pick: any whole number). */
+  readonly op: number;
+}
+
+/** The interleaving space of a stack: its phased kinds and how many phases each has. */
+export function phasedSpace<T extends { readonly kind: string }>(
+  phases: Readonly<Record<string, number>>,
+): InterleavingSpace<T> {
+  return {
+    phases: (kind) => phases[kind] ?? 1,
+    start: (template) => ({ ...template, phased: true }),
+    advance: (pick) => ({ kind: ADVANCE, op: pick }) as unknown as T,
+  };
+}
+
+/**
+ * An advance's pick resolved against the `count` operations in flight: the pick itself when in
+ * range, else taken modulo the count (a shrunk trace may have fewer in flight); with none in
+ * flight the pick is kept and the step refuses it.
+ */
+export function resolveAdvance(command: AdvanceCommand, count: number): AdvanceCommand {
+  if (count === 0 || command.op < count) return command;
+  return { kind: ADVANCE, op: command.op % count };
+}
+
+/** True for a command that starts its operation and leaves it in flight. */
+export function isPhasedStart(command: { readonly phased?: boolean }): boolean {
+  return command.phased === true;
+}
