@@ -13,7 +13,14 @@ import {
   kvmgtUnmapCallback,
 } from './kvmgt/designs.js';
 import { iommuLazy, iommuLazyHeld, iommuStrict } from './passthrough/designs.js';
-import { mdevIgnoresUnmap, mdevUnmapCallback, vfioNoiommu, vfioType1 } from './vfio/designs.js';
+import {
+  mdevIgnoresUnmap,
+  mdevUnmapCallback,
+  vfioMixed,
+  vfioMixedUnmapSkipsUnpin,
+  vfioNoiommu,
+  vfioType1,
+} from './vfio/designs.js';
 import { viommuDifferential } from './viommu/differential/design.js';
 import {
   viommuNested,
@@ -38,6 +45,8 @@ export const designs: readonly AnyDesign[] = [
   iommuLazyHeld,
   mdevUnmapCallback,
   mdevIgnoresUnmap,
+  vfioMixed,
+  vfioMixedUnmapSkipsUnpin,
   gvtWriteProtect,
   gvtNoWriteProtect,
   cmdbufShadowCopy,

@@ -93,6 +93,53 @@ export { xenLookup, xenMap } from '../properties/xengt/designs.js';
 export type { XenGtCommand } from '../models/xengt/commands.js';
 export type { XenGtConfig } from '../models/xengt/config.js';
 export type { XenGtState } from '../models/xengt/types.js';
+export { vfioBugCatalogue, vfioDesign, vfioStackOf } from '../properties/vfio/design.js';
+export type { VfioDesign, VfioDesignOptions } from '../properties/vfio/design.js';
+export { vfioWorldLayout, vfioWorldPresets } from '../properties/vfio/world.js';
+export type {
+  VfioGroupDescription,
+  VfioWorld,
+  VfioWorldDescription,
+  VfioWorldLayout,
+  VfioWorldPreset,
+} from '../properties/vfio/world.js';
+export { vfioInvariants } from '../properties/vfio/invariants/index.js';
+export { vfioMutants } from '../properties/vfio/mutants.js';
+export {
+  mdevIgnoresUnmap,
+  mdevUnmapCallback,
+  vfioMixed,
+  vfioMixedUnmapSkipsUnpin,
+  vfioNoiommu,
+  vfioType1,
+} from '../properties/vfio/designs.js';
+export { vfioBugNeeds, vfioBugs } from '../models/vfio/config.js';
+export type { MediatedDriverOps, VfioBug, VfioConfig, VfioWorldFeature } from '../models/vfio/config.js';
+export type { VfioCommand, VfioCommandKind } from '../models/vfio/commands.js';
+export type { DmaAccess, TranslationEffect, VfioResult, VfioState } from '../models/vfio/types.js';
+export { mapDmaArgs } from '../models/vfio/map-dma.js';
+export type { MapDmaArgs, MapDmaRequest } from '../models/vfio/map-dma.js';
+export { unmapAllArgs, unmapDmaArgs } from '../models/vfio/unmap-dma.js';
+export type { UnmapDmaArgs, UnmapDmaRequest } from '../models/vfio/unmap-dma.js';
+export { iommuBugCatalogue, passthroughDesign, passthroughIommuFeatures } from '../properties/passthrough/design.js';
+export type { PassthroughDesign, PassthroughDesignOptions } from '../properties/passthrough/design.js';
+export type { PassthroughTemplate } from '../properties/passthrough/resolve.js';
+export type { VfioTemplate } from '../properties/vfio/resolve.js';
+export { passthroughInvariants } from '../properties/passthrough/invariants/index.js';
+export { passthroughMutants } from '../properties/passthrough/mutants.js';
+export { iommuLazy, iommuLazyHeld, iommuStrict } from '../properties/passthrough/designs.js';
+export { invalidationModes } from '../models/passthrough/types.js';
+export type {
+  InvalidationMode,
+  PassthroughCommand,
+  PassthroughCommandKind,
+  PassthroughConfig,
+  PassthroughResult,
+  PassthroughState,
+} from '../models/passthrough/types.js';
+export { iommuBugNeeds, iommuBugs } from '../models/iommu/config.js';
+export type { IommuBug, IommuConfig, IommuStackFeature } from '../models/iommu/config.js';
+export type { BugCatalogue, WorldFeatures } from '../properties/generic/bug-flags.js';
 export { kvmgtDesign, KVMGT_STACK } from '../properties/kvmgt/design.js';
 export type { KvmgtDesign, KvmgtDesignOptions } from '../properties/kvmgt/design.js';
 export { kvmgtInvariants } from '../properties/kvmgt/invariants/index.js';

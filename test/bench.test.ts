@@ -285,6 +285,7 @@ describe('dmaprop bench: usage and the table', () => {
       'vfio/type1',
       'iommu/strict',
       'mdev/unmap-callback',
+      'vfio/mixed',
       'gvt/write-protect',
       'viommu/shadow',
       'viommu/differential',

@@ -35,6 +35,8 @@ describe('dmaprop designs', () => {
       ['iommu/lazy-held', 'holds'],
       ['mdev/unmap-callback', 'holds'],
       ['mdev/ignores-unmap', 'violates'],
+      ['vfio/mixed', 'holds'],
+      ['vfio/mixed-unmap-skips-unpin', 'violates'],
       ['gvt/write-protect', 'holds'],
       ['gvt/no-write-protect', 'violates'],
       ['cmdbuf/shadow-copy', 'holds'],

@@ -9,7 +9,7 @@ import { pairMemo } from '../pair-memo.js';
 import type { FirstLevelTable, IommuDomain, IommuState, LeafAt } from '../iommu/types.js';
 import { getDomain } from '../iommu/state.js';
 import { reachableByDevice } from '../iommu/views.js';
-import { describeHolder, frameHolders } from '../vfio/views.js';
+import { describeHolder, emulatedDeviceReach, frameHolders } from '../vfio/views.js';
 import type { VfioState } from '../vfio/types.js';
 import type { VfioHolder } from '../vfio/views.js';
 import { type1Backend } from '../vfio/state.js';
@@ -18,8 +18,11 @@ import type { PassthroughState } from './types.js';
 
 export interface IommuReach {
   readonly deviceId: number;
-  /** `page-table`: a present leaf; `iotlb`: a cached translation (possibly stale). */
-  readonly via: 'page-table' | 'iotlb' | 'identity';
+  /**
+   * `page-table`: a present leaf; `iotlb`: a cached translation (possibly stale); `pin`: a page an
+   * emulated device's driver holds, reached with no IOMMU on the path (`deviceReach`).
+   */
+  readonly via: 'page-table' | 'iotlb' | 'identity' | 'pin';
   readonly iovaPage: number;
   readonly mfn: number;
   readonly write: boolean;
@@ -84,6 +87,34 @@ export function computeIommuReach(state: PassthroughState, firstLevel: FirstLeve
       }
     }
   }
+  return reach;
+}
+
+const stackReachMemo = new WeakMap<PassthroughState, readonly IommuReach[]>();
+
+/**
+ * Every frame any open device of the stack can reach: the vfio-pci devices through the IOMMU
+ * (`iommuReach`), and the emulated devices' pinned pages and I/O in flight, which no IOMMU
+ * translates. Memoized like `iommuReach`: finished states only.
+ */
+export function stackReach(state: PassthroughState): readonly IommuReach[] {
+  const known = stackReachMemo.get(state);
+  if (known !== undefined) return known;
+  const emulated = emulatedDeviceReach(state.vfio);
+  const reach =
+    emulated.length === 0
+      ? iommuReach(state)
+      : [
+          ...iommuReach(state),
+          ...emulated.map((found): IommuReach => ({
+            deviceId: found.deviceId,
+            via: 'pin',
+            iovaPage: found.addressPage,
+            mfn: found.mfn,
+            write: found.write,
+          })),
+        ];
+  stackReachMemo.set(state, reach);
   return reach;
 }
 

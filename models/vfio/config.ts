@@ -1,9 +1,15 @@
 /**
- * Configuration of the VFIO type1 model, and the deliberate bugs it can carry.
+ * Configuration of the VFIO type1 model, the deliberate bugs it can carry, and what each bug needs
+ * of a world for its code to run.
  *
  * A bug is a named deviation from the reference (`docs/reference/vfio-type1.md` §1): flawed
  * variants of the stack are built from them, and the meta-tests show that the generic invariants
  * catch each one (`views.ts` says which view exposes which bug). A correct model runs with none.
+ *
+ * A bug sits on one code path, and a world that never takes that path cannot show it: a design
+ * that declares it would hold by omission. `vfioBugNeeds` says, per bug, which features of the
+ * world the path needs (read off the model code: where `hasVfioBug` is asked and what must exist
+ * for that line to run); the design factories refuse a bug whose needs their world lacks.
  */
 import type { VfioDevice, VfioState } from './types.js';
 
@@ -29,9 +35,98 @@ export const vfioBugs = [
   'close-keeps-pins',
   /** MAP_DMA skips the overlap search: a second mapping over the same IOVA replaces its translations. */
   'overlap-not-checked',
+  /**
+   * While an emulated-IOMMU group is attached, UNMAP_DMA (vfio_remove_dma) takes the pages for ones
+   * the external path tracks, whose drivers the dma_unmap notification told to unpin, and only
+   * unmaps them: the IOMMU-path pins are never dropped (their charge is). The variant asks "is
+   * there an emulated group" (v4.10–v5.15: `iommu->external_domain`) where type1 asks "is there an
+   * IOMMU domain" (`list_empty(&iommu->domain_list)`); the two disagree only in a container
+   * holding both kinds of group.
+   */
+  'unmap-skips-unpin-with-emulated-group',
 ] as const;
 
 export type VfioBug = (typeof vfioBugs)[number];
+
+/**
+ * What a world can have that a bug's code path needs:
+ * - `type1-container`: a type1 backend with mappings (an IOMMU-backed or an emulated group; a
+ *   VFIO_NO_IOMMU container has no MAP_DMA or UNMAP_DMA);
+ * - `iommu-group`: an IOMMU-backed group, so type1 pins and maps through an IOMMU domain;
+ * - `emulated-group`: an emulated-IOMMU group attached to the container;
+ * - `emulated-device`: an emulated-IOMMU device (mdev, ccw) with `dma_unmap` and `close_device`;
+ * - `generic-mdev`: an mdev the generic mediated driver drives (its pin and unpin commands);
+ * - `second-pinning-device`: another emulated device pinning through the same container;
+ * - `memlock-limit-reachable`: the pins the world allows can exceed RLIMIT_MEMLOCK.
+ */
+export type VfioWorldFeature =
+  | 'type1-container'
+  | 'iommu-group'
+  | 'emulated-group'
+  | 'emulated-device'
+  | 'generic-mdev'
+  | 'second-pinning-device'
+  | 'memlock-limit-reachable';
+
+/** How a refusal says a world lacks a feature: "the <world> …". */
+export const vfioFeatureMissing: Readonly<Record<VfioWorldFeature, string>> = {
+  'type1-container': 'has no type1 mappings (a VFIO_NO_IOMMU container has no MAP_DMA or UNMAP_DMA)',
+  'iommu-group': 'has no IOMMU-backed group',
+  'emulated-group': 'has no emulated-IOMMU group',
+  'emulated-device': 'has no emulated-IOMMU device (mdev or ccw)',
+  'generic-mdev': 'has no mdev driven by the generic mediated driver',
+  'second-pinning-device': 'has no second device pinning through vfio_pin_pages',
+  'memlock-limit-reachable': 'never pins more pages than RLIMIT_MEMLOCK allows',
+};
+
+/** What a bug needs of a world, and what then never happens (the refusal's "so …"). */
+export interface BugNeeds<F extends string> {
+  readonly needs: readonly F[];
+  readonly otherwise: string;
+}
+
+export const vfioBugNeeds: Readonly<Record<VfioBug, BugNeeds<VfioWorldFeature>>> = {
+  'unmap-skips-unpin': {
+    needs: ['iommu-group'],
+    otherwise: 'vfio_unmap_unpin never unpins through the IOMMU path',
+  },
+  'map-failure-leaks-pins': {
+    needs: ['iommu-group'],
+    otherwise: 'MAP_DMA pins nothing and never fails part-way through its pins',
+  },
+  'locked-vm-not-uncharged': {
+    needs: ['iommu-group'],
+    otherwise: 'no IOMMU-path pin is ever unpinned',
+  },
+  'mdev-ignores-unmap': {
+    needs: ['emulated-device'],
+    otherwise: 'no dma_unmap callback ever runs',
+  },
+  'mdev-unpins-foreign-pins': {
+    needs: ['generic-mdev', 'second-pinning-device'],
+    otherwise: "the generic driver's unpin never meets another driver's pins",
+  },
+  'map-skips-memlock-check': {
+    needs: ['type1-container', 'memlock-limit-reachable'],
+    otherwise: 'the skipped RLIMIT_MEMLOCK check would never refuse a pin',
+  },
+  'unmap-leaks-dma-slot': {
+    needs: ['type1-container'],
+    otherwise: 'no mapping is ever removed',
+  },
+  'close-keeps-pins': {
+    needs: ['emulated-device'],
+    otherwise: 'no closing device has a close_device with pins to release',
+  },
+  'overlap-not-checked': {
+    needs: ['type1-container'],
+    otherwise: 'MAP_DMA never runs',
+  },
+  'unmap-skips-unpin-with-emulated-group': {
+    needs: ['iommu-group', 'emulated-group'],
+    otherwise: 'UNMAP_DMA never unpins an IOMMU-path pin while an emulated group is attached',
+  },
+};
 
 /**
  * The `dma_unmap` and `close_device` ops of a mediated driver that lives outside the VFIO model

@@ -103,7 +103,8 @@ export function pinAndMapDma(
 /**
  * `vfio_unmap_unpin`: unmaps the mapping from every domain but the first, then from the first
  * (collecting the pfns), syncs, and only then unpins. With `doAccounting`, uncharges the pages
- * that are not also externally pinned. Returns the number of pages unpinned.
+ * that are not also externally pinned. Returns the number of pages unpinned (or, with `keepPins`,
+ * a deliberate bug's, that would have been).
  */
 export function unmapUnpinDma(
   state: VfioState,
@@ -112,6 +113,7 @@ export function unmapUnpinDma(
   backend: Type1Backend,
   dma: VfioDma,
   doAccounting: boolean,
+  keepPins = false,
 ): number {
   const [first, ...others] = backend.domains;
   if (!dma.iommuMapped || first === undefined) return 0;
@@ -127,8 +129,9 @@ export function unmapUnpinDma(
   ctx.effects.push({ kind: 'iotlb-sync', domainId: first.id });
   let unlocked = 0;
   let stillExternal = 0;
+  const skipUnpin = keepPins || hasVfioBug(config, 'unmap-skips-unpin');
   for (const { iovaPage, mfn } of toUnpin) {
-    if (!hasVfioBug(config, 'unmap-skips-unpin')) unpinFrame(state, mfn);
+    if (!skipUnpin) unpinFrame(state, mfn);
     unlocked += 1;
     if (dma.externalPins[iovaPage] !== undefined) stillExternal += 1;
   }
@@ -140,7 +143,9 @@ export function unmapUnpinDma(
 /**
  * `vfio_remove_dma`: unmap and unpin, unlink, give the slot back. External pins still recorded
  * (a driver that never unpinned) are leaked with the record: their frames stay pinned and their
- * charge stays on the mm, as in Linux (which only WARNs).
+ * charge stays on the mm, as in Linux (which only WARNs). The bug
+ * `unmap-skips-unpin-with-emulated-group` keeps the IOMMU-path pins while an emulated group is
+ * attached (UNMAP_DMA; release forgets the emulated groups first).
  */
 export function removeDma(
   state: VfioState,
@@ -149,7 +154,8 @@ export function removeDma(
   backend: Type1Backend,
   dma: VfioDma,
 ): void {
-  unmapUnpinDma(state, config, ctx, backend, dma, true);
+  const keepPins = hasVfioBug(config, 'unmap-skips-unpin-with-emulated-group') && backend.emulatedGroupIds.length > 0;
+  unmapUnpinDma(state, config, ctx, backend, dma, true, keepPins);
   if (dma.vaddrInvalid) backend.vaddrInvalidCount -= 1;
   unlinkDma(backend, dma);
   if (!hasVfioBug(config, 'unmap-leaks-dma-slot')) backend.dmaAvail += 1;

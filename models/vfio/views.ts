@@ -5,6 +5,8 @@
  * Which view exposes which deliberate bug (config.ts):
  * - `unmap-skips-unpin`: `frameRefcountMismatches` (a frame keeps a reference no structure
  *   accounts for; it is never freed, so teardown finds it too).
+ * - `unmap-skips-unpin-with-emulated-group`: the same, in a container that holds an emulated
+ *   group next to an IOMMU-backed one (the only world where the variant's test differs).
  * - `map-failure-leaks-pins`: `frameRefcountMismatches` after the failed MAP_DMA (and the
  *   atomicity invariant: the refusal changed the state).
  * - `locked-vm-not-uncharged`: `lockedVmAccounting` (mm->locked_vm above the pages still charged).
@@ -15,7 +17,7 @@
  */
 import type { HostMemory } from '../memory/frames.js';
 import { domainOfGroup, type1Backend } from './state.js';
-import type { VfioDma, VfioState } from './types.js';
+import type { VfioDevice, VfioDma, VfioState } from './types.js';
 
 /** Something that keeps a frame alive. */
 export type VfioHolder =
@@ -135,32 +137,48 @@ export function deviceReach(state: VfioState): ReachableFrame[] {
   const backend = state.container.backend;
   for (const device of state.devices) {
     if (!device.open) continue;
-    if (device.kind === 'pci') {
-      if (backend?.kind === 'noiommu') {
-        for (const frame of state.memory.frames) {
-          reach.push({ deviceId: device.id, via: 'noiommu', addressPage: frame.mfn, mfn: frame.mfn, write: true });
-        }
-        continue;
-      }
-      const domain = backend?.kind === 'type1' ? domainOfGroup(backend, device.groupId) : undefined;
-      for (const [key, translation] of Object.entries(domain?.translations ?? {})) {
-        reach.push({ deviceId: device.id, via: 'iommu', addressPage: Number(key), ...translation });
+    if (device.kind !== 'pci') {
+      emulatedReachOf(state, device, reach);
+      continue;
+    }
+    if (backend?.kind === 'noiommu') {
+      for (const frame of state.memory.frames) {
+        reach.push({ deviceId: device.id, via: 'noiommu', addressPage: frame.mfn, mfn: frame.mfn, write: true });
       }
       continue;
     }
-    for (const transfer of device.io ?? []) {
-      reach.push({ deviceId: device.id, via: 'pin', addressPage: transfer.iovaPage, mfn: transfer.mfn, write: true });
-    }
-    for (const key of Object.keys(device.pins)) {
-      const iovaPage = Number(key);
-      const dma =
-        backend?.kind === 'type1' ? backend.dmas.find((d) => d.externalPins[iovaPage] !== undefined) : undefined;
-      const vpfn = dma?.externalPins[iovaPage];
-      if (vpfn !== undefined)
-        reach.push({ deviceId: device.id, via: 'pin', addressPage: iovaPage, mfn: vpfn.mfn, write: true });
+    const domain = backend?.kind === 'type1' ? domainOfGroup(backend, device.groupId) : undefined;
+    for (const [key, translation] of Object.entries(domain?.translations ?? {})) {
+      reach.push({ deviceId: device.id, via: 'iommu', addressPage: Number(key), ...translation });
     }
   }
   return reach;
+}
+
+/**
+ * What the open emulated-IOMMU devices (mdev, ccw) can reach: the frames of an I/O in flight and
+ * the pages their drivers pin. No IOMMU is on their path, so a stack that translates vfio-pci DMA
+ * through an IOMMU model adds these to what the IOMMU lets through.
+ */
+export function emulatedDeviceReach(state: VfioState): ReachableFrame[] {
+  const reach: ReachableFrame[] = [];
+  for (const device of state.devices) if (device.open && device.kind !== 'pci') emulatedReachOf(state, device, reach);
+  return reach;
+}
+
+function emulatedReachOf(state: VfioState, device: VfioDevice, reach: ReachableFrame[]): void {
+  const backend = state.container.backend;
+  for (const transfer of device.io ?? []) {
+    reach.push({ deviceId: device.id, via: 'pin', addressPage: transfer.iovaPage, mfn: transfer.mfn, write: true });
+  }
+  for (const key of Object.keys(device.pins)) {
+    const iovaPage = Number(key);
+    const dma =
+      backend?.kind === 'type1' ? backend.dmas.find((d) => d.externalPins[iovaPage] !== undefined) : undefined;
+    const vpfn = dma?.externalPins[iovaPage];
+    if (vpfn !== undefined)
+      reach.push({ deviceId: device.id, via: 'pin', addressPage: iovaPage, mfn: vpfn.mfn, write: true });
+  }
 }
 
 export interface ExternalPinSummary {

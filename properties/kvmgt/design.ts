@@ -1,20 +1,36 @@
 /**
- * How a KVMGT design is built: the mediator's two design choices (write protection, command
- * buffer handling), what the vGPU's dma_unmap op does, deliberate bugs of the mediator or of
- * VFIO, and the expected verdict — the same way a user writes a variant.
+ * How a KVMGT design is built: the world, the mediator's two design choices (write protection,
+ * command buffer handling), what the vGPU's dma_unmap op does (a hook, or the name of a built-in
+ * one), deliberate bugs of the mediator, of KVMGT's services or of VFIO, and the expected verdict
+ * — the same way a user writes a variant. The built-in designs (`designs.ts`) and mutants are
+ * built with exactly this.
  */
+import { gvtFeatures } from '../../models/gvt/config.js';
 import type { GvtBug, GvtConfig } from '../../models/gvt/config.js';
-import { kvmgtLayout } from '../../models/kvmgt/config.js';
-import type { KvmgtBug, KvmgtConfig, UnmapCallback } from '../../models/kvmgt/config.js';
+import type { AllocPolicy } from '../../models/memory/frames.js';
+import { kvmgtBugNeeds, kvmgtBugs, kvmgtFeatureMissing, kvmgtWorld } from '../../models/kvmgt/config.js';
+import type {
+  KvmgtBug,
+  KvmgtConfig,
+  KvmgtFeature,
+  KvmgtWorld,
+  KvmgtWorldDescription,
+} from '../../models/kvmgt/config.js';
+import { dropCache, releaseShadows } from '../../models/kvmgt/unmap-callback.js';
+import type { KvmgtUnmapCallback, KvmgtUnmapCallbackName } from '../../models/kvmgt/unmap-callback.js';
 import { stepKvmgt } from '../../models/kvmgt/step.js';
 import type { KvmgtCommand, KvmgtState } from '../../models/kvmgt/types.js';
 import { initKvmgt } from '../../models/kvmgt/world.js';
-import type { VfioBug } from '../../models/vfio/config.js';
+import type { VfioBug, VfioWorldFeature } from '../../models/vfio/config.js';
 import type { Design, Expectation } from '../../src/design.js';
 import { explainKvmgtStep } from './explain.js';
 import { kvmgtExploreScope } from './explore-scope.js';
 import { formatKvmgtCommand, validateKvmgtCommand, validateKvmgtTemplate } from './format.js';
 import { guardResolve, guardStep } from '../generic/guard.js';
+import { refuseIneffectiveBugs } from '../generic/bug-flags.js';
+import type { BugCatalogue, WorldFeatures } from '../generic/bug-flags.js';
+import { gvtBugCatalogue } from '../gvt/bug-catalogue.js';
+import { vfioBugCatalogue } from '../vfio/design.js';
 import { kvmgtCommandSpace, resolveKvmgt } from './generators.js';
 import type { KvmgtTemplate } from './generators.js';
 import { kvmgtInvariants } from './invariants/index.js';
@@ -24,34 +40,114 @@ export const KVMGT_STACK = 'KVMGT';
 /** A refused command's result: the GPU accessed nothing. */
 const noAccesses = { accesses: [] };
 
+/** KVMGT's own bugs (its services to the mediator) and what each needs, for the factory's refusals. */
+export const kvmgtBugCatalogue: BugCatalogue<KvmgtBug, KvmgtFeature> = {
+  model: "KVMGT's services",
+  bugs: kvmgtBugs,
+  needs: kvmgtBugNeeds,
+  missing: kvmgtFeatureMissing,
+};
+
+/** What `kvmgtDesign` takes. */
 export interface KvmgtDesignOptions {
+  /** The design's id in reports, the registry and corpus file names (a user's own: `mine/…`). */
   readonly id: string;
+  /** `holds` for a sound design, `violates` for a flawed one (which must then declare `breaks`). */
   readonly expected: Expectation;
+  /** One sentence: what the design does, in the real system's words. */
   readonly description: string;
+  /** A flawed design's invariants it is known to break (names from `kvmgtInvariants`). */
   readonly breaks?: readonly string[];
+  /**
+   * The world: frames, guest RAM and the sections the VMM maps it in, RLIMIT_MEMLOCK,
+   * dma_entry_limit, the other VM's frames, the host IOMMU domain's DMA addresses for the GPU, the
+   * GGTT partition. Today's by default; a world that cannot be set up throws an Error saying why.
+   */
+  readonly world?: KvmgtWorldDescription;
+  /** How freed frames are handed out again (default `lifo`: the last freed first, so reuse races happen). */
+  readonly policy?: AllocPolicy;
+  /**
+   * The mediator write-protects every guest page it shadows as a page table (KVM page track), so
+   * a guest store traps and the shadow follows (default `true`; `false`: `gvt/no-write-protect`).
+   */
   readonly writeProtect?: boolean;
+  /**
+   * `shadow-copy` (default): the scanner audits a host copy of a batch buffer and the GPU runs the
+   * copy; `scan-in-place`: both use the guest's buffer, which it may rewrite in between.
+   */
   readonly cmdbuf?: GvtConfig['cmdbuf'];
-  readonly unmapCallback?: UnmapCallback;
+  /**
+   * The vGPU's `dma_unmap` op, which VFIO calls when the VMM's UNMAP_DMA removes guest RAM the vGPU
+   * has pinned pages in: `release-shadows` (default, `releaseShadows`: the shadow entries using a
+   * page pointed at scratch, then the page unmapped and unpinned), `drop-cache` (as shipped,
+   * `dropCache`: the cache entries removed whatever their references), or a `KvmgtUnmapCallback`
+   * of the design's own, a function of the call returning what the op does. It must not modify
+   * what it is given.
+   */
+  readonly unmapCallback?: KvmgtUnmapCallbackName | KvmgtUnmapCallback;
+  /**
+   * Deliberate bugs of the GVT-g mediator (`gvtBugs`); a page-table bug without write protection
+   * throws, as does an unknown name.
+   */
   readonly gvtBugs?: readonly GvtBug[];
+  /** Deliberate bugs of the VFIO model (`vfioBugs`); one the KVMGT container never reaches throws. */
   readonly vfioBugs?: readonly VfioBug[];
+  /** Deliberate bugs of KVMGT's services (`kvmgtBugs`: its pin and map, its unmap); an unknown name throws. */
   readonly kvmgtBugs?: readonly KvmgtBug[];
 }
 
-export type KvmgtDesign = Design<KvmgtState, KvmgtCommand, KvmgtTemplate> & { readonly config: KvmgtConfig };
+export type KvmgtDesign = Design<KvmgtState, KvmgtCommand, KvmgtTemplate> & {
+  readonly config: KvmgtConfig;
+  readonly world: KvmgtWorld;
+};
+
+/** The op a design runs: the named built-in or its own. */
+function unmapCallbackOf(option: KvmgtDesignOptions['unmapCallback']): KvmgtUnmapCallback {
+  if (option === undefined || option === 'release-shadows') return releaseShadows;
+  if (option === 'drop-cache') return dropCache;
+  if (typeof option === 'function') return option;
+  throw new Error(
+    `unmapCallback: expected 'release-shadows', 'drop-cache' or a function (the op), got ${JSON.stringify(option)}`,
+  );
+}
+
+/**
+ * What the KVMGT container has that a VFIO bug may need (`vfioBugNeeds`): an emulated group whose
+ * one device, the vGPU, is driven by KVMGT's own ops (not the generic mediated driver); no
+ * IOMMU-backed group. The vGPU pins only guest RAM (the VMM process's pages), once per page at
+ * IOVA = GPA, so locked_vm never exceeds them: RLIMIT_MEMLOCK is reachable only when it is below.
+ */
+function kvmgtVfioFeatures(initial: KvmgtState): WorldFeatures<VfioWorldFeature> {
+  const has = new Set<VfioWorldFeature>(['type1-container', 'emulated-group', 'emulated-device']);
+  const process = initial.vfio.process;
+  if (process.memlockLimitPages < Object.keys(process.pages).length) has.add('memlock-limit-reachable');
+  return { name: 'the KVMGT container', has };
+}
 
 export function kvmgtDesign(options: KvmgtDesignOptions): KvmgtDesign {
+  const world = kvmgtWorld(options.world, options.policy);
+  const writeProtect = options.writeProtect ?? true;
   const config: KvmgtConfig = {
+    world,
     gvt: {
-      layout: kvmgtLayout,
-      writeProtect: options.writeProtect ?? true,
+      layout: world.layout,
+      writeProtect,
       cmdbuf: options.cmdbuf ?? 'shadow-copy',
-      bugs: options.gvtBugs ?? [],
+      bugs: refuseIneffectiveBugs('gvtBugs', options.gvtBugs, gvtBugCatalogue, {
+        name: writeProtect ? 'the KVMGT design' : 'the KVMGT design without write protection',
+        has: gvtFeatures({ writeProtect }, { ppgtt: true, batchBuffers: true }),
+      }),
     },
     vfio: { bugs: options.vfioBugs ?? [] },
-    unmapCallback: options.unmapCallback ?? 'release-shadows',
-    bugs: options.kvmgtBugs ?? [],
+    unmapCallback: unmapCallbackOf(options.unmapCallback),
+    bugs: refuseIneffectiveBugs('kvmgtBugs', options.kvmgtBugs, kvmgtBugCatalogue, {
+      name: 'the KVMGT design',
+      has: new Set<KvmgtFeature>(),
+    }),
   };
   const initial = initKvmgt(config);
+  // A VFIO bug the KVMGT container never reaches would give a design that holds by omission.
+  refuseIneffectiveBugs('vfioBugs', options.vfioBugs, vfioBugCatalogue, kvmgtVfioFeatures(initial));
   return {
     id: options.id,
     stack: KVMGT_STACK,
@@ -59,11 +155,14 @@ export function kvmgtDesign(options: KvmgtDesignOptions): KvmgtDesign {
     description: options.description,
     breaks: options.breaks ?? [],
     config,
+    world,
     // Steps never modify the state they are given, so every run can start from the same object.
     init: () => initial,
     step: guardStep(validateKvmgtCommand, (state, command) => stepKvmgt(state, config, command), noAccesses),
-    resolve: guardResolve(validateKvmgtTemplate, resolveKvmgt),
-    commands: kvmgtCommandSpace,
+    resolve: guardResolve(validateKvmgtTemplate, (state, template: KvmgtTemplate) =>
+      resolveKvmgt(world, state, template),
+    ),
+    commands: kvmgtCommandSpace(world),
     invariants: kvmgtInvariants(config),
     formatCommand: formatKvmgtCommand,
     validateCommand: validateKvmgtCommand,
@@ -71,6 +170,6 @@ export function kvmgtDesign(options: KvmgtDesignOptions): KvmgtDesign {
     // Every known counterexample is at most 6 steps, and the world is small: sequences of up to
     // 40 commands reach as much as 100 do here and shrink faster.
     generation: { maxCommands: 40 },
-    explore: kvmgtExploreScope,
+    explore: kvmgtExploreScope(world),
   };
 }

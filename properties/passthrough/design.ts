@@ -1,8 +1,11 @@
 /**
- * How a design of the passthrough stack over VT-d is built: the IOMMU's invalidation mode, the
- * deliberate bugs of either model if any, and the expected verdict.
+ * How a design of the passthrough stack over VT-d is built: the world (a VFIO world with at least
+ * one IOMMU-backed group), the IOMMU's invalidation mode, the deliberate bugs of either model if
+ * any, and the expected verdict — the same way a user writes a variant. The built-in designs
+ * (`designs.ts`) are built with exactly this.
  */
-import type { IommuBug } from '../../models/iommu/config.js';
+import { iommuBugNeeds, iommuBugs, iommuFeatureMissing } from '../../models/iommu/config.js';
+import type { IommuBug, IommuStackFeature } from '../../models/iommu/config.js';
 import type { AllocPolicy } from '../../models/memory/frames.js';
 import { stepPassthrough } from '../../models/passthrough/step.js';
 import type {
@@ -11,44 +14,113 @@ import type {
   PassthroughConfig,
   PassthroughState,
 } from '../../models/passthrough/types.js';
+import { invalidationModes } from '../../models/passthrough/types.js';
 import type { VfioBug } from '../../models/vfio/config.js';
 import { guardResolve, guardStep } from '../generic/guard.js';
+import { refuseIneffectiveBugs } from '../generic/bug-flags.js';
+import type { BugCatalogue, WorldFeatures } from '../generic/bug-flags.js';
 import type { Design, Expectation } from '../../src/design.js';
+import { vfioBugCatalogue } from '../vfio/design.js';
+import { vfioWorldFeatures } from '../vfio/world.js';
+import type { VfioWorld, VfioWorldLayout } from '../vfio/world.js';
 import { explainPassthroughStep } from './explain.js';
 import { passthroughExploreScope } from './explore-scope.js';
 import { formatPassthroughCommand, validatePassthroughCommand, validatePassthroughTemplate } from './format.js';
 import { passthroughCommandSpace, passthroughPickUniverse } from './generators.js';
 import { passthroughInvariants } from './invariants/index.js';
-import { classifyPassthroughStep, passthroughReach } from './reach.js';
+import { classifyPassthroughStep, classifyPassthroughWithDrivers, passthroughReach } from './reach.js';
 import { resolvePassthrough } from './resolve.js';
 import type { PassthroughTemplate } from './resolve.js';
-import { initPassthroughWorld } from './world.js';
+import { initPassthroughWorld, passthroughWorldLayout } from './world.js';
 
 /** A refused command's result: nothing translated, no device access. */
 const noEffects = { effects: [], accesses: [] };
 
+/** The VT-d model's bugs and what each needs of the stack above it, for the factories' refusals. */
+export const iommuBugCatalogue: BugCatalogue<IommuBug, IommuStackFeature> = {
+  model: 'the VT-d model',
+  bugs: iommuBugs,
+  needs: iommuBugNeeds,
+  missing: iommuFeatureMissing,
+};
+
+/** What `passthroughDesign` takes. */
 export interface PassthroughDesignOptions {
+  /** The design's id in reports, the registry and corpus file names (a user's own: `mine/…`). */
   readonly id: string;
+  /**
+   * How the IOMMU domains VFIO allocates invalidate on unmap: `strict` (the IOTLB is flushed before
+   * the unmap returns, then VFIO unpins), `lazy` (a flush queue, VFIO unpins at once) or
+   * `lazy-held` (a flush queue, each unmapped frame held until its flush).
+   */
   readonly mode: InvalidationMode;
+  /**
+   * The container and the guest's memory (default `passthrough`): a preset or a described VFIO
+   * world with at least one IOMMU-backed group; emulated groups may share the container (`mixed`).
+   * Its vfio-pci devices DMA through the VT-d model.
+   */
+  readonly world?: VfioWorld;
+  /** `holds` for a sound design, `violates` for a flawed one (which must then declare `breaks`). */
   readonly expected: Expectation;
+  /** One sentence: what the design does, in the real system's words. */
   readonly description: string;
+  /** A flawed design's invariants it is known to break (names from `passthroughInvariants`). */
   readonly breaks?: readonly string[];
+  /** Deliberate bugs of the VFIO model (`vfioBugs`); one the world cannot show throws. */
   readonly vfioBugs?: readonly VfioBug[];
+  /**
+   * Deliberate bugs of the VT-d model (`iommuBugs`); one this stack never reaches (a strict-mode bug
+   * in a lazy mode, caching mode, nested domains, superpages) throws an Error saying why.
+   */
   readonly iommuBugs?: readonly IommuBug[];
+  /** How freed frames are handed out again (default `lifo`). */
   readonly policy?: AllocPolicy;
 }
 
+/** A design of VFIO over VT-d, with its configuration and its world's layout (device and group ids). */
 export type PassthroughDesign = Design<PassthroughState, PassthroughCommand, PassthroughTemplate> & {
   readonly config: PassthroughConfig;
+  readonly world: VfioWorldLayout;
 };
 
+/**
+ * What the passthrough stack makes the IOMMU do in a mode: strict domains flush page ranges on
+ * unmap, lazy ones queue; any unmap may span the leaf-table boundary the IOVAs straddle; a map
+ * meets a present leaf only when VFIO skips its overlap search. No caching mode, no nested
+ * domain, and no partial superpage unmap (VFIO unmaps whole mappings, and a superpage lies inside
+ * one).
+ */
+export function passthroughIommuFeatures(
+  mode: InvalidationMode,
+  vfioBugs: readonly VfioBug[],
+  name: string,
+): WorldFeatures<IommuStackFeature> {
+  const has = new Set<IommuStackFeature>(['unmap-across-leaf-tables']);
+  if (mode === 'strict') {
+    has.add('strict-invalidation');
+    has.add('page-selective-invalidation');
+  } else has.add('flush-queue');
+  if (vfioBugs.includes('overlap-not-checked')) has.add('map-over-present');
+  return { name: `${name} over VT-d in ${mode} mode`, has };
+}
+
 export function passthroughDesign(options: PassthroughDesignOptions): PassthroughDesign {
-  const config: PassthroughConfig = {
-    mode: options.mode,
-    vfio: { bugs: options.vfioBugs ?? [] },
-    iommu: { bugs: options.iommuBugs ?? [] },
-  };
-  const initial = initPassthroughWorld(config, options.policy);
+  if (!invalidationModes.includes(options.mode)) {
+    throw new Error(`mode: expected one of ${invalidationModes.join(', ')}, got ${JSON.stringify(options.mode)}`);
+  }
+  const world = passthroughWorldLayout(options.world ?? 'passthrough');
+  const vfioBugs = refuseIneffectiveBugs('vfioBugs', options.vfioBugs, vfioBugCatalogue, vfioWorldFeatures(world));
+  const iommuBugs = refuseIneffectiveBugs(
+    'iommuBugs',
+    options.iommuBugs,
+    iommuBugCatalogue,
+    passthroughIommuFeatures(options.mode, vfioBugs, world.name),
+  );
+  const config: PassthroughConfig = { mode: options.mode, vfio: { bugs: vfioBugs }, iommu: { bugs: iommuBugs } };
+  const initial = initPassthroughWorld(config, options.policy, world);
+  const universe = passthroughPickUniverse(world);
+  const withFlushQueue = options.mode !== 'strict';
+  const emulated = world.mdevDevices.length + world.ccwDevices.length > 0;
   return {
     id: options.id,
     stack: 'passthrough',
@@ -56,19 +128,20 @@ export function passthroughDesign(options: PassthroughDesignOptions): Passthroug
     description: options.description,
     breaks: options.breaks ?? [],
     config,
+    world,
     // Steps never modify the state they are given, so every run can start from the same object.
     init: () => initial,
     step: guardStep(validatePassthroughCommand, (state, command) => stepPassthrough(state, config, command), noEffects),
     resolve: guardResolve(validatePassthroughTemplate, (state, template: PassthroughTemplate) =>
-      resolvePassthrough(state, passthroughPickUniverse, template),
+      resolvePassthrough(state, world, universe, template),
     ),
-    commands: passthroughCommandSpace(options.mode !== 'strict'),
+    commands: passthroughCommandSpace(world, withFlushQueue),
     invariants: passthroughInvariants,
     formatCommand: formatPassthroughCommand,
     validateCommand: validatePassthroughCommand,
     explainStep: explainPassthroughStep,
-    explore: passthroughExploreScope(options.mode !== 'strict'),
-    classify: classifyPassthroughStep,
-    reach: passthroughReach(options.mode !== 'strict'),
+    explore: passthroughExploreScope(world, withFlushQueue),
+    classify: emulated ? classifyPassthroughWithDrivers : classifyPassthroughStep,
+    reach: passthroughReach(withFlushQueue, emulated),
   };
 }

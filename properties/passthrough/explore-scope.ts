@@ -4,8 +4,10 @@
  * Covered, from every state, in this order: MAP_DMA of one page at iova pages 511 and 512 (the last
  * page of the first leaf table and the first of the next) from the guest's first two RAM pages,
  * and of two pages at 511 (across the boundary); UNMAP_DMA of one page at 511 and 512, and
- * UNMAP_DMA ALL; device DMA reads at 511 and 512; the flush-queue timer (lazy modes); the VMM
- * discarding and munmapping its first two RAM pages; another owner taking a free frame.
+ * UNMAP_DMA ALL; device DMA reads by the world's first vfio-pci device at 511 and 512; the
+ * flush-queue timer (lazy modes); in a world with emulated devices, their drivers' pins, unpins,
+ * channel programs and closes at 511 and 512 (`driverTemplates`); the VMM discarding and
+ * munmapping its first two RAM pages; another owner taking a free frame.
  *
  * Left out: malformed ioctl arguments, DMA writes, read-only mappings, fault injection, the
  * container lifecycle. No symmetry reduction: the key is the whole state.
@@ -15,12 +17,15 @@ import { mapDmaArgs } from '../../models/vfio/map-dma.js';
 import { unmapAllArgs, unmapDmaArgs } from '../../models/vfio/unmap-dma.js';
 import type { ExploreScope } from '../../src/design.js';
 import { stableJson } from '../../src/explore.js';
+import { driverTemplates } from '../vfio/explore-scope.js';
 import { OTHER_OWNER, RAM_VADDR_PAGE } from '../vfio/world.js';
+import type { VfioWorldLayout } from '../vfio/world.js';
 
 const iovaPages = [511, 512];
 const ramOffsets = [0, 1];
 
-function templatesFor(withFlushQueue: boolean): PassthroughCommand[] {
+function templatesFor(layout: VfioWorldLayout, withFlushQueue: boolean): PassthroughCommand[] {
+  const deviceId = layout.pciDevices[0] ?? 0;
   return [
     ...iovaPages.flatMap((iovaPage) =>
       ramOffsets.map((offset): PassthroughCommand => ({
@@ -36,11 +41,12 @@ function templatesFor(withFlushQueue: boolean): PassthroughCommand[] {
     { kind: 'unmapDma', ...unmapAllArgs() },
     ...iovaPages.map((addressPage): PassthroughCommand => ({
       kind: 'deviceDma',
-      deviceId: 0,
+      deviceId,
       addressPage,
       write: false,
     })),
     ...(withFlushQueue ? [{ kind: 'drainFlushQueue' } as const] : []),
+    ...driverTemplates(layout, iovaPages),
     ...ramOffsets.map((offset): PassthroughCommand => ({
       kind: 'discard',
       vaddrPage: RAM_VADDR_PAGE + offset,
@@ -55,8 +61,11 @@ function templatesFor(withFlushQueue: boolean): PassthroughCommand[] {
   ];
 }
 
-export function passthroughExploreScope(withFlushQueue: boolean): ExploreScope<PassthroughState, PassthroughCommand> {
-  const templates = templatesFor(withFlushQueue);
+export function passthroughExploreScope(
+  layout: VfioWorldLayout,
+  withFlushQueue: boolean,
+): ExploreScope<PassthroughState, PassthroughCommand> {
+  const templates = templatesFor(layout, withFlushQueue);
   return {
     description: `VFIO over VT-d: one- and two-page MAP/UNMAP around the leaf-table boundary (iova pages 511-512), device reads, ${withFlushQueue ? 'the flush-queue timer, ' : ''}VMM memory changes (${templates.length} commands per state, no symmetry reduction)`,
     templates: () => templates,

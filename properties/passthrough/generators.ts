@@ -1,36 +1,42 @@
 /**
- * Generators of the passthrough stack over VT-d: the VFIO passthrough commands with IOVAs across
- * a leaf-table boundary (`world.ts`), and the flush-queue timer. The device's DMA and the VMM's
- * discards and munmaps mostly pick what the device reaches (`resolve.ts`).
+ * Generators of the passthrough stack over VT-d: the VFIO commands of the world (`world.ts`), with
+ * IOVAs across a leaf-table boundary, and the flush-queue timer. The device's DMA and the VMM's
+ * discards and munmaps mostly pick what the device reaches (`resolve.ts`); device ids, groups,
+ * frames and RAM pages are the world's.
  */
 import fc from 'fast-check';
 import type { PassthroughCommand } from '../../models/passthrough/types.js';
 import type { CommandSpace } from '../../src/design.js';
 import { preferOr } from '../prefer.js';
-import { IOVA_PAGES, vaddrPage, vfioArbitraries, vfioKindWeight } from '../vfio/generators.js';
-import { RAM_PAGES, RAM_VADDR_PAGE } from '../vfio/world.js';
+import { oneOf, vaddrPageIn, vfioArbitraries, vfioKindWeight } from '../vfio/generators.js';
+import { RAM_VADDR_PAGE } from '../vfio/world.js';
+import type { VfioWorldLayout } from '../vfio/world.js';
 import type { PassthroughPickUniverse, PassthroughTemplate } from './resolve.js';
-import { PASSTHROUGH_IOVA_BASE_PAGE } from './world.js';
+import { passthroughIovaBasePage } from './world.js';
 
-export const passthroughPickUniverse: PassthroughPickUniverse = {
-  iovaBasePage: PASSTHROUGH_IOVA_BASE_PAGE,
-  iovaPages: IOVA_PAGES,
-  ramVaddrPage: RAM_VADDR_PAGE,
-  ramPages: RAM_PAGES,
-};
+/** The raw values a pick of this world falls back to: its IOVA universe and its RAM pages. */
+export function passthroughPickUniverse(layout: VfioWorldLayout): PassthroughPickUniverse {
+  return {
+    iovaBasePage: passthroughIovaBasePage(layout),
+    iovaPages: layout.ramPages,
+    ramVaddrPage: RAM_VADDR_PAGE,
+    ramPages: layout.ramPages,
+  };
+}
 
-const iovaPage = fc.integer({ min: PASSTHROUGH_IOVA_BASE_PAGE, max: PASSTHROUGH_IOVA_BASE_PAGE + IOVA_PAGES - 1 });
-const ramRange = fc.record({ vaddrPage: preferOr(vaddrPage), npages: fc.integer({ min: 1, max: 2 }) });
-
-/** The kinds whose address is a pick: the device's DMA, and the VMM giving memory back. */
-const picked: Readonly<Record<string, fc.Arbitrary<PassthroughTemplate>>> = {
-  deviceDma: fc
-    .record({ addressPage: preferOr(iovaPage), write: fc.boolean() })
-    // Device 0: the world's one assigned vfio-pci device.
-    .map((args): PassthroughTemplate => ({ kind: 'deviceDma', deviceId: 0, ...args })),
-  discard: ramRange.map((args): PassthroughTemplate => ({ kind: 'discard', ...args })),
-  munmap: ramRange.map((args): PassthroughTemplate => ({ kind: 'munmap', ...args })),
-};
+/** The kinds whose address is a pick: the devices' DMA, and the VMM giving memory back. */
+function picked(layout: VfioWorldLayout): Record<string, fc.Arbitrary<PassthroughTemplate>> {
+  const base = passthroughIovaBasePage(layout);
+  const iovaPage = fc.integer({ min: base, max: base + layout.ramPages - 1 });
+  const ramRange = fc.record({ vaddrPage: preferOr(vaddrPageIn(layout)), npages: fc.integer({ min: 1, max: 2 }) });
+  return {
+    deviceDma: fc
+      .record({ deviceId: oneOf(layout.pciDevices), addressPage: preferOr(iovaPage), write: fc.boolean() })
+      .map((args): PassthroughTemplate => ({ kind: 'deviceDma', ...args })),
+    discard: ramRange.map((args): PassthroughTemplate => ({ kind: 'discard', ...args })),
+    munmap: ramRange.map((args): PassthroughTemplate => ({ kind: 'munmap', ...args })),
+  };
+}
 
 /**
  * Relative frequencies: the guest's DMA traffic (map, DMA, unmap) dominates; another owner takes
@@ -52,16 +58,31 @@ const weights: Readonly<Record<string, number>> = {
   touch: 4,
 };
 
+/**
+ * In a world of several devices the DMA traffic above outweighs a group's way out of the container
+ * and back in (every device of it closed, the group out, then in): these count twice there.
+ */
+const lifecycle: ReadonlySet<string> = new Set([
+  'closeDevice',
+  'openDevice',
+  'groupUnsetContainer',
+  'groupSetContainer',
+]);
+
 /** `withFlushQueue`: the lazy modes, whose domains have a flush queue and so a timer. */
-export function passthroughCommandSpace(withFlushQueue: boolean): CommandSpace<PassthroughTemplate> {
+export function passthroughCommandSpace(
+  layout: VfioWorldLayout,
+  withFlushQueue: boolean,
+): CommandSpace<PassthroughTemplate> {
   const table: Record<string, fc.Arbitrary<PassthroughTemplate>> = {
-    ...vfioArbitraries('passthrough', { iovaBasePage: PASSTHROUGH_IOVA_BASE_PAGE }),
-    ...picked,
+    ...vfioArbitraries(layout, { iovaBasePage: passthroughIovaBasePage(layout) }),
+    ...picked(layout),
   };
   if (withFlushQueue) table['drainFlushQueue'] = fc.constant<PassthroughCommand>({ kind: 'drainFlushQueue' });
   return {
     kinds: Object.keys(table),
-    weight: (kind) => weights[kind] ?? vfioKindWeight(kind),
+    weight: (kind) =>
+      weights[kind] ?? vfioKindWeight(kind, layout) * (layout.deviceIds.length > 1 && lifecycle.has(kind) ? 2 : 1),
     arbitrary(kind) {
       const arbitrary = table[kind];
       if (arbitrary === undefined) throw new Error(`passthrough: no generator for command kind '${kind}'`);

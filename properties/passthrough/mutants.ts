@@ -35,6 +35,19 @@ function vfioMutant(bug: VfioBug, catches: readonly string[], description: strin
   });
 }
 
+/** A VFIO bug of an emulated device's driver, over VT-d in a container with an assigned device too. */
+function mixedMutant(bug: VfioBug, catches: readonly string[], description: string): PassthroughDesign {
+  return passthroughDesign({
+    id: `mutant/iommu-strict-mixed/${bug}`,
+    mode: 'strict',
+    world: 'mixed',
+    vfioBugs: [bug],
+    expected: 'violates',
+    breaks: catches,
+    description,
+  });
+}
+
 /** A stale IOTLB entry outliving the pin: every effect and latent invariant sees the freed, reused frame. */
 const exposes = [
   'no-dma-to-foreign-frame',
@@ -93,5 +106,15 @@ export const passthroughMutants: readonly PassthroughDesign[] = [
       'released-container-uncharged',
     ],
     'MAP_DMA skips the overlap search',
+  ),
+  mixedMutant(
+    'mdev-ignores-unmap',
+    ['no-kernel-crash', 'failed-op-leaves-state-unchanged'],
+    "the mdev's dma_unmap callback keeps its pins of a range the IOMMU maps too: UNMAP_DMA BUG_ONs",
+  ),
+  mixedMutant(
+    'close-keeps-pins',
+    ['closed-device-holds-nothing'],
+    'closing an emulated device keeps its pins, next to an assigned device',
   ),
 ];

@@ -3,19 +3,41 @@
  * in a fair share of runs for a passing run to mean something.
  */
 import type { PassthroughCommand, PassthroughState } from '../../models/passthrough/types.js';
+import type { VfioCommand } from '../../models/vfio/commands.js';
 import type { Transition } from '../../src/design.js';
+import { classifyMediatedStep, UNMAP_CALLBACK_WITH_PINS } from '../vfio/reach.js';
 
 export const MAP_CROSSES_LEAF_TABLE = 'map crosses a leaf-table boundary';
 export const UNMAP_WITH_FLUSH_QUEUE = 'unmap while the flush queue is non-empty';
 export const DMA_VIA_STALE_IOTLB = 'DMA translated by an IOTLB entry for an unmapped page';
 
 /**
- * The labels a default run must reach (strict mode has no flush queue). DMA through a stale IOTLB
+ * The labels a default run must reach (strict mode has no flush queue; a world with emulated
+ * devices must also reach their `dma_unmap` callback with pins held). DMA through a stale IOTLB
  * entry is also counted and reported, but it needs a lazy unmap between a DMA and the next one and
  * stays rarer (about 3% of runs).
  */
-export function passthroughReach(withFlushQueue: boolean): readonly string[] {
-  return withFlushQueue ? [MAP_CROSSES_LEAF_TABLE, UNMAP_WITH_FLUSH_QUEUE] : [MAP_CROSSES_LEAF_TABLE];
+export function passthroughReach(withFlushQueue: boolean, emulated = false): readonly string[] {
+  return [
+    MAP_CROSSES_LEAF_TABLE,
+    ...(withFlushQueue ? [UNMAP_WITH_FLUSH_QUEUE] : []),
+    ...(emulated ? [UNMAP_CALLBACK_WITH_PINS] : []),
+  ];
+}
+
+/**
+ * `classifyPassthroughStep`, and in a world with emulated devices the VFIO labels of their
+ * `dma_unmap` callbacks (`classifyMediatedStep` on the VFIO part).
+ */
+export function classifyPassthroughWithDrivers(transition: Transition<PassthroughState, PassthroughCommand>): string[] {
+  const { before, command, result, after } = transition;
+  const drivers = classifyMediatedStep({
+    before: before === null ? null : before.vfio,
+    command: command?.kind === 'drainFlushQueue' ? null : (command as VfioCommand | null),
+    result,
+    after: after.vfio,
+  });
+  return [...classifyPassthroughStep(transition), ...drivers];
 }
 
 const LEAF_TABLE_PAGES = 512;

@@ -4,8 +4,9 @@
  * the device can reach through the IOMMU (a present leaf or an IOTLB entry); the VMM discards or
  * munmaps, preferably, a page of its memory whose frame the device can reach. A stale IOTLB entry is an exploit only once its
  * frame is freed and the device uses it: a DMA at one IOVA page out of eight, after a discard of
- * one RAM page out of eight, is too rare for a run of a hundred steps. A concrete command resolves
- * to itself; the trace records the resolved value.
+ * one RAM page out of eight, is too rare for a run of a hundred steps. The container and device
+ * lifecycle aims as VFIO's does (`../vfio/resolve.ts`). A concrete command resolves to itself; the
+ * trace records the resolved value.
  */
 import type { PassthroughCommand, PassthroughState } from '../../models/passthrough/types.js';
 import { iommuReach } from '../../models/passthrough/views.js';
@@ -13,6 +14,8 @@ import type { IommuReach } from '../../models/passthrough/views.js';
 import { isPick } from '../pick.js';
 import type { Templated } from '../pick.js';
 import { resolvePreferring } from '../prefer.js';
+import { resolveVfioField } from '../vfio/resolve.js';
+import type { VfioWorldLayout } from '../vfio/world.js';
 
 export type PassthroughTemplate = Templated<PassthroughCommand>;
 
@@ -51,6 +54,7 @@ function reachedVaddrPages(state: PassthroughState): number[] {
 
 export function resolvePassthrough(
   state: PassthroughState,
+  layout: VfioWorldLayout,
   universe: PassthroughPickUniverse,
   template: PassthroughTemplate,
 ): PassthroughCommand {
@@ -71,7 +75,7 @@ export function resolvePassthrough(
         pages(universe.ramVaddrPage, universe.ramPages),
         (pick) => universe.ramVaddrPage + (pick % universe.ramPages),
       );
-    } else resolved[field] = value.pick;
+    } else resolved[field] = resolveVfioField(state.vfio, layout, template, field, value, universe.iovaBasePage);
   }
   return resolved as PassthroughCommand;
 }

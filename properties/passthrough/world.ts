@@ -1,12 +1,15 @@
 /**
- * The world of the passthrough stack over VT-d: the VFIO passthrough world (one IOMMU group with a
- * vfio-pci device, the guest's RAM in the VMM process, another VM holding a frame) with its IOMMU
- * domain allocated in the VT-d model, set up the way the VMM does before the guest runs.
+ * The world of the passthrough stack over VT-d: a VFIO world (`../vfio/world.ts`) with at least
+ * one IOMMU-backed group (by default the `passthrough` preset: one IOMMU group with a vfio-pci
+ * device, the guest's RAM in the VMM process, another VM holding a frame), each VFIO domain
+ * allocated in the VT-d model, set up the way the VMM does before the guest runs. Emulated groups
+ * may share the container (the `mixed` preset): their drivers pin through VFIO, and only the
+ * vfio-pci devices' DMA goes through the IOMMU. A VFIO_NO_IOMMU world has no IOMMU to run over.
  *
  * The guest's RAM is backed by contiguous frames, so that MAP_DMA of several pages maps one
  * physically contiguous run with one `iommu_map`, as VFIO does.
- * Generated IOVAs sit at pages 508..515, across the boundary between the first two last-level
- * tables (page 512), so that one MAP_DMA can fill two leaf tables.
+ * Generated IOVAs sit around page 512 (508..515 for 8 RAM pages), across the boundary between the
+ * first two last-level tables, so that one MAP_DMA can fill two leaf tables.
  */
 import type { IommuCaps } from '../../models/iommu/types.js';
 import type { AllocPolicy } from '../../models/memory/frames.js';
@@ -17,17 +20,40 @@ import {
 } from '../../models/passthrough/step.js';
 import type { PassthroughConfig, PassthroughState } from '../../models/passthrough/types.js';
 import { createVfioState } from '../../models/vfio/state.js';
-import { setupCommands, vfioWorldSpec } from '../vfio/world.js';
+import { setupCommands, vfioWorldLayout, vfioWorldSpec } from '../vfio/world.js';
+import type { VfioWorld, VfioWorldLayout } from '../vfio/world.js';
 
-export const PASSTHROUGH_IOVA_BASE_PAGE = 508;
+/** The first page of the second last-level table: generated IOVAs straddle it. */
+export const LEAF_TABLE_BOUNDARY_PAGE = 512;
+
+/** The first generated IOVA page: half the IOVA universe (as many pages as RAM) below the boundary. */
+export function passthroughIovaBasePage(layout: VfioWorldLayout): number {
+  return LEAF_TABLE_BOUNDARY_PAGE - Math.floor(layout.ramPages / 2);
+}
 
 /** A small IOTLB and flush queue so that eviction and queue-full flushes happen in short runs. */
 export const passthroughIommuCaps: Partial<IommuCaps> = { iotlbEntries: 8, flushQueueEntries: 4 };
 
-export function initPassthroughWorld(config: PassthroughConfig, policy?: AllocPolicy): PassthroughState {
-  const spec = vfioWorldSpec('passthrough', policy, { contiguousRam: true });
+/** A world's layout for the passthrough stack; throws when the world has no IOMMU-backed group. */
+export function passthroughWorldLayout(world: VfioWorld): VfioWorldLayout {
+  const layout = vfioWorldLayout(world);
+  if (!layout.groups.some((group) => group.kind === 'iommu')) {
+    throw new Error(
+      `passthrough world: ${layout.name} has no IOMMU-backed group, so nothing would run over the VT-d model (vfioDesign checks such a world on VFIO alone)`,
+    );
+  }
+  return layout;
+}
+
+export function initPassthroughWorld(
+  config: PassthroughConfig,
+  policy?: AllocPolicy,
+  world: VfioWorld | VfioWorldLayout = 'passthrough',
+): PassthroughState {
+  const layout = typeof world === 'object' && 'deviceIds' in world ? world : passthroughWorldLayout(world);
+  const spec = vfioWorldSpec(layout, policy, { contiguousRam: true });
   const state = createPassthroughState(createVfioState(spec), passthroughIommuCaps);
-  for (const command of setupCommands('passthrough', spec.devices.length)) {
+  for (const command of setupCommands(layout)) {
     const result = applyPassthroughCommand(state, config, command);
     if (!result.ok) throw new Error(`passthrough world setup: ${command.kind} refused with ${String(result.error)}`);
   }

@@ -1,59 +1,106 @@
 /**
- * How a VFIO design is built: a stack world (passthrough, noiommu or mediated), the model's
- * deliberate bugs if any, and the expected verdict — the same way a user writes a variant.
+ * How a design of the VFIO model alone is built: a world (a preset or a described container: its
+ * IOMMU-backed, emulated or noiommu groups and their devices, the sizes of memory and limits), the
+ * model's deliberate bugs if any, and the expected verdict — the same way a user writes a variant.
+ * The built-in designs (`designs.ts`) are built with exactly this.
  */
 import type { AllocPolicy } from '../../models/memory/frames.js';
 import type { VfioCommand } from '../../models/vfio/commands.js';
-import type { VfioBug, VfioConfig } from '../../models/vfio/config.js';
+import { vfioBugNeeds, vfioBugs, vfioFeatureMissing } from '../../models/vfio/config.js';
+import type { VfioBug, VfioConfig, VfioWorldFeature } from '../../models/vfio/config.js';
 import { stepVfio } from '../../models/vfio/step.js';
 import type { VfioState } from '../../models/vfio/types.js';
-import { guardStep } from '../generic/guard.js';
 import type { Design, Expectation } from '../../src/design.js';
+import { refuseIneffectiveBugs } from '../generic/bug-flags.js';
+import type { BugCatalogue } from '../generic/bug-flags.js';
+import { guardResolve, guardStep } from '../generic/guard.js';
 import { explainVfioStep } from './explain.js';
 import { vfioExploreScope } from './explore-scope.js';
 import { formatVfioCommand } from './format.js';
 import { vfioCommandSpace } from './generators.js';
 import { vfioInvariants } from './invariants/index.js';
 import { classifyMediatedStep, mediatedReach } from './reach.js';
-import { validateVfioCommand } from './schema.js';
-import { initVfioWorld } from './world.js';
-import type { VfioStackKind } from './world.js';
+import { resolveVfio } from './resolve.js';
+import type { VfioTemplate } from './resolve.js';
+import { validateVfioCommand, validateVfioTemplate } from './schema.js';
+import { initVfioWorld, vfioWorldFeatures, vfioWorldLayout } from './world.js';
+import type { VfioWorld, VfioWorldLayout } from './world.js';
 
 /** A refused command's result: nothing translated, no device access. */
 const noEffects = { effects: [], accesses: [] };
 
+/** The VFIO model's bugs and what each needs of a world, for the factories' refusals. */
+export const vfioBugCatalogue: BugCatalogue<VfioBug, VfioWorldFeature> = {
+  model: 'the VFIO model',
+  bugs: vfioBugs,
+  needs: vfioBugNeeds,
+  missing: vfioFeatureMissing,
+};
+
+/** What `vfioDesign` takes. */
 export interface VfioDesignOptions {
+  /** The design's id in reports, the registry and corpus file names (a user's own: `mine/…`). */
   readonly id: string;
-  readonly world: VfioStackKind;
+  /**
+   * The container and the guest's memory: a preset (`passthrough`, `noiommu`, `mediated`, `mixed`)
+   * or a described world (`VfioWorldDescription`: groups with their devices, frames, RAM pages,
+   * RLIMIT_MEMLOCK, dma_entry_limit, the other VM's frames). A world that cannot be built throws.
+   */
+  readonly world: VfioWorld;
+  /** `holds` for a sound design, `violates` for a flawed one (which must then declare `breaks`). */
   readonly expected: Expectation;
+  /** One sentence: what the design does, in the real system's words. */
   readonly description: string;
+  /** A flawed design's invariants it is known to break (names from `vfioInvariants`). */
   readonly breaks?: readonly string[];
-  readonly bugs?: readonly VfioBug[];
+  /**
+   * Deliberate bugs of the VFIO model (`vfioBugs`). A name the model does not know, or a bug whose
+   * code path this world never takes (`vfioBugNeeds`), throws an Error saying why.
+   */
+  readonly vfioBugs?: readonly VfioBug[];
+  /** How freed frames are handed out again (default `lifo`: the last freed first, so reuse races happen). */
   readonly policy?: AllocPolicy;
 }
 
-export type VfioDesign = Design<VfioState, VfioCommand, VfioCommand> & { readonly config: VfioConfig };
+/** A design of the VFIO model alone, with its configuration and its world's layout (device and group ids). */
+export type VfioDesign = Design<VfioState, VfioCommand, VfioTemplate> & {
+  readonly config: VfioConfig;
+  readonly world: VfioWorldLayout;
+};
+
+/** The stack a world makes: devices behind an IOMMU (or none), emulated devices, or both in one container. */
+export function vfioStackOf(layout: VfioWorldLayout): 'passthrough' | 'mediated' | 'mixed' {
+  const emulated = layout.mdevDevices.length + layout.ccwDevices.length > 0;
+  if (!emulated) return 'passthrough';
+  return layout.pciDevices.length > 0 ? 'mixed' : 'mediated';
+}
 
 export function vfioDesign(options: VfioDesignOptions): VfioDesign {
-  const config: VfioConfig = { bugs: options.bugs ?? [] };
-  const initial = initVfioWorld(options.world, config, options.policy);
+  const world = vfioWorldLayout(options.world);
+  const bugs = refuseIneffectiveBugs('vfioBugs', options.vfioBugs, vfioBugCatalogue, vfioWorldFeatures(world));
+  const config: VfioConfig = { bugs };
+  const initial = initVfioWorld(world, config, options.policy);
+  const emulated = world.mdevDevices.length + world.ccwDevices.length > 0;
   return {
     id: options.id,
-    stack: options.world === 'mediated' ? 'mediated' : 'passthrough',
+    stack: vfioStackOf(world),
     expected: options.expected,
     description: options.description,
     breaks: options.breaks ?? [],
     config,
+    world,
     // Steps never modify the state they are given, so every run can start from the same object.
     init: () => initial,
     step: guardStep(validateVfioCommand, (state, command) => stepVfio(state, config, command), noEffects),
-    resolve: (_state, template) => template,
-    commands: vfioCommandSpace(options.world),
+    resolve: guardResolve(validateVfioTemplate, (state, template: VfioTemplate) => resolveVfio(state, world, template)),
+    commands: vfioCommandSpace(world),
     invariants: vfioInvariants,
     formatCommand: formatVfioCommand,
     validateCommand: validateVfioCommand,
     explainStep: explainVfioStep,
-    explore: vfioExploreScope(options.world),
-    ...(options.world === 'mediated' ? { classify: classifyMediatedStep, reach: mediatedReach } : {}),
+    explore: vfioExploreScope(world),
+    ...(emulated
+      ? { classify: classifyMediatedStep, reach: mediatedReach(world.groups.some((group) => group.kind === 'iommu')) }
+      : {}),
   };
 }

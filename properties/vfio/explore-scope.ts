@@ -3,12 +3,12 @@
  *
  * Covered, from every state, in this order: MAP_DMA of one page at iova pages 0 and 1 from the
  * guest's first two RAM pages (read-write), UNMAP_DMA of one page at iova pages 0 and 1, and
- * UNMAP_DMA ALL; the VMM discarding (MADV_DONTNEED) and munmapping its first two RAM pages;
- * another owner taking a free frame. Passthrough: device DMA reads at iova pages 0 and 1.
- * noiommu: device DMA reads at every bus address (every frame number; no MAP/UNMAP, which a
- * noiommu container does not have). Mediated: vfio_pin_pages and a correct unpin of iova pages 0
- * and 1 by the mdev, a one-page channel program started, run or completed by the ccw device, and
- * closing either device.
+ * UNMAP_DMA ALL (none of them in a noiommu container, which has no MAP/UNMAP); device DMA reads by
+ * the world's first vfio-pci device, at iova pages 0 and 1 (type1) or at every bus address (every
+ * frame number, noiommu); vfio_pin_pages and a correct unpin of iova pages 0 and 1 by the first
+ * mdev, a one-page channel program started, run or completed by the first ccw device, and closing
+ * either; the VMM discarding (MADV_DONTNEED) and munmapping its first two RAM pages; another owner
+ * taking a free frame.
  *
  * Left out: multi-page and malformed ioctl arguments (the model's unit tests and the random
  * search cover them), read-only mappings, DMA writes (only where an access lands matters), fault
@@ -20,70 +20,90 @@ import type { VfioState } from '../../models/vfio/types.js';
 import { unmapAllArgs, unmapDmaArgs } from '../../models/vfio/unmap-dma.js';
 import type { ExploreScope } from '../../src/design.js';
 import { stableJson } from '../../src/explore.js';
-import { FRAME_COUNT, OTHER_OWNER, RAM_VADDR_PAGE } from './world.js';
-import type { VfioStackKind } from './world.js';
+import { OTHER_OWNER, RAM_VADDR_PAGE } from './world.js';
+import type { VfioWorldLayout } from './world.js';
 
 const pages = [0, 1];
 
-function templatesFor(kind: VfioStackKind): VfioCommand[] {
+/**
+ * The emulated drivers' commands over `iovaPages`: vfio_pin_pages and a correct unpin of each page by
+ * the world's first mdev, a one-page channel program started and run at each page and completed by
+ * its first ccw device, and closing either. None in a world without them.
+ */
+export function driverTemplates(layout: VfioWorldLayout, iovaPages: readonly number[]): VfioCommand[] {
+  const [mdev] = layout.mdevDevices;
+  const [ccw] = layout.ccwDevices;
+  return [
+    ...(mdev === undefined
+      ? []
+      : [
+          ...iovaPages.map((iovaPage): VfioCommand => ({
+            kind: 'mdevPinPages',
+            deviceId: mdev,
+            iovaPage,
+            npage: 1,
+            read: true,
+            write: true,
+          })),
+          ...iovaPages.map((iovaPage): VfioCommand => ({ kind: 'mdevUnpinPages', deviceId: mdev, iovaPage, npage: 1 })),
+        ]),
+    ...(ccw === undefined
+      ? []
+      : [
+          ...iovaPages.map((iovaPage): VfioCommand => ({
+            kind: 'ccwStartIo',
+            deviceId: ccw,
+            program: [{ iovaPage, write: false }],
+          })),
+          ...iovaPages.map((iovaPage): VfioCommand => ({
+            kind: 'ccwRunIo',
+            deviceId: ccw,
+            program: [{ iovaPage, write: false }],
+          })),
+          { kind: 'ccwCompleteIo', deviceId: ccw } as const,
+        ]),
+    ...[mdev, ccw].flatMap((deviceId): VfioCommand[] =>
+      deviceId === undefined ? [] : [{ kind: 'closeDevice', deviceId }],
+    ),
+  ];
+}
+
+function templatesFor(layout: VfioWorldLayout): VfioCommand[] {
   const memory: VfioCommand[] = [
     ...pages.map((offset): VfioCommand => ({ kind: 'discard', vaddrPage: RAM_VADDR_PAGE + offset, npages: 1 })),
     ...pages.map((offset): VfioCommand => ({ kind: 'munmap', vaddrPage: RAM_VADDR_PAGE + offset, npages: 1 })),
     { kind: 'allocateToOther', owner: OTHER_OWNER },
   ];
-  if (kind === 'noiommu') {
-    const dma = Array.from({ length: FRAME_COUNT }, (_, addressPage): VfioCommand => ({
-      kind: 'deviceDma',
-      deviceId: 0,
-      addressPage,
-      write: false,
-    }));
-    return [...dma, ...memory];
-  }
-  const ioctls: VfioCommand[] = [
-    ...pages.flatMap((iovaPage) =>
-      pages.map((offset): VfioCommand => ({
-        kind: 'mapDma',
-        ...mapDmaArgs({ vaddrPage: RAM_VADDR_PAGE + offset, iovaPage, npages: 1 }),
-      })),
-    ),
-    ...pages.map((iovaPage): VfioCommand => ({ kind: 'unmapDma', ...unmapDmaArgs({ iovaPage, npages: 1 }) })),
-    { kind: 'unmapDma', ...unmapAllArgs() },
-  ];
-  if (kind === 'passthrough') {
-    return [
-      ...ioctls,
-      ...pages.map((addressPage): VfioCommand => ({ kind: 'deviceDma', deviceId: 0, addressPage, write: false })),
-      ...memory,
-    ];
-  }
-  const drivers: VfioCommand[] = [
-    ...pages.map((iovaPage): VfioCommand => ({
-      kind: 'mdevPinPages',
-      deviceId: 0,
-      iovaPage,
-      npage: 1,
-      read: true,
-      write: true,
-    })),
-    ...pages.map((iovaPage): VfioCommand => ({ kind: 'mdevUnpinPages', deviceId: 0, iovaPage, npage: 1 })),
-    ...pages.map((iovaPage): VfioCommand => ({
-      kind: 'ccwStartIo',
-      deviceId: 1,
-      program: [{ iovaPage, write: false }],
-    })),
-    ...pages.map((iovaPage): VfioCommand => ({ kind: 'ccwRunIo', deviceId: 1, program: [{ iovaPage, write: false }] })),
-    { kind: 'ccwCompleteIo', deviceId: 1 },
-    { kind: 'closeDevice', deviceId: 0 },
-    { kind: 'closeDevice', deviceId: 1 },
-  ];
-  return [...ioctls, ...drivers, ...memory];
+  const ioctls: VfioCommand[] = layout.noiommu
+    ? []
+    : [
+        ...pages.flatMap((iovaPage) =>
+          pages.map((offset): VfioCommand => ({
+            kind: 'mapDma',
+            ...mapDmaArgs({ vaddrPage: RAM_VADDR_PAGE + offset, iovaPage, npages: 1 }),
+          })),
+        ),
+        ...pages.map((iovaPage): VfioCommand => ({ kind: 'unmapDma', ...unmapDmaArgs({ iovaPage, npages: 1 }) })),
+        { kind: 'unmapDma', ...unmapAllArgs() },
+      ];
+  const [pci] = layout.pciDevices;
+  const addressPages = layout.noiommu ? Array.from({ length: layout.frames }, (_, mfn) => mfn) : pages;
+  const dma: VfioCommand[] =
+    pci === undefined
+      ? []
+      : addressPages.map((addressPage): VfioCommand => ({
+          kind: 'deviceDma',
+          deviceId: pci,
+          addressPage,
+          write: false,
+        }));
+  return [...ioctls, ...dma, ...driverTemplates(layout, pages), ...memory];
 }
 
-export function vfioExploreScope(kind: VfioStackKind): ExploreScope<VfioState, VfioCommand> {
-  const templates = templatesFor(kind);
+export function vfioExploreScope(layout: VfioWorldLayout): ExploreScope<VfioState, VfioCommand> {
+  const templates = templatesFor(layout);
   return {
-    description: `VFIO ${kind}: one-page MAP/UNMAP at iova pages 0-1, device or driver accesses, VMM memory changes (${templates.length} commands per state, no symmetry reduction)`,
+    description: `VFIO, ${layout.name}: one-page MAP/UNMAP at iova pages 0-1, device or driver accesses, VMM memory changes (${templates.length} commands per state, no symmetry reduction)`,
     templates: () => templates,
     key: (state) => stableJson(state),
   };

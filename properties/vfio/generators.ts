@@ -1,19 +1,20 @@
 /**
- * fast-check generators for the VFIO stacks. ioctl arguments come two ways: well-formed requests
- * over small page universes (so maps and unmaps collide with each other, the guest's RAM and the
- * dma_entry_limit), and raw u64 values at the edges — zero, unaligned, near 2^64, wrapping — so
- * every refusal of the reference is exercised.
+ * fast-check generators for the VFIO stacks, drawn from the world (`world.ts`): device ids, group
+ * ids, frames and the guest's RAM are the world's, and each driver's commands name only devices of
+ * its kind. ioctl arguments come two ways: well-formed requests over small page universes (so maps
+ * and unmaps collide with each other, the guest's RAM and the dma_entry_limit), and raw u64 values
+ * at the edges — zero, unaligned, near 2^64, wrapping — so every refusal of the reference is
+ * exercised. IOVA pages span as many pages as the guest has RAM.
  */
 import fc from 'fast-check';
 import type { VfioCommand, VfioCommandKind } from '../../models/vfio/commands.js';
 import { mapDmaArgs, VFIO_DMA_MAP_MINSZ } from '../../models/vfio/map-dma.js';
 import { unmapAllArgs, unmapDmaArgs } from '../../models/vfio/unmap-dma.js';
 import type { CommandSpace } from '../../src/design.js';
-import { FRAME_COUNT, LAZY_VADDR_PAGE, OTHER_OWNER, RAM_PAGES, RAM_VADDR_PAGE } from './world.js';
-import type { VfioStackKind } from './world.js';
-
-/** IOVA pages of generated requests. */
-export const IOVA_PAGES = 8;
+import { preferOr } from '../prefer.js';
+import type { VfioTemplate } from './resolve.js';
+import { OTHER_OWNER, RAM_VADDR_PAGE } from './world.js';
+import type { VfioWorldLayout } from './world.js';
 
 /** Where the IOVA universe of generated requests starts (a stack with page tables puts it across a boundary). */
 export interface VfioSpaceOptions {
@@ -38,13 +39,26 @@ const edgeU64 = fc.constantFrom(
 const flags = fc.constantFrom(0, 1, 2, 3, 4, 5, 8, 0xff);
 
 /** Vaddr pages: mostly the guest's RAM, sometimes the lazily faulted region or unmapped addresses. */
-export const vaddrPage = fc.oneof(
-  { weight: 5, arbitrary: fc.integer({ min: RAM_VADDR_PAGE, max: RAM_VADDR_PAGE + RAM_PAGES - 1 }) },
-  { weight: 1, arbitrary: fc.constantFrom(LAZY_VADDR_PAGE, LAZY_VADDR_PAGE + 1, 0, 100) },
-);
+export function vaddrPageIn(layout: VfioWorldLayout): fc.Arbitrary<number> {
+  return fc.oneof(
+    { weight: 5, arbitrary: fc.integer({ min: RAM_VADDR_PAGE, max: RAM_VADDR_PAGE + layout.ramPages - 1 }) },
+    {
+      weight: 1,
+      arbitrary: fc.constantFrom(layout.lazyVaddrPage, layout.lazyVaddrPage + 1, 0, layout.unmappedVaddrPage),
+    },
+  );
+}
+
+/** One of `ids` (a world's devices or groups of some kind; at least one), uniformly. */
+export function oneOf(ids: readonly number[]): fc.Arbitrary<number> {
+  const [only] = ids;
+  if (ids.length === 1 && only !== undefined) return fc.constant(only);
+  return fc.nat({ max: ids.length - 1 }).map((index) => ids[index] ?? 0);
+}
+
 const npages = fc.integer({ min: 1, max: 3 });
 
-function mapDmaFor(iovaPage: fc.Arbitrary<number>): fc.Arbitrary<VfioCommand> {
+function mapDmaFor(vaddrPage: fc.Arbitrary<number>, iovaPage: fc.Arbitrary<number>): fc.Arbitrary<VfioCommand> {
   return fc.oneof(
     {
       weight: 6,
@@ -90,23 +104,24 @@ function unmapDmaFor(iovaPage: fc.Arbitrary<number>): fc.Arbitrary<VfioCommand> 
   );
 }
 
-const ramRange = fc.record({ vaddrPage, npages: fc.integer({ min: 1, max: 2 }) });
 function arbitraries(
-  devices: {
-    pci: number | null;
-    mdev: number | null;
-    ccw: number | null;
-  },
+  layout: VfioWorldLayout,
   iovaBasePage: number | undefined,
-): Partial<Record<VfioCommandKind, fc.Arbitrary<VfioCommand>>> {
+): Partial<Record<VfioCommandKind, fc.Arbitrary<VfioTemplate>>> {
+  const iovaPages = layout.ramPages;
   const iovaPage =
     iovaBasePage === undefined
-      ? fc.nat({ max: IOVA_PAGES - 1 })
-      : fc.integer({ min: iovaBasePage, max: iovaBasePage + IOVA_PAGES - 1 });
+      ? fc.nat({ max: iovaPages - 1 })
+      : fc.integer({ min: iovaBasePage, max: iovaBasePage + iovaPages - 1 });
+  const vaddrPage = vaddrPageIn(layout);
+  const ramRange = fc.record({ vaddrPage, npages: fc.integer({ min: 1, max: 2 }) });
   const program = fc.array(fc.record({ iovaPage, write: fc.boolean() }), { minLength: 1, maxLength: 2 });
-  const mapDma = mapDmaFor(iovaPage);
+  const mapDma = mapDmaFor(vaddrPage, iovaPage);
   const unmapDma = unmapDmaFor(iovaPage);
-  const all: Partial<Record<VfioCommandKind, fc.Arbitrary<VfioCommand>>> = {
+  // The lifecycle aims at a device or group it can act on (`resolve.ts`).
+  const device = preferOr(oneOf(layout.deviceIds));
+  const group = preferOr(oneOf(layout.groupIds));
+  const all: Partial<Record<VfioCommandKind, fc.Arbitrary<VfioTemplate>>> = {
     mapDma,
     unmapDma,
     munmap: ramRange.map((args): VfioCommand => ({ kind: 'munmap', ...args })),
@@ -116,39 +131,45 @@ function arbitraries(
       .map((args): VfioCommand => ({ kind: 'mmap', ...args })),
     touch: fc.record({ vaddrPage, write: fc.boolean() }).map((args): VfioCommand => ({ kind: 'touch', ...args })),
     allocateToOther: fc.constant<VfioCommand>({ kind: 'allocateToOther', owner: OTHER_OWNER }),
-    releaseFromOther: fc.nat({ max: FRAME_COUNT - 1 }).map((mfn): VfioCommand => ({ kind: 'releaseFromOther', mfn })),
+    releaseFromOther: fc.nat({ max: layout.frames - 1 }).map((mfn): VfioCommand => ({ kind: 'releaseFromOther', mfn })),
     injectFault: fc
       .record({ point: fc.constantFrom('pin' as const, 'alloc' as const), nth: fc.integer({ min: 1, max: 3 }) })
       .map((args): VfioCommand => ({ kind: 'injectFault', ...args })),
     clearFault: fc.constant<VfioCommand>({ kind: 'clearFault' }),
-    closeDevice: fc.nat({ max: 1 }).map((deviceId): VfioCommand => ({ kind: 'closeDevice', deviceId })),
-    openDevice: fc.nat({ max: 1 }).map((deviceId): VfioCommand => ({ kind: 'openDevice', deviceId })),
-    groupUnsetContainer: fc.constant<VfioCommand>({ kind: 'groupUnsetContainer', groupId: 0 }),
-    groupSetContainer: fc.constant<VfioCommand>({ kind: 'groupSetContainer', groupId: 0 }),
+    closeDevice: device.map((deviceId): VfioTemplate => ({ kind: 'closeDevice', deviceId })),
+    openDevice: device.map((deviceId): VfioTemplate => ({ kind: 'openDevice', deviceId })),
+    groupUnsetContainer: group.map((groupId): VfioTemplate => ({ kind: 'groupUnsetContainer', groupId })),
+    groupSetContainer: group.map((groupId): VfioTemplate => ({ kind: 'groupSetContainer', groupId })),
   };
-  if (devices.pci !== null) {
-    const deviceId = devices.pci;
-    // iova pages for type1; bus address pages (frame numbers) under noiommu: one universe covers both,
-    // unless the IOVA universe was moved.
-    const addressPage = iovaBasePage === undefined ? fc.nat({ max: FRAME_COUNT - 1 }) : iovaPage;
+  if (layout.pciDevices.length > 0) {
+    // iova pages for type1; bus address pages (frame numbers) under noiommu: one universe covers
+    // both, unless the IOVA universe was moved.
+    const addressPage = iovaBasePage === undefined ? fc.nat({ max: Math.max(layout.frames, iovaPages) - 1 }) : iovaPage;
     all.deviceDma = fc
-      .record({ addressPage, write: fc.boolean() })
-      .map((args): VfioCommand => ({ kind: 'deviceDma', deviceId, ...args }));
+      .record({ deviceId: oneOf(layout.pciDevices), addressPage, write: fc.boolean() })
+      .map((args): VfioCommand => ({ kind: 'deviceDma', ...args }));
   }
-  if (devices.mdev !== null) {
-    const deviceId = devices.mdev;
+  if (layout.mdevDevices.length > 0) {
+    // The driver aims: a pin at a mapped page, an unpin at a pinned one (`resolve.ts`).
+    const deviceId = oneOf(layout.mdevDevices);
     all.mdevPinPages = fc
-      .record({ iovaPage, npage: fc.integer({ min: 1, max: 2 }), read: fc.constant(true), write: fc.boolean() })
-      .map((args): VfioCommand => ({ kind: 'mdevPinPages', deviceId, ...args }));
+      .record({
+        deviceId,
+        iovaPage: preferOr(iovaPage),
+        npage: fc.integer({ min: 1, max: 2 }),
+        read: fc.constant(true),
+        write: fc.boolean(),
+      })
+      .map((args): VfioTemplate => ({ kind: 'mdevPinPages', ...args }));
     all.mdevUnpinPages = fc
-      .record({ iovaPage, npage: fc.integer({ min: 1, max: 2 }) })
-      .map((args): VfioCommand => ({ kind: 'mdevUnpinPages', deviceId, ...args }));
+      .record({ deviceId, iovaPage: preferOr(iovaPage), npage: fc.integer({ min: 1, max: 2 }) })
+      .map((args): VfioTemplate => ({ kind: 'mdevUnpinPages', ...args }));
   }
-  if (devices.ccw !== null) {
-    const deviceId = devices.ccw;
-    all.ccwStartIo = program.map((transfers): VfioCommand => ({ kind: 'ccwStartIo', deviceId, program: transfers }));
-    all.ccwCompleteIo = fc.constant<VfioCommand>({ kind: 'ccwCompleteIo', deviceId });
-    all.ccwRunIo = program.map((transfers): VfioCommand => ({ kind: 'ccwRunIo', deviceId, program: transfers }));
+  if (layout.ccwDevices.length > 0) {
+    const deviceId = oneOf(layout.ccwDevices);
+    all.ccwStartIo = fc.record({ deviceId, program }).map((args): VfioCommand => ({ kind: 'ccwStartIo', ...args }));
+    all.ccwCompleteIo = deviceId.map((id): VfioCommand => ({ kind: 'ccwCompleteIo', deviceId: id }));
+    all.ccwRunIo = fc.record({ deviceId, program }).map((args): VfioCommand => ({ kind: 'ccwRunIo', ...args }));
   }
   return all;
 }
@@ -164,14 +185,11 @@ const rare: readonly VfioCommandKind[] = [
 ];
 
 export function vfioArbitraries(
-  kind: VfioStackKind,
+  layout: VfioWorldLayout,
   options: VfioSpaceOptions = {},
-): Partial<Record<VfioCommandKind, fc.Arbitrary<VfioCommand>>> {
-  const table = arbitraries(
-    kind === 'mediated' ? { pci: null, mdev: 0, ccw: 1 } : { pci: 0, mdev: null, ccw: null },
-    options.iovaBasePage,
-  );
-  if (kind === 'noiommu') {
+): Partial<Record<VfioCommandKind, fc.Arbitrary<VfioTemplate>>> {
+  const table = arbitraries(layout, options.iovaBasePage);
+  if (layout.noiommu) {
     // A VFIO_NO_IOMMU container has no MAP/UNMAP_DMA (the model refuses them; its unit tests show
     // it): a VMM using one never issues them, so runs spend their steps on what it does do.
     delete table.mapDma;
@@ -180,18 +198,32 @@ export function vfioArbitraries(
   return table;
 }
 
-/** Teardown and fault injection are a quarter as frequent as the rest. */
-export function vfioKindWeight(commandKind: string): number {
-  return rare.includes(commandKind as VfioCommandKind) ? 1 : 4;
+/**
+ * Teardown and fault injection are a quarter as frequent as the rest. A group leaves the
+ * container only once every device of it is closed, and a default run must still take one out and
+ * back in (every command kind executes): with a `layout`, closing a device fd counts once more for
+ * each device beyond two in the world's smallest group, and in a world of several groups a group
+ * leaving or joining counts as many times as there are groups.
+ */
+export function vfioKindWeight(commandKind: string, layout?: VfioWorldLayout): number {
+  if (!rare.includes(commandKind as VfioCommandKind)) return 4;
+  if (layout === undefined) return 1;
+  if (commandKind === 'groupSetContainer' || commandKind === 'groupUnsetContainer') return layout.groupIds.length;
+  if (commandKind !== 'closeDevice') return 1;
+  const sizes = layout.groupIds.map((groupId) => layout.devices.filter((device) => device.groupId === groupId).length);
+  return Math.max(1, Math.min(...sizes) - 1);
 }
 
 /**
- * Mediated stack: the drivers' pins only matter over live mappings, so mapping and pinning come
- * often and the VMM's own memory changes (which make later pins fail) rarely.
+ * Worlds with emulated devices: the drivers' pins only matter over live mappings, so mapping and
+ * pinning come often, an I/O left in flight (what a dma_unmap or another driver's unpin must meet)
+ * more often than one run to completion, and the VMM's own memory changes (which make later pins
+ * fail) rarely.
  */
 const mediatedWeights: Readonly<Record<string, number>> = {
   mapDma: 8,
   mdevPinPages: 8,
+  ccwStartIo: 6,
   unmapDma: 4,
   releaseFromOther: 2,
   allocateToOther: 2,
@@ -200,16 +232,31 @@ const mediatedWeights: Readonly<Record<string, number>> = {
   discard: 2,
 };
 
-export function vfioCommandSpace(kind: VfioStackKind): CommandSpace<VfioCommand> {
-  const table = vfioArbitraries(kind);
+/**
+ * Worlds with emulated devices next to an IOMMU-backed one: the assigned device's DMA takes steps
+ * too, and an UNMAP_DMA meets a driver's pins only after a MAP_DMA and a pin of the same range,
+ * so those three come more often still (a default run then reaches such an unmap in 6–9% of runs,
+ * against 4–6% with the mediated weights).
+ */
+const mixedWeights: Readonly<Record<string, number>> = {
+  ...mediatedWeights,
+  mapDma: 10,
+  mdevPinPages: 10,
+  unmapDma: 6,
+};
+
+export function vfioCommandSpace(layout: VfioWorldLayout): CommandSpace<VfioTemplate> {
+  const table = vfioArbitraries(layout);
   const kinds = Object.keys(table);
+  const emulated = layout.mdevDevices.length + layout.ccwDevices.length > 0;
+  const weights = emulated ? (layout.pciDevices.length > 0 ? mixedWeights : mediatedWeights) : {};
   return {
     kinds,
-    weight: (commandKind) =>
-      (kind === 'mediated' ? mediatedWeights[commandKind] : undefined) ?? vfioKindWeight(commandKind),
+    weight: (commandKind) => weights[commandKind] ?? vfioKindWeight(commandKind, layout),
     arbitrary(commandKind) {
       const arbitrary = table[commandKind as VfioCommandKind];
-      if (arbitrary === undefined) throw new Error(`vfio ${kind}: no generator for command kind '${commandKind}'`);
+      if (arbitrary === undefined)
+        throw new Error(`vfio ${layout.name}: no generator for command kind '${commandKind}'`);
       return arbitrary;
     },
   };

@@ -1,17 +1,18 @@
 /**
  * Deliberately broken variants of the VFIO stacks' mechanisms, for the meta-tests: each carries
- * one bug from the VFIO model's catalogue and names the invariants expected to catch it.
+ * one bug from the VFIO model's catalogue and names the invariants expected to catch it. The
+ * `mixed` ones show a driver's bug where its pins sit on pages the IOMMU path pins too.
  */
 import type { VfioBug } from '../../models/vfio/config.js';
 import { vfioDesign } from './design.js';
 import type { VfioDesign } from './design.js';
-import type { VfioStackKind } from './world.js';
+import type { VfioWorldPreset } from './world.js';
 
-function mutant(world: VfioStackKind, bug: VfioBug, catches: readonly string[], description: string): VfioDesign {
+function mutant(world: VfioWorldPreset, bug: VfioBug, catches: readonly string[], description: string): VfioDesign {
   return vfioDesign({
     id: `mutant/vfio-${world}/${bug}`,
     world,
-    bugs: [bug],
+    vfioBugs: [bug],
     expected: 'violates',
     breaks: catches,
     description,
@@ -61,5 +62,11 @@ export const vfioMutants: readonly VfioDesign[] = [
     'mdev-unpins-foreign-pins',
     ['reachable-frame-pinned'],
     "the driver unpins whole ranges, dropping another driver's pins",
+  ),
+  mutant(
+    'mixed',
+    'mdev-ignores-unmap',
+    ['no-kernel-crash', 'failed-op-leaves-state-unchanged'],
+    'next to an assigned device, the driver keeps its pins of an IOMMU-mapped range through dma_unmap: BUG_ON',
   ),
 ];

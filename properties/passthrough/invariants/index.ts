@@ -1,9 +1,9 @@
 /**
  * Every invariant of the passthrough stack over VT-d, in report order: effect, latent, accounting,
  * teardown, differential, atomicity. The VFIO invariants that read only VFIO's state are lifted
- * unchanged; reach and frame accounting are recomputed through the IOMMU. `no-kernel-crash` and
- * `closed-device-holds-nothing` are left out: they concern emulated-IOMMU drivers, which this
- * stack does not have.
+ * unchanged; reach and frame accounting are recomputed through the IOMMU (and the emulated
+ * devices' pins, in a world that has them). `no-kernel-crash` and `closed-device-holds-nothing`
+ * concern emulated-IOMMU drivers: they hold trivially in a world of vfio-pci devices alone.
  */
 import type { PassthroughCommand, PassthroughState } from '../../../models/passthrough/types.js';
 import type { Invariant } from '../../../src/design.js';
@@ -15,8 +15,8 @@ import {
   lockedVmWithinLimit,
   mappingsDisjoint,
 } from '../../vfio/invariants/accounting.js';
-import { noDmaToForeignFrame, noDmaToFreeFrame } from '../../vfio/invariants/effect.js';
-import { releasedContainerUncharged } from '../../vfio/invariants/teardown.js';
+import { noDmaToForeignFrame, noDmaToFreeFrame, noKernelCrash } from '../../vfio/invariants/effect.js';
+import { closedDeviceHoldsNothing, releasedContainerUncharged } from '../../vfio/invariants/teardown.js';
 import { frameRefcountMatchesHolders } from './accounting.js';
 import { iommuMatchesVfio, noStaleIotlbOutsideFlushQueue, pageTableMatchesFlatMap } from './iommu.js';
 import { reachableFrameOwnedByGuest, reachableFramePinned } from './latent.js';
@@ -25,6 +25,7 @@ import { liftVfioInvariant } from './lift.js';
 export const passthroughInvariants: readonly Invariant<PassthroughState, PassthroughCommand>[] = [
   liftVfioInvariant(noDmaToForeignFrame),
   liftVfioInvariant(noDmaToFreeFrame),
+  liftVfioInvariant(noKernelCrash, true),
   reachableFrameOwnedByGuest,
   reachableFramePinned,
   noStaleIotlbOutsideFlushQueue,
@@ -35,6 +36,7 @@ export const passthroughInvariants: readonly Invariant<PassthroughState, Passthr
   liftVfioInvariant(mappingsDisjoint, true),
   liftVfioInvariant(domainsMatchMappings, true),
   iommuMatchesVfio,
+  liftVfioInvariant(closedDeviceHoldsNothing, true),
   liftVfioInvariant(releasedContainerUncharged, true),
   pageTableMatchesFlatMap,
   failedOperationLeavesStateUnchanged<PassthroughState, PassthroughCommand>(),

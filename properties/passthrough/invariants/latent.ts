@@ -1,22 +1,23 @@
 /**
- * Latent invariants of the passthrough stack over VT-d: every frame the assigned device can reach
- * through the IOMMU — a present leaf, or any IOTLB entry, stale ones included — belongs to the
- * guest and is pinned (by VFIO, or held by the stack until the flush that retires the stale
- * entry). They fail as soon as a frame is exposed, before any DMA uses it.
+ * Latent invariants of the passthrough stack over VT-d: every frame an assigned device can reach
+ * through the IOMMU — a present leaf, or any IOTLB entry, stale ones included — and every frame an
+ * emulated device's driver holds (a world with mdev or ccw devices, which no IOMMU translates)
+ * belongs to the guest and is pinned (by VFIO, or held by the stack until the flush that retires
+ * the stale entry). They fail as soon as a frame is exposed, before any DMA uses it.
  *
  * Stacks that hold the passthrough state as their host (`properties/viommu`) build the same two
  * invariants over their own view of what the device reaches (`reachInvariants`).
  */
 import type { IommuReach } from '../../../models/passthrough/views.js';
-import { passthroughFrameHolders, iommuReach } from '../../../models/passthrough/views.js';
+import { passthroughFrameHolders, stackReach } from '../../../models/passthrough/views.js';
 import type { PassthroughCommand, PassthroughState } from '../../../models/passthrough/types.js';
 import type { Invariant } from '../../../src/design.js';
 import type { PassthroughInvariant } from './lift.js';
 
 function via(reach: { via: string; iovaPage: number }): string {
-  return reach.via === 'iotlb'
-    ? `an IOTLB entry for iova page ${reach.iovaPage}`
-    : `the page table at iova page ${reach.iovaPage}`;
+  if (reach.via === 'iotlb') return `an IOTLB entry for iova page ${reach.iovaPage}`;
+  if (reach.via === 'pin') return `its driver's pin of iova page ${reach.iovaPage}`;
+  return `the page table at iova page ${reach.iovaPage}`;
 }
 
 /** How a stack shows what its device reaches: the reach, the host part, and what the reach reads. */
@@ -34,7 +35,8 @@ export function reachInvariants<S, C>(
     name: 'reachable-frame-owned-by-guest',
     reads: (state) => [view.host(state).iommu, view.host(state).vfio, ...view.reads(state)],
     class: 'latent',
-    description: "every frame the device can reach through the IOMMU (page table or IOTLB) belongs to the guest's VMM",
+    description:
+      "every frame a device can reach, through the IOMMU (page table or IOTLB) or a driver's pin, belongs to the guest's VMM",
     check({ after }) {
       const vfio = view.host(after).vfio;
       const vm = vfio.process.owner;
@@ -55,7 +57,7 @@ export function reachInvariants<S, C>(
     reads: (state) => [view.host(state).iommu, view.host(state).vfio, view.host(state).held, ...view.reads(state)],
     class: 'latent',
     description:
-      'every frame the device can reach through the IOMMU is pinned by VFIO or held until the flush that retires it',
+      'every frame a device can reach, through the IOMMU or a driver’s pin, is pinned by VFIO or held until the flush that retires it',
     check({ after }) {
       const reach = view.reach(after);
       if (reach.length === 0) return null;
@@ -79,7 +81,7 @@ export function reachInvariants<S, C>(
 }
 
 const passthroughReach = reachInvariants<PassthroughState, PassthroughCommand>({
-  reach: iommuReach,
+  reach: stackReach,
   host: (state) => state,
   reads: () => [],
 });

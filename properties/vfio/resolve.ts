@@ -1,0 +1,123 @@
+/**
+ * Picks of the VFIO generators, resolved against the state when the step runs. A generic mediated
+ * driver pins, preferably, a page inside a mapping (where vfio_pin_pages can succeed) and unpins a
+ * page another driver pins (the pins a correct driver must leave alone), else one it pins. The
+ * VMM's container and device lifecycle aims at a target the request can act on. A device fd is closed preferably
+ * while open, in the group with the fewest devices still open (so that a run's closes empty one
+ * group), and opened while closed with its group in the container; a group leaves the container
+ * preferably once its devices are closed, and joins it while out. In a world of several
+ * groups and devices a uniform id lands on such a target too rarely for a default run to take a
+ * group out and back in (the `mixed` world did it in 2 to 11 runs of a thousand). A concrete
+ * command resolves to itself; the trace records the resolved value.
+ */
+import type { VfioCommand } from '../../models/vfio/commands.js';
+import { type1Backend } from '../../models/vfio/state.js';
+import type { VfioState } from '../../models/vfio/types.js';
+import { isPick } from '../pick.js';
+import type { Templated } from '../pick.js';
+import { resolvePreferring } from '../prefer.js';
+import type { VfioWorldLayout } from './world.js';
+
+/** A command as generated: a lifecycle command's device or group id may be a pick. */
+export type VfioTemplate = Templated<VfioCommand>;
+
+/** The lifecycle kinds whose id is a pick, and which field holds it. */
+const lifecycleField: Readonly<Record<string, 'deviceId' | 'groupId'>> = {
+  closeDevice: 'deviceId',
+  openDevice: 'deviceId',
+  groupUnsetContainer: 'groupId',
+  groupSetContainer: 'groupId',
+};
+
+/** The ids a lifecycle command of `kind` can act on in `state`, ascending. */
+export function lifecycleTargets(state: VfioState, kind: string): number[] {
+  switch (kind) {
+    case 'closeDevice': {
+      // The open devices of the group with the fewest still open (the lowest id on a tie): the
+      // closes of a run empty one group, which can then leave the container.
+      const open = state.devices.filter((device) => device.open);
+      const openIn = (groupId: number): number => open.filter((device) => device.groupId === groupId).length;
+      const [first] = [...open].sort((a, b) => openIn(a.groupId) - openIn(b.groupId) || a.groupId - b.groupId);
+      return first === undefined
+        ? []
+        : open.filter((device) => device.groupId === first.groupId).map((device) => device.id);
+    }
+    case 'openDevice':
+      return state.devices
+        .filter((device) => !device.open && state.groups[device.groupId]?.inContainer === true)
+        .map((device) => device.id);
+    case 'groupUnsetContainer':
+      return state.groups
+        .filter((group) => group.inContainer)
+        .filter((group) => !state.devices.some((device) => device.groupId === group.id && device.open))
+        .map((group) => group.id);
+    case 'groupSetContainer':
+      return state.groups.filter((group) => !group.inContainer).map((group) => group.id);
+    default:
+      return [];
+  }
+}
+
+/** IOVA pages inside a mapping, ascending (where a driver's vfio_pin_pages can succeed). */
+function mappedIovaPages(state: VfioState): number[] {
+  const backend = type1Backend(state);
+  if (backend === null) return [];
+  return backend.dmas.flatMap((dma) => Array.from({ length: Math.min(dma.npages, 64) }, (_, i) => dma.iovaPage + i));
+}
+
+/**
+ * IOVA pages pinned by an emulated driver other than `deviceId` (its record or its I/O in flight),
+ * ascending; when there are none, the pages `deviceId` pins itself.
+ */
+function pinnedIovaPages(state: VfioState, deviceId: unknown): number[] {
+  const own = new Set<number>();
+  const others = new Set<number>();
+  for (const device of state.devices) {
+    const pages = device.id === deviceId ? own : others;
+    for (const key of Object.keys(device.pins)) pages.add(Number(key));
+    for (const transfer of device.io ?? []) pages.add(transfer.iovaPage);
+  }
+  for (const page of own) others.delete(page);
+  return [...(others.size > 0 ? others : own)].sort((left, right) => left - right);
+}
+
+/** Resolves one field of `template`: an aimed pick against the state, any other pick to its number. */
+export function resolveVfioField(
+  state: VfioState,
+  layout: VfioWorldLayout,
+  template: { readonly kind: string; readonly deviceId?: unknown },
+  field: string,
+  value: unknown,
+  iovaBasePage = 0,
+): unknown {
+  if (!isPick(value)) return value;
+  const kind = template.kind;
+  if (field === 'iovaPage' && (kind === 'mdevPinPages' || kind === 'mdevUnpinPages')) {
+    const aimed =
+      kind === 'mdevPinPages' ? () => mappedIovaPages(state) : () => pinnedIovaPages(state, template.deviceId);
+    const universe = Array.from({ length: layout.ramPages }, (_, offset) => iovaBasePage + offset);
+    return resolvePreferring(value, aimed, universe, (pick) => iovaBasePage + (pick % layout.ramPages));
+  }
+  if (lifecycleField[kind] !== field) return value.pick;
+  const live = field === 'deviceId' ? layout.deviceIds : layout.groupIds;
+  return resolvePreferring(
+    value,
+    () => lifecycleTargets(state, kind),
+    live,
+    (pick) => live[pick % live.length] ?? pick,
+  );
+}
+
+/** `iovaBasePage`: the first page of the generated IOVA universe (a stack may move it). */
+export function resolveVfio(
+  state: VfioState,
+  layout: VfioWorldLayout,
+  template: VfioTemplate,
+  iovaBasePage = 0,
+): VfioCommand {
+  const resolved: Record<string, unknown> = {};
+  for (const [field, value] of Object.entries(template) as [string, unknown][]) {
+    resolved[field] = resolveVfioField(state, layout, template, field, value, iovaBasePage);
+  }
+  return resolved as VfioCommand;
+}
