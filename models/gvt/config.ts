@@ -39,6 +39,51 @@ export const gvtBugs = [
 
 export type GvtBug = (typeof gvtBugs)[number];
 
+/**
+ * What a stack's mediator can do that a GVT-g bug needs: `write-protection` (guest page tables are
+ * write-protected, so a store traps), `ppgtt` (the guest announces PPGTTs and stores into their
+ * tables: the commands are generated), `batch-buffers` (the guest submits batch buffers for the
+ * scanner).
+ */
+export type GvtFeature = 'write-protection' | 'ppgtt' | 'batch-buffers';
+
+/** How a refusal says a stack lacks a feature: "the <design> …". */
+export const gvtFeatureMissing: Readonly<Record<GvtFeature, string>> = {
+  'write-protection': 'does not write-protect guest page tables (writeProtect: false)',
+  ppgtt: 'generates no PPGTT commands',
+  'batch-buffers': 'generates no batch-buffer submissions',
+};
+
+/** What each GVT-g bug needs, and what then never happens (the refusal's "so …"). */
+export const gvtBugNeeds: Readonly<
+  Record<GvtBug, { readonly needs: readonly GvtFeature[]; readonly otherwise: string }>
+> = {
+  'ggtt-replace-keeps-ref': { needs: [], otherwise: 'no GGTT entry is ever replaced' },
+  'spt-free-keeps-track': {
+    needs: ['ppgtt', 'write-protection'],
+    otherwise: 'no freed shadow table has a page track to leave behind',
+  },
+  'cache-hit-skips-kref': { needs: [], otherwise: 'no guest page is mapped twice' },
+  'destroy-keeps-cache': { needs: [], otherwise: 'no vGPU is destroyed' },
+  'scan-audits-first-only': { needs: ['batch-buffers'], otherwise: 'the scanner never runs' },
+  'ppgtt-write-keeps-old-ref': {
+    needs: ['ppgtt', 'write-protection'],
+    otherwise: 'no guest page-table store is ever trapped',
+  },
+};
+
+/** The features a stack's mediator has, from its configuration and the commands it generates. */
+export function gvtFeatures(
+  config: Pick<GvtConfig, 'writeProtect'>,
+  commands: { readonly ppgtt: boolean; readonly batchBuffers: boolean },
+): Set<GvtFeature> {
+  const has = new Set<GvtFeature>();
+  if (config.writeProtect) has.add('write-protection');
+  if (commands.ppgtt) has.add('ppgtt');
+  if (commands.batchBuffers) has.add('batch-buffers');
+  return has;
+}
+
 export interface GvtConfig {
   readonly layout: GvtLayout;
   /**
@@ -76,4 +121,50 @@ export function ownGgttIndices(layout: GvtLayout): number[] {
     for (let index = range.start; index < range.end; index++) indices.push(index);
   }
   return indices;
+}
+
+/** Sizes of a vGPU's GGTT partition; every one has today's value (2, 2, 2, 4) as its default. */
+export interface GgttPartition {
+  /** Entries the host keeps for its own pages (default 2; at least 1: what the scanner guards). */
+  readonly hostEntries?: number;
+  /** Entries of the vGPU's aperture (low, CPU-mappable) range (default 2; at least 1). */
+  readonly apertureEntries?: number;
+  /** Entries of the vGPU's hidden (high) range (default 2). */
+  readonly hiddenEntries?: number;
+  /** Entries of each page-table page of the guest's PPGTTs (default 4; 512 on hardware). */
+  readonly entriesPerTable?: number;
+}
+
+function partitionSize(value: unknown, what: string, min: number, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`ggtt: ${what} must be a whole number from ${min} to ${max}, got ${String(value)}`);
+  }
+  return value;
+}
+
+/**
+ * The GGTT layout of a partition: the host's entries first (`host-first`, as KVMGT reserves
+ * indices 0–1) or after the vGPU's aperture and hidden ranges (`vgpu-first`, XenGT). Throws an
+ * Error saying why for sizes out of range.
+ */
+export function partitionGgtt(partition: GgttPartition, order: 'host-first' | 'vgpu-first'): GvtLayout {
+  const host = partitionSize(partition.hostEntries, 'hostEntries', 1, 64, 2);
+  const aperture = partitionSize(partition.apertureEntries, 'apertureEntries', 1, 64, 2);
+  const hidden = partitionSize(partition.hiddenEntries, 'hiddenEntries', 0, 64, 2);
+  const entriesPerTable = partitionSize(partition.entriesPerTable, 'entriesPerTable', 1, 64, 4);
+  const first = order === 'host-first' ? host : 0;
+  return {
+    ggttEntries: host + aperture + hidden,
+    aperture: { start: first, end: first + aperture },
+    hidden: { start: first + aperture, end: first + aperture + hidden },
+    entriesPerTable,
+  };
+}
+
+/** GGTT indices outside the vGPU's ranges (the host's), in order. */
+export function hostGgttIndices(layout: GvtLayout): number[] {
+  return Array.from({ length: layout.ggttEntries }, (_, index) => index).filter(
+    (index) => !ownsGgttIndex(layout, index),
+  );
 }

@@ -1,17 +1,13 @@
 /**
- * Configuration of the KVMGT stack: the mediator's, the VFIO model's, and what the vGPU's
- * `dma_unmap` op does with the DMA cache. World constants of the standard small world.
+ * Configuration of the KVMGT stack: the world it runs in (described as data, with today's small
+ * world as the default), the mediator's and the VFIO model's configurations, the vGPU's
+ * `dma_unmap` op (a hook, `unmap-callback.ts`), and deliberate bugs of KVMGT's services.
  */
-import type { GvtConfig, GvtLayout } from '../gvt/config.js';
+import { partitionGgtt } from '../gvt/config.js';
+import type { GgttPartition, GvtConfig, GvtLayout } from '../gvt/config.js';
+import type { AllocPolicy } from '../memory/frames.js';
 import type { VfioConfig } from '../vfio/config.js';
-
-/**
- * `release-shadows`: the op points every shadow entry that uses a page of the range at scratch,
- * then unmaps and unpins the page (`kvmgt/unmap-callback`). `drop-cache`: as shipped (§4.7), the
- * entries are unmapped, unpinned and removed regardless of their references and the shadow
- * entries holding their DMA addresses are left as they are (`kvmgt/shipped-unmap`).
- */
-export type UnmapCallback = 'release-shadows' | 'drop-cache';
+import type { KvmgtUnmapCallback } from './unmap-callback.js';
 
 export const kvmgtBugs = [
   /** The page is mapped for the GPU without vfio_pin_pages: nothing keeps the frame. */
@@ -25,16 +21,21 @@ export const kvmgtBugs = [
 
 export type KvmgtBug = (typeof kvmgtBugs)[number];
 
-export interface KvmgtConfig {
-  readonly gvt: GvtConfig;
-  readonly vfio: VfioConfig;
-  readonly unmapCallback: UnmapCallback;
-  readonly bugs: readonly KvmgtBug[];
-}
+/**
+ * What a KVMGT bug needs of a design. Both sit on the mediator's translation, which every design
+ * runs (a GGTT write maps a page, its rewrite releases it), so neither needs anything: the list is
+ * there for the factory's refusal of unknown names.
+ */
+export type KvmgtFeature = never;
 
-export function hasKvmgtBug(config: KvmgtConfig, bug: KvmgtBug): boolean {
-  return config.bugs.includes(bug);
-}
+export const kvmgtFeatureMissing: Readonly<Record<KvmgtFeature, string>> = {};
+
+export const kvmgtBugNeeds: Readonly<
+  Record<KvmgtBug, { readonly needs: readonly KvmgtFeature[]; readonly otherwise: string }>
+> = {
+  'map-skips-pin': { needs: [], otherwise: 'no guest page is ever mapped for the GPU' },
+  'unmap-keeps-mapping': { needs: [], otherwise: 'no DMA address is ever released' },
+};
 
 /** Frame owners: the VM (the VMM process), another VM, and the host's own GPU driver. */
 export const VM_OWNER = 1;
@@ -42,25 +43,121 @@ export const OTHER_OWNER = 2;
 export const HOST_OWNER = 3;
 /** The guest's RAM: gfn `g` is vaddr page `RAM_VADDR_PAGE + g` and IOVA page `g`. */
 export const RAM_VADDR_PAGE = 16;
-export const RAM_PAGES = 8;
-/** The VMM maps guest RAM into the container in sections of this many pages. */
-export const RAM_SECTION_PAGES = 2;
-export const FRAME_COUNT = 16;
 /** The vGPU, device 0 of the emulated group. */
 export const VGPU_DEVICE = 0;
-/** DMA addresses of the host's own GGTT pages (GGTT indices 0 and 1), and of the mediator's pool. */
-export const HOST_GGTT_DMA_ADDRS: readonly number[] = [0x100, 0x101];
+/** DMA address of the host's first own GGTT page (the others follow), and of the mediator's pool. */
+export const HOST_GGTT_DMA_BASE = 0x100;
 export const DMA_POOL_BASE = 0x200;
-export const DMA_POOL_PAGES = 8;
 
-/** Host reservation `[0, 2)`, the vGPU's aperture `[2, 4)` and hidden range `[4, 6)`. */
-export const kvmgtLayout: GvtLayout = {
-  ggttEntries: 6,
-  aperture: { start: 2, end: 4 },
-  hidden: { start: 4, end: 6 },
-  entriesPerTable: 4,
-};
+/** The world a KVMGT design runs in; every field has today's value as its default. */
+export interface KvmgtWorldDescription {
+  /** Host frames (default 16): guest RAM, the host GPU driver's pages, the other VM's and the free ones. */
+  readonly frames?: number;
+  /** Pages of guest RAM, populated at start (default 8; 2 to 256, a whole number of sections). */
+  readonly ramPages?: number;
+  /** The VMM maps guest RAM into the container in sections of this many pages (default 2). */
+  readonly ramSectionPages?: number;
+  /** `RLIMIT_MEMLOCK` of the VMM process, in pages (default 16; no CAP_IPC_LOCK): the vGPU's pins count against it. */
+  readonly memlockLimitPages?: number;
+  /** The type1 `dma_entry_limit` (default 8): at least the RAM's sections, which the VMM maps at start. */
+  readonly dmaEntryLimit?: number;
+  /** Frames another VM holds at start (default 1). */
+  readonly otherVmFrames?: number;
+  /** DMA addresses the host IOMMU domain can hand the GPU for guest pages (default 8; 1 to 64). */
+  readonly dmaPoolPages?: number;
+  /**
+   * The GGTT partition: the host's own entries from index 0 (each a page of the host's GPU
+   * driver), then the vGPU's aperture and hidden ranges (default 2, 2, 2; 4 entries per
+   * page-table page).
+   */
+  readonly ggtt?: GgttPartition;
+}
 
-export function isGuestRam(gfn: number): boolean {
-  return Number.isInteger(gfn) && gfn >= 0 && gfn < RAM_PAGES;
+/** A KVMGT world with every default filled in. */
+export interface KvmgtWorld {
+  readonly frames: number;
+  readonly policy: AllocPolicy;
+  readonly ramPages: number;
+  readonly ramSectionPages: number;
+  readonly memlockLimitPages: number;
+  readonly dmaEntryLimit: number;
+  readonly otherVmFrames: number;
+  readonly dmaPoolPages: number;
+  readonly layout: GvtLayout;
+  /** DMA addresses of the host's own GGTT pages, by host GGTT index. */
+  readonly hostGgttDmaAddrs: readonly number[];
+}
+
+export interface KvmgtConfig {
+  readonly world: KvmgtWorld;
+  readonly gvt: GvtConfig;
+  readonly vfio: VfioConfig;
+  /** The vGPU's `dma_unmap` op. */
+  readonly unmapCallback: KvmgtUnmapCallback;
+  readonly bugs: readonly KvmgtBug[];
+}
+
+export function hasKvmgtBug(config: KvmgtConfig, bug: KvmgtBug): boolean {
+  return config.bugs.includes(bug);
+}
+
+function size(value: unknown, what: string, min: number, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`KVMGT world: ${what} must be a whole number from ${min} to ${max}, got ${String(value)}`);
+  }
+  return value;
+}
+
+/** The world with its defaults filled in; throws an Error saying why when it cannot be set up. */
+export function kvmgtWorld(description: KvmgtWorldDescription = {}, policy: AllocPolicy = 'lifo'): KvmgtWorld {
+  if (typeof description !== 'object' || description === null) throw new Error('KVMGT world: a world is an object');
+  const layout = partitionGgtt(description.ggtt ?? {}, 'host-first');
+  const hostEntries = layout.aperture.start;
+  const ramSectionPages = size(description.ramSectionPages, 'ramSectionPages', 1, 64, 2);
+  const ramPages = size(description.ramPages, 'ramPages', 2, 256, 8);
+  if (ramPages % ramSectionPages !== 0) {
+    throw new Error(`KVMGT world: ${ramPages} RAM pages are not a whole number of ${ramSectionPages}-page sections`);
+  }
+  const otherVmFrames = size(description.otherVmFrames, 'otherVmFrames', 0, 4096, 1);
+  const frames = size(description.frames, 'frames', 2, 4096, 16);
+  const used = ramPages + hostEntries + otherVmFrames;
+  if (frames <= used) {
+    throw new Error(
+      `KVMGT world: ${frames} frames hold the ${ramPages} RAM pages, the host's ${hostEntries} GGTT pages and the other VM's ${otherVmFrames} with none left free: no frame could be reused`,
+    );
+  }
+  const sections = ramPages / ramSectionPages;
+  const dmaEntryLimit = size(description.dmaEntryLimit, 'dmaEntryLimit', 1, 65535, 8);
+  if (dmaEntryLimit < sections) {
+    throw new Error(
+      `KVMGT world: the VMM maps guest RAM in ${sections} sections at start, but dma_entry_limit is ${dmaEntryLimit}`,
+    );
+  }
+  const memlockLimitPages = size(description.memlockLimitPages, 'memlockLimitPages', 1, 2 ** 31, 16);
+  const dmaPoolPages = size(description.dmaPoolPages, 'dmaPoolPages', 1, 64, 8);
+  // At start the guest's driver points the vGPU's entries at the upper half of its RAM (`world.ts`).
+  const initialPages = Math.min(layout.ggttEntries - hostEntries, ramPages - Math.floor(ramPages / 2));
+  if (memlockLimitPages < initialPages || dmaPoolPages < initialPages) {
+    throw new Error(
+      `KVMGT world: the vGPU pins and maps ${initialPages} guest pages at start, but RLIMIT_MEMLOCK is ${memlockLimitPages} pages and the DMA pool ${dmaPoolPages} addresses`,
+    );
+  }
+  return {
+    frames,
+    policy,
+    ramPages,
+    ramSectionPages,
+    memlockLimitPages,
+    dmaEntryLimit,
+    otherVmFrames,
+    dmaPoolPages,
+    layout,
+    hostGgttDmaAddrs: Array.from({ length: hostEntries }, (_, index) => HOST_GGTT_DMA_BASE + index),
+  };
+}
+
+/** The world's guest RAM page `gfn`. */
+export function isGuestRam(world: KvmgtWorld, gfn: number): boolean {
+  return Number.isInteger(gfn) && gfn >= 0 && gfn < world.ramPages;
 }

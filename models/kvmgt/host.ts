@@ -11,19 +11,21 @@ import type { HostGgtt } from '../gvt/gpu.js';
 import type { GvtHost } from '../gvt/host.js';
 import { SCRATCH } from '../gvt/types.js';
 import type { GvtVgpu, ShadowPte } from '../gvt/types.js';
+import type { GvtLayout } from '../gvt/config.js';
 import { teardownVgpu, zeroPage } from '../gvt/vgpu.js';
 import type { MediatedDriverOps, VfioConfig } from '../vfio/config.js';
 import { driverPin, driverUnpin } from '../vfio/mdev.js';
 import { findDmaContaining, type1Backend } from '../vfio/state.js';
 import type { KvmgtConfig } from './config.js';
-import { HOST_GGTT_DMA_ADDRS, RAM_VADDR_PAGE, VGPU_DEVICE, hasKvmgtBug, isGuestRam, kvmgtLayout } from './config.js';
+import { RAM_VADDR_PAGE, VGPU_DEVICE, hasKvmgtBug, isGuestRam } from './config.js';
+import type { KvmgtWorld } from './config.js';
 import type { KvmgtState } from './types.js';
 
 /** The guest page at `gfn` can be reached through the container and the VMM's vaddr (vfio_dma_rw). */
-export function readableGuestPage(state: KvmgtState, gfn: number): boolean {
+export function readableGuestPage(state: KvmgtState, world: KvmgtWorld, gfn: number): boolean {
   const backend = type1Backend(state.vfio);
   return (
-    isGuestRam(gfn) &&
+    isGuestRam(world, gfn) &&
     backend !== null &&
     findDmaContaining(backend, gfn) !== undefined &&
     state.vfio.process.pages[RAM_VADDR_PAGE + gfn] !== undefined
@@ -49,7 +51,7 @@ type PinResult = { readonly ok: true; readonly mfn: number } | { readonly ok: fa
 /** The page's frame: pinned through the container, or, with `map-skips-pin`, only looked up. */
 function pinGuestPage(state: KvmgtState, config: KvmgtConfig, gfn: number): PinResult {
   const device = state.vfio.devices[VGPU_DEVICE];
-  if (device === undefined || !isGuestRam(gfn)) return { ok: false, errno: 'EINVAL' };
+  if (device === undefined || !isGuestRam(config.world, gfn)) return { ok: false, errno: 'EINVAL' };
   if (hasKvmgtBug(config, 'map-skips-pin')) {
     const mfn = state.vfio.process.pages[RAM_VADDR_PAGE + gfn]?.mfn;
     return mfn === undefined || mfn === null ? { ok: false, errno: 'EFAULT' } : { ok: true, mfn };
@@ -88,7 +90,7 @@ function makeHost(config: KvmgtConfig): KvmgtHost {
     trackAdd(state, gfn) {
       if (state.vgpu === null) return 'ESRCH';
       // kvm_write_track_add_gfn: no memslot for the gfn.
-      if (!isGuestRam(gfn)) return 'EINVAL';
+      if (!isGuestRam(config.world, gfn)) return 'EINVAL';
       // A new list: steps share it with the state before them until it changes.
       if (!state.writeProtected.includes(gfn)) state.writeProtected = [...state.writeProtected, gfn];
       return null;
@@ -97,7 +99,9 @@ function makeHost(config: KvmgtConfig): KvmgtHost {
       state.writeProtected = state.writeProtected.filter((protectedGfn) => protectedGfn !== gfn);
     },
     readGuest(state, gfn) {
-      return readableGuestPage(state, gfn) ? (state.guestPages[gfn] ?? zeroPage(kvmgtLayout)) : null;
+      return readableGuestPage(state, config.world, gfn)
+        ? (state.guestPages[gfn] ?? zeroPage(config.world.layout))
+        : null;
     },
     translate(state, dmaAddr) {
       return state.hostDma.map[dmaAddr] ?? null;
@@ -106,31 +110,40 @@ function makeHost(config: KvmgtConfig): KvmgtHost {
       return state.vfio.memory.frames[mfn]?.owner ?? null;
     },
     hostGgttEntry(_state, index) {
-      const dmaAddr = HOST_GGTT_DMA_ADDRS[index];
+      const dmaAddr = config.world.hostGgttDmaAddrs[index];
       return dmaAddr === undefined ? SCRATCH : { kind: 'dma', dmaAddr };
     },
   };
 }
 
 /** Points every shadow entry of the vGPU that holds `dmaAddr` at scratch. */
-function scratchUsersOf(vgpu: GvtVgpu, dmaAddr: number): void {
+function scratchUsersOf(vgpu: GvtVgpu, layout: GvtLayout, dmaAddr: number): void {
   const holds = (pte: ShadowPte | undefined): boolean => pte?.kind === 'dma' && pte.dmaAddr === dmaAddr;
-  for (const index of ownGgttIndices(kvmgtLayout)) if (holds(vgpu.ggttHost[index])) vgpu.ggttHost[index] = SCRATCH;
+  for (const index of ownGgttIndices(layout)) if (holds(vgpu.ggttHost[index])) vgpu.ggttHost[index] = SCRATCH;
   for (const spt of Object.values(vgpu.spts)) {
     spt.entries = spt.entries.map((pte) => (holds(pte) ? SCRATCH : pte));
   }
 }
 
-/** The vGPU's ops, bound to the step's draft (VFIO calls them with its own part of that draft). */
+/**
+ * The vGPU's ops, bound to the step's draft (VFIO calls them with its own part of that draft):
+ * `dma_unmap` performs what the design's op (`config.unmapCallback`) returns, in order.
+ */
 export function vgpuOps(state: KvmgtState, config: KvmgtConfig): MediatedDriverOps {
   return {
     dmaUnmap(_vfio, _device, iovaPage, npages) {
       const vgpu = state.vgpu;
       if (vgpu === null) return;
-      for (const entry of Object.values(vgpu.cache)) {
-        if (entry.gfn < iovaPage || entry.gfn >= iovaPage + npages) continue;
-        if (config.unmapCallback === 'release-shadows') scratchUsersOf(vgpu, entry.dmaAddr);
-        removeCacheEntry(state, kvmgtHost(config), entry);
+      const entries = Object.values(vgpu.cache).filter(
+        (entry) => entry.gfn >= iovaPage && entry.gfn < iovaPage + npages,
+      );
+      for (const action of config.unmapCallback({ state, iovaPage, npages, entries })) {
+        if (action.kind === 'scratchShadowUsers') {
+          scratchUsersOf(vgpu, config.world.layout, action.dmaAddr);
+          continue;
+        }
+        const entry = vgpu.cache[action.gfn];
+        if (entry !== undefined) removeCacheEntry(state, kvmgtHost(config), entry);
       }
     },
     close() {

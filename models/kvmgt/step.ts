@@ -19,7 +19,7 @@ import { draftOf, finishDraft } from '../vfio/state.js';
 import { PAGE_LIMIT, isPageNumber } from '../vfio/u64.js';
 import { unmapAllArgs, unmapDma, unmapDmaArgs } from '../vfio/unmap-dma.js';
 import type { KvmgtConfig } from './config.js';
-import { OTHER_OWNER, RAM_PAGES, RAM_VADDR_PAGE, VGPU_DEVICE, isGuestRam, kvmgtLayout } from './config.js';
+import { OTHER_OWNER, RAM_VADDR_PAGE, VGPU_DEVICE, isGuestRam } from './config.js';
 import { kvmgtHost, vfioConfigFor } from './host.js';
 import type { KvmgtCommand, KvmgtResult, KvmgtState } from './types.js';
 
@@ -116,7 +116,7 @@ function isRamRange(range: { readonly gfn: number; readonly npages: number }): b
 /** The VM's memory as its stores reach it: its RAM, faulted in through the VMM's vaddrs, tracked by KVM. */
 function guestMemory(config: KvmgtConfig): GuestMemory<KvmgtState> {
   return {
-    isGuestPage: (_state, gfn) => isGuestRam(gfn),
+    isGuestPage: (_state, gfn) => isGuestRam(config.world, gfn),
     faultIn: (state, gfn) => touchPage(state.vfio, config.vfio, { vaddrPage: RAM_VADDR_PAGE + gfn, write: true }).ok,
     writeProtected: (state) => state.writeProtected,
   };
@@ -142,7 +142,7 @@ function createVgpu(state: KvmgtState, config: KvmgtConfig): Applied {
   if (state.vgpu !== null) return { result: fail('EEXIST') };
   const opened = openDevice(state.vfio, config.vfio, { deviceId: VGPU_DEVICE });
   if (!opened.ok) return { result: opened };
-  state.vgpu = newVgpu(kvmgtLayout);
+  state.vgpu = newVgpu(config.world.layout);
   return { result: succeed() };
 }
 
@@ -159,7 +159,7 @@ function destroyVm(state: KvmgtState, config: KvmgtConfig): Applied {
   }
   const unmapped = unmapDma(state.vfio, vfioConfig, unmapAllArgs());
   if (!unmapped.ok) return { result: unmapped };
-  const released = munmapRegion(state.vfio, config.vfio, { vaddrPage: RAM_VADDR_PAGE, npages: RAM_PAGES });
+  const released = munmapRegion(state.vfio, config.vfio, { vaddrPage: RAM_VADDR_PAGE, npages: config.world.ramPages });
   if (!released.ok) return { result: released };
   state.guestPages = {};
   state.vmDestroyed = true;

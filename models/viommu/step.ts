@@ -12,22 +12,15 @@
  * page the balloon already holds, or in one it does not → EINVAL; a host refusal during a balloon
  * request or a touch (no free frame: ENOMEM) → that error, and nothing changes.
  *
- * Balloon: out, the VMM discards the page (madvise DONTNEED); in nested it first unmaps the page
- * from stage 2 (UNMAP_DMA at IOVA = GPA), so the device stops reaching it. In, the VMM faults a
- * fresh page in; in nested it maps it into stage 2 again.
+ * What the VMM does with a trapped invalidation of the guest's domain and with a balloon request
+ * is the design's (`config.vmm`, `vmm-hooks.ts`): the built-in shadow VMM replays the guest's table
+ * as MAP_DMA/UNMAP_DMA and discards or faults in a ballooned page; the nested one forwards the
+ * invalidation and unmaps or maps the page in stage 2 around the discard or fault.
  */
 import type { PassthroughCommand } from '../passthrough/types.js';
 import { isPageNumber } from '../vfio/u64.js';
-import {
-  ASSIGNED_DEVICE,
-  forwardInvalidation,
-  mapGuestPage,
-  runHost,
-  shadowSync,
-  unmapPages,
-  vaddrOfGpa,
-} from './vmm.js';
-import type { InvalidatedRange } from './vmm.js';
+import { ASSIGNED_DEVICE, handleBalloon, handleInvalidation, runHost, vaddrOfGpa } from './vmm.js';
+import type { InvalidatedRange } from './vmm-hooks.js';
 import { GUEST_DID, invalidationGranularities, noCosts } from './types.js';
 import type { StepCosts, ViommuCommand, ViommuConfig, ViommuResult, ViommuState } from './types.js';
 
@@ -71,9 +64,9 @@ export function stepViommu(state: ViommuState, config: ViommuConfig, command: Vi
     case 'guestInvalidate':
       return invalidate(state, config, command);
     case 'guestBalloonOut':
-      return balloonOut(state, config, command.gpaPage);
+      return balloon(state, config, command.gpaPage, 'out');
     case 'guestBalloonIn':
-      return balloonIn(state, config, command.gpaPage);
+      return balloon(state, config, command.gpaPage, 'in');
     case 'guestTouch':
     case 'vmmDiscard': {
       const vaddrPage = vaddrOfGpa(state.guestRam, command.gpaPage);
@@ -98,12 +91,11 @@ function onHost(
   config: ViommuConfig,
   commands: readonly PassthroughCommand[],
   exits: StepCosts,
-  guest = state.guest,
 ): ViommuStep {
   const run = runHost(state.host, config, commands);
   if (run.refused !== null) return refuse(state, String(run.refused.error));
   const detail = run.results[run.results.length - 1]?.detail ?? {};
-  return accept({ ...state, host: run.host, guest }, { ...run.costs, vmExits: exits.vmExits }, detail);
+  return accept({ ...state, host: run.host }, { ...run.costs, vmExits: exits.vmExits }, detail);
 }
 
 function invalidate(
@@ -120,43 +112,37 @@ function invalidate(
   // A DID the guest's domain does not have reaches no address space (global covers every DID).
   if (granularity !== 'global' && did !== GUEST_DID) return accept(state, trap, { handled: false });
   const range: InvalidatedRange = granularity === 'page' ? { startPage: giovaPage, endPage: giovaPage + pages } : 'all';
-  if (config.mode === 'shadow') {
-    const sync = shadowSync(state, config, range);
-    return accept(
-      { ...state, host: sync.host },
-      { ...sync.costs, vmExits: 1 },
-      {
-        handled: true,
-        mappedPages: sync.mappedPages,
-        unmappedPages: sync.unmappedPages,
-        failedPages: sync.failedPages,
-      },
-    );
-  }
-  const forward = forwardInvalidation(state, config, range);
+  const handled = handleInvalidation(state, config, range);
+  // The counters of the mode's mechanism, and any other the VMM's requests moved.
+  const replayed = {
+    mappedPages: handled.mappedPages,
+    unmappedPages: handled.unmappedPages,
+    failedPages: handled.failedPages,
+  };
+  const forwarded = { forwarded: handled.forwarded, dropped: handled.dropped };
+  const moved = (counters: Readonly<Record<string, number | boolean>>): Record<string, number | boolean> =>
+    Object.fromEntries(Object.entries(counters).filter(([, value]) => value !== 0 && value !== false));
+  const detail = config.mode === 'shadow' ? { ...moved(forwarded), ...replayed } : { ...moved(replayed), ...forwarded };
+  return accept({ ...state, host: handled.host }, { ...handled.costs, vmExits: 1 }, { handled: true, ...detail });
+}
+
+/** A balloon request: the VMM's requests all carried out, or the request refused and nothing changed. */
+function balloon(state: ViommuState, config: ViommuConfig, gpaPage: number, direction: 'out' | 'in'): ViommuStep {
+  const vaddrPage = vaddrOfGpa(state.guestRam, gpaPage);
+  const held = state.guest.ballooned.includes(gpaPage);
+  if (vaddrPage === null || held !== (direction === 'in')) return refuse(state, 'EINVAL');
+  const run = handleBalloon(state, config, gpaPage, direction);
+  if (run.refused !== null) return refuse(state, run.refused.error);
+  const ballooned =
+    direction === 'out'
+      ? [...state.guest.ballooned, gpaPage].sort((a, b) => a - b)
+      : state.guest.ballooned.filter((page) => page !== gpaPage);
+  const detail = run.results[run.results.length - 1]?.detail ?? {};
   return accept(
-    { ...state, host: forward.host },
-    { ...forward.costs, vmExits: 1 },
-    { handled: true, forwarded: forward.forwarded, dropped: forward.dropped },
+    { ...state, host: run.host, guest: { ...state.guest, ballooned } },
+    { ...run.costs, vmExits: 1 },
+    detail,
   );
-}
-
-function balloonOut(state: ViommuState, config: ViommuConfig, gpaPage: number): ViommuStep {
-  const vaddrPage = vaddrOfGpa(state.guestRam, gpaPage);
-  if (vaddrPage === null || state.guest.ballooned.includes(gpaPage)) return refuse(state, 'EINVAL');
-  const discard: PassthroughCommand = { kind: 'discard', vaddrPage, npages: 1 };
-  const commands = config.mode === 'nested' ? [unmapPages(gpaPage, 1), discard] : [discard];
-  const ballooned = [...state.guest.ballooned, gpaPage].sort((a, b) => a - b);
-  return onHost(state, config, commands, trap, { ...state.guest, ballooned });
-}
-
-function balloonIn(state: ViommuState, config: ViommuConfig, gpaPage: number): ViommuStep {
-  const vaddrPage = vaddrOfGpa(state.guestRam, gpaPage);
-  if (vaddrPage === null || !state.guest.ballooned.includes(gpaPage)) return refuse(state, 'EINVAL');
-  const touch: PassthroughCommand = { kind: 'touch', vaddrPage, write: true };
-  const commands = config.mode === 'nested' ? [touch, mapGuestPage(vaddrPage, gpaPage, true)] : [touch];
-  const ballooned = state.guest.ballooned.filter((page) => page !== gpaPage);
-  return onHost(state, config, commands, trap, { ...state.guest, ballooned });
 }
 
 function deviceDma(

@@ -26,6 +26,7 @@ import type { FirstLevelEntry } from '../iommu/types.js';
 import type { PassthroughConfig, PassthroughState } from '../passthrough/types.js';
 import type { DmaAccess } from '../vfio/types.js';
 import type { OpResult } from '../result.js';
+import type { VmmHooks } from './vmm-hooks.js';
 
 export type ViommuMode = 'shadow' | 'nested';
 export const viommuModes: readonly ViommuMode[] = ['shadow', 'nested'];
@@ -34,9 +35,10 @@ export const viommuModes: readonly ViommuMode[] = ['shadow', 'nested'];
 export const GUEST_DID = 1;
 
 /**
- * Deliberate bugs of the VMM (named deviations from what it must do). Both only hurt the guest:
- * the host's pins keep every frame the device can reach owned by the guest. The differential
- * property (shadow and nested agree) catches them.
+ * Deliberate bugs of the VMM (named deviations from what it must do), each a flawed built-in
+ * handler of a trapped invalidation (`vmm-hooks.ts`). Both only hurt the guest: the host's pins
+ * keep every frame the device can reach owned by the guest. The differential property (shadow and
+ * nested agree) catches them.
  */
 export const vmmBugs = [
   /** shadow: the trapped invalidation's handler maps what the guest added but never unmaps what it removed. */
@@ -46,15 +48,42 @@ export const vmmBugs = [
 ] as const;
 export type VmmBug = (typeof vmmBugs)[number];
 
+/**
+ * What a vIOMMU design has that a VMM bug needs: `shadow-mode` (a caching-mode vIOMMU the VMM
+ * shadows), `nested-mode` (a nested domain the VMM forwards to), `builtin-invalidation` (the
+ * mode's built-in invalidation handler, which each bug replaces with its flawed twin).
+ */
+export type VmmFeature = 'shadow-mode' | 'nested-mode' | 'builtin-invalidation';
+
+/** How a refusal says a design lacks a feature: "the <design> …". */
+export const vmmFeatureMissing: Readonly<Record<VmmFeature, string>> = {
+  'shadow-mode': 'is not a shadow (caching-mode) vIOMMU',
+  'nested-mode': 'has no nested domain',
+  'builtin-invalidation': 'handles trapped invalidations with its own hook',
+};
+
+/** What each VMM bug needs, and what then never happens (the refusal's "so …"). */
+export const vmmBugNeeds: Readonly<
+  Record<VmmBug, { readonly needs: readonly VmmFeature[]; readonly otherwise: string }>
+> = {
+  'shadow-misses-unmap': {
+    needs: ['shadow-mode', 'builtin-invalidation'],
+    otherwise: 'no shadow replay of the guest table runs for the bug to skip its unmaps',
+  },
+  'nested-drops-invalidation': {
+    needs: ['nested-mode', 'builtin-invalidation'],
+    otherwise: 'no built-in forwarding to a nested domain runs for the bug to drop',
+  },
+};
+
 export interface ViommuConfig {
   readonly mode: ViommuMode;
+  /** The VMM: what it does with a trapped invalidation and a balloon request (`vmm-hooks.ts`). */
+  readonly vmm: VmmHooks;
+  /** The VMM bugs its hooks carry (for reports; the hooks already are the flawed ones). */
   readonly vmmBugs: readonly VmmBug[];
   /** The host: VFIO over VT-d (always strict: VFIO's domains are `unmanaged`). */
   readonly host: PassthroughConfig;
-}
-
-export function hasVmmBug(config: ViommuConfig, bug: VmmBug): boolean {
-  return config.vmmBugs.includes(bug);
 }
 
 /** Where the guest's RAM sits in the VMM process: GPA pages [0, pages) at vaddr pages from `vaddrPage`. */

@@ -1,20 +1,13 @@
 /**
  * The VMM's side of the vIOMMU (QEMU's intel-iommu with an assigned device; docs/reference/vtd.md §3.4,
- * §3.6, §5.3): what it does with a trapped guest invalidation in each
- * design, the host commands it issues, and the nested binding at start.
+ * §3.6, §5.3): how the requests of its hooks (`vmm-hooks.ts`: what it does with a trapped guest
+ * invalidation, with a balloon request) reach the host, and the nested binding at start.
  *
- * Shadow (`shadowSync`): QEMU replays the invalidated range of the guest's table against its own
- * record of what it mapped (its IOVA tree; the model reads the same from VFIO's mapping list, one
- * single-page mapping per GIOVA page). Entries that are gone or changed are unmapped first, one
- * UNMAP_DMA per run of consecutive GIOVA pages; entries that are new or changed are then mapped,
- * one MAP_DMA per page with vaddr = the GPA page's vaddr. A domain-selective or global
- * invalidation replays every page the guest maps or the VMM has mapped. An entry whose GPA page is
- * not guest RAM is not mapped (QEMU refuses a map to a non-RAM area), and a MAP_DMA the host
- * refuses is skipped: in both cases the device faults there.
- *
- * Nested (`forwardInvalidation`): the VMM forwards the guest's invalidation to the nested domain
- * as one IOMMU_HWPT_INVALIDATE entry (the block, or all of it). An invalidation naming another DID
- * than the guest's domain reaches no address space: the VMM does nothing (in both designs).
+ * An invalidation's requests are carried out one by one, each on its own: QEMU goes on after a
+ * refused MAP_DMA, and the device then faults there; an entry whose GPA page is not guest RAM is
+ * not mapped at all (QEMU refuses a map to a non-RAM area). A balloon request's are all or
+ * nothing. An invalidation naming another DID than the guest's domain reaches no address space:
+ * the step does nothing with it, whatever the VMM (`step.ts`).
  *
  * Left out: QEMU's handling of a guest page walk that fails part-way, notifier ranges and
  * memory-region lookups other than guest RAM, MAP_DMA of several contiguous pages at once.
@@ -29,7 +22,8 @@ import type { PassthroughCommand, PassthroughResult, PassthroughState } from '..
 import { mapDmaArgs } from '../vfio/map-dma.js';
 import { type1Backend } from '../vfio/state.js';
 import { unmapDmaArgs } from '../vfio/unmap-dma.js';
-import { addCosts, hasVmmBug, noCosts } from './types.js';
+import { addCosts, noCosts } from './types.js';
+import type { InvalidatedRange, VmmRequest } from './vmm-hooks.js';
 import type { GuestRam, StepCosts, ViommuConfig, ViommuState } from './types.js';
 
 /** The assigned device (VFIO device 0, a vfio-pci device behind the host IOMMU). */
@@ -104,92 +98,144 @@ export function shadowedEntries(state: ViommuState): Map<number, FirstLevelEntry
   return shadowed;
 }
 
-/** GIOVA pages [startPage, endPage) of a page-selective invalidation, or every page. */
-export type InvalidatedRange = { readonly startPage: number; readonly endPage: number } | 'all';
-
-export interface ShadowSync extends HostRun {
+export interface HandledInvalidation extends HostRun {
+  /** MAP_DMA requests the host carried out. */
   readonly mappedPages: number;
+  /** Pages the VMM asked to unmap (UNMAP_DMA requests, refused or not). */
   readonly unmappedPages: number;
-  /** Entries the VMM could not map (not guest RAM, or MAP_DMA refused). */
+  /** MAP_DMA requests that did not map: a GPA page outside guest RAM, or refused by the host. */
   readonly failedPages: number;
-}
-
-/** The shadow VMM's handling of a trapped invalidation of the guest's domain over `range`. */
-export function shadowSync(state: ViommuState, config: ViommuConfig, range: InvalidatedRange): ShadowSync {
-  const shadowed = shadowedEntries(state);
-  const table = state.guest.table;
-  const inRange = (page: number): boolean => range === 'all' || (page >= range.startPage && page < range.endPage);
-  const pages = [...new Set([...Object.keys(table).map(Number), ...shadowed.keys()])]
-    .filter(inRange)
-    .sort((a, b) => a - b);
-  const toUnmap: number[] = [];
-  const toMap: { giovaPage: number; entry: FirstLevelEntry }[] = [];
-  for (const giovaPage of pages) {
-    const wanted = Object.hasOwn(table, giovaPage) ? table[giovaPage] : undefined;
-    const have = shadowed.get(giovaPage);
-    const same =
-      wanted !== undefined && have !== undefined && wanted.gpaPage === have.gpaPage && wanted.write === have.write;
-    if (have !== undefined && !same && !hasVmmBug(config, 'shadow-misses-unmap')) toUnmap.push(giovaPage);
-    if (wanted !== undefined && !same && (have === undefined || !hasVmmBug(config, 'shadow-misses-unmap')))
-      toMap.push({ giovaPage, entry: wanted });
-  }
-  const commands: PassthroughCommand[] = [];
-  for (const run of consecutiveRuns(toUnmap)) commands.push(unmapPages(run.startPage, run.pages));
-  let failedPages = 0;
-  for (const { giovaPage, entry } of toMap) {
-    const vaddrPage = vaddrOfGpa(state.guestRam, entry.gpaPage);
-    if (vaddrPage === null) failedPages += 1;
-    else commands.push(mapGuestPage(vaddrPage, giovaPage, entry.write));
-  }
-  // Each ioctl runs on its own: a refused MAP_DMA leaves the host as it was and the VMM goes on.
-  let host = state.host;
-  let costs = noCosts;
-  const results: PassthroughResult[] = [];
-  for (const command of commands) {
-    const run = runHost(host, config, [command]);
-    host = run.host;
-    costs = addCosts(costs, run.costs);
-    results.push(...run.results);
-    if (run.refused !== null) failedPages += 1;
-  }
-  return { host, costs, results, mappedPages: toMap.length - failedPages, unmappedPages: toUnmap.length, failedPages };
-}
-
-function consecutiveRuns(pages: readonly number[]): { startPage: number; pages: number }[] {
-  const runs: { startPage: number; pages: number }[] = [];
-  for (const page of pages) {
-    const last = runs[runs.length - 1];
-    if (last !== undefined && last.startPage + last.pages === page) last.pages += 1;
-    else runs.push({ startPage: page, pages: 1 });
-  }
-  return runs;
-}
-
-export interface Forwarded extends HostRun {
+  /** An IOMMU_HWPT_INVALIDATE was carried out. */
   readonly forwarded: boolean;
+  /** IOTLB entries the forwarded invalidations dropped. */
   readonly dropped: number;
 }
 
-/** The nested VMM's handling of a trapped invalidation of the guest's domain: one IOMMU_HWPT_INVALIDATE. */
-export function forwardInvalidation(state: ViommuState, config: ViommuConfig, range: InvalidatedRange): Forwarded {
-  const nestedDid = state.nestedDid;
-  if (nestedDid === null || hasVmmBug(config, 'nested-drops-invalidation')) {
-    return { host: state.host, costs: noCosts, results: [], forwarded: false, dropped: 0 };
+/** A request as host commands: MAP_DMA, UNMAP_DMA, discard or touch; null when it cannot be made. */
+function hostCommand(state: ViommuState, request: VmmRequest): PassthroughCommand | null {
+  switch (request.kind) {
+    case 'mapDma': {
+      const vaddrPage = vaddrOfGpa(state.guestRam, request.gpaPage);
+      return vaddrPage === null ? null : mapGuestPage(vaddrPage, request.iovaPage, request.write);
+    }
+    case 'unmapDma':
+      return unmapPages(request.iovaPage, request.npages);
+    case 'discard':
+    case 'touch': {
+      const vaddrPage = vaddrOfGpa(state.guestRam, request.gpaPage);
+      if (vaddrPage === null) return null;
+      return request.kind === 'discard'
+        ? { kind: 'discard', vaddrPage, npages: 1 }
+        : { kind: 'touch', vaddrPage, write: true };
+    }
+    case 'invalidateNested':
+      return null;
   }
-  const iommu = cloneIommuState(state.host.iommu);
+}
+
+/** IOMMU_HWPT_INVALIDATE of `range` on the nested domain: the new host, or null when refused. */
+function invalidateNestedDomain(
+  state: ViommuState,
+  host: PassthroughState,
+  config: ViommuConfig,
+  range: InvalidatedRange,
+): { host: PassthroughState; ok: boolean; dropped: number } | null {
+  if (state.nestedDid === null) return null;
+  const iommu = cloneIommuState(host.iommu);
   const args =
     range === 'all'
-      ? { domainId: nestedDid, iovaPage: 0, npages: 'all' as const }
-      : { domainId: nestedDid, iovaPage: range.startPage, npages: range.endPage - range.startPage };
+      ? { domainId: state.nestedDid, iovaPage: 0, npages: 'all' as const }
+      : { domainId: state.nestedDid, iovaPage: range.startPage, npages: range.endPage - range.startPage };
   const result = invalidateNested(iommu, config.host.iommu, args);
   const dropped = result.detail?.['dropped'];
-  return {
-    host: { ...state.host, iommu },
-    costs: { ...noCosts, invalidateIoctls: 1, hostIotlbInvalidations: result.ok ? 1 : 0 },
-    results: [],
-    forwarded: result.ok,
-    dropped: typeof dropped === 'number' ? dropped : 0,
-  };
+  return { host: { ...host, iommu }, ok: result.ok, dropped: typeof dropped === 'number' ? dropped : 0 };
+}
+
+/**
+ * A trapped invalidation of the guest's domain over `range`, handled by the design's VMM
+ * (`config.vmm.invalidation`): each request it makes is carried out on its own, and one the host
+ * refuses leaves the host as it was.
+ */
+export function handleInvalidation(
+  state: ViommuState,
+  config: ViommuConfig,
+  range: InvalidatedRange,
+): HandledInvalidation {
+  let mapped: ReadonlyMap<number, FirstLevelEntry> | undefined;
+  const requests = config.vmm.invalidation({
+    state,
+    range,
+    get mapped() {
+      mapped ??= shadowedEntries(state);
+      return mapped;
+    },
+  });
+  let host = state.host;
+  let costs = noCosts;
+  const results: PassthroughResult[] = [];
+  let mappedPages = 0;
+  let unmappedPages = 0;
+  let failedPages = 0;
+  let forwarded = false;
+  let dropped = 0;
+  for (const request of requests) {
+    if (request.kind === 'invalidateNested') {
+      const done = invalidateNestedDomain(state, host, config, request.range);
+      if (done === null) continue;
+      host = done.host;
+      costs = addCosts(costs, { ...noCosts, invalidateIoctls: 1, hostIotlbInvalidations: done.ok ? 1 : 0 });
+      forwarded ||= done.ok;
+      dropped += done.dropped;
+      continue;
+    }
+    if (request.kind === 'unmapDma') unmappedPages += request.npages;
+    const command = hostCommand(state, request);
+    const run = command === null ? null : runHost(host, config, [command]);
+    if (run !== null) {
+      host = run.host;
+      costs = addCosts(costs, run.costs);
+      results.push(...run.results);
+    }
+    if (request.kind === 'mapDma') {
+      if (run === null || run.refused !== null) failedPages += 1;
+      else mappedPages += 1;
+    }
+  }
+  return { host, costs, results, mappedPages, unmappedPages, failedPages, forwarded, dropped };
+}
+
+/**
+ * A balloon request handled by the design's VMM (`config.vmm.balloon`): its requests carried out
+ * in order, all or nothing. A request that cannot be made (a page outside guest RAM, a nested
+ * invalidation without a nested domain) is refused with EINVAL.
+ */
+export function handleBalloon(
+  state: ViommuState,
+  config: ViommuConfig,
+  gpaPage: number,
+  direction: 'out' | 'in',
+): HostRun & { readonly refused: { readonly error: string } | null } {
+  let host = state.host;
+  let costs = noCosts;
+  const results: PassthroughResult[] = [];
+  for (const request of config.vmm.balloon({ state, gpaPage, direction })) {
+    if (request.kind === 'invalidateNested') {
+      const done = invalidateNestedDomain(state, host, config, request.range);
+      if (done === null || !done.ok) return { host: state.host, costs, results, refused: { error: 'EINVAL' } };
+      host = done.host;
+      costs = addCosts(costs, { ...noCosts, invalidateIoctls: 1, hostIotlbInvalidations: 1 });
+      continue;
+    }
+    const command = hostCommand(state, request);
+    if (command === null) return { host: state.host, costs, results, refused: { error: 'EINVAL' } };
+    const run = runHost(host, config, [command]);
+    costs = addCosts(costs, run.costs);
+    results.push(...run.results);
+    if (run.refused !== null)
+      return { host: state.host, costs, results, refused: { error: String(run.refused.error) } };
+    host = run.host;
+  }
+  return { host, costs, results, refused: null };
 }
 
 /**

@@ -1,23 +1,19 @@
 /**
- * Configuration of the XenGT stack: the Xen world it runs on, the GVT-g mediator's configuration,
- * which way the backend turns a guest gfn into a device address, and deliberate backend bugs for
- * the meta-tests.
+ * Configuration of the XenGT stack: the Xen world it runs on (described as data, with today's
+ * small world as the default), the GVT-g mediator's configuration, the backend that turns a guest
+ * gfn into a device address (`backend.ts`: a hook, or the name of a built-in one), and deliberate
+ * backend bugs for the meta-tests, with what each needs of a design to take effect.
  */
-import type { GvtBug, GvtConfig, GvtLayout } from '../gvt/config.js';
+import { partitionGgtt } from '../gvt/config.js';
+import type { GgttPartition, GvtBug, GvtConfig, GvtLayout } from '../gvt/config.js';
 import type { AllocPolicy } from '../memory/frames.js';
-import type { XenConfig } from '../xen/config.js';
+import type { XenBug, XenConfig } from '../xen/config.js';
 import type { XenWorldSpec } from '../xen/state.js';
-
-/**
- * `lookup`: XENMEM_get_mfn_from_pfn — translate gfn → mfn, take no reference (docs/reference/xen.md
- * §2.9, option 1). `map`: map the guest page into the backend's IOMMU space with a page reference,
- * and unmap it when the last shadow entry using it goes (option 2;
- * docs/debates.md#xengt-lookup-or-map).
- */
-export type XenGtBackend = 'lookup' | 'map';
+import { keepingMappingsAtTeardown, withoutPageReference, xenGtLookupBackend, xenGtMapBackend } from './backend.js';
+import type { XenGtBackend, XenGtBackendName } from './backend.js';
 
 export const xenGtBugs = [
-  /** Map backend: the foreign mapping is created but its page reference is dropped at once. */
+  /** A foreign-mapping backend: the mapping is created but its page reference is dropped at once. */
   'map-takes-no-ref',
   /** vGPU destruction leaves the backend's mappings behind (skipped tidy-up: no unmap at teardown). */
   'vgpu-destroy-skips-unmap',
@@ -25,7 +21,39 @@ export const xenGtBugs = [
 
 export type XenGtBug = (typeof xenGtBugs)[number];
 
+/**
+ * What a design's backend does that a XenGT bug needs: `foreign-map-backend` (it maps guest pages
+ * into its own p2m, for the GPU to reach through its IOMMU context: the built-in `map`, or a
+ * backend of `backend-iommu` addressing), `backend-release` (releasing an address does something:
+ * not the built-in `lookup`, which holds nothing).
+ */
+export type XenGtFeature = 'foreign-map-backend' | 'backend-release';
+
+/** How a refusal says a design lacks a feature: "the <backend> …". */
+export const xenGtFeatureMissing: Readonly<Record<XenGtFeature, string>> = {
+  'foreign-map-backend': 'maps no guest page into its own p2m (its DMA addresses are machine frames)',
+  'backend-release': 'releases nothing when the DMA cache lets go of an address',
+};
+
+/** What each XenGT bug needs, and what then never happens (the refusal's "so …"). */
+export const xenGtBugNeeds: Readonly<
+  Record<XenGtBug, { readonly needs: readonly XenGtFeature[]; readonly otherwise: string }>
+> = {
+  'map-takes-no-ref': { needs: ['foreign-map-backend'], otherwise: 'no foreign mapping has a reference to drop' },
+  'vgpu-destroy-skips-unmap': { needs: ['backend-release'], otherwise: 'a skipped unmap at teardown leaves nothing' },
+};
+
+/** The features of a backend (`XenGtFeature`). */
+export function xenGtBackendFeatures(backend: XenGtBackendName | XenGtBackend): Set<XenGtFeature> {
+  if (backend === 'lookup') return new Set();
+  if (backend === 'map') return new Set(['foreign-map-backend', 'backend-release']);
+  const has = new Set<XenGtFeature>(['backend-release']);
+  if (backend.addressing === 'backend-iommu') has.add('foreign-map-backend');
+  return has;
+}
+
 export interface XenGtConfig {
+  /** The backend, with the design's backend bugs already applied to it. */
   readonly backend: XenGtBackend;
   readonly world: XenWorldSpec;
   readonly xen: XenConfig;
@@ -46,61 +74,174 @@ export function hasXenGtBug(config: XenGtConfig, bug: XenGtBug): boolean {
   return config.bugs.includes(bug);
 }
 
-/**
- * The vGPU's aperture `[0, 2)` and hidden range `[2, 4)`: GTT entries 0–3 are the guest's, as in
- * every trace written before the mediator was shared. Entries 4 and 5 are the host's (the backend's
- * own pages); a guest write there is ignored and a GPU access through them from the guest's
- * commands is refused by the scanner. Page-table pages hold four entries.
- */
-export const xenGtLayout: GvtLayout = {
-  ggttEntries: 6,
-  aperture: { start: 0, end: 2 },
-  hidden: { start: 2, end: 4 },
-  entriesPerTable: 4,
-};
+/** One domain of a XenGT world. Domain `i` of the list gets domid `i`. */
+export interface XenGtDomainDescription {
+  /** p2m-translated (HVM or PVH); `false`: PV. */
+  readonly translated: boolean;
+  /** May map other domains' memory (the hardware domain, dom0). */
+  readonly privileged: boolean;
+  /** Pages of RAM populated at start, at gfns 0 .. ramPages - 1 (1 to 64). */
+  readonly ramPages: number;
+}
+
+/** The world a XenGT design runs in; every field has today's value as its default. */
+export interface XenGtWorldDescription {
+  /** Host frames (default 12; the domains' RAM comes out of them, and at least one must be left free). */
+  readonly frames?: number;
+  /**
+   * The domains (default: dom0, a privileged PVH backend with 2 pages; dom1, the HVM guest with the
+   * vGPU, 4 pages; dom2, a PV domain with 2 pages that takes free frames and maps grants).
+   */
+  readonly domains?: readonly XenGtDomainDescription[];
+  /** The backend: runs the mediator and owns the GPU's IOMMU context; privileged and translated (default 0). */
+  readonly backendDomid?: number;
+  /** The guest served by the vGPU; translated (default 1). */
+  readonly guestDomid?: number;
+  /** Grant entries of each domain's table (default 4; 0 to 64). */
+  readonly grantEntries?: number;
+  /** Maptrack handles of each domain (default 4; 0 to 64). */
+  readonly maptrackHandles?: number;
+  /** Gfns of the backend's private pool for mappings of guest pages, from gfn 1024 (default 8; 1 to 64). */
+  readonly mappingPoolPages?: number;
+  /**
+   * The GGTT partition: the vGPU's aperture and hidden ranges from index 0, then the host's
+   * entries, which point at the backend's own RAM pages in order (default 2, 2, 2; 4 entries per
+   * page-table page).
+   */
+  readonly ggtt?: GgttPartition;
+}
 
 export interface XenGtConfigOptions {
-  readonly backend: XenGtBackend;
+  /**
+   * The backend: `map` (the guest page mapped into the backend's p2m with a page reference),
+   * `lookup` (XENMEM_get_mfn_from_pfn: the raw mfn, no reference), or a `XenGtBackend` of the
+   * design's own.
+   */
+  readonly backend: XenGtBackendName | XenGtBackend;
+  readonly world?: XenGtWorldDescription;
   readonly policy?: AllocPolicy;
   readonly randomSeed?: string;
-  readonly xen?: XenConfig;
+  readonly xenBugs?: readonly XenBug[];
   readonly bugs?: readonly XenGtBug[];
-  /** The mediator's choices (write protection on, shadow copies) and bugs; the sound ones by default. */
   readonly writeProtect?: boolean;
   readonly cmdbuf?: GvtConfig['cmdbuf'];
   readonly gvtBugs?: readonly GvtBug[];
 }
 
+/** The default domains: dom0 (PVH backend, privileged), dom1 (HVM guest with the vGPU), dom2 (PV). */
+const DEFAULT_DOMAINS: readonly XenGtDomainDescription[] = [
+  { translated: true, privileged: true, ramPages: 2 },
+  { translated: true, privileged: false, ramPages: 4 },
+  { translated: false, privileged: false, ramPages: 2 },
+];
+const MAPPING_POOL_BASE_GFN = 1024;
+
+function size(value: unknown, what: string, min: number, max: number, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`XenGT world: ${what} must be a whole number from ${min} to ${max}, got ${String(value)}`);
+  }
+  return value;
+}
+
+function domainsOf(world: XenGtWorldDescription): XenGtDomainDescription[] {
+  const domains = world.domains ?? DEFAULT_DOMAINS;
+  if (!Array.isArray(domains) || domains.length < 2 || domains.length > 8) {
+    throw new Error('XenGT world: domains must list 2 to 8 domains (a backend and a guest at least)');
+  }
+  return domains.map((domain: XenGtDomainDescription, domid) => {
+    if (typeof domain?.translated !== 'boolean' || typeof domain.privileged !== 'boolean') {
+      throw new Error(`XenGT world: dom${domid} needs translated and privileged (booleans)`);
+    }
+    if (domain.ramPages === undefined) throw new Error(`XenGT world: dom${domid} needs ramPages`);
+    return { ...domain, ramPages: size(domain.ramPages, `dom${domid} ramPages`, 1, 64, 1) };
+  });
+}
+
+/** The backend a design runs: the named built-in or its own, with the design's backend bugs applied. */
+function backendOf(backend: XenGtBackendName | XenGtBackend, bugs: readonly XenGtBug[]): XenGtBackend {
+  let resolved: XenGtBackend;
+  if (backend === 'map') resolved = xenGtMapBackend;
+  else if (backend === 'lookup') resolved = xenGtLookupBackend;
+  else if (
+    typeof backend === 'object' &&
+    backend !== null &&
+    typeof backend.map === 'function' &&
+    typeof backend.unmap === 'function' &&
+    (backend.addressing === 'backend-iommu' || backend.addressing === 'machine')
+  )
+    resolved = backend;
+  else {
+    throw new Error(
+      `backend: expected 'map', 'lookup' or a backend { name, addressing: 'backend-iommu' | 'machine', map, unmap }, got ${JSON.stringify(backend)}`,
+    );
+  }
+  if (bugs.includes('map-takes-no-ref')) resolved = withoutPageReference(resolved);
+  if (bugs.includes('vgpu-destroy-skips-unmap')) resolved = keepingMappingsAtTeardown(resolved);
+  return resolved;
+}
+
 /**
- * The standard small world: dom0 (PVH backend, privileged), dom1 (HVM guest with the vGPU),
- * dom2 (a PV domain that can take free frames and map grants with host and device parts).
- * Twelve frames, four of them free, so reuse happens within a few steps.
+ * The stack's configuration; throws an Error saying why when the world cannot be built. Today's
+ * world by default: dom0 (PVH backend, privileged), dom1 (HVM guest with the vGPU), dom2 (a PV
+ * domain that can take free frames and map grants with host and device parts); twelve frames,
+ * four of them free, so reuse happens within a few steps.
  */
 export function xenGtConfig(options: XenGtConfigOptions): XenGtConfig {
+  const world = options.world ?? {};
+  if (typeof world !== 'object' || world === null) throw new Error('XenGT world: a world is an object');
+  const domains = domainsOf(world);
+  const backendDomid = size(world.backendDomid, 'backendDomid', 0, domains.length - 1, 0);
+  const guestDomid = size(world.guestDomid, 'guestDomid', 0, domains.length - 1, 1);
+  const backend = domains[backendDomid];
+  const guest = domains[guestDomid];
+  if (backendDomid === guestDomid || backend === undefined || guest === undefined) {
+    throw new Error('XenGT world: the backend and the guest must be two different domains');
+  }
+  if (!backend.privileged || !backend.translated) {
+    throw new Error(
+      `XenGT world: the backend dom${backendDomid} must be privileged and translated (it maps guest pages into its p2m, its IOMMU context)`,
+    );
+  }
+  if (!guest.translated) throw new Error(`XenGT world: the guest dom${guestDomid} must be translated (HVM)`);
+  const ramPages = domains.reduce((total, domain) => total + domain.ramPages, 0);
+  const frames = size(world.frames, 'frames', 2, 4096, 12);
+  if (frames <= ramPages) {
+    throw new Error(
+      `XenGT world: ${frames} frames hold the domains' ${ramPages} RAM pages with none left free: nothing could be ballooned in or reused`,
+    );
+  }
+  const layout: GvtLayout = partitionGgtt(world.ggtt ?? {}, 'vgpu-first');
+  // The host's entries past the vGPU's ranges point at the backend's own pages, in order.
+  const hostGgttGfns: Record<number, number> = {};
+  for (let index = layout.hidden.end, page = 0; index < layout.ggttEntries; index++, page++) {
+    hostGgttGfns[index] = page % backend.ramPages;
+  }
+  const bugs = options.bugs ?? [];
   return {
-    backend: options.backend,
+    backend: backendOf(options.backend, bugs),
     world: {
-      memory: { frameCount: 12, policy: options.policy ?? 'lifo', randomSeed: options.randomSeed ?? 'dmaprop' },
-      domains: [
-        { translated: true, privileged: true, initialGfns: [0, 1] },
-        { translated: true, privileged: false, initialGfns: [0, 1, 2, 3] },
-        { translated: false, privileged: false, initialGfns: [0, 1] },
-      ],
-      grantEntries: 4,
-      maptrackHandles: 4,
+      memory: { frameCount: frames, policy: options.policy ?? 'lifo', randomSeed: options.randomSeed ?? 'dmaprop' },
+      domains: domains.map((domain) => ({
+        translated: domain.translated,
+        privileged: domain.privileged,
+        initialGfns: Array.from({ length: domain.ramPages }, (_, gfn) => gfn),
+      })),
+      grantEntries: size(world.grantEntries, 'grantEntries', 0, 64, 4),
+      maptrackHandles: size(world.maptrackHandles, 'maptrackHandles', 0, 64, 4),
     },
-    xen: options.xen ?? { bugs: [] },
+    xen: { bugs: options.xenBugs ?? [] },
     gvt: {
-      layout: xenGtLayout,
+      layout,
       writeProtect: options.writeProtect ?? true,
       cmdbuf: options.cmdbuf ?? 'shadow-copy',
       bugs: options.gvtBugs ?? [],
     },
-    bugs: options.bugs ?? [],
-    backendDomid: 0,
-    guestDomid: 1,
-    hostGgttGfns: { 4: 0, 5: 1 },
-    mappingPoolBaseGfn: 1024,
-    mappingPoolSize: 8,
+    bugs,
+    backendDomid,
+    guestDomid,
+    hostGgttGfns,
+    mappingPoolBaseGfn: MAPPING_POOL_BASE_GFN,
+    mappingPoolSize: size(world.mappingPoolPages, 'mappingPoolPages', 1, 64, 8),
   };
 }

@@ -2,18 +2,16 @@
  * XenGT's services to the GVT-g mediator (the Xen side of `intel_gvt_mpt`), over the Xen model.
  * Reference: docs/reference/xen.md §2.9 (XenGT proposals), §4.6 (the DMA cache in front of them).
  *
- * Map backend: `dmaMap` maps the guest page into the backend's (dom0's) p2m at a free gfn of a
- * private pool (XENMEM_add_to_physmap, XENMAPSPACE_gmfn_foreign: a page reference of its own, as
- * Tim Deegan suggested for a PVH backend); the DMA address is that gfn as a device frame number,
- * and the GPU's DMA is translated by the backend's IOMMU context, which shares the backend's p2m.
- * `dmaUnmap` removes the foreign entry, dropping its reference.
- * Lookup backend: `dmaMap` is XENMEM_get_mfn_from_pfn — the mfn of a RAM gfn, no reference;
- * the DMA address is the raw mfn and the GPU reaches it bypassing the IOMMU, the only way such
- * addresses work. `dmaUnmap` has nothing to give back.
- * Either way the mediator's per-gfn DMA cache sits in front: one mapping per guest page, one
- * cache reference per shadow entry using it. (Under lookup a raw mfn is no stable key: once the
- * frame comes back to the guest at another gfn, two cache entries hold the same DMA address. That
- * is the design's flaw, and the invariants report it.)
+ * The backend's translation of a guest gfn into a DMA address, and its release, are the design's
+ * (`backend.ts`): a hook returns the hypercalls it makes, and they are performed here on a Xen
+ * state of their own (copy-on-write), which the step adopts. How the GPU reaches a DMA address
+ * follows the backend's addressing: through the backend's IOMMU context, which shares the
+ * backend's p2m (the map backend's pool gfns), or untranslated, as a machine frame (the lookup
+ * backend's raw mfns, which only work bypassing the IOMMU). Either way the mediator's per-gfn DMA
+ * cache sits in front: one mapping per guest page, one cache reference per shadow entry using it.
+ * (Under lookup a raw mfn is no stable key: once the frame comes back to the guest at another gfn,
+ * two cache entries hold the same DMA address. That is the design's flaw, and the invariants
+ * report it.)
  *
  * Write protection is the backend's ioreq server claiming a guest RAM gfn (p2m_ioreq_server,
  * docs/reference/xen.md §2.9 item 3); guest memory is read through the guest's p2m.
@@ -29,38 +27,37 @@ import type { GvtHost } from '../gvt/host.js';
 import { SCRATCH } from '../gvt/types.js';
 import { zeroPage } from '../gvt/vgpu.js';
 import { getRef } from '../memory/frames.js';
+import type { OpResult } from '../result.js';
 import { addToPhysmapForeign, removeForeignMapping } from '../xen/memory-op.js';
 import { shareXenState, writableMemory } from '../xen/copy-on-write.js';
-import { runningDomain } from '../xen/state.js';
+import { dropFrameRef, runningDomain } from '../xen/state.js';
 import type { P2mEntry, XenState } from '../xen/types.js';
+import { guestRamMfn } from './backend.js';
+import type { XenBackendCall, XenGtUnmapRequest } from './backend.js';
 import type { XenGtConfig } from './config.js';
-import { hasXenGtBug } from './config.js';
 import type { XenGtState } from './types.js';
 
 export type XenGtHost = GvtHost<XenGtState> & HostGgtt<XenGtState>;
 
-const hosts = new WeakMap<XenGtConfig, XenGtHost>();
+const hosts = new WeakMap<XenGtConfig, { readonly running: XenGtHost; readonly teardown: XenGtHost }>();
 
-/** The services for one configuration (its backend and bugs decide them), on a state of its own. */
-export function xenGtHost(config: XenGtConfig): XenGtHost {
-  let host = hosts.get(config);
-  if (host === undefined) {
-    host = makeHost(config, (state) => state.xen);
-    hosts.set(config, host);
+function hostsOf(config: XenGtConfig): { readonly running: XenGtHost; readonly teardown: XenGtHost } {
+  let known = hosts.get(config);
+  if (known === undefined) {
+    known = { running: makeHost(config, 'last-reference'), teardown: makeHost(config, 'vgpu-destroy') };
+    hosts.set(config, known);
   }
-  return host;
+  return known;
 }
 
-/**
- * The services for a step whose state still shares Xen's part with the state before it: Xen is
- * shared afresh (copy-on-write) the first time a service changes it (only the map backend's
- * mappings do).
- */
-export function copyOnWriteHost(config: XenGtConfig, shared: XenState): XenGtHost {
-  return makeHost(config, (state) => {
-    if (state.xen === shared) state.xen = shareXenState(shared);
-    return state.xen;
-  });
+/** The services for one configuration (its backend decides them). */
+export function xenGtHost(config: XenGtConfig): XenGtHost {
+  return hostsOf(config).running;
+}
+
+/** The services while the vGPU is destroyed: the backend is told its addresses go with the vGPU. */
+export function xenGtTeardownHost(config: XenGtConfig): XenGtHost {
+  return hostsOf(config).teardown;
 }
 
 /** The guest's own RAM entry at `gfn` (not a grant or foreign entry), while the guest runs. */
@@ -75,55 +72,85 @@ export function isPoolGfn(config: XenGtConfig, gfn: number): boolean {
 }
 
 /**
- * Map backend: the guest page mapped at the first free gfn of the backend's pool. The backend
- * keeps its own books of the pool: a gfn a cache entry holds is in use even if its p2m entry has
- * gone, and a gfn with a p2m entry is not free either.
+ * The first gfn of the backend's pool that is free by its own books: a gfn a cache entry holds is
+ * in use even if its p2m entry has gone, and a gfn with a p2m entry is not free either.
  */
-function mapForeign(
-  state: XenGtState,
-  config: XenGtConfig,
-  writableXen: (state: XenGtState) => XenState,
-  gfn: number,
-): ReturnType<XenGtHost['dmaMap']> {
+function freePoolGfn(state: XenGtState, config: XenGtConfig): number | null {
   const backend = state.xen.domains[config.backendDomid];
-  if (backend === undefined) return { ok: false, errno: 'ESRCH' };
+  if (backend === undefined) return null;
   const held = new Set(Object.values(state.vgpu?.cache ?? {}).map((entry) => entry.dmaAddr));
   for (let offset = 0; offset < config.mappingPoolSize; offset++) {
     const dfn = config.mappingPoolBaseGfn + offset;
-    if (backend.p2m[dfn] !== undefined || held.has(dfn)) continue;
-    const xen = writableXen(state);
-    const mapped = addToPhysmapForeign(xen, {
-      domid: config.backendDomid,
-      gfn: dfn,
-      foreignDomid: config.guestDomid,
-      foreignGfn: gfn,
-    });
-    if (!mapped.ok) return { ok: false, errno: String(mapped.error) };
-    if (hasXenGtBug(config, 'map-takes-no-ref')) {
-      const frame = writableMemory(xen).frames[Number(mapped.detail?.['mfn'])];
-      if (frame !== undefined) frame.refcount -= 1;
-    }
-    return { ok: true, dmaAddr: dfn };
+    if (backend.p2m[dfn] === undefined && !held.has(dfn)) return dfn;
   }
-  return { ok: false, errno: 'ENOSPC' };
+  return null;
 }
 
-function makeHost(config: XenGtConfig, writableXen: (state: XenGtState) => XenState): XenGtHost {
-  const map = config.backend === 'map';
+/** One call of the backend on `xen` (a state of the step's own, copy-on-write). */
+function perform(xen: XenState, config: XenGtConfig, call: XenBackendCall): OpResult {
+  switch (call.kind) {
+    case 'add_to_physmap_foreign':
+      return addToPhysmapForeign(xen, {
+        domid: config.backendDomid,
+        gfn: call.gfn,
+        foreignDomid: config.guestDomid,
+        foreignGfn: call.foreignGfn,
+      });
+    case 'remove_from_physmap':
+      return removeForeignMapping(xen, config.xen, { domid: config.backendDomid, gfn: call.gfn });
+    case 'get_page':
+      if (xen.memory.frames[call.mfn] === undefined) return { ok: false, error: 'EINVAL' };
+      getRef(writableMemory(xen), call.mfn);
+      return { ok: true };
+    case 'put_page':
+      if ((xen.memory.frames[call.mfn]?.refcount ?? 0) === 0) return { ok: false, error: 'EINVAL' };
+      dropFrameRef(xen, config.xen, call.mfn);
+      return { ok: true };
+  }
+}
+
+function makeHost(config: XenGtConfig, reason: XenGtUnmapRequest['reason']): XenGtHost {
+  const backend = config.backend;
+  const throughIommu = backend.addressing === 'backend-iommu';
   return {
     dmaMap(state, gfn) {
-      if (map) return mapForeign(state, config, writableXen, gfn);
-      // XENMEM_get_mfn_from_pfn: INVALID_MFN for anything but the guest's RAM.
-      const entry = guestRam(state, config, gfn);
-      return entry === undefined ? { ok: false, errno: 'EINVAL' } : { ok: true, dmaAddr: entry.mfn };
+      let free: number | null | undefined;
+      const plan = backend.map({
+        state,
+        config,
+        gfn,
+        guestMfn: guestRamMfn(state.xen, config, gfn),
+        get freePoolGfn() {
+          free ??= freePoolGfn(state, config);
+          return free;
+        },
+      });
+      if ('errno' in plan) return { ok: false, errno: plan.errno };
+      if (plan.calls.length === 0) return { ok: true, dmaAddr: plan.dmaAddr };
+      // All or nothing: the calls run on a state of their own, adopted when every one succeeded.
+      const xen = shareXenState(state.xen);
+      for (const call of plan.calls) {
+        const done = perform(xen, config, call);
+        if (!done.ok) return { ok: false, errno: String(done.error) };
+      }
+      state.xen = xen;
+      return { ok: true, dmaAddr: plan.dmaAddr };
     },
-    dmaUnmap(state, _gfn, dmaAddr) {
-      if (!map) return;
-      const entry = state.xen.domains[config.backendDomid]?.p2m[dmaAddr];
-      if (!isPoolGfn(config, dmaAddr) || entry?.type !== 'map_foreign') return;
-      const xen = writableXen(state);
-      if (hasXenGtBug(config, 'map-takes-no-ref')) getRef(writableMemory(xen), entry.mfn);
-      removeForeignMapping(xen, config.xen, { domid: config.backendDomid, gfn: dmaAddr });
+    dmaUnmap(state, gfn, dmaAddr) {
+      const calls = backend.unmap({
+        state,
+        config,
+        gfn,
+        dmaAddr,
+        reason,
+        backendEntry: state.xen.domains[config.backendDomid]?.p2m[dmaAddr],
+        inPool: isPoolGfn(config, dmaAddr),
+      });
+      if (calls.length === 0) return;
+      // A refused call changes nothing and the release goes on.
+      const xen = shareXenState(state.xen);
+      for (const call of calls) perform(xen, config, call);
+      state.xen = xen;
     },
     trackAdd(state, gfn) {
       if (state.vgpu === null) return 'ESRCH';
@@ -141,19 +168,19 @@ function makeHost(config: XenGtConfig, writableXen: (state: XenGtState) => XenSt
       return state.guestPages[gfn] ?? zeroPage(config.gvt.layout);
     },
     translate(state, dmaAddr) {
-      // Map: the backend's IOMMU context is its p2m. Lookup: the GPU bypasses the IOMMU.
-      if (map) return state.xen.domains[config.backendDomid]?.p2m[dmaAddr]?.mfn ?? null;
+      // Through the backend's IOMMU context (its p2m), or bypassing the IOMMU (a machine frame).
+      if (throughIommu) return state.xen.domains[config.backendDomid]?.p2m[dmaAddr]?.mfn ?? null;
       return state.xen.memory.frames[dmaAddr] === undefined ? null : dmaAddr;
     },
     frameOwner(state, mfn) {
       return state.xen.memory.frames[mfn]?.owner ?? null;
     },
     hostGgttEntry(state, index) {
-      // The backend's own pages: by gfn through its IOMMU context (map), by mfn (lookup).
+      // The backend's own pages: by gfn through its IOMMU context, by mfn bypassing it.
       const gfn = config.hostGgttGfns[index];
       const entry = gfn === undefined ? undefined : state.xen.domains[config.backendDomid]?.p2m[gfn];
       if (gfn === undefined || entry === undefined) return SCRATCH;
-      return { kind: 'dma', dmaAddr: map ? gfn : entry.mfn };
+      return { kind: 'dma', dmaAddr: throughIommu ? gfn : entry.mfn };
     },
   };
 }

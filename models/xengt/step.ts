@@ -29,8 +29,7 @@ import { shareXenState } from '../xen/copy-on-write.js';
 import { createXenState, runningDomain } from '../xen/state.js';
 import type { XenGtCommand } from './commands.js';
 import type { XenGtConfig } from './config.js';
-import { hasXenGtBug } from './config.js';
-import { copyOnWriteHost, guestRam, isPoolGfn, xenGtHost } from './host.js';
+import { guestRam, isPoolGfn, xenGtHost, xenGtTeardownHost } from './host.js';
 import type { XenGtHost } from './host.js';
 import type { XenGtResult, XenGtState } from './types.js';
 
@@ -88,7 +87,7 @@ export function stepXenGt(state: XenGtState, config: XenGtConfig, command: XenGt
   }
   // Unchanged parts stay the same objects, so invariants that read only them are not re-checked:
   // Xen's operations leave the mediator's part alone, and the mediator's commands change Xen only
-  // through the backend's services, which copy it when they first do.
+  // through the backend's calls, which run on a share of Xen the step then adopts.
   if (xenOnly.has(command.kind) || command.kind === 'destroyDomain') {
     const next: XenGtState = xenOnly.has(command.kind)
       ? { ...state, xen: shareXenState(state.xen) }
@@ -97,7 +96,7 @@ export function stepXenGt(state: XenGtState, config: XenGtConfig, command: XenGt
     return { state: settled(state, next), result: { ...applied.result, accesses: applied.accesses ?? [] } };
   }
   const next: XenGtState = { xen: state.xen, ...cloneXenGtMediator(state) };
-  const applied = apply(next, config, copyOnWriteHost(config, state.xen), command);
+  const applied = apply(next, config, xenGtHost(config), command);
   return { state: settled(state, next), result: { ...applied.result, accesses: applied.accesses ?? [] } };
 }
 
@@ -154,9 +153,9 @@ function apply(state: XenGtState, config: XenGtConfig, host: XenGtHost, command:
       if (command.domid === config.backendDomid && isPoolGfn(config, command.gfn)) return { result: fail('EBUSY') };
       return { result: removeForeignMapping(xen, config.xen, command) };
     case 'destroyDomain':
-      return { result: destroyGuestOrDomain(state, config, host, command.domid) };
+      return { result: destroyGuestOrDomain(state, config, command.domid) };
     case 'vgpuDestroy':
-      return { result: destroyVgpu(state, config, host) };
+      return { result: destroyVgpu(state, config) };
     case 'vgpuCreate':
       return { result: createVgpu(state, config) };
   }
@@ -178,22 +177,18 @@ function createVgpu(state: XenGtState, config: XenGtConfig): OpResult {
   return succeed();
 }
 
-/** The mediator's teardown; with `vgpu-destroy-skips-unmap` the backend forgets its unmaps. */
-function destroyVgpu(state: XenGtState, config: XenGtConfig, host: XenGtHost): OpResult {
+/** The mediator's teardown: the backend is told each address goes with the vGPU (`reason: 'vgpu-destroy'`). */
+function destroyVgpu(state: XenGtState, config: XenGtConfig): OpResult {
   if (state.vgpu === null) return fail('ENODEV');
-  teardownVgpu(
-    state,
-    hasXenGtBug(config, 'vgpu-destroy-skips-unmap') ? { ...host, dmaUnmap: () => undefined } : host,
-    config.gvt,
-  );
+  teardownVgpu(state, xenGtTeardownHost(config), config.gvt);
   return succeed();
 }
 
 /** Destroying the vGPU's guest takes the vGPU with it first (its device model goes away). */
-function destroyGuestOrDomain(state: XenGtState, config: XenGtConfig, host: XenGtHost, domid: number): OpResult {
+function destroyGuestOrDomain(state: XenGtState, config: XenGtConfig, domid: number): OpResult {
   const domain = runningDomain(state.xen, domid);
   if (domain !== undefined && !domain.privileged && domid === config.guestDomid && state.vgpu !== null) {
-    destroyVgpu(state, config, host);
+    destroyVgpu(state, config);
   }
   return destroyDomain(state.xen, config.xen, domid);
 }

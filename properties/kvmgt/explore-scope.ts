@@ -16,10 +16,15 @@
  * - the VMM unmapping, mapping back, unplugging and plugging RAM sections gfn 0..1 and 4..5;
  *   another VM taking a free frame and releasing its first; vGPU destroy and create; VM destroy.
  *
+ * The entries, pages and sections are the world's (the vGPU's first two entries, the first page of
+ * the upper half of RAM, …), as named above in today's world.
+ *
  * Left out: GGTT entries 4, 5 and the out-of-range one, other table indices and gfns, 2-byte
  * stores (refused before anything changes), DMA writes (only where an access lands matters),
  * single pages of a section. No symmetry reduction: the key is the whole state.
  */
+import { hostGgttIndices, ownGgttIndices } from '../../models/gvt/config.js';
+import type { KvmgtWorld } from '../../models/kvmgt/config.js';
 import type { KvmgtState } from '../../models/kvmgt/types.js';
 import type { ExploreScope } from '../../src/design.js';
 import { stableJson } from '../../src/explore.js';
@@ -27,43 +32,64 @@ import type { KvmgtTemplate } from './generators.js';
 
 const ggtt8 = { present: true, sizeBytes: 8, offsetBytes: 0 } as const;
 const pte8 = { present: true, sizeBytes: 8 } as const;
-const sections = [0, 4] as const;
 
-const templates: readonly KvmgtTemplate[] = [
-  { kind: 'ggttWrite', index: 2, gfn: 0, ...ggtt8 },
-  { kind: 'ggttWrite', index: 2, gfn: 4, ...ggtt8 },
-  { kind: 'ggttWrite', index: 3, gfn: 0, ...ggtt8 },
-  { kind: 'ggttWrite', index: 2, gfn: 0, present: false, sizeBytes: 8, offsetBytes: 0 },
-  { kind: 'ggttWrite', index: 2, gfn: 0, present: true, sizeBytes: 4, offsetBytes: 0 },
-  { kind: 'guestWritePte', gfn: 0, index: 0, targetGfn: 1, ...pte8 },
-  { kind: 'guestWritePte', gfn: 0, index: 0, targetGfn: 0, present: false, sizeBytes: 8 },
-  { kind: 'guestWritePte', gfn: 1, index: 0, targetGfn: 4, ...pte8 },
-  { kind: 'guestWritePte', gfn: 1, index: 0, targetGfn: 5, present: true, sizeBytes: 4 },
-  { kind: 'guestWriteCmd', gfn: 4, index: 0, op: 'store', ggttIndex: 2 },
-  { kind: 'guestWriteCmd', gfn: 4, index: 0, op: 'store', ggttIndex: 0 },
-  { kind: 'guestWriteCmd', gfn: 4, index: 0, op: 'forbidden', ggttIndex: 2 },
-  { kind: 'ppgttCreate', rootGfn: 0 },
-  { kind: 'ppgttDestroy', rootGfn: 0 },
-  { kind: 'submitBatch', ggttIndex: 2 },
-  { kind: 'gpuExecute' },
-  { kind: 'gpuDma', entry: 2, write: false },
-  { kind: 'gpuDma', entry: 3, write: false },
-  { kind: 'gpuDmaPpgtt', rootGfn: 0, pdIndex: 0, ptIndex: 0, write: false },
-  ...sections.flatMap((gfn): KvmgtTemplate[] => [
-    { kind: 'vmmUnmapRam', gfn, npages: 2 },
-    { kind: 'vmmMapRam', gfn, npages: 2 },
-    { kind: 'vmmUnplugRam', gfn, npages: 2 },
-    { kind: 'vmmPlugRam', gfn, npages: 2 },
-  ]),
-  { kind: 'otherVmAllocate' },
-  { kind: 'otherVmRelease', mfn: { pick: 0 } },
-  { kind: 'vgpuDestroy' },
-  { kind: 'vgpuCreate' },
-  { kind: 'vmDestroy' },
-];
+/**
+ * The scope's commands in `world` (in today's: GGTT entries 2 and 3, table pages 0 and 1, the
+ * batch and surface pages 4 and 5, RAM sections at 0 and 4, the host's entry 0).
+ */
+function templatesOf(world: KvmgtWorld): { templates: KvmgtTemplate[]; description: string } {
+  const own = ownGgttIndices(world.layout);
+  const [first = 0, second = first] = own;
+  const host = hostGgttIndices(world.layout)[0] ?? 0;
+  const ram = world.ramPages;
+  const surface = Math.floor(ram / 2);
+  const next = Math.min(surface + 1, ram - 1);
+  const table = Math.min(1, ram - 1);
+  const sectionPages = world.ramSectionPages;
+  const sections = [...new Set([0, surface - (surface % sectionPages)])];
+  const templates: KvmgtTemplate[] = [
+    { kind: 'ggttWrite', index: first, gfn: 0, ...ggtt8 },
+    { kind: 'ggttWrite', index: first, gfn: surface, ...ggtt8 },
+    { kind: 'ggttWrite', index: second, gfn: 0, ...ggtt8 },
+    { kind: 'ggttWrite', index: first, gfn: 0, present: false, sizeBytes: 8, offsetBytes: 0 },
+    { kind: 'ggttWrite', index: first, gfn: 0, present: true, sizeBytes: 4, offsetBytes: 0 },
+    { kind: 'guestWritePte', gfn: 0, index: 0, targetGfn: table, ...pte8 },
+    { kind: 'guestWritePte', gfn: 0, index: 0, targetGfn: 0, present: false, sizeBytes: 8 },
+    { kind: 'guestWritePte', gfn: table, index: 0, targetGfn: surface, ...pte8 },
+    { kind: 'guestWritePte', gfn: table, index: 0, targetGfn: next, present: true, sizeBytes: 4 },
+    { kind: 'guestWriteCmd', gfn: surface, index: 0, op: 'store', ggttIndex: first },
+    { kind: 'guestWriteCmd', gfn: surface, index: 0, op: 'store', ggttIndex: host },
+    { kind: 'guestWriteCmd', gfn: surface, index: 0, op: 'forbidden', ggttIndex: first },
+    { kind: 'ppgttCreate', rootGfn: 0 },
+    { kind: 'ppgttDestroy', rootGfn: 0 },
+    { kind: 'submitBatch', ggttIndex: first },
+    { kind: 'gpuExecute' },
+    { kind: 'gpuDma', entry: first, write: false },
+    { kind: 'gpuDma', entry: second, write: false },
+    { kind: 'gpuDmaPpgtt', rootGfn: 0, pdIndex: 0, ptIndex: 0, write: false },
+    ...sections.flatMap((gfn): KvmgtTemplate[] => [
+      { kind: 'vmmUnmapRam', gfn, npages: sectionPages },
+      { kind: 'vmmMapRam', gfn, npages: sectionPages },
+      { kind: 'vmmUnplugRam', gfn, npages: sectionPages },
+      { kind: 'vmmPlugRam', gfn, npages: sectionPages },
+    ]),
+    { kind: 'otherVmAllocate' },
+    { kind: 'otherVmRelease', mfn: { pick: 0 } },
+    { kind: 'vgpuDestroy' },
+    { kind: 'vgpuCreate' },
+    { kind: 'vmDestroy' },
+  ];
+  const span = (start: number, pages: number): string => `${start}-${start + pages - 1}`;
+  const description = `KVMGT: GGTT entries ${first}-${second} written (8-byte, cleared, a 4-byte half), the guest's page tables at gfns 0-${table} and a batch command at gfn ${surface}, PPGTT create/destroy at gfn 0, submission and execution, GPU reads through entries ${first}-${second} and the PPGTT, the VMM's RAM sections ${sections.map((gfn) => span(gfn, sectionPages)).join(' and ')}, another VM's allocations, vGPU and VM lifecycle (${templates.length} commands per state, no symmetry reduction)`;
+  return { templates, description };
+}
 
-export const kvmgtExploreScope: ExploreScope<KvmgtState, KvmgtTemplate> = {
-  description: `KVMGT: GGTT entries 2-3 written (8-byte, cleared, a 4-byte half), the guest's page tables at gfns 0-1 and a batch command at gfn 4, PPGTT create/destroy at gfn 0, submission and execution, GPU reads through entries 2-3 and the PPGTT, the VMM's RAM sections 0-1 and 4-5, another VM's allocations, vGPU and VM lifecycle (${templates.length} commands per state, no symmetry reduction)`,
-  templates: () => templates,
-  key: (state) => stableJson(state),
-};
+/** The scope in `world`. */
+export function kvmgtExploreScope(world: KvmgtWorld): ExploreScope<KvmgtState, KvmgtTemplate> {
+  const { templates, description } = templatesOf(world);
+  return {
+    description,
+    templates: () => templates,
+    key: (state) => stableJson(state),
+  };
+}

@@ -1,12 +1,14 @@
 /**
- * Generators of the KVMGT stack. Guest gfns are drawn from the eight pages of RAM and now and
- * then one past it; GGTT indices from the whole table (the host's entries included) and one past
- * it; table indices from the model's four. The guest builds page tables and batch buffers in its
+ * Generators of the KVMGT stack, over the design's world. Guest gfns are drawn from its RAM
+ * (eight pages by default) and now and then one past it; GGTT indices from the whole table (the
+ * host's entries included) and one past it; table indices from a page-table page's entries. The guest builds page tables and batch buffers in its
  * own pages, so page-table pages, batch buffers and data pages collide.
  */
 import fc from 'fast-check';
 import { ownGgttIndices } from '../../models/gvt/config.js';
-import { OTHER_OWNER, RAM_PAGES, kvmgtLayout } from '../../models/kvmgt/config.js';
+import type { GvtLayout } from '../../models/gvt/config.js';
+import { OTHER_OWNER } from '../../models/kvmgt/config.js';
+import type { KvmgtWorld } from '../../models/kvmgt/config.js';
 import type { KvmgtCommand, KvmgtState } from '../../models/kvmgt/types.js';
 import { type1Backend } from '../../models/vfio/state.js';
 import type { CommandSpace } from '../../src/design.js';
@@ -37,106 +39,109 @@ export type KvmgtTemplate =
   | WithPick<KvmgtCommand, 'vmmUnmapRam' | 'vmmUnplugRam', 'gfn'>
   | WithPick<KvmgtCommand, 'otherVmRelease', 'mfn'>;
 
-const gfn = fc.oneof(
-  { weight: 12, arbitrary: fc.nat({ max: RAM_PAGES - 1 }) },
-  { weight: 1, arbitrary: fc.constant(RAM_PAGES) },
-);
-/**
- * Page tables tend to live in the low half of RAM and GGTT-mapped pages (batch buffers, surfaces)
- * in the high half, so that a batch buffer is not usually a page table as well; any page can be
- * either.
- */
-const tableGfn = fc.oneof({ weight: 3, arbitrary: fc.nat({ max: RAM_PAGES / 2 - 1 }) }, { weight: 1, arbitrary: gfn });
-const surfaceGfn = fc.oneof(
-  { weight: 3, arbitrary: fc.integer({ min: RAM_PAGES / 2, max: RAM_PAGES - 1 }) },
-  { weight: 1, arbitrary: gfn },
-);
-const ggttIndex = fc.oneof(
-  { weight: 12, arbitrary: fc.nat({ max: kvmgtLayout.ggttEntries - 1 }) },
-  { weight: 1, arbitrary: fc.constant(kvmgtLayout.ggttEntries) },
-);
-const anyTableIndex = fc.nat({ max: kvmgtLayout.entriesPerTable - 1 });
-// Page-table entries: mostly the first of a table, so that the guest's stores meet the entries it
-// wrote before and the mediator shadows (commands stay spread: a batch runs past its first).
-const tableIndex = fc.oneof({ weight: 2, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: anyTableIndex });
-/** Mostly whole sections of RAM as the VMM mapped them (two pages), sometimes one page of one. */
-const section = fc.nat({ max: RAM_PAGES / 2 - 1 }).map((index) => index * 2);
-const ramRange = fc.oneof(
-  { weight: 3, arbitrary: section.map((gfn) => ({ gfn, npages: 2 })) },
-  { weight: 1, arbitrary: fc.record({ gfn: fc.nat({ max: RAM_PAGES - 1 }), npages: fc.constant(1) }) },
-);
-/** The same, aimed: preferably the RAM the vGPU's DMA cache maps (`resolveKvmgt`). */
-const aimedRamRange = fc.oneof(
-  { weight: 3, arbitrary: preferOr(section).map((gfn) => ({ gfn, npages: 2 })) },
-  { weight: 1, arbitrary: fc.record({ gfn: preferOr(fc.nat({ max: RAM_PAGES - 1 })), npages: fc.constant(1) }) },
-);
-
-const table: Readonly<Record<KvmgtTemplate['kind'], fc.Arbitrary<KvmgtTemplate>>> = {
-  ggttWrite: fc
-    .record({
-      index: ggttIndex,
-      gfn: preferOr(surfaceGfn),
-      present: fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
-      access: fc.constantFrom(
-        { sizeBytes: 8, offsetBytes: 0 },
-        { sizeBytes: 8, offsetBytes: 0 },
-        { sizeBytes: 8, offsetBytes: 0 },
-        { sizeBytes: 8, offsetBytes: 0 },
-        { sizeBytes: 4, offsetBytes: 0 },
-        { sizeBytes: 4, offsetBytes: 4 },
-        { sizeBytes: 2, offsetBytes: 0 },
-      ),
-    })
-    .map(({ access, ...rest }) => ({ kind: 'ggttWrite', ...rest, ...access })),
-  guestWritePte: fc
-    .record({
-      gfn: pickOr(tableGfn, 2),
-      index: tableIndex,
-      present: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
-      targetGfn: gfn,
-      sizeBytes: fc.constantFrom(8, 8, 8, 4),
-    })
-    .map((fields) => ({ kind: 'guestWritePte', ...fields })),
-  guestWriteCmd: fc
-    .record({
-      gfn: pickOr(gfn, 3),
-      index: anyTableIndex,
-      op: fc.oneof(
-        { weight: 8, arbitrary: fc.constant('store' as const) },
-        { weight: 1, arbitrary: fc.constant('end' as const) },
-        { weight: 1, arbitrary: fc.constant('forbidden' as const) },
-      ),
-      // Mostly the vGPU's own graphics memory (a batch the scanner accepts), often the host's;
-      // a pick is any entry, preferably the host's once a batch is queued (`resolveKvmgt`).
-      ggttIndex: preferOr(
-        fc.oneof(
-          { weight: 3, arbitrary: fc.integer({ min: kvmgtLayout.aperture.start, max: kvmgtLayout.hidden.end - 1 }) },
-          { weight: 1, arbitrary: fc.integer({ min: 0, max: kvmgtLayout.aperture.start - 1 }) },
-          { weight: 1, arbitrary: ggttIndex },
+function table(world: KvmgtWorld): Readonly<Record<KvmgtTemplate['kind'], fc.Arbitrary<KvmgtTemplate>>> {
+  const ram = world.ramPages;
+  const half = Math.floor(ram / 2);
+  const layout = world.layout;
+  const sectionPages = world.ramSectionPages;
+  const gfn = fc.oneof({ weight: 12, arbitrary: fc.nat({ max: ram - 1 }) }, { weight: 1, arbitrary: fc.constant(ram) });
+  /**
+   * Page tables tend to live in the low half of RAM and GGTT-mapped pages (batch buffers, surfaces)
+   * in the high half, so that a batch buffer is not usually a page table as well; any page can be
+   * either.
+   */
+  const tableGfn = fc.oneof({ weight: 3, arbitrary: fc.nat({ max: half - 1 }) }, { weight: 1, arbitrary: gfn });
+  const surfaceGfn = fc.oneof(
+    { weight: 3, arbitrary: fc.integer({ min: half, max: ram - 1 }) },
+    { weight: 1, arbitrary: gfn },
+  );
+  const ggttIndex = fc.oneof(
+    { weight: 12, arbitrary: fc.nat({ max: layout.ggttEntries - 1 }) },
+    { weight: 1, arbitrary: fc.constant(layout.ggttEntries) },
+  );
+  const anyTableIndex = fc.nat({ max: layout.entriesPerTable - 1 });
+  // Page-table entries: mostly the first of a table, so that the guest's stores meet the entries it
+  // wrote before and the mediator shadows (commands stay spread: a batch runs past its first).
+  const tableIndex = fc.oneof({ weight: 2, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: anyTableIndex });
+  /** Mostly whole sections of RAM as the VMM mapped them, sometimes one page of one. */
+  const section = fc.nat({ max: ram / sectionPages - 1 }).map((index) => index * sectionPages);
+  const ramRange = fc.oneof(
+    { weight: 3, arbitrary: section.map((gfn) => ({ gfn, npages: sectionPages })) },
+    { weight: 1, arbitrary: fc.record({ gfn: fc.nat({ max: ram - 1 }), npages: fc.constant(1) }) },
+  );
+  /** The same, aimed: preferably the RAM the vGPU's DMA cache maps (`resolveKvmgt`). */
+  const aimedRamRange = fc.oneof(
+    { weight: 3, arbitrary: preferOr(section).map((gfn) => ({ gfn, npages: sectionPages })) },
+    { weight: 1, arbitrary: fc.record({ gfn: preferOr(fc.nat({ max: ram - 1 })), npages: fc.constant(1) }) },
+  );
+  // A store's operand: mostly the vGPU's own graphics memory (a batch the scanner accepts), often
+  // the host's; a pick is any entry, preferably the host's once a batch is queued (`resolveKvmgt`).
+  const hostRange: fc.Arbitrary<number>[] =
+    layout.aperture.start > 0 ? [fc.integer({ min: 0, max: layout.aperture.start - 1 })] : [];
+  const operand = fc.oneof(
+    { weight: 3, arbitrary: fc.integer({ min: layout.aperture.start, max: layout.hidden.end - 1 }) },
+    ...hostRange.map((arbitrary) => ({ weight: 1, arbitrary })),
+    { weight: 1, arbitrary: ggttIndex },
+  );
+  return {
+    ggttWrite: fc
+      .record({
+        index: ggttIndex,
+        gfn: preferOr(surfaceGfn),
+        present: fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+        access: fc.constantFrom(
+          { sizeBytes: 8, offsetBytes: 0 },
+          { sizeBytes: 8, offsetBytes: 0 },
+          { sizeBytes: 8, offsetBytes: 0 },
+          { sizeBytes: 8, offsetBytes: 0 },
+          { sizeBytes: 4, offsetBytes: 0 },
+          { sizeBytes: 4, offsetBytes: 4 },
+          { sizeBytes: 2, offsetBytes: 0 },
         ),
-      ),
-    })
-    .map((fields) => ({ kind: 'guestWriteCmd', ...fields })),
-  ppgttCreate: preferOr(tableGfn).map((rootGfn) => ({ kind: 'ppgttCreate', rootGfn })),
-  ppgttDestroy: pickOr(gfn).map((rootGfn) => ({ kind: 'ppgttDestroy', rootGfn })),
-  submitBatch: pickOr(ggttIndex).map((index) => ({ kind: 'submitBatch', ggttIndex: index })),
-  vmmUnmapRam: aimedRamRange.map((range) => ({ kind: 'vmmUnmapRam', ...range })),
-  vmmMapRam: ramRange.map((range) => ({ kind: 'vmmMapRam', ...range })),
-  vmmUnplugRam: aimedRamRange.map((range) => ({ kind: 'vmmUnplugRam', ...range })),
-  vmmPlugRam: ramRange.map((range) => ({ kind: 'vmmPlugRam', ...range })),
-  otherVmAllocate: fc.constant({ kind: 'otherVmAllocate' }),
-  otherVmRelease: pickOr(fc.nat({ max: 15 })).map((mfn) => ({ kind: 'otherVmRelease', mfn })),
-  vgpuCreate: fc.constant({ kind: 'vgpuCreate' }),
-  vgpuDestroy: fc.constant({ kind: 'vgpuDestroy' }),
-  vmDestroy: fc.constant({ kind: 'vmDestroy' }),
-  gpuExecute: fc.constant({ kind: 'gpuExecute' }),
-  gpuDma: fc
-    .record({ entry: pickOr(ggttIndex, 2), write: fc.boolean() })
-    .map((fields) => ({ kind: 'gpuDma', ...fields })),
-  gpuDmaPpgtt: fc
-    .record({ rootGfn: pickOr(gfn), pdIndex: tableIndex, ptIndex: tableIndex, write: fc.boolean() })
-    .map((fields) => ({ kind: 'gpuDmaPpgtt', ...fields })),
-};
+      })
+      .map(({ access, ...rest }) => ({ kind: 'ggttWrite', ...rest, ...access })),
+    guestWritePte: fc
+      .record({
+        gfn: pickOr(tableGfn, 2),
+        index: tableIndex,
+        present: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+        targetGfn: gfn,
+        sizeBytes: fc.constantFrom(8, 8, 8, 4),
+      })
+      .map((fields) => ({ kind: 'guestWritePte', ...fields })),
+    guestWriteCmd: fc
+      .record({
+        gfn: pickOr(gfn, 3),
+        index: anyTableIndex,
+        op: fc.oneof(
+          { weight: 8, arbitrary: fc.constant('store' as const) },
+          { weight: 1, arbitrary: fc.constant('end' as const) },
+          { weight: 1, arbitrary: fc.constant('forbidden' as const) },
+        ),
+        ggttIndex: preferOr(operand),
+      })
+      .map((fields) => ({ kind: 'guestWriteCmd', ...fields })),
+    ppgttCreate: preferOr(tableGfn).map((rootGfn) => ({ kind: 'ppgttCreate', rootGfn })),
+    ppgttDestroy: pickOr(gfn).map((rootGfn) => ({ kind: 'ppgttDestroy', rootGfn })),
+    submitBatch: pickOr(ggttIndex).map((index) => ({ kind: 'submitBatch', ggttIndex: index })),
+    vmmUnmapRam: aimedRamRange.map((range) => ({ kind: 'vmmUnmapRam', ...range })),
+    vmmMapRam: ramRange.map((range) => ({ kind: 'vmmMapRam', ...range })),
+    vmmUnplugRam: aimedRamRange.map((range) => ({ kind: 'vmmUnplugRam', ...range })),
+    vmmPlugRam: ramRange.map((range) => ({ kind: 'vmmPlugRam', ...range })),
+    otherVmAllocate: fc.constant({ kind: 'otherVmAllocate' }),
+    otherVmRelease: pickOr(fc.nat({ max: world.frames - 1 })).map((mfn) => ({ kind: 'otherVmRelease', mfn })),
+    vgpuCreate: fc.constant({ kind: 'vgpuCreate' }),
+    vgpuDestroy: fc.constant({ kind: 'vgpuDestroy' }),
+    vmDestroy: fc.constant({ kind: 'vmDestroy' }),
+    gpuExecute: fc.constant({ kind: 'gpuExecute' }),
+    gpuDma: fc
+      .record({ entry: pickOr(ggttIndex, 2), write: fc.boolean() })
+      .map((fields) => ({ kind: 'gpuDma', ...fields })),
+    gpuDmaPpgtt: fc
+      .record({ rootGfn: pickOr(gfn), pdIndex: tableIndex, ptIndex: tableIndex, write: fc.boolean() })
+      .map((fields) => ({ kind: 'gpuDmaPpgtt', ...fields })),
+  };
+}
 
 /**
  * Relative frequencies: the guest's page-table and GGTT traffic and the GPU's accesses dominate;
@@ -163,24 +168,29 @@ const weights: Readonly<Record<string, number>> = {
   vmDestroy: 1,
 };
 
-export const kvmgtCommandSpace: CommandSpace<KvmgtTemplate> = {
-  kinds: Object.keys(table),
-  weight: (kind) => weights[kind] ?? 1,
-  arbitrary(kind) {
-    const arbitrary = table[kind as KvmgtTemplate['kind']];
-    if (arbitrary === undefined) throw new Error(`kvmgt: no generator for command kind '${kind}'`);
-    return arbitrary;
-  },
-};
+/** The generators over `world`'s guest RAM, GGTT and frames. */
+export function kvmgtCommandSpace(world: KvmgtWorld): CommandSpace<KvmgtTemplate> {
+  const arbitraries = table(world);
+  return {
+    kinds: Object.keys(arbitraries),
+    weight: (kind) => weights[kind] ?? 1,
+    arbitrary(kind) {
+      const arbitrary = arbitraries[kind as KvmgtTemplate['kind']];
+      if (arbitrary === undefined) throw new Error(`kvmgt: no generator for command kind '${kind}'`);
+      return arbitrary;
+    },
+  };
+}
 
-/** Fixes the picks of a template against the state. */
-export function resolveKvmgt(state: KvmgtState, template: KvmgtTemplate): KvmgtCommand {
+/** Fixes the picks of a template against the state, in `world`. */
+export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: KvmgtTemplate): KvmgtCommand {
   const vgpu = state.vgpu;
   const asIs = (pick: number): number => pick;
+  const layout = world.layout;
   switch (template.kind) {
     case 'ggttWrite': {
       // A pick prefers RAM the VMM maps and the DMA cache does not hold yet: a new DMA address.
-      const ram = Array.from({ length: RAM_PAGES }, (_, page) => page);
+      const ram = Array.from({ length: world.ramPages }, (_, page) => page);
       const fresh = (): number[] => {
         const dmas = type1Backend(state.vfio)?.dmas ?? [];
         return ram.filter(
@@ -196,23 +206,26 @@ export function resolveKvmgt(state: KvmgtState, template: KvmgtTemplate): KvmgtC
     case 'guestWriteCmd': {
       // Once a batch is queued, a pick of the operand prefers what the scanner refuses (the host's
       // graphics memory): a buffer rewritten after its scan.
-      const own = ownGgttIndices(kvmgtLayout);
-      const all = Array.from({ length: kvmgtLayout.ggttEntries }, (_, index) => index);
+      const own = ownGgttIndices(layout);
+      const all = Array.from({ length: layout.ggttEntries }, (_, index) => index);
       const aimed = (vgpu?.workloads.length ?? 0) > 0 ? all.filter((index) => !own.includes(index)) : [];
       return {
         ...template,
-        gfn: resolvePick(template.gfn, batchPages(state), asIs),
+        gfn: resolvePick(template.gfn, batchPages(state, layout), asIs),
         ggttIndex: resolvePreferring(template.ggttIndex, () => aimed, all, asIs),
       };
     }
     case 'submitBatch':
-      return { ...template, ggttIndex: resolvePick(template.ggttIndex, presentEntries(state), asIs) };
+      return { ...template, ggttIndex: resolvePick(template.ggttIndex, presentEntries(state, layout), asIs) };
     case 'gpuDma':
-      return { ...template, entry: resolvePick(template.entry, presentEntries(state), asIs) };
+      return { ...template, entry: resolvePick(template.entry, presentEntries(state, layout), asIs) };
     case 'ppgttCreate': {
       // A pick of the root prefers a page the guest has written page-table entries into.
-      const ram = Array.from({ length: RAM_PAGES }, (_, page) => page);
-      return { ...template, rootGfn: resolvePreferring(template.rootGfn, () => preparedTables(state), ram, asIs) };
+      const ram = Array.from({ length: world.ramPages }, (_, page) => page);
+      return {
+        ...template,
+        rootGfn: resolvePreferring(template.rootGfn, () => preparedTables(state, world.ramPages), ram, asIs),
+      };
     }
     case 'ppgttDestroy':
     case 'gpuDmaPpgtt':
@@ -221,11 +234,12 @@ export function resolveKvmgt(state: KvmgtState, template: KvmgtTemplate): KvmgtC
     case 'vmmUnplugRam': {
       // A pick prefers the RAM the vGPU's DMA cache maps: a whole section, or one page of it.
       const cached = Object.keys(vgpu?.cache ?? {}).map(Number);
-      const sections = template.npages === 2;
-      const start = (gfn: number): number => (sections ? gfn - (gfn % 2) : gfn);
+      const sectionPages = world.ramSectionPages;
+      const sections = template.npages === sectionPages;
+      const start = (gfn: number): number => (sections ? gfn - (gfn % sectionPages) : gfn);
       const preferred = [...new Set(cached.map(start))].sort((left, right) => left - right);
-      const live = Array.from({ length: sections ? RAM_PAGES / 2 : RAM_PAGES }, (_, index) =>
-        sections ? index * 2 : index,
+      const live = Array.from({ length: sections ? world.ramPages / sectionPages : world.ramPages }, (_, index) =>
+        sections ? index * sectionPages : index,
       );
       return { ...template, gfn: resolvePreferring(template.gfn, () => preferred, live, asIs) };
     }
@@ -247,24 +261,24 @@ export function resolveKvmgt(state: KvmgtState, template: KvmgtTemplate): KvmgtC
 }
 
 /** RAM pages holding a present page-table entry that are no PPGTT root yet: tables the guest prepared. */
-function preparedTables(state: KvmgtState): number[] {
+function preparedTables(state: KvmgtState, ramPages: number): number[] {
   const roots = new Set(state.vgpu?.mms.map((mm) => mm.rootGfn) ?? []);
-  return Array.from({ length: RAM_PAGES }, (_, gfn) => gfn).filter(
+  return Array.from({ length: ramPages }, (_, gfn) => gfn).filter(
     (gfn) => !roots.has(gfn) && (state.guestPages[gfn] ?? []).some((qword) => qword.kind === 'pte' && qword.present),
   );
 }
 
 /** GGTT indices of the vGPU whose guest entry is present. */
-function presentEntries(state: KvmgtState): number[] {
-  return ownGgttIndices(kvmgtLayout).filter((index) => state.vgpu?.ggttGuest[index]?.present === true);
+function presentEntries(state: KvmgtState, layout: GvtLayout): number[] {
+  return ownGgttIndices(layout).filter((index) => state.vgpu?.ggttGuest[index]?.present === true);
 }
 
 /**
  * Where batch buffers live: the pages of queued workloads (an adversarial guest rewrites a buffer
  * in flight), else the pages the vGPU's present GGTT entries name.
  */
-function batchPages(state: KvmgtState): number[] {
+function batchPages(state: KvmgtState, layout: GvtLayout): number[] {
   const queued = state.vgpu?.workloads.map((workload) => workload.batchGfn) ?? [];
   if (queued.length > 0) return queued;
-  return presentEntries(state).map((index) => state.vgpu?.ggttGuest[index]?.gfn ?? 0);
+  return presentEntries(state, layout).map((index) => state.vgpu?.ggttGuest[index]?.gfn ?? 0);
 }

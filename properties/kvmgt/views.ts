@@ -2,7 +2,7 @@
  * Views of the KVMGT state the invariants share: every leaf shadow entry of the vGPU with the
  * frame it reaches through the host IOMMU domain, the frames the container pins, and owner names.
  */
-import { HOST_GGTT_DMA_ADDRS, HOST_OWNER, OTHER_OWNER, VM_OWNER } from '../../models/kvmgt/config.js';
+import { DMA_POOL_BASE, HOST_OWNER, OTHER_OWNER, VM_OWNER } from '../../models/kvmgt/config.js';
 import type { KvmgtConfig } from '../../models/kvmgt/config.js';
 import type { KvmgtState } from '../../models/kvmgt/types.js';
 import { shadowReach } from '../../models/gvt/views.js';
@@ -30,11 +30,11 @@ export function pinnedFrames(state: KvmgtState): Set<number> {
   return pinned;
 }
 
-/** DMA addresses of the host domain that are the mediator's (not the host's own GGTT pages). */
+/** DMA addresses of the host domain that are the mediator's: its pool's, above the host's own GGTT pages. */
 export function mediatorDmaAddrs(state: KvmgtState): number[] {
   return Object.keys(state.hostDma.map)
     .map(Number)
-    .filter((dmaAddr) => !HOST_GGTT_DMA_ADDRS.includes(dmaAddr));
+    .filter((dmaAddr) => dmaAddr >= DMA_POOL_BASE);
 }
 
 export function ownerName(owner: number | null): string {

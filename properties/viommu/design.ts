@@ -1,65 +1,232 @@
 /**
- * How a design of the vIOMMU stack is built: shadow or nested, the deliberate bugs of the VMM, of
- * VFIO or of the host IOMMU if any, and the expected verdict.
+ * How a design of the vIOMMU stack is built: shadow or nested, the world, what the VMM does at its
+ * two decision points (a trapped guest invalidation, a balloon request: hooks, the mode's built-in
+ * ones by default), the deliberate bugs of the VMM, of VFIO or of the host IOMMU if any, and the
+ * expected verdict — the same way a user writes a variant. The built-in designs (`designs.ts`) are
+ * built with exactly this.
  */
-import type { IommuBug } from '../../models/iommu/config.js';
+import type { IommuBug, IommuStackFeature } from '../../models/iommu/config.js';
 import type { AllocPolicy } from '../../models/memory/frames.js';
-import type { VfioBug } from '../../models/vfio/config.js';
+import type { VfioBug, VfioWorldFeature } from '../../models/vfio/config.js';
 import { stepViommu } from '../../models/viommu/step.js';
-import type { ViommuCommand, ViommuConfig, ViommuMode, ViommuState, VmmBug } from '../../models/viommu/types.js';
+import { noCosts, viommuModes, vmmBugNeeds, vmmBugs, vmmFeatureMissing } from '../../models/viommu/types.js';
+import type {
+  ViommuCommand,
+  ViommuConfig,
+  ViommuMode,
+  ViommuState,
+  VmmBug,
+  VmmFeature,
+} from '../../models/viommu/types.js';
+import { dropInvalidation, nestedVmm, replayMissingUnmaps, shadowVmm } from '../../models/viommu/vmm-hooks.js';
+import type { BalloonHandler, InvalidationHandler, VmmHooks } from '../../models/viommu/vmm-hooks.js';
 import type { Design, Expectation } from '../../src/design.js';
+import { refuseIneffectiveBugs } from '../generic/bug-flags.js';
+import type { BugCatalogue, WorldFeatures } from '../generic/bug-flags.js';
+import { guardResolve, guardStep } from '../generic/guard.js';
+import { iommuBugCatalogue } from '../passthrough/design.js';
+import { vfioBugCatalogue } from '../vfio/design.js';
 import { explainViommuStep } from './explain.js';
 import { viommuExploreScope } from './explore-scope.js';
 import { formatViommuCommand, validateViommuCommand, validateViommuTemplate } from './format.js';
-import { guardResolve, guardStep } from '../generic/guard.js';
-import { noCosts } from '../../models/viommu/types.js';
 import { viommuCommandSpace } from './generators.js';
 import { viommuInvariants } from './invariants.js';
 import { classifyViommuStep, viommuReach } from './reach.js';
 import { resolveViommuTemplate } from './resolve.js';
 import type { PickUniverse, ViommuTemplate } from './resolve.js';
-import { initViommuWorld } from './world.js';
-import { GIOVA_PAGES } from './generators.js';
-import { RAM_PAGES } from '../vfio/world.js';
-
-/** What the generators' picks fall back to. */
-export const pickUniverse: PickUniverse = { giovaPages: GIOVA_PAGES, ramPages: RAM_PAGES };
+import { initViommuWorld, viommuWorldLayout } from './world.js';
+import type { ViommuWorldDescription, ViommuWorldLayout } from './world.js';
 
 export const VIOMMU_STACK = 'vIOMMU';
 
 /** A refused command's result: no device access, nothing trapped. */
 const nothing = { accesses: [], costs: noCosts };
 
-export interface ViommuDesignOptions {
-  readonly id: string;
-  readonly mode: ViommuMode;
-  readonly expected: Expectation;
-  readonly description: string;
-  readonly breaks?: readonly string[];
+/** The VMM's bugs and what each needs of a design, for the factories' refusals. */
+export const vmmBugCatalogue: BugCatalogue<VmmBug, VmmFeature> = {
+  model: 'the vIOMMU VMM',
+  bugs: vmmBugs,
+  needs: vmmBugNeeds,
+  missing: vmmFeatureMissing,
+};
+
+/** What the picks of the generators fall back to in `world`. */
+export function viommuPickUniverse(world: ViommuWorldLayout): PickUniverse {
+  return { giovaPages: world.giovaPages, ramPages: world.ramPages };
+}
+
+/** The VMM of a design: its two decision points, as hooks (`models/viommu/vmm-hooks.ts`). */
+export interface ViommuVmmOptions {
+  /**
+   * What the VMM does with a guest invalidation of its domain it trapped: a function of the trap
+   * (the state, the invalidated GIOVA range, what the VMM has mapped) returning the requests it
+   * makes of the host in order (`VmmRequest`: MAP_DMA, UNMAP_DMA, IOMMU_HWPT_INVALIDATE, …), each
+   * carried out on its own. Default: the mode's, `replayGuestTable` (shadow: unmap what changed,
+   * map what is new, at IOVA = GIOVA) or `forwardToNestedDomain` (nested). It must not modify
+   * what it is given.
+   */
+  readonly invalidation?: InvalidationHandler;
+  /**
+   * What the VMM does with a balloon request (a GPA page going out or coming back in): the
+   * requests it makes, carried out all or nothing. Default: the mode's, `shadowBalloon` (discard,
+   * or fault in) or `nestedBalloon` (also unmap from, or map into, stage 2). It must not modify
+   * what it is given.
+   */
+  readonly balloon?: BalloonHandler;
+}
+
+/** The deliberate bugs a vIOMMU design may carry. */
+export interface ViommuBugOptions {
+  /**
+   * Bugs of the VMM (`vmmBugs`), each a flawed twin of the mode's built-in invalidation handler:
+   * `shadow-misses-unmap` (shadow only), `nested-drops-invalidation` (nested only). A bug of the
+   * other mode, or one on a design that supplies its own `invalidation`, throws.
+   */
   readonly vmmBugs?: readonly VmmBug[];
+  /** Bugs of the VFIO model (`vfioBugs`); one this world's container never reaches (an mdev's) throws. */
   readonly vfioBugs?: readonly VfioBug[];
+  /**
+   * Bugs of the VT-d model (`iommuBugs`); one the host IOMMU never reaches here (a flush queue,
+   * caching mode, superpages; a nested-domain bug in shadow mode) throws.
+   */
   readonly iommuBugs?: readonly IommuBug[];
+}
+
+/** What `viommuDesign` takes. */
+export interface ViommuDesignOptions extends ViommuVmmOptions, ViommuBugOptions {
+  /** The design's id in reports, the registry and corpus file names (a user's own: `mine/…`). */
+  readonly id: string;
+  /**
+   * `shadow`: the vIOMMU reports caching mode, the guest invalidates after every map and unmap,
+   * and the VMM maps what the guest's table says through VFIO at IOVA = GIOVA. `nested`: guest RAM
+   * is mapped once at IOVA = GPA (stage 2) and the guest's table is the first level of a nested
+   * domain the device is attached to. It selects the world's setup, the guest driver's
+   * invalidations and the default VMM hooks.
+   */
+  readonly mode: ViommuMode;
+  /** The world: frames, guest RAM, the other VM, RLIMIT_MEMLOCK, dma_entry_limit, GIOVA pages, IOTLB size; today's by default. */
+  readonly world?: ViommuWorldDescription;
+  /** `holds` for a sound design, `violates` for a flawed one (which must then declare `breaks`). */
+  readonly expected: Expectation;
+  /** One sentence: what the design does, in the real system's words. */
+  readonly description: string;
+  /** A flawed design's invariants it is known to break (names from `viommuInvariants`). */
+  readonly breaks?: readonly string[];
+  /** How freed frames are handed out again (default `lifo`: the last freed first, so reuse races happen). */
   readonly policy?: AllocPolicy;
 }
 
 export type ViommuDesign = Design<ViommuState, ViommuCommand, ViommuTemplate> & {
   readonly config: ViommuConfig;
+  readonly world: ViommuWorldLayout;
 };
 
+/** What the VMM of a design has that a VMM bug needs. */
+function vmmFeatures(mode: ViommuMode, ownInvalidation: boolean): WorldFeatures<VmmFeature> {
+  const has = new Set<VmmFeature>([mode === 'shadow' ? 'shadow-mode' : 'nested-mode']);
+  if (!ownInvalidation) has.add('builtin-invalidation');
+  return { name: ownInvalidation ? `the ${mode} design` : `the ${mode} VMM`, has };
+}
+
+/**
+ * What the container has that a VFIO bug needs: one IOMMU-backed group with the assigned device,
+ * no emulated device. The built-in VMMs map one page per MAP_DMA: shadow at most one mapping per
+ * GIOVA page, nested one per RAM page (which its world must allow); a VMM of the design's own may
+ * map as many pages as dma_entry_limit allows.
+ */
+function viommuVfioFeatures(
+  mode: ViommuMode,
+  world: ViommuWorldLayout,
+  ownHooks: boolean,
+): WorldFeatures<VfioWorldFeature> {
+  const has = new Set<VfioWorldFeature>(['type1-container', 'iommu-group']);
+  const builtinMost = mode === 'shadow' ? Math.min(world.giovaPages, world.dmaEntryLimit) : world.ramPages;
+  if (world.memlockLimitPages < (ownHooks ? world.dmaEntryLimit : builtinMost)) has.add('memlock-limit-reachable');
+  return { name: `the ${mode} vIOMMU's container`, has };
+}
+
+/**
+ * What the host IOMMU does in a design: strict unmaps flush page ranges; a nested domain in nested
+ * mode. No flush queue, no caching mode (the guest's vIOMMU is the emulated one), no superpage
+ * (every MAP_DMA is one page). An unmap spans two leaf tables only past GIOVA page 512, or for a
+ * VMM of the design's own; a map meets a present leaf only when VFIO skips its overlap search.
+ */
+function viommuIommuFeatures(
+  mode: ViommuMode,
+  world: ViommuWorldLayout,
+  ownHooks: boolean,
+  vfioBugs: readonly VfioBug[],
+): WorldFeatures<IommuStackFeature> {
+  const has = new Set<IommuStackFeature>(['strict-invalidation', 'page-selective-invalidation']);
+  if (mode === 'nested') has.add('nested-domain');
+  if (ownHooks || (mode === 'shadow' && world.giovaPages > 512)) has.add('unmap-across-leaf-tables');
+  if (vfioBugs.includes('overlap-not-checked')) has.add('map-over-present');
+  return { name: `the ${mode} vIOMMU's host`, has };
+}
+
+/**
+ * A vIOMMU configuration: the mode, its VMM (the design's hooks over the mode's built-in ones, a
+ * VMM bug's flawed handler in place of the built-in one) and the host's bugs. Throws an Error
+ * saying why when a bug is unknown or cannot take effect in `world`.
+ */
 export function viommuConfig(
   mode: ViommuMode,
-  bugs: Pick<ViommuDesignOptions, 'vmmBugs' | 'vfioBugs' | 'iommuBugs'> = {},
+  options: ViommuVmmOptions & ViommuBugOptions = {},
+  world: ViommuWorldLayout = viommuWorldLayout(mode),
 ): ViommuConfig {
+  if (!viommuModes.includes(mode)) {
+    throw new Error(`mode: expected one of ${viommuModes.join(', ')}, got ${JSON.stringify(mode)}`);
+  }
+  for (const [name, hook] of [
+    ['invalidation', options.invalidation],
+    ['balloon', options.balloon],
+  ] as const) {
+    if (hook !== undefined && typeof hook !== 'function') {
+      throw new Error(`${name}: expected a function (the VMM's handler), got ${JSON.stringify(hook)}`);
+    }
+  }
+  const ownHooks = options.invalidation !== undefined || options.balloon !== undefined;
+  const bugs = refuseIneffectiveBugs(
+    'vmmBugs',
+    options.vmmBugs,
+    vmmBugCatalogue,
+    vmmFeatures(mode, options.invalidation !== undefined),
+  );
+  const vfioBugs = refuseIneffectiveBugs(
+    'vfioBugs',
+    options.vfioBugs,
+    vfioBugCatalogue,
+    viommuVfioFeatures(mode, world, ownHooks),
+  );
+  const iommuBugs = refuseIneffectiveBugs(
+    'iommuBugs',
+    options.iommuBugs,
+    iommuBugCatalogue,
+    viommuIommuFeatures(mode, world, ownHooks, vfioBugs),
+  );
+  const builtin = mode === 'shadow' ? shadowVmm : nestedVmm;
+  const flawed = bugs.includes('shadow-misses-unmap')
+    ? replayMissingUnmaps
+    : bugs.includes('nested-drops-invalidation')
+      ? dropInvalidation
+      : builtin.invalidation;
+  const vmm: VmmHooks = {
+    invalidation: options.invalidation ?? flawed,
+    balloon: options.balloon ?? builtin.balloon,
+  };
   return {
     mode,
-    vmmBugs: bugs.vmmBugs ?? [],
-    host: { mode: 'strict', vfio: { bugs: bugs.vfioBugs ?? [] }, iommu: { bugs: bugs.iommuBugs ?? [] } },
+    vmm,
+    vmmBugs: bugs,
+    host: { mode: 'strict', vfio: { bugs: vfioBugs }, iommu: { bugs: iommuBugs } },
   };
 }
 
 export function viommuDesign(options: ViommuDesignOptions): ViommuDesign {
-  const config = viommuConfig(options.mode, options);
-  const initial = initViommuWorld(config, options.policy);
+  const world = viommuWorldLayout(options.mode, options.world);
+  const config = viommuConfig(options.mode, options, world);
+  const initial = initViommuWorld(config, options.policy, world);
+  const universe = viommuPickUniverse(world);
   return {
     id: options.id,
     stack: VIOMMU_STACK,
@@ -67,13 +234,14 @@ export function viommuDesign(options: ViommuDesignOptions): ViommuDesign {
     description: options.description,
     breaks: options.breaks ?? [],
     config,
+    world,
     // Steps never modify the state they are given, so every run can start from the same object.
     init: () => initial,
     step: guardStep(validateViommuCommand, (state, command) => stepViommu(state, config, command), nothing),
     resolve: guardResolve(validateViommuTemplate, (state, template: ViommuTemplate) =>
-      resolveViommuTemplate(state, pickUniverse, template),
+      resolveViommuTemplate(state, universe, template),
     ),
-    commands: viommuCommandSpace,
+    commands: viommuCommandSpace(world),
     invariants: viommuInvariants,
     // Counterexamples take at most 8 steps: sequences of up to 60 commands find every one within a
     // default run's thousand sequences, at 60% of the cost of the harness's 100.

@@ -1,6 +1,6 @@
 /**
- * Generators of the vIOMMU stack. Four GIOVA pages and mostly the first four GPA pages, so that
- * maps, DMAs, balloon requests and frame reuse collide. The GIOVA pages are the first ones, not a
+ * Generators of the vIOMMU stack, over the world's GIOVA pages (four by default) and mostly the
+ * first four GPA pages of its RAM, so that maps, DMAs, balloon requests and frame reuse collide. The GIOVA pages are the first ones, not a
  * range across a leaf-table boundary as for VFIO over VT-d: the minimizer lowers page numbers one
  * coupled step at a time, and the host's page tables are exercised by that stack already.
  * Invalidations come correct (the guest's DID, one page or an aligned pair) most of the time, and
@@ -16,72 +16,89 @@ import { commandSpaceOf } from '../generic/command-space.js';
 import { pickOr } from '../pick.js';
 import { preferOr } from '../prefer.js';
 import type { ViommuTemplate } from './resolve.js';
-import { FRAME_COUNT, OTHER_OWNER, RAM_PAGES } from '../vfio/world.js';
+import { OTHER_OWNER } from '../vfio/world.js';
+import type { ViommuWorldLayout } from './world.js';
 
-export const GIOVA_BASE_PAGE = 0;
-export const GIOVA_PAGES = 4;
+/** GPA pages: mostly the first four, which the guest maps most, so that maps, DMAs and balloon requests collide. */
+export function gpaPageArbitrary(world: ViommuWorldLayout): fc.Arbitrary<number> {
+  const low = fc.integer({ min: 0, max: Math.min(3, world.ramPages - 1) });
+  if (world.ramPages <= 4) return low;
+  return fc.oneof(
+    { weight: 5, arbitrary: low },
+    { weight: 1, arbitrary: fc.integer({ min: 4, max: world.ramPages - 1 }) },
+  );
+}
 
-const giovaPage = fc.integer({ min: GIOVA_BASE_PAGE, max: GIOVA_BASE_PAGE + GIOVA_PAGES - 1 });
-const gpaPage = fc.oneof(
-  { weight: 5, arbitrary: fc.integer({ min: 0, max: 3 }) },
-  { weight: 1, arbitrary: fc.integer({ min: 4, max: RAM_PAGES - 1 }) },
-);
+/** GIOVA pages: every one of the world's, [0, giovaPages). */
+export function giovaPageArbitrary(world: ViommuWorldLayout): fc.Arbitrary<number> {
+  return fc.integer({ min: 0, max: world.giovaPages - 1 });
+}
 
-const invalidation: fc.Arbitrary<ViommuTemplate> = fc.oneof(
-  {
-    weight: 8,
-    arbitrary: preferOr(giovaPage).map((page): ViommuTemplate => ({
-      kind: 'guestInvalidate',
-      granularity: 'page',
-      did: GUEST_DID,
-      giovaPage: page,
-      mask: 0,
-    })),
-  },
-  {
-    weight: 2,
-    arbitrary: fc.constantFrom(GIOVA_BASE_PAGE, GIOVA_BASE_PAGE + 2).map((page): ViommuCommand => ({
-      kind: 'guestInvalidate',
-      granularity: 'page',
-      did: GUEST_DID,
-      giovaPage: page,
-      mask: 1,
-    })),
-  },
-  {
-    weight: 2,
-    arbitrary: fc.constantFrom('domain' as const, 'global' as const).map((granularity): ViommuCommand => ({
-      kind: 'guestInvalidate',
-      granularity,
-      did: GUEST_DID,
-      giovaPage: 0,
-      mask: 0,
-    })),
-  },
-  {
-    weight: 1,
-    arbitrary: fc
-      .record({ giovaPage, did: fc.constantFrom(0, GUEST_DID + 1), mask: fc.constantFrom(0, 1, 19) })
-      .map((args): ViommuCommand => ({ kind: 'guestInvalidate', granularity: 'page', ...args })),
-  },
-);
+function invalidation(world: ViommuWorldLayout): fc.Arbitrary<ViommuTemplate> {
+  const giovaPage = giovaPageArbitrary(world);
+  const pairs = Array.from({ length: Math.ceil(world.giovaPages / 2) }, (_, index) => index * 2);
+  return fc.oneof(
+    {
+      weight: 8,
+      arbitrary: preferOr(giovaPage).map((page): ViommuTemplate => ({
+        kind: 'guestInvalidate',
+        granularity: 'page',
+        did: GUEST_DID,
+        giovaPage: page,
+        mask: 0,
+      })),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.constantFrom(...pairs).map((page): ViommuCommand => ({
+        kind: 'guestInvalidate',
+        granularity: 'page',
+        did: GUEST_DID,
+        giovaPage: page,
+        mask: 1,
+      })),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.constantFrom('domain' as const, 'global' as const).map((granularity): ViommuCommand => ({
+        kind: 'guestInvalidate',
+        granularity,
+        did: GUEST_DID,
+        giovaPage: 0,
+        mask: 0,
+      })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .record({ giovaPage, did: fc.constantFrom(0, GUEST_DID + 1), mask: fc.constantFrom(0, 1, 19) })
+        .map((args): ViommuCommand => ({ kind: 'guestInvalidate', granularity: 'page', ...args })),
+    },
+  );
+}
 
-const table: Readonly<Record<ViommuCommandKind, fc.Arbitrary<ViommuTemplate>>> = {
-  guestMap: fc
-    .record({ giovaPage, gpaPage, write: fc.boolean() })
-    .map((args): ViommuCommand => ({ kind: 'guestMap', ...args })),
-  guestUnmap: pickOr(giovaPage).map((page): ViommuTemplate => ({ kind: 'guestUnmap', giovaPage: page })),
-  guestInvalidate: invalidation,
-  guestBalloonOut: preferOr(gpaPage).map((page): ViommuTemplate => ({ kind: 'guestBalloonOut', gpaPage: page })),
-  guestBalloonIn: pickOr(gpaPage).map((page): ViommuTemplate => ({ kind: 'guestBalloonIn', gpaPage: page })),
-  guestTouch: gpaPage.map((page): ViommuCommand => ({ kind: 'guestTouch', gpaPage: page })),
-  vmmDiscard: gpaPage.map((page): ViommuCommand => ({ kind: 'vmmDiscard', gpaPage: page })),
-  allocateToOther: fc.constant<ViommuCommand>({ kind: 'allocateToOther', owner: OTHER_OWNER }),
-  releaseFromOther: fc.nat({ max: FRAME_COUNT - 1 }).map((mfn): ViommuCommand => ({ kind: 'releaseFromOther', mfn })),
-  deviceDma: fc
-    .record({ giovaPage: preferOr(giovaPage), write: fc.boolean() })
-    .map((args): ViommuTemplate => ({ kind: 'deviceDma', ...args })),
-};
+function table(world: ViommuWorldLayout): Readonly<Record<ViommuCommandKind, fc.Arbitrary<ViommuTemplate>>> {
+  const giovaPage = giovaPageArbitrary(world);
+  const gpaPage = gpaPageArbitrary(world);
+  return {
+    guestMap: fc
+      .record({ giovaPage, gpaPage, write: fc.boolean() })
+      .map((args): ViommuCommand => ({ kind: 'guestMap', ...args })),
+    guestUnmap: pickOr(giovaPage).map((page): ViommuTemplate => ({ kind: 'guestUnmap', giovaPage: page })),
+    guestInvalidate: invalidation(world),
+    guestBalloonOut: preferOr(gpaPage).map((page): ViommuTemplate => ({ kind: 'guestBalloonOut', gpaPage: page })),
+    guestBalloonIn: pickOr(gpaPage).map((page): ViommuTemplate => ({ kind: 'guestBalloonIn', gpaPage: page })),
+    guestTouch: gpaPage.map((page): ViommuCommand => ({ kind: 'guestTouch', gpaPage: page })),
+    vmmDiscard: gpaPage.map((page): ViommuCommand => ({ kind: 'vmmDiscard', gpaPage: page })),
+    allocateToOther: fc.constant<ViommuCommand>({ kind: 'allocateToOther', owner: OTHER_OWNER }),
+    releaseFromOther: fc
+      .nat({ max: world.frames - 1 })
+      .map((mfn): ViommuCommand => ({ kind: 'releaseFromOther', mfn })),
+    deviceDma: fc
+      .record({ giovaPage: preferOr(giovaPage), write: fc.boolean() })
+      .map((args): ViommuTemplate => ({ kind: 'deviceDma', ...args })),
+  };
+}
 
 /** The guest's DMA traffic dominates; balloon requests and frame reuse come often enough to race it. */
 const weights: Readonly<Record<ViommuCommandKind, number>> = {
@@ -97,4 +114,7 @@ const weights: Readonly<Record<ViommuCommandKind, number>> = {
   deviceDma: 10,
 };
 
-export const viommuCommandSpace: CommandSpace<ViommuTemplate> = commandSpaceOf('vIOMMU', table, weights);
+/** The generators over `world`'s GIOVA pages, guest RAM and frames. */
+export function viommuCommandSpace(world: ViommuWorldLayout): CommandSpace<ViommuTemplate> {
+  return commandSpaceOf('vIOMMU', table(world), weights);
+}

@@ -8,8 +8,8 @@
  *   no isolation invariant fails (`test/viommu` shows it), and only the differential pair, which
  *   compares the two designs on the same well-behaved program, catches them.
  */
-import type { DifferentialDesign } from './differential/design.js';
-import { differentialDesign } from './differential/design.js';
+import type { ViommuDifferentialDesign } from './differential/design.js';
+import { viommuDifferentialDesign } from './differential/design.js';
 import type { ViommuDesign } from './design.js';
 import { viommuDesign } from './design.js';
 
@@ -24,15 +24,15 @@ export const viommuMutants: readonly ViommuDesign[] = [
   }),
 ];
 
-export const differentialMutants: readonly DifferentialDesign[] = [
-  differentialDesign({
+export const differentialMutants: readonly ViommuDifferentialDesign[] = [
+  viommuDifferentialDesign({
     id: 'mutant/viommu-differential/shadow-misses-unmap',
     vmmBugs: ['shadow-misses-unmap'],
     expected: 'violates',
     breaks: ['shadow-and-nested-agree'],
     description: 'the shadow VMM maps what the guest adds but never unmaps what it removes',
   }),
-  differentialDesign({
+  viommuDifferentialDesign({
     id: 'mutant/viommu-differential/nested-drops-invalidation',
     vmmBugs: ['nested-drops-invalidation'],
     expected: 'violates',

@@ -1,13 +1,32 @@
 /**
- * How a XenGT design is built: a configuration of the stack plus its expected verdict. The
- * built-in designs are made with this, exactly as a user would make a variant of their own.
+ * How a XenGT design is built: a world, the backend (a hook, or the name of a built-in one), the
+ * mediator's choices, deliberate bugs, and the expected verdict. The built-in designs
+ * (`designs.ts`) and mutants are made with this, exactly as a user would make a variant.
  */
+import { gvtFeatures } from '../../models/gvt/config.js';
+import type { GvtBug, GvtConfig } from '../../models/gvt/config.js';
+import type { AllocPolicy } from '../../models/memory/frames.js';
+import { xenBugs } from '../../models/xen/config.js';
+import type { XenBug } from '../../models/xen/config.js';
+import type { XenGtBackend, XenGtBackendName } from '../../models/xengt/backend.js';
 import type { XenGtCommand } from '../../models/xengt/commands.js';
-import { xenGtConfig } from '../../models/xengt/config.js';
-import type { XenGtConfig, XenGtConfigOptions } from '../../models/xengt/config.js';
+import {
+  xenGtBackendFeatures,
+  xenGtBugNeeds,
+  xenGtBugs,
+  xenGtConfig,
+  xenGtFeatureMissing,
+} from '../../models/xengt/config.js';
+import type { XenGtBug, XenGtConfig, XenGtFeature, XenGtWorldDescription } from '../../models/xengt/config.js';
 import { initXenGt, stepXenGt } from '../../models/xengt/step.js';
 import type { XenGtState } from '../../models/xengt/types.js';
+import { xenBugNeeds, xenFeatureMissing, xenWorldFeatures } from '../../models/xengt/xen-bug-needs.js';
+import type { XenWorldFeature } from '../../models/xengt/xen-bug-needs.js';
 import type { Design, Expectation } from '../../src/design.js';
+import { refuseIneffectiveBugs } from '../generic/bug-flags.js';
+import type { BugCatalogue } from '../generic/bug-flags.js';
+import { guardResolve, guardStep } from '../generic/guard.js';
+import { gvtBugCatalogue } from '../gvt/bug-catalogue.js';
 import { explainXenGtStep } from './explain.js';
 import { xenGtExploreScope } from './explore-scope.js';
 import { formatXenGtCommand } from './format.js';
@@ -15,9 +34,8 @@ import { xenGtCommandSpace } from './generators.js';
 import type { XenGtCommandSet } from './generators.js';
 import { xenGtInvariants } from './invariants/index.js';
 import { resolveXenGt } from './resolve.js';
-import { validateXenGtCommand, validateXenGtTemplate } from './schema.js';
-import { guardResolve, guardStep } from '../generic/guard.js';
 import type { XenGtTemplate } from './resolve.js';
+import { validateXenGtCommand, validateXenGtTemplate } from './schema.js';
 import { xenGtUniverse } from './universe.js';
 
 export const XENGT_STACK = 'XenGT';
@@ -25,19 +43,105 @@ export const XENGT_STACK = 'XenGT';
 /** A refused command's result: the GPU accessed nothing. */
 const noAccesses = { accesses: [] };
 
-export interface XenGtDesignOptions extends XenGtConfigOptions {
+/** The XenGT backend's bugs and what each needs, for the factory's refusals. */
+export const xenGtBugCatalogue: BugCatalogue<XenGtBug, XenGtFeature> = {
+  model: 'the XenGT backend',
+  bugs: xenGtBugs,
+  needs: xenGtBugNeeds,
+  missing: xenGtFeatureMissing,
+};
+
+/** The Xen model's bugs and what each needs of a XenGT world. */
+export const xenBugCatalogue: BugCatalogue<XenBug, XenWorldFeature> = {
+  model: 'the Xen model',
+  bugs: xenBugs,
+  needs: xenBugNeeds,
+  missing: xenFeatureMissing,
+};
+
+/** What `xenGtDesign` takes. */
+export interface XenGtDesignOptions {
+  /** The design's id in reports, the registry and corpus file names (a user's own: `mine/…`). */
   readonly id: string;
+  /** `holds` for a sound design, `violates` for a flawed one (which must then declare `breaks`). */
   readonly expected: Expectation;
+  /** One sentence: what the design does, in the real system's words. */
   readonly description: string;
+  /** A flawed design's invariants it is known to break (names from `xenGtInvariants`). */
   readonly breaks?: readonly string[];
-  /** The commands it generates: the full set (default), or the Xen side only. */
+  /**
+   * How the backend turns a guest gfn into a DMA address for the GPU, and releases it: `map` (the
+   * guest page mapped into the backend's p2m with a page reference, `xenGtMapBackend`), `lookup`
+   * (XENMEM_get_mfn_from_pfn, the raw mfn without a reference, `xenGtLookupBackend`), or a
+   * `XenGtBackend` of the design's own: `{ name, addressing, map, unmap }`, whose `map` and
+   * `unmap` return the hypercalls the backend makes. They must not modify what they are given.
+   */
+  readonly backend: XenGtBackendName | XenGtBackend;
+  /**
+   * The world: frames, domains and their RAM, which are the backend and the guest, grant entries,
+   * maptrack handles, the backend's mapping pool, the GGTT partition. Today's by default; a world
+   * that cannot be built throws an Error saying why.
+   */
+  readonly world?: XenGtWorldDescription;
+  /** How freed frames are handed out again (default `lifo`: the last freed first, so reuse races happen). */
+  readonly policy?: AllocPolicy;
+  /** The seed of the `random` policy (default `dmaprop`). */
+  readonly randomSeed?: string;
+  /**
+   * The mediator write-protects every guest page it shadows as a page table, through the
+   * backend's ioreq server (default `true`; `false` is the flawed choice of `gvt/no-write-protect`).
+   */
+  readonly writeProtect?: boolean;
+  /**
+   * `shadow-copy` (default): the scanner audits a host copy of a batch buffer and the GPU runs the
+   * copy; `scan-in-place`: both use the guest's buffer, which it may rewrite in between.
+   */
+  readonly cmdbuf?: GvtConfig['cmdbuf'];
+  /** The commands generated: the full set (default), or `xen`, the Xen side only (the explore scope's space). */
   readonly commands?: XenGtCommandSet;
+  /**
+   * Deliberate bugs of the backend (`xenGtBugs`), applied to whichever backend the design has:
+   * `map-takes-no-ref` needs one that maps guest pages into its p2m (not `lookup`),
+   * `vgpu-destroy-skips-unmap` one that releases something. Otherwise, or for an unknown name, throws.
+   */
+  readonly bugs?: readonly XenGtBug[];
+  /** Deliberate bugs of the Xen model (`xenBugs`); a grant-table bug in a world without grants throws. */
+  readonly xenBugs?: readonly XenBug[];
+  /**
+   * Deliberate bugs of the GVT-g mediator (`gvtBugs`); one the design never reaches (a page-table
+   * bug without write protection or on the Xen side's commands, a scanner bug without batch
+   * buffers) throws.
+   */
+  readonly gvtBugs?: readonly GvtBug[];
 }
 
 export type XenGtDesign = Design<XenGtState, XenGtCommand, XenGtTemplate> & { readonly config: XenGtConfig };
 
+/** Throws an Error saying why when a bug is unknown or cannot take effect in the design. */
+function refuseBugs(options: XenGtDesignOptions, config: XenGtConfig, commands: XenGtCommandSet): void {
+  const backendName = typeof options.backend === 'string' ? `the ${options.backend} backend` : "the design's backend";
+  refuseIneffectiveBugs('bugs', options.bugs, xenGtBugCatalogue, {
+    name: backendName,
+    has: xenGtBackendFeatures(options.backend),
+  });
+  refuseIneffectiveBugs('xenBugs', options.xenBugs, xenBugCatalogue, {
+    name: 'the XenGT world',
+    has: xenWorldFeatures(config.world),
+  });
+  const full = commands === 'full';
+  refuseIneffectiveBugs('gvtBugs', options.gvtBugs, gvtBugCatalogue, {
+    name: full ? 'the XenGT design' : 'the XenGT design on the Xen side only',
+    has: gvtFeatures(config.gvt, { ppgtt: full, batchBuffers: full }),
+  });
+}
+
 export function xenGtDesign(options: XenGtDesignOptions): XenGtDesign {
+  const commands = options.commands ?? 'full';
+  if (commands !== 'full' && commands !== 'xen') {
+    throw new Error(`commands: expected 'full' or 'xen', got ${JSON.stringify(commands)}`);
+  }
   const config = xenGtConfig(options);
+  refuseBugs(options, config, commands);
   const universe = xenGtUniverse(config);
   return {
     id: options.id,
@@ -49,12 +153,13 @@ export function xenGtDesign(options: XenGtDesignOptions): XenGtDesign {
     init: () => initXenGt(config),
     step: guardStep(validateXenGtCommand, (state, command) => stepXenGt(state, config, command), noAccesses),
     resolve: guardResolve(validateXenGtTemplate, (state, template) => resolveXenGt(state, config, universe, template)),
-    commands: xenGtCommandSpace(config, universe, options.commands ?? 'full'),
+    commands: xenGtCommandSpace(config, universe, commands),
     invariants: xenGtInvariants(config),
     formatCommand: formatXenGtCommand,
     validateCommand: validateXenGtCommand,
     explainStep: (transition) => explainXenGtStep(config, transition),
-    explore: xenGtExploreScope(config, universe),
+    // A built-in backend treats frames as identities, and the explorer may rename them.
+    explore: xenGtExploreScope(config, universe, typeof options.backend === 'string'),
     // Xen's memory and domains (copy-on-write: the same objects unless a step changed them) and
     // the mediator's parts: every invariant's reads lie within them.
     parts: (state) => [state.xen.memory, state.xen.domains, state.vgpu, state.guestPages, state.writeProtected],

@@ -3,7 +3,7 @@
  *
  * Covered, from every state, in this order (the search order):
  * - `gttWrite` of GTT entries 0 and 1 with gfn 0 or 1 (raw: a gfn the guest ballooned out is
- *   written too) and, under the lookup backend, with the guest's first gfn past its initial RAM
+ *   written too) and, under a backend of machine addressing (lookup), with the guest's first gfn past its initial RAM
  *   (a page populated later: a frame the guest gave back at gfn 0 comes back there while the DMA
  *   cache still holds it for gfn 0), and clearing entries 0 and 1: the mediator's GGTT path, its
  *   DMA cache and the backend's services;
@@ -40,12 +40,19 @@
  * by ref; under the lookup backend, whose DMA addresses are raw mfns, the vGPU's host GTT entries,
  * shadow page-table entries and DMA cache by gfn; the free list in order, which decides the next
  * allocation under `lifo` and `fifo` and is kept; then any frame not seen yet, by mfn) and lists
- * the frames in the new order. (Under the map backend a DMA address is a backend gfn: kept.) Two states with the same key differ only by a renaming of frames, which
- * changes no step's outcome and no invariant's verdict. The allocation counter is left out
- * except under the `random` policy, the only one that reads it.
+ * the frames in the new order. (Under the map backend a DMA address is a backend gfn: kept.) Two
+ * states with the same key differ only by a renaming of frames, which changes no step's outcome
+ * and no invariant's verdict. The allocation counter is left out except under the `random`
+ * policy, the only one that reads it. A backend of a design's own may do arithmetic on frame
+ * numbers, which a renaming would change: its states are keyed without renaming.
+ *
+ * The entries and gfns are the world's: the vGPU's first two GTT entries, the guest's first gfns,
+ * every domain of the world.
  */
 import type { GuestQword, GvtVgpu, ShadowPte } from '../../models/gvt/types.js';
-import type { XenGtBackend, XenGtConfig } from '../../models/xengt/config.js';
+import type { XenGtBackend, XenGtBackendName } from '../../models/xengt/backend.js';
+import { ownGgttIndices } from '../../models/gvt/config.js';
+import type { XenGtConfig } from '../../models/xengt/config.js';
 import type { XenGtState } from '../../models/xengt/types.js';
 import type { XenDomain } from '../../models/xen/types.js';
 import type { ExploreScope } from '../../src/design.js';
@@ -55,18 +62,18 @@ import type { XenGtUniverse } from './universe.js';
 
 const pick = (index: number): Pick => ({ pick: index });
 
-/** GTT entries, raw gfns and live-object picks the scope tries. */
-const ENTRIES = [0, 1] as const;
+/** Raw gfns and live-object picks the scope tries (and the vGPU's first two GTT entries). */
 const GFNS = [0, 1] as const;
 const PICKS = [0, 1, 2] as const;
 
 /** The scope's command templates, in search order (see the header for what they cover). */
 export function xenGtExploreTemplates(config: XenGtConfig, universe: XenGtUniverse): XenGtTemplate[] {
-  const entries = ENTRIES.filter((entry) => entry < universe.gttEntries);
-  // Under lookup, the guest's first gfn past its initial RAM (empty until a populatePhysmap fills
-  // it) and its second empty gfn: a frame given back at one gfn comes back at another while the
-  // DMA cache still names it. Under map a DMA address is the backend's own gfn, which cannot alias.
-  const lookup = config.backend === 'lookup';
+  const entries = ownGgttIndices(config.gvt.layout).slice(0, 2);
+  // Under machine addressing (lookup), the guest's first gfn past its initial RAM (empty until a
+  // populatePhysmap fills it) and its second empty gfn: a frame given back at one gfn comes back
+  // at another while the DMA cache still names it. Under map a DMA address is the backend's own
+  // gfn, which cannot alias.
+  const lookup = config.backend.addressing === 'machine';
   const guestRam = config.world.domains[config.guestDomid]?.initialGfns ?? [];
   const laterGfns = lookup ? [Math.max(-1, ...guestRam) + 1] : [];
   const gfns = [...GFNS, ...laterGfns].filter((gfn) => gfn < universe.gfns);
@@ -116,6 +123,11 @@ export function xenGtExploreTemplates(config: XenGtConfig, universe: XenGtUniver
   return templates;
 }
 
+/** A backend's DMA addresses are mfns (the lookup backend's), renamed with the frames. */
+function addressedByMachine(backend: XenGtBackendName | XenGtBackend): boolean {
+  return typeof backend === 'string' ? backend === 'lookup' : backend.addressing === 'machine';
+}
+
 /** The vGPU with its DMA addresses renamed (they are mfns under the lookup backend), in key order. */
 function canonicalVgpu(vgpu: GvtVgpu, renameAddr: (dmaAddr: number) => number): unknown {
   const renamePte = (pte: ShadowPte): ShadowPte =>
@@ -132,7 +144,8 @@ function canonicalVgpu(vgpu: GvtVgpu, renameAddr: (dmaAddr: number) => number): 
  * The state with every mfn renamed in order of first appearance, frames listed in the new order.
  * Under the lookup backend the mediator's DMA addresses are mfns too, and renamed with them.
  */
-export function xenGtCanonicalState(state: XenGtState, backend: XenGtBackend): unknown {
+export function xenGtCanonicalState(state: XenGtState, backend: XenGtBackendName | XenGtBackend): unknown {
+  const machine = addressedByMachine(backend);
   const names = new Map<number, number>();
   const rename = (mfn: number): number => {
     let name = names.get(mfn);
@@ -153,8 +166,7 @@ export function xenGtCanonicalState(state: XenGtState, backend: XenGtBackend): u
     return { ...domain, p2m, maptrack, active };
   };
   const domains = state.xen.domains.map(renameDomain);
-  const vgpu =
-    state.vgpu === null ? null : canonicalVgpu(state.vgpu, backend === 'lookup' ? rename : (dmaAddr) => dmaAddr);
+  const vgpu = state.vgpu === null ? null : canonicalVgpu(state.vgpu, machine ? rename : (dmaAddr) => dmaAddr);
   const memory = state.xen.memory;
   const freeList = memory.freeList.map(rename);
   for (const frame of memory.frames) rename(frame.mfn);
@@ -222,7 +234,12 @@ const address = (value: number | null): string => (value === null ? '-' : String
  * positional encoding (every record delimited, so the encoding is injective), because it is
  * computed once per transition. A test holds the two keys to the same partition of states.
  */
-export function xenGtStateKey(state: XenGtState, backend: XenGtBackend): string {
+export function xenGtStateKey(
+  state: XenGtState,
+  backend: XenGtBackendName | XenGtBackend,
+  options: { readonly renameFrames?: boolean } = {},
+): string {
+  const machine = addressedByMachine(backend);
   const names = new Map<number, number>();
   const rename = (mfn: number): number => {
     let name = names.get(mfn);
@@ -232,6 +249,8 @@ export function xenGtStateKey(state: XenGtState, backend: XenGtBackend): string 
     }
     return name;
   };
+  // Without renaming every frame keeps its number: named in mfn order before anything else.
+  if (options.renameFrames === false) for (const frame of state.xen.memory.frames) rename(frame.mfn);
   let out = '';
   for (const domain of state.xen.domains) {
     out += `D${domain.domid},${bit(domain.translated)}${bit(domain.privileged)}${lifeCode[domain.life]},${domain.totPages}|p`;
@@ -283,7 +302,7 @@ export function xenGtStateKey(state: XenGtState, backend: XenGtBackend): string 
     out += '|';
   }
   const vgpu = state.vgpu;
-  out += vgpu === null ? 'V-' : vgpuKey(vgpu, backend === 'lookup' ? rename : (dmaAddr) => dmaAddr);
+  out += vgpu === null ? 'V-' : vgpuKey(vgpu, machine ? rename : (dmaAddr) => dmaAddr);
   out += '|G';
   for (const [gfn, page] of Object.entries(state.guestPages)) out += `;${gfn}:${page.map(qwordKey).join(',')}`;
   out += `|W${state.writeProtected.join(',')}`;
@@ -301,15 +320,16 @@ export function xenGtStateKey(state: XenGtState, backend: XenGtBackend): string 
   return out;
 }
 
+/** `renameFrames`: the backend treats frames as identities (the built-in ones do), so states are keyed up to a renaming. */
 export function xenGtExploreScope(
   config: XenGtConfig,
   universe: XenGtUniverse,
+  renameFrames = true,
 ): ExploreScope<XenGtState, XenGtTemplate> {
   const templates = xenGtExploreTemplates(config, universe);
   return {
-    description:
-      'GTT entries 0–1 written with gfns 0–1 (lookup: also the first gfn past the guest RAM) or cleared, DMA reads through them; for every domain: balloon out its 1st–3rd gfn, populate its first empty gfn (lookup: the guest also its second), grant its first free ref to each domain, end access, unmap its first handle (host, device or both), destroy it; map the first granted ref (host, device, both, or host with no address); backend foreign map of dom1/dom2 RAM and unmap; vGPU destroy/create',
+    description: `GTT entries ${ownGgttIndices(config.gvt.layout).slice(0, 2).join('–')} written with gfns 0–1 (lookup: also the first gfn past the guest RAM) or cleared, DMA reads through them; for every domain: balloon out its 1st–3rd gfn, populate its first empty gfn (lookup: the guest also its second), grant its first free ref to each domain, end access, unmap its first handle (host, device or both), destroy it; map the first granted ref (host, device, both, or host with no address); backend foreign map of another domain's RAM and unmap; vGPU destroy/create`,
     templates: () => templates,
-    key: (state) => xenGtStateKey(state, config.backend),
+    key: (state) => xenGtStateKey(state, config.backend, { renameFrames }),
   };
 }

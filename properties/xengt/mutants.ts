@@ -11,12 +11,13 @@
  */
 import type { GvtBug } from '../../models/gvt/config.js';
 import type { XenBug } from '../../models/xen/config.js';
-import type { XenGtBackend, XenGtBug } from '../../models/xengt/config.js';
+import type { XenGtBackendName } from '../../models/xengt/backend.js';
+import type { XenGtBug } from '../../models/xengt/config.js';
 import { xenGtDesign } from './design.js';
 import type { XenGtDesign } from './design.js';
 
 interface MutantSpec {
-  readonly backend?: XenGtBackend;
+  readonly backend?: XenGtBackendName;
   readonly xenBug?: XenBug;
   readonly xenGtBug?: XenGtBug;
   readonly gvtBug?: GvtBug;
@@ -38,7 +39,7 @@ function mutant(spec: MutantSpec): XenGtDesign {
     expected: 'violates',
     description: spec.description,
     breaks: spec.catches,
-    xen: { bugs: spec.xenBug === undefined ? [] : [spec.xenBug] },
+    xenBugs: spec.xenBug === undefined ? [] : [spec.xenBug],
     bugs: spec.xenGtBug === undefined ? [] : [spec.xenGtBug],
     gvtBugs: spec.gvtBug === undefined ? [] : [spec.gvtBug],
     ...(spec.writeProtect === undefined ? {} : { writeProtect: spec.writeProtect }),

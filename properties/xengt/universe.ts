@@ -1,7 +1,7 @@
 /**
- * The small value universes the XenGT generators draw from. They reach one past every valid
- * range so that invalid requests (nonexistent domain, ref or handle out of range, GTT index
- * outside the vGPU) are generated on purpose.
+ * The small value universes the XenGT generators draw from, from the design's world. They reach
+ * one past every valid range so that invalid requests (nonexistent domain, ref or handle out of
+ * range, GTT index outside the vGPU) are generated on purpose.
  */
 import { ownGgttIndices } from '../../models/gvt/config.js';
 import type { XenGtConfig } from '../../models/xengt/config.js';
@@ -25,7 +25,9 @@ export function xenGtUniverse(config: XenGtConfig): XenGtUniverse {
   const layout = config.gvt.layout;
   return {
     domids: config.world.domains.length + 1,
-    gfns: 6,
+    // Two past the largest domain's RAM (6 in today's world): populated gfns, empty ones, and one
+    // no domain ever had.
+    gfns: Math.max(...config.world.domains.map((domain) => domain.initialGfns.length)) + 2,
     refs: config.world.grantEntries + 1,
     handles: config.world.maptrackHandles + 1,
     gttEntries: ownGgttIndices(layout).length + 1,

@@ -7,40 +7,77 @@
 import type { DriverOp } from '../../../models/viommu/driver.js';
 import { stepPair } from '../../../models/viommu/pair.js';
 import type { ViommuPairConfig, ViommuPairState } from '../../../models/viommu/pair.js';
-import type { VmmBug } from '../../../models/viommu/types.js';
+import type { VmmBug, VmmFeature } from '../../../models/viommu/types.js';
+import type { AllocPolicy } from '../../../models/memory/frames.js';
 import type { Design, Expectation } from '../../../src/design.js';
-import { VIOMMU_STACK, pickUniverse, viommuConfig } from '../design.js';
+import { refuseIneffectiveBugs } from '../../generic/bug-flags.js';
+import { VIOMMU_STACK, viommuConfig, viommuPickUniverse, vmmBugCatalogue } from '../design.js';
+import type { ViommuVmmOptions } from '../design.js';
 import { resolveTemplate } from '../resolve.js';
 import type { DriverTemplate } from '../resolve.js';
 import { explainViommuStep } from '../explain.js';
-import { initViommuWorld } from '../world.js';
+import { initViommuWorld, viommuWorldLayout } from '../world.js';
+import type { ViommuWorldDescription, ViommuWorldLayout } from '../world.js';
 import { differentialExploreScope } from './explore-scope.js';
 import { driverCommandSpace } from './generators.js';
-import { formatDriverOp, validateDriverOp, validateDriverTemplate } from './format.js';
+import { driverOpValidators, formatDriverOp } from './format.js';
 import { guardResolve, guardStep } from '../../generic/guard.js';
 import { shadowAndNestedAgree } from './invariant.js';
 import { classifyDifferentialStep, differentialReach } from './reach.js';
 
-export interface DifferentialDesignOptions {
+/** What `viommuDifferentialDesign` takes. */
+export interface ViommuDifferentialDesignOptions {
+  /** The design's id in reports, the registry and corpus file names (a user's own: `mine/…`). */
   readonly id: string;
+  /** `holds` when shadow and nested must agree, `violates` for a pair known to disagree (with `breaks`). */
   readonly expected: Expectation;
+  /** One sentence: what the pair compares, in the real systems' words. */
   readonly description: string;
+  /** A flawed pair's invariants it is known to break: `shadow-and-nested-agree`. */
   readonly breaks?: readonly string[];
+  /**
+   * Bugs of the VMMs (`vmmBugs`): each goes to the side of its mode (`shadow-misses-unmap` to the
+   * shadow VMM, `nested-drops-invalidation` to the nested one). An unknown name, or a bug of a
+   * side that supplies its own `invalidation` hook, throws.
+   */
   readonly vmmBugs?: readonly VmmBug[];
+  /** The shadow side's VMM hooks (`invalidation`, `balloon`); the built-in shadow VMM's by default. */
+  readonly shadow?: ViommuVmmOptions;
+  /** The nested side's VMM hooks; the built-in nested VMM's by default. */
+  readonly nested?: ViommuVmmOptions;
+  /**
+   * The world both sides run in, the same for both (frames are compared across them): frames,
+   * guest RAM, RLIMIT_MEMLOCK, dma_entry_limit, GIOVA pages, IOTLB size; today's by default. It
+   * must suit the nested side (memlock and dma_entry_limit of at least the RAM pages).
+   */
+  readonly world?: ViommuWorldDescription;
+  /** How freed frames are handed out again (default `lifo`). */
+  readonly policy?: AllocPolicy;
 }
 
-export type DifferentialDesign = Design<ViommuPairState, DriverOp, DriverTemplate> & {
+export type ViommuDifferentialDesign = Design<ViommuPairState, DriverOp, DriverTemplate> & {
   readonly config: ViommuPairConfig;
+  readonly world: ViommuWorldLayout;
 };
 
-export function differentialDesign(options: DifferentialDesignOptions): DifferentialDesign {
-  // Each side carries the VMM bugs that concern its mode.
-  const bugs = options.vmmBugs ?? [];
+export function viommuDifferentialDesign(options: ViommuDifferentialDesignOptions): ViommuDifferentialDesign {
+  const world = viommuWorldLayout('nested', options.world);
+  // Every name must be a VMM bug before it is handed to the side of its mode.
+  const bugs = refuseIneffectiveBugs('vmmBugs', options.vmmBugs, vmmBugCatalogue, {
+    name: 'the differential pair',
+    has: new Set<VmmFeature>(['shadow-mode', 'nested-mode', 'builtin-invalidation']),
+  });
+  const side = (prefix: 'shadow' | 'nested'): readonly VmmBug[] => bugs.filter((bug) => bug.startsWith(prefix));
   const config: ViommuPairConfig = {
-    shadow: viommuConfig('shadow', { vmmBugs: bugs.filter((bug) => bug.startsWith('shadow')) }),
-    nested: viommuConfig('nested', { vmmBugs: bugs.filter((bug) => bug.startsWith('nested')) }),
+    shadow: viommuConfig('shadow', { ...options.shadow, vmmBugs: side('shadow') }, world),
+    nested: viommuConfig('nested', { ...options.nested, vmmBugs: side('nested') }, world),
   };
-  const initial: ViommuPairState = { shadow: initViommuWorld(config.shadow), nested: initViommuWorld(config.nested) };
+  const initial: ViommuPairState = {
+    shadow: initViommuWorld(config.shadow, options.policy, world),
+    nested: initViommuWorld(config.nested, options.policy, world),
+  };
+  const universe = viommuPickUniverse(world);
+  const validate = driverOpValidators(world.ramPages);
   return {
     id: options.id,
     stack: VIOMMU_STACK,
@@ -48,17 +85,18 @@ export function differentialDesign(options: DifferentialDesignOptions): Differen
     description: options.description,
     breaks: options.breaks ?? [],
     config,
+    world,
     init: () => initial,
-    step: guardStep(validateDriverOp, (state, op) => stepPair(state, config, op)),
-    resolve: guardResolve(validateDriverTemplate, (state, template: DriverTemplate) =>
-      resolveTemplate<DriverOp>(state.shadow.guest, pickUniverse, template),
+    step: guardStep(validate.command, (state, op) => stepPair(state, config, op)),
+    resolve: guardResolve(validate.template, (state, template: DriverTemplate) =>
+      resolveTemplate<DriverOp>(state.shadow.guest, universe, template),
     ),
-    commands: driverCommandSpace,
+    commands: driverCommandSpace(world),
     invariants: [shadowAndNestedAgree],
     // Each step runs both designs; a broken side disagrees within 4 steps.
     generation: { maxCommands: 40 },
     formatCommand: formatDriverOp,
-    validateCommand: validateDriverOp,
+    validateCommand: validate.command,
     // The step's result line already gives both outcomes: the state of each side follows.
     explainStep: ({ after }) => [
       ...explainViommuStep({ before: null, command: null, result: null, after: after.shadow }).map(
@@ -74,7 +112,7 @@ export function differentialDesign(options: DifferentialDesignOptions): Differen
   };
 }
 
-export const viommuDifferential = differentialDesign({
+export const viommuDifferential = viommuDifferentialDesign({
   id: 'viommu/differential',
   expected: 'holds',
   description:

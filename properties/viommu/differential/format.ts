@@ -5,7 +5,6 @@
 import type { DriverOp, DriverOpKind } from '../../../models/viommu/driver.js';
 import type { CommandProblem } from '../../../src/design.js';
 import { commandValidator, frameOwner, pageNumber, templateValidator, upTo } from '../../generic/command-schema.js';
-import { RAM_PAGES } from '../../vfio/world.js';
 import type { FieldType } from '../../generic/command-schema.js';
 
 function span(first: number, pages: number): string {
@@ -33,17 +32,26 @@ type Schema = {
   readonly [K in DriverOpKind]: Record<Exclude<keyof Extract<DriverOp, { kind: K }>, 'kind'>, FieldType>;
 };
 
-/** A buffer lies in the guest's RAM, so it spans at most the guest's RAM pages. */
-const pages = upTo(RAM_PAGES, `a buffer is at most the guest's ${RAM_PAGES} pages of RAM`);
+/** The shape of each operation; a buffer lies in the guest's RAM, so it spans at most its `ramPages`. */
+function schemaOf(ramPages: number): Schema {
+  const pages = upTo(ramPages, `a buffer is at most the guest's ${ramPages} pages of RAM`);
+  return {
+    map: { giovaPage: pageNumber, gpaPage: pageNumber, pages, write: 'boolean' },
+    unmap: { giovaPage: pageNumber, pages },
+    dma: { giovaPage: pageNumber, write: 'boolean' },
+    balloonOut: { gpaPage: pageNumber },
+    balloonIn: { gpaPage: pageNumber },
+    allocateToOther: { owner: frameOwner },
+  };
+}
 
-const schema: Schema = {
-  map: { giovaPage: pageNumber, gpaPage: pageNumber, pages, write: 'boolean' },
-  unmap: { giovaPage: pageNumber, pages },
-  dma: { giovaPage: pageNumber, write: 'boolean' },
-  balloonOut: { gpaPage: pageNumber },
-  balloonIn: { gpaPage: pageNumber },
-  allocateToOther: { owner: frameOwner },
-};
+export interface DriverOpValidators {
+  readonly command: (command: unknown) => CommandProblem | null;
+  readonly template: (template: unknown) => CommandProblem | null;
+}
 
-export const validateDriverOp: (command: unknown) => CommandProblem | null = commandValidator(schema);
-export const validateDriverTemplate: (template: unknown) => CommandProblem | null = templateValidator(schema);
+/** Validators of operations and templates for a guest with `ramPages` pages of RAM. */
+export function driverOpValidators(ramPages: number): DriverOpValidators {
+  const schema = schemaOf(ramPages);
+  return { command: commandValidator(schema), template: templateValidator(schema) };
+}

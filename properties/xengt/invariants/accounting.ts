@@ -187,8 +187,9 @@ export const grantWritingMatchesPins: XenGtInvariant = {
 };
 
 /**
- * Map backend: the backend's pool holds exactly one mapping per DMA cache entry, at the entry's
- * DMA address, of the entry's guest page (the lookup backend maps nothing).
+ * A backend whose DMA addresses are its own gfns (the map backend): the backend's pool holds
+ * exactly one mapping per DMA cache entry, at the entry's DMA address, of the entry's guest page.
+ * (A backend of machine addressing, such as lookup, maps nothing.)
  */
 export function backendMappingsMatchShadow(config: XenGtConfig): XenGtInvariant {
   return {
@@ -198,7 +199,7 @@ export function backendMappingsMatchShadow(config: XenGtConfig): XenGtInvariant 
       "the map backend's pool mappings are exactly the DMA cache's addresses, each mapping its entry's guest page",
     reads: (state) => [backendP2m(state.xen, config.backendDomid), ...vgpuTables(state.vgpu, 'cache')],
     check({ after }) {
-      if (config.backend !== 'map') return null;
+      if (config.backend.addressing !== 'backend-iommu') return null;
       const cache = Object.values(after.vgpu?.cache ?? {});
       const pool = after.xen.domains[config.backendDomid]?.p2m ?? {};
       const usersByAddr = new Map<number, number>();

@@ -1,0 +1,168 @@
+/**
+ * The VMM's decision points in a vIOMMU design, as hooks a design supplies (QEMU's intel-iommu
+ * with an assigned device; docs/reference/vtd.md §3.4, §3.6, §5.3): what it does with a guest
+ * invalidation it trapped, and with a balloon request. A hook reads the state and returns the
+ * requests the VMM makes of the host, in the real calls' words (`VmmRequest`: VFIO MAP_DMA and
+ * UNMAP_DMA, IOMMU_HWPT_INVALIDATE, madvise, a page fault); the stack performs them (`vmm.ts`).
+ *
+ * A hook is pure: it returns a new list and never modifies the state or anything else it is given
+ * (the engine's purity guard, `strict`, reports a step that changed its input as a crash). It
+ * cannot change the host except through the requests it returns, so whatever it asks, VFIO and the
+ * host IOMMU answer as they would a real VMM: a bad request is refused, never believed.
+ *
+ * The built-in VMMs are written with the same hooks: `replayGuestTable` and `shadowBalloon` for
+ * shadow (caching mode), `forwardToNestedDomain` and `nestedBalloon` for nested, and the flawed
+ * `replayMissingUnmaps` (VMM bug `shadow-misses-unmap`) and `dropInvalidation`
+ * (`nested-drops-invalidation`).
+ */
+import type { FirstLevelEntry } from '../iommu/types.js';
+import type { ViommuState } from './types.js';
+
+/** GIOVA pages [startPage, endPage) of a page-selective invalidation, or every page. */
+export type InvalidatedRange = { readonly startPage: number; readonly endPage: number } | 'all';
+
+/** A request the VMM makes of the host on the guest's behalf; the stack performs it. */
+export type VmmRequest =
+  /** VFIO_IOMMU_MAP_DMA of one page: the vaddr of GPA page `gpaPage` at IOVA page `iovaPage`, readable, writable if `write`. */
+  | { readonly kind: 'mapDma'; readonly iovaPage: number; readonly gpaPage: number; readonly write: boolean }
+  /** VFIO_IOMMU_UNMAP_DMA of IOVA pages [iovaPage, iovaPage + npages). */
+  | { readonly kind: 'unmapDma'; readonly iovaPage: number; readonly npages: number }
+  /**
+   * IOMMU_HWPT_INVALIDATE on the device's nested domain over `range`: the host IOTLB's cached
+   * first-level translations (combined entries) of the range are dropped. Refused without a nested
+   * domain.
+   */
+  | { readonly kind: 'invalidateNested'; readonly range: InvalidatedRange }
+  /** madvise(MADV_DONTNEED) of GPA page `gpaPage`'s vaddr: its frame goes back unless VFIO pins it. */
+  | { readonly kind: 'discard'; readonly gpaPage: number }
+  /** A write fault on GPA page `gpaPage`'s vaddr: a fresh frame if it has none. */
+  | { readonly kind: 'touch'; readonly gpaPage: number };
+
+/** A guest invalidation of its own domain, trapped by the VMM (one VM exit). */
+export interface TrappedInvalidation {
+  /** The state when the guest invalidated: its table (`state.guest.table`) is already written. Do not modify. */
+  readonly state: ViommuState;
+  /** The GIOVA pages the guest invalidated (`'all'`: domain-selective or global). */
+  readonly range: InvalidatedRange;
+  /**
+   * What the VMM has mapped through VFIO, by IOVA page: its own record of what it shadowed (QEMU's
+   * IOVA tree), read back from VFIO's mappings (one single-page mapping per page). In nested mode,
+   * the stage-2 mappings of guest RAM at IOVA = GPA.
+   */
+  readonly mapped: ReadonlyMap<number, FirstLevelEntry>;
+}
+
+/**
+ * The VMM's handling of a trapped invalidation: the requests it makes, in order. Each is performed
+ * on its own: one the host refuses changes nothing and the VMM goes on (QEMU logs a failed
+ * MAP_DMA and carries on; the device then faults there). A `mapDma` of a GPA page outside guest
+ * RAM is refused before any ioctl (QEMU maps RAM only).
+ */
+export type InvalidationHandler = (trap: TrappedInvalidation) => readonly VmmRequest[];
+
+/** A balloon request of the guest (one VM exit), after the driver's own checks passed. */
+export interface BalloonRequest {
+  /** The state before the request. Do not modify. */
+  readonly state: ViommuState;
+  /** The guest RAM page the balloon gives back (`out`) or takes again (`in`). */
+  readonly gpaPage: number;
+  readonly direction: 'out' | 'in';
+}
+
+/**
+ * The VMM's handling of a balloon request: the requests it makes, in order. They succeed together
+ * or not at all: the first the host refuses refuses the balloon request with its error, and the
+ * host is left as it was.
+ */
+export type BalloonHandler = (request: BalloonRequest) => readonly VmmRequest[];
+
+/** A VMM: its two decision points. */
+export interface VmmHooks {
+  /** What it does with a trapped invalidation of the guest's domain. */
+  readonly invalidation: InvalidationHandler;
+  /** What it does with a balloon request. */
+  readonly balloon: BalloonHandler;
+}
+
+function inRange(range: InvalidatedRange, page: number): boolean {
+  return range === 'all' || (page >= range.startPage && page < range.endPage);
+}
+
+/** Runs of consecutive pages, ascending: one UNMAP_DMA each. */
+export function consecutiveRuns(pages: readonly number[]): { startPage: number; pages: number }[] {
+  const runs: { startPage: number; pages: number }[] = [];
+  for (const page of pages) {
+    const last = runs[runs.length - 1];
+    if (last !== undefined && last.startPage + last.pages === page) last.pages += 1;
+    else runs.push({ startPage: page, pages: 1 });
+  }
+  return runs;
+}
+
+/**
+ * The shadow VMM (caching mode): QEMU replays the invalidated range of the guest's table against
+ * what it mapped. Entries that are gone or changed are unmapped first, one UNMAP_DMA per run of
+ * consecutive GIOVA pages; entries that are new or changed are then mapped, one MAP_DMA per page
+ * at IOVA = GIOVA. A domain-selective or global invalidation replays every page the guest maps or
+ * the VMM has mapped. `missUnmaps`: the flawed handler of `shadow-misses-unmap`, which maps what
+ * the guest added but never unmaps (nor remaps) what it removed or changed.
+ */
+function replay(trap: TrappedInvalidation, missUnmaps: boolean): VmmRequest[] {
+  const table = trap.state.guest.table;
+  const pages = [...new Set([...Object.keys(table).map(Number), ...trap.mapped.keys()])]
+    .filter((page) => inRange(trap.range, page))
+    .sort((a, b) => a - b);
+  const toUnmap: number[] = [];
+  const toMap: VmmRequest[] = [];
+  for (const giovaPage of pages) {
+    const wanted = Object.hasOwn(table, giovaPage) ? table[giovaPage] : undefined;
+    const have = trap.mapped.get(giovaPage);
+    const same =
+      wanted !== undefined && have !== undefined && wanted.gpaPage === have.gpaPage && wanted.write === have.write;
+    if (have !== undefined && !same && !missUnmaps) toUnmap.push(giovaPage);
+    if (wanted !== undefined && !same && (have === undefined || !missUnmaps)) {
+      toMap.push({ kind: 'mapDma', iovaPage: giovaPage, gpaPage: wanted.gpaPage, write: wanted.write });
+    }
+  }
+  const unmaps = consecutiveRuns(toUnmap).map((run): VmmRequest => ({
+    kind: 'unmapDma',
+    iovaPage: run.startPage,
+    npages: run.pages,
+  }));
+  return [...unmaps, ...toMap];
+}
+
+/** Shadow: replay the invalidated range of the guest's table as UNMAP_DMA then MAP_DMA at IOVA = GIOVA. */
+export const replayGuestTable: InvalidationHandler = (trap) => replay(trap, false);
+
+/** Shadow, flawed (`shadow-misses-unmap`): maps what the guest added, never unmaps what it removed. */
+export const replayMissingUnmaps: InvalidationHandler = (trap) => replay(trap, true);
+
+/** Nested: forward the invalidation to the nested domain as one IOMMU_HWPT_INVALIDATE. */
+export const forwardToNestedDomain: InvalidationHandler = (trap) => [{ kind: 'invalidateNested', range: trap.range }];
+
+/** Nested, flawed (`nested-drops-invalidation`): the invalidation is trapped and forgotten. */
+export const dropInvalidation: InvalidationHandler = () => [];
+
+/** Shadow: out, the page is discarded (VFIO's pin keeps a frame it still maps); in, it is faulted in again. */
+export const shadowBalloon: BalloonHandler = ({ gpaPage, direction }) =>
+  direction === 'out' ? [{ kind: 'discard', gpaPage }] : [{ kind: 'touch', gpaPage }];
+
+/**
+ * Nested: out, the page is first unmapped from stage 2 (UNMAP_DMA at IOVA = GPA), so the device
+ * stops reaching it, then discarded; in, it is faulted in and mapped into stage 2 again.
+ */
+export const nestedBalloon: BalloonHandler = ({ gpaPage, direction }) =>
+  direction === 'out'
+    ? [
+        { kind: 'unmapDma', iovaPage: gpaPage, npages: 1 },
+        { kind: 'discard', gpaPage },
+      ]
+    : [
+        { kind: 'touch', gpaPage },
+        { kind: 'mapDma', iovaPage: gpaPage, gpaPage, write: true },
+      ];
+
+/** The built-in VMM of each design. */
+export const shadowVmm: VmmHooks = { invalidation: replayGuestTable, balloon: shadowBalloon };
+export const nestedVmm: VmmHooks = { invalidation: forwardToNestedDomain, balloon: nestedBalloon };
