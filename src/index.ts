@@ -85,14 +85,46 @@ export type { DmapropConfig, LoadedConfig } from './config.js';
 export type { OpResult } from '../models/result.js';
 export { designs, findDesign } from '../properties/registry.js';
 export { failedOperationLeavesStateUnchanged } from '../properties/generic/atomicity.js';
-export { xenGtDesign, XENGT_STACK } from '../properties/xengt/design.js';
+export { gvtBugCatalogue } from '../properties/gvt/bug-catalogue.js';
+export { xenBugCatalogue, xenGtBugCatalogue, xenGtDesign, XENGT_STACK } from '../properties/xengt/design.js';
 export type { XenGtDesign, XenGtDesignOptions } from '../properties/xengt/design.js';
 export { xenGtInvariants } from '../properties/xengt/invariants/index.js';
 export { xenGtMediatorMutants, xenGtMutants } from '../properties/xengt/mutants.js';
 export { xenLookup, xenMap } from '../properties/xengt/designs.js';
-export type { XenGtCommand } from '../models/xengt/commands.js';
-export type { XenGtConfig } from '../models/xengt/config.js';
-export type { XenGtState } from '../models/xengt/types.js';
+export type { XenGtCommandSet } from '../properties/xengt/generators.js';
+export type { XenGtTemplate } from '../properties/xengt/resolve.js';
+export { xenGtCommandKinds, xenGtXenCommandKinds } from '../models/xengt/commands.js';
+export type { XenGtCommand, XenGtCommandKind } from '../models/xengt/commands.js';
+export { xenGtBackendFeatures, xenGtBugNeeds, xenGtBugs } from '../models/xengt/config.js';
+export type {
+  XenGtBug,
+  XenGtConfig,
+  XenGtDomainDescription,
+  XenGtFeature,
+  XenGtWorldDescription,
+} from '../models/xengt/config.js';
+export {
+  guestRamMfn,
+  keepingMappingsAtTeardown,
+  withoutPageReference,
+  xenGtLookupBackend,
+  xenGtMapBackend,
+} from '../models/xengt/backend.js';
+export type {
+  XenBackendCall,
+  XenGtAddressing,
+  XenGtBackend,
+  XenGtBackendName,
+  XenGtMapPlan,
+  XenGtMapRequest,
+  XenGtUnmapRequest,
+} from '../models/xengt/backend.js';
+export type { XenGtResult, XenGtState } from '../models/xengt/types.js';
+export { xenBugNeeds } from '../models/xengt/xen-bug-needs.js';
+export type { XenWorldFeature } from '../models/xengt/xen-bug-needs.js';
+export { xenBugs } from '../models/xen/config.js';
+export type { XenBug, XenConfig } from '../models/xen/config.js';
+export type { P2mEntry, XenDomain, XenState } from '../models/xen/types.js';
 export { vfioBugCatalogue, vfioDesign, vfioStackOf } from '../properties/vfio/design.js';
 export type { VfioDesign, VfioDesignOptions } from '../properties/vfio/design.js';
 export { vfioWorldLayout, vfioWorldPresets } from '../properties/vfio/world.js';
@@ -140,8 +172,9 @@ export type {
 export { iommuBugNeeds, iommuBugs } from '../models/iommu/config.js';
 export type { IommuBug, IommuConfig, IommuStackFeature } from '../models/iommu/config.js';
 export type { BugCatalogue, WorldFeatures } from '../properties/generic/bug-flags.js';
-export { kvmgtDesign, KVMGT_STACK } from '../properties/kvmgt/design.js';
+export { kvmgtBugCatalogue, kvmgtDesign, KVMGT_STACK } from '../properties/kvmgt/design.js';
 export type { KvmgtDesign, KvmgtDesignOptions } from '../properties/kvmgt/design.js';
+export type { KvmgtTemplate } from '../properties/kvmgt/generators.js';
 export { kvmgtInvariants } from '../properties/kvmgt/invariants/index.js';
 export { kvmgtMutants } from '../properties/kvmgt/mutants.js';
 export {
@@ -153,11 +186,32 @@ export {
   kvmgtShippedUnmap,
   kvmgtUnmapCallback,
 } from '../properties/kvmgt/designs.js';
-export type { KvmgtCommand, KvmgtState } from '../models/kvmgt/types.js';
-export type { KvmgtConfig } from '../models/kvmgt/config.js';
-export type { GvtConfig } from '../models/gvt/config.js';
-export { viommuDesign, VIOMMU_STACK } from '../properties/viommu/design.js';
-export type { ViommuDesign, ViommuDesignOptions } from '../properties/viommu/design.js';
+export type { KvmgtCommand, KvmgtCommandKind, KvmgtResult, KvmgtState } from '../models/kvmgt/types.js';
+export { kvmgtBugNeeds, kvmgtBugs, kvmgtWorld } from '../models/kvmgt/config.js';
+export type { KvmgtBug, KvmgtConfig, KvmgtWorld, KvmgtWorldDescription } from '../models/kvmgt/config.js';
+export { dropCache, releaseShadows } from '../models/kvmgt/unmap-callback.js';
+export type {
+  KvmgtUnmapAction,
+  KvmgtUnmapCallback,
+  KvmgtUnmapCallbackName,
+  KvmgtUnmapRequest,
+} from '../models/kvmgt/unmap-callback.js';
+export { gvtBugNeeds, gvtBugs, partitionGgtt } from '../models/gvt/config.js';
+export type { GgttPartition, GvtBug, GvtConfig, GvtFeature, GvtLayout } from '../models/gvt/config.js';
+export type { DmaCacheEntry, GvtVgpu, ShadowPte } from '../models/gvt/types.js';
+export { viommuConfig, viommuDesign, vmmBugCatalogue, VIOMMU_STACK } from '../properties/viommu/design.js';
+export type {
+  ViommuBugOptions,
+  ViommuDesign,
+  ViommuDesignOptions,
+  ViommuVmmOptions,
+} from '../properties/viommu/design.js';
+export { viommuDifferential, viommuDifferentialDesign } from '../properties/viommu/differential/design.js';
+export type {
+  ViommuDifferentialDesign,
+  ViommuDifferentialDesignOptions,
+} from '../properties/viommu/differential/design.js';
+export { shadowAndNestedAgree } from '../properties/viommu/differential/invariant.js';
 export { differentialMutants, viommuMutants } from '../properties/viommu/mutants.js';
 export {
   viommuNested,
@@ -165,6 +219,41 @@ export {
   viommuShadow,
   viommuShadowUnmapSkipsFlush,
 } from '../properties/viommu/designs.js';
-export type { ViommuConfig } from '../models/viommu/types.js';
 export { viommuInvariants } from '../properties/viommu/invariants.js';
-export type { ViommuCommand, ViommuState } from '../models/viommu/types.js';
+export type { DriverTemplate, ViommuTemplate } from '../properties/viommu/resolve.js';
+export { viommuWorldLayout } from '../properties/viommu/world.js';
+export type { ViommuWorldDescription, ViommuWorldLayout } from '../properties/viommu/world.js';
+export { GUEST_DID, viommuModes, vmmBugNeeds, vmmBugs } from '../models/viommu/types.js';
+export type {
+  GuestState,
+  ViommuCommand,
+  ViommuCommandKind,
+  ViommuConfig,
+  ViommuMode,
+  ViommuResult,
+  ViommuState,
+  VmmBug,
+  VmmFeature,
+} from '../models/viommu/types.js';
+export {
+  dropInvalidation,
+  forwardToNestedDomain,
+  nestedBalloon,
+  nestedVmm,
+  replayGuestTable,
+  replayMissingUnmaps,
+  shadowBalloon,
+  shadowVmm,
+} from '../models/viommu/vmm-hooks.js';
+export type {
+  BalloonHandler,
+  BalloonRequest,
+  InvalidatedRange,
+  InvalidationHandler,
+  TrappedInvalidation,
+  VmmHooks,
+  VmmRequest,
+} from '../models/viommu/vmm-hooks.js';
+export type { DriverOp, DriverOpKind } from '../models/viommu/driver.js';
+export type { ViommuPairConfig, ViommuPairState } from '../models/viommu/pair.js';
+export type { FirstLevelEntry } from '../models/iommu/types.js';
