@@ -1,6 +1,7 @@
 /**
  * Read-only views of the passthrough stack for invariants: what the assigned devices can reach
- * through the VT-d model (page table and IOTLB, stale entries included), who holds each frame
+ * through the VT-d model (page table and IOTLB, stale entries included), and with them what the
+ * emulated devices of a mixed container reach through their drivers' pins; who holds each frame
  * (VFIO's holders plus the stack's flush holds), and where the IOMMU's page tables disagree with
  * the translations VFIO believes it programmed.
  */

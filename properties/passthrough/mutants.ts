@@ -1,6 +1,8 @@
 /**
  * Deliberately broken variants of the passthrough stack over VT-d, for the meta-tests: each
  * carries one bug of the VFIO or the VT-d model and names the invariants expected to catch it.
+ * The `mixed` ones run with an emulated group next to the assigned device, where the drivers'
+ * invariants (`no-kernel-crash`, `closed-device-holds-nothing`) have something to check.
  */
 import type { IommuBug } from '../../models/iommu/config.js';
 import type { InvalidationMode } from '../../models/passthrough/types.js';

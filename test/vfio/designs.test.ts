@@ -4,12 +4,24 @@
  */
 import { describe, expect, test } from 'vitest';
 import { checkDesign } from '../../src/check.js';
-import { mdevIgnoresUnmap, mdevUnmapCallback, vfioNoiommu, vfioType1 } from '../../properties/vfio/designs.js';
+import {
+  mdevIgnoresUnmap,
+  mdevUnmapCallback,
+  vfioMixed,
+  vfioMixedUnmapSkipsUnpin,
+  vfioNoiommu,
+  vfioType1,
+} from '../../properties/vfio/designs.js';
 import { expectNothingFound, FIXED_SEEDS } from '../helpers.js';
 
-const cases = [vfioType1, vfioNoiommu, mdevUnmapCallback, mdevIgnoresUnmap].flatMap((design) =>
-  FIXED_SEEDS.map((seed) => ({ design, seed })),
-);
+const cases = [
+  vfioType1,
+  vfioNoiommu,
+  mdevUnmapCallback,
+  mdevIgnoresUnmap,
+  vfioMixed,
+  vfioMixedUnmapSkipsUnpin,
+].flatMap((design) => FIXED_SEEDS.map((seed) => ({ design, seed })));
 
 describe('VFIO designs on 20 fixed seeds', () => {
   test.for(cases)(
