@@ -102,9 +102,10 @@ export function pinAndMapDma(
 
 /**
  * `vfio_unmap_unpin`: unmaps the mapping from every domain but the first, then from the first
- * (collecting the pfns), syncs, and only then unpins. With `doAccounting`, uncharges the pages
- * that are not also externally pinned. Returns the number of pages unpinned (or, with `keepPins`,
- * a deliberate bug's, that would have been).
+ * (collecting the pfns), syncs, and only then unpins. With `doAccounting` (`vfio_remove_dma`),
+ * uncharges every page it unpinned; without (`vfio_iommu_unmap_unpin_reaccount`), the caller
+ * reaccounts. Returns the number of pages unpinned (or, with `keepPins`, a deliberate bug's, that
+ * would have been).
  */
 export function unmapUnpinDma(
   state: VfioState,
@@ -128,22 +129,24 @@ export function unmapUnpinDma(
   }
   ctx.effects.push({ kind: 'iotlb-sync', domainId: first.id });
   let unlocked = 0;
-  let stillExternal = 0;
   const skipUnpin = keepPins || hasVfioBug(config, 'unmap-skips-unpin');
-  for (const { iovaPage, mfn } of toUnpin) {
+  for (const { mfn } of toUnpin) {
     if (!skipUnpin) unpinFrame(state, mfn);
     unlocked += 1;
-    if (dma.externalPins[iovaPage] !== undefined) stillExternal += 1;
   }
-  if (doAccounting && !hasVfioBug(config, 'locked-vm-not-uncharged')) lockAcct(state, dma, stillExternal - unlocked);
+  // vfio_lock_acct(dma, -unlocked): the IOMMU path's charge goes whole. The pages of external
+  // pins still recorded (only a driver that leaked them, §1.10) were charged by the IOMMU path or
+  // by a pin taken before the domain came, one page each either way; they stay pinned, uncharged.
+  if (doAccounting && !hasVfioBug(config, 'locked-vm-not-uncharged')) lockAcct(state, dma, -unlocked);
   dma.iommuMapped = false;
   return unlocked;
 }
 
 /**
  * `vfio_remove_dma`: unmap and unpin, unlink, give the slot back. External pins still recorded
- * (a driver that never unpinned) are leaked with the record: their frames stay pinned and their
- * charge stays on the mm, as in Linux (which only WARNs). The bug
+ * (a driver that never unpinned) are leaked with the record: their frames stay pinned, as in Linux
+ * (which only WARNs), and so does their charge unless an IOMMU domain took it away with the
+ * IOMMU-path pins (`unmapUnpinDma`). The bug
  * `unmap-skips-unpin-with-emulated-group` keeps the IOMMU-path pins while an emulated group is
  * attached (UNMAP_DMA; release forgets the emulated groups first).
  */

@@ -121,24 +121,37 @@ const MAX_GROUP_DEVICES = 4;
 export interface VfioWorldLayout {
   /** In messages: "the mixed world", "the described world". */
   readonly name: string;
+  /** Group `i`'s kind and IOMMU properties (domain class, aperture, reserved MSI window). */
   readonly groups: readonly GroupSpec[];
+  /** Device `i`'s group and kind. */
   readonly devices: readonly DeviceSpec[];
+  /** Host frames. */
   readonly frames: number;
+  /** Pages of guest RAM, populated at start from vaddr page `RAM_VADDR_PAGE`. */
   readonly ramPages: number;
+  /** `RLIMIT_MEMLOCK` of the VMM process, in pages. */
   readonly memlockLimitPages: number;
+  /** Mappings per container (`dma_entry_limit`). */
   readonly dmaEntryLimit: number;
+  /** Frames the other VM holds at start. */
   readonly otherVmFrames: number;
-  /** The first vaddr page of the region faulted in lazily, and one no region maps. */
+  /** The first vaddr page of the region faulted in lazily (`LAZY_PAGES` pages). */
   readonly lazyVaddrPage: number;
+  /** A vaddr page no region maps. */
   readonly unmappedVaddrPage: number;
+  /** `RLIMIT_AS` of the VMM process, in pages. */
   readonly addressSpaceLimitPages: number;
   /** The container is a VFIO_NO_IOMMU one (no MAP_DMA / UNMAP_DMA). */
   readonly noiommu: boolean;
-  /** Ids by kind, ascending. */
+  /** Every group id, ascending. */
   readonly groupIds: readonly number[];
+  /** Every device id, ascending. */
   readonly deviceIds: readonly number[];
+  /** The vfio-pci devices, ascending. */
   readonly pciDevices: readonly number[];
+  /** The generic mediated devices, ascending. */
   readonly mdevDevices: readonly number[];
+  /** The vfio-ccw style devices, ascending. */
   readonly ccwDevices: readonly number[];
 }
 

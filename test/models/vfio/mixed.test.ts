@@ -3,8 +3,9 @@
  * §1.9, §1.11, §1.8): the IOMMU path pins and charges every mapped page; a driver's
  * vfio_pin_pages of such a page takes a page pin of its own and no charge (`do_accounting` is off
  * while an IOMMU domain exists); UNMAP_DMA first asks the drivers to unpin, then unmaps from the
- * domain, syncs and drops the IOMMU-path pins. The bug `unmap-skips-unpin-with-emulated-group`
- * keeps those pins, and only while an emulated group is attached.
+ * domain, syncs and drops the IOMMU-path pins, uncharging every page it unpinned (a page a leaking
+ * driver still pins too). The bug `unmap-skips-unpin-with-emulated-group` keeps those pins, and
+ * only while an emulated group is attached.
  */
 import { describe, expect, it } from 'vitest';
 import { closeDevice, groupUnsetContainer } from '../../../models/vfio/container.js';
@@ -70,6 +71,23 @@ describe('a mixed container', () => {
     expect(frame(state, mfnAt(state, RAM + 1)).refcount).toBe(1);
     expect(state.process.lockedVmPages).toBe(0);
     expect(frameRefcountMismatches(state)).toEqual([]);
+  });
+});
+
+describe('a leaked external pin when the last IOMMU group leaves (§1.10)', () => {
+  it("stays pinned, but its page is uncharged with the IOMMU path's pins (vfio_lock_acct(dma, -unlocked))", () => {
+    const keepsPins: VfioConfig = { bugs: ['close-keeps-pins'] };
+    const state = mixedWorld();
+    map(state, { vaddrPage: RAM, iovaPage: 0, npages: 2 }, keepsPins);
+    expectOk(mdevPinPages(state, keepsPins, { deviceId: MDEV, iovaPage: 0, npage: 1, read: true, write: true }));
+    for (const deviceId of [MDEV, CCW]) expectOk(closeDevice(state, keepsPins, { deviceId }));
+    expectOk(groupUnsetContainer(state, keepsPins, { groupId: GROUP_MDEV }));
+    expectOk(closeDevice(state, keepsPins, { deviceId: PCI_A }));
+    expectOk(groupUnsetContainer(state, keepsPins, { groupId: GROUP_A }));
+    expect(state.container.backend).toBeNull();
+    expect(state.process.lockedVmPages).toBe(0);
+    expect(frame(state, mfnAt(state, RAM)).refcount).toBe(2);
+    expect(frame(state, mfnAt(state, RAM + 1)).refcount).toBe(1);
   });
 });
 
