@@ -4,6 +4,7 @@
  * meta-tests. Reference: docs/reference/gvt-kvmgt.md §4.2 (partitioning), §4.4–§4.5 (write protection), §4.8
  * (command scanning and shadow copies).
  */
+import { worldSize } from '../world-size.js';
 
 /** Half-open range of GGTT indices `[start, end)`. */
 export interface GgttRange {
@@ -135,24 +136,16 @@ export interface GgttPartition {
   readonly entriesPerTable?: number;
 }
 
-function partitionSize(value: unknown, what: string, min: number, max: number, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`ggtt: ${what} must be a whole number from ${min} to ${max}, got ${String(value)}`);
-  }
-  return value;
-}
-
 /**
  * The GGTT layout of a partition: the host's entries first (`host-first`, as KVMGT reserves
  * indices 0–1) or after the vGPU's aperture and hidden ranges (`vgpu-first`, XenGT). Throws an
  * Error saying why for sizes out of range.
  */
 export function partitionGgtt(partition: GgttPartition, order: 'host-first' | 'vgpu-first'): GvtLayout {
-  const host = partitionSize(partition.hostEntries, 'hostEntries', 1, 64, 2);
-  const aperture = partitionSize(partition.apertureEntries, 'apertureEntries', 1, 64, 2);
-  const hidden = partitionSize(partition.hiddenEntries, 'hiddenEntries', 0, 64, 2);
-  const entriesPerTable = partitionSize(partition.entriesPerTable, 'entriesPerTable', 1, 64, 4);
+  const host = worldSize('ggtt', 'hostEntries', partition.hostEntries, 1, 64, 2);
+  const aperture = worldSize('ggtt', 'apertureEntries', partition.apertureEntries, 1, 64, 2);
+  const hidden = worldSize('ggtt', 'hiddenEntries', partition.hiddenEntries, 0, 64, 2);
+  const entriesPerTable = worldSize('ggtt', 'entriesPerTable', partition.entriesPerTable, 1, 64, 4);
   const first = order === 'host-first' ? host : 0;
   return {
     ggttEntries: host + aperture + hidden,

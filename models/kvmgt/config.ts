@@ -3,6 +3,7 @@
  * world as the default), the mediator's and the VFIO model's configurations, the vGPU's
  * `dma_unmap` op (a hook, `unmap-callback.ts`), and deliberate bugs of KVMGT's services.
  */
+import { worldSize } from '../world-size.js';
 import { partitionGgtt } from '../gvt/config.js';
 import type { GgttPartition, GvtConfig, GvtLayout } from '../gvt/config.js';
 import type { AllocPolicy } from '../memory/frames.js';
@@ -101,26 +102,18 @@ export function hasKvmgtBug(config: KvmgtConfig, bug: KvmgtBug): boolean {
   return config.bugs.includes(bug);
 }
 
-function size(value: unknown, what: string, min: number, max: number, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`KVMGT world: ${what} must be a whole number from ${min} to ${max}, got ${String(value)}`);
-  }
-  return value;
-}
-
 /** The world with its defaults filled in; throws an Error saying why when it cannot be set up. */
 export function kvmgtWorld(description: KvmgtWorldDescription = {}, policy: AllocPolicy = 'lifo'): KvmgtWorld {
   if (typeof description !== 'object' || description === null) throw new Error('KVMGT world: a world is an object');
   const layout = partitionGgtt(description.ggtt ?? {}, 'host-first');
   const hostEntries = layout.aperture.start;
-  const ramSectionPages = size(description.ramSectionPages, 'ramSectionPages', 1, 64, 2);
-  const ramPages = size(description.ramPages, 'ramPages', 2, 256, 8);
+  const ramSectionPages = worldSize('KVMGT world', 'ramSectionPages', description.ramSectionPages, 1, 64, 2);
+  const ramPages = worldSize('KVMGT world', 'ramPages', description.ramPages, 2, 256, 8);
   if (ramPages % ramSectionPages !== 0) {
     throw new Error(`KVMGT world: ${ramPages} RAM pages are not a whole number of ${ramSectionPages}-page sections`);
   }
-  const otherVmFrames = size(description.otherVmFrames, 'otherVmFrames', 0, 4096, 1);
-  const frames = size(description.frames, 'frames', 2, 4096, 16);
+  const otherVmFrames = worldSize('KVMGT world', 'otherVmFrames', description.otherVmFrames, 0, 4096, 1);
+  const frames = worldSize('KVMGT world', 'frames', description.frames, 2, 4096, 16);
   const used = ramPages + hostEntries + otherVmFrames;
   if (frames <= used) {
     throw new Error(
@@ -128,14 +121,21 @@ export function kvmgtWorld(description: KvmgtWorldDescription = {}, policy: Allo
     );
   }
   const sections = ramPages / ramSectionPages;
-  const dmaEntryLimit = size(description.dmaEntryLimit, 'dmaEntryLimit', 1, 65535, 8);
+  const dmaEntryLimit = worldSize('KVMGT world', 'dmaEntryLimit', description.dmaEntryLimit, 1, 65535, 8);
   if (dmaEntryLimit < sections) {
     throw new Error(
       `KVMGT world: the VMM maps guest RAM in ${sections} sections at start, but dma_entry_limit is ${dmaEntryLimit}`,
     );
   }
-  const memlockLimitPages = size(description.memlockLimitPages, 'memlockLimitPages', 1, 2 ** 31, 16);
-  const dmaPoolPages = size(description.dmaPoolPages, 'dmaPoolPages', 1, 64, 8);
+  const memlockLimitPages = worldSize(
+    'KVMGT world',
+    'memlockLimitPages',
+    description.memlockLimitPages,
+    1,
+    2 ** 31,
+    16,
+  );
+  const dmaPoolPages = worldSize('KVMGT world', 'dmaPoolPages', description.dmaPoolPages, 1, 64, 8);
   // At start the guest's driver points the vGPU's entries at the upper half of its RAM (`world.ts`).
   const initialPages = Math.min(layout.ggttEntries - hostEntries, ramPages - Math.floor(ramPages / 2));
   if (memlockLimitPages < initialPages || dmaPoolPages < initialPages) {

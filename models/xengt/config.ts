@@ -4,6 +4,7 @@
  * gfn into a device address (`backend.ts`: a hook, or the name of a built-in one), and deliberate
  * backend bugs for the meta-tests, with what each needs of a design to take effect.
  */
+import { worldSize } from '../world-size.js';
 import { partitionGgtt } from '../gvt/config.js';
 import type { GgttPartition, GvtBug, GvtConfig, GvtLayout } from '../gvt/config.js';
 import type { AllocPolicy } from '../memory/frames.js';
@@ -136,14 +137,6 @@ const DEFAULT_DOMAINS: readonly XenGtDomainDescription[] = [
 ];
 const MAPPING_POOL_BASE_GFN = 1024;
 
-function size(value: unknown, what: string, min: number, max: number, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`XenGT world: ${what} must be a whole number from ${min} to ${max}, got ${String(value)}`);
-  }
-  return value;
-}
-
 function domainsOf(world: XenGtWorldDescription): XenGtDomainDescription[] {
   const domains = world.domains ?? DEFAULT_DOMAINS;
   if (!Array.isArray(domains) || domains.length < 2 || domains.length > 8) {
@@ -154,7 +147,7 @@ function domainsOf(world: XenGtWorldDescription): XenGtDomainDescription[] {
       throw new Error(`XenGT world: dom${domid} needs translated and privileged (booleans)`);
     }
     if (domain.ramPages === undefined) throw new Error(`XenGT world: dom${domid} needs ramPages`);
-    return { ...domain, ramPages: size(domain.ramPages, `dom${domid} ramPages`, 1, 64, 1) };
+    return { ...domain, ramPages: worldSize('XenGT world', `dom${domid} ramPages`, domain.ramPages, 1, 64, 1) };
   });
 }
 
@@ -191,8 +184,8 @@ export function xenGtConfig(options: XenGtConfigOptions): XenGtConfig {
   const world = options.world ?? {};
   if (typeof world !== 'object' || world === null) throw new Error('XenGT world: a world is an object');
   const domains = domainsOf(world);
-  const backendDomid = size(world.backendDomid, 'backendDomid', 0, domains.length - 1, 0);
-  const guestDomid = size(world.guestDomid, 'guestDomid', 0, domains.length - 1, 1);
+  const backendDomid = worldSize('XenGT world', 'backendDomid', world.backendDomid, 0, domains.length - 1, 0);
+  const guestDomid = worldSize('XenGT world', 'guestDomid', world.guestDomid, 0, domains.length - 1, 1);
   const backend = domains[backendDomid];
   const guest = domains[guestDomid];
   if (backendDomid === guestDomid || backend === undefined || guest === undefined) {
@@ -205,7 +198,7 @@ export function xenGtConfig(options: XenGtConfigOptions): XenGtConfig {
   }
   if (!guest.translated) throw new Error(`XenGT world: the guest dom${guestDomid} must be translated (HVM)`);
   const ramPages = domains.reduce((total, domain) => total + domain.ramPages, 0);
-  const frames = size(world.frames, 'frames', 2, 4096, 12);
+  const frames = worldSize('XenGT world', 'frames', world.frames, 2, 4096, 12);
   if (frames <= ramPages) {
     throw new Error(
       `XenGT world: ${frames} frames hold the domains' ${ramPages} RAM pages with none left free: nothing could be ballooned in or reused`,
@@ -227,8 +220,8 @@ export function xenGtConfig(options: XenGtConfigOptions): XenGtConfig {
         privileged: domain.privileged,
         initialGfns: Array.from({ length: domain.ramPages }, (_, gfn) => gfn),
       })),
-      grantEntries: size(world.grantEntries, 'grantEntries', 0, 64, 4),
-      maptrackHandles: size(world.maptrackHandles, 'maptrackHandles', 0, 64, 4),
+      grantEntries: worldSize('XenGT world', 'grantEntries', world.grantEntries, 0, 64, 4),
+      maptrackHandles: worldSize('XenGT world', 'maptrackHandles', world.maptrackHandles, 0, 64, 4),
     },
     xen: { bugs: options.xenBugs ?? [] },
     gvt: {
@@ -242,6 +235,6 @@ export function xenGtConfig(options: XenGtConfigOptions): XenGtConfig {
     guestDomid,
     hostGgttGfns,
     mappingPoolBaseGfn: MAPPING_POOL_BASE_GFN,
-    mappingPoolSize: size(world.mappingPoolPages, 'mappingPoolPages', 1, 64, 8),
+    mappingPoolSize: worldSize('XenGT world', 'mappingPoolPages', world.mappingPoolPages, 1, 64, 8),
   };
 }

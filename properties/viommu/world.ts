@@ -15,6 +15,7 @@
  * RAM pages; shadow one page per mapped GIOVA page), so the designs are compared on their
  * mechanisms, not on running out of either. A world given smaller limits is checked against them.
  */
+import { worldSize } from '../../models/world-size.js';
 import type { IommuCaps } from '../../models/iommu/types.js';
 import type { AllocPolicy } from '../../models/memory/frames.js';
 import {
@@ -65,20 +66,12 @@ export const VIOMMU_LIMIT = 16;
 export const GIOVA_PAGES = 4;
 export const IOTLB_ENTRIES = 8;
 
-function count(value: unknown, what: string, min: number, max: number, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`vIOMMU world: ${what} must be a whole number from ${min} to ${max}, got ${String(value)}`);
-  }
-  return value;
-}
-
 /** The world with its defaults filled in; throws an Error saying why when `mode`'s VMM cannot set it up. */
 export function viommuWorldLayout(mode: ViommuMode, world: ViommuWorldDescription = {}): ViommuWorldLayout {
   if (typeof world !== 'object' || world === null) throw new Error('vIOMMU world: a world is an object of sizes');
-  const ramPages = count(world.ramPages, 'ramPages', 1, 512, RAM_PAGES);
-  const otherVmFrames = count(world.otherVmFrames, 'otherVmFrames', 0, 4096, OTHER_VM_FRAMES);
-  const frames = count(world.frames, 'frames', 2, 4096, FRAME_COUNT);
+  const ramPages = worldSize('vIOMMU world', 'ramPages', world.ramPages, 1, 512, RAM_PAGES);
+  const otherVmFrames = worldSize('vIOMMU world', 'otherVmFrames', world.otherVmFrames, 0, 4096, OTHER_VM_FRAMES);
+  const frames = worldSize('vIOMMU world', 'frames', world.frames, 2, 4096, FRAME_COUNT);
   if (frames <= ramPages + otherVmFrames) {
     throw new Error(
       `vIOMMU world: ${frames} frames hold the ${ramPages} RAM pages and the other VM's ${otherVmFrames} with none left free: no frame could be reused`,
@@ -88,10 +81,17 @@ export function viommuWorldLayout(mode: ViommuMode, world: ViommuWorldDescriptio
     frames,
     ramPages,
     otherVmFrames,
-    memlockLimitPages: count(world.memlockLimitPages, 'memlockLimitPages', 1, 2 ** 31, VIOMMU_LIMIT),
-    dmaEntryLimit: count(world.dmaEntryLimit, 'dmaEntryLimit', 1, 65535, VIOMMU_LIMIT),
-    giovaPages: count(world.giovaPages, 'giovaPages', 1, 4096, GIOVA_PAGES),
-    iotlbEntries: count(world.iotlbEntries, 'iotlbEntries', 1, 4096, IOTLB_ENTRIES),
+    memlockLimitPages: worldSize(
+      'vIOMMU world',
+      'memlockLimitPages',
+      world.memlockLimitPages,
+      1,
+      2 ** 31,
+      VIOMMU_LIMIT,
+    ),
+    dmaEntryLimit: worldSize('vIOMMU world', 'dmaEntryLimit', world.dmaEntryLimit, 1, 65535, VIOMMU_LIMIT),
+    giovaPages: worldSize('vIOMMU world', 'giovaPages', world.giovaPages, 1, 4096, GIOVA_PAGES),
+    iotlbEntries: worldSize('vIOMMU world', 'iotlbEntries', world.iotlbEntries, 1, 4096, IOTLB_ENTRIES),
   };
   if (mode === 'nested' && (layout.memlockLimitPages < ramPages || layout.dmaEntryLimit < ramPages)) {
     throw new Error(
