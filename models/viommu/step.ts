@@ -113,16 +113,17 @@ function invalidate(
   if (granularity !== 'global' && did !== GUEST_DID) return accept(state, trap, { handled: false });
   const range: InvalidatedRange = granularity === 'page' ? { startPage: giovaPage, endPage: giovaPage + pages } : 'all';
   const handled = handleInvalidation(state, config, range);
-  // The counters of the mode's mechanism, and any other the VMM's requests moved.
-  const replayed = {
-    mappedPages: handled.mappedPages,
-    unmappedPages: handled.unmappedPages,
-    failedPages: handled.failedPages,
-  };
-  const forwarded = { forwarded: handled.forwarded, dropped: handled.dropped };
-  const moved = (counters: Readonly<Record<string, number | boolean>>): Record<string, number | boolean> =>
-    Object.fromEntries(Object.entries(counters).filter(([, value]) => value !== 0 && value !== false));
-  const detail = config.mode === 'shadow' ? { ...moved(forwarded), ...replayed } : { ...moved(replayed), ...forwarded };
+  // The counters of the mode's mechanism, and the other mode's when the VMM's requests moved them.
+  const { mappedPages, unmappedPages, failedPages, forwarded, dropped } = handled;
+  const replayed = { mappedPages, unmappedPages, failedPages };
+  const detail =
+    config.mode === 'shadow'
+      ? forwarded || dropped > 0
+        ? { ...replayed, forwarded, dropped }
+        : replayed
+      : mappedPages + unmappedPages + failedPages > 0
+        ? { forwarded, dropped, ...replayed }
+        : { forwarded, dropped };
   return accept({ ...state, host: handled.host }, { ...handled.costs, vmExits: 1 }, { handled: true, ...detail });
 }
 

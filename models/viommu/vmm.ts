@@ -161,15 +161,7 @@ export function handleInvalidation(
   config: ViommuConfig,
   range: InvalidatedRange,
 ): HandledInvalidation {
-  let mapped: ReadonlyMap<number, FirstLevelEntry> | undefined;
-  const requests = config.vmm.invalidation({
-    state,
-    range,
-    get mapped() {
-      mapped ??= shadowedEntries(state);
-      return mapped;
-    },
-  });
+  const requests = config.vmm.invalidation({ state, range, mapped: shadowedEntries(state) });
   let host = state.host;
   let costs = noCosts;
   const results: PassthroughResult[] = [];
