@@ -161,7 +161,16 @@ export function handleInvalidation(
   config: ViommuConfig,
   range: InvalidatedRange,
 ): HandledInvalidation {
-  const requests = config.vmm.invalidation({ state, range, mapped: shadowedEntries(state) });
+  // What the VMM has mapped is read from VFIO when the handler first asks (the nested one never does).
+  let mapped: ReadonlyMap<number, FirstLevelEntry> | undefined;
+  const requests = config.vmm.invalidation({
+    state,
+    range,
+    get mapped() {
+      mapped ??= shadowedEntries(state);
+      return mapped;
+    },
+  });
   let host = state.host;
   let costs = noCosts;
   const results: PassthroughResult[] = [];
