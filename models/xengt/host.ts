@@ -39,25 +39,41 @@ import type { XenGtState } from './types.js';
 
 export type XenGtHost = GvtHost<XenGtState> & HostGgtt<XenGtState>;
 
-const hosts = new WeakMap<XenGtConfig, { readonly running: XenGtHost; readonly teardown: XenGtHost }>();
+/** Why the DMA cache lets go of an address (`XenGtUnmapRequest.reason`). */
+export type ReleaseReason = XenGtUnmapRequest['reason'];
 
-function hostsOf(config: XenGtConfig): { readonly running: XenGtHost; readonly teardown: XenGtHost } {
+const hosts = new WeakMap<XenGtConfig, Readonly<Record<ReleaseReason, XenGtHost>>>();
+
+/**
+ * The services for one configuration (its backend decides them), on a state whose Xen part is the
+ * step's own. `reason`: why the cache lets go of addresses (`vgpu-destroy` while the vGPU is torn
+ * down).
+ */
+export function xenGtHost(config: XenGtConfig, reason: ReleaseReason = 'last-reference'): XenGtHost {
   let known = hosts.get(config);
   if (known === undefined) {
-    known = { running: makeHost(config, 'last-reference'), teardown: makeHost(config, 'vgpu-destroy') };
+    known = {
+      'last-reference': makeHost(config, (state) => state.xen, 'last-reference'),
+      'vgpu-destroy': makeHost(config, (state) => state.xen, 'vgpu-destroy'),
+    };
     hosts.set(config, known);
   }
-  return known;
+  return known[reason];
 }
 
-/** The services for one configuration (its backend decides them). */
-export function xenGtHost(config: XenGtConfig): XenGtHost {
-  return hostsOf(config).running;
-}
-
-/** The services while the vGPU is destroyed: the backend is told its addresses go with the vGPU. */
-export function xenGtTeardownHost(config: XenGtConfig): XenGtHost {
-  return hostsOf(config).teardown;
+/**
+ * The services for a step whose state still shares Xen's part with the state before it: Xen is
+ * shared afresh (copy-on-write) the first time the backend's calls change it.
+ */
+export function copyOnWriteHost(config: XenGtConfig, shared: XenState, reason: ReleaseReason): XenGtHost {
+  return makeHost(
+    config,
+    (state) => {
+      if (state.xen === shared) state.xen = shareXenState(shared);
+      return state.xen;
+    },
+    reason,
+  );
 }
 
 /** The guest's own RAM entry at `gfn` (not a grant or foreign entry), while the guest runs. */
@@ -109,24 +125,26 @@ function perform(xen: XenState, config: XenGtConfig, call: XenBackendCall): OpRe
   }
 }
 
-function makeHost(config: XenGtConfig, reason: XenGtUnmapRequest['reason']): XenGtHost {
+function makeHost(config: XenGtConfig, writableXen: (state: XenGtState) => XenState, reason: ReleaseReason): XenGtHost {
   const backend = config.backend;
   const throughIommu = backend.addressing === 'backend-iommu';
   return {
     dmaMap(state, gfn) {
-      let free: number | null | undefined;
       const plan = backend.map({
         state,
         config,
         gfn,
         guestMfn: guestRamMfn(state.xen, config, gfn),
-        get freePoolGfn() {
-          free ??= freePoolGfn(state, config);
-          return free;
-        },
+        freePoolGfn: freePoolGfn(state, config),
       });
       if ('errno' in plan) return { ok: false, errno: plan.errno };
-      if (plan.calls.length === 0) return { ok: true, dmaAddr: plan.dmaAddr };
+      const [only, ...more] = plan.calls;
+      if (only === undefined) return { ok: true, dmaAddr: plan.dmaAddr };
+      if (more.length === 0) {
+        // One call: a call Xen refuses changes nothing, so it runs on the step's own Xen.
+        const done = perform(writableXen(state), config, only);
+        return done.ok ? { ok: true, dmaAddr: plan.dmaAddr } : { ok: false, errno: String(done.error) };
+      }
       // All or nothing: the calls run on a state of their own, adopted when every one succeeded.
       const xen = shareXenState(state.xen);
       for (const call of plan.calls) {
@@ -148,9 +166,8 @@ function makeHost(config: XenGtConfig, reason: XenGtUnmapRequest['reason']): Xen
       });
       if (calls.length === 0) return;
       // A refused call changes nothing and the release goes on.
-      const xen = shareXenState(state.xen);
+      const xen = writableXen(state);
       for (const call of calls) perform(xen, config, call);
-      state.xen = xen;
     },
     trackAdd(state, gfn) {
       if (state.vgpu === null) return 'ESRCH';

@@ -29,7 +29,8 @@ import { shareXenState } from '../xen/copy-on-write.js';
 import { createXenState, runningDomain } from '../xen/state.js';
 import type { XenGtCommand } from './commands.js';
 import type { XenGtConfig } from './config.js';
-import { guestRam, isPoolGfn, xenGtHost, xenGtTeardownHost } from './host.js';
+import { copyOnWriteHost, guestRam, isPoolGfn, xenGtHost } from './host.js';
+import type { ReleaseReason } from './host.js';
 import type { XenGtHost } from './host.js';
 import type { XenGtResult, XenGtState } from './types.js';
 
@@ -87,16 +88,16 @@ export function stepXenGt(state: XenGtState, config: XenGtConfig, command: XenGt
   }
   // Unchanged parts stay the same objects, so invariants that read only them are not re-checked:
   // Xen's operations leave the mediator's part alone, and the mediator's commands change Xen only
-  // through the backend's calls, which run on a share of Xen the step then adopts.
+  // through the backend's calls, which copy it when they first do.
   if (xenOnly.has(command.kind) || command.kind === 'destroyDomain') {
     const next: XenGtState = xenOnly.has(command.kind)
       ? { ...state, xen: shareXenState(state.xen) }
       : cloneXenGt(state);
-    const applied = apply(next, config, xenGtHost(config), command);
+    const applied = apply(next, config, (reason) => xenGtHost(config, reason), command);
     return { state: settled(state, next), result: { ...applied.result, accesses: applied.accesses ?? [] } };
   }
   const next: XenGtState = { xen: state.xen, ...cloneXenGtMediator(state) };
-  const applied = apply(next, config, xenGtHost(config), command);
+  const applied = apply(next, config, (reason) => copyOnWriteHost(config, state.xen, reason), command);
   return { state: settled(state, next), result: { ...applied.result, accesses: applied.accesses ?? [] } };
 }
 
@@ -116,7 +117,11 @@ function settled(before: XenGtState, next: XenGtState): XenGtState {
   return unchanged ? before : next;
 }
 
-function apply(state: XenGtState, config: XenGtConfig, host: XenGtHost, command: XenGtCommand): Applied {
+/** The services of a step: on its own Xen or a copy-on-write one, releasing for `reason`. */
+type HostFor = (reason: ReleaseReason) => XenGtHost;
+
+function apply(state: XenGtState, config: XenGtConfig, hostFor: HostFor, command: XenGtCommand): Applied {
+  const host = hostFor('last-reference');
   if (isGvtCommand(command)) return applyGvtCommand(state, host, config.gvt, guestMemory(config), command);
   const xen = state.xen;
   const gvt = config.gvt;
@@ -153,9 +158,9 @@ function apply(state: XenGtState, config: XenGtConfig, host: XenGtHost, command:
       if (command.domid === config.backendDomid && isPoolGfn(config, command.gfn)) return { result: fail('EBUSY') };
       return { result: removeForeignMapping(xen, config.xen, command) };
     case 'destroyDomain':
-      return { result: destroyGuestOrDomain(state, config, command.domid) };
+      return { result: destroyGuestOrDomain(state, config, hostFor('vgpu-destroy'), command.domid) };
     case 'vgpuDestroy':
-      return { result: destroyVgpu(state, config) };
+      return { result: destroyVgpu(state, config, hostFor('vgpu-destroy')) };
     case 'vgpuCreate':
       return { result: createVgpu(state, config) };
   }
@@ -178,17 +183,17 @@ function createVgpu(state: XenGtState, config: XenGtConfig): OpResult {
 }
 
 /** The mediator's teardown: the backend is told each address goes with the vGPU (`reason: 'vgpu-destroy'`). */
-function destroyVgpu(state: XenGtState, config: XenGtConfig): OpResult {
+function destroyVgpu(state: XenGtState, config: XenGtConfig, teardown: XenGtHost): OpResult {
   if (state.vgpu === null) return fail('ENODEV');
-  teardownVgpu(state, xenGtTeardownHost(config), config.gvt);
+  teardownVgpu(state, teardown, config.gvt);
   return succeed();
 }
 
 /** Destroying the vGPU's guest takes the vGPU with it first (its device model goes away). */
-function destroyGuestOrDomain(state: XenGtState, config: XenGtConfig, domid: number): OpResult {
+function destroyGuestOrDomain(state: XenGtState, config: XenGtConfig, teardown: XenGtHost, domid: number): OpResult {
   const domain = runningDomain(state.xen, domid);
   if (domain !== undefined && !domain.privileged && domid === config.guestDomid && state.vgpu !== null) {
-    destroyVgpu(state, config);
+    destroyVgpu(state, config, teardown);
   }
   return destroyDomain(state.xen, config.xen, domid);
 }
