@@ -119,13 +119,21 @@ export interface XenGtConfigOptions {
    * design's own.
    */
   readonly backend: XenGtBackendName | XenGtBackend;
+  /** The world (today's by default). */
   readonly world?: XenGtWorldDescription;
+  /** How the allocator hands out free frames (default `lifo`). */
   readonly policy?: AllocPolicy;
+  /** The seed of the `random` policy (default `dmaprop`). */
   readonly randomSeed?: string;
+  /** Deliberate bugs of the Xen model. */
   readonly xenBugs?: readonly XenBug[];
+  /** Deliberate bugs of the backend, applied to whichever backend the design has. */
   readonly bugs?: readonly XenGtBug[];
+  /** The mediator write-protects the guest's page tables (default `true`). */
   readonly writeProtect?: boolean;
+  /** The scanner's batch-buffer handling (default `shadow-copy`). */
   readonly cmdbuf?: GvtConfig['cmdbuf'];
+  /** Deliberate bugs of the GVT-g mediator. */
   readonly gvtBugs?: readonly GvtBug[];
 }
 
