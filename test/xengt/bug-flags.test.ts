@@ -5,7 +5,15 @@
  * A backend or a world that is not one throws too.
  */
 import { describe, expect, test } from 'vitest';
-import { gvtBugs, xenBugs, xenGtBugs, xenGtDesign, xenGtLookupBackend } from '../../src/index.js';
+import {
+  gvtBugNeeds,
+  gvtBugs,
+  xenBugNeeds,
+  xenBugs,
+  xenGtBugs,
+  xenGtDesign,
+  xenGtLookupBackend,
+} from '../../src/index.js';
 import type { XenGtDesignOptions } from '../../src/index.js';
 
 function design(options: Partial<XenGtDesignOptions>): () => unknown {
@@ -79,6 +87,21 @@ describe('xenGtDesign refuses bugs', () => {
     },
   ])('$what', ({ options, message }) => {
     expect(design(options)).toThrow(message);
+  });
+
+  test('every bug that needs grants, write protection, PPGTTs or batch buffers is refused without them', () => {
+    const grantless = { maptrackHandles: 0 };
+    for (const bug of xenBugs.filter((name) => xenBugNeeds[name].needs.includes('grant-mapping'))) {
+      expect(design({ world: grantless, xenBugs: [bug] })).toThrow(`xenBugs: '${bug}' cannot take effect`);
+    }
+    for (const bug of gvtBugs) {
+      const needs = gvtBugNeeds[bug].needs;
+      if (needs.includes('write-protection')) {
+        expect(design({ writeProtect: false, gvtBugs: [bug] })).toThrow(`gvtBugs: '${bug}' cannot take effect`);
+      }
+      if (needs.length > 0) expect(design({ commands: 'xen', gvtBugs: [bug] })).toThrow(`gvtBugs: '${bug}'`);
+      else expect(design({ commands: 'xen', gvtBugs: [bug] })).not.toThrow();
+    }
   });
 
   test('every bug is accepted where it can act', () => {
