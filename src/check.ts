@@ -54,6 +54,11 @@ export interface CheckOptions {
   /** The purity guard (`RunOptions.strict`): a step that changes the state it was given is a crash. */
   readonly strict?: boolean;
   /**
+   * Minimize each counterexample after fast-check's shrinking (default true). `false` keeps
+   * fast-check's shrunk trace: faster, for callers that only need a replayable trace.
+   */
+  readonly minimize?: boolean;
+  /**
    * Asked before every run and every shrinking attempt: true stops the check cleanly with what it
    * found so far (Ctrl-C). The check is then `interrupted` and says so.
    */
@@ -259,6 +264,16 @@ function unlessStopped(
   return stop === undefined ? fails : (commands) => !stop() && fails(commands);
 }
 
+/** The deterministic minimization after fast-check's shrinking, unless the check asked for none. */
+function minimizeUnless(
+  options: CheckOptions,
+  shrunk: unknown[],
+  fails: (commands: unknown[]) => boolean,
+): { commands: unknown[]; attempts: number } {
+  if (options.minimize === false) return { commands: shrunk, attempts: 0 };
+  return minimize(shrunk as object[], unlessStopped(options, fails));
+}
+
 /** The executed prefix of `templates` up to the first violation of `invariant`, as concrete commands. */
 function failingPrefix(design: AnyDesign, templates: readonly unknown[], invariant: string): unknown[] {
   return runTrace(design, templates, { invariants: [invariant] }).steps.map((step) => step.command);
@@ -273,10 +288,7 @@ export function counterexampleFor(design: AnyDesign, invariant: string, options:
   );
   if (found === null) return null;
   const shrunk = failingPrefix(design, found.templates, invariant);
-  const minimized = minimize(
-    shrunk as object[],
-    unlessStopped(options, (commands) => violates(design, commands, invariant)),
-  );
+  const minimized = minimizeUnless(options, shrunk, (commands) => violates(design, commands, invariant));
   return describeCounterexample(design, invariant, minimized.commands, {
     replay: { seed: options.seed, path: found.path },
     foundLength: found.foundLength,
@@ -305,10 +317,7 @@ export function crashReportFor(design: AnyDesign, crash: Crash, options: CheckOp
   const found = searchAndShrink(design, options, (templates) => crashesLike(design, templates, crash));
   if (found === null) return null;
   const shrunk = crashingPrefix(design, found.templates, crash);
-  const minimized = minimize(
-    shrunk as object[],
-    unlessStopped(options, (commands) => crashesLike(design, commands, crash)),
-  );
+  const minimized = minimizeUnless(options, shrunk, (commands) => crashesLike(design, commands, crash));
   return describeCrash(design, crash, minimized.commands, {
     replay: { seed: options.seed, path: found.path },
     foundLength: found.foundLength,

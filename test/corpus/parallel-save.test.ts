@@ -1,5 +1,5 @@
 /**
- * Eight `dmaprop check --save` processes writing into one corpus at once lose nothing and
+ * Four `dmaprop check --save` processes writing into one corpus at once lose nothing and
  * duplicate nothing: the directory ends with exactly the distinct entries, and no temporary file.
  */
 import { spawn } from 'node:child_process';
@@ -13,7 +13,7 @@ import { exitStatus } from '../../src/exit-codes.js';
 import { xenLookup } from '../../properties/xengt/designs.js';
 import { temporaryCorpus } from './corpus-fixture.js';
 
-const SEEDS = [501, 502, 503, 504, 505, 506, 507, 508];
+const SEEDS = [501, 502, 503, 504];
 const RUNS = 60;
 
 function saveRun(corpus: string, seed: number): Promise<number> {
@@ -42,7 +42,7 @@ function saveRun(corpus: string, seed: number): Promise<number> {
 }
 
 describe('concurrent saves', () => {
-  test('8 parallel --save runs produce exactly the distinct entries', async () => {
+  test('4 parallel --save runs produce exactly the distinct entries', async () => {
     const corpus = temporaryCorpus();
     const codes = await Promise.all(SEEDS.map((seed) => saveRun(corpus, seed)));
     const checks = SEEDS.map((seed) => checkDesign(xenLookup, { seed, runs: RUNS }));
