@@ -27,6 +27,8 @@ export type FieldType =
   | 'whole number or null'
   | BoundedNumber
   | 'boolean'
+  /** A flag that may be absent: `phased: true` on a command that starts an operation left in flight. */
+  | 'optional boolean'
   /** An unsigned 64-bit ioctl argument as a decimal string, at most 2^64 − 1. */
   | 'u64 string'
   /** A vfio-ccw channel program: a list of `{ iovaPage, write }`, each page below 2^52. */
@@ -104,6 +106,7 @@ function checkOf(type: FieldType): (value: unknown) => boolean {
     case 'whole number or null':
       return (value) => value === null || isWhole(value);
     case 'boolean':
+    case 'optional boolean':
       return (value) => typeof value === 'boolean';
     case 'u64 string':
       return isU64String;
@@ -215,13 +218,18 @@ function compile(schema: CommandSchema, picks: boolean): (command: unknown) => C
         ? { field: 'kind', problem: 'missing' }
         : { field: 'kind', problem: `unknown command kind ${quotedKind(kind)}` };
     }
+    let present = 0;
     for (const { field, type, fits } of fields) {
-      if (!Object.hasOwn(record, field)) return { field, problem: 'missing' };
+      if (!Object.hasOwn(record, field)) {
+        if (type === 'optional boolean') continue;
+        return { field, problem: 'missing' };
+      }
+      present += 1;
       const value = record[field];
       if (!fits(value)) return { field, problem: problemOf(value, type) };
     }
     const keys = Object.keys(record);
-    if (keys.length !== fields.length + 1) {
+    if (keys.length !== present + 1) {
       const extra = keys.find((field) => field !== 'kind' && !fields.some((known) => known.field === field));
       if (extra !== undefined) return { field: extra, problem: `not a field of ${String(kind)}` };
     }

@@ -4,6 +4,8 @@
  * `phased: true`, and the resolution of an advance's pick against what is in flight.
  */
 import type { InterleavingSpace } from '../../src/design.js';
+import type { FieldType } from './command-schema.js';
+import { upTo } from './command-schema.js';
 
 /** The kind of the scheduler's command: run the next phase of in-flight operation `op` (oldest first). */
 export const ADVANCE = 'advance';
@@ -13,6 +15,17 @@ export interface AdvanceCommand {
   /** Index into the operations in flight, oldest first (a template holds a pick: any whole number). */
   readonly op: number;
 }
+
+/** The most operations a stack keeps in flight: an advance's index is below it. */
+export const MAX_IN_FLIGHT = 64;
+
+/** The schema of `advance`, to add to a stack's command schema. */
+export const advanceSchema: Readonly<Record<typeof ADVANCE, Readonly<Record<string, FieldType>>>> = {
+  [ADVANCE]: { op: upTo(MAX_IN_FLIGHT - 1, 'an index into the operations in flight') },
+};
+
+/** The field a phased kind's schema adds: `phased: true` starts the operation and leaves it in flight. */
+export const phasedField: Readonly<Record<'phased', FieldType>> = { phased: 'optional boolean' };
 
 /** The interleaving space of a stack: its phased kinds and how many phases each has. */
 export function phasedSpace<T extends { readonly kind: string }>(
