@@ -1,0 +1,3 @@
+import { testOurDesigns } from './our-designs.js';
+
+testOurDesigns('mediated');
