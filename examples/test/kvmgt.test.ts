@@ -18,8 +18,11 @@ describe('example/unmap-scratches-only-its-range', () => {
     const check = expectDesignMeets(kvmgtFlushWholeCache, { runs: 300 });
     const [found] = check.violations;
     expect(found?.invariant).toBe('example/unmap-scratches-only-its-range');
-    expect(found?.steps).toEqual([{ kind: 'vmmUnmapRam', gfn: 4, npages: 4 }]);
-    expect(found?.violation.message).toBe('UNMAP_DMA of gfns 4–7 pointed GGTT entry 4 (guest page gfn 8) at scratch');
+    // One UNMAP_DMA of a RAM section (seed 1: gfns 4–7, which scratches GGTT entry 4, gfn 8).
+    expect(found?.steps).toMatchObject([{ kind: 'vmmUnmapRam' }]);
+    expect(found?.violation.message).toMatch(
+      /^UNMAP_DMA of gfns \d+–\d+ pointed .+ \(guest page gfn \d+\) at scratch$/,
+    );
     // The op that flushes only the range passes the same step. (A check's steps are typed
     // `unknown`: checkDesign is not generic in the command type.)
     const steps = (found?.steps ?? []) as readonly KvmgtCommand[];
