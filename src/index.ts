@@ -254,6 +254,7 @@ export type {
   VmmHooks,
   VmmRequest,
 } from '../models/viommu/vmm-hooks.js';
+export { shadowedEntries } from '../models/viommu/vmm.js';
 export type { DriverOp, DriverOpKind } from '../models/viommu/driver.js';
 export type { ViommuPairConfig, ViommuPairState } from '../models/viommu/pair.js';
 export type { FirstLevelEntry } from '../models/iommu/types.js';

@@ -10,7 +10,7 @@
  * stock shadow VMM, and our first try, which had the balloon handler but kept the stock
  * invalidation handler (the next invalidation maps the page again).
  */
-import { replayGuestTable, shadowBalloon, viommuDesign, viommuDifferentialDesign } from 'dmaprop';
+import { replayGuestTable, shadowBalloon, shadowedEntries, viommuDesign, viommuDifferentialDesign } from 'dmaprop';
 import type {
   BalloonHandler,
   InvalidationHandler,
@@ -19,7 +19,7 @@ import type {
   ViommuWorldDescription,
   VmmRequest,
 } from 'dmaprop';
-import { balloonedPageNotPinned, vmmMappings } from '../invariants/ballooned-page-not-pinned.js';
+import { balloonedPageNotPinned } from '../invariants/ballooned-page-not-pinned.js';
 
 /** A world of our own: more GIOVA space than guest RAM, a small IOTLB. */
 export const world: ViommuWorldDescription = { frames: 14, ramPages: 6, giovaPages: 8, iotlbEntries: 2 };
@@ -34,8 +34,10 @@ export const replaySkippingBallooned: InvalidationHandler = (trap) =>
 export const balloonUnmapsFirst: BalloonHandler = (request) => {
   const { state, gpaPage, direction } = request;
   if (direction === 'out') {
-    const unmaps = [...vmmMappings(state)]
-      .filter(([, mappedGpaPage]) => mappedGpaPage === gpaPage)
+    // A balloon request does not carry what the VMM has mapped (a trap does, as `trap.mapped`):
+    // shadowedEntries reads it back from VFIO's mappings, as the trap's is.
+    const unmaps = [...shadowedEntries(state)]
+      .filter(([, entry]) => entry.gpaPage === gpaPage)
       .map(([iovaPage]): VmmRequest => ({ kind: 'unmapDma', iovaPage, npages: 1 }));
     return [...unmaps, ...shadowBalloon(request)];
   }

@@ -5,28 +5,18 @@
  * it. We want more: the balloon is how the host takes memory back, and a guest that balloons out a
  * page it still maps in its vIOMMU must not keep the frame.
  */
+import { shadowedEntries } from 'dmaprop';
 import type { Invariant, ViommuCommand, ViommuState } from 'dmaprop';
-
-/** IOVA page → GPA page of every page VFIO maps for the VMM (its MAP_DMAs of guest RAM). */
-export function vmmMappings(state: ViommuState): Map<number, number> {
-  const mapped = new Map<number, number>();
-  const backend = state.host.vfio.container.backend;
-  if (backend?.kind !== 'type1') return mapped;
-  for (const dma of backend.dmas) {
-    for (let page = 0; page < dma.npages; page++) {
-      mapped.set(dma.iovaPage + page, dma.vaddrPage + page - state.guestRam.vaddrPage);
-    }
-  }
-  return mapped;
-}
 
 export const balloonedPageNotPinned: Invariant<ViommuState, ViommuCommand> = {
   name: 'example/ballooned-page-not-pinned',
   class: 'accounting',
   description: 'no VFIO mapping covers a guest RAM page the guest has ballooned out',
+  // What VFIO maps for the VMM (its container) and what the balloon holds.
   reads: (state) => [state.host.vfio.container, state.guest.ballooned],
   check({ after }) {
-    for (const [iovaPage, gpaPage] of vmmMappings(after)) {
+    // IOVA page → the GPA page the VMM's MAP_DMA mapped there, read back from VFIO's mappings.
+    for (const [iovaPage, { gpaPage }] of shadowedEntries(after)) {
       if (!after.guest.ballooned.includes(gpaPage)) continue;
       return {
         message: `GPA page ${gpaPage} is ballooned out, but VFIO still maps it at IOVA page ${iovaPage}: its frame stays pinned`,
