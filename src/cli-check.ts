@@ -40,18 +40,28 @@ export interface CheckFlags {
   readonly corpus: string;
 }
 
-/** The designs named (all when none), each with a well-formed declaration; otherwise bad usage. */
+/** A `--design` pattern as a test of ids: `*` matches any run of characters (`example/*`). */
+function idPattern(pattern: string): (id: string) => boolean {
+  if (!pattern.includes('*')) return (id) => id === pattern;
+  const escaped = pattern.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'));
+  const regex = new RegExp(`^${escaped.join('.*')}$`);
+  return (id) => regex.test(id);
+}
+
+/**
+ * The designs named (all when none; a name may hold `*` wildcards), each once, in the order
+ * named, with a well-formed declaration; anything else is bad usage.
+ */
 export function selectDesigns(registry: readonly AnyDesign[], ids: readonly string[] | undefined): AnyDesign[] {
-  const selected =
-    ids === undefined || ids.length === 0
-      ? [...registry]
-      : ids.map((id) => {
-          const design = registry.find((known) => known.id === id);
-          if (design === undefined) {
-            throw new UsageError(`unknown design '${id}' (known: ${registry.map((known) => known.id).join(', ')})`);
-          }
-          return design;
-        });
+  const selected: AnyDesign[] = [];
+  if (ids === undefined || ids.length === 0) selected.push(...registry);
+  for (const pattern of ids ?? []) {
+    const matches = registry.filter((design) => idPattern(pattern)(design.id));
+    if (matches.length === 0) {
+      throw new UsageError(`unknown design '${pattern}' (known: ${registry.map((known) => known.id).join(', ')})`);
+    }
+    for (const design of matches) if (!selected.includes(design)) selected.push(design);
+  }
   const problems = selected.flatMap(designProblems);
   if (problems.length > 0) throw new UsageError(problems.join('\n'));
   return selected;

@@ -30,10 +30,16 @@ function readEntryFile(file: string, registry: readonly AnyDesign[]): ReturnType
   }
 }
 
-export function runReplay(file: string, flags: ReplayFlags, io: CliIo, registry: readonly AnyDesign[]): number {
+export function runReplay(
+  file: string,
+  flags: ReplayFlags,
+  io: CliIo,
+  registry: readonly AnyDesign[],
+  configFile: string | null = null,
+): number {
   const { entry, design } = readEntryFile(file, registry);
   if (flags.ts === true) {
-    io.out(replaySnippet(entry, file));
+    io.out(replaySnippet(entry, file, configFile ?? undefined));
     return 0;
   }
   const invariants = entry.invariant === undefined ? [] : [entry.invariant];

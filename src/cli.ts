@@ -19,7 +19,7 @@ import { UsageError, processIo } from './cli-io.js';
 import type { CliIo } from './cli-io.js';
 import { runReplay } from './cli-replay.js';
 import type { ReplayFlags } from './cli-replay.js';
-import type { AnyDesign } from './design.js';
+import type { AnyDesign, Invariant } from './design.js';
 import { DEFAULT_MAX_STATES } from './explore.js';
 import { SEED_MAX } from './seed.js';
 import { parseShard } from './shard.js';
@@ -73,14 +73,23 @@ function runDesigns(flags: { json?: boolean }, io: CliIo, registry: readonly Any
     stack: design.stack,
     expected: design.expected,
     description: design.description,
+    breaks: design.breaks,
+    invariants: design.invariants.map((invariant: Invariant<unknown, unknown>) => ({
+      name: invariant.name,
+      class: invariant.class,
+      description: invariant.description,
+    })),
+    explore: design.explore !== undefined,
   }));
   if (flags.json === true) {
     io.out(`${JSON.stringify(rows, null, 2)}\n`);
     return 0;
   }
   const width = Math.max(...rows.map((row) => row.id.length));
-  for (const row of rows)
-    io.out(`${row.id.padEnd(width)}  ${row.stack.padEnd(8)} ${row.expected.padEnd(8)}  ${row.description}\n`);
+  const stackWidth = Math.max(...rows.map((row) => row.stack.length));
+  for (const row of rows) {
+    io.out(`${row.id.padEnd(width)}  ${row.stack.padEnd(stackWidth)}  ${row.expected.padEnd(8)}  ${row.description}\n`);
+  }
   return 0;
 }
 
@@ -117,12 +126,15 @@ function program(io: CliIo, builtIn: readonly AnyDesign[], setExit: (code: numbe
   root
     .command('designs')
     .description('list the registered designs with their stack and expected verdict')
-    .option('--json', 'print JSON: [{ id, stack, expected, description }]')
+    .option(
+      '--json',
+      'print JSON: [{ id, stack, expected, description, breaks, invariants: [{ name, class, description }], explore }]',
+    )
     .action((flags: { json?: boolean }) => setExit(runDesigns(flags, io, loaded.designs)));
   root
     .command('check')
     .description('check designs against every invariant; exit 0 when each meets its expectation')
-    .option('-d, --design <id...>', 'design ids to check (default: all)')
+    .option('-d, --design <id...>', "design ids to check, '*' a wildcard (default: all)")
     .addOption(
       new Option('-r, --runs <n>', 'sequences generated per design and seed')
         .default(DEFAULT_RUNS)
@@ -231,7 +243,9 @@ function program(io: CliIo, builtIn: readonly AnyDesign[], setExit: (code: numbe
     .argument('<file>', 'corpus entry (.json)')
     .option('--json', 'print the replay as JSON')
     .option('--ts', 'print a TypeScript snippet that replays the entry through the public API')
-    .action((file: string, flags: ReplayFlags) => setExit(runReplay(file, flags, io, loaded.designs)));
+    .action((file: string, flags: ReplayFlags) =>
+      setExit(runReplay(file, flags, io, loaded.designs, loaded.configFile)),
+    );
   return root;
 }
 

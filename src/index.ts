@@ -258,3 +258,32 @@ export { shadowedEntries } from '../models/viommu/vmm.js';
 export type { DriverOp, DriverOpKind } from '../models/viommu/driver.js';
 export type { ViommuPairConfig, ViommuPairState } from '../models/viommu/pair.js';
 export type { FirstLevelEntry } from '../models/iommu/types.js';
+
+// The parts of the stacks' states, for invariants of your own (every state is plain data).
+export type { AllocPolicy, Frame, FrameOwner, HostMemory } from '../models/memory/frames.js';
+export type { ActiveEntry, DomainLife, GrantEntry, MaptrackEntry } from '../models/xen/types.js';
+export type { GpuAccess, GuestPage, GuestPte, PpgttMm, Spt, SptLevel, Workload } from '../models/gvt/types.js';
+export type {
+  DeviceKind,
+  GroupSpec,
+  ProcessPage,
+  Type1Backend,
+  VfioContainer,
+  VfioDevice,
+  VfioDma,
+  VfioDomain,
+  VfioGroup,
+  VfioParams,
+  VfioPfn,
+  VmmProcess,
+} from '../models/vfio/types.js';
+export type {
+  DeviceContext,
+  FlushQueueEntry,
+  IommuDomain,
+  IommuState,
+  IotlbEntry,
+  PageTableEntry,
+} from '../models/iommu/types.js';
+export type { CommandProblem, InFlight, InterleavingSpace } from './design.js';
+export type { RunStats } from './stats.js';

@@ -4,15 +4,26 @@
  */
 import type { CorpusEntry } from './corpus-entry.js';
 
-export function replaySnippet(entry: CorpusEntry, source: string): string {
+/**
+ * `config`: the config file the entry's design comes from (`--config`), imported by the snippet;
+ * a built-in design is found with `findDesign`.
+ */
+export function replaySnippet(entry: CorpusEntry, source: string, config?: string): string {
   const steps = entry.steps.map((step) => `  ${JSON.stringify(step)},`).join('\n');
   const invariants = entry.invariant === undefined ? [] : [entry.invariant];
   const what = entry.expect === 'crash' ? `crash in ${entry.crash.site}` : entry.invariant;
   return [
     `// Replays ${source} (${entry.design}, ${what}) through dmaprop's public API.`,
     `import { findDesign, runTrace } from 'dmaprop';`,
+    ...(config === undefined
+      ? []
+      : [
+          `import config from ${JSON.stringify(config.startsWith('.') || config.startsWith('/') ? config : `./${config}`)};`,
+        ]),
     '',
-    `const design = findDesign(${JSON.stringify(entry.design)});`,
+    config === undefined
+      ? `const design = findDesign(${JSON.stringify(entry.design)});`
+      : `const design = config.designs.find((known) => known.id === ${JSON.stringify(entry.design)}) ?? findDesign(${JSON.stringify(entry.design)});`,
     `if (design === undefined) throw new Error('design ${entry.design} is not registered');`,
     'const steps = [',
     steps,

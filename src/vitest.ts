@@ -24,6 +24,8 @@ import { SEED_VARIABLE } from './seed.js';
 export interface DesignTestOptions extends Partial<Omit<CheckOptions, 'onRun' | 'shouldStop'>> {
   /** The test's name; the design's id and expectation by default. */
   readonly name?: string;
+  /** The config file that exports the design, so the report's replay line runs it (`--config`). */
+  readonly config?: string;
   /** vitest's timeout for the test, in ms (default 60 s). */
   readonly timeoutMs?: number;
 }
@@ -45,8 +47,8 @@ export class DesignCheckFailure extends Error {
 }
 
 /** The report of a check, each counterexample followed by its steps with the state that matters. */
-export function checkReport(check: DesignCheck, design: AnyDesign): string {
-  const lines = [formatDesignCheck(check, design)];
+export function checkReport(check: DesignCheck, design: AnyDesign, config?: string): string {
+  const lines = [formatDesignCheck(check, design, config)];
   for (const counterexample of [...check.violations, ...(check.crash === null ? [] : [check.crash])]) {
     const title = 'invariant' in counterexample ? counterexample.invariant : `crash (${counterexample.crash.name})`;
     lines.push('', `  ${title}, step by step:`);
@@ -59,9 +61,10 @@ export function checkReport(check: DesignCheck, design: AnyDesign): string {
 export function expectDesignMeets<S, C extends T, T extends Command>(
   design: Design<S, C, T>,
   options: DesignTestOptions = {},
-): DesignCheck {
+): DesignCheck<C> {
+  // The test's own options (name, timeout, config) are not the check's, but none changes a search.
   const check = checkDesign(design, { seed: testSeed(), runs: 1000, strict: true, ...options });
-  if (!check.met) throw new DesignCheckFailure(check, checkReport(check, design));
+  if (!check.met) throw new DesignCheckFailure(check, checkReport(check, design, options.config));
   return check;
 }
 

@@ -75,9 +75,39 @@ describe('--config', () => {
     const replayed = await runCli(['replay', paths[0]!, '--config', config]);
     expect(replayed.code).toBe(0);
     expect(replayed.out).toContain('✓ reproduces the recorded outcome');
+    const snippet = await runCli(['replay', paths[0]!, '--ts', '--config', config]);
+    expect(snippet.out).toContain(`import config from ${JSON.stringify(config)};`);
+    expect(snippet.out).toContain(`config.designs.find((known) => known.id === "mine/leaky-teardown")`);
     const without = await runCli(['replay', paths[0]!]);
     expect(without.code).toBe(2);
     expect(without.err).toContain("unknown design 'mine/leaky-teardown'");
+  });
+
+  test("designs --json lists each design's invariants and breaks; --design takes wildcards", async () => {
+    const listed = await runCli(['designs', '--json', '--config', config]);
+    const mine = (JSON.parse(listed.out) as { id: string; breaks: string[]; invariants: { name: string }[] }[]).find(
+      (row) => row.id === 'mine/leaky-teardown',
+    );
+    expect(mine!.breaks).toEqual(['backend-mappings-match-shadow', 'no-vgpu-no-backend-mappings']);
+    expect(mine!.invariants.map((invariant) => invariant.name)).toContain('no-vgpu-no-backend-mappings');
+    const own = await runCli([
+      'check',
+      '--config',
+      config,
+      '--design',
+      'mine/*',
+      '--seed',
+      '1',
+      '--runs',
+      '300',
+      '--json',
+    ]);
+    expect((JSON.parse(own.out) as { results: { design: string }[] }).results.map((result) => result.design)).toEqual([
+      'mine/leaky-teardown',
+    ]);
+    const none = await runCli(['check', '--config', config, '--design', 'nobody/*']);
+    expect(none.code).toBe(2);
+    expect(none.err).toContain("unknown design 'nobody/*'");
   });
 
   test('found in the working directory without --config', async () => {
