@@ -34,6 +34,13 @@ export const iommuBugs = [
    * stage-2 translation survive it (stale-IOTLB views).
    */
   'stage2-flush-skips-nested-tags',
+  /**
+   * A lazy unmap's flush-queue entry is queued before its PTE clear is visible (dma-iommu.c
+   * `queue_iova` orders them with `smp_mb()`): a flush between the two releases the entry while the
+   * PTEs are still there, a DMA refills the IOTLB from them, and the clear that follows has no
+   * flush left to wait for (`unmap.ts`). Only a window shows it.
+   */
+  'fq-queues-before-pte-clear',
 ] as const;
 
 export type IommuBug = (typeof iommuBugs)[number];
@@ -81,6 +88,7 @@ export const iommuBugNeeds: Readonly<
     otherwise: 'no unmap issues the invalidation the bug skips',
   },
   'flush-queue-skips-iotlb': { needs: ['flush-queue'], otherwise: 'no flush queue is ever drained' },
+  'fq-queues-before-pte-clear': { needs: ['flush-queue'], otherwise: 'no unmap is ever queued' },
   'psi-mask-too-small': {
     needs: ['page-selective-invalidation'],
     otherwise: 'no page-selective invalidation mask is ever computed',

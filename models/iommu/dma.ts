@@ -24,6 +24,7 @@ import { IOVA_PAGE_LIMIT, PAGE_SIZE_BYTES, isNatural } from './address.js';
 import { isDeviceId, isPasid, requestDomainId } from './domain.js';
 import { iotlbInsert, iotlbLookup } from './iotlb.js';
 import { lookupLeaf } from './page-table.js';
+import { registerRequest } from './requests.js';
 import { fail, succeed } from '../result.js';
 import type { OpResult } from '../result.js';
 import { getDomain } from './state.js';
@@ -160,4 +161,23 @@ export function dma(state: IommuState, request: DmaRequest, firstLevel: FirstLev
   return outcome.landed === 'frame'
     ? succeed({ ...common, landed: 'frame', frame: outcome.frame, reason: null })
     : succeed({ ...common, landed: 'fault', frame: null, reason: outcome.reason });
+}
+
+/**
+ * A DMA's translate phase: like `dma`, and a request that found a frame stays registered as
+ * translated and not yet landed (`requests.ts`) until the caller completes it or an invalidation
+ * drains it.
+ */
+export function translateRequest(state: IommuState, request: DmaRequest, firstLevel: FirstLevelTable = {}): OpResult {
+  const result = dma(state, request, firstLevel);
+  const domainId = result.detail?.['domainId'];
+  if (result.detail?.['landed'] === 'frame' && typeof domainId === 'number') {
+    registerRequest(state, {
+      deviceId: request.deviceId,
+      pasid: request.pasid,
+      domainId,
+      iovaPage: Math.floor(request.iova / PAGE_SIZE_BYTES),
+    });
+  }
+  return result;
 }

@@ -86,6 +86,7 @@ export function destroyDomain(state: IommuState, args: { readonly domainId: numb
   }
   delete state.flat[domain.domainId];
   delete state.domains[domain.domainId];
+  state.unsynced = state.unsynced.filter((pending) => pending.domainId !== domain.domainId);
   return succeed({ domainId: domain.domainId, releasedEntries: domain.flushQueue.length });
 }
 

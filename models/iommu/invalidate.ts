@@ -14,6 +14,8 @@
  * (GPA) address, while combined entries are indexed by GIOVA, so it drops every combined entry of
  * the nested DID, whatever its address.
  *
+ * Every invalidation drains the translated requests it covers (`requests.ts`) before it completes.
+ *
  * Left out: context-cache and PASID-cache invalidation (those caches are not modelled), device-TLB
  * invalidation, register-based vs queued submission, the invalidation-wait descriptor.
  */
@@ -21,6 +23,7 @@ import { PAGE_SIZE_BYTES, isNatural } from './address.js';
 import { hasIommuBug } from './config.js';
 import type { IommuConfig } from './config.js';
 import { iotlbDrop, iotlbEntryPages, psiBlock } from './iotlb.js';
+import { drainRequests } from './requests.js';
 import { fail, succeed } from '../result.js';
 import type { OpResult, ResultDetail } from '../result.js';
 import type { IommuState } from './types.js';
@@ -46,10 +49,12 @@ export function nestedChildren(state: IommuState, parentDomainId: number): numbe
 function flushNestedChildren(state: IommuState, parentDomainId: number): number {
   const children = nestedChildren(state, parentDomainId);
   if (children.length === 0) return 0;
+  drainRequests(state, (request) => children.includes(request.domainId));
   return iotlbDrop(state, (entry) => children.includes(entry.domainId));
 }
 
 function dropDomain(state: IommuState, domainId: number): Flush {
+  drainRequests(state, (request) => request.domainId === domainId);
   const dropped = iotlbDrop(state, (entry) => entry.domainId === domainId);
   return { granularity: 'dsi', domainId, addrPage: null, pages: null, dropped };
 }
@@ -62,6 +67,7 @@ export function flushDomain(state: IommuState, domainId: number): Flush {
 
 /** PASID-based IOTLB invalidation of all of one (DID, PASID) tag. */
 export function flushPasid(state: IommuState, domainId: number, pasid: number): number {
+  drainRequests(state, (request) => request.domainId === domainId && request.pasid === pasid);
   return iotlbDrop(state, (entry) => entry.domainId === domainId && entry.pasid === pasid);
 }
 
@@ -95,6 +101,10 @@ function flushOwnRange(
   }
   const pages = 2 ** block.mask;
   const end = block.addrPage + pages;
+  drainRequests(
+    state,
+    (request) => request.domainId === domainId && request.iovaPage >= block.addrPage && request.iovaPage < end,
+  );
   const dropped = iotlbDrop(
     state,
     (entry) =>
@@ -142,6 +152,7 @@ export function invalidateDomain(state: IommuState, args: { readonly domainId: n
 }
 
 export function invalidateGlobal(state: IommuState): OpResult {
+  drainRequests(state, () => true);
   const dropped = state.iotlb.length;
   state.iotlb = [];
   return succeed({ invalidation: 'global', flushIovaPage: null, flushPages: null, dropped });

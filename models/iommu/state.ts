@@ -31,6 +31,8 @@ export function createIommuState(caps: Partial<IommuCaps> = {}): IommuState {
     iotlb: [],
     flat: {},
     nextFlushSeq: 0,
+    unsynced: [],
+    requests: [],
   };
 }
 
@@ -57,6 +59,9 @@ export function cloneIommuState(state: IommuState): IommuState {
     iotlb: [...state.iotlb],
     flat,
     nextFlushSeq: state.nextFlushSeq,
+    // Both lists' entries are replaced whole, never edited in place.
+    unsynced: state.unsynced.length === 0 ? [] : [...state.unsynced],
+    requests: state.requests.length === 0 ? [] : [...state.requests],
   };
 }
 
@@ -68,6 +73,8 @@ export function restoreIommuState(target: IommuState, snapshot: IommuState): voi
   target.iotlb = snapshot.iotlb;
   target.flat = snapshot.flat;
   target.nextFlushSeq = snapshot.nextFlushSeq;
+  target.unsynced = snapshot.unsynced;
+  target.requests = snapshot.requests;
 }
 
 export function isPagingType(type: DomainType): boolean {

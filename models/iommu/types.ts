@@ -159,6 +159,40 @@ export interface FirstLevelEntry {
 /** A guest's first-level table as the IOMMU walks it: GIOVA page (decimal key) → entry; absent = not present. */
 export type FirstLevelTable = Readonly<Record<string, FirstLevelEntry>>;
 
+/**
+ * An unmap whose PTEs are cleared and whose IOTLB sync has not run yet: the caller's
+ * `iommu_iotlb_gather` between `iommu_unmap_fast` and `iommu_iotlb_sync` (VFIO's
+ * `vfio_unmap_unpin` holds it across the unmap of a whole mapping). The invalidation it awaits
+ * covers its range; its cleared table pages are freed after it.
+ */
+export interface UnsyncedUnmap {
+  readonly domainId: number;
+  readonly iovaPage: number;
+  readonly pages: number;
+  readonly leaves: readonly Translation[];
+  readonly freedTableIds: readonly number[];
+  /**
+   * The bug `fq-queues-before-pte-clear`: the entry was queued first and the PTEs are still
+   * present; the sync clears them. The range to clear, in bytes.
+   */
+  readonly deferredClear: { readonly iova: number; readonly sizeBytes: number } | null;
+  /** The flush-queue entry a deferred clear was queued as (null otherwise). */
+  readonly queuedSeq: number | null;
+}
+
+/**
+ * A DMA request translated and not yet landed in memory (`dma.ts`), one per device (source-id): an
+ * invalidation that covers its (DID, page) drains it before completing (VT-d drain bits), which
+ * marks it `drained`; the caller lands it then.
+ */
+export interface TranslatedRequest {
+  readonly deviceId: number;
+  readonly domainId: number;
+  readonly pasid: number | null;
+  readonly iovaPage: number;
+  readonly drained: boolean;
+}
+
 export interface IommuState {
   readonly caps: IommuCaps;
   /** Keyed by decimal domain id. */
@@ -176,4 +210,8 @@ export interface IommuState {
   flat: Record<string, Translation[]>;
   /** Next flush-queue sequence number. */
   nextFlushSeq: number;
+  /** Unmaps cleared and awaiting their caller's IOTLB sync, oldest first (`unmap.ts`). */
+  unsynced: UnsyncedUnmap[];
+  /** DMA requests translated and not yet landed, oldest first. */
+  requests: TranslatedRequest[];
 }

@@ -77,7 +77,10 @@ export interface StaleIotlbEntry {
   readonly index: number;
   readonly entry: IotlbEntry;
   readonly reason: StaleReason;
-  /** A queued lazy unmap of the same domain covers it: the flush will drop it (§3.5 window). */
+  /**
+   * A queued lazy unmap of the same domain covers it, or an unmap cleared and awaiting its
+   * caller's sync: the flush will drop it (§3.5 window).
+   */
   readonly awaitingFlush: boolean;
 }
 
@@ -113,12 +116,18 @@ function staleness(state: IommuState, entry: IotlbEntry): StaleReason | null {
   return translationStaleness(state, domain, entry);
 }
 
+/** A queued lazy unmap, or a cleared one awaiting its caller's IOTLB sync, covers the entry. */
 function awaitingFlush(state: IommuState, entry: IotlbEntry): boolean {
   const domain = getDomain(state, entry.domainId);
   if (domain === undefined) return false;
   const end = entry.iovaPage + iotlbEntryPages(entry);
-  return domain.flushQueue.some((queued) =>
-    rangesIntersect(queued.iovaPage, queued.iovaPage + queued.pages, entry.iovaPage, end),
+  const covers = (pending: { readonly iovaPage: number; readonly pages: number }): boolean =>
+    rangesIntersect(pending.iovaPage, pending.iovaPage + pending.pages, entry.iovaPage, end);
+  return (
+    domain.flushQueue.some(covers) ||
+    state.unsynced.some(
+      (pending) => pending.domainId === entry.domainId && pending.deferredClear === null && covers(pending),
+    )
   );
 }
 

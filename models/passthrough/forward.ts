@@ -23,10 +23,11 @@ import { attachDevice, createDomain, destroyDomain, detachDevice } from '../iomm
 import { flushQueueFlush } from '../iommu/flush-queue.js';
 import { map } from '../iommu/map.js';
 import { getDomain } from '../iommu/state.js';
-import { unmap } from '../iommu/unmap.js';
+import { iotlbSync, unmapFast } from '../iommu/unmap.js';
 import { getRef, putRef } from '../memory/frames.js';
 import { type1Backend } from '../vfio/state.js';
-import type { TranslationEffect, VfioState } from '../vfio/types.js';
+import { landingAccess } from '../vfio/phased-dma.js';
+import type { DmaAccess, TranslationEffect, VfioState } from '../vfio/types.js';
 import type { InvalidationMode, PassthroughState } from './types.js';
 
 /** PCI source-id (bus 1, device = VFIO device index, function 0) of a VFIO device. */
@@ -75,10 +76,28 @@ export function releaseFlushedHolds(state: PassthroughState): void {
 }
 
 /**
- * Applies VFIO's effects, in order, to the IOMMU. `preheld` lists frames (one per unmapped page)
- * on which the caller took a reference before VFIO unpinned them (`lazy-held`):
- * each becomes a hold on the flush-queue entry of its unmap, or is dropped at once if the unmap
- * was not queued.
+ * Lands the DMA requests in flight that an invalidation drained (`iommu/requests.ts`): each lands
+ * where its translation sent it, now, before whatever the caller does next (an unpin, a release).
+ */
+export function landDrainedRequests(state: PassthroughState, accesses: DmaAccess[]): void {
+  const requests = state.iommu.requests;
+  if (requests.length === 0 || !requests.some((request) => request.drained)) return;
+  const drained = new Set(requests.filter((request) => request.drained).map((request) => request.deviceId));
+  state.vfio.inflight = state.vfio.inflight.filter((op) => {
+    if (op.kind !== 'deviceDma' || op.requestId === null || !drained.has(op.requestId)) return true;
+    accesses.push(landingAccess(state.vfio, op));
+    return false;
+  });
+  state.iommu.requests = requests.filter((request) => !request.drained);
+}
+
+/**
+ * Applies VFIO's effects, in order, to the IOMMU: each run of unmaps is `iommu_unmap_fast`ed and
+ * waits for its domain's `iotlb-sync` (which may come in a later phase of the same UNMAP_DMA).
+ * `preheld` lists frames (one per unmapped page) on which the caller took a reference before VFIO
+ * unpinned them (`lazy-held`): each becomes a hold on the flush-queue entry of its unmap, or is
+ * dropped at once if the unmap was not queued. Requests in flight an invalidation drained land
+ * (their accesses are returned) before any frame is let go.
  */
 export function forwardEffects(
   state: PassthroughState,
@@ -86,10 +105,21 @@ export function forwardEffects(
   config: IommuConfig,
   effects: readonly TranslationEffect[],
   preheld: readonly number[],
-): void {
+): DmaAccess[] {
+  const accesses: DmaAccess[] = [];
   const pending = new Map<number, Run>();
+  const unsyncedRuns = new Map<number, Run[]>();
   const unclaimed = new Map<number, number>();
   for (const mfn of preheld) unclaimed.set(mfn, (unclaimed.get(mfn) ?? 0) + 1);
+  const claim = (run: Run, seq: number | null): void => {
+    for (let mfn = run.mfn; mfn < run.mfn + run.pages; mfn++) {
+      const count = unclaimed.get(mfn) ?? 0;
+      if (count === 0) continue;
+      unclaimed.set(mfn, count - 1);
+      if (seq !== null) state.held.push({ seq, mfn });
+      else putRef(state.vfio.memory, mfn);
+    }
+  };
 
   const issue = (run: Run): void => {
     const did = state.dids[run.domainId];
@@ -99,22 +129,24 @@ export function forwardEffects(
       map(state.iommu, config, { ...range, frame: run.mfn, read: run.read, write: run.write });
       return;
     }
-    const seq = state.iommu.nextFlushSeq;
-    const result = unmap(state.iommu, config, range);
-    const queued = result.detail?.['queued'] === true;
-    for (let mfn = run.mfn; mfn < run.mfn + run.pages; mfn++) {
-      const count = unclaimed.get(mfn) ?? 0;
-      if (count === 0) continue;
-      unclaimed.set(mfn, count - 1);
-      if (queued) state.held.push({ seq, mfn });
-      else putRef(state.vfio.memory, mfn);
-    }
+    const result = unmapFast(state.iommu, config, range);
+    if (result.detail?.['unmappedBytes'] === 0) return;
+    unsyncedRuns.set(run.domainId, [...(unsyncedRuns.get(run.domainId) ?? []), run]);
   };
   const flushRun = (domainId: number): void => {
     const run = pending.get(domainId);
     if (run === undefined) return;
     pending.delete(domainId);
     issue(run);
+  };
+  const sync = (domainId: number): void => {
+    const did = state.dids[domainId];
+    if (did === undefined) return;
+    const synced = iotlbSync(state.iommu, config, did);
+    landDrainedRequests(state, accesses);
+    const runs = unsyncedRuns.get(domainId) ?? [];
+    unsyncedRuns.delete(domainId);
+    runs.forEach((run, index) => claim(run, synced.queuedSeqs[index] ?? null));
   };
 
   for (const effect of effects) {
@@ -131,7 +163,8 @@ export function forwardEffects(
     flushRun(effect.domainId);
     switch (effect.kind) {
       case 'iotlb-sync':
-        // unmap_fast + iotlb_sync: the IOMMU model's unmap already flushed (strict) or queued (lazy).
+        // iommu_iotlb_sync: the unmaps gathered for the domain are invalidated (strict) or queued (lazy).
+        sync(effect.domainId);
         break;
       case 'attach': {
         let did = state.dids[effect.domainId];
@@ -154,12 +187,14 @@ export function forwardEffects(
         for (const deviceId of groupDevices(state.vfio, effect.groupId)) {
           detachDevice(state.iommu, { deviceId: sourceIdOf(deviceId) });
         }
+        landDrainedRequests(state, accesses);
         break;
       case 'domain-free': {
         const did = state.dids[effect.domainId];
         const domain = did === undefined ? undefined : getDomain(state.iommu, did);
         if (did === undefined || domain === undefined) break;
         flushQueueFlush(state.iommu, config, domain);
+        landDrainedRequests(state, accesses);
         destroyDomain(state.iommu, { domainId: did });
         delete state.dids[effect.domainId];
         break;
@@ -167,9 +202,11 @@ export function forwardEffects(
     }
   }
   for (const domainId of [...pending.keys()]) flushRun(domainId);
+  landDrainedRequests(state, accesses);
   // Preheld frames no unmap claimed (none when VFIO is deterministic) must not leak.
   for (const [mfn, count] of unclaimed) for (let i = 0; i < count; i++) putRef(state.vfio.memory, mfn);
   releaseFlushedHolds(state);
+  return accesses;
 }
 
 /** Takes a reference on each frame the effects unmap (lazy-held, before VFIO unpins them). */

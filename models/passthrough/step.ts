@@ -24,7 +24,9 @@ import { applyVfioCommand } from '../vfio/step.js';
 import type { VfioCommand } from '../vfio/commands.js';
 import type { DmaAccess, VfioState } from '../vfio/types.js';
 import { isPageNumber } from '../vfio/u64.js';
-import { forwardEffects, holdUnmappedFrames, releaseFlushedHolds, sourceIdOf } from './forward.js';
+import { startsPhased } from '../vfio/inflight.js';
+import { forwardEffects, holdUnmappedFrames, landDrainedRequests, releaseFlushedHolds, sourceIdOf } from './forward.js';
+import { applyAmidInflight } from './phased.js';
 import type { PassthroughCommand, PassthroughConfig, PassthroughResult, PassthroughState } from './types.js';
 
 export function createPassthroughState(vfio: VfioState, caps: Partial<IommuCaps> = {}): PassthroughState {
@@ -62,6 +64,13 @@ export function stepPassthrough(
   if (command.kind === 'drainFlushQueue') {
     const next = clonePassthroughState(state);
     return { state: next, result: drainAll(next, config) };
+  }
+  if (command.kind === 'advance' || state.vfio.inflight.length > 0 || startsPhased(command)) {
+    // Operations in flight (`phased.ts`): run on a copy; a refusal hands back the input.
+    const next = clonePassthroughState(state);
+    const result = applyAmidInflight(next, config, command, firstLevel);
+    const crashed = next.vfio.crash !== null && state.vfio.crash === null;
+    return { state: result.ok || crashed ? next : state, result };
   }
   if (command.kind === 'deviceDma') {
     // A DMA changes only the IOTLB (a fill): the rest of the state, the IOMMU's tables included,
@@ -122,8 +131,11 @@ function drainAll(state: PassthroughState, config: PassthroughConfig): Passthrou
     const released = drained.detail?.['releasedEntries'];
     if (typeof released === 'number') releasedEntries += released;
   }
+  // The flush drained the requests in flight: they land before the held frames go.
+  const accesses: DmaAccess[] = [];
+  landDrainedRequests(state, accesses);
   releaseFlushedHolds(state);
-  return { ok: true, detail: { domains: lazy.length, releasedEntries }, effects: [], accesses: [] };
+  return { ok: true, detail: { domains: lazy.length, releasedEntries }, effects: [], accesses };
 }
 
 /**

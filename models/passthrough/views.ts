@@ -10,7 +10,7 @@ import { pairMemo } from '../pair-memo.js';
 import type { FirstLevelTable, IommuDomain, IommuState, LeafAt } from '../iommu/types.js';
 import { getDomain } from '../iommu/state.js';
 import { reachableByDevice } from '../iommu/views.js';
-import { describeHolder, emulatedDeviceReach, frameHolders } from '../vfio/views.js';
+import { describeHolder, emulatedDeviceReach, frameHolders, inflightDmaReach } from '../vfio/views.js';
 import type { VfioState } from '../vfio/types.js';
 import type { VfioHolder } from '../vfio/views.js';
 import { type1Backend } from '../vfio/state.js';
@@ -21,9 +21,10 @@ export interface IommuReach {
   readonly deviceId: number;
   /**
    * `page-table`: a present leaf; `iotlb`: a cached translation (possibly stale); `pin`: a page an
-   * emulated device's driver holds, reached with no IOMMU on the path (`deviceReach`).
+   * emulated device's driver holds, reached with no IOMMU on the path (`deviceReach`);
+   * `in-flight`: a DMA request already translated to the frame and not yet landed.
    */
-  readonly via: 'page-table' | 'iotlb' | 'identity' | 'pin';
+  readonly via: 'page-table' | 'iotlb' | 'identity' | 'pin' | 'in-flight';
   readonly iovaPage: number;
   readonly mfn: number;
   readonly write: boolean;
@@ -95,13 +96,13 @@ const stackReachMemo = new WeakMap<PassthroughState, readonly IommuReach[]>();
 
 /**
  * Every frame any open device of the stack can reach: the vfio-pci devices through the IOMMU
- * (`iommuReach`), and the emulated devices' pinned pages and I/O in flight, which no IOMMU
- * translates. Memoized like `iommuReach`: finished states only.
+ * (`iommuReach`) and through their requests already translated and not yet landed, and the
+ * emulated devices' pinned pages and I/O in flight, which no IOMMU translates. Memoized like `iommuReach`: finished states only.
  */
 export function stackReach(state: PassthroughState): readonly IommuReach[] {
   const known = stackReachMemo.get(state);
   if (known !== undefined) return known;
-  const emulated = emulatedDeviceReach(state.vfio);
+  const emulated = [...emulatedDeviceReach(state.vfio), ...inflightDmaReach(state.vfio)];
   const reach =
     emulated.length === 0
       ? iommuReach(state)
@@ -109,7 +110,7 @@ export function stackReach(state: PassthroughState): readonly IommuReach[] {
           ...iommuReach(state),
           ...emulated.map((found): IommuReach => ({
             deviceId: found.deviceId,
-            via: 'pin',
+            via: found.via === 'in-flight' ? 'in-flight' : 'pin',
             iovaPage: found.addressPage,
             mfn: found.mfn,
             write: found.write,

@@ -2,6 +2,11 @@
  * Commands of the VFIO model, as data: one per operation, every field JSON-safe. ioctl u64
  * arguments are decimal strings (`u64.ts`); everything else is a page number, a count or an index
  * into the fixed sets of groups and devices.
+ *
+ * Operations that take time (`inflight.ts`): `mapDma`, `unmapDma`, `deviceDma` and `mdevPinPages`
+ * with `phased: true` run their first phase and stay in flight; `advance` runs the next phase of
+ * operation `op` (an index into `VfioState.inflight`, oldest first). Without `phased` they run
+ * every phase at once, as they always did.
  */
 import type { CcwStartArgs, CcwDeviceArgs } from './ccw.js';
 import type { DeviceArgs, GroupArgs, SetIommuArgs } from './container.js';
@@ -21,8 +26,8 @@ export type VfioCommand =
   | ({ readonly kind: 'openDevice' } & DeviceArgs)
   | ({ readonly kind: 'closeDevice' } & DeviceArgs)
   // Container ioctls with arbitrary argument values.
-  | ({ readonly kind: 'mapDma' } & MapDmaArgs)
-  | ({ readonly kind: 'unmapDma' } & UnmapDmaArgs)
+  | ({ readonly kind: 'mapDma'; readonly phased?: boolean } & MapDmaArgs)
+  | ({ readonly kind: 'unmapDma'; readonly phased?: boolean } & UnmapDmaArgs)
   // The VMM process's memory (the guest's RAM).
   | ({ readonly kind: 'mmap' } & MmapArgs)
   | ({ readonly kind: 'munmap' } & VaddrRangeArgs)
@@ -32,13 +37,15 @@ export type VfioCommand =
   | ({ readonly kind: 'allocateToOther' } & OtherOwnerArgs)
   | ({ readonly kind: 'releaseFromOther' } & OtherFrameArgs)
   // Emulated-IOMMU drivers.
-  | ({ readonly kind: 'mdevPinPages' } & MdevPinArgs)
+  | ({ readonly kind: 'mdevPinPages'; readonly phased?: boolean } & MdevPinArgs)
   | ({ readonly kind: 'mdevUnpinPages' } & MdevUnpinArgs)
   | ({ readonly kind: 'ccwStartIo' } & CcwStartArgs)
   | ({ readonly kind: 'ccwCompleteIo' } & CcwDeviceArgs)
   | ({ readonly kind: 'ccwRunIo' } & CcwStartArgs)
   // Device actions.
-  | ({ readonly kind: 'deviceDma' } & DeviceDmaArgs)
+  | ({ readonly kind: 'deviceDma'; readonly phased?: boolean } & DeviceDmaArgs)
+  // The next phase of an operation in flight.
+  | { readonly kind: 'advance'; readonly op: number }
   // Fault injection.
   | ({ readonly kind: 'injectFault' } & FaultInjection)
   | { readonly kind: 'clearFault' };

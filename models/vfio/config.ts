@@ -44,6 +44,34 @@ export const vfioBugs = [
    * holding both kinds of group.
    */
   'unmap-skips-unpin-with-emulated-group',
+  /**
+   * vfio_unmap_unpin unpins each page before `iommu_iotlb_sync` completes (Linux syncs first,
+   * vfio_sync_unpin): between the two a translation still cached, or a request already translated,
+   * reaches a frame nothing pins. Only a window shows it (`phased-unmap.ts`).
+   */
+  'unpin-before-iotlb-sync',
+  /**
+   * MAP_DMA maps each page into the domains before pinning it (Linux pins a run, then maps it):
+   * until the pin the device reaches a frame nothing pins. Only a window shows it (`phased-map.ts`).
+   */
+  'map-before-pin',
+  /**
+   * UNMAP_DMA drops `iommu->lock` for the dma_unmap callbacks and, back under it, removes the
+   * mapping as if the callbacks had released every pin, without walking again (Linux: `goto
+   * again`): a pin taken while the lock was dropped leaks with its vfio_pfn (`phased-unmap.ts`).
+   */
+  'unmap-skips-recheck',
+  /**
+   * The generic mediated driver records a pin after releasing its own lock: its dma_unmap callback
+   * can run between vfio_pin_pages and the record, miss the pin and leave it held (`phased-pin.ts`).
+   */
+  'mdev-records-pin-unlocked',
+  /**
+   * vfio-ccw's dma_unmap frees the channel program (unpins its pages) without quiescing the
+   * subchannel first (Linux: `vfio_ccw_mdev_reset` → the CLOSE event → `vfio_ccw_sch_quiesce`, which
+   * waits for halt/clear, then `cp_free`): the I/O goes on and lands in pages nothing pins.
+   */
+  'ccw-unmap-skips-quiesce',
 ] as const;
 
 export type VfioBug = (typeof vfioBugs)[number];
@@ -56,6 +84,7 @@ export type VfioBug = (typeof vfioBugs)[number];
  * - `emulated-group`: an emulated-IOMMU group attached to the container;
  * - `emulated-device`: an emulated-IOMMU device (mdev, ccw) with `dma_unmap` and `close_device`;
  * - `generic-mdev`: an mdev the generic mediated driver drives (its pin and unpin commands);
+ * - `ccw-device`: a vfio-ccw style channel-program engine;
  * - `second-pinning-device`: another emulated device pinning through the same container;
  * - `memlock-limit-reachable`: the pins the world allows can exceed RLIMIT_MEMLOCK.
  */
@@ -65,6 +94,7 @@ export type VfioWorldFeature =
   | 'emulated-group'
   | 'emulated-device'
   | 'generic-mdev'
+  | 'ccw-device'
   | 'second-pinning-device'
   | 'memlock-limit-reachable';
 
@@ -75,6 +105,7 @@ export const vfioFeatureMissing: Readonly<Record<VfioWorldFeature, string>> = {
   'emulated-group': 'has no emulated-IOMMU group',
   'emulated-device': 'has no emulated-IOMMU device (mdev or ccw)',
   'generic-mdev': 'has no mdev driven by the generic mediated driver',
+  'ccw-device': 'has no vfio-ccw device',
   'second-pinning-device': 'has no second device pinning through vfio_pin_pages',
   'memlock-limit-reachable': 'never pins more pages than RLIMIT_MEMLOCK allows',
 };
@@ -125,6 +156,26 @@ export const vfioBugNeeds: Readonly<Record<VfioBug, BugNeeds<VfioWorldFeature>>>
   'unmap-skips-unpin-with-emulated-group': {
     needs: ['iommu-group', 'emulated-group'],
     otherwise: 'UNMAP_DMA never unpins an IOMMU-path pin while an emulated group is attached',
+  },
+  'unpin-before-iotlb-sync': {
+    needs: ['iommu-group'],
+    otherwise: 'vfio_unmap_unpin never unpins through the IOMMU path',
+  },
+  'map-before-pin': {
+    needs: ['iommu-group'],
+    otherwise: 'MAP_DMA never pins or maps a page',
+  },
+  'unmap-skips-recheck': {
+    needs: ['emulated-device'],
+    otherwise: 'UNMAP_DMA never notifies a dma_unmap callback',
+  },
+  'mdev-records-pin-unlocked': {
+    needs: ['generic-mdev'],
+    otherwise: 'no generic mediated driver pins through vfio_pin_pages',
+  },
+  'ccw-unmap-skips-quiesce': {
+    needs: ['ccw-device'],
+    otherwise: 'no channel program is ever in flight when a dma_unmap comes',
   },
 };
 

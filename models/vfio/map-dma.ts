@@ -77,11 +77,31 @@ export function mapDmaArgs(request: MapDmaRequest): MapDmaArgs {
   };
 }
 
+export { isPlan as isMapPlan };
+
 export function mapDma(state: VfioState, config: VfioConfig, args: MapDmaArgs): VfioResult {
   return runOp(state, (ctx) => doMap(state, config, ctx, args));
 }
 
-function doMap(state: VfioState, config: VfioConfig, ctx: OpContext, args: MapDmaArgs): Outcome {
+/** A MAP_DMA request that passed checks 0–9: what step 10 creates. */
+export interface MapPlan {
+  readonly backend: Type1Backend;
+  readonly iovaPage: number;
+  readonly vaddrPage: number;
+  readonly npages: number;
+  readonly read: boolean;
+  readonly write: boolean;
+}
+
+function isPlan(checked: MapPlan | Outcome): checked is MapPlan {
+  return 'backend' in checked;
+}
+
+/**
+ * Checks 0–9 in order: the request to carry out, or the outcome that ends the call there (a
+ * refusal, or a VADDR update done).
+ */
+export function planMapDma(state: VfioState, config: VfioConfig, ctx: OpContext, args: MapDmaArgs): MapPlan | Outcome {
   const backend = state.container.backend;
   if (backend === null) return err('EINVAL');
   if (backend.kind === 'noiommu') return err('ENOTTY');
@@ -121,7 +141,12 @@ function doMap(state: VfioState, config: VfioConfig, ctx: OpContext, args: MapDm
   }
   // 9.
   if (!attemptAlloc(state, ctx)) return err('ENOMEM');
-  // 10.
+  return { backend, iovaPage, vaddrPage, npages, read, write };
+}
+
+/** Step 10's new mapping, linked with its slot taken and nothing pinned yet. */
+export function linkNewDma(state: VfioState, config: VfioConfig, plan: MapPlan): VfioDma {
+  const { backend, iovaPage, vaddrPage, npages, read, write } = plan;
   const dma: VfioDma = {
     iovaPage,
     vaddrPage,
@@ -136,6 +161,15 @@ function doMap(state: VfioState, config: VfioConfig, ctx: OpContext, args: MapDm
   };
   backend.dmaAvail -= 1;
   linkDma(backend, dma);
+  return dma;
+}
+
+function doMap(state: VfioState, config: VfioConfig, ctx: OpContext, args: MapDmaArgs): Outcome {
+  const plan = planMapDma(state, config, ctx, args);
+  if (!isPlan(plan)) return plan;
+  const { backend, iovaPage, npages } = plan;
+  // 10.
+  const dma = linkNewDma(state, config, plan);
   if (backend.domains.length === 0) return ok({ iovaPage, npages, pinnedPages: 0 });
   const pinned: number[] = [];
   const error = pinAndMapDma(state, ctx, backend, dma, pinned);
@@ -161,7 +195,13 @@ function updateVaddr(
 }
 
 /** The `map-failure-leaks-pins` unwind: translations, charge and slot go back; the pins stay. */
-function leakyUnwind(state: VfioState, ctx: OpContext, backend: Type1Backend, dma: VfioDma, error: string): Outcome {
+export function leakyUnwind(
+  state: VfioState,
+  ctx: OpContext,
+  backend: Type1Backend,
+  dma: VfioDma,
+  error: string,
+): Outcome {
   for (const domain of backend.domains) {
     for (const [key, translation] of Object.entries(domain.translations)) {
       const iovaPage = Number(key);

@@ -47,7 +47,7 @@ export interface MdevUnpinArgs {
   readonly npage: number;
 }
 
-function addPinRecord(device: VfioDevice, iovaPage: number, delta: number): void {
+export function addPinRecord(device: VfioDevice, iovaPage: number, delta: number): void {
   const count = (device.pins[iovaPage] ?? 0) + delta;
   if (count > 0) device.pins[iovaPage] = count;
   else delete device.pins[iovaPage];
@@ -110,7 +110,10 @@ export function dmaUnmapCallback(
     return;
   }
   if (device.kind === 'ccw' && device.io?.some((t) => t.iovaPage >= iovaPage && t.iovaPage < iovaPage + npages)) {
-    ccwReleaseProgram(state, device);
+    if (hasVfioBug(config, 'ccw-unmap-skips-quiesce')) {
+      // cp_free without the quiesce: the program's pages go, the I/O stays in flight.
+      for (const transfer of device.io) driverUnpin(state, device, transfer.iovaPage, 1);
+    } else ccwReleaseProgram(state, device);
   }
   releaseRecordedPins(state, device, iovaPage, npages);
 }

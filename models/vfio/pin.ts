@@ -19,7 +19,8 @@ import { hasVfioBug } from './config.js';
 import { pinUserPage, unpinFrame } from './process-memory.js';
 import { unlinkDma } from './state.js';
 import type { OpContext } from './state.js';
-import type { Type1Backend, VfioDma, VfioDomain, VfioState } from './types.js';
+import { drainDomainDmas } from './phased-dma.js';
+import type { Type1Backend, UnpinPending, VfioDma, VfioDomain, VfioState } from './types.js';
 import { PAGE_LIMIT } from './u64.js';
 
 /** `vfio_lock_acct` without a limit check: moves `delta` pages of charge onto (or off) the mapping's mm. */
@@ -66,6 +67,27 @@ function domainUnmapPage(ctx: OpContext, domain: VfioDomain, iovaPage: number): 
   return translation.mfn;
 }
 
+/** Pins page `i` of `dma` (IOMMU path) and charges it: its frame, or the errno of the failure. */
+export function pinAndChargePage(
+  state: VfioState,
+  ctx: OpContext,
+  dma: VfioDma,
+  i: number,
+): { readonly ok: true; readonly mfn: number } | { readonly ok: false; readonly errno: string } {
+  const iovaPage = dma.iovaPage + i;
+  const page = pinUserPage(state, ctx, dma.vaddrPage + i, dma.write);
+  if (!page.ok) return page;
+  // A page already charged as an external pin of the same IOVA is not charged again.
+  if (dma.externalPins[iovaPage] === undefined) {
+    if (!mayLockOneMore(state, dma.lockCap)) {
+      unpinFrame(state, page.mfn);
+      return { ok: false, errno: 'ENOMEM' };
+    }
+    lockAcct(state, dma, 1);
+  }
+  return page;
+}
+
 /**
  * `vfio_pin_map_dma` (and the replay onto a container's first domain): pins, charges and maps
  * every page of `dma` into every domain. Returns the errno of the first failure, leaving the
@@ -79,25 +101,76 @@ export function pinAndMapDma(
   pinned: number[],
 ): string | null {
   for (let i = 0; i < dma.npages; i++) {
-    const iovaPage = dma.iovaPage + i;
-    const page = pinUserPage(state, ctx, dma.vaddrPage + i, dma.write);
+    const page = pinAndChargePage(state, ctx, dma, i);
     if (!page.ok) return page.errno;
-    // A page already charged as an external pin of the same IOVA is not charged again.
-    if (dma.externalPins[iovaPage] === undefined) {
-      if (!mayLockOneMore(state, dma.lockCap)) {
-        unpinFrame(state, page.mfn);
-        return 'ENOMEM';
-      }
-      lockAcct(state, dma, 1);
-    }
     pinned.push(page.mfn);
     for (const domain of backend.domains) {
-      const error = domainMapPage(state, ctx, domain, iovaPage, page.mfn, dma);
+      const error = domainMapPage(state, ctx, domain, dma.iovaPage + i, page.mfn, dma);
       if (error !== null) return error;
     }
   }
   dma.iommuMapped = true;
   return null;
+}
+
+/**
+ * The first half of `vfio_unmap_unpin` (vfio_iommu_type1.c:1028–1100): `iommu_unmap` of the whole
+ * range from every domain but the first (each syncs its IOTLB, and drains, before it returns), then
+ * `iommu_unmap_fast` of the first domain's pages, collecting the frames read back from it. The
+ * mapping is no longer `iommu_mapped`. Null when there is nothing to unmap (no domain, or never
+ * mapped): `vfio_unmap_unpin` returns at once.
+ */
+export function clearDmaTranslations(
+  state: VfioState,
+  ctx: OpContext,
+  backend: Type1Backend,
+  dma: VfioDma,
+): UnpinPending[] | null {
+  const [first, ...others] = backend.domains;
+  if (!dma.iommuMapped || first === undefined) return null;
+  for (const domain of others) {
+    for (let i = 0; i < dma.npages; i++) domainUnmapPage(ctx, domain, dma.iovaPage + i);
+    syncDomain(state, ctx, domain, dma);
+  }
+  const toUnpin: UnpinPending[] = [];
+  for (let i = 0; i < dma.npages; i++) {
+    const mfn = domainUnmapPage(ctx, first, dma.iovaPage + i);
+    if (mfn !== null) toUnpin.push({ iovaPage: dma.iovaPage + i, mfn });
+  }
+  dma.iommuMapped = false;
+  return toUnpin;
+}
+
+/** `iommu_iotlb_sync` of a domain over a mapping's range: no cached translation remains, none in flight. */
+export function syncDomain(state: VfioState, ctx: OpContext, domain: VfioDomain, dma: VfioDma): void {
+  ctx.effects.push({ kind: 'iotlb-sync', domainId: domain.id });
+  drainDomainDmas(state, ctx, domain.id, dma.iovaPage, dma.iovaPage + dma.npages);
+}
+
+/**
+ * The second half of `vfio_unmap_unpin` after the sync (`vfio_sync_unpin`, 937–958): the pages are
+ * unpinned and, with `doAccounting`, uncharged. Returns the pages unpinned (or, with `keepPins`, a
+ * deliberate bug's, that would have been).
+ */
+export function unpinCleared(
+  state: VfioState,
+  config: VfioConfig,
+  dma: VfioDma,
+  toUnpin: readonly UnpinPending[],
+  doAccounting: boolean,
+  keepPins: boolean,
+): number {
+  let unlocked = 0;
+  const skipUnpin = keepPins || hasVfioBug(config, 'unmap-skips-unpin');
+  for (const { mfn } of toUnpin) {
+    if (!skipUnpin) unpinFrame(state, mfn);
+    unlocked += 1;
+  }
+  // vfio_lock_acct(dma, -unlocked): the IOMMU path's charge goes whole. The pages of external
+  // pins still recorded (only a driver that leaked them, §1.10) were charged by the IOMMU path or
+  // by a pin taken before the domain came, one page each either way; they stay pinned, uncharged.
+  if (doAccounting && !hasVfioBug(config, 'locked-vm-not-uncharged')) lockAcct(state, dma, -unlocked);
+  return unlocked;
 }
 
 /**
@@ -116,30 +189,23 @@ export function unmapUnpinDma(
   doAccounting: boolean,
   keepPins = false,
 ): number {
-  const [first, ...others] = backend.domains;
-  if (!dma.iommuMapped || first === undefined) return 0;
-  for (const domain of others) {
-    for (let i = 0; i < dma.npages; i++) domainUnmapPage(ctx, domain, dma.iovaPage + i);
-    ctx.effects.push({ kind: 'iotlb-sync', domainId: domain.id });
-  }
-  const toUnpin: { iovaPage: number; mfn: number }[] = [];
-  for (let i = 0; i < dma.npages; i++) {
-    const mfn = domainUnmapPage(ctx, first, dma.iovaPage + i);
-    if (mfn !== null) toUnpin.push({ iovaPage: dma.iovaPage + i, mfn });
-  }
-  ctx.effects.push({ kind: 'iotlb-sync', domainId: first.id });
-  let unlocked = 0;
-  const skipUnpin = keepPins || hasVfioBug(config, 'unmap-skips-unpin');
-  for (const { mfn } of toUnpin) {
-    if (!skipUnpin) unpinFrame(state, mfn);
-    unlocked += 1;
-  }
-  // vfio_lock_acct(dma, -unlocked): the IOMMU path's charge goes whole. The pages of external
-  // pins still recorded (only a driver that leaked them, §1.10) were charged by the IOMMU path or
-  // by a pin taken before the domain came, one page each either way; they stay pinned, uncharged.
-  if (doAccounting && !hasVfioBug(config, 'locked-vm-not-uncharged')) lockAcct(state, dma, -unlocked);
-  dma.iommuMapped = false;
-  return unlocked;
+  const toUnpin = clearDmaTranslations(state, ctx, backend, dma);
+  const first = backend.domains[0];
+  if (toUnpin === null || first === undefined) return 0;
+  syncDomain(state, ctx, first, dma);
+  return unpinCleared(state, config, dma, toUnpin, doAccounting, keepPins);
+}
+
+/** Whether removing a mapping now keeps its IOMMU-path pins (the bug `unmap-skips-unpin-with-emulated-group`). */
+export function removeKeepsPins(config: VfioConfig, backend: Type1Backend): boolean {
+  return hasVfioBug(config, 'unmap-skips-unpin-with-emulated-group') && backend.emulatedGroupIds.length > 0;
+}
+
+/** The end of `vfio_remove_dma`: unlinked, its slot given back. */
+export function unlinkRemovedDma(config: VfioConfig, backend: Type1Backend, dma: VfioDma): void {
+  if (dma.vaddrInvalid) backend.vaddrInvalidCount -= 1;
+  unlinkDma(backend, dma);
+  if (!hasVfioBug(config, 'unmap-leaks-dma-slot')) backend.dmaAvail += 1;
 }
 
 /**
@@ -157,9 +223,6 @@ export function removeDma(
   backend: Type1Backend,
   dma: VfioDma,
 ): void {
-  const keepPins = hasVfioBug(config, 'unmap-skips-unpin-with-emulated-group') && backend.emulatedGroupIds.length > 0;
-  unmapUnpinDma(state, config, ctx, backend, dma, true, keepPins);
-  if (dma.vaddrInvalid) backend.vaddrInvalidCount -= 1;
-  unlinkDma(backend, dma);
-  if (!hasVfioBug(config, 'unmap-leaks-dma-slot')) backend.dmaAvail += 1;
+  unmapUnpinDma(state, config, ctx, backend, dma, true, removeKeepsPins(config, backend));
+  unlinkRemovedDma(config, backend, dma);
 }

@@ -70,6 +70,13 @@ function faultIn(state: VfioState, ctx: OpContext, page: ProcessPage): FaultResu
   return { ok: true, mfn };
 }
 
+/** The frame a vaddr page maps, faulted in if needed, with no reference taken (a lookup, not a pin). */
+export function faultInPage(state: VfioState, ctx: OpContext, vaddrPage: number, write: boolean): FaultResult {
+  const page = state.process.pages[vaddrPage];
+  if (page === undefined || (write && !page.writable)) return { ok: false, errno: 'EFAULT' };
+  return faultIn(state, ctx, page);
+}
+
 /**
  * `pin_user_pages_remote(mm, vaddr, 1, FOLL_LONGTERM [| FOLL_WRITE])` for one page: EFAULT when
  * no VMA maps the page or a write pin meets read-only memory; faults the page in; takes a pin

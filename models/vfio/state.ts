@@ -137,6 +137,7 @@ export function createVfioState(spec: VfioWorldSpec): VfioState {
     params: spec.params,
     faultInjection: null,
     crash: null,
+    inflight: [],
   };
 }
 
@@ -181,6 +182,8 @@ export function cloneVfioState(state: VfioState): VfioState {
     params: state.params,
     faultInjection: state.faultInjection,
     crash: state.crash,
+    // Operations in flight are replaced whole when a phase changes them, never edited in place.
+    inflight: state.inflight.length === 0 ? [] : [...state.inflight],
   };
 }
 

@@ -13,8 +13,15 @@ import { mapDma } from './map-dma.js';
 import { mdevPinPages, mdevUnpinPages } from './mdev.js';
 import { allocateToOther, releaseFromOther } from './other-owner.js';
 import { discardRange, mmapRegion, munmapRegion, touchPage } from './process-memory.js';
-import { draftOf, finishDraft, refused } from './state.js';
-import type { VfioResult, VfioState } from './types.js';
+import { holdsIommuLock, inflightRefusal, nextPhaseOf, startsPhased } from './inflight.js';
+import type { PhaseStep } from './inflight.js';
+import { finishDeviceDma, landDmas, startDeviceDma } from './phased-dma.js';
+import { advanceMapDma, startMapDma } from './phased-map.js';
+import { finishDriverPin, startDriverPin } from './phased-pin.js';
+import { advanceUnmapDma, startUnmapDma } from './phased-unmap.js';
+import { draftOf, err, finishDraft, ok, refused, runOp } from './state.js';
+import type { OpContext } from './state.js';
+import type { VfioOp, VfioResult, VfioState } from './types.js';
 import { unmapDma } from './unmap-dma.js';
 
 export interface VfioStep {
@@ -30,6 +37,17 @@ export function stepVfio(state: VfioState, config: VfioConfig, command: VfioComm
 }
 
 export function applyVfioCommand(state: VfioState, config: VfioConfig, command: VfioCommand): VfioResult {
+  if (command.kind === 'advance') return advanceVfioOp(state, config, command.op);
+  if (state.inflight.length > 0 || startsPhased(command)) return applyAmidInflight(state, config, command);
+  return applyAtomic(state, config, command);
+}
+
+/** A command with nothing in flight: every operation atomic, as before phases existed. */
+function applyAtomic(
+  state: VfioState,
+  config: VfioConfig,
+  command: Exclude<VfioCommand, { kind: 'advance' }>,
+): VfioResult {
   switch (command.kind) {
     case 'groupSetContainer':
       return groupSetContainer(state, config, command);
@@ -75,5 +93,129 @@ export function applyVfioCommand(state: VfioState, config: VfioConfig, command: 
       return clearFault(state);
     default:
       return refused('ENOTTY');
+  }
+}
+
+/**
+ * The first phase of an operation (`phase`), then, unless it is started `phased` and left in flight,
+ * its later phases back to back (`later`): what the atomic command does, with what is in flight.
+ */
+function runPhases<O extends VfioOp>(
+  state: VfioState,
+  phased: boolean,
+  first: (ctx: OpContext) => PhaseStep<O>,
+  later: (ctx: OpContext, op: O) => PhaseStep<O>,
+): VfioResult {
+  return runOp(state, (ctx) => {
+    let step = first(ctx);
+    if (phased) {
+      if (step.op !== null) state.inflight.push(step.op);
+      return step.outcome;
+    }
+    while (step.op !== null && step.outcome.ok) step = later(ctx, step.op);
+    return step.outcome;
+  });
+}
+
+/**
+ * A command while operations are in flight, or one started `phased`: refused EBUSY when its actor
+ * is busy or it needs the `iommu->lock` an operation holds (`inflight.ts`); a phased kind runs as
+ * its phases; closing a device lands its DMA first (the reset waits for it).
+ */
+function applyAmidInflight(
+  state: VfioState,
+  config: VfioConfig,
+  command: Exclude<VfioCommand, { kind: 'advance' }>,
+): VfioResult {
+  const waits = inflightRefusal(state, command);
+  if (waits !== null) return runOp(state, () => err('EBUSY', { waits }));
+  const phased = startsPhased(command);
+  if (command.kind === 'deviceDma') {
+    return runPhases(
+      state,
+      phased,
+      () => startDeviceDma(state, command),
+      (ctx, op) => finishDeviceDma(state, ctx, op),
+    );
+  }
+  if (command.kind === 'mapDma') {
+    return runPhases(
+      state,
+      phased,
+      (ctx) => startMapDma(state, config, ctx, command),
+      (ctx, op) => advanceMapDma(state, ctx, op),
+    );
+  }
+  if (command.kind === 'unmapDma') {
+    return runPhases(
+      state,
+      phased,
+      (ctx) => startUnmapDma(state, config, ctx, command),
+      (ctx, op) => advanceUnmapDma(state, config, ctx, op),
+    );
+  }
+  if (command.kind === 'mdevPinPages') {
+    return runPhases(
+      state,
+      phased,
+      (ctx) => startDriverPin(state, ctx, command),
+      (_ctx, op) => finishDriverPin(state, op),
+    );
+  }
+  if (command.kind === 'closeDevice') return closeLandingDma(state, config, command);
+  return applyAtomic(state, config, command);
+}
+
+/** Closing a device resets it, and the reset waits for its DMA in flight: that lands first. */
+function closeLandingDma(
+  state: VfioState,
+  config: VfioConfig,
+  command: Extract<VfioCommand, { kind: 'closeDevice' }>,
+): VfioResult {
+  const device = state.devices[command.deviceId];
+  const pending = state.inflight.some((op) => op.kind === 'deviceDma' && op.deviceId === command.deviceId);
+  if (device === undefined || !device.open || !pending) return applyAtomic(state, config, command);
+  const landed = runOp(state, (ctx) => {
+    landDmas(state, ctx, (op) => op.deviceId === command.deviceId);
+    return ok();
+  });
+  const closed = applyAtomic(state, config, command);
+  return { ...closed, accesses: [...landed.accesses, ...closed.accesses] };
+}
+
+/** `advance`: the next phase of operation `index` (oldest first); ENOENT when there is none. */
+function advanceVfioOp(state: VfioState, config: VfioConfig, index: number): VfioResult {
+  return runOp(state, (ctx) => {
+    const op = Number.isInteger(index) ? state.inflight[index] : undefined;
+    if (op === undefined) return err('ENOENT');
+    // Relocking waits for iommu->lock like any other taker of it.
+    if (
+      op.kind === 'unmapDma' &&
+      op.next === 'recheck' &&
+      state.inflight.some((other) => other !== op && holdsIommuLock(other))
+    ) {
+      return err('EBUSY', { waits: 'iommu->lock is held' });
+    }
+    const step = advanceOp(state, config, ctx, op);
+    const at = state.inflight.indexOf(op);
+    if (at >= 0) {
+      if (step.op === null) state.inflight.splice(at, 1);
+      else state.inflight[at] = step.op;
+    }
+    if (!step.outcome.ok) return step.outcome;
+    return ok({ ...step.outcome.detail, op: op.kind, phase: nextPhaseOf(op), done: step.op === null });
+  });
+}
+
+function advanceOp(state: VfioState, config: VfioConfig, ctx: OpContext, op: VfioOp): PhaseStep {
+  switch (op.kind) {
+    case 'deviceDma':
+      return finishDeviceDma(state, ctx, op);
+    case 'mapDma':
+      return advanceMapDma(state, ctx, op);
+    case 'unmapDma':
+      return advanceUnmapDma(state, config, ctx, op);
+    case 'mdevPinPages':
+      return finishDriverPin(state, op);
   }
 }

@@ -231,7 +231,86 @@ export interface VfioState {
   params: VfioParams;
   faultInjection: FaultInjection | null;
   crash: KernelCrash | null;
+  /** Operations started and not finished, oldest first (`inflight.ts`); empty for atomic commands. */
+  inflight: VfioOp[];
 }
+
+// ---------------------------------------------------------------------------------------------
+// Operations in flight (`inflight.ts`): what each one's next phase needs.
+
+/**
+ * A device's DMA, translated and not yet landed (`phased-dma.ts`). It lands where its translation
+ * sent it, whatever the tables say by then; an IOTLB invalidation that covers it waits until it has
+ * landed (the drain), so it lands before the invalidation completes.
+ */
+export interface DeviceDmaOp {
+  readonly kind: 'deviceDma';
+  readonly deviceId: number;
+  readonly addressPage: number;
+  readonly write: boolean;
+  /** Where the translation sent it: a frame (`landed` once it lands), or nowhere. */
+  readonly outcome: 'landed' | 'fault' | 'master-abort';
+  readonly mfn: number | null;
+  /** The VFIO domain whose translation it used (null: noiommu, a fault, or another IOMMU's). */
+  readonly domainId: number | null;
+  /** A translation by an IOMMU model beside VFIO (passthrough): its request id, drained by that IOMMU. */
+  readonly requestId: number | null;
+  /** How the translation was found (`iotlb`, `walk`, …), for reports. */
+  readonly via: string;
+}
+
+/** VFIO_IOMMU_MAP_DMA between its phases, with `iommu->lock` held (`phased-map.ts`). */
+export interface MapDmaOp {
+  readonly kind: 'mapDma';
+  /** `map`: every page pinned, none mapped yet; `pin`: (the bug `map-before-pin`) mapped, not pinned. */
+  readonly next: 'map' | 'pin';
+  readonly iovaPage: number;
+  readonly npages: number;
+  /** The frame of each page, in page order: pinned (`map`) or only looked up (`pin`). */
+  readonly mfns: readonly number[];
+}
+
+/** A page VFIO has unmapped and will unpin once the IOTLB sync completes. */
+export interface UnpinPending {
+  readonly iovaPage: number;
+  readonly mfn: number;
+}
+
+/** VFIO_IOMMU_UNMAP_DMA between its phases (`phased-unmap.ts`). */
+export interface UnmapDmaOp {
+  readonly kind: 'unmapDma';
+  /**
+   * `recheck`: the dma_unmap callbacks ran with `iommu->lock` dropped, the walk starts again;
+   * `sync`: a mapping's translations are cleared (`iommu_unmap_fast`), the IOTLB sync is next;
+   * `unpin`: synced, its pages are unpinned and the mapping removed next.
+   */
+  readonly next: 'recheck' | 'sync' | 'unpin';
+  /** The request as byte addresses, decimal strings: `[iova, end)`. */
+  readonly iova: string;
+  readonly end: string;
+  /** Bytes removed so far (decimal string), mappings removed, dma_unmap notifications sent. */
+  readonly unmappedBytes: string;
+  readonly removed: number;
+  readonly callbacks: number;
+  /** `dma_last` and `retries` of vfio_dma_do_unmap's `again:` loop. */
+  readonly lastNotifiedPage: number | null;
+  readonly retries: number;
+  /** The mapping being removed (`sync`, `unpin`): its first IOVA page and what it will unpin. */
+  readonly dmaIovaPage: number | null;
+  readonly toUnpin: readonly UnpinPending[];
+}
+
+/** A mediated driver's pin between vfio_pin_pages and recording it in its own table (`phased-pin.ts`). */
+export interface DriverPinOp {
+  readonly kind: 'mdevPinPages';
+  readonly deviceId: number;
+  readonly iovaPage: number;
+  readonly npage: number;
+  /** What vfio_pin_pages returned for the first page (the call's answer). */
+  readonly firstMfn: number | null;
+}
+
+export type VfioOp = DeviceDmaOp | MapDmaOp | UnmapDmaOp | DriverPinOp;
 
 // ---------------------------------------------------------------------------------------------
 // What an operation returns besides its OpResult

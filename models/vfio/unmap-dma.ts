@@ -69,15 +69,24 @@ export function unmapDma(state: VfioState, config: VfioConfig, args: UnmapDmaArg
   return runOp(state, (ctx) => doUnmap(state, config, ctx, args));
 }
 
-function startOf(dma: VfioDma): bigint {
+export function startOf(dma: VfioDma): bigint {
   return BigInt(dma.iovaPage) * PAGE_SIZE_BIG;
 }
 
-function endOf(dma: VfioDma): bigint {
+export function endOf(dma: VfioDma): bigint {
   return BigInt(dma.iovaPage + dma.npages) * PAGE_SIZE_BIG;
 }
 
-function doUnmap(state: VfioState, config: VfioConfig, ctx: OpContext, args: UnmapDmaArgs): Outcome {
+/** An UNMAP_DMA request that passed checks 0–8: the walk's range, or the VADDR invalidation's. */
+export interface UnmapPlan {
+  readonly backend: Type1Backend;
+  readonly iova: bigint;
+  readonly end: bigint;
+  readonly invalidate: boolean;
+}
+
+/** Checks 0–8 in order: the request to carry out, or the refusal. */
+export function planUnmapDma(state: VfioState, args: UnmapDmaArgs): UnmapPlan | Outcome {
   const backend = state.container.backend;
   if (backend === null) return err('EINVAL');
   if (backend.kind === 'noiommu') return err('ENOTTY');
@@ -113,17 +122,28 @@ function doUnmap(state: VfioState, config: VfioConfig, ctx: OpContext, args: Unm
     const atEnd = backend.dmas.find((dma) => startOf(dma) < last && last < endOf(dma));
     if (atEnd !== undefined && endOf(atEnd) !== end) return err('EINVAL');
   }
+  return { backend, iova, end, invalidate };
+}
+
+export function isUnmapPlan(checked: UnmapPlan | Outcome): checked is UnmapPlan {
+  return 'backend' in checked;
+}
+
+function doUnmap(state: VfioState, config: VfioConfig, ctx: OpContext, args: UnmapDmaArgs): Outcome {
+  const plan = planUnmapDma(state, args);
+  if (!isUnmapPlan(plan)) return plan;
+  const { backend, iova, end } = plan;
   // 9.
-  if (invalidate) return invalidateVaddrs(backend, iova, end);
+  if (plan.invalidate) return invalidateVaddrs(backend, iova, end);
   return removeInRange(state, config, ctx, backend, iova, end);
 }
 
 /** The mappings the walk visits: from the first one ending after `iova` while they start before `end`. */
-function inRange(backend: Type1Backend, iova: bigint, end: bigint): VfioDma[] {
+export function inRange(backend: Type1Backend, iova: bigint, end: bigint): VfioDma[] {
   return backend.dmas.filter((dma) => endOf(dma) > iova && startOf(dma) < end);
 }
 
-function invalidateVaddrs(backend: Type1Backend, iova: bigint, end: bigint): Outcome {
+export function invalidateVaddrs(backend: Type1Backend, iova: bigint, end: bigint): Outcome {
   let invalidated = 0n;
   for (const dma of inRange(backend, iova, end)) {
     if (!backend.v2 && iova > startOf(dma)) break;

@@ -16,6 +16,7 @@
  *   (no translation names them; unpin reads pfns back from the domain) and are never dropped.
  */
 import type { HostMemory } from '../memory/frames.js';
+import { mapInFlight, unmapInFlight } from './inflight.js';
 import { domainOfGroup, type1Backend } from './state.js';
 import type { VfioDevice, VfioDma, VfioState } from './types.js';
 
@@ -42,9 +43,23 @@ export function describeHolder(holder: VfioHolder): string {
   }
 }
 
-/** The IOMMU-path pins of a mapping: its pages' frames as the first domain translates them. */
+/**
+ * The IOMMU-path pins of a mapping: its pages' frames as the first domain translates them. While
+ * an operation in flight holds the mapping's pins where no domain shows them — a MAP_DMA between
+ * pinning and mapping, an UNMAP_DMA between clearing the translations and unpinning — they are the
+ * frames that operation recorded.
+ */
 export function iommuPins(state: VfioState, dma: VfioDma): { readonly iovaPage: number; readonly mfn: number }[] {
   const first = type1Backend(state)?.domains[0];
+  if (state.inflight.length > 0) {
+    const mapping = mapInFlight(state, dma.iovaPage);
+    if (mapping !== undefined) {
+      // map-before-pin's mapping is published and nothing of it pinned.
+      return mapping.next === 'map' ? mapping.mfns.map((mfn, i) => ({ iovaPage: dma.iovaPage + i, mfn })) : [];
+    }
+    const unmapping = unmapInFlight(state, dma.iovaPage);
+    if (unmapping !== undefined) return [...unmapping.toUnpin];
+  }
   if (!dma.iommuMapped || first === undefined) return [];
   const pins: { iovaPage: number; mfn: number }[] = [];
   for (let i = 0; i < dma.npages; i++) {
@@ -105,12 +120,25 @@ export interface LockedVmAccounting {
   readonly capIpcLock: boolean;
 }
 
+/**
+ * The pages a mapping has pinned through the IOMMU path while the container has a domain: all of
+ * them, except while an operation in flight is half way: a MAP_DMA counts what it has pinned, an
+ * UNMAP_DMA what it has not unpinned yet.
+ */
+function pinnedPagesWithDomain(state: VfioState, dma: VfioDma): number {
+  if (state.inflight.length === 0) return dma.npages;
+  const mapping = mapInFlight(state, dma.iovaPage);
+  if (mapping !== undefined) return mapping.next === 'map' ? mapping.mfns.length : 0;
+  const unmapping = unmapInFlight(state, dma.iovaPage);
+  return unmapping === undefined ? dma.npages : unmapping.toUnpin.length;
+}
+
 export function lockedVmAccounting(state: VfioState): LockedVmAccounting {
   const backend = type1Backend(state);
   const dmas = backend?.dmas ?? [];
   const withDomain = (backend?.domains.length ?? 0) > 0;
   const expectedPages = dmas.reduce(
-    (sum, dma) => sum + (withDomain ? dma.npages : Object.keys(dma.externalPins).length),
+    (sum, dma) => sum + (withDomain ? pinnedPagesWithDomain(state, dma) : Object.keys(dma.externalPins).length),
     0,
   );
   return {
@@ -124,16 +152,30 @@ export function lockedVmAccounting(state: VfioState): LockedVmAccounting {
 
 export interface ReachableFrame {
   readonly deviceId: number;
-  /** `iommu`: a translation of the device's domain; `noiommu`: any bus address; `pin`: a page the driver holds. */
-  readonly via: 'iommu' | 'noiommu' | 'pin';
+  /**
+   * `iommu`: a translation of the device's domain; `noiommu`: any bus address; `pin`: a page the
+   * driver holds; `in-flight`: a request already translated to it and not yet landed.
+   */
+  readonly via: 'iommu' | 'noiommu' | 'pin' | 'in-flight';
   readonly addressPage: number;
   readonly mfn: number;
   readonly write: boolean;
 }
 
-/** Every frame each open device can reach right now, and how. */
-export function deviceReach(state: VfioState): ReachableFrame[] {
+/** The frames requests in flight will land in: reach until they land, whatever the tables say now. */
+export function inflightDmaReach(state: VfioState): ReachableFrame[] {
   const reach: ReachableFrame[] = [];
+  for (const op of state.inflight) {
+    if (op.kind !== 'deviceDma' || op.outcome !== 'landed' || op.mfn === null) continue;
+    if (state.memory.frames[op.mfn] === undefined) continue;
+    reach.push({ deviceId: op.deviceId, via: 'in-flight', addressPage: op.addressPage, mfn: op.mfn, write: op.write });
+  }
+  return reach;
+}
+
+/** Every frame each open device can reach right now, and how (requests in flight included). */
+export function deviceReach(state: VfioState): ReachableFrame[] {
+  const reach: ReachableFrame[] = inflightDmaReach(state);
   const backend = state.container.backend;
   for (const device of state.devices) {
     if (!device.open) continue;
@@ -261,6 +303,11 @@ export function translationDisagreements(state: VfioState): TranslationDisagreem
   }
   const covered = new Set<number>();
   for (const dma of backend.dmas) {
+    if (state.inflight.length > 0 && (mapInFlight(state, dma.iovaPage) ?? unmapInFlight(state, dma.iovaPage))) {
+      // Half mapped or half unmapped under iommu->lock: the operation in flight finishes it.
+      for (let i = 0; i < dma.npages; i++) covered.add(dma.iovaPage + i);
+      continue;
+    }
     if (!dma.iommuMapped) {
       problems.push({ domainId: first.id, iovaPage: dma.iovaPage, problem: 'mapping not iommu_mapped' });
       continue;

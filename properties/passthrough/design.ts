@@ -20,7 +20,8 @@ import { guardResolve, guardStep } from '../generic/guard.js';
 import { refuseIneffectiveBugs } from '../generic/bug-flags.js';
 import type { BugCatalogue, WorldFeatures } from '../generic/bug-flags.js';
 import type { Design, Expectation } from '../../src/design.js';
-import { vfioBugCatalogue } from '../vfio/design.js';
+import { actorOfVfioCommand } from '../../models/vfio/inflight.js';
+import { vfioBugCatalogue, vfioInflight } from '../vfio/design.js';
 import { vfioWorldFeatures } from '../vfio/world.js';
 import type { VfioWorld, VfioWorldLayout } from '../vfio/world.js';
 import { explainPassthroughStep } from './explain.js';
@@ -142,6 +143,9 @@ export function passthroughDesign(options: PassthroughDesignOptions): Passthroug
     explainStep: explainPassthroughStep,
     explore: passthroughExploreScope(world, withFlushQueue),
     classify: emulated ? classifyPassthroughWithDrivers : classifyPassthroughStep,
+    actorOf: (state, command) =>
+      command.kind === 'drainFlushQueue' ? 'IOMMU flush timer' : (actorOfVfioCommand(state.vfio, command) ?? 'VMM'),
+    inflight: (state) => vfioInflight(state.vfio),
     reach: passthroughReach(withFlushQueue, emulated),
   };
 }

@@ -8,7 +8,8 @@ import fc from 'fast-check';
 import type { PassthroughCommand } from '../../models/passthrough/types.js';
 import type { CommandSpace } from '../../src/design.js';
 import { preferOr } from '../prefer.js';
-import { oneOf, vaddrPageIn, vfioArbitraries, vfioKindWeight } from '../vfio/generators.js';
+import { phasedSpace } from '../generic/interleave.js';
+import { oneOf, vaddrPageIn, vfioArbitraries, vfioKindWeight, vfioPhases } from '../vfio/generators.js';
 import { RAM_VADDR_PAGE } from '../vfio/world.js';
 import type { VfioWorldLayout } from '../vfio/world.js';
 import type { PassthroughPickUniverse, PassthroughTemplate } from './resolve.js';
@@ -81,6 +82,7 @@ export function passthroughCommandSpace(
   if (withFlushQueue) table['drainFlushQueue'] = fc.constant<PassthroughCommand>({ kind: 'drainFlushQueue' });
   return {
     kinds: Object.keys(table),
+    interleaving: phasedSpace<PassthroughTemplate>(vfioPhases),
     weight: (kind) =>
       weights[kind] ?? vfioKindWeight(kind, layout) * (layout.deviceIds.length > 1 && lifecycle.has(kind) ? 2 : 1),
     arbitrary(kind) {

@@ -11,6 +11,8 @@
 import type { PassthroughCommand, PassthroughState } from '../../models/passthrough/types.js';
 import { iommuReach } from '../../models/passthrough/views.js';
 import type { IommuReach } from '../../models/passthrough/views.js';
+import { ADVANCE, resolveAdvance } from '../generic/interleave.js';
+import type { AdvanceCommand } from '../generic/interleave.js';
 import { isPick } from '../pick.js';
 import type { Templated } from '../pick.js';
 import { resolvePreferring } from '../prefer.js';
@@ -58,6 +60,7 @@ export function resolvePassthrough(
   universe: PassthroughPickUniverse,
   template: PassthroughTemplate,
 ): PassthroughCommand {
+  if (template.kind === ADVANCE) return resolveAdvance(template as AdvanceCommand, state.vfio.inflight.length);
   const resolved: Record<string, unknown> = {};
   for (const [field, value] of Object.entries(template) as [string, unknown][]) {
     if (!isPick(value)) resolved[field] = value;

@@ -8,9 +8,10 @@ import type { AllocPolicy } from '../../models/memory/frames.js';
 import type { VfioCommand } from '../../models/vfio/commands.js';
 import { vfioBugNeeds, vfioBugs, vfioFeatureMissing } from '../../models/vfio/config.js';
 import type { VfioBug, VfioConfig, VfioWorldFeature } from '../../models/vfio/config.js';
+import { actorOfOp, actorOfVfioCommand, nextPhaseOf } from '../../models/vfio/inflight.js';
 import { stepVfio } from '../../models/vfio/step.js';
 import type { VfioState } from '../../models/vfio/types.js';
-import type { Design, Expectation } from '../../src/design.js';
+import type { Design, Expectation, InFlight } from '../../src/design.js';
 import { refuseIneffectiveBugs } from '../generic/bug-flags.js';
 import type { BugCatalogue } from '../generic/bug-flags.js';
 import { guardResolve, guardStep } from '../generic/guard.js';
@@ -68,6 +69,11 @@ export type VfioDesign = Design<VfioState, VfioCommand, VfioTemplate> & {
   readonly world: VfioWorldLayout;
 };
 
+/** The VFIO operations in flight, oldest first, as reports show them. */
+export function vfioInflight(state: VfioState): InFlight[] {
+  return state.inflight.map((op) => ({ actor: actorOfOp(op), kind: op.kind, phase: nextPhaseOf(op) }));
+}
+
 /** The stack a world makes: devices behind an IOMMU (or none), emulated devices, or both in one container. */
 export function vfioStackOf(layout: VfioWorldLayout): 'passthrough' | 'mediated' | 'mixed' {
   const emulated = layout.mdevDevices.length + layout.ccwDevices.length > 0;
@@ -99,6 +105,8 @@ export function vfioDesign(options: VfioDesignOptions): VfioDesign {
     validateCommand: validateVfioCommand,
     explainStep: explainVfioStep,
     explore: vfioExploreScope(world),
+    actorOf: (state, command) => actorOfVfioCommand(state, command) ?? 'VMM',
+    inflight: vfioInflight,
     ...(emulated
       ? { classify: classifyMediatedStep, reach: mediatedReach(world.groups.some((group) => group.kind === 'iommu')) }
       : {}),

@@ -9,8 +9,19 @@ function hex(u64: string): string {
   }
 }
 
+/** ` (started)` for an operation left in flight after its first phase. */
+function started(command: { readonly phased?: boolean }): string {
+  return command.phased === true ? ' (started)' : '';
+}
+
 export function formatVfioCommand(command: VfioCommand): string {
+  return formatOne(command) + ('phased' in command ? started(command) : '');
+}
+
+function formatOne(command: VfioCommand): string {
   switch (command.kind) {
+    case 'advance':
+      return `advance operation ${command.op}`;
     case 'mapDma':
       return `MAP_DMA iova ${hex(command.iova)} vaddr ${hex(command.vaddr)} size ${hex(command.sizeBytes)} flags ${command.flags}${command.argsz === 32 ? '' : ` argsz ${command.argsz}`}`;
     case 'unmapDma':

@@ -11,6 +11,7 @@ import type { VfioCommand, VfioCommandKind } from '../../models/vfio/commands.js
 import { mapDmaArgs, VFIO_DMA_MAP_MINSZ } from '../../models/vfio/map-dma.js';
 import { unmapAllArgs, unmapDmaArgs } from '../../models/vfio/unmap-dma.js';
 import type { CommandSpace } from '../../src/design.js';
+import { phasedSpace } from '../generic/interleave.js';
 import { preferOr } from '../prefer.js';
 import type { VfioTemplate } from './resolve.js';
 import { OTHER_OWNER, RAM_VADDR_PAGE } from './world.js';
@@ -89,7 +90,7 @@ function unmapDmaFor(iovaPage: fc.Arbitrary<number>): fc.Arbitrary<VfioCommand> 
         .record({ iovaPage, npages })
         .map((request): VfioCommand => ({ kind: 'unmapDma', ...unmapDmaArgs(request) })),
     },
-    { weight: 1, arbitrary: fc.constant<VfioCommand>({ kind: 'unmapDma', ...unmapAllArgs() }) },
+    { weight: 3, arbitrary: fc.constant<VfioCommand>({ kind: 'unmapDma', ...unmapAllArgs() }) },
     {
       weight: 1,
       arbitrary: fc
@@ -145,9 +146,15 @@ function arbitraries(
     // iova pages for type1; bus address pages (frame numbers) under noiommu: one universe covers
     // both, unless the IOVA universe was moved.
     const addressPage = iovaBasePage === undefined ? fc.nat({ max: Math.max(layout.frames, iovaPages) - 1 }) : iovaPage;
+    // Through an IOMMU the device aims, mostly, at a page its domain translates (`resolve.ts`): a
+    // request in flight over an unmap needs one.
     all.deviceDma = fc
-      .record({ deviceId: oneOf(layout.pciDevices), addressPage, write: fc.boolean() })
-      .map((args): VfioCommand => ({ kind: 'deviceDma', ...args }));
+      .record({
+        deviceId: oneOf(layout.pciDevices),
+        addressPage: layout.noiommu ? addressPage : preferOr(addressPage),
+        write: fc.boolean(),
+      })
+      .map((args): VfioTemplate => ({ kind: 'deviceDma', ...args }));
   }
   if (layout.mdevDevices.length > 0) {
     // The driver aims: a pin at a mapped page, an unpin at a pinned one (`resolve.ts`).
@@ -245,6 +252,24 @@ const mixedWeights: Readonly<Record<string, number>> = {
   unmapDma: 6,
 };
 
+/**
+ * The VFIO operations that take time, and their phases (`models/vfio/inflight.ts`): a device's DMA
+ * (translate, access), MAP_DMA (pin, map), UNMAP_DMA (clear or notify, sync, unpin: a mapping with
+ * driver pins takes a notification and a recheck more) and a mediated driver's pin (vfio_pin_pages,
+ * record).
+ */
+export const vfioPhases: Readonly<Record<string, number>> = { deviceDma: 2, mapDma: 2, unmapDma: 3, mdevPinPages: 2 };
+
+/**
+ * The phases a world's operations take: without an IOMMU-backed group MAP_DMA pins nothing and
+ * finishes in one phase, and UNMAP_DMA takes two (a notification, then the removal) — so a
+ * preemption is not spent on an operation with no window.
+ */
+export function worldPhases(layout: VfioWorldLayout): Readonly<Record<string, number>> {
+  if (layout.groups.some((group) => group.kind === 'iommu')) return vfioPhases;
+  return { ...vfioPhases, mapDma: 1, unmapDma: 2 };
+}
+
 export function vfioCommandSpace(layout: VfioWorldLayout): CommandSpace<VfioTemplate> {
   const table = vfioArbitraries(layout);
   const kinds = Object.keys(table);
@@ -252,6 +277,7 @@ export function vfioCommandSpace(layout: VfioWorldLayout): CommandSpace<VfioTemp
   const weights = emulated ? (layout.pciDevices.length > 0 ? mixedWeights : mediatedWeights) : {};
   return {
     kinds,
+    interleaving: phasedSpace<VfioTemplate>(worldPhases(layout)),
     weight: (commandKind) => weights[commandKind] ?? vfioKindWeight(commandKind, layout),
     arbitrary(commandKind) {
       const arbitrary = table[commandKind as VfioCommandKind];

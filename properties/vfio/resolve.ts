@@ -11,8 +11,10 @@
  * command resolves to itself; the trace records the resolved value.
  */
 import type { VfioCommand } from '../../models/vfio/commands.js';
-import { type1Backend } from '../../models/vfio/state.js';
+import { domainOfGroup, type1Backend } from '../../models/vfio/state.js';
 import type { VfioState } from '../../models/vfio/types.js';
+import { ADVANCE, resolveAdvance } from '../generic/interleave.js';
+import type { AdvanceCommand } from '../generic/interleave.js';
 import { isPick } from '../pick.js';
 import type { Templated } from '../pick.js';
 import { resolvePreferring } from '../prefer.js';
@@ -65,6 +67,16 @@ function mappedIovaPages(state: VfioState): number[] {
   return backend.dmas.flatMap((dma) => Array.from({ length: Math.min(dma.npages, 64) }, (_, i) => dma.iovaPage + i));
 }
 
+/** IOVA pages the domain of device `deviceId` translates, ascending. */
+function translatedPages(state: VfioState, deviceId: unknown): number[] {
+  const backend = type1Backend(state);
+  const device = typeof deviceId === 'number' ? state.devices[deviceId] : undefined;
+  const domain = backend === null || device === undefined ? undefined : domainOfGroup(backend, device.groupId);
+  return Object.keys(domain?.translations ?? {})
+    .map(Number)
+    .sort((left, right) => left - right);
+}
+
 /**
  * IOVA pages pinned by an emulated driver other than `deviceId` (its record or its I/O in flight),
  * ascending; when there are none, the pages `deviceId` pins itself.
@@ -98,6 +110,15 @@ export function resolveVfioField(
     const universe = Array.from({ length: layout.ramPages }, (_, offset) => iovaBasePage + offset);
     return resolvePreferring(value, aimed, universe, (pick) => iovaBasePage + (pick % layout.ramPages));
   }
+  if (field === 'addressPage' && kind === 'deviceDma') {
+    const universe = Array.from({ length: layout.ramPages }, (_, offset) => iovaBasePage + offset);
+    return resolvePreferring(
+      value,
+      () => translatedPages(state, template.deviceId),
+      universe,
+      (pick) => iovaBasePage + (pick % layout.ramPages),
+    );
+  }
   if (lifecycleField[kind] !== field) return value.pick;
   const live = field === 'deviceId' ? layout.deviceIds : layout.groupIds;
   return resolvePreferring(
@@ -115,6 +136,7 @@ export function resolveVfio(
   template: VfioTemplate,
   iovaBasePage = 0,
 ): VfioCommand {
+  if (template.kind === ADVANCE) return resolveAdvance(template as AdvanceCommand, state.inflight.length);
   const resolved: Record<string, unknown> = {};
   for (const [field, value] of Object.entries(template) as [string, unknown][]) {
     resolved[field] = resolveVfioField(state, layout, template, field, value, iovaBasePage);

@@ -17,6 +17,7 @@ import {
   upTo,
 } from '../generic/command-schema.js';
 import type { FieldType } from '../generic/command-schema.js';
+import { ADVANCE, advanceSchema, phasedField } from '../generic/interleave.js';
 
 type Schema = {
   readonly [K in VfioCommandKind]: Record<Exclude<keyof Extract<VfioCommand, { kind: K }>, 'kind'>, FieldType>;
@@ -33,20 +34,21 @@ export const vfioCommandSchema: Schema = {
   setIommu: { type: 'whole number' },
   openDevice: { deviceId: fd },
   closeDevice: { deviceId: fd },
-  mapDma: { argsz: u32('argsz'), flags: u32('flags'), vaddr: u64, iova: u64, sizeBytes: u64 },
-  unmapDma: { argsz: u32('argsz'), flags: u32('flags'), iova: u64, sizeBytes: u64 },
+  mapDma: { argsz: u32('argsz'), flags: u32('flags'), vaddr: u64, iova: u64, sizeBytes: u64, ...phasedField },
+  unmapDma: { argsz: u32('argsz'), flags: u32('flags'), iova: u64, sizeBytes: u64, ...phasedField },
   mmap: { vaddrPage: pageNumber, npages: pages, writable: bool },
   munmap: { vaddrPage: pageNumber, npages: pages },
   discard: { vaddrPage: pageNumber, npages: pages },
   touch: { vaddrPage: pageNumber, write: bool },
   allocateToOther: { owner: frameOwner },
   releaseFromOther: { mfn: pageNumber },
-  mdevPinPages: { deviceId: fd, iovaPage: pageNumber, npage, read: bool, write: bool },
+  mdevPinPages: { deviceId: fd, iovaPage: pageNumber, npage, read: bool, write: bool, ...phasedField },
   mdevUnpinPages: { deviceId: fd, iovaPage: pageNumber, npage },
   ccwStartIo: { deviceId: fd, program: 'transfer list' },
   ccwCompleteIo: { deviceId: fd },
   ccwRunIo: { deviceId: fd, program: 'transfer list' },
-  deviceDma: { deviceId: fd, addressPage: pageNumber, write: bool },
+  deviceDma: { deviceId: fd, addressPage: pageNumber, write: bool, ...phasedField },
+  advance: advanceSchema[ADVANCE] as Schema['advance'],
   injectFault: { point: '"pin" or "alloc"', nth: u32('nth') },
   clearFault: {},
 };

@@ -269,6 +269,7 @@ export function vfioWorldFeatures(layout: VfioWorldLayout): WorldFeatures<VfioWo
   if (layout.groups.some((group) => group.kind === 'emulated')) has.add('emulated-group');
   if (emulated > 0) has.add('emulated-device');
   if (layout.mdevDevices.length > 0) has.add('generic-mdev');
+  if (layout.ccwDevices.length > 0) has.add('ccw-device');
   if (emulated > 1) has.add('second-pinning-device');
   // Each (mapping, IOVA page) is charged once; mappings may share vaddrs, so a type1 container can
   // charge up to dma_entry_limit mappings of the whole address space.

@@ -138,6 +138,7 @@ describe('passthroughDesign refuses bugs', () => {
       'psi-mask-too-small',
       'map-ignores-existing',
       'unmap-stops-at-table-boundary',
+      'fq-queues-before-pte-clear',
     ]);
   });
 });

@@ -17,6 +17,7 @@ import type { PassthroughInvariant } from './lift.js';
 function via(reach: { via: string; iovaPage: number }): string {
   if (reach.via === 'iotlb') return `an IOTLB entry for iova page ${reach.iovaPage}`;
   if (reach.via === 'pin') return `its driver's pin of iova page ${reach.iovaPage}`;
+  if (reach.via === 'in-flight') return `its DMA to iova page ${reach.iovaPage}, translated and not yet landed`;
   return `the page table at iova page ${reach.iovaPage}`;
 }
 

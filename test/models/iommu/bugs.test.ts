@@ -12,6 +12,7 @@ import { drainFlushQueue } from '../../../models/iommu/flush-queue.js';
 import { createNestedDomain } from '../../../models/iommu/nested.js';
 import { createIommuState } from '../../../models/iommu/state.js';
 import type { IommuState } from '../../../models/iommu/types.js';
+import { iotlbSync, unmapFast } from '../../../models/iommu/unmap.js';
 import { staleIotlbOutsideFlushQueue } from '../../../models/iommu/views.js';
 import { DEV, DID, K4, M2, dmaAt, expectOk, mapOk, unmapOk, world } from './world.js';
 
@@ -45,6 +46,19 @@ const cases: Record<IommuBug, BugCase> = {
       dmaAt(state, 0);
       unmapOk(state, 0, K4, bugs);
       expectOk(drainFlushQueue(state, bugs, { domainId: DID }));
+      return state;
+    },
+    check: staleCheck,
+  },
+  'fq-queues-before-pte-clear': {
+    scenario: (bugs) => {
+      // unmap_fast, the flush-queue timer, a DMA, then the sync: the timer must not retire the unmap.
+      const state = world({}, 'dma-fq');
+      mapOk(state, { iova: 0, frame: 3 }, bugs);
+      expectOk(unmapFast(state, bugs, { domainId: DID, iova: 0, sizeBytes: K4 }));
+      expectOk(drainFlushQueue(state, bugs, { domainId: DID }));
+      dmaAt(state, 0);
+      iotlbSync(state, bugs, DID);
       return state;
     },
     check: staleCheck,

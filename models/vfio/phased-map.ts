@@ -1,0 +1,99 @@
+/**
+ * VFIO_IOMMU_MAP_DMA in two phases, at the boundaries of Linux v6.12
+ * drivers/vfio/vfio_iommu_type1.c: vfio_dma_do_map (1548) takes `iommu->lock` (1572), checks,
+ * links the new `vfio_dma` with size 0 (1649), and vfio_pin_map_dma (1448) pins a run of pages
+ * (`vfio_pin_pages_remote`, 1462), then maps it into every domain (`vfio_iommu_map`, 1472), run
+ * after run, with the lock held until 1664: the lock is never dropped in between. Phase 1 checks,
+ * links and pins every page (charging it); phase 2 maps them. Between the two, no container ioctl
+ * or vfio_pin_pages runs, but a device's DMA to the range faults (nothing is mapped yet) and the
+ * process may change its memory (the pins keep the frames). A pin that fails refuses the whole
+ * call in phase 1, as the atomic command does.
+ *
+ * Simplified: the model pins every run before mapping the first (Linux alternates run by run);
+ * either way no page is mapped before it is pinned, and a guest RAM backed by contiguous frames is
+ * a single run. The maps cannot fail in phase 2: the IOVA range passed check 8 against every
+ * domain's aperture, and the domains cannot change while the lock is held.
+ *
+ * The bug `map-before-pin` publishes first: phase 1 looks each page's frame up without pinning it
+ * (faulting it in) and maps it into every domain; phase 2 pins. In between the device reaches
+ * frames nothing pins, and a page the process drops is freed under the mapping (the later pin
+ * faults in another frame).
+ */
+import type { VfioConfig } from './config.js';
+import { hasVfioBug } from './config.js';
+import { isMapPlan, leakyUnwind, linkNewDma, planMapDma } from './map-dma.js';
+import type { MapDmaArgs } from './map-dma.js';
+import { domainMapPage, pinAndChargePage } from './pin.js';
+import { faultInPage } from './process-memory.js';
+import { err, ok } from './state.js';
+import type { OpContext } from './state.js';
+import type { PhaseStep } from './inflight.js';
+import type { MapDmaOp, Type1Backend, VfioDma, VfioState } from './types.js';
+
+/** Phase 1: checks, the new mapping linked, every page pinned (or, with `map-before-pin`, mapped). */
+export function startMapDma(
+  state: VfioState,
+  config: VfioConfig,
+  ctx: OpContext,
+  args: MapDmaArgs,
+): PhaseStep<MapDmaOp> {
+  const plan = planMapDma(state, config, ctx, args);
+  if (!isMapPlan(plan)) return { outcome: plan, op: null };
+  const { backend, iovaPage, npages } = plan;
+  const dma = linkNewDma(state, config, plan);
+  if (backend.domains.length === 0) return { outcome: ok({ iovaPage, npages, pinnedPages: 0 }), op: null };
+  if (hasVfioBug(config, 'map-before-pin')) return publishUnpinned(state, ctx, backend, dma);
+  const mfns: number[] = [];
+  for (let i = 0; i < dma.npages; i++) {
+    const page = pinAndChargePage(state, ctx, dma, i);
+    if (page.ok) {
+      mfns.push(page.mfn);
+      continue;
+    }
+    if (hasVfioBug(config, 'map-failure-leaks-pins')) {
+      return { outcome: leakyUnwind(state, ctx, backend, dma, page.errno), op: null };
+    }
+    return { outcome: err(page.errno), op: null };
+  }
+  const op: MapDmaOp = { kind: 'mapDma', next: 'map', iovaPage, npages, mfns };
+  return { outcome: ok({ iovaPage, npages, pinnedPages: mfns.length, mapped: false }), op };
+}
+
+/** `map-before-pin`'s phase 1: each page's present frame mapped, nothing pinned or charged. */
+function publishUnpinned(state: VfioState, ctx: OpContext, backend: Type1Backend, dma: VfioDma): PhaseStep<MapDmaOp> {
+  const mfns: number[] = [];
+  for (let i = 0; i < dma.npages; i++) {
+    const page = faultInPage(state, ctx, dma.vaddrPage + i, dma.write);
+    if (!page.ok) return { outcome: err(page.errno), op: null };
+    mfns.push(page.mfn);
+    for (const domain of backend.domains) domainMapPage(state, ctx, domain, dma.iovaPage + i, page.mfn, dma);
+  }
+  dma.iommuMapped = true;
+  return {
+    outcome: ok({ iovaPage: dma.iovaPage, npages: dma.npages, pinnedPages: 0, mapped: true }),
+    op: { kind: 'mapDma', next: 'pin', iovaPage: dma.iovaPage, npages: dma.npages, mfns },
+  };
+}
+
+/** The next phase of a MAP_DMA in flight; it finishes there. */
+export function advanceMapDma(state: VfioState, ctx: OpContext, op: MapDmaOp): PhaseStep<MapDmaOp> {
+  const backend = state.container.backend;
+  const dma = backend?.kind === 'type1' ? backend.dmas.find((other) => other.iovaPage === op.iovaPage) : undefined;
+  // The mapping stays linked while its map holds iommu->lock: nothing else can remove it.
+  if (backend?.kind !== 'type1' || dma === undefined) return { outcome: err('EBADF'), op };
+  const done = (pinnedPages: number): PhaseStep<MapDmaOp> => ({
+    outcome: ok({ iovaPage: op.iovaPage, npages: op.npages, pinnedPages }),
+    op: null,
+  });
+  if (op.next === 'map') {
+    op.mfns.forEach((mfn, i) => {
+      for (const domain of backend.domains) domainMapPage(state, ctx, domain, op.iovaPage + i, mfn, dma);
+    });
+    dma.iommuMapped = true;
+    return done(op.mfns.length);
+  }
+  // map-before-pin: the pins come last, of whatever each vaddr maps now; a failure is ignored.
+  let pinned = 0;
+  for (let i = 0; i < dma.npages; i++) if (pinAndChargePage(state, ctx, dma, i).ok) pinned += 1;
+  return done(pinned);
+}
