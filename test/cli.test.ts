@@ -21,7 +21,7 @@ async function run(argv: string[], registry?: readonly AnyDesign[]): Promise<Ran
 }
 
 describe('dmaprop designs', () => {
-  test('--json lists { id, stack, expected, description } for every design', async () => {
+  test('--json lists { id, stack, expected, description, breaks, invariants, explore } for every design', async () => {
     const { code, out } = await run(['designs', '--json']);
     expect(code).toBe(0);
     const rows = JSON.parse(out) as { id: string; stack: string; expected: string; description: string }[];
@@ -51,7 +51,15 @@ describe('dmaprop designs', () => {
       ['viommu/differential', 'holds'],
     ]);
     for (const row of rows) {
-      expect(Object.keys(row).sort()).toEqual(['description', 'expected', 'id', 'stack']);
+      expect(Object.keys(row).sort()).toEqual([
+        'breaks',
+        'description',
+        'expected',
+        'explore',
+        'id',
+        'invariants',
+        'stack',
+      ]);
       expect(row.description.length).toBeGreaterThan(0);
     }
   });
