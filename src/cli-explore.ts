@@ -36,6 +36,8 @@ export interface ExploreFlags {
   readonly save?: boolean;
   readonly corpus: string;
   readonly json?: boolean;
+  /** Commander's `--no-partial-order`: false turns the reduction off. */
+  readonly partialOrder?: boolean;
 }
 
 function perSecond(count: number, ms: number): string {
@@ -65,7 +67,8 @@ function exploredDesigns(
 }
 
 export function formatExploreResult(result: ExploreResult, design?: AnyDesign): string {
-  const size = `${result.states} states, ${result.transitions} transitions, ${formatMs(result.elapsedMs)} (${perSecond(result.states, result.elapsedMs)} states/s, ${perSecond(result.transitions, result.elapsedMs)} transitions/s)`;
+  const slept = result.slept > 0 ? ` (${result.slept} more skipped by partial-order reduction)` : '';
+  const size = `${result.states} states, ${result.transitions} transitions${slept}, ${formatMs(result.elapsedMs)} (${perSecond(result.states, result.elapsedMs)} states/s, ${perSecond(result.transitions, result.elapsedMs)} transitions/s)`;
   const shard = result.shard === null ? '' : ` [shard ${result.shard.index}/${result.shard.count}]`;
   let outcome: string;
   if (result.verdict === 'holds')
@@ -108,6 +111,8 @@ export function exploreJson(result: ExploreResult): Record<string, unknown> {
     depthReached: result.depthReached,
     states: result.states,
     transitions: result.transitions,
+    partialOrder: result.partialOrder,
+    slept: result.slept,
     elapsedMs: Math.round(result.elapsedMs),
     verdict: result.verdict,
     met: result.met,
@@ -165,6 +170,7 @@ export function runExplore(flags: ExploreFlags, io: CliIo, registry: readonly An
       depth: flags.depth,
       maxStates: flags.maxStates,
       shouldStop: stop,
+      partialOrder: flags.partialOrder !== false,
       ...(flags.shard === undefined ? {} : { shard: flags.shard }),
       onProgress: (at) =>
         progress.update(

@@ -195,11 +195,15 @@ function program(io: CliIo, builtIn: readonly AnyDesign[], setExit: (code: numbe
         "explore only the i-th of n interleaved slices of the initial state's commands",
       ).argParser(shard),
     )
+    .option(
+      '--no-partial-order',
+      'try independent commands in every order (the reduction is on where a scope declares footprints)',
+    )
     .option('--save', 'save each shortest counterexample to the regression corpus')
     .option('--corpus <dir>', 'regression corpus directory', DEFAULT_CORPUS)
     .option(
       '--json',
-      'print JSON: { results: [{ design, depth, states, transitions, elapsedMs, verdict, violations }] }',
+      'print JSON: { results: [{ design, depth, states, transitions, slept, elapsedMs, verdict, violations }] }',
     )
     .addHelpText('after', `\n${exitStatusHelp}\n`)
     .action((flags: ExploreFlags) => setExit(runExplore(flags, io, loaded.designs)));

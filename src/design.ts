@@ -168,6 +168,23 @@ export interface ExploreScope<S, T> {
    * them reads. The more equivalent states share a key, the fewer states the search visits.
    */
   key(state: S): string;
+  /**
+   * What `command` touches at `state`, for partial-order reduction (`ExploreOptions.partialOrder`);
+   * null: it may touch anything. Two commands whose footprints do not conflict at a state (neither
+   * writes what the other reads or writes) are independent there, and the explorer does not try
+   * them in both orders. The stack promises, for such a pair run from that state in either order:
+   * the same results, the same state, and the same verdict of every invariant on each transition —
+   * so `reads` names what the invariants read to judge the command's transition too (the owner of
+   * the frame a DMA lands in), not only what the step reads. Resource names are the stack's own
+   * ("frame 7", "dom1 gfn 3", "op 0"); only equality matters. Without it, every pair is dependent.
+   */
+  footprint?(state: S, command: T): Footprint | null;
+}
+
+/** What a command reads and writes at a state, by resource name (see `ExploreScope.footprint`). */
+export interface Footprint {
+  readonly reads: readonly string[];
+  readonly writes: readonly string[];
 }
 
 /** A field of a command that is not what its kind requires. */

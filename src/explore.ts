@@ -40,6 +40,8 @@ import { crashOf, selectInvariants } from './execute.js';
 import type { Crash, CrashSite } from './execute.js';
 import type { Outcome } from './exit-codes.js';
 import type { Shard } from './shard.js';
+import { independent, intersect } from './partial-order.js';
+import type { Sleeper } from './partial-order.js';
 
 /**
  * `holds`: no violation in any sequence up to the depth (a bounded proof in the scope).
@@ -77,6 +79,12 @@ export interface ExploreOptions {
   readonly onProgress?: (progress: ExploreProgress) => void;
   /** Asked now and then: true stops the search with what it found (Ctrl-C); the result is then inconclusive. */
   readonly shouldStop?: () => boolean;
+  /**
+   * Partial-order reduction (`partial-order.ts`) where the scope declares footprints: independent
+   * commands are not tried in both orders. Default true; false explores every order (to measure
+   * what it saves, or to cross-check a stack's footprints).
+   */
+  readonly partialOrder?: boolean;
 }
 
 /** `C`: the design's concrete command, the type of every counterexample's steps. */
@@ -92,6 +100,10 @@ export interface ExploreResult<C = unknown> {
   readonly states: number;
   /** Transitions stepped and checked (state × distinct concrete command). */
   readonly transitions: number;
+  /** Partial-order reduction was applied (the scope declares footprints and it was not turned off). */
+  readonly partialOrder: boolean;
+  /** Transitions not tried because an equivalent order was (partial-order reduction); 0 without it. */
+  readonly slept: number;
   readonly elapsedMs: number;
   readonly verdict: ExploreVerdict;
   /**
@@ -280,6 +292,13 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
   };
   let initial: unknown = null;
   const visited = new Set<string>();
+  // Partial-order reduction: the sleep set of each record of the level being expanded and of the
+  // level being discovered (by record), and where the latter's records are (by fingerprint).
+  const footprint = options.partialOrder === false ? undefined : scope.footprint?.bind(scope);
+  let sleeping = new Map<number, Sleeper[]>();
+  let nextSleeping = new Map<number, Sleeper[]>();
+  let nextRecords = new Map<string, number>();
+  let slept = 0;
   let levelStart = 0;
   let levelEnd = 1;
   let transitions = 0;
@@ -335,6 +354,18 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
         const templates = scope.templates(before);
         const seen = new Set<string>();
         let position = 0;
+        const asleep = sleeping.get(record) ?? [];
+        const tried: Sleeper[] = [];
+        const footprints = new Map<string, ReturnType<NonNullable<typeof footprint>>>();
+        const footprintOf = (sleeper: Sleeper): ReturnType<NonNullable<typeof footprint>> => {
+          let known = footprints.get(sleeper.text);
+          if (known === undefined && footprint !== undefined) {
+            site = 'scope';
+            known = footprint(before, sleeper.command);
+            footprints.set(sleeper.text, known);
+          }
+          return known ?? null;
+        };
         for (const template of templates) {
           site = 'resolve';
           atCommand = template;
@@ -347,6 +378,10 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
           const mine = level !== 1 || shard === undefined || position % shard.count === shard.index - 1;
           position += 1;
           if (!mine) continue;
+          if (asleep.some((sleeper) => sleeper.text === text)) {
+            slept += 1;
+            continue;
+          }
           atCommand = command;
           site = 'step';
           const { state: after, result } = design.step(before, command);
@@ -354,6 +389,13 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
           checkAll({ before, command, result, after }, record);
           site = 'scope';
           const print = fingerprint(key(after));
+          let sleepers: Sleeper[] | null = null;
+          if (footprint !== undefined) {
+            const self: Sleeper = { text, command };
+            const own = footprintOf(self);
+            sleepers = [...asleep, ...tried].filter((sleeper) => independent(footprintOf(sleeper), own));
+            tried.push(self);
+          }
           if (!visited.has(print)) {
             if (visited.size >= maxStates) {
               limitAt = level;
@@ -362,6 +404,19 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
             visited.add(print);
             parents.push(record);
             via.push(command);
+            if (sleepers !== null) {
+              nextRecords.set(print, parents.length - 1);
+              if (sleepers.length > 0) nextSleeping.set(parents.length - 1, sleepers);
+            }
+          } else if (sleepers !== null) {
+            // Reached again at the level being discovered: it sleeps only on what both paths allow.
+            const again = nextRecords.get(print);
+            const known = again === undefined ? undefined : nextSleeping.get(again);
+            if (again !== undefined && known !== undefined) {
+              const both = intersect(known, sleepers);
+              if (both.length > 0) nextSleeping.set(again, both);
+              else nextSleeping.delete(again);
+            }
           }
           if (allFound()) break search;
           if ((transitions & 1023) === 0) report(level, record - levelStart);
@@ -371,6 +426,9 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
       depthReached = level;
       levelStart = levelEnd;
       levelEnd = parents.length;
+      sleeping = nextSleeping;
+      nextSleeping = new Map();
+      nextRecords = new Map();
       // Nothing new at this level: every longer sequence only revisits known states.
       if (levelStart === levelEnd) {
         depthReached = options.depth;
@@ -445,6 +503,8 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
     depthReached,
     states: visited.size,
     transitions,
+    partialOrder: footprint !== undefined,
+    slept,
     elapsedMs: performance.now() - started,
     verdict: judged.verdict,
     met: judged.met,
@@ -497,6 +557,7 @@ export function mergeExplorations(design: AnyDesign, results: readonly ExploreRe
     depthReached: Math.min(...results.map((result) => result.depthReached)),
     states: results.reduce((sum, result) => sum + result.states, 0),
     transitions: results.reduce((sum, result) => sum + result.transitions, 0),
+    slept: results.reduce((sum, result) => sum + result.slept, 0),
     elapsedMs: Math.max(...results.map((result) => result.elapsedMs)),
     verdict: judged.verdict,
     met: judged.met,

@@ -12,6 +12,7 @@ export type {
   Design,
   Expectation,
   ExploreScope,
+  Footprint,
   Invariant,
   InvariantClass,
   Step,
