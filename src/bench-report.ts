@@ -172,7 +172,17 @@ export function formatBench(result: BenchResult): string {
   );
   lines.push(
     ...formatTable(
-      ['stack', 'design', 'depth reached', 'states', 'transitions', 'time', 'states/s', 'transitions/s'],
+      [
+        'stack',
+        'design',
+        'depth reached',
+        'states',
+        'transitions',
+        'time',
+        'states/s',
+        'transitions/s',
+        'without partial-order reduction',
+      ],
       result.exploration.map((row) => [
         row.stack,
         row.design,
@@ -182,6 +192,9 @@ export function formatBench(result: BenchResult): string {
         ms(row.ms),
         row.statesPerSec,
         row.transitionsPerSec,
+        row.withoutReduction === null
+          ? '– (no footprints)'
+          : `${formatNumber(row.withoutReduction.states)} states, ${formatNumber(row.withoutReduction.transitions)} transitions, ${ms(row.withoutReduction.ms)}`,
       ]),
     ),
   );
