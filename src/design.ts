@@ -173,9 +173,10 @@ export interface ExploreScope<S, T> {
    * null: it may touch anything. Two commands whose footprints do not conflict at a state (neither
    * writes what the other reads or writes) are independent there, and the explorer does not try
    * them in both orders. The stack promises, for such a pair run from that state in either order:
-   * the same results, the same state, and the same verdict of every invariant on each transition —
-   * so `reads` names what the invariants read to judge the command's transition too (the owner of
-   * the frame a DMA lands in), not only what the step reads. Resource names are the stack's own
+   * the same results, the same state, and an invariant broken by the second command in one order
+   * is broken by one of the two in the other — so `reads` names what the transition invariants
+   * (effect, atomicity) read to judge the command, not only what the step reads (the owner of the
+   * frame a DMA lands in). `footprintProblems` checks the promise on a scope's reachable states. Resource names are the stack's own
    * ("frame 7", "dom1 gfn 3", "op 0"); only equality matters. Without it, every pair is dependent.
    */
   footprint?(state: S, command: T): Footprint | null;

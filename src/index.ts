@@ -60,6 +60,8 @@ export {
   formatSummary,
 } from './report.js';
 export { DEFAULT_MAX_STATES, exploreDesign, mergeExplorations, stableJson } from './explore.js';
+export { footprintProblems, independent } from './partial-order.js';
+export type { FootprintProblem } from './partial-order.js';
 export type { ExploreOptions, ExploreProgress, ExploreResult, ExploreVerdict } from './explore.js';
 export { main } from './cli.js';
 export { builtinCorpus, packageRoot, toolVersion } from './version.js';

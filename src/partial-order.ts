@@ -18,7 +18,8 @@
  * as the shorter paths already cover its futures. The meta-test (test/explore/partial-order.test.ts)
  * holds states, verdicts and shortest lengths equal with and without the reduction.
  */
-import type { Footprint } from './design.js';
+import type { AnyDesign, Footprint, Transition } from './design.js';
+import { stableJson } from './explore.js';
 
 /** A command as the sleep sets hold it: its canonical text (its identity) and the command. */
 export interface Sleeper {
@@ -43,4 +44,101 @@ export function independent(left: Footprint | null, right: Footprint | null): bo
 /** The sleepers of both sets (the state-caching rule: a state reached twice sleeps only on what both paths allow). */
 export function intersect(left: readonly Sleeper[], right: readonly Sleeper[]): Sleeper[] {
   return left.filter((sleeper) => right.some((other) => other.text === sleeper.text));
+}
+
+/** A pair a footprint calls independent that does not commute: the footprint is wrong there. */
+export interface FootprintProblem {
+  /** The commands leading to the state, from the initial state. */
+  readonly path: readonly unknown[];
+  readonly first: unknown;
+  readonly second: unknown;
+  /** What differs between the two orders, in words. */
+  readonly problem: string;
+}
+
+/**
+ * Checks a scope's footprints against their promise, on every state the scope reaches within
+ * `depth` commands (breadth-first, deduplicated by the scope's key, at most `maxStates`): for
+ * each pair of distinct concrete commands declared independent at a state, both orders give the
+ * same results and the same state (by the scope's key), and an invariant broken by the second
+ * command's transition in one order (the transition the reduction skips) is broken by one of the
+ * two transitions of the other order (which the search takes). Returns the problems found (at most `limit`); none means the
+ * reduction is sound on that part of the scope.
+ */
+export function footprintProblems(
+  design: AnyDesign,
+  options: { readonly depth: number; readonly maxStates?: number; readonly limit?: number },
+): FootprintProblem[] {
+  const scope = design.explore;
+  if (scope?.footprint === undefined) return [];
+  const maxStates = options.maxStates ?? 2_000;
+  const limit = options.limit ?? 5;
+  const problems: FootprintProblem[] = [];
+  const verdicts = (transition: Transition<unknown, unknown>): string =>
+    design.invariants.map((invariant) => (invariant.check(transition) === null ? '.' : 'x')).join('');
+  const seen = new Set<string>();
+  let frontier: { state: unknown; path: unknown[] }[] = [{ state: design.init(), path: [] }];
+  seen.add(scope.key(frontier[0]?.state));
+  for (let level = 0; level <= options.depth && problems.length < limit; level++) {
+    const next: typeof frontier = [];
+    for (const { state, path } of frontier) {
+      const commands = new Map<string, unknown>();
+      for (const template of scope.templates(state)) {
+        const command: unknown = design.resolve(state, template);
+        commands.set(stableJson(command), command);
+      }
+      const list = [...commands.values()];
+      const prints = list.map((command) => scope.footprint?.(state, command) ?? null);
+      for (let i = 0; i < list.length && problems.length < limit; i++) {
+        for (let j = i + 1; j < list.length && problems.length < limit; j++) {
+          if (!independent(prints[i] ?? null, prints[j] ?? null)) continue;
+          const problem = commuteProblem(design, state, list[i], list[j], verdicts);
+          if (problem !== null) problems.push({ path, first: list[i], second: list[j], problem });
+        }
+      }
+      if (level === options.depth) continue;
+      for (const command of list) {
+        const after = design.step(state, command).state;
+        const key = scope.key(after);
+        if (seen.has(key) || seen.size >= maxStates) continue;
+        seen.add(key);
+        next.push({ state: after, path: [...path, command] });
+      }
+    }
+    frontier = next;
+  }
+  return problems;
+}
+
+function commuteProblem(
+  design: AnyDesign,
+  state: unknown,
+  first: unknown,
+  second: unknown,
+  verdicts: (transition: Transition<unknown, unknown>) => string,
+): string | null {
+  const run = (one: unknown, two: unknown) => {
+    const a = design.step(state, one);
+    const b = design.step(a.state, two);
+    return {
+      results: [stableJson(a.result), stableJson(b.result)],
+      verdicts: [
+        verdicts({ before: state, command: one, result: a.result, after: a.state }),
+        verdicts({ before: a.state, command: two, result: b.result, after: b.state }),
+      ],
+      key: design.explore?.key(b.state) ?? '',
+    };
+  };
+  const forward = run(first, second);
+  const backward = run(second, first);
+  if (forward.results[0] !== backward.results[1] || forward.results[1] !== backward.results[0])
+    return 'a command answers differently in the other order';
+  if (forward.key !== backward.key) return 'the two orders end in different states';
+  // The second command's transition is the one the reduction skips: what breaks there must break
+  // on one of the two transitions of the other order, which the search does take.
+  const covered = (second: string, other: readonly string[]): boolean =>
+    [...second].every((mark, index) => mark === '.' || other.some((verdict) => verdict[index] === 'x'));
+  if (!covered(forward.verdicts[1] ?? '', backward.verdicts) || !covered(backward.verdicts[1] ?? '', forward.verdicts))
+    return 'an invariant broken by the second command in one order is not broken in the other';
+  return null;
 }

@@ -8,9 +8,10 @@ import { describe, expect, test } from 'vitest';
 import { exploreDesign } from '../../src/explore.js';
 import type { ExploreResult } from '../../src/explore.js';
 import type { AnyDesign } from '../../src/design.js';
-import { independent } from '../../src/partial-order.js';
+import { footprintProblems, independent } from '../../src/partial-order.js';
 import { designs, mutants } from '../../properties/registry.js';
-import { lockedCounters, unlockedCounters } from '../interleave/por-toy.js';
+import { countersDesign, lockedCounters, unlockedCounters } from '../interleave/por-toy.js';
+import type { Counters, CountersCommand } from '../interleave/por-toy.js';
 
 function summary(result: ExploreResult): unknown {
   return {
@@ -56,10 +57,33 @@ describe('partial-order reduction', () => {
     expect(lost.violations.map((counterexample) => counterexample.length)).toEqual([3]);
   });
 
+  test('footprintProblems: the toy keeps its promise; a footprint that hides a conflict is caught', () => {
+    expect(footprintProblems(unlockedCounters, { depth: 3 })).toEqual([]);
+    expect(footprintProblems(lockedCounters, { depth: 3 })).toEqual([]);
+    // Claims an atomic shared add touches only its CPU's own counter: it conflicts with the other CPU's work on the shared one.
+    const wrong = countersDesign({ id: 'toy/wrong-footprint', locked: false, expected: 'violates' });
+    const scope = wrong.explore!;
+    const lying = {
+      ...wrong,
+      explore: {
+        ...scope,
+        footprint: (state: Counters, command: CountersCommand) =>
+          command.kind === 'addShared' && command.phased !== true
+            ? { reads: [`cpu${command.cpu} busy`], writes: [`cpu${command.cpu} own`] }
+            : scope.footprint!(state, command),
+      },
+    };
+    const problems = footprintProblems(lying, { depth: 2 });
+    expect(problems.length).toBeGreaterThan(0);
+    // A start reads the shared counter the atomic add writes: the orders end apart.
+    expect(problems[0]?.problem).toBe('the two orders end in different states');
+  });
+
   const withFootprints = [...designs, ...mutants].filter((design) => design.explore?.footprint !== undefined);
   test.each(withFootprints.map((design) => [design.id, design] as const))(
     '%s: the same states, verdicts and shortest lengths at depth 3',
     (_id, design) => {
+      expect(footprintProblems(design, { depth: 2, maxStates: 300 })).toEqual([]);
       const { reduced, full } = compare(design, 3);
       expect(reduced.transitions).toBeLessThanOrEqual(full.transitions);
     },
