@@ -176,8 +176,8 @@ export interface ExploreScope<S, T> {
    * the same results, the same state, and an invariant broken by the second command in one order
    * is broken by one of the two in the other — so `reads` names what the transition invariants
    * (effect, atomicity) read to judge the command, not only what the step reads (the owner of the
-   * frame a DMA lands in). `footprintProblems` checks the promise on a scope's reachable states. Resource names are the stack's own
-   * ("frame 7", "dom1 gfn 3", "op 0"); only equality matters. Without it, every pair is dependent.
+   * frame a DMA lands in). `footprintProblems` checks the promise on a scope's reachable states. Resource names are the stack's own,
+   * as paths: `frames/7` overlaps `frames` and `frames/7/owner`, not `frames/8`. Without it, every pair is dependent.
    */
   footprint?(state: S, command: T): Footprint | null;
 }

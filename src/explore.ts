@@ -297,7 +297,9 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
   const footprint = options.partialOrder === false ? undefined : scope.footprint?.bind(scope);
   let sleeping = new Map<number, Sleeper[]>();
   let nextSleeping = new Map<number, Sleeper[]>();
-  let nextRecords = new Map<string, number>();
+  // The concrete state of each record's first arrival: a sleep set names concrete commands, which
+  // mean the same only in the same concrete state (a symmetric key merges renamed states).
+  let nextRecords = new Map<string, { record: number; concrete: string }>();
   let slept = 0;
   let levelStart = 0;
   let levelEnd = 1;
@@ -405,17 +407,19 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
             parents.push(record);
             via.push(command);
             if (sleepers !== null) {
-              nextRecords.set(print, parents.length - 1);
+              nextRecords.set(print, { record: parents.length - 1, concrete: fingerprint(stableJson(after)) });
               if (sleepers.length > 0) nextSleeping.set(parents.length - 1, sleepers);
             }
           } else if (sleepers !== null) {
-            // Reached again at the level being discovered: it sleeps only on what both paths allow.
+            // Reached again at the level being discovered: it sleeps only on what both paths allow
+            // (nothing, if this path reached a renaming of the state the record holds).
             const again = nextRecords.get(print);
-            const known = again === undefined ? undefined : nextSleeping.get(again);
+            const known = again === undefined ? undefined : nextSleeping.get(again.record);
             if (again !== undefined && known !== undefined) {
-              const both = intersect(known, sleepers);
-              if (both.length > 0) nextSleeping.set(again, both);
-              else nextSleeping.delete(again);
+              const same = again.concrete === fingerprint(stableJson(after));
+              const both = same ? intersect(known, sleepers) : [];
+              if (both.length > 0) nextSleeping.set(again.record, both);
+              else nextSleeping.delete(again.record);
             }
           }
           if (allFound()) break search;
