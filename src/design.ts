@@ -170,16 +170,18 @@ export interface ExploreScope<S, T> {
   key(state: S): string;
   /**
    * What `command` touches at `state`, for partial-order reduction (`ExploreOptions.partialOrder`);
-   * null: it may touch anything. Two commands whose footprints do not conflict at a state (neither
+   * null: it may touch anything. `step` is what the command did from `state` (the explorer has run
+   * it already), so what it wrote can be read off it (`changedPaths` in properties/generic/footprint.ts). Two commands whose footprints do not conflict at a state (neither
    * writes what the other reads or writes) are independent there, and the explorer does not try
    * them in both orders. The stack promises, for such a pair run from that state in either order:
-   * the same results, the same state, and an invariant broken by the second command in one order
+   * the scope offers each after the other (so `reads` covers what the templates' picks read), the
+   * same results, the same state, and an invariant broken by the second command in one order
    * is broken by one of the two in the other — so `reads` names what the transition invariants
    * (effect, atomicity) read to judge the command, not only what the step reads (the owner of the
    * frame a DMA lands in). `footprintProblems` checks the promise on a scope's reachable states. Resource names are the stack's own,
    * as paths: `frames/7` overlaps `frames` and `frames/7/owner`, not `frames/8`. Without it, every pair is dependent.
    */
-  footprint?(state: S, command: T): Footprint | null;
+  footprint?(state: S, command: T, step: Step<S>): Footprint | null;
 }
 
 /** What a command reads and writes at a state, by resource name (see `ExploreScope.footprint`). */

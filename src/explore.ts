@@ -35,7 +35,7 @@
 import { describeCounterexample, describeCrash } from './check.js';
 import type { Counterexample, CrashReport } from './check.js';
 import { assertWellFormed } from './design.js';
-import type { AnyDesign, Command, Design, Expectation, Invariant, Transition } from './design.js';
+import type { AnyDesign, Command, Design, Expectation, Footprint, Invariant, Transition } from './design.js';
 import { crashOf, selectInvariants } from './execute.js';
 import type { Crash, CrashSite } from './execute.js';
 import type { Outcome } from './exit-codes.js';
@@ -358,16 +358,8 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
         let position = 0;
         const asleep = sleeping.get(record) ?? [];
         const tried: Sleeper[] = [];
-        const footprints = new Map<string, ReturnType<NonNullable<typeof footprint>>>();
-        const footprintOf = (sleeper: Sleeper): ReturnType<NonNullable<typeof footprint>> => {
-          let known = footprints.get(sleeper.text);
-          if (known === undefined && footprint !== undefined) {
-            site = 'scope';
-            known = footprint(before, sleeper.command);
-            footprints.set(sleeper.text, known);
-          }
-          return known ?? null;
-        };
+        // The footprints of the commands tried from this state, by text.
+        const footprints = new Map<string, Footprint | null>();
         for (const template of templates) {
           site = 'resolve';
           atCommand = template;
@@ -393,10 +385,10 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
           const print = fingerprint(key(after));
           let sleepers: Sleeper[] | null = null;
           if (footprint !== undefined) {
-            const self: Sleeper = { text, command };
-            const own = footprintOf(self);
-            sleepers = [...asleep, ...tried].filter((sleeper) => independent(footprintOf(sleeper), own));
-            tried.push(self);
+            const own = footprint(before, command, { state: after, result });
+            footprints.set(text, own);
+            sleepers = tried.filter((sleeper) => independent(footprints.get(sleeper.text) ?? null, own));
+            tried.push({ text, command });
           }
           if (!visited.has(print)) {
             if (visited.size >= maxStates) {
@@ -406,9 +398,9 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
             visited.add(print);
             parents.push(record);
             via.push(command);
-            if (sleepers !== null) {
+            if (sleepers !== null && sleepers.length > 0) {
               nextRecords.set(print, { record: parents.length - 1, concrete: fingerprint(stableJson(after)) });
-              if (sleepers.length > 0) nextSleeping.set(parents.length - 1, sleepers);
+              nextSleeping.set(parents.length - 1, sleepers);
             }
           } else if (sleepers !== null) {
             // Reached again at the level being discovered: it sleeps only on what both paths allow
@@ -416,7 +408,7 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
             const again = nextRecords.get(print);
             const known = again === undefined ? undefined : nextSleeping.get(again.record);
             if (again !== undefined && known !== undefined) {
-              const same = again.concrete === fingerprint(stableJson(after));
+              const same = sleepers.length > 0 && again.concrete === fingerprint(stableJson(after));
               const both = same ? intersect(known, sleepers) : [];
               if (both.length > 0) nextSleeping.set(again.record, both);
               else nextSleeping.delete(again.record);

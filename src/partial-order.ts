@@ -1,23 +1,27 @@
 /**
  * Partial-order reduction for the explorer: sleep sets (Godefroid, "Partial-Order Methods for the
- * Verification of Concurrent Systems", 1996, ch. 5), with independence read off the footprints a
- * stack declares (`ExploreScope.footprint`).
+ * Verification of Concurrent Systems", 1996, ch. 5), one step deep, with independence read off
+ * the footprints a stack declares (`ExploreScope.footprint`).
  *
- * From a state `s`, commands are tried in template order. A command `b` tried at `s` before `a`
- * and independent of `a` there need not be tried again after `a`: `s·a·b` is `s·b·a`, which the
- * search reaches through `b` first, with the same results and the same invariant verdicts (the
- * footprint's promise). So `b` goes to sleep in `s·a`, and stays asleep down that path as long as
- * each command taken is independent of it. A sleeping command is neither stepped nor checked.
+ * From a state `s`, commands are tried in template order. A command `x` tried at `s` before `a`
+ * and independent of `a` there is not tried again right after `a`: `s·a·x` is `s·x·a`, which the
+ * search reaches through `x` first, with the same results and invariant verdicts (the footprint's
+ * promise). So `x` sleeps in `s·a`: it is neither stepped nor checked there.
  *
- * Why it fits a breadth-first search with shortest counterexamples: every state is still visited,
- * at its least depth — sleep sets prune transitions, never states — and a transition pruned at
- * depth d has an equivalent one (the same command from an earlier state, judged alike) at depth
- * d − 1 or d, so each invariant's first violation keeps its length. States first reached at one
- * level by several parents get the intersection of their sleep sets before the level below is
- * expanded (the state-caching rule); a state reached again by a longer path is not re-expanded,
- * as the shorter paths already cover its futures. A sleep set names concrete commands, so a state
- * reached again as a renaming of the one the record holds (a symmetric key) sleeps on nothing. The meta-test (test/explore/partial-order.test.ts)
- * holds states, verdicts and shortest lengths equal with and without the reduction.
+ * Why it keeps every state and every shortest length in a breadth-first search, by induction on
+ * the distance: a state `t` at distance k+1 whose shortest path ends with `x` pruned at `p = s·a`
+ * is `s·x·a`. If `s·x` is at distance k, it is expanded at level k with a sleep set that is the
+ * intersection over its shortest arrivals (the state-caching rule), one of which is `x` from `s`,
+ * whose set holds only commands tried at `s` before `x` — not `a` — so `a` is stepped there and
+ * `t` reached at level k+1; if `s·x` is nearer, so is `t`. The same argument, with the
+ * footprint's promise on invariants, carries a violation on a pruned transition to one on a
+ * transition taken, at no greater length. Sleep sets prune transitions, never states. (Sleepers
+ * are not inherited down a path: with state matching in a breadth-first search, where a state
+ * reached again by a longer path is not expanded again, inheriting them loses states.) A sleep set
+ * names concrete commands, so a state reached again as a renaming of the one its record holds (a
+ * symmetric key) sleeps on nothing. test/explore/partial-order.test.ts holds states, verdicts and
+ * shortest lengths equal with and without the reduction; `footprintProblems` checks a scope's
+ * footprints against their promise.
  */
 import type { AnyDesign, Footprint, Transition } from './design.js';
 import { stableJson } from './explore.js';
@@ -72,8 +76,9 @@ export interface FootprintProblem {
 /**
  * Checks a scope's footprints against their promise, on every state the scope reaches within
  * `depth` commands (breadth-first, deduplicated by the scope's key, at most `maxStates`): for
- * each pair of distinct concrete commands declared independent at a state, both orders give the
- * same results and the same state (by the scope's key), and an invariant broken by the second
+ * each pair of distinct concrete commands declared independent at a state, the scope offers each
+ * after the other (templates resolve to it there: picks such as "the first granted ref" read the
+ * state too), both orders give the same results and the same state (by the scope's key), and an invariant broken by the second
  * command's transition in one order (the transition the reduction skips) is broken by one of the
  * two transitions of the other order (which the search takes). Returns the problems found (at most `limit`); none means the
  * reduction is sound on that part of the scope.
@@ -101,7 +106,7 @@ export function footprintProblems(
         commands.set(stableJson(command), command);
       }
       const list = [...commands.values()];
-      const prints = list.map((command) => scope.footprint?.(state, command) ?? null);
+      const prints = list.map((command) => scope.footprint?.(state, command, design.step(state, command)) ?? null);
       for (let i = 0; i < list.length && problems.length < limit; i++) {
         for (let j = i + 1; j < list.length && problems.length < limit; j++) {
           if (!independent(prints[i] ?? null, prints[j] ?? null)) continue;
@@ -142,6 +147,15 @@ function commuteProblem(
       key: design.explore?.key(b.state) ?? '',
     };
   };
+  // The search takes the other order only if the scope offers the other command after each.
+  const offered = (after: unknown, command: unknown): boolean => {
+    const text = stableJson(command);
+    return (design.explore?.templates(after) ?? []).some(
+      (template) => stableJson(design.resolve(after, template)) === text,
+    );
+  };
+  if (!offered(design.step(state, first).state, second) || !offered(design.step(state, second).state, first))
+    return 'the scope does not offer one of them after the other';
   const forward = run(first, second);
   const backward = run(second, first);
   if (forward.results[0] !== backward.results[1] || forward.results[1] !== backward.results[0])

@@ -7,7 +7,7 @@
 import { describe, expect, test } from 'vitest';
 import { exploreDesign } from '../../src/explore.js';
 import type { ExploreResult } from '../../src/explore.js';
-import type { AnyDesign } from '../../src/design.js';
+import type { AnyDesign, Step } from '../../src/design.js';
 import { footprintProblems, independent } from '../../src/partial-order.js';
 import { designs, mutants } from '../../properties/registry.js';
 import { countersDesign, lockedCounters, unlockedCounters } from '../interleave/por-toy.js';
@@ -67,10 +67,10 @@ describe('partial-order reduction', () => {
       ...wrong,
       explore: {
         ...scope,
-        footprint: (state: Counters, command: CountersCommand) =>
+        footprint: (state: Counters, command: CountersCommand, step: Step<Counters>) =>
           command.kind === 'addShared' && command.phased !== true
             ? { reads: [`cpu${command.cpu} busy`], writes: [`cpu${command.cpu} own`] }
-            : scope.footprint!(state, command),
+            : scope.footprint!(state, command, step),
       },
     };
     const problems = footprintProblems(lying, { depth: 2 });
