@@ -181,7 +181,7 @@ export function formatBench(result: BenchResult): string {
         'time',
         'states/s',
         'transitions/s',
-        'without partial-order reduction',
+        'with partial-order reduction',
       ],
       result.exploration.map((row) => [
         row.stack,
@@ -192,9 +192,9 @@ export function formatBench(result: BenchResult): string {
         ms(row.ms),
         row.statesPerSec,
         row.transitionsPerSec,
-        row.withoutReduction === null
+        row.withReduction === null
           ? '– (no footprints)'
-          : `${formatNumber(row.withoutReduction.states)} states, ${formatNumber(row.withoutReduction.transitions)} transitions, ${ms(row.withoutReduction.ms)}`,
+          : `${formatNumber(row.withReduction.states)} states, ${formatNumber(row.withReduction.transitions)} transitions (${formatNumber(row.withReduction.slept)} skipped), ${ms(row.withReduction.ms)}`,
       ]),
     ),
   );

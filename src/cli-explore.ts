@@ -36,7 +36,7 @@ export interface ExploreFlags {
   readonly save?: boolean;
   readonly corpus: string;
   readonly json?: boolean;
-  /** Commander's `--no-partial-order`: false turns the reduction off. */
+  /** `--partial-order`: skip the other order of commands the scope's footprints call independent. */
   readonly partialOrder?: boolean;
 }
 
@@ -170,7 +170,7 @@ export function runExplore(flags: ExploreFlags, io: CliIo, registry: readonly An
       depth: flags.depth,
       maxStates: flags.maxStates,
       shouldStop: stop,
-      partialOrder: flags.partialOrder !== false,
+      partialOrder: flags.partialOrder === true,
       ...(flags.shard === undefined ? {} : { shard: flags.shard }),
       onProgress: (at) =>
         progress.update(

@@ -196,8 +196,8 @@ function program(io: CliIo, builtIn: readonly AnyDesign[], setExit: (code: numbe
       ).argParser(shard),
     )
     .option(
-      '--no-partial-order',
-      'try independent commands in every order (the reduction is on where a scope declares footprints)',
+      '--partial-order',
+      "partial-order reduction: independent commands (by the scope's footprints) tried in one order only",
     )
     .option('--save', 'save each shortest counterexample to the regression corpus')
     .option('--corpus <dir>', 'regression corpus directory', DEFAULT_CORPUS)
