@@ -17,7 +17,7 @@ const latentBreaks = iommuLazy.breaks.filter(
   (name) => iommuLazy.invariants.find((invariant) => invariant.name === name)?.class === 'latent',
 );
 
-describe('VFIO over VT-d on 20 fixed seeds', () => {
+describe(`VFIO over VT-d on ${FIXED_SEEDS.length} fixed seeds`, () => {
   test.for(cases)(
     '$design.id, seed $seed: nothing breaks a sound design, a flawed one is caught',
     ({ design, seed }) => {
