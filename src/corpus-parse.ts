@@ -264,10 +264,12 @@ export function parseEntry(
     throw problem('stack', `'${entry.stack}' does not match design ${design.id}'s stack '${design.stack}'`);
   if (entry.invariant !== undefined && !design.invariants.some((known) => known.name === entry.invariant))
     throw problem('invariant', `design ${design.id} has no invariant '${entry.invariant}'`);
+  // A stack with phased operations also takes its `advance` command (`InterleavingSpace`).
+  const advanceKind = design.commands.interleaving?.advance(0).kind;
   entry.steps.forEach((step, index) => {
     const command = step as Data;
     const kind = String(own(command, 'kind'));
-    if (!design.commands.kinds.includes(kind)) {
+    if (!design.commands.kinds.includes(kind) && kind !== advanceKind) {
       throw problem(`steps[${index}].kind`, `unknown command kind '${kind}' for stack ${design.stack}`);
     }
     const invalid = design.validateCommand?.(command);

@@ -3,7 +3,9 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { designs } from '../../properties/registry.js';
-import { parseEntry, replayCorpus, replayEntry, saveEntry } from '../../src/corpus.js';
+import { checkDesign } from '../../src/check.js';
+import { entryFor, parseEntry, replayCorpus, replayEntry, saveEntry } from '../../src/corpus.js';
+import { unlockedCounter } from '../interleave/toy.js';
 import { CORPUS_FORMAT_VERSION, entryPath } from '../../src/corpus-entry.js';
 import { savedLookupEntry, temporaryCorpus } from './corpus-fixture.js';
 
@@ -79,5 +81,20 @@ describe('saving and replaying', () => {
     rewriteEntry(root, path, data);
     const [problem] = replayCorpus(root, designs).problems;
     expect(problem?.message).toBe('no longer reproduces: no-dma-to-foreign-frame holds after all 4 steps');
+  });
+});
+
+describe('interleaved counterexamples', () => {
+  test('a trace with started operations and advances is saved, parsed and replayed as is', () => {
+    const root = temporaryCorpus();
+    const check = checkDesign(unlockedCounter, { seed: 1, runs: 200 });
+    const [counterexample] = check.violations;
+    expect(counterexample?.steps.some((step) => step.kind === 'advance')).toBe(true);
+    const saved = saveEntry(root, entryFor(unlockedCounter, counterexample!, 1));
+    expect(saved.status).toBe('added');
+    const loaded = parseEntry(readFileSync(saved.path, 'utf8'), saved.path, [unlockedCounter]);
+    expect(loaded.entry.steps).toEqual(counterexample?.steps);
+    expect(replayEntry(loaded.entry, loaded.design)).toBeNull();
+    expect(replayCorpus(root, [unlockedCounter]).passed).toBe(1);
   });
 });
