@@ -5,12 +5,15 @@
 import type { AnyDesign } from '../src/design.js';
 import {
   cmdbufScanInPlace,
+  cmdbufScanThenCopy,
   cmdbufShadowCopy,
   gvtNoWriteProtect,
   gvtWriteProtect,
   kvmgtIgnoresUnmap,
   kvmgtShippedUnmap,
   kvmgtUnmapCallback,
+  kvmgtUnmapUnderCacheLock,
+  kvmgtUnmapUnlocked,
 } from './kvmgt/designs.js';
 import { iommuLazy, iommuLazyHeld, iommuStrict } from './passthrough/designs.js';
 import {
@@ -29,7 +32,7 @@ import {
   viommuShadowUnmapSkipsFlush,
 } from './viommu/designs.js';
 import { xenLookup, xenMap } from './xengt/designs.js';
-import { kvmgtMutants } from './kvmgt/mutants.js';
+import { kvmgtInterleavingMutants, kvmgtMutants } from './kvmgt/mutants.js';
 import { passthroughMutants } from './passthrough/mutants.js';
 import { vfioMutants } from './vfio/mutants.js';
 import { differentialMutants, viommuMutants } from './viommu/mutants.js';
@@ -51,9 +54,12 @@ export const designs: readonly AnyDesign[] = [
   gvtNoWriteProtect,
   cmdbufShadowCopy,
   cmdbufScanInPlace,
+  cmdbufScanThenCopy,
   kvmgtUnmapCallback,
   kvmgtIgnoresUnmap,
   kvmgtShippedUnmap,
+  kvmgtUnmapUnderCacheLock,
+  kvmgtUnmapUnlocked,
   viommuShadow,
   viommuNested,
   viommuShadowUnmapSkipsFlush,
@@ -73,6 +79,7 @@ export const mutants: readonly AnyDesign[] = [
   ...viommuMutants,
   ...differentialMutants,
   ...kvmgtMutants,
+  ...kvmgtInterleavingMutants,
 ];
 
 export function findDesign(id: string): AnyDesign | undefined {
