@@ -33,8 +33,8 @@ import {
 } from './viommu/designs.js';
 import { xenLookup, xenMap } from './xengt/designs.js';
 import { kvmgtInterleavingMutants, kvmgtMutants } from './kvmgt/mutants.js';
-import { passthroughMutants } from './passthrough/mutants.js';
-import { vfioMutants } from './vfio/mutants.js';
+import { passthroughInterleavingMutants, passthroughMutants } from './passthrough/mutants.js';
+import { vfioInterleavingMutants, vfioMutants } from './vfio/mutants.js';
 import { differentialMutants, viommuMutants } from './viommu/mutants.js';
 import { xenGtMediatorMutants, xenGtMutants } from './xengt/mutants.js';
 
@@ -75,7 +75,9 @@ export const mutants: readonly AnyDesign[] = [
   ...xenGtMutants,
   ...xenGtMediatorMutants,
   ...vfioMutants,
+  ...vfioInterleavingMutants,
   ...passthroughMutants,
+  ...passthroughInterleavingMutants,
   ...viommuMutants,
   ...differentialMutants,
   ...kvmgtMutants,
