@@ -30,6 +30,7 @@ import {
   viommuNestedFlushLeavesCombined,
   viommuShadow,
   viommuShadowUnmapSkipsFlush,
+  viommuShadowWaitBeforeUnmap,
 } from './viommu/designs.js';
 import { xenLookup, xenMap } from './xengt/designs.js';
 import { kvmgtInterleavingMutants, kvmgtMutants } from './kvmgt/mutants.js';
@@ -64,6 +65,7 @@ export const designs: readonly AnyDesign[] = [
   viommuNested,
   viommuShadowUnmapSkipsFlush,
   viommuNestedFlushLeavesCombined,
+  viommuShadowWaitBeforeUnmap,
   viommuDifferential,
 ];
 

@@ -51,3 +51,13 @@ export const viommuNestedFlushLeavesCombined = viommuDesign({
     'the stage-2 flush of a balloon request skips the nested tag: a combined GIOVA → frame entry survives, and the freed frame is reused',
   breaks: staleEntryBreaks,
 });
+
+export const viommuShadowWaitBeforeUnmap = viommuDesign({
+  id: 'viommu/shadow-wait-before-unmap',
+  mode: 'shadow',
+  vmmBugs: ['shadow-completes-wait-before-unmap'],
+  expected: 'violates',
+  breaks: ['invalidated-giova-unreachable'],
+  description:
+    "the VMM completes the guest's invalidation wait descriptor before its UNMAP_DMA: the guest's vCPU goes on while the host still maps what it cleared (atomic, it holds)",
+});
