@@ -15,7 +15,7 @@ import {
   kvmgtUnmapUnderCacheLock,
   kvmgtUnmapUnlocked,
 } from './kvmgt/designs.js';
-import { iommuLazy, iommuLazyHeld, iommuStrict } from './passthrough/designs.js';
+import { iommuLazy, iommuLazyHeld, iommuStrict, iommuUnpinBeforeSync } from './passthrough/designs.js';
 import {
   mdevIgnoresUnmap,
   mdevUnmapCallback,
@@ -47,6 +47,7 @@ export const designs: readonly AnyDesign[] = [
   iommuStrict,
   iommuLazy,
   iommuLazyHeld,
+  iommuUnpinBeforeSync,
   mdevUnmapCallback,
   mdevIgnoresUnmap,
   vfioMixed,
