@@ -1,6 +1,6 @@
 /**
  * A guest invalidation as the phases it takes when the VMM handles its trap while the guest's other
- * vCPUs and the device keep running (QEMU hw/i386/intel_iommu.c at the stored commit 0192d667,
+ * vCPUs and the device keep running (QEMU hw/i386/intel_iommu.c at commit 0192d6677c38, docs/reference/viommu.md §7.6;
  * Linux v6.12 drivers/iommu/intel/dmar.c):
  *
  * 1. `start` (guest vCPU): the guest's driver queues an IOTLB invalidation descriptor and a wait
@@ -9,26 +9,28 @@
  *    `vtd_fetch_inv_desc`), which processes the descriptors in order (`vtd_process_inv_desc`):
  *    the IOTLB descriptor (`vtd_process_iotlb_desc` → `vtd_iotlb_page_invalidate` /
  *    `vtd_iotlb_domain_invalidate` → `vtd_iotlb_page_invalidate_notify` /
- *    `vtd_sync_shadow_page_table`) walks the guest's table over the range and notifies each
- *    change (`memory_region_notify_iommu`), which VFIO turns into ioctls (hw/vfio/common.c
- *    `vfio_iommu_map_notify` → `vfio_container_dma_unmap` / `vfio_container_dma_map`:
- *    VFIO_IOMMU_UNMAP_DMA / MAP_DMA). The model runs the VMM's hook here (`vmm-hooks.ts`), on the
- *    state at the tail write: the requests it returns are the VMM's plan.
+ *    `vtd_sync_shadow_page_table_range`) walks the guest's table over the range and notifies
+ *    each change (`memory_region_notify_iommu`), which VFIO turns into ioctls (hw/vfio/common.c
+ *    `vfio_iommu_map_notify` → `vfio_dma_unmap` / `vfio_dma_map`, `vfio_container_dma_*` since
+ *    QEMU 8.2: VFIO_IOMMU_UNMAP_DMA / MAP_DMA; a failed map is reported and the walk goes on).
+ *    The model runs the VMM's hook here (`vmm-hooks.ts`), on the state at the tail write: the
+ *    requests it returns are the VMM's plan.
  * 2. one `advance` per host phase: each MAP_DMA / UNMAP_DMA is started phased on the host
  *    (`models/vfio/phased-map.ts`, `phased-unmap.ts`: pin, map; clear, iotlb_sync, unpin) and
  *    advanced one phase at a time, so the device's DMA, the process's memory and the other VM
  *    run between them as they do between the real ioctl's steps; an IOMMU_HWPT_INVALIDATE, a
  *    discard or a touch is one phase.
- * 3. the wait descriptor (`vtd_process_wait_desc`): its status write (or interrupt) completes the
- *    guest's wait, and `qi_submit_sync` returns: from then on the guest takes the cleared GIOVA
- *    pages of the range for unreachable (`GuestState.invalidated`). QEMU processes the wait after
+ * 3. the wait descriptor (`vtd_process_wait_desc`, "we process the descriptors in order"): its
+ *    status write (or completion event) completes the guest's wait, and `qi_submit_sync`
+ *    returns: from then on the guest takes the cleared GIOVA pages of the range for unreachable
+ *    (`GuestState.invalidated`). QEMU processes the wait after
  *    every descriptor before it, so the built-in VMMs complete it last; a hook may place the
  *    `completeWait` request anywhere (the flawed `completeWaitFirst` puts it first).
  *
- * The VMM handles one trap at a time (QEMU runs the exit under the BQL, and Linux serialises
- * `qi_submit_sync` callers on the queue): another invalidation or a balloon request that traps
- * while one is in flight waits for it — the model runs the one in flight to its end first (queued,
- * not refused). The guest's table writes (no exit) and its DMA do not wait.
+ * The VMM handles one trap at a time (QEMU runs each exit under the BQL): another invalidation or
+ * a balloon request that traps while one is in flight waits for it — the model runs the one in
+ * flight to its end first (queued, not refused). The guest's table writes (no exit) and its DMA do
+ * not wait.
  *
  * Simplified: QEMU walks the guest's table during processing and issues each ioctl as the walk
  * meets the change; the model takes the walk at the tail write (the guest's later writes are not
