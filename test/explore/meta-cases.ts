@@ -32,13 +32,13 @@
  *
  * Interleaving designs and mutants (`iommu/unpin-before-sync`, `vfioInterleavingMutants`,
  * `passthroughInterleavingMutants`): the cheap ones are compared in every run; those whose
- * comparison takes 10 to 35 s (`COSTLY`) only with `DMAPROP_DEEP=1`. Their counterexamples beyond depth 4, compared at depth 5 (or 7) when this was
- * written, agree:
+ * comparison takes 10 to 35 s (`COSTLY`) only with `DMAPROP_DEEP=1`. Their counterexamples
+ * beyond depth 4, compared at depth 5 when this was written, agree:
  * - mutant/vfio-mediated/unmap-skips-recheck: 5 steps (map, pin, UNMAP_DMA started — it notifies
  *   and drops iommu->lock —, pin again, the unmap's recheck skipped); explore depth 5 finds 5
  *   (2,729 states, 2 s).
- * - iommu/unpin-before-sync (a registry design, compared with `DMAPROP_DEEP=1`): reachable-frame-owned-
- *   by-guest 5, depth 5 finds 5 (5,919 states, 5 s); no-dma-to-foreign-frame 7.
+ * - iommu/unpin-before-sync: reachable-frame-owned-by-guest 5, depth 5 finds 5 (5,919 states,
+ *   5 s); no-dma-to-foreign-frame 7 (not explored to depth 7).
  * - mutant/iommu-lazy-held/fq-queues-before-pte-clear: no-stale-iotlb-outside-flush-queue 5, depth 5
  *   finds 5 (9,525 states, 6 s).
  */
@@ -87,8 +87,12 @@ const SHRINKS_SHORT: Readonly<Record<string, Readonly<Record<string, { check: nu
   'kvmgt/shipped-unmap': { 'cache-kref-matches-shadow-users': { check: 4, shortest: 2 } },
 };
 
-/** Interleaving mutants whose `check` takes 5 to 20 s: compared only with `DMAPROP_DEEP=1`. */
-const COSTLY = new Set(['mutant/vfio-passthrough/map-before-pin', 'mutant/iommu-lazy-held/fq-queues-before-pte-clear']);
+/** Interleaving designs and mutants whose comparison takes 10 to 35 s: only with `DMAPROP_DEEP=1`. */
+const COSTLY = new Set([
+  'iommu/unpin-before-sync',
+  'mutant/vfio-passthrough/map-before-pin',
+  'mutant/iommu-lazy-held/fq-queues-before-pte-clear',
+]);
 const deep = process.env['DMAPROP_DEEP'] === '1';
 
 const flawed: readonly AnyDesign[] = [
