@@ -38,7 +38,7 @@
  *   and drops iommu->lock —, pin again, the unmap's recheck skipped); explore depth 5 finds 5
  *   (2,729 states, 2 s).
  * - iommu/unpin-before-sync: reachable-frame-owned-by-guest 5, depth 5 finds 5 (5,919 states,
- *   5 s); no-dma-to-foreign-frame 7 (not explored to depth 7).
+ *   5 s); no-dma-to-foreign-frame 7, depth 7 finds 7 (67,192 states, 67 s).
  * - mutant/iommu-lazy-held/fq-queues-before-pte-clear: no-stale-iotlb-outside-flush-queue 5, depth 5
  *   finds 5 (9,525 states, 6 s).
  */
