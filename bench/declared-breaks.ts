@@ -12,7 +12,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import fc from 'fast-check';
-import { designs } from '../properties/registry.js';
+import { designs, mutants } from '../properties/registry.js';
 import { checkDesign, generation } from '../src/check.js';
 import type { AnyDesign } from '../src/design.js';
 import { runTrace } from '../src/execute.js';
@@ -81,7 +81,8 @@ function parseArgs(argv: readonly string[]): Args {
   } else if (list === undefined) {
     while (seeds.size < count) seeds.add(freshSeed());
   }
-  const selected = ids.length === 0 ? designs : designs.filter((design) => ids.includes(design.id));
+  // A mutant is measured when named (`--design mutant/...`); the default is the registry's designs.
+  const selected = ids.length === 0 ? designs : [...designs, ...mutants].filter((design) => ids.includes(design.id));
   if (selected.length !== Math.max(ids.length, selected.length)) throw new Error(`unknown design in ${ids.join(' ')}`);
   return { seeds: [...seeds], runs, designs: selected, sound };
 }

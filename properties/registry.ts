@@ -5,14 +5,17 @@
 import type { AnyDesign } from '../src/design.js';
 import {
   cmdbufScanInPlace,
+  cmdbufScanThenCopy,
   cmdbufShadowCopy,
   gvtNoWriteProtect,
   gvtWriteProtect,
   kvmgtIgnoresUnmap,
   kvmgtShippedUnmap,
   kvmgtUnmapCallback,
+  kvmgtUnmapUnderCacheLock,
+  kvmgtUnmapUnlocked,
 } from './kvmgt/designs.js';
-import { iommuLazy, iommuLazyHeld, iommuStrict } from './passthrough/designs.js';
+import { iommuLazy, iommuLazyHeld, iommuStrict, iommuUnpinBeforeSync } from './passthrough/designs.js';
 import {
   mdevIgnoresUnmap,
   mdevUnmapCallback,
@@ -27,11 +30,12 @@ import {
   viommuNestedFlushLeavesCombined,
   viommuShadow,
   viommuShadowUnmapSkipsFlush,
+  viommuShadowWaitBeforeUnmap,
 } from './viommu/designs.js';
 import { xenLookup, xenMap } from './xengt/designs.js';
-import { kvmgtMutants } from './kvmgt/mutants.js';
-import { passthroughMutants } from './passthrough/mutants.js';
-import { vfioMutants } from './vfio/mutants.js';
+import { kvmgtInterleavingMutants, kvmgtMutants } from './kvmgt/mutants.js';
+import { passthroughInterleavingMutants, passthroughMutants } from './passthrough/mutants.js';
+import { vfioInterleavingMutants, vfioMutants } from './vfio/mutants.js';
 import { differentialMutants, viommuMutants } from './viommu/mutants.js';
 import { xenGtMediatorMutants, xenGtMutants } from './xengt/mutants.js';
 
@@ -43,6 +47,7 @@ export const designs: readonly AnyDesign[] = [
   iommuStrict,
   iommuLazy,
   iommuLazyHeld,
+  iommuUnpinBeforeSync,
   mdevUnmapCallback,
   mdevIgnoresUnmap,
   vfioMixed,
@@ -51,13 +56,17 @@ export const designs: readonly AnyDesign[] = [
   gvtNoWriteProtect,
   cmdbufShadowCopy,
   cmdbufScanInPlace,
+  cmdbufScanThenCopy,
   kvmgtUnmapCallback,
   kvmgtIgnoresUnmap,
   kvmgtShippedUnmap,
+  kvmgtUnmapUnderCacheLock,
+  kvmgtUnmapUnlocked,
   viommuShadow,
   viommuNested,
   viommuShadowUnmapSkipsFlush,
   viommuNestedFlushLeavesCombined,
+  viommuShadowWaitBeforeUnmap,
   viommuDifferential,
 ];
 
@@ -69,10 +78,13 @@ export const mutants: readonly AnyDesign[] = [
   ...xenGtMutants,
   ...xenGtMediatorMutants,
   ...vfioMutants,
+  ...vfioInterleavingMutants,
   ...passthroughMutants,
+  ...passthroughInterleavingMutants,
   ...viommuMutants,
   ...differentialMutants,
   ...kvmgtMutants,
+  ...kvmgtInterleavingMutants,
 ];
 
 export function findDesign(id: string): AnyDesign | undefined {

@@ -15,6 +15,13 @@
  * smallest values its field does not use yet). Lowering alone never gets there: a gfn that was
  * ballooned out and populated again needs steps that free and reorder frames, while a gfn never
  * populated needs none — but it is a larger number.
+ *
+ * Interleavings (`properties/generic/interleave.ts`): a start (`phased: true`) lowered becomes
+ * the atomic command, written without the flag, as generation writes it. And a start with a later
+ * `advance` is collapsed into its atomic command run where that advance was (one step fewer, one
+ * context switch fewer): an operation whose effect is its last phase (a DMA that lands, a write
+ * that is committed) then runs at the point it completed. Removing or lowering alone cannot get
+ * there — the atomic command at the start's place completes too early.
  */
 export interface MinimizeResult<C> {
   readonly commands: C[];
@@ -56,6 +63,18 @@ function smallerValues(value: unknown): unknown[] {
   return [...candidates].sort((left, right) => left - right);
 }
 
+/** The command with field `key` set to `value`; a start lowered to atomic loses its flag. */
+function withField<C extends object>(command: C, key: string, value: unknown): C {
+  if (key !== PHASED || value !== false) return { ...command, [key]: value } as C;
+  const atomic: Record<string, unknown> = { ...(command as Record<string, unknown>) };
+  delete atomic[PHASED];
+  return atomic as C;
+}
+
+/** The interleaving conventions' field and kind (`properties/generic/interleave.ts`). */
+const PHASED = 'phased';
+const ADVANCE = 'advance';
+
 export function minimize<C extends object>(
   initial: readonly C[],
   fails: (commands: C[]) => boolean,
@@ -84,7 +103,7 @@ export function minimize<C extends object>(
         for (const subset of subsetsLargestFirst(places.slice(0, MAX_JOINT_PLACES))) {
           for (const smaller of smallerValues(value)) {
             const candidate = current.map((command, index) =>
-              subset.includes(index) ? ({ ...command, [key]: smaller } as C) : command,
+              subset.includes(index) ? withField(command, key, smaller) : command,
             );
             if (tryCandidate(candidate)) return true;
           }
@@ -109,7 +128,7 @@ export function minimize<C extends object>(
               value === true ? [false] : typeof value === 'number' && value > 0 ? [value - 1, 0] : [];
             for (const smaller of new Set(nudged)) {
               const candidate = [...rest];
-              candidate[index] = { ...command, [key]: smaller } as C;
+              candidate[index] = withField(command as C, key, smaller);
               if (tryCandidate(candidate)) return true;
             }
           }
@@ -155,6 +174,24 @@ export function minimize<C extends object>(
     return false;
   };
 
+  // A start and a later advance become the atomic command at the advance's place.
+  const collapseStarts = (): boolean => {
+    const field = (command: C, key: string): unknown => (command as Record<string, unknown>)[key];
+    for (let advance = 1; advance < current.length; advance++) {
+      const at = current[advance];
+      if (at === undefined || field(at, 'kind') !== ADVANCE) continue;
+      for (let start = advance - 1; start >= 0; start--) {
+        const started = current[start];
+        if (started === undefined || field(started, PHASED) !== true) continue;
+        const candidate = current.flatMap((command, index) =>
+          index === start ? [] : [index === advance ? withField(started, PHASED, false) : command],
+        );
+        if (tryCandidate(candidate)) return true;
+      }
+    }
+    return false;
+  };
+
   let changed = true;
   while (changed && attempts < MAX_ATTEMPTS) {
     changed = false;
@@ -164,13 +201,14 @@ export function minimize<C extends object>(
         else start += 1;
       }
     }
+    if (collapseStarts()) changed = true;
     if (lowerJointly()) changed = true;
     for (let index = 0; index < current.length; index++) {
       for (const key of Object.keys(current[index] ?? {}).sort()) {
         const command = current[index] as Record<string, unknown>;
         for (const smaller of smallerValues(command[key])) {
           const candidate = [...current];
-          candidate[index] = { ...command, [key]: smaller } as C;
+          candidate[index] = withField(command as C, key, smaller);
           if (tryCandidate(candidate)) {
             changed = true;
             break;

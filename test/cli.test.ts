@@ -33,6 +33,7 @@ describe('dmaprop designs', () => {
       ['iommu/strict', 'holds'],
       ['iommu/lazy', 'violates'],
       ['iommu/lazy-held', 'holds'],
+      ['iommu/unpin-before-sync', 'violates'],
       ['mdev/unmap-callback', 'holds'],
       ['mdev/ignores-unmap', 'violates'],
       ['vfio/mixed', 'holds'],
@@ -48,6 +49,7 @@ describe('dmaprop designs', () => {
       ['viommu/nested', 'holds'],
       ['viommu/shadow-unmap-skips-flush', 'violates'],
       ['viommu/nested-flush-leaves-combined', 'violates'],
+      ['viommu/shadow-wait-before-unmap', 'violates'],
       ['viommu/differential', 'holds'],
     ]);
     for (const row of rows) {

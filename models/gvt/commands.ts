@@ -10,11 +10,14 @@ import type { HostGgtt } from './gpu.js';
 import { gpuDmaPpgtt, gpuExecute } from './gpu-commands.js';
 import type { GpuStep } from './gpu-commands.js';
 import type { GvtHost } from './host.js';
-import { createPpgtt, destroyPpgtt } from './ppgtt.js';
+import { createPpgtt, destroyPpgtt } from './ppgtt-mm.js';
 import type { GuestQword, GvtWorld } from './types.js';
-import { storeGuestQword, trackedWrite } from './vgpu.js';
-import { fail, succeed } from '../result.js';
-import type { OpResult } from '../result.js';
+import { guestStore } from './guest-store.js';
+import type { GuestMemory, GuestStore } from './guest-store.js';
+
+// Stacks name the memory a store needs from here, as before the store had phases of its own.
+export type { GuestMemory } from './guest-store.js';
+import { fail } from '../result.js';
 
 export type GvtCommand =
   // Guest actions (the guest is the attacker).
@@ -72,26 +75,27 @@ export function isGvtCommand<C extends { readonly kind: string }>(command: C): c
 }
 
 /**
- * What a guest store needs from its stack: whether the gfn is guest memory at all, faulting the
- * page in once the store's arguments are checked, and which gfns its hypervisor write-protects
- * for the vGPU (a store to one of them traps after it reached memory).
- */
-export interface GuestMemory<W extends GvtWorld> {
-  isGuestPage(world: W, gfn: number): boolean;
-  faultIn(world: W, gfn: number): boolean;
-  writeProtected(world: W): readonly number[];
-}
-
-/**
  * Every number of a mediator command is read from a register or guest memory (a gfn, an index, a
  * GGTT offset, a store size), so it is a whole number; a value no register holds (NaN, a fraction,
  * a negative) is refused (EINVAL) before the mediator looks anything up with it.
  */
-function isWellFormed(command: GvtCommand): boolean {
+export function isWellFormed(command: GvtCommand): boolean {
   for (const value of Object.values(command)) {
     if (typeof value === 'number' && !(Number.isSafeInteger(value) && value >= 0)) return false;
   }
   return true;
+}
+
+/** The store a guest store command makes: the qword it writes, and its size. */
+export function storeOf(
+  command: Extract<GvtCommand, { readonly kind: 'guestWritePte' | 'guestWriteCmd' }>,
+): GuestStore {
+  const { kind, gfn, index } = command;
+  if (kind === 'guestWritePte') {
+    const qword: GuestQword = { kind: 'pte', present: command.present, gfn: command.targetGfn };
+    return { kind, gfn, index, sizeBytes: command.sizeBytes, qword };
+  }
+  return { kind, gfn, index, sizeBytes: 8, qword: { kind: 'cmd', op: command.op, ggttIndex: command.ggttIndex } };
 }
 
 /** One of the mediator's commands, on a stack's world with its hypervisor's services. */
@@ -104,14 +108,9 @@ export function applyGvtCommand<W extends GvtWorld>(
 ): GpuStep {
   if (!isWellFormed(command)) return { result: fail('EINVAL'), accesses: [] };
   switch (command.kind) {
-    case 'guestWritePte': {
-      const qword: GuestQword = { kind: 'pte', present: command.present, gfn: command.targetGfn };
-      return { result: guestStore(world, host, config, memory, command, command.sizeBytes, qword), accesses: [] };
-    }
-    case 'guestWriteCmd': {
-      const qword: GuestQword = { kind: 'cmd', op: command.op, ggttIndex: command.ggttIndex };
-      return { result: guestStore(world, host, config, memory, command, 8, qword), accesses: [] };
-    }
+    case 'guestWritePte':
+    case 'guestWriteCmd':
+      return { result: guestStore(world, host, config, memory, storeOf(command)), accesses: [] };
     case 'ppgttCreate':
       return { result: createPpgtt(world, host, config, command.rootGfn), accesses: [] };
     case 'ppgttDestroy':
@@ -123,29 +122,4 @@ export function applyGvtCommand<W extends GvtWorld>(
     case 'gpuDmaPpgtt':
       return gpuDmaPpgtt(world, host, config, command);
   }
-}
-
-/**
- * A guest CPU store into its own memory: the page is faulted in, the bytes land, and if the
- * hypervisor write-protects the page the notifier runs afterwards (its error is logged, never seen
- * by the guest). Stores narrower than 4 bytes are left out.
- */
-function guestStore<W extends GvtWorld>(
-  world: W,
-  host: GvtHost<W>,
-  config: GvtConfig,
-  memory: GuestMemory<W>,
-  target: { readonly gfn: number; readonly index: number },
-  sizeBytes: number,
-  qword: GuestQword,
-): OpResult {
-  if (!memory.isGuestPage(world, target.gfn)) return fail('EFAULT');
-  const entries = config.layout.entriesPerTable;
-  if (!Number.isInteger(target.index) || target.index < 0 || target.index >= entries) return fail('EINVAL');
-  if (sizeBytes !== 4 && sizeBytes !== 8) return fail('EINVAL');
-  if (!memory.faultIn(world, target.gfn)) return fail('EFAULT');
-  storeGuestQword(world, config.layout, { gfn: target.gfn, index: target.index, qword });
-  if (!memory.writeProtected(world).includes(target.gfn)) return succeed({ trapped: false });
-  const handlerError = trackedWrite(world, host, config, { gfn: target.gfn, index: target.index, sizeBytes });
-  return succeed({ trapped: true, ...(handlerError !== null ? { handlerError } : {}) });
 }

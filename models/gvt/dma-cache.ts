@@ -30,6 +30,15 @@ export function dmaMapGuestPage<W extends GvtWorld>(
   return mapped;
 }
 
+/**
+ * `__gvt_cache_add` on its own, for a map whose insert comes after `cache_lock` was dropped: the
+ * page was pinned and mapped (`gvt_dma_map_page`) by an earlier phase, `kref` references of it
+ * wait to be written into shadow entries.
+ */
+export function insertCacheEntry(vgpu: GvtVgpu, gfn: number, dmaAddr: number, kref: number): void {
+  vgpu.cache[gfn] = { gfn, dmaAddr, kref };
+}
+
 export function cacheEntryByDmaAddr(vgpu: GvtVgpu, dmaAddr: number): DmaCacheEntry | undefined {
   for (const entry of Object.values(vgpu.cache)) if (entry.dmaAddr === dmaAddr) return entry;
   return undefined;

@@ -12,42 +12,104 @@
  * reaching a page the guest entry no longer names. A guest page used as a table at both levels
  * shares one spt in GVT; the model refuses the mismatch (EINVAL) instead.
  */
-import { fail, succeed } from '../result.js';
-import type { OpResult } from '../result.js';
 import type { GvtConfig } from './config.js';
 import { hasGvtBug } from './config.js';
-import { dmaMapGuestPage, releaseLeaf } from './dma-cache.js';
+import { dmaMapGuestPage, insertCacheEntry, releaseLeaf } from './dma-cache.js';
 import type { GvtHost } from './host.js';
 import { registerPageTrack, unregisterPageTrack } from './page-track.js';
 import { SCRATCH } from './types.js';
 import type { GuestQword, GvtWorld, ShadowPte, Spt, SptLevel } from './types.js';
-
-type Shadowed = { readonly ok: true; readonly pte: ShadowPte } | { readonly ok: false; readonly errno: string };
+import type { PendingShadow } from './inflight.js';
 
 export function isPresentPte(qword: GuestQword | undefined): qword is GuestQword & { kind: 'pte'; present: true } {
   return qword !== undefined && qword.kind === 'pte' && qword.present;
 }
 
-/** The shadow of a present guest entry of a table at `level`: a child spt, or a leaf DMA address. */
-function shadowEntry<W extends GvtWorld>(
-  world: W,
-  host: GvtHost<W>,
-  config: GvtConfig,
-  level: SptLevel,
-  gfn: number,
-): Shadowed {
-  if (level === 'pd') {
-    const child = populateSpt(world, host, config, gfn, 'pt');
-    return child === null ? { ok: true, pte: { kind: 'table', gfn } } : { ok: false, errno: child };
-  }
-  const mapped = dmaMapGuestPage(world, host, config, gfn);
-  return mapped.ok ? { ok: true, pte: { kind: 'dma', dmaAddr: mapped.dmaAddr } } : { ok: false, errno: 'ENXIO' };
-}
+/**
+ * How a translation maps a guest page it finds no DMA cache entry for. `false` (v6.12):
+ * `intel_gvt_dma_map_guest_page` holds `cache_lock` from its lookup to its insert. `true`: the page
+ * is pinned and mapped (`gvt_dma_map_page`) with nothing in the cache yet; the insert is a later
+ * phase (`insertPending`), and until then the pin is the translation's own.
+ */
+export type DeferInsert = boolean;
 
 /** Releases what a shadow entry holds: a DMA reference, or a reference on the child spt. */
 export function releaseEntry<W extends GvtWorld>(world: W, host: GvtHost<W>, config: GvtConfig, pte: ShadowPte): void {
   if (pte.kind === 'table') invalidateSpt(world, host, config, pte.gfn);
   else releaseLeaf(world, host, pte);
+}
+
+/**
+ * Gives back what translated entries hold, in order: a cached leaf's DMA reference, a table's spt
+ * reference, and a page pinned and mapped for entries not yet inserted (once per page).
+ */
+export function releasePending<W extends GvtWorld>(
+  world: W,
+  host: GvtHost<W>,
+  config: GvtConfig,
+  pending: readonly PendingShadow[],
+): void {
+  const unmapped = new Set<number>();
+  for (const entry of pending) {
+    if (entry.cached) releaseEntry(world, host, config, entry.pte);
+    else if (entry.pte.kind === 'dma' && !unmapped.has(entry.pte.dmaAddr)) {
+      unmapped.add(entry.pte.dmaAddr);
+      host.dmaUnmap(world, entry.gfn, entry.pte.dmaAddr);
+    }
+  }
+}
+
+/**
+ * A leaf's translation (`ppgtt_populate_shadow_entry`, 4K: `intel_gvt_dma_map_guest_page`) into
+ * `out`; an errno when the page cannot be mapped (nothing added).
+ */
+function translateLeaf<W extends GvtWorld>(
+  world: W,
+  host: GvtHost<W>,
+  config: GvtConfig,
+  slot: { readonly sptGfn: number; readonly index: number; readonly gfn: number },
+  out: PendingShadow[],
+  defer: DeferInsert,
+): string | null {
+  const vgpu = world.vgpu;
+  if (defer && vgpu !== null && vgpu.cache[slot.gfn] === undefined) {
+    // The same page earlier in this operation: the insert will count both references.
+    const own = out.find((entry) => !entry.cached && entry.gfn === slot.gfn);
+    if (own !== undefined) {
+      out.push({ ...own, sptGfn: slot.sptGfn, index: slot.index });
+      return null;
+    }
+    const mapped = host.dmaMap(world, slot.gfn);
+    if (!mapped.ok) return 'ENXIO';
+    out.push({ ...slot, pte: { kind: 'dma', dmaAddr: mapped.dmaAddr }, cached: false });
+    return null;
+  }
+  const mapped = dmaMapGuestPage(world, host, config, slot.gfn);
+  if (!mapped.ok) return 'ENXIO';
+  out.push({ ...slot, pte: { kind: 'dma', dmaAddr: mapped.dmaAddr }, cached: true });
+  return null;
+}
+
+/** The translation of a present guest entry naming `gfn` at slot `index` of table `sptGfn` (`level`), into `out`. */
+function translatePresent<W extends GvtWorld>(
+  world: W,
+  host: GvtHost<W>,
+  config: GvtConfig,
+  slot: { readonly sptGfn: number; readonly index: number; readonly level: SptLevel; readonly gfn: number },
+  out: PendingShadow[],
+  defer: DeferInsert,
+): string | null {
+  if (slot.level === 'pt') return translateLeaf(world, host, config, slot, out, defer);
+  const failed = translateTable(world, host, config, slot.gfn, 'pt', out, defer);
+  if (failed !== null) return failed;
+  out.push({
+    sptGfn: slot.sptGfn,
+    index: slot.index,
+    pte: { kind: 'table', gfn: slot.gfn },
+    gfn: slot.gfn,
+    cached: true,
+  });
+  return null;
 }
 
 /** Releases every entry of an spt, drops it and its page track. */
@@ -60,16 +122,19 @@ function freeSpt<W extends GvtWorld>(world: W, host: GvtHost<W>, config: GvtConf
 }
 
 /**
- * `ppgtt_populate_spt_by_guest_entry`: a reference on the existing spt of `gfn`, or a new one —
- * registered, write-protected and filled from the guest page. Null on success, else the errno,
- * with everything this call did undone.
+ * `ppgtt_populate_spt_by_guest_entry`, its writes left for later: a reference on the existing spt
+ * of `gfn`, or a new one — registered, write-protected, its entries scratch — whose present
+ * guest entries are translated into `out` (child tables before the entries naming them), for
+ * `writePending` to write. Null on success, else the errno, with everything this call did undone.
  */
-export function populateSpt<W extends GvtWorld>(
+export function translateTable<W extends GvtWorld>(
   world: W,
   host: GvtHost<W>,
   config: GvtConfig,
   gfn: number,
   level: SptLevel,
+  out: PendingShadow[],
+  defer: DeferInsert,
 ): string | null {
   const vgpu = world.vgpu;
   if (vgpu === null) return 'EINVAL';
@@ -94,17 +159,82 @@ export function populateSpt<W extends GvtWorld>(
     freeSpt(world, host, config, spt);
     return 'EFAULT';
   }
+  const mark = out.length;
   for (let index = 0; index < spt.entries.length; index++) {
     const qword = page[index];
     if (!isPresentPte(qword)) continue;
-    const shadowed = shadowEntry(world, host, config, level, qword.gfn);
-    if (!shadowed.ok) {
+    const failed = translatePresent(world, host, config, { sptGfn: gfn, index, level, gfn: qword.gfn }, out, defer);
+    if (failed !== null) {
+      releasePending(world, host, config, out.splice(mark));
       freeSpt(world, host, config, spt);
-      return shadowed.errno;
+      return failed;
     }
-    spt.entries[index] = shadowed.pte;
   }
   return null;
+}
+
+/**
+ * The DMA cache insert of translated leaves whose map deferred it (`__gvt_cache_add` under
+ * `cache_lock` again): one entry per page, with a reference per leaf. A page the cache gained
+ * meanwhile keeps its entry, which takes the references, and this map's pin and mapping go.
+ */
+export function insertPending<W extends GvtWorld>(
+  world: W,
+  host: GvtHost<W>,
+  pending: readonly PendingShadow[],
+): PendingShadow[] {
+  const vgpu = world.vgpu;
+  if (vgpu === null) return [...pending];
+  const inserted = new Map<number, number>();
+  for (const entry of pending) {
+    if (entry.cached || entry.pte.kind !== 'dma' || inserted.has(entry.gfn)) continue;
+    const kref = pending.filter((other) => !other.cached && other.gfn === entry.gfn).length;
+    const present = vgpu.cache[entry.gfn];
+    if (present === undefined) insertCacheEntry(vgpu, entry.gfn, entry.pte.dmaAddr, kref);
+    else {
+      present.kref += kref;
+      host.dmaUnmap(world, entry.gfn, entry.pte.dmaAddr);
+    }
+    inserted.set(entry.gfn, vgpu.cache[entry.gfn]?.dmaAddr ?? entry.pte.dmaAddr);
+  }
+  return pending.map((entry) =>
+    entry.cached ? entry : { ...entry, pte: { kind: 'dma', dmaAddr: inserted.get(entry.gfn) ?? 0 }, cached: true },
+  );
+}
+
+/**
+ * `ppgtt_set_shadow_entry` for translated entries, in order. An entry whose table is gone (or
+ * whose leaf never reached the cache) is not written, and gives back what it holds.
+ */
+export function writePending<W extends GvtWorld>(
+  world: W,
+  host: GvtHost<W>,
+  config: GvtConfig,
+  pending: readonly PendingShadow[],
+): void {
+  for (const entry of pending) {
+    const spt = world.vgpu?.spts[entry.sptGfn];
+    if (spt === undefined || !entry.cached) releasePending(world, host, config, [entry]);
+    else spt.entries[entry.index] = entry.pte;
+  }
+}
+
+/**
+ * `ppgtt_populate_spt_by_guest_entry`: a reference on the existing spt of `gfn`, or a new one —
+ * registered, write-protected and filled from the guest page. Null on success, else the errno,
+ * with everything this call did undone.
+ */
+export function populateSpt<W extends GvtWorld>(
+  world: W,
+  host: GvtHost<W>,
+  config: GvtConfig,
+  gfn: number,
+  level: SptLevel,
+): string | null {
+  const out: PendingShadow[] = [];
+  const failed = translateTable(world, host, config, gfn, level, out, false);
+  if (failed === null) writePending(world, host, config, out);
+  return failed;
 }
 
 /** `ppgtt_invalidate_spt`: drops one reference; at zero the spt is freed with everything it holds. */
@@ -115,30 +245,118 @@ export function invalidateSpt<W extends GvtWorld>(world: W, host: GvtHost<W>, co
   if (spt.refcount <= 0) freeSpt(world, host, config, spt);
 }
 
-/** Shadows the guest's current entry `index` of `spt` in full (a full write, or a post-shadow flush). */
+/** What a handler read and translated for one entry: the old shadow entry, and the new one's translation (its own last). */
+export interface EntryTranslation {
+  readonly old: ShadowPte;
+  readonly pending: PendingShadow[];
+}
+
+/**
+ * The first half of shadowing entry `index` of the table of `gfn` in full (a trapped 8-byte write,
+ * `ppgtt_handle_guest_write_page_table`, or a post-shadow flush): the old shadow entry as read,
+ * and the translation of `qword` (the guest's entry); nothing translated when it is not present
+ * or cannot be shadowed (the slot then goes to scratch).
+ */
+export function translateGuestEntry<W extends GvtWorld>(
+  world: W,
+  host: GvtHost<W>,
+  config: GvtConfig,
+  slot: { readonly gfn: number; readonly index: number; readonly qword: GuestQword | undefined },
+  defer: DeferInsert,
+): EntryTranslation | null {
+  const spt = world.vgpu?.spts[slot.gfn];
+  if (spt === undefined) return null;
+  const old = spt.entries[slot.index] ?? SCRATCH;
+  const pending: PendingShadow[] = [];
+  if (isPresentPte(slot.qword)) {
+    // A failed translation undoes itself and leaves `pending` empty.
+    const target = { sptGfn: slot.gfn, index: slot.index, level: spt.level, gfn: slot.qword.gfn };
+    translatePresent(world, host, config, target, pending, defer);
+  }
+  return { old, pending };
+}
+
+/**
+ * The second half: the new shadow entry written (its child table's entries first), then the old
+ * one released — add before remove, the table stays valid throughout — and the entry leaves the
+ * post-shadow bitmap. A table freed meanwhile takes nothing, and its old entry went with it.
+ */
+export function settleGuestEntry<W extends GvtWorld>(
+  world: W,
+  host: GvtHost<W>,
+  config: GvtConfig,
+  slot: { readonly gfn: number; readonly index: number },
+  translation: EntryTranslation,
+): void {
+  const spt = world.vgpu?.spts[slot.gfn];
+  if (spt === undefined) {
+    releasePending(world, host, config, translation.pending);
+    return;
+  }
+  const own = translation.pending.at(-1);
+  writePending(world, host, config, translation.pending);
+  if (own === undefined || !own.cached) spt.entries[slot.index] = SCRATCH;
+  if (!hasGvtBug(config, 'ppgtt-write-keeps-old-ref')) releaseEntry(world, host, config, translation.old);
+  spt.postShadow = spt.postShadow.filter((pending) => pending !== slot.index);
+}
+
+/** Shadows the guest's current entry `index` of the table of `gfn` in full, at once. */
 function reshadowEntry<W extends GvtWorld>(
   world: W,
   host: GvtHost<W>,
   config: GvtConfig,
-  spt: Spt,
+  gfn: number,
   index: number,
 ): void {
-  const qword = host.readGuest(world, spt.gfn)?.[index];
-  const old = spt.entries[index] ?? SCRATCH;
-  let next: ShadowPte = SCRATCH;
-  // Add before remove: the table stays valid throughout.
-  if (isPresentPte(qword)) {
-    const shadowed = shadowEntry(world, host, config, spt.level, qword.gfn);
-    if (shadowed.ok) next = shadowed.pte;
+  const qword = host.readGuest(world, gfn)?.[index];
+  const translation = translateGuestEntry(world, host, config, { gfn, index, qword }, false);
+  if (translation !== null) settleGuestEntry(world, host, config, { gfn, index }, translation);
+}
+
+/**
+ * `ppgtt_handle_guest_write_page_table_bytes`, up to the translation: a trapped guest store of
+ * `sizeBytes` to entry `index` of shadowed page `gfn`, after guest memory already holds the new
+ * bytes, whose entry is `qword` (the handler re-reads it from guest memory). A 4-byte store, a
+ * not-present entry and one that cannot be shadowed are handled at once (`settled`); a present
+ * one's translation is returned for `settleGuestEntry` to write.
+ */
+export function handleTrappedWrite<W extends GvtWorld>(
+  world: W,
+  host: GvtHost<W>,
+  config: GvtConfig,
+  args: {
+    readonly gfn: number;
+    readonly index: number;
+    readonly sizeBytes: number;
+    readonly qword: GuestQword | undefined;
+  },
+  defer: DeferInsert,
+):
+  | { readonly settled: true; readonly error: string | null }
+  | { readonly settled: false; readonly translation: EntryTranslation } {
+  const spt = world.vgpu?.spts[args.gfn];
+  if (spt === undefined || args.index < 0 || args.index >= spt.entries.length) return { settled: true, error: null };
+  if (args.sizeBytes !== 4 && args.sizeBytes !== 8) return { settled: true, error: 'EINVAL' };
+  if (args.sizeBytes === 4) {
+    // A partial write: the old entry goes now, the new one is shadowed at the next flush.
+    const old = spt.entries[args.index] ?? SCRATCH;
+    spt.entries[args.index] = SCRATCH;
+    releaseEntry(world, host, config, old);
+    if (!spt.postShadow.includes(args.index)) spt.postShadow.push(args.index);
+    return { settled: true, error: null };
   }
-  spt.entries[index] = next;
-  if (!hasGvtBug(config, 'ppgtt-write-keeps-old-ref')) releaseEntry(world, host, config, old);
-  spt.postShadow = spt.postShadow.filter((pending) => pending !== index);
+  const translation = translateGuestEntry(world, host, config, args, defer);
+  if (translation === null) return { settled: true, error: null };
+  if (translation.pending.length === 0) {
+    settleGuestEntry(world, host, config, args, translation);
+    return { settled: true, error: null };
+  }
+  return { settled: false, translation };
 }
 
 /**
  * `ppgtt_handle_guest_write_page_table_bytes`: a trapped guest store of `sizeBytes` to entry
- * `index` of shadowed page `gfn`, after guest memory already holds the new bytes.
+ * `index` of shadowed page `gfn`, after guest memory already holds the new bytes, at once.
  */
 export function handleGuestPteWrite<W extends GvtWorld>(
   world: W,
@@ -146,18 +364,10 @@ export function handleGuestPteWrite<W extends GvtWorld>(
   config: GvtConfig,
   args: { readonly gfn: number; readonly index: number; readonly sizeBytes: number },
 ): string | null {
-  const spt = world.vgpu?.spts[args.gfn];
-  if (spt === undefined || args.index < 0 || args.index >= spt.entries.length) return null;
-  if (args.sizeBytes !== 4 && args.sizeBytes !== 8) return 'EINVAL';
-  if (args.sizeBytes === 8) {
-    reshadowEntry(world, host, config, spt, args.index);
-    return null;
-  }
-  // A partial write: the old entry goes now, the new one is shadowed at the next flush.
-  const old = spt.entries[args.index] ?? SCRATCH;
-  spt.entries[args.index] = SCRATCH;
-  releaseEntry(world, host, config, old);
-  if (!spt.postShadow.includes(args.index)) spt.postShadow.push(args.index);
+  const qword = host.readGuest(world, args.gfn)?.[args.index];
+  const handled = handleTrappedWrite(world, host, config, { ...args, qword }, false);
+  if (handled.settled) return handled.error;
+  settleGuestEntry(world, host, config, args, handled.translation);
   return null;
 }
 
@@ -167,54 +377,7 @@ export function flushPostShadow<W extends GvtWorld>(world: W, host: GvtHost<W>, 
   if (vgpu === null) return;
   for (const spt of Object.values(vgpu.spts)) {
     for (const index of [...spt.postShadow]) {
-      if (vgpu.spts[spt.gfn] === spt) reshadowEntry(world, host, config, spt, index);
+      if (vgpu.spts[spt.gfn] === spt) reshadowEntry(world, host, config, spt.gfn, index);
     }
   }
-}
-
-/** The guest announces a PPGTT rooted at `rootGfn` (g2v `PPGTT_L4_PAGE_TABLE_CREATE`). */
-export function createPpgtt<W extends GvtWorld>(
-  world: W,
-  host: GvtHost<W>,
-  config: GvtConfig,
-  rootGfn: number,
-): OpResult {
-  const vgpu = world.vgpu;
-  if (vgpu === null) return fail('ENODEV');
-  const existing = vgpu.mms.find((mm) => mm.rootGfn === rootGfn);
-  if (existing !== undefined) {
-    existing.refcount += 1;
-    return succeed({ refcount: existing.refcount });
-  }
-  const refused = populateSpt(world, host, config, rootGfn, 'pd');
-  if (refused !== null) return fail(refused);
-  vgpu.mms.push({ rootGfn, refcount: 1 });
-  return succeed({ refcount: 1 });
-}
-
-/** The guest retires a PPGTT (g2v `PPGTT_L4_PAGE_TABLE_DESTROY`); an unknown root is refused. */
-export function destroyPpgtt<W extends GvtWorld>(
-  world: W,
-  host: GvtHost<W>,
-  config: GvtConfig,
-  rootGfn: number,
-): OpResult {
-  const vgpu = world.vgpu;
-  if (vgpu === null) return fail('ENODEV');
-  const mm = vgpu.mms.find((candidate) => candidate.rootGfn === rootGfn);
-  if (mm === undefined) return fail('EINVAL');
-  mm.refcount -= 1;
-  if (mm.refcount === 0) {
-    vgpu.mms = vgpu.mms.filter((candidate) => candidate !== mm);
-    invalidateSpt(world, host, config, rootGfn);
-  }
-  return succeed({ refcount: mm.refcount });
-}
-
-/** `intel_vgpu_clean_ppgtt`: every PPGTT is invalidated, whatever its reference count. */
-export function cleanPpgtt<W extends GvtWorld>(world: W, host: GvtHost<W>, config: GvtConfig): void {
-  const vgpu = world.vgpu;
-  if (vgpu === null) return;
-  for (const mm of vgpu.mms) invalidateSpt(world, host, config, mm.rootGfn);
-  vgpu.mms = [];
 }

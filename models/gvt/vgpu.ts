@@ -12,8 +12,8 @@ import type { GvtConfig, GvtLayout } from './config.js';
 import { hasGvtBug, ownGgttIndices } from './config.js';
 import { destroyCache } from './dma-cache.js';
 import type { GvtHost } from './host.js';
-import { isTracked, unregisterPageTrack } from './page-track.js';
-import { cleanPpgtt, handleGuestPteWrite } from './ppgtt.js';
+import { unregisterPageTrack } from './page-track.js';
+import { cleanPpgtt } from './ppgtt-mm.js';
 import { SCRATCH } from './types.js';
 import type { GuestQword, GvtVgpu, GvtWorld } from './types.js';
 
@@ -113,24 +113,4 @@ export function storeGuestQword(
   page[args.index] = args.qword;
   // A new record: steps share the guest's pages with the state before them until a store.
   world.guestPages = { ...world.guestPages, [args.gfn]: page };
-}
-
-/**
- * The page-track notifier (`track_write`): called after a guest store to a write-protected page
- * reached guest memory. The vGPU's handler shadows the new entry; in failsafe mode it removes the
- * write protection instead. Returns the handler's error, if any (logged, never seen by the guest).
- */
-export function trackedWrite<W extends GvtWorld>(
-  world: W,
-  host: GvtHost<W>,
-  config: GvtConfig,
-  args: { readonly gfn: number; readonly index: number; readonly sizeBytes: number },
-): string | null {
-  const vgpu = world.vgpu;
-  if (vgpu === null || !isTracked(vgpu, args.gfn)) return null;
-  if (vgpu.failsafe) {
-    host.trackRemove(world, args.gfn);
-    return null;
-  }
-  return handleGuestPteWrite(world, host, config, args);
 }

@@ -8,6 +8,7 @@ import { partitionGgtt } from '../gvt/config.js';
 import type { GgttPartition, GvtConfig, GvtLayout } from '../gvt/config.js';
 import type { AllocPolicy } from '../memory/frames.js';
 import type { VfioConfig } from '../vfio/config.js';
+import type { ShadowOrder } from '../gvt/cmd.js';
 import type { KvmgtUnmapCallback } from './unmap-callback.js';
 
 export const kvmgtBugs = [
@@ -18,25 +19,65 @@ export const kvmgtBugs = [
    * translation (`intel_iommu=igfx_off`), where a DMA address is the frame's physical address.
    */
   'unmap-keeps-mapping',
+  /**
+   * `kvmgt_page_track_write` runs GVT's handler without the vGPU lock: two vCPUs' trapped stores
+   * to one entry are handled at once, and the later write releases the old entry the earlier one
+   * read (`old_se`) again, leaving what the other wrote unreleased.
+   */
+  'track-write-skips-vgpu-lock',
+  /**
+   * The handler shadows the bytes the trapped store carried (`val`, as KVM passes it to the
+   * notifier) instead of re-reading the guest entry: when two vCPUs' stores to one entry are
+   * handled in the other order, the shadow keeps the older value.
+   */
+  'handler-shadows-trapped-value',
 ] as const;
 
 export type KvmgtBug = (typeof kvmgtBugs)[number];
 
 /**
- * What a KVMGT bug needs of a design. Both sit on the mediator's translation, which every design
- * runs (a GGTT write maps a page, its rewrite releases it), so neither needs anything: the list is
- * there for the factory's refusal of unknown names.
+ * What a KVMGT bug needs of a design: `trapped-stores` (the mediator write-protects guest page
+ * tables, so a guest store traps and its handler runs) and `two-vcpus` (a second vCPU stores
+ * while the first one's store is being handled). The first two bugs sit on the mediator's
+ * translation, which every design runs (a GGTT write maps a page, its rewrite releases it).
  */
-export type KvmgtFeature = never;
+export type KvmgtFeature = 'trapped-stores' | 'two-vcpus';
 
-export const kvmgtFeatureMissing: Readonly<Record<KvmgtFeature, string>> = {};
+export const kvmgtFeatureMissing: Readonly<Record<KvmgtFeature, string>> = {
+  'trapped-stores': 'does not write-protect guest page tables (writeProtect: false)',
+  'two-vcpus': 'runs its guest on one vCPU (world.vcpus: 1)',
+};
 
 export const kvmgtBugNeeds: Readonly<
   Record<KvmgtBug, { readonly needs: readonly KvmgtFeature[]; readonly otherwise: string }>
 > = {
   'map-skips-pin': { needs: [], otherwise: 'no guest page is ever mapped for the GPU' },
   'unmap-keeps-mapping': { needs: [], otherwise: 'no DMA address is ever released' },
+  'track-write-skips-vgpu-lock': {
+    needs: ['trapped-stores', 'two-vcpus'],
+    otherwise: 'no two trapped stores are ever handled at once',
+  },
+  'handler-shadows-trapped-value': {
+    needs: ['trapped-stores', 'two-vcpus'],
+    otherwise: 'guest memory never changes between a trapped store and its handler',
+  },
 };
+
+/**
+ * Which lock the vGPU's `dma_unmap` op takes, and so where it can run among the mediator's
+ * phases (`models/gvt/inflight.ts`):
+ * - `vgpu`: the vGPU lock, then `cache_lock`: never inside a mediator operation (the VMM's
+ *   UNMAP_DMA waits for the operation to finish). An op that rewrites shadow entries needs it:
+ *   the shadow tables are the vGPU lock's.
+ * - `cache`: `cache_lock` only, as `intel_vgpu_dma_unmap` in v6.12: between a handler's translation
+ *   and its shadow write, so a handler may write an address the op has just released.
+ * - `none`: no lock (a flawed op): also inside `intel_gvt_dma_map_guest_page`, between its pin and
+ *   map and its cache insert, where the op finds no entry for a page the mediator has pinned.
+ */
+export type UnmapLock = 'vgpu' | 'cache' | 'none';
+
+/** Guest vCPUs: a guest command runs on the first idle one. */
+export const DEFAULT_VCPUS = 2;
 
 /** Frame owners: the VM (the VMM process), another VM, and the host's own GPU driver. */
 export const VM_OWNER = 1;
@@ -67,6 +108,11 @@ export interface KvmgtWorldDescription {
   /** DMA addresses the host IOMMU domain can hand the GPU for guest pages (default 8; 1 to 64). */
   readonly dmaPoolPages?: number;
   /**
+   * The guest's vCPUs (default 2; 1 to 8): each runs one guest command at a time, and a trapped
+   * store keeps its vCPU until its handler returns.
+   */
+  readonly vcpus?: number;
+  /**
    * The GGTT partition: the host's own entries from index 0 (each a page of the host's GPU
    * driver), then the vGPU's aperture and hidden ranges (default 2, 2, 2; 4 entries per
    * page-table page).
@@ -84,6 +130,7 @@ export interface KvmgtWorld {
   readonly dmaEntryLimit: number;
   readonly otherVmFrames: number;
   readonly dmaPoolPages: number;
+  readonly vcpus: number;
   readonly layout: GvtLayout;
   /** DMA addresses of the host's own GGTT pages, by host GGTT index. */
   readonly hostGgttDmaAddrs: readonly number[];
@@ -93,8 +140,11 @@ export interface KvmgtConfig {
   readonly world: KvmgtWorld;
   readonly gvt: GvtConfig;
   readonly vfio: VfioConfig;
-  /** The vGPU's `dma_unmap` op. */
+  /** The vGPU's `dma_unmap` op, and the lock it takes. */
   readonly unmapCallback: KvmgtUnmapCallback;
+  readonly unmapLock: UnmapLock;
+  /** How the scanner shadows a batch (`shadow-copy` only): copy then scan, or the flawed scan then copy. */
+  readonly shadowOrder: ShadowOrder;
   readonly bugs: readonly KvmgtBug[];
 }
 
@@ -136,6 +186,7 @@ export function kvmgtWorld(description: KvmgtWorldDescription = {}, policy: Allo
     16,
   );
   const dmaPoolPages = worldSize('KVMGT world', 'dmaPoolPages', description.dmaPoolPages, 1, 64, 8);
+  const vcpus = worldSize('KVMGT world', 'vcpus', description.vcpus, 1, 8, DEFAULT_VCPUS);
   // At start the guest's driver points the vGPU's entries at the upper half of its RAM (`world.ts`).
   const initialPages = Math.min(layout.ggttEntries - hostEntries, ramPages - Math.floor(ramPages / 2));
   if (memlockLimitPages < initialPages || dmaPoolPages < initialPages) {
@@ -152,6 +203,7 @@ export function kvmgtWorld(description: KvmgtWorldDescription = {}, policy: Allo
     dmaEntryLimit,
     otherVmFrames,
     dmaPoolPages,
+    vcpus,
     layout,
     hostGgttDmaAddrs: Array.from({ length: hostEntries }, (_, index) => HOST_GGTT_DMA_BASE + index),
   };

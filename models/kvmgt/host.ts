@@ -19,6 +19,7 @@ import { findDmaContaining, type1Backend } from '../vfio/state.js';
 import type { KvmgtConfig } from './config.js';
 import { RAM_VADDR_PAGE, VGPU_DEVICE, hasKvmgtBug, isGuestRam } from './config.js';
 import type { KvmgtWorld } from './config.js';
+import { actorOfOp, lockHolder } from './schedule.js';
 import type { KvmgtState } from './types.js';
 
 /** The guest page at `gfn` can be reached through the container and the VMM's vaddr (vfio_dma_rw). */
@@ -125,15 +126,27 @@ function scratchUsersOf(vgpu: GvtVgpu, layout: GvtLayout, dmaAddr: number): void
   }
 }
 
+/** Where a step learns that the vGPU's op would wait for the vGPU lock (UNMAP_DMA then blocks). */
+export interface UnmapWait {
+  waitsFor: string | null;
+}
+
 /**
  * The vGPU's ops, bound to the step's draft (VFIO calls them with its own part of that draft):
- * `dma_unmap` performs what the design's op (`config.unmapCallback`) returns, in order.
+ * `dma_unmap` performs what the design's op (`config.unmapCallback`) returns, in order. An op that
+ * takes the vGPU lock (`unmapLock: 'vgpu'`) while a mediator operation in flight holds it does
+ * nothing and says so in `wait`: the step refuses the whole UNMAP_DMA (it would block there).
  */
-export function vgpuOps(state: KvmgtState, config: KvmgtConfig): MediatedDriverOps {
+export function vgpuOps(state: KvmgtState, config: KvmgtConfig, wait?: UnmapWait): MediatedDriverOps {
   return {
     dmaUnmap(_vfio, _device, iovaPage, npages) {
       const vgpu = state.vgpu;
       if (vgpu === null) return;
+      const holder = config.unmapLock === 'vgpu' ? lockHolder(state, config) : undefined;
+      if (holder !== undefined && wait !== undefined) {
+        wait.waitsFor = `the vGPU lock (${actorOfOp(holder)})`;
+        return;
+      }
       const entries = Object.values(vgpu.cache).filter(
         (entry) => entry.gfn >= iovaPage && entry.gfn < iovaPage + npages,
       );
@@ -153,6 +166,6 @@ export function vgpuOps(state: KvmgtState, config: KvmgtConfig): MediatedDriverO
 }
 
 /** The VFIO configuration a step runs with: the design's, with the vGPU's ops. */
-export function vfioConfigFor(state: KvmgtState, config: KvmgtConfig): VfioConfig {
-  return { ...config.vfio, mdevOps: vgpuOps(state, config) };
+export function vfioConfigFor(state: KvmgtState, config: KvmgtConfig, wait?: UnmapWait): VfioConfig {
+  return { ...config.vfio, mdevOps: vgpuOps(state, config, wait) };
 }

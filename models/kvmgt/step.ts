@@ -1,26 +1,30 @@
 /**
  * The KVMGT stack's step function: a pure map from (state, command) to (new state, result). The
  * step works on its own copy; a refused command hands back the state it was given. After a kernel
- * BUG_ON (the vGPU ignored a dma_unmap) the host is down and every command is refused.
+ * BUG_ON (the vGPU ignored a dma_unmap) the host is down and every command is refused. A command
+ * that would block (`schedule.ts`: a busy vCPU or GPU, the vGPU lock) is refused with EBUSY and
+ * changes nothing; the mediator's commands and the phases of operations in flight are
+ * `mediator-step.ts`.
  */
-import { applyGvtCommand, isGvtCommand } from '../gvt/commands.js';
-import type { GuestMemory } from '../gvt/commands.js';
+import { isGvtCommand } from '../gvt/commands.js';
 import { emulateGgttWrite } from '../gvt/ggtt.js';
 import { gpuDmaGgtt } from '../gvt/gpu-commands.js';
-import type { GpuAccess } from '../gvt/types.js';
 import { cloneVgpu, newVgpu } from '../gvt/vgpu.js';
 import { fail, succeed } from '../result.js';
-import type { OpResult } from '../result.js';
 import { closeDevice, openDevice } from '../vfio/container.js';
 import { mapDma, mapDmaArgs } from '../vfio/map-dma.js';
 import { allocateToOther, releaseFromOther } from '../vfio/other-owner.js';
-import { mmapRegion, munmapRegion, touchPage } from '../vfio/process-memory.js';
+import { mmapRegion, munmapRegion } from '../vfio/process-memory.js';
 import { draftOf, finishDraft } from '../vfio/state.js';
 import { PAGE_LIMIT, isPageNumber } from '../vfio/u64.js';
 import { unmapAllArgs, unmapDma, unmapDmaArgs } from '../vfio/unmap-dma.js';
 import type { KvmgtConfig } from './config.js';
-import { OTHER_OWNER, RAM_VADDR_PAGE, VGPU_DEVICE, isGuestRam } from './config.js';
+import { OTHER_OWNER, RAM_VADDR_PAGE, VGPU_DEVICE } from './config.js';
 import { kvmgtHost, vfioConfigFor } from './host.js';
+import type { UnmapWait } from './host.js';
+import { advanceOp, applyMediator } from './mediator-step.js';
+import type { Applied } from './mediator-step.js';
+import { waitsFor } from './schedule.js';
 import type { KvmgtCommand, KvmgtResult, KvmgtState } from './types.js';
 
 export interface KvmgtStep {
@@ -28,15 +32,16 @@ export interface KvmgtStep {
   readonly result: KvmgtResult;
 }
 
-interface Applied {
-  readonly result: OpResult;
-  readonly accesses?: readonly GpuAccess[];
+function busy(state: KvmgtState, waiting: string): KvmgtStep {
+  return { state, result: { ...fail('EBUSY', { waitsFor: waiting }), accesses: [] } };
 }
 
 export function stepKvmgt(state: KvmgtState, config: KvmgtConfig, command: KvmgtCommand): KvmgtStep {
   if (state.vfio.crash !== null) return { state, result: { ...fail('BUG_ON'), accesses: [] } };
   // A destroyed VM has no VMM, no guest and no vGPU left to act.
   if (state.vmDestroyed) return { state, result: { ...fail('ESRCH'), accesses: [] } };
+  const waiting = waitsFor(state, config, command);
+  if (waiting !== null) return busy(state, waiting);
   const next: KvmgtState = {
     vfio: draftOf(state.vfio),
     vgpu: cloneVgpu(state.vgpu),
@@ -45,9 +50,12 @@ export function stepKvmgt(state: KvmgtState, config: KvmgtConfig, command: Kvmgt
     hostDma: { map: { ...state.hostDma.map }, free: [...state.hostDma.free] },
     writeProtected: state.writeProtected,
     vmDestroyed: state.vmDestroyed,
+    // Operations are values: a phase replaces its operation in a new list.
+    inflight: state.inflight,
   };
   const applied = apply(next, config, command);
   finishDraft(next.vfio);
+  if (applied.blocked !== undefined) return busy(state, applied.blocked);
   const result: KvmgtResult = { ...applied.result, accesses: applied.accesses ?? [] };
   // A refusal changed nothing, except the BUG_ON that takes the host down.
   if (!result.ok && next.vfio.crash === null) return { state, result };
@@ -56,20 +64,23 @@ export function stepKvmgt(state: KvmgtState, config: KvmgtConfig, command: Kvmgt
 
 function apply(state: KvmgtState, config: KvmgtConfig, command: KvmgtCommand): Applied {
   const gvt = config.gvt;
-  if (isGvtCommand(command)) return applyGvtCommand(state, kvmgtHost(config), gvt, guestMemory(config), command);
+  if (command.kind === 'advance') return advanceOp(state, config, command.op);
+  if (isGvtCommand(command)) return applyMediator(state, config, command);
   // The VMM's requests over guest RAM (the only commands with a page count).
   if ('npages' in command && !isRamRange(command)) return { result: fail('EINVAL') };
   switch (command.kind) {
     case 'ggttWrite':
       return { result: emulateGgttWrite(state, kvmgtHost(config), gvt, command) };
-    case 'vmmUnmapRam':
-      return {
-        result: unmapDma(
-          state.vfio,
-          vfioConfigFor(state, config),
-          unmapDmaArgs({ iovaPage: command.gfn, npages: command.npages }),
-        ),
-      };
+    case 'vmmUnmapRam': {
+      // The vGPU's op may wait for the vGPU lock (`unmapLock: 'vgpu'`): then UNMAP_DMA blocks.
+      const wait: UnmapWait = { waitsFor: null };
+      const result = unmapDma(
+        state.vfio,
+        vfioConfigFor(state, config, wait),
+        unmapDmaArgs({ iovaPage: command.gfn, npages: command.npages }),
+      );
+      return wait.waitsFor === null ? { result } : { result, blocked: wait.waitsFor };
+    }
     case 'vmmMapRam':
       return {
         result: mapDma(
@@ -111,15 +122,6 @@ function apply(state: KvmgtState, config: KvmgtConfig, command: KvmgtCommand): A
  */
 function isRamRange(range: { readonly gfn: number; readonly npages: number }): boolean {
   return isPageNumber(range.gfn) && Number.isInteger(range.npages) && range.npages >= 0 && range.npages <= PAGE_LIMIT;
-}
-
-/** The VM's memory as its stores reach it: its RAM, faulted in through the VMM's vaddrs, tracked by KVM. */
-function guestMemory(config: KvmgtConfig): GuestMemory<KvmgtState> {
-  return {
-    isGuestPage: (_state, gfn) => isGuestRam(config.world, gfn),
-    faultIn: (state, gfn) => touchPage(state.vfio, config.vfio, { vaddrPage: RAM_VADDR_PAGE + gfn, write: true }).ok,
-    writeProtected: (state) => state.writeProtected,
-  };
 }
 
 /**

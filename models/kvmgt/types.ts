@@ -5,6 +5,7 @@
  * physical GPU, through which every DMA address the mediator hands the GPU is translated.
  */
 import type { GvtCommand } from '../gvt/commands.js';
+import type { GvtOp } from '../gvt/inflight.js';
 import type { OpResult } from '../result.js';
 import type { GpuAccess, GuestPage, GvtVgpu } from '../gvt/types.js';
 import type { VfioState } from '../vfio/types.js';
@@ -29,11 +30,27 @@ export interface KvmgtState {
   writeProtected: number[];
   /** The VM was destroyed (guest crash or shutdown): the VMM released everything and is gone. */
   vmDestroyed: boolean;
+  /**
+   * The mediator's and the GPU's operations in flight, oldest first (`models/gvt/inflight.ts`):
+   * trapped guest stores, PPGTT shadowing and batch submissions of the guest's vCPUs, and the
+   * GPU's PPGTT access. The VMM's and the toolstack's commands are atomic.
+   */
+  inflight: GvtOp[];
 }
+
+/** The mediator's commands that take time (`models/gvt/inflight.ts`). */
+export type PhasedKind = 'guestWritePte' | 'ppgttCreate' | 'submitBatch' | 'gpuDmaPpgtt';
+
+/** A mediator command; a kind that takes time may be started and left in flight (`phased: true`). */
+export type KvmgtGvtCommand = GvtCommand extends infer C
+  ? C extends { readonly kind: PhasedKind }
+    ? C & { readonly phased?: boolean }
+    : C
+  : never;
 
 export type KvmgtCommand =
   /** The mediator's own: page-table and command stores, PPGTT notifications, submission, GPU work. */
-  | GvtCommand
+  | KvmgtGvtCommand
   // Guest actions (the guest is the attacker).
   /** A GGTT entry written through the trapped GTT MMIO range. */
   | {
@@ -63,7 +80,9 @@ export type KvmgtCommand =
   | { readonly kind: 'vmDestroy' }
   // Device actions.
   /** The GPU accesses the page at GGTT index `entry`. */
-  | { readonly kind: 'gpuDma'; readonly entry: number; readonly write: boolean };
+  | { readonly kind: 'gpuDma'; readonly entry: number; readonly write: boolean }
+  /** The next phase of the operation in flight at index `op` (oldest first). */
+  | { readonly kind: 'advance'; readonly op: number };
 
 export type KvmgtCommandKind = KvmgtCommand['kind'];
 

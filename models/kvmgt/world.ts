@@ -72,6 +72,7 @@ export function initKvmgt(config: KvmgtConfig): KvmgtState {
     hostDma: { map, free },
     writeProtected: [],
     vmDestroyed: false,
+    inflight: [],
   };
   const half = Math.floor(world.ramPages / 2);
   ownGgttIndices(world.layout).forEach((index, i) => {

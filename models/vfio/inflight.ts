@@ -21,6 +21,13 @@
  * it with EBUSY (the scheduler runs it later instead), and the state is unchanged. Device DMA and
  * the process's memory never take it.
  *
+ * Not phased, because no other actor can see between their steps: a driver's `vfio_unpin_pages`
+ * (vfio_iommu_type1_unpin_pages, 906–932, the whole loop under `iommu->lock`, called by the driver
+ * under its own lock, which a `dma_unmap` callback takes too); a driver's `dma_unmap` callback
+ * itself (it runs under the driver's lock inside UNMAP_DMA's notify phase, with `iommu->lock`
+ * dropped — that window is the notify/recheck boundary of `phased-unmap.ts`; vfio-ccw's wait for
+ * the subchannel to quiesce inside it is the ccw I/O in flight, `ccw.ts`).
+ *
  * Left out: several VMM threads racing their own ioctls (the lock serialises all of them but the
  * `dma_unmap` window, where another thread's MAP_DMA of the same range meets the mapping being
  * unmapped and fails EEXIST); a driver pinning from several threads at once.

@@ -14,17 +14,19 @@
  * a single run. The maps cannot fail in phase 2: the IOVA range passed check 8 against every
  * domain's aperture, and the domains cannot change while the lock is held.
  *
- * The bug `map-before-pin` publishes first: phase 1 looks each page's frame up without pinning it
- * (faulting it in) and maps it into every domain; phase 2 pins. In between the device reaches
- * frames nothing pins, and a page the process drops is freed under the mapping (the later pin
- * faults in another frame).
+ * The bug `map-before-pin` publishes first: phase 1 charges `locked_vm` for the whole range
+ * (refusing the call, as the sound one does, when RLIMIT_MEMLOCK would be exceeded), looks each
+ * page's frame up without pinning it (faulting it in) and maps it into every domain; phase 2 pins.
+ * In between the device reaches frames nothing pins, and a page the process drops is freed under
+ * the mapping (the later pin faults in another frame, or fails on an unmapped vaddr and is
+ * ignored: the mapping stays, charged and unpinned).
  */
 import type { VfioConfig } from './config.js';
 import { hasVfioBug } from './config.js';
 import { isMapPlan, leakyUnwind, linkNewDma, planMapDma } from './map-dma.js';
 import type { MapDmaArgs } from './map-dma.js';
-import { domainMapPage, pinAndChargePage } from './pin.js';
-import { faultInPage } from './process-memory.js';
+import { domainMapPage, lockAcct, pinAndChargePage } from './pin.js';
+import { faultInPage, pinUserPage } from './process-memory.js';
 import { err, ok } from './state.js';
 import type { OpContext } from './state.js';
 import type { PhaseStep } from './inflight.js';
@@ -59,8 +61,14 @@ export function startMapDma(
   return { outcome: ok({ iovaPage, npages, pinnedPages: mfns.length, mapped: false }), op };
 }
 
-/** `map-before-pin`'s phase 1: each page's present frame mapped, nothing pinned or charged. */
+/** `map-before-pin`'s phase 1: the range charged, each page's present frame mapped, nothing pinned. */
 function publishUnpinned(state: VfioState, ctx: OpContext, backend: Type1Backend, dma: VfioDma): PhaseStep<MapDmaOp> {
+  let charge = 0;
+  for (let i = 0; i < dma.npages; i++) if (dma.externalPins[dma.iovaPage + i] === undefined) charge += 1;
+  if (!dma.lockCap && state.process.lockedVmPages + charge > state.process.memlockLimitPages) {
+    return { outcome: err('ENOMEM'), op: null };
+  }
+  lockAcct(state, dma, charge);
   const mfns: number[] = [];
   for (let i = 0; i < dma.npages; i++) {
     const page = faultInPage(state, ctx, dma.vaddrPage + i, dma.write);
@@ -92,8 +100,9 @@ export function advanceMapDma(state: VfioState, ctx: OpContext, op: MapDmaOp): P
     dma.iommuMapped = true;
     return done(op.mfns.length);
   }
-  // map-before-pin: the pins come last, of whatever each vaddr maps now; a failure is ignored.
+  // map-before-pin: the pins come last (charged in phase 1), of whatever each vaddr maps now; a
+  // failure is ignored.
   let pinned = 0;
-  for (let i = 0; i < dma.npages; i++) if (pinAndChargePage(state, ctx, dma, i).ok) pinned += 1;
+  for (let i = 0; i < dma.npages; i++) if (pinUserPage(state, ctx, dma.vaddrPage + i, dma.write).ok) pinned += 1;
   return done(pinned);
 }

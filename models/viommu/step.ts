@@ -21,7 +21,8 @@ import type { PassthroughCommand } from '../passthrough/types.js';
 import { isPageNumber } from '../vfio/u64.js';
 import { ASSIGNED_DEVICE, handleBalloon, handleInvalidation, runHost, vaddrOfGpa } from './vmm.js';
 import type { InvalidatedRange } from './vmm-hooks.js';
-import { GUEST_DID, invalidationGranularities, noCosts } from './types.js';
+import { advanceInvalidation, clearedPages, completeWait, finishInvalidation, startInvalidation } from './phased.js';
+import { GUEST_DID, addCosts, invalidationGranularities, noCosts } from './types.js';
 import type { StepCosts, ViommuCommand, ViommuConfig, ViommuResult, ViommuState } from './types.js';
 
 /** The emulated vIOMMU's MAMV (QEMU reports 18): a page-selective invalidation's largest mask. */
@@ -46,13 +47,52 @@ function accept(
 
 const trap: StepCosts = { ...noCosts, vmExits: 1 };
 
+/** Commands that trap to the VMM: with an invalidation in flight, they wait for it to finish. */
+const trapping: ReadonlySet<ViommuCommand['kind']> = new Set(['guestInvalidate', 'guestBalloonOut', 'guestBalloonIn']);
+
 export function stepViommu(state: ViommuState, config: ViommuConfig, command: ViommuCommand): ViommuStep {
+  if (command.kind === 'advance') return advance(state, config, command.op);
+  if (state.inflight.length === 0 || !trapping.has(command.kind)) return stepNow(state, config, command);
+  // The VMM finishes the trap it is handling, then takes this one (`phased.ts`).
+  const finished = finishInvalidation(state, config);
+  const step = stepNow(finished.state, config, command);
+  if (!step.result.ok) return refuse(state, String(step.result.error));
+  return {
+    state: step.state,
+    result: {
+      ...step.result,
+      accesses: [...finished.result.accesses, ...step.result.accesses],
+      costs: addCosts(finished.result.costs, step.result.costs),
+    },
+  };
+}
+
+/** `advance`: the next phase of the invalidation in flight; ENOENT when there is none. */
+function advance(state: ViommuState, config: ViommuConfig, index: number): ViommuStep {
+  const op = Number.isInteger(index) ? state.inflight[index] : undefined;
+  if (op === undefined) return refuse(state, 'ENOENT');
+  return advanceInvalidation(state, config, op);
+}
+
+function stepNow(
+  state: ViommuState,
+  config: ViommuConfig,
+  command: Exclude<ViommuCommand, { kind: 'advance' }>,
+): ViommuStep {
   switch (command.kind) {
     case 'guestMap': {
       if (!isPageNumber(command.giovaPage) || !isPageNumber(command.gpaPage) || typeof command.write !== 'boolean')
         return refuse(state, 'EINVAL');
       const table = { ...state.guest.table, [command.giovaPage]: { gpaPage: command.gpaPage, write: command.write } };
-      return accept({ ...state, guest: { ...state.guest, table } }, noCosts);
+      // The page is in use again: the guest no longer counts on it being unreachable.
+      const invalidated = state.guest.invalidated.includes(command.giovaPage)
+        ? state.guest.invalidated.filter((page) => page !== command.giovaPage)
+        : state.guest.invalidated;
+      // Nor does an invalidation in flight cover it: the guest re-used it after submitting.
+      const inflight = state.inflight.some((op) => op.cleared.includes(command.giovaPage))
+        ? state.inflight.map((op) => ({ ...op, cleared: op.cleared.filter((page) => page !== command.giovaPage) }))
+        : state.inflight;
+      return accept({ ...state, guest: { ...state.guest, table, invalidated }, inflight }, noCosts);
     }
     case 'guestUnmap': {
       if (!isPageNumber(command.giovaPage)) return refuse(state, 'EINVAL');
@@ -112,6 +152,11 @@ function invalidate(
   // A DID the guest's domain does not have reaches no address space (global covers every DID).
   if (granularity !== 'global' && did !== GUEST_DID) return accept(state, trap, { handled: false });
   const range: InvalidatedRange = granularity === 'page' ? { startPage: giovaPage, endPage: giovaPage + pages } : 'all';
+  if (command.phased === true) {
+    const op = startInvalidation(state, config, range);
+    return accept({ ...state, inflight: [op] }, trap, { handled: true, started: true, requests: op.requests.length });
+  }
+  const cleared = clearedPages(state, range);
   const handled = handleInvalidation(state, config, range);
   // The counters of the mode's mechanism, and the other mode's when the VMM's requests moved them.
   const { mappedPages, unmappedPages, failedPages, forwarded, dropped } = handled;
@@ -124,7 +169,11 @@ function invalidate(
       : mappedPages + unmappedPages + failedPages > 0
         ? { forwarded, dropped, ...replayed }
         : { forwarded, dropped };
-  return accept({ ...state, host: handled.host }, { ...handled.costs, vmExits: 1 }, { handled: true, ...detail });
+  return accept(
+    completeWait({ ...state, host: handled.host }, cleared),
+    { ...handled.costs, vmExits: 1 },
+    { handled: true, ...detail },
+  );
 }
 
 /** A balloon request: the VMM's requests all carried out, or the request refused and nothing changed. */

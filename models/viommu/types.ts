@@ -26,7 +26,7 @@ import type { FirstLevelEntry } from '../iommu/types.js';
 import type { PassthroughConfig, PassthroughState } from '../passthrough/types.js';
 import type { DmaAccess } from '../vfio/types.js';
 import type { OpResult } from '../result.js';
-import type { VmmHooks } from './vmm-hooks.js';
+import type { InvalidatedRange, VmmHooks, VmmRequest } from './vmm-hooks.js';
 
 export type ViommuMode = 'shadow' | 'nested';
 export const viommuModes: readonly ViommuMode[] = ['shadow', 'nested'];
@@ -45,6 +45,12 @@ export const vmmBugs = [
   'shadow-misses-unmap',
   /** nested: the VMM traps the guest's invalidation but does not forward it to the nested domain. */
   'nested-drops-invalidation',
+  /**
+   * shadow: the VMM completes the guest's wait descriptor before it makes its UNMAP_DMA and MAP_DMA
+   * requests (the built-in handler's requests, with the wait first): the guest's invalidation
+   * returns while the host still maps what it cleared. Only an interleaving shows it (`phased.ts`).
+   */
+  'shadow-completes-wait-before-unmap',
 ] as const;
 export type VmmBug = (typeof vmmBugs)[number];
 
@@ -74,6 +80,10 @@ export const vmmBugNeeds: Readonly<
     needs: ['nested-mode', 'builtin-invalidation'],
     otherwise: 'no built-in forwarding to a nested domain runs for the bug to drop',
   },
+  'shadow-completes-wait-before-unmap': {
+    needs: ['shadow-mode', 'builtin-invalidation'],
+    otherwise: 'no shadow replay of the guest table runs for the bug to reorder',
+  },
 };
 
 export interface ViommuConfig {
@@ -97,6 +107,13 @@ export interface GuestState {
   table: Record<string, FirstLevelEntry>;
   /** GPA pages the balloon driver holds (given back to the host), ascending. */
   ballooned: number[];
+  /**
+   * GIOVA pages the guest cleared whose invalidation has completed (its wait descriptor returned),
+   * ascending: the vIOMMU's contract is that the device reaches nothing through them until the
+   * guest maps them again (VT-d: an invalidation wait completes after every invalidation before
+   * it). A page leaves the list when the guest maps it.
+   */
+  invalidated: number[];
 }
 
 export interface ViommuState {
@@ -106,6 +123,26 @@ export interface ViommuState {
   readonly guestRam: GuestRam;
   /** nested: the DID of the host's nested domain the device is attached to; null in shadow. */
   readonly nestedDid: number | null;
+  /** A trapped invalidation the VMM is handling, phase by phase (`phased.ts`); at most one. */
+  inflight: InvalidationOp[];
+}
+
+/**
+ * A guest invalidation in flight (`phased.ts`): the guest has written its invalidation and wait
+ * descriptors and the queue tail, and the VMM is handling the trap.
+ */
+export interface InvalidationOp {
+  readonly kind: 'guestInvalidate';
+  /** The GIOVA pages invalidated. */
+  readonly range: InvalidatedRange;
+  /** GIOVA pages of the range the device could reach, and the guest's table did not map, when it submitted. */
+  readonly cleared: readonly number[];
+  /** The VMM's requests not made yet, in order (the wait descriptor's completion among them). */
+  readonly requests: readonly VmmRequest[];
+  /** A MAP_DMA or UNMAP_DMA of the VMM's is in flight on the host (advanced one host phase at a time). */
+  readonly hostBusy: boolean;
+  /** The wait descriptor has completed: the guest's vCPU has gone on. */
+  readonly waitDone: boolean;
 }
 
 /**
@@ -125,6 +162,8 @@ export type ViommuCommand =
       /** Ignored unless page-selective. */
       readonly giovaPage: number;
       readonly mask: number;
+      /** Start it and leave the VMM's handling in flight (`phased.ts`); without, it runs to the end. */
+      readonly phased?: boolean;
     }
   | { readonly kind: 'guestBalloonOut'; readonly gpaPage: number }
   | { readonly kind: 'guestBalloonIn'; readonly gpaPage: number }
@@ -132,7 +171,9 @@ export type ViommuCommand =
   | { readonly kind: 'vmmDiscard'; readonly gpaPage: number }
   | { readonly kind: 'allocateToOther'; readonly owner: number }
   | { readonly kind: 'releaseFromOther'; readonly mfn: number }
-  | { readonly kind: 'deviceDma'; readonly giovaPage: number; readonly write: boolean };
+  | { readonly kind: 'deviceDma'; readonly giovaPage: number; readonly write: boolean }
+  /** The next phase of the trapped invalidation in flight (`op`: its index, 0). */
+  | { readonly kind: 'advance'; readonly op: number };
 
 export type ViommuCommandKind = ViommuCommand['kind'];
 

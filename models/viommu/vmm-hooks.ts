@@ -36,7 +36,13 @@ export type VmmRequest =
   /** madvise(MADV_DONTNEED) of GPA page `gpaPage`'s vaddr: its frame goes back unless VFIO pins it. */
   | { readonly kind: 'discard'; readonly gpaPage: number }
   /** A write fault on GPA page `gpaPage`'s vaddr: a fresh frame if it has none. */
-  | { readonly kind: 'touch'; readonly gpaPage: number };
+  | { readonly kind: 'touch'; readonly gpaPage: number }
+  /**
+   * The invalidation wait descriptor's completion (QEMU `vtd_process_wait_desc`: the status write
+   * the guest polls, or the completion interrupt): the guest's vCPU goes on. An invalidation
+   * handler that omits it completes the wait after its last request; a balloon handler's is ignored.
+   */
+  | { readonly kind: 'completeWait' };
 
 /** A guest invalidation of its own domain, trapped by the VMM (one VM exit). */
 export interface TrappedInvalidation {
@@ -143,6 +149,14 @@ export const forwardToNestedDomain: InvalidationHandler = (trap) => [{ kind: 'in
 
 /** Nested, flawed (`nested-drops-invalidation`): the invalidation is trapped and forgotten. */
 export const dropInvalidation: InvalidationHandler = () => [];
+
+/**
+ * A handler's requests with the wait descriptor completed first (`shadow-completes-wait-before-unmap`
+ * on the shadow one): the guest's vCPU goes on while the VMM's ioctls are still to come.
+ */
+export function completeWaitFirst(handler: InvalidationHandler): InvalidationHandler {
+  return (trap) => [{ kind: 'completeWait' }, ...handler(trap).filter((request) => request.kind !== 'completeWait')];
+}
 
 /** Shadow: out, the page is discarded (VFIO's pin keeps a frame it still maps); in, it is faulted in again. */
 export const shadowBalloon: BalloonHandler = ({ gpaPage, direction }) =>

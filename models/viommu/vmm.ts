@@ -42,7 +42,7 @@ export interface HostRun {
 }
 
 /** What one host command cost: an ioctl for MAP/UNMAP_DMA, its pins, its IOTLB syncs. */
-function costsOf(command: PassthroughCommand, result: PassthroughResult): StepCosts {
+export function costsOf(command: PassthroughCommand, result: PassthroughResult): StepCosts {
   if (command.kind !== 'mapDma' && command.kind !== 'unmapDma') return noCosts;
   const pinned = result.ok ? result.detail?.['pinnedPages'] : 0;
   return {
@@ -112,7 +112,7 @@ export interface HandledInvalidation extends HostRun {
 }
 
 /** A request as host commands: MAP_DMA, UNMAP_DMA, discard or touch; null when it cannot be made. */
-function hostCommand(state: ViommuState, request: VmmRequest): PassthroughCommand | null {
+export function hostCommand(state: ViommuState, request: VmmRequest): PassthroughCommand | null {
   switch (request.kind) {
     case 'mapDma': {
       const vaddrPage = vaddrOfGpa(state.guestRam, request.gpaPage);
@@ -129,12 +129,13 @@ function hostCommand(state: ViommuState, request: VmmRequest): PassthroughComman
         : { kind: 'touch', vaddrPage, write: true };
     }
     case 'invalidateNested':
+    case 'completeWait':
       return null;
   }
 }
 
 /** IOMMU_HWPT_INVALIDATE of `range` on the nested domain: the new host, or null when refused. */
-function invalidateNestedDomain(
+export function invalidateNestedDomain(
   state: ViommuState,
   host: PassthroughState,
   config: ViommuConfig,
@@ -180,6 +181,8 @@ export function handleInvalidation(
   let forwarded = false;
   let dropped = 0;
   for (const request of requests) {
+    // Atomic, the wait completes when every request is done, wherever the handler placed it.
+    if (request.kind === 'completeWait') continue;
     if (request.kind === 'invalidateNested') {
       const done = invalidateNestedDomain(state, host, config, request.range);
       if (done === null) continue;
@@ -220,6 +223,7 @@ export function handleBalloon(
   let costs = noCosts;
   const results: PassthroughResult[] = [];
   for (const request of config.vmm.balloon({ state, gpaPage, direction })) {
+    if (request.kind === 'completeWait') continue;
     if (request.kind === 'invalidateNested') {
       const done = invalidateNestedDomain(state, host, config, request.range);
       if (done === null || !done.ok) return { host: state.host, costs, results, refused: { error: 'EINVAL' } };

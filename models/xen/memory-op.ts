@@ -99,6 +99,47 @@ export function addToPhysmapForeign(state: XenState, args: ForeignMapArgs): OpRe
   return succeed({ mfn: source.mfn });
 }
 
+export interface FrameMapArgs {
+  /** Caller and target: the domain whose p2m receives the entry. */
+  readonly domid: number;
+  readonly gfn: number;
+  /** The machine frame to map. */
+  readonly mfn: number;
+}
+
+/**
+ * A privileged mapping of machine frame `mfn` at the caller's `gfn`, with a page reference taken
+ * for whoever owns the frame now — as a PV hardware domain's `mmu_update` of a foreign frame does
+ * when the frame's real owner is not the one it named and XSM lets the mapping through
+ * (`get_page_from_l1e`, xen/arch/x86/mm.c: `pg_owner = real_pg_owner`). No upstream hypercall
+ * gives a translated caller this; it stands for an interface that checks the frame when it is
+ * looked up and not when it is mapped (docs/debates.md#xengt-lookup-or-map). Recorded like a
+ * gmfn_foreign entry, of the owner's gfn that maps the frame: a free frame (get_page fails) or one
+ * no gfn of its owner maps is refused (EINVAL).
+ */
+export function addToPhysmapByMfn(state: XenState, args: FrameMapArgs): OpResult {
+  const domain = runningDomain(state, args.domid);
+  if (domain === undefined) return fail('ESRCH');
+  if (!domain.privileged || !domain.translated) return fail('EPERM');
+  const owner = state.memory.frames[args.mfn]?.owner;
+  const foreign = owner === null || owner === undefined ? undefined : state.domains[owner];
+  if (foreign === undefined || foreign.domid === domain.domid) return fail('EINVAL');
+  const foreignGfn = Object.keys(foreign.p2m).find((gfn) => {
+    const entry = foreign.p2m[gfn];
+    return entry?.type === 'ram_rw' && entry.mfn === args.mfn;
+  });
+  if (foreignGfn === undefined) return fail('EINVAL');
+  if (domain.p2m[args.gfn] !== undefined) return fail('EBUSY');
+  getRef(writableMemory(state), args.mfn);
+  writableP2m(state, domain.domid)[args.gfn] = {
+    type: 'map_foreign',
+    mfn: args.mfn,
+    foreignDomid: foreign.domid,
+    foreignGfn: Number(foreignGfn),
+  };
+  return succeed({ mfn: args.mfn, owner: foreign.domid });
+}
+
 /** XENMEM_remove_from_physmap of a foreign entry: drops the entry's page reference. */
 export function removeForeignMapping(state: XenState, config: XenConfig, args: GfnArgs): OpResult {
   const domain = runningDomain(state, args.domid);

@@ -36,6 +36,12 @@ export type XenBackendCall =
   /** XENMEM_remove_from_physmap of the backend's foreign entry at `gfn`: its page reference dropped. */
   | { readonly kind: 'remove_from_physmap'; readonly gfn: number }
   /**
+   * Machine frame `mfn` mapped at the backend's `gfn`, with a page reference for whoever owns the
+   * frame then: a mapping by frame number, checked when the frame was looked up and not again
+   * (`addToPhysmapByMfn` in models/xen/memory-op.ts says what it stands for). A free frame is refused.
+   */
+  | { readonly kind: 'map_mfn'; readonly gfn: number; readonly mfn: number }
+  /**
    * A page reference taken or dropped by hand (get_page / put_page on frame `mfn`; a put of the
    * last reference frees the frame; a get does not check that the frame is in use). No hypercall
    * gives a backend these: they stand for a backend that miscounts (the `map-takes-no-ref` bug).
@@ -63,10 +69,18 @@ export interface XenGtMapRequest {
 /**
  * A backend's answer to a cache miss: the DMA address and the calls that make it valid, performed
  * in order, all or nothing (the first one Xen refuses fails the map with its error and leaves Xen
- * as it was); or the errno of a refusal.
+ * as it was); or the errno of a refusal. `handOver`: calls made later, when the mediator hands the
+ * address to the GPU (writes the shadow entry) — all or nothing too, a refusal failing the map
+ * then. Nothing of the mediator's runs in between (it holds the vGPU's lock), but Xen, the other
+ * domains and the guest's other vCPUs do when the write is emulated in phases.
  */
 export type XenGtMapPlan =
-  { readonly dmaAddr: number; readonly calls: readonly XenBackendCall[] } | { readonly errno: string };
+  | {
+      readonly dmaAddr: number;
+      readonly calls: readonly XenBackendCall[];
+      readonly handOver?: readonly XenBackendCall[];
+    }
+  | { readonly errno: string };
 
 /** The DMA cache lets go of a DMA address. */
 export interface XenGtUnmapRequest {
@@ -103,7 +117,7 @@ export interface XenGtBackend {
 }
 
 /** The shorthand names of the built-in backends. */
-export type XenGtBackendName = 'lookup' | 'map';
+export type XenGtBackendName = 'lookup' | 'map' | 'lookup-then-map';
 
 /** The mfn of the guest's own RAM at `gfn` while the guest runs, else null. */
 export function guestRamMfn(xen: XenState, config: Pick<XenGtConfig, 'guestDomid'>, gfn: number): number | null {
@@ -141,6 +155,28 @@ export const xenGtMapBackend: XenGtBackend = {
 };
 
 /**
+ * Tian's reply to Deegan, "an interface to get p2m mapping and then increase refcnt", made as two
+ * calls: the backend looks the gfn up when it traps the write (XENMEM_get_mfn_from_pfn: the raw
+ * mfn, checked to be the guest's RAM then) and maps that frame at a gfn of its pool, with a page
+ * reference, only when it hands the address to the GPU (`map_mfn`); the GPU reaches the pool gfn
+ * through the backend's IOMMU context, and the mapping is released as the map backend's is. With
+ * nothing between the two calls it is as safe as `map`; between them the guest can give the page
+ * back and Xen give the frame to another domain — Deegan's race, with the reference taken on the
+ * other domain's frame.
+ */
+export const xenGtLookupThenMapBackend: XenGtBackend = {
+  name: 'lookup-then-map',
+  addressing: 'backend-iommu',
+  map({ state, config, guestMfn, freePoolGfn }) {
+    if (state.xen.domains[config.backendDomid] === undefined) return { errno: 'ESRCH' };
+    if (guestMfn === null) return { errno: 'EINVAL' };
+    if (freePoolGfn === null) return { errno: 'ENOSPC' };
+    return { dmaAddr: freePoolGfn, calls: [], handOver: [{ kind: 'map_mfn', gfn: freePoolGfn, mfn: guestMfn }] };
+  },
+  unmap: (request) => xenGtMapBackend.unmap(request),
+};
+
+/**
  * `map-takes-no-ref`: every foreign mapping the backend makes has its page reference dropped at
  * once, and taken back just before the mapping is removed (so the removal's put balances).
  */
@@ -151,11 +187,17 @@ export function withoutPageReference(backend: XenGtBackend): XenGtBackend {
       const plan = backend.map(request);
       if ('errno' in plan) return plan;
       const guest = request.state.xen.domains[request.config.guestDomid];
-      const calls = plan.calls.flatMap((call): XenBackendCall[] => {
-        const mfn = call.kind === 'add_to_physmap_foreign' ? guest?.p2m[call.foreignGfn]?.mfn : undefined;
+      const dropped = (call: XenBackendCall): XenBackendCall[] => {
+        const mfn =
+          call.kind === 'add_to_physmap_foreign'
+            ? guest?.p2m[call.foreignGfn]?.mfn
+            : call.kind === 'map_mfn'
+              ? call.mfn
+              : undefined;
         return mfn === undefined ? [call] : [call, { kind: 'put_page', mfn }];
-      });
-      return { ...plan, calls };
+      };
+      const calls = plan.calls.flatMap(dropped);
+      return plan.handOver === undefined ? { ...plan, calls } : { ...plan, calls, handOver: plan.handOver.flatMap(dropped) };
     },
     unmap(request) {
       const backendP2m = request.state.xen.domains[request.config.backendDomid]?.p2m ?? {};

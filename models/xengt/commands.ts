@@ -9,11 +9,29 @@
 import type { GvtCommand } from '../gvt/commands.js';
 import { gvtCommandKinds } from '../gvt/commands.js';
 
+/** Run the next phase of in-flight operation `op` (index into `XenGtState.inflight`, oldest first). */
+export interface XenGtAdvance {
+  readonly kind: 'advance';
+  readonly op: number;
+}
+
 export type XenGtCommand =
   | GvtCommand
+  | XenGtAdvance
   // Guest actions (the guest is the attacker).
-  /** Guest writes GGTT entry `entry` with `gfn`: a full 8-byte write through the trapped MMIO range. */
-  | { readonly kind: 'gttWrite'; readonly entry: number; readonly gfn: number; readonly present: boolean }
+  /**
+   * Guest vCPU `vcpu` (0 when absent) writes GGTT entry `entry` with `gfn`: a full 8-byte write
+   * through the trapped MMIO range. `phased`: the emulation stops after the backend's translation
+   * (`inflight.ts`), the shadow entry written by a later `advance`.
+   */
+  | {
+      readonly kind: 'gttWrite';
+      readonly entry: number;
+      readonly gfn: number;
+      readonly present: boolean;
+      readonly vcpu?: number;
+      readonly phased?: boolean;
+    }
   /** XENMEM_decrease_reservation by `domid` of its own `gfn` (balloon out). */
   | { readonly kind: 'decreaseReservation'; readonly domid: number; readonly gfn: number }
   /** XENMEM_populate_physmap by `domid` at `gfn` (balloon in; another domain taking a free frame). */
@@ -66,8 +84,11 @@ export type XenGtCommand =
   /** The toolstack creates a vGPU for the guest. */
   | { readonly kind: 'vgpuCreate' }
   // Device actions.
-  /** The GPU performs a DMA through GTT entry `entry`. */
-  | { readonly kind: 'gpuDma'; readonly entry: number; readonly write: boolean };
+  /**
+   * The GPU performs a DMA through GTT entry `entry`. `phased`: translated at fetch, landing at a
+   * later `advance` (or when an IOTLB flush drains it).
+   */
+  | { readonly kind: 'gpuDma'; readonly entry: number; readonly write: boolean; readonly phased?: boolean };
 
 export type XenGtCommandKind = XenGtCommand['kind'];
 

@@ -10,7 +10,13 @@ import type { GgttPartition, GvtBug, GvtConfig, GvtLayout } from '../gvt/config.
 import type { AllocPolicy } from '../memory/frames.js';
 import type { XenBug, XenConfig } from '../xen/config.js';
 import type { XenWorldSpec } from '../xen/state.js';
-import { keepingMappingsAtTeardown, withoutPageReference, xenGtLookupBackend, xenGtMapBackend } from './backend.js';
+import {
+  keepingMappingsAtTeardown,
+  withoutPageReference,
+  xenGtLookupBackend,
+  xenGtLookupThenMapBackend,
+  xenGtMapBackend,
+} from './backend.js';
 import type { XenGtBackend, XenGtBackendName } from './backend.js';
 
 export const xenGtBugs = [
@@ -18,6 +24,25 @@ export const xenGtBugs = [
   'map-takes-no-ref',
   /** vGPU destruction leaves the backend's mappings behind (skipped tidy-up: no unmap at teardown). */
   'vgpu-destroy-skips-unmap',
+  /**
+   * A trapped GGTT write lets go of the address the entry held when it traps, before the shadow
+   * entry is replaced (GVT obtains the new host entry first and releases the old one after,
+   * `emulate_ggtt_mmio_write`): until then the entry names an address the cache has released.
+   */
+  'release-before-shadow',
+  /**
+   * The mediator drops the vGPU's lock while the backend translates a trapped GGTT write, so
+   * another vCPU's write runs its translation meanwhile: two writes of one gfn both miss the DMA
+   * cache, both have the backend map the page, and the second mapping is never recorded.
+   */
+  'unlocked-translate',
+  /**
+   * Removing the backend's mapping of a guest page drops the mapping's page reference before the
+   * IOTLB flush drains the GPU's accesses through it: XENMEM_remove_from_physmap without the
+   * temporary reference `get_page_from_gfn` takes (`xen/common/memory.c`, the put in
+   * `p2m_entry_modify` relies on it). A GPU access translated before lands in a freed frame.
+   */
+  'unmap-puts-before-flush',
 ] as const;
 
 export type XenGtBug = (typeof xenGtBugs)[number];
@@ -42,12 +67,18 @@ export const xenGtBugNeeds: Readonly<
 > = {
   'map-takes-no-ref': { needs: ['foreign-map-backend'], otherwise: 'no foreign mapping has a reference to drop' },
   'vgpu-destroy-skips-unmap': { needs: ['backend-release'], otherwise: 'a skipped unmap at teardown leaves nothing' },
+  'release-before-shadow': { needs: [], otherwise: '' },
+  'unlocked-translate': { needs: ['foreign-map-backend'], otherwise: 'a page translated twice holds nothing twice' },
+  'unmap-puts-before-flush': {
+    needs: ['foreign-map-backend'],
+    otherwise: 'no mapping of its own is ever removed under the GPU',
+  },
 };
 
 /** The features of a backend (`XenGtFeature`). */
 export function xenGtBackendFeatures(backend: XenGtBackendName | XenGtBackend): Set<XenGtFeature> {
   if (backend === 'lookup') return new Set();
-  if (backend === 'map') return new Set(['foreign-map-backend', 'backend-release']);
+  if (backend === 'map' || backend === 'lookup-then-map') return new Set(['foreign-map-backend', 'backend-release']);
   const has = new Set<XenGtFeature>(['backend-release']);
   if (backend.addressing === 'backend-iommu') has.add('foreign-map-backend');
   return has;
@@ -164,6 +195,7 @@ function backendOf(backend: XenGtBackendName | XenGtBackend, bugs: readonly XenG
   let resolved: XenGtBackend;
   if (backend === 'map') resolved = xenGtMapBackend;
   else if (backend === 'lookup') resolved = xenGtLookupBackend;
+  else if (backend === 'lookup-then-map') resolved = xenGtLookupThenMapBackend;
   else if (
     typeof backend === 'object' &&
     backend !== null &&
@@ -174,7 +206,7 @@ function backendOf(backend: XenGtBackendName | XenGtBackend, bugs: readonly XenG
     resolved = backend;
   else {
     throw new Error(
-      `backend: expected 'map', 'lookup' or a backend { name, addressing: 'backend-iommu' | 'machine', map, unmap }, got ${JSON.stringify(backend)}`,
+      `backend: expected 'map', 'lookup', 'lookup-then-map' or a backend { name, addressing: 'backend-iommu' | 'machine', map, unmap }, got ${JSON.stringify(backend)}`,
     );
   }
   if (bugs.includes('map-takes-no-ref')) resolved = withoutPageReference(resolved);

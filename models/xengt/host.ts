@@ -28,13 +28,16 @@ import { SCRATCH } from '../gvt/types.js';
 import { zeroPage } from '../gvt/vgpu.js';
 import { getRef } from '../memory/frames.js';
 import type { OpResult } from '../result.js';
-import { addToPhysmapForeign, removeForeignMapping } from '../xen/memory-op.js';
+import { addToPhysmapByMfn, addToPhysmapForeign, removeForeignMapping } from '../xen/memory-op.js';
 import { shareXenState, writableMemory } from '../xen/copy-on-write.js';
 import { dropFrameRef, runningDomain } from '../xen/state.js';
 import type { P2mEntry, XenState } from '../xen/types.js';
 import { guestRamMfn } from './backend.js';
 import type { XenBackendCall, XenGtUnmapRequest } from './backend.js';
 import type { XenGtConfig } from './config.js';
+import { hasXenGtBug } from './config.js';
+import { drainedBy } from './inflight.js';
+import type { XenGtOp } from './inflight.js';
 import type { XenGtState } from './types.js';
 
 export type XenGtHost = GvtHost<XenGtState> & HostGgtt<XenGtState>;
@@ -63,17 +66,63 @@ export function xenGtHost(config: XenGtConfig, reason: ReleaseReason = 'last-ref
 
 /**
  * The services for a step whose state still shares Xen's part with the state before it: Xen is
- * shared afresh (copy-on-write) the first time the backend's calls change it.
+ * shared afresh (copy-on-write) the first time the backend's calls change it. `defer`: a trapped
+ * GGTT write started in phases (`step.ts`) keeps the calls of a plan's `handOver` for its shadow
+ * write instead of making them with the translation.
  */
-export function copyOnWriteHost(config: XenGtConfig, shared: XenState, reason: ReleaseReason): XenGtHost {
-  return makeHost(
-    config,
-    (state) => {
-      if (state.xen === shared) state.xen = shareXenState(shared);
-      return state.xen;
-    },
-    reason,
-  );
+export function copyOnWriteHost(
+  config: XenGtConfig,
+  shared: XenState,
+  reason: ReleaseReason,
+  defer?: (handOver: readonly XenBackendCall[]) => void,
+): XenGtHost {
+  return makeHost(config, copyOnWrite(shared), reason, defer);
+}
+
+/** Xen's part of a step's state, shared afresh the first time it is written. */
+function copyOnWrite(shared: XenState): (state: XenGtState) => XenState {
+  return (state) => {
+    if (state.xen === shared) state.xen = shareXenState(shared);
+    return state.xen;
+  };
+}
+
+/**
+ * The calls a backend's plan kept for the hand-over, made now (all or nothing) on a step's state
+ * whose Xen part is still `shared`: null when every one succeeded, else the errno of the first
+ * refused (and Xen as it was).
+ */
+export function performHandOver(
+  config: XenGtConfig,
+  shared: XenState,
+  state: XenGtState,
+  calls: readonly XenBackendCall[],
+): string | null {
+  return performPlan(config, copyOnWrite(shared), state, calls);
+}
+
+/** A plan's calls in order, all or nothing: null, or the errno of the first one Xen refused. */
+function performPlan(
+  config: XenGtConfig,
+  writableXen: (state: XenGtState) => XenState,
+  state: XenGtState,
+  calls: readonly XenBackendCall[],
+): string | null {
+  const [only, ...more] = calls;
+  if (only === undefined) return null;
+  if (more.length === 0) {
+    // One call: a call Xen refuses changes nothing, so it runs on the step's own Xen.
+    const done = perform(state, writableXen(state), config, only);
+    return done.ok ? null : String(done.error);
+  }
+  // All or nothing: the calls run on a state of their own, adopted when every one succeeded.
+  const xen = shareXenState(state.xen);
+  for (const call of calls) {
+    const done = perform(state, xen, config, call);
+    if (!done.ok) return String(done.error);
+  }
+  state.xen = xen;
+  return null;
 }
 
 /** The guest's own RAM entry at `gfn` (not a grant or foreign entry), while the guest runs. */
@@ -102,8 +151,31 @@ function freePoolGfn(state: XenGtState, config: XenGtConfig): number | null {
   return null;
 }
 
-/** One call of the backend on `xen` (a state of the step's own, copy-on-write). */
-function perform(xen: XenState, config: XenGtConfig, call: XenBackendCall): OpResult {
+/**
+ * Lands the GPU's accesses in flight that were translated through the backend's `gfn`: Xen's IOTLB
+ * flush for a removed entry drains them (VT-d's IOTLB invalidation with the drain-read and
+ * drain-write bits, `flush_iotlb_qi` in xen/drivers/passthrough/vtd/qinval.c), so each lands now,
+ * in the frame as `xen` has it, and the step reports it (`step.ts`).
+ */
+function drainGpu(state: XenGtState, xen: XenState, gfn: number): void {
+  if (!state.inflight.some((op) => drainedBy(op, gfn))) return;
+  const owner = (mfn: number): number | null => xen.memory.frames[mfn]?.owner ?? null;
+  state.inflight = state.inflight.map((op): XenGtOp => {
+    if (!drainedBy(op, gfn) || op.dma.mfn === null) return op;
+    const { entry, write, mfn } = op.dma;
+    return { ...op, landed: { via: `ggtt ${entry}`, write, outcome: 'landed', mfn, owner: owner(mfn) } };
+  });
+}
+
+/**
+ * One call of the backend on `xen` (a state of the step's own, copy-on-write). Removing one of the
+ * backend's mappings drains the GPU's accesses through it before the mapping's page reference can
+ * free the frame: XENMEM_remove_from_physmap holds a temporary reference (`get_page_from_gfn`,
+ * xen/common/memory.c) across the entry's removal, whose put in `p2m_entry_modify` relies on it,
+ * and the IOTLB flush (`ept_set_entry`); only its last `put_page` frees the page. The
+ * `unmap-puts-before-flush` bug drops the reference first.
+ */
+function perform(state: XenGtState, xen: XenState, config: XenGtConfig, call: XenBackendCall): OpResult {
   switch (call.kind) {
     case 'add_to_physmap_foreign':
       return addToPhysmapForeign(xen, {
@@ -112,8 +184,20 @@ function perform(xen: XenState, config: XenGtConfig, call: XenBackendCall): OpRe
         foreignDomid: config.guestDomid,
         foreignGfn: call.foreignGfn,
       });
-    case 'remove_from_physmap':
-      return removeForeignMapping(xen, config.xen, { domid: config.backendDomid, gfn: call.gfn });
+    case 'remove_from_physmap': {
+      const args = { domid: config.backendDomid, gfn: call.gfn };
+      const throughIommu = config.backend.addressing === 'backend-iommu';
+      if (!throughIommu) return removeForeignMapping(xen, config.xen, args);
+      if (hasXenGtBug(config, 'unmap-puts-before-flush')) {
+        const removed = removeForeignMapping(xen, config.xen, args);
+        if (removed.ok) drainGpu(state, xen, call.gfn);
+        return removed;
+      }
+      if (xen.domains[config.backendDomid]?.p2m[call.gfn]?.type === 'map_foreign') drainGpu(state, xen, call.gfn);
+      return removeForeignMapping(xen, config.xen, args);
+    }
+    case 'map_mfn':
+      return addToPhysmapByMfn(xen, { domid: config.backendDomid, gfn: call.gfn, mfn: call.mfn });
     case 'get_page':
       if (xen.memory.frames[call.mfn] === undefined) return { ok: false, error: 'EINVAL' };
       getRef(writableMemory(xen), call.mfn);
@@ -125,7 +209,12 @@ function perform(xen: XenState, config: XenGtConfig, call: XenBackendCall): OpRe
   }
 }
 
-function makeHost(config: XenGtConfig, writableXen: (state: XenGtState) => XenState, reason: ReleaseReason): XenGtHost {
+function makeHost(
+  config: XenGtConfig,
+  writableXen: (state: XenGtState) => XenState,
+  reason: ReleaseReason,
+  defer?: (handOver: readonly XenBackendCall[]) => void,
+): XenGtHost {
   const backend = config.backend;
   const throughIommu = backend.addressing === 'backend-iommu';
   return {
@@ -138,20 +227,12 @@ function makeHost(config: XenGtConfig, writableXen: (state: XenGtState) => XenSt
         freePoolGfn: freePoolGfn(state, config),
       });
       if ('errno' in plan) return { ok: false, errno: plan.errno };
-      const [only, ...more] = plan.calls;
-      if (only === undefined) return { ok: true, dmaAddr: plan.dmaAddr };
-      if (more.length === 0) {
-        // One call: a call Xen refuses changes nothing, so it runs on the step's own Xen.
-        const done = perform(writableXen(state), config, only);
-        return done.ok ? { ok: true, dmaAddr: plan.dmaAddr } : { ok: false, errno: String(done.error) };
-      }
-      // All or nothing: the calls run on a state of their own, adopted when every one succeeded.
-      const xen = shareXenState(state.xen);
-      for (const call of plan.calls) {
-        const done = perform(xen, config, call);
-        if (!done.ok) return { ok: false, errno: String(done.error) };
-      }
-      state.xen = xen;
+      // Not started in phases: the hand-over follows the translation with nothing in between.
+      const handOver = plan.handOver ?? [];
+      const now = defer === undefined ? [...plan.calls, ...handOver] : plan.calls;
+      const refused = performPlan(config, writableXen, state, now);
+      if (refused !== null) return { ok: false, errno: refused };
+      if (defer !== undefined && handOver.length > 0) defer(handOver);
       return { ok: true, dmaAddr: plan.dmaAddr };
     },
     dmaUnmap(state, gfn, dmaAddr) {
@@ -167,7 +248,7 @@ function makeHost(config: XenGtConfig, writableXen: (state: XenGtState) => XenSt
       if (calls.length === 0) return;
       // A refused call changes nothing and the release goes on.
       const xen = writableXen(state);
-      for (const call of calls) perform(xen, config, call);
+      for (const call of calls) perform(state, xen, config, call);
     },
     trackAdd(state, gfn) {
       if (state.vgpu === null) return 'ESRCH';

@@ -10,15 +10,31 @@
  * The guest's GGTT writes, page-table stores and submissions go through the shared GVT-g mediator
  * (`models/gvt`) with Xen's services (`host.ts`); the Xen hypercalls go to the Xen model.
  *
+ * Operations that take time (`inflight.ts`): a command with `phased: true` runs its first phase
+ * and stays in flight; `advance` runs the next phase of the operation it names, and an index
+ * with nothing there is refused (ENOENT) with the state unchanged. Without `phased` a command
+ * runs every phase at once, as it always did. Who may run meanwhile:
+ * - the vGPU's lock is held from a GGTT write's trap to its shadow write
+ *   (`intel_vgpu_emulate_mmio_write` takes `vgpu->vgpu_lock` for the whole emulation): every
+ *   other command that takes it — another GGTT write, the mediator's own commands (the page-track
+ *   handler, PVINFO and ELSP writes, the scheduler's dispatch), the vGPU's creation and
+ *   destruction, the guest's destruction, which destroys its vGPU first — waits, and is refused
+ *   here with EBUSY (it would run, whole, after the write: the same states, one step later);
+ * - Xen, the other domains, the guest's other vCPUs' hypercalls and the GPU's GGTT accesses run;
+ * - the GPU may have several accesses in flight (its engines fetch ahead); destroying the vGPU
+ *   first waits for them to land (`intel_gvt_deactivate_vgpu` waits for the vGPU to be idle).
+ *
  * Left out: 4-byte GGTT writes (the guest writes whole entries; the mediator's partial-write path
  * is exercised by the KVMGT stack), and guest stores into anything but its own RAM (a
  * grant-mapped gfn of the guest is another domain's page).
  */
 import { applyGvtCommand, isGvtCommand } from '../gvt/commands.js';
 import type { GuestMemory } from '../gvt/commands.js';
-import { emulateGgttWrite } from '../gvt/ggtt.js';
-import { gpuDmaGgtt } from '../gvt/gpu-commands.js';
+import { emulateGgttWrite, finishGgttWrite, startGgttWrite } from '../gvt/ggtt.js';
+import type { GgttWriteArgs, GgttWritePending } from '../gvt/ggtt.js';
+import { ggttDmaStep, gpuDmaGgtt, landGgttDma, translateGgttDma } from '../gvt/gpu-commands.js';
 import type { GpuAccess } from '../gvt/types.js';
+import { releaseLeaf } from '../gvt/dma-cache.js';
 import { cloneVgpu, newVgpu, reshareVgpu, teardownVgpu } from '../gvt/vgpu.js';
 import { fail, succeed } from '../result.js';
 import type { OpResult } from '../result.js';
@@ -27,9 +43,13 @@ import { endAccess, grantAccess, mapGrantRef, unmapGrantRef } from '../xen/grant
 import { addToPhysmapForeign, decreaseReservation, populatePhysmap, removeForeignMapping } from '../xen/memory-op.js';
 import { shareXenState } from '../xen/copy-on-write.js';
 import { createXenState, runningDomain } from '../xen/state.js';
-import type { XenGtCommand } from './commands.js';
+import type { XenGtAdvance, XenGtCommand } from './commands.js';
 import type { XenGtConfig } from './config.js';
-import { copyOnWriteHost, guestRam, isPoolGfn, xenGtHost } from './host.js';
+import { hasXenGtBug } from './config.js';
+import { MAX_IN_FLIGHT } from './inflight.js';
+import type { GgttDmaOp, GgttWriteOp, XenGtOp } from './inflight.js';
+import type { XenBackendCall } from './backend.js';
+import { copyOnWriteHost, guestRam, isPoolGfn, performHandOver, xenGtHost } from './host.js';
 import type { ReleaseReason } from './host.js';
 import type { XenGtHost } from './host.js';
 import type { XenGtResult, XenGtState } from './types.js';
@@ -51,6 +71,7 @@ export function initXenGt(config: XenGtConfig): XenGtState {
     vgpu: newVgpu(config.gvt.layout),
     guestPages: {},
     writeProtected: [],
+    inflight: [],
   };
 }
 
@@ -65,7 +86,12 @@ export function cloneXenGt(state: XenGtState): XenGtState {
  * protection) rather than editing them in place.
  */
 function cloneXenGtMediator(state: XenGtState): Omit<XenGtState, 'xen'> {
-  return { vgpu: cloneVgpu(state.vgpu), guestPages: state.guestPages, writeProtected: state.writeProtected };
+  return {
+    vgpu: cloneVgpu(state.vgpu),
+    guestPages: state.guestPages,
+    writeProtected: state.writeProtected,
+    inflight: state.inflight,
+  };
 }
 
 /** Commands that only change Xen: the vGPU, the guest's memory and its write protection are shared. */
@@ -81,11 +107,12 @@ const xenOnly: ReadonlySet<XenGtCommand['kind']> = new Set([
 ]);
 
 export function stepXenGt(state: XenGtState, config: XenGtConfig, command: XenGtCommand): XenGtStep {
-  // A GPU access through the GTT only reads the state.
-  if (command.kind === 'gpuDma') {
-    const access = gpuDmaGgtt(state, xenGtHost(config), config.gvt, command);
-    return { state, result: { ...access.result, accesses: access.accesses } };
-  }
+  if (command.kind === 'advance') return advance(state, config, command);
+  // A GPU access through the GTT only reads the state (started: it joins the accesses in flight).
+  if (command.kind === 'gpuDma') return command.phased === true ? startGpuDma(state, config, command) : gpuDma(state, config, command);
+  const waits = waitsFor(state, config, command);
+  if (waits !== null) return { state, result: { ...fail('EBUSY', { waitsFor: waits }), accesses: [] } };
+  if (command.kind === 'gttWrite' && command.phased === true) return startGttWrite(state, config, command);
   // Unchanged parts stay the same objects, so invariants that read only them are not re-checked:
   // Xen's operations leave the mediator's part alone, and the mediator's commands change Xen only
   // through the backend's calls, which copy it when they first do.
@@ -94,11 +121,123 @@ export function stepXenGt(state: XenGtState, config: XenGtConfig, command: XenGt
       ? { ...state, xen: shareXenState(state.xen) }
       : cloneXenGt(state);
     const applied = apply(next, config, (reason) => xenGtHost(config, reason), command);
-    return { state: settled(state, next), result: { ...applied.result, accesses: applied.accesses ?? [] } };
+    return finished(state, next, applied);
   }
   const next: XenGtState = { xen: state.xen, ...cloneXenGtMediator(state) };
   const applied = apply(next, config, (reason) => copyOnWriteHost(config, state.xen, reason), command);
-  return { state: settled(state, next), result: { ...applied.result, accesses: applied.accesses ?? [] } };
+  return finished(state, next, applied);
+}
+
+/** The step's result, with the GPU accesses an IOTLB flush drained on the way (`host.ts`). */
+function finished(before: XenGtState, next: XenGtState, applied: Applied): XenGtStep {
+  const drained = next.inflight.flatMap((op) => (op.kind === 'gpuDma' && op.landed !== undefined ? [op.landed] : []));
+  if (drained.length > 0) next.inflight = next.inflight.filter((op) => op.kind !== 'gpuDma' || op.landed === undefined);
+  const accesses = [...(applied.accesses ?? []), ...drained];
+  return { state: settled(before, next), result: { ...applied.result, accesses } };
+}
+
+function gpuDma(state: XenGtState, config: XenGtConfig, command: { entry: number; write: boolean }): XenGtStep {
+  const access = gpuDmaGgtt(state, xenGtHost(config), config.gvt, command);
+  return { state, result: { ...access.result, accesses: access.accesses } };
+}
+
+/** Phase 1 of a GPU access: translated at fetch, left in flight (the GPU's engines fetch ahead). */
+function startGpuDma(state: XenGtState, config: XenGtConfig, command: { entry: number; write: boolean }): XenGtStep {
+  if (state.inflight.length >= MAX_IN_FLIGHT) return { state, result: { ...fail('EBUSY'), accesses: [] } };
+  const translated = translateGgttDma(state, xenGtHost(config), config.gvt, command);
+  if ('refused' in translated) return { state, result: { ...translated.refused.result, accesses: [] } };
+  const dma = translated.inflight;
+  const op: GgttDmaOp = { kind: 'gpuDma', dma };
+  return {
+    state: { ...state, inflight: [...state.inflight, op] },
+    result: { ...succeed({ entry: dma.entry, translated: dma.outcome, mfn: dma.mfn }), accesses: [] },
+  };
+}
+
+/**
+ * Why `command` cannot run now, or null: it needs the vGPU's lock, which a GGTT write in flight
+ * holds; or its vCPU is blocked on a write of its own. (With `unlocked-translate` the mediator
+ * drops the lock while the backend translates: only the trapped vCPU waits.)
+ */
+function waitsFor(state: XenGtState, config: XenGtConfig, command: XenGtCommand): string | null {
+  if (command.kind === 'gttWrite') {
+    if (state.inflight.length >= MAX_IN_FLIGHT) return 'the operations in flight';
+    const vcpu = command.vcpu ?? 0;
+    if (state.inflight.some((op) => op.kind === 'gttWrite' && op.vcpu === vcpu)) return `vCPU${vcpu}'s trapped write`;
+  }
+  if (hasXenGtBug(config, 'unlocked-translate') || !state.inflight.some((op) => op.kind === 'gttWrite')) return null;
+  return takesVgpuLock(state, config, command) ? "the vGPU's lock" : null;
+}
+
+function takesVgpuLock(state: XenGtState, config: XenGtConfig, command: XenGtCommand): boolean {
+  if (isGvtCommand(command)) return true;
+  switch (command.kind) {
+    case 'gttWrite':
+    case 'vgpuDestroy':
+    case 'vgpuCreate':
+      return true;
+    case 'destroyDomain':
+      // The guest's destruction destroys its vGPU first (its device model goes away).
+      return command.domid === config.guestDomid && state.vgpu !== null;
+    default:
+      return false;
+  }
+}
+
+function ggttWriteArgs(command: { entry: number; gfn: number; present: boolean }): GgttWriteArgs {
+  return { index: command.entry, gfn: command.gfn, present: command.present, sizeBytes: 8, offsetBytes: 0 };
+}
+
+/**
+ * Phase 1 of a trapped GGTT write: the backend's translation, the write left in flight for its
+ * shadow entry. A write the mediator refuses or ignores is done at once.
+ */
+function startGttWrite(
+  state: XenGtState,
+  config: XenGtConfig,
+  command: { entry: number; gfn: number; present: boolean; vcpu?: number },
+): XenGtStep {
+  const next: XenGtState = { xen: state.xen, ...cloneXenGtMediator(state) };
+  let handOver: readonly XenBackendCall[] = [];
+  const host = copyOnWriteHost(config, state.xen, 'last-reference', (calls) => {
+    handOver = calls;
+  });
+  const started = startGgttWrite(next, host, config.gvt, ggttWriteArgs(command));
+  if ('done' in started) return finished(state, next, { result: started.done });
+  let pending = started.pending;
+  if (hasXenGtBug(config, 'release-before-shadow')) {
+    // The old host entry is let go of at the trap, while the entry still holds it.
+    const old = next.vgpu?.ggttHost[pending.index];
+    if (old !== undefined) releaseLeaf(next, host, old);
+    pending = { ...pending, releasedOld: true };
+  }
+  const op: GgttWriteOp = { kind: 'gttWrite', vcpu: command.vcpu ?? 0, pending };
+  next.inflight = [...next.inflight, handOver.length > 0 ? { ...op, handOver } : op];
+  const mapped = pending.mapped;
+  const detail = mapped === null ? {} : mapped.ok ? { dmaAddr: mapped.dmaAddr } : { mapError: mapped.errno };
+  return finished(state, next, { result: succeed({ translated: pending.translate, ...detail }) });
+}
+
+/** The next phase of in-flight operation `op`: the shadow write of a GGTT write, the landing of a DMA. */
+function advance(state: XenGtState, config: XenGtConfig, command: XenGtAdvance): XenGtStep {
+  const op = state.inflight[command.op];
+  if (op === undefined) return { state, result: { ...fail('ENOENT'), accesses: [] } };
+  const rest = state.inflight.filter((_, index) => index !== command.op);
+  if (op.kind === 'gpuDma') {
+    const access = landGgttDma(state, xenGtHost(config), op.dma);
+    const landed = ggttDmaStep(op.dma.entry, access);
+    return { state: { ...state, inflight: rest }, result: { ...landed.result, accesses: landed.accesses } };
+  }
+  const next: XenGtState = { xen: state.xen, ...cloneXenGtMediator(state), inflight: rest };
+  // The backend's calls kept for the hand-over run first; one Xen refuses fails the translation.
+  const refused = op.handOver === undefined ? null : performHandOver(config, state.xen, next, op.handOver);
+  const pending: GgttWritePending = refused === null ? op.pending : { ...op.pending, mapped: { ok: false, errno: refused } };
+  const host = copyOnWriteHost(config, state.xen, 'last-reference');
+  const written = finishGgttWrite(next, host, config.gvt, pending);
+  // The phase ran: the write is over either way. It finds no vGPU only when the lock was not held
+  // (`unlocked-translate`); the write is then abandoned, with what its first phase did left behind.
+  const result = written.ok ? written : succeed({ abandoned: String(written.error) });
+  return finished(state, next, { result });
 }
 
 /**
@@ -113,7 +252,8 @@ function settled(before: XenGtState, next: XenGtState): XenGtState {
     xenUnchanged &&
     next.vgpu === before.vgpu &&
     next.guestPages === before.guestPages &&
-    next.writeProtected === before.writeProtected;
+    next.writeProtected === before.writeProtected &&
+    next.inflight === before.inflight;
   return unchanged ? before : next;
 }
 
@@ -127,15 +267,7 @@ function apply(state: XenGtState, config: XenGtConfig, hostFor: HostFor, command
   const gvt = config.gvt;
   switch (command.kind) {
     case 'gttWrite':
-      return {
-        result: emulateGgttWrite(state, host, gvt, {
-          index: command.entry,
-          gfn: command.gfn,
-          present: command.present,
-          sizeBytes: 8,
-          offsetBytes: 0,
-        }),
-      };
+      return { result: emulateGgttWrite(state, host, gvt, ggttWriteArgs(command)) };
     case 'gpuDma':
       return gpuDmaGgtt(state, host, gvt, command);
     case 'decreaseReservation':
@@ -163,6 +295,9 @@ function apply(state: XenGtState, config: XenGtConfig, hostFor: HostFor, command
       return { result: destroyVgpu(state, config, hostFor('vgpu-destroy')) };
     case 'vgpuCreate':
       return { result: createVgpu(state, config) };
+    case 'advance':
+      // `stepXenGt` runs advances itself.
+      return { result: fail('ENOENT') };
   }
 }
 
@@ -182,9 +317,18 @@ function createVgpu(state: XenGtState, config: XenGtConfig): OpResult {
   return succeed();
 }
 
-/** The mediator's teardown: the backend is told each address goes with the vGPU (`reason: 'vgpu-destroy'`). */
+/**
+ * The mediator's teardown: it waits for the vGPU to be idle (`intel_gvt_deactivate_vgpu` →
+ * `intel_gvt_wait_vgpu_idle`), so every GPU access in flight lands first; then the backend is told
+ * each address goes with the vGPU (`reason: 'vgpu-destroy'`).
+ */
 function destroyVgpu(state: XenGtState, config: XenGtConfig, teardown: XenGtHost): OpResult {
   if (state.vgpu === null) return fail('ENODEV');
+  if (state.inflight.some((op) => op.kind === 'gpuDma')) {
+    state.inflight = state.inflight.map(
+      (op): XenGtOp => (op.kind === 'gpuDma' && op.landed === undefined ? { ...op, landed: landGgttDma(state, teardown, op.dma) } : op),
+    );
+  }
   teardownVgpu(state, teardown, config.gvt);
   return succeed();
 }

@@ -1,11 +1,12 @@
 /**
  * Plain-data state of the XenGT stack: the Xen world, the GVT-g mediator's vGPU serving one
- * guest domain, the guest's memory contents as the mediator reads them, and the gfns the
- * mediator's ioreq server write-protects.
+ * guest domain, the guest's memory contents as the mediator reads them, the gfns the mediator's
+ * ioreq server write-protects, and the operations in flight (`inflight.ts`).
  */
 import type { GpuAccess, GuestPage, GvtVgpu } from '../gvt/types.js';
 import type { OpResult } from '../result.js';
 import type { XenState } from '../xen/types.js';
+import type { XenGtOp } from './inflight.js';
 
 export interface XenGtState {
   xen: XenState;
@@ -18,6 +19,11 @@ export interface XenGtState {
    * one of them is forwarded to the mediator after it reached memory.
    */
   writeProtected: number[];
+  /**
+   * Operations started and not finished, oldest first (what an `advance` picks among). A step
+   * replaces the list, never edits it: steps share it with the state before them.
+   */
+  inflight: readonly XenGtOp[];
 }
 
 /** An operation's answer plus where the GPU's accesses of the step landed. */

@@ -19,6 +19,8 @@ export interface BoundedNumber {
   readonly why: string;
   /** `null` is accepted too (an optional address). */
   readonly orNull?: boolean;
+  /** The field may be absent (a vCPU number that defaults to 0). */
+  readonly optional?: boolean;
 }
 
 export type FieldType =
@@ -45,6 +47,11 @@ export type CommandSchema = Readonly<Record<string, Readonly<Record<string, Fiel
 /** A whole number no larger than `max`, bounded for the reason `why`. */
 export function upTo(max: number, why: string): BoundedNumber {
   return { type: 'whole number', max, why };
+}
+
+/** The same bound, on a field that may be absent. */
+export function optionalUpTo(max: number, why: string): BoundedNumber {
+  return { type: 'whole number', max, why, optional: true };
 }
 
 /** The same bound, or `null`. */
@@ -221,7 +228,7 @@ function compile(schema: CommandSchema, picks: boolean): (command: unknown) => C
     let present = 0;
     for (const { field, type, fits } of fields) {
       if (!Object.hasOwn(record, field)) {
-        if (type === 'optional boolean') continue;
+        if (type === 'optional boolean' || (typeof type === 'object' && type.optional === true)) continue;
         return { field, problem: 'missing' };
       }
       present += 1;

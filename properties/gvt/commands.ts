@@ -6,22 +6,27 @@ import type { GvtCommand, GvtCommandKind } from '../../models/gvt/commands.js';
 import { upTo } from '../generic/command-schema.js';
 import type { FieldType } from '../generic/command-schema.js';
 
+/** What a report adds to a command started and left in flight (on a stack that runs its kind in phases). */
+function started(command: object): string {
+  return 'phased' in command && command.phased === true ? ' (started, left in flight)' : '';
+}
+
 export function formatGvtCommand(command: GvtCommand): string {
   switch (command.kind) {
     case 'guestWritePte':
-      return `guest stores entry ${command.index} of page gfn ${command.gfn} = ${command.present ? `gfn ${command.targetGfn}` : 'not present'} (${command.sizeBytes} bytes)`;
+      return `guest stores entry ${command.index} of page gfn ${command.gfn} = ${command.present ? `gfn ${command.targetGfn}` : 'not present'} (${command.sizeBytes} bytes)${started(command)}`;
     case 'guestWriteCmd':
-      return `guest stores command ${command.index} of page gfn ${command.gfn} = ${command.op === 'store' ? `store to GGTT ${command.ggttIndex}` : command.op}`;
+      return `guest stores command ${command.index} of page gfn ${command.gfn} = ${command.op === 'store' ? `store to GGTT ${command.ggttIndex}` : command.op}${started(command)}`;
     case 'ppgttCreate':
-      return `guest announces a PPGTT rooted at gfn ${command.rootGfn}`;
+      return `guest announces a PPGTT rooted at gfn ${command.rootGfn}${started(command)}`;
     case 'ppgttDestroy':
       return `guest retires the PPGTT rooted at gfn ${command.rootGfn}`;
     case 'submitBatch':
-      return `guest submits the batch buffer at GGTT ${command.ggttIndex}`;
+      return `guest submits the batch buffer at GGTT ${command.ggttIndex}${started(command)}`;
     case 'gpuExecute':
       return 'GPU runs the next workload';
     case 'gpuDmaPpgtt':
-      return `GPU ${command.write ? 'writes' : 'reads'} through PPGTT ${command.rootGfn} [${command.pdIndex}][${command.ptIndex}]`;
+      return `GPU ${command.write ? 'writes' : 'reads'} through PPGTT ${command.rootGfn} [${command.pdIndex}][${command.ptIndex}]${started(command)}`;
   }
 }
 
@@ -34,8 +39,12 @@ const tableIndex = upTo(511, 'a table page holds 512 entries');
 /** The widest CPU store (64 bytes: AVX-512, MOVDIR64B); the mediator takes 4 and 8 only. */
 const storeSize = upTo(64, 'a CPU store is at most 64 bytes');
 
+/**
+ * The fields of each command, without `phased`: a stack that runs a kind in phases adds
+ * `phasedField` to it (`properties/generic/interleave.ts`); one that does not refuses the flag.
+ */
 export const gvtCommandSchema: {
-  readonly [K in GvtCommandKind]: Record<Exclude<keyof Extract<GvtCommand, { kind: K }>, 'kind'>, FieldType>;
+  readonly [K in GvtCommandKind]: Record<Exclude<keyof Extract<GvtCommand, { kind: K }>, 'kind' | 'phased'>, FieldType>;
 } = {
   guestWritePte: { gfn: nat, index: tableIndex, present: bool, targetGfn: nat, sizeBytes: storeSize },
   guestWriteCmd: { gfn: nat, index: tableIndex, op: '"store", "forbidden" or "end"', ggttIndex },

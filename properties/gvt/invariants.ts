@@ -7,6 +7,8 @@
 import type { GvtConfig } from '../../models/gvt/config.js';
 import { sptReferences, shadowUses, usersByDmaAddr } from '../../models/gvt/views.js';
 import type { GpuAccess, GvtWorld } from '../../models/gvt/types.js';
+import { pendingShadows, unsettledEntries } from '../../models/gvt/inflight.js';
+import type { GvtOp } from '../../models/gvt/inflight.js';
 import type { Invariant } from '../../src/design.js';
 import { vgpuTables } from './reads.js';
 import { shadowMismatch } from './shadow-check.js';
@@ -17,17 +19,34 @@ export interface GvtStackView<S> {
   world(state: S): GvtWorld;
   /** Gfns the hypervisor write-protects on the vGPU's behalf. */
   writeProtected(state: S): readonly number[];
+  /**
+   * The mediator's operations in flight (`models/gvt/inflight.ts`), on a stack that runs them in
+   * phases: their translations hold references not yet written into a shadow entry, and the
+   * guest entries they are settling may differ from their shadows until they finish.
+   */
+  inflight?(state: S): readonly GvtOp[];
 }
 
-/** The view of a stack whose state holds the mediator's part and the write-protected gfns at top level. */
+/**
+ * The view of a stack whose state holds the mediator's part and the write-protected gfns at top
+ * level, and, on a stack that runs the mediator's operations in phases, where they are.
+ */
 export function gvtWorldView<S extends GvtWorld & { readonly writeProtected: readonly number[] }>(
   config: GvtConfig,
+  inflight?: (state: S) => readonly GvtOp[],
 ): GvtStackView<S> {
   return {
     config,
     world: (state) => state,
     writeProtected: (state) => state.writeProtected,
+    ...(inflight !== undefined ? { inflight } : {}),
   };
+}
+
+const noOps: readonly GvtOp[] = [];
+
+function opsOf<S>(view: GvtStackView<S>, state: S): readonly GvtOp[] {
+  return view.inflight?.(state) ?? noOps;
 }
 
 /** The GPU accesses a step reports (a stack's step result carries them beside the `OpResult`). */
@@ -47,12 +66,15 @@ export function shadowMatchesGuestEntry<S, C>(view: GvtStackView<S>): Invariant<
       const world = view.world(state);
       return [
         world.guestPages,
+        opsOf(view, state),
         ...vgpuTables(world.vgpu, 'ggttGuest', 'ggttHost', 'ggttPartial', 'spts', 'cache', 'failsafe'),
       ];
     },
     check({ after }) {
       const world = view.world(after);
-      const mismatch = world.vgpu === null ? null : shadowMismatch(world.vgpu, view.config, world.guestPages);
+      // An entry a store has reached, or a translation in flight will write, is settling.
+      const settling = unsettledEntries(opsOf(view, after));
+      const mismatch = world.vgpu === null ? null : shadowMismatch(world.vgpu, view.config, world.guestPages, settling);
       if (mismatch === null) return null;
       return {
         message: `${mismatch.where}: guest entry ${mismatch.guest}, shadow ${mismatch.shadow}`,
@@ -67,18 +89,28 @@ export function cacheKrefMatchesShadowUsers<S, C>(view: GvtStackView<S>): Invari
   return {
     name: 'cache-kref-matches-shadow-users',
     class: 'accounting',
-    description: "each DMA cache entry's reference count equals the shadow entries holding its DMA address",
+    description:
+      "each DMA cache entry's reference count equals the shadow entries holding its DMA address (and the translations in flight to be written into one)",
     // `shadowUses` also reads the guest's entries, but only the DMA addresses are counted.
-    reads: (state) => vgpuTables(view.world(state).vgpu, 'ggttHost', 'spts', 'cache'),
+    reads: (state) => [opsOf(view, state), ...vgpuTables(view.world(state).vgpu, 'ggttHost', 'spts', 'cache')],
     check({ after }) {
       const world = view.world(after);
       if (world.vgpu === null) return null;
       const users = usersByDmaAddr(shadowUses(world.vgpu, view.config, world.guestPages));
+      const pending = new Map<number, number>();
+      for (const entry of pendingShadows(opsOf(view, after))) {
+        if (entry.cached && entry.pte.kind === 'dma') {
+          pending.set(entry.pte.dmaAddr, (pending.get(entry.pte.dmaAddr) ?? 0) + 1);
+        }
+      }
       for (const entry of Object.values(world.vgpu.cache)) {
-        const count = users.get(entry.dmaAddr) ?? 0;
+        const written = users.get(entry.dmaAddr) ?? 0;
+        const inFlight = pending.get(entry.dmaAddr) ?? 0;
+        const count = written + inFlight;
         if (entry.kref === count) continue;
+        const held = inFlight > 0 ? ` and ${inFlight} translations in flight` : '';
         return {
-          message: `DMA cache entry of gfn ${entry.gfn} (${hex(entry.dmaAddr)}): kref ${entry.kref}, ${count} shadow entries hold it`,
+          message: `DMA cache entry of gfn ${entry.gfn} (${hex(entry.dmaAddr)}): kref ${entry.kref}, ${written} shadow entries${held} hold it`,
           actual: `kref ${entry.kref}`,
           expected: `kref ${count}`,
         };
@@ -113,12 +145,16 @@ export function sptRefcountMatchesReferences<S, C>(view: GvtStackView<S>): Invar
   return {
     name: 'spt-refcount-matches-references',
     class: 'accounting',
-    description: "each shadow page table's reference count equals the roots and shadow entries pointing at it",
-    reads: (state) => vgpuTables(view.world(state).vgpu, 'mms', 'spts'),
+    description:
+      "each shadow page table's reference count equals the roots and shadow entries pointing at it (and the translations in flight to be written into one)",
+    reads: (state) => [opsOf(view, state), ...vgpuTables(view.world(state).vgpu, 'mms', 'spts')],
     check({ after }) {
       const vgpu = view.world(after).vgpu;
       if (vgpu === null) return null;
       const references = sptReferences(vgpu);
+      for (const entry of pendingShadows(opsOf(view, after))) {
+        if (entry.pte.kind === 'table') references.set(entry.pte.gfn, (references.get(entry.pte.gfn) ?? 0) + 1);
+      }
       for (const spt of Object.values(vgpu.spts)) {
         const count = references.get(spt.gfn) ?? 0;
         if (spt.refcount === count) continue;

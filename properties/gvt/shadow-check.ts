@@ -42,10 +42,16 @@ function leafMismatch(vgpu: GvtVgpu, guestGfn: number | null, pte: ShadowPte): s
   return pte.gfn === guestGfn ? null : `scratch or the shadow table of gfn ${guestGfn}`;
 }
 
+/**
+ * The first shadow entry that is not scratch or the translation of its guest entry. `settling`
+ * (`gfn:index`) names page-table entries an operation in flight is still shadowing (a trapped
+ * store whose handler has not finished): their shadow may be the old translation until it does.
+ */
 export function shadowMismatch(
   vgpu: GvtVgpu,
   config: GvtConfig,
   guestPages: Readonly<Record<string, GuestPage>>,
+  settling: ReadonlySet<string> = new Set(),
 ): ShadowMismatch | null {
   if (vgpu.failsafe) return null;
   for (const index of ownGgttIndices(config.layout)) {
@@ -69,6 +75,7 @@ export function shadowMismatch(
   }
   for (const spt of Object.values(vgpu.spts)) {
     for (const [index, pte] of spt.entries.entries()) {
+      if (settling.has(`${spt.gfn}:${index}`)) continue;
       const qword = guestPages[spt.gfn]?.[index];
       const guestGfn = qword?.kind === 'pte' && qword.present ? qword.gfn : null;
       const pending = spt.postShadow.includes(index);

@@ -15,7 +15,10 @@ import type {
   KvmgtFeature,
   KvmgtWorld,
   KvmgtWorldDescription,
+  UnmapLock,
 } from '../../models/kvmgt/config.js';
+import { phaseOf } from '../../models/gvt/inflight.js';
+import { actorOf, actorOfOp } from '../../models/kvmgt/schedule.js';
 import { dropCache, releaseShadows } from '../../models/kvmgt/unmap-callback.js';
 import type { KvmgtUnmapCallback, KvmgtUnmapCallbackName } from '../../models/kvmgt/unmap-callback.js';
 import { stepKvmgt } from '../../models/kvmgt/step.js';
@@ -73,9 +76,11 @@ export interface KvmgtDesignOptions {
   readonly writeProtect?: boolean;
   /**
    * `shadow-copy` (default): the scanner audits a host copy of a batch buffer and the GPU runs the
-   * copy; `scan-in-place`: both use the guest's buffer, which it may rewrite in between.
+   * copy; `scan-in-place`: both use the guest's buffer, which it may rewrite in between;
+   * `scan-then-copy`: the guest's buffer is audited in place, then copied for the GPU, so a guest
+   * store between the two reads runs unaudited (a flawed shadow copy).
    */
-  readonly cmdbuf?: GvtConfig['cmdbuf'];
+  readonly cmdbuf?: GvtConfig['cmdbuf'] | 'scan-then-copy';
   /**
    * The vGPU's `dma_unmap` op, which VFIO calls when the VMM's UNMAP_DMA removes guest RAM the vGPU
    * has pinned pages in: `release-shadows` (default, `releaseShadows`: the shadow entries using a
@@ -86,13 +91,23 @@ export interface KvmgtDesignOptions {
    */
   readonly unmapCallback?: KvmgtUnmapCallbackName | KvmgtUnmapCallback;
   /**
+   * The lock the op takes (`UnmapLock`): `vgpu` (default: the vGPU lock, then `cache_lock`; the
+   * op never runs inside a mediator operation), `cache` (`cache_lock` only, as the shipped op:
+   * between a handler's translation and its shadow write), `none` (also between a map's pin and
+   * its cache insert).
+   */
+  readonly unmapLock?: UnmapLock;
+  /**
    * Deliberate bugs of the GVT-g mediator (`gvtBugs`); a page-table bug without write protection
    * throws, as does an unknown name.
    */
   readonly gvtBugs?: readonly GvtBug[];
   /** Deliberate bugs of the VFIO model (`vfioBugs`); one the KVMGT container never reaches throws. */
   readonly vfioBugs?: readonly VfioBug[];
-  /** Deliberate bugs of KVMGT's services (`kvmgtBugs`: its pin and map, its unmap); an unknown name throws. */
+  /**
+   * Deliberate bugs of KVMGT's services (`kvmgtBugs`: its pin and map, its unmap, its page-track
+   * notifier); an unknown name throws, as does one the design cannot show.
+   */
   readonly kvmgtBugs?: readonly KvmgtBug[];
 }
 
@@ -111,6 +126,13 @@ function unmapCallbackOf(option: KvmgtDesignOptions['unmapCallback']): KvmgtUnma
   );
 }
 
+/** The op's lock: the named one, or the default (`vgpu`). */
+function unmapLockOf(option: KvmgtDesignOptions['unmapLock']): UnmapLock {
+  if (option === undefined) return 'vgpu';
+  if (option === 'vgpu' || option === 'cache' || option === 'none') return option;
+  throw new Error(`unmapLock: expected 'vgpu', 'cache' or 'none', got ${JSON.stringify(option)}`);
+}
+
 /**
  * What the KVMGT container has that a VFIO bug may need (`vfioBugNeeds`): an emulated group whose
  * one device, the vGPU, is driven by KVMGT's own ops (not the generic mediated driver); no
@@ -127,12 +149,16 @@ function kvmgtVfioFeatures(initial: KvmgtState): WorldFeatures<VfioWorldFeature>
 export function kvmgtDesign(options: KvmgtDesignOptions): KvmgtDesign {
   const world = kvmgtWorld(options.world, options.policy);
   const writeProtect = options.writeProtect ?? true;
+  const cmdbuf = options.cmdbuf ?? 'shadow-copy';
+  const kvmgtFeatures = new Set<KvmgtFeature>();
+  if (writeProtect) kvmgtFeatures.add('trapped-stores');
+  if (world.vcpus >= 2) kvmgtFeatures.add('two-vcpus');
   const config: KvmgtConfig = {
     world,
     gvt: {
       layout: world.layout,
       writeProtect,
-      cmdbuf: options.cmdbuf ?? 'shadow-copy',
+      cmdbuf: cmdbuf === 'scan-in-place' ? 'scan-in-place' : 'shadow-copy',
       bugs: refuseIneffectiveBugs('gvtBugs', options.gvtBugs, gvtBugCatalogue, {
         name: writeProtect ? 'the KVMGT design' : 'the KVMGT design without write protection',
         has: gvtFeatures({ writeProtect }, { ppgtt: true, batchBuffers: true }),
@@ -140,9 +166,11 @@ export function kvmgtDesign(options: KvmgtDesignOptions): KvmgtDesign {
     },
     vfio: { bugs: options.vfioBugs ?? [] },
     unmapCallback: unmapCallbackOf(options.unmapCallback),
+    unmapLock: unmapLockOf(options.unmapLock),
+    shadowOrder: cmdbuf === 'scan-then-copy' ? 'scan-then-copy' : 'copy-then-scan',
     bugs: refuseIneffectiveBugs('kvmgtBugs', options.kvmgtBugs, kvmgtBugCatalogue, {
-      name: 'the KVMGT design',
-      has: new Set<KvmgtFeature>(),
+      name: writeProtect ? 'the KVMGT design' : 'the KVMGT design without write protection',
+      has: kvmgtFeatures,
     }),
   };
   const initial = initKvmgt(config);
@@ -162,7 +190,7 @@ export function kvmgtDesign(options: KvmgtDesignOptions): KvmgtDesign {
     resolve: guardResolve(validateKvmgtTemplate, (state, template: KvmgtTemplate) =>
       resolveKvmgt(world, state, template),
     ),
-    commands: kvmgtCommandSpace(world),
+    commands: kvmgtCommandSpace(world, config),
     invariants: kvmgtInvariants(config),
     formatCommand: formatKvmgtCommand,
     validateCommand: validateKvmgtCommand,
@@ -170,6 +198,8 @@ export function kvmgtDesign(options: KvmgtDesignOptions): KvmgtDesign {
     // Every known counterexample is at most 6 steps, and the world is small: sequences of up to
     // 40 commands reach as much as 100 do here and shrink faster.
     generation: { maxCommands: 40 },
-    explore: kvmgtExploreScope(world),
+    explore: kvmgtExploreScope(world, config),
+    actorOf: (state, command) => actorOf(state, config, command),
+    inflight: (state) => state.inflight.map((op) => ({ actor: actorOfOp(op), kind: op.kind, phase: phaseOf(op) })),
   };
 }

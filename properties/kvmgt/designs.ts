@@ -27,6 +27,15 @@ export const cmdbufShadowCopy = kvmgtDesign({
   description: 'the scanner copies a batch buffer into a host object, audits the copy, and the GPU executes the copy',
 });
 
+export const cmdbufScanThenCopy = kvmgtDesign({
+  id: 'cmdbuf/scan-then-copy',
+  expected: 'violates',
+  cmdbuf: 'scan-then-copy',
+  description:
+    "the scanner audits the guest's batch buffer in place, then copies it for the GPU: the guest's other vCPU rewrites a store to the host's GGTT range between the audit and the copy, and the GPU runs the unaudited copy (a double fetch; atomic, it holds)",
+  breaks: ['no-dma-to-foreign-frame'],
+});
+
 export const cmdbufScanInPlace = kvmgtDesign({
   id: 'cmdbuf/scan-in-place',
   expected: 'violates',
@@ -56,7 +65,26 @@ export const kvmgtShippedUnmap = kvmgtDesign({
   id: 'kvmgt/shipped-unmap',
   expected: 'violates',
   unmapCallback: 'drop-cache',
+  unmapLock: 'cache',
   description:
     "the vGPU's dma_unmap op as shipped (docs/reference/gvt-kvmgt.md §4.7): cache entries of the range are unmapped, unpinned and removed whatever their references, and the shadow entries holding their DMA addresses are left in place. Isolation holds — a dangling address faults in the host IOMMU, or reaches another page of the same VM once reused — but the shadow no longer matches the guest and the cache's references are wrong",
   breaks: ['shadow-matches-guest-entry', 'cache-kref-matches-shadow-users', 'shadow-dma-addr-cached'],
+});
+
+export const kvmgtUnmapUnderCacheLock = kvmgtDesign({
+  id: 'kvmgt/unmap-under-cache-lock',
+  expected: 'violates',
+  unmapLock: 'cache',
+  description:
+    "the sound dma_unmap op (shadow users to scratch, then unmap and unpin) under cache_lock only, as the shipped op locks: it runs between a handler's translation and its shadow write, and the handler writes the address the op has just released (atomic, it holds)",
+  breaks: ['shadow-matches-guest-entry', 'shadow-dma-addr-cached'],
+});
+
+export const kvmgtUnmapUnlocked = kvmgtDesign({
+  id: 'kvmgt/unmap-unlocked',
+  expected: 'violates',
+  unmapLock: 'none',
+  description:
+    "the sound dma_unmap op taking no lock: it also runs inside intel_gvt_dma_map_guest_page, between the pin and map and the cache insert, finds no entry for the page just pinned, and UNMAP_DMA retries until BUG_ON (atomic, it holds)",
+  breaks: ['no-kernel-crash', 'failed-op-leaves-state-unchanged', 'shadow-matches-guest-entry', 'shadow-dma-addr-cached'],
 });

@@ -3,6 +3,8 @@ import type { KvmgtConfig } from '../../models/kvmgt/config.js';
 import type { KvmgtCommand, KvmgtState } from '../../models/kvmgt/types.js';
 import type { Transition } from '../../src/design.js';
 import { hex, ownerName, reachedFrames } from './views.js';
+import { phaseOf } from '../../models/gvt/inflight.js';
+import { actorOfOp } from '../../models/kvmgt/schedule.js';
 
 export function explainKvmgtStep(config: KvmgtConfig, { after }: Transition<KvmgtState, KvmgtCommand>): string[] {
   const vgpu = after.vgpu;
@@ -22,5 +24,7 @@ export function explainKvmgtStep(config: KvmgtConfig, { after }: Transition<Kvmg
     `shadow tables: ${tables.join(', ') || 'none'}; write-protected gfns: ${after.writeProtected.join(', ') || 'none'}`,
   );
   if (vgpu.failsafe) lines.push('vGPU in failsafe mode');
+  const inflight = after.inflight.map((op) => `${actorOfOp(op)}: ${op.kind}, next ${phaseOf(op)}`);
+  if (inflight.length > 0) lines.push(`in flight: ${inflight.join('; ')}`);
   return lines;
 }

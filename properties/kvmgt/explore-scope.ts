@@ -15,20 +15,30 @@
  *   0 (directory and table entry 0);
  * - the VMM unmapping, mapping back, unplugging and plugging RAM sections gfn 0..1 and 4..5;
  *   another VM taking a free frame and releasing its first; vGPU destroy and create; VM destroy.
+ * - operations that take time, started and left in flight: the two 8-byte page-table stores that
+ *   name a page (gfn 0 entry 0 → table gfn 1, table gfn 1 entry 0 → gfn 4), PPGTT create at gfn
+ *   0, submission through entry 2 (unless scanned in place) and the GPU's read through the PPGTT;
+ *   and the next phase of each operation in flight.
  *
  * The entries, pages and sections are the world's (the vGPU's first two entries, the first page of
  * the upper half of RAM, …), as named above in today's world.
  *
  * Left out: GGTT entries 4, 5 and the out-of-range one, other table indices and gfns, 2-byte
  * stores (refused before anything changes), DMA writes (only where an access lands matters),
- * single pages of a section. No symmetry reduction: the key is the whole state.
+ * single pages of a section; started forms of the other stores (a store that clears or half
+ * writes an entry translates nothing: its handler has no window). The key is the whole state,
+ * but for which vCPU runs each operation in flight: a guest command runs on the first idle vCPU,
+ * and the vCPUs are interchangeable.
  */
 import { hostGgttIndices, ownGgttIndices } from '../../models/gvt/config.js';
-import type { KvmgtWorld } from '../../models/kvmgt/config.js';
+import type { GvtOp } from '../../models/gvt/inflight.js';
+import type { KvmgtConfig, KvmgtWorld } from '../../models/kvmgt/config.js';
 import type { KvmgtState } from '../../models/kvmgt/types.js';
 import type { ExploreScope } from '../../src/design.js';
 import { stableJson } from '../../src/explore.js';
+import { kvmgtPhases } from './generators.js';
 import type { KvmgtTemplate } from './generators.js';
+import { ADVANCE } from '../generic/interleave.js';
 
 const ggtt8 = { present: true, sizeBytes: 8, offsetBytes: 0 } as const;
 const pte8 = { present: true, sizeBytes: 8 } as const;
@@ -37,7 +47,10 @@ const pte8 = { present: true, sizeBytes: 8 } as const;
  * The scope's commands in `world` (in today's: GGTT entries 2 and 3, table pages 0 and 1, the
  * batch and surface pages 4 and 5, RAM sections at 0 and 4, the host's entry 0).
  */
-function templatesOf(world: KvmgtWorld): { templates: KvmgtTemplate[]; description: string } {
+function templatesOf(
+  world: KvmgtWorld,
+  config: Pick<KvmgtConfig, 'unmapLock' | 'gvt'>,
+): { templates: KvmgtTemplate[]; started: KvmgtTemplate[]; description: string } {
   const own = ownGgttIndices(world.layout);
   const [first = 0, second = first] = own;
   const host = hostGgttIndices(world.layout)[0] ?? 0;
@@ -79,17 +92,40 @@ function templatesOf(world: KvmgtWorld): { templates: KvmgtTemplate[]; descripti
     { kind: 'vgpuCreate' },
     { kind: 'vmDestroy' },
   ];
+  const phases = kvmgtPhases(config);
+  const started: KvmgtTemplate[] = [
+    { kind: 'guestWritePte', gfn: 0, index: 0, targetGfn: table, ...pte8, phased: true },
+    { kind: 'guestWritePte', gfn: table, index: 0, targetGfn: surface, ...pte8, phased: true },
+    { kind: 'ppgttCreate', rootGfn: 0, phased: true },
+    ...((phases['submitBatch'] ?? 1) > 1 ? [{ kind: 'submitBatch', ggttIndex: first, phased: true } as const] : []),
+    { kind: 'gpuDmaPpgtt', rootGfn: 0, pdIndex: 0, ptIndex: 0, write: false, phased: true },
+  ];
   const span = (start: number, pages: number): string => `${start}-${start + pages - 1}`;
-  const description = `KVMGT: GGTT entries ${first}-${second} written (8-byte, cleared, a 4-byte half), the guest's page tables at gfns 0-${table} and a batch command at gfn ${surface}, PPGTT create/destroy at gfn 0, submission and execution, GPU reads through entries ${first}-${second} and the PPGTT, the VMM's RAM sections ${sections.map((gfn) => span(gfn, sectionPages)).join(' and ')}, another VM's allocations, vGPU and VM lifecycle (${templates.length} commands per state, no symmetry reduction)`;
-  return { templates, description };
+  const description = `KVMGT: GGTT entries ${first}-${second} written (8-byte, cleared, a 4-byte half), the guest's page tables at gfns 0-${table} and a batch command at gfn ${surface}, PPGTT create/destroy at gfn 0, submission and execution, GPU reads through entries ${first}-${second} and the PPGTT, the VMM's RAM sections ${sections.map((gfn) => span(gfn, sectionPages)).join(' and ')}, another VM's allocations, vGPU and VM lifecycle (${templates.length} commands per state), ${started.length} operations started and left in flight, and the next phase of each one in flight (the vCPU running an operation left out of the key)`;
+  return { templates, started, description };
 }
 
-/** The scope in `world`. */
-export function kvmgtExploreScope(world: KvmgtWorld): ExploreScope<KvmgtState, KvmgtTemplate> {
-  const { templates, description } = templatesOf(world);
+/**
+ * The scope in `world`, for a design's phases. `interleavings: false` leaves out the started
+ * operations and the advances (the atomic scope, to count what interleavings add).
+ */
+export function kvmgtExploreScope(
+  world: KvmgtWorld,
+  config: Pick<KvmgtConfig, 'unmapLock' | 'gvt'>,
+  interleavings = true,
+): ExploreScope<KvmgtState, KvmgtTemplate> {
+  const { templates, started, description } = templatesOf(world, config);
+  const atomic = templates;
+  const all = [...templates, ...started];
   return {
     description,
-    templates: () => templates,
-    key: (state) => stableJson(state),
+    templates: (state) =>
+      interleavings ? [...all, ...state.inflight.map((_, op): KvmgtTemplate => ({ kind: ADVANCE, op }))] : atomic,
+    key: (state) => stableJson({ ...state, inflight: state.inflight.map(withoutVcpu) }),
   };
+}
+
+/** An operation in flight as the key sees it: which vCPU runs it does not matter. */
+function withoutVcpu(op: GvtOp): GvtOp {
+  return 'vcpu' in op ? { ...op, vcpu: 0 } : op;
 }

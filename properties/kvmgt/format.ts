@@ -7,11 +7,14 @@ import type { KvmgtCommand, KvmgtCommandKind } from '../../models/kvmgt/types.js
 import type { CommandProblem } from '../../src/design.js';
 import { commandValidator, pageCount, pageNumber, templateValidator, upTo } from '../generic/command-schema.js';
 import type { FieldType } from '../generic/command-schema.js';
+import { ADVANCE, advanceSchema, phasedField } from '../generic/interleave.js';
 import { formatGvtCommand, ggttIndex, gvtCommandSchema } from '../gvt/commands.js';
 
 export function formatKvmgtCommand(command: KvmgtCommand): string {
   if (isGvtCommand(command)) return formatGvtCommand(command);
   switch (command.kind) {
+    case ADVANCE:
+      return `next phase of operation ${command.op} in flight`;
     case 'ggttWrite':
       return `guest writes GGTT entry ${command.index} = ${command.present ? `gfn ${command.gfn}` : 'not present'} (${command.sizeBytes} bytes at offset ${command.offsetBytes})`;
     case 'vmmUnmapRam':
@@ -65,6 +68,13 @@ const schema: Schema = {
   vmDestroy: {},
   gpuDma: { entry: ggttIndex, write: bool },
   ...gvtCommandSchema,
+  // The kinds that take time may be started and left in flight (`phased: true`).
+  guestWritePte: { ...gvtCommandSchema.guestWritePte, ...phasedField },
+  ppgttCreate: { ...gvtCommandSchema.ppgttCreate, ...phasedField },
+  submitBatch: { ...gvtCommandSchema.submitBatch, ...phasedField },
+  gpuDmaPpgtt: { ...gvtCommandSchema.gpuDmaPpgtt, ...phasedField },
+  // `advance` names an operation in flight by its index.
+  advance: advanceSchema[ADVANCE] as Record<'op', FieldType>,
 };
 
 export const validateKvmgtCommand: (command: unknown) => CommandProblem | null = commandValidator(schema);

@@ -8,13 +8,16 @@ import fc from 'fast-check';
 import { ownGgttIndices } from '../../models/gvt/config.js';
 import type { GvtLayout } from '../../models/gvt/config.js';
 import { OTHER_OWNER } from '../../models/kvmgt/config.js';
-import type { KvmgtWorld } from '../../models/kvmgt/config.js';
+import type { KvmgtConfig, KvmgtWorld } from '../../models/kvmgt/config.js';
+import { pendingShadows } from '../../models/gvt/inflight.js';
+import { isPresentPte } from '../../models/gvt/ppgtt.js';
 import type { KvmgtCommand, KvmgtState } from '../../models/kvmgt/types.js';
 import { type1Backend } from '../../models/vfio/state.js';
 import type { CommandSpace } from '../../src/design.js';
 import { pickOr, resolvePick } from '../pick.js';
 import type { Pickable } from '../pick.js';
 import { preferOr, resolvePreferring } from '../prefer.js';
+import { ADVANCE, phasedSpace, resolveAdvance } from '../generic/interleave.js';
 
 type WithPick<C, K extends string, F extends string> = C extends { readonly kind: K }
   ? Omit<C, F> & { readonly [P in F]: Pickable<number> }
@@ -31,7 +34,7 @@ type WithPick<C, K extends string, F extends string> = C extends { readonly kind
 export type KvmgtTemplate =
   | KvmgtCommand
   | WithPick<KvmgtCommand, 'ggttWrite', 'gfn'>
-  | WithPick<KvmgtCommand, 'guestWritePte', 'gfn'>
+  | WithPick<KvmgtCommand, 'guestWritePte', 'gfn' | 'targetGfn'>
   | WithPick<KvmgtCommand, 'guestWriteCmd', 'gfn' | 'ggttIndex'>
   | WithPick<KvmgtCommand, 'submitBatch', 'ggttIndex'>
   | WithPick<KvmgtCommand, 'gpuDma', 'entry'>
@@ -39,7 +42,10 @@ export type KvmgtTemplate =
   | WithPick<KvmgtCommand, 'vmmUnmapRam' | 'vmmUnplugRam', 'gfn'>
   | WithPick<KvmgtCommand, 'otherVmRelease', 'mfn'>;
 
-function table(world: KvmgtWorld): Readonly<Record<KvmgtTemplate['kind'], fc.Arbitrary<KvmgtTemplate>>> {
+/** Kinds the generators draw (an `advance` is the engine's to insert). */
+type GeneratedKind = Exclude<KvmgtTemplate['kind'], typeof ADVANCE>;
+
+function table(world: KvmgtWorld): Readonly<Record<GeneratedKind, fc.Arbitrary<KvmgtTemplate>>> {
   const ram = world.ramPages;
   const half = Math.floor(ram / 2);
   const layout = world.layout;
@@ -102,10 +108,10 @@ function table(world: KvmgtWorld): Readonly<Record<KvmgtTemplate['kind'], fc.Arb
       .map(({ access, ...rest }) => ({ kind: 'ggttWrite', ...rest, ...access })),
     guestWritePte: fc
       .record({
-        gfn: pickOr(tableGfn, 2),
+        gfn: pickOr(tableGfn, 4),
         index: tableIndex,
         present: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
-        targetGfn: gfn,
+        targetGfn: preferOr(gfn),
         sizeBytes: fc.constantFrom(8, 8, 8, 4),
       })
       .map((fields) => ({ kind: 'guestWritePte', ...fields })),
@@ -151,13 +157,13 @@ const weights: Readonly<Record<string, number>> = {
   ggttWrite: 12,
   guestWritePte: 20,
   guestWriteCmd: 12,
-  ppgttCreate: 8,
-  ppgttDestroy: 4,
+  ppgttCreate: 20,
+  ppgttDestroy: 2,
   submitBatch: 8,
   gpuExecute: 10,
   gpuDma: 8,
   gpuDmaPpgtt: 10,
-  vmmUnmapRam: 4,
+  vmmUnmapRam: 8,
   vmmMapRam: 4,
   vmmUnplugRam: 2,
   vmmPlugRam: 2,
@@ -168,17 +174,38 @@ const weights: Readonly<Record<string, number>> = {
   vmDestroy: 1,
 };
 
-/** The generators over `world`'s guest RAM, GGTT and frames. */
-export function kvmgtCommandSpace(world: KvmgtWorld): CommandSpace<KvmgtTemplate> {
+/**
+ * The phases of each kind that takes time, in a design (`models/gvt/inflight.ts`): a guest store
+ * lands, its notifier translates, (the map's insert, where the op takes no cache lock,) its shadow
+ * entry is written; a PPGTT is translated, (inserted,) written; a shadowed batch is read twice; a
+ * GPU access walks, then lands. A batch command stored into a page table is not started on its
+ * own: its handler translates nothing (a command is never a present entry), so it has no window.
+ */
+export function kvmgtPhases(config: Pick<KvmgtConfig, 'unmapLock' | 'gvt'>): Readonly<Record<string, number>> {
+  const deferred = config.unmapLock === 'none' ? 1 : 0;
+  return {
+    guestWritePte: 3 + deferred,
+    ppgttCreate: 2 + deferred,
+    submitBatch: config.gvt.cmdbuf === 'scan-in-place' ? 1 : 2,
+    gpuDmaPpgtt: 2,
+  };
+}
+
+/** The generators over `world`'s guest RAM, GGTT and frames, with the design's phased operations. */
+export function kvmgtCommandSpace(
+  world: KvmgtWorld,
+  config: Pick<KvmgtConfig, 'unmapLock' | 'gvt'>,
+): CommandSpace<KvmgtTemplate> {
   const arbitraries = table(world);
   return {
     kinds: Object.keys(arbitraries),
     weight: (kind) => weights[kind] ?? 1,
     arbitrary(kind) {
-      const arbitrary = arbitraries[kind as KvmgtTemplate['kind']];
+      const arbitrary = arbitraries[kind as GeneratedKind];
       if (arbitrary === undefined) throw new Error(`kvmgt: no generator for command kind '${kind}'`);
       return arbitrary;
     },
+    interleaving: phasedSpace<KvmgtTemplate>(kvmgtPhases(config)),
   };
 }
 
@@ -188,6 +215,8 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
   const asIs = (pick: number): number => pick;
   const layout = world.layout;
   switch (template.kind) {
+    case ADVANCE:
+      return resolveAdvance(template, state.inflight.length);
     case 'ggttWrite': {
       // A pick prefers RAM the VMM maps and the DMA cache does not hold yet: a new DMA address.
       const ram = Array.from({ length: world.ramPages }, (_, page) => page);
@@ -201,14 +230,35 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
       };
       return { ...template, gfn: resolvePreferring(template.gfn, fresh, ram, asIs) };
     }
-    case 'guestWritePte':
-      return { ...template, gfn: resolvePick(template.gfn, Object.keys(vgpu?.spts ?? {}).map(Number), asIs) };
+    case 'guestWritePte': {
+      // A pick is a page the mediator shadows; a high one prefers the page a store in flight
+      // reached (another vCPU races it), else a page table (its entries are leaves: the handler
+      // maps the page an entry names, the window the VMM's unmap aims at).
+      const spts = Object.values(vgpu?.spts ?? {});
+      const leaves = (): number[] => {
+        const racing = state.inflight.flatMap((op) => (op.kind === 'guestWritePte' ? [op.gfn] : []));
+        return racing.length > 0 ? racing : spts.filter((spt) => spt.level === 'pt').map((spt) => spt.gfn);
+      };
+      const gfn = resolvePreferring(
+        template.gfn,
+        leaves,
+        spts.map((spt) => spt.gfn),
+        asIs,
+      );
+      // The entry's target prefers, but in a page table, a page holding entries of its own: the
+      // guest builds a directory over a table.
+      const ram = Array.from({ length: world.ramPages }, (_, page) => page);
+      const tables = (): number[] =>
+        vgpu?.spts[gfn]?.level === 'pt' ? [] : preparedTables(state, world.ramPages).filter((page) => page !== gfn);
+      return { ...template, gfn, targetGfn: resolvePreferring(template.targetGfn, tables, ram, asIs) };
+    }
     case 'guestWriteCmd': {
       // Once a batch is queued, a pick of the operand prefers what the scanner refuses (the host's
       // graphics memory): a buffer rewritten after its scan.
       const own = ownGgttIndices(layout);
       const all = Array.from({ length: layout.ggttEntries }, (_, index) => index);
-      const aimed = (vgpu?.workloads.length ?? 0) > 0 ? all.filter((index) => !own.includes(index)) : [];
+      const submitting = state.inflight.some((op) => op.kind === 'submitBatch');
+      const aimed = (vgpu?.workloads.length ?? 0) > 0 || submitting ? all.filter((index) => !own.includes(index)) : [];
       return {
         ...template,
         gfn: resolvePick(template.gfn, batchPages(state, layout), asIs),
@@ -220,20 +270,29 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
     case 'gpuDma':
       return { ...template, entry: resolvePick(template.entry, presentEntries(state, layout), asIs) };
     case 'ppgttCreate': {
-      // A pick of the root prefers a page the guest has written page-table entries into.
+      // A pick of the root prefers a page the guest has written page-table entries into, and of
+      // those one whose entry names another such page: a directory over a table, with leaves.
       const ram = Array.from({ length: world.ramPages }, (_, page) => page);
-      return {
-        ...template,
-        rootGfn: resolvePreferring(template.rootGfn, () => preparedTables(state, world.ramPages), ram, asIs),
+      const prepared = (): number[] => {
+        const tables = preparedTables(state, world.ramPages);
+        const directories = tables.filter((gfn) =>
+          (state.guestPages[gfn] ?? []).some(
+            (qword) => isPresentPte(qword) && qword.gfn !== gfn && tables.includes(qword.gfn),
+          ),
+        );
+        return directories.length > 0 ? directories : tables;
       };
+      return { ...template, rootGfn: resolvePreferring(template.rootGfn, prepared, ram, asIs) };
     }
     case 'ppgttDestroy':
     case 'gpuDmaPpgtt':
       return { ...template, rootGfn: resolvePick(template.rootGfn, vgpu?.mms.map((mm) => mm.rootGfn) ?? [], asIs) };
     case 'vmmUnmapRam':
     case 'vmmUnplugRam': {
-      // A pick prefers the RAM the vGPU's DMA cache maps: a whole section, or one page of it.
-      const cached = Object.keys(vgpu?.cache ?? {}).map(Number);
+      // A pick prefers the RAM a translation in flight has just mapped, else the RAM the vGPU's
+      // DMA cache maps: a whole section, or one page of it.
+      const pending = pendingShadows(state.inflight).flatMap((entry) => (entry.pte.kind === 'dma' ? [entry.gfn] : []));
+      const cached = pending.length > 0 ? pending : Object.keys(vgpu?.cache ?? {}).map(Number);
       const sectionPages = world.ramSectionPages;
       const sections = template.npages === sectionPages;
       const start = (gfn: number): number => (sections ? gfn - (gfn % sectionPages) : gfn);
@@ -278,7 +337,8 @@ function presentEntries(state: KvmgtState, layout: GvtLayout): number[] {
  * in flight), else the pages the vGPU's present GGTT entries name.
  */
 function batchPages(state: KvmgtState, layout: GvtLayout): number[] {
-  const queued = state.vgpu?.workloads.map((workload) => workload.batchGfn) ?? [];
+  const submitting = state.inflight.flatMap((op) => (op.kind === 'submitBatch' ? [op.batchGfn] : []));
+  const queued = [...submitting, ...(state.vgpu?.workloads.map((workload) => workload.batchGfn) ?? [])];
   if (queued.length > 0) return queued;
   return presentEntries(state, layout).map((index) => state.vgpu?.ggttGuest[index]?.gfn ?? 0);
 }

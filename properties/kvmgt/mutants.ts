@@ -91,3 +91,22 @@ export const kvmgtMutants: readonly KvmgtDesign[] = [
     "the VMM's MAP_DMA over mapped guest RAM skips the overlap search",
   ),
 ];
+
+/**
+ * Flawed orderings of the mediator's handling of trapped stores, which only interleavings show:
+ * atomic, each store's handler runs before the next store lands, and they hold.
+ */
+export const kvmgtInterleavingMutants: readonly KvmgtDesign[] = [
+  mutant(
+    'track-write-skips-vgpu-lock',
+    { kvmgtBugs: ['track-write-skips-vgpu-lock'] },
+    ['spt-refcount-matches-references'],
+    "the page-track notifier runs GVT's handler without the vGPU lock: two vCPUs' handlers of one entry interleave",
+  ),
+  mutant(
+    'handler-shadows-trapped-value',
+    { kvmgtBugs: ['handler-shadows-trapped-value'] },
+    ['shadow-matches-guest-entry'],
+    "the handler shadows the value the trapped store carried, not the guest's entry as it is when the handler runs",
+  ),
+];

@@ -12,11 +12,30 @@ import { type1Backend } from '../../models/vfio/state.js';
 
 const reachCache = new WeakMap<KvmgtState, ReachedFrame[]>();
 
-/** Every leaf shadow entry of the vGPU and where a GPU access through it lands (memoised per state). */
+/**
+ * Every leaf shadow entry of the vGPU and where a GPU access through it lands, and every GPU
+ * access in flight (its walk done, the DMA address in the GPU's TLB) and where it would land now
+ * (memoised per state).
+ */
 export function reachedFrames(state: KvmgtState, config: KvmgtConfig): ReachedFrame[] {
   const cached = reachCache.get(state);
   if (cached !== undefined) return cached;
-  const reached = shadowReach(state, config.gvt, kvmgtHost(config));
+  const host = kvmgtHost(config);
+  const reached = [
+    ...shadowReach(state, config.gvt, host),
+    ...state.inflight.flatMap((op): ReachedFrame[] =>
+      op.kind === 'gpuDmaPpgtt'
+        ? [
+            {
+              where: `GPU access in flight (${op.via})`,
+              dmaAddr: op.dmaAddr,
+              guestGfn: null,
+              mfn: host.translate(state, op.dmaAddr),
+            },
+          ]
+        : [],
+    ),
+  ];
   reachCache.set(state, reached);
   return reached;
 }

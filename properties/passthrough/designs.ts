@@ -33,3 +33,14 @@ export const iommuLazyHeld = passthroughDesign({
   expected: 'holds',
   description: 'the same flush queue, but each unmapped frame is held until the flush that covers its unmap completes',
 });
+
+export const iommuUnpinBeforeSync = passthroughDesign({
+  id: 'iommu/unpin-before-sync',
+  mode: 'strict',
+  vfioBugs: ['unpin-before-iotlb-sync'],
+  expected: 'violates',
+  description:
+    'VFIO over a strict VT-d domain, but UNMAP_DMA unpins between iommu_unmap_fast and iommu_iotlb_sync (Linux syncs first, vfio_sync_unpin): the IOTLB entry the sync would drop, or a request translated before the clear, reaches a frame nothing pins (atomic, it holds)',
+  // Also, less often within a default run: no-dma-to-free-frame, reachable-frame-owned-by-guest.
+  breaks: ['reachable-frame-pinned'],
+});

@@ -9,6 +9,10 @@
  * channel programs and closes at 511 and 512 (`driverTemplates`); the VMM discarding and
  * munmapping its first two RAM pages; another owner taking a free frame.
  *
+ * Interleavings: each MAP_DMA, UNMAP_DMA, device DMA and vfio_pin_pages template also started, and
+ * an advance of each operation in flight (`../vfio/explore-scope.ts`); the key holds the operations
+ * in flight with the rest of the state.
+ *
  * Left out: malformed ioctl arguments, DMA writes, read-only mappings, fault injection, the
  * container lifecycle. No symmetry reduction: the key is the whole state.
  */
@@ -17,7 +21,8 @@ import { mapDmaArgs } from '../../models/vfio/map-dma.js';
 import { unmapAllArgs, unmapDmaArgs } from '../../models/vfio/unmap-dma.js';
 import type { ExploreScope } from '../../src/design.js';
 import { stableJson } from '../../src/explore.js';
-import { driverTemplates } from '../vfio/explore-scope.js';
+import { advanceTemplates, driverTemplates, startedTemplates } from '../vfio/explore-scope.js';
+import type { ScopeOptions } from '../vfio/explore-scope.js';
 import { OTHER_OWNER, RAM_VADDR_PAGE } from '../vfio/world.js';
 import type { VfioWorldLayout } from '../vfio/world.js';
 
@@ -64,11 +69,17 @@ function templatesFor(layout: VfioWorldLayout, withFlushQueue: boolean): Passthr
 export function passthroughExploreScope(
   layout: VfioWorldLayout,
   withFlushQueue: boolean,
+  options: ScopeOptions = {},
 ): ExploreScope<PassthroughState, PassthroughCommand> {
-  const templates = templatesFor(layout, withFlushQueue);
+  const interleavings = options.interleavings ?? true;
+  const atomic = templatesFor(layout, withFlushQueue);
+  const templates = interleavings ? [...atomic, ...startedTemplates(atomic)] : atomic;
   return {
-    description: `VFIO over VT-d: one- and two-page MAP/UNMAP around the leaf-table boundary (iova pages 511-512), device reads, ${withFlushQueue ? 'the flush-queue timer, ' : ''}VMM memory changes (${templates.length} commands per state, no symmetry reduction)`,
-    templates: () => templates,
+    description: `VFIO over VT-d: one- and two-page MAP/UNMAP around the leaf-table boundary (iova pages 511-512), device reads, ${withFlushQueue ? 'the flush-queue timer, ' : ''}VMM memory changes (${templates.length} commands per state${interleavings ? ', the phased ones also started, and an advance of each operation in flight' : ''}; no symmetry reduction)`,
+    templates: (state) =>
+      interleavings && state.vfio.inflight.length > 0
+        ? [...templates, ...advanceTemplates<PassthroughCommand>(state.vfio.inflight.length)]
+        : templates,
     key: (state) => stableJson(state),
   };
 }

@@ -120,3 +120,18 @@ export const passthroughMutants: readonly PassthroughDesign[] = [
     'closing an emulated device keeps its pins, next to an assigned device',
   ),
 ];
+
+/**
+ * A flawed ordering of the VT-d model's deferred flushing, which only an interleaving shows: the
+ * flush-queue timer between an unmap's queueing and its PTE clear. (VFIO's unpin before the IOTLB
+ * sync is the registry's `iommu/unpin-before-sync`.)
+ */
+export const passthroughInterleavingMutants: readonly PassthroughDesign[] = [
+  iommuMutant(
+    'lazy-held',
+    'fq-queues-before-pte-clear',
+    // Also, less often within a default run, no-stale-iotlb-outside-flush-queue.
+    ['iommu-matches-vfio'],
+    'the unmap queues its flush-queue entry before clearing the PTEs: a timer flush in between leaves the entry released and the IOTLB refilled from the still-present PTE',
+  ),
+];

@@ -10,16 +10,23 @@
  * either; the VMM discarding (MADV_DONTNEED) and munmapping its first two RAM pages; another owner
  * taking a free frame.
  *
+ * Interleavings: each MAP_DMA, UNMAP_DMA, device DMA and vfio_pin_pages template is also tried
+ * started (`phased: true`, left in flight after its first phase), and each operation in flight can
+ * be advanced (`advance`, one template per operation). The key is the whole state, the operations
+ * in flight with it (in their order: an advance names its operation by its place).
+ *
  * Left out: multi-page and malformed ioctl arguments (the model's unit tests and the random
  * search cover them), read-only mappings, DMA writes (only where an access lands matters), fault
  * injection, and group/container lifecycle. No symmetry reduction yet: the key is the whole state.
  */
 import type { VfioCommand } from '../../models/vfio/commands.js';
+import { phasedVfioKinds } from '../../models/vfio/inflight.js';
 import { mapDmaArgs } from '../../models/vfio/map-dma.js';
 import type { VfioState } from '../../models/vfio/types.js';
 import { unmapAllArgs, unmapDmaArgs } from '../../models/vfio/unmap-dma.js';
 import type { ExploreScope } from '../../src/design.js';
 import { stableJson } from '../../src/explore.js';
+import { ADVANCE } from '../generic/interleave.js';
 import { OTHER_OWNER, RAM_VADDR_PAGE } from './world.js';
 import type { VfioWorldLayout } from './world.js';
 
@@ -100,11 +107,44 @@ function templatesFor(layout: VfioWorldLayout): VfioCommand[] {
   return [...ioctls, ...dma, ...driverTemplates(layout, pages), ...memory];
 }
 
-export function vfioExploreScope(layout: VfioWorldLayout): ExploreScope<VfioState, VfioCommand> {
-  const templates = templatesFor(layout);
+/** The kinds that take time (`models/vfio/inflight.ts`). */
+const phasedKinds: ReadonlySet<string> = new Set(phasedVfioKinds);
+
+/** Each phased template also started, left in flight after its first phase (at most `cap` of a kind). */
+export function startedTemplates<C extends { readonly kind: string }>(templates: readonly C[], cap = 4): C[] {
+  const perKind = new Map<string, number>();
+  return templates.flatMap((template) => {
+    if (!phasedKinds.has(template.kind)) return [];
+    const count = perKind.get(template.kind) ?? 0;
+    if (count >= cap) return [];
+    perKind.set(template.kind, count + 1);
+    return [{ ...template, phased: true }];
+  });
+}
+
+/** An advance of each operation in flight, oldest first. */
+export function advanceTemplates<C>(inflight: number): C[] {
+  return Array.from({ length: inflight }, (_, op) => ({ kind: ADVANCE, op }) as C);
+}
+
+export interface ScopeOptions {
+  /** Start each phased operation and advance those in flight too (default true); false: atomic only. */
+  readonly interleavings?: boolean;
+}
+
+export function vfioExploreScope(
+  layout: VfioWorldLayout,
+  options: ScopeOptions = {},
+): ExploreScope<VfioState, VfioCommand> {
+  const interleavings = options.interleavings ?? true;
+  const atomic = templatesFor(layout);
+  const templates = interleavings ? [...atomic, ...startedTemplates(atomic)] : atomic;
   return {
-    description: `VFIO, ${layout.name}: one-page MAP/UNMAP at iova pages 0-1, device or driver accesses, VMM memory changes (${templates.length} commands per state, no symmetry reduction)`,
-    templates: () => templates,
+    description: `VFIO, ${layout.name}: one-page MAP/UNMAP at iova pages 0-1, device or driver accesses, VMM memory changes (${templates.length} commands per state${interleavings ? ', the phased ones also started, and an advance of each operation in flight' : ''}; no symmetry reduction)`,
+    templates: (state) =>
+      interleavings && state.inflight.length > 0
+        ? [...templates, ...advanceTemplates<VfioCommand>(state.inflight.length)]
+        : templates,
     key: (state) => stableJson(state),
   };
 }

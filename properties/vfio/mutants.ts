@@ -70,3 +70,39 @@ export const vfioMutants: readonly VfioDesign[] = [
     'next to an assigned device, the driver keeps its pins of an IOMMU-mapped range through dma_unmap: BUG_ON',
   ),
 ];
+
+/**
+ * Flawed orderings of VFIO's operations that take time (`models/vfio/phased-*.ts`), which only an
+ * interleaving shows: run atomically, each holds.
+ */
+export const vfioInterleavingMutants: readonly VfioDesign[] = [
+  mutant(
+    'passthrough',
+    'map-before-pin',
+    [
+      'reachable-frame-pinned',
+      'reachable-frame-owned-by-guest',
+      'frame-refcount-matches-holders',
+      'locked-vm-matches-pins',
+    ],
+    'MAP_DMA maps each page before pinning it: until the pin the device reaches a frame nothing pins',
+  ),
+  mutant(
+    'mediated',
+    'unmap-skips-recheck',
+    ['frame-refcount-matches-holders', 'locked-vm-matches-pins'],
+    'UNMAP_DMA, back under iommu->lock after the dma_unmap callbacks, removes the mapping without walking again: a pin taken meanwhile leaks',
+  ),
+  mutant(
+    'mediated',
+    'mdev-records-pin-unlocked',
+    ['no-kernel-crash', 'failed-op-leaves-state-unchanged'],
+    'the driver records a pin outside its lock: its dma_unmap misses it, and UNMAP_DMA retries until BUG_ON',
+  ),
+  mutant(
+    'mediated',
+    'ccw-unmap-skips-quiesce',
+    ['reachable-frame-pinned'],
+    "vfio-ccw's dma_unmap frees the channel program without quiescing the subchannel: the I/O reaches unpinned pages",
+  ),
+];

@@ -8,6 +8,7 @@
 import type { IommuBug, IommuStackFeature } from '../../models/iommu/config.js';
 import type { AllocPolicy } from '../../models/memory/frames.js';
 import type { VfioBug, VfioWorldFeature } from '../../models/vfio/config.js';
+import { actorOfViommuCommand, nextInvalidationPhase } from '../../models/viommu/phased.js';
 import { stepViommu } from '../../models/viommu/step.js';
 import { noCosts, viommuModes, vmmBugNeeds, vmmBugs, vmmFeatureMissing } from '../../models/viommu/types.js';
 import type {
@@ -18,7 +19,13 @@ import type {
   VmmBug,
   VmmFeature,
 } from '../../models/viommu/types.js';
-import { dropInvalidation, nestedVmm, replayMissingUnmaps, shadowVmm } from '../../models/viommu/vmm-hooks.js';
+import {
+  completeWaitFirst,
+  dropInvalidation,
+  nestedVmm,
+  replayMissingUnmaps,
+  shadowVmm,
+} from '../../models/viommu/vmm-hooks.js';
 import type { BalloonHandler, InvalidationHandler, VmmHooks } from '../../models/viommu/vmm-hooks.js';
 import type { Design, Expectation } from '../../src/design.js';
 import { refuseIneffectiveBugs } from '../generic/bug-flags.js';
@@ -205,11 +212,12 @@ export function viommuConfig(
     viommuIommuFeatures(mode, world, ownHooks, vfioBugs),
   );
   const builtin = mode === 'shadow' ? shadowVmm : nestedVmm;
-  const flawed = bugs.includes('shadow-misses-unmap')
+  const handler = bugs.includes('shadow-misses-unmap')
     ? replayMissingUnmaps
     : bugs.includes('nested-drops-invalidation')
       ? dropInvalidation
       : builtin.invalidation;
+  const flawed = bugs.includes('shadow-completes-wait-before-unmap') ? completeWaitFirst(handler) : handler;
   const vmm: VmmHooks = {
     invalidation: options.invalidation ?? flawed,
     balloon: options.balloon ?? builtin.balloon,
@@ -252,5 +260,8 @@ export function viommuDesign(options: ViommuDesignOptions): ViommuDesign {
     classify: classifyViommuStep,
     reach: viommuReach(options.mode),
     explore: viommuExploreScope,
+    actorOf: actorOfViommuCommand,
+    inflight: (state) =>
+      state.inflight.map((op) => ({ actor: 'VMM', kind: op.kind, phase: nextInvalidationPhase(state, op) })),
   };
 }

@@ -39,7 +39,8 @@ export const viommuShadowUnmapSkipsFlush = viommuDesign({
   expected: 'violates',
   description:
     "the host misses the shadow's unmap in its IOTLB: UNMAP_DMA for a trapped guest unmap unpins while GIOVA → frame stays cached",
-  breaks: staleEntryBreaks,
+  // The guest's invalidation completes while the IOTLB still holds the entry: its contract breaks too.
+  breaks: [...staleEntryBreaks, 'invalidated-giova-unreachable'],
 });
 
 export const viommuNestedFlushLeavesCombined = viommuDesign({
@@ -50,4 +51,14 @@ export const viommuNestedFlushLeavesCombined = viommuDesign({
   description:
     'the stage-2 flush of a balloon request skips the nested tag: a combined GIOVA → frame entry survives, and the freed frame is reused',
   breaks: staleEntryBreaks,
+});
+
+export const viommuShadowWaitBeforeUnmap = viommuDesign({
+  id: 'viommu/shadow-wait-before-unmap',
+  mode: 'shadow',
+  vmmBugs: ['shadow-completes-wait-before-unmap'],
+  expected: 'violates',
+  breaks: ['invalidated-giova-unreachable'],
+  description:
+    "the VMM completes the guest's invalidation wait descriptor before its UNMAP_DMA: the guest's vCPU goes on while the host still maps what it cleared (atomic, it holds)",
 });

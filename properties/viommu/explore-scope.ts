@@ -6,6 +6,10 @@
  * reading GIOVA page 0; the balloon driver giving GPA pages 0 and 1 back and taking page 0 in
  * again; the VMM discarding GPA pages 0 and 1; another owner taking a free frame.
  *
+ * Interleavings: the page-selective invalidation also started (`phased: true`: the trap taken, the
+ * VMM's requests left to run), and, while it is in flight, an advance of it (one host phase, or
+ * the wait descriptor). The key holds the invalidation in flight with the rest of the state.
+ *
  * Left out: GIOVA pages past 0 and GPA pages past 1, writable mappings and DMA writes (where an
  * access lands is what matters), misdirected, malformed, two-page and global invalidations, the
  * guest touching a page, another owner releasing a frame. No symmetry reduction: the key is the
@@ -31,8 +35,20 @@ const templates: readonly ViommuCommand[] = [
   { kind: 'allocateToOther', owner: OTHER_OWNER },
 ];
 
-export const viommuExploreScope: ExploreScope<ViommuState, ViommuCommand> = {
-  description: `vIOMMU: GIOVA page 0 mapped to GPA pages 0-1, cleared and invalidated (page, domain), device reads, balloon out of GPA pages 0-1 and back in of page 0, VMM discards, another owner's allocation (${templates.length} commands per state, no symmetry reduction)`,
-  templates: () => templates,
-  key: (state) => stableJson(state),
-};
+const started: readonly ViommuCommand[] = [
+  ...templates,
+  { kind: 'guestInvalidate', granularity: 'page', did: GUEST_DID, giovaPage: 0, mask: 0, phased: true },
+];
+const advancing: readonly ViommuCommand[] = [...started, { kind: 'advance', op: 0 }];
+
+/** The scope; `interleavings: false` leaves the started invalidation and its advances out. */
+export function viommuScope(interleavings = true): ExploreScope<ViommuState, ViommuCommand> {
+  const count = interleavings ? started.length : templates.length;
+  return {
+    description: `vIOMMU: GIOVA page 0 mapped to GPA pages 0-1, cleared and invalidated (page, domain${interleavings ? ', page started and advanced' : ''}), device reads, balloon out of GPA pages 0-1 and back in of page 0, VMM discards, another owner's allocation (${count} commands per state${interleavings ? ', and an advance while one is in flight' : ''}; no symmetry reduction)`,
+    templates: (state) => (!interleavings ? templates : state.inflight.length > 0 ? advancing : started),
+    key: (state) => stableJson(state),
+  };
+}
+
+export const viommuExploreScope: ExploreScope<ViommuState, ViommuCommand> = viommuScope();

@@ -6,6 +6,7 @@ import type { ViommuCommand, ViommuCommandKind } from '../../models/viommu/types
 import type { CommandProblem } from '../../src/design.js';
 import { commandValidator, frameOwner, pageNumber, templateValidator, upTo } from '../generic/command-schema.js';
 import type { FieldType } from '../generic/command-schema.js';
+import { ADVANCE, advanceSchema, phasedField } from '../generic/interleave.js';
 
 function pages(first: number, count: number): string {
   return count === 1 ? `page ${first}` : `pages ${first}..${first + count - 1}`;
@@ -20,7 +21,7 @@ export function formatViommuCommand(command: ViommuCommand): string {
     case 'guestInvalidate':
       switch (command.granularity) {
         case 'page':
-          return `guest invalidates GIOVA ${pages(command.giovaPage, 2 ** command.mask)} of DID ${command.did}`;
+          return `guest ${command.phased === true ? 'queues an invalidation (and a wait) of' : 'invalidates'} GIOVA ${pages(command.giovaPage, 2 ** command.mask)} of DID ${command.did}`;
         case 'domain':
           return `guest invalidates all of DID ${command.did}`;
         case 'global':
@@ -41,6 +42,8 @@ export function formatViommuCommand(command: ViommuCommand): string {
       return `other owner frees mfn ${command.mfn}`;
     case 'deviceDma':
       return `device DMA ${command.write ? 'write' : 'read'} at GIOVA page ${command.giovaPage}`;
+    case 'advance':
+      return `VMM: next phase of the trapped invalidation ${command.op}`;
   }
 }
 
@@ -64,6 +67,7 @@ const schema: Schema = {
     did: upTo(0xffff, 'a VT-d domain id is 16 bits'),
     giovaPage: pageNumber,
     mask: upTo(63, 'the address mask is 6 bits'),
+    ...phasedField,
   },
   guestBalloonOut: { gpaPage: pageNumber },
   guestBalloonIn: { gpaPage: pageNumber },
@@ -72,6 +76,7 @@ const schema: Schema = {
   allocateToOther: { owner: frameOwner },
   releaseFromOther: { mfn: pageNumber },
   deviceDma: { giovaPage: pageNumber, write: bool },
+  advance: advanceSchema[ADVANCE] as Schema['advance'],
 };
 
 export const validateViommuCommand: (command: unknown) => CommandProblem | null = commandValidator(schema);

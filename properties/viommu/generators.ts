@@ -13,6 +13,7 @@ import type { ViommuCommand, ViommuCommandKind } from '../../models/viommu/types
 import { GUEST_DID } from '../../models/viommu/types.js';
 import type { CommandSpace } from '../../src/design.js';
 import { commandSpaceOf } from '../generic/command-space.js';
+import { phasedSpace } from '../generic/interleave.js';
 import { pickOr } from '../pick.js';
 import { preferOr } from '../prefer.js';
 import type { ViommuTemplate } from './resolve.js';
@@ -77,7 +78,9 @@ function invalidation(world: ViommuWorldLayout): fc.Arbitrary<ViommuTemplate> {
   );
 }
 
-function table(world: ViommuWorldLayout): Readonly<Record<ViommuCommandKind, fc.Arbitrary<ViommuTemplate>>> {
+type GeneratedKind = Exclude<ViommuCommandKind, 'advance'>;
+
+function table(world: ViommuWorldLayout): Readonly<Record<GeneratedKind, fc.Arbitrary<ViommuTemplate>>> {
   const giovaPage = giovaPageArbitrary(world);
   const gpaPage = gpaPageArbitrary(world);
   return {
@@ -101,7 +104,7 @@ function table(world: ViommuWorldLayout): Readonly<Record<ViommuCommandKind, fc.
 }
 
 /** The guest's DMA traffic dominates; balloon requests and frame reuse come often enough to race it. */
-const weights: Readonly<Record<ViommuCommandKind, number>> = {
+const weights: Readonly<Record<GeneratedKind, number>> = {
   guestMap: 6,
   guestUnmap: 5,
   guestInvalidate: 7,
@@ -115,6 +118,17 @@ const weights: Readonly<Record<ViommuCommandKind, number>> = {
 };
 
 /** The generators over `world`'s GIOVA pages, guest RAM and frames. */
+/**
+ * The operation that takes time (`models/viommu/phased.ts`): a trapped guest invalidation, in up to
+ * five phases (the trap, then UNMAP_DMA's clear, sync and unpin, or MAP_DMA's pin and map, then the
+ * wait descriptor). One that needs more is finished by the next trap; extra advances are refused.
+ */
+export const viommuPhases: Readonly<Record<string, number>> = { guestInvalidate: 5 };
+
+/** The generators over `world`'s GIOVA pages, guest RAM and frames. */
 export function viommuCommandSpace(world: ViommuWorldLayout): CommandSpace<ViommuTemplate> {
-  return commandSpaceOf('vIOMMU', table(world), weights);
+  return {
+    ...commandSpaceOf('vIOMMU', table(world), weights),
+    interleaving: phasedSpace<ViommuTemplate>(viommuPhases),
+  };
 }

@@ -5,8 +5,9 @@
  * - A host that never unpins (VFIO's `unmap-skips-unpin`): frame accounting.
  * - VMM bugs that only hurt the guest — a shadow VMM that misses the guest's unmaps, a nested VMM
  *   that drops the guest's invalidations: the host still pins every frame the device can reach, so
- *   no isolation invariant fails (`test/viommu` shows it), and only the differential pair, which
- *   compares the two designs on the same well-behaved program, catches them.
+ *   no isolation invariant fails (`test/viommu` shows it). The differential pair, which compares
+ *   the two designs on the same well-behaved program, catches them; so does the guest's contract,
+ *   `invalidated-giova-unreachable`, on a single design.
  */
 import type { ViommuDifferentialDesign } from './differential/design.js';
 import { viommuDifferentialDesign } from './differential/design.js';

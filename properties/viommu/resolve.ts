@@ -12,6 +12,8 @@ import { dmaTargets } from '../passthrough/resolve.js';
 import { isPick, resolvePick } from '../pick.js';
 import type { Pick, Templated } from '../pick.js';
 import { resolvePreferring } from '../prefer.js';
+import { ADVANCE, resolveAdvance } from '../generic/interleave.js';
+import type { AdvanceCommand } from '../generic/interleave.js';
 
 export type ViommuTemplate = Templated<ViommuCommand>;
 export type DriverTemplate = Templated<DriverOp>;
@@ -83,6 +85,7 @@ export function resolveViommuTemplate(
   universe: PickUniverse,
   template: ViommuTemplate,
 ): ViommuCommand {
+  if (template.kind === ADVANCE) return resolveAdvance(template as AdvanceCommand, state.inflight.length);
   const command = resolveTemplate<ViommuCommand>(state.guest, universe, template);
   const giovaPages = Array.from({ length: universe.giovaPages }, (_, page) => page);
   const giova = (value: Pick, preferred: () => readonly number[]): number =>

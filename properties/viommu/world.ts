@@ -137,8 +137,9 @@ export function initViommuWorld(
   const nestedDid = nested ? bindGuestFirstLevel(host) : null;
   return {
     host: clonePassthroughState(host),
-    guest: { table: {}, ballooned: [] },
+    guest: { table: {}, ballooned: [], invalidated: [] },
     guestRam: { vaddrPage: RAM_VADDR_PAGE, pages: world.ramPages },
     nestedDid,
+    inflight: [],
   };
 }

@@ -27,6 +27,7 @@ import { refuseIneffectiveBugs } from '../generic/bug-flags.js';
 import type { BugCatalogue } from '../generic/bug-flags.js';
 import { guardResolve, guardStep } from '../generic/guard.js';
 import { gvtBugCatalogue } from '../gvt/bug-catalogue.js';
+import { xenGtActorOf, xenGtInflight } from './actors.js';
 import { explainXenGtStep } from './explain.js';
 import { xenGtExploreScope } from './explore-scope.js';
 import { formatXenGtCommand } from './format.js';
@@ -160,8 +161,17 @@ export function xenGtDesign(options: XenGtDesignOptions): XenGtDesign {
     explainStep: (transition) => explainXenGtStep(config, transition),
     // A built-in backend treats frames as identities, and the explorer may rename them.
     explore: xenGtExploreScope(config, universe, typeof options.backend === 'string'),
-    // Xen's memory and domains (copy-on-write: the same objects unless a step changed them) and
-    // the mediator's parts: every invariant's reads lie within them.
-    parts: (state) => [state.xen.memory, state.xen.domains, state.vgpu, state.guestPages, state.writeProtected],
+    // Xen's memory and domains (copy-on-write: the same objects unless a step changed them), the
+    // mediator's parts and the operations in flight: every invariant's reads lie within them.
+    parts: (state) => [
+      state.xen.memory,
+      state.xen.domains,
+      state.vgpu,
+      state.guestPages,
+      state.writeProtected,
+      state.inflight,
+    ],
+    actorOf: (state, command) => xenGtActorOf(config, state, command),
+    inflight: (state) => xenGtInflight(config, state),
   };
 }

@@ -21,7 +21,10 @@
  *   the checks that pin: the path the atomicity invariant watches);
  * - `mapForeign` by the backend of dom1's and dom2's first RAM gfn at its first empty gfn, and
  *   `unmapForeign` of its first foreign entry;
- * - `vgpuDestroy` and `vgpuCreate`.
+ * - `vgpuDestroy` and `vgpuCreate`;
+ * - operations that take time (`models/xengt/inflight.ts`): each `gttWrite` above and each
+ *   `gpuDma` started (`phased`), and an `advance` of each operation in flight. While the guest's
+ *   vCPU0 waits on a trapped write, the writes are its vCPU1's (vCPU0's would wait too).
  * Every command that the model accepts is one `check`'s generators can produce too (picks resolve
  * to the same live objects), so both search the same space and must agree on shortest lengths.
  *
@@ -50,9 +53,10 @@
  * every domain of the world.
  */
 import type { GuestQword, GvtVgpu, ShadowPte } from '../../models/gvt/types.js';
-import type { XenGtBackend, XenGtBackendName } from '../../models/xengt/backend.js';
+import type { XenBackendCall, XenGtBackend, XenGtBackendName } from '../../models/xengt/backend.js';
 import { ownGgttIndices } from '../../models/gvt/config.js';
 import type { XenGtConfig } from '../../models/xengt/config.js';
+import type { XenGtOp } from '../../models/xengt/inflight.js';
 import type { XenGtState } from '../../models/xengt/types.js';
 import type { XenDomain } from '../../models/xen/types.js';
 import type { ExploreScope } from '../../src/design.js';
@@ -66,7 +70,26 @@ const pick = (index: number): Pick => ({ pick: index });
 const GFNS = [0, 1] as const;
 const PICKS = [0, 1, 2] as const;
 
-/** The scope's command templates, in search order (see the header for what they cover). */
+/**
+ * The scope's command templates from `state`, in search order (see the header for what they
+ * cover): the fixed ones, the guest's writes by vCPU1 while vCPU0 waits on one, an advance of
+ * each operation in flight.
+ */
+export function xenGtExploreTemplatesFrom(
+  config: XenGtConfig,
+  universe: XenGtUniverse,
+): (state: XenGtState) => readonly XenGtTemplate[] {
+  const base = xenGtExploreTemplates(config, universe);
+  const byVcpu1 = base.map((template) => (template.kind === 'gttWrite' ? { ...template, vcpu: 1 } : template));
+  return (state) => {
+    if (state.inflight.length === 0) return base;
+    const vcpu0Waits = state.inflight.some((op) => op.kind === 'gttWrite' && op.vcpu === 0);
+    const advances = state.inflight.map((_, op): XenGtTemplate => ({ kind: 'advance', op }));
+    return [...(vcpu0Waits ? byVcpu1 : base), ...advances];
+  };
+}
+
+/** The scope's fixed command templates, in search order (see the header for what they cover). */
 export function xenGtExploreTemplates(config: XenGtConfig, universe: XenGtUniverse): XenGtTemplate[] {
   const entries = ownGgttIndices(config.gvt.layout).slice(0, 2);
   // Under machine addressing (lookup), the guest's first gfn past its initial RAM (empty until a
@@ -85,6 +108,9 @@ export function xenGtExploreTemplates(config: XenGtConfig, universe: XenGtUniver
   }
   for (const entry of entries) templates.push({ kind: 'gttWrite', entry, gfn: 0, present: false });
   for (const entry of entries) templates.push({ kind: 'gpuDma', entry, write: false });
+  // The same writes and reads started, left in flight after their first phase.
+  const started = templates.filter((template) => template.kind === 'gttWrite' || template.kind === 'gpuDma');
+  for (const template of started) templates.push({ ...template, phased: true });
   for (const domid of domids) {
     for (const index of PICKS) templates.push({ kind: 'decreaseReservation', domid, gfn: pick(index) });
   }
@@ -166,7 +192,9 @@ export function xenGtCanonicalState(state: XenGtState, backend: XenGtBackendName
     return { ...domain, p2m, maptrack, active };
   };
   const domains = state.xen.domains.map(renameDomain);
-  const vgpu = state.vgpu === null ? null : canonicalVgpu(state.vgpu, machine ? rename : (dmaAddr) => dmaAddr);
+  const renameAddr = machine ? rename : (dmaAddr: number): number => dmaAddr;
+  const vgpu = state.vgpu === null ? null : canonicalVgpu(state.vgpu, renameAddr);
+  const inflight = state.inflight.map((op) => canonicalOp(op, rename, renameAddr));
   const memory = state.xen.memory;
   const freeList = memory.freeList.map(rename);
   for (const frame of memory.frames) rename(frame.mfn);
@@ -182,9 +210,57 @@ export function xenGtCanonicalState(state: XenGtState, backend: XenGtBackendName
       domains,
     },
     vgpu,
+    inflight,
     guestPages: state.guestPages,
     writeProtected: state.writeProtected,
   };
+}
+
+/** An operation in flight with its frames and (machine) DMA addresses renamed. */
+function canonicalOp(op: XenGtOp, rename: (mfn: number) => number, renameAddr: (dmaAddr: number) => number): unknown {
+  if (op.kind === 'gpuDma') {
+    const { dma } = op;
+    return {
+      ...op,
+      dma: {
+        ...dma,
+        dmaAddr: dma.dmaAddr === null ? null : renameAddr(dma.dmaAddr),
+        mfn: dma.mfn === null ? null : rename(dma.mfn),
+      },
+    };
+  }
+  const mapped = op.pending.mapped;
+  return {
+    ...op,
+    pending: { ...op.pending, mapped: mapped?.ok === true ? { ...mapped, dmaAddr: renameAddr(mapped.dmaAddr) } : mapped },
+    ...(op.handOver === undefined ? {} : { handOver: op.handOver.map((call) => renameCall(call, rename)) }),
+  };
+}
+
+/** A backend call with the frame it names renamed (the calls by gfn name none). */
+function renameCall(call: XenBackendCall, rename: (mfn: number) => number): XenBackendCall {
+  return call.kind === 'map_mfn' || call.kind === 'get_page' || call.kind === 'put_page'
+    ? { ...call, mfn: rename(call.mfn) }
+    : call;
+}
+
+function callKey(call: XenBackendCall, rename: (mfn: number) => number): string {
+  const renamed = renameCall(call, rename);
+  return Object.values(renamed).join(':');
+}
+
+/** An operation in flight in the compact key, renaming as `canonicalOp` does. */
+function opKey(op: XenGtOp, rename: (mfn: number) => number, renameAddr: (dmaAddr: number) => number): string {
+  if (op.kind === 'gpuDma') {
+    const { dma } = op;
+    const addr = dma.dmaAddr === null ? '-' : String(renameAddr(dma.dmaAddr));
+    return `;D${dma.entry},${bit(dma.write)},${dma.outcome[0] ?? ''},${addr},${dma.mfn === null ? '-' : rename(dma.mfn)}`;
+  }
+  const { pending } = op;
+  const { mapped } = pending;
+  const translation = mapped === null ? '-' : mapped.ok ? `m${renameAddr(mapped.dmaAddr)}` : `e${mapped.errno}`;
+  const handOver = (op.handOver ?? []).map((call) => callKey(call, rename)).join('+');
+  return `;W${op.vcpu},${pending.index},${bit(pending.written.present)}${pending.written.gfn},${bit(pending.partialUpdate)}${bit(pending.translate)}${bit(pending.releasedOld === true)},${translation},${handOver}`;
 }
 
 const lifeCode = { running: 'r', dying: 'z', dead: 'x' } as const;
@@ -302,7 +378,11 @@ export function xenGtStateKey(
     out += '|';
   }
   const vgpu = state.vgpu;
-  out += vgpu === null ? 'V-' : vgpuKey(vgpu, machine ? rename : (dmaAddr) => dmaAddr);
+  const renameAddr = machine ? rename : (dmaAddr: number): number => dmaAddr;
+  out += vgpu === null ? 'V-' : vgpuKey(vgpu, renameAddr);
+  // The operations in flight, oldest first (their order is what an advance names).
+  out += '|I';
+  for (const op of state.inflight) out += opKey(op, rename, renameAddr);
   out += '|G';
   for (const [gfn, page] of Object.entries(state.guestPages)) out += `;${gfn}:${page.map(qwordKey).join(',')}`;
   out += `|W${state.writeProtected.join(',')}`;
@@ -326,10 +406,10 @@ export function xenGtExploreScope(
   universe: XenGtUniverse,
   renameFrames = true,
 ): ExploreScope<XenGtState, XenGtTemplate> {
-  const templates = xenGtExploreTemplates(config, universe);
+  const templates = xenGtExploreTemplatesFrom(config, universe);
   return {
-    description: `GTT entries ${ownGgttIndices(config.gvt.layout).slice(0, 2).join('–')} written with gfns 0–1 (lookup: also the first gfn past the guest RAM) or cleared, DMA reads through them; for every domain: balloon out its 1st–3rd gfn, populate its first empty gfn (lookup: the guest also its second), grant its first free ref to each domain, end access, unmap its first handle (host, device or both), destroy it; map the first granted ref (host, device, both, or host with no address); backend foreign map of another domain's RAM and unmap; vGPU destroy/create`,
-    templates: () => templates,
+    description: `GTT entries ${ownGgttIndices(config.gvt.layout).slice(0, 2).join('–')} written with gfns 0–1 (lookup: also the first gfn past the guest RAM) or cleared, DMA reads through them; for every domain: balloon out its 1st–3rd gfn, populate its first empty gfn (lookup: the guest also its second), grant its first free ref to each domain, end access, unmap its first handle (host, device or both), destroy it; map the first granted ref (host, device, both, or host with no address); backend foreign map of another domain's RAM and unmap; vGPU destroy/create; each GTT write and DMA also started, and an advance of each operation in flight`,
+    templates,
     key: (state) => xenGtStateKey(state, config.backend, { renameFrames }),
   };
 }

@@ -8,12 +8,17 @@ const addr = (value: number | null): string => (value === null ? '0' : String(va
 export function formatXenGtCommand(command: XenGtCommand): string {
   if (isGvtCommand(command)) return formatGvtCommand(command);
   switch (command.kind) {
-    case 'gttWrite':
+    case 'advance':
+      return `advance operation ${command.op} in flight`;
+    case 'gttWrite': {
+      const who = command.vcpu === undefined ? 'guest' : `guest vCPU${command.vcpu}`;
+      const started = command.phased === true ? ' (trapped; backend translates, shadow entry later)' : '';
       return command.present
-        ? `guest writes GTT entry ${command.entry} → gfn ${command.gfn}`
-        : `guest clears GTT entry ${command.entry}`;
+        ? `${who} writes GTT entry ${command.entry} → gfn ${command.gfn}${started}`
+        : `${who} clears GTT entry ${command.entry}${started}`;
+    }
     case 'gpuDma':
-      return `GPU DMA ${command.write ? 'write' : 'read'} through GTT entry ${command.entry}`;
+      return `GPU DMA ${command.write ? 'write' : 'read'} through GTT entry ${command.entry}${command.phased === true ? ' (translated at fetch, lands later)' : ''}`;
     case 'decreaseReservation':
       return `dom${command.domid} balloons out gfn ${command.gfn} (decrease_reservation)`;
     case 'populatePhysmap':

@@ -10,7 +10,9 @@ import fc from 'fast-check';
 import type { XenGtCommandKind } from '../../models/xengt/commands.js';
 import { xenGtCommandKinds, xenGtXenCommandKinds } from '../../models/xengt/commands.js';
 import type { XenGtConfig } from '../../models/xengt/config.js';
+import { xenGtPhases } from '../../models/xengt/inflight.js';
 import type { CommandSpace } from '../../src/design.js';
+import { phasedSpace } from '../generic/interleave.js';
 import { pickOr } from '../pick.js';
 import { preferOr } from '../prefer.js';
 import type { XenGtTemplate } from './resolve.js';
@@ -34,6 +36,17 @@ function domid(config: XenGtConfig, universe: XenGtUniverse): fc.Arbitrary<numbe
   );
 }
 
+/** The domain that populates a gfn: the guest, another domain, the backend, a domain that does not exist. */
+function takerDomid(config: XenGtConfig, universe: XenGtUniverse): fc.Arbitrary<number> {
+  const other = config.world.domains.findIndex((_, id) => id !== config.guestDomid && id !== config.backendDomid);
+  return fc.oneof(
+    { weight: 3, arbitrary: fc.constant(config.guestDomid) },
+    { weight: 4, arbitrary: fc.constant(other < 0 ? config.backendDomid : other) },
+    { weight: 2, arbitrary: fc.constant(config.backendDomid) },
+    { weight: 1, arbitrary: fc.constant(universe.domids - 1) },
+  );
+}
+
 /**
  * Which commands a design generates. `full`: every command of the stack. `xen`: the Xen side only
  * (Xen's operations, GTT writes, GPU DMA through the GTT) — the space the explore scope covers,
@@ -48,7 +61,10 @@ export type XenGtCommandSet = 'full' | 'xen';
  * execution, which an empty queue refuses, twice that. Tearing down ends the interesting part of a run (no vGPU, no guest), so it is a
  * quarter as frequent; swarm runs that leave a kind out still explore without it.
  */
-const weights: Readonly<Record<XenGtCommandKind, number>> = {
+/** The kinds generated: every command but the scheduler's `advance`, which generation inserts. */
+type GeneratedKind = Exclude<XenGtCommandKind, 'advance'>;
+
+const weights: Readonly<Record<GeneratedKind, number>> = {
   gttWrite: 8,
   decreaseReservation: 8,
   populatePhysmap: 8,
@@ -78,7 +94,7 @@ const weights: Readonly<Record<XenGtCommandKind, number>> = {
  * as often; tearing down a domain an eighth, and the vGPU, which ends a run's use of the GTT, a
  * sixteenth.
  */
-const xenSideWeights: Readonly<Partial<Record<XenGtCommandKind, number>>> = {
+const xenSideWeights: Readonly<Partial<Record<GeneratedKind, number>>> = {
   gttWrite: 16,
   decreaseReservation: 16,
   populatePhysmap: 16,
@@ -100,6 +116,9 @@ export function xenGtCommandSpace(
   set: XenGtCommandSet = 'full',
 ): CommandSpace<XenGtTemplate> {
   const dom = domid(config, universe);
+  // Who takes a free frame: the guest (a page it gave back comes back to it) as often as the
+  // other domains (a page it gave back goes to someone else: the reuse every race needs).
+  const taker = takerDomid(config, universe);
   const gfn = pickOr(below(universe.gfns));
   // Where a preferred pick aims (`resolve.ts`): the page the GPU uses, a frame it reaches twice.
   const aimedGfn = preferOr(below(universe.gfns));
@@ -129,16 +148,18 @@ export function xenGtCommandSpace(
     { weight: 1, arbitrary: fc.constant({ host: false, device: false }) },
   );
 
-  const arbitraries: Record<XenGtCommandKind, fc.Arbitrary<XenGtTemplate>> = {
+  const arbitraries: Record<GeneratedKind, fc.Arbitrary<XenGtTemplate>> = {
+    // The guest's two vCPUs write its GTT; each trapped write is an emulation of its own.
     gttWrite: fc.record({
       kind: fc.constant('gttWrite' as const),
       entry: preferOr(entry),
       gfn: aimedGfn,
       present: fc.oneof({ weight: 5, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+      vcpu: fc.constantFrom(0, 1),
     }),
     gpuDma: fc.record({ kind: fc.constant('gpuDma' as const), entry: preferOr(entry), write: fc.boolean() }),
     decreaseReservation: fc.record({ kind: fc.constant('decreaseReservation' as const), domid: dom, gfn: aimedGfn }),
-    populatePhysmap: fc.record({ kind: fc.constant('populatePhysmap' as const), domid: dom, gfn: aimedGfn }),
+    populatePhysmap: fc.record({ kind: fc.constant('populatePhysmap' as const), domid: taker, gfn: aimedGfn }),
     grantAccess: fc.record({
       kind: fc.constant('grantAccess' as const),
       domid: dom,
@@ -210,11 +231,14 @@ export function xenGtCommandSpace(
 
   return {
     kinds: set === 'full' ? xenGtCommandKinds : xenGtXenCommandKinds,
-    weight: (kind) => (set === 'full' ? weights : xenSideWeights)[kind as XenGtCommandKind] ?? 1,
+    weight: (kind) => (set === 'full' ? weights : xenSideWeights)[kind as GeneratedKind] ?? 1,
     arbitrary(kind: string): fc.Arbitrary<XenGtTemplate> {
-      const arbitrary = arbitraries[kind as XenGtCommandKind];
+      const arbitrary = arbitraries[kind as GeneratedKind];
       if (arbitrary === undefined) throw new Error(`xengt: no generator for command kind '${kind}'`);
       return arbitrary;
     },
+    // The backend's translation of a trapped GGTT write and the GPU's access through the GGTT
+    // take time (`models/xengt/inflight.ts`).
+    interleaving: phasedSpace<XenGtTemplate>(xenGtPhases),
   };
 }

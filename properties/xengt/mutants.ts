@@ -128,7 +128,44 @@ export const xenGtMutants: readonly XenGtDesign[] = [
     catches: ['backend-mappings-match-shadow', 'no-vgpu-no-backend-mappings'],
     description: 'skipped tidy-up: vGPU destruction leaves its mappings',
   }),
+  // Flawed orderings: each is harmless when every operation is atomic, and breaks only with
+  // another step between two phases (`models/xengt/inflight.ts`).
+  mutant({
+    xenGtBug: 'release-before-shadow',
+    catches: ['shadow-matches-guest-entry', 'cache-kref-matches-shadow-users', 'shadow-dma-addr-cached'],
+    description:
+      'a trapped GGTT write releases the address its entry held at the trap, before the shadow entry is replaced',
+  }),
+  mutant({
+    xenGtBug: 'unlocked-translate',
+    catches: ['backend-mappings-match-shadow', 'no-vgpu-no-backend-mappings'],
+    description:
+      "the vGPU's lock is dropped while the backend translates: two vCPUs' writes of one gfn both map it, one mapping is lost",
+  }),
+  mutant({
+    xenGtBug: 'unmap-puts-before-flush',
+    catches: ['no-dma-to-free-frame'],
+    description:
+      "the backend's mapping is removed with its page reference dropped before the IOTLB flush drains the GPU's access in flight",
+  }),
 ];
+
+/**
+ * Deegan's race as the thread tells it (docs/debates.md#xengt-lookup-or-map; seed 004): the
+ * backend looks the gfn up when the guest's write traps, takes its page reference only when it
+ * hands the address to the GPU (`xenGtLookupThenMapBackend`). Safe when nothing runs between the
+ * two; the guest balloons the page out and Xen gives the frame to another domain in between, and
+ * the GPU's DMA lands there. Its shortest counterexample is the thread's five steps.
+ */
+export const xenLookupThenMap: XenGtDesign = xenGtDesign({
+  id: 'xen/lookup-then-map',
+  backend: 'lookup-then-map',
+  expected: 'violates',
+  commands: 'xen',
+  description:
+    "XenGT backend looks gfn → mfn up when the guest's GTT write traps and maps that mfn, with a reference, only when it writes the shadow entry: the guest balloons the page out and Xen gives the frame to another domain in between (Deegan's race as the thread tells it)",
+  breaks: ['no-dma-to-foreign-frame'],
+});
 
 export const xenGtMediatorMutants: readonly XenGtDesign[] = [
   mutant({

@@ -8,6 +8,7 @@ import type { XenGtCommand } from '../../models/xengt/commands.js';
 import type { XenGtConfig } from '../../models/xengt/config.js';
 import type { XenGtState } from '../../models/xengt/types.js';
 import type { XenDomain } from '../../models/xen/types.js';
+import { MAX_IN_FLIGHT, resolveAdvance } from '../generic/interleave.js';
 import { resolvePick } from '../pick.js';
 import type { Pickable, Templated } from '../pick.js';
 import { resolvePreferring } from '../prefer.js';
@@ -57,6 +58,8 @@ export function resolveXenGt(
   const roots = (): number[] => state.vgpu?.mms.map((mm) => mm.rootGfn) ?? [];
 
   switch (template.kind) {
+    case 'advance':
+      return resolveAdvance({ kind: 'advance', op: plain(template.op, MAX_IN_FLIGHT) }, state.inflight.length);
     case 'gttWrite': {
       // A pick of the entry prefers one whose frame another shadow entry reaches too (rewriting
       // it releases one of two users of a frame), else one not in use, so that the entries in
@@ -71,6 +74,8 @@ export function resolveXenGt(
         entry: resolvePreferring(template.entry, aimed, own, raw(universe.gttEntries)),
         gfn: ramTarget(template.gfn),
         present: template.present,
+        ...(template.vcpu === undefined ? {} : { vcpu: plain(template.vcpu, universe.vcpus) }),
+        ...(template.phased === undefined ? {} : { phased: template.phased }),
       };
     }
     case 'gpuDma': {
@@ -85,6 +90,7 @@ export function resolveXenGt(
         kind: 'gpuDma',
         entry: resolvePreferring(template.entry, givenBack, present, raw(universe.gttEntries)),
         write: template.write,
+        ...(template.phased === undefined ? {} : { phased: template.phased }),
       };
     }
     case 'guestWritePte': {
@@ -129,11 +135,15 @@ export function resolveXenGt(
     case 'gpuExecute':
       return { kind: 'gpuExecute' };
     case 'decreaseReservation': {
-      // The guest gives back, preferably, a page the GPU uses (one the DMA cache holds).
+      // The guest gives back, preferably, a page the GPU uses or is about to: one a GGTT write in
+      // flight is translating, else one the DMA cache holds.
       const domid = plain(template.domid, universe.domids);
       const populated = gfnsWhere(domain(domid), () => true);
-      const used = (): number[] =>
-        domid === config.guestDomid ? cachedGfns(state).filter((gfn) => populated.includes(gfn)) : [];
+      const used = (): number[] => {
+        if (domid !== config.guestDomid) return [];
+        const translating = translatingGfns(state).filter((gfn) => populated.includes(gfn));
+        return translating.length > 0 ? translating : cachedGfns(state).filter((gfn) => populated.includes(gfn));
+      };
       return {
         kind: 'decreaseReservation',
         domid,
@@ -306,6 +316,11 @@ function sharingDomains(state: XenGtState): number[] {
     }
   }
   return [...sharing].sort((left, right) => left - right);
+}
+
+/** Guest pages that GGTT writes in flight are translating, oldest first. */
+function translatingGfns(state: XenGtState): number[] {
+  return state.inflight.flatMap((op) => (op.kind === 'gttWrite' && op.pending.translate ? [op.pending.written.gfn] : []));
 }
 
 /** Guest pages the vGPU's DMA cache holds (mapped for the GPU), in gfn order. */

@@ -3,16 +3,21 @@
  * corpus) and commands handed to a design through the library. Domids are `domid_t` (16 bits,
  * [X] xen/include/public/xen.h), grant refs `grant_ref_t` and handles `grant_handle_t` (32 bits,
  * [X] xen/include/public/grant_table.h); gfns and addresses are 64-bit (`xen_pfn_t`, `uint64_t`),
- * so any whole number is one; a GTT entry is a GGTT index.
+ * so any whole number is one; a GTT entry is a GGTT index. `phased` (a GGTT write, a GPU access)
+ * starts an operation left in flight, and `advance` names one by its index among those in flight.
  */
 import type { XenGtCommand, XenGtCommandKind } from '../../models/xengt/commands.js';
 import type { CommandProblem } from '../../src/design.js';
-import { commandValidator, domid, templateValidator, u32 } from '../generic/command-schema.js';
+import { commandValidator, domid, optionalUpTo, templateValidator, u32 } from '../generic/command-schema.js';
 import type { FieldType } from '../generic/command-schema.js';
+import { advanceSchema, phasedField } from '../generic/interleave.js';
 import { ggttIndex, gvtCommandSchema } from '../gvt/commands.js';
 
 type Schema = {
-  readonly [K in XenGtCommandKind]: Record<Exclude<keyof Extract<XenGtCommand, { kind: K }>, 'kind'>, FieldType>;
+  readonly [K in Exclude<XenGtCommandKind, 'advance'>]: Record<
+    Exclude<keyof Extract<XenGtCommand, { kind: K }>, 'kind'>,
+    FieldType
+  >;
 };
 
 const nat = 'whole number';
@@ -20,10 +25,12 @@ const bool = 'boolean';
 const address = 'whole number or null';
 const ref = u32('grant_ref_t');
 const handle = u32('grant_handle_t');
+/** An HVM guest has at most HVM_MAX_VCPUS (128) vCPUs, [X] xen/include/public/hvm/hvm_info_table.h. */
+const vcpu = optionalUpTo(127, 'an HVM guest has at most 128 vCPUs');
 
 const schema: Schema = {
-  gttWrite: { entry: ggttIndex, gfn: nat, present: bool },
-  gpuDma: { entry: ggttIndex, write: bool },
+  gttWrite: { entry: ggttIndex, gfn: nat, present: bool, vcpu, ...phasedField },
+  gpuDma: { entry: ggttIndex, write: bool, ...phasedField },
   decreaseReservation: { domid, gfn: nat },
   populatePhysmap: { domid, gfn: nat },
   grantAccess: { domid, ref, granteeDomid: domid, gfn: nat, readonly: bool },
@@ -46,5 +53,11 @@ const schema: Schema = {
   ...gvtCommandSchema,
 };
 
-export const validateXenGtCommand: (command: unknown) => CommandProblem | null = commandValidator(schema);
-export const validateXenGtTemplate: (template: unknown) => CommandProblem | null = templateValidator(schema);
+export const validateXenGtCommand: (command: unknown) => CommandProblem | null = commandValidator({
+  ...schema,
+  ...advanceSchema,
+});
+export const validateXenGtTemplate: (template: unknown) => CommandProblem | null = templateValidator({
+  ...schema,
+  ...advanceSchema,
+});

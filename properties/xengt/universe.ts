@@ -19,6 +19,8 @@ export interface XenGtUniverse {
   readonly tableEntries: number;
   /** PV host mappings are virtual page numbers. */
   readonly virtualPages: number;
+  /** The guest's vCPUs that write its GTT. */
+  readonly vcpus: number;
 }
 
 export function xenGtUniverse(config: XenGtConfig): XenGtUniverse {
@@ -34,5 +36,6 @@ export function xenGtUniverse(config: XenGtConfig): XenGtUniverse {
     ggttIndices: layout.ggttEntries + 1,
     tableEntries: layout.entriesPerTable,
     virtualPages: 4,
+    vcpus: 2,
   };
 }

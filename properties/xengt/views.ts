@@ -119,16 +119,32 @@ const reachMemo = pairMemo<XenGtConfig, XenGtState, readonly ReachedFrame[]>();
 
 /**
  * Every leaf shadow entry of the vGPU (GGTT entries of its ranges, PPGTT shadow leaves) and where
- * a GPU access through it lands (memoized: call it on finished states only).
+ * a GPU access through it lands, then every GPU access in flight that was translated and has not
+ * landed, with the frame it will land in (`in-flight ggtt 3`): a translated access is reach as
+ * much as an entry is (memoized: call it on finished states only).
  */
 export function reachedFrames(state: XenGtState, config: XenGtConfig): readonly ReachedFrame[] {
-  return reachMemo(config, state, () => shadowReach(state, config.gvt, xenGtHost(config)));
+  return reachMemo(config, state, () => [
+    ...shadowReach(state, config.gvt, xenGtHost(config)),
+    ...inflightReach(state),
+  ]);
 }
 
-/** A shadow entry's place in words: `GTT entry 3`, `page table gfn 2 entry 1`. */
+/** The GPU's accesses in flight that were translated to a frame, as reach. */
+export function inflightReach(state: XenGtState): ReachedFrame[] {
+  return state.inflight.flatMap((op) =>
+    op.kind === 'gpuDma' && op.dma.outcome === 'translated' && op.dma.dmaAddr !== null
+      ? [{ where: `in-flight ggtt ${op.dma.entry}`, dmaAddr: op.dma.dmaAddr, guestGfn: null, mfn: op.dma.mfn }]
+      : [],
+  );
+}
+
+/** A shadow entry's place in words: `GTT entry 3`, `page table gfn 2 entry 1`, `the GPU access in flight through GTT entry 3`. */
 export function describeShadowPlace(where: string): string {
   const ggtt = /^ggtt (\d+)$/.exec(where);
   if (ggtt !== null) return `GTT entry ${ggtt[1]}`;
+  const inflight = /^in-flight ggtt (\d+)$/.exec(where);
+  if (inflight !== null) return `the GPU access in flight through GTT entry ${inflight[1]}`;
   const spt = /^spt gfn (\d+) \[(\d+)\]$/.exec(where);
   return spt === null ? where : `page table gfn ${spt[1]} entry ${spt[2]}`;
 }

@@ -61,4 +61,25 @@ describe('minimize', () => {
     const fails = (ops: Op[]): boolean => ops.filter((o) => o.kind === 'k').length >= 2;
     expect(minimize(trace, fails)).toEqual(minimize(trace, fails));
   });
+
+  test('interleavings: a start lowered loses its flag; a start and its advance collapse to the atomic command there', () => {
+    type Step = { readonly kind: string; readonly at?: number; readonly phased?: boolean; readonly op?: number };
+    // An access that lands where its last phase runs: after the free, it is a use after free.
+    const fails = (steps: Step[]): boolean => {
+      let freed = false;
+      let pending = false;
+      for (const step of steps) {
+        if (step.kind === 'free') freed = true;
+        else if (step.kind === 'dma' && step.phased === true) pending = true;
+        else if (step.kind === 'dma' && freed) return true;
+        else if (step.kind === 'advance' && pending && freed) return true;
+      }
+      return false;
+    };
+    const trace: Step[] = [{ kind: 'dma', at: 0, phased: true }, { kind: 'free' }, { kind: 'advance', op: 0 }];
+    expect(minimize(trace, fails).commands).toEqual([{ kind: 'free' }, { kind: 'dma', at: 0 }]);
+    // A start that needs no window is written as the atomic command, without `phased: false`.
+    const early = (steps: Step[]): boolean => steps.some((step) => step.kind === 'dma');
+    expect(minimize([{ kind: 'dma', at: 0, phased: true }], early).commands).toEqual([{ kind: 'dma', at: 0 }]);
+  });
 });

@@ -62,6 +62,19 @@ function renameFrames(state: XenGtState, rename: (mfn: number) => number): XenGt
           },
     guestPages: state.guestPages,
     writeProtected: state.writeProtected,
+    // A GPU access in flight holds a frame (and under lookup a raw mfn as its DMA address).
+    inflight: state.inflight.map((op) =>
+      op.kind === 'gpuDma'
+        ? {
+            ...op,
+            dma: {
+              ...op.dma,
+              dmaAddr: op.dma.dmaAddr === null ? null : rename(op.dma.dmaAddr),
+              mfn: op.dma.mfn === null ? null : rename(op.dma.mfn),
+            },
+          }
+        : op,
+    ),
   };
 }
 

@@ -26,7 +26,7 @@ describe('viommuDesign refuses', () => {
       mode: 'shadow' as const,
       options: { vmmBugs: ['shadow-misses-unmapp' as never] },
       message:
-        'vmmBugs: "shadow-misses-unmapp" is not a bug of the vIOMMU VMM (known: shadow-misses-unmap, nested-drops-invalidation)',
+        'vmmBugs: "shadow-misses-unmapp" is not a bug of the vIOMMU VMM (known: shadow-misses-unmap, nested-drops-invalidation, shadow-completes-wait-before-unmap)',
     },
     {
       mode: 'shadow' as const,

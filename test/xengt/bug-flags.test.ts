@@ -34,7 +34,7 @@ describe('xenGtDesign refuses bugs', () => {
       what: 'an unknown backend bug',
       options: { bugs: ['map-takes-no-reff' as never] },
       message:
-        'bugs: "map-takes-no-reff" is not a bug of the XenGT backend (known: map-takes-no-ref, vgpu-destroy-skips-unmap)',
+        'bugs: "map-takes-no-reff" is not a bug of the XenGT backend (known: map-takes-no-ref, vgpu-destroy-skips-unmap, release-before-shadow, unlocked-translate, unmap-puts-before-flush)',
     },
     {
       what: 'a map-backend bug on the lookup backend',
@@ -113,7 +113,7 @@ describe('xenGtDesign refuses bugs', () => {
 
 describe('xenGtDesign refuses what is not a backend or a world', () => {
   test.for([
-    { options: { backend: 'mapp' as never }, message: "backend: expected 'map', 'lookup' or a backend" },
+    { options: { backend: 'mapp' as never }, message: "backend: expected 'map', 'lookup', 'lookup-then-map' or a backend" },
     {
       options: { backend: { ...xenGtLookupBackend, addressing: 'p2m' as never } },
       message: "addressing: 'backend-iommu' | 'machine'",

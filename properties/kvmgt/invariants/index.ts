@@ -35,7 +35,7 @@ function lift(invariant: Parameters<typeof liftVfioInvariant>[0], stateOnly = fa
 }
 
 export function kvmgtInvariants(config: KvmgtConfig): KvmgtInvariant[] {
-  const view = gvtWorldView<KvmgtState>(config.gvt);
+  const view = gvtWorldView<KvmgtState>(config.gvt, (state) => state.inflight);
   return [
     noDmaToForeignFrame,
     noDmaToFreeFrame,

@@ -15,8 +15,9 @@ export function shadowFrameOwnedByGuest(config: KvmgtConfig): KvmgtInvariant {
   return {
     name: 'shadow-frame-owned-by-guest',
     class: 'latent',
-    description: "every frame the GPU can reach through the vGPU's shadow entries is owned by its VM",
-    reads: (state) => [state.vgpu, state.hostDma, state.vfio.memory],
+    description:
+      "every frame the GPU can reach through the vGPU's shadow entries, or will reach with an access in flight, is owned by its VM",
+    reads: (state) => [state.vgpu, state.hostDma, state.vfio.memory, state.inflight],
     check({ after }) {
       for (const reached of reachedFrames(after, config)) {
         if (reached.mfn === null) continue;
@@ -37,8 +38,9 @@ export function shadowFramePinned(config: KvmgtConfig): KvmgtInvariant {
   return {
     name: 'shadow-frame-pinned',
     class: 'latent',
-    description: "every frame the GPU can reach through the vGPU's shadow entries is pinned in the container",
-    reads: (state) => [state.vgpu, state.hostDma, state.vfio],
+    description:
+      "every frame the GPU can reach through the vGPU's shadow entries, or will reach with an access in flight, is pinned in the container",
+    reads: (state) => [state.vgpu, state.hostDma, state.vfio, state.inflight],
     check({ after }) {
       const pinned = pinnedFrames(after);
       for (const reached of reachedFrames(after, config)) {

@@ -188,27 +188,37 @@ export const grantWritingMatchesPins: XenGtInvariant = {
 
 /**
  * A backend whose DMA addresses are its own gfns (the map backend): the backend's pool holds
- * exactly one mapping per DMA cache entry, at the entry's DMA address, of the entry's guest page.
- * (A backend of machine addressing, such as lookup, maps nothing.)
+ * exactly one mapping per DMA cache entry, at the entry's DMA address, of the entry's guest page —
+ * or per GGTT write in flight whose translation mapped a page and whose cache entry the shadow
+ * write will make (`models/gvt/ggtt.ts`). (A backend of machine addressing, such as lookup, maps
+ * nothing.)
  */
 export function backendMappingsMatchShadow(config: XenGtConfig): XenGtInvariant {
   return {
     name: 'backend-mappings-match-shadow',
     class: 'accounting',
     description:
-      "the map backend's pool mappings are exactly the DMA cache's addresses, each mapping its entry's guest page",
-    reads: (state) => [backendP2m(state.xen, config.backendDomid), ...vgpuTables(state.vgpu, 'cache')],
+      "the map backend's pool mappings are exactly the DMA cache's addresses and those of the GGTT writes in flight, each mapping its entry's guest page",
+    reads: (state) => [
+      backendP2m(state.xen, config.backendDomid),
+      state.inflight,
+      ...vgpuTables(state.vgpu, 'cache'),
+    ],
     check({ after }) {
       if (config.backend.addressing !== 'backend-iommu') return null;
       const cache = Object.values(after.vgpu?.cache ?? {});
       const pool = after.xen.domains[config.backendDomid]?.p2m ?? {};
       const usersByAddr = new Map<number, number>();
-      for (const entry of cache) usersByAddr.set(entry.dmaAddr, (usersByAddr.get(entry.dmaAddr) ?? 0) + 1);
+      const use = (dmaAddr: number): void => {
+        usersByAddr.set(dmaAddr, (usersByAddr.get(dmaAddr) ?? 0) + 1);
+      };
+      for (const entry of cache) use(entry.dmaAddr);
+      for (const op of after.inflight) if (op.kind === 'gttWrite' && op.pending.mapped?.ok === true) use(op.pending.mapped.dmaAddr);
       for (const dfn of backendPoolMappings(after, config)) {
         const users = usersByAddr.get(dfn) ?? 0;
         if (users === 1) continue;
         return {
-          message: `backend mapping at dom${config.backendDomid} gfn ${dfn} is the DMA address of ${users} DMA cache entries`,
+          message: `backend mapping at dom${config.backendDomid} gfn ${dfn} is the DMA address of ${users} DMA cache entries or GGTT writes in flight`,
           actual: `${users} cache entries`,
           expected: '1 cache entry',
         };

@@ -22,9 +22,10 @@ type XenGtInvariant = Invariant<XenGtState, XenGtCommand>;
 
 /**
  * What a latent check reads: the tables whose leaf entries `reachedFrames` follows (it also notes
- * the guest's entries, unchecked here) and `more` of Xen's parts, or nothing at all while no
- * shadow entry holds a DMA address: then nothing is reachable and the check holds whatever Xen
- * does, which is so in most states (no vGPU, or only scratch entries).
+ * the guest's entries, unchecked here), the GPU's accesses in flight, and `more` of Xen's parts —
+ * or nothing at all while no shadow entry holds a DMA address and no access is in flight: then
+ * nothing is reachable and the check holds whatever Xen does, which is so in most states (no
+ * vGPU, or only scratch entries).
  */
 function reachReads(
   state: XenGtState,
@@ -32,8 +33,9 @@ function reachReads(
   more: (xen: XenGtState['xen']) => readonly unknown[],
 ): readonly unknown[] {
   const vgpu = state.vgpu;
-  if (vgpu === null || shadowUses(vgpu, config.gvt, state.guestPages).length === 0) return [];
-  return [vgpu.ggttHost, vgpu.spts, ...more(state.xen)];
+  const uses = vgpu === null ? 0 : shadowUses(vgpu, config.gvt, state.guestPages).length;
+  if (uses === 0 && !state.inflight.some((op) => op.kind === 'gpuDma')) return [];
+  return [vgpu?.ggttHost, vgpu?.spts, state.inflight, ...more(state.xen)];
 }
 
 /** What the holders of a frame are counted from, and the frames' owners. */
@@ -48,7 +50,8 @@ export function shadowFrameOwnedByGuest(config: XenGtConfig): XenGtInvariant {
   return {
     name: 'shadow-frame-owned-by-guest',
     class: 'latent',
-    description: "every frame reachable through the vGPU's shadow entries is owned by the vGPU's guest",
+    description:
+      "every frame reachable through the vGPU's shadow entries, or by a GPU access translated and in flight, is owned by the vGPU's guest",
     reads: (state) => reachReads(state, config, translation),
     check({ after }) {
       for (const { where, mfn } of reachedFrames(after, config)) {
@@ -72,7 +75,7 @@ export function shadowFrameHeldByBackend(config: XenGtConfig): XenGtInvariant {
     name: 'shadow-frame-held-by-backend',
     class: 'latent',
     description:
-      "every frame reachable through the vGPU's shadow entries is kept alive by a reference of the backend, which the guest cannot drop",
+      "every frame reachable through the vGPU's shadow entries, or by a GPU access translated and in flight, is kept alive by a reference of the backend, which the guest cannot drop",
     reads: (state) => reachReads(state, config, holdersAndMemory),
     check({ after }) {
       const reached = reachedFrames(after, config);
