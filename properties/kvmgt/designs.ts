@@ -85,6 +85,11 @@ export const kvmgtUnmapUnlocked = kvmgtDesign({
   expected: 'violates',
   unmapLock: 'none',
   description:
-    "the sound dma_unmap op taking no lock: it also runs inside intel_gvt_dma_map_guest_page, between the pin and map and the cache insert, finds no entry for the page just pinned, and UNMAP_DMA retries until BUG_ON (atomic, it holds)",
-  breaks: ['no-kernel-crash', 'failed-op-leaves-state-unchanged', 'shadow-matches-guest-entry', 'shadow-dma-addr-cached'],
+    'the sound dma_unmap op taking no lock: it also runs inside intel_gvt_dma_map_guest_page, between the pin and map and the cache insert, finds no entry for the page just pinned, and UNMAP_DMA retries until BUG_ON (atomic, it holds)',
+  breaks: [
+    'no-kernel-crash',
+    'failed-op-leaves-state-unchanged',
+    'shadow-matches-guest-entry',
+    'shadow-dma-addr-cached',
+  ],
 });

@@ -177,13 +177,14 @@ const weights: Readonly<Record<string, number>> = {
 /**
  * The phases of each kind that takes time, in a design (`models/gvt/inflight.ts`): a guest store
  * lands, its notifier translates, (the map's insert, where the op takes no cache lock,) its shadow
- * entry is written; a PPGTT is translated, (inserted,) written; a shadowed batch is read twice; a
+ * entry is written; a GGTT write is translated, (inserted,) written; a PPGTT is translated, (inserted,) written; a shadowed batch is read twice; a
  * GPU access walks, then lands. A batch command stored into a page table is not started on its
  * own: its handler translates nothing (a command is never a present entry), so it has no window.
  */
 export function kvmgtPhases(config: Pick<KvmgtConfig, 'unmapLock' | 'gvt'>): Readonly<Record<string, number>> {
   const deferred = config.unmapLock === 'none' ? 1 : 0;
   return {
+    ggttWrite: 2 + deferred,
     guestWritePte: 3 + deferred,
     ppgttCreate: 2 + deferred,
     submitBatch: config.gvt.cmdbuf === 'scan-in-place' ? 1 : 2,
