@@ -14,7 +14,7 @@ import { isPresentPte } from '../../models/gvt/ppgtt.js';
 import type { KvmgtCommand, KvmgtState } from '../../models/kvmgt/types.js';
 import { type1Backend } from '../../models/vfio/state.js';
 import type { CommandSpace } from '../../src/design.js';
-import { pickOr, resolvePick } from '../pick.js';
+import { isPick, pickOr, resolvePick } from '../pick.js';
 import type { Pickable } from '../pick.js';
 import { preferOr, resolvePreferring } from '../prefer.js';
 import { ADVANCE, phasedSpace, resolveAdvance } from '../generic/interleave.js';
@@ -154,16 +154,16 @@ function table(world: KvmgtWorld): Readonly<Record<GeneratedKind, fc.Arbitrary<K
  * the VMM's memory changes and the vGPU's lifecycle are rarer.
  */
 const weights: Readonly<Record<string, number>> = {
-  ggttWrite: 12,
+  ggttWrite: 16,
   guestWritePte: 20,
-  guestWriteCmd: 12,
+  guestWriteCmd: 16,
   ppgttCreate: 20,
   ppgttDestroy: 2,
-  submitBatch: 8,
+  submitBatch: 12,
   gpuExecute: 10,
   gpuDma: 8,
   gpuDmaPpgtt: 10,
-  vmmUnmapRam: 8,
+  vmmUnmapRam: 12,
   vmmMapRam: 4,
   vmmUnplugRam: 2,
   vmmPlugRam: 2,
@@ -232,12 +232,16 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
       return { ...template, gfn: resolvePreferring(template.gfn, fresh, ram, asIs) };
     }
     case 'guestWritePte': {
-      // A pick is a page the mediator shadows; a high one prefers the page a store in flight
-      // reached (another vCPU races it), else a page table (its entries are leaves: the handler
-      // maps the page an entry names, the window the VMM's unmap aims at).
+      // A pick is a page the mediator shadows; a high one prefers the entry a store in flight
+      // reached, or a table a PPGTT's shadowing in flight translates (another vCPU races it), else
+      // a page table (its entries are leaves: the handler maps the page an entry names, the window
+      // the VMM's unmap aims at). A store racing another one takes the entry it reached.
       const spts = Object.values(vgpu?.spts ?? {});
+      const storing = state.inflight.flatMap((op) => (op.kind === 'guestWritePte' ? [op] : []));
       const leaves = (): number[] => {
-        const racing = state.inflight.flatMap((op) => (op.kind === 'guestWritePte' ? [op.gfn] : []));
+        const racing = state.inflight.flatMap((op) =>
+          op.kind === 'guestWritePte' ? [op.gfn] : op.kind === 'ppgttCreate' ? [op.rootGfn] : [],
+        );
         return racing.length > 0 ? racing : spts.filter((spt) => spt.level === 'pt').map((spt) => spt.gfn);
       };
       const gfn = resolvePreferring(
@@ -246,12 +250,14 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
         spts.map((spt) => spt.gfn),
         asIs,
       );
+      const raced = isPick(template.gfn) ? storing.find((op) => op.gfn === gfn) : undefined;
       // The entry's target prefers, but in a page table, a page holding entries of its own: the
       // guest builds a directory over a table.
       const ram = Array.from({ length: world.ramPages }, (_, page) => page);
       const tables = (): number[] =>
         vgpu?.spts[gfn]?.level === 'pt' ? [] : preparedTables(state, world.ramPages).filter((page) => page !== gfn);
-      return { ...template, gfn, targetGfn: resolvePreferring(template.targetGfn, tables, ram, asIs) };
+      const targetGfn = resolvePreferring(template.targetGfn, tables, ram, asIs);
+      return { ...template, gfn, index: raced?.index ?? template.index, targetGfn };
     }
     case 'guestWriteCmd': {
       // Once a batch is queued, a pick of the operand prefers what the scanner refuses (the host's
