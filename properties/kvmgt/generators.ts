@@ -154,16 +154,16 @@ function table(world: KvmgtWorld): Readonly<Record<GeneratedKind, fc.Arbitrary<K
  * the VMM's memory changes and the vGPU's lifecycle are rarer.
  */
 const weights: Readonly<Record<string, number>> = {
-  ggttWrite: 16,
+  ggttWrite: 12,
   guestWritePte: 20,
-  guestWriteCmd: 16,
+  guestWriteCmd: 12,
   ppgttCreate: 20,
   ppgttDestroy: 2,
-  submitBatch: 12,
+  submitBatch: 8,
   gpuExecute: 10,
   gpuDma: 8,
   gpuDmaPpgtt: 10,
-  vmmUnmapRam: 12,
+  vmmUnmapRam: 8,
   vmmMapRam: 4,
   vmmUnplugRam: 2,
   vmmPlugRam: 2,
@@ -184,7 +184,10 @@ const weights: Readonly<Record<string, number>> = {
 export function kvmgtPhases(config: Pick<KvmgtConfig, 'unmapLock' | 'gvt'>): Readonly<Record<string, number>> {
   const deferred = config.unmapLock === 'none' ? 1 : 0;
   return {
-    ggttWrite: 2 + deferred,
+    // Under the vGPU lock (`unmapLock: 'vgpu'`) nothing a random run draws can run inside a GGTT
+    // write's window (the op waits for the lock), so only the designs whose op can are preempted
+    // there; the explore scope starts it in every design.
+    ggttWrite: config.unmapLock === 'vgpu' ? 1 : 2 + deferred,
     guestWritePte: 3 + deferred,
     ppgttCreate: 2 + deferred,
     submitBatch: config.gvt.cmdbuf === 'scan-in-place' ? 1 : 2,
@@ -244,12 +247,18 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
         );
         return racing.length > 0 ? racing : spts.filter((spt) => spt.level === 'pt').map((spt) => spt.gfn);
       };
-      const gfn = resolvePreferring(
-        template.gfn,
-        leaves,
-        spts.map((spt) => spt.gfn),
-        asIs,
-      );
+      // While a store waits for its notifier, an even low pick races it too: the window the
+      // handler's re-read of the guest entry is for.
+      const waiting = storing.filter((op) => op.phase === 'handle');
+      const racingPick = isPick(template.gfn) && template.gfn.pick % 2 === 0 ? waiting[0] : undefined;
+      const gfn =
+        racingPick?.gfn ??
+        resolvePreferring(
+          template.gfn,
+          leaves,
+          spts.map((spt) => spt.gfn),
+          asIs,
+        );
       const raced = isPick(template.gfn) ? storing.find((op) => op.gfn === gfn) : undefined;
       // The entry's target prefers, but in a page table, a page holding entries of its own: the
       // guest builds a directory over a table.
