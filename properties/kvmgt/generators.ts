@@ -250,7 +250,7 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
       // While a store waits for its notifier, an even low pick races it too: the window the
       // handler's re-read of the guest entry is for.
       const waiting = storing.filter((op) => op.phase === 'handle');
-      const racingPick = isPick(template.gfn) && template.gfn.pick % 2 === 0 ? waiting[0] : undefined;
+      const racingPick = isPick(template.gfn) && template.gfn.pick % 4 !== 3 ? waiting[0] : undefined;
       const gfn =
         racingPick?.gfn ??
         resolvePreferring(
@@ -265,7 +265,10 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
       const ram = Array.from({ length: world.ramPages }, (_, page) => page);
       const tables = (): number[] =>
         vgpu?.spts[gfn]?.level === 'pt' ? [] : preparedTables(state, world.ramPages).filter((page) => page !== gfn);
-      const targetGfn = resolvePreferring(template.targetGfn, tables, ram, asIs);
+      const resolved = resolvePreferring(template.targetGfn, tables, ram, asIs);
+      // A racing store writes another value than the one it races (the same one races nothing).
+      const same = raced?.qword.kind === 'pte' && raced.qword.present && raced.qword.gfn === resolved;
+      const targetGfn = same && template.present ? (resolved + 1) % world.ramPages : resolved;
       return { ...template, gfn, index: raced?.index ?? template.index, targetGfn };
     }
     case 'guestWriteCmd': {
