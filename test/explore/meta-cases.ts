@@ -67,8 +67,21 @@ const flawed: readonly AnyDesign[] = [
   ...differentialMutants,
 ];
 
+/**
+ * Flawed designs compared only when `DMAPROP_EXPLORE_DEEP=1`: their shortest counterexample is
+ * within depth 4 but the scope is wide there, and the comparison alone takes longer than the
+ * default tier allows. Each was compared when it was added, with the figures given.
+ */
+const DEEP_ONLY: Readonly<Record<string, string>> = {
+  // check (seed 1, 500 runs) shrinks no-dma-to-foreign-frame to 4 steps (submission started,
+  // the other vCPU's store, the copy, the GPU runs it); explore finds 4 at depth 4 (about 17 s).
+  'cmdbuf/scan-then-copy': 'no-dma-to-foreign-frame: 4 = 4, explore to depth 4 takes about 17 s',
+};
+
 /** Flawed designs whose stack declares an explore scope: these are compared. */
-export const flawedDesigns: readonly AnyDesign[] = flawed.filter((design) => design.explore !== undefined);
+export const flawedDesigns: readonly AnyDesign[] = flawed.filter(
+  (design) => design.explore !== undefined && (META_DEPTH > 4 || DEEP_ONLY[design.id] === undefined),
+);
 
 /** Flawed designs of stacks with no explore scope yet: listed as to-do, not compared. */
 export const unexploredDesigns: readonly AnyDesign[] = flawed.filter((design) => design.explore === undefined);
