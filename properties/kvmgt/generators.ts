@@ -7,7 +7,7 @@
 import fc from 'fast-check';
 import { ownGgttIndices } from '../../models/gvt/config.js';
 import type { GvtLayout } from '../../models/gvt/config.js';
-import { OTHER_OWNER } from '../../models/kvmgt/config.js';
+import { OTHER_OWNER, RAM_VADDR_PAGE } from '../../models/kvmgt/config.js';
 import type { KvmgtConfig, KvmgtWorld } from '../../models/kvmgt/config.js';
 import { pendingShadows } from '../../models/gvt/inflight.js';
 import { isPresentPte } from '../../models/gvt/ppgtt.js';
@@ -39,7 +39,7 @@ export type KvmgtTemplate =
   | WithPick<KvmgtCommand, 'submitBatch', 'ggttIndex'>
   | WithPick<KvmgtCommand, 'gpuDma', 'entry'>
   | WithPick<KvmgtCommand, 'ppgttCreate' | 'ppgttDestroy' | 'gpuDmaPpgtt', 'rootGfn'>
-  | WithPick<KvmgtCommand, 'vmmUnmapRam' | 'vmmUnplugRam', 'gfn'>
+  | WithPick<KvmgtCommand, 'vmmUnmapRam' | 'vmmUnplugRam' | 'vmmPlugRam', 'gfn'>
   | WithPick<KvmgtCommand, 'otherVmRelease', 'mfn'>;
 
 /** Kinds the generators draw (an `advance` is the engine's to insert). */
@@ -65,6 +65,7 @@ function table(world: KvmgtWorld): Readonly<Record<GeneratedKind, fc.Arbitrary<K
     { weight: 12, arbitrary: fc.nat({ max: layout.ggttEntries - 1 }) },
     { weight: 1, arbitrary: fc.constant(layout.ggttEntries) },
   );
+  const ownIndex = fc.integer({ min: layout.aperture.start, max: layout.hidden.end - 1 });
   const anyTableIndex = fc.nat({ max: layout.entriesPerTable - 1 });
   // Page-table entries: mostly the first of a table, so that the guest's stores meet the entries it
   // wrote before and the mediator shadows (commands stay spread: a batch runs past its first).
@@ -92,7 +93,8 @@ function table(world: KvmgtWorld): Readonly<Record<GeneratedKind, fc.Arbitrary<K
   return {
     ggttWrite: fc
       .record({
-        index: ggttIndex,
+        // Mostly the vGPU's own entries (the mediator translates those), sometimes any.
+        index: fc.oneof({ weight: 3, arbitrary: ownIndex }, { weight: 1, arbitrary: ggttIndex }),
         gfn: preferOr(surfaceGfn),
         present: fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
         access: fc.constantFrom(
@@ -133,7 +135,7 @@ function table(world: KvmgtWorld): Readonly<Record<GeneratedKind, fc.Arbitrary<K
     vmmUnmapRam: aimedRamRange.map((range) => ({ kind: 'vmmUnmapRam', ...range })),
     vmmMapRam: ramRange.map((range) => ({ kind: 'vmmMapRam', ...range })),
     vmmUnplugRam: aimedRamRange.map((range) => ({ kind: 'vmmUnplugRam', ...range })),
-    vmmPlugRam: ramRange.map((range) => ({ kind: 'vmmPlugRam', ...range })),
+    vmmPlugRam: aimedRamRange.map((range) => ({ kind: 'vmmPlugRam', ...range })),
     otherVmAllocate: fc.constant({ kind: 'otherVmAllocate' }),
     otherVmRelease: pickOr(fc.nat({ max: world.frames - 1 })).map((mfn) => ({ kind: 'otherVmRelease', mfn })),
     vgpuCreate: fc.constant({ kind: 'vgpuCreate' }),
@@ -154,16 +156,16 @@ function table(world: KvmgtWorld): Readonly<Record<GeneratedKind, fc.Arbitrary<K
  * the VMM's memory changes and the vGPU's lifecycle are rarer.
  */
 const weights: Readonly<Record<string, number>> = {
-  ggttWrite: 12,
+  ggttWrite: 16,
   guestWritePte: 20,
-  guestWriteCmd: 12,
+  guestWriteCmd: 20,
   ppgttCreate: 20,
   ppgttDestroy: 2,
-  submitBatch: 8,
+  submitBatch: 12,
   gpuExecute: 10,
   gpuDma: 8,
   gpuDmaPpgtt: 10,
-  vmmUnmapRam: 8,
+  vmmUnmapRam: 16,
   vmmMapRam: 4,
   vmmUnplugRam: 2,
   vmmPlugRam: 2,
@@ -277,7 +279,8 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
       const own = ownGgttIndices(layout);
       const all = Array.from({ length: layout.ggttEntries }, (_, index) => index);
       const submitting = state.inflight.some((op) => op.kind === 'submitBatch');
-      const aimed = (vgpu?.workloads.length ?? 0) > 0 || submitting ? all.filter((index) => !own.includes(index)) : [];
+      // Otherwise it prefers the vGPU's own (a batch the scanner accepts, to be submitted later).
+      const aimed = (vgpu?.workloads.length ?? 0) > 0 || submitting ? all.filter((index) => !own.includes(index)) : own;
       return {
         ...template,
         gfn: resolvePick(template.gfn, batchPages(state, layout), asIs),
@@ -321,6 +324,20 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
       );
       return { ...template, gfn: resolvePreferring(template.gfn, () => preferred, live, asIs) };
     }
+    case 'vmmPlugRam': {
+      // A pick prefers RAM the VMM unplugged (a plug elsewhere is refused, EEXIST).
+      const sectionPages = world.ramSectionPages;
+      const sections = template.npages === sectionPages;
+      const width = sections ? sectionPages : 1;
+      const live = Array.from({ length: world.ramPages / width }, (_, index) => index * width);
+      const unplugged = (): number[] =>
+        live.filter((gfn) =>
+          Array.from({ length: width }, (_, page) => RAM_VADDR_PAGE + gfn + page).every(
+            (vaddrPage) => state.vfio.process.pages[vaddrPage] === undefined,
+          ),
+        );
+      return { ...template, gfn: resolvePreferring(template.gfn, unplugged, live, asIs) };
+    }
     case 'otherVmRelease': {
       const frames = state.vfio.otherAllocations
         .filter((allocation) => allocation.owner === OTHER_OWNER)
@@ -328,7 +345,6 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
       return { ...template, mfn: resolvePick(template.mfn, frames, asIs) };
     }
     case 'vmmMapRam':
-    case 'vmmPlugRam':
     case 'otherVmAllocate':
     case 'vgpuCreate':
     case 'vgpuDestroy':
@@ -352,12 +368,14 @@ function presentEntries(state: KvmgtState, layout: GvtLayout): number[] {
 }
 
 /**
- * Where batch buffers live: the pages of queued workloads (an adversarial guest rewrites a buffer
- * in flight), else the pages the vGPU's present GGTT entries name.
+ * Where batch buffers live: the page of a submission in flight, the pages of queued workloads (an
+ * adversarial guest rewrites a buffer in flight), else the pages the vGPU's present GGTT entries name.
  */
 function batchPages(state: KvmgtState, layout: GvtLayout): number[] {
+  // A submission between its two reads of the buffer is the window: its page first and alone.
   const submitting = state.inflight.flatMap((op) => (op.kind === 'submitBatch' ? [op.batchGfn] : []));
-  const queued = [...submitting, ...(state.vgpu?.workloads.map((workload) => workload.batchGfn) ?? [])];
+  if (submitting.length > 0) return submitting;
+  const queued = state.vgpu?.workloads.map((workload) => workload.batchGfn) ?? [];
   if (queued.length > 0) return queued;
   return presentEntries(state, layout).map((index) => state.vgpu?.ggttGuest[index]?.gfn ?? 0);
 }
