@@ -162,7 +162,7 @@ const weights: Readonly<Record<string, number>> = {
   ppgttCreate: 20,
   ppgttDestroy: 2,
   submitBatch: 12,
-  gpuExecute: 10,
+  gpuExecute: 12,
   gpuDma: 8,
   gpuDmaPpgtt: 10,
   vmmUnmapRam: 16,
@@ -279,8 +279,7 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
       const own = ownGgttIndices(layout);
       const all = Array.from({ length: layout.ggttEntries }, (_, index) => index);
       const submitting = state.inflight.some((op) => op.kind === 'submitBatch');
-      // Otherwise it prefers the vGPU's own (a batch the scanner accepts, to be submitted later).
-      const aimed = (vgpu?.workloads.length ?? 0) > 0 || submitting ? all.filter((index) => !own.includes(index)) : own;
+      const aimed = (vgpu?.workloads.length ?? 0) > 0 || submitting ? all.filter((index) => !own.includes(index)) : [];
       return {
         ...template,
         gfn: resolvePick(template.gfn, batchPages(state, layout), asIs),
