@@ -283,7 +283,10 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
       return {
         ...template,
         gfn: resolvePick(template.gfn, batchPages(state, layout), asIs),
-        ggttIndex: resolvePreferring(template.ggttIndex, () => aimed, all, asIs),
+        // Between a submission's two reads every pick aims at the host's range: the window.
+        ggttIndex: submitting
+          ? resolvePick(template.ggttIndex, aimed, asIs)
+          : resolvePreferring(template.ggttIndex, () => aimed, all, asIs),
       };
     }
     case 'submitBatch':
