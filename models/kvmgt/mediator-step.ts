@@ -1,9 +1,9 @@
 /**
  * The mediator's commands on KVMGT, and the phases of its operations in flight (issue
  * "Interleavings"; `models/gvt/inflight.ts` says where each splits, after Linux v6.12). A guest
- * store, a PPGTT's creation, a batch submission and a GPU access through the PPGTT started with
- * `phased: true` run their first phase and stay in flight on the vCPU (or the GPU) that runs
- * them; `advance` runs the next phase of one of them. Without the flag they run every phase at
+ * store, a GGTT write (`models/gvt/ggtt-phased.ts`), a PPGTT's creation, a batch submission and a
+ * GPU access through the PPGTT started with `phased: true` run their first phase and stay in
+ * flight on the vCPU (or the GPU) that runs them; `advance` runs the next phase of one of them. Without the flag they run every phase at
  * once, as they always did. `schedule.ts` says who runs what and what waits for the vGPU lock.
  */
 import { applyGvtCommand, isWellFormed, storeOf } from '../gvt/commands.js';
