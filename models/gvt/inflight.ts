@@ -13,6 +13,12 @@
  *   drops it on return); only then is the shadow entry written and the old one released
  *   (`ppgtt_set_shadow_entry`, `ppgtt_handle_guest_entry_removal`): `handle` | `shadow`. The vGPU's
  *   `dma_unmap` op (`intel_vgpu_dma_unmap`) takes `cache_lock` only, so it can run in that window.
+ * - A GGTT write through the trapped MMIO range (`gtt.c emulate_ggtt_mmio_write`, under the vGPU
+ *   lock `intel_vgpu_emulate_mmio_write` holds): the new entry's page is translated
+ *   (`intel_gvt_dma_map_guest_page`, `cache_lock` taken and dropped), and only then are the guest's
+ *   and the host's entries written and the old one released (`ggtt_set_guest_entry`,
+ *   `ggtt_set_host_entry`, `ggtt_invalidate_pte`): `translate` | `shadow`, the same window for the
+ *   `dma_unmap` op as a trapped store's.
  * - Shadowing a PPGTT (`shadow_ppgtt_mm` → `ppgtt_populate_spt_by_guest_entry` →
  *   `ppgtt_populate_spt`): the same translate, then write, per entry, under the vGPU lock.
  * - A batch submission with a shadow copy (`cmd_parser.c find_bb_size`, then `perform_bb_shadow`
@@ -21,14 +27,17 @@
  * - A GPU access through the PPGTT: the GPU walks the shadow tables (its TLB keeps the DMA
  *   address), and the host IOMMU translates the address when the access reaches the bus.
  */
-import type { GuestQword, ShadowPte } from './types.js';
+import type { GuestPte, GuestQword, ShadowPte } from './types.js';
+
+/** `PendingShadow.sptGfn` of a GGTT entry's translation: the GGTT, not a page table. */
+export const GGTT_SLOT = -1;
 
 /**
  * A shadow entry translated and not yet written: a leaf's DMA address (one DMA cache reference
  * of guest page `gfn`) or a non-leaf's shadow table of page `gfn` (one reference on that spt).
  */
 export interface PendingShadow {
-  /** The shadow table the entry goes into, by its guest gfn, and the entry's index there. */
+  /** The shadow table the entry goes into, by its guest gfn (`GGTT_SLOT`: the GGTT), and the entry's index there. */
   readonly sptGfn: number;
   readonly index: number;
   readonly pte: ShadowPte;
@@ -68,6 +77,22 @@ export interface PpgttCreateOp {
   readonly pending: readonly PendingShadow[];
 }
 
+/** A GGTT write emulated under the vGPU lock: its page translated, the guest's and host's entries not yet written. */
+export interface GgttWriteOp {
+  readonly kind: 'ggttWrite';
+  readonly vcpu: number;
+  readonly index: number;
+  /** The guest's entry as written (its copy is updated in the last phase). */
+  readonly written: GuestPte;
+  /** The first half of a 4-byte write: the host entry goes to scratch. */
+  readonly partialUpdate: boolean;
+  readonly phase: 'insert' | 'shadow';
+  /** The translation failed (the host entry goes to scratch, the error reported). */
+  readonly mapError: string | null;
+  /** The entry's translation (`sptGfn` `GGTT_SLOT`), when present and whole and mapped. */
+  readonly pending: readonly PendingShadow[];
+}
+
 /** A privileged batch submission between its two reads of the guest's buffer. */
 export interface SubmitOp {
   readonly kind: 'submitBatch';
@@ -93,7 +118,7 @@ export interface GpuDmaOp {
   readonly phase: 'access';
 }
 
-export type GvtOp = StoreOp | PpgttCreateOp | SubmitOp | GpuDmaOp;
+export type GvtOp = StoreOp | GgttWriteOp | PpgttCreateOp | SubmitOp | GpuDmaOp;
 
 /** The guest vCPU an operation runs on, or null for the GPU's. */
 export function vcpuOf(op: GvtOp): number | null {
@@ -110,6 +135,7 @@ export function holdsVgpuLock(op: GvtOp): boolean {
     case 'guestWritePte':
     case 'guestWriteCmd':
       return op.phase !== 'handle';
+    case 'ggttWrite':
     case 'ppgttCreate':
     case 'submitBatch':
       return true;
@@ -128,7 +154,10 @@ export function unsettledEntries(ops: readonly GvtOp[]): Set<string> {
   const keys = new Set<string>();
   for (const op of ops) {
     if (op.kind === 'guestWritePte' || op.kind === 'guestWriteCmd') keys.add(`${op.gfn}:${op.index}`);
-    if ('pending' in op) for (const pending of op.pending) keys.add(`${pending.sptGfn}:${pending.index}`);
+    if ('pending' in op) {
+      for (const pending of op.pending)
+        if (pending.sptGfn !== GGTT_SLOT) keys.add(`${pending.sptGfn}:${pending.index}`);
+    }
   }
   return keys;
 }

@@ -63,7 +63,7 @@ export function releasePending<W extends GvtWorld>(
  * A leaf's translation (`ppgtt_populate_shadow_entry`, 4K: `intel_gvt_dma_map_guest_page`) into
  * `out`; an errno when the page cannot be mapped (nothing added).
  */
-function translateLeaf<W extends GvtWorld>(
+export function translateLeaf<W extends GvtWorld>(
   world: W,
   host: GvtHost<W>,
   config: GvtConfig,

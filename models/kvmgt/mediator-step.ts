@@ -1,13 +1,15 @@
 /**
  * The mediator's commands on KVMGT, and the phases of its operations in flight (issue
  * "Interleavings"; `models/gvt/inflight.ts` says where each splits, after Linux v6.12). A guest
- * store, a PPGTT's creation, a batch submission and a GPU access through the PPGTT started with
- * `phased: true` run their first phase and stay in flight on the vCPU (or the GPU) that runs
- * them; `advance` runs the next phase of one of them. Without the flag they run every phase at
+ * store, a GGTT write (`models/gvt/ggtt-phased.ts`), a PPGTT's creation, a batch submission and a
+ * GPU access through the PPGTT started with `phased: true` run their first phase and stay in
+ * flight on the vCPU (or the GPU) that runs them; `advance` runs the next phase of one of them. Without the flag they run every phase at
  * once, as they always did. `schedule.ts` says who runs what and what waits for the vGPU lock.
  */
 import { applyGvtCommand, isWellFormed, storeOf } from '../gvt/commands.js';
 import { finishSubmit, startSubmit } from '../gvt/cmd.js';
+import { emulateGgttWrite } from '../gvt/ggtt.js';
+import { advanceGgttWrite, startGgttWritePhased } from '../gvt/ggtt-phased.js';
 import { landPpgttDma, startPpgttDma } from '../gvt/gpu-dma.js';
 import { advanceStore, startGuestStore, storeOp } from '../gvt/guest-store.js';
 import type { GuestMemory, HandlerOptions } from '../gvt/guest-store.js';
@@ -21,7 +23,7 @@ import type { KvmgtConfig } from './config.js';
 import { RAM_VADDR_PAGE, hasKvmgtBug, isGuestRam } from './config.js';
 import { kvmgtHost } from './host.js';
 import { idleVcpu, lockHolder, phaseWaits } from './schedule.js';
-import type { KvmgtGvtCommand, KvmgtState } from './types.js';
+import type { KvmgtCommand, KvmgtGvtCommand, KvmgtState } from './types.js';
 
 /** What a step did: its answer, the GPU's accesses, or the lock it would block on (then nothing changed). */
 export interface Applied {
@@ -149,5 +151,28 @@ export function advanceOp(state: KvmgtState, config: KvmgtConfig, index: number)
     case 'gpuDmaPpgtt':
       settle(null);
       return landPpgttDma(state, host, op);
+    case 'ggttWrite': {
+      const { next, result } = advanceGgttWrite(state, host, gvt, op);
+      settle(next);
+      return { result };
+    }
   }
+}
+
+/**
+ * A GGTT write through the trapped MMIO range: at once (`emulateGgttWrite`, as always), or
+ * started (`phased`): its translation made and the op left in flight on the vCPU, holding the
+ * vGPU lock until its entries are written.
+ */
+export function applyGgttWrite(
+  state: KvmgtState,
+  config: KvmgtConfig,
+  command: Extract<KvmgtCommand, { readonly kind: 'ggttWrite' }>,
+): Applied {
+  const host = kvmgtHost(config);
+  if (command.phased !== true) return { result: emulateGgttWrite(state, host, config.gvt, command) };
+  const vcpu = idleVcpu(state, config) ?? 0;
+  const started = startGgttWritePhased(state, host, config.gvt, command, config.unmapLock === 'none');
+  if (started.op !== null) state.inflight = [...state.inflight, { ...started.op, vcpu }];
+  return { result: started.result };
 }

@@ -7,7 +7,6 @@
  * `mediator-step.ts`.
  */
 import { isGvtCommand } from '../gvt/commands.js';
-import { emulateGgttWrite } from '../gvt/ggtt.js';
 import { gpuDmaGgtt } from '../gvt/gpu-commands.js';
 import { cloneVgpu, newVgpu } from '../gvt/vgpu.js';
 import { fail, succeed } from '../result.js';
@@ -22,7 +21,7 @@ import type { KvmgtConfig } from './config.js';
 import { OTHER_OWNER, RAM_VADDR_PAGE, VGPU_DEVICE } from './config.js';
 import { kvmgtHost, vfioConfigFor } from './host.js';
 import type { UnmapWait } from './host.js';
-import { advanceOp, applyMediator } from './mediator-step.js';
+import { advanceOp, applyGgttWrite, applyMediator } from './mediator-step.js';
 import type { Applied } from './mediator-step.js';
 import { waitsFor } from './schedule.js';
 import type { KvmgtCommand, KvmgtResult, KvmgtState } from './types.js';
@@ -70,7 +69,7 @@ function apply(state: KvmgtState, config: KvmgtConfig, command: KvmgtCommand): A
   if ('npages' in command && !isRamRange(command)) return { result: fail('EINVAL') };
   switch (command.kind) {
     case 'ggttWrite':
-      return { result: emulateGgttWrite(state, kvmgtHost(config), gvt, command) };
+      return applyGgttWrite(state, config, command);
     case 'vmmUnmapRam': {
       // The vGPU's op may wait for the vGPU lock (`unmapLock: 'vgpu'`): then UNMAP_DMA blocks.
       const wait: UnmapWait = { waitsFor: null };

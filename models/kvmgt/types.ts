@@ -60,6 +60,8 @@ export type KvmgtCommand =
       readonly present: boolean;
       readonly sizeBytes: number;
       readonly offsetBytes: number;
+      /** Started and left in flight: translated, its entries not yet written (`models/gvt/ggtt-phased.ts`). */
+      readonly phased?: boolean;
     }
   // Host actions: the VMM's memory and the toolstack.
   /** The VMM removes guest RAM `[gfn, gfn + npages)` from the container (VFIO_IOMMU_UNMAP_DMA, IOVA == GPA). */

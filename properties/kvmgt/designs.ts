@@ -32,7 +32,7 @@ export const cmdbufScanThenCopy = kvmgtDesign({
   expected: 'violates',
   cmdbuf: 'scan-then-copy',
   description:
-    "the scanner audits the guest's batch buffer in place, then copies it for the GPU: the guest's other vCPU rewrites a store to the host's GGTT range between the audit and the copy, and the GPU runs the unaudited copy (a double fetch; atomic, it holds)",
+    "the scanner audits the guest's batch buffer in place, then copies it for the GPU: the guest's other vCPU rewrites a store to the host's GGTT range between the audit and the copy, and the GPU runs the unaudited copy (a double fetch, 4 steps; atomic, it holds). cmd_parser.c copies first (find_bb_size, perform_bb_shadow → copy_gma_to_hva) and scans the copy, re-checking the terminator the sizing found",
   breaks: ['no-dma-to-foreign-frame'],
 });
 
@@ -76,7 +76,7 @@ export const kvmgtUnmapUnderCacheLock = kvmgtDesign({
   expected: 'violates',
   unmapLock: 'cache',
   description:
-    "the sound dma_unmap op (shadow users to scratch, then unmap and unpin) under cache_lock only, as the shipped op locks: it runs between a handler's translation and its shadow write, and the handler writes the address the op has just released (atomic, it holds)",
+    "the sound dma_unmap op (shadow users to scratch, then unmap and unpin) under cache_lock only, as the shipped intel_vgpu_dma_unmap locks: it runs between the mediator's translation (intel_gvt_dma_map_guest_page) and its shadow write under the vGPU lock — a GGTT write or a trapped store's handler — and the mediator writes the address the op has just released (3 steps; atomic, it holds). Once the address is reused the dangling entry also miscounts the new entry's references",
   breaks: ['shadow-matches-guest-entry', 'shadow-dma-addr-cached'],
 });
 
@@ -85,6 +85,11 @@ export const kvmgtUnmapUnlocked = kvmgtDesign({
   expected: 'violates',
   unmapLock: 'none',
   description:
-    "the sound dma_unmap op taking no lock: it also runs inside intel_gvt_dma_map_guest_page, between the pin and map and the cache insert, finds no entry for the page just pinned, and UNMAP_DMA retries until BUG_ON (atomic, it holds)",
-  breaks: ['no-kernel-crash', 'failed-op-leaves-state-unchanged', 'shadow-matches-guest-entry', 'shadow-dma-addr-cached'],
+    'the sound dma_unmap op taking no lock: it also runs inside intel_gvt_dma_map_guest_page, between the pin and map and the cache insert, finds no entry for the page just pinned, and UNMAP_DMA retries until BUG_ON (2 steps); between the insert and the shadow write it leaves a dangling address, as under cache_lock (atomic, it holds)',
+  breaks: [
+    'no-kernel-crash',
+    'failed-op-leaves-state-unchanged',
+    'shadow-matches-guest-entry',
+    'shadow-dma-addr-cached',
+  ],
 });

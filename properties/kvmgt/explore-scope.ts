@@ -15,7 +15,8 @@
  *   0 (directory and table entry 0);
  * - the VMM unmapping, mapping back, unplugging and plugging RAM sections gfn 0..1 and 4..5;
  *   another VM taking a free frame and releasing its first; vGPU destroy and create; VM destroy.
- * - operations that take time, started and left in flight: the two 8-byte page-table stores that
+ * - operations that take time, started and left in flight: the 8-byte GGTT writes of entry 2 naming
+ *   gfn 0 (a DMA cache miss) and gfn 4 (a hit), the two 8-byte page-table stores that
  *   name a page (gfn 0 entry 0 → table gfn 1, table gfn 1 entry 0 → gfn 4), PPGTT create at gfn
  *   0, submission through entry 2 (unless scanned in place) and the GPU's read through the PPGTT;
  *   and the next phase of each operation in flight.
@@ -94,6 +95,8 @@ function templatesOf(
   ];
   const phases = kvmgtPhases(config);
   const started: KvmgtTemplate[] = [
+    { kind: 'ggttWrite', index: first, gfn: 0, ...ggtt8, phased: true },
+    { kind: 'ggttWrite', index: first, gfn: surface, ...ggtt8, phased: true },
     { kind: 'guestWritePte', gfn: 0, index: 0, targetGfn: table, ...pte8, phased: true },
     { kind: 'guestWritePte', gfn: table, index: 0, targetGfn: surface, ...pte8, phased: true },
     { kind: 'ppgttCreate', rootGfn: 0, phased: true },

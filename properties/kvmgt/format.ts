@@ -16,7 +16,7 @@ export function formatKvmgtCommand(command: KvmgtCommand): string {
     case ADVANCE:
       return `next phase of operation ${command.op} in flight`;
     case 'ggttWrite':
-      return `guest writes GGTT entry ${command.index} = ${command.present ? `gfn ${command.gfn}` : 'not present'} (${command.sizeBytes} bytes at offset ${command.offsetBytes})`;
+      return `guest writes GGTT entry ${command.index} = ${command.present ? `gfn ${command.gfn}` : 'not present'} (${command.sizeBytes} bytes at offset ${command.offsetBytes})${command.phased === true ? ' (started, left in flight)' : ''}`;
     case 'vmmUnmapRam':
       return `VMM: UNMAP_DMA of guest RAM gfn ${command.gfn}+${command.npages}`;
     case 'vmmMapRam':
@@ -56,6 +56,7 @@ const schema: Schema = {
     present: bool,
     sizeBytes: upTo(8, 'an MMIO write is at most 8 bytes'),
     offsetBytes: upTo(7, 'an offset inside an 8-byte entry'),
+    ...phasedField,
   },
   vmmUnmapRam: { gfn: pageNumber, npages: ramPages },
   vmmMapRam: { gfn: pageNumber, npages: ramPages },

@@ -7,14 +7,14 @@
 import fc from 'fast-check';
 import { ownGgttIndices } from '../../models/gvt/config.js';
 import type { GvtLayout } from '../../models/gvt/config.js';
-import { OTHER_OWNER } from '../../models/kvmgt/config.js';
+import { OTHER_OWNER, RAM_VADDR_PAGE } from '../../models/kvmgt/config.js';
 import type { KvmgtConfig, KvmgtWorld } from '../../models/kvmgt/config.js';
 import { pendingShadows } from '../../models/gvt/inflight.js';
 import { isPresentPte } from '../../models/gvt/ppgtt.js';
 import type { KvmgtCommand, KvmgtState } from '../../models/kvmgt/types.js';
 import { type1Backend } from '../../models/vfio/state.js';
 import type { CommandSpace } from '../../src/design.js';
-import { pickOr, resolvePick } from '../pick.js';
+import { isPick, pickOr, resolvePick } from '../pick.js';
 import type { Pickable } from '../pick.js';
 import { preferOr, resolvePreferring } from '../prefer.js';
 import { ADVANCE, phasedSpace, resolveAdvance } from '../generic/interleave.js';
@@ -39,7 +39,7 @@ export type KvmgtTemplate =
   | WithPick<KvmgtCommand, 'submitBatch', 'ggttIndex'>
   | WithPick<KvmgtCommand, 'gpuDma', 'entry'>
   | WithPick<KvmgtCommand, 'ppgttCreate' | 'ppgttDestroy' | 'gpuDmaPpgtt', 'rootGfn'>
-  | WithPick<KvmgtCommand, 'vmmUnmapRam' | 'vmmUnplugRam', 'gfn'>
+  | WithPick<KvmgtCommand, 'vmmUnmapRam' | 'vmmUnplugRam' | 'vmmPlugRam', 'gfn'>
   | WithPick<KvmgtCommand, 'otherVmRelease', 'mfn'>;
 
 /** Kinds the generators draw (an `advance` is the engine's to insert). */
@@ -65,6 +65,7 @@ function table(world: KvmgtWorld): Readonly<Record<GeneratedKind, fc.Arbitrary<K
     { weight: 12, arbitrary: fc.nat({ max: layout.ggttEntries - 1 }) },
     { weight: 1, arbitrary: fc.constant(layout.ggttEntries) },
   );
+  const ownIndex = fc.integer({ min: layout.aperture.start, max: layout.hidden.end - 1 });
   const anyTableIndex = fc.nat({ max: layout.entriesPerTable - 1 });
   // Page-table entries: mostly the first of a table, so that the guest's stores meet the entries it
   // wrote before and the mediator shadows (commands stay spread: a batch runs past its first).
@@ -92,7 +93,8 @@ function table(world: KvmgtWorld): Readonly<Record<GeneratedKind, fc.Arbitrary<K
   return {
     ggttWrite: fc
       .record({
-        index: ggttIndex,
+        // Mostly the vGPU's own entries (the mediator translates those), sometimes any.
+        index: fc.oneof({ weight: 3, arbitrary: ownIndex }, { weight: 1, arbitrary: ggttIndex }),
         gfn: preferOr(surfaceGfn),
         present: fc.oneof({ weight: 3, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
         access: fc.constantFrom(
@@ -133,7 +135,7 @@ function table(world: KvmgtWorld): Readonly<Record<GeneratedKind, fc.Arbitrary<K
     vmmUnmapRam: aimedRamRange.map((range) => ({ kind: 'vmmUnmapRam', ...range })),
     vmmMapRam: ramRange.map((range) => ({ kind: 'vmmMapRam', ...range })),
     vmmUnplugRam: aimedRamRange.map((range) => ({ kind: 'vmmUnplugRam', ...range })),
-    vmmPlugRam: ramRange.map((range) => ({ kind: 'vmmPlugRam', ...range })),
+    vmmPlugRam: aimedRamRange.map((range) => ({ kind: 'vmmPlugRam', ...range })),
     otherVmAllocate: fc.constant({ kind: 'otherVmAllocate' }),
     otherVmRelease: pickOr(fc.nat({ max: world.frames - 1 })).map((mfn) => ({ kind: 'otherVmRelease', mfn })),
     vgpuCreate: fc.constant({ kind: 'vgpuCreate' }),
@@ -154,16 +156,16 @@ function table(world: KvmgtWorld): Readonly<Record<GeneratedKind, fc.Arbitrary<K
  * the VMM's memory changes and the vGPU's lifecycle are rarer.
  */
 const weights: Readonly<Record<string, number>> = {
-  ggttWrite: 12,
+  ggttWrite: 16,
   guestWritePte: 20,
-  guestWriteCmd: 12,
+  guestWriteCmd: 20,
   ppgttCreate: 20,
   ppgttDestroy: 2,
-  submitBatch: 8,
-  gpuExecute: 10,
+  submitBatch: 12,
+  gpuExecute: 12,
   gpuDma: 8,
   gpuDmaPpgtt: 10,
-  vmmUnmapRam: 8,
+  vmmUnmapRam: 16,
   vmmMapRam: 4,
   vmmUnplugRam: 2,
   vmmPlugRam: 2,
@@ -177,13 +179,17 @@ const weights: Readonly<Record<string, number>> = {
 /**
  * The phases of each kind that takes time, in a design (`models/gvt/inflight.ts`): a guest store
  * lands, its notifier translates, (the map's insert, where the op takes no cache lock,) its shadow
- * entry is written; a PPGTT is translated, (inserted,) written; a shadowed batch is read twice; a
+ * entry is written; a GGTT write is translated, (inserted,) written; a PPGTT is translated, (inserted,) written; a shadowed batch is read twice; a
  * GPU access walks, then lands. A batch command stored into a page table is not started on its
  * own: its handler translates nothing (a command is never a present entry), so it has no window.
  */
 export function kvmgtPhases(config: Pick<KvmgtConfig, 'unmapLock' | 'gvt'>): Readonly<Record<string, number>> {
   const deferred = config.unmapLock === 'none' ? 1 : 0;
   return {
+    // Under the vGPU lock (`unmapLock: 'vgpu'`) nothing a random run draws can run inside a GGTT
+    // write's window (the op waits for the lock), so only the designs whose op can are preempted
+    // there; the explore scope starts it in every design.
+    ggttWrite: config.unmapLock === 'vgpu' ? 1 : 2 + deferred,
     guestWritePte: 3 + deferred,
     ppgttCreate: 2 + deferred,
     submitBatch: config.gvt.cmdbuf === 'scan-in-place' ? 1 : 2,
@@ -231,26 +237,41 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
       return { ...template, gfn: resolvePreferring(template.gfn, fresh, ram, asIs) };
     }
     case 'guestWritePte': {
-      // A pick is a page the mediator shadows; a high one prefers the page a store in flight
-      // reached (another vCPU races it), else a page table (its entries are leaves: the handler
-      // maps the page an entry names, the window the VMM's unmap aims at).
+      // A pick is a page the mediator shadows; a high one prefers the entry a store in flight
+      // reached, or a table a PPGTT's shadowing in flight translates (another vCPU races it), else
+      // a page table (its entries are leaves: the handler maps the page an entry names, the window
+      // the VMM's unmap aims at). A store racing another one takes the entry it reached.
       const spts = Object.values(vgpu?.spts ?? {});
+      const storing = state.inflight.flatMap((op) => (op.kind === 'guestWritePte' ? [op] : []));
       const leaves = (): number[] => {
-        const racing = state.inflight.flatMap((op) => (op.kind === 'guestWritePte' ? [op.gfn] : []));
+        const racing = state.inflight.flatMap((op) =>
+          op.kind === 'guestWritePte' ? [op.gfn] : op.kind === 'ppgttCreate' ? [op.rootGfn] : [],
+        );
         return racing.length > 0 ? racing : spts.filter((spt) => spt.level === 'pt').map((spt) => spt.gfn);
       };
-      const gfn = resolvePreferring(
-        template.gfn,
-        leaves,
-        spts.map((spt) => spt.gfn),
-        asIs,
-      );
+      // While a store waits for its notifier, an even low pick races it too: the window the
+      // handler's re-read of the guest entry is for.
+      const waiting = storing.filter((op) => op.phase === 'handle');
+      const racingPick = isPick(template.gfn) && template.gfn.pick % 4 !== 3 ? waiting[0] : undefined;
+      const gfn =
+        racingPick?.gfn ??
+        resolvePreferring(
+          template.gfn,
+          leaves,
+          spts.map((spt) => spt.gfn),
+          asIs,
+        );
+      const raced = isPick(template.gfn) ? storing.find((op) => op.gfn === gfn) : undefined;
       // The entry's target prefers, but in a page table, a page holding entries of its own: the
       // guest builds a directory over a table.
       const ram = Array.from({ length: world.ramPages }, (_, page) => page);
       const tables = (): number[] =>
         vgpu?.spts[gfn]?.level === 'pt' ? [] : preparedTables(state, world.ramPages).filter((page) => page !== gfn);
-      return { ...template, gfn, targetGfn: resolvePreferring(template.targetGfn, tables, ram, asIs) };
+      const resolved = resolvePreferring(template.targetGfn, tables, ram, asIs);
+      // A racing store writes another value than the one it races (the same one races nothing).
+      const same = raced?.qword.kind === 'pte' && raced.qword.present && raced.qword.gfn === resolved;
+      const targetGfn = same && template.present ? (resolved + 1) % world.ramPages : resolved;
+      return { ...template, gfn, index: raced?.index ?? template.index, targetGfn };
     }
     case 'guestWriteCmd': {
       // Once a batch is queued, a pick of the operand prefers what the scanner refuses (the host's
@@ -262,7 +283,10 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
       return {
         ...template,
         gfn: resolvePick(template.gfn, batchPages(state, layout), asIs),
-        ggttIndex: resolvePreferring(template.ggttIndex, () => aimed, all, asIs),
+        // Between a submission's two reads every pick aims at the host's range: the window.
+        ggttIndex: submitting
+          ? resolvePick(template.ggttIndex, aimed, asIs)
+          : resolvePreferring(template.ggttIndex, () => aimed, all, asIs),
       };
     }
     case 'submitBatch':
@@ -302,6 +326,20 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
       );
       return { ...template, gfn: resolvePreferring(template.gfn, () => preferred, live, asIs) };
     }
+    case 'vmmPlugRam': {
+      // A pick prefers RAM the VMM unplugged (a plug elsewhere is refused, EEXIST).
+      const sectionPages = world.ramSectionPages;
+      const sections = template.npages === sectionPages;
+      const width = sections ? sectionPages : 1;
+      const live = Array.from({ length: world.ramPages / width }, (_, index) => index * width);
+      const unplugged = (): number[] =>
+        live.filter((gfn) =>
+          Array.from({ length: width }, (_, page) => RAM_VADDR_PAGE + gfn + page).every(
+            (vaddrPage) => state.vfio.process.pages[vaddrPage] === undefined,
+          ),
+        );
+      return { ...template, gfn: resolvePreferring(template.gfn, unplugged, live, asIs) };
+    }
     case 'otherVmRelease': {
       const frames = state.vfio.otherAllocations
         .filter((allocation) => allocation.owner === OTHER_OWNER)
@@ -309,7 +347,6 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
       return { ...template, mfn: resolvePick(template.mfn, frames, asIs) };
     }
     case 'vmmMapRam':
-    case 'vmmPlugRam':
     case 'otherVmAllocate':
     case 'vgpuCreate':
     case 'vgpuDestroy':
@@ -333,12 +370,14 @@ function presentEntries(state: KvmgtState, layout: GvtLayout): number[] {
 }
 
 /**
- * Where batch buffers live: the pages of queued workloads (an adversarial guest rewrites a buffer
- * in flight), else the pages the vGPU's present GGTT entries name.
+ * Where batch buffers live: the page of a submission in flight, the pages of queued workloads (an
+ * adversarial guest rewrites a buffer in flight), else the pages the vGPU's present GGTT entries name.
  */
 function batchPages(state: KvmgtState, layout: GvtLayout): number[] {
+  // A submission between its two reads of the buffer is the window: its page first and alone.
   const submitting = state.inflight.flatMap((op) => (op.kind === 'submitBatch' ? [op.batchGfn] : []));
-  const queued = [...submitting, ...(state.vgpu?.workloads.map((workload) => workload.batchGfn) ?? [])];
+  if (submitting.length > 0) return submitting;
+  const queued = state.vgpu?.workloads.map((workload) => workload.batchGfn) ?? [];
   if (queued.length > 0) return queued;
   return presentEntries(state, layout).map((index) => state.vgpu?.ggttGuest[index]?.gfn ?? 0);
 }

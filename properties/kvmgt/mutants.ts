@@ -100,8 +100,8 @@ export const kvmgtInterleavingMutants: readonly KvmgtDesign[] = [
   mutant(
     'track-write-skips-vgpu-lock',
     { kvmgtBugs: ['track-write-skips-vgpu-lock'] },
-    ['spt-refcount-matches-references'],
-    "the page-track notifier runs GVT's handler without the vGPU lock: two vCPUs' handlers of one entry interleave",
+    ['shadow-matches-guest-entry'],
+    "the page-track notifier runs GVT's handler without the vGPU lock: a handler runs inside a PPGTT's shadowing or another vCPU's handler of the same entry, and the later shadow write keeps an entry the guest no longer has (leaking its spt reference too, spt-refcount-matches-references, on most seeds)",
   ),
   mutant(
     'handler-shadows-trapped-value',

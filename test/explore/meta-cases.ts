@@ -78,14 +78,10 @@ const DEEP: Readonly<Record<string, Readonly<Record<string, number>>>> = {
 
 /**
  * Counterexamples `check` (seed 1) leaves longer than the shortest `explore` finds, with both
- * lengths: a known gap of the shrinker. kvmgt/shipped-unmap's cache references go wrong in 2 steps
- * (the VMM unmaps a RAM section, the guest writes a GGTT entry), but seed 1 finds them first
- * through a PPGTT (create, unmap, two page-table stores), and no minimizer move turns one command
- * kind into another (16 of the seeds 1001..1020 shrink to 2).
+ * lengths: a known gap of the shrinker. (kvmgt/shipped-unmap's cache references, 2 steps, were
+ * one until the KVMGT generators aimed the VMM's unmap at the RAM the DMA cache maps.)
  */
-const SHRINKS_SHORT: Readonly<Record<string, Readonly<Record<string, { check: number; shortest: number }>>>> = {
-  'kvmgt/shipped-unmap': { 'cache-kref-matches-shadow-users': { check: 4, shortest: 2 } },
-};
+const SHRINKS_SHORT: Readonly<Record<string, Readonly<Record<string, { check: number; shortest: number }>>>> = {};
 
 /** Interleaving designs and mutants whose comparison takes 10 to 35 s: only with `DMAPROP_DEEP=1`. */
 const COSTLY = new Set([
@@ -102,8 +98,21 @@ const flawed: readonly AnyDesign[] = [
   ...[...vfioInterleavingMutants, ...passthroughInterleavingMutants].filter((mutant) => deep || !COSTLY.has(mutant.id)),
 ];
 
+/**
+ * Flawed designs compared only when `DMAPROP_EXPLORE_DEEP=1`: their shortest counterexample is
+ * within depth 4 but the scope is wide there, and the comparison alone takes longer than the
+ * default tier allows. Each was compared when it was added, with the figures given.
+ */
+const DEEP_ONLY: Readonly<Record<string, string>> = {
+  // check (seed 1, 500 runs) shrinks no-dma-to-foreign-frame to 4 steps (submission started,
+  // the other vCPU's store, the copy, the GPU runs it); explore finds 4 at depth 4 (about 17 s).
+  'cmdbuf/scan-then-copy': 'no-dma-to-foreign-frame: 4 = 4, explore to depth 4 takes about 17 s',
+};
+
 /** Flawed designs whose stack declares an explore scope: these are compared. */
-export const flawedDesigns: readonly AnyDesign[] = flawed.filter((design) => design.explore !== undefined);
+export const flawedDesigns: readonly AnyDesign[] = flawed.filter(
+  (design) => design.explore !== undefined && (META_DEPTH > 4 || DEEP_ONLY[design.id] === undefined),
+);
 
 /** Flawed designs of stacks with no explore scope yet: listed as to-do, not compared. */
 export const unexploredDesigns: readonly AnyDesign[] = flawed.filter((design) => design.explore === undefined);

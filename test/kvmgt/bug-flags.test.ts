@@ -22,7 +22,17 @@ describe('kvmgtDesign refuses', () => {
   test.for([
     {
       options: { kvmgtBugs: ['map-skips-pinn' as never] },
-      message: `kvmgtBugs: "map-skips-pinn" is not a bug of KVMGT's services (known: map-skips-pin, unmap-keeps-mapping)`,
+      message: `kvmgtBugs: "map-skips-pinn" is not a bug of KVMGT's services (known: map-skips-pin, unmap-keeps-mapping, track-write-skips-vgpu-lock, handler-shadows-trapped-value)`,
+    },
+    {
+      options: { kvmgtBugs: ['track-write-skips-vgpu-lock' as const], world: { vcpus: 1 } },
+      message:
+        "kvmgtBugs: 'track-write-skips-vgpu-lock' cannot take effect: the KVMGT design runs its guest on one vCPU (world.vcpus: 1), so no two trapped stores are ever handled at once",
+    },
+    {
+      options: { kvmgtBugs: ['handler-shadows-trapped-value' as const], writeProtect: false },
+      message:
+        "kvmgtBugs: 'handler-shadows-trapped-value' cannot take effect: the KVMGT design without write protection does not write-protect guest page tables (writeProtect: false), so guest memory never changes between a trapped store and its handler",
     },
     {
       options: { gvtBugs: ['cache-hit-skips-ref' as never] },
@@ -51,6 +61,8 @@ describe('kvmgtDesign refuses', () => {
     },
     { options: { world: { frames: 11 } }, message: 'KVMGT world: 11 frames hold the 8 RAM pages' },
     { options: { world: { dmaEntryLimit: 3 } }, message: 'the VMM maps guest RAM in 4 sections at start' },
+    { options: { world: { vcpus: 9 } }, message: 'vcpus' },
+    { options: { unmapLock: 'vgpu-lock' as never }, message: "unmapLock: expected 'vgpu', 'cache' or 'none'" },
   ])('$message', ({ options, message }) => {
     expect(design(options)).toThrow(message);
   });
