@@ -86,6 +86,7 @@ export { CONFIG_FILES, ConfigError, defineConfig, loadConfig } from './config.js
 export type { DmapropConfig, LoadedConfig } from './config.js';
 
 export type { OpResult } from '../models/result.js';
+export { fail, succeed } from '../models/result.js';
 export { designs, findDesign } from '../properties/registry.js';
 export { failedOperationLeavesStateUnchanged } from '../properties/generic/atomicity.js';
 export { gvtBugCatalogue } from '../properties/gvt/bug-catalogue.js';
@@ -290,3 +291,17 @@ export type {
 } from '../models/iommu/types.js';
 export type { CommandProblem, InFlight, InterleavingSpace } from './design.js';
 export type { RunStats } from './stats.js';
+/**
+ * Interleavings for a stack of your own: the `advance` command, a command space's phases, an
+ * advance's pick resolved against the operations in flight, and footprints built from the model
+ * for the explorer's partial-order reduction.
+ */
+export {
+  ADVANCE,
+  isPhasedStart,
+  MAX_IN_FLIGHT,
+  phasedSpace,
+  resolveAdvance,
+} from '../properties/generic/interleave.js';
+export type { AdvanceCommand } from '../properties/generic/interleave.js';
+export { changedPaths, footprintOf } from '../properties/generic/footprint.js';

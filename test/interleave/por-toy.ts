@@ -3,13 +3,12 @@
  * they share. An add to the shared counter reads it (phase 1) and writes it back (phase 2); an add
  * to a CPU's own counter is atomic. Adds to different CPUs' own counters are independent: the
  * footprints say so, and the explorer tries them in one order only. `unlocked` loses the other
- * CPU's update to the shared counter; `locked` does not.
+ * CPU's update to the shared counter; `locked` does not. Built from the public API only.
  */
 import fc from 'fast-check';
-import { fail, succeed } from '../../models/result.js';
-import type { Design, Expectation, Footprint, InFlight, Invariant } from '../../src/design.js';
-import { ADVANCE, phasedSpace, resolveAdvance } from '../../properties/generic/interleave.js';
-import type { AdvanceCommand } from '../../properties/generic/interleave.js';
+// Written through the package's public API only, as a user's own stack would be.
+import { ADVANCE, fail, phasedSpace, resolveAdvance, succeed } from '../../src/index.js';
+import type { AdvanceCommand, Design, Expectation, Footprint, InFlight, Invariant } from '../../src/index.js';
 
 interface SharedAdd {
   readonly cpu: number;
