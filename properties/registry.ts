@@ -32,6 +32,7 @@ import {
   viommuShadowUnmapSkipsFlush,
 } from './viommu/designs.js';
 import { xenLookup, xenMap } from './xengt/designs.js';
+import { xenLookupThenMap } from './xengt/mutants.js';
 import { kvmgtInterleavingMutants, kvmgtMutants } from './kvmgt/mutants.js';
 import { passthroughMutants } from './passthrough/mutants.js';
 import { vfioMutants } from './vfio/mutants.js';
@@ -41,6 +42,7 @@ import { xenGtMediatorMutants, xenGtMutants } from './xengt/mutants.js';
 export const designs: readonly AnyDesign[] = [
   xenMap,
   xenLookup,
+  xenLookupThenMap,
   vfioType1,
   vfioNoiommu,
   iommuStrict,

@@ -24,7 +24,7 @@
  * - `vgpuDestroy` and `vgpuCreate`;
  * - operations that take time (`models/xengt/inflight.ts`): each `gttWrite` above and each
  *   `gpuDma` started (`phased`), and an `advance` of each operation in flight. While the guest's
- *   vCPU0 waits on a trapped write, the writes are its vCPU1's (vCPU0's would wait too).
+ *   vCPU0 waits on a trapped write, a write resolves to its vCPU1's (`resolve.ts`).
  * Every command that the model accepts is one `check`'s generators can produce too (picks resolve
  * to the same live objects), so both search the same space and must agree on shortest lengths.
  *
@@ -72,20 +72,17 @@ const PICKS = [0, 1, 2] as const;
 
 /**
  * The scope's command templates from `state`, in search order (see the header for what they
- * cover): the fixed ones, the guest's writes by vCPU1 while vCPU0 waits on one, an advance of
- * each operation in flight.
+ * cover): the fixed ones, then an advance of each operation in flight. (A write while vCPU0 waits
+ * on a trapped one resolves to vCPU1's, as generation's does: `resolve.ts`.)
  */
 export function xenGtExploreTemplatesFrom(
   config: XenGtConfig,
   universe: XenGtUniverse,
 ): (state: XenGtState) => readonly XenGtTemplate[] {
   const base = xenGtExploreTemplates(config, universe);
-  const byVcpu1 = base.map((template) => (template.kind === 'gttWrite' ? { ...template, vcpu: 1 } : template));
   return (state) => {
     if (state.inflight.length === 0) return base;
-    const vcpu0Waits = state.inflight.some((op) => op.kind === 'gttWrite' && op.vcpu === 0);
-    const advances = state.inflight.map((_, op): XenGtTemplate => ({ kind: 'advance', op }));
-    return [...(vcpu0Waits ? byVcpu1 : base), ...advances];
+    return [...base, ...state.inflight.map((_, op): XenGtTemplate => ({ kind: 'advance', op }))];
   };
 }
 
@@ -232,7 +229,10 @@ function canonicalOp(op: XenGtOp, rename: (mfn: number) => number, renameAddr: (
   const mapped = op.pending.mapped;
   return {
     ...op,
-    pending: { ...op.pending, mapped: mapped?.ok === true ? { ...mapped, dmaAddr: renameAddr(mapped.dmaAddr) } : mapped },
+    pending: {
+      ...op.pending,
+      mapped: mapped?.ok === true ? { ...mapped, dmaAddr: renameAddr(mapped.dmaAddr) } : mapped,
+    },
     ...(op.handOver === undefined ? {} : { handOver: op.handOver.map((call) => renameCall(call, rename)) }),
   };
 }

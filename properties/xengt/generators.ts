@@ -36,17 +36,6 @@ function domid(config: XenGtConfig, universe: XenGtUniverse): fc.Arbitrary<numbe
   );
 }
 
-/** The domain that populates a gfn: the guest, another domain, the backend, a domain that does not exist. */
-function takerDomid(config: XenGtConfig, universe: XenGtUniverse): fc.Arbitrary<number> {
-  const other = config.world.domains.findIndex((_, id) => id !== config.guestDomid && id !== config.backendDomid);
-  return fc.oneof(
-    { weight: 3, arbitrary: fc.constant(config.guestDomid) },
-    { weight: 4, arbitrary: fc.constant(other < 0 ? config.backendDomid : other) },
-    { weight: 2, arbitrary: fc.constant(config.backendDomid) },
-    { weight: 1, arbitrary: fc.constant(universe.domids - 1) },
-  );
-}
-
 /**
  * Which commands a design generates. `full`: every command of the stack. `xen`: the Xen side only
  * (Xen's operations, GTT writes, GPU DMA through the GTT) — the space the explore scope covers,
@@ -116,9 +105,6 @@ export function xenGtCommandSpace(
   set: XenGtCommandSet = 'full',
 ): CommandSpace<XenGtTemplate> {
   const dom = domid(config, universe);
-  // Who takes a free frame: the guest (a page it gave back comes back to it) as often as the
-  // other domains (a page it gave back goes to someone else: the reuse every race needs).
-  const taker = takerDomid(config, universe);
   const gfn = pickOr(below(universe.gfns));
   // Where a preferred pick aims (`resolve.ts`): the page the GPU uses, a frame it reaches twice.
   const aimedGfn = preferOr(below(universe.gfns));
@@ -149,17 +135,17 @@ export function xenGtCommandSpace(
   );
 
   const arbitraries: Record<GeneratedKind, fc.Arbitrary<XenGtTemplate>> = {
-    // The guest's two vCPUs write its GTT; each trapped write is an emulation of its own.
+    // The vCPU that writes is resolved (`resolve.ts`): vCPU0, or a free one while it waits on a
+    // trapped write.
     gttWrite: fc.record({
       kind: fc.constant('gttWrite' as const),
       entry: preferOr(entry),
       gfn: aimedGfn,
       present: fc.oneof({ weight: 5, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
-      vcpu: fc.constantFrom(0, 1),
     }),
     gpuDma: fc.record({ kind: fc.constant('gpuDma' as const), entry: preferOr(entry), write: fc.boolean() }),
     decreaseReservation: fc.record({ kind: fc.constant('decreaseReservation' as const), domid: dom, gfn: aimedGfn }),
-    populatePhysmap: fc.record({ kind: fc.constant('populatePhysmap' as const), domid: taker, gfn: aimedGfn }),
+    populatePhysmap: fc.record({ kind: fc.constant('populatePhysmap' as const), domid: dom, gfn: aimedGfn }),
     grantAccess: fc.record({
       kind: fc.constant('grantAccess' as const),
       domid: dom,
