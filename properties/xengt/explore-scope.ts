@@ -23,7 +23,8 @@
  *   `unmapForeign` of its first foreign entry;
  * - `vgpuDestroy` and `vgpuCreate`;
  * - operations that take time (`models/xengt/inflight.ts`): each `gttWrite` above and each
- *   `gpuDma` started (`phased`), and an `advance` of each operation in flight. While the guest's
+ *   `gpuDma` started (`phased`), each domain's balloon of its first gfn and unmap of its first
+ *   handle (both parts) started, and an `advance` of each operation in flight. While the guest's
  *   vCPU0 waits on a trapped write, a write resolves to its vCPU1's (`resolve.ts`).
  * Every command that the model accepts is one `check`'s generators can produce too (picks resolve
  * to the same live objects), so both search the same space and must agree on shortest lengths.
@@ -143,6 +144,19 @@ export function xenGtExploreTemplates(config: XenGtConfig, universe: XenGtUniver
   templates.push({ kind: 'unmapForeign', domid: config.backendDomid, gfn: pick(0) });
   for (const domid of domids) templates.push({ kind: 'destroyDomain', domid });
   templates.push({ kind: 'vgpuDestroy' }, { kind: 'vgpuCreate' });
+  // Xen's hypercalls with a window, started: each domain's balloon of its first gfn, and its
+  // unmap of its first handle (both parts).
+  for (const domid of domids) templates.push({ kind: 'decreaseReservation', domid, gfn: pick(0), phased: true });
+  for (const mapperDomid of domids) {
+    templates.push({
+      kind: 'unmapGrantRef',
+      mapperDomid,
+      handle: pick(0),
+      hostAddr: pick(0),
+      devBusAddr: pick(0),
+      phased: true,
+    });
+  }
   return templates;
 }
 
@@ -226,6 +240,9 @@ function canonicalOp(op: XenGtOp, rename: (mfn: number) => number, renameAddr: (
       },
     };
   }
+  if (op.kind === 'unmapGrantRef' || op.kind === 'decreaseReservation') {
+    return { ...op, pending: { ...op.pending, mfn: rename(op.pending.mfn) } };
+  }
   const mapped = op.pending.mapped;
   return {
     ...op,
@@ -255,6 +272,14 @@ function opKey(op: XenGtOp, rename: (mfn: number) => number, renameAddr: (dmaAdd
     const { dma } = op;
     const addr = dma.dmaAddr === null ? '-' : String(renameAddr(dma.dmaAddr));
     return `;D${dma.entry},${bit(dma.write)},${dma.outcome[0] ?? ''},${addr},${dma.mfn === null ? '-' : rename(dma.mfn)}`;
+  }
+  if (op.kind === 'unmapGrantRef') {
+    const p = op.pending;
+    return `;U${p.mapperDomid},${p.handle},${p.granterDomid},${p.ref},${rename(p.mfn)},${bit(p.readonly)}${bit(p.host)}${bit(p.device)}${bit(p.putFirst === true)}`;
+  }
+  if (op.kind === 'decreaseReservation') {
+    const p = op.pending;
+    return `;B${p.domid},${p.gfn},${rename(p.mfn)},${bit(p.putFirst === true)}`;
   }
   const { pending } = op;
   const { mapped } = pending;
@@ -408,7 +433,7 @@ export function xenGtExploreScope(
 ): ExploreScope<XenGtState, XenGtTemplate> {
   const templates = xenGtExploreTemplatesFrom(config, universe);
   return {
-    description: `GTT entries ${ownGgttIndices(config.gvt.layout).slice(0, 2).join('–')} written with gfns 0–1 (lookup: also the first gfn past the guest RAM) or cleared, DMA reads through them; for every domain: balloon out its 1st–3rd gfn, populate its first empty gfn (lookup: the guest also its second), grant its first free ref to each domain, end access, unmap its first handle (host, device or both), destroy it; map the first granted ref (host, device, both, or host with no address); backend foreign map of another domain's RAM and unmap; vGPU destroy/create; each GTT write and DMA also started, and an advance of each operation in flight`,
+    description: `GTT entries ${ownGgttIndices(config.gvt.layout).slice(0, 2).join('–')} written with gfns 0–1 (lookup: also the first gfn past the guest RAM) or cleared, DMA reads through them; for every domain: balloon out its 1st–3rd gfn, populate its first empty gfn (lookup: the guest also its second), grant its first free ref to each domain, end access, unmap its first handle (host, device or both), destroy it; map the first granted ref (host, device, both, or host with no address); backend foreign map of another domain's RAM and unmap; vGPU destroy/create; each GTT write and DMA also started, and each domain's first balloon and unmap, and an advance of each operation in flight`,
     templates,
     key: (state) => xenGtStateKey(state, config.backend, { renameFrames }),
   };

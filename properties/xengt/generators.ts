@@ -37,6 +37,22 @@ function domid(config: XenGtConfig, universe: XenGtUniverse): fc.Arbitrary<numbe
 }
 
 /**
+ * The domain that populates a gfn: another domain as often as the guest, then the backend, then
+ * one that does not exist. A page the guest gave back goes to someone else as often as it comes
+ * back to the guest: the reuse every race of the backend's translation needs (the backend's own
+ * frames it cannot map foreign).
+ */
+function takerDomid(config: XenGtConfig, universe: XenGtUniverse): fc.Arbitrary<number> {
+  const other = config.world.domains.findIndex((_, id) => id !== config.guestDomid && id !== config.backendDomid);
+  return fc.oneof(
+    { weight: 3, arbitrary: fc.constant(config.guestDomid) },
+    { weight: 6, arbitrary: fc.constant(other < 0 ? config.backendDomid : other) },
+    { weight: 1, arbitrary: fc.constant(config.backendDomid) },
+    { weight: 1, arbitrary: fc.constant(universe.domids - 1) },
+  );
+}
+
+/**
  * Which commands a design generates. `full`: every command of the stack. `xen`: the Xen side only
  * (Xen's operations, GTT writes, GPU DMA through the GTT) — the space the explore scope covers,
  * for designs whose flaw lies on that side.
@@ -105,6 +121,7 @@ export function xenGtCommandSpace(
   set: XenGtCommandSet = 'full',
 ): CommandSpace<XenGtTemplate> {
   const dom = domid(config, universe);
+  const taker = takerDomid(config, universe);
   const gfn = pickOr(below(universe.gfns));
   // Where a preferred pick aims (`resolve.ts`): the page the GPU uses, a frame it reaches twice.
   const aimedGfn = preferOr(below(universe.gfns));
@@ -145,7 +162,7 @@ export function xenGtCommandSpace(
     }),
     gpuDma: fc.record({ kind: fc.constant('gpuDma' as const), entry: preferOr(entry), write: fc.boolean() }),
     decreaseReservation: fc.record({ kind: fc.constant('decreaseReservation' as const), domid: dom, gfn: aimedGfn }),
-    populatePhysmap: fc.record({ kind: fc.constant('populatePhysmap' as const), domid: dom, gfn: aimedGfn }),
+    populatePhysmap: fc.record({ kind: fc.constant('populatePhysmap' as const), domid: taker, gfn: aimedGfn }),
     grantAccess: fc.record({
       kind: fc.constant('grantAccess' as const),
       domid: dom,

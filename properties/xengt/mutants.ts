@@ -13,6 +13,7 @@ import type { GvtBug } from '../../models/gvt/config.js';
 import type { XenBug } from '../../models/xen/config.js';
 import type { XenGtBackendName } from '../../models/xengt/backend.js';
 import type { XenGtBug } from '../../models/xengt/config.js';
+import type { GenerationOptions } from '../../src/generate.js';
 import { xenGtDesign } from './design.js';
 import type { XenGtDesign } from './design.js';
 
@@ -27,6 +28,8 @@ interface MutantSpec {
   readonly commands?: 'full';
   readonly catches: readonly string[];
   readonly description: string;
+  /** How sequences are generated, where the defaults do not reach the window often enough. */
+  readonly generation?: Partial<GenerationOptions>;
 }
 
 function mutant(spec: MutantSpec): XenGtDesign {
@@ -44,6 +47,7 @@ function mutant(spec: MutantSpec): XenGtDesign {
     gvtBugs: spec.gvtBug === undefined ? [] : [spec.gvtBug],
     ...(spec.writeProtect === undefined ? {} : { writeProtect: spec.writeProtect }),
     commands: spec.commands ?? 'xen',
+    ...(spec.generation === undefined ? {} : { generation: spec.generation }),
   });
 }
 
@@ -148,6 +152,22 @@ export const xenGtMutants: readonly XenGtDesign[] = [
     description:
       "the backend's mapping is removed with its page reference dropped before the IOTLB flush drains the GPU's access in flight",
   }),
+  mutant({
+    xenBug: 'grant-unmap-puts-before-flush',
+    catches: ['frame-refcount-matches-holders', 'grant-pins-match-handles'],
+    // The window needs a grant map that succeeds and its unmap preempted: a grant map succeeds in
+    // about one attempt in twenty under these generators (most are the refusals they aim at), so
+    // longer sequences with more preemptions (found about twice as soon, measured over 20 seeds).
+    generation: { preemptions: 12, maxCommands: 200 },
+    description:
+      'grant unmap drops its pins and page references (unmap_common_complete) before the mapping is removed and its TLB flushed',
+  }),
+  mutant({
+    xenBug: 'balloon-puts-before-p2m-remove',
+    catches: ['frame-refcount-matches-holders'],
+    description:
+      "balloon-out puts the page's allocation reference before the gfn leaves the p2m: the gfn maps a freed frame meanwhile",
+  }),
 ];
 
 /**
@@ -162,6 +182,9 @@ export const xenLookupThenMap: XenGtDesign = xenGtDesign({
   backend: 'lookup-then-map',
   expected: 'violates',
   commands: 'xen',
+  // The window must hold two steps of others (the balloon, then another domain's populate): with
+  // phases up to 24 commands apart instead of 8 it is found about five times as often.
+  generation: { maxDelay: 24 },
   description:
     "XenGT backend looks gfn → mfn up when the guest's GTT write traps and maps that mfn, with a reference, only when it writes the shadow entry: the guest balloons the page out and Xen gives the frame to another domain in between (Deegan's race as the thread tells it)",
   breaks: ['no-dma-to-foreign-frame'],

@@ -148,6 +148,7 @@ export function resolveXenGt(
         kind: 'decreaseReservation',
         domid,
         gfn: resolvePreferring(template.gfn, used, populated, raw(universe.gfns)),
+        ...(template.phased === undefined ? {} : { phased: template.phased }),
       };
     }
     case 'populatePhysmap': {
@@ -255,6 +256,7 @@ export function resolveXenGt(
           mapping?.device === true ? mapping.mfn : null,
           config.world.memory.frameCount,
         ),
+        ...(template.phased === undefined ? {} : { phased: template.phased }),
       };
     }
     case 'mapForeign': {
