@@ -32,7 +32,6 @@ import {
   viommuShadowUnmapSkipsFlush,
 } from './viommu/designs.js';
 import { xenLookup, xenMap } from './xengt/designs.js';
-import { xenLookupThenMap } from './xengt/mutants.js';
 import { kvmgtInterleavingMutants, kvmgtMutants } from './kvmgt/mutants.js';
 import { passthroughMutants } from './passthrough/mutants.js';
 import { vfioMutants } from './vfio/mutants.js';
@@ -42,7 +41,6 @@ import { xenGtMediatorMutants, xenGtMutants } from './xengt/mutants.js';
 export const designs: readonly AnyDesign[] = [
   xenMap,
   xenLookup,
-  xenLookupThenMap,
   vfioType1,
   vfioNoiommu,
   iommuStrict,

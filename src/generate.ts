@@ -25,17 +25,11 @@ export interface GenerationOptions {
   readonly swarm: boolean;
   /** Most operations left in flight per sequence (0: every operation atomic). */
   readonly preemptions: number;
-  /**
-   * The longest delay, in commands, between two phases of a preempted operation (default 8): a
-   * window that needs several steps of others in it is found about as often as the square (or
-   * higher power) of this.
-   */
-  readonly maxDelay?: number;
 }
 
 export const defaultGeneration: GenerationOptions = { maxCommands: 100, minCommands: 1, swarm: true, preemptions: 3 };
 
-/** The longest delay, in commands, between two phases of a preempted operation, by default. */
+/** The longest delay, in commands, between two phases of a preempted operation. */
 const MAX_DELAY = 8;
 
 /** A run's command kinds: all of them in one run out of four, a random non-empty subset otherwise. */
@@ -103,12 +97,10 @@ export function preempt<T extends { readonly kind: string }>(
   return out;
 }
 
-function preemptionArbitrary(maxDelay: number): fc.Arbitrary<Preemption> {
-  return fc.record({
-    which: fc.nat(),
-    delays: fc.array(fc.integer({ min: 1, max: maxDelay }), { minLength: 4, maxLength: 4 }),
-  });
-}
+const preemptionArbitrary: fc.Arbitrary<Preemption> = fc.record({
+  which: fc.nat(),
+  delays: fc.array(fc.integer({ min: 1, max: MAX_DELAY }), { minLength: 4, maxLength: 4 }),
+});
 
 export function traceArbitrary<T extends { readonly kind: string }>(
   space: CommandSpace<T>,
@@ -137,7 +129,7 @@ export function traceArbitrary<T extends { readonly kind: string }>(
   return fc
     .tuple(
       sequences,
-      count.chain((n) => fc.array(preemptionArbitrary(options.maxDelay ?? MAX_DELAY), { minLength: n, maxLength: n })),
+      count.chain((n) => fc.array(preemptionArbitrary, { minLength: n, maxLength: n })),
     )
     .map(([sequence, preemptions]) => preempt(sequence, interleaving, preemptions));
 }

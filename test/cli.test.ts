@@ -28,7 +28,6 @@ describe('dmaprop designs', () => {
     expect(rows.map((row) => [row.id, row.expected])).toEqual([
       ['xen/map', 'holds'],
       ['xen/lookup', 'violates'],
-      ['xen/lookup-then-map', 'violates'],
       ['vfio/type1', 'holds'],
       ['vfio/noiommu', 'violates'],
       ['iommu/strict', 'holds'],
