@@ -7,9 +7,17 @@
  * Left out: grant table v2, transitive and sub-page grants, GNTTABOP_copy and transfer, XSM (the
  * default dummy policy allows everything), table growth (the table has a fixed size), the
  * 5-retry "unstable entry" race, PV-IOMMU per-MFN counters (§2.3 step 12), cache attributes,
- * unmap batching (each unmap completes at once: no concurrent DMA exists in the model between
- * the TLB flush and the page put), and type references. A granter that is dying is treated as
- * absent for new maps (GNTST_bad_domain).
+ * unmap batching (a batch of one: its flush and completion follow its unmap_common), and type
+ * references. A granter that is dying is treated as absent for new maps (GNTST_bad_domain).
+ *
+ * Phases (docs/reference/xen.md §2.4, xen/common/grant_table.c at the pinned commit):
+ * `startUnmapGrantRef` is `unmap_common`, which drops the active entry's lock and the grant
+ * table's read lock and then frees the handle (`put_maptrack_handle`); `completeUnmapGrantRef` is
+ * what `gnttab_unmap_grant_ref` runs after the batch's `gnttab_flush_tlb`: `unmap_common_complete`,
+ * which takes the locks again and drops the page references and pins recorded in the op (never
+ * re-read from the handle, which another map may have taken meanwhile). `unmapGrantRef` runs both.
+ * The map path (`map_grant_ref`) also drops its locks between pinning and taking references, but
+ * a failure there unwinds under the same call: it stays one step.
  *
  * Simplified: an HVM host map onto an occupied gfn is refused (GNTST_general_error; real Xen
  * overwrites a RAM entry); unmap's host_addr must be the address that handle was mapped at

@@ -13,6 +13,14 @@
  * occupied gfn are refused with EBUSY (real Xen replaces the old entry; the model keeps callers
  * honest instead). remove_from_physmap handles foreign entries only; RAM leaves through
  * decrease_reservation.
+ *
+ * Phases (docs/reference/xen.md §2.7, xen/common/memory.c `guest_remove_page` at the pinned
+ * commit): `startDecreaseReservation` checks, takes the temporary reference (`get_page(page, d)`)
+ * and removes the gfn (`guest_physmap_remove_page`, whose IOMMU unmap flushes);
+ * `finishDecreaseReservation` puts the allocation reference (`put_page_alloc_ref`) and the
+ * temporary one (`put_page`), freeing the frame if they were the last. `get_gfn_query` …
+ * `put_gfn` hold the p2m lock across both (the XenGT stack refuses what would take it meanwhile);
+ * other holders of the frame run in between. `decreaseReservation` runs both.
  */
 import { getRef } from '../memory/frames.js';
 import { fail, succeed } from '../result.js';

@@ -22,7 +22,15 @@
  *   here with EBUSY (it would run, whole, after the write: the same states, one step later);
  * - Xen, the other domains, the guest's other vCPUs' hypercalls and the GPU's GGTT accesses run;
  * - the GPU may have several accesses in flight (its engines fetch ahead); destroying the vGPU
- *   first waits for them to land (`intel_gvt_deactivate_vgpu` waits for the vGPU to be idle).
+ *   first waits for them to land (`intel_gvt_deactivate_vgpu` waits for the vGPU to be idle);
+ * - a balloon-out in flight holds its domain's p2m lock (`guest_remove_page`: `get_gfn_query` …
+ *   `put_gfn`): a command that reads or writes that p2m (`p2msOf`) waits, EBUSY;
+ * - a grant unmap in flight holds no lock (`unmap_common` dropped them): anything runs, a new map
+ *   may take the freed handle;
+ * - a domain is destroyed only once none of its hypercalls is in flight (`domain_kill` pauses its
+ *   vCPUs, which leave their hypercalls first): EBUSY until then;
+ * - the backend's own balloon-out of a gfn the GPU's accesses in flight were translated through
+ *   drains them first (the p2m removal's IOMMU flush), as the removal of its foreign mapping does.
  *
  * Left out: 4-byte GGTT writes (the guest writes whole entries; the mediator's partial-write path
  * is exercised by the KVMGT stack), and guest stores into anything but its own RAM (a
