@@ -22,8 +22,8 @@
  * - `mapForeign` by the backend of dom1's and dom2's first RAM gfn at its first empty gfn, and
  *   `unmapForeign` of its first foreign entry;
  * - `vgpuDestroy` and `vgpuCreate`;
- * - operations that take time (`models/xengt/inflight.ts`): each `gttWrite` above and each
- *   `gpuDma` started (`phased`), each domain's balloon of its first gfn and unmap of its first
+ * - operations that take time (`models/xengt/inflight.ts`): the `gttWrite`s of gfn 0 and each
+ *   `gpuDma` started (`phased`), the guest's balloon of its first gfn and unmap of its first
  *   handle (both parts) started, and an `advance` of each operation in flight. While the guest's
  *   vCPU0 waits on a trapped write, a write resolves to its vCPU1's (`resolve.ts`).
  * Every command that the model accepts is one `check`'s generators can produce too (picks resolve
@@ -106,9 +106,14 @@ export function xenGtExploreTemplates(config: XenGtConfig, universe: XenGtUniver
   }
   for (const entry of entries) templates.push({ kind: 'gttWrite', entry, gfn: 0, present: false });
   for (const entry of entries) templates.push({ kind: 'gpuDma', entry, write: false });
-  // The same writes and reads started, left in flight after their first phase.
-  const started = templates.filter((template) => template.kind === 'gttWrite' || template.kind === 'gpuDma');
-  for (const template of started) templates.push({ ...template, phased: true });
+  // Writes of gfn 0 and the reads started, left in flight after their first phase (a clear
+  // translates nothing, and another gfn's window is the same window).
+  const started = templates.flatMap((template): XenGtTemplate[] =>
+    (template.kind === 'gttWrite' && template.present && template.gfn === 0) || template.kind === 'gpuDma'
+      ? [{ ...template, phased: true }]
+      : [],
+  );
+  templates.push(...started);
   for (const domid of domids) {
     for (const index of PICKS) templates.push({ kind: 'decreaseReservation', domid, gfn: pick(index) });
   }
@@ -144,19 +149,17 @@ export function xenGtExploreTemplates(config: XenGtConfig, universe: XenGtUniver
   templates.push({ kind: 'unmapForeign', domid: config.backendDomid, gfn: pick(0) });
   for (const domid of domids) templates.push({ kind: 'destroyDomain', domid });
   templates.push({ kind: 'vgpuDestroy' }, { kind: 'vgpuCreate' });
-  // Xen's hypercalls with a window, started: each domain's balloon of its first gfn, and its
-  // unmap of its first handle (both parts).
-  for (const domid of domids) templates.push({ kind: 'decreaseReservation', domid, gfn: pick(0), phased: true });
-  for (const mapperDomid of domids) {
-    templates.push({
-      kind: 'unmapGrantRef',
-      mapperDomid,
-      handle: pick(0),
-      hostAddr: pick(0),
-      devBusAddr: pick(0),
-      phased: true,
-    });
-  }
+  // Xen's hypercalls with a window, started: the guest's balloon of its first gfn and its unmap
+  // of its first handle (both parts). (Another domain's window is the same window.)
+  templates.push({ kind: 'decreaseReservation', domid: config.guestDomid, gfn: pick(0), phased: true });
+  templates.push({
+    kind: 'unmapGrantRef',
+    mapperDomid: config.guestDomid,
+    handle: pick(0),
+    hostAddr: pick(0),
+    devBusAddr: pick(0),
+    phased: true,
+  });
   return templates;
 }
 
@@ -433,7 +436,7 @@ export function xenGtExploreScope(
 ): ExploreScope<XenGtState, XenGtTemplate> {
   const templates = xenGtExploreTemplatesFrom(config, universe);
   return {
-    description: `GTT entries ${ownGgttIndices(config.gvt.layout).slice(0, 2).join('–')} written with gfns 0–1 (lookup: also the first gfn past the guest RAM) or cleared, DMA reads through them; for every domain: balloon out its 1st–3rd gfn, populate its first empty gfn (lookup: the guest also its second), grant its first free ref to each domain, end access, unmap its first handle (host, device or both), destroy it; map the first granted ref (host, device, both, or host with no address); backend foreign map of another domain's RAM and unmap; vGPU destroy/create; each GTT write and DMA also started, and each domain's first balloon and unmap, and an advance of each operation in flight`,
+    description: `GTT entries ${ownGgttIndices(config.gvt.layout).slice(0, 2).join('–')} written with gfns 0–1 (lookup: also the first gfn past the guest RAM) or cleared, DMA reads through them; for every domain: balloon out its 1st–3rd gfn, populate its first empty gfn (lookup: the guest also its second), grant its first free ref to each domain, end access, unmap its first handle (host, device or both), destroy it; map the first granted ref (host, device, both, or host with no address); backend foreign map of another domain's RAM and unmap; vGPU destroy/create; each write of gfn 0 and each DMA also started, and the guest's first balloon and unmap, and an advance of each operation in flight`,
     templates,
     key: (state) => xenGtStateKey(state, config.backend, { renameFrames }),
   };
