@@ -30,6 +30,17 @@ export const xenBugs = [
   'balloon-ignores-owner',
   /** decrease_reservation frees the page outright (free_domheap_page) instead of dropping its reference. */
   'balloon-frees-referenced-page',
+  /**
+   * GNTTABOP_unmap_grant_ref drops the pins and page references (`unmap_common_complete`) before
+   * the host mapping is removed and the handle freed (`unmap_common`), instead of after the TLB
+   * flush: between the two, the mapper still maps a page it holds no reference on.
+   */
+  'grant-unmap-puts-before-flush',
+  /**
+   * decrease_reservation puts the allocation reference (`put_page_alloc_ref`, `put_page`) before
+   * `guest_physmap_remove_page`: between the two, the gfn maps a frame that may be free already.
+   */
+  'balloon-puts-before-p2m-remove',
 ] as const;
 
 export type XenBug = (typeof xenBugs)[number];

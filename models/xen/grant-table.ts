@@ -7,9 +7,17 @@
  * Left out: grant table v2, transitive and sub-page grants, GNTTABOP_copy and transfer, XSM (the
  * default dummy policy allows everything), table growth (the table has a fixed size), the
  * 5-retry "unstable entry" race, PV-IOMMU per-MFN counters (§2.3 step 12), cache attributes,
- * unmap batching (each unmap completes at once: no concurrent DMA exists in the model between
- * the TLB flush and the page put), and type references. A granter that is dying is treated as
- * absent for new maps (GNTST_bad_domain).
+ * unmap batching (a batch of one: its flush and completion follow its unmap_common), and type
+ * references. A granter that is dying is treated as absent for new maps (GNTST_bad_domain).
+ *
+ * Phases (docs/reference/xen.md §2.4, xen/common/grant_table.c at the pinned commit):
+ * `startUnmapGrantRef` is `unmap_common`, which drops the active entry's lock and the grant
+ * table's read lock and then frees the handle (`put_maptrack_handle`); `completeUnmapGrantRef` is
+ * what `gnttab_unmap_grant_ref` runs after the batch's `gnttab_flush_tlb`: `unmap_common_complete`,
+ * which takes the locks again and drops the page references and pins recorded in the op (never
+ * re-read from the handle, which another map may have taken meanwhile). `unmapGrantRef` runs both.
+ * The map path (`map_grant_ref`) also drops its locks between pinning and taking references, but
+ * a failure there unwinds under the same call: it stays one step.
  *
  * Simplified: an HVM host map onto an occupied gfn is refused (GNTST_general_error; real Xen
  * overwrites a RAM entry); unmap's host_addr must be the address that handle was mapped at
@@ -246,27 +254,110 @@ function completeRelease(
   if (released.host) dropFrameRef(state, config, mapping.mfn);
 }
 
-export function unmapGrantRef(state: XenState, config: XenConfig, args: UnmapGrantArgs): OpResult {
+/**
+ * What `unmap_common` did and `unmap_common_complete` has left to do (the hypercall's
+ * `struct gnttab_unmap_common`, plain data): the grant it names, the frame, and which parts were
+ * released (`op->done`). Between the two the handle is already free (another map may reuse it),
+ * while the pins and page references stay until the completion drops them.
+ */
+export interface GrantUnmapInFlight {
+  readonly mapperDomid: number;
+  readonly handle: number;
+  readonly granterDomid: number;
+  readonly ref: number;
+  readonly mfn: number;
+  readonly readonly: boolean;
+  readonly host: boolean;
+  readonly device: boolean;
+  /** With `grant-unmap-puts-before-flush`: pins and references dropped first, the mapping removed after. */
+  readonly putFirst?: boolean;
+}
+
+/**
+ * Phase 1 of GNTTABOP_unmap_grant_ref (`unmap_common`, xen/common/grant_table.c): under the
+ * active entry's lock, the checks, the host mapping removed, the released kinds cleared from the
+ * handle and a handle with none left freed (`put_maptrack_handle`, after the locks are dropped).
+ * Returns the status and, when something was released, what the completion must drop. With the
+ * `grant-unmap-puts-before-flush` bug the order is reversed: the pins and page references are
+ * dropped here, and the mapping is removed (and its handle freed) by the second phase.
+ */
+export function startUnmapGrantRef(
+  state: XenState,
+  config: XenConfig,
+  args: UnmapGrantArgs,
+): { readonly result: OpResult; readonly pending?: GrantUnmapInFlight } {
   const mapper = runningDomain(state, args.mapperDomid);
-  if (mapper === undefined) return fail('ESRCH');
+  if (mapper === undefined) return { result: fail('ESRCH') };
   // 1. Handle in range and live.
   const mapping = mapper.maptrack[args.handle];
-  if (mapping === undefined || mapping === null) return status('bad_handle');
+  if (mapping === undefined || mapping === null) return { result: status('bad_handle') };
   // 5. Device address must match the pinned frame.
   const releaseDevice = args.devBusAddr !== null && mapping.device;
-  if (releaseDevice && args.devBusAddr !== mapping.mfn) return status('bad_dev_addr');
+  if (releaseDevice && args.devBusAddr !== mapping.mfn) return { result: status('bad_dev_addr') };
   // 6. Host mapping at host_addr must be this grant's frame.
   const releaseHost = args.hostAddr !== null && mapping.host;
-  if (releaseHost && !hostMappingMatches(mapper, mapping, args.hostAddr)) return status('general_error');
-  if (!releaseHost && !releaseDevice) return succeed({ status: gntst.okay });
-  if (releaseHost && mapper.translated && args.hostAddr !== null)
-    delete writableP2m(state, mapper.domid)[args.hostAddr];
-  const remaining = { host: mapping.host && !releaseHost, device: mapping.device && !releaseDevice };
+  if (releaseHost && !hostMappingMatches(mapper, mapping, args.hostAddr)) return { result: status('general_error') };
+  if (!releaseHost && !releaseDevice) return { result: succeed({ status: gntst.okay }) };
+  const pending: GrantUnmapInFlight = {
+    mapperDomid: mapper.domid,
+    handle: args.handle,
+    granterDomid: mapping.granterDomid,
+    ref: mapping.ref,
+    mfn: mapping.mfn,
+    readonly: mapping.readonly,
+    host: releaseHost,
+    device: releaseDevice,
+  };
+  if (hasBug(config, 'grant-unmap-puts-before-flush')) {
+    completeRelease(state, config, mapping, { host: releaseHost, device: releaseDevice });
+    return { result: succeed({ status: gntst.okay }), pending: { ...pending, putFirst: true } };
+  }
+  removeMapping(state, pending, args.hostAddr);
+  return { result: succeed({ status: gntst.okay }), pending };
+}
+
+/** unmap_common's removal: the host mapping, the released kinds of the handle, a handle with none left freed. */
+function removeMapping(state: XenState, pending: GrantUnmapInFlight, hostAddr: number | null): void {
+  const mapper = state.domains[pending.mapperDomid];
+  const mapping = mapper?.maptrack[pending.handle];
+  if (mapper === undefined || mapping === undefined || mapping === null) return;
+  if (pending.host && mapper.translated && hostAddr !== null) delete writableP2m(state, mapper.domid)[hostAddr];
+  const remaining = { host: mapping.host && !pending.host, device: mapping.device && !pending.device };
   // 8. A handle with neither kind left is freed.
-  writableMaptrack(state, mapper.domid)[args.handle] =
+  writableMaptrack(state, mapper.domid)[pending.handle] =
     remaining.host || remaining.device ? { ...mapping, host: remaining.host, device: remaining.device } : null;
-  completeRelease(state, config, mapping, { host: releaseHost, device: releaseDevice });
-  return succeed({ status: gntst.okay });
+}
+
+/**
+ * Phase 2 (`gnttab_unmap_grant_ref` after the batch: `gnttab_flush_tlb`, then
+ * `unmap_common_complete`): the page references and pins of the released kinds dropped, the
+ * status bits reduced — from what phase 1 recorded, not from the handle, which may have been
+ * reused. (With `grant-unmap-puts-before-flush`: the mapping removed now.)
+ */
+export function completeUnmapGrantRef(state: XenState, config: XenConfig, pending: GrantUnmapInFlight): void {
+  if (pending.putFirst === true) {
+    const mapper = state.domains[pending.mapperDomid];
+    const mapping = mapper?.maptrack[pending.handle];
+    removeMapping(state, pending, mapping?.host === true && pending.host ? mapping.hostAddr : null);
+    return;
+  }
+  const mapping: MaptrackEntry = {
+    granterDomid: pending.granterDomid,
+    ref: pending.ref,
+    mfn: pending.mfn,
+    readonly: pending.readonly,
+    host: pending.host,
+    device: pending.device,
+    hostAddr: null,
+  };
+  completeRelease(state, config, mapping, { host: pending.host, device: pending.device });
+}
+
+/** GNTTABOP_unmap_grant_ref whole: unmap_common, the TLB flush, unmap_common_complete. */
+export function unmapGrantRef(state: XenState, config: XenConfig, args: UnmapGrantArgs): OpResult {
+  const started = startUnmapGrantRef(state, config, args);
+  if (started.pending !== undefined) completeUnmapGrantRef(state, config, started.pending);
+  return started.result;
 }
 
 function hostMappingMatches(mapper: XenDomain, mapping: MaptrackEntry, hostAddr: number | null): boolean {

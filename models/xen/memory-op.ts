@@ -13,6 +13,14 @@
  * occupied gfn are refused with EBUSY (real Xen replaces the old entry; the model keeps callers
  * honest instead). remove_from_physmap handles foreign entries only; RAM leaves through
  * decrease_reservation.
+ *
+ * Phases (docs/reference/xen.md §2.7, xen/common/memory.c `guest_remove_page` at the pinned
+ * commit): `startDecreaseReservation` checks, takes the temporary reference (`get_page(page, d)`)
+ * and removes the gfn (`guest_physmap_remove_page`, whose IOMMU unmap flushes);
+ * `finishDecreaseReservation` puts the allocation reference (`put_page_alloc_ref`) and the
+ * temporary one (`put_page`), freeing the frame if they were the last. `get_gfn_query` …
+ * `put_gfn` hold the p2m lock across both (the XenGT stack refuses what would take it meanwhile);
+ * other holders of the frame run in between. `decreaseReservation` runs both.
  */
 import { getRef } from '../memory/frames.js';
 import { fail, succeed } from '../result.js';
@@ -28,23 +36,76 @@ export interface GfnArgs {
   readonly gfn: number;
 }
 
-/** guest_remove_page for one gfn of the calling domain. */
-export function decreaseReservation(state: XenState, config: XenConfig, args: GfnArgs): OpResult {
+/**
+ * What `guest_remove_page` has left to do after the gfn left the p2m (plain data): the frame, on
+ * which it holds the allocation reference and the temporary one it took (`get_page(page, d)`).
+ * With `balloon-puts-before-p2m-remove` the references are already dropped and the p2m entry is
+ * what is left.
+ */
+export interface BalloonInFlight {
+  readonly domid: number;
+  readonly gfn: number;
+  readonly mfn: number;
+  /** `balloon-puts-before-p2m-remove`: the puts ran first; the second phase removes the entry. */
+  readonly putFirst?: boolean;
+}
+
+/**
+ * Phase 1 of decrease_reservation for one gfn (`guest_remove_page`, xen/common/memory.c): the
+ * checks, the temporary reference taken as the domain (`get_page(page, d)`: a page it does not
+ * own is refused), and the gfn removed from the p2m (`guest_physmap_remove_page`, with its IOMMU
+ * unmap and flush). Returns the result and what the second phase must put.
+ */
+export function startDecreaseReservation(
+  state: XenState,
+  config: XenConfig,
+  args: GfnArgs,
+): { readonly result: OpResult; readonly pending?: BalloonInFlight } {
   const domain = runningDomain(state, args.domid);
-  if (domain === undefined) return fail('ESRCH', { nrDone: 0 });
+  if (domain === undefined) return { result: fail('ESRCH', { nrDone: 0 }) };
   const entry = domain.p2m[args.gfn];
-  if (entry === undefined) return fail('ENOENT', { nrDone: 0 });
+  if (entry === undefined) return { result: fail('ENOENT', { nrDone: 0 }) };
   // get_page(page, d) fails for a page owned by someone else: a grant-mapped or foreign-mapped
   // gfn cannot be ballooned out ("Bad page free").
-  if (entry.type !== 'ram_rw' && !hasBug(config, 'balloon-ignores-owner')) return fail('ENXIO', { nrDone: 0 });
-  delete writableP2m(state, domain.domid)[args.gfn];
-  if (hasBug(config, 'balloon-frees-referenced-page')) {
-    freeOutright(state, entry.mfn);
-    return succeed({ nrDone: 1, mfn: entry.mfn });
+  if (entry.type !== 'ram_rw' && !hasBug(config, 'balloon-ignores-owner'))
+    return { result: fail('ENXIO', { nrDone: 0 }) };
+  const pending: BalloonInFlight = { domid: domain.domid, gfn: args.gfn, mfn: entry.mfn };
+  const result = succeed({ nrDone: 1, mfn: entry.mfn });
+  if (hasBug(config, 'balloon-puts-before-p2m-remove')) {
+    // The allocation reference put first: the frame is freed while the gfn still maps it.
+    dropFrameRef(state, config, entry.mfn);
+    return { result, pending: { ...pending, putFirst: true } };
   }
-  // put_page_alloc_ref: the frame is freed now only if nothing else references it.
-  dropFrameRef(state, config, entry.mfn);
-  return succeed({ nrDone: 1, mfn: entry.mfn });
+  // The temporary reference (the frees-outright bug frees without one).
+  if (!hasBug(config, 'balloon-frees-referenced-page')) getRef(writableMemory(state), entry.mfn);
+  delete writableP2m(state, domain.domid)[args.gfn];
+  return { result, pending };
+}
+
+/**
+ * Phase 2: `put_page_alloc_ref` (clears PGC_allocated) and `put_page` of the temporary
+ * reference; the frame is freed now only if nothing else references it. (The gfn's p2m lock is
+ * held from phase 1 to here: `get_gfn_query` … `put_gfn`.)
+ */
+export function finishDecreaseReservation(state: XenState, config: XenConfig, pending: BalloonInFlight): void {
+  if (pending.putFirst === true) {
+    const domain = state.domains[pending.domid];
+    if (domain?.p2m[pending.gfn]?.mfn === pending.mfn) delete writableP2m(state, pending.domid)[pending.gfn];
+    return;
+  }
+  if (hasBug(config, 'balloon-frees-referenced-page')) {
+    freeOutright(state, pending.mfn);
+    return;
+  }
+  dropFrameRef(state, config, pending.mfn);
+  dropFrameRef(state, config, pending.mfn);
+}
+
+/** XENMEM_decrease_reservation of one gfn, both phases with nothing in between. */
+export function decreaseReservation(state: XenState, config: XenConfig, args: GfnArgs): OpResult {
+  const started = startDecreaseReservation(state, config, args);
+  if (started.pending !== undefined) finishDecreaseReservation(state, config, started.pending);
+  return started.result;
 }
 
 /** The deliberate bug: the frame goes back to the allocator whatever else still references it. */

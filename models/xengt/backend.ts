@@ -197,7 +197,9 @@ export function withoutPageReference(backend: XenGtBackend): XenGtBackend {
         return mfn === undefined ? [call] : [call, { kind: 'put_page', mfn }];
       };
       const calls = plan.calls.flatMap(dropped);
-      return plan.handOver === undefined ? { ...plan, calls } : { ...plan, calls, handOver: plan.handOver.flatMap(dropped) };
+      return plan.handOver === undefined
+        ? { ...plan, calls }
+        : { ...plan, calls, handOver: plan.handOver.flatMap(dropped) };
     },
     unmap(request) {
       const backendP2m = request.state.xen.domains[request.config.backendDomid]?.p2m ?? {};

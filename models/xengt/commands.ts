@@ -32,8 +32,11 @@ export type XenGtCommand =
       readonly vcpu?: number;
       readonly phased?: boolean;
     }
-  /** XENMEM_decrease_reservation by `domid` of its own `gfn` (balloon out). */
-  | { readonly kind: 'decreaseReservation'; readonly domid: number; readonly gfn: number }
+  /**
+   * XENMEM_decrease_reservation by `domid` of its own `gfn` (balloon out). `phased`: the gfn leaves
+   * the p2m, and the page's references are put by a later `advance` (`inflight.ts`).
+   */
+  | { readonly kind: 'decreaseReservation'; readonly domid: number; readonly gfn: number; readonly phased?: boolean }
   /** XENMEM_populate_physmap by `domid` at `gfn` (balloon in; another domain taking a free frame). */
   | { readonly kind: 'populatePhysmap'; readonly domid: number; readonly gfn: number }
   /** Granter `domid` writes grant entry `ref`: grantee, gfn, read-only flag. */
@@ -59,13 +62,18 @@ export type XenGtCommand =
       readonly readonly: boolean;
       readonly hostAddr: number | null;
     }
-  /** GNTTABOP_unmap_grant_ref issued by `mapperDomid`. */
+  /**
+   * GNTTABOP_unmap_grant_ref issued by `mapperDomid`. `phased`: `unmap_common` runs (mapping
+   * removed, handle freed), and the TLB flush and `unmap_common_complete` (pins and page
+   * references dropped) run at a later `advance` (`inflight.ts`).
+   */
   | {
       readonly kind: 'unmapGrantRef';
       readonly mapperDomid: number;
       readonly handle: number;
       readonly hostAddr: number | null;
       readonly devBusAddr: number | null;
+      readonly phased?: boolean;
     }
   /** XENMEM_add_to_physmap (gmfn_foreign) by `domid` at its `gfn`. */
   | {

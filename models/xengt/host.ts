@@ -157,7 +157,7 @@ function freePoolGfn(state: XenGtState, config: XenGtConfig): number | null {
  * drain-write bits, `flush_iotlb_qi` in xen/drivers/passthrough/vtd/qinval.c), so each lands now,
  * in the frame as `xen` has it, and the step reports it (`step.ts`).
  */
-function drainGpu(state: XenGtState, xen: XenState, gfn: number): void {
+export function drainGpu(state: XenGtState, xen: XenState, gfn: number): void {
   if (!state.inflight.some((op) => drainedBy(op, gfn))) return;
   const owner = (mfn: number): number | null => xen.memory.frames[mfn]?.owner ?? null;
   state.inflight = state.inflight.map((op): XenGtOp => {

@@ -16,8 +16,24 @@
  *   the IOTLB filled). Phase 2 (`access`): the write or read lands in that frame. Xen's IOTLB
  *   flush drains it earlier when the translation it used is removed (`host.ts`): it is then
  *   recorded as `landed` and reported by the step that flushed.
+ * - `unmapGrantRef`: GNTTABOP_unmap_grant_ref (`models/xen/grant-table.ts`), split where
+ *   `unmap_common` drops the grant table and active entry locks (xen/common/grant_table.c):
+ *   phase 1 checks the handle, removes the host mapping and frees the handle
+ *   (`put_maptrack_handle` runs after `grant_read_unlock`); phase 2 (`complete`) is the batch's
+ *   `gnttab_flush_tlb` and `unmap_common_complete`, which takes the locks again to drop the page
+ *   references and pins recorded in the op. Meanwhile other vCPUs map (and may reuse the handle),
+ *   end access, balloon. The mapper's own vCPU is in the hypercall until phase 2.
+ * - `decreaseReservation`: XENMEM_decrease_reservation of one gfn (`guest_remove_page`,
+ *   xen/common/memory.c): phase 1 takes the temporary reference and removes the gfn from the p2m
+ *   (`guest_physmap_remove_page`, with the IOMMU unmap and its flush); phase 2 (`put`) is
+ *   `put_page_alloc_ref` and `put_page`, the frame freed if that was the last reference. The gfn's
+ *   p2m lock (`get_gfn_query` … `put_gfn`) is held throughout, so nothing that reads or writes the
+ *   domain's p2m runs in between (`step.ts` refuses it, EBUSY): what runs is other domains' work,
+ *   the GPU, and releases of other references to the frame.
  */
 import type { GgttWritePending } from '../gvt/ggtt.js';
+import type { GrantUnmapInFlight } from '../xen/grant-table.js';
+import type { BalloonInFlight } from '../xen/memory-op.js';
 import type { GgttDmaInFlight } from '../gvt/gpu-commands.js';
 import type { GpuAccess } from '../gvt/types.js';
 import type { XenBackendCall } from './backend.js';
@@ -40,20 +56,66 @@ export interface GgttDmaOp {
   readonly landed?: GpuAccess;
 }
 
-export type XenGtOp = GgttWriteOp | GgttDmaOp;
+/** A grant unmap between `unmap_common` and `unmap_common_complete` (`models/xen/grant-table.ts`). */
+export interface GrantUnmapOp {
+  readonly kind: 'unmapGrantRef';
+  readonly pending: GrantUnmapInFlight;
+}
+
+/** A balloon-out between the p2m removal and the page puts (`models/xen/memory-op.ts`). */
+export interface BalloonOp {
+  readonly kind: 'decreaseReservation';
+  readonly pending: BalloonInFlight;
+}
+
+export type XenGtOp = GgttWriteOp | GgttDmaOp | GrantUnmapOp | BalloonOp;
 
 /** The most operations in flight at once: an `advance`'s index is below it (its schema's bound). */
 export const MAX_IN_FLIGHT = 64;
 
 /** The XenGT kinds that have phases, and how many. */
-export const xenGtPhases: Readonly<Record<string, number>> = { gttWrite: 2, gpuDma: 2 };
+export const xenGtPhases: Readonly<Record<string, number>> = {
+  gttWrite: 2,
+  gpuDma: 2,
+  unmapGrantRef: 2,
+  decreaseReservation: 2,
+};
 
 /** The next phase of an operation in flight, in the real code's words. */
 export function nextPhase(op: XenGtOp): string {
-  return op.kind === 'gttWrite' ? 'shadow' : 'access';
+  switch (op.kind) {
+    case 'gttWrite':
+      return 'shadow';
+    case 'gpuDma':
+      return 'access';
+    case 'unmapGrantRef':
+      return op.pending.putFirst === true ? 'remove mapping' : 'complete';
+    case 'decreaseReservation':
+      return op.pending.putFirst === true ? 'remove p2m entry' : 'put';
+  }
+}
+
+/** The domain whose hypercall an operation in flight is (its vCPU is in it), or null (the mediator's, the GPU's). */
+export function hypercallDomain(op: XenGtOp): number | null {
+  if (op.kind === 'unmapGrantRef') return op.pending.mapperDomid;
+  if (op.kind === 'decreaseReservation') return op.pending.domid;
+  return null;
+}
+
+/** The page references an operation in flight holds on `mfn` that no table records any more. */
+export function inflightRefs(op: XenGtOp, mfn: number): number {
+  if (op.kind === 'unmapGrantRef' && op.pending.putFirst !== true && op.pending.mfn === mfn) {
+    return (op.pending.host ? 1 : 0) + (op.pending.device ? 1 : 0);
+  }
+  // The allocation reference and the temporary one (the frees-outright bug takes no temporary one:
+  // its phase 2 frees the frame whatever it holds, which the accounting invariants catch anyway).
+  if (op.kind === 'decreaseReservation' && op.pending.putFirst !== true && op.pending.mfn === mfn) return 2;
+  return 0;
 }
 
 /** The GPU accesses in flight that an IOTLB flush of `dmaAddr` drains (translated through it, not landed). */
 export function drainedBy(op: XenGtOp, dmaAddr: number): op is GgttDmaOp {
-  return op.kind === 'gpuDma' && op.landed === undefined && op.dma.outcome === 'translated' && op.dma.dmaAddr === dmaAddr;
+  return (
+    op.kind === 'gpuDma' && op.landed === undefined && op.dma.outcome === 'translated' && op.dma.dmaAddr === dmaAddr
+  );
 }

@@ -22,7 +22,15 @@
  *   here with EBUSY (it would run, whole, after the write: the same states, one step later);
  * - Xen, the other domains, the guest's other vCPUs' hypercalls and the GPU's GGTT accesses run;
  * - the GPU may have several accesses in flight (its engines fetch ahead); destroying the vGPU
- *   first waits for them to land (`intel_gvt_deactivate_vgpu` waits for the vGPU to be idle).
+ *   first waits for them to land (`intel_gvt_deactivate_vgpu` waits for the vGPU to be idle);
+ * - a balloon-out in flight holds its domain's p2m lock (`guest_remove_page`: `get_gfn_query` …
+ *   `put_gfn`): a command that reads or writes that p2m (`p2msOf`) waits, EBUSY;
+ * - a grant unmap in flight holds no lock (`unmap_common` dropped them): anything runs, a new map
+ *   may take the freed handle;
+ * - a domain is destroyed only once none of its hypercalls is in flight (`domain_kill` pauses its
+ *   vCPUs, which leave their hypercalls first): EBUSY until then;
+ * - the backend's own balloon-out of a gfn the GPU's accesses in flight were translated through
+ *   drains them first (the p2m removal's IOMMU flush), as the removal of its foreign mapping does.
  *
  * Left out: 4-byte GGTT writes (the guest writes whole entries; the mediator's partial-write path
  * is exercised by the KVMGT stack), and guest stores into anything but its own RAM (a
@@ -39,17 +47,31 @@ import { cloneVgpu, newVgpu, reshareVgpu, teardownVgpu } from '../gvt/vgpu.js';
 import { fail, succeed } from '../result.js';
 import type { OpResult } from '../result.js';
 import { destroyDomain } from '../xen/destroy.js';
-import { endAccess, grantAccess, mapGrantRef, unmapGrantRef } from '../xen/grant-table.js';
-import { addToPhysmapForeign, decreaseReservation, populatePhysmap, removeForeignMapping } from '../xen/memory-op.js';
+import {
+  completeUnmapGrantRef,
+  endAccess,
+  grantAccess,
+  mapGrantRef,
+  startUnmapGrantRef,
+  unmapGrantRef,
+} from '../xen/grant-table.js';
+import {
+  addToPhysmapForeign,
+  decreaseReservation,
+  finishDecreaseReservation,
+  populatePhysmap,
+  removeForeignMapping,
+  startDecreaseReservation,
+} from '../xen/memory-op.js';
 import { shareXenState } from '../xen/copy-on-write.js';
 import { createXenState, runningDomain } from '../xen/state.js';
 import type { XenGtAdvance, XenGtCommand } from './commands.js';
 import type { XenGtConfig } from './config.js';
 import { hasXenGtBug } from './config.js';
-import { MAX_IN_FLIGHT } from './inflight.js';
+import { drainedBy, hypercallDomain, MAX_IN_FLIGHT } from './inflight.js';
 import type { GgttDmaOp, GgttWriteOp, XenGtOp } from './inflight.js';
 import type { XenBackendCall } from './backend.js';
-import { copyOnWriteHost, guestRam, isPoolGfn, performHandOver, xenGtHost } from './host.js';
+import { copyOnWriteHost, drainGpu, guestRam, isPoolGfn, performHandOver, xenGtHost } from './host.js';
 import type { ReleaseReason } from './host.js';
 import type { XenGtHost } from './host.js';
 import type { XenGtResult, XenGtState } from './types.js';
@@ -109,10 +131,23 @@ const xenOnly: ReadonlySet<XenGtCommand['kind']> = new Set([
 export function stepXenGt(state: XenGtState, config: XenGtConfig, command: XenGtCommand): XenGtStep {
   if (command.kind === 'advance') return advance(state, config, command);
   // A GPU access through the GTT only reads the state (started: it joins the accesses in flight).
-  if (command.kind === 'gpuDma') return command.phased === true ? startGpuDma(state, config, command) : gpuDma(state, config, command);
+  if (command.kind === 'gpuDma')
+    return command.phased === true ? startGpuDma(state, config, command) : gpuDma(state, config, command);
   const waits = waitsFor(state, config, command);
   if (waits !== null) return { state, result: { ...fail('EBUSY', { waitsFor: waits }), accesses: [] } };
   if (command.kind === 'gttWrite' && command.phased === true) return startGttWrite(state, config, command);
+  if (command.kind === 'decreaseReservation' && drainsGpu(state, config, command)) {
+    // The backend's own gfn leaves its p2m: guest_physmap_remove_page's IOMMU unmap flushes the
+    // IOTLB (the flush is not suppressed here) and drains the GPU's accesses translated through
+    // it, which land before the page is put (owners as they are now).
+    const drained: XenGtState = { ...state };
+    drainGpu(drained, state.xen, command.gfn);
+    const step = stepXenGt(drained, config, command);
+    return step.result.ok ? step : { state, result: { ...step.result, accesses: [] } };
+  }
+  if ((command.kind === 'unmapGrantRef' || command.kind === 'decreaseReservation') && command.phased === true) {
+    return startXenOp(state, config, command);
+  }
   // Unchanged parts stay the same objects, so invariants that read only them are not re-checked:
   // Xen's operations leave the mediator's part alone, and the mediator's commands change Xen only
   // through the backend's calls, which copy it when they first do.
@@ -160,6 +195,17 @@ function startGpuDma(state: XenGtState, config: XenGtConfig, command: { entry: n
  * drops the lock while the backend translates: only the trapped vCPU waits.)
  */
 function waitsFor(state: XenGtState, config: XenGtConfig, command: XenGtCommand): string | null {
+  // A domain is destroyed once its vCPUs are out of their hypercalls (domain_kill pauses it).
+  if (command.kind === 'destroyDomain' && state.inflight.some((op) => hypercallDomain(op) === command.domid)) {
+    return `dom${command.domid}'s hypercall in flight`;
+  }
+  // A balloon in flight holds its domain's p2m lock from the p2m removal to the puts.
+  const locked = state.inflight.flatMap((op) => (op.kind === 'decreaseReservation' ? [op.pending.domid] : []));
+  const p2mLock = p2msOf(config, command).find((domid) => locked.includes(domid));
+  if (p2mLock !== undefined) return `dom${p2mLock}'s p2m lock`;
+  if ((command.kind === 'unmapGrantRef' || command.kind === 'decreaseReservation') && command.phased === true) {
+    if (state.inflight.length >= MAX_IN_FLIGHT) return 'the operations in flight';
+  }
   if (command.kind === 'gttWrite') {
     if (state.inflight.length >= MAX_IN_FLIGHT) return 'the operations in flight';
     const vcpu = command.vcpu ?? 0;
@@ -167,6 +213,69 @@ function waitsFor(state: XenGtState, config: XenGtConfig, command: XenGtCommand)
   }
   if (hasXenGtBug(config, 'unlocked-translate') || !state.inflight.some((op) => op.kind === 'gttWrite')) return null;
   return takesVgpuLock(state, config, command) ? "the vGPU's lock" : null;
+}
+
+/** A balloon of the backend's gfn that GPU accesses in flight were translated through (`host.ts`). */
+function drainsGpu(state: XenGtState, config: XenGtConfig, command: { domid: number; gfn: number }): boolean {
+  if (command.domid !== config.backendDomid || config.backend.addressing !== 'backend-iommu') return false;
+  if (state.xen.domains[command.domid]?.p2m[command.gfn] === undefined) return false;
+  return state.inflight.some((op) => drainedBy(op, command.gfn));
+}
+
+/**
+ * The domains whose p2m a command reads or writes (and so whose p2m lock it takes): a balloon or
+ * populate its domain's; a grant map the granter's (the frame) and the mapper's (the host
+ * mapping); an unmap the mapper's; a foreign map both; the guest's GTT writes and the mediator's
+ * work the guest's (the backend translates its gfns) and the backend's (its mappings); the vGPU's
+ * lifecycle the backend's; a domain's destruction its own (it waits for the hypercall).
+ */
+function p2msOf(config: XenGtConfig, command: XenGtCommand): number[] {
+  if (isGvtCommand(command)) return [config.guestDomid, config.backendDomid];
+  switch (command.kind) {
+    case 'decreaseReservation':
+    case 'populatePhysmap':
+    case 'unmapForeign':
+    case 'destroyDomain':
+      return [command.domid];
+    case 'mapGrantRef':
+      return [command.granterDomid, command.mapperDomid];
+    case 'unmapGrantRef':
+      return [command.mapperDomid];
+    case 'mapForeign':
+      return [command.domid, command.foreignDomid];
+    case 'gttWrite':
+      return [config.guestDomid, config.backendDomid];
+    case 'vgpuDestroy':
+    case 'vgpuCreate':
+      return [config.backendDomid];
+    case 'grantAccess':
+    case 'endAccess':
+    case 'gpuDma':
+    case 'advance':
+      return [];
+  }
+}
+
+/**
+ * Phase 1 of a Xen hypercall started in phases: a grant unmap's `unmap_common`, a balloon's p2m
+ * removal. A refusal, or an unmap that releases nothing, is done at once.
+ */
+function startXenOp(
+  state: XenGtState,
+  config: XenGtConfig,
+  command: Extract<XenGtCommand, { kind: 'unmapGrantRef' | 'decreaseReservation' }>,
+): XenGtStep {
+  const next: XenGtState = { ...state, xen: shareXenState(state.xen) };
+  if (command.kind === 'unmapGrantRef') {
+    const started = startUnmapGrantRef(next.xen, config.xen, command);
+    if (started.pending !== undefined)
+      next.inflight = [...state.inflight, { kind: 'unmapGrantRef', pending: started.pending }];
+    return finished(state, next, { result: started.result });
+  }
+  const started = startDecreaseReservation(next.xen, config.xen, command);
+  if (started.pending !== undefined)
+    next.inflight = [...state.inflight, { kind: 'decreaseReservation', pending: started.pending }];
+  return finished(state, next, { result: started.result });
 }
 
 function takesVgpuLock(state: XenGtState, config: XenGtConfig, command: XenGtCommand): boolean {
@@ -179,7 +288,16 @@ function takesVgpuLock(state: XenGtState, config: XenGtConfig, command: XenGtCom
     case 'destroyDomain':
       // The guest's destruction destroys its vGPU first (its device model goes away).
       return command.domid === config.guestDomid && state.vgpu !== null;
-    default:
+    case 'advance':
+    case 'decreaseReservation':
+    case 'populatePhysmap':
+    case 'grantAccess':
+    case 'endAccess':
+    case 'mapGrantRef':
+    case 'unmapGrantRef':
+    case 'mapForeign':
+    case 'unmapForeign':
+    case 'gpuDma':
       return false;
   }
 }
@@ -223,6 +341,12 @@ function advance(state: XenGtState, config: XenGtConfig, command: XenGtAdvance):
   const op = state.inflight[command.op];
   if (op === undefined) return { state, result: { ...fail('ENOENT'), accesses: [] } };
   const rest = state.inflight.filter((_, index) => index !== command.op);
+  if (op.kind === 'unmapGrantRef' || op.kind === 'decreaseReservation') {
+    const next: XenGtState = { ...state, xen: shareXenState(state.xen), inflight: rest };
+    if (op.kind === 'unmapGrantRef') completeUnmapGrantRef(next.xen, config.xen, op.pending);
+    else finishDecreaseReservation(next.xen, config.xen, op.pending);
+    return finished(state, next, { result: succeed() });
+  }
   if (op.kind === 'gpuDma') {
     const access = landGgttDma(state, xenGtHost(config), op.dma);
     const landed = ggttDmaStep(op.dma.entry, access);
@@ -231,7 +355,8 @@ function advance(state: XenGtState, config: XenGtConfig, command: XenGtAdvance):
   const next: XenGtState = { xen: state.xen, ...cloneXenGtMediator(state), inflight: rest };
   // The backend's calls kept for the hand-over run first; one Xen refuses fails the translation.
   const refused = op.handOver === undefined ? null : performHandOver(config, state.xen, next, op.handOver);
-  const pending: GgttWritePending = refused === null ? op.pending : { ...op.pending, mapped: { ok: false, errno: refused } };
+  const pending: GgttWritePending =
+    refused === null ? op.pending : { ...op.pending, mapped: { ok: false, errno: refused } };
   const host = copyOnWriteHost(config, state.xen, 'last-reference');
   const written = finishGgttWrite(next, host, config.gvt, pending);
   // The phase ran: the write is over either way. It finds no vGPU only when the lock was not held
@@ -325,8 +450,8 @@ function createVgpu(state: XenGtState, config: XenGtConfig): OpResult {
 function destroyVgpu(state: XenGtState, config: XenGtConfig, teardown: XenGtHost): OpResult {
   if (state.vgpu === null) return fail('ENODEV');
   if (state.inflight.some((op) => op.kind === 'gpuDma')) {
-    state.inflight = state.inflight.map(
-      (op): XenGtOp => (op.kind === 'gpuDma' && op.landed === undefined ? { ...op, landed: landGgttDma(state, teardown, op.dma) } : op),
+    state.inflight = state.inflight.map((op): XenGtOp =>
+      op.kind === 'gpuDma' && op.landed === undefined ? { ...op, landed: landGgttDma(state, teardown, op.dma) } : op,
     );
   }
   teardownVgpu(state, teardown, config.gvt);

@@ -35,6 +35,8 @@ export const xenBugNeeds: Readonly<
   'free-keeps-tot-pages': always,
   'balloon-ignores-owner': always,
   'balloon-frees-referenced-page': always,
+  'grant-unmap-puts-before-flush': grants('no grant is ever unmapped'),
+  'balloon-puts-before-p2m-remove': always,
 };
 
 /** The features of a world with these grant tables (`XenWorldFeature`). */

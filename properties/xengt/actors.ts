@@ -21,8 +21,18 @@ export function domainActor(config: XenGtConfig, domid: number): string {
 
 /** Who runs the next phase of an operation in flight. */
 function opActor(config: XenGtConfig, op: XenGtOp): string {
-  // A trapped write is emulated by the backend's mediator; its vCPU waits on the ioreq.
-  return op.kind === 'gttWrite' ? domainActor(config, config.backendDomid) : 'GPU';
+  switch (op.kind) {
+    case 'gttWrite':
+      // A trapped write is emulated by the backend's mediator; its vCPU waits on the ioreq.
+      return domainActor(config, config.backendDomid);
+    case 'gpuDma':
+      return 'GPU';
+    case 'unmapGrantRef':
+      // The mapper's vCPU, still in its hypercall.
+      return domainActor(config, op.pending.mapperDomid);
+    case 'decreaseReservation':
+      return domainActor(config, op.pending.domid);
+  }
 }
 
 export function xenGtActorOf(config: XenGtConfig, state: XenGtState, command: XenGtCommand): string {

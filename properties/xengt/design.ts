@@ -23,6 +23,7 @@ import type { XenGtState } from '../../models/xengt/types.js';
 import { xenBugNeeds, xenFeatureMissing, xenWorldFeatures } from '../../models/xengt/xen-bug-needs.js';
 import type { XenWorldFeature } from '../../models/xengt/xen-bug-needs.js';
 import type { Design, Expectation } from '../../src/design.js';
+import type { GenerationOptions } from '../../src/generate.js';
 import { refuseIneffectiveBugs } from '../generic/bug-flags.js';
 import type { BugCatalogue } from '../generic/bug-flags.js';
 import { guardResolve, guardStep } from '../generic/guard.js';
@@ -100,6 +101,8 @@ export interface XenGtDesignOptions {
   readonly cmdbuf?: GvtConfig['cmdbuf'];
   /** The commands generated: the full set (default), or `xen`, the Xen side only (the explore scope's space). */
   readonly commands?: XenGtCommandSet;
+  /** How sequences are generated, where the defaults do not suit the design (`GenerationOptions`). */
+  readonly generation?: Partial<GenerationOptions>;
   /**
    * Deliberate bugs of the backend (`xenGtBugs`), applied to whichever backend the design has:
    * `map-takes-no-ref` needs one that maps guest pages into its p2m (not `lookup`),
@@ -150,6 +153,7 @@ export function xenGtDesign(options: XenGtDesignOptions): XenGtDesign {
     expected: options.expected,
     description: options.description,
     breaks: options.breaks ?? [],
+    ...(options.generation === undefined ? {} : { generation: options.generation }),
     config,
     init: () => initXenGt(config),
     step: guardStep(validateXenGtCommand, (state, command) => stepXenGt(state, config, command), noAccesses),

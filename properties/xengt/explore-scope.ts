@@ -22,9 +22,10 @@
  * - `mapForeign` by the backend of dom1's and dom2's first RAM gfn at its first empty gfn, and
  *   `unmapForeign` of its first foreign entry;
  * - `vgpuDestroy` and `vgpuCreate`;
- * - operations that take time (`models/xengt/inflight.ts`): each `gttWrite` above and each
- *   `gpuDma` started (`phased`), and an `advance` of each operation in flight. While the guest's
- *   vCPU0 waits on a trapped write, the writes are its vCPU1's (vCPU0's would wait too).
+ * - operations that take time (`models/xengt/inflight.ts`): the `gttWrite`s of gfn 0 and each
+ *   `gpuDma` started (`phased`), the guest's balloon of its first gfn and unmap of its first
+ *   handle (both parts) started, and an `advance` of each operation in flight. While the guest's
+ *   vCPU0 waits on a trapped write, a write resolves to its vCPU1's (`resolve.ts`).
  * Every command that the model accepts is one `check`'s generators can produce too (picks resolve
  * to the same live objects), so both search the same space and must agree on shortest lengths.
  *
@@ -72,20 +73,17 @@ const PICKS = [0, 1, 2] as const;
 
 /**
  * The scope's command templates from `state`, in search order (see the header for what they
- * cover): the fixed ones, the guest's writes by vCPU1 while vCPU0 waits on one, an advance of
- * each operation in flight.
+ * cover): the fixed ones, then an advance of each operation in flight. (A write while vCPU0 waits
+ * on a trapped one resolves to vCPU1's, as generation's does: `resolve.ts`.)
  */
 export function xenGtExploreTemplatesFrom(
   config: XenGtConfig,
   universe: XenGtUniverse,
 ): (state: XenGtState) => readonly XenGtTemplate[] {
   const base = xenGtExploreTemplates(config, universe);
-  const byVcpu1 = base.map((template) => (template.kind === 'gttWrite' ? { ...template, vcpu: 1 } : template));
   return (state) => {
     if (state.inflight.length === 0) return base;
-    const vcpu0Waits = state.inflight.some((op) => op.kind === 'gttWrite' && op.vcpu === 0);
-    const advances = state.inflight.map((_, op): XenGtTemplate => ({ kind: 'advance', op }));
-    return [...(vcpu0Waits ? byVcpu1 : base), ...advances];
+    return [...base, ...state.inflight.map((_, op): XenGtTemplate => ({ kind: 'advance', op }))];
   };
 }
 
@@ -108,9 +106,14 @@ export function xenGtExploreTemplates(config: XenGtConfig, universe: XenGtUniver
   }
   for (const entry of entries) templates.push({ kind: 'gttWrite', entry, gfn: 0, present: false });
   for (const entry of entries) templates.push({ kind: 'gpuDma', entry, write: false });
-  // The same writes and reads started, left in flight after their first phase.
-  const started = templates.filter((template) => template.kind === 'gttWrite' || template.kind === 'gpuDma');
-  for (const template of started) templates.push({ ...template, phased: true });
+  // Writes of gfn 0 and the reads started, left in flight after their first phase (a clear
+  // translates nothing, and another gfn's window is the same window).
+  const started = templates.flatMap((template): XenGtTemplate[] =>
+    (template.kind === 'gttWrite' && template.present && template.gfn === 0) || template.kind === 'gpuDma'
+      ? [{ ...template, phased: true }]
+      : [],
+  );
+  templates.push(...started);
   for (const domid of domids) {
     for (const index of PICKS) templates.push({ kind: 'decreaseReservation', domid, gfn: pick(index) });
   }
@@ -146,6 +149,17 @@ export function xenGtExploreTemplates(config: XenGtConfig, universe: XenGtUniver
   templates.push({ kind: 'unmapForeign', domid: config.backendDomid, gfn: pick(0) });
   for (const domid of domids) templates.push({ kind: 'destroyDomain', domid });
   templates.push({ kind: 'vgpuDestroy' }, { kind: 'vgpuCreate' });
+  // Xen's hypercalls with a window, started: the guest's balloon of its first gfn and its unmap
+  // of its first handle (both parts). (Another domain's window is the same window.)
+  templates.push({ kind: 'decreaseReservation', domid: config.guestDomid, gfn: pick(0), phased: true });
+  templates.push({
+    kind: 'unmapGrantRef',
+    mapperDomid: config.guestDomid,
+    handle: pick(0),
+    hostAddr: pick(0),
+    devBusAddr: pick(0),
+    phased: true,
+  });
   return templates;
 }
 
@@ -229,10 +243,16 @@ function canonicalOp(op: XenGtOp, rename: (mfn: number) => number, renameAddr: (
       },
     };
   }
+  if (op.kind === 'unmapGrantRef' || op.kind === 'decreaseReservation') {
+    return { ...op, pending: { ...op.pending, mfn: rename(op.pending.mfn) } };
+  }
   const mapped = op.pending.mapped;
   return {
     ...op,
-    pending: { ...op.pending, mapped: mapped?.ok === true ? { ...mapped, dmaAddr: renameAddr(mapped.dmaAddr) } : mapped },
+    pending: {
+      ...op.pending,
+      mapped: mapped?.ok === true ? { ...mapped, dmaAddr: renameAddr(mapped.dmaAddr) } : mapped,
+    },
     ...(op.handOver === undefined ? {} : { handOver: op.handOver.map((call) => renameCall(call, rename)) }),
   };
 }
@@ -255,6 +275,14 @@ function opKey(op: XenGtOp, rename: (mfn: number) => number, renameAddr: (dmaAdd
     const { dma } = op;
     const addr = dma.dmaAddr === null ? '-' : String(renameAddr(dma.dmaAddr));
     return `;D${dma.entry},${bit(dma.write)},${dma.outcome[0] ?? ''},${addr},${dma.mfn === null ? '-' : rename(dma.mfn)}`;
+  }
+  if (op.kind === 'unmapGrantRef') {
+    const p = op.pending;
+    return `;U${p.mapperDomid},${p.handle},${p.granterDomid},${p.ref},${rename(p.mfn)},${bit(p.readonly)}${bit(p.host)}${bit(p.device)}${bit(p.putFirst === true)}`;
+  }
+  if (op.kind === 'decreaseReservation') {
+    const p = op.pending;
+    return `;B${p.domid},${p.gfn},${rename(p.mfn)},${bit(p.putFirst === true)}`;
   }
   const { pending } = op;
   const { mapped } = pending;
@@ -408,7 +436,7 @@ export function xenGtExploreScope(
 ): ExploreScope<XenGtState, XenGtTemplate> {
   const templates = xenGtExploreTemplatesFrom(config, universe);
   return {
-    description: `GTT entries ${ownGgttIndices(config.gvt.layout).slice(0, 2).join('–')} written with gfns 0–1 (lookup: also the first gfn past the guest RAM) or cleared, DMA reads through them; for every domain: balloon out its 1st–3rd gfn, populate its first empty gfn (lookup: the guest also its second), grant its first free ref to each domain, end access, unmap its first handle (host, device or both), destroy it; map the first granted ref (host, device, both, or host with no address); backend foreign map of another domain's RAM and unmap; vGPU destroy/create; each GTT write and DMA also started, and an advance of each operation in flight`,
+    description: `GTT entries ${ownGgttIndices(config.gvt.layout).slice(0, 2).join('–')} written with gfns 0–1 (lookup: also the first gfn past the guest RAM) or cleared, DMA reads through them; for every domain: balloon out its 1st–3rd gfn, populate its first empty gfn (lookup: the guest also its second), grant its first free ref to each domain, end access, unmap its first handle (host, device or both), destroy it; map the first granted ref (host, device, both, or host with no address); backend foreign map of another domain's RAM and unmap; vGPU destroy/create; each write of gfn 0 and each DMA also started, and the guest's first balloon and unmap, and an advance of each operation in flight`,
     templates,
     key: (state) => xenGtStateKey(state, config.backend, { renameFrames }),
   };

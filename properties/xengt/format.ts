@@ -20,7 +20,7 @@ export function formatXenGtCommand(command: XenGtCommand): string {
     case 'gpuDma':
       return `GPU DMA ${command.write ? 'write' : 'read'} through GTT entry ${command.entry}${command.phased === true ? ' (translated at fetch, lands later)' : ''}`;
     case 'decreaseReservation':
-      return `dom${command.domid} balloons out gfn ${command.gfn} (decrease_reservation)`;
+      return `dom${command.domid} balloons out gfn ${command.gfn} (decrease_reservation${command.phased === true ? '; p2m entry removed, pages put later' : ''})`;
     case 'populatePhysmap':
       return `dom${command.domid} populates gfn ${command.gfn} (populate_physmap)`;
     case 'grantAccess':
@@ -32,7 +32,7 @@ export function formatXenGtCommand(command: XenGtCommand): string {
       return `dom${command.mapperDomid} map_grant_ref dom${command.granterDomid} ref ${command.ref} [${parts.join('+') || 'none'}${command.readonly ? ', ro' : ''}] host_addr ${addr(command.hostAddr)}`;
     }
     case 'unmapGrantRef':
-      return `dom${command.mapperDomid} unmap_grant_ref handle ${command.handle} host_addr ${addr(command.hostAddr)} dev_bus_addr ${addr(command.devBusAddr)}`;
+      return `dom${command.mapperDomid} unmap_grant_ref handle ${command.handle} host_addr ${addr(command.hostAddr)} dev_bus_addr ${addr(command.devBusAddr)}${command.phased === true ? ' (unmap_common; flush and completion later)' : ''}`;
     case 'mapForeign':
       return `dom${command.domid} maps dom${command.foreignDomid} gfn ${command.foreignGfn} at gfn ${command.gfn} (gmfn_foreign)`;
     case 'unmapForeign':

@@ -36,13 +36,18 @@ function domid(config: XenGtConfig, universe: XenGtUniverse): fc.Arbitrary<numbe
   );
 }
 
-/** The domain that populates a gfn: the guest, another domain, the backend, a domain that does not exist. */
+/**
+ * The domain that populates a gfn: another domain as often as the guest, then the backend, then
+ * one that does not exist. A page the guest gave back goes to someone else as often as it comes
+ * back to the guest: the reuse every race of the backend's translation needs (the backend's own
+ * frames it cannot map foreign).
+ */
 function takerDomid(config: XenGtConfig, universe: XenGtUniverse): fc.Arbitrary<number> {
   const other = config.world.domains.findIndex((_, id) => id !== config.guestDomid && id !== config.backendDomid);
   return fc.oneof(
     { weight: 3, arbitrary: fc.constant(config.guestDomid) },
-    { weight: 4, arbitrary: fc.constant(other < 0 ? config.backendDomid : other) },
-    { weight: 2, arbitrary: fc.constant(config.backendDomid) },
+    { weight: 6, arbitrary: fc.constant(other < 0 ? config.backendDomid : other) },
+    { weight: 1, arbitrary: fc.constant(config.backendDomid) },
     { weight: 1, arbitrary: fc.constant(universe.domids - 1) },
   );
 }
@@ -116,8 +121,6 @@ export function xenGtCommandSpace(
   set: XenGtCommandSet = 'full',
 ): CommandSpace<XenGtTemplate> {
   const dom = domid(config, universe);
-  // Who takes a free frame: the guest (a page it gave back comes back to it) as often as the
-  // other domains (a page it gave back goes to someone else: the reuse every race needs).
   const taker = takerDomid(config, universe);
   const gfn = pickOr(below(universe.gfns));
   // Where a preferred pick aims (`resolve.ts`): the page the GPU uses, a frame it reaches twice.
@@ -149,13 +152,13 @@ export function xenGtCommandSpace(
   );
 
   const arbitraries: Record<GeneratedKind, fc.Arbitrary<XenGtTemplate>> = {
-    // The guest's two vCPUs write its GTT; each trapped write is an emulation of its own.
+    // The vCPU that writes is resolved (`resolve.ts`): vCPU0, or a free one while it waits on a
+    // trapped write.
     gttWrite: fc.record({
       kind: fc.constant('gttWrite' as const),
       entry: preferOr(entry),
       gfn: aimedGfn,
       present: fc.oneof({ weight: 5, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
-      vcpu: fc.constantFrom(0, 1),
     }),
     gpuDma: fc.record({ kind: fc.constant('gpuDma' as const), entry: preferOr(entry), write: fc.boolean() }),
     decreaseReservation: fc.record({ kind: fc.constant('decreaseReservation' as const), domid: dom, gfn: aimedGfn }),

@@ -74,7 +74,7 @@ export function resolveXenGt(
         entry: resolvePreferring(template.entry, aimed, own, raw(universe.gttEntries)),
         gfn: ramTarget(template.gfn),
         present: template.present,
-        ...(template.vcpu === undefined ? {} : { vcpu: plain(template.vcpu, universe.vcpus) }),
+        ...writingVcpu(state, template.vcpu === undefined ? undefined : plain(template.vcpu, universe.vcpus), universe),
         ...(template.phased === undefined ? {} : { phased: template.phased }),
       };
     }
@@ -148,6 +148,7 @@ export function resolveXenGt(
         kind: 'decreaseReservation',
         domid,
         gfn: resolvePreferring(template.gfn, used, populated, raw(universe.gfns)),
+        ...(template.phased === undefined ? {} : { phased: template.phased }),
       };
     }
     case 'populatePhysmap': {
@@ -255,6 +256,7 @@ export function resolveXenGt(
           mapping?.device === true ? mapping.mfn : null,
           config.world.memory.frameCount,
         ),
+        ...(template.phased === undefined ? {} : { phased: template.phased }),
       };
     }
     case 'mapForeign': {
@@ -318,9 +320,25 @@ function sharingDomains(state: XenGtState): number[] {
   return [...sharing].sort((left, right) => left - right);
 }
 
+/**
+ * The vCPU of a GGTT write: the template's, else vCPU0 (written without the field, as an atomic
+ * write always was) unless it waits on a trapped write of its own — then the lowest vCPU that does
+ * not (the guest's other vCPUs keep running while one is blocked on its ioreq), or vCPU1 when all
+ * wait (and the write is refused as busy).
+ */
+function writingVcpu(state: XenGtState, given: number | undefined, universe: XenGtUniverse): { vcpu?: number } {
+  if (given !== undefined) return { vcpu: given };
+  const waiting = new Set(state.inflight.flatMap((op) => (op.kind === 'gttWrite' ? [op.vcpu] : [])));
+  if (!waiting.has(0)) return {};
+  for (let vcpu = 1; vcpu < universe.vcpus; vcpu++) if (!waiting.has(vcpu)) return { vcpu };
+  return { vcpu: Math.min(1, universe.vcpus - 1) };
+}
+
 /** Guest pages that GGTT writes in flight are translating, oldest first. */
 function translatingGfns(state: XenGtState): number[] {
-  return state.inflight.flatMap((op) => (op.kind === 'gttWrite' && op.pending.translate ? [op.pending.written.gfn] : []));
+  return state.inflight.flatMap((op) =>
+    op.kind === 'gttWrite' && op.pending.translate ? [op.pending.written.gfn] : [],
+  );
 }
 
 /** Guest pages the vGPU's DMA cache holds (mapped for the GPU), in gfn order. */

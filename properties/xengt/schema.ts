@@ -3,7 +3,8 @@
  * corpus) and commands handed to a design through the library. Domids are `domid_t` (16 bits,
  * [X] xen/include/public/xen.h), grant refs `grant_ref_t` and handles `grant_handle_t` (32 bits,
  * [X] xen/include/public/grant_table.h); gfns and addresses are 64-bit (`xen_pfn_t`, `uint64_t`),
- * so any whole number is one; a GTT entry is a GGTT index. `phased` (a GGTT write, a GPU access)
+ * so any whole number is one; a GTT entry is a GGTT index. `phased` (a GGTT write, a GPU access,
+ * a grant unmap, a balloon-out)
  * starts an operation left in flight, and `advance` names one by its index among those in flight.
  */
 import type { XenGtCommand, XenGtCommandKind } from '../../models/xengt/commands.js';
@@ -31,7 +32,7 @@ const vcpu = optionalUpTo(127, 'an HVM guest has at most 128 vCPUs');
 const schema: Schema = {
   gttWrite: { entry: ggttIndex, gfn: nat, present: bool, vcpu, ...phasedField },
   gpuDma: { entry: ggttIndex, write: bool, ...phasedField },
-  decreaseReservation: { domid, gfn: nat },
+  decreaseReservation: { domid, gfn: nat, ...phasedField },
   populatePhysmap: { domid, gfn: nat },
   grantAccess: { domid, ref, granteeDomid: domid, gfn: nat, readonly: bool },
   endAccess: { domid, ref },
@@ -44,7 +45,7 @@ const schema: Schema = {
     readonly: bool,
     hostAddr: address,
   },
-  unmapGrantRef: { mapperDomid: domid, handle, hostAddr: address, devBusAddr: address },
+  unmapGrantRef: { mapperDomid: domid, handle, hostAddr: address, devBusAddr: address, ...phasedField },
   mapForeign: { domid, gfn: nat, foreignDomid: domid, foreignGfn: nat },
   unmapForeign: { domid, gfn: nat },
   destroyDomain: { domid },

@@ -110,7 +110,8 @@ describe('dmaprop explore', () => {
     );
     expect(out).toContain('  declared breaks not found: no-dma-to-foreign-frame,');
     expect(out).toContain('✗ shadow-frame-held-by-backend (latent): 1 step');
-    expect(out).toContain('1. guest writes GTT entry 0 → gfn 0');
+    // Each step names its actor (the guest's vCPU that traps the write).
+    expect(out).toContain('1. [guest vCPU0] guest writes GTT entry 0 → gfn 0');
     expect(out).toContain('shortest: no sequence of fewer steps in the scope breaks it');
     expect(out).toContain('scope: GTT entries 0–1');
     expect(out).toContain('2 designs explored: 1 as expected, 0 not, 1 inconclusive (xen/lookup)');

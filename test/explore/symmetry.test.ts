@@ -62,25 +62,27 @@ function renameFrames(state: XenGtState, rename: (mfn: number) => number): XenGt
           },
     guestPages: state.guestPages,
     writeProtected: state.writeProtected,
-    // A GPU access in flight holds a frame (and under lookup a raw mfn as its DMA address).
-    inflight: state.inflight.map((op) =>
-      op.kind === 'gpuDma'
-        ? {
-            ...op,
-            dma: {
-              ...op.dma,
-              dmaAddr: op.dma.dmaAddr === null ? null : rename(op.dma.dmaAddr),
-              mfn: op.dma.mfn === null ? null : rename(op.dma.mfn),
-            },
-          }
-        : op,
-    ),
+    // A GPU access in flight holds a frame (and under lookup a raw mfn as its DMA address); a
+    // grant unmap and a balloon in flight hold the frame they will put.
+    inflight: state.inflight.map((op) => {
+      if (op.kind === 'unmapGrantRef') return { ...op, pending: { ...op.pending, mfn: rename(op.pending.mfn) } };
+      if (op.kind === 'decreaseReservation') return { ...op, pending: { ...op.pending, mfn: rename(op.pending.mfn) } };
+      if (op.kind !== 'gpuDma') return op;
+      return {
+        ...op,
+        dma: {
+          ...op.dma,
+          dmaAddr: op.dma.dmaAddr === null ? null : rename(op.dma.dmaAddr),
+          mfn: op.dma.mfn === null ? null : rename(op.dma.mfn),
+        },
+      };
+    }),
   };
 }
 
 /**
  * A lookup-backend state where mfns sit in every structure: p2m, maptrack, active entry, the
- * mediator's GTT shadow, PPGTT shadow leaf and DMA cache, free list.
+ * mediator's GTT shadow, PPGTT shadow leaf and DMA cache, free list, operations in flight.
  */
 function busyState(): XenGtState {
   const steps = [
@@ -102,6 +104,11 @@ function busyState(): XenGtState {
     // The shadowed frame is freed (the lookup race) and joins the free list after the fresh frames.
     { kind: 'decreaseReservation', domid: 1, gfn: 1 },
     { kind: 'decreaseReservation', domid: 0, gfn: 0 },
+    // Operations in flight, each holding a frame: a GPU access translated, the grant's host part
+    // unmapped and its completion pending, a balloon-out with its puts pending.
+    { kind: 'gpuDma', entry: 0, write: false, phased: true },
+    { kind: 'unmapGrantRef', mapperDomid: 2, handle: 0, hostAddr: 0, devBusAddr: null, phased: true },
+    { kind: 'decreaseReservation', domid: 2, gfn: 1, phased: true },
   ];
   let state = xenLookup.init();
   for (const command of steps) {

@@ -33,7 +33,8 @@ describe('expectDesignMeets', () => {
     const message = (failure as DesignCheckFailure).message;
     expect(message).toContain('mine/lookup-trusted [XenGT] expected holds, violated ✗ UNEXPECTED');
     expect(message).toContain('shadow-frame-held-by-backend, step by step:');
-    expect(message).toMatch(/ {5}1\. guest writes GTT entry \d → gfn \d+/);
+    // Each step names its actor (the guest's vCPU that traps the write).
+    expect(message).toMatch(/ {5}1\. \[guest vCPU0\] guest writes GTT entry \d → gfn \d+/);
     expect(message).toContain('replay: dmaprop check --design mine/lookup-trusted --seed 4 --runs 200');
     expect((failure as DesignCheckFailure).check.verdict).toBe('violated');
   });

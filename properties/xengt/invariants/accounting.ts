@@ -6,6 +6,8 @@ import { pinTotal } from '../../../models/xen/grant-table.js';
 import type { XenGtCommand } from '../../../models/xengt/commands.js';
 import type { XenGtConfig } from '../../../models/xengt/config.js';
 import type { XenGtState } from '../../../models/xengt/types.js';
+import { inflightRefs } from '../../../models/xengt/inflight.js';
+import type { XenGtOp } from '../../../models/xengt/inflight.js';
 import type { ActiveEntry, MaptrackEntry, XenDomain } from '../../../models/xen/types.js';
 import type { Invariant, Violation } from '../../../src/design.js';
 import { vgpuTables } from '../../gvt/reads.js';
@@ -17,17 +19,20 @@ type XenGtInvariant = Invariant<XenGtState, XenGtCommand>;
 export const frameRefcountMatchesHolders: XenGtInvariant = {
   name: 'frame-refcount-matches-holders',
   class: 'accounting',
-  description: "each frame's reference count equals the holders recomputed from every p2m and maptrack",
-  reads: (state) => [state.xen.memory, ...holderParts(state.xen)],
+  description:
+    "each frame's reference count equals the holders recomputed from every p2m and maptrack, and the references Xen operations in flight hold",
+  reads: (state) => [state.xen.memory, state.inflight, ...holderParts(state.xen)],
   check({ after }) {
     const counted = holderCensus(after.xen).total;
     for (const frame of after.xen.memory.frames) {
-      if (frame.refcount === counted[frame.mfn]) continue;
+      const inflight = after.inflight.reduce((sum, op) => sum + inflightRefs(op, frame.mfn), 0);
+      if (frame.refcount === (counted[frame.mfn] ?? 0) + inflight) continue;
       const frameHolders = holdersByFrame(after.xen)[frame.mfn] ?? [];
+      const held = inflight === 0 ? '' : `, ${inflight} references of operations in flight`;
       return {
-        message: `mfn ${frame.mfn}: refcount ${frame.refcount}, ${frameHolders.length} holders (${describeHolders(frameHolders)})`,
+        message: `mfn ${frame.mfn}: refcount ${frame.refcount}, ${frameHolders.length} holders (${describeHolders(frameHolders)})${held}`,
         actual: `refcount ${frame.refcount}`,
-        expected: `refcount ${frameHolders.length}`,
+        expected: `refcount ${frameHolders.length + inflight}`,
       };
     }
     return null;
@@ -87,7 +92,7 @@ const pinCounters: readonly PinCounter[] = ['hstw', 'hstr', 'devw', 'devr'];
  * Live handles per (granter, ref) and pin counter, from every maptrack in one pass: the count of
  * `counter` for `ref` of `granterDomid` is at `liveHandleIndex(...)`.
  */
-function liveHandleCounts(domains: readonly XenDomain[], refs: number): number[] {
+function liveHandleCounts(domains: readonly XenDomain[], refs: number, inflight: readonly XenGtOp[]): number[] {
   const counts = new Array<number>(domains.length * refs * pinCounters.length).fill(0);
   const count = (mapping: MaptrackEntry, counter: number): void => {
     const index = liveHandleIndex(refs, mapping.granterDomid, mapping.ref, counter);
@@ -99,6 +104,15 @@ function liveHandleCounts(domains: readonly XenDomain[], refs: number): number[]
       if (mapping.host) count(mapping, mapping.readonly ? 1 : 0);
       if (mapping.device) count(mapping, mapping.readonly ? 3 : 2);
     }
+  }
+  // An unmap between unmap_common and its completion still holds the pins of what it released.
+  for (const op of inflight) {
+    if (op.kind !== 'unmapGrantRef' || op.pending.putFirst === true) continue;
+    const { pending } = op;
+    if (pending.ref >= refs || pending.granterDomid >= domains.length) continue;
+    const mapping = { ...pending, hostAddr: null };
+    if (pending.host) count(mapping, pending.readonly ? 1 : 0);
+    if (pending.device) count(mapping, pending.readonly ? 3 : 2);
   }
   return counts;
 }
@@ -126,12 +140,13 @@ function forEachActive(
 export const grantPinsMatchHandles: XenGtInvariant = {
   name: 'grant-pins-match-handles',
   class: 'accounting',
-  description: 'each pin counter of an active grant entry equals the live maptrack handles of that kind',
-  reads: (state) => domainParts(state.xen, 'active', 'maptrack'),
+  description:
+    'each pin counter of an active grant entry equals the live maptrack handles of that kind, and the unmaps in flight that released one',
+  reads: (state) => [state.inflight, ...domainParts(state.xen, 'active', 'maptrack')],
   check({ after }) {
     const domains = after.xen.domains;
     const refs = Math.max(0, ...domains.map((domain) => domain.active.length));
-    const counts = liveHandleCounts(domains, refs);
+    const counts = liveHandleCounts(domains, refs, after.inflight);
     return forEachActive(domains, (granter, ref, act) => {
       const index = pinCounters.findIndex(
         (name, counter) => act[name] !== counts[liveHandleIndex(refs, granter.domid, ref, counter)],
@@ -199,11 +214,7 @@ export function backendMappingsMatchShadow(config: XenGtConfig): XenGtInvariant 
     class: 'accounting',
     description:
       "the map backend's pool mappings are exactly the DMA cache's addresses and those of the GGTT writes in flight, each mapping its entry's guest page",
-    reads: (state) => [
-      backendP2m(state.xen, config.backendDomid),
-      state.inflight,
-      ...vgpuTables(state.vgpu, 'cache'),
-    ],
+    reads: (state) => [backendP2m(state.xen, config.backendDomid), state.inflight, ...vgpuTables(state.vgpu, 'cache')],
     check({ after }) {
       if (config.backend.addressing !== 'backend-iommu') return null;
       const cache = Object.values(after.vgpu?.cache ?? {});
@@ -213,7 +224,8 @@ export function backendMappingsMatchShadow(config: XenGtConfig): XenGtInvariant 
         usersByAddr.set(dmaAddr, (usersByAddr.get(dmaAddr) ?? 0) + 1);
       };
       for (const entry of cache) use(entry.dmaAddr);
-      for (const op of after.inflight) if (op.kind === 'gttWrite' && op.pending.mapped?.ok === true) use(op.pending.mapped.dmaAddr);
+      for (const op of after.inflight)
+        if (op.kind === 'gttWrite' && op.pending.mapped?.ok === true) use(op.pending.mapped.dmaAddr);
       for (const dfn of backendPoolMappings(after, config)) {
         const users = usersByAddr.get(dfn) ?? 0;
         if (users === 1) continue;
