@@ -113,7 +113,10 @@ describe('xenGtDesign refuses bugs', () => {
 
 describe('xenGtDesign refuses what is not a backend or a world', () => {
   test.for([
-    { options: { backend: 'mapp' as never }, message: "backend: expected 'map', 'lookup', 'lookup-then-map' or a backend" },
+    {
+      options: { backend: 'mapp' as never },
+      message: "backend: expected 'map', 'lookup', 'lookup-then-map' or a backend",
+    },
     {
       options: { backend: { ...xenGtLookupBackend, addressing: 'p2m' as never } },
       message: "addressing: 'backend-iommu' | 'machine'",
