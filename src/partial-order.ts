@@ -23,7 +23,7 @@
  * shortest lengths equal with and without the reduction; `footprintProblems` checks a scope's
  * footprints against their promise.
  */
-import type { AnyDesign, Footprint, Transition } from './design.js';
+import type { AnyDesign, Footprint, Step, Transition } from './design.js';
 import { stableJson } from './explore.js';
 
 /** A command as the sleep sets hold it: its canonical text (its identity) and the command. */
@@ -94,33 +94,43 @@ export function footprintProblems(
   const problems: FootprintProblem[] = [];
   const verdicts = (transition: Transition<unknown, unknown>): string =>
     design.invariants.map((invariant) => (invariant.check(transition) === null ? '.' : 'x')).join('');
+  /** The concrete commands the scope offers at a state, by text. */
+  const offered = (state: unknown): Map<string, unknown> => {
+    const commands = new Map<string, unknown>();
+    for (const template of scope.templates(state)) {
+      const command: unknown = design.resolve(state, template);
+      commands.set(stableJson(command), command);
+    }
+    return commands;
+  };
   const seen = new Set<string>();
   let frontier: { state: unknown; path: unknown[] }[] = [{ state: design.init(), path: [] }];
   seen.add(scope.key(frontier[0]?.state));
   for (let level = 0; level <= options.depth && problems.length < limit; level++) {
     const next: typeof frontier = [];
     for (const { state, path } of frontier) {
-      const commands = new Map<string, unknown>();
-      for (const template of scope.templates(state)) {
-        const command: unknown = design.resolve(state, template);
-        commands.set(stableJson(command), command);
-      }
-      const list = [...commands.values()];
-      const prints = list.map((command) => scope.footprint?.(state, command, design.step(state, command)) ?? null);
-      for (let i = 0; i < list.length && problems.length < limit; i++) {
-        for (let j = i + 1; j < list.length && problems.length < limit; j++) {
-          if (!independent(prints[i] ?? null, prints[j] ?? null)) continue;
-          const problem = commuteProblem(design, state, list[i], list[j], verdicts);
-          if (problem !== null) problems.push({ path, first: list[i], second: list[j], problem });
+      const moves: Move[] = [...offered(state)].map(([text, command]) => {
+        const step = design.step(state, command);
+        return { text, command, step, print: scope.footprint?.(state, command, step) ?? null, offers: null };
+      });
+      const offersAfter = (move: Move): ReadonlyMap<string, unknown> => (move.offers ??= offered(move.step.state));
+      for (const [i, first] of moves.entries()) {
+        for (const second of moves.slice(i + 1)) {
+          if (problems.length >= limit || !independent(first.print, second.print)) continue;
+          // The search takes the other order only if the scope offers the other command after each.
+          const problem =
+            !offersAfter(first).has(second.text) || !offersAfter(second).has(first.text)
+              ? 'the scope does not offer one of them after the other'
+              : commuteProblem(design, state, first, second, verdicts);
+          if (problem !== null) problems.push({ path, first: first.command, second: second.command, problem });
         }
       }
       if (level === options.depth) continue;
-      for (const command of list) {
-        const after = design.step(state, command).state;
-        const key = scope.key(after);
+      for (const move of moves) {
+        const key = scope.key(move.step.state);
         if (seen.has(key) || seen.size >= maxStates) continue;
         seen.add(key);
-        next.push({ state: after, path: [...path, command] });
+        next.push({ state: move.step.state, path: [...path, move.command] });
       }
     }
     frontier = next;
@@ -128,34 +138,33 @@ export function footprintProblems(
   return problems;
 }
 
+/** A command tried from a state: what it did there, its footprint, and what the scope offers after it. */
+interface Move {
+  readonly text: string;
+  readonly command: unknown;
+  readonly step: Step<unknown>;
+  readonly print: Footprint | null;
+  offers: ReadonlyMap<string, unknown> | null;
+}
+
 function commuteProblem(
   design: AnyDesign,
   state: unknown,
-  first: unknown,
-  second: unknown,
+  first: Move,
+  second: Move,
   verdicts: (transition: Transition<unknown, unknown>) => string,
 ): string | null {
-  const run = (one: unknown, two: unknown) => {
-    const a = design.step(state, one);
-    const b = design.step(a.state, two);
+  const run = (one: Move, two: Move) => {
+    const b = design.step(one.step.state, two.command);
     return {
-      results: [stableJson(a.result), stableJson(b.result)],
+      results: [stableJson(one.step.result), stableJson(b.result)],
       verdicts: [
-        verdicts({ before: state, command: one, result: a.result, after: a.state }),
-        verdicts({ before: a.state, command: two, result: b.result, after: b.state }),
+        verdicts({ before: state, command: one.command, result: one.step.result, after: one.step.state }),
+        verdicts({ before: one.step.state, command: two.command, result: b.result, after: b.state }),
       ],
       key: design.explore?.key(b.state) ?? '',
     };
   };
-  // The search takes the other order only if the scope offers the other command after each.
-  const offered = (after: unknown, command: unknown): boolean => {
-    const text = stableJson(command);
-    return (design.explore?.templates(after) ?? []).some(
-      (template) => stableJson(design.resolve(after, template)) === text,
-    );
-  };
-  if (!offered(design.step(state, first).state, second) || !offered(design.step(state, second).state, first))
-    return 'the scope does not offer one of them after the other';
   const forward = run(first, second);
   const backward = run(second, first);
   if (forward.results[0] !== backward.results[1] || forward.results[1] !== backward.results[0])
@@ -163,8 +172,8 @@ function commuteProblem(
   if (forward.key !== backward.key) return 'the two orders end in different states';
   // The second command's transition is the one the reduction skips: what breaks there must break
   // on one of the two transitions of the other order, which the search does take.
-  const covered = (second: string, other: readonly string[]): boolean =>
-    [...second].every((mark, index) => mark === '.' || other.some((verdict) => verdict[index] === 'x'));
+  const covered = (skipped: string, other: readonly string[]): boolean =>
+    [...skipped].every((mark, index) => mark === '.' || other.some((verdict) => verdict[index] === 'x'));
   if (!covered(forward.verdicts[1] ?? '', backward.verdicts) || !covered(backward.verdicts[1] ?? '', forward.verdicts))
     return 'an invariant broken by the second command in one order is not broken in the other';
   return null;

@@ -31,6 +31,7 @@ import { gvtBugCatalogue } from '../gvt/bug-catalogue.js';
 import { xenGtActorOf, xenGtInflight } from './actors.js';
 import { explainXenGtStep } from './explain.js';
 import { xenGtExploreScope } from './explore-scope.js';
+import { withXenGtFootprint } from './footprint.js';
 import { formatXenGtCommand } from './format.js';
 import { xenGtCommandSpace } from './generators.js';
 import type { XenGtCommandSet } from './generators.js';
@@ -164,7 +165,11 @@ export function xenGtDesign(options: XenGtDesignOptions): XenGtDesign {
     validateCommand: validateXenGtCommand,
     explainStep: (transition) => explainXenGtStep(config, transition),
     // A built-in backend treats frames as identities, and the explorer may rename them.
-    explore: xenGtExploreScope(config, universe, typeof options.backend === 'string'),
+    explore: withXenGtFootprint(
+      xenGtExploreScope(config, universe, typeof options.backend === 'string'),
+      config,
+      typeof options.backend === 'string',
+    ),
     // Xen's memory and domains (copy-on-write: the same objects unless a step changed them), the
     // mediator's parts and the operations in flight: every invariant's reads lie within them.
     parts: (state) => [
