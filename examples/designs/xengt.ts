@@ -5,8 +5,12 @@
  * The question: does the GPU need the backend's IOMMU context at all, or is the page reference of
  * a foreign mapping what keeps it safe? Our backend maps each guest page into its own pool, as the
  * built-in `map` backend does (XENMEM_add_to_physmap, XENMAPSPACE_gmfn_foreign: a page reference
- * of its own), but hands the GPU the machine frame (it bypasses the IOMMU). It holds: the
- * reference keeps the frame the guest's while the GPU can reach it.
+ * of its own), but hands the GPU the machine frame (it bypasses the IOMMU). While every command
+ * was atomic it held: the reference keeps the frame the guest's while the GPU can reach it. With
+ * interleavings it does not: a GPU access translated at fetch, before the guest clears the entry,
+ * lands after the release dropped the last reference — in a free frame. Under the built-in `map`
+ * backend the same access goes through the IOMMU, whose flush on the release drains it first: the
+ * reference is not enough, the IOMMU's flush is what closes the window.
  *
  * Our first version released, when the DMA cache let go of an address, the first foreign mapping
  * of the guest page it found in the backend's p2m, which may be one the backend made for something
@@ -78,9 +82,10 @@ export const xengtMapForReference: XenGtDesign = xenGtDesign({
   id: 'example/xengt-map-for-reference',
   backend: mapForReference,
   world,
-  expected: 'holds',
+  expected: 'violates',
+  breaks: ['no-dma-to-free-frame', 'shadow-frame-owned-by-guest', 'shadow-frame-held-by-backend'],
   description:
-    'the backend maps each guest page into its pool for the page reference and gives the GPU the machine frame',
+    'the backend maps each guest page into its pool for the page reference and gives the GPU the machine frame: a DMA in flight outlives the release',
 });
 
 export const xengtReleaseFirstFound: XenGtDesign = xenGtDesign({
