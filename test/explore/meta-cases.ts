@@ -102,9 +102,22 @@ const COSTLY = new Set([
 ]);
 const deep = process.env['DMAPROP_DEEP'] === '1';
 
+/**
+ * The XenGT mutants of an interleaving window are compared in `npm test`; the others (Xen's and
+ * the mediator's accounting and teardown bugs, compared at every change of their models) only in
+ * the deeper tier, where they take about 20 s.
+ */
+const XENGT_WINDOWS = [
+  'release-before-shadow',
+  'unlocked-translate',
+  'unmap-puts-before-flush',
+  'grant-unmap-puts-before-flush',
+  'balloon-puts-before-p2m-remove',
+];
+
 const flawed: readonly AnyDesign[] = [
   ...designs.filter((design) => design.expected === 'violates' && (deep || !COSTLY.has(design.id))),
-  ...xenGtMutants,
+  ...xenGtMutants.filter((mutant) => deep || XENGT_WINDOWS.some((bug) => mutant.id.endsWith(`/${bug}`))),
   ...differentialMutants,
   ...[...vfioInterleavingMutants, ...passthroughInterleavingMutants].filter((mutant) => deep || !COSTLY.has(mutant.id)),
 ];

@@ -9,6 +9,7 @@ import { modelKey, soundDesignPerModel } from '../../src/design.js';
 import type { AnyDesign } from '../../src/design.js';
 import { violates } from '../../src/execute.js';
 import { designs, mutants } from '../../properties/registry.js';
+import { DEEP } from '../helpers.js';
 
 // The meta-test needs a replayable trace per declared break, not a minimal one: fast-check's
 // shrinking suffices (minimal traces are compared with the explorer's in test/explore/meta-*).
@@ -28,8 +29,15 @@ function soundDesignOf(mutant: AnyDesign): AnyDesign {
   return sound;
 }
 
+/**
+ * Mutants whose search at this budget takes several seconds: caught in the deeper tier
+ * (`npm run test:deep`); the benchmark measures each on 20 fresh seeds.
+ */
+const SLOW = new Set(['mutant/iommu-lazy-held/flush-queue-skips-iotlb']);
+const checked = mutants.filter((mutant) => DEEP || !SLOW.has(mutant.id));
+
 describe('meta: broken mechanisms are caught', () => {
-  test.for(mutants)('$id is caught by $breaks', (mutant) => {
+  test.for(checked)('$id is caught by $breaks', (mutant) => {
     const check = checkDesign(mutant, { ...budget, report: mutant.breaks });
     expect(check.verdict).toBe('violated');
     expect(check.violations.map((found) => found.invariant).sort()).toEqual([...mutant.breaks].sort());
