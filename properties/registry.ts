@@ -5,7 +5,6 @@
 import type { AnyDesign } from '../src/design.js';
 import {
   cmdbufScanInPlace,
-  cmdbufScanThenCopy,
   cmdbufShadowCopy,
   gvtNoWriteProtect,
   gvtWriteProtect,
@@ -56,7 +55,6 @@ export const designs: readonly AnyDesign[] = [
   gvtNoWriteProtect,
   cmdbufShadowCopy,
   cmdbufScanInPlace,
-  cmdbufScanThenCopy,
   kvmgtUnmapCallback,
   kvmgtIgnoresUnmap,
   kvmgtShippedUnmap,

@@ -93,7 +93,7 @@ export { gvtBugCatalogue } from '../properties/gvt/bug-catalogue.js';
 export { xenBugCatalogue, xenGtBugCatalogue, xenGtDesign, XENGT_STACK } from '../properties/xengt/design.js';
 export type { XenGtDesign, XenGtDesignOptions } from '../properties/xengt/design.js';
 export { xenGtInvariants } from '../properties/xengt/invariants/index.js';
-export { xenGtMediatorMutants, xenGtMutants } from '../properties/xengt/mutants.js';
+export { xenGtMediatorMutants, xenGtMutants, xenLookupThenMap } from '../properties/xengt/mutants.js';
 export { xenLookup, xenMap } from '../properties/xengt/designs.js';
 export type { XenGtCommandSet } from '../properties/xengt/generators.js';
 export type { XenGtTemplate } from '../properties/xengt/resolve.js';
@@ -140,7 +140,7 @@ export type {
   VfioWorldPreset,
 } from '../properties/vfio/world.js';
 export { vfioInvariants } from '../properties/vfio/invariants/index.js';
-export { vfioMutants } from '../properties/vfio/mutants.js';
+export { vfioInterleavingMutants, vfioMutants } from '../properties/vfio/mutants.js';
 export {
   mdevIgnoresUnmap,
   mdevUnmapCallback,
@@ -162,8 +162,8 @@ export type { PassthroughDesign, PassthroughDesignOptions } from '../properties/
 export type { PassthroughTemplate } from '../properties/passthrough/resolve.js';
 export type { VfioTemplate } from '../properties/vfio/resolve.js';
 export { passthroughInvariants } from '../properties/passthrough/invariants/index.js';
-export { passthroughMutants } from '../properties/passthrough/mutants.js';
-export { iommuLazy, iommuLazyHeld, iommuStrict } from '../properties/passthrough/designs.js';
+export { passthroughInterleavingMutants, passthroughMutants } from '../properties/passthrough/mutants.js';
+export { iommuLazy, iommuLazyHeld, iommuStrict, iommuUnpinBeforeSync } from '../properties/passthrough/designs.js';
 export { invalidationModes } from '../models/passthrough/types.js';
 export type {
   InvalidationMode,
@@ -180,15 +180,18 @@ export { kvmgtBugCatalogue, kvmgtDesign, KVMGT_STACK } from '../properties/kvmgt
 export type { KvmgtDesign, KvmgtDesignOptions } from '../properties/kvmgt/design.js';
 export type { KvmgtTemplate } from '../properties/kvmgt/generators.js';
 export { kvmgtInvariants } from '../properties/kvmgt/invariants/index.js';
-export { kvmgtMutants } from '../properties/kvmgt/mutants.js';
+export { kvmgtInterleavingMutants, kvmgtMutants } from '../properties/kvmgt/mutants.js';
 export {
   cmdbufScanInPlace,
+  cmdbufScanThenCopy,
   cmdbufShadowCopy,
   gvtNoWriteProtect,
   gvtWriteProtect,
   kvmgtIgnoresUnmap,
   kvmgtShippedUnmap,
   kvmgtUnmapCallback,
+  kvmgtUnmapUnderCacheLock,
+  kvmgtUnmapUnlocked,
 } from '../properties/kvmgt/designs.js';
 export type { KvmgtCommand, KvmgtCommandKind, KvmgtResult, KvmgtState } from '../models/kvmgt/types.js';
 export { kvmgtBugNeeds, kvmgtBugs, kvmgtWorld } from '../models/kvmgt/config.js';
@@ -222,6 +225,7 @@ export {
   viommuNestedFlushLeavesCombined,
   viommuShadow,
   viommuShadowUnmapSkipsFlush,
+  viommuShadowWaitBeforeUnmap,
 } from '../properties/viommu/designs.js';
 export { viommuInvariants } from '../properties/viommu/invariants.js';
 export type { DriverTemplate, ViommuTemplate } from '../properties/viommu/resolve.js';

@@ -42,7 +42,6 @@ describe('dmaprop designs', () => {
       ['gvt/no-write-protect', 'violates'],
       ['cmdbuf/shadow-copy', 'holds'],
       ['cmdbuf/scan-in-place', 'violates'],
-      ['cmdbuf/scan-then-copy', 'violates'],
       ['kvmgt/unmap-callback', 'holds'],
       ['kvmgt/ignores-unmap', 'violates'],
       ['kvmgt/shipped-unmap', 'violates'],
