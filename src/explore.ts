@@ -41,7 +41,6 @@ import type { Crash, CrashSite } from './execute.js';
 import type { Outcome } from './exit-codes.js';
 import type { Shard } from './shard.js';
 import { independent, intersect } from './partial-order.js';
-import type { Sleeper } from './partial-order.js';
 
 /**
  * `holds`: no violation in any sequence up to the depth (a bounded proof in the scope).
@@ -100,7 +99,7 @@ export interface ExploreResult<C = unknown> {
   readonly states: number;
   /** Transitions stepped and checked (state × distinct concrete command). */
   readonly transitions: number;
-  /** Partial-order reduction was applied (the scope declares footprints and it was not turned off). */
+  /** Partial-order reduction was applied (it was asked for and the scope declares footprints). */
   readonly partialOrder: boolean;
   /** Transitions not tried because an equivalent order was (partial-order reduction); 0 without it. */
   readonly slept: number;
@@ -292,11 +291,12 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
   };
   let initial: unknown = null;
   const visited = new Set<string>();
-  // Partial-order reduction: the sleep set of each record of the level being expanded and of the
-  // level being discovered (by record), and where the latter's records are (by fingerprint).
+  // Partial-order reduction: the sleep set (commands by canonical text) of each record of the
+  // level being expanded and of the level being discovered, and where the latter's records are
+  // (by fingerprint).
   const footprint = options.partialOrder === true ? scope.footprint?.bind(scope) : undefined;
-  let sleeping = new Map<number, Sleeper[]>();
-  let nextSleeping = new Map<number, Sleeper[]>();
+  let sleeping = new Map<number, ReadonlySet<string>>();
+  let nextSleeping = new Map<number, ReadonlySet<string>>();
   // The concrete state of each record's first arrival: a sleep set names concrete commands, which
   // mean the same only in the same concrete state (a symmetric key merges renamed states).
   let nextRecords = new Map<string, { record: number; concrete: string }>();
@@ -356,10 +356,9 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
         const templates = scope.templates(before);
         const seen = new Set<string>();
         let position = 0;
-        const asleep = sleeping.get(record) ?? [];
-        const tried: Sleeper[] = [];
-        // The footprints of the commands tried from this state, by text.
-        const footprints = new Map<string, Footprint | null>();
+        const asleep = sleeping.get(record);
+        // The commands tried from this state so far, in order, with their footprints.
+        const tried: { readonly text: string; readonly print: Footprint | null }[] = [];
         for (const template of templates) {
           site = 'resolve';
           atCommand = template;
@@ -372,7 +371,7 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
           const mine = level !== 1 || shard === undefined || position % shard.count === shard.index - 1;
           position += 1;
           if (!mine) continue;
-          if (asleep.some((sleeper) => sleeper.text === text)) {
+          if (asleep?.has(text) === true) {
             slept += 1;
             continue;
           }
@@ -383,12 +382,13 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
           checkAll({ before, command, result, after }, record);
           site = 'scope';
           const print = fingerprint(key(after));
-          let sleepers: Sleeper[] | null = null;
+          let sleepers: Set<string> | null = null;
           if (footprint !== undefined) {
             const own = footprint(before, command, { state: after, result });
-            footprints.set(text, own);
-            sleepers = tried.filter((sleeper) => independent(footprints.get(sleeper.text) ?? null, own));
-            tried.push({ text, command });
+            sleepers = new Set(
+              tried.filter((earlier) => independent(earlier.print, own)).map((earlier) => earlier.text),
+            );
+            tried.push({ text, print: own });
           }
           if (!visited.has(print)) {
             if (visited.size >= maxStates) {
@@ -398,7 +398,7 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
             visited.add(print);
             parents.push(record);
             via.push(command);
-            if (sleepers !== null && sleepers.length > 0) {
+            if (sleepers !== null && sleepers.size > 0) {
               nextRecords.set(print, { record: parents.length - 1, concrete: fingerprint(stableJson(after)) });
               nextSleeping.set(parents.length - 1, sleepers);
             }
@@ -408,9 +408,9 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
             const again = nextRecords.get(print);
             const known = again === undefined ? undefined : nextSleeping.get(again.record);
             if (again !== undefined && known !== undefined) {
-              const same = sleepers.length > 0 && again.concrete === fingerprint(stableJson(after));
-              const both = same ? intersect(known, sleepers) : [];
-              if (both.length > 0) nextSleeping.set(again.record, both);
+              const same = sleepers.size > 0 && again.concrete === fingerprint(stableJson(after));
+              const both = same ? intersect(known, sleepers) : new Set<string>();
+              if (both.size > 0) nextSleeping.set(again.record, both);
               else nextSleeping.delete(again.record);
             }
           }

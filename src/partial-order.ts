@@ -26,12 +26,6 @@
 import type { AnyDesign, Footprint, Step, Transition } from './design.js';
 import { stableJson } from './explore.js';
 
-/** A command as the sleep sets hold it: its canonical text (its identity) and the command. */
-export interface Sleeper {
-  readonly text: string;
-  readonly command: unknown;
-}
-
 /** Two resource names overlap when equal or when one is a part of the other (`a/b` is part of `a`). */
 function overlap(left: string, right: string): boolean {
   // The empty name is the whole state.
@@ -58,9 +52,12 @@ export function independent(left: Footprint | null, right: Footprint | null): bo
   );
 }
 
-/** The sleepers of both sets (the state-caching rule: a state reached twice sleeps only on what both paths allow). */
-export function intersect(left: readonly Sleeper[], right: readonly Sleeper[]): Sleeper[] {
-  return left.filter((sleeper) => right.some((other) => other.text === sleeper.text));
+/**
+ * The commands (by canonical text) asleep in both sets: the state-caching rule, a state reached
+ * twice sleeps only on what both paths allow.
+ */
+export function intersect(left: ReadonlySet<string>, right: ReadonlySet<string>): Set<string> {
+  return new Set([...left].filter((text) => right.has(text)));
 }
 
 /** A pair a footprint calls independent that does not commute: the footprint is wrong there. */
@@ -78,10 +75,11 @@ export interface FootprintProblem {
  * `depth` commands (breadth-first, deduplicated by the scope's key, at most `maxStates`): for
  * each pair of distinct concrete commands declared independent at a state, the scope offers each
  * after the other (templates resolve to it there: picks such as "the first granted ref" read the
- * state too), both orders give the same results and the same state (by the scope's key), and an invariant broken by the second
- * command's transition in one order (the transition the reduction skips) is broken by one of the
- * two transitions of the other order (which the search takes). Returns the problems found (at most `limit`); none means the
- * reduction is sound on that part of the scope.
+ * state too), both orders give the same results and the same state (by the scope's key), and an
+ * invariant broken by the second command's transition in one order (the transition the
+ * reduction skips) is broken by one of the two transitions of the other order (which the search
+ * takes). Returns the problems found (at most `limit`); none means the reduction is sound on
+ * that part of the scope.
  */
 export function footprintProblems(
   design: AnyDesign,

@@ -13,7 +13,6 @@ import type { Footprint } from '../../src/design.js';
  */
 export function changedPaths(before: unknown, after: unknown, depth: number, prefix = ''): string[] {
   if (Object.is(before, after)) return [];
-  const here = prefix === '' ? '' : prefix;
   if (
     depth === 0 ||
     typeof before !== 'object' ||
@@ -22,7 +21,7 @@ export function changedPaths(before: unknown, after: unknown, depth: number, pre
     after === null ||
     Array.isArray(before) !== Array.isArray(after)
   ) {
-    return [here];
+    return [prefix];
   }
   const left = before as Record<string, unknown>;
   const right = after as Record<string, unknown>;
