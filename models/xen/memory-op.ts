@@ -29,7 +29,7 @@ import { hasBug } from './config.js';
 import { writableDomain, writableMemory, writableP2m } from './copy-on-write.js';
 import type { XenConfig } from './config.js';
 import { allocDomainFrame, dropFrameRef, runningDomain } from './state.js';
-import type { XenState } from './types.js';
+import type { XenDomain, XenState } from './types.js';
 
 export interface GfnArgs {
   readonly domid: number;
@@ -149,15 +149,31 @@ export function addToPhysmapForeign(state: XenState, args: ForeignMapArgs): OpRe
   if (foreign.domid === domain.domid) return fail('EINVAL');
   const source = foreign.p2m[args.foreignGfn];
   if (source === undefined || source.type !== 'ram_rw') return fail('EINVAL');
-  if (domain.p2m[args.gfn] !== undefined) return fail('EBUSY');
-  getRef(writableMemory(state), source.mfn);
-  writableP2m(state, domain.domid)[args.gfn] = {
-    type: 'map_foreign',
-    mfn: source.mfn,
-    foreignDomid: foreign.domid,
-    foreignGfn: args.foreignGfn,
-  };
+  if (
+    !addForeignEntry(state, domain, args.gfn, {
+      mfn: source.mfn,
+      foreignDomid: foreign.domid,
+      foreignGfn: args.foreignGfn,
+    })
+  )
+    return fail('EBUSY');
   return succeed({ mfn: source.mfn });
+}
+
+/**
+ * The last step of both foreign mappings: at a free `gfn` of the caller, a `map_foreign` entry
+ * with a page reference of its own on the frame. False, and nothing changed, if `gfn` is taken.
+ */
+function addForeignEntry(
+  state: XenState,
+  domain: XenDomain,
+  gfn: number,
+  entry: { readonly mfn: number; readonly foreignDomid: number; readonly foreignGfn: number },
+): boolean {
+  if (domain.p2m[gfn] !== undefined) return false;
+  getRef(writableMemory(state), entry.mfn);
+  writableP2m(state, domain.domid)[gfn] = { type: 'map_foreign', ...entry };
+  return true;
 }
 
 export interface FrameMapArgs {
@@ -190,14 +206,14 @@ export function addToPhysmapByMfn(state: XenState, args: FrameMapArgs): OpResult
     return entry?.type === 'ram_rw' && entry.mfn === args.mfn;
   });
   if (foreignGfn === undefined) return fail('EINVAL');
-  if (domain.p2m[args.gfn] !== undefined) return fail('EBUSY');
-  getRef(writableMemory(state), args.mfn);
-  writableP2m(state, domain.domid)[args.gfn] = {
-    type: 'map_foreign',
-    mfn: args.mfn,
-    foreignDomid: foreign.domid,
-    foreignGfn: Number(foreignGfn),
-  };
+  if (
+    !addForeignEntry(state, domain, args.gfn, {
+      mfn: args.mfn,
+      foreignDomid: foreign.domid,
+      foreignGfn: Number(foreignGfn),
+    })
+  )
+    return fail('EBUSY');
   return succeed({ mfn: args.mfn, owner: foreign.domid });
 }
 
