@@ -56,6 +56,7 @@ import { passthroughInterleavingMutants } from '../../properties/passthrough/mut
 import { vfioInterleavingMutants } from '../../properties/vfio/mutants.js';
 import { differentialMutants } from '../../properties/viommu/mutants.js';
 import { xenGtMutants } from '../../properties/xengt/mutants.js';
+import { DEEP as DEEP_TIER } from '../helpers.js';
 
 export const META_DEPTH = process.env['DMAPROP_EXPLORE_DEEP'] === '1' ? 5 : 4;
 
@@ -101,7 +102,6 @@ const COSTLY = new Set([
   'mutant/vfio-passthrough/map-before-pin',
   'mutant/iommu-lazy-held/fq-queues-before-pte-clear',
 ]);
-const deep = process.env['DMAPROP_DEEP'] === '1';
 
 /**
  * The XenGT mutants of an interleaving window are compared in `npm test`; the others (Xen's and
@@ -117,12 +117,14 @@ const XENGT_WINDOWS = [
 ];
 
 const flawed: readonly AnyDesign[] = [
-  ...designs.filter((design) => design.expected === 'violates' && (deep || !COSTLY.has(design.id))),
-  ...xenGtMutants.filter((mutant) => deep || XENGT_WINDOWS.some((bug) => mutant.id.endsWith(`/${bug}`))),
+  ...designs.filter((design) => design.expected === 'violates' && (DEEP_TIER || !COSTLY.has(design.id))),
+  ...xenGtMutants.filter((mutant) => DEEP_TIER || XENGT_WINDOWS.some((bug) => mutant.id.endsWith(`/${bug}`))),
   // Exported, not registered (the default budget finds its double fetch on 15 to 19 of 20 fresh seeds).
-  ...(deep ? [cmdbufScanThenCopy] : []),
+  ...(DEEP_TIER ? [cmdbufScanThenCopy] : []),
   ...differentialMutants,
-  ...[...vfioInterleavingMutants, ...passthroughInterleavingMutants].filter((mutant) => deep || !COSTLY.has(mutant.id)),
+  ...[...vfioInterleavingMutants, ...passthroughInterleavingMutants].filter(
+    (mutant) => DEEP_TIER || !COSTLY.has(mutant.id),
+  ),
 ];
 
 /**

@@ -13,27 +13,26 @@ import { viommuShadow } from '../../properties/viommu/designs.js';
 import { viommuScope } from '../../properties/viommu/explore-scope.js';
 import type { AnyDesign } from '../../src/design.js';
 import { exploreDesign } from '../../src/explore.js';
-
-const deep = process.env['DMAPROP_DEEP'] === '1';
+import { DEEP } from '../helpers.js';
 
 const cases: { design: AnyDesign; atomic: AnyDesign; depth: number; states?: [number, number] }[] = [
   {
     design: vfioType1,
     atomic: { ...vfioType1, explore: vfioExploreScope(vfioType1.world, { interleavings: false }) } as AnyDesign,
-    depth: deep ? 4 : 3,
-    ...(deep ? { states: [541, 3079] as [number, number] } : {}),
+    depth: DEEP ? 4 : 3,
+    ...(DEEP ? { states: [541, 3079] as [number, number] } : {}),
   },
   {
     design: iommuStrict,
     atomic: { ...iommuStrict, explore: passthroughExploreScope(iommuStrict.world, false, { interleavings: false }) },
-    depth: deep ? 4 : 2,
-    ...(deep ? { states: [1189, 4804] as [number, number] } : {}),
+    depth: DEEP ? 4 : 2,
+    ...(DEEP ? { states: [1189, 4804] as [number, number] } : {}),
   },
   {
     design: viommuShadow,
     atomic: { ...viommuShadow, explore: viommuScope(false) },
-    depth: deep ? 4 : 3,
-    ...(deep ? { states: [379, 604] as [number, number] } : {}),
+    depth: DEEP ? 4 : 3,
+    ...(DEEP ? { states: [379, 604] as [number, number] } : {}),
   },
 ];
 

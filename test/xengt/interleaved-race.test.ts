@@ -17,6 +17,7 @@ import { formatLanes } from '../../src/lanes.js';
 import type { XenGtCommand } from '../../models/xengt/commands.js';
 import { xenLookup, xenMap } from '../../properties/xengt/designs.js';
 import { xenLookupThenMap } from '../../properties/xengt/mutants.js';
+import { DEEP } from '../helpers.js';
 
 const guest = xenLookup.config.guestDomid;
 const other = xenLookup.config.world.domains.findIndex(
@@ -25,7 +26,7 @@ const other = xenLookup.config.world.domains.findIndex(
 
 /** The thread's five steps: the write trapped and translated, balloon, reuse, shadow write, DMA. */
 /** One seed in the suite; five with DMAPROP_DEEP=1 (the deeper tier). */
-const MAP_SEEDS = process.env['DMAPROP_DEEP'] === '1' ? [1, 2, 3, 4, 5] : [1];
+const MAP_SEEDS = DEEP ? [1, 2, 3, 4, 5] : [1];
 
 const race: XenGtCommand[] = [
   { kind: 'gttWrite', entry: 0, gfn: 0, present: true, phased: true },
