@@ -8,7 +8,7 @@ import fc from 'fast-check';
 import type { BenchSettings } from './bench-settings.js';
 import { round, spread, timed } from './bench-measure.js';
 import type { Spread } from './bench-measure.js';
-import { checkDesign, generation } from './check.js';
+import { checkDesign, generation, shorterOf } from './check.js';
 import type { Counterexample } from './check.js';
 import type { AnyDesign } from './design.js';
 import { runTrace } from './execute.js';
@@ -123,6 +123,7 @@ export function measureShrink(
   const started = performance.now();
   let failedAt: number | null = null;
   let foundLength = 0;
+  let first: unknown[] = [];
   let candidates = 0;
   const details = fc.check(
     fc.property(arbitrary, (templates) => {
@@ -132,6 +133,7 @@ export function measureShrink(
       if (failedAt === null) {
         failedAt = performance.now();
         foundLength = found.steps.length;
+        first = found.steps.map((step) => step.command);
       }
       return false;
     }),
@@ -143,7 +145,10 @@ export function measureShrink(
     throw new Error(`bench: ${design.id} seed ${seed}: ${invariant} not broken again within ${run} runs`);
   }
   const failedAtMs: number = failedAt;
-  const shrunk = runTrace(design, counterexample[0], { invariants: [invariant] }).steps.map((step) => step.command);
+  const shrunk = shorterOf(
+    runTrace(design, counterexample[0], { invariants: [invariant] }).steps.map((step) => step.command),
+    first,
+  );
   let minimizeSteps = 0;
   const minimized = timed(() =>
     minimize(shrunk as object[], (commands) => {

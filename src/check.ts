@@ -221,13 +221,14 @@ function searchAndShrink(
   design: AnyDesign,
   options: CheckOptions,
   fails: (templates: unknown[]) => boolean,
-): { templates: unknown[]; path: string | null; shrinks: number; foundLength: number } | null {
+): { templates: unknown[]; first: unknown[]; path: string | null; shrinks: number; foundLength: number } | null {
   const arbitrary = traceArbitrary(design.commands, generation(design, options));
   const stop = options.shouldStop ?? ((): boolean => false);
   let run = 0;
   let searching = true;
   let stopped = false;
   let foundLength = 0;
+  let first: unknown[] = [];
   const details = fc.check(
     fc.property(arbitrary, (templates) => {
       if (stopped || stop()) {
@@ -240,7 +241,10 @@ function searchAndShrink(
         if (!inShard(run, options.shard)) return true;
       }
       if (!fails(templates)) return true;
-      if (searching) foundLength = templates.length;
+      if (searching) {
+        foundLength = templates.length;
+        first = templates;
+      }
       searching = false;
       return false;
     }),
@@ -249,6 +253,7 @@ function searchAndShrink(
   if (!details.failed || details.counterexample === null) return null;
   return {
     templates: details.counterexample[0],
+    first,
     path: details.counterexamplePath,
     shrinks: details.numShrinks,
     foundLength,
@@ -274,6 +279,15 @@ function minimizeUnless(
   return minimize(shrunk as object[], unlessStopped(options, fails));
 }
 
+/**
+ * The shorter of fast-check's shrunk trace and the trace first found (the shrunk one on a tie).
+ * Shrinking a sequence and its preemptions apart can make a longer trace fail (a preemption shrunk
+ * away lets another one's window in), and the minimizer should start from the shorter.
+ */
+export function shorterOf(shrunk: unknown[], found: unknown[]): unknown[] {
+  return found.length < shrunk.length ? found : shrunk;
+}
+
 /** The executed prefix of `templates` up to the first violation of `invariant`, as concrete commands. */
 function failingPrefix(design: AnyDesign, templates: readonly unknown[], invariant: string): unknown[] {
   return runTrace(design, templates, { invariants: [invariant] }).steps.map((step) => step.command);
@@ -287,7 +301,10 @@ export function counterexampleFor(design: AnyDesign, invariant: string, options:
     (templates) => runTrace(design, templates, { invariants: [invariant] }).violations.length > 0,
   );
   if (found === null) return null;
-  const shrunk = failingPrefix(design, found.templates, invariant);
+  const shrunk = shorterOf(
+    failingPrefix(design, found.templates, invariant),
+    failingPrefix(design, found.first, invariant),
+  );
   const minimized = minimizeUnless(options, shrunk, (commands) => violates(design, commands, invariant));
   return describeCounterexample(design, invariant, minimized.commands, {
     replay: { seed: options.seed, path: found.path },
@@ -316,7 +333,7 @@ function crashingPrefix(design: AnyDesign, templates: readonly unknown[], crash:
 export function crashReportFor(design: AnyDesign, crash: Crash, options: CheckOptions): CrashReport | null {
   const found = searchAndShrink(design, options, (templates) => crashesLike(design, templates, crash));
   if (found === null) return null;
-  const shrunk = crashingPrefix(design, found.templates, crash);
+  const shrunk = shorterOf(crashingPrefix(design, found.templates, crash), crashingPrefix(design, found.first, crash));
   const minimized = minimizeUnless(options, shrunk, (commands) => crashesLike(design, commands, crash));
   return describeCrash(design, crash, minimized.commands, {
     replay: { seed: options.seed, path: found.path },
