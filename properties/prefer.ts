@@ -50,3 +50,8 @@ export function preferOr<V>(raw: fc.Arbitrary<V>): fc.Arbitrary<Pickable<V>> {
     { weight: 1, arbitrary: raw },
   );
 }
+
+/** Always a preferred pick: what a command inside an operation's window aims at (`InterleavingSpace.windowArbitrary`). */
+export const preferredPick: fc.Arbitrary<Pick> = fc
+  .integer({ min: PREFERRED_PICK, max: PREFERRED_PICK + 3 })
+  .map((index) => ({ pick: index }));

@@ -5,6 +5,7 @@
 import type { AnyDesign } from '../src/design.js';
 import {
   cmdbufScanInPlace,
+  cmdbufScanThenCopy,
   cmdbufShadowCopy,
   gvtNoWriteProtect,
   gvtWriteProtect,
@@ -31,7 +32,7 @@ import {
   viommuShadowUnmapSkipsFlush,
   viommuShadowWaitBeforeUnmap,
 } from './viommu/designs.js';
-import { xenLookup, xenMap } from './xengt/designs.js';
+import { xenLookup, xenLookupThenMap, xenMap } from './xengt/designs.js';
 import { kvmgtInterleavingMutants, kvmgtMutants } from './kvmgt/mutants.js';
 import { passthroughInterleavingMutants, passthroughMutants } from './passthrough/mutants.js';
 import { vfioInterleavingMutants, vfioMutants } from './vfio/mutants.js';
@@ -41,6 +42,7 @@ import { xenGtMediatorMutants, xenGtMutants } from './xengt/mutants.js';
 export const designs: readonly AnyDesign[] = [
   xenMap,
   xenLookup,
+  xenLookupThenMap,
   vfioType1,
   vfioNoiommu,
   iommuStrict,
@@ -55,6 +57,7 @@ export const designs: readonly AnyDesign[] = [
   gvtNoWriteProtect,
   cmdbufShadowCopy,
   cmdbufScanInPlace,
+  cmdbufScanThenCopy,
   kvmgtUnmapCallback,
   kvmgtIgnoresUnmap,
   kvmgtShippedUnmap,

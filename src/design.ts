@@ -77,6 +77,19 @@ export interface InterleavingSpace<T> {
    * flight, oldest first (resolved against the state when the step runs, like any pick).
    */
   advance(pick: number): T;
+  /**
+   * The kinds whose commands can change what a later phase of an operation of `kind` depends on
+   * (a balloon-out of the gfn a trapped GGTT write translated; the guest's store into a batch
+   * buffer between its audit and its copy). Generation then places a few such commands inside
+   * some windows (`generate.ts`): a context switch matters only when what runs in it conflicts.
+   */
+  conflicts?(kind: string): readonly string[];
+  /**
+   * A conflicting command as a window holds it: the kind's generator aimed at what the operation
+   * in flight uses (the guest's balloon-out of the page being translated, rather than any domain's
+   * of any page). `CommandSpace.arbitrary` when absent or undefined for the kind.
+   */
+  windowArbitrary?(kind: string): Arbitrary<T> | undefined;
 }
 
 /** An operation in flight, as a stack reports it: who runs it, what it is, the phase it is at. */

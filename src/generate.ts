@@ -12,6 +12,16 @@
  * that depends on d, not on how long the sequence is. Shrinking removes advances and starts like
  * any step, and the minimizer lowers a start's `phased` flag, which makes the operation atomic
  * again: a counterexample keeps only the context switches it needs.
+ *
+ * A context switch finds a bug only when what runs in the window conflicts with the operation
+ * left in flight; a window of random commands rarely holds the two or three a race needs. So two
+ * preemptions in three are aimed, as race-directed testing does (Sen, "Race directed random
+ * testing of concurrent programs", PLDI 2008): one picks a phased kind that has conflicting kinds
+ * (`InterleavingSpace.conflicts`) among the run's enabled kinds, preempts an operation of that
+ * kind and places one to four commands of the conflicting kinds (`windowArbitrary` where the stack
+ * aims them) at the start of its window. They are ordinary templates,
+ * resolved against the state like any other (a stack's preferred picks aim them at the objects
+ * in flight), and shrink away like any other step.
  */
 import fc from 'fast-check';
 import type { CommandSpace, InterleavingSpace } from './design.js';
@@ -42,33 +52,46 @@ export function swarmKinds(kinds: readonly string[], swarm: boolean): fc.Arbitra
 }
 
 /** One preempted operation: which phased command of the sequence, and how far on each later phase runs. */
-export interface Preemption {
-  /** Chooses among the sequence's phased commands (modulo their number). */
+export interface Preemption<T = unknown> {
+  /** Chooses among the sequence's phased commands (modulo their number): of `kind` only, when set. */
   readonly which: number;
   /** Commands run between one phase and the next (one per later phase; extra ones are unused). */
   readonly delays: readonly number[];
+  /** An aimed preemption: the kind of operation it preempts. */
+  readonly kind?: string;
+  /** Commands placed at the start of the window, right after the operation's first phase. */
+  readonly window?: readonly T[];
 }
 
 /**
- * The sequence with the chosen operations preempted: each started and left in flight, and an
- * advance inserted for each later phase after its delay. The advance's pick is the operation's
- * place, oldest first, among those in flight at that point if every start and advance before it
- * succeeds (a refused one shifts it; the step then advances another operation or is refused).
+ * The sequence with the chosen operations preempted: each started and left in flight, its window
+ * commands (if any) right after it, and an advance inserted for each later phase after its delay.
+ * The advance's pick is the operation's place, oldest first, among those in flight at that point
+ * if every start and advance before it succeeds (a refused one shifts it; the step then advances
+ * another operation or is refused). An aimed preemption whose kind the sequence lacks is dropped.
  */
 export function preempt<T extends { readonly kind: string }>(
   sequence: readonly T[],
   interleaving: InterleavingSpace<T>,
-  preemptions: readonly Preemption[],
+  preemptions: readonly Preemption<T>[],
 ): T[] {
-  const phased = sequence.flatMap((template, index) => (interleaving.phases(template.kind) > 1 ? [index] : []));
+  const phasedOf = (kind: string | undefined): number[] =>
+    sequence.flatMap((template, index) =>
+      interleaving.phases(template.kind) > 1 && (kind === undefined || template.kind === kind) ? [index] : [],
+    );
+  const phased = phasedOf(undefined);
   if (phased.length === 0 || preemptions.length === 0) return [...sequence];
   // Advances to insert after each position: the position of the start they advance.
   const after = new Map<number, number[]>();
+  const windows = new Map<number, readonly T[]>();
   const started = new Set<number>();
   for (const preemption of preemptions) {
-    const index = phased[preemption.which % phased.length] ?? 0;
+    const candidates = preemption.kind === undefined ? phased : phasedOf(preemption.kind);
+    if (candidates.length === 0) continue;
+    const index = candidates[preemption.which % candidates.length] ?? 0;
     if (started.has(index)) continue;
     started.add(index);
+    if (preemption.window !== undefined && preemption.window.length > 0) windows.set(index, preemption.window);
     const template = sequence[index];
     if (template === undefined) continue;
     let at = index;
@@ -85,6 +108,7 @@ export function preempt<T extends { readonly kind: string }>(
     if (started.has(index)) {
       out.push(interleaving.start(template));
       inFlight.push({ index, remaining: interleaving.phases(template.kind) - 1 });
+      out.push(...(windows.get(index) ?? []));
     } else out.push(template);
     for (const start of after.get(index) ?? []) {
       const place = inFlight.findIndex((operation) => operation.index === start);
@@ -97,16 +121,46 @@ export function preempt<T extends { readonly kind: string }>(
   return out;
 }
 
-const preemptionArbitrary: fc.Arbitrary<Preemption> = fc.record({
-  which: fc.nat(),
-  delays: fc.array(fc.integer({ min: 1, max: MAX_DELAY }), { minLength: 4, maxLength: 4 }),
-});
+const delays = fc.array(fc.integer({ min: 1, max: MAX_DELAY }), { minLength: 4, maxLength: 4 });
+
+const plainPreemption: fc.Arbitrary<Preemption<never>> = fc.record({ which: fc.nat(), delays });
+
+/**
+ * Preemptions for a run whose enabled kinds are `kinds`: plain ones, and, when some enabled phased
+ * kind has conflicting kinds, as many aimed ones (each with one to three conflicting commands).
+ */
+function preemptionArbitrary<T extends { readonly kind: string }>(
+  space: CommandSpace<T>,
+  interleaving: InterleavingSpace<T>,
+  kinds: readonly string[],
+): fc.Arbitrary<Preemption<T>> {
+  const aimed = kinds.flatMap((kind) => {
+    const conflicting = (interleaving.conflicts?.(kind) ?? []).filter((other) => space.kinds.includes(other));
+    if (interleaving.phases(kind) <= 1 || conflicting.length === 0) return [];
+    return [
+      fc.record({
+        kind: fc.constant(kind),
+        which: fc.nat(),
+        delays,
+        window: fc.array(
+          fc.oneof(...conflicting.map((other) => interleaving.windowArbitrary?.(other) ?? space.arbitrary(other))),
+          {
+            minLength: 1,
+            maxLength: 4,
+          },
+        ),
+      }),
+    ];
+  });
+  if (aimed.length === 0) return plainPreemption;
+  return fc.oneof({ weight: 1, arbitrary: plainPreemption }, { weight: 2, arbitrary: fc.oneof(...aimed) });
+}
 
 export function traceArbitrary<T extends { readonly kind: string }>(
   space: CommandSpace<T>,
   options: GenerationOptions,
 ): fc.Arbitrary<T[]> {
-  const sequences = swarmKinds(space.kinds, options.swarm).chain((kinds) =>
+  const sequenceOf = (kinds: readonly string[]): fc.Arbitrary<T[]> =>
     fc.array(
       fc.oneof(...kinds.map((kind) => ({ arbitrary: space.arbitrary(kind), weight: space.weight?.(kind) ?? 1 }))),
       {
@@ -114,11 +168,10 @@ export function traceArbitrary<T extends { readonly kind: string }>(
         maxLength: options.maxCommands,
         size: 'max',
       },
-    ),
-  );
+    );
   const interleaving = space.interleaving;
   const most = options.preemptions ?? defaultGeneration.preemptions;
-  if (interleaving === undefined || most <= 0) return sequences;
+  if (interleaving === undefined || most <= 0) return swarmKinds(space.kinds, options.swarm).chain(sequenceOf);
   // Few preemptions, whatever the length: none in one sequence out of four, mostly one or two.
   const count = fc.oneof(
     { weight: 2, arbitrary: fc.constant(0) },
@@ -126,10 +179,23 @@ export function traceArbitrary<T extends { readonly kind: string }>(
     { weight: 2, arbitrary: fc.constant(Math.min(2, most)) },
     { weight: 1, arbitrary: fc.integer({ min: Math.min(3, most), max: most }) },
   );
-  return fc
-    .tuple(
-      sequences,
-      count.chain((n) => fc.array(preemptionArbitrary, { minLength: n, maxLength: n })),
-    )
-    .map(([sequence, preemptions]) => preempt(sequence, interleaving, preemptions));
+  const aims = space.kinds.some(
+    (kind) => interleaving.phases(kind) > 1 && (interleaving.conflicts?.(kind) ?? []).length > 0,
+  );
+  if (!aims)
+    return fc
+      .tuple(
+        swarmKinds(space.kinds, options.swarm).chain(sequenceOf),
+        count.chain((n) => fc.array(plainPreemption, { minLength: n, maxLength: n })),
+      )
+      .map(([sequence, preemptions]) => preempt(sequence, interleaving, preemptions));
+  // The run's enabled kinds decide which operations an aimed preemption may pick.
+  return swarmKinds(space.kinds, options.swarm).chain((kinds) =>
+    fc
+      .tuple(
+        sequenceOf(kinds),
+        count.chain((n) => fc.array(preemptionArbitrary(space, interleaving, kinds), { minLength: n, maxLength: n })),
+      )
+      .map(([sequence, preemptions]) => preempt(sequence, interleaving, preemptions)),
+  );
 }

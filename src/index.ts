@@ -93,8 +93,8 @@ export { gvtBugCatalogue } from '../properties/gvt/bug-catalogue.js';
 export { xenBugCatalogue, xenGtBugCatalogue, xenGtDesign, XENGT_STACK } from '../properties/xengt/design.js';
 export type { XenGtDesign, XenGtDesignOptions } from '../properties/xengt/design.js';
 export { xenGtInvariants } from '../properties/xengt/invariants/index.js';
-export { xenGtMediatorMutants, xenGtMutants, xenLookupThenMap } from '../properties/xengt/mutants.js';
-export { xenLookup, xenMap } from '../properties/xengt/designs.js';
+export { xenGtMediatorMutants, xenGtMutants } from '../properties/xengt/mutants.js';
+export { xenLookup, xenLookupThenMap, xenMap } from '../properties/xengt/designs.js';
 export type { XenGtCommandSet } from '../properties/xengt/generators.js';
 export type { XenGtTemplate } from '../properties/xengt/resolve.js';
 export { xenGtCommandKinds, xenGtXenCommandKinds } from '../models/xengt/commands.js';
@@ -308,4 +308,12 @@ export {
   resolveAdvance,
 } from '../properties/generic/interleave.js';
 export type { AdvanceCommand } from '../properties/generic/interleave.js';
+/**
+ * Picks for a stack of your own: a generated field that names "the k-th live object", resolved
+ * against the state when the step runs, and preferred picks that aim at the few objects a bug
+ * needs (a window's commands aim with `preferredPick`, see `InterleavingSpace.windowArbitrary`).
+ */
+export { isPick, pickOr, resolvePick } from '../properties/pick.js';
+export type { Pick, Pickable, Templated } from '../properties/pick.js';
+export { PREFERRED_PICK, preferOr, preferredPick, resolvePreferring } from '../properties/prefer.js';
 export { changedPaths, footprintOf } from '../properties/generic/footprint.js';

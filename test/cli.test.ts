@@ -28,6 +28,7 @@ describe('dmaprop designs', () => {
     expect(rows.map((row) => [row.id, row.expected])).toEqual([
       ['xen/map', 'holds'],
       ['xen/lookup', 'violates'],
+      ['xen/lookup-then-map', 'violates'],
       ['vfio/type1', 'holds'],
       ['vfio/noiommu', 'violates'],
       ['iommu/strict', 'holds'],
@@ -42,6 +43,7 @@ describe('dmaprop designs', () => {
       ['gvt/no-write-protect', 'violates'],
       ['cmdbuf/shadow-copy', 'holds'],
       ['cmdbuf/scan-in-place', 'violates'],
+      ['cmdbuf/scan-then-copy', 'violates'],
       ['kvmgt/unmap-callback', 'holds'],
       ['kvmgt/ignores-unmap', 'violates'],
       ['kvmgt/shipped-unmap', 'violates'],

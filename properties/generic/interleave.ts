@@ -27,12 +27,17 @@ export const advanceSchema: Readonly<Record<typeof ADVANCE, Readonly<Record<stri
 /** The field a phased kind's schema adds: `phased: true` starts the operation and leaves it in flight. */
 export const phasedField: Readonly<Record<'phased', FieldType>> = { phased: 'optional boolean' };
 
-/** The interleaving space of a stack: its phased kinds and how many phases each has. */
+/**
+ * The interleaving space of a stack: its phased kinds and how many phases each has, and, for some
+ * of them, the kinds that conflict with their windows (`InterleavingSpace.conflicts`).
+ */
 export function phasedSpace<T extends { readonly kind: string }>(
   phases: Readonly<Record<string, number>>,
+  conflicts: Readonly<Record<string, readonly string[]>> = {},
 ): InterleavingSpace<T> {
   return {
     phases: (kind) => phases[kind] ?? 1,
+    conflicts: (kind) => conflicts[kind] ?? [],
     start: (template) => ({ ...template, phased: true }),
     advance: (pick) => ({ kind: ADVANCE, op: pick }) as unknown as T,
   };

@@ -197,6 +197,20 @@ export function kvmgtPhases(config: Pick<KvmgtConfig, 'unmapLock' | 'gvt'>): Rea
   };
 }
 
+/**
+ * What can change, inside an operation's window, what its next phase relies on: the guest's other
+ * vCPU storing to the table a trapped store or a PPGTT's shadowing reads, or to the batch buffer
+ * between its audit and its copy; the VMM unmapping or unplugging the RAM a GGTT write or a GPU
+ * access translated.
+ */
+const kvmgtConflicts: Readonly<Record<string, readonly GeneratedKind[]>> = {
+  ggttWrite: ['vmmUnmapRam', 'vmmUnplugRam', 'ggttWrite'],
+  guestWritePte: ['guestWritePte', 'ppgttCreate'],
+  ppgttCreate: ['guestWritePte'],
+  submitBatch: ['guestWriteCmd'],
+  gpuDmaPpgtt: ['guestWritePte', 'vmmUnmapRam', 'vmmUnplugRam'],
+};
+
 /** The generators over `world`'s guest RAM, GGTT and frames, with the design's phased operations. */
 export function kvmgtCommandSpace(
   world: KvmgtWorld,
@@ -211,7 +225,7 @@ export function kvmgtCommandSpace(
       if (arbitrary === undefined) throw new Error(`kvmgt: no generator for command kind '${kind}'`);
       return arbitrary;
     },
-    interleaving: phasedSpace<KvmgtTemplate>(kvmgtPhases(config)),
+    interleaving: phasedSpace<KvmgtTemplate>(kvmgtPhases(config), kvmgtConflicts),
   };
 }
 

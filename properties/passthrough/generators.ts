@@ -9,7 +9,7 @@ import type { PassthroughCommand } from '../../models/passthrough/types.js';
 import type { CommandSpace } from '../../src/design.js';
 import { preferOr } from '../prefer.js';
 import { phasedSpace } from '../generic/interleave.js';
-import { oneOf, vaddrPageIn, vfioArbitraries, vfioKindWeight, vfioPhases } from '../vfio/generators.js';
+import { oneOf, vaddrPageIn, vfioArbitraries, vfioConflicts, vfioKindWeight, vfioPhases } from '../vfio/generators.js';
 import { RAM_VADDR_PAGE } from '../vfio/world.js';
 import type { VfioWorldLayout } from '../vfio/world.js';
 import type { PassthroughPickUniverse, PassthroughTemplate } from './resolve.js';
@@ -82,7 +82,11 @@ export function passthroughCommandSpace(
   if (withFlushQueue) table['drainFlushQueue'] = fc.constant<PassthroughCommand>({ kind: 'drainFlushQueue' });
   return {
     kinds: Object.keys(table),
-    interleaving: phasedSpace<PassthroughTemplate>(vfioPhases),
+    // An UNMAP_DMA's window also meets the flush queue's timer.
+    interleaving: phasedSpace<PassthroughTemplate>(vfioPhases, {
+      ...vfioConflicts,
+      unmapDma: [...(vfioConflicts['unmapDma'] ?? []), 'drainFlushQueue'],
+    }),
     weight: (kind) =>
       weights[kind] ?? vfioKindWeight(kind, layout) * (layout.deviceIds.length > 1 && lifecycle.has(kind) ? 2 : 1),
     arbitrary(kind) {

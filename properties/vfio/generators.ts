@@ -261,6 +261,20 @@ const mixedWeights: Readonly<Record<string, number>> = {
 export const vfioPhases: Readonly<Record<string, number>> = { deviceDma: 2, mapDma: 2, unmapDma: 3, mdevPinPages: 2 };
 
 /**
+ * What can change, inside an operation's window, what its next phase relies on: a device's DMA
+ * between its translation and its access meets an UNMAP_DMA or the VMM's munmap; MAP_DMA between
+ * its pins and its IOMMU map meets the device's DMA and an unmap; UNMAP_DMA, with iommu->lock
+ * dropped for the dma_unmap callbacks, meets an emulated device's pin, a MAP_DMA and the device's
+ * DMA; an emulated device's pin, between pinning and recording it, meets the UNMAP_DMA of its range.
+ */
+export const vfioConflicts: Readonly<Record<string, readonly string[]>> = {
+  deviceDma: ['unmapDma', 'munmap'],
+  mapDma: ['deviceDma', 'unmapDma'],
+  unmapDma: ['mdevPinPages', 'mapDma', 'deviceDma'],
+  mdevPinPages: ['unmapDma'],
+};
+
+/**
  * The phases a world's operations take: without an IOMMU-backed group MAP_DMA pins nothing and
  * finishes in one phase, and UNMAP_DMA takes two (a notification, then the removal) — so a
  * preemption is not spent on an operation with no window.
@@ -277,7 +291,7 @@ export function vfioCommandSpace(layout: VfioWorldLayout): CommandSpace<VfioTemp
   const weights = emulated ? (layout.pciDevices.length > 0 ? mixedWeights : mediatedWeights) : {};
   return {
     kinds,
-    interleaving: phasedSpace<VfioTemplate>(worldPhases(layout)),
+    interleaving: phasedSpace<VfioTemplate>(worldPhases(layout), vfioConflicts),
     weight: (commandKind) => weights[commandKind] ?? vfioKindWeight(commandKind, layout),
     arbitrary(commandKind) {
       const arbitrary = table[commandKind as VfioCommandKind];

@@ -67,6 +67,22 @@ function mappedIovaPages(state: VfioState): number[] {
   return backend.dmas.flatMap((dma) => Array.from({ length: Math.min(dma.npages, 64) }, (_, i) => dma.iovaPage + i));
 }
 
+/**
+ * Where a driver's pin aims: the mapped pages an UNMAP_DMA in flight is removing (it dropped
+ * iommu->lock to notify the drivers: a pin taken now is what its recheck must find), else every
+ * mapped page.
+ */
+function pinTargets(state: VfioState): number[] {
+  const mapped = mappedIovaPages(state);
+  const unmapping = state.inflight.flatMap((op) => {
+    if (op.kind !== 'unmapDma') return [];
+    const first = Number(BigInt(op.iova) / 4096n);
+    const end = Number((BigInt(op.end) + 4095n) / 4096n);
+    return mapped.filter((page) => page >= first && page < end);
+  });
+  return unmapping.length > 0 ? unmapping : mapped;
+}
+
 /** IOVA pages the domain of device `deviceId` translates, ascending. */
 function translatedPages(state: VfioState, deviceId: unknown): number[] {
   const backend = type1Backend(state);
@@ -105,8 +121,7 @@ export function resolveVfioField(
   if (!isPick(value)) return value;
   const kind = template.kind;
   if (field === 'iovaPage' && (kind === 'mdevPinPages' || kind === 'mdevUnpinPages')) {
-    const aimed =
-      kind === 'mdevPinPages' ? () => mappedIovaPages(state) : () => pinnedIovaPages(state, template.deviceId);
+    const aimed = kind === 'mdevPinPages' ? () => pinTargets(state) : () => pinnedIovaPages(state, template.deviceId);
     const universe = Array.from({ length: layout.ramPages }, (_, offset) => iovaBasePage + offset);
     return resolvePreferring(value, aimed, universe, (pick) => iovaBasePage + (pick % layout.ramPages));
   }

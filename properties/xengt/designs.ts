@@ -30,3 +30,23 @@ export const xenLookup = xenGtDesign({
     'cache-kref-matches-shadow-users',
   ],
 });
+
+/**
+ * Deegan's race as the thread tells it (docs/debates.md#xengt-lookup-or-map; seed 004): the
+ * backend looks the gfn up when the guest's write traps, takes its page reference only when it
+ * hands the address to the GPU (`xenGtLookupThenMapBackend`). Safe when nothing runs between the
+ * two (atomic, it holds); the guest balloons the page out and Xen gives the frame to another
+ * domain in between, and the GPU's DMA lands there. Its shortest counterexample is the thread's
+ * five steps (test/xengt/interleaved-race.test.ts replays them). Random generation reaches it
+ * through aimed preemptions (`xenGtConflicts` in generators.ts): the window of a trapped write
+ * holds the guest's balloon-out of the page it translates and another domain's populate.
+ */
+export const xenLookupThenMap = xenGtDesign({
+  id: 'xen/lookup-then-map',
+  backend: 'lookup-then-map',
+  expected: 'violates',
+  commands: 'xen',
+  description:
+    "XenGT backend looks gfn → mfn up when the guest's GTT write traps and maps that mfn, with a reference, only when it writes the shadow entry: the guest balloons the page out and Xen gives the frame to another domain in between (Deegan's race as the thread tells it; atomic, it holds)",
+  breaks: ['no-dma-to-foreign-frame'],
+});

@@ -14,7 +14,7 @@ import { xenGtPhases } from '../../models/xengt/inflight.js';
 import type { CommandSpace } from '../../src/design.js';
 import { phasedSpace } from '../generic/interleave.js';
 import { pickOr } from '../pick.js';
-import { preferOr } from '../prefer.js';
+import { preferOr, preferredPick } from '../prefer.js';
 import type { XenGtTemplate } from './resolve.js';
 import type { XenGtUniverse } from './universe.js';
 
@@ -50,6 +50,12 @@ function takerDomid(config: XenGtConfig, universe: XenGtUniverse): fc.Arbitrary<
     { weight: 1, arbitrary: fc.constant(config.backendDomid) },
     { weight: 1, arbitrary: fc.constant(universe.domids - 1) },
   );
+}
+
+/** A domain other than the guest that populates: the other guest, else the backend. */
+function takerOther(config: XenGtConfig): fc.Arbitrary<number> {
+  const other = config.world.domains.findIndex((_, id) => id !== config.guestDomid && id !== config.backendDomid);
+  return fc.constant(other < 0 ? config.backendDomid : other);
 }
 
 /**
@@ -115,6 +121,20 @@ const xenSideWeights: Readonly<Partial<Record<GeneratedKind, number>>> = {
   vgpuCreate: 1,
 };
 
+/**
+ * What can change, inside an operation's window, what its next phase relies on: the frame a
+ * trapped GGTT write translated (the guest gives the page back, another domain is given its
+ * frame), the translation a GPU access fetched (the entry rewritten, the page given back), the
+ * frame and handle a grant unmap released (the granter ends access and balloons, another map takes
+ * the handle), the frame a balloon-out is about to put (the GPU's access, a grant map of it).
+ */
+const xenGtConflicts: Readonly<Record<string, readonly GeneratedKind[]>> = {
+  gttWrite: ['decreaseReservation', 'populatePhysmap'],
+  gpuDma: ['gttWrite', 'decreaseReservation', 'populatePhysmap'],
+  unmapGrantRef: ['mapGrantRef', 'endAccess', 'decreaseReservation', 'populatePhysmap'],
+  decreaseReservation: ['gpuDma', 'mapGrantRef', 'unmapGrantRef', 'populatePhysmap'],
+};
+
 export function xenGtCommandSpace(
   config: XenGtConfig,
   universe: XenGtUniverse,
@@ -150,6 +170,21 @@ export function xenGtCommandSpace(
     { weight: 2, arbitrary: fc.constant({ host: true, device: true }) },
     { weight: 1, arbitrary: fc.constant({ host: false, device: false }) },
   );
+
+  // Inside a window (`xenGtConflicts`): the guest gives back the page an operation in flight
+  // uses (`resolve.ts` prefers it), and another domain is given memory — the frame just freed.
+  const windowArbitraries: Partial<Record<GeneratedKind, fc.Arbitrary<XenGtTemplate>>> = {
+    decreaseReservation: fc.record({
+      kind: fc.constant('decreaseReservation' as const),
+      domid: fc.constant(config.guestDomid),
+      gfn: preferredPick,
+    }),
+    populatePhysmap: fc.record({
+      kind: fc.constant('populatePhysmap' as const),
+      domid: takerOther(config),
+      gfn: aimedGfn,
+    }),
+  };
 
   const arbitraries: Record<GeneratedKind, fc.Arbitrary<XenGtTemplate>> = {
     // The vCPU that writes is resolved (`resolve.ts`): vCPU0, or a free one while it waits on a
@@ -242,6 +277,9 @@ export function xenGtCommandSpace(
     },
     // The backend's translation of a trapped GGTT write and the GPU's access through the GGTT
     // take time (`models/xengt/inflight.ts`).
-    interleaving: phasedSpace<XenGtTemplate>(xenGtPhases),
+    interleaving: {
+      ...phasedSpace<XenGtTemplate>(xenGtPhases, xenGtConflicts),
+      windowArbitrary: (kind) => windowArbitraries[kind as GeneratedKind],
+    },
   };
 }

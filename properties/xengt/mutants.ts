@@ -170,29 +170,6 @@ export const xenGtMutants: readonly XenGtDesign[] = [
   }),
 ];
 
-/**
- * Deegan's race as the thread tells it (docs/debates.md#xengt-lookup-or-map; seed 004): the
- * backend looks the gfn up when the guest's write traps, takes its page reference only when it
- * hands the address to the GPU (`xenGtLookupThenMapBackend`). Safe when nothing runs between the
- * two; the guest balloons the page out and Xen gives the frame to another domain in between, and
- * the GPU's DMA lands there. Its shortest counterexample is the thread's five steps
- * (test/xengt/interleaved-race.test.ts replays them).
- *
- * Not registered: random generation finds that race (a trapped write preempted, the guest's
- * balloon of its gfn and another domain's populate both inside the window, a DMA after) on only
- * 11 of 20 fresh seeds at the default budget (1000 runs; 14/20 with phases up to 24 commands
- * apart), short of what a registered flawed design must meet. xen/lookup shows the same race.
- */
-export const xenLookupThenMap: XenGtDesign = xenGtDesign({
-  id: 'xen/lookup-then-map',
-  backend: 'lookup-then-map',
-  expected: 'violates',
-  commands: 'xen',
-  description:
-    "XenGT backend looks gfn → mfn up when the guest's GTT write traps and maps that mfn, with a reference, only when it writes the shadow entry: the guest balloons the page out and Xen gives the frame to another domain in between (Deegan's race as the thread tells it)",
-  breaks: ['no-dma-to-foreign-frame'],
-});
-
 export const xenGtMediatorMutants: readonly XenGtDesign[] = [
   mutant({
     commands: 'full',

@@ -53,6 +53,38 @@ describe('preempt', () => {
   });
 });
 
+describe('aimed preemptions (race-directed)', () => {
+  type Mixed = CounterCommand | { readonly kind: 'read'; readonly cpu: number };
+  const read = (cpu: number): Mixed => ({ kind: 'read', cpu });
+  const mixed = phasedSpace<Mixed>({ add: 2 }, { add: ['read'] });
+
+  test('an aimed preemption picks an operation of its kind and runs its window commands right after the first phase', () => {
+    const sequence: Mixed[] = [read(1), add(0), read(1), add(1)];
+    // `which` counts among the adds only: the second add.
+    expect(preempt(sequence, mixed, [{ kind: 'add', which: 1, delays: [1], window: [read(0), read(1)] }])).toEqual([
+      read(1),
+      add(0),
+      read(1),
+      { ...add(1), phased: true },
+      read(0),
+      read(1),
+      { kind: 'advance', op: 0 },
+    ]);
+  });
+
+  test('an aimed preemption whose kind the sequence lacks is dropped, window and all', () => {
+    expect(preempt([read(0), read(1)], mixed, [{ kind: 'add', which: 0, delays: [1], window: [read(2)] }])).toEqual([
+      read(0),
+      read(1),
+    ]);
+  });
+
+  test('the space reports conflicts per kind, none for a kind it does not list', () => {
+    expect(mixed.conflicts?.('add')).toEqual(['read']);
+    expect(mixed.conflicts?.('read')).toEqual([]);
+  });
+});
+
 describe('checking interleavings', () => {
   test('a lost update needs one context switch: found, shrunk to it, shown as lanes', () => {
     const check = checkDesign(unlockedCounter, { seed: 3, runs: 300 });

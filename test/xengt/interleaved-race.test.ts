@@ -16,7 +16,7 @@ import { runTrace } from '../../src/execute.js';
 import { formatLanes } from '../../src/lanes.js';
 import type { XenGtCommand } from '../../models/xengt/commands.js';
 import { xenLookup, xenMap } from '../../properties/xengt/designs.js';
-import { xenLookupThenMap } from '../../properties/xengt/mutants.js';
+import { xenLookupThenMap } from '../../properties/xengt/designs.js';
 import { DEEP } from '../helpers.js';
 
 const guest = xenLookup.config.guestDomid;
