@@ -7,12 +7,14 @@
  * links and pins every page (charging it); phase 2 maps them. Between the two, no container ioctl
  * or vfio_pin_pages runs, but a device's DMA to the range faults (nothing is mapped yet) and the
  * process may change its memory (the pins keep the frames). A pin that fails refuses the whole
- * call in phase 1, as the atomic command does.
+ * call in phase 1, as the atomic command does, by the real unwind (`unwindPinnedPages`: the pages
+ * pinned so far unpinned and uncharged, the mapping unlinked, its slot given back).
  *
  * Simplified: the model pins every run before mapping the first (Linux alternates run by run);
  * either way no page is mapped before it is pinned, and a guest RAM backed by contiguous frames is
  * a single run. The maps cannot fail in phase 2: the IOVA range passed check 8 against every
- * domain's aperture, and the domains cannot change while the lock is held.
+ * domain's aperture, and the domains cannot change while the lock is held; an injected `map`
+ * fault (`state.ts`) strikes the atomic MAP_DMA and the replay only, not this phase (left out).
  *
  * The bug `map-before-pin` publishes first: phase 1 charges `locked_vm` for the whole range
  * (refusing the call, as the sound one does, when RLIMIT_MEMLOCK would be exceeded), looks each
@@ -23,11 +25,11 @@
  */
 import type { VfioConfig } from './config.js';
 import { hasVfioBug } from './config.js';
-import { isMapPlan, leakyUnwind, linkNewDma, planMapDma } from './map-dma.js';
+import { isMapPlan, linkNewDma, planMapDma } from './map-dma.js';
 import type { MapDmaArgs } from './map-dma.js';
-import { domainMapPage, lockAcct, pinAndChargePage } from './pin.js';
+import { domainMapPage, lockAcct, pinAndChargePage, unwindPinnedPages } from './pin.js';
 import { faultInPage, pinUserPage } from './process-memory.js';
-import { err, ok } from './state.js';
+import { err, ok, unwound } from './state.js';
 import type { OpContext } from './state.js';
 import type { PhaseStep } from './inflight.js';
 import type { MapDmaOp, Type1Backend, VfioDma, VfioState } from './types.js';
@@ -52,10 +54,8 @@ export function startMapDma(
       mfns.push(page.mfn);
       continue;
     }
-    if (hasVfioBug(config, 'map-failure-leaks-pins')) {
-      return { outcome: leakyUnwind(state, ctx, backend, dma, page.errno), op: null };
-    }
-    return { outcome: err(page.errno), op: null };
+    unwindPinnedPages(state, config, backend, dma, mfns);
+    return { outcome: unwound(page.errno), op: null };
   }
   const op: MapDmaOp = { kind: 'mapDma', next: 'map', iovaPage, npages, mfns };
   return { outcome: ok({ iovaPage, npages, pinnedPages: mfns.length, mapped: false }), op };

@@ -158,7 +158,7 @@ function applyAmidInflight(
     return runPhases(
       state,
       phased,
-      (ctx) => startDriverPin(state, ctx, command),
+      (ctx) => startDriverPin(state, config, ctx, command),
       (_ctx, op) => finishDriverPin(state, op),
     );
   }

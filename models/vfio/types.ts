@@ -199,9 +199,17 @@ export interface VfioContainer {
 // ---------------------------------------------------------------------------------------------
 // Fault injection and the crash record
 
-/** While armed, the `nth` pin (or allocation) attempted by any single operation fails. */
+/** Where an injected fault strikes (`state.ts`: `attemptPin`, `attemptAlloc`, `attemptMap`). */
+export type FaultPoint = 'pin' | 'alloc' | 'map';
+export const faultPoints: readonly FaultPoint[] = ['pin', 'alloc', 'map'];
+
+/**
+ * While armed, the `nth` attempt at `point` by any single operation fails: a page pin, an
+ * allocation (a frame or a kernel object), or an `iommu_map` into a domain (its page-table
+ * allocation fails, ENOMEM).
+ */
 export interface FaultInjection {
-  readonly point: 'pin' | 'alloc';
+  readonly point: FaultPoint;
   readonly nth: number;
 }
 
