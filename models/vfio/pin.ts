@@ -189,14 +189,27 @@ export function unwindPinnedPages(
   dma: VfioDma,
   mfns: readonly number[],
 ): void {
-  const keepPins = hasVfioBug(config, 'map-failure-leaks-pins') || removeKeepsPins(config, backend);
-  const doAccounting = !hasVfioBug(config, 'map-unwind-skips-uncharge');
-  mfns.forEach((mfn, i) => {
-    const iovaPage = dma.iovaPage + i;
-    if (!keepPins) unpinFrame(state, mfn);
-    if (doAccounting && dma.externalPins[iovaPage] === undefined) lockAcct(state, dma, -1);
-  });
+  mfns.forEach((mfn, i) => releasePinnedPage(state, config, backend, dma, dma.iovaPage + i, mfn));
   unlinkRemovedDma(config, backend, dma);
+}
+
+/**
+ * One page a failed MAP_DMA pinned and charged but never mapped: unpinned and uncharged
+ * (`vfio_unpin_pages_remote(..., true)` / `unpin_out`), the bugs as in `unwindFailedMap`.
+ */
+export function releasePinnedPage(
+  state: VfioState,
+  config: VfioConfig,
+  backend: Type1Backend,
+  dma: VfioDma,
+  iovaPage: number,
+  mfn: number,
+): void {
+  const keepPins = hasVfioBug(config, 'map-failure-leaks-pins') || removeKeepsPins(config, backend);
+  if (!keepPins) unpinFrame(state, mfn);
+  if (!hasVfioBug(config, 'map-unwind-skips-uncharge') && dma.externalPins[iovaPage] === undefined) {
+    lockAcct(state, dma, -1);
+  }
 }
 
 /**

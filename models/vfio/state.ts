@@ -36,6 +36,7 @@ import type {
   DmaAccess,
   GroupSpec,
   OtherAllocation,
+  PageFaultRecord,
   PageRange,
   ProcessPage,
   TranslationEffect,
@@ -284,15 +285,6 @@ export function newOpContext(): OpContext {
   return { pinAttempts: 0, allocAttempts: 0, mapAttempts: 0, effects: [], accesses: [], faults: [] };
 }
 
-/** A page fault an operation took: undone if the operation fails and unwinds (see the header). */
-export interface PageFaultRecord {
-  readonly vaddrPage: number;
-  readonly mfn: number;
-  /** The allocator's free list and allocation count before the fault. */
-  readonly freeListBefore: readonly number[];
-  readonly allocCountBefore: number;
-}
-
 /** Per-operation bookkeeping: fault-injection counts and what the operation did. */
 export interface OpContext {
   pinAttempts: number;
@@ -377,13 +369,16 @@ export function runOp(state: VfioState, body: (ctx: OpContext) => Outcome): Vfio
     const base = { ok: true, effects: ctx.effects, accesses: ctx.accesses } as const;
     return outcome.detail === undefined ? base : { ...base, detail: outcome.detail };
   }
+  let detail = outcome.detail;
   if (outcome.unwound === true) {
     undoPageFaults(state, ctx.faults);
-    if (!deepEqual(state, original ?? snapshot)) return keptRefusal(outcome.error, outcome.detail, ctx);
-  } else if (outcome.keep === true) return keptRefusal(outcome.error, outcome.detail, ctx);
+    if (!deepEqual(state, original ?? snapshot)) return keptRefusal(outcome.error, detail, ctx);
+    // It pinned or mapped before it failed: the report says it unwound.
+    if (ctx.pinAttempts + ctx.mapAttempts > 0) detail = { ...detail, unwound: true };
+  } else if (outcome.keep === true) return keptRefusal(outcome.error, detail, ctx);
   if (snapshot !== null) Object.assign(state, snapshot);
   else abandoned.add(state);
-  return refused(outcome.error, outcome.detail);
+  return refused(outcome.error, detail);
 }
 
 /** A refusal that left the state changed (a broken unwind, a crash): its effects go with it. */
@@ -398,7 +393,7 @@ function keptRefusal(error: string, detail: ResultDetail | undefined, ctx: OpCon
  * was (free-list position, allocation count), so a complete unwind leaves memory as it found it;
  * a frame something still holds (a pin the unwind forgot) stays allocated.
  */
-function undoPageFaults(state: VfioState, faults: readonly PageFaultRecord[]): void {
+export function undoPageFaults(state: VfioState, faults: readonly PageFaultRecord[]): void {
   for (const fault of [...faults].reverse()) {
     const page = state.process.pages[fault.vaddrPage];
     if (page?.mfn !== fault.mfn) continue;

@@ -267,6 +267,15 @@ export interface DeviceDmaOp {
   readonly via: string;
 }
 
+/** A page fault an operation took: undone if the operation fails and unwinds (see the header). */
+export interface PageFaultRecord {
+  readonly vaddrPage: number;
+  readonly mfn: number;
+  /** The allocator's free list and allocation count before the fault. */
+  readonly freeListBefore: readonly number[];
+  readonly allocCountBefore: number;
+}
+
 /** VFIO_IOMMU_MAP_DMA between its phases, with `iommu->lock` held (`phased-map.ts`). */
 export interface MapDmaOp {
   readonly kind: 'mapDma';
@@ -276,6 +285,8 @@ export interface MapDmaOp {
   readonly npages: number;
   /** The frame of each page, in page order: pinned (`map`) or only looked up (`pin`). */
   readonly mfns: readonly number[];
+  /** Pages phase 1 faulted in, undone if phase 2 fails (`state.ts`); absent when none. */
+  readonly faults?: readonly PageFaultRecord[];
 }
 
 /** A page VFIO has unmapped and will unpin once the IOTLB sync completes. */

@@ -20,7 +20,7 @@ import { vfioExploreScope } from './explore-scope.js';
 import { formatVfioCommand } from './format.js';
 import { vfioCommandSpace } from './generators.js';
 import { vfioInvariants } from './invariants/index.js';
-import { classifyMediatedStep, mediatedReach } from './reach.js';
+import { classifyLifecycleStep, classifyMediatedStep, lifecycleReach, mediatedReach } from './reach.js';
 import { resolveVfio } from './resolve.js';
 import type { VfioTemplate } from './resolve.js';
 import { validateVfioCommand, validateVfioTemplate } from './schema.js';
@@ -81,12 +81,29 @@ export function vfioStackOf(layout: VfioWorldLayout): 'passthrough' | 'mediated'
   return layout.pciDevices.length > 0 ? 'mixed' : 'mediated';
 }
 
+/** Reach labels: the lifecycle ones in every type1 world, the dma_unmap contract's with emulated devices. */
+function vfioReach(world: VfioWorldLayout): Pick<VfioDesign, 'classify' | 'reach'> {
+  if (world.noiommu) return {};
+  const withDomain = world.groups.some((group) => group.kind === 'iommu');
+  const emulated = world.mdevDevices.length + world.ccwDevices.length > 0;
+  const reach = [
+    ...(emulated ? mediatedReach(withDomain) : []),
+    ...lifecycleReach(world.groupIds.length, withDomain, emulated),
+  ];
+  return {
+    reach,
+    classify: (transition) => [
+      ...(emulated ? classifyMediatedStep(transition) : []),
+      ...classifyLifecycleStep(transition),
+    ],
+  };
+}
+
 export function vfioDesign(options: VfioDesignOptions): VfioDesign {
   const world = vfioWorldLayout(options.world);
   const bugs = refuseIneffectiveBugs('vfioBugs', options.vfioBugs, vfioBugCatalogue, vfioWorldFeatures(world));
   const config: VfioConfig = { bugs };
   const initial = initVfioWorld(world, config, options.policy);
-  const emulated = world.mdevDevices.length + world.ccwDevices.length > 0;
   return {
     id: options.id,
     stack: vfioStackOf(world),
@@ -107,8 +124,6 @@ export function vfioDesign(options: VfioDesignOptions): VfioDesign {
     explore: vfioExploreScope(world),
     actorOf: (state, command) => actorOfVfioCommand(state, command) ?? 'VMM',
     inflight: vfioInflight,
-    ...(emulated
-      ? { classify: classifyMediatedStep, reach: mediatedReach(world.groups.some((group) => group.kind === 'iommu')) }
-      : {}),
+    ...vfioReach(world),
   };
 }
