@@ -86,10 +86,7 @@ function vfioReach(world: VfioWorldLayout): Pick<VfioDesign, 'classify' | 'reach
   if (world.noiommu) return {};
   const withDomain = world.groups.some((group) => group.kind === 'iommu');
   const emulated = world.mdevDevices.length + world.ccwDevices.length > 0;
-  const reach = [
-    ...(emulated ? mediatedReach(withDomain) : []),
-    ...lifecycleReach(world.groupIds.length, withDomain, emulated),
-  ];
+  const reach = [...(emulated ? mediatedReach(withDomain) : []), ...lifecycleReach];
   return {
     reach,
     classify: (transition) => [
