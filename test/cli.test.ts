@@ -39,6 +39,7 @@ describe('dmaprop designs', () => {
       ['vfio/mixed', 'holds'],
       ['vfio/mixed-unmap-skips-unpin', 'violates'],
       ['vfio/map-unwind-skips-uncharge', 'violates'],
+      ['vfio/map-unwind-returns-slot-twice', 'violates'],
       ['vfio/mixed-attach-skips-replay', 'violates'],
       ['vfio/mixed-replay-skips-unwind', 'violates'],
       ['vfio/mixed-detach-keeps-pins', 'violates'],

@@ -79,6 +79,11 @@ export const vfioBugs = [
    */
   'map-unwind-skips-uncharge',
   /**
+   * A MAP_DMA that fails part-way gives the mapping's dma_entry_limit slot back twice: once in
+   * `vfio_remove_dma`, once more on the error path.
+   */
+  'map-unwind-returns-slot-twice',
+  /**
    * Attaching an IOMMU group that needs a new domain skips `vfio_iommu_replay`: the existing
    * mappings are never mapped into the new domain (nor pinned, when it is the first domain).
    */
@@ -206,6 +211,10 @@ export const vfioBugNeeds: Readonly<Record<VfioBug, BugNeeds<VfioWorldFeature>>>
     otherwise: 'no channel program is ever in flight when a dma_unmap comes',
   },
   'map-unwind-skips-uncharge': {
+    needs: ['iommu-group'],
+    otherwise: 'MAP_DMA pins nothing and never fails part-way through its pins',
+  },
+  'map-unwind-returns-slot-twice': {
     needs: ['iommu-group'],
     otherwise: 'MAP_DMA pins nothing and never fails part-way through its pins',
   },

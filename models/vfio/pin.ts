@@ -159,8 +159,9 @@ export function pinAndMapDma(
 /**
  * The end of a failed `vfio_pin_map_dma`: `dma->iommu_mapped = true; vfio_remove_dma(iommu, dma)`
  * — the runs mapped so far are unmapped from every domain, synced, unpinned and uncharged, and the
- * mapping is unlinked with its slot given back. The bugs are the steps a real unwind can forget:
- * `map-failure-leaks-pins` keeps the pins, `map-unwind-skips-uncharge` the locked_vm charge.
+ * mapping is unlinked with its slot given back. The bugs are the steps a real unwind can forget
+ * or repeat: `map-failure-leaks-pins` keeps the pins, `map-unwind-skips-uncharge` the locked_vm
+ * charge, `map-unwind-returns-slot-twice` gives the slot back twice.
  */
 export function unwindFailedMap(
   state: VfioState,
@@ -174,6 +175,7 @@ export function unwindFailedMap(
   const doAccounting = !hasVfioBug(config, 'map-unwind-skips-uncharge');
   unmapUnpinDma(state, config, ctx, backend, dma, doAccounting, keepPins);
   unlinkRemovedDma(config, backend, dma);
+  if (hasVfioBug(config, 'map-unwind-returns-slot-twice')) backend.dmaAvail += 1;
 }
 
 /**
@@ -191,6 +193,7 @@ export function unwindPinnedPages(
 ): void {
   mfns.forEach((mfn, i) => releasePinnedPage(state, config, backend, dma, dma.iovaPage + i, mfn));
   unlinkRemovedDma(config, backend, dma);
+  if (hasVfioBug(config, 'map-unwind-returns-slot-twice')) backend.dmaAvail += 1;
 }
 
 /**

@@ -19,7 +19,7 @@ import { explainVfioStep } from './explain.js';
 import { vfioExploreScope } from './explore-scope.js';
 import { formatVfioCommand } from './format.js';
 import { vfioCommandSpace } from './generators.js';
-import { vfioInvariants } from './invariants/index.js';
+import { vfioDesignInvariants } from './invariants/index.js';
 import { classifyLifecycleStep, classifyMediatedStep, lifecycleReach, mediatedReach } from './reach.js';
 import { resolveVfio } from './resolve.js';
 import type { VfioTemplate } from './resolve.js';
@@ -52,7 +52,7 @@ export interface VfioDesignOptions {
   readonly expected: Expectation;
   /** One sentence: what the design does, in the real system's words. */
   readonly description: string;
-  /** A flawed design's invariants it is known to break (names from `vfioInvariants`). */
+  /** A flawed design's invariants it is known to break (names from `vfioDesignInvariants`). */
   readonly breaks?: readonly string[];
   /**
    * Deliberate bugs of the VFIO model (`vfioBugs`). A name the model does not know, or a bug whose
@@ -114,7 +114,7 @@ export function vfioDesign(options: VfioDesignOptions): VfioDesign {
     step: guardStep(validateVfioCommand, (state, command) => stepVfio(state, config, command), noEffects),
     resolve: guardResolve(validateVfioTemplate, (state, template: VfioTemplate) => resolveVfio(state, world, template)),
     commands: vfioCommandSpace(world),
-    invariants: vfioInvariants,
+    invariants: vfioDesignInvariants(config),
     formatCommand: formatVfioCommand,
     validateCommand: validateVfioCommand,
     explainStep: explainVfioStep,

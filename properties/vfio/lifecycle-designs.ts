@@ -18,6 +18,16 @@ export const vfioMapUnwindSkipsUncharge = vfioDesign({
   breaks: ['locked-vm-matches-pins', 'released-container-uncharged', 'failed-op-leaves-state-unchanged'],
 });
 
+export const vfioMapUnwindReturnsSlotTwice = vfioDesign({
+  id: 'vfio/map-unwind-returns-slot-twice',
+  world: 'passthrough',
+  expected: 'violates',
+  vfioBugs: ['map-unwind-returns-slot-twice'],
+  description:
+    'a MAP_DMA that fails part-way removes the mapping with vfio_remove_dma, which gives its dma_entry_limit slot back, and then the error path gives it back again: dma_avail climbs above dma_entry_limit and the container admits more mappings than the limit. No kernel fix matches',
+  breaks: ['counters-in-range', 'dma-slots-accounted', 'failed-op-leaves-state-unchanged'],
+});
+
 export const vfioMixedAttachSkipsReplay = vfioDesign({
   id: 'vfio/mixed-attach-skips-replay',
   world: 'mixed',
@@ -72,6 +82,7 @@ export const mdevPinUnwindSkipsEarlier = vfioDesign({
 /** The lifecycle and unwind designs (`properties/registry.ts` lists those caught on 20/20 fresh seeds). */
 export const vfioLifecycleDesigns: readonly VfioDesign[] = [
   vfioMapUnwindSkipsUncharge,
+  vfioMapUnwindReturnsSlotTwice,
   vfioMixedAttachSkipsReplay,
   vfioMixedReplaySkipsUnwind,
   vfioMixedDetachKeepsPins,
