@@ -1,7 +1,8 @@
 /**
  * The container and group lifecycle: VFIO_SET_IOMMU, VFIO_GROUP_SET_CONTAINER /
  * UNSET_CONTAINER, opening and closing device fds, and the type1 backend's attach_group,
- * detach_group and release. Reference: docs/reference/vfio-type1.md §1.2, §1.9, §1.10, §1.8 (reaccounting).
+ * detach_group and release. Reference: docs/reference/vfio-type1.md §1.2, §1.9, §1.10, §1.8
+ * (reaccounting), §1.16 (unwinds); Linux v6.12 drivers/vfio/vfio_iommu_type1.c, container.c.
  *
  * Two IOMMU drivers are registered: type1 (CHECK_EXTENSION says yes to types 1, 3, 6 and to the
  * VFIO_UNMAP_ALL extension 9, whose open then fails EINVAL) and vfio-noiommu (type 8, only for
@@ -11,7 +12,14 @@
  * group: existing mappings outside the aperture (only checked once `iova_list` exists) or in a
  * reserved region → EINVAL, no interrupt remapping → EPERM, then it joins the domain of its class
  * or gets a new domain into which every mapping is replayed (pinning them if this is the first
- * domain, which is where RLIMIT_MEMLOCK or a munmapped vaddr can make the attach fail).
+ * domain, which is where RLIMIT_MEMLOCK or a munmapped vaddr can make the attach fail). A failed
+ * replay is walked back as v6.12 does (`vfio_iommu_replay`'s unwind, aae7a75a821a; then
+ * attach_group's `out_detach`, `out_domain`): the runner compares, it does not restore (§1.16).
+ * Detach follows `vfio_iommu_type1_detach_group`: the last group of a domain frees it; the last
+ * domain removes every mapping, or, with emulated groups left, reaccounts them
+ * (`vfio_iommu_unmap_unpin_reaccount`). The last group out releases the backend, and
+ * VFIO_SET_IOMMU opens a new one once a group is back. Bug hooks: `attach-skips-replay`,
+ * `replay-skips-unwind`, `detach-keeps-pins` (`config.ts`).
  *
  * Left out: more than one container, iommufd, the CAP_SYS_RAWIO check of noiommu (the process has
  * it), nesting enablement failures, the group viability check, several fds per device (a second
