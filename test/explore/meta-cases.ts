@@ -124,6 +124,13 @@ const SHRINKS_SHORT: Readonly<Record<string, Readonly<Record<string, { check: nu
 
 /** Interleaving designs and mutants whose comparison takes 10 to 35 s: only with `DMAPROP_DEEP=1`. */
 const COSTLY = new Set([
+  // The VFIO unwind and reconfiguration designs whose comparison takes 2 to 8 s (a default-tier
+  // budget of a few seconds for all of them): compared when added, and agreeing as pinned in
+  // `DEEP` and `SHRINKS_SHORT` (attach-skips-replay: 4 = 4 for both of its breaks).
+  'vfio/map-unwind-skips-uncharge',
+  'vfio/mixed-attach-skips-replay',
+  'vfio/mixed-replay-skips-unwind',
+  'mdev/pin-unwind-skips-earlier',
   'iommu/unpin-before-sync',
   'mutant/vfio-passthrough/map-before-pin',
   'mutant/iommu-lazy-held/fq-queues-before-pte-clear',
