@@ -27,8 +27,10 @@ import { isPageNumber } from './u64.js';
 /** VFIO_PIN_PAGES_MAX_ENTRIES on x86-64: PAGE_SIZE / sizeof(unsigned long). */
 export const VFIO_PIN_PAGES_MAX_ENTRIES = 512;
 
+/** A failure says whether the call had taken anything it then walked back (`unwound`). */
 export type PinPagesResult =
-  { readonly ok: true; readonly mfns: number[] } | { readonly ok: false; readonly errno: string };
+  | { readonly ok: true; readonly mfns: number[] }
+  | { readonly ok: false; readonly errno: string; readonly unwound?: boolean };
 export type UnpinPagesResult =
   { readonly ok: true; readonly processed: number } | { readonly ok: false; readonly errno: string };
 
@@ -71,14 +73,16 @@ export function vfioPinPagesInternal(
   if (backend.deviceIds.length === 0) return { ok: false, errno: 'EINVAL' };
   const doAccounting = backend.domains.length === 0;
   const mfns: number[] = [];
+  const attemptsBefore = ctx.pinAttempts + ctx.allocAttempts;
   const fail = (errno: string): PinPagesResult => {
+    const unwound = mfns.length > 0 || ctx.pinAttempts + ctx.allocAttempts > attemptsBefore;
     if (config === undefined || !hasVfioBug(config, 'pin-pages-unwind-skips-earlier')) {
       for (let j = 0; j < mfns.length; j++) {
         const dma = findDmaContaining(backend, iovaPage + j);
         if (dma !== undefined) unpinPageExternal(state, dma, iovaPage + j, doAccounting);
       }
     }
-    return { ok: false, errno };
+    return { ok: false, errno, unwound };
   };
   for (let i = 0; i < npage; i++) {
     const page = iovaPage + i;

@@ -180,7 +180,7 @@ export function mdevPinPages(state: VfioState, config: VfioConfig, args: MdevPin
     if (typeof args.read !== 'boolean' || typeof args.write !== 'boolean') return err('EINVAL');
     const result = driverPin(state, ctx, device, args.iovaPage, args.npage, args, config);
     // vfio_pin_pages walked its own pins back (`external-pin.ts`): compared, not restored.
-    if (!result.ok) return unwound(result.errno);
+    if (!result.ok) return result.unwound === true ? unwound(result.errno) : err(result.errno);
     return ok({ npage: result.mfns.length, firstMfn: result.mfns[0] ?? null });
   });
 }

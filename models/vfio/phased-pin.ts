@@ -33,7 +33,7 @@ export function startDriverPin(
   if (device === undefined) return refused('EBADF');
   if (typeof args.read !== 'boolean' || typeof args.write !== 'boolean') return refused('EINVAL');
   const result = vfioPinPagesInternal(state, ctx, device, args.iovaPage, args.npage, args, config);
-  if (!result.ok) return { outcome: unwound(result.errno), op: null };
+  if (!result.ok) return { outcome: result.unwound === true ? unwound(result.errno) : err(result.errno), op: null };
   const firstMfn = result.mfns[0] ?? null;
   const op: DriverPinOp = {
     kind: 'mdevPinPages',
