@@ -45,12 +45,9 @@ export const vfioMixedReplaySkipsUnwind = vfioDesign({
   vfioBugs: ['replay-skips-unwind'],
   description:
     'vfio_iommu_replay as before aae7a75a821a ("vfio/type1: Add proper error unwind for vfio_iommu_replay()", v5.9): a replay into the first IOMMU domain that fails part-way (a page it cannot pin) returns at once; the domain is freed, but the pages it pinned stay pinned and charged and the mappings it finished stay marked iommu_mapped without a domain',
-  breaks: [
-    'frame-refcount-matches-holders',
-    'locked-vm-matches-pins',
-    'domains-match-mappings',
-    'failed-op-leaves-state-unchanged',
-  ],
+  // Also domains-match-mappings (a mapping left iommu_mapped without a domain), found later: on
+  // 20/20 fresh seeds once, as late as run 986, so not declared.
+  breaks: ['frame-refcount-matches-holders', 'locked-vm-matches-pins', 'failed-op-leaves-state-unchanged'],
 });
 
 export const vfioMixedDetachKeepsPins = vfioDesign({
@@ -70,13 +67,10 @@ export const mdevPinUnwindSkipsEarlier = vfioDesign({
   vfioBugs: ['pin-pages-unwind-skips-earlier'],
   description:
     'a vfio_pin_pages call that fails on its second page (not mapped, no permission, a failed pin) releases the page that failed but not the first: the vfio_pfn pin stays, a pin no driver records. No kernel fix matches; vfio_iommu_type1_pin_pages has had its pin_unwind walk since a54eb55045ae (v4.10)',
-  breaks: [
-    'no-kernel-crash',
-    'frame-refcount-matches-holders',
-    'locked-vm-matches-pins',
-    'released-container-uncharged',
-    'failed-op-leaves-state-unchanged',
-  ],
+  // Also, once the container is released with the orphan pin, frame-refcount-matches-holders,
+  // locked-vm-matches-pins and released-container-uncharged: 20/20 fresh seeds, but as late as run
+  // 872 of 1000, so not declared.
+  breaks: ['no-kernel-crash', 'failed-op-leaves-state-unchanged'],
 });
 
 /** The lifecycle and unwind designs (`properties/registry.ts` lists those caught on 20/20 fresh seeds). */
