@@ -372,9 +372,9 @@ export function runOp(state: VfioState, body: (ctx: OpContext) => Outcome): Vfio
   let detail = outcome.detail;
   if (outcome.unwound === true) {
     undoPageFaults(state, ctx.faults);
-    if (!deepEqual(state, original ?? snapshot)) return keptRefusal(outcome.error, detail, ctx);
-    // It pinned or mapped before it failed: the report says it unwound.
+    // It pinned or mapped before it failed: the report says it unwound (completely or not).
     if (ctx.pinAttempts + ctx.mapAttempts > 0) detail = { ...detail, unwound: true };
+    if (!deepEqual(state, original ?? snapshot)) return keptRefusal(outcome.error, detail, ctx);
   } else if (outcome.keep === true) return keptRefusal(outcome.error, detail, ctx);
   if (snapshot !== null) Object.assign(state, snapshot);
   else abandoned.add(state);
