@@ -36,6 +36,7 @@ import { xenLookup, xenLookupThenMap, xenMap } from './xengt/designs.js';
 import { kvmgtInterleavingMutants, kvmgtMutants } from './kvmgt/mutants.js';
 import { passthroughInterleavingMutants, passthroughMutants } from './passthrough/mutants.js';
 import { vfioInterleavingMutants, vfioMutants } from './vfio/mutants.js';
+import { vfioLifecycleDesigns } from './vfio/lifecycle-designs.js';
 import { differentialMutants, viommuMutants } from './viommu/mutants.js';
 import { xenGtMediatorMutants, xenGtMutants } from './xengt/mutants.js';
 
@@ -53,6 +54,7 @@ export const designs: readonly AnyDesign[] = [
   mdevIgnoresUnmap,
   vfioMixed,
   vfioMixedUnmapSkipsUnpin,
+  ...vfioLifecycleDesigns,
   gvtWriteProtect,
   gvtNoWriteProtect,
   cmdbufShadowCopy,

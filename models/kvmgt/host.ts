@@ -15,7 +15,7 @@ import type { GvtLayout } from '../gvt/config.js';
 import { teardownVgpu, zeroPage } from '../gvt/vgpu.js';
 import type { MediatedDriverOps, VfioConfig } from '../vfio/config.js';
 import { driverPin, driverUnpin } from '../vfio/mdev.js';
-import { findDmaContaining, type1Backend } from '../vfio/state.js';
+import { findDmaContaining, newOpContext, type1Backend } from '../vfio/state.js';
 import type { KvmgtConfig } from './config.js';
 import { RAM_VADDR_PAGE, VGPU_DEVICE, hasKvmgtBug, isGuestRam } from './config.js';
 import type { KvmgtWorld } from './config.js';
@@ -57,7 +57,7 @@ function pinGuestPage(state: KvmgtState, config: KvmgtConfig, gfn: number): PinR
     const mfn = state.vfio.process.pages[RAM_VADDR_PAGE + gfn]?.mfn;
     return mfn === undefined || mfn === null ? { ok: false, errno: 'EFAULT' } : { ok: true, mfn };
   }
-  const ctx = { pinAttempts: 0, allocAttempts: 0, effects: [], accesses: [] };
+  const ctx = newOpContext();
   const pinned = driverPin(state.vfio, ctx, device, gfn, 1, { read: true, write: true });
   if (!pinned.ok) return { ok: false, errno: pinned.errno };
   const mfn = pinned.mfns[0];

@@ -72,6 +72,39 @@ export const vfioBugs = [
    * waits for halt/clear, then `cp_free`): the I/O goes on and lands in pages nothing pins.
    */
   'ccw-unmap-skips-quiesce',
+  /**
+   * A MAP_DMA that fails part-way unwinds the mapping (unmap, unpin, unlink, slot back) but never
+   * uncharges the pages it had charged to mm->locked_vm (`vfio_remove_dma` called without its
+   * accounting).
+   */
+  'map-unwind-skips-uncharge',
+  /**
+   * A MAP_DMA that fails part-way gives the mapping's dma_entry_limit slot back twice: once in
+   * `vfio_remove_dma`, once more on the error path.
+   */
+  'map-unwind-returns-slot-twice',
+  /**
+   * Attaching an IOMMU group that needs a new domain skips `vfio_iommu_replay`: the existing
+   * mappings are never mapped into the new domain (nor pinned, when it is the first domain).
+   */
+  'attach-skips-replay',
+  /**
+   * A failed `vfio_iommu_replay` returns without its unwind (Linux before aae7a75a821a, v5.9):
+   * the domain is freed with its translations, but the pages it pinned stay pinned and charged and
+   * the mappings it finished stay marked `iommu_mapped`.
+   */
+  'replay-skips-unwind',
+  /**
+   * A failed vfio_pin_pages releases the page that failed but not the pages it pinned before it in
+   * the same call (no `pin_unwind` walk).
+   */
+  'pin-pages-unwind-skips-earlier',
+  /**
+   * The last IOMMU group leaving a container that keeps emulated groups unmaps every mapping from
+   * the domain and reaccounts locked_vm, but never unpins the IOMMU-path pins
+   * (`vfio_iommu_unmap_unpin_reaccount` without the unpin).
+   */
+  'detach-keeps-pins',
 ] as const;
 
 export type VfioBug = (typeof vfioBugs)[number];
@@ -176,6 +209,30 @@ export const vfioBugNeeds: Readonly<Record<VfioBug, BugNeeds<VfioWorldFeature>>>
   'ccw-unmap-skips-quiesce': {
     needs: ['ccw-device'],
     otherwise: 'no channel program is ever in flight when a dma_unmap comes',
+  },
+  'map-unwind-skips-uncharge': {
+    needs: ['iommu-group'],
+    otherwise: 'MAP_DMA pins nothing and never fails part-way through its pins',
+  },
+  'map-unwind-returns-slot-twice': {
+    needs: ['iommu-group'],
+    otherwise: 'MAP_DMA pins nothing and never fails part-way through its pins',
+  },
+  'attach-skips-replay': {
+    needs: ['iommu-group', 'emulated-group'],
+    otherwise: 'no IOMMU group ever joins a container that still has mappings (the last group out releases them)',
+  },
+  'replay-skips-unwind': {
+    needs: ['iommu-group', 'emulated-group'],
+    otherwise: 'no replay ever runs over existing mappings',
+  },
+  'pin-pages-unwind-skips-earlier': {
+    needs: ['generic-mdev'],
+    otherwise: 'no driver pins more than one page per vfio_pin_pages call',
+  },
+  'detach-keeps-pins': {
+    needs: ['iommu-group', 'emulated-group'],
+    otherwise: 'the last IOMMU group never leaves while emulated groups stay',
   },
 };
 

@@ -1,7 +1,8 @@
 /**
  * The container and group lifecycle: VFIO_SET_IOMMU, VFIO_GROUP_SET_CONTAINER /
  * UNSET_CONTAINER, opening and closing device fds, and the type1 backend's attach_group,
- * detach_group and release. Reference: docs/reference/vfio-type1.md §1.2, §1.9, §1.10, §1.8 (reaccounting).
+ * detach_group and release. Reference: docs/reference/vfio-type1.md §1.2, §1.9, §1.10, §1.8
+ * (reaccounting), §1.16 (unwinds); Linux v6.12 drivers/vfio/vfio_iommu_type1.c, container.c.
  *
  * Two IOMMU drivers are registered: type1 (CHECK_EXTENSION says yes to types 1, 3, 6 and to the
  * VFIO_UNMAP_ALL extension 9, whose open then fails EINVAL) and vfio-noiommu (type 8, only for
@@ -11,7 +12,14 @@
  * group: existing mappings outside the aperture (only checked once `iova_list` exists) or in a
  * reserved region → EINVAL, no interrupt remapping → EPERM, then it joins the domain of its class
  * or gets a new domain into which every mapping is replayed (pinning them if this is the first
- * domain, which is where RLIMIT_MEMLOCK or a munmapped vaddr can make the attach fail).
+ * domain, which is where RLIMIT_MEMLOCK or a munmapped vaddr can make the attach fail). A failed
+ * replay is walked back as v6.12 does (`vfio_iommu_replay`'s unwind, aae7a75a821a; then
+ * attach_group's `out_detach`, `out_domain`): the runner compares, it does not restore (§1.16).
+ * Detach follows `vfio_iommu_type1_detach_group`: the last group of a domain frees it; the last
+ * domain removes every mapping, or, with emulated groups left, reaccounts them
+ * (`vfio_iommu_unmap_unpin_reaccount`). The last group out releases the backend, and
+ * VFIO_SET_IOMMU opens a new one once a group is back. Bug hooks: `attach-skips-replay`,
+ * `replay-skips-unwind`, `detach-keeps-pins` (`config.ts`).
  *
  * Left out: more than one container, iommufd, the CAP_SYS_RAWIO check of noiommu (the process has
  * it), nesting enablement failures, the group viability check, several fds per device (a second
@@ -22,8 +30,8 @@ import type { VfioConfig } from './config.js';
 import { hasVfioBug } from './config.js';
 import { hasDmaUnmapOp } from './external-pin.js';
 import { closeDeviceDriver } from './mdev.js';
-import { domainMapPage, lockAcct, pinAndMapDma, removeDma, unmapUnpinDma } from './pin.js';
-import { attemptAlloc, deviceAt, domainOfGroup, err, groupAt, ok, runOp } from './state.js';
+import { lockAcct, mapRunIntoDomains, pinAndChargePage, removeDma, unmapUnpinDma, unpinUnmappedPage } from './pin.js';
+import { attemptAlloc, deviceAt, domainOfGroup, err, groupAt, ok, runOp, unwound } from './state.js';
 import type { OpContext } from './state.js';
 import type { Type1Backend, VfioDomain, VfioGroup, VfioResult, VfioState } from './types.js';
 
@@ -49,19 +57,33 @@ export interface DeviceArgs {
 // ---------------------------------------------------------------------------------------------
 // Backend side: attach_group, detach_group, release
 
-/** `vfio_iommu_type1_attach_group`: null on success, else the errno (partial work is rolled back by the runner). */
-export function attachGroup(state: VfioState, ctx: OpContext, backend: Type1Backend, group: VfioGroup): string | null {
+/**
+ * `vfio_iommu_type1_attach_group` (Linux v6.12 drivers/vfio/vfio_iommu_type1.c): null on
+ * success, else the errno, with everything the call did walked back as its error labels do
+ * (`out_detach`: the group leaves the new domain; `out_domain`: the domain is freed; the group
+ * record freed; the IOVA list left as it was). The checks run on the group's properties, so the
+ * model reports the group's attachment (`attach` effect) only once they pass; a replay that fails
+ * is unwound (`replay`), then the group is detached and the new domain freed.
+ */
+export function attachGroup(
+  state: VfioState,
+  config: VfioConfig,
+  ctx: OpContext,
+  backend: Type1Backend,
+  group: VfioGroup,
+): string | null {
   if (backend.vaddrInvalidCount > 0) return 'EBUSY';
   if (backend.emulatedGroupIds.includes(group.id) || domainOfGroup(backend, group.id) !== undefined) return 'EINVAL';
   const spec = group.spec;
+  // kzalloc of the vfio_iommu_group.
+  if (spec.kind !== 'noiommu' && !attemptAlloc(state, ctx)) return 'ENOMEM';
   if (spec.kind === 'emulated') {
-    if (!attemptAlloc(state, ctx)) return 'ENOMEM';
     backend.emulatedGroupIds.push(group.id);
     return null;
   }
   if (spec.kind !== 'iommu') return 'EINVAL';
-  // The group record, then the domain.
-  if (!attemptAlloc(state, ctx) || !attemptAlloc(state, ctx)) return 'ENOMEM';
+  // kzalloc of the vfio_domain (out_free_group frees the group record: nothing else to undo).
+  if (!attemptAlloc(state, ctx)) return 'ENOMEM';
   if (!backend.iovaListEmpty && backend.dmas.some((dma) => dma.iovaPage + dma.npages > spec.apertureEndPage)) {
     return 'EINVAL';
   }
@@ -70,42 +92,97 @@ export function attachGroup(state: VfioState, ctx: OpContext, backend: Type1Back
   );
   if (inReserved) return 'EINVAL';
   if (!spec.msiIsolated && !state.params.allowUnsafeInterrupts) return 'EPERM';
-  backend.iovaListEmpty = false;
   const compatible = backend.domains.find((domain) => domain.id === spec.domainClass);
   if (compatible !== undefined) {
     compatible.groupIds.push(group.id);
     ctx.effects.push({ kind: 'attach', domainId: compatible.id, groupId: group.id });
+    backend.iovaListEmpty = false;
     return null;
   }
   const domain: VfioDomain = { id: spec.domainClass, groupIds: [group.id], translations: {} };
   ctx.effects.push({ kind: 'attach', domainId: domain.id, groupId: group.id });
-  const error = replay(state, ctx, backend, domain);
-  if (error !== null) return error;
+  const error = hasVfioBug(config, 'attach-skips-replay') ? null : replay(state, config, ctx, backend, domain);
+  if (error !== null) {
+    // out_detach, out_domain: the group leaves the domain and the domain is freed.
+    ctx.effects.push({ kind: 'detach', domainId: domain.id, groupId: group.id });
+    ctx.effects.push({ kind: 'domain-free', domainId: domain.id });
+    return error;
+  }
   backend.domains.push(domain);
+  backend.iovaListEmpty = false;
   return null;
 }
 
-/** `vfio_iommu_replay`: every mapping into the new domain; pinned now if there was no domain yet. */
-function replay(state: VfioState, ctx: OpContext, backend: Type1Backend, domain: VfioDomain): string | null {
+/**
+ * `vfio_iommu_replay`: every mapping into the new domain, in IOVA order. A mapping already
+ * `iommu_mapped` is read back from the first domain (`iommu_iova_to_phys`) and mapped; one that is
+ * not (no domain existed: only emulated groups) is pinned and charged page by page first
+ * (`vfio_pin_pages_remote`), and a map that then fails unpins and uncharges its page. Mappings are
+ * marked `iommu_mapped` only after all of them are in (the second walk), so that the unwind knows
+ * which pins are its own. The unwind (added by aae7a75a821a, "vfio/type1: Add proper error unwind
+ * for vfio_iommu_replay()", v5.9) walks from the failing mapping back to the first: an
+ * `iommu_mapped` one is unmapped from the new domain, any other has each page it translates in
+ * the new domain unmapped, unpinned and uncharged. The bug `replay-skips-unwind` is the code before
+ * that commit: it returns at once, each finished mapping already marked `iommu_mapped`.
+ */
+function replay(
+  state: VfioState,
+  config: VfioConfig,
+  ctx: OpContext,
+  backend: Type1Backend,
+  domain: VfioDomain,
+): string | null {
   const first = backend.domains[0];
-  if (first !== undefined) {
-    for (const dma of backend.dmas) {
-      for (let i = 0; i < dma.npages; i++) {
-        const translation = first.translations[dma.iovaPage + i];
+  const oldCode = hasVfioBug(config, 'replay-skips-unwind');
+  for (let n = 0; n < backend.dmas.length; n++) {
+    const dma = backend.dmas[n];
+    if (dma === undefined) continue;
+    for (let i = 0; i < dma.npages; i++) {
+      const iovaPage = dma.iovaPage + i;
+      let mfn: number;
+      if (dma.iommuMapped) {
+        const translation = first?.translations[iovaPage];
         if (translation === undefined) continue;
-        const error = domainMapPage(state, ctx, domain, dma.iovaPage + i, translation.mfn, dma);
-        if (error !== null) return error;
+        mfn = translation.mfn;
+      } else {
+        const page = pinAndChargePage(state, ctx, dma, i);
+        if (!page.ok) return oldCode ? page.errno : unwindReplay(state, ctx, backend, domain, n, page.errno);
+        mfn = page.mfn;
       }
+      const error = mapRunIntoDomains(state, ctx, [domain], dma, iovaPage, mfn);
+      if (error === null) continue;
+      if (!dma.iommuMapped) unpinUnmappedPage(state, dma, iovaPage, mfn);
+      return oldCode ? error : unwindReplay(state, ctx, backend, domain, n, error);
     }
-    return null;
+    if (oldCode) dma.iommuMapped = true;
   }
-  backend.domains = [domain];
-  for (const dma of backend.dmas) {
-    const error = pinAndMapDma(state, ctx, backend, dma, []);
-    if (error !== null) return error;
-  }
-  backend.domains = [];
+  for (const dma of backend.dmas) dma.iommuMapped = true;
   return null;
+}
+
+/** `vfio_iommu_replay`'s `unwind:` from mapping `failed` back to the first; returns `errno`. */
+function unwindReplay(
+  state: VfioState,
+  ctx: OpContext,
+  backend: Type1Backend,
+  domain: VfioDomain,
+  failed: number,
+  errno: string,
+): string {
+  for (let n = failed; n >= 0; n--) {
+    const dma = backend.dmas[n];
+    if (dma === undefined) continue;
+    for (let i = 0; i < dma.npages; i++) {
+      const iovaPage = dma.iovaPage + i;
+      const translation = domain.translations[iovaPage];
+      if (translation === undefined) continue;
+      delete domain.translations[iovaPage];
+      ctx.effects.push({ kind: 'unmap', domainId: domain.id, iovaPage, mfn: translation.mfn });
+      if (!dma.iommuMapped) unpinUnmappedPage(state, dma, iovaPage, translation.mfn);
+    }
+    ctx.effects.push({ kind: 'iotlb-sync', domainId: domain.id });
+  }
+  return errno;
 }
 
 /** `vfio_iommu_unmap_unpin_all`. */
@@ -115,8 +192,9 @@ function removeAllDmas(state: VfioState, config: VfioConfig, ctx: OpContext, bac
 
 /** `vfio_iommu_unmap_unpin_reaccount`: the last domain goes, emulated groups stay. */
 function unmapUnpinReaccount(state: VfioState, config: VfioConfig, ctx: OpContext, backend: Type1Backend): void {
+  const keepPins = hasVfioBug(config, 'detach-keeps-pins');
   for (const dma of backend.dmas) {
-    const unlocked = unmapUnpinDma(state, config, ctx, backend, dma, false);
+    const unlocked = unmapUnpinDma(state, config, ctx, backend, dma, false, keepPins);
     const locked = Object.keys(dma.externalPins).length;
     lockAcct(state, dma, locked - unlocked);
   }
@@ -168,7 +246,7 @@ export function releaseBackend(state: VfioState, config: VfioConfig, ctx: OpCont
 // Commands
 
 /** VFIO_SET_IOMMU. */
-export function setIommu(state: VfioState, _config: VfioConfig, args: SetIommuArgs): VfioResult {
+export function setIommu(state: VfioState, config: VfioConfig, args: SetIommuArgs): VfioResult {
   return runOp(state, (ctx) => {
     const container = state.container;
     if (container.groupIds.length === 0 || container.backend !== null) return err('EINVAL');
@@ -198,7 +276,9 @@ export function setIommu(state: VfioState, _config: VfioConfig, args: SetIommuAr
     for (const groupId of [...container.groupIds].reverse()) {
       const group = state.groups[groupId];
       if (group === undefined) continue;
-      const error = attachGroup(state, ctx, backend, group);
+      // __vfio_container_attach_groups: a failure detaches the groups attached so far and releases
+      // the new backend, which has no mapping yet: the whole call is undone, as the snapshot does.
+      const error = attachGroup(state, config, ctx, backend, group);
       if (error !== null) return err(error);
     }
     container.backend = backend;
@@ -207,7 +287,7 @@ export function setIommu(state: VfioState, _config: VfioConfig, args: SetIommuAr
 }
 
 /** VFIO_GROUP_SET_CONTAINER. */
-export function groupSetContainer(state: VfioState, _config: VfioConfig, args: GroupArgs): VfioResult {
+export function groupSetContainer(state: VfioState, config: VfioConfig, args: GroupArgs): VfioResult {
   return runOp(state, (ctx) => {
     const group = groupAt(state, args.groupId);
     if (group === undefined) return err('EBADF');
@@ -217,8 +297,9 @@ export function groupSetContainer(state: VfioState, _config: VfioConfig, args: G
     if (container.groupIds.length > 0 && container.noiommu !== noiommu) return err('EPERM');
     const backend = container.backend;
     if (backend !== null && backend.kind === 'type1') {
-      const error = attachGroup(state, ctx, backend, group);
-      if (error !== null) return err(error);
+      // vfio_container_attach_group: the backend's attach walked its own work back (compared, not restored).
+      const error = attachGroup(state, config, ctx, backend, group);
+      if (error !== null) return unwound(error);
     }
     group.inContainer = true;
     container.groupIds.push(group.id);

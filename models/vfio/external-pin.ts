@@ -14,6 +14,8 @@
  * the container has no IOMMU domain, charges it to locked_vm; later pins only count. The last
  * unpin unpins and uncharges. Left out: dirty marking, `vfio_dma_rw`, invalid/reserved pfns.
  */
+import type { VfioConfig } from './config.js';
+import { hasVfioBug } from './config.js';
 import { attemptAlloc } from './state.js';
 import { findDmaContaining, type1Backend } from './state.js';
 import type { OpContext } from './state.js';
@@ -25,8 +27,10 @@ import { isPageNumber } from './u64.js';
 /** VFIO_PIN_PAGES_MAX_ENTRIES on x86-64: PAGE_SIZE / sizeof(unsigned long). */
 export const VFIO_PIN_PAGES_MAX_ENTRIES = 512;
 
+/** A failure says whether the call had taken anything it then walked back (`unwound`). */
 export type PinPagesResult =
-  { readonly ok: true; readonly mfns: number[] } | { readonly ok: false; readonly errno: string };
+  | { readonly ok: true; readonly mfns: number[] }
+  | { readonly ok: false; readonly errno: string; readonly unwound?: boolean };
 export type UnpinPagesResult =
   { readonly ok: true; readonly processed: number } | { readonly ok: false; readonly errno: string };
 
@@ -40,8 +44,13 @@ function validCount(npage: unknown): npage is number {
 }
 
 /**
- * `vfio_pin_pages(device, iova, npage, prot, pages)`. All or nothing: on an error the pins taken
- * so far are left for the caller's rollback (the operation runner restores the snapshot).
+ * `vfio_pin_pages(device, iova, npage, prot, pages)`. All or nothing, by the real unwind
+ * (vfio_iommu_type1_pin_pages, Linux v6.12 drivers/vfio/vfio_iommu_type1.c, `pin_unwind`): a page
+ * that fails releases what it took itself (`vfio_pin_page_external`'s put_pfn, or the put_pfn and
+ * uncharge after a failed `vfio_add_to_pfn_list`), then every page before it in the call drops the
+ * reference the call took (`vfio_unpin_page_external`: a new vfio_pfn is unpinned, uncharged
+ * without an IOMMU domain, and freed; an existing one only counts down). `config` carries the bug
+ * `pin-pages-unwind-skips-earlier`, which skips that walk.
  */
 export function vfioPinPagesInternal(
   state: VfioState,
@@ -50,6 +59,7 @@ export function vfioPinPagesInternal(
   iovaPage: number,
   npage: number,
   prot: { readonly read: boolean; readonly write: boolean },
+  config?: VfioConfig,
 ): PinPagesResult {
   // vfio_main.c / container.c
   if (!validCount(npage) || npage <= 0 || !device.open) return { ok: false, errno: 'EINVAL' };
@@ -63,11 +73,22 @@ export function vfioPinPagesInternal(
   if (backend.deviceIds.length === 0) return { ok: false, errno: 'EINVAL' };
   const doAccounting = backend.domains.length === 0;
   const mfns: number[] = [];
+  const attemptsBefore = ctx.pinAttempts + ctx.allocAttempts;
+  const fail = (errno: string): PinPagesResult => {
+    const unwound = mfns.length > 0 || ctx.pinAttempts + ctx.allocAttempts > attemptsBefore;
+    if (config === undefined || !hasVfioBug(config, 'pin-pages-unwind-skips-earlier')) {
+      for (let j = 0; j < mfns.length; j++) {
+        const dma = findDmaContaining(backend, iovaPage + j);
+        if (dma !== undefined) unpinPageExternal(state, dma, iovaPage + j, doAccounting);
+      }
+    }
+    return { ok: false, errno, unwound };
+  };
   for (let i = 0; i < npage; i++) {
     const page = iovaPage + i;
     const dma = isPageNumber(page) ? findDmaContaining(backend, page) : undefined;
-    if (dma === undefined) return { ok: false, errno: 'EINVAL' };
-    if ((prot.read && !dma.read) || (prot.write && !dma.write)) return { ok: false, errno: 'EPERM' };
+    if (dma === undefined) return fail('EINVAL');
+    if ((prot.read && !dma.read) || (prot.write && !dma.write)) return fail('EPERM');
     const existing = dma.externalPins[page];
     if (existing !== undefined) {
       existing.refCount += 1;
@@ -75,7 +96,7 @@ export function vfioPinPagesInternal(
       continue;
     }
     const pinned = pinPageExternal(state, ctx, dma, page, doAccounting);
-    if (!pinned.ok) return pinned;
+    if (!pinned.ok) return fail(pinned.errno);
     mfns.push(pinned.mfn);
   }
   return { ok: true, mfns };

@@ -16,7 +16,11 @@
  *  8. not inside one usable IOVA range → EINVAL;
  *  9. vfio_dma allocation → ENOMEM;
  * 10. with IOMMU domains: pin and map every page (EFAULT: vaddr not mapped or write to read-only
- *     memory; ENOMEM: RLIMIT_MEMLOCK or a failed page fault/pin). All or nothing.
+ *     memory; ENOMEM: RLIMIT_MEMLOCK, a failed page fault/pin or iommu_map). All or nothing, by
+ *     the real unwind, step by step (`pin.ts` `pinAndMapDma`, `unwindFailedMap`): the failed run
+ *     is unpinned and uncharged, then vfio_remove_dma takes the earlier runs out of every domain,
+ *     unpins and uncharges them, unlinks the mapping and gives its slot back (`state.ts`: the
+ *     result is compared with the state before, not restored).
  *
  * The minimum IOMMU page size is 4 KiB: every modelled IOMMU supports 4 KiB pages, so pgsize_bitmap's
  * lowest bit is PAGE_SIZE with and without domains.
@@ -31,8 +35,8 @@
  */
 import type { VfioConfig } from './config.js';
 import { hasVfioBug } from './config.js';
-import { lockAcct, pinAndMapDma } from './pin.js';
-import { attemptAlloc, err, linkDma, ok, runOp, unlinkDma, usableIovaRanges } from './state.js';
+import { pinAndMapDma, unwindFailedMap } from './pin.js';
+import { attemptAlloc, err, linkDma, ok, runOp, unwound, usableIovaRanges } from './state.js';
 import type { OpContext, Outcome } from './state.js';
 import type { Type1Backend, VfioDma, VfioResult, VfioState } from './types.js';
 import { PAGE_SIZE_BIG, U64_MAX, isU32, pageToU64, pagesToBytes, parseU64, toPage } from './u64.js';
@@ -174,8 +178,8 @@ function doMap(state: VfioState, config: VfioConfig, ctx: OpContext, args: MapDm
   const pinned: number[] = [];
   const error = pinAndMapDma(state, ctx, backend, dma, pinned);
   if (error === null) return ok({ iovaPage, npages, pinnedPages: pinned.length });
-  if (hasVfioBug(config, 'map-failure-leaks-pins')) return leakyUnwind(state, ctx, backend, dma, error);
-  return err(error);
+  unwindFailedMap(state, config, ctx, backend, dma);
+  return unwound(error);
 }
 
 /** MAP_DMA with VFIO_DMA_MAP_FLAG_VADDR (§1.6). */
@@ -192,27 +196,4 @@ function updateVaddr(
   dma.vaddrInvalid = false;
   backend.vaddrInvalidCount -= 1;
   return ok({ iovaPage, npages, vaddrPage });
-}
-
-/** The `map-failure-leaks-pins` unwind: translations, charge and slot go back; the pins stay. */
-export function leakyUnwind(
-  state: VfioState,
-  ctx: OpContext,
-  backend: Type1Backend,
-  dma: VfioDma,
-  error: string,
-): Outcome {
-  for (const domain of backend.domains) {
-    for (const [key, translation] of Object.entries(domain.translations)) {
-      const iovaPage = Number(key);
-      if (iovaPage < dma.iovaPage || iovaPage >= dma.iovaPage + dma.npages) continue;
-      delete domain.translations[key];
-      ctx.effects.push({ kind: 'unmap', domainId: domain.id, iovaPage, mfn: translation.mfn });
-    }
-    ctx.effects.push({ kind: 'iotlb-sync', domainId: domain.id });
-  }
-  lockAcct(state, dma, -dma.lockedVmPages);
-  unlinkDma(backend, dma);
-  backend.dmaAvail += 1;
-  return { ok: false, error, keep: true };
 }

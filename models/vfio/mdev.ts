@@ -28,7 +28,7 @@ import {
   vfioUnpinPagesInternal,
 } from './external-pin.js';
 import type { PinPagesResult } from './external-pin.js';
-import { deviceAt, err, ok, runOp } from './state.js';
+import { deviceAt, err, ok, runOp, unwound } from './state.js';
 import type { OpContext } from './state.js';
 import type { Type1Backend, VfioDevice, VfioDma, VfioResult, VfioState } from './types.js';
 import { isPageNumber } from './u64.js';
@@ -61,8 +61,9 @@ export function driverPin(
   iovaPage: number,
   npage: number,
   prot: { readonly read: boolean; readonly write: boolean },
+  config?: VfioConfig,
 ): PinPagesResult {
-  const result = vfioPinPagesInternal(state, ctx, device, iovaPage, npage, prot);
+  const result = vfioPinPagesInternal(state, ctx, device, iovaPage, npage, prot, config);
   if (result.ok) for (let i = 0; i < npage; i++) addPinRecord(device, iovaPage + i, 1);
   return result;
 }
@@ -172,13 +173,14 @@ function releaseOwnPins(
   return ok({ processed, warn: false });
 }
 
-export function mdevPinPages(state: VfioState, _config: VfioConfig, args: MdevPinArgs): VfioResult {
+export function mdevPinPages(state: VfioState, config: VfioConfig, args: MdevPinArgs): VfioResult {
   return runOp(state, (ctx) => {
     const device = deviceAt(state, args.deviceId);
     if (device === undefined) return err('EBADF');
     if (typeof args.read !== 'boolean' || typeof args.write !== 'boolean') return err('EINVAL');
-    const result = driverPin(state, ctx, device, args.iovaPage, args.npage, args);
-    if (!result.ok) return err(result.errno);
+    const result = driverPin(state, ctx, device, args.iovaPage, args.npage, args, config);
+    // vfio_pin_pages walked its own pins back (`external-pin.ts`): compared, not restored.
+    if (!result.ok) return result.unwound === true ? unwound(result.errno) : err(result.errno);
     return ok({ npage: result.mfns.length, firstMfn: result.mfns[0] ?? null });
   });
 }

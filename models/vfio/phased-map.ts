@@ -7,12 +7,17 @@
  * links and pins every page (charging it); phase 2 maps them. Between the two, no container ioctl
  * or vfio_pin_pages runs, but a device's DMA to the range faults (nothing is mapped yet) and the
  * process may change its memory (the pins keep the frames). A pin that fails refuses the whole
- * call in phase 1, as the atomic command does.
+ * call in phase 1, as the atomic command does, by the real unwind (`unwindPinnedPages`: the pages
+ * pinned so far unpinned and uncharged, the mapping unlinked, its slot given back).
  *
  * Simplified: the model pins every run before mapping the first (Linux alternates run by run);
  * either way no page is mapped before it is pinned, and a guest RAM backed by contiguous frames is
- * a single run. The maps cannot fail in phase 2: the IOVA range passed check 8 against every
- * domain's aperture, and the domains cannot change while the lock is held.
+ * a single run. In phase 2 only an injected `map` fault (`state.ts`) can fail a map (the IOVA range
+ * passed check 8 against every domain's aperture, and the domains cannot change while the lock is
+ * held): the failed page and the pages after it are unpinned and uncharged, the pages mapped are
+ * removed (`unwindFailedMap`), and the ioctl answers the errno. Run back to back, that is the
+ * atomic MAP_DMA's refusal; advanced as a phase, the step itself succeeds and reports the ioctl's
+ * errno (`error`), since the operation, not the step, failed.
  *
  * The bug `map-before-pin` publishes first: phase 1 charges `locked_vm` for the whole range
  * (refusing the call, as the sound one does, when RLIMIT_MEMLOCK would be exceeded), looks each
@@ -23,11 +28,19 @@
  */
 import type { VfioConfig } from './config.js';
 import { hasVfioBug } from './config.js';
-import { isMapPlan, leakyUnwind, linkNewDma, planMapDma } from './map-dma.js';
+import { isMapPlan, linkNewDma, planMapDma } from './map-dma.js';
 import type { MapDmaArgs } from './map-dma.js';
-import { domainMapPage, lockAcct, pinAndChargePage } from './pin.js';
+import {
+  domainMapPage,
+  lockAcct,
+  mapRunIntoDomains,
+  pinAndChargePage,
+  releasePinnedPage,
+  unwindFailedMap,
+  unwindPinnedPages,
+} from './pin.js';
 import { faultInPage, pinUserPage } from './process-memory.js';
-import { err, ok } from './state.js';
+import { err, ok, undoPageFaults, unwound } from './state.js';
 import type { OpContext } from './state.js';
 import type { PhaseStep } from './inflight.js';
 import type { MapDmaOp, Type1Backend, VfioDma, VfioState } from './types.js';
@@ -52,12 +65,13 @@ export function startMapDma(
       mfns.push(page.mfn);
       continue;
     }
-    if (hasVfioBug(config, 'map-failure-leaks-pins')) {
-      return { outcome: leakyUnwind(state, ctx, backend, dma, page.errno), op: null };
-    }
-    return { outcome: err(page.errno), op: null };
+    unwindPinnedPages(state, config, backend, dma, mfns);
+    return { outcome: unwound(page.errno), op: null };
   }
-  const op: MapDmaOp = { kind: 'mapDma', next: 'map', iovaPage, npages, mfns };
+  const op: MapDmaOp =
+    ctx.faults.length === 0
+      ? { kind: 'mapDma', next: 'map', iovaPage, npages, mfns }
+      : { kind: 'mapDma', next: 'map', iovaPage, npages, mfns, faults: [...ctx.faults] };
   return { outcome: ok({ iovaPage, npages, pinnedPages: mfns.length, mapped: false }), op };
 }
 
@@ -84,7 +98,7 @@ function publishUnpinned(state: VfioState, ctx: OpContext, backend: Type1Backend
 }
 
 /** The next phase of a MAP_DMA in flight; it finishes there. */
-export function advanceMapDma(state: VfioState, ctx: OpContext, op: MapDmaOp): PhaseStep<MapDmaOp> {
+export function advanceMapDma(state: VfioState, config: VfioConfig, ctx: OpContext, op: MapDmaOp): PhaseStep<MapDmaOp> {
   const backend = state.container.backend;
   const dma = backend?.kind === 'type1' ? backend.dmas.find((other) => other.iovaPage === op.iovaPage) : undefined;
   // The mapping stays linked while its map holds iommu->lock: nothing else can remove it.
@@ -94,9 +108,19 @@ export function advanceMapDma(state: VfioState, ctx: OpContext, op: MapDmaOp): P
     op: null,
   });
   if (op.next === 'map') {
-    op.mfns.forEach((mfn, i) => {
-      for (const domain of backend.domains) domainMapPage(state, ctx, domain, op.iovaPage + i, mfn, dma);
-    });
+    for (let i = 0; i < op.mfns.length; i++) {
+      const mfn = op.mfns[i] ?? 0;
+      const error = mapRunIntoDomains(state, ctx, backend.domains, dma, op.iovaPage + i, mfn);
+      if (error === null) continue;
+      // The failed page and the pages pinned after it were never mapped: unpinned and uncharged;
+      // then vfio_remove_dma of what was mapped.
+      op.mfns.forEach((pinned, j) => {
+        if (j >= i) releasePinnedPage(state, config, backend, dma, op.iovaPage + j, pinned);
+      });
+      unwindFailedMap(state, config, ctx, backend, dma);
+      undoPageFaults(state, op.faults ?? []);
+      return { outcome: unwound(error), op: null };
+    }
     dma.iommuMapped = true;
     return done(op.mfns.length);
   }

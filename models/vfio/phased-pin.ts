@@ -16,19 +16,24 @@ import { hasVfioBug } from './config.js';
 import { vfioPinPagesInternal } from './external-pin.js';
 import { addPinRecord } from './mdev.js';
 import type { MdevPinArgs } from './mdev.js';
-import { deviceAt, err, ok } from './state.js';
+import { deviceAt, err, ok, unwound } from './state.js';
 import type { OpContext } from './state.js';
 import type { PhaseStep } from './inflight.js';
 import type { DriverPinOp, VfioState } from './types.js';
 
 /** Phase 1: `vfio_pin_pages`; the pin is the container's, not yet the driver's record. */
-export function startDriverPin(state: VfioState, ctx: OpContext, args: MdevPinArgs): PhaseStep<DriverPinOp> {
+export function startDriverPin(
+  state: VfioState,
+  config: VfioConfig,
+  ctx: OpContext,
+  args: MdevPinArgs,
+): PhaseStep<DriverPinOp> {
   const refused = (errno: string): PhaseStep<DriverPinOp> => ({ outcome: err(errno), op: null });
   const device = deviceAt(state, args.deviceId);
   if (device === undefined) return refused('EBADF');
   if (typeof args.read !== 'boolean' || typeof args.write !== 'boolean') return refused('EINVAL');
-  const result = vfioPinPagesInternal(state, ctx, device, args.iovaPage, args.npage, args);
-  if (!result.ok) return refused(result.errno);
+  const result = vfioPinPagesInternal(state, ctx, device, args.iovaPage, args.npage, args, config);
+  if (!result.ok) return { outcome: result.unwound === true ? unwound(result.errno) : err(result.errno), op: null };
   const firstMfn = result.mfns[0] ?? null;
   const op: DriverPinOp = {
     kind: 'mdevPinPages',

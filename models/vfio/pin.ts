@@ -17,7 +17,7 @@
 import type { VfioConfig } from './config.js';
 import { hasVfioBug } from './config.js';
 import { pinUserPage, unpinFrame } from './process-memory.js';
-import { unlinkDma } from './state.js';
+import { attemptMap, unlinkDma } from './state.js';
 import type { OpContext } from './state.js';
 import { drainDomainDmas } from './phased-dma.js';
 import type { Type1Backend, UnpinPending, VfioDma, VfioDomain, VfioState } from './types.js';
@@ -89,9 +89,51 @@ export function pinAndChargePage(
 }
 
 /**
- * `vfio_pin_map_dma` (and the replay onto a container's first domain): pins, charges and maps
- * every page of `dma` into every domain. Returns the errno of the first failure, leaving the
- * partial work for the caller's rollback; null on success.
+ * `vfio_iommu_map` of one run (here one page) into every domain, in `domain_list` order. A domain
+ * that fails (an injected `map` fault: its page-table allocation; or EFAULT beyond its aperture)
+ * makes the run be unmapped again from the domains done before it, newest first
+ * (`list_for_each_entry_continue_reverse` … `iommu_unmap`, which syncs before it returns).
+ */
+export function mapRunIntoDomains(
+  state: VfioState,
+  ctx: OpContext,
+  domains: readonly VfioDomain[],
+  dma: VfioDma,
+  iovaPage: number,
+  mfn: number,
+): string | null {
+  for (let d = 0; d < domains.length; d++) {
+    const domain = domains[d];
+    if (domain === undefined) continue;
+    const error = attemptMap(state, ctx) ? domainMapPage(state, ctx, domain, iovaPage, mfn, dma) : 'ENOMEM';
+    if (error === null) continue;
+    for (let back = d - 1; back >= 0; back--) {
+      const done = domains[back];
+      if (done === undefined) continue;
+      domainUnmapPage(ctx, done, iovaPage);
+      ctx.effects.push({ kind: 'iotlb-sync', domainId: done.id });
+    }
+    return error;
+  }
+  return null;
+}
+
+/**
+ * `vfio_unpin_pages_remote(dma, iova, pfn, npage, true)` for one page pinned by the IOMMU path and
+ * never mapped: unpinned, and uncharged unless an external pin of the same IOVA carries the charge.
+ */
+export function unpinUnmappedPage(state: VfioState, dma: VfioDma, iovaPage: number, mfn: number): void {
+  unpinFrame(state, mfn);
+  if (dma.externalPins[iovaPage] === undefined) lockAcct(state, dma, -1);
+}
+
+/**
+ * `vfio_pin_map_dma`'s loop (Linux v6.12 drivers/vfio/vfio_iommu_type1.c): run by run (here page
+ * by page) pin and charge (`vfio_pin_pages_remote`, whose `unpin_out` releases a page it could not
+ * charge), map into every domain (`mapRunIntoDomains`), and when the map fails, unpin and uncharge
+ * that run (`vfio_unpin_pages_remote(..., true)`). Returns the errno of the first failure with the
+ * earlier runs still pinned, charged and mapped — the caller removes the mapping
+ * (`unwindFailedMap`) — or null with the mapping `iommu_mapped`.
  */
 export function pinAndMapDma(
   state: VfioState,
@@ -103,14 +145,74 @@ export function pinAndMapDma(
   for (let i = 0; i < dma.npages; i++) {
     const page = pinAndChargePage(state, ctx, dma, i);
     if (!page.ok) return page.errno;
-    pinned.push(page.mfn);
-    for (const domain of backend.domains) {
-      const error = domainMapPage(state, ctx, domain, dma.iovaPage + i, page.mfn, dma);
-      if (error !== null) return error;
+    const error = mapRunIntoDomains(state, ctx, backend.domains, dma, dma.iovaPage + i, page.mfn);
+    if (error !== null) {
+      unpinUnmappedPage(state, dma, dma.iovaPage + i, page.mfn);
+      return error;
     }
+    pinned.push(page.mfn);
   }
   dma.iommuMapped = true;
   return null;
+}
+
+/**
+ * The end of a failed `vfio_pin_map_dma`: `dma->iommu_mapped = true; vfio_remove_dma(iommu, dma)`
+ * — the runs mapped so far are unmapped from every domain, synced, unpinned and uncharged, and the
+ * mapping is unlinked with its slot given back. The bugs are the steps a real unwind can forget
+ * or repeat: `map-failure-leaks-pins` keeps the pins, `map-unwind-skips-uncharge` the locked_vm
+ * charge, `map-unwind-returns-slot-twice` gives the slot back twice.
+ */
+export function unwindFailedMap(
+  state: VfioState,
+  config: VfioConfig,
+  ctx: OpContext,
+  backend: Type1Backend,
+  dma: VfioDma,
+): void {
+  dma.iommuMapped = true;
+  const keepPins = hasVfioBug(config, 'map-failure-leaks-pins') || removeKeepsPins(config, backend);
+  const doAccounting = !hasVfioBug(config, 'map-unwind-skips-uncharge');
+  unmapUnpinDma(state, config, ctx, backend, dma, doAccounting, keepPins);
+  unlinkRemovedDma(config, backend, dma);
+  if (hasVfioBug(config, 'map-unwind-returns-slot-twice')) backend.dmaAvail += 1;
+}
+
+/**
+ * The unwind of a MAP_DMA whose pages were pinned and charged but none mapped yet (the phased
+ * MAP_DMA pins every page as one run before it maps: `vfio_pin_pages_remote`'s `unpin_out` releases
+ * the run, uncharged since the run's charge was never made), then `vfio_remove_dma` of a mapping
+ * with nothing mapped: unlinked, its slot given back. The bugs as in `unwindFailedMap`.
+ */
+export function unwindPinnedPages(
+  state: VfioState,
+  config: VfioConfig,
+  backend: Type1Backend,
+  dma: VfioDma,
+  mfns: readonly number[],
+): void {
+  mfns.forEach((mfn, i) => releasePinnedPage(state, config, backend, dma, dma.iovaPage + i, mfn));
+  unlinkRemovedDma(config, backend, dma);
+  if (hasVfioBug(config, 'map-unwind-returns-slot-twice')) backend.dmaAvail += 1;
+}
+
+/**
+ * One page a failed MAP_DMA pinned and charged but never mapped: unpinned and uncharged
+ * (`vfio_unpin_pages_remote(..., true)` / `unpin_out`), the bugs as in `unwindFailedMap`.
+ */
+export function releasePinnedPage(
+  state: VfioState,
+  config: VfioConfig,
+  backend: Type1Backend,
+  dma: VfioDma,
+  iovaPage: number,
+  mfn: number,
+): void {
+  const keepPins = hasVfioBug(config, 'map-failure-leaks-pins') || removeKeepsPins(config, backend);
+  if (!keepPins) unpinFrame(state, mfn);
+  if (!hasVfioBug(config, 'map-unwind-skips-uncharge') && dma.externalPins[iovaPage] === undefined) {
+    lockAcct(state, dma, -1);
+  }
 }
 
 /**

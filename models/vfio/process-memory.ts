@@ -60,13 +60,16 @@ function mappedPagesIn(state: VfioState, args: VaddrRangeArgs): number[] {
 
 type FaultResult = { readonly ok: true; readonly mfn: number } | { readonly ok: false; readonly errno: string };
 
-/** Faults a page of a VMA in: a fresh frame owned by the process. */
-function faultIn(state: VfioState, ctx: OpContext, page: ProcessPage): FaultResult {
+/** Faults a page of a VMA in: a fresh frame owned by the process (recorded for an unwind, `state.ts`). */
+function faultIn(state: VfioState, ctx: OpContext, vaddrPage: number, page: ProcessPage): FaultResult {
   if (page.mfn !== null) return { ok: true, mfn: page.mfn };
   if (!attemptAlloc(state, ctx)) return { ok: false, errno: 'ENOMEM' };
+  const freeListBefore = [...state.memory.freeList];
+  const allocCountBefore = state.memory.allocCount;
   const mfn = allocFrame(state.memory, state.process.owner);
   if (mfn === null) return { ok: false, errno: 'ENOMEM' };
   page.mfn = mfn;
+  ctx.faults.push({ vaddrPage, mfn, freeListBefore, allocCountBefore });
   return { ok: true, mfn };
 }
 
@@ -74,7 +77,7 @@ function faultIn(state: VfioState, ctx: OpContext, page: ProcessPage): FaultResu
 export function faultInPage(state: VfioState, ctx: OpContext, vaddrPage: number, write: boolean): FaultResult {
   const page = state.process.pages[vaddrPage];
   if (page === undefined || (write && !page.writable)) return { ok: false, errno: 'EFAULT' };
-  return faultIn(state, ctx, page);
+  return faultIn(state, ctx, vaddrPage, page);
 }
 
 /**
@@ -85,7 +88,7 @@ export function faultInPage(state: VfioState, ctx: OpContext, vaddrPage: number,
 export function pinUserPage(state: VfioState, ctx: OpContext, vaddrPage: number, write: boolean): FaultResult {
   const page = state.process.pages[vaddrPage];
   if (page === undefined || (write && !page.writable)) return { ok: false, errno: 'EFAULT' };
-  const present = faultIn(state, ctx, page);
+  const present = faultIn(state, ctx, vaddrPage, page);
   if (!present.ok) return present;
   if (!attemptPin(state, ctx)) return { ok: false, errno: 'ENOMEM' };
   getRef(state.memory, present.mfn);
@@ -152,7 +155,7 @@ export function touchPage(state: VfioState, _config: VfioConfig, args: TouchArgs
     if (!isPageNumber(args.vaddrPage) || typeof args.write !== 'boolean') return err('EINVAL');
     const page = state.process.pages[args.vaddrPage];
     if (page === undefined || (args.write && !page.writable)) return err('EFAULT');
-    const present = faultIn(state, ctx, page);
+    const present = faultIn(state, ctx, args.vaddrPage, page);
     if (!present.ok) return err(present.errno);
     return ok({ mfn: present.mfn });
   });

@@ -1,25 +1,34 @@
 /**
- * Construction, copying and lookup of the VFIO state, the operation runner that makes every
- * refusal leave the state exactly as it was, and the fault-injection points.
+ * Construction, copying and lookup of the VFIO state, the operation runner, and the
+ * fault-injection points.
  *
- * Atomicity: an operation runs on the caller's (already copied) draft; `runOp` keeps a snapshot
- * and restores it when the operation refuses. Linux unwinds a failed MAP_DMA, vfio_pin_pages or
- * group attach step by step (unmap, unpin, uncharge, free); the snapshot gives the same end state
- * by construction and additionally undoes the page faults the failed pin took (Linux leaves those
- * pages populated; they are memory the process could have touched anyway, and undoing them lets
- * the atomicity invariant hold the whole state to "unchanged"). A deliberate bug that breaks the
- * unwind opts out of the restore (`keep`), and so does a kernel crash.
+ * Atomicity. An operation runs on the caller's (already copied) draft. A refusal decided before
+ * the operation changed anything (its checks) is atomic in Linux too: `runOp` restores its
+ * snapshot, which changes nothing. A failure after the operation changed state is walked back by
+ * the operation itself, step by step, as the kernel does (`unwound`): MAP_DMA (vfio_dma_do_map →
+ * vfio_pin_map_dma's per-run unwind → vfio_remove_dma, `pin.ts`), vfio_pin_pages (pin_unwind,
+ * `external-pin.ts`) and group attach (attach_group's out_detach/out_domain and vfio_iommu_replay's
+ * unwind, `container.ts`). For those `runOp` restores nothing: it only undoes the page faults the
+ * operation took (Linux leaves those pages populated; they are memory the process could have
+ * touched anyway, and undoing them, frame by frame through the page's own reference, lets the
+ * atomicity invariant hold the whole state to "unchanged"), then compares the result with the state
+ * before. Equal: the refusal is reported as any other, with nothing for an IOMMU model beside VFIO
+ * (the transient maps and unmaps cancel out). Not equal — an unwind forgot a step — the state is
+ * kept as the unwind left it, with its effects, and the atomicity and accounting invariants see it.
+ * A deliberate bug that breaks an unwind by other means opts out of the restore (`keep`), and so
+ * does a kernel crash.
  *
- * Fault injection: while `faultInjection` is armed, the `nth` pin (or allocation) attempted by any
- * single operation fails. The count is per operation and lives outside the state, so a failing
- * operation consumes nothing and the state after it is identical to the state before; the fault
+ * Fault injection: while `faultInjection` is armed, the `nth` pin (allocation, iommu_map) attempted
+ * by any single operation fails. The count is per operation and lives outside the state; the fault
  * stays armed until `clearFault`. Pins are page pins (an IOMMU-path pin or a new external pin,
  * FOLL_PIN); allocations are frame allocations (a page fault, a frame for another owner) and
- * kernel objects (`vfio_iommu`, `vfio_domain`, `vfio_dma`, `vfio_pfn`, emulated-group records).
- * Both fail with ENOMEM, as an out-of-memory page fault, a failed long-term-pin migration or a
- * failed kzalloc does.
+ * kernel objects (`vfio_iommu`, `vfio_domain`, `vfio_iommu_group`, `vfio_dma`, `vfio_pfn`); maps
+ * are `iommu_map` calls of one page into one domain (the model maps page by page), failing as a
+ * page-table allocation does. All fail with ENOMEM, as an out-of-memory page fault, a failed
+ * long-term-pin migration or a failed kzalloc does.
  */
-import { allocFrame, allocFrameAt, cloneHostMemory, createHostMemory } from '../memory/frames.js';
+import { deepEqual } from '../deep-equal.js';
+import { allocFrame, allocFrameAt, cloneHostMemory, createHostMemory, putRef } from '../memory/frames.js';
 import type { HostMemoryConfig } from '../memory/frames.js';
 import type { ResultDetail } from '../result.js';
 import type {
@@ -27,6 +36,7 @@ import type {
   DmaAccess,
   GroupSpec,
   OtherAllocation,
+  PageFaultRecord,
   PageRange,
   ProcessPage,
   TranslationEffect,
@@ -270,12 +280,19 @@ function subtractRanges(range: PageRange, holes: readonly PageRange[]): PageRang
 // ---------------------------------------------------------------------------------------------
 // Running an operation
 
+/** The bookkeeping of an operation about to run: nothing attempted, nothing done. */
+export function newOpContext(): OpContext {
+  return { pinAttempts: 0, allocAttempts: 0, mapAttempts: 0, effects: [], accesses: [], faults: [] };
+}
+
 /** Per-operation bookkeeping: fault-injection counts and what the operation did. */
 export interface OpContext {
   pinAttempts: number;
   allocAttempts: number;
+  mapAttempts: number;
   readonly effects: TranslationEffect[];
   readonly accesses: DmaAccess[];
+  readonly faults: PageFaultRecord[];
 }
 
 export type Outcome =
@@ -286,6 +303,8 @@ export type Outcome =
       readonly detail?: ResultDetail;
       /** Do not restore the snapshot: a deliberate bug's broken unwind, or a kernel crash. */
       readonly keep?: boolean;
+      /** The operation walked its own work back (see the header): compare, do not restore. */
+      readonly unwound?: boolean;
     };
 
 export function ok(detail?: ResultDetail): Outcome {
@@ -294,6 +313,11 @@ export function ok(detail?: ResultDetail): Outcome {
 
 export function err(error: string, detail?: ResultDetail): Outcome {
   return detail === undefined ? { ok: false, error } : { ok: false, error, detail };
+}
+
+/** A failure after the operation changed state, which it has walked back itself. */
+export function unwound(error: string, detail?: ResultDetail): Outcome {
+  return detail === undefined ? { ok: false, error, unwound: true } : { ok: false, error, detail, unwound: true };
 }
 
 /** A refusal decided before anything changed. */
@@ -339,19 +363,54 @@ export function runOp(state: VfioState, body: (ctx: OpContext) => Outcome): Vfio
   const original = pristine.get(state);
   pristine.delete(state);
   const snapshot = original === undefined ? cloneVfioState(state) : null;
-  const ctx: OpContext = { pinAttempts: 0, allocAttempts: 0, effects: [], accesses: [] };
+  const ctx = newOpContext();
   const outcome = body(ctx);
   if (outcome.ok) {
     const base = { ok: true, effects: ctx.effects, accesses: ctx.accesses } as const;
     return outcome.detail === undefined ? base : { ...base, detail: outcome.detail };
   }
-  if (outcome.keep === true) {
-    const base = { ok: false, error: outcome.error, effects: ctx.effects, accesses: ctx.accesses } as const;
-    return outcome.detail === undefined ? base : { ...base, detail: outcome.detail };
-  }
+  let detail = outcome.detail;
+  if (outcome.unwound === true) {
+    undoPageFaults(state, ctx.faults);
+    // It pinned or mapped before it failed: the report says it unwound (completely or not).
+    if (ctx.pinAttempts + ctx.mapAttempts > 0) detail = { ...detail, unwound: true };
+    if (!deepEqual(state, original ?? snapshot)) return keptRefusal(outcome.error, detail, ctx);
+  } else if (outcome.keep === true) return keptRefusal(outcome.error, detail, ctx);
   if (snapshot !== null) Object.assign(state, snapshot);
   else abandoned.add(state);
-  return refused(outcome.error, outcome.detail);
+  return refused(outcome.error, detail);
+}
+
+/** A refusal that left the state changed (a broken unwind, a crash): its effects go with it. */
+function keptRefusal(error: string, detail: ResultDetail | undefined, ctx: OpContext): VfioResult {
+  const base = { ok: false, error, effects: ctx.effects, accesses: ctx.accesses } as const;
+  return detail === undefined ? base : { ...base, detail };
+}
+
+/**
+ * Undoes the page faults of a failed operation, newest first: the page is not present again and
+ * its reference on the frame goes. A frame nothing else holds returns to the allocator where it
+ * was (free-list position, allocation count), so a complete unwind leaves memory as it found it;
+ * a frame something still holds (a pin the unwind forgot) stays allocated.
+ */
+export function undoPageFaults(state: VfioState, faults: readonly PageFaultRecord[]): void {
+  for (const fault of [...faults].reverse()) {
+    const page = state.process.pages[fault.vaddrPage];
+    if (page?.mfn !== fault.mfn) continue;
+    page.mfn = null;
+    const memory = state.memory;
+    const frame = memory.frames[fault.mfn];
+    if (frame === undefined) continue;
+    if (frame.refcount !== 1) {
+      putRef(memory, fault.mfn);
+      continue;
+    }
+    frame.refcount = 0;
+    frame.owner = null;
+    const index = fault.freeListBefore.indexOf(fault.mfn);
+    memory.freeList.splice(index < 0 ? memory.freeList.length : index, 0, fault.mfn);
+    memory.allocCount = fault.allocCountBefore;
+  }
 }
 
 /** Counts a page-pin attempt; `false` when the armed fault makes this one fail. */
@@ -366,4 +425,11 @@ export function attemptAlloc(state: VfioState, ctx: OpContext): boolean {
   ctx.allocAttempts += 1;
   const fault = state.faultInjection;
   return !(fault !== null && fault.point === 'alloc' && fault.nth === ctx.allocAttempts);
+}
+
+/** Counts an `iommu_map` attempt (one page into one domain); `false` when the armed fault makes this one fail. */
+export function attemptMap(state: VfioState, ctx: OpContext): boolean {
+  ctx.mapAttempts += 1;
+  const fault = state.faultInjection;
+  return !(fault !== null && fault.point === 'map' && fault.nth === ctx.mapAttempts);
 }

@@ -143,7 +143,7 @@ function applyAmidInflight(
       state,
       phased,
       (ctx) => startMapDma(state, config, ctx, command),
-      (ctx, op) => advanceMapDma(state, ctx, op),
+      (ctx, op) => advanceMapDma(state, config, ctx, op),
     );
   }
   if (command.kind === 'unmapDma') {
@@ -158,7 +158,7 @@ function applyAmidInflight(
     return runPhases(
       state,
       phased,
-      (ctx) => startDriverPin(state, ctx, command),
+      (ctx) => startDriverPin(state, config, ctx, command),
       (_ctx, op) => finishDriverPin(state, op),
     );
   }
@@ -202,7 +202,12 @@ function advanceVfioOp(state: VfioState, config: VfioConfig, index: number): Vfi
       if (step.op === null) state.inflight.splice(at, 1);
       else state.inflight[at] = step.op;
     }
-    if (!step.outcome.ok) return step.outcome;
+    if (!step.outcome.ok) {
+      // The phase ended its operation with an error it unwound (a MAP_DMA's failed map): the step
+      // ran, the ioctl answers the errno.
+      if (step.outcome.unwound !== true) return step.outcome;
+      return ok({ op: op.kind, phase: nextPhaseOf(op), done: true, error: step.outcome.error });
+    }
     return ok({ ...step.outcome.detail, op: op.kind, phase: nextPhaseOf(op), done: step.op === null });
   });
 }
@@ -212,7 +217,7 @@ function advanceOp(state: VfioState, config: VfioConfig, ctx: OpContext, op: Vfi
     case 'deviceDma':
       return finishDeviceDma(state, ctx, op);
     case 'mapDma':
-      return advanceMapDma(state, ctx, op);
+      return advanceMapDma(state, config, ctx, op);
     case 'unmapDma':
       return advanceUnmapDma(state, config, ctx, op);
     case 'mdevPinPages':

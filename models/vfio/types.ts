@@ -199,9 +199,17 @@ export interface VfioContainer {
 // ---------------------------------------------------------------------------------------------
 // Fault injection and the crash record
 
-/** While armed, the `nth` pin (or allocation) attempted by any single operation fails. */
+/** Where an injected fault strikes (`state.ts`: `attemptPin`, `attemptAlloc`, `attemptMap`). */
+export type FaultPoint = 'pin' | 'alloc' | 'map';
+export const faultPoints: readonly FaultPoint[] = ['pin', 'alloc', 'map'];
+
+/**
+ * While armed, the `nth` attempt at `point` by any single operation fails: a page pin, an
+ * allocation (a frame or a kernel object), or an `iommu_map` into a domain (its page-table
+ * allocation fails, ENOMEM).
+ */
 export interface FaultInjection {
-  readonly point: 'pin' | 'alloc';
+  readonly point: FaultPoint;
   readonly nth: number;
 }
 
@@ -259,6 +267,15 @@ export interface DeviceDmaOp {
   readonly via: string;
 }
 
+/** A page fault an operation took: undone if the operation fails and unwinds (see the header). */
+export interface PageFaultRecord {
+  readonly vaddrPage: number;
+  readonly mfn: number;
+  /** The allocator's free list and allocation count before the fault. */
+  readonly freeListBefore: readonly number[];
+  readonly allocCountBefore: number;
+}
+
 /** VFIO_IOMMU_MAP_DMA between its phases, with `iommu->lock` held (`phased-map.ts`). */
 export interface MapDmaOp {
   readonly kind: 'mapDma';
@@ -268,6 +285,8 @@ export interface MapDmaOp {
   readonly npages: number;
   /** The frame of each page, in page order: pinned (`map`) or only looked up (`pin`). */
   readonly mfns: readonly number[];
+  /** Pages phase 1 faulted in, undone if phase 2 fails (`state.ts`); absent when none. */
+  readonly faults?: readonly PageFaultRecord[];
 }
 
 /** A page VFIO has unmapped and will unpin once the IOTLB sync completes. */

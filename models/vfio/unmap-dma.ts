@@ -21,7 +21,7 @@
 import type { VfioConfig } from './config.js';
 import { notifyDmaUnmap } from './mdev.js';
 import { removeDma } from './pin.js';
-import { err, ok, runOp } from './state.js';
+import { err, ok, runOp, unwound } from './state.js';
 import type { OpContext, Outcome } from './state.js';
 import type { Type1Backend, VfioDma, VfioResult, VfioState } from './types.js';
 import { PAGE_SIZE_BIG, U64_MAX, isU32, pageToU64, pagesToBytes, parseU64 } from './u64.js';
@@ -143,12 +143,25 @@ export function inRange(backend: Type1Backend, iova: bigint, end: bigint): VfioD
   return backend.dmas.filter((dma) => endOf(dma) > iova && startOf(dma) < end);
 }
 
+/**
+ * The VADDR walk of vfio_dma_do_unmap: each mapping marked `vaddr_invalid`. One already invalid
+ * ends the call with EINVAL after walking back from the first mapping of the range to it,
+ * unmarking what this call marked (its own unwind, step by step: compared by the runner, not
+ * restored, `state.ts`).
+ */
 export function invalidateVaddrs(backend: Type1Backend, iova: bigint, end: bigint): Outcome {
   let invalidated = 0n;
+  const marked: VfioDma[] = [];
   for (const dma of inRange(backend, iova, end)) {
     if (!backend.v2 && iova > startOf(dma)) break;
-    // Already invalid: every mapping marked by this call is restored (the runner's rollback).
-    if (dma.vaddrInvalid) return err('EINVAL', { sizeBytes: '0' });
+    if (dma.vaddrInvalid) {
+      for (const done of marked) {
+        done.vaddrInvalid = false;
+        backend.vaddrInvalidCount -= 1;
+      }
+      return unwound('EINVAL', { sizeBytes: '0' });
+    }
+    marked.push(dma);
     dma.vaddrInvalid = true;
     backend.vaddrInvalidCount += 1;
     invalidated += endOf(dma) - startOf(dma);

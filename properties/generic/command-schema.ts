@@ -37,6 +37,7 @@ export type FieldType =
   | 'transfer list'
   /** A fault injection point. */
   | '"pin" or "alloc"'
+  | '"pin", "alloc" or "map"'
   /** A batch-buffer command of the GVT-g stacks. */
   | '"store", "forbidden" or "end"'
   /** A vIOMMU invalidation's granularity. */
@@ -121,6 +122,8 @@ function checkOf(type: FieldType): (value: unknown) => boolean {
       return (value) => Array.isArray(value) && value.every(isTransfer);
     case '"pin" or "alloc"':
       return (value) => value === 'pin' || value === 'alloc';
+    case '"pin", "alloc" or "map"':
+      return (value) => value === 'pin' || value === 'alloc' || value === 'map';
     case '"store", "forbidden" or "end"':
       return (value) => value === 'store' || value === 'forbidden' || value === 'end';
     case '"page", "domain" or "global"':

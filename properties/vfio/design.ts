@@ -19,8 +19,8 @@ import { explainVfioStep } from './explain.js';
 import { vfioExploreScope } from './explore-scope.js';
 import { formatVfioCommand } from './format.js';
 import { vfioCommandSpace } from './generators.js';
-import { vfioInvariants } from './invariants/index.js';
-import { classifyMediatedStep, mediatedReach } from './reach.js';
+import { vfioDesignInvariants } from './invariants/index.js';
+import { classifyLifecycleStep, classifyMediatedStep, lifecycleReach, mediatedReach } from './reach.js';
 import { resolveVfio } from './resolve.js';
 import type { VfioTemplate } from './resolve.js';
 import { validateVfioCommand, validateVfioTemplate } from './schema.js';
@@ -52,7 +52,7 @@ export interface VfioDesignOptions {
   readonly expected: Expectation;
   /** One sentence: what the design does, in the real system's words. */
   readonly description: string;
-  /** A flawed design's invariants it is known to break (names from `vfioInvariants`). */
+  /** A flawed design's invariants it is known to break (names from `vfioDesignInvariants`). */
   readonly breaks?: readonly string[];
   /**
    * Deliberate bugs of the VFIO model (`vfioBugs`). A name the model does not know, or a bug whose
@@ -81,12 +81,26 @@ export function vfioStackOf(layout: VfioWorldLayout): 'passthrough' | 'mediated'
   return layout.pciDevices.length > 0 ? 'mixed' : 'mediated';
 }
 
+/** Reach labels: the lifecycle ones in every type1 world, the dma_unmap contract's with emulated devices. */
+function vfioReach(world: VfioWorldLayout): Pick<VfioDesign, 'classify' | 'reach'> {
+  if (world.noiommu) return {};
+  const withDomain = world.groups.some((group) => group.kind === 'iommu');
+  const emulated = world.mdevDevices.length + world.ccwDevices.length > 0;
+  const reach = [...(emulated ? mediatedReach(withDomain) : []), ...lifecycleReach];
+  return {
+    reach,
+    classify: (transition) => [
+      ...(emulated ? classifyMediatedStep(transition) : []),
+      ...classifyLifecycleStep(transition),
+    ],
+  };
+}
+
 export function vfioDesign(options: VfioDesignOptions): VfioDesign {
   const world = vfioWorldLayout(options.world);
   const bugs = refuseIneffectiveBugs('vfioBugs', options.vfioBugs, vfioBugCatalogue, vfioWorldFeatures(world));
   const config: VfioConfig = { bugs };
   const initial = initVfioWorld(world, config, options.policy);
-  const emulated = world.mdevDevices.length + world.ccwDevices.length > 0;
   return {
     id: options.id,
     stack: vfioStackOf(world),
@@ -100,15 +114,13 @@ export function vfioDesign(options: VfioDesignOptions): VfioDesign {
     step: guardStep(validateVfioCommand, (state, command) => stepVfio(state, config, command), noEffects),
     resolve: guardResolve(validateVfioTemplate, (state, template: VfioTemplate) => resolveVfio(state, world, template)),
     commands: vfioCommandSpace(world),
-    invariants: vfioInvariants,
+    invariants: vfioDesignInvariants(config),
     formatCommand: formatVfioCommand,
     validateCommand: validateVfioCommand,
     explainStep: explainVfioStep,
     explore: vfioExploreScope(world),
     actorOf: (state, command) => actorOfVfioCommand(state, command) ?? 'VMM',
     inflight: vfioInflight,
-    ...(emulated
-      ? { classify: classifyMediatedStep, reach: mediatedReach(world.groups.some((group) => group.kind === 'iommu')) }
-      : {}),
+    ...vfioReach(world),
   };
 }

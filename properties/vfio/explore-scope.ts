@@ -8,7 +8,9 @@
  * frame number, noiommu); vfio_pin_pages and a correct unpin of iova pages 0 and 1 by the first
  * mdev, a one-page channel program started, run or completed by the first ccw device, and closing
  * either; the VMM discarding (MADV_DONTNEED) and munmapping its first two RAM pages; another owner
- * taking a free frame.
+ * taking a free frame; two requests that fail after changing state (a two-page MAP_DMA running off
+ * the end of the guest's RAM, a two-page vfio_pin_pages at iova page 0: their unwinds run); the
+ * lifecycle of the first vfio-pci device (close, open, its group out and back, VFIO_SET_IOMMU).
  *
  * Interleavings: each MAP_DMA, UNMAP_DMA, device DMA and vfio_pin_pages template is also tried
  * started (`phased: true`, left in flight after its first phase), and each operation in flight can
@@ -17,9 +19,11 @@
  *
  * Left out: multi-page and malformed ioctl arguments (the model's unit tests and the random
  * search cover them), read-only mappings, DMA writes (only where an access lands matters), fault
- * injection, and group/container lifecycle. No symmetry reduction yet: the key is the whole state.
+ * injection (the failing requests above reach the unwinds without it), and the emulated groups'
+ * lifecycle. No symmetry reduction yet: the key is the whole state.
  */
 import type { VfioCommand } from '../../models/vfio/commands.js';
+import { VFIO_NOIOMMU_IOMMU, VFIO_TYPE1v2_IOMMU } from '../../models/vfio/container.js';
 import { phasedVfioKinds } from '../../models/vfio/inflight.js';
 import { mapDmaArgs } from '../../models/vfio/map-dma.js';
 import type { VfioState } from '../../models/vfio/types.js';
@@ -104,7 +108,41 @@ function templatesFor(layout: VfioWorldLayout): VfioCommand[] {
           addressPage,
           write: false,
         }));
-  return [...ioctls, ...dma, ...driverTemplates(layout, pages), ...memory];
+  return [...ioctls, ...unwinding(layout), ...dma, ...driverTemplates(layout, pages), ...memory, ...lifecycle(layout)];
+}
+
+/**
+ * Requests that fail after changing state, so that their unwind runs: a two-page MAP_DMA from the
+ * guest's last RAM page (its second page has no vaddr: EFAULT after the first is pinned) and a
+ * two-page vfio_pin_pages at iova page 0 (the second page fails unless iova page 1 is mapped).
+ */
+function unwinding(layout: VfioWorldLayout): VfioCommand[] {
+  if (layout.noiommu) return [];
+  const [mdev] = layout.mdevDevices;
+  return [
+    { kind: 'mapDma', ...mapDmaArgs({ vaddrPage: RAM_VADDR_PAGE + layout.ramPages - 1, iovaPage: 2, npages: 2 }) },
+    ...(mdev === undefined
+      ? []
+      : [{ kind: 'mdevPinPages', deviceId: mdev, iovaPage: 0, npage: 2, read: true, write: true } as const]),
+  ];
+}
+
+/**
+ * The container's lifecycle around the first vfio-pci device: its fd closed and opened, its group
+ * out of the container and back (the attach replays the mappings an emulated group kept), and
+ * VFIO_SET_IOMMU (v2) once the backend was released.
+ */
+function lifecycle(layout: VfioWorldLayout): VfioCommand[] {
+  const [pci] = layout.pciDevices;
+  const groupId = pci === undefined ? undefined : layout.devices[pci]?.groupId;
+  if (pci === undefined || groupId === undefined) return [];
+  return [
+    { kind: 'closeDevice', deviceId: pci },
+    { kind: 'openDevice', deviceId: pci },
+    { kind: 'groupUnsetContainer', groupId },
+    { kind: 'groupSetContainer', groupId },
+    { kind: 'setIommu', type: layout.noiommu ? VFIO_NOIOMMU_IOMMU : VFIO_TYPE1v2_IOMMU },
+  ];
 }
 
 /** The kinds that take time (`models/vfio/inflight.ts`). */

@@ -8,7 +8,15 @@
  */
 import fc from 'fast-check';
 import type { VfioCommand, VfioCommandKind } from '../../models/vfio/commands.js';
+import {
+  VFIO_NOIOMMU_IOMMU,
+  VFIO_TYPE1_IOMMU,
+  VFIO_TYPE1_NESTING_IOMMU,
+  VFIO_TYPE1v2_IOMMU,
+  VFIO_UNMAP_ALL,
+} from '../../models/vfio/container.js';
 import { mapDmaArgs, VFIO_DMA_MAP_MINSZ } from '../../models/vfio/map-dma.js';
+import { faultPoints } from '../../models/vfio/types.js';
 import { unmapAllArgs, unmapDmaArgs } from '../../models/vfio/unmap-dma.js';
 import type { CommandSpace } from '../../src/design.js';
 import { phasedSpace } from '../generic/interleave.js';
@@ -134,7 +142,7 @@ function arbitraries(
     allocateToOther: fc.constant<VfioCommand>({ kind: 'allocateToOther', owner: OTHER_OWNER }),
     releaseFromOther: fc.nat({ max: layout.frames - 1 }).map((mfn): VfioCommand => ({ kind: 'releaseFromOther', mfn })),
     injectFault: fc
-      .record({ point: fc.constantFrom('pin' as const, 'alloc' as const), nth: fc.integer({ min: 1, max: 3 }) })
+      .record({ point: fc.constantFrom(...faultPoints), nth: fc.integer({ min: 1, max: 3 }) })
       .map((args): VfioCommand => ({ kind: 'injectFault', ...args })),
     clearFault: fc.constant<VfioCommand>({ kind: 'clearFault' }),
     closeDevice: device.map((deviceId): VfioTemplate => ({ kind: 'closeDevice', deviceId })),
@@ -206,19 +214,25 @@ export function vfioArbitraries(
 }
 
 /**
- * Teardown and fault injection are a quarter as frequent as the rest. A group leaves the
+ * Teardown and fault injection are a quarter as frequent as the rest, VFIO_SET_IOMMU more
+ * frequent the more groups must leave before it can run. A group leaves the
  * container only once every device of it is closed, and a default run must still take one out and
  * back in (every command kind executes): with a `layout`, closing a device fd counts once more for
  * each device beyond two in the world's smallest group, and in a world of several groups a group
  * leaving or joining counts as many times as there are groups.
  */
 export function vfioKindWeight(commandKind: string, layout?: VfioWorldLayout): number {
+  // VFIO_SET_IOMMU opens a backend only once every group has left and one came back: a cheap
+  // refusal otherwise, as frequent as the common kinds.
+  if (commandKind === 'setIommu') return 4;
   if (!rare.includes(commandKind as VfioCommandKind)) return 4;
   if (layout === undefined) return 1;
   if (commandKind === 'groupSetContainer' || commandKind === 'groupUnsetContainer') return layout.groupIds.length;
   if (commandKind !== 'closeDevice') return 1;
-  const sizes = layout.groupIds.map((groupId) => layout.devices.filter((device) => device.groupId === groupId).length);
-  return Math.max(1, Math.min(...sizes) - 1);
+  // Every device closed and every group out releases the backend (and lets VFIO_SET_IOMMU run):
+  // the closes count once per device (with several groups, per device beyond the first).
+  if (layout.groupIds.length > 1) return Math.max(1, layout.deviceIds.length - 1);
+  return layout.deviceIds.length;
 }
 
 /**
@@ -284,8 +298,37 @@ export function worldPhases(layout: VfioWorldLayout): Readonly<Record<string, nu
   return { ...vfioPhases, mapDma: 1, unmapDma: 2 };
 }
 
+/**
+ * VFIO_SET_IOMMU, generated for the VFIO-only stacks (`vfioCommandSpace`): refused while the
+ * container has a backend or no group; once every group has left (the backend released) and one
+ * came back, it opens a new backend — mostly the one the world's VMM uses, sometimes another type1
+ * flavour or a type no driver opens.
+ */
+export function setIommuArbitrary(layout: VfioWorldLayout): fc.Arbitrary<VfioCommand> {
+  return fc
+    .oneof(
+      { weight: 6, arbitrary: fc.constant(layout.noiommu ? VFIO_NOIOMMU_IOMMU : VFIO_TYPE1v2_IOMMU) },
+      {
+        weight: 1,
+        arbitrary: fc.constantFrom(
+          VFIO_TYPE1_IOMMU,
+          VFIO_TYPE1_NESTING_IOMMU,
+          VFIO_NOIOMMU_IOMMU,
+          VFIO_UNMAP_ALL,
+          VFIO_TYPE1v2_IOMMU,
+          0,
+        ),
+      },
+    )
+    .map((type): VfioCommand => ({ kind: 'setIommu', type }));
+}
+
 export function vfioCommandSpace(layout: VfioWorldLayout): CommandSpace<VfioTemplate> {
-  const table = vfioArbitraries(layout);
+  // VFIO_SET_IOMMU runs once the backend was released, which takes every group out: with several
+  // groups that happens too rarely to execute in a default run, and their reconfiguration is a
+  // group leaving and coming back (the replay); a one-group world re-creates the container.
+  const reopens = layout.groupIds.length === 1;
+  const table = { ...vfioArbitraries(layout), ...(reopens ? { setIommu: setIommuArbitrary(layout) } : {}) };
   const kinds = Object.keys(table);
   const emulated = layout.mdevDevices.length + layout.ccwDevices.length > 0;
   const weights = emulated ? (layout.pciDevices.length > 0 ? mixedWeights : mediatedWeights) : {};

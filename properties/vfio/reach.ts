@@ -17,6 +17,34 @@ export function mediatedReach(withDomain: boolean): readonly string[] {
   return withDomain ? [UNMAP_CALLBACK_WITH_PINS, UNMAP_CALLBACK_WITH_DOMAIN] : [UNMAP_CALLBACK_WITH_PINS];
 }
 
+/** Lifecycle labels every VFIO world must reach (issue 18): reconfiguration with mappings, unwinds. */
+export const ATTACH_OVER_MAPPINGS = 'group attached to a container with mappings (replay)';
+export const DOMAIN_GONE_MAPPINGS_KEPT = 'last IOMMU domain gone, mappings kept for the emulated groups';
+export const BACKEND_SET_AGAIN = 'VFIO_SET_IOMMU on a container whose backend was released';
+export const FAILED_REQUEST_UNWOUND = 'request failed after pinning or mapping, and unwound';
+
+/**
+ * The lifecycle labels every type1 world must reach in a good share of runs: a request that failed
+ * after pinning or mapping, and unwound. The reconfigurations (`classifyLifecycleStep`'s other
+ * labels) take a chain of rare steps — every device of a group closed, the group out, back in —
+ * and show in `--stats` when reached, without a floor.
+ */
+export const lifecycleReach: readonly string[] = [FAILED_REQUEST_UNWOUND];
+
+export function classifyLifecycleStep(transition: Transition<VfioState, VfioCommand>): string[] {
+  const { before, command, result, after } = transition;
+  if (command === null || result === null) return [];
+  if (!result.ok) return result.detail?.['unwound'] === true ? [FAILED_REQUEST_UNWOUND] : [];
+  const backend = before?.container.backend;
+  const mappings = backend?.kind === 'type1' ? backend.dmas.length : 0;
+  if (command.kind === 'setIommu') return [BACKEND_SET_AGAIN];
+  if (command.kind === 'groupSetContainer') return mappings > 0 ? [ATTACH_OVER_MAPPINGS] : [];
+  if (command.kind !== 'groupUnsetContainer') return [];
+  const left = after.container.backend;
+  const kept = left?.kind === 'type1' && left.domains.length === 0 && left.dmas.length > 0;
+  return backend?.kind === 'type1' && backend.domains.length > 0 && kept ? [DOMAIN_GONE_MAPPINGS_KEPT] : [];
+}
+
 export function classifyMediatedStep(transition: Transition<VfioState, VfioCommand>): string[] {
   const { before, command, result } = transition;
   if (command?.kind !== 'unmapDma' || result === null) return [];

@@ -49,7 +49,7 @@ export const vfioCommandSchema: Schema = {
   ccwRunIo: { deviceId: fd, program: 'transfer list' },
   deviceDma: { deviceId: fd, addressPage: pageNumber, write: bool, ...phasedField },
   advance: advanceSchema[ADVANCE] as Schema['advance'],
-  injectFault: { point: '"pin" or "alloc"', nth: u32('nth') },
+  injectFault: { point: '"pin", "alloc" or "map"', nth: u32('nth') },
   clearFault: {},
 };
 

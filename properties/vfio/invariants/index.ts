@@ -1,7 +1,8 @@
 /**
  * Every invariant of the VFIO stacks, in report order: effect, latent, accounting, teardown,
  * atomicity. The latent, accounting and teardown ones read the state alone (`reads`): a refused
- * step hands back its input, so they are not rechecked after it.
+ * step hands back its input, so they are not rechecked after it. A design adds the mapping round
+ * trip, which runs an UNMAP_DMA with the design's own model (`vfioDesignInvariants`).
  */
 import type { VfioCommand } from '../../../models/vfio/commands.js';
 import type { VfioState } from '../../../models/vfio/types.js';
@@ -18,6 +19,8 @@ import {
 import { noDmaToForeignFrame, noDmaToFreeFrame, noKernelCrash } from './effect.js';
 import { reachableFrameOwnedByGuest, reachableFramePinned } from './latent.js';
 import { closedDeviceHoldsNothing, releasedContainerUncharged } from './teardown.js';
+import { vfioCountersInRange, vfioMappingRoundTrip } from './bounds.js';
+import type { VfioConfig } from '../../../models/vfio/config.js';
 
 export const vfioInvariants: readonly Invariant<VfioState, VfioCommand>[] = [
   noDmaToForeignFrame,
@@ -31,7 +34,14 @@ export const vfioInvariants: readonly Invariant<VfioState, VfioCommand>[] = [
   dmaSlotsAccounted,
   mappingsDisjoint,
   domainsMatchMappings,
+  vfioCountersInRange,
   closedDeviceHoldsNothing,
   releasedContainerUncharged,
   failedOperationLeavesStateUnchanged<VfioState, VfioCommand>(),
 ];
+
+/** The invariants of a VFIO design built with `config`: `vfioInvariants` and the mapping round trip. */
+export function vfioDesignInvariants(config: VfioConfig): readonly Invariant<VfioState, VfioCommand>[] {
+  const atomicity = vfioInvariants.length - 1;
+  return [...vfioInvariants.slice(0, atomicity), vfioMappingRoundTrip(config), ...vfioInvariants.slice(atomicity)];
+}
