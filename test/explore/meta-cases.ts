@@ -83,6 +83,9 @@ const DEEP: Readonly<Record<string, Readonly<Record<string, number>>>> = {
   'mutant/vfio-mediated/unmap-skips-recheck': { 'frame-refcount-matches-holders': 5, 'locked-vm-matches-pins': 5 },
   'iommu/unpin-before-sync': { 'no-dma-to-foreign-frame': 7, 'reachable-frame-owned-by-guest': 5 },
   'mutant/iommu-lazy-held/fq-queues-before-pte-clear': { 'no-stale-iotlb-outside-flush-queue': 5 },
+  // Map, start a channel program, munmap, UNMAP_DMA (the program not quiesced), the program
+  // completes into the freed frame: explore to depth 5 finds 5 (4,477 states, 1.5 s).
+  'mutant/vfio-mediated/ccw-unmap-skips-quiesce': { 'no-dma-to-free-frame': 5 },
   // A pin the failed vfio_pin_pages left behind, leaked when the container is released: map, the
   // failed pin, both devices closed, the group out.
   'mdev/pin-unwind-skips-earlier': {
@@ -117,8 +120,14 @@ const SHRINKS_SHORT: Readonly<Record<string, Readonly<Record<string, { check: nu
     'released-container-uncharged': { check: 4, shortest: 3 },
     'failed-op-leaves-state-unchanged': { check: 2, shortest: 1 },
   },
+  // The same gap for the unwind that returns its slot twice, since generation aims its windows.
+  'vfio/map-unwind-returns-slot-twice': {
+    'dma-slots-accounted': { check: 2, shortest: 1 },
+    'counters-in-range': { check: 2, shortest: 1 },
+    'failed-op-leaves-state-unchanged': { check: 2, shortest: 1 },
+  },
   'vfio/mixed-unmap-skips-unpin': {
-    'frame-refcount-matches-holders': { check: 3, shortest: 1 },
+    'frame-refcount-matches-holders': { check: 2, shortest: 1 },
     'failed-op-leaves-state-unchanged': { check: 2, shortest: 1 },
   },
 };
