@@ -5,6 +5,8 @@
  * variants of a mechanism are built from them, and the meta-tests show that the generic
  * invariants catch each one. A correct model runs with no bugs.
  */
+import type { GrantMapOrdering } from './grant-table.js';
+
 export const xenBugs = [
   /** GNTTABOP_unmap_grant_ref releases the handle but never drops its page references. */
   'unmap-skips-page-put',
@@ -47,6 +49,11 @@ export type XenBug = (typeof xenBugs)[number];
 
 export interface XenConfig {
   readonly bugs: readonly XenBug[];
+  /**
+   * The decisions `map_grant_ref` makes around the window where it holds no lock (phased maps,
+   * `startMapGrantRef` / `finishMapGrantRef`): Xen's (`soundGrantMap`) unless a design gives its own.
+   */
+  readonly grantMap?: GrantMapOrdering;
 }
 
 export function hasBug(config: XenConfig, bug: XenBug): boolean {

@@ -28,6 +28,7 @@ function opActor(config: XenGtConfig, op: XenGtOp): string {
     case 'gpuDma':
       return 'GPU';
     case 'unmapGrantRef':
+    case 'mapGrantRef':
       // The mapper's vCPU, still in its hypercall.
       return domainActor(config, op.pending.mapperDomid);
     case 'decreaseReservation':

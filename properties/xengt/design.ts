@@ -8,6 +8,7 @@ import type { GvtBug, GvtConfig } from '../../models/gvt/config.js';
 import type { AllocPolicy } from '../../models/memory/frames.js';
 import { xenBugs } from '../../models/xen/config.js';
 import type { XenBug } from '../../models/xen/config.js';
+import type { GrantMapOrdering } from '../../models/xen/grant-table.js';
 import type { XenGtBackend, XenGtBackendName } from '../../models/xengt/backend.js';
 import type { XenGtCommand } from '../../models/xengt/commands.js';
 import {
@@ -112,6 +113,12 @@ export interface XenGtDesignOptions {
   readonly bugs?: readonly XenGtBug[];
   /** Deliberate bugs of the Xen model (`xenBugs`); a grant-table bug in a world without grants throws. */
   readonly xenBugs?: readonly XenBug[];
+  /**
+   * How Xen's `map_grant_ref` decides around the window where it holds no lock (a phased map):
+   * whether the first pin takes the page reference, whether phase 2 maps a page that is no longer
+   * the granter's, what the unwind leaves in the pin counters. Xen's (`soundGrantMap`) by default.
+   */
+  readonly grantMap?: GrantMapOrdering;
   /**
    * Deliberate bugs of the GVT-g mediator (`gvtBugs`); one the design never reaches (a page-table
    * bug without write protection or on the Xen side's commands, a scanner bug without batch

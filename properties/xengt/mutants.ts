@@ -11,15 +11,23 @@
  */
 import type { GvtBug } from '../../models/gvt/config.js';
 import type { XenBug } from '../../models/xen/config.js';
+import type { GrantMapOrdering } from '../../models/xen/grant-table.js';
 import type { XenGtBackendName } from '../../models/xengt/backend.js';
 import type { XenGtBug } from '../../models/xengt/config.js';
 import type { GenerationOptions } from '../../src/generate.js';
 import { xenGtDesign } from './design.js';
+import {
+  grantMapSkipsOwnerCheck,
+  grantMapUnreferencedPin,
+  grantMapUnwindRestoresSnapshot,
+} from './grant-map-orderings.js';
 import type { XenGtDesign } from './design.js';
 
 interface MutantSpec {
   readonly backend?: XenGtBackendName;
   readonly xenBug?: XenBug;
+  /** A flawed `map_grant_ref` ordering (its name is the mutant's). */
+  readonly grantMap?: GrantMapOrdering;
   readonly xenGtBug?: XenGtBug;
   readonly gvtBug?: GvtBug;
   /** The mediator without write protection (the flawed choice of `gvt/no-write-protect`). */
@@ -35,7 +43,11 @@ interface MutantSpec {
 function mutant(spec: MutantSpec): XenGtDesign {
   const backend = spec.backend ?? 'map';
   const bug =
-    spec.xenBug ?? spec.xenGtBug ?? spec.gvtBug ?? (spec.writeProtect === false ? 'no-write-protect' : 'none');
+    spec.xenBug ??
+    spec.grantMap?.name ??
+    spec.xenGtBug ??
+    spec.gvtBug ??
+    (spec.writeProtect === false ? 'no-write-protect' : 'none');
   return xenGtDesign({
     id: `mutant/xen-${backend}/${bug}`,
     backend,
@@ -43,6 +55,7 @@ function mutant(spec: MutantSpec): XenGtDesign {
     description: spec.description,
     breaks: spec.catches,
     xenBugs: spec.xenBug === undefined ? [] : [spec.xenBug],
+    ...(spec.grantMap === undefined ? {} : { grantMap: spec.grantMap }),
     bugs: spec.xenGtBug === undefined ? [] : [spec.xenGtBug],
     gvtBugs: spec.gvtBug === undefined ? [] : [spec.gvtBug],
     ...(spec.writeProtect === undefined ? {} : { writeProtect: spec.writeProtect }),
@@ -167,6 +180,31 @@ export const xenGtMutants: readonly XenGtDesign[] = [
     catches: ['frame-refcount-matches-holders'],
     description:
       "balloon-out puts the page's allocation reference before the gfn leaves the p2m: the gfn maps a freed frame meanwhile",
+  }),
+];
+
+/**
+ * The flawed orderings of GNTTABOP_map_grant_ref's unlocked window (`grant-map-orderings.ts`):
+ * each harmless when the map runs whole, each caught only with a step between its phases.
+ */
+export const xenGrantMapMutants: readonly XenGtDesign[] = [
+  mutant({
+    grantMap: grantMapUnreferencedPin,
+    catches: ['free-iff-unreferenced'],
+    description:
+      "grant map pins the granted gfn's frame with no page reference and, after the locks are dropped, takes its references whoever owns the frame now: the granter balloons the gfn out in between and the map references a free frame",
+  }),
+  mutant({
+    grantMap: grantMapSkipsOwnerCheck,
+    catches: ['free-iff-unreferenced'],
+    description:
+      "grant map of an entry already pinned takes its page reference after the locks are dropped without checking the page is still the granter's (XSA-236: a pin count taken to imply a valid page): the earlier mapping unmapped, the gfn ballooned out, the map references a free frame",
+  }),
+  mutant({
+    grantMap: grantMapUnwindRestoresSnapshot,
+    catches: ['grant-pins-match-handles'],
+    description:
+      'a grant map that fails after the locks are dropped unwinds by writing back the pin counters it found, not by taking off its own: a map or unmap of the same ref in between is lost from the counters',
   }),
 ];
 

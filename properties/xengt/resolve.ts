@@ -229,6 +229,7 @@ export function resolveXenGt(
         device: template.device,
         readonly: template.readonly,
         hostAddr,
+        ...(template.phased === undefined ? {} : { phased: template.phased }),
       };
     }
     case 'unmapGrantRef': {
