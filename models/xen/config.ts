@@ -5,6 +5,7 @@
  * variants of a mechanism are built from them, and the meta-tests show that the generic
  * invariants catch each one. A correct model runs with no bugs.
  */
+import type { DomainTeardownOrdering } from './destroy.js';
 import type { GrantMapOrdering } from './grant-table.js';
 
 export const xenBugs = [
@@ -54,6 +55,8 @@ export interface XenConfig {
    * `startMapGrantRef` / `finishMapGrantRef`): Xen's (`soundGrantMap`) unless a design gives its own.
    */
   readonly grantMap?: GrantMapOrdering;
+  /** The order of domain teardown's stages around its continuation: Xen's (`soundTeardown`) unless a design gives its own. */
+  readonly teardown?: DomainTeardownOrdering;
 }
 
 export function hasBug(config: XenConfig, bug: XenBug): boolean {

@@ -90,8 +90,12 @@ export type XenGtCommand =
     }
   /** XENMEM_remove_from_physmap by `domid` of a foreign entry at `gfn`. */
   | { readonly kind: 'unmapForeign'; readonly domid: number; readonly gfn: number }
-  /** The toolstack destroys domain `domid` (a guest crash or shutdown). */
-  | { readonly kind: 'destroyDomain'; readonly domid: number }
+  /**
+   * The toolstack destroys domain `domid` (a guest crash or shutdown). `phased`: `domain_kill`
+   * stops after the domain is marked dying and its grant mappings are released, and its
+   * continuation relinquishes the p2m and memory at a later `advance` (`inflight.ts`).
+   */
+  | { readonly kind: 'destroyDomain'; readonly domid: number; readonly phased?: boolean }
   /** The toolstack destroys the vGPU. */
   | { readonly kind: 'vgpuDestroy' }
   /** The toolstack creates a vGPU for the guest. */

@@ -40,10 +40,18 @@
  *   frame survives on a first pin's reference; an already pinned entry's may be freed: phase 2
  *   then finds it is not the granter's, XSA-236), or be destroyed; the mapper's other vCPUs map
  *   and unmap (the handle is taken: not live, not free). The mapper's vCPU is in the hypercall.
+ * - `destroyDomain`: the toolstack's XEN_DOMCTL_destroydomain (`models/xen/destroy.ts`), split
+ *   where `domain_kill` returns -ERESTART and is continued (xen/common/domain.c): phase 1 pauses
+ *   the domain, marks it dying and releases its grant mappings (`domain_teardown` →
+ *   `gnttab_release_mappings`); phase 2 (`relinquish`) is `domain_relinquish_resources`
+ *   (`relinquish_p2m_mapping`, `relinquish_memory`), then dead once no one else holds its frames.
+ *   Meanwhile the other domains run (maps of its grants are refused, GNTST_bad_domain), the GPU
+ *   runs (the guest's vGPU went first), and the domain's own vCPUs stay paused.
  */
 import type { GgttWritePending } from '../gvt/ggtt.js';
 import type { GrantMapInFlight, GrantUnmapInFlight } from '../xen/grant-table.js';
 import type { BalloonInFlight } from '../xen/memory-op.js';
+import type { DomainTeardownInFlight } from '../xen/destroy.js';
 import type { GgttDmaInFlight } from '../gvt/gpu-commands.js';
 import type { GpuAccess } from '../gvt/types.js';
 import type { XenBackendCall } from './backend.js';
@@ -84,7 +92,13 @@ export interface GrantMapOp {
   readonly pending: GrantMapInFlight;
 }
 
-export type XenGtOp = GgttWriteOp | GgttDmaOp | GrantUnmapOp | BalloonOp | GrantMapOp;
+/** A domain teardown between `domain_kill`'s first call and its continuation (`models/xen/destroy.ts`). */
+export interface TeardownOp {
+  readonly kind: 'destroyDomain';
+  readonly pending: DomainTeardownInFlight;
+}
+
+export type XenGtOp = GgttWriteOp | GgttDmaOp | GrantUnmapOp | BalloonOp | GrantMapOp | TeardownOp;
 
 /** The most operations in flight at once: an `advance`'s index is below it (its schema's bound). */
 export const MAX_IN_FLIGHT = 64;
@@ -96,6 +110,7 @@ export const xenGtPhases: Readonly<Record<string, number>> = {
   unmapGrantRef: 2,
   decreaseReservation: 2,
   mapGrantRef: 2,
+  destroyDomain: 2,
 };
 
 /** The next phase of an operation in flight, in the real code's words. */
@@ -111,10 +126,16 @@ export function nextPhase(op: XenGtOp): string {
       return op.pending.putFirst === true ? 'remove p2m entry' : 'put';
     case 'mapGrantRef':
       return 'map';
+    case 'destroyDomain':
+      return 'relinquish';
   }
 }
 
-/** The domain whose hypercall an operation in flight is (its vCPU is in it), or null (the mediator's, the GPU's). */
+/**
+ * The domain whose hypercall an operation in flight is (its vCPU is in it), or null (the
+ * mediator's, the GPU's, the toolstack's teardown: its domctl is dom0's, whose vCPU the model
+ * does not pause).
+ */
 export function hypercallDomain(op: XenGtOp): number | null {
   if (op.kind === 'unmapGrantRef' || op.kind === 'mapGrantRef') return op.pending.mapperDomid;
   if (op.kind === 'decreaseReservation') return op.pending.domid;

@@ -32,6 +32,8 @@
  *   phase makes the host mapping in the mapper's p2m, so it waits for a balloon in flight there;
  * - a domain is destroyed only once none of its hypercalls is in flight (`domain_kill` pauses its
  *   vCPUs, which leave their hypercalls first): EBUSY until then;
+ * - a teardown between `domain_kill`'s call and its continuation holds no lock: everything runs,
+ *   the dying domain's own vCPUs excepted (paused; the model refuses a dying domain's requests);
  * - the backend's own balloon-out of a gfn the GPU's accesses in flight were translated through
  *   drains them first (the p2m removal's IOMMU flush), as the removal of its foreign mapping does.
  *
@@ -49,7 +51,8 @@ import { releaseLeaf } from '../gvt/dma-cache.js';
 import { cloneVgpu, newVgpu, reshareVgpu, teardownVgpu } from '../gvt/vgpu.js';
 import { fail, succeed } from '../result.js';
 import type { OpResult } from '../result.js';
-import { destroyDomain } from '../xen/destroy.js';
+import { destroyDomain, finishDestroyDomain, startDestroyDomain } from '../xen/destroy.js';
+import type { DomainTeardownInFlight } from '../xen/destroy.js';
 import {
   completeUnmapGrantRef,
   endAccess,
@@ -212,7 +215,10 @@ function waitsFor(state: XenGtState, config: XenGtConfig, command: XenGtCommand)
   const p2mLock = p2msOf(config, command).find((domid) => locked.includes(domid));
   if (p2mLock !== undefined) return `dom${p2mLock}'s p2m lock`;
   if (
-    (command.kind === 'unmapGrantRef' || command.kind === 'decreaseReservation' || command.kind === 'mapGrantRef') &&
+    (command.kind === 'unmapGrantRef' ||
+      command.kind === 'decreaseReservation' ||
+      command.kind === 'mapGrantRef' ||
+      command.kind === 'destroyDomain') &&
     command.phased === true
   ) {
     if (state.inflight.length >= MAX_IN_FLIGHT) return 'the operations in flight';
@@ -377,6 +383,11 @@ function advance(state: XenGtState, config: XenGtConfig, command: XenGtAdvance):
     const result = mapped.ok ? mapped : succeed({ ...mapped.detail, unwound: String(mapped.error) });
     return finished(state, next, { result });
   }
+  if (op.kind === 'destroyDomain') {
+    // The toolstack's continuation of domain_kill: domain_relinquish_resources.
+    const next: XenGtState = { ...state, xen: shareXenState(state.xen), inflight: rest };
+    return finished(state, next, { result: finishDestroyDomain(next.xen, config.xen, op.pending) });
+  }
   if (op.kind === 'unmapGrantRef' || op.kind === 'decreaseReservation') {
     const next: XenGtState = { ...state, xen: shareXenState(state.xen), inflight: rest };
     if (op.kind === 'unmapGrantRef') completeUnmapGrantRef(next.xen, config.xen, op.pending);
@@ -450,8 +461,12 @@ function apply(state: XenGtState, config: XenGtConfig, hostFor: HostFor, command
     case 'unmapForeign':
       if (command.domid === config.backendDomid && isPoolGfn(config, command.gfn)) return { result: fail('EBUSY') };
       return { result: removeForeignMapping(xen, config.xen, command) };
-    case 'destroyDomain':
-      return { result: destroyGuestOrDomain(state, config, hostFor('vgpu-destroy'), command.domid) };
+    case 'destroyDomain': {
+      const teardown = destroyGuestOrDomain(state, config, hostFor('vgpu-destroy'), command.domid, command.phased);
+      if (teardown.pending !== undefined)
+        state.inflight = [...state.inflight, { kind: 'destroyDomain', pending: teardown.pending }];
+      return { result: teardown.result };
+    }
     case 'vgpuDestroy':
       return { result: destroyVgpu(state, config, hostFor('vgpu-destroy')) };
     case 'vgpuCreate':
@@ -494,11 +509,21 @@ function destroyVgpu(state: XenGtState, config: XenGtConfig, teardown: XenGtHost
   return succeed();
 }
 
-/** Destroying the vGPU's guest takes the vGPU with it first (its device model goes away). */
-function destroyGuestOrDomain(state: XenGtState, config: XenGtConfig, teardown: XenGtHost, domid: number): OpResult {
+/**
+ * Destroying the vGPU's guest takes the vGPU with it first (its device model goes away).
+ * `phased`: `domain_kill`'s first call only, its continuation left pending.
+ */
+function destroyGuestOrDomain(
+  state: XenGtState,
+  config: XenGtConfig,
+  teardown: XenGtHost,
+  domid: number,
+  phased: boolean | undefined,
+): { readonly result: OpResult; readonly pending?: DomainTeardownInFlight } {
   const domain = runningDomain(state.xen, domid);
   if (domain !== undefined && !domain.privileged && domid === config.guestDomid && state.vgpu !== null) {
     destroyVgpu(state, config, teardown);
   }
-  return destroyDomain(state.xen, config.xen, domid);
+  if (phased === true) return startDestroyDomain(state.xen, config.xen, domid);
+  return { result: destroyDomain(state.xen, config.xen, domid) };
 }

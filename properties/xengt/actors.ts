@@ -33,6 +33,9 @@ function opActor(config: XenGtConfig, op: XenGtOp): string {
       return domainActor(config, op.pending.mapperDomid);
     case 'decreaseReservation':
       return domainActor(config, op.pending.domid);
+    case 'destroyDomain':
+      // domain_kill's continuation: the toolstack's domctl.
+      return 'toolstack';
   }
 }
 

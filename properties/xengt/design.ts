@@ -8,6 +8,7 @@ import type { GvtBug, GvtConfig } from '../../models/gvt/config.js';
 import type { AllocPolicy } from '../../models/memory/frames.js';
 import { xenBugs } from '../../models/xen/config.js';
 import type { XenBug } from '../../models/xen/config.js';
+import type { DomainTeardownOrdering } from '../../models/xen/destroy.js';
 import type { GrantMapOrdering } from '../../models/xen/grant-table.js';
 import type { XenGtBackend, XenGtBackendName } from '../../models/xengt/backend.js';
 import type { XenGtCommand } from '../../models/xengt/commands.js';
@@ -119,6 +120,11 @@ export interface XenGtDesignOptions {
    * the granter's, what the unwind leaves in the pin counters. Xen's (`soundGrantMap`) by default.
    */
   readonly grantMap?: GrantMapOrdering;
+  /**
+   * The order of domain teardown's stages around `domain_kill`'s continuation (a phased destroy):
+   * Xen's (`soundTeardown`: the grant mappings released, then the p2m and memory) by default.
+   */
+  readonly teardown?: DomainTeardownOrdering;
   /**
    * Deliberate bugs of the GVT-g mediator (`gvtBugs`); one the design never reaches (a page-table
    * bug without write protection or on the Xen side's commands, a scanner bug without batch

@@ -38,7 +38,7 @@ export function formatXenGtCommand(command: XenGtCommand): string {
     case 'unmapForeign':
       return `dom${command.domid} removes foreign mapping at gfn ${command.gfn}`;
     case 'destroyDomain':
-      return `toolstack destroys dom${command.domid}`;
+      return `toolstack destroys dom${command.domid}${command.phased === true ? ' (dying, mappings released; memory relinquished in the continuation)' : ''}`;
     case 'vgpuDestroy':
       return 'toolstack destroys the vGPU';
     case 'vgpuCreate':

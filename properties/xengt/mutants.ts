@@ -11,6 +11,7 @@
  */
 import type { GvtBug } from '../../models/gvt/config.js';
 import type { XenBug } from '../../models/xen/config.js';
+import type { DomainTeardownOrdering } from '../../models/xen/destroy.js';
 import type { GrantMapOrdering } from '../../models/xen/grant-table.js';
 import type { XenGtBackendName } from '../../models/xengt/backend.js';
 import type { XenGtBug } from '../../models/xengt/config.js';
@@ -21,6 +22,7 @@ import {
   grantMapUnreferencedPin,
   grantMapUnwindRestoresSnapshot,
 } from './grant-map-orderings.js';
+import { teardownRelinquishesBeforeRelease } from './teardown-orderings.js';
 import type { XenGtDesign } from './design.js';
 
 interface MutantSpec {
@@ -28,6 +30,8 @@ interface MutantSpec {
   readonly xenBug?: XenBug;
   /** A flawed `map_grant_ref` ordering (its name is the mutant's). */
   readonly grantMap?: GrantMapOrdering;
+  /** A flawed order of domain teardown's stages (its name is the mutant's). */
+  readonly teardown?: DomainTeardownOrdering;
   readonly xenGtBug?: XenGtBug;
   readonly gvtBug?: GvtBug;
   /** The mediator without write protection (the flawed choice of `gvt/no-write-protect`). */
@@ -45,6 +49,7 @@ function mutant(spec: MutantSpec): XenGtDesign {
   const bug =
     spec.xenBug ??
     spec.grantMap?.name ??
+    spec.teardown?.name ??
     spec.xenGtBug ??
     spec.gvtBug ??
     (spec.writeProtect === false ? 'no-write-protect' : 'none');
@@ -56,6 +61,7 @@ function mutant(spec: MutantSpec): XenGtDesign {
     breaks: spec.catches,
     xenBugs: spec.xenBug === undefined ? [] : [spec.xenBug],
     ...(spec.grantMap === undefined ? {} : { grantMap: spec.grantMap }),
+    ...(spec.teardown === undefined ? {} : { teardown: spec.teardown }),
     bugs: spec.xenGtBug === undefined ? [] : [spec.xenGtBug],
     gvtBugs: spec.gvtBug === undefined ? [] : [spec.gvtBug],
     ...(spec.writeProtect === undefined ? {} : { writeProtect: spec.writeProtect }),
@@ -190,21 +196,37 @@ export const xenGtMutants: readonly XenGtDesign[] = [
 export const xenGrantMapMutants: readonly XenGtDesign[] = [
   mutant({
     grantMap: grantMapUnreferencedPin,
+    generation: { preemptions: 12, maxCommands: 200 },
     catches: ['free-iff-unreferenced'],
     description:
       "grant map pins the granted gfn's frame with no page reference and, after the locks are dropped, takes its references whoever owns the frame now: the granter balloons the gfn out in between and the map references a free frame",
   }),
   mutant({
     grantMap: grantMapSkipsOwnerCheck,
+    generation: { preemptions: 12, maxCommands: 200 },
     catches: ['free-iff-unreferenced'],
     description:
       "grant map of an entry already pinned takes its page reference after the locks are dropped without checking the page is still the granter's (XSA-236: a pin count taken to imply a valid page): the earlier mapping unmapped, the gfn ballooned out, the map references a free frame",
   }),
   mutant({
     grantMap: grantMapUnwindRestoresSnapshot,
+    generation: { preemptions: 12, maxCommands: 200 },
     catches: ['grant-pins-match-handles'],
     description:
       'a grant map that fails after the locks are dropped unwinds by writing back the pin counters it found, not by taking off its own: a map or unmap of the same ref in between is lost from the counters',
+  }),
+];
+
+/**
+ * The flawed order of domain teardown around `domain_kill`'s continuation
+ * (`teardown-orderings.ts`): harmless when the continuation follows at once.
+ */
+export const xenTeardownMutants: readonly XenGtDesign[] = [
+  mutant({
+    teardown: teardownRelinquishesBeforeRelease,
+    catches: ['dying-domain-holds-no-handles'],
+    description:
+      "domain teardown relinquishes the dying domain's p2m and memory before releasing its grant mappings: until the continuation it holds its handles, pins and references",
   }),
 ];
 
