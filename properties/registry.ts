@@ -36,7 +36,7 @@ import { kvmgtInterleavingMutants, kvmgtMutants } from './kvmgt/mutants.js';
 import { passthroughInterleavingMutants, passthroughMutants } from './passthrough/mutants.js';
 import { vfioInterleavingMutants, vfioMutants } from './vfio/mutants.js';
 import { differentialMutants, viommuMutants } from './viommu/mutants.js';
-import { xenGrantMapMutants, xenGtMediatorMutants, xenGtMutants, xenTeardownMutants } from './xengt/mutants.js';
+import { xenGtMediatorMutants, xenGtMutants } from './xengt/mutants.js';
 
 export const designs: readonly AnyDesign[] = [
   xenMap,
@@ -74,8 +74,6 @@ export const designs: readonly AnyDesign[] = [
  */
 export const mutants: readonly AnyDesign[] = [
   ...xenGtMutants,
-  ...xenGrantMapMutants,
-  ...xenTeardownMutants,
   ...xenGtMediatorMutants,
   ...vfioMutants,
   ...vfioInterleavingMutants,
