@@ -25,7 +25,7 @@
  * - operations that take time (`models/xengt/inflight.ts`): the `gttWrite`s of gfn 0 and each
  *   `gpuDma` started (`phased`), the guest's balloon of its first gfn and unmap of its first
  *   handle (both parts) started, the map of the first granted ref (both parts, and host with no
- *   address) started, each domain's `destroyDomain` started, and an `advance` of each operation
+ *   address) started, each unprivileged domain's `destroyDomain` started, and an `advance` of each operation
  *   in flight. While the guest's
  *   vCPU0 waits on a trapped write, a write resolves to its vCPU1's (`resolve.ts`).
  * Every command that the model accepts is one `check`'s generators can produce too (picks resolve
@@ -166,8 +166,12 @@ export function xenGtExploreTemplates(config: XenGtConfig, universe: XenGtUniver
   // entry already pinned), and the host map with no address, whose second phase unwinds.
   templates.push({ kind: 'mapGrantRef', ...map, host: true, device: true, hostAddr: pick(0), phased: true });
   templates.push({ kind: 'mapGrantRef', ...map, host: true, device: false, hostAddr: null, phased: true });
-  // Each domain's teardown started: dying, its mappings released, its memory relinquished later.
-  for (const domid of domids) templates.push({ kind: 'destroyDomain', domid, phased: true });
+  // Each domain's teardown started: dying, its mappings released, its memory relinquished later
+  // (the hardware domain's is refused at once, EPERM: nothing to start).
+  for (const domid of domids) {
+    if (config.world.domains[domid]?.privileged !== true)
+      templates.push({ kind: 'destroyDomain', domid, phased: true });
+  }
   return templates;
 }
 
