@@ -16,8 +16,18 @@
  * what `gnttab_unmap_grant_ref` runs after the batch's `gnttab_flush_tlb`: `unmap_common_complete`,
  * which takes the locks again and drops the page references and pins recorded in the op (never
  * re-read from the handle, which another map may have taken meanwhile). `unmapGrantRef` runs both.
- * The map path (`map_grant_ref`) also drops its locks between pinning and taking references, but
- * a failure there unwinds under the same call: it stays one step.
+ * `startMapGrantRef` is `map_grant_ref` up to `active_entry_release(act); grant_read_unlock(rgt)`:
+ * the maptrack handle taken (`get_maptrack_handle`), checks 1–9 under the granter's grant-table
+ * read lock and the active entry's lock, the status bits set (`_set_status`), a first pin's frame
+ * translated with a page reference (`get_paged_frame`), the pin raised. `finishMapGrantRef` is the
+ * rest, with no lock held: the page's owner read with its reference (`page_get_owner_and_reference`
+ * or `page_get_owner`), `could_not_pin` unless it is the granter's, `get_page(pg, rd)` for a
+ * host+device map, `create_grant_host_mapping`, the maptrack entry (flags last); or `undo_out`,
+ * step by step: the references put, the locks taken again, `act->pin -= pin_incr`,
+ * `reduce_status_for_pin`, `put_maptrack_handle`. Its decisions around the window are a hook
+ * (`GrantMapOrdering`; Xen's is `soundGrantMap`). `mapGrantRef`, the map run whole, checks step 11
+ * before changing anything: with nothing in between, the same outcome as the two phases (a
+ * failure leaves what `undo_out` restores).
  *
  * Simplified: an HVM host map onto an occupied gfn is refused (GNTST_general_error; real Xen
  * overwrites a RAM entry); unmap's host_addr must be the address that handle was mapped at
