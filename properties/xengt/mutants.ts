@@ -177,6 +177,7 @@ export const xenGtMutants: readonly XenGtDesign[] = [
     // The window needs a grant map that succeeds and its unmap preempted: a grant map succeeds in
     // about one attempt in twenty under these generators (most are the refusals they aim at), so
     // longer sequences with more preemptions (found about twice as soon, measured over 20 seeds).
+    generation: { preemptions: 12, maxCommands: 200 },
     description:
       'grant unmap drops its pins and page references (unmap_common_complete) before the mapping is removed and its TLB flushed',
   }),
@@ -196,7 +197,9 @@ export const xenGtMutants: readonly XenGtDesign[] = [
  * Not registered: random generation at the default budget (1000 runs) finds them on too few fresh
  * seeds (`node dist/bench/declared-breaks.js --design <id> --seeds 20`, with the registry entry
  * added for the measurement): grant-map-unreferenced-pin 5/20, grant-map-unwind-restores-snapshot
- * 3/20, grant-map-skips-owner-check 2/20 (with 12 preemptions and 200 commands: 1/20, 4/20, 0/20).
+ * 3/20, grant-map-skips-owner-check 0/20 (its shortest counterexample is 6 steps: map, map
+ * started, unmap, balloon, advance after the grant). With 12 preemptions and 200 commands: 1/20,
+ * 4/20, 0/20.
  * The window needs a grant map that passes its checks (one attempt in several), that map chosen
  * for preemption among every phased command of the sequence, and the granter's balloon of that
  * gfn (or a map or unmap of the same ref) inside it.
@@ -227,9 +230,10 @@ export const xenGrantMapMutants: readonly XenGtDesign[] = [
  * (`teardown-orderings.ts`): harmless when the continuation follows at once
  * (test/xengt/xen-teardown-phases.test.ts replays it).
  *
- * Not registered: the default budget finds it on 6 of 20 fresh seeds (the window needs a domain
- * that maps a grant, then its destruction chosen for preemption; destruction is rare in the
- * generated sequences, since it ends a run's use of the domain).
+ * Not registered: the default budget finds it on 9 of 20 fresh seeds (declared-breaks, the
+ * registry entry added for the measurement; the window needs a domain that maps a grant, then its
+ * destruction chosen for preemption; destruction is rare in the generated sequences, since it ends
+ * a run's use of the domain).
  */
 export const xenTeardownMutants: readonly XenGtDesign[] = [
   mutant({

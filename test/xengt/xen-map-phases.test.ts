@@ -11,7 +11,7 @@ import { runTrace } from '../../src/execute.js';
 import type { XenGtCommand } from '../../models/xengt/commands.js';
 import type { XenGtState } from '../../models/xengt/types.js';
 import type { XenGtDesign } from '../../properties/xengt/design.js';
-import { xenMap } from '../../properties/xengt/designs.js';
+import { xenLookup, xenMap } from '../../properties/xengt/designs.js';
 import { xenGrantMapMutants } from '../../properties/xengt/mutants.js';
 
 /** dom1 (HVM guest) grants its gfn 0 to dom2 (PV). */
@@ -60,6 +60,16 @@ const violations = (design: XenGtDesign, commands: readonly XenGtCommand[]): [st
   runTrace(design, commands, { stopAtFirst: false }).violations.map((found) => [found.invariant, found.afterStep]);
 
 const mfn0 = xenMap.init().xen.domains[1]!.p2m[0]!.mfn;
+
+describe('generation', () => {
+  test('xen/map and the designs with their own ordering preempt the grant map; the others draw what they were measured with', () => {
+    expect(xenMap.commands.interleaving?.phases('mapGrantRef')).toBe(2);
+    expect(xenMap.commands.interleaving?.phases('destroyDomain')).toBe(2);
+    expect(mutant('grant-map-unreferenced-pin').commands.interleaving?.phases('mapGrantRef')).toBe(2);
+    expect(xenLookup.commands.interleaving?.phases('mapGrantRef')).toBe(1);
+    expect(xenLookup.commands.interleaving?.phases('unmapGrantRef')).toBe(2);
+  });
+});
 
 describe('map_grant_ref phase 1: checks and pin under the locks', () => {
   test('a first pin: status bits set, pins raised, the frame referenced by get_paged_frame, no handle written', () => {
