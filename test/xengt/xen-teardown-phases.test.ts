@@ -11,7 +11,7 @@ import type { XenGtCommand } from '../../models/xengt/commands.js';
 import type { XenGtState } from '../../models/xengt/types.js';
 import type { XenGtDesign } from '../../properties/xengt/design.js';
 import { xenMap } from '../../properties/xengt/designs.js';
-import { xenTeardownMutants } from '../../properties/xengt/mutants.js';
+import { xenGtMutants } from '../../properties/xengt/mutants.js';
 
 /** dom1 (HVM guest) grants its gfn 0 to dom2 (PV), which maps it host and device. */
 const granted: XenGtCommand[] = [
@@ -108,7 +108,7 @@ describe('a granter torn down in two calls', () => {
 });
 
 describe('teardown-relinquishes-before-release: harmless whole, caught in between', () => {
-  const design = xenTeardownMutants[0]!;
+  const design = xenGtMutants.find((mutant) => mutant.id === 'mutant/xen-map/teardown-relinquishes-before-release')!;
   const destroy: XenGtCommand = { kind: 'destroyDomain', domid: 2 };
 
   test('whole: the same end state as Xen’s order, nothing broken', () => {
