@@ -210,31 +210,38 @@ export const xenGtMutants: readonly XenGtDesign[] = [
  * each harmless when the map runs whole, each caught only with a step between its phases
  * (test/xengt/xen-map-phases.test.ts replays each).
  *
+ * Each one's generation preempts the grant map alone (the window its ordering changes) and keeps
+ * every command kind in every run (no swarm: the window needs a grant, a map and the granter's
+ * balloon, or a second map, in one sequence).
+ *
  * Not registered: random generation at the default budget (1000 runs) finds them on too few fresh
  * seeds (`node dist/bench/declared-breaks.js --design <id> --seeds 20`, with the registry entry
- * added for the measurement): grant-map-unreferenced-pin 5/20, grant-map-unwind-restores-snapshot
- * 3/20, grant-map-skips-owner-check 0/20 (its shortest counterexample is 6 steps: map, map
- * started, unmap, balloon, advance after the grant). With 12 preemptions and 200 commands: 1/20,
- * 4/20, 0/20.
- * The window needs a grant map that passes its checks (one attempt in several), that map chosen
- * for preemption among every phased command of the sequence, and the granter's balloon of that
- * gfn (or a map or unmap of the same ref) inside it.
+ * added for the measurement): grant-map-unreferenced-pin 19/20 and 18/20 (two runs),
+ * grant-map-unwind-restores-snapshot 14/20, grant-map-skips-owner-check 2/20 (its shortest
+ * counterexample is 6 steps: grant, map, map started, unmap, balloon, advance). With the default
+ * generation (every window preempted, swarm on): 5/20, 3/20, 0/20.
  */
 export const xenGrantMapMutants: readonly XenGtDesign[] = [
   mutant({
     grantMap: grantMapUnreferencedPin,
+    preempt: ['mapGrantRef'],
+    generation: { swarm: false },
     catches: ['free-iff-unreferenced'],
     description:
       "grant map pins the granted gfn's frame with no page reference and, after the locks are dropped, takes its references whoever owns the frame now: the granter balloons the gfn out in between and the map references a free frame",
   }),
   mutant({
     grantMap: grantMapSkipsOwnerCheck,
+    preempt: ['mapGrantRef'],
+    generation: { swarm: false },
     catches: ['free-iff-unreferenced'],
     description:
       "grant map of an entry already pinned takes its page reference after the locks are dropped without checking the page is still the granter's (XSA-236: a pin count taken to imply a valid page): the earlier mapping unmapped, the gfn ballooned out, the map references a free frame",
   }),
   mutant({
     grantMap: grantMapUnwindRestoresSnapshot,
+    preempt: ['mapGrantRef'],
+    generation: { swarm: false },
     catches: ['grant-pins-match-handles'],
     description:
       'a grant map that fails after the locks are dropped unwinds by writing back the pin counters it found, not by taking off its own: a map or unmap of the same ref in between is lost from the counters',
