@@ -93,7 +93,17 @@ export { gvtBugCatalogue } from '../properties/gvt/bug-catalogue.js';
 export { xenBugCatalogue, xenGtBugCatalogue, xenGtDesign, XENGT_STACK } from '../properties/xengt/design.js';
 export type { XenGtDesign, XenGtDesignOptions } from '../properties/xengt/design.js';
 export { xenGtInvariants } from '../properties/xengt/invariants/index.js';
-export { xenGtMediatorMutants, xenGtMutants, xenLookupThenMap } from '../properties/xengt/mutants.js';
+export {
+  xenGrantMapMutants,
+  xenGtMediatorMutants,
+  xenGtMutants,
+  xenLookupThenMap,
+} from '../properties/xengt/mutants.js';
+export { soundGrantMap } from '../models/xen/grant-table.js';
+export type { GrantMapOrdering, GrantPins } from '../models/xen/grant-table.js';
+export { soundTeardown } from '../models/xen/destroy.js';
+export type { DomainTeardownOrdering } from '../models/xen/destroy.js';
+export type { TeardownStage } from '../models/xen/types.js';
 export { xenLookup, xenMap } from '../properties/xengt/designs.js';
 export type { XenGtCommandSet } from '../properties/xengt/generators.js';
 export type { XenGtTemplate } from '../properties/xengt/resolve.js';

@@ -1,3 +1,7 @@
+/** Configuration of the Xen model (`XenConfig`), and the deliberate bugs it can carry (`xenBugs`). */
+import type { DomainTeardownOrdering } from './destroy.js';
+import type { GrantMapOrdering } from './grant-table.js';
+
 /**
  * Configuration of the Xen model, and the deliberate bugs it can carry.
  *
@@ -5,9 +9,6 @@
  * variants of a mechanism are built from them, and the meta-tests show that the generic
  * invariants catch each one. A correct model runs with no bugs.
  */
-import type { DomainTeardownOrdering } from './destroy.js';
-import type { GrantMapOrdering } from './grant-table.js';
-
 export const xenBugs = [
   /** GNTTABOP_unmap_grant_ref releases the handle but never drops its page references. */
   'unmap-skips-page-put',
