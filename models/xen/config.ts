@@ -1,3 +1,7 @@
+/** Configuration of the Xen model (`XenConfig`), and the deliberate bugs it can carry (`xenBugs`). */
+import type { DomainTeardownOrdering } from './destroy.js';
+import type { GrantMapOrdering } from './grant-table.js';
+
 /**
  * Configuration of the Xen model, and the deliberate bugs it can carry.
  *
@@ -47,6 +51,13 @@ export type XenBug = (typeof xenBugs)[number];
 
 export interface XenConfig {
   readonly bugs: readonly XenBug[];
+  /**
+   * The decisions `map_grant_ref` makes around the window where it holds no lock (phased maps,
+   * `startMapGrantRef` / `finishMapGrantRef`): Xen's (`soundGrantMap`) unless a design gives its own.
+   */
+  readonly grantMap?: GrantMapOrdering;
+  /** The order of domain teardown's stages around its continuation: Xen's (`soundTeardown`) unless a design gives its own. */
+  readonly teardown?: DomainTeardownOrdering;
 }
 
 export function hasBug(config: XenConfig, bug: XenBug): boolean {

@@ -1,6 +1,6 @@
 /**
- * Domain destruction (domain_kill → domain_teardown → domain_relinquish_resources), run to
- * completion in one step. Reference: docs/reference/xen.md §2.8.
+ * Domain destruction (domain_kill → domain_teardown → domain_relinquish_resources). Reference:
+ * docs/reference/xen.md §2.8, §2.12.
  *
  * Order: mark dying; gnttab_release_mappings (the domain as a mapper gives back every pin and
  * reference); relinquish the p2m (foreign entries drop their references, RAM entries their
@@ -8,8 +8,25 @@
  * (a zombie) until the last reference goes; the domain is dead when it owns no frame.
  * Grants *of* this domain that others mapped stay mapped.
  *
- * Left out: preemption/continuations, event channels, the final grant_table_destroy. The
- * hardware domain (privileged) cannot be destroyed: EPERM.
+ * Phases (xen/common/domain.c `domain_kill` at the pinned commit): the toolstack's
+ * XEN_DOMCTL_destroydomain runs `domain_kill`, which pauses the domain, sets DOMDYING_dying and
+ * runs `domain_teardown` (`gnttab_release_mappings`, xen/common/grant_table.c), `evtchn_destroy`
+ * and `domain_relinquish_resources` (xen/arch/x86/domain.c: `relinquish_p2m_mapping`, then
+ * `relinquish_memory` over the page lists); each may return -ERESTART, and the domctl is continued
+ * (a hypercall continuation) from the stage recorded in the domain (`d->teardown.val`,
+ * `d->arch.rel_priv`). `startDestroyDomain` is the first call: dying, the mappings released — with
+ * the model's few maptrack handles `gnttab_release_mappings` finishes before its first preemption
+ * check (one per MAPTRACK_PER_PAGE handles) — and a continuation left pending; other domains run
+ * in between (new maps of its grants are refused, its pages may be unmapped and ballooned by
+ * others). `finishDestroyDomain` is the continuation: the p2m and memory relinquished, then dead
+ * if nothing else holds its frames. `destroyDomain` runs both.
+ *
+ * The order of the two stages is a hook (`DomainTeardownOrdering`): Xen's (`soundTeardown`)
+ * releases the mappings first; a design may give its own.
+ *
+ * Left out: event channels, vCPU and arch teardown, the IOMMU page tables, the final
+ * grant_table_destroy; preemption inside a stage. The hardware domain (privileged) cannot be
+ * destroyed: EPERM.
  */
 import { fail, succeed } from '../result.js';
 import type { OpResult } from '../result.js';
@@ -18,25 +35,90 @@ import type { XenConfig } from './config.js';
 import { writableDomain } from './copy-on-write.js';
 import { releaseMappings } from './grant-table.js';
 import { dropFrameRef, runningDomain } from './state.js';
-import type { XenDomain, XenState } from './types.js';
+import type { TeardownStage, XenDomain, XenState } from './types.js';
 
-export function destroyDomain(state: XenState, config: XenConfig, domid: number): OpResult {
-  const running = runningDomain(state, domid);
-  if (running === undefined) return fail('ESRCH');
-  if (running.privileged) return fail('EPERM');
-  // Each change goes through writableDomain afresh: releasing references may change this
-  // domain's tot_pages and life on the way (copy-on-write.ts).
-  const dying = (): XenDomain => writableDomain(state, domid) ?? running;
-  dying().life = 'dying';
-  if (!hasBug(config, 'destroy-skips-release-mappings')) releaseMappings(state, config, domid);
-  if (!hasBug(config, 'destroy-skips-p2m-teardown')) {
-    const entries = Object.entries(dying().p2m);
-    dying().p2m = {};
-    for (const [, entry] of entries) {
-      // Grant entries left here belong to handles released above; they hold no reference of their own.
-      if (entry.type === 'ram_rw' || entry.type === 'map_foreign') dropFrameRef(state, config, entry.mfn);
-    }
+/** The order `domain_kill` runs its stages in: the first before the continuation, the second after. */
+export interface DomainTeardownOrdering {
+  readonly name: string;
+  readonly stages: readonly [TeardownStage, TeardownStage];
+}
+
+/** Xen's: `domain_teardown` (gnttab_release_mappings) before `domain_relinquish_resources`. */
+export const soundTeardown: DomainTeardownOrdering = {
+  name: 'xen',
+  stages: ['release-mappings', 'relinquish-memory'],
+};
+
+/** A teardown between its two calls: the domain, dying, with its continuation pending. */
+export interface DomainTeardownInFlight {
+  readonly domid: number;
+}
+
+function teardownOrdering(config: XenConfig): DomainTeardownOrdering {
+  return config.teardown ?? soundTeardown;
+}
+
+/** The domain, writable afresh: releasing references may change its tot_pages and life on the way (copy-on-write.ts). */
+function dying(state: XenState, domid: number): XenDomain | undefined {
+  return writableDomain(state, domid);
+}
+
+function runStage(state: XenState, config: XenConfig, domid: number, stage: TeardownStage): void {
+  if (stage === 'release-mappings') {
+    if (!hasBug(config, 'destroy-skips-release-mappings')) releaseMappings(state, config, domid);
+    return;
   }
-  if (dying().totPages === 0 || hasBug(config, 'destroy-ignores-zombie-frames')) dying().life = 'dead';
-  return succeed({ zombie: dying().life === 'dying' });
+  if (hasBug(config, 'destroy-skips-p2m-teardown')) return;
+  const domain = dying(state, domid);
+  if (domain === undefined) return;
+  const entries = Object.entries(domain.p2m);
+  domain.p2m = {};
+  for (const [, entry] of entries) {
+    // Grant entries left here belong to handles released with the mappings; they hold no reference of their own.
+    if (entry.type === 'ram_rw' || entry.type === 'map_foreign') dropFrameRef(state, config, entry.mfn);
+  }
+}
+
+/**
+ * The first call of XEN_DOMCTL_destroydomain: checks, the domain paused and marked dying, the
+ * first stage run, the continuation left pending (`teardownNext`).
+ */
+export function startDestroyDomain(
+  state: XenState,
+  config: XenConfig,
+  domid: number,
+): { readonly result: OpResult; readonly pending?: DomainTeardownInFlight } {
+  const running = runningDomain(state, domid);
+  if (running === undefined) return { result: fail('ESRCH') };
+  if (running.privileged) return { result: fail('EPERM') };
+  const [first, next] = teardownOrdering(config).stages;
+  const marked = dying(state, domid);
+  if (marked !== undefined) marked.life = 'dying';
+  runStage(state, config, domid, first);
+  const resumed = dying(state, domid);
+  if (resumed !== undefined) resumed.teardownNext = next;
+  return { result: succeed({ continuation: next }), pending: { domid } };
+}
+
+/**
+ * The continuation: the pending stage run, then DOMDYING_dead — in the model, dead once it owns no
+ * frame (a zombie until the last reference others hold goes).
+ */
+export function finishDestroyDomain(state: XenState, config: XenConfig, pending: DomainTeardownInFlight): OpResult {
+  const domain = dying(state, pending.domid);
+  const stage = domain?.teardownNext;
+  if (domain === undefined || stage === undefined) return fail('ESRCH');
+  delete domain.teardownNext;
+  runStage(state, config, pending.domid, stage);
+  const after = dying(state, pending.domid);
+  if (after === undefined) return fail('ESRCH');
+  if (after.totPages === 0 || hasBug(config, 'destroy-ignores-zombie-frames')) after.life = 'dead';
+  return succeed({ zombie: after.life === 'dying' });
+}
+
+/** The whole teardown, its continuation run at once. */
+export function destroyDomain(state: XenState, config: XenConfig, domid: number): OpResult {
+  const started = startDestroyDomain(state, config, domid);
+  if (started.pending === undefined) return started.result;
+  return finishDestroyDomain(state, config, started.pending);
 }

@@ -16,8 +16,18 @@
  * what `gnttab_unmap_grant_ref` runs after the batch's `gnttab_flush_tlb`: `unmap_common_complete`,
  * which takes the locks again and drops the page references and pins recorded in the op (never
  * re-read from the handle, which another map may have taken meanwhile). `unmapGrantRef` runs both.
- * The map path (`map_grant_ref`) also drops its locks between pinning and taking references, but
- * a failure there unwinds under the same call: it stays one step.
+ * `startMapGrantRef` is `map_grant_ref` up to `active_entry_release(act); grant_read_unlock(rgt)`:
+ * the maptrack handle taken (`get_maptrack_handle`), checks 1–9 under the granter's grant-table
+ * read lock and the active entry's lock, the status bits set (`_set_status`), a first pin's frame
+ * translated with a page reference (`get_paged_frame`), the pin raised. `finishMapGrantRef` is the
+ * rest, with no lock held: the page's owner read with its reference (`page_get_owner_and_reference`
+ * or `page_get_owner`), `could_not_pin` unless it is the granter's, `get_page(pg, rd)` for a
+ * host+device map, `create_grant_host_mapping`, the maptrack entry (flags last); or `undo_out`,
+ * step by step: the references put, the locks taken again, `act->pin -= pin_incr`,
+ * `reduce_status_for_pin`, `put_maptrack_handle`. Its decisions around the window are a hook
+ * (`GrantMapOrdering`; Xen's is `soundGrantMap`). `mapGrantRef`, the map run whole, checks step 11
+ * before changing anything: with nothing in between, the same outcome as the two phases (a
+ * failure leaves what `undo_out` restores).
  *
  * Simplified: an HVM host map onto an occupied gfn is refused (GNTST_general_error; real Xen
  * overwrites a RAM entry); unmap's host_addr must be the address that handle was mapped at
@@ -151,69 +161,83 @@ function pin(
   reduceStatusForPin(entry, act);
 }
 
-export function mapGrantRef(state: XenState, config: XenConfig, args: MapGrantArgs): OpResult {
+/** What checks 1–9 found (`mapChecks`): the domains, the handle, the counters and the frame. */
+interface MapChecked {
+  readonly mapper: XenDomain;
+  readonly granter: XenDomain;
+  readonly handle: number;
+  readonly counters: PinCounter[];
+  /** The frame: `act->mfn` of a pinned entry, else the granted gfn's in the granter's p2m. */
+  readonly mfn: number;
+  /** The entry was not pinned: this map pins it first (and `get_paged_frame` takes a reference). */
+  readonly firstPin: boolean;
+}
+
+/**
+ * Checks 1–9 of `map_grant_ref`, in order, changing nothing: the first failing one's status, or
+ * what they found. `reservedHandles` are handles that maps in flight took (`get_maptrack_handle`)
+ * and have not written yet: not free.
+ */
+function mapChecks(
+  state: XenState,
+  args: MapGrantArgs,
+  reservedHandles: readonly number[],
+): { readonly refused: OpResult } | MapChecked {
   const mapper = runningDomain(state, args.mapperDomid);
-  if (mapper === undefined) return fail('ESRCH');
+  if (mapper === undefined) return { refused: fail('ESRCH') };
   // 1. Neither kind of mapping requested.
-  if (!args.host && !args.device) return status('bad_gntref');
+  if (!args.host && !args.device) return { refused: status('bad_gntref') };
   // 2. Translated callers may only ask for a host mapping.
-  if (mapper.translated && args.device) return status('general_error');
+  if (mapper.translated && args.device) return { refused: status('general_error') };
   // 3. Granter must exist.
   const granter = runningDomain(state, args.granterDomid);
-  if (granter === undefined) return status('bad_domain');
+  if (granter === undefined) return { refused: status('bad_domain') };
   // 5. A free maptrack handle.
-  const handle = mapper.maptrack.indexOf(null);
-  if (handle < 0) return status('no_space');
+  const handle = mapper.maptrack.findIndex((mapping, index) => mapping === null && !reservedHandles.includes(index));
+  if (handle < 0) return { refused: status('no_space') };
   // 6. Ref within the table.
   const entry = granter.grantTable[args.ref];
   const act = granter.active[args.ref];
-  if (entry === undefined || act === undefined) return status('bad_gntref');
+  if (entry === undefined || act === undefined) return { refused: status('bad_gntref') };
   const counters = countersFor(args);
   const pinned = pinTotal(act) > 0;
   // 7. Already pinned by another domain, or a counter would overflow.
   if (pinned && (act.domid !== mapper.domid || counters.some((counter) => act[counter] >= PIN_COUNTER_MAX))) {
-    return status('general_error');
+    return { refused: status('general_error') };
   }
   // 8. Validate the shared entry when pinning for the first time or first writably.
   const firstWritable = !args.readonly && act.hstw + act.devw === 0;
   if (!pinned || firstWritable) {
-    if (!entry.permitAccess) return status('general_error');
-    if (!pinned && entry.domid !== mapper.domid) return status('general_error');
-    if (!args.readonly && entry.readonly) return status('general_error');
+    if (!entry.permitAccess) return { refused: status('general_error') };
+    if (!pinned && entry.domid !== mapper.domid) return { refused: status('general_error') };
+    if (!args.readonly && entry.readonly) return { refused: status('general_error') };
   }
   // 9. First pin: translate the granted gfn in the granter's p2m.
   let mfn = act.mfn;
   if (!pinned || mfn === null) {
     const p2mEntry = granter.p2m[entry.frame];
-    if (p2mEntry === undefined || p2mEntry.type !== 'ram_rw') return status('bad_page');
+    if (p2mEntry === undefined || p2mEntry.type !== 'ram_rw') return { refused: status('bad_page') };
     mfn = p2mEntry.mfn;
   }
-  // 11 (checked before any change, as the undo path would restore it). Page owned by the granter,
-  // and the host mapping can be created.
-  const frameOwner = state.memory.frames[mfn]?.owner;
-  const hostMappingOk =
-    !args.host || (args.hostAddr !== null && (!mapper.translated || mapper.p2m[args.hostAddr] === undefined));
-  if (frameOwner !== granter.domid || !hostMappingOk) {
-    if (hasBug(config, 'failed-map-keeps-pin')) pin(state, granter.domid, args.ref, mapper.domid, mfn, counters);
-    return status('general_error');
+  return { mapper, granter, handle, counters, mfn, firstPin: !pinned };
+}
+
+/** Whether the host mapping can be made: an address, and for a translated mapper a free gfn there. */
+function hostMappingPossible(mapper: XenDomain, args: { host: boolean; hostAddr: number | null }): boolean {
+  return !args.host || (args.hostAddr !== null && (!mapper.translated || mapper.p2m[args.hostAddr] === undefined));
+}
+
+/** Step 11's host mapping (a translated mapper's grant p2m entry) and step 13's maptrack entry. */
+function writeMapping(state: XenState, args: MapGrantArgs, mapper: XenDomain, handle: number, mfn: number): void {
+  if (args.host && mapper.translated && args.hostAddr !== null) {
+    writableP2m(state, mapper.domid)[args.hostAddr] = {
+      type: args.readonly ? 'grant_map_ro' : 'grant_map_rw',
+      mfn,
+      handle,
+    };
   }
-  // 8 (effect), 9 (effect), 10: pin.
-  pin(state, granter.domid, args.ref, mapper.domid, mfn, counters);
-  // 11: one general page reference per kind of mapping; then the host mapping.
-  if (args.device) getRef(writableMemory(state), mfn);
-  if (args.host) {
-    getRef(writableMemory(state), mfn);
-    if (mapper.translated && args.hostAddr !== null) {
-      writableP2m(state, mapper.domid)[args.hostAddr] = {
-        type: args.readonly ? 'grant_map_ro' : 'grant_map_rw',
-        mfn,
-        handle,
-      };
-    }
-  }
-  // 13. Record the maptrack entry.
   writableMaptrack(state, mapper.domid)[handle] = {
-    granterDomid: granter.domid,
+    granterDomid: args.granterDomid,
     ref: args.ref,
     host: args.host,
     device: args.device,
@@ -221,7 +245,208 @@ export function mapGrantRef(state: XenState, config: XenConfig, args: MapGrantAr
     mfn,
     hostAddr: args.host ? args.hostAddr : null,
   };
+}
+
+/**
+ * GNTTABOP_map_grant_ref whole. Step 11's checks (the page is the granter's, the host mapping can
+ * be made) run before anything changes: with nothing in between, a failure there leaves what the
+ * real `undo_out` path restores. `reservedHandles`: handles maps in flight hold (`startMapGrantRef`).
+ */
+export function mapGrantRef(
+  state: XenState,
+  config: XenConfig,
+  args: MapGrantArgs,
+  reservedHandles: readonly number[] = [],
+): OpResult {
+  const checked = mapChecks(state, args, reservedHandles);
+  if ('refused' in checked) return checked.refused;
+  const { mapper, granter, handle, counters, mfn } = checked;
+  // 11 (checked before any change, as the undo path would restore it). Page owned by the granter,
+  // and the host mapping can be created.
+  const frameOwner = state.memory.frames[mfn]?.owner;
+  if (frameOwner !== granter.domid || !hostMappingPossible(mapper, args)) {
+    if (hasBug(config, 'failed-map-keeps-pin')) pin(state, granter.domid, args.ref, mapper.domid, mfn, counters);
+    return status('general_error');
+  }
+  // 8 (effect), 9 (effect), 10: pin.
+  pin(state, granter.domid, args.ref, mapper.domid, mfn, counters);
+  // 11: one general page reference per kind of mapping; then the host mapping.
+  if (args.device) getRef(writableMemory(state), mfn);
+  if (args.host) getRef(writableMemory(state), mfn);
+  // 11 (host mapping), 13. Record the maptrack entry.
+  writeMapping(state, args, mapper, handle, mfn);
   return succeed({ status: gntst.okay, handle, devBusAddr: args.device ? mfn : null });
+}
+
+// ---------------------------------------------------------------------------------------------
+// GNTTABOP_map_grant_ref in two phases: map_grant_ref drops the grant table's read lock and the
+// active entry's lock after pinning (xen/common/grant_table.c, `active_entry_release(act);
+// grant_read_unlock(rgt);`) and takes the page references, the host mapping and the maptrack
+// entry with no lock held; a failure there (`undo_out`) takes the locks again to drop its pins.
+
+/** The pin counters of an active entry. */
+export type GrantPins = Readonly<Record<PinCounter, number>>;
+
+/**
+ * What phase 1 of `map_grant_ref` did and phase 2 needs (the function's locals across the unlock,
+ * plain data). The handle is taken (`get_maptrack_handle`) but not written: not live, not free.
+ */
+export interface GrantMapInFlight {
+  readonly mapperDomid: number;
+  readonly granterDomid: number;
+  readonly ref: number;
+  readonly handle: number;
+  readonly host: boolean;
+  readonly device: boolean;
+  readonly readonly: boolean;
+  readonly hostAddr: number | null;
+  /** `mfn = act->mfn`, read under the lock. */
+  readonly mfn: number;
+  /** `pg` holds a reference already: `get_paged_frame` took it for a first pin. */
+  readonly pageRef: boolean;
+  /** The entry's pin counters before this map pinned (what a snapshot-restoring unwind would write back). */
+  readonly pinsBefore: GrantPins;
+}
+
+/**
+ * The decisions `map_grant_ref` makes around its unlocked window, as hooks (a design supplies its
+ * own; `soundGrantMap` is the real code's). Each is asked at its decision point with what the
+ * real code knows there.
+ */
+export interface GrantMapOrdering {
+  readonly name: string;
+  /** Phase 1, under the locks: does the first pin take the page reference (`get_paged_frame`)? */
+  readonly referenceAtPin: (pin: { readonly firstPin: boolean }) => boolean;
+  /**
+   * Phase 2, no lock held: may the page be mapped, given its owner now (when its reference is
+   * taken, `page_get_owner_and_reference`; null: freed)? The real code maps only the granter's page.
+   */
+  readonly pageMappable: (page: { readonly owner: number | null; readonly granterDomid: number }) => boolean;
+  /**
+   * The unwind (`undo_out`), the locks taken again: the pin counters it leaves, from the entry's
+   * counters now, the increments this map made and the counters it found before pinning.
+   */
+  readonly unwindPins: (pins: {
+    readonly now: GrantPins;
+    readonly taken: GrantPins;
+    readonly before: GrantPins;
+  }) => GrantPins;
+}
+
+/** `map_grant_ref` as Xen runs it. */
+export const soundGrantMap: GrantMapOrdering = {
+  name: 'xen',
+  referenceAtPin: ({ firstPin }) => firstPin,
+  pageMappable: ({ owner, granterDomid }) => owner === granterDomid,
+  unwindPins: ({ now, taken }) => ({
+    hstw: now.hstw - taken.hstw,
+    hstr: now.hstr - taken.hstr,
+    devw: now.devw - taken.devw,
+    devr: now.devr - taken.devr,
+  }),
+};
+
+function grantMapOrdering(config: XenConfig): GrantMapOrdering {
+  return config.grantMap ?? soundGrantMap;
+}
+
+function pinsOf(act: GrantPins): GrantPins {
+  return { hstw: act.hstw, hstr: act.hstr, devw: act.devw, devr: act.devr };
+}
+
+function increments(counters: readonly PinCounter[]): GrantPins {
+  const pins = { hstw: 0, hstr: 0, devw: 0, devr: 0 };
+  for (const counter of counters) pins[counter] += 1;
+  return pins;
+}
+
+/**
+ * Phase 1 of GNTTABOP_map_grant_ref (`map_grant_ref` up to `grant_read_unlock(rgt)`): the handle
+ * taken, checks 1–9 under the grant table's read lock and the active entry's lock, the shared
+ * entry's status bits set (`_set_status`), a first pin's frame translated with a page reference
+ * (`get_paged_frame`) and recorded in the active entry, the pin counters raised. Returns the status
+ * of a refusal (nothing changed), or what phase 2 needs.
+ */
+export function startMapGrantRef(
+  state: XenState,
+  config: XenConfig,
+  args: MapGrantArgs,
+  reservedHandles: readonly number[] = [],
+): { readonly result: OpResult; readonly pending?: GrantMapInFlight } {
+  const checked = mapChecks(state, args, reservedHandles);
+  if ('refused' in checked) return { result: checked.refused };
+  const { mapper, granter, handle, counters, mfn, firstPin } = checked;
+  const pinsBefore = pinsOf(granter.active[args.ref] ?? emptyPins);
+  const pageRef = grantMapOrdering(config).referenceAtPin({ firstPin });
+  if (pageRef) getRef(writableMemory(state), mfn);
+  pin(state, granter.domid, args.ref, mapper.domid, mfn, counters);
+  const pending: GrantMapInFlight = {
+    mapperDomid: mapper.domid,
+    granterDomid: granter.domid,
+    ref: args.ref,
+    handle,
+    host: args.host,
+    device: args.device,
+    readonly: args.readonly,
+    hostAddr: args.host ? args.hostAddr : null,
+    mfn,
+    pageRef,
+    pinsBefore,
+  };
+  return { result: succeed({ pinned: mfn }), pending };
+}
+
+const emptyPins: GrantPins = { hstw: 0, hstr: 0, devw: 0, devr: 0 };
+
+/**
+ * Phase 2 (`map_grant_ref` after the unlock): the page's owner read with its reference
+ * (`page_get_owner_and_reference`, or `page_get_owner` of the page `get_paged_frame` referenced),
+ * and unless it is the granter's (`could_not_pin`) the map is undone; a host+device map's second
+ * reference (`get_page(pg, rd)`); the host mapping (`create_grant_host_mapping`); the maptrack
+ * entry, flags last. A failure runs `undo_out`: the references put one by one (the frame freed if
+ * they were its last), the locks taken again, the pins dropped and the status bits reduced
+ * (`reduce_status_for_pin`), the handle given back. GNTST_okay, or the status the hypercall
+ * returns after the unwind.
+ *
+ * Simplified: the reference is taken after the owner is read, not before (the real code takes it
+ * and puts it back on a mismatch: the same counts after); a free page has no owner and gets no
+ * reference (`page_get_owner_and_reference` fails on a count of 0). Type references, I/O frames
+ * and the PV IOMMU step (12) are left out, as in the atomic map.
+ */
+export function finishMapGrantRef(state: XenState, config: XenConfig, pending: GrantMapInFlight): OpResult {
+  const ordering = grantMapOrdering(config);
+  const owner = state.memory.frames[pending.mfn]?.owner ?? null;
+  let refs = pending.pageRef ? 1 : 0;
+  const undo = (): OpResult => undoMap(state, config, pending, refs);
+  if (!ordering.pageMappable({ owner, granterDomid: pending.granterDomid })) return undo();
+  // One general reference per kind of mapping: the one already held (get_paged_frame's, or
+  // page_get_owner_and_reference's) and, for host+device, get_page(pg, rd) for the second.
+  const wanted = (pending.device ? 1 : 0) + (pending.host ? 1 : 0);
+  for (; refs < wanted; refs++) getRef(writableMemory(state), pending.mfn);
+  const mapper = state.domains[pending.mapperDomid];
+  if (mapper === undefined || !hostMappingPossible(mapper, pending)) return undo();
+  writeMapping(state, pending, mapper, pending.handle, pending.mfn);
+  return succeed({ status: gntst.okay, handle: pending.handle, devBusAddr: pending.device ? pending.mfn : null });
+}
+
+/** `undo_out`: `refs` page references put, then (locks taken again) the pins unwound and the status reduced. */
+function undoMap(state: XenState, config: XenConfig, pending: GrantMapInFlight, refs: number): OpResult {
+  for (let put = 0; put < refs; put++) dropFrameRef(state, config, pending.mfn);
+  const entry = writableGrantEntry(state, pending.granterDomid, pending.ref);
+  const act = writableActiveEntry(state, pending.granterDomid, pending.ref);
+  if (entry !== undefined && act !== undefined && !hasBug(config, 'failed-map-keeps-pin')) {
+    const unwound = grantMapOrdering(config).unwindPins({
+      now: pinsOf(act),
+      taken: increments(countersFor(pending)),
+      before: pending.pinsBefore,
+    });
+    act.hstw = unwound.hstw;
+    act.hstr = unwound.hstr;
+    act.devw = unwound.devw;
+    act.devr = unwound.devr;
+    reduceStatusForPin(entry, act);
+  }
+  return status('general_error');
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -62,6 +62,7 @@ function cloneDomain(domain: XenDomain): XenDomain {
     translated: domain.translated,
     privileged: domain.privileged,
     life: domain.life,
+    ...(domain.teardownNext === undefined ? {} : { teardownNext: domain.teardownNext }),
     totPages: domain.totPages,
     p2m: { ...domain.p2m },
     grantTable: domain.grantTable.map((entry) => ({ ...entry })),
@@ -100,7 +101,9 @@ export function allocDomainFrame(state: XenState, domid: number): number | null 
 
 /**
  * Drops one page reference. If that was the last one the frame is freed and its owner's
- * tot_pages drops; a dying owner with no pages left is finally dead (the zombie is released).
+ * tot_pages drops; a dying owner with no pages left is finally dead (the zombie is released) —
+ * once its teardown has finished: with a continuation pending, `domain_kill` has not reached
+ * DOMDYING_dead, and the teardown's last stage decides.
  */
 export function dropFrameRef(state: XenState, config: XenConfig, mfn: number): void {
   const previousOwner = putRef(writableMemory(state), mfn);
@@ -108,5 +111,11 @@ export function dropFrameRef(state: XenState, config: XenConfig, mfn: number): v
   const owner = writableDomain(state, previousOwner);
   if (owner === undefined) return;
   if (!hasBug(config, 'free-keeps-tot-pages')) owner.totPages -= 1;
-  if (owner.life === 'dying' && owner.totPages === 0 && !hasBug(config, 'zombie-never-dies')) owner.life = 'dead';
+  if (
+    owner.life === 'dying' &&
+    owner.teardownNext === undefined &&
+    owner.totPages === 0 &&
+    !hasBug(config, 'zombie-never-dies')
+  )
+    owner.life = 'dead';
 }

@@ -19,6 +19,13 @@ export type P2mEntry =
 /** `running` → (destroy) → `dying` (zombie while others still reference its frames) → `dead`. */
 export type DomainLife = 'running' | 'dying' | 'dead';
 
+/**
+ * The stages of domain teardown the model distinguishes: `gnttab_release_mappings` (the domain as
+ * a mapper gives back its pins and references) and the relinquishing of its p2m and memory
+ * (`relinquish_p2m_mapping`, `relinquish_memory`).
+ */
+export type TeardownStage = 'release-mappings' | 'relinquish-memory';
+
 /** Shared grant entry v1: `flags` decomposed into its fields; `frame` is the granted gfn. */
 export interface GrantEntry {
   permitAccess: boolean;
@@ -62,6 +69,12 @@ export interface XenDomain {
   /** May map other domains' memory (dom0 / hardware domain). */
   readonly privileged: boolean;
   life: DomainLife;
+  /**
+   * A teardown interrupted by a continuation (`domain_kill` returned -ERESTART): the stage it
+   * resumes with, kept in the domain as Xen keeps its progress (`d->teardown`, `d->arch.rel_priv`).
+   * Absent when no teardown is under way or it has finished.
+   */
+  teardownNext?: TeardownStage;
   /** Frames owned, including ballooned-out frames still referenced elsewhere (`d->tot_pages`). */
   totPages: number;
   /** gfn → entry; keys are decimal gfns. */

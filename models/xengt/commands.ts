@@ -51,7 +51,11 @@ export type XenGtCommand =
   /** Granter `domid` ends foreign access to `ref` (v1). */
   | { readonly kind: 'endAccess'; readonly domid: number; readonly ref: number }
   // Host and hypervisor actions.
-  /** GNTTABOP_map_grant_ref issued by `mapperDomid`. */
+  /**
+   * GNTTABOP_map_grant_ref issued by `mapperDomid`. `phased`: the checks and the pin run under the
+   * granter's locks, and the page references, the host mapping and the maptrack entry (or the
+   * unwind) at a later `advance` (`inflight.ts`).
+   */
   | {
       readonly kind: 'mapGrantRef';
       readonly mapperDomid: number;
@@ -61,6 +65,7 @@ export type XenGtCommand =
       readonly device: boolean;
       readonly readonly: boolean;
       readonly hostAddr: number | null;
+      readonly phased?: boolean;
     }
   /**
    * GNTTABOP_unmap_grant_ref issued by `mapperDomid`. `phased`: `unmap_common` runs (mapping
@@ -85,8 +90,12 @@ export type XenGtCommand =
     }
   /** XENMEM_remove_from_physmap by `domid` of a foreign entry at `gfn`. */
   | { readonly kind: 'unmapForeign'; readonly domid: number; readonly gfn: number }
-  /** The toolstack destroys domain `domid` (a guest crash or shutdown). */
-  | { readonly kind: 'destroyDomain'; readonly domid: number }
+  /**
+   * The toolstack destroys domain `domid` (a guest crash or shutdown). `phased`: `domain_kill`
+   * stops after the domain is marked dying and its grant mappings are released, and its
+   * continuation relinquishes the p2m and memory at a later `advance` (`inflight.ts`).
+   */
+  | { readonly kind: 'destroyDomain'; readonly domid: number; readonly phased?: boolean }
   /** The toolstack destroys the vGPU. */
   | { readonly kind: 'vgpuDestroy' }
   /** The toolstack creates a vGPU for the guest. */

@@ -9,6 +9,8 @@ import { partitionGgtt } from '../gvt/config.js';
 import type { GgttPartition, GvtBug, GvtConfig, GvtLayout } from '../gvt/config.js';
 import type { AllocPolicy } from '../memory/frames.js';
 import type { XenBug, XenConfig } from '../xen/config.js';
+import type { DomainTeardownOrdering } from '../xen/destroy.js';
+import type { GrantMapOrdering } from '../xen/grant-table.js';
 import type { XenWorldSpec } from '../xen/state.js';
 import {
   keepingMappingsAtTeardown,
@@ -158,6 +160,10 @@ export interface XenGtConfigOptions {
   readonly randomSeed?: string;
   /** Deliberate bugs of the Xen model. */
   readonly xenBugs?: readonly XenBug[];
+  /** `map_grant_ref`'s decisions around its unlocked window (Xen's, `soundGrantMap`, by default). */
+  readonly grantMap?: GrantMapOrdering;
+  /** The order of domain teardown's stages around its continuation (Xen's, `soundTeardown`, by default). */
+  readonly teardown?: DomainTeardownOrdering;
   /** Deliberate bugs of the backend, applied to whichever backend the design has. */
   readonly bugs?: readonly XenGtBug[];
   /** The mediator write-protects the guest's page tables (default `true`). */
@@ -263,7 +269,11 @@ export function xenGtConfig(options: XenGtConfigOptions): XenGtConfig {
       grantEntries: worldSize('XenGT world', 'grantEntries', world.grantEntries, 0, 64, 4),
       maptrackHandles: worldSize('XenGT world', 'maptrackHandles', world.maptrackHandles, 0, 64, 4),
     },
-    xen: { bugs: options.xenBugs ?? [] },
+    xen: {
+      bugs: options.xenBugs ?? [],
+      ...(options.grantMap === undefined ? {} : { grantMap: options.grantMap }),
+      ...(options.teardown === undefined ? {} : { teardown: options.teardown }),
+    },
     gvt: {
       layout,
       writeProtect: options.writeProtect ?? true,

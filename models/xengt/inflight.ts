@@ -30,10 +30,28 @@
  *   p2m lock (`get_gfn_query` … `put_gfn`) is held throughout, so nothing that reads or writes the
  *   domain's p2m runs in between (`step.ts` refuses it, EBUSY): what runs is other domains' work,
  *   the GPU, and releases of other references to the frame.
+ * - `mapGrantRef`: GNTTABOP_map_grant_ref (`models/xen/grant-table.ts`), split where
+ *   `map_grant_ref` drops the active entry's lock and the granter's grant-table read lock after
+ *   pinning (xen/common/grant_table.c): phase 1 takes the maptrack handle, checks, sets the status
+ *   bits, translates a first pin's gfn with a page reference (`get_paged_frame`) and raises the pin
+ *   counters; phase 2 (`map`) reads the page's owner with its reference, takes the second
+ *   reference, makes the host mapping and writes the maptrack entry, or unwinds (`undo_out`).
+ *   Meanwhile the granter may end access (refused: GTF_reading is set), balloon the gfn out (the
+ *   frame survives on a first pin's reference; an already pinned entry's may be freed: phase 2
+ *   then finds it is not the granter's, XSA-236), or be destroyed; the mapper's other vCPUs map
+ *   and unmap (the handle is taken: not live, not free). The mapper's vCPU is in the hypercall.
+ * - `destroyDomain`: the toolstack's XEN_DOMCTL_destroydomain (`models/xen/destroy.ts`), split
+ *   where `domain_kill` returns -ERESTART and is continued (xen/common/domain.c): phase 1 pauses
+ *   the domain, marks it dying and releases its grant mappings (`domain_teardown` →
+ *   `gnttab_release_mappings`); phase 2 (`relinquish`) is `domain_relinquish_resources`
+ *   (`relinquish_p2m_mapping`, `relinquish_memory`), then dead once no one else holds its frames.
+ *   Meanwhile the other domains run (maps of its grants are refused, GNTST_bad_domain), the GPU
+ *   runs (the guest's vGPU went first), and the domain's own vCPUs stay paused.
  */
 import type { GgttWritePending } from '../gvt/ggtt.js';
-import type { GrantUnmapInFlight } from '../xen/grant-table.js';
+import type { GrantMapInFlight, GrantUnmapInFlight } from '../xen/grant-table.js';
 import type { BalloonInFlight } from '../xen/memory-op.js';
+import type { DomainTeardownInFlight } from '../xen/destroy.js';
 import type { GgttDmaInFlight } from '../gvt/gpu-commands.js';
 import type { GpuAccess } from '../gvt/types.js';
 import type { XenBackendCall } from './backend.js';
@@ -68,7 +86,19 @@ export interface BalloonOp {
   readonly pending: BalloonInFlight;
 }
 
-export type XenGtOp = GgttWriteOp | GgttDmaOp | GrantUnmapOp | BalloonOp;
+/** A grant map between its pin (locks dropped) and its references and mapping (`models/xen/grant-table.ts`). */
+export interface GrantMapOp {
+  readonly kind: 'mapGrantRef';
+  readonly pending: GrantMapInFlight;
+}
+
+/** A domain teardown between `domain_kill`'s first call and its continuation (`models/xen/destroy.ts`). */
+export interface TeardownOp {
+  readonly kind: 'destroyDomain';
+  readonly pending: DomainTeardownInFlight;
+}
+
+export type XenGtOp = GgttWriteOp | GgttDmaOp | GrantUnmapOp | BalloonOp | GrantMapOp | TeardownOp;
 
 /** The most operations in flight at once: an `advance`'s index is below it (its schema's bound). */
 export const MAX_IN_FLIGHT = 64;
@@ -79,6 +109,8 @@ export const xenGtPhases: Readonly<Record<string, number>> = {
   gpuDma: 2,
   unmapGrantRef: 2,
   decreaseReservation: 2,
+  mapGrantRef: 2,
+  destroyDomain: 2,
 };
 
 /** The next phase of an operation in flight, in the real code's words. */
@@ -92,12 +124,20 @@ export function nextPhase(op: XenGtOp): string {
       return op.pending.putFirst === true ? 'remove mapping' : 'complete';
     case 'decreaseReservation':
       return op.pending.putFirst === true ? 'remove p2m entry' : 'put';
+    case 'mapGrantRef':
+      return 'map';
+    case 'destroyDomain':
+      return 'relinquish';
   }
 }
 
-/** The domain whose hypercall an operation in flight is (its vCPU is in it), or null (the mediator's, the GPU's). */
+/**
+ * The domain whose hypercall an operation in flight is (its vCPU is in it), or null (the
+ * mediator's, the GPU's, the toolstack's teardown: its domctl is dom0's, whose vCPU the model
+ * does not pause).
+ */
 export function hypercallDomain(op: XenGtOp): number | null {
-  if (op.kind === 'unmapGrantRef') return op.pending.mapperDomid;
+  if (op.kind === 'unmapGrantRef' || op.kind === 'mapGrantRef') return op.pending.mapperDomid;
   if (op.kind === 'decreaseReservation') return op.pending.domid;
   return null;
 }
@@ -110,7 +150,16 @@ export function inflightRefs(op: XenGtOp, mfn: number): number {
   // The allocation reference and the temporary one (the frees-outright bug takes no temporary one:
   // its phase 2 frees the frame whatever it holds, which the accounting invariants catch anyway).
   if (op.kind === 'decreaseReservation' && op.pending.putFirst !== true && op.pending.mfn === mfn) return 2;
+  // A first pin's reference, taken by get_paged_frame under the lock.
+  if (op.kind === 'mapGrantRef' && op.pending.pageRef && op.pending.mfn === mfn) return 1;
   return 0;
+}
+
+/** The maptrack handles of `mapperDomid` that its grant maps in flight took and have not written yet. */
+export function reservedHandles(inflight: readonly XenGtOp[], mapperDomid: number): number[] {
+  return inflight.flatMap((op) =>
+    op.kind === 'mapGrantRef' && op.pending.mapperDomid === mapperDomid ? [op.pending.handle] : [],
+  );
 }
 
 /** The GPU accesses in flight that an IOTLB flush of `dmaAddr` drains (translated through it, not landed). */

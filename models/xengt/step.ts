@@ -27,8 +27,13 @@
  *   `put_gfn`): a command that reads or writes that p2m (`p2msOf`) waits, EBUSY;
  * - a grant unmap in flight holds no lock (`unmap_common` dropped them): anything runs, a new map
  *   may take the freed handle;
+ * - a grant map in flight holds no lock either (`map_grant_ref` dropped them after pinning), but
+ *   its maptrack handle is taken: another map by the same domain takes another one. Its second
+ *   phase makes the host mapping in the mapper's p2m, so it waits for a balloon in flight there;
  * - a domain is destroyed only once none of its hypercalls is in flight (`domain_kill` pauses its
  *   vCPUs, which leave their hypercalls first): EBUSY until then;
+ * - a teardown between `domain_kill`'s call and its continuation holds no lock: everything runs,
+ *   the dying domain's own vCPUs excepted (paused; the model refuses a dying domain's requests);
  * - the backend's own balloon-out of a gfn the GPU's accesses in flight were translated through
  *   drains them first (the p2m removal's IOMMU flush), as the removal of its foreign mapping does.
  *
@@ -46,12 +51,15 @@ import { releaseLeaf } from '../gvt/dma-cache.js';
 import { cloneVgpu, newVgpu, reshareVgpu, teardownVgpu } from '../gvt/vgpu.js';
 import { fail, succeed } from '../result.js';
 import type { OpResult } from '../result.js';
-import { destroyDomain } from '../xen/destroy.js';
+import { destroyDomain, finishDestroyDomain, startDestroyDomain } from '../xen/destroy.js';
+import type { DomainTeardownInFlight } from '../xen/destroy.js';
 import {
   completeUnmapGrantRef,
   endAccess,
+  finishMapGrantRef,
   grantAccess,
   mapGrantRef,
+  startMapGrantRef,
   startUnmapGrantRef,
   unmapGrantRef,
 } from '../xen/grant-table.js';
@@ -68,7 +76,7 @@ import { createXenState, runningDomain } from '../xen/state.js';
 import type { XenGtAdvance, XenGtCommand } from './commands.js';
 import type { XenGtConfig } from './config.js';
 import { hasXenGtBug } from './config.js';
-import { drainedBy, hypercallDomain, MAX_IN_FLIGHT } from './inflight.js';
+import { drainedBy, hypercallDomain, MAX_IN_FLIGHT, reservedHandles } from './inflight.js';
 import type { GgttDmaOp, GgttWriteOp, XenGtOp } from './inflight.js';
 import type { XenBackendCall } from './backend.js';
 import { copyOnWriteHost, drainGpu, guestRam, isPoolGfn, performHandOver, xenGtHost } from './host.js';
@@ -145,7 +153,10 @@ export function stepXenGt(state: XenGtState, config: XenGtConfig, command: XenGt
     const step = stepXenGt(drained, config, command);
     return step.result.ok ? step : { state, result: { ...step.result, accesses: [] } };
   }
-  if ((command.kind === 'unmapGrantRef' || command.kind === 'decreaseReservation') && command.phased === true) {
+  if (
+    (command.kind === 'unmapGrantRef' || command.kind === 'decreaseReservation' || command.kind === 'mapGrantRef') &&
+    command.phased === true
+  ) {
     return startXenOp(state, config, command);
   }
   // Unchanged parts stay the same objects, so invariants that read only them are not re-checked:
@@ -203,7 +214,13 @@ function waitsFor(state: XenGtState, config: XenGtConfig, command: XenGtCommand)
   const locked = state.inflight.flatMap((op) => (op.kind === 'decreaseReservation' ? [op.pending.domid] : []));
   const p2mLock = p2msOf(config, command).find((domid) => locked.includes(domid));
   if (p2mLock !== undefined) return `dom${p2mLock}'s p2m lock`;
-  if ((command.kind === 'unmapGrantRef' || command.kind === 'decreaseReservation') && command.phased === true) {
+  if (
+    (command.kind === 'unmapGrantRef' ||
+      command.kind === 'decreaseReservation' ||
+      command.kind === 'mapGrantRef' ||
+      command.kind === 'destroyDomain') &&
+    command.phased === true
+  ) {
     if (state.inflight.length >= MAX_IN_FLIGHT) return 'the operations in flight';
   }
   if (command.kind === 'gttWrite') {
@@ -258,14 +275,25 @@ function p2msOf(config: XenGtConfig, command: XenGtCommand): number[] {
 
 /**
  * Phase 1 of a Xen hypercall started in phases: a grant unmap's `unmap_common`, a balloon's p2m
- * removal. A refusal, or an unmap that releases nothing, is done at once.
+ * removal, a grant map's pin. A refusal, or an unmap that releases nothing, is done at once.
  */
 function startXenOp(
   state: XenGtState,
   config: XenGtConfig,
-  command: Extract<XenGtCommand, { kind: 'unmapGrantRef' | 'decreaseReservation' }>,
+  command: Extract<XenGtCommand, { kind: 'unmapGrantRef' | 'decreaseReservation' | 'mapGrantRef' }>,
 ): XenGtStep {
   const next: XenGtState = { ...state, xen: shareXenState(state.xen) };
+  if (command.kind === 'mapGrantRef') {
+    const started = startMapGrantRef(
+      next.xen,
+      config.xen,
+      command,
+      reservedHandles(state.inflight, command.mapperDomid),
+    );
+    if (started.pending !== undefined)
+      next.inflight = [...state.inflight, { kind: 'mapGrantRef', pending: started.pending }];
+    return finished(state, next, { result: started.result });
+  }
   if (command.kind === 'unmapGrantRef') {
     const started = startUnmapGrantRef(next.xen, config.xen, command);
     if (started.pending !== undefined)
@@ -341,6 +369,25 @@ function advance(state: XenGtState, config: XenGtConfig, command: XenGtAdvance):
   const op = state.inflight[command.op];
   if (op === undefined) return { state, result: { ...fail('ENOENT'), accesses: [] } };
   const rest = state.inflight.filter((_, index) => index !== command.op);
+  if (op.kind === 'mapGrantRef') {
+    // The host mapping takes the mapper's p2m lock, which a balloon in flight there holds.
+    const mapper = op.pending.mapperDomid;
+    const locked =
+      op.pending.host &&
+      state.inflight.some((other) => other.kind === 'decreaseReservation' && other.pending.domid === mapper);
+    if (locked) return { state, result: { ...fail('EBUSY', { waitsFor: `dom${mapper}'s p2m lock` }), accesses: [] } };
+    const next: XenGtState = { ...state, xen: shareXenState(state.xen), inflight: rest };
+    const mapped = finishMapGrantRef(next.xen, config.xen, op.pending);
+    // The hypercall returns either way: a failure here has been unwound (`undo_out`), and its
+    // status is the map's, not a refusal of the step.
+    const result = mapped.ok ? mapped : succeed({ ...mapped.detail, unwound: String(mapped.error) });
+    return finished(state, next, { result });
+  }
+  if (op.kind === 'destroyDomain') {
+    // The toolstack's continuation of domain_kill: domain_relinquish_resources.
+    const next: XenGtState = { ...state, xen: shareXenState(state.xen), inflight: rest };
+    return finished(state, next, { result: finishDestroyDomain(next.xen, config.xen, op.pending) });
+  }
   if (op.kind === 'unmapGrantRef' || op.kind === 'decreaseReservation') {
     const next: XenGtState = { ...state, xen: shareXenState(state.xen), inflight: rest };
     if (op.kind === 'unmapGrantRef') completeUnmapGrantRef(next.xen, config.xen, op.pending);
@@ -404,7 +451,7 @@ function apply(state: XenGtState, config: XenGtConfig, hostFor: HostFor, command
     case 'endAccess':
       return { result: endAccess(xen, config.xen, command) };
     case 'mapGrantRef':
-      return { result: mapGrantRef(xen, config.xen, command) };
+      return { result: mapGrantRef(xen, config.xen, command, reservedHandles(state.inflight, command.mapperDomid)) };
     case 'unmapGrantRef':
       return { result: unmapGrantRef(xen, config.xen, command) };
     case 'mapForeign':
@@ -414,8 +461,12 @@ function apply(state: XenGtState, config: XenGtConfig, hostFor: HostFor, command
     case 'unmapForeign':
       if (command.domid === config.backendDomid && isPoolGfn(config, command.gfn)) return { result: fail('EBUSY') };
       return { result: removeForeignMapping(xen, config.xen, command) };
-    case 'destroyDomain':
-      return { result: destroyGuestOrDomain(state, config, hostFor('vgpu-destroy'), command.domid) };
+    case 'destroyDomain': {
+      const teardown = destroyGuestOrDomain(state, config, hostFor('vgpu-destroy'), command.domid, command.phased);
+      if (teardown.pending !== undefined)
+        state.inflight = [...state.inflight, { kind: 'destroyDomain', pending: teardown.pending }];
+      return { result: teardown.result };
+    }
     case 'vgpuDestroy':
       return { result: destroyVgpu(state, config, hostFor('vgpu-destroy')) };
     case 'vgpuCreate':
@@ -458,11 +509,21 @@ function destroyVgpu(state: XenGtState, config: XenGtConfig, teardown: XenGtHost
   return succeed();
 }
 
-/** Destroying the vGPU's guest takes the vGPU with it first (its device model goes away). */
-function destroyGuestOrDomain(state: XenGtState, config: XenGtConfig, teardown: XenGtHost, domid: number): OpResult {
+/**
+ * Destroying the vGPU's guest takes the vGPU with it first (its device model goes away).
+ * `phased`: `domain_kill`'s first call only, its continuation left pending.
+ */
+function destroyGuestOrDomain(
+  state: XenGtState,
+  config: XenGtConfig,
+  teardown: XenGtHost,
+  domid: number,
+  phased: boolean | undefined,
+): { readonly result: OpResult; readonly pending?: DomainTeardownInFlight } {
   const domain = runningDomain(state.xen, domid);
   if (domain !== undefined && !domain.privileged && domid === config.guestDomid && state.vgpu !== null) {
     destroyVgpu(state, config, teardown);
   }
-  return destroyDomain(state.xen, config.xen, domid);
+  if (phased === true) return startDestroyDomain(state.xen, config.xen, domid);
+  return { result: destroyDomain(state.xen, config.xen, domid) };
 }

@@ -28,10 +28,14 @@ function opActor(config: XenGtConfig, op: XenGtOp): string {
     case 'gpuDma':
       return 'GPU';
     case 'unmapGrantRef':
+    case 'mapGrantRef':
       // The mapper's vCPU, still in its hypercall.
       return domainActor(config, op.pending.mapperDomid);
     case 'decreaseReservation':
       return domainActor(config, op.pending.domid);
+    case 'destroyDomain':
+      // domain_kill's continuation: the toolstack's domctl.
+      return 'toolstack';
   }
 }
 

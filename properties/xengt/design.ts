@@ -8,8 +8,10 @@ import type { GvtBug, GvtConfig } from '../../models/gvt/config.js';
 import type { AllocPolicy } from '../../models/memory/frames.js';
 import { xenBugs } from '../../models/xen/config.js';
 import type { XenBug } from '../../models/xen/config.js';
+import type { DomainTeardownOrdering } from '../../models/xen/destroy.js';
+import type { GrantMapOrdering } from '../../models/xen/grant-table.js';
 import type { XenGtBackend, XenGtBackendName } from '../../models/xengt/backend.js';
-import type { XenGtCommand } from '../../models/xengt/commands.js';
+import type { XenGtCommand, XenGtCommandKind } from '../../models/xengt/commands.js';
 import {
   xenGtBackendFeatures,
   xenGtBugNeeds,
@@ -33,7 +35,7 @@ import { explainXenGtStep } from './explain.js';
 import { xenGtExploreScope } from './explore-scope.js';
 import { withXenGtFootprint } from './footprint.js';
 import { formatXenGtCommand } from './format.js';
-import { xenGtCommandSpace } from './generators.js';
+import { defaultPreempted, xenGtCommandSpace } from './generators.js';
 import type { XenGtCommandSet } from './generators.js';
 import { xenGtInvariants } from './invariants/index.js';
 import { resolveXenGt } from './resolve.js';
@@ -105,6 +107,12 @@ export interface XenGtDesignOptions {
   /** How sequences are generated, where the defaults do not suit the design (`GenerationOptions`). */
   readonly generation?: Partial<GenerationOptions>;
   /**
+   * The phased kinds generation preempts (`defaultPreempted`: the GGTT write, the GPU's access, the
+   * grant unmap and the balloon-out; with a `grantMap` hook also the grant map, with a `teardown`
+   * hook the domain's destruction). Any kind in `xenGtPhases`; the others run whole when generated.
+   */
+  readonly preempt?: readonly XenGtCommandKind[];
+  /**
    * Deliberate bugs of the backend (`xenGtBugs`), applied to whichever backend the design has:
    * `map-takes-no-ref` needs one that maps guest pages into its p2m (not `lookup`),
    * `vgpu-destroy-skips-unmap` one that releases something. Otherwise, or for an unknown name, throws.
@@ -112,6 +120,17 @@ export interface XenGtDesignOptions {
   readonly bugs?: readonly XenGtBug[];
   /** Deliberate bugs of the Xen model (`xenBugs`); a grant-table bug in a world without grants throws. */
   readonly xenBugs?: readonly XenBug[];
+  /**
+   * How Xen's `map_grant_ref` decides around the window where it holds no lock (a phased map):
+   * whether the first pin takes the page reference, whether phase 2 maps a page that is no longer
+   * the granter's, what the unwind leaves in the pin counters. Xen's (`soundGrantMap`) by default.
+   */
+  readonly grantMap?: GrantMapOrdering;
+  /**
+   * The order of domain teardown's stages around `domain_kill`'s continuation (a phased destroy):
+   * Xen's (`soundTeardown`: the grant mappings released, then the p2m and memory) by default.
+   */
+  readonly teardown?: DomainTeardownOrdering;
   /**
    * Deliberate bugs of the GVT-g mediator (`gvtBugs`); one the design never reaches (a page-table
    * bug without write protection or on the Xen side's commands, a scanner bug without batch
@@ -140,6 +159,16 @@ function refuseBugs(options: XenGtDesignOptions, config: XenGtConfig, commands: 
   });
 }
 
+/** The phased kinds the design's generation preempts: its own list, else the default and the windows of its hooks. */
+function preemptedKinds(options: XenGtDesignOptions): readonly XenGtCommandKind[] {
+  if (options.preempt !== undefined) return options.preempt;
+  return [
+    ...defaultPreempted,
+    ...(options.grantMap === undefined ? [] : (['mapGrantRef'] as const)),
+    ...(options.teardown === undefined ? [] : (['destroyDomain'] as const)),
+  ];
+}
+
 export function xenGtDesign(options: XenGtDesignOptions): XenGtDesign {
   const commands = options.commands ?? 'full';
   if (commands !== 'full' && commands !== 'xen') {
@@ -159,7 +188,7 @@ export function xenGtDesign(options: XenGtDesignOptions): XenGtDesign {
     init: () => initXenGt(config),
     step: guardStep(validateXenGtCommand, (state, command) => stepXenGt(state, config, command), noAccesses),
     resolve: guardResolve(validateXenGtTemplate, (state, template) => resolveXenGt(state, config, universe, template)),
-    commands: xenGtCommandSpace(config, universe, commands),
+    commands: xenGtCommandSpace(config, universe, commands, preemptedKinds(options)),
     invariants: xenGtInvariants(config),
     formatCommand: formatXenGtCommand,
     validateCommand: validateXenGtCommand,

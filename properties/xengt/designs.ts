@@ -9,6 +9,8 @@ export const xenMap = xenGtDesign({
   id: 'xen/map',
   backend: 'map',
   expected: 'holds',
+  // Every window of the stack, the grant map's and the teardown's included (`xenGtPhases`).
+  preempt: ['gttWrite', 'gpuDma', 'unmapGrantRef', 'decreaseReservation', 'mapGrantRef', 'destroyDomain'],
   description:
     "XenGT backend maps each guest page the mediator shadows once (gmfn_foreign into the backend p2m, with a page reference) and unmaps it when the DMA cache's last reference goes or the vGPU goes away",
 });

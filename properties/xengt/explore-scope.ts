@@ -24,7 +24,9 @@
  * - `vgpuDestroy` and `vgpuCreate`;
  * - operations that take time (`models/xengt/inflight.ts`): the `gttWrite`s of gfn 0 and each
  *   `gpuDma` started (`phased`), the guest's balloon of its first gfn and unmap of its first
- *   handle (both parts) started, and an `advance` of each operation in flight. While the guest's
+ *   handle (both parts) started, the map of the first granted ref (both parts, and host with no
+ *   address) started, each unprivileged domain's `destroyDomain` started, and an `advance` of each operation
+ *   in flight. While the guest's
  *   vCPU0 waits on a trapped write, a write resolves to its vCPU1's (`resolve.ts`).
  * Every command that the model accepts is one `check`'s generators can produce too (picks resolve
  * to the same live objects), so both search the same space and must agree on shortest lengths.
@@ -160,6 +162,16 @@ export function xenGtExploreTemplates(config: XenGtConfig, universe: XenGtUniver
     devBusAddr: pick(0),
     phased: true,
   });
+  // The grant map started: both parts (its window holds a first pin's reference, or none for an
+  // entry already pinned), and the host map with no address, whose second phase unwinds.
+  templates.push({ kind: 'mapGrantRef', ...map, host: true, device: true, hostAddr: pick(0), phased: true });
+  templates.push({ kind: 'mapGrantRef', ...map, host: true, device: false, hostAddr: null, phased: true });
+  // Each domain's teardown started: dying, its mappings released, its memory relinquished later
+  // (the hardware domain's is refused at once, EPERM: nothing to start).
+  for (const domid of domids) {
+    if (config.world.domains[domid]?.privileged !== true)
+      templates.push({ kind: 'destroyDomain', domid, phased: true });
+  }
   return templates;
 }
 
@@ -243,9 +255,10 @@ function canonicalOp(op: XenGtOp, rename: (mfn: number) => number, renameAddr: (
       },
     };
   }
-  if (op.kind === 'unmapGrantRef' || op.kind === 'decreaseReservation') {
+  if (op.kind === 'unmapGrantRef' || op.kind === 'decreaseReservation' || op.kind === 'mapGrantRef') {
     return { ...op, pending: { ...op.pending, mfn: rename(op.pending.mfn) } };
   }
+  if (op.kind === 'destroyDomain') return op;
   const mapped = op.pending.mapped;
   return {
     ...op,
@@ -283,6 +296,12 @@ function opKey(op: XenGtOp, rename: (mfn: number) => number, renameAddr: (dmaAdd
   if (op.kind === 'decreaseReservation') {
     const p = op.pending;
     return `;B${p.domid},${p.gfn},${rename(p.mfn)},${bit(p.putFirst === true)}`;
+  }
+  if (op.kind === 'destroyDomain') return `;K${op.pending.domid}`;
+  if (op.kind === 'mapGrantRef') {
+    const p = op.pending;
+    const before = `${p.pinsBefore.hstw}.${p.pinsBefore.hstr}.${p.pinsBefore.devw}.${p.pinsBefore.devr}`;
+    return `;M${p.mapperDomid},${p.granterDomid},${p.ref},${p.handle},${bit(p.host)}${bit(p.device)}${bit(p.readonly)},${p.hostAddr ?? '-'},${rename(p.mfn)},${bit(p.pageRef)},${before}`;
   }
   const { pending } = op;
   const { mapped } = pending;
@@ -357,7 +376,8 @@ export function xenGtStateKey(
   if (options.renameFrames === false) for (const frame of state.xen.memory.frames) rename(frame.mfn);
   let out = '';
   for (const domain of state.xen.domains) {
-    out += `D${domain.domid},${bit(domain.translated)}${bit(domain.privileged)}${lifeCode[domain.life]},${domain.totPages}|p`;
+    const resumes = domain.teardownNext === undefined ? '' : domain.teardownNext === 'release-mappings' ? 'R' : 'M';
+    out += `D${domain.domid},${bit(domain.translated)}${bit(domain.privileged)}${lifeCode[domain.life]}${resumes},${domain.totPages}|p`;
     for (const [gfn, entry] of Object.entries(domain.p2m)) {
       out += `;${gfn}:`;
       switch (entry.type) {
@@ -436,7 +456,7 @@ export function xenGtExploreScope(
 ): ExploreScope<XenGtState, XenGtTemplate> {
   const templates = xenGtExploreTemplatesFrom(config, universe);
   return {
-    description: `GTT entries ${ownGgttIndices(config.gvt.layout).slice(0, 2).join('–')} written with gfns 0–1 (lookup: also the first gfn past the guest RAM) or cleared, DMA reads through them; for every domain: balloon out its 1st–3rd gfn, populate its first empty gfn (lookup: the guest also its second), grant its first free ref to each domain, end access, unmap its first handle (host, device or both), destroy it; map the first granted ref (host, device, both, or host with no address); backend foreign map of another domain's RAM and unmap; vGPU destroy/create; each write of gfn 0 and each DMA also started, and the guest's first balloon and unmap, and an advance of each operation in flight`,
+    description: `GTT entries ${ownGgttIndices(config.gvt.layout).slice(0, 2).join('–')} written with gfns 0–1 (lookup: also the first gfn past the guest RAM) or cleared, DMA reads through them; for every domain: balloon out its 1st–3rd gfn, populate its first empty gfn (lookup: the guest also its second), grant its first free ref to each domain, end access, unmap its first handle (host, device or both), destroy it; map the first granted ref (host, device, both, or host with no address); backend foreign map of another domain's RAM and unmap; vGPU destroy/create; each write of gfn 0 and each DMA also started, and the guest's first balloon and unmap, the grant map (both parts, host with no address), each destroy, and an advance of each operation in flight`,
     templates,
     key: (state) => xenGtStateKey(state, config.backend, { renameFrames }),
   };

@@ -14,6 +14,12 @@
  * holds one and the next free position under `/lock` (a new holder would appear there); a GPU
  * access started appends under `/dma`, which those checks do not read. IOTLB flushes drain the
  * GPU's accesses in flight, so anything that may flush reads the whole list.
+ *
+ * The grant map and the teardown in phases need nothing of their own: a map in flight holds the
+ * maptrack handle it took, which a map's handle search reads through those same positions (every
+ * operation in flight but a GPU access); the second phase of either is an `advance` of an operation
+ * that is not a GPU access, which reads the mediator, every domain, host memory and the whole list;
+ * a teardown started, like any destruction, reads everything.
  */
 import type { ExploreScope, Footprint, Step } from '../../src/design.js';
 import type { OpResult } from '../../models/result.js';

@@ -29,7 +29,7 @@ export function formatXenGtCommand(command: XenGtCommand): string {
       return `dom${command.domid} ends foreign access to ref ${command.ref}`;
     case 'mapGrantRef': {
       const parts = [command.host ? 'host' : '', command.device ? 'device' : ''].filter((part) => part !== '');
-      return `dom${command.mapperDomid} map_grant_ref dom${command.granterDomid} ref ${command.ref} [${parts.join('+') || 'none'}${command.readonly ? ', ro' : ''}] host_addr ${addr(command.hostAddr)}`;
+      return `dom${command.mapperDomid} map_grant_ref dom${command.granterDomid} ref ${command.ref} [${parts.join('+') || 'none'}${command.readonly ? ', ro' : ''}] host_addr ${addr(command.hostAddr)}${command.phased === true ? ' (pinned; references and mapping later)' : ''}`;
     }
     case 'unmapGrantRef':
       return `dom${command.mapperDomid} unmap_grant_ref handle ${command.handle} host_addr ${addr(command.hostAddr)} dev_bus_addr ${addr(command.devBusAddr)}${command.phased === true ? ' (unmap_common; flush and completion later)' : ''}`;
@@ -38,7 +38,7 @@ export function formatXenGtCommand(command: XenGtCommand): string {
     case 'unmapForeign':
       return `dom${command.domid} removes foreign mapping at gfn ${command.gfn}`;
     case 'destroyDomain':
-      return `toolstack destroys dom${command.domid}`;
+      return `toolstack destroys dom${command.domid}${command.phased === true ? ' (dying, mappings released; memory relinquished in the continuation)' : ''}`;
     case 'vgpuDestroy':
       return 'toolstack destroys the vGPU';
     case 'vgpuCreate':

@@ -9,14 +9,20 @@
 import type { XenDomain, XenState } from '../../models/xen/types.js';
 
 /**
- * The same one or two fields of every domain, in domid order (the domain set is fixed). Called for
+ * The same one, two or three fields of every domain, in domid order (the domain set is fixed). Called for
  * most invariants after every step that changed Xen, so it takes the fields as plain arguments.
  */
-export function domainParts(xen: XenState, field: keyof XenDomain, second?: keyof XenDomain): unknown[] {
+export function domainParts(
+  xen: XenState,
+  field: keyof XenDomain,
+  second?: keyof XenDomain,
+  third?: keyof XenDomain,
+): unknown[] {
   const parts: unknown[] = [];
   for (const domain of xen.domains) {
     parts.push(domain[field]);
     if (second !== undefined) parts.push(domain[second]);
+    if (third !== undefined) parts.push(domain[third]);
   }
   return parts;
 }

@@ -229,6 +229,7 @@ export function resolveXenGt(
         device: template.device,
         readonly: template.readonly,
         hostAddr,
+        ...(template.phased === undefined ? {} : { phased: template.phased }),
       };
     }
     case 'unmapGrantRef': {
@@ -293,6 +294,7 @@ export function resolveXenGt(
       return {
         kind: 'destroyDomain',
         domid: resolvePreferring(template.domid, () => sharingDomains(state), domids, raw(universe.domids)),
+        ...(template.phased === undefined ? {} : { phased: template.phased }),
       };
     }
     case 'vgpuDestroy':

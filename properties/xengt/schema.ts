@@ -4,7 +4,7 @@
  * [X] xen/include/public/xen.h), grant refs `grant_ref_t` and handles `grant_handle_t` (32 bits,
  * [X] xen/include/public/grant_table.h); gfns and addresses are 64-bit (`xen_pfn_t`, `uint64_t`),
  * so any whole number is one; a GTT entry is a GGTT index. `phased` (a GGTT write, a GPU access,
- * a grant unmap, a balloon-out)
+ * a grant map or unmap, a balloon-out, a domain's destruction)
  * starts an operation left in flight, and `advance` names one by its index among those in flight.
  */
 import type { XenGtCommand, XenGtCommandKind } from '../../models/xengt/commands.js';
@@ -44,11 +44,12 @@ const schema: Schema = {
     device: bool,
     readonly: bool,
     hostAddr: address,
+    ...phasedField,
   },
   unmapGrantRef: { mapperDomid: domid, handle, hostAddr: address, devBusAddr: address, ...phasedField },
   mapForeign: { domid, gfn: nat, foreignDomid: domid, foreignGfn: nat },
   unmapForeign: { domid, gfn: nat },
-  destroyDomain: { domid },
+  destroyDomain: { domid, ...phasedField },
   vgpuDestroy: {},
   vgpuCreate: {},
   ...gvtCommandSchema,

@@ -105,14 +105,15 @@ function liveHandleCounts(domains: readonly XenDomain[], refs: number, inflight:
       if (mapping.device) count(mapping, mapping.readonly ? 3 : 2);
     }
   }
-  // An unmap between unmap_common and its completion still holds the pins of what it released.
+  // An unmap between unmap_common and its completion still holds the pins of what it released; a
+  // map between its pin and its maptrack entry holds the pins it took.
   for (const op of inflight) {
-    if (op.kind !== 'unmapGrantRef' || op.pending.putFirst === true) continue;
-    const { pending } = op;
-    if (pending.ref >= refs || pending.granterDomid >= domains.length) continue;
-    const mapping = { ...pending, hostAddr: null };
-    if (pending.host) count(mapping, pending.readonly ? 1 : 0);
-    if (pending.device) count(mapping, pending.readonly ? 3 : 2);
+    const holding =
+      op.kind === 'mapGrantRef' || (op.kind === 'unmapGrantRef' && op.pending.putFirst !== true) ? op.pending : null;
+    if (holding === null || holding.ref >= refs || holding.granterDomid >= domains.length) continue;
+    const mapping = { ...holding, hostAddr: null };
+    if (holding.host) count(mapping, holding.readonly ? 1 : 0);
+    if (holding.device) count(mapping, holding.readonly ? 3 : 2);
   }
   return counts;
 }
@@ -141,7 +142,7 @@ export const grantPinsMatchHandles: XenGtInvariant = {
   name: 'grant-pins-match-handles',
   class: 'accounting',
   description:
-    'each pin counter of an active grant entry equals the live maptrack handles of that kind, and the unmaps in flight that released one',
+    'each pin counter of an active grant entry equals the live maptrack handles of that kind, the unmaps in flight that released one and the maps in flight that took one',
   reads: (state) => [state.inflight, ...domainParts(state.xen, 'active', 'maptrack')],
   check({ after }) {
     const domains = after.xen.domains;
