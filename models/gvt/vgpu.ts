@@ -81,19 +81,35 @@ function sameOr<T>(before: T, after: T): T {
   return deepEqual(before, after) ? before : after;
 }
 
+/** How a stack's destroy runs (issue 18): absent fields keep the shipped behaviour. */
+export interface TeardownOptions {
+  /**
+   * `false`: destroy leaves the host GGTT entries of the vGPU's ranges as they were (no
+   * `intel_vgpu_reset_ggtt` in `intel_gvt_destroy_vgpu`, as before it was added): the entries
+   * keep DMA addresses the close has just unmapped.
+   */
+  readonly resetGgtt?: boolean;
+}
+
 /**
  * Close then destroy, in the kernel's order: close unregisters page tracking and destroys the
  * whole DMA cache, whatever the references (§4.7); the vGPU is then detached, so destroy's reset
  * of the GGTT ranges and cleaning of the PPGTTs release nothing more.
  */
-export function teardownVgpu<W extends GvtWorld>(world: W, host: GvtHost<W>, config: GvtConfig): void {
+export function teardownVgpu<W extends GvtWorld>(
+  world: W,
+  host: GvtHost<W>,
+  config: GvtConfig,
+  options: TeardownOptions = {},
+): void {
   const vgpu = world.vgpu;
   if (vgpu === null) return;
   for (const gfn of [...vgpu.tracked]) unregisterPageTrack(world, host, config, gfn);
   if (!hasGvtBug(config, 'destroy-keeps-cache')) destroyCache(world, host);
   // Detached: DMA unmaps find no cache (whatever the bug left behind is forgotten, pins and all).
   vgpu.cache = {};
-  for (const index of ownGgttIndices(config.layout)) vgpu.ggttHost[index] = SCRATCH;
+  // intel_gvt_destroy_vgpu → intel_vgpu_reset_ggtt(vgpu, true): the range back to scratch.
+  if (options.resetGgtt !== false) for (const index of ownGgttIndices(config.layout)) vgpu.ggttHost[index] = SCRATCH;
   cleanPpgtt(world, host, config);
   world.vgpu = null;
 }

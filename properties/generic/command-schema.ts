@@ -37,6 +37,8 @@ export type FieldType =
   | 'transfer list'
   /** A fault injection point. */
   | '"pin" or "alloc"'
+  /** A fault injection point of the KVMGT stack (its pin, its DMA map, its DMA cache insert, its page track). */
+  | '"pin", "dmaMap", "cacheAdd" or "trackAdd"'
   /** A batch-buffer command of the GVT-g stacks. */
   | '"store", "forbidden" or "end"'
   /** A vIOMMU invalidation's granularity. */
@@ -121,6 +123,8 @@ function checkOf(type: FieldType): (value: unknown) => boolean {
       return (value) => Array.isArray(value) && value.every(isTransfer);
     case '"pin" or "alloc"':
       return (value) => value === 'pin' || value === 'alloc';
+    case '"pin", "dmaMap", "cacheAdd" or "trackAdd"':
+      return (value) => value === 'pin' || value === 'dmaMap' || value === 'cacheAdd' || value === 'trackAdd';
     case '"store", "forbidden" or "end"':
       return (value) => value === 'store' || value === 'forbidden' || value === 'end';
     case '"page", "domain" or "global"':
