@@ -3,6 +3,10 @@
  * vGPU scratch host entries over its ranges; close releases it (page tracking and the whole DMA
  * cache, whatever the references); destroy resets its GGTT ranges to scratch and cleans its PPGTTs.
  *
+ * A stack may keep the hardware's entries of the ranges past the vGPU (`TeardownOptions`, KVMGT's
+ * `releasedGgtt`): destroy resets them in v6.12 (`vgpu.c intel_gvt_destroy_vgpu` →
+ * `gtt.c intel_vgpu_reset_ggtt(vgpu, true)`), a flawed destroy does not.
+ *
  * Simplified: one vGPU per world, attached from creation to destruction (device open and close are
  * folded into create and destroy), its partition fixed by the configuration (no allocation from a
  * shared pool, so the -ENOSPC rows do not occur).

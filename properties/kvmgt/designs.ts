@@ -109,13 +109,7 @@ export const kvmgtDmaMapErrorKeepsPin = kvmgtDesign({
   unwind: { dmaMap: 'keep-pin' },
   description:
     "gvt_dma_map_page returns dma_map_page's failure without gvt_unpin_guest_page: the guest page stays pinned and charged to the VMM's locked_vm with no DMA cache entry to release it by, so the refused PPGTT creation changes the container",
-  breaks: [
-    'vgpu-pins-held',
-    'no-kernel-crash',
-    'failed-op-leaves-state-unchanged',
-    'destroyed-vgpu-leaves-nothing',
-    'closed-device-holds-nothing',
-  ],
+  breaks: ['vgpu-pins-held'],
 });
 
 export const kvmgtCacheAddErrorKeepsMap = kvmgtDesign({
@@ -124,13 +118,7 @@ export const kvmgtCacheAddErrorKeepsMap = kvmgtDesign({
   unwind: { cacheAdd: 'keep-map' },
   description:
     "intel_gvt_dma_map_guest_page returns __gvt_cache_add's -ENOMEM without its err_unmap step (gvt_dma_unmap_page): the page stays pinned and mapped for the GPU with no cache entry, so the refused PPGTT creation changes the container and the host IOMMU domain",
-  breaks: [
-    'vgpu-pins-held',
-    'no-kernel-crash',
-    'failed-op-leaves-state-unchanged',
-    'destroyed-vgpu-leaves-nothing',
-    'closed-device-holds-nothing',
-  ],
+  breaks: ['vgpu-pins-held'],
 });
 
 export const kvmgtDestroyKeepsGgtt = kvmgtDesign({
