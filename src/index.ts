@@ -197,6 +197,7 @@ export {
   kvmgtDmaMapErrorKeepsPin,
   kvmgtNoGgttReset,
   kvmgtShippedPopulateUnwind,
+  kvmgtTrackAddErrorKeepsRegistration,
 } from '../properties/kvmgt/designs.js';
 export type { KvmgtUnwindOptions } from '../properties/kvmgt/design.js';
 export type {

@@ -53,6 +53,7 @@ describe('dmaprop designs', () => {
       ['kvmgt/cache-add-error-keeps-map', 'violates'],
       ['kvmgt/destroy-keeps-ggtt', 'violates'],
       ['kvmgt/no-ggtt-reset', 'violates'],
+      ['kvmgt/track-add-error-keeps-registration', 'violates'],
       ['viommu/shadow', 'holds'],
       ['viommu/nested', 'holds'],
       ['viommu/shadow-unmap-skips-flush', 'violates'],

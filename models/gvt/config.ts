@@ -120,10 +120,14 @@ export interface GvtConfig {
  *   `ppgtt_populate_spt_by_guest_entry` jumps to `err_free_spt`, `ppgtt_free_spt`, which frees the
  *   table and unregisters its page track without walking its entries: the DMA references and
  *   child-table references the entries populated so far took are never given back.
+ * - `trackAdd`: enabling a new table's page track failed (`kvmgt_page_track_add`).
+ *   `unregister` (default): `err_free_spt` → `ppgtt_free_spt` → `intel_vgpu_unregister_page_track`.
+ *   `keep-registration`: the flawed unwind frees the table and leaves its page track registered.
  */
 export interface GvtUnwind {
   readonly cacheAdd?: 'unmap' | 'keep-map';
   readonly populate?: 'invalidate' | 'free-spt';
+  readonly trackAdd?: 'unregister' | 'keep-registration';
 }
 
 export function hasGvtBug(config: GvtConfig, bug: GvtBug): boolean {

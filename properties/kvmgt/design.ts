@@ -114,7 +114,8 @@ export interface KvmgtDesignOptions {
    * generated fault injection, `models/kvmgt/fault.ts`): `populate` — a PPGTT table whose
    * population fails part-way, `invalidate` (default: what its entries took is given back) or
    * `free-spt` (as `gtt.c ppgtt_populate_spt_by_guest_entry` ships: `ppgtt_free_spt`, entries not
-   * walked); `cacheAdd` — `__gvt_cache_add` failing, `unmap` (default, `err_unmap`) or `keep-map`;
+   * walked); `trackAdd` — enabling a new table's page track failing, `unregister` (default,
+   * `ppgtt_free_spt`) or `keep-registration`; `cacheAdd` — `__gvt_cache_add` failing, `unmap` (default, `err_unmap`) or `keep-map`;
    * `dmaMap` — `dma_map_page` failing in `gvt_dma_map_page`, `unpin` (default) or `keep-pin`.
    */
   readonly unwind?: KvmgtUnwindOptions;
@@ -145,6 +146,7 @@ function lifecycleOf(
 
 export interface KvmgtUnwindOptions {
   readonly populate?: 'invalidate' | 'free-spt';
+  readonly trackAdd?: 'unregister' | 'keep-registration';
   readonly cacheAdd?: 'unmap' | 'keep-map';
   readonly dmaMap?: 'unpin' | 'keep-pin';
 }
@@ -157,13 +159,14 @@ function unwindOf(option: KvmgtUnwindOptions | undefined): {
   if (option === undefined) return { gvt: undefined, dmaMap: undefined };
   const allowed: Readonly<Record<keyof KvmgtUnwindOptions, readonly string[]>> = {
     populate: ['invalidate', 'free-spt'],
+    trackAdd: ['unregister', 'keep-registration'],
     cacheAdd: ['unmap', 'keep-map'],
     dmaMap: ['unpin', 'keep-pin'],
   };
   for (const [key, value] of Object.entries(option)) {
     const choices = allowed[key as keyof KvmgtUnwindOptions] as readonly string[] | undefined;
     if (choices === undefined)
-      throw new Error(`unwind: unknown path ${JSON.stringify(key)} (populate, cacheAdd, dmaMap)`);
+      throw new Error(`unwind: unknown path ${JSON.stringify(key)} (populate, trackAdd, cacheAdd, dmaMap)`);
     if (value !== undefined && !choices.includes(value as string)) {
       throw new Error(
         `unwind.${key}: expected ${choices.map((c) => `'${c}'`).join(' or ')}, got ${JSON.stringify(value)}`,
@@ -173,6 +176,7 @@ function unwindOf(option: KvmgtUnwindOptions | undefined): {
   const gvt: GvtUnwind = {
     ...(option.populate !== undefined ? { populate: option.populate } : {}),
     ...(option.cacheAdd !== undefined ? { cacheAdd: option.cacheAdd } : {}),
+    ...(option.trackAdd !== undefined ? { trackAdd: option.trackAdd } : {}),
   };
   return { gvt: Object.keys(gvt).length > 0 ? gvt : undefined, dmaMap: option.dmaMap };
 }

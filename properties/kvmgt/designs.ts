@@ -138,3 +138,12 @@ export const kvmgtNoGgttReset = kvmgtDesign({
     'neither destroy nor create resets the vGPU\'s GGTT ranges (before commit d650ac06 "drm/i915/gvt: reset the GGTT entry when vGPU created": the GGTT space is partitioned between vGPUs and reused by the next one, whose stale entries must point at scratch): a vGPU created over the ranges of a destroyed one starts with host entries holding DMA addresses its own DMA cache never mapped — the earlier vGPU\'s translations',
   breaks: ['unowned-ggtt-reaches-scratch', 'shadow-dma-addr-cached'],
 });
+
+export const kvmgtTrackAddErrorKeepsRegistration = kvmgtDesign({
+  id: 'kvmgt/track-add-error-keeps-registration',
+  expected: 'violates',
+  unwind: { trackAdd: 'keep-registration' },
+  description:
+    "a new shadow table whose page track cannot be enabled (kvmgt_page_track_add failing, injected) is freed without intel_vgpu_unregister_page_track: the registration stays in the vGPU's page-track tree, pointing at the freed table, and the guest page can never be shadowed again (EEXIST); the refused PPGTT creation changed the vGPU",
+  breaks: ['shadowed-table-write-protected', 'failed-op-leaves-state-unchanged'],
+});

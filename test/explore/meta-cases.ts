@@ -116,8 +116,9 @@ const COSTLY = new Set([
   'iommu/unpin-before-sync',
   'mutant/vfio-passthrough/map-before-pin',
   'mutant/iommu-lazy-held/fq-queues-before-pte-clear',
-  // Issue 18's KVMGT designs whose comparison takes 5 to 10 s (both agreed when added).
+  // Issue 18's KVMGT designs whose comparison takes 5 to 10 s (each agreed when added).
   'kvmgt/dma-map-error-keeps-pin',
+  'kvmgt/cache-add-error-keeps-map',
   'kvmgt/no-ggtt-reset',
 ]);
 

@@ -16,6 +16,7 @@ import {
   kvmgtDmaMapErrorKeepsPin,
   kvmgtNoGgttReset,
   kvmgtShippedPopulateUnwind,
+  kvmgtTrackAddErrorKeepsRegistration,
   kvmgtUnmapCallback,
 } from '../../properties/kvmgt/designs.js';
 import type { KvmgtDesign } from '../../properties/kvmgt/design.js';
@@ -125,6 +126,27 @@ describe('KVMGT fault injection', () => {
         expect.arrayContaining(['vgpu-pins-held', 'failed-op-leaves-state-unchanged']),
       );
     }
+  });
+
+  test('an unwind that leaves the failed page track registered changes the vGPU (and the page can never be shadowed)', () => {
+    const { state: before } = run(kvmgtTrackAddErrorKeepsRegistration, [
+      ...tables,
+      { kind: 'injectFault', point: 'trackAdd', nth: 1 },
+    ]);
+    const step = kvmgtTrackAddErrorKeepsRegistration.step(before, { kind: 'ppgttCreate', rootGfn: 0 });
+    expect(step.result).toMatchObject({ ok: false, error: 'EINVAL' });
+    expect(step.state.vgpu?.tracked).toEqual([0]);
+    expect(step.state.writeProtected).toEqual([]);
+    const cleared = kvmgtTrackAddErrorKeepsRegistration.step(step.state, { kind: 'clearFault' }).state;
+    expect(kvmgtTrackAddErrorKeepsRegistration.step(cleared, { kind: 'ppgttCreate', rootGfn: 0 }).result).toMatchObject(
+      {
+        ok: false,
+        error: 'EEXIST',
+      },
+    );
+    expect(broken(kvmgtTrackAddErrorKeepsRegistration, before, { kind: 'ppgttCreate', rootGfn: 0 })).toEqual(
+      expect.arrayContaining(['shadowed-table-write-protected', 'failed-op-leaves-state-unchanged']),
+    );
   });
 
   test("the shipped populate unwind (ppgtt_free_spt) keeps the first leaf's DMA reference", () => {
