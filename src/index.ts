@@ -197,8 +197,22 @@ export {
   kvmgtUnmapCallback,
   kvmgtUnmapUnderCacheLock,
   kvmgtUnmapUnlocked,
+  kvmgtCacheAddErrorKeepsMap,
+  kvmgtDestroyKeepsGgtt,
+  kvmgtDmaMapErrorKeepsPin,
+  kvmgtNoGgttReset,
+  kvmgtShippedPopulateUnwind,
+  kvmgtTrackAddErrorKeepsRegistration,
 } from '../properties/kvmgt/designs.js';
-export type { KvmgtCommand, KvmgtCommandKind, KvmgtResult, KvmgtState } from '../models/kvmgt/types.js';
+export type { KvmgtUnwindOptions } from '../properties/kvmgt/design.js';
+export type {
+  KvmgtCommand,
+  KvmgtCommandKind,
+  KvmgtFault,
+  KvmgtFaultPoint,
+  KvmgtResult,
+  KvmgtState,
+} from '../models/kvmgt/types.js';
 export { kvmgtBugNeeds, kvmgtBugs, kvmgtWorld } from '../models/kvmgt/config.js';
 export type { KvmgtBug, KvmgtConfig, KvmgtWorld, KvmgtWorldDescription } from '../models/kvmgt/config.js';
 export { dropCache, releaseShadows } from '../models/kvmgt/unmap-callback.js';

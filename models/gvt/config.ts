@@ -100,6 +100,34 @@ export interface GvtConfig {
    */
   readonly cmdbuf: 'shadow-copy' | 'scan-in-place';
   readonly bugs: readonly GvtBug[];
+  /**
+   * How the mediator's failure paths unwind (issue 18, "Error unwinding"): a decision point per
+   * path, absent meaning every step undone. Only a stack whose host can fail there (KVMGT's fault
+   * injection) ever takes these paths; XenGT leaves it unset.
+   */
+  readonly unwind?: GvtUnwind;
+}
+
+/**
+ * The mediator's unwind choices (Linux v6.12, `kvmgt.c`, `gtt.c`):
+ * - `cacheAdd`: `__gvt_cache_add` failed (its `gvt_dma` allocation) after the page was pinned and
+ *   mapped. `unmap` (default): `intel_gvt_dma_map_guest_page` jumps to `err_unmap`,
+ *   `gvt_dma_unmap_page` (unmap, unpin). `keep-map`: the flawed unwind returns the error with the
+ *   page still pinned and mapped, and no cache entry to find it by.
+ * - `populate`: a table's population failed part-way (`ppgtt_populate_spt`). `invalidate`
+ *   (default): every entry populated so far is released with the table, as
+ *   `ppgtt_invalidate_spt` releases a table's entries. `free-spt`: as shipped,
+ *   `ppgtt_populate_spt_by_guest_entry` jumps to `err_free_spt`, `ppgtt_free_spt`, which frees the
+ *   table and unregisters its page track without walking its entries: the DMA references and
+ *   child-table references the entries populated so far took are never given back.
+ * - `trackAdd`: enabling a new table's page track failed (`kvmgt_page_track_add`).
+ *   `unregister` (default): `err_free_spt` → `ppgtt_free_spt` → `intel_vgpu_unregister_page_track`.
+ *   `keep-registration`: the flawed unwind frees the table and leaves its page track registered.
+ */
+export interface GvtUnwind {
+  readonly cacheAdd?: 'unmap' | 'keep-map';
+  readonly populate?: 'invalidate' | 'free-spt';
+  readonly trackAdd?: 'unregister' | 'keep-registration';
 }
 
 export function hasGvtBug(config: GvtConfig, bug: GvtBug): boolean {

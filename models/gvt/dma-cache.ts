@@ -26,7 +26,13 @@ export function dmaMapGuestPage<W extends GvtWorld>(
     return { ok: true, dmaAddr: hit.dmaAddr };
   }
   const mapped = host.dmaMap(world, gfn);
-  if (mapped.ok) vgpu.cache[gfn] = { gfn, dmaAddr: mapped.dmaAddr, kref: 1 };
+  if (!mapped.ok) return mapped;
+  if (host.cacheAdd !== undefined && !host.cacheAdd(world, gfn)) {
+    // `__gvt_cache_add` failed: `err_unmap`, gvt_dma_unmap_page (unmap, then unpin), -ENOMEM.
+    if (config.unwind?.cacheAdd !== 'keep-map') host.dmaUnmap(world, gfn, mapped.dmaAddr);
+    return { ok: false, errno: 'ENOMEM' };
+  }
+  vgpu.cache[gfn] = { gfn, dmaAddr: mapped.dmaAddr, kref: 1 };
   return mapped;
 }
 

@@ -12,6 +12,11 @@ export type DmaMapResult =
 export interface GvtHost<W extends GvtWorld> {
   /** Pin the guest page and map it for the GPU (KVMGT: vfio_pin_pages + dma_map_page). */
   dmaMap(world: W, gfn: number): DmaMapResult;
+  /**
+   * The DMA cache's allocation of an entry for a page `dmaMap` just mapped (`__gvt_cache_add`'s
+   * kzalloc): false when it fails. Absent: it never fails.
+   */
+  cacheAdd?(world: W, gfn: number): boolean;
   /** Undo `dmaMap` for a cache entry whose last reference went (dma_unmap_page + vfio_unpin_pages). */
   dmaUnmap(world: W, gfn: number, dmaAddr: number): void;
   /** Write-protect a guest page (KVM page track); an errno name when refused. */

@@ -24,7 +24,12 @@ export function registerPageTrack<W extends GvtWorld>(
   if (isTracked(vgpu, gfn)) return 'EEXIST';
   if (config.writeProtect) {
     const refused = host.trackAdd(world, gfn);
-    if (refused !== null) return refused;
+    if (refused !== null) {
+      // GVT registered the track (`ppgtt_alloc_spt_gfn`) before enabling it failed; its unwind,
+      // `ppgtt_free_spt`, unregisters it. A flawed unwind leaves the registration behind.
+      if (config.unwind?.trackAdd === 'keep-registration') vgpu.tracked.push(gfn);
+      return refused;
+    }
   }
   vgpu.tracked.push(gfn);
   return null;

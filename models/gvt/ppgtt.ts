@@ -165,12 +165,43 @@ export function translateTable<W extends GvtWorld>(
     if (!isPresentPte(qword)) continue;
     const failed = translatePresent(world, host, config, { sptGfn: gfn, index, level, gfn: qword.gfn }, out, defer);
     if (failed !== null) {
-      releasePending(world, host, config, out.splice(mark));
-      freeSpt(world, host, config, spt);
+      unwindPopulate(world, host, config, spt, out.splice(mark));
       return failed;
     }
   }
   return null;
+}
+
+/**
+ * A table's population failed part-way: what the entries translated so far hold, and the table.
+ * `invalidate` (the model's default): every one released, then the table freed
+ * (`ppgtt_invalidate_spt`'s walk). `free-spt`, as `ppgtt_populate_spt_by_guest_entry` ships
+ * (`err_free_spt` → `ppgtt_free_spt`): the child tables built meanwhile keep their own entries, the
+ * table is freed and its page track unregistered, and what its own entries held — DMA references,
+ * child-table references, a deferred map's pin — is never given back. (In GVT the entries are in
+ * the table's shadow page already; the model writes them only once the whole table is
+ * translated, so it writes the child tables' here.)
+ */
+function unwindPopulate<W extends GvtWorld>(
+  world: W,
+  host: GvtHost<W>,
+  config: GvtConfig,
+  spt: Spt,
+  translated: readonly PendingShadow[],
+): void {
+  if (config.unwind?.populate !== 'free-spt') {
+    releasePending(world, host, config, translated);
+    freeSpt(world, host, config, spt);
+    return;
+  }
+  writePending(
+    world,
+    host,
+    config,
+    translated.filter((entry) => entry.sptGfn !== spt.gfn),
+  );
+  if (world.vgpu !== null) delete world.vgpu.spts[spt.gfn];
+  unregisterPageTrack(world, host, config, spt.gfn);
 }
 
 /**

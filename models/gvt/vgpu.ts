@@ -3,6 +3,10 @@
  * vGPU scratch host entries over its ranges; close releases it (page tracking and the whole DMA
  * cache, whatever the references); destroy resets its GGTT ranges to scratch and cleans its PPGTTs.
  *
+ * A stack may keep the hardware's entries of the ranges past the vGPU (`TeardownOptions`, KVMGT's
+ * `releasedGgtt`): destroy resets them in v6.12 (`vgpu.c intel_gvt_destroy_vgpu` →
+ * `gtt.c intel_vgpu_reset_ggtt(vgpu, true)`), a flawed destroy does not.
+ *
  * Simplified: one vGPU per world, attached from creation to destruction (device open and close are
  * folded into create and destroy), its partition fixed by the configuration (no allocation from a
  * shared pool, so the -ENOSPC rows do not occur).
@@ -81,19 +85,35 @@ function sameOr<T>(before: T, after: T): T {
   return deepEqual(before, after) ? before : after;
 }
 
+/** How a stack's destroy runs (issue 18): absent fields keep the shipped behaviour. */
+export interface TeardownOptions {
+  /**
+   * `false`: destroy leaves the host GGTT entries of the vGPU's ranges as they were (no
+   * `intel_vgpu_reset_ggtt` in `intel_gvt_destroy_vgpu`, as before it was added): the entries
+   * keep DMA addresses the close has just unmapped.
+   */
+  readonly resetGgtt?: boolean;
+}
+
 /**
  * Close then destroy, in the kernel's order: close unregisters page tracking and destroys the
  * whole DMA cache, whatever the references (§4.7); the vGPU is then detached, so destroy's reset
  * of the GGTT ranges and cleaning of the PPGTTs release nothing more.
  */
-export function teardownVgpu<W extends GvtWorld>(world: W, host: GvtHost<W>, config: GvtConfig): void {
+export function teardownVgpu<W extends GvtWorld>(
+  world: W,
+  host: GvtHost<W>,
+  config: GvtConfig,
+  options: TeardownOptions = {},
+): void {
   const vgpu = world.vgpu;
   if (vgpu === null) return;
   for (const gfn of [...vgpu.tracked]) unregisterPageTrack(world, host, config, gfn);
   if (!hasGvtBug(config, 'destroy-keeps-cache')) destroyCache(world, host);
   // Detached: DMA unmaps find no cache (whatever the bug left behind is forgotten, pins and all).
   vgpu.cache = {};
-  for (const index of ownGgttIndices(config.layout)) vgpu.ggttHost[index] = SCRATCH;
+  // intel_gvt_destroy_vgpu → intel_vgpu_reset_ggtt(vgpu, true): the range back to scratch.
+  if (options.resetGgtt !== false) for (const index of ownGgttIndices(config.layout)) vgpu.ggttHost[index] = SCRATCH;
   cleanPpgtt(world, host, config);
   world.vgpu = null;
 }

@@ -146,6 +146,19 @@ export interface KvmgtConfig {
   /** How the scanner shadows a batch (`shadow-copy` only): copy then scan, or the flawed scan then copy. */
   readonly shadowOrder: ShadowOrder;
   readonly bugs: readonly KvmgtBug[];
+  /**
+   * `gvt_dma_map_page`'s unwind when `dma_map_page` fails after the page was pinned: `unpin`
+   * (default, `gvt_unpin_guest_page` as in v6.12) or `keep-pin` (a flawed unwind: the pin stays,
+   * charged to the VMM's locked_vm, with no DMA cache entry to release it by). Absent: `unpin`.
+   */
+  readonly dmaMapUnwind?: 'unpin' | 'keep-pin';
+  /**
+   * What the vGPU's destroy and create do with the host GGTT entries of its ranges (issue 18):
+   * `destroyResetsGgtt` (`intel_gvt_destroy_vgpu` → `intel_vgpu_reset_ggtt(vgpu, true)`) and
+   * `createResetsGgtt` (`intel_vgpu_init_gtt` → `intel_vgpu_reset_ggtt(vgpu, false)`, commit
+   * d650ac06 "reset the GGTT entry when vGPU created"). Absent or true: v6.12 does both.
+   */
+  readonly lifecycle?: { readonly destroyResetsGgtt?: boolean; readonly createResetsGgtt?: boolean };
 }
 
 export function hasKvmgtBug(config: KvmgtConfig, bug: KvmgtBug): boolean {

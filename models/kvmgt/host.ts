@@ -19,6 +19,7 @@ import { findDmaContaining, newOpContext, type1Backend } from '../vfio/state.js'
 import type { KvmgtConfig } from './config.js';
 import { RAM_VADDR_PAGE, VGPU_DEVICE, hasKvmgtBug, isGuestRam } from './config.js';
 import type { KvmgtWorld } from './config.js';
+import { faultStrikes } from './fault.js';
 import { actorOfOp, lockHolder } from './schedule.js';
 import type { KvmgtState } from './types.js';
 
@@ -57,6 +58,8 @@ function pinGuestPage(state: KvmgtState, config: KvmgtConfig, gfn: number): PinR
     const mfn = state.vfio.process.pages[RAM_VADDR_PAGE + gfn]?.mfn;
     return mfn === undefined || mfn === null ? { ok: false, errno: 'EFAULT' } : { ok: true, mfn };
   }
+  // An injected failure of vfio_pin_pages: one 4 KiB page, nothing pinned before it to unwind.
+  if (faultStrikes(state, 'pin')) return { ok: false, errno: 'ENOMEM' };
   const ctx = newOpContext();
   const pinned = driverPin(state.vfio, ctx, device, gfn, 1, { read: true, write: true });
   if (!pinned.ok) return { ok: false, errno: pinned.errno };
@@ -72,9 +75,11 @@ function makeHost(config: KvmgtConfig): KvmgtHost {
       const mfn = pinned.mfn;
       const device = state.vfio.devices[VGPU_DEVICE];
       if (device === undefined) return { ok: false, errno: 'EINVAL' };
-      const dmaAddr = state.hostDma.free.pop();
+      // dma_mapping_error (an exhausted pool, or an injected failure): gvt_dma_map_page unpins the
+      // page again (gvt_unpin_guest_page) and fails with ENOMEM — unless the design forgets to.
+      const dmaAddr = faultStrikes(state, 'dmaMap') ? undefined : state.hostDma.free.pop();
       if (mfn === undefined || dmaAddr === undefined) {
-        driverUnpin(state.vfio, device, gfn, 1);
+        if (config.dmaMapUnwind !== 'keep-pin') driverUnpin(state.vfio, device, gfn, 1);
         return { ok: false, errno: 'ENOMEM' };
       }
       state.hostDma.map[dmaAddr] = mfn;
@@ -88,10 +93,13 @@ function makeHost(config: KvmgtConfig): KvmgtHost {
       const device = state.vfio.devices[VGPU_DEVICE];
       if (device !== undefined) driverUnpin(state.vfio, device, gfn, 1);
     },
+    cacheAdd(state) {
+      return !faultStrikes(state, 'cacheAdd');
+    },
     trackAdd(state, gfn) {
       if (state.vgpu === null) return 'ESRCH';
-      // kvm_write_track_add_gfn: no memslot for the gfn.
-      if (!isGuestRam(config.world, gfn)) return 'EINVAL';
+      // kvm_write_track_add_gfn: no memslot for the gfn (or an injected failure, as if it had gone).
+      if (!isGuestRam(config.world, gfn) || faultStrikes(state, 'trackAdd')) return 'EINVAL';
       // A new list: steps share it with the state before them until it changes.
       if (!state.writeProtected.includes(gfn)) state.writeProtected = [...state.writeProtected, gfn];
       return null;
@@ -160,7 +168,13 @@ export function vgpuOps(state: KvmgtState, config: KvmgtConfig, wait?: UnmapWait
       }
     },
     close() {
-      teardownVgpu(state, kvmgtHost(config), config.gvt);
+      const vgpu = state.vgpu;
+      if (vgpu === null) return;
+      teardownVgpu(state, kvmgtHost(config), config.gvt, { resetGgtt: config.lifecycle?.destroyResetsGgtt !== false });
+      // The hardware's table outlives the vGPU: its entries of the ranges stay as destroy left them
+      // (null when that is scratch throughout, as v6.12's destroy leaves them).
+      const left = ownGgttIndices(config.world.layout).some((index) => vgpu.ggttHost[index]?.kind !== 'scratch');
+      state.releasedGgtt = left ? [...vgpu.ggttHost] : null;
     },
   };
 }

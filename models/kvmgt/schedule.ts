@@ -97,6 +97,8 @@ export function actorOf(state: KvmgtState, config: KvmgtConfig, command: KvmgtCo
       return 'another VM';
     case 'vgpuCreate':
     case 'vgpuDestroy':
+    case 'injectFault':
+    case 'clearFault':
       return 'toolstack';
     case 'vmmUnmapRam':
     case 'vmmMapRam':

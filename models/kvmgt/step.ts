@@ -8,6 +8,8 @@
  */
 import { isGvtCommand } from '../gvt/commands.js';
 import { gpuDmaGgtt } from '../gvt/gpu-commands.js';
+import { ownGgttIndices } from '../gvt/config.js';
+import { SCRATCH } from '../gvt/types.js';
 import { cloneVgpu, newVgpu } from '../gvt/vgpu.js';
 import { fail, succeed } from '../result.js';
 import { closeDevice, openDevice } from '../vfio/container.js';
@@ -19,6 +21,7 @@ import { PAGE_LIMIT, isPageNumber } from '../vfio/u64.js';
 import { unmapAllArgs, unmapDma, unmapDmaArgs } from '../vfio/unmap-dma.js';
 import type { KvmgtConfig } from './config.js';
 import { OTHER_OWNER, RAM_VADDR_PAGE, VGPU_DEVICE } from './config.js';
+import { clearFault, faultStruck, injectFault } from './fault.js';
 import { kvmgtHost, vfioConfigFor } from './host.js';
 import type { UnmapWait } from './host.js';
 import { advanceOp, applyGgttWrite, applyMediator } from './mediator-step.js';
@@ -51,13 +54,18 @@ export function stepKvmgt(state: KvmgtState, config: KvmgtConfig, command: Kvmgt
     vmDestroyed: state.vmDestroyed,
     // Operations are values: a phase replaces its operation in a new list.
     inflight: state.inflight,
+    fault: state.fault,
+    // Replaced, never edited in place.
+    releasedGgtt: state.releasedGgtt,
   };
   const applied = apply(next, config, command);
   finishDraft(next.vfio);
   if (applied.blocked !== undefined) return busy(state, applied.blocked);
   const result: KvmgtResult = { ...applied.result, accesses: applied.accesses ?? [] };
-  // A refusal changed nothing, except the BUG_ON that takes the host down.
-  if (!result.ok && next.vfio.crash === null) return { state, result };
+  // A refusal changed nothing, except the BUG_ON that takes the host down — and a failure an
+  // injected fault caused, which keeps what its unwind left (`fault.ts`): the atomicity invariant
+  // judges the unwind itself.
+  if (!result.ok && next.vfio.crash === null && !faultStruck(next)) return { state, result };
   return { state: next, result };
 }
 
@@ -109,6 +117,10 @@ function apply(state: KvmgtState, config: KvmgtConfig, command: KvmgtCommand): A
       return { result: closeDevice(state.vfio, vfioConfigFor(state, config), { deviceId: VGPU_DEVICE }) };
     case 'vmDestroy':
       return destroyVm(state, config);
+    case 'injectFault':
+      return { result: injectFault(state, command) };
+    case 'clearFault':
+      return { result: clearFault(state) };
     case 'gpuDma':
       return gpuDmaGgtt(state, kvmgtHost(config), gvt, command);
   }
@@ -143,7 +155,15 @@ function createVgpu(state: KvmgtState, config: KvmgtConfig): Applied {
   if (state.vgpu !== null) return { result: fail('EEXIST') };
   const opened = openDevice(state.vfio, config.vfio, { deviceId: VGPU_DEVICE });
   if (!opened.ok) return { result: opened };
-  state.vgpu = newVgpu(config.world.layout);
+  const vgpu = newVgpu(config.world.layout);
+  // intel_gvt_create_vgpu → intel_vgpu_init_gtt → intel_vgpu_reset_ggtt(vgpu, false) points the
+  // (possibly reused) ranges at scratch; a design that skips it inherits what the hardware holds.
+  const left = state.releasedGgtt;
+  if (config.lifecycle?.createResetsGgtt === false && left !== null) {
+    for (const index of ownGgttIndices(config.world.layout)) vgpu.ggttHost[index] = left[index] ?? SCRATCH;
+  }
+  state.vgpu = vgpu;
+  state.releasedGgtt = null;
   return { result: succeed() };
 }
 

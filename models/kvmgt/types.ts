@@ -7,7 +7,7 @@
 import type { GvtCommand } from '../gvt/commands.js';
 import type { GvtOp } from '../gvt/inflight.js';
 import type { OpResult } from '../result.js';
-import type { GpuAccess, GuestPage, GvtVgpu } from '../gvt/types.js';
+import type { GpuAccess, GuestPage, GvtVgpu, ShadowPte } from '../gvt/types.js';
 import type { VfioState } from '../vfio/types.js';
 
 /**
@@ -36,6 +36,31 @@ export interface KvmgtState {
    * GPU's PPGTT access. The VMM's and the toolstack's commands are atomic.
    */
   inflight: GvtOp[];
+  /**
+   * Fault injection (issue 18): while armed, the `nth` attempt at `point` made by any single
+   * command fails (`fault.ts`). Null: nothing fails but what the real system refuses.
+   */
+  fault: KvmgtFault | null;
+  /**
+   * The host GGTT entries of the vGPU's ranges while no vGPU owns them (issue 18, "hardware
+   * outlives software"), by GGTT index as in `GvtVgpu.ggttHost`: what the last destroy left in the
+   * hardware's table, for the next vGPU created over the same ranges. Null while a vGPU owns them
+   * (they are its `ggttHost` then), and while they point at scratch throughout (as v6.12's destroy
+   * leaves them).
+   */
+  releasedGgtt: ShadowPte[] | null;
+}
+
+/**
+ * Where an injected fault strikes: `pin` (vfio_pin_pages in `gvt_pin_guest_page`), `dmaMap`
+ * (`dma_map_page` in `gvt_dma_map_page`: dma_mapping_error), `cacheAdd` (the `gvt_dma` allocation
+ * in `__gvt_cache_add`), `trackAdd` (`kvm_write_track_add_gfn` in `kvmgt_page_track_add`).
+ */
+export type KvmgtFaultPoint = 'pin' | 'dmaMap' | 'cacheAdd' | 'trackAdd';
+
+export interface KvmgtFault {
+  readonly point: KvmgtFaultPoint;
+  readonly nth: number;
 }
 
 /** The mediator's commands that take time (`models/gvt/inflight.ts`). */
@@ -80,6 +105,10 @@ export type KvmgtCommand =
   | { readonly kind: 'vgpuDestroy' }
   /** The guest crashes or shuts down: the VMM closes the vGPU, unmaps and releases guest RAM, and exits. */
   | { readonly kind: 'vmDestroy' }
+  /** Arm fault injection: the `nth` attempt at `point` of each later command fails, until cleared. */
+  | { readonly kind: 'injectFault'; readonly point: KvmgtFaultPoint; readonly nth: number }
+  /** Disarm fault injection. */
+  | { readonly kind: 'clearFault' }
   // Device actions.
   /** The GPU accesses the page at GGTT index `entry`. */
   | { readonly kind: 'gpuDma'; readonly entry: number; readonly write: boolean }

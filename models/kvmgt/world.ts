@@ -73,6 +73,8 @@ export function initKvmgt(config: KvmgtConfig): KvmgtState {
     writeProtected: [],
     vmDestroyed: false,
     inflight: [],
+    fault: null,
+    releasedGgtt: null,
   };
   const half = Math.floor(world.ramPages / 2);
   ownGgttIndices(world.layout).forEach((index, i) => {

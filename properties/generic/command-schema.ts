@@ -38,6 +38,8 @@ export type FieldType =
   /** A fault injection point. */
   | '"pin" or "alloc"'
   | '"pin", "alloc" or "map"'
+  /** A fault injection point of the KVMGT stack (its pin, its DMA map, its DMA cache insert, its page track). */
+  | '"pin", "dmaMap", "cacheAdd" or "trackAdd"'
   /** A batch-buffer command of the GVT-g stacks. */
   | '"store", "forbidden" or "end"'
   /** A vIOMMU invalidation's granularity. */
@@ -124,6 +126,8 @@ function checkOf(type: FieldType): (value: unknown) => boolean {
       return (value) => value === 'pin' || value === 'alloc';
     case '"pin", "alloc" or "map"':
       return (value) => value === 'pin' || value === 'alloc' || value === 'map';
+    case '"pin", "dmaMap", "cacheAdd" or "trackAdd"':
+      return (value) => value === 'pin' || value === 'dmaMap' || value === 'cacheAdd' || value === 'trackAdd';
     case '"store", "forbidden" or "end"':
       return (value) => value === 'store' || value === 'forbidden' || value === 'end';
     case '"page", "domain" or "global"':

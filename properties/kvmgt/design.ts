@@ -6,7 +6,7 @@
  * built with exactly this.
  */
 import { gvtFeatures } from '../../models/gvt/config.js';
-import type { GvtBug, GvtConfig } from '../../models/gvt/config.js';
+import type { GvtBug, GvtConfig, GvtUnwind } from '../../models/gvt/config.js';
 import type { AllocPolicy } from '../../models/memory/frames.js';
 import { kvmgtBugNeeds, kvmgtBugs, kvmgtFeatureMissing, kvmgtWorld } from '../../models/kvmgt/config.js';
 import type {
@@ -109,6 +109,76 @@ export interface KvmgtDesignOptions {
    * notifier); an unknown name throws, as does one the design cannot show.
    */
   readonly kvmgtBugs?: readonly KvmgtBug[];
+  /**
+   * How failure paths unwind, one decision point each (issue 18; every one reached by the
+   * generated fault injection, `models/kvmgt/fault.ts`): `populate` — a PPGTT table whose
+   * population fails part-way, `invalidate` (default: what its entries took is given back) or
+   * `free-spt` (as `gtt.c ppgtt_populate_spt_by_guest_entry` ships: `ppgtt_free_spt`, entries not
+   * walked); `trackAdd` — enabling a new table's page track failing, `unregister` (default,
+   * `ppgtt_free_spt`) or `keep-registration`; `cacheAdd` — `__gvt_cache_add` failing, `unmap` (default, `err_unmap`) or `keep-map`;
+   * `dmaMap` — `dma_map_page` failing in `gvt_dma_map_page`, `unpin` (default) or `keep-pin`.
+   */
+  readonly unwind?: KvmgtUnwindOptions;
+  /**
+   * What the vGPU's destroy and create do with the host GGTT entries of its ranges, which the
+   * hardware keeps when the vGPU goes: `reset-ggtt` (default, v6.12: `intel_vgpu_reset_ggtt` in
+   * both `intel_gvt_destroy_vgpu` and `intel_vgpu_init_gtt`) or `keep-ggtt` (that reset left out).
+   */
+  readonly lifecycle?: {
+    readonly destroy?: 'reset-ggtt' | 'keep-ggtt';
+    readonly create?: 'reset-ggtt' | 'keep-ggtt';
+  };
+}
+
+/** The design's lifecycle choices, checked. */
+function lifecycleOf(
+  option: KvmgtDesignOptions['lifecycle'],
+): { readonly destroyResetsGgtt: boolean; readonly createResetsGgtt: boolean } | undefined {
+  if (option === undefined) return undefined;
+  const resets = (key: 'destroy' | 'create'): boolean => {
+    const value = option[key];
+    if (value === undefined || value === 'reset-ggtt') return true;
+    if (value === 'keep-ggtt') return false;
+    throw new Error(`lifecycle.${key}: expected 'reset-ggtt' or 'keep-ggtt', got ${JSON.stringify(value)}`);
+  };
+  return { destroyResetsGgtt: resets('destroy'), createResetsGgtt: resets('create') };
+}
+
+export interface KvmgtUnwindOptions {
+  readonly populate?: 'invalidate' | 'free-spt';
+  readonly trackAdd?: 'unregister' | 'keep-registration';
+  readonly cacheAdd?: 'unmap' | 'keep-map';
+  readonly dmaMap?: 'unpin' | 'keep-pin';
+}
+
+/** The design's unwind choices, each checked (an unknown choice throws, naming the allowed ones). */
+function unwindOf(option: KvmgtUnwindOptions | undefined): {
+  readonly gvt: GvtUnwind | undefined;
+  readonly dmaMap: 'unpin' | 'keep-pin' | undefined;
+} {
+  if (option === undefined) return { gvt: undefined, dmaMap: undefined };
+  const allowed: Readonly<Record<keyof KvmgtUnwindOptions, readonly string[]>> = {
+    populate: ['invalidate', 'free-spt'],
+    trackAdd: ['unregister', 'keep-registration'],
+    cacheAdd: ['unmap', 'keep-map'],
+    dmaMap: ['unpin', 'keep-pin'],
+  };
+  for (const [key, value] of Object.entries(option)) {
+    const choices = allowed[key as keyof KvmgtUnwindOptions] as readonly string[] | undefined;
+    if (choices === undefined)
+      throw new Error(`unwind: unknown path ${JSON.stringify(key)} (populate, trackAdd, cacheAdd, dmaMap)`);
+    if (value !== undefined && !choices.includes(value as string)) {
+      throw new Error(
+        `unwind.${key}: expected ${choices.map((c) => `'${c}'`).join(' or ')}, got ${JSON.stringify(value)}`,
+      );
+    }
+  }
+  const gvt: GvtUnwind = {
+    ...(option.populate !== undefined ? { populate: option.populate } : {}),
+    ...(option.cacheAdd !== undefined ? { cacheAdd: option.cacheAdd } : {}),
+    ...(option.trackAdd !== undefined ? { trackAdd: option.trackAdd } : {}),
+  };
+  return { gvt: Object.keys(gvt).length > 0 ? gvt : undefined, dmaMap: option.dmaMap };
 }
 
 export type KvmgtDesign = Design<KvmgtState, KvmgtCommand, KvmgtTemplate> & {
@@ -150,6 +220,8 @@ export function kvmgtDesign(options: KvmgtDesignOptions): KvmgtDesign {
   const world = kvmgtWorld(options.world, options.policy);
   const writeProtect = options.writeProtect ?? true;
   const cmdbuf = options.cmdbuf ?? 'shadow-copy';
+  const unwind = unwindOf(options.unwind);
+  const lifecycle = lifecycleOf(options.lifecycle);
   const kvmgtFeatures = new Set<KvmgtFeature>();
   if (writeProtect) kvmgtFeatures.add('trapped-stores');
   if (world.vcpus >= 2) kvmgtFeatures.add('two-vcpus');
@@ -163,11 +235,14 @@ export function kvmgtDesign(options: KvmgtDesignOptions): KvmgtDesign {
         name: writeProtect ? 'the KVMGT design' : 'the KVMGT design without write protection',
         has: gvtFeatures({ writeProtect }, { ppgtt: true, batchBuffers: true }),
       }),
+      ...(unwind.gvt !== undefined ? { unwind: unwind.gvt } : {}),
     },
     vfio: { bugs: options.vfioBugs ?? [] },
     unmapCallback: unmapCallbackOf(options.unmapCallback),
     unmapLock: unmapLockOf(options.unmapLock),
     shadowOrder: cmdbuf === 'scan-then-copy' ? 'scan-then-copy' : 'copy-then-scan',
+    ...(unwind.dmaMap !== undefined ? { dmaMapUnwind: unwind.dmaMap } : {}),
+    ...(lifecycle !== undefined ? { lifecycle } : {}),
     bugs: refuseIneffectiveBugs('kvmgtBugs', options.kvmgtBugs, kvmgtBugCatalogue, {
       name: writeProtect ? 'the KVMGT design' : 'the KVMGT design without write protection',
       has: kvmgtFeatures,

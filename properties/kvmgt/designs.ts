@@ -93,3 +93,57 @@ export const kvmgtUnmapUnlocked = kvmgtDesign({
     'shadow-dma-addr-cached',
   ],
 });
+
+export const kvmgtShippedPopulateUnwind = kvmgtDesign({
+  id: 'kvmgt/shipped-populate-unwind',
+  expected: 'violates',
+  unwind: { populate: 'free-spt' },
+  description:
+    "a PPGTT table whose population fails part-way (an injected failure of the n-th pin, DMA map, DMA cache insert or page-track add) unwound as gtt.c ppgtt_populate_spt_by_guest_entry ships it: err_free_spt → ppgtt_free_spt frees the table and unregisters its page track without walking the entries populated so far, so their DMA cache references and child-table references are never given back (shadow_ppgtt_mm's invalidate_ppgtt_mm walks only the root entries already set). Isolation holds — the pins stay until gvt_cache_destroy at close, the orphaned child tables until intel_vgpu_destroy_all_ppgtt_mm's 'Why we still has spt not freed?' — but the refused PPGTT creation leaves the vGPU's accounting changed",
+  breaks: ['failed-op-leaves-state-unchanged', 'cache-kref-matches-shadow-users', 'spt-refcount-matches-references'],
+});
+
+export const kvmgtDmaMapErrorKeepsPin = kvmgtDesign({
+  id: 'kvmgt/dma-map-error-keeps-pin',
+  expected: 'violates',
+  unwind: { dmaMap: 'keep-pin' },
+  description:
+    "gvt_dma_map_page returns dma_map_page's failure without gvt_unpin_guest_page: the guest page stays pinned and charged to the VMM's locked_vm with no DMA cache entry to release it by, so the refused PPGTT creation changes the container",
+  breaks: ['vgpu-pins-held'],
+});
+
+export const kvmgtCacheAddErrorKeepsMap = kvmgtDesign({
+  id: 'kvmgt/cache-add-error-keeps-map',
+  expected: 'violates',
+  unwind: { cacheAdd: 'keep-map' },
+  description:
+    "intel_gvt_dma_map_guest_page returns __gvt_cache_add's -ENOMEM without its err_unmap step (gvt_dma_unmap_page): the page stays pinned and mapped for the GPU with no cache entry, so the refused PPGTT creation changes the container and the host IOMMU domain",
+  breaks: ['vgpu-pins-held'],
+});
+
+export const kvmgtDestroyKeepsGgtt = kvmgtDesign({
+  id: 'kvmgt/destroy-keeps-ggtt',
+  expected: 'violates',
+  lifecycle: { destroy: 'keep-ggtt' },
+  description:
+    "vGPU destroy without intel_vgpu_reset_ggtt (intel_gvt_destroy_vgpu as it once was: intel_vgpu_clean_gtt frees the ggtt mm, not the hardware's entries): the host GGTT entries of the freed ranges keep the DMA addresses the close has just unmapped (gvt_cache_destroy), so once the DMA-API hands an address out again the free range translates to whatever page now has it. The next create's reset (commit d650ac06, intel_vgpu_init_gtt) hides it from the next vGPU",
+  breaks: ['unowned-ggtt-reaches-scratch'],
+});
+
+export const kvmgtNoGgttReset = kvmgtDesign({
+  id: 'kvmgt/no-ggtt-reset',
+  expected: 'violates',
+  lifecycle: { destroy: 'keep-ggtt', create: 'keep-ggtt' },
+  description:
+    'neither destroy nor create resets the vGPU\'s GGTT ranges (before commit d650ac06 "drm/i915/gvt: reset the GGTT entry when vGPU created": the GGTT space is partitioned between vGPUs and reused by the next one, whose stale entries must point at scratch): a vGPU created over the ranges of a destroyed one starts with host entries holding DMA addresses its own DMA cache never mapped — the earlier vGPU\'s translations',
+  breaks: ['unowned-ggtt-reaches-scratch', 'shadow-dma-addr-cached'],
+});
+
+export const kvmgtTrackAddErrorKeepsRegistration = kvmgtDesign({
+  id: 'kvmgt/track-add-error-keeps-registration',
+  expected: 'violates',
+  unwind: { trackAdd: 'keep-registration' },
+  description:
+    "a new shadow table whose page track cannot be enabled (kvmgt_page_track_add failing, injected) is freed without intel_vgpu_unregister_page_track: the registration stays in the vGPU's page-track tree, pointing at the freed table, and the guest page can never be shadowed again (EEXIST); the refused PPGTT creation changed the vGPU",
+  breaks: ['shadowed-table-write-protected', 'failed-op-leaves-state-unchanged'],
+});

@@ -14,7 +14,9 @@
  *   the oldest workload, reading through GGTT entries 2 and 3 and through the PPGTT rooted at gfn
  *   0 (directory and table entry 0);
  * - the VMM unmapping, mapping back, unplugging and plugging RAM sections gfn 0..1 and 4..5;
- *   another VM taking a free frame and releasing its first; vGPU destroy and create; VM destroy.
+ *   another VM taking a free frame and releasing its first; vGPU destroy and create; VM destroy;
+ * - fault injection: the first `dma_map_page`, `__gvt_cache_add` or `kvm_write_track_add_gfn` of
+ *   each later command fails (the unwinds `models/kvmgt/fault.ts` describes);
  * - operations that take time, started and left in flight: the 8-byte GGTT writes of entry 2 naming
  *   gfn 0 (a DMA cache miss) and gfn 4 (a hit), the two 8-byte page-table stores that
  *   name a page (gfn 0 entry 0 → table gfn 1, table gfn 1 entry 0 → gfn 4), PPGTT create at gfn
@@ -24,7 +26,7 @@
  * The entries, pages and sections are the world's (the vGPU's first two entries, the first page of
  * the upper half of RAM, …), as named above in today's world.
  *
- * Left out: GGTT entries 4, 5 and the out-of-range one, other table indices and gfns, 2-byte
+ * Left out: the pin fault point, later counts, clearing a fault; GGTT entries 4, 5 and the out-of-range one, other table indices and gfns, 2-byte
  * stores (refused before anything changes), DMA writes (only where an access lands matters),
  * single pages of a section; started forms of the other stores (a store that clears or half
  * writes an entry translates nothing: its handler has no window). The key is the whole state,
@@ -92,6 +94,10 @@ function templatesOf(
     { kind: 'vgpuDestroy' },
     { kind: 'vgpuCreate' },
     { kind: 'vmDestroy' },
+    // Issue 18: the first DMA map, DMA cache insert or page-track add of each later command fails.
+    { kind: 'injectFault', point: 'dmaMap', nth: 1 },
+    { kind: 'injectFault', point: 'cacheAdd', nth: 1 },
+    { kind: 'injectFault', point: 'trackAdd', nth: 1 },
   ];
   const phases = kvmgtPhases(config);
   const started: KvmgtTemplate[] = [
@@ -104,7 +110,7 @@ function templatesOf(
     { kind: 'gpuDmaPpgtt', rootGfn: 0, pdIndex: 0, ptIndex: 0, write: false, phased: true },
   ];
   const span = (start: number, pages: number): string => `${start}-${start + pages - 1}`;
-  const description = `KVMGT: GGTT entries ${first}-${second} written (8-byte, cleared, a 4-byte half), the guest's page tables at gfns 0-${table} and a batch command at gfn ${surface}, PPGTT create/destroy at gfn 0, submission and execution, GPU reads through entries ${first}-${second} and the PPGTT, the VMM's RAM sections ${sections.map((gfn) => span(gfn, sectionPages)).join(' and ')}, another VM's allocations, vGPU and VM lifecycle (${templates.length} commands per state), ${started.length} operations started and left in flight, and the next phase of each one in flight (the vCPU running an operation left out of the key)`;
+  const description = `KVMGT: GGTT entries ${first}-${second} written (8-byte, cleared, a 4-byte half), the guest's page tables at gfns 0-${table} and a batch command at gfn ${surface}, PPGTT create/destroy at gfn 0, submission and execution, GPU reads through entries ${first}-${second} and the PPGTT, the VMM's RAM sections ${sections.map((gfn) => span(gfn, sectionPages)).join(' and ')}, another VM's allocations, vGPU and VM lifecycle, fault injection at the first DMA map, cache insert or page-track add (${templates.length} commands per state), ${started.length} operations started and left in flight, and the next phase of each one in flight (the vCPU running an operation left out of the key)`;
   return { templates, started, description };
 }
 

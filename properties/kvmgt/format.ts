@@ -3,6 +3,7 @@
  * files or handed to a design through the library.
  */
 import { isGvtCommand } from '../../models/gvt/commands.js';
+import { KVMGT_FAULT_NTH_MAX } from '../../models/kvmgt/fault.js';
 import type { KvmgtCommand, KvmgtCommandKind } from '../../models/kvmgt/types.js';
 import type { CommandProblem } from '../../src/design.js';
 import { commandValidator, pageCount, pageNumber, templateValidator, upTo } from '../generic/command-schema.js';
@@ -37,6 +38,10 @@ export function formatKvmgtCommand(command: KvmgtCommand): string {
       return 'the VM is destroyed (guest crash): the VMM closes the vGPU, releases guest RAM and exits';
     case 'gpuDma':
       return `GPU ${command.write ? 'writes' : 'reads'} through GGTT ${command.entry}`;
+    case 'injectFault':
+      return `inject fault: attempt ${command.nth} at ${command.point} of each command fails`;
+    case 'clearFault':
+      return 'clear fault injection';
   }
 }
 
@@ -68,6 +73,11 @@ const schema: Schema = {
   vgpuDestroy: {},
   vmDestroy: {},
   gpuDma: { entry: ggttIndex, write: bool },
+  injectFault: {
+    point: '"pin", "dmaMap", "cacheAdd" or "trackAdd"',
+    nth: upTo(KVMGT_FAULT_NTH_MAX, 'far beyond the attempts one command makes'),
+  },
+  clearFault: {},
   ...gvtCommandSchema,
   // The kinds that take time may be started and left in flight (`phased: true`).
   guestWritePte: { ...gvtCommandSchema.guestWritePte, ...phasedField },

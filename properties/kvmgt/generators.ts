@@ -11,6 +11,7 @@ import { OTHER_OWNER, RAM_VADDR_PAGE } from '../../models/kvmgt/config.js';
 import type { KvmgtConfig, KvmgtWorld } from '../../models/kvmgt/config.js';
 import { pendingShadows } from '../../models/gvt/inflight.js';
 import { isPresentPte } from '../../models/gvt/ppgtt.js';
+import { kvmgtFaultPoints } from '../../models/kvmgt/fault.js';
 import type { KvmgtCommand, KvmgtState } from '../../models/kvmgt/types.js';
 import { type1Backend } from '../../models/vfio/state.js';
 import type { CommandSpace } from '../../src/design.js';
@@ -141,6 +142,18 @@ function table(world: KvmgtWorld): Readonly<Record<GeneratedKind, fc.Arbitrary<K
     vgpuCreate: fc.constant({ kind: 'vgpuCreate' }),
     vgpuDestroy: fc.constant({ kind: 'vgpuDestroy' }),
     vmDestroy: fc.constant({ kind: 'vmDestroy' }),
+    // The first few attempts of a command: a PPGTT's shadowing maps a handful of pages, a GGTT
+    // write one (`models/kvmgt/fault.ts`).
+    injectFault: fc
+      .record({
+        point: fc.constantFrom(...kvmgtFaultPoints),
+        nth: fc.oneof(
+          { weight: 3, arbitrary: fc.constant(1) },
+          { weight: 2, arbitrary: fc.integer({ min: 2, max: 3 }) },
+        ),
+      })
+      .map((fields) => ({ kind: 'injectFault', ...fields })),
+    clearFault: fc.constant({ kind: 'clearFault' }),
     gpuExecute: fc.constant({ kind: 'gpuExecute' }),
     gpuDma: fc
       .record({ entry: pickOr(ggttIndex, 2), write: fc.boolean() })
@@ -174,6 +187,8 @@ const weights: Readonly<Record<string, number>> = {
   vgpuCreate: 2,
   vgpuDestroy: 1,
   vmDestroy: 1,
+  injectFault: 4,
+  clearFault: 1,
 };
 
 /**
@@ -366,6 +381,8 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
     case 'vgpuDestroy':
     case 'vmDestroy':
     case 'gpuExecute':
+    case 'injectFault':
+    case 'clearFault':
       return template;
   }
 }

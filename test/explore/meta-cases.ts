@@ -100,6 +100,20 @@ const DEEP: Readonly<Record<string, Readonly<Record<string, number>>>> = {
     'locked-vm-matches-pins': 5,
     'failed-op-leaves-state-unchanged': 5,
   },
+  // Destroy and create leave the earlier vGPU's DMA addresses in the new one's GGTT; a later map is
+  // handed one of them again, and two entries then use one cache entry. Not compared at depth 5.
+  'kvmgt/no-ggtt-reset': { 'cache-kref-matches-shadow-users': 5 },
+};
+
+/**
+ * Counterexamples `check` (seed 1) finds through commands the stack's explore scope leaves out,
+ * with why: explore cannot reach them at any depth, so they are not compared.
+ */
+const OUTSIDE_SCOPE: Readonly<Record<string, Readonly<Record<string, string>>>> = {
+  // Since the KVMGT generators draw fault injection, seed 1 also finds this: another owner's frame
+  // released (the host GPU driver's page behind host GGTT entry 1) and a store through entry 1. The
+  // scope names only the other VM's frame and host entry 0.
+  'cmdbuf/scan-in-place': { 'no-dma-to-free-frame': 'the host page of GGTT entry 1, released, 4 steps' },
 };
 
 /**
@@ -144,6 +158,10 @@ const COSTLY = new Set([
   'iommu/unpin-before-sync',
   'mutant/vfio-passthrough/map-before-pin',
   'mutant/iommu-lazy-held/fq-queues-before-pte-clear',
+  // Issue 18's KVMGT designs whose comparison takes 5 to 10 s (each agreed when added).
+  'kvmgt/dma-map-error-keeps-pin',
+  'kvmgt/cache-add-error-keeps-map',
+  'kvmgt/no-ggtt-reset',
 ]);
 
 /**
@@ -204,7 +222,12 @@ const CHECK_SEED: Readonly<Record<string, number>> = { 'mutant/vfio-mediated/unm
 export function exploreAgreesWithCheck(design: AnyDesign): void {
   const check = checkDesign(design, { seed: CHECK_SEED[design.id] ?? 1, runs: 500 });
   expect(check.verdict, `${design.id}: check finds a violation`).toBe('violated');
-  const lengths = new Map(check.violations.map((found) => [found.invariant, found.length]));
+  const outside = OUTSIDE_SCOPE[design.id] ?? {};
+  const lengths = new Map(
+    check.violations.flatMap((found) =>
+      outside[found.invariant] === undefined ? [[found.invariant, found.length] as const] : [],
+    ),
+  );
   const reachable = [...lengths].filter(([, length]) => length <= META_DEPTH).map(([invariant]) => invariant);
   const beyond = [...lengths].filter(([, length]) => length > META_DEPTH).map(([invariant]) => invariant);
   // Every counterexample beyond the depth compared is a known deep one, of its known length (the

@@ -23,9 +23,9 @@ import { liftVfioInvariant } from '../../passthrough/invariants/lift.js';
 import { dmaSlotsAccounted, mappingsDisjoint } from '../../vfio/invariants/accounting.js';
 import { noKernelCrash } from '../../vfio/invariants/effect.js';
 import { closedDeviceHoldsNothing } from '../../vfio/invariants/teardown.js';
-import { cacheEntryPinnedAndMapped } from './accounting.js';
+import { cacheEntryPinnedAndMapped, vgpuPinsHeld } from './accounting.js';
 import { noDmaToForeignFrame, noDmaToFreeFrame } from './effect.js';
-import { shadowFrameOwnedByGuest, shadowFramePinned } from './latent.js';
+import { shadowFrameOwnedByGuest, shadowFramePinned, unownedGgttReachesScratch } from './latent.js';
 import { destroyedVgpuLeavesNothing } from './teardown.js';
 
 type KvmgtInvariant = Invariant<KvmgtState, KvmgtCommand>;
@@ -42,10 +42,12 @@ export function kvmgtInvariants(config: KvmgtConfig): KvmgtInvariant[] {
     lift(noKernelCrash),
     shadowFrameOwnedByGuest(config),
     shadowFramePinned(config),
+    unownedGgttReachesScratch(config),
     shadowMatchesGuestEntry(view),
     cacheKrefMatchesShadowUsers(view),
     shadowDmaAddrCached(view),
     cacheEntryPinnedAndMapped,
+    vgpuPinsHeld,
     sptRefcountMatchesReferences(view),
     shadowedTableWriteProtected(view),
     lift(dmaSlotsAccounted, true),
