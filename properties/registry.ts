@@ -31,6 +31,9 @@ import {
   viommuShadow,
   viommuShadowUnmapSkipsFlush,
   viommuShadowWaitBeforeUnmap,
+  viommuShadowContextClearKeepsShadow,
+  viommuShadowContextSkipsSameDid,
+  viommuNestedContextSkipsSameDid,
 } from './viommu/designs.js';
 import { xenLookup, xenLookupThenMap, xenMap } from './xengt/designs.js';
 import { kvmgtInterleavingMutants, kvmgtMutants } from './kvmgt/mutants.js';
@@ -68,6 +71,9 @@ export const designs: readonly AnyDesign[] = [
   viommuShadowUnmapSkipsFlush,
   viommuNestedFlushLeavesCombined,
   viommuShadowWaitBeforeUnmap,
+  viommuShadowContextClearKeepsShadow,
+  viommuShadowContextSkipsSameDid,
+  viommuNestedContextSkipsSameDid,
   viommuDifferential,
 ];
 

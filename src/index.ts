@@ -226,6 +226,9 @@ export {
   viommuShadow,
   viommuShadowUnmapSkipsFlush,
   viommuShadowWaitBeforeUnmap,
+  viommuShadowContextClearKeepsShadow,
+  viommuShadowContextSkipsSameDid,
+  viommuNestedContextSkipsSameDid,
 } from '../properties/viommu/designs.js';
 export { viommuInvariants } from '../properties/viommu/invariants.js';
 export type { DriverTemplate, ViommuTemplate } from '../properties/viommu/resolve.js';

@@ -82,12 +82,31 @@ export interface BalloonRequest {
  */
 export type BalloonHandler = (request: BalloonRequest) => readonly VmmRequest[];
 
-/** A VMM: its two decision points. */
+/**
+ * A context-cache invalidation of the guest's, trapped by the VMM (one VM exit): the guest rewrote
+ * the device's context entry (detached it, or attached it to another domain) and invalidated
+ * (`lifecycle.ts`).
+ */
+export interface TrappedContextInvalidation {
+  /** The state when the guest invalidated: `state.guest.did` is the context entry now (null: cleared). Do not modify. */
+  readonly state: ViommuState;
+  /** The DID of the VMM's cached copy of the context entry (QEMU `vtd_as->context_cache_entry`), null for a cleared one. */
+  readonly cached: number | null;
+  /** What the VMM has mapped for the device, GIOVA page → entry (shadow; empty in nested). Do not modify. */
+  readonly mapped: ReadonlyMap<number, FirstLevelEntry>;
+}
+
+/** The VMM's handling of a context-cache invalidation: the requests it makes, each on its own. */
+export type ContextHandler = (trap: TrappedContextInvalidation) => readonly VmmRequest[];
+
+/** A VMM: its decision points. */
 export interface VmmHooks {
   /** What it does with a trapped invalidation of the guest's domain. */
   readonly invalidation: InvalidationHandler;
   /** What it does with a balloon request. */
   readonly balloon: BalloonHandler;
+  /** What it does with a context-cache invalidation (`lifecycle.ts`). */
+  readonly context: ContextHandler;
 }
 
 function inRange(range: InvalidatedRange, page: number): boolean {
@@ -177,6 +196,53 @@ export const nestedBalloon: BalloonHandler = ({ gpaPage, direction }) =>
         { kind: 'mapDma', iovaPage: gpaPage, gpaPage, write: true },
       ];
 
+/**
+ * Shadow: QEMU's `vtd_context_device_invalidate` / `vtd_context_global_invalidate` →
+ * `vtd_address_space_sync`. A context entry that is not present unmaps everything the device's
+ * address space has (`vtd_address_space_unmap`: "instead of synchronizing the shadow pages we
+ * should invalidate all existing mappings"); a present one replays the whole range of the table it
+ * points to (`vtd_sync_shadow_page_table_range(…, 0, UINT64_MAX)`): unmap what the table does not
+ * map (or maps elsewhere), map what it maps.
+ */
+export const syncAddressSpace: ContextHandler = (trap) =>
+  trap.state.guest.did === null
+    ? consecutiveRuns([...trap.mapped.keys()].sort((a, b) => a - b)).map((run): VmmRequest => ({
+        kind: 'unmapDma',
+        iovaPage: run.startPage,
+        npages: run.pages,
+      }))
+    : replayGuestTable({ state: trap.state, range: 'all', mapped: trap.mapped });
+
+/**
+ * Shadow, flawed (`shadow-context-clear-keeps-shadow`): a cleared context entry is taken for an
+ * error and the sync returns, as before QEMU's "intel-iommu: handle invalid ce for shadow sync".
+ */
+export const syncKeepingShadowOnClear: ContextHandler = (trap) =>
+  trap.state.guest.did === null ? [] : syncAddressSpace(trap);
+
+/**
+ * Nested: the guest's table the nested domain walks changed (or is gone), so every first-level
+ * translation the host IOTLB cached for it is flushed: one IOMMU_HWPT_INVALIDATE of all. (The
+ * model walks the guest's current table; a real VMM also re-binds the first-level pointer.)
+ */
+export const flushNestedOnRebind: ContextHandler = () => [{ kind: 'invalidateNested', range: 'all' }];
+
+/**
+ * Flawed (`context-sync-skips-same-did`): a handler that does nothing when the context entry names
+ * the DID the VMM cached, taking a reused DID for the same domain.
+ */
+export function skipSameDid(handler: ContextHandler): ContextHandler {
+  return (trap) => (trap.state.guest.did !== null && trap.state.guest.did === trap.cached ? [] : handler(trap));
+}
+
 /** The built-in VMM of each design. */
-export const shadowVmm: VmmHooks = { invalidation: replayGuestTable, balloon: shadowBalloon };
-export const nestedVmm: VmmHooks = { invalidation: forwardToNestedDomain, balloon: nestedBalloon };
+export const shadowVmm: VmmHooks = {
+  invalidation: replayGuestTable,
+  balloon: shadowBalloon,
+  context: syncAddressSpace,
+};
+export const nestedVmm: VmmHooks = {
+  invalidation: forwardToNestedDomain,
+  balloon: nestedBalloon,
+  context: flushNestedOnRebind,
+};

@@ -6,6 +6,8 @@
  * which the device reaches a frame the guest no longer owns.
  */
 import { viommuDesign } from './design.js';
+import type { ViommuDesign } from './design.js';
+import { viommuLifecycleExploreScope } from './explore-scope.js';
 
 /** A frame freed and reused while an IOTLB entry still reaches it: every effect and latent invariant sees it. */
 const staleEntryBreaks = [
@@ -62,3 +64,45 @@ export const viommuShadowWaitBeforeUnmap = viommuDesign({
   description:
     "the VMM completes the guest's invalidation wait descriptor before its UNMAP_DMA: the guest's vCPU goes on while the host still maps what it cleared (atomic, it holds)",
 });
+
+export const viommuShadowContextClearKeepsShadow: ViommuDesign = {
+  ...viommuDesign({
+    id: 'viommu/shadow-context-clear-keeps-shadow',
+    mode: 'shadow',
+    vmmBugs: ['shadow-context-clear-keeps-shadow'],
+    expected: 'violates',
+    breaks: ['blocked-device-reaches-nothing', 'earlier-domain-unreachable'],
+    description:
+      'a context-cache invalidation that finds the device\'s context entry cleared returns without unmapping its shadow (QEMU before "handle invalid ce for shadow sync"): the detached device keeps reaching its old domain\'s pages',
+  }),
+  // Its flaw is in the device's life: the scope with detach, attach and context-cache invalidation.
+  explore: viommuLifecycleExploreScope,
+};
+
+export const viommuShadowContextSkipsSameDid: ViommuDesign = {
+  ...viommuDesign({
+    id: 'viommu/shadow-context-skips-same-did',
+    mode: 'shadow',
+    vmmBugs: ['context-sync-skips-same-did'],
+    expected: 'violates',
+    breaks: ['earlier-domain-unreachable'],
+    description:
+      "the VMM skips the resync of a context-cache invalidation when the context entry names the DID it cached: a new domain with the reused DID inherits the old domain's shadow mappings",
+  }),
+  // Its flaw is in the device's life: the scope with detach, attach and context-cache invalidation.
+  explore: viommuLifecycleExploreScope,
+};
+
+export const viommuNestedContextSkipsSameDid: ViommuDesign = {
+  ...viommuDesign({
+    id: 'viommu/nested-context-skips-same-did',
+    mode: 'nested',
+    vmmBugs: ['context-sync-skips-same-did'],
+    expected: 'violates',
+    breaks: ['earlier-domain-unreachable'],
+    description:
+      "the VMM skips the flush of the nested domain's cached first-level translations when the new context names the DID it cached: a combined entry of the old domain serves the new one",
+  }),
+  // Its flaw is in the device's life: the scope with detach, attach and context-cache invalidation.
+  explore: viommuLifecycleExploreScope,
+};

@@ -18,15 +18,15 @@ describe('broken vIOMMU designs are caught with short counterexamples', () => {
       design: viommuShadowUnmapSkipsFlush,
       seed: 1001,
       // Map, invalidate (MAP_DMA); the guest balloons the page out while it is still mapped (VFIO's
-      // pin keeps the frame); unmap in the guest's table, which the host does not see yet; DMA
-      // (IOTLB fill through the host's mapping); invalidate: UNMAP_DMA unpins, the frame is freed,
-      // the IOTLB keeps the entry; the frame is reused; DMA.
+      // pin keeps the frame); DMA (IOTLB fill through the host's mapping); unmap in the guest's
+      // table; invalidate: UNMAP_DMA unpins, the frame is freed, the IOTLB keeps the entry; the
+      // frame is reused; DMA.
       foreign: [
         'guestMap',
         'guestInvalidate',
         'guestBalloonOut',
-        'guestUnmap',
         'deviceDma',
+        'guestUnmap',
         'guestInvalidate',
         'allocateToOther',
         'deviceDma',
