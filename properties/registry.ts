@@ -31,9 +31,9 @@ import {
   viommuShadow,
   viommuShadowUnmapSkipsFlush,
   viommuShadowWaitBeforeUnmap,
-  viommuShadowContextClearKeepsShadow,
-  viommuShadowContextSkipsSameDid,
-  viommuNestedContextSkipsSameDid,
+  viommuContextClearKeepsShadow,
+  viommuShadowSameDidSkipsSync,
+  viommuNestedSameDidSkipsFlush,
 } from './viommu/designs.js';
 import { xenLookup, xenLookupThenMap, xenMap } from './xengt/designs.js';
 import { kvmgtInterleavingMutants, kvmgtMutants } from './kvmgt/mutants.js';
@@ -71,9 +71,9 @@ export const designs: readonly AnyDesign[] = [
   viommuShadowUnmapSkipsFlush,
   viommuNestedFlushLeavesCombined,
   viommuShadowWaitBeforeUnmap,
-  viommuShadowContextClearKeepsShadow,
-  viommuShadowContextSkipsSameDid,
-  viommuNestedContextSkipsSameDid,
+  viommuContextClearKeepsShadow,
+  viommuShadowSameDidSkipsSync,
+  viommuNestedSameDidSkipsFlush,
   viommuDifferential,
 ];
 

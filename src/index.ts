@@ -226,9 +226,9 @@ export {
   viommuShadow,
   viommuShadowUnmapSkipsFlush,
   viommuShadowWaitBeforeUnmap,
-  viommuShadowContextClearKeepsShadow,
-  viommuShadowContextSkipsSameDid,
-  viommuNestedContextSkipsSameDid,
+  viommuContextClearKeepsShadow,
+  viommuShadowSameDidSkipsSync,
+  viommuNestedSameDidSkipsFlush,
 } from '../properties/viommu/designs.js';
 export { viommuInvariants } from '../properties/viommu/invariants.js';
 export type { DriverTemplate, ViommuTemplate } from '../properties/viommu/resolve.js';

@@ -54,9 +54,9 @@ describe('dmaprop designs', () => {
       ['viommu/shadow-unmap-skips-flush', 'violates'],
       ['viommu/nested-flush-leaves-combined', 'violates'],
       ['viommu/shadow-wait-before-unmap', 'violates'],
-      ['viommu/shadow-context-clear-keeps-shadow', 'violates'],
-      ['viommu/shadow-context-skips-same-did', 'violates'],
-      ['viommu/nested-context-skips-same-did', 'violates'],
+      ['viommu/context-clear-keeps-shadow', 'violates'],
+      ['viommu/shadow-same-did-skips-sync', 'violates'],
+      ['viommu/nested-same-did-skips-flush', 'violates'],
       ['viommu/differential', 'holds'],
     ]);
     for (const row of rows) {

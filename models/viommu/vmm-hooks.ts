@@ -1,7 +1,9 @@
 /**
  * The VMM's decision points in a vIOMMU design, as hooks a design supplies (QEMU's intel-iommu
  * with an assigned device; docs/reference/vtd.md §3.4, §3.6, §5.3): what it does with a guest
- * invalidation it trapped, and with a balloon request. A hook reads the state and returns the
+ * invalidation it trapped, with a balloon request, and with a context-cache invalidation after the
+ * guest detached its device or moved it to another domain (docs/reference/viommu.md §7.7). A hook
+ * reads the state and returns the
  * requests the VMM makes of the host, in the real calls' words (`VmmRequest`: VFIO MAP_DMA and
  * UNMAP_DMA, IOMMU_HWPT_INVALIDATE, madvise, a page fault); the stack performs them (`vmm.ts`).
  *
@@ -13,7 +15,10 @@
  * The built-in VMMs are written with the same hooks: `replayGuestTable` and `shadowBalloon` for
  * shadow (caching mode), `forwardToNestedDomain` and `nestedBalloon` for nested, and the flawed
  * `replayMissingUnmaps` (VMM bug `shadow-misses-unmap`) and `dropInvalidation`
- * (`nested-drops-invalidation`).
+ * (`nested-drops-invalidation`); for context-cache invalidations `syncAddressSpace` (shadow; QEMU
+ * `vtd_address_space_sync`) and `flushNestedOnRebind` (nested), and the flawed
+ * `syncKeepingShadowOnClear` (`shadow-context-clear-keeps-shadow`) and `skipSameDid`
+ * (`context-sync-skips-same-did`).
  */
 import type { FirstLevelEntry } from '../iommu/types.js';
 import type { ViommuState } from './types.js';

@@ -16,10 +16,10 @@ import { shadowedEntries } from '../../models/viommu/vmm.js';
 import type { ViommuDesign } from '../../properties/viommu/design.js';
 import {
   viommuNested,
-  viommuNestedContextSkipsSameDid,
+  viommuNestedSameDidSkipsFlush,
   viommuShadow,
-  viommuShadowContextClearKeepsShadow,
-  viommuShadowContextSkipsSameDid,
+  viommuContextClearKeepsShadow,
+  viommuShadowSameDidSkipsSync,
 } from '../../properties/viommu/designs.js';
 import { blockedDeviceReachesNothing, earlierDomainUnreachable } from '../../properties/viommu/invariants.js';
 import { stableJson } from '../../src/explore.js';
@@ -167,15 +167,15 @@ describe('a context-cache invalidation as phases', () => {
 
 describe('the flawed VMMs', () => {
   test('shadow-context-clear-keeps-shadow: the detached device still reaches its old page', () => {
-    const { state } = run(viommuShadowContextClearKeepsShadow, [...mappedAndUsed, detach, contextInvalidate()]);
+    const { state } = run(viommuContextClearKeepsShadow, [...mappedAndUsed, detach, contextInvalidate()]);
     expect([...shadowedEntries(state).keys()]).toEqual([0]);
     expect(holds(blockedDeviceReachesNothing, state)).toBe(false);
     expect(holds(earlierDomainUnreachable, state)).toBe(false);
   });
 
   test.for([
-    { design: viommuShadowContextSkipsSameDid, via: 'page-table' },
-    { design: viommuNestedContextSkipsSameDid, via: 'iotlb' },
+    { design: viommuShadowSameDidSkipsSync, via: 'page-table' },
+    { design: viommuNestedSameDidSkipsFlush, via: 'iotlb' },
   ])('$design.id: a reused DID keeps the old translation, a fresh one does not', ({ design, via }) => {
     const commands = [...mappedAndUsed, attach(GUEST_DID), contextInvalidate()];
     const reused = run(design, commands).state;
