@@ -230,7 +230,11 @@ export {
   viommuShadowSameDidSkipsSync,
   viommuNestedSameDidSkipsFlush,
 } from '../properties/viommu/designs.js';
-export { viommuInvariants } from '../properties/viommu/invariants.js';
+export {
+  blockedDeviceReachesNothing,
+  earlierDomainUnreachable,
+  viommuInvariants,
+} from '../properties/viommu/invariants.js';
 export type { DriverTemplate, ViommuTemplate } from '../properties/viommu/resolve.js';
 export { viommuWorldLayout } from '../properties/viommu/world.js';
 export type { ViommuWorldDescription, ViommuWorldLayout } from '../properties/viommu/world.js';
@@ -248,6 +252,7 @@ export type {
 } from '../models/viommu/types.js';
 export {
   dropInvalidation,
+  flushNestedOnRebind,
   forwardToNestedDomain,
   nestedBalloon,
   nestedVmm,
@@ -255,12 +260,17 @@ export {
   replayMissingUnmaps,
   shadowBalloon,
   shadowVmm,
+  skipSameDid,
+  syncAddressSpace,
+  syncKeepingShadowOnClear,
 } from '../models/viommu/vmm-hooks.js';
 export type {
   BalloonHandler,
   BalloonRequest,
+  ContextHandler,
   InvalidatedRange,
   InvalidationHandler,
+  TrappedContextInvalidation,
   TrappedInvalidation,
   VmmHooks,
   VmmRequest,
