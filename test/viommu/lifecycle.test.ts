@@ -22,6 +22,7 @@ import {
   viommuShadowSameDidSkipsSync,
 } from '../../properties/viommu/designs.js';
 import { blockedDeviceReachesNothing, earlierDomainUnreachable } from '../../properties/viommu/invariants.js';
+import { explainViommuStep } from '../../properties/viommu/explain.js';
 import { checkDesign } from '../../src/check.js';
 import { stableJson } from '../../src/explore.js';
 import { DEEP, FIXED_SEEDS } from '../helpers.js';
@@ -93,6 +94,14 @@ describe('shadow: the guest detaches the device', () => {
     expect(results[4]!.detail).toMatchObject({ handled: true, unmappedPages: 1 });
     expect(viommuReach(state)).toEqual([]);
     expect(state.guest.contextPending).toBe(false);
+  });
+
+  test('replay explains the context entry while the VMM has not followed it', () => {
+    const { states, results } = run(viommuShadow, [...mappedAndUsed, detach]);
+    const lines = explainViommuStep({ before: states[2]!, command: detach, result: results[3]!, after: states[3]! });
+    expect(lines).toContain(
+      "device context entry: cleared, not yet invalidated (VMM cached DID 1); earlier domains' GIOVA pages 0",
+    );
   });
 
   test('with no domain, the guest has no table to write and an IOTLB invalidation reaches nothing', () => {
