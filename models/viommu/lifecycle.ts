@@ -33,12 +33,23 @@
  * `guestInvalidateContext` is trapped like an IOTLB invalidation and phased the same way
  * (`phased.ts`): the VMM's requests, then the wait descriptor.
  *
- * Left out: GCMD.TE (`vtd_handle_gcmd_te`: translation off switches every device to the no-DMAR
- * region, which with VFIO maps all guest RAM at IOVA = GPA), pass-through context entries, the
- * device's own reset (the model has no notion of it: its DMA engine is a command), several devices
- * or domains at once, PASIDs. In nested mode the model walks the guest's current table and the VMM
- * flushes the cached first-level translations; a real VMM also re-binds the nested domain's
- * first-level pointer.
+ * GCMD.TE (`guestSetTranslation`): QEMU `vtd_handle_gcmd_write` → `vtd_handle_gcmd_te` →
+ * `vtd_reset_caches`, `vtd_address_space_refresh_all` (`vtd_address_space_unmap_all`, then
+ * `vtd_switch_address_space_all`), all within the register write's exit, before the guest's poll of
+ * GSTS.TES returns: one atomic step. With translation off every device uses the no-DMAR alias of
+ * guest memory, which VFIO's listener maps whole (IOVA = GPA); the context entry and the guest's
+ * table are ignored, IOTLB invalidations reach no notifier, and the guest's claims on invalidated
+ * or retired pages lapse (it gave the device all its RAM). Turned on again, the IOMMU region's
+ * notifier replays the table (`vtd_iommu_replay`), and what the device could reach through the
+ * no-DMAR region and the table does not map is retired at once. The VMM's `translation` hook
+ * (`vmm-hooks.ts` `refreshAddressSpaces`, nested `flushNestedOnSwitch`).
+ *
+ * Left out: pass-through context entries, the device's own reset (the model has no notion of it:
+ * its DMA engine is a command), several devices or domains at once, PASIDs, the device's DMA
+ * between the ioctls of a GCMD.TE switch. In nested mode the model walks the guest's current table
+ * (with translation off, guest RAM at IOVA = GPA, so stage 2 alone translates) and the VMM flushes
+ * the cached first-level translations; a real VMM also re-binds the nested domain's first-level
+ * pointer, or attaches the device to stage 2.
  */
 import { clearedPages } from './phased.js';
 import type { ViommuState } from './types.js';
@@ -60,4 +71,19 @@ export function writeContext(state: ViommuState, did: number | null): ViommuStat
     ? state.inflight.map((op) => (op.context === undefined ? op : { ...op, context: { ...op.context, covers: false } }))
     : state.inflight;
   return { ...state, guest: { ...state.guest, table: {}, did, contextPending: true, retired }, inflight };
+}
+
+/**
+ * The guest sets GCMD.TE to `enabled` (QEMU `vtd_handle_gcmd_te`). Off, the device is given all of
+ * guest RAM by the guest's own choice: nothing it invalidated or retired is owed to it any more.
+ * On, what the device could reach with translation off and the guest's table does not map is
+ * retired at once: the VMM's refresh runs before the guest's poll of GSTS.TES returns, so nothing
+ * stays pending.
+ */
+export function setTranslation(state: ViommuState, enabled: boolean): ViommuState {
+  if (!enabled) {
+    return { ...state, guest: { ...state.guest, translation: false, invalidated: [], retired: [] } };
+  }
+  const retired = union(state.guest.retired, clearedPages(state, 'all'));
+  return { ...state, guest: { ...state.guest, translation: true, retired } };
 }

@@ -223,6 +223,7 @@ export function actorOfViommuCommand(state: ViommuState, command: ViommuCommand)
       return 'VMM';
     case 'guestInvalidate':
     case 'guestInvalidateContext':
+    case 'guestSetTranslation':
     case 'guestBalloonOut':
     case 'guestBalloonIn':
       return 'guest vCPU0';

@@ -25,10 +25,12 @@ import {
   handleInvalidation,
   performRequests,
   planContextInvalidation,
+  planTranslationSwitch,
   runHost,
   vaddrOfGpa,
 } from './vmm.js';
-import { writeContext } from './lifecycle.js';
+import { setTranslation, writeContext } from './lifecycle.js';
+import { firstLevelOf } from './views.js';
 import type { InvalidatedRange } from './vmm-hooks.js';
 import {
   advanceInvalidation,
@@ -68,6 +70,7 @@ const trap: StepCosts = { ...noCosts, vmExits: 1 };
 const trapping: ReadonlySet<ViommuCommand['kind']> = new Set([
   'guestInvalidate',
   'guestInvalidateContext',
+  'guestSetTranslation',
   'guestBalloonOut',
   'guestBalloonIn',
 ]);
@@ -139,6 +142,20 @@ function stepNow(
       return accept(writeContext(state, command.did), noCosts, { reusedDid: command.did === state.guest.did });
     case 'guestInvalidateContext':
       return invalidateContext(state, config, command);
+    case 'guestSetTranslation': {
+      if (typeof command.enabled !== 'boolean') return refuse(state, 'EINVAL');
+      // QEMU `vtd_handle_gcmd_te`: nothing to do when the setting does not change.
+      if (command.enabled === state.guest.translation) return accept(state, trap, { changed: false });
+      const switched = setTranslation(state, command.enabled);
+      const handled = performRequests(switched, config, planTranslationSwitch(switched, config));
+      const { mappedPages, unmappedPages, failedPages, forwarded, dropped } = handled;
+      const detail = config.mode === 'shadow' ? { mappedPages, unmappedPages, failedPages } : { forwarded, dropped };
+      return accept(
+        { ...switched, host: handled.host },
+        { ...handled.costs, vmExits: 1 },
+        { changed: true, ...detail },
+      );
+    }
     case 'guestBalloonOut':
       return balloon(state, config, command.gpaPage, 'out');
     case 'guestBalloonIn':
@@ -186,8 +203,10 @@ function invalidate(
   const pages = 2 ** mask;
   if (granularity === 'page' ? giovaPage % pages !== 0 : giovaPage !== 0 || mask !== 0) return refuse(state, 'EINVAL');
   // A DID the device's context entry does not name reaches no address space (global covers every
-  // DID); with the entry cleared, none does (`vtd_iotlb_page_invalidate_notify`).
-  if (granularity !== 'global' && did !== state.guest.did) return accept(state, trap, { handled: false });
+  // DID); with the entry cleared, none does (`vtd_iotlb_page_invalidate_notify`); with translation
+  // off the device's IOMMU region has no notifier left to reach.
+  if (!state.guest.translation || (granularity !== 'global' && did !== state.guest.did))
+    return accept(state, trap, { handled: false });
   const range: InvalidatedRange = granularity === 'page' ? { startPage: giovaPage, endPage: giovaPage + pages } : 'all';
   if (command.phased === true) {
     const op = startInvalidation(state, config, range);
@@ -224,6 +243,9 @@ function invalidateContext(
 ): ViommuStep {
   if (!contextInvalidationGranularities.includes(command.granularity)) return refuse(state, 'EINVAL');
   const cached: ViommuState = { ...state, contextCache: state.guest.did };
+  // Translation off: the address space stays the no-DMAR one and has no notifier to resync
+  // (`vtd_switch_address_space`, `vtd_address_space_sync`); the invalidation still completes.
+  if (!state.guest.translation) return accept(completeContextWait(cached, true), trap, { handled: false });
   if (command.phased === true) {
     const op = startContextInvalidation(state, config);
     return accept({ ...cached, inflight: [op] }, trap, { handled: true, started: true, requests: op.requests.length });
@@ -269,7 +291,7 @@ function deviceDma(
     addressPage: command.giovaPage,
     write: command.write,
   };
-  const firstLevel = config.mode === 'nested' ? state.guest.table : {};
+  const firstLevel = config.mode === 'nested' ? firstLevelOf(state) : {};
   const run = runHost(state.host, config, [dma], firstLevel);
   const result = run.results[0];
   if (run.refused !== null || result === undefined) return refuse(state, String(run.refused?.error ?? 'EINVAL'));

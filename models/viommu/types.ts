@@ -160,6 +160,12 @@ export interface GuestState {
    * page leaves the list when the guest maps it.
    */
   retired: number[];
+  /**
+   * GCMD.TE as the guest last set it (QEMU `dmar_enabled`): with translation off every device uses
+   * the no-DMAR region, all of guest RAM at IOVA = GPA, and the context entries and the guest's
+   * table are ignored (`lifecycle.ts`). Starts on.
+   */
+  translation: boolean;
 }
 
 export interface ViommuState {
@@ -255,6 +261,11 @@ export type ViommuCommand =
       /** Start it and leave the VMM's handling in flight (`phased.ts`); without, it runs to the end. */
       readonly phased?: boolean;
     }
+  /**
+   * The guest sets or clears GCMD.TE (one exit: a register write; QEMU `vtd_handle_gcmd_write` →
+   * `vtd_handle_gcmd_te`, done before the guest's poll of GSTS.TES returns).
+   */
+  | { readonly kind: 'guestSetTranslation'; readonly enabled: boolean }
   /** The next phase of the trapped invalidation in flight (`op`: its index, 0). */
   | { readonly kind: 'advance'; readonly op: number };
 

@@ -104,6 +104,20 @@ export interface TrappedContextInvalidation {
 /** The VMM's handling of a context-cache invalidation: the requests it makes, each on its own. */
 export type ContextHandler = (trap: TrappedContextInvalidation) => readonly VmmRequest[];
 
+/**
+ * The guest turned translation on or off (GCMD.TE, one VM exit): `state.guest.translation` is the new
+ * setting (`lifecycle.ts`).
+ */
+export interface TranslationSwitch {
+  /** The state with the guest's new setting. Do not modify. */
+  readonly state: ViommuState;
+  /** What the VMM has mapped for the device, IOVA page → entry (shadow; empty in nested). Do not modify. */
+  readonly mapped: ReadonlyMap<number, FirstLevelEntry>;
+}
+
+/** The VMM's handling of a GCMD.TE change: the requests it makes, each on its own. */
+export type TranslationHandler = (change: TranslationSwitch) => readonly VmmRequest[];
+
 /** A VMM: its decision points. */
 export interface VmmHooks {
   /** What it does with a trapped invalidation of the guest's domain. */
@@ -112,6 +126,8 @@ export interface VmmHooks {
   readonly balloon: BalloonHandler;
   /** What it does with a context-cache invalidation (`lifecycle.ts`). */
   readonly context: ContextHandler;
+  /** What it does when the guest turns translation on or off (`lifecycle.ts`). */
+  readonly translation: TranslationHandler;
 }
 
 function inRange(range: InvalidatedRange, page: number): boolean {
@@ -240,14 +256,48 @@ export function skipSameDid(handler: ContextHandler): ContextHandler {
   return (trap) => (trap.state.guest.did !== null && trap.state.guest.did === trap.cached ? [] : handler(trap));
 }
 
+/**
+ * Shadow: QEMU's `vtd_handle_gcmd_te` → `vtd_address_space_refresh_all`: every shadow mapping is
+ * unmapped (`vtd_address_space_unmap_all`) and each address space switched
+ * (`vtd_switch_address_space`). Off, the device's address space is the no-DMAR alias of guest
+ * memory, which VFIO's listener maps whole: one MAP_DMA per RAM page at IOVA = GPA (pages the
+ * balloon holds are not backed, and left out). On, the IOMMU region is back and its notifier replays
+ * the guest's table (`vtd_iommu_replay`): the whole-range replay, which also unmaps the no-DMAR
+ * mappings the table does not keep.
+ */
+export const refreshAddressSpaces: TranslationHandler = ({ state, mapped }) => {
+  if (state.guest.translation) return replayGuestTable({ state, range: 'all', mapped });
+  const unmaps = consecutiveRuns([...mapped.keys()].sort((a, b) => a - b)).map((run): VmmRequest => ({
+    kind: 'unmapDma',
+    iovaPage: run.startPage,
+    npages: run.pages,
+  }));
+  const ram = Array.from({ length: state.guestRam.pages }, (_, page) => page).filter(
+    (page) => !state.guest.ballooned.includes(page),
+  );
+  return [
+    ...unmaps,
+    ...ram.map((page): VmmRequest => ({ kind: 'mapDma', iovaPage: page, gpaPage: page, write: true })),
+  ];
+};
+
+/**
+ * Nested: the device walks stage 2 alone while translation is off (the model: an identity first
+ * level over guest RAM), and the guest's table again when it is on; either way the first-level
+ * translations the host IOTLB cached are flushed.
+ */
+export const flushNestedOnSwitch: TranslationHandler = () => [{ kind: 'invalidateNested', range: 'all' }];
+
 /** The built-in VMM of each design. */
 export const shadowVmm: VmmHooks = {
   invalidation: replayGuestTable,
   balloon: shadowBalloon,
   context: syncAddressSpace,
+  translation: refreshAddressSpaces,
 };
 export const nestedVmm: VmmHooks = {
   invalidation: forwardToNestedDomain,
   balloon: nestedBalloon,
   context: flushNestedOnRebind,
+  translation: flushNestedOnSwitch,
 };

@@ -188,6 +188,18 @@ export function planContextInvalidation(state: ViommuState, config: ViommuConfig
   });
 }
 
+/** The requests the VMM's `translation` hook makes for a GCMD.TE change, planned on the switched `state`. */
+export function planTranslationSwitch(state: ViommuState, config: ViommuConfig): readonly VmmRequest[] {
+  let mapped: ReadonlyMap<number, FirstLevelEntry> | undefined;
+  return config.vmm.translation({
+    state,
+    get mapped() {
+      mapped ??= shadowedEntries(state);
+      return mapped;
+    },
+  });
+}
+
 /** An invalidation's requests carried out in order, each on its own (one the host refuses changes nothing). */
 export function performRequests(
   state: ViommuState,

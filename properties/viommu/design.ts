@@ -28,7 +28,13 @@ import {
   skipSameDid,
   syncKeepingShadowOnClear,
 } from '../../models/viommu/vmm-hooks.js';
-import type { BalloonHandler, ContextHandler, InvalidationHandler, VmmHooks } from '../../models/viommu/vmm-hooks.js';
+import type {
+  BalloonHandler,
+  ContextHandler,
+  InvalidationHandler,
+  TranslationHandler,
+  VmmHooks,
+} from '../../models/viommu/vmm-hooks.js';
 import type { Design, Expectation } from '../../src/design.js';
 import { refuseIneffectiveBugs } from '../generic/bug-flags.js';
 import type { BugCatalogue, WorldFeatures } from '../generic/bug-flags.js';
@@ -90,6 +96,13 @@ export interface ViommuVmmOptions {
    * must not modify what it is given.
    */
   readonly context?: ContextHandler;
+  /**
+   * What the VMM does when the guest turns DMA remapping off or on (GCMD.TE): the requests it
+   * makes, each on its own. Default: the mode's, `refreshAddressSpaces` (shadow: unmap the shadow,
+   * then map all RAM at IOVA = GPA, or replay the table) or `flushNestedOnSwitch` (nested). It must
+   * not modify what it is given.
+   */
+  readonly translation?: TranslationHandler;
 }
 
 /** The deliberate bugs a vIOMMU design may carry. */
@@ -199,12 +212,17 @@ export function viommuConfig(
     ['invalidation', options.invalidation],
     ['balloon', options.balloon],
     ['context', options.context],
+    ['translation', options.translation],
   ] as const) {
     if (hook !== undefined && typeof hook !== 'function') {
       throw new Error(`${name}: expected a function (the VMM's handler), got ${JSON.stringify(hook)}`);
     }
   }
-  const ownHooks = options.invalidation !== undefined || options.balloon !== undefined || options.context !== undefined;
+  const ownHooks =
+    options.invalidation !== undefined ||
+    options.balloon !== undefined ||
+    options.context !== undefined ||
+    options.translation !== undefined;
   const bugs = refuseIneffectiveBugs(
     'vmmBugs',
     options.vmmBugs,
@@ -236,6 +254,7 @@ export function viommuConfig(
     invalidation: options.invalidation ?? flawed,
     balloon: options.balloon ?? builtin.balloon,
     context: options.context ?? context,
+    translation: options.translation ?? builtin.translation,
   };
   return {
     mode,

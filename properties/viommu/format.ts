@@ -34,6 +34,8 @@ export function formatViommuCommand(command: ViommuCommand): string {
       return `guest attaches the device to a new domain with DID ${command.did}`;
     case 'guestInvalidateContext':
       return `guest ${command.phased === true ? 'queues a context-cache invalidation (and a wait)' : 'invalidates the context cache'} (${command.granularity === 'device' ? 'device-selective' : 'global'})`;
+    case 'guestSetTranslation':
+      return `guest ${command.enabled ? 'enables' : 'disables'} DMA remapping (GCMD.TE)`;
     case 'guestBalloonOut':
       return `guest balloons out GPA page ${command.gpaPage}`;
     case 'guestBalloonIn':
@@ -78,6 +80,7 @@ const schema: Schema = {
   guestDetach: {},
   guestAttach: { did: upTo(0xffff, 'a VT-d domain id is 16 bits') },
   guestInvalidateContext: { granularity: '"device" or "global"', ...phasedField },
+  guestSetTranslation: { enabled: bool },
   guestBalloonOut: { gpaPage: pageNumber },
   guestBalloonIn: { gpaPage: pageNumber },
   guestTouch: { gpaPage: pageNumber },

@@ -107,6 +107,7 @@ function table(world: ViommuWorldLayout): Readonly<Record<GeneratedKind, fc.Arbi
       .record({ giovaPage: preferOr(giovaPage), write: fc.boolean() })
       .map((args): ViommuTemplate => ({ kind: 'deviceDma', ...args })),
     guestDetach: fc.constant<ViommuCommand>({ kind: 'guestDetach' }),
+    guestSetTranslation: fc.boolean().map((enabled): ViommuCommand => ({ kind: 'guestSetTranslation', enabled })),
     // The guest's driver hands the new domain the lowest free DID: mostly the one just freed
     // (reused), sometimes the next one, as when another domain still holds it.
     guestAttach: fc
@@ -134,6 +135,7 @@ const weights: Readonly<Record<GeneratedKind, number>> = {
   guestDetach: 1,
   guestAttach: 2,
   guestInvalidateContext: 3,
+  guestSetTranslation: 1,
 };
 
 /** The generators over `world`'s GIOVA pages, guest RAM and frames. */

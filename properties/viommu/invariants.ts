@@ -35,7 +35,8 @@ const host = (state: ViommuState): PassthroughState => state.host;
 const reach = reachInvariants<ViommuState, ViommuCommand>({
   reach: viommuReach,
   host,
-  reads: (state) => [state.guest.table],
+  // The nested first level: the guest's table, or guest RAM at IOVA = GPA with translation off.
+  reads: (state) => [state.guest.table, state.guest.translation],
 });
 
 /**
@@ -51,9 +52,10 @@ export const invalidatedGiovaUnreachable: ViommuInvariant = {
   name: 'invalidated-giova-unreachable',
   class: 'latent',
   description: 'no GIOVA page whose invalidation the guest saw complete is reachable by the device',
-  reads: (state) => [state.host, state.guest.invalidated, state.guest.table],
+  reads: (state) => [state.host, state.guest.invalidated, state.guest.table, state.guest.translation],
   check({ after }) {
-    if (after.guest.invalidated.length === 0) return null;
+    // With translation off the guest gave the device all of its RAM (GCMD.TE: the no-DMAR region).
+    if (after.guest.invalidated.length === 0 || !after.guest.translation) return null;
     const found = viommuReach(after).find((reach) => after.guest.invalidated.includes(reach.iovaPage));
     if (found === undefined) return null;
     return {
@@ -77,7 +79,8 @@ export const blockedDeviceReachesNothing: ViommuInvariant = {
   description: 'a device whose cleared context entry the guest saw invalidated reaches nothing',
   reads: (state) => [state.host, state.guest],
   check({ after }) {
-    if (after.guest.did !== null || after.guest.contextPending) return null;
+    // With translation off the context entry is ignored (the no-DMAR region): not blocked.
+    if (after.guest.did !== null || after.guest.contextPending || !after.guest.translation) return null;
     const found = viommuReach(after)[0];
     if (found === undefined) return null;
     return {
@@ -102,7 +105,7 @@ export const earlierDomainUnreachable: ViommuInvariant = {
   description: 'no GIOVA page of an earlier guest domain is reachable once the context change was invalidated',
   reads: (state) => [state.host, state.guest],
   check({ after }) {
-    if (after.guest.contextPending || after.guest.retired.length === 0) return null;
+    if (after.guest.contextPending || after.guest.retired.length === 0 || !after.guest.translation) return null;
     const found = viommuReach(after).find((reach) => after.guest.retired.includes(reach.iovaPage));
     if (found === undefined) return null;
     const now = after.guest.did === null ? 'no domain' : `the domain with DID ${after.guest.did}`;

@@ -138,7 +138,15 @@ export function initViommuWorld(
   const nestedDid = nested ? bindGuestFirstLevel(host) : null;
   return {
     host: clonePassthroughState(host),
-    guest: { table: {}, ballooned: [], invalidated: [], did: GUEST_DID, contextPending: false, retired: [] },
+    guest: {
+      table: {},
+      ballooned: [],
+      invalidated: [],
+      did: GUEST_DID,
+      contextPending: false,
+      retired: [],
+      translation: true,
+    },
     guestRam: { vaddrPage: RAM_VADDR_PAGE, pages: world.ramPages },
     nestedDid,
     contextCache: GUEST_DID,

@@ -27,11 +27,11 @@ import { checkDesign } from '../../src/check.js';
 import { stableJson } from '../../src/explore.js';
 import { DEEP, FIXED_SEEDS } from '../helpers.js';
 
-const invalidate = (did = GUEST_DID): ViommuCommand => ({
+const invalidate = (did = GUEST_DID, giovaPage = 0): ViommuCommand => ({
   kind: 'guestInvalidate',
   granularity: 'page',
   did,
-  giovaPage: 0,
+  giovaPage,
   mask: 0,
 });
 const contextInvalidate = (phased = false): ViommuCommand => ({
@@ -146,6 +146,54 @@ describe('nested: the guest moves the device to a domain with the reused DID', (
     expect(viommuReach(states[2]!).map((found) => found.via)).toEqual(['iotlb']);
     expect(results[3]!.detail).toMatchObject({ handled: true, forwarded: true, dropped: 1 });
     expect(viommuReach(states[3]!)).toEqual([]);
+  });
+});
+
+describe('the guest turns DMA remapping off and on again (GCMD.TE)', () => {
+  const off: ViommuCommand = { kind: 'guestSetTranslation', enabled: false };
+  const on: ViommuCommand = { kind: 'guestSetTranslation', enabled: true };
+
+  test('shadow: off unmaps the shadow and maps all RAM at IOVA = GPA; on replays the table over it', () => {
+    const ram = viommuShadow.init().guestRam.pages;
+    const { states, results } = run(viommuShadow, [
+      { kind: 'guestMap', giovaPage: 1, gpaPage: 3, write: false },
+      invalidate(GUEST_DID),
+      invalidate(GUEST_DID, 1),
+      off,
+      invalidate(GUEST_DID, 1),
+      dma,
+      on,
+      dma,
+    ]);
+    // vtd_address_space_refresh_all: the shadow unmapped, then the no-DMAR region mapped whole.
+    expect(results[3]!.detail).toMatchObject({ changed: true, unmappedPages: 1, mappedPages: ram });
+    const offState = states[3]!;
+    expect([...shadowedEntries(offState).entries()].slice(0, 2)).toEqual([
+      [0, { gpaPage: 0, write: true }],
+      [1, { gpaPage: 1, write: true }],
+    ]);
+    // No notifier on the IOMMU region: an IOTLB invalidation reaches nothing.
+    expect(results[4]!.detail).toEqual({ handled: false });
+    expect(results[5]!.accesses.map((access) => access.outcome)).toEqual(['landed']);
+    // On: the replay keeps the table's page 1 → GPA 3 and unmaps every other no-DMAR page.
+    const onState = states[6]!;
+    expect([...shadowedEntries(onState).entries()]).toEqual([[1, { gpaPage: 3, write: false }]]);
+    expect(onState.guest.retired).toEqual(Array.from({ length: ram }, (_, page) => page).filter((page) => page !== 1));
+    expect(results[7]!.accesses.map((access) => access.outcome)).toEqual(['fault']);
+    for (const state of states) expect(holds(earlierDomainUnreachable, state)).toBe(true);
+  });
+
+  test('nested: off, the device walks stage 2 alone; on, the combined entries are flushed', () => {
+    const { states, results } = run(viommuNested, [off, dma, on]);
+    expect(results[1]!.accesses.map((access) => access.outcome)).toEqual(['landed']);
+    expect(results[2]!.detail).toMatchObject({ changed: true, forwarded: true, dropped: 1 });
+    expect(viommuReach(states[2]!)).toEqual([]);
+  });
+
+  test('setting what is already set does nothing (vtd_handle_gcmd_te returns)', () => {
+    const { results, state } = run(viommuShadow, [on]);
+    expect(results[0]!.detail).toEqual({ changed: false });
+    expect(state).toBe(viommuShadow.init());
   });
 });
 
