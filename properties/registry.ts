@@ -34,6 +34,7 @@ import {
   viommuContextClearKeepsShadow,
   viommuShadowSameDidSkipsSync,
   viommuNestedSameDidSkipsFlush,
+  viommuTeOnKeepsNoDmar,
 } from './viommu/designs.js';
 import { xenLookup, xenLookupThenMap, xenMap } from './xengt/designs.js';
 import { kvmgtInterleavingMutants, kvmgtMutants } from './kvmgt/mutants.js';
@@ -74,6 +75,7 @@ export const designs: readonly AnyDesign[] = [
   viommuContextClearKeepsShadow,
   viommuShadowSameDidSkipsSync,
   viommuNestedSameDidSkipsFlush,
+  viommuTeOnKeepsNoDmar,
   viommuDifferential,
 ];
 

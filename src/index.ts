@@ -229,6 +229,7 @@ export {
   viommuContextClearKeepsShadow,
   viommuShadowSameDidSkipsSync,
   viommuNestedSameDidSkipsFlush,
+  viommuTeOnKeepsNoDmar,
 } from '../properties/viommu/designs.js';
 export {
   blockedDeviceReachesNothing,

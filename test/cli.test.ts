@@ -57,6 +57,7 @@ describe('dmaprop designs', () => {
       ['viommu/context-clear-keeps-shadow', 'violates'],
       ['viommu/shadow-same-did-skips-sync', 'violates'],
       ['viommu/nested-same-did-skips-flush', 'violates'],
+      ['viommu/te-on-keeps-no-dmar', 'violates'],
       ['viommu/differential', 'holds'],
     ]);
     for (const row of rows) {

@@ -65,6 +65,12 @@ export const vmmBugs = [
    * move": the new domain inherits the earlier one's translations (`lifecycle.ts`).
    */
   'context-sync-skips-same-did',
+  /**
+   * shadow: turning translation back on (GCMD.TE), the VMM replays the guest's table but keeps the
+   * no-DMAR mappings (all of guest RAM at IOVA = GPA) the table does not overwrite: the device keeps
+   * reaching the guest's whole RAM through a vIOMMU the guest believes enabled (`lifecycle.ts`).
+   */
+  'shadow-te-on-keeps-no-dmar',
 ] as const;
 export type VmmBug = (typeof vmmBugs)[number];
 
@@ -76,7 +82,12 @@ export type VmmBug = (typeof vmmBugs)[number];
  * (a guest that detaches the device or moves it to another domain).
  */
 export type VmmFeature =
-  'shadow-mode' | 'nested-mode' | 'builtin-invalidation' | 'builtin-context' | 'device-lifecycle';
+  | 'shadow-mode'
+  | 'nested-mode'
+  | 'builtin-invalidation'
+  | 'builtin-context'
+  | 'builtin-translation'
+  | 'device-lifecycle';
 
 /** How a refusal says a design lacks a feature: "the <design> …". */
 export const vmmFeatureMissing: Readonly<Record<VmmFeature, string>> = {
@@ -84,6 +95,7 @@ export const vmmFeatureMissing: Readonly<Record<VmmFeature, string>> = {
   'nested-mode': 'has no nested domain',
   'builtin-invalidation': 'handles trapped invalidations with its own hook',
   'builtin-context': 'handles context-cache invalidations with its own hook',
+  'builtin-translation': 'handles GCMD.TE switches with its own hook',
   'device-lifecycle': 'runs a guest program that never detaches the device nor moves it to another domain',
 };
 
@@ -110,6 +122,10 @@ export const vmmBugNeeds: Readonly<
   'context-sync-skips-same-did': {
     needs: ['builtin-context', 'device-lifecycle'],
     otherwise: 'no built-in context-cache handling runs for the bug to skip',
+  },
+  'shadow-te-on-keeps-no-dmar': {
+    needs: ['shadow-mode', 'builtin-translation', 'device-lifecycle'],
+    otherwise: 'no shadow refresh of the address space runs for the bug to cut short',
   },
 };
 

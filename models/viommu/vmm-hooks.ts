@@ -282,6 +282,15 @@ export const refreshAddressSpaces: TranslationHandler = ({ state, mapped }) => {
 };
 
 /**
+ * Shadow, flawed (`shadow-te-on-keeps-no-dmar`): turning translation on, the VMM maps what the
+ * guest's table maps and unmaps nothing, so the no-DMAR mappings the table does not overwrite stay.
+ */
+export const refreshKeepingNoDmar: TranslationHandler = (change) =>
+  change.state.guest.translation
+    ? refreshAddressSpaces(change).filter((request) => request.kind !== 'unmapDma')
+    : refreshAddressSpaces(change);
+
+/**
  * Nested: the device walks stage 2 alone while translation is off (the model: an identity first
  * level over guest RAM), and the guest's table again when it is on; either way the first-level
  * translations the host IOTLB cached are flushed.

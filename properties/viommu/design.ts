@@ -25,6 +25,7 @@ import {
   nestedVmm,
   replayMissingUnmaps,
   shadowVmm,
+  refreshKeepingNoDmar,
   skipSameDid,
   syncKeepingShadowOnClear,
 } from '../../models/viommu/vmm-hooks.js';
@@ -152,11 +153,18 @@ export type ViommuDesign = Design<ViommuState, ViommuCommand, ViommuTemplate> & 
 };
 
 /** What the VMM of a design has that a VMM bug needs. */
-function vmmFeatures(mode: ViommuMode, ownInvalidation: boolean, ownContext: boolean): WorldFeatures<VmmFeature> {
+function vmmFeatures(
+  mode: ViommuMode,
+  ownInvalidation: boolean,
+  ownContext: boolean,
+  ownTranslation: boolean,
+): WorldFeatures<VmmFeature> {
   const has = new Set<VmmFeature>([mode === 'shadow' ? 'shadow-mode' : 'nested-mode', 'device-lifecycle']);
   if (!ownInvalidation) has.add('builtin-invalidation');
   if (!ownContext) has.add('builtin-context');
-  return { name: ownInvalidation || ownContext ? `the ${mode} design` : `the ${mode} VMM`, has };
+  if (!ownTranslation) has.add('builtin-translation');
+  const own = ownInvalidation || ownContext || ownTranslation;
+  return { name: own ? `the ${mode} design` : `the ${mode} VMM`, has };
 }
 
 /**
@@ -227,7 +235,12 @@ export function viommuConfig(
     'vmmBugs',
     options.vmmBugs,
     vmmBugCatalogue,
-    vmmFeatures(mode, options.invalidation !== undefined, options.context !== undefined),
+    vmmFeatures(
+      mode,
+      options.invalidation !== undefined,
+      options.context !== undefined,
+      options.translation !== undefined,
+    ),
   );
   const vfioBugs = refuseIneffectiveBugs(
     'vfioBugs',
@@ -254,7 +267,8 @@ export function viommuConfig(
     invalidation: options.invalidation ?? flawed,
     balloon: options.balloon ?? builtin.balloon,
     context: options.context ?? context,
-    translation: options.translation ?? builtin.translation,
+    translation:
+      options.translation ?? (bugs.includes('shadow-te-on-keeps-no-dmar') ? refreshKeepingNoDmar : builtin.translation),
   };
   return {
     mode,

@@ -43,14 +43,16 @@ const advancing: readonly ViommuCommand[] = [...started, { kind: 'advance', op: 
 
 /**
  * The device's life (`models/viommu/lifecycle.ts`), for the designs whose flaw is there: the guest
- * detaching the device, attaching it to a new domain with the reused DID, and a device-selective
- * context-cache invalidation. (Left out: a fresh DID, a global or started context-cache
- * invalidation.)
+ * detaching the device, attaching it to a new domain with the reused DID, a device-selective
+ * context-cache invalidation, and translation turned off and on (GCMD.TE). (Left out: a fresh DID,
+ * a global or started context-cache invalidation.)
  */
 const lifecycle: readonly ViommuCommand[] = [
   { kind: 'guestDetach' },
   { kind: 'guestAttach', did: GUEST_DID },
   { kind: 'guestInvalidateContext', granularity: 'device' },
+  { kind: 'guestSetTranslation', enabled: false },
+  { kind: 'guestSetTranslation', enabled: true },
 ];
 
 /**
@@ -64,7 +66,7 @@ export function viommuScope(interleavings = true, withLifecycle = false): Explor
   const withAdvance = [...advancing, ...extra];
   const count = interleavings ? withStarted.length : base.length;
   return {
-    description: `vIOMMU: GIOVA page 0 mapped to GPA pages 0-1, cleared and invalidated (page, domain${interleavings ? ', page started and advanced' : ''}), device reads, balloon out of GPA pages 0-1 and back in of page 0, VMM discards, another owner's allocation${withLifecycle ? ', the device detached, attached to a domain with the reused DID, the context cache invalidated' : ''} (${count} commands per state${interleavings ? ', and an advance while one is in flight' : ''}; no symmetry reduction)`,
+    description: `vIOMMU: GIOVA page 0 mapped to GPA pages 0-1, cleared and invalidated (page, domain${interleavings ? ', page started and advanced' : ''}), device reads, balloon out of GPA pages 0-1 and back in of page 0, VMM discards, another owner's allocation${withLifecycle ? ', the device detached, attached to a domain with the reused DID, the context cache invalidated, translation off and on' : ''} (${count} commands per state${interleavings ? ', and an advance while one is in flight' : ''}; no symmetry reduction)`,
     templates: (state) => (!interleavings ? base : state.inflight.length > 0 ? withAdvance : withStarted),
     key: (state) => stableJson(state),
   };

@@ -33,8 +33,9 @@
  *   invalidated-giova-unreachable: 5 steps (map, invalidate, clear, the invalidation started, its
  *   wait completed); explore to depth 5 finds 5 (640 and 664 states, under a second each).
  * - viommu/context-clear-keeps-shadow, viommu/shadow-same-did-skips-sync and
- *   viommu/nested-same-did-skips-flush (the device's life, in the lifecycle scope): 4 steps each,
- *   compared in every run (about 2 to 3 s each).
+ *   viommu/nested-same-did-skips-flush (the device's life, in the lifecycle scope): 4 steps each;
+ *   viommu/te-on-keeps-no-dmar: 2 (and 4 for a blocked device); compared in every run (1 to 2 s
+ *   each).
  *
  * Interleaving designs and mutants (`iommu/unpin-before-sync`, `vfioInterleavingMutants`,
  * `passthroughInterleavingMutants`): the cheap ones are compared in every run; those whose

@@ -26,7 +26,7 @@ describe('viommuDesign refuses', () => {
       mode: 'shadow' as const,
       options: { vmmBugs: ['shadow-misses-unmapp' as never] },
       message:
-        'vmmBugs: "shadow-misses-unmapp" is not a bug of the vIOMMU VMM (known: shadow-misses-unmap, nested-drops-invalidation, shadow-completes-wait-before-unmap, shadow-context-clear-keeps-shadow, context-sync-skips-same-did)',
+        'vmmBugs: "shadow-misses-unmapp" is not a bug of the vIOMMU VMM (known: shadow-misses-unmap, nested-drops-invalidation, shadow-completes-wait-before-unmap, shadow-context-clear-keeps-shadow, context-sync-skips-same-did, shadow-te-on-keeps-no-dmar)',
     },
     {
       mode: 'shadow' as const,
@@ -105,7 +105,11 @@ describe('viommuDifferentialDesign refuses', () => {
     expect(pair({ nested: { invalidation: () => [] }, vmmBugs: ['nested-drops-invalidation'] })).toThrow(
       "vmmBugs: 'nested-drops-invalidation' cannot take effect: the nested design handles trapped invalidations with its own hook",
     );
-    const lifecycle = ['shadow-context-clear-keeps-shadow', 'context-sync-skips-same-did'];
+    const lifecycle = [
+      'shadow-context-clear-keeps-shadow',
+      'context-sync-skips-same-did',
+      'shadow-te-on-keeps-no-dmar',
+    ];
     for (const bug of vmmBugs.filter((name) => !lifecycle.includes(name))) {
       expect(pair({ vmmBugs: [bug] })).not.toThrow();
     }

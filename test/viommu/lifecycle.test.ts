@@ -20,6 +20,7 @@ import {
   viommuShadow,
   viommuContextClearKeepsShadow,
   viommuShadowSameDidSkipsSync,
+  viommuTeOnKeepsNoDmar,
 } from '../../properties/viommu/designs.js';
 import { blockedDeviceReachesNothing, earlierDomainUnreachable } from '../../properties/viommu/invariants.js';
 import { explainViommuStep } from '../../properties/viommu/explain.js';
@@ -238,6 +239,19 @@ describe('the flawed VMMs', () => {
     expect([...shadowedEntries(state).keys()]).toEqual([0]);
     expect(holds(blockedDeviceReachesNothing, state)).toBe(false);
     expect(holds(earlierDomainUnreachable, state)).toBe(false);
+  });
+
+  test('te-on-keeps-no-dmar: translation back on, the device still reaches guest RAM at IOVA = GPA', () => {
+    const commands: ViommuCommand[] = [
+      { kind: 'guestSetTranslation', enabled: false },
+      { kind: 'guestSetTranslation', enabled: true },
+    ];
+    const flawed = run(viommuTeOnKeepsNoDmar, commands).state;
+    expect(shadowedEntries(flawed).size).toBe(flawed.guestRam.pages);
+    expect(holds(earlierDomainUnreachable, flawed)).toBe(false);
+    const sound = run(viommuShadow, commands).state;
+    expect(shadowedEntries(sound).size).toBe(0);
+    expect(holds(earlierDomainUnreachable, sound)).toBe(true);
   });
 
   test.for([

@@ -66,7 +66,13 @@ export function viommuDifferentialDesign(options: ViommuDifferentialDesignOption
   const bugs = refuseIneffectiveBugs('vmmBugs', options.vmmBugs, vmmBugCatalogue, {
     name: 'the differential pair',
     // Its well-behaved guest program never detaches the device: no `device-lifecycle`.
-    has: new Set<VmmFeature>(['shadow-mode', 'nested-mode', 'builtin-invalidation', 'builtin-context']),
+    has: new Set<VmmFeature>([
+      'shadow-mode',
+      'nested-mode',
+      'builtin-invalidation',
+      'builtin-context',
+      'builtin-translation',
+    ]),
   });
   const side = (prefix: 'shadow' | 'nested'): readonly VmmBug[] => bugs.filter((bug) => bug.startsWith(prefix));
   const config: ViommuPairConfig = {
