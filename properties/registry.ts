@@ -36,6 +36,10 @@ import {
   viommuShadow,
   viommuShadowUnmapSkipsFlush,
   viommuShadowWaitBeforeUnmap,
+  viommuContextClearKeepsShadow,
+  viommuShadowSameDidSkipsSync,
+  viommuNestedSameDidSkipsFlush,
+  viommuTeOnKeepsNoDmar,
 } from './viommu/designs.js';
 import { xenLookup, xenLookupThenMap, xenMap } from './xengt/designs.js';
 import { kvmgtInterleavingMutants, kvmgtMutants } from './kvmgt/mutants.js';
@@ -80,6 +84,10 @@ export const designs: readonly AnyDesign[] = [
   viommuShadowUnmapSkipsFlush,
   viommuNestedFlushLeavesCombined,
   viommuShadowWaitBeforeUnmap,
+  viommuContextClearKeepsShadow,
+  viommuShadowSameDidSkipsSync,
+  viommuNestedSameDidSkipsFlush,
+  viommuTeOnKeepsNoDmar,
   viommuDifferential,
 ];
 

@@ -245,8 +245,16 @@ export {
   viommuShadow,
   viommuShadowUnmapSkipsFlush,
   viommuShadowWaitBeforeUnmap,
+  viommuContextClearKeepsShadow,
+  viommuShadowSameDidSkipsSync,
+  viommuNestedSameDidSkipsFlush,
+  viommuTeOnKeepsNoDmar,
 } from '../properties/viommu/designs.js';
-export { viommuInvariants } from '../properties/viommu/invariants.js';
+export {
+  blockedDeviceReachesNothing,
+  earlierDomainUnreachable,
+  viommuInvariants,
+} from '../properties/viommu/invariants.js';
 export type { DriverTemplate, ViommuTemplate } from '../properties/viommu/resolve.js';
 export { viommuWorldLayout } from '../properties/viommu/world.js';
 export type { ViommuWorldDescription, ViommuWorldLayout } from '../properties/viommu/world.js';
@@ -264,19 +272,29 @@ export type {
 } from '../models/viommu/types.js';
 export {
   dropInvalidation,
+  flushNestedOnRebind,
+  flushNestedOnSwitch,
   forwardToNestedDomain,
   nestedBalloon,
   nestedVmm,
+  refreshAddressSpaces,
   replayGuestTable,
   replayMissingUnmaps,
   shadowBalloon,
   shadowVmm,
+  skipSameDid,
+  syncAddressSpace,
+  syncKeepingShadowOnClear,
 } from '../models/viommu/vmm-hooks.js';
 export type {
   BalloonHandler,
   BalloonRequest,
+  ContextHandler,
   InvalidatedRange,
   InvalidationHandler,
+  TranslationHandler,
+  TranslationSwitch,
+  TrappedContextInvalidation,
   TrappedInvalidation,
   VmmHooks,
   VmmRequest,

@@ -65,6 +65,10 @@ describe('dmaprop designs', () => {
       ['viommu/shadow-unmap-skips-flush', 'violates'],
       ['viommu/nested-flush-leaves-combined', 'violates'],
       ['viommu/shadow-wait-before-unmap', 'violates'],
+      ['viommu/context-clear-keeps-shadow', 'violates'],
+      ['viommu/shadow-same-did-skips-sync', 'violates'],
+      ['viommu/nested-same-did-skips-flush', 'violates'],
+      ['viommu/te-on-keeps-no-dmar', 'violates'],
       ['viommu/differential', 'holds'],
     ]);
     for (const row of rows) {

@@ -42,7 +42,7 @@ import { stepPassthrough } from '../passthrough/step.js';
 import { actorOfOp, nextPhaseOf } from '../vfio/inflight.js';
 import { addCosts, noCosts } from './types.js';
 import type { InvalidationOp, StepCosts, ViommuCommand, ViommuConfig, ViommuResult, ViommuState } from './types.js';
-import { costsOf, hostCommand, invalidateNestedDomain, shadowedEntries } from './vmm.js';
+import { costsOf, hostCommand, invalidateNestedDomain, planContextInvalidation, shadowedEntries } from './vmm.js';
 import { viommuReach } from './views.js';
 import type { InvalidatedRange, VmmRequest } from './vmm-hooks.js';
 import type { DmaAccess } from '../vfio/types.js';
@@ -77,6 +77,32 @@ export function completeWait(state: ViommuState, cleared: readonly number[]): Vi
   if (cleared.length === 0) return state;
   const invalidated = [...new Set([...state.guest.invalidated, ...cleared])].sort((a, b) => a - b);
   return { ...state, guest: { ...state.guest, invalidated } };
+}
+
+/** The guest's context-cache invalidation has completed: if it covers its last context write, nothing is pending. */
+export function completeContextWait(state: ViommuState, covers: boolean): ViommuState {
+  if (!covers || !state.guest.contextPending) return state;
+  return { ...state, guest: { ...state.guest, contextPending: false } };
+}
+
+/**
+ * Phase 1 of a context-cache invalidation (`lifecycle.ts`): the VMM drops its cached context entry
+ * and reads the guest's (`contextCache`), and its `context` hook plans the resync.
+ */
+export function startContextInvalidation(state: ViommuState, config: ViommuConfig): InvalidationOp {
+  const planned = planContextInvalidation(state, config);
+  const requests = planned.some((request) => request.kind === 'completeWait')
+    ? planned
+    : [...planned, { kind: 'completeWait' } as const];
+  return {
+    kind: 'guestInvalidateContext',
+    range: 'all',
+    cleared: [],
+    requests,
+    hostBusy: false,
+    waitDone: false,
+    context: { did: state.guest.did, covers: true },
+  };
 }
 
 /** Phase 1: the descriptors are queued and the tail written; the VMM's hook plans its requests. */
@@ -128,9 +154,10 @@ function phaseDone(
 ): PhaseResult {
   const finished = op === null || (op.requests.length === 0 && !op.hostBusy);
   const inflight = finished ? [] : [op];
+  const kind = op?.kind ?? state.inflight[0]?.kind ?? 'guestInvalidate';
   return {
     state: { ...state, inflight },
-    result: { ok: true, detail: { ...detail, op: 'guestInvalidate', done: finished }, accesses, costs },
+    result: { ok: true, detail: { ...detail, op: kind, done: finished }, accesses, costs },
   };
 }
 
@@ -154,7 +181,9 @@ export function advanceInvalidation(state: ViommuState, config: ViommuConfig, op
 function requestPhase(state: ViommuState, config: ViommuConfig, op: InvalidationOp, request: VmmRequest): PhaseResult {
   const detail = { phase: request.kind };
   if (request.kind === 'completeWait') {
-    return phaseDone(completeWait(state, op.cleared), { ...op, waitDone: true }, noCosts, [], detail);
+    const waited =
+      op.context === undefined ? completeWait(state, op.cleared) : completeContextWait(state, op.context.covers);
+    return phaseDone(waited, { ...op, waitDone: true }, noCosts, [], detail);
   }
   if (request.kind === 'invalidateNested') {
     const done = invalidateNestedDomain(state, state.host, config, request.range);
@@ -193,12 +222,16 @@ export function actorOfViommuCommand(state: ViommuState, command: ViommuCommand)
     case 'advance':
       return 'VMM';
     case 'guestInvalidate':
+    case 'guestInvalidateContext':
+    case 'guestSetTranslation':
     case 'guestBalloonOut':
     case 'guestBalloonIn':
       return 'guest vCPU0';
     case 'guestMap':
     case 'guestUnmap':
     case 'guestTouch':
+    case 'guestDetach':
+    case 'guestAttach':
       // With vCPU0's invalidation in flight, another vCPU writes the table.
       return state.inflight.length > 0 ? 'guest vCPU1' : 'guest vCPU0';
     case 'vmmDiscard':

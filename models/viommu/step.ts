@@ -19,10 +19,29 @@
  */
 import type { PassthroughCommand } from '../passthrough/types.js';
 import { isPageNumber } from '../vfio/u64.js';
-import { ASSIGNED_DEVICE, handleBalloon, handleInvalidation, runHost, vaddrOfGpa } from './vmm.js';
+import {
+  ASSIGNED_DEVICE,
+  handleBalloon,
+  handleInvalidation,
+  performRequests,
+  planContextInvalidation,
+  planTranslationSwitch,
+  runHost,
+  vaddrOfGpa,
+} from './vmm.js';
+import { setTranslation, writeContext } from './lifecycle.js';
+import { firstLevelOf } from './views.js';
 import type { InvalidatedRange } from './vmm-hooks.js';
-import { advanceInvalidation, clearedPages, completeWait, finishInvalidation, startInvalidation } from './phased.js';
-import { GUEST_DID, addCosts, invalidationGranularities, noCosts } from './types.js';
+import {
+  advanceInvalidation,
+  clearedPages,
+  completeContextWait,
+  completeWait,
+  finishInvalidation,
+  startContextInvalidation,
+  startInvalidation,
+} from './phased.js';
+import { addCosts, contextInvalidationGranularities, invalidationGranularities, noCosts } from './types.js';
 import type { StepCosts, ViommuCommand, ViommuConfig, ViommuResult, ViommuState } from './types.js';
 
 /** The emulated vIOMMU's MAMV (QEMU reports 18): a page-selective invalidation's largest mask. */
@@ -48,7 +67,13 @@ function accept(
 const trap: StepCosts = { ...noCosts, vmExits: 1 };
 
 /** Commands that trap to the VMM: with an invalidation in flight, they wait for it to finish. */
-const trapping: ReadonlySet<ViommuCommand['kind']> = new Set(['guestInvalidate', 'guestBalloonOut', 'guestBalloonIn']);
+const trapping: ReadonlySet<ViommuCommand['kind']> = new Set([
+  'guestInvalidate',
+  'guestInvalidateContext',
+  'guestSetTranslation',
+  'guestBalloonOut',
+  'guestBalloonIn',
+]);
 
 export function stepViommu(state: ViommuState, config: ViommuConfig, command: ViommuCommand): ViommuStep {
   if (command.kind === 'advance') return advance(state, config, command.op);
@@ -83,6 +108,8 @@ function stepNow(
     case 'guestMap': {
       if (!isPageNumber(command.giovaPage) || !isPageNumber(command.gpaPage) || typeof command.write !== 'boolean')
         return refuse(state, 'EINVAL');
+      // No domain: the guest's driver has no table to write for the device (`lifecycle.ts`).
+      if (state.guest.did === null) return refuse(state, 'ENODEV');
       const table = { ...state.guest.table, [command.giovaPage]: { gpaPage: command.gpaPage, write: command.write } };
       // The page is in use again: the guest no longer counts on it being unreachable.
       const invalidated = state.guest.invalidated.includes(command.giovaPage)
@@ -92,7 +119,11 @@ function stepNow(
       const inflight = state.inflight.some((op) => op.cleared.includes(command.giovaPage))
         ? state.inflight.map((op) => ({ ...op, cleared: op.cleared.filter((page) => page !== command.giovaPage) }))
         : state.inflight;
-      return accept({ ...state, guest: { ...state.guest, table, invalidated }, inflight }, noCosts);
+      // Mapped by the domain now attached: no longer an earlier domain's page.
+      const retired = state.guest.retired.includes(command.giovaPage)
+        ? state.guest.retired.filter((page) => page !== command.giovaPage)
+        : state.guest.retired;
+      return accept({ ...state, guest: { ...state.guest, table, invalidated, retired }, inflight }, noCosts);
     }
     case 'guestUnmap': {
       if (!isPageNumber(command.giovaPage)) return refuse(state, 'EINVAL');
@@ -103,6 +134,28 @@ function stepNow(
     }
     case 'guestInvalidate':
       return invalidate(state, config, command);
+    case 'guestDetach':
+      return accept(writeContext(state, null), noCosts);
+    case 'guestAttach':
+      // DID 0 is reserved when caching mode is reported (VT-d §6.2.2.1); a DID is 16 bits.
+      if (!Number.isInteger(command.did) || command.did < 1 || command.did > 0xffff) return refuse(state, 'EINVAL');
+      return accept(writeContext(state, command.did), noCosts, { reusedDid: command.did === state.guest.did });
+    case 'guestInvalidateContext':
+      return invalidateContext(state, config, command);
+    case 'guestSetTranslation': {
+      if (typeof command.enabled !== 'boolean') return refuse(state, 'EINVAL');
+      // QEMU `vtd_handle_gcmd_te`: nothing to do when the setting does not change.
+      if (command.enabled === state.guest.translation) return accept(state, trap, { changed: false });
+      const switched = setTranslation(state, command.enabled);
+      const handled = performRequests(switched, config, planTranslationSwitch(switched, config));
+      const { mappedPages, unmappedPages, failedPages, forwarded, dropped } = handled;
+      const detail = config.mode === 'shadow' ? { mappedPages, unmappedPages, failedPages } : { forwarded, dropped };
+      return accept(
+        { ...switched, host: handled.host },
+        { ...handled.costs, vmExits: 1 },
+        { changed: true, ...detail },
+      );
+    }
     case 'guestBalloonOut':
       return balloon(state, config, command.gpaPage, 'out');
     case 'guestBalloonIn':
@@ -149,8 +202,11 @@ function invalidate(
   if (!Number.isInteger(mask) || mask < 0 || mask > VIOMMU_MAMV) return refuse(state, 'EINVAL');
   const pages = 2 ** mask;
   if (granularity === 'page' ? giovaPage % pages !== 0 : giovaPage !== 0 || mask !== 0) return refuse(state, 'EINVAL');
-  // A DID the guest's domain does not have reaches no address space (global covers every DID).
-  if (granularity !== 'global' && did !== GUEST_DID) return accept(state, trap, { handled: false });
+  // A DID the device's context entry does not name reaches no address space (global covers every
+  // DID); with the entry cleared, none does (`vtd_iotlb_page_invalidate_notify`); with translation
+  // off the device's IOMMU region has no notifier left to reach.
+  if (!state.guest.translation || (granularity !== 'global' && did !== state.guest.did))
+    return accept(state, trap, { handled: false });
   const range: InvalidatedRange = granularity === 'page' ? { startPage: giovaPage, endPage: giovaPage + pages } : 'all';
   if (command.phased === true) {
     const op = startInvalidation(state, config, range);
@@ -171,6 +227,34 @@ function invalidate(
         : { forwarded, dropped };
   return accept(
     completeWait({ ...state, host: handled.host }, cleared),
+    { ...handled.costs, vmExits: 1 },
+    { handled: true, ...detail },
+  );
+}
+
+/**
+ * A context-cache invalidation (`lifecycle.ts`): the VMM drops its cached context entry, reads the
+ * guest's and resyncs the device's address space with its `context` hook; the wait completes last.
+ */
+function invalidateContext(
+  state: ViommuState,
+  config: ViommuConfig,
+  command: Extract<ViommuCommand, { kind: 'guestInvalidateContext' }>,
+): ViommuStep {
+  if (!contextInvalidationGranularities.includes(command.granularity)) return refuse(state, 'EINVAL');
+  const cached: ViommuState = { ...state, contextCache: state.guest.did };
+  // Translation off: the address space stays the no-DMAR one and has no notifier to resync
+  // (`vtd_switch_address_space`, `vtd_address_space_sync`); the invalidation still completes.
+  if (!state.guest.translation) return accept(completeContextWait(cached, true), trap, { handled: false });
+  if (command.phased === true) {
+    const op = startContextInvalidation(state, config);
+    return accept({ ...cached, inflight: [op] }, trap, { handled: true, started: true, requests: op.requests.length });
+  }
+  const handled = performRequests(state, config, planContextInvalidation(state, config));
+  const { mappedPages, unmappedPages, failedPages, forwarded, dropped } = handled;
+  const detail = config.mode === 'shadow' ? { mappedPages, unmappedPages, failedPages } : { forwarded, dropped };
+  return accept(
+    completeContextWait({ ...cached, host: handled.host }, true),
     { ...handled.costs, vmExits: 1 },
     { handled: true, ...detail },
   );
@@ -207,7 +291,7 @@ function deviceDma(
     addressPage: command.giovaPage,
     write: command.write,
   };
-  const firstLevel = config.mode === 'nested' ? state.guest.table : {};
+  const firstLevel = config.mode === 'nested' ? firstLevelOf(state) : {};
   const run = runHost(state.host, config, [dma], firstLevel);
   const result = run.results[0];
   if (run.refused !== null || result === undefined) return refuse(state, String(run.refused?.error ?? 'EINVAL'));

@@ -51,21 +51,52 @@ export const vmmBugs = [
    * returns while the host still maps what it cleared. Only an interleaving shows it (`phased.ts`).
    */
   'shadow-completes-wait-before-unmap',
+  /**
+   * shadow: a context-cache invalidation that finds the device's context entry cleared returns
+   * without unmapping the device's shadow mappings, as QEMU's shadow sync did before it learnt that
+   * a non-present context entry is valid ("intel-iommu: handle invalid ce for shadow sync", 2018):
+   * the device keeps reaching what its detached guest domain mapped (`lifecycle.ts`).
+   */
+  'shadow-context-clear-keeps-shadow',
+  /**
+   * Either mode: the VMM skips a context-cache invalidation's resync (shadow: the whole-range replay;
+   * nested: the flush of the nested domain's cached first-level translations) when the device's
+   * context entry names the DID of its cached copy, taking a reused DID for "the device did not
+   * move": the new domain inherits the earlier one's translations (`lifecycle.ts`).
+   */
+  'context-sync-skips-same-did',
+  /**
+   * shadow: turning translation back on (GCMD.TE), the VMM replays the guest's table but keeps the
+   * no-DMAR mappings (all of guest RAM at IOVA = GPA) the table does not overwrite: the device keeps
+   * reaching the guest's whole RAM through a vIOMMU the guest believes enabled (`lifecycle.ts`).
+   */
+  'shadow-te-on-keeps-no-dmar',
 ] as const;
 export type VmmBug = (typeof vmmBugs)[number];
 
 /**
  * What a vIOMMU design has that a VMM bug needs: `shadow-mode` (a caching-mode vIOMMU the VMM
  * shadows), `nested-mode` (a nested domain the VMM forwards to), `builtin-invalidation` (the
- * mode's built-in invalidation handler, which each bug replaces with its flawed twin).
+ * mode's built-in invalidation handler, which each bug replaces with its flawed twin),
+ * `builtin-context` (the mode's built-in context-cache invalidation handler), `device-lifecycle`
+ * (a guest that detaches the device or moves it to another domain).
  */
-export type VmmFeature = 'shadow-mode' | 'nested-mode' | 'builtin-invalidation';
+export type VmmFeature =
+  | 'shadow-mode'
+  | 'nested-mode'
+  | 'builtin-invalidation'
+  | 'builtin-context'
+  | 'builtin-translation'
+  | 'device-lifecycle';
 
 /** How a refusal says a design lacks a feature: "the <design> …". */
 export const vmmFeatureMissing: Readonly<Record<VmmFeature, string>> = {
   'shadow-mode': 'is not a shadow (caching-mode) vIOMMU',
   'nested-mode': 'has no nested domain',
   'builtin-invalidation': 'handles trapped invalidations with its own hook',
+  'builtin-context': 'handles context-cache invalidations with its own hook',
+  'builtin-translation': 'handles GCMD.TE switches with its own hook',
+  'device-lifecycle': 'runs a guest program that never detaches the device nor moves it to another domain',
 };
 
 /** What each VMM bug needs, and what then never happens (the refusal's "so …"). */
@@ -83,6 +114,18 @@ export const vmmBugNeeds: Readonly<
   'shadow-completes-wait-before-unmap': {
     needs: ['shadow-mode', 'builtin-invalidation'],
     otherwise: 'no shadow replay of the guest table runs for the bug to reorder',
+  },
+  'shadow-context-clear-keeps-shadow': {
+    needs: ['shadow-mode', 'builtin-context', 'device-lifecycle'],
+    otherwise: 'no shadow sync of the address space runs for the bug to cut short',
+  },
+  'context-sync-skips-same-did': {
+    needs: ['builtin-context', 'device-lifecycle'],
+    otherwise: 'no built-in context-cache handling runs for the bug to skip',
+  },
+  'shadow-te-on-keeps-no-dmar': {
+    needs: ['shadow-mode', 'builtin-translation', 'device-lifecycle'],
+    otherwise: 'no shadow refresh of the address space runs for the bug to cut short',
   },
 };
 
@@ -114,6 +157,31 @@ export interface GuestState {
    * it). A page leaves the list when the guest maps it.
    */
   invalidated: number[];
+  /**
+   * The device's context entry as the guest last wrote it: the DID of the guest domain the device is
+   * attached to, or null when the guest cleared it (blocked: `device_block_translation`). Starts at
+   * `GUEST_DID` (`lifecycle.ts`).
+   */
+  did: number | null;
+  /**
+   * The guest wrote the device's context entry and has not yet seen a context-cache invalidation
+   * issued after that write complete: until it does, the vIOMMU may still translate through the
+   * earlier context (VT-d §6.5.2.1, caching mode: software invalidates after every context change).
+   */
+  contextPending: boolean;
+  /**
+   * GIOVA pages the device could reach through an earlier guest domain (or the VMM had shadowed for
+   * it) when the guest rewrote the context entry, ascending: once the context-cache invalidation
+   * completes, the device reaches nothing through them until the domain now attached maps them. A
+   * page leaves the list when the guest maps it.
+   */
+  retired: number[];
+  /**
+   * GCMD.TE as the guest last set it (QEMU `dmar_enabled`): with translation off every device uses
+   * the no-DMAR region, all of guest RAM at IOVA = GPA, and the context entries and the guest's
+   * table are ignored (`lifecycle.ts`). Starts on.
+   */
+  translation: boolean;
 }
 
 export interface ViommuState {
@@ -123,6 +191,12 @@ export interface ViommuState {
   readonly guestRam: GuestRam;
   /** nested: the DID of the host's nested domain the device is attached to; null in shadow. */
   readonly nestedDid: number | null;
+  /**
+   * The VMM's cached copy of the device's context entry (QEMU `vtd_as->context_cache_entry`): the
+   * DID it last synced the device's address space to, null for a cleared entry. Refreshed by each
+   * context-cache invalidation the VMM handles (`lifecycle.ts`).
+   */
+  contextCache: number | null;
   /** A trapped invalidation the VMM is handling, phase by phase (`phased.ts`); at most one. */
   inflight: InvalidationOp[];
 }
@@ -132,7 +206,14 @@ export interface ViommuState {
  * descriptors and the queue tail, and the VMM is handling the trap.
  */
 export interface InvalidationOp {
-  readonly kind: 'guestInvalidate';
+  /** An IOTLB invalidation, or a context-cache invalidation (`lifecycle.ts`). */
+  readonly kind: 'guestInvalidate' | 'guestInvalidateContext';
+  /**
+   * A context-cache invalidation: the context entry the VMM read at the trap (the DID, null when
+   * cleared), and whether it still covers the guest's last context write (a later write leaves it
+   * covering an earlier one). Absent for an IOTLB invalidation.
+   */
+  readonly context?: { readonly did: number | null; readonly covers: boolean };
   /** The GIOVA pages invalidated. */
   readonly range: InvalidatedRange;
   /** GIOVA pages of the range the device could reach, and the guest's table did not map, when it submitted. */
@@ -172,6 +253,35 @@ export type ViommuCommand =
   | { readonly kind: 'allocateToOther'; readonly owner: number }
   | { readonly kind: 'releaseFromOther'; readonly mfn: number }
   | { readonly kind: 'deviceDma'; readonly giovaPage: number; readonly write: boolean }
+  /**
+   * The guest clears the device's context entry (no exit: guest memory): `intel_iommu_attach_device`
+   * / `device_block_translation` → `domain_context_clear_one` ([L] drivers/iommu/intel/iommu.c). Its
+   * domain is freed with it, and so is its DID.
+   */
+  | { readonly kind: 'guestDetach' }
+  /**
+   * The guest points the device's context entry at a new guest domain with DID `did` and an empty
+   * table (no exit): `device_block_translation`, then `dmar_domain_attach_device` →
+   * `domain_context_mapping`. The earlier domain is freed; a DID equal to its is a reused DID
+   * (`domain_attach_iommu` allocates the lowest free one).
+   */
+  | { readonly kind: 'guestAttach'; readonly did: number }
+  /**
+   * A context-cache invalidation (one exit): device-selective or global (QEMU
+   * `vtd_context_device_invalidate`, `vtd_context_global_invalidate`; a domain-selective one is
+   * handled as global).
+   */
+  | {
+      readonly kind: 'guestInvalidateContext';
+      readonly granularity: ContextInvalidationGranularity;
+      /** Start it and leave the VMM's handling in flight (`phased.ts`); without, it runs to the end. */
+      readonly phased?: boolean;
+    }
+  /**
+   * The guest sets or clears GCMD.TE (one exit: a register write; QEMU `vtd_handle_gcmd_write` →
+   * `vtd_handle_gcmd_te`, done before the guest's poll of GSTS.TES returns).
+   */
+  | { readonly kind: 'guestSetTranslation'; readonly enabled: boolean }
   /** The next phase of the trapped invalidation in flight (`op`: its index, 0). */
   | { readonly kind: 'advance'; readonly op: number };
 
@@ -179,6 +289,9 @@ export type ViommuCommandKind = ViommuCommand['kind'];
 
 export type InvalidationGranularity = 'page' | 'domain' | 'global';
 export const invalidationGranularities: readonly InvalidationGranularity[] = ['page', 'domain', 'global'];
+
+export type ContextInvalidationGranularity = 'device' | 'global';
+export const contextInvalidationGranularities: readonly ContextInvalidationGranularity[] = ['device', 'global'];
 
 /** What a step cost the host: the counters behind `dmaprop costs`. */
 export interface StepCosts {

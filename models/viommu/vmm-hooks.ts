@@ -1,7 +1,9 @@
 /**
  * The VMM's decision points in a vIOMMU design, as hooks a design supplies (QEMU's intel-iommu
  * with an assigned device; docs/reference/vtd.md §3.4, §3.6, §5.3): what it does with a guest
- * invalidation it trapped, and with a balloon request. A hook reads the state and returns the
+ * invalidation it trapped, with a balloon request, and with a context-cache invalidation after the
+ * guest detached its device or moved it to another domain (docs/reference/viommu.md §7.7). A hook
+ * reads the state and returns the
  * requests the VMM makes of the host, in the real calls' words (`VmmRequest`: VFIO MAP_DMA and
  * UNMAP_DMA, IOMMU_HWPT_INVALIDATE, madvise, a page fault); the stack performs them (`vmm.ts`).
  *
@@ -13,7 +15,10 @@
  * The built-in VMMs are written with the same hooks: `replayGuestTable` and `shadowBalloon` for
  * shadow (caching mode), `forwardToNestedDomain` and `nestedBalloon` for nested, and the flawed
  * `replayMissingUnmaps` (VMM bug `shadow-misses-unmap`) and `dropInvalidation`
- * (`nested-drops-invalidation`).
+ * (`nested-drops-invalidation`); for context-cache invalidations `syncAddressSpace` (shadow; QEMU
+ * `vtd_address_space_sync`) and `flushNestedOnRebind` (nested), and the flawed
+ * `syncKeepingShadowOnClear` (`shadow-context-clear-keeps-shadow`) and `skipSameDid`
+ * (`context-sync-skips-same-did`).
  */
 import type { FirstLevelEntry } from '../iommu/types.js';
 import type { ViommuState } from './types.js';
@@ -82,12 +87,47 @@ export interface BalloonRequest {
  */
 export type BalloonHandler = (request: BalloonRequest) => readonly VmmRequest[];
 
-/** A VMM: its two decision points. */
+/**
+ * A context-cache invalidation of the guest's, trapped by the VMM (one VM exit): the guest rewrote
+ * the device's context entry (detached it, or attached it to another domain) and invalidated
+ * (`lifecycle.ts`).
+ */
+export interface TrappedContextInvalidation {
+  /** The state when the guest invalidated: `state.guest.did` is the context entry now (null: cleared). Do not modify. */
+  readonly state: ViommuState;
+  /** The DID of the VMM's cached copy of the context entry (QEMU `vtd_as->context_cache_entry`), null for a cleared one. */
+  readonly cached: number | null;
+  /** What the VMM has mapped for the device, GIOVA page → entry (shadow; empty in nested). Do not modify. */
+  readonly mapped: ReadonlyMap<number, FirstLevelEntry>;
+}
+
+/** The VMM's handling of a context-cache invalidation: the requests it makes, each on its own. */
+export type ContextHandler = (trap: TrappedContextInvalidation) => readonly VmmRequest[];
+
+/**
+ * The guest turned translation on or off (GCMD.TE, one VM exit): `state.guest.translation` is the new
+ * setting (`lifecycle.ts`).
+ */
+export interface TranslationSwitch {
+  /** The state with the guest's new setting. Do not modify. */
+  readonly state: ViommuState;
+  /** What the VMM has mapped for the device, IOVA page → entry (shadow; empty in nested). Do not modify. */
+  readonly mapped: ReadonlyMap<number, FirstLevelEntry>;
+}
+
+/** The VMM's handling of a GCMD.TE change: the requests it makes, each on its own. */
+export type TranslationHandler = (change: TranslationSwitch) => readonly VmmRequest[];
+
+/** A VMM: its decision points. */
 export interface VmmHooks {
   /** What it does with a trapped invalidation of the guest's domain. */
   readonly invalidation: InvalidationHandler;
   /** What it does with a balloon request. */
   readonly balloon: BalloonHandler;
+  /** What it does with a context-cache invalidation (`lifecycle.ts`). */
+  readonly context: ContextHandler;
+  /** What it does when the guest turns translation on or off (`lifecycle.ts`). */
+  readonly translation: TranslationHandler;
 }
 
 function inRange(range: InvalidatedRange, page: number): boolean {
@@ -177,6 +217,96 @@ export const nestedBalloon: BalloonHandler = ({ gpaPage, direction }) =>
         { kind: 'mapDma', iovaPage: gpaPage, gpaPage, write: true },
       ];
 
+/**
+ * Shadow: QEMU's `vtd_context_device_invalidate` / `vtd_context_global_invalidate` →
+ * `vtd_address_space_sync`. A context entry that is not present unmaps everything the device's
+ * address space has (`vtd_address_space_unmap`: "instead of synchronizing the shadow pages we
+ * should invalidate all existing mappings"); a present one replays the whole range of the table it
+ * points to (`vtd_sync_shadow_page_table_range(…, 0, UINT64_MAX)`): unmap what the table does not
+ * map (or maps elsewhere), map what it maps.
+ */
+export const syncAddressSpace: ContextHandler = (trap) =>
+  trap.state.guest.did === null
+    ? consecutiveRuns([...trap.mapped.keys()].sort((a, b) => a - b)).map((run): VmmRequest => ({
+        kind: 'unmapDma',
+        iovaPage: run.startPage,
+        npages: run.pages,
+      }))
+    : replayGuestTable({ state: trap.state, range: 'all', mapped: trap.mapped });
+
+/**
+ * Shadow, flawed (`shadow-context-clear-keeps-shadow`): a cleared context entry is taken for an
+ * error and the sync returns, as before QEMU's "intel-iommu: handle invalid ce for shadow sync".
+ */
+export const syncKeepingShadowOnClear: ContextHandler = (trap) =>
+  trap.state.guest.did === null ? [] : syncAddressSpace(trap);
+
+/**
+ * Nested: the guest's table the nested domain walks changed (or is gone), so every first-level
+ * translation the host IOTLB cached for it is flushed: one IOMMU_HWPT_INVALIDATE of all. (The
+ * model walks the guest's current table; a real VMM also re-binds the first-level pointer.)
+ */
+export const flushNestedOnRebind: ContextHandler = () => [{ kind: 'invalidateNested', range: 'all' }];
+
+/**
+ * Flawed (`context-sync-skips-same-did`): a handler that does nothing when the context entry names
+ * the DID the VMM cached, taking a reused DID for the same domain.
+ */
+export function skipSameDid(handler: ContextHandler): ContextHandler {
+  return (trap) => (trap.state.guest.did !== null && trap.state.guest.did === trap.cached ? [] : handler(trap));
+}
+
+/**
+ * Shadow: QEMU's `vtd_handle_gcmd_te` → `vtd_address_space_refresh_all`: every shadow mapping is
+ * unmapped (`vtd_address_space_unmap_all`) and each address space switched
+ * (`vtd_switch_address_space`). Off, the device's address space is the no-DMAR alias of guest
+ * memory, which VFIO's listener maps whole: one MAP_DMA per RAM page at IOVA = GPA (pages the
+ * balloon holds are not backed, and left out). On, the IOMMU region is back and its notifier replays
+ * the guest's table (`vtd_iommu_replay`): the whole-range replay, which also unmaps the no-DMAR
+ * mappings the table does not keep.
+ */
+export const refreshAddressSpaces: TranslationHandler = ({ state, mapped }) => {
+  if (state.guest.translation) return replayGuestTable({ state, range: 'all', mapped });
+  const unmaps = consecutiveRuns([...mapped.keys()].sort((a, b) => a - b)).map((run): VmmRequest => ({
+    kind: 'unmapDma',
+    iovaPage: run.startPage,
+    npages: run.pages,
+  }));
+  const ram = Array.from({ length: state.guestRam.pages }, (_, page) => page).filter(
+    (page) => !state.guest.ballooned.includes(page),
+  );
+  return [
+    ...unmaps,
+    ...ram.map((page): VmmRequest => ({ kind: 'mapDma', iovaPage: page, gpaPage: page, write: true })),
+  ];
+};
+
+/**
+ * Shadow, flawed (`shadow-te-on-keeps-no-dmar`): turning translation on, the VMM maps what the
+ * guest's table maps and unmaps nothing, so the no-DMAR mappings the table does not overwrite stay.
+ */
+export const refreshKeepingNoDmar: TranslationHandler = (change) =>
+  change.state.guest.translation
+    ? refreshAddressSpaces(change).filter((request) => request.kind !== 'unmapDma')
+    : refreshAddressSpaces(change);
+
+/**
+ * Nested: the device walks stage 2 alone while translation is off (the model: an identity first
+ * level over guest RAM), and the guest's table again when it is on; either way the first-level
+ * translations the host IOTLB cached are flushed.
+ */
+export const flushNestedOnSwitch: TranslationHandler = () => [{ kind: 'invalidateNested', range: 'all' }];
+
 /** The built-in VMM of each design. */
-export const shadowVmm: VmmHooks = { invalidation: replayGuestTable, balloon: shadowBalloon };
-export const nestedVmm: VmmHooks = { invalidation: forwardToNestedDomain, balloon: nestedBalloon };
+export const shadowVmm: VmmHooks = {
+  invalidation: replayGuestTable,
+  balloon: shadowBalloon,
+  context: syncAddressSpace,
+  translation: refreshAddressSpaces,
+};
+export const nestedVmm: VmmHooks = {
+  invalidation: forwardToNestedDomain,
+  balloon: nestedBalloon,
+  context: flushNestedOnRebind,
+  translation: flushNestedOnSwitch,
+};

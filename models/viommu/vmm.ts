@@ -155,7 +155,7 @@ export function invalidateNestedDomain(
 /**
  * A trapped invalidation of the guest's domain over `range`, handled by the design's VMM
  * (`config.vmm.invalidation`): each request it makes is carried out on its own, and one the host
- * refuses leaves the host as it was.
+ * refuses leaves the host as it was (`performRequests`).
  */
 export function handleInvalidation(
   state: ViommuState,
@@ -172,6 +172,40 @@ export function handleInvalidation(
       return mapped;
     },
   });
+  return performRequests(state, config, requests);
+}
+
+/** The requests a context-cache invalidation's handler makes (`config.vmm.context`), planned on `state`. */
+export function planContextInvalidation(state: ViommuState, config: ViommuConfig): readonly VmmRequest[] {
+  let mapped: ReadonlyMap<number, FirstLevelEntry> | undefined;
+  return config.vmm.context({
+    state,
+    cached: state.contextCache,
+    get mapped() {
+      mapped ??= shadowedEntries(state);
+      return mapped;
+    },
+  });
+}
+
+/** The requests the VMM's `translation` hook makes for a GCMD.TE change, planned on the switched `state`. */
+export function planTranslationSwitch(state: ViommuState, config: ViommuConfig): readonly VmmRequest[] {
+  let mapped: ReadonlyMap<number, FirstLevelEntry> | undefined;
+  return config.vmm.translation({
+    state,
+    get mapped() {
+      mapped ??= shadowedEntries(state);
+      return mapped;
+    },
+  });
+}
+
+/** An invalidation's requests carried out in order, each on its own (one the host refuses changes nothing). */
+export function performRequests(
+  state: ViommuState,
+  config: ViommuConfig,
+  requests: readonly VmmRequest[],
+): HandledInvalidation {
   let host = state.host;
   let costs = noCosts;
   const results: PassthroughResult[] = [];

@@ -43,7 +43,9 @@ export type FieldType =
   /** A batch-buffer command of the GVT-g stacks. */
   | '"store", "forbidden" or "end"'
   /** A vIOMMU invalidation's granularity. */
-  | '"page", "domain" or "global"';
+  | '"page", "domain" or "global"'
+  /** A vIOMMU context-cache invalidation's granularity. */
+  | '"device" or "global"';
 
 export type CommandSchema = Readonly<Record<string, Readonly<Record<string, FieldType>>>>;
 
@@ -132,6 +134,8 @@ function checkOf(type: FieldType): (value: unknown) => boolean {
       return (value) => value === 'store' || value === 'forbidden' || value === 'end';
     case '"page", "domain" or "global"':
       return (value) => value === 'page' || value === 'domain' || value === 'global';
+    case '"device" or "global"':
+      return (value) => value === 'device' || value === 'global';
   }
 }
 

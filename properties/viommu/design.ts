@@ -25,8 +25,17 @@ import {
   nestedVmm,
   replayMissingUnmaps,
   shadowVmm,
+  refreshKeepingNoDmar,
+  skipSameDid,
+  syncKeepingShadowOnClear,
 } from '../../models/viommu/vmm-hooks.js';
-import type { BalloonHandler, InvalidationHandler, VmmHooks } from '../../models/viommu/vmm-hooks.js';
+import type {
+  BalloonHandler,
+  ContextHandler,
+  InvalidationHandler,
+  TranslationHandler,
+  VmmHooks,
+} from '../../models/viommu/vmm-hooks.js';
 import type { Design, Expectation } from '../../src/design.js';
 import { refuseIneffectiveBugs } from '../generic/bug-flags.js';
 import type { BugCatalogue, WorldFeatures } from '../generic/bug-flags.js';
@@ -80,6 +89,21 @@ export interface ViommuVmmOptions {
    * what it is given.
    */
   readonly balloon?: BalloonHandler;
+  /**
+   * What the VMM does with a context-cache invalidation (the guest detached the device or attached
+   * it to another domain): the requests it makes, each on its own. Default: the mode's,
+   * `syncAddressSpace` (shadow: unmap everything when the context entry is cleared, else replay the
+   * whole table) or `flushNestedOnRebind` (nested: flush the cached first-level translations). It
+   * must not modify what it is given.
+   */
+  readonly context?: ContextHandler;
+  /**
+   * What the VMM does when the guest turns DMA remapping off or on (GCMD.TE): the requests it
+   * makes, each on its own. Default: the mode's, `refreshAddressSpaces` (shadow: unmap the shadow,
+   * then map all RAM at IOVA = GPA, or replay the table) or `flushNestedOnSwitch` (nested). It must
+   * not modify what it is given.
+   */
+  readonly translation?: TranslationHandler;
 }
 
 /** The deliberate bugs a vIOMMU design may carry. */
@@ -129,10 +153,18 @@ export type ViommuDesign = Design<ViommuState, ViommuCommand, ViommuTemplate> & 
 };
 
 /** What the VMM of a design has that a VMM bug needs. */
-function vmmFeatures(mode: ViommuMode, ownInvalidation: boolean): WorldFeatures<VmmFeature> {
-  const has = new Set<VmmFeature>([mode === 'shadow' ? 'shadow-mode' : 'nested-mode']);
+function vmmFeatures(
+  mode: ViommuMode,
+  ownInvalidation: boolean,
+  ownContext: boolean,
+  ownTranslation: boolean,
+): WorldFeatures<VmmFeature> {
+  const has = new Set<VmmFeature>([mode === 'shadow' ? 'shadow-mode' : 'nested-mode', 'device-lifecycle']);
   if (!ownInvalidation) has.add('builtin-invalidation');
-  return { name: ownInvalidation ? `the ${mode} design` : `the ${mode} VMM`, has };
+  if (!ownContext) has.add('builtin-context');
+  if (!ownTranslation) has.add('builtin-translation');
+  const own = ownInvalidation || ownContext || ownTranslation;
+  return { name: own ? `the ${mode} design` : `the ${mode} VMM`, has };
 }
 
 /**
@@ -187,17 +219,28 @@ export function viommuConfig(
   for (const [name, hook] of [
     ['invalidation', options.invalidation],
     ['balloon', options.balloon],
+    ['context', options.context],
+    ['translation', options.translation],
   ] as const) {
     if (hook !== undefined && typeof hook !== 'function') {
       throw new Error(`${name}: expected a function (the VMM's handler), got ${JSON.stringify(hook)}`);
     }
   }
-  const ownHooks = options.invalidation !== undefined || options.balloon !== undefined;
+  const ownHooks =
+    options.invalidation !== undefined ||
+    options.balloon !== undefined ||
+    options.context !== undefined ||
+    options.translation !== undefined;
   const bugs = refuseIneffectiveBugs(
     'vmmBugs',
     options.vmmBugs,
     vmmBugCatalogue,
-    vmmFeatures(mode, options.invalidation !== undefined),
+    vmmFeatures(
+      mode,
+      options.invalidation !== undefined,
+      options.context !== undefined,
+      options.translation !== undefined,
+    ),
   );
   const vfioBugs = refuseIneffectiveBugs(
     'vfioBugs',
@@ -218,9 +261,14 @@ export function viommuConfig(
       ? dropInvalidation
       : builtin.invalidation;
   const flawed = bugs.includes('shadow-completes-wait-before-unmap') ? completeWaitFirst(handler) : handler;
+  const clearKeeps = bugs.includes('shadow-context-clear-keeps-shadow') ? syncKeepingShadowOnClear : builtin.context;
+  const context = bugs.includes('context-sync-skips-same-did') ? skipSameDid(clearKeeps) : clearKeeps;
   const vmm: VmmHooks = {
     invalidation: options.invalidation ?? flawed,
     balloon: options.balloon ?? builtin.balloon,
+    context: options.context ?? context,
+    translation:
+      options.translation ?? (bugs.includes('shadow-te-on-keeps-no-dmar') ? refreshKeepingNoDmar : builtin.translation),
   };
   return {
     mode,

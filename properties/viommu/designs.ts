@@ -6,6 +6,8 @@
  * which the device reaches a frame the guest no longer owns.
  */
 import { viommuDesign } from './design.js';
+import type { ViommuDesign } from './design.js';
+import { viommuLifecycleExploreScope } from './explore-scope.js';
 
 /** A frame freed and reused while an IOTLB entry still reaches it: every effect and latent invariant sees it. */
 const staleEntryBreaks = [
@@ -39,8 +41,14 @@ export const viommuShadowUnmapSkipsFlush = viommuDesign({
   expected: 'violates',
   description:
     "the host misses the shadow's unmap in its IOTLB: UNMAP_DMA for a trapped guest unmap unpins while GIOVA → frame stays cached",
-  // The guest's invalidation completes while the IOTLB still holds the entry: its contract breaks too.
-  breaks: [...staleEntryBreaks, 'invalidated-giova-unreachable'],
+  // The guest's invalidation completes while the IOTLB still holds the entry: its contract breaks
+  // too; so do the lifecycle's, since the context resync's UNMAP_DMA leaves the entry as well.
+  breaks: [
+    ...staleEntryBreaks,
+    'invalidated-giova-unreachable',
+    'blocked-device-reaches-nothing',
+    'earlier-domain-unreachable',
+  ],
 });
 
 export const viommuNestedFlushLeavesCombined = viommuDesign({
@@ -62,3 +70,60 @@ export const viommuShadowWaitBeforeUnmap = viommuDesign({
   description:
     "the VMM completes the guest's invalidation wait descriptor before its UNMAP_DMA: the guest's vCPU goes on while the host still maps what it cleared (atomic, it holds)",
 });
+
+export const viommuContextClearKeepsShadow: ViommuDesign = {
+  ...viommuDesign({
+    id: 'viommu/context-clear-keeps-shadow',
+    mode: 'shadow',
+    vmmBugs: ['shadow-context-clear-keeps-shadow'],
+    expected: 'violates',
+    breaks: ['blocked-device-reaches-nothing', 'earlier-domain-unreachable'],
+    description:
+      'a context-cache invalidation that finds the device\'s context entry cleared returns without unmapping its shadow (QEMU before "handle invalid ce for shadow sync"): the detached device keeps reaching its old domain\'s pages',
+  }),
+  // Its flaw is in the device's life: the scope with detach, attach and context-cache invalidation.
+  explore: viommuLifecycleExploreScope,
+};
+
+export const viommuShadowSameDidSkipsSync: ViommuDesign = {
+  ...viommuDesign({
+    id: 'viommu/shadow-same-did-skips-sync',
+    mode: 'shadow',
+    vmmBugs: ['context-sync-skips-same-did'],
+    expected: 'violates',
+    breaks: ['earlier-domain-unreachable'],
+    description:
+      "the VMM skips the resync of a context-cache invalidation when the context entry names the DID it cached: a new domain with the reused DID inherits the old domain's shadow mappings",
+  }),
+  // Its flaw is in the device's life: the scope with detach, attach and context-cache invalidation.
+  explore: viommuLifecycleExploreScope,
+};
+
+export const viommuNestedSameDidSkipsFlush: ViommuDesign = {
+  ...viommuDesign({
+    id: 'viommu/nested-same-did-skips-flush',
+    mode: 'nested',
+    vmmBugs: ['context-sync-skips-same-did'],
+    expected: 'violates',
+    breaks: ['earlier-domain-unreachable'],
+    description:
+      "the VMM skips the flush of the nested domain's cached first-level translations when the new context names the DID it cached: a combined entry of the old domain serves the new one",
+  }),
+  // Its flaw is in the device's life: the scope with detach, attach and context-cache invalidation.
+  explore: viommuLifecycleExploreScope,
+};
+
+export const viommuTeOnKeepsNoDmar: ViommuDesign = {
+  ...viommuDesign({
+    id: 'viommu/te-on-keeps-no-dmar',
+    mode: 'shadow',
+    vmmBugs: ['shadow-te-on-keeps-no-dmar'],
+    expected: 'violates',
+    // A blocked device reaching the no-DMAR pages (TE off, detach, TE on, context invalidation) is
+    // found too, but on 18 of 20 fresh seeds only: not declared.
+    breaks: ['earlier-domain-unreachable'],
+    description:
+      "turning translation back on, the VMM replays the guest's table and keeps the no-DMAR mappings: the device still reaches guest RAM at IOVA = GPA",
+  }),
+  explore: viommuLifecycleExploreScope,
+};

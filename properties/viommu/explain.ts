@@ -45,6 +45,15 @@ export function explainViommuStep(transition: Transition<ViommuState, ViommuComm
     lines.push(`guest vIOMMU table: ${listed.join(', ')}`);
   }
   if (after.guest.ballooned.length > 0) lines.push(`balloon holds GPA pages ${after.guest.ballooned.join(', ')}`);
+  // The device's life (models/viommu/lifecycle.ts): its context entry, and what the VMM last synced.
+  if (after.guest.did !== after.contextCache || after.guest.contextPending || after.guest.retired.length > 0) {
+    const entry = after.guest.did === null ? 'cleared' : `DID ${after.guest.did}`;
+    const cached = after.contextCache === null ? 'cleared' : `DID ${after.contextCache}`;
+    const pending = after.guest.contextPending ? ', not yet invalidated' : '';
+    const retired =
+      after.guest.retired.length > 0 ? `; earlier domains' GIOVA pages ${after.guest.retired.join(', ')}` : '';
+    lines.push(`device context entry: ${entry}${pending} (VMM cached ${cached})${retired}`);
+  }
   if (after.nestedDid === null) {
     for (const [giovaPage, entry] of shadowedEntries(after)) {
       lines.push(`VMM has mapped GIOVA page ${giovaPage} → GPA ${entry.gpaPage} (VFIO mapping)`);

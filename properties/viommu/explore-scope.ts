@@ -41,14 +41,38 @@ const started: readonly ViommuCommand[] = [
 ];
 const advancing: readonly ViommuCommand[] = [...started, { kind: 'advance', op: 0 }];
 
-/** The scope; `interleavings: false` leaves the started invalidation and its advances out. */
-export function viommuScope(interleavings = true): ExploreScope<ViommuState, ViommuCommand> {
-  const count = interleavings ? started.length : templates.length;
+/**
+ * The device's life (`models/viommu/lifecycle.ts`), for the designs whose flaw is there: the guest
+ * detaching the device, attaching it to a new domain with the reused DID, a device-selective
+ * context-cache invalidation, and translation turned off and on (GCMD.TE). (Left out: a fresh DID,
+ * a global or started context-cache invalidation.)
+ */
+const lifecycle: readonly ViommuCommand[] = [
+  { kind: 'guestDetach' },
+  { kind: 'guestAttach', did: GUEST_DID },
+  { kind: 'guestInvalidateContext', granularity: 'device' },
+  { kind: 'guestSetTranslation', enabled: false },
+  { kind: 'guestSetTranslation', enabled: true },
+];
+
+/**
+ * The scope; `interleavings: false` leaves the started invalidation and its advances out;
+ * `withLifecycle` adds the device's detach, attach and context-cache invalidation.
+ */
+export function viommuScope(interleavings = true, withLifecycle = false): ExploreScope<ViommuState, ViommuCommand> {
+  const extra = withLifecycle ? lifecycle : [];
+  const base = [...templates, ...extra];
+  const withStarted = [...started, ...extra];
+  const withAdvance = [...advancing, ...extra];
+  const count = interleavings ? withStarted.length : base.length;
   return {
-    description: `vIOMMU: GIOVA page 0 mapped to GPA pages 0-1, cleared and invalidated (page, domain${interleavings ? ', page started and advanced' : ''}), device reads, balloon out of GPA pages 0-1 and back in of page 0, VMM discards, another owner's allocation (${count} commands per state${interleavings ? ', and an advance while one is in flight' : ''}; no symmetry reduction)`,
-    templates: (state) => (!interleavings ? templates : state.inflight.length > 0 ? advancing : started),
+    description: `vIOMMU: GIOVA page 0 mapped to GPA pages 0-1, cleared and invalidated (page, domain${interleavings ? ', page started and advanced' : ''}), device reads, balloon out of GPA pages 0-1 and back in of page 0, VMM discards, another owner's allocation${withLifecycle ? ', the device detached, attached to a domain with the reused DID, the context cache invalidated, translation off and on' : ''} (${count} commands per state${interleavings ? ', and an advance while one is in flight' : ''}; no symmetry reduction)`,
+    templates: (state) => (!interleavings ? base : state.inflight.length > 0 ? withAdvance : withStarted),
     key: (state) => stableJson(state),
   };
 }
 
 export const viommuExploreScope: ExploreScope<ViommuState, ViommuCommand> = viommuScope();
+
+/** The scope of the designs whose flaw is in the device's life. */
+export const viommuLifecycleExploreScope: ExploreScope<ViommuState, ViommuCommand> = viommuScope(true, true);

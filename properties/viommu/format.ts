@@ -28,6 +28,14 @@ export function formatViommuCommand(command: ViommuCommand): string {
           return 'guest invalidates globally';
       }
       return 'guest invalidates';
+    case 'guestDetach':
+      return "guest clears the device's context entry (detached, its domain freed)";
+    case 'guestAttach':
+      return `guest attaches the device to a new domain with DID ${command.did}`;
+    case 'guestInvalidateContext':
+      return `guest ${command.phased === true ? 'queues a context-cache invalidation (and a wait)' : 'invalidates the context cache'} (${command.granularity === 'device' ? 'device-selective' : 'global'})`;
+    case 'guestSetTranslation':
+      return `guest ${command.enabled ? 'enables' : 'disables'} DMA remapping (GCMD.TE)`;
     case 'guestBalloonOut':
       return `guest balloons out GPA page ${command.gpaPage}`;
     case 'guestBalloonIn':
@@ -69,6 +77,10 @@ const schema: Schema = {
     mask: upTo(63, 'the address mask is 6 bits'),
     ...phasedField,
   },
+  guestDetach: {},
+  guestAttach: { did: upTo(0xffff, 'a VT-d domain id is 16 bits') },
+  guestInvalidateContext: { granularity: '"device" or "global"', ...phasedField },
+  guestSetTranslation: { enabled: bool },
   guestBalloonOut: { gpaPage: pageNumber },
   guestBalloonIn: { gpaPage: pageNumber },
   guestTouch: { gpaPage: pageNumber },

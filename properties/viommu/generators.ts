@@ -35,6 +35,12 @@ export function giovaPageArbitrary(world: ViommuWorldLayout): fc.Arbitrary<numbe
   return fc.integer({ min: 0, max: world.giovaPages - 1 });
 }
 
+/**
+ * The DID of a correct invalidation: a pick, resolved to the DID in the device's context entry
+ * (`resolve.ts`), so that invalidations follow the device to the domain it was attached to.
+ */
+const currentDid = { pick: 0 } as const;
+
 function invalidation(world: ViommuWorldLayout): fc.Arbitrary<ViommuTemplate> {
   const giovaPage = giovaPageArbitrary(world);
   const pairs = Array.from({ length: Math.ceil(world.giovaPages / 2) }, (_, index) => index * 2);
@@ -44,27 +50,27 @@ function invalidation(world: ViommuWorldLayout): fc.Arbitrary<ViommuTemplate> {
       arbitrary: preferOr(giovaPage).map((page): ViommuTemplate => ({
         kind: 'guestInvalidate',
         granularity: 'page',
-        did: GUEST_DID,
+        did: currentDid,
         giovaPage: page,
         mask: 0,
       })),
     },
     {
       weight: 2,
-      arbitrary: fc.constantFrom(...pairs).map((page): ViommuCommand => ({
+      arbitrary: fc.constantFrom(...pairs).map((page): ViommuTemplate => ({
         kind: 'guestInvalidate',
         granularity: 'page',
-        did: GUEST_DID,
+        did: currentDid,
         giovaPage: page,
         mask: 1,
       })),
     },
     {
       weight: 2,
-      arbitrary: fc.constantFrom('domain' as const, 'global' as const).map((granularity): ViommuCommand => ({
+      arbitrary: fc.constantFrom('domain' as const, 'global' as const).map((granularity): ViommuTemplate => ({
         kind: 'guestInvalidate',
         granularity,
-        did: GUEST_DID,
+        did: currentDid,
         giovaPage: 0,
         mask: 0,
       })),
@@ -100,6 +106,16 @@ function table(world: ViommuWorldLayout): Readonly<Record<GeneratedKind, fc.Arbi
     deviceDma: fc
       .record({ giovaPage: preferOr(giovaPage), write: fc.boolean() })
       .map((args): ViommuTemplate => ({ kind: 'deviceDma', ...args })),
+    guestDetach: fc.constant<ViommuCommand>({ kind: 'guestDetach' }),
+    guestSetTranslation: fc.boolean().map((enabled): ViommuCommand => ({ kind: 'guestSetTranslation', enabled })),
+    // The guest's driver hands the new domain the lowest free DID: mostly the one just freed
+    // (reused), sometimes the next one, as when another domain still holds it.
+    guestAttach: fc
+      .oneof({ weight: 3, arbitrary: fc.constant(GUEST_DID) }, { weight: 1, arbitrary: fc.constant(GUEST_DID + 1) })
+      .map((did): ViommuCommand => ({ kind: 'guestAttach', did })),
+    guestInvalidateContext: fc
+      .constantFrom('device' as const, 'global' as const)
+      .map((granularity): ViommuCommand => ({ kind: 'guestInvalidateContext', granularity })),
   };
 }
 
@@ -115,6 +131,11 @@ const weights: Readonly<Record<GeneratedKind, number>> = {
   allocateToOther: 4,
   releaseFromOther: 1,
   deviceDma: 10,
+  // The device's life: detached, attached to another domain (mostly while mapped), resynced.
+  guestDetach: 1,
+  guestAttach: 2,
+  guestInvalidateContext: 3,
+  guestSetTranslation: 1,
 };
 
 /** The generators over `world`'s GIOVA pages, guest RAM and frames. */
@@ -123,7 +144,7 @@ const weights: Readonly<Record<GeneratedKind, number>> = {
  * five phases (the trap, then UNMAP_DMA's clear, sync and unpin, or MAP_DMA's pin and map, then the
  * wait descriptor). One that needs more is finished by the next trap; extra advances are refused.
  */
-export const viommuPhases: Readonly<Record<string, number>> = { guestInvalidate: 5 };
+export const viommuPhases: Readonly<Record<string, number>> = { guestInvalidate: 5, guestInvalidateContext: 5 };
 
 /** The generators over `world`'s GIOVA pages, guest RAM and frames. */
 export function viommuCommandSpace(world: ViommuWorldLayout): CommandSpace<ViommuTemplate> {

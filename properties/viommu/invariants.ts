@@ -10,6 +10,8 @@
  *   stage 2 — is the guest's and pinned by VFIO; and no host IOTLB entry outlives the second-level
  *   translation it came from (for a combined entry: the stage-2 translation of its GPA page);
  * - the guest's contract: a GIOVA page whose invalidation completed is reachable through nothing;
+ * - hardware outlives software: a device the guest blocked reaches nothing, and nothing of an
+ *   earlier domain, once its context-cache invalidation completed (`models/viommu/lifecycle.ts`);
  * - accounting: each frame's reference count equals its holders.
  *
  * The passthrough stack's other checks (locked_vm, slots, disjointness, the page table against its
@@ -33,7 +35,8 @@ const host = (state: ViommuState): PassthroughState => state.host;
 const reach = reachInvariants<ViommuState, ViommuCommand>({
   reach: viommuReach,
   host,
-  reads: (state) => [state.guest.table],
+  // The nested first level: the guest's table, or guest RAM at IOVA = GPA with translation off.
+  reads: (state) => [state.guest.table, state.guest.translation],
 });
 
 /**
@@ -49,15 +52,67 @@ export const invalidatedGiovaUnreachable: ViommuInvariant = {
   name: 'invalidated-giova-unreachable',
   class: 'latent',
   description: 'no GIOVA page whose invalidation the guest saw complete is reachable by the device',
-  reads: (state) => [state.host, state.guest.invalidated, state.guest.table],
+  reads: (state) => [state.host, state.guest.invalidated, state.guest.table, state.guest.translation],
   check({ after }) {
-    if (after.guest.invalidated.length === 0) return null;
+    // With translation off the guest gave the device all of its RAM (GCMD.TE: the no-DMAR region).
+    if (after.guest.invalidated.length === 0 || !after.guest.translation) return null;
     const found = viommuReach(after).find((reach) => after.guest.invalidated.includes(reach.iovaPage));
     if (found === undefined) return null;
     return {
       message: `the guest's invalidation of GIOVA page ${found.iovaPage} has completed, yet the device still reaches mfn ${found.mfn} through it (${found.via})`,
       actual: `GIOVA page ${found.iovaPage} → mfn ${found.mfn} via ${found.via}`,
       expected: 'nothing reachable through an invalidated GIOVA page',
+    };
+  },
+};
+
+/**
+ * Hardware outlives software, blocked device (VT-d §6.5.2.1; QEMU `vtd_address_space_sync`: a
+ * context entry that is not present unmaps the device's whole address space): once the guest has
+ * cleared the device's context entry and a context-cache invalidation submitted after that has
+ * completed, the device reaches nothing — no host page-table entry, IOTLB entry (combined ones
+ * included) or translated request — until the guest attaches it to a domain again.
+ */
+export const blockedDeviceReachesNothing: ViommuInvariant = {
+  name: 'blocked-device-reaches-nothing',
+  class: 'latent',
+  description: 'a device whose cleared context entry the guest saw invalidated reaches nothing',
+  reads: (state) => [state.host, state.guest],
+  check({ after }) {
+    // With translation off the context entry is ignored (the no-DMAR region): not blocked.
+    if (after.guest.did !== null || after.guest.contextPending || !after.guest.translation) return null;
+    const found = viommuReach(after)[0];
+    if (found === undefined) return null;
+    return {
+      message: `the guest cleared the device's context entry and its context-cache invalidation has completed, yet the device still reaches mfn ${found.mfn} at GIOVA page ${found.iovaPage} (${found.via})`,
+      actual: `GIOVA page ${found.iovaPage} → mfn ${found.mfn} via ${found.via}`,
+      expected: 'nothing reachable by a blocked device',
+    };
+  },
+};
+
+/**
+ * Hardware outlives software, reused identifiers: once the context-cache invalidation that followed
+ * the guest's last context write has completed, the device reaches nothing through a GIOVA page an
+ * earlier guest domain mapped (`GuestState.retired`) until the domain now attached maps it — whether
+ * the new domain has a fresh DID or the one the earlier domain freed. The host's shadow mappings
+ * and IOTLB entries are tagged by the host's domain, not the guest's DID, so a reused DID must not
+ * let them survive.
+ */
+export const earlierDomainUnreachable: ViommuInvariant = {
+  name: 'earlier-domain-unreachable',
+  class: 'latent',
+  description: 'no GIOVA page of an earlier guest domain is reachable once the context change was invalidated',
+  reads: (state) => [state.host, state.guest],
+  check({ after }) {
+    if (after.guest.contextPending || after.guest.retired.length === 0 || !after.guest.translation) return null;
+    const found = viommuReach(after).find((reach) => after.guest.retired.includes(reach.iovaPage));
+    if (found === undefined) return null;
+    const now = after.guest.did === null ? 'no domain' : `the domain with DID ${after.guest.did}`;
+    return {
+      message: `the device was moved to ${now} and the context-cache invalidation has completed, yet it still reaches mfn ${found.mfn} through GIOVA page ${found.iovaPage} of an earlier domain (${found.via})`,
+      actual: `GIOVA page ${found.iovaPage} → mfn ${found.mfn} via ${found.via}`,
+      expected: "nothing reachable through an earlier domain's GIOVA pages",
     };
   },
 };
@@ -69,5 +124,7 @@ export const viommuInvariants: readonly ViommuInvariant[] = [
   reach.pinned,
   liftInvariant(noStaleIotlbOutsideFlushQueue, host),
   invalidatedGiovaUnreachable,
+  blockedDeviceReachesNothing,
+  earlierDomainUnreachable,
   liftInvariant(frameRefcountMatchesHolders, host),
 ];

@@ -10,6 +10,9 @@ export const BALLOON_OF_MAPPED_PAGE = 'balloon out of a GPA page the vIOMMU tabl
 export const FREED_FRAME_REUSED = 'a frame of guest RAM taken by another owner';
 export const DMA_VIA_COMBINED_ENTRY = 'DMA translated by a combined IOTLB entry';
 export const TRAP_CHANGED_SHADOW = 'trapped invalidation changed the host mappings';
+export const CONTEXT_CHANGED_WHILE_REACHABLE =
+  "device detached or moved while the host still maps its old domain's pages";
+export const CONTEXT_SYNC_UNMAPPED = "context-cache invalidation took the old domain's pages from the device";
 
 /**
  * The labels a default run must reach. A DMA through an entry the guest cleared without
@@ -17,7 +20,13 @@ export const TRAP_CHANGED_SHADOW = 'trapped invalidation changed the host mappin
  * at the same page, and stays rarer (a few % of runs).
  */
 export function viommuReach(mode: 'shadow' | 'nested'): readonly string[] {
-  return [BALLOON_OF_MAPPED_PAGE, FREED_FRAME_REUSED, mode === 'nested' ? DMA_VIA_COMBINED_ENTRY : TRAP_CHANGED_SHADOW];
+  return [
+    BALLOON_OF_MAPPED_PAGE,
+    FREED_FRAME_REUSED,
+    mode === 'nested' ? DMA_VIA_COMBINED_ENTRY : TRAP_CHANGED_SHADOW,
+    CONTEXT_CHANGED_WHILE_REACHABLE,
+    CONTEXT_SYNC_UNMAPPED,
+  ];
 }
 
 function mapsGpa(state: ViommuState, gpaPage: number): boolean {
@@ -39,6 +48,13 @@ export function classifyViommuStep(transition: Transition<ViommuState, ViommuCom
     const cleared = !Object.hasOwn(after.guest.table, command.giovaPage);
     if (cleared && result.detail?.['outcome'] === 'landed') labels.push(DMA_THROUGH_STALE_GUEST_ENTRY);
     if (after.nestedDid !== null && result.detail?.['via'] === 'iotlb') labels.push(DMA_VIA_COMBINED_ENTRY);
+  }
+  if ((command.kind === 'guestDetach' || command.kind === 'guestAttach') && after.guest.retired.length > 0) {
+    if (before.guest.retired.length < after.guest.retired.length) labels.push(CONTEXT_CHANGED_WHILE_REACHABLE);
+  }
+  if (command.kind === 'guestInvalidateContext') {
+    const changed = Number(result.detail?.['unmappedPages'] ?? 0) + Number(result.detail?.['dropped'] ?? 0);
+    if (changed > 0) labels.push(CONTEXT_SYNC_UNMAPPED);
   }
   if (command.kind === 'guestInvalidate') {
     const changed = Number(result.detail?.['mappedPages'] ?? 0) + Number(result.detail?.['unmappedPages'] ?? 0);

@@ -6,6 +6,7 @@
  * A pick with nothing live falls back to a raw page of the universe; the trace records the result.
  */
 import type { DriverOp } from '../../models/viommu/driver.js';
+import { GUEST_DID } from '../../models/viommu/types.js';
 import type { GuestState, ViommuCommand, ViommuState } from '../../models/viommu/types.js';
 import { viommuReach } from '../../models/viommu/views.js';
 import { dmaTargets } from '../passthrough/resolve.js';
@@ -97,6 +98,13 @@ export function resolveViommuTemplate(
     );
   if (template.kind === 'deviceDma' && command.kind === 'deviceDma' && isPick(template.giovaPage)) {
     return { ...command, giovaPage: giova(template.giovaPage, () => dmaTargets(viommuReach(state))) };
+  }
+  if (template.kind === 'guestInvalidate' && command.kind === 'guestInvalidate' && isPick(template.did)) {
+    // The correct DID: the one in the device's context entry (the first domain's while it has none).
+    const did = state.guest.did ?? GUEST_DID;
+    const resolved = { ...command, did };
+    if (!isPick(template.giovaPage)) return resolved;
+    return resolveViommuTemplate(state, universe, { ...template, did });
   }
   if (template.kind === 'guestInvalidate' && command.kind === 'guestInvalidate' && isPick(template.giovaPage)) {
     // A page either side uses: the guest's table maps it, or the device reaches it.

@@ -26,6 +26,7 @@ import {
 import type { PassthroughCommand } from '../../models/passthrough/types.js';
 import { VFIO_TYPE1_NESTING_IOMMU, VFIO_TYPE1v2_IOMMU } from '../../models/vfio/container.js';
 import { createVfioState } from '../../models/vfio/state.js';
+import { GUEST_DID } from '../../models/viommu/types.js';
 import type { ViommuConfig, ViommuMode, ViommuState } from '../../models/viommu/types.js';
 import { ASSIGNED_DEVICE, bindGuestFirstLevel, mapGuestPage } from '../../models/viommu/vmm.js';
 import { FRAME_COUNT, OTHER_VM_FRAMES, RAM_PAGES, RAM_VADDR_PAGE, vfioWorldSpec } from '../vfio/world.js';
@@ -137,9 +138,18 @@ export function initViommuWorld(
   const nestedDid = nested ? bindGuestFirstLevel(host) : null;
   return {
     host: clonePassthroughState(host),
-    guest: { table: {}, ballooned: [], invalidated: [] },
+    guest: {
+      table: {},
+      ballooned: [],
+      invalidated: [],
+      did: GUEST_DID,
+      contextPending: false,
+      retired: [],
+      translation: true,
+    },
     guestRam: { vaddrPage: RAM_VADDR_PAGE, pages: world.ramPages },
     nestedDid,
+    contextCache: GUEST_DID,
     inflight: [],
   };
 }

@@ -32,6 +32,10 @@
  * - viommu/shadow-unmap-skips-flush and viommu/shadow-wait-before-unmap,
  *   invalidated-giova-unreachable: 5 steps (map, invalidate, clear, the invalidation started, its
  *   wait completed); explore to depth 5 finds 5 (640 and 664 states, under a second each).
+ * - viommu/context-clear-keeps-shadow, viommu/shadow-same-did-skips-sync and
+ *   viommu/nested-same-did-skips-flush (the device's life, in the lifecycle scope): 4 steps each;
+ *   viommu/te-on-keeps-no-dmar: 2 (and 4 for a blocked device); compared in every run (1 to 2 s
+ *   each).
  *
  * Interleaving designs and mutants (`iommu/unpin-before-sync`, `vfioInterleavingMutants`,
  * `passthroughInterleavingMutants`): the cheap ones are compared in every run; those whose
@@ -70,6 +74,8 @@ const DEEP: Readonly<Record<string, Readonly<Record<string, number>>>> = {
   'xen/lookup': { 'shadow-matches-guest-entry': 5 },
   // The thread's five steps (test/xengt/interleaved-race.test.ts).
   'xen/lookup-then-map': { 'no-dma-to-foreign-frame': 5 },
+  // The lifecycle invariants break at 5 (map, a context-cache invalidation that shadows it, detach,
+  // DMA, context-cache invalidation: its UNMAP_DMA leaves the IOTLB entry).
   'viommu/shadow-unmap-skips-flush': {
     'no-dma-to-foreign-frame': 8,
     'no-dma-to-free-frame': 7,
@@ -77,6 +83,8 @@ const DEEP: Readonly<Record<string, Readonly<Record<string, number>>>> = {
     'reachable-frame-pinned': 5,
     'no-stale-iotlb-outside-flush-queue': 5,
     'invalidated-giova-unreachable': 5,
+    'blocked-device-reaches-nothing': 5,
+    'earlier-domain-unreachable': 5,
   },
   'viommu/nested-flush-leaves-combined': { 'no-dma-to-foreign-frame': 5 },
   'viommu/shadow-wait-before-unmap': { 'invalidated-giova-unreachable': 5 },

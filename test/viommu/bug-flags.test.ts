@@ -26,7 +26,7 @@ describe('viommuDesign refuses', () => {
       mode: 'shadow' as const,
       options: { vmmBugs: ['shadow-misses-unmapp' as never] },
       message:
-        'vmmBugs: "shadow-misses-unmapp" is not a bug of the vIOMMU VMM (known: shadow-misses-unmap, nested-drops-invalidation, shadow-completes-wait-before-unmap)',
+        'vmmBugs: "shadow-misses-unmapp" is not a bug of the vIOMMU VMM (known: shadow-misses-unmap, nested-drops-invalidation, shadow-completes-wait-before-unmap, shadow-context-clear-keeps-shadow, context-sync-skips-same-did, shadow-te-on-keeps-no-dmar)',
     },
     {
       mode: 'shadow' as const,
@@ -105,6 +105,28 @@ describe('viommuDifferentialDesign refuses', () => {
     expect(pair({ nested: { invalidation: () => [] }, vmmBugs: ['nested-drops-invalidation'] })).toThrow(
       "vmmBugs: 'nested-drops-invalidation' cannot take effect: the nested design handles trapped invalidations with its own hook",
     );
-    for (const bug of vmmBugs) expect(pair({ vmmBugs: [bug] })).not.toThrow();
+    const lifecycle = [
+      'shadow-context-clear-keeps-shadow',
+      'context-sync-skips-same-did',
+      'shadow-te-on-keeps-no-dmar',
+    ];
+    for (const bug of vmmBugs.filter((name) => !lifecycle.includes(name))) {
+      expect(pair({ vmmBugs: [bug] })).not.toThrow();
+    }
+    // The pair's well-behaved guest never moves its device: a context-cache bug could never act.
+    for (const bug of lifecycle) {
+      expect(pair({ vmmBugs: [bug] })).toThrow(
+        'the differential pair runs a guest program that never detaches the device nor moves it to another domain',
+      );
+    }
+  });
+
+  test('a lifecycle bug on a design with its own context hook', () => {
+    expect(design('shadow', { context: () => [], vmmBugs: ['context-sync-skips-same-did'] })).toThrow(
+      "vmmBugs: 'context-sync-skips-same-did' cannot take effect: the shadow design handles context-cache invalidations with its own hook",
+    );
+    expect(design('nested', { vmmBugs: ['shadow-context-clear-keeps-shadow'] })).toThrow(
+      'the nested VMM is not a shadow (caching-mode) vIOMMU',
+    );
   });
 });

@@ -17,15 +17,15 @@ describe('broken vIOMMU designs are caught with short counterexamples', () => {
     {
       design: viommuShadowUnmapSkipsFlush,
       seed: 1001,
-      // Map, invalidate (MAP_DMA); the guest balloons the page out while it is still mapped (VFIO's
-      // pin keeps the frame); unmap in the guest's table, which the host does not see yet; DMA
-      // (IOTLB fill through the host's mapping); invalidate: UNMAP_DMA unpins, the frame is freed,
-      // the IOTLB keeps the entry; the frame is reused; DMA.
+      // Map, invalidate (MAP_DMA); unmap in the guest's table, which the host does not see yet; the
+      // guest balloons the page out (VFIO's pin keeps the frame); DMA (IOTLB fill through the
+      // host's mapping); invalidate: UNMAP_DMA unpins, the frame is freed, the IOTLB keeps the
+      // entry; the frame is reused; DMA.
       foreign: [
         'guestMap',
         'guestInvalidate',
-        'guestBalloonOut',
         'guestUnmap',
+        'guestBalloonOut',
         'deviceDma',
         'guestInvalidate',
         'allocateToOther',
@@ -35,16 +35,19 @@ describe('broken vIOMMU designs are caught with short counterexamples', () => {
         'no-dma-to-foreign-frame': 8,
         'no-dma-to-free-frame': 7,
         'reachable-frame-owned-by-guest': 6,
-        'reachable-frame-pinned': 5,
+        // Translation off maps all RAM (no-DMAR), the device reads, translation on unmaps it with
+        // the flush skipped: an IOTLB entry of a frame nothing pins (3 steps).
+        'reachable-frame-pinned': 3,
         'no-stale-iotlb-outside-flush-queue': 5,
       },
     },
     {
       design: viommuNestedFlushLeavesCombined,
       seed: 8,
-      // Map, DMA (combined entry), balloon out the mapped page (stage 2 unmapped, nested tag not
-      // flushed), the frame is reused, DMA.
-      foreign: ['guestMap', 'deviceDma', 'guestBalloonOut', 'allocateToOther', 'deviceDma'],
+      // Translation off (the device walks stage 2 alone), DMA (combined entry), balloon out the page
+      // (stage 2 unmapped, nested tag not flushed), the frame is reused, DMA. (A guest mapping in
+      // place of translation off is the same race.)
+      foreign: ['guestSetTranslation', 'deviceDma', 'guestBalloonOut', 'allocateToOther', 'deviceDma'],
       lengths: {
         'no-dma-to-foreign-frame': 5,
         'no-dma-to-free-frame': 4,

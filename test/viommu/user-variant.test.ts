@@ -6,8 +6,15 @@
  * `tsc` (run by `npm test`) the day they stop being errors.
  */
 import { describe, expect, test } from 'vitest';
-import { checkDesign, replayGuestTable, viommuDesign, viommuDifferentialDesign } from '../../src/index.js';
+import {
+  checkDesign,
+  replayGuestTable,
+  syncAddressSpace,
+  viommuDesign,
+  viommuDifferentialDesign,
+} from '../../src/index.js';
 import type {
+  ContextHandler,
   Design,
   InvalidationHandler,
   ViommuCommand,
@@ -31,6 +38,19 @@ const sound: Design<ViommuState, ViommuCommand, ViommuTemplate> = viommuDesign({
   world: { giovaPages: 6, ramPages: 6, frames: 10 },
   expected: 'holds',
   description: 'caching mode: the VMM replays the whole guest table on every trapped invalidation',
+});
+
+/** A shadow VMM that resyncs on a context-cache invalidation only what the new table maps: it never unmaps. */
+const contextNeverUnmaps: ContextHandler = (trap) =>
+  syncAddressSpace(trap).filter((request: VmmRequest) => request.kind !== 'unmapDma');
+
+const lifecycle = viommuDesign({
+  id: 'mine/context-never-unmaps',
+  mode: 'shadow',
+  context: contextNeverUnmaps,
+  expected: 'violates',
+  breaks: ['blocked-device-reaches-nothing', 'earlier-domain-unreachable'],
+  description: "the VMM's context-cache resync maps the new domain's table and never unmaps the old one's",
 });
 
 const pair = viommuDifferentialDesign({
@@ -63,5 +83,15 @@ describe("a user's vIOMMU VMM, through the public API only", () => {
     expect(check.met).toBe(true);
     // Map, unmap (the shadow VMM keeps its mapping), DMA: the nested device faults, the shadow one lands.
     expect(check.violations.map((found) => [found.invariant, found.length])).toEqual([['shadow-and-nested-agree', 3]]);
+  });
+
+  test("a VMM's own context-cache handler is judged by the lifecycle invariants", () => {
+    const check = checkDesign(lifecycle, { seed: 1, runs: 100, report: lifecycle.breaks });
+    expect(check.met).toBe(true);
+    // Map, invalidate (shadowed), detach, invalidate the context: the device still reaches the page.
+    expect(check.violations.map((found) => [found.invariant, found.length])).toEqual([
+      ['blocked-device-reaches-nothing', 4],
+      ['earlier-domain-unreachable', 4],
+    ]);
   });
 });

@@ -65,7 +65,14 @@ export function viommuDifferentialDesign(options: ViommuDifferentialDesignOption
   // Every name must be a VMM bug before it is handed to the side of its mode.
   const bugs = refuseIneffectiveBugs('vmmBugs', options.vmmBugs, vmmBugCatalogue, {
     name: 'the differential pair',
-    has: new Set<VmmFeature>(['shadow-mode', 'nested-mode', 'builtin-invalidation']),
+    // Its well-behaved guest program never detaches the device: no `device-lifecycle`.
+    has: new Set<VmmFeature>([
+      'shadow-mode',
+      'nested-mode',
+      'builtin-invalidation',
+      'builtin-context',
+      'builtin-translation',
+    ]),
   });
   const side = (prefix: 'shadow' | 'nested'): readonly VmmBug[] => bugs.filter((bug) => bug.startsWith(prefix));
   const config: ViommuPairConfig = {
