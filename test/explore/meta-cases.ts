@@ -170,6 +170,9 @@ const COSTLY = new Set([
   'kvmgt/dma-map-error-keeps-pin',
   'kvmgt/cache-add-error-keeps-map',
   'kvmgt/no-ggtt-reset',
+  // Its one counterexample is 5 steps, beyond the default depth: the default tier would only
+  // re-run its 8 s check to pin the known length. Compared at depth 5 in the deeper tier.
+  'xen/lookup-then-map',
 ]);
 
 /**
@@ -181,7 +184,8 @@ const XENGT_WINDOWS = [
   'release-before-shadow',
   'unlocked-translate',
   'unmap-puts-before-flush',
-  'grant-unmap-puts-before-flush',
+  // grant-unmap-puts-before-flush (its own generation: 12 preemptions, 200 commands; 12 s here)
+  // is compared in the deeper tier, where it agreed (3 = 3).
   'balloon-puts-before-p2m-remove',
   'teardown-relinquishes-before-release',
 ];
