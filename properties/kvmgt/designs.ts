@@ -86,12 +86,11 @@ export const kvmgtUnmapUnlocked = kvmgtDesign({
   unmapLock: 'none',
   description:
     'the sound dma_unmap op taking no lock: it also runs inside intel_gvt_dma_map_guest_page, between the pin and map and the cache insert, finds no entry for the page just pinned, and UNMAP_DMA retries until BUG_ON (2 steps); between the insert and the shadow write it leaves a dangling address, as under cache_lock (atomic, it holds)',
-  breaks: [
-    'no-kernel-crash',
-    'failed-op-leaves-state-unchanged',
-    'shadow-matches-guest-entry',
-    'shadow-dma-addr-cached',
-  ],
+  // The dangling address (shadow-matches-guest-entry, shadow-dma-addr-cached) is also found on
+  // 18 and 19 of 20 fresh seeds at the default budget since the KVMGT generators draw fault
+  // injection and the vGPU's lifecycle (bench at 47fd08c, worst first runs 775 and 849): reported
+  // as undeclared breaks, declared by kvmgt/unmap-under-cache-lock, whose window it is.
+  breaks: ['no-kernel-crash', 'failed-op-leaves-state-unchanged'],
 });
 
 export const kvmgtShippedPopulateUnwind = kvmgtDesign({
