@@ -17,24 +17,30 @@ interface Scratched {
   readonly gfn: number;
 }
 
-/** GGTT entries and PPGTT leaves the step turned from a DMA address into scratch, with their guest page. */
+/**
+ * GGTT entries and PPGTT leaves the step turned from a DMA address into scratch, with the guest
+ * page that address was for (the DMA cache's entry before the step: the shadow need not follow the
+ * guest's entry, e.g. once the vGPU is in failsafe).
+ */
 function scratchedByStep(before: KvmgtState, after: KvmgtState): Scratched[] {
   const was = before.vgpu;
   const now = after.vgpu;
   if (was === null || now === null) return [];
+  const gfnOf = (entry: { readonly kind: string; readonly dmaAddr?: number } | undefined): number | undefined =>
+    entry?.kind === 'dma'
+      ? Object.values(was.cache).find((cached) => cached.dmaAddr === entry.dmaAddr)?.gfn
+      : undefined;
   const scratched: Scratched[] = [];
   now.ggttHost.forEach((entry, index) => {
-    const guest = now.ggttGuest[index];
-    if (entry.kind === 'scratch' && was.ggttHost[index]?.kind === 'dma' && guest?.present === true) {
-      scratched.push({ where: `GGTT entry ${index}`, gfn: guest.gfn });
-    }
+    const gfn = gfnOf(was.ggttHost[index]);
+    if (entry.kind === 'scratch' && gfn !== undefined) scratched.push({ where: `GGTT entry ${index}`, gfn });
   });
   for (const [tableGfn, table] of Object.entries(now.spts)) {
     if (table.level !== 'pt') continue;
     table.entries.forEach((entry, index) => {
-      const guest = after.guestPages[tableGfn]?.[index];
-      if (entry.kind === 'scratch' && was.spts[tableGfn]?.entries[index]?.kind === 'dma' && guest?.kind === 'pte') {
-        scratched.push({ where: `PPGTT table gfn ${tableGfn} entry ${index}`, gfn: guest.gfn });
+      const gfn = gfnOf(was.spts[tableGfn]?.entries[index]);
+      if (entry.kind === 'scratch' && gfn !== undefined) {
+        scratched.push({ where: `PPGTT table gfn ${tableGfn} entry ${index}`, gfn });
       }
     });
   }

@@ -225,14 +225,24 @@ export const nestedBalloon: BalloonHandler = ({ gpaPage, direction }) =>
  * points to (`vtd_sync_shadow_page_table_range(…, 0, UINT64_MAX)`): unmap what the table does not
  * map (or maps elsewhere), map what it maps.
  */
-export const syncAddressSpace: ContextHandler = (trap) =>
-  trap.state.guest.did === null
-    ? consecutiveRuns([...trap.mapped.keys()].sort((a, b) => a - b)).map((run): VmmRequest => ({
-        kind: 'unmapDma',
-        iovaPage: run.startPage,
-        npages: run.pages,
-      }))
-    : replayGuestTable({ state: trap.state, range: 'all', mapped: trap.mapped });
+export const syncAddressSpace: ContextHandler = (trap) => syncAddressSpaceWith(replayGuestTable)(trap);
+
+/**
+ * `syncAddressSpace` whose whole-range replay goes through `replay`: QEMU's context resync, TE
+ * switch and IOTLB invalidation all reach VFIO through the same shadow sync and notifier
+ * (`vtd_sync_shadow_page_table_range` → `vfio_iommu_map_notify`), so a VMM whose invalidation
+ * handler is its own replays with it here too.
+ */
+export function syncAddressSpaceWith(replay: InvalidationHandler): ContextHandler {
+  return (trap) =>
+    trap.state.guest.did === null
+      ? consecutiveRuns([...trap.mapped.keys()].sort((a, b) => a - b)).map((run): VmmRequest => ({
+          kind: 'unmapDma',
+          iovaPage: run.startPage,
+          npages: run.pages,
+        }))
+      : replay({ state: trap.state, range: 'all', mapped: trap.mapped });
+}
 
 /**
  * Shadow, flawed (`shadow-context-clear-keeps-shadow`): a cleared context entry is taken for an
@@ -265,21 +275,26 @@ export function skipSameDid(handler: ContextHandler): ContextHandler {
  * the guest's table (`vtd_iommu_replay`): the whole-range replay, which also unmaps the no-DMAR
  * mappings the table does not keep.
  */
-export const refreshAddressSpaces: TranslationHandler = ({ state, mapped }) => {
-  if (state.guest.translation) return replayGuestTable({ state, range: 'all', mapped });
-  const unmaps = consecutiveRuns([...mapped.keys()].sort((a, b) => a - b)).map((run): VmmRequest => ({
-    kind: 'unmapDma',
-    iovaPage: run.startPage,
-    npages: run.pages,
-  }));
-  const ram = Array.from({ length: state.guestRam.pages }, (_, page) => page).filter(
-    (page) => !state.guest.ballooned.includes(page),
-  );
-  return [
-    ...unmaps,
-    ...ram.map((page): VmmRequest => ({ kind: 'mapDma', iovaPage: page, gpaPage: page, write: true })),
-  ];
-};
+export const refreshAddressSpaces: TranslationHandler = (change) => refreshAddressSpacesWith(replayGuestTable)(change);
+
+/** `refreshAddressSpaces` whose replay (translation back on) goes through `replay` (see `syncAddressSpaceWith`). */
+export const refreshAddressSpacesWith =
+  (replay: InvalidationHandler): TranslationHandler =>
+  ({ state, mapped }) => {
+    if (state.guest.translation) return replay({ state, range: 'all', mapped });
+    const unmaps = consecutiveRuns([...mapped.keys()].sort((a, b) => a - b)).map((run): VmmRequest => ({
+      kind: 'unmapDma',
+      iovaPage: run.startPage,
+      npages: run.pages,
+    }));
+    const ram = Array.from({ length: state.guestRam.pages }, (_, page) => page).filter(
+      (page) => !state.guest.ballooned.includes(page),
+    );
+    return [
+      ...unmaps,
+      ...ram.map((page): VmmRequest => ({ kind: 'mapDma', iovaPage: page, gpaPage: page, write: true })),
+    ];
+  };
 
 /**
  * Shadow, flawed (`shadow-te-on-keeps-no-dmar`): turning translation on, the VMM maps what the

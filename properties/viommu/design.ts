@@ -27,6 +27,8 @@ import {
   shadowVmm,
   refreshKeepingNoDmar,
   skipSameDid,
+  syncAddressSpaceWith,
+  refreshAddressSpacesWith,
   syncKeepingShadowOnClear,
 } from '../../models/viommu/vmm-hooks.js';
 import type {
@@ -261,14 +263,19 @@ export function viommuConfig(
       ? dropInvalidation
       : builtin.invalidation;
   const flawed = bugs.includes('shadow-completes-wait-before-unmap') ? completeWaitFirst(handler) : handler;
-  const clearKeeps = bugs.includes('shadow-context-clear-keeps-shadow') ? syncKeepingShadowOnClear : builtin.context;
+  // A shadow VMM with its own invalidation handler replays with it on a context resync and a TE
+  // switch too: QEMU reaches VFIO through the one shadow sync for all three.
+  const ownReplay = mode === 'shadow' ? options.invalidation : undefined;
+  const builtinContext = ownReplay === undefined ? builtin.context : syncAddressSpaceWith(ownReplay);
+  const builtinTranslation = ownReplay === undefined ? builtin.translation : refreshAddressSpacesWith(ownReplay);
+  const clearKeeps = bugs.includes('shadow-context-clear-keeps-shadow') ? syncKeepingShadowOnClear : builtinContext;
   const context = bugs.includes('context-sync-skips-same-did') ? skipSameDid(clearKeeps) : clearKeeps;
   const vmm: VmmHooks = {
     invalidation: options.invalidation ?? flawed,
     balloon: options.balloon ?? builtin.balloon,
     context: options.context ?? context,
     translation:
-      options.translation ?? (bugs.includes('shadow-te-on-keeps-no-dmar') ? refreshKeepingNoDmar : builtin.translation),
+      options.translation ?? (bugs.includes('shadow-te-on-keeps-no-dmar') ? refreshKeepingNoDmar : builtinTranslation),
   };
   return {
     mode,
