@@ -9,9 +9,11 @@ import type { AnyDesign } from '../../src/design.js';
 import { runTrace } from '../../src/execute.js';
 import { defaultGeneration, traceArbitrary } from '../../src/generate.js';
 import { designs, mutants } from '../../properties/registry.js';
+import { DEEP } from '../helpers.js';
 
 const subjects: readonly AnyDesign[] = [...designs, ...mutants];
-const TRACES = 40;
+/** Traces per design: 25 in the suite (109 designs and mutants), 80 in the deeper tier. */
+const TRACES = DEEP ? 80 : 25;
 
 describe('incremental checking agrees with the full check', () => {
   test.for(subjects)('$id', (design) => {
