@@ -8,8 +8,8 @@
  */
 import { describe, expect, test } from 'vitest';
 import { runTrace } from '../../src/execute.js';
+import { runSteps } from './run-steps.js';
 import type { XenGtCommand } from '../../models/xengt/commands.js';
-import type { XenGtState } from '../../models/xengt/types.js';
 import type { XenGtDesign } from '../../properties/xengt/design.js';
 import { xenLookup, xenMap } from '../../properties/xengt/designs.js';
 import { xenGrantMapMutants } from '../../properties/xengt/mutants.js';
@@ -30,20 +30,6 @@ const map: XenGtCommand = {
 const started: XenGtCommand = { ...map, phased: true };
 const advance: XenGtCommand = { kind: 'advance', op: 0 };
 const balloon: XenGtCommand = { kind: 'decreaseReservation', domid: 1, gfn: 0 };
-
-function run(
-  commands: readonly XenGtCommand[],
-  design: XenGtDesign = xenMap,
-): { state: XenGtState; results: string[] } {
-  let state = design.init();
-  const results: string[] = [];
-  for (const command of commands) {
-    const step = design.step(state, command);
-    results.push(step.result.ok ? 'ok' : String(step.result.error));
-    state = step.state;
-  }
-  return { state, results };
-}
 
 function lastDetail(commands: readonly XenGtCommand[], design: XenGtDesign = xenMap): unknown {
   let state = design.init();
@@ -74,7 +60,7 @@ describe('generation', () => {
 describe('map_grant_ref phase 1: checks and pin under the locks', () => {
   test('a first pin: status bits set, pins raised, the frame referenced by get_paged_frame, no handle written', () => {
     const before = xenMap.init();
-    const { state, results } = run([grant, started]);
+    const { state, results } = runSteps([grant, started]);
     expect(results).toEqual(['ok', 'ok']);
     expect(state.xen.domains[1]!.active[0]).toMatchObject({ hstw: 1, devw: 1, domid: 2, mfn: mfn0 });
     expect(state.xen.domains[1]!.grantTable[0]).toMatchObject({ reading: true, writing: true });
@@ -85,14 +71,14 @@ describe('map_grant_ref phase 1: checks and pin under the locks', () => {
   });
 
   test('refusals before the unlock are the atomic map’s, with nothing in flight', () => {
-    const refused = run([grant, { ...started, granterDomid: 9 }, { ...started, ref: 1 }]);
+    const refused = runSteps([grant, { ...started, granterDomid: 9 }, { ...started, ref: 1 }]);
     expect(refused.results).toEqual(['ok', 'GNTST_bad_domain', 'GNTST_general_error']);
     expect(refused.state.inflight).toEqual([]);
   });
 
   test('advanced at once, it ends where the atomic map does', () => {
-    const atomic = run([grant, map]).state;
-    const phased = run([grant, started, advance]);
+    const atomic = runSteps([grant, map]).state;
+    const phased = runSteps([grant, started, advance]);
     expect(phased.results).toEqual(['ok', 'ok', 'ok']);
     expect(phased.state).toEqual(atomic);
     expect(lastDetail([grant, started, advance])).toEqual({ status: 0, handle: 0, devBusAddr: mfn0 });
@@ -101,7 +87,7 @@ describe('map_grant_ref phase 1: checks and pin under the locks', () => {
 
 describe('the window: what runs between the pin and the mapping', () => {
   test('the granter cannot end access (GTF_reading is set), and the mapper cannot be destroyed', () => {
-    const { results } = run([
+    const { results } = runSteps([
       grant,
       started,
       { kind: 'endAccess', domid: 1, ref: 0 },
@@ -111,7 +97,7 @@ describe('the window: what runs between the pin and the mapping', () => {
   });
 
   test("the mapper's other vCPU maps: the in-flight map's handle is taken, not live", () => {
-    const { state, results } = run([
+    const { state, results } = runSteps([
       grant,
       started,
       map,
@@ -121,14 +107,14 @@ describe('the window: what runs between the pin and the mapping', () => {
     expect(results).toEqual(['ok', 'ok', 'ok', 'GNTST_bad_handle']);
     expect(state.xen.domains[2]!.maptrack[0]).toBeNull();
     expect(state.xen.domains[2]!.maptrack[1]).not.toBeNull();
-    const done = run([grant, started, map, advance]);
+    const done = runSteps([grant, started, map, advance]);
     expect(done.state.xen.domains[2]!.maptrack.slice(0, 2).every((mapping) => mapping !== null)).toBe(true);
     expect(done.state.xen.domains[1]!.active[0]).toMatchObject({ hstw: 2, devw: 2 });
     expect(violations(xenMap, [grant, started, map, advance])).toEqual([]);
   });
 
   test('a first pin ballooned out in the window: its reference keeps the frame, the map succeeds', () => {
-    const { state, results } = run([grant, started, balloon, advance]);
+    const { state, results } = runSteps([grant, started, balloon, advance]);
     expect(results).toEqual(['ok', 'ok', 'ok', 'ok']);
     expect(state.xen.domains[1]!.p2m[0]).toBeUndefined();
     expect(state.xen.memory.frames[mfn0]).toMatchObject({ owner: 1, refcount: 2 });
@@ -145,7 +131,7 @@ describe('the window: what runs between the pin and the mapping', () => {
       balloon,
       { kind: 'advance', op: 0 },
     ];
-    const { state, results } = run(commands);
+    const { state, results } = runSteps(commands);
     expect(results).toEqual(['ok', 'ok', 'ok', 'ok', 'ok', 'ok']);
     expect(lastDetail(commands)).toMatchObject({ status: -1, unwound: 'GNTST_general_error' });
     expect(state.xen.memory.frames[mfn0]).toMatchObject({ owner: null, refcount: 0 });
@@ -157,19 +143,19 @@ describe('the window: what runs between the pin and the mapping', () => {
 
   test('the granter destroyed in the window: the zombie keeps the referenced frame, the map completes', () => {
     const commands: XenGtCommand[] = [grant, started, { kind: 'destroyDomain', domid: 1 }, advance];
-    const { state, results } = run(commands);
+    const { state, results } = runSteps(commands);
     expect(results).toEqual(['ok', 'ok', 'ok', 'ok']);
     expect(state.xen.domains[1]!.life).toBe('dying');
     expect(state.xen.memory.frames[mfn0]).toMatchObject({ owner: 1, refcount: 2 });
     // A new map of the dying granter's grant is refused (the model's rule; §2.8).
-    expect(run([...commands, map]).results[4]).toBe('GNTST_bad_domain');
+    expect(runSteps([...commands, map]).results[4]).toBe('GNTST_bad_domain');
     expect(violations(xenMap, commands)).toEqual([]);
   });
 
   test("a host mapping fails after the unlock: undo_out drops the first pin's reference and pins", () => {
     const noAddress: XenGtCommand = { ...started, device: false, hostAddr: null };
-    const before = run([grant]).state;
-    const { state, results } = run([grant, noAddress, advance]);
+    const before = runSteps([grant]).state;
+    const { state, results } = runSteps([grant, noAddress, advance]);
     expect(results).toEqual(['ok', 'ok', 'ok']);
     expect(lastDetail([grant, noAddress, advance])).toMatchObject({ unwound: 'GNTST_general_error' });
     expect({ ...state.xen, domains: state.xen.domains.map((d) => ({ ...d, active: [] })) }).toEqual({

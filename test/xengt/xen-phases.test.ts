@@ -6,8 +6,8 @@
  */
 import { describe, expect, test } from 'vitest';
 import { runTrace } from '../../src/execute.js';
+import { runSteps } from './run-steps.js';
 import type { XenGtCommand } from '../../models/xengt/commands.js';
-import type { XenGtState } from '../../models/xengt/types.js';
 import { xenMap } from '../../properties/xengt/designs.js';
 import { xenGtMutants } from '../../properties/xengt/mutants.js';
 
@@ -26,17 +26,6 @@ const granted: XenGtCommand[] = [
   },
 ];
 
-function run(commands: readonly XenGtCommand[]): { state: XenGtState; results: string[] } {
-  let state = xenMap.init();
-  const results: string[] = [];
-  for (const command of commands) {
-    const step = xenMap.step(state, command);
-    results.push(step.result.ok ? 'ok' : String(step.result.error));
-    state = step.state;
-  }
-  return { state, results };
-}
-
 const mutant = (bug: string): (typeof xenGtMutants)[number] => {
   const found = xenGtMutants.find((design) => design.id === `mutant/xen-map/${bug}`);
   if (found === undefined) throw new Error(bug);
@@ -47,16 +36,16 @@ describe('grant unmap in two phases', () => {
   const unmap: XenGtCommand = { kind: 'unmapGrantRef', mapperDomid: 2, handle: 0, hostAddr: 0, devBusAddr: null };
 
   test('between unmap_common and its completion: the handle is free, the pins and the page reference stay', () => {
-    const before = run(granted).state;
+    const before = runSteps(granted).state;
     const mfn = before.xen.domains[1]!.p2m[0]!.mfn;
-    const { state, results } = run([...granted, { ...unmap, devBusAddr: mfn, phased: true }]);
+    const { state, results } = runSteps([...granted, { ...unmap, devBusAddr: mfn, phased: true }]);
     expect(results).toEqual(['ok', 'ok', 'ok']);
     expect(state.xen.domains[2]!.maptrack[0]).toBeNull();
     expect(state.xen.domains[1]!.active[0]).toMatchObject({ hstw: 1, devw: 1 });
     expect(state.xen.memory.frames[mfn]!.refcount).toBe(before.xen.memory.frames[mfn]!.refcount);
     expect(xenMap.inflight?.(state)).toEqual([{ actor: 'dom2', kind: 'unmapGrantRef', phase: 'complete' }]);
     // A new map of the ref reuses the free handle; the completion drops what the op recorded.
-    const reused = run([
+    const reused = runSteps([
       ...granted,
       { ...unmap, devBusAddr: mfn, phased: true },
       granted[1]!,
@@ -68,10 +57,10 @@ describe('grant unmap in two phases', () => {
   });
 
   test('started and advanced, it ends where the atomic unmap does; every invariant holds on the way', () => {
-    const mfn = run(granted).state.xen.domains[1]!.p2m[0]!.mfn;
+    const mfn = runSteps(granted).state.xen.domains[1]!.p2m[0]!.mfn;
     const whole = { ...unmap, devBusAddr: mfn };
-    const atomic = run([...granted, whole]).state;
-    const phased = run([...granted, { ...whole, phased: true }, { kind: 'advance', op: 0 }]).state;
+    const atomic = runSteps([...granted, whole]).state;
+    const phased = runSteps([...granted, { ...whole, phased: true }, { kind: 'advance', op: 0 }]).state;
     expect({ ...phased, inflight: [] }).toEqual({ ...atomic, inflight: [] });
     expect(phased.inflight).toEqual([]);
     expect(
@@ -95,12 +84,12 @@ describe('balloon-out in two phases', () => {
 
   test("between the p2m removal and the puts: the frame stays the guest's, its p2m lock held", () => {
     const mfn = xenMap.init().xen.domains[1]!.p2m[3]!.mfn;
-    const { state, results } = run([{ ...balloon, phased: true }]);
+    const { state, results } = runSteps([{ ...balloon, phased: true }]);
     expect(results).toEqual(['ok']);
     expect(state.xen.domains[1]!.p2m[3]).toBeUndefined();
     expect(state.xen.memory.frames[mfn]).toMatchObject({ owner: 1, refcount: 2 });
     // The guest's p2m is locked: its own populate waits, as does its destruction; another domain runs.
-    const next = run([
+    const next = runSteps([
       { ...balloon, phased: true },
       { kind: 'populatePhysmap', domid: 1, gfn: 3 },
       { kind: 'destroyDomain', domid: 1 },
@@ -111,8 +100,8 @@ describe('balloon-out in two phases', () => {
   });
 
   test('started and advanced, it ends where the atomic balloon does', () => {
-    const atomic = run([balloon]).state;
-    const phased = run([
+    const atomic = runSteps([balloon]).state;
+    const phased = runSteps([
       { ...balloon, phased: true },
       { kind: 'advance', op: 0 },
     ]).state;

@@ -7,8 +7,8 @@
  */
 import { describe, expect, test } from 'vitest';
 import { runTrace } from '../../src/execute.js';
+import { runSteps } from './run-steps.js';
 import type { XenGtCommand } from '../../models/xengt/commands.js';
-import type { XenGtState } from '../../models/xengt/types.js';
 import type { XenGtDesign } from '../../properties/xengt/design.js';
 import { xenMap } from '../../properties/xengt/designs.js';
 import { xenGtMutants } from '../../properties/xengt/mutants.js';
@@ -29,20 +29,6 @@ const granted: XenGtCommand[] = [
 ];
 const advance: XenGtCommand = { kind: 'advance', op: 0 };
 
-function run(
-  commands: readonly XenGtCommand[],
-  design: XenGtDesign = xenMap,
-): { state: XenGtState; results: string[] } {
-  let state = design.init();
-  const results: string[] = [];
-  for (const command of commands) {
-    const step = design.step(state, command);
-    results.push(step.result.ok ? 'ok' : String(step.result.error));
-    state = step.state;
-  }
-  return { state, results };
-}
-
 const violations = (design: XenGtDesign, commands: readonly XenGtCommand[]): [string, number][] =>
   runTrace(design, commands, { stopAtFirst: false }).violations.map((found) => [found.invariant, found.afterStep]);
 
@@ -50,8 +36,8 @@ describe('a mapper torn down in two calls', () => {
   const destroy: XenGtCommand = { kind: 'destroyDomain', domid: 2, phased: true };
 
   test('first call: dying, its mappings released (pins and references back), its p2m and memory still there', () => {
-    const before = run(granted).state;
-    const { state, results } = run([...granted, destroy]);
+    const before = runSteps(granted).state;
+    const { state, results } = runSteps([...granted, destroy]);
     expect(results).toEqual(['ok', 'ok', 'ok']);
     const dom2 = state.xen.domains[2]!;
     expect(dom2).toMatchObject({ life: 'dying', teardownNext: 'relinquish-memory' });
@@ -64,7 +50,7 @@ describe('a mapper torn down in two calls', () => {
   });
 
   test('in between: maps of its grants are refused, its own requests too, other domains run; a second destroy is ESRCH', () => {
-    const { results } = run([
+    const { results } = runSteps([
       ...granted,
       destroy,
       { kind: 'grantAccess', domid: 2, ref: 0, granteeDomid: 1, gfn: 0, readonly: false },
@@ -76,8 +62,8 @@ describe('a mapper torn down in two calls', () => {
   });
 
   test('the continuation relinquishes the p2m and memory: dead, where the atomic teardown ends', () => {
-    const atomic = run([...granted, { kind: 'destroyDomain', domid: 2 }]).state;
-    const phased = run([...granted, destroy, advance]);
+    const atomic = runSteps([...granted, { kind: 'destroyDomain', domid: 2 }]).state;
+    const phased = runSteps([...granted, destroy, advance]);
     expect(phased.results).toEqual(['ok', 'ok', 'ok', 'ok']);
     expect(phased.state).toEqual(atomic);
     expect(phased.state.xen.domains[2]).toMatchObject({ life: 'dead', p2m: {} });
@@ -91,12 +77,12 @@ describe('a granter torn down in two calls', () => {
 
   test('its frames freed by others in between do not make it dead before the continuation; then a zombie, then dead', () => {
     const commands: XenGtCommand[] = [...granted, destroy, advance];
-    const { state } = run(commands);
+    const { state } = runSteps(commands);
     // dom2 still maps dom1's page: a zombie.
     expect(state.xen.domains[1]!.life).toBe('dying');
     expect(violations(xenMap, [...commands, unmap, { ...unmap, hostAddr: null, devBusAddr: 0 }])).toEqual([]);
     // Ballooned to nothing but the granted page, unmapped while the continuation is pending: still dying.
-    const early = run([
+    const early = runSteps([
       ...granted,
       { kind: 'decreaseReservation', domid: 1, gfn: 1 },
       { kind: 'decreaseReservation', domid: 1, gfn: 2 },
@@ -112,7 +98,7 @@ describe('teardown-relinquishes-before-release: harmless whole, caught in betwee
   const destroy: XenGtCommand = { kind: 'destroyDomain', domid: 2 };
 
   test('whole: the same end state as Xen’s order, nothing broken', () => {
-    expect(run([...granted, destroy], design).state).toEqual(run([...granted, destroy]).state);
+    expect(runSteps([...granted, destroy], design).state).toEqual(runSteps([...granted, destroy]).state);
     expect(violations(design, [...granted, destroy])).toEqual([]);
   });
 
