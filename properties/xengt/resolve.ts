@@ -329,7 +329,8 @@ function sharingDomains(state: XenGtState): number[] {
  * wait (and the write is refused as busy).
  */
 function writingVcpu(state: XenGtState, given: number | undefined, universe: XenGtUniverse): { vcpu?: number } {
-  if (given !== undefined) return { vcpu: given };
+  // vCPU0 is written without the field whoever chose it, so one write has one form (and one corpus entry).
+  if (given !== undefined) return given === 0 ? {} : { vcpu: given };
   const waiting = new Set(state.inflight.flatMap((op) => (op.kind === 'gttWrite' ? [op.vcpu] : [])));
   if (!waiting.has(0)) return {};
   for (let vcpu = 1; vcpu < universe.vcpus; vcpu++) if (!waiting.has(vcpu)) return { vcpu };

@@ -74,8 +74,7 @@ const DEEP: Readonly<Record<string, Readonly<Record<string, number>>>> = {
   'xen/lookup': { 'shadow-matches-guest-entry': 5 },
   // The thread's five steps (test/xengt/interleaved-race.test.ts).
   'xen/lookup-then-map': { 'no-dma-to-foreign-frame': 5 },
-  // The lifecycle invariants break at 5 (map, a context-cache invalidation that shadows it, detach,
-  // DMA, context-cache invalidation: its UNMAP_DMA leaves the IOTLB entry).
+  // (Its lifecycle invariants are found through commands outside its scope: `OUTSIDE_SCOPE`.)
   'viommu/shadow-unmap-skips-flush': {
     'no-dma-to-foreign-frame': 8,
     'no-dma-to-free-frame': 7,
@@ -83,33 +82,34 @@ const DEEP: Readonly<Record<string, Readonly<Record<string, number>>>> = {
     'reachable-frame-pinned': 5,
     'no-stale-iotlb-outside-flush-queue': 5,
     'invalidated-giova-unreachable': 5,
-    'blocked-device-reaches-nothing': 5,
-    'earlier-domain-unreachable': 5,
   },
   'viommu/nested-flush-leaves-combined': { 'no-dma-to-foreign-frame': 5 },
   'viommu/shadow-wait-before-unmap': { 'invalidated-giova-unreachable': 5 },
   'mutant/vfio-mediated/unmap-skips-recheck': { 'frame-refcount-matches-holders': 5, 'locked-vm-matches-pins': 5 },
   'iommu/unpin-before-sync': { 'no-dma-to-foreign-frame': 7, 'reachable-frame-owned-by-guest': 5 },
-  'mutant/iommu-lazy-held/fq-queues-before-pte-clear': { 'no-stale-iotlb-outside-flush-queue': 5 },
+  // Since generation aims its windows, seed 1 also reaches the frame through the entry the early
+  // queue left: not compared (depth 6 to 9).
+  'mutant/iommu-lazy-held/fq-queues-before-pte-clear': {
+    'no-stale-iotlb-outside-flush-queue': 5,
+    'reachable-frame-pinned': 6,
+    'reachable-frame-owned-by-guest': 7,
+    'no-dma-to-free-frame': 8,
+    'no-dma-to-foreign-frame': 9,
+  },
   // Map, start a channel program, munmap, UNMAP_DMA (the program not quiesced), the program
   // completes into the freed frame: explore to depth 5 finds 5 (4,477 states, 1.5 s).
   'mutant/vfio-mediated/ccw-unmap-skips-quiesce': { 'no-dma-to-free-frame': 5 },
-  // A pin the failed vfio_pin_pages left behind, leaked when the container is released: map, the
-  // failed pin, both devices closed, the group out.
-  'mdev/pin-unwind-skips-earlier': {
-    'frame-refcount-matches-holders': 5,
-    'locked-vm-matches-pins': 5,
-    'released-container-uncharged': 5,
-  },
   // A replay that fails: map two pages, close the pci device, munmap the second page's vaddr, the
   // group out and back in.
   'vfio/mixed-replay-skips-unwind': {
+    // Seed 2 (`CHECK_SEED`) also finds the domain's mappings out of step with VFIO's: 6 steps, not compared.
+    'domains-match-mappings': 6,
     'frame-refcount-matches-holders': 5,
     'locked-vm-matches-pins': 5,
     'failed-op-leaves-state-unchanged': 5,
   },
   // Destroy and create leave the earlier vGPU's DMA addresses in the new one's GGTT; a later map is
-  // handed one of them again, and two entries then use one cache entry. Not compared at depth 5.
+  // handed one of them again, and two entries then use one cache entry (explore: 3, `SHRINKS_SHORT`).
   'kvmgt/no-ggtt-reset': { 'cache-kref-matches-shadow-users': 5 },
 };
 
@@ -122,6 +122,20 @@ const OUTSIDE_SCOPE: Readonly<Record<string, Readonly<Record<string, string>>>> 
   // released (the host GPU driver's page behind host GGTT entry 1) and a store through entry 1. The
   // scope names only the other VM's frame and host entry 0.
   'cmdbuf/scan-in-place': { 'no-dma-to-free-frame': 'the host page of GGTT entry 1, released, 4 steps' },
+  // The orphan pin is leaked when the container is released: seed 1 takes the group out of the
+  // container (map, the failed pin, both devices closed, the group out: 5 steps). The mediated
+  // world has no vfio-pci device, and the scope's group lifecycle is the first vfio-pci device's.
+  'mdev/pin-unwind-skips-earlier': {
+    'frame-refcount-matches-holders': 'the mdev group out of its container, 5 steps',
+    'locked-vm-matches-pins': 'the mdev group out of its container, 5 steps',
+    'released-container-uncharged': 'the mdev group out of its container, 5 steps',
+  },
+  // The device's life (detach, attach, context-cache invalidation) is the lifecycle scope's, which
+  // its own designs use; this design's scope is the invalidation's (map, unmap, invalidate, DMA).
+  'viommu/shadow-unmap-skips-flush': {
+    'blocked-device-reaches-nothing': 'guestDetach and guestInvalidateContext, 5 steps',
+    'earlier-domain-unreachable': 'guestDetach and guestInvalidateContext, 5 steps',
+  },
 };
 
 /**
@@ -130,6 +144,22 @@ const OUTSIDE_SCOPE: Readonly<Record<string, Readonly<Record<string, string>>>> 
  * one until the KVMGT generators aimed the VMM's unmap at the RAM the DMA cache maps.)
  */
 const SHRINKS_SHORT: Readonly<Record<string, Readonly<Record<string, { check: number; shortest: number }>>>> = {
+  // Seed 1 shares a DMA address through the PPGTT (the vGPU destroyed, two guest PTEs written, the
+  // vGPU created, a PPGTT created: 5 steps); the shortest is a GGTT write after destroy and create
+  // (3), and no minimizer move turns the PPGTT's commands into a GGTT write.
+  'kvmgt/no-ggtt-reset': { 'cache-kref-matches-shadow-users': { check: 5, shortest: 3 } },
+  // Seed 2 fails the replay through a munmapped vaddr (close, munmap, group out, a two-page map,
+  // group in: 5); the shortest maps two pages from the guest's last RAM page (4), and no minimizer
+  // move turns the munmap into the map's arguments.
+  'vfio/mixed-replay-skips-unwind': {
+    'failed-op-leaves-state-unchanged': { check: 5, shortest: 4 },
+    'frame-refcount-matches-holders': { check: 5, shortest: 4 },
+    'locked-vm-matches-pins': { check: 5, shortest: 4 },
+  },
+  // Seed 1 finds the early free atomically (GGTT write, balloon out, the frame taken: 3); the
+  // shortest is one balloon-out left in flight, its reference already dropped (1). The minimizer
+  // writes a start that needs no window as the atomic command, never the reverse.
+  'mutant/xen-map/balloon-frees-referenced-page': { 'frame-refcount-matches-holders': { check: 3, shortest: 1 } },
   // Seed 1 (since the XenGT interleavings) finds the zombie through a grant (grant, map, destroy
   // the granter, unmap); the shortest is through the backend's foreign map (map, destroy,
   // remove), and no minimizer move turns one command kind into another.
@@ -237,7 +267,11 @@ export function flawedSlice(index: number, count: number): AnyDesign[] {
  * before and after the VFIO lifecycle commands (issue 18) joined the generators; at 500 runs on
  * about a third of seeds (3, 7, 9, 11 of 1 to 12), and seed 1 stopped being one of them.
  */
-const CHECK_SEED: Readonly<Record<string, number>> = { 'mutant/vfio-mediated/unmap-skips-recheck': 3 };
+const CHECK_SEED: Readonly<Record<string, number>> = {
+  'mutant/vfio-mediated/unmap-skips-recheck': 3,
+  // Caught on 20/20 fresh seeds at the default 1,000 runs; at 500, seed 1 holds (seeds 2 to 6 find it).
+  'vfio/mixed-replay-skips-unwind': 2,
+};
 
 export function exploreAgreesWithCheck(design: AnyDesign): void {
   const check = checkDesign(design, { seed: CHECK_SEED[design.id] ?? 1, runs: 500 });

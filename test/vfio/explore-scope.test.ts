@@ -20,13 +20,13 @@ const cases: { design: AnyDesign; atomic: AnyDesign; depth: number; states?: [nu
     design: vfioType1,
     atomic: { ...vfioType1, explore: vfioExploreScope(vfioType1.world, { interleavings: false }) } as AnyDesign,
     depth: DEEP ? 4 : 3,
-    ...(DEEP ? { states: [541, 3079] as [number, number] } : {}),
+    ...(DEEP ? { states: [760, 3738] as [number, number] } : {}),
   },
   {
     design: iommuStrict,
     atomic: { ...iommuStrict, explore: passthroughExploreScope(iommuStrict.world, false, { interleavings: false }) },
     depth: DEEP ? 4 : 2,
-    ...(DEEP ? { states: [1189, 4804] as [number, number] } : {}),
+    ...(DEEP ? { states: [1189, 5000] as [number, number] } : {}),
   },
   {
     design: viommuShadow,
