@@ -134,7 +134,7 @@ export function createVfioState(spec: VfioWorldSpec): VfioState {
       addressSpaceLimitPages: spec.process.addressSpaceLimitPages,
     },
     otherAllocations,
-    groups: spec.groups.map((groupSpec, id) => ({ id, spec: groupSpec, inContainer: false })),
+    groups: spec.groups.map((groupSpec, id) => ({ id, spec: groupSpec, inContainer: false, attachedDomain: null })),
     devices: spec.devices.map((device, id) => ({
       id,
       groupId: device.groupId,

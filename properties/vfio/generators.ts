@@ -141,8 +141,13 @@ function arbitraries(
     touch: fc.record({ vaddrPage, write: fc.boolean() }).map((args): VfioCommand => ({ kind: 'touch', ...args })),
     allocateToOther: fc.constant<VfioCommand>({ kind: 'allocateToOther', owner: OTHER_OWNER }),
     releaseFromOther: fc.nat({ max: layout.frames - 1 }).map((mfn): VfioCommand => ({ kind: 'releaseFromOther', mfn })),
+    // With several groups VFIO_SET_IOMMU makes an allocation per emulated group and two per IOMMU
+    // group after the backend's own: the n-th reaches the attach of a group after the first.
     injectFault: fc
-      .record({ point: fc.constantFrom(...faultPoints), nth: fc.integer({ min: 1, max: 3 }) })
+      .record({
+        point: fc.constantFrom(...faultPoints),
+        nth: fc.integer({ min: 1, max: layout.groupIds.length > 1 ? 4 : 3 }),
+      })
       .map((args): VfioCommand => ({ kind: 'injectFault', ...args })),
     clearFault: fc.constant<VfioCommand>({ kind: 'clearFault' }),
     closeDevice: device.map((deviceId): VfioTemplate => ({ kind: 'closeDevice', deviceId })),
@@ -323,15 +328,32 @@ export function setIommuArbitrary(layout: VfioWorldLayout): fc.Arbitrary<VfioCom
     .map((type): VfioCommand => ({ kind: 'setIommu', type }));
 }
 
+/**
+ * Worlds of several groups: VFIO_SET_IOMMU re-opens the container only after every device was
+ * closed and every group left, and attaches several groups only when more than one came back
+ * first; its unwind runs when an allocation of a later group's attach fails. The closes, the groups
+ * leaving and joining and the faults come as often as the common kinds, VFIO_SET_IOMMU (a cheap
+ * refusal while the backend is there) half as often, so that several groups are back when it runs.
+ */
+const severalGroupsWeights: Readonly<Record<string, number>> = {
+  closeDevice: 4,
+  groupUnsetContainer: 4,
+  groupSetContainer: 4,
+  injectFault: 2,
+  setIommu: 2,
+};
+
 export function vfioCommandSpace(layout: VfioWorldLayout): CommandSpace<VfioTemplate> {
-  // VFIO_SET_IOMMU runs once the backend was released, which takes every group out: with several
-  // groups that happens too rarely to execute in a default run, and their reconfiguration is a
-  // group leaving and coming back (the replay); a one-group world re-creates the container.
-  const reopens = layout.groupIds.length === 1;
-  const table = { ...vfioArbitraries(layout), ...(reopens ? { setIommu: setIommuArbitrary(layout) } : {}) };
+  // VFIO_SET_IOMMU runs once the backend was released, which takes every group out; a
+  // one-group world re-creates the container, a multi-group one attaches every group that came
+  // back (`__vfio_container_attach_groups`, and its unwind when an attach fails).
+  const table = { ...vfioArbitraries(layout), setIommu: setIommuArbitrary(layout) };
   const kinds = Object.keys(table);
   const emulated = layout.mdevDevices.length + layout.ccwDevices.length > 0;
-  const weights = emulated ? (layout.pciDevices.length > 0 ? mixedWeights : mediatedWeights) : {};
+  const weights = {
+    ...(emulated ? (layout.pciDevices.length > 0 ? mixedWeights : mediatedWeights) : {}),
+    ...(layout.groupIds.length > 1 ? severalGroupsWeights : {}),
+  };
   return {
     kinds,
     interleaving: phasedSpace<VfioTemplate>(worldPhases(layout), vfioConflicts),

@@ -18,7 +18,7 @@ import {
 } from './accounting.js';
 import { noDmaToForeignFrame, noDmaToFreeFrame, noKernelCrash } from './effect.js';
 import { reachableFrameOwnedByGuest, reachableFramePinned } from './latent.js';
-import { closedDeviceHoldsNothing, releasedContainerUncharged } from './teardown.js';
+import { attachedGroupInContainerDomain, closedDeviceHoldsNothing, releasedContainerUncharged } from './teardown.js';
 import { vfioCountersInRange, vfioMappingRoundTrip } from './bounds.js';
 import type { VfioConfig } from '../../../models/vfio/config.js';
 
@@ -37,6 +37,7 @@ export const vfioInvariants: readonly Invariant<VfioState, VfioCommand>[] = [
   vfioCountersInRange,
   closedDeviceHoldsNothing,
   releasedContainerUncharged,
+  attachedGroupInContainerDomain,
   failedOperationLeavesStateUnchanged<VfioState, VfioCommand>(),
 ];
 
