@@ -118,6 +118,13 @@ export const vfioBugs = [
    * failed VFIO_SET_IOMMU releases a backend whose attaches were not unwound.
    */
   'release-skips-group-detach',
+  /**
+   * vfio_notify_dma_unmap calls the drivers' `dma_unmap` with `iommu->lock` still held (v6.12
+   * drops it: "Since vfio_unpin_pages() will eventually call back down to this code and try to
+   * obtain the iommu->lock we must drop it"): the driver unpins through vfio_unpin_pages, which
+   * takes `iommu->lock` again, in the same thread — the UNMAP_DMA waits forever.
+   */
+  'dma-unmap-under-iommu-lock',
 ] as const;
 
 export type VfioBug = (typeof vfioBugs)[number];
@@ -256,6 +263,10 @@ export const vfioBugNeeds: Readonly<Record<VfioBug, BugNeeds<VfioWorldFeature>>>
   'release-skips-group-detach': {
     needs: ['iommu-group', 'several-groups'],
     otherwise: 'no backend is released with a group still attached',
+  },
+  'dma-unmap-under-iommu-lock': {
+    needs: ['emulated-device'],
+    otherwise: 'UNMAP_DMA never notifies a dma_unmap callback',
   },
 };
 

@@ -8,6 +8,8 @@ import type { VfioCommand } from '../../../models/vfio/commands.js';
 import type { VfioState } from '../../../models/vfio/types.js';
 import type { Invariant } from '../../../src/design.js';
 import { failedOperationLeavesStateUnchanged } from '../../generic/atomicity.js';
+import { noOperationWaitsForever } from '../../generic/waits.js';
+import { actorOfVfioCommand, vfioHoldings } from '../../../models/vfio/inflight.js';
 import {
   dmaSlotsAccounted,
   domainsMatchMappings,
@@ -38,6 +40,7 @@ export const vfioInvariants: readonly Invariant<VfioState, VfioCommand>[] = [
   closedDeviceHoldsNothing,
   releasedContainerUncharged,
   attachedGroupInContainerDomain,
+  noOperationWaitsForever<VfioState, VfioCommand>({ holdings: vfioHoldings, actorOf: actorOfVfioCommand }),
   failedOperationLeavesStateUnchanged<VfioState, VfioCommand>(),
 ];
 
