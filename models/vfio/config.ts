@@ -125,6 +125,12 @@ export const vfioBugs = [
    * takes `iommu->lock` again, in the same thread — the UNMAP_DMA waits forever.
    */
   'dma-unmap-under-iommu-lock',
+  /**
+   * `vfio_iommu_type1_attach_group`'s error path frees the new domain without detaching the group
+   * first (the `out_detach:` label's `iommu_detach_group` missing): after a failed replay the
+   * group's devices still translate through the freed domain.
+   */
+  'attach-error-skips-detach',
 ] as const;
 
 export type VfioBug = (typeof vfioBugs)[number];
@@ -263,6 +269,10 @@ export const vfioBugNeeds: Readonly<Record<VfioBug, BugNeeds<VfioWorldFeature>>>
   'release-skips-group-detach': {
     needs: ['iommu-group', 'several-groups'],
     otherwise: 'no backend is released with a group still attached',
+  },
+  'attach-error-skips-detach': {
+    needs: ['iommu-group', 'emulated-group'],
+    otherwise: 'no replay ever runs over existing mappings, so no attach fails after iommu_attach_group',
   },
   'dma-unmap-under-iommu-lock': {
     needs: ['emulated-device'],

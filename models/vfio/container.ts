@@ -23,7 +23,7 @@
  * and releasing the new backend (`__vfio_container_attach_groups`' `unwind:`). A group's
  * `attachedDomain` is the hardware's record of `iommu_attach_group` / `iommu_detach_group`. Bug
  * hooks: `attach-skips-replay`, `replay-skips-unwind`, `detach-keeps-pins`,
- * `attach-groups-skips-unwind`, `release-skips-group-detach` (`config.ts`).
+ * `attach-groups-skips-unwind`, `release-skips-group-detach`, `attach-error-skips-detach` (`config.ts`).
  *
  * Left out: more than one container, iommufd, the CAP_SYS_RAWIO check of noiommu (the process has
  * it), nesting enablement failures, the group viability check, several fds per device (a second
@@ -108,7 +108,7 @@ export function attachGroup(
   const error = hasVfioBug(config, 'attach-skips-replay') ? null : replay(state, config, ctx, backend, domain);
   if (error !== null) {
     // out_detach, out_domain: the group leaves the domain and the domain is freed.
-    iommuDetachGroup(state, ctx, domain.id, group.id);
+    if (!hasVfioBug(config, 'attach-error-skips-detach')) iommuDetachGroup(state, ctx, domain.id, group.id);
     ctx.effects.push({ kind: 'domain-free', domainId: domain.id });
     return error;
   }

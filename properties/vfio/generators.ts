@@ -123,9 +123,11 @@ function injectFaultFor(layout: VfioWorldLayout): fc.Arbitrary<VfioTemplate> {
     .record({ point: fc.constantFrom(...faultPoints), nth: fc.integer({ min: 1, max: 3 }) })
     .map((args): VfioTemplate => ({ kind: 'injectFault', ...args }));
   if (layout.groupIds.length < 2) return any;
-  const aimed = preferOr(fc.integer({ min: 1, max: 4 })).map(
-    (nth): VfioTemplate => ({ kind: 'injectFault', point: 'alloc', nth }),
-  );
+  const aimed = preferOr(fc.integer({ min: 1, max: 4 })).map((nth): VfioTemplate => ({
+    kind: 'injectFault',
+    point: 'alloc',
+    nth,
+  }));
   return fc.oneof({ weight: 2, arbitrary: any }, { weight: 1, arbitrary: aimed });
 }
 

@@ -83,13 +83,23 @@ export const vfioMixedSetIommuUnwindSkipsAttached = vfioDesign({
   breaks: ['attached-group-in-container-domain', 'failed-op-leaves-state-unchanged'],
 });
 
+export const vfioMixedAttachErrorSkipsDetach = vfioDesign({
+  id: 'vfio/mixed-attach-error-skips-detach',
+  world: 'mixed',
+  expected: 'violates',
+  vfioBugs: ['attach-error-skips-detach'],
+  description:
+    "an IOMMU group joins a container whose emulated group kept the mappings, and the replay into its new domain fails (a pin, an allocation, an iommu_map): the replay is unwound and the domain freed, but the error path skips out_detach's iommu_detach_group — the assigned device keeps translating through a domain no container holds. Linux v6.12 vfio_iommu_type1_attach_group detaches at out_detach before out_domain frees",
+  breaks: ['attached-group-in-container-domain', 'failed-op-leaves-state-unchanged'],
+});
+
 export const mdevUnmapCallbackUnderLock = vfioDesign({
   id: 'mdev/unmap-callback-under-lock',
   world: 'mediated',
   expected: 'violates',
   vfioBugs: ['dma-unmap-under-iommu-lock'],
   description:
-    "UNMAP_DMA calls the mediated drivers' dma_unmap with iommu->lock still held; the driver unpins what it pinned with vfio_unpin_pages, which takes iommu->lock — held by the UNMAP_DMA that called it, in the same thread: it waits forever. Linux drops the lock around the callbacks since they exist (c086de818dd8, v4.10: \"Notifier callback would call vfio_unpin_pages() which would acquire iommu->lock. Release lock here and reacquire it again\"; v6.12 vfio_notify_dma_unmap: \"Since vfio_unpin_pages() will eventually call back down to this code and try to obtain the iommu->lock we must drop it\")",
+    'UNMAP_DMA calls the mediated drivers\' dma_unmap with iommu->lock still held; the driver unpins what it pinned with vfio_unpin_pages, which takes iommu->lock — held by the UNMAP_DMA that called it, in the same thread: it waits forever. Linux drops the lock around the callbacks since they exist (c086de818dd8, v4.10: "Notifier callback would call vfio_unpin_pages() which would acquire iommu->lock. Release lock here and reacquire it again"; v6.12 vfio_notify_dma_unmap: "Since vfio_unpin_pages() will eventually call back down to this code and try to obtain the iommu->lock we must drop it")',
   breaks: ['no-operation-waits-forever'],
 });
 
@@ -102,6 +112,7 @@ export const vfioLifecycleDesigns: readonly VfioDesign[] = [
   vfioMixedDetachKeepsPins,
   mdevPinUnwindSkipsEarlier,
   mdevUnmapCallbackUnderLock,
+  vfioMixedAttachErrorSkipsDetach,
 ];
 
 /**

@@ -160,7 +160,12 @@ export function resolveVfioField(
     );
   }
   if (field === 'nth' && kind === 'injectFault') {
-    return resolvePreferring(value, () => laterAttachAllocations(state), [1, 2, 3, 4], (pick) => 1 + (pick % 4));
+    return resolvePreferring(
+      value,
+      () => laterAttachAllocations(state),
+      [1, 2, 3, 4],
+      (pick) => 1 + (pick % 4),
+    );
   }
   if (lifecycleField[kind] !== field) return value.pick;
   const live = field === 'deviceId' ? layout.deviceIds : layout.groupIds;
