@@ -73,13 +73,13 @@ export const mdevPinUnwindSkipsEarlier = vfioDesign({
   breaks: ['no-kernel-crash', 'failed-op-leaves-state-unchanged'],
 });
 
-export const vfioMixedSetIommuUnwindSkipsAttached = vfioDesign({
-  id: 'vfio/mixed-set-iommu-unwind-skips-attached',
-  world: { groups: [{ kind: 'iommu' }, { kind: 'emulated', mdev: 1, ccw: 0 }] },
+export const vfioSetIommuUnwindSkipsAttached = vfioDesign({
+  id: 'vfio/set-iommu-unwind-skips-attached',
+  world: { groups: [{ kind: 'iommu' }, { kind: 'iommu', domainClass: 1 }] },
   expected: 'violates',
   vfioBugs: ['attach-groups-skips-unwind', 'release-skips-group-detach'],
   description:
-    "VFIO_SET_IOMMU re-opens a container whose groups all came back, and the attach of one of them fails after the IOMMU group was attached (an allocation): __vfio_container_attach_groups returns without its unwind: loop, and the backend's release frees the domain without detaching the group still in it (vfio_release_domain without iommu_detach_group) — the assigned device keeps translating through a domain no container holds. Linux v6.12 has both steps (container.c __vfio_container_attach_groups, vfio_iommu_type1.c vfio_release_domain); an implementation keeping only one is sound for type1, each covers the other",
+    "two IOMMU groups of different domain classes: VFIO_SET_IOMMU re-opens the container once both came back, and the attach of the second fails (an allocation) after the first was attached to its new domain: __vfio_container_attach_groups returns without its unwind: loop, and the backend's release frees the domain without detaching the group still in it (vfio_release_domain without iommu_detach_group) — the first group's device keeps translating through a domain no container holds. Linux v6.12 has both steps (container.c __vfio_container_attach_groups, vfio_iommu_type1.c vfio_release_domain); an implementation keeping only one is sound for type1, each covers the other",
   breaks: ['attached-group-in-container-domain', 'failed-op-leaves-state-unchanged'],
 });
 
@@ -113,11 +113,5 @@ export const vfioLifecycleDesigns: readonly VfioDesign[] = [
   mdevPinUnwindSkipsEarlier,
   mdevUnmapCallbackUnderLock,
   vfioMixedAttachErrorSkipsDetach,
+  vfioSetIommuUnwindSkipsAttached,
 ];
-
-/**
- * Not registered: a re-open of the mixed world's container with both groups back and a later
- * attach failing is reached in too few runs of a default budget (0/20 fresh seeds when measured);
- * `test/models/vfio/set-iommu-unwind.test.ts` shows the trace that catches it.
- */
-export const vfioUnregisteredLifecycleDesigns: readonly VfioDesign[] = [vfioMixedSetIommuUnwindSkipsAttached];
