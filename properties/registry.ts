@@ -18,6 +18,7 @@ import {
   kvmgtTrackAddErrorKeepsRegistration,
   kvmgtUnmapCallback,
   kvmgtUnmapUnderCacheLock,
+  kvmgtUnmapUnderIommuLock,
   kvmgtUnmapUnlocked,
 } from './kvmgt/designs.js';
 import { iommuLazy, iommuLazyHeld, iommuStrict, iommuUnpinBeforeSync } from './passthrough/designs.js';
@@ -79,6 +80,7 @@ export const designs: readonly AnyDesign[] = [
   kvmgtDestroyKeepsGgtt,
   kvmgtNoGgttReset,
   kvmgtTrackAddErrorKeepsRegistration,
+  kvmgtUnmapUnderIommuLock,
   viommuShadow,
   viommuNested,
   viommuShadowUnmapSkipsFlush,

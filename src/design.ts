@@ -5,6 +5,7 @@
 import type { Arbitrary } from 'fast-check';
 import type { OpResult } from '../models/result.js';
 import type { GenerationOptions } from './generate.js';
+import type { Holding } from './waits.js';
 
 /** A command is plain data with a `kind`. */
 export interface Command {
@@ -14,7 +15,15 @@ export interface Command {
 export type Expectation = 'holds' | 'violates';
 export const expectations: readonly Expectation[] = ['holds', 'violates'];
 
-export type InvariantClass = 'effect' | 'latent' | 'accounting' | 'teardown' | 'atomicity' | 'differential';
+export type InvariantClass =
+  | 'effect'
+  | 'latent'
+  | 'accounting'
+  | 'teardown'
+  | 'atomicity'
+  | 'differential'
+  /** Every wait ends: no operation waits for what it, or one waiting for it, holds (`waits.ts`). */
+  | 'liveness';
 
 /** One step as the invariants see it. At the initial state `before`, `command`, `result` are null. */
 export interface Transition<S, C> {
@@ -156,6 +165,12 @@ export interface Design<S, C extends T, T extends Command = C> {
   actorOf?(state: S, command: C): string;
   /** The operations in flight in a state, oldest first (what `advance` picks among). */
   inflight?(state: S): readonly InFlight[];
+  /**
+   * What each operation in flight holds between its phases and what its next phase must take
+   * (`waits.ts`): with `OpResult.blocked`, how `no-operation-waits-forever` tells a wait that ends
+   * from one that never does.
+   */
+  holdings?(state: S): readonly Holding[];
   /** Every label `classify` can return, in report order. */
   readonly reach?: readonly string[];
 }

@@ -346,6 +346,15 @@ export {
 } from '../properties/generic/interleave.js';
 export type { AdvanceCommand } from '../properties/generic/interleave.js';
 /**
+ * Waits that never end, for a stack of your own: a refused request's `blocked` (what it waits for,
+ * what it holds), the operations' holdings (`Design.holdings`), and the generic invariant
+ * `no-operation-waits-forever` that tells a wait that ends from a self-deadlock or a cycle.
+ */
+export { deadlocks, describeCycle, waitsForever } from './waits.js';
+export type { Blocked, Holding, WaitCycle } from './waits.js';
+export { NO_OPERATION_WAITS_FOREVER, noOperationWaitsForever } from '../properties/generic/waits.js';
+export type { WaitsView } from '../properties/generic/waits.js';
+/**
  * Picks for a stack of your own: a generated field that names "the k-th live object", resolved
  * against the state when the step runs, and preferred picks that aim at the few objects a bug
  * needs (a window's commands aim with `preferredPick`, see `InterleavingSpace.windowArbitrary`).

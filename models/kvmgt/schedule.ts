@@ -21,6 +21,7 @@ import type { GvtOp } from '../gvt/inflight.js';
 import type { KvmgtConfig } from './config.js';
 import { hasKvmgtBug } from './config.js';
 import type { KvmgtCommand, KvmgtState } from './types.js';
+import type { Holding } from '../result.js';
 
 /** Commands a guest vCPU issues. */
 const guestKinds: ReadonlySet<string> = new Set([
@@ -137,4 +138,41 @@ export function phaseWaits(state: KvmgtState, config: KvmgtConfig, op: GvtOp): s
   if (op.phase !== 'handle' || hasKvmgtBug(config, 'track-write-skips-vgpu-lock')) return null;
   const holder = lockHolder(state, config);
   return holder === undefined ? null : `the vGPU lock (${actorOfOp(holder)})`;
+}
+
+/** The vGPU lock's name in waits (`src/waits.ts`). */
+export const VGPU_LOCK = 'the vGPU lock';
+
+/**
+ * The resource a refusal's words (`waitsFor`, `phaseWaits`, the vGPU's dma_unmap) name: the vGPU
+ * lock, the GPU, a guest vCPU (the oldest busy one, when every vCPU is), or the oldest operation's
+ * actor (the VM's destruction waits for every operation in flight).
+ */
+export function waitResource(state: KvmgtState, reason: string): string {
+  if (reason.startsWith(VGPU_LOCK)) return VGPU_LOCK;
+  if (reason.startsWith('the GPU')) return 'GPU';
+  const [oldest] = state.inflight;
+  if (reason === 'every vCPU is busy') {
+    const vcpu = state.inflight.map(vcpuOf).find((busy) => busy !== null);
+    return vcpuName(vcpu ?? 0);
+  }
+  return oldest === undefined ? reason : actorOfOp(oldest);
+}
+
+/**
+ * What each operation in flight holds and needs (`Design.holdings`): its actor (a vCPU runs one
+ * operation, the GPU one access), the vGPU lock while it holds it, and, for a store whose page-track
+ * notifier is still to run, the vGPU lock it takes (`intel_vgpu_page_track_handler`).
+ */
+export function kvmgtHoldings(state: KvmgtState, config: KvmgtConfig): Holding[] {
+  return state.inflight.map((op) => {
+    const store = op.kind === 'guestWritePte' || op.kind === 'guestWriteCmd';
+    const takesLock = store && op.phase === 'handle' && !hasKvmgtBug(config, 'track-write-skips-vgpu-lock');
+    return {
+      actor: actorOfOp(op),
+      kind: op.kind,
+      holds: holdsLock(config, op) ? [actorOfOp(op), VGPU_LOCK] : [actorOfOp(op)],
+      needs: takesLock ? VGPU_LOCK : null,
+    };
+  });
 }

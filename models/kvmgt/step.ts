@@ -26,7 +26,7 @@ import { kvmgtHost, vfioConfigFor } from './host.js';
 import type { UnmapWait } from './host.js';
 import { advanceOp, applyGgttWrite, applyMediator } from './mediator-step.js';
 import type { Applied } from './mediator-step.js';
-import { waitsFor } from './schedule.js';
+import { waitResource, waitsFor } from './schedule.js';
 import type { KvmgtCommand, KvmgtResult, KvmgtState } from './types.js';
 
 export interface KvmgtStep {
@@ -34,8 +34,10 @@ export interface KvmgtStep {
   readonly result: KvmgtResult;
 }
 
+/** A command that must wait: refused EBUSY, the state unchanged, what it waits for in `blocked`. */
 function busy(state: KvmgtState, waiting: string): KvmgtStep {
-  return { state, result: { ...fail('EBUSY', { waitsFor: waiting }), accesses: [] } };
+  const blocked = { waitsFor: waitResource(state, waiting), holds: [] };
+  return { state, result: { ...fail('EBUSY', { waitsFor: waiting }), blocked, accesses: [] } };
 }
 
 export function stepKvmgt(state: KvmgtState, config: KvmgtConfig, command: KvmgtCommand): KvmgtStep {

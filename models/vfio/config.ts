@@ -105,6 +105,32 @@ export const vfioBugs = [
    * (`vfio_iommu_unmap_unpin_reaccount` without the unpin).
    */
   'detach-keeps-pins',
+  /**
+   * VFIO_SET_IOMMU's `__vfio_container_attach_groups` returns a failing attach's error without its
+   * `unwind:` loop: the groups it attached before the failing one are not detached (type1's own
+   * release would detach them; with `release-skips-group-detach` nothing does).
+   */
+  'attach-groups-skips-unwind',
+  /**
+   * `vfio_iommu_type1_release` frees each domain (`iommu_domain_free`) without detaching the groups
+   * still in it (`vfio_release_domain` without `iommu_detach_group`), trusting that every group
+   * left before the release — true when the last group's UNSET_CONTAINER releases it, not when a
+   * failed VFIO_SET_IOMMU releases a backend whose attaches were not unwound.
+   */
+  'release-skips-group-detach',
+  /**
+   * vfio_notify_dma_unmap calls the drivers' `dma_unmap` with `iommu->lock` still held (v6.12
+   * drops it: "Since vfio_unpin_pages() will eventually call back down to this code and try to
+   * obtain the iommu->lock we must drop it"): the driver unpins through vfio_unpin_pages, which
+   * takes `iommu->lock` again, in the same thread — the UNMAP_DMA waits forever.
+   */
+  'dma-unmap-under-iommu-lock',
+  /**
+   * `vfio_iommu_type1_attach_group`'s error path frees the new domain without detaching the group
+   * first (the `out_detach:` label's `iommu_detach_group` missing): after a failed replay the
+   * group's devices still translate through the freed domain.
+   */
+  'attach-error-skips-detach',
 ] as const;
 
 export type VfioBug = (typeof vfioBugs)[number];
@@ -129,7 +155,8 @@ export type VfioWorldFeature =
   | 'generic-mdev'
   | 'ccw-device'
   | 'second-pinning-device'
-  | 'memlock-limit-reachable';
+  | 'memlock-limit-reachable'
+  | 'several-groups';
 
 /** How a refusal says a world lacks a feature: "the <world> …". */
 export const vfioFeatureMissing: Readonly<Record<VfioWorldFeature, string>> = {
@@ -141,6 +168,7 @@ export const vfioFeatureMissing: Readonly<Record<VfioWorldFeature, string>> = {
   'ccw-device': 'has no vfio-ccw device',
   'second-pinning-device': 'has no second device pinning through vfio_pin_pages',
   'memlock-limit-reachable': 'never pins more pages than RLIMIT_MEMLOCK allows',
+  'several-groups': 'has one group in its container',
 };
 
 /** What a bug needs of a world, and what then never happens (the refusal's "so …"). */
@@ -233,6 +261,22 @@ export const vfioBugNeeds: Readonly<Record<VfioBug, BugNeeds<VfioWorldFeature>>>
   'detach-keeps-pins': {
     needs: ['iommu-group', 'emulated-group'],
     otherwise: 'the last IOMMU group never leaves while emulated groups stay',
+  },
+  'attach-groups-skips-unwind': {
+    needs: ['iommu-group', 'several-groups'],
+    otherwise: 'no VFIO_SET_IOMMU fails after attaching an IOMMU group',
+  },
+  'release-skips-group-detach': {
+    needs: ['iommu-group', 'several-groups'],
+    otherwise: 'no backend is released with a group still attached',
+  },
+  'attach-error-skips-detach': {
+    needs: ['iommu-group', 'emulated-group'],
+    otherwise: 'no replay ever runs over existing mappings, so no attach fails after iommu_attach_group',
+  },
+  'dma-unmap-under-iommu-lock': {
+    needs: ['emulated-device'],
+    otherwise: 'UNMAP_DMA never notifies a dma_unmap callback',
   },
 };
 

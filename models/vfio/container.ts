@@ -18,8 +18,12 @@
  * Detach follows `vfio_iommu_type1_detach_group`: the last group of a domain frees it; the last
  * domain removes every mapping, or, with emulated groups left, reaccounts them
  * (`vfio_iommu_unmap_unpin_reaccount`). The last group out releases the backend, and
- * VFIO_SET_IOMMU opens a new one once a group is back. Bug hooks: `attach-skips-replay`,
- * `replay-skips-unwind`, `detach-keeps-pins` (`config.ts`).
+ * VFIO_SET_IOMMU opens a new one once a group is back, attaching every group of the container
+ * (several, in a multi-group world) and, when one attach fails, detaching those attached so far
+ * and releasing the new backend (`__vfio_container_attach_groups`' `unwind:`). A group's
+ * `attachedDomain` is the hardware's record of `iommu_attach_group` / `iommu_detach_group`. Bug
+ * hooks: `attach-skips-replay`, `replay-skips-unwind`, `detach-keeps-pins`,
+ * `attach-groups-skips-unwind`, `release-skips-group-detach`, `attach-error-skips-detach` (`config.ts`).
  *
  * Left out: more than one container, iommufd, the CAP_SYS_RAWIO check of noiommu (the process has
  * it), nesting enablement failures, the group viability check, several fds per device (a second
@@ -95,16 +99,16 @@ export function attachGroup(
   const compatible = backend.domains.find((domain) => domain.id === spec.domainClass);
   if (compatible !== undefined) {
     compatible.groupIds.push(group.id);
-    ctx.effects.push({ kind: 'attach', domainId: compatible.id, groupId: group.id });
+    iommuAttachGroup(ctx, compatible.id, group);
     backend.iovaListEmpty = false;
     return null;
   }
   const domain: VfioDomain = { id: spec.domainClass, groupIds: [group.id], translations: {} };
-  ctx.effects.push({ kind: 'attach', domainId: domain.id, groupId: group.id });
+  iommuAttachGroup(ctx, domain.id, group);
   const error = hasVfioBug(config, 'attach-skips-replay') ? null : replay(state, config, ctx, backend, domain);
   if (error !== null) {
     // out_detach, out_domain: the group leaves the domain and the domain is freed.
-    ctx.effects.push({ kind: 'detach', domainId: domain.id, groupId: group.id });
+    if (!hasVfioBug(config, 'attach-error-skips-detach')) iommuDetachGroup(state, ctx, domain.id, group.id);
     ctx.effects.push({ kind: 'domain-free', domainId: domain.id });
     return error;
   }
@@ -223,7 +227,7 @@ export function detachGroup(
   const domain = domainOfGroup(backend, group.id);
   if (domain === undefined) return;
   domain.groupIds = domain.groupIds.filter((id) => id !== group.id);
-  ctx.effects.push({ kind: 'detach', domainId: domain.id, groupId: group.id });
+  iommuDetachGroup(state, ctx, domain.id, group.id);
   if (domain.groupIds.length > 0) return;
   if (backend.domains.length === 1) {
     if (backend.emulatedGroupIds.length === 0) removeAllDmas(state, config, ctx, backend);
@@ -232,20 +236,48 @@ export function detachGroup(
   freeDomain(ctx, backend, domain);
 }
 
-/** `vfio_iommu_type1_release`: emulated groups forgotten, every mapping removed, domains freed. */
+/**
+ * `vfio_iommu_type1_release`: emulated groups forgotten, every mapping removed
+ * (`vfio_iommu_unmap_unpin_all`), then each domain released (`vfio_release_domain`: every group
+ * still in it detached with `iommu_detach_group`, then `iommu_domain_free`). The bug
+ * `release-skips-group-detach` frees the domains without detaching their groups.
+ */
 export function releaseBackend(state: VfioState, config: VfioConfig, ctx: OpContext, backend: Type1Backend): void {
   backend.emulatedGroupIds = [];
   removeAllDmas(state, config, ctx, backend);
+  const detach = !hasVfioBug(config, 'release-skips-group-detach');
   for (const domain of [...backend.domains]) {
-    for (const groupId of domain.groupIds) ctx.effects.push({ kind: 'detach', domainId: domain.id, groupId });
+    if (detach) for (const groupId of domain.groupIds) iommuDetachGroup(state, ctx, domain.id, groupId);
     freeDomain(ctx, backend, domain);
   }
+}
+
+/** `iommu_attach_group`: the group's devices now translate through the domain. */
+function iommuAttachGroup(ctx: OpContext, domainId: number, group: VfioGroup): void {
+  group.attachedDomain = domainId;
+  ctx.effects.push({ kind: 'attach', domainId, groupId: group.id });
+}
+
+/** `iommu_detach_group`: the group's devices are back on VFIO's blocking domain. */
+function iommuDetachGroup(state: VfioState, ctx: OpContext, domainId: number, groupId: number): void {
+  const group = state.groups[groupId];
+  if (group !== undefined) group.attachedDomain = null;
+  ctx.effects.push({ kind: 'detach', domainId, groupId });
 }
 
 // ---------------------------------------------------------------------------------------------
 // Commands
 
-/** VFIO_SET_IOMMU. */
+/**
+ * VFIO_SET_IOMMU (`vfio_ioctl_set_iommu`, Linux v6.12 drivers/vfio/container.c): the driver's
+ * `open` makes a new backend, `__vfio_container_attach_groups` attaches every group of the
+ * container to it (newest first: `container->group_list` has the newest at its head), and only
+ * then does the container take it. An attach that fails is walked back as the source does: the
+ * `unwind:` loop (`list_for_each_entry_continue_reverse`) detaches the groups attached so far,
+ * newest attached first, then `vfio_ioctl_set_iommu` calls the driver's `release` on the backend
+ * (`vfio_iommu_type1_release`) — step by step, compared by the runner, not restored. Bug
+ * `attach-groups-skips-unwind`: the loop is missing (the error returned at once).
+ */
 export function setIommu(state: VfioState, config: VfioConfig, args: SetIommuArgs): VfioResult {
   return runOp(state, (ctx) => {
     const container = state.container;
@@ -258,6 +290,7 @@ export function setIommu(state: VfioState, config: VfioConfig, args: SetIommuArg
     const supported = [VFIO_TYPE1_IOMMU, VFIO_TYPE1v2_IOMMU, VFIO_TYPE1_NESTING_IOMMU, VFIO_UNMAP_ALL];
     if (!supported.includes(args.type)) return err('ENODEV');
     if (args.type === VFIO_UNMAP_ALL) return err('EINVAL');
+    // vfio_iommu_type1_open: the kzalloc of the vfio_iommu.
     if (!attemptAlloc(state, ctx)) return err('ENOMEM');
     const backend: Type1Backend = {
       kind: 'type1',
@@ -272,18 +305,35 @@ export function setIommu(state: VfioState, config: VfioConfig, args: SetIommuArg
       vaddrInvalidCount: 0,
       iovaListEmpty: true,
     };
-    // container->group_list has the newest group first.
-    for (const groupId of [...container.groupIds].reverse()) {
-      const group = state.groups[groupId];
-      if (group === undefined) continue;
-      // __vfio_container_attach_groups: a failure detaches the groups attached so far and releases
-      // the new backend, which has no mapping yet: the whole call is undone, as the snapshot does.
-      const error = attachGroup(state, config, ctx, backend, group);
-      if (error !== null) return err(error);
+    const error = attachGroups(state, config, ctx, backend);
+    if (error !== null) {
+      // vfio_ioctl_set_iommu: `driver->ops->release(data)` on the attach's failure.
+      releaseBackend(state, config, ctx, backend);
+      return unwound(error);
     }
     container.backend = backend;
     return ok({ type: args.type, v2: backend.v2 });
   });
+}
+
+/** `__vfio_container_attach_groups`: null, or the failing attach's errno after the `unwind:` loop. */
+function attachGroups(state: VfioState, config: VfioConfig, ctx: OpContext, backend: Type1Backend): string | null {
+  const attached: VfioGroup[] = [];
+  // container->group_list has the newest group first.
+  for (const groupId of [...state.container.groupIds].reverse()) {
+    const group = state.groups[groupId];
+    if (group === undefined) continue;
+    const error = attachGroup(state, config, ctx, backend, group);
+    if (error === null) {
+      attached.push(group);
+      continue;
+    }
+    if (hasVfioBug(config, 'attach-groups-skips-unwind')) return error;
+    // unwind: list_for_each_entry_continue_reverse — the groups before the failing one, back to the head.
+    for (const done of [...attached].reverse()) detachGroup(state, config, ctx, backend, done);
+    return error;
+  }
+  return null;
 }
 
 /** VFIO_GROUP_SET_CONTAINER. */

@@ -35,6 +35,7 @@
 import type { VfioCommand } from './commands.js';
 import type { Outcome } from './state.js';
 import type { VfioOp, VfioState } from './types.js';
+import type { Holding } from '../result.js';
 
 /** What a phase did: its outcome, and the operation as it now stands (null once it has finished). */
 export interface PhaseStep<O extends VfioOp = VfioOp> {
@@ -128,24 +129,56 @@ const takesIommuLock: ReadonlySet<VfioCommand['kind']> = new Set([
   'ccwRunIo',
 ]);
 
+/** What a command that cannot run now waits for: a busy actor or a held lock (its name). */
+export interface InflightWait {
+  readonly waitsFor: string;
+  /** The words of the refusal ("iommu->lock is held", "device 0 is busy"). */
+  readonly reason: string;
+}
+
 /**
  * Why `command` cannot run now because of what is in flight: its actor is busy with an operation
  * of its own, or it needs `iommu->lock` that an operation in flight holds. Null when it may run.
  * (`advance` is checked by the phase it runs.)
  */
-export function inflightRefusal(state: VfioState, command: VfioCommand): string | null {
+export function inflightWait(state: VfioState, command: VfioCommand): InflightWait | null {
   if (state.inflight.length === 0 || command.kind === 'advance') return null;
   const actor = actorOfVfioCommand(state, command);
-  if (state.inflight.some((op) => actorOfOp(op) === actor)) return `${actor} is busy`;
+  if (state.inflight.some((op) => actorOfOp(op) === actor)) return { waitsFor: actor, reason: `${actor} is busy` };
   // A device is closed through its driver, which finishes its own call first.
   if (
     command.kind === 'closeDevice' &&
     state.inflight.some((op) => op.kind === 'mdevPinPages' && op.deviceId === command.deviceId)
   ) {
-    return `mdev ${command.deviceId} driver is busy`;
+    const driver = `mdev ${command.deviceId} driver`;
+    return { waitsFor: driver, reason: `${driver} is busy` };
   }
-  if (takesIommuLock.has(command.kind) && state.inflight.some(holdsIommuLock)) return 'iommu->lock is held';
+  if (takesIommuLock.has(command.kind) && state.inflight.some(holdsIommuLock)) {
+    return { waitsFor: IOMMU_LOCK, reason: 'iommu->lock is held' };
+  }
   return null;
+}
+
+/** The words of `inflightWait`, or null. */
+export function inflightRefusal(state: VfioState, command: VfioCommand): string | null {
+  return inflightWait(state, command)?.reason ?? null;
+}
+
+/** The lock's name in waits (`src/waits.ts`). */
+export const IOMMU_LOCK = 'iommu->lock';
+
+/**
+ * What each operation in flight holds and needs (`Design.holdings`): its actor (one operation at a
+ * time), `iommu->lock` while it holds it between phases, and, for an UNMAP_DMA whose callbacks ran
+ * with the lock dropped, the lock again to walk again.
+ */
+export function vfioHoldings(state: VfioState): Holding[] {
+  return state.inflight.map((op) => ({
+    actor: actorOfOp(op),
+    kind: op.kind,
+    holds: holdsIommuLock(op) ? [actorOfOp(op), IOMMU_LOCK] : [actorOfOp(op)],
+    needs: op.kind === 'unmapDma' && op.next === 'recheck' ? IOMMU_LOCK : null,
+  }));
 }
 
 /** Operations in flight of one kind, with their index (oldest first). */

@@ -50,6 +50,7 @@ import {
   startOf,
 } from './unmap-dma.js';
 import type { UnmapDmaArgs } from './unmap-dma.js';
+import { notifyUnderLock } from './unmap-dma.js';
 
 function finished(op: UnmapDmaOp): Outcome {
   return ok({ sizeBytes: op.unmappedBytes, removed: op.removed, callbacks: op.callbacks });
@@ -110,6 +111,7 @@ function walk(
       // Each driver's dma_unmap takes the driver's own lock, which a pin in progress holds until
       // the driver has recorded it: those pins are recorded first, and so released.
       finishDriverPins(state, config);
+      if (hasVfioBug(config, 'dma-unmap-under-iommu-lock')) return { outcome: notifyUnderLock(), op: null };
       notifyDmaUnmap(state, config, backend, dma);
       op = { ...op, next: 'recheck', lastNotifiedPage: dma.iovaPage, retries, callbacks: op.callbacks + 1 };
       return { outcome: ok({ notified: dma.iovaPage }), op };

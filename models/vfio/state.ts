@@ -30,7 +30,7 @@
 import { deepEqual } from '../deep-equal.js';
 import { allocFrame, allocFrameAt, cloneHostMemory, createHostMemory, putRef } from '../memory/frames.js';
 import type { HostMemoryConfig } from '../memory/frames.js';
-import type { ResultDetail } from '../result.js';
+import type { Blocked, ResultDetail } from '../result.js';
 import type {
   DeviceKind,
   DmaAccess,
@@ -134,7 +134,7 @@ export function createVfioState(spec: VfioWorldSpec): VfioState {
       addressSpaceLimitPages: spec.process.addressSpaceLimitPages,
     },
     otherAllocations,
-    groups: spec.groups.map((groupSpec, id) => ({ id, spec: groupSpec, inContainer: false })),
+    groups: spec.groups.map((groupSpec, id) => ({ id, spec: groupSpec, inContainer: false, attachedDomain: null })),
     devices: spec.devices.map((device, id) => ({
       id,
       groupId: device.groupId,
@@ -305,6 +305,8 @@ export type Outcome =
       readonly keep?: boolean;
       /** The operation walked its own work back (see the header): compare, do not restore. */
       readonly unwound?: boolean;
+      /** It must wait (EBUSY): what for and what it holds meanwhile (`src/waits.ts`). */
+      readonly blocked?: Blocked;
     };
 
 export function ok(detail?: ResultDetail): Outcome {
@@ -318,6 +320,14 @@ export function err(error: string, detail?: ResultDetail): Outcome {
 /** A failure after the operation changed state, which it has walked back itself. */
 export function unwound(error: string, detail?: ResultDetail): Outcome {
   return detail === undefined ? { ok: false, error, unwound: true } : { ok: false, error, detail, unwound: true };
+}
+
+/**
+ * A request that must wait for `waitsFor` (a lock, a busy actor), holding `holds` meanwhile:
+ * refused EBUSY, the state unchanged; the engine tells a wait that ends from one that never does.
+ */
+export function mustWait(waitsFor: string, holds: readonly string[] = []): Outcome {
+  return { ok: false, error: 'EBUSY', detail: { waits: waitsFor }, blocked: { waitsFor, holds } };
 }
 
 /** A refusal decided before anything changed. */
@@ -378,7 +388,8 @@ export function runOp(state: VfioState, body: (ctx: OpContext) => Outcome): Vfio
   } else if (outcome.keep === true) return keptRefusal(outcome.error, detail, ctx);
   if (snapshot !== null) Object.assign(state, snapshot);
   else abandoned.add(state);
-  return refused(outcome.error, detail);
+  const answer = refused(outcome.error, detail);
+  return outcome.blocked === undefined ? answer : { ...answer, blocked: outcome.blocked };
 }
 
 /** A refusal that left the state changed (a broken unwind, a crash): its effects go with it. */

@@ -13,13 +13,13 @@ import { mapDma } from './map-dma.js';
 import { mdevPinPages, mdevUnpinPages } from './mdev.js';
 import { allocateToOther, releaseFromOther } from './other-owner.js';
 import { discardRange, mmapRegion, munmapRegion, touchPage } from './process-memory.js';
-import { holdsIommuLock, inflightRefusal, nextPhaseOf, startsPhased } from './inflight.js';
+import { holdsIommuLock, inflightWait, IOMMU_LOCK, nextPhaseOf, startsPhased } from './inflight.js';
 import type { PhaseStep } from './inflight.js';
 import { finishDeviceDma, landDmas, startDeviceDma } from './phased-dma.js';
 import { advanceMapDma, startMapDma } from './phased-map.js';
 import { finishDriverPin, startDriverPin } from './phased-pin.js';
 import { advanceUnmapDma, startUnmapDma } from './phased-unmap.js';
-import { draftOf, err, finishDraft, ok, refused, runOp } from './state.js';
+import { draftOf, err, finishDraft, mustWait, ok, refused, runOp } from './state.js';
 import type { OpContext } from './state.js';
 import type { VfioOp, VfioResult, VfioState } from './types.js';
 import { unmapDma } from './unmap-dma.js';
@@ -127,8 +127,8 @@ function applyAmidInflight(
   config: VfioConfig,
   command: Exclude<VfioCommand, { kind: 'advance' }>,
 ): VfioResult {
-  const waits = inflightRefusal(state, command);
-  if (waits !== null) return runOp(state, () => err('EBUSY', { waits }));
+  const wait = inflightWait(state, command);
+  if (wait !== null) return runOp(state, () => ({ ...mustWait(wait.waitsFor), detail: { waits: wait.reason } }));
   const phased = startsPhased(command);
   if (command.kind === 'deviceDma') {
     return runPhases(
@@ -194,7 +194,7 @@ function advanceVfioOp(state: VfioState, config: VfioConfig, index: number): Vfi
       op.next === 'recheck' &&
       state.inflight.some((other) => other !== op && holdsIommuLock(other))
     ) {
-      return err('EBUSY', { waits: 'iommu->lock is held' });
+      return { ...mustWait(IOMMU_LOCK), detail: { waits: 'iommu->lock is held' } };
     }
     const step = advanceOp(state, config, ctx, op);
     const at = state.inflight.indexOf(op);

@@ -88,6 +88,13 @@ export interface VfioGroup {
   readonly spec: GroupSpec;
   /** VFIO_GROUP_SET_CONTAINER has succeeded and UNSET_CONTAINER has not run since. */
   inContainer: boolean;
+  /**
+   * The IOMMU domain the group's devices translate through (`iommu_attach_group` by type1's
+   * attach_group, undone by `iommu_detach_group`), by id; null: none (VFIO's blocking domain while
+   * it owns the group's DMA, or no IOMMU at all). Hardware state: it outlives the backend that
+   * attached it if nothing detaches the group.
+   */
+  attachedDomain: number | null;
 }
 
 /**

@@ -19,9 +19,11 @@
  * at 2^64 is compared with its true end (see `map-dma.ts`).
  */
 import type { VfioConfig } from './config.js';
+import { hasVfioBug } from './config.js';
+import { IOMMU_LOCK } from './inflight.js';
 import { notifyDmaUnmap } from './mdev.js';
 import { removeDma } from './pin.js';
-import { err, ok, runOp, unwound } from './state.js';
+import { err, mustWait, ok, runOp, unwound } from './state.js';
 import type { OpContext, Outcome } from './state.js';
 import type { Type1Backend, VfioDma, VfioResult, VfioState } from './types.js';
 import { PAGE_SIZE_BIG, U64_MAX, isU32, pageToU64, pagesToBytes, parseU64 } from './u64.js';
@@ -185,6 +187,7 @@ function removeInRange(
     for (const dma of inRange(backend, iova, end)) {
       if (!backend.v2 && iova > startOf(dma)) break walk;
       if (Object.keys(dma.externalPins).length > 0) {
+        if (hasVfioBug(config, 'dma-unmap-under-iommu-lock')) return notifyUnderLock();
         notifyDmaUnmap(state, config, backend, dma);
         callbacks += 1;
         const left = Object.keys(dma.externalPins).length;
@@ -207,4 +210,14 @@ function removeInRange(
     break;
   }
   return ok({ sizeBytes: unmapped.toString(), removed, callbacks });
+}
+
+/**
+ * The bug `dma-unmap-under-iommu-lock`: the drivers' `dma_unmap` runs with `iommu->lock` held, and
+ * the driver's vfio_unpin_pages (vfio_iommu_type1_unpin_pages: `mutex_lock(&iommu->lock)`) waits
+ * for the lock its own caller holds. The UNMAP_DMA never returns; the model refuses it as a wait,
+ * holding the lock it waits for (`src/waits.ts` tells this wait never ends).
+ */
+export function notifyUnderLock(): Outcome {
+  return { ...mustWait(IOMMU_LOCK, [IOMMU_LOCK]), detail: { waits: 'iommu->lock, held by this UNMAP_DMA' } };
 }

@@ -18,7 +18,7 @@ import type {
   UnmapLock,
 } from '../../models/kvmgt/config.js';
 import { phaseOf } from '../../models/gvt/inflight.js';
-import { actorOf, actorOfOp } from '../../models/kvmgt/schedule.js';
+import { actorOf, actorOfOp, kvmgtHoldings } from '../../models/kvmgt/schedule.js';
 import { dropCache, releaseShadows } from '../../models/kvmgt/unmap-callback.js';
 import type { KvmgtUnmapCallback, KvmgtUnmapCallbackName } from '../../models/kvmgt/unmap-callback.js';
 import { stepKvmgt } from '../../models/kvmgt/step.js';
@@ -276,5 +276,6 @@ export function kvmgtDesign(options: KvmgtDesignOptions): KvmgtDesign {
     explore: kvmgtExploreScope(world, config),
     actorOf: (state, command) => actorOf(state, config, command),
     inflight: (state) => state.inflight.map((op) => ({ actor: actorOfOp(op), kind: op.kind, phase: phaseOf(op) })),
+    holdings: (state) => kvmgtHoldings(state, config),
   };
 }

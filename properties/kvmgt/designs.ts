@@ -61,6 +61,15 @@ export const kvmgtIgnoresUnmap = kvmgtDesign({
   breaks: ['no-kernel-crash', 'failed-op-leaves-state-unchanged'],
 });
 
+export const kvmgtUnmapUnderIommuLock = kvmgtDesign({
+  id: 'kvmgt/unmap-under-iommu-lock',
+  expected: 'violates',
+  vfioBugs: ['dma-unmap-under-iommu-lock'],
+  description:
+    "type1 calls the vGPU's dma_unmap op with iommu->lock held: the op (v6.12 kvmgt.c intel_vgpu_dma_unmap → gvt_dma_unmap_page → gvt_unpin_guest_page) unpins with vfio_unpin_pages, which takes iommu->lock — held by the UNMAP_DMA that called it: the VMM's unmap of shadowed guest RAM waits forever (with the vGPU lock held by a trapped write in flight it waits for that first, then forever). v6.12 vfio_notify_dma_unmap drops the lock around the callbacks for exactly this reason",
+  breaks: ['no-operation-waits-forever'],
+});
+
 export const kvmgtShippedUnmap = kvmgtDesign({
   id: 'kvmgt/shipped-unmap',
   expected: 'violates',

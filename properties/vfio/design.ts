@@ -8,7 +8,7 @@ import type { AllocPolicy } from '../../models/memory/frames.js';
 import type { VfioCommand } from '../../models/vfio/commands.js';
 import { vfioBugNeeds, vfioBugs, vfioFeatureMissing } from '../../models/vfio/config.js';
 import type { VfioBug, VfioConfig, VfioWorldFeature } from '../../models/vfio/config.js';
-import { actorOfOp, actorOfVfioCommand, nextPhaseOf } from '../../models/vfio/inflight.js';
+import { actorOfOp, actorOfVfioCommand, nextPhaseOf, vfioHoldings } from '../../models/vfio/inflight.js';
 import { stepVfio } from '../../models/vfio/step.js';
 import type { VfioState } from '../../models/vfio/types.js';
 import type { Design, Expectation, InFlight } from '../../src/design.js';
@@ -121,6 +121,7 @@ export function vfioDesign(options: VfioDesignOptions): VfioDesign {
     explore: vfioExploreScope(world),
     actorOf: (state, command) => actorOfVfioCommand(state, command) ?? 'VMM',
     inflight: vfioInflight,
+    holdings: vfioHoldings,
     ...vfioReach(world),
   };
 }

@@ -113,6 +113,24 @@ function unmapDmaFor(iovaPage: fc.Arbitrary<number>): fc.Arbitrary<VfioCommand> 
   );
 }
 
+/**
+ * Fault injection: any point, the first to third attempt. With several groups, two times in three an
+ * allocation aimed (`resolve.ts`) at the attach of a group after the first in the next VFIO_SET_IOMMU, whose
+ * failure is what `__vfio_container_attach_groups` unwinds.
+ */
+function injectFaultFor(layout: VfioWorldLayout): fc.Arbitrary<VfioTemplate> {
+  const any = fc
+    .record({ point: fc.constantFrom(...faultPoints), nth: fc.integer({ min: 1, max: 3 }) })
+    .map((args): VfioTemplate => ({ kind: 'injectFault', ...args }));
+  if (layout.groupIds.length < 2) return any;
+  const aimed = preferOr(fc.integer({ min: 1, max: 4 })).map((nth): VfioTemplate => ({
+    kind: 'injectFault',
+    point: 'alloc',
+    nth,
+  }));
+  return fc.oneof({ weight: 1, arbitrary: any }, { weight: 2, arbitrary: aimed });
+}
+
 function arbitraries(
   layout: VfioWorldLayout,
   iovaBasePage: number | undefined,
@@ -141,9 +159,7 @@ function arbitraries(
     touch: fc.record({ vaddrPage, write: fc.boolean() }).map((args): VfioCommand => ({ kind: 'touch', ...args })),
     allocateToOther: fc.constant<VfioCommand>({ kind: 'allocateToOther', owner: OTHER_OWNER }),
     releaseFromOther: fc.nat({ max: layout.frames - 1 }).map((mfn): VfioCommand => ({ kind: 'releaseFromOther', mfn })),
-    injectFault: fc
-      .record({ point: fc.constantFrom(...faultPoints), nth: fc.integer({ min: 1, max: 3 }) })
-      .map((args): VfioCommand => ({ kind: 'injectFault', ...args })),
+    injectFault: injectFaultFor(layout),
     clearFault: fc.constant<VfioCommand>({ kind: 'clearFault' }),
     closeDevice: device.map((deviceId): VfioTemplate => ({ kind: 'closeDevice', deviceId })),
     openDevice: device.map((deviceId): VfioTemplate => ({ kind: 'openDevice', deviceId })),
@@ -323,15 +339,32 @@ export function setIommuArbitrary(layout: VfioWorldLayout): fc.Arbitrary<VfioCom
     .map((type): VfioCommand => ({ kind: 'setIommu', type }));
 }
 
+/**
+ * Worlds of several groups: VFIO_SET_IOMMU re-opens the container only after every device was
+ * closed and every group left, and attaches several groups only when more than one came back
+ * first; its unwind runs when an allocation of a later group's attach fails. The closes, the groups
+ * leaving and joining and the faults come as often as the common kinds, VFIO_SET_IOMMU (a cheap
+ * refusal while the backend is there) a quarter as often, so that several groups are back when it runs.
+ */
+const severalGroupsWeights: Readonly<Record<string, number>> = {
+  closeDevice: 4,
+  groupUnsetContainer: 4,
+  groupSetContainer: 4,
+  injectFault: 2,
+  setIommu: 4,
+};
+
 export function vfioCommandSpace(layout: VfioWorldLayout): CommandSpace<VfioTemplate> {
-  // VFIO_SET_IOMMU runs once the backend was released, which takes every group out: with several
-  // groups that happens too rarely to execute in a default run, and their reconfiguration is a
-  // group leaving and coming back (the replay); a one-group world re-creates the container.
-  const reopens = layout.groupIds.length === 1;
-  const table = { ...vfioArbitraries(layout), ...(reopens ? { setIommu: setIommuArbitrary(layout) } : {}) };
+  // VFIO_SET_IOMMU runs once the backend was released, which takes every group out; a
+  // one-group world re-creates the container, a multi-group one attaches every group that came
+  // back (`__vfio_container_attach_groups`, and its unwind when an attach fails).
+  const table = { ...vfioArbitraries(layout), setIommu: setIommuArbitrary(layout) };
   const kinds = Object.keys(table);
   const emulated = layout.mdevDevices.length + layout.ccwDevices.length > 0;
-  const weights = emulated ? (layout.pciDevices.length > 0 ? mixedWeights : mediatedWeights) : {};
+  const weights = {
+    ...(emulated ? (layout.pciDevices.length > 0 ? mixedWeights : mediatedWeights) : {}),
+    ...(layout.groupIds.length > 1 ? severalGroupsWeights : {}),
+  };
   return {
     kinds,
     interleaving: phasedSpace<VfioTemplate>(worldPhases(layout), vfioConflicts),

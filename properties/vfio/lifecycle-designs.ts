@@ -73,6 +73,36 @@ export const mdevPinUnwindSkipsEarlier = vfioDesign({
   breaks: ['no-kernel-crash', 'failed-op-leaves-state-unchanged'],
 });
 
+export const vfioSetIommuUnwindSkipsAttached = vfioDesign({
+  id: 'vfio/set-iommu-unwind-skips-attached',
+  world: { groups: [{ kind: 'iommu' }, { kind: 'iommu', domainClass: 1 }] },
+  expected: 'violates',
+  vfioBugs: ['attach-groups-skips-unwind', 'release-skips-group-detach'],
+  description:
+    "two IOMMU groups of different domain classes: VFIO_SET_IOMMU re-opens the container once both came back, and the attach of the second fails (an allocation) after the first was attached to its new domain: __vfio_container_attach_groups returns without its unwind: loop, and the backend's release frees the domain without detaching the group still in it (vfio_release_domain without iommu_detach_group) — the first group's device keeps translating through a domain no container holds. Linux v6.12 has both steps (container.c __vfio_container_attach_groups, vfio_iommu_type1.c vfio_release_domain); an implementation keeping only one is sound for type1, each covers the other",
+  breaks: ['attached-group-in-container-domain', 'failed-op-leaves-state-unchanged'],
+});
+
+export const vfioMixedAttachErrorSkipsDetach = vfioDesign({
+  id: 'vfio/mixed-attach-error-skips-detach',
+  world: 'mixed',
+  expected: 'violates',
+  vfioBugs: ['attach-error-skips-detach'],
+  description:
+    "an IOMMU group joins a container whose emulated group kept the mappings, and the replay into its new domain fails (a pin, an allocation, an iommu_map): the replay is unwound and the domain freed, but the error path skips out_detach's iommu_detach_group — the assigned device keeps translating through a domain no container holds. Linux v6.12 vfio_iommu_type1_attach_group detaches at out_detach before out_domain frees",
+  breaks: ['attached-group-in-container-domain', 'failed-op-leaves-state-unchanged'],
+});
+
+export const mdevUnmapCallbackUnderLock = vfioDesign({
+  id: 'mdev/unmap-callback-under-lock',
+  world: 'mediated',
+  expected: 'violates',
+  vfioBugs: ['dma-unmap-under-iommu-lock'],
+  description:
+    'UNMAP_DMA calls the mediated drivers\' dma_unmap with iommu->lock still held; the driver unpins what it pinned with vfio_unpin_pages, which takes iommu->lock — held by the UNMAP_DMA that called it, in the same thread: it waits forever. Linux drops the lock around the callbacks since they exist (c086de818dd8, v4.10: "Notifier callback would call vfio_unpin_pages() which would acquire iommu->lock. Release lock here and reacquire it again"; v6.12 vfio_notify_dma_unmap: "Since vfio_unpin_pages() will eventually call back down to this code and try to obtain the iommu->lock we must drop it")',
+  breaks: ['no-operation-waits-forever'],
+});
+
 /** The lifecycle and unwind designs (`properties/registry.ts` lists those caught on 20/20 fresh seeds). */
 export const vfioLifecycleDesigns: readonly VfioDesign[] = [
   vfioMapUnwindSkipsUncharge,
@@ -81,4 +111,7 @@ export const vfioLifecycleDesigns: readonly VfioDesign[] = [
   vfioMixedReplaySkipsUnwind,
   vfioMixedDetachKeepsPins,
   mdevPinUnwindSkipsEarlier,
+  mdevUnmapCallbackUnderLock,
+  vfioMixedAttachErrorSkipsDetach,
+  vfioSetIommuUnwindSkipsAttached,
 ];

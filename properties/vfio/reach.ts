@@ -21,6 +21,8 @@ export function mediatedReach(withDomain: boolean): readonly string[] {
 export const ATTACH_OVER_MAPPINGS = 'group attached to a container with mappings (replay)';
 export const DOMAIN_GONE_MAPPINGS_KEPT = 'last IOMMU domain gone, mappings kept for the emulated groups';
 export const BACKEND_SET_AGAIN = 'VFIO_SET_IOMMU on a container whose backend was released';
+export const BACKEND_RELEASED = 'the last group out released the backend';
+export const SET_IOMMU_ATTACH_UNWOUND = 'VFIO_SET_IOMMU with several groups failed in a later attach, unwound';
 export const FAILED_REQUEST_UNWOUND = 'request failed after pinning or mapping, and unwound';
 
 /**
@@ -34,12 +36,21 @@ export const lifecycleReach: readonly string[] = [FAILED_REQUEST_UNWOUND];
 export function classifyLifecycleStep(transition: Transition<VfioState, VfioCommand>): string[] {
   const { before, command, result, after } = transition;
   if (command === null || result === null) return [];
+  if (!result.ok && command.kind === 'setIommu') {
+    // The backend's allocation is the first; a later one is a group's attach (`container.ts`).
+    const fault = before?.faultInjection;
+    const groups = before?.container.groupIds.length ?? 0;
+    return groups > 1 && result.error === 'ENOMEM' && fault?.point === 'alloc' && fault.nth > 2
+      ? [SET_IOMMU_ATTACH_UNWOUND]
+      : [];
+  }
   if (!result.ok) return result.detail?.['unwound'] === true ? [FAILED_REQUEST_UNWOUND] : [];
   const backend = before?.container.backend;
   const mappings = backend?.kind === 'type1' ? backend.dmas.length : 0;
   if (command.kind === 'setIommu') return [BACKEND_SET_AGAIN];
   if (command.kind === 'groupSetContainer') return mappings > 0 ? [ATTACH_OVER_MAPPINGS] : [];
   if (command.kind !== 'groupUnsetContainer') return [];
+  if (after.container.groupIds.length === 0) return [BACKEND_RELEASED];
   const left = after.container.backend;
   const kept = left?.kind === 'type1' && left.domains.length === 0 && left.dmas.length > 0;
   return backend?.kind === 'type1' && backend.domains.length > 0 && kept ? [DOMAIN_GONE_MAPPINGS_KEPT] : [];

@@ -60,6 +60,31 @@ export function lifecycleTargets(state: VfioState, kind: string): number[] {
   }
 }
 
+/**
+ * The allocations of a VFIO_SET_IOMMU (`container.ts`) that belong to the attach of a group after
+ * the first, were every group of the world in the container — those in it in their order, then
+ * the others — so that a fault armed before the groups came back still aims there: the backend's
+ * allocation is the first, then one per emulated group and two per IOMMU group (its record, its
+ * domain; one when it joins a domain of its class already attached), newest group first.
+ */
+export function laterAttachAllocations(state: VfioState): number[] {
+  const container = state.container;
+  if (container.noiommu || state.groups.length < 2) return [];
+  const out = state.groups.filter((group) => !container.groupIds.includes(group.id)).map((group) => group.id);
+  const targets: number[] = [];
+  const classes = new Set<number>();
+  let count = 1;
+  [...container.groupIds, ...out].reverse().forEach((groupId, index) => {
+    const spec = state.groups[groupId]?.spec;
+    if (spec === undefined || spec.kind === 'noiommu') return;
+    const allocs = spec.kind === 'iommu' && !classes.has(spec.domainClass) ? 2 : 1;
+    if (spec.kind === 'iommu') classes.add(spec.domainClass);
+    for (let i = 1; i <= allocs; i++) if (index > 0) targets.push(count + i);
+    count += allocs;
+  });
+  return targets;
+}
+
 /** IOVA pages inside a mapping, ascending (where a driver's vfio_pin_pages can succeed). */
 function mappedIovaPages(state: VfioState): number[] {
   const backend = type1Backend(state);
@@ -132,6 +157,14 @@ export function resolveVfioField(
       () => translatedPages(state, template.deviceId),
       universe,
       (pick) => iovaBasePage + (pick % layout.ramPages),
+    );
+  }
+  if (field === 'nth' && kind === 'injectFault') {
+    return resolvePreferring(
+      value,
+      () => laterAttachAllocations(state),
+      [1, 2, 3, 4],
+      (pick) => 1 + (pick % 4),
     );
   }
   if (lifecycleField[kind] !== field) return value.pick;

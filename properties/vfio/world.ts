@@ -271,6 +271,7 @@ export function vfioWorldFeatures(layout: VfioWorldLayout): WorldFeatures<VfioWo
   if (layout.mdevDevices.length > 0) has.add('generic-mdev');
   if (layout.ccwDevices.length > 0) has.add('ccw-device');
   if (emulated > 1) has.add('second-pinning-device');
+  if (layout.groupIds.length > 1) has.add('several-groups');
   // Each (mapping, IOVA page) is charged once; mappings may share vaddrs, so a type1 container can
   // charge up to dma_entry_limit mappings of the whole address space.
   if (!layout.noiommu && layout.memlockLimitPages < layout.dmaEntryLimit * layout.addressSpaceLimitPages)

@@ -11,6 +11,8 @@ import type { KvmgtConfig } from '../../../models/kvmgt/config.js';
 import type { KvmgtCommand, KvmgtState } from '../../../models/kvmgt/types.js';
 import type { Invariant } from '../../../src/design.js';
 import { failedOperationLeavesStateUnchanged } from '../../generic/atomicity.js';
+import { noOperationWaitsForever } from '../../generic/waits.js';
+import { actorOf, kvmgtHoldings } from '../../../models/kvmgt/schedule.js';
 import {
   cacheKrefMatchesShadowUsers,
   gvtWorldView,
@@ -54,6 +56,10 @@ export function kvmgtInvariants(config: KvmgtConfig): KvmgtInvariant[] {
     lift(mappingsDisjoint, true),
     destroyedVgpuLeavesNothing,
     lift(closedDeviceHoldsNothing, true),
+    noOperationWaitsForever<KvmgtState, KvmgtCommand>({
+      holdings: (state) => kvmgtHoldings(state, config),
+      actorOf: (state, command) => actorOf(state, config, command),
+    }),
     failedOperationLeavesStateUnchanged<KvmgtState, KvmgtCommand>(),
   ];
 }

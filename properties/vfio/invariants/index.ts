@@ -8,6 +8,8 @@ import type { VfioCommand } from '../../../models/vfio/commands.js';
 import type { VfioState } from '../../../models/vfio/types.js';
 import type { Invariant } from '../../../src/design.js';
 import { failedOperationLeavesStateUnchanged } from '../../generic/atomicity.js';
+import { noOperationWaitsForever } from '../../generic/waits.js';
+import { actorOfVfioCommand, vfioHoldings } from '../../../models/vfio/inflight.js';
 import {
   dmaSlotsAccounted,
   domainsMatchMappings,
@@ -18,7 +20,7 @@ import {
 } from './accounting.js';
 import { noDmaToForeignFrame, noDmaToFreeFrame, noKernelCrash } from './effect.js';
 import { reachableFrameOwnedByGuest, reachableFramePinned } from './latent.js';
-import { closedDeviceHoldsNothing, releasedContainerUncharged } from './teardown.js';
+import { attachedGroupInContainerDomain, closedDeviceHoldsNothing, releasedContainerUncharged } from './teardown.js';
 import { vfioCountersInRange, vfioMappingRoundTrip } from './bounds.js';
 import type { VfioConfig } from '../../../models/vfio/config.js';
 
@@ -37,6 +39,8 @@ export const vfioInvariants: readonly Invariant<VfioState, VfioCommand>[] = [
   vfioCountersInRange,
   closedDeviceHoldsNothing,
   releasedContainerUncharged,
+  attachedGroupInContainerDomain,
+  noOperationWaitsForever<VfioState, VfioCommand>({ holdings: vfioHoldings, actorOf: actorOfVfioCommand }),
   failedOperationLeavesStateUnchanged<VfioState, VfioCommand>(),
 ];
 
