@@ -58,7 +58,25 @@ export interface XenConfig {
   readonly grantMap?: GrantMapOrdering;
   /** The order of domain teardown's stages around its continuation: Xen's (`soundTeardown`) unless a design gives its own. */
   readonly teardown?: DomainTeardownOrdering;
+  /** When a destroyed domain is gone and its domid free for a new domain: Xen's (`soundLifecycle`) unless a design gives its own. */
+  readonly lifecycle?: DomainLifecycle;
 }
+
+/**
+ * The decision of a domain's end, as a hook: given a dying domain whose teardown has finished
+ * (`domain_kill` reached DOMDYING_dead), is it gone — `_domain_destroy` run, its domid free for
+ * XEN_DOMCTL_createdomain (`domid_free`)? Xen's waits for its tot_pages to reach 0: every page
+ * a domain owns holds a reference on it (`get_knownalive_domain` in `assign_pages`, dropped by
+ * `free_domheap_pages`, xen/common/page_alloc.c), so a zombie whose frames others still reference
+ * keeps its domid (createdomain: EEXIST).
+ */
+export interface DomainLifecycle {
+  readonly name: string;
+  readonly released: (domain: { readonly totPages: number }) => boolean;
+}
+
+/** Xen's: gone once it owns no page. */
+export const soundLifecycle: DomainLifecycle = { name: 'xen', released: ({ totPages }) => totPages === 0 };
 
 export function hasBug(config: XenConfig, bug: XenBug): boolean {
   return config.bugs.includes(bug);

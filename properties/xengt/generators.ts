@@ -11,6 +11,7 @@ import type { XenGtCommandKind } from '../../models/xengt/commands.js';
 import { xenGtCommandKinds, xenGtXenCommandKinds } from '../../models/xengt/commands.js';
 import type { XenGtConfig } from '../../models/xengt/config.js';
 import { xenGtPhases } from '../../models/xengt/inflight.js';
+import { xenFaultPoints } from '../../models/xen/fault.js';
 import type { CommandSpace } from '../../src/design.js';
 import { phasedSpace } from '../generic/interleave.js';
 import { pickOr } from '../pick.js';
@@ -87,8 +88,11 @@ const weights: Readonly<Record<GeneratedKind, number>> = {
   mapForeign: 8,
   unmapForeign: 8,
   destroyDomain: 2,
+  createDomain: 2,
   vgpuDestroy: 2,
   vgpuCreate: 2,
+  injectFault: 2,
+  clearFault: 2,
   guestWritePte: 8,
   guestWriteCmd: 2,
   ppgttCreate: 4,
@@ -117,8 +121,11 @@ const xenSideWeights: Readonly<Partial<Record<GeneratedKind, number>>> = {
   mapForeign: 8,
   unmapForeign: 8,
   destroyDomain: 2,
+  createDomain: 2,
   vgpuDestroy: 1,
   vgpuCreate: 1,
+  injectFault: 1,
+  clearFault: 1,
 };
 
 /**
@@ -255,8 +262,18 @@ export function xenGtCommandSpace(
     }),
     unmapForeign: fc.record({ kind: fc.constant('unmapForeign' as const), domid: pickOr(dom), gfn }),
     destroyDomain: fc.record({ kind: fc.constant('destroyDomain' as const), domid: preferOr(dom) }),
+    // A pick names a domain that is not running (`resolve.ts`): dead, or a zombie (EEXIST).
+    createDomain: fc.record({ kind: fc.constant('createDomain' as const), domid: pickOr(dom) }),
     vgpuDestroy: fc.constant({ kind: 'vgpuDestroy' as const }),
     vgpuCreate: fc.constant({ kind: 'vgpuCreate' as const }),
+    // The first attempt at a point, or the second (a host+device map's second page reference, a
+    // population's second extent) (`models/xen/fault.ts`).
+    injectFault: fc.record({
+      kind: fc.constant('injectFault' as const),
+      point: fc.constantFrom(...xenFaultPoints),
+      nth: fc.oneof({ weight: 3, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: fc.constant(2) }),
+    }),
+    clearFault: fc.constant({ kind: 'clearFault' as const }),
     guestWritePte: fc.record({
       kind: fc.constant('guestWritePte' as const),
       gfn: pickOr(below(universe.gfns), 2),
