@@ -63,20 +63,33 @@ export interface XenConfig {
 }
 
 /**
- * The decision of a domain's end, as a hook: given a dying domain whose teardown has finished
- * (`domain_kill` reached DOMDYING_dead), is it gone — `_domain_destroy` run, its domid free for
- * XEN_DOMCTL_createdomain (`domid_free`)? Xen's waits for its tot_pages to reach 0: every page
- * a domain owns holds a reference on it (`get_knownalive_domain` in `assign_pages`, dropped by
- * `free_domheap_pages`, xen/common/page_alloc.c), so a zombie whose frames others still reference
- * keeps its domid (createdomain: EEXIST).
+ * The decisions of a domain's end, as hooks. Xen's domain is gone — `_domain_destroy` run, its
+ * domid freed (`domid_free`) for XEN_DOMCTL_createdomain — once its last reference is dropped;
+ * every page it owns holds one (`get_knownalive_domain` in `assign_pages`, dropped by
+ * `free_domheap_pages`, xen/common/page_alloc.c), so a zombie whose frames others still
+ * reference keeps its domid (createdomain: EEXIST).
  */
 export interface DomainLifecycle {
   readonly name: string;
+  /** A dying domain whose teardown has finished: is it gone (the model's `dead`)? */
   readonly released: (domain: { readonly totPages: number }) => boolean;
+  /**
+   * XEN_DOMCTL_createdomain at the domid of `old` (a domain not running): is the domid free
+   * (`domid_alloc`)? `teardownFinished`: `domain_kill` reached DOMDYING_dead (no continuation left).
+   */
+  readonly domidFree: (old: {
+    readonly life: 'dying' | 'dead';
+    readonly teardownFinished: boolean;
+    readonly totPages: number;
+  }) => boolean;
 }
 
-/** Xen's: gone once it owns no page. */
-export const soundLifecycle: DomainLifecycle = { name: 'xen', released: ({ totPages }) => totPages === 0 };
+/** Xen's: gone once it owns no page; its domid free once it is gone. */
+export const soundLifecycle: DomainLifecycle = {
+  name: 'xen',
+  released: ({ totPages }) => totPages === 0,
+  domidFree: ({ life }) => life === 'dead',
+};
 
 export function hasBug(config: XenConfig, bug: XenBug): boolean {
   return config.bugs.includes(bug);

@@ -29,6 +29,8 @@
  */
 import { fail, succeed } from '../result.js';
 import type { OpResult } from '../result.js';
+import { soundLifecycle } from './config.js';
+import type { XenConfig } from './config.js';
 import { noFaults } from './fault.js';
 import type { XenFaults } from './fault.js';
 import { populateExtents } from './memory-op.js';
@@ -48,6 +50,7 @@ export interface CreateDomainArgs {
  */
 export function createDomain(
   state: XenState,
+  config: XenConfig,
   world: Pick<XenWorldSpec, 'domains' | 'grantEntries' | 'maptrackHandles'>,
   args: CreateDomainArgs,
   faults: XenFaults = noFaults,
@@ -55,8 +58,11 @@ export function createDomain(
   const spec: DomainSpec | undefined = world.domains[args.domid];
   const old = state.domains[args.domid];
   if (spec === undefined || old === undefined) return fail('ESRCH');
-  // domid_alloc: the domid's bit is set until _domain_destroy frees it.
-  if (old.life !== 'dead') return fail('EEXIST');
+  // domid_alloc: the domid's bit is set until _domain_destroy frees it (the design's lifecycle decides).
+  if (old.life === 'running') return fail('EEXIST');
+  const lifecycle = config.lifecycle ?? soundLifecycle;
+  const teardownFinished = old.teardownNext === undefined;
+  if (!lifecycle.domidFree({ life: old.life, teardownFinished, totPages: old.totPages })) return fail('EEXIST');
   if (faults.strikes('domainCreate')) return fail('ENOMEM');
   // The old incarnation's entry is replaced: writable (copied) first, then overwritten whole.
   if (writableDomain(state, args.domid) === undefined) return fail('ESRCH');

@@ -535,7 +535,7 @@ function createVgpu(state: XenGtState, config: XenGtConfig): OpResult {
  * and no ioreq-server claims; its vGPU is the toolstack's next `vgpuCreate`.
  */
 function createGuestOrDomain(state: XenGtState, config: XenGtConfig, domid: number): OpResult {
-  const created = createDomain(state.xen, config.world, { domid }, faultsOf(state));
+  const created = createDomain(state.xen, config.xen, config.world, { domid }, faultsOf(state));
   if (created.ok && domid === config.guestDomid) {
     state.guestPages = {};
     state.writeProtected = [];

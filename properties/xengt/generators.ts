@@ -12,6 +12,7 @@ import { xenGtCommandKinds, xenGtXenCommandKinds } from '../../models/xengt/comm
 import type { XenGtConfig } from '../../models/xengt/config.js';
 import { xenGtPhases } from '../../models/xengt/inflight.js';
 import { xenFaultPoints } from '../../models/xen/fault.js';
+import type { XenFaultPoint } from '../../models/xen/fault.js';
 import type { CommandSpace } from '../../src/design.js';
 import { phasedSpace } from '../generic/interleave.js';
 import { pickOr } from '../pick.js';
@@ -91,8 +92,8 @@ const weights: Readonly<Record<GeneratedKind, number>> = {
   createDomain: 2,
   vgpuDestroy: 2,
   vgpuCreate: 2,
-  injectFault: 2,
-  clearFault: 2,
+  injectFault: 4,
+  clearFault: 1,
   guestWritePte: 8,
   guestWriteCmd: 2,
   ppgttCreate: 4,
@@ -127,6 +128,9 @@ const xenSideWeights: Readonly<Partial<Record<GeneratedKind, number>>> = {
   injectFault: 1,
   clearFault: 1,
 };
+
+/** The fault points inside `map_grant_ref` past its first check (`models/xen/fault.ts`). */
+const grantMapFaultPoints: readonly XenFaultPoint[] = ['pageRef', 'hostMapping', 'iommuMap'];
 
 /**
  * What can change, inside an operation's window, what its next phase relies on: the frame a
@@ -267,10 +271,16 @@ export function xenGtCommandSpace(
     vgpuDestroy: fc.constant({ kind: 'vgpuDestroy' as const }),
     vgpuCreate: fc.constant({ kind: 'vgpuCreate' as const }),
     // The first attempt at a point, or the second (a host+device map's second page reference, a
-    // population's second extent) (`models/xen/fault.ts`).
+    // population's second extent) (`models/xen/fault.ts`); the grant map's points, whose unwind
+    // has the most steps, three times as often as the others.
     injectFault: fc.record({
       kind: fc.constant('injectFault' as const),
-      point: fc.constantFrom(...xenFaultPoints),
+      point: fc.oneof(
+        ...xenFaultPoints.map((point) => ({
+          weight: grantMapFaultPoints.includes(point) ? 3 : 1,
+          arbitrary: fc.constant(point),
+        })),
+      ),
       nth: fc.oneof({ weight: 3, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: fc.constant(2) }),
     }),
     clearFault: fc.constant({ kind: 'clearFault' as const }),
