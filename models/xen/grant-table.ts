@@ -252,11 +252,20 @@ function writeMapping(state: XenState, args: MapGrantArgs, mapper: XenDomain, ha
   writeMaptrack(state, args, mapper, handle, mfn);
 }
 
-/** Step 13: the maptrack entry, naming the granter (and, in the model's record, its incarnation). */
-function writeMaptrack(state: XenState, args: MapGrantArgs, mapper: XenDomain, handle: number, mfn: number): void {
+/**
+ * Step 13: the maptrack entry, naming the granter (and, in the model's record, its incarnation:
+ * the one the grant was looked up in, `granterIncarnation` of a map in flight).
+ */
+function writeMaptrack(
+  state: XenState,
+  args: MapGrantArgs & { readonly granterIncarnation?: number },
+  mapper: XenDomain,
+  handle: number,
+  mfn: number,
+): void {
   writableMaptrack(state, mapper.domid)[handle] = {
     granterDomid: args.granterDomid,
-    granterIncarnation: state.domains[args.granterDomid]?.incarnation ?? 0,
+    granterIncarnation: args.granterIncarnation ?? state.domains[args.granterDomid]?.incarnation ?? 0,
     ref: args.ref,
     host: args.host,
     device: args.device,
@@ -334,6 +343,8 @@ export interface GrantMapInFlight {
   readonly pageRef: boolean;
   /** The entry's pin counters before this map pinned (what a snapshot-restoring unwind would write back). */
   readonly pinsBefore: GrantPins;
+  /** The granter's incarnation when the grant was looked up (the maptrack entry records it). */
+  readonly granterIncarnation: number;
 }
 
 /**
@@ -440,6 +451,7 @@ export function startMapGrantRef(
     mfn,
     pageRef,
     pinsBefore,
+    granterIncarnation: granter.incarnation,
   };
   return { result: succeed({ pinned: mfn }), pending };
 }

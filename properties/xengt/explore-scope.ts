@@ -314,7 +314,7 @@ function opKey(op: XenGtOp, rename: (mfn: number) => number, renameAddr: (dmaAdd
   if (op.kind === 'mapGrantRef') {
     const p = op.pending;
     const before = `${p.pinsBefore.hstw}.${p.pinsBefore.hstr}.${p.pinsBefore.devw}.${p.pinsBefore.devr}`;
-    return `;M${p.mapperDomid},${p.granterDomid},${p.ref},${p.handle},${bit(p.host)}${bit(p.device)}${bit(p.readonly)},${p.hostAddr ?? '-'},${rename(p.mfn)},${bit(p.pageRef)},${before}`;
+    return `;M${p.mapperDomid},${p.granterDomid}.${p.granterIncarnation},${p.ref},${p.handle},${bit(p.host)}${bit(p.device)}${bit(p.readonly)},${p.hostAddr ?? '-'},${rename(p.mfn)},${bit(p.pageRef)},${before}`;
   }
   const { pending } = op;
   const { mapped } = pending;

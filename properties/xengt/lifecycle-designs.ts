@@ -64,7 +64,7 @@ export const xenDomidFreedAtKill = xenGtDesign({
   },
   description:
     "XEN_DOMCTL_createdomain reuses the domid of a destroyed domain as soon as domain_kill has finished, while the zombie still owns frames other domains reference (Xen frees the domid in _domain_destroy, which the zombie's tot_pages reference holds off): the new domain is counted the old one's frames, and the other domains' grant and foreign mappings of them now name the new domain",
-  breaks: ['tot-pages-matches-owned-frames', 'foreign-entry-names-current-domain'],
+  breaks: ['tot-pages-matches-owned-frames', 'mapping-names-current-domain'],
 });
 
 /** Neither the vGPU's destroy nor its create resets its GGTT ranges (`intel_vgpu_reset_ggtt`). */

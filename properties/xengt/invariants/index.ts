@@ -27,7 +27,7 @@ import {
 } from './accounting.js';
 import { noDmaToForeignFrame, noDmaToFreeFrame } from './effect.js';
 import { shadowFrameHeldByBackend, shadowFrameOwnedByGuest } from './latent.js';
-import { foreignEntryNamesCurrentDomain, handleNamesCurrentGranter } from './reuse.js';
+import { mappingNamesCurrentDomain } from './reuse.js';
 import { unownedGgttReachesScratch } from '../../gvt/unowned-ggtt.js';
 import { xenGtHost } from '../../../models/xengt/host.js';
 import {
@@ -68,8 +68,7 @@ export function xenGtInvariants(config: XenGtConfig): Invariant<XenGtState, XenG
     deadDomainOwnsNoFrames,
     zombieWithoutFramesIsDead,
     noVgpuNoBackendMappings(config),
-    handleNamesCurrentGranter,
-    foreignEntryNamesCurrentDomain,
+    mappingNamesCurrentDomain,
     failedOperationLeavesStateUnchanged<XenGtState, XenGtCommand>(),
   ];
 }
