@@ -99,7 +99,7 @@ const weights: Readonly<Record<GeneratedKind, number>> = {
   ppgttCreate: 4,
   ppgttDestroy: 2,
   submitBatch: 1,
-  gpuExecute: 2,
+  gpuExecute: 4,
   gpuDmaPpgtt: 2,
 };
 
