@@ -29,6 +29,14 @@
  * before changing anything: with nothing in between, the same outcome as the two phases (a
  * failure leaves what `undo_out` restores).
  *
+ * Fault injection (`fault.ts`, docs/reference/xen.md §2.14): `get_maptrack_handle` (GNTST_no_space),
+ * `get_paged_frame` (GNTST_bad_page after `unlock_out_clear`), `page_get_owner_and_reference` and
+ * `get_page(pg, rd)` (`could_not_pin`), `create_grant_host_mapping` and a PV mapper's
+ * `iommu_legacy_map` fail where Xen's do; the whole map then runs as its two phases back to back,
+ * so `undo_out` runs step by step in its order: the host mapping made removed
+ * (`replace_grant_host_mapping`), the references put (`GrantMapOrdering.unwindRefs`), the pins
+ * dropped (`unwindPins`), the status reduced, the handle given back.
+ *
  * Simplified: an HVM host map onto an occupied gfn is refused (GNTST_general_error; real Xen
  * overwrites a RAM entry); unmap's host_addr must be the address that handle was mapped at
  * (Xen accepts any grant mapping of the same frame there); dev_bus_addr is reported for

@@ -8,6 +8,12 @@
  * populate_physmap return `nrDone` (0 or 1) as the real hypercalls do; a stop is reported as a
  * failure carrying the internal errno that stopped it.
  *
+ * Fault injection (`fault.ts`, docs/reference/xen.md §2.14): an allocation in `populate_physmap`
+ * (it stops, returning the extents done: `populateExtents`, which domain creation uses for the
+ * domain's whole RAM), `guest_physmap_remove_page` in `guest_remove_page` (the gfn and its
+ * allocation reference stay, the temporary reference is put), `set_foreign_p2m_entry` in
+ * `p2m_add_foreign` (the foreign page's reference put again).
+ *
  * Left out: superpages, populate-on-demand, paging and sharing (no paged-out or CoW gfns exist),
  * MMIO p2m types, max_pages. populate_physmap over a populated gfn and add_to_physmap over an
  * occupied gfn are refused with EBUSY (real Xen replaces the old entry; the model keeps callers

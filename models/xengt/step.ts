@@ -37,6 +37,14 @@
  * - the backend's own balloon-out of a gfn the GPU's accesses in flight were translated through
  *   drains them first (the p2m removal's IOMMU flush), as the removal of its foreign mapping does.
  *
+ * Lifecycle and faults (issue 18): the toolstack creates a domain again at a domid once the old
+ * one is gone (`createDomain`, `models/xen/create.ts`; the guest's memory contents and claims start
+ * afresh), the vGPU's destroy keeps what the hardware holds of its GGTT ranges (`releasedGgtt`)
+ * and its create resets them (unless the design's `vgpuLifecycle` says otherwise);
+ * `injectFault` / `clearFault` arm Xen's fault points (`fault.ts`), whose failures are unwound by
+ * the hypercalls that meet them and, like every refusal here, handed back for the atomicity
+ * invariant to judge.
+ *
  * Left out: 4-byte GGTT writes (the guest writes whole entries; the mediator's partial-write path
  * is exercised by the KVMGT stack), and guest stores into anything but its own RAM (a
  * grant-mapped gfn of the guest is another domain's page).
