@@ -134,12 +134,6 @@ const SHRINKS_SHORT: Readonly<Record<string, Readonly<Record<string, { check: nu
   // the granter, unmap); the shortest is through the backend's foreign map (map, destroy,
   // remove), and no minimizer move turns one command kind into another.
   'mutant/xen-map/zombie-never-dies': { 'zombie-without-frames-is-dead': { check: 4, shortest: 3 } },
-  // The same gap for a zombie's domid reused: seed 1 makes the zombie through a grant (grant, map,
-  // destroy the granter, create it again); the shortest through the backend's foreign map.
-  'xen/domid-freed-at-kill': {
-    'tot-pages-matches-owned-frames': { check: 4, shortest: 3 },
-    'mapping-names-current-domain': { check: 4, shortest: 3 },
-  },
   // A MAP_DMA that fails part-way: seed 1 fails it by an injected fault or a munmapped vaddr (2
   // steps); the shortest runs a two-page map off the end of the guest's RAM (1 step), and no
   // minimizer move turns the earlier step into another vaddr of the map.
@@ -188,8 +182,8 @@ const COSTLY = new Set([
   'vfio/mixed-detach-keeps-pins',
   'mutant/vfio-mediated/ccw-unmap-skips-quiesce',
   // Issue 18's Xen and XenGT lifecycle designs, 4 to 25 s each (each agreed when added:
-  // map-unwind-keeps-device-ref, map-unwind-keeps-device-pin and no-ggtt-reset as found,
-  // domid-freed-at-kill as pinned in SHRINKS_SHORT).
+  // map-unwind-keeps-device-ref, map-unwind-keeps-device-pin, no-ggtt-reset and
+  // domid-freed-at-kill: its 3-step zombie through the backend's foreign map).
   'xen/map-unwind-keeps-device-ref',
   'xen/map-unwind-keeps-device-pin',
   'xen/domid-freed-at-kill',
