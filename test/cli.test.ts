@@ -33,6 +33,7 @@ describe('dmaprop designs', () => {
       ['xen/map-unwind-keeps-device-pin', 'violates'],
       ['xen/domid-freed-at-kill', 'violates'],
       ['xengt/no-ggtt-reset', 'violates'],
+      ['xen/balloon-ignores-remove-error', 'violates'],
       ['vfio/type1', 'holds'],
       ['vfio/noiommu', 'violates'],
       ['iommu/strict', 'holds'],

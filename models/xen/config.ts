@@ -60,7 +60,23 @@ export interface XenConfig {
   readonly teardown?: DomainTeardownOrdering;
   /** When a destroyed domain is gone and its domid free for a new domain: Xen's (`soundLifecycle`) unless a design gives its own. */
   readonly lifecycle?: DomainLifecycle;
+  /** What `guest_remove_page` does when the p2m removal fails: Xen's (`soundGuestRemovePage`) unless a design gives its own. */
+  readonly guestRemovePage?: GuestRemovePageUnwind;
 }
+
+/**
+ * `guest_remove_page`'s decision when `guest_physmap_remove_page` fails (e.g. -ENOMEM shattering a
+ * superpage), as a hook: does it still put the allocation reference and report the page removed?
+ * Xen checks the return value since XSA-222 (a0cce6048d, "guest_physmap_remove_page() needs its
+ * return value checked"): `if ( !rc ) put_page_alloc_ref(page)`, the error returned.
+ */
+export interface GuestRemovePageUnwind {
+  readonly name: string;
+  readonly ignoresRemoveError: boolean;
+}
+
+/** Xen's: the gfn and its allocation reference stay, the error is returned. */
+export const soundGuestRemovePage: GuestRemovePageUnwind = { name: 'xen', ignoresRemoveError: false };
 
 /**
  * The decisions of a domain's end, as hooks. Xen's domain is gone — `_domain_destroy` run, its

@@ -31,7 +31,7 @@
 import { getRef, putRef } from '../memory/frames.js';
 import { fail, succeed } from '../result.js';
 import type { OpResult } from '../result.js';
-import { hasBug } from './config.js';
+import { hasBug, soundGuestRemovePage } from './config.js';
 import { writableDomain, writableMemory, writableP2m } from './copy-on-write.js';
 import type { XenConfig } from './config.js';
 import { noFaults } from './fault.js';
@@ -89,9 +89,12 @@ export function startDecreaseReservation(
   if (!hasBug(config, 'balloon-frees-referenced-page')) getRef(writableMemory(state), entry.mfn);
   if (faults.strikes('p2mRemove')) {
     // guest_physmap_remove_page failed: the gfn stays, put_page_alloc_ref is skipped (`!rc`), the
-    // temporary reference is put; decrease_reservation stops with no extent done.
+    // temporary reference is put; decrease_reservation stops with no extent done. A design that
+    // ignores the error (before XSA-222) puts the allocation reference too and counts the extent.
+    const ignores = (config.guestRemovePage ?? soundGuestRemovePage).ignoresRemoveError;
+    if (ignores) dropFrameRef(state, config, entry.mfn);
     if (!hasBug(config, 'balloon-frees-referenced-page')) dropFrameRef(state, config, entry.mfn);
-    return { result: fail('ENOMEM', { nrDone: 0 }) };
+    return { result: ignores ? succeed({ nrDone: 1, mfn: entry.mfn }) : fail('ENOMEM', { nrDone: 0 }) };
   }
   delete writableP2m(state, domain.domid)[args.gfn];
   return { result, pending };

@@ -8,7 +8,7 @@ import { worldSize } from '../world-size.js';
 import { partitionGgtt } from '../gvt/config.js';
 import type { GgttPartition, GvtBug, GvtConfig, GvtLayout } from '../gvt/config.js';
 import type { AllocPolicy } from '../memory/frames.js';
-import type { DomainLifecycle, XenBug, XenConfig } from '../xen/config.js';
+import type { DomainLifecycle, GuestRemovePageUnwind, XenBug, XenConfig } from '../xen/config.js';
 import type { DomainTeardownOrdering } from '../xen/destroy.js';
 import type { GrantMapOrdering } from '../xen/grant-table.js';
 import type { XenWorldSpec } from '../xen/state.js';
@@ -179,6 +179,8 @@ export interface XenGtConfigOptions {
   readonly teardown?: DomainTeardownOrdering;
   /** When a destroyed domain is gone and its domid free again (Xen's, `soundLifecycle`, by default). */
   readonly domainLifecycle?: DomainLifecycle;
+  /** `guest_remove_page` when the p2m removal fails (Xen's, `soundGuestRemovePage`, by default). */
+  readonly guestRemovePage?: GuestRemovePageUnwind;
   /** The vGPU's create and destroy and the GGTT the hardware keeps (GVT-g's by default). */
   readonly vgpuLifecycle?: VgpuLifecycle;
   /** Deliberate bugs of the backend, applied to whichever backend the design has. */
@@ -291,6 +293,7 @@ export function xenGtConfig(options: XenGtConfigOptions): XenGtConfig {
       ...(options.grantMap === undefined ? {} : { grantMap: options.grantMap }),
       ...(options.teardown === undefined ? {} : { teardown: options.teardown }),
       ...(options.domainLifecycle === undefined ? {} : { lifecycle: options.domainLifecycle }),
+      ...(options.guestRemovePage === undefined ? {} : { guestRemovePage: options.guestRemovePage }),
     },
     gvt: {
       layout,

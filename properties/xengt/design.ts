@@ -7,7 +7,7 @@ import { gvtFeatures } from '../../models/gvt/config.js';
 import type { GvtBug, GvtConfig } from '../../models/gvt/config.js';
 import type { AllocPolicy } from '../../models/memory/frames.js';
 import { xenBugs } from '../../models/xen/config.js';
-import type { DomainLifecycle, XenBug } from '../../models/xen/config.js';
+import type { DomainLifecycle, GuestRemovePageUnwind, XenBug } from '../../models/xen/config.js';
 import type { DomainTeardownOrdering } from '../../models/xen/destroy.js';
 import type { GrantMapOrdering } from '../../models/xen/grant-table.js';
 import type { XenGtBackend, XenGtBackendName } from '../../models/xengt/backend.js';
@@ -142,6 +142,11 @@ export interface XenGtDesignOptions {
    * (`soundLifecycle`: once it owns no page, the tot_pages reference gone) by default.
    */
   readonly domainLifecycle?: DomainLifecycle;
+  /**
+   * What `guest_remove_page` does when the p2m removal fails: Xen's (`soundGuestRemovePage`: the
+   * gfn and its allocation reference stay, the error returned) by default.
+   */
+  readonly guestRemovePage?: GuestRemovePageUnwind;
   /**
    * Whether the vGPU's destroy and create reset its GGTT ranges to scratch (`intel_vgpu_reset_ggtt`),
    * whose host entries the hardware keeps: both do by default (`false`: the flawed choice).

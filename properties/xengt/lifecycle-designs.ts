@@ -78,9 +78,24 @@ export const xenGtNoGgttReset = xenGtDesign({
   breaks: ['unowned-ggtt-reaches-scratch', 'shadow-dma-addr-cached'],
 });
 
+/**
+ * `guest_remove_page` ignoring `guest_physmap_remove_page`'s failure (before XSA-222's a0cce6048d):
+ * the allocation reference put while the gfn still maps the page.
+ */
+export const xenBalloonIgnoresRemoveError = xenGtDesign({
+  id: 'xen/balloon-ignores-remove-error',
+  backend: 'map',
+  expected: 'violates',
+  guestRemovePage: { name: 'ignores-remove-error', ignoresRemoveError: true },
+  description:
+    "decrease_reservation's guest_remove_page puts the page's allocation reference although guest_physmap_remove_page failed (a superpage it could not shatter, no memory for the page table) and reports the extent done: the gfn still maps a page that holds one reference fewer than its holders, freed while mapped once the others go (before XSA-222, a0cce6048d)",
+  breaks: ['frame-refcount-matches-holders'],
+});
+
 export const xenGtLifecycleDesigns: readonly XenGtDesign[] = [
   xenMapUnwindKeepsDeviceRef,
   xenMapUnwindKeepsDevicePin,
   xenDomidFreedAtKill,
   xenGtNoGgttReset,
+  xenBalloonIgnoresRemoveError,
 ];
