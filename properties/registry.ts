@@ -43,6 +43,7 @@ import {
   viommuTeOnKeepsNoDmar,
 } from './viommu/designs.js';
 import { xenLookup, xenLookupThenMap, xenMap } from './xengt/designs.js';
+import { xenGtLifecycleDesigns } from './xengt/lifecycle-designs.js';
 import { kvmgtInterleavingMutants, kvmgtMutants } from './kvmgt/mutants.js';
 import { passthroughInterleavingMutants, passthroughMutants } from './passthrough/mutants.js';
 import { vfioInterleavingMutants, vfioMutants } from './vfio/mutants.js';
@@ -54,6 +55,7 @@ export const designs: readonly AnyDesign[] = [
   xenMap,
   xenLookup,
   xenLookupThenMap,
+  ...xenGtLifecycleDesigns,
   vfioType1,
   vfioNoiommu,
   iommuStrict,

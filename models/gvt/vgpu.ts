@@ -19,7 +19,7 @@ import type { GvtHost } from './host.js';
 import { unregisterPageTrack } from './page-track.js';
 import { cleanPpgtt } from './ppgtt-mm.js';
 import { SCRATCH } from './types.js';
-import type { GuestQword, GvtVgpu, GvtWorld } from './types.js';
+import type { GuestQword, GvtVgpu, GvtWorld, ShadowPte } from './types.js';
 
 export function newVgpu(layout: GvtLayout): GvtVgpu {
   return {
@@ -116,6 +116,29 @@ export function teardownVgpu<W extends GvtWorld>(
   if (options.resetGgtt !== false) for (const index of ownGgttIndices(config.layout)) vgpu.ggttHost[index] = SCRATCH;
   cleanPpgtt(world, host, config);
   world.vgpu = null;
+}
+
+/**
+ * What the hardware keeps of a destroyed vGPU's ranges (issue 18, "hardware outlives software"):
+ * the host GGTT as teardown left it, or null when every entry of the vGPU's ranges is on scratch
+ * (as v6.12's destroy leaves them). Read by `unowned-ggtt-reaches-scratch` while no vGPU owns them.
+ */
+export function releasedGgttOf(vgpu: GvtVgpu, layout: GvtLayout): ShadowPte[] | null {
+  const left = ownGgttIndices(layout).some((index) => vgpu.ggttHost[index]?.kind !== 'scratch');
+  return left ? [...vgpu.ggttHost] : null;
+}
+
+/**
+ * A new vGPU over the ranges a destroyed one left (`released`): `intel_gvt_create_vgpu` →
+ * `intel_vgpu_init_gtt` → `intel_vgpu_reset_ggtt(vgpu, false)` points them at scratch
+ * (`resetGgtt`, the default); a create without it inherits what the hardware holds.
+ */
+export function createdVgpu(layout: GvtLayout, released: readonly ShadowPte[] | null, resetGgtt = true): GvtVgpu {
+  const vgpu = newVgpu(layout);
+  if (!resetGgtt && released !== null) {
+    for (const index of ownGgttIndices(layout)) vgpu.ggttHost[index] = released[index] ?? SCRATCH;
+  }
+  return vgpu;
 }
 
 /** A zero page: every qword a not-present entry. */

@@ -12,7 +12,7 @@ import type { GvtHost } from '../gvt/host.js';
 import { SCRATCH } from '../gvt/types.js';
 import type { GvtVgpu, ShadowPte } from '../gvt/types.js';
 import type { GvtLayout } from '../gvt/config.js';
-import { teardownVgpu, zeroPage } from '../gvt/vgpu.js';
+import { releasedGgttOf, teardownVgpu, zeroPage } from '../gvt/vgpu.js';
 import type { MediatedDriverOps, VfioConfig } from '../vfio/config.js';
 import { driverPin, driverUnpin } from '../vfio/mdev.js';
 import { findDmaContaining, newOpContext, type1Backend } from '../vfio/state.js';
@@ -173,8 +173,7 @@ export function vgpuOps(state: KvmgtState, config: KvmgtConfig, wait?: UnmapWait
       teardownVgpu(state, kvmgtHost(config), config.gvt, { resetGgtt: config.lifecycle?.destroyResetsGgtt !== false });
       // The hardware's table outlives the vGPU: its entries of the ranges stay as destroy left them
       // (null when that is scratch throughout, as v6.12's destroy leaves them).
-      const left = ownGgttIndices(config.world.layout).some((index) => vgpu.ggttHost[index]?.kind !== 'scratch');
-      state.releasedGgtt = left ? [...vgpu.ggttHost] : null;
+      state.releasedGgtt = releasedGgttOf(vgpu, config.world.layout);
     },
   };
 }

@@ -8,9 +8,7 @@
  */
 import { isGvtCommand } from '../gvt/commands.js';
 import { gpuDmaGgtt } from '../gvt/gpu-commands.js';
-import { ownGgttIndices } from '../gvt/config.js';
-import { SCRATCH } from '../gvt/types.js';
-import { cloneVgpu, newVgpu } from '../gvt/vgpu.js';
+import { cloneVgpu, createdVgpu } from '../gvt/vgpu.js';
 import { fail, succeed } from '../result.js';
 import { closeDevice, openDevice } from '../vfio/container.js';
 import { mapDma, mapDmaArgs } from '../vfio/map-dma.js';
@@ -157,14 +155,9 @@ function createVgpu(state: KvmgtState, config: KvmgtConfig): Applied {
   if (state.vgpu !== null) return { result: fail('EEXIST') };
   const opened = openDevice(state.vfio, config.vfio, { deviceId: VGPU_DEVICE });
   if (!opened.ok) return { result: opened };
-  const vgpu = newVgpu(config.world.layout);
   // intel_gvt_create_vgpu → intel_vgpu_init_gtt → intel_vgpu_reset_ggtt(vgpu, false) points the
   // (possibly reused) ranges at scratch; a design that skips it inherits what the hardware holds.
-  const left = state.releasedGgtt;
-  if (config.lifecycle?.createResetsGgtt === false && left !== null) {
-    for (const index of ownGgttIndices(config.world.layout)) vgpu.ggttHost[index] = left[index] ?? SCRATCH;
-  }
-  state.vgpu = vgpu;
+  state.vgpu = createdVgpu(config.world.layout, state.releasedGgtt, config.lifecycle?.createResetsGgtt !== false);
   state.releasedGgtt = null;
   return { result: succeed() };
 }

@@ -58,7 +58,54 @@ export interface XenConfig {
   readonly grantMap?: GrantMapOrdering;
   /** The order of domain teardown's stages around its continuation: Xen's (`soundTeardown`) unless a design gives its own. */
   readonly teardown?: DomainTeardownOrdering;
+  /** When a destroyed domain is gone and its domid free for a new domain: Xen's (`soundLifecycle`) unless a design gives its own. */
+  readonly lifecycle?: DomainLifecycle;
+  /** What `guest_remove_page` does when the p2m removal fails: Xen's (`soundGuestRemovePage`) unless a design gives its own. */
+  readonly guestRemovePage?: GuestRemovePageUnwind;
 }
+
+/**
+ * `guest_remove_page`'s decision when `guest_physmap_remove_page` fails (e.g. -ENOMEM shattering a
+ * superpage), as a hook: does it still put the allocation reference and report the page removed?
+ * Xen checks the return value since XSA-222 (a0cce6048d, "guest_physmap_remove_page() needs its
+ * return value checked"): `if ( !rc ) put_page_alloc_ref(page)`, the error returned.
+ */
+export interface GuestRemovePageUnwind {
+  readonly name: string;
+  readonly ignoresRemoveError: boolean;
+}
+
+/** Xen's: the gfn and its allocation reference stay, the error is returned. */
+export const soundGuestRemovePage: GuestRemovePageUnwind = { name: 'xen', ignoresRemoveError: false };
+
+/**
+ * The decisions of a domain's end, as hooks. Xen's domain is gone — `_domain_destroy` run, its
+ * domid freed (`domid_free`) for XEN_DOMCTL_createdomain — once its last reference is dropped;
+ * every page it owns holds one (`get_knownalive_domain` in `assign_pages`, dropped by
+ * `free_domheap_pages`, xen/common/page_alloc.c), so a zombie whose frames others still
+ * reference keeps its domid (createdomain: EEXIST).
+ */
+export interface DomainLifecycle {
+  readonly name: string;
+  /** A dying domain whose teardown has finished: is it gone (the model's `dead`)? */
+  readonly released: (domain: { readonly totPages: number }) => boolean;
+  /**
+   * XEN_DOMCTL_createdomain at the domid of `old` (a domain not running): is the domid free
+   * (`domid_alloc`)? `teardownFinished`: `domain_kill` reached DOMDYING_dead (no continuation left).
+   */
+  readonly domidFree: (old: {
+    readonly life: 'dying' | 'dead';
+    readonly teardownFinished: boolean;
+    readonly totPages: number;
+  }) => boolean;
+}
+
+/** Xen's: gone once it owns no page; its domid free once it is gone. */
+export const soundLifecycle: DomainLifecycle = {
+  name: 'xen',
+  released: ({ totPages }) => totPages === 0,
+  domidFree: ({ life }) => life === 'dead',
+};
 
 export function hasBug(config: XenConfig, bug: XenBug): boolean {
   return config.bugs.includes(bug);

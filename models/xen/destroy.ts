@@ -34,7 +34,7 @@ import { hasBug } from './config.js';
 import type { XenConfig } from './config.js';
 import { writableDomain } from './copy-on-write.js';
 import { releaseMappings } from './grant-table.js';
-import { dropFrameRef, runningDomain } from './state.js';
+import { domainReleased, dropFrameRef, runningDomain } from './state.js';
 import type { TeardownStage, XenDomain, XenState } from './types.js';
 
 /** The order `domain_kill` runs its stages in: the first before the continuation, the second after. */
@@ -112,7 +112,7 @@ export function finishDestroyDomain(state: XenState, config: XenConfig, pending:
   runStage(state, config, pending.domid, stage);
   const after = dying(state, pending.domid);
   if (after === undefined) return fail('ESRCH');
-  if (after.totPages === 0 || hasBug(config, 'destroy-ignores-zombie-frames')) after.life = 'dead';
+  if (domainReleased(config, after)) after.life = 'dead';
   return succeed({ zombie: after.life === 'dying' });
 }
 

@@ -29,6 +29,14 @@
  * before changing anything: with nothing in between, the same outcome as the two phases (a
  * failure leaves what `undo_out` restores).
  *
+ * Fault injection (`fault.ts`, docs/reference/xen.md §2.14): `get_maptrack_handle` (GNTST_no_space),
+ * `get_paged_frame` (GNTST_bad_page after `unlock_out_clear`), `page_get_owner_and_reference` and
+ * `get_page(pg, rd)` (`could_not_pin`), `create_grant_host_mapping` and a PV mapper's
+ * `iommu_legacy_map` fail where Xen's do; the whole map then runs as its two phases back to back,
+ * so `undo_out` runs step by step in its order: the host mapping made removed
+ * (`replace_grant_host_mapping`), the references put (`GrantMapOrdering.unwindRefs`), the pins
+ * dropped (`unwindPins`), the status reduced, the handle given back.
+ *
  * Simplified: an HVM host map onto an occupied gfn is refused (GNTST_general_error; real Xen
  * overwrites a RAM entry); unmap's host_addr must be the address that handle was mapped at
  * (Xen accepts any grant mapping of the same frame there); dev_bus_addr is reported for
@@ -39,6 +47,8 @@ import { fail, succeed } from '../result.js';
 import type { OpResult } from '../result.js';
 import { hasBug } from './config.js';
 import type { XenConfig } from './config.js';
+import { noFaults } from './fault.js';
+import type { XenFaults } from './fault.js';
 import { gntst } from './status.js';
 import type { GntstName } from './status.js';
 import {
@@ -66,7 +76,12 @@ export function pinTotal(act: ActiveEntry): number {
 function reduceStatusForPin(entry: GrantEntry, act: ActiveEntry): void {
   entry.reading = pinTotal(act) > 0;
   entry.writing = act.hstw + act.devw > 0;
-  if (!entry.reading) act.mfn = null;
+  // The frame and the mapping domain mean something only while pinned (Xen leaves them stale):
+  // an idle entry reads the same however it got there, so an unwound map leaves it as it found it.
+  if (!entry.reading) {
+    act.mfn = null;
+    act.domid = 0;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -182,6 +197,7 @@ function mapChecks(
   state: XenState,
   args: MapGrantArgs,
   reservedHandles: readonly number[],
+  faults: XenFaults = noFaults,
 ): { readonly refused: OpResult } | MapChecked {
   const mapper = runningDomain(state, args.mapperDomid);
   if (mapper === undefined) return { refused: fail('ESRCH') };
@@ -194,7 +210,7 @@ function mapChecks(
   if (granter === undefined) return { refused: status('bad_domain') };
   // 5. A free maptrack handle.
   const handle = mapper.maptrack.findIndex((mapping, index) => mapping === null && !reservedHandles.includes(index));
-  if (handle < 0) return { refused: status('no_space') };
+  if (handle < 0 || faults.strikes('maptrack')) return { refused: status('no_space') };
   // 6. Ref within the table.
   const entry = granter.grantTable[args.ref];
   const act = granter.active[args.ref];
@@ -227,8 +243,8 @@ function hostMappingPossible(mapper: XenDomain, args: { host: boolean; hostAddr:
   return !args.host || (args.hostAddr !== null && (!mapper.translated || mapper.p2m[args.hostAddr] === undefined));
 }
 
-/** Step 11's host mapping (a translated mapper's grant p2m entry) and step 13's maptrack entry. */
-function writeMapping(state: XenState, args: MapGrantArgs, mapper: XenDomain, handle: number, mfn: number): void {
+/** Step 11's host mapping (`create_grant_host_mapping`: a translated mapper's grant p2m entry). */
+function createHostMapping(state: XenState, args: MapGrantArgs, mapper: XenDomain, handle: number, mfn: number): void {
   if (args.host && mapper.translated && args.hostAddr !== null) {
     writableP2m(state, mapper.domid)[args.hostAddr] = {
       type: args.readonly ? 'grant_map_ro' : 'grant_map_rw',
@@ -236,8 +252,28 @@ function writeMapping(state: XenState, args: MapGrantArgs, mapper: XenDomain, ha
       handle,
     };
   }
+}
+
+/** Step 11's host mapping and step 13's maptrack entry. */
+function writeMapping(state: XenState, args: MapGrantArgs, mapper: XenDomain, handle: number, mfn: number): void {
+  createHostMapping(state, args, mapper, handle, mfn);
+  writeMaptrack(state, args, mapper, handle, mfn);
+}
+
+/**
+ * Step 13: the maptrack entry, naming the granter (and, in the model's record, its incarnation:
+ * the one the grant was looked up in, `granterIncarnation` of a map in flight).
+ */
+function writeMaptrack(
+  state: XenState,
+  args: MapGrantArgs & { readonly granterIncarnation?: number },
+  mapper: XenDomain,
+  handle: number,
+  mfn: number,
+): void {
   writableMaptrack(state, mapper.domid)[handle] = {
     granterDomid: args.granterDomid,
+    granterIncarnation: args.granterIncarnation ?? state.domains[args.granterDomid]?.incarnation ?? 0,
     ref: args.ref,
     host: args.host,
     device: args.device,
@@ -251,13 +287,22 @@ function writeMapping(state: XenState, args: MapGrantArgs, mapper: XenDomain, ha
  * GNTTABOP_map_grant_ref whole. Step 11's checks (the page is the granter's, the host mapping can
  * be made) run before anything changes: with nothing in between, a failure there leaves what the
  * real `undo_out` path restores. `reservedHandles`: handles maps in flight hold (`startMapGrantRef`).
+ * `faults`: a caller's fault injection (`fault.ts`); with one, the map runs in its two halves.
  */
 export function mapGrantRef(
   state: XenState,
   config: XenConfig,
   args: MapGrantArgs,
   reservedHandles: readonly number[] = [],
+  faults: XenFaults = noFaults,
 ): OpResult {
+  if (faults !== noFaults) {
+    // With faults injected the map runs as Xen runs it, its two halves back to back, so that a
+    // failure part-way is unwound step by step (`undo_out`), not checked for beforehand.
+    const started = startMapGrantRef(state, config, args, reservedHandles, faults);
+    if (started.pending === undefined) return started.result;
+    return finishMapGrantRef(state, config, started.pending, faults);
+  }
   const checked = mapChecks(state, args, reservedHandles);
   if ('refused' in checked) return checked.refused;
   const { mapper, granter, handle, counters, mfn } = checked;
@@ -306,6 +351,8 @@ export interface GrantMapInFlight {
   readonly pageRef: boolean;
   /** The entry's pin counters before this map pinned (what a snapshot-restoring unwind would write back). */
   readonly pinsBefore: GrantPins;
+  /** The granter's incarnation when the grant was looked up (the maptrack entry records it). */
+  readonly granterIncarnation: number;
 }
 
 /**
@@ -331,6 +378,13 @@ export interface GrantMapOrdering {
     readonly taken: GrantPins;
     readonly before: GrantPins;
   }) => GrantPins;
+  /**
+   * The unwind's page references (`undo_out`: `while ( refcnt-- ) put_page(pg)`): how many of the
+   * `taken` references it puts, given the kinds of mapping asked for. Absent: all of them, as Xen
+   * counts them since XSA-224 (75b384ece6, "correct logic to get page references during map
+   * requests").
+   */
+  readonly unwindRefs?: (refs: { readonly taken: number; readonly host: boolean; readonly device: boolean }) => number;
 }
 
 /** `map_grant_ref` as Xen runs it. */
@@ -372,12 +426,25 @@ export function startMapGrantRef(
   config: XenConfig,
   args: MapGrantArgs,
   reservedHandles: readonly number[] = [],
+  faults: XenFaults = noFaults,
 ): { readonly result: OpResult; readonly pending?: GrantMapInFlight } {
-  const checked = mapChecks(state, args, reservedHandles);
+  const checked = mapChecks(state, args, reservedHandles, faults);
   if ('refused' in checked) return { result: checked.refused };
   const { mapper, granter, handle, counters, mfn, firstPin } = checked;
   const pinsBefore = pinsOf(granter.active[args.ref] ?? emptyPins);
   const pageRef = grantMapOrdering(config).referenceAtPin({ firstPin });
+  if (pageRef && faults.strikes('pageRef')) {
+    // get_paged_frame's get_page fails after _set_status: `unlock_out_clear` reduces the status
+    // bits again (reduce_status_for_pin) and the handle is put back (nothing was pinned).
+    const entry = writableGrantEntry(state, granter.domid, args.ref);
+    const act = writableActiveEntry(state, granter.domid, args.ref);
+    if (entry !== undefined && act !== undefined) {
+      entry.reading = true;
+      entry.writing = entry.writing || !args.readonly;
+      reduceStatusForPin(entry, act);
+    }
+    return { result: status('bad_page') };
+  }
   if (pageRef) getRef(writableMemory(state), mfn);
   pin(state, granter.domid, args.ref, mapper.domid, mfn, counters);
   const pending: GrantMapInFlight = {
@@ -392,6 +459,7 @@ export function startMapGrantRef(
     mfn,
     pageRef,
     pinsBefore,
+    granterIncarnation: granter.incarnation,
   };
   return { result: succeed({ pinned: mfn }), pending };
 }
@@ -413,25 +481,63 @@ const emptyPins: GrantPins = { hstw: 0, hstr: 0, devw: 0, devr: 0 };
  * reference (`page_get_owner_and_reference` fails on a count of 0). Type references, I/O frames
  * and the PV IOMMU step (12) are left out, as in the atomic map.
  */
-export function finishMapGrantRef(state: XenState, config: XenConfig, pending: GrantMapInFlight): OpResult {
+export function finishMapGrantRef(
+  state: XenState,
+  config: XenConfig,
+  pending: GrantMapInFlight,
+  faults: XenFaults = noFaults,
+): OpResult {
   const ordering = grantMapOrdering(config);
-  const owner = state.memory.frames[pending.mfn]?.owner ?? null;
   let refs = pending.pageRef ? 1 : 0;
-  const undo = (): OpResult => undoMap(state, config, pending, refs);
+  let hostMapped = false;
+  const undo = (): OpResult => undoMap(state, config, pending, refs, hostMapped);
+  // page_get_owner_and_reference (a pinned entry's frame) may fail: no owner, no reference.
+  const referenced = pending.pageRef || !faults.strikes('pageRef');
+  const owner = referenced ? (state.memory.frames[pending.mfn]?.owner ?? null) : null;
   if (!ordering.pageMappable({ owner, granterDomid: pending.granterDomid })) return undo();
   // One general reference per kind of mapping: the one already held (get_paged_frame's, or
   // page_get_owner_and_reference's) and, for host+device, get_page(pg, rd) for the second.
-  const wanted = (pending.device ? 1 : 0) + (pending.host ? 1 : 0);
-  for (; refs < wanted; refs++) getRef(writableMemory(state), pending.mfn);
+  if (refs === 0) {
+    getRef(writableMemory(state), pending.mfn);
+    refs = 1;
+  }
+  if (pending.host && pending.device) {
+    if (faults.strikes('pageRef')) return undo();
+    getRef(writableMemory(state), pending.mfn);
+    refs = 2;
+  }
   const mapper = state.domains[pending.mapperDomid];
   if (mapper === undefined || !hostMappingPossible(mapper, pending)) return undo();
-  writeMapping(state, pending, mapper, pending.handle, pending.mfn);
+  if (pending.host) {
+    if (faults.strikes('hostMapping')) return undo();
+    createHostMapping(state, pending, mapper, pending.handle, pending.mfn);
+    hostMapped = true;
+  }
+  // A PV mapper's IOMMU context maps another domain's frame 1:1 (gnttab_need_iommu_mapping).
+  if (!mapper.translated && mapper.domid !== pending.granterDomid && faults.strikes('iommuMap')) return undo();
+  writeMaptrack(state, pending, mapper, pending.handle, pending.mfn);
   return succeed({ status: gntst.okay, handle: pending.handle, devBusAddr: pending.device ? pending.mfn : null });
 }
 
-/** `undo_out`: `refs` page references put, then (locks taken again) the pins unwound and the status reduced. */
-function undoMap(state: XenState, config: XenConfig, pending: GrantMapInFlight, refs: number): OpResult {
-  for (let put = 0; put < refs; put++) dropFrameRef(state, config, pending.mfn);
+/**
+ * `undo_out`, in its order: the host mapping made removed (`replace_grant_host_mapping`), `refs`
+ * page references put (as many as the design's unwind puts), then (locks taken again) the pins
+ * unwound and the status reduced; the handle goes back (`put_maptrack_handle`: it was never written).
+ */
+function undoMap(
+  state: XenState,
+  config: XenConfig,
+  pending: GrantMapInFlight,
+  refs: number,
+  hostMapped: boolean,
+): OpResult {
+  if (hostMapped && pending.hostAddr !== null && state.domains[pending.mapperDomid]?.translated === true) {
+    delete writableP2m(state, pending.mapperDomid)[pending.hostAddr];
+  }
+  const unwindRefs = grantMapOrdering(config).unwindRefs;
+  const puts =
+    unwindRefs === undefined ? refs : unwindRefs({ taken: refs, host: pending.host, device: pending.device });
+  for (let put = 0; put < puts; put++) dropFrameRef(state, config, pending.mfn);
   const entry = writableGrantEntry(state, pending.granterDomid, pending.ref);
   const act = writableActiveEntry(state, pending.granterDomid, pending.ref);
   if (entry !== undefined && act !== undefined && !hasBug(config, 'failed-map-keeps-pin')) {
@@ -568,6 +674,7 @@ export function completeUnmapGrantRef(state: XenState, config: XenConfig, pendin
   }
   const mapping: MaptrackEntry = {
     granterDomid: pending.granterDomid,
+    granterIncarnation: state.domains[pending.granterDomid]?.incarnation ?? 0,
     ref: pending.ref,
     mfn: pending.mfn,
     readonly: pending.readonly,

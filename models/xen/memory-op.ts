@@ -8,6 +8,12 @@
  * populate_physmap return `nrDone` (0 or 1) as the real hypercalls do; a stop is reported as a
  * failure carrying the internal errno that stopped it.
  *
+ * Fault injection (`fault.ts`, docs/reference/xen.md §2.14): an allocation in `populate_physmap`
+ * (it stops, returning the extents done: `populateExtents`, which domain creation uses for the
+ * domain's whole RAM), `guest_physmap_remove_page` in `guest_remove_page` (the gfn and its
+ * allocation reference stay, the temporary reference is put), `set_foreign_p2m_entry` in
+ * `p2m_add_foreign` (the foreign page's reference put again).
+ *
  * Left out: superpages, populate-on-demand, paging and sharing (no paged-out or CoW gfns exist),
  * MMIO p2m types, max_pages. populate_physmap over a populated gfn and add_to_physmap over an
  * occupied gfn are refused with EBUSY (real Xen replaces the old entry; the model keeps callers
@@ -22,12 +28,14 @@
  * `put_gfn` hold the p2m lock across both (the XenGT stack refuses what would take it meanwhile);
  * other holders of the frame run in between. `decreaseReservation` runs both.
  */
-import { getRef } from '../memory/frames.js';
+import { getRef, putRef } from '../memory/frames.js';
 import { fail, succeed } from '../result.js';
 import type { OpResult } from '../result.js';
-import { hasBug } from './config.js';
+import { hasBug, soundGuestRemovePage } from './config.js';
 import { writableDomain, writableMemory, writableP2m } from './copy-on-write.js';
 import type { XenConfig } from './config.js';
+import { noFaults } from './fault.js';
+import type { XenFaults } from './fault.js';
 import { allocDomainFrame, dropFrameRef, runningDomain } from './state.js';
 import type { XenDomain, XenState } from './types.js';
 
@@ -60,6 +68,7 @@ export function startDecreaseReservation(
   state: XenState,
   config: XenConfig,
   args: GfnArgs,
+  faults: XenFaults = noFaults,
 ): { readonly result: OpResult; readonly pending?: BalloonInFlight } {
   const domain = runningDomain(state, args.domid);
   if (domain === undefined) return { result: fail('ESRCH', { nrDone: 0 }) };
@@ -78,6 +87,15 @@ export function startDecreaseReservation(
   }
   // The temporary reference (the frees-outright bug frees without one).
   if (!hasBug(config, 'balloon-frees-referenced-page')) getRef(writableMemory(state), entry.mfn);
+  if (faults.strikes('p2mRemove')) {
+    // guest_physmap_remove_page failed: the gfn stays, put_page_alloc_ref is skipped (`!rc`), the
+    // temporary reference is put; decrease_reservation stops with no extent done. A design that
+    // ignores the error (before XSA-222) puts the allocation reference too and counts the extent.
+    const ignores = (config.guestRemovePage ?? soundGuestRemovePage).ignoresRemoveError;
+    if (ignores) dropFrameRef(state, config, entry.mfn);
+    if (!hasBug(config, 'balloon-frees-referenced-page')) dropFrameRef(state, config, entry.mfn);
+    return { result: ignores ? succeed({ nrDone: 1, mfn: entry.mfn }) : fail('ENOMEM', { nrDone: 0 }) };
+  }
   delete writableP2m(state, domain.domid)[args.gfn];
   return { result, pending };
 }
@@ -102,8 +120,13 @@ export function finishDecreaseReservation(state: XenState, config: XenConfig, pe
 }
 
 /** XENMEM_decrease_reservation of one gfn, both phases with nothing in between. */
-export function decreaseReservation(state: XenState, config: XenConfig, args: GfnArgs): OpResult {
-  const started = startDecreaseReservation(state, config, args);
+export function decreaseReservation(
+  state: XenState,
+  config: XenConfig,
+  args: GfnArgs,
+  faults: XenFaults = noFaults,
+): OpResult {
+  const started = startDecreaseReservation(state, config, args, faults);
   if (started.pending !== undefined) finishDecreaseReservation(state, config, started.pending);
   return started.result;
 }
@@ -121,14 +144,38 @@ function freeOutright(state: XenState, mfn: number): void {
 }
 
 /** populate_physmap for one gfn: a free frame becomes the domain's RAM at `gfn`. */
-export function populatePhysmap(state: XenState, args: GfnArgs): OpResult {
+export function populatePhysmap(state: XenState, args: GfnArgs, faults: XenFaults = noFaults): OpResult {
   const domain = runningDomain(state, args.domid);
   if (domain === undefined) return fail('ESRCH', { nrDone: 0 });
   if (domain.p2m[args.gfn] !== undefined) return fail('EBUSY', { nrDone: 0 });
-  const mfn = allocDomainFrame(state, domain.domid);
-  if (mfn === null) return fail('ENOMEM', { nrDone: 0 });
-  writableP2m(state, domain.domid)[args.gfn] = { type: 'ram_rw', mfn };
-  return succeed({ nrDone: 1, mfn });
+  return populateExtents(state, domain.domid, [args.gfn], faults);
+}
+
+/**
+ * populate_physmap's loop over its extents (order 0), from the first: each a frame allocated to
+ * the domain (`alloc_domheap_pages`, tot_pages raised) and added at its gfn
+ * (`guest_physmap_add_page`). An allocation that fails stops the loop (`goto out`) and the
+ * hypercall returns the extents done (`a->nr_done = i`): those stay, nothing is unwound. The
+ * gfns are free in the p2m (the caller checked). Refused (ENOMEM) only when no extent was done.
+ */
+export function populateExtents(
+  state: XenState,
+  domid: number,
+  gfns: readonly number[],
+  faults: XenFaults = noFaults,
+): OpResult {
+  let nrDone = 0;
+  let lastMfn: number | null = null;
+  for (const gfn of gfns) {
+    const mfn = faults.strikes('alloc') ? null : allocDomainFrame(state, domid);
+    if (mfn === null) break;
+    writableP2m(state, domid)[gfn] = { type: 'ram_rw', mfn };
+    lastMfn = mfn;
+    nrDone += 1;
+  }
+  if (nrDone === 0 && gfns.length > 0) return fail('ENOMEM', { nrDone: 0 });
+  if (gfns.length === 1) return succeed({ nrDone, mfn: lastMfn });
+  return succeed({ nrDone, extents: gfns.length });
 }
 
 export interface ForeignMapArgs {
@@ -140,7 +187,7 @@ export interface ForeignMapArgs {
 }
 
 /** XENMEM_add_to_physmap, XENMAPSPACE_gmfn_foreign (p2m_add_foreign): takes its own page reference. */
-export function addToPhysmapForeign(state: XenState, args: ForeignMapArgs): OpResult {
+export function addToPhysmapForeign(state: XenState, args: ForeignMapArgs, faults: XenFaults = noFaults): OpResult {
   const domain = runningDomain(state, args.domid);
   if (domain === undefined) return fail('ESRCH');
   if (!domain.privileged || !domain.translated) return fail('EPERM');
@@ -149,14 +196,20 @@ export function addToPhysmapForeign(state: XenState, args: ForeignMapArgs): OpRe
   if (foreign.domid === domain.domid) return fail('EINVAL');
   const source = foreign.p2m[args.foreignGfn];
   if (source === undefined || source.type !== 'ram_rw') return fail('EINVAL');
-  if (
-    !addForeignEntry(state, domain, args.gfn, {
-      mfn: source.mfn,
-      foreignDomid: foreign.domid,
-      foreignGfn: args.foreignGfn,
-    })
-  )
-    return fail('EBUSY');
+  if (domain.p2m[args.gfn] !== undefined) return fail('EBUSY');
+  if (faults.strikes('foreignMap')) {
+    // p2m_add_foreign: the page's reference taken (get_page_from_gfn), set_foreign_p2m_entry fails
+    // (ENOMEM), the reference put again.
+    // (The foreign RAM page keeps its allocation reference: the put never frees it.)
+    getRef(writableMemory(state), source.mfn);
+    putRef(writableMemory(state), source.mfn);
+    return fail('ENOMEM');
+  }
+  addForeignEntry(state, domain, args.gfn, {
+    mfn: source.mfn,
+    foreignDomid: foreign.domid,
+    foreignGfn: args.foreignGfn,
+  });
   return succeed({ mfn: source.mfn });
 }
 
@@ -172,7 +225,8 @@ function addForeignEntry(
 ): boolean {
   if (domain.p2m[gfn] !== undefined) return false;
   getRef(writableMemory(state), entry.mfn);
-  writableP2m(state, domain.domid)[gfn] = { type: 'map_foreign', ...entry };
+  const foreignIncarnation = state.domains[entry.foreignDomid]?.incarnation ?? 0;
+  writableP2m(state, domain.domid)[gfn] = { type: 'map_foreign', ...entry, foreignIncarnation };
   return true;
 }
 

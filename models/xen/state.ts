@@ -4,7 +4,7 @@
  */
 import { allocFrame, cloneHostMemory, createHostMemory, putRef } from '../memory/frames.js';
 import type { HostMemoryConfig } from '../memory/frames.js';
-import { hasBug } from './config.js';
+import { hasBug, soundLifecycle } from './config.js';
 import { writableDomain, writableMemory } from './copy-on-write.js';
 import type { XenConfig } from './config.js';
 import type { ActiveEntry, GrantEntry, MaptrackEntry, P2mEntry, XenDomain, XenState } from './types.js';
@@ -32,26 +32,41 @@ export function emptyActiveEntry(): ActiveEntry {
   return { hstw: 0, hstr: 0, devw: 0, devr: 0, domid: 0, mfn: null };
 }
 
+/**
+ * A new domain's structures at `domid` (`domain_create`: a fresh grant table and maptrack, an empty
+ * p2m, no pages yet): what the world's domains and the toolstack's creations start from.
+ */
+export function freshDomain(
+  spec: Pick<XenWorldSpec, 'grantEntries' | 'maptrackHandles'>,
+  domainSpec: Pick<DomainSpec, 'translated' | 'privileged'>,
+  domid: number,
+  incarnation: number,
+): XenDomain {
+  return {
+    domid,
+    incarnation,
+    translated: domainSpec.translated,
+    privileged: domainSpec.privileged,
+    life: 'running',
+    totPages: 0,
+    p2m: {},
+    grantTable: Array.from({ length: spec.grantEntries }, emptyGrantEntry),
+    active: Array.from({ length: spec.grantEntries }, emptyActiveEntry),
+    maptrack: Array.from({ length: spec.maptrackHandles }, () => null),
+  };
+}
+
 export function createXenState(spec: XenWorldSpec): XenState {
   const memory = createHostMemory(spec.memory);
   const domains: XenDomain[] = spec.domains.map((domainSpec, domid) => {
-    const p2m: Record<string, P2mEntry> = {};
+    const domain = freshDomain(spec, domainSpec, domid, 0);
     for (const gfn of domainSpec.initialGfns) {
       const mfn = allocFrame(memory, domid);
       if (mfn === null) throw new Error(`world spec: not enough frames to populate dom${domid} gfn ${gfn}`);
-      p2m[gfn] = { type: 'ram_rw', mfn };
+      domain.p2m[gfn] = { type: 'ram_rw', mfn };
     }
-    return {
-      domid,
-      translated: domainSpec.translated,
-      privileged: domainSpec.privileged,
-      life: 'running',
-      totPages: domainSpec.initialGfns.length,
-      p2m,
-      grantTable: Array.from({ length: spec.grantEntries }, emptyGrantEntry),
-      active: Array.from({ length: spec.grantEntries }, emptyActiveEntry),
-      maptrack: Array.from({ length: spec.maptrackHandles }, () => null),
-    };
+    domain.totPages = domainSpec.initialGfns.length;
+    return domain;
   });
   return { memory, domains };
 }
@@ -59,6 +74,7 @@ export function createXenState(spec: XenWorldSpec): XenState {
 function cloneDomain(domain: XenDomain): XenDomain {
   return {
     domid: domain.domid,
+    incarnation: domain.incarnation,
     translated: domain.translated,
     privileged: domain.privileged,
     life: domain.life,
@@ -114,8 +130,19 @@ export function dropFrameRef(state: XenState, config: XenConfig, mfn: number): v
   if (
     owner.life === 'dying' &&
     owner.teardownNext === undefined &&
-    owner.totPages === 0 &&
+    domainReleased(config, owner) &&
     !hasBug(config, 'zombie-never-dies')
   )
     owner.life = 'dead';
+}
+
+/**
+ * Whether a dying domain whose teardown has finished is gone (its domid free again: `domid_free`
+ * in `_domain_destroy`), as the design's lifecycle decides (`DomainLifecycle`); Xen's waits for
+ * the last page it owns, whose tot_pages reference (`get_knownalive_domain` in `assign_pages`,
+ * `put_domain` in `free_domheap_pages`, xen/common/page_alloc.c) keeps it.
+ */
+export function domainReleased(config: XenConfig, domain: Pick<XenDomain, 'totPages'>): boolean {
+  if (hasBug(config, 'destroy-ignores-zombie-frames')) return true;
+  return (config.lifecycle ?? soundLifecycle).released({ totPages: domain.totPages });
 }

@@ -22,4 +22,5 @@ export const gntst = {
 export type GntstName = keyof typeof gntst;
 
 /** Linux/Xen errno names used by memory ops and the backend (returned as names, not numbers). */
-export type Errno = 'EINVAL' | 'EPERM' | 'ENOENT' | 'ENXIO' | 'ENOMEM' | 'ESRCH' | 'EBUSY' | 'ENODEV' | 'ENOSPC';
+export type Errno =
+  'EINVAL' | 'EPERM' | 'ENOENT' | 'ENXIO' | 'ENOMEM' | 'ESRCH' | 'EBUSY' | 'ENODEV' | 'ENOSPC' | 'EEXIST';

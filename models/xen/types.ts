@@ -2,8 +2,9 @@
  * Plain-data state of the Xen model: domains with their p2m, grant table v1 (shared entries,
  * active entries, maptrack), all JSON-serializable.
  *
- * Domains are identified by their domid, which is also their index in `XenState.domains`;
- * a fixed set exists from the start (no domain creation).
+ * Domains are identified by their domid, which is also their index in `XenState.domains`. The
+ * world's domains exist from the start; the toolstack may create a domain again at the domid of
+ * one that is fully gone (`create.ts`): the entry is replaced by the new incarnation.
  */
 import type { HostMemory } from '../memory/frames.js';
 
@@ -14,7 +15,14 @@ export type P2mEntry =
   /** A grant host mapping of a translated mapper: the reference is the maptrack handle's. */
   | { readonly type: 'grant_map_rw' | 'grant_map_ro'; readonly mfn: number; readonly handle: number }
   /** XENMAPSPACE_gmfn_foreign: another domain's page, with its own page reference. */
-  | { readonly type: 'map_foreign'; readonly mfn: number; readonly foreignDomid: number; readonly foreignGfn: number };
+  | {
+      readonly type: 'map_foreign';
+      readonly mfn: number;
+      readonly foreignDomid: number;
+      readonly foreignGfn: number;
+      /** The foreign domain's incarnation when the entry was made (the model's record: Xen keeps the page reference only). */
+      readonly foreignIncarnation: number;
+    };
 
 /** `running` → (destroy) → `dying` (zombie while others still reference its frames) → `dead`. */
 export type DomainLife = 'running' | 'dying' | 'dead';
@@ -53,6 +61,12 @@ export interface ActiveEntry {
 /** A live maptrack entry of the mapping domain; the handle is its index. */
 export interface MaptrackEntry {
   readonly granterDomid: number;
+  /**
+   * The granter's incarnation when the handle was made: the model's record of which domain the
+   * handle names. Xen's maptrack keeps the domid only (`mt->domid`), which is why a domid may be
+   * reused only once nothing refers to the old domain any more.
+   */
+  readonly granterIncarnation: number;
   readonly ref: number;
   host: boolean;
   device: boolean;
@@ -64,6 +78,11 @@ export interface MaptrackEntry {
 
 export interface XenDomain {
   readonly domid: number;
+  /**
+   * How many domains had this domid before this one (0 for the world's own): the model's stand-in
+   * for the `struct domain` itself (Xen tells incarnations apart by pointer and `d->unique_id`).
+   */
+  readonly incarnation: number;
   /** HVM/PVH (p2m-translated) vs PV. */
   readonly translated: boolean;
   /** May map other domains' memory (dom0 / hardware domain). */

@@ -8,6 +8,7 @@
  */
 import type { GvtCommand } from '../gvt/commands.js';
 import { gvtCommandKinds } from '../gvt/commands.js';
+import type { XenFaultPoint } from '../xen/fault.js';
 
 /** Run the next phase of in-flight operation `op` (index into `XenGtState.inflight`, oldest first). */
 export interface XenGtAdvance {
@@ -96,6 +97,15 @@ export type XenGtCommand =
    * continuation relinquishes the p2m and memory at a later `advance` (`inflight.ts`).
    */
   | { readonly kind: 'destroyDomain'; readonly domid: number; readonly phased?: boolean }
+  /**
+   * The toolstack creates domain `domid` again (XEN_DOMCTL_createdomain at that domid, then
+   * populate_physmap of its RAM): EEXIST until the old domain is fully gone (`models/xen/create.ts`).
+   */
+  | { readonly kind: 'createDomain'; readonly domid: number }
+  /** Arm fault injection: the `nth` attempt at `point` of each later command fails, until cleared (`fault.ts`). */
+  | { readonly kind: 'injectFault'; readonly point: XenFaultPoint; readonly nth: number }
+  /** Disarm fault injection. */
+  | { readonly kind: 'clearFault' }
   /** The toolstack destroys the vGPU. */
   | { readonly kind: 'vgpuDestroy' }
   /** The toolstack creates a vGPU for the guest. */
@@ -121,8 +131,11 @@ export const xenGtXenCommandKinds: readonly XenGtCommandKind[] = [
   'mapForeign',
   'unmapForeign',
   'destroyDomain',
+  'createDomain',
   'vgpuDestroy',
   'vgpuCreate',
+  'injectFault',
+  'clearFault',
   'gpuDma',
 ];
 

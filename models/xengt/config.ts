@@ -8,7 +8,7 @@ import { worldSize } from '../world-size.js';
 import { partitionGgtt } from '../gvt/config.js';
 import type { GgttPartition, GvtBug, GvtConfig, GvtLayout } from '../gvt/config.js';
 import type { AllocPolicy } from '../memory/frames.js';
-import type { XenBug, XenConfig } from '../xen/config.js';
+import type { DomainLifecycle, GuestRemovePageUnwind, XenBug, XenConfig } from '../xen/config.js';
 import type { DomainTeardownOrdering } from '../xen/destroy.js';
 import type { GrantMapOrdering } from '../xen/grant-table.js';
 import type { XenWorldSpec } from '../xen/state.js';
@@ -102,6 +102,19 @@ export interface XenGtConfig {
   /** First backend gfn used for mappings of guest pages; kept apart from every guest-visible gfn. */
   readonly mappingPoolBaseGfn: number;
   readonly mappingPoolSize: number;
+  /** The vGPU's create and destroy and the hardware's GGTT (absent fields: GVT-g's, which reset the ranges to scratch). */
+  readonly vgpuLifecycle?: VgpuLifecycle;
+}
+
+/**
+ * How the vGPU's life treats the host GGTT entries of its ranges, which the hardware keeps:
+ * `destroyResetsGgtt` (`intel_gvt_destroy_vgpu` → `intel_vgpu_reset_ggtt(vgpu, true)`) and
+ * `createResetsGgtt` (`intel_vgpu_init_gtt` → `intel_vgpu_reset_ggtt(vgpu, false)`), both true in
+ * GVT-g; the KVMGT stack's `lifecycle` makes the same choice.
+ */
+export interface VgpuLifecycle {
+  readonly destroyResetsGgtt?: boolean;
+  readonly createResetsGgtt?: boolean;
 }
 
 export function hasXenGtBug(config: XenGtConfig, bug: XenGtBug): boolean {
@@ -164,6 +177,12 @@ export interface XenGtConfigOptions {
   readonly grantMap?: GrantMapOrdering;
   /** The order of domain teardown's stages around its continuation (Xen's, `soundTeardown`, by default). */
   readonly teardown?: DomainTeardownOrdering;
+  /** When a destroyed domain is gone and its domid free again (Xen's, `soundLifecycle`, by default). */
+  readonly domainLifecycle?: DomainLifecycle;
+  /** `guest_remove_page` when the p2m removal fails (Xen's, `soundGuestRemovePage`, by default). */
+  readonly guestRemovePage?: GuestRemovePageUnwind;
+  /** The vGPU's create and destroy and the GGTT the hardware keeps (GVT-g's by default). */
+  readonly vgpuLifecycle?: VgpuLifecycle;
   /** Deliberate bugs of the backend, applied to whichever backend the design has. */
   readonly bugs?: readonly XenGtBug[];
   /** The mediator write-protects the guest's page tables (default `true`). */
@@ -273,6 +292,8 @@ export function xenGtConfig(options: XenGtConfigOptions): XenGtConfig {
       bugs: options.xenBugs ?? [],
       ...(options.grantMap === undefined ? {} : { grantMap: options.grantMap }),
       ...(options.teardown === undefined ? {} : { teardown: options.teardown }),
+      ...(options.domainLifecycle === undefined ? {} : { lifecycle: options.domainLifecycle }),
+      ...(options.guestRemovePage === undefined ? {} : { guestRemovePage: options.guestRemovePage }),
     },
     gvt: {
       layout,
@@ -286,5 +307,6 @@ export function xenGtConfig(options: XenGtConfigOptions): XenGtConfig {
     hostGgttGfns,
     mappingPoolBaseGfn: MAPPING_POOL_BASE_GFN,
     mappingPoolSize: worldSize('XenGT world', 'mappingPoolPages', world.mappingPoolPages, 1, 64, 8),
+    ...(options.vgpuLifecycle === undefined ? {} : { vgpuLifecycle: options.vgpuLifecycle }),
   };
 }

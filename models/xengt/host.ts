@@ -36,6 +36,7 @@ import { guestRamMfn } from './backend.js';
 import type { XenBackendCall, XenGtUnmapRequest } from './backend.js';
 import type { XenGtConfig } from './config.js';
 import { hasXenGtBug } from './config.js';
+import { faultsOf } from './fault.js';
 import { drainedBy } from './inflight.js';
 import type { XenGtOp } from './inflight.js';
 import type { XenGtState } from './types.js';
@@ -178,12 +179,12 @@ export function drainGpu(state: XenGtState, xen: XenState, gfn: number): void {
 function perform(state: XenGtState, xen: XenState, config: XenGtConfig, call: XenBackendCall): OpResult {
   switch (call.kind) {
     case 'add_to_physmap_foreign':
-      return addToPhysmapForeign(xen, {
-        domid: config.backendDomid,
-        gfn: call.gfn,
-        foreignDomid: config.guestDomid,
-        foreignGfn: call.foreignGfn,
-      });
+      // The backend's map may meet an injected fault (`fault.ts`): the mediator's DMA map fails.
+      return addToPhysmapForeign(
+        xen,
+        { domid: config.backendDomid, gfn: call.gfn, foreignDomid: config.guestDomid, foreignGfn: call.foreignGfn },
+        faultsOf(state),
+      );
     case 'remove_from_physmap': {
       const args = { domid: config.backendDomid, gfn: call.gfn };
       const throughIommu = config.backend.addressing === 'backend-iommu';

@@ -37,6 +37,14 @@
  * - the backend's own balloon-out of a gfn the GPU's accesses in flight were translated through
  *   drains them first (the p2m removal's IOMMU flush), as the removal of its foreign mapping does.
  *
+ * Lifecycle and faults (issue 18): the toolstack creates a domain again at a domid once the old
+ * one is gone (`createDomain`, `models/xen/create.ts`; the guest's memory contents and claims start
+ * afresh), the vGPU's destroy keeps what the hardware holds of its GGTT ranges (`releasedGgtt`)
+ * and its create resets them (unless the design's `vgpuLifecycle` says otherwise);
+ * `injectFault` / `clearFault` arm Xen's fault points (`fault.ts`), whose failures are unwound by
+ * the hypercalls that meet them and, like every refusal here, handed back for the atomicity
+ * invariant to judge.
+ *
  * Left out: 4-byte GGTT writes (the guest writes whole entries; the mediator's partial-write path
  * is exercised by the KVMGT stack), and guest stores into anything but its own RAM (a
  * grant-mapped gfn of the guest is another domain's page).
@@ -48,9 +56,10 @@ import type { GgttWriteArgs, GgttWritePending } from '../gvt/ggtt.js';
 import { ggttDmaStep, gpuDmaGgtt, landGgttDma, translateGgttDma } from '../gvt/gpu-commands.js';
 import type { GpuAccess } from '../gvt/types.js';
 import { releaseLeaf } from '../gvt/dma-cache.js';
-import { cloneVgpu, newVgpu, reshareVgpu, teardownVgpu } from '../gvt/vgpu.js';
+import { cloneVgpu, createdVgpu, newVgpu, releasedGgttOf, reshareVgpu, teardownVgpu } from '../gvt/vgpu.js';
 import { fail, succeed } from '../result.js';
 import type { OpResult } from '../result.js';
+import { createDomain } from '../xen/create.js';
 import { destroyDomain, finishDestroyDomain, startDestroyDomain } from '../xen/destroy.js';
 import type { DomainTeardownInFlight } from '../xen/destroy.js';
 import {
@@ -76,6 +85,7 @@ import { createXenState, runningDomain } from '../xen/state.js';
 import type { XenGtAdvance, XenGtCommand } from './commands.js';
 import type { XenGtConfig } from './config.js';
 import { hasXenGtBug } from './config.js';
+import { clearFault, faultsOf, injectFault } from './fault.js';
 import { drainedBy, hypercallDomain, MAX_IN_FLIGHT, reservedHandles } from './inflight.js';
 import type { GgttDmaOp, GgttWriteOp, XenGtOp } from './inflight.js';
 import type { XenBackendCall } from './backend.js';
@@ -102,6 +112,8 @@ export function initXenGt(config: XenGtConfig): XenGtState {
     guestPages: {},
     writeProtected: [],
     inflight: [],
+    fault: null,
+    releasedGgtt: null,
   };
 }
 
@@ -121,6 +133,8 @@ function cloneXenGtMediator(state: XenGtState): Omit<XenGtState, 'xen'> {
     guestPages: state.guestPages,
     writeProtected: state.writeProtected,
     inflight: state.inflight,
+    fault: state.fault,
+    releasedGgtt: state.releasedGgtt,
   };
 }
 
@@ -162,7 +176,7 @@ export function stepXenGt(state: XenGtState, config: XenGtConfig, command: XenGt
   // Unchanged parts stay the same objects, so invariants that read only them are not re-checked:
   // Xen's operations leave the mediator's part alone, and the mediator's commands change Xen only
   // through the backend's calls, which copy it when they first do.
-  if (xenOnly.has(command.kind) || command.kind === 'destroyDomain') {
+  if (xenOnly.has(command.kind) || command.kind === 'destroyDomain' || command.kind === 'createDomain') {
     const next: XenGtState = xenOnly.has(command.kind)
       ? { ...state, xen: shareXenState(state.xen) }
       : cloneXenGt(state);
@@ -253,6 +267,7 @@ function p2msOf(config: XenGtConfig, command: XenGtCommand): number[] {
     case 'populatePhysmap':
     case 'unmapForeign':
     case 'destroyDomain':
+    case 'createDomain':
       return [command.domid];
     case 'mapGrantRef':
       return [command.granterDomid, command.mapperDomid];
@@ -269,6 +284,8 @@ function p2msOf(config: XenGtConfig, command: XenGtCommand): number[] {
     case 'endAccess':
     case 'gpuDma':
     case 'advance':
+    case 'injectFault':
+    case 'clearFault':
       return [];
   }
 }
@@ -283,12 +300,14 @@ function startXenOp(
   command: Extract<XenGtCommand, { kind: 'unmapGrantRef' | 'decreaseReservation' | 'mapGrantRef' }>,
 ): XenGtStep {
   const next: XenGtState = { ...state, xen: shareXenState(state.xen) };
+  const faults = faultsOf(next);
   if (command.kind === 'mapGrantRef') {
     const started = startMapGrantRef(
       next.xen,
       config.xen,
       command,
       reservedHandles(state.inflight, command.mapperDomid),
+      faults,
     );
     if (started.pending !== undefined)
       next.inflight = [...state.inflight, { kind: 'mapGrantRef', pending: started.pending }];
@@ -300,7 +319,7 @@ function startXenOp(
       next.inflight = [...state.inflight, { kind: 'unmapGrantRef', pending: started.pending }];
     return finished(state, next, { result: started.result });
   }
-  const started = startDecreaseReservation(next.xen, config.xen, command);
+  const started = startDecreaseReservation(next.xen, config.xen, command, faults);
   if (started.pending !== undefined)
     next.inflight = [...state.inflight, { kind: 'decreaseReservation', pending: started.pending }];
   return finished(state, next, { result: started.result });
@@ -326,6 +345,9 @@ function takesVgpuLock(state: XenGtState, config: XenGtConfig, command: XenGtCom
     case 'mapForeign':
     case 'unmapForeign':
     case 'gpuDma':
+    case 'createDomain':
+    case 'injectFault':
+    case 'clearFault':
       return false;
   }
 }
@@ -377,7 +399,7 @@ function advance(state: XenGtState, config: XenGtConfig, command: XenGtAdvance):
       state.inflight.some((other) => other.kind === 'decreaseReservation' && other.pending.domid === mapper);
     if (locked) return { state, result: { ...fail('EBUSY', { waitsFor: `dom${mapper}'s p2m lock` }), accesses: [] } };
     const next: XenGtState = { ...state, xen: shareXenState(state.xen), inflight: rest };
-    const mapped = finishMapGrantRef(next.xen, config.xen, op.pending);
+    const mapped = finishMapGrantRef(next.xen, config.xen, op.pending, faultsOf(next));
     // The hypercall returns either way: a failure here has been unwound (`undo_out`), and its
     // status is the map's, not a refusal of the step.
     const result = mapped.ok ? mapped : succeed({ ...mapped.detail, unwound: String(mapped.error) });
@@ -425,7 +447,9 @@ function settled(before: XenGtState, next: XenGtState): XenGtState {
     next.vgpu === before.vgpu &&
     next.guestPages === before.guestPages &&
     next.writeProtected === before.writeProtected &&
-    next.inflight === before.inflight;
+    next.inflight === before.inflight &&
+    next.fault === before.fault &&
+    next.releasedGgtt === before.releasedGgtt;
   return unchanged ? before : next;
 }
 
@@ -443,21 +467,29 @@ function apply(state: XenGtState, config: XenGtConfig, hostFor: HostFor, command
     case 'gpuDma':
       return gpuDmaGgtt(state, host, gvt, command);
     case 'decreaseReservation':
-      return { result: decreaseReservation(xen, config.xen, command) };
+      return { result: decreaseReservation(xen, config.xen, command, faultsOf(state)) };
     case 'populatePhysmap':
-      return { result: populatePhysmap(xen, command) };
+      return { result: populatePhysmap(xen, command, faultsOf(state)) };
     case 'grantAccess':
       return { result: grantAccess(xen, command) };
     case 'endAccess':
       return { result: endAccess(xen, config.xen, command) };
     case 'mapGrantRef':
-      return { result: mapGrantRef(xen, config.xen, command, reservedHandles(state.inflight, command.mapperDomid)) };
+      return {
+        result: mapGrantRef(
+          xen,
+          config.xen,
+          command,
+          reservedHandles(state.inflight, command.mapperDomid),
+          faultsOf(state),
+        ),
+      };
     case 'unmapGrantRef':
       return { result: unmapGrantRef(xen, config.xen, command) };
     case 'mapForeign':
       // The backend's private pool is not the toolstack's to use.
       if (command.domid === config.backendDomid && isPoolGfn(config, command.gfn)) return { result: fail('EBUSY') };
-      return { result: addToPhysmapForeign(xen, command) };
+      return { result: addToPhysmapForeign(xen, command, faultsOf(state)) };
     case 'unmapForeign':
       if (command.domid === config.backendDomid && isPoolGfn(config, command.gfn)) return { result: fail('EBUSY') };
       return { result: removeForeignMapping(xen, config.xen, command) };
@@ -467,6 +499,12 @@ function apply(state: XenGtState, config: XenGtConfig, hostFor: HostFor, command
         state.inflight = [...state.inflight, { kind: 'destroyDomain', pending: teardown.pending }];
       return { result: teardown.result };
     }
+    case 'createDomain':
+      return { result: createGuestOrDomain(state, config, command.domid) };
+    case 'injectFault':
+      return { result: injectFault(state, command) };
+    case 'clearFault':
+      return { result: clearFault(state) };
     case 'vgpuDestroy':
       return { result: destroyVgpu(state, config, hostFor('vgpu-destroy')) };
     case 'vgpuCreate':
@@ -486,11 +524,31 @@ function guestMemory(config: XenGtConfig): GuestMemory<XenGtState> {
   };
 }
 
+/**
+ * The toolstack creates a vGPU for the guest (`intel_gvt_create_vgpu`, its device model started
+ * for the guest's current incarnation): its GGTT ranges reset to scratch (`intel_vgpu_init_gtt`),
+ * or, with a lifecycle that skips the reset, holding what the hardware kept of the last vGPU's.
+ */
 function createVgpu(state: XenGtState, config: XenGtConfig): OpResult {
   if (state.vgpu !== null) return fail('EEXIST');
   if (runningDomain(state.xen, config.guestDomid) === undefined) return fail('ESRCH');
-  state.vgpu = newVgpu(config.gvt.layout);
+  state.vgpu = createdVgpu(config.gvt.layout, state.releasedGgtt, config.vgpuLifecycle?.createResetsGgtt !== false);
+  state.releasedGgtt = null;
   return succeed();
+}
+
+/**
+ * XEN_DOMCTL_createdomain and the population of its RAM (`models/xen/create.ts`). The guest created
+ * again starts with fresh memory (Xen scrubs the pages it is given: its contents read as zeros)
+ * and no ioreq-server claims; its vGPU is the toolstack's next `vgpuCreate`.
+ */
+function createGuestOrDomain(state: XenGtState, config: XenGtConfig, domid: number): OpResult {
+  const created = createDomain(state.xen, config.xen, config.world, { domid }, faultsOf(state));
+  if (created.ok && domid === config.guestDomid) {
+    state.guestPages = {};
+    state.writeProtected = [];
+  }
+  return created;
 }
 
 /**
@@ -505,7 +563,10 @@ function destroyVgpu(state: XenGtState, config: XenGtConfig, teardown: XenGtHost
       op.kind === 'gpuDma' && op.landed === undefined ? { ...op, landed: landGgttDma(state, teardown, op.dma) } : op,
     );
   }
-  teardownVgpu(state, teardown, config.gvt);
+  const vgpu = state.vgpu;
+  teardownVgpu(state, teardown, config.gvt, { resetGgtt: config.vgpuLifecycle?.destroyResetsGgtt !== false });
+  // The hardware's table outlives the vGPU (`releasedGgttOf`).
+  state.releasedGgtt = releasedGgttOf(vgpu, config.gvt.layout);
   return succeed();
 }
 

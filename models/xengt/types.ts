@@ -3,7 +3,8 @@
  * guest domain, the guest's memory contents as the mediator reads them, the gfns the mediator's
  * ioreq server write-protects, and the operations in flight (`inflight.ts`).
  */
-import type { GpuAccess, GuestPage, GvtVgpu } from '../gvt/types.js';
+import type { GpuAccess, GuestPage, GvtVgpu, ShadowPte } from '../gvt/types.js';
+import type { XenFaultPoint } from '../xen/fault.js';
 import type { OpResult } from '../result.js';
 import type { XenState } from '../xen/types.js';
 import type { XenGtOp } from './inflight.js';
@@ -24,6 +25,23 @@ export interface XenGtState {
    * replaces the list, never edits it: steps share it with the state before them.
    */
   inflight: readonly XenGtOp[];
+  /**
+   * Fault injection (`fault.ts`): the `nth` attempt at `point` of each later command fails. Null:
+   * nothing fails but what the real system refuses.
+   */
+  fault: XenGtFault | null;
+  /**
+   * The host GGTT entries the hardware keeps of the vGPU's ranges after the vGPU was destroyed,
+   * as the KVMGT stack keeps them (`models/gvt/vgpu.ts` `releasedGgttOf`): null when destroy
+   * left them on scratch, or while a vGPU owns the ranges.
+   */
+  releasedGgtt: ShadowPte[] | null;
+}
+
+/** An armed fault: the `nth` attempt at `point` of each command fails. */
+export interface XenGtFault {
+  readonly point: XenFaultPoint;
+  readonly nth: number;
 }
 
 /** An operation's answer plus where the GPU's accesses of the step landed. */

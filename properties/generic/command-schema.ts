@@ -40,6 +40,8 @@ export type FieldType =
   | '"pin", "alloc" or "map"'
   /** A fault injection point of the KVMGT stack (its pin, its DMA map, its DMA cache insert, its page track). */
   | '"pin", "dmaMap", "cacheAdd" or "trackAdd"'
+  /** A fault injection point of Xen's hypercalls (the XenGT stack: `models/xen/fault.ts`). */
+  | '"maptrack", "pageRef", "hostMapping", "iommuMap", "alloc", "p2mRemove", "foreignMap" or "domainCreate"'
   /** A batch-buffer command of the GVT-g stacks. */
   | '"store", "forbidden" or "end"'
   /** A vIOMMU invalidation's granularity. */
@@ -106,6 +108,17 @@ function isTransfer(item: unknown): boolean {
   );
 }
 
+const xenFaultPointNames: ReadonlySet<string> = new Set([
+  'maptrack',
+  'pageRef',
+  'hostMapping',
+  'iommuMap',
+  'alloc',
+  'p2mRemove',
+  'foreignMap',
+  'domainCreate',
+]);
+
 /** The test of one field type, made once per schema: the step's hot path calls it. */
 function checkOf(type: FieldType): (value: unknown) => boolean {
   if (typeof type === 'object') {
@@ -130,6 +143,8 @@ function checkOf(type: FieldType): (value: unknown) => boolean {
       return (value) => value === 'pin' || value === 'alloc' || value === 'map';
     case '"pin", "dmaMap", "cacheAdd" or "trackAdd"':
       return (value) => value === 'pin' || value === 'dmaMap' || value === 'cacheAdd' || value === 'trackAdd';
+    case '"maptrack", "pageRef", "hostMapping", "iommuMap", "alloc", "p2mRemove", "foreignMap" or "domainCreate"':
+      return (value) => typeof value === 'string' && xenFaultPointNames.has(value);
     case '"store", "forbidden" or "end"':
       return (value) => value === 'store' || value === 'forbidden' || value === 'end';
     case '"page", "domain" or "global"':

@@ -65,9 +65,13 @@ export function xenGtActorOf(config: XenGtConfig, state: XenGtState, command: Xe
     case 'unmapGrantRef':
       return domainActor(config, command.mapperDomid);
     case 'destroyDomain':
+    case 'createDomain':
     case 'vgpuDestroy':
     case 'vgpuCreate':
       return 'toolstack';
+    case 'injectFault':
+    case 'clearFault':
+      return 'test harness';
   }
 }
 

@@ -7,7 +7,7 @@ import { gvtFeatures } from '../../models/gvt/config.js';
 import type { GvtBug, GvtConfig } from '../../models/gvt/config.js';
 import type { AllocPolicy } from '../../models/memory/frames.js';
 import { xenBugs } from '../../models/xen/config.js';
-import type { XenBug } from '../../models/xen/config.js';
+import type { DomainLifecycle, GuestRemovePageUnwind, XenBug } from '../../models/xen/config.js';
 import type { DomainTeardownOrdering } from '../../models/xen/destroy.js';
 import type { GrantMapOrdering } from '../../models/xen/grant-table.js';
 import type { XenGtBackend, XenGtBackendName } from '../../models/xengt/backend.js';
@@ -19,7 +19,13 @@ import {
   xenGtConfig,
   xenGtFeatureMissing,
 } from '../../models/xengt/config.js';
-import type { XenGtBug, XenGtConfig, XenGtFeature, XenGtWorldDescription } from '../../models/xengt/config.js';
+import type {
+  VgpuLifecycle,
+  XenGtBug,
+  XenGtConfig,
+  XenGtFeature,
+  XenGtWorldDescription,
+} from '../../models/xengt/config.js';
 import { initXenGt, stepXenGt } from '../../models/xengt/step.js';
 import type { XenGtState } from '../../models/xengt/types.js';
 import { xenBugNeeds, xenFeatureMissing, xenWorldFeatures } from '../../models/xengt/xen-bug-needs.js';
@@ -131,6 +137,21 @@ export interface XenGtDesignOptions {
    * Xen's (`soundTeardown`: the grant mappings released, then the p2m and memory) by default.
    */
   readonly teardown?: DomainTeardownOrdering;
+  /**
+   * When a destroyed domain is gone and its domid free for XEN_DOMCTL_createdomain: Xen's
+   * (`soundLifecycle`: once it owns no page, the tot_pages reference gone) by default.
+   */
+  readonly domainLifecycle?: DomainLifecycle;
+  /**
+   * What `guest_remove_page` does when the p2m removal fails: Xen's (`soundGuestRemovePage`: the
+   * gfn and its allocation reference stay, the error returned) by default.
+   */
+  readonly guestRemovePage?: GuestRemovePageUnwind;
+  /**
+   * Whether the vGPU's destroy and create reset its GGTT ranges to scratch (`intel_vgpu_reset_ggtt`),
+   * whose host entries the hardware keeps: both do by default (`false`: the flawed choice).
+   */
+  readonly vgpuLifecycle?: VgpuLifecycle;
   /**
    * Deliberate bugs of the GVT-g mediator (`gvtBugs`); one the design never reaches (a page-table
    * bug without write protection or on the Xen side's commands, a scanner bug without batch

@@ -21,7 +21,10 @@
  *   the checks that pin: the path the atomicity invariant watches);
  * - `mapForeign` by the backend of dom1's and dom2's first RAM gfn at its first empty gfn, and
  *   `unmapForeign` of its first foreign entry;
- * - `vgpuDestroy` and `vgpuCreate`;
+ * - `createDomain` of each domain (the toolstack creating it again at its domid: EEXIST while the
+ *   old one is running, dying or a zombie), `vgpuDestroy` and `vgpuCreate`;
+ * - fault injection: the first `create_grant_host_mapping` of each later command fails
+ *   (`map_grant_ref`'s `undo_out`, `models/xen/fault.ts`);
  * - operations that take time (`models/xengt/inflight.ts`): the `gttWrite`s of gfn 0 and each
  *   `gpuDma` started (`phased`), the guest's balloon of its first gfn and unmap of its first
  *   handle (both parts) started, the map of the first granted ref (both parts, and host with no
@@ -38,7 +41,8 @@
  * and maps, GPU DMA writes (the model treats a write like a read: only where it lands matters),
  * second picks of grantee, granter, ref and handle (a second grant or map of the same kind
  * reaches the same shapes), nonexistent domains and out-of-range refs and handles (refused at
- * the first check, with nothing to undo), and mapForeign by non-privileged domains (EPERM).
+ * the first check, with nothing to undo), mapForeign by non-privileged domains (EPERM), the other
+ * fault points and counts, and clearing a fault.
  *
  * Symmetry: machine frames are interchangeable identities — the model only compares, stores and
  * frees them, and allocates in free-list order — so the key renames every mfn in order of first
@@ -150,7 +154,11 @@ export function xenGtExploreTemplates(config: XenGtConfig, universe: XenGtUniver
   }
   templates.push({ kind: 'unmapForeign', domid: config.backendDomid, gfn: pick(0) });
   for (const domid of domids) templates.push({ kind: 'destroyDomain', domid });
+  // Each domain created again at its domid (EEXIST until the old one is gone).
+  for (const domid of domids) templates.push({ kind: 'createDomain', domid });
   templates.push({ kind: 'vgpuDestroy' }, { kind: 'vgpuCreate' });
+  // Fault injection: the first create_grant_host_mapping of each later command fails (map_grant_ref's undo_out).
+  templates.push({ kind: 'injectFault', point: 'hostMapping', nth: 1 });
   // Xen's hypercalls with a window, started: the guest's balloon of its first gfn and its unmap
   // of its first handle (both parts). (Another domain's window is the same window.)
   templates.push({ kind: 'decreaseReservation', domid: config.guestDomid, gfn: pick(0), phased: true });
@@ -220,6 +228,9 @@ export function xenGtCanonicalState(state: XenGtState, backend: XenGtBackendName
   const domains = state.xen.domains.map(renameDomain);
   const renameAddr = machine ? rename : (dmaAddr: number): number => dmaAddr;
   const vgpu = state.vgpu === null ? null : canonicalVgpu(state.vgpu, renameAddr);
+  const renamePte = (pte: ShadowPte): ShadowPte =>
+    pte.kind === 'dma' ? { ...pte, dmaAddr: renameAddr(pte.dmaAddr) } : pte;
+  const releasedGgtt = state.releasedGgtt === null ? null : state.releasedGgtt.map(renamePte);
   const inflight = state.inflight.map((op) => canonicalOp(op, rename, renameAddr));
   const memory = state.xen.memory;
   const freeList = memory.freeList.map(rename);
@@ -239,6 +250,8 @@ export function xenGtCanonicalState(state: XenGtState, backend: XenGtBackendName
     inflight,
     guestPages: state.guestPages,
     writeProtected: state.writeProtected,
+    fault: state.fault,
+    releasedGgtt,
   };
 }
 
@@ -301,7 +314,7 @@ function opKey(op: XenGtOp, rename: (mfn: number) => number, renameAddr: (dmaAdd
   if (op.kind === 'mapGrantRef') {
     const p = op.pending;
     const before = `${p.pinsBefore.hstw}.${p.pinsBefore.hstr}.${p.pinsBefore.devw}.${p.pinsBefore.devr}`;
-    return `;M${p.mapperDomid},${p.granterDomid},${p.ref},${p.handle},${bit(p.host)}${bit(p.device)}${bit(p.readonly)},${p.hostAddr ?? '-'},${rename(p.mfn)},${bit(p.pageRef)},${before}`;
+    return `;M${p.mapperDomid},${p.granterDomid}.${p.granterIncarnation},${p.ref},${p.handle},${bit(p.host)}${bit(p.device)}${bit(p.readonly)},${p.hostAddr ?? '-'},${rename(p.mfn)},${bit(p.pageRef)},${before}`;
   }
   const { pending } = op;
   const { mapped } = pending;
@@ -377,7 +390,7 @@ export function xenGtStateKey(
   let out = '';
   for (const domain of state.xen.domains) {
     const resumes = domain.teardownNext === undefined ? '' : domain.teardownNext === 'release-mappings' ? 'R' : 'M';
-    out += `D${domain.domid},${bit(domain.translated)}${bit(domain.privileged)}${lifeCode[domain.life]}${resumes},${domain.totPages}|p`;
+    out += `D${domain.domid}.${domain.incarnation},${bit(domain.translated)}${bit(domain.privileged)}${lifeCode[domain.life]}${resumes},${domain.totPages}|p`;
     for (const [gfn, entry] of Object.entries(domain.p2m)) {
       out += `;${gfn}:`;
       switch (entry.type) {
@@ -389,7 +402,7 @@ export function xenGtStateKey(
           out += `${entry.type === 'grant_map_rw' ? 'gw' : 'gr'}${rename(entry.mfn)},${entry.handle}`;
           break;
         case 'map_foreign':
-          out += `f${rename(entry.mfn)},${entry.foreignDomid},${entry.foreignGfn}`;
+          out += `f${rename(entry.mfn)},${entry.foreignDomid}.${entry.foreignIncarnation},${entry.foreignGfn}`;
           break;
       }
     }
@@ -400,7 +413,7 @@ export function xenGtStateKey(
       out +=
         mapping === null
           ? ';'
-          : `;${mapping.granterDomid},${mapping.ref},${bit(mapping.host)}${bit(mapping.device)}${bit(mapping.readonly)},${rename(mapping.mfn)},${address(mapping.hostAddr)}`;
+          : `;${mapping.granterDomid}.${mapping.granterIncarnation},${mapping.ref},${bit(mapping.host)}${bit(mapping.device)}${bit(mapping.readonly)},${rename(mapping.mfn)},${address(mapping.hostAddr)}`;
     }
     out += '|a';
     for (const act of domain.active) {
@@ -428,6 +441,10 @@ export function xenGtStateKey(
   const vgpu = state.vgpu;
   const renameAddr = machine ? rename : (dmaAddr: number): number => dmaAddr;
   out += vgpu === null ? 'V-' : vgpuKey(vgpu, renameAddr);
+  // The hardware's GGTT kept past a destroyed vGPU, and the fault armed.
+  const released = state.releasedGgtt;
+  out += released === null ? '|H-' : `|H${released.map((pte) => pteKey(pte, renameAddr)).join(',')}`;
+  out += state.fault === null ? '|X-' : `|X${state.fault.point},${state.fault.nth}`;
   // The operations in flight, oldest first (their order is what an advance names).
   out += '|I';
   for (const op of state.inflight) out += opKey(op, rename, renameAddr);

@@ -86,7 +86,11 @@ function readsOf(config: XenGtConfig, state: XenGtState, command: XenGtCommand, 
       return ['xen/domains', MEMORY, 'inflight'];
     case 'gttWrite':
       return [...gvt, 'inflight'];
+    case 'injectFault':
+    case 'clearFault':
+      return [];
     case 'destroyDomain':
+    case 'createDomain':
     case 'vgpuCreate':
     case 'vgpuDestroy':
     case 'guestWritePte':

@@ -39,6 +39,12 @@ export function formatXenGtCommand(command: XenGtCommand): string {
       return `dom${command.domid} removes foreign mapping at gfn ${command.gfn}`;
     case 'destroyDomain':
       return `toolstack destroys dom${command.domid}${command.phased === true ? ' (dying, mappings released; memory relinquished in the continuation)' : ''}`;
+    case 'createDomain':
+      return `toolstack creates dom${command.domid} (createdomain, then populate_physmap of its RAM)`;
+    case 'injectFault':
+      return `inject fault: attempt ${command.nth} at ${command.point} of each command fails`;
+    case 'clearFault':
+      return 'clear fault injection';
     case 'vgpuDestroy':
       return 'toolstack destroys the vGPU';
     case 'vgpuCreate':

@@ -11,6 +11,8 @@ import type { XenGtCommandKind } from '../../models/xengt/commands.js';
 import { xenGtCommandKinds, xenGtXenCommandKinds } from '../../models/xengt/commands.js';
 import type { XenGtConfig } from '../../models/xengt/config.js';
 import { xenGtPhases } from '../../models/xengt/inflight.js';
+import { xenFaultPoints } from '../../models/xen/fault.js';
+import type { XenFaultPoint } from '../../models/xen/fault.js';
 import type { CommandSpace } from '../../src/design.js';
 import { phasedSpace } from '../generic/interleave.js';
 import { pickOr } from '../pick.js';
@@ -87,14 +89,17 @@ const weights: Readonly<Record<GeneratedKind, number>> = {
   mapForeign: 8,
   unmapForeign: 8,
   destroyDomain: 2,
+  createDomain: 2,
   vgpuDestroy: 2,
   vgpuCreate: 2,
+  injectFault: 4,
+  clearFault: 1,
   guestWritePte: 8,
   guestWriteCmd: 2,
   ppgttCreate: 4,
   ppgttDestroy: 2,
   submitBatch: 1,
-  gpuExecute: 2,
+  gpuExecute: 4,
   gpuDmaPpgtt: 2,
 };
 
@@ -117,9 +122,15 @@ const xenSideWeights: Readonly<Partial<Record<GeneratedKind, number>>> = {
   mapForeign: 8,
   unmapForeign: 8,
   destroyDomain: 2,
+  createDomain: 2,
   vgpuDestroy: 1,
   vgpuCreate: 1,
+  injectFault: 1,
+  clearFault: 1,
 };
+
+/** The fault points inside `map_grant_ref` past its first check (`models/xen/fault.ts`). */
+const grantMapFaultPoints: readonly XenFaultPoint[] = ['pageRef', 'hostMapping', 'iommuMap'];
 
 /**
  * What can change, inside an operation's window, what its next phase relies on: the frame a
@@ -255,8 +266,24 @@ export function xenGtCommandSpace(
     }),
     unmapForeign: fc.record({ kind: fc.constant('unmapForeign' as const), domid: pickOr(dom), gfn }),
     destroyDomain: fc.record({ kind: fc.constant('destroyDomain' as const), domid: preferOr(dom) }),
+    // A pick names a domain that is not running (`resolve.ts`): dead, or a zombie (EEXIST).
+    createDomain: fc.record({ kind: fc.constant('createDomain' as const), domid: pickOr(dom) }),
     vgpuDestroy: fc.constant({ kind: 'vgpuDestroy' as const }),
     vgpuCreate: fc.constant({ kind: 'vgpuCreate' as const }),
+    // The first attempt at a point, or the second (a host+device map's second page reference, a
+    // population's second extent) (`models/xen/fault.ts`); the grant map's points, whose unwind
+    // has the most steps, three times as often as the others.
+    injectFault: fc.record({
+      kind: fc.constant('injectFault' as const),
+      point: fc.oneof(
+        ...xenFaultPoints.map((point) => ({
+          weight: grantMapFaultPoints.includes(point) ? 3 : 1,
+          arbitrary: fc.constant(point),
+        })),
+      ),
+      nth: fc.oneof({ weight: 3, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: fc.constant(2) }),
+    }),
+    clearFault: fc.constant({ kind: 'clearFault' as const }),
     guestWritePte: fc.record({
       kind: fc.constant('guestWritePte' as const),
       gfn: pickOr(below(universe.gfns), 2),

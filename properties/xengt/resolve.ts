@@ -6,6 +6,7 @@
 import { ownGgttIndices } from '../../models/gvt/config.js';
 import type { XenGtCommand } from '../../models/xengt/commands.js';
 import type { XenGtConfig } from '../../models/xengt/config.js';
+import { XENGT_FAULT_NTH_MAX } from '../../models/xengt/fault.js';
 import type { XenGtState } from '../../models/xengt/types.js';
 import type { XenDomain } from '../../models/xen/types.js';
 import { MAX_IN_FLIGHT, resolveAdvance } from '../generic/interleave.js';
@@ -297,6 +298,15 @@ export function resolveXenGt(
         ...(template.phased === undefined ? {} : { phased: template.phased }),
       };
     }
+    case 'createDomain': {
+      // A pick names a domid that is not running: a dead one (created again) or a zombie (EEXIST).
+      const gone = state.xen.domains.flatMap((candidate) => (candidate.life === 'running' ? [] : [candidate.domid]));
+      return { kind: 'createDomain', domid: num(template.domid, gone, universe.domids) };
+    }
+    case 'injectFault':
+      return { kind: 'injectFault', point: template.point, nth: plain(template.nth, XENGT_FAULT_NTH_MAX + 1) };
+    case 'clearFault':
+      return { kind: 'clearFault' };
     case 'vgpuDestroy':
       return { kind: 'vgpuDestroy' };
     case 'vgpuCreate':

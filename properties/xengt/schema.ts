@@ -9,7 +9,8 @@
  */
 import type { XenGtCommand, XenGtCommandKind } from '../../models/xengt/commands.js';
 import type { CommandProblem } from '../../src/design.js';
-import { commandValidator, domid, optionalUpTo, templateValidator, u32 } from '../generic/command-schema.js';
+import { XENGT_FAULT_NTH_MAX } from '../../models/xengt/fault.js';
+import { commandValidator, domid, optionalUpTo, templateValidator, u32, upTo } from '../generic/command-schema.js';
 import type { FieldType } from '../generic/command-schema.js';
 import { advanceSchema, phasedField } from '../generic/interleave.js';
 import { ggttIndex, gvtCommandSchema } from '../gvt/commands.js';
@@ -50,6 +51,12 @@ const schema: Schema = {
   mapForeign: { domid, gfn: nat, foreignDomid: domid, foreignGfn: nat },
   unmapForeign: { domid, gfn: nat },
   destroyDomain: { domid, ...phasedField },
+  createDomain: { domid },
+  injectFault: {
+    point: '"maptrack", "pageRef", "hostMapping", "iommuMap", "alloc", "p2mRemove", "foreignMap" or "domainCreate"',
+    nth: upTo(XENGT_FAULT_NTH_MAX, 'far beyond the attempts one command makes'),
+  },
+  clearFault: {},
   vgpuDestroy: {},
   vgpuCreate: {},
   ...gvtCommandSchema,

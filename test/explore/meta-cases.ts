@@ -157,6 +157,12 @@ const OUTSIDE_SCOPE: Readonly<Record<string, Readonly<Record<string, string>>>> 
     'blocked-device-reaches-nothing': 'guestDetach and guestInvalidateContext, 5 steps',
     'earlier-domain-unreachable': 'guestDetach and guestInvalidateContext, 5 steps',
   },
+  // Its flaw is on the p2mRemove fault point's path; the XenGT scope injects only at the host
+  // mapping (its grant map's undo_out): inject, balloon out (2 steps), then a GTT write of the page.
+  'xen/balloon-ignores-remove-error': {
+    'frame-refcount-matches-holders': 'a p2mRemove fault, then a balloon-out, 2 steps',
+    'shadow-frame-owned-by-guest': 'a p2mRemove fault, a balloon-out, a GTT write of the gfn, 3 steps',
+  },
 };
 
 /**
@@ -235,6 +241,15 @@ const COSTLY = new Set([
   // the multi-group VFIO_SET_IOMMU (8 steps, pinned in DEEP: its 500-run check alone takes 5 s).
   'vfio/set-iommu-unwind-skips-attached',
   'vfio/mixed-attach-error-skips-detach',
+  // Issue 18's Xen and XenGT lifecycle designs, 4 to 25 s each (each agreed when added:
+  // map-unwind-keeps-device-ref, map-unwind-keeps-device-pin, no-ggtt-reset and
+  // domid-freed-at-kill: its 3-step zombie through the backend's foreign map).
+  'xen/map-unwind-keeps-device-ref',
+  'xen/map-unwind-keeps-device-pin',
+  'xen/domid-freed-at-kill',
+  'xengt/no-ggtt-reset',
+  // Outside the scope (OUTSIDE_SCOPE): only its 3 s check would run.
+  'xen/balloon-ignores-remove-error',
 ]);
 
 /**

@@ -62,6 +62,8 @@ function renameFrames(state: XenGtState, rename: (mfn: number) => number): XenGt
           },
     guestPages: state.guestPages,
     writeProtected: state.writeProtected,
+    fault: state.fault,
+    releasedGgtt: state.releasedGgtt === null ? null : state.releasedGgtt.map(renamePte),
     // A GPU access in flight holds a frame (and under lookup a raw mfn as its DMA address); a
     // grant unmap and a balloon in flight hold the frame they will put.
     inflight: state.inflight.map((op) => {

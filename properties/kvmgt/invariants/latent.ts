@@ -4,10 +4,10 @@
  * the root cause before any access shows it.
  */
 import type { KvmgtConfig } from '../../../models/kvmgt/config.js';
-import { ownGgttIndices } from '../../../models/gvt/config.js';
 import { VM_OWNER } from '../../../models/kvmgt/config.js';
 import type { KvmgtCommand, KvmgtState } from '../../../models/kvmgt/types.js';
 import type { Invariant } from '../../../src/design.js';
+import { unownedGgttReachesScratch as sharedUnownedGgttReachesScratch } from '../../gvt/unowned-ggtt.js';
 import { hex, ownerName, pinnedFrames, reachedFrames } from '../views.js';
 
 type KvmgtInvariant = Invariant<KvmgtState, KvmgtCommand>;
@@ -57,36 +57,12 @@ export function shadowFramePinned(config: KvmgtConfig): KvmgtInvariant {
   };
 }
 
-/**
- * Issue 18, "hardware outlives software": the host GGTT entries of ranges no vGPU owns reach the
- * scratch page only. i915 points the whole GGTT at scratch when it initialises it, and GVT-g
- * gives a vGPU's ranges back that way (`vgpu.c intel_gvt_destroy_vgpu` →
- * `gtt.c intel_vgpu_reset_ggtt(vgpu, true)`) before `intel_vgpu_free_resource` frees them for the
- * next vGPU: nothing may translate through a range whose owner is gone (its DMA cache, which kept
- * those addresses mapped, was destroyed at close).
- */
+/** Issue 18, "hardware outlives software" (`properties/gvt/unowned-ggtt.ts`), over the host's DMA map. */
 export function unownedGgttReachesScratch(config: KvmgtConfig): KvmgtInvariant {
-  const own = ownGgttIndices(config.world.layout);
-  return {
-    name: 'unowned-ggtt-reaches-scratch',
-    class: 'latent',
-    description: 'while no vGPU owns its GGTT ranges, every host GGTT entry of them points at the scratch page',
+  return sharedUnownedGgttReachesScratch(config.world.layout, {
+    vgpu: (state) => state.vgpu,
+    released: (state) => state.releasedGgtt,
+    reach: (state, dmaAddr) => state.hostDma.map[dmaAddr],
     reads: (state) => [state.vgpu, state.releasedGgtt],
-    check({ after }) {
-      const left = after.releasedGgtt;
-      if (after.vgpu !== null || left === null) return null;
-      for (const index of own) {
-        const pte = left[index];
-        if (pte === undefined || pte.kind === 'scratch') continue;
-        const target = pte.kind === 'dma' ? `DMA address ${hex(pte.dmaAddr)}` : `the shadow table of gfn ${pte.gfn}`;
-        const mfn = pte.kind === 'dma' ? after.hostDma.map[pte.dmaAddr] : undefined;
-        return {
-          message: `no vGPU owns GGTT entry ${index}, but the host entry still points at ${target}${mfn === undefined ? '' : `, which reaches mfn ${mfn}`}`,
-          actual: target,
-          expected: 'the scratch page',
-        };
-      }
-      return null;
-    },
-  };
+  });
 }

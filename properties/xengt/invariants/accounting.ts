@@ -94,7 +94,7 @@ const pinCounters: readonly PinCounter[] = ['hstw', 'hstr', 'devw', 'devr'];
  */
 function liveHandleCounts(domains: readonly XenDomain[], refs: number, inflight: readonly XenGtOp[]): number[] {
   const counts = new Array<number>(domains.length * refs * pinCounters.length).fill(0);
-  const count = (mapping: MaptrackEntry, counter: number): void => {
+  const count = (mapping: Pick<MaptrackEntry, 'granterDomid' | 'ref'>, counter: number): void => {
     const index = liveHandleIndex(refs, mapping.granterDomid, mapping.ref, counter);
     counts[index] = (counts[index] ?? 0) + 1;
   };
@@ -111,9 +111,8 @@ function liveHandleCounts(domains: readonly XenDomain[], refs: number, inflight:
     const holding =
       op.kind === 'mapGrantRef' || (op.kind === 'unmapGrantRef' && op.pending.putFirst !== true) ? op.pending : null;
     if (holding === null || holding.ref >= refs || holding.granterDomid >= domains.length) continue;
-    const mapping = { ...holding, hostAddr: null };
-    if (holding.host) count(mapping, holding.readonly ? 1 : 0);
-    if (holding.device) count(mapping, holding.readonly ? 3 : 2);
+    if (holding.host) count(holding, holding.readonly ? 1 : 0);
+    if (holding.device) count(holding, holding.readonly ? 3 : 2);
   }
   return counts;
 }

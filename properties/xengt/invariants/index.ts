@@ -27,6 +27,9 @@ import {
 } from './accounting.js';
 import { noDmaToForeignFrame, noDmaToFreeFrame } from './effect.js';
 import { shadowFrameHeldByBackend, shadowFrameOwnedByGuest } from './latent.js';
+import { mappingNamesCurrentDomain } from './reuse.js';
+import { unownedGgttReachesScratch } from '../../gvt/unowned-ggtt.js';
+import { xenGtHost } from '../../../models/xengt/host.js';
 import {
   deadDomainOwnsNoFrames,
   dyingDomainHasEmptyP2m,
@@ -43,6 +46,12 @@ export function xenGtInvariants(config: XenGtConfig): Invariant<XenGtState, XenG
     shadowFrameOwnedByGuest(config),
     shadowFrameHeldByBackend(config),
     shadowMatchesGuestEntry(view),
+    unownedGgttReachesScratch<XenGtState, XenGtCommand>(config.gvt.layout, {
+      vgpu: (state) => state.vgpu,
+      released: (state) => state.releasedGgtt,
+      reach: (state, dmaAddr) => xenGtHost(config).translate(state, dmaAddr) ?? undefined,
+      reads: (state) => [state.vgpu, state.releasedGgtt],
+    }),
     frameRefcountMatchesHolders,
     freeIffUnreferenced,
     totPagesMatchesOwnedFrames,
@@ -59,6 +68,7 @@ export function xenGtInvariants(config: XenGtConfig): Invariant<XenGtState, XenG
     deadDomainOwnsNoFrames,
     zombieWithoutFramesIsDead,
     noVgpuNoBackendMappings(config),
+    mappingNamesCurrentDomain,
     failedOperationLeavesStateUnchanged<XenGtState, XenGtCommand>(),
   ];
 }

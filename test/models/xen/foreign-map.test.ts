@@ -83,7 +83,13 @@ describe('add_to_physmap gmfn_foreign: success', () => {
     const mfn = mfnOf(state, HVM, 0);
     const detail = expectOk(addToPhysmapForeign(state, foreignArgs()));
     expect(detail.mfn).toBe(mfn);
-    expect(dom(state, DOM0).p2m[3]).toEqual({ type: 'map_foreign', mfn, foreignDomid: HVM, foreignGfn: 0 });
+    expect(dom(state, DOM0).p2m[3]).toEqual({
+      type: 'map_foreign',
+      mfn,
+      foreignDomid: HVM,
+      foreignGfn: 0,
+      foreignIncarnation: 0,
+    });
     expect(frame(state, mfn)).toEqual({ mfn, owner: HVM, refcount: 2 });
   });
 

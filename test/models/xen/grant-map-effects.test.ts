@@ -28,6 +28,7 @@ describe('map_grant_ref: outputs', () => {
     map(state, { device: true });
     expect(dom(state, PV).maptrack[0]).toEqual({
       granterDomid: HVM,
+      granterIncarnation: 0,
       ref: 0,
       host: true,
       device: true,
