@@ -21,6 +21,7 @@ import {
   kvmgtUnmapUnlocked,
 } from './kvmgt/designs.js';
 import { iommuLazy, iommuLazyHeld, iommuStrict, iommuUnpinBeforeSync } from './passthrough/designs.js';
+import { passthroughLifecycleDesigns } from './passthrough/lifecycle-designs.js';
 import {
   mdevIgnoresUnmap,
   mdevUnmapCallback,
@@ -59,6 +60,7 @@ export const designs: readonly AnyDesign[] = [
   iommuLazy,
   iommuLazyHeld,
   iommuUnpinBeforeSync,
+  ...passthroughLifecycleDesigns,
   mdevUnmapCallback,
   mdevIgnoresUnmap,
   vfioMixed,

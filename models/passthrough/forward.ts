@@ -19,16 +19,56 @@
  */
 import { PAGE_SIZE_BYTES } from '../iommu/address.js';
 import type { IommuConfig } from '../iommu/config.js';
-import { attachDevice, createDomain, destroyDomain, detachDevice } from '../iommu/domain.js';
+import { attachDevice, createDomain, destroyDomain, detachDevice, releaseDomain } from '../iommu/domain.js';
 import { flushQueueFlush } from '../iommu/flush-queue.js';
 import { map } from '../iommu/map.js';
-import { getDomain } from '../iommu/state.js';
+import { freeTables, getDomain } from '../iommu/state.js';
 import { iotlbSync, unmapFast } from '../iommu/unmap.js';
 import { getRef, putRef } from '../memory/frames.js';
-import { type1Backend } from '../vfio/state.js';
+import { deviceAt, type1Backend } from '../vfio/state.js';
+import { deviceDmaRefusal } from '../vfio/device-dma.js';
 import { landingAccess } from '../vfio/phased-dma.js';
 import type { DmaAccess, TranslationEffect, VfioState } from '../vfio/types.js';
-import type { InvalidationMode, PassthroughState } from './types.js';
+import { claimGroup, ownedIommuGroups, releaseGroup } from './lifecycle.js';
+import type { InvalidationMode, PassthroughLifecycle, PassthroughState } from './types.js';
+
+/** The lifecycle's part of a step: the design's hooks, and the IOMMU groups VFIO owned before it. */
+export interface LifecycleStep {
+  readonly config: PassthroughLifecycle;
+  readonly ownedBefore: readonly number[];
+}
+
+/** The lifecycle step for a command about to run on `vfio`, when the stack models the lifecycle. */
+export function lifecycleStep(
+  state: PassthroughState,
+  lifecycle: PassthroughLifecycle | undefined,
+): LifecycleStep | undefined {
+  if (lifecycle === undefined || state.defaults === undefined) return undefined;
+  return { config: lifecycle, ownedBefore: ownedIommuGroups(state.vfio) };
+}
+
+/** Whether the command changed which IOMMU groups VFIO owns (a claim or a release to forward). */
+export function ownershipChanged(lifecycle: LifecycleStep | undefined, vfio: VfioState): boolean {
+  if (lifecycle === undefined) return false;
+  const owned = ownedIommuGroups(vfio);
+  return owned.length !== lifecycle.ownedBefore.length || owned.some((id) => !lifecycle.ownedBefore.includes(id));
+}
+
+/**
+ * Why a DMA by `args.deviceId` is refused: VFIO's reasons (`deviceDmaRefusal`), except that with the
+ * lifecycle modelled a vfio-pci device whose fd is closed still issues DMA (the hardware does not
+ * know about fds; only the IOMMU stands between it and memory).
+ */
+export function passthroughDmaRefusal(
+  state: PassthroughState,
+  args: { readonly deviceId: number; readonly addressPage: number; readonly write: boolean },
+): string | null {
+  const refusal = deviceDmaRefusal(state.vfio, args);
+  if (refusal !== 'ENODEV' || state.defaults === undefined) return refusal;
+  const device = deviceAt(state.vfio, args.deviceId);
+  if (device === undefined || device.kind !== 'pci') return refusal;
+  return typeof args.write === 'boolean' ? null : 'EINVAL';
+}
 
 /** PCI source-id (bus 1, device = VFIO device index, function 0) of a VFIO device. */
 export function sourceIdOf(deviceId: number): number {
@@ -105,8 +145,14 @@ export function forwardEffects(
   config: IommuConfig,
   effects: readonly TranslationEffect[],
   preheld: readonly number[],
+  lifecycle?: LifecycleStep,
 ): DmaAccess[] {
   const accesses: DmaAccess[] = [];
+  const owned = lifecycle === undefined ? [] : ownedIommuGroups(state.vfio);
+  // VFIO_GROUP_SET_CONTAINER claims the group before type1 attaches it (vfio_container_attach_group).
+  for (const groupId of owned) {
+    if (!lifecycle?.ownedBefore.includes(groupId)) claimGroup(state, groupId, sourceIdOf);
+  }
   const pending = new Map<number, Run>();
   const unsyncedRuns = new Map<number, Run[]>();
   const unclaimed = new Map<number, number>();
@@ -185,7 +231,8 @@ export function forwardEffects(
       }
       case 'detach':
         for (const deviceId of groupDevices(state.vfio, effect.groupId)) {
-          detachDevice(state.iommu, { deviceId: sourceIdOf(deviceId) });
+          if (lifecycle === undefined) detachDevice(state.iommu, { deviceId: sourceIdOf(deviceId) });
+          else lifecycle.config.blockTranslation(state.iommu, sourceIdOf(deviceId));
         }
         landDrainedRequests(state, accesses);
         break;
@@ -193,15 +240,27 @@ export function forwardEffects(
         const did = state.dids[effect.domainId];
         const domain = did === undefined ? undefined : getDomain(state.iommu, did);
         if (did === undefined || domain === undefined) break;
-        flushQueueFlush(state.iommu, config, domain);
-        landDrainedRequests(state, accesses);
-        destroyDomain(state.iommu, { domainId: did });
+        if (lifecycle === undefined) {
+          flushQueueFlush(state.iommu, config, domain);
+          landDrainedRequests(state, accesses);
+          destroyDomain(state.iommu, { domainId: did });
+        } else {
+          // intel_iommu_domain_free: the queue's entries go (iommu_dma_free_fq) and the domain's
+          // pages with its DID, no invalidation: the detach's context clear issued it.
+          for (const entry of domain.flushQueue) freeTables(state.iommu, entry.freedTableIds);
+          domain.flushQueue = [];
+          releaseDomain(state.iommu, did);
+        }
         delete state.dids[effect.domainId];
         break;
       }
     }
   }
   for (const domainId of [...pending.keys()]) flushRun(domainId);
+  // vfio_group_detach_container releases the group's DMA ownership after type1's detach.
+  for (const groupId of lifecycle?.ownedBefore ?? []) {
+    if (!owned.includes(groupId)) releaseGroup(state, groupId, sourceIdOf);
+  }
   landDrainedRequests(state, accesses);
   // Preheld frames no unmap claimed (none when VFIO is deterministic) must not leak.
   for (const [mfn, count] of unclaimed) for (let i = 0; i < count; i++) putRef(state.vfio.memory, mfn);

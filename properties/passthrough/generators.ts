@@ -9,7 +9,15 @@ import type { PassthroughCommand } from '../../models/passthrough/types.js';
 import type { CommandSpace } from '../../src/design.js';
 import { preferOr } from '../prefer.js';
 import { phasedSpace } from '../generic/interleave.js';
-import { oneOf, vaddrPageIn, vfioArbitraries, vfioConflicts, vfioKindWeight, vfioPhases } from '../vfio/generators.js';
+import {
+  oneOf,
+  setIommuArbitrary,
+  vaddrPageIn,
+  vfioArbitraries,
+  vfioConflicts,
+  vfioKindWeight,
+  vfioPhases,
+} from '../vfio/generators.js';
 import { RAM_VADDR_PAGE } from '../vfio/world.js';
 import type { VfioWorldLayout } from '../vfio/world.js';
 import type { PassthroughPickUniverse, PassthroughTemplate } from './resolve.js';
@@ -80,6 +88,10 @@ export function passthroughCommandSpace(
     ...picked(layout),
   };
   if (withFlushQueue) table['drainFlushQueue'] = fc.constant<PassthroughCommand>({ kind: 'drainFlushQueue' });
+  // The whole cycle: a one-group world's group out (its backend released), back in, VFIO_SET_IOMMU
+  // (a new domain, its DID the lowest free one: the one just given back). Several groups reconfigure
+  // by one group leaving and coming back into the live backend (the replay).
+  if (layout.groupIds.length === 1) table['setIommu'] = setIommuArbitrary(layout);
   return {
     kinds: Object.keys(table),
     // An UNMAP_DMA's window also meets the flush queue's timer.
