@@ -88,7 +88,7 @@ export function destroyDomain(state: IommuState, args: { readonly domainId: numb
  * The domain's memory and its DID go back, whatever still refers to them: what Linux does once the
  * software says no device is attached (`domain_detach_iommu` frees the DID with `ida_free`,
  * `intel_iommu_domain_free` → `domain_exit` frees the page-table pages; neither looks at the
- * hardware, and neither flushes — the detach's `domain_context_clear_one` did, §3.8). What the
+ * hardware, and neither flushes — the detach's `domain_context_clear_one` did, §3.10). What the
  * hardware still holds under the DID — an IOTLB entry, a context entry pointing at it — stays, and
  * is marked `orphaned` (the model's mark for the invariants; the hardware has no such bit): the
  * next domain given the DID meets it. ENOENT for an unknown domain.

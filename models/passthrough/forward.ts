@@ -25,7 +25,7 @@ import { map } from '../iommu/map.js';
 import { freeTables, getDomain } from '../iommu/state.js';
 import { iotlbSync, unmapFast } from '../iommu/unmap.js';
 import { getRef, putRef } from '../memory/frames.js';
-import { deviceAt, type1Backend } from '../vfio/state.js';
+import { cloneVfioState, deviceAt, type1Backend } from '../vfio/state.js';
 import { deviceDmaRefusal } from '../vfio/device-dma.js';
 import { landingAccess } from '../vfio/phased-dma.js';
 import type { DmaAccess, TranslationEffect, VfioState } from '../vfio/types.js';
@@ -36,15 +36,22 @@ import type { InvalidationMode, PassthroughLifecycle, PassthroughState } from '.
 export interface LifecycleStep {
   readonly config: PassthroughLifecycle;
   readonly ownedBefore: readonly number[];
+  /** VFIO's state before a group left with DMA in flight: where the requests drained then land. */
+  readonly landingView?: VfioState;
 }
 
 /** The lifecycle step for a command about to run on `vfio`, when the stack models the lifecycle. */
 export function lifecycleStep(
   state: PassthroughState,
   lifecycle: PassthroughLifecycle | undefined,
+  command?: { readonly kind: string },
 ): LifecycleStep | undefined {
   if (lifecycle === undefined || state.defaults === undefined) return undefined;
-  return { config: lifecycle, ownedBefore: ownedIommuGroups(state.vfio) };
+  const ownedBefore = ownedIommuGroups(state.vfio);
+  const leaving = command?.kind === 'groupUnsetContainer' && state.iommu.requests.length > 0;
+  return leaving
+    ? { config: lifecycle, ownedBefore, landingView: cloneVfioState(state.vfio) }
+    : { config: lifecycle, ownedBefore };
 }
 
 /** Whether the command changed which IOMMU groups VFIO owns (a claim or a release to forward). */
@@ -119,13 +126,13 @@ export function releaseFlushedHolds(state: PassthroughState): void {
  * Lands the DMA requests in flight that an invalidation drained (`iommu/requests.ts`): each lands
  * where its translation sent it, now, before whatever the caller does next (an unpin, a release).
  */
-export function landDrainedRequests(state: PassthroughState, accesses: DmaAccess[]): void {
+export function landDrainedRequests(state: PassthroughState, accesses: DmaAccess[], view?: VfioState): void {
   const requests = state.iommu.requests;
   if (requests.length === 0 || !requests.some((request) => request.drained)) return;
   const drained = new Set(requests.filter((request) => request.drained).map((request) => request.deviceId));
   state.vfio.inflight = state.vfio.inflight.filter((op) => {
     if (op.kind !== 'deviceDma' || op.requestId === null || !drained.has(op.requestId)) return true;
-    accesses.push(landingAccess(state.vfio, op));
+    accesses.push(landingAccess(view ?? state.vfio, op));
     return false;
   });
   state.iommu.requests = requests.filter((request) => !request.drained);
@@ -148,6 +155,10 @@ export function forwardEffects(
   lifecycle?: LifecycleStep,
 ): DmaAccess[] {
   const accesses: DmaAccess[] = [];
+  // Where a drained request lands: in the memory as it was before VFIO's command, when the stack
+  // kept it (a group leaving: Linux drains at the detach, or the release's first unmap, before it
+  // unpins anything; the VFIO model has run the whole command already).
+  const view = lifecycle?.landingView;
   const owned = lifecycle === undefined ? [] : ownedIommuGroups(state.vfio);
   // VFIO_GROUP_SET_CONTAINER claims the group before type1 attaches it (vfio_container_attach_group).
   for (const groupId of owned) {
@@ -189,7 +200,7 @@ export function forwardEffects(
     const did = state.dids[domainId];
     if (did === undefined) return;
     const synced = iotlbSync(state.iommu, config, did);
-    landDrainedRequests(state, accesses);
+    landDrainedRequests(state, accesses, view);
     const runs = unsyncedRuns.get(domainId) ?? [];
     unsyncedRuns.delete(domainId);
     runs.forEach((run, index) => claim(run, synced.queuedSeqs[index] ?? null));
@@ -234,7 +245,7 @@ export function forwardEffects(
           if (lifecycle === undefined) detachDevice(state.iommu, { deviceId: sourceIdOf(deviceId) });
           else lifecycle.config.blockTranslation(state.iommu, sourceIdOf(deviceId));
         }
-        landDrainedRequests(state, accesses);
+        landDrainedRequests(state, accesses, view);
         break;
       case 'domain-free': {
         const did = state.dids[effect.domainId];
@@ -242,7 +253,7 @@ export function forwardEffects(
         if (did === undefined || domain === undefined) break;
         if (lifecycle === undefined) {
           flushQueueFlush(state.iommu, config, domain);
-          landDrainedRequests(state, accesses);
+          landDrainedRequests(state, accesses, view);
           destroyDomain(state.iommu, { domainId: did });
         } else {
           // intel_iommu_domain_free: the queue's entries go (iommu_dma_free_fq) and the domain's
@@ -261,7 +272,7 @@ export function forwardEffects(
   for (const groupId of lifecycle?.ownedBefore ?? []) {
     if (!owned.includes(groupId)) releaseGroup(state, groupId, sourceIdOf);
   }
-  landDrainedRequests(state, accesses);
+  landDrainedRequests(state, accesses, view);
   // Preheld frames no unmap claimed (none when VFIO is deterministic) must not leak.
   for (const [mfn, count] of unclaimed) for (let i = 0; i < count; i++) putRef(state.vfio.memory, mfn);
   releaseFlushedHolds(state);

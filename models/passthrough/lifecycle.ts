@@ -1,5 +1,5 @@
 /**
- * The IOMMU side of an IOMMU group's life under VFIO (docs/reference/vtd.md §3.8), Linux v6.12:
+ * The IOMMU side of an IOMMU group's life under VFIO (docs/reference/vtd.md §3.10), Linux v6.12:
  *
  * - At rest a group's devices sit in its default domain (`iommu_group_alloc_default_domain`), a
  *   DMA-API domain that maps none of the guest's memory (vfio-pci makes no DMA-API mappings).

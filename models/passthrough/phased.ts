@@ -99,7 +99,7 @@ function holdBeforeUnpin(state: PassthroughState, config: PassthroughConfig, ind
 /** One VFIO phase (a start or an advance) on `state`, its effects forwarded to the IOMMU. */
 function vfioPhase(state: PassthroughState, config: PassthroughConfig, command: VfioCommand): VfioResult {
   if (command.kind === 'advance') holdBeforeUnpin(state, config, command.op);
-  const lifecycle = lifecycleStep(state, config.lifecycle);
+  const lifecycle = lifecycleStep(state, config.lifecycle, command);
   const result = applyVfioCommand(state.vfio, config.vfio, command);
   if (result.effects.length === 0 && state.iommu.requests.length === 0 && !ownershipChanged(lifecycle, state.vfio))
     return result;

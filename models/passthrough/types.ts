@@ -37,7 +37,7 @@ export const invalidationModes: readonly InvalidationMode[] = ['strict', 'lazy',
 export type BlockTranslation = (iommu: IommuState, sourceId: number) => void;
 
 /**
- * The IOMMU side of the group lifecycle (docs/reference/vtd.md §3.8): with it, each IOMMU group
+ * The IOMMU side of the group lifecycle (docs/reference/vtd.md §3.10): with it, each IOMMU group
  * not in a container sits in its default domain, VFIO's claim of the group (VFIO_GROUP_SET_CONTAINER)
  * blocks it, VFIO's detach goes through `blockTranslation`, VFIO's release of the group attaches the
  * default domain again; a domain VFIO frees releases its DID and pages without a flush; and a

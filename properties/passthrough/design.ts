@@ -79,7 +79,7 @@ export interface PassthroughDesignOptions {
   /** How freed frames are handed out again (default `lifo`). */
   readonly policy?: AllocPolicy;
   /**
-   * The IOMMU side of the group lifecycle (docs/reference/vtd.md §3.8): `blockTranslation`, what the
+   * The IOMMU side of the group lifecycle (docs/reference/vtd.md §3.10): `blockTranslation`, what the
    * VT-d driver does to a device's context entry when VFIO detaches its group (default
    * `blockTranslation`, v6.12's `device_block_translation`). A user's variant is a function.
    */

@@ -1,5 +1,5 @@
 /**
- * The group lifecycle over VT-d (issue 18; docs/reference/vtd.md §3.8): IOMMU groups leave the
+ * The group lifecycle over VT-d (issue 18; docs/reference/vtd.md §3.10): IOMMU groups leave the
  * container and come back mid-run, VFIO's domains are freed and allocated again and their DIDs
  * reused, and the devices keep issuing DMA throughout. The world has two IOMMU groups of different
  * domain classes, so that one group leaves (its domain and DID freed, the mappings kept for the
@@ -37,8 +37,9 @@ export const iommuContextClearFlushesClearedDid = passthroughDesign({
   expected: 'violates',
   description:
     'the detach clears the context entry, then invalidates the DID read from the cleared entry (0): the freed domain\'s IOTLB entries survive under its DID, which the group\'s default domain or its next VFIO domain reuses. Shipped in f90584f4beb8 ("iommu/vt-d: Add helper to flush caches for context change", v6.11-rc), fixed by "iommu/vt-d: Fix incorrect domain ID in context flush helper" (2024, reported from VFIO)',
+  // Also no-dma-to-foreign-frame (the DMA after another VM took the freed frame): 19/20 fresh
+  // seeds at the default budget, as late as run 873, so not declared.
   breaks: [
-    'no-dma-to-foreign-frame',
     'no-dma-to-free-frame',
     'reachable-frame-owned-by-guest',
     'reachable-frame-pinned',
@@ -56,8 +57,9 @@ export const iommuDetachKeepsContext = passthroughDesign({
   expected: 'violates',
   description:
     "the detach never clears the device's context entry (no domain_context_clear_one) while the DID is freed and the domain's pages go: the device keeps translating under the old DID, through its cached entries, into whichever domain gets the DID next",
+  // Also no-dma-to-foreign-frame (the DMA after another VM took the freed frame): 19/20 fresh
+  // seeds at the default budget, as late as run 873, so not declared.
   breaks: [
-    'no-dma-to-foreign-frame',
     'no-dma-to-free-frame',
     'reachable-frame-owned-by-guest',
     'reachable-frame-pinned',

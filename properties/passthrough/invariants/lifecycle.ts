@@ -1,5 +1,5 @@
 /**
- * Invariants of the group lifecycle over VT-d (docs/reference/vtd.md §3.8, §3.7 inv. 8–9): the
+ * Invariants of the group lifecycle over VT-d (docs/reference/vtd.md §3.10, §3.7 inv. 9–10): the
  * hardware outlives the software objects that programmed it, so what it still holds is checked
  * against who owns what now.
  *

@@ -1,5 +1,5 @@
 /**
- * The group lifecycle over VT-d (docs/reference/vtd.md §3.8): default domain at rest, blocked while
+ * The group lifecycle over VT-d (docs/reference/vtd.md §3.10): default domain at rest, blocked while
  * VFIO owns the group, DIDs given back and handed out again lowest first, mappings replayed into
  * a re-created domain, closed devices still issuing DMA; the flawed `blockTranslation` hooks leave
  * what the invariants see; and the model's refusals around it.
@@ -19,6 +19,7 @@ import { stepPassthrough } from '../../../models/passthrough/step.js';
 import type { PassthroughCommand, PassthroughState } from '../../../models/passthrough/types.js';
 import { iommuDisagreements, iommuReach } from '../../../models/passthrough/views.js';
 import { mapDmaArgs } from '../../../models/vfio/map-dma.js';
+import { passthroughDesign } from '../../../properties/passthrough/design.js';
 import type { PassthroughDesign } from '../../../properties/passthrough/design.js';
 import { iommuStrict } from '../../../properties/passthrough/designs.js';
 import {
@@ -131,6 +132,41 @@ describe('two IOMMU domains: one group leaves and comes back with the mappings l
     blockFlushingClearedDid(iommu, 8);
     expect(iommu.contexts).toEqual({});
     expect(iommu.iotlb).toHaveLength(1);
+  });
+});
+
+describe('an injected iommu_map failure over VT-d', () => {
+  const map3: PassthroughCommand = {
+    kind: 'mapDma',
+    ...mapDmaArgs({ vaddrPage: RAM_VADDR_PAGE, iovaPage: 508, npages: 3 }),
+  };
+  const inject: PassthroughCommand = { kind: 'injectFault', point: 'map', nth: 2 };
+
+  it('unwound completely: the stack hands back its input, VT-d untouched', () => {
+    const armed = run(iommuStrict, [inject]);
+    const step = stepPassthrough(armed, iommuStrict.config, map3);
+    expect(step.result.ok).toBe(false);
+    expect(step.result.detail).toMatchObject({ unwound: true });
+    expect(step.state).toBe(armed);
+  });
+
+  it("unwound incompletely (pins leaked): the maps and the unwind's unmaps reach VT-d in order", () => {
+    const leaky = passthroughDesign({
+      id: 'test/map-failure-leaks-pins',
+      mode: 'strict',
+      vfioBugs: ['map-failure-leaks-pins'],
+      expected: 'violates',
+      breaks: ['frame-refcount-matches-holders'],
+      description: 'the VFIO mutant over VT-d',
+    });
+    const armed = run(leaky, [inject]);
+    const step = stepPassthrough(armed, leaky.config, map3);
+    expect(step.result.ok).toBe(false);
+    expect(step.result.effects.map((effect) => effect.kind)).toEqual(['map', 'unmap', 'iotlb-sync']);
+    expect(step.state).not.toBe(armed);
+    expect(step.state.iommu).not.toBe(armed.iommu);
+    expect(iommuDisagreements(step.state)).toEqual([]);
+    expect(step.state.iommu.flat[step.state.dids[0]!]).toEqual([]);
   });
 });
 
