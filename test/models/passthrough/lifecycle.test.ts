@@ -32,6 +32,13 @@ import {
   unownedDeviceReachesNothing,
 } from '../../../properties/passthrough/invariants/lifecycle.js';
 import { RAM_VADDR_PAGE } from '../../../properties/vfio/world.js';
+import { runTrace } from '../../../src/execute.js';
+import {
+  clearContext as publicClearContext,
+  passthroughDesign as publicPassthroughDesign,
+  twoDomainWorld,
+} from '../../../src/index.js';
+import type { BlockTranslation } from '../../../src/index.js';
 
 function run(design: PassthroughDesign, commands: readonly PassthroughCommand[]): PassthroughState {
   let state = design.init();
@@ -132,6 +139,30 @@ describe('two IOMMU domains: one group leaves and comes back with the mappings l
     blockFlushingClearedDid(iommu, 8);
     expect(iommu.contexts).toEqual({});
     expect(iommu.iotlb).toHaveLength(1);
+  });
+});
+
+describe("a user's own detach hook, through the public entry point", () => {
+  it('a hook that clears the context entry but flushes nothing is caught by the generic invariants', () => {
+    const clearsOnly: BlockTranslation = (iommu, sourceId) => {
+      publicClearContext(iommu, { deviceId: sourceId });
+    };
+    const mine = publicPassthroughDesign({
+      id: 'mine/clears-only',
+      mode: 'strict',
+      world: twoDomainWorld,
+      lifecycle: { blockTranslation: clearsOnly },
+      expected: 'violates',
+      breaks: ['reused-did-carries-no-earlier-translations'],
+      description: 'the context entry cleared, no invalidation',
+    });
+    const traced = runTrace(mine, [map508, dma(1), close(1), unset(1)], { stopAtFirst: false });
+    expect(traced.violations.map((found) => found.invariant)).toEqual(
+      expect.arrayContaining(['unowned-device-reaches-nothing', 'reused-did-carries-no-earlier-translations']),
+    );
+    // The built-in v6.12 hook holds on the same trace.
+    const sound = runTrace(iommuStrictRegroup, [map508, dma(1), close(1), unset(1)], { stopAtFirst: false });
+    expect(sound.violations).toEqual([]);
   });
 });
 
