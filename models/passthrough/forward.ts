@@ -11,7 +11,11 @@
  * mode, `dma-fq` in the lazy modes; an `unmanaged` nesting parent for a VFIO_TYPE1_NESTING_IOMMU
  * container) and every attach points the group's devices' context entries
  * at it; a detach clears them (the context change flushes the domain, §3.3); a domain free first
- * flushes and releases the domain's flush queue, then frees the domain.
+ * flushes and releases the domain's flush queue, then frees the domain. With the group lifecycle
+ * (`lifecycle.ts`, docs/reference/vtd.md §3.10) a detach is the design's `blockTranslation`, a
+ * domain free releases the queue, the pages and the DID with no flush (Linux's
+ * `intel_iommu_domain_free`), and VFIO's claim and release of a group move its devices out of and
+ * back into its default domain.
  *
  * Left out: the IOMMU's own refusals during forwarding (table-page exhaustion cannot happen in the
  * stack's small IOVA universe); if one happened, the IOMMU's page table would disagree with VFIO's
