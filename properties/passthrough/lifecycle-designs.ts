@@ -36,7 +36,7 @@ export const iommuContextClearFlushesClearedDid = passthroughDesign({
   lifecycle: { blockTranslation: blockFlushingClearedDid },
   expected: 'violates',
   description:
-    'the detach clears the context entry, then invalidates the DID read from the cleared entry (0): the freed domain\'s IOTLB entries survive under its DID, which the group\'s default domain or its next VFIO domain reuses. Shipped in f90584f4beb8 ("iommu/vt-d: Add helper to flush caches for context change", v6.11-rc), fixed by "iommu/vt-d: Fix incorrect domain ID in context flush helper" (2024, reported from VFIO)',
+    'the detach clears the context entry, then invalidates the DID read from the cleared entry (0): the freed domain\'s IOTLB entries survive under its DID, which the group\'s default domain or its next VFIO domain reuses. Shipped in f90584f4beb8 ("iommu/vt-d: Add helper to flush caches for context change", v6.11-rc), fixed by 7af6c720417f ("iommu/vt-d: Fix incorrect domain ID in context flush helper", v6.11-rc6, reported from VFIO)',
   // Also no-dma-to-foreign-frame (the DMA after another VM took the freed frame): 19/20 fresh
   // seeds at the default budget, as late as run 873, so not declared.
   breaks: [
