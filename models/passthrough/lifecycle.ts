@@ -49,8 +49,8 @@ export const blockTranslation: BlockTranslation = (iommu, sourceId) => {
  * old DID survives. Shipped in f90584f4beb8 ("iommu/vt-d: Add helper to flush caches for context
  * change", v6.11-rc), fixed by 7af6c720417f ("iommu/vt-d: Fix incorrect domain ID in context flush
  * helper", v6.11-rc6, reported by Alex Williamson from VFIO). Earlier, scalable mode flushed the
- * context entry's DID field, which that mode leaves unused, until 37764b952e1b ("iommu/vt-d: Global devTLB
- * flush when present context entry changed", v5.14; Fixes: 7373a8cc3819, v5.0).
+ * context entry's DID field, which that mode leaves unused, until 37764b952e1b ("iommu/vt-d:
+ * Global devTLB flush when present context entry changed", v5.14; Fixes: 7373a8cc3819, v5.0).
  */
 export const blockFlushingClearedDid: BlockTranslation = (iommu, sourceId) => {
   const cleared = clearContext(iommu, { deviceId: sourceId });
