@@ -79,16 +79,14 @@ function templatesFor(layout: VfioWorldLayout, withFlushQueue: boolean): Passthr
 function lifecycleTemplates(layout: VfioWorldLayout): PassthroughCommand[] {
   if (layout.groups.filter((group) => group.kind === 'iommu').length < 2) return [];
   return [
-    ...layout.pciDevices
-      .slice(1)
-      .flatMap((deviceId) =>
-        iovaPages.map((addressPage): PassthroughCommand => ({
-          kind: 'deviceDma',
-          deviceId,
-          addressPage,
-          write: false,
-        })),
-      ),
+    ...layout.pciDevices.slice(1).flatMap((deviceId) =>
+      iovaPages.map((addressPage): PassthroughCommand => ({
+        kind: 'deviceDma',
+        deviceId,
+        addressPage,
+        write: false,
+      })),
+    ),
     ...layout.pciDevices.map((deviceId): PassthroughCommand => ({ kind: 'closeDevice', deviceId })),
     ...layout.groupIds.map((groupId): PassthroughCommand => ({ kind: 'groupUnsetContainer', groupId })),
     ...layout.groupIds.map((groupId): PassthroughCommand => ({ kind: 'groupSetContainer', groupId })),
