@@ -22,6 +22,7 @@ import {
   kvmgtUnmapUnlocked,
 } from './kvmgt/designs.js';
 import { iommuLazy, iommuLazyHeld, iommuStrict, iommuUnpinBeforeSync } from './passthrough/designs.js';
+import { passthroughLifecycleDesigns } from './passthrough/lifecycle-designs.js';
 import {
   mdevIgnoresUnmap,
   mdevUnmapCallback,
@@ -62,6 +63,7 @@ export const designs: readonly AnyDesign[] = [
   iommuLazy,
   iommuLazyHeld,
   iommuUnpinBeforeSync,
+  ...passthroughLifecycleDesigns,
   mdevUnmapCallback,
   mdevIgnoresUnmap,
   vfioMixed,

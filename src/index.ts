@@ -176,6 +176,27 @@ export { passthroughInvariants } from '../properties/passthrough/invariants/inde
 export { passthroughInterleavingMutants, passthroughMutants } from '../properties/passthrough/mutants.js';
 export { iommuLazy, iommuLazyHeld, iommuStrict, iommuUnpinBeforeSync } from '../properties/passthrough/designs.js';
 export { invalidationModes } from '../models/passthrough/types.js';
+// The group lifecycle over VT-d: the detach hook, its built-in variants, the IOMMU steps a user's
+// variant is made of, the designs and the two invariants (docs/reference/vtd.md §3.10).
+export {
+  blockFlushingClearedDid,
+  blockKeepingContext,
+  blockTranslation,
+  soundLifecycle,
+} from '../models/passthrough/lifecycle.js';
+export type { BlockTranslation, PassthroughLifecycle } from '../models/passthrough/types.js';
+export { clearContext, detachDevice } from '../models/iommu/domain.js';
+export { flushDomain } from '../models/iommu/invalidate.js';
+export {
+  iommuContextClearFlushesClearedDid,
+  iommuDetachKeepsContext,
+  iommuStrictRegroup,
+  twoDomainWorld,
+} from '../properties/passthrough/lifecycle-designs.js';
+export {
+  reusedDidCarriesNoEarlierTranslations,
+  unownedDeviceReachesNothing,
+} from '../properties/passthrough/invariants/lifecycle.js';
 export type {
   InvalidationMode,
   PassthroughCommand,

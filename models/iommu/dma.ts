@@ -68,9 +68,11 @@ function permissionFault(request: DmaRequest, read: boolean, write: boolean): Fa
 function resolve(state: IommuState, request: DmaRequest, fill: boolean, firstLevel: FirstLevelTable): DmaOutcome {
   const domainId = wellFormed(request) ? requestDomainId(state, request.deviceId, request.pasid) : null;
   const domain = domainId === null ? undefined : getDomain(state, domainId);
-  if (domainId === null || domain === undefined)
-    return { landed: 'fault', reason: 'no-context', domainId, via: 'context' };
+  if (domainId === null) return { landed: 'fault', reason: 'no-context', domainId, via: 'context' };
   const iovaPage = Math.floor(request.iova / PAGE_SIZE_BYTES);
+  // A context entry left pointing at a freed domain (`releaseDomain`): the hardware still looks the
+  // DID up in the IOTLB; a miss walks the freed table pages, which the model treats as not present.
+  if (domain === undefined) return orphanedContext(state, request, domainId, iovaPage);
   if (domain.type === 'blocked') return { landed: 'fault', reason: 'blocked', domainId, via: 'context' };
   if (domain.type === 'identity') return { landed: 'frame', frame: iovaPage, domainId, via: 'identity' };
   if (iovaPage >= IOVA_PAGE_LIMIT) return { landed: 'fault', reason: 'beyond-width', domainId, via: 'walk' };
@@ -104,6 +106,16 @@ function resolve(state: IommuState, request: DmaRequest, fill: boolean, firstLev
   const reason = permissionFault(request, leaf.read, leaf.write);
   if (reason !== null) return { landed: 'fault', reason, domainId, via: 'walk' };
   return { landed: 'frame', frame: leaf.frame + (iovaPage - leaf.iovaPage), domainId, via: 'walk' };
+}
+
+function orphanedContext(state: IommuState, request: DmaRequest, domainId: number, iovaPage: number): DmaOutcome {
+  const cached = iovaPage < IOVA_PAGE_LIMIT ? iotlbLookup(state, domainId, request.pasid, iovaPage) : undefined;
+  if (cached === undefined) return { landed: 'fault', reason: 'no-context', domainId, via: 'context' };
+  if (cached.kind === 'not-present') return { landed: 'fault', reason: 'not-present', domainId, via: 'iotlb' };
+  const reason = permissionFault(request, cached.read, cached.write);
+  if (reason !== null) return { landed: 'fault', reason, domainId, via: 'iotlb' };
+  const frame = cached.kind === 'translation' ? cached.frame + (iovaPage - cached.iovaPage) : cached.frame;
+  return { landed: 'frame', frame, domainId, via: 'iotlb' };
 }
 
 /** The first-level walk, then stage 2 at the GPA page found; caches the combined translation. */

@@ -81,12 +81,35 @@ export function destroyDomain(state: IommuState, args: { readonly domainId: numb
   const domain = getDomain(state, args.domainId);
   if (domain === undefined) return fail('ENOENT');
   if (domainInUse(state, domain.domainId)) return fail('EBUSY');
+  return releaseDomain(state, domain.domainId);
+}
+
+/**
+ * The domain's memory and its DID go back, whatever still refers to them: what Linux does once the
+ * software says no device is attached (`domain_detach_iommu` frees the DID with `ida_free`,
+ * `intel_iommu_domain_free` → `domain_exit` frees the page-table pages; neither looks at the
+ * hardware, and neither flushes — the detach's `domain_context_clear_one` did, §3.10). What the
+ * hardware still holds under the DID — an IOTLB entry, a context entry pointing at it — stays, and
+ * is marked `orphaned` (the model's mark for the invariants; the hardware has no such bit): the
+ * next domain given the DID meets it. ENOENT for an unknown domain.
+ */
+export function releaseDomain(state: IommuState, domainId: number): OpResult {
+  const domain = getDomain(state, domainId);
+  if (domain === undefined) return fail('ENOENT');
   for (const [key, table] of Object.entries(state.tables)) {
     if (table.domainId === domain.domainId) delete state.tables[key];
   }
   delete state.flat[domain.domainId];
   delete state.domains[domain.domainId];
   state.unsynced = state.unsynced.filter((pending) => pending.domainId !== domain.domainId);
+  if (state.iotlb.some((entry) => entry.domainId === domainId && entry.orphaned !== true)) {
+    state.iotlb = state.iotlb.map((entry) =>
+      entry.domainId === domainId && entry.orphaned !== true ? { ...entry, orphaned: true } : entry,
+    );
+  }
+  for (const context of Object.values(state.contexts)) {
+    if (context.domainId === domainId) context.orphaned = true;
+  }
   return succeed({ domainId: domain.domainId, releasedEntries: domain.flushQueue.length });
 }
 
@@ -119,14 +142,28 @@ export function attachDevice(state: IommuState, args: AttachDeviceArgs): OpResul
 }
 
 export function detachDevice(state: IommuState, args: { readonly deviceId: number }): OpResult {
+  const cleared = clearContext(state, args);
+  const domainId = cleared.detail?.['domainId'];
+  if (!cleared.ok || typeof domainId !== 'number') return cleared;
+  const flush = flushDomain(state, domainId);
+  return succeed({ deviceId: args.deviceId, domainId, ...flushDetail(flush) });
+}
+
+/**
+ * The context entry's write alone (`context_clear_entry`), without the invalidations that must
+ * follow it: `detachDevice` is this, then the DSI of the DID the entry held. Hardware that cached
+ * the old entry's translations keeps them until that DSI. EINVAL for a bad source-id, ENODEV when
+ * no entry is present; the detail names the DID the entry held.
+ */
+export function clearContext(state: IommuState, args: { readonly deviceId: number }): OpResult {
   if (!isDeviceId(args.deviceId)) return fail('EINVAL');
   const context = contextOf(state, args.deviceId);
   if (context === undefined || context.domainId === null) return fail('ENODEV');
   const domainId = context.domainId;
   context.domainId = null;
+  delete context.orphaned;
   tidyContext(state, args.deviceId, context);
-  const flush = flushDomain(state, domainId);
-  return succeed({ deviceId: args.deviceId, domainId, ...flushDetail(flush) });
+  return succeed({ deviceId: args.deviceId, domainId });
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -43,7 +43,10 @@ export function cloneIommuState(state: IommuState): IommuState {
   }
   const contexts: IommuState['contexts'] = {};
   for (const [key, context] of Object.entries(state.contexts)) {
-    contexts[key] = { domainId: context.domainId, pasids: { ...context.pasids } };
+    contexts[key] =
+      context.orphaned === true
+        ? { domainId: context.domainId, pasids: { ...context.pasids }, orphaned: true }
+        : { domainId: context.domainId, pasids: { ...context.pasids } };
   }
   const tables: IommuState['tables'] = {};
   for (const [key, table] of Object.entries(state.tables)) {

@@ -114,6 +114,11 @@ export interface DeviceContext {
   domainId: number | null;
   /** PASID → domain id, keys decimal PASIDs 1..2^20-1. */
   pasids: Record<string, number>;
+  /**
+   * The model's own mark, not hardware state: `domainId` names a domain that was freed while this
+   * entry still pointed at it (`releaseDomain`); the DID may since belong to another domain.
+   */
+  orphaned?: true;
 }
 
 /** A cached leaf translation, tagged with (DID, PASID or null for requests without PASID). */
@@ -121,6 +126,8 @@ export interface IotlbTranslation extends Translation {
   readonly kind: 'translation';
   readonly domainId: number;
   readonly pasid: number | null;
+  /** The model's mark: filled from a domain since freed (`releaseDomain`); lookups ignore it. */
+  readonly orphaned?: true;
 }
 
 /** Caching mode only: a cached "not present" for one 4 KiB page (§3.4). */
@@ -129,6 +136,8 @@ export interface IotlbNotPresent {
   readonly domainId: number;
   readonly pasid: number | null;
   readonly iovaPage: number;
+  /** The model's mark: filled from a domain since freed (`releaseDomain`); lookups ignore it. */
+  readonly orphaned?: true;
 }
 
 /**
@@ -141,6 +150,8 @@ export interface IotlbNestedTranslation {
   readonly kind: 'nested';
   readonly domainId: number;
   readonly pasid: number | null;
+  /** The model's mark: filled from a domain since freed (`releaseDomain`); lookups ignore it. */
+  readonly orphaned?: true;
   readonly iovaPage: number;
   readonly gpaPage: number;
   readonly frame: number;

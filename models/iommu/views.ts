@@ -189,7 +189,12 @@ export function reachableByDevice(
   for (const pasid of tags) {
     const domainId = requestDomainId(state, deviceId, pasid);
     const domain = domainId === null ? undefined : getDomain(state, domainId);
-    if (domainId === null || domain === undefined || domain.type === 'blocked') continue;
+    if (domainId === null || domain?.type === 'blocked') continue;
+    if (domain === undefined) {
+      // A context entry left pointing at a freed domain reaches what the IOTLB holds under its DID.
+      reachable.push(...iotlbExtents(state, domainId, pasid));
+      continue;
+    }
     if (domain.type === 'identity') {
       const all = { iovaPage: 0, frame: 0, pages: IOVA_PAGE_LIMIT, read: true, write: true };
       reachable.push({ ...all, pasid, domainId, via: 'identity' });
@@ -199,13 +204,20 @@ export function reachableByDevice(
     for (const { iovaPage, frame, pages, read, write } of walks) {
       reachable.push({ iovaPage, frame, pages, read, write, pasid, domainId, via: 'page-table' });
     }
-    for (const entry of state.iotlb) {
-      if (entry.kind === 'not-present' || entry.domainId !== domainId || entry.pasid !== pasid) continue;
-      const pages = entry.kind === 'translation' ? entry.pages : 1;
-      reachable.push({ ...stripLevel({ ...entry, pages }), pasid, domainId, via: 'iotlb' });
-    }
+    reachable.push(...iotlbExtents(state, domainId, pasid));
   }
   return reachable;
+}
+
+/** What the IOTLB translates under the tag (DID, PASID), stale entries included. */
+function iotlbExtents(state: IommuState, domainId: number, pasid: number | null): ReachableExtent[] {
+  const extents: ReachableExtent[] = [];
+  for (const entry of state.iotlb) {
+    if (entry.kind === 'not-present' || entry.domainId !== domainId || entry.pasid !== pasid) continue;
+    const pages = entry.kind === 'translation' ? entry.pages : 1;
+    extents.push({ ...stripLevel({ ...entry, pages }), pasid, domainId, via: 'iotlb' });
+  }
+  return extents;
 }
 
 /**

@@ -11,7 +11,11 @@
  * mode, `dma-fq` in the lazy modes; an `unmanaged` nesting parent for a VFIO_TYPE1_NESTING_IOMMU
  * container) and every attach points the group's devices' context entries
  * at it; a detach clears them (the context change flushes the domain, §3.3); a domain free first
- * flushes and releases the domain's flush queue, then frees the domain.
+ * flushes and releases the domain's flush queue, then frees the domain. With the group lifecycle
+ * (`lifecycle.ts`, docs/reference/vtd.md §3.10) a detach is the design's `blockTranslation`, a
+ * domain free releases the queue, the pages and the DID with no flush (Linux's
+ * `intel_iommu_domain_free`), and VFIO's claim and release of a group move its devices out of and
+ * back into its default domain.
  *
  * Left out: the IOMMU's own refusals during forwarding (table-page exhaustion cannot happen in the
  * stack's small IOVA universe); if one happened, the IOMMU's page table would disagree with VFIO's
@@ -19,16 +23,63 @@
  */
 import { PAGE_SIZE_BYTES } from '../iommu/address.js';
 import type { IommuConfig } from '../iommu/config.js';
-import { attachDevice, createDomain, destroyDomain, detachDevice } from '../iommu/domain.js';
+import { attachDevice, createDomain, destroyDomain, detachDevice, releaseDomain } from '../iommu/domain.js';
 import { flushQueueFlush } from '../iommu/flush-queue.js';
 import { map } from '../iommu/map.js';
-import { getDomain } from '../iommu/state.js';
+import { freeTables, getDomain } from '../iommu/state.js';
 import { iotlbSync, unmapFast } from '../iommu/unmap.js';
 import { getRef, putRef } from '../memory/frames.js';
-import { type1Backend } from '../vfio/state.js';
+import { cloneVfioState, deviceAt, type1Backend } from '../vfio/state.js';
+import { deviceDmaRefusal } from '../vfio/device-dma.js';
 import { landingAccess } from '../vfio/phased-dma.js';
 import type { DmaAccess, TranslationEffect, VfioState } from '../vfio/types.js';
-import type { InvalidationMode, PassthroughState } from './types.js';
+import { claimGroup, ownedIommuGroups, releaseGroup } from './lifecycle.js';
+import type { InvalidationMode, PassthroughLifecycle, PassthroughState } from './types.js';
+
+/** The lifecycle's part of a step: the design's hooks, and the IOMMU groups VFIO owned before it. */
+export interface LifecycleStep {
+  readonly config: PassthroughLifecycle;
+  readonly ownedBefore: readonly number[];
+  /** VFIO's state before a group left with DMA in flight: where the requests drained then land. */
+  readonly landingView?: VfioState;
+}
+
+/** The lifecycle step for a command about to run on `vfio`, when the stack models the lifecycle. */
+export function lifecycleStep(
+  state: PassthroughState,
+  lifecycle: PassthroughLifecycle | undefined,
+  command?: { readonly kind: string },
+): LifecycleStep | undefined {
+  if (lifecycle === undefined || state.defaults === undefined) return undefined;
+  const ownedBefore = ownedIommuGroups(state.vfio);
+  const leaving = command?.kind === 'groupUnsetContainer' && state.iommu.requests.length > 0;
+  return leaving
+    ? { config: lifecycle, ownedBefore, landingView: cloneVfioState(state.vfio) }
+    : { config: lifecycle, ownedBefore };
+}
+
+/** Whether the command changed which IOMMU groups VFIO owns (a claim or a release to forward). */
+export function ownershipChanged(lifecycle: LifecycleStep | undefined, vfio: VfioState): boolean {
+  if (lifecycle === undefined) return false;
+  const owned = ownedIommuGroups(vfio);
+  return owned.length !== lifecycle.ownedBefore.length || owned.some((id) => !lifecycle.ownedBefore.includes(id));
+}
+
+/**
+ * Why a DMA by `args.deviceId` is refused: VFIO's reasons (`deviceDmaRefusal`), except that with the
+ * lifecycle modelled a vfio-pci device whose fd is closed still issues DMA (the hardware does not
+ * know about fds; only the IOMMU stands between it and memory).
+ */
+export function passthroughDmaRefusal(
+  state: PassthroughState,
+  args: { readonly deviceId: number; readonly addressPage: number; readonly write: boolean },
+): string | null {
+  const refusal = deviceDmaRefusal(state.vfio, args);
+  if (refusal !== 'ENODEV' || state.defaults === undefined) return refusal;
+  const device = deviceAt(state.vfio, args.deviceId);
+  if (device === undefined || device.kind !== 'pci') return refusal;
+  return typeof args.write === 'boolean' ? null : 'EINVAL';
+}
 
 /** PCI source-id (bus 1, device = VFIO device index, function 0) of a VFIO device. */
 export function sourceIdOf(deviceId: number): number {
@@ -79,13 +130,13 @@ export function releaseFlushedHolds(state: PassthroughState): void {
  * Lands the DMA requests in flight that an invalidation drained (`iommu/requests.ts`): each lands
  * where its translation sent it, now, before whatever the caller does next (an unpin, a release).
  */
-export function landDrainedRequests(state: PassthroughState, accesses: DmaAccess[]): void {
+export function landDrainedRequests(state: PassthroughState, accesses: DmaAccess[], view?: VfioState): void {
   const requests = state.iommu.requests;
   if (requests.length === 0 || !requests.some((request) => request.drained)) return;
   const drained = new Set(requests.filter((request) => request.drained).map((request) => request.deviceId));
   state.vfio.inflight = state.vfio.inflight.filter((op) => {
     if (op.kind !== 'deviceDma' || op.requestId === null || !drained.has(op.requestId)) return true;
-    accesses.push(landingAccess(state.vfio, op));
+    accesses.push(landingAccess(view ?? state.vfio, op));
     return false;
   });
   state.iommu.requests = requests.filter((request) => !request.drained);
@@ -105,8 +156,18 @@ export function forwardEffects(
   config: IommuConfig,
   effects: readonly TranslationEffect[],
   preheld: readonly number[],
+  lifecycle?: LifecycleStep,
 ): DmaAccess[] {
   const accesses: DmaAccess[] = [];
+  // Where a drained request lands: in the memory as it was before VFIO's command, when the stack
+  // kept it (a group leaving: Linux drains at the detach, or the release's first unmap, before it
+  // unpins anything; the VFIO model has run the whole command already).
+  const view = lifecycle?.landingView;
+  const owned = lifecycle === undefined ? [] : ownedIommuGroups(state.vfio);
+  // VFIO_GROUP_SET_CONTAINER claims the group before type1 attaches it (vfio_container_attach_group).
+  for (const groupId of owned) {
+    if (!lifecycle?.ownedBefore.includes(groupId)) claimGroup(state, groupId, sourceIdOf);
+  }
   const pending = new Map<number, Run>();
   const unsyncedRuns = new Map<number, Run[]>();
   const unclaimed = new Map<number, number>();
@@ -143,7 +204,7 @@ export function forwardEffects(
     const did = state.dids[domainId];
     if (did === undefined) return;
     const synced = iotlbSync(state.iommu, config, did);
-    landDrainedRequests(state, accesses);
+    landDrainedRequests(state, accesses, view);
     const runs = unsyncedRuns.get(domainId) ?? [];
     unsyncedRuns.delete(domainId);
     runs.forEach((run, index) => claim(run, synced.queuedSeqs[index] ?? null));
@@ -185,24 +246,37 @@ export function forwardEffects(
       }
       case 'detach':
         for (const deviceId of groupDevices(state.vfio, effect.groupId)) {
-          detachDevice(state.iommu, { deviceId: sourceIdOf(deviceId) });
+          if (lifecycle === undefined) detachDevice(state.iommu, { deviceId: sourceIdOf(deviceId) });
+          else lifecycle.config.blockTranslation(state.iommu, sourceIdOf(deviceId));
         }
-        landDrainedRequests(state, accesses);
+        landDrainedRequests(state, accesses, view);
         break;
       case 'domain-free': {
         const did = state.dids[effect.domainId];
         const domain = did === undefined ? undefined : getDomain(state.iommu, did);
         if (did === undefined || domain === undefined) break;
-        flushQueueFlush(state.iommu, config, domain);
-        landDrainedRequests(state, accesses);
-        destroyDomain(state.iommu, { domainId: did });
+        if (lifecycle === undefined) {
+          flushQueueFlush(state.iommu, config, domain);
+          landDrainedRequests(state, accesses, view);
+          destroyDomain(state.iommu, { domainId: did });
+        } else {
+          // intel_iommu_domain_free: the queue's entries go (iommu_dma_free_fq) and the domain's
+          // pages with its DID, no invalidation: the detach's context clear issued it.
+          for (const entry of domain.flushQueue) freeTables(state.iommu, entry.freedTableIds);
+          domain.flushQueue = [];
+          releaseDomain(state.iommu, did);
+        }
         delete state.dids[effect.domainId];
         break;
       }
     }
   }
   for (const domainId of [...pending.keys()]) flushRun(domainId);
-  landDrainedRequests(state, accesses);
+  // vfio_group_detach_container releases the group's DMA ownership after type1's detach.
+  for (const groupId of lifecycle?.ownedBefore ?? []) {
+    if (!owned.includes(groupId)) releaseGroup(state, groupId, sourceIdOf);
+  }
+  landDrainedRequests(state, accesses, view);
   // Preheld frames no unmap claimed (none when VFIO is deterministic) must not leak.
   for (const [mfn, count] of unclaimed) for (let i = 0; i < count; i++) putRef(state.vfio.memory, mfn);
   releaseFlushedHolds(state);

@@ -20,7 +20,6 @@ import { translateRequest } from '../iommu/dma.js';
 import { pendingFlushFrames } from '../iommu/views.js';
 import { getRef } from '../memory/frames.js';
 import { hasVfioBug } from '../vfio/config.js';
-import { deviceDmaRefusal } from '../vfio/device-dma.js';
 import { actorOfOp, actorOfVfioCommand, inflightRefusal, startsPhased } from '../vfio/inflight.js';
 import { landingAccess } from '../vfio/phased-dma.js';
 import { refused } from '../vfio/state.js';
@@ -29,7 +28,7 @@ import type { VfioCommand } from '../vfio/commands.js';
 import type { DeviceDmaOp, DmaAccess, VfioResult } from '../vfio/types.js';
 import { isPageNumber } from '../vfio/u64.js';
 import type { FirstLevelTable } from '../iommu/types.js';
-import { forwardEffects, sourceIdOf } from './forward.js';
+import { forwardEffects, lifecycleStep, ownershipChanged, passthroughDmaRefusal, sourceIdOf } from './forward.js';
 import type { PassthroughCommand, PassthroughConfig, PassthroughResult, PassthroughState } from './types.js';
 
 type DmaCommand = Extract<PassthroughCommand, { kind: 'deviceDma' }>;
@@ -39,7 +38,7 @@ const ADVANCE_KEYS = new Set(['op', 'phase', 'done']);
 
 /** A device's translate phase through the VT-d model: the request is registered and left in flight. */
 function translateDma(state: PassthroughState, args: DmaCommand, firstLevel: FirstLevelTable): PassthroughResult {
-  const refusal = deviceDmaRefusal(state.vfio, args);
+  const refusal = passthroughDmaRefusal(state, args);
   if (refusal !== null) return refused(refusal);
   const sourceId = sourceIdOf(args.deviceId);
   let op: DeviceDmaOp = {
@@ -100,9 +99,11 @@ function holdBeforeUnpin(state: PassthroughState, config: PassthroughConfig, ind
 /** One VFIO phase (a start or an advance) on `state`, its effects forwarded to the IOMMU. */
 function vfioPhase(state: PassthroughState, config: PassthroughConfig, command: VfioCommand): VfioResult {
   if (command.kind === 'advance') holdBeforeUnpin(state, config, command.op);
+  const lifecycle = lifecycleStep(state, config.lifecycle, command);
   const result = applyVfioCommand(state.vfio, config.vfio, command);
-  if (result.effects.length === 0 && state.iommu.requests.length === 0) return result;
-  const drained = forwardEffects(state, config.mode, config.iommu, result.effects, []);
+  if (result.effects.length === 0 && state.iommu.requests.length === 0 && !ownershipChanged(lifecycle, state.vfio))
+    return result;
+  const drained = forwardEffects(state, config.mode, config.iommu, result.effects, [], lifecycle);
   // A device whose DMA VFIO landed (closing it) has nothing left for the IOMMU to drain.
   state.iommu.requests = state.iommu.requests.filter((request) =>
     state.vfio.inflight.some((op) => op.kind === 'deviceDma' && op.requestId === request.deviceId),

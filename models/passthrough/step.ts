@@ -18,14 +18,23 @@ import { dma } from '../iommu/dma.js';
 import { drainFlushQueue } from '../iommu/flush-queue.js';
 import { cloneIommuState, createIommuState } from '../iommu/state.js';
 import type { FirstLevelTable, IommuCaps } from '../iommu/types.js';
-import { deviceDmaRefusal } from '../vfio/device-dma.js';
 import { cloneVfioState, draftOf, finishDraft, refused } from '../vfio/state.js';
 import { applyVfioCommand } from '../vfio/step.js';
 import type { VfioCommand } from '../vfio/commands.js';
 import type { DmaAccess, VfioState } from '../vfio/types.js';
 import { isPageNumber } from '../vfio/u64.js';
 import { startsPhased } from '../vfio/inflight.js';
-import { forwardEffects, holdUnmappedFrames, landDrainedRequests, releaseFlushedHolds, sourceIdOf } from './forward.js';
+import {
+  forwardEffects,
+  holdUnmappedFrames,
+  landDrainedRequests,
+  lifecycleStep,
+  ownershipChanged,
+  passthroughDmaRefusal,
+  releaseFlushedHolds,
+  sourceIdOf,
+} from './forward.js';
+import { releaseGroup } from './lifecycle.js';
 import { applyAmidInflight } from './phased.js';
 import type { PassthroughCommand, PassthroughConfig, PassthroughResult, PassthroughState } from './types.js';
 
@@ -43,6 +52,7 @@ export function clonePassthroughState(
     iommu: cloneIommuState(state.iommu),
     dids: { ...state.dids },
     held: [...state.held],
+    ...(state.defaults === undefined ? {} : { defaults: { ...state.defaults } }),
   };
 }
 
@@ -80,13 +90,15 @@ export function stepPassthrough(
   }
   // VFIO runs on a draft of its own part first: a refused command hands back the input state.
   const vfio = draftOf(state.vfio);
+  const lifecycle = lifecycleStep(state, config.lifecycle);
   const preheld = config.mode === 'lazy-held' ? holdFramesToBeUnmapped(state.vfio, vfio, config, command) : [];
   const result = applyVfioCommand(vfio, config.vfio, command);
   if (finishDraft(vfio)) return { state, result };
   // Nothing for the IOMMU: its state, the domain ids and the holds are shared with the input.
-  if (result.effects.length === 0 && preheld.length === 0) return { state: { ...state, vfio }, result };
+  if (result.effects.length === 0 && preheld.length === 0 && !ownershipChanged(lifecycle, vfio))
+    return { state: { ...state, vfio }, result };
   const next = clonePassthroughState(state, vfio);
-  forwardEffects(next, config.mode, config.iommu, result.effects, preheld);
+  forwardEffects(next, config.mode, config.iommu, result.effects, preheld, lifecycle);
   return { state: next, result };
 }
 
@@ -98,10 +110,23 @@ export function applyPassthroughCommand(
 ): PassthroughResult {
   if (command.kind === 'drainFlushQueue') return drainAll(state, config);
   if (command.kind === 'deviceDma') return deviceDmaThroughIommu(state, command);
+  const lifecycle = lifecycleStep(state, config.lifecycle);
   const preheld = config.mode === 'lazy-held' ? holdFramesToBeUnmapped(state.vfio, state.vfio, config, command) : [];
   const result = applyVfioCommand(state.vfio, config.vfio, command);
-  forwardEffects(state, config.mode, config.iommu, result.effects, preheld);
+  forwardEffects(state, config.mode, config.iommu, result.effects, preheld, lifecycle);
   return result;
+}
+
+/**
+ * Turns the group lifecycle on for a state built without it: every IOMMU group no container owns
+ * sits in a default domain of its own (`iommu_group_alloc_default_domain` at boot).
+ */
+export function startLifecycle(state: PassthroughState): void {
+  if (state.defaults !== undefined) return;
+  state.defaults = {};
+  for (const group of state.vfio.groups) {
+    if (group.spec.kind === 'iommu' && !group.inContainer) releaseGroup(state, group.id, sourceIdOf);
+  }
 }
 
 /**
@@ -148,7 +173,7 @@ function deviceDmaThroughIommu(
   firstLevel: FirstLevelTable = {},
 ): PassthroughResult {
   if (state.vfio.crash !== null) return refused('BUG_ON', { where: state.vfio.crash.where });
-  const refusal = deviceDmaRefusal(state.vfio, args);
+  const refusal = passthroughDmaRefusal(state, args);
   if (refusal !== null) return refused(refusal);
   const base = { deviceId: args.deviceId, addressPage: args.addressPage, write: args.write };
   let access: DmaAccess = { ...base, outcome: 'fault', mfn: null, owner: null };

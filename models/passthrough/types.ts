@@ -26,10 +26,33 @@ import type { VfioResult, VfioState } from '../vfio/types.js';
 export type InvalidationMode = 'strict' | 'lazy' | 'lazy-held';
 export const invalidationModes: readonly InvalidationMode[] = ['strict', 'lazy', 'lazy-held'];
 
+/**
+ * What the VT-d driver does to a device's context entry when VFIO detaches the device's group from
+ * VFIO's domain while VFIO still owns the group (`iommu_detach_group` → `__iommu_group_set_core_domain`
+ * → the blocking domain, whose attach is `device_block_translation` → `domain_context_clear_one`):
+ * given the IOMMU (edited in place) and the device's source-id. The domain's DID is freed after it
+ * whatever it did (`domain_detach_iommu`, then VFIO frees the domain), as Linux's bookkeeping does.
+ * Built-in: `models/passthrough/lifecycle.ts`.
+ */
+export type BlockTranslation = (iommu: IommuState, sourceId: number) => void;
+
+/**
+ * The IOMMU side of the group lifecycle (docs/reference/vtd.md §3.10): with it, each IOMMU group
+ * not in a container sits in its default domain, VFIO's claim of the group (VFIO_GROUP_SET_CONTAINER)
+ * blocks it, VFIO's detach goes through `blockTranslation`, VFIO's release of the group attaches the
+ * default domain again; a domain VFIO frees releases its DID and pages without a flush; and a
+ * vfio-pci device keeps issuing DMA whether or not its fd is open.
+ */
+export interface PassthroughLifecycle {
+  readonly blockTranslation: BlockTranslation;
+}
+
 export interface PassthroughConfig {
   readonly mode: InvalidationMode;
   readonly vfio: VfioConfig;
   readonly iommu: IommuConfig;
+  /** The group lifecycle through the VT-d model; absent: the stack before it (no default domains). */
+  readonly lifecycle?: PassthroughLifecycle;
 }
 
 /** A reference the stack keeps on a frame until the flush-queue entry `seq` is released. */
@@ -45,6 +68,12 @@ export interface PassthroughState {
   dids: Record<string, number>;
   /** `lazy-held` only: frames held for queued unmaps, in queue order. */
   held: HeldFrame[];
+  /**
+   * With the lifecycle (`PassthroughConfig.lifecycle`): IOMMU group id → the DID of the default
+   * domain its devices sit in while no VFIO container owns the group; keys decimal. Absent: no
+   * lifecycle modelled.
+   */
+  defaults?: Record<string, number>;
 }
 
 /**

@@ -36,7 +36,8 @@ const reachMemo = new WeakMap<PassthroughState, IommuReach[]>();
 const holdersMemo = pairMemo<VfioState, PassthroughState['held'], PassthroughHolder[][]>();
 
 /**
- * Every frame each open assigned device can reach through the IOMMU now (frames that exist only).
+ * Every frame each assigned device can reach through the IOMMU now (frames that exist only): the
+ * open ones, and with the lifecycle modelled the closed ones too.
  * Memoized: call it on finished states only, never on a draft a step is still editing.
  */
 export function iommuReach(state: PassthroughState): readonly IommuReach[] {
@@ -58,8 +59,16 @@ const reachByIommu = new WeakMap<IommuState, { readonly devices: string; readonl
 /** The open PCI devices and the frame count, as a key: the rest of what the reach reads. */
 function openPciDevices(state: PassthroughState): string {
   let key = String(state.vfio.memory.frames.length);
-  for (const device of state.vfio.devices) if (device.open && device.kind === 'pci') key += `,${device.id}`;
+  for (const device of state.vfio.devices) if (issuesDma(state, device)) key += `,${device.id}`;
   return key;
+}
+
+/**
+ * Whether a device's DMA goes through the IOMMU: a vfio-pci device with its fd open, or with the
+ * lifecycle modelled any vfio-pci device (closing the fd does not stop the hardware).
+ */
+function issuesDma(state: PassthroughState, device: { readonly open: boolean; readonly kind: string }): boolean {
+  return device.kind === 'pci' && (device.open || state.defaults !== undefined);
 }
 
 // A finished state's page tables never change either, and a step that leaves them alone (a DMA
@@ -80,7 +89,7 @@ export function computeIommuReach(state: PassthroughState, firstLevel: FirstLeve
   const frameCount = state.vfio.memory.frames.length;
   const leavesOf = (domain: IommuDomain): readonly LeafAt[] => finishedDomainLeaves(state.iommu, domain);
   for (const device of state.vfio.devices) {
-    if (!device.open || device.kind !== 'pci') continue;
+    if (!issuesDma(state, device)) continue;
     for (const extent of reachableByDevice(state.iommu, sourceIdOf(device.id), firstLevel, leavesOf)) {
       const last = Math.min(extent.frame + extent.pages, frameCount);
       for (let mfn = extent.frame; mfn < last; mfn++) {

@@ -8,9 +8,11 @@ import { iommuBugNeeds, iommuBugs, iommuFeatureMissing } from '../../models/iomm
 import type { IommuBug, IommuStackFeature } from '../../models/iommu/config.js';
 import type { AllocPolicy } from '../../models/memory/frames.js';
 import { stepPassthrough } from '../../models/passthrough/step.js';
+import { soundLifecycle } from '../../models/passthrough/lifecycle.js';
 import type {
   InvalidationMode,
   PassthroughCommand,
+  PassthroughLifecycle,
   PassthroughConfig,
   PassthroughState,
 } from '../../models/passthrough/types.js';
@@ -76,6 +78,12 @@ export interface PassthroughDesignOptions {
   readonly iommuBugs?: readonly IommuBug[];
   /** How freed frames are handed out again (default `lifo`). */
   readonly policy?: AllocPolicy;
+  /**
+   * The IOMMU side of the group lifecycle (docs/reference/vtd.md §3.10): `blockTranslation`, what the
+   * VT-d driver does to a device's context entry when VFIO detaches its group (default
+   * `blockTranslation`, v6.12's `device_block_translation`). A user's variant is a function.
+   */
+  readonly lifecycle?: PassthroughLifecycle;
 }
 
 /** A design of VFIO over VT-d, with its configuration and its world's layout (device and group ids). */
@@ -117,7 +125,12 @@ export function passthroughDesign(options: PassthroughDesignOptions): Passthroug
     iommuBugCatalogue,
     passthroughIommuFeatures(options.mode, vfioBugs, world.name),
   );
-  const config: PassthroughConfig = { mode: options.mode, vfio: { bugs: vfioBugs }, iommu: { bugs: iommuBugs } };
+  const config: PassthroughConfig = {
+    mode: options.mode,
+    vfio: { bugs: vfioBugs },
+    iommu: { bugs: iommuBugs },
+    lifecycle: options.lifecycle ?? soundLifecycle,
+  };
   const initial = initPassthroughWorld(config, options.policy, world);
   const universe = passthroughPickUniverse(world);
   const withFlushQueue = options.mode !== 'strict';

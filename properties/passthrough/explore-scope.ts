@@ -13,8 +13,12 @@
  * an advance of each operation in flight (`../vfio/explore-scope.ts`); the key holds the operations
  * in flight with the rest of the state.
  *
+ * In a world of several IOMMU groups, the lifecycle too (`lifecycleTemplates`): devices closed,
+ * groups out and back, every device's reads.
+ *
  * Left out: malformed ioctl arguments, DMA writes, read-only mappings, fault injection, the
- * container lifecycle. No symmetry reduction: the key is the whole state.
+ * container lifecycle of one-group worlds (VFIO_SET_IOMMU, opening devices). No symmetry
+ * reduction: the key is the whole state.
  */
 import type { PassthroughCommand, PassthroughState } from '../../models/passthrough/types.js';
 import { mapDmaArgs } from '../../models/vfio/map-dma.js';
@@ -63,6 +67,29 @@ function templatesFor(layout: VfioWorldLayout, withFlushQueue: boolean): Passthr
       npages: 1,
     })),
     { kind: 'allocateToOther', owner: OTHER_OWNER },
+    ...lifecycleTemplates(layout),
+  ];
+}
+
+/**
+ * The lifecycle scope, in a world of several IOMMU groups (a group can leave with the guest's
+ * memory still mapped for another): every vfio-pci device closed, each group out of the container
+ * and back, and the other devices' reads at iova pages 511 and 512 (the first device's are above).
+ */
+function lifecycleTemplates(layout: VfioWorldLayout): PassthroughCommand[] {
+  if (layout.groups.filter((group) => group.kind === 'iommu').length < 2) return [];
+  return [
+    ...layout.pciDevices.slice(1).flatMap((deviceId) =>
+      iovaPages.map((addressPage): PassthroughCommand => ({
+        kind: 'deviceDma',
+        deviceId,
+        addressPage,
+        write: false,
+      })),
+    ),
+    ...layout.pciDevices.map((deviceId): PassthroughCommand => ({ kind: 'closeDevice', deviceId })),
+    ...layout.groupIds.map((groupId): PassthroughCommand => ({ kind: 'groupUnsetContainer', groupId })),
+    ...layout.groupIds.map((groupId): PassthroughCommand => ({ kind: 'groupSetContainer', groupId })),
   ];
 }
 

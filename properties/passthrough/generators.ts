@@ -12,6 +12,12 @@ import { phasedSpace } from '../generic/interleave.js';
 import { oneOf, vaddrPageIn, vfioArbitraries, vfioConflicts, vfioKindWeight, vfioPhases } from '../vfio/generators.js';
 import { RAM_VADDR_PAGE } from '../vfio/world.js';
 import type { VfioWorldLayout } from '../vfio/world.js';
+import {
+  VFIO_NOIOMMU_IOMMU,
+  VFIO_TYPE1_IOMMU,
+  VFIO_TYPE1v2_IOMMU,
+  VFIO_UNMAP_ALL,
+} from '../../models/vfio/container.js';
 import type { PassthroughPickUniverse, PassthroughTemplate } from './resolve.js';
 import { passthroughIovaBasePage } from './world.js';
 
@@ -70,6 +76,19 @@ const lifecycle: ReadonlySet<string> = new Set([
   'groupSetContainer',
 ]);
 
+/**
+ * VFIO_SET_IOMMU as the passthrough VMM issues it: mostly type1v2, sometimes type1 or a type no
+ * driver opens here (noiommu, the UNMAP_ALL extension, 0). Not VFIO_TYPE1_NESTING_IOMMU: its
+ * domains are VT-d nesting parents, which refuse read-only maps (an erratum) that the VFIO model
+ * does not know about, and the forwarding leaves the IOMMU's own refusals out (`forward.ts`).
+ */
+const passthroughSetIommu: fc.Arbitrary<PassthroughTemplate> = fc
+  .oneof(
+    { weight: 6, arbitrary: fc.constant(VFIO_TYPE1v2_IOMMU) },
+    { weight: 1, arbitrary: fc.constantFrom(VFIO_TYPE1_IOMMU, VFIO_NOIOMMU_IOMMU, VFIO_UNMAP_ALL, 0) },
+  )
+  .map((type): PassthroughTemplate => ({ kind: 'setIommu', type }));
+
 /** `withFlushQueue`: the lazy modes, whose domains have a flush queue and so a timer. */
 export function passthroughCommandSpace(
   layout: VfioWorldLayout,
@@ -80,6 +99,10 @@ export function passthroughCommandSpace(
     ...picked(layout),
   };
   if (withFlushQueue) table['drainFlushQueue'] = fc.constant<PassthroughCommand>({ kind: 'drainFlushQueue' });
+  // The whole cycle: a one-group world's group out (its backend released), back in, VFIO_SET_IOMMU
+  // (a new domain, its DID the lowest free one: the one just given back). Several groups reconfigure
+  // by one group leaving and coming back into the live backend (the replay).
+  if (layout.groupIds.length === 1) table['setIommu'] = passthroughSetIommu;
   return {
     kinds: Object.keys(table),
     // An UNMAP_DMA's window also meets the flush queue's timer.
@@ -87,8 +110,7 @@ export function passthroughCommandSpace(
       ...vfioConflicts,
       unmapDma: [...(vfioConflicts['unmapDma'] ?? []), 'drainFlushQueue'],
     }),
-    weight: (kind) =>
-      weights[kind] ?? vfioKindWeight(kind, layout) * (layout.deviceIds.length > 1 && lifecycle.has(kind) ? 2 : 1),
+    weight: (kind) => weights[kind] ?? vfioKindWeight(kind, layout) * (lifecycle.has(kind) ? 2 : 1),
     arbitrary(kind) {
       const arbitrary = table[kind];
       if (arbitrary === undefined) throw new Error(`passthrough: no generator for command kind '${kind}'`);

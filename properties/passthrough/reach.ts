@@ -5,21 +5,27 @@
 import type { PassthroughCommand, PassthroughState } from '../../models/passthrough/types.js';
 import type { VfioCommand } from '../../models/vfio/commands.js';
 import type { Transition } from '../../src/design.js';
-import { classifyMediatedStep, UNMAP_CALLBACK_WITH_PINS } from '../vfio/reach.js';
+import { classifyLifecycleStep, classifyMediatedStep, UNMAP_CALLBACK_WITH_PINS } from '../vfio/reach.js';
 
 export const MAP_CROSSES_LEAF_TABLE = 'map crosses a leaf-table boundary';
 export const UNMAP_WITH_FLUSH_QUEUE = 'unmap while the flush queue is non-empty';
 export const DMA_VIA_STALE_IOTLB = 'DMA translated by an IOTLB entry for an unmapped page';
+export const DID_REUSED = 'IOMMU domain allocated under a DID freed earlier in the run';
+export const UNOWNED_DEVICE_DMA = 'DMA by a device no VFIO domain holds (blocked or released)';
 
 /**
  * The labels a default run must reach (strict mode has no flush queue; a world with emulated
- * devices must also reach their `dma_unmap` callback with pins held). DMA through a stale IOTLB
+ * devices must also reach their `dma_unmap` callback with pins held); every world, a domain
+ * allocated under a reused DID and a DMA by a device no VFIO domain holds (9 to 17% of runs). DMA through a stale IOTLB
  * entry is also counted and reported, but it needs a lazy unmap between a DMA and the next one and
  * stays rarer (about 3% of runs).
  */
 export function passthroughReach(withFlushQueue: boolean, emulated = false): readonly string[] {
   return [
     MAP_CROSSES_LEAF_TABLE,
+    // The group lifecycle (issue 18): a domain under a reused DID, a device DMAing with no VFIO domain.
+    DID_REUSED,
+    UNOWNED_DEVICE_DMA,
     ...(withFlushQueue ? [UNMAP_WITH_FLUSH_QUEUE] : []),
     ...(emulated ? [UNMAP_CALLBACK_WITH_PINS] : []),
   ];
@@ -44,8 +50,13 @@ const LEAF_TABLE_PAGES = 512;
 
 export function classifyPassthroughStep(transition: Transition<PassthroughState, PassthroughCommand>): string[] {
   const { before, command, result } = transition;
-  if (before === null || command === null || result === null || !result.ok) return [];
-  const labels: string[] = [];
+  if (before === null || command === null || result === null) return [];
+  // VFIO's lifecycle labels: VFIO_SET_IOMMU again, a group attached over mappings, a failed request unwound.
+  const labels: string[] =
+    command.kind === 'drainFlushQueue'
+      ? []
+      : classifyLifecycleStep({ before: before.vfio, command, result, after: transition.after.vfio });
+  if (!result.ok) return labels;
   const detail = result.detail ?? {};
   if (command.kind === 'mapDma') {
     const iovaPage = detail['iovaPage'];
@@ -61,6 +72,14 @@ export function classifyPassthroughStep(transition: Transition<PassthroughState,
     if (Object.values(before.iommu.domains).some((domain) => domain.flushQueue.length > 0))
       labels.push(UNMAP_WITH_FLUSH_QUEUE);
   }
+  if (allocatesUnderReusedDid(before, transition.after)) labels.push(DID_REUSED);
+  if (command.kind === 'deviceDma' && before.defaults !== undefined) {
+    const device = before.vfio.devices[command.deviceId];
+    const backend = before.vfio.container.backend;
+    const held =
+      backend?.kind === 'type1' && backend.domains.some((domain) => domain.groupIds.includes(device?.groupId ?? -1));
+    if (device?.kind === 'pci' && !held) labels.push(UNOWNED_DEVICE_DMA);
+  }
   if (command.kind === 'deviceDma' && detail['via'] === 'iotlb') {
     const translated = before.vfio.container.backend;
     const mapped =
@@ -69,4 +88,19 @@ export function classifyPassthroughStep(transition: Transition<PassthroughState,
     if (!mapped) labels.push(DMA_VIA_STALE_IOTLB);
   }
   return labels;
+}
+
+/**
+ * A step that allocates a domain (a DID absent before, or held by a domain of another type before):
+ * with the lifecycle, every DID of a passthrough world was allocated and freed during setup (the
+ * default domains, claimed), so every allocation in a run reuses a DID.
+ */
+function allocatesUnderReusedDid(before: PassthroughState, after: PassthroughState): boolean {
+  if (before.defaults === undefined || before.iommu === after.iommu) return false;
+  return Object.values(after.iommu.domains).some((domain) => {
+    const earlier = Object.hasOwn(before.iommu.domains, domain.domainId)
+      ? before.iommu.domains[domain.domainId]
+      : undefined;
+    return earlier === undefined || earlier.type !== domain.type;
+  });
 }

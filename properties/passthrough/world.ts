@@ -17,6 +17,7 @@ import {
   applyPassthroughCommand,
   clonePassthroughState,
   createPassthroughState,
+  startLifecycle,
 } from '../../models/passthrough/step.js';
 import type { PassthroughConfig, PassthroughState } from '../../models/passthrough/types.js';
 import { createVfioState } from '../../models/vfio/state.js';
@@ -53,6 +54,8 @@ export function initPassthroughWorld(
   const layout = typeof world === 'object' && 'deviceIds' in world ? world : passthroughWorldLayout(world);
   const spec = vfioWorldSpec(layout, policy, { contiguousRam: true });
   const state = createPassthroughState(createVfioState(spec), passthroughIommuCaps);
+  // With the lifecycle, each group starts in its default domain; setup claims it for VFIO.
+  if (config.lifecycle !== undefined) startLifecycle(state);
   for (const command of setupCommands(layout)) {
     const result = applyPassthroughCommand(state, config, command);
     if (!result.ok) throw new Error(`passthrough world setup: ${command.kind} refused with ${String(result.error)}`);

@@ -20,6 +20,7 @@ import { closedDeviceHoldsNothing, releasedContainerUncharged } from '../../vfio
 import { frameRefcountMatchesHolders } from './accounting.js';
 import { iommuMatchesVfio, noStaleIotlbOutsideFlushQueue, pageTableMatchesFlatMap } from './iommu.js';
 import { reachableFrameOwnedByGuest, reachableFramePinned } from './latent.js';
+import { reusedDidCarriesNoEarlierTranslations, unownedDeviceReachesNothing } from './lifecycle.js';
 import { liftVfioInvariant } from './lift.js';
 
 export const passthroughInvariants: readonly Invariant<PassthroughState, PassthroughCommand>[] = [
@@ -28,6 +29,8 @@ export const passthroughInvariants: readonly Invariant<PassthroughState, Passthr
   liftVfioInvariant(noKernelCrash, true),
   reachableFrameOwnedByGuest,
   reachableFramePinned,
+  unownedDeviceReachesNothing,
+  reusedDidCarriesNoEarlierTranslations,
   noStaleIotlbOutsideFlushQueue,
   frameRefcountMatchesHolders,
   liftVfioInvariant(lockedVmMatchesPins, true),

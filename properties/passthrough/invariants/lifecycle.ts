@@ -1,0 +1,83 @@
+/**
+ * Invariants of the group lifecycle over VT-d (docs/reference/vtd.md §3.10, §3.7 inv. 9–10): the
+ * hardware outlives the software objects that programmed it, so what it still holds is checked
+ * against who owns what now.
+ *
+ * - `unowned-device-reaches-nothing`: a vfio-pci device whose group no VFIO domain holds — blocked
+ *   while VFIO owns the group, in its default domain once released — reaches no frame (a present
+ *   leaf, an IOTLB entry, a DMA translated and not yet landed), whether or not its fd is open.
+ * - `reused-did-carries-no-earlier-translations`: nothing the hardware holds under a DID (an IOTLB
+ *   entry, a context entry naming it) outlives the domain that held the DID when it was freed: the
+ *   DID is handed out again, lowest first, and the next domain would inherit it.
+ */
+import { stackReach } from '../../../models/passthrough/views.js';
+import { type1Backend } from '../../../models/vfio/state.js';
+import type { VfioState } from '../../../models/vfio/types.js';
+import type { PassthroughInvariant } from './lift.js';
+
+/** Whether a VFIO domain of the container holds the group. */
+function inVfioDomain(vfio: VfioState, groupId: number): boolean {
+  return type1Backend(vfio)?.domains.some((domain) => domain.groupIds.includes(groupId)) ?? false;
+}
+
+function via(kind: string): string {
+  if (kind === 'iotlb') return 'an IOTLB entry';
+  if (kind === 'in-flight') return 'a DMA translated and not yet landed';
+  return 'a present page-table leaf';
+}
+
+export const unownedDeviceReachesNothing: PassthroughInvariant = {
+  name: 'unowned-device-reaches-nothing',
+  reads: (state) => [state.iommu, state.vfio],
+  class: 'latent',
+  description:
+    'a vfio-pci device whose group no VFIO domain holds (blocked while VFIO owns it, its default domain after release) reaches no frame',
+  check({ after }) {
+    const vfio = after.vfio;
+    const reach = stackReach(after);
+    if (reach.length === 0) return null;
+    for (const found of reach) {
+      const device = vfio.devices[found.deviceId];
+      if (device === undefined || device.kind !== 'pci' || inVfioDomain(vfio, device.groupId)) continue;
+      const group = vfio.groups[device.groupId];
+      const owner =
+        group?.inContainer === true ? 'blocked: its group is owned by VFIO but in no domain' : 'released by VFIO';
+      return {
+        message: `device ${found.deviceId} (${owner}) reaches mfn ${found.mfn} at iova page ${found.iovaPage} through ${via(found.via)}`,
+        actual: `mfn ${found.mfn} reachable`,
+        expected: 'no frame reachable',
+      };
+    }
+    return null;
+  },
+};
+
+export const reusedDidCarriesNoEarlierTranslations: PassthroughInvariant = {
+  name: 'reused-did-carries-no-earlier-translations',
+  reads: (state) => [state.iommu.iotlb, state.iommu.contexts],
+  class: 'latent',
+  description: 'no IOTLB entry or context entry under a DID outlives the domain that held the DID when it was freed',
+  check({ after }) {
+    const iommu = after.iommu;
+    const entry = iommu.iotlb.find((cached) => cached.orphaned === true);
+    if (entry !== undefined) {
+      const now = Object.hasOwn(iommu.domains, entry.domainId) ? 'now held by another domain' : 'free';
+      const target = entry.kind === 'not-present' ? 'not present' : `→ mfn ${entry.frame}`;
+      return {
+        message: `the IOTLB still caches iova page ${entry.iovaPage} ${target} under DID ${entry.domainId}, filled from a domain since freed (the DID is ${now})`,
+        actual: `an IOTLB entry of a freed domain under DID ${entry.domainId}`,
+        expected: 'no entry of a freed domain',
+      };
+    }
+    for (const [sourceId, context] of Object.entries(iommu.contexts)) {
+      if (context.orphaned !== true || context.domainId === null) continue;
+      const now = Object.hasOwn(iommu.domains, context.domainId) ? 'now held by another domain' : 'free';
+      return {
+        message: `source-id ${sourceId}'s context entry still names DID ${context.domainId}, of a domain since freed (the DID is ${now})`,
+        actual: `context entry of a freed domain (DID ${context.domainId})`,
+        expected: 'cleared before the domain was freed',
+      };
+    }
+    return null;
+  },
+};
