@@ -99,7 +99,7 @@ export type { GrantMapOrdering, GrantPins } from '../models/xen/grant-table.js';
 export { soundTeardown } from '../models/xen/destroy.js';
 export type { DomainTeardownOrdering } from '../models/xen/destroy.js';
 export type { TeardownStage } from '../models/xen/types.js';
-export { soundGuestRemovePage, soundLifecycle } from '../models/xen/config.js';
+export { soundGuestRemovePage, soundLifecycle as soundDomainLifecycle } from '../models/xen/config.js';
 export type { DomainLifecycle, GuestRemovePageUnwind } from '../models/xen/config.js';
 export type { VgpuLifecycle } from '../models/xengt/config.js';
 export { xenFaultPoints } from '../models/xen/fault.js';
@@ -182,7 +182,7 @@ export {
   blockFlushingClearedDid,
   blockKeepingContext,
   blockTranslation,
-  soundLifecycle,
+  soundLifecycle as soundPassthroughLifecycle,
 } from '../models/passthrough/lifecycle.js';
 export type { BlockTranslation, PassthroughLifecycle } from '../models/passthrough/types.js';
 export { clearContext, detachDevice } from '../models/iommu/domain.js';
