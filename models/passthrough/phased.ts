@@ -8,8 +8,9 @@
  * request in flight drains it: it lands before the invalidation completes (`landDrainedRequests`).
  *
  * `lazy-held`: right before the phase of an UNMAP_DMA that unpins, the stack takes a reference on
- * each frame it will unpin that a queued flush-queue entry still covers, held until that entry is
- * released (an entry released by a flush in the window needs none: the flush came after the clear).
+ * each frame it will unpin for every queued flush-queue entry that still covers it (one per domain
+ * of the container), each held until its entry is released (an entry released by a flush in the
+ * window needs none: the flush came after the clear).
  *
  * A command that is not started `phased` while other operations are in flight runs its phases
  * back to back; with nothing in flight, `step.ts` runs it as it always did.
@@ -73,26 +74,33 @@ function landDma(state: PassthroughState, op: DeviceDmaOp): DmaAccess {
   return landingAccess(state.vfio, op);
 }
 
-/** lazy-held: before an UNMAP_DMA phase that unpins, hold each of its frames a queued entry covers. */
+/**
+ * lazy-held: before an UNMAP_DMA phase that unpins, hold each of its frames once for every queued
+ * entry that covers it, in every domain of the container (each domain's IOTLB may keep the frame
+ * until its own entry is flushed; a domain freed first releases only its own entry's hold), as the
+ * atomic path holds one per unmap effect.
+ */
 function holdBeforeUnpin(state: PassthroughState, config: PassthroughConfig, index: number): void {
   const op = state.vfio.inflight[index];
   if (config.mode !== 'lazy-held' || op?.kind !== 'unmapDma' || op.toUnpin.length === 0) return;
   const unpinFirst = hasVfioBug(config.vfio, 'unpin-before-iotlb-sync');
   if (op.next !== (unpinFirst ? 'sync' : 'unpin')) return;
-  const first = state.vfio.container.backend?.kind === 'type1' ? state.vfio.container.backend.domains[0] : undefined;
-  const did = first === undefined ? undefined : state.dids[first.id];
-  if (did === undefined) return;
-  const queued = pendingFlushFrames(state.iommu, did);
-  for (const { iovaPage, mfn } of op.toUnpin) {
-    const entry = queued.find(
-      (extent) =>
-        iovaPage >= extent.iovaPage &&
-        iovaPage < extent.iovaPage + extent.pages &&
-        mfn === extent.frame + (iovaPage - extent.iovaPage),
-    );
-    if (entry === undefined) continue;
-    getRef(state.vfio.memory, mfn);
-    state.held.push({ seq: entry.seq, mfn });
+  const domains = state.vfio.container.backend?.kind === 'type1' ? state.vfio.container.backend.domains : [];
+  for (const domain of domains) {
+    const did = state.dids[domain.id];
+    if (did === undefined) continue;
+    const queued = pendingFlushFrames(state.iommu, did);
+    for (const { iovaPage, mfn } of op.toUnpin) {
+      const entry = queued.find(
+        (extent) =>
+          iovaPage >= extent.iovaPage &&
+          iovaPage < extent.iovaPage + extent.pages &&
+          mfn === extent.frame + (iovaPage - extent.iovaPage),
+      );
+      if (entry === undefined) continue;
+      getRef(state.vfio.memory, mfn);
+      state.held.push({ seq: entry.seq, mfn });
+    }
   }
 }
 
