@@ -36,6 +36,10 @@
  *   the dying domain's own vCPUs excepted (paused; the model refuses a dying domain's requests);
  * - the backend's own balloon-out of a gfn the GPU's accesses in flight were translated through
  *   drains them first (the p2m removal's IOMMU flush), as the removal of its foreign mapping does.
+ * Each such refusal carries `blocked` (issue 18, `src/waits.ts`): the resource it waits for, by the
+ * names `inflight.ts` gives them (the vGPU's lock, a guest vCPU, a domain's p2m lock, a domain's
+ * vCPUs in hypercalls), and what the waiter holds meanwhile; the bound on operations in flight is
+ * refused plainly (no one holds it).
  *
  * Lifecycle and faults (issue 18): the toolstack creates a domain again at a domid once the old
  * one is gone (`createDomain`, `models/xen/create.ts`; the guest's memory contents and claims start
