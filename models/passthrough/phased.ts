@@ -14,6 +14,12 @@
  *
  * A command that is not started `phased` while other operations are in flight runs its phases
  * back to back; with nothing in flight, `step.ts` runs it as it always did.
+ *
+ * Waits (issue 18, `src/waits.ts`): a command whose actor is busy or that needs the `iommu->lock`
+ * an operation in flight holds is refused EBUSY with `blocked` (what it waits for); VFIO's phases
+ * report their own (an UNMAP_DMA relocking, a driver's `dma_unmap` under the lock). What each
+ * operation in flight holds is VFIO's (`vfioHoldings`): the stack adds no lock of its own — the
+ * VT-d model's invalidations and the flush queue run inside the phase that calls them.
  */
 import { PAGE_SIZE_BYTES } from '../iommu/address.js';
 import { completeRequest } from '../iommu/requests.js';
@@ -21,7 +27,7 @@ import { translateRequest } from '../iommu/dma.js';
 import { pendingFlushFrames } from '../iommu/views.js';
 import { getRef } from '../memory/frames.js';
 import { hasVfioBug } from '../vfio/config.js';
-import { actorOfOp, actorOfVfioCommand, inflightRefusal, startsPhased } from '../vfio/inflight.js';
+import { actorOfOp, actorOfVfioCommand, inflightWait, startsPhased } from '../vfio/inflight.js';
 import { landingAccess } from '../vfio/phased-dma.js';
 import { refused } from '../vfio/state.js';
 import { applyVfioCommand } from '../vfio/step.js';
@@ -143,8 +149,11 @@ export function applyAmidInflight(
     }
     return vfioPhase(state, config, command);
   }
-  const waits = inflightRefusal(state.vfio, command);
-  if (waits !== null) return refused('EBUSY', { waits });
+  // It must wait (VFIO's actors and iommu->lock, `models/vfio/inflight.ts`): refused EBUSY, the
+  // state unchanged, with what it waits for (`src/waits.ts`).
+  const wait = inflightWait(state.vfio, command);
+  if (wait !== null)
+    return { ...refused('EBUSY', { waits: wait.reason }), blocked: { waitsFor: wait.waitsFor, holds: [] } };
   if (command.kind === 'deviceDma') {
     const started = translateDma(state, command, firstLevel);
     if (!started.ok || startsPhased(command)) return started;

@@ -45,6 +45,13 @@ export const xenGtBugs = [
    * `p2m_entry_modify` relies on it). A GPU access translated before lands in a freed frame.
    */
   'unmap-puts-before-flush',
+  /**
+   * The DMA cache's release takes the vGPU's lock: a cache serialised on `vgpu->vgpu_lock` instead
+   * of a lock of its own (v6.12 kvmgt.c `intel_gvt_dma_unmap_guest_page` takes `vgpu->cache_lock`).
+   * A trapped GGTT write releases the address its entry held from the shadow write, under the
+   * vGPU's lock (`emulate_ggtt_mmio_write` → `ggtt_invalidate_pte`): it waits for itself.
+   */
+  'cache-release-takes-vgpu-lock',
 ] as const;
 
 export type XenGtBug = (typeof xenGtBugs)[number];
@@ -71,6 +78,7 @@ export const xenGtBugNeeds: Readonly<
   'vgpu-destroy-skips-unmap': { needs: ['backend-release'], otherwise: 'a skipped unmap at teardown leaves nothing' },
   'release-before-shadow': { needs: [], otherwise: '' },
   'unlocked-translate': { needs: ['foreign-map-backend'], otherwise: 'a page translated twice holds nothing twice' },
+  'cache-release-takes-vgpu-lock': { needs: [], otherwise: '' },
   'unmap-puts-before-flush': {
     needs: ['foreign-map-backend'],
     otherwise: 'no mapping of its own is ever removed under the GPU',

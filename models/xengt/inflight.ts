@@ -55,6 +55,8 @@ import type { DomainTeardownInFlight } from '../xen/destroy.js';
 import type { GgttDmaInFlight } from '../gvt/gpu-commands.js';
 import type { GpuAccess } from '../gvt/types.js';
 import type { XenBackendCall } from './backend.js';
+import type { XenGtConfig } from './config.js';
+import { hasXenGtBug } from './config.js';
 
 /** A trapped GGTT write whose backend translation is done and whose shadow entry is not written yet. */
 export interface GgttWriteOp {
@@ -167,4 +169,56 @@ export function drainedBy(op: XenGtOp, dmaAddr: number): op is GgttDmaOp {
   return (
     op.kind === 'gpuDma' && op.landed === undefined && op.dma.outcome === 'translated' && op.dma.dmaAddr === dmaAddr
   );
+}
+
+/**
+ * Waits (issue 18, `src/waits.ts`): the resources of the locks and facts above, by name. The
+ * vGPU's lock (`vgpu->vgpu_lock`, held by a trapped GGTT write from trap to shadow write); a guest
+ * vCPU (blocked on its ioreq while its trapped write is emulated); a domain's p2m lock (held by its
+ * balloon-out in flight, `guest_remove_page`'s `get_gfn_query` … `put_gfn`); a domain's vCPUs in
+ * hypercalls (its destruction waits for them to leave, `domain_kill` pausing the domain).
+ */
+export const VGPU_LOCK = "the vGPU's lock";
+
+export function vcpuResource(vcpu: number): string {
+  return `guest vCPU${vcpu}`;
+}
+
+export function p2mLock(domid: number): string {
+  return `dom${domid}'s p2m lock`;
+}
+
+export function inHypercall(domid: number): string {
+  return `dom${domid}'s vCPUs in hypercalls`;
+}
+
+/**
+ * What an operation in flight holds between its phases and what its next phase takes: a trapped
+ * write its vCPU and the vGPU's lock (with `unlocked-translate` the mediator dropped the lock while
+ * the backend translated: its shadow write takes it again); a balloon-out its domain's p2m lock; a
+ * hypercall its domain's vCPU; a grant map whose next phase makes the host mapping the mapper's p2m
+ * lock (`map_grant_ref` → `create_grant_host_mapping`). A GPU access, a grant unmap past
+ * `unmap_common` (its locks dropped) and a teardown's continuation hold no lock.
+ */
+export function opHolds(config: XenGtConfig, op: XenGtOp): { holds: string[]; needs: string | null } {
+  const hypercall = hypercallDomain(op);
+  const held = hypercall === null ? [] : [inHypercall(hypercall)];
+  switch (op.kind) {
+    case 'gttWrite': {
+      const unlocked = hasXenGtBug(config, 'unlocked-translate');
+      return {
+        holds: unlocked ? [vcpuResource(op.vcpu)] : [vcpuResource(op.vcpu), VGPU_LOCK],
+        needs: unlocked ? VGPU_LOCK : null,
+      };
+    }
+    case 'decreaseReservation':
+      return { holds: [p2mLock(op.pending.domid), ...held], needs: null };
+    case 'mapGrantRef':
+      return { holds: held, needs: op.pending.host ? p2mLock(op.pending.mapperDomid) : null };
+    case 'unmapGrantRef':
+      return { holds: held, needs: null };
+    case 'gpuDma':
+    case 'destroyDomain':
+      return { holds: [], needs: null };
+  }
 }

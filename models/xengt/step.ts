@@ -36,6 +36,10 @@
  *   the dying domain's own vCPUs excepted (paused; the model refuses a dying domain's requests);
  * - the backend's own balloon-out of a gfn the GPU's accesses in flight were translated through
  *   drains them first (the p2m removal's IOMMU flush), as the removal of its foreign mapping does.
+ * Each such refusal carries `blocked` (issue 18, `src/waits.ts`): the resource it waits for, by the
+ * names `inflight.ts` gives them (the vGPU's lock, a guest vCPU, a domain's p2m lock, a domain's
+ * vCPUs in hypercalls), and what the waiter holds meanwhile; the bound on operations in flight is
+ * refused plainly (no one holds it).
  *
  * Lifecycle and faults (issue 18): the toolstack creates a domain again at a domid once the old
  * one is gone (`createDomain`, `models/xen/create.ts`; the guest's memory contents and claims start
@@ -86,7 +90,17 @@ import type { XenGtAdvance, XenGtCommand } from './commands.js';
 import type { XenGtConfig } from './config.js';
 import { hasXenGtBug } from './config.js';
 import { clearFault, faultsOf, injectFault } from './fault.js';
-import { drainedBy, hypercallDomain, MAX_IN_FLIGHT, reservedHandles } from './inflight.js';
+import {
+  drainedBy,
+  hypercallDomain,
+  inHypercall,
+  MAX_IN_FLIGHT,
+  opHolds,
+  p2mLock,
+  reservedHandles,
+  vcpuResource,
+  VGPU_LOCK,
+} from './inflight.js';
 import type { GgttDmaOp, GgttWriteOp, XenGtOp } from './inflight.js';
 import type { XenBackendCall } from './backend.js';
 import { copyOnWriteHost, drainGpu, guestRam, isPoolGfn, performHandOver, xenGtHost } from './host.js';
@@ -156,7 +170,13 @@ export function stepXenGt(state: XenGtState, config: XenGtConfig, command: XenGt
   if (command.kind === 'gpuDma')
     return command.phased === true ? startGpuDma(state, config, command) : gpuDma(state, config, command);
   const waits = waitsFor(state, config, command);
-  if (waits !== null) return { state, result: { ...fail('EBUSY', { waitsFor: waits }), accesses: [] } };
+  if (waits !== null) return mustWait(state, waits);
+  if (command.kind === 'gttWrite' && releaseWaitsForItself(state, config, command.entry)) {
+    // Its shadow write releases the entry's old address under the vGPU's lock, which the release
+    // takes again: the write waits for itself (the bug `cache-release-takes-vgpu-lock`).
+    const vcpu = vcpuResource(command.vcpu ?? 0);
+    return mustWait(state, { reason: VGPU_LOCK, resource: VGPU_LOCK }, [vcpu, VGPU_LOCK]);
+  }
   if (command.kind === 'gttWrite' && command.phased === true) return startGttWrite(state, config, command);
   if (command.kind === 'decreaseReservation' && drainsGpu(state, config, command)) {
     // The backend's own gfn leaves its p2m: guest_physmap_remove_page's IOMMU unmap flushes the
@@ -214,20 +234,40 @@ function startGpuDma(state: XenGtState, config: XenGtConfig, command: { entry: n
   };
 }
 
+/** Why a command cannot run now: the refusal's words, and the resource it waits for (`inflight.ts`). */
+interface XenGtWait {
+  readonly reason: string;
+  /** Null for the bound on operations in flight, which no one holds (the scheduler advances one). */
+  readonly resource: string | null;
+}
+
+/**
+ * A command that must wait: refused EBUSY, the state unchanged, with what it waits for in
+ * `blocked` (`src/waits.ts`); `holds`: what the waiter keeps meanwhile (an operation's own, for an
+ * `advance`).
+ */
+function mustWait(state: XenGtState, wait: XenGtWait, holds: readonly string[] = []): XenGtStep {
+  const refused = { ...fail('EBUSY', { waitsFor: wait.reason }), accesses: [] };
+  if (wait.resource === null) return { state, result: refused };
+  return { state, result: { ...refused, blocked: { waitsFor: wait.resource, holds } } };
+}
+
 /**
  * Why `command` cannot run now, or null: it needs the vGPU's lock, which a GGTT write in flight
  * holds; or its vCPU is blocked on a write of its own. (With `unlocked-translate` the mediator
  * drops the lock while the backend translates: only the trapped vCPU waits.)
  */
-function waitsFor(state: XenGtState, config: XenGtConfig, command: XenGtCommand): string | null {
+function waitsFor(state: XenGtState, config: XenGtConfig, command: XenGtCommand): XenGtWait | null {
+  const on = (resource: string): XenGtWait => ({ reason: resource, resource });
   // A domain is destroyed once its vCPUs are out of their hypercalls (domain_kill pauses it).
   if (command.kind === 'destroyDomain' && state.inflight.some((op) => hypercallDomain(op) === command.domid)) {
-    return `dom${command.domid}'s hypercall in flight`;
+    return on(inHypercall(command.domid));
   }
   // A balloon in flight holds its domain's p2m lock from the p2m removal to the puts.
   const locked = state.inflight.flatMap((op) => (op.kind === 'decreaseReservation' ? [op.pending.domid] : []));
-  const p2mLock = p2msOf(config, command).find((domid) => locked.includes(domid));
-  if (p2mLock !== undefined) return `dom${p2mLock}'s p2m lock`;
+  const lockedP2m = p2msOf(config, command).find((domid) => locked.includes(domid));
+  if (lockedP2m !== undefined) return on(p2mLock(lockedP2m));
+  const full: XenGtWait = { reason: 'the operations in flight', resource: null };
   if (
     (command.kind === 'unmapGrantRef' ||
       command.kind === 'decreaseReservation' ||
@@ -235,15 +275,25 @@ function waitsFor(state: XenGtState, config: XenGtConfig, command: XenGtCommand)
       command.kind === 'destroyDomain') &&
     command.phased === true
   ) {
-    if (state.inflight.length >= MAX_IN_FLIGHT) return 'the operations in flight';
+    if (state.inflight.length >= MAX_IN_FLIGHT) return full;
   }
   if (command.kind === 'gttWrite') {
-    if (state.inflight.length >= MAX_IN_FLIGHT) return 'the operations in flight';
+    if (state.inflight.length >= MAX_IN_FLIGHT) return full;
     const vcpu = command.vcpu ?? 0;
-    if (state.inflight.some((op) => op.kind === 'gttWrite' && op.vcpu === vcpu)) return `vCPU${vcpu}'s trapped write`;
+    // Its vCPU is blocked on the ioreq of a trapped write of its own.
+    if (state.inflight.some((op) => op.kind === 'gttWrite' && op.vcpu === vcpu)) return on(vcpuResource(vcpu));
   }
   if (hasXenGtBug(config, 'unlocked-translate') || !state.inflight.some((op) => op.kind === 'gttWrite')) return null;
-  return takesVgpuLock(state, config, command) ? "the vGPU's lock" : null;
+  return takesVgpuLock(state, config, command) ? on(VGPU_LOCK) : null;
+}
+
+/**
+ * `cache-release-takes-vgpu-lock`: a GGTT write over entry `index` whose shadow write releases the
+ * address the entry holds (`finishGgttWrite`: a DMA address, not let go of at the trap).
+ */
+function releaseWaitsForItself(state: XenGtState, config: XenGtConfig, index: number, releasedOld = false): boolean {
+  if (!hasXenGtBug(config, 'cache-release-takes-vgpu-lock') || releasedOld) return false;
+  return state.vgpu?.ggttHost[index]?.kind === 'dma';
 }
 
 /** A balloon of the backend's gfn that GPU accesses in flight were translated through (`host.ts`). */
@@ -397,7 +447,11 @@ function advance(state: XenGtState, config: XenGtConfig, command: XenGtAdvance):
     const locked =
       op.pending.host &&
       state.inflight.some((other) => other.kind === 'decreaseReservation' && other.pending.domid === mapper);
-    if (locked) return { state, result: { ...fail('EBUSY', { waitsFor: `dom${mapper}'s p2m lock` }), accesses: [] } };
+    if (locked) {
+      // The map's vCPU waits in its hypercall for the lock: it holds what it held between phases.
+      const wait = { reason: p2mLock(mapper), resource: p2mLock(mapper) };
+      return mustWait(state, wait, opHolds(config, op).holds);
+    }
     const next: XenGtState = { ...state, xen: shareXenState(state.xen), inflight: rest };
     const mapped = finishMapGrantRef(next.xen, config.xen, op.pending, faultsOf(next));
     // The hypercall returns either way: a failure here has been unwound (`undo_out`), and its
@@ -420,6 +474,9 @@ function advance(state: XenGtState, config: XenGtConfig, command: XenGtAdvance):
     const access = landGgttDma(state, xenGtHost(config), op.dma);
     const landed = ggttDmaStep(op.dma.entry, access);
     return { state: { ...state, inflight: rest }, result: { ...landed.result, accesses: landed.accesses } };
+  }
+  if (releaseWaitsForItself(state, config, op.pending.index, op.pending.releasedOld === true)) {
+    return mustWait(state, { reason: VGPU_LOCK, resource: VGPU_LOCK }, opHolds(config, op).holds);
   }
   const next: XenGtState = { xen: state.xen, ...cloneXenGtMediator(state), inflight: rest };
   // The backend's calls kept for the hand-over run first; one Xen refuses fails the translation.

@@ -22,7 +22,7 @@ import { guardResolve, guardStep } from '../generic/guard.js';
 import { refuseIneffectiveBugs } from '../generic/bug-flags.js';
 import type { BugCatalogue, WorldFeatures } from '../generic/bug-flags.js';
 import type { Design, Expectation } from '../../src/design.js';
-import { actorOfVfioCommand } from '../../models/vfio/inflight.js';
+import { actorOfVfioCommand, vfioHoldings } from '../../models/vfio/inflight.js';
 import { vfioBugCatalogue, vfioInflight } from '../vfio/design.js';
 import { vfioWorldFeatures } from '../vfio/world.js';
 import type { VfioWorld, VfioWorldLayout } from '../vfio/world.js';
@@ -159,6 +159,7 @@ export function passthroughDesign(options: PassthroughDesignOptions): Passthroug
     actorOf: (state, command) =>
       command.kind === 'drainFlushQueue' ? 'IOMMU flush timer' : (actorOfVfioCommand(state.vfio, command) ?? 'VMM'),
     inflight: (state) => vfioInflight(state.vfio),
+    holdings: (state) => vfioHoldings(state.vfio),
     reach: passthroughReach(withFlushQueue, emulated),
   };
 }

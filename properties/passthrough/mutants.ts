@@ -119,6 +119,11 @@ export const passthroughMutants: readonly PassthroughDesign[] = [
     ['closed-device-holds-nothing'],
     'closing an emulated device keeps its pins, next to an assigned device',
   ),
+  mixedMutant(
+    'dma-unmap-under-iommu-lock',
+    ['no-operation-waits-forever'],
+    "UNMAP_DMA calls the mdev's dma_unmap with iommu->lock held, next to an assigned device: the driver's vfio_unpin_pages takes the lock its caller holds and the unmap waits forever (v6.12 vfio_notify_dma_unmap drops the lock around the callbacks for this reason; c086de818dd8)",
+  ),
 ];
 
 /**

@@ -7,10 +7,11 @@
 import { isGvtCommand } from '../../models/gvt/commands.js';
 import type { XenGtCommand } from '../../models/xengt/commands.js';
 import type { XenGtConfig } from '../../models/xengt/config.js';
-import { nextPhase } from '../../models/xengt/inflight.js';
+import { nextPhase, opHolds } from '../../models/xengt/inflight.js';
 import type { XenGtOp } from '../../models/xengt/inflight.js';
 import type { XenGtState } from '../../models/xengt/types.js';
 import type { InFlight } from '../../src/design.js';
+import type { Holding } from '../../src/waits.js';
 
 /** A domain by its role: `backend (dom0)`, `guest (dom1)`, or `dom2`. */
 export function domainActor(config: XenGtConfig, domid: number): string {
@@ -77,4 +78,13 @@ export function xenGtActorOf(config: XenGtConfig, state: XenGtState, command: Xe
 
 export function xenGtInflight(config: XenGtConfig, state: XenGtState): InFlight[] {
   return state.inflight.map((op) => ({ actor: opActor(config, op), kind: op.kind, phase: nextPhase(op) }));
+}
+
+/**
+ * What each operation in flight holds and what its next phase takes (`Design.holdings`,
+ * `models/xengt/inflight.ts` `opHolds`): with a refusal's `blocked`, how `no-operation-waits-forever`
+ * tells a wait that ends from one that never does.
+ */
+export function xenGtHoldings(config: XenGtConfig, state: XenGtState): Holding[] {
+  return state.inflight.map((op) => ({ actor: opActor(config, op), kind: op.kind, ...opHolds(config, op) }));
 }

@@ -36,7 +36,7 @@ import { refuseIneffectiveBugs } from '../generic/bug-flags.js';
 import type { BugCatalogue } from '../generic/bug-flags.js';
 import { guardResolve, guardStep } from '../generic/guard.js';
 import { gvtBugCatalogue } from '../gvt/bug-catalogue.js';
-import { xenGtActorOf, xenGtInflight } from './actors.js';
+import { xenGtActorOf, xenGtHoldings, xenGtInflight } from './actors.js';
 import { explainXenGtStep } from './explain.js';
 import { xenGtExploreScope } from './explore-scope.js';
 import { withXenGtFootprint } from './footprint.js';
@@ -232,5 +232,6 @@ export function xenGtDesign(options: XenGtDesignOptions): XenGtDesign {
     ],
     actorOf: (state, command) => xenGtActorOf(config, state, command),
     inflight: (state) => xenGtInflight(config, state),
+    holdings: (state) => xenGtHoldings(config, state),
   };
 }

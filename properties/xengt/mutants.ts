@@ -171,6 +171,12 @@ export const xenGtMutants: readonly XenGtDesign[] = [
       "the vGPU's lock is dropped while the backend translates: two vCPUs' writes of one gfn both map it, one mapping is lost",
   }),
   mutant({
+    xenGtBug: 'cache-release-takes-vgpu-lock',
+    catches: ['no-operation-waits-forever'],
+    description:
+      "the DMA cache's release takes the vGPU's lock: a trapped GGTT write over a mapped entry releases its old address under that lock and waits for itself",
+  }),
+  mutant({
     xenGtBug: 'unmap-puts-before-flush',
     catches: ['no-dma-to-free-frame'],
     description:

@@ -37,6 +37,8 @@ const SLOW = new Set([
   'mutant/iommu-lazy-held/flush-queue-skips-iotlb',
   // Its own generation (12 preemptions, 200 commands) makes 300 runs cost 3 s.
   'mutant/xen-map/grant-unmap-puts-before-flush',
+  // Seed 11 reaches its unmap of a range the mdev pinned at run ~40: 1.5 s (20/20 fresh seeds).
+  'mutant/iommu-strict-mixed/dma-unmap-under-iommu-lock',
 ]);
 const checked = mutants.filter((mutant) => DEEP || !SLOW.has(mutant.id));
 

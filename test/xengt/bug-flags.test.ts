@@ -34,7 +34,7 @@ describe('xenGtDesign refuses bugs', () => {
       what: 'an unknown backend bug',
       options: { bugs: ['map-takes-no-reff' as never] },
       message:
-        'bugs: "map-takes-no-reff" is not a bug of the XenGT backend (known: map-takes-no-ref, vgpu-destroy-skips-unmap, release-before-shadow, unlocked-translate, unmap-puts-before-flush)',
+        'bugs: "map-takes-no-reff" is not a bug of the XenGT backend (known: map-takes-no-ref, vgpu-destroy-skips-unmap, release-before-shadow, unlocked-translate, unmap-puts-before-flush, cache-release-takes-vgpu-lock)',
     },
     {
       what: 'a map-backend bug on the lookup backend',

@@ -8,6 +8,8 @@
 import type { PassthroughCommand, PassthroughState } from '../../../models/passthrough/types.js';
 import type { Invariant } from '../../../src/design.js';
 import { failedOperationLeavesStateUnchanged } from '../../generic/atomicity.js';
+import { noOperationWaitsForever } from '../../generic/waits.js';
+import { actorOfVfioCommand, vfioHoldings } from '../../../models/vfio/inflight.js';
 import {
   dmaSlotsAccounted,
   domainsMatchMappings,
@@ -42,5 +44,10 @@ export const passthroughInvariants: readonly Invariant<PassthroughState, Passthr
   liftVfioInvariant(closedDeviceHoldsNothing, true),
   liftVfioInvariant(releasedContainerUncharged, true),
   pageTableMatchesFlatMap,
+  noOperationWaitsForever<PassthroughState, PassthroughCommand>({
+    holdings: (state) => vfioHoldings(state.vfio),
+    actorOf: (state, command) =>
+      command.kind === 'drainFlushQueue' ? 'IOMMU flush timer' : actorOfVfioCommand(state.vfio, command),
+  }),
   failedOperationLeavesStateUnchanged<PassthroughState, PassthroughCommand>(),
 ];

@@ -8,6 +8,8 @@ import type { XenGtConfig } from '../../../models/xengt/config.js';
 import type { XenGtState } from '../../../models/xengt/types.js';
 import type { Invariant } from '../../../src/design.js';
 import { failedOperationLeavesStateUnchanged } from '../../generic/atomicity.js';
+import { noOperationWaitsForever } from '../../generic/waits.js';
+import { xenGtActorOf, xenGtHoldings } from '../actors.js';
 import {
   cacheKrefMatchesShadowUsers,
   gvtWorldView,
@@ -69,6 +71,10 @@ export function xenGtInvariants(config: XenGtConfig): Invariant<XenGtState, XenG
     zombieWithoutFramesIsDead,
     noVgpuNoBackendMappings(config),
     mappingNamesCurrentDomain,
+    noOperationWaitsForever<XenGtState, XenGtCommand>({
+      holdings: (state) => xenGtHoldings(config, state),
+      actorOf: (state, command) => xenGtActorOf(config, state, command),
+    }),
     failedOperationLeavesStateUnchanged<XenGtState, XenGtCommand>(),
   ];
 }
