@@ -1,5 +1,5 @@
 /**
- * Bounds and round trips of the vIOMMU stack (issue 18; docs/reference/viommu.md §7.9).
+ * Bounds and round trips of the vIOMMU stack (issue 18; docs/reference/viommu.md §7.8).
  *
  * Counters: the host's (`passthroughCounters` on `state.host`: VFIO's and the VT-d model's), and
  * the ones the model keeps for the guest and its VMM — at most one trapped invalidation in flight

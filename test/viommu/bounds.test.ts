@@ -1,5 +1,5 @@
 /**
- * Bounds and round trips of the vIOMMU stack (docs/reference/viommu.md §7.9): `counters-in-range`
+ * Bounds and round trips of the vIOMMU stack (docs/reference/viommu.md §7.8): `counters-in-range`
  * (the host's counters, the guest's and the VMM's) and `round-trip-returns-everything` (a shadow
  * mapping a guest invalidation created, undone by the guest's clear and the same invalidation)
  * hold on the sound designs' steps and fail where a counter leaves its range or the undo gives
