@@ -142,7 +142,8 @@ function hostPhase(
 ): { host: PassthroughState; ok: boolean; accesses: readonly DmaAccess[]; costs: StepCosts } {
   const step = stepPassthrough(state.host, config.host, command);
   const costs = command.kind === 'advance' ? noCosts : costsOf(command, step.result);
-  return { host: step.result.ok ? step.state : state.host, ok: step.result.ok, accesses: step.result.accesses, costs };
+  // A refused step hands back its input, unless the kernel's unwind left something changed.
+  return { host: step.state, ok: step.result.ok, accesses: step.result.accesses, costs };
 }
 
 function phaseDone(

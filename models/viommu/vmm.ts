@@ -55,15 +55,17 @@ export function costsOf(command: PassthroughCommand, result: PassthroughResult):
 
 /**
  * Runs host commands in order, each on the state the previous one left. At the first refusal it
- * stops and hands back the host it was given (`refused`). `firstLevel`: the guest's table, for DMA
- * through a nested domain.
+ * stops and hands back the host it was given (`refused`), and, as `left`, the host as the refused
+ * command left it: its input, unless the kernel's unwind of a failed ioctl left something changed
+ * (a flawed unwind stays visible to the VMM that carries on). `firstLevel`: the guest's table, for
+ * DMA through a nested domain.
  */
 export function runHost(
   host: PassthroughState,
   config: ViommuConfig,
   commands: readonly PassthroughCommand[],
   firstLevel: FirstLevelTable = {},
-): HostRun & { readonly refused: PassthroughResult | null } {
+): HostRun & { readonly refused: PassthroughResult | null; readonly left: PassthroughState } {
   let current = host;
   let costs = noCosts;
   const results: PassthroughResult[] = [];
@@ -71,10 +73,10 @@ export function runHost(
     const step = stepPassthrough(current, config.host, command, firstLevel);
     results.push(step.result);
     costs = addCosts(costs, costsOf(command, step.result));
-    if (!step.result.ok) return { host, costs, results, refused: step.result };
+    if (!step.result.ok) return { host, costs, results, refused: step.result, left: step.state };
     current = step.state;
   }
-  return { host: current, costs, results, refused: null };
+  return { host: current, costs, results, refused: null, left: current };
 }
 
 /** MAP_DMA of one guest page at a device address (GIOVA in shadow, GPA in nested). */
@@ -230,7 +232,8 @@ export function performRequests(
     const command = hostCommand(state, request);
     const run = command === null ? null : runHost(host, config, [command]);
     if (run !== null) {
-      host = run.host;
+      // A refused MAP_DMA or UNMAP_DMA: QEMU reports it and goes on, with whatever the ioctl left.
+      host = run.left;
       costs = addCosts(costs, run.costs);
       results.push(...run.results);
     }

@@ -9,8 +9,11 @@ import type { OpResult } from '../../models/result.js';
 import type { Invariant, Transition } from '../../src/design.js';
 
 export interface RoundTrip<S, C> {
-  /** The request that undoes the step, or null when the step created nothing to undo. */
-  inverse(transition: Transition<S, C> & { readonly before: S; readonly command: C }): C | null;
+  /**
+   * The request that undoes the step (or the requests, in order: a guest clears its entries, then
+   * invalidates), or null when the step created nothing to undo.
+   */
+  inverse(transition: Transition<S, C> & { readonly before: S; readonly command: C }): C | readonly C[] | null;
   /** Runs a request on a copy (the state passed is never modified). */
   step(state: S, command: C): { readonly state: S; readonly result: OpResult };
   /** The quantities that must come back, by name (pins held, locked_vm, free slots, …). */
@@ -30,15 +33,20 @@ export function roundTripReturnsEverything<S, C>(roundTrip: RoundTrip<S, C>): In
       if (before === null || command === null || result === null || !result.ok) return null;
       const inverse = roundTrip.inverse({ ...transition, before, command });
       if (inverse === null) return null;
-      const undone = roundTrip.step(transition.after, inverse);
-      const what = roundTrip.describe(inverse);
-      if (!undone.result.ok) {
-        return {
-          message: `${what} right after the request was refused with ${String(undone.result.error)}`,
-          actual: `refused ${String(undone.result.error)}`,
-          expected: 'accepted',
-        };
+      const requests: readonly C[] = Array.isArray(inverse) ? (inverse as readonly C[]) : [inverse as C];
+      let undone = { state: transition.after };
+      for (const request of requests) {
+        const next = roundTrip.step(undone.state, request);
+        if (!next.result.ok) {
+          return {
+            message: `${roundTrip.describe(request)} right after the request was refused with ${String(next.result.error)}`,
+            actual: `refused ${String(next.result.error)}`,
+            expected: 'accepted',
+          };
+        }
+        undone = next;
       }
+      const what = requests.map((request) => roundTrip.describe(request)).join(', then ');
       const wanted = roundTrip.measures(before);
       const got = roundTrip.measures(undone.state);
       for (const [name, value] of Object.entries(wanted)) {

@@ -30,7 +30,7 @@ import { explainPassthroughStep } from './explain.js';
 import { passthroughExploreScope } from './explore-scope.js';
 import { formatPassthroughCommand, validatePassthroughCommand, validatePassthroughTemplate } from './format.js';
 import { passthroughCommandSpace, passthroughPickUniverse } from './generators.js';
-import { passthroughInvariants } from './invariants/index.js';
+import { passthroughDesignInvariants } from './invariants/index.js';
 import { classifyPassthroughStep, classifyPassthroughWithDrivers, passthroughReach } from './reach.js';
 import { resolvePassthrough } from './resolve.js';
 import type { PassthroughTemplate } from './resolve.js';
@@ -67,7 +67,7 @@ export interface PassthroughDesignOptions {
   readonly expected: Expectation;
   /** One sentence: what the design does, in the real system's words. */
   readonly description: string;
-  /** A flawed design's invariants it is known to break (names from `passthroughInvariants`). */
+  /** A flawed design's invariants it is known to break (names from `passthroughDesignInvariants`). */
   readonly breaks?: readonly string[];
   /** Deliberate bugs of the VFIO model (`vfioBugs`); one the world cannot show throws. */
   readonly vfioBugs?: readonly VfioBug[];
@@ -150,7 +150,7 @@ export function passthroughDesign(options: PassthroughDesignOptions): Passthroug
       resolvePassthrough(state, world, universe, template),
     ),
     commands: passthroughCommandSpace(world, withFlushQueue),
-    invariants: passthroughInvariants,
+    invariants: passthroughDesignInvariants(config),
     formatCommand: formatPassthroughCommand,
     validateCommand: validatePassthroughCommand,
     explainStep: explainPassthroughStep,

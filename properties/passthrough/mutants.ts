@@ -74,6 +74,7 @@ export const passthroughMutants: readonly PassthroughDesign[] = [
       'reachable-frame-pinned',
       'iommu-matches-vfio',
       'page-table-matches-flat',
+      'round-trip-returns-everything',
     ],
     'an unmap that crosses a leaf-table boundary stops at the end of the first table',
   ),
@@ -83,7 +84,11 @@ export const passthroughMutants: readonly PassthroughDesign[] = [
     [...exposes, 'no-stale-iotlb-outside-flush-queue'],
     'the flush-queue timer releases its entries without the domain-wide flush',
   ),
-  vfioMutant('unmap-skips-unpin', ['frame-refcount-matches-holders'], 'UNMAP_DMA never unpins'),
+  vfioMutant(
+    'unmap-skips-unpin',
+    ['frame-refcount-matches-holders', 'round-trip-returns-everything'],
+    'UNMAP_DMA never unpins',
+  ),
   vfioMutant(
     'map-failure-leaks-pins',
     ['frame-refcount-matches-holders', 'failed-op-leaves-state-unchanged'],
@@ -91,11 +96,15 @@ export const passthroughMutants: readonly PassthroughDesign[] = [
   ),
   vfioMutant(
     'locked-vm-not-uncharged',
-    ['locked-vm-matches-pins', 'released-container-uncharged'],
+    ['locked-vm-matches-pins', 'released-container-uncharged', 'round-trip-returns-everything'],
     'unpinning never uncharges locked_vm',
   ),
   vfioMutant('map-skips-memlock-check', ['locked-vm-within-limit'], 'MAP_DMA never checks RLIMIT_MEMLOCK'),
-  vfioMutant('unmap-leaks-dma-slot', ['dma-slots-accounted'], 'removing a mapping never gives its slot back'),
+  vfioMutant(
+    'unmap-leaks-dma-slot',
+    ['dma-slots-accounted', 'round-trip-returns-everything'],
+    'removing a mapping never gives its slot back',
+  ),
   vfioMutant(
     'overlap-not-checked',
     [
@@ -106,8 +115,14 @@ export const passthroughMutants: readonly PassthroughDesign[] = [
       'domains-match-mappings',
       'iommu-matches-vfio',
       'released-container-uncharged',
+      'round-trip-returns-everything',
     ],
     'MAP_DMA skips the overlap search',
+  ),
+  vfioMutant(
+    'map-unwind-returns-slot-twice',
+    ['counters-in-range', 'dma-slots-accounted', 'failed-op-leaves-state-unchanged'],
+    'a MAP_DMA that fails part-way gives its dma_entry_limit slot back twice (vfio_remove_dma, then the error path): dma_avail climbs above dma_entry_limit',
   ),
   mixedMutant(
     'mdev-ignores-unmap',

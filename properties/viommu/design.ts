@@ -48,7 +48,7 @@ import { explainViommuStep } from './explain.js';
 import { viommuExploreScope } from './explore-scope.js';
 import { formatViommuCommand, validateViommuCommand, validateViommuTemplate } from './format.js';
 import { viommuCommandSpace } from './generators.js';
-import { viommuInvariants } from './invariants.js';
+import { viommuDesignInvariants } from './invariants.js';
 import { classifyViommuStep, viommuReach } from './reach.js';
 import { resolveViommuTemplate } from './resolve.js';
 import type { PickUniverse, ViommuTemplate } from './resolve.js';
@@ -143,7 +143,7 @@ export interface ViommuDesignOptions extends ViommuVmmOptions, ViommuBugOptions 
   readonly expected: Expectation;
   /** One sentence: what the design does, in the real system's words. */
   readonly description: string;
-  /** A flawed design's invariants it is known to break (names from `viommuInvariants`). */
+  /** A flawed design's invariants it is known to break (names from `viommuDesignInvariants`). */
   readonly breaks?: readonly string[];
   /** How freed frames are handed out again (default `lifo`: the last freed first, so reuse races happen). */
   readonly policy?: AllocPolicy;
@@ -305,7 +305,7 @@ export function viommuDesign(options: ViommuDesignOptions): ViommuDesign {
       resolveViommuTemplate(state, universe, template),
     ),
     commands: viommuCommandSpace(world),
-    invariants: viommuInvariants,
+    invariants: viommuDesignInvariants(config),
     // Counterexamples take at most 8 steps: sequences of up to 60 commands find every one within a
     // default run's thousand sequences, at 60% of the cost of the harness's 100.
     generation: { maxCommands: 60 },

@@ -12,7 +12,10 @@
  * - the guest's contract: a GIOVA page whose invalidation completed is reachable through nothing;
  * - hardware outlives software: a device the guest blocked reaches nothing, and nothing of an
  *   earlier domain, once its context-cache invalidation completed (`models/viommu/lifecycle.ts`);
- * - accounting: each frame's reference count equals its holders.
+ * - accounting: each frame's reference count equals its holders, and every counter of the host,
+ *   the guest and the VMM stays in its range (`bounds.ts`);
+ * - teardown: a shadow mapping a guest invalidation created is undone by the guest's clear and
+ *   invalidation, giving back every pin, charge and slot (`viommuDesignInvariants`, `bounds.ts`).
  *
  * The passthrough stack's other checks (locked_vm, slots, disjointness, the page table against its
  * flat map, the IOMMU against VFIO) are not repeated: the VMM drives VFIO only with well-formed
@@ -27,6 +30,8 @@ import { frameRefcountMatchesHolders } from '../passthrough/invariants/accountin
 import { noStaleIotlbOutsideFlushQueue } from '../passthrough/invariants/iommu.js';
 import { reachInvariants } from '../passthrough/invariants/latent.js';
 import { noDmaToForeignFrame, noDmaToFreeFrame } from '../vfio/invariants/effect.js';
+import type { ViommuConfig } from '../../models/viommu/types.js';
+import { viommuCountersInRange, viommuShadowRoundTrip } from './bounds.js';
 
 export type ViommuInvariant = Invariant<ViommuState, ViommuCommand>;
 
@@ -127,4 +132,10 @@ export const viommuInvariants: readonly ViommuInvariant[] = [
   blockedDeviceReachesNothing,
   earlierDomainUnreachable,
   liftInvariant(frameRefcountMatchesHolders, host),
+  viommuCountersInRange,
 ];
+
+/** The invariants of a vIOMMU design built with `config`: `viommuInvariants` and the shadow round trip. */
+export function viommuDesignInvariants(config: ViommuConfig): readonly ViommuInvariant[] {
+  return [...viommuInvariants, viommuShadowRoundTrip(config)];
+}

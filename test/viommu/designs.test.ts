@@ -69,13 +69,21 @@ describe('broken vIOMMU designs are caught with short counterexamples', () => {
   });
 });
 
+/**
+ * The teardown a VMM owes its guest: the shadow VMM that misses unmaps also keeps the pins of what
+ * the guest cleared (the shadow round trip); the nested VMM's mappings never depend on the guest.
+ */
 describe("VMM bugs that only hurt the guest keep isolation, and break the vIOMMU's contract with it", () => {
   test.for([
-    { mode: 'shadow' as const, bug: 'shadow-misses-unmap' as const },
-    { mode: 'nested' as const, bug: 'nested-drops-invalidation' as const },
+    {
+      mode: 'shadow' as const,
+      bug: 'shadow-misses-unmap' as const,
+      broken: ['invalidated-giova-unreachable', 'round-trip-returns-everything'],
+    },
+    { mode: 'nested' as const, bug: 'nested-drops-invalidation' as const, broken: ['invalidated-giova-unreachable'] },
   ])(
     '$mode VMM with $bug: every isolation invariant holds; an invalidated GIOVA page stays reachable',
-    ({ mode, bug }) => {
+    ({ mode, bug, broken }) => {
       const design = viommuDesign({
         id: `self-harm/${bug}`,
         mode,
@@ -85,14 +93,13 @@ describe("VMM bugs that only hurt the guest keep isolation, and break the vIOMMU
       });
       const isolation = {
         ...design,
-        invariants: design.invariants.filter((invariant) => invariant.name !== 'invalidated-giova-unreachable'),
+        invariants: design.invariants.filter(
+          (invariant) => !['invalidated-giova-unreachable', 'round-trip-returns-everything'].includes(invariant.name),
+        ),
       };
       expect(checkDesign(isolation, { seed: 5, runs: 200 }).verdict).toBe('holds');
-      const contract = checkDesign(
-        { ...design, expected: 'violates', breaks: ['invalidated-giova-unreachable'] },
-        { seed: 5, runs: 200 },
-      );
-      expect(contract.violations.map((found) => found.invariant)).toEqual(['invalidated-giova-unreachable']);
+      const contract = checkDesign({ ...design, expected: 'violates', breaks: broken }, { seed: 5, runs: 200 });
+      expect(contract.violations.map((found) => found.invariant)).toEqual(broken);
     },
   );
 });

@@ -3,7 +3,9 @@
  * teardown, differential, atomicity. The VFIO invariants that read only VFIO's state are lifted
  * unchanged; reach and frame accounting are recomputed through the IOMMU (and the emulated
  * devices' pins, in a world that has them). `no-kernel-crash` and `closed-device-holds-nothing`
- * concern emulated-IOMMU drivers: they hold trivially in a world of vfio-pci devices alone.
+ * concern emulated-IOMMU drivers: they hold trivially in a world of vfio-pci devices alone. A
+ * design adds the mapping round trip, which runs an UNMAP_DMA with the design's own model
+ * (`passthroughDesignInvariants`).
  */
 import type { PassthroughCommand, PassthroughState } from '../../../models/passthrough/types.js';
 import type { Invariant } from '../../../src/design.js';
@@ -24,6 +26,8 @@ import { iommuMatchesVfio, noStaleIotlbOutsideFlushQueue, pageTableMatchesFlatMa
 import { reachableFrameOwnedByGuest, reachableFramePinned } from './latent.js';
 import { reusedDidCarriesNoEarlierTranslations, unownedDeviceReachesNothing } from './lifecycle.js';
 import { liftVfioInvariant } from './lift.js';
+import { passthroughCountersInRange, passthroughMappingRoundTrip } from './bounds.js';
+import type { PassthroughConfig } from '../../../models/passthrough/types.js';
 
 export const passthroughInvariants: readonly Invariant<PassthroughState, PassthroughCommand>[] = [
   liftVfioInvariant(noDmaToForeignFrame),
@@ -40,6 +44,7 @@ export const passthroughInvariants: readonly Invariant<PassthroughState, Passthr
   liftVfioInvariant(dmaSlotsAccounted, true),
   liftVfioInvariant(mappingsDisjoint, true),
   liftVfioInvariant(domainsMatchMappings, true),
+  passthroughCountersInRange,
   iommuMatchesVfio,
   liftVfioInvariant(closedDeviceHoldsNothing, true),
   liftVfioInvariant(releasedContainerUncharged, true),
@@ -51,3 +56,15 @@ export const passthroughInvariants: readonly Invariant<PassthroughState, Passthr
   }),
   failedOperationLeavesStateUnchanged<PassthroughState, PassthroughCommand>(),
 ];
+
+/** The invariants of a passthrough design built with `config`: `passthroughInvariants` and the mapping round trip. */
+export function passthroughDesignInvariants(
+  config: PassthroughConfig,
+): readonly Invariant<PassthroughState, PassthroughCommand>[] {
+  const atomicity = passthroughInvariants.length - 1;
+  return [
+    ...passthroughInvariants.slice(0, atomicity),
+    passthroughMappingRoundTrip(config),
+    ...passthroughInvariants.slice(atomicity),
+  ];
+}

@@ -75,16 +75,22 @@ export function vfioMappingRoundTrip(config: VfioConfig): VfioInvariant {
       return { kind: 'unmapDma', ...unmapDmaArgs({ iovaPage, npages }) };
     },
     step: (state, command) => stepVfio(state, config, command),
-    measures(state) {
-      const backend = type1Backend(state);
-      return {
-        'pin references': pinReferences(state),
-        locked_vm: state.process.lockedVmPages,
-        dma_avail: backend?.dmaAvail ?? 0,
-        mappings: backend?.dmas.length ?? 0,
-        'vfio_pfn records': (backend?.dmas ?? []).reduce((sum, dma) => sum + Object.keys(dma.externalPins).length, 0),
-      };
-    },
+    measures: vfioMappingMeasures,
     describe: formatVfioCommand,
   });
+}
+
+/**
+ * What a mapping's round trip must give back, by name: pin references, locked_vm, dma_avail, the
+ * mappings and the external pins (read by the stacks built on VFIO: passthrough, vIOMMU).
+ */
+export function vfioMappingMeasures(state: VfioState): Record<string, number> {
+  const backend = type1Backend(state);
+  return {
+    'pin references': pinReferences(state),
+    locked_vm: state.process.lockedVmPages,
+    dma_avail: backend?.dmaAvail ?? 0,
+    mappings: backend?.dmas.length ?? 0,
+    'vfio_pfn records': (backend?.dmas ?? []).reduce((sum, dma) => sum + Object.keys(dma.externalPins).length, 0),
+  };
 }
