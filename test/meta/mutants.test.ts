@@ -37,6 +37,8 @@ const SLOW = new Set([
   'mutant/iommu-lazy-held/flush-queue-skips-iotlb',
   // Its own generation (12 preemptions, 200 commands) makes 300 runs cost 3 s.
   'mutant/xen-map/grant-unmap-puts-before-flush',
+  // The unwind needs an injected failure after the pin: seed 11 reaches it late (3.6 s).
+  'mutant/xen-map/grant-map-unwind-drops-pins-twice',
 ]);
 const checked = mutants.filter((mutant) => DEEP || !SLOW.has(mutant.id));
 
