@@ -118,7 +118,7 @@ export const xenGtMutants: readonly XenGtDesign[] = [
   }),
   mutant({
     xenBug: 'free-keeps-tot-pages',
-    catches: ['tot-pages-matches-owned-frames'],
+    catches: ['tot-pages-matches-owned-frames', 'round-trip-returns-everything'],
     description: "freeing a frame leaves the owner's tot_pages",
   }),
   mutant({

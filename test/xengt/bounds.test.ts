@@ -50,12 +50,12 @@ describe('XenGT counters-in-range', () => {
     expect(check(runSteps([grant, map]).state)).toBeUndefined();
   });
 
-  test('a pin counter below zero, a pin field past 255, a tot_pages below zero, a live DMA cache entry at kref 0', () => {
+  test('a pin counter below zero, a pin counter past 128, a tot_pages below zero, a live DMA cache entry at kref 0', () => {
     expect(check(edited((state) => void (state.xen.domains[1]!.active[0]!.devw = -1)))).toBe(
       'd1 active entry 0 devw is -1, outside its range',
     );
-    expect(check(edited((state) => void (state.xen.domains[1]!.active[0]!.hstw = 256)))).toBe(
-      'd1 active entry 0 hstw is 256, outside its range',
+    expect(check(edited((state) => void (state.xen.domains[1]!.active[0]!.hstw = 129)))).toBe(
+      'd1 active entry 0 hstw is 129, outside its range',
     );
     expect(check(edited((state) => void (state.xen.domains[1]!.totPages = -1)))).toBe(
       'd1 tot_pages is -1, outside its range',

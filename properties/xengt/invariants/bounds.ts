@@ -1,15 +1,18 @@
 /**
  * Bounds and round trips of the XenGT stack (issue 18; docs/reference/xen.md §2.15): Xen's counters
- * stay in range — each active entry's four pin counters (`act->pin`'s 8-bit fields, grant_table.c,
- * from zero to 255), each frame's reference count (`count_info`'s PGC_count_mask, never below
- * zero), each domain's `tot_pages` and its live maptrack handles (from zero to the maptrack limit) —
- * and the mediator's (`properties/gvt/bounds.ts`: DMA cache krefs, shadow table and PPGTT
- * references at least one while live). And every grant mapping GNTTABOP_map_grant_ref accepts can
- * be unmapped again at once by GNTTABOP_unmap_grant_ref of its handle (with the host address and
- * the device bus address the map reported, as `unmap_common` checks them), giving back its pins,
- * its page references, its maptrack handle and the shared entry's GTF_reading / GTF_writing.
+ * stay in range — each active entry's four pin counters (`act->pin`'s fields: from zero to 128,
+ * `map_grant_ref` refusing to raise one whose bit 7 is set, §2.10 inv. 2), each frame's reference
+ * count (`count_info`, never below zero), each domain's `tot_pages` (never below zero) and its live
+ * maptrack handles (at most the maptrack limit) — and the mediator's (`properties/gvt/bounds.ts`:
+ * DMA cache krefs, shadow table and PPGTT references at least one while live). And what two
+ * requests create can be undone at once: a grant mapping GNTTABOP_map_grant_ref accepts by
+ * GNTTABOP_unmap_grant_ref of its handle (with the host address and the device bus address the map
+ * reported, which `unmap_common` checks), giving back its pins, its page references, its maptrack
+ * handle and the shared entry's GTF_reading / GTF_writing; an extent XENMEM_populate_physmap adds
+ * by XENMEM_decrease_reservation of its gfn, giving back the frame, the p2m entry and tot_pages.
  */
 import type { XenGtCommand } from '../../../models/xengt/commands.js';
+import { PIN_COUNTER_MAX } from '../../../models/xen/grant-table.js';
 import type { XenGtConfig } from '../../../models/xengt/config.js';
 import { stepXenGt } from '../../../models/xengt/step.js';
 import type { XenGtState } from '../../../models/xengt/types.js';
@@ -21,9 +24,6 @@ import { gvtCounters } from '../../gvt/bounds.js';
 import { formatXenGtCommand } from '../format.js';
 
 type XenGtInvariant = Invariant<XenGtState, XenGtCommand>;
-
-/** Each 8-bit field of `act->pin` (GNTPIN_hstw_mask …): a count past 255 overflows into the next. */
-const PIN_FIELD_MAX = 255;
 
 /** Every counter of the XenGT state and its range. */
 export function xenGtCounters(state: XenGtState): Counter[] {
@@ -38,7 +38,7 @@ export function xenGtCounters(state: XenGtState): Counter[] {
     counters.push({ name: `${d} live maptrack handles`, value: live, min: 0, max: domain.maptrack.length });
     domain.active.forEach((act, ref) => {
       for (const pin of ['hstw', 'hstr', 'devw', 'devr'] as const) {
-        counters.push({ name: `${d} active entry ${ref} ${pin}`, value: act[pin], min: 0, max: PIN_FIELD_MAX });
+        counters.push({ name: `${d} active entry ${ref} ${pin}`, value: act[pin], min: 0, max: PIN_COUNTER_MAX });
       }
     });
   }
@@ -50,14 +50,18 @@ export const xenGtCountersInRange: XenGtInvariant = countersInRange<XenGtState, 
 
 /**
  * A new grant mapping (GNTTABOP_map_grant_ref run whole and accepted, nothing left in flight) is
- * unmapped again on a copy, injected faults disarmed, with the design's own model (`config`):
- * accepted, and the granter's pins of the ref, the frames' page references, the mapper's free
- * maptrack handles and the shared entry's GTF_reading / GTF_writing are back as before the map.
+ * unmapped again on a copy, and a new extent (XENMEM_populate_physmap accepted) ballooned out
+ * again, injected faults disarmed, with the design's own model (`config`): accepted, and the pins,
+ * the frames' page references, the free maptrack handles, the shared entries' GTF_reading /
+ * GTF_writing, the free frames, the p2m entries and tot_pages are back as before the request.
  */
-export function grantMapRoundTrip(config: XenGtConfig): XenGtInvariant {
+export function xenGtRoundTrip(config: XenGtConfig): XenGtInvariant {
   return roundTripReturnsEverything<XenGtState, XenGtCommand>({
     inverse({ command, result, after }) {
-      if (command.kind !== 'mapGrantRef' || command.phased === true || after.inflight.length > 0) return null;
+      if (after.inflight.length > 0 || ('phased' in command && command.phased === true)) return null;
+      if (command.kind === 'populatePhysmap')
+        return { kind: 'decreaseReservation', domid: command.domid, gfn: command.gfn };
+      if (command.kind !== 'mapGrantRef') return null;
       const handle = result?.detail?.['handle'];
       if (typeof handle !== 'number') return null;
       const devBusAddr = result?.detail?.['devBusAddr'];
@@ -70,7 +74,7 @@ export function grantMapRoundTrip(config: XenGtConfig): XenGtInvariant {
       };
     },
     step: (state, command) => stepXenGt({ ...state, fault: null }, config, command),
-    measures: grantMeasures,
+    measures: (state) => ({ ...grantMeasures(state), ...memoryMeasures(state) }),
     describe: formatXenGtCommand,
   });
 }
@@ -96,4 +100,15 @@ function grantMeasures(state: XenGtState): Record<string, number> {
     'entries with GTF_reading': reading,
     'entries with GTF_writing': writing,
   };
+}
+
+/** What a populated extent takes: a free frame, a p2m entry, one of the domain's tot_pages. */
+function memoryMeasures(state: XenGtState): Record<string, number> {
+  let totPages = 0;
+  let p2mEntries = 0;
+  for (const domain of state.xen.domains) {
+    totPages += domain.totPages;
+    p2mEntries += Object.keys(domain.p2m).length;
+  }
+  return { 'free frames': state.xen.memory.freeList.length, tot_pages: totPages, 'p2m entries': p2mEntries };
 }

@@ -1,6 +1,6 @@
 /**
  * Every invariant of the XenGT stack, in report order: effect, latent, accounting, teardown,
- * atomicity, with the bounds and the grant map's round trip (`bounds.ts`). The mediator's own (shadow == guest, the DMA cache's and the shadow tables'
+ * atomicity, with the bounds and the round trips (`bounds.ts`). The mediator's own (shadow == guest, the DMA cache's and the shadow tables'
  * references, write protection) come from `properties/gvt`; the rest read Xen's structures.
  */
 import type { XenGtCommand } from '../../../models/xengt/commands.js';
@@ -28,7 +28,7 @@ import {
 import { noDmaToForeignFrame, noDmaToFreeFrame } from './effect.js';
 import { shadowFrameHeldByBackend, shadowFrameOwnedByGuest } from './latent.js';
 import { mappingNamesCurrentDomain } from './reuse.js';
-import { grantMapRoundTrip, xenGtCountersInRange } from './bounds.js';
+import { xenGtRoundTrip, xenGtCountersInRange } from './bounds.js';
 import { unownedGgttReachesScratch } from '../../gvt/unowned-ggtt.js';
 import { xenGtHost } from '../../../models/xengt/host.js';
 import {
@@ -71,7 +71,7 @@ export function xenGtInvariants(config: XenGtConfig): Invariant<XenGtState, XenG
     zombieWithoutFramesIsDead,
     noVgpuNoBackendMappings(config),
     mappingNamesCurrentDomain,
-    grantMapRoundTrip(config),
+    xenGtRoundTrip(config),
     failedOperationLeavesStateUnchanged<XenGtState, XenGtCommand>(),
   ];
 }
