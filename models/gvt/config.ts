@@ -36,6 +36,12 @@ export const gvtBugs = [
   'scan-audits-first-only',
   /** A trapped 8-byte guest write replaces a shadow entry without releasing what the old one held. */
   'ppgtt-write-keeps-old-ref',
+  /**
+   * Replacing a GGTT entry drops the old entry's DMA cache reference with a bare decrement, not
+   * `intel_gvt_dma_unmap_guest_page`'s `kref_put(&entry->ref, __gvt_dma_release)`: the entry whose
+   * last user went stays in the cache at kref 0, pinned and mapped.
+   */
+  'ggtt-replace-skips-release',
 ] as const;
 
 export type GvtBug = (typeof gvtBugs)[number];
@@ -60,6 +66,7 @@ export const gvtBugNeeds: Readonly<
   Record<GvtBug, { readonly needs: readonly GvtFeature[]; readonly otherwise: string }>
 > = {
   'ggtt-replace-keeps-ref': { needs: [], otherwise: 'no GGTT entry is ever replaced' },
+  'ggtt-replace-skips-release': { needs: [], otherwise: 'no GGTT entry is ever replaced' },
   'spt-free-keeps-track': {
     needs: ['ppgtt', 'write-protection'],
     otherwise: 'no freed shadow table has a page track to leave behind',

@@ -66,6 +66,16 @@ export function dmaUnmapGuestPage<W extends GvtWorld>(world: W, host: GvtHost<W>
   if (entry.kref <= 0) removeCacheEntry(world, host, entry);
 }
 
+/**
+ * The flawed put of `ggtt-replace-skips-release`: the DMA cache entry a leaf holds loses one
+ * reference with a bare decrement, and is not released when that was its last.
+ */
+export function decrementLeafRef<W extends GvtWorld>(world: W, pte: ShadowPte): void {
+  if (pte.kind !== 'dma' || world.vgpu === null) return;
+  const entry = cacheEntryByDmaAddr(world.vgpu, pte.dmaAddr);
+  if (entry !== undefined) entry.kref -= 1;
+}
+
 /** Gives back the DMA reference a leaf shadow entry holds (scratch and table entries hold none here). */
 export function releaseLeaf<W extends GvtWorld>(world: W, host: GvtHost<W>, pte: ShadowPte): void {
   if (pte.kind === 'dma') dmaUnmapGuestPage(world, host, pte.dmaAddr);

@@ -20,7 +20,7 @@ import { fail, succeed } from '../result.js';
 import type { OpResult } from '../result.js';
 import type { GvtConfig } from './config.js';
 import { hasGvtBug, ownsGgttIndex } from './config.js';
-import { dmaMapGuestPage, releaseLeaf } from './dma-cache.js';
+import { decrementLeafRef, dmaMapGuestPage, releaseLeaf } from './dma-cache.js';
 import type { DmaMapResult, GvtHost } from './host.js';
 import { SCRATCH } from './types.js';
 import type { GuestPte, GvtWorld, ShadowPte } from './types.js';
@@ -121,7 +121,10 @@ export function finishGgttWrite<W extends GvtWorld>(
   }
   vgpu.ggttGuest[pending.index] = pending.written;
   const old = vgpu.ggttHost[pending.index] ?? SCRATCH;
-  if (pending.releasedOld !== true && !hasGvtBug(config, 'ggtt-replace-keeps-ref')) releaseLeaf(world, host, old);
+  if (pending.releasedOld !== true && !hasGvtBug(config, 'ggtt-replace-keeps-ref')) {
+    if (hasGvtBug(config, 'ggtt-replace-skips-release')) decrementLeafRef(world, old);
+    else releaseLeaf(world, host, old);
+  }
   vgpu.ggttHost[pending.index] = shadow;
   return succeed({
     shadow: shadow.kind === 'dma' ? shadow.dmaAddr : 'scratch',

@@ -25,6 +25,12 @@ export const kvmgtMutants: readonly KvmgtDesign[] = [
     'forgotten reference drop: a rewritten GGTT entry keeps its DMA reference',
   ),
   mutant(
+    'ggtt-replace-skips-release',
+    { gvtBugs: ['ggtt-replace-skips-release'] },
+    ['counters-in-range'],
+    "reference put without release: a rewritten GGTT entry's DMA reference is dropped with a bare decrement, and the entry left by its last user stays cached at kref 0",
+  ),
+  mutant(
     'ppgtt-write-keeps-old-ref',
     { gvtBugs: ['ppgtt-write-keeps-old-ref'] },
     ['cache-kref-matches-shadow-users', 'spt-refcount-matches-references'],
@@ -81,13 +87,13 @@ export const kvmgtMutants: readonly KvmgtDesign[] = [
   mutant(
     'unmap-leaks-dma-slot',
     { vfioBugs: ['unmap-leaks-dma-slot'] },
-    ['dma-slots-accounted'],
+    ['dma-slots-accounted', 'round-trip-returns-everything'],
     "the VMM's UNMAP_DMA never gives its dma_entry_limit slot back",
   ),
   mutant(
     'overlap-not-checked',
     { vfioBugs: ['overlap-not-checked'] },
-    ['mappings-disjoint'],
+    ['mappings-disjoint', 'round-trip-returns-everything'],
     "the VMM's MAP_DMA over mapped guest RAM skips the overlap search",
   ),
 ];

@@ -48,3 +48,21 @@ export const grantMapUnwindRestoresSnapshot: GrantMapOrdering = {
   pageMappable: soundGrantMap.pageMappable,
   unwindPins: ({ before }) => before,
 };
+
+/**
+ * The unwind takes the pins this map raised off twice (`act->pin -= pin_incr` on the error path
+ * and again in `undo_out`): a map that fails after its pin (an injected page-reference, host
+ * mapping or IOMMU failure) leaves the entry's counters below what the other handles hold — below
+ * zero when it was the first pin.
+ */
+export const grantMapUnwindDropsPinsTwice: GrantMapOrdering = {
+  name: 'grant-map-unwind-drops-pins-twice',
+  referenceAtPin: soundGrantMap.referenceAtPin,
+  pageMappable: soundGrantMap.pageMappable,
+  unwindPins: ({ now, taken }) => ({
+    hstw: now.hstw - 2 * taken.hstw,
+    hstr: now.hstr - 2 * taken.hstr,
+    devw: now.devw - 2 * taken.devw,
+    devr: now.devr - 2 * taken.devr,
+  }),
+};

@@ -39,6 +39,8 @@ const SLOW = new Set([
   'mutant/xen-map/grant-unmap-puts-before-flush',
   // Seed 11 reaches its unmap of a range the mdev pinned at run ~40: 1.5 s (20/20 fresh seeds).
   'mutant/iommu-strict-mixed/dma-unmap-under-iommu-lock',
+  // The unwind needs an injected failure after the pin: seed 11 reaches it late (3.6 s).
+  'mutant/xen-map/grant-map-unwind-drops-pins-twice',
 ]);
 const checked = mutants.filter((mutant) => DEEP || !SLOW.has(mutant.id));
 

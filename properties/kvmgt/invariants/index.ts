@@ -1,6 +1,6 @@
 /**
  * Every invariant of the KVMGT stack, in report order: effect, latent, accounting, teardown,
- * atomicity. The mediator's own come from `properties/gvt`; VFIO's accounting and teardown rules
+ * atomicity, with the bounds and the VMM's RAM map round trip (`bounds.ts`). The mediator's own come from `properties/gvt`; VFIO's accounting and teardown rules
  * that this stack can exercise are lifted unchanged. Left out: VFIO's device-reach invariants (the
  * vGPU reaches memory through the mediator's shadow entries, which this stack's latent invariants
  * cover), and the locked_vm, frame-reference and container-release ones (this stack's commands
@@ -29,6 +29,7 @@ import { cacheEntryPinnedAndMapped, vgpuPinsHeld } from './accounting.js';
 import { noDmaToForeignFrame, noDmaToFreeFrame } from './effect.js';
 import { shadowFrameOwnedByGuest, shadowFramePinned, unownedGgttReachesScratch } from './latent.js';
 import { destroyedVgpuLeavesNothing } from './teardown.js';
+import { kvmgtCountersInRange, vmmRamRoundTrip } from './bounds.js';
 
 type KvmgtInvariant = Invariant<KvmgtState, KvmgtCommand>;
 
@@ -54,8 +55,10 @@ export function kvmgtInvariants(config: KvmgtConfig): KvmgtInvariant[] {
     shadowedTableWriteProtected(view),
     lift(dmaSlotsAccounted, true),
     lift(mappingsDisjoint, true),
+    kvmgtCountersInRange,
     destroyedVgpuLeavesNothing,
     lift(closedDeviceHoldsNothing, true),
+    vmmRamRoundTrip(config),
     noOperationWaitsForever<KvmgtState, KvmgtCommand>({
       holdings: (state) => kvmgtHoldings(state, config),
       actorOf: (state, command) => actorOf(state, config, command),

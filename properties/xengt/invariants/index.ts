@@ -1,6 +1,6 @@
 /**
  * Every invariant of the XenGT stack, in report order: effect, latent, accounting, teardown,
- * atomicity. The mediator's own (shadow == guest, the DMA cache's and the shadow tables'
+ * atomicity, with the bounds and the round trips (`bounds.ts`). The mediator's own (shadow == guest, the DMA cache's and the shadow tables'
  * references, write protection) come from `properties/gvt`; the rest read Xen's structures.
  */
 import type { XenGtCommand } from '../../../models/xengt/commands.js';
@@ -30,6 +30,7 @@ import {
 import { noDmaToForeignFrame, noDmaToFreeFrame } from './effect.js';
 import { shadowFrameHeldByBackend, shadowFrameOwnedByGuest } from './latent.js';
 import { mappingNamesCurrentDomain } from './reuse.js';
+import { xenGtRoundTrip, xenGtCountersInRange } from './bounds.js';
 import { unownedGgttReachesScratch } from '../../gvt/unowned-ggtt.js';
 import { xenGtHost } from '../../../models/xengt/host.js';
 import {
@@ -65,6 +66,7 @@ export function xenGtInvariants(config: XenGtConfig): Invariant<XenGtState, XenG
     sptRefcountMatchesReferences(view),
     shadowedTableWriteProtected(view),
     backendMappingsMatchShadow(config),
+    xenGtCountersInRange,
     dyingDomainHoldsNoHandles,
     dyingDomainHasEmptyP2m,
     deadDomainOwnsNoFrames,
@@ -75,6 +77,7 @@ export function xenGtInvariants(config: XenGtConfig): Invariant<XenGtState, XenG
       holdings: (state) => xenGtHoldings(config, state),
       actorOf: (state, command) => xenGtActorOf(config, state, command),
     }),
+    xenGtRoundTrip(config),
     failedOperationLeavesStateUnchanged<XenGtState, XenGtCommand>(),
   ];
 }
