@@ -15,13 +15,20 @@ export interface Counter {
   readonly max: number;
 }
 
-/** `counters(state)` lists every counter to bound; the first one out of range is reported. */
-export function countersInRange<S, C>(counters: (state: S) => readonly Counter[]): Invariant<S, C> {
+/**
+ * `counters(state)` lists every counter to bound; the first one out of range is reported. `reads`
+ * names the parts of the state the counters come from (`Invariant.reads`), for a stack whose steps
+ * share what they leave unchanged; the whole state otherwise.
+ */
+export function countersInRange<S, C>(
+  counters: (state: S) => readonly Counter[],
+  reads: (state: S) => readonly unknown[] = (state) => [state],
+): Invariant<S, C> {
   return {
     name: 'counters-in-range',
     class: 'accounting',
     description: 'every counter stays within its range: no count below zero, no available count above its limit',
-    reads: (state) => [state],
+    reads,
     check({ after }) {
       const out = counters(after).find((counter) => counter.value < counter.min || counter.value > counter.max);
       if (out === undefined) return null;

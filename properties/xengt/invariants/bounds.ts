@@ -46,7 +46,11 @@ export function xenGtCounters(state: XenGtState): Counter[] {
   return counters;
 }
 
-export const xenGtCountersInRange: XenGtInvariant = countersInRange<XenGtState, XenGtCommand>(xenGtCounters);
+/** Reads Xen's memory, its domains and the vGPU (the design's `parts`: the same objects unless a step changed them). */
+export const xenGtCountersInRange: XenGtInvariant = countersInRange<XenGtState, XenGtCommand>(
+  xenGtCounters,
+  (state) => [state.xen.memory, state.xen.domains, state.vgpu],
+);
 
 /**
  * A new grant mapping (GNTTABOP_map_grant_ref run whole and accepted, nothing left in flight) is
