@@ -53,7 +53,17 @@ function landed(result: OpResult): string[] {
   return accesses.flatMap((access) => (access.mfn === null ? [] : [frame(access.mfn)]));
 }
 
+/**
+ * Every command but the fault's own may meet the armed fault (`XenGtState.fault`: the n-th attempt
+ * at its point fails), so each reads it; `injectFault` and `clearFault` write it.
+ */
 function readsOf(config: XenGtConfig, state: XenGtState, command: XenGtCommand, result: OpResult): string[] | null {
+  const reads = partsRead(config, state, command, result);
+  if (reads === null || command.kind === 'injectFault' || command.kind === 'clearFault') return reads;
+  return [...reads, 'fault'];
+}
+
+function partsRead(config: XenGtConfig, state: XenGtState, command: XenGtCommand, result: OpResult): string[] | null {
   const gvt = ['vgpu', 'guestPages', 'writeProtected', domain(config.guestDomid), domain(config.backendDomid), MEMORY];
   switch (command.kind) {
     case 'advance': {
@@ -72,11 +82,13 @@ function readsOf(config: XenGtConfig, state: XenGtState, command: XenGtCommand, 
       return [domain(command.domid), domain(command.granteeDomid), ...locks(state)];
     case 'endAccess':
       return [domain(command.domid), ...locks(state)];
+    // The round trip of what these create is judged only with nothing in flight
+    // (`round-trip-returns-everything`): they read the whole list.
     case 'populatePhysmap':
-      return [domain(command.domid), MEMORY, ...locks(state)];
+      return [domain(command.domid), MEMORY, 'inflight'];
     case 'mapGrantRef':
       // The scope maps "the first granted ref": every domain's grant table decides which.
-      return ['xen/domains', MEMORY, ...locks(state)];
+      return ['xen/domains', MEMORY, 'inflight'];
     case 'mapForeign':
       return [domain(command.domid), domain(command.foreignDomid), MEMORY, ...locks(state)];
     // These may unmap and flush (draining the GPU's accesses) and free frames.
