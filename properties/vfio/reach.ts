@@ -59,10 +59,12 @@ export function classifyLifecycleStep(transition: Transition<VfioState, VfioComm
 export function classifyMediatedStep(transition: Transition<VfioState, VfioCommand>): string[] {
   const { before, command, result } = transition;
   if (command?.kind !== 'unmapDma' || result === null) return [];
-  // A driver that keeps its pins crashes the host inside the unmap: the callback still happened.
+  // A driver that keeps its pins crashes the host inside the unmap, and a driver called with
+  // iommu->lock held waits inside it for ever (`notifyUnderLock`): the callback still happened.
   const callbacks = result.detail?.['callbacks'];
   const crashed = result.error === 'BUG_ON' && before?.crash === null;
-  if (!((typeof callbacks === 'number' && callbacks > 0) || crashed)) return [];
+  const waitsOnItself = result.blocked?.holds.includes(result.blocked.waitsFor) === true;
+  if (!((typeof callbacks === 'number' && callbacks > 0) || crashed || waitsOnItself)) return [];
   const backend = before?.container.backend;
   const withDomain = backend?.kind === 'type1' && backend.domains.length > 0;
   return withDomain ? [UNMAP_CALLBACK_WITH_PINS, UNMAP_CALLBACK_WITH_DOMAIN] : [UNMAP_CALLBACK_WITH_PINS];

@@ -71,6 +71,9 @@ const DEEP: Readonly<Record<string, Readonly<Record<string, number>>>> = {
   'mutant/xen-map/balloon-frees-referenced-page': {
     'tot-pages-matches-owned-frames': 5,
     'zombie-without-frames-is-dead': 6,
+    // Since the XenGT generators inject faults, seed 1 also finds a failed request that left the
+    // early free's damage behind: 6 steps, not compared.
+    'failed-op-leaves-state-unchanged': 6,
   },
   'mutant/xen-map/map-takes-no-ref': {
     'tot-pages-matches-owned-frames': 5,
@@ -142,11 +145,15 @@ const DEEP: Readonly<Record<string, Readonly<Record<string, number>>>> = {
   // A group leaves with the guest's memory mapped for the other (close, map, DMA, the group out),
   // then UNMAP_DMA (pinned: 5), a discard and a DMA into the freed frame or its reach (7).
   'iommu/context-clear-flushes-cleared-did': {
+    // The freed frame taken by another VM, then the DMA (since the merged lifecycle generation; not compared).
+    'no-dma-to-foreign-frame': 9,
     'no-dma-to-free-frame': 7,
     'reachable-frame-owned-by-guest': 7,
     'reachable-frame-pinned': 5,
   },
   'iommu/detach-keeps-context': {
+    // The freed frame taken by another VM, then the DMA (since the merged lifecycle generation; not compared).
+    'no-dma-to-foreign-frame': 9,
     'no-dma-to-free-frame': 7,
     'reachable-frame-owned-by-guest': 7,
     'reachable-frame-pinned': 5,
@@ -194,10 +201,6 @@ const SHRINKS_SHORT: Readonly<Record<string, Readonly<Record<string, { check: nu
   // vGPU created, a PPGTT created: 5 steps); the shortest is a GGTT write after destroy and create
   // (3), and no minimizer move turns the PPGTT's commands into a GGTT write.
   'kvmgt/no-ggtt-reset': { 'cache-kref-matches-shadow-users': { check: 5, shortest: 3 } },
-  // Seed 1 finds the early free atomically (GGTT write, balloon out, the frame taken: 3); the
-  // shortest is one balloon-out left in flight, its reference already dropped (1). The minimizer
-  // writes a start that needs no window as the atomic command, never the reverse.
-  'mutant/xen-map/balloon-frees-referenced-page': { 'frame-refcount-matches-holders': { check: 3, shortest: 1 } },
   // Check's replay fails on an injected fault (5 steps); the scope's MAP_DMA also reaches a vaddr
   // past the guest's RAM, which a mapping without a domain accepts and the replay then fails to pin
   // (EFAULT, 4 steps) — a MAP_DMA the generators draw too rarely for the shrinker to meet.
@@ -205,10 +208,6 @@ const SHRINKS_SHORT: Readonly<Record<string, Readonly<Record<string, { check: nu
     'attached-group-in-container-domain': { check: 5, shortest: 4 },
     'failed-op-leaves-state-unchanged': { check: 5, shortest: 4 },
   },
-  // Seed 1 (since the XenGT interleavings) finds the zombie through a grant (grant, map, destroy
-  // the granter, unmap); the shortest is through the backend's foreign map (map, destroy,
-  // remove), and no minimizer move turns one command kind into another.
-  'mutant/xen-map/zombie-never-dies': { 'zombie-without-frames-is-dead': { check: 4, shortest: 3 } },
   // A MAP_DMA that fails part-way: seed 1 fails it by an injected fault or a munmapped vaddr (2
   // steps); the shortest runs a two-page map off the end of the guest's RAM (1 step), and no
   // minimizer move turns the earlier step into another vaddr of the map.
@@ -326,6 +325,9 @@ export function flawedSlice(index: number, count: number): AnyDesign[] {
  */
 const CHECK_SEED: Readonly<Record<string, number>> = {
   'mutant/vfio-mediated/unmap-skips-recheck': 3,
+  // Since the XenGT generators draw domain creation and faults, seed 1's 500 runs find nothing
+  // (it is caught on 20/20 fresh seeds at the default 1,000); seed 3 finds its three breaks.
+  'mutant/xen-map/destroy-skips-release-mappings': 3,
 };
 
 export function exploreAgreesWithCheck(design: AnyDesign): void {
