@@ -109,17 +109,14 @@ const DEEP: Readonly<Record<string, Readonly<Record<string, number>>>> = {
   // Map, start a channel program, munmap, UNMAP_DMA (the program not quiesced), the program
   // completes into the freed frame: explore to depth 5 finds 5 (4,477 states, 1.5 s).
   'mutant/vfio-mediated/ccw-unmap-skips-quiesce': { 'no-dma-to-free-frame': 5 },
-  // A replay that fails: map two pages, close the pci device, munmap the second page's vaddr, the
-  // group out and back in — 5 steps, which explore finds at depth 5. Since the multi-group
-  // lifecycle generation (issue 18: VFIO_SET_IOMMU and the groups' comings and goings more
-  // frequent), seed 1's 500 runs reach the failed replay through a 7-step trace, its shrunk form
-  // (before, those 500 runs found none); the release after it, 10.
+  // A replay that fails (a fault or an unmapped vaddr while the IOMMU group is out, the group back).
   'vfio/mixed-replay-skips-unwind': {
-    'frame-refcount-matches-holders': 7,
-    'locked-vm-matches-pins': 7,
-    'domains-match-mappings': 7,
-    'failed-op-leaves-state-unchanged': 7,
-    'released-container-uncharged': 10,
+    // Since the multi-group weights favour joins, faults and SET_IOMMU, seed 1 fails the replay in
+    // 4 steps (compared) and finds these later: the domain out of step with VFIO (5), a charge out
+    // of range (7), the release (8).
+    'domains-match-mappings': 5,
+    'counters-in-range': 7,
+    'released-container-uncharged': 8,
   },
   // Since the multi-group lifecycle generation, seed 1 also finds the unreplayed domain's later
   // consequences: a mapping charged twice its pages to locked_vm (6), the release (9).
@@ -132,12 +129,6 @@ const DEEP: Readonly<Record<string, Readonly<Record<string, number>>>> = {
   'vfio/set-iommu-unwind-skips-attached': {
     'attached-group-in-container-domain': 8,
     'failed-op-leaves-state-unchanged': 8,
-  },
-  // The same path (pci closed, IOMMU group out, a mapping, a fault, the group back) with the
-  // attach's error path leaving the group attached.
-  'vfio/mixed-attach-error-skips-detach': {
-    'attached-group-in-container-domain': 5,
-    'failed-op-leaves-state-unchanged': 5,
   },
   // Destroy and create leave the earlier vGPU's DMA addresses in the new one's GGTT; a later map is
   // handed one of them again, and two entries then use one cache entry (explore: 3, `SHRINKS_SHORT`).
@@ -205,13 +196,6 @@ const SHRINKS_SHORT: Readonly<Record<string, Readonly<Record<string, { check: nu
   // vGPU created, a PPGTT created: 5 steps); the shortest is a GGTT write after destroy and create
   // (3), and no minimizer move turns the PPGTT's commands into a GGTT write.
   'kvmgt/no-ggtt-reset': { 'cache-kref-matches-shadow-users': { check: 5, shortest: 3 } },
-  // Check's replay fails on an injected fault (5 steps); the scope's MAP_DMA also reaches a vaddr
-  // past the guest's RAM, which a mapping without a domain accepts and the replay then fails to pin
-  // (EFAULT, 4 steps) — a MAP_DMA the generators draw too rarely for the shrinker to meet.
-  'vfio/mixed-attach-error-skips-detach': {
-    'attached-group-in-container-domain': { check: 5, shortest: 4 },
-    'failed-op-leaves-state-unchanged': { check: 5, shortest: 4 },
-  },
   // A MAP_DMA that fails part-way: seed 1 fails it by an injected fault or a munmapped vaddr (2
   // steps); the shortest runs a two-page map off the end of the guest's RAM (1 step), and no
   // minimizer move turns the earlier step into another vaddr of the map.
@@ -264,7 +248,7 @@ const COSTLY = new Set([
   // the KVMGT unmap of shadowed RAM 1 = 1).
   'mdev/unmap-callback-under-lock',
   'kvmgt/unmap-under-iommu-lock',
-  // Issue 18's attach error path (check 5, explore 4 as pinned in SHRINKS_SHORT, when added), and
+  // Issue 18's attach error path (4 = 4 since the multi-group weights), and
   // the multi-group VFIO_SET_IOMMU (8 steps, pinned in DEEP: its 500-run check alone takes 5 s).
   'vfio/set-iommu-unwind-skips-attached',
   'vfio/mixed-attach-error-skips-detach',
