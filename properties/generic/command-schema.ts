@@ -10,6 +10,7 @@
  * table by kind of plain `typeof` tests.
  */
 import { PAGE_LIMIT } from '../../models/vfio/u64.js';
+import { xenFaultPoints } from '../../models/xen/fault.js';
 import type { CommandProblem } from '../../src/design.js';
 
 /** A whole number up to `max`: the real field's width, or what the world can hold (`why` says which). */
@@ -108,16 +109,7 @@ function isTransfer(item: unknown): boolean {
   );
 }
 
-const xenFaultPointNames: ReadonlySet<string> = new Set([
-  'maptrack',
-  'pageRef',
-  'hostMapping',
-  'iommuMap',
-  'alloc',
-  'p2mRemove',
-  'foreignMap',
-  'domainCreate',
-]);
+const xenFaultPointNames: ReadonlySet<string> = new Set<string>(xenFaultPoints);
 
 /** The test of one field type, made once per schema: the step's hot path calls it. */
 function checkOf(type: FieldType): (value: unknown) => boolean {
