@@ -3,24 +3,14 @@
  * each can fail, on a hand-built state or a short trace, and holds on the sound design's.
  */
 import { describe, expect, test } from 'vitest';
-import type { XenGtCommand } from '../../models/xengt/commands.js';
 import type { XenGtState } from '../../models/xengt/types.js';
 import type { XenGtDesign } from '../../properties/xengt/design.js';
 import { xenMap } from '../../properties/xengt/designs.js';
 import { xenGtMutants } from '../../properties/xengt/mutants.js';
-import { runSteps } from './run-steps.js';
+import { GRANT_TO_DOM2, MAP_HOST_AND_DEVICE, runSteps } from './run-steps.js';
 
-const grant: XenGtCommand = { kind: 'grantAccess', domid: 1, ref: 0, granteeDomid: 2, gfn: 0, readonly: false };
-const map: XenGtCommand = {
-  kind: 'mapGrantRef',
-  mapperDomid: 2,
-  granterDomid: 1,
-  ref: 0,
-  host: true,
-  device: true,
-  readonly: false,
-  hostAddr: 0,
-};
+const grant = GRANT_TO_DOM2;
+const map = MAP_HOST_AND_DEVICE;
 
 function invariant(design: XenGtDesign, name: string): XenGtDesign['invariants'][number] {
   const found = design.invariants.find((candidate) => candidate.name === name);

@@ -1,4 +1,4 @@
-/** Runs XenGT commands through a design's step, keeping each result's status: the Xen phase tests' runner. */
+/** Runs XenGT commands through a design's step, keeping each result's status, and the grant the Xen tests share. */
 import type { XenGtCommand } from '../../models/xengt/commands.js';
 import type { XenGtState } from '../../models/xengt/types.js';
 import type { XenGtDesign } from '../../properties/xengt/design.js';
@@ -18,3 +18,25 @@ export function runSteps(
   }
   return { state, results };
 }
+
+/** dom1 (HVM guest) grants its gfn 0 to dom2 (PV). */
+export const GRANT_TO_DOM2: Extract<XenGtCommand, { kind: 'grantAccess' }> = {
+  kind: 'grantAccess',
+  domid: 1,
+  ref: 0,
+  granteeDomid: 2,
+  gfn: 0,
+  readonly: false,
+};
+
+/** dom2 maps that grant host and device, writable. */
+export const MAP_HOST_AND_DEVICE: Extract<XenGtCommand, { kind: 'mapGrantRef' }> = {
+  kind: 'mapGrantRef',
+  mapperDomid: 2,
+  granterDomid: 1,
+  ref: 0,
+  host: true,
+  device: true,
+  readonly: false,
+  hostAddr: 0,
+};

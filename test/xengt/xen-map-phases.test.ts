@@ -8,25 +8,16 @@
  */
 import { describe, expect, test } from 'vitest';
 import { runTrace } from '../../src/execute.js';
-import { runSteps } from './run-steps.js';
+import { GRANT_TO_DOM2, MAP_HOST_AND_DEVICE, runSteps } from './run-steps.js';
 import type { XenGtCommand } from '../../models/xengt/commands.js';
 import type { XenGtDesign } from '../../properties/xengt/design.js';
 import { xenLookup, xenMap } from '../../properties/xengt/designs.js';
 import { xenGrantMapMutants } from '../../properties/xengt/mutants.js';
 
 /** dom1 (HVM guest) grants its gfn 0 to dom2 (PV). */
-const grant: XenGtCommand = { kind: 'grantAccess', domid: 1, ref: 0, granteeDomid: 2, gfn: 0, readonly: false };
+const grant = GRANT_TO_DOM2;
 /** dom2 maps it host and device, writable. */
-const map: XenGtCommand = {
-  kind: 'mapGrantRef',
-  mapperDomid: 2,
-  granterDomid: 1,
-  ref: 0,
-  host: true,
-  device: true,
-  readonly: false,
-  hostAddr: 0,
-};
+const map = MAP_HOST_AND_DEVICE;
 const started: XenGtCommand = { ...map, phased: true };
 const advance: XenGtCommand = { kind: 'advance', op: 0 };
 const balloon: XenGtCommand = { kind: 'decreaseReservation', domid: 1, gfn: 0 };

@@ -7,26 +7,14 @@
  */
 import { describe, expect, test } from 'vitest';
 import { runTrace } from '../../src/execute.js';
-import { runSteps } from './run-steps.js';
+import { GRANT_TO_DOM2, MAP_HOST_AND_DEVICE, runSteps } from './run-steps.js';
 import type { XenGtCommand } from '../../models/xengt/commands.js';
 import type { XenGtDesign } from '../../properties/xengt/design.js';
 import { xenMap } from '../../properties/xengt/designs.js';
 import { xenGtMutants } from '../../properties/xengt/mutants.js';
 
 /** dom1 (HVM guest) grants its gfn 0 to dom2 (PV), which maps it host and device. */
-const granted: XenGtCommand[] = [
-  { kind: 'grantAccess', domid: 1, ref: 0, granteeDomid: 2, gfn: 0, readonly: false },
-  {
-    kind: 'mapGrantRef',
-    mapperDomid: 2,
-    granterDomid: 1,
-    ref: 0,
-    host: true,
-    device: true,
-    readonly: false,
-    hostAddr: 0,
-  },
-];
+const granted: XenGtCommand[] = [GRANT_TO_DOM2, MAP_HOST_AND_DEVICE];
 const advance: XenGtCommand = { kind: 'advance', op: 0 };
 
 const violations = (design: XenGtDesign, commands: readonly XenGtCommand[]): [string, number][] =>
