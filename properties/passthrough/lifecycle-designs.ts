@@ -29,6 +29,20 @@ export const iommuStrictRegroup = passthroughDesign({
     "two IOMMU groups in two VFIO domains over strict VT-d; a group leaves (blocked, its domain and DID freed, then its default domain) and comes back (the lowest free DID, the mappings replayed): the context clear's DSI leaves nothing under the DID",
 });
 
+/**
+ * What a detach that leaves the freed DID's translations behind breaks, either way it does so.
+ * Also no-dma-to-foreign-frame (the DMA after another VM took the freed frame): 19/20 fresh seeds
+ * at the default budget, as late as run 873, so not declared.
+ */
+const detachBreaks: readonly string[] = [
+  'no-dma-to-free-frame',
+  'reachable-frame-owned-by-guest',
+  'reachable-frame-pinned',
+  'unowned-device-reaches-nothing',
+  'reused-did-carries-no-earlier-translations',
+  'no-stale-iotlb-outside-flush-queue',
+];
+
 export const iommuContextClearFlushesClearedDid = passthroughDesign({
   id: 'iommu/context-clear-flushes-cleared-did',
   mode: 'strict',
@@ -37,16 +51,7 @@ export const iommuContextClearFlushesClearedDid = passthroughDesign({
   expected: 'violates',
   description:
     'the detach clears the context entry, then invalidates the DID read from the cleared entry (0): the freed domain\'s IOTLB entries survive under its DID, which the group\'s default domain or its next VFIO domain reuses. Shipped in f90584f4beb8 ("iommu/vt-d: Add helper to flush caches for context change", v6.11-rc), fixed by 7af6c720417f ("iommu/vt-d: Fix incorrect domain ID in context flush helper", v6.11-rc6, reported from VFIO)',
-  // Also no-dma-to-foreign-frame (the DMA after another VM took the freed frame): 19/20 fresh
-  // seeds at the default budget, as late as run 873, so not declared.
-  breaks: [
-    'no-dma-to-free-frame',
-    'reachable-frame-owned-by-guest',
-    'reachable-frame-pinned',
-    'unowned-device-reaches-nothing',
-    'reused-did-carries-no-earlier-translations',
-    'no-stale-iotlb-outside-flush-queue',
-  ],
+  breaks: detachBreaks,
 });
 
 export const iommuDetachKeepsContext = passthroughDesign({
@@ -57,16 +62,7 @@ export const iommuDetachKeepsContext = passthroughDesign({
   expected: 'violates',
   description:
     "the detach never clears the device's context entry (no domain_context_clear_one) while the DID is freed and the domain's pages go: the device keeps translating under the old DID, through its cached entries, into whichever domain gets the DID next",
-  // Also no-dma-to-foreign-frame (the DMA after another VM took the freed frame): 19/20 fresh
-  // seeds at the default budget, as late as run 873, so not declared.
-  breaks: [
-    'no-dma-to-free-frame',
-    'reachable-frame-owned-by-guest',
-    'reachable-frame-pinned',
-    'unowned-device-reaches-nothing',
-    'reused-did-carries-no-earlier-translations',
-    'no-stale-iotlb-outside-flush-queue',
-  ],
+  breaks: detachBreaks,
 });
 
 /** The lifecycle designs (`properties/registry.ts` lists those caught on 20/20 fresh seeds). */
