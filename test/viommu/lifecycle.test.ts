@@ -8,12 +8,11 @@
  * and the generic invariants say so.
  */
 import { describe, expect, test } from 'vitest';
-import { stepViommu } from '../../models/viommu/step.js';
 import { GUEST_DID } from '../../models/viommu/types.js';
-import type { ViommuCommand, ViommuResult, ViommuState } from '../../models/viommu/types.js';
+import type { ViommuCommand, ViommuState } from '../../models/viommu/types.js';
 import { viommuReach } from '../../models/viommu/views.js';
 import { shadowedEntries } from '../../models/viommu/vmm.js';
-import type { ViommuDesign } from '../../properties/viommu/design.js';
+import { runViommu } from './run-steps.js';
 import {
   viommuNested,
   viommuNestedSameDidSkipsFlush,
@@ -51,25 +50,12 @@ const mappedAndUsed: ViommuCommand[] = [
   dma,
 ];
 
-function run(design: ViommuDesign, commands: readonly ViommuCommand[]) {
-  let state = design.init();
-  const results: ViommuResult[] = [];
-  const states: ViommuState[] = [];
-  for (const command of commands) {
-    const step = stepViommu(state, design.config, command);
-    results.push(step.result);
-    states.push(step.state);
-    state = step.state;
-  }
-  return { state, results, states };
-}
-
 const holds = (invariant: typeof blockedDeviceReachesNothing, state: ViommuState): boolean =>
   invariant.check({ before: null, command: null, result: null, after: state }) === null;
 
 describe('shadow: the guest detaches the device', () => {
   test('the host maps what it mapped until the context-cache invalidation, which unmaps everything', () => {
-    const { states, results } = run(viommuShadow, [...mappedAndUsed, detach, dma, contextInvalidate(), dma]);
+    const { states, results } = runViommu(viommuShadow, [...mappedAndUsed, detach, dma, contextInvalidate(), dma]);
     const detached = states[3]!;
     // Hardware outlives software: the context entry is guest memory, the host has not seen it.
     expect(detached.guest).toMatchObject({ did: null, contextPending: true, retired: [0], table: {} });
@@ -91,14 +77,14 @@ describe('shadow: the guest detaches the device', () => {
 
   test('a global context-cache invalidation resyncs the device alike (vtd_context_global_invalidate)', () => {
     const global: ViommuCommand = { kind: 'guestInvalidateContext', granularity: 'global' };
-    const { state, results } = run(viommuShadow, [...mappedAndUsed, detach, global]);
+    const { state, results } = runViommu(viommuShadow, [...mappedAndUsed, detach, global]);
     expect(results[4]!.detail).toMatchObject({ handled: true, unmappedPages: 1 });
     expect(viommuReach(state)).toEqual([]);
     expect(state.guest.contextPending).toBe(false);
   });
 
   test('replay explains the context entry while the VMM has not followed it', () => {
-    const { states, results } = run(viommuShadow, [...mappedAndUsed, detach]);
+    const { states, results } = runViommu(viommuShadow, [...mappedAndUsed, detach]);
     const lines = explainViommuStep({ before: states[2]!, command: detach, result: results[3]!, after: states[3]! });
     expect(lines).toContain(
       "device context entry: cleared, not yet invalidated (VMM cached DID 1); earlier domains' GIOVA pages 0",
@@ -106,7 +92,7 @@ describe('shadow: the guest detaches the device', () => {
   });
 
   test('with no domain, the guest has no table to write and an IOTLB invalidation reaches nothing', () => {
-    const { results } = run(viommuShadow, [
+    const { results } = runViommu(viommuShadow, [
       detach,
       { kind: 'guestMap', giovaPage: 0, gpaPage: 0, write: false },
       invalidate(),
@@ -120,7 +106,7 @@ describe('shadow: the guest attaches the device to a new domain', () => {
   test.for([GUEST_DID, GUEST_DID + 1])(
     'DID %i: the context-cache invalidation replays the new table over the whole range',
     (did) => {
-      const { states, results } = run(viommuShadow, [
+      const { states, results } = runViommu(viommuShadow, [
         ...mappedAndUsed,
         attach(did),
         { kind: 'guestMap', giovaPage: 1, gpaPage: 2, write: true },
@@ -143,7 +129,7 @@ describe('shadow: the guest attaches the device to a new domain', () => {
 describe('nested: the guest moves the device to a domain with the reused DID', () => {
   test('the combined entry of the old table survives until the context-cache invalidation flushes it', () => {
     const mapped: ViommuCommand[] = [{ kind: 'guestMap', giovaPage: 0, gpaPage: 0, write: false }, dma];
-    const { states, results } = run(viommuNested, [...mapped, attach(GUEST_DID), contextInvalidate()]);
+    const { states, results } = runViommu(viommuNested, [...mapped, attach(GUEST_DID), contextInvalidate()]);
     expect(viommuReach(states[2]!).map((found) => found.via)).toEqual(['iotlb']);
     expect(results[3]!.detail).toMatchObject({ handled: true, forwarded: true, dropped: 1 });
     expect(viommuReach(states[3]!)).toEqual([]);
@@ -156,7 +142,7 @@ describe('the guest turns DMA remapping off and on again (GCMD.TE)', () => {
 
   test('shadow: off unmaps the shadow and maps all RAM at IOVA = GPA; on replays the table over it', () => {
     const ram = viommuShadow.init().guestRam.pages;
-    const { states, results } = run(viommuShadow, [
+    const { states, results } = runViommu(viommuShadow, [
       { kind: 'guestMap', giovaPage: 1, gpaPage: 3, write: false },
       invalidate(GUEST_DID),
       invalidate(GUEST_DID, 1),
@@ -185,14 +171,14 @@ describe('the guest turns DMA remapping off and on again (GCMD.TE)', () => {
   });
 
   test('nested: off, the device walks stage 2 alone; on, the combined entries are flushed', () => {
-    const { states, results } = run(viommuNested, [off, dma, on]);
+    const { states, results } = runViommu(viommuNested, [off, dma, on]);
     expect(results[1]!.accesses.map((access) => access.outcome)).toEqual(['landed']);
     expect(results[2]!.detail).toMatchObject({ changed: true, forwarded: true, dropped: 1 });
     expect(viommuReach(states[2]!)).toEqual([]);
   });
 
   test('setting what is already set does nothing (vtd_handle_gcmd_te returns)', () => {
-    const { results, state } = run(viommuShadow, [on]);
+    const { results, state } = runViommu(viommuShadow, [on]);
     expect(results[0]!.detail).toEqual({ changed: false });
     expect(state).toBe(viommuShadow.init());
   });
@@ -200,7 +186,7 @@ describe('the guest turns DMA remapping off and on again (GCMD.TE)', () => {
 
 describe('a context-cache invalidation as phases', () => {
   test("the VMM's UNMAP_DMA runs phase by phase and the guest's wait returns last", () => {
-    const { states, results } = run(viommuShadow, [
+    const { states, results } = runViommu(viommuShadow, [
       ...mappedAndUsed,
       detach,
       contextInvalidate(true),
@@ -222,12 +208,17 @@ describe('a context-cache invalidation as phases', () => {
     expect(last.guest.contextPending).toBe(false);
     expect(last.inflight).toEqual([]);
     // Run back to back, the phases are the atomic command.
-    const atomic = run(viommuShadow, [...mappedAndUsed, detach, contextInvalidate()]).state;
+    const atomic = runViommu(viommuShadow, [...mappedAndUsed, detach, contextInvalidate()]).state;
     expect(stableJson(last)).toBe(stableJson(atomic));
   });
 
   test('a context write after the trap is not covered: the guest still waits for another invalidation', () => {
-    const { state } = run(viommuShadow, [...mappedAndUsed, contextInvalidate(true), attach(GUEST_DID + 1), advance]);
+    const { state } = runViommu(viommuShadow, [
+      ...mappedAndUsed,
+      contextInvalidate(true),
+      attach(GUEST_DID + 1),
+      advance,
+    ]);
     expect(state.inflight).toEqual([]);
     expect(state.guest.contextPending).toBe(true);
   });
@@ -235,7 +226,7 @@ describe('a context-cache invalidation as phases', () => {
 
 describe('the flawed VMMs', () => {
   test('shadow-context-clear-keeps-shadow: the detached device still reaches its old page', () => {
-    const { state } = run(viommuContextClearKeepsShadow, [...mappedAndUsed, detach, contextInvalidate()]);
+    const { state } = runViommu(viommuContextClearKeepsShadow, [...mappedAndUsed, detach, contextInvalidate()]);
     expect([...shadowedEntries(state).keys()]).toEqual([0]);
     expect(holds(blockedDeviceReachesNothing, state)).toBe(false);
     expect(holds(earlierDomainUnreachable, state)).toBe(false);
@@ -246,10 +237,10 @@ describe('the flawed VMMs', () => {
       { kind: 'guestSetTranslation', enabled: false },
       { kind: 'guestSetTranslation', enabled: true },
     ];
-    const flawed = run(viommuTeOnKeepsNoDmar, commands).state;
+    const flawed = runViommu(viommuTeOnKeepsNoDmar, commands).state;
     expect(shadowedEntries(flawed).size).toBe(flawed.guestRam.pages);
     expect(holds(earlierDomainUnreachable, flawed)).toBe(false);
-    const sound = run(viommuShadow, commands).state;
+    const sound = runViommu(viommuShadow, commands).state;
     expect(shadowedEntries(sound).size).toBe(0);
     expect(holds(earlierDomainUnreachable, sound)).toBe(true);
   });
@@ -259,10 +250,10 @@ describe('the flawed VMMs', () => {
     { design: viommuNestedSameDidSkipsFlush, via: 'iotlb' },
   ])('$design.id: a reused DID keeps the old translation, a fresh one does not', ({ design, via }) => {
     const commands = [...mappedAndUsed, attach(GUEST_DID), contextInvalidate()];
-    const reused = run(design, commands).state;
+    const reused = runViommu(design, commands).state;
     expect(viommuReach(reused).map((found) => found.via)).toContain(via);
     expect(holds(earlierDomainUnreachable, reused)).toBe(false);
-    const fresh = run(design, [...mappedAndUsed, attach(GUEST_DID + 1), contextInvalidate()]).state;
+    const fresh = runViommu(design, [...mappedAndUsed, attach(GUEST_DID + 1), contextInvalidate()]).state;
     expect(viommuReach(fresh)).toEqual([]);
     expect(holds(earlierDomainUnreachable, fresh)).toBe(true);
   });

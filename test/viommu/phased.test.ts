@@ -8,10 +8,10 @@ import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { stepViommu } from '../../models/viommu/step.js';
 import { GUEST_DID } from '../../models/viommu/types.js';
-import type { ViommuCommand, ViommuResult, ViommuState } from '../../models/viommu/types.js';
+import type { ViommuCommand, ViommuState } from '../../models/viommu/types.js';
 import { viommuReach } from '../../models/viommu/views.js';
 import { viommuShadow, viommuNested, viommuShadowWaitBeforeUnmap } from '../../properties/viommu/designs.js';
-import type { ViommuDesign } from '../../properties/viommu/design.js';
+import { runViommu } from './run-steps.js';
 import { invalidatedGiovaUnreachable } from '../../properties/viommu/invariants.js';
 import { generation } from '../../src/check.js';
 import { stableJson } from '../../src/explore.js';
@@ -35,26 +35,13 @@ const mappedThenCleared: ViommuCommand[] = [
   { kind: 'guestUnmap', giovaPage: 0 },
 ];
 
-function run(design: ViommuDesign, commands: readonly ViommuCommand[]) {
-  let state = design.init();
-  const results: ViommuResult[] = [];
-  const states: ViommuState[] = [];
-  for (const command of commands) {
-    const step = stepViommu(state, design.config, command);
-    results.push(step.result);
-    states.push(step.state);
-    state = step.state;
-  }
-  return { state, results, states };
-}
-
 function contractHolds(state: ViommuState): boolean {
   return invalidatedGiovaUnreachable.check({ before: null, command: null, result: null, after: state }) === null;
 }
 
 describe('a shadow VMM handling a trapped invalidation', () => {
   test("UNMAP_DMA's clear, sync and unpin run as phases with the device in between; the wait returns last", () => {
-    const { results, states } = run(viommuShadow, [
+    const { results, states } = runViommu(viommuShadow, [
       ...mappedThenCleared,
       invalidate(true),
       advance,
@@ -85,18 +72,18 @@ describe('a shadow VMM handling a trapped invalidation', () => {
   });
 
   test('completing the wait before UNMAP_DMA leaves the cleared page reachable once the guest goes on', () => {
-    const { states } = run(viommuShadowWaitBeforeUnmap, [...mappedThenCleared, invalidate(true), advance]);
+    const { states } = runViommu(viommuShadowWaitBeforeUnmap, [...mappedThenCleared, invalidate(true), advance]);
     const waited = states[states.length - 1]!;
     expect(waited.guest.invalidated).toEqual([0]);
     expect(viommuReach(waited).map((reach) => reach.iovaPage)).toContain(0);
     expect(contractHolds(waited)).toBe(false);
     // Atomic, the same VMM holds: its requests all run within the step.
-    const atomic = run(viommuShadowWaitBeforeUnmap, [...mappedThenCleared, invalidate()]);
+    const atomic = runViommu(viommuShadowWaitBeforeUnmap, [...mappedThenCleared, invalidate()]);
     expect(contractHolds(atomic.state)).toBe(true);
   });
 
   test("a page the guest maps again while its invalidation is in flight is not the invalidation's", () => {
-    const { state } = run(viommuShadow, [
+    const { state } = runViommu(viommuShadow, [
       ...mappedThenCleared,
       invalidate(true),
       { kind: 'guestMap', giovaPage: 0, gpaPage: 0, write: false },
@@ -110,7 +97,7 @@ describe('a shadow VMM handling a trapped invalidation', () => {
   });
 
   test('another trap waits for the one in flight: the VMM finishes it first', () => {
-    const { results, state } = run(viommuShadow, [
+    const { results, state } = runViommu(viommuShadow, [
       ...mappedThenCleared,
       invalidate(true),
       { kind: 'guestBalloonOut', gpaPage: 1 },
