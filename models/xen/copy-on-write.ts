@@ -19,14 +19,27 @@
  */
 import { cloneHostMemory } from '../memory/frames.js';
 import type { HostMemory } from '../memory/frames.js';
-import type { ActiveEntry, GrantEntry, MaptrackEntry, P2mEntry, XenDomain, XenState } from './types.js';
+import type {
+  ActiveEntry,
+  GrantEntry,
+  MaptrackEntry,
+  P2mEntry,
+  PageTypeInfo,
+  XenDomain,
+  XenDomainIommu,
+  XenState,
+} from './types.js';
 
 /** The parts each shared state has copied so far; a state absent here owns everything. */
 const copiedIn = new WeakMap<XenState, WeakSet<object>>();
 
 /** A state that shares every part with `before` until it changes one. */
 export function shareXenState(before: XenState): XenState {
-  const state: XenState = { memory: before.memory, domains: before.domains };
+  const state: XenState = {
+    memory: before.memory,
+    domains: before.domains,
+    ...(before.pageTypes === undefined ? {} : { pageTypes: before.pageTypes }),
+  };
   copiedIn.set(state, new WeakSet());
   return state;
 }
@@ -82,6 +95,27 @@ export function writableActiveEntry(state: XenState, domid: number, ref: number)
   if (domain?.active[ref] === undefined) return undefined;
   if (!owns(state, domain.active)) domain.active = adopt(state, [...domain.active]);
   return writableElement(state, domain.active, ref);
+}
+
+/** The domain's IOMMU context to change (table and pending flushes copied once), or undefined without one. */
+export function writableIommu(state: XenState, domid: number): XenDomainIommu | undefined {
+  const domain = writableDomain(state, domid);
+  if (domain?.iommu === undefined) return undefined;
+  if (!owns(state, domain.iommu)) {
+    domain.iommu = adopt(state, {
+      sharePt: domain.iommu.sharePt,
+      table: { ...domain.iommu.table },
+      flushPending: [...domain.iommu.flushPending],
+    });
+  }
+  return domain.iommu;
+}
+
+/** The page-type map to change (created empty the first time). */
+export function writablePageTypes(state: XenState): Record<string, PageTypeInfo> {
+  if (state.pageTypes === undefined) state.pageTypes = adopt(state, {});
+  else if (!owns(state, state.pageTypes)) state.pageTypes = adopt(state, { ...state.pageTypes });
+  return state.pageTypes;
 }
 
 /** The element at `index` of an array this state owns, copied if it is still shared. */

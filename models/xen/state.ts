@@ -84,11 +84,24 @@ function cloneDomain(domain: XenDomain): XenDomain {
     grantTable: domain.grantTable.map((entry) => ({ ...entry })),
     active: domain.active.map((entry) => ({ ...entry })),
     maptrack: domain.maptrack.map((entry): MaptrackEntry | null => (entry === null ? null : { ...entry })),
+    ...(domain.iommu === undefined
+      ? {}
+      : {
+          iommu: {
+            sharePt: domain.iommu.sharePt,
+            table: { ...domain.iommu.table },
+            flushPending: [...domain.iommu.flushPending],
+          },
+        }),
   };
 }
 
 export function cloneXenState(state: XenState): XenState {
-  return { memory: cloneHostMemory(state.memory), domains: state.domains.map(cloneDomain) };
+  return {
+    memory: cloneHostMemory(state.memory),
+    domains: state.domains.map(cloneDomain),
+    ...(state.pageTypes === undefined ? {} : { pageTypes: { ...state.pageTypes } }),
+  };
 }
 
 /** The domain with this domid if it exists and is not yet dead. */

@@ -76,6 +76,51 @@ export interface MaptrackEntry {
   readonly hostAddr: number | null;
 }
 
+/**
+ * One entry of a domain's own IOMMU page table (dfn → mfn with permissions), for a domain whose
+ * IOMMU tables are not shared with its p2m (`iommu_use_hap_pt(d)` false: PV, or HVM without
+ * sharing). `IOMMUF_readable` / `IOMMUF_writable` (xen/include/xen/iommu.h).
+ */
+export interface IommuPte {
+  readonly mfn: number;
+  readonly read: boolean;
+  readonly write: boolean;
+}
+
+/**
+ * A domain's IOMMU context (`struct domain_iommu`, xen/include/xen/iommu.h) for a domain created
+ * with `XEN_DOMCTL_CDF_iommu` (`is_iommu_enabled(d)`): whether its page tables are the p2m's
+ * (`hap_pt_share`: the IOMMU walks the EPT itself) or its own, kept in sync with the p2m and, for a
+ * PV domain, with page types (`need_sync`).
+ */
+export interface XenDomainIommu {
+  /** `iommu_use_hap_pt(d)`: the IOMMU walks the p2m; `table` stays empty. */
+  readonly sharePt: boolean;
+  /** dfn → entry, decimal keys; for a translated domain the dfn is the gfn, for PV the mfn. */
+  table: Record<string, IommuPte>;
+  /**
+   * dfns changed (unmapped or remapped) since the context's IOTLB was last flushed
+   * (`iommu_iotlb_flush`): the hardware may still translate them the old way.
+   */
+  flushPending: number[];
+}
+
+/** Page type (`PGT_*` in `type_info`, xen/arch/x86/include/asm/mm.h); `none` = `PGT_none`. */
+export type PageType = 'none' | 'writable' | 'l1' | 'l2' | 'l3' | 'l4' | 'seg_desc';
+
+/**
+ * A frame's type information (`page->u.inuse.type_info`): its current type, the type count
+ * (`PGT_count_mask`), whether the contents were validated for the type (`PGT_validated`) and
+ * whether the guest pinned it as a page table (`PGT_pinned`). Frames without an entry are
+ * `none`, count 0.
+ */
+export interface PageTypeInfo {
+  readonly type: PageType;
+  readonly count: number;
+  readonly validated: boolean;
+  readonly pinned: boolean;
+}
+
 export interface XenDomain {
   readonly domid: number;
   /**
@@ -102,9 +147,17 @@ export interface XenDomain {
   active: ActiveEntry[];
   /** Index = handle; `null` = free handle. Length = maptrack limit. */
   maptrack: (MaptrackEntry | null)[];
+  /** The domain's IOMMU context; absent when it was created without one (no device may be assigned). */
+  iommu?: XenDomainIommu;
 }
 
 export interface XenState {
   memory: HostMemory;
   domains: XenDomain[];
+  /**
+   * Page types by mfn (decimal keys), for the frames that have one (a PV world's); absent or
+   * without the frame's key: `none`, count 0. Kept beside `memory` because the frames are shared
+   * with the Linux stacks, which have no page types.
+   */
+  pageTypes?: Record<string, PageTypeInfo>;
 }
