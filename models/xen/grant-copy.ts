@@ -226,9 +226,7 @@ function claimBuf(
   } else {
     const mfn = getPagedFrame(state, domid, ptr.frame);
     claimed =
-      mfn === null
-        ? { refused: status('bad_page') }
-        : { buf: { domid, ref: null, gmfn: ptr.frame, mfn, readonly } };
+      mfn === null ? { refused: status('bad_page') } : { buf: { domid, ref: null, gmfn: ptr.frame, mfn, readonly } };
   }
   if ('refused' in claimed || readonly) return claimed;
   // get_page_type(PGT_writable_page): a frame typed otherwise (a PV page table) cannot be written.
@@ -331,12 +329,7 @@ function touched(state: XenState, mfn: number, offset: number, len: number, writ
  * claim). The accesses are returned and recorded (`XenState.lastGrantCopy`). EINVAL when there is
  * no such segment.
  */
-export function finishGrantCopy(
-  state: XenState,
-  config: XenConfig,
-  callerDomid: number,
-  index = 0,
-): GrantCopyResult {
+export function finishGrantCopy(state: XenState, config: XenConfig, callerDomid: number, index = 0): GrantCopyResult {
   const caller = state.domains[callerDomid];
   const pending = caller?.grantCopies?.[index];
   if (caller === undefined || pending === undefined) return { result: fail('EINVAL'), accesses: [] };
