@@ -2,7 +2,7 @@
 import type { DomainTeardownOrdering } from './destroy.js';
 import type { GrantCopyChecks } from './grant-copy.js';
 import type { GrantMapOrdering } from './grant-table.js';
-import type { GrantVersionSwitch } from './grant-v2.js';
+import type { GrantFrameMapping, GrantVersionSwitch } from './grant-v2.js';
 
 /**
  * Configuration of the Xen model, and the deliberate bugs it can carry.
@@ -66,6 +66,8 @@ export interface XenConfig {
   readonly guestRemovePage?: GuestRemovePageUnwind;
   /** GNTTABOP_set_version's in-use scan and status-frame unpopulate: Xen's (`soundGrantVersionSwitch`) unless a design gives its own. */
   readonly grantVersion?: GrantVersionSwitch;
+  /** XENMAPSPACE_grant_table's one-gfn rule: Xen's (`soundGrantFrameMapping`) unless a design gives its own. */
+  readonly grantFrameMapping?: GrantFrameMapping;
   /** GNTTABOP_copy's checks and when it releases its claims: Xen's (`soundGrantCopy`) unless a design gives its own. */
   readonly grantCopy?: GrantCopyChecks;
 }

@@ -127,7 +127,12 @@ export interface GrantCopyResult {
   readonly accesses: readonly GrantCopyAccess[];
 }
 
-type Claimed = { readonly buf: GrantCopyBuf } | { readonly refused: OpResult };
+/**
+ * A claim: the buffer, or the refusal — with what the failed claim still holds (`partial`: a
+ * destination whose grant was acquired but whose frame would not take the writable type), which
+ * `gnttab_copy` releases after the source.
+ */
+type Claimed = { readonly buf: GrantCopyBuf } | { readonly refused: OpResult; readonly partial?: GrantCopyBuf };
 
 /** `gnttab_copy_lock_domain`: a gmfn only through DOMID_SELF, the domain must exist (it may be dying). */
 function lockDomain(state: XenState, callerDomid: number, ptr: GrantCopyPtr): number | OpResult {
@@ -231,10 +236,7 @@ function claimBuf(
   if ('refused' in claimed || readonly) return claimed;
   // get_page_type(PGT_writable_page): a frame typed otherwise (a PV page table) cannot be written.
   const type = pageTypeOf(state, claimed.buf.mfn).type;
-  if (type !== 'none' && type !== 'writable') {
-    releaseBuf(state, config, claimed.buf);
-    return { refused: status('general_error') };
-  }
+  if (type !== 'none' && type !== 'writable') return { refused: status('general_error'), partial: claimed.buf };
   return claimed;
 }
 
@@ -279,6 +281,7 @@ export function startGrantCopy(
   const dest = claimBuf(state, config, checks, args, destDomid, args.dest, false);
   if ('refused' in dest) {
     releaseBuf(state, config, source.buf);
+    if (dest.partial !== undefined) releaseBuf(state, config, dest.partial);
     return { result: dest.refused };
   }
   const whole = { offset: 0, len: PAGE_SIZE_BYTES };

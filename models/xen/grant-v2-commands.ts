@@ -65,7 +65,7 @@ export function stepGrantV2(before: XenState, config: XenConfig, command: GrantV
     case 'getStatusFrames':
       return { state, result: getStatusFrames(state, command) };
     case 'mapGrantFrame':
-      return { state, result: mapGrantFrame(state, command) };
+      return { state, result: mapGrantFrame(state, config, command) };
     case 'grantCopy': {
       const copied = grantCopy(state, config, command);
       return { state, result: copied.result, accesses: copied.accesses };

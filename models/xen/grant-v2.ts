@@ -16,7 +16,7 @@
  * (`share_xen_page_with_guest`: owner the domain, PGC_allocated and one reference, counted in
  * `d->xenheap_pages`, not in tot_pages). A p2m entry of such a frame (`grant_table`) holds no page
  * reference: the table's allocation reference keeps the frame, which is why Xen must take the
- * frame out of the p2m before it frees it (XSA-379).
+ * frame out of the p2m before it frees it (XSA-255), and keep it at one gfn (XSA-379).
  *
  * Simplified / left out: the table has a fixed number of entries whatever the version (the model's
  * tables fit in one frame either way) and does not grow (`gnttab_grow_table`: an index beyond the
@@ -28,8 +28,10 @@
  * same way); the table's frames are mapped by the table's own domain only; a status frame is
  * never referenced by anything but its allocation (the model's grant map and foreign map take RAM
  * entries only), so unpopulate's -EBUSY for a frame still referenced — and the translated
- * domain's crash on it — are checked before any change; XSA-387's window (the frame mapped with
- * no reference and no lock held) is not modelled: add_to_physmap runs whole, as Xen runs it since.
+ * domain's crash on it — are checked before any change; the window of XSA-384 and XSA-486 (the frame
+ * put in the p2m while a version switch frees it: a reference, then the grant table's lock held
+ * across `xenmem_add_to_physmap_one`, `gnttab_map_frame_begin` / `_end`) is not modelled:
+ * add_to_physmap runs whole, as Xen runs it since XSA-486 (02708d3b51).
  */
 import { allocFrame, putRef } from '../memory/frames.js';
 import { fail, succeed } from '../result.js';
@@ -65,8 +67,8 @@ export interface GrantVersionSwitch {
   readonly blocksSwitch: (entry: { readonly ref: number; readonly pinTotal: number }) => boolean;
   /**
    * `gnttab_unpopulate_status_frames`: is a status frame that the domain has in its p2m at `gfn`
-   * taken out of the p2m (`guest_physmap_remove_page`) before it is freed? Xen's since XSA-379
-   * (2021, "grant table v2 status pages may remain accessible after de-allocation"): yes.
+   * taken out of the p2m (`guest_physmap_remove_page`) before it is freed? Xen's since XSA-255
+   * (2018, 38bfcc165d, "don't blindly free status pages upon version change"): yes.
    */
   readonly removesStatusFromP2m: (frame: { readonly translated: boolean; readonly gfn: number }) => boolean;
 }
@@ -103,16 +105,47 @@ export function grantToStatusFrames(grantFrames: number): number {
 
 /**
  * The gfn a translated domain has a frame of its own table at (`gnttab_get_frame_gfn`: the M2P
- * entry, which `p2m_add_page` sets), or `null` (INVALID_GFN). Xen keeps a frame at one gfn at most
- * (`xenmem_add_to_physmap_one` unhooks it from the old one).
+ * entry, which `p2m_add_page` sets and `p2m_remove_page` clears), or `null` (INVALID_GFN).
  */
 export function grantFrameGfn(domain: XenDomain, mfn: number): number | null {
-  for (const key in domain.p2m) {
-    const entry = domain.p2m[key];
-    if (entry?.type === 'grant_table' && entry.mfn === mfn) return Number(key);
-  }
-  return null;
+  return domain.grantFrameGfns?.[mfn] ?? null;
 }
+
+/** Sets (`gfn`) or clears (`null`) the M2P entry of a frame of the domain's table. */
+function setGrantFrameGfn(state: XenState, domid: number, mfn: number, gfn: number | null): void {
+  const written = writableDomain(state, domid);
+  if (written === undefined) return;
+  const m2p = { ...written.grantFrameGfns };
+  if (gfn === null) delete m2p[mfn];
+  else m2p[mfn] = gfn;
+  written.grantFrameGfns = m2p;
+}
+
+/** `p2m_remove_page` of a grant-table frame's gfn: the entry, its IOMMU mapping, its M2P entry. */
+function unhookGrantFrame(state: XenState, domid: number, gfn: number): void {
+  const domain = state.domains[domid];
+  const entry = domain?.p2m[gfn];
+  if (domain === undefined || entry === undefined) return;
+  delete writableP2m(state, domid)[gfn];
+  iommuUnmapPage(state, domid, gfn);
+  if (grantFrameGfn(domain, entry.mfn) === gfn) setGrantFrameGfn(state, domid, entry.mfn, null);
+}
+
+/**
+ * XENMAPSPACE_grant_table's rule that a frame is at one gfn at most, as a hook
+ * (`XenConfig.grantFrameMapping`). Xen's `xenmem_add_to_physmap_one` unhooks the frame from the gfn
+ * the M2P says it is at, under the p2m lock taken before that gfn is read: since XSA-379 (2021,
+ * f147422bf9, "widen locked region in xenmem_add_to_physmap_one()"), two requests for the same
+ * status frame cannot both find it unmapped and leave it at two gfns — of which unpopulate, going
+ * by the M2P, would remove one.
+ */
+export interface GrantFrameMapping {
+  readonly name: string;
+  /** Is the frame taken out of the gfn it was at (`oldGfn`) before it is put at `gfn`? */
+  readonly unhooksOldGfn: (frame: { readonly oldGfn: number; readonly gfn: number }) => boolean;
+}
+
+export const soundGrantFrameMapping: GrantFrameMapping = { name: 'xen', unhooksOldGfn: () => true };
 
 /**
  * `grant_table_init`'s shared frames as host frames, for a world that models them: `count` Xen-heap
@@ -242,8 +275,7 @@ function unpopulateStatusFrames(state: XenState, hook: GrantVersionSwitch, domid
   for (const mfn of frames) {
     const gfn = grantFrameGfn(domain, mfn);
     if (gfn !== null && hook.removesStatusFromP2m({ translated: domain.translated, gfn })) {
-      delete writableP2m(state, domid)[gfn];
-      iommuUnmapPage(state, domid, gfn);
+      unhookGrantFrame(state, domid, gfn);
     }
     putRef(writableMemory(state), mfn);
   }
@@ -319,7 +351,7 @@ export function grantFrameFor(domain: XenDomain, args: Pick<MapGrantFrameArgs, '
  * added (`p2m_add_page`, with the IOMMU of a domain that does not share its p2m), the reference
  * put (`gnttab_map_frame_end`).
  */
-export function mapGrantFrame(state: XenState, args: MapGrantFrameArgs): OpResult {
+export function mapGrantFrame(state: XenState, config: XenConfig, args: MapGrantFrameArgs): OpResult {
   const domain = runningDomain(state, args.domid);
   if (domain === undefined) return fail('ESRCH');
   if (!domain.translated) return fail('EACCES');
@@ -332,13 +364,12 @@ export function mapGrantFrame(state: XenState, args: MapGrantFrameArgs): OpResul
   if (previous !== undefined && previous.type !== 'grant_table') return fail('EBUSY');
   const oldGfn = grantFrameGfn(domain, mfn);
   if (oldGfn === args.gfn) return succeed({ mfn });
-  const p2m = writableP2m(state, domain.domid);
-  if (oldGfn !== null) {
-    delete p2m[oldGfn];
-    iommuUnmapPage(state, domain.domid, oldGfn);
-  }
-  p2m[args.gfn] = { type: 'grant_table', mfn, status: args.status, idx: args.idx };
+  if (previous !== undefined) unhookGrantFrame(state, domain.domid, args.gfn);
+  const unhooks = (config.grantFrameMapping ?? soundGrantFrameMapping).unhooksOldGfn;
+  if (oldGfn !== null && unhooks({ oldGfn, gfn: args.gfn })) unhookGrantFrame(state, domain.domid, oldGfn);
+  writableP2m(state, domain.domid)[args.gfn] = { type: 'grant_table', mfn, status: args.status, idx: args.idx };
   iommuMapPage(state, domain.domid, args.gfn, mfn, { read: true, write: true });
+  setGrantFrameGfn(state, domain.domid, mfn, args.gfn);
   return succeed({ mfn });
 }
 
@@ -353,10 +384,9 @@ export function releaseGrantFrames(state: XenState, domid: number): void {
   if (domain === undefined) return;
   const frames = [...(domain.sharedFrames ?? []), ...(domain.statusFrames ?? [])];
   if (frames.length === 0) return;
-  const p2m = writableP2m(state, domid);
   for (const mfn of frames) {
     const gfn = grantFrameGfn(domain, mfn);
-    if (gfn !== null) delete p2m[gfn];
+    if (gfn !== null) unhookGrantFrame(state, domid, gfn);
     putRef(writableMemory(state), mfn);
   }
   const written = writableDomain(state, domid);

@@ -105,6 +105,7 @@ function cloneGrantV2Fields(domain: XenDomain): Partial<XenDomain> {
   if (domain.grantStatus !== undefined) fields.grantStatus = domain.grantStatus.map((word) => ({ ...word }));
   if (domain.sharedFrames !== undefined) fields.sharedFrames = [...domain.sharedFrames];
   if (domain.statusFrames !== undefined) fields.statusFrames = [...domain.statusFrames];
+  if (domain.grantFrameGfns !== undefined) fields.grantFrameGfns = { ...domain.grantFrameGfns };
   if (domain.xenheapPages !== undefined) fields.xenheapPages = domain.xenheapPages;
   if (domain.grantCopies !== undefined) fields.grantCopies = [...domain.grantCopies];
   return fields;

@@ -230,6 +230,12 @@ export interface XenDomain {
   sharedFrames?: number[];
   /** mfns of the v2 status frames (`gt->status`, `nr_status_frames`); empty or absent in v1. */
   statusFrames?: number[];
+  /**
+   * The M2P entries of the table's frames (mfn → gfn, decimal keys): the gfn `p2m_add_page` last
+   * put the frame at (`set_gpfn_from_mfn`), which `gnttab_get_frame_gfn` / `gnttab_status_gfn` read.
+   * A translated domain's only; a frame absent here is at no gfn (INVALID_GFN).
+   */
+  grantFrameGfns?: Record<string, number>;
   /** Xen-heap pages shared with the domain (`d->xenheap_pages`): owned by it, not in tot_pages. */
   xenheapPages?: number;
   /** GNTTABOP_copy segments this domain's vCPUs have claimed and not yet copied (`grant-copy.ts`). */

@@ -7,8 +7,8 @@
 import type { XenConfig } from '../../models/xen/config.js';
 import { soundGrantCopy } from '../../models/xen/grant-copy.js';
 import type { GrantCopyChecks } from '../../models/xen/grant-copy.js';
-import { soundGrantVersionSwitch } from '../../models/xen/grant-v2.js';
-import type { GrantVersionSwitch } from '../../models/xen/grant-v2.js';
+import { soundGrantFrameMapping, soundGrantVersionSwitch } from '../../models/xen/grant-v2.js';
+import type { GrantFrameMapping, GrantVersionSwitch } from '../../models/xen/grant-v2.js';
 
 export interface GrantV2Flaw {
   readonly name: string;
@@ -24,11 +24,18 @@ export const setVersionIgnoresPins: GrantVersionSwitch = {
   blocksSwitch: () => false,
 };
 
-/** Unpopulate frees a status frame without taking it out of the guest's p2m (before XSA-379). */
+/** Unpopulate frees a status frame without taking it out of the guest's p2m (before XSA-255). */
 export const unpopulateLeavesStatusMapped: GrantVersionSwitch = {
   ...soundGrantVersionSwitch,
   name: 'unpopulate-leaves-status-mapped',
   removesStatusFromP2m: () => false,
+};
+
+/** add_to_physmap leaves the frame at its old gfn too (the race XSA-379 closed, as a decision). */
+export const statusFrameAtTwoGfns: GrantFrameMapping = {
+  ...soundGrantFrameMapping,
+  name: 'status-frame-at-two-gfns',
+  unhooksOldGfn: () => false,
 };
 
 /** gnttab_copy_buf without its bounds: offset + len beyond the page runs into the next frame. */
@@ -57,8 +64,14 @@ export const grantV2Flaws: readonly GrantV2Flaw[] = [
   },
   {
     name: unpopulateLeavesStatusMapped.name,
-    note: 'XSA-379: gnttab_unpopulate_status_frames freed status frames a translated guest still had in its p2m',
+    note: 'XSA-255 (38bfcc165d): gnttab_unpopulate_status_frames freed status frames a translated guest still had in its p2m',
     config: { bugs: [], grantVersion: unpopulateLeavesStatusMapped },
+    breaks: ['grant-frame-mappings-live'],
+  },
+  {
+    name: statusFrameAtTwoGfns.name,
+    note: 'XSA-379 (f147422bf9): two XENMAPSPACE_grant_table requests left a status frame at two gfns; unpopulate removed the one the M2P names',
+    config: { bugs: [], grantFrameMapping: statusFrameAtTwoGfns },
     breaks: ['grant-frame-mappings-live'],
   },
   {

@@ -154,7 +154,8 @@ export function grantV2Command(universe: GrantV2Universe = defaultGrantV2Univers
  * Short runs of commands that follow the protocol the way a guest does, so that the states where
  * the decisions matter are reached: a grant and its grantee's map of it; a grant and a copy
  * through it by its grantee (either direction, whole or left in flight); a switch to v2 and the
- * mapping of the status frame (what Linux's v2 set-up does). Drawn from the same universe.
+ * mapping of the status frame (what Linux's v2 set-up does), perhaps mapped again elsewhere (after
+ * a resume) and switched back to v1 (kexec). Drawn from the same universe.
  */
 export function grantV2Chunks(universe: GrantV2Universe = defaultGrantV2Universe): fc.Arbitrary<GrantV2Command[]> {
   const domid = fc.constantFrom(...universe.domids);
@@ -212,10 +213,17 @@ export function grantV2Chunks(universe: GrantV2Universe = defaultGrantV2Universe
       ];
     });
   const v2WithStatusFrame = fc
-    .record({ domid, gfn: fc.constantFrom(...universe.freeGfns) })
-    .map(({ domid: d, gfn }): GrantV2Command[] => [
+    .record({
+      domid,
+      gfn: fc.constantFrom(...universe.freeGfns),
+      remapAt: fc.option(fc.constantFrom(...universe.freeGfns), { nil: null }),
+      backToV1: fc.boolean(),
+    })
+    .map(({ domid: d, gfn, remapAt, backToV1 }): GrantV2Command[] => [
       { kind: 'setGrantVersion', domid: d, version: 2 },
       { kind: 'mapGrantFrame', domid: d, idx: 0, status: true, gfn },
+      ...(remapAt === null ? [] : [{ kind: 'mapGrantFrame', domid: d, idx: 0, status: true, gfn: remapAt } as const]),
+      ...(backToV1 ? [{ kind: 'setGrantVersion', domid: d, version: 1 } as const] : []),
     ]);
   return fc.oneof(grantThenMap, grantThenCopy, v2WithStatusFrame);
 }

@@ -53,6 +53,12 @@ const sequences: Record<string, readonly GrantV2Command[]> = {
     { kind: 'mapGrantFrame', domid: HVM, idx: 0, status: true, gfn: 7 },
     { kind: 'setGrantVersion', domid: HVM, version: 1 },
   ],
+  'status-frame-at-two-gfns': [
+    { kind: 'setGrantVersion', domid: HVM, version: 2 },
+    { kind: 'mapGrantFrame', domid: HVM, idx: 0, status: true, gfn: 6 },
+    { kind: 'mapGrantFrame', domid: HVM, idx: 0, status: true, gfn: 7 },
+    { kind: 'setGrantVersion', domid: HVM, version: 1 },
+  ],
   'copy-skips-bounds': [grantTo(REF), copyInto(REF, 4000, 200)],
   'copy-writes-readonly-grant': [grantTo(REF, true), copyInto(REF)],
   'copy-releases-before-copy': [

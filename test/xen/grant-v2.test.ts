@@ -221,7 +221,7 @@ describe('XENMEM_add_to_physmap, XENMAPSPACE_grant_table', () => {
     expect(violated(holder.state)).toBeNull();
   });
 
-  it('set_version back to v1 takes a mapped status frame out of the p2m before freeing it (XSA-379)', () => {
+  it('set_version back to v1 takes a mapped status frame out of the p2m before freeing it (XSA-255)', () => {
     const state = after([toV2(), mapFrame(HVM, 0, true, 7), toV1()]);
     expect(state.domains[HVM]!.p2m[7]).toBeUndefined();
   });
