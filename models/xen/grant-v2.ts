@@ -2,7 +2,7 @@
  * Grant table v2: the version switch (GNTTABOP_set_version), the status frames it populates and
  * unpopulates, GNTTABOP_get_status_frames, and a translated domain's mapping of its own grant-table
  * frames into its p2m (XENMEM_add_to_physmap, XENMAPSPACE_grant_table). Reference:
- * docs/reference/xen.md §2.15–2.17.
+ * docs/reference/xen.md §2.16, §2.17, §2.19.
  *
  * Source (xen-project/xen at c447b7308b): xen/common/grant_table.c `gnttab_set_version`,
  * `gnttab_populate_status_frames`, `gnttab_unpopulate_status_frames`, `gnttab_get_status_frames`,
