@@ -54,6 +54,13 @@ function copyPtr(universe: GrantV2Universe): fc.Arbitrary<GrantCopyPtr> {
       frame: fc.constantFrom(...universe.gfns),
       offset: fc.constantFrom(...universe.offsets),
     }),
+    // A gmfn named through a domid, or a ref of the caller's own table through DOMID_SELF.
+    fc.record({
+      domid: fc.oneof(fc.constantFrom(...universe.domids), fc.constant('self' as const)),
+      gref: fc.boolean(),
+      frame: fc.constantFrom(...universe.refs),
+      offset: fc.constantFrom(...universe.offsets),
+    }),
   );
 }
 
