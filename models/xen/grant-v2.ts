@@ -374,10 +374,11 @@ export function mapGrantFrame(state: XenState, config: XenConfig, args: MapGrant
 }
 
 /**
- * The table's frames given back when the domain is torn down (`grant_table_destroy` freeing the
- * shared and status frames, after `relinquish_p2m_mapping` emptied the p2m): each frame's
- * allocation reference put. For a stack whose teardown models the Xen-heap pages (`destroy.ts`
- * does not: a v1 world has none).
+ * The table's frames given back when the domain's memory is relinquished (`relinquish_memory` of
+ * `d->xenpage_list` putting each Xen-heap page's allocation reference, `free_domheap_pages`
+ * unlinking it and dropping `xenheap_pages`; the memory itself goes back in `grant_table_destroy`,
+ * which the model does at once), after `relinquish_p2m_mapping` emptied the p2m. Called by
+ * `destroy.ts`; nothing to do for a table whose frames are not modelled.
  */
 export function releaseGrantFrames(state: XenState, domid: number): void {
   const domain = state.domains[domid];
@@ -393,5 +394,6 @@ export function releaseGrantFrames(state: XenState, domid: number): void {
   if (written === undefined) return;
   written.sharedFrames = [];
   written.statusFrames = [];
+  written.grantFrameGfns = {};
   written.xenheapPages = 0;
 }

@@ -91,11 +91,12 @@ export function statusFramesMatchVersion<S, C>(view: XenView<S>): Invariant<S, C
     name: 'status-frames-match-version',
     class: 'accounting',
     description:
-      'a v2 table has grant_to_status_frames(nr_grant_frames) status frames and a status word per entry; a v1 table has neither',
+      "a running domain's v2 table has grant_to_status_frames(nr_grant_frames) status frames and a status word per entry; a v1 table has neither",
     reads: (state) => parts(view(state), 'grantVersion', 'statusFrames', 'grantStatus'),
     check({ after }) {
       for (const domain of view(after).domains) {
-        if (domain.life === 'dead') continue;
+        // A dying domain's frames went back with its memory (`releaseGrantFrames`).
+        if (domain.life !== 'running') continue;
         const v2 = grantVersionOf(domain) === 2;
         const frames = domain.statusFrames?.length ?? 0;
         const words = domain.grantStatus?.length ?? 0;

@@ -7,7 +7,8 @@ import { describe, expect, it } from 'vitest';
 import { grantStatusBits } from '../../models/xen/grant-status.js';
 import { GNTTAB_NR_RESERVED_ENTRIES } from '../../models/xen/grant-v2.js';
 import type { GrantV2Command } from '../../models/xen/grant-v2-commands.js';
-import { createXenState } from '../../models/xen/state.js';
+import { destroyDomain } from '../../models/xen/destroy.js';
+import { cloneXenState, createXenState } from '../../models/xen/state.js';
 import type { XenState } from '../../models/xen/types.js';
 import {
   DOM0,
@@ -255,5 +256,17 @@ describe('map, unmap and end access by version', () => {
     const holder = { state: after([toV2(), grantTo(REF)]) };
     const result = apply(holder, sound, { kind: 'endAccess', domid: HVM, ref: REF });
     expect(result.detail?.stillInUse).toBe(false);
+  });
+});
+
+describe('teardown of a v2 domain', () => {
+  it("gives back the table's shared and status frames with its memory; the invariants hold", () => {
+    const state = after([toV2(), { kind: 'mapGrantFrame', domid: HVM, idx: 0, status: true, gfn: 7 }]);
+    const frames = [...state.domains[HVM]!.sharedFrames!, ...state.domains[HVM]!.statusFrames!];
+    const copy = cloneXenState(state);
+    expectOk(destroyDomain(copy, sound, HVM));
+    for (const mfn of frames) expect(copy.memory.frames[mfn]).toMatchObject({ owner: null, refcount: 0 });
+    expect(copy.domains[HVM]).toMatchObject({ life: 'dead', xenheapPages: 0, totPages: 0 });
+    expect(violated(copy)).toBeNull();
   });
 });
