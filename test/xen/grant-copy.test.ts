@@ -4,6 +4,7 @@
  * `memcpy` touches; the two phases with other work in between.
  */
 import { describe, expect, it } from 'vitest';
+import { destroyDomain } from '../../models/xen/destroy.js';
 import type { GrantCopyPtr } from '../../models/xen/grant-copy.js';
 import type { GrantV2Command } from '../../models/xen/grant-v2-commands.js';
 import { stepGrantV2 } from '../../models/xen/grant-v2-commands.js';
@@ -108,6 +109,43 @@ describe('GNTTABOP_copy: refusals, in order', () => {
       },
     ]);
     expectRefused(state, sound, copy(viaGrant(REF), self(0), 64, HVM2), 'GNTST_general_error');
+  });
+
+  it('GNTST_general_error for a pin counter at its limit', () => {
+    const state = granted([
+      grantTo(REF),
+      {
+        kind: 'mapGrantRef',
+        mapperDomid: HVM2,
+        granterDomid: HVM,
+        ref: REF,
+        host: true,
+        device: false,
+        readonly: true,
+        hostAddr: 5,
+      },
+    ]);
+    state.domains[HVM]!.active[REF]!.hstr = 128;
+    expectRefused(state, sound, copy(viaGrant(REF), self(1)), 'GNTST_general_error');
+  });
+
+  it('GNTST_bad_domain copying through a grant the caller has pinned once the granter is dying', () => {
+    const state = granted([
+      grantTo(REF),
+      {
+        kind: 'mapGrantRef',
+        mapperDomid: HVM2,
+        granterDomid: HVM,
+        ref: REF,
+        host: true,
+        device: false,
+        readonly: false,
+        hostAddr: 5,
+      },
+    ]);
+    expectOk(destroyDomain(state, sound, HVM));
+    expect(state.domains[HVM]!.life).toBe('dying');
+    expectRefused(state, sound, copy(viaGrant(REF), self(1)), 'GNTST_bad_domain');
   });
 
   it('GNTST_general_error writing through a GTF_readonly grant; the claimed source is released again', () => {
