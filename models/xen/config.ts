@@ -1,6 +1,8 @@
 /** Configuration of the Xen model (`XenConfig`), and the deliberate bugs it can carry (`xenBugs`). */
 import type { DomainTeardownOrdering } from './destroy.js';
+import type { GrantCopyChecks } from './grant-copy.js';
 import type { GrantMapOrdering } from './grant-table.js';
+import type { GrantFrameMapping, GrantVersionSwitch } from './grant-v2.js';
 
 /**
  * Configuration of the Xen model, and the deliberate bugs it can carry.
@@ -62,6 +64,12 @@ export interface XenConfig {
   readonly lifecycle?: DomainLifecycle;
   /** What `guest_remove_page` does when the p2m removal fails: Xen's (`soundGuestRemovePage`) unless a design gives its own. */
   readonly guestRemovePage?: GuestRemovePageUnwind;
+  /** GNTTABOP_set_version's in-use scan and status-frame unpopulate: Xen's (`soundGrantVersionSwitch`) unless a design gives its own. */
+  readonly grantVersion?: GrantVersionSwitch;
+  /** XENMAPSPACE_grant_table's one-gfn rule: Xen's (`soundGrantFrameMapping`) unless a design gives its own. */
+  readonly grantFrameMapping?: GrantFrameMapping;
+  /** GNTTABOP_copy's checks and when it releases its claims: Xen's (`soundGrantCopy`) unless a design gives its own. */
+  readonly grantCopy?: GrantCopyChecks;
 }
 
 /**

@@ -39,6 +39,7 @@ export function shareXenState(before: XenState): XenState {
     memory: before.memory,
     domains: before.domains,
     ...(before.pageTypes === undefined ? {} : { pageTypes: before.pageTypes }),
+    ...(before.lastGrantCopy === undefined ? {} : { lastGrantCopy: before.lastGrantCopy }),
   };
   copiedIn.set(state, new WeakSet());
   return state;

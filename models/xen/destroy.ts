@@ -35,6 +35,7 @@ import type { XenConfig } from './config.js';
 import { writableDomain } from './copy-on-write.js';
 import { releaseMappings } from './grant-table.js';
 import { domainReleased, dropFrameRef, runningDomain } from './state.js';
+import { releaseGrantFrames } from './grant-v2.js';
 import type { TeardownStage, XenDomain, XenState } from './types.js';
 
 /** The order `domain_kill` runs its stages in: the first before the continuation, the second after. */
@@ -77,6 +78,8 @@ function runStage(state: XenState, config: XenConfig, domid: number, stage: Tear
     // Grant entries left here belong to handles released with the mappings; they hold no reference of their own.
     if (entry.type === 'ram_rw' || entry.type === 'map_foreign') dropFrameRef(state, config, entry.mfn);
   }
+  // The grant table's Xen-heap frames (a world that models them, grant-v2.ts): none in a v1 world.
+  releaseGrantFrames(state, domid);
 }
 
 /**

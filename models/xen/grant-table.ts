@@ -4,7 +4,10 @@
  * Reference: docs/reference/xen.md §2.2–2.6, §2.8. Checks run in the reference's order; the first failing
  * one decides the status.
  *
- * Left out: grant table v2, transitive and sub-page grants, GNTTABOP_copy and transfer, XSM (the
+ * Grant table v2 (`grant-v2.ts`): the status bits go where the granter's version keeps them
+ * (`grant-status.ts`); GNTTABOP_copy is `grant-copy.ts`.
+ *
+ * Left out: transitive and sub-page grants, GNTTABOP_transfer, XSM (the
  * default dummy policy allows everything), table growth (the table has a fixed size), the
  * 5-retry "unstable entry" race, PV-IOMMU per-MFN counters (§2.3 step 12), cache attributes,
  * unmap batching (a batch of one: its flush and completion follow its unmap_common), and type
@@ -58,8 +61,9 @@ import {
   writableMemory,
   writableP2m,
 } from './copy-on-write.js';
+import { grantStatusBits, grantVersionOf, setGrantStatusBits } from './grant-status.js';
 import { dropFrameRef, runningDomain } from './state.js';
-import type { ActiveEntry, GrantEntry, MaptrackEntry, XenDomain, XenState } from './types.js';
+import type { ActiveEntry, MaptrackEntry, XenDomain, XenState } from './types.js';
 
 /** Each 8-bit pin counter blocks further increments once bit 7 is set. */
 export const PIN_COUNTER_MAX = 128;
@@ -72,13 +76,16 @@ export function pinTotal(act: ActiveEntry): number {
   return act.hstw + act.hstr + act.devw + act.devr;
 }
 
-/** reduce_status_for_pin: GTF_reading ⇔ pinned, GTF_writing ⇔ pinned writable. */
-function reduceStatusForPin(entry: GrantEntry, act: ActiveEntry): void {
-  entry.reading = pinTotal(act) > 0;
-  entry.writing = act.hstw + act.devw > 0;
+/**
+ * reduce_status_for_pin: GTF_reading ⇔ pinned, GTF_writing ⇔ pinned writable, written where the
+ * granter's version keeps them (the v1 entry's flags, the v2 status word: `grant-status.ts`).
+ */
+export function reduceStatusForPin(state: XenState, granterDomid: number, ref: number, act: ActiveEntry): void {
+  const reading = pinTotal(act) > 0;
+  setGrantStatusBits(state, granterDomid, ref, { reading, writing: act.hstw + act.devw > 0 });
   // The frame and the mapping domain mean something only while pinned (Xen leaves them stale):
   // an idle entry reads the same however it got there, so an unwound map leaves it as it found it.
-  if (!entry.reading) {
+  if (!reading) {
     act.mfn = null;
     act.domid = 0;
   }
@@ -104,7 +111,8 @@ export function grantAccess(state: XenState, args: GrantAccessArgs): OpResult {
   if (granter === undefined) return fail('ESRCH');
   const entry = granter.grantTable[args.ref];
   if (entry === undefined) return fail('EINVAL');
-  if (entry.permitAccess || entry.reading || entry.writing) return fail('EBUSY');
+  const inUse = grantStatusBits(granter, args.ref);
+  if (entry.permitAccess || inUse.reading || inUse.writing) return fail('EBUSY');
   const written = writableGrantEntry(state, granter.domid, args.ref);
   if (written === undefined) return fail('EINVAL');
   written.domid = args.granteeDomid;
@@ -119,12 +127,26 @@ export interface EndAccessArgs {
   readonly ref: number;
 }
 
-/** v1 end_foreign_access: fails while GTF_reading/GTF_writing are set, else clears the flags. */
+/**
+ * end_foreign_access. v1 (`gnttab_end_foreign_access_ref_v1`): fails while GTF_reading/GTF_writing
+ * are set, else clears the flags. v2 (`gnttab_end_foreign_access_ref_v2`, [L]
+ * drivers/xen/grant-table.c): clears the flags first, then reads the status word: still in use is
+ * reported (`detail.stillInUse`, Linux returns 0 and defers the page) with the flags already
+ * cleared — the pins in place keep their access, new maps are refused.
+ */
 export function endAccess(state: XenState, config: XenConfig, args: EndAccessArgs): OpResult {
   const granter = runningDomain(state, args.domid);
   if (granter === undefined) return fail('ESRCH');
   const entry = granter.grantTable[args.ref];
   if (entry === undefined) return fail('EINVAL');
+  if (grantVersionOf(granter) === 2) {
+    const written = writableGrantEntry(state, granter.domid, args.ref);
+    if (written === undefined) return fail('EINVAL');
+    written.permitAccess = false;
+    written.readonly = false;
+    const bits = grantStatusBits(granter, args.ref);
+    return succeed({ stillInUse: bits.reading || bits.writing });
+  }
   if ((entry.reading || entry.writing) && !hasBug(config, 'end-access-ignores-pin')) return fail('EBUSY');
   const written = writableGrantEntry(state, granter.domid, args.ref);
   if (written === undefined) return fail('EINVAL');
@@ -167,13 +189,12 @@ function pin(
   mfn: number,
   counters: PinCounter[],
 ): void {
-  const entry = writableGrantEntry(state, granterDomid, ref);
   const act = writableActiveEntry(state, granterDomid, ref);
-  if (entry === undefined || act === undefined) return;
+  if (act === undefined) return;
   act.domid = mapperDomid;
   act.mfn = mfn;
   for (const counter of counters) act[counter] += 1;
-  reduceStatusForPin(entry, act);
+  reduceStatusForPin(state, granterDomid, ref, act);
 }
 
 /** What checks 1–9 found (`mapChecks`): the domains, the handle, the counters and the frame. */
@@ -436,12 +457,11 @@ export function startMapGrantRef(
   if (pageRef && faults.strikes('pageRef')) {
     // get_paged_frame's get_page fails after _set_status: `unlock_out_clear` reduces the status
     // bits again (reduce_status_for_pin) and the handle is put back (nothing was pinned).
-    const entry = writableGrantEntry(state, granter.domid, args.ref);
     const act = writableActiveEntry(state, granter.domid, args.ref);
-    if (entry !== undefined && act !== undefined) {
-      entry.reading = true;
-      entry.writing = entry.writing || !args.readonly;
-      reduceStatusForPin(entry, act);
+    if (act !== undefined) {
+      const bits = grantStatusBits(granter, args.ref);
+      setGrantStatusBits(state, granter.domid, args.ref, { reading: true, writing: bits.writing || !args.readonly });
+      reduceStatusForPin(state, granter.domid, args.ref, act);
     }
     return { result: status('bad_page') };
   }
@@ -538,9 +558,8 @@ function undoMap(
   const puts =
     unwindRefs === undefined ? refs : unwindRefs({ taken: refs, host: pending.host, device: pending.device });
   for (let put = 0; put < puts; put++) dropFrameRef(state, config, pending.mfn);
-  const entry = writableGrantEntry(state, pending.granterDomid, pending.ref);
   const act = writableActiveEntry(state, pending.granterDomid, pending.ref);
-  if (entry !== undefined && act !== undefined && !hasBug(config, 'failed-map-keeps-pin')) {
+  if (act !== undefined && !hasBug(config, 'failed-map-keeps-pin')) {
     const unwound = grantMapOrdering(config).unwindPins({
       now: pinsOf(act),
       taken: increments(countersFor(pending)),
@@ -550,7 +569,7 @@ function undoMap(
     act.hstr = unwound.hstr;
     act.devw = unwound.devw;
     act.devr = unwound.devr;
-    reduceStatusForPin(entry, act);
+    reduceStatusForPin(state, pending.granterDomid, pending.ref, act);
   }
   return status('general_error');
 }
@@ -574,11 +593,10 @@ function completeRelease(
   mapping: MaptrackEntry,
   released: { host: boolean; device: boolean },
 ): void {
-  const entry = writableGrantEntry(state, mapping.granterDomid, mapping.ref);
   const act = writableActiveEntry(state, mapping.granterDomid, mapping.ref);
-  if (entry !== undefined && act !== undefined && !hasBug(config, 'unmap-skips-pin-drop')) {
+  if (act !== undefined && !hasBug(config, 'unmap-skips-pin-drop')) {
     for (const counter of countersFor({ ...released, readonly: mapping.readonly })) act[counter] -= 1;
-    if (!hasBug(config, 'unmap-keeps-status-bits')) reduceStatusForPin(entry, act);
+    if (!hasBug(config, 'unmap-keeps-status-bits')) reduceStatusForPin(state, mapping.granterDomid, mapping.ref, act);
   }
   if (hasBug(config, 'unmap-skips-page-put')) return;
   if (released.device) dropFrameRef(state, config, mapping.mfn);

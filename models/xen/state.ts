@@ -84,6 +84,7 @@ function cloneDomain(domain: XenDomain): XenDomain {
     grantTable: domain.grantTable.map((entry) => ({ ...entry })),
     active: domain.active.map((entry) => ({ ...entry })),
     maptrack: domain.maptrack.map((entry): MaptrackEntry | null => (entry === null ? null : { ...entry })),
+    ...cloneGrantV2Fields(domain),
     ...(domain.iommu === undefined
       ? {}
       : {
@@ -96,11 +97,26 @@ function cloneDomain(domain: XenDomain): XenDomain {
   };
 }
 
+/** The grant-v2 fields a domain has (`grant-v2.ts`, `grant-copy.ts`), copied; none for a v1 domain. */
+function cloneGrantV2Fields(domain: XenDomain): Partial<XenDomain> {
+  const fields: Partial<XenDomain> = {};
+  if (domain.grantVersion !== undefined) fields.grantVersion = domain.grantVersion;
+  if (domain.maxGrantVersion !== undefined) fields.maxGrantVersion = domain.maxGrantVersion;
+  if (domain.grantStatus !== undefined) fields.grantStatus = domain.grantStatus.map((word) => ({ ...word }));
+  if (domain.sharedFrames !== undefined) fields.sharedFrames = [...domain.sharedFrames];
+  if (domain.statusFrames !== undefined) fields.statusFrames = [...domain.statusFrames];
+  if (domain.grantFrameGfns !== undefined) fields.grantFrameGfns = { ...domain.grantFrameGfns };
+  if (domain.xenheapPages !== undefined) fields.xenheapPages = domain.xenheapPages;
+  if (domain.grantCopies !== undefined) fields.grantCopies = [...domain.grantCopies];
+  return fields;
+}
+
 export function cloneXenState(state: XenState): XenState {
   return {
     memory: cloneHostMemory(state.memory),
     domains: state.domains.map(cloneDomain),
     ...(state.pageTypes === undefined ? {} : { pageTypes: { ...state.pageTypes } }),
+    ...(state.lastGrantCopy === undefined ? {} : { lastGrantCopy: state.lastGrantCopy }),
   };
 }
 

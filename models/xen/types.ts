@@ -22,7 +22,15 @@ export type P2mEntry =
       readonly foreignGfn: number;
       /** The foreign domain's incarnation when the entry was made (the model's record: Xen keeps the page reference only). */
       readonly foreignIncarnation: number;
-    };
+    }
+  /**
+   * XENMAPSPACE_grant_table: a frame of the domain's own grant table (shared frame `idx`, or status
+   * frame `idx` with XENMAPIDX_grant_table_status) put in its p2m by XENMEM_add_to_physmap
+   * (`xenmem_add_to_physmap_one`, xen/arch/x86/mm/p2m.c). Xen's type is `p2m_ram_rw`; the model
+   * tells it apart because, the frame being a Xen-heap page, the entry holds no page reference
+   * (the table's allocation reference keeps the frame): `grant-v2.ts`.
+   */
+  | { readonly type: 'grant_table'; readonly mfn: number; readonly status: boolean; readonly idx: number };
 
 /** `running` → (destroy) → `dying` (zombie while others still reference its frames) → `dead`. */
 export type DomainLife = 'running' | 'dying' | 'dead';
@@ -44,6 +52,63 @@ export interface GrantEntry {
   writing: boolean;
   domid: number;
   frame: number;
+}
+
+/**
+ * A v2 status word (`grant_status_t`, xen/include/public/grant_table.h): where Xen writes
+ * GTF_reading / GTF_writing of a v2 grant (the v2 shared entry has no such bits).
+ */
+export interface GrantStatus {
+  reading: boolean;
+  writing: boolean;
+}
+
+/** One side of a GNTTABOP_copy in flight (`struct gnttab_copy_buf`): the frame Xen claimed and how. */
+export interface GrantCopyBuf {
+  /** The domain whose frame it is (`buf->domain`). */
+  readonly domid: number;
+  /** GNTCOPY_*_gref: the grant ref of `domid` it was acquired through (`acquire_grant_for_copy`); `null` for a gmfn of the caller. */
+  readonly ref: number | null;
+  /** The caller's gmfn (`get_paged_frame`) when `ref` is `null`. */
+  readonly gmfn: number | null;
+  /** The frame (`buf->mfn`), referenced (`buf->page`) and, through a ref, pinned (`have_grant`). */
+  readonly mfn: number;
+  /** The source is claimed read-only (`hstr`), the destination writable (`hstw`, `have_type`). */
+  readonly readonly: boolean;
+  /** Through a ref: whether the granter's entry said GTF_readonly when the copy acquired it (the guest's word). */
+  readonly grantReadonly?: boolean;
+}
+
+/**
+ * A GNTTABOP_copy of one segment between its claims (`gnttab_copy_claim_buf`, pins and page
+ * references held) and its `memcpy` + release (`gnttab_copy_buf`, `gnttab_copy_release_buf`):
+ * `grant-copy.ts`. Kept by the calling domain (its vCPU is in the hypercall).
+ */
+export interface GrantCopyInFlight {
+  readonly callerDomid: number;
+  readonly source: GrantCopyBuf;
+  readonly dest: GrantCopyBuf;
+  readonly sourceOffset: number;
+  readonly destOffset: number;
+  readonly len: number;
+}
+
+/** Where a GNTTABOP_copy's `memcpy` read or wrote: the frame, and its owner at that moment. */
+export interface GrantCopyAccess {
+  readonly mfn: number;
+  readonly write: boolean;
+  readonly owner: number | null;
+}
+
+/**
+ * The last GNTTABOP_copy segment that reached its `memcpy` (the model's record of where Xen's
+ * accesses landed, replaced by the next copy): what the copy invariants compare with the grant.
+ */
+export interface GrantCopyRecord {
+  readonly callerDomid: number;
+  readonly source: GrantCopyBuf;
+  readonly dest: GrantCopyBuf;
+  readonly accesses: readonly GrantCopyAccess[];
 }
 
 /** Xen-private active entry: four pin counters, the mapping domain and the pinned frame. */
@@ -149,6 +214,32 @@ export interface XenDomain {
   maptrack: (MaptrackEntry | null)[];
   /** The domain's IOMMU context; absent when it was created without one (no device may be assigned). */
   iommu?: XenDomainIommu;
+  /**
+   * Grant table v2 (`grant-v2.ts`). `gt->gt_version`; absent = 1 (the XenGT worlds' domains).
+   * A v2 table keeps GTF_reading/GTF_writing in `grantStatus`, never in the shared entries.
+   */
+  grantVersion?: 1 | 2;
+  /** `gt->max_version` (`max_grant_version` of XEN_DOMCTL_createdomain); absent = 2. */
+  maxGrantVersion?: 1 | 2;
+  /** v2 status array (`gt->status`), one word per ref; present exactly while `grantVersion` is 2. */
+  grantStatus?: GrantStatus[];
+  /**
+   * mfns of the table's shared frames (`gt->shared_raw`, Xen-heap pages shared with the domain,
+   * `share_xen_page_with_guest`); absent: the world does not model them as host frames.
+   */
+  sharedFrames?: number[];
+  /** mfns of the v2 status frames (`gt->status`, `nr_status_frames`); empty or absent in v1. */
+  statusFrames?: number[];
+  /**
+   * The M2P entries of the table's frames (mfn → gfn, decimal keys): the gfn `p2m_add_page` last
+   * put the frame at (`set_gpfn_from_mfn`), which `gnttab_get_frame_gfn` / `gnttab_status_gfn` read.
+   * A translated domain's only; a frame absent here is at no gfn (INVALID_GFN).
+   */
+  grantFrameGfns?: Record<string, number>;
+  /** Xen-heap pages shared with the domain (`d->xenheap_pages`): owned by it, not in tot_pages. */
+  xenheapPages?: number;
+  /** GNTTABOP_copy segments this domain's vCPUs have claimed and not yet copied (`grant-copy.ts`). */
+  grantCopies?: GrantCopyInFlight[];
 }
 
 export interface XenState {
@@ -160,4 +251,6 @@ export interface XenState {
    * with the Linux stacks, which have no page types.
    */
   pageTypes?: Record<string, PageTypeInfo>;
+  /** The last GNTTABOP_copy segment's accesses (`grant-copy.ts`); absent until a copy has run. */
+  lastGrantCopy?: GrantCopyRecord;
 }

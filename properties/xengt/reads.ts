@@ -27,9 +27,12 @@ export function domainParts(
   return parts;
 }
 
-/** What the holders of a frame are recomputed from (`holdersByFrame`): every p2m and maptrack. */
+/**
+ * What the holders of a frame are recomputed from (`holdersByFrame`): every p2m and maptrack, and
+ * a grant table's frames and copies in flight (`grant-v2.ts`, `grant-copy.ts`; absent in v1 worlds).
+ */
 export function holderParts(xen: XenState): unknown[] {
-  return domainParts(xen, 'p2m', 'maptrack');
+  return [...domainParts(xen, 'p2m', 'maptrack'), ...domainParts(xen, 'sharedFrames', 'statusFrames', 'grantCopies')];
 }
 
 /** The backend's p2m: its pool mappings (map backend) and the pages behind the host's GGTT entries. */

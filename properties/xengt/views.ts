@@ -20,7 +20,14 @@ export type Holder =
   /** The device part of a grant mapping. */
   | { readonly kind: 'grant device map'; readonly domid: number; readonly handle: number }
   /** A foreign p2m entry (XENMAPSPACE_gmfn_foreign), including the map backend's. */
-  | { readonly kind: 'foreign map'; readonly domid: number; readonly gfn: number };
+  | { readonly kind: 'foreign map'; readonly domid: number; readonly gfn: number }
+  /**
+   * A frame of a domain's grant table (shared or v2 status frame `idx`): the allocation reference
+   * of `share_xen_page_with_guest` (`models/xen/grant-v2.ts`). Its p2m entry holds none.
+   */
+  | { readonly kind: 'grant table frame'; readonly domid: number; readonly status: boolean; readonly idx: number }
+  /** A buffer of a GNTTABOP_copy the domain has claimed and not yet copied (`models/xen/grant-copy.ts`). */
+  | { readonly kind: 'grant copy'; readonly domid: number; readonly index: number; readonly dest: boolean };
 
 export function describeHolder(holder: Holder): string {
   switch (holder.kind) {
@@ -30,6 +37,10 @@ export function describeHolder(holder: Holder): string {
     case 'grant host map':
     case 'grant device map':
       return `${holder.kind} by dom${holder.domid} handle ${holder.handle}`;
+    case 'grant table frame':
+      return `dom${holder.domid}'s grant table ${holder.status ? 'status' : 'shared'} frame ${holder.idx}`;
+    case 'grant copy':
+      return `${holder.dest ? 'destination' : 'source'} of dom${holder.domid}'s grant copy ${holder.index}`;
   }
 }
 
@@ -46,7 +57,9 @@ const holdersMemo = new WeakMap<XenState, readonly (readonly Holder[])[]>();
  * a grant mapping): the one definition of a holder, which `holdersByFrame` names and
  * `holderCensus` counts.
  */
-function forEachHolder(domain: XenDomain, visit: (mfn: number, kind: Holder['kind'], where: number) => void): void {
+type TableHolderKind = 'allocation' | 'foreign map' | 'grant host map' | 'grant device map';
+
+function forEachHolder(domain: XenDomain, visit: (mfn: number, kind: TableHolderKind, where: number) => void): void {
   for (const [gfnKey, entry] of Object.entries(domain.p2m)) {
     if (entry.type === 'ram_rw') visit(entry.mfn, 'allocation', Number(gfnKey));
     if (entry.type === 'map_foreign') visit(entry.mfn, 'foreign map', Number(gfnKey));
@@ -55,6 +68,21 @@ function forEachHolder(domain: XenDomain, visit: (mfn: number, kind: Holder['kin
     if (mapping === null) return;
     if (mapping.host) visit(mapping.mfn, 'grant host map', handle);
     if (mapping.device) visit(mapping.mfn, 'grant device map', handle);
+  });
+}
+
+/**
+ * The holders of grant table v2 and GNTTABOP_copy in one domain: its table's frames (their
+ * allocation reference) and the buffers of its copies in flight (a page reference each). None in
+ * a domain without them (every XenGT domain).
+ */
+function forEachGrantV2Holder(domain: XenDomain, visit: (mfn: number, holder: Holder) => void): void {
+  const domid = domain.domid;
+  domain.sharedFrames?.forEach((mfn, idx) => visit(mfn, { kind: 'grant table frame', domid, status: false, idx }));
+  domain.statusFrames?.forEach((mfn, idx) => visit(mfn, { kind: 'grant table frame', domid, status: true, idx }));
+  domain.grantCopies?.forEach((copy, index) => {
+    visit(copy.source.mfn, { kind: 'grant copy', domid, index, dest: false });
+    visit(copy.dest.mfn, { kind: 'grant copy', domid, index, dest: true });
   });
 }
 
@@ -70,6 +98,7 @@ export function holdersByFrame(xen: XenState): readonly (readonly Holder[])[] {
         kind === 'allocation' || kind === 'foreign map' ? { kind, domid, gfn: where } : { kind, domid, handle: where };
       holders[mfn]?.push(holder);
     });
+    forEachGrantV2Holder(domain, (mfn, holder) => holders[mfn]?.push(holder));
   }
   holdersMemo.set(xen, holders);
   return holders;
@@ -97,13 +126,27 @@ export function holderCensus(xen: XenState): HolderCensus {
   const frameCount = xen.memory.frames.length;
   const total = new Array<number>(frameCount).fill(0);
   const byDomain = xen.domains.map((domain) => {
-    const counts = domainCensusMemo(domain.p2m, domain.maptrack, () => countDomainHolders(domain, frameCount));
+    const counts = withGrantV2Holders(
+      domain,
+      domainCensusMemo(domain.p2m, domain.maptrack, () => countDomainHolders(domain, frameCount)),
+    );
     for (let mfn = 0; mfn < frameCount; mfn++) total[mfn] = (total[mfn] ?? 0) + (counts[mfn] ?? 0);
     return counts;
   });
   const census = { total, byDomain };
   censusMemo.set(xen, census);
   return census;
+}
+
+/** `counts` with the domain's grant-table frames and copy buffers added (a copy; `counts` itself when it has none). */
+function withGrantV2Holders(domain: XenDomain, counts: readonly number[]): readonly number[] {
+  if (domain.sharedFrames === undefined && domain.statusFrames === undefined && domain.grantCopies === undefined)
+    return counts;
+  const added = [...counts];
+  forEachGrantV2Holder(domain, (mfn) => {
+    if (mfn >= 0 && mfn < added.length) added[mfn] = (added[mfn] ?? 0) + 1;
+  });
+  return added;
 }
 
 /** The holders in one domain's p2m and maptrack, counted by mfn. */

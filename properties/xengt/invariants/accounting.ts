@@ -2,6 +2,7 @@
  * Accounting invariants: the counts the model keeps (frame reference counts, pin counters,
  * status bits, tot_pages, the backend's mappings) agree with what every structure says.
  */
+import { grantStatusBits } from '../../../models/xen/grant-status.js';
 import { pinTotal } from '../../../models/xen/grant-table.js';
 import type { XenGtCommand } from '../../../models/xengt/commands.js';
 import type { XenGtConfig } from '../../../models/xengt/config.js';
@@ -65,15 +66,15 @@ export const freeIffUnreferenced: XenGtInvariant = {
 export const totPagesMatchesOwnedFrames: XenGtInvariant = {
   name: 'tot-pages-matches-owned-frames',
   class: 'accounting',
-  description: "a domain's tot_pages equals the number of frames it owns",
-  reads: (state) => [state.xen.memory, ...domainParts(state.xen, 'totPages')],
+  description: "a domain's tot_pages (with its Xen-heap pages, d->xenheap_pages) equals the number of frames it owns",
+  reads: (state) => [state.xen.memory, ...domainParts(state.xen, 'totPages', 'xenheapPages')],
   check({ after }) {
     const ownedBy = after.xen.domains.map(() => 0);
     for (const frame of after.xen.memory.frames) {
       if (frame.owner !== null) ownedBy[frame.owner] = (ownedBy[frame.owner] ?? 0) + 1;
     }
     for (const domain of after.xen.domains) {
-      const owned = ownedBy[domain.domid] ?? 0;
+      const owned = (ownedBy[domain.domid] ?? 0) - (domain.xenheapPages ?? 0);
       if (domain.totPages === owned) continue;
       return {
         message: `dom${domain.domid}: tot_pages ${domain.totPages}, owns ${owned} frames`,
@@ -167,10 +168,10 @@ export const grantReadingMatchesPins: XenGtInvariant = {
   name: 'grant-reading-matches-pins',
   class: 'accounting',
   description: 'GTF_reading is set exactly while the grant entry is pinned',
-  reads: (state) => domainParts(state.xen, 'grantTable', 'active'),
+  reads: (state) => domainParts(state.xen, 'grantTable', 'active', 'grantStatus'),
   check({ after }) {
     return forEachActive(after.xen.domains, (granter, ref, act) => {
-      const reading = granter.grantTable[ref]?.reading ?? false;
+      const reading = grantStatusBits(granter, ref).reading;
       const pinned = pinTotal(act) > 0;
       if (reading === pinned) return null;
       return {
@@ -186,10 +187,10 @@ export const grantWritingMatchesPins: XenGtInvariant = {
   name: 'grant-writing-matches-pins',
   class: 'accounting',
   description: 'GTF_writing is set exactly while the grant entry has a writable pin',
-  reads: (state) => domainParts(state.xen, 'grantTable', 'active'),
+  reads: (state) => domainParts(state.xen, 'grantTable', 'active', 'grantStatus'),
   check({ after }) {
     return forEachActive(after.xen.domains, (granter, ref, act) => {
-      const writing = granter.grantTable[ref]?.writing ?? false;
+      const writing = grantStatusBits(granter, ref).writing;
       const writable = act.hstw + act.devw > 0;
       if (writing === writable) return null;
       return {
