@@ -1,6 +1,7 @@
 /** Configuration of the Xen model (`XenConfig`), and the deliberate bugs it can carry (`xenBugs`). */
 import type { DomainTeardownOrdering } from './destroy.js';
 import type { GrantMapOrdering } from './grant-table.js';
+import type { PvMemoryRules } from './pv-rules.js';
 
 /**
  * Configuration of the Xen model, and the deliberate bugs it can carry.
@@ -62,6 +63,8 @@ export interface XenConfig {
   readonly lifecycle?: DomainLifecycle;
   /** What `guest_remove_page` does when the p2m removal fails: Xen's (`soundGuestRemovePage`) unless a design gives its own. */
   readonly guestRemovePage?: GuestRemovePageUnwind;
+  /** PV page types, the PV MMU and a PV mapper's grant IOMMU counts: Xen's (`soundPvMemory`) unless a design gives its own. */
+  readonly pvMemory?: PvMemoryRules;
 }
 
 /**

@@ -58,6 +58,17 @@ import {
   writableMemory,
   writableP2m,
 } from './copy-on-write.js';
+import {
+  grantIommuMapped,
+  grantIommuReleased,
+  grantIommuUnmapped,
+  grantTypeRefs,
+  hostMapTakesType,
+  putGrantTypeRef,
+  takeGrantTypeRef,
+  writableTypeAvailable,
+} from './grant-iommu.js';
+import { putPageType } from './page-type.js';
 import { dropFrameRef, runningDomain } from './state.js';
 import type { ActiveEntry, GrantEntry, MaptrackEntry, XenDomain, XenState } from './types.js';
 
@@ -309,7 +320,12 @@ export function mapGrantRef(
   // 11 (checked before any change, as the undo path would restore it). Page owned by the granter,
   // and the host mapping can be created.
   const frameOwner = state.memory.frames[mfn]?.owner;
-  if (frameOwner !== granter.domid || !hostMappingPossible(mapper, args)) {
+  const typeRefs = grantTypeRefs(args, mapper.domid, granter);
+  if (
+    frameOwner !== granter.domid ||
+    !hostMappingPossible(mapper, args) ||
+    (typeRefs > 0 && !writableTypeAvailable(state, mfn))
+  ) {
     if (hasBug(config, 'failed-map-keeps-pin')) pin(state, granter.domid, args.ref, mapper.domid, mfn, counters);
     return status('general_error');
   }
@@ -318,8 +334,12 @@ export function mapGrantRef(
   // 11: one general page reference per kind of mapping; then the host mapping.
   if (args.device) getRef(writableMemory(state), mfn);
   if (args.host) getRef(writableMemory(state), mfn);
+  // 11: the writable type references (grant-iommu.ts), checked available above.
+  for (let taken = 0; taken < typeRefs; taken++) takeGrantTypeRef(state, config, mfn);
   // 11 (host mapping), 13. Record the maptrack entry.
   writeMapping(state, args, mapper, handle, mfn);
+  // 12: a PV mapper's per-mfn IOMMU counts.
+  grantIommuMapped(state, mapper.domid, granter.domid, mfn, args.readonly);
   return succeed({ status: gntst.okay, handle, devBusAddr: args.device ? mfn : null });
 }
 
@@ -489,8 +509,9 @@ export function finishMapGrantRef(
 ): OpResult {
   const ordering = grantMapOrdering(config);
   let refs = pending.pageRef ? 1 : 0;
+  let typeRefs = 0;
   let hostMapped = false;
-  const undo = (): OpResult => undoMap(state, config, pending, refs, hostMapped);
+  const undo = (): OpResult => undoMap(state, config, pending, refs, hostMapped, typeRefs);
   // page_get_owner_and_reference (a pinned entry's frame) may fail: no owner, no reference.
   const referenced = pending.pageRef || !faults.strikes('pageRef');
   const owner = referenced ? (state.memory.frames[pending.mfn]?.owner ?? null) : null;
@@ -501,10 +522,21 @@ export function finishMapGrantRef(
     getRef(writableMemory(state), pending.mfn);
     refs = 1;
   }
+  // A writable device map's type reference (grant-iommu.ts).
+  if (pending.device && !pending.readonly) {
+    if (!takeGrantTypeRef(state, config, pending.mfn)) return undo();
+    typeRefs += 1;
+  }
   if (pending.host && pending.device) {
     if (faults.strikes('pageRef')) return undo();
     getRef(writableMemory(state), pending.mfn);
     refs = 2;
+  }
+  // A writable host map of a PV granter's page (gnttab_host_mapping_get_page_type).
+  const granter = state.domains[pending.granterDomid];
+  if (pending.host && granter !== undefined && hostMapTakesType(pending.readonly, pending.mapperDomid, granter)) {
+    if (!takeGrantTypeRef(state, config, pending.mfn)) return undo();
+    typeRefs += 1;
   }
   const mapper = state.domains[pending.mapperDomid];
   if (mapper === undefined || !hostMappingPossible(mapper, pending)) return undo();
@@ -515,6 +547,8 @@ export function finishMapGrantRef(
   }
   // A PV mapper's IOMMU context maps another domain's frame 1:1 (gnttab_need_iommu_mapping).
   if (!mapper.translated && mapper.domid !== pending.granterDomid && faults.strikes('iommuMap')) return undo();
+  // Step 12 (grant-iommu.ts): the per-mfn counts of a PV mapper with IOMMU sync.
+  grantIommuMapped(state, mapper.domid, pending.granterDomid, pending.mfn, pending.readonly);
   writeMaptrack(state, pending, mapper, pending.handle, pending.mfn);
   return succeed({ status: gntst.okay, handle: pending.handle, devBusAddr: pending.device ? pending.mfn : null });
 }
@@ -530,10 +564,13 @@ function undoMap(
   pending: GrantMapInFlight,
   refs: number,
   hostMapped: boolean,
+  typeRefs = 0,
 ): OpResult {
   if (hostMapped && pending.hostAddr !== null && state.domains[pending.mapperDomid]?.translated === true) {
     delete writableP2m(state, pending.mapperDomid)[pending.hostAddr];
   }
+  // `while ( typecnt-- ) put_page_type(pg)`, before the general references.
+  for (let put = 0; put < typeRefs; put++) putPageType(state, config, pending.mfn);
   const unwindRefs = grantMapOrdering(config).unwindRefs;
   const puts =
     unwindRefs === undefined ? refs : unwindRefs({ taken: refs, host: pending.host, device: pending.device });
@@ -573,6 +610,7 @@ function completeRelease(
   config: XenConfig,
   mapping: MaptrackEntry,
   released: { host: boolean; device: boolean },
+  mapperDomid: number,
 ): void {
   const entry = writableGrantEntry(state, mapping.granterDomid, mapping.ref);
   const act = writableActiveEntry(state, mapping.granterDomid, mapping.ref);
@@ -581,8 +619,18 @@ function completeRelease(
     if (!hasBug(config, 'unmap-keeps-status-bits')) reduceStatusForPin(entry, act);
   }
   if (hasBug(config, 'unmap-skips-page-put')) return;
-  if (released.device) dropFrameRef(state, config, mapping.mfn);
-  if (released.host) dropFrameRef(state, config, mapping.mfn);
+  // Writable ones put their type reference first (`put_page_and_type`, `put_page_type`; grant-iommu.ts).
+  const granter = state.domains[mapping.granterDomid];
+  if (released.device) {
+    if (!mapping.readonly) putGrantTypeRef(state, config, mapping.mfn, { host: false, device: true });
+    dropFrameRef(state, config, mapping.mfn);
+  }
+  if (released.host) {
+    if (granter !== undefined && hostMapTakesType(mapping.readonly, mapperDomid, granter)) {
+      putGrantTypeRef(state, config, mapping.mfn, { host: true, device: false });
+    }
+    dropFrameRef(state, config, mapping.mfn);
+  }
 }
 
 /**
@@ -640,23 +688,33 @@ export function startUnmapGrantRef(
     device: releaseDevice,
   };
   if (hasBug(config, 'grant-unmap-puts-before-flush')) {
-    completeRelease(state, config, mapping, { host: releaseHost, device: releaseDevice });
+    completeRelease(state, config, mapping, { host: releaseHost, device: releaseDevice }, mapper.domid);
     return { result: succeed({ status: gntst.okay }), pending: { ...pending, putFirst: true } };
   }
-  removeMapping(state, pending, args.hostAddr);
+  removeMapping(state, config, pending, args.hostAddr);
   return { result: succeed({ status: gntst.okay }), pending };
 }
 
 /** unmap_common's removal: the host mapping, the released kinds of the handle, a handle with none left freed. */
-function removeMapping(state: XenState, pending: GrantUnmapInFlight, hostAddr: number | null): void {
+function removeMapping(state: XenState, config: XenConfig, pending: GrantUnmapInFlight, hostAddr: number | null): void {
   const mapper = state.domains[pending.mapperDomid];
   const mapping = mapper?.maptrack[pending.handle];
   if (mapper === undefined || mapping === undefined || mapping === null) return;
   if (pending.host && mapper.translated && hostAddr !== null) delete writableP2m(state, mapper.domid)[hostAddr];
   const remaining = { host: mapping.host && !pending.host, device: mapping.device && !pending.device };
   // 8. A handle with neither kind left is freed.
-  writableMaptrack(state, mapper.domid)[pending.handle] =
-    remaining.host || remaining.device ? { ...mapping, host: remaining.host, device: remaining.device } : null;
+  const handleFreed = !remaining.host && !remaining.device;
+  writableMaptrack(state, mapper.domid)[pending.handle] = handleFreed
+    ? null
+    : { ...mapping, host: remaining.host, device: remaining.device };
+  // The per-mfn IOMMU count of a PV mapper, once the handle is put (grant-iommu.ts).
+  grantIommuUnmapped(state, config, {
+    mapperDomid: mapper.domid,
+    granterDomid: pending.granterDomid,
+    mfn: pending.mfn,
+    readonly: pending.readonly,
+    handleFreed,
+  });
 }
 
 /**
@@ -669,7 +727,7 @@ export function completeUnmapGrantRef(state: XenState, config: XenConfig, pendin
   if (pending.putFirst === true) {
     const mapper = state.domains[pending.mapperDomid];
     const mapping = mapper?.maptrack[pending.handle];
-    removeMapping(state, pending, mapping?.host === true && pending.host ? mapping.hostAddr : null);
+    removeMapping(state, config, pending, mapping?.host === true && pending.host ? mapping.hostAddr : null);
     return;
   }
   const mapping: MaptrackEntry = {
@@ -682,7 +740,7 @@ export function completeUnmapGrantRef(state: XenState, config: XenConfig, pendin
     device: pending.device,
     hostAddr: null,
   };
-  completeRelease(state, config, mapping, { host: pending.host, device: pending.device });
+  completeRelease(state, config, mapping, { host: pending.host, device: pending.device }, pending.mapperDomid);
 }
 
 /** GNTTABOP_unmap_grant_ref whole: unmap_common, the TLB flush, unmap_common_complete. */
@@ -720,6 +778,8 @@ export function releaseMappings(state: XenState, config: XenConfig, mapperDomid:
     writableMaptrack(state, mapperDomid)[handle] = null;
     const granter = state.domains[mapping.granterDomid];
     if (granter === undefined || granter.life === 'dead') continue;
-    completeRelease(state, config, mapping, { host: mapping.host, device: mapping.device });
+    completeRelease(state, config, mapping, { host: mapping.host, device: mapping.device }, mapperDomid);
   }
+  // radix_tree_delete per handle, radix_tree_destroy: a PV mapper's per-mfn IOMMU counts go.
+  grantIommuReleased(state, mapperDomid);
 }

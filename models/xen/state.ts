@@ -6,6 +6,7 @@ import { allocFrame, cloneHostMemory, createHostMemory, putRef } from '../memory
 import type { HostMemoryConfig } from '../memory/frames.js';
 import { hasBug, soundLifecycle } from './config.js';
 import { writableDomain, writableMemory } from './copy-on-write.js';
+import { cleanupPageMappings } from './page-cleanup.js';
 import type { XenConfig } from './config.js';
 import type { ActiveEntry, GrantEntry, MaptrackEntry, P2mEntry, XenDomain, XenState } from './types.js';
 
@@ -93,6 +94,7 @@ function cloneDomain(domain: XenDomain): XenDomain {
             flushPending: [...domain.iommu.flushPending],
           },
         }),
+    ...(domain.grantIommuCounts === undefined ? {} : { grantIommuCounts: { ...domain.grantIommuCounts } }),
   };
 }
 
@@ -101,6 +103,7 @@ export function cloneXenState(state: XenState): XenState {
     memory: cloneHostMemory(state.memory),
     domains: state.domains.map(cloneDomain),
     ...(state.pageTypes === undefined ? {} : { pageTypes: { ...state.pageTypes } }),
+    ...(state.frameContents === undefined ? {} : { frameContents: { ...state.frameContents } }),
   };
 }
 
@@ -137,6 +140,7 @@ export function allocDomainFrame(state: XenState, domid: number): number | null 
 export function dropFrameRef(state: XenState, config: XenConfig, mfn: number): void {
   const previousOwner = putRef(writableMemory(state), mfn);
   if (previousOwner === undefined || previousOwner === null) return;
+  cleanupPageMappings(state, mfn, previousOwner);
   const owner = writableDomain(state, previousOwner);
   if (owner === undefined) return;
   if (!hasBug(config, 'free-keeps-tot-pages')) owner.totPages -= 1;
