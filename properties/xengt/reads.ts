@@ -27,9 +27,10 @@ export function domainParts(
   return parts;
 }
 
-/** What the holders of a frame are recomputed from (`holdersByFrame`): every p2m and maptrack. */
+/** What the holders of a frame are recomputed from (`holdersByFrame`): every p2m and maptrack, PV page tables. */
 export function holderParts(xen: XenState): unknown[] {
-  return domainParts(xen, 'p2m', 'maptrack');
+  // PV page tables' references: page types (pins, validated L1 tables) and the frames' entries.
+  return [...domainParts(xen, 'p2m', 'maptrack'), xen.pageTypes, xen.frameContents];
 }
 
 /** The backend's p2m: its pool mappings (map backend) and the pages behind the host's GGTT entries. */
