@@ -52,18 +52,37 @@ export type PvMmuCommand =
       readonly slot: number;
       readonly entry: PvL1e | null;
     }
+  /**
+   * The guest's read-modify-write of one entry (what `mprotect` does to a PTE): MMU_NORMAL_PT_UPDATE
+   * of slot `slot` of frame `tableMfn` to the frame the slot maps now with `_PAGE_RW` = `rw` (an
+   * empty slot is written empty again). The same hypercall as `pvMmuUpdate`; the guest computes
+   * the new entry from the old one.
+   */
+  | {
+      readonly kind: 'pvMmuProtect';
+      readonly domid: number;
+      readonly tableMfn: number;
+      readonly slot: number;
+      readonly rw: boolean;
+    }
   /** MMUEXT_PIN_L1_TABLE of frame `mfn`. */
   | { readonly kind: 'pvPinL1Table'; readonly domid: number; readonly mfn: number }
   /** MMUEXT_UNPIN_TABLE of frame `mfn`. */
   | { readonly kind: 'pvUnpinTable'; readonly domid: number; readonly mfn: number };
 
-export const pvMmuCommandKinds = ['pvMmuUpdate', 'pvPinL1Table', 'pvUnpinTable'] as const;
+export const pvMmuCommandKinds = ['pvMmuUpdate', 'pvMmuProtect', 'pvPinL1Table', 'pvUnpinTable'] as const;
 
 /** Runs one PV MMU command on `state` (changed through the `writable*` functions). */
 export function pvMmuStep(state: XenState, config: XenConfig, command: PvMmuCommand): OpResult {
   switch (command.kind) {
     case 'pvMmuUpdate':
       return mmuUpdate(state, config, command);
+    case 'pvMmuProtect': {
+      const current = state.frameContents?.[command.tableMfn]?.[command.slot] ?? null;
+      const entry = current === null ? null : { mfn: current.mfn, rw: command.rw };
+      const { domid, tableMfn, slot } = command;
+      return mmuUpdate(state, config, { kind: 'pvMmuUpdate', domid, tableMfn, slot, entry });
+    }
     case 'pvPinL1Table':
       return pinL1Table(state, config, command.domid, command.mfn);
     case 'pvUnpinTable':
