@@ -176,7 +176,7 @@ describe('PV memory under random sequences', () => {
     it(`${rules.name}: random sequences break ${declared[rules.name]}`, () => {
       const caught = fc.check(
         fc.property(sequences, (commands) => !firstBreak(rules, commands).includes(declared[rules.name]!)),
-        { seed: 19, numRuns: DEEP ? 5000 : 1000 },
+        { seed: 19, numRuns: DEEP ? 5000 : 1000, endOnFailure: true },
       );
       expect(caught.failed).toBe(true);
     });
