@@ -6,9 +6,10 @@
  *
  * Left out: grant table v2, transitive and sub-page grants, GNTTABOP_copy and transfer, XSM (the
  * default dummy policy allows everything), table growth (the table has a fixed size), the
- * 5-retry "unstable entry" race, PV-IOMMU per-MFN counters (§2.3 step 12), cache attributes,
- * unmap batching (a batch of one: its flush and completion follow its unmap_common), and type
- * references. A granter that is dying is treated as absent for new maps (GNTST_bad_domain).
+ * 5-retry "unstable entry" race, cache attributes and unmap batching (a batch of one: its flush
+ * and completion follow its unmap_common). A granter that is dying is treated as absent for new
+ * maps (GNTST_bad_domain). Step 11's writable type references and step 12's per-mfn IOMMU counts
+ * of a PV mapper are `grant-iommu.ts`'s (docs/reference/xen-pv.md §PV.5), called at their places.
  *
  * Phases (docs/reference/xen.md §2.4, xen/common/grant_table.c at the pinned commit):
  * `startUnmapGrantRef` is `unmap_common`, which drops the active entry's lock and the grant
@@ -498,8 +499,9 @@ const emptyPins: GrantPins = { hstw: 0, hstr: 0, devw: 0, devr: 0 };
  *
  * Simplified: the reference is taken after the owner is read, not before (the real code takes it
  * and puts it back on a mismatch: the same counts after); a free page has no owner and gets no
- * reference (`page_get_owner_and_reference` fails on a count of 0). Type references, I/O frames
- * and the PV IOMMU step (12) are left out, as in the atomic map.
+ * reference (`page_get_owner_and_reference` fails on a count of 0). I/O frames are left out, as
+ * in the atomic map; the type references (device part before the host part's general reference,
+ * host part after it) and step 12 run in Xen's order (`grant-iommu.ts`).
  */
 export function finishMapGrantRef(
   state: XenState,
