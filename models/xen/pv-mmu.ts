@@ -44,13 +44,17 @@ import { dropFrameRef, runningDomain } from './state.js';
 import type { PvL1e, XenState } from './types.js';
 
 export type PvMmuCommand =
-  /** MMU_NORMAL_PT_UPDATE of slot `slot` of frame `tableMfn` to `entry` (`null`: not present). */
+  /**
+   * MMU_NORMAL_PT_UPDATE of slot `slot` of frame `tableMfn` to the entry mapping `mfn` with
+   * `_PAGE_RW` = `rw` (`mfn` null: not present).
+   */
   | {
       readonly kind: 'pvMmuUpdate';
       readonly domid: number;
       readonly tableMfn: number;
       readonly slot: number;
-      readonly entry: PvL1e | null;
+      readonly mfn: number | null;
+      readonly rw: boolean;
     }
   /**
    * The guest's read-modify-write of one entry (what `mprotect` does to a PTE): MMU_NORMAL_PT_UPDATE
@@ -79,9 +83,8 @@ export function pvMmuStep(state: XenState, config: XenConfig, command: PvMmuComm
       return mmuUpdate(state, config, command);
     case 'pvMmuProtect': {
       const current = state.frameContents?.[command.tableMfn]?.[command.slot] ?? null;
-      const entry = current === null ? null : { mfn: current.mfn, rw: command.rw };
-      const { domid, tableMfn, slot } = command;
-      return mmuUpdate(state, config, { kind: 'pvMmuUpdate', domid, tableMfn, slot, entry });
+      const { domid, tableMfn, slot, rw } = command;
+      return mmuUpdate(state, config, { kind: 'pvMmuUpdate', domid, tableMfn, slot, mfn: current?.mfn ?? null, rw });
     }
     case 'pvPinL1Table':
       return pinL1Table(state, config, command.domid, command.mfn);
@@ -111,18 +114,19 @@ function mmuUpdate(
   if (!Number.isInteger(command.slot) || command.slot < 0 || command.slot >= L1_SLOTS) return fail('EINVAL');
   if (!ownLiveFrame(state, domain.domid, command.tableMfn)) return fail('EINVAL');
   const table = command.tableMfn;
+  const entry: PvL1e | null = command.mfn === null ? null : { mfn: command.mfn, rw: command.rw };
   getRef(writableMemory(state), table);
   let rc: PvErrno | null;
   const info = pageTypeOf(state, table);
   if (info.validated && info.count > 0) {
     // page_lock succeeded: the frame is in use as its type.
-    if (info.type === 'l1') rc = modL1Entry(state, config, table, command.slot, command.entry, domain.domid);
+    if (info.type === 'l1') rc = modL1Entry(state, config, table, command.slot, entry, domain.domid);
     else if (info.type === 'writable') {
-      writeSlot(state, table, command.slot, command.entry);
+      writeSlot(state, table, command.slot, entry);
       rc = null;
     } else rc = 'EINVAL';
   } else if (getPageType(state, config, table, 'writable') === null) {
-    writeSlot(state, table, command.slot, command.entry);
+    writeSlot(state, table, command.slot, entry);
     putPageType(state, config, table);
     rc = null;
   } else rc = 'EINVAL';

@@ -56,16 +56,25 @@ export function pvL1eArbitrary(universe: PvUniverse): fc.Arbitrary<PvL1e | null>
 }
 
 export function pvMmuUpdateArbitrary(universe: PvUniverse): fc.Arbitrary<PvMmuCommand> {
-  return fc.record({
-    kind: fc.constant('pvMmuUpdate' as const),
-    domid: pvDomid(universe),
-    tableMfn: tableMfn(universe),
-    slot: fc.oneof(
-      { weight: 6, arbitrary: fc.nat({ max: L1_SLOTS - 1 }) },
-      { weight: 1, arbitrary: fc.constant(L1_SLOTS) },
-    ),
-    entry: pvL1eArbitrary(universe),
-  });
+  return fc
+    .record({
+      kind: fc.constant('pvMmuUpdate' as const),
+      domid: pvDomid(universe),
+      tableMfn: tableMfn(universe),
+      slot: fc.oneof(
+        { weight: 6, arbitrary: fc.nat({ max: L1_SLOTS - 1 }) },
+        { weight: 1, arbitrary: fc.constant(L1_SLOTS) },
+      ),
+      entry: pvL1eArbitrary(universe),
+    })
+    .map(({ kind, domid, tableMfn: table, slot, entry }) => ({
+      kind,
+      domid,
+      tableMfn: table,
+      slot,
+      mfn: entry === null ? null : entry.mfn,
+      rw: entry?.rw ?? false,
+    }));
 }
 
 /** The guest's mprotect of a slot: its current frame with `_PAGE_RW` set or cleared. */

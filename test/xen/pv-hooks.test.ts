@@ -39,7 +39,8 @@ const rwEntryOfPageTable: Sequence = (state, config) => {
     domid: PV,
     tableMfn: table,
     slot: 0,
-    entry: { mfn: target, rw: false },
+    mfn: target,
+    rw: false,
   });
   pvMmuStep(state, config, { kind: 'pvPinL1Table', domid: PV, mfn: table });
   pvMmuStep(state, config, {
@@ -47,7 +48,8 @@ const rwEntryOfPageTable: Sequence = (state, config) => {
     domid: PV,
     tableMfn: table,
     slot: 0,
-    entry: { mfn: target, rw: true },
+    mfn: target,
+    rw: true,
   });
 };
 

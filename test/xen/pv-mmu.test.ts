@@ -2,7 +2,11 @@
  * The PV MMU commands against the reference (docs/reference/xen-pv.md): every refusal with its
  * errno and the state unchanged, and what each accepted request takes and gives back.
  */
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { commandValidator } from '../../properties/generic/command-schema.js';
+import { pvMmuCommandArbitrary } from '../../properties/xen/pv-generators.js';
+import { pvMmuCommandSchema } from '../../properties/xen/pv-schema.js';
 import { pageTypeOf } from '../../models/xen/page-info.js';
 import { l1Slots } from '../../models/xen/page-type.js';
 import { DOM0, HVM, NO_DOMAIN, PV, mfnAt, okPv, pv, pvWorld } from './pv-world.js';
@@ -22,21 +26,25 @@ describe('MMU_NORMAL_PT_UPDATE (do_mmu_update, mod_l1_entry)', () => {
   it('refuses a domain that does not exist (ESRCH), an HVM caller (ENOSYS), a slot beyond the L1 (EINVAL)', () => {
     const { state, table, data } = setup();
     const entry = { mfn: data, rw: false };
-    expect(pv(state, { kind: 'pvMmuUpdate', domid: NO_DOMAIN, tableMfn: table, slot: 0, entry }).error).toBe('ESRCH');
-    expect(pv(state, { kind: 'pvMmuUpdate', domid: HVM, tableMfn: table, slot: 0, entry }).error).toBe('ENOSYS');
-    expect(pv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn: table, slot: 2, entry }).error).toBe('EINVAL');
+    expect(pv(state, { kind: 'pvMmuUpdate', domid: NO_DOMAIN, tableMfn: table, slot: 0, ...entry }).error).toBe(
+      'ESRCH',
+    );
+    expect(pv(state, { kind: 'pvMmuUpdate', domid: HVM, tableMfn: table, slot: 0, ...entry }).error).toBe('ENOSYS');
+    expect(pv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn: table, slot: 2, ...entry }).error).toBe('EINVAL');
   });
 
   it("refuses a table frame that is another domain's, free, or beyond memory (get_page_from_gfn: EINVAL)", () => {
     const { state, foreign } = setup();
     for (const tableMfn of [foreign, 9, 10]) {
-      expect(pv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn, slot: 0, entry: null }).error).toBe('EINVAL');
+      expect(pv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn, slot: 0, mfn: null, rw: false }).error).toBe(
+        'EINVAL',
+      );
     }
   });
 
   it('writes a frame not in use as a page table as a writable page, with no reference for the entry', () => {
     const { state, table, foreign } = setup();
-    okPv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn: table, slot: 0, entry: { mfn: foreign, rw: true } });
+    okPv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn: table, slot: 0, mfn: foreign, rw: true });
     expect(l1Slots(state, table)[0]).toEqual({ mfn: foreign, rw: true });
     expect(state.memory.frames[foreign]!.refcount).toBe(1);
     expect(pageTypeOf(state, table)).toMatchObject({ type: 'writable', count: 0 });
@@ -46,13 +54,13 @@ describe('MMU_NORMAL_PT_UPDATE (do_mmu_update, mod_l1_entry)', () => {
     const { state, table, foreign, hvmFrame } = setup();
     okPv(state, { kind: 'pvPinL1Table', domid: PV, mfn: table });
     for (const mfn of [foreign, hvmFrame, 9]) {
-      expect(
-        pv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn: table, slot: 0, entry: { mfn, rw: false } }).error,
-      ).toBe('EBUSY');
+      expect(pv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn: table, slot: 0, mfn, rw: false }).error).toBe(
+        'EBUSY',
+      );
     }
-    expect(
-      pv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn: table, slot: 0, entry: { mfn: 10, rw: false } }).error,
-    ).toBe('EPERM');
+    expect(pv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn: table, slot: 0, mfn: 10, rw: false }).error).toBe(
+      'EPERM',
+    );
   });
 
   it('in a validated L1: a privileged domain may map I/O space, with no reference', () => {
@@ -60,7 +68,7 @@ describe('MMU_NORMAL_PT_UPDATE (do_mmu_update, mod_l1_entry)', () => {
     const table = mfnAt(state, DOM0, 0);
     okPv(state, { kind: 'pvPinL1Table', domid: DOM0, mfn: table });
     const refs = state.memory.frames.map((frame) => frame.refcount);
-    okPv(state, { kind: 'pvMmuUpdate', domid: DOM0, tableMfn: table, slot: 0, entry: { mfn: 10, rw: true } });
+    okPv(state, { kind: 'pvMmuUpdate', domid: DOM0, tableMfn: table, slot: 0, mfn: 10, rw: true });
     expect(state.memory.frames.map((frame) => frame.refcount)).toEqual(refs);
   });
 
@@ -69,34 +77,34 @@ describe('MMU_NORMAL_PT_UPDATE (do_mmu_update, mod_l1_entry)', () => {
     okPv(state, { kind: 'pvPinL1Table', domid: PV, mfn: table });
     okPv(state, { kind: 'pvPinL1Table', domid: PV, mfn: other });
     for (const mfn of [table, other]) {
-      expect(
-        pv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn: table, slot: 0, entry: { mfn, rw: true } }).error,
-      ).toBe('EBUSY');
+      expect(pv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn: table, slot: 0, mfn, rw: true }).error).toBe(
+        'EBUSY',
+      );
       // Read-only is fine.
-      okPv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn: table, slot: 0, entry: { mfn, rw: false } });
+      okPv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn: table, slot: 0, mfn, rw: false });
     }
   });
 
   it("in a validated L1: the new entry's references are taken, the old one's put", () => {
     const { state, table, data, other } = setup();
     okPv(state, { kind: 'pvPinL1Table', domid: PV, mfn: table });
-    okPv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn: table, slot: 0, entry: { mfn: data, rw: true } });
+    okPv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn: table, slot: 0, mfn: data, rw: true });
     expect(state.memory.frames[data]!.refcount).toBe(2);
     expect(pageTypeOf(state, data)).toMatchObject({ type: 'writable', count: 1 });
-    okPv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn: table, slot: 0, entry: { mfn: other, rw: false } });
+    okPv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn: table, slot: 0, mfn: other, rw: false });
     expect(state.memory.frames[data]!.refcount).toBe(1);
     expect(pageTypeOf(state, data)).toMatchObject({ type: 'writable', count: 0 });
     expect(state.memory.frames[other]!.refcount).toBe(2);
     expect(pageTypeOf(state, other).count).toBe(0);
-    okPv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn: table, slot: 0, entry: null });
+    okPv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn: table, slot: 0, mfn: null, rw: false });
     expect(state.memory.frames[other]!.refcount).toBe(1);
   });
 
   it('in a validated L1: the fast path (same frame, same _PAGE_RW) takes and puts nothing', () => {
     const { state, table, data } = setup();
     okPv(state, { kind: 'pvPinL1Table', domid: PV, mfn: table });
-    okPv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn: table, slot: 1, entry: { mfn: data, rw: true } });
-    okPv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn: table, slot: 1, entry: { mfn: data, rw: true } });
+    okPv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn: table, slot: 1, mfn: data, rw: true });
+    okPv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn: table, slot: 1, mfn: data, rw: true });
     expect(state.memory.frames[data]!.refcount).toBe(2);
     expect(pageTypeOf(state, data).count).toBe(1);
   });
@@ -137,7 +145,7 @@ describe('MMUEXT_PIN_L1_TABLE / MMUEXT_UNPIN_TABLE (do_mmuext_op)', () => {
   it('refuses a frame in use as another type: an RW entry of a validated L1 maps it (EINVAL)', () => {
     const { state, table, data } = setup();
     okPv(state, { kind: 'pvPinL1Table', domid: PV, mfn: table });
-    okPv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn: table, slot: 0, entry: { mfn: data, rw: true } });
+    okPv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn: table, slot: 0, mfn: data, rw: true });
     expect(pv(state, { kind: 'pvPinL1Table', domid: PV, mfn: data }).error).toBe('EINVAL');
   });
 
@@ -151,9 +159,9 @@ describe('MMUEXT_PIN_L1_TABLE / MMUEXT_UNPIN_TABLE (do_mmuext_op)', () => {
       [spare, { mfn: 10, rw: false }, 'EPERM'],
     ];
     for (const [mfn, entry, errno] of cases) {
-      okPv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn: mfn, slot: 1, entry });
+      okPv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn: mfn, slot: 1, ...entry });
       expect(pv(state, { kind: 'pvPinL1Table', domid: PV, mfn }).error).toBe(errno);
-      okPv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn: mfn, slot: 1, entry: null });
+      okPv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn: mfn, slot: 1, mfn: null, rw: false });
     }
   });
 
@@ -164,7 +172,7 @@ describe('MMUEXT_PIN_L1_TABLE / MMUEXT_UNPIN_TABLE (do_mmuext_op)', () => {
 
   it("unpins: the pin's references put, the table devalidated (its entries' references put), its type kept with count 0", () => {
     const { state, table, data } = setup();
-    okPv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn: table, slot: 0, entry: { mfn: data, rw: true } });
+    okPv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn: table, slot: 0, mfn: data, rw: true });
     okPv(state, { kind: 'pvPinL1Table', domid: PV, mfn: table });
     expect(pageTypeOf(state, data)).toMatchObject({ type: 'writable', count: 1 });
     okPv(state, { kind: 'pvUnpinTable', domid: PV, mfn: table });
@@ -174,7 +182,24 @@ describe('MMUEXT_PIN_L1_TABLE / MMUEXT_UNPIN_TABLE (do_mmuext_op)', () => {
     expect(state.memory.frames[data]!.refcount).toBe(1);
     // Not in the IOMMU until it is writable again: a plain write through mmu_update makes it so.
     expect(state.domains[PV]!.iommu!.table[table]).toBeUndefined();
-    okPv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn: table, slot: 0, entry: null });
+    okPv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn: table, slot: 0, mfn: null, rw: false });
     expect(state.domains[PV]!.iommu!.table[table]).toEqual({ mfn: table, read: true, write: true });
+  });
+});
+
+describe('the PV MMU command schema', () => {
+  it('accepts what the generators make and refuses a slot beyond 511 or a 17-bit domid', () => {
+    const valid = commandValidator(pvMmuCommandSchema);
+    fc.assert(
+      fc.property(
+        pvMmuCommandArbitrary({ domids: [PV, DOM0, NO_DOMAIN], frameCount: 10, hotMfns: [2, 3] }),
+        (command) => {
+          expect(valid(command)).toBeNull();
+        },
+      ),
+      { seed: 19, numRuns: 200 },
+    );
+    expect(valid({ kind: 'pvMmuUpdate', domid: PV, tableMfn: 2, slot: 512, mfn: null, rw: false })).not.toBeNull();
+    expect(valid({ kind: 'pvPinL1Table', domid: 0x10000, mfn: 2 })).not.toBeNull();
   });
 });
