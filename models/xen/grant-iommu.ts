@@ -22,8 +22,7 @@
  */
 import type { XenConfig } from './config.js';
 import { writableDomain, writableGrantIommuCounts } from './copy-on-write.js';
-import { iommuMapPage, iommuUnmapPage } from './iommu.js';
-import { pvIommuSync } from './page-cleanup.js';
+import { iommuLegacyMap, iommuLegacyUnmap, pvIommuSync } from './page-cleanup.js';
 import { pageTypeOf } from './page-info.js';
 import { getPageType, putPageType, pvMemoryRules } from './page-type.js';
 import type { XenDomain, XenState } from './types.js';
@@ -95,9 +94,9 @@ export function grantIommuMapped(
   const old = mapper.grantIommuCounts?.[mfn] ?? { read: 0, write: 0 };
   const node = readonly ? { read: old.read + 1, write: old.write } : { read: old.read, write: old.write + 1 };
   writableGrantIommuCounts(state, mapperDomid)[mfn] = node;
-  if (!readonly && node.write === 1) iommuMapPage(state, mapperDomid, mfn, mfn, { read: true, write: true });
+  if (!readonly && node.write === 1) iommuLegacyMap(state, mapperDomid, mfn, mfn, { read: true, write: true });
   else if (readonly && node.read === 1 && node.write === 0) {
-    iommuMapPage(state, mapperDomid, mfn, mfn, { read: true, write: false });
+    iommuLegacyMap(state, mapperDomid, mfn, mfn, { read: true, write: false });
   }
 }
 
@@ -126,13 +125,13 @@ export function grantIommuUnmapped(
   const next = unmap.readonly ? { read: node.read - 1, write: node.write } : { read: node.read, write: node.write - 1 };
   const counts = writableGrantIommuCounts(state, unmap.mapperDomid);
   if (next.read === 0 && next.write === 0) {
-    iommuUnmapPage(state, unmap.mapperDomid, unmap.mfn);
+    iommuLegacyUnmap(state, unmap.mapperDomid, unmap.mfn);
     delete counts[unmap.mfn];
     forgetEmptyCounts(state, unmap.mapperDomid);
     return;
   }
   if (!unmap.readonly && next.write === 0) {
-    iommuMapPage(state, unmap.mapperDomid, unmap.mfn, unmap.mfn, { read: true, write: false });
+    iommuLegacyMap(state, unmap.mapperDomid, unmap.mfn, unmap.mfn, { read: true, write: false });
   }
   counts[unmap.mfn] = next;
 }

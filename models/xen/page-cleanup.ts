@@ -7,8 +7,9 @@
  *
  * Left out: a failing unmap (Xen then leaks the frame, "Leaking mfn"), non-coherent cache flushes.
  */
-import { writablePageTypes } from './copy-on-write.js';
-import { iommuUnmapPage } from './iommu.js';
+import { writableIommu, writablePageTypes } from './copy-on-write.js';
+import { iommuMapPage, iommuUnmapPage } from './iommu.js';
+import type { IommuPerms } from './iommu.js';
 import type { XenDomain, XenState } from './types.js';
 
 /** `need_iommu_pt_sync(d) && is_pv_domain(d)`: Xen keeps the domain's own IOMMU table in step with page types and grants. */
@@ -16,12 +17,31 @@ export function pvIommuSync(domain: XenDomain | undefined): domain is XenDomain 
   return domain !== undefined && !domain.translated && domain.iommu !== undefined && !domain.iommu.sharePt;
 }
 
+/**
+ * `iommu_legacy_map` / `iommu_legacy_unmap` (xen/drivers/passthrough/iommu.c): the change, then at
+ * once `iommu_iotlb_flush(d, dfn, 1, flush_flags)`, so the dfn is not left waiting for a flush.
+ * What `_get_page_type`, `cleanup_page_mappings` and a PV mapper's grant maps call.
+ */
+export function iommuLegacyMap(state: XenState, domid: number, dfn: number, mfn: number, perms: IommuPerms): void {
+  if (iommuMapPage(state, domid, dfn, mfn, perms)) flushed(state, domid, dfn);
+}
+
+export function iommuLegacyUnmap(state: XenState, domid: number, dfn: number): void {
+  if (iommuUnmapPage(state, domid, dfn)) flushed(state, domid, dfn);
+}
+
+function flushed(state: XenState, domid: number, dfn: number): void {
+  if (state.domains[domid]?.iommu?.flushPending.includes(dfn) !== true) return;
+  const iommu = writableIommu(state, domid);
+  if (iommu !== undefined) iommu.flushPending = iommu.flushPending.filter((pending) => pending !== dfn);
+}
+
 /** The frame `mfn`, owned by `previousOwner`, has just been freed. */
 export function cleanupPageMappings(state: XenState, mfn: number, previousOwner: number): void {
   const info = state.pageTypes?.[mfn];
   if (info === undefined) return;
   if (info.type === 'writable' && pvIommuSync(state.domains[previousOwner])) {
-    iommuUnmapPage(state, previousOwner, mfn);
+    iommuLegacyUnmap(state, previousOwner, mfn);
   }
   forgetPageType(state, mfn);
 }

@@ -35,8 +35,7 @@
 import { getRef } from '../memory/frames.js';
 import type { XenConfig } from './config.js';
 import { writableFrameContents, writableMemory, writablePageTypes } from './copy-on-write.js';
-import { iommuMapPage, iommuUnmapPage } from './iommu.js';
-import { forgetPageType, pvIommuSync } from './page-cleanup.js';
+import { forgetPageType, iommuLegacyMap, iommuLegacyUnmap, pvIommuSync } from './page-cleanup.js';
 import { pageTypeOf } from './page-info.js';
 import { soundPvMemory } from './pv-rules.js';
 import type { PvMemoryRules } from './pv-rules.js';
@@ -102,8 +101,8 @@ function syncIommu(state: XenState, config: XenConfig, mfn: number, fromWritable
   const owner = ownerDomid === null || ownerDomid === undefined ? undefined : state.domains[ownerDomid];
   if (!pvIommuSync(owner)) return;
   if (!pvMemoryRules(config).iommuSyncOnTypeChange({ fromWritable, toWritable })) return;
-  if (fromWritable) iommuUnmapPage(state, owner.domid, mfn);
-  else iommuMapPage(state, owner.domid, mfn, mfn, { read: true, write: true });
+  if (fromWritable) iommuLegacyUnmap(state, owner.domid, mfn);
+  else iommuLegacyMap(state, owner.domid, mfn, mfn, { read: true, write: true });
 }
 
 /**

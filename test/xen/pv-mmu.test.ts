@@ -134,6 +134,8 @@ describe('MMUEXT_PIN_L1_TABLE / MMUEXT_UNPIN_TABLE (do_mmuext_op)', () => {
     expect(pageTypeOf(state, table)).toEqual({ type: 'l1', count: 1, validated: true, pinned: true });
     expect(state.memory.frames[table]!.refcount).toBe(2);
     expect(state.domains[PV]!.iommu!.table[table]).toBeUndefined();
+    // iommu_legacy_unmap flushes at once: nothing left waiting.
+    expect(state.domains[PV]!.iommu!.flushPending).toEqual([]);
   });
 
   it('refuses a second pin (EINVAL, the extra references put again)', () => {
