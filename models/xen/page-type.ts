@@ -147,8 +147,10 @@ export function putPageType(state: XenState, config: XenConfig, mfn: number): vo
     setTypeInfo(state, mfn, { ...x, validated: false });
     if (x.type === 'l1') demoteL1Table(state, config, mfn);
   }
+  // (Re-read: the devalidation may have changed it. Never below 0: only a flawed design puts a
+  // reference it never took, which Xen would take below 0 as well.)
   const now = state.pageTypes?.[mfn];
-  if (now !== undefined) setTypeInfo(state, mfn, { ...now, count: now.count - 1 });
+  if (now !== undefined && now.count > 0) setTypeInfo(state, mfn, { ...now, count: now.count - 1 });
 }
 
 /** `promote_l1_table`: every present entry's references, the ones taken put back on a failure. */
@@ -174,7 +176,7 @@ function promoteL1Table(state: XenState, config: XenConfig, mfn: number): PvErrn
  * validation would fail with nothing changed, where Xen leaves the frame untyped (`validate_page`:
  * `type_info = 0`) and, had it been writable, already out of its owner's IOMMU.
  */
-export function l1ValidationError(state: XenState, mfn: number): PvErrno | null {
+export function l1ValidationError(state: XenState, config: XenConfig, mfn: number): PvErrno | null {
   const owner = state.memory.frames[mfn]?.owner ?? null;
   for (const entry of l1Slots(state, mfn)) {
     if (entry === null) continue;
@@ -185,8 +187,10 @@ export function l1ValidationError(state: XenState, mfn: number): PvErrno | null 
     }
     if (owner === null || frame.refcount === 0 || frame.owner !== owner) return 'EBUSY';
     if (!entry.rw) continue;
-    const target = pageTypeOf(state, entry.mfn);
-    if (entry.mfn === mfn || (target.count > 0 && target.type !== 'writable')) return 'EBUSY';
+    // The table itself is becoming an L1 (its count will be 1).
+    const target = entry.mfn === mfn ? { type: 'l1' as const, count: 1 } : pageTypeOf(state, entry.mfn);
+    if (!pvMemoryRules(config).l1eWritableNeedsType(target)) continue;
+    if (target.count > 0 && target.type !== 'writable') return 'EBUSY';
   }
   return null;
 }
@@ -211,6 +215,7 @@ export function getPageFromL1e(state: XenState, config: XenConfig, entry: PvL1e,
   // frame of another domain is refused since pg_owner == l1e_owner (the reference put again).
   if (frame.refcount === 0 || frame.owner === null || frame.owner !== l1eOwner) return 'EBUSY';
   getRef(writableMemory(state), entry.mfn);
+  if (entry.rw && !pvMemoryRules(config).l1eWritableNeedsType(pageTypeOf(state, entry.mfn))) return null;
   if (entry.rw && getPageType(state, config, entry.mfn, 'writable') !== null) {
     // "Could not get page type PGT_writable_page": could_not_pin.
     dropFrameRef(state, config, entry.mfn);

@@ -165,7 +165,7 @@ function pinL1Table(state: XenState, config: XenConfig, domid: number, mfn: numb
   const before = pageTypeOf(state, mfn);
   if (before.count === 0 && !(before.type === 'l1' && before.validated)) {
     // The validation get_page_type_preemptible would run (checked first: see l1ValidationError).
-    const invalid = l1ValidationError(state, mfn);
+    const invalid = l1ValidationError(state, config, mfn);
     if (invalid !== null) return fail(invalid);
   }
   getRef(writableMemory(state), mfn);

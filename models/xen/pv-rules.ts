@@ -3,7 +3,7 @@
  * hooks (`XenConfig.pvMemory`; Xen's are `soundPvMemory`). Each is asked at its decision point with
  * what the real code knows there (xen/arch/x86/mm.c, xen/common/grant_table.c at the pinned commit).
  */
-import type { PvL1e } from './types.js';
+import type { PageType, PvL1e } from './types.js';
 
 export interface PvMemoryRules {
   readonly name: string;
@@ -21,6 +21,12 @@ export interface PvMemoryRules {
    * `_PAGE_RW` (only accessed/dirty/user/global/NX/available bits may differ).
    */
   readonly l1FastPath: (entries: { readonly old: PvL1e; readonly next: PvL1e }) => boolean;
+  /**
+   * `get_page_from_l1e` (mm.c), an RW entry whose frame is typed `type` with `count` references: is
+   * a `PGT_writable_page` type reference required (`get_page_type`, refused while the frame is in
+   * use as another type)? Xen: always.
+   */
+  readonly l1eWritableNeedsType: (target: { readonly type: PageType; readonly count: number }) => boolean;
   /**
    * `unmap_common_complete` and `gnttab_release_mappings` (grant_table.c): does dropping a writable
    * mapping that took a `PGT_writable_page` type reference at map time put it
@@ -40,6 +46,7 @@ export const soundPvMemory: PvMemoryRules = {
   name: 'xen',
   iommuSyncOnTypeChange: () => true,
   l1FastPath: ({ old, next }) => old.mfn === next.mfn && old.rw === next.rw,
+  l1eWritableNeedsType: () => true,
   grantUnmapPutsType: () => true,
   grantIommuCountDrop: ({ handleFreed }) => handleFreed,
 };
@@ -60,6 +67,17 @@ export const pvL1FastPathIgnoresRw: PvMemoryRules = {
   ...soundPvMemory,
   name: 'l1-fast-path-ignores-rw',
   l1FastPath: ({ old, next }) => old.mfn === next.mfn,
+};
+
+/**
+ * L1 validation accepts an RW entry of a frame in use as a page table, taking no type reference
+ * for it (the XSA-148 class: PV superpage L2 entries were accepted without their frames' types
+ * checked, fe360c90ea). Its `put_page_from_l1e` still puts a type reference (`put_page_and_type`).
+ */
+export const pvL1AcceptsWritablePageTable: PvMemoryRules = {
+  ...soundPvMemory,
+  name: 'l1-accepts-writable-page-table',
+  l1eWritableNeedsType: ({ type, count }) => !(count > 0 && type !== 'writable'),
 };
 
 /** A grant unmap puts the page reference of a writable mapping but not its type reference. */
@@ -86,6 +104,7 @@ export const pvGrantIommuCountNeverDrops: PvMemoryRules = {
 export const pvMemoryVariants: readonly PvMemoryRules[] = [
   pvTypeChangeSkipsIommuUnmap,
   pvL1FastPathIgnoresRw,
+  pvL1AcceptsWritablePageTable,
   pvGrantUnmapKeepsType,
   pvGrantIommuCountDropsPerUnmap,
   pvGrantIommuCountNeverDrops,

@@ -9,6 +9,7 @@ import {
   pvGrantIommuCountDropsPerUnmap,
   pvGrantIommuCountNeverDrops,
   pvGrantUnmapKeepsType,
+  pvL1AcceptsWritablePageTable,
   pvL1FastPathIgnoresRw,
   pvTypeChangeSkipsIommuUnmap,
   soundPvMemory,
@@ -53,6 +54,14 @@ const rwEntryOfPageTable: Sequence = (state, config) => {
   });
 };
 
+/** dom1 pins its gfn 1 and gfn 0 as L1 tables, then makes gfn 0's slot 0 map gfn 1 writable. */
+const rwEntryOfPinnedTable: Sequence = (state, config) => {
+  const [table, target] = [mfnAt(state, PV, 0), mfnAt(state, PV, 1)];
+  pvMmuStep(state, config, { kind: 'pvPinL1Table', domid: PV, mfn: target });
+  pvMmuStep(state, config, { kind: 'pvPinL1Table', domid: PV, mfn: table });
+  pvMmuStep(state, config, { kind: 'pvMmuUpdate', domid: PV, tableMfn: table, slot: 0, mfn: target, rw: true });
+};
+
 /** dom1 pins its gfn 0 as an L1 table: the frame was writable and in dom1's IOMMU. */
 const pinWritableFrame: Sequence = (state, config) => {
   pvMmuStep(state, config, { kind: 'pvPinL1Table', domid: PV, mfn: mfnAt(state, PV, 0) });
@@ -79,6 +88,11 @@ function grantThenUnmapHost(parts: { device: boolean; readonly: boolean }): Sequ
 const cases: [PvMemoryRules, Sequence, string[]][] = [
   [pvTypeChangeSkipsIommuUnmap, pinWritableFrame, ['no-writable-page-table', 'pv-iommu-matches-types-and-grants']],
   [pvL1FastPathIgnoresRw, rwEntryOfPageTable, ['no-writable-page-table', 'page-type-count-matches-references']],
+  [
+    pvL1AcceptsWritablePageTable,
+    rwEntryOfPinnedTable,
+    ['no-writable-page-table', 'page-type-count-matches-references'],
+  ],
   [
     pvGrantUnmapKeepsType,
     grantThenUnmapHost({ device: false, readonly: false }),

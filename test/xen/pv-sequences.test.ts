@@ -168,6 +168,7 @@ describe('PV memory under random sequences', () => {
   const declared: Record<string, string> = {
     'type-change-skips-iommu-unmap': 'no-writable-page-table',
     'l1-fast-path-ignores-rw': 'page-type-count-matches-references',
+    'l1-accepts-writable-page-table': 'no-writable-page-table',
     'grant-unmap-keeps-type': 'page-type-count-matches-references',
     'grant-iommu-count-drops-per-unmap': 'grant-iommu-counts-match-mappings',
     'grant-iommu-count-never-drops': 'grant-iommu-counts-match-mappings',
