@@ -133,6 +133,15 @@ export function pageTypeCountMatchesReferences<S, C>(
     class: 'accounting',
     description:
       "each frame's type count equals the type references recomputed from every RW L1 entry, grant mapping and pin",
+    // With references in flight the verdict depends on more than these parts: checked every step.
+    ...(inflight === undefined
+      ? {
+          reads: (state: S) => {
+            const xen = view(state);
+            return [xen.pageTypes, xen.frameContents, ...xen.domains.map((domain) => domain.maptrack)];
+          },
+        }
+      : {}),
     check({ after }) {
       const xen = view(after);
       const refs = recomputedTypeRefs(xen);
@@ -160,7 +169,7 @@ export function grantIommuCountsMatchMappings<S, C>(view: XenView<S>): Invariant
     class: 'accounting',
     description:
       "a PV mapper's per-mfn grant IOMMU counts equal its live grant mappings of other domains' frames, read-only and writable",
-    reads: (state) => view(state).domains.flatMap((domain) => [domain.maptrack, domain.grantIommuCounts]),
+    reads: (state) => view(state).domains.flatMap((domain) => [domain.maptrack, domain.grantIommuCounts, domain.iommu]),
     check({ after }) {
       const xen = view(after);
       for (const domain of xen.domains) {
@@ -222,7 +231,11 @@ export function pvIommuMatchesTypesAndGrants<S, C>(view: XenView<S>): Invariant<
       "a running PV domain with IOMMU sync maps exactly its writable-typed frames and the frames of its live grant mappings of other domains' pages, at dfn = mfn",
     reads: (state) => {
       const xen = view(state);
-      return [xen.pageTypes, xen.memory, ...xen.domains.flatMap((domain) => [domain.iommu, domain.maptrack])];
+      return [
+        xen.pageTypes,
+        xen.memory,
+        ...xen.domains.flatMap((domain) => [domain.iommu, domain.maptrack, domain.life]),
+      ];
     },
     check({ after }) {
       const xen = view(after);

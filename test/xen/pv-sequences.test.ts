@@ -15,6 +15,7 @@ import { pvMemoryVariants, soundPvMemory } from '../../models/xen/pv-rules.js';
 import type { PvMemoryRules } from '../../models/xen/pv-rules.js';
 import { pvMmuStep } from '../../models/xen/pv-mmu.js';
 import type { PvMmuCommand } from '../../models/xen/pv-mmu.js';
+import { shareXenState } from '../../models/xen/copy-on-write.js';
 import { cloneXenState } from '../../models/xen/state.js';
 import type { XenState } from '../../models/xen/types.js';
 import type { OpResult } from '../../models/result.js';
@@ -140,26 +141,48 @@ function problems(before: XenState, result: OpResult, after: XenState): string[]
   return found;
 }
 
-function firstBreak(rules: PvMemoryRules, commands: readonly Command[]): string[] {
+/**
+ * Runs the commands as the engine does, each step on `shareXenState(before)`; also reports `purity`
+ * (a step changed the state it was given) and `reads` (an invariant whose parts are all the same
+ * objects as before gave another verdict) when `strict`.
+ */
+function firstBreak(rules: PvMemoryRules, commands: readonly Command[], strict = false): string[] {
   const config: XenConfig = { bugs: [], pvMemory: rules };
   let state = pvWorld(config);
   for (const cmd of commands) {
     const before = state;
-    state = cloneXenState(before);
+    const snapshot = strict ? cloneXenState(before) : before;
+    state = shareXenState(before);
     const result = step(state, config, cmd);
     const found = problems(before, result, state);
+    if (strict && !deepEqual(before, snapshot)) found.push('purity');
+    if (strict) found.push(...staleReads(before, state));
     if (found.length > 0) return found;
   }
   return [];
 }
 
+function staleReads(before: XenState, after: XenState): string[] {
+  return invariants
+    .filter((invariant) => {
+      const reads = invariant.reads;
+      if (reads === undefined) return false;
+      const [was, now] = [reads(before), reads(after)];
+      if (was.length !== now.length || was.some((part, index) => part !== now[index])) return false;
+      const verdict = (state: XenState) =>
+        invariant.check({ before: null, command: null, result: null, after: state }) === null;
+      return verdict(before) !== verdict(after);
+    })
+    .map((invariant) => `reads of ${invariant.name}`);
+}
+
 const sequences = fc.array(command, { minLength: 1, maxLength: 30, size: 'max' });
 
 describe('PV memory under random sequences', () => {
-  it("Xen's rules: every invariant, the reference census and atomicity hold", () => {
+  it("Xen's rules: every invariant, the reference census, atomicity, purity and the invariants' reads hold", () => {
     fc.assert(
       fc.property(sequences, (commands) => {
-        expect(firstBreak(soundPvMemory, commands)).toEqual([]);
+        expect(firstBreak(soundPvMemory, commands, true)).toEqual([]);
       }),
       { seed: 19, numRuns: DEEP ? 5000 : 300 },
     );
