@@ -8,6 +8,7 @@ import { noFaults } from '../../models/xen/fault.js';
 import type { XenFaults } from '../../models/xen/fault.js';
 import { grantAccess, mapGrantRef, releaseMappings, unmapGrantRef } from '../../models/xen/grant-table.js';
 import type { MapGrantArgs } from '../../models/xen/grant-table.js';
+import { destroyDomain } from '../../models/xen/destroy.js';
 import { pageTypeOf } from '../../models/xen/page-info.js';
 import { cloneXenState } from '../../models/xen/state.js';
 import type { XenState } from '../../models/xen/types.js';
@@ -149,6 +150,21 @@ describe("step 12: a PV mapper's per-mfn IOMMU counts", () => {
     releaseMappings(state, sound, DOM0);
     expect(state.domains[DOM0]!.grantIommuCounts).toBeUndefined();
     expect(pageTypeOf(state, frame)).toMatchObject({ type: 'writable', count: 0 });
+    expect(violated(state, invariants)).toEqual([]);
+  });
+});
+
+describe('destruction of a PV domain with page tables', () => {
+  it('relinquish_memory unpins its tables first: every frame freed, the domain dead, nothing typed left', () => {
+    const state = pvWorld();
+    const [table, data] = [mfnAt(state, PV, 0), mfnAt(state, PV, 1)];
+    okPv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn: table, slot: 0, mfn: data, rw: true });
+    okPv(state, { kind: 'pvMmuUpdate', domid: PV, tableMfn: table, slot: 1, mfn: table, rw: false });
+    okPv(state, { kind: 'pvPinL1Table', domid: PV, mfn: table });
+    expect(destroyDomain(state, sound, PV).ok).toBe(true);
+    expect(state.domains[PV]!.life).toBe('dead');
+    expect(state.memory.frames.filter((frame) => frame.owner === PV)).toEqual([]);
+    expect(Object.keys(state.pageTypes ?? {}).map(Number)).not.toContain(table);
     expect(violated(state, invariants)).toEqual([]);
   });
 });
