@@ -152,3 +152,26 @@ function forgetEmptyCounts(state: XenState, mapperDomid: number): void {
     delete domain.grantIommuCounts;
   }
 }
+
+/**
+ * The type references a grant unmap between its phases still holds on `mfn` (`unmap_common` done,
+ * the handle freed; `unmap_common_complete` will put them): for a stack that phases unmaps, to pass
+ * to `pageTypeCountMatchesReferences` as references in flight.
+ */
+export function unmapInFlightTypeRefs(
+  state: XenState,
+  pending: {
+    readonly mapperDomid: number;
+    readonly granterDomid: number;
+    readonly mfn: number;
+    readonly readonly: boolean;
+    readonly host: boolean;
+    readonly device: boolean;
+    readonly putFirst?: boolean;
+  },
+  mfn: number,
+): number {
+  const granter = state.domains[pending.granterDomid];
+  if (pending.mfn !== mfn || pending.putFirst === true || granter === undefined) return 0;
+  return grantTypeRefs(pending, pending.mapperDomid, granter);
+}

@@ -6,13 +6,21 @@ import { describe, expect, it } from 'vitest';
 import type { XenConfig } from '../../models/xen/config.js';
 import { noFaults } from '../../models/xen/fault.js';
 import type { XenFaults } from '../../models/xen/fault.js';
-import { grantAccess, mapGrantRef, releaseMappings, unmapGrantRef } from '../../models/xen/grant-table.js';
+import { unmapInFlightTypeRefs } from '../../models/xen/grant-iommu.js';
+import {
+  completeUnmapGrantRef,
+  grantAccess,
+  mapGrantRef,
+  releaseMappings,
+  startUnmapGrantRef,
+  unmapGrantRef,
+} from '../../models/xen/grant-table.js';
 import type { MapGrantArgs } from '../../models/xen/grant-table.js';
 import { destroyDomain } from '../../models/xen/destroy.js';
 import { pageTypeOf } from '../../models/xen/page-info.js';
 import { cloneXenState } from '../../models/xen/state.js';
 import type { XenState } from '../../models/xen/types.js';
-import { pvMemoryInvariants } from '../../properties/xen/pv-invariants.js';
+import { pageTypeCountMatchesReferences, pvMemoryInvariants } from '../../properties/xen/pv-invariants.js';
 import { DOM0, HVM, PV, mfnAt, okPv, pv, pvWorld, sound, violated } from './pv-world.js';
 
 const invariants = pvMemoryInvariants<XenState, unknown>((state) => state);
@@ -166,5 +174,26 @@ describe('destruction of a PV domain with page tables', () => {
     expect(state.memory.frames.filter((frame) => frame.owner === PV)).toEqual([]);
     expect(Object.keys(state.pageTypes ?? {}).map(Number)).not.toContain(table);
     expect(violated(state, invariants)).toEqual([]);
+  });
+});
+
+describe('a grant unmap between its phases', () => {
+  it("holds the mapping's type references until unmap_common_complete (unmapInFlightTypeRefs)", () => {
+    const { state, frame } = granted();
+    const handle = handleOf(map(state, { device: true }));
+    const started = startUnmapGrantRef(state, sound, { mapperDomid: DOM0, handle, hostAddr: 100, devBusAddr: frame });
+    const pending = started.pending!;
+    expect(pageTypeOf(state, frame).count).toBe(2);
+    const plain = pageTypeCountMatchesReferences<XenState, unknown>((s) => s);
+    const inflight = pageTypeCountMatchesReferences<XenState, unknown>(
+      (s) => s,
+      (s, mfn) => unmapInFlightTypeRefs(s, pending, mfn),
+    );
+    const check = (invariant: typeof plain) =>
+      invariant.check({ before: null, command: null, result: null, after: state }) === null;
+    expect([check(plain), check(inflight)]).toEqual([false, true]);
+    completeUnmapGrantRef(state, sound, pending);
+    expect(pageTypeOf(state, frame).count).toBe(0);
+    expect(check(plain)).toBe(true);
   });
 });
