@@ -18,6 +18,7 @@ import type { PvMemoryRules } from '../../models/xen/pv-rules.js';
 import { pvMmuStep } from '../../models/xen/pv-mmu.js';
 import type { XenState } from '../../models/xen/types.js';
 import { pvMemoryInvariants } from '../../properties/xen/pv-invariants.js';
+import { pvMemoryFlawedVariants } from '../../properties/xen/pv-variants.js';
 import { DOM0, PV, mfnAt, pvWorld, violated } from './pv-world.js';
 
 const invariants = pvMemoryInvariants<XenState, unknown>((state) => state);
@@ -115,6 +116,9 @@ describe('flawed PV memory hooks break the generic invariants; Xen holds', () =>
     it(`${rules.name}: ${broken.join(', ')}`, () => {
       expect(run(rules, sequence)).toEqual(broken);
       expect(run(soundPvMemory, sequence)).toEqual([]);
+      // What the variant declares (properties/xen/pv-variants.ts) is what it breaks here.
+      const declared = pvMemoryFlawedVariants.find((variant) => variant.rules === rules)?.breaks ?? [];
+      expect([...declared].sort()).toEqual([...broken].sort());
     });
   }
 });
