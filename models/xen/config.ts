@@ -3,6 +3,7 @@ import type { DomainTeardownOrdering } from './destroy.js';
 import type { GrantCopyChecks } from './grant-copy.js';
 import type { GrantMapOrdering } from './grant-table.js';
 import type { GrantFrameMapping, GrantVersionSwitch } from './grant-v2.js';
+import type { PvMemoryRules } from './pv-rules.js';
 
 /**
  * Configuration of the Xen model, and the deliberate bugs it can carry.
@@ -70,6 +71,8 @@ export interface XenConfig {
   readonly grantFrameMapping?: GrantFrameMapping;
   /** GNTTABOP_copy's checks and when it releases its claims: Xen's (`soundGrantCopy`) unless a design gives its own. */
   readonly grantCopy?: GrantCopyChecks;
+  /** PV page types, the PV MMU and a PV mapper's grant IOMMU counts: Xen's (`soundPvMemory`) unless a design gives its own. */
+  readonly pvMemory?: PvMemoryRules;
 }
 
 /**

@@ -22,9 +22,11 @@ import type { HostMemory } from '../memory/frames.js';
 import type {
   ActiveEntry,
   GrantEntry,
+  GrantIommuCount,
   MaptrackEntry,
   P2mEntry,
   PageTypeInfo,
+  PvL1e,
   XenDomain,
   XenDomainIommu,
   XenState,
@@ -40,6 +42,7 @@ export function shareXenState(before: XenState): XenState {
     domains: before.domains,
     ...(before.pageTypes === undefined ? {} : { pageTypes: before.pageTypes }),
     ...(before.lastGrantCopy === undefined ? {} : { lastGrantCopy: before.lastGrantCopy }),
+    ...(before.frameContents === undefined ? {} : { frameContents: before.frameContents }),
   };
   copiedIn.set(state, new WeakSet());
   return state;
@@ -117,6 +120,23 @@ export function writablePageTypes(state: XenState): Record<string, PageTypeInfo>
   if (state.pageTypes === undefined) state.pageTypes = adopt(state, {});
   else if (!owns(state, state.pageTypes)) state.pageTypes = adopt(state, { ...state.pageTypes });
   return state.pageTypes;
+}
+
+/** The frame-contents map to change (created empty the first time); its slot arrays are replaced whole. */
+export function writableFrameContents(state: XenState): Record<string, readonly (PvL1e | null)[]> {
+  if (state.frameContents === undefined) state.frameContents = adopt(state, {});
+  else if (!owns(state, state.frameContents)) state.frameContents = adopt(state, { ...state.frameContents });
+  return state.frameContents;
+}
+
+/** A PV mapper's per-mfn grant IOMMU counts to change (created empty the first time); entries are replaced whole. */
+export function writableGrantIommuCounts(state: XenState, domid: number): Record<string, GrantIommuCount> {
+  const domain = writableDomain(state, domid);
+  if (domain === undefined) throw new Error(`xen: no domain ${domid} to change the grant IOMMU counts of`);
+  if (domain.grantIommuCounts === undefined) domain.grantIommuCounts = adopt(state, {});
+  else if (!owns(state, domain.grantIommuCounts))
+    domain.grantIommuCounts = adopt(state, { ...domain.grantIommuCounts });
+  return domain.grantIommuCounts;
 }
 
 /** The element at `index` of an array this state owns, copied if it is still shared. */

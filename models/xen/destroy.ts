@@ -34,6 +34,7 @@ import { hasBug } from './config.js';
 import type { XenConfig } from './config.js';
 import { writableDomain } from './copy-on-write.js';
 import { releaseMappings } from './grant-table.js';
+import { relinquishPins } from './page-type.js';
 import { domainReleased, dropFrameRef, runningDomain } from './state.js';
 import { releaseGrantFrames } from './grant-v2.js';
 import type { TeardownStage, XenDomain, XenState } from './types.js';
@@ -70,6 +71,8 @@ function runStage(state: XenState, config: XenConfig, domid: number, stage: Tear
     return;
   }
   if (hasBug(config, 'destroy-skips-p2m-teardown')) return;
+  // relinquish_memory: a PV domain's pinned page tables unpinned before the allocation references go.
+  relinquishPins(state, config, domid);
   const domain = dying(state, domid);
   if (domain === undefined) return;
   const entries = Object.entries(domain.p2m);

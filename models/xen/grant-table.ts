@@ -9,9 +9,10 @@
  *
  * Left out: transitive and sub-page grants, GNTTABOP_transfer, XSM (the
  * default dummy policy allows everything), table growth (the table has a fixed size), the
- * 5-retry "unstable entry" race, PV-IOMMU per-MFN counters (§2.3 step 12), cache attributes,
- * unmap batching (a batch of one: its flush and completion follow its unmap_common), and type
- * references. A granter that is dying is treated as absent for new maps (GNTST_bad_domain).
+ * 5-retry "unstable entry" race, cache attributes and unmap batching (a batch of one: its flush
+ * and completion follow its unmap_common). A granter that is dying is treated as absent for new
+ * maps (GNTST_bad_domain). Step 11's writable type references and step 12's per-mfn IOMMU counts
+ * of a PV mapper are `grant-iommu.ts`'s (docs/reference/xen-pv.md §PV.5), called at their places.
  *
  * Phases (docs/reference/xen.md §2.4, xen/common/grant_table.c at the pinned commit):
  * `startUnmapGrantRef` is `unmap_common`, which drops the active entry's lock and the grant
@@ -62,6 +63,17 @@ import {
   writableP2m,
 } from './copy-on-write.js';
 import { grantStatusBits, grantVersionOf, setGrantStatusBits } from './grant-status.js';
+import {
+  grantIommuMapped,
+  grantIommuReleased,
+  grantIommuUnmapped,
+  grantTypeRefs,
+  hostMapTakesType,
+  putGrantTypeRef,
+  takeGrantTypeRef,
+  writableTypeAvailable,
+} from './grant-iommu.js';
+import { putPageType } from './page-type.js';
 import { dropFrameRef, runningDomain } from './state.js';
 import type { ActiveEntry, MaptrackEntry, XenDomain, XenState } from './types.js';
 
@@ -330,7 +342,12 @@ export function mapGrantRef(
   // 11 (checked before any change, as the undo path would restore it). Page owned by the granter,
   // and the host mapping can be created.
   const frameOwner = state.memory.frames[mfn]?.owner;
-  if (frameOwner !== granter.domid || !hostMappingPossible(mapper, args)) {
+  const typeRefs = grantTypeRefs(args, mapper.domid, granter);
+  if (
+    frameOwner !== granter.domid ||
+    !hostMappingPossible(mapper, args) ||
+    (typeRefs > 0 && !writableTypeAvailable(state, mfn))
+  ) {
     if (hasBug(config, 'failed-map-keeps-pin')) pin(state, granter.domid, args.ref, mapper.domid, mfn, counters);
     return status('general_error');
   }
@@ -339,8 +356,12 @@ export function mapGrantRef(
   // 11: one general page reference per kind of mapping; then the host mapping.
   if (args.device) getRef(writableMemory(state), mfn);
   if (args.host) getRef(writableMemory(state), mfn);
+  // 11: the writable type references (grant-iommu.ts), checked available above.
+  for (let taken = 0; taken < typeRefs; taken++) takeGrantTypeRef(state, config, mfn);
   // 11 (host mapping), 13. Record the maptrack entry.
   writeMapping(state, args, mapper, handle, mfn);
+  // 12: a PV mapper's per-mfn IOMMU counts.
+  grantIommuMapped(state, mapper.domid, granter.domid, mfn, args.readonly);
   return succeed({ status: gntst.okay, handle, devBusAddr: args.device ? mfn : null });
 }
 
@@ -498,8 +519,9 @@ const emptyPins: GrantPins = { hstw: 0, hstr: 0, devw: 0, devr: 0 };
  *
  * Simplified: the reference is taken after the owner is read, not before (the real code takes it
  * and puts it back on a mismatch: the same counts after); a free page has no owner and gets no
- * reference (`page_get_owner_and_reference` fails on a count of 0). Type references, I/O frames
- * and the PV IOMMU step (12) are left out, as in the atomic map.
+ * reference (`page_get_owner_and_reference` fails on a count of 0). I/O frames are left out, as
+ * in the atomic map; the type references (device part before the host part's general reference,
+ * host part after it) and step 12 run in Xen's order (`grant-iommu.ts`).
  */
 export function finishMapGrantRef(
   state: XenState,
@@ -509,8 +531,9 @@ export function finishMapGrantRef(
 ): OpResult {
   const ordering = grantMapOrdering(config);
   let refs = pending.pageRef ? 1 : 0;
+  let typeRefs = 0;
   let hostMapped = false;
-  const undo = (): OpResult => undoMap(state, config, pending, refs, hostMapped);
+  const undo = (): OpResult => undoMap(state, config, pending, refs, hostMapped, typeRefs);
   // page_get_owner_and_reference (a pinned entry's frame) may fail: no owner, no reference.
   const referenced = pending.pageRef || !faults.strikes('pageRef');
   const owner = referenced ? (state.memory.frames[pending.mfn]?.owner ?? null) : null;
@@ -521,10 +544,21 @@ export function finishMapGrantRef(
     getRef(writableMemory(state), pending.mfn);
     refs = 1;
   }
+  // A writable device map's type reference (grant-iommu.ts).
+  if (pending.device && !pending.readonly) {
+    if (!takeGrantTypeRef(state, config, pending.mfn)) return undo();
+    typeRefs += 1;
+  }
   if (pending.host && pending.device) {
     if (faults.strikes('pageRef')) return undo();
     getRef(writableMemory(state), pending.mfn);
     refs = 2;
+  }
+  // A writable host map of a PV granter's page (gnttab_host_mapping_get_page_type).
+  const granter = state.domains[pending.granterDomid];
+  if (pending.host && granter !== undefined && hostMapTakesType(pending.readonly, pending.mapperDomid, granter)) {
+    if (!takeGrantTypeRef(state, config, pending.mfn)) return undo();
+    typeRefs += 1;
   }
   const mapper = state.domains[pending.mapperDomid];
   if (mapper === undefined || !hostMappingPossible(mapper, pending)) return undo();
@@ -535,6 +569,8 @@ export function finishMapGrantRef(
   }
   // A PV mapper's IOMMU context maps another domain's frame 1:1 (gnttab_need_iommu_mapping).
   if (!mapper.translated && mapper.domid !== pending.granterDomid && faults.strikes('iommuMap')) return undo();
+  // Step 12 (grant-iommu.ts): the per-mfn counts of a PV mapper with IOMMU sync.
+  grantIommuMapped(state, mapper.domid, pending.granterDomid, pending.mfn, pending.readonly);
   writeMaptrack(state, pending, mapper, pending.handle, pending.mfn);
   return succeed({ status: gntst.okay, handle: pending.handle, devBusAddr: pending.device ? pending.mfn : null });
 }
@@ -550,10 +586,13 @@ function undoMap(
   pending: GrantMapInFlight,
   refs: number,
   hostMapped: boolean,
+  typeRefs = 0,
 ): OpResult {
   if (hostMapped && pending.hostAddr !== null && state.domains[pending.mapperDomid]?.translated === true) {
     delete writableP2m(state, pending.mapperDomid)[pending.hostAddr];
   }
+  // `while ( typecnt-- ) put_page_type(pg)`, before the general references.
+  for (let put = 0; put < typeRefs; put++) putPageType(state, config, pending.mfn);
   const unwindRefs = grantMapOrdering(config).unwindRefs;
   const puts =
     unwindRefs === undefined ? refs : unwindRefs({ taken: refs, host: pending.host, device: pending.device });
@@ -592,6 +631,7 @@ function completeRelease(
   config: XenConfig,
   mapping: MaptrackEntry,
   released: { host: boolean; device: boolean },
+  mapperDomid: number,
 ): void {
   const act = writableActiveEntry(state, mapping.granterDomid, mapping.ref);
   if (act !== undefined && !hasBug(config, 'unmap-skips-pin-drop')) {
@@ -599,8 +639,18 @@ function completeRelease(
     if (!hasBug(config, 'unmap-keeps-status-bits')) reduceStatusForPin(state, mapping.granterDomid, mapping.ref, act);
   }
   if (hasBug(config, 'unmap-skips-page-put')) return;
-  if (released.device) dropFrameRef(state, config, mapping.mfn);
-  if (released.host) dropFrameRef(state, config, mapping.mfn);
+  // Writable ones put their type reference first (`put_page_and_type`, `put_page_type`; grant-iommu.ts).
+  const granter = state.domains[mapping.granterDomid];
+  if (released.device) {
+    if (!mapping.readonly) putGrantTypeRef(state, config, mapping.mfn, { host: false, device: true });
+    dropFrameRef(state, config, mapping.mfn);
+  }
+  if (released.host) {
+    if (granter !== undefined && hostMapTakesType(mapping.readonly, mapperDomid, granter)) {
+      putGrantTypeRef(state, config, mapping.mfn, { host: true, device: false });
+    }
+    dropFrameRef(state, config, mapping.mfn);
+  }
 }
 
 /**
@@ -658,23 +708,33 @@ export function startUnmapGrantRef(
     device: releaseDevice,
   };
   if (hasBug(config, 'grant-unmap-puts-before-flush')) {
-    completeRelease(state, config, mapping, { host: releaseHost, device: releaseDevice });
+    completeRelease(state, config, mapping, { host: releaseHost, device: releaseDevice }, mapper.domid);
     return { result: succeed({ status: gntst.okay }), pending: { ...pending, putFirst: true } };
   }
-  removeMapping(state, pending, args.hostAddr);
+  removeMapping(state, config, pending, args.hostAddr);
   return { result: succeed({ status: gntst.okay }), pending };
 }
 
 /** unmap_common's removal: the host mapping, the released kinds of the handle, a handle with none left freed. */
-function removeMapping(state: XenState, pending: GrantUnmapInFlight, hostAddr: number | null): void {
+function removeMapping(state: XenState, config: XenConfig, pending: GrantUnmapInFlight, hostAddr: number | null): void {
   const mapper = state.domains[pending.mapperDomid];
   const mapping = mapper?.maptrack[pending.handle];
   if (mapper === undefined || mapping === undefined || mapping === null) return;
   if (pending.host && mapper.translated && hostAddr !== null) delete writableP2m(state, mapper.domid)[hostAddr];
   const remaining = { host: mapping.host && !pending.host, device: mapping.device && !pending.device };
   // 8. A handle with neither kind left is freed.
-  writableMaptrack(state, mapper.domid)[pending.handle] =
-    remaining.host || remaining.device ? { ...mapping, host: remaining.host, device: remaining.device } : null;
+  const handleFreed = !remaining.host && !remaining.device;
+  writableMaptrack(state, mapper.domid)[pending.handle] = handleFreed
+    ? null
+    : { ...mapping, host: remaining.host, device: remaining.device };
+  // The per-mfn IOMMU count of a PV mapper, once the handle is put (grant-iommu.ts).
+  grantIommuUnmapped(state, config, {
+    mapperDomid: mapper.domid,
+    granterDomid: pending.granterDomid,
+    mfn: pending.mfn,
+    readonly: pending.readonly,
+    handleFreed,
+  });
 }
 
 /**
@@ -687,7 +747,7 @@ export function completeUnmapGrantRef(state: XenState, config: XenConfig, pendin
   if (pending.putFirst === true) {
     const mapper = state.domains[pending.mapperDomid];
     const mapping = mapper?.maptrack[pending.handle];
-    removeMapping(state, pending, mapping?.host === true && pending.host ? mapping.hostAddr : null);
+    removeMapping(state, config, pending, mapping?.host === true && pending.host ? mapping.hostAddr : null);
     return;
   }
   const mapping: MaptrackEntry = {
@@ -700,7 +760,7 @@ export function completeUnmapGrantRef(state: XenState, config: XenConfig, pendin
     device: pending.device,
     hostAddr: null,
   };
-  completeRelease(state, config, mapping, { host: pending.host, device: pending.device });
+  completeRelease(state, config, mapping, { host: pending.host, device: pending.device }, pending.mapperDomid);
 }
 
 /** GNTTABOP_unmap_grant_ref whole: unmap_common, the TLB flush, unmap_common_complete. */
@@ -738,6 +798,8 @@ export function releaseMappings(state: XenState, config: XenConfig, mapperDomid:
     writableMaptrack(state, mapperDomid)[handle] = null;
     const granter = state.domains[mapping.granterDomid];
     if (granter === undefined || granter.life === 'dead') continue;
-    completeRelease(state, config, mapping, { host: mapping.host, device: mapping.device });
+    completeRelease(state, config, mapping, { host: mapping.host, device: mapping.device }, mapperDomid);
   }
+  // radix_tree_delete per handle, radix_tree_destroy: a PV mapper's per-mfn IOMMU counts go.
+  grantIommuReleased(state, mapperDomid);
 }

@@ -36,6 +36,7 @@ import { writableDomain, writableMemory, writableP2m } from './copy-on-write.js'
 import type { XenConfig } from './config.js';
 import { noFaults } from './fault.js';
 import type { XenFaults } from './fault.js';
+import { pvPhysmapAddPage } from './page-type.js';
 import { allocDomainFrame, dropFrameRef, runningDomain } from './state.js';
 import type { XenDomain, XenState } from './types.js';
 
@@ -170,6 +171,8 @@ export function populateExtents(
     const mfn = faults.strikes('alloc') ? null : allocDomainFrame(state, domid);
     if (mfn === null) break;
     writableP2m(state, domid)[gfn] = { type: 'ram_rw', mfn };
+    // guest_physmap_add_page of a PV domain with IOMMU sync: writable, count 0, in its IOMMU.
+    pvPhysmapAddPage(state, { bugs: [] }, domid, mfn);
     lastMfn = mfn;
     nrDone += 1;
   }

@@ -6,6 +6,7 @@ import { allocFrame, cloneHostMemory, createHostMemory, putRef } from '../memory
 import type { HostMemoryConfig } from '../memory/frames.js';
 import { hasBug, soundLifecycle } from './config.js';
 import { writableDomain, writableMemory } from './copy-on-write.js';
+import { cleanupPageMappings } from './page-cleanup.js';
 import type { XenConfig } from './config.js';
 import type { ActiveEntry, GrantEntry, MaptrackEntry, P2mEntry, XenDomain, XenState } from './types.js';
 
@@ -94,6 +95,7 @@ function cloneDomain(domain: XenDomain): XenDomain {
             flushPending: [...domain.iommu.flushPending],
           },
         }),
+    ...(domain.grantIommuCounts === undefined ? {} : { grantIommuCounts: { ...domain.grantIommuCounts } }),
   };
 }
 
@@ -117,6 +119,7 @@ export function cloneXenState(state: XenState): XenState {
     domains: state.domains.map(cloneDomain),
     ...(state.pageTypes === undefined ? {} : { pageTypes: { ...state.pageTypes } }),
     ...(state.lastGrantCopy === undefined ? {} : { lastGrantCopy: state.lastGrantCopy }),
+    ...(state.frameContents === undefined ? {} : { frameContents: { ...state.frameContents } }),
   };
 }
 
@@ -153,6 +156,7 @@ export function allocDomainFrame(state: XenState, domid: number): number | null 
 export function dropFrameRef(state: XenState, config: XenConfig, mfn: number): void {
   const previousOwner = putRef(writableMemory(state), mfn);
   if (previousOwner === undefined || previousOwner === null) return;
+  cleanupPageMappings(state, mfn, previousOwner);
   const owner = writableDomain(state, previousOwner);
   if (owner === undefined) return;
   if (!hasBug(config, 'free-keeps-tot-pages')) owner.totPages -= 1;

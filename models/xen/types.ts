@@ -186,6 +186,25 @@ export interface PageTypeInfo {
   readonly pinned: boolean;
 }
 
+/**
+ * A present PV L1 page-table entry (`l1_pgentry_t` with `_PAGE_PRESENT`): the frame it maps and
+ * `_PAGE_RW`. The model's guests set no other flag (no cache attributes, no `_PAGE_GNTTAB`).
+ */
+export interface PvL1e {
+  readonly mfn: number;
+  readonly rw: boolean;
+}
+
+/**
+ * A PV mapper's per-mfn count of its live grant mappings of another domain's frame, read-only and
+ * writable (`union maptrack_node`, `lgt->maptrack_tree`, xen/common/grant_table.c): what decides
+ * the frame's entry in the mapper's own IOMMU table (`gnttab_need_iommu_mapping`).
+ */
+export interface GrantIommuCount {
+  readonly read: number;
+  readonly write: number;
+}
+
 export interface XenDomain {
   readonly domid: number;
   /**
@@ -240,6 +259,11 @@ export interface XenDomain {
   xenheapPages?: number;
   /** GNTTABOP_copy segments this domain's vCPUs have claimed and not yet copied (`grant-copy.ts`). */
   grantCopies?: GrantCopyInFlight[];
+  /**
+   * A PV mapper with IOMMU sync: its grant mappings of other domains' frames counted by mfn
+   * (decimal keys; `maptrack_tree`). Absent or without the mfn's key: none.
+   */
+  grantIommuCounts?: Record<string, GrantIommuCount>;
 }
 
 export interface XenState {
@@ -253,4 +277,10 @@ export interface XenState {
   pageTypes?: Record<string, PageTypeInfo>;
   /** The last GNTTABOP_copy segment's accesses (`grant-copy.ts`); absent until a copy has run. */
   lastGrantCopy?: GrantCopyRecord;
+  /**
+   * What the guests wrote into frames, read as PV L1 entries (slot → entry, `null` not present), by
+   * mfn (decimal keys); absent or without the frame's key: every slot empty. Entries hold page
+   * references only while their frame is a validated L1 table (`models/xen/page-type.ts`).
+   */
+  frameContents?: Record<string, readonly (PvL1e | null)[]>;
 }

@@ -404,6 +404,10 @@ export function xenGtStateKey(
         case 'map_foreign':
           out += `f${rename(entry.mfn)},${entry.foreignDomid}.${entry.foreignIncarnation},${entry.foreignGfn}`;
           break;
+        case 'grant_table':
+          // A XenGT world has no grant-table frames in a p2m (grant v2 is the Xen passthrough stack's).
+          out += `t${rename(entry.mfn)},${bit(entry.status)}${entry.idx}`;
+          break;
       }
     }
     out += '|m';

@@ -28,11 +28,17 @@ export function domainParts(
 }
 
 /**
- * What the holders of a frame are recomputed from (`holdersByFrame`): every p2m and maptrack, and
- * a grant table's frames and copies in flight (`grant-v2.ts`, `grant-copy.ts`; absent in v1 worlds).
+ * What the holders of a frame are recomputed from (`holdersByFrame`): every p2m and maptrack, a
+ * grant table's frames and copies in flight (`grant-v2.ts`, `grant-copy.ts`; absent in v1 worlds),
+ * and PV page tables' references: page types (pins, validated L1 tables) and the frames' entries.
  */
 export function holderParts(xen: XenState): unknown[] {
-  return [...domainParts(xen, 'p2m', 'maptrack'), ...domainParts(xen, 'sharedFrames', 'statusFrames', 'grantCopies')];
+  return [
+    ...domainParts(xen, 'p2m', 'maptrack'),
+    ...domainParts(xen, 'sharedFrames', 'statusFrames', 'grantCopies'),
+    xen.pageTypes,
+    xen.frameContents,
+  ];
 }
 
 /** The backend's p2m: its pool mappings (map backend) and the pages behind the host's GGTT entries. */

@@ -27,7 +27,11 @@ export type Holder =
    */
   | { readonly kind: 'grant table frame'; readonly domid: number; readonly status: boolean; readonly idx: number }
   /** A buffer of a GNTTABOP_copy the domain has claimed and not yet copied (`models/xen/grant-copy.ts`). */
-  | { readonly kind: 'grant copy'; readonly domid: number; readonly index: number; readonly dest: boolean };
+  | { readonly kind: 'grant copy'; readonly domid: number; readonly index: number; readonly dest: boolean }
+  /** A present entry of a PV domain's validated L1 table (`get_page_from_l1e`): dropped by changing the entry or unpinning. */
+  | { readonly kind: 'pv l1 entry'; readonly domid: number; readonly tableMfn: number; readonly slot: number }
+  /** A PV page-table pin (MMUEXT_PIN_L1_TABLE's `get_page_from_gfn` reference): dropped by MMUEXT_UNPIN_TABLE. */
+  | { readonly kind: 'page-table pin'; readonly domid: number; readonly mfn: number };
 
 export function describeHolder(holder: Holder): string {
   switch (holder.kind) {
@@ -41,6 +45,10 @@ export function describeHolder(holder: Holder): string {
       return `dom${holder.domid}'s grant table ${holder.status ? 'status' : 'shared'} frame ${holder.idx}`;
     case 'grant copy':
       return `${holder.dest ? 'destination' : 'source'} of dom${holder.domid}'s grant copy ${holder.index}`;
+    case 'pv l1 entry':
+      return `L1 entry of dom${holder.domid} table mfn ${holder.tableMfn} slot ${holder.slot}`;
+    case 'page-table pin':
+      return `page-table pin by dom${holder.domid}`;
   }
 }
 
@@ -100,6 +108,7 @@ export function holdersByFrame(xen: XenState): readonly (readonly Holder[])[] {
     });
     forEachGrantV2Holder(domain, (mfn, holder) => holders[mfn]?.push(holder));
   }
+  forEachPvHolder(xen, (mfn, holder) => holders[mfn]?.push(holder));
   holdersMemo.set(xen, holders);
   return holders;
 }
@@ -133,6 +142,19 @@ export function holderCensus(xen: XenState): HolderCensus {
     for (let mfn = 0; mfn < frameCount; mfn++) total[mfn] = (total[mfn] ?? 0) + (counts[mfn] ?? 0);
     return counts;
   });
+  // PV page tables' references (kept beside memory, not in a domain's tables): added on copies.
+  const pvCopies = new Map<number, number[]>();
+  forEachPvHolder(xen, (mfn, holder) => {
+    if (mfn < 0 || mfn >= frameCount) return;
+    total[mfn] = (total[mfn] ?? 0) + 1;
+    let counts = pvCopies.get(holder.domid);
+    if (counts === undefined) {
+      counts = [...(byDomain[holder.domid] ?? new Array<number>(frameCount).fill(0))];
+      pvCopies.set(holder.domid, counts);
+      byDomain[holder.domid] = counts;
+    }
+    counts[mfn] = (counts[mfn] ?? 0) + 1;
+  });
   const census = { total, byDomain };
   censusMemo.set(xen, census);
   return census;
@@ -147,6 +169,28 @@ function withGrantV2Holders(domain: XenDomain, counts: readonly number[]): reado
     if (mfn >= 0 && mfn < added.length) added[mfn] = (added[mfn] ?? 0) + 1;
   });
   return added;
+}
+
+/**
+ * The page references PV page tables hold: each present entry of a validated L1 table in use
+ * (`get_page_from_l1e`; an I/O frame outside memory holds none) and each pin, named for the table's
+ * owner (models/xen/page-type.ts, pv-mmu.ts).
+ */
+function forEachPvHolder(xen: XenState, visit: (mfn: number, holder: Holder) => void): void {
+  const types = xen.pageTypes;
+  if (types === undefined) return;
+  for (const [key, info] of Object.entries(types)) {
+    const tableMfn = Number(key);
+    const domid = xen.memory.frames[tableMfn]?.owner;
+    if (domid === null || domid === undefined) continue;
+    if (info.pinned) visit(tableMfn, { kind: 'page-table pin', domid, mfn: tableMfn });
+    if (info.type !== 'l1' || !info.validated || info.count === 0) continue;
+    (xen.frameContents?.[key] ?? []).forEach((entry, slot) => {
+      if (entry !== null && xen.memory.frames[entry.mfn] !== undefined) {
+        visit(entry.mfn, { kind: 'pv l1 entry', domid, tableMfn, slot });
+      }
+    });
+  }
 }
 
 /** The holders in one domain's p2m and maptrack, counted by mfn. */
