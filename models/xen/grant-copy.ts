@@ -234,9 +234,10 @@ function claimBuf(
       mfn === null ? { refused: status('bad_page') } : { buf: { domid, ref: null, gmfn: ptr.frame, mfn, readonly } };
   }
   if ('refused' in claimed || readonly) return claimed;
-  // get_page_type(PGT_writable_page): a frame typed otherwise (a PV page table) cannot be written.
-  const type = pageTypeOf(state, claimed.buf.mfn).type;
-  if (type !== 'none' && type !== 'writable') return { refused: status('general_error'), partial: claimed.buf };
+  // get_page_type(PGT_writable_page): a frame in use as another type (a PV page table: its type
+  // count above zero) cannot be written; one whose count is zero is retyped (`_get_page_type`).
+  const typeInfo = pageTypeOf(state, claimed.buf.mfn);
+  if (typeInfo.count > 0 && typeInfo.type !== 'none' && typeInfo.type !== 'writable') return { refused: status('general_error'), partial: claimed.buf };
   return claimed;
 }
 
