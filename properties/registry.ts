@@ -45,6 +45,7 @@ import {
 } from './viommu/designs.js';
 import { xenLookup, xenLookupThenMap, xenMap } from './xengt/designs.js';
 import { xenGtLifecycleDesigns } from './xengt/lifecycle-designs.js';
+import { xenPtDesigns } from './xenpt/designs.js';
 import { kvmgtInterleavingMutants, kvmgtMutants } from './kvmgt/mutants.js';
 import { passthroughInterleavingMutants, passthroughMutants } from './passthrough/mutants.js';
 import { vfioInterleavingMutants, vfioMutants } from './vfio/mutants.js';
@@ -95,6 +96,7 @@ export const designs: readonly AnyDesign[] = [
   viommuNestedSameDidSkipsFlush,
   viommuTeOnKeepsNoDmar,
   viommuDifferential,
+  ...xenPtDesigns,
 ];
 
 /**
