@@ -17,7 +17,7 @@ import type { AdvanceCommand } from '../generic/interleave.js';
 import { isPick } from '../pick.js';
 import type { Templated } from '../pick.js';
 import { preferOr, preferredPick, resolvePreferring } from '../prefer.js';
-import { deviceReach, staleFirst } from './views.js';
+import { deviceReach, dmaAims, staleDfns } from './views.js';
 
 export type XenPtTemplate = Templated<XenPtCommand>;
 
@@ -122,7 +122,7 @@ export function xenPtCommandSpace(config: XenPtConfig, universe: XenPtUniverse):
       .record({ domid: hvm, gfn: preferredPick })
       .map((args): XenPtTemplate => ({ kind: 'decreaseReservation', ...args })),
     dma: fc
-      .record({ device, dfn: preferredPick, write: fc.boolean() })
+      .record({ device: preferredPick, dfn: preferredPick, write: fc.boolean() })
       .map((args): XenPtTemplate => ({ kind: 'dma', ...args })),
   };
   return {
@@ -184,13 +184,18 @@ export function resolveXenPt(state: XenPtState, universe: XenPtUniverse, templat
       continue;
     }
     const fallback = (values: readonly number[]) => (pick: number) => values[pick % values.length] ?? 0;
-    if (template.kind === 'dma' && field === 'dfn') {
+    if (template.kind === 'dma' && field === 'device') {
+      // Devices with a stale IOTLB entry first.
+      const stale = universe.devices.filter((candidate) => staleDfns(state, candidate).length > 0);
       resolved[field] = resolvePreferring(
         value,
-        () => staleFirst(state, number('device')),
-        universe.dfns,
-        fallback(universe.dfns),
+        () => [...stale, ...universe.devices],
+        universe.devices,
+        fallback(universe.devices),
       );
+    } else if (template.kind === 'dma' && field === 'dfn') {
+      const device = typeof resolved['device'] === 'number' ? resolved['device'] : number('device');
+      resolved[field] = resolvePreferring(value, () => dmaAims(state, device), universe.dfns, fallback(universe.dfns));
     } else if (template.kind === 'decreaseReservation' && field === 'gfn') {
       resolved[field] = resolvePreferring(
         value,

@@ -69,21 +69,40 @@ export function inflightHeld(state: XenPtState, mfn: number): number {
   return state.inflight.reduce((sum, op) => sum + inflightRefs(op, mfn), 0);
 }
 
-/**
- * dfns `device` reaches through a stale IOTLB entry (its dfn awaits a flush, or the context now
- * translates it elsewhere), else every dfn it reaches; in order, each once.
- */
-export function staleFirst(state: XenPtState, device: number): number[] {
-  const reach = deviceReach(state).filter((found) => found.device === device);
+/** dfns `device` reaches through a stale IOTLB entry: its dfn awaits a flush, or the context now translates it elsewhere. */
+export function staleDfns(state: XenPtState, device: number): number[] {
   const dev = state.devices[device];
   const context = dev === undefined ? null : deviceContext(dev);
-  const stale = reach.filter((found) => {
-    if (found.via !== 'iotlb' || context === null) return false;
+  if (context === null) return [];
+  const stale = deviceReach(state).filter((found) => {
+    if (found.device !== device || found.via !== 'iotlb') return false;
     const now = walkContext(state.xen, state.devices, context, found.dfn);
     return now === null || describeTarget(now.target) !== describeTarget(found.target);
   });
-  const targets = stale.length > 0 ? stale : reach;
-  return [...new Set(targets.map((found) => found.dfn))].sort((left, right) => left - right);
+  return [...new Set(stale.map((found) => found.dfn))].sort((left, right) => left - right);
+}
+
+/** dfns `device` reaches through a stale IOTLB entry, else every dfn it reaches; in order, each once. */
+export function staleFirst(state: XenPtState, device: number): number[] {
+  const stale = staleDfns(state, device);
+  if (stale.length > 0) return stale;
+  const reach = deviceReach(state).filter((found) => found.device === device);
+  return [...new Set(reach.map((found) => found.dfn))].sort((left, right) => left - right);
+}
+
+/**
+ * Where a DMA aims: the device's stale dfns; else the dfns it reaches, then those other contexts
+ * map (what it would reach once reassigned).
+ */
+export function dmaAims(state: XenPtState, device: number): number[] {
+  const stale = staleDfns(state, device);
+  if (stale.length > 0) return stale;
+  const own = staleFirst(state, device);
+  const others = deviceReach(state)
+    .filter((found) => found.device !== device && found.target.kind === 'frame')
+    .map((found) => found.dfn);
+  const hardware = Object.keys(state.xen.domains[0]?.iommu?.table ?? {}).map(Number);
+  return [...new Set([...own, ...others, ...hardware])];
 }
 
 export function describeTarget(target: DmaTarget): string {
