@@ -128,7 +128,9 @@ export function xenPtDesign(options: XenPtDesignOptions): XenPtDesign {
     expected: options.expected,
     description: options.description,
     breaks: options.breaks ?? [],
-    ...(options.generation === undefined ? {} : { generation: options.generation }),
+    // Every run keeps its devices' DMA and the p2m changes (no swarm subsets): a run without DMA,
+    // or without the changes that make an IOTLB entry stale, observes nothing through the IOMMU.
+    generation: { swarm: false, ...options.generation },
     config,
     // Steps never modify the state they are given: every run starts from the same object.
     init: () => initial,

@@ -2,8 +2,8 @@
  * The small scope of the Xen passthrough stack for `dmaprop explore`.
  *
  * Covered, from every state, in this order: each device's DMA write at every dfn it reaches
- * through a stale IOTLB entry (else at every dfn it reaches), and the same DMA started (issued,
- * performed by an advance) at the first of them; each running HVM guest's XENMEM_add_to_physmap
+ * through a stale IOTLB entry (else at every dfn it reaches), and a DMA started (issued, performed
+ * by an advance) at the first of them and at the first dfn the hardware domain's table maps; each running HVM guest's XENMEM_add_to_physmap
  * of each RAM gfn to every other gfn, started (its deferred flush left in flight), and whole to an
  * empty gfn; each running guest's balloon-out of each populated gfn and populate of its first empty
  * gfn; each device deassigned from its owner and assigned back to the domain it started with; each
@@ -28,9 +28,15 @@ function dmaTemplates(state: XenPtState): XenPtCommand[] {
   for (const device of state.devices) {
     const dfns = staleFirst(state, device.sbdf);
     for (const dfn of dfns) templates.push({ kind: 'dma', device: device.sbdf, dfn, write: true });
-    const first = dfns[0];
-    if (first !== undefined && device.owner !== DOMID_IO)
-      templates.push({ kind: 'dma', device: device.sbdf, dfn: first, write: true, phased: true });
+    // Started (issued by its owner, performed by an advance): at the first dfn it reaches, and at
+    // the first the hardware domain's table maps, where a device deassigned without quarantine goes.
+    if (device.owner === DOMID_IO) continue;
+    const hardware = Object.keys(state.xen.domains[0]?.iommu?.table ?? {})
+      .map(Number)
+      .sort((left, right) => left - right)[0];
+    for (const dfn of new Set([dfns[0], hardware])) {
+      if (dfn !== undefined) templates.push({ kind: 'dma', device: device.sbdf, dfn, write: true, phased: true });
+    }
   }
   return templates;
 }

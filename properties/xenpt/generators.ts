@@ -51,13 +51,13 @@ const weights: Readonly<Record<string, number>> = {
   moveGfn: 8,
   decreaseReservation: 6,
   populatePhysmap: 5,
-  assignDevice: 4,
-  deassignDevice: 4,
+  assignDevice: 3,
+  deassignDevice: 2,
   grantAccess: 3,
   mapGrantRef: 3,
   unmapGrantRef: 3,
-  destroyDomain: 3,
-  createDomain: 3,
+  destroyDomain: 2,
+  createDomain: 2,
 };
 
 /** The kinds that can change what a phased operation's next phase depends on. */
@@ -214,13 +214,11 @@ export function resolveXenPt(state: XenPtState, universe: XenPtUniverse, templat
         fallback(universe.gfns),
       );
     } else if (template.kind === 'moveGfn' && field === 'gpfn') {
-      // A destination the IOTLB caches: the page there is freed inside the batch.
-      resolved[field] = resolvePreferring(
-        value,
-        () => [...new Set([...cachedGfns(state, number('domid')), ...universe.gfns])],
-        universe.gfns,
-        fallback(universe.gfns),
-      );
+      // A destination the IOTLB caches (the page there is freed inside the batch), other than the source.
+      const idx = typeof resolved['idx'] === 'number' ? resolved['idx'] : number('idx');
+      const cached = cachedGfns(state, number('domid')).filter((gfn) => gfn !== idx);
+      const aims = cached.length > 0 ? cached : universe.gfns.filter((gfn) => gfn !== idx);
+      resolved[field] = resolvePreferring(value, () => aims, universe.gfns, fallback(universe.gfns));
     } else if (template.kind === 'deassignDevice' && field === 'domid') {
       const owner = state.devices[number('device')]?.owner;
       const owners = owner === undefined || owner === DOMID_IO ? [] : [owner];
