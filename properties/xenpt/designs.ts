@@ -84,8 +84,13 @@ export const xenPtReleaseDevicesLate = xenPtDesign({
   hvmPt: 'sync',
   teardown: { name: 'devices-after-memory', devicesBeforeMemory: false },
   description:
-    "domain_relinquish_resources frees the domain's memory (relinquish_memory) before pci_release_devices and iommu_free_pgtables: between the two continuations the still-assigned device reaches freed frames through the domain's IOMMU table",
-  breaks: ['device-reach-owned-or-held', 'no-dma-to-free-frame'],
+    "domain_relinquish_resources frees the domain's memory (relinquish_memory) before pci_release_devices and iommu_free_pgtables: between the two continuations the still-assigned device reaches freed frames through the domain's IOMMU table, and the domain is gone with its device and tables",
+  breaks: [
+    'device-reach-owned-or-held',
+    'no-dma-to-free-frame',
+    'dead-domain-has-no-device',
+    'dead-domain-context-reaches-nothing',
+  ],
 });
 
 /** One scratch page for every quarantined device (before XSA-400's per-device quarantine tables). */
