@@ -106,10 +106,16 @@ export function xenPtCommandSpace(config: XenPtConfig, universe: XenPtUniverse):
       .record({ domid: granter, ref, granteeDomid: hvm, gfn, readonly: fc.boolean() })
       .map((args): XenPtTemplate => ({ kind: 'grantAccess', ...args })),
     mapGrantRef: fc
-      .record({ mapperDomid: hvm, granterDomid: granter, ref, gfn, readonly: fc.boolean() })
+      .record({
+        mapperDomid: hvm,
+        granterDomid: granter,
+        ref: preferOr(ref),
+        gfn: preferOr(gfn),
+        readonly: fc.boolean(),
+      })
       .map((args): XenPtTemplate => ({ kind: 'mapGrantRef', ...args })),
     unmapGrantRef: fc
-      .record({ mapperDomid: hvm, handle: fc.integer({ min: 0, max: config.world.maptrackHandles - 1 }) })
+      .record({ mapperDomid: hvm, handle: preferOr(fc.integer({ min: 0, max: config.world.maptrackHandles - 1 })) })
       .map((args): XenPtTemplate => ({ kind: 'unmapGrantRef', ...args })),
     destroyDomain: fc
       .oneof({ weight: 8, arbitrary: guest }, { weight: 1, arbitrary: anyDomid })
@@ -219,6 +225,25 @@ export function resolveXenPt(state: XenPtState, universe: XenPtUniverse, templat
       const cached = cachedGfns(state, number('domid')).filter((gfn) => gfn !== idx);
       const aims = cached.length > 0 ? cached : universe.gfns.filter((gfn) => gfn !== idx);
       resolved[field] = resolvePreferring(value, () => aims, universe.gfns, fallback(universe.gfns));
+    } else if (template.kind === 'mapGrantRef' && field === 'ref') {
+      // Refs the granter grants to the mapper.
+      const grants = state.xen.domains[number('granterDomid')]?.grantTable ?? [];
+      const refs = grants.flatMap((entry, index) =>
+        entry.permitAccess && entry.domid === number('mapperDomid') ? [index] : [],
+      );
+      const all = grants.map((_, index) => index);
+      resolved[field] = resolvePreferring(value, () => refs, all, fallback(all.length > 0 ? all : [0]));
+    } else if (template.kind === 'mapGrantRef' && field === 'gfn') {
+      // A free gfn of the mapper, for the host mapping.
+      const p2m = state.xen.domains[number('mapperDomid')]?.p2m ?? {};
+      const free = universe.gfns.filter((gfn) => p2m[gfn] === undefined);
+      resolved[field] = resolvePreferring(value, () => free, universe.gfns, fallback(universe.gfns));
+    } else if (template.kind === 'unmapGrantRef' && field === 'handle') {
+      // A live handle of the mapper.
+      const maptrack = state.xen.domains[number('mapperDomid')]?.maptrack ?? [];
+      const live = maptrack.flatMap((mapping, handle) => (mapping === null ? [] : [handle]));
+      const all = maptrack.map((_, handle) => handle);
+      resolved[field] = resolvePreferring(value, () => live, all, fallback(all.length > 0 ? all : [0]));
     } else if (template.kind === 'deassignDevice' && field === 'domid') {
       const owner = state.devices[number('device')]?.owner;
       const owners = owner === undefined || owner === DOMID_IO ? [] : [owner];
