@@ -27,6 +27,7 @@ import type { XenPtState } from '../../models/xenpt/types.js';
 import type { Design, Expectation } from '../../src/design.js';
 import type { GenerationOptions } from '../../src/generate.js';
 import { guardResolve, guardStep } from '../generic/guard.js';
+import { explainXenPtStep } from './explain.js';
 import { xenPtExploreScope } from './explore-scope.js';
 import { resolveXenPt, xenPtCommandSpace, xenPtUniverse } from './generators.js';
 import type { XenPtTemplate } from './generators.js';
@@ -140,6 +141,7 @@ export function xenPtDesign(options: XenPtDesignOptions): XenPtDesign {
     invariants: xenPtInvariants(config),
     formatCommand: formatXenPtCommand,
     validateCommand: validateXenPtCommand,
+    explainStep: explainXenPtStep,
     explore: xenPtExploreScope(config),
     actorOf,
     inflight: (state) =>
