@@ -67,7 +67,23 @@ const conflicts: Readonly<Record<string, readonly string[]>> = {
   destroyDomain: ['dma', 'createDomain'],
 };
 
-export function xenPtCommandSpace(config: XenPtConfig, universe: XenPtUniverse): CommandSpace<XenPtTemplate> {
+/**
+ * Generators of further commands, by kind, with their weights: how the PV memory commands
+ * (engineer B) and grant v2 / copy (engineer C) join the stack's command space once their kinds
+ * are in `XenPtCommand` and `stepXenOp`.
+ */
+export interface XenPtExtraCommands {
+  readonly arbitraries: Readonly<Record<string, fc.Arbitrary<XenPtTemplate>>>;
+  readonly weights?: Readonly<Record<string, number>>;
+  /** Kinds that conflict with the windows of the phased kinds (`dma`, `moveGfn`, `destroyDomain`). */
+  readonly conflicts?: Readonly<Record<string, readonly string[]>>;
+}
+
+export function xenPtCommandSpace(
+  config: XenPtConfig,
+  universe: XenPtUniverse,
+  extra: XenPtExtraCommands = { arbitraries: {} },
+): CommandSpace<XenPtTemplate> {
   const one = <V>(values: readonly V[]): fc.Arbitrary<V> => fc.constantFrom(...values);
   const guest = one(universe.guests.length > 0 ? universe.guests : universe.domids);
   const hvm = one(universe.hvmGuests.length > 0 ? universe.hvmGuests : universe.domids);
@@ -131,16 +147,22 @@ export function xenPtCommandSpace(config: XenPtConfig, universe: XenPtUniverse):
       .record({ device: preferredPick, dfn: preferredPick, write: fc.boolean() })
       .map((args): XenPtTemplate => ({ kind: 'dma', ...args })),
   };
+  Object.assign(table, extra.arbitraries);
+  const allWeights: Readonly<Record<string, number>> = { ...weights, ...extra.weights };
+  const allConflicts: Record<string, readonly string[]> = { ...conflicts };
+  for (const [kind, others] of Object.entries(extra.conflicts ?? {})) {
+    allConflicts[kind] = [...(allConflicts[kind] ?? []), ...others];
+  }
   return {
     kinds: Object.keys(table),
-    weight: (kind) => weights[kind] ?? 1,
+    weight: (kind) => allWeights[kind] ?? 1,
     arbitrary(kind) {
       const arbitrary = table[kind];
       if (arbitrary === undefined) throw new Error(`Xen passthrough: no generator for command kind '${kind}'`);
       return arbitrary;
     },
     interleaving: {
-      ...phasedSpace<XenPtTemplate>(xenPtPhases, conflicts),
+      ...phasedSpace<XenPtTemplate>(xenPtPhases, allConflicts),
       windowArbitrary: (kind) => windowTable[kind],
     },
   };
