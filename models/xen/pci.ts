@@ -11,6 +11,8 @@
  *   neither the hardware domain nor dom_io -EBUSY; then `assign_device`: `iommu_quarantine_dev_init`
  *   for a device not in quarantine (its quarantine context built on first use), the context
  *   reassigned (`reassign_device_ownership`, vtd/iommu.c), `pdev->domain = d`.
+ * - dom_io is a target too (`xl pci-assignable-add` assigns a device to it, marking it
+ *   quarantined; `pci-assignable-remove` deassigns it from there, to the hardware domain).
  * - XEN_DOMCTL_deassign_device → `deassign_device`: self -EINVAL; `pci_get_pdev(d, sbdf)` finds the
  *   device among d's only (-ENODEV otherwise); the target is dom_io when the device is marked
  *   quarantined or `iommu_quarantine` is set (and it is not in dom_io already), else the hardware
@@ -92,11 +94,14 @@ export function assignDeviceCheck(
   config: PciConfig,
   args: { readonly caller: number; readonly domid: number; readonly device: number },
 ): OpResult | null {
-  const domain = xen.domains[args.domid];
-  if (domain === undefined || domain.life === 'dead') return fail('ESRCH');
-  if (domain.iommu === undefined) return fail('EOPNOTSUPP');
-  if (args.domid === args.caller) return fail('EINVAL');
-  if (domain.life !== 'running') return fail('EINVAL');
+  if (args.domid !== DOMID_IO) {
+    // dom_io (xl pci-assignable-add) always exists, with an IOMMU context (iommu_quarantine_init).
+    const domain = xen.domains[args.domid];
+    if (domain === undefined || domain.life === 'dead') return fail('ESRCH');
+    if (domain.iommu === undefined) return fail('EOPNOTSUPP');
+    if (args.domid === args.caller) return fail('EINVAL');
+    if (domain.life !== 'running') return fail('EINVAL');
+  }
   const device = devices[args.device];
   if (device === undefined) return fail('ENODEV');
   if (device.owner !== config.hardwareDomid && device.owner !== DOMID_IO) return fail('EBUSY');
@@ -109,10 +114,12 @@ export function deassignDeviceCheck(
   devices: readonly PciDev[],
   args: { readonly caller: number; readonly domid: number; readonly device: number },
 ): OpResult | null {
-  const domain = xen.domains[args.domid];
-  if (domain === undefined || domain.life === 'dead') return fail('ESRCH');
-  if (domain.iommu === undefined) return fail('EOPNOTSUPP');
-  if (args.domid === args.caller) return fail('EINVAL');
+  if (args.domid !== DOMID_IO) {
+    const domain = xen.domains[args.domid];
+    if (domain === undefined || domain.life === 'dead') return fail('ESRCH');
+    if (domain.iommu === undefined) return fail('EOPNOTSUPP');
+    if (args.domid === args.caller) return fail('EINVAL');
+  }
   const device = devices[args.device];
   if (device === undefined || device.owner !== args.domid) return fail('ENODEV');
   return null;

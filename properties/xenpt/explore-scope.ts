@@ -6,7 +6,8 @@
  * by an advance) at the first of them and at the first dfn the hardware domain's table maps; each running HVM guest's XENMEM_add_to_physmap
  * of each RAM gfn to every other gfn, started (its deferred flush left in flight), and whole to an
  * empty gfn; each running guest's balloon-out of each populated gfn and populate of its first empty
- * gfn; each device deassigned from its owner and assigned back to the domain it started with; each
+ * gfn; each device deassigned from its owner and assigned back to the domain it started with, the
+ * hardware domain's made assignable (to dom_io) and dom_io's given back; each
  * running guest destroyed (started, and whole); each guest slot not running created again; an
  * advance of each operation in flight.
  *
@@ -70,6 +71,9 @@ function lifecycleTemplates(state: XenPtState, config: XenPtConfig): XenPtComman
   for (const device of state.devices) {
     if (device.owner !== DOMID_IO && device.owner !== 0)
       templates.push({ kind: 'deassignDevice', domid: device.owner, device: device.sbdf });
+    // xl pci-assignable-add / -remove: the hardware domain's device to dom_io, dom_io's back.
+    if (device.owner === 0) templates.push({ kind: 'assignDevice', domid: DOMID_IO, device: device.sbdf });
+    if (device.owner === DOMID_IO) templates.push({ kind: 'deassignDevice', domid: DOMID_IO, device: device.sbdf });
     const home = config.world.devices[device.sbdf];
     if (home !== undefined && (device.owner === DOMID_IO || device.owner === 0))
       templates.push({ kind: 'assignDevice', domid: home, device: device.sbdf });
@@ -87,7 +91,7 @@ function lifecycleTemplates(state: XenPtState, config: XenPtConfig): XenPtComman
 export function xenPtExploreScope(config: XenPtConfig): ExploreScope<XenPtState, XenPtCommand> {
   return {
     description:
-      "each device's DMA writes at what it reaches (stale IOTLB entries first), whole and started; each HVM guest's gfn moves (their deferred flush in flight) and balloon-outs and populates; deassignment, reassignment, destruction (whole and started) and creation; advances. No grants, no renaming symmetry",
+      "each device's DMA writes at what it reaches (stale IOTLB entries first), whole and started; each HVM guest's gfn moves (their deferred flush in flight) and balloon-outs and populates; deassignment, reassignment, dom_io's assignable pool, destruction (whole and started) and creation; advances. No grants, no renaming symmetry",
     templates: (state) => [
       ...dmaTemplates(state),
       ...memoryTemplates(state, config),

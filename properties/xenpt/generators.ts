@@ -94,7 +94,15 @@ export function xenPtCommandSpace(
   const ref = fc.integer({ min: 0, max: config.world.grantEntries - 1 });
   const table: Record<string, fc.Arbitrary<XenPtTemplate>> = {
     assignDevice: fc
-      .record({ domid: fc.oneof({ weight: 5, arbitrary: guest }, { weight: 1, arbitrary: anyDomid }), device })
+      .record({
+        // dom_io: xl pci-assignable-add, the device quarantined before a guest gets it.
+        domid: fc.oneof(
+          { weight: 5, arbitrary: guest },
+          { weight: 1, arbitrary: anyDomid },
+          { weight: 1, arbitrary: fc.constant(DOMID_IO) },
+        ),
+        device,
+      })
       .map((args): XenPtTemplate => ({ kind: 'assignDevice', ...args })),
     deassignDevice: fc
       .record({ domid: preferOr(anyDomid), device })
@@ -267,8 +275,9 @@ export function resolveXenPt(state: XenPtState, universe: XenPtUniverse, templat
       const all = maptrack.map((_, handle) => handle);
       resolved[field] = resolvePreferring(value, () => live, all, fallback(all.length > 0 ? all : [0]));
     } else if (template.kind === 'deassignDevice' && field === 'domid') {
+      // Its owner: a guest, or dom_io (xl pci-assignable-remove).
       const owner = state.devices[number('device')]?.owner;
-      const owners = owner === undefined || owner === DOMID_IO ? [] : [owner];
+      const owners = owner === undefined ? [] : [owner];
       resolved[field] = resolvePreferring(value, () => owners, universe.domids, fallback(universe.domids));
     } else resolved[field] = fallback(universe.gfns)(value.pick);
   }

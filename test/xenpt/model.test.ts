@@ -141,6 +141,38 @@ describe('XEN_DOMCTL_deassign_device (deassign_device)', () => {
   });
 });
 
+describe('dom_io as a target: xl pci-assignable-add and -remove', () => {
+  test('assignable-add marks the device quarantined; a guest’s device cannot be added (EBUSY)', () => {
+    const initial = xenPtHvmSyncPt.init();
+    expect(refused(initial, { kind: 'assignDevice', domid: DOMID_IO, device: 0 })).toBe('EBUSY');
+    const { state, results } = run(
+      [
+        { kind: 'deassignDevice', domid: 1, device: 0 },
+        { kind: 'assignDevice', domid: DOMID_IO, device: 0 },
+        { kind: 'deassignDevice', domid: DOMID_IO, device: 0 },
+      ],
+      xenPtNoQuarantine,
+    );
+    expect(results).toEqual(['ok', 'ok', 'ok']);
+    expect(state.devices[0]).toMatchObject({ owner: 0, quarantine: false });
+  });
+  test('without quarantine, a device made assignable through dom_io goes back there (pdev->quarantine)', () => {
+    const { state } = run(
+      [
+        { kind: 'deassignDevice', domid: 1, device: 0 },
+        { kind: 'assignDevice', domid: DOMID_IO, device: 0 },
+        { kind: 'assignDevice', domid: 1, device: 0 },
+        { kind: 'deassignDevice', domid: 1, device: 0 },
+      ],
+      xenPtNoQuarantine,
+    );
+    expect(state.devices[0]).toMatchObject({ owner: DOMID_IO, quarantine: true });
+  });
+  test('deassigning from dom_io a device it does not have: ENODEV', () => {
+    expect(refused(xenPtHvmSyncPt.init(), { kind: 'deassignDevice', domid: DOMID_IO, device: 0 })).toBe('ENODEV');
+  });
+});
+
 describe('DMA through the IOTLB and the context', () => {
   test('an unknown device: ENODEV; a dfn not mapped faults; a read-only grant refuses a write', () => {
     const initial = xenPtHvmSharedPt.init();
