@@ -381,6 +381,10 @@ function deassign(state: XenPtState, config: XenPtConfig, domid: number, sbdf: n
   const work = begin(state);
   const device = work.devices[sbdf];
   if (device === undefined) return refuse(state, fail('ENODEV'));
+  // xl pci-assignable-remove: the device leaves the pool reset (pciback resets a function it
+  // releases), so what it had outstanding is aborted. A guest's device is deassigned as it is:
+  // its outstanding DMA lands wherever deassign_device sent it (XSA-302's window).
+  if (domid === DOMID_IO) work.inflight = work.inflight.filter((op) => op.kind !== 'dma' || op.device !== sbdf);
   return finish(work, deassignDevice(pciConfigOf(config), device));
 }
 

@@ -168,6 +168,15 @@ describe('dom_io as a target: xl pci-assignable-add and -remove', () => {
     );
     expect(state.devices[0]).toMatchObject({ owner: DOMID_IO, quarantine: true });
   });
+  test('pci-assignable-remove resets the device: what it had outstanding is aborted', () => {
+    const { state } = run([
+      { kind: 'deassignDevice', domid: 1, device: 0 },
+      { kind: 'dma', device: 0, dfn: 10, write: true, phased: true },
+      { kind: 'deassignDevice', domid: DOMID_IO, device: 0 },
+    ]);
+    expect(state.devices[0]?.owner).toBe(0);
+    expect(state.inflight).toEqual([]);
+  });
   test('deassigning from dom_io a device it does not have: ENODEV', () => {
     expect(refused(xenPtHvmSyncPt.init(), { kind: 'deassignDevice', domid: DOMID_IO, device: 0 })).toBe('ENODEV');
   });
