@@ -47,8 +47,8 @@ export function xenPtUniverse(config: XenPtConfig): XenPtUniverse {
 }
 
 const weights: Readonly<Record<string, number>> = {
-  dma: 16,
-  moveGfn: 8,
+  dma: 20,
+  moveGfn: 10,
   decreaseReservation: 6,
   populatePhysmap: 5,
   assignDevice: 3,
@@ -196,7 +196,10 @@ function reachedGfns(state: XenPtState, domid: number): number[] {
       .map(([gfn]) => Number(gfn))
       .sort((left, right) => left - right);
   const viaIotlb = gfnsOf(frames('iotlb'));
-  return viaIotlb.length > 0 ? viaIotlb : gfnsOf(frames('table'));
+  if (viaIotlb.length > 0) return viaIotlb;
+  // Not a gfn whose own IOTLB entry is stale: its balloon-out would flush the entry away.
+  const stale = new Set(state.devices.flatMap((device) => staleDfns(state, device.sbdf)));
+  return gfnsOf(frames('table')).filter((gfn) => !stale.has(gfn));
 }
 
 /** gfns of `domid` whose dfn the IOTLB caches. */
