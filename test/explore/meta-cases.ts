@@ -266,11 +266,10 @@ const COSTLY = new Set([
   // 7-step counterexamples, pinned in DEEP, were not compared at depth 5 or 7.
   'iommu/context-clear-flushes-cleared-did',
   'iommu/detach-keeps-context',
-  // Issue 19's Xen passthrough designs, 1.5 to 25 s each (each agreed when added, check at seed 1
-  // and 500 runs against explore to depth 4: no-quarantine 3 = 3; put-before-flush 4 and 3;
-  // remove-page-defers-flush 2, 3 and 4; unmap-not-synced 1, 1, 2 and 3;
-  // release-devices-after-memory 2, 2, 2, 3 and 4 (23 s: the teardown's window over the whole
-  // scope); shared-scratch 2 = 2).
+  // Issue 19's Xen passthrough designs, 1 to 25 s each (each agreed when added, check at seed 1 and
+  // 500 runs against explore to depth 4: no-quarantine 3; put-before-flush 4 and 3;
+  // remove-page-defers-flush 3 and 2; unmap-not-synced 2, 3, 1 and 1; release-devices-after-memory
+  // 3, 2, 2 and 2 (the teardown's window over the whole scope: the costliest); shared-scratch 2).
   'xenpt/no-quarantine',
   'xenpt/put-before-flush',
   'xenpt/remove-page-defers-flush',
