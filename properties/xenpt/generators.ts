@@ -56,7 +56,7 @@ const weights: Readonly<Record<string, number>> = {
   grantAccess: 3,
   mapGrantRef: 3,
   unmapGrantRef: 3,
-  destroyDomain: 2,
+  destroyDomain: 1,
   createDomain: 2,
 };
 
