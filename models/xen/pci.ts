@@ -56,6 +56,11 @@ export interface PciDev {
    * dfn maps to, by id, once built in scratch-page mode; null: none (basic mode, or never quarantined).
    */
   scratch: number | null;
+  /**
+   * The DID its quarantine context is tagged with (`pdev->arch.pseudo_domid`, allocated when the
+   * device is added); absent: its own (the model uses its index).
+   */
+  readonly pseudoDomid?: number;
 }
 
 /**
@@ -66,6 +71,8 @@ export interface QuarantineScratch {
   readonly name: string;
   /** The scratch page id for a device's new quarantine page table. */
   readonly scratchFor: (sbdf: number) => number;
+  /** The pseudo domain id a device's quarantine context gets (default its own, `sbdf`). */
+  readonly pseudoDomid?: (sbdf: number) => number;
 }
 
 /** Xen's: a page table and leaf of each device's own. */

@@ -35,13 +35,29 @@ export interface XenPtWorld {
  */
 export interface DeferredFlush {
   readonly name: string;
-  /** `pages[i]`: the moved page's reference kept until after `iommu_iotlb_flush` of the old dfn. */
-  readonly holdsPageUntilFlush: boolean;
+  /**
+   * When the moved page's reference (`pages[i]`) is put: after the flush of its old dfn (Xen's
+   * since XSA-346), before it, or both (a fix applied on top of the old put).
+   */
+  readonly putsPage: 'after-flush' | 'before-flush' | 'before-and-after-flush';
   /** `guest_remove_page` clears `iommu_dont_flush_iotlb` around `guest_physmap_remove_page`. */
   readonly removeFlushesNow: boolean;
+  /**
+   * The deferred `iommu_iotlb_flush` is passed its flags (`IOMMU_FLUSHF_modified`, `_added`);
+   * without them it returns at once (`!flush_flags`), having flushed nothing.
+   */
+  readonly passesFlushFlags: boolean;
+  /** `xenmem_add_to_physmap_one`'s error path (`put_both`) puts the page reference it took. */
+  readonly putsPageOnError: boolean;
 }
 
-export const soundDeferredFlush: DeferredFlush = { name: 'xen', holdsPageUntilFlush: true, removeFlushesNow: true };
+export const soundDeferredFlush: DeferredFlush = {
+  name: 'xen',
+  putsPage: 'after-flush',
+  removeFlushesNow: true,
+  passesFlushFlags: true,
+  putsPageOnError: true,
+};
 
 /**
  * The p2m → IOMMU sync of a domain that does not share its p2m (`ept_set_entry` /

@@ -113,7 +113,7 @@ export function domainContext(domid: number): ContextId {
 /** The context a device's DMA goes through: its owner's DID, its quarantine page table, or none (blocked). */
 export function deviceContext(device: PciDev): ContextId | null {
   if (device.owner !== DOMID_IO) return domainContext(device.owner);
-  return device.scratch === null ? null : `q${device.sbdf}`;
+  return device.scratch === null ? null : `q${device.pseudoDomid ?? device.sbdf}`;
 }
 
 export function iotlbKey(context: ContextId, dfn: number): string {
@@ -128,7 +128,9 @@ export function walkContext(
   dfn: number,
 ): IotlbEntry | null {
   if (context.startsWith('q')) {
-    const device = devices[Number(context.slice(1))];
+    // The device whose quarantine context carries this pseudo domain id (the first, if shared).
+    const did = Number(context.slice(1));
+    const device = devices.find((candidate) => (candidate.pseudoDomid ?? candidate.sbdf) === did);
     if (device?.scratch === null || device === undefined) return null;
     return { target: { kind: 'scratch', id: device.scratch }, read: true, write: true };
   }
@@ -247,7 +249,14 @@ export function initXenPt(config: XenPtConfig): XenPtState {
   world.domains.forEach((_, domid) => buildContext(xen, world, domid));
   const pci = pciConfigOf(config);
   const devices: PciDev[] = world.devices.map((owner, sbdf) => {
-    const device: PciDev = { sbdf, owner: HARDWARE_DOMID, quarantine: false, scratch: null };
+    const pseudo = config.scratch.pseudoDomid?.(sbdf);
+    const device: PciDev = {
+      sbdf,
+      owner: HARDWARE_DOMID,
+      quarantine: false,
+      scratch: null,
+      ...(pseudo === undefined ? {} : { pseudoDomid: pseudo }),
+    };
     // Assigned from the hardware domain when the guest was built (assign_device).
     if (owner !== HARDWARE_DOMID) {
       quarantineDevInit(pci, device);
@@ -459,7 +468,9 @@ function moveGfn(
     // guest_remove_page at the destination: it may free the page, so it flushes now (XSA-346).
     const before = cloneXenState(work.xen);
     const removed = decreaseReservation(work.xen, config.xen, { domid: command.domid, gfn: command.gpfn });
-    if (!removed.ok) return refuse(state, fail(removed.error ?? 'ENXIO'));
+    // put_both: the page reference taken above is put again (unless the design forgets it).
+    if (!removed.ok && flush.putsPageOnError) return refuse(state, fail(removed.error ?? 'ENXIO'));
+    if (!removed.ok) return finish(work, fail(removed.error ?? 'ENXIO'));
     syncIommu(work, before, config, !flush.removeFlushesNow);
   }
   if (command.idx !== command.gpfn) {
@@ -470,9 +481,9 @@ function moveGfn(
     syncIommu(work, before, config, true);
   }
   let heldMfn: number | null = mfn;
-  if (!flush.holdsPageUntilFlush) {
+  if (flush.putsPage !== 'after-flush') {
     dropFrameRef(work.xen, config.xen, mfn);
-    heldMfn = null;
+    if (flush.putsPage === 'before-flush') heldMfn = null;
   }
   const op: MoveGfnInFlight = { kind: 'moveGfn', domid: command.domid, idx: command.idx, gpfn: command.gpfn, heldMfn };
   if (command.phased === true) {
@@ -485,9 +496,14 @@ function moveGfn(
 
 /** After the loop: flush the old dfn, put the page, flush the new dfn. */
 function finishMove(work: Work, config: XenPtConfig, op: MoveGfnInFlight): void {
-  flushDfn(work, op.domid, op.idx);
+  const flush = (dfn: number): void => {
+    // Without its flags iommu_iotlb_flush returns at once: the caller counts the dfn flushed.
+    if (config.deferredFlush.passesFlushFlags) flushDfn(work, op.domid, dfn);
+    else iommuFlushPendingDfn(work.xen, op.domid, dfn);
+  };
+  flush(op.idx);
   if (op.heldMfn !== null) dropFrameRef(work.xen, config.xen, op.heldMfn);
-  flushDfn(work, op.domid, op.gpfn);
+  flush(op.gpfn);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -5,7 +5,8 @@
  * sync, where devices are released at destruction, the quarantine scratch page), with the
  * expected verdict. The built-in designs (`designs.ts`) are made with this, as a user would.
  */
-import { soundLifecycle } from '../../models/xen/config.js';
+import { soundLifecycle, xenBugs } from '../../models/xen/config.js';
+import type { XenBug } from '../../models/xen/config.js';
 import { perDeviceScratch, quarantineModes } from '../../models/xen/pci.js';
 import type { QuarantineMode, QuarantineScratch } from '../../models/xen/pci.js';
 import type { XenPtCommand } from '../../models/xenpt/commands.js';
@@ -58,12 +59,22 @@ export interface XenPtDesignOptions {
   readonly iommuSync?: IommuSync;
   /** Where destruction releases devices (default before the memory, `soundPassthroughTeardown`). */
   readonly teardown?: PassthroughTeardown;
+  /** Deliberate bugs of the Xen model (`xenBugs`): its grant table, ballooning and teardown. */
+  readonly xenBugs?: readonly XenBug[];
   readonly generation?: Partial<GenerationOptions>;
 }
 
 export type XenPtDesign = Design<XenPtState, XenPtCommand, XenPtTemplate> & { readonly config: XenPtConfig };
 
 const noAccesses = { accesses: [] };
+
+function refuseUnknownXenBugs(bugs: readonly XenBug[]): readonly XenBug[] {
+  for (const bug of bugs) {
+    if (!xenBugs.includes(bug))
+      throw new Error(`xenBugs: unknown bug ${JSON.stringify(bug)}; known: ${xenBugs.join(', ')}`);
+  }
+  return bugs;
+}
 
 export function xenPtConfig(options: XenPtDesignOptions): XenPtConfig {
   const quarantine = options.quarantine ?? 'scratch-page';
@@ -82,7 +93,7 @@ export function xenPtConfig(options: XenPtDesignOptions): XenPtConfig {
   }
   return {
     world,
-    xen: { bugs: [], lifecycle: soundLifecycle },
+    xen: { bugs: refuseUnknownXenBugs(options.xenBugs ?? []), lifecycle: soundLifecycle },
     quarantine,
     scratch: options.scratch ?? perDeviceScratch,
     deferredFlush: options.deferredFlush ?? soundDeferredFlush,

@@ -5,6 +5,7 @@
  * made with the same hooks at Xen's decision points.
  */
 import type { IommuPte } from '../../models/xen/types.js';
+import { soundDeferredFlush } from '../../models/xenpt/config.js';
 import { xenPtDesign } from './design.js';
 
 export const xenPtHvmSharedPt = xenPtDesign({
@@ -47,7 +48,7 @@ export const xenPtNoQuarantine = xenPtDesign({
 export const xenPtPutBeforeFlush = xenPtDesign({
   id: 'xenpt/put-before-flush',
   expected: 'violates',
-  deferredFlush: { name: 'put-before-flush', holdsPageUntilFlush: false, removeFlushesNow: true },
+  deferredFlush: { ...soundDeferredFlush, name: 'put-before-flush', putsPage: 'before-flush' },
   description:
     "XENMEM_add_to_physmap (gmfn_range) with its IOTLB flush deferred but no page reference held until it (Xen before XSA-346, 'IOMMU: hold page ref until after deferred TLB flush'): another vCPU balloons the page out at its new gfn, and the stale IOTLB entry of the old dfn reaches a free frame",
   breaks: ['no-dma-to-free-frame', 'device-reach-owned-or-held'],
@@ -57,7 +58,7 @@ export const xenPtPutBeforeFlush = xenPtDesign({
 export const xenPtRemoveDefersFlush = xenPtDesign({
   id: 'xenpt/remove-page-defers-flush',
   expected: 'violates',
-  deferredFlush: { name: 'remove-defers-flush', holdsPageUntilFlush: true, removeFlushesNow: false },
+  deferredFlush: { ...soundDeferredFlush, name: 'remove-defers-flush', removeFlushesNow: false },
   description:
     "XENMEM_add_to_physmap onto an occupied gfn frees the page there (guest_remove_page) while iommu_dont_flush_iotlb is still set (Xen before XSA-346, 'IOMMU: suppress iommu_dont_flush_iotlb when about to free a page'): the IOTLB keeps translating that dfn to the freed frame until the batch's flush",
   breaks: ['no-dma-to-free-frame', 'device-reach-owned-or-held'],

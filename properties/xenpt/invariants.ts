@@ -283,6 +283,10 @@ function xenPtCounters(state: XenPtState): Counter[] {
       max: Number.POSITIVE_INFINITY,
     });
   }
+  // Every frame is owned once: the domains' tot_pages together stay within the host's frames.
+  const frames = state.xen.memory.frames.length;
+  const total = state.xen.domains.reduce((sum, domain) => sum + (domain.life === 'dead' ? 0 : domain.totPages), 0);
+  counters.push({ name: 'tot_pages of all domains together', value: total, min: 0, max: frames });
   for (const domain of state.xen.domains) {
     counters.push({
       name: `dom${domain.domid} tot_pages`,
