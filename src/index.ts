@@ -100,6 +100,7 @@ export { xenPtDesign, xenPtConfig, XENPT_STACK } from '../properties/xenpt/desig
 export type { XenPtDesign, XenPtDesignOptions } from '../properties/xenpt/design.js';
 export { xenPtInvariants } from '../properties/xenpt/invariants.js';
 export { xenPtDesigns } from '../properties/xenpt/designs.js';
+export { xenPtMutants } from '../properties/xenpt/mutants.js';
 export type { XenPtTemplate } from '../properties/xenpt/generators.js';
 export {
   defaultXenPtWorld,
