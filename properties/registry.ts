@@ -45,6 +45,8 @@ import {
 } from './viommu/designs.js';
 import { xenLookup, xenLookupThenMap, xenMap } from './xengt/designs.js';
 import { xenGtLifecycleDesigns } from './xengt/lifecycle-designs.js';
+import { xenPtDesigns } from './xenpt/designs.js';
+import { xenPtMutants } from './xenpt/mutants.js';
 import { kvmgtInterleavingMutants, kvmgtMutants } from './kvmgt/mutants.js';
 import { passthroughInterleavingMutants, passthroughMutants } from './passthrough/mutants.js';
 import { vfioInterleavingMutants, vfioMutants } from './vfio/mutants.js';
@@ -95,6 +97,7 @@ export const designs: readonly AnyDesign[] = [
   viommuNestedSameDidSkipsFlush,
   viommuTeOnKeepsNoDmar,
   viommuDifferential,
+  ...xenPtDesigns,
 ];
 
 /**
@@ -112,6 +115,7 @@ export const mutants: readonly AnyDesign[] = [
   ...differentialMutants,
   ...kvmgtMutants,
   ...kvmgtInterleavingMutants,
+  ...xenPtMutants,
 ];
 
 export function findDesign(id: string): AnyDesign | undefined {

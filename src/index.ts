@@ -96,6 +96,31 @@ export { xenGtInvariants } from '../properties/xengt/invariants/index.js';
 export { xenGrantMapMutants, xenGtMediatorMutants, xenGtMutants } from '../properties/xengt/mutants.js';
 export { soundGrantMap } from '../models/xen/grant-table.js';
 export type { GrantMapOrdering, GrantPins } from '../models/xen/grant-table.js';
+export { xenPtDesign, xenPtConfig, XENPT_STACK } from '../properties/xenpt/design.js';
+export type { XenPtDesign, XenPtDesignOptions } from '../properties/xenpt/design.js';
+export { xenPtInvariants } from '../properties/xenpt/invariants.js';
+export { xenPtDesigns } from '../properties/xenpt/designs.js';
+export { xenPtMutants } from '../properties/xenpt/mutants.js';
+export type { XenPtTemplate } from '../properties/xenpt/generators.js';
+export {
+  defaultXenPtWorld,
+  soundDeferredFlush,
+  soundIommuSync,
+  soundPassthroughTeardown,
+} from '../models/xenpt/config.js';
+export type {
+  DeferredFlush,
+  IommuSync,
+  PassthroughTeardown,
+  XenPtConfig,
+  XenPtDomainSpec,
+  XenPtWorld,
+} from '../models/xenpt/config.js';
+export { xenPtCommandKinds } from '../models/xenpt/commands.js';
+export type { XenPtCommand, XenPtCommandKind } from '../models/xenpt/commands.js';
+export type { XenPtState, XenPtOp, DmaAccess as XenPtDmaAccess } from '../models/xenpt/types.js';
+export { DOMID_IO, perDeviceScratch, quarantineModes } from '../models/xen/pci.js';
+export type { PciDev, QuarantineMode, QuarantineScratch } from '../models/xen/pci.js';
 export { soundTeardown } from '../models/xen/destroy.js';
 export type { DomainTeardownOrdering } from '../models/xen/destroy.js';
 export type { TeardownStage } from '../models/xen/types.js';

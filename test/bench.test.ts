@@ -289,6 +289,7 @@ describe('dmaprop bench: usage and the table', () => {
       'gvt/write-protect',
       'viommu/shadow',
       'viommu/differential',
+      'xenpt/hvm-shared-pt',
     ]);
     expect(
       formatTable(

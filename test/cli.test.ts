@@ -82,6 +82,15 @@ describe('dmaprop designs', () => {
       ['viommu/nested-same-did-skips-flush', 'violates'],
       ['viommu/te-on-keeps-no-dmar', 'violates'],
       ['viommu/differential', 'holds'],
+      ['xenpt/hvm-shared-pt', 'holds'],
+      ['xenpt/hvm-sync-pt', 'holds'],
+      ['xenpt/quarantine-basic', 'holds'],
+      ['xenpt/no-quarantine', 'violates'],
+      ['xenpt/put-before-flush', 'violates'],
+      ['xenpt/remove-page-defers-flush', 'violates'],
+      ['xenpt/unmap-not-synced', 'violates'],
+      ['xenpt/release-devices-after-memory', 'violates'],
+      ['xenpt/shared-scratch', 'violates'],
     ]);
     for (const row of rows) {
       expect(Object.keys(row).sort()).toEqual([

@@ -8,7 +8,7 @@
  * "legacy" calls flush at once (`iommu_iotlb_flush` inside them), the batched paths defer it.
  */
 import { writableIommu } from './copy-on-write.js';
-import type { XenState } from './types.js';
+import type { IommuPte, P2mEntry, XenDomain, XenState } from './types.js';
 
 export interface IommuPerms {
   readonly read: boolean;
@@ -37,4 +37,41 @@ export function iommuUnmapPage(state: XenState, domid: number, dfn: number): boo
   delete iommu.table[dfn];
   if (!iommu.flushPending.includes(dfn)) iommu.flushPending.push(dfn);
   return true;
+}
+
+/**
+ * `p2m_get_iommu_flags` (xen/arch/x86/include/asm/p2m.h): what a p2m entry gives the IOMMU — RAM,
+ * writable grant maps and foreign maps read/write, read-only grant maps read; null: nothing.
+ */
+export function p2mIommuFlags(entry: P2mEntry | undefined): IommuPte | null {
+  if (entry === undefined) return null;
+  if (entry.type === 'grant_map_ro') return { mfn: entry.mfn, read: true, write: false };
+  return { mfn: entry.mfn, read: true, write: true };
+}
+
+/**
+ * What the IOMMU finds walking domain `domain`'s context at `dfn`: the p2m itself when the tables
+ * are shared (`iommu_use_hap_pt`), else its own table; null: not present (a DMA faults).
+ */
+export function iommuTranslate(domain: XenDomain, dfn: number): IommuPte | null {
+  const iommu = domain.iommu;
+  if (iommu === undefined) return null;
+  if (iommu.sharePt) return p2mIommuFlags(domain.p2m[dfn]);
+  return iommu.table[dfn] ?? null;
+}
+
+/** `iommu_iotlb_flush` of one dfn, as the context sees it: no longer pending. */
+export function iommuFlushPendingDfn(state: XenState, domid: number, dfn: number): void {
+  const domain = state.domains[domid];
+  if (domain?.iommu === undefined || !domain.iommu.flushPending.includes(dfn)) return;
+  const iommu = writableIommu(state, domid);
+  if (iommu !== undefined) iommu.flushPending = iommu.flushPending.filter((pending) => pending !== dfn);
+}
+
+/** Marks `dfn` as changed and not yet flushed (a shared table's p2m change under a deferred flush). */
+export function iommuMarkPending(state: XenState, domid: number, dfn: number): void {
+  const domain = state.domains[domid];
+  if (domain?.iommu === undefined || domain.iommu.flushPending.includes(dfn)) return;
+  const iommu = writableIommu(state, domid);
+  if (iommu !== undefined) iommu.flushPending = [...iommu.flushPending, dfn];
 }

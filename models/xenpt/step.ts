@@ -1,0 +1,611 @@
+/**
+ * The Xen passthrough stack's step: PCI devices assigned to domains through Xen's IOMMU contexts,
+ * the p2m changes that drive the IOMMU, the hardware IOTLB and Xen's deferred flushes, DMA, and
+ * domain destruction with devices still assigned. Reference: docs/reference/xen-passthrough.md
+ * (Xen at the pinned commit c447b7308b).
+ *
+ * - IOMMU contexts (xen/drivers/passthrough/x86/iommu.c, vtd/iommu.c): an HVM domain shares its
+ *   EPT with the IOMMU (`iommu_use_hap_pt`: DMA walks the p2m, `p2m_get_iommu_flags`) or keeps a
+ *   table of its own in sync: `ept_set_entry` (xen/arch/x86/mm/p2m-ept.c) and `p2m_pt_set_entry`
+ *   (p2m-pt.c) call `iommu_legacy_map` / `iommu_legacy_unmap` when `need_iommu_pt_sync(d)` and the
+ *   entry's IOMMU flags or mfn change; with shared tables `ept_set_entry` flushes the IOTLB itself
+ *   (`iommu_iotlb_flush`). A PV domain's table is indexed by mfn (dfn = mfn): the hardware domain's
+ *   is filled by `arch_iommu_hwdom_init` (with `dom0-iommu=strict`, only its own pages), a PV domU's
+ *   by `_get_page_type` (xen/arch/x86/mm.c: a page becoming PGT_writable is mapped, one leaving it
+ *   unmapped), and a freed page's mapping goes in `put_page`'s cleanup. Both legacy calls flush at
+ *   once unless `iommu_dont_flush_iotlb` is set. `syncIommu` applies this to every p2m or ownership
+ *   change a Xen operation made (the model's p2m changes are the `p2m_set_entry` calls). A dying
+ *   domain's p2m is not synced: `relinquish_memory` frees its pages without touching the p2m or
+ *   the IOMMU table (`intel_iommu_map_page` ignores a dying domain; its table goes at
+ *   `iommu_free_pgtables`).
+ * - The IOTLB: translations cached per context (a domain's DID, a quarantined device's pseudo
+ *   domain id) and dfn when a DMA walks the tables; `iommu_iotlb_flush` drops a dfn's entries.
+ * - XENMEM_add_to_physmap, XENMAPSPACE_gmfn_range (xen/common/memory.c `xenmem_add_to_physmap`,
+ *   xen/arch/x86/mm/p2m.c `xenmem_add_to_physmap_one`): `iommu_dont_flush_iotlb` set around the
+ *   loop; each extent: the source must be p2m_ram_rw (-EACCES), its page referenced
+ *   (`get_page_from_mfn`, -EINVAL); a page at the destination is freed (`guest_remove_page`, which
+ *   clears `iommu_dont_flush_iotlb` around its p2m removal since it may free the page); the source
+ *   gfn removed, the destination added; the page reference handed to the caller (`extra.ppage`).
+ *   After the loop: the flush of the old dfns, then `put_page` of each page, then the flush of the
+ *   new ones (XSA-346). Phases: "move" (the loop) and "flush".
+ * - Domain destruction (xen/common/domain.c `domain_kill`, xen/arch/x86/domain.c
+ *   `domain_relinquish_resources`): the first call marks it dying and releases its grant mappings
+ *   (`models/xen/destroy.ts`); the continuation runs `pci_release_devices` and
+ *   `iommu_free_pgtables` (the root cleared: the context reaches nothing; the model flushes its
+ *   DID) before `relinquish_p2m_mapping` and `relinquish_memory` (`PROGRESS(...)` order). Phases:
+ *   "kill", then the two stages in the design's order (`PassthroughTeardown`).
+ * - DMA: a device's request is translated through its context's IOTLB entry, else by walking the
+ *   context (a domain's table or p2m; a quarantined device's scratch-page table, or nothing in
+ *   basic quarantine), a hit cached; it lands in a frame or a scratch page, or faults. Phases:
+ *   "issue" (the owner's driver programs it) and "access". A device keeps several requests
+ *   outstanding (a PCIe function has many tags), so several DMAs of one device may be in flight.
+ *
+ * Other Xen commands (engineer B's PV memory operations, engineer C's grant v2 and copy) join
+ * `stepXenPt`'s dispatch in `stepXenOp`, followed by `syncIommu` like the ones here.
+ */
+import { getRef } from '../memory/frames.js';
+import { fail, succeed } from '../result.js';
+import type { OpResult } from '../result.js';
+import { writableMemory, writableP2m } from '../xen/copy-on-write.js';
+import { createDomain } from '../xen/create.js';
+import { finishDestroyDomain, startDestroyDomain } from '../xen/destroy.js';
+import { grantAccess, mapGrantRef, unmapGrantRef } from '../xen/grant-table.js';
+import {
+  iommuFlushPendingDfn,
+  iommuMapPage,
+  iommuMarkPending,
+  iommuTranslate,
+  iommuUnmapPage,
+  p2mIommuFlags,
+} from '../xen/iommu.js';
+import { decreaseReservation, populatePhysmap } from '../xen/memory-op.js';
+import {
+  assignDevice,
+  assignDeviceCheck,
+  deassignDevice,
+  deassignDeviceCheck,
+  DOMID_IO,
+  pciReleaseDevices,
+  quarantineDevInit,
+} from '../xen/pci.js';
+import type { PciConfig, PciDev } from '../xen/pci.js';
+import { cloneXenState, createXenState, dropFrameRef } from '../xen/state.js';
+import type { IommuPte, XenDomain, XenState } from '../xen/types.js';
+import type { XenPtCommand } from './commands.js';
+import { HARDWARE_DOMID } from './config.js';
+import type { XenPtConfig } from './config.js';
+import type {
+  ContextId,
+  DmaAccess,
+  DmaTarget,
+  IotlbEntry,
+  MoveGfnInFlight,
+  TeardownStep,
+  XenPtOp,
+  XenPtState,
+} from './types.js';
+
+export interface XenPtStep {
+  readonly state: XenPtState;
+  readonly result: OpResult & { readonly accesses: readonly DmaAccess[] };
+}
+
+/** The mutable copy a step works on. */
+interface Work {
+  xen: XenState;
+  devices: PciDev[];
+  iotlb: Record<string, IotlbEntry>;
+  inflight: XenPtOp[];
+  accesses: DmaAccess[];
+}
+
+export function pciConfigOf(config: XenPtConfig): PciConfig {
+  return { quarantine: config.quarantine, scratch: config.scratch, hardwareDomid: HARDWARE_DOMID };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Contexts and the IOTLB
+
+export function domainContext(domid: number): ContextId {
+  return `dom${domid}`;
+}
+
+/** The context a device's DMA goes through: its owner's DID, its quarantine page table, or none (blocked). */
+export function deviceContext(device: PciDev): ContextId | null {
+  if (device.owner !== DOMID_IO) return domainContext(device.owner);
+  return device.scratch === null ? null : `q${device.pseudoDomid ?? device.sbdf}`;
+}
+
+export function iotlbKey(context: ContextId, dfn: number): string {
+  return `${context}/${dfn}`;
+}
+
+/** What walking `context` at `dfn` finds (no IOTLB): a domain's table or p2m, a scratch page. */
+export function walkContext(
+  xen: XenState,
+  devices: readonly PciDev[],
+  context: ContextId,
+  dfn: number,
+): IotlbEntry | null {
+  if (context.startsWith('q')) {
+    // The device whose quarantine context carries this pseudo domain id (the first, if shared).
+    const did = Number(context.slice(1));
+    const device = devices.find((candidate) => (candidate.pseudoDomid ?? candidate.sbdf) === did);
+    if (device?.scratch === null || device === undefined) return null;
+    return { target: { kind: 'scratch', id: device.scratch }, read: true, write: true };
+  }
+  const domain = xen.domains[Number(context.slice(3))];
+  if (domain === undefined) return null;
+  const pte = iommuTranslate(domain, dfn);
+  return pte === null ? null : { target: { kind: 'frame', mfn: pte.mfn }, read: pte.read, write: pte.write };
+}
+
+/** `iommu_iotlb_flush(d, dfn, 1)`: the dfn's cached translation dropped, no longer pending. */
+function flushDfn(work: Work, domid: number, dfn: number): void {
+  delete work.iotlb[iotlbKey(domainContext(domid), dfn)];
+  iommuFlushPendingDfn(work.xen, domid, dfn);
+}
+
+/** A domain-selective flush of `domid`'s DID. */
+function flushDomain(work: Work, domid: number): void {
+  const prefix = `${domainContext(domid)}/`;
+  for (const key of Object.keys(work.iotlb)) if (key.startsWith(prefix)) delete work.iotlb[key];
+  const domain = work.xen.domains[domid];
+  for (const dfn of domain?.iommu?.flushPending ?? []) iommuFlushPendingDfn(work.xen, domid, dfn);
+}
+
+function samePte(left: IommuPte | null, right: IommuPte | null): boolean {
+  if (left === null || right === null) return left === right;
+  return left.mfn === right.mfn && left.read === right.read && left.write === right.write;
+}
+
+/**
+ * The IOMMU side of the p2m and ownership changes a Xen operation made (from `before` to
+ * `work.xen`): for a running translated domain every gfn whose IOMMU view changed (a shared table
+ * flushed, an own table mapped or unmapped through the design's `IommuSync`, then flushed); for a
+ * PV domain every frame it no longer owns unmapped (dfn = mfn) and flushed. `defer`:
+ * `iommu_dont_flush_iotlb` is set, the dfns stay pending. `dying`: a dying domain's p2m changes
+ * are synced too (the grant host mappings `gnttab_release_mappings` removes; see the reference §5).
+ */
+export function syncIommu(work: Work, before: XenState, config: XenPtConfig, defer: boolean, dying = false): void {
+  work.xen.domains.forEach((after, domid) => {
+    const old = before.domains[domid];
+    if (old === undefined || after.iommu === undefined || old.incarnation !== after.incarnation) return;
+    if (after.translated) {
+      if ((after.life !== 'running' && !(dying && after.life === 'dying')) || old.p2m === after.p2m) return;
+      syncTranslated(work, old, after, config, defer);
+    } else syncPv(work, before, domid, defer);
+  });
+}
+
+function syncTranslated(work: Work, old: XenDomain, after: XenDomain, config: XenPtConfig, defer: boolean): void {
+  const domid = after.domid;
+  const gfns = new Set([...Object.keys(old.p2m), ...Object.keys(after.p2m)].map(Number));
+  for (const gfn of [...gfns].sort((left, right) => left - right)) {
+    const was = p2mIommuFlags(old.p2m[gfn]);
+    const next = p2mIommuFlags(after.p2m[gfn]);
+    if (samePte(was, next)) continue;
+    if (after.iommu?.sharePt === true) {
+      // ept_set_entry: the IOMMU walks the EPT; flush unless deferred.
+      if (defer) iommuMarkPending(work.xen, domid, gfn);
+      else flushDfn(work, domid, gfn);
+      continue;
+    }
+    if (!config.iommuSync.propagates(was, next)) continue;
+    if (next === null) iommuUnmapPage(work.xen, domid, gfn);
+    else iommuMapPage(work.xen, domid, gfn, next.mfn, { read: next.read, write: next.write });
+    if (!defer) flushDfn(work, domid, gfn);
+  }
+}
+
+function syncPv(work: Work, before: XenState, domid: number, defer: boolean): void {
+  const table = work.xen.domains[domid]?.iommu?.table ?? {};
+  for (const frame of before.memory.frames) {
+    if (frame.owner !== domid || work.xen.memory.frames[frame.mfn]?.owner === domid) continue;
+    // A freed page loses its type (free_domheap_pages).
+    if (work.xen.pageTypes?.[frame.mfn] !== undefined) delete work.xen.pageTypes[frame.mfn];
+    if (table[frame.mfn] === undefined) continue;
+    // put_page → the freed page's PGT_writable mapping removed (iommu_legacy_unmap).
+    iommuUnmapPage(work.xen, domid, frame.mfn);
+    if (!defer) flushDfn(work, domid, frame.mfn);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The world
+
+/** An IOMMU context for domain `domid` as it is built: PV tables map its pages, a sync'd HVM table its p2m. */
+function buildContext(xen: XenState, world: XenPtConfig['world'], domid: number): void {
+  const spec = world.domains[domid];
+  const domain = xen.domains[domid];
+  if (spec === undefined || domain === undefined) return;
+  const sharePt = domain.translated && spec.sharePt;
+  domain.iommu = { sharePt, table: {}, flushPending: [] };
+  if (sharePt) return;
+  if (domain.translated) {
+    for (const [gfn, entry] of Object.entries(domain.p2m)) {
+      const pte = p2mIommuFlags(entry);
+      if (pte !== null) domain.iommu.table[gfn] = pte;
+    }
+    return;
+  }
+  // A PV domain's pages typed writable as it is built (the hardware domain: arch_iommu_hwdom_init
+  // in strict mode maps its own RAM): each mapped at dfn = mfn.
+  xen.pageTypes ??= {};
+  for (const entry of Object.values(domain.p2m)) {
+    domain.iommu.table[entry.mfn] = { mfn: entry.mfn, read: true, write: true };
+    xen.pageTypes[entry.mfn] = { type: 'writable', count: 0, validated: true, pinned: false };
+  }
+}
+
+export function initXenPt(config: XenPtConfig): XenPtState {
+  const world = config.world;
+  const xen = createXenState({
+    memory: { frameCount: world.frames, policy: 'lifo', randomSeed: 'dmaprop' },
+    domains: world.domains,
+    grantEntries: world.grantEntries,
+    maptrackHandles: world.maptrackHandles,
+  });
+  world.domains.forEach((_, domid) => buildContext(xen, world, domid));
+  const pci = pciConfigOf(config);
+  const devices: PciDev[] = world.devices.map((owner, sbdf) => {
+    const pseudo = config.scratch.pseudoDomid?.(sbdf);
+    const device: PciDev = {
+      sbdf,
+      owner: HARDWARE_DOMID,
+      quarantine: false,
+      scratch: null,
+      ...(pseudo === undefined ? {} : { pseudoDomid: pseudo }),
+    };
+    // Assigned from the hardware domain when the guest was built (assign_device).
+    if (owner !== HARDWARE_DOMID) {
+      quarantineDevInit(pci, device);
+      device.owner = owner;
+    }
+    return device;
+  });
+  return { xen, devices, iotlb: {}, inflight: [] };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The step
+
+function begin(state: XenPtState): Work {
+  return {
+    xen: cloneXenState(state.xen),
+    devices: state.devices.map((device) => ({ ...device })),
+    iotlb: { ...state.iotlb },
+    inflight: [...state.inflight],
+    accesses: [],
+  };
+}
+
+function finish(work: Work, result: OpResult): XenPtStep {
+  return {
+    state: { xen: work.xen, devices: work.devices, iotlb: work.iotlb, inflight: work.inflight },
+    result: { ...result, accesses: work.accesses },
+  };
+}
+
+function refuse(state: XenPtState, result: OpResult): XenPtStep {
+  return { state, result: { ...result, accesses: [] } };
+}
+
+/** Runs a Xen operation on `work.xen` and then its IOMMU sync; a refusal leaves the state as it was. */
+function xenOp(state: XenPtState, config: XenPtConfig, run: (xen: XenState) => OpResult): XenPtStep {
+  const work = begin(state);
+  const result = run(work.xen);
+  if (!result.ok) return refuse(state, result);
+  syncIommu(work, state.xen, config, false);
+  return finish(work, result);
+}
+
+export function stepXenPt(state: XenPtState, config: XenPtConfig, command: XenPtCommand): XenPtStep {
+  switch (command.kind) {
+    case 'assignDevice':
+      return assign(state, config, command.domid, command.device);
+    case 'deassignDevice':
+      return deassign(state, config, command.domid, command.device);
+    case 'dma':
+      return dma(state, command);
+    case 'moveGfn':
+      return moveGfn(state, config, command);
+    case 'destroyDomain':
+      return destroy(state, config, command.domid, command.phased === true);
+    case 'createDomain':
+      return create(state, config, command.domid);
+    case 'advance':
+      return advance(state, config, command.op);
+    case 'decreaseReservation':
+    case 'populatePhysmap':
+    case 'grantAccess':
+    case 'mapGrantRef':
+    case 'unmapGrantRef':
+      // Other Xen commands (engineer B's PV memory operations, engineer C's grant v2 and copy) join here.
+      return stepXenOp(state, config, command);
+  }
+}
+
+/** The Xen operations whose only IOMMU effect is the sync of the p2m changes they make. */
+export type XenOpCommand = Extract<
+  XenPtCommand,
+  { kind: 'decreaseReservation' | 'populatePhysmap' | 'grantAccess' | 'mapGrantRef' | 'unmapGrantRef' }
+>;
+
+/**
+ * A Xen operation on the stack's Xen state, then the IOMMU sync of what it changed (`syncIommu`):
+ * where the lead wires further XenState-level operations in.
+ */
+export function stepXenOp(state: XenPtState, config: XenPtConfig, command: XenOpCommand): XenPtStep {
+  const xenConfig = config.xen;
+  switch (command.kind) {
+    case 'decreaseReservation':
+      return xenOp(state, config, (xen) => decreaseReservation(xen, xenConfig, command));
+    case 'populatePhysmap':
+      return xenOp(state, config, (xen) => populatePhysmap(xen, command));
+    case 'grantAccess':
+      return xenOp(state, config, (xen) => grantAccess(xen, command));
+    case 'mapGrantRef':
+      return xenOp(state, config, (xen) =>
+        mapGrantRef(xen, xenConfig, {
+          mapperDomid: command.mapperDomid,
+          granterDomid: command.granterDomid,
+          ref: command.ref,
+          host: true,
+          device: false,
+          readonly: command.readonly,
+          hostAddr: command.gfn,
+        }),
+      );
+    case 'unmapGrantRef': {
+      const mapping = state.xen.domains[command.mapperDomid]?.maptrack[command.handle];
+      return xenOp(state, config, (xen) =>
+        unmapGrantRef(xen, xenConfig, {
+          mapperDomid: command.mapperDomid,
+          handle: command.handle,
+          hostAddr: mapping?.hostAddr ?? 0,
+          devBusAddr: null,
+        }),
+      );
+    }
+  }
+}
+
+function assign(state: XenPtState, config: XenPtConfig, domid: number, sbdf: number): XenPtStep {
+  const pci = pciConfigOf(config);
+  const refused = assignDeviceCheck(state.xen, state.devices, pci, { caller: HARDWARE_DOMID, domid, device: sbdf });
+  if (refused !== null) return refuse(state, refused);
+  const work = begin(state);
+  const device = work.devices[sbdf];
+  if (device === undefined) return refuse(state, fail('ENODEV'));
+  // The toolstack resets the function before assigning it (libxl `libxl__device_pci_reset`): the
+  // requests it still had outstanding are aborted.
+  work.inflight = work.inflight.filter((op) => op.kind !== 'dma' || op.device !== sbdf);
+  return finish(work, assignDevice(pci, device, domid));
+}
+
+function deassign(state: XenPtState, config: XenPtConfig, domid: number, sbdf: number): XenPtStep {
+  const refused = deassignDeviceCheck(state.xen, state.devices, { caller: HARDWARE_DOMID, domid, device: sbdf });
+  if (refused !== null) return refuse(state, refused);
+  const work = begin(state);
+  const device = work.devices[sbdf];
+  if (device === undefined) return refuse(state, fail('ENODEV'));
+  // xl pci-assignable-remove: the device leaves the pool reset (pciback resets a function it
+  // releases), so what it had outstanding is aborted. A guest's device is deassigned as it is:
+  // its outstanding DMA lands wherever deassign_device sent it (XSA-302's window).
+  if (domid === DOMID_IO) work.inflight = work.inflight.filter((op) => op.kind !== 'dma' || op.device !== sbdf);
+  return finish(work, deassignDevice(pciConfigOf(config), device));
+}
+
+// ---------------------------------------------------------------------------------------------
+// DMA
+
+function dma(state: XenPtState, command: Extract<XenPtCommand, { kind: 'dma' }>): XenPtStep {
+  const device = state.devices[command.device];
+  if (device === undefined) return refuse(state, fail('ENODEV'));
+  const work = begin(state);
+  if (command.phased === true) {
+    work.inflight.push({
+      kind: 'dma',
+      device: device.sbdf,
+      dfn: command.dfn,
+      write: command.write,
+      issuer: device.owner,
+    });
+    return finish(work, succeed({ issued: true }));
+  }
+  return finish(work, performDma(work, device.sbdf, command.dfn, command.write, device.owner));
+}
+
+/** The device's request translated (IOTLB, else a walk whose hit is cached) and performed. */
+function performDma(work: Work, sbdf: number, dfn: number, write: boolean, issuer: number): OpResult {
+  const device = work.devices[sbdf];
+  if (device === undefined) return fail('ENODEV');
+  const context = deviceContext(device);
+  const base = { device: sbdf, dfn, write, issuer, owner: device.owner };
+  if (context === null) {
+    work.accesses.push({ ...base, via: 'walk', target: null });
+    return succeed({ fault: 'blocked' });
+  }
+  const key = iotlbKey(context, dfn);
+  const cached = work.iotlb[key];
+  const entry = cached ?? walkContext(work.xen, work.devices, context, dfn);
+  const via = cached === undefined ? 'walk' : 'iotlb';
+  if (entry === null || !(write ? entry.write : entry.read)) {
+    work.accesses.push({ ...base, via, target: null });
+    return succeed({ fault: entry === null ? 'not-present' : 'permission' });
+  }
+  if (cached === undefined) work.iotlb[key] = entry;
+  const target: DmaTarget = entry.target;
+  const frameOwner = target.kind === 'frame' ? (work.xen.memory.frames[target.mfn]?.owner ?? null) : undefined;
+  work.accesses.push({ ...base, via, target, ...(frameOwner === undefined ? {} : { frameOwner }) });
+  return succeed(target.kind === 'frame' ? { mfn: target.mfn, via } : { scratch: target.id, via });
+}
+
+// ---------------------------------------------------------------------------------------------
+// XENMEM_add_to_physmap, XENMAPSPACE_gmfn_range
+
+function moveGfn(
+  state: XenPtState,
+  config: XenPtConfig,
+  command: Extract<XenPtCommand, { kind: 'moveGfn' }>,
+): XenPtStep {
+  const domain = state.xen.domains[command.domid];
+  if (domain === undefined || domain.life !== 'running') return refuse(state, fail('ESRCH'));
+  if (!domain.translated) return refuse(state, fail('EACCES'));
+  const busy = state.inflight.some((op) => op.kind === 'moveGfn' && op.domid === command.domid);
+  if (busy) return refuse(state, fail('EBUSY'));
+  const source = domain.p2m[command.idx];
+  // get_gfn_unshare: only p2m_ram_rw moves.
+  if (source?.type !== 'ram_rw') return refuse(state, fail('EACCES'));
+  const mfn = source.mfn;
+  const prev = domain.p2m[command.gpfn];
+  const work = begin(state);
+  const flush = config.deferredFlush;
+  // get_page_from_mfn(mfn, d): the reference handed to the caller for after the flush.
+  getRef(writableMemory(work.xen), mfn);
+  if (prev !== undefined && prev.mfn !== mfn) {
+    // guest_remove_page at the destination: it may free the page, so it flushes now (XSA-346).
+    const before = cloneXenState(work.xen);
+    const removed = decreaseReservation(work.xen, config.xen, { domid: command.domid, gfn: command.gpfn });
+    // put_both: the page reference taken above is put again (unless the design forgets it).
+    if (!removed.ok && flush.putsPageOnError) return refuse(state, fail(removed.error ?? 'ENXIO'));
+    if (!removed.ok) return finish(work, fail(removed.error ?? 'ENXIO'));
+    syncIommu(work, before, config, !flush.removeFlushesNow);
+  }
+  if (command.idx !== command.gpfn) {
+    const before = cloneXenState(work.xen);
+    const p2m = writableP2m(work.xen, command.domid);
+    delete p2m[command.idx];
+    p2m[command.gpfn] = { type: 'ram_rw', mfn };
+    syncIommu(work, before, config, true);
+  }
+  let heldMfn: number | null = mfn;
+  if (flush.putsPage !== 'after-flush') {
+    dropFrameRef(work.xen, config.xen, mfn);
+    if (flush.putsPage === 'before-flush') heldMfn = null;
+  }
+  const op: MoveGfnInFlight = { kind: 'moveGfn', domid: command.domid, idx: command.idx, gpfn: command.gpfn, heldMfn };
+  if (command.phased === true) {
+    work.inflight.push(op);
+    return finish(work, succeed({ mfn, deferred: true }));
+  }
+  finishMove(work, config, op);
+  return finish(work, succeed({ mfn }));
+}
+
+/** After the loop: flush the old dfn, put the page, flush the new dfn. */
+function finishMove(work: Work, config: XenPtConfig, op: MoveGfnInFlight): void {
+  const flush = (dfn: number): void => {
+    // Without its flags iommu_iotlb_flush returns at once: the caller counts the dfn flushed.
+    if (config.deferredFlush.passesFlushFlags) flushDfn(work, op.domid, dfn);
+    else iommuFlushPendingDfn(work.xen, op.domid, dfn);
+  };
+  flush(op.idx);
+  if (op.heldMfn !== null) dropFrameRef(work.xen, config.xen, op.heldMfn);
+  flush(op.gpfn);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Domain destruction and creation
+
+function teardownSteps(config: XenPtConfig): readonly TeardownStep[] {
+  return config.teardown.devicesBeforeMemory
+    ? ['release-devices', 'relinquish-memory']
+    : ['relinquish-memory', 'release-devices'];
+}
+
+function destroy(state: XenPtState, config: XenPtConfig, domid: number, phased: boolean): XenPtStep {
+  const work = begin(state);
+  const started = startDestroyDomain(work.xen, config.xen, domid);
+  if (started.pending === undefined) return refuse(state, started.result);
+  syncIommu(work, state.xen, config, false, true);
+  const steps = teardownSteps(config);
+  if (phased) {
+    work.inflight.push({
+      kind: 'destroyDomain',
+      domid,
+      incarnation: state.xen.domains[domid]?.incarnation ?? 0,
+      stages: steps,
+    });
+    return finish(work, started.result);
+  }
+  for (const step of steps) runTeardownStep(work, config, domid, step);
+  return finish(work, succeed({ zombie: work.xen.domains[domid]?.life === 'dying' }));
+}
+
+function runTeardownStep(work: Work, config: XenPtConfig, domid: number, step: TeardownStep): void {
+  if (step === 'release-devices') {
+    // pci_release_devices, then iommu_free_pgtables: the root cleared, the DID flushed.
+    pciReleaseDevices(pciConfigOf(config), work.devices, domid);
+    const domain = work.xen.domains[domid];
+    if (domain?.iommu !== undefined) {
+      domain.iommu = { sharePt: domain.iommu.sharePt, table: {}, flushPending: [] };
+      flushDomain(work, domid);
+    }
+    if (domain !== undefined && domain.teardownNext === undefined && domain.life === 'dying' && domain.totPages === 0)
+      domain.life = 'dead';
+    return;
+  }
+  const before = cloneXenState(work.xen);
+  finishDestroyDomain(work.xen, config.xen, { domid });
+  // Frames of a PV domain freed here leave its table (put_page); an HVM p2m is not synced.
+  syncIommu(work, before, config, false);
+}
+
+function create(state: XenPtState, config: XenPtConfig, domid: number): XenPtStep {
+  const work = begin(state);
+  const world = config.world;
+  const result = createDomain(
+    work.xen,
+    config.xen,
+    { domains: world.domains, grantEntries: world.grantEntries, maptrackHandles: world.maptrackHandles },
+    { domid },
+  );
+  if (!result.ok) return refuse(state, result);
+  // The old incarnation's IOTLB entries went with its context (iommu_free_pgtables).
+  buildContext(work.xen, world, domid);
+  return finish(work, result);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Operations in flight
+
+function advance(state: XenPtState, config: XenPtConfig, index: number): XenPtStep {
+  const op = state.inflight[index];
+  if (op === undefined) return refuse(state, fail('ENOENT'));
+  const work = begin(state);
+  work.inflight.splice(index, 1);
+  switch (op.kind) {
+    case 'dma':
+      return finish(work, performDma(work, op.device, op.dfn, op.write, op.issuer));
+    case 'moveGfn':
+      finishMove(work, config, op);
+      return finish(work, succeed({ flushed: op.idx }));
+    case 'destroyDomain': {
+      const [step, ...rest] = op.stages;
+      // A later incarnation at the domid is not this teardown's (Xen's continuation holds the domain itself).
+      if (step !== undefined && work.xen.domains[op.domid]?.incarnation === op.incarnation)
+        runTeardownStep(work, config, op.domid, step);
+      if (rest.length > 0) work.inflight.splice(index, 0, { ...op, stages: rest });
+      return finish(work, succeed({ stage: step ?? 'none' }));
+    }
+  }
+}
+
+/** The phase an operation in flight runs next, in Xen's words. */
+export function nextPhase(op: XenPtOp): string {
+  switch (op.kind) {
+    case 'dma':
+      return 'access';
+    case 'moveGfn':
+      return 'flush';
+    case 'destroyDomain':
+      return op.stages[0] ?? 'done';
+  }
+}
+
+/** The references an operation in flight holds on `mfn` (on behalf of its domain). */
+export function inflightRefs(op: XenPtOp, mfn: number): number {
+  return op.kind === 'moveGfn' && op.heldMfn === mfn ? 1 : 0;
+}

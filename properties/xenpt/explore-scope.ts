@@ -1,0 +1,107 @@
+/**
+ * The small scope of the Xen passthrough stack for `dmaprop explore`.
+ *
+ * Covered, from every state, in this order: each device's DMA write at every dfn it reaches
+ * through a stale IOTLB entry (else at every dfn it reaches), and a DMA started (issued, performed
+ * by an advance) at the first of them and at the first dfn the hardware domain's table maps; each running HVM guest's XENMEM_add_to_physmap
+ * of each RAM gfn to every other gfn, started (its deferred flush left in flight), and whole to an
+ * empty gfn; each running guest's balloon-out of each populated gfn and populate of its first empty
+ * gfn; each device deassigned from its owner and assigned back to the domain it started with, the
+ * hardware domain's made assignable (to dom_io) and dom_io's given back; each
+ * running guest destroyed (started, and whole); each guest slot not running created again; an
+ * advance of each operation in flight.
+ *
+ * Left out: grants (the XenGT scope covers the grant table), DMA reads, the hardware domain's
+ * ballooning. The key is the whole state (stable JSON) but for the allocator's counter, which the
+ * `lifo` policy never reads: no renaming symmetry (dfns of PV domains are mfns, so frames are not
+ * interchangeable).
+ */
+import type { XenPtCommand } from '../../models/xenpt/commands.js';
+import type { XenPtConfig } from '../../models/xenpt/config.js';
+import { DOMID_IO } from '../../models/xen/pci.js';
+import type { XenPtState } from '../../models/xenpt/types.js';
+import type { ExploreScope } from '../../src/design.js';
+import { stableJson } from '../../src/explore.js';
+import { staleFirst } from './views.js';
+
+function dmaTemplates(state: XenPtState): XenPtCommand[] {
+  const templates: XenPtCommand[] = [];
+  for (const device of state.devices) {
+    const dfns = staleFirst(state, device.sbdf);
+    for (const dfn of dfns) templates.push({ kind: 'dma', device: device.sbdf, dfn, write: true });
+    // Started (issued by its owner, performed by an advance): at the first dfn it reaches, and at
+    // the first the hardware domain's table maps, where a device deassigned without quarantine goes.
+    if (device.owner === DOMID_IO) continue;
+    const hardware = Object.keys(state.xen.domains[0]?.iommu?.table ?? {})
+      .map(Number)
+      .sort((left, right) => left - right)[0];
+    for (const dfn of new Set([dfns[0], hardware])) {
+      if (dfn !== undefined) templates.push({ kind: 'dma', device: device.sbdf, dfn, write: true, phased: true });
+    }
+  }
+  return templates;
+}
+
+function memoryTemplates(state: XenPtState, config: XenPtConfig): XenPtCommand[] {
+  const templates: XenPtCommand[] = [];
+  const gfns = Array.from({ length: config.world.gfnSpace }, (_, gfn) => gfn);
+  for (const domain of state.xen.domains) {
+    if (domain.domid === 0 || domain.life !== 'running') continue;
+    const populated = gfns.filter((gfn) => domain.p2m[gfn] !== undefined);
+    const empty = gfns.filter((gfn) => domain.p2m[gfn] === undefined);
+    if (domain.translated && !state.inflight.some((op) => op.kind === 'moveGfn' && op.domid === domain.domid)) {
+      for (const idx of populated) {
+        if (domain.p2m[idx]?.type !== 'ram_rw') continue;
+        for (const gpfn of gfns) {
+          if (gpfn !== idx) templates.push({ kind: 'moveGfn', domid: domain.domid, idx, gpfn, phased: true });
+        }
+        const free = empty[0];
+        if (free !== undefined) templates.push({ kind: 'moveGfn', domid: domain.domid, idx, gpfn: free });
+      }
+    }
+    for (const gfn of populated) templates.push({ kind: 'decreaseReservation', domid: domain.domid, gfn });
+    const free = empty[0];
+    if (free !== undefined) templates.push({ kind: 'populatePhysmap', domid: domain.domid, gfn: free });
+  }
+  return templates;
+}
+
+function lifecycleTemplates(state: XenPtState, config: XenPtConfig): XenPtCommand[] {
+  const templates: XenPtCommand[] = [];
+  for (const device of state.devices) {
+    if (device.owner !== DOMID_IO && device.owner !== 0)
+      templates.push({ kind: 'deassignDevice', domid: device.owner, device: device.sbdf });
+    // xl pci-assignable-add / -remove: the hardware domain's device to dom_io, dom_io's back.
+    if (device.owner === 0) templates.push({ kind: 'assignDevice', domid: DOMID_IO, device: device.sbdf });
+    if (device.owner === DOMID_IO) templates.push({ kind: 'deassignDevice', domid: DOMID_IO, device: device.sbdf });
+    const home = config.world.devices[device.sbdf];
+    if (home !== undefined && (device.owner === DOMID_IO || device.owner === 0))
+      templates.push({ kind: 'assignDevice', domid: home, device: device.sbdf });
+  }
+  for (const domain of state.xen.domains) {
+    if (domain.domid === 0) continue;
+    if (domain.life === 'running') {
+      templates.push({ kind: 'destroyDomain', domid: domain.domid, phased: true });
+      templates.push({ kind: 'destroyDomain', domid: domain.domid });
+    } else templates.push({ kind: 'createDomain', domid: domain.domid });
+  }
+  return templates;
+}
+
+export function xenPtExploreScope(config: XenPtConfig): ExploreScope<XenPtState, XenPtCommand> {
+  return {
+    description:
+      "each device's DMA writes at what it reaches (stale IOTLB entries first), whole and started; each HVM guest's gfn moves (their deferred flush in flight) and balloon-outs and populates; deassignment, reassignment, dom_io's assignable pool, destruction (whole and started) and creation; advances. No grants, no renaming symmetry",
+    templates: (state) => [
+      ...dmaTemplates(state),
+      ...memoryTemplates(state, config),
+      ...lifecycleTemplates(state, config),
+      ...state.inflight.map((_, op): XenPtCommand => ({ kind: 'advance', op })),
+    ],
+    key: (state) =>
+      stableJson({
+        ...state,
+        xen: { ...state.xen, memory: { frames: state.xen.memory.frames, freeList: state.xen.memory.freeList } },
+      }),
+  };
+}
