@@ -14,6 +14,7 @@ import type { XenPtCommand } from '../../models/xenpt/commands.js';
 import type { XenPtState } from '../../models/xenpt/types.js';
 import type { XenPtDesign } from '../../properties/xenpt/design.js';
 import { xenPtHvmSharedPt } from '../../properties/xenpt/designs.js';
+import { explainXenPtStep } from '../../properties/xenpt/explain.js';
 import { xenPtPvDesigns } from '../../properties/xenpt/pv-designs.js';
 import { formatXenPtCommand, validateXenPtCommand } from '../../properties/xenpt/schema.js';
 
@@ -89,6 +90,8 @@ describe('the PV MMU operations in the stack', () => {
     expect(state.iotlb['dom2/6']).toBeUndefined();
     expect(details[2]).toEqual({ fault: 'not-present' });
     expect(broken(sound, state)).toEqual([]);
+    const lines = explainXenPtStep({ before: state, command: pin(6), result: { ok: true }, after: state });
+    expect(lines).toContain('page types: mfn 6 l1 count 1 pinned');
   });
   test('unpinning gives the frame back to the IOMMU only when it is typed writable again (a write access)', () => {
     const { state, results } = run([pin(6), { kind: 'pvUnpinTable', domid: 2, mfn: 6 }, dmaWrite(6)]);
