@@ -47,6 +47,7 @@ import { xenLookup, xenLookupThenMap, xenMap } from './xengt/designs.js';
 import { xenGtLifecycleDesigns } from './xengt/lifecycle-designs.js';
 import { xenPtDesigns } from './xenpt/designs.js';
 import { xenPtMutants } from './xenpt/mutants.js';
+import { xenPtPvDesigns } from './xenpt/pv-designs.js';
 import { kvmgtInterleavingMutants, kvmgtMutants } from './kvmgt/mutants.js';
 import { passthroughInterleavingMutants, passthroughMutants } from './passthrough/mutants.js';
 import { vfioInterleavingMutants, vfioMutants } from './vfio/mutants.js';
@@ -98,6 +99,7 @@ export const designs: readonly AnyDesign[] = [
   viommuTeOnKeepsNoDmar,
   viommuDifferential,
   ...xenPtDesigns,
+  ...xenPtPvDesigns,
 ];
 
 /**

@@ -101,6 +101,9 @@ export type { XenPtDesign, XenPtDesignOptions } from '../properties/xenpt/design
 export { xenPtInvariants } from '../properties/xenpt/invariants.js';
 export { xenPtDesigns } from '../properties/xenpt/designs.js';
 export { xenPtMutants } from '../properties/xenpt/mutants.js';
+export { xenPtPvDesigns } from '../properties/xenpt/pv-designs.js';
+export { soundPvMemory } from '../models/xen/pv-rules.js';
+export type { PvMemoryRules } from '../models/xen/pv-rules.js';
 export type { XenPtTemplate } from '../properties/xenpt/generators.js';
 export {
   defaultXenPtWorld,

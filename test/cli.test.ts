@@ -91,6 +91,12 @@ describe('dmaprop designs', () => {
       ['xenpt/unmap-not-synced', 'violates'],
       ['xenpt/release-devices-after-memory', 'violates'],
       ['xenpt/shared-scratch', 'violates'],
+      ['xenpt/pv-type-change-skips-iommu-unmap', 'violates'],
+      ['xenpt/pv-l1-fast-path-ignores-rw', 'violates'],
+      ['xenpt/pv-l1-accepts-writable-page-table', 'violates'],
+      ['xenpt/pv-grant-unmap-keeps-type', 'violates'],
+      ['xenpt/pv-grant-iommu-count-drops-per-unmap', 'violates'],
+      ['xenpt/pv-grant-iommu-count-never-drops', 'violates'],
     ]);
     for (const row of rows) {
       expect(Object.keys(row).sort()).toEqual([

@@ -4,6 +4,9 @@
  * `stepXenPt`'s dispatch (models/xenpt/step.ts, "other Xen commands").
  */
 
+import { pvMmuCommandKinds } from '../xen/pv-mmu.js';
+import type { PvMmuCommand } from '../xen/pv-mmu.js';
+
 export type XenPtCommand =
   /** XEN_DOMCTL_assign_device by the toolstack (dom0). */
   | { readonly kind: 'assignDevice'; readonly domid: number; readonly device: number }
@@ -38,7 +41,12 @@ export type XenPtCommand =
       readonly gfn: number;
       readonly readonly: boolean;
     }
-  /** GNTTABOP_map_grant_ref, host mapping at the mapper's `gfn` (a p2m grant entry for an HVM mapper). */
+  /**
+   * GNTTABOP_map_grant_ref, host mapping at the mapper's `gfn` (a p2m grant entry for an HVM
+   * mapper, the virtual page of the PTE for a PV one); `device`: GNTMAP_device_map as well (a PV
+   * mapper's, e.g. netback / blkback in dom0); `host: false`: the device mapping only. Absent:
+   * host only (models/xenpt/pv-memory.ts).
+   */
   | {
       readonly kind: 'mapGrantRef';
       readonly mapperDomid: number;
@@ -46,15 +54,28 @@ export type XenPtCommand =
       readonly ref: number;
       readonly gfn: number;
       readonly readonly: boolean;
+      readonly device?: boolean;
+      readonly host?: boolean;
     }
-  /** GNTTABOP_unmap_grant_ref of the host mapping of `handle`. */
-  | { readonly kind: 'unmapGrantRef'; readonly mapperDomid: number; readonly handle: number }
+  /**
+   * GNTTABOP_unmap_grant_ref of `handle`: its host mapping (at the address it was made) unless
+   * `host: false`, its device mapping (dev_bus_addr = its mfn) unless `device: false`.
+   */
+  | {
+      readonly kind: 'unmapGrantRef';
+      readonly mapperDomid: number;
+      readonly handle: number;
+      readonly host?: boolean;
+      readonly device?: boolean;
+    }
   /** XEN_DOMCTL_destroydomain by the toolstack; `phased`: each continuation on advance. */
   | { readonly kind: 'destroyDomain'; readonly domid: number; readonly phased?: boolean }
   /** XEN_DOMCTL_createdomain at `domid` (with an IOMMU context, as the world's domain there) and the toolstack's populate. */
   | { readonly kind: 'createDomain'; readonly domid: number }
   /** Runs the next phase of operation `op` in flight (oldest first). */
-  | { readonly kind: 'advance'; readonly op: number };
+  | { readonly kind: 'advance'; readonly op: number }
+  /** The PV MMU operations of a PV domain on its own page tables (models/xen/pv-mmu.ts). */
+  | PvMmuCommand;
 
 export type XenPtCommandKind = XenPtCommand['kind'];
 
@@ -71,6 +92,7 @@ export const xenPtCommandKinds: readonly XenPtCommandKind[] = [
   'destroyDomain',
   'createDomain',
   'advance',
+  ...pvMmuCommandKinds,
 ];
 
 /** Phases of each phased kind. */

@@ -59,6 +59,9 @@ import {
   p2mIommuFlags,
 } from '../xen/iommu.js';
 import { decreaseReservation, populatePhysmap } from '../xen/memory-op.js';
+import { pvIommuSetup } from '../xen/page-type.js';
+import { pvMmuStep } from '../xen/pv-mmu.js';
+import type { PvMmuCommand } from '../xen/pv-mmu.js';
 import {
   assignDevice,
   assignDeviceCheck,
@@ -74,6 +77,7 @@ import type { IommuPte, XenDomain, XenState } from '../xen/types.js';
 import type { XenPtCommand } from './commands.js';
 import { HARDWARE_DOMID } from './config.js';
 import type { XenPtConfig } from './config.js';
+import { mapGrantArgs, pvIommuChangedDfns, unmapGrantArgs } from './pv-memory.js';
 import type {
   ContextId,
   DmaAccess,
@@ -198,16 +202,15 @@ function syncTranslated(work: Work, old: XenDomain, after: XenDomain, config: Xe
   }
 }
 
+/**
+ * A PV domain's table is changed by the Xen model itself (page types, `cleanup_page_mappings` of a
+ * freed page, grant counts: models/xenpt/pv-memory.ts); the IOTLB entries of the dfns it changed
+ * are flushed here (left pending under `iommu_dont_flush_iotlb`).
+ */
 function syncPv(work: Work, before: XenState, domid: number, defer: boolean): void {
-  const table = work.xen.domains[domid]?.iommu?.table ?? {};
-  for (const frame of before.memory.frames) {
-    if (frame.owner !== domid || work.xen.memory.frames[frame.mfn]?.owner === domid) continue;
-    // A freed page loses its type (free_domheap_pages).
-    if (work.xen.pageTypes?.[frame.mfn] !== undefined) delete work.xen.pageTypes[frame.mfn];
-    if (table[frame.mfn] === undefined) continue;
-    // put_page → the freed page's PGT_writable mapping removed (iommu_legacy_unmap).
-    iommuUnmapPage(work.xen, domid, frame.mfn);
-    if (!defer) flushDfn(work, domid, frame.mfn);
+  for (const dfn of pvIommuChangedDfns(before, work.xen, domid)) {
+    if (defer) iommuMarkPending(work.xen, domid, dfn);
+    else flushDfn(work, domid, dfn);
   }
   // The Xen model's own changes of the table — page-type changes (`_get_page_type`), a freed
   // page's `cleanup_page_mappings`, a PV mapper's grant maps (`gnttab_need_iommu_mapping`) — go
@@ -225,7 +228,8 @@ function syncPv(work: Work, before: XenState, domid: number, defer: boolean): vo
 // The world
 
 /** An IOMMU context for domain `domid` as it is built: PV tables map its pages, a sync'd HVM table its p2m. */
-function buildContext(xen: XenState, world: XenPtConfig['world'], domid: number): void {
+function buildContext(xen: XenState, config: XenPtConfig, domid: number): void {
+  const world = config.world;
   const spec = world.domains[domid];
   const domain = xen.domains[domid];
   if (spec === undefined || domain === undefined) return;
@@ -241,11 +245,7 @@ function buildContext(xen: XenState, world: XenPtConfig['world'], domid: number)
   }
   // A PV domain's pages typed writable as it is built (the hardware domain: arch_iommu_hwdom_init
   // in strict mode maps its own RAM): each mapped at dfn = mfn.
-  xen.pageTypes ??= {};
-  for (const entry of Object.values(domain.p2m)) {
-    domain.iommu.table[entry.mfn] = { mfn: entry.mfn, read: true, write: true };
-    xen.pageTypes[entry.mfn] = { type: 'writable', count: 0, validated: true, pinned: false };
-  }
+  pvIommuSetup(xen, config.xen, domid);
 }
 
 export function initXenPt(config: XenPtConfig): XenPtState {
@@ -256,7 +256,7 @@ export function initXenPt(config: XenPtConfig): XenPtState {
     grantEntries: world.grantEntries,
     maptrackHandles: world.maptrackHandles,
   });
-  world.domains.forEach((_, domid) => buildContext(xen, world, domid));
+  world.domains.forEach((_, domid) => buildContext(xen, config, domid));
   const pci = pciConfigOf(config);
   const devices: PciDev[] = world.devices.map((owner, sbdf) => {
     const pseudo = config.scratch.pseudoDomid?.(sbdf);
@@ -331,16 +331,22 @@ export function stepXenPt(state: XenPtState, config: XenPtConfig, command: XenPt
     case 'grantAccess':
     case 'mapGrantRef':
     case 'unmapGrantRef':
+    case 'pvMmuUpdate':
+    case 'pvMmuProtect':
+    case 'pvPinL1Table':
+    case 'pvUnpinTable':
       // Other Xen commands (engineer B's PV memory operations, engineer C's grant v2 and copy) join here.
       return stepXenOp(state, config, command);
   }
 }
 
 /** The Xen operations whose only IOMMU effect is the sync of the p2m changes they make. */
-export type XenOpCommand = Extract<
-  XenPtCommand,
-  { kind: 'decreaseReservation' | 'populatePhysmap' | 'grantAccess' | 'mapGrantRef' | 'unmapGrantRef' }
->;
+export type XenOpCommand =
+  | Extract<
+      XenPtCommand,
+      { kind: 'decreaseReservation' | 'populatePhysmap' | 'grantAccess' | 'mapGrantRef' | 'unmapGrantRef' }
+    >
+  | PvMmuCommand;
 
 /**
  * A Xen operation on the stack's Xen state, then the IOMMU sync of what it changed (`syncIommu`):
@@ -356,28 +362,14 @@ export function stepXenOp(state: XenPtState, config: XenPtConfig, command: XenOp
     case 'grantAccess':
       return xenOp(state, config, (xen) => grantAccess(xen, command));
     case 'mapGrantRef':
-      return xenOp(state, config, (xen) =>
-        mapGrantRef(xen, xenConfig, {
-          mapperDomid: command.mapperDomid,
-          granterDomid: command.granterDomid,
-          ref: command.ref,
-          host: true,
-          device: false,
-          readonly: command.readonly,
-          hostAddr: command.gfn,
-        }),
-      );
-    case 'unmapGrantRef': {
-      const mapping = state.xen.domains[command.mapperDomid]?.maptrack[command.handle];
-      return xenOp(state, config, (xen) =>
-        unmapGrantRef(xen, xenConfig, {
-          mapperDomid: command.mapperDomid,
-          handle: command.handle,
-          hostAddr: mapping?.hostAddr ?? 0,
-          devBusAddr: null,
-        }),
-      );
-    }
+      return xenOp(state, config, (xen) => mapGrantRef(xen, xenConfig, mapGrantArgs(command)));
+    case 'unmapGrantRef':
+      return xenOp(state, config, (xen) => unmapGrantRef(xen, xenConfig, unmapGrantArgs(state.xen, command)));
+    case 'pvMmuUpdate':
+    case 'pvMmuProtect':
+    case 'pvPinL1Table':
+    case 'pvUnpinTable':
+      return xenOp(state, config, (xen) => pvMmuStep(xen, xenConfig, command));
   }
 }
 
@@ -574,7 +566,7 @@ function create(state: XenPtState, config: XenPtConfig, domid: number): XenPtSte
   );
   if (!result.ok) return refuse(state, result);
   // The old incarnation's IOTLB entries went with its context (iommu_free_pgtables).
-  buildContext(work.xen, world, domid);
+  buildContext(work.xen, config, domid);
   return finish(work, result);
 }
 

@@ -7,6 +7,7 @@
  */
 import { soundLifecycle, xenBugs } from '../../models/xen/config.js';
 import type { XenBug } from '../../models/xen/config.js';
+import type { PvMemoryRules } from '../../models/xen/pv-rules.js';
 import { perDeviceScratch, quarantineModes } from '../../models/xen/pci.js';
 import type { QuarantineMode, QuarantineScratch } from '../../models/xen/pci.js';
 import type { XenPtCommand } from '../../models/xenpt/commands.js';
@@ -33,6 +34,7 @@ import { xenPtExploreScope } from './explore-scope.js';
 import { resolveXenPt, xenPtCommandSpace, xenPtUniverse } from './generators.js';
 import type { XenPtTemplate } from './generators.js';
 import { xenPtInvariants } from './invariants.js';
+import { xenPtPvCommands } from './pv-memory.js';
 import { formatXenPtCommand, validateXenPtCommand, validateXenPtTemplate } from './schema.js';
 
 export const XENPT_STACK = 'Xen passthrough';
@@ -59,6 +61,8 @@ export interface XenPtDesignOptions {
   readonly iommuSync?: IommuSync;
   /** Where destruction releases devices (default before the memory, `soundPassthroughTeardown`). */
   readonly teardown?: PassthroughTeardown;
+  /** PV memory's decisions (page types, the L1 fast path, grant type references and IOMMU counts; default Xen's, `soundPvMemory`). */
+  readonly pvMemory?: PvMemoryRules;
   /** Deliberate bugs of the Xen model (`xenBugs`): its grant table, ballooning and teardown. */
   readonly xenBugs?: readonly XenBug[];
   readonly generation?: Partial<GenerationOptions>;
@@ -93,7 +97,11 @@ export function xenPtConfig(options: XenPtDesignOptions): XenPtConfig {
   }
   return {
     world,
-    xen: { bugs: refuseUnknownXenBugs(options.xenBugs ?? []), lifecycle: soundLifecycle },
+    xen: {
+      bugs: refuseUnknownXenBugs(options.xenBugs ?? []),
+      lifecycle: soundLifecycle,
+      ...(options.pvMemory === undefined ? {} : { pvMemory: options.pvMemory }),
+    },
     quarantine,
     scratch: options.scratch ?? perDeviceScratch,
     deferredFlush: options.deferredFlush ?? soundDeferredFlush,
@@ -115,6 +123,11 @@ function actorOf(state: XenPtState, command: XenPtCommand): string {
     case 'mapGrantRef':
     case 'unmapGrantRef':
       return `dom${command.mapperDomid} vCPU1`;
+    case 'pvMmuUpdate':
+    case 'pvMmuProtect':
+    case 'pvPinL1Table':
+    case 'pvUnpinTable':
+      return `dom${command.domid} vCPU1`;
     case 'advance': {
       const op = state.inflight[command.op];
       if (op === undefined) return 'hypervisor';
@@ -148,7 +161,7 @@ export function xenPtDesign(options: XenPtDesignOptions): XenPtDesign {
     init: () => initial,
     step: guardStep(validateXenPtCommand, (state, command) => stepXenPt(state, config, command), noAccesses),
     resolve: guardResolve(validateXenPtTemplate, (state, template) => resolveXenPt(state, universe, template)),
-    commands: xenPtCommandSpace(config, universe),
+    commands: xenPtCommandSpace(config, universe, xenPtPvCommands(config, universe)),
     invariants: xenPtInvariants(config),
     formatCommand: formatXenPtCommand,
     validateCommand: validateXenPtCommand,

@@ -4,6 +4,7 @@ import type { XenPtCommand } from '../../models/xenpt/commands.js';
 import { nextPhase } from '../../models/xenpt/step.js';
 import type { XenPtState } from '../../models/xenpt/types.js';
 import type { Transition } from '../../src/design.js';
+import { explainPvMemory } from './pv-memory.js';
 import { describeTarget } from './views.js';
 
 export function explainXenPtStep(transition: Transition<XenPtState, XenPtCommand>): string[] {
@@ -19,6 +20,7 @@ export function explainXenPtStep(transition: Transition<XenPtState, XenPtCommand
   }
   const cached = Object.entries(state.iotlb).map(([key, entry]) => `${key} → ${describeTarget(entry.target)}`);
   if (cached.length > 0) lines.push(`IOTLB: ${cached.join('; ')}`);
+  lines.push(...explainPvMemory(state.xen));
   state.inflight.forEach((op, index) => lines.push(`in flight ${index}: ${op.kind}, next ${nextPhase(op)}`));
   return lines;
 }

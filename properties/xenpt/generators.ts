@@ -17,6 +17,7 @@ import type { AdvanceCommand } from '../generic/interleave.js';
 import { isPick } from '../pick.js';
 import type { Templated } from '../pick.js';
 import { preferOr, preferredPick, resolvePreferring } from '../prefer.js';
+import { resolveXenPtPvField } from './pv-memory.js';
 import { deviceReach, dmaAims, staleDfns } from './views.js';
 
 export type XenPtTemplate = Templated<XenPtCommand>;
@@ -216,13 +217,21 @@ export function resolveXenPt(state: XenPtState, universe: XenPtUniverse, templat
   if (template.kind === ADVANCE) return resolveAdvance(template as AdvanceCommand, state.inflight.length);
   const fields = template as unknown as Record<string, unknown>;
   const resolved: Record<string, unknown> = {};
-  const number = (name: string): number => (typeof fields[name] === 'number' ? (fields[name] as number) : 0);
+  const number = (name: string): number => {
+    const value = typeof resolved[name] === 'number' ? resolved[name] : fields[name];
+    return typeof value === 'number' ? value : 0;
+  };
   for (const [field, value] of Object.entries(fields)) {
     if (!isPick(value)) {
       resolved[field] = value;
       continue;
     }
     const fallback = (values: readonly number[]) => (pick: number) => values[pick % values.length] ?? 0;
+    const pv = resolveXenPtPvField(state, template.kind, field, value, resolved);
+    if (pv !== undefined) {
+      resolved[field] = pv;
+      continue;
+    }
     if (template.kind === 'dma' && field === 'device') {
       // Devices with a stale IOTLB entry first.
       const stale = universe.devices.filter((candidate) => staleDfns(state, candidate).length > 0);

@@ -25,6 +25,7 @@ import {
   grantWritingMatchesPins,
   totPagesMatchesOwnedFrames,
 } from '../xengt/invariants/accounting.js';
+import { pvMemoryInvariants } from '../xen/pv-invariants.js';
 import { describeHolders, holderCensus, holdersByFrame } from '../xengt/views.js';
 import { describeTarget, deviceReach, heldBy, inflightHeld } from './views.js';
 import { formatXenPtCommand } from './schema.js';
@@ -372,6 +373,7 @@ export function xenPtInvariants(config: XenPtConfig): XenPtInvariant[] {
     countersInRange<XenPtState, XenPtCommand>(xenPtCounters, (state) => [state.xen]),
     deadDomainHasNoDevice,
     deadDomainContextEmpty,
+    ...pvMemoryInvariants<XenPtState, XenPtCommand>((state) => state.xen),
     roundTrip(config),
     failedOperationLeavesStateUnchanged<XenPtState, XenPtCommand>(),
   ];

@@ -9,6 +9,8 @@ import type { CommandProblem } from '../../src/design.js';
 import { commandValidator, domid, templateValidator, u32 } from '../generic/command-schema.js';
 import type { FieldType } from '../generic/command-schema.js';
 import { advanceSchema, phasedField } from '../generic/interleave.js';
+import { pvMmuCommandSchema } from '../xen/pv-schema.js';
+import { formatXenPtPvCommand } from './pv-memory.js';
 
 type Schema = {
   readonly [K in Exclude<XenPtCommandKind, 'advance'>]: Record<
@@ -29,10 +31,24 @@ export const xenPtCommandSchema: Schema = {
   decreaseReservation: { domid, gfn: nat },
   populatePhysmap: { domid, gfn: nat },
   grantAccess: { domid, ref: u32('grant_ref_t'), granteeDomid: domid, gfn: nat, readonly: bool },
-  mapGrantRef: { mapperDomid: domid, granterDomid: domid, ref: u32('grant_ref_t'), gfn: nat, readonly: bool },
-  unmapGrantRef: { mapperDomid: domid, handle: u32('grant_handle_t') },
+  mapGrantRef: {
+    mapperDomid: domid,
+    granterDomid: domid,
+    ref: u32('grant_ref_t'),
+    gfn: nat,
+    readonly: bool,
+    device: 'optional boolean',
+    host: 'optional boolean',
+  },
+  unmapGrantRef: {
+    mapperDomid: domid,
+    handle: u32('grant_handle_t'),
+    host: 'optional boolean',
+    device: 'optional boolean',
+  },
   destroyDomain: { domid, ...phasedField },
   createDomain: { domid },
+  ...pvMmuCommandSchema,
 };
 
 export const validateXenPtCommand: (command: unknown) => CommandProblem | null = commandValidator({
@@ -43,6 +59,17 @@ export const validateXenPtTemplate: (template: unknown) => CommandProblem | null
   ...xenPtCommandSchema,
   ...advanceSchema,
 });
+
+/** A host mapping at `gfn` (as before device mappings joined), a device mapping, or both. */
+function mapParts(command: { gfn: number; host?: boolean; device?: boolean }): string {
+  const host = command.host === false ? '' : ` at gfn ${command.gfn}`;
+  return command.device === true ? `${host}${host === '' ? '' : ' and'} for device` : host;
+}
+
+function unmapParts(command: { host?: boolean; device?: boolean }): string {
+  if (command.host === false) return ' (device mapping only)';
+  return command.device === false ? ' (host mapping only)' : '';
+}
 
 function started(command: { readonly phased?: boolean }): string {
   return command.phased === true ? ' (started)' : '';
@@ -65,14 +92,19 @@ export function formatXenPtCommand(command: XenPtCommand): string {
     case 'grantAccess':
       return `dom${command.domid}: grant ref ${command.ref} of gfn ${command.gfn} to dom${command.granteeDomid}${command.readonly ? ' read-only' : ''}`;
     case 'mapGrantRef':
-      return `dom${command.mapperDomid}: GNTTABOP_map_grant_ref dom${command.granterDomid} ref ${command.ref} at gfn ${command.gfn}${command.readonly ? ' read-only' : ''}`;
+      return `dom${command.mapperDomid}: GNTTABOP_map_grant_ref dom${command.granterDomid} ref ${command.ref}${mapParts(command)}${command.readonly ? ' read-only' : ''}`;
     case 'unmapGrantRef':
-      return `dom${command.mapperDomid}: GNTTABOP_unmap_grant_ref handle ${command.handle}`;
+      return `dom${command.mapperDomid}: GNTTABOP_unmap_grant_ref handle ${command.handle}${unmapParts(command)}`;
     case 'destroyDomain':
       return `toolstack: XEN_DOMCTL_destroydomain dom${command.domid}${started(command)}`;
     case 'createDomain':
       return `toolstack: XEN_DOMCTL_createdomain dom${command.domid}`;
     case 'advance':
       return `advance operation ${command.op}`;
+    case 'pvMmuUpdate':
+    case 'pvMmuProtect':
+    case 'pvPinL1Table':
+    case 'pvUnpinTable':
+      return formatXenPtPvCommand(command);
   }
 }

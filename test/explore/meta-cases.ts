@@ -308,13 +308,27 @@ const DEEP_ONLY: Readonly<Record<string, string>> = {
   'cmdbuf/scan-then-copy': 'no-dma-to-foreign-frame: 4 = 4, explore to depth 4 takes about 17 s',
 };
 
-/** Flawed designs whose stack declares an explore scope: these are compared. */
-export const flawedDesigns: readonly AnyDesign[] = flawed.filter(
-  (design) => design.explore !== undefined && (META_DEPTH > 4 || DEEP_ONLY[design.id] === undefined),
+/**
+ * Flawed designs whose breaks need commands their stack's explore scope does not enumerate yet:
+ * the Xen passthrough stack's PV memory designs (PV MMU operations, dom0's grant maps; its scope
+ * is DMA, memory and lifecycle). Listed as to-do with the stacks that declare no scope.
+ */
+const SCOPE_LACKS_COMMANDS: ReadonlySet<string> = new Set(
+  designs.filter((design) => design.id.startsWith('xenpt/pv-')).map((design) => design.id),
 );
 
-/** Flawed designs of stacks with no explore scope yet: listed as to-do, not compared. */
-export const unexploredDesigns: readonly AnyDesign[] = flawed.filter((design) => design.explore === undefined);
+/** Flawed designs whose stack declares an explore scope: these are compared. */
+export const flawedDesigns: readonly AnyDesign[] = flawed.filter(
+  (design) =>
+    design.explore !== undefined &&
+    !SCOPE_LACKS_COMMANDS.has(design.id) &&
+    (META_DEPTH > 4 || DEEP_ONLY[design.id] === undefined),
+);
+
+/** Flawed designs of stacks with no explore scope yet (or none for their commands): listed as to-do, not compared. */
+export const unexploredDesigns: readonly AnyDesign[] = flawed.filter(
+  (design) => design.explore === undefined || SCOPE_LACKS_COMMANDS.has(design.id),
+);
 
 /** The i-th of n interleaved slices of the flawed designs (the meta-test is split across files to run in parallel). */
 export function flawedSlice(index: number, count: number): AnyDesign[] {
