@@ -212,16 +212,6 @@ function syncPv(work: Work, before: XenState, domid: number, defer: boolean): vo
     if (defer) iommuMarkPending(work.xen, domid, dfn);
     else flushDfn(work, domid, dfn);
   }
-  // The Xen model's own changes of the table — page-type changes (`_get_page_type`), a freed
-  // page's `cleanup_page_mappings`, a PV mapper's grant maps (`gnttab_need_iommu_mapping`) — go
-  // through `iommu_legacy_map` / `iommu_legacy_unmap`, which flush the dfn at once: the hardware's
-  // IOTLB entries of every dfn whose entry was removed or changed are dropped here, where the IOTLB is.
-  const old = before.domains[domid]?.iommu?.table ?? {};
-  for (const [key, was] of Object.entries(old)) {
-    if (samePte(was, table[key] ?? null)) continue;
-    if (defer) iommuMarkPending(work.xen, domid, Number(key));
-    else flushDfn(work, domid, Number(key));
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
