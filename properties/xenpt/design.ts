@@ -30,7 +30,8 @@ import type { Design, Expectation } from '../../src/design.js';
 import type { GenerationOptions } from '../../src/generate.js';
 import { guardResolve, guardStep } from '../generic/guard.js';
 import { explainXenPtStep } from './explain.js';
-import { xenPtExploreScope } from './explore-scope.js';
+import { xenPtExploreScope, xenPtScopeParts } from './explore-scope.js';
+import type { XenPtScopePart } from './explore-scope.js';
 import { resolveXenPt, xenPtCommandSpace, xenPtUniverse } from './generators.js';
 import type { XenPtTemplate } from './generators.js';
 import { xenPtInvariants } from './invariants.js';
@@ -66,6 +67,11 @@ export interface XenPtDesignOptions {
   /** Deliberate bugs of the Xen model (`xenBugs`): its grant table, ballooning and teardown. */
   readonly xenBugs?: readonly XenBug[];
   readonly generation?: Partial<GenerationOptions>;
+  /**
+   * What the design's explore scope adds to the stack's own (devices, memory, lifecycle), where its
+   * flaw is: `pv-memory`, the PV page tables and dom0's grant maps (`explore-pv.ts`). Default none.
+   */
+  readonly explore?: readonly XenPtScopePart[];
 }
 
 export type XenPtDesign = Design<XenPtState, XenPtCommand, XenPtTemplate> & { readonly config: XenPtConfig };
@@ -94,6 +100,10 @@ export function xenPtConfig(options: XenPtDesignOptions): XenPtConfig {
   }
   if (options.iommuSync !== undefined && !world.domains.some((domain) => domain.translated && !domain.sharePt)) {
     throw new Error('iommuSync: no HVM domain of the world keeps its own IOMMU table (hvmPt: sync)');
+  }
+  for (const part of options.explore ?? []) {
+    if (!xenPtScopeParts.includes(part))
+      throw new Error(`explore: expected parts of ${xenPtScopeParts.join(', ')}, got ${JSON.stringify(part)}`);
   }
   return {
     world,
@@ -166,7 +176,7 @@ export function xenPtDesign(options: XenPtDesignOptions): XenPtDesign {
     formatCommand: formatXenPtCommand,
     validateCommand: validateXenPtCommand,
     explainStep: explainXenPtStep,
-    explore: xenPtExploreScope(config),
+    explore: xenPtExploreScope(config, options.explore ?? []),
     actorOf,
     inflight: (state) =>
       state.inflight.map((op) => ({

@@ -22,7 +22,13 @@ import { DOMID_IO } from '../../models/xen/pci.js';
 import type { XenPtState } from '../../models/xenpt/types.js';
 import type { ExploreScope } from '../../src/design.js';
 import { stableJson } from '../../src/explore.js';
+import { pvMemoryTemplates } from './explore-pv.js';
 import { staleFirst } from './views.js';
+
+/** Parts a design's scope adds to the stack's own (devices, memory, lifecycle), where its flaw is. */
+export type XenPtScopePart = 'pv-memory';
+
+export const xenPtScopeParts: readonly XenPtScopePart[] = ['pv-memory'];
 
 function dmaTemplates(state: XenPtState): XenPtCommand[] {
   const templates: XenPtCommand[] = [];
@@ -88,14 +94,18 @@ function lifecycleTemplates(state: XenPtState, config: XenPtConfig): XenPtComman
   return templates;
 }
 
-export function xenPtExploreScope(config: XenPtConfig): ExploreScope<XenPtState, XenPtCommand> {
+export function xenPtExploreScope(
+  config: XenPtConfig,
+  parts: readonly XenPtScopePart[] = [],
+): ExploreScope<XenPtState, XenPtCommand> {
+  const pv = parts.includes('pv-memory');
   return {
-    description:
-      "each device's DMA writes at what it reaches (stale IOTLB entries first), whole and started; each HVM guest's gfn moves (their deferred flush in flight) and balloon-outs and populates; deassignment, reassignment, dom_io's assignable pool, destruction (whole and started) and creation; advances. No grants, no renaming symmetry",
+    description: `each device's DMA writes at what it reaches (stale IOTLB entries first), whole and started; each HVM guest's gfn moves (their deferred flush in flight) and balloon-outs and populates; deassignment, reassignment, dom_io's assignable pool, destruction (whole and started) and creation; advances${pv ? "; each PV domain's L1 table pinned and unpinned, its slot 0 mapping its two lowest frames writable or read-only, cleared and re-protected; each guest's grant to dom0 and dom0's maps (host+device, device, host) and unmaps (whole, one part)" : '. No grants'}. No renaming symmetry`,
     templates: (state) => [
       ...dmaTemplates(state),
       ...memoryTemplates(state, config),
       ...lifecycleTemplates(state, config),
+      ...(pv ? pvMemoryTemplates(state, config) : []),
       ...state.inflight.map((_, op): XenPtCommand => ({ kind: 'advance', op })),
     ],
     key: (state) =>

@@ -30,6 +30,7 @@ function pvDesign(rules: PvMemoryRules, breaks: readonly string[]): XenPtDesign 
     expected: 'violates',
     pvMemory: rules,
     breaks,
+    explore: ['pv-memory'],
     description: descriptions[rules.name] ?? rules.name,
   });
 }
