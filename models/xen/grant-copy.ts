@@ -237,7 +237,8 @@ function claimBuf(
   // get_page_type(PGT_writable_page): a frame in use as another type (a PV page table: its type
   // count above zero) cannot be written; one whose count is zero is retyped (`_get_page_type`).
   const typeInfo = pageTypeOf(state, claimed.buf.mfn);
-  if (typeInfo.count > 0 && typeInfo.type !== 'none' && typeInfo.type !== 'writable') return { refused: status('general_error'), partial: claimed.buf };
+  if (typeInfo.count > 0 && typeInfo.type !== 'none' && typeInfo.type !== 'writable')
+    return { refused: status('general_error'), partial: claimed.buf };
   return claimed;
 }
 
