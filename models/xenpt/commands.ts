@@ -3,6 +3,8 @@
  * the PV memory commands (engineer B) and grant v2 / copy (engineer C) to `XenPtCommand` and to
  * `stepXenPt`'s dispatch (models/xenpt/step.ts, "other Xen commands").
  */
+import { xenPtGrantV2Kinds } from './grant-v2.js';
+import type { XenPtGrantV2Command } from './grant-v2.js';
 
 export type XenPtCommand =
   /** XEN_DOMCTL_assign_device by the toolstack (dom0). */
@@ -54,7 +56,8 @@ export type XenPtCommand =
   /** XEN_DOMCTL_createdomain at `domid` (with an IOMMU context, as the world's domain there) and the toolstack's populate. */
   | { readonly kind: 'createDomain'; readonly domid: number }
   /** Runs the next phase of operation `op` in flight (oldest first). */
-  | { readonly kind: 'advance'; readonly op: number };
+  | { readonly kind: 'advance'; readonly op: number }
+  | XenPtGrantV2Command;
 
 export type XenPtCommandKind = XenPtCommand['kind'];
 
@@ -71,7 +74,8 @@ export const xenPtCommandKinds: readonly XenPtCommandKind[] = [
   'destroyDomain',
   'createDomain',
   'advance',
+  ...xenPtGrantV2Kinds,
 ];
 
 /** Phases of each phased kind. */
-export const xenPtPhases: Readonly<Record<string, number>> = { dma: 2, moveGfn: 2, destroyDomain: 3 };
+export const xenPtPhases: Readonly<Record<string, number>> = { dma: 2, moveGfn: 2, destroyDomain: 3, grantCopy: 2 };

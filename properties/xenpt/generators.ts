@@ -17,6 +17,7 @@ import type { AdvanceCommand } from '../generic/interleave.js';
 import { isPick } from '../pick.js';
 import type { Templated } from '../pick.js';
 import { preferOr, preferredPick, resolvePreferring } from '../prefer.js';
+import { resolvedByGrantV2, resolveXenPtGrantV2 } from './grant-v2-generators.js';
 import { deviceReach, dmaAims, staleDfns } from './views.js';
 
 export type XenPtTemplate = Templated<XenPtCommand>;
@@ -214,6 +215,7 @@ function cachedGfns(state: XenPtState, domid: number): number[] {
 
 export function resolveXenPt(state: XenPtState, universe: XenPtUniverse, template: XenPtTemplate): XenPtCommand {
   if (template.kind === ADVANCE) return resolveAdvance(template as AdvanceCommand, state.inflight.length);
+  if (resolvedByGrantV2(template.kind)) return resolveXenPtGrantV2(state, universe, template);
   const fields = template as unknown as Record<string, unknown>;
   const resolved: Record<string, unknown> = {};
   const number = (name: string): number => (typeof fields[name] === 'number' ? (fields[name] as number) : 0);

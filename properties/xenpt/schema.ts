@@ -9,6 +9,7 @@ import type { CommandProblem } from '../../src/design.js';
 import { commandValidator, domid, templateValidator, u32 } from '../generic/command-schema.js';
 import type { FieldType } from '../generic/command-schema.js';
 import { advanceSchema, phasedField } from '../generic/interleave.js';
+import { formatXenPtGrantV2Command, xenPtGrantV2Schema } from './grant-v2-schema.js';
 
 type Schema = {
   readonly [K in Exclude<XenPtCommandKind, 'advance'>]: Record<
@@ -33,6 +34,7 @@ export const xenPtCommandSchema: Schema = {
   unmapGrantRef: { mapperDomid: domid, handle: u32('grant_handle_t') },
   destroyDomain: { domid, ...phasedField },
   createDomain: { domid },
+  ...xenPtGrantV2Schema,
 };
 
 export const validateXenPtCommand: (command: unknown) => CommandProblem | null = commandValidator({
@@ -74,5 +76,11 @@ export function formatXenPtCommand(command: XenPtCommand): string {
       return `toolstack: XEN_DOMCTL_createdomain dom${command.domid}`;
     case 'advance':
       return `advance operation ${command.op}`;
+    case 'setGrantVersion':
+    case 'getStatusFrames':
+    case 'mapGrantFrame':
+    case 'endAccess':
+    case 'grantCopy':
+      return formatXenPtGrantV2Command(command);
   }
 }
