@@ -102,11 +102,11 @@ export const HARDWARE_DOMID = 0;
 /**
  * The default world: dom0, PV hardware domain (`dom0-iommu=strict`: its table maps its own pages);
  * dom1, an HVM guest with device 0 and its grant-table frame a host frame; dom2, a PV guest with
- * device 1; ten grant entries (refs 8 and 9 beyond the reserved ones); thirteen frames, five free.
+ * device 1; ten grant entries (refs 8 and 9 beyond the reserved ones); twelve frames, four free (the grant-table frame is the fifth).
  */
 export function defaultXenPtWorld(hvmSharePt: boolean): XenPtWorld {
   return {
-    frames: 13,
+    frames: 12,
     domains: [
       { translated: false, privileged: true, initialGfns: [0, 1], sharePt: false },
       { translated: true, privileged: false, initialGfns: [0, 1, 2], sharePt: hvmSharePt },

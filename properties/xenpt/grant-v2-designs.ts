@@ -42,7 +42,7 @@ export const xenPtGnttabStatusFrameAtTwoGfns = xenPtDesign({
   grantFrameMapping: statusFrameAtTwoGfns,
   description:
     'XENMAPSPACE_grant_table leaves the frame at the gfn it was at when it maps it at another (the race XSA-379, f147422bf9, closed): switching back to v1 removes only the gfn the M2P names, and the other keeps the freed status frame in the p2m and the IOMMU',
-  breaks: ['grant-frame-mappings-live'],
+  breaks: ['grant-frame-mappings-live', 'device-reach-owned-or-held'],
 });
 
 /** GNTTABOP_copy without its bounds check. */
@@ -51,7 +51,7 @@ export const xenPtGnttabCopySkipsBounds = xenPtDesign({
   expected: 'violates',
   grantCopy: copySkipsBounds,
   description:
-    "gnttab_copy_buf without its 'copy beyond page area' check (GNTST_bad_copy_arg): offset + len past the page runs Xen's memcpy into the next machine frame, another domain's or a free one (the class of XSA-87 / XSA-224's grant copy bounds)",
+    "gnttab_copy_buf without its 'copy beyond page area' check (GNTST_bad_copy_arg): offset + len past the page runs Xen's memcpy into the next machine frame, another domain's or a free one (the class of a hypervisor out-of-bounds write on a guest's behalf)",
   breaks: ['grant-copy-accesses-claimed-frames'],
 });
 
@@ -71,7 +71,7 @@ export const xenPtGnttabCopyReleasesBeforeCopy = xenPtDesign({
   expected: 'violates',
   grantCopy: copyReleasesBeforeCopy,
   description:
-    'GNTTABOP_copy puts its pins and page references (gnttab_copy_release_buf) before the memcpy (gnttab_copy_buf): between the two the granter ends access and balloons the page out, and Xen writes a frame the copy no longer holds (the use-after-free class of XSA-218)',
+    'GNTTABOP_copy puts its pins and page references (gnttab_copy_release_buf) before the memcpy (gnttab_copy_buf): between the two the granter ends access and balloons the page out, and Xen writes a frame the copy no longer holds (the class of a grant use after free: a reference dropped while the page is still in use)',
   breaks: ['grant-pins-match-mappings-and-copies', 'frame-refcount-matches-holders', 'grant-copy-holds-its-claims'],
 });
 
