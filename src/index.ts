@@ -101,6 +101,10 @@ export type { XenPtDesign, XenPtDesignOptions } from '../properties/xenpt/design
 export { xenPtInvariants } from '../properties/xenpt/invariants.js';
 export { xenPtDesigns } from '../properties/xenpt/designs.js';
 export { xenPtMutants } from '../properties/xenpt/mutants.js';
+// Grant table v2 and GNTTABOP_copy on the Xen passthrough stack (issue 19).
+export { xenPtGrantV2Designs } from '../properties/xenpt/grant-v2-designs.js';
+export { xenPtGrantV2Kinds, DOMID_SELF as XENPT_DOMID_SELF } from '../models/xenpt/grant-v2.js';
+export type { XenPtGrantV2Command } from '../models/xenpt/grant-v2.js';
 export type { XenPtTemplate } from '../properties/xenpt/generators.js';
 export {
   defaultXenPtWorld,
