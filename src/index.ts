@@ -104,6 +104,10 @@ export { xenPtMutants } from '../properties/xenpt/mutants.js';
 export { xenPtPvDesigns } from '../properties/xenpt/pv-designs.js';
 export { soundPvMemory } from '../models/xen/pv-rules.js';
 export type { PvMemoryRules } from '../models/xen/pv-rules.js';
+// Grant table v2 and GNTTABOP_copy on the Xen passthrough stack (issue 19).
+export { xenPtGrantV2Designs } from '../properties/xenpt/grant-v2-designs.js';
+export { xenPtGrantV2Kinds, DOMID_SELF as XENPT_DOMID_SELF } from '../models/xenpt/grant-v2.js';
+export type { XenPtGrantV2Command } from '../models/xenpt/grant-v2.js';
 export type { XenPtTemplate } from '../properties/xenpt/generators.js';
 export {
   defaultXenPtWorld,

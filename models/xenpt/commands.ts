@@ -3,6 +3,8 @@
  * the PV memory commands (engineer B) and grant v2 / copy (engineer C) to `XenPtCommand` and to
  * `stepXenPt`'s dispatch (models/xenpt/step.ts, "other Xen commands").
  */
+import { xenPtGrantV2Kinds } from './grant-v2.js';
+import type { XenPtGrantV2Command } from './grant-v2.js';
 
 import { pvMmuCommandKinds } from '../xen/pv-mmu.js';
 import type { PvMmuCommand } from '../xen/pv-mmu.js';
@@ -75,7 +77,8 @@ export type XenPtCommand =
   /** Runs the next phase of operation `op` in flight (oldest first). */
   | { readonly kind: 'advance'; readonly op: number }
   /** The PV MMU operations of a PV domain on its own page tables (models/xen/pv-mmu.ts). */
-  | PvMmuCommand;
+  | PvMmuCommand
+  | XenPtGrantV2Command;
 
 export type XenPtCommandKind = XenPtCommand['kind'];
 
@@ -93,7 +96,8 @@ export const xenPtCommandKinds: readonly XenPtCommandKind[] = [
   'createDomain',
   'advance',
   ...pvMmuCommandKinds,
+  ...xenPtGrantV2Kinds,
 ];
 
 /** Phases of each phased kind. */
-export const xenPtPhases: Readonly<Record<string, number>> = { dma: 2, moveGfn: 2, destroyDomain: 3 };
+export const xenPtPhases: Readonly<Record<string, number>> = { dma: 2, moveGfn: 2, destroyDomain: 3, grantCopy: 2 };

@@ -26,6 +26,8 @@ export interface XenPtWorld {
   readonly maptrackHandles: number;
   /** gfns (and dfns) the generators use: 0 … gfnSpace − 1. */
   readonly gfnSpace: number;
+  /** Domains whose grant-table frames are host frames (they map them: XENMAPSPACE_grant_table). */
+  readonly grantTableFrames?: readonly number[];
 }
 
 /**
@@ -99,7 +101,8 @@ export const HARDWARE_DOMID = 0;
 
 /**
  * The default world: dom0, PV hardware domain (`dom0-iommu=strict`: its table maps its own pages);
- * dom1, an HVM guest with device 0; dom2, a PV guest with device 1; twelve frames, five free.
+ * dom1, an HVM guest with device 0 and its grant-table frame a host frame; dom2, a PV guest with
+ * device 1; ten grant entries (refs 8 and 9 beyond the reserved ones); twelve frames, four free (the grant-table frame is the fifth).
  */
 export function defaultXenPtWorld(hvmSharePt: boolean): XenPtWorld {
   return {
@@ -110,8 +113,9 @@ export function defaultXenPtWorld(hvmSharePt: boolean): XenPtWorld {
       { translated: false, privileged: false, initialGfns: [0, 1], sharePt: false },
     ],
     devices: [1, 2],
-    grantEntries: 2,
+    grantEntries: 10,
     maptrackHandles: 2,
     gfnSpace: 4,
+    grantTableFrames: [1],
   };
 }

@@ -76,6 +76,13 @@ import { cloneXenState, createXenState, dropFrameRef } from '../xen/state.js';
 import type { IommuPte, XenDomain, XenState } from '../xen/types.js';
 import type { XenPtCommand } from './commands.js';
 import { HARDWARE_DOMID } from './config.js';
+import {
+  advanceGrantCopy,
+  destroyWaitsForCopy,
+  grantCopyPhase,
+  setUpWorldGrantFrames,
+  stepXenPtGrantV2,
+} from './grant-v2.js';
 import type { XenPtConfig } from './config.js';
 import { mapGrantArgs, pvIommuChangedDfns, unmapGrantArgs } from './pv-memory.js';
 import type {
@@ -247,6 +254,7 @@ export function initXenPt(config: XenPtConfig): XenPtState {
     maptrackHandles: world.maptrackHandles,
   });
   world.domains.forEach((_, domid) => buildContext(xen, config, domid));
+  world.domains.forEach((_, domid) => setUpWorldGrantFrames(xen, world, domid));
   const pci = pciConfigOf(config);
   const devices: PciDev[] = world.devices.map((owner, sbdf) => {
     const pseudo = config.scratch.pseudoDomid?.(sbdf);
@@ -327,7 +335,30 @@ export function stepXenPt(state: XenPtState, config: XenPtConfig, command: XenPt
     case 'pvUnpinTable':
       // Other Xen commands (engineer B's PV memory operations, engineer C's grant v2 and copy) join here.
       return stepXenOp(state, config, command);
+    case 'setGrantVersion':
+    case 'getStatusFrames':
+    case 'mapGrantFrame':
+    case 'endAccess':
+    case 'grantCopy':
+      return stepXenPtGrantV2(state, config, command, {
+        xenOp: (run) => xenOp(state, config, run),
+        xenOpInFlight: (run) => xenOpInFlight(state, config, run),
+      });
   }
+}
+
+/** `xenOp` for an operation that may stay in flight (`op`, appended to `inflight`). */
+function xenOpInFlight(
+  state: XenPtState,
+  config: XenPtConfig,
+  run: (xen: XenState) => { result: OpResult; op?: XenPtOp },
+): XenPtStep {
+  const work = begin(state);
+  const { result, op } = run(work.xen);
+  if (!result.ok) return refuse(state, result);
+  if (op !== undefined) work.inflight.push(op);
+  syncIommu(work, state.xen, config, false);
+  return finish(work, result);
 }
 
 /** The Xen operations whose only IOMMU effect is the sync of the p2m changes they make. */
@@ -508,6 +539,8 @@ function teardownSteps(config: XenPtConfig): readonly TeardownStep[] {
 }
 
 function destroy(state: XenPtState, config: XenPtConfig, domid: number, phased: boolean): XenPtStep {
+  const waits = destroyWaitsForCopy(state, domid);
+  if (waits !== null) return refuse(state, waits);
   const work = begin(state);
   const started = startDestroyDomain(work.xen, config.xen, domid);
   if (started.pending === undefined) return refuse(state, started.result);
@@ -557,6 +590,7 @@ function create(state: XenPtState, config: XenPtConfig, domid: number): XenPtSte
   if (!result.ok) return refuse(state, result);
   // The old incarnation's IOTLB entries went with its context (iommu_free_pgtables).
   buildContext(work.xen, config, domid);
+  setUpWorldGrantFrames(work.xen, world, domid);
   return finish(work, result);
 }
 
@@ -582,6 +616,12 @@ function advance(state: XenPtState, config: XenPtConfig, index: number): XenPtSt
       if (rest.length > 0) work.inflight.splice(index, 0, { ...op, stages: rest });
       return finish(work, succeed({ stage: step ?? 'none' }));
     }
+    case 'grantCopy': {
+      const result = advanceGrantCopy(work.xen, config, state.inflight, op, index);
+      if (!result.ok) return refuse(state, result);
+      syncIommu(work, state.xen, config, false);
+      return finish(work, result);
+    }
   }
 }
 
@@ -594,6 +634,8 @@ export function nextPhase(op: XenPtOp): string {
       return 'flush';
     case 'destroyDomain':
       return op.stages[0] ?? 'done';
+    case 'grantCopy':
+      return grantCopyPhase;
   }
 }
 

@@ -57,7 +57,14 @@ export interface DestroyInFlight {
 /** The stages of a passthrough domain's destruction after `domain_kill`'s first call. */
 export type TeardownStep = 'release-devices' | 'relinquish-memory';
 
-export type XenPtOp = DmaInFlight | MoveGfnInFlight | DestroyInFlight;
+/** GNTTABOP_copy between its claims and its memcpy (models/xenpt/grant-v2.ts): the segment is in the caller's `grantCopies`. */
+export interface GrantCopyOp {
+  readonly kind: 'grantCopy';
+  readonly callerDomid: number;
+  readonly incarnation: number;
+}
+
+export type XenPtOp = DmaInFlight | MoveGfnInFlight | DestroyInFlight | GrantCopyOp;
 
 export interface XenPtState {
   readonly xen: XenState;

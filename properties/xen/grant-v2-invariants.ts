@@ -6,7 +6,7 @@
  */
 import { grantStatusBits, grantVersionOf } from '../../models/xen/grant-status.js';
 import { pinTotal } from '../../models/xen/grant-table.js';
-import { grantToStatusFrames, nrGrantFrames } from '../../models/xen/grant-v2.js';
+import { GNTTAB_NR_RESERVED_ENTRIES, grantToStatusFrames, nrGrantFrames } from '../../models/xen/grant-v2.js';
 import type { ActiveEntry, GrantCopyBuf, XenDomain, XenState } from '../../models/xen/types.js';
 import type { Invariant, Violation } from '../../src/design.js';
 import { describeHolders, holderCensus, holdersByFrame, ownerName } from '../xengt/views.js';
@@ -43,7 +43,7 @@ export function grantStatusMatchesPins<S, C>(view: XenView<S>): Invariant<S, C> 
     name: 'grant-status-matches-pins',
     class: 'accounting',
     description:
-      'GTF_reading / GTF_writing, in the v1 entry or the v2 status word, are set exactly while the entry is pinned / pinned writable',
+      'GTF_reading / GTF_writing, in the v1 entry or the v2 status word, are set exactly while the entry is pinned / pinned writable (a reserved entry its granter invalidated: only while)',
     reads: (state) => parts(view(state), 'grantTable', 'active', 'grantStatus', 'grantVersion'),
     check({ after }) {
       return forEachEntry(view(after), (domain, ref, act) => {
@@ -51,6 +51,11 @@ export function grantStatusMatchesPins<S, C>(view: XenView<S>): Invariant<S, C> 
         const reading = pinTotal(act) > 0;
         const writing = act.hstw + act.devw > 0;
         if (bits.reading === reading && bits.writing === writing) return null;
+        // A reserved entry the granter invalidated while it was pinned: gnttab_set_version carries
+        // over only the reserved entries that permit access, so their status goes (bits may be
+        // clear under a pin, never set without one).
+        const revokedReserved = ref < GNTTAB_NR_RESERVED_ENTRIES && domain.grantTable[ref]?.permitAccess === false;
+        if (revokedReserved && (!bits.reading || reading) && (!bits.writing || writing)) return null;
         const where = grantVersionOf(domain) === 2 ? 'v2 status word' : 'v1 entry';
         return {
           message: `dom${domain.domid} grant ref ${ref} (${where}): GTF_reading ${bit(bits.reading)}, GTF_writing ${bit(bits.writing)} with pins hstw ${act.hstw} hstr ${act.hstr} devw ${act.devw} devr ${act.devr}`,

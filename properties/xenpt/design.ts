@@ -8,6 +8,8 @@
 import { soundLifecycle, xenBugs } from '../../models/xen/config.js';
 import type { XenBug } from '../../models/xen/config.js';
 import type { PvMemoryRules } from '../../models/xen/pv-rules.js';
+import type { GrantCopyChecks } from '../../models/xen/grant-copy.js';
+import type { GrantFrameMapping, GrantVersionSwitch } from '../../models/xen/grant-v2.js';
 import { perDeviceScratch, quarantineModes } from '../../models/xen/pci.js';
 import type { QuarantineMode, QuarantineScratch } from '../../models/xen/pci.js';
 import type { XenPtCommand } from '../../models/xenpt/commands.js';
@@ -25,7 +27,7 @@ import type {
   XenPtWorld,
 } from '../../models/xenpt/config.js';
 import { initXenPt, nextPhase, stepXenPt } from '../../models/xenpt/step.js';
-import type { XenPtState } from '../../models/xenpt/types.js';
+import type { XenPtOp, XenPtState } from '../../models/xenpt/types.js';
 import type { Design, Expectation } from '../../src/design.js';
 import type { GenerationOptions } from '../../src/generate.js';
 import { guardResolve, guardStep } from '../generic/guard.js';
@@ -35,7 +37,7 @@ import type { XenPtScopePart } from './explore-scope.js';
 import { resolveXenPt, xenPtCommandSpace, xenPtUniverse } from './generators.js';
 import type { XenPtTemplate } from './generators.js';
 import { xenPtInvariants } from './invariants.js';
-import { xenPtPvCommands } from './pv-memory.js';
+import { xenPtExtraCommands } from './extra-commands.js';
 import { formatXenPtCommand, validateXenPtCommand, validateXenPtTemplate } from './schema.js';
 
 export const XENPT_STACK = 'Xen passthrough';
@@ -64,6 +66,12 @@ export interface XenPtDesignOptions {
   readonly teardown?: PassthroughTeardown;
   /** PV memory's decisions (page types, the L1 fast path, grant type references and IOMMU counts; default Xen's, `soundPvMemory`). */
   readonly pvMemory?: PvMemoryRules;
+  /** GNTTABOP_set_version's decisions (default Xen's, `soundGrantVersionSwitch`). */
+  readonly grantVersion?: GrantVersionSwitch;
+  /** XENMAPSPACE_grant_table's one-gfn rule (default Xen's since XSA-379, `soundGrantFrameMapping`). */
+  readonly grantFrameMapping?: GrantFrameMapping;
+  /** GNTTABOP_copy's checks and release (default Xen's, `soundGrantCopy`). */
+  readonly grantCopy?: GrantCopyChecks;
   /** Deliberate bugs of the Xen model (`xenBugs`): its grant table, ballooning and teardown. */
   readonly xenBugs?: readonly XenBug[];
   readonly generation?: Partial<GenerationOptions>;
@@ -111,6 +119,9 @@ export function xenPtConfig(options: XenPtDesignOptions): XenPtConfig {
       bugs: refuseUnknownXenBugs(options.xenBugs ?? []),
       lifecycle: soundLifecycle,
       ...(options.pvMemory === undefined ? {} : { pvMemory: options.pvMemory }),
+      ...(options.grantVersion === undefined ? {} : { grantVersion: options.grantVersion }),
+      ...(options.grantFrameMapping === undefined ? {} : { grantFrameMapping: options.grantFrameMapping }),
+      ...(options.grantCopy === undefined ? {} : { grantCopy: options.grantCopy }),
     },
     quarantine,
     scratch: options.scratch ?? perDeviceScratch,
@@ -138,11 +149,19 @@ function actorOf(state: XenPtState, command: XenPtCommand): string {
     case 'pvPinL1Table':
     case 'pvUnpinTable':
       return `dom${command.domid} vCPU1`;
+    case 'setGrantVersion':
+    case 'mapGrantFrame':
+    case 'endAccess':
+      return `dom${command.domid} vCPU1`;
+    case 'getStatusFrames':
+    case 'grantCopy':
+      return `dom${command.callerDomid} vCPU1`;
     case 'advance': {
       const op = state.inflight[command.op];
       if (op === undefined) return 'hypervisor';
       if (op.kind === 'dma') return `device ${op.device}`;
       if (op.kind === 'moveGfn') return `dom${op.domid} vCPU0`;
+      if (op.kind === 'grantCopy') return `dom${op.callerDomid} vCPU1`;
       return 'toolstack';
     }
     case 'assignDevice':
@@ -151,6 +170,13 @@ function actorOf(state: XenPtState, command: XenPtCommand): string {
     case 'createDomain':
       return 'toolstack';
   }
+}
+
+function inflightActor(op: XenPtOp): string {
+  if (op.kind === 'dma') return `device ${op.device}`;
+  if (op.kind === 'moveGfn') return `dom${op.domid} vCPU0`;
+  if (op.kind === 'grantCopy') return `dom${op.callerDomid} vCPU1`;
+  return 'toolstack';
 }
 
 export function xenPtDesign(options: XenPtDesignOptions): XenPtDesign {
@@ -171,7 +197,7 @@ export function xenPtDesign(options: XenPtDesignOptions): XenPtDesign {
     init: () => initial,
     step: guardStep(validateXenPtCommand, (state, command) => stepXenPt(state, config, command), noAccesses),
     resolve: guardResolve(validateXenPtTemplate, (state, template) => resolveXenPt(state, universe, template)),
-    commands: xenPtCommandSpace(config, universe, xenPtPvCommands(config, universe)),
+    commands: xenPtCommandSpace(config, universe, xenPtExtraCommands(config, universe)),
     invariants: xenPtInvariants(config),
     formatCommand: formatXenPtCommand,
     validateCommand: validateXenPtCommand,
@@ -180,7 +206,7 @@ export function xenPtDesign(options: XenPtDesignOptions): XenPtDesign {
     actorOf,
     inflight: (state) =>
       state.inflight.map((op) => ({
-        actor: op.kind === 'dma' ? `device ${op.device}` : op.kind === 'moveGfn' ? `dom${op.domid} vCPU0` : 'toolstack',
+        actor: inflightActor(op),
         kind: op.kind,
         phase: nextPhase(op),
       })),

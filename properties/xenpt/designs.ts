@@ -7,6 +7,7 @@
 import type { IommuPte } from '../../models/xen/types.js';
 import { soundDeferredFlush } from '../../models/xenpt/config.js';
 import { xenPtDesign } from './design.js';
+import { xenPtGrantV2Designs } from './grant-v2-designs.js';
 
 export const xenPtHvmSharedPt = xenPtDesign({
   id: 'xenpt/hvm-shared-pt',
@@ -114,4 +115,5 @@ export const xenPtDesigns = [
   xenPtUnmapNotSynced,
   xenPtReleaseDevicesLate,
   xenPtSharedScratch,
+  ...xenPtGrantV2Designs,
 ] as const;

@@ -18,6 +18,7 @@ import { isPick } from '../pick.js';
 import type { Templated } from '../pick.js';
 import { preferOr, preferredPick, resolvePreferring } from '../prefer.js';
 import { resolveXenPtPvField } from './pv-memory.js';
+import { resolvedByGrantV2, resolveXenPtGrantV2 } from './grant-v2-generators.js';
 import { deviceReach, dmaAims, staleDfns } from './views.js';
 
 export type XenPtTemplate = Templated<XenPtCommand>;
@@ -215,6 +216,7 @@ function cachedGfns(state: XenPtState, domid: number): number[] {
 
 export function resolveXenPt(state: XenPtState, universe: XenPtUniverse, template: XenPtTemplate): XenPtCommand {
   if (template.kind === ADVANCE) return resolveAdvance(template as AdvanceCommand, state.inflight.length);
+  if (resolvedByGrantV2(template.kind)) return resolveXenPtGrantV2(state, universe, template);
   const fields = template as unknown as Record<string, unknown>;
   const resolved: Record<string, unknown> = {};
   const number = (name: string): number => {

@@ -18,16 +18,11 @@ import { countersInRange } from '../generic/bounds.js';
 import type { Counter } from '../generic/bounds.js';
 import { liftInvariant } from '../generic/lift.js';
 import { roundTripReturnsEverything } from '../generic/round-trip.js';
-import {
-  freeIffUnreferenced,
-  grantPinsMatchHandles,
-  grantReadingMatchesPins,
-  grantWritingMatchesPins,
-  totPagesMatchesOwnedFrames,
-} from '../xengt/invariants/accounting.js';
 import { pvMemoryInvariants } from '../xen/pv-invariants.js';
+import { freeIffUnreferenced, totPagesMatchesOwnedFrames } from '../xengt/invariants/accounting.js';
 import { describeHolders, holderCensus, holdersByFrame } from '../xengt/views.js';
 import { describeTarget, deviceReach, heldBy, inflightHeld } from './views.js';
+import { xenPtGrantV2Invariants } from './grant-v2-invariants.js';
 import { formatXenPtCommand } from './schema.js';
 
 type XenPtInvariant = Invariant<XenPtState, XenPtCommand>;
@@ -365,9 +360,8 @@ export function xenPtInvariants(config: XenPtConfig): XenPtInvariant[] {
     frameRefcountMatchesHolders,
     xenOnly(freeIffUnreferenced as Invariant<XenGtState, unknown>),
     xenOnly(totPagesMatchesOwnedFrames as Invariant<XenGtState, unknown>),
-    xenOnly(grantPinsMatchHandles as Invariant<XenGtState, unknown>),
-    xenOnly(grantReadingMatchesPins as Invariant<XenGtState, unknown>),
-    xenOnly(grantWritingMatchesPins as Invariant<XenGtState, unknown>),
+    // Grant pins and status bits: C's, which count copies in flight and read the v2 status words.
+    ...xenPtGrantV2Invariants(),
     iommuTableMatchesP2m,
     iotlbMatchesContext,
     countersInRange<XenPtState, XenPtCommand>(xenPtCounters, (state) => [state.xen]),

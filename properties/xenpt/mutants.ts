@@ -23,14 +23,14 @@ export const xenPtMutants: readonly XenPtDesign[] = [
     expected: 'violates',
     xenBugs: ['unmap-skips-pin-drop'],
     description: 'GNTTABOP_unmap_grant_ref drops the page references but leaves the pin counters',
-    breaks: ['grant-pins-match-handles'],
+    breaks: ['grant-pins-match-mappings-and-copies'],
   }),
   xenPtDesign({
     id: 'mutant/xenpt/unmap-keeps-status-bits',
     expected: 'violates',
     xenBugs: ['unmap-keeps-status-bits'],
     description: 'the unmap drops the pins but leaves GTF_reading and GTF_writing set',
-    breaks: ['grant-reading-matches-pins', 'grant-writing-matches-pins'],
+    breaks: ['grant-status-matches-pins'],
   }),
   xenPtDesign({
     id: 'mutant/xenpt/free-keeps-tot-pages',

@@ -11,6 +11,7 @@ import type { FieldType } from '../generic/command-schema.js';
 import { advanceSchema, phasedField } from '../generic/interleave.js';
 import { pvMmuCommandSchema } from '../xen/pv-schema.js';
 import { formatXenPtPvCommand } from './pv-memory.js';
+import { formatXenPtGrantV2Command, xenPtGrantV2Schema } from './grant-v2-schema.js';
 
 type Schema = {
   readonly [K in Exclude<XenPtCommandKind, 'advance'>]: Record<
@@ -49,6 +50,7 @@ export const xenPtCommandSchema: Schema = {
   destroyDomain: { domid, ...phasedField },
   createDomain: { domid },
   ...pvMmuCommandSchema,
+  ...xenPtGrantV2Schema,
 };
 
 export const validateXenPtCommand: (command: unknown) => CommandProblem | null = commandValidator({
@@ -106,5 +108,11 @@ export function formatXenPtCommand(command: XenPtCommand): string {
     case 'pvPinL1Table':
     case 'pvUnpinTable':
       return formatXenPtPvCommand(command);
+    case 'setGrantVersion':
+    case 'getStatusFrames':
+    case 'mapGrantFrame':
+    case 'endAccess':
+    case 'grantCopy':
+      return formatXenPtGrantV2Command(command);
   }
 }
