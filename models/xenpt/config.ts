@@ -14,6 +14,13 @@ export interface XenPtDomainSpec {
   readonly initialGfns: readonly number[];
   /** HVM: share the EPT with the IOMMU (`iommu_use_hap_pt`) or keep a table in sync. Ignored for PV. */
   readonly sharePt: boolean;
+  /**
+   * XEN_DOMCTL_createdomain's `max_grant_version` (xl.cfg `max_grant_version`); absent: 2. The
+   * default world creates its PV domains with 1: a PV domain's v2 status frames are shared with it
+   * read-only (`share_xen_page_with_guest(..., SHARE_ro)`: type none, count 1), which the model's
+   * page types leave out, so a PV domain never switches to v2 here.
+   */
+  readonly maxGrantVersion?: 1 | 2;
 }
 
 export interface XenPtWorld {
@@ -108,9 +115,9 @@ export function defaultXenPtWorld(hvmSharePt: boolean): XenPtWorld {
   return {
     frames: 12,
     domains: [
-      { translated: false, privileged: true, initialGfns: [0, 1], sharePt: false },
+      { translated: false, privileged: true, initialGfns: [0, 1], sharePt: false, maxGrantVersion: 1 },
       { translated: true, privileged: false, initialGfns: [0, 1, 2], sharePt: hvmSharePt },
-      { translated: false, privileged: false, initialGfns: [0, 1], sharePt: false },
+      { translated: false, privileged: false, initialGfns: [0, 1], sharePt: false, maxGrantVersion: 1 },
     ],
     devices: [1, 2],
     grantEntries: 10,

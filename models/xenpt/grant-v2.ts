@@ -184,6 +184,10 @@ export function destroyWaitsForCopy(state: XenPtState, domid: number): OpResult 
  * domains that map them): `grant_table_init`'s shared frame, at start and at each creation.
  */
 export function setUpWorldGrantFrames(xen: XenState, world: XenPtWorld, domid: number): void {
+  // The domain's highest grant version, as the toolstack created it (`max_grant_version`).
+  const max = world.domains[domid]?.maxGrantVersion;
+  const domain = xen.domains[domid];
+  if (max !== undefined && domain !== undefined) domain.maxGrantVersion = max;
   if (world.grantTableFrames?.includes(domid) === true) setUpGrantFrames(xen, domid);
 }
 

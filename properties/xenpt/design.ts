@@ -77,7 +77,8 @@ export interface XenPtDesignOptions {
   readonly generation?: Partial<GenerationOptions>;
   /**
    * What the design's explore scope adds to the stack's own (devices, memory, lifecycle), where its
-   * flaw is: `pv-memory`, the PV page tables and dom0's grant maps (`explore-pv.ts`). Default none.
+   * flaw is: `pv-memory`, the PV page tables and dom0's grant maps (`explore-pv.ts`); `grants`, grant
+   * table v2 and GNTTABOP_copy (`explore-grants.ts`). Default none.
    */
   readonly explore?: readonly XenPtScopePart[];
 }

@@ -22,13 +22,14 @@ import { DOMID_IO } from '../../models/xen/pci.js';
 import type { XenPtState } from '../../models/xenpt/types.js';
 import type { ExploreScope } from '../../src/design.js';
 import { stableJson } from '../../src/explore.js';
+import { grantTemplates } from './explore-grants.js';
 import { pvMemoryTemplates } from './explore-pv.js';
 import { staleFirst } from './views.js';
 
 /** Parts a design's scope adds to the stack's own (devices, memory, lifecycle), where its flaw is. */
-export type XenPtScopePart = 'pv-memory';
+export type XenPtScopePart = 'pv-memory' | 'grants';
 
-export const xenPtScopeParts: readonly XenPtScopePart[] = ['pv-memory'];
+export const xenPtScopeParts: readonly XenPtScopePart[] = ['pv-memory', 'grants'];
 
 function dmaTemplates(state: XenPtState): XenPtCommand[] {
   const templates: XenPtCommand[] = [];
@@ -99,13 +100,15 @@ export function xenPtExploreScope(
   parts: readonly XenPtScopePart[] = [],
 ): ExploreScope<XenPtState, XenPtCommand> {
   const pv = parts.includes('pv-memory');
+  const grants = parts.includes('grants');
   return {
-    description: `each device's DMA writes at what it reaches (stale IOTLB entries first), whole and started; each HVM guest's gfn moves (their deferred flush in flight) and balloon-outs and populates; deassignment, reassignment, dom_io's assignable pool, destruction (whole and started) and creation; advances${pv ? "; each PV domain's L1 table pinned and unpinned, its slot 0 mapping its two lowest frames writable or read-only, cleared and re-protected; each guest's grant to dom0 and dom0's maps (host+device, device, host) and unmaps (whole, one part)" : '. No grants'}. No renaming symmetry`,
+    description: `each device's DMA writes at what it reaches (stale IOTLB entries first), whole and started; each HVM guest's gfn moves (their deferred flush in flight) and balloon-outs and populates; deassignment, reassignment, dom_io's assignable pool, destruction (whole and started) and creation; advances${pv ? "; each PV domain's L1 table pinned and unpinned, its slot 0 mapping its two lowest frames writable or read-only, cleared and re-protected; each guest's grant to dom0 and dom0's maps (host+device, device, host) and unmaps (whole, one part)" : ''}${grants ? "; the HVM guest's set_version, its status frame mapped at two gfns, grants to it at ref 8 (writable) and 0 (read-only), its map of ref 8, its copies through them (whole and started) and one past its page, the granter's set_version" : ''}${pv || grants ? '' : '. No grants'}. No renaming symmetry`,
     templates: (state) => [
       ...dmaTemplates(state),
       ...memoryTemplates(state, config),
       ...lifecycleTemplates(state, config),
       ...(pv ? pvMemoryTemplates(state, config) : []),
+      ...(grants ? grantTemplates(state, config) : []),
       ...state.inflight.map((_, op): XenPtCommand => ({ kind: 'advance', op })),
     ],
     key: (state) =>

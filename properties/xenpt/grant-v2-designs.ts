@@ -17,6 +17,7 @@ import { xenPtDesign } from './design.js';
 export const xenPtGnttabSetVersionIgnoresPins = xenPtDesign({
   id: 'xenpt/gnttab-set-version-ignores-pins',
   expected: 'violates',
+  explore: ['grants'],
   grantVersion: setVersionIgnoresPins,
   description:
     "GNTTABOP_set_version without gnttab_set_version's -EBUSY scan of entries in use (xen/common/grant_table.c): a granter switches versions while the HVM guest maps its grant, the table is cleared and GTF_reading/GTF_writing of the pinned entry are lost",
@@ -27,6 +28,7 @@ export const xenPtGnttabSetVersionIgnoresPins = xenPtDesign({
 export const xenPtGnttabUnpopulateLeavesStatusMapped = xenPtDesign({
   id: 'xenpt/gnttab-unpopulate-leaves-status-mapped',
   expected: 'violates',
+  explore: ['grants'],
   hvmPt: 'sync',
   grantVersion: unpopulateLeavesStatusMapped,
   description:
@@ -38,6 +40,7 @@ export const xenPtGnttabUnpopulateLeavesStatusMapped = xenPtDesign({
 export const xenPtGnttabStatusFrameAtTwoGfns = xenPtDesign({
   id: 'xenpt/gnttab-status-frame-at-two-gfns',
   expected: 'violates',
+  explore: ['grants'],
   hvmPt: 'sync',
   grantFrameMapping: statusFrameAtTwoGfns,
   description:
@@ -49,6 +52,7 @@ export const xenPtGnttabStatusFrameAtTwoGfns = xenPtDesign({
 export const xenPtGnttabCopySkipsBounds = xenPtDesign({
   id: 'xenpt/gnttab-copy-skips-bounds',
   expected: 'violates',
+  explore: ['grants'],
   grantCopy: copySkipsBounds,
   description:
     "gnttab_copy_buf without its 'copy beyond page area' check (GNTST_bad_copy_arg): offset + len past the page runs Xen's memcpy into the next machine frame, another domain's or a free one (the class of a hypervisor out-of-bounds write on a guest's behalf)",
@@ -59,6 +63,7 @@ export const xenPtGnttabCopySkipsBounds = xenPtDesign({
 export const xenPtGnttabCopyWritesReadonlyGrant = xenPtDesign({
   id: 'xenpt/gnttab-copy-writes-readonly-grant',
   expected: 'violates',
+  explore: ['grants'],
   grantCopy: copyWritesReadonlyGrant,
   description:
     "acquire_grant_for_copy pins a GTF_readonly grant for writing (_set_status without 'Attempt to write-pin a r/o grant entry'): the HVM guest's GNTTABOP_copy writes into a page the granter shared read-only",
@@ -69,6 +74,7 @@ export const xenPtGnttabCopyWritesReadonlyGrant = xenPtDesign({
 export const xenPtGnttabCopyReleasesBeforeCopy = xenPtDesign({
   id: 'xenpt/gnttab-copy-releases-before-copy',
   expected: 'violates',
+  explore: ['grants'],
   grantCopy: copyReleasesBeforeCopy,
   description:
     'GNTTABOP_copy puts its pins and page references (gnttab_copy_release_buf) before the memcpy (gnttab_copy_buf): between the two the granter ends access and balloons the page out, and Xen writes a frame the copy no longer holds (the class of a grant use after free: a reference dropped while the page is still in use)',
