@@ -192,7 +192,10 @@ export function xenPtDesign(options: XenPtDesignOptions): XenPtDesign {
     breaks: options.breaks ?? [],
     // Every run keeps its devices' DMA and the p2m changes (no swarm subsets): a run without DMA,
     // or without the changes that make an IOTLB entry stale, observes nothing through the IOMMU.
-    generation: { swarm: false, ...options.generation },
+    // With the PV memory and grant v2 / copy kinds, sequences of up to 150 commands (not 100) and
+    // five operations left in flight (not three: four kinds are phased) keep the deferred-flush and
+    // copy windows reached at the default budget.
+    generation: { swarm: false, maxCommands: 150, preemptions: 5, ...options.generation },
     config,
     // Steps never modify the state they are given: every run starts from the same object.
     init: () => initial,

@@ -7,7 +7,8 @@
  * lowest gfns that hold no RAM (XENMAPSPACE_grant_table | XENMAPIDX_grant_table_status). For each
  * other running domain (the granter): its lowest RAM gfn granted to the guest at ref 8 (beyond the
  * reserved entries a version switch keeps) writable, and at ref 0 read-only; the guest mapping
- * ref 8 at its first free gfn; the granter's set_version to the other version. The guest's copies
+ * ref 8 at its first free gfn; the granter's set_version to the other version. The guest as a
+ * granter: its lowest RAM gfn granted to dom0 at ref 8, and dom0's host map of it. The guest's copies
  * through a live grant to it: from the grant into its own lowest RAM gfn and from that gfn into
  * the grant, a whole page, whole and started (its memcpy on advance); and copies of its own gfn onto
  * itself: a whole page started, and past the page's end (offset 2048, a page long).
@@ -18,6 +19,7 @@
 import { grantVersionOf } from '../../models/xen/grant-status.js';
 import type { XenPtCommand } from '../../models/xenpt/commands.js';
 import type { XenPtConfig } from '../../models/xenpt/config.js';
+import { HARDWARE_DOMID } from '../../models/xenpt/config.js';
 import { DOMID_SELF } from '../../models/xenpt/grant-v2.js';
 import type { XenPtState } from '../../models/xenpt/types.js';
 import type { XenDomain } from '../../models/xen/types.js';
@@ -41,6 +43,18 @@ export function grantTemplates(state: XenPtState, config: XenPtConfig): XenPtCom
       templates.push({ kind: 'mapGrantFrame', domid, idx: 0, status: true, gfn });
     const own = ramGfns(guest, gfns)[0];
     const free = gfns.find((gfn) => guest.p2m[gfn] === undefined);
+    // The guest as the granter: its ref 8 granted to dom0 (a backend), and dom0's map of it.
+    const backend = state.xen.domains[HARDWARE_DOMID];
+    const ownEntry = guest.grantTable[8];
+    if (backend?.life === 'running' && ownEntry !== undefined && own !== undefined) {
+      const hostGfn = gfns.find((gfn) => backend.p2m[gfn] === undefined);
+      if (!ownEntry.permitAccess) {
+        templates.push({ kind: 'grantAccess', domid, ref: 8, granteeDomid: HARDWARE_DOMID, gfn: own, readonly: false });
+      } else if (ownEntry.domid === HARDWARE_DOMID && hostGfn !== undefined) {
+        const map = { mapperDomid: HARDWARE_DOMID, granterDomid: domid, ref: 8, gfn: hostGfn, readonly: false };
+        templates.push({ kind: 'mapGrantRef', ...map });
+      }
+    }
     for (const granter of running) {
       if (granter.domid === domid) continue;
       const granted = ramGfns(granter, gfns)[0];

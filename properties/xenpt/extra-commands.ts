@@ -2,7 +2,7 @@
  * The Xen passthrough stack's further commands, together: PV memory (`pv-memory.ts`: the PV MMU,
  * dom0's grant maps with a device part) and grant table v2 / GNTTABOP_copy
  * (`grant-v2-generators.ts`). Both replace the stack's generator of `grantAccess`; the one used
- * takes from each what its mechanism needs: every domain a granter, the grantee a domain that maps
+ * takes from each what its mechanism needs: every domain a granter (the HVM guests half the time), the grantee a domain that maps
  * grants (an HVM guest, or dom0 with its IOMMU context), refs on both sides of the reserved ones
  * (what a version switch scans), a page the granter has (resolved by `resolveXenPtGrantV2`).
  */
@@ -22,13 +22,22 @@ export function xenPtExtraCommands(config: XenPtConfig, universe: XenPtUniverse)
   const refs = [0, 1, GNTTAB_NR_RESERVED_ENTRIES, GNTTAB_NR_RESERVED_ENTRIES + 1].filter(
     (ref) => ref < config.world.grantEntries,
   );
-  const grantAccess = fc
-    .record({
-      domid: one(universe.domids),
-      ref: one(refs.length > 0 ? refs : [0]),
-      granteeDomid: one(mappers.length > 0 ? mappers : universe.domids),
-      gfn: preferOr(one(universe.gfns)),
-      readonly: fc.boolean(),
+  const hvmOrAny = fc.oneof(
+    { weight: 1, arbitrary: one(universe.hvmGuests.length > 0 ? universe.hvmGuests : universe.domids) },
+    { weight: 1, arbitrary: one(universe.domids) },
+  );
+  // The granter (an HVM guest half the time: they switch version and map their grant-table
+  // frames), then a grantee that maps grants and is not the granter.
+  const grantAccess = hvmOrAny
+    .chain((domid) => {
+      const others = mappers.filter((mapper) => mapper !== domid);
+      return fc.record({
+        domid: fc.constant(domid),
+        ref: one(refs.length > 0 ? refs : [0]),
+        granteeDomid: one(others.length > 0 ? others : universe.domids),
+        gfn: preferOr(one(universe.gfns)),
+        readonly: fc.boolean(),
+      });
     })
     .map((args): XenPtTemplate => ({ kind: 'grantAccess', ...args }));
   const conflicts: Record<string, readonly string[]> = { ...pv.conflicts };
