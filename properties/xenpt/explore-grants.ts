@@ -3,15 +3,16 @@
  * designs whose flaw is there (`xenPtDesign`'s `explore: ['grants']`).
  *
  * From every state, for each running HVM guest (the domain that maps its own grant-table frames
- * and copies): set_version to the other version; its status frame 0 mapped at each of its two
- * lowest gfns that hold no RAM (XENMAPSPACE_grant_table | XENMAPIDX_grant_table_status). For each
- * other running domain (the granter): its lowest RAM gfn granted to the guest at ref 8 (beyond the
- * reserved entries a version switch keeps) writable, and at ref 0 read-only; the guest mapping
- * ref 8 at its first free gfn; the granter's set_version to the other version. The guest as a
- * granter: its lowest RAM gfn granted to dom0 at ref 8, and dom0's host map of it. The guest's copies
- * through a live grant to it: from the grant into its own lowest RAM gfn and from that gfn into
- * the grant, a whole page, whole and started (its memcpy on advance); and copies of its own gfn onto
- * itself: a whole page started, and past the page's end (offset 2048, a page long).
+ * and copies): set_version to the other version; its status frame 0 mapped
+ * (XENMAPSPACE_grant_table | XENMAPIDX_grant_table_status) at each of its two lowest gfns that
+ * hold no RAM, up to two above the RAM gfns. For each other running domain (the granter): its
+ * lowest RAM gfn granted to the guest at ref 8 (beyond the reserved entries a version switch
+ * keeps) writable, and at ref 0 read-only; the guest mapping ref 8 at its first free gfn; the
+ * granter's set_version to the other version. The guest as a granter: its lowest RAM gfn granted
+ * to dom0 at ref 8, and dom0's host map of it. The guest's copies through a live grant to it: from
+ * the grant into its own lowest RAM gfn and from that gfn into the grant, a whole page, whole and
+ * started (its memcpy on advance); and copies of its own gfn onto itself: a whole page started,
+ * and past the page's end (offset 2048, a page long).
  *
  * Left out: get_status_frames (it changes nothing), end of access, shared frames, other refs and
  * offsets (the stack's generators make them).
@@ -38,7 +39,11 @@ export function grantTemplates(state: XenPtState, config: XenPtConfig): XenPtCom
     if (!guest.translated) continue;
     const domid = guest.domid;
     templates.push({ kind: 'setGrantVersion', domid, version: 3 - grantVersionOf(guest) });
-    const frameGfns = gfns.filter((gfn) => guest.p2m[gfn] === undefined || guest.p2m[gfn]?.type === 'grant_table');
+    // Grant-table frames go above the RAM gfns as well (gfnSpace and the one after, as the
+    // generators put them): a guest's p2m is not bounded by the gfns its RAM uses.
+    const frameGfns = [...gfns, gfns.length, gfns.length + 1].filter(
+      (gfn) => guest.p2m[gfn] === undefined || guest.p2m[gfn]?.type === 'grant_table',
+    );
     for (const gfn of frameGfns.slice(0, 2))
       templates.push({ kind: 'mapGrantFrame', domid, idx: 0, status: true, gfn });
     const own = ramGfns(guest, gfns)[0];
