@@ -12,14 +12,27 @@ import { describe, expect, test } from 'vitest';
 import type { AnyDesign } from '../../src/design.js';
 import { defaultGeneration, traceArbitrary } from '../../src/generate.js';
 import { designs, mutants } from '../../properties/registry.js';
+import { DEEP } from '../helpers.js';
 import { firstDifference } from '../../models/deep-equal.js';
 
-const subjects: readonly AnyDesign[] = [...designs, ...mutants];
+/**
+ * Every design and mutant; in the default tier, of the Xen passthrough stack (issue 19: eighteen
+ * flawed designs and nine mutants over the same model, each step about 3 ms) only the sound designs
+ * and the mutants, its flawed designs in the deeper tier.
+ */
+const subjects: readonly AnyDesign[] = [...designs, ...mutants].filter(
+  (design) =>
+    DEEP || !(design.stack === 'Xen passthrough' && design.expected === 'violates' && design.id.startsWith('xenpt/')),
+);
 const TRACES = 12;
 
 describe('a step never changes the state it is given', () => {
   test.for(subjects)('$id', (design) => {
-    const generation = { ...defaultGeneration, ...design.generation };
+    // At most 100 commands a trace (a stack's own generation may ask for more, e.g. the Xen
+    // passthrough stack's 150): what is checked here is how each step shares and reads its state,
+    // which longer traces do not change, and the default tier's budget is fixed.
+    const wanted = { ...defaultGeneration, ...design.generation };
+    const generation = { ...wanted, maxCommands: Math.min(wanted.maxCommands, defaultGeneration.maxCommands) };
     const traces = fc.sample(traceArbitrary(design.commands, generation), { seed: 505, numRuns: TRACES });
     let steps = 0;
     for (const templates of traces) {

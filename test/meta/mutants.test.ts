@@ -48,7 +48,12 @@ const SLOW = new Set([
   // The unwind needs an injected failure after the pin: seed 11 reaches it late (3.6 s).
   'mutant/xen-map/grant-map-unwind-drops-pins-twice',
 ]);
-const checked = mutants.filter((mutant) => DEEP || !SLOW.has(mutant.id));
+/**
+ * The Xen passthrough stack's mutants (issue 19), 0.3 to 1.5 s each at seed 11 (every invariant of
+ * four mechanisms checked at each of up to 150 steps), with their sound design's 2.4 s: in the
+ * deeper tier; each is caught on 20/20 fresh seeds (`bench/declared-breaks.ts`).
+ */
+const checked = mutants.filter((mutant) => DEEP || (!SLOW.has(mutant.id) && !mutant.id.startsWith('mutant/xenpt/')));
 
 /**
  * Mutants that seed 11 catches only past run 300 (each is caught on 20/20 fresh seeds at the
@@ -87,7 +92,12 @@ describe('meta: broken mechanisms are caught', () => {
     expect(unbroken).toEqual([]);
   });
 
-  test.for(baselines)('the sound design $id holds under the same budget', (sound) => {
-    expect(checkDesign(sound, budget).verdict).toBe('holds');
-  });
+  // (The Xen passthrough stack's sound designs hold over 20 fresh seeds at the default budget in
+  // the benchmark and `test/xenpt/verdicts.test.ts`; this budget's check of it is the deeper tier's.)
+  test.for(baselines.filter((sound) => DEEP || sound.stack !== 'Xen passthrough'))(
+    'the sound design $id holds under the same budget',
+    (sound) => {
+      expect(checkDesign(sound, budget).verdict).toBe('holds');
+    },
+  );
 });
