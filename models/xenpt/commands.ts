@@ -1,6 +1,6 @@
 /**
  * The Xen passthrough stack's commands: plain JSON, a discriminated union on `kind`. The lead adds
- * the PV memory commands (engineer B) and grant v2 / copy (engineer C) to `XenPtCommand` and to
+ * the PV memory commands and grant v2 / copy to `XenPtCommand` and to
  * `stepXenPt`'s dispatch (models/xenpt/step.ts, "other Xen commands").
  */
 import { xenPtGrantV2Kinds } from './grant-v2.js';

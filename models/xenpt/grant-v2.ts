@@ -1,5 +1,5 @@
 /**
- * Grant table v2 and GNTTABOP_copy (engineer C's `models/xen/grant-v2.ts`, `grant-copy.ts`) in the
+ * Grant table v2 and GNTTABOP_copy (the Xen model's `models/xen/grant-v2.ts`, `grant-copy.ts`) in the
  * Xen passthrough stack: the commands as the stack names them, each run as a Xen operation followed
  * by the stack's IOMMU sync (`xenOp` → `syncIommu`), and GNTTABOP_copy phased as the stack phases
  * its operations. Reference: docs/reference/xen-passthrough.md §9, docs/reference/xen.md §2.16–2.19.
@@ -13,7 +13,7 @@
  *   and loses them when the frame leaves the p2m (`p2m_remove_page`: set_version back to v1,
  *   remapping, relinquish). The model's `grant_table` p2m entry is that p2m_ram_rw entry.
  * - GNTTABOP_set_version, GNTTABOP_get_status_frames, the granter's end of foreign access (v1:
- *   refused while GTF_reading/GTF_writing; v2: the entry cleared, the status word read): C's model.
+ *   refused while GTF_reading/GTF_writing; v2: the entry cleared, the status word read): the Xen model's.
  * - GNTTABOP_copy, phased (`phased: true`): "claim" (`gnttab_copy_lock_domains`,
  *   `gnttab_copy_claim_buf`, the bounds: `startGrantCopy`) then, on `advance`, "memcpy"
  *   (`gnttab_copy_buf`, `gnttab_copy_release_buf`: `finishGrantCopy`); the claims (pins and page

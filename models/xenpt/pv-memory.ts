@@ -1,5 +1,5 @@
 /**
- * How PV memory (engineer B's page types, PV MMU and per-mfn grant IOMMU counts:
+ * How PV memory (the Xen model's page types, PV MMU and per-mfn grant IOMMU counts:
  * models/xen/page-type.ts, pv-mmu.ts, grant-iommu.ts, page-cleanup.ts) joins the Xen passthrough
  * stack (docs/reference/xen-passthrough.md §"PV memory in the stack"):
  *

@@ -40,7 +40,7 @@
  *   "issue" (the owner's driver programs it) and "access". A device keeps several requests
  *   outstanding (a PCIe function has many tags), so several DMAs of one device may be in flight.
  *
- * Other Xen commands (engineer B's PV memory operations, engineer C's grant v2 and copy) join
+ * Other Xen commands (the PV memory operations, grant v2 and copy) join
  * `stepXenPt`'s dispatch in `stepXenOp`, followed by `syncIommu` like the ones here.
  */
 import { getRef } from '../memory/frames.js';
@@ -333,7 +333,7 @@ export function stepXenPt(state: XenPtState, config: XenPtConfig, command: XenPt
     case 'pvMmuProtect':
     case 'pvPinL1Table':
     case 'pvUnpinTable':
-      // Other Xen commands (engineer B's PV memory operations, engineer C's grant v2 and copy) join here.
+      // Other Xen commands (the PV memory operations, grant v2 and copy) join here.
       return stepXenOp(state, config, command);
     case 'setGrantVersion':
     case 'getStatusFrames':
@@ -371,7 +371,7 @@ export type XenOpCommand =
 
 /**
  * A Xen operation on the stack's Xen state, then the IOMMU sync of what it changed (`syncIommu`):
- * where the lead wires further XenState-level operations in.
+ * where further XenState-level operations are wired in.
  */
 export function stepXenOp(state: XenPtState, config: XenPtConfig, command: XenOpCommand): XenPtStep {
   const xenConfig = config.xen;

@@ -73,7 +73,7 @@ const conflicts: Readonly<Record<string, readonly string[]>> = {
 
 /**
  * Generators of further commands, by kind, with their weights: how the PV memory commands
- * (engineer B) and grant v2 / copy (engineer C) join the stack's command space once their kinds
+ * and grant v2 / copy join the stack's command space once their kinds
  * are in `XenPtCommand` and `stepXenOp`.
  */
 export interface XenPtExtraCommands {

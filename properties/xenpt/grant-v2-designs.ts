@@ -1,5 +1,5 @@
 /**
- * The Xen passthrough stack's flawed grant table v2 / GNTTABOP_copy designs: each of engineer C's
+ * The Xen passthrough stack's flawed grant table v2 / GNTTABOP_copy designs: each of the Xen model's
  * flawed hooks (`properties/xen/grant-v2-flaws.ts`) on Xen's passthrough stack, made with
  * `xenPtDesign` and the hook as a user would, with the invariants it breaks there.
  */

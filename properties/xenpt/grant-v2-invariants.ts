@@ -1,5 +1,5 @@
 /**
- * Grant table v2 and GNTTABOP_copy invariants (engineer C's `properties/xen/grant-v2-invariants.ts`)
+ * Grant table v2 and GNTTABOP_copy invariants (`properties/xen/grant-v2-invariants.ts`)
  * over the Xen passthrough stack's Xen state. `frame-refcount-matches-holders` is the stack's own
  * (it counts the same holders — grant-table frames and copies in flight among them, through
  * `holderCensus` — and the references of the stack's operations in flight); C's pin and status
