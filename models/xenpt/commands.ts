@@ -1,7 +1,7 @@
 /**
- * The Xen passthrough stack's commands: plain JSON, a discriminated union on `kind`. The lead adds
- * the PV memory commands and grant v2 / copy to `XenPtCommand` and to
- * `stepXenPt`'s dispatch (models/xenpt/step.ts, "other Xen commands").
+ * The Xen passthrough stack's commands: plain JSON, a discriminated union on `kind`: its own, the
+ * PV memory commands (`models/xen/pv-mmu.ts`) and grant v2 / copy (`models/xenpt/grant-v2.ts`),
+ * dispatched by `stepXenPt` (models/xenpt/step.ts).
  */
 import { xenPtGrantV2Kinds } from './grant-v2.js';
 import type { XenPtGrantV2Command } from './grant-v2.js';
