@@ -381,14 +381,18 @@ export function exploreAgreesWithCheck(design: AnyDesign): void {
       outside[found.invariant] === undefined ? [[found.invariant, found.length] as const] : [],
     ),
   );
-  const reachable = [...lengths].filter(([, length]) => length <= META_DEPTH).map(([invariant]) => invariant);
-  const beyond = [...lengths].filter(([, length]) => length > META_DEPTH).map(([invariant]) => invariant);
+  // The Xen passthrough designs with a PV or grants part in their scope: compared to depth 4 only
+  // (depth 4 is about 250,000 states there; depth 5 takes over 20 minutes), their longer DMA
+  // effects pinned in DEEP.
+  const limit = design.id.startsWith('xenpt/pv-') || design.id.startsWith('xenpt/gnttab-') ? 4 : META_DEPTH;
+  const reachable = [...lengths].filter(([, length]) => length <= limit).map(([invariant]) => invariant);
+  const beyond = [...lengths].filter(([, length]) => length > limit).map(([invariant]) => invariant);
   // Every counterexample beyond the depth compared is a known deep one, of its known length (the
   // 500 runs need not find every deep one: iommu/lazy's 6-step foreign DMA is rare).
   const knownDeep = DEEP[design.id] ?? {};
   expect(
     Object.fromEntries(beyond.map((invariant) => [invariant, lengths.get(invariant)])),
-    `${design.id}: counterexamples longer than ${META_DEPTH} steps`,
+    `${design.id}: counterexamples longer than ${limit} steps`,
   ).toEqual(Object.fromEntries(beyond.map((invariant) => [invariant, knownDeep[invariant]])));
   const depth = Math.max(1, ...reachable.map((invariant) => lengths.get(invariant) ?? 0));
   const explored = exploreDesign(design, { depth, invariants: reachable, maxStates: 2_000_000 });
