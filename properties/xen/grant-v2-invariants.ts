@@ -11,6 +11,7 @@ import type { ActiveEntry, GrantCopyBuf, XenDomain, XenState } from '../../model
 import type { Invariant, Violation } from '../../src/design.js';
 import { describeHolders, holderCensus, holdersByFrame, ownerName } from '../xengt/views.js';
 
+/** Where a stack's state keeps Xen's: what the Xen-level invariants read. */
 export type XenView<S> = (state: S) => XenState;
 
 function parts<K extends keyof XenDomain>(xen: XenState, ...fields: K[]): unknown[] {
@@ -194,18 +195,21 @@ export function grantTableFramesOwned<S, C>(view: XenView<S>): Invariant<S, C> {
 
 /**
  * Each frame's reference count equals its holders recomputed from every structure: p2m entries,
- * maptrack handles, grant-table frames, the buffers of copies in flight (`holderCensus`), plus
- * what the stack's own operations in flight hold (`extraRefs`, default none).
+ * maptrack handles, grant-table frames, PV page tables, the buffers of copies in flight
+ * (`holderCensus`), plus what the stack's own operations in flight hold (`extraRefs`, default
+ * none). `reads`: the parts of the stack's state the count depends on, for incremental checking.
  */
 export function frameRefcountMatchesXenHolders<S, C>(
   view: XenView<S>,
   extraRefs: (state: S, mfn: number) => number = () => 0,
+  reads?: (state: S) => readonly unknown[],
 ): Invariant<S, C> {
   return {
     name: 'frame-refcount-matches-holders',
     class: 'accounting',
     description:
-      "each frame's reference count equals the holders recomputed from every p2m, maptrack, grant table and copy in flight",
+      "each frame's reference count equals the holders recomputed from every p2m, maptrack, grant table, page table and copy in flight, and the references the stack's operations in flight hold",
+    ...(reads === undefined ? {} : { reads }),
     check({ after }) {
       const xen = view(after);
       const counted = holderCensus(xen).total;
@@ -213,8 +217,9 @@ export function frameRefcountMatchesXenHolders<S, C>(
         const extra = extraRefs(after, frame.mfn);
         if (frame.refcount === (counted[frame.mfn] ?? 0) + extra) continue;
         const holders = holdersByFrame(xen)[frame.mfn] ?? [];
+        const held = extra === 0 ? '' : `, ${extra} references of operations in flight`;
         return {
-          message: `mfn ${frame.mfn}: refcount ${frame.refcount}, ${holders.length + extra} holders (${describeHolders(holders)})`,
+          message: `mfn ${frame.mfn}: refcount ${frame.refcount}, ${holders.length} holders (${describeHolders(holders)})${held}`,
           actual: `refcount ${frame.refcount}`,
           expected: `refcount ${holders.length + extra}`,
         };

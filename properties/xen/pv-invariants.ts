@@ -22,7 +22,7 @@ import { isPageTableType } from '../../models/xen/page-type.js';
 import type { IommuPte, XenState } from '../../models/xen/types.js';
 import type { Invariant } from '../../src/design.js';
 
-export type XenView<S> = (state: S) => XenState;
+import type { XenView } from './grant-v2-invariants.js';
 
 /** The validated L1 tables in use, with their owner and entries. */
 function liveL1Tables(xen: XenState): {

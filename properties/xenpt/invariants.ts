@@ -18,9 +18,10 @@ import { countersInRange } from '../generic/bounds.js';
 import type { Counter } from '../generic/bounds.js';
 import { liftInvariant } from '../generic/lift.js';
 import { roundTripReturnsEverything } from '../generic/round-trip.js';
+import { frameRefcountMatchesXenHolders } from '../xen/grant-v2-invariants.js';
+import { describeHolders, holdersByFrame } from '../xengt/views.js';
 import { pvMemoryInvariants } from '../xen/pv-invariants.js';
 import { freeIffUnreferenced, totPagesMatchesOwnedFrames } from '../xengt/invariants/accounting.js';
-import { describeHolders, holderCensus, holdersByFrame } from '../xengt/views.js';
 import { describeTarget, deviceReach, heldBy, inflightHeld } from './views.js';
 import { xenPtGrantV2Invariants } from './grant-v2-invariants.js';
 import { formatXenPtCommand } from './schema.js';
@@ -142,28 +143,12 @@ export const quarantineScratchPrivate: XenPtInvariant = {
   },
 };
 
-export const frameRefcountMatchesHolders: XenPtInvariant = {
-  name: 'frame-refcount-matches-holders',
-  class: 'accounting',
-  description:
-    "each frame's reference count equals the holders recomputed from every p2m and maptrack, and the references Xen operations in flight hold",
-  reads: (state) => [state.xen.memory, state.xen.domains, state.inflight],
-  check({ after }) {
-    const counted = holderCensus(after.xen).total;
-    for (const frame of after.xen.memory.frames) {
-      const inflight = inflightHeld(after, frame.mfn);
-      if (frame.refcount === (counted[frame.mfn] ?? 0) + inflight) continue;
-      const holders = holdersByFrame(after.xen)[frame.mfn] ?? [];
-      const held = inflight === 0 ? '' : `, ${inflight} references of operations in flight`;
-      return {
-        message: `mfn ${frame.mfn}: refcount ${frame.refcount}, ${holders.length} holders (${describeHolders(holders)})${held}`,
-        actual: `refcount ${frame.refcount}`,
-        expected: `refcount ${holders.length + inflight}`,
-      };
-    }
-    return null;
-  },
-};
+/** The Xen model's, with the references the stack's operations in flight hold. */
+export const frameRefcountMatchesHolders: XenPtInvariant = frameRefcountMatchesXenHolders<XenPtState, XenPtCommand>(
+  (state) => state.xen,
+  inflightHeld,
+  (state) => [state.xen.memory, state.xen.domains, state.inflight],
+);
 
 export const iommuTableMatchesP2m: XenPtInvariant = {
   name: 'iommu-table-matches-p2m',
