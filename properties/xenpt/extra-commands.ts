@@ -1,10 +1,11 @@
 /**
  * The Xen passthrough stack's further commands, together: PV memory (`pv-memory.ts`: the PV MMU,
  * dom0's grant maps with a device part) and grant table v2 / GNTTABOP_copy
- * (`grant-v2-generators.ts`). Both replace the stack's generator of `grantAccess`; the one used
- * takes from each what its mechanism needs: every domain a granter (the HVM guests half the time), the grantee a domain that maps
- * grants (an HVM guest, or dom0 with its IOMMU context), refs on both sides of the reserved ones
- * (what a version switch scans), a page the granter has (resolved by `resolveXenPtGrantV2`).
+ * (`grant-v2-generators.ts`), and the `grantAccess` generator that replaces the stack's, serving
+ * both mechanisms: every domain a granter (the HVM guests half the time), the grantee another
+ * domain that maps grants (an HVM guest, or dom0 with its IOMMU context), refs on both sides of the
+ * reserved ones (what a version switch scans), a page the granter has (resolved by
+ * `resolveXenPtGrantV2`).
  */
 import fc from 'fast-check';
 import { GNTTAB_NR_RESERVED_ENTRIES } from '../../models/xen/grant-v2.js';
@@ -46,7 +47,7 @@ export function xenPtExtraCommands(config: XenPtConfig, universe: XenPtUniverse)
   }
   return {
     arbitraries: { ...pv.arbitraries, ...v2.arbitraries, grantAccess },
-    weights: { ...pv.weights, ...v2.weights },
+    weights: { ...pv.weights, ...v2.weights, grantAccess: 5 },
     conflicts,
   };
 }

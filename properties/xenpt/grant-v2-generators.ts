@@ -36,7 +36,6 @@ function grantFrameGfns(universe: XenPtUniverse): number[] {
 }
 
 export const xenPtGrantV2Weights: Readonly<Record<string, number>> = {
-  grantAccess: 5,
   setGrantVersion: 3,
   getStatusFrames: 1,
   mapGrantFrame: 4,
@@ -74,21 +73,7 @@ export function xenPtGrantV2Commands(config: XenPtConfig, universe: XenPtUnivers
     { weight: 1, arbitrary: rawSide },
   );
   const granter = one(universe.domids.filter((domid) => !universe.hvmGuests.includes(domid)));
-  // Refs on both sides of GNTTAB_NR_RESERVED_ENTRIES, half beyond (what a version switch scans).
-  const refs = [0, 1, GNTTAB_NR_RESERVED_ENTRIES, GNTTAB_NR_RESERVED_ENTRIES + 1].filter(
-    (candidate) => candidate < config.world.grantEntries,
-  );
   const arbitraries: Record<string, fc.Arbitrary<XenPtTemplate>> = {
-    // The stack's grantAccess (it replaces the stack's generator of that kind), its refs as above.
-    grantAccess: fc
-      .record({
-        domid: granter,
-        ref: one(refs.length > 0 ? refs : [0]),
-        granteeDomid: hvm,
-        gfn: preferOr(one(universe.gfns)),
-        readonly: fc.boolean(),
-      })
-      .map((args): XenPtTemplate => ({ kind: 'grantAccess', ...args })),
     setGrantVersion: fc
       .record({ domid: preferOr(anyDomid), version: preferOr(one([1, 2, 2, 3])) })
       .map((args): XenPtTemplate => ({ kind: 'setGrantVersion', ...args })),

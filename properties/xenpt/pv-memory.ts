@@ -36,11 +36,11 @@ export const xenPtPvWeights: Readonly<Record<PvMmuCommand['kind'], number>> = {
 
 /**
  * The PV MMU commands as further commands of the stack (`xenPtCommandSpace`'s `extra`), and the
- * grant commands with PV mappers: these replace the stack's own grant generators (host-only maps by
- * the HVM guests of PV granters' pages) with ones whose mappers are the HVM guests and the hardware
- * domain (dom0, PV with an IOMMU context: its grant maps are counted per mfn and mapped in its
- * IOMMU, step 12), every domain a granter, and dom0's maps with a device mapping too (netback /
- * blkback) half the time, unmapped whole or one part at a time.
+ * grant maps and unmaps with PV mappers: these replace the stack's own (host-only maps by the HVM
+ * guests of PV granters' pages) with ones whose mappers are the HVM guests and the hardware domain
+ * (dom0, PV with an IOMMU context: its grant maps are counted per mfn and mapped in its IOMMU,
+ * step 12), dom0's maps with a device mapping too (netback / blkback) half the time, unmapped whole
+ * or one part at a time. The grants themselves are `extra-commands.ts`'s.
  */
 export function xenPtPvCommands(config: XenPtConfig, universe: XenPtUniverse): XenPtExtraCommands {
   const { guests, hardware } = pvDomids(config);
@@ -61,9 +61,6 @@ export function xenPtPvCommands(config: XenPtConfig, universe: XenPtUniverse): X
     { weight: 1, arbitrary: fc.constant({ device: false }) },
   );
   const grants: Record<string, fc.Arbitrary<XenPtTemplate>> = {
-    grantAccess: fc
-      .record({ domid: one(universe.domids), ref, granteeDomid: mapper, gfn, readonly: fc.boolean() })
-      .map((args): XenPtTemplate => ({ kind: 'grantAccess', ...args })),
     mapGrantRef: fc
       .record({
         mapperDomid: preferOr(mapper),
@@ -110,7 +107,7 @@ export function xenPtPvCommands(config: XenPtConfig, universe: XenPtUniverse): X
         .map((args): XenPtTemplate => ({ kind: 'pvUnpinTable', ...args })),
     },
     // The grant kinds a little more often than the stack's own (3): a PV mapper's map needs a grant first.
-    weights: { ...xenPtPvWeights, grantAccess: 4, mapGrantRef: 4, unmapGrantRef: 4 },
+    weights: { ...xenPtPvWeights, mapGrantRef: 4, unmapGrantRef: 4 },
     // A type change or a grant unmap can take away what a DMA in flight aims at.
     conflicts: { dma: ['pvPinL1Table', 'pvMmuUpdate'] },
   };
