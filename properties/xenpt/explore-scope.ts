@@ -3,7 +3,8 @@
  *
  * Covered, from every state, in this order: each device's DMA write at every dfn it reaches
  * through a stale IOTLB entry (else at every dfn it reaches), and a DMA started (issued, performed
- * by an advance) at the first of them and at the first dfn the hardware domain's table maps; each running HVM guest's XENMEM_add_to_physmap
+ * by an advance) at the first of them and at the first dfn the hardware domain's table maps
+ * ("first" in the canonical order of `symmetry.ts`); each running HVM guest's XENMEM_add_to_physmap
  * of each RAM gfn to every other gfn, started (its deferred flush left in flight), and whole to an
  * empty gfn; each running guest's balloon-out of each populated gfn and populate of its first empty
  * gfn; each device deassigned from its owner and assigned back to the domain it started with, the
@@ -12,9 +13,13 @@
  * advance of each operation in flight.
  *
  * Left out: grants (the XenGT scope covers the grant table), DMA reads, the hardware domain's
- * ballooning. The key is the whole state (stable JSON) but for the allocator's counter, which the
- * `lifo` policy never reads: no renaming symmetry (dfns of PV domains are mfns, so frames are not
- * interchangeable).
+ * ballooning.
+ *
+ * Symmetry (`symmetry.ts`): the key renames the frames numbered from the world's gfn space up (the
+ * ones no gfn can name), consistently in every mfn and dfn position, a PV domain's dfn = mfn
+ * included; the frames below keep their numbers. With the `pv-memory` or `grants` part the key is
+ * the whole state without renaming (both read frame numbers as positions). Either key leaves out
+ * the allocator's counter, which the `lifo` policy never reads.
  */
 import type { XenPtCommand } from '../../models/xenpt/commands.js';
 import type { XenPtConfig } from '../../models/xenpt/config.js';
@@ -25,13 +30,19 @@ import { stableJson } from '../../src/explore.js';
 import { grantTemplates } from './explore-grants.js';
 import { pvMemoryTemplates } from './explore-pv.js';
 import { staleFirst } from './views.js';
+import { canonicalFirst, canonicalXenPtState, rankFrames } from './symmetry.js';
 
 /** Parts a design's scope adds to the stack's own (devices, memory, lifecycle), where its flaw is. */
 export type XenPtScopePart = 'pv-memory' | 'grants';
 
 export const xenPtScopeParts: readonly XenPtScopePart[] = ['pv-memory', 'grants'];
 
-function dmaTemplates(state: XenPtState): XenPtCommand[] {
+/** How templates take "the first" of some frames: canonically under renaming, else by number. */
+interface FrameOrder {
+  first(frames: readonly number[]): number[];
+}
+
+function dmaTemplates(state: XenPtState, order: FrameOrder): XenPtCommand[] {
   const templates: XenPtCommand[] = [];
   for (const device of state.devices) {
     const dfns = staleFirst(state, device.sbdf);
@@ -39,12 +50,9 @@ function dmaTemplates(state: XenPtState): XenPtCommand[] {
     // Started (issued by its owner, performed by an advance): at the first dfn it reaches, and at
     // the first the hardware domain's table maps, where a device deassigned without quarantine goes.
     if (device.owner === DOMID_IO) continue;
-    const hardware = Object.keys(state.xen.domains[0]?.iommu?.table ?? {})
-      .map(Number)
-      .sort((left, right) => left - right)[0];
-    for (const dfn of new Set([dfns[0], hardware])) {
-      if (dfn !== undefined) templates.push({ kind: 'dma', device: device.sbdf, dfn, write: true, phased: true });
-    }
+    const hardware = Object.keys(state.xen.domains[0]?.iommu?.table ?? {}).map(Number);
+    for (const dfn of new Set([...order.first(dfns), ...order.first(hardware)]))
+      templates.push({ kind: 'dma', device: device.sbdf, dfn, write: true, phased: true });
   }
   return templates;
 }
@@ -101,20 +109,30 @@ export function xenPtExploreScope(
 ): ExploreScope<XenPtState, XenPtCommand> {
   const pv = parts.includes('pv-memory');
   const grants = parts.includes('grants');
+  // The scope's gfns (and HVM dfns) are below the gfn space: frames numbered below it keep their
+  // numbers. The parts read frame numbers as positions (symmetry.ts): no renaming with them.
+  const fixedBelow = config.world.gfnSpace;
+  const renameFrames = !pv && !grants;
   return {
-    description: `each device's DMA writes at what it reaches (stale IOTLB entries first), whole and started; each HVM guest's gfn moves (their deferred flush in flight) and balloon-outs and populates; deassignment, reassignment, dom_io's assignable pool, destruction (whole and started) and creation; advances${pv ? "; each PV domain's L1 table pinned and unpinned, its slot 0 mapping its two lowest frames writable or read-only, cleared and re-protected; each guest's grant to dom0 and dom0's maps (host+device, device, host) and unmaps (whole, one part)" : ''}${grants ? "; the HVM guest's set_version, its status frame mapped at two gfns, grants to it at ref 8 (writable) and 0 (read-only), its map of ref 8, its copies through them (whole and started) and one past its page, the granter's set_version" : ''}${pv || grants ? '' : '. No grants'}. No renaming symmetry`,
-    templates: (state) => [
-      ...dmaTemplates(state),
-      ...memoryTemplates(state, config),
-      ...lifecycleTemplates(state, config),
-      ...(pv ? pvMemoryTemplates(state, config) : []),
-      ...(grants ? grantTemplates(state, config) : []),
-      ...state.inflight.map((_, op): XenPtCommand => ({ kind: 'advance', op })),
-    ],
+    description: `each device's DMA writes at what it reaches (stale IOTLB entries first), whole and started; each HVM guest's gfn moves (their deferred flush in flight) and balloon-outs and populates; deassignment, reassignment, dom_io's assignable pool, destruction (whole and started) and creation; advances${pv ? "; each PV domain's L1 table pinned and unpinned, its slot 0 mapping its two lowest frames writable or read-only, cleared and re-protected; each guest's grant to dom0 and dom0's maps (host+device, device, host) and unmaps (whole, one part)" : ''}${grants ? "; the HVM guest's set_version, its status frame mapped at two gfns, grants to it at ref 8 (writable) and 0 (read-only), its map of ref 8, its copies through them (whole and started) and one past its page, the granter's set_version" : ''}${pv || grants ? '' : '. No grants'}. ${renameFrames ? `Symmetry: frames from mfn ${fixedBelow} up renamed` : 'No renaming symmetry (frame numbers are positions for PV page tables and grant copies)'}`,
+    templates: (state) => {
+      const rank = renameFrames ? rankFrames(state, fixedBelow) : null;
+      const order: FrameOrder = { first: (frames) => canonicalFirst(frames, rank, fixedBelow) };
+      return [
+        ...dmaTemplates(state, order),
+        ...memoryTemplates(state, config),
+        ...lifecycleTemplates(state, config),
+        ...(pv ? pvMemoryTemplates(state, config) : []),
+        ...(grants ? grantTemplates(state, config) : []),
+        ...state.inflight.map((_, op): XenPtCommand => ({ kind: 'advance', op })),
+      ];
+    },
     key: (state) =>
-      stableJson({
-        ...state,
-        xen: { ...state.xen, memory: { frames: state.xen.memory.frames, freeList: state.xen.memory.freeList } },
-      }),
+      renameFrames
+        ? stableJson(canonicalXenPtState(state, fixedBelow))
+        : stableJson({
+            ...state,
+            xen: { ...state.xen, memory: { frames: state.xen.memory.frames, freeList: state.xen.memory.freeList } },
+          }),
   };
 }
