@@ -14,7 +14,10 @@
  * Last, one or two steps are removed while a value that stays is renamed to a fresh one (the
  * smallest values its field does not use yet). Lowering alone never gets there: a gfn that was
  * ballooned out and populated again needs steps that free and reorder frames, while a gfn never
- * populated needs none — but it is a larger number.
+ * populated needs none — but it is a larger number. In a trace of a few steps, the value is also
+ * replaced at every place it appears, across fields, by any small value: a frame that steps gave
+ * a domain can be a frame the domain had from the start, named by a pin and a page-table update
+ * alike.
  *
  * Interleavings (`properties/generic/interleave.ts`): a start (`phased: true`) lowered becomes
  * the atomic command, written without the flag, as generation writes it. And a start with a later
@@ -36,6 +39,9 @@ const EXHAUSTIVE_BELOW = 32;
 
 /** Traces longer than this skip the pair-removal pass (its cost grows with the cube of the length). */
 const PAIR_PASS_MAX_STEPS = 10;
+
+/** Traces longer than this skip the replace pass (steps² × values × EXHAUSTIVE_BELOW candidates). */
+const REPLACE_PASS_MAX_STEPS = 6;
 
 /** Fresh values tried per rename: the smallest ones the field does not use. */
 const FRESH_VALUES = 4;
@@ -174,6 +180,41 @@ export function minimize<C extends object>(
     return false;
   };
 
+  // One or two steps out, and one value of the rest replaced at every place it appears, whatever
+  // the field (a frame named by a pin and by the page-table update that writes it: `mfn` and
+  // `tableMfn`), by any small value, used or not. The steps removed may be what made that value
+  // right (a frame an earlier populate gave the domain); another value may be right from the
+  // start (a frame the domain had all along), and it need not be fresh or smaller. Only for
+  // traces this short: the candidates grow with the length's square times the values tried.
+  const removeWithReplace = (): boolean => {
+    if (current.length < 2 || current.length > REPLACE_PASS_MAX_STEPS) return false;
+    const removals: number[][] = [];
+    for (let first = 0; first < current.length; first++) removals.push([first]);
+    for (let first = 0; first < current.length; first++) {
+      for (let second = first + 1; second < current.length; second++) removals.push([first, second]);
+    }
+    for (const removal of removals) {
+      const rest = current.filter((_, index) => !removal.includes(index));
+      const numbers = (command: C): [string, number][] =>
+        Object.entries(command).filter((entry): entry is [string, number] => typeof entry[1] === 'number');
+      const values = [...new Set(rest.flatMap((command) => numbers(command).map(([, value]) => value)))].sort(
+        (left, right) => left - right,
+      );
+      for (const value of values) {
+        for (let replacement = 0; replacement < EXHAUSTIVE_BELOW; replacement++) {
+          if (replacement === value) continue;
+          const candidate = rest.map((command) => {
+            const replaced = numbers(command).filter(([, found]) => found === value);
+            if (replaced.length === 0) return command;
+            return { ...command, ...Object.fromEntries(replaced.map(([key]) => [key, replacement])) } as C;
+          });
+          if (tryCandidate(candidate)) return true;
+        }
+      }
+    }
+    return false;
+  };
+
   // A start and a later advance become the atomic command at the advance's place.
   const collapseStarts = (): boolean => {
     const field = (command: C, key: string): unknown => (command as Record<string, unknown>)[key];
@@ -218,6 +259,7 @@ export function minimize<C extends object>(
     }
     if (!changed && removePairs()) changed = true;
     if (!changed && removeWithRename()) changed = true;
+    if (!changed && removeWithReplace()) changed = true;
   }
   return { commands: current, attempts };
 }

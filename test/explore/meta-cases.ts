@@ -225,13 +225,6 @@ const SHRINKS_SHORT: Readonly<Record<string, Readonly<Record<string, { check: nu
     'released-container-uncharged': { check: 4, shortest: 3 },
     'failed-op-leaves-state-unchanged': { check: 2, shortest: 1 },
   },
-  // Seed 1 pins and writes a frame of dom0 that an earlier populate gave it (after an HVM guest's
-  // gfn move freed one): the recorded commands name that mfn, so the minimizer cannot drop the two
-  // steps that made it dom0's; the shortest pins and writes a frame dom0 had from the start (2).
-  'xenpt/pv-l1-accepts-writable-page-table': {
-    'no-writable-page-table': { check: 4, shortest: 2 },
-    'page-type-count-matches-references': { check: 4, shortest: 2 },
-  },
   // The same gap for the unwind that returns its slot twice, since generation aims its windows.
   'vfio/map-unwind-returns-slot-twice': {
     'dma-slots-accounted': { check: 2, shortest: 1 },
