@@ -5,7 +5,11 @@
  * break is found. The sound designs run the whole budget over the same seeds and must hold.
  *
  *   npm run build && node dist/bench/declared-breaks.js [--seeds 60] [--seed N | --seed-list A,B,...]
- *     [--runs 1000] [--design ID ...] [--no-sound]
+ *     [--runs 1000] [--design ID ...] [--no-sound] [--shrunk]
+ *
+ * With `--shrunk`, each flawed design is also checked (`checkDesign`, shrinking included) on every
+ * seed, and the lengths of its shrunk counterexamples are reported per invariant: to compare with
+ * the explorer's shortest (`dmaprop explore`).
  *
  * Seeds are fresh unless `--seed` (consecutive from N) or `--seed-list` is given, and always
  * printed first (a list lets two processes share one set of fresh seeds).
@@ -52,7 +56,14 @@ interface Args {
   readonly runs: number;
   readonly designs: readonly AnyDesign[];
   readonly sound: boolean;
+  readonly shrunk: boolean;
 }
+
+const USAGE =
+  'usage: node dist/bench/declared-breaks.js [--seeds N] [--seed N | --seed-list A,B,...] [--runs N] [--design ID ...] [--no-sound] [--shrunk]';
+
+/** A bad argument: usage on stderr, exit status 2 (as the CLI's). */
+class UsageError extends Error {}
 
 function parseArgs(argv: readonly string[]): Args {
   let count = 60;
@@ -60,6 +71,7 @@ function parseArgs(argv: readonly string[]): Args {
   let list: number[] | undefined;
   let runs = 1000;
   let sound = true;
+  let shrunk = false;
   const ids: string[] = [];
   for (let index = 0; index < argv.length; index++) {
     const flag = argv[index];
@@ -69,10 +81,12 @@ function parseArgs(argv: readonly string[]): Args {
     else if (flag === '--seed-list') list = (value ?? '').split(',').map(Number);
     else if (flag === '--runs') runs = Number(value);
     else if (flag === '--design') ids.push(value ?? '');
-    else if (flag === '--no-sound') {
-      sound = false;
+    else if (flag === '--no-sound' || flag === '--shrunk') {
+      if (flag === '--no-sound') sound = false;
+      else shrunk = true;
       continue;
-    } else throw new Error(`unknown argument ${String(flag)}`);
+    } else throw new UsageError(`unknown argument ${String(flag)}`);
+    if (value === undefined) throw new UsageError(`${flag} needs a value`);
     index += 1;
   }
   const seeds = new Set<number>(list);
@@ -83,12 +97,42 @@ function parseArgs(argv: readonly string[]): Args {
   }
   // A mutant is measured when named (`--design mutant/...`); the default is the registry's designs.
   const selected = ids.length === 0 ? designs : [...designs, ...mutants].filter((design) => ids.includes(design.id));
-  if (selected.length !== Math.max(ids.length, selected.length)) throw new Error(`unknown design in ${ids.join(' ')}`);
-  return { seeds: [...seeds], runs, designs: selected, sound };
+  if (selected.length !== ids.length && ids.length > 0) throw new UsageError(`unknown design in ${ids.join(' ')}`);
+  const numbers = [runs, count, ...seeds];
+  if (numbers.some((number) => !Number.isInteger(number) || number < 0))
+    throw new UsageError('counts and seeds are whole numbers');
+  return { seeds: [...seeds], runs, designs: selected, sound, shrunk };
+}
+
+/** Shrunk counterexample lengths per invariant over the seeds (check with shrinking). */
+function shrunkLengths(design: AnyDesign, seeds: readonly number[], runs: number): void {
+  const lengths = new Map<string, number[]>();
+  for (const seed of seeds) {
+    for (const found of checkDesign(design, { seed, runs }).violations) {
+      lengths.set(found.invariant, [...(lengths.get(found.invariant) ?? []), found.length]);
+    }
+  }
+  for (const [name, found] of [...lengths].sort(([left], [right]) => left.localeCompare(right))) {
+    const counts = new Map<number, number>();
+    for (const length of found) counts.set(length, (counts.get(length) ?? 0) + 1);
+    const histogram = [...counts]
+      .sort(([left], [right]) => left - right)
+      .map(([length, count]) => `${length} steps ×${count}`)
+      .join(', ');
+    console.log(`  shrunk ${name}: ${histogram}`);
+  }
 }
 
 function main(): void {
-  const args = parseArgs(process.argv.slice(2));
+  let args: Args;
+  try {
+    args = parseArgs(process.argv.slice(2));
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    console.error(`${error.message}\n${USAGE}`);
+    process.exitCode = 2;
+    return;
+  }
   console.log(`seeds (${args.seeds.length}): ${args.seeds.join(' ')}`);
   console.log(`runs per seed: ${args.runs}\n`);
   let missed = 0;
@@ -114,6 +158,7 @@ function main(): void {
         `  ${name}: ${runs.length}/${args.seeds.length}; ${figures}${misses.length === 0 ? '' : `; missed on ${misses.join(' ')}`}`,
       );
     }
+    if (args.shrunk) shrunkLengths(design, args.seeds, args.runs);
   }
   if (args.sound) {
     // A sound design must hold on every seed: a violation is a generator change that made it fail
