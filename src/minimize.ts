@@ -41,7 +41,7 @@ const EXHAUSTIVE_BELOW = 32;
 const PAIR_PASS_MAX_STEPS = 10;
 
 /** Traces longer than this skip the replace pass (steps² × values × EXHAUSTIVE_BELOW candidates). */
-const REPLACE_PASS_MAX_STEPS = 6;
+const REPLACE_PASS_MAX_STEPS = 4;
 
 /** Fresh values tried per rename: the smallest ones the field does not use. */
 const FRESH_VALUES = 4;
