@@ -52,6 +52,8 @@ export type IommufdCommand =
   | ({ readonly kind: 'vfioMapDma' } & CompatMapDmaArgs)
   | ({ readonly kind: 'vfioUnmapDma' } & CompatUnmapDmaArgs)
   | { readonly kind: 'vfioGetInfo'; readonly argsz: number }
-  | { readonly kind: 'vfioDirtyPages' };
+  | { readonly kind: 'vfioDirtyPages' }
+  // The selftest's IOMMU_TEST_OP_ADD_RESERVED (CONFIG_IOMMUFD_TEST)
+  | { readonly kind: 'testAddReserved'; readonly ioasId: number; readonly start: string; readonly length: string };
 
 export type IommufdCommandKind = IommufdCommand['kind'];

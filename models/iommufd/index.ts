@@ -16,6 +16,7 @@ export type {
   IommufdStepResult,
   IoptArea,
   IoptPages,
+  IovaRange,
   PageInterval,
   Translation,
 } from './types.js';

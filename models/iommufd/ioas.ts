@@ -20,11 +20,11 @@
  */
 import type { IommufdConfig } from './config.js';
 import { getPagesSlices, mapPages, unmapAll, unmapRange } from './io-pagetable.js';
-import { iovaAlignmentBytes, overlaps, usableIovaRanges } from './iova.js';
+import { iovaAlignmentBytes, overlaps, touchedPages, usableIovaRanges } from './iova.js';
 import { getObject, insertObject } from './objects.js';
 import { createPages } from './pages.js';
 import { refuse } from './refusal.js';
-import type { IoasObject, IommufdState, PageInterval } from './types.js';
+import type { IoasObject, IommufdState, IovaRange, PageInterval } from './types.js';
 import { PAGE_SIZE_BIG, U64_MAX, isU32, parseU64, toPage } from '../vfio/u64.js';
 import type { ResultDetail } from '../result.js';
 
@@ -179,13 +179,7 @@ export function ioasCopy(state: IommufdState, args: IoasCopyArgs): ResultDetail 
   return { dstIova: (BigInt(iovaPage) * PAGE_SIZE_BIG).toString() };
 }
 
-/** A byte range as userspace sees it (`struct iommu_iova_range`), u64 decimal strings. */
-export interface IovaRangeArg {
-  readonly start: string;
-  readonly last: string;
-}
-
-export function rangeToBytes(range: PageInterval): IovaRangeArg {
+export function rangeToBytes(range: PageInterval): IovaRange {
   return {
     start: (BigInt(range.firstPage) * PAGE_SIZE_BIG).toString(),
     last: (BigInt(range.lastPage) * PAGE_SIZE_BIG + PAGE_SIZE_BIG - 1n).toString(),
@@ -223,26 +217,29 @@ export function ioasIovaRanges(state: IommufdState, args: IoasIovaRangesArgs): R
 
 export interface IoasAllowIovasArgs {
   readonly ioasId: number;
-  readonly ranges: readonly IovaRangeArg[];
+  readonly ranges: readonly IovaRange[];
 }
 
-/** IOMMU_IOAS_ALLOW_IOVAS: replaces allowed_itree as a whole, or changes nothing. */
+/**
+ * IOMMU_IOAS_ALLOW_IOVAS: replaces allowed_itree as a whole, or changes nothing. Byte-exact: a
+ * range conflicts with the reserved pages it touches, and the allocator uses the whole pages
+ * inside it.
+ */
 export function ioasAllowIovas(state: IommufdState, args: IoasAllowIovasArgs): void {
   const ioas = getObject(state, args.ioasId, 'ioas');
-  const allowed: PageInterval[] = [];
+  const allowed: IovaRange[] = [];
   for (const range of args.ranges) {
     const start = u64Arg(range.start);
     const last = u64Arg(range.last);
     if (start >= last) refuse('EINVAL');
-    // Model restriction: whole pages (start page aligned, last the end of a page).
-    const firstPage = pageArg(start);
-    const lastPage = pageArg(last + 1n) - 1;
-    if (allowed.some((other) => overlaps(other, firstPage, lastPage))) refuse('EINVAL');
-    allowed.push({ firstPage, lastPage });
+    if (allowed.some((other) => start <= BigInt(other.last) && BigInt(other.start) <= last)) refuse('EINVAL');
+    allowed.push({ start: start.toString(), last: last.toString() });
   }
-  if (allowed.some((range) => ioas.reserved.some((reserved) => overlaps(reserved, range.firstPage, range.lastPage)))) {
-    refuse('EADDRINUSE');
-  }
+  const reservedHit = allowed.some((range) => {
+    const pages = touchedPages(range);
+    return ioas.reserved.some((reserved) => overlaps(reserved, pages.firstPage, pages.lastPage));
+  });
+  if (reservedHit) refuse('EADDRINUSE');
   ioas.allowed = allowed;
 }
 

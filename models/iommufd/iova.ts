@@ -14,7 +14,7 @@
  */
 import { PAGE_LIMIT } from '../vfio/u64.js';
 import { refuse } from './refusal.js';
-import type { IoasObject, IommufdState, PageInterval, ReservedRange } from './types.js';
+import type { IoasObject, IommufdState, IovaRange, PageInterval, ReservedRange } from './types.js';
 
 /** The last page of the u64 IOVA space. */
 export const LAST_IOVA_PAGE = PAGE_LIMIT - 1;
@@ -34,6 +34,18 @@ export function firstAreaIn(ioas: IoasObject, firstPage: number, lastPage: numbe
 
 export function reservedIn(ioas: IoasObject, firstPage: number, lastPage: number): boolean {
   return ioas.reserved.some((range) => overlaps(range, firstPage, lastPage));
+}
+
+/** The pages a byte range touches (what conflicts with reserved IOVA or an area). */
+export function touchedPages(range: IovaRange): PageInterval {
+  return { firstPage: Number(BigInt(range.start) / 4096n), lastPage: Number(BigInt(range.last) / 4096n) };
+}
+
+/** The whole pages inside a byte range (what the allocator can hand out), or null. */
+export function innerPages(range: IovaRange): PageInterval | null {
+  const firstPage = Number((BigInt(range.start) + 4095n) / 4096n);
+  const lastPage = Number((BigInt(range.last) + 1n) / 4096n) - 1;
+  return firstPage <= lastPage ? { firstPage, lastPage } : null;
 }
 
 /** The union of intervals as sorted, merged, disjoint intervals. */
@@ -94,7 +106,7 @@ export function allocIova(ioas: IoasObject, npages: number, vaddrPage: number): 
   const allowed =
     ioas.allowed.length === 0
       ? [window]
-      : mergeIntervals(ioas.allowed)
+      : mergeIntervals(ioas.allowed.map(innerPages).filter((range): range is PageInterval => range !== null))
           .filter((range) => overlaps(range, window.firstPage, window.lastPage))
           .map((range) => ({
             firstPage: Math.max(range.firstPage, window.firstPage),
@@ -126,7 +138,8 @@ export function checkFixedIova(ioas: IoasObject, iovaPage: number, npages: numbe
 /** iopt_reserve_iova: -EADDRINUSE when an area or an allowed range intersects. */
 export function reserveIova(ioas: IoasObject, range: PageInterval, owner: string): void {
   if (firstAreaIn(ioas, range.firstPage, range.lastPage) !== undefined) refuse('EADDRINUSE');
-  if (ioas.allowed.some((allowed) => overlaps(allowed, range.firstPage, range.lastPage))) refuse('EADDRINUSE');
+  if (ioas.allowed.some((allowed) => overlaps(touchedPages(allowed), range.firstPage, range.lastPage)))
+    refuse('EADDRINUSE');
   const reserved: ReservedRange = { firstPage: range.firstPage, lastPage: range.lastPage, owner };
   ioas.reserved.push(reserved);
 }

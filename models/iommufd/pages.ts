@@ -117,8 +117,14 @@ export function npinned(pages: IoptPages): number {
   return Object.keys(pages.pinned).length;
 }
 
-/** iopt_area_fill_domain: the area's pinned frames mapped into the domain with its prot. */
+/**
+ * iopt_area_fill_domain: the area's pinned frames mapped into the domain with its prot. An area
+ * with neither IOMMU_READ nor IOMMU_WRITE (only the VFIO compat MAP_DMA makes one in v6.12) is
+ * refused -EINVAL by VT-d's iommu_map; the selftest mock takes it (commit "iommufd: Do not allow
+ * creating areas without READ or WRITE" lists each format's answer).
+ */
 export function fillArea(state: IommufdState, hwpt: HwptPagingObject, area: IoptArea): void {
+  if (!area.read && !area.write && hwpt.iommu !== 'mock') refuse('EINVAL');
   const pages = pagesOf(state, area);
   for (let i = 0; i < area.npages; i++) {
     const mfn = pages.pinned[area.pageIndex + i];

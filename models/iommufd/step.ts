@@ -26,8 +26,19 @@ import {
 import { deviceAttach, deviceBind, deviceDetach, deviceUnbind } from './device.js';
 import { destroyHwpt, hwptAlloc } from './hwpt.js';
 import { unmapAll } from './io-pagetable.js';
-import { ioasAllowIovas, ioasAlloc, ioasCopy, ioasIovaRanges, ioasMap, ioasUnmap, option } from './ioas.js';
-import { removeObject } from './objects.js';
+import {
+  ioasAllowIovas,
+  ioasAlloc,
+  ioasCopy,
+  ioasIovaRanges,
+  ioasMap,
+  ioasUnmap,
+  option,
+  pageArg,
+  u64Arg,
+} from './ioas.js';
+import { getObject, removeObject } from './objects.js';
+import { reserveIova } from './iova.js';
 import { mmap, munmap } from './process.js';
 import { Refusal } from './refusal.js';
 import type { IommufdState, IommufdStepResult } from './types.js';
@@ -140,10 +151,21 @@ function run(state: IommufdState, config: IommufdConfig, command: IommufdCommand
       return compatUnmapDma(state, config, command);
     case 'vfioGetInfo':
       return compatGetInfo(state, command.argsz);
+    case 'testAddReserved':
+      testAddReserved(state, command.ioasId, command.start, command.length);
+      return {};
     case 'vfioDirtyPages':
       // iommufd_vfio_ioctl: VFIO_IOMMU_DIRTY_PAGES → -ENOIOCTLCMD, seen as ENOTTY.
       return refuseNotty();
   }
+}
+
+/** selftest.c iommufd_test_add_reserved: iopt_reserve_iova(start, start + length - 1, NULL). */
+function testAddReserved(state: IommufdState, ioasId: unknown, start: string, length: string): void {
+  const ioas = getObject(state, ioasId, 'ioas');
+  const firstPage = pageArg(u64Arg(start));
+  const npages = pageArg(u64Arg(length));
+  reserveIova(ioas, { firstPage, lastPage: firstPage + npages - 1 }, 'test');
 }
 
 function refuseNotty(): never {

@@ -33,6 +33,12 @@ export interface PageInterval {
   readonly lastPage: number;
 }
 
+/** An inclusive byte range as userspace gives it (`struct iommu_iova_range`), u64 decimal strings. */
+export interface IovaRange {
+  readonly start: string;
+  readonly last: string;
+}
+
 /** `enum iopt_pages_account_mode` (pages.c `iopt_pages_update_pinned`). */
 export type IoptPagesAccountMode = 'none' | 'user' | 'mm';
 
@@ -91,8 +97,8 @@ export interface IoasObject extends ObjectBase {
   readonly type: 'ioas';
   /** `area_itree`, sorted by `iovaPage`, disjoint. */
   areas: IoptArea[];
-  /** `allowed_itree` (IOMMU_IOAS_ALLOW_IOVAS); empty: everything allowed. */
-  allowed: PageInterval[];
+  /** `allowed_itree` (IOMMU_IOAS_ALLOW_IOVAS), byte-exact; empty: everything allowed. */
+  allowed: IovaRange[];
   /** `reserved_itree`. */
   reserved: ReservedRange[];
   /** `iopt->domains` in xarray order (ids of hwpt_paging objects filled from this IOAS). */
