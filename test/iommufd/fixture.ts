@@ -40,7 +40,7 @@ export class Fixture {
     const devices = options.devices ?? [mockDevice(0), mockDevice(1), mockDevice(2), mockDevice(3)];
     this.config = { ...defaultIommufdConfig(devices), ...options.config };
     this.state = createIommufdState({
-      memory: { frameCount: 256, policy: 'fifo', randomSeed: 'iommufd' },
+      memory: { frameCount: 64, policy: 'fifo', randomSeed: 'iommufd' },
       owner: 1,
       memlockLimitPages: options.memlockLimitPages ?? 1 << 20,
       capIpcLock: options.capIpcLock ?? false,

@@ -2,7 +2,7 @@
  * The VFIO compatibility ioctls on iommufd: the selftests simple_ioctls, unmap_cmd, map_cmd,
  * info_cmd, set_iommu_cmd, vfio_ioas and FIXTURE(vfio_compat_mock_domain) (Ver1v2 / Ver1v0) from
  * tools/testing/selftests/iommu/iommufd.c, and the answers that differ from type1
- * (docs/reference/iommufd.md §6.3).
+ * (docs/reference/iommufd.md §6.2).
  */
 import { describe, expect, it } from 'vitest';
 import { vtdDevice } from '../../models/iommufd/index.js';
