@@ -88,8 +88,11 @@ function doReplace(
       members.forEach((member) => reserveDeviceRegions(newIoas, deviceSpec(config, member), member));
     checkDomainCompatible(state, hwpt, spec);
   } catch (refusal) {
-    // err_unresv: iommufd_group_remove_reserved_iova on the new hwpt's IOAS (also when it is the old one).
+    // err_unresv: iommufd_group_remove_reserved_iova on the new hwpt's IOAS — also when it is the
+    // old one, whose reservations the still-attached devices keep relying on. That removal is the
+    // source's own state change on an error path: the refusal keeps it.
     removeNew();
+    if (newIoas === oldIoas && refusal instanceof Refusal) throw new Refusal(refusal.errno, true);
     throw refusal;
   }
   if (newIoas !== oldIoas) members.forEach((member) => removeReserved(oldIoas, `device:${member.id}`));

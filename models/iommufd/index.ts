@@ -33,4 +33,4 @@ export {
 export type { IommufdWorldSpec } from './process.js';
 export { createIommufdState } from './process.js';
 export { cloneIommufdState, iommufdStep } from './step.js';
-export { deviceTranslation } from './views.js';
+export { deviceTranslation, expectedDomainContent, frameHolders } from './views.js';

@@ -4,7 +4,9 @@
  * a refusal leaves the caller's state unchanged — except where the source itself leaves effects
  * behind (`keep`): IOMMU_IOAS_UNMAP unmaps area after area and stops at the first area that does
  * not fit (-ENOENT) or that its accesses still hold (-EDEADLOCK), with the earlier areas gone and
- * the access callbacks' unpins done (io_pagetable.c iopt_unmap_iova_range).
+ * the access callbacks' unpins done (io_pagetable.c iopt_unmap_iova_range); and a device replace
+ * refused by the driver drops the group's reserved regions from the new hwpt's IOAS even when it
+ * is the IOAS the group stays on (device.c iommufd_device_do_replace, err_unresv).
  */
 import type { ResultDetail } from '../result.js';
 

@@ -25,3 +25,33 @@ export function deviceTranslation(
   if (hwpt?.type !== 'hwpt_paging') return null;
   return hwpt.translations[iovaPage] ?? null;
 }
+
+/**
+ * What a paging hwpt's domain must translate (§3.9): every area of its IOAS, page → the pinned
+ * frame with the area's prot, while the domain is in the IOAS's `iopt->domains`; nothing once it
+ * is not. A stack compares `hwpt.translations` with this after every step.
+ */
+export function expectedDomainContent(state: IommufdState, hwptId: number): Record<string, Translation> {
+  const hwpt = state.objects[hwptId];
+  const content: Record<string, Translation> = {};
+  if (hwpt?.type !== 'hwpt_paging') return content;
+  const ioas = state.objects[hwpt.ioasId];
+  if (ioas?.type !== 'ioas' || !ioas.domainHwptIds.includes(hwpt.id)) return content;
+  for (const area of ioas.areas) {
+    const pages = state.pages[area.pagesId];
+    for (let i = 0; i < area.npages; i++) {
+      const mfn = pages?.pinned[area.pageIndex + i];
+      if (mfn !== undefined) content[area.iovaPage + i] = { mfn, read: area.read, write: area.write };
+    }
+  }
+  return content;
+}
+
+/** The frames the state holds a reference on, with how many: process pages and pins (frames.ts accounting). */
+export function frameHolders(state: IommufdState): Map<number, number> {
+  const holders = new Map<number, number>();
+  const add = (mfn: number): void => void holders.set(mfn, (holders.get(mfn) ?? 0) + 1);
+  for (const page of Object.values(state.process.pages)) if (page.mfn !== null) add(page.mfn);
+  for (const pages of Object.values(state.pages)) for (const mfn of Object.values(pages.pinned)) add(mfn);
+  return holders;
+}

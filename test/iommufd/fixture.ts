@@ -6,7 +6,14 @@
  */
 import { expect } from 'vitest';
 import type { IommufdCommand, IommufdConfig, IommufdDeviceSpec, IommufdState } from '../../models/iommufd/index.js';
-import { createIommufdState, defaultIommufdConfig, iommufdStep, mockDevice } from '../../models/iommufd/index.js';
+import {
+  createIommufdState,
+  defaultIommufdConfig,
+  expectedDomainContent,
+  frameHolders,
+  iommufdStep,
+  mockDevice,
+} from '../../models/iommufd/index.js';
 import type { ResultDetail } from '../../models/result.js';
 
 export const PAGE_SIZE = 4096;
@@ -101,12 +108,16 @@ export class Fixture {
 
 /** Every frame's refcount recomputed from its holders: the process's page tables and every pin. */
 export function expectFrameRefcountsMatchHolders(state: IommufdState): void {
-  const holders = new Map<number, number>();
-  const add = (mfn: number): void => void holders.set(mfn, (holders.get(mfn) ?? 0) + 1);
-  for (const page of Object.values(state.process.pages)) if (page.mfn !== null) add(page.mfn);
-  for (const pages of Object.values(state.pages)) for (const mfn of Object.values(pages.pinned)) add(mfn);
+  const holders = frameHolders(state);
   for (const frame of state.memory.frames)
     expect(frame.refcount, `frame ${frame.mfn}`).toBe(holders.get(frame.mfn) ?? 0);
+}
+
+/** Every paging hwpt's domain translates exactly its IOAS's areas (views.ts expectedDomainContent). */
+export function expectDomainsMatchAreas(state: IommufdState): void {
+  for (const object of Object.values(state.objects)) {
+    if (object.type === 'hwpt_paging') expect(object.translations).toEqual(expectedDomainContent(state, object.id));
+  }
 }
 
 /** The accounting matches the pins: pinned_vm is the number of pinned pages. */

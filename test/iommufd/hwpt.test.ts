@@ -191,6 +191,35 @@ describe('reserved regions of VT-d devices: the MSI window and the aperture', ()
   });
 });
 
+describe('a failed replace onto a hwpt of the same IOAS (device.c err_unresv)', () => {
+  it("drops the group devices' reserved regions from that IOAS, as the source does: the MSI window becomes mappable", () => {
+    // A second IOMMU driver with the same aperture and no reserved region of its own.
+    const f = new Fixture({ devices: [vtdDevice(0), vtdDevice(1, { iommu: 'other', reservedRegions: [] })] });
+    const ioasId = f.ioasAlloc();
+    f.mockDomain(0, ioasId);
+    const mockDev = Number(f.ok({ kind: 'deviceBind', deviceIndex: 1, flags: 0 })['devId']);
+    const mockHwpt = Number(
+      f.ok({ kind: 'hwptAlloc', devId: mockDev, ptId: ioasId, flags: 0, dataType: 0, dataLen: 0 })['hwptId'],
+    );
+    const msiMap = {
+      kind: 'ioasMap',
+      ioasId,
+      flags: 7,
+      userVa: s(buffer),
+      iova: s(0xfee00000),
+      length: s(PAGE_SIZE),
+    } as const;
+    f.err('EINVAL', msiMap);
+    // The VT-d device cannot take the other driver's domain: EINVAL, the group stays on its hwpt…
+    const replace = f.run({ kind: 'deviceAttach', deviceIndex: 0, ptId: mockHwpt, flags: 0 });
+    expect(replace).toMatchObject({ ok: false, error: 'EINVAL', detail: { partial: true } });
+    expect(f.state.groups[0]?.hwptId).not.toBe(mockHwpt);
+    // …but iommufd_group_remove_reserved_iova ran on the shared IOAS at err_unresv: the attached
+    // VT-d device's MSI window is no longer reserved, and IOAS_MAP accepts it.
+    f.ok(msiMap);
+  });
+});
+
 describe('VFIO_DEVICE_BIND_IOMMUFD', () => {
   it('refuses a device without cache coherency EINVAL, unisolated MSIs EPERM (unless allowed), a second bind EINVAL', () => {
     const f = new Fixture({ devices: [vtdDevice(0, { cacheCoherent: false }), vtdDevice(1, { msiIsolated: false })] });
