@@ -17,7 +17,7 @@
  */
 import { allocFrame } from '../memory/frames.js';
 import type { IommufdConfig } from './config.js';
-import { accessUnpin, contiguousAreas } from './io-pagetable.js';
+import { accessUnpin, callAccessUnmap, contiguousAreas } from './io-pagetable.js';
 import { areaLastPage } from './iova.js';
 import { u64Arg, pageArg } from './ioas.js';
 import { getObject, insertObject } from './objects.js';
@@ -47,10 +47,7 @@ function changeIoas(state: IommufdState, config: IommufdConfig, access: AccessOb
     next.users += 1;
   }
   if (current !== null) {
-    for (const pin of config.hooks.accessUnmap(access, 0, PAGE_LIMIT)) {
-      const index = access.pins.indexOf(pin);
-      if (index >= 0) accessUnpin(state, access, index);
-    }
+    callAccessUnmap(state, config, access, 0, PAGE_LIMIT);
     current.accessIds = current.accessIds.filter((id) => id !== access.id);
     current.users -= 1;
   }

@@ -134,7 +134,26 @@ export function accessUnpin(state: IommufdState, access: AccessObject, pinIndex:
   if (ioas?.type === 'ioas') removeAccessPin(state, ioas, pin.iovaPage, pin.npages);
 }
 
-/** iommufd_access_notify_unmap: every access of the IOAS gets its unmap callback (the hook). */
+/**
+ * The access's `unmap` callback (the `accessUnmap` hook) for `[iovaPage, +npages)`: the driver
+ * unpins the pins the hook names (matched by range and direction; one it does not hold is ignored).
+ */
+export function callAccessUnmap(
+  state: IommufdState,
+  config: IommufdConfig,
+  access: AccessObject,
+  iovaPage: number,
+  npages: number,
+): void {
+  for (const pin of config.hooks.accessUnmap(access, iovaPage, npages)) {
+    const index = access.pins.findIndex(
+      (held) => held.iovaPage === pin.iovaPage && held.npages === pin.npages && held.write === pin.write,
+    );
+    if (index >= 0) accessUnpin(state, access, index);
+  }
+}
+
+/** iommufd_access_notify_unmap: every access of the IOAS gets its unmap callback. */
 export function notifyUnmap(
   state: IommufdState,
   config: IommufdConfig,
@@ -144,13 +163,7 @@ export function notifyUnmap(
 ): void {
   for (const accessId of [...ioas.accessIds]) {
     const access = state.objects[accessId];
-    if (access?.type !== 'access') continue;
-    for (const pin of config.hooks.accessUnmap(access, iovaPage, npages)) {
-      const index = access.pins.findIndex(
-        (held) => held.iovaPage === pin.iovaPage && held.npages === pin.npages && held.write === pin.write,
-      );
-      if (index >= 0) accessUnpin(state, access, index);
-    }
+    if (access?.type === 'access') callAccessUnmap(state, config, access, iovaPage, npages);
   }
 }
 
