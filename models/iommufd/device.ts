@@ -30,6 +30,7 @@ import {
   ioasOf,
   reserveDeviceRegions,
 } from './hwpt.js';
+import { recordEffect } from './effects.js';
 import { removeReserved } from './iova.js';
 import { findObject, getAnyObject, insertObject } from './objects.js';
 import { Refusal, refuse } from './refusal.js';
@@ -97,6 +98,7 @@ function doReplace(
   }
   if (newIoas !== oldIoas) members.forEach((member) => removeReserved(oldIoas, `device:${member.id}`));
   group.hwptId = hwpt.id;
+  recordEffect({ kind: 'attach', domainId: findHwptPaging(state, hwpt).id, groupId: spec.groupId });
   hwpt.users += members.length;
   old.users -= members.length - 1;
   return old;

@@ -17,6 +17,7 @@
  * (driver data on a paging domain, or nested data of another type → -EOPNOTSUPP).
  */
 import type { IommufdConfig, IommufdDeviceSpec } from './config.js';
+import { recordEffect } from './effects.js';
 import { addDomain, removeDomain } from './io-pagetable.js';
 import { removeReserved, reserveIova } from './iova.js';
 import { getAnyObject, getObject, insertObject } from './objects.js';
@@ -90,6 +91,7 @@ export function hwptAttach(state: IommufdState, config: IommufdConfig, hwpt: Hwp
       throw refusal;
     }
     group.hwptId = hwpt.id;
+    recordEffect({ kind: 'attach', domainId: findHwptPaging(state, hwpt).id, groupId: spec.groupId });
   }
   hwpt.users += 1;
   group.deviceIds.push(device.id);
@@ -103,7 +105,14 @@ export function hwptDetach(state: IommufdState, config: IommufdConfig, device: D
     throw new Error(`iommufd model: device ${device.id} detached without a hwpt`);
   }
   group.deviceIds = group.deviceIds.filter((id) => id !== device.id);
-  if (group.deviceIds.length === 0) group.hwptId = null;
+  if (group.deviceIds.length === 0) {
+    group.hwptId = null;
+    recordEffect({
+      kind: 'detach',
+      domainId: findHwptPaging(state, hwpt).id,
+      groupId: deviceSpec(config, device).groupId,
+    });
+  }
   removeReserved(ioasOf(state, findHwptPaging(state, hwpt)), `device:${device.id}`);
   return hwpt;
 }
@@ -118,6 +127,7 @@ export function destroyHwpt(state: IommufdState, hwpt: HwptObject): void {
   const ioas = ioasOf(state, hwpt);
   ioas.hwptIds = ioas.hwptIds.filter((id) => id !== hwpt.id);
   removeDomain(state, ioas, hwpt);
+  recordEffect({ kind: 'domain-free', domainId: hwpt.id });
   ioas.users -= 1;
 }
 

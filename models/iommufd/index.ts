@@ -33,4 +33,5 @@ export {
 export type { IommufdWorldSpec } from './process.js';
 export { createIommufdState } from './process.js';
 export { cloneIommufdState, iommufdStep } from './step.js';
+export type { TranslationEffect } from '../vfio/types.js';
 export { deviceTranslation, expectedDomainContent, frameHolders } from './views.js';

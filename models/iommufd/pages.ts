@@ -19,6 +19,7 @@
  * recorded here, where the source reads them back from the area's storage domain.
  */
 import { allocFrame, getRef, putRef } from '../memory/frames.js';
+import { recordEffect } from './effects.js';
 import { refuse } from './refusal.js';
 import { areaLastPage } from './iova.js';
 import type { HwptPagingObject, IoasObject, IoptArea, IoptPages, IommufdState } from './types.js';
@@ -130,12 +131,28 @@ export function fillArea(state: IommufdState, hwpt: HwptPagingObject, area: Iopt
     const mfn = pages.pinned[area.pageIndex + i];
     if (mfn === undefined) throw new Error(`iommufd model: filling an unpinned page ${area.pageIndex + i}`);
     hwpt.translations[area.iovaPage + i] = { mfn, read: area.read, write: area.write };
+    recordEffect({
+      kind: 'map',
+      domainId: hwpt.id,
+      iovaPage: area.iovaPage + i,
+      mfn,
+      read: area.read,
+      write: area.write,
+    });
   }
 }
 
-/** iopt_area_unmap_domain / unfill: the area's IOVA unmapped from the domain. */
+/** iopt_area_unmap_domain / unfill: the area's IOVA unmapped from the domain (iommu_unmap syncs). */
 export function unfillArea(hwpt: HwptPagingObject, area: IoptArea): void {
-  for (let iovaPage = area.iovaPage; iovaPage <= areaLastPage(area); iovaPage++) delete hwpt.translations[iovaPage];
+  let unmapped = false;
+  for (let iovaPage = area.iovaPage; iovaPage <= areaLastPage(area); iovaPage++) {
+    const translation = hwpt.translations[iovaPage];
+    if (translation === undefined) continue;
+    delete hwpt.translations[iovaPage];
+    recordEffect({ kind: 'unmap', domainId: hwpt.id, iovaPage, mfn: translation.mfn });
+    unmapped = true;
+  }
+  if (unmapped) recordEffect({ kind: 'iotlb-sync', domainId: hwpt.id });
 }
 
 /** The hwpt_paging objects of an IOAS's domains, in `iopt->domains` order. */

@@ -40,6 +40,7 @@ import {
 import { getObject, removeObject } from './objects.js';
 import { reserveIova } from './iova.js';
 import { mmap, munmap } from './process.js';
+import { collectEffects } from './effects.js';
 import { Refusal } from './refusal.js';
 import type { IommufdState, IommufdStepResult } from './types.js';
 import {
@@ -53,6 +54,7 @@ import {
   vfioIoas,
 } from './vfio-compat.js';
 import type { ResultDetail } from '../result.js';
+import type { TranslationEffect } from '../vfio/types.js';
 
 /** IOMMU_DESTROY: iommufd_object_remove, then the object's destroy op. */
 function destroy(state: IommufdState, config: IommufdConfig, id: unknown): void {
@@ -179,16 +181,18 @@ export function cloneIommufdState(state: IommufdState): IommufdState {
 /** The pure step. */
 export function iommufdStep(state: IommufdState, config: IommufdConfig, command: IommufdCommand): IommufdStepResult {
   const next = cloneIommufdState(state);
+  const effects: TranslationEffect[] = [];
   try {
-    const detail = run(next, config, command);
-    return { state: next, result: { ok: true, detail } };
+    const detail = collectEffects(effects, () => run(next, config, command));
+    return { state: next, result: { ok: true, detail }, effects };
   } catch (caught) {
     if (!(caught instanceof Refusal)) throw caught;
     const result =
       caught.detail === undefined
         ? { ok: false, error: caught.errno }
         : { ok: false, error: caught.errno, detail: caught.detail };
-    if (caught.keep) return { state: next, result: { ...result, detail: { ...caught.detail, partial: true } } };
-    return { state, result };
+    if (caught.keep)
+      return { state: next, result: { ...result, detail: { ...caught.detail, partial: true } }, effects };
+    return { state, result, effects: [] };
   }
 }

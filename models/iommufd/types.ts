@@ -23,7 +23,7 @@
  */
 import type { HostMemory } from '../memory/frames.js';
 import type { ResultDetail } from '../result.js';
-import type { Translation, VmmProcess } from '../vfio/types.js';
+import type { Translation, TranslationEffect, VmmProcess } from '../vfio/types.js';
 
 export type { Translation };
 
@@ -208,4 +208,6 @@ export interface IommufdState {
 export interface IommufdStepResult {
   readonly state: IommufdState;
   readonly result: { readonly ok: boolean; readonly error?: string; readonly detail?: ResultDetail };
+  /** The translation changes, in source order (effects.ts). */
+  readonly effects: readonly TranslationEffect[];
 }
