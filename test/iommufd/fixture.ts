@@ -109,15 +109,20 @@ export class Fixture {
 /** Every frame's refcount recomputed from its holders: the process's page tables and every pin. */
 export function expectFrameRefcountsMatchHolders(state: IommufdState): void {
   const holders = frameHolders(state);
-  for (const frame of state.memory.frames)
-    expect(frame.refcount, `frame ${frame.mfn}`).toBe(holders.get(frame.mfn) ?? 0);
+  const wrong = state.memory.frames
+    .filter((frame) => frame.refcount !== (holders.get(frame.mfn) ?? 0))
+    .map((frame) => `frame ${frame.mfn}: refcount ${frame.refcount}, holders ${holders.get(frame.mfn) ?? 0}`);
+  expect(wrong).toEqual([]);
 }
 
 /** Every paging hwpt's domain translates exactly its IOAS's areas (views.ts expectedDomainContent). */
 export function expectDomainsMatchAreas(state: IommufdState): void {
-  for (const object of Object.values(state.objects)) {
-    if (object.type === 'hwpt_paging') expect(object.translations).toEqual(expectedDomainContent(state, object.id));
-  }
+  const wrong = Object.values(state.objects).filter(
+    (object) =>
+      object.type === 'hwpt_paging' &&
+      JSON.stringify(object.translations) !== JSON.stringify(expectedDomainContent(state, object.id)),
+  );
+  expect(wrong.map((hwpt) => hwpt.id)).toEqual([]);
 }
 
 /** The accounting matches the pins: pinned_vm is the number of pinned pages. */
