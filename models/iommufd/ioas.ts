@@ -92,13 +92,14 @@ export function mapUserPages(
   if (userVa + length > U64_MAX) refuse('EOVERFLOW');
   const vaddrPage = pageArg(userVa);
   const npages = pageArg(length);
-  const iovaPage = pageArg(iova);
+  // Without FIXED_IOVA the iova argument is ignored (an output).
+  const iovaPage = fixed ? pageArg(iova) : null;
   const accountMode = config.hooks.pagesAccountMode({
     ctxMode: state.accountMode,
     capIpcLock: state.process.capIpcLock,
   });
   const pages = createPages(state, vaddrPage, npages, write, accountMode);
-  return mapPages(state, ioas, [{ pagesId: pages.id, pageIndex: 0, npages }], fixed ? iovaPage : null, read, write);
+  return mapPages(state, ioas, [{ pagesId: pages.id, pageIndex: 0, npages }], iovaPage, read, write);
 }
 
 export function ioasMap(state: IommufdState, config: IommufdConfig, args: IoasMapArgs): ResultDetail {

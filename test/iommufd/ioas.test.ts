@@ -291,3 +291,12 @@ describe.each(variants)('FIXTURE(iommufd_ioas) $name', (variant) => {
     f.ok({ kind: 'destroy', id: dst });
   });
 });
+
+describe('IOMMU_IOAS_MAP without FIXED_IOVA', () => {
+  it('ignores the iova argument (it is only an output), even one that is not page aligned', () => {
+    const f = new Fixture();
+    const ioasId = f.ioasAlloc();
+    const detail = f.ok({ kind: 'ioasMap', ioasId, flags: 6, userVa: s(buffer), iova: '123', length: s(PAGE_SIZE) });
+    expect(detail['iova']).toBe(s(PAGE_SIZE));
+  });
+});

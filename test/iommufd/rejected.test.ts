@@ -98,6 +98,7 @@ const rows: readonly Row[] = [
     (w) => map(w.ioas, { userVa: s(2n ** 64n - 4096n), length: s(2 * PAGE_SIZE) }),
   ],
   ['map: not page aligned (model restriction)', 'EINVAL', (w) => map(w.ioas, { length: '100' })],
+  ['map: a fixed iova not page aligned (model restriction)', 'EINVAL', (w) => map(w.ioas, { iova: s(A + 100) })],
   [
     'map: fixed iova + length past 2^64',
     'EOVERFLOW',
