@@ -106,20 +106,23 @@ function parseArgs(argv: readonly string[]): Args {
 
 /** Shrunk counterexample lengths per invariant over the seeds (check with shrinking). */
 function shrunkLengths(design: AnyDesign, seeds: readonly number[], runs: number): void {
-  const lengths = new Map<string, number[]>();
+  const lengths = new Map<string, { seed: number; length: number }[]>();
   for (const seed of seeds) {
     for (const found of checkDesign(design, { seed, runs }).violations) {
-      lengths.set(found.invariant, [...(lengths.get(found.invariant) ?? []), found.length]);
+      lengths.set(found.invariant, [...(lengths.get(found.invariant) ?? []), { seed, length: found.length }]);
     }
   }
   for (const [name, found] of [...lengths].sort(([left], [right]) => left.localeCompare(right))) {
     const counts = new Map<number, number>();
-    for (const length of found) counts.set(length, (counts.get(length) ?? 0) + 1);
+    for (const { length } of found) counts.set(length, (counts.get(length) ?? 0) + 1);
     const histogram = [...counts]
       .sort(([left], [right]) => left - right)
       .map(([length, count]) => `${length} steps ×${count}`)
       .join(', ');
-    console.log(`  shrunk ${name}: ${histogram}`);
+    // The seeds whose trace stayed longer than the shortest any seed reached: where to look.
+    const shortest = Math.min(...found.map(({ length }) => length));
+    const longer = found.filter(({ length }) => length > shortest).map(({ seed, length }) => `${seed} (${length})`);
+    console.log(`  shrunk ${name}: ${histogram}${longer.length === 0 ? '' : `; longer at seeds ${longer.join(' ')}`}`);
   }
 }
 

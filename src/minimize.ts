@@ -180,8 +180,8 @@ export function minimize<C extends object>(
     return false;
   };
 
-  // One or two steps out, and one value of the rest replaced at every place it appears, whatever
-  // the field (a frame named by a pin and by the page-table update that writes it: `mfn` and
+  // One or two steps out, and one value of the rest replaced (or swapped with another) at every
+  // place it appears, whatever the field (a frame named by a pin and by the page-table update that writes it: `mfn` and
   // `tableMfn`), by any small value, used or not. The steps removed may be what made that value
   // right (a frame an earlier populate gave the domain); another value may be right from the
   // start (a frame the domain had all along), and it need not be fresh or smaller. Only for
@@ -203,12 +203,19 @@ export function minimize<C extends object>(
       for (const value of values) {
         for (let replacement = 0; replacement < EXHAUSTIVE_BELOW; replacement++) {
           if (replacement === value) continue;
-          const candidate = rest.map((command) => {
-            const replaced = numbers(command).filter(([, found]) => found === value);
-            if (replaced.length === 0) return command;
-            return { ...command, ...Object.fromEntries(replaced.map(([key]) => [key, replacement])) } as C;
-          });
-          if (tryCandidate(candidate)) return true;
+          // The value replaced; and, when the replacement is in use too, the two swapped (a gfn a
+          // removed step moved a frame to, and the gfn it came from).
+          const swaps = values.includes(replacement) ? [false, true] : [false];
+          for (const swap of swaps) {
+            const candidate = rest.map((command) => {
+              const replaced = numbers(command).flatMap(([key, found]): [string, number][] => {
+                if (found === value) return [[key, replacement]];
+                return swap && found === replacement ? [[key, value]] : [];
+              });
+              return replaced.length === 0 ? command : ({ ...command, ...Object.fromEntries(replaced) } as C);
+            });
+            if (tryCandidate(candidate)) return true;
+          }
         }
       }
     }
