@@ -48,6 +48,17 @@ export function shareXenState(before: XenState): XenState {
   return state;
 }
 
+/**
+ * What a step hands back of Xen: `after` (shared from `before`, directly or through mid-step
+ * shares) when it changed a part, else `before` itself, so that a step that left Xen alone leaves
+ * it the very same object (an invariant reading `state.xen` is then skipped).
+ */
+export function settleXenState(before: XenState, after: XenState): XenState {
+  const keys = Object.keys(after) as (keyof XenState)[];
+  if (keys.length !== Object.keys(before).length) return after;
+  return keys.every((key) => Object.hasOwn(before, key) && before[key] === after[key]) ? before : after;
+}
+
 function owns(state: XenState, part: object): boolean {
   const copied = copiedIn.get(state);
   return copied === undefined || copied.has(part);
@@ -112,6 +123,18 @@ export function writableIommu(state: XenState, domid: number): XenDomainIommu | 
       flushPending: [...domain.iommu.flushPending],
     });
   }
+  return domain.iommu;
+}
+
+/**
+ * The domain's IOMMU context replaced by an empty one (`sharePt` as given): a context built as the
+ * domain is (`iommu_domain_init`), or one whose tables `iommu_free_pgtables` freed. Its table and
+ * pending flushes are this state's to change from then on.
+ */
+export function resetIommu(state: XenState, domid: number, sharePt: boolean): XenDomainIommu {
+  const domain = writableDomain(state, domid);
+  if (domain === undefined) throw new Error(`xen: no domain ${domid} to give an IOMMU context`);
+  domain.iommu = adopt(state, { sharePt, table: {}, flushPending: [] });
   return domain.iommu;
 }
 
