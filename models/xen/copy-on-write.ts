@@ -37,13 +37,11 @@ const copiedIn = new WeakMap<XenState, WeakSet<object>>();
 
 /** A state that shares every part with `before` until it changes one. */
 export function shareXenState(before: XenState): XenState {
-  const state: XenState = {
-    memory: before.memory,
-    domains: before.domains,
-    ...(before.pageTypes === undefined ? {} : { pageTypes: before.pageTypes }),
-    ...(before.lastGrantCopy === undefined ? {} : { lastGrantCopy: before.lastGrantCopy }),
-    ...(before.frameContents === undefined ? {} : { frameContents: before.frameContents }),
-  };
+  // Assigned one by one (not spread): every step of the Xen stacks starts here.
+  const state: XenState = { memory: before.memory, domains: before.domains };
+  if (before.pageTypes !== undefined) state.pageTypes = before.pageTypes;
+  if (before.lastGrantCopy !== undefined) state.lastGrantCopy = before.lastGrantCopy;
+  if (before.frameContents !== undefined) state.frameContents = before.frameContents;
   copiedIn.set(state, new WeakSet());
   return state;
 }
