@@ -23,6 +23,7 @@ import type {
   ActiveEntry,
   GrantEntry,
   GrantIommuCount,
+  GrantStatus,
   MaptrackEntry,
   P2mEntry,
   PageTypeInfo,
@@ -108,6 +109,14 @@ export function writableActiveEntry(state: XenState, domid: number, ref: number)
   if (domain?.active[ref] === undefined) return undefined;
   if (!owns(state, domain.active)) domain.active = adopt(state, [...domain.active]);
   return writableElement(state, domain.active, ref);
+}
+
+/** The v2 status word of `ref` to change (`grant-status.ts`), or undefined when the domain keeps none for it. */
+export function writableGrantStatus(state: XenState, domid: number, ref: number): GrantStatus | undefined {
+  const domain = writableDomain(state, domid);
+  if (domain?.grantStatus?.[ref] === undefined) return undefined;
+  if (!owns(state, domain.grantStatus)) domain.grantStatus = adopt(state, [...domain.grantStatus]);
+  return writableElement(state, domain.grantStatus, ref);
 }
 
 /** The domain's IOMMU context to change (table and pending flushes copied once), or undefined without one. */
