@@ -23,6 +23,7 @@ import type {
   ActiveEntry,
   GrantEntry,
   GrantIommuCount,
+  GrantStatus,
   MaptrackEntry,
   P2mEntry,
   PageTypeInfo,
@@ -37,15 +38,24 @@ const copiedIn = new WeakMap<XenState, WeakSet<object>>();
 
 /** A state that shares every part with `before` until it changes one. */
 export function shareXenState(before: XenState): XenState {
-  const state: XenState = {
-    memory: before.memory,
-    domains: before.domains,
-    ...(before.pageTypes === undefined ? {} : { pageTypes: before.pageTypes }),
-    ...(before.lastGrantCopy === undefined ? {} : { lastGrantCopy: before.lastGrantCopy }),
-    ...(before.frameContents === undefined ? {} : { frameContents: before.frameContents }),
-  };
+  // Assigned one by one (not spread): every step of the Xen stacks starts here.
+  const state: XenState = { memory: before.memory, domains: before.domains };
+  if (before.pageTypes !== undefined) state.pageTypes = before.pageTypes;
+  if (before.lastGrantCopy !== undefined) state.lastGrantCopy = before.lastGrantCopy;
+  if (before.frameContents !== undefined) state.frameContents = before.frameContents;
   copiedIn.set(state, new WeakSet());
   return state;
+}
+
+/**
+ * What a step hands back of Xen: `after` (shared from `before`, directly or through mid-step
+ * shares) when it changed a part, else `before` itself, so that a step that left Xen alone leaves
+ * it the very same object (an invariant reading `state.xen` is then skipped).
+ */
+export function settleXenState(before: XenState, after: XenState): XenState {
+  const keys = Object.keys(after) as (keyof XenState)[];
+  if (keys.length !== Object.keys(before).length) return after;
+  return keys.every((key) => Object.hasOwn(before, key) && before[key] === after[key]) ? before : after;
 }
 
 function owns(state: XenState, part: object): boolean {
@@ -101,6 +111,14 @@ export function writableActiveEntry(state: XenState, domid: number, ref: number)
   return writableElement(state, domain.active, ref);
 }
 
+/** The v2 status word of `ref` to change (`grant-status.ts`), or undefined when the domain keeps none for it. */
+export function writableGrantStatus(state: XenState, domid: number, ref: number): GrantStatus | undefined {
+  const domain = writableDomain(state, domid);
+  if (domain?.grantStatus?.[ref] === undefined) return undefined;
+  if (!owns(state, domain.grantStatus)) domain.grantStatus = adopt(state, [...domain.grantStatus]);
+  return writableElement(state, domain.grantStatus, ref);
+}
+
 /** The domain's IOMMU context to change (table and pending flushes copied once), or undefined without one. */
 export function writableIommu(state: XenState, domid: number): XenDomainIommu | undefined {
   const domain = writableDomain(state, domid);
@@ -112,6 +130,18 @@ export function writableIommu(state: XenState, domid: number): XenDomainIommu | 
       flushPending: [...domain.iommu.flushPending],
     });
   }
+  return domain.iommu;
+}
+
+/**
+ * The domain's IOMMU context replaced by an empty one (`sharePt` as given): a context built as the
+ * domain is (`iommu_domain_init`), or one whose tables `iommu_free_pgtables` freed. Its table and
+ * pending flushes are this state's to change from then on.
+ */
+export function resetIommu(state: XenState, domid: number, sharePt: boolean): XenDomainIommu {
+  const domain = writableDomain(state, domid);
+  if (domain === undefined) throw new Error(`xen: no domain ${domid} to give an IOMMU context`);
+  domain.iommu = adopt(state, { sharePt, table: {}, flushPending: [] });
   return domain.iommu;
 }
 

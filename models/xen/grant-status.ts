@@ -4,7 +4,7 @@
  * the guest only reads (`_set_status_v1` / `_set_status_v2`, `reduce_status_for_pin`,
  * xen/common/grant_table.c). The one place the model's grant code reads and writes them.
  */
-import { writableDomain, writableGrantEntry } from './copy-on-write.js';
+import { writableGrantEntry, writableGrantStatus } from './copy-on-write.js';
 import type { GrantStatus, XenDomain, XenState } from './types.js';
 
 const clear: GrantStatus = { reading: false, writing: false };
@@ -30,9 +30,10 @@ export function setGrantStatusBits(state: XenState, domid: number, ref: number, 
     if (status?.[ref] === undefined) return;
     const current = status[ref];
     if (current.reading === bits.reading && current.writing === bits.writing) return;
-    const written = writableDomain(state, domid);
-    if (written === undefined) return;
-    written.grantStatus = status.map((word, index) => (index === ref ? { ...bits } : word));
+    const word = writableGrantStatus(state, domid, ref);
+    if (word === undefined) return;
+    word.reading = bits.reading;
+    word.writing = bits.writing;
     return;
   }
   const entry = domain.grantTable[ref];

@@ -30,6 +30,7 @@
  */
 import { fail } from '../result.js';
 import type { OpResult } from '../result.js';
+import { writableDomain } from '../xen/copy-on-write.js';
 import { finishGrantCopy, grantCopy, startGrantCopy } from '../xen/grant-copy.js';
 import type { GrantCopyArgs, GrantCopyPtr } from '../xen/grant-copy.js';
 import { endAccess } from '../xen/grant-table.js';
@@ -186,8 +187,10 @@ export function destroyWaitsForCopy(state: XenPtState, domid: number): OpResult 
 export function setUpWorldGrantFrames(xen: XenState, world: XenPtWorld, domid: number): void {
   // The domain's highest grant version, as the toolstack created it (`max_grant_version`).
   const max = world.domains[domid]?.maxGrantVersion;
-  const domain = xen.domains[domid];
-  if (max !== undefined && domain !== undefined) domain.maxGrantVersion = max;
+  if (max !== undefined && xen.domains[domid]?.maxGrantVersion !== max) {
+    const domain = writableDomain(xen, domid);
+    if (domain !== undefined) domain.maxGrantVersion = max;
+  }
   if (world.grantTableFrames?.includes(domid) === true) setUpGrantFrames(xen, domid);
 }
 

@@ -46,7 +46,14 @@
 import { getRef } from '../memory/frames.js';
 import { fail, succeed } from '../result.js';
 import type { OpResult } from '../result.js';
-import { writableMemory, writableP2m } from '../xen/copy-on-write.js';
+import {
+  resetIommu,
+  settleXenState,
+  shareXenState,
+  writableDomain,
+  writableMemory,
+  writableP2m,
+} from '../xen/copy-on-write.js';
 import { createDomain } from '../xen/create.js';
 import { finishDestroyDomain, startDestroyDomain } from '../xen/destroy.js';
 import { grantAccess, mapGrantRef, unmapGrantRef } from '../xen/grant-table.js';
@@ -72,7 +79,7 @@ import {
   quarantineDevInit,
 } from '../xen/pci.js';
 import type { PciConfig, PciDev } from '../xen/pci.js';
-import { cloneXenState, createXenState, dropFrameRef } from '../xen/state.js';
+import { createXenState, dropFrameRef } from '../xen/state.js';
 import type { IommuPte, XenDomain, XenState } from '../xen/types.js';
 import type { XenPtCommand } from './commands.js';
 import { HARDWARE_DOMID } from './config.js';
@@ -101,13 +108,76 @@ export interface XenPtStep {
   readonly result: OpResult & { readonly accesses: readonly DmaAccess[] };
 }
 
-/** The mutable copy a step works on. */
+/**
+ * What a step works on, copy-on-write: Xen's state shared from the step's (`shareXenState`, changed
+ * through the `writable*` functions of models/xen/copy-on-write.ts), and the devices, the IOTLB and
+ * the operations in flight still the state's own until the step changes them (`writableDevice`,
+ * `writableIotlb`, `writableInflight`). Read through any reference; write only through what one of
+ * those returned in this step.
+ */
 interface Work {
   xen: XenState;
-  devices: PciDev[];
-  iotlb: Record<string, IotlbEntry>;
-  inflight: XenPtOp[];
+  devices: readonly PciDev[];
+  iotlb: Readonly<Record<string, IotlbEntry>>;
+  inflight: readonly XenPtOp[];
   accesses: DmaAccess[];
+  /** The devices array, devices, IOTLB and in-flight array this step copied: its own to change. */
+  readonly copied: WeakSet<object>;
+}
+
+/** Device `sbdf` to change (the devices array and the device copied once); undefined: no such device. */
+function writableDevice(work: Work, sbdf: number): PciDev | undefined {
+  const device = work.devices[sbdf];
+  if (device === undefined || work.copied.has(device)) return device;
+  const devices = writableDevices(work);
+  const copy = { ...device };
+  work.copied.add(copy);
+  devices[sbdf] = copy;
+  return copy;
+}
+
+/** The devices array to change (copied once); its devices stay shared until `writableDevice`. */
+function writableDevices(work: Work): PciDev[] {
+  if (!work.copied.has(work.devices)) {
+    work.devices = [...work.devices];
+    work.copied.add(work.devices);
+  }
+  return work.devices as PciDev[];
+}
+
+function writableIotlb(work: Work): Record<string, IotlbEntry> {
+  if (!work.copied.has(work.iotlb)) {
+    work.iotlb = { ...work.iotlb };
+    work.copied.add(work.iotlb);
+  }
+  return work.iotlb as Record<string, IotlbEntry>;
+}
+
+function writableInflight(work: Work): XenPtOp[] {
+  if (!work.copied.has(work.inflight)) {
+    work.inflight = [...work.inflight];
+    work.copied.add(work.inflight);
+  }
+  return work.inflight as XenPtOp[];
+}
+
+/** Device `sbdf`'s DMA requests in flight aborted (a function reset); the array copied only if it has any. */
+function abortDeviceDma(work: Work, sbdf: number): void {
+  const aborted = (op: XenPtOp): boolean => op.kind === 'dma' && op.device === sbdf;
+  if (!work.inflight.some(aborted)) return;
+  work.inflight = work.inflight.filter((op) => !aborted(op));
+  work.copied.add(work.inflight);
+}
+
+/**
+ * Xen's state as it is now, for a diff (`syncIommu`) with what the step does next: the share ends
+ * and a new one starts, so nothing writes the returned state again — a `writable*` reference taken
+ * before this point must not be used after it.
+ */
+function snapshotXen(work: Work): XenState {
+  const before = work.xen;
+  work.xen = shareXenState(before);
+  return before;
 }
 
 export function pciConfigOf(config: XenPtConfig): PciConfig {
@@ -153,14 +223,15 @@ export function walkContext(
 
 /** `iommu_iotlb_flush(d, dfn, 1)`: the dfn's cached translation dropped, no longer pending. */
 function flushDfn(work: Work, domid: number, dfn: number): void {
-  delete work.iotlb[iotlbKey(domainContext(domid), dfn)];
+  const key = iotlbKey(domainContext(domid), dfn);
+  if (work.iotlb[key] !== undefined) delete writableIotlb(work)[key];
   iommuFlushPendingDfn(work.xen, domid, dfn);
 }
 
 /** A domain-selective flush of `domid`'s DID. */
 function flushDomain(work: Work, domid: number): void {
   const prefix = `${domainContext(domid)}/`;
-  for (const key of Object.keys(work.iotlb)) if (key.startsWith(prefix)) delete work.iotlb[key];
+  for (const key of Object.keys(work.iotlb)) if (key.startsWith(prefix)) delete writableIotlb(work)[key];
   const domain = work.xen.domains[domid];
   for (const dfn of domain?.iommu?.flushPending ?? []) iommuFlushPendingDfn(work.xen, domid, dfn);
 }
@@ -231,12 +302,12 @@ function buildContext(xen: XenState, config: XenPtConfig, domid: number): void {
   const domain = xen.domains[domid];
   if (spec === undefined || domain === undefined) return;
   const sharePt = domain.translated && spec.sharePt;
-  domain.iommu = { sharePt, table: {}, flushPending: [] };
+  const iommu = resetIommu(xen, domid, sharePt);
   if (sharePt) return;
   if (domain.translated) {
     for (const [gfn, entry] of Object.entries(domain.p2m)) {
       const pte = p2mIommuFlags(entry);
-      if (pte !== null) domain.iommu.table[gfn] = pte;
+      if (pte !== null) iommu.table[gfn] = pte;
     }
     return;
   }
@@ -280,17 +351,24 @@ export function initXenPt(config: XenPtConfig): XenPtState {
 
 function begin(state: XenPtState): Work {
   return {
-    xen: cloneXenState(state.xen),
-    devices: state.devices.map((device) => ({ ...device })),
-    iotlb: { ...state.iotlb },
-    inflight: [...state.inflight],
+    xen: shareXenState(state.xen),
+    devices: state.devices,
+    iotlb: state.iotlb,
+    inflight: state.inflight,
     accesses: [],
+    copied: new WeakSet(),
   };
 }
 
-function finish(work: Work, result: OpResult): XenPtStep {
+/** The step's state: Xen's as it was when the step left it alone (`settleXenState`). */
+function finish(state: XenPtState, work: Work, result: OpResult): XenPtStep {
   return {
-    state: { xen: work.xen, devices: work.devices, iotlb: work.iotlb, inflight: work.inflight },
+    state: {
+      xen: settleXenState(state.xen, work.xen),
+      devices: work.devices,
+      iotlb: work.iotlb,
+      inflight: work.inflight,
+    },
     result: { ...result, accesses: work.accesses },
   };
 }
@@ -305,7 +383,7 @@ function xenOp(state: XenPtState, config: XenPtConfig, run: (xen: XenState) => O
   const result = run(work.xen);
   if (!result.ok) return refuse(state, result);
   syncIommu(work, state.xen, config, false);
-  return finish(work, result);
+  return finish(state, work, result);
 }
 
 export function stepXenPt(state: XenPtState, config: XenPtConfig, command: XenPtCommand): XenPtStep {
@@ -356,9 +434,9 @@ function xenOpInFlight(
   const work = begin(state);
   const { result, op } = run(work.xen);
   if (!result.ok) return refuse(state, result);
-  if (op !== undefined) work.inflight.push(op);
+  if (op !== undefined) writableInflight(work).push(op);
   syncIommu(work, state.xen, config, false);
-  return finish(work, result);
+  return finish(state, work, result);
 }
 
 /** The Xen operations whose only IOMMU effect is the sync of the p2m changes they make. */
@@ -399,25 +477,25 @@ function assign(state: XenPtState, config: XenPtConfig, domid: number, sbdf: num
   const refused = assignDeviceCheck(state.xen, state.devices, pci, { caller: HARDWARE_DOMID, domid, device: sbdf });
   if (refused !== null) return refuse(state, refused);
   const work = begin(state);
-  const device = work.devices[sbdf];
+  const device = writableDevice(work, sbdf);
   if (device === undefined) return refuse(state, fail('ENODEV'));
   // The toolstack resets the function before assigning it (libxl `libxl__device_pci_reset`): the
   // requests it still had outstanding are aborted.
-  work.inflight = work.inflight.filter((op) => op.kind !== 'dma' || op.device !== sbdf);
-  return finish(work, assignDevice(pci, device, domid));
+  abortDeviceDma(work, sbdf);
+  return finish(state, work, assignDevice(pci, device, domid));
 }
 
 function deassign(state: XenPtState, config: XenPtConfig, domid: number, sbdf: number): XenPtStep {
   const refused = deassignDeviceCheck(state.xen, state.devices, { caller: HARDWARE_DOMID, domid, device: sbdf });
   if (refused !== null) return refuse(state, refused);
   const work = begin(state);
-  const device = work.devices[sbdf];
+  const device = writableDevice(work, sbdf);
   if (device === undefined) return refuse(state, fail('ENODEV'));
   // xl pci-assignable-remove: the device leaves the pool reset (pciback resets a function it
   // releases), so what it had outstanding is aborted. A guest's device is deassigned as it is:
   // its outstanding DMA lands wherever deassign_device sent it (XSA-302's window).
-  if (domid === DOMID_IO) work.inflight = work.inflight.filter((op) => op.kind !== 'dma' || op.device !== sbdf);
-  return finish(work, deassignDevice(pciConfigOf(config), device));
+  if (domid === DOMID_IO) abortDeviceDma(work, sbdf);
+  return finish(state, work, deassignDevice(pciConfigOf(config), device));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -428,16 +506,16 @@ function dma(state: XenPtState, command: Extract<XenPtCommand, { kind: 'dma' }>)
   if (device === undefined) return refuse(state, fail('ENODEV'));
   const work = begin(state);
   if (command.phased === true) {
-    work.inflight.push({
+    writableInflight(work).push({
       kind: 'dma',
       device: device.sbdf,
       dfn: command.dfn,
       write: command.write,
       issuer: device.owner,
     });
-    return finish(work, succeed({ issued: true }));
+    return finish(state, work, succeed({ issued: true }));
   }
-  return finish(work, performDma(work, device.sbdf, command.dfn, command.write, device.owner));
+  return finish(state, work, performDma(work, device.sbdf, command.dfn, command.write, device.owner));
 }
 
 /** The device's request translated (IOTLB, else a walk whose hit is cached) and performed. */
@@ -458,7 +536,7 @@ function performDma(work: Work, sbdf: number, dfn: number, write: boolean, issue
     work.accesses.push({ ...base, via, target: null });
     return succeed({ fault: entry === null ? 'not-present' : 'permission' });
   }
-  if (cached === undefined) work.iotlb[key] = entry;
+  if (cached === undefined) writableIotlb(work)[key] = entry;
   const target: DmaTarget = entry.target;
   const frameOwner = target.kind === 'frame' ? (work.xen.memory.frames[target.mfn]?.owner ?? null) : undefined;
   work.accesses.push({ ...base, via, target, ...(frameOwner === undefined ? {} : { frameOwner }) });
@@ -489,15 +567,15 @@ function moveGfn(
   getRef(writableMemory(work.xen), mfn);
   if (prev !== undefined && prev.mfn !== mfn) {
     // guest_remove_page at the destination: it may free the page, so it flushes now (XSA-346).
-    const before = cloneXenState(work.xen);
+    const before = snapshotXen(work);
     const removed = decreaseReservation(work.xen, config.xen, { domid: command.domid, gfn: command.gpfn });
     // put_both: the page reference taken above is put again (unless the design forgets it).
     if (!removed.ok && flush.putsPageOnError) return refuse(state, fail(removed.error ?? 'ENXIO'));
-    if (!removed.ok) return finish(work, fail(removed.error ?? 'ENXIO'));
+    if (!removed.ok) return finish(state, work, fail(removed.error ?? 'ENXIO'));
     syncIommu(work, before, config, !flush.removeFlushesNow);
   }
   if (command.idx !== command.gpfn) {
-    const before = cloneXenState(work.xen);
+    const before = snapshotXen(work);
     const p2m = writableP2m(work.xen, command.domid);
     delete p2m[command.idx];
     p2m[command.gpfn] = { type: 'ram_rw', mfn };
@@ -510,11 +588,11 @@ function moveGfn(
   }
   const op: MoveGfnInFlight = { kind: 'moveGfn', domid: command.domid, idx: command.idx, gpfn: command.gpfn, heldMfn };
   if (command.phased === true) {
-    work.inflight.push(op);
-    return finish(work, succeed({ mfn, deferred: true }));
+    writableInflight(work).push(op);
+    return finish(state, work, succeed({ mfn, deferred: true }));
   }
   finishMove(work, config, op);
-  return finish(work, succeed({ mfn }));
+  return finish(state, work, succeed({ mfn }));
 }
 
 /** After the loop: flush the old dfn, put the page, flush the new dfn. */
@@ -547,32 +625,40 @@ function destroy(state: XenPtState, config: XenPtConfig, domid: number, phased: 
   syncIommu(work, state.xen, config, false, true);
   const steps = teardownSteps(config);
   if (phased) {
-    work.inflight.push({
+    writableInflight(work).push({
       kind: 'destroyDomain',
       domid,
       incarnation: state.xen.domains[domid]?.incarnation ?? 0,
       stages: steps,
     });
-    return finish(work, started.result);
+    return finish(state, work, started.result);
   }
   for (const step of steps) runTeardownStep(work, config, domid, step);
-  return finish(work, succeed({ zombie: work.xen.domains[domid]?.life === 'dying' }));
+  return finish(state, work, succeed({ zombie: work.xen.domains[domid]?.life === 'dying' }));
 }
 
 function runTeardownStep(work: Work, config: XenPtConfig, domid: number, step: TeardownStep): void {
   if (step === 'release-devices') {
     // pci_release_devices, then iommu_free_pgtables: the root cleared, the DID flushed.
-    pciReleaseDevices(pciConfigOf(config), work.devices, domid);
-    const domain = work.xen.domains[domid];
-    if (domain?.iommu !== undefined) {
-      domain.iommu = { sharePt: domain.iommu.sharePt, table: {}, flushPending: [] };
+    if (work.devices.some((device) => device.owner === domid)) {
+      for (const device of work.devices) if (device.owner === domid) writableDevice(work, device.sbdf);
+      pciReleaseDevices(pciConfigOf(config), writableDevices(work), domid);
+    }
+    const iommu = work.xen.domains[domid]?.iommu;
+    if (iommu !== undefined) {
+      // An empty context stays as it is (the same table, nothing pending): nothing to copy.
+      if (Object.keys(iommu.table).length > 0 || iommu.flushPending.length > 0)
+        resetIommu(work.xen, domid, iommu.sharePt);
       flushDomain(work, domid);
     }
-    if (domain !== undefined && domain.teardownNext === undefined && domain.life === 'dying' && domain.totPages === 0)
-      domain.life = 'dead';
+    const domain = work.xen.domains[domid];
+    if (domain !== undefined && domain.teardownNext === undefined && domain.life === 'dying' && domain.totPages === 0) {
+      const written = writableDomain(work.xen, domid);
+      if (written !== undefined) written.life = 'dead';
+    }
     return;
   }
-  const before = cloneXenState(work.xen);
+  const before = snapshotXen(work);
   finishDestroyDomain(work.xen, config.xen, { domid });
   // Frames of a PV domain freed here leave its table (put_page); an HVM p2m is not synced.
   syncIommu(work, before, config, false);
@@ -591,7 +677,7 @@ function create(state: XenPtState, config: XenPtConfig, domid: number): XenPtSte
   // The old incarnation's IOTLB entries went with its context (iommu_free_pgtables).
   buildContext(work.xen, config, domid);
   setUpWorldGrantFrames(work.xen, world, domid);
-  return finish(work, result);
+  return finish(state, work, result);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -601,26 +687,26 @@ function advance(state: XenPtState, config: XenPtConfig, index: number): XenPtSt
   const op = state.inflight[index];
   if (op === undefined) return refuse(state, fail('ENOENT'));
   const work = begin(state);
-  work.inflight.splice(index, 1);
+  writableInflight(work).splice(index, 1);
   switch (op.kind) {
     case 'dma':
-      return finish(work, performDma(work, op.device, op.dfn, op.write, op.issuer));
+      return finish(state, work, performDma(work, op.device, op.dfn, op.write, op.issuer));
     case 'moveGfn':
       finishMove(work, config, op);
-      return finish(work, succeed({ flushed: op.idx }));
+      return finish(state, work, succeed({ flushed: op.idx }));
     case 'destroyDomain': {
       const [step, ...rest] = op.stages;
       // A later incarnation at the domid is not this teardown's (Xen's continuation holds the domain itself).
       if (step !== undefined && work.xen.domains[op.domid]?.incarnation === op.incarnation)
         runTeardownStep(work, config, op.domid, step);
-      if (rest.length > 0) work.inflight.splice(index, 0, { ...op, stages: rest });
-      return finish(work, succeed({ stage: step ?? 'none' }));
+      if (rest.length > 0) writableInflight(work).splice(index, 0, { ...op, stages: rest });
+      return finish(state, work, succeed({ stage: step ?? 'none' }));
     }
     case 'grantCopy': {
       const result = advanceGrantCopy(work.xen, config, state.inflight, op, index);
       if (!result.ok) return refuse(state, result);
       syncIommu(work, state.xen, config, false);
-      return finish(work, result);
+      return finish(state, work, result);
     }
   }
 }

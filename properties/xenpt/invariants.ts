@@ -19,6 +19,7 @@ import type { Counter } from '../generic/bounds.js';
 import { liftInvariant } from '../generic/lift.js';
 import { roundTripReturnsEverything } from '../generic/round-trip.js';
 import { frameRefcountMatchesXenHolders } from '../xen/grant-v2-invariants.js';
+import { domainParts } from '../xengt/reads.js';
 import { describeHolders, holdersByFrame } from '../xengt/views.js';
 import { pvMemoryInvariants } from '../xen/pv-invariants.js';
 import { freeIffUnreferenced, totPagesMatchesOwnedFrames } from '../xengt/invariants/accounting.js';
@@ -349,7 +350,10 @@ export function xenPtInvariants(config: XenPtConfig): XenPtInvariant[] {
     ...xenPtGrantV2Invariants(),
     iommuTableMatchesP2m,
     iotlbMatchesContext,
-    countersInRange<XenPtState, XenPtCommand>(xenPtCounters, (state) => [state.xen]),
+    countersInRange<XenPtState, XenPtCommand>(xenPtCounters, (state) => [
+      state.xen.memory,
+      ...domainParts(state.xen, 'totPages', 'life', 'active'),
+    ]),
     deadDomainHasNoDevice,
     deadDomainContextEmpty,
     ...pvMemoryInvariants<XenPtState, XenPtCommand>((state) => state.xen),
