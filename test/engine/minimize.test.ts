@@ -81,6 +81,44 @@ describe('minimize', () => {
     ]);
   });
 
+  test('removes a step while swapping two values that stay', () => {
+    // Like xenpt/put-before-flush: a first move put the frame at gfn 3 and the trace works from
+    // there; the same bug without that move uses gfn 0 where the trace used 3, and 3 where it used 0.
+    interface Gfns {
+      readonly kind: string;
+      readonly gfn: number;
+      readonly to?: number;
+    }
+    const frameAt = (ops: Gfns[]): number => (ops[0]?.kind === 'move' && ops[0].gfn === 0 ? (ops[0].to ?? 0) : 0);
+    const fails = (ops: Gfns[]): boolean => {
+      const rest = ops[0]?.kind === 'move' && ops.length === 4 ? ops.slice(1) : ops;
+      const at = frameAt(ops);
+      return (
+        rest.length === 3 &&
+        rest[0]?.kind === 'dma' &&
+        rest[0].gfn === at &&
+        rest[1]?.kind === 'move' &&
+        rest[1].gfn === at &&
+        rest[1].to !== at &&
+        rest[2]?.kind === 'dma' &&
+        rest[2].gfn === at
+      );
+    };
+    const trace: Gfns[] = [
+      { kind: 'move', gfn: 0, to: 3 },
+      { kind: 'dma', gfn: 3 },
+      { kind: 'move', gfn: 3, to: 0 },
+      { kind: 'dma', gfn: 3 },
+    ];
+    expect(fails(trace)).toBe(true);
+    expect(minimize(trace, fails).commands).toEqual([
+      { kind: 'dma', gfn: 0 },
+      // Then lowered: any gfn but 0 will do.
+      { kind: 'move', gfn: 0, to: 1 },
+      { kind: 'dma', gfn: 0 },
+    ]);
+  });
+
   test('keeps a trace that is already minimal', () => {
     const trace = [op('only', 0)];
     expect(minimize(trace, (ops) => ops.length === 1 && ops[0]!.kind === 'only').commands).toEqual(trace);
