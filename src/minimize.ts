@@ -40,8 +40,13 @@ const EXHAUSTIVE_BELOW = 32;
 /** Traces longer than this skip the pair-removal pass (its cost grows with the cube of the length). */
 const PAIR_PASS_MAX_STEPS = 10;
 
-/** Traces longer than this skip the replace pass (steps² × values × EXHAUSTIVE_BELOW candidates). */
-const REPLACE_PASS_MAX_STEPS = 4;
+/**
+ * Traces longer than this skip the replace pass, and longer than the second one remove single steps
+ * only there (its candidates: removals × values × EXHAUSTIVE_BELOW, removals growing with the
+ * square of the length when pairs are removed).
+ */
+const REPLACE_PASS_MAX_STEPS = 5;
+const REPLACE_PAIRS_MAX_STEPS = 4;
 
 /** Fresh values tried per rename: the smallest ones the field does not use. */
 const FRESH_VALUES = 4;
@@ -190,8 +195,10 @@ export function minimize<C extends object>(
     if (current.length < 2 || current.length > REPLACE_PASS_MAX_STEPS) return false;
     const removals: number[][] = [];
     for (let first = 0; first < current.length; first++) removals.push([first]);
-    for (let first = 0; first < current.length; first++) {
-      for (let second = first + 1; second < current.length; second++) removals.push([first, second]);
+    if (current.length <= REPLACE_PAIRS_MAX_STEPS) {
+      for (let first = 0; first < current.length; first++) {
+        for (let second = first + 1; second < current.length; second++) removals.push([first, second]);
+      }
     }
     for (const removal of removals) {
       const rest = current.filter((_, index) => !removal.includes(index));
