@@ -15,7 +15,10 @@ import { describeHolders, holderCensus, holdersByFrame, ownerName } from '../xen
 export type XenView<S> = (state: S) => XenState;
 
 function parts<K extends keyof XenDomain>(xen: XenState, ...fields: K[]): unknown[] {
-  return xen.domains.flatMap((domain) => fields.map((field) => domain[field]));
+  // A plain loop: the engine calls this after every step, twice per invariant.
+  const found: unknown[] = [];
+  for (const domain of xen.domains) for (const field of fields) found.push(domain[field]);
+  return found;
 }
 
 function forEachEntry(
