@@ -18,6 +18,8 @@ import type { Shard } from './shard.js';
 import { defaultGeneration, traceArbitrary } from './generate.js';
 import type { GenerationOptions } from './generate.js';
 import { minimize } from './minimize.js';
+import { searchShorter } from './shortest.js';
+import type { ShortestOutcome } from './shortest.js';
 import { createStats } from './stats.js';
 import type { RunStats } from './stats.js';
 
@@ -59,6 +61,12 @@ export interface CheckOptions {
    */
   readonly minimize?: boolean;
   /**
+   * After minimizing, search the design's explore scope one step shallower for a shorter trace of
+   * the same invariant (`shortest.ts`), within this many states; absent: no search. For designs
+   * without a scope it does nothing.
+   */
+  readonly shortest?: { readonly maxStates: number };
+  /**
    * Asked before every run and every shrinking attempt: true stops the check cleanly with what it
    * found so far (Ctrl-C). The check is then `interrupted` and says so.
    */
@@ -88,6 +96,11 @@ export interface Counterexample<C = unknown> {
   readonly shrunkLength: number;
   readonly shrinks: number;
   readonly minimizeAttempts: number;
+  /**
+   * What the search of the explore scope did (`CheckOptions.shortest`), the minimized trace's
+   * length and the states searched; absent when none ran.
+   */
+  readonly shortest?: { readonly outcome: ShortestOutcome; readonly minimizedLength: number; readonly states: number };
 }
 
 /**
@@ -306,12 +319,21 @@ export function counterexampleFor(design: AnyDesign, invariant: string, options:
     failingPrefix(design, found.first, invariant),
   );
   const minimized = minimizeUnless(options, shrunk, (commands) => violates(design, commands, invariant));
-  return describeCounterexample(design, invariant, minimized.commands, {
+  const search =
+    options.shortest === undefined || options.shouldStop?.() === true
+      ? null
+      : searchShorter(design, invariant, minimized.commands.length, options.shortest.maxStates);
+  return describeCounterexample(design, invariant, search?.commands ?? minimized.commands, {
     replay: { seed: options.seed, path: found.path },
     foundLength: found.foundLength,
     shrunkLength: shrunk.length,
     shrinks: found.shrinks,
     minimizeAttempts: minimized.attempts,
+    ...(search === null
+      ? {}
+      : {
+          shortest: { outcome: search.outcome, minimizedLength: minimized.commands.length, states: search.states },
+        }),
   });
 }
 

@@ -3,6 +3,7 @@
  * corpus. Output paths are checked before the search; a save that still fails is reported after
  * the results. Ctrl-C (`io.shouldStop`) ends the run with what was found so far.
  */
+import { SHORTEST_MAX_STATES } from './shortest.js';
 import { checkDesign } from './check.js';
 import type { DesignCheck } from './check.js';
 import { formatSaveOutcome, formatSaveSummary, savedJson } from './cli-saved.js';
@@ -36,6 +37,8 @@ export interface CheckFlags {
   readonly json?: boolean;
   readonly stats?: boolean;
   readonly strict?: boolean;
+  /** `--shortest [states]`: true for the default budget, or the state budget given. */
+  readonly shortest?: boolean | number;
   readonly save?: boolean;
   readonly corpus: string;
 }
@@ -155,6 +158,9 @@ export function runCheck(
         onRun: (run) => progress.update(`${design.id} seed ${seed}: ${run}/${flags.runs} runs`),
         shouldStop: stop,
         ...(flags.strict === true ? { strict: true } : {}),
+        ...(flags.shortest === undefined || flags.shortest === false
+          ? {}
+          : { shortest: { maxStates: flags.shortest === true ? SHORTEST_MAX_STATES : flags.shortest } }),
         ...(plan.runShard === null ? {} : { shard: plan.runShard }),
         ...(flags.timeLimit === undefined ? {} : { timeLimitMs: flags.timeLimit * 1000 }),
         ...(flags.maxCommands === undefined && flags.preemptions === undefined

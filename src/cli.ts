@@ -170,6 +170,12 @@ function program(io: CliIo, builtIn: readonly AnyDesign[], setExit: (code: numbe
     )
     .option('--stats', 'print per-kind and per-invariant statistics of each run')
     .option('--strict', 'purity guard: a step that changes the state it was given is a crash (slower)')
+    .addOption(
+      new Option(
+        '--shortest [states]',
+        "after minimizing, search the design's explore scope one step shallower for a shorter counterexample (state budget, default 20000)",
+      ).argParser(integer('shortest', 1, 10_000_000)),
+    )
     .option('--save', 'save each shrunk counterexample to the regression corpus')
     .option('--corpus <dir>', 'regression corpus directory', DEFAULT_CORPUS)
     .option('--json', 'print JSON: { results: [...] }')

@@ -43,8 +43,9 @@ export function formatCounterexample(counterexample: Counterexample, design?: An
   lines.push(`    violated after step ${counterexample.length}: ${violation.message}`);
   lines.push(`      actual:   ${violation.actual}`);
   lines.push(`      expected: ${violation.expected}`);
+  const minimized = counterexample.shortest?.minimizedLength ?? counterexample.length;
   lines.push(
-    `    found at ${counterexample.foundLength} steps, shrunk by fast-check to ${counterexample.shrunkLength} (${counterexample.shrinks} shrinks), minimized to ${counterexample.length}`,
+    `    found at ${counterexample.foundLength} steps, shrunk by fast-check to ${counterexample.shrunkLength} (${counterexample.shrinks} shrinks), minimized to ${minimized}${shortestWords(counterexample)}`,
   );
   lines.push(`    steps: ${JSON.stringify(counterexample.steps)}`);
   return lines;
@@ -238,4 +239,19 @@ export function counterexampleJson(counterexample: Counterexample): Record<strin
     expectedValue: counterexample.violation.expected,
     replay: counterexample.replay,
   };
+}
+
+/** What `check --shortest`'s search of the explore scope did, in words ("" when none ran). */
+function shortestWords(counterexample: Counterexample): string {
+  const search = counterexample.shortest;
+  if (search === undefined) return '';
+  const states = `${search.states.toLocaleString('en-US')} states`;
+  switch (search.outcome) {
+    case 'shorter':
+      return `, explored to ${counterexample.length} (a shorter trace in the explore scope, ${states})`;
+    case 'confirmed':
+      return `, none shorter in the explore scope (${states})`;
+    case 'limit':
+      return `, explore scope searched for a shorter one up to ${states}: undecided`;
+  }
 }

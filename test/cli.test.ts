@@ -157,6 +157,15 @@ describe('dmaprop check', () => {
     expect(latent.steps.map((step) => step.kind)).toEqual(['gttWrite']);
   });
 
+  test('--shortest searches the explore scope one step shallower and says what it found; 0 is refused', async () => {
+    const argv = ['check', '--design', 'xenpt/shared-scratch', '--seed', '1', '--runs', '50'];
+    const { code, out } = await run([...argv, '--shortest']);
+    expect(code).toBe(0);
+    expect(out).toMatch(/minimized to 2, none shorter in the explore scope \(\d+ states\)/);
+    const refused = await run([...argv, '--shortest', '0']);
+    expect(refused.code).toBe(2);
+  });
+
   test('exit 1 when a design does not meet its expectation', async () => {
     const wronglyTrusted = xenGtDesign({
       id: 'test/lookup-said-to-hold',
