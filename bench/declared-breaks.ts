@@ -5,11 +5,12 @@
  * break is found. The sound designs run the whole budget over the same seeds and must hold.
  *
  *   npm run build && node dist/bench/declared-breaks.js [--seeds 60] [--seed N | --seed-list A,B,...]
- *     [--runs 1000] [--design ID ...] [--no-sound] [--shrunk]
+ *     [--runs 1000] [--design ID ...] [--no-sound] [--shrunk [--shortest]]
  *
  * With `--shrunk`, each flawed design is also checked (`checkDesign`, shrinking included) on every
  * seed, and the lengths of its shrunk counterexamples are reported per invariant: to compare with
- * the explorer's shortest (`dmaprop explore`).
+ * the explorer's shortest (`dmaprop explore`). `--shortest` adds check's search of the explore scope
+ * one step shallower (`check --shortest`, 20,000 states).
  *
  * Seeds are fresh unless `--seed` (consecutive from N) or `--seed-list` is given, and always
  * printed first (a list lets two processes share one set of fresh seeds).
@@ -22,6 +23,7 @@ import type { AnyDesign } from '../src/design.js';
 import { runTrace } from '../src/execute.js';
 import { traceArbitrary } from '../src/generate.js';
 import { freshSeed } from '../src/seed.js';
+import { SHORTEST_MAX_STATES } from '../src/shortest.js';
 
 /** The first run (1-based) at which each invariant broke within `runs`, stopping once all of `wanted` broke. */
 export function firstBreaks(
@@ -57,10 +59,11 @@ interface Args {
   readonly designs: readonly AnyDesign[];
   readonly sound: boolean;
   readonly shrunk: boolean;
+  readonly shortest: boolean;
 }
 
 const USAGE =
-  'usage: node dist/bench/declared-breaks.js [--seeds N] [--seed N | --seed-list A,B,...] [--runs N] [--design ID ...] [--no-sound] [--shrunk]';
+  'usage: node dist/bench/declared-breaks.js [--seeds N] [--seed N | --seed-list A,B,...] [--runs N] [--design ID ...] [--no-sound] [--shrunk [--shortest]]';
 
 /** A bad argument: usage on stderr, exit status 2 (as the CLI's). */
 class UsageError extends Error {}
@@ -72,6 +75,7 @@ function parseArgs(argv: readonly string[]): Args {
   let runs = 1000;
   let sound = true;
   let shrunk = false;
+  let shortest = false;
   const ids: string[] = [];
   for (let index = 0; index < argv.length; index++) {
     const flag = argv[index];
@@ -81,9 +85,10 @@ function parseArgs(argv: readonly string[]): Args {
     else if (flag === '--seed-list') list = (value ?? '').split(',').map(Number);
     else if (flag === '--runs') runs = Number(value);
     else if (flag === '--design') ids.push(value ?? '');
-    else if (flag === '--no-sound' || flag === '--shrunk') {
+    else if (flag === '--no-sound' || flag === '--shrunk' || flag === '--shortest') {
       if (flag === '--no-sound') sound = false;
-      else shrunk = true;
+      else if (flag === '--shrunk') shrunk = true;
+      else shortest = true;
       continue;
     } else throw new UsageError(`unknown argument ${String(flag)}`);
     if (value === undefined) throw new UsageError(`${flag} needs a value`);
@@ -101,14 +106,15 @@ function parseArgs(argv: readonly string[]): Args {
   const numbers = [runs, count, ...seeds];
   if (numbers.some((number) => !Number.isInteger(number) || number < 0))
     throw new UsageError('counts and seeds are whole numbers');
-  return { seeds: [...seeds], runs, designs: selected, sound, shrunk };
+  return { seeds: [...seeds], runs, designs: selected, sound, shrunk, shortest };
 }
 
 /** Shrunk counterexample lengths per invariant over the seeds (check with shrinking). */
-function shrunkLengths(design: AnyDesign, seeds: readonly number[], runs: number): void {
+function shrunkLengths(design: AnyDesign, seeds: readonly number[], runs: number, shortest: boolean): void {
   const lengths = new Map<string, { seed: number; length: number }[]>();
   for (const seed of seeds) {
-    for (const found of checkDesign(design, { seed, runs }).violations) {
+    const options = shortest ? { seed, runs, shortest: { maxStates: SHORTEST_MAX_STATES } } : { seed, runs };
+    for (const found of checkDesign(design, options).violations) {
       lengths.set(found.invariant, [...(lengths.get(found.invariant) ?? []), { seed, length: found.length }]);
     }
   }
@@ -161,7 +167,7 @@ function main(): void {
         `  ${name}: ${runs.length}/${args.seeds.length}; ${figures}${misses.length === 0 ? '' : `; missed on ${misses.join(' ')}`}`,
       );
     }
-    if (args.shrunk) shrunkLengths(design, args.seeds, args.runs);
+    if (args.shrunk) shrunkLengths(design, args.seeds, args.runs, args.shortest);
   }
   if (args.sound) {
     // A sound design must hold on every seed: a violation is a generator change that made it fail
