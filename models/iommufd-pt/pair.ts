@@ -36,6 +36,11 @@ import type { IommufdPtCommand, IommufdPtConfig, IommufdPtState } from './types.
 
 /** One operation of the VMM program (JSON-safe; u64 ioctl arguments are decimal strings). */
 export type VmmOp =
+  /**
+   * The VMM's start-up in one: SET_CONTAINER, SET_IOMMU(type), the device's open (QEMU's
+   * vfio_connect_container, then the device fd) — its first `steps` of them (1 to 3).
+   */
+  | { readonly kind: 'startVm'; readonly type: number; readonly steps: number }
   | { readonly kind: 'setContainer' }
   | { readonly kind: 'setIommu'; readonly type: number }
   | { readonly kind: 'openDevice' }
@@ -105,6 +110,7 @@ export interface Type1IommufdPairConfig {
 /** Why the VMM would not issue `op` now (its program's order), or null. */
 export function vmmRefusal(vmm: VmmProgress, op: VmmOp): string | null {
   switch (op.kind) {
+    case 'startVm':
     case 'setContainer':
       return vmm.groupSet ? 'the group is already in the container' : null;
     case 'openDevice':
@@ -136,6 +142,8 @@ function frameName(pages: VfioState['process']['pages'], mfn: number, owner: unk
 
 function type1Command(op: VmmOp): PassthroughCommand | null {
   switch (op.kind) {
+    case 'startVm':
+      return null;
     case 'setContainer':
       return { kind: 'groupSetContainer', groupId: 0 };
     case 'setIommu':
@@ -203,7 +211,7 @@ function infoOutcome(argsz: number, ranges: string): string {
   return argsz >= 256 ? `ok ranges ${ranges}` : 'ok';
 }
 
-function iommufdCommand(op: VmmOp): IommufdPtCommand {
+function iommufdCommand(op: Exclude<VmmOp, { kind: 'startVm' }>): IommufdPtCommand {
   switch (op.kind) {
     case 'setContainer':
       return { kind: 'vfioGroupSetContainer' };
@@ -240,7 +248,11 @@ function iommufdCommand(op: VmmOp): IommufdPtCommand {
   }
 }
 
-function runIommufd(state: IommufdPtState, config: IommufdPtConfig, op: VmmOp): SideRun<IommufdPtState> {
+function runIommufd(
+  state: IommufdPtState,
+  config: IommufdPtConfig,
+  op: Exclude<VmmOp, { kind: 'startVm' }>,
+): SideRun<IommufdPtState> {
   const step = stepIommufdPt(state, config, iommufdCommand(op));
   const kept = step.result.ok ? step.state : step.result.detail?.['partial'] === true ? step.state : state;
   if (!step.result.ok) return { state: kept, outcome: refusedWith(step.result), ok: false };
@@ -270,6 +282,43 @@ function runIommufd(state: IommufdPtState, config: IommufdPtConfig, op: VmmOp): 
     case 'munmap':
       return { state: kept, outcome: 'ok', ok: true };
   }
+}
+
+/**
+ * The VMM's start-up as one operation: its three steps in order, each compared as it would be on
+ * its own; the outcomes joined. It stops at the first step either side refuses.
+ */
+function startVm(state: Type1IommufdPairState, config: Type1IommufdPairConfig, type: number, count: number): PairStep {
+  const all: VmmOp[] = [{ kind: 'setContainer' }, { kind: 'setIommu', type }, { kind: 'openDevice' }];
+  const steps = all.slice(0, Math.max(1, Math.min(3, count)));
+  let current = state;
+  const details: Record<string, string | boolean>[] = [];
+  for (const op of steps) {
+    const step = stepType1IommufdPair(current, config, op);
+    details.push(
+      Object.fromEntries(
+        Object.entries(step.result.detail ?? {}).map(([key, value]) => [
+          key,
+          typeof value === 'boolean' ? value : String(value),
+        ]),
+      ),
+    );
+    current = step.state;
+    const sides = step.result.detail ?? {};
+    if (!step.result.ok || sides['type1'] !== 'ok' || sides['iommufd'] !== 'ok') break;
+  }
+  const joined = (side: string): string => details.map((detail) => String(detail[side] ?? '')).join('; ');
+  const detail: Record<string, string | boolean> = {
+    type1: joined('type1'),
+    iommufd: joined('iommufd'),
+    compared: state.diverged === null,
+  };
+  for (const key of ['undeclared', 'declared', 'mappingsApart']) {
+    const found = details.find((one) => one[key] !== undefined)?.[key];
+    if (found !== undefined) detail[key] = found;
+  }
+  if (current === state) return { state, result: { ok: false, error: 'EINVAL', detail } };
+  return { state: current, result: { ok: true, detail } };
 }
 
 /** The container's mappings, page by page: `iova→vaddr prot`, in IOVA order. */
@@ -348,6 +397,7 @@ export function stepType1IommufdPair(
 ): PairStep {
   const vmmReason = vmmRefusal(state.vmm, op);
   if (vmmReason !== null) return { state, result: { ok: false, error: 'EPERM', detail: { vmm: vmmReason } } };
+  if (op.kind === 'startVm') return startVm(state, config, op.type, op.steps);
   const type1 = runType1(state.type1, config.type1, op);
   const iommufd = runIommufd(state.iommufd, config.iommufd, op);
   const outcome = { type1: type1.outcome, iommufd: iommufd.outcome };

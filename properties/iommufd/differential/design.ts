@@ -39,10 +39,26 @@ export type Type1IommufdDifferentialDesign = Design<Type1IommufdPairState, VmmOp
 export const DIVERGED = 'the pair diverged after a declared difference';
 export const DMA_COMPARED = "a DMA compared: both landed in the same vaddr's frame";
 
-/** Reach labels: each declared difference met, and the pair's divergence. */
+/** Every label `classify` gives: each declared difference met, the pair's divergence, a compared DMA. */
 export function differentialLabels(differences: readonly DeclaredDifference[]): string[] {
   return [...differences.map((difference) => `declared: ${difference.id}`), DIVERGED, DMA_COMPARED];
 }
+
+/**
+ * The differences a default run meets in fewer than one run in twenty-five (they need the program
+ * in one state for a narrow request: a start-up stopped between two of its ioctls, an overflowing
+ * argument, a v1 container): counted by `--stats` like the others, but not in the design's `reach`,
+ * whose labels the statistics test requires in 4% of a default run's sequences. Each is met by a
+ * program of its own in test/iommufd-pt/differential.test.ts, and over 10,000 runs many times.
+ */
+export const RARE_DIFFERENCES: readonly string[] = [
+  'get-info-ranges-before-device',
+  'dma-cc-before-set-iommu',
+  'v2-unmap-bisects',
+  'v1-unmap-cuts',
+  'map-overflow',
+  'unmap-overflow',
+];
 
 function classify(transition: Transition<Type1IommufdPairState, VmmOp>): string[] {
   const { before, result, after } = transition;
@@ -76,7 +92,7 @@ export function type1IommufdDifferentialDesign(
     formatCommand: formatVmmOp,
     validateCommand: validateVmmOp,
     classify,
-    reach: differentialLabels(differences),
+    reach: differentialLabels(differences.filter((difference) => !RARE_DIFFERENCES.includes(difference.id))),
   };
 }
 

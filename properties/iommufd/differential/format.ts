@@ -1,7 +1,7 @@
 /** One line per operation of the type1 ↔ iommufd differential, and the shape of each. */
 import type { VmmOp } from '../../../models/iommufd-pt/pair.js';
 import type { CommandProblem } from '../../../src/design.js';
-import { commandValidator, pageCount, pageNumber, u32 } from '../../generic/command-schema.js';
+import { commandValidator, pageCount, pageNumber, u32, upTo } from '../../generic/command-schema.js';
 
 function bytes(value: string): string {
   if (!/^\d+$/.test(value)) return value;
@@ -11,6 +11,8 @@ function bytes(value: string): string {
 
 export function formatVmmOp(op: VmmOp): string {
   switch (op.kind) {
+    case 'startVm':
+      return `VMM start-up: ${['SET_CONTAINER', `SET_IOMMU(${op.type})`, 'device open'].slice(0, op.steps).join(', ')}`;
     case 'setContainer':
       return 'VFIO_GROUP_SET_CONTAINER';
     case 'setIommu':
@@ -35,6 +37,7 @@ export function formatVmmOp(op: VmmOp): string {
 }
 
 export const validateVmmOp: (command: unknown) => CommandProblem | null = commandValidator({
+  startVm: { type: u32('the IOMMU type'), steps: upTo(3, 'the start-up has three steps') },
   setContainer: {},
   setIommu: { type: u32('the IOMMU type') },
   openDevice: {},

@@ -1,6 +1,6 @@
 /**
  * Generators of the type1 ↔ iommufd differential: a VMM program over the differential world —
- * the container set-up ioctls, MAP_DMA / UNMAP_DMA over IOVA pages 0..7 of the guest's RAM (and the
+ * the VMM's start-up (in one, or ioctl by ioctl), MAP_DMA / UNMAP_DMA over IOVA pages 0..7 of the guest's RAM (and the
  * lazily faulted region), with edge values (the MSI window, 2^64, unaligned, no READ/WRITE,
  * UNMAP_ALL), GET_INFO and CHECK_EXTENSION of every extension the two answer, mmap/munmap of RAM
  * pages, and the device's DMA.
@@ -18,12 +18,12 @@ const iovaPage = fc.integer({ min: 0, max: 7 });
 const npages = fc.integer({ min: 1, max: 3 });
 
 const iova = fc.oneof(
-  { weight: 20, arbitrary: iovaPage.map(bytes) },
-  { weight: 1, arbitrary: fc.constantFrom(bytes(0xfee00), (2n ** 64n - PAGE).toString(), '100') },
+  { weight: 18, arbitrary: iovaPage.map(bytes) },
+  { weight: 3, arbitrary: fc.constantFrom(bytes(0xfee00), (2n ** 64n - PAGE).toString(), '100') },
 );
 const size = fc.oneof(
-  { weight: 20, arbitrary: npages.map(bytes) },
-  { weight: 1, arbitrary: fc.constantFrom('0', '2048', (2n ** 64n - PAGE).toString()) },
+  { weight: 18, arbitrary: npages.map(bytes) },
+  { weight: 3, arbitrary: fc.constantFrom('0', '2048', (2n ** 64n - PAGE).toString()) },
 );
 const vaddr = fc.oneof(
   { weight: 10, arbitrary: fc.integer({ min: RAM_VADDR_PAGE, max: RAM_VADDR_PAGE + DIFF_RAM_PAGES - 1 }).map(bytes) },
@@ -34,8 +34,11 @@ const vaddr = fc.oneof(
 );
 
 const table: Readonly<Record<string, fc.Arbitrary<VmmOp>>> = {
+  startVm: fc
+    .record({ type: fc.constantFrom(3, 3, 1), steps: fc.constantFrom(3, 3, 3, 2, 1) })
+    .map((args): VmmOp => ({ kind: 'startVm', ...args })),
   setContainer: fc.constant<VmmOp>({ kind: 'setContainer' }),
-  setIommu: fc.constantFrom(3, 3, 3, 3, 1, 6, 2).map((type): VmmOp => ({ kind: 'setIommu', type })),
+  setIommu: fc.constantFrom(3, 3, 1, 6, 2).map((type): VmmOp => ({ kind: 'setIommu', type })),
   openDevice: fc.constant<VmmOp>({ kind: 'openDevice' }),
   mapDma: fc
     .record({ flags: fc.constantFrom(3, 3, 3, 3, 1, 0), vaddr, iova, sizeBytes: size })
@@ -49,7 +52,7 @@ const table: Readonly<Record<string, fc.Arbitrary<VmmOp>>> = {
       },
     )
     .map((args): VmmOp => ({ kind: 'unmapDma', argsz: 24, ...args })),
-  getInfo: fc.constantFrom(8, 16, 512).map((argsz): VmmOp => ({ kind: 'getInfo', argsz })),
+  getInfo: fc.constantFrom(8, 16, 512, 512).map((argsz): VmmOp => ({ kind: 'getInfo', argsz })),
   checkExtension: fc
     .constantFrom(1, 2, 3, 4, 6, 9, 10)
     .map((extension): VmmOp => ({ kind: 'checkExtension', extension })),
@@ -73,11 +76,12 @@ const weights: Readonly<Record<string, number>> = {
   mapDma: 10,
   dma: 10,
   unmapDma: 8,
+  startVm: 5,
   setContainer: 6,
   setIommu: 6,
-  openDevice: 6,
-  checkExtension: 2,
-  getInfo: 2,
+  openDevice: 4,
+  checkExtension: 4,
+  getInfo: 3,
   munmap: 2,
   mmap: 2,
 };
