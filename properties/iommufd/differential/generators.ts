@@ -35,7 +35,7 @@ const vaddr = fc.oneof(
 
 const table: Readonly<Record<string, fc.Arbitrary<VmmOp>>> = {
   startVm: fc
-    .record({ type: fc.constantFrom(3, 3, 1), steps: fc.constantFrom(3, 3, 3, 2, 1) })
+    .record({ type: fc.constantFrom(3, 3, 1), steps: fc.constantFrom(3, 3, 3, 3, 2, 1) })
     .map((args): VmmOp => ({ kind: 'startVm', ...args })),
   setContainer: fc.constant<VmmOp>({ kind: 'setContainer' }),
   setIommu: fc.constantFrom(3, 3, 1, 6, 2).map((type): VmmOp => ({ kind: 'setIommu', type })),
@@ -76,7 +76,7 @@ const weights: Readonly<Record<string, number>> = {
   mapDma: 10,
   dma: 10,
   unmapDma: 8,
-  startVm: 5,
+  startVm: 10,
   setContainer: 6,
   setIommu: 6,
   openDevice: 4,
