@@ -16,14 +16,16 @@
 import type { OpResult } from '../result.js';
 import { type1Backend } from '../vfio/state.js';
 import type { IommuGroupSpec, VfioState } from '../vfio/types.js';
-
-export const VFIO_TYPE1_IOMMU = 1;
-export const VFIO_TYPE1v2_IOMMU = 3;
-export const VFIO_DMA_CC_IOMMU = 4;
-export const VFIO_TYPE1_NESTING_IOMMU = 6;
-export const VFIO_UNMAP_ALL = 9;
-export const VFIO_UPDATE_VADDR = 10;
-const VFIO_IOMMU_INFO_MINSZ = 16;
+// The extension and type numbers are uAPI (include/uapi/linux/vfio.h), the same on both sides.
+import {
+  VFIO_DMA_CC_IOMMU,
+  VFIO_IOMMU_INFO_MINSZ,
+  VFIO_TYPE1_IOMMU,
+  VFIO_TYPE1_NESTING_IOMMU,
+  VFIO_TYPE1v2_IOMMU,
+  VFIO_UNMAP_ALL,
+  VFIO_UPDATE_VADDR,
+} from '../iommufd/vfio-compat.js';
 
 /** VFIO_CHECK_EXTENSION on a type1 container (the driver's answer with or without its data). */
 export function type1CheckExtension(state: VfioState, extension: number): OpResult {
