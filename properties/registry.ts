@@ -32,6 +32,8 @@ import {
   vfioType1,
 } from './vfio/designs.js';
 import { viommuDifferential } from './viommu/differential/design.js';
+import { iommufdDesigns } from './iommufd/designs.js';
+import { type1IommufdDifferential } from './iommufd/differential/design.js';
 import {
   viommuNested,
   viommuNestedFlushLeavesCombined,
@@ -100,6 +102,8 @@ export const designs: readonly AnyDesign[] = [
   viommuDifferential,
   ...xenPtDesigns,
   ...xenPtPvDesigns,
+  ...iommufdDesigns,
+  type1IommufdDifferential,
 ];
 
 /**

@@ -290,6 +290,8 @@ describe('dmaprop bench: usage and the table', () => {
       'viommu/shadow',
       'viommu/differential',
       'xenpt/hvm-shared-pt',
+      'iommufd/passthrough',
+      'iommufd/differential',
     ]);
     expect(
       formatTable(

@@ -103,6 +103,15 @@ describe('dmaprop designs', () => {
       ['xenpt/pv-grant-unmap-keeps-type', 'violates'],
       ['xenpt/pv-grant-iommu-count-drops-per-unmap', 'violates'],
       ['xenpt/pv-grant-iommu-count-never-drops', 'violates'],
+      ['iommufd/passthrough', 'holds'],
+      ['iommufd/lazy-held', 'holds'],
+      ['iommufd/lazy', 'violates'],
+      ['iommufd/access-ignores-unmap', 'violates'],
+      ['iommufd/access-unpins-contained-only', 'violates'],
+      ['iommufd/unmap-under-access', 'violates'],
+      ['iommufd/pins-uncharged', 'violates'],
+      ['iommufd/domain-not-filled', 'violates'],
+      ['iommufd/differential', 'holds'],
     ]);
     for (const row of rows) {
       expect(Object.keys(row).sort()).toEqual([
