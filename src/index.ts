@@ -127,6 +127,27 @@ export { xenPtCommandKinds } from '../models/xenpt/commands.js';
 export type { XenPtCommand, XenPtCommandKind } from '../models/xenpt/commands.js';
 export type { XenPtState, XenPtOp, DmaAccess as XenPtDmaAccess } from '../models/xenpt/types.js';
 export { DOMID_IO, perDeviceScratch, quarantineModes } from '../models/xen/pci.js';
+// The iommufd stacks (issue 20): iommufd over VT-d with access objects, and type1 ↔ iommufd.
+export { iommufdPassthroughDesign, IOMMUFD_STACK } from '../properties/iommufd/design.js';
+export type { IommufdPassthroughDesign, IommufdPassthroughDesignOptions } from '../properties/iommufd/design.js';
+export { iommufdDesigns } from '../properties/iommufd/designs.js';
+export { iommufdPtInvariants } from '../properties/iommufd/invariants/index.js';
+export {
+  type1IommufdDifferential,
+  type1IommufdDifferentialDesign,
+  DIFFERENTIAL_STACK as TYPE1_IOMMUFD_STACK,
+} from '../properties/iommufd/differential/design.js';
+export type {
+  Type1IommufdDifferentialDesign,
+  Type1IommufdDifferentialOptions,
+} from '../properties/iommufd/differential/design.js';
+export { type1IommufdDifferences } from '../properties/iommufd/differential/differences.js';
+export type { DeclaredDifference, Type1IommufdPairState, VmmOp } from '../models/iommufd-pt/pair.js';
+export type { IommufdPtCommand, IommufdPtState } from '../models/iommufd-pt/types.js';
+export { soundIommufdHooks, defaultIommufdConfig } from '../models/iommufd/config.js';
+export type { IommufdConfig, IommufdHooks } from '../models/iommufd/config.js';
+export type { AccessObject, AccessPin, IommufdState } from '../models/iommufd/types.js';
+
 export type { PciDev, QuarantineMode, QuarantineScratch } from '../models/xen/pci.js';
 export { soundTeardown } from '../models/xen/destroy.js';
 export type { DomainTeardownOrdering } from '../models/xen/destroy.js';
