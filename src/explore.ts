@@ -5,10 +5,13 @@
  *
  * - Level by level: level d holds the distinct states first reached by d commands. Every state of
  *   level d-1 is stepped with each distinct concrete command its templates resolve to (in template
- *   order), and every invariant still unbroken is checked on every transition, exactly as
- *   `runTrace` checks it (effect and atomicity invariants depend on the transition, not only on
- *   the state, so transitions into already-visited states are checked too). The initial state is
- *   checked first, as `runTrace` does.
+ *   order). An invariant still unbroken that depends on the transition (effect, atomicity,
+ *   liveness: it reads `before`, the command or its result) is checked on every transition, as
+ *   `runTrace` checks it, transitions into already-visited states included. A state-only one
+ *   (it declares `Invariant.reads`) is checked once per distinct state, on the transition that
+ *   first reaches it: every transition into that state gets the same verdict, and the first in
+ *   breadth-first order is a shortest one (`everyTransition` checks everything everywhere). The
+ *   initial state is checked first, as `runTrace` does.
  * - The first transition in breadth-first order that breaks an invariant gives that invariant's
  *   shortest counterexample (no shorter sequence in the scope breaks it). Its command path is
  *   rebuilt from compact parent records and replayed from the initial state by
@@ -84,6 +87,13 @@ export interface ExploreOptions {
    * per cent of the transitions and the footprints cost more than that (bench: exploration).
    */
   readonly partialOrder?: boolean;
+  /**
+   * Check every invariant on every transition, revisits included. By default an invariant that
+   * declares `reads` (its verdict depends on the state after the step alone) is checked once per
+   * distinct state, when the search first reaches it: the same verdicts and shortest traces,
+   * fewer checks. The reference for the tests that hold the two equal.
+   */
+  readonly everyTransition?: boolean;
 }
 
 /** `C`: the design's concrete command, the type of every counterexample's steps. */
@@ -258,10 +268,15 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
   if (!Number.isInteger(maxStates) || maxStates < 1) throw new Error('explore: maxStates must be at least 1');
   const key = options.key ?? ((state: unknown): string => scope.key(state));
   const invariants = selectInvariants(design, options.invariants);
-  const pending = new Set<Invariant<unknown, unknown>>(invariants);
+  // The invariants still unbroken: those judged on each transition (they read `before`, the
+  // command or its result), and the state-only ones (`reads` declared), judged once per distinct
+  // state, when it is first reached (`ExploreOptions.everyTransition`).
+  const everyTransition = options.everyTransition === true;
+  let perTransition = invariants.filter((invariant) => everyTransition || invariant.reads === undefined);
+  let perState = invariants.filter((invariant) => !everyTransition && invariant.reads !== undefined);
   const found = new Map<string, Found>();
   const stop = options.shouldStop ?? ((): boolean => false);
-  const allFound = (): boolean => invariants.length > 0 && pending.size === 0;
+  const allFound = (): boolean => invariants.length > 0 && found.size === invariants.length;
   // Where the search is, so that an exception thrown by the design's code can be traced back to
   // the shortest path that throws it (breadth-first: the first throw is at the least depth).
   let site: CrashSite | 'scope' = 'init';
@@ -269,15 +284,22 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
   let atRecord = -1;
   let atCommand: unknown = null;
   let hasCommand = false;
-  const checkAll = (transition: Transition<unknown, unknown>, parent: number): void => {
+  /** Checks `transition` against `unbroken`; returns those still unbroken (the same array when all hold). */
+  const checkEach = (
+    unbroken: Invariant<unknown, unknown>[],
+    transition: Transition<unknown, unknown>,
+    parent: number,
+  ): Invariant<unknown, unknown>[] => {
     site = 'invariant';
-    for (const invariant of pending) {
+    let kept = unbroken;
+    for (const invariant of unbroken) {
       asking = invariant.name;
       if (invariant.check(transition) === null) continue;
       found.set(invariant.name, { parent, command: transition.command });
-      pending.delete(invariant);
+      kept = kept.filter((other) => other !== invariant);
     }
     asking = null;
+    return kept;
   };
 
   // Parent records, one per distinct state, in breadth-first order: record 0 is the initial state,
@@ -324,7 +346,9 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
     initial = design.init();
     site = 'scope';
     visited.add(fingerprint(key(initial)));
-    checkAll({ before: null, command: null, result: null, after: initial }, -1);
+    const start = { before: null, command: null, result: null, after: initial };
+    perTransition = checkEach(perTransition, start, -1);
+    perState = checkEach(perState, start, -1);
 
     // Frontier states are not stored: each is rebuilt from its parent's state, itself replayed from
     // the initial state once for all its children (they are consecutive records).
@@ -379,9 +403,18 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
           site = 'step';
           const { state: after, result } = design.step(before, command);
           transitions += 1;
-          checkAll({ before, command, result, after }, record);
+          const transition = { before, command, result, after };
+          if (perTransition.length > 0) perTransition = checkEach(perTransition, transition, record);
           site = 'scope';
           const print = fingerprint(key(after));
+          // A state-only verdict is the one reached at the state's first arrival: the first
+          // transition into it in breadth-first order, so a shortest trace to it (a renaming of a
+          // known state, which shares its key, gets the same verdicts: `ExploreScope.key`).
+          const fresh = !visited.has(print);
+          if (fresh && perState.length > 0) {
+            perState = checkEach(perState, transition, record);
+            site = 'scope';
+          }
           let sleepers: Set<string> | null = null;
           if (footprint !== undefined) {
             const own = footprint(before, command, { state: after, result });
@@ -390,7 +423,7 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
             );
             tried.push({ text, print: own });
           }
-          if (!visited.has(print)) {
+          if (fresh) {
             if (visited.size >= maxStates) {
               limitAt = level;
               break search;
