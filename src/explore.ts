@@ -201,6 +201,13 @@ export function fingerprint(key: string): string {
   return String.fromCharCode(h1 >>> 16, h1 & 0xffff, h2 >>> 16, h2 & 0xffff);
 }
 
+/** True when both lists hold the same parts (the same objects, or equal primitives) in order. */
+function sameParts(previous: readonly unknown[], current: readonly unknown[]): boolean {
+  if (previous.length !== current.length) return false;
+  for (let index = 0; index < current.length; index++) if (previous[index] !== current[index]) return false;
+  return true;
+}
+
 function limitMessage(maxStates: number, level: number): string {
   return `state limit ${maxStates} reached at depth ${level}; raise --max-states or lower --depth`;
 }
@@ -273,7 +280,9 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
   // state, when it is first reached (`ExploreOptions.everyTransition`).
   const everyTransition = options.everyTransition === true;
   let perTransition = invariants.filter((invariant) => everyTransition || invariant.reads === undefined);
-  let perState = invariants.filter((invariant) => !everyTransition && invariant.reads !== undefined);
+  const stateOnly = invariants.filter((invariant) => !everyTransition && invariant.reads !== undefined);
+  const statePending = stateOnly.map(() => true);
+  let stateRemaining = stateOnly.length;
   const found = new Map<string, Found>();
   const stop = options.shouldStop ?? ((): boolean => false);
   const allFound = (): boolean => invariants.length > 0 && found.size === invariants.length;
@@ -300,6 +309,40 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
     }
     asking = null;
     return kept;
+  };
+
+  // What the state being expanded reads, for the state-only invariants: their `reads` parts and
+  // the design's top-level `parts`, computed when a step from it first reaches a new state.
+  const readsBefore: (readonly unknown[] | undefined)[] = stateOnly.map(() => undefined);
+  let partsBefore: readonly unknown[] | undefined | null = null;
+  /**
+   * Checks a state first reached by `transition` against the state-only invariants still
+   * unbroken. Each held at `transition.before` (checked when that state was first reached, the
+   * very concrete state the search rebuilds), so one whose `reads` parts are the same objects in
+   * both holds here too, as `runTrace`'s incremental check has it, and is not asked.
+   */
+  const checkState = (transition: Transition<unknown, unknown>, parent: number): void => {
+    site = 'invariant';
+    const { before, after } = transition;
+    const top = before === null ? undefined : design.parts?.(after);
+    if (top !== undefined) {
+      partsBefore ??= design.parts?.(before) ?? [];
+      if (sameParts(partsBefore, top)) return;
+    }
+    for (let index = 0; index < stateOnly.length; index++) {
+      const invariant = stateOnly[index];
+      if (invariant === undefined || statePending[index] !== true) continue;
+      asking = invariant.name;
+      if (before !== null && invariant.reads !== undefined) {
+        const read = (readsBefore[index] ??= invariant.reads(before));
+        if (sameParts(read, invariant.reads(after))) continue;
+      }
+      if (invariant.check(transition) === null) continue;
+      found.set(invariant.name, { parent, command: transition.command });
+      statePending[index] = false;
+      stateRemaining -= 1;
+    }
+    asking = null;
   };
 
   // Parent records, one per distinct state, in breadth-first order: record 0 is the initial state,
@@ -348,7 +391,7 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
     visited.add(fingerprint(key(initial)));
     const start = { before: null, command: null, result: null, after: initial };
     perTransition = checkEach(perTransition, start, -1);
-    perState = checkEach(perState, start, -1);
+    checkState(start, -1);
 
     // Frontier states are not stored: each is rebuilt from its parent's state, itself replayed from
     // the initial state once for all its children (they are consecutive records).
@@ -376,6 +419,8 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
         hasCommand = false;
         site = 'step';
         const before = stateOf(record);
+        readsBefore.fill(undefined);
+        partsBefore = null;
         site = 'scope';
         const templates = scope.templates(before);
         const seen = new Set<string>();
@@ -411,8 +456,8 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
           // transition into it in breadth-first order, so a shortest trace to it (a renaming of a
           // known state, which shares its key, gets the same verdicts: `ExploreScope.key`).
           const fresh = !visited.has(print);
-          if (fresh && perState.length > 0) {
-            perState = checkEach(perState, transition, record);
+          if (fresh && stateRemaining > 0) {
+            checkState(transition, record);
             site = 'scope';
           }
           let sleepers: Set<string> | null = null;
