@@ -18,11 +18,11 @@
  *   `describeCounterexample`, so it has the same shape as a `check` counterexample and replays
  *   through `runTrace` as is.
  * - States are deduplicated by the scope's canonical key (which applies the stack's symmetry
- *   reduction), stored as a 64-bit fingerprint of it (hash compaction, as TLC does): a collision,
- *   which would prune a state wrongly, has probability about n²/2⁶⁵ for n states (3·10⁻⁸ for a
- *   million).
- * - Memory: the visited fingerprints and one parent record (parent index and the command) per
- *   distinct state, a few hundred bytes each; no state is kept, since the frontier's states are
+ *   reduction), stored as a 128-bit fingerprint of it in a table of typed arrays
+ *   (`state-table.ts`: hash compaction, as TLC does): a collision, which would prune a state
+ *   wrongly, has probability at most n²/2¹²⁹ for n states (1.5·10⁻²⁷ for a million).
+ * - Memory: the visited fingerprints (40 to 80 bytes a state) and one parent record (parent index
+ *   and the command) per distinct state, a few hundred bytes each; no state is kept, since the frontier's states are
  *   rebuilt from their records when expanded (one step each, plus one replay per parent).
  *   `maxStates` bounds it all: when a new distinct state would exceed it, the search stops with
  *   verdict `limit` (a violation already found is still reported, and is still the shortest:
@@ -44,6 +44,8 @@ import type { Crash, CrashSite } from './execute.js';
 import type { Outcome } from './exit-codes.js';
 import type { Shard } from './shard.js';
 import { independent, intersect } from './partial-order.js';
+import { fingerprint128, sameFingerprint, StateTable } from './state-table.js';
+import type { Fingerprint } from './state-table.js';
 
 /**
  * `holds`: no violation in any sequence up to the depth (a bounded proof in the scope).
@@ -182,23 +184,6 @@ export function stableJson(value: unknown): string {
     first = false;
   }
   return `${text}}`;
-}
-
-/**
- * A 64-bit fingerprint of a key (two 32-bit multiplicative hash lanes, cyrb53's mixing), as a
- * four-character string: about 40 bytes per state in the visited set whatever the key's length.
- */
-export function fingerprint(key: string): string {
-  let h1 = 0xdeadbeef;
-  let h2 = 0x41c6ce57;
-  for (let index = 0; index < key.length; index++) {
-    const code = key.charCodeAt(index);
-    h1 = Math.imul(h1 ^ code, 2654435761);
-    h2 = Math.imul(h2 ^ code, 1597334677);
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return String.fromCharCode(h1 >>> 16, h1 & 0xffff, h2 >>> 16, h2 & 0xffff);
 }
 
 /** True when both lists hold the same parts (the same objects, or equal primitives) in order. */
@@ -355,16 +340,16 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
     return path.reverse();
   };
   let initial: unknown = null;
-  const visited = new Set<string>();
+  // Every distinct state's key, by fingerprint, with its record (`state-table.ts`).
+  const visited = new StateTable();
   // Partial-order reduction: the sleep set (commands by canonical text) of each record of the
-  // level being expanded and of the level being discovered, and where the latter's records are
-  // (by fingerprint).
+  // level being expanded and of the level being discovered.
   const footprint = options.partialOrder === true ? scope.footprint?.bind(scope) : undefined;
   let sleeping = new Map<number, ReadonlySet<string>>();
   let nextSleeping = new Map<number, ReadonlySet<string>>();
   // The concrete state of each record's first arrival: a sleep set names concrete commands, which
   // mean the same only in the same concrete state (a symmetric key merges renamed states).
-  let nextRecords = new Map<string, { record: number; concrete: string }>();
+  let nextConcrete = new Map<number, Fingerprint>();
   let slept = 0;
   let levelStart = 0;
   let levelEnd = 1;
@@ -388,7 +373,7 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
   try {
     initial = design.init();
     site = 'scope';
-    visited.add(fingerprint(key(initial)));
+    visited.add(fingerprint128(key(initial)), 0);
     const start = { before: null, command: null, result: null, after: initial };
     perTransition = checkEach(perTransition, start, -1);
     checkState(start, -1);
@@ -451,11 +436,12 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
           const transition = { before, command, result, after };
           if (perTransition.length > 0) perTransition = checkEach(perTransition, transition, record);
           site = 'scope';
-          const print = fingerprint(key(after));
+          const print = fingerprint128(key(after));
           // A state-only verdict is the one reached at the state's first arrival: the first
           // transition into it in breadth-first order, so a shortest trace to it (a renaming of a
           // known state, which shares its key, gets the same verdicts: `ExploreScope.key`).
-          const fresh = !visited.has(print);
+          const seenAt = visited.find(print);
+          const fresh = seenAt < 0;
           if (fresh && stateRemaining > 0) {
             checkState(transition, record);
             site = 'scope';
@@ -473,23 +459,23 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
               limitAt = level;
               break search;
             }
-            visited.add(print);
+            visited.add(print, parents.length);
             parents.push(record);
             via.push(command);
             if (sleepers !== null && sleepers.size > 0) {
-              nextRecords.set(print, { record: parents.length - 1, concrete: fingerprint(stableJson(after)) });
+              nextConcrete.set(parents.length - 1, fingerprint128(stableJson(after)));
               nextSleeping.set(parents.length - 1, sleepers);
             }
           } else if (sleepers !== null) {
             // Reached again at the level being discovered: it sleeps only on what both paths allow
             // (nothing, if this path reached a renaming of the state the record holds).
-            const again = nextRecords.get(print);
-            const known = again === undefined ? undefined : nextSleeping.get(again.record);
-            if (again !== undefined && known !== undefined) {
-              const same = sleepers.size > 0 && again.concrete === fingerprint(stableJson(after));
+            const known = nextSleeping.get(seenAt);
+            const concrete = nextConcrete.get(seenAt);
+            if (known !== undefined && concrete !== undefined) {
+              const same = sleepers.size > 0 && sameFingerprint(concrete, fingerprint128(stableJson(after)));
               const both = same ? intersect(known, sleepers) : new Set<string>();
-              if (both.size > 0) nextSleeping.set(again.record, both);
-              else nextSleeping.delete(again.record);
+              if (both.size > 0) nextSleeping.set(seenAt, both);
+              else nextSleeping.delete(seenAt);
             }
           }
           if (allFound()) break search;
@@ -502,7 +488,7 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
       levelEnd = parents.length;
       sleeping = nextSleeping;
       nextSleeping = new Map();
-      nextRecords = new Map();
+      nextConcrete = new Map();
       // Nothing new at this level: every longer sequence only revisits known states.
       if (levelStart === levelEnd) {
         depthReached = options.depth;
