@@ -156,18 +156,45 @@ interface Found {
   readonly command: unknown;
 }
 
+/** Each object key as JSON text with its colon (`"gfn":`), for the keys met so far (bounded). */
+const quotedKeys = new Map<string, string>();
+
+function quotedKey(key: string): string {
+  let text = quotedKeys.get(key);
+  if (text === undefined) {
+    text = `${JSON.stringify(key)}:`;
+    if (quotedKeys.size < 4096) quotedKeys.set(key, text);
+  }
+  return text;
+}
+
+/** An object's own keys in sorted order (most objects built by the models are sorted already, or small). */
+function sortedKeys(record: object): string[] {
+  const keys = Object.keys(record);
+  for (let index = 1; index < keys.length; index++) {
+    if ((keys[index - 1] ?? '') > (keys[index] ?? '')) return keys.sort();
+  }
+  return keys;
+}
+
 /**
- * JSON of plain data with object keys sorted, so equal data always gives the same text (the same
- * text as `canonicalJson`, written for speed: state keys are computed once per transition).
+ * JSON of plain data with object keys sorted, so equal data always gives the same text (as
+ * `canonicalJson`, except that integer-like keys sort as strings here, "10" before "9": a JS
+ * object puts them first in numeric order whatever `canonicalJson` sorts). Written for speed:
+ * several stacks' explore keys are this text of the whole state, computed once per transition.
  */
 export function stableJson(value: unknown): string {
-  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : 'null';
-  if (typeof value === 'boolean') return value ? 'true' : 'false';
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value !== 'object' || value === null) return 'null';
+  const type = typeof value;
+  if (type === 'number') return Number.isFinite(value) ? String(value) : 'null';
+  if (type === 'boolean') return value === true ? 'true' : 'false';
+  if (type === 'string') return JSON.stringify(value);
+  if (type !== 'object') return 'null';
+  if (value === null) return 'null';
   if (Array.isArray(value)) {
+    const length = value.length;
+    if (length === 0) return '[]';
     let text = '[';
-    for (let index = 0; index < value.length; index++) {
+    for (let index = 0; index < length; index++) {
       if (index > 0) text += ',';
       const item: unknown = value[index];
       text += item === undefined || typeof item === 'function' ? 'null' : stableJson(item);
@@ -175,12 +202,14 @@ export function stableJson(value: unknown): string {
     return `${text}]`;
   }
   const record = value as Record<string, unknown>;
+  const keys = sortedKeys(record);
   let text = '{';
   let first = true;
-  for (const key of Object.keys(record).sort()) {
+  for (let index = 0; index < keys.length; index++) {
+    const key = keys[index] ?? '';
     const item = record[key];
     if (item === undefined || typeof item === 'function') continue;
-    text += `${first ? '' : ','}${JSON.stringify(key)}:${stableJson(item)}`;
+    text += `${first ? '' : ','}${quotedKey(key)}${stableJson(item)}`;
     first = false;
   }
   return `${text}}`;

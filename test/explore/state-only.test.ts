@@ -6,7 +6,8 @@
  */
 import { describe, expect, test } from 'vitest';
 import type { Invariant } from '../../src/design.js';
-import { exploreDesign } from '../../src/explore.js';
+import { canonicalJson } from '../../src/corpus-entry.js';
+import { exploreDesign, stableJson } from '../../src/explore.js';
 import type { ExploreResult } from '../../src/explore.js';
 import { findDesign } from '../../properties/registry.js';
 import { counterDesign } from './counter-design.js';
@@ -105,5 +106,56 @@ describe('once per state and on every transition: the same explorations', () => 
     const every = exploreDesign(design, { depth, everyTransition: true });
     expect(once.violations.length).toBeGreaterThan(0);
     expect(withoutTime(once)).toEqual(withoutTime(every));
+  });
+});
+
+/**
+ * The text stableJson gave before it was written for speed: keys in default sort order (by UTF-16
+ * code units, so "10" before "9", unlike canonicalJson). Explore keys built on it must not change.
+ */
+function reference(value: unknown): string {
+  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : 'null';
+  if (typeof value === 'boolean') return value ? 'true' : 'false';
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value !== 'object' || value === null) return 'null';
+  if (Array.isArray(value)) {
+    const items: unknown[] = value;
+    return `[${items.map((item) => (item === undefined || typeof item === 'function' ? 'null' : reference(item))).join(',')}]`;
+  }
+  const record = value as Record<string, unknown>;
+  const fields = Object.keys(record)
+    .sort()
+    .filter((key) => record[key] !== undefined && typeof record[key] !== 'function')
+    .map((key) => `${JSON.stringify(key)}:${reference(record[key])}`);
+  return `{${fields.join(',')}}`;
+}
+
+describe('stableJson, the text of several stacks explore keys, is the text it was', () => {
+  test('on awkward values: unsorted, numeric and quoted keys, undefined, functions, non-finite numbers', () => {
+    const values: unknown[] = [
+      { b: 1, a: { 10: 'x', 9: 'y', 2: null }, 'key "quoted"': [undefined, () => 1, Number.NaN, -0, 1.5] },
+      { z: undefined, y: () => 2, x: Infinity, w: [[], {}], v: 'é\n' },
+      [
+        { c: 1, b: 2, a: 3 },
+        { a: 3, b: 2, c: 1 },
+      ],
+    ];
+    for (const value of values) expect(stableJson(value)).toBe(reference(value));
+    expect(stableJson({ b: 1, a: [true, null] })).toBe(canonicalJson({ b: 1, a: [true, null] }));
+  });
+
+  test.for(['iommu/lazy', 'viommu/shadow', 'xen/map'])('on the states %s reaches in two steps', (id) => {
+    const design = findDesign(id);
+    if (design?.explore === undefined) throw new Error(`no scope for ${id}`);
+    const states: unknown[] = [];
+    exploreDesign(design, {
+      depth: 2,
+      key: (state) => {
+        if (states.length < 200) states.push(state);
+        return stableJson(state);
+      },
+    });
+    expect(states.length).toBeGreaterThan(10);
+    for (const state of states) expect(stableJson(state)).toBe(reference(state));
   });
 });
