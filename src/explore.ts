@@ -408,17 +408,43 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
     checkState(start, -1);
 
     // Frontier states are not stored: each is rebuilt from its parent's state, itself replayed from
-    // the initial state once for all its children (they are consecutive records).
+    // the initial state once for all its children (they are consecutive records). The replay
+    // keeps the states along the last path it took (records from the initial state's down, at
+    // most one per level), so the next parent, a cousin in breadth-first order, is replayed from
+    // the nearest ancestor both share: a few steps rather than its whole depth.
+    const pathRecords: number[] = [0];
+    const pathStates: unknown[] = [initial];
+    const ancestry: number[] = [];
+    const replayTo = (parent: number): unknown => {
+      ancestry.length = 0;
+      for (let at = parent; at > 0; at = parents[at] ?? 0) ancestry.push(at);
+      // ancestry holds parent, its parent, ... down to a child of the initial state.
+      let shared = 1;
+      while (
+        shared < pathRecords.length &&
+        shared <= ancestry.length &&
+        pathRecords[shared] === ancestry[ancestry.length - shared]
+      )
+        shared += 1;
+      pathRecords.length = shared;
+      pathStates.length = shared;
+      let state = pathStates[shared - 1];
+      for (let index = ancestry.length - shared; index >= 0; index--) {
+        const at = ancestry[index] ?? 0;
+        state = design.step(state, via[at]).state;
+        pathRecords.push(at);
+        pathStates.push(state);
+      }
+      return state;
+    };
     let cachedRecord = 0;
     let cachedState = initial;
     const stateOf = (record: number): unknown => {
       if (record === 0) return initial;
       const parent = parents[record] ?? 0;
       if (parent !== cachedRecord) {
-        let state = initial;
-        for (const command of pathTo(parent)) state = design.step(state, command).state;
+        cachedState = replayTo(parent);
         cachedRecord = parent;
-        cachedState = state;
       }
       return design.step(cachedState, via[record]).state;
     };
