@@ -144,7 +144,7 @@ describe('stableJson, the text of several stacks explore keys, is the text it wa
     expect(stableJson({ b: 1, a: [true, null] })).toBe(canonicalJson({ b: 1, a: [true, null] }));
   });
 
-  test.for(['iommu/lazy', 'viommu/shadow', 'xen/map'])('on the states %s reaches in two steps', (id) => {
+  test.for(['iommu/lazy', 'viommu/shadow'])('on the states %s reaches in two steps', (id) => {
     const design = findDesign(id);
     if (design?.explore === undefined) throw new Error(`no scope for ${id}`);
     const states: unknown[] = [];
