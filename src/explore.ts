@@ -168,13 +168,33 @@ function quotedKey(key: string): string {
   return text;
 }
 
-/** An object's own keys in sorted order (most objects built by the models are sorted already, or small). */
-function sortedKeys(record: object): string[] {
+/**
+ * The key orders met so far, by first key (bounded): an object's keys as they came and sorted.
+ * Objects built by one literal of a model have their keys in one order, so the sort is done once.
+ */
+const keyOrders = new Map<string, { readonly keys: readonly string[]; readonly sorted: readonly string[] }>();
+
+/** An object's own keys in sorted order (not to be modified: it may be the cached order). */
+function sortedKeys(record: object): readonly string[] {
   const keys = Object.keys(record);
-  for (let index = 1; index < keys.length; index++) {
-    if ((keys[index - 1] ?? '') > (keys[index] ?? '')) return keys.sort();
+  const count = keys.length;
+  if (count < 2) return keys;
+  const first = keys[0] ?? '';
+  const known = keyOrders.get(first);
+  if (known !== undefined && known.keys.length === count) {
+    let same = true;
+    for (let index = 1; index < count && same; index++) same = known.keys[index] === keys[index];
+    if (same) return known.sorted;
   }
-  return keys;
+  let sorted = keys;
+  for (let index = 1; index < count; index++) {
+    if ((keys[index - 1] ?? '') > (keys[index] ?? '')) {
+      sorted = [...keys].sort();
+      break;
+    }
+  }
+  if (known !== undefined || keyOrders.size < 4096) keyOrders.set(first, { keys, sorted });
+  return sorted;
 }
 
 /**
