@@ -50,7 +50,9 @@ export interface Invariant<S, C> {
    * For an invariant whose verdict depends on `after` alone: the parts of the state it reads.
    * When each part is the very same object in the state before the step, the verdict is the one
    * already reached there (it held, or the invariant would no longer be checked), so the engine
-   * skips the check. Only useful where steps share unchanged parts of the state.
+   * skips the check. Only useful where steps share unchanged parts of the state. Declaring it
+   * also says the verdict is the state's: `dmaprop explore` checks such an invariant once per
+   * distinct state (when first reached), not on every transition into it.
    */
   reads?(state: S): readonly unknown[];
 }

@@ -5,21 +5,24 @@
  *
  * - Level by level: level d holds the distinct states first reached by d commands. Every state of
  *   level d-1 is stepped with each distinct concrete command its templates resolve to (in template
- *   order), and every invariant still unbroken is checked on every transition, exactly as
- *   `runTrace` checks it (effect and atomicity invariants depend on the transition, not only on
- *   the state, so transitions into already-visited states are checked too). The initial state is
- *   checked first, as `runTrace` does.
+ *   order). An invariant still unbroken that depends on the transition (effect, atomicity,
+ *   liveness: it reads `before`, the command or its result) is checked on every transition, as
+ *   `runTrace` checks it, transitions into already-visited states included. A state-only one
+ *   (it declares `Invariant.reads`) is checked once per distinct state, on the transition that
+ *   first reaches it: every transition into that state gets the same verdict, and the first in
+ *   breadth-first order is a shortest one (`everyTransition` checks everything everywhere). The
+ *   initial state is checked first, as `runTrace` does.
  * - The first transition in breadth-first order that breaks an invariant gives that invariant's
  *   shortest counterexample (no shorter sequence in the scope breaks it). Its command path is
  *   rebuilt from compact parent records and replayed from the initial state by
  *   `describeCounterexample`, so it has the same shape as a `check` counterexample and replays
  *   through `runTrace` as is.
  * - States are deduplicated by the scope's canonical key (which applies the stack's symmetry
- *   reduction), stored as a 64-bit fingerprint of it (hash compaction, as TLC does): a collision,
- *   which would prune a state wrongly, has probability about n²/2⁶⁵ for n states (3·10⁻⁸ for a
- *   million).
- * - Memory: the visited fingerprints and one parent record (parent index and the command) per
- *   distinct state, a few hundred bytes each; no state is kept, since the frontier's states are
+ *   reduction), stored as a 128-bit fingerprint of it in a table of typed arrays
+ *   (`state-table.ts`: hash compaction, as TLC does): a collision, which would prune a state
+ *   wrongly, has probability at most n²/2¹²⁹ for n states (1.5·10⁻²⁷ for a million).
+ * - Memory: the visited fingerprints (40 to 80 bytes a state) and one parent record (parent index
+ *   and the command) per distinct state, a few hundred bytes each; no state is kept, since the frontier's states are
  *   rebuilt from their records when expanded (one step each, plus one replay per parent).
  *   `maxStates` bounds it all: when a new distinct state would exceed it, the search stops with
  *   verdict `limit` (a violation already found is still reported, and is still the shortest:
@@ -41,6 +44,8 @@ import type { Crash, CrashSite } from './execute.js';
 import type { Outcome } from './exit-codes.js';
 import type { Shard } from './shard.js';
 import { independent, intersect } from './partial-order.js';
+import { fingerprint128, sameFingerprint, StateTable } from './state-table.js';
+import type { Fingerprint } from './state-table.js';
 
 /**
  * `holds`: no violation in any sequence up to the depth (a bounded proof in the scope).
@@ -84,6 +89,13 @@ export interface ExploreOptions {
    * per cent of the transitions and the footprints cost more than that (bench: exploration).
    */
   readonly partialOrder?: boolean;
+  /**
+   * Check every invariant on every transition, revisits included. By default an invariant that
+   * declares `reads` (its verdict depends on the state after the step alone) is checked once per
+   * distinct state, when the search first reaches it: the same verdicts and shortest traces,
+   * fewer checks. The reference for the tests that hold the two equal.
+   */
+  readonly everyTransition?: boolean;
 }
 
 /** `C`: the design's concrete command, the type of every counterexample's steps. */
@@ -144,18 +156,65 @@ interface Found {
   readonly command: unknown;
 }
 
+/** Each object key as JSON text with its colon (`"gfn":`), for the keys met so far (bounded). */
+const quotedKeys = new Map<string, string>();
+
+function quotedKey(key: string): string {
+  let text = quotedKeys.get(key);
+  if (text === undefined) {
+    text = `${JSON.stringify(key)}:`;
+    if (quotedKeys.size < 4096) quotedKeys.set(key, text);
+  }
+  return text;
+}
+
 /**
- * JSON of plain data with object keys sorted, so equal data always gives the same text (the same
- * text as `canonicalJson`, written for speed: state keys are computed once per transition).
+ * The key orders met so far, by first key (bounded): an object's keys as they came and sorted.
+ * Objects built by one literal of a model have their keys in one order, so the sort is done once.
+ */
+const keyOrders = new Map<string, { readonly keys: readonly string[]; readonly sorted: readonly string[] }>();
+
+/** An object's own keys in sorted order (not to be modified: it may be the cached order). */
+function sortedKeys(record: object): readonly string[] {
+  const keys = Object.keys(record);
+  const count = keys.length;
+  if (count < 2) return keys;
+  const first = keys[0] ?? '';
+  const known = keyOrders.get(first);
+  if (known !== undefined && known.keys.length === count) {
+    let same = true;
+    for (let index = 1; index < count && same; index++) same = known.keys[index] === keys[index];
+    if (same) return known.sorted;
+  }
+  let sorted = keys;
+  for (let index = 1; index < count; index++) {
+    if ((keys[index - 1] ?? '') > (keys[index] ?? '')) {
+      sorted = [...keys].sort();
+      break;
+    }
+  }
+  if (known !== undefined || keyOrders.size < 4096) keyOrders.set(first, { keys, sorted });
+  return sorted;
+}
+
+/**
+ * JSON of plain data with object keys sorted, so equal data always gives the same text (as
+ * `canonicalJson`, except that integer-like keys sort as strings here, "10" before "9": a JS
+ * object puts them first in numeric order whatever `canonicalJson` sorts). Written for speed:
+ * several stacks' explore keys are this text of the whole state, computed once per transition.
  */
 export function stableJson(value: unknown): string {
-  if (typeof value === 'number') return Number.isFinite(value) ? String(value) : 'null';
-  if (typeof value === 'boolean') return value ? 'true' : 'false';
-  if (typeof value === 'string') return JSON.stringify(value);
-  if (typeof value !== 'object' || value === null) return 'null';
+  const type = typeof value;
+  if (type === 'number') return Number.isFinite(value) ? String(value) : 'null';
+  if (type === 'boolean') return value === true ? 'true' : 'false';
+  if (type === 'string') return JSON.stringify(value);
+  if (type !== 'object') return 'null';
+  if (value === null) return 'null';
   if (Array.isArray(value)) {
+    const length = value.length;
+    if (length === 0) return '[]';
     let text = '[';
-    for (let index = 0; index < value.length; index++) {
+    for (let index = 0; index < length; index++) {
       if (index > 0) text += ',';
       const item: unknown = value[index];
       text += item === undefined || typeof item === 'function' ? 'null' : stableJson(item);
@@ -163,32 +222,24 @@ export function stableJson(value: unknown): string {
     return `${text}]`;
   }
   const record = value as Record<string, unknown>;
+  const keys = sortedKeys(record);
   let text = '{';
   let first = true;
-  for (const key of Object.keys(record).sort()) {
+  for (let index = 0; index < keys.length; index++) {
+    const key = keys[index] ?? '';
     const item = record[key];
     if (item === undefined || typeof item === 'function') continue;
-    text += `${first ? '' : ','}${JSON.stringify(key)}:${stableJson(item)}`;
+    text += `${first ? '' : ','}${quotedKey(key)}${stableJson(item)}`;
     first = false;
   }
   return `${text}}`;
 }
 
-/**
- * A 64-bit fingerprint of a key (two 32-bit multiplicative hash lanes, cyrb53's mixing), as a
- * four-character string: about 40 bytes per state in the visited set whatever the key's length.
- */
-export function fingerprint(key: string): string {
-  let h1 = 0xdeadbeef;
-  let h2 = 0x41c6ce57;
-  for (let index = 0; index < key.length; index++) {
-    const code = key.charCodeAt(index);
-    h1 = Math.imul(h1 ^ code, 2654435761);
-    h2 = Math.imul(h2 ^ code, 1597334677);
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  return String.fromCharCode(h1 >>> 16, h1 & 0xffff, h2 >>> 16, h2 & 0xffff);
+/** True when both lists hold the same parts (the same objects, or equal primitives) in order. */
+function sameParts(previous: readonly unknown[], current: readonly unknown[]): boolean {
+  if (previous.length !== current.length) return false;
+  for (let index = 0; index < current.length; index++) if (previous[index] !== current[index]) return false;
+  return true;
 }
 
 function limitMessage(maxStates: number, level: number): string {
@@ -258,10 +309,17 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
   if (!Number.isInteger(maxStates) || maxStates < 1) throw new Error('explore: maxStates must be at least 1');
   const key = options.key ?? ((state: unknown): string => scope.key(state));
   const invariants = selectInvariants(design, options.invariants);
-  const pending = new Set<Invariant<unknown, unknown>>(invariants);
+  // The invariants still unbroken: those judged on each transition (they read `before`, the
+  // command or its result), and the state-only ones (`reads` declared), judged once per distinct
+  // state, when it is first reached (`ExploreOptions.everyTransition`).
+  const everyTransition = options.everyTransition === true;
+  let perTransition = invariants.filter((invariant) => everyTransition || invariant.reads === undefined);
+  const stateOnly = invariants.filter((invariant) => !everyTransition && invariant.reads !== undefined);
+  const statePending = stateOnly.map(() => true);
+  let stateRemaining = stateOnly.length;
   const found = new Map<string, Found>();
   const stop = options.shouldStop ?? ((): boolean => false);
-  const allFound = (): boolean => invariants.length > 0 && pending.size === 0;
+  const allFound = (): boolean => invariants.length > 0 && found.size === invariants.length;
   // Where the search is, so that an exception thrown by the design's code can be traced back to
   // the shortest path that throws it (breadth-first: the first throw is at the least depth).
   let site: CrashSite | 'scope' = 'init';
@@ -269,13 +327,54 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
   let atRecord = -1;
   let atCommand: unknown = null;
   let hasCommand = false;
-  const checkAll = (transition: Transition<unknown, unknown>, parent: number): void => {
+  /** Checks `transition` against `unbroken`; returns those still unbroken (the same array when all hold). */
+  const checkEach = (
+    unbroken: Invariant<unknown, unknown>[],
+    transition: Transition<unknown, unknown>,
+    parent: number,
+  ): Invariant<unknown, unknown>[] => {
     site = 'invariant';
-    for (const invariant of pending) {
+    let kept = unbroken;
+    for (const invariant of unbroken) {
       asking = invariant.name;
       if (invariant.check(transition) === null) continue;
       found.set(invariant.name, { parent, command: transition.command });
-      pending.delete(invariant);
+      kept = kept.filter((other) => other !== invariant);
+    }
+    asking = null;
+    return kept;
+  };
+
+  // What the state being expanded reads, for the state-only invariants: their `reads` parts and
+  // the design's top-level `parts`, computed when a step from it first reaches a new state.
+  const readsBefore: (readonly unknown[] | undefined)[] = stateOnly.map(() => undefined);
+  let partsBefore: readonly unknown[] | undefined | null = null;
+  /**
+   * Checks a state first reached by `transition` against the state-only invariants still
+   * unbroken. Each held at `transition.before` (checked when that state was first reached, the
+   * very concrete state the search rebuilds), so one whose `reads` parts are the same objects in
+   * both holds here too, as `runTrace`'s incremental check has it, and is not asked.
+   */
+  const checkState = (transition: Transition<unknown, unknown>, parent: number): void => {
+    site = 'invariant';
+    const { before, after } = transition;
+    const top = before === null ? undefined : design.parts?.(after);
+    if (top !== undefined) {
+      partsBefore ??= design.parts?.(before) ?? [];
+      if (sameParts(partsBefore, top)) return;
+    }
+    for (let index = 0; index < stateOnly.length; index++) {
+      const invariant = stateOnly[index];
+      if (invariant === undefined || statePending[index] !== true) continue;
+      asking = invariant.name;
+      if (before !== null && invariant.reads !== undefined) {
+        const read = (readsBefore[index] ??= invariant.reads(before));
+        if (sameParts(read, invariant.reads(after))) continue;
+      }
+      if (invariant.check(transition) === null) continue;
+      found.set(invariant.name, { parent, command: transition.command });
+      statePending[index] = false;
+      stateRemaining -= 1;
     }
     asking = null;
   };
@@ -290,16 +389,16 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
     return path.reverse();
   };
   let initial: unknown = null;
-  const visited = new Set<string>();
+  // Every distinct state's key, by fingerprint, with its record (`state-table.ts`).
+  const visited = new StateTable();
   // Partial-order reduction: the sleep set (commands by canonical text) of each record of the
-  // level being expanded and of the level being discovered, and where the latter's records are
-  // (by fingerprint).
+  // level being expanded and of the level being discovered.
   const footprint = options.partialOrder === true ? scope.footprint?.bind(scope) : undefined;
   let sleeping = new Map<number, ReadonlySet<string>>();
   let nextSleeping = new Map<number, ReadonlySet<string>>();
   // The concrete state of each record's first arrival: a sleep set names concrete commands, which
   // mean the same only in the same concrete state (a symmetric key merges renamed states).
-  let nextRecords = new Map<string, { record: number; concrete: string }>();
+  let nextConcrete = new Map<number, Fingerprint>();
   let slept = 0;
   let levelStart = 0;
   let levelEnd = 1;
@@ -323,21 +422,49 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
   try {
     initial = design.init();
     site = 'scope';
-    visited.add(fingerprint(key(initial)));
-    checkAll({ before: null, command: null, result: null, after: initial }, -1);
+    visited.add(fingerprint128(key(initial)), 0);
+    const start = { before: null, command: null, result: null, after: initial };
+    perTransition = checkEach(perTransition, start, -1);
+    checkState(start, -1);
 
     // Frontier states are not stored: each is rebuilt from its parent's state, itself replayed from
-    // the initial state once for all its children (they are consecutive records).
+    // the initial state once for all its children (they are consecutive records). The replay
+    // keeps the states along the last path it took (records from the initial state's down, at
+    // most one per level), so the next parent, a cousin in breadth-first order, is replayed from
+    // the nearest ancestor both share: a few steps rather than its whole depth.
+    const pathRecords: number[] = [0];
+    const pathStates: unknown[] = [initial];
+    const ancestry: number[] = [];
+    const replayTo = (parent: number): unknown => {
+      ancestry.length = 0;
+      for (let at = parent; at > 0; at = parents[at] ?? 0) ancestry.push(at);
+      // ancestry holds parent, its parent, ... down to a child of the initial state.
+      let shared = 1;
+      while (
+        shared < pathRecords.length &&
+        shared <= ancestry.length &&
+        pathRecords[shared] === ancestry[ancestry.length - shared]
+      )
+        shared += 1;
+      pathRecords.length = shared;
+      pathStates.length = shared;
+      let state = pathStates[shared - 1];
+      for (let index = ancestry.length - shared; index >= 0; index--) {
+        const at = ancestry[index] ?? 0;
+        state = design.step(state, via[at]).state;
+        pathRecords.push(at);
+        pathStates.push(state);
+      }
+      return state;
+    };
     let cachedRecord = 0;
     let cachedState = initial;
     const stateOf = (record: number): unknown => {
       if (record === 0) return initial;
       const parent = parents[record] ?? 0;
       if (parent !== cachedRecord) {
-        let state = initial;
-        for (const command of pathTo(parent)) state = design.step(state, command).state;
+        cachedState = replayTo(parent);
         cachedRecord = parent;
-        cachedState = state;
       }
       return design.step(cachedState, via[record]).state;
     };
@@ -352,6 +479,8 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
         hasCommand = false;
         site = 'step';
         const before = stateOf(record);
+        readsBefore.fill(undefined);
+        partsBefore = null;
         site = 'scope';
         const templates = scope.templates(before);
         const seen = new Set<string>();
@@ -379,9 +508,19 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
           site = 'step';
           const { state: after, result } = design.step(before, command);
           transitions += 1;
-          checkAll({ before, command, result, after }, record);
+          const transition = { before, command, result, after };
+          if (perTransition.length > 0) perTransition = checkEach(perTransition, transition, record);
           site = 'scope';
-          const print = fingerprint(key(after));
+          const print = fingerprint128(key(after));
+          // A state-only verdict is the one reached at the state's first arrival: the first
+          // transition into it in breadth-first order, so a shortest trace to it (a renaming of a
+          // known state, which shares its key, gets the same verdicts: `ExploreScope.key`).
+          const seenAt = visited.find(print);
+          const fresh = seenAt < 0;
+          if (fresh && stateRemaining > 0) {
+            checkState(transition, record);
+            site = 'scope';
+          }
           let sleepers: Set<string> | null = null;
           if (footprint !== undefined) {
             const own = footprint(before, command, { state: after, result });
@@ -390,28 +529,28 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
             );
             tried.push({ text, print: own });
           }
-          if (!visited.has(print)) {
+          if (fresh) {
             if (visited.size >= maxStates) {
               limitAt = level;
               break search;
             }
-            visited.add(print);
+            visited.add(print, parents.length);
             parents.push(record);
             via.push(command);
             if (sleepers !== null && sleepers.size > 0) {
-              nextRecords.set(print, { record: parents.length - 1, concrete: fingerprint(stableJson(after)) });
+              nextConcrete.set(parents.length - 1, fingerprint128(stableJson(after)));
               nextSleeping.set(parents.length - 1, sleepers);
             }
           } else if (sleepers !== null) {
             // Reached again at the level being discovered: it sleeps only on what both paths allow
             // (nothing, if this path reached a renaming of the state the record holds).
-            const again = nextRecords.get(print);
-            const known = again === undefined ? undefined : nextSleeping.get(again.record);
-            if (again !== undefined && known !== undefined) {
-              const same = sleepers.size > 0 && again.concrete === fingerprint(stableJson(after));
+            const known = nextSleeping.get(seenAt);
+            const concrete = nextConcrete.get(seenAt);
+            if (known !== undefined && concrete !== undefined) {
+              const same = sleepers.size > 0 && sameFingerprint(concrete, fingerprint128(stableJson(after)));
               const both = same ? intersect(known, sleepers) : new Set<string>();
-              if (both.size > 0) nextSleeping.set(again.record, both);
-              else nextSleeping.delete(again.record);
+              if (both.size > 0) nextSleeping.set(seenAt, both);
+              else nextSleeping.delete(seenAt);
             }
           }
           if (allFound()) break search;
@@ -424,7 +563,7 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
       levelEnd = parents.length;
       sleeping = nextSleeping;
       nextSleeping = new Map();
-      nextRecords = new Map();
+      nextConcrete = new Map();
       // Nothing new at this level: every longer sequence only revisits known states.
       if (levelStart === levelEnd) {
         depthReached = options.depth;
