@@ -61,11 +61,11 @@ function destroy(state: IommufdState, config: IommufdConfig, id: unknown): void 
   const object = removeObject(state, id);
   switch (object.type) {
     case 'ioas':
-      unmapAll(state, config, object);
+      if (config.hooks.ioasDestroyUnmapsAll(object)) unmapAll(state, config, object);
       return;
     case 'hwpt_paging':
     case 'hwpt_nested':
-      destroyHwpt(state, object);
+      destroyHwpt(state, config, object);
       return;
     case 'device':
     case 'access':
@@ -92,7 +92,7 @@ function run(state: IommufdState, config: IommufdConfig, command: IommufdCommand
     case 'ioasUnmap':
       return ioasUnmap(state, config, command);
     case 'ioasCopy':
-      return ioasCopy(state, command);
+      return ioasCopy(state, config, command);
     case 'ioasIovaRanges':
       return ioasIovaRanges(state, command);
     case 'ioasAllowIovas':
@@ -129,9 +129,9 @@ function run(state: IommufdState, config: IommufdConfig, command: IommufdCommand
       accessDestroy(state, config, command.accessId);
       return {};
     case 'accessPinPages':
-      return { mfns: accessPinPages(state, command).join(',') };
+      return { mfns: accessPinPages(state, config, command).join(',') };
     case 'accessUnpinPages':
-      accessUnpinPages(state, command);
+      accessUnpinPages(state, config, command);
       return {};
     case 'accessRw':
       return { mfns: accessRw(state, command).join(',') };
