@@ -15,7 +15,6 @@ import type {
   AccessObject,
   AccessPin,
   HwptPagingObject,
-  IoasObject,
   IoptArea,
   IoptPages,
   IoptPagesAccountMode,
@@ -90,15 +89,16 @@ export interface IommufdHooks {
    */
   readonly changeIoasPutsOld: (access: Readonly<AccessObject>) => boolean;
   /**
-   * iommufd_ioas_destroy: iopt_unmap_all before the table goes (the areas' pages unpinned, the
-   * domains long gone since a domain holds the IOAS). Sound: true. False leaves the areas' pages.
-   */
-  readonly ioasDestroyUnmapsAll: (ioas: Readonly<IoasObject>) => boolean;
-  /**
    * iommufd_vfio_map_dma: VFIO_IOMMU_MAP_DMA becomes iopt_map_user_pages with IOPT_ALLOC_IOVA
    * clear, the VMM's iova fixed. Sound: true. False lets iommufd choose the IOVA.
    */
   readonly compatMapFixesIova: () => boolean;
+  /**
+   * iopt_map_pages's error path (iopt_fill_domains_pages failing to pin or map: -ENOMEM past
+   * RLIMIT_MEMLOCK, -EFAULT): the areas are removed, the pins given back, the domains unfilled.
+   * Sound: true. False returns the error with the areas, pins and charges left in place.
+   */
+  readonly mapUnwindsOnError: () => boolean;
 }
 
 export interface IommufdConfig {
@@ -122,8 +122,8 @@ export const soundIommufdHooks: IommufdHooks = {
   chargeEnforcesLimit: () => true,
   unpinPutsPage: () => true,
   changeIoasPutsOld: () => true,
-  ioasDestroyUnmapsAll: () => true,
   compatMapFixesIova: () => true,
+  mapUnwindsOnError: () => true,
 };
 
 /** The x86 MSI window 0xfee00000–0xfeefffff, in pages. */

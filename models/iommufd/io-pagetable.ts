@@ -22,7 +22,7 @@ import {
   LAST_IOVA_PAGE,
 } from './iova.js';
 import { domainsOf, fillArea, pagesOf, syncPages, unfillArea } from './pages.js';
-import { refuse } from './refusal.js';
+import { Refusal, refuse } from './refusal.js';
 import type { AccessObject, HwptPagingObject, IoasObject, IoptArea, IommufdState } from './types.js';
 
 /** One slice of an iopt_pages to map (`struct iopt_pages_list`). */
@@ -87,9 +87,15 @@ export function mapPages(
     next += slice.npages;
   }
   // iopt_fill_domains_pages: pin (one iopt_pages at a time), then map into every domain.
-  for (const area of areas) {
-    syncPages(state, config.hooks, area.pagesId);
-    for (const hwpt of domainsOf(state, ioas)) fillArea(state, hwpt, area);
+  try {
+    for (const area of areas) {
+      syncPages(state, config.hooks, area.pagesId);
+      for (const hwpt of domainsOf(state, ioas)) fillArea(state, hwpt, area);
+    }
+  } catch (caught) {
+    // The sound error path undoes it all (the step drops its copy); a flawed one keeps what was done.
+    if (!(caught instanceof Refusal) || config.hooks.mapUnwindsOnError()) throw caught;
+    throw new Refusal(caught.errno, true, caught.detail, false);
   }
   return iovaPage;
 }

@@ -61,7 +61,7 @@ function destroy(state: IommufdState, config: IommufdConfig, id: unknown): void 
   const object = removeObject(state, id);
   switch (object.type) {
     case 'ioas':
-      if (config.hooks.ioasDestroyUnmapsAll(object)) unmapAll(state, config, object);
+      unmapAll(state, config, object);
       return;
     case 'hwpt_paging':
     case 'hwpt_nested':
@@ -191,8 +191,9 @@ export function iommufdStep(state: IommufdState, config: IommufdConfig, command:
       caught.detail === undefined
         ? { ok: false, error: caught.errno }
         : { ok: false, error: caught.errno, detail: caught.detail };
-    if (caught.keep)
+    if (caught.keep && caught.partial)
       return { state: next, result: { ...result, detail: { ...caught.detail, partial: true } }, effects };
+    if (caught.keep) return { state: next, result, effects };
     return { state, result, effects: [] };
   }
 }

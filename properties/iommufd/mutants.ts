@@ -49,11 +49,12 @@ export const iommufdMutants: readonly IommufdPassthroughDesign[] = [
     breaks: ['object-users-match-references'],
   }),
   iommufdPassthroughDesign({
-    id: 'mutant/iommufd/ioas-destroy-skips-unmap',
-    hooks: { ioasDestroyUnmapsAll: () => false },
+    id: 'mutant/iommufd/map-error-skips-unwind',
+    hooks: { mapUnwindsOnError: () => false },
     expected: 'violates',
-    description: "iommufd_ioas_destroy frees the IOAS without iopt_unmap_all: its areas' pages stay pinned and charged",
-    breaks: ['pages-match-areas-and-accesses'],
+    description:
+      "IOMMU_IOAS_MAP whose pinning fails part-way (-ENOMEM past RLIMIT_MEMLOCK, -EFAULT) returns the error without iopt_map_pages's unwind: the area, its pins and charges stay",
+    breaks: ['pages-match-areas-and-accesses', 'iommu-matches-ioas', 'failed-op-leaves-state-unchanged'],
   }),
 ];
 
