@@ -15,6 +15,7 @@ import type {
   AccessObject,
   AccessPin,
   HwptPagingObject,
+  IoasObject,
   IoptArea,
   IoptPages,
   IoptPagesAccountMode,
@@ -99,6 +100,12 @@ export interface IommufdHooks {
    * Sound: true. False returns the error with the areas, pins and charges left in place.
    */
   readonly mapUnwindsOnError: () => boolean;
+  /**
+   * iopt_area_unfill_domains: an unmapped area leaves every domain of its IOAS — the others with
+   * iopt_area_unmap_domain_range, then the storage domain (the first) with iopt_area_unfill_domain,
+   * before its pages are unpinned. Sound: true for every domain.
+   */
+  readonly unmapUnfillsDomain: (ioas: Readonly<IoasObject>, hwpt: Readonly<HwptPagingObject>) => boolean;
 }
 
 export interface IommufdConfig {
@@ -124,6 +131,7 @@ export const soundIommufdHooks: IommufdHooks = {
   changeIoasPutsOld: () => true,
   compatMapFixesIova: () => true,
   mapUnwindsOnError: () => true,
+  unmapUnfillsDomain: () => true,
 };
 
 /** The x86 MSI window 0xfee00000–0xfeefffff, in pages. */

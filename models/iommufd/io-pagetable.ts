@@ -102,7 +102,7 @@ export function mapPages(
 
 /** Takes an area out: unmapped from every domain, unlinked, its pages reference dropped. */
 function removeArea(state: IommufdState, config: IommufdConfig, ioas: IoasObject, area: IoptArea): void {
-  for (const hwpt of domainsOf(state, ioas)) unfillArea(hwpt, area);
+  for (const hwpt of domainsOf(state, ioas)) if (config.hooks.unmapUnfillsDomain(ioas, hwpt)) unfillArea(hwpt, area);
   ioas.areas = ioas.areas.filter((other) => other !== area);
   const pages = pagesOf(state, area);
   pages.users -= 1;
