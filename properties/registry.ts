@@ -34,6 +34,7 @@ import {
 import { viommuDifferential } from './viommu/differential/design.js';
 import { iommufdDesigns } from './iommufd/designs.js';
 import { type1IommufdDifferential } from './iommufd/differential/design.js';
+import { iommufdDifferentialMutants, iommufdMutants } from './iommufd/mutants.js';
 import {
   viommuNested,
   viommuNestedFlushLeavesCombined,
@@ -122,6 +123,8 @@ export const mutants: readonly AnyDesign[] = [
   ...kvmgtMutants,
   ...kvmgtInterleavingMutants,
   ...xenPtMutants,
+  ...iommufdMutants,
+  ...iommufdDifferentialMutants,
 ];
 
 export function findDesign(id: string): AnyDesign | undefined {

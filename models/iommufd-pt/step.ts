@@ -194,7 +194,8 @@ function iommufdCommand(state: IommufdPtState, config: IommufdPtConfig, command:
     }
   }
   const step = iommufdStep(input, config.iommufd, command);
-  const keep = step.result.ok || step.result.detail?.['partial'] === true;
+  // iommufd hands back its input unless it kept the command's effects (a success, a partial unmap).
+  const keep = step.state !== input;
   if (!keep) return { state, result: step.result };
   if (step.effects.length === 0 && preheld.length === 0)
     return { state: { ...state, iommufd: step.state }, result: step.result };

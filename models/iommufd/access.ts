@@ -49,7 +49,7 @@ function changeIoas(state: IommufdState, config: IommufdConfig, access: AccessOb
   if (current !== null) {
     callAccessUnmap(state, config, access, 0, PAGE_LIMIT);
     current.accessIds = current.accessIds.filter((id) => id !== access.id);
-    current.users -= 1;
+    if (config.hooks.changeIoasPutsOld(access)) current.users -= 1;
   }
   access.ioasId = next === null ? null : next.id;
 }
@@ -106,7 +106,7 @@ function accessRange(state: IommufdState, args: AccessRangeArgs, pin: boolean) {
 }
 
 /** iommufd_access_pin_pages: the frames pinned, recorded in the driver's pin list. */
-export function accessPinPages(state: IommufdState, args: AccessRangeArgs): readonly number[] {
+export function accessPinPages(state: IommufdState, config: IommufdConfig, args: AccessRangeArgs): readonly number[] {
   const { access, ioas, iovaPage, npages, lastPage } = accessRange(state, args, true);
   const walk = contiguousAreas(ioas, iovaPage, lastPage);
   const mfns: number[] = [];
@@ -120,7 +120,7 @@ export function accessPinPages(state: IommufdState, args: AccessRangeArgs): read
       const index = area.pageIndex + (page - area.iovaPage);
       pages.accessUsers[index] = (pages.accessUsers[index] ?? 0) + 1;
     }
-    syncPages(state, area.pagesId);
+    syncPages(state, config.hooks, area.pagesId);
     for (let page = from; page <= to; page++) {
       const mfn = pages.pinned[area.pageIndex + (page - area.iovaPage)];
       if (mfn !== undefined) mfns.push(mfn);
@@ -133,13 +133,17 @@ export function accessPinPages(state: IommufdState, args: AccessRangeArgs): read
 }
 
 /** iommufd_access_unpin_pages of a pin the driver holds (same iova and length). */
-export function accessUnpinPages(state: IommufdState, args: Omit<AccessRangeArgs, 'write'>): void {
+export function accessUnpinPages(
+  state: IommufdState,
+  config: IommufdConfig,
+  args: Omit<AccessRangeArgs, 'write'>,
+): void {
   const access = getObject(state, args.accessId, 'access');
   const iovaPage = pageArg(u64Arg(args.iova));
   const npages = pageArg(u64Arg(args.length));
   const index = access.pins.findIndex((pin) => pin.iovaPage === iovaPage && pin.npages === npages);
   if (index < 0 || access.ioasId === null) refuse('EINVAL');
-  accessUnpin(state, access, index);
+  accessUnpin(state, config, access, index);
 }
 
 /**

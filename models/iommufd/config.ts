@@ -15,7 +15,9 @@ import type {
   AccessObject,
   AccessPin,
   HwptPagingObject,
+  IoasObject,
   IoptArea,
+  IoptPages,
   IoptPagesAccountMode,
   PageInterval,
 } from './types.js';
@@ -72,6 +74,38 @@ export interface IommufdHooks {
   }) => IoptPagesAccountMode;
   /** iopt_table_add_domain → iopt_fill_domain: a new domain gets the IOAS's areas. Sound: true. */
   readonly fillDomainOnAdd: (hwpt: Readonly<HwptPagingObject>) => boolean;
+  /**
+   * iopt_pages_update_pinned → incr_user_locked_vm / __account_locked_vm: a charge past
+   * RLIMIT_MEMLOCK is refused -ENOMEM. Sound: true. False charges it anyway.
+   */
+  readonly chargeEnforcesLimit: (pages: Readonly<IoptPages>) => boolean;
+  /**
+   * Unpinning a page (batch_unpin → unpin_user_page) drops the FOLL_PIN reference the pin took.
+   * Sound: true. False forgets the page reference: the frame is never freed.
+   */
+  readonly unpinPutsPage: (pages: Readonly<IoptPages>) => boolean;
+  /**
+   * iommufd_access_change_ioas: the access's old IOAS loses the `users` reference the access held
+   * (refcount_dec on detach, replace and destroy). Sound: true.
+   */
+  readonly changeIoasPutsOld: (access: Readonly<AccessObject>) => boolean;
+  /**
+   * iommufd_vfio_map_dma: VFIO_IOMMU_MAP_DMA becomes iopt_map_user_pages with IOPT_ALLOC_IOVA
+   * clear, the VMM's iova fixed. Sound: true. False lets iommufd choose the IOVA.
+   */
+  readonly compatMapFixesIova: () => boolean;
+  /**
+   * iopt_map_pages's error path (iopt_fill_domains_pages failing to pin or map: -ENOMEM past
+   * RLIMIT_MEMLOCK, -EFAULT): the areas are removed, the pins given back, the domains unfilled.
+   * Sound: true. False returns the error with the areas, pins and charges left in place.
+   */
+  readonly mapUnwindsOnError: () => boolean;
+  /**
+   * iopt_area_unfill_domains: an unmapped area leaves every domain of its IOAS — the others with
+   * iopt_area_unmap_domain_range, then the storage domain (the first) with iopt_area_unfill_domain,
+   * before its pages are unpinned. Sound: true for every domain.
+   */
+  readonly unmapUnfillsDomain: (ioas: Readonly<IoasObject>, hwpt: Readonly<HwptPagingObject>) => boolean;
 }
 
 export interface IommufdConfig {
@@ -92,6 +126,12 @@ export const soundIommufdHooks: IommufdHooks = {
   unmapWaitsForAccesses: () => true,
   pagesAccountMode: ({ ctxMode, capIpcLock }) => (capIpcLock ? 'none' : ctxMode),
   fillDomainOnAdd: () => true,
+  chargeEnforcesLimit: () => true,
+  unpinPutsPage: () => true,
+  changeIoasPutsOld: () => true,
+  compatMapFixesIova: () => true,
+  mapUnwindsOnError: () => true,
+  unmapUnfillsDomain: () => true,
 };
 
 /** The x86 MSI window 0xfee00000–0xfeefffff, in pages. */

@@ -147,7 +147,7 @@ function changePt(state: IommufdState, config: IommufdConfig, device: DeviceObje
     result = { ptId: pt.id, destroy: doAttachOrReplace(state, config, device, pt, mode) };
   } else if (pt.type === 'ioas') result = autoGetDomain(state, config, device, pt, mode);
   else return refuse('EINVAL');
-  if (result.destroy !== null) hwptPut(state, result.destroy);
+  if (result.destroy !== null) hwptPut(state, config, result.destroy);
   return result.ptId;
 }
 
@@ -172,7 +172,7 @@ export function deviceDetach(state: IommufdState, config: IommufdConfig, deviceI
   if (flags !== 0) refuse('EINVAL');
   const device = boundDevice(state, deviceIndex);
   if (!isAttached(state, config, device)) return;
-  hwptPut(state, hwptDetach(state, config, device));
+  hwptPut(state, config, hwptDetach(state, config, device));
   device.users -= 1;
 }
 

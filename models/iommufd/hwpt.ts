@@ -118,7 +118,7 @@ export function hwptDetach(state: IommufdState, config: IommufdConfig, device: D
 }
 
 /** Destroys a hwpt that left the object table (its `destroy` op). */
-export function destroyHwpt(state: IommufdState, hwpt: HwptObject): void {
+export function destroyHwpt(state: IommufdState, config: IommufdConfig, hwpt: HwptObject): void {
   if (hwpt.type === 'hwpt_nested') {
     const parent = state.objects[hwpt.parentId];
     if (parent !== undefined) parent.users -= 1;
@@ -126,18 +126,18 @@ export function destroyHwpt(state: IommufdState, hwpt: HwptObject): void {
   }
   const ioas = ioasOf(state, hwpt);
   ioas.hwptIds = ioas.hwptIds.filter((id) => id !== hwpt.id);
-  removeDomain(state, ioas, hwpt);
+  removeDomain(state, config, ioas, hwpt);
   recordEffect({ kind: 'domain-free', domainId: hwpt.id });
   ioas.users -= 1;
 }
 
 /** iommufd_hw_pagetable_put: an auto domain goes with its last user, any other hwpt loses a reference. */
-export function hwptPut(state: IommufdState, hwpt: HwptObject): void {
+export function hwptPut(state: IommufdState, config: IommufdConfig, hwpt: HwptObject): void {
   hwpt.users -= 1;
   if (hwpt.type === 'hwpt_paging' && hwpt.autoDomain && hwpt.users === 1) {
     hwpt.users = 0;
     delete state.objects[hwpt.id];
-    destroyHwpt(state, hwpt);
+    destroyHwpt(state, config, hwpt);
   }
 }
 

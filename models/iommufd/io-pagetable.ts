@@ -22,7 +22,7 @@ import {
   LAST_IOVA_PAGE,
 } from './iova.js';
 import { domainsOf, fillArea, pagesOf, syncPages, unfillArea } from './pages.js';
-import { refuse } from './refusal.js';
+import { Refusal, refuse } from './refusal.js';
 import type { AccessObject, HwptPagingObject, IoasObject, IoptArea, IommufdState } from './types.js';
 
 /** One slice of an iopt_pages to map (`struct iopt_pages_list`). */
@@ -43,6 +43,7 @@ function insertSorted(ioas: IoasObject, area: IoptArea): void {
  */
 export function mapPages(
   state: IommufdState,
+  config: IommufdConfig,
   ioas: IoasObject,
   slices: readonly PagesSlice[],
   fixedIovaPage: number | null,
@@ -86,27 +87,39 @@ export function mapPages(
     next += slice.npages;
   }
   // iopt_fill_domains_pages: pin (one iopt_pages at a time), then map into every domain.
-  for (const area of areas) {
-    syncPages(state, area.pagesId);
-    for (const hwpt of domainsOf(state, ioas)) fillArea(state, hwpt, area);
+  try {
+    for (const area of areas) {
+      syncPages(state, config.hooks, area.pagesId);
+      for (const hwpt of domainsOf(state, ioas)) fillArea(state, hwpt, area);
+    }
+  } catch (caught) {
+    // The sound error path undoes it all (the step drops its copy); a flawed one keeps what was done.
+    if (!(caught instanceof Refusal) || config.hooks.mapUnwindsOnError()) throw caught;
+    throw new Refusal(caught.errno, true, caught.detail, false);
   }
   return iovaPage;
 }
 
 /** Takes an area out: unmapped from every domain, unlinked, its pages reference dropped. */
-function removeArea(state: IommufdState, ioas: IoasObject, area: IoptArea): void {
-  for (const hwpt of domainsOf(state, ioas)) unfillArea(hwpt, area);
+function removeArea(state: IommufdState, config: IommufdConfig, ioas: IoasObject, area: IoptArea): void {
+  for (const hwpt of domainsOf(state, ioas)) if (config.hooks.unmapUnfillsDomain(ioas, hwpt)) unfillArea(hwpt, area);
   ioas.areas = ioas.areas.filter((other) => other !== area);
   const pages = pagesOf(state, area);
   pages.users -= 1;
-  syncPages(state, area.pagesId);
+  syncPages(state, config.hooks, area.pagesId);
 }
 
 /**
  * iommufd_access_unpin_pages for one of the access's pins over the contiguous areas of `ioas`:
  * each area's num_accesses drops, each page's access user drops, unused pages are unpinned.
  */
-export function removeAccessPin(state: IommufdState, ioas: IoasObject, iovaPage: number, npages: number): void {
+export function removeAccessPin(
+  state: IommufdState,
+  config: IommufdConfig,
+  ioas: IoasObject,
+  iovaPage: number,
+  npages: number,
+): void {
   const lastPage = iovaPage + npages - 1;
   const touched = new Set<number>();
   for (const area of contiguousAreas(ioas, iovaPage, lastPage).areas) {
@@ -122,16 +135,16 @@ export function removeAccessPin(state: IommufdState, ioas: IoasObject, iovaPage:
     area.numAccesses = Math.max(0, area.numAccesses - 1);
     touched.add(area.pagesId);
   }
-  for (const pagesId of touched) syncPages(state, pagesId);
+  for (const pagesId of touched) syncPages(state, config.hooks, pagesId);
 }
 
 /** The access drops one of its pins (the driver's record too). */
-export function accessUnpin(state: IommufdState, access: AccessObject, pinIndex: number): void {
+export function accessUnpin(state: IommufdState, config: IommufdConfig, access: AccessObject, pinIndex: number): void {
   const pin = access.pins[pinIndex];
   if (pin === undefined) return;
   access.pins.splice(pinIndex, 1);
   const ioas = access.ioasId === null ? undefined : state.objects[access.ioasId];
-  if (ioas?.type === 'ioas') removeAccessPin(state, ioas, pin.iovaPage, pin.npages);
+  if (ioas?.type === 'ioas') removeAccessPin(state, config, ioas, pin.iovaPage, pin.npages);
 }
 
 /**
@@ -149,7 +162,7 @@ export function callAccessUnmap(
     const index = access.pins.findIndex(
       (held) => held.iovaPage === pin.iovaPage && held.npages === pin.npages && held.write === pin.write,
     );
-    if (index >= 0) accessUnpin(state, access, index);
+    if (index >= 0) accessUnpin(state, config, access, index);
   }
 }
 
@@ -201,7 +214,7 @@ export function unmapRange(
       continue;
     }
     if (area.numAccesses > 0) dropAccessUsers(state, area);
-    removeArea(state, ioas, area);
+    removeArea(state, config, ioas, area);
     unmapped += area.npages;
   }
   if (unmapped === 0) refuse('ENOENT', notified !== null);
@@ -278,7 +291,7 @@ export function addDomain(state: IommufdState, config: IommufdConfig, ioas: Ioas
     reserveIova(ioas, { firstPage: hwpt.aperture.lastPage + 1, lastPage: LAST_IOVA_PAGE }, owner);
   }
   ioas.domainHwptIds.push(hwpt.id);
-  for (const pagesId of new Set(ioas.areas.map((area) => area.pagesId))) syncPages(state, pagesId);
+  for (const pagesId of new Set(ioas.areas.map((area) => area.pagesId))) syncPages(state, config.hooks, pagesId);
   if (!config.hooks.fillDomainOnAdd(hwpt)) return;
   for (const area of ioas.areas) fillArea(state, hwpt, area);
 }
@@ -288,7 +301,12 @@ export function addDomain(state: IommufdState, config: IommufdConfig, ioas: Ioas
  * area unmapped from it, its aperture reservations dropped; pages no domain stores any more are
  * unpinned.
  */
-export function removeDomain(state: IommufdState, ioas: IoasObject, hwpt: HwptPagingObject): void {
+export function removeDomain(
+  state: IommufdState,
+  config: IommufdConfig,
+  ioas: IoasObject,
+  hwpt: HwptPagingObject,
+): void {
   const index = ioas.domainHwptIds.indexOf(hwpt.id);
   if (index < 0) return;
   const tail = ioas.domainHwptIds.pop();
@@ -296,5 +314,5 @@ export function removeDomain(state: IommufdState, ioas: IoasObject, hwpt: HwptPa
   for (const area of ioas.areas) unfillArea(hwpt, area);
   hwpt.translations = {};
   removeReserved(ioas, `hwpt:${hwpt.id}`);
-  for (const pagesId of new Set(ioas.areas.map((area) => area.pagesId))) syncPages(state, pagesId);
+  for (const pagesId of new Set(ioas.areas.map((area) => area.pagesId))) syncPages(state, config.hooks, pagesId);
 }

@@ -99,7 +99,7 @@ export function mapUserPages(
     capIpcLock: state.process.capIpcLock,
   });
   const pages = createPages(state, vaddrPage, npages, write, accountMode);
-  return mapPages(state, ioas, [{ pagesId: pages.id, pageIndex: 0, npages }], iovaPage, read, write);
+  return mapPages(state, config, ioas, [{ pagesId: pages.id, pageIndex: 0, npages }], iovaPage, read, write);
 }
 
 export function ioasMap(state: IommufdState, config: IommufdConfig, args: IoasMapArgs): ResultDetail {
@@ -160,7 +160,7 @@ export interface IoasCopyArgs {
   readonly length: string;
 }
 
-export function ioasCopy(state: IommufdState, args: IoasCopyArgs): ResultDetail {
+export function ioasCopy(state: IommufdState, config: IommufdConfig, args: IoasCopyArgs): ResultDetail {
   if (!isU32(args.flags) || (args.flags & ~MAP_FLAGS) !== 0) refuse('EOPNOTSUPP');
   const length = u64Arg(args.length);
   const srcIova = u64Arg(args.srcIova);
@@ -176,7 +176,7 @@ export function ioasCopy(state: IommufdState, args: IoasCopyArgs): ResultDetail 
   const slices = getPagesSlices(src, pageArg(srcIova), pageArg(length));
   const dst = getObject(state, args.dstIoasId, 'ioas');
   const fixed = (args.flags & IOMMU_IOAS_MAP_FIXED_IOVA) !== 0;
-  const iovaPage = mapPages(state, dst, slices, fixed ? pageArg(dstIova) : null, read, write);
+  const iovaPage = mapPages(state, config, dst, slices, fixed ? pageArg(dstIova) : null, read, write);
   return { dstIova: (BigInt(iovaPage) * PAGE_SIZE_BIG).toString() };
 }
 

@@ -19,6 +19,7 @@
  * recorded here, where the source reads them back from the area's storage domain.
  */
 import { allocFrame, getRef, putRef } from '../memory/frames.js';
+import type { IommufdHooks } from './config.js';
 import { recordEffect } from './effects.js';
 import { refuse } from './refusal.js';
 import { areaLastPage } from './iova.js';
@@ -51,13 +52,14 @@ function domainStoredIndexes(state: IommufdState, pagesId: number): Set<number> 
 }
 
 /** One more pinned page charged to the pages' account (-ENOMEM over RLIMIT_MEMLOCK). */
-function charge(state: IommufdState, pages: IoptPages): void {
+function charge(state: IommufdState, hooks: IommufdHooks, pages: IoptPages): void {
   const limit = state.process.memlockLimitPages;
   if (pages.accountMode === 'user') {
-    if (state.userLockedVmPages + 1 > limit) refuse('ENOMEM');
+    if (state.userLockedVmPages + 1 > limit && hooks.chargeEnforcesLimit(pages)) refuse('ENOMEM');
     state.userLockedVmPages += 1;
   } else if (pages.accountMode === 'mm') {
-    if (!state.process.capIpcLock && state.process.lockedVmPages + 1 > limit) refuse('ENOMEM');
+    const over = !state.process.capIpcLock && state.process.lockedVmPages + 1 > limit;
+    if (over && hooks.chargeEnforcesLimit(pages)) refuse('ENOMEM');
     state.process.lockedVmPages += 1;
   }
   state.pinnedVmPages += 1;
@@ -73,7 +75,7 @@ function uncharge(state: IommufdState, pages: IoptPages): void {
  * `pin_user_pages_remote` of one page of the pages: -EFAULT when no VMA maps it or a writable
  * pages meets read-only memory; the page is faulted in; the pin takes a frame reference.
  */
-function pinIndex(state: IommufdState, pages: IoptPages, index: number): void {
+function pinIndex(state: IommufdState, hooks: IommufdHooks, pages: IoptPages, index: number): void {
   const vaddrPage = pages.vaddrPage + index;
   const page = state.process.pages[vaddrPage];
   if (page === undefined || (pages.writable && !page.writable)) refuse('EFAULT');
@@ -82,16 +84,16 @@ function pinIndex(state: IommufdState, pages: IoptPages, index: number): void {
     if (mfn === null) refuse('ENOMEM');
     page.mfn = mfn;
   }
-  charge(state, pages);
+  charge(state, hooks, pages);
   getRef(state.memory, page.mfn);
   pages.pinned[index] = page.mfn;
 }
 
-function unpinIndex(state: IommufdState, pages: IoptPages, index: number): void {
+function unpinIndex(state: IommufdState, hooks: IommufdHooks, pages: IoptPages, index: number): void {
   const mfn = pages.pinned[index];
   if (mfn === undefined) return;
   delete pages.pinned[index];
-  putRef(state.memory, mfn);
+  if (hooks.unpinPutsPage(pages)) putRef(state.memory, mfn);
   uncharge(state, pages);
 }
 
@@ -100,15 +102,15 @@ function unpinIndex(state: IommufdState, pages: IoptPages, index: number): void 
  * an access holds, unpins what nothing uses; an iopt_pages no area references and nothing pins is
  * freed (kref to zero, iopt_release_pages).
  */
-export function syncPages(state: IommufdState, pagesId: number): void {
+export function syncPages(state: IommufdState, hooks: IommufdHooks, pagesId: number): void {
   const pages = state.pages[pagesId];
   if (pages === undefined) return;
   const stored = domainStoredIndexes(state, pagesId);
   for (let index = 0; index < pages.npages; index++) {
     const needed = stored.has(index) || (pages.accessUsers[index] ?? 0) > 0;
     const pinned = pages.pinned[index] !== undefined;
-    if (needed && !pinned) pinIndex(state, pages, index);
-    else if (!needed && pinned) unpinIndex(state, pages, index);
+    if (needed && !pinned) pinIndex(state, hooks, pages, index);
+    else if (!needed && pinned) unpinIndex(state, hooks, pages, index);
   }
   if (pages.users === 0 && Object.keys(pages.pinned).length === 0) delete state.pages[pagesId];
 }

@@ -15,11 +15,17 @@ export class Refusal {
   readonly keep: boolean;
   /** What the ioctl still writes back on this error (IOVA_RANGES's count on -EMSGSIZE). */
   readonly detail: ResultDetail | undefined;
+  /**
+   * A kept refusal the source documents (answered with `detail.partial`). Only a flawed hook keeps
+   * effects undocumented: an error path that forgets to unwind (`mapUnwindsOnError`).
+   */
+  readonly partial: boolean;
 
-  constructor(errno: string, keep = false, detail?: ResultDetail) {
+  constructor(errno: string, keep = false, detail?: ResultDetail, partial = keep) {
     this.errno = errno;
     this.keep = keep;
     this.detail = detail;
+    this.partial = partial;
   }
 }
 

@@ -65,7 +65,7 @@ function destroy(state: IommufdState, config: IommufdConfig, id: unknown): void 
       return;
     case 'hwpt_paging':
     case 'hwpt_nested':
-      destroyHwpt(state, object);
+      destroyHwpt(state, config, object);
       return;
     case 'device':
     case 'access':
@@ -92,7 +92,7 @@ function run(state: IommufdState, config: IommufdConfig, command: IommufdCommand
     case 'ioasUnmap':
       return ioasUnmap(state, config, command);
     case 'ioasCopy':
-      return ioasCopy(state, command);
+      return ioasCopy(state, config, command);
     case 'ioasIovaRanges':
       return ioasIovaRanges(state, command);
     case 'ioasAllowIovas':
@@ -129,9 +129,9 @@ function run(state: IommufdState, config: IommufdConfig, command: IommufdCommand
       accessDestroy(state, config, command.accessId);
       return {};
     case 'accessPinPages':
-      return { mfns: accessPinPages(state, command).join(',') };
+      return { mfns: accessPinPages(state, config, command).join(',') };
     case 'accessUnpinPages':
-      accessUnpinPages(state, command);
+      accessUnpinPages(state, config, command);
       return {};
     case 'accessRw':
       return { mfns: accessRw(state, command).join(',') };
@@ -191,8 +191,9 @@ export function iommufdStep(state: IommufdState, config: IommufdConfig, command:
       caught.detail === undefined
         ? { ok: false, error: caught.errno }
         : { ok: false, error: caught.errno, detail: caught.detail };
-    if (caught.keep)
+    if (caught.keep && caught.partial)
       return { state: next, result: { ...result, detail: { ...caught.detail, partial: true } }, effects };
+    if (caught.keep) return { state: next, result, effects };
     return { state, result, effects: [] };
   }
 }

@@ -121,7 +121,8 @@ export function compatMapDma(state: IommufdState, config: IommufdConfig, args: C
   const ioas = compatIoas(state);
   const read = (args.flags & VFIO_DMA_MAP_FLAG_READ) !== 0;
   const write = (args.flags & VFIO_DMA_MAP_FLAG_WRITE) !== 0;
-  const iovaPage = mapUserPages(state, config, ioas, vaddr, iova, size, true, read, write);
+  const fixed = config.hooks.compatMapFixesIova();
+  const iovaPage = mapUserPages(state, config, ioas, vaddr, iova, size, fixed, read, write);
   return { iova: (BigInt(iovaPage) * PAGE_SIZE_BIG).toString() };
 }
 

@@ -47,6 +47,11 @@ const SLOW = new Set([
   'mutant/iommu-strict-mixed/dma-unmap-under-iommu-lock',
   // The unwind needs an injected failure after the pin: seed 11 reaches it late (3.6 s).
   'mutant/xen-map/grant-map-unwind-drops-pins-twice',
+  // 2.5 to 5 s each at seed 11: every invariant of the iommufd stack (its host view rebuilt) at
+  // each step, to the unmap, munmap, reuse and DMA their reach needs. Each is caught on 20/20 fresh
+  // seeds at the default budget.
+  'mutant/iommufd/unmap-skips-iotlb-invalidate',
+  'mutant/iommufd/unmap-skips-storage-domain',
 ]);
 /**
  * The Xen passthrough stack's mutants (issue 19), 0.3 to 1.5 s each at seed 11 (every invariant of

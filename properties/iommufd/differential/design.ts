@@ -11,6 +11,8 @@ import type {
   Type1IommufdPairState,
   VmmOp,
 } from '../../../models/iommufd-pt/pair.js';
+import { soundIommufdHooks } from '../../../models/iommufd/index.js';
+import type { IommufdHooks } from '../../../models/iommufd/index.js';
 import type { AllocPolicy } from '../../../models/memory/frames.js';
 import type { Design, Expectation, Transition } from '../../../src/design.js';
 import { guardStep } from '../../generic/guard.js';
@@ -29,6 +31,8 @@ export interface Type1IommufdDifferentialOptions {
   readonly breaks?: readonly string[];
   /** The declared differences (default: v6.12's, `type1IommufdDifferences`). */
   readonly differences?: readonly DeclaredDifference[];
+  /** Hooks of the iommufd side's model over the v6.12 defaults (`soundIommufdHooks`). */
+  readonly hooks?: Partial<IommufdHooks>;
   readonly policy?: AllocPolicy;
 }
 
@@ -75,7 +79,9 @@ export function type1IommufdDifferentialDesign(
   options: Type1IommufdDifferentialOptions,
 ): Type1IommufdDifferentialDesign {
   const differences = options.differences ?? type1IommufdDifferences;
-  const config: Type1IommufdPairConfig = { type1: diffType1Config, iommufd: diffIommufdConfig, differences };
+  const hooks = { ...soundIommufdHooks, ...options.hooks };
+  const iommufd = { ...diffIommufdConfig, iommufd: { ...diffIommufdConfig.iommufd, hooks } };
+  const config: Type1IommufdPairConfig = { type1: diffType1Config, iommufd, differences };
   const initial = initDifferentialPair(options.policy);
   return {
     id: options.id,
