@@ -23,6 +23,8 @@ export interface IommufdWorldSpec {
   readonly openedAsVfio: boolean;
   /** Regions mapped at start (anonymous, not yet faulted in). */
   readonly regions: readonly { readonly vaddrPage: number; readonly npages: number; readonly writable: boolean }[];
+  /** RLIMIT_AS in pages: mmap refuses to grow the address space past it (ENOMEM); default: no limit. */
+  readonly addressSpaceLimitPages?: number;
 }
 
 /** iommufd_fops_open: an empty context over a fresh process and host memory. */
@@ -35,7 +37,7 @@ export function createIommufdState(spec: IommufdWorldSpec): IommufdState {
       lockedVmPages: 0,
       memlockLimitPages: spec.memlockLimitPages,
       capIpcLock: spec.capIpcLock,
-      addressSpaceLimitPages: PAGE_LIMIT,
+      addressSpaceLimitPages: spec.addressSpaceLimitPages ?? PAGE_LIMIT,
     },
     accountMode: spec.openedAsVfio ? 'mm' : 'user',
     openedAsVfio: spec.openedAsVfio,
@@ -57,21 +59,27 @@ function checkRange(vaddrPage: unknown, npages: unknown): asserts vaddrPage is n
     refuse('EINVAL');
 }
 
-/** mmap(MAP_FIXED_NOREPLACE): -EEXIST over a mapped page. */
+/** The process's mapped pages in `[vaddrPage, vaddrPage + npages)`: the range's holes cost nothing. */
+function mappedPagesIn(state: IommufdState, vaddrPage: number, npages: number): number[] {
+  return Object.keys(state.process.pages)
+    .map(Number)
+    .filter((page) => page >= vaddrPage && page < vaddrPage + npages);
+}
+
+/** mmap(MAP_FIXED_NOREPLACE): -EEXIST over a mapped page; -ENOMEM past RLIMIT_AS (as type1's model). */
 export function mmap(state: IommufdState, vaddrPage: unknown, npages: unknown, writable: unknown): void {
   checkRange(vaddrPage, npages);
   if (typeof writable !== 'boolean') refuse('EINVAL');
   const count = npages as number;
-  for (let page = vaddrPage; page < vaddrPage + count; page++)
-    if (state.process.pages[page] !== undefined) refuse('EEXIST');
+  if (mappedPagesIn(state, vaddrPage, count).length > 0) refuse('EEXIST');
+  if (Object.keys(state.process.pages).length + count > state.process.addressSpaceLimitPages) refuse('ENOMEM');
   for (let page = vaddrPage; page < vaddrPage + count; page++) state.process.pages[page] = { writable, mfn: null };
 }
 
 /** munmap: the pages' own references go; pinned frames stay alive. */
 export function munmap(state: IommufdState, vaddrPage: unknown, npages: unknown): void {
   checkRange(vaddrPage, npages);
-  const count = npages as number;
-  for (let page = vaddrPage; page < vaddrPage + count; page++) {
+  for (const page of mappedPagesIn(state, vaddrPage, npages as number)) {
     const present = state.process.pages[page];
     if (present === undefined) continue;
     delete state.process.pages[page];

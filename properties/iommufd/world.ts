@@ -66,6 +66,8 @@ export function initIommufdPtWorld(config: IommufdPtConfig, policy: AllocPolicy 
     memlockLimitPages: MEMLOCK_LIMIT_PAGES,
     capIpcLock: false,
     openedAsVfio: false,
+    // A VMM's RLIMIT_AS, as the type1 stacks' worlds give theirs (properties/vfio/world.ts).
+    addressSpaceLimitPages: 64,
     regions: [
       { vaddrPage: RAM_VADDR_PAGE, npages: RAM_PAGES, writable: true },
       { vaddrPage: ROM_VADDR_PAGE, npages: ROM_PAGES, writable: false },

@@ -46,6 +46,8 @@ function iommufdSide(policy: AllocPolicy): IommufdPtState {
     memlockLimitPages: DIFF_MEMLOCK_PAGES,
     capIpcLock: false,
     openedAsVfio: true,
+    // The same RLIMIT_AS as the type1 side's VMM: both refuse the same mmap.
+    addressSpaceLimitPages: diffVfioLayout.addressSpaceLimitPages,
     regions: [
       { vaddrPage: RAM_VADDR_PAGE, npages: DIFF_RAM_PAGES, writable: true },
       { vaddrPage: diffVfioLayout.lazyVaddrPage, npages: LAZY_PAGES, writable: true },
