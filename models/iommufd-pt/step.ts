@@ -124,7 +124,8 @@ function otherOwner(state: IommufdPtState, kind: 'allocateToOther' | 'releaseFro
 function drainAll(state: IommufdPtState, config: IommufdPtConfig): IommufdPtStep {
   const lazy = Object.values(state.iommu.domains).filter((domain) => domain.type === 'dma-fq');
   if (lazy.length === 0) return { state, result: refused('EINVAL') };
-  const view = passthroughDraft(state, config, state.iommufd);
+  // The holds released below put frame references: on a copy of the memory, never the state given.
+  const view = passthroughDraft(state, config, { ...state.iommufd, memory: cloneHostMemory(state.iommufd.memory) });
   let releasedEntries = 0;
   for (const domain of lazy) {
     const drained = drainFlushQueue(view.iommu, config.iommu, { domainId: domain.domainId });
@@ -201,7 +202,8 @@ function iommufdCommand(state: IommufdPtState, config: IommufdPtConfig, command:
     return { state: { ...state, iommufd: step.state }, result: step.result };
   const draft = passthroughDraft(state, config, step.state);
   allocateDomains(draft, config, step.effects);
-  forwardEffects(draft, config.mode, config.iommu, step.effects, preheld);
+  // iommufd unmaps an area's whole IOVA range with one iommu_unmap (iopt_area_unmap_domain_range).
+  forwardEffects(draft, config.mode, config.iommu, step.effects, preheld, undefined, 'iova-range');
   return { state: { ...fromDraft(state, draft), iommufd: step.state }, result: step.result };
 }
 

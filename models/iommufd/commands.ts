@@ -33,6 +33,8 @@ export type IommufdCommand =
   // VFIO device cdev
   | { readonly kind: 'deviceBind'; readonly deviceIndex: number; readonly flags: number }
   | { readonly kind: 'deviceUnbind'; readonly deviceIndex: number }
+  // The VMM exits: its device cdevs, its emulated devices' accesses and /dev/iommu all close
+  | { readonly kind: 'vmmExit' }
   | { readonly kind: 'deviceAttach'; readonly deviceIndex: number; readonly ptId: number; readonly flags: number }
   | { readonly kind: 'deviceDetach'; readonly deviceIndex: number; readonly flags: number }
   // Access objects (the emulated device's driver)

@@ -106,6 +106,11 @@ export interface IommufdHooks {
    * before its pages are unpinned. Sound: true for every domain.
    */
   readonly unmapUnfillsDomain: (ioas: Readonly<IoasObject>, hwpt: Readonly<HwptPagingObject>) => boolean;
+  /**
+   * iommufd_ioas_destroy: a destroyed IOAS unmaps all its areas (iopt_unmap_all), giving back their
+   * pins and charges. Sound: true. False frees the IOAS with its areas' pages still pinned.
+   */
+  readonly ioasDestroyUnmaps: (ioas: Readonly<IoasObject>) => boolean;
 }
 
 export interface IommufdConfig {
@@ -132,6 +137,7 @@ export const soundIommufdHooks: IommufdHooks = {
   compatMapFixesIova: () => true,
   mapUnwindsOnError: () => true,
   unmapUnfillsDomain: () => true,
+  ioasDestroyUnmaps: () => true,
 };
 
 /** The x86 MSI window 0xfee00000–0xfeefffff, in pages. */

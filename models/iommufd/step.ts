@@ -37,7 +37,7 @@ import {
   pageArg,
   u64Arg,
 } from './ioas.js';
-import { getObject, removeObject } from './objects.js';
+import { getObject, objectsOfType, removeObject } from './objects.js';
 import { reserveIova } from './iova.js';
 import { mmap, munmap } from './process.js';
 import { collectEffects } from './effects.js';
@@ -61,7 +61,7 @@ function destroy(state: IommufdState, config: IommufdConfig, id: unknown): void 
   const object = removeObject(state, id);
   switch (object.type) {
     case 'ioas':
-      unmapAll(state, config, object);
+      if (config.hooks.ioasDestroyUnmaps(object)) unmapAll(state, config, object);
       return;
     case 'hwpt_paging':
     case 'hwpt_nested':
@@ -71,6 +71,24 @@ function destroy(state: IommufdState, config: IommufdConfig, id: unknown): void 
     case 'access':
       // Never reached: their driver's reference keeps users above 1 (EBUSY above).
       return;
+  }
+}
+
+/**
+ * The VMM exits and every fd it held closes: each VFIO device cdev's release detaches and unbinds
+ * its device (vfio_df_iommufd_unbind), each emulated device's driver destroys its access
+ * (iommufd_access_destroy), then /dev/iommu's release (iommufd_fops_release) destroys what is
+ * left, each object once nothing else holds it (an IOAS after the hwpts that hold it).
+ */
+function vmmExit(state: IommufdState, config: IommufdConfig): void {
+  for (const device of objectsOfType(state, 'device')) deviceUnbind(state, config, device.deviceIndex);
+  for (const access of objectsOfType(state, 'access')) accessDestroy(state, config, access.id);
+  for (;;) {
+    const free = Object.values(state.objects)
+      .filter((object) => object.users === 1)
+      .sort((left, right) => left.id - right.id)[0];
+    if (free === undefined) return;
+    destroy(state, config, free.id);
   }
 }
 
@@ -108,6 +126,9 @@ function run(state: IommufdState, config: IommufdConfig, command: IommufdCommand
       return { devId: deviceBind(state, config, command.deviceIndex, command.flags) };
     case 'deviceUnbind':
       deviceUnbind(state, config, command.deviceIndex);
+      return {};
+    case 'vmmExit':
+      vmmExit(state, config);
       return {};
     case 'deviceAttach':
       return { ptId: deviceAttach(state, config, command.deviceIndex, command.ptId, command.flags) };

@@ -101,9 +101,20 @@ interface Run {
   readonly write: boolean;
 }
 
-function extends_(run: Run, effect: TranslationEffect): boolean {
+/**
+ * How a caller's unmaps reach the IOMMU: `contiguous-frames` (type1's `vfio_unmap_unpin`: one
+ * `iommu_unmap_fast` per run of physically contiguous frames) or `iova-range` (iommufd's
+ * `iopt_area_unmap_domain_range`: one `iommu_unmap` over the area's whole IOVA range, whatever the
+ * frames behind it). Maps are coalesced over contiguous frames either way (`batch_to_domain` maps
+ * each contiguous run of a batch).
+ */
+export type UnmapRuns = 'contiguous-frames' | 'iova-range';
+
+function extends_(run: Run, effect: TranslationEffect, unmapRuns: UnmapRuns): boolean {
   if (effect.kind !== run.kind || effect.domainId !== run.domainId) return false;
-  if (effect.iovaPage !== run.iovaPage + run.pages || effect.mfn !== run.mfn + run.pages) return false;
+  if (effect.iovaPage !== run.iovaPage + run.pages) return false;
+  if (effect.kind === 'unmap' && unmapRuns === 'iova-range') return true;
+  if (effect.mfn !== run.mfn + run.pages) return false;
   return effect.kind === 'unmap' || (effect.read === run.read && effect.write === run.write);
 }
 
@@ -157,6 +168,7 @@ export function forwardEffects(
   effects: readonly TranslationEffect[],
   preheld: readonly number[],
   lifecycle?: LifecycleStep,
+  unmapRuns: UnmapRuns = 'contiguous-frames',
 ): DmaAccess[] {
   const accesses: DmaAccess[] = [];
   // Where a drained request lands: in the memory as it was before VFIO's command, when the stack
@@ -213,7 +225,7 @@ export function forwardEffects(
   for (const effect of effects) {
     if (effect.kind === 'map' || effect.kind === 'unmap') {
       const run = pending.get(effect.domainId);
-      if (run !== undefined && extends_(run, effect)) {
+      if (run !== undefined && extends_(run, effect, unmapRuns)) {
         run.pages += 1;
         continue;
       }

@@ -22,6 +22,7 @@ import {
 } from './world.js';
 
 const PAGE = 4096n;
+const LEAF_TABLE_LAST_PAGE = 511;
 export const U64_MAX = '18446744073709551615';
 
 const objectId = fc.integer({ min: 1, max: MAX_OBJECT_ID });
@@ -31,7 +32,14 @@ const mostly = (id: number): fc.Arbitrary<number> =>
 const ioasId = mostly(IOAS_ID);
 const accessId = mostly(ACCESS_ID);
 const deviceIndex = fc.integer({ min: 0, max: iommufdPtDevices.length - 1 });
-const iovaPage = fc.integer({ min: 0, max: IOVA_PAGES - 1 });
+/**
+ * IOVA pages: mostly the small universe, sometimes 511 (the last page of the first 512-entry leaf
+ * table of VT-d's page table: a map or unmap of two or more pages there crosses into the next one).
+ */
+const iovaPage = fc.oneof(
+  { weight: 12, arbitrary: fc.integer({ min: 0, max: IOVA_PAGES - 1 }) },
+  { weight: 1, arbitrary: fc.constant(LEAF_TABLE_LAST_PAGE) },
+);
 const npages = fc.integer({ min: 1, max: 3 });
 /** An access pin's length: one to three pages, as often one as more (an unpin names a pin the driver holds; a pin may straddle two areas). */
 const pinPages = fc.constantFrom(1, 1, 2, 2, 3);
@@ -78,6 +86,7 @@ function table(withFlushQueue: boolean): Record<string, fc.Arbitrary<IommufdPtCo
       .map((args): IommufdPtCommand => ({ kind: 'hwptAlloc', ...args, flags: 0, dataType: 0, dataLen: 0 })),
     deviceBind: deviceIndex.map((index): IommufdPtCommand => ({ kind: 'deviceBind', deviceIndex: index, flags: 0 })),
     deviceUnbind: deviceIndex.map((index): IommufdPtCommand => ({ kind: 'deviceUnbind', deviceIndex: index })),
+    vmmExit: fc.constant<IommufdPtCommand>({ kind: 'vmmExit' }),
     deviceAttach: fc
       .record({ deviceIndex, ptId: ioasId })
       .map((args): IommufdPtCommand => ({ kind: 'deviceAttach', ...args, flags: 0 })),

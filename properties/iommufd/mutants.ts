@@ -36,6 +36,22 @@ export const iommufdMutants: readonly IommufdPassthroughDesign[] = [
     ],
   }),
   iommufdPassthroughDesign({
+    id: 'mutant/iommufd/ioas-destroy-skips-unmap',
+    hooks: { ioasDestroyUnmaps: () => false },
+    expected: 'violates',
+    description:
+      "iommufd_ioas_destroy frees the IOAS without iopt_unmap_all: once the VMM exits, its areas' pages stay pinned and charged with no IOAS left",
+    breaks: ['no-ioas-nothing-held'],
+  }),
+  iommufdPassthroughDesign({
+    id: 'mutant/iommufd/unmap-stops-at-table-boundary',
+    iommuBugs: ['unmap-stops-at-table-boundary'],
+    expected: 'violates',
+    description:
+      "VT-d's unmap of a range that crosses from one 512-entry leaf table into the next clears only the first table's entries: the second keeps translating",
+    breaks: ['page-table-matches-flat'],
+  }),
+  iommufdPassthroughDesign({
     id: 'mutant/iommufd/unpin-keeps-page-ref',
     hooks: { unpinPutsPage: () => false },
     expected: 'violates',

@@ -31,6 +31,7 @@ export const iommufdPtSchema: CommandSchema = {
   hwptAlloc: { devId: id, ptId: id, flags, dataType: u32('data_type'), dataLen: u32('data_len') },
   deviceBind: { deviceIndex: index, flags },
   deviceUnbind: { deviceIndex: index },
+  vmmExit: {},
   deviceAttach: { deviceIndex: index, ptId: id, flags },
   deviceDetach: { deviceIndex: index, flags },
   accessCreate: { needsPinPages: 'boolean' },
