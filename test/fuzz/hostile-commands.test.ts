@@ -15,7 +15,7 @@
  * The commands of the valid prefixes are checked against the schema too: the generators make
  * only commands the schema accepts, so the guard never changes what a check run does.
  *
- * Twelve runs per design on a fixed seed keep it to a few seconds; `FUZZ_RUNS=300 npx vitest run
+ * Eight runs per design on a fixed seed (twelve in the deeper tier) keep it to a few seconds; `FUZZ_RUNS=300 npx vitest run
  * test/fuzz` runs deeper on the same seed.
  */
 import fc from 'fast-check';
@@ -28,10 +28,11 @@ import { stepPair } from '../../models/viommu/pair.js';
 import { stepVfio } from '../../models/vfio/step.js';
 import { viommuDifferential } from '../../properties/viommu/differential/design.js';
 import { mdevUnmapCallback } from '../../properties/vfio/designs.js';
+import { DEEP } from '../helpers.js';
 
 const subjects: readonly AnyDesign[] = [...designs, ...mutants];
 const SEED = 20_260_901;
-const RUNS = Number(process.env['FUZZ_RUNS'] ?? 12);
+const RUNS = Number(process.env['FUZZ_RUNS'] ?? (DEEP ? 12 : 8));
 const PREFIX = { maxCommands: 8, minCommands: 0, swarm: true, preemptions: 3 };
 const HOSTILE_PER_RUN = 8;
 
