@@ -97,6 +97,8 @@ interface Run {
   readonly iovaPage: number;
   readonly mfn: number;
   pages: number;
+  /** The frame of each page, in order: contiguous from `mfn` unless an IOVA-range unmap. */
+  readonly mfns: number[];
   readonly read: boolean;
   readonly write: boolean;
 }
@@ -121,7 +123,7 @@ function extends_(run: Run, effect: TranslationEffect, unmapRuns: UnmapRuns): bo
 function startRun(effect: TranslationEffect & { kind: 'map' | 'unmap' }): Run {
   const { kind, domainId, iovaPage, mfn } = effect;
   const prot = effect.kind === 'map' ? { read: effect.read, write: effect.write } : { read: false, write: false };
-  return { kind, domainId, iovaPage, mfn, pages: 1, ...prot };
+  return { kind, domainId, iovaPage, mfn, pages: 1, mfns: [mfn], ...prot };
 }
 
 /** Releases the references held for flush-queue entries that are no longer queued. */
@@ -185,7 +187,7 @@ export function forwardEffects(
   const unclaimed = new Map<number, number>();
   for (const mfn of preheld) unclaimed.set(mfn, (unclaimed.get(mfn) ?? 0) + 1);
   const claim = (run: Run, seq: number | null): void => {
-    for (let mfn = run.mfn; mfn < run.mfn + run.pages; mfn++) {
+    for (const mfn of run.mfns) {
       const count = unclaimed.get(mfn) ?? 0;
       if (count === 0) continue;
       unclaimed.set(mfn, count - 1);
@@ -227,6 +229,7 @@ export function forwardEffects(
       const run = pending.get(effect.domainId);
       if (run !== undefined && extends_(run, effect, unmapRuns)) {
         run.pages += 1;
+        run.mfns.push(effect.mfn);
         continue;
       }
       flushRun(effect.domainId);
