@@ -23,7 +23,7 @@ import { u64Arg, pageArg } from './ioas.js';
 import { getObject, insertObject } from './objects.js';
 import { pagesOf, syncPages } from './pages.js';
 import { refuse } from './refusal.js';
-import type { AccessObject, IoasObject, IommufdState } from './types.js';
+import type { AccessObject, IoasObject, IommufdState, IoptArea, IoptPages } from './types.js';
 import { PAGE_LIMIT, U64_MAX } from '../vfio/u64.js';
 
 export function accessCreate(state: IommufdState, needsPinPages: unknown): number {
@@ -105,17 +105,34 @@ function accessRange(state: IommufdState, args: AccessRangeArgs, pin: boolean) {
   return { access, ioas, iovaPage, npages, lastPage: iovaPage + npages - 1 };
 }
 
+/**
+ * One area of an access's range, as iommufd_access_pin_pages and iommufd_access_rw both check it:
+ * EINVAL while an unmap keeps accesses out (`prevent_access`), EPERM without the direction's
+ * permission; then the area's pages and the range's pages within it.
+ */
+function accessSpan(
+  state: IommufdState,
+  area: IoptArea,
+  iovaPage: number,
+  lastPage: number,
+  write: boolean,
+): { readonly pages: IoptPages; readonly from: number; readonly to: number } {
+  if (area.preventAccess) refuse('EINVAL');
+  if (write ? !area.write : !area.read) refuse('EPERM');
+  return {
+    pages: pagesOf(state, area),
+    from: Math.max(iovaPage, area.iovaPage),
+    to: Math.min(lastPage, areaLastPage(area)),
+  };
+}
+
 /** iommufd_access_pin_pages: the frames pinned, recorded in the driver's pin list. */
 export function accessPinPages(state: IommufdState, config: IommufdConfig, args: AccessRangeArgs): readonly number[] {
   const { access, ioas, iovaPage, npages, lastPage } = accessRange(state, args, true);
   const walk = contiguousAreas(ioas, iovaPage, lastPage);
   const mfns: number[] = [];
   for (const area of walk.areas) {
-    if (area.preventAccess) refuse('EINVAL');
-    if (args.write ? !area.write : !area.read) refuse('EPERM');
-    const pages = pagesOf(state, area);
-    const from = Math.max(iovaPage, area.iovaPage);
-    const to = Math.min(lastPage, areaLastPage(area));
+    const { pages, from, to } = accessSpan(state, area, iovaPage, lastPage, args.write);
     for (let page = from; page <= to; page++) {
       const index = area.pageIndex + (page - area.iovaPage);
       pages.accessUsers[index] = (pages.accessUsers[index] ?? 0) + 1;
@@ -156,11 +173,7 @@ export function accessRw(state: IommufdState, args: AccessRangeArgs): readonly n
   const walk = contiguousAreas(ioas, iovaPage, lastPage);
   const mfns: number[] = [];
   for (const area of walk.areas) {
-    if (area.preventAccess) refuse('EINVAL');
-    if (args.write ? !area.write : !area.read) refuse('EPERM');
-    const pages = pagesOf(state, area);
-    const from = Math.max(iovaPage, area.iovaPage);
-    const to = Math.min(lastPage, areaLastPage(area));
+    const { pages, from, to } = accessSpan(state, area, iovaPage, lastPage, args.write);
     for (let page = from; page <= to; page++) {
       const index = area.pageIndex + (page - area.iovaPage);
       const pinned = pages.pinned[index];
