@@ -136,7 +136,7 @@ describe('dmaprop check', () => {
       'xen/lookup',
       'xen/map',
       '--runs',
-      '300',
+      '100',
       '--seed',
       '9',
       '--json',
@@ -159,7 +159,7 @@ describe('dmaprop check', () => {
     ]);
     const lookup = results[0]!;
     expect(lookup.seed).toBe(9);
-    expect(lookup.runs).toBe(300);
+    expect(lookup.runs).toBe(100);
     expect(typeof lookup.elapsedMs).toBe('number');
     const latent = lookup.violations.find((found) => found.invariant === 'shadow-frame-held-by-backend')!;
     expect(latent.length).toBe(latent.steps.length);
@@ -199,7 +199,7 @@ describe('dmaprop check', () => {
   });
 
   test('the human report shows each step with its result and the violation in domain words', async () => {
-    const { out } = await run(['check', '--design', xenLookup.id, '--runs', '200', '--seed', '4']);
+    const { out } = await run(['check', '--design', xenLookup.id, '--runs', '30', '--seed', '4']);
     expect(out).toContain('guest writes GTT entry 0 → gfn 0');
     expect(out).toContain('violated after step 1: shadow GTT entry 0 reaches mfn');
     expect(out).toContain('replay: dmaprop check --design xen/lookup --seed 4');

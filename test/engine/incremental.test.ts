@@ -25,7 +25,7 @@ const subjects: readonly AnyDesign[] = [...designs, ...mutants].filter(
       (design.stack === 'iommufd passthrough' && design.expected === 'violates')
     ),
 );
-/** Traces per design: 25 in the suite (109 designs and mutants), 80 in the deeper tier. */
+/** Traces per design: 15 in the suite (109 designs and mutants), 80 in the deeper tier. */
 const TRACES = DEEP ? 80 : 15;
 
 describe('incremental checking agrees with the full check', () => {

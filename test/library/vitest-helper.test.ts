@@ -25,7 +25,7 @@ describe('expectDesignMeets', () => {
     const trusted = xenGtDesign({ id: 'mine/lookup-trusted', backend: 'lookup', expected: 'holds', description: 'x' });
     let failure: unknown;
     try {
-      expectDesignMeets(trusted, { runs: 200, seed: 4 });
+      expectDesignMeets(trusted, { runs: 50, seed: 4 });
     } catch (error) {
       failure = error;
     }
@@ -35,7 +35,7 @@ describe('expectDesignMeets', () => {
     expect(message).toContain('shadow-frame-held-by-backend, step by step:');
     // Each step names its actor (the guest's vCPU that traps the write).
     expect(message).toMatch(/ {5}1\. \[guest vCPU0\] guest writes GTT entry \d → gfn \d+/);
-    expect(message).toContain('replay: dmaprop check --design mine/lookup-trusted --seed 4 --runs 200');
+    expect(message).toContain('replay: dmaprop check --design mine/lookup-trusted --seed 4 --runs 50');
     expect((failure as DesignCheckFailure).check.verdict).toBe('violated');
   });
 

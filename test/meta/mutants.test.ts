@@ -101,12 +101,10 @@ describe('meta: broken mechanisms are caught', () => {
     expect(unbroken).toEqual([]);
   });
 
-  // (The Xen passthrough stack's sound designs hold over 20 fresh seeds at the default budget in
-  // the benchmark and `test/xenpt/verdicts.test.ts`; this budget's check of it is the deeper tier's.)
-  test.for(baselines.filter((sound) => DEEP || sound.stack !== 'Xen passthrough'))(
-    'the sound design $id holds under the same budget',
-    (sound) => {
-      expect(checkDesign(sound, budget).verdict).toBe('holds');
-    },
-  );
+  // Each sound design also holds at the default budget in its stack's own tests and over 20 fresh
+  // seeds in the benchmark; that it holds at this budget too (the mutants' seed, 300 runs, 0.3 to
+  // 1.1 s each) is checked in the deeper tier. Every counterexample above is replayed against it.
+  test.skipIf(!DEEP).for(baselines)('the sound design $id holds under the same budget', (sound) => {
+    expect(checkDesign(sound, budget).verdict).toBe('holds');
+  });
 });
