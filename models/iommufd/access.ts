@@ -149,6 +149,18 @@ export function accessPinPages(state: IommufdState, config: IommufdConfig, args:
   return mfns;
 }
 
+/**
+ * The driver unpins the `pin`-th oldest of the pins it holds (modulo their number): the same
+ * iommufd_access_unpin_pages call with that pin's iova and length. EINVAL when it holds none, or
+ * its access is detached, as for an unpin of a range it does not hold.
+ */
+export function accessUnpinHeld(state: IommufdState, config: IommufdConfig, accessId: unknown, pin: unknown): void {
+  const access = getObject(state, accessId, 'access');
+  if (typeof pin !== 'number' || !Number.isSafeInteger(pin) || pin < 0) refuse('EINVAL');
+  if (access.pins.length === 0 || access.ioasId === null) refuse('EINVAL');
+  accessUnpin(state, config, access, pin % access.pins.length);
+}
+
 /** iommufd_access_unpin_pages of a pin the driver holds (same iova and length). */
 export function accessUnpinPages(
   state: IommufdState,

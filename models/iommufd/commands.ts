@@ -45,6 +45,12 @@ export type IommufdCommand =
   | { readonly kind: 'accessDestroy'; readonly accessId: number }
   | ({ readonly kind: 'accessPinPages' } & AccessRangeArgs)
   | { readonly kind: 'accessUnpinPages'; readonly accessId: number; readonly iova: string; readonly length: string }
+  /**
+   * The driver unpins a pin it holds, as drivers call iommufd_access_unpin_pages (vfio_unpin_pages
+   * through the cdev): with the iova and length of a pin of theirs, its `pin`-th oldest (modulo how
+   * many it holds). The kernel sees an accessUnpinPages of that pin.
+   */
+  | { readonly kind: 'accessUnpinHeld'; readonly accessId: number; readonly pin: number }
   | ({ readonly kind: 'accessRw' } & AccessRangeArgs)
   // The VFIO container compatibility layer (/dev/vfio/vfio)
   | { readonly kind: 'vfioGroupSetContainer' }

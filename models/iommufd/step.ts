@@ -21,6 +21,7 @@ import {
   accessPinPages,
   accessReplace,
   accessRw,
+  accessUnpinHeld,
   accessUnpinPages,
 } from './access.js';
 import { deviceAttach, deviceBind, deviceDetach, deviceUnbind } from './device.js';
@@ -153,6 +154,9 @@ function run(state: IommufdState, config: IommufdConfig, command: IommufdCommand
       return { mfns: accessPinPages(state, config, command).join(',') };
     case 'accessUnpinPages':
       accessUnpinPages(state, config, command);
+      return {};
+    case 'accessUnpinHeld':
+      accessUnpinHeld(state, config, command.accessId, command.pin);
       return {};
     case 'accessRw':
       return { mfns: accessRw(state, command).join(',') };

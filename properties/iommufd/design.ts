@@ -87,6 +87,7 @@ const actors: Readonly<Record<string, string>> = {
   accessDma: 'emulated device driver',
   accessPinPages: 'emulated device driver',
   accessUnpinPages: 'emulated device driver',
+  accessUnpinHeld: 'emulated device driver',
   accessRw: 'emulated device driver',
   allocateToOther: 'other VM',
   releaseFromOther: 'other VM',

@@ -40,6 +40,7 @@ export const iommufdPtSchema: CommandSchema = {
   accessDestroy: { accessId: id },
   accessPinPages: { accessId: id, iova: 'u64 string', length: 'u64 string', write: 'boolean' },
   accessUnpinPages: { accessId: id, iova: 'u64 string', length: 'u64 string' },
+  accessUnpinHeld: { accessId: id, pin: u32('a pin index') },
   accessRw: { accessId: id, iova: 'u64 string', length: 'u64 string', write: 'boolean' },
   deviceDma: { deviceIndex: index, iovaPage: pageNumber, write: 'boolean' },
   accessDma: { accessId: id, iovaPage: pageNumber, write: 'boolean' },
@@ -76,6 +77,7 @@ export function formatIommufdPtCommand(command: IommufdPtCommand): string {
   if (c.kind === 'accessPinPages')
     return `access ${c.accessId} pins ${span(c.iova, c.length)} ${c.write ? 'rw' : 'r-'}`;
   if (c.kind === 'accessUnpinPages') return `access ${c.accessId} unpins ${span(c.iova, c.length)}`;
+  if (c.kind === 'accessUnpinHeld') return `access ${c.accessId}'s driver unpins its pin #${c.pin}`;
   if (c.kind === 'accessRw') return `access ${c.accessId} ${c.write ? 'writes' : 'reads'} ${span(c.iova, c.length)}`;
   const { kind, ...args } = c;
   return `${kind} ${JSON.stringify(args)}`;
