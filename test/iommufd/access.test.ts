@@ -172,3 +172,33 @@ describe('the access unmap callback and unmap waiting (hooks)', () => {
     expect(f.state.memory.frames[held]?.refcount).toBe(0);
   });
 });
+
+describe('the driver unpins a pin it holds (accessUnpinHeld)', () => {
+  it('unpins its k-th oldest pin, k modulo the pins it holds, as an unpin of that pin’s iova and length', () => {
+    const f = new Fixture();
+    const ioasId = f.ioasAlloc();
+    f.mockDomain(0, ioasId);
+    const accessId = createAccess(f, ioasId);
+    f.mapFixed(ioasId, buffer, BUFFER_SIZE, MOCK_APERTURE_START);
+    f.ok(pin(accessId, MOCK_APERTURE_START, PAGE_SIZE));
+    f.ok(pin(accessId, MOCK_APERTURE_START + PAGE_SIZE, 2 * PAGE_SIZE));
+    const firstPage = MOCK_APERTURE_START / PAGE_SIZE;
+    // 3 modulo 2 pins: the second (index 1).
+    f.ok({ kind: 'accessUnpinHeld', accessId, pin: 3 });
+    expect(accessOf(f, accessId).pins.map((held) => [held.iovaPage, held.npages])).toEqual([[firstPage, 1]]);
+    f.ok({ kind: 'accessUnpinHeld', accessId, pin: 0 });
+    expect(accessOf(f, accessId).pins).toEqual([]);
+    expectPinnedVmMatches(f.state);
+    expectFrameRefcountsMatchHolders(f.state);
+  });
+
+  it('holding no pin, or naming no access, is refused and changes nothing', () => {
+    const f = new Fixture();
+    const ioasId = f.ioasAlloc();
+    const accessId = createAccess(f, ioasId);
+    const before = structuredClone(f.state);
+    f.err('EINVAL', { kind: 'accessUnpinHeld', accessId, pin: 0 });
+    f.err('ENOENT', { kind: 'accessUnpinHeld', accessId: accessId + 1, pin: 0 });
+    expect(f.state).toEqual(before);
+  });
+});
