@@ -27,7 +27,7 @@ import type { RunStats } from './stats.js';
  * How a check ended. `holds`: the whole budget ran, every command kind executed, nothing broke.
  * `violated`: an invariant broke. `crashed`: the design's own code threw (a finding, shrunk and
  * reported like a violation). `inconclusive`: nothing was found, but the search cannot say
- * "holds": it was cut short (time limit, interruption) or left a command kind unexecuted.
+ * "holds": it was cut short (time limit, interruption) or left a command kind unexecuted or a reach label below its floor.
  */
 export type Verdict = 'holds' | 'violated' | 'crashed' | 'inconclusive';
 
@@ -203,6 +203,8 @@ export interface DesignCheck<C = unknown> {
   readonly crash: CrashReport<C> | null;
   /** Command kinds of the design that no run executed (accepted): the search never exercised them. */
   readonly unexecuted: readonly string[];
+  /** Reach labels of the design that fewer runs reached than their floor requires at this budget. */
+  readonly unreached: readonly UnreachedLabel[];
   /** What the main pass generated, executed and checked. */
   readonly stats: RunStats;
 }
@@ -419,6 +421,31 @@ interface Findings {
   readonly stats: RunStats;
 }
 
+/** A reach label below its floor: the runs that reached it, and the runs its floor requires. */
+export interface UnreachedLabel {
+  readonly label: string;
+  readonly runs: number;
+  readonly required: number;
+}
+
+/** Runs in 1,000 a reach label must be reached in when the design names no floor for it. */
+export const DEFAULT_REACH_FLOOR = 1;
+
+/** The runs out of `runs` that must reach `label`: its floor per 1,000, scaled down and rounded down. */
+export function requiredReach(design: Pick<AnyDesign, 'reachFloors'>, label: string, runs: number): number {
+  const floor = design.reachFloors?.[label] ?? DEFAULT_REACH_FLOOR;
+  return Math.floor((floor * runs) / 1000);
+}
+
+/** The design's reach labels that fewer runs reached than their floor requires. */
+function unreachedLabels(design: AnyDesign, stats: RunStats, runs: number): UnreachedLabel[] {
+  return (design.reach ?? []).flatMap((label) => {
+    const reached = stats.reachRuns[label] ?? 0;
+    const required = requiredReach(design, label, runs);
+    return reached < required ? [{ label, runs: reached, required }] : [];
+  });
+}
+
 /** The kinds of the design that no run executed. */
 function unexecutedKinds(design: AnyDesign, stats: RunStats): string[] {
   return design.commands.kinds.filter((kind) => (stats.executed[kind] ?? 0) === 0);
@@ -432,13 +459,14 @@ function plural(count: number, noun: string): string {
 export function decide(
   design: AnyDesign,
   findings: Findings,
-): Pick<DesignCheck, 'verdict' | 'met' | 'reason' | 'missing' | 'undeclared' | 'unexecuted'> {
+): Pick<DesignCheck, 'verdict' | 'met' | 'reason' | 'missing' | 'undeclared' | 'unexecuted' | 'unreached'> {
   const broken = design.invariants.map((invariant) => invariant.name).filter((name) => findings.brokenAt.has(name));
   const flawed = design.expected === 'violates';
   const missing = flawed ? design.breaks.filter((name) => !findings.brokenAt.has(name)) : [];
   const undeclared = flawed ? broken.filter((name) => !design.breaks.includes(name)) : [];
   const unexecuted = unexecutedKinds(design, findings.stats);
-  const common = { missing, undeclared, unexecuted };
+  const unreached = unreachedLabels(design, findings.stats, findings.runs);
+  const common = { missing, undeclared, unexecuted, unreached };
   if (findings.crashedAt !== null) {
     const { crash, run } = findings.crashedAt;
     return {
@@ -477,6 +505,15 @@ export function decide(
       verdict: 'inconclusive',
       met: false,
       reason: `${plural(unexecuted.length, 'command kind')} never executed in ${plural(findings.runs, 'run')}: ${unexecuted.join(', ')}`,
+      ...common,
+    };
+  }
+  if (unreached.length > 0) {
+    const each = unreached.map(({ label, runs, required }) => `${label} (${runs} of the ${required} required)`);
+    return {
+      verdict: 'inconclusive',
+      met: false,
+      reason: `${plural(unreached.length, 'reach label')} below its floor in ${plural(findings.runs, 'run')}: ${each.join(', ')}`,
       ...common,
     };
   }

@@ -4,7 +4,7 @@
  * the results. Ctrl-C (`io.shouldStop`) ends the run with what was found so far.
  */
 import { SHORTEST_MAX_STATES } from './shortest.js';
-import { checkDesign } from './check.js';
+import { checkDesign, requiredReach } from './check.js';
 import type { DesignCheck } from './check.js';
 import { formatSaveOutcome, formatSaveSummary, savedJson } from './cli-saved.js';
 import { UsageError } from './cli-io.js';
@@ -185,7 +185,10 @@ export function runCheck(
       saved.push(...outcomes);
       if (!human) continue;
       io.out(`${formatDesignCheck(check, design, config)}\n`);
-      if (flags.stats === true) io.out(`${formatStats(check.stats, design.commands.kinds, design.reach)}\n`);
+      if (flags.stats === true)
+        io.out(
+          `${formatStats(check.stats, design.commands.kinds, design.reach, (label, runs) => requiredReach(design, label, runs))}\n`,
+        );
       for (const outcome of outcomes) io.out(`${formatSaveOutcome(outcome)}\n`);
       io.out('\n');
     }
@@ -204,7 +207,9 @@ export function runCheck(
       const result = checkResultJson(check, config);
       const design = selected.find((known) => known.id === check.design);
       if (flags.stats === true && design !== undefined) {
-        result['stats'] = statsJson(check.stats, design.commands.kinds, design.reach);
+        result['stats'] = statsJson(check.stats, design.commands.kinds, design.reach, (label, runs) =>
+          requiredReach(design, label, runs),
+        );
       }
       return result;
     });

@@ -175,6 +175,13 @@ export interface Design<S, C extends T, T extends Command = C> {
   holdings?(state: S): readonly Holding[];
   /** Every label `classify` can return, in report order. */
   readonly reach?: readonly string[];
+  /**
+   * Each label's floor: how many runs in 1,000 must reach it (1 for a label of `reach` not named
+   * here). A check of R runs requires ⌊floor × R / 1000⌋ of them; a label below that leaves the
+   * check inconclusive, as a command kind never executed does: the generators did not take the
+   * search where the stack's bugs live, so "holds" would be a verdict by omission.
+   */
+  readonly reachFloors?: Readonly<Record<string, number>>;
 }
 
 /**

@@ -210,6 +210,7 @@ export function checkResultJson(check: DesignCheck, config?: string): Record<str
     missing: check.missing,
     undeclared: check.undeclared,
     unexecuted: check.unexecuted,
+    unreached: check.unreached,
     violations: check.violations.map(counterexampleJson),
     crash: check.crash === null ? null : crashJson(check.crash),
     crashedAt: check.crashedAt === null ? null : { run: check.crashedAt.run, ...crashFields(check.crashedAt.crash) },

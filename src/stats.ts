@@ -61,10 +61,22 @@ export interface ReachSummary {
   readonly runs: number;
   /** Share of all runs that reached the label at least once, 0..1. */
   readonly shareOfRuns: number;
+  /** Runs its floor requires at this budget (0 for a label the design does not declare). */
+  readonly required: number;
 }
 
-/** Each reach label with its step and run counts (labels listed in `reach` first, zero counts included). */
-export function summarizeReach(stats: RunStats, reach: readonly string[] = []): ReachSummary[] {
+/** The runs a label's floor requires at a budget of `runs` (`requiredReach` bound to a design). */
+export type RequiredReach = (label: string, runs: number) => number;
+
+/**
+ * Each reach label with its step and run counts (labels listed in `reach` first, zero counts
+ * included), and the runs its floor requires.
+ */
+export function summarizeReach(
+  stats: RunStats,
+  reach: readonly string[] = [],
+  required: RequiredReach = () => 0,
+): ReachSummary[] {
   const labels = [...reach, ...Object.keys(stats.reachSteps).filter((label) => !reach.includes(label))];
   const runs = stats.lengths.length;
   return labels.map((label) => {
@@ -74,12 +86,18 @@ export function summarizeReach(stats: RunStats, reach: readonly string[] = []): 
       steps: stats.reachSteps[label] ?? 0,
       runs: reachedRuns,
       shareOfRuns: runs === 0 ? 0 : Math.round((reachedRuns / runs) * 1000) / 1000,
+      required: reach.includes(label) ? required(label, runs) : 0,
     };
   });
 }
 
 /** Stats as JSON: counts per kind and invariant, and the length summary instead of every length. */
-export function statsJson(stats: RunStats, kinds: readonly string[], reach: readonly string[] = []): unknown {
+export function statsJson(
+  stats: RunStats,
+  kinds: readonly string[],
+  reach: readonly string[] = [],
+  required?: RequiredReach,
+): unknown {
   return {
     commands: Object.fromEntries(
       kinds.map((kind) => [
@@ -93,11 +111,16 @@ export function statsJson(stats: RunStats, kinds: readonly string[], reach: read
     ),
     checks: stats.checks,
     lengths: summarizeLengths(stats.lengths),
-    reach: summarizeReach(stats, reach),
+    reach: summarizeReach(stats, reach, required),
   };
 }
 
-export function formatStats(stats: RunStats, kinds: readonly string[], reach: readonly string[] = []): string {
+export function formatStats(
+  stats: RunStats,
+  kinds: readonly string[],
+  reach: readonly string[] = [],
+  required?: RequiredReach,
+): string {
   const width = Math.max(...kinds.map((kind) => kind.length));
   const lines = [`  ${'command'.padEnd(width)}  generated  executed  rejected (by error)`];
   for (const kind of kinds) {
@@ -115,13 +138,14 @@ export function formatStats(stats: RunStats, kinds: readonly string[], reach: re
   );
   const checks = Object.entries(stats.checks);
   lines.push(`  invariant checks: ${checks.map(([name, count]) => `${name} ${count}`).join(', ')}`);
-  const reached = summarizeReach(stats, reach);
+  const reached = summarizeReach(stats, reach, required);
   if (reached.length > 0) {
     lines.push('  reached:');
     for (const row of reached) {
       const percent = `${(row.shareOfRuns * 100).toFixed(1)}%`;
-      const never = row.runs === 0 ? '  ← never reached' : '';
-      lines.push(`    ${row.label}: ${row.steps} steps in ${row.runs} runs (${percent} of runs)${never}`);
+      const floor = row.required > 0 ? `, floor ${row.required}` : '';
+      const mark = row.runs < row.required ? '  ← below its floor' : row.runs === 0 ? '  ← never reached' : '';
+      lines.push(`    ${row.label}: ${row.steps} steps in ${row.runs} runs (${percent} of runs${floor})${mark}`);
     }
   }
   return lines.join('\n');

@@ -104,10 +104,15 @@ describe('statistics', () => {
       reachRuns: { 'crosses a table': 2, extra: 1 },
     };
     expect(summarizeReach(stats, ['never', 'crosses a table'])).toEqual([
-      { label: 'never', steps: 0, runs: 0, shareOfRuns: 0 },
-      { label: 'crosses a table', steps: 3, runs: 2, shareOfRuns: 0.5 },
-      { label: 'extra', steps: 1, runs: 1, shareOfRuns: 0.25 },
+      { label: 'never', steps: 0, runs: 0, shareOfRuns: 0, required: 0 },
+      { label: 'crosses a table', steps: 3, runs: 2, shareOfRuns: 0.5, required: 0 },
+      { label: 'extra', steps: 1, runs: 1, shareOfRuns: 0.25, required: 0 },
     ]);
+    // With floors: the runs each declared label's floor requires, and the labels below theirs marked.
+    const floors = formatStats(stats, ['a'], ['never', 'crosses a table'], (label) => (label === 'never' ? 1 : 2));
+    expect(floors).toContain('never: 0 steps in 0 runs (0.0% of runs, floor 1)  ← below its floor');
+    expect(floors).toContain('crosses a table: 3 steps in 2 runs (50.0% of runs, floor 2)\n');
+    expect(floors).toContain('extra: 1 steps in 1 runs (25.0% of runs)');
     const text = formatStats(stats, ['a'], ['never', 'crosses a table']);
     expect(text).toContain('never: 0 steps in 0 runs (0.0% of runs)  ← never reached');
     expect(text).toContain('crosses a table: 3 steps in 2 runs (50.0% of runs)');

@@ -11,6 +11,7 @@ import { designs, mutants } from '../../properties/registry.js';
 import {
   invariantThrows,
   partialDeclaration,
+  reachingCounter,
   resetNeverRuns,
   resolveThrows,
   soundCounter,
@@ -125,6 +126,32 @@ describe('inconclusive', () => {
       unexecuted: ['reset'],
     });
     expect(check.reason).toBe('1 command kind never executed in 300 runs: reset');
+  });
+
+  test('a reach label below its floor leaves the check undecided; the floor scales with the budget', () => {
+    // Floor 1 per 1,000 by default: nothing required of 300 runs, 1 of 1,000.
+    expect(checkDesign(reachingCounter(), budget)).toMatchObject({ verdict: 'holds', met: true, unreached: [] });
+    const thousand = checkDesign(reachingCounter(), { seed: 7, runs: 1000 });
+    expect(thousand).toMatchObject({
+      verdict: 'inconclusive',
+      met: false,
+      outcome: 'inconclusive',
+      unreached: [{ label: 'past the top', runs: 0, required: 1 }],
+    });
+    expect(thousand.reason).toBe('1 reach label below its floor in 1000 runs: past the top (0 of the 1 required)');
+    // A floor of 10 per 1,000 asks 3 of 300 runs; one the runs meet asks nothing more.
+    const reached = checkDesign(reachingCounter({ 'past the top': 0 }), { seed: 7, runs: 1000 });
+    expect(reached).toMatchObject({ verdict: 'holds', unreached: [] });
+    const tops = reached.stats.reachRuns['at the top'] ?? 0;
+    expect(tops).toBeGreaterThan(0);
+    const demanding = checkDesign(
+      reachingCounter({ 'past the top': 10, 'at the top': (tops + 1) * (1000 / 300) }),
+      budget,
+    );
+    expect(demanding.unreached.map((row) => [row.label, row.required])).toEqual([
+      ['at the top', Math.floor((tops + 1) * (1000 / 300) * 0.3)],
+      ['past the top', 3],
+    ]);
   });
 
   test('a request to stop ends the search with what it found, marked interrupted', () => {

@@ -86,3 +86,17 @@ export const stepMutates: CounterDesign = {
     return next;
   },
 };
+
+/**
+ * A sound counter that labels a step reaching 4 (`at the top`, reached in most runs) and one that
+ * no step can reach (`past the top`), with `reachFloors` as given.
+ */
+export function reachingCounter(reachFloors?: Readonly<Record<string, number>>): CounterDesign {
+  return {
+    ...soundCounter,
+    id: 'toy/reach',
+    reach: ['at the top', 'past the top'],
+    ...(reachFloors === undefined ? {} : { reachFloors }),
+    classify: ({ after }) => (after.n === 4 ? ['at the top'] : after.n > 4 ? ['past the top'] : []),
+  };
+}
