@@ -18,10 +18,9 @@
 import { pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import { designs, mutants } from '../properties/registry.js';
-import { checkDesign, generation } from '../src/check.js';
+import { checkDesign, guidanceFor, searchArbitrary } from '../src/check.js';
 import type { AnyDesign } from '../src/design.js';
 import { runTrace } from '../src/execute.js';
-import { traceArbitrary } from '../src/generate.js';
 import { freshSeed } from '../src/seed.js';
 import { SHORTEST_MAX_STATES } from '../src/shortest.js';
 
@@ -31,8 +30,10 @@ export function firstBreaks(
   seed: number,
   runs: number,
   wanted: readonly string[],
+  guided = false,
 ): Map<string, number> {
-  const arbitrary = traceArbitrary(design.commands, generation(design));
+  const options = { seed, runs, guided };
+  const arbitrary = searchArbitrary(design, options, guidanceFor(design, options));
   const broken = new Map<string, number>();
   let run = 0;
   fc.check(
@@ -60,10 +61,11 @@ interface Args {
   readonly sound: boolean;
   readonly shrunk: boolean;
   readonly shortest: boolean;
+  readonly guided: boolean;
 }
 
 const USAGE =
-  'usage: node dist/bench/declared-breaks.js [--seeds N] [--seed N | --seed-list A,B,...] [--runs N] [--design ID ...] [--no-sound] [--shrunk [--shortest]]';
+  'usage: node dist/bench/declared-breaks.js [--seeds N] [--seed N | --seed-list A,B,...] [--runs N] [--design ID ...] [--no-sound] [--shrunk [--shortest]] [--guided]';
 
 /** A bad argument: usage on stderr, exit status 2 (as the CLI's). */
 class UsageError extends Error {}
@@ -76,6 +78,7 @@ function parseArgs(argv: readonly string[]): Args {
   let sound = true;
   let shrunk = false;
   let shortest = false;
+  let guided = false;
   const ids: string[] = [];
   for (let index = 0; index < argv.length; index++) {
     const flag = argv[index];
@@ -85,9 +88,10 @@ function parseArgs(argv: readonly string[]): Args {
     else if (flag === '--seed-list') list = (value ?? '').split(',').map(Number);
     else if (flag === '--runs') runs = Number(value);
     else if (flag === '--design') ids.push(value ?? '');
-    else if (flag === '--no-sound' || flag === '--shrunk' || flag === '--shortest') {
+    else if (flag === '--no-sound' || flag === '--shrunk' || flag === '--shortest' || flag === '--guided') {
       if (flag === '--no-sound') sound = false;
       else if (flag === '--shrunk') shrunk = true;
+      else if (flag === '--guided') guided = true;
       else shortest = true;
       continue;
     } else throw new UsageError(`unknown argument ${String(flag)}`);
@@ -106,7 +110,7 @@ function parseArgs(argv: readonly string[]): Args {
   const numbers = [runs, count, ...seeds];
   if (numbers.some((number) => !Number.isInteger(number) || number < 0))
     throw new UsageError('counts and seeds are whole numbers');
-  return { seeds: [...seeds], runs, designs: selected, sound, shrunk, shortest };
+  return { seeds: [...seeds], runs, designs: selected, sound, shrunk, shortest, guided };
 }
 
 /** Shrunk counterexample lengths per invariant over the seeds (check with shrinking). */
@@ -147,7 +151,10 @@ function main(): void {
   let missed = 0;
   for (const design of args.designs.filter((candidate) => candidate.expected === 'violates')) {
     const started = performance.now();
-    const perSeed = args.seeds.map((seed) => ({ seed, broken: firstBreaks(design, seed, args.runs, design.breaks) }));
+    const perSeed = args.seeds.map((seed) => ({
+      seed,
+      broken: firstBreaks(design, seed, args.runs, design.breaks, args.guided),
+    }));
     const all = perSeed.filter(({ broken }) => design.breaks.every((name) => broken.has(name))).length;
     missed += args.seeds.length - all;
     console.log(
@@ -174,7 +181,10 @@ function main(): void {
     // (or a real bug); "inconclusive" means a command kind never executed in the budget.
     for (const design of args.designs.filter((candidate) => candidate.expected === 'holds')) {
       const started = performance.now();
-      const checks = args.seeds.map((seed) => ({ seed, check: checkDesign(design, { seed, runs: args.runs }) }));
+      const checks = args.seeds.map((seed) => ({
+        seed,
+        check: checkDesign(design, { seed, runs: args.runs, guided: args.guided }),
+      }));
       const failing = checks.filter(({ check }) => check.verdict !== 'holds');
       missed += failing.length;
       const why = failing.map(({ seed, check }) => `${seed} ${check.verdict}: ${check.reason ?? ''}`);

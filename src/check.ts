@@ -16,6 +16,8 @@ import type { Crash } from './execute.js';
 import type { Outcome } from './exit-codes.js';
 import type { Shard } from './shard.js';
 import { defaultGeneration, traceArbitrary } from './generate.js';
+import { SwitchingArbitrary, guidedArbitrary, learnGuidance, outcomeSituation, pilotRunsOf } from './guidance.js';
+import type { Guidance, PilotRun } from './guidance.js';
 import type { GenerationOptions } from './generate.js';
 import { minimize } from './minimize.js';
 import { searchShorter } from './shortest.js';
@@ -71,6 +73,13 @@ export interface CheckOptions {
    * found so far (Ctrl-C). The check is then `interrupted` and says so.
    */
   readonly shouldStop?: () => boolean;
+  /**
+   * Feedback-guided generation (`guidance.ts`): after a pilot of the first 100 runs, generated as
+   * without it, half of the rest start from the rare states the pilot reached.
+   */
+  readonly guided?: boolean;
+  /** The guidance a guided search uses (learned from its pilot when absent). */
+  readonly guidance?: Guidance;
 }
 
 export interface CounterexampleStep<C = unknown> {
@@ -160,6 +169,8 @@ export interface CheckBudget {
   readonly report: readonly string[] | null;
   /** The purity guard was on. */
   readonly strict: boolean;
+  /** Feedback-guided generation was on. */
+  readonly guided: boolean;
 }
 
 /** `C`: the design's concrete command, the type of every counterexample's steps. */
@@ -207,6 +218,8 @@ export interface DesignCheck<C = unknown> {
   readonly unreached: readonly UnreachedLabel[];
   /** What the main pass generated, executed and checked. */
   readonly stats: RunStats;
+  /** The seeds a guided check learned from its pilot (null when unguided or too small for one). */
+  readonly guidance: Guidance | null;
 }
 
 /** The harness's defaults, then the design's own (a stack may want shorter sequences), then the check's. */
@@ -223,6 +236,48 @@ function parameters(options: CheckOptions, endOnFailure: boolean): fc.Parameters
   };
 }
 
+/**
+ * The guidance a guided check uses: the one it was given, else learned from its pilot — the
+ * first 100 runs, generated and run in full (every shard runs all of them), in a pass of their
+ * own. Null for an unguided check, or a budget too small for a pilot to teach anything.
+ */
+export function guidanceFor(design: AnyDesign, options: CheckOptions): Guidance | null {
+  if (options.guided !== true) return null;
+  if (options.guidance !== undefined) return options.guidance;
+  const pilotRuns = pilotRunsOf(options.runs);
+  if (pilotRuns >= options.runs) return null;
+  const pilot: PilotRun[] = [];
+  fc.check(
+    fc.property(traceArbitrary(design.commands, generation(design, options)), (templates) => {
+      const firstAt: Record<string, number> = {};
+      const meet = (situation: string, step: number): void => {
+        firstAt[situation] ??= step;
+      };
+      const trace = runTrace(design, templates, { stopAtFirst: false, onReach: meet });
+      trace.steps.forEach((step, index) => {
+        if (step.result.ok) meet(outcomeSituation(step.command, step.result), index + 1);
+      });
+      pilot.push({ firstAt, templates });
+      return true;
+    }),
+    { seed: options.seed, numRuns: pilotRuns },
+  );
+  return learnGuidance(pilot);
+}
+
+/** The runs' arbitrary: the design's generation, and after the pilot half of the runs from its seeds. */
+export function searchArbitrary(
+  design: AnyDesign,
+  options: CheckOptions,
+  guidance: Guidance | null,
+): fc.Arbitrary<unknown[]> {
+  const plain = traceArbitrary(design.commands, generation(design, options));
+  if (guidance === null) return plain;
+  return new SwitchingArbitrary(plain, guidance.pilotRuns, () =>
+    guidedArbitrary(plain, guidance, generation(design, options).maxCommands),
+  );
+}
+
 /** True when run `run` (1-based) belongs to the shard (every run when there is none). */
 export function inShard(run: number, shard: Shard | undefined | null): boolean {
   return shard === undefined || shard === null || (run - 1) % shard.count === shard.index - 1;
@@ -237,7 +292,7 @@ function searchAndShrink(
   options: CheckOptions,
   fails: (templates: unknown[]) => boolean,
 ): { templates: unknown[]; first: unknown[]; path: string | null; shrinks: number; foundLength: number } | null {
-  const arbitrary = traceArbitrary(design.commands, generation(design, options));
+  const arbitrary = searchArbitrary(design, options, guidanceFor(design, options));
   const stop = options.shouldStop ?? ((): boolean => false);
   let run = 0;
   let searching = true;
@@ -549,7 +604,8 @@ export function checkDesign<S, C extends T, T extends Command = C>(
   const design: AnyDesign = typed;
   assertWellFormed(design);
   const started = performance.now();
-  const arbitrary = traceArbitrary(design.commands, generation(design, options));
+  const guidance = guidanceFor(design, options);
+  const arbitrary = searchArbitrary(design, options, guidance);
   const reported = new Set(selectInvariants(design, options.report).map((invariant) => invariant.name));
   const stop = options.shouldStop ?? ((): boolean => false);
   // One pass over the whole budget, every invariant checked, each invariant's first failing run recorded.
@@ -602,12 +658,22 @@ export function checkDesign<S, C extends T, T extends Command = C>(
   for (const invariant of design.invariants) {
     const run = brokenAt.get(invariant.name);
     if (run === undefined || !reported.has(invariant.name) || stop()) continue;
-    const counterexample = counterexampleFor(design, invariant.name, { ...options, runs: run });
+    const counterexample = counterexampleFor(design, invariant.name, {
+      ...options,
+      runs: run,
+      ...(guidance === null ? {} : { guidance }),
+    });
     if (counterexample !== null) violations.push(counterexample);
   }
   const crashed = crashedAt as { run: number; crash: Crash } | null;
   const crash =
-    crashed === null || stop() ? null : crashReportFor(design, crashed.crash, { ...options, runs: crashed.run });
+    crashed === null || stop()
+      ? null
+      : crashReportFor(design, crashed.crash, {
+          ...options,
+          runs: crashed.run,
+          ...(guidance === null ? {} : { guidance }),
+        });
   const decided = decide(design, { runs, cutShort, brokenAt, crashedAt: crashed, stats });
   return {
     design: design.id,
@@ -633,6 +699,7 @@ export function checkDesign<S, C extends T, T extends Command = C>(
     crashedRuns,
     crash: crash as CrashReport<C> | null,
     stats,
+    guidance,
   };
 }
 
@@ -644,5 +711,6 @@ function budgetOf(options: CheckOptions): CheckBudget {
     timeLimitMs: options.timeLimitMs ?? null,
     report: options.report === undefined ? null : [...options.report],
     strict: options.strict ?? false,
+    guided: options.guided ?? false,
   };
 }

@@ -37,6 +37,7 @@ export interface CheckFlags {
   readonly json?: boolean;
   readonly stats?: boolean;
   readonly strict?: boolean;
+  readonly guided?: boolean;
   /** `--shortest [states]`: true for the default budget, or the state budget given. */
   readonly shortest?: boolean | number;
   readonly save?: boolean;
@@ -158,6 +159,7 @@ export function runCheck(
         onRun: (run) => progress.update(`${design.id} seed ${seed}: ${run}/${flags.runs} runs`),
         shouldStop: stop,
         ...(flags.strict === true ? { strict: true } : {}),
+        ...(flags.guided === true ? { guided: true } : {}),
         ...(flags.shortest === undefined || flags.shortest === false
           ? {}
           : { shortest: { maxStates: flags.shortest === true ? SHORTEST_MAX_STATES : flags.shortest } }),

@@ -170,6 +170,10 @@ function program(io: CliIo, builtIn: readonly AnyDesign[], setExit: (code: numbe
     )
     .option('--stats', 'print per-kind and per-invariant statistics of each run')
     .option('--strict', 'purity guard: a step that changes the state it was given is a crash (slower)')
+    .option(
+      '--guided',
+      'feedback-guided generation: the first 100 runs as always, the rest with command weights steered to what those reached least',
+    )
     .addOption(
       new Option(
         '--shortest [states]',

@@ -96,6 +96,8 @@ export interface RunOptions {
    * all silently. Costs a deep copy per step: for tests and `--strict`.
    */
   readonly strict?: boolean;
+  /** Told each reach label a step reached (`Design.classify`), with the step (1-based). */
+  readonly onReach?: (label: string, step: number) => void;
 }
 
 /** Thrown by the purity guard (`RunOptions.strict`) when a step changed the state it was given. */
@@ -227,11 +229,12 @@ export function runTrace<S, C extends T, T extends Command = C>(
         else bump((stats.rejected[kind] ??= {}), String(result.error));
       }
       const transition = { before: state, command, result, after };
-      if (stats !== undefined && design.classify !== undefined) {
+      if ((stats !== undefined || options.onReach !== undefined) && design.classify !== undefined) {
         site = 'classify';
         for (const label of design.classify(transition)) {
-          bump(stats.reachSteps, label);
+          if (stats !== undefined) bump(stats.reachSteps, label);
           reachedThisRun.add(label);
+          options.onReach?.(label, steps.length);
         }
       }
       site = 'invariant';

@@ -28,6 +28,7 @@ export function replayCommand(check: DesignCheck, config?: string): ReplayComman
   if (generation.maxCommands !== undefined) words.push('--max-commands', String(generation.maxCommands));
   if (generation.preemptions !== undefined) words.push('--preemptions', String(generation.preemptions));
   if (check.budget.strict) words.push('--strict');
+  if (check.budget.guided) words.push('--guided');
   const shard = check.budget.shard;
   if (shard !== null) words.push('--shard', `${shard.index}/${shard.count}`);
   const unsettable = Object.entries(generation)

@@ -211,6 +211,14 @@ export function checkResultJson(check: DesignCheck, config?: string): Record<str
     undeclared: check.undeclared,
     unexecuted: check.unexecuted,
     unreached: check.unreached,
+    guidance:
+      check.guidance === null
+        ? null
+        : {
+            pilotRuns: check.guidance.pilotRuns,
+            targets: check.guidance.targets,
+            seedLengths: check.guidance.seeds.map((seed) => seed.length),
+          },
     violations: check.violations.map(counterexampleJson),
     crash: check.crash === null ? null : crashJson(check.crash),
     crashedAt: check.crashedAt === null ? null : { run: check.crashedAt.run, ...crashFields(check.crashedAt.crash) },
