@@ -1,9 +1,9 @@
 /**
  * Feedback-guided generation (`CheckOptions.guided`): a pilot of the first 100 runs is generated
  * as always (the uniform swarm); the rare situations it reached then steer the rest of the budget.
- * A situation is a declared reach label (`Design.classify`) or an outcome of a command kind (its
- * success, or one errno): the coverage of a stack's decision points, as a coverage-guided fuzzer
- * counts edges. For each situation the pilot reached in under a tenth of its runs, the commands of
+ * A situation is a declared reach label (`Design.classify`) or the success of a command kind: the
+ * coverage of a stack's decision points, as a coverage-guided fuzzer counts edges (a rare errno is
+ * mostly an input check, a dead end rather than a state to build on, and is not one). For each situation the pilot reached in under a tenth of its runs, the commands of
  * the first run that reached it, up to that step, are kept as a seed; after the pilot, half of the
  * runs start from a seed and go on with freshly generated commands. A bug that lies a few steps
  * beyond a rare state is then searched from that state, not from the world's start — the seed
