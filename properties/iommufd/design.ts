@@ -19,6 +19,7 @@ import { guardStep } from '../generic/guard.js';
 import { iommuBugCatalogue, passthroughIommuFeatures } from '../passthrough/design.js';
 import { iommufdPtCommandSpace } from './generators.js';
 import { iommufdPtInvariants } from './invariants/index.js';
+import { classifyIommufdPtStep, iommufdPtReach, iommufdPtReachFloors } from './reach.js';
 import { formatIommufdPtCommand, validateIommufdPtCommand } from './schema.js';
 import { initIommufdPtWorld, iommufdPtConfig } from './world.js';
 
@@ -80,6 +81,9 @@ export function iommufdPassthroughDesign(options: IommufdPassthroughDesignOption
     formatCommand: formatIommufdPtCommand,
     validateCommand: validateIommufdPtCommand,
     actorOf: (_state, command) => actorOf(command),
+    classify: classifyIommufdPtStep,
+    reach: iommufdPtReach(mode !== 'strict'),
+    reachFloors: iommufdPtReachFloors,
   };
 }
 
