@@ -5,6 +5,7 @@
  * sync, where devices are released at destruction, the quarantine scratch page), with the
  * expected verdict. The built-in designs (`designs.ts`) are made with this, as a user would.
  */
+import { classifyXenPtStep, xenPtReach, xenPtReachFloors } from './reach.js';
 import { soundLifecycle, xenBugs } from '../../models/xen/config.js';
 import type { XenBug } from '../../models/xen/config.js';
 import type { PvMemoryRules } from '../../models/xen/pv-rules.js';
@@ -208,6 +209,9 @@ export function xenPtDesign(options: XenPtDesignOptions): XenPtDesign {
     explainStep: explainXenPtStep,
     explore: xenPtExploreScope(config, options.explore ?? []),
     actorOf,
+    classify: classifyXenPtStep,
+    reach: xenPtReach,
+    reachFloors: xenPtReachFloors,
     inflight: (state) =>
       state.inflight.map((op) => ({
         actor: inflightActor(op),
