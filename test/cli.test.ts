@@ -34,6 +34,7 @@ describe('dmaprop designs', () => {
       ['xen/domid-freed-at-kill', 'violates'],
       ['xengt/no-ggtt-reset', 'violates'],
       ['xen/balloon-ignores-remove-error', 'violates'],
+      ['xengt/shadows-half-written-ggtt', 'violates'],
       ['vfio/type1', 'holds'],
       ['vfio/noiommu', 'violates'],
       ['iommu/strict', 'holds'],
@@ -137,8 +138,10 @@ describe('dmaprop check', () => {
       'xen/map',
       '--runs',
       '100',
+      // Since the XenGT generators write GTT entries in 4-byte halves too, seed 9's 100 runs never
+      // execute gpuExecute on xen/map (inconclusive); seed 3's execute every kind.
       '--seed',
-      '9',
+      '3',
       '--json',
     ]);
     expect(code).toBe(0);
@@ -158,7 +161,7 @@ describe('dmaprop check', () => {
       ['xen/map', 'holds', 'holds'],
     ]);
     const lookup = results[0]!;
-    expect(lookup.seed).toBe(9);
+    expect(lookup.seed).toBe(3);
     expect(lookup.runs).toBe(100);
     expect(typeof lookup.elapsedMs).toBe('number');
     const latent = lookup.violations.find((found) => found.invariant === 'shadow-frame-held-by-backend')!;

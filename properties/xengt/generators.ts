@@ -222,12 +222,22 @@ export function xenGtCommandSpace(
   const arbitraries: Record<GeneratedKind, fc.Arbitrary<XenGtTemplate>> = {
     // The vCPU that writes is resolved (`resolve.ts`): vCPU0, or a free one while it waits on a
     // trapped write.
-    gttWrite: fc.record({
-      kind: fc.constant('gttWrite' as const),
-      entry: preferOr(entry),
-      gfn: aimedGfn,
-      present: fc.oneof({ weight: 5, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
-    }),
+    // Mostly whole entries; one write in four a 4-byte half (either one), now and then an access
+    // size the mediator refuses (EINVAL), as the KVMGT stack's GGTT writes.
+    gttWrite: fc
+      .record({
+        kind: fc.constant('gttWrite' as const),
+        entry: preferOr(entry),
+        gfn: aimedGfn,
+        present: fc.oneof({ weight: 5, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+        access: fc.oneof(
+          { weight: 9, arbitrary: fc.constant(null) },
+          { weight: 2, arbitrary: fc.constant({ sizeBytes: 4, offsetBytes: 0 }) },
+          { weight: 2, arbitrary: fc.constant({ sizeBytes: 4, offsetBytes: 4 }) },
+          { weight: 1, arbitrary: fc.constant({ sizeBytes: 2, offsetBytes: 0 }) },
+        ),
+      })
+      .map(({ access, ...rest }) => ({ ...rest, ...(access ?? {}) })),
     gpuDma: fc.record({ kind: fc.constant('gpuDma' as const), entry: preferOr(entry), write: fc.boolean() }),
     decreaseReservation: fc.record({ kind: fc.constant('decreaseReservation' as const), domid: dom, gfn: aimedGfn }),
     populatePhysmap: fc.record({ kind: fc.constant('populatePhysmap' as const), domid: taker, gfn: aimedGfn }),
