@@ -47,6 +47,7 @@ import {
   viommuTeOnKeepsNoDmar,
 } from './viommu/designs.js';
 import { xenLookup, xenLookupThenMap, xenMap } from './xengt/designs.js';
+import { xenGtGgttDesigns } from './xengt/ggtt-designs.js';
 import { xenGtLifecycleDesigns } from './xengt/lifecycle-designs.js';
 import { xenPtDesigns } from './xenpt/designs.js';
 import { xenPtMutants } from './xenpt/mutants.js';
@@ -63,6 +64,7 @@ export const designs: readonly AnyDesign[] = [
   xenLookup,
   xenLookupThenMap,
   ...xenGtLifecycleDesigns,
+  ...xenGtGgttDesigns,
   vfioType1,
   vfioNoiommu,
   iommuStrict,

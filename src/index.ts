@@ -159,6 +159,7 @@ export { xenFaultPoints } from '../models/xen/fault.js';
 export type { XenFaultPoint } from '../models/xen/fault.js';
 export { xenLookup, xenLookupThenMap, xenMap } from '../properties/xengt/designs.js';
 export { xenGtLifecycleDesigns } from '../properties/xengt/lifecycle-designs.js';
+export { xenGtGgttDesigns, xenGtShadowsHalfWrittenGgtt } from '../properties/xengt/ggtt-designs.js';
 export type { XenGtCommandSet } from '../properties/xengt/generators.js';
 export type { XenGtTemplate } from '../properties/xengt/resolve.js';
 export { xenGtCommandKinds, xenGtXenCommandKinds } from '../models/xengt/commands.js';
@@ -302,8 +303,16 @@ export type {
   KvmgtUnmapCallbackName,
   KvmgtUnmapRequest,
 } from '../models/kvmgt/unmap-callback.js';
-export { gvtBugNeeds, gvtBugs, partitionGgtt } from '../models/gvt/config.js';
-export type { GgttPartition, GvtBug, GvtConfig, GvtFeature, GvtLayout } from '../models/gvt/config.js';
+export { gvtBugNeeds, gvtBugs, partitionGgtt, soundGvtHooks } from '../models/gvt/config.js';
+export type {
+  GgttHalfWrite,
+  GgttPartition,
+  GvtBug,
+  GvtConfig,
+  GvtFeature,
+  GvtHooks,
+  GvtLayout,
+} from '../models/gvt/config.js';
 export type { DmaCacheEntry, GvtVgpu, ShadowPte } from '../models/gvt/types.js';
 export { viommuConfig, viommuDesign, vmmBugCatalogue, VIOMMU_STACK } from '../properties/viommu/design.js';
 export type {

@@ -34,6 +34,7 @@ describe('dmaprop designs', () => {
       ['xen/domid-freed-at-kill', 'violates'],
       ['xengt/no-ggtt-reset', 'violates'],
       ['xen/balloon-ignores-remove-error', 'violates'],
+      ['xengt/shadows-half-written-ggtt', 'violates'],
       ['vfio/type1', 'holds'],
       ['vfio/noiommu', 'violates'],
       ['iommu/strict', 'holds'],

@@ -5,6 +5,7 @@
  * (command scanning and shadow copies).
  */
 import { worldSize } from '../world-size.js';
+import type { GuestPte } from './types.js';
 
 /** Half-open range of GGTT indices `[start, end)`. */
 export interface GgttRange {
@@ -113,6 +114,42 @@ export interface GvtConfig {
    * injection) ever takes these paths; XenGT leaves it unset.
    */
   readonly unwind?: GvtUnwind;
+  /** The mediator's decision points a design varies with a function of its own (`GvtHooks`); absent: v6.12's. */
+  readonly hooks?: Partial<GvtHooks>;
+}
+
+/** The first 4-byte half of a GGTT entry the guest writes through the trapped MMIO range. */
+export interface GgttHalfWrite {
+  /** The GGTT index of the entry. */
+  readonly index: number;
+  /** Which half: 0 (low dword: the present bit and the low pfn bits) or 4 (high dword). */
+  readonly offsetBytes: number;
+  /** The guest's copy of the entry once the half is in (`ggtt_set_guest_entry`). */
+  readonly entry: GuestPte;
+}
+
+/**
+ * The mediator's decision points as functions (Linux v6.12, `gtt.c`). Each default is v6.12's
+ * (`soundGvtHooks`); a design passes its own to vary one.
+ */
+export interface GvtHooks {
+  /**
+   * `emulate_ggtt_mmio_write`, the first 4-byte half of an 8-byte entry: v6.12 keeps it in the
+   * partial-PTE list (`partial_update = true`) and shadows nothing until the other half arrives,
+   * the host entry pointing at scratch meanwhile (`if (!partial_update && test_present(&e))`).
+   * `true` translates the half-written entry at once, as its guest copy now reads: the flawed
+   * choice of `xengt/shadows-half-written-ggtt`.
+   */
+  readonly shadowHalfWritten: (half: GgttHalfWrite) => boolean;
+}
+
+export const soundGvtHooks: GvtHooks = {
+  shadowHalfWritten: () => false,
+};
+
+/** The design's hook for `name`, or v6.12's. */
+export function gvtHook<K extends keyof GvtHooks>(config: Pick<GvtConfig, 'hooks'>, name: K): GvtHooks[K] {
+  return config.hooks?.[name] ?? soundGvtHooks[name];
 }
 
 /**

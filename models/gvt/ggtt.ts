@@ -19,7 +19,7 @@
 import { fail, succeed } from '../result.js';
 import type { OpResult } from '../result.js';
 import type { GvtConfig } from './config.js';
-import { hasGvtBug, ownsGgttIndex } from './config.js';
+import { gvtHook, hasGvtBug, ownsGgttIndex } from './config.js';
 import { decrementLeafRef, dmaMapGuestPage, releaseLeaf } from './dma-cache.js';
 import type { DmaMapResult, GvtHost } from './host.js';
 import { SCRATCH } from './types.js';
@@ -93,7 +93,12 @@ export function startGgttWrite<W extends GvtWorld>(
     // later 4-byte write to the other half would pair with it; the model drops it.)
     delete vgpu.ggttPartial[args.index];
   }
-  const translate = !partialUpdate && args.present;
+  // v6.12 translates a whole entry only (`!partial_update && test_present(&e)`); a design's hook
+  // may shadow the half written too.
+  const shadowHalf =
+    partialUpdate &&
+    gvtHook(config, 'shadowHalfWritten')({ index: args.index, offsetBytes: args.offsetBytes, entry: written });
+  const translate = (!partialUpdate || shadowHalf) && args.present;
   // A cache miss asks the hypervisor now (intel_gvt_dma_map_guest_page → the backend's hypercall).
   const mapped = translate && vgpu.cache[args.gfn] === undefined ? host.dmaMap(world, args.gfn) : null;
   return { pending: { index: args.index, written, partialUpdate, translate, mapped } };

@@ -21,8 +21,10 @@ export type XenGtCommand =
   | XenGtAdvance
   // Guest actions (the guest is the attacker).
   /**
-   * Guest vCPU `vcpu` (0 when absent) writes GGTT entry `entry` with `gfn`: a full 8-byte write
-   * through the trapped MMIO range. `phased`: the emulation stops after the backend's translation
+   * Guest vCPU `vcpu` (0 when absent) writes GGTT entry `entry` with `gfn` through the trapped MMIO
+   * range: the whole 8-byte entry, or (`sizeBytes` 4) the half at `offsetBytes` 0 or 4, the entry
+   * then reading `present`/`gfn` in the guest's copy (absent: 8 bytes at offset 0, as before the
+   * halves were modelled). `phased`: the emulation stops after the backend's translation
    * (`inflight.ts`), the shadow entry written by a later `advance`.
    */
   | {
@@ -30,6 +32,8 @@ export type XenGtCommand =
       readonly entry: number;
       readonly gfn: number;
       readonly present: boolean;
+      readonly sizeBytes?: number;
+      readonly offsetBytes?: number;
       readonly vcpu?: number;
       readonly phased?: boolean;
     }

@@ -6,7 +6,7 @@
  */
 import { worldSize } from '../world-size.js';
 import { partitionGgtt } from '../gvt/config.js';
-import type { GgttPartition, GvtBug, GvtConfig, GvtLayout } from '../gvt/config.js';
+import type { GgttPartition, GvtBug, GvtConfig, GvtHooks, GvtLayout } from '../gvt/config.js';
 import type { AllocPolicy } from '../memory/frames.js';
 import type { DomainLifecycle, GuestRemovePageUnwind, XenBug, XenConfig } from '../xen/config.js';
 import type { DomainTeardownOrdering } from '../xen/destroy.js';
@@ -199,6 +199,8 @@ export interface XenGtConfigOptions {
   readonly cmdbuf?: GvtConfig['cmdbuf'];
   /** Deliberate bugs of the GVT-g mediator. */
   readonly gvtBugs?: readonly GvtBug[];
+  /** The mediator's decision points a design varies (`GvtHooks`; v6.12's by default). */
+  readonly gvtHooks?: Partial<GvtHooks>;
 }
 
 /** The default domains: dom0 (PVH backend, privileged), dom1 (HVM guest with the vGPU), dom2 (PV). */
@@ -308,6 +310,7 @@ export function xenGtConfig(options: XenGtConfigOptions): XenGtConfig {
       writeProtect: options.writeProtect ?? true,
       cmdbuf: options.cmdbuf ?? 'shadow-copy',
       bugs: options.gvtBugs ?? [],
+      ...(options.gvtHooks === undefined ? {} : { hooks: options.gvtHooks }),
     },
     bugs,
     backendDomid,

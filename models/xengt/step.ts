@@ -49,9 +49,12 @@
  * the hypercalls that meet them and, like every refusal here, handed back for the atomicity
  * invariant to judge.
  *
- * Left out: 4-byte GGTT writes (the guest writes whole entries; the mediator's partial-write path
- * is exercised by the KVMGT stack), and guest stores into anything but its own RAM (a
- * grant-mapped gfn of the guest is another domain's page).
+ * GGTT writes come whole (8 bytes) or in 4-byte halves, through the same emulation as KVMGT's
+ * (`emulate_ggtt_mmio_write`: the first half waits in the partial-PTE list, the host entry at
+ * scratch, until the other half arrives; the backend translates only a whole entry).
+ *
+ * Left out: guest stores into anything but its own RAM (a grant-mapped gfn of the guest is another
+ * domain's page).
  */
 import { applyGvtCommand, isGvtCommand } from '../gvt/commands.js';
 import type { GuestMemory } from '../gvt/commands.js';
@@ -402,8 +405,15 @@ function takesVgpuLock(state: XenGtState, config: XenGtConfig, command: XenGtCom
   }
 }
 
-function ggttWriteArgs(command: { entry: number; gfn: number; present: boolean }): GgttWriteArgs {
-  return { index: command.entry, gfn: command.gfn, present: command.present, sizeBytes: 8, offsetBytes: 0 };
+/** The MMIO access of a GTT write: the whole entry unless the command names a half. */
+function ggttWriteArgs(command: Extract<XenGtCommand, { kind: 'gttWrite' }>): GgttWriteArgs {
+  return {
+    index: command.entry,
+    gfn: command.gfn,
+    present: command.present,
+    sizeBytes: command.sizeBytes ?? 8,
+    offsetBytes: command.offsetBytes ?? 0,
+  };
 }
 
 /**
@@ -413,7 +423,7 @@ function ggttWriteArgs(command: { entry: number; gfn: number; present: boolean }
 function startGttWrite(
   state: XenGtState,
   config: XenGtConfig,
-  command: { entry: number; gfn: number; present: boolean; vcpu?: number },
+  command: Extract<XenGtCommand, { kind: 'gttWrite' }>,
 ): XenGtStep {
   const next: XenGtState = { xen: state.xen, ...cloneXenGtMediator(state) };
   let handOver: readonly XenBackendCall[] = [];
@@ -422,6 +432,12 @@ function startGttWrite(
   });
   const started = startGgttWrite(next, host, config.gvt, ggttWriteArgs(command));
   if ('done' in started) return finished(state, next, { result: started.done });
+  if (started.pending.partialUpdate && !started.pending.translate) {
+    // The first half of a split write asks the backend for nothing: no window, the emulation
+    // completes at once (as KVMGT's phased write does), so no state shows the half kept in the
+    // partial-PTE list before the host entry went to scratch.
+    return finished(state, next, { result: finishGgttWrite(next, host, config.gvt, started.pending) });
+  }
   let pending = started.pending;
   if (hasXenGtBug(config, 'release-before-shadow')) {
     // The old host entry is let go of at the trap, while the entry still holds it.

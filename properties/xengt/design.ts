@@ -4,7 +4,7 @@
  * (`designs.ts`) and mutants are made with this, exactly as a user would make a variant.
  */
 import { gvtFeatures } from '../../models/gvt/config.js';
-import type { GvtBug, GvtConfig } from '../../models/gvt/config.js';
+import type { GvtBug, GvtConfig, GvtHooks } from '../../models/gvt/config.js';
 import type { AllocPolicy } from '../../models/memory/frames.js';
 import { xenBugs } from '../../models/xen/config.js';
 import type { DomainLifecycle, GuestRemovePageUnwind, XenBug } from '../../models/xen/config.js';
@@ -158,6 +158,11 @@ export interface XenGtDesignOptions {
    * buffers) throws.
    */
   readonly gvtBugs?: readonly GvtBug[];
+  /**
+   * The GVT-g mediator's decision points, as functions of the design's own (`GvtHooks`): v6.12's
+   * (`soundGvtHooks`) for any left out.
+   */
+  readonly gvtHooks?: Partial<GvtHooks>;
 }
 
 export type XenGtDesign = Design<XenGtState, XenGtCommand, XenGtTemplate> & { readonly config: XenGtConfig };

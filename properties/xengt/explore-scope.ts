@@ -6,7 +6,8 @@
  *   written too) and, under a backend of machine addressing (lookup), with the guest's first gfn past its initial RAM
  *   (a page populated later: a frame the guest gave back at gfn 0 comes back there while the DMA
  *   cache still holds it for gfn 0), and clearing entries 0 and 1: the mediator's GGTT path, its
- *   DMA cache and the backend's services;
+ *   DMA cache and the backend's services; and the first 4-byte half (the low dword) of entry 0
+ *   naming gfn 0, which waits in the partial-PTE list with the host entry at scratch;
  * - `gpuDma` reads through entries 0 and 1;
  * - for each domain (dom0 backend, dom1 guest, dom2 PV): `decreaseReservation` of its first,
  *   second or third populated gfn (RAM, grant and foreign entries alike), `populatePhysmap` of
@@ -37,7 +38,9 @@
  * Left out: the mediator's page tables and command buffers (guest page-table and command stores,
  * PPGTT create and destroy, batch submission, execution and PPGTT accesses: the mediator's own
  * code, exercised by `check` on this stack and on KVMGT, whose mutants are not compared here),
- * GTT entries 2, 3 and the out-of-range one, other gfns written raw, read-only grants
+ * GTT entries 2, 3 and the out-of-range one, other gfns written raw, the high dword of a split
+ * GGTT write (pairing the halves is the mediator's code, exercised by `check` and the unit
+ * tests), read-only grants
  * and maps, GPU DMA writes (the model treats a write like a read: only where it lands matters),
  * second picks of grantee, granter, ref and handle (a second grant or map of the same kind
  * reaches the same shapes), nonexistent domains and out-of-range refs and handles (refused at
@@ -111,11 +114,16 @@ export function xenGtExploreTemplates(config: XenGtConfig, universe: XenGtUniver
     for (const gfn of gfns) templates.push({ kind: 'gttWrite', entry, gfn, present: true });
   }
   for (const entry of entries) templates.push({ kind: 'gttWrite', entry, gfn: 0, present: false });
+  const [firstEntry] = entries;
+  if (firstEntry !== undefined) {
+    templates.push({ kind: 'gttWrite', entry: firstEntry, gfn: 0, present: true, sizeBytes: 4, offsetBytes: 0 });
+  }
   for (const entry of entries) templates.push({ kind: 'gpuDma', entry, write: false });
   // Writes of gfn 0 and the reads started, left in flight after their first phase (a clear
   // translates nothing, and another gfn's window is the same window).
   const started = templates.flatMap((template): XenGtTemplate[] =>
-    (template.kind === 'gttWrite' && template.present && template.gfn === 0) || template.kind === 'gpuDma'
+    (template.kind === 'gttWrite' && template.present && template.gfn === 0 && template.sizeBytes === undefined) ||
+    template.kind === 'gpuDma'
       ? [{ ...template, phased: true }]
       : [],
   );

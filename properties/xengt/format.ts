@@ -13,9 +13,12 @@ export function formatXenGtCommand(command: XenGtCommand): string {
     case 'gttWrite': {
       const who = command.vcpu === undefined ? 'guest' : `guest vCPU${command.vcpu}`;
       const started = command.phased === true ? ' (trapped; backend translates, shadow entry later)' : '';
+      const size = command.sizeBytes ?? 8;
+      const access =
+        size === 8 && (command.offsetBytes ?? 0) === 0 ? '' : ` (${size} bytes at offset ${command.offsetBytes ?? 0})`;
       return command.present
-        ? `${who} writes GTT entry ${command.entry} → gfn ${command.gfn}${started}`
-        : `${who} clears GTT entry ${command.entry}${started}`;
+        ? `${who} writes GTT entry ${command.entry} → gfn ${command.gfn}${access}${started}`
+        : `${who} clears GTT entry ${command.entry}${access}${started}`;
     }
     case 'gpuDma':
       return `GPU DMA ${command.write ? 'write' : 'read'} through GTT entry ${command.entry}${command.phased === true ? ' (translated at fetch, lands later)' : ''}`;

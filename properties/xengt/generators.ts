@@ -68,8 +68,8 @@ function takerOther(config: XenGtConfig): fc.Arbitrary<number> {
 export type XenGtCommandSet = 'full' | 'xen';
 
 /**
- * Relative frequencies. Xen's operations, GTT writes, GPU DMA and the guest's page-table stores
- * alike; announcing and retiring a PPGTT, writing commands and PPGTT accesses less often;
+ * Relative frequencies. Xen's operations, GPU DMA and the guest's page-table stores alike, GTT
+ * writes as often counting whole entries only (a few more with their 4-byte halves); announcing and retiring a PPGTT, writing commands and PPGTT accesses less often;
  * submission, whose malformed batches put the vGPU in failsafe for the rest of a run, rarely, and
  * execution, which an empty queue refuses, twice that. Tearing down ends the interesting part of a run (no vGPU, no guest), so it is a
  * quarter as frequent; swarm runs that leave a kind out still explore without it.
@@ -78,7 +78,7 @@ export type XenGtCommandSet = 'full' | 'xen';
 type GeneratedKind = Exclude<XenGtCommandKind, 'advance'>;
 
 const weights: Readonly<Record<GeneratedKind, number>> = {
-  gttWrite: 8,
+  gttWrite: 10,
   decreaseReservation: 8,
   populatePhysmap: 8,
   gpuDma: 8,
@@ -111,7 +111,7 @@ const weights: Readonly<Record<GeneratedKind, number>> = {
  * sixteenth.
  */
 const xenSideWeights: Readonly<Partial<Record<GeneratedKind, number>>> = {
-  gttWrite: 16,
+  gttWrite: 20,
   decreaseReservation: 16,
   populatePhysmap: 16,
   gpuDma: 12,
@@ -222,12 +222,24 @@ export function xenGtCommandSpace(
   const arbitraries: Record<GeneratedKind, fc.Arbitrary<XenGtTemplate>> = {
     // The vCPU that writes is resolved (`resolve.ts`): vCPU0, or a free one while it waits on a
     // trapped write.
-    gttWrite: fc.record({
-      kind: fc.constant('gttWrite' as const),
-      entry: preferOr(entry),
-      gfn: aimedGfn,
-      present: fc.oneof({ weight: 5, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
-    }),
+    // Mostly whole entries (13 in 16, the kind's weight raised by as much, so the backend's
+    // translation races meet as many whole writes as before the halves); a 4-byte half (either
+    // one) one write in eight, now and then an access size the mediator refuses (EINVAL), as the
+    // KVMGT stack's GGTT writes.
+    gttWrite: fc
+      .record({
+        kind: fc.constant('gttWrite' as const),
+        entry: preferOr(entry),
+        gfn: aimedGfn,
+        present: fc.oneof({ weight: 5, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+        access: fc.oneof(
+          { weight: 13, arbitrary: fc.constant(null) },
+          { weight: 1, arbitrary: fc.constant({ sizeBytes: 4, offsetBytes: 0 }) },
+          { weight: 1, arbitrary: fc.constant({ sizeBytes: 4, offsetBytes: 4 }) },
+          { weight: 1, arbitrary: fc.constant({ sizeBytes: 2, offsetBytes: 0 }) },
+        ),
+      })
+      .map(({ access, ...rest }) => ({ ...rest, ...(access ?? {}) })),
     gpuDma: fc.record({ kind: fc.constant('gpuDma' as const), entry: preferOr(entry), write: fc.boolean() }),
     decreaseReservation: fc.record({ kind: fc.constant('decreaseReservation' as const), domid: dom, gfn: aimedGfn }),
     populatePhysmap: fc.record({ kind: fc.constant('populatePhysmap' as const), domid: taker, gfn: aimedGfn }),
@@ -316,6 +328,10 @@ export function xenGtCommandSpace(
     }),
   };
 
+  const interleaved = phasedSpace<XenGtTemplate>(
+    Object.fromEntries(Object.entries(xenGtPhases).filter(([kind]) => preempted.includes(kind as XenGtCommandKind))),
+    xenGtConflicts,
+  );
   return {
     kinds: set === 'full' ? xenGtCommandKinds : xenGtXenCommandKinds,
     weight: (kind) => (set === 'full' ? weights : xenSideWeights)[kind as GeneratedKind] ?? 1,
@@ -327,12 +343,14 @@ export function xenGtCommandSpace(
     // The backend's translation of a trapped GGTT write and the GPU's access through the GGTT
     // take time (`models/xengt/inflight.ts`).
     interleaving: {
-      ...phasedSpace<XenGtTemplate>(
-        Object.fromEntries(
-          Object.entries(xenGtPhases).filter(([kind]) => preempted.includes(kind as XenGtCommandKind)),
-        ),
-        xenGtConflicts,
-      ),
+      ...interleaved,
+      // A preempted GTT write is a whole one: a first half asks the backend for nothing and has no
+      // window (`models/xengt/step.ts`), so the preemption would be spent on nothing.
+      start: (template) => {
+        if (template.kind !== 'gttWrite') return interleaved.start(template);
+        const { kind, entry, gfn, present, vcpu } = template;
+        return interleaved.start({ kind, entry, gfn, present, ...(vcpu === undefined ? {} : { vcpu }) });
+      },
       windowArbitrary: (kind) => windowArbitraries[kind as GeneratedKind],
     },
   };

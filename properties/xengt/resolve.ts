@@ -75,6 +75,8 @@ export function resolveXenGt(
         entry: resolvePreferring(template.entry, aimed, own, raw(universe.gttEntries)),
         gfn: ramTarget(template.gfn),
         present: template.present,
+        ...(template.sizeBytes === undefined ? {} : { sizeBytes: plain(template.sizeBytes, 9) }),
+        ...(template.offsetBytes === undefined ? {} : { offsetBytes: plain(template.offsetBytes, 8) }),
         ...writingVcpu(state, template.vcpu === undefined ? undefined : plain(template.vcpu, universe.vcpus), universe),
         ...(template.phased === undefined ? {} : { phased: template.phased }),
       };

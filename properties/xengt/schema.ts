@@ -31,7 +31,16 @@ const handle = u32('grant_handle_t');
 const vcpu = optionalUpTo(127, 'an HVM guest has at most 128 vCPUs');
 
 const schema: Schema = {
-  gttWrite: { entry: ggttIndex, gfn: nat, present: bool, vcpu, ...phasedField },
+  gttWrite: {
+    entry: ggttIndex,
+    gfn: nat,
+    present: bool,
+    // Any MMIO access size the guest may issue; the mediator refuses all but 4 and 8 (EINVAL).
+    sizeBytes: optionalUpTo(8, 'an MMIO write is at most 8 bytes'),
+    offsetBytes: optionalUpTo(7, 'an offset inside an 8-byte entry'),
+    vcpu,
+    ...phasedField,
+  },
   gpuDma: { entry: ggttIndex, write: bool, ...phasedField },
   decreaseReservation: { domid, gfn: nat, ...phasedField },
   populatePhysmap: { domid, gfn: nat },

@@ -282,6 +282,9 @@ const COSTLY = new Set([
   'xengt/no-ggtt-reset',
   // Outside the scope (OUTSIDE_SCOPE): only its 3 s check would run.
   'xen/balloon-ignores-remove-error',
+  // Issue 21's XenGT GGTT halves: its 500-run check takes 4 to 5 s for a 1-step counterexample
+  // (agreed when added: shadow-matches-guest-entry 1 = 1, the scope's first half of entry 0).
+  'xengt/shadows-half-written-ggtt',
   // Issue 18's passthrough lifecycle designs (the two-group lifecycle scope), about 10 s each: each
   // agreed when added (reused-did 2 = 2 and 4 = 4, unowned 4 = 4, stale IOTLB 4 = 4); their 5- and
   // 7-step counterexamples, pinned in DEEP, were not compared at depth 5 or 7.
