@@ -44,6 +44,7 @@ import { formatXenGtCommand } from './format.js';
 import { defaultPreempted, xenGtCommandSpace } from './generators.js';
 import type { XenGtCommandSet } from './generators.js';
 import { xenGtInvariants } from './invariants/index.js';
+import { classifyXenGtStep, xenGtReach, xenGtReachFloors } from './reach.js';
 import { resolveXenGt } from './resolve.js';
 import type { XenGtTemplate } from './resolve.js';
 import { validateXenGtCommand, validateXenGtTemplate } from './schema.js';
@@ -236,6 +237,9 @@ export function xenGtDesign(options: XenGtDesignOptions): XenGtDesign {
       state.inflight,
     ],
     actorOf: (state, command) => xenGtActorOf(config, state, command),
+    classify: classifyXenGtStep,
+    reach: xenGtReach,
+    reachFloors: xenGtReachFloors,
     inflight: (state) => xenGtInflight(config, state),
     holdings: (state) => xenGtHoldings(config, state),
   };
