@@ -5,6 +5,7 @@
  * — the same way a user writes a variant. The built-in designs (`designs.ts`) and mutants are
  * built with exactly this.
  */
+import { classifyKvmgtStep, kvmgtReach, kvmgtReachFloors } from './reach.js';
 import { gvtFeatures } from '../../models/gvt/config.js';
 import type { GvtBug, GvtConfig, GvtUnwind } from '../../models/gvt/config.js';
 import type { AllocPolicy } from '../../models/memory/frames.js';
@@ -275,6 +276,9 @@ export function kvmgtDesign(options: KvmgtDesignOptions): KvmgtDesign {
     generation: { maxCommands: 40 },
     explore: kvmgtExploreScope(world, config),
     actorOf: (state, command) => actorOf(state, config, command),
+    classify: classifyKvmgtStep,
+    reach: kvmgtReach,
+    reachFloors: kvmgtReachFloors,
     inflight: (state) => state.inflight.map((op) => ({ actor: actorOfOp(op), kind: op.kind, phase: phaseOf(op) })),
     holdings: (state) => kvmgtHoldings(state, config),
   };

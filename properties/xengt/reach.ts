@@ -8,11 +8,10 @@
 import type { XenGtCommand } from '../../models/xengt/commands.js';
 import type { XenGtState } from '../../models/xengt/types.js';
 import type { Transition } from '../../src/design.js';
+import { GTT_WRITE_UNDER_DMA, VGPU_DESTROYED_WITH_CACHE, cacheInUse, cacheMapsRange } from '../gvt/reach.js';
 
 export const BALLOONED_WHILE_CACHED = 'gfn ballooned out while the DMA cache maps it';
 export const GRANT_FOR_HOST_AND_DEVICE = 'grant mapped for host and device';
-export const GTT_WRITE_UNDER_DMA = 'GTT entry written while a GPU access is in flight';
-export const VGPU_DESTROYED_WITH_CACHE = 'vGPU destroyed with DMA cache entries';
 export const DESTROYED_IN_FLIGHT = 'domain destroyed with an operation in flight';
 
 export const xenGtReach: readonly string[] = [
@@ -41,13 +40,12 @@ export function classifyXenGtStep(transition: Transition<XenGtState, XenGtComman
   const { before, command, result } = transition;
   if (before === null || command === null || result === null || !result.ok) return [];
   const labels: string[] = [];
-  const cache = before.vgpu?.cache ?? {};
-  if (command.kind === 'decreaseReservation' && cache[String(command.gfn)] !== undefined)
+  if (command.kind === 'decreaseReservation' && cacheMapsRange(before.vgpu, command.gfn))
     labels.push(BALLOONED_WHILE_CACHED);
   if (command.kind === 'mapGrantRef' && command.host && command.device) labels.push(GRANT_FOR_HOST_AND_DEVICE);
   if (command.kind === 'gttWrite' && before.inflight.some((op) => op.kind === 'gpuDma'))
     labels.push(GTT_WRITE_UNDER_DMA);
-  if (command.kind === 'vgpuDestroy' && Object.keys(cache).length > 0) labels.push(VGPU_DESTROYED_WITH_CACHE);
+  if (command.kind === 'vgpuDestroy' && cacheInUse(before.vgpu)) labels.push(VGPU_DESTROYED_WITH_CACHE);
   if (command.kind === 'destroyDomain' && before.inflight.length > 0) labels.push(DESTROYED_IN_FLIGHT);
   return labels;
 }

@@ -1,0 +1,39 @@
+/**
+ * Reach statistics of the KVMGT stack (`--stats`): the states where its bugs live, each with a
+ * floor a passing default run must meet (`reachFloors`): the VMM unmapping (VFIO_IOMMU_UNMAP_DMA,
+ * whose `dma_unmap` callback must drop the cache's pins) or unplugging guest RAM the DMA cache
+ * maps, and a vGPU destroyed with its DMA cache in use. (A GGTT write while a GPU access is in
+ * flight, and the VM destroyed with the mediator's operations in flight, are reached in under one
+ * run in 1,000 by today's generators: not labels a default run could be held to.)
+ */
+import type { KvmgtCommand, KvmgtState } from '../../models/kvmgt/types.js';
+import type { Transition } from '../../src/design.js';
+import { VGPU_DESTROYED_WITH_CACHE, cacheInUse, cacheMapsRange } from '../gvt/reach.js';
+
+export const UNMAP_WHILE_CACHED = 'VMM unmaps guest RAM the DMA cache maps (the unmap callback runs)';
+export const UNPLUG_WHILE_CACHED = 'VMM unplugs guest RAM the DMA cache maps';
+
+export const kvmgtReach: readonly string[] = [UNMAP_WHILE_CACHED, UNPLUG_WHILE_CACHED, VGPU_DESTROYED_WITH_CACHE];
+
+/**
+ * Floors at the default budget, about a third of the fewest runs a default run reached each in
+ * (`dmaprop check --design gvt/write-protect cmdbuf/shadow-copy kvmgt/unmap-callback --seed 1 … 3
+ * --stats`: 352–376, 133–154 and 90–104 runs of 1,000).
+ */
+export const kvmgtReachFloors: Readonly<Record<string, number>> = {
+  [UNMAP_WHILE_CACHED]: 115,
+  [UNPLUG_WHILE_CACHED]: 44,
+  [VGPU_DESTROYED_WITH_CACHE]: 30,
+};
+
+export function classifyKvmgtStep(transition: Transition<KvmgtState, KvmgtCommand>): string[] {
+  const { before, command, result } = transition;
+  if (before === null || command === null || result === null || !result.ok) return [];
+  const labels: string[] = [];
+  if (command.kind === 'vmmUnmapRam' && cacheMapsRange(before.vgpu, command.gfn, command.npages))
+    labels.push(UNMAP_WHILE_CACHED);
+  if (command.kind === 'vmmUnplugRam' && cacheMapsRange(before.vgpu, command.gfn, command.npages))
+    labels.push(UNPLUG_WHILE_CACHED);
+  if (command.kind === 'vgpuDestroy' && cacheInUse(before.vgpu)) labels.push(VGPU_DESTROYED_WITH_CACHE);
+  return labels;
+}
