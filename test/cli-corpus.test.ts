@@ -103,7 +103,7 @@ describe('dmaprop check for CI', () => {
       '--design',
       'xen/lookup',
       '--seed',
-      '5',
+      '9',
       '--runs',
       '300',
       '--save',
