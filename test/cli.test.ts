@@ -56,6 +56,8 @@ describe('dmaprop designs', () => {
       ['mdev/unmap-callback-under-lock', 'violates'],
       ['vfio/mixed-attach-error-skips-detach', 'violates'],
       ['vfio/set-iommu-unwind-skips-attached', 'violates'],
+      ['vfio/update-vaddr-with-mdev', 'violates'],
+      ['vfio/get-info-overflows-argsz', 'violates'],
       ['gvt/write-protect', 'holds'],
       ['gvt/no-write-protect', 'violates'],
       ['cmdbuf/shadow-copy', 'holds'],

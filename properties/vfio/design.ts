@@ -7,7 +7,7 @@
 import type { AllocPolicy } from '../../models/memory/frames.js';
 import type { VfioCommand } from '../../models/vfio/commands.js';
 import { vfioBugNeeds, vfioBugs, vfioFeatureMissing } from '../../models/vfio/config.js';
-import type { VfioBug, VfioConfig, VfioWorldFeature } from '../../models/vfio/config.js';
+import type { VfioBug, VfioConfig, VfioHooks, VfioWorldFeature } from '../../models/vfio/config.js';
 import { actorOfOp, actorOfVfioCommand, nextPhaseOf, vfioHoldings } from '../../models/vfio/inflight.js';
 import { stepVfio } from '../../models/vfio/step.js';
 import type { VfioState } from '../../models/vfio/types.js';
@@ -59,6 +59,11 @@ export interface VfioDesignOptions {
    * code path this world never takes (`vfioBugNeeds`), throws an Error saying why.
    */
   readonly vfioBugs?: readonly VfioBug[];
+  /**
+   * Hooks of the VFIO model over the v6.12 defaults (`soundVfioHooks`): a variant's decision at the
+   * real code's decision points (the query ioctls' answers, …), as functions.
+   */
+  readonly hooks?: Partial<VfioHooks>;
   /** How freed frames are handed out again (default `lifo`: the last freed first, so reuse races happen). */
   readonly policy?: AllocPolicy;
 }
@@ -99,7 +104,7 @@ function vfioReach(world: VfioWorldLayout): Pick<VfioDesign, 'classify' | 'reach
 export function vfioDesign(options: VfioDesignOptions): VfioDesign {
   const world = vfioWorldLayout(options.world);
   const bugs = refuseIneffectiveBugs('vfioBugs', options.vfioBugs, vfioBugCatalogue, vfioWorldFeatures(world));
-  const config: VfioConfig = { bugs };
+  const config: VfioConfig = options.hooks === undefined ? { bugs } : { bugs, hooks: options.hooks };
   const initial = initVfioWorld(world, config, options.policy);
   return {
     id: options.id,

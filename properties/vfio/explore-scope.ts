@@ -3,7 +3,8 @@
  *
  * Covered, from every state, in this order: MAP_DMA of one page at iova pages 0 and 1 from the
  * guest's first two RAM pages (read-write), UNMAP_DMA of one page at iova pages 0 and 1, and
- * UNMAP_DMA ALL (none of them in a noiommu container, which has no MAP/UNMAP); device DMA reads by
+ * UNMAP_DMA ALL, VFIO_IOMMU_GET_INFO with argsz = sizeof(info) and 4096, CHECK_EXTENSION(VFIO_UPDATE_VADDR)
+ * (none of them in a noiommu container, which has no MAP/UNMAP); device DMA reads by
  * the world's first vfio-pci device, at iova pages 0 and 1 (type1) or at every bus address (every
  * frame number, noiommu); vfio_pin_pages and a correct unpin of iova pages 0 and 1 by the first
  * mdev, a one-page channel program started, run or completed by the first ccw device, and closing
@@ -26,6 +27,7 @@ import type { VfioCommand } from '../../models/vfio/commands.js';
 import { VFIO_NOIOMMU_IOMMU, VFIO_TYPE1v2_IOMMU } from '../../models/vfio/container.js';
 import { phasedVfioKinds } from '../../models/vfio/inflight.js';
 import { mapDmaArgs } from '../../models/vfio/map-dma.js';
+import { VFIO_IOMMU_INFO_SIZE, VFIO_UPDATE_VADDR } from '../../models/vfio/query.js';
 import type { VfioState } from '../../models/vfio/types.js';
 import { unmapAllArgs, unmapDmaArgs } from '../../models/vfio/unmap-dma.js';
 import type { ExploreScope } from '../../src/design.js';
@@ -96,6 +98,11 @@ function templatesFor(layout: VfioWorldLayout): VfioCommand[] {
         ),
         ...pages.map((iovaPage): VfioCommand => ({ kind: 'unmapDma', ...unmapDmaArgs({ iovaPage, npages: 1 }) })),
         { kind: 'unmapDma', ...unmapAllArgs() },
+        // The queries QEMU starts with: GET_INFO with argsz = sizeof(info), then with room for the
+        // capability chain, and whether it may live-update.
+        { kind: 'getInfo', argsz: VFIO_IOMMU_INFO_SIZE },
+        { kind: 'getInfo', argsz: 4096 },
+        { kind: 'checkExtension', extension: VFIO_UPDATE_VADDR },
       ];
   const [pci] = layout.pciDevices;
   const addressPages = layout.noiommu ? Array.from({ length: layout.frames }, (_, mfn) => mfn) : pages;

@@ -16,6 +16,7 @@ import {
   VFIO_UNMAP_ALL,
 } from '../../models/vfio/container.js';
 import { mapDmaArgs, VFIO_DMA_MAP_MINSZ } from '../../models/vfio/map-dma.js';
+import { VFIO_EXTENSIONS, VFIO_IOMMU_INFO_SIZE } from '../../models/vfio/query.js';
 import { faultPoints } from '../../models/vfio/types.js';
 import { unmapAllArgs, unmapDmaArgs } from '../../models/vfio/unmap-dma.js';
 import type { CommandSpace } from '../../src/design.js';
@@ -358,14 +359,37 @@ const severalGroupsWeights: Readonly<Record<string, number>> = {
   setIommu: 8,
 };
 
+/**
+ * The container's queries (`models/vfio/query.ts`), generated for the VFIO-only stacks: GET_INFO
+ * mostly with argsz = sizeof(info), as QEMU's first call (`vfio_get_iommu_info`), then with room
+ * for a chain or a large buffer, sometimes below the struct or its minimum; CHECK_EXTENSION of
+ * every extension the uAPI defines, and of none.
+ */
+export const queryArbitraries: Readonly<Record<'getInfo' | 'checkExtension', fc.Arbitrary<VfioCommand>>> = {
+  getInfo: fc
+    .oneof(
+      { weight: 3, arbitrary: fc.constant(VFIO_IOMMU_INFO_SIZE) },
+      { weight: 2, arbitrary: fc.constantFrom(72, 120, 4096) },
+      { weight: 1, arbitrary: fc.constantFrom(0, 16, 20) },
+    )
+    .map((argsz): VfioCommand => ({ kind: 'getInfo', argsz })),
+  checkExtension: fc
+    .constantFrom(0, ...VFIO_EXTENSIONS)
+    .map((extension): VfioCommand => ({ kind: 'checkExtension', extension })),
+};
+
+/** Queries change nothing: one in four of the common kinds' frequency each. */
+const queryWeights: Readonly<Record<string, number>> = { getInfo: 1, checkExtension: 1 };
+
 export function vfioCommandSpace(layout: VfioWorldLayout): CommandSpace<VfioTemplate> {
   // VFIO_SET_IOMMU runs once the backend was released, which takes every group out; a
   // one-group world re-creates the container, a multi-group one attaches every group that came
   // back (`__vfio_container_attach_groups`, and its unwind when an attach fails).
-  const table = { ...vfioArbitraries(layout), setIommu: setIommuArbitrary(layout) };
+  const table = { ...vfioArbitraries(layout), setIommu: setIommuArbitrary(layout), ...queryArbitraries };
   const kinds = Object.keys(table);
   const emulated = layout.mdevDevices.length + layout.ccwDevices.length > 0;
   const weights = {
+    ...queryWeights,
     ...(emulated ? (layout.pciDevices.length > 0 ? mixedWeights : mediatedWeights) : {}),
     ...(layout.groupIds.length > 1 ? severalGroupsWeights : {}),
   };
