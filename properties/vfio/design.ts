@@ -20,7 +20,14 @@ import { vfioExploreScope } from './explore-scope.js';
 import { formatVfioCommand } from './format.js';
 import { vfioCommandSpace } from './generators.js';
 import { vfioDesignInvariants } from './invariants/index.js';
-import { classifyLifecycleStep, classifyMediatedStep, lifecycleReach, mediatedReach } from './reach.js';
+import {
+  classifyLifecycleStep,
+  classifyMediatedStep,
+  classifyQueryStep,
+  lifecycleReach,
+  mediatedReach,
+  queryReach,
+} from './reach.js';
 import { resolveVfio } from './resolve.js';
 import type { VfioTemplate } from './resolve.js';
 import { validateVfioCommand, validateVfioTemplate } from './schema.js';
@@ -86,17 +93,21 @@ export function vfioStackOf(layout: VfioWorldLayout): 'passthrough' | 'mediated'
   return layout.pciDevices.length > 0 ? 'mixed' : 'mediated';
 }
 
-/** Reach labels: the lifecycle ones in every type1 world, the dma_unmap contract's with emulated devices. */
+/**
+ * Reach labels: the lifecycle and query ones in every type1 world, the dma_unmap contract's with
+ * emulated devices.
+ */
 function vfioReach(world: VfioWorldLayout): Pick<VfioDesign, 'classify' | 'reach'> {
   if (world.noiommu) return {};
   const withDomain = world.groups.some((group) => group.kind === 'iommu');
   const emulated = world.mdevDevices.length + world.ccwDevices.length > 0;
-  const reach = [...(emulated ? mediatedReach(withDomain) : []), ...lifecycleReach];
+  const reach = [...(emulated ? mediatedReach(withDomain) : []), ...lifecycleReach, ...queryReach(emulated)];
   return {
     reach,
     classify: (transition) => [
       ...(emulated ? classifyMediatedStep(transition) : []),
       ...classifyLifecycleStep(transition),
+      ...classifyQueryStep(transition),
     ],
   };
 }

@@ -16,7 +16,7 @@ import {
   VFIO_UNMAP_ALL,
 } from '../../models/vfio/container.js';
 import { mapDmaArgs, VFIO_DMA_MAP_MINSZ } from '../../models/vfio/map-dma.js';
-import { VFIO_EXTENSIONS, VFIO_IOMMU_INFO_SIZE } from '../../models/vfio/query.js';
+import { VFIO_EXTENSIONS, VFIO_IOMMU_INFO_SIZE, VFIO_UPDATE_VADDR } from '../../models/vfio/query.js';
 import { faultPoints } from '../../models/vfio/types.js';
 import { unmapAllArgs, unmapDmaArgs } from '../../models/vfio/unmap-dma.js';
 import type { CommandSpace } from '../../src/design.js';
@@ -361,20 +361,24 @@ const severalGroupsWeights: Readonly<Record<string, number>> = {
 
 /**
  * The container's queries (`models/vfio/query.ts`), generated for the VFIO-only stacks: GET_INFO
- * mostly with argsz = sizeof(info), as QEMU's first call (`vfio_get_iommu_info`), then with room
- * for a chain or a large buffer, sometimes below the struct or its minimum; CHECK_EXTENSION of
- * every extension the uAPI defines, and of none.
+ * with argsz = sizeof(info), as QEMU's first call (`vfio_get_iommu_info`), or with room for the
+ * chain (QEMU's second call) or a page, sometimes below the struct, its minimum or the chain;
+ * CHECK_EXTENSION of every extension the uAPI defines and of none, VFIO_UPDATE_VADDR (what a VMM
+ * asks before a live update) a third of the time.
  */
 export const queryArbitraries: Readonly<Record<'getInfo' | 'checkExtension', fc.Arbitrary<VfioCommand>>> = {
   getInfo: fc
     .oneof(
-      { weight: 3, arbitrary: fc.constant(VFIO_IOMMU_INFO_SIZE) },
-      { weight: 2, arbitrary: fc.constantFrom(72, 120, 4096) },
-      { weight: 1, arbitrary: fc.constantFrom(0, 16, 20) },
+      { weight: 2, arbitrary: fc.constant(VFIO_IOMMU_INFO_SIZE) },
+      { weight: 3, arbitrary: fc.constantFrom(120, 4096) },
+      { weight: 1, arbitrary: fc.constantFrom(0, 16, 20, 72) },
     )
     .map((argsz): VfioCommand => ({ kind: 'getInfo', argsz })),
   checkExtension: fc
-    .constantFrom(0, ...VFIO_EXTENSIONS)
+    .oneof(
+      { weight: 1, arbitrary: fc.constant(VFIO_UPDATE_VADDR) },
+      { weight: 2, arbitrary: fc.constantFrom(0, ...VFIO_EXTENSIONS) },
+    )
     .map((extension): VfioCommand => ({ kind: 'checkExtension', extension })),
 };
 

@@ -6,6 +6,7 @@
  * reach that too.
  */
 import type { VfioCommand } from '../../models/vfio/commands.js';
+import { VFIO_UPDATE_VADDR } from '../../models/vfio/query.js';
 import type { VfioState } from '../../models/vfio/types.js';
 import type { Transition } from '../../src/design.js';
 
@@ -68,4 +69,33 @@ export function classifyMediatedStep(transition: Transition<VfioState, VfioComma
   const backend = before?.container.backend;
   const withDomain = backend?.kind === 'type1' && backend.domains.length > 0;
   return withDomain ? [UNMAP_CALLBACK_WITH_PINS, UNMAP_CALLBACK_WITH_DOMAIN] : [UNMAP_CALLBACK_WITH_PINS];
+}
+
+/**
+ * The query ioctls' situations (issue 21, `models/vfio/query.ts`): GET_INFO answering its
+ * capability chain, GET_INFO with a buffer too small for it (the kernel answers the size it needs),
+ * and, with an emulated group attached, CHECK_EXTENSION(VFIO_UPDATE_VADDR) — the answer the mdev
+ * exclusion decides.
+ */
+export const INFO_CHAIN_COPIED = 'GET_INFO answered with its capability chain';
+export const INFO_ARGSZ_TOO_SMALL = 'GET_INFO argsz too small for the chain: the size needed answered';
+export const UPDATE_VADDR_ASKED_WITH_EMULATED = 'CHECK_EXTENSION(VFIO_UPDATE_VADDR) with an emulated group attached';
+
+/** The query labels a type1 world must reach; `emulated`: it has emulated-IOMMU devices. */
+export function queryReach(emulated: boolean): readonly string[] {
+  const info = [INFO_CHAIN_COPIED, INFO_ARGSZ_TOO_SMALL];
+  return emulated ? [...info, UPDATE_VADDR_ASKED_WITH_EMULATED] : info;
+}
+
+export function classifyQueryStep(transition: Transition<VfioState, VfioCommand>): string[] {
+  const { before, command, result } = transition;
+  if (result?.ok !== true) return [];
+  if (command?.kind === 'getInfo') {
+    const capOffset = result.detail?.['capOffset'];
+    if (result.detail?.['dmaAvail'] !== null && result.detail?.['dmaAvail'] !== undefined) return [INFO_CHAIN_COPIED];
+    return capOffset === 0 || capOffset === null ? [INFO_ARGSZ_TOO_SMALL] : [];
+  }
+  if (command?.kind !== 'checkExtension' || command.extension !== VFIO_UPDATE_VADDR) return [];
+  const backend = before?.container.backend;
+  return backend?.kind === 'type1' && backend.emulatedGroupIds.length > 0 ? [UPDATE_VADDR_ASKED_WITH_EMULATED] : [];
 }

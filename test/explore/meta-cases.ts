@@ -230,13 +230,6 @@ const SHRINKS_SHORT: Readonly<Record<string, Readonly<Record<string, { check: nu
     'released-container-uncharged': { check: 4, shortest: 3 },
     'failed-op-leaves-state-unchanged': { check: 2, shortest: 1 },
   },
-  // The unwind that returns its slot twice: since the queries joined the generators (issue 21)
-  // seed 1 finds the one-step map; GET_INFO's DMA_AVAIL then reports the extra slot after 3 steps
-  // (a munmap, a MAP_DMA of the munmapped page failing, GET_INFO) where a two-page map off the end
-  // of the guest's RAM and GET_INFO suffice (2).
-  'vfio/map-unwind-returns-slot-twice': {
-    'query-answers-match-state': { check: 3, shortest: 2 },
-  },
 };
 
 /** Interleaving designs and mutants whose comparison takes 10 to 35 s: only with `DMAPROP_DEEP=1`. */
