@@ -310,11 +310,24 @@ export interface VfioHooks {
    * kernel answers the size it needs in `argsz` and copies no capability. Sound: exactly that test.
    */
   readonly infoCapsFit: (argszBytes: number, neededBytes: number) => boolean;
+  /**
+   * vaddr_get_pfns on a VM_PFNMAP VMA: whether the pfn `follow_fault_pfn` found is used. Sound:
+   * only an invalid or reserved pfn (`is_invalid_reserved_pfn`: a BAR, no struct page); RAM is
+   * -EFAULT, since nothing would pin it.
+   */
+  readonly pfnmapPfnAccepted: (invalidOrReserved: boolean) => boolean;
+  /**
+   * vfio_pin_pages_remote: whether a page is charged to locked_vm (`if (!rsvd && !vfio_find_vpfn)`).
+   * Sound: not an invalid or reserved pfn, which is never pinned nor uncharged by `put_pfn`.
+   */
+  readonly chargesPfn: (invalidOrReserved: boolean) => boolean;
 }
 
 export const soundVfioHooks: VfioHooks = {
   updateVaddrOffered: (backend) => backend.emulatedGroupIds.length === 0,
   infoCapsFit: (argszBytes, neededBytes) => argszBytes >= neededBytes,
+  pfnmapPfnAccepted: (invalidOrReserved) => invalidOrReserved,
+  chargesPfn: (invalidOrReserved) => !invalidOrReserved,
 };
 
 export interface VfioConfig {

@@ -10,8 +10,11 @@
  * VMA stays, the next touch faults in a fresh frame), a CPU touch, and the page pin used by the
  * backend (`pin_user_pages_remote` with FOLL_LONGTERM).
  *
- * Left out: file-backed and shared memory, hugepages and THP, VM_PFNMAP / reserved pfns (every
- * page is ordinary RAM with a struct page, so every pin is reference-counted and charged),
+ * VM_PFNMAP VMAs (a device BAR, a driver's buffer: `pfnmap.ts`) are present from the start and
+ * hold no reference; pin_user_pages refuses them, munmap puts nothing for them, MADV_DONTNEED on
+ * them is EINVAL.
+ *
+ * Left out: file-backed and shared memory, hugepages and THP, PageReserved RAM,
  * FOLL_LONGTERM migration out of movable zones, PROT_NONE, mprotect, swap and page reclaim,
  * fork/CoW, process exit (the mm never goes away, so -ENODEV / -ESRCH paths do not occur).
  * Granularity is the page: addresses and lengths are page numbers and counts.
@@ -87,7 +90,8 @@ export function faultInPage(state: VfioState, ctx: OpContext, vaddrPage: number,
  */
 export function pinUserPage(state: VfioState, ctx: OpContext, vaddrPage: number, write: boolean): FaultResult {
   const page = state.process.pages[vaddrPage];
-  if (page === undefined || (write && !page.writable)) return { ok: false, errno: 'EFAULT' };
+  // pin_user_pages refuses a VM_PFNMAP VMA (check_vma_flags): its pfns are followed, not pinned (`pfnmap.ts`).
+  if (page === undefined || page.pfnmap === true || (write && !page.writable)) return { ok: false, errno: 'EFAULT' };
   const present = faultIn(state, ctx, vaddrPage, page);
   if (!present.ok) return present;
   if (!attemptPin(state, ctx)) return { ok: false, errno: 'ENOMEM' };
@@ -125,7 +129,9 @@ export function munmapRegion(state: VfioState, _config: VfioConfig, args: VaddrR
     for (const vaddrPage of mappedPagesIn(state, args)) {
       const page = state.process.pages[vaddrPage];
       delete state.process.pages[vaddrPage];
-      if (page?.mfn !== null && page?.mfn !== undefined && putRef(state.memory, page.mfn) !== undefined) freed += 1;
+      // A VM_PFNMAP PTE held no reference: zapping it puts none.
+      if (page === undefined || page.pfnmap === true || page.mfn === null) continue;
+      if (putRef(state.memory, page.mfn) !== undefined) freed += 1;
     }
     return ok({ freedFrames: freed });
   });
@@ -137,6 +143,8 @@ export function discardRange(state: VfioState, _config: VfioConfig, args: VaddrR
     if (!validRange(args)) return err('EINVAL');
     const pages = mappedPagesIn(state, args);
     if (pages.length !== args.npages) return err('ENOMEM');
+    // madvise_dontneed_free_valid_vma → can_madv_lru_vma: never a VM_PFNMAP VMA.
+    if (pages.some((vaddrPage) => state.process.pages[vaddrPage]?.pfnmap === true)) return err('EINVAL');
     let freed = 0;
     for (const vaddrPage of pages) {
       const page = state.process.pages[vaddrPage];

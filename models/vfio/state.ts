@@ -62,6 +62,17 @@ export interface ProcessRegionSpec {
    * backed by a huge page), whatever the allocation policy; so that MAP_DMA finds contiguous runs.
    */
   readonly contiguous?: boolean;
+  /**
+   * A VM_PFNMAP VMA (`remap_pfn_range`) mapping pfns `pfnmapBasePfn + i`: a device BAR (pfns beyond
+   * host memory, no struct page) or a buffer of host RAM another owner holds. Present from the
+   * start, holding no reference (`populate` is ignored).
+   */
+  readonly pfnmapBasePfn?: number;
+  /**
+   * A VM_PFNMAP VMA over host RAM: a driver's buffer of frames allocated to this owner at start
+   * (`remap_pfn_range` of kernel memory), held by that owner, not by the process.
+   */
+  readonly pfnmapOwner?: number;
 }
 
 export interface VmmProcessSpec {
@@ -93,9 +104,22 @@ export interface VfioWorldSpec {
 export function createVfioState(spec: VfioWorldSpec): VfioState {
   const memory = createHostMemory(spec.memory);
   const pages: Record<string, ProcessPage> = {};
+  const bufferAllocations: OtherAllocation[] = [];
   for (const region of spec.process.regions) {
     for (let vaddrPage = region.vaddrPage; vaddrPage < region.vaddrPage + region.npages; vaddrPage++) {
       if (pages[vaddrPage] !== undefined) throw new Error(`world spec: vaddr page ${vaddrPage} mapped twice`);
+      if (region.pfnmapBasePfn !== undefined) {
+        const pfn = region.pfnmapBasePfn + (vaddrPage - region.vaddrPage);
+        pages[vaddrPage] = { writable: region.writable, mfn: pfn, pfnmap: true };
+        continue;
+      }
+      if (region.pfnmapOwner !== undefined) {
+        const mfn = allocFrame(memory, region.pfnmapOwner);
+        if (mfn === null) throw new Error(`world spec: not enough frames for the buffer at vaddr page ${vaddrPage}`);
+        bufferAllocations.push({ owner: region.pfnmapOwner, mfn });
+        pages[vaddrPage] = { writable: region.writable, mfn, pfnmap: true };
+        continue;
+      }
       let mfn: number | null = null;
       if (region.populate) {
         mfn =
@@ -107,7 +131,7 @@ export function createVfioState(spec: VfioWorldSpec): VfioState {
       pages[vaddrPage] = { writable: region.writable, mfn };
     }
   }
-  const otherAllocations: OtherAllocation[] = [];
+  const otherAllocations: OtherAllocation[] = [...bufferAllocations];
   for (const other of spec.otherAllocations) {
     for (let i = 0; i < other.count; i++) {
       const mfn = allocFrame(memory, other.owner);

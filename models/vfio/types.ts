@@ -27,8 +27,16 @@ export interface PageRange {
 /** A page of a VMA: present (`mfn`) or not yet faulted in / discarded (`null`). */
 export interface ProcessPage {
   readonly writable: boolean;
-  /** The frame the page table maps; a present page holds one reference on it. */
+  /**
+   * The frame the page table maps; a present page holds one reference on it — except in a
+   * VM_PFNMAP VMA (`pfnmap`), whose PTEs name a pfn with no reference and no struct page to count.
+   */
   mfn: number | null;
+  /**
+   * A page of a VM_PFNMAP VMA (`remap_pfn_range`: a device BAR the VMM mmapped from vfio-pci, or a
+   * driver's buffer): always present, never faulted, discarded or pinned (`process-memory.ts`).
+   */
+  readonly pfnmap?: true;
 }
 
 export interface VmmProcess {

@@ -76,7 +76,8 @@ export function frameHolders(state: VfioState): VfioHolder[][] {
     holders[mfn]?.push(holder);
   };
   for (const [key, page] of Object.entries(state.process.pages)) {
-    if (page.mfn !== null) add(page.mfn, { kind: 'process page', vaddrPage: Number(key) });
+    // A VM_PFNMAP PTE holds no reference on what it maps.
+    if (page.mfn !== null && page.pfnmap !== true) add(page.mfn, { kind: 'process page', vaddrPage: Number(key) });
   }
   for (const allocation of state.otherAllocations)
     add(allocation.mfn, { kind: 'other owner', owner: allocation.owner });
@@ -126,11 +127,18 @@ export interface LockedVmAccounting {
  * UNMAP_DMA what it has not unpinned yet.
  */
 function pinnedPagesWithDomain(state: VfioState, dma: VfioDma): number {
-  if (state.inflight.length === 0) return dma.npages;
-  const mapping = mapInFlight(state, dma.iovaPage);
-  if (mapping !== undefined) return mapping.next === 'map' ? mapping.mfns.length : 0;
-  const unmapping = unmapInFlight(state, dma.iovaPage);
-  return unmapping === undefined ? dma.npages : unmapping.toUnpin.length;
+  // A pfn with no struct page (a BAR behind a VM_PFNMAP VMA) is neither pinned nor charged.
+  const counted = (mfns: readonly number[]): number =>
+    mfns.filter((mfn) => state.memory.frames[mfn] !== undefined).length;
+  const mapping = state.inflight.length === 0 ? undefined : mapInFlight(state, dma.iovaPage);
+  if (mapping !== undefined) return mapping.next === 'map' ? counted(mapping.mfns) : 0;
+  const unmapping = state.inflight.length === 0 ? undefined : unmapInFlight(state, dma.iovaPage);
+  if (unmapping !== undefined) return counted(unmapping.toUnpin.map((pin) => pin.mfn));
+  const first = type1Backend(state)?.domains[0];
+  const reserved = Array.from({ length: dma.npages }, (_, i) => first?.translations[dma.iovaPage + i]?.mfn).filter(
+    (mfn) => mfn !== undefined && state.memory.frames[mfn] === undefined,
+  ).length;
+  return dma.npages - reserved;
 }
 
 export function lockedVmAccounting(state: VfioState): LockedVmAccounting {
@@ -191,6 +199,8 @@ export function deviceReach(state: VfioState): ReachableFrame[] {
     }
     const domain = backend?.kind === 'type1' ? domainOfGroup(backend, device.groupId) : undefined;
     for (const [key, translation] of Object.entries(domain?.translations ?? {})) {
+      // A pfn that is no frame of host memory is a peer's BAR (peer-to-peer DMA): no RAM to reach.
+      if (state.memory.frames[translation.mfn] === undefined) continue;
       reach.push({ deviceId: device.id, via: 'iommu', addressPage: Number(key), ...translation });
     }
   }

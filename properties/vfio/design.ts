@@ -23,9 +23,11 @@ import { vfioDesignInvariants } from './invariants/index.js';
 import {
   classifyLifecycleStep,
   classifyMediatedStep,
+  classifyPfnmapStep,
   classifyQueryStep,
   lifecycleReach,
   mediatedReach,
+  pfnmapReach,
   queryReach,
 } from './reach.js';
 import { resolveVfio } from './resolve.js';
@@ -101,13 +103,15 @@ function vfioReach(world: VfioWorldLayout): Pick<VfioDesign, 'classify' | 'reach
   if (world.noiommu) return {};
   const withDomain = world.groups.some((group) => group.kind === 'iommu');
   const emulated = world.mdevDevices.length + world.ccwDevices.length > 0;
-  const reach = [...(emulated ? mediatedReach(withDomain) : []), ...lifecycleReach, ...queryReach(emulated)];
+  const pfnmap = pfnmapReach(world.barPages > 0, world.driverBufferPages > 0);
+  const reach = [...(emulated ? mediatedReach(withDomain) : []), ...lifecycleReach, ...queryReach(emulated), ...pfnmap];
   return {
     reach,
     classify: (transition) => [
       ...(emulated ? classifyMediatedStep(transition) : []),
       ...classifyLifecycleStep(transition),
       ...classifyQueryStep(transition),
+      ...(pfnmap.length > 0 ? classifyPfnmapStep(transition) : []),
     ],
   };
 }

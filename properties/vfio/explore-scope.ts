@@ -3,7 +3,8 @@
  *
  * Covered, from every state, in this order: MAP_DMA of one page at iova pages 0 and 1 from the
  * guest's first two RAM pages (read-write), UNMAP_DMA of one page at iova pages 0 and 1, and
- * UNMAP_DMA ALL, VFIO_IOMMU_GET_INFO with argsz = sizeof(info) and 4096, CHECK_EXTENSION(VFIO_UPDATE_VADDR)
+ * UNMAP_DMA ALL, in a world with VM_PFNMAP VMAs MAP_DMA of the BAR's and the driver buffer's first
+ * page at iova pages 0 and 1, VFIO_IOMMU_GET_INFO with argsz = sizeof(info) and 4096, CHECK_EXTENSION(VFIO_UPDATE_VADDR)
  * (none of them in a noiommu container, which has no MAP/UNMAP); device DMA reads by
  * the world's first vfio-pci device, at iova pages 0 and 1 (type1) or at every bus address (every
  * frame number, noiommu); vfio_pin_pages and a correct unpin of iova pages 0 and 1 by the first
@@ -98,6 +99,18 @@ function templatesFor(layout: VfioWorldLayout): VfioCommand[] {
         ),
         ...pages.map((iovaPage): VfioCommand => ({ kind: 'unmapDma', ...unmapDmaArgs({ iovaPage, npages: 1 }) })),
         { kind: 'unmapDma', ...unmapAllArgs() },
+        // A world with VM_PFNMAP VMAs: the BAR's first page and the driver's buffer mapped at iova 0 and 1.
+        ...[
+          layout.barPages > 0 ? [layout.barVaddrPage] : [],
+          layout.driverBufferPages > 0 ? [layout.bufferVaddrPage] : [],
+        ]
+          .flat()
+          .flatMap((vaddrPage) =>
+            pages.map((iovaPage): VfioCommand => ({
+              kind: 'mapDma',
+              ...mapDmaArgs({ vaddrPage, iovaPage, npages: 1 }),
+            })),
+          ),
         // The queries QEMU starts with: GET_INFO with argsz = sizeof(info), then with room for the
         // capability chain, and whether it may live-update.
         { kind: 'getInfo', argsz: VFIO_IOMMU_INFO_SIZE },
@@ -126,8 +139,17 @@ function templatesFor(layout: VfioWorldLayout): VfioCommand[] {
 function unwinding(layout: VfioWorldLayout): VfioCommand[] {
   if (layout.noiommu) return [];
   const [mdev] = layout.mdevDevices;
+  // With VM_PFNMAP VMAs, the same from the BAR's and the driver buffer's last page (no page after them).
+  const pfnmapLast = [
+    ...(layout.barPages > 0 ? [layout.barVaddrPage + layout.barPages - 1] : []),
+    ...(layout.driverBufferPages > 0 ? [layout.bufferVaddrPage + layout.driverBufferPages - 1] : []),
+  ];
   return [
     { kind: 'mapDma', ...mapDmaArgs({ vaddrPage: RAM_VADDR_PAGE + layout.ramPages - 1, iovaPage: 2, npages: 2 }) },
+    ...pfnmapLast.map((vaddrPage): VfioCommand => ({
+      kind: 'mapDma',
+      ...mapDmaArgs({ vaddrPage, iovaPage: 2, npages: 2 }),
+    })),
     ...(mdev === undefined
       ? []
       : [{ kind: 'mdevPinPages', deviceId: mdev, iovaPage: 0, npage: 2, read: true, write: true } as const]),

@@ -48,15 +48,25 @@ const edgeU64 = fc.constantFrom(
 
 const flags = fc.constantFrom(0, 1, 2, 3, 4, 5, 8, 0xff);
 
-/** Vaddr pages: mostly the guest's RAM, sometimes the lazily faulted region or unmapped addresses. */
+/**
+ * Vaddr pages: mostly the guest's RAM, sometimes the lazily faulted region or unmapped addresses,
+ * and in a world with VM_PFNMAP VMAs (a device BAR, a driver's buffer) their pages as often as the
+ * rest together.
+ */
 export function vaddrPageIn(layout: VfioWorldLayout): fc.Arbitrary<number> {
-  return fc.oneof(
+  const usual = fc.oneof(
     { weight: 5, arbitrary: fc.integer({ min: RAM_VADDR_PAGE, max: RAM_VADDR_PAGE + layout.ramPages - 1 }) },
     {
       weight: 1,
       arbitrary: fc.constantFrom(layout.lazyVaddrPage, layout.lazyVaddrPage + 1, 0, layout.unmappedVaddrPage),
     },
   );
+  const pfnmap = [
+    ...Array.from({ length: layout.barPages }, (_, i) => layout.barVaddrPage + i),
+    ...Array.from({ length: layout.driverBufferPages }, (_, i) => layout.bufferVaddrPage + i),
+  ];
+  if (pfnmap.length === 0) return usual;
+  return fc.oneof({ weight: 1, arbitrary: usual }, { weight: 1, arbitrary: fc.constantFrom(...pfnmap) });
 }
 
 /** One of `ids` (a world's devices or groups of some kind; at least one), uniformly. */

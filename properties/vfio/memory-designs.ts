@@ -27,5 +27,53 @@ export const vfioGetInfoOverflowsArgsz = vfioDesign({
   breaks: ['query-reply-within-argsz'],
 });
 
+/** A guest with its assigned device's BAR and a host driver's buffer mmapped by the VMM (VM_PFNMAP VMAs). */
+const pfnmapWorld = { groups: [{ kind: 'iommu' as const }], barPages: 2, driverBufferPages: 1 };
+
+export const vfioP2pBar = vfioDesign({
+  id: 'vfio/p2p-bar',
+  world: pfnmapWorld,
+  expected: 'holds',
+  description:
+    "the VMM maps its device's mmapped BAR for peer-to-peer DMA: vaddr_get_pfns follows the VM_PFNMAP PTEs (follow_fault_pfn) and maps the pfns, which have no struct page, without pinning or charging them, and put_pfn puts nothing for them at unmap; a driver's buffer of host RAM behind a VM_PFNMAP VMA is refused EFAULT",
+});
+
+export const vfioPfnmapRamUnpinned = vfioDesign({
+  id: 'vfio/pfnmap-ram-unpinned',
+  world: pfnmapWorld,
+  expected: 'violates',
+  hooks: { pfnmapPfnAccepted: () => true },
+  description:
+    "vaddr_get_pfns uses whatever pfn a VM_PFNMAP PTE names, RAM included (v6.12 accepts only is_invalid_reserved_pfn, else -EFAULT): a host driver's buffer mmapped by the VMM is mapped for the device with no pin — its frames belong to the driver, which frees them when it likes — and the IOMMU-path unpin at unmap puts references the map never took",
+  breaks: [
+    'no-dma-to-foreign-frame',
+    'reachable-frame-owned-by-guest',
+    'frame-refcount-matches-holders',
+    'round-trip-returns-everything',
+    'failed-op-leaves-state-unchanged',
+  ],
+});
+
+export const vfioPfnmapCharged = vfioDesign({
+  id: 'vfio/pfnmap-charged',
+  world: pfnmapWorld,
+  expected: 'violates',
+  hooks: { chargesPfn: () => true },
+  description:
+    "vfio_pin_pages_remote charges locked_vm for every page, a BAR's pfns included (v6.12: `if (!rsvd && !vfio_find_vpfn(dma, iova))`), while put_pfn unpins and vfio_unpin_pages_remote uncharges only pages with a struct page: each MAP_DMA of the BAR leaks RLIMIT_MEMLOCK until the VMM can map no RAM",
+  breaks: [
+    'locked-vm-matches-pins',
+    'released-container-uncharged',
+    'round-trip-returns-everything',
+    'failed-op-leaves-state-unchanged',
+  ],
+});
+
 /** Issue 21's designs of the VFIO stacks, in the registry's order. */
-export const vfioMemoryDesigns: readonly VfioDesign[] = [vfioUpdateVaddrWithMdev, vfioGetInfoOverflowsArgsz];
+export const vfioMemoryDesigns: readonly VfioDesign[] = [
+  vfioUpdateVaddrWithMdev,
+  vfioGetInfoOverflowsArgsz,
+  vfioP2pBar,
+  vfioPfnmapRamUnpinned,
+  vfioPfnmapCharged,
+];

@@ -99,3 +99,32 @@ export function classifyQueryStep(transition: Transition<VfioState, VfioCommand>
   const backend = before?.container.backend;
   return backend?.kind === 'type1' && backend.emulatedGroupIds.length > 0 ? [UPDATE_VADDR_ASKED_WITH_EMULATED] : [];
 }
+
+/**
+ * The VMM's VM_PFNMAP memory (issue 21, `models/vfio/pfnmap.ts`), in a world that has it: a BAR's
+ * pages mapped for peer-to-peer DMA (nothing pinned), RAM behind a VM_PFNMAP VMA refused, and a
+ * device's DMA landing in the peer BAR.
+ */
+export const BAR_MAPPED = 'MAP_DMA of a device BAR (VM_PFNMAP: mapped, nothing pinned or charged)';
+export const PFNMAP_RAM_REFUSED = 'MAP_DMA of host RAM behind a VM_PFNMAP VMA refused';
+export const DMA_TO_PEER_BAR = "device DMA landing in a peer BAR's pfn";
+
+export function pfnmapReach(bar: boolean, buffer: boolean): readonly string[] {
+  return [...(bar ? [BAR_MAPPED, DMA_TO_PEER_BAR] : []), ...(buffer ? [PFNMAP_RAM_REFUSED] : [])];
+}
+
+export function classifyPfnmapStep(transition: Transition<VfioState, VfioCommand>): string[] {
+  const { before, command, result, after } = transition;
+  if (command === null || result === null || before === null) return [];
+  if (command.kind === 'deviceDma') {
+    const mfn = result.detail?.['mfn'];
+    return result.ok && typeof mfn === 'number' && after.memory.frames[mfn] === undefined ? [DMA_TO_PEER_BAR] : [];
+  }
+  if (command.kind !== 'mapDma') return [];
+  const vaddr = Number(command.vaddr) / 4096;
+  const page = before.process.pages[vaddr];
+  if (page?.pfnmap !== true || page.mfn === null) return [];
+  const bar = before.memory.frames[page.mfn] === undefined;
+  if (bar) return result.ok ? [BAR_MAPPED] : [];
+  return !result.ok && result.error === 'EFAULT' ? [PFNMAP_RAM_REFUSED] : [];
+}
