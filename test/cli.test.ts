@@ -61,6 +61,8 @@ describe('dmaprop designs', () => {
       ['vfio/p2p-bar', 'holds'],
       ['vfio/pfnmap-ram-unpinned', 'violates'],
       ['vfio/pfnmap-charged', 'violates'],
+      ['vfio/zero-page', 'holds'],
+      ['vfio/pins-zero-page', 'violates'],
       ['gvt/write-protect', 'holds'],
       ['gvt/no-write-protect', 'violates'],
       ['cmdbuf/shadow-copy', 'holds'],

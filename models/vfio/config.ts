@@ -321,6 +321,13 @@ export interface VfioHooks {
    * Sound: not an invalid or reserved pfn, which is never pinned nor uncharged by `put_pfn`.
    */
   readonly chargesPfn: (invalidOrReserved: boolean) => boolean;
+  /**
+   * A read-only FOLL_LONGTERM pin (MAP_DMA without WRITE) of a page never written, which maps the
+   * shared zero page: whether GUP unshares it first (gup_must_unshare in a COW mapping →
+   * FAULT_FLAG_UNSHARE: a fresh page of the process). Sound: true. False pins the zero page itself:
+   * the device reads the kernel's page, and the guest's first write moves its vaddr to a new page.
+   */
+  readonly longtermPinUnsharesZeroPage: () => boolean;
 }
 
 export const soundVfioHooks: VfioHooks = {
@@ -328,6 +335,7 @@ export const soundVfioHooks: VfioHooks = {
   infoCapsFit: (argszBytes, neededBytes) => argszBytes >= neededBytes,
   pfnmapPfnAccepted: (invalidOrReserved) => invalidOrReserved,
   chargesPfn: (invalidOrReserved) => !invalidOrReserved,
+  longtermPinUnsharesZeroPage: () => true,
 };
 
 export interface VfioConfig {

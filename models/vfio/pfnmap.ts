@@ -27,7 +27,8 @@ import type { VfioState } from './types.js';
 
 /** `is_invalid_reserved_pfn`: no frame of host memory (`!pfn_valid`); PageReserved is not modelled. */
 export function isInvalidReservedPfn(state: VfioState, pfn: number): boolean {
-  return state.memory.frames[pfn] === undefined;
+  // The zero page is PageReserved.
+  return state.memory.frames[pfn] === undefined || pfn === state.process.zeroMfn;
 }
 
 export type PfnResult =
@@ -47,8 +48,9 @@ export function vaddrGetPfn(
 ): PfnResult {
   const page = state.process.pages[vaddrPage];
   if (page?.pfnmap !== true || page.mfn === null) {
-    const pinned = pinUserPage(state, ctx, vaddrPage, write);
-    return pinned.ok ? { ...pinned, reserved: false } : pinned;
+    const unshare = vfioHooks(config).longtermPinUnsharesZeroPage();
+    const pinned = pinUserPage(state, ctx, vaddrPage, write, unshare);
+    return pinned.ok ? { ...pinned, reserved: isInvalidReservedPfn(state, pinned.mfn) } : pinned;
   }
   // follow_fault_pfn: `if (write_fault && !args.writable) ret = -EFAULT`.
   if (write && !page.writable) return { ok: false, errno: 'EFAULT' };

@@ -81,7 +81,12 @@ export interface VmmProcessSpec {
   readonly capIpcLock: boolean;
   readonly addressSpaceLimitPages: number;
   readonly regions: readonly ProcessRegionSpec[];
+  /** Model the shared zero page (a frame of `ZERO_PAGE_OWNER`, allocated last at start). */
+  readonly zeroPage?: boolean;
 }
+
+/** Frame owner of the shared zero page (the kernel's `empty_zero_page`). */
+export const ZERO_PAGE_OWNER = 0;
 
 export interface DeviceSpec {
   readonly groupId: number;
@@ -139,6 +144,13 @@ export function createVfioState(spec: VfioWorldSpec): VfioState {
       otherAllocations.push({ owner: other.owner, mfn });
     }
   }
+  let zeroMfn: number | undefined;
+  if (spec.process.zeroPage === true) {
+    const mfn = allocFrame(memory, ZERO_PAGE_OWNER);
+    if (mfn === null) throw new Error('world spec: no frame left for the zero page');
+    otherAllocations.push({ owner: ZERO_PAGE_OWNER, mfn });
+    zeroMfn = mfn;
+  }
   for (const device of spec.devices) {
     const group = spec.groups[device.groupId];
     if (group === undefined) throw new Error(`world spec: device in unknown group ${device.groupId}`);
@@ -156,6 +168,7 @@ export function createVfioState(spec: VfioWorldSpec): VfioState {
       memlockLimitPages: spec.process.memlockLimitPages,
       capIpcLock: spec.process.capIpcLock,
       addressSpaceLimitPages: spec.process.addressSpaceLimitPages,
+      ...(zeroMfn === undefined ? {} : { zeroMfn }),
     },
     otherAllocations,
     groups: spec.groups.map((groupSpec, id) => ({ id, spec: groupSpec, inContainer: false, attachedDomain: null })),
@@ -432,7 +445,8 @@ export function undoPageFaults(state: VfioState, faults: readonly PageFaultRecor
   for (const fault of [...faults].reverse()) {
     const page = state.process.pages[fault.vaddrPage];
     if (page?.mfn !== fault.mfn) continue;
-    page.mfn = null;
+    page.mfn = fault.zeroBefore === true ? (state.process.zeroMfn ?? null) : null;
+    if (fault.zeroMapped === true) continue;
     const memory = state.memory;
     const frame = memory.frames[fault.mfn];
     if (frame === undefined) continue;

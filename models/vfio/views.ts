@@ -17,6 +17,7 @@
  */
 import type { HostMemory } from '../memory/frames.js';
 import { mapInFlight, unmapInFlight } from './inflight.js';
+import { isInvalidReservedPfn } from './pfnmap.js';
 import { domainOfGroup, type1Backend } from './state.js';
 import type { VfioDevice, VfioDma, VfioState } from './types.js';
 
@@ -76,13 +77,16 @@ export function frameHolders(state: VfioState): VfioHolder[][] {
     holders[mfn]?.push(holder);
   };
   for (const [key, page] of Object.entries(state.process.pages)) {
-    // A VM_PFNMAP PTE holds no reference on what it maps.
-    if (page.mfn !== null && page.pfnmap !== true) add(page.mfn, { kind: 'process page', vaddrPage: Number(key) });
+    // A VM_PFNMAP PTE, or one of the zero page, holds no reference on what it maps.
+    if (page.mfn === null || page.pfnmap === true || page.mfn === state.process.zeroMfn) continue;
+    add(page.mfn, { kind: 'process page', vaddrPage: Number(key) });
   }
   for (const allocation of state.otherAllocations)
     add(allocation.mfn, { kind: 'other owner', owner: allocation.owner });
   for (const dma of type1Backend(state)?.dmas ?? []) {
     for (const pin of iommuPins(state, dma)) {
+      // An invalid or reserved pfn (a BAR, the zero page) is mapped without a pin.
+      if (isInvalidReservedPfn(state, pin.mfn)) continue;
       add(pin.mfn, { kind: 'iommu pin', dmaIovaPage: dma.iovaPage, iovaPage: pin.iovaPage });
     }
     for (const [key, vpfn] of Object.entries(dma.externalPins)) {
@@ -127,16 +131,15 @@ export interface LockedVmAccounting {
  * UNMAP_DMA what it has not unpinned yet.
  */
 function pinnedPagesWithDomain(state: VfioState, dma: VfioDma): number {
-  // A pfn with no struct page (a BAR behind a VM_PFNMAP VMA) is neither pinned nor charged.
-  const counted = (mfns: readonly number[]): number =>
-    mfns.filter((mfn) => state.memory.frames[mfn] !== undefined).length;
+  // An invalid or reserved pfn (a BAR behind a VM_PFNMAP VMA, the zero page) is neither pinned nor charged.
+  const counted = (mfns: readonly number[]): number => mfns.filter((mfn) => !isInvalidReservedPfn(state, mfn)).length;
   const mapping = state.inflight.length === 0 ? undefined : mapInFlight(state, dma.iovaPage);
   if (mapping !== undefined) return mapping.next === 'map' ? counted(mapping.mfns) : 0;
   const unmapping = state.inflight.length === 0 ? undefined : unmapInFlight(state, dma.iovaPage);
   if (unmapping !== undefined) return counted(unmapping.toUnpin.map((pin) => pin.mfn));
   const first = type1Backend(state)?.domains[0];
   const reserved = Array.from({ length: dma.npages }, (_, i) => first?.translations[dma.iovaPage + i]?.mfn).filter(
-    (mfn) => mfn !== undefined && state.memory.frames[mfn] === undefined,
+    (mfn) => mfn !== undefined && isInvalidReservedPfn(state, mfn),
   ).length;
   return dma.npages - reserved;
 }

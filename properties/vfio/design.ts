@@ -29,6 +29,7 @@ import {
   mediatedReach,
   pfnmapReach,
   queryReach,
+  classifyZeroPageStep,
 } from './reach.js';
 import { resolveVfio } from './resolve.js';
 import type { VfioTemplate } from './resolve.js';
@@ -112,6 +113,7 @@ function vfioReach(world: VfioWorldLayout): Pick<VfioDesign, 'classify' | 'reach
       ...classifyLifecycleStep(transition),
       ...classifyQueryStep(transition),
       ...(pfnmap.length > 0 ? classifyPfnmapStep(transition) : []),
+      ...(world.zeroPage ? classifyZeroPageStep(transition) : []),
     ],
   };
 }

@@ -111,6 +111,17 @@ function templatesFor(layout: VfioWorldLayout): VfioCommand[] {
               ...mapDmaArgs({ vaddrPage, iovaPage, npages: 1 }),
             })),
           ),
+        // With the zero page: a read of the lazily faulted page (it maps the zero page) and a
+        // read-only MAP_DMA of it (the long-term pin unshares it).
+        ...(layout.zeroPage
+          ? [
+              { kind: 'touch', vaddrPage: layout.lazyVaddrPage, write: false } as const,
+              {
+                kind: 'mapDma',
+                ...mapDmaArgs({ vaddrPage: layout.lazyVaddrPage, iovaPage: 0, npages: 1, write: false }),
+              } as const,
+            ]
+          : []),
         // The queries QEMU starts with: GET_INFO with argsz = sizeof(info), then with room for the
         // capability chain, and whether it may live-update.
         { kind: 'getInfo', argsz: VFIO_IOMMU_INFO_SIZE },

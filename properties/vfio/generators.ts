@@ -50,8 +50,8 @@ const flags = fc.constantFrom(0, 1, 2, 3, 4, 5, 8, 0xff);
 
 /**
  * Vaddr pages: mostly the guest's RAM, sometimes the lazily faulted region or unmapped addresses,
- * and in a world with VM_PFNMAP VMAs (a device BAR, a driver's buffer) their pages as often as the
- * rest together.
+ * and in a world with VM_PFNMAP VMAs (a device BAR, a driver's buffer) or the zero page their pages
+ * (for the zero page, the lazily faulted ones) as often as the rest together.
  */
 export function vaddrPageIn(layout: VfioWorldLayout): fc.Arbitrary<number> {
   const usual = fc.oneof(
@@ -64,6 +64,8 @@ export function vaddrPageIn(layout: VfioWorldLayout): fc.Arbitrary<number> {
   const pfnmap = [
     ...Array.from({ length: layout.barPages }, (_, i) => layout.barVaddrPage + i),
     ...Array.from({ length: layout.driverBufferPages }, (_, i) => layout.bufferVaddrPage + i),
+    // With the zero page, the lazily faulted pages (a read maps the zero page there).
+    ...(layout.zeroPage ? [layout.lazyVaddrPage, layout.lazyVaddrPage + 1] : []),
   ];
   if (pfnmap.length === 0) return usual;
   return fc.oneof({ weight: 1, arbitrary: usual }, { weight: 1, arbitrary: fc.constantFrom(...pfnmap) });

@@ -69,6 +69,27 @@ export const vfioPfnmapCharged = vfioDesign({
   ],
 });
 
+/** A guest whose VMM's never-written pages map the shared zero page until written. */
+const zeroPageWorld = { groups: [{ kind: 'iommu' as const }], zeroPage: true };
+
+export const vfioZeroPage = vfioDesign({
+  id: 'vfio/zero-page',
+  world: zeroPageWorld,
+  expected: 'holds',
+  description:
+    "a guest page read but never written maps the shared zero page; MAP_DMA's long-term pin never pins it: with WRITE, FOLL_WRITE breaks COW (a fresh page); read-only, gup_must_unshare makes GUP unshare it first (FAULT_FLAG_UNSHARE in a COW mapping), so the device and the guest share the page the guest will write",
+});
+
+export const vfioPinsZeroPage = vfioDesign({
+  id: 'vfio/pins-zero-page',
+  world: zeroPageWorld,
+  expected: 'violates',
+  hooks: { longtermPinUnsharesZeroPage: () => false },
+  description:
+    "a read-only MAP_DMA of a page that maps the shared zero page maps the zero page itself, as GUP did before it unshared for R/O long-term pins (the FAULT_FLAG_UNSHARE work of 2022-2023; vfio's 873aefb376bb, \"vfio/type1: Unpin zero pages\", v5.19, fixed the reference it leaked meanwhile): the device reads the kernel's page, and the guest's next write gives its vaddr a new page the device never sees",
+  breaks: ['no-dma-to-foreign-frame', 'reachable-frame-owned-by-guest', 'reachable-frame-pinned'],
+});
+
 /** Issue 21's designs of the VFIO stacks, in the registry's order. */
 export const vfioMemoryDesigns: readonly VfioDesign[] = [
   vfioUpdateVaddrWithMdev,
@@ -76,4 +97,6 @@ export const vfioMemoryDesigns: readonly VfioDesign[] = [
   vfioP2pBar,
   vfioPfnmapRamUnpinned,
   vfioPfnmapCharged,
+  vfioZeroPage,
+  vfioPinsZeroPage,
 ];

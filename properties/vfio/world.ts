@@ -83,6 +83,11 @@ export interface VfioWorldDescription {
    * holds; default 0): MAP_DMA of it is EFAULT. Needs `barPages` rules too.
    */
   readonly driverBufferPages?: number;
+  /**
+   * Model the shared zero page (default false): a read of a guest page never written maps the
+   * kernel's zero page (one frame of its own), which MAP_DMA must not pin (`models/vfio/process-memory.ts`).
+   */
+  readonly zeroPage?: boolean;
 }
 
 /** A named world: `passthrough`, `noiommu`, `mediated` or `mixed` (see `vfioWorldPresets`). */
@@ -162,6 +167,8 @@ export interface VfioWorldLayout {
   /** Pages of a host driver's buffer mmapped at `bufferVaddrPage` (VM_PFNMAP over host RAM). */
   readonly driverBufferPages: number;
   readonly bufferVaddrPage: number;
+  /** The shared zero page is modelled. */
+  readonly zeroPage: boolean;
   /** The container is a VFIO_NO_IOMMU one (no MAP_DMA / UNMAP_DMA). */
   readonly noiommu: boolean;
   /** Every group id, ascending. */
@@ -269,7 +276,11 @@ export function vfioWorldLayout(world: VfioWorld): VfioWorldLayout {
       );
     }
   }
-  if (frames <= ramPages + otherVmFrames + driverBufferPages) {
+  if (description.zeroPage !== undefined && typeof description.zeroPage !== 'boolean') {
+    throw new Error(`vfio world: zeroPage must be true or false, got ${String(description.zeroPage)}`);
+  }
+  const zeroPage = description.zeroPage === true;
+  if (frames <= ramPages + otherVmFrames + driverBufferPages + (zeroPage ? 1 : 0)) {
     throw new Error(
       `vfio world: ${frames} frames leave none free beside the RAM, the other VM's and the driver's buffer`,
     );
@@ -290,6 +301,7 @@ export function vfioWorldLayout(world: VfioWorld): VfioWorldLayout {
     barVaddrPage: lazyVaddrPage + LAZY_PAGES + 6,
     driverBufferPages,
     bufferVaddrPage: lazyVaddrPage + LAZY_PAGES + 14,
+    zeroPage,
     addressSpaceLimitPages: 64 + Math.max(0, ramPages - RAM_PAGES),
     noiommu: noiommu > 0,
     groupIds: built.map((_, id) => id),
@@ -333,6 +345,7 @@ export function vfioWorldSpec(
       memlockLimitPages: layout.memlockLimitPages,
       capIpcLock: false,
       addressSpaceLimitPages: layout.addressSpaceLimitPages,
+      ...(layout.zeroPage ? { zeroPage: true } : {}),
       regions: [
         {
           vaddrPage: RAM_VADDR_PAGE,

@@ -236,10 +236,11 @@ const SHRINKS_SHORT: Readonly<Record<string, Readonly<Record<string, { check: nu
 const COSTLY = new Set([
   // Issue 21's VFIO designs whose comparison takes 3 to 9 s (their check's 500 runs, and the
   // VM_PFNMAP scope's extra maps): compared when added, and agreeing (get-info-overflows-argsz 1 = 1;
-  // pfnmap-ram-unpinned and pfnmap-charged every break, 1 to 3 steps).
+  // pfnmap-ram-unpinned and pfnmap-charged every break, 1 to 3 steps; pins-zero-page every break).
   'vfio/get-info-overflows-argsz',
   'vfio/pfnmap-ram-unpinned',
   'vfio/pfnmap-charged',
+  'vfio/pins-zero-page',
   // The VFIO unwind and reconfiguration designs whose comparison takes 2 to 8 s (a default-tier
   // budget of a few seconds for all of them): compared when added, and agreeing as pinned in
   // `DEEP` and `SHRINKS_SHORT` (attach-skips-replay: 4 = 4 for both of its breaks).
