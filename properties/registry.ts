@@ -56,6 +56,7 @@ import { kvmgtInterleavingMutants, kvmgtMutants } from './kvmgt/mutants.js';
 import { passthroughInterleavingMutants, passthroughMutants } from './passthrough/mutants.js';
 import { vfioInterleavingMutants, vfioMutants } from './vfio/mutants.js';
 import { vfioLifecycleDesigns } from './vfio/lifecycle-designs.js';
+import { vfioMemoryDesigns } from './vfio/memory-designs.js';
 import { differentialMutants, viommuMutants } from './viommu/mutants.js';
 import { xenGtMediatorMutants, xenGtMutants } from './xengt/mutants.js';
 
@@ -77,6 +78,7 @@ export const designs: readonly AnyDesign[] = [
   vfioMixed,
   vfioMixedUnmapSkipsUnpin,
   ...vfioLifecycleDesigns,
+  ...vfioMemoryDesigns,
   gvtWriteProtect,
   gvtNoWriteProtect,
   cmdbufShadowCopy,

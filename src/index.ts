@@ -214,8 +214,14 @@ export {
   vfioNoiommu,
   vfioType1,
 } from '../properties/vfio/designs.js';
-export { vfioBugNeeds, vfioBugs } from '../models/vfio/config.js';
-export type { MediatedDriverOps, VfioBug, VfioConfig, VfioWorldFeature } from '../models/vfio/config.js';
+export {
+  vfioGetInfoOverflowsArgsz,
+  vfioMemoryDesigns,
+  vfioUpdateVaddrWithMdev,
+} from '../properties/vfio/memory-designs.js';
+export { soundVfioHooks, vfioBugNeeds, vfioBugs } from '../models/vfio/config.js';
+export type { MediatedDriverOps, VfioBug, VfioConfig, VfioHooks, VfioWorldFeature } from '../models/vfio/config.js';
+export type { CheckExtensionArgs, GetInfoArgs } from '../models/vfio/query.js';
 export type { VfioCommand, VfioCommandKind } from '../models/vfio/commands.js';
 export type { DmaAccess, TranslationEffect, VfioResult, VfioState } from '../models/vfio/types.js';
 export { mapDmaArgs } from '../models/vfio/map-dma.js';

@@ -15,6 +15,7 @@ import type { MapDmaArgs } from './map-dma.js';
 import type { MdevPinArgs, MdevUnpinArgs } from './mdev.js';
 import type { OtherFrameArgs, OtherOwnerArgs } from './other-owner.js';
 import type { MmapArgs, TouchArgs, VaddrRangeArgs } from './process-memory.js';
+import type { CheckExtensionArgs, GetInfoArgs } from './query.js';
 import type { FaultInjection } from './types.js';
 import type { UnmapDmaArgs } from './unmap-dma.js';
 
@@ -28,6 +29,9 @@ export type VfioCommand =
   // Container ioctls with arbitrary argument values.
   | ({ readonly kind: 'mapDma'; readonly phased?: boolean } & MapDmaArgs)
   | ({ readonly kind: 'unmapDma'; readonly phased?: boolean } & UnmapDmaArgs)
+  // Container queries: VFIO_CHECK_EXTENSION, VFIO_IOMMU_GET_INFO (`query.ts`).
+  | ({ readonly kind: 'checkExtension' } & CheckExtensionArgs)
+  | ({ readonly kind: 'getInfo' } & GetInfoArgs)
   // The VMM process's memory (the guest's RAM).
   | ({ readonly kind: 'mmap' } & MmapArgs)
   | ({ readonly kind: 'munmap' } & VaddrRangeArgs)

@@ -11,7 +11,7 @@
  * world the path needs (read off the model code: where `hasVfioBug` is asked and what must exist
  * for that line to run); the design factories refuse a bug whose needs their world lacks.
  */
-import type { VfioDevice, VfioState } from './types.js';
+import type { Type1Backend, VfioDevice, VfioState } from './types.js';
 
 export const vfioBugs = [
   /** vfio_unmap_unpin removes the translations and uncharges locked_vm but never unpins the pages. */
@@ -290,9 +290,64 @@ export interface MediatedDriverOps {
   close(state: VfioState, device: VfioDevice): void;
 }
 
+/**
+ * The type1 backend's decision points where a variant differs as a function (issue 21: the query
+ * ioctls and the VMM's other memory). Each default is the Linux v6.12 behaviour
+ * (`soundVfioHooks`); a design replaces some (`VfioDesignOptions.hooks`) and the model asks
+ * `vfioHooks(config)` at the line of the source each names.
+ */
+export interface VfioHooks {
+  /**
+   * vfio_iommu_type1_check_extension(VFIO_UPDATE_VADDR) with a backend open: whether the vaddr
+   * update protocol is offered. Sound: only while no emulated-IOMMU group is attached
+   * (`!vfio_iommu_has_emulated(iommu)`; since v6.2, "vfio/type1: exclude mdevs from
+   * VFIO_UPDATE_VADDR": mdev drivers cannot pin or read guest memory while vaddrs are invalid).
+   */
+  readonly updateVaddrOffered: (backend: Readonly<Type1Backend>) => boolean;
+  /**
+   * vfio_iommu_type1_get_info: the capability chain is copied out after the info struct only when
+   * the caller's buffer holds both (`info.argsz >= sizeof(info) + caps.size`); otherwise the
+   * kernel answers the size it needs in `argsz` and copies no capability. Sound: exactly that test.
+   */
+  readonly infoCapsFit: (argszBytes: number, neededBytes: number) => boolean;
+  /**
+   * vaddr_get_pfns on a VM_PFNMAP VMA: whether the pfn `follow_fault_pfn` found is used. Sound:
+   * only an invalid or reserved pfn (`is_invalid_reserved_pfn`: a BAR, no struct page); RAM is
+   * -EFAULT, since nothing would pin it.
+   */
+  readonly pfnmapPfnAccepted: (invalidOrReserved: boolean) => boolean;
+  /**
+   * vfio_pin_pages_remote: whether a page is charged to locked_vm (`if (!rsvd && !vfio_find_vpfn)`).
+   * Sound: not an invalid or reserved pfn, which is never pinned nor uncharged by `put_pfn`.
+   */
+  readonly chargesPfn: (invalidOrReserved: boolean) => boolean;
+  /**
+   * A read-only FOLL_LONGTERM pin (MAP_DMA without WRITE) of a page never written, which maps the
+   * shared zero page: whether GUP unshares it first (gup_must_unshare in a COW mapping →
+   * FAULT_FLAG_UNSHARE: a fresh page of the process). Sound: true. False pins the zero page itself:
+   * the device reads the kernel's page, and the guest's first write moves its vaddr to a new page.
+   */
+  readonly longtermPinUnsharesZeroPage: () => boolean;
+}
+
+export const soundVfioHooks: VfioHooks = {
+  updateVaddrOffered: (backend) => backend.emulatedGroupIds.length === 0,
+  infoCapsFit: (argszBytes, neededBytes) => argszBytes >= neededBytes,
+  pfnmapPfnAccepted: (invalidOrReserved) => invalidOrReserved,
+  chargesPfn: (invalidOrReserved) => !invalidOrReserved,
+  longtermPinUnsharesZeroPage: () => true,
+};
+
 export interface VfioConfig {
   readonly bugs: readonly VfioBug[];
   readonly mdevOps?: MediatedDriverOps;
+  /** Hooks over the v6.12 defaults (`soundVfioHooks`); absent: all sound. */
+  readonly hooks?: Partial<VfioHooks>;
+}
+
+/** The hooks a model runs with: the config's over the sound defaults. */
+export function vfioHooks(config: VfioConfig): VfioHooks {
+  return config.hooks === undefined ? soundVfioHooks : { ...soundVfioHooks, ...config.hooks };
 }
 
 export function hasVfioBug(config: VfioConfig, bug: VfioBug): boolean {

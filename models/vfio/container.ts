@@ -149,7 +149,7 @@ function replay(
         if (translation === undefined) continue;
         mfn = translation.mfn;
       } else {
-        const page = pinAndChargePage(state, ctx, dma, i);
+        const page = pinAndChargePage(state, ctx, config, dma, i);
         if (!page.ok) return oldCode ? page.errno : unwindReplay(state, ctx, backend, domain, n, page.errno);
         mfn = page.mfn;
       }

@@ -37,12 +37,11 @@ export function resolveDeviceDma(state: VfioState, deviceId: number, addressPage
   const domain = backend === null ? undefined : domainOfGroup(backend, device.groupId);
   const translation = domain?.translations[addressPage];
   if (translation === undefined || (write ? !translation.write : !translation.read)) return blocked('fault');
-  return {
-    ...access,
-    outcome: 'landed',
-    mfn: translation.mfn,
-    owner: state.memory.frames[translation.mfn]?.owner ?? null,
-  };
+  const frame = state.memory.frames[translation.mfn];
+  // No frame of host memory: the pfn of a BAR the VMM mapped for peer-to-peer DMA (`pfnmap.ts`),
+  // memory of the guest's own assigned device.
+  const owner = frame === undefined ? state.process.owner : frame.owner;
+  return { ...access, outcome: 'landed', mfn: translation.mfn, owner };
 }
 
 /**

@@ -104,6 +104,8 @@ export function actorOfVfioCommand(state: VfioState, command: VfioCommand): stri
     case 'closeDevice':
     case 'mapDma':
     case 'unmapDma':
+    case 'checkExtension':
+    case 'getInfo':
       return 'VMM';
   }
 }
@@ -122,6 +124,9 @@ const takesIommuLock: ReadonlySet<VfioCommand['kind']> = new Set([
   'closeDevice',
   'mapDma',
   'unmapDma',
+  // get_info and the UPDATE_VADDR / DMA_CC extensions read the backend under iommu->lock.
+  'checkExtension',
+  'getInfo',
   'mdevPinPages',
   'mdevUnpinPages',
   'ccwStartIo',

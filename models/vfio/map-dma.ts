@@ -176,7 +176,7 @@ function doMap(state: VfioState, config: VfioConfig, ctx: OpContext, args: MapDm
   const dma = linkNewDma(state, config, plan);
   if (backend.domains.length === 0) return ok({ iovaPage, npages, pinnedPages: 0 });
   const pinned: number[] = [];
-  const error = pinAndMapDma(state, ctx, backend, dma, pinned);
+  const error = pinAndMapDma(state, ctx, config, backend, dma, pinned);
   if (error === null) return ok({ iovaPage, npages, pinnedPages: pinned.length });
   unwindFailedMap(state, config, ctx, backend, dma);
   return unwound(error);

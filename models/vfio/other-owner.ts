@@ -34,6 +34,8 @@ export function releaseFromOther(state: VfioState, _config: VfioConfig, args: Ot
     const index = state.otherAllocations.findIndex((allocation) => allocation.mfn === args.mfn);
     const allocation = state.otherAllocations[index];
     if (allocation === undefined) return err('ENOENT');
+    // The shared zero page is never freed.
+    if (allocation.mfn === state.process.zeroMfn) return err('EPERM');
     state.otherAllocations.splice(index, 1);
     putRef(state.memory, allocation.mfn);
     return ok({ mfn: allocation.mfn, owner: allocation.owner });

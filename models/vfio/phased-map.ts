@@ -60,7 +60,7 @@ export function startMapDma(
   if (hasVfioBug(config, 'map-before-pin')) return publishUnpinned(state, ctx, backend, dma);
   const mfns: number[] = [];
   for (let i = 0; i < dma.npages; i++) {
-    const page = pinAndChargePage(state, ctx, dma, i);
+    const page = pinAndChargePage(state, ctx, config, dma, i);
     if (page.ok) {
       mfns.push(page.mfn);
       continue;

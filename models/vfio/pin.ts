@@ -15,8 +15,9 @@
  * unmaps then an `iotlb-sync`, and only then unpins (§1.7 (a)–(d)).
  */
 import type { VfioConfig } from './config.js';
-import { hasVfioBug } from './config.js';
-import { pinUserPage, unpinFrame } from './process-memory.js';
+import { hasVfioBug, vfioHooks } from './config.js';
+import { isInvalidReservedPfn, putPfn, vaddrGetPfn } from './pfnmap.js';
+import { unpinFrame } from './process-memory.js';
 import { attemptMap, unlinkDma } from './state.js';
 import type { OpContext } from './state.js';
 import { drainDomainDmas } from './phased-dma.js';
@@ -67,25 +68,29 @@ function domainUnmapPage(ctx: OpContext, domain: VfioDomain, iovaPage: number): 
   return translation.mfn;
 }
 
-/** Pins page `i` of `dma` (IOMMU path) and charges it: its frame, or the errno of the failure. */
+/**
+ * Pins page `i` of `dma` (IOMMU path, `vaddr_get_pfns`) and charges it: its frame, or the errno of
+ * the failure. A VM_PFNMAP pfn is not pinned (`pfnmap.ts`), nor charged (hook `chargesPfn`).
+ */
 export function pinAndChargePage(
   state: VfioState,
   ctx: OpContext,
+  config: VfioConfig,
   dma: VfioDma,
   i: number,
 ): { readonly ok: true; readonly mfn: number } | { readonly ok: false; readonly errno: string } {
   const iovaPage = dma.iovaPage + i;
-  const page = pinUserPage(state, ctx, dma.vaddrPage + i, dma.write);
+  const page = vaddrGetPfn(state, ctx, config, dma.vaddrPage + i, dma.write);
   if (!page.ok) return page;
   // A page already charged as an external pin of the same IOVA is not charged again.
-  if (dma.externalPins[iovaPage] === undefined) {
+  if (vfioHooks(config).chargesPfn(page.reserved) && dma.externalPins[iovaPage] === undefined) {
     if (!mayLockOneMore(state, dma.lockCap)) {
-      unpinFrame(state, page.mfn);
+      putPfn(state, page.mfn);
       return { ok: false, errno: 'ENOMEM' };
     }
     lockAcct(state, dma, 1);
   }
-  return page;
+  return { ok: true, mfn: page.mfn };
 }
 
 /**
@@ -123,8 +128,7 @@ export function mapRunIntoDomains(
  * never mapped: unpinned, and uncharged unless an external pin of the same IOVA carries the charge.
  */
 export function unpinUnmappedPage(state: VfioState, dma: VfioDma, iovaPage: number, mfn: number): void {
-  unpinFrame(state, mfn);
-  if (dma.externalPins[iovaPage] === undefined) lockAcct(state, dma, -1);
+  if (putPfn(state, mfn) && dma.externalPins[iovaPage] === undefined) lockAcct(state, dma, -1);
 }
 
 /**
@@ -138,12 +142,13 @@ export function unpinUnmappedPage(state: VfioState, dma: VfioDma, iovaPage: numb
 export function pinAndMapDma(
   state: VfioState,
   ctx: OpContext,
+  config: VfioConfig,
   backend: Type1Backend,
   dma: VfioDma,
   pinned: number[],
 ): string | null {
   for (let i = 0; i < dma.npages; i++) {
-    const page = pinAndChargePage(state, ctx, dma, i);
+    const page = pinAndChargePage(state, ctx, config, dma, i);
     if (!page.ok) return page.errno;
     const error = mapRunIntoDomains(state, ctx, backend.domains, dma, dma.iovaPage + i, page.mfn);
     if (error !== null) {
@@ -209,6 +214,8 @@ export function releasePinnedPage(
   mfn: number,
 ): void {
   const keepPins = hasVfioBug(config, 'map-failure-leaks-pins') || removeKeepsPins(config, backend);
+  // put_pfn: an invalid or reserved pfn was neither pinned nor charged.
+  if (isInvalidReservedPfn(state, mfn)) return;
   if (!keepPins) unpinFrame(state, mfn);
   if (!hasVfioBug(config, 'map-unwind-skips-uncharge') && dma.externalPins[iovaPage] === undefined) {
     lockAcct(state, dma, -1);
@@ -265,6 +272,8 @@ export function unpinCleared(
   let unlocked = 0;
   const skipUnpin = keepPins || hasVfioBug(config, 'unmap-skips-unpin');
   for (const { mfn } of toUnpin) {
+    // put_pfn returns 0 for an invalid or reserved pfn: nothing unpinned, nothing to uncharge.
+    if (isInvalidReservedPfn(state, mfn)) continue;
     if (!skipUnpin) unpinFrame(state, mfn);
     unlocked += 1;
   }

@@ -10,8 +10,11 @@
  * VMA stays, the next touch faults in a fresh frame), a CPU touch, and the page pin used by the
  * backend (`pin_user_pages_remote` with FOLL_LONGTERM).
  *
- * Left out: file-backed and shared memory, hugepages and THP, VM_PFNMAP / reserved pfns (every
- * page is ordinary RAM with a struct page, so every pin is reference-counted and charged),
+ * VM_PFNMAP VMAs (a device BAR, a driver's buffer: `pfnmap.ts`) are present from the start and
+ * hold no reference; pin_user_pages refuses them, munmap puts nothing for them, MADV_DONTNEED on
+ * them is EINVAL.
+ *
+ * Left out: file-backed and shared memory, hugepages and THP, PageReserved RAM,
  * FOLL_LONGTERM migration out of movable zones, PROT_NONE, mprotect, swap and page reclaim,
  * fork/CoW, process exit (the mm never goes away, so -ENODEV / -ESRCH paths do not occur).
  * Granularity is the page: addresses and lengths are page numbers and counts.
@@ -60,16 +63,49 @@ function mappedPagesIn(state: VfioState, args: VaddrRangeArgs): number[] {
 
 type FaultResult = { readonly ok: true; readonly mfn: number } | { readonly ok: false; readonly errno: string };
 
+/**
+ * How a fault reaches a page (`zero-page` worlds, `process.zeroMfn`): `read` maps the shared zero
+ * page into a page never written (do_anonymous_page without FAULT_FLAG_WRITE); `write` breaks COW
+ * of the zero page (do_wp_page: a fresh frame); `unshare` is the FAULT_FLAG_UNSHARE a read-only
+ * FOLL_LONGTERM pin takes in a COW mapping (gup_must_unshare, mm/internal.h): a fresh frame too.
+ */
+export type FaultAccess = 'read' | 'write' | 'unshare';
+
 /** Faults a page of a VMA in: a fresh frame owned by the process (recorded for an unwind, `state.ts`). */
-function faultIn(state: VfioState, ctx: OpContext, vaddrPage: number, page: ProcessPage): FaultResult {
-  if (page.mfn !== null) return { ok: true, mfn: page.mfn };
+function faultIn(
+  state: VfioState,
+  ctx: OpContext,
+  vaddrPage: number,
+  page: ProcessPage,
+  access: FaultAccess = 'write',
+): FaultResult {
+  const zeroMfn = state.process.zeroMfn;
+  const onZero = zeroMfn !== undefined && page.mfn === zeroMfn && page.pfnmap !== true;
+  if (page.mfn !== null && !(onZero && access !== 'read')) return { ok: true, mfn: page.mfn };
+  if (page.mfn === null && access === 'read' && zeroMfn !== undefined && page.pfnmap !== true) {
+    // The zero page is mapped with no reference (vm_normal_page: a special pfn).
+    page.mfn = zeroMfn;
+    const memory = state.memory;
+    ctx.faults.push({
+      vaddrPage,
+      mfn: zeroMfn,
+      freeListBefore: [...memory.freeList],
+      allocCountBefore: memory.allocCount,
+      zeroMapped: true,
+    });
+    return { ok: true, mfn: zeroMfn };
+  }
   if (!attemptAlloc(state, ctx)) return { ok: false, errno: 'ENOMEM' };
   const freeListBefore = [...state.memory.freeList];
   const allocCountBefore = state.memory.allocCount;
   const mfn = allocFrame(state.memory, state.process.owner);
   if (mfn === null) return { ok: false, errno: 'ENOMEM' };
   page.mfn = mfn;
-  ctx.faults.push({ vaddrPage, mfn, freeListBefore, allocCountBefore });
+  ctx.faults.push(
+    onZero
+      ? { vaddrPage, mfn, freeListBefore, allocCountBefore, zeroBefore: true }
+      : { vaddrPage, mfn, freeListBefore, allocCountBefore },
+  );
   return { ok: true, mfn };
 }
 
@@ -77,7 +113,7 @@ function faultIn(state: VfioState, ctx: OpContext, vaddrPage: number, page: Proc
 export function faultInPage(state: VfioState, ctx: OpContext, vaddrPage: number, write: boolean): FaultResult {
   const page = state.process.pages[vaddrPage];
   if (page === undefined || (write && !page.writable)) return { ok: false, errno: 'EFAULT' };
-  return faultIn(state, ctx, vaddrPage, page);
+  return faultIn(state, ctx, vaddrPage, page, write ? 'write' : 'read');
 }
 
 /**
@@ -85,13 +121,22 @@ export function faultInPage(state: VfioState, ctx: OpContext, vaddrPage: number,
  * no VMA maps the page or a write pin meets read-only memory; faults the page in; takes a pin
  * reference on the frame.
  */
-export function pinUserPage(state: VfioState, ctx: OpContext, vaddrPage: number, write: boolean): FaultResult {
+export function pinUserPage(
+  state: VfioState,
+  ctx: OpContext,
+  vaddrPage: number,
+  write: boolean,
+  unshareZeroPage = true,
+): FaultResult {
   const page = state.process.pages[vaddrPage];
-  if (page === undefined || (write && !page.writable)) return { ok: false, errno: 'EFAULT' };
-  const present = faultIn(state, ctx, vaddrPage, page);
+  // pin_user_pages refuses a VM_PFNMAP VMA (check_vma_flags): its pfns are followed, not pinned (`pfnmap.ts`).
+  if (page === undefined || page.pfnmap === true || (write && !page.writable)) return { ok: false, errno: 'EFAULT' };
+  // FOLL_WRITE breaks COW; a read-only FOLL_LONGTERM pin unshares (gup_must_unshare) unless the hook says not.
+  const present = faultIn(state, ctx, vaddrPage, page, write ? 'write' : unshareZeroPage ? 'unshare' : 'read');
   if (!present.ok) return present;
   if (!attemptPin(state, ctx)) return { ok: false, errno: 'ENOMEM' };
-  getRef(state.memory, present.mfn);
+  // try_grab_folio: "Don't take a pin on the zero page".
+  if (present.mfn !== state.process.zeroMfn) getRef(state.memory, present.mfn);
   return present;
 }
 
@@ -125,7 +170,10 @@ export function munmapRegion(state: VfioState, _config: VfioConfig, args: VaddrR
     for (const vaddrPage of mappedPagesIn(state, args)) {
       const page = state.process.pages[vaddrPage];
       delete state.process.pages[vaddrPage];
-      if (page?.mfn !== null && page?.mfn !== undefined && putRef(state.memory, page.mfn) !== undefined) freed += 1;
+      // A VM_PFNMAP PTE, or one of the zero page, held no reference: zapping it puts none.
+      if (page === undefined || page.pfnmap === true || page.mfn === null) continue;
+      if (page.mfn === state.process.zeroMfn) continue;
+      if (putRef(state.memory, page.mfn) !== undefined) freed += 1;
     }
     return ok({ freedFrames: freed });
   });
@@ -137,12 +185,15 @@ export function discardRange(state: VfioState, _config: VfioConfig, args: VaddrR
     if (!validRange(args)) return err('EINVAL');
     const pages = mappedPagesIn(state, args);
     if (pages.length !== args.npages) return err('ENOMEM');
+    // madvise_dontneed_free_valid_vma → can_madv_lru_vma: never a VM_PFNMAP VMA.
+    if (pages.some((vaddrPage) => state.process.pages[vaddrPage]?.pfnmap === true)) return err('EINVAL');
     let freed = 0;
     for (const vaddrPage of pages) {
       const page = state.process.pages[vaddrPage];
       if (page === undefined || page.mfn === null) continue;
       const mfn = page.mfn;
       page.mfn = null;
+      if (mfn === state.process.zeroMfn) continue;
       if (putRef(state.memory, mfn) !== undefined) freed += 1;
     }
     return ok({ freedFrames: freed });
@@ -155,7 +206,7 @@ export function touchPage(state: VfioState, _config: VfioConfig, args: TouchArgs
     if (!isPageNumber(args.vaddrPage) || typeof args.write !== 'boolean') return err('EINVAL');
     const page = state.process.pages[args.vaddrPage];
     if (page === undefined || (args.write && !page.writable)) return err('EFAULT');
-    const present = faultIn(state, ctx, args.vaddrPage, page);
+    const present = faultIn(state, ctx, args.vaddrPage, page, args.write ? 'write' : 'read');
     if (!present.ok) return err(present.errno);
     return ok({ mfn: present.mfn });
   });

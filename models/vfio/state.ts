@@ -62,6 +62,17 @@ export interface ProcessRegionSpec {
    * backed by a huge page), whatever the allocation policy; so that MAP_DMA finds contiguous runs.
    */
   readonly contiguous?: boolean;
+  /**
+   * A VM_PFNMAP VMA (`remap_pfn_range`) mapping pfns `pfnmapBasePfn + i`: a device BAR (pfns beyond
+   * host memory, no struct page) or a buffer of host RAM another owner holds. Present from the
+   * start, holding no reference (`populate` is ignored).
+   */
+  readonly pfnmapBasePfn?: number;
+  /**
+   * A VM_PFNMAP VMA over host RAM: a driver's buffer of frames allocated to this owner at start
+   * (`remap_pfn_range` of kernel memory), held by that owner, not by the process.
+   */
+  readonly pfnmapOwner?: number;
 }
 
 export interface VmmProcessSpec {
@@ -70,7 +81,12 @@ export interface VmmProcessSpec {
   readonly capIpcLock: boolean;
   readonly addressSpaceLimitPages: number;
   readonly regions: readonly ProcessRegionSpec[];
+  /** Model the shared zero page (a frame of `ZERO_PAGE_OWNER`, allocated last at start). */
+  readonly zeroPage?: boolean;
 }
+
+/** Frame owner of the shared zero page (the kernel's `empty_zero_page`). */
+export const ZERO_PAGE_OWNER = 0;
 
 export interface DeviceSpec {
   readonly groupId: number;
@@ -93,9 +109,22 @@ export interface VfioWorldSpec {
 export function createVfioState(spec: VfioWorldSpec): VfioState {
   const memory = createHostMemory(spec.memory);
   const pages: Record<string, ProcessPage> = {};
+  const bufferAllocations: OtherAllocation[] = [];
   for (const region of spec.process.regions) {
     for (let vaddrPage = region.vaddrPage; vaddrPage < region.vaddrPage + region.npages; vaddrPage++) {
       if (pages[vaddrPage] !== undefined) throw new Error(`world spec: vaddr page ${vaddrPage} mapped twice`);
+      if (region.pfnmapBasePfn !== undefined) {
+        const pfn = region.pfnmapBasePfn + (vaddrPage - region.vaddrPage);
+        pages[vaddrPage] = { writable: region.writable, mfn: pfn, pfnmap: true };
+        continue;
+      }
+      if (region.pfnmapOwner !== undefined) {
+        const mfn = allocFrame(memory, region.pfnmapOwner);
+        if (mfn === null) throw new Error(`world spec: not enough frames for the buffer at vaddr page ${vaddrPage}`);
+        bufferAllocations.push({ owner: region.pfnmapOwner, mfn });
+        pages[vaddrPage] = { writable: region.writable, mfn, pfnmap: true };
+        continue;
+      }
       let mfn: number | null = null;
       if (region.populate) {
         mfn =
@@ -107,13 +136,20 @@ export function createVfioState(spec: VfioWorldSpec): VfioState {
       pages[vaddrPage] = { writable: region.writable, mfn };
     }
   }
-  const otherAllocations: OtherAllocation[] = [];
+  const otherAllocations: OtherAllocation[] = [...bufferAllocations];
   for (const other of spec.otherAllocations) {
     for (let i = 0; i < other.count; i++) {
       const mfn = allocFrame(memory, other.owner);
       if (mfn === null) throw new Error(`world spec: not enough frames for owner ${other.owner}`);
       otherAllocations.push({ owner: other.owner, mfn });
     }
+  }
+  let zeroMfn: number | undefined;
+  if (spec.process.zeroPage === true) {
+    const mfn = allocFrame(memory, ZERO_PAGE_OWNER);
+    if (mfn === null) throw new Error('world spec: no frame left for the zero page');
+    otherAllocations.push({ owner: ZERO_PAGE_OWNER, mfn });
+    zeroMfn = mfn;
   }
   for (const device of spec.devices) {
     const group = spec.groups[device.groupId];
@@ -132,6 +168,7 @@ export function createVfioState(spec: VfioWorldSpec): VfioState {
       memlockLimitPages: spec.process.memlockLimitPages,
       capIpcLock: spec.process.capIpcLock,
       addressSpaceLimitPages: spec.process.addressSpaceLimitPages,
+      ...(zeroMfn === undefined ? {} : { zeroMfn }),
     },
     otherAllocations,
     groups: spec.groups.map((groupSpec, id) => ({ id, spec: groupSpec, inContainer: false, attachedDomain: null })),
@@ -408,7 +445,8 @@ export function undoPageFaults(state: VfioState, faults: readonly PageFaultRecor
   for (const fault of [...faults].reverse()) {
     const page = state.process.pages[fault.vaddrPage];
     if (page?.mfn !== fault.mfn) continue;
-    page.mfn = null;
+    page.mfn = fault.zeroBefore === true ? (state.process.zeroMfn ?? null) : null;
+    if (fault.zeroMapped === true) continue;
     const memory = state.memory;
     const frame = memory.frames[fault.mfn];
     if (frame === undefined) continue;

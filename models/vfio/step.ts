@@ -11,6 +11,7 @@ import { deviceDma } from './device-dma.js';
 import { clearFault, injectFault } from './fault.js';
 import { mapDma } from './map-dma.js';
 import { mdevPinPages, mdevUnpinPages } from './mdev.js';
+import { checkExtension, getInfo } from './query.js';
 import { allocateToOther, releaseFromOther } from './other-owner.js';
 import { discardRange, mmapRegion, munmapRegion, touchPage } from './process-memory.js';
 import { holdsIommuLock, inflightWait, IOMMU_LOCK, nextPhaseOf, startsPhased } from './inflight.js';
@@ -63,6 +64,10 @@ function applyAtomic(
       return mapDma(state, config, command);
     case 'unmapDma':
       return unmapDma(state, config, command);
+    case 'checkExtension':
+      return checkExtension(state, config, command);
+    case 'getInfo':
+      return getInfo(state, config, command);
     case 'mmap':
       return mmapRegion(state, config, command);
     case 'munmap':

@@ -27,8 +27,16 @@ export interface PageRange {
 /** A page of a VMA: present (`mfn`) or not yet faulted in / discarded (`null`). */
 export interface ProcessPage {
   readonly writable: boolean;
-  /** The frame the page table maps; a present page holds one reference on it. */
+  /**
+   * The frame the page table maps; a present page holds one reference on it — except in a
+   * VM_PFNMAP VMA (`pfnmap`), whose PTEs name a pfn with no reference and no struct page to count.
+   */
   mfn: number | null;
+  /**
+   * A page of a VM_PFNMAP VMA (`remap_pfn_range`: a device BAR the VMM mmapped from vfio-pci, or a
+   * driver's buffer): always present, never faulted, discarded or pinned (`process-memory.ts`).
+   */
+  readonly pfnmap?: true;
 }
 
 export interface VmmProcess {
@@ -44,6 +52,11 @@ export interface VmmProcess {
   readonly capIpcLock: boolean;
   /** RLIMIT_AS in pages: mmap refuses to grow the address space beyond it (ENOMEM). */
   readonly addressSpaceLimitPages: number;
+  /**
+   * The shared zero page's frame, in a world that models it (`zero-page.ts`): a read fault of an
+   * anonymous page maps it, with no reference; absent, a read fault allocates a frame.
+   */
+  readonly zeroMfn?: number;
 }
 
 /** A frame held by another owner (another VM, the host kernel): the allocation reference. */
@@ -281,6 +294,10 @@ export interface PageFaultRecord {
   /** The allocator's free list and allocation count before the fault. */
   readonly freeListBefore: readonly number[];
   readonly allocCountBefore: number;
+  /** The shared zero page the fault replaced (a COW break or an unshare), restored by an undo. */
+  readonly zeroBefore?: true;
+  /** The fault mapped the shared zero page (no frame allocated, no reference taken). */
+  readonly zeroMapped?: true;
 }
 
 /** VFIO_IOMMU_MAP_DMA between its phases, with `iommu->lock` held (`phased-map.ts`). */

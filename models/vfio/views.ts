@@ -17,6 +17,7 @@
  */
 import type { HostMemory } from '../memory/frames.js';
 import { mapInFlight, unmapInFlight } from './inflight.js';
+import { isInvalidReservedPfn } from './pfnmap.js';
 import { domainOfGroup, type1Backend } from './state.js';
 import type { VfioDevice, VfioDma, VfioState } from './types.js';
 
@@ -76,12 +77,16 @@ export function frameHolders(state: VfioState): VfioHolder[][] {
     holders[mfn]?.push(holder);
   };
   for (const [key, page] of Object.entries(state.process.pages)) {
-    if (page.mfn !== null) add(page.mfn, { kind: 'process page', vaddrPage: Number(key) });
+    // A VM_PFNMAP PTE, or one of the zero page, holds no reference on what it maps.
+    if (page.mfn === null || page.pfnmap === true || page.mfn === state.process.zeroMfn) continue;
+    add(page.mfn, { kind: 'process page', vaddrPage: Number(key) });
   }
   for (const allocation of state.otherAllocations)
     add(allocation.mfn, { kind: 'other owner', owner: allocation.owner });
   for (const dma of type1Backend(state)?.dmas ?? []) {
     for (const pin of iommuPins(state, dma)) {
+      // An invalid or reserved pfn (a BAR, the zero page) is mapped without a pin.
+      if (isInvalidReservedPfn(state, pin.mfn)) continue;
       add(pin.mfn, { kind: 'iommu pin', dmaIovaPage: dma.iovaPage, iovaPage: pin.iovaPage });
     }
     for (const [key, vpfn] of Object.entries(dma.externalPins)) {
@@ -126,11 +131,17 @@ export interface LockedVmAccounting {
  * UNMAP_DMA what it has not unpinned yet.
  */
 function pinnedPagesWithDomain(state: VfioState, dma: VfioDma): number {
-  if (state.inflight.length === 0) return dma.npages;
-  const mapping = mapInFlight(state, dma.iovaPage);
-  if (mapping !== undefined) return mapping.next === 'map' ? mapping.mfns.length : 0;
-  const unmapping = unmapInFlight(state, dma.iovaPage);
-  return unmapping === undefined ? dma.npages : unmapping.toUnpin.length;
+  // An invalid or reserved pfn (a BAR behind a VM_PFNMAP VMA, the zero page) is neither pinned nor charged.
+  const counted = (mfns: readonly number[]): number => mfns.filter((mfn) => !isInvalidReservedPfn(state, mfn)).length;
+  const mapping = state.inflight.length === 0 ? undefined : mapInFlight(state, dma.iovaPage);
+  if (mapping !== undefined) return mapping.next === 'map' ? counted(mapping.mfns) : 0;
+  const unmapping = state.inflight.length === 0 ? undefined : unmapInFlight(state, dma.iovaPage);
+  if (unmapping !== undefined) return counted(unmapping.toUnpin.map((pin) => pin.mfn));
+  const first = type1Backend(state)?.domains[0];
+  const reserved = Array.from({ length: dma.npages }, (_, i) => first?.translations[dma.iovaPage + i]?.mfn).filter(
+    (mfn) => mfn !== undefined && isInvalidReservedPfn(state, mfn),
+  ).length;
+  return dma.npages - reserved;
 }
 
 export function lockedVmAccounting(state: VfioState): LockedVmAccounting {
@@ -191,6 +202,8 @@ export function deviceReach(state: VfioState): ReachableFrame[] {
     }
     const domain = backend?.kind === 'type1' ? domainOfGroup(backend, device.groupId) : undefined;
     for (const [key, translation] of Object.entries(domain?.translations ?? {})) {
+      // A pfn that is no frame of host memory is a peer's BAR (peer-to-peer DMA): no RAM to reach.
+      if (state.memory.frames[translation.mfn] === undefined) continue;
       reach.push({ deviceId: device.id, via: 'iommu', addressPage: Number(key), ...translation });
     }
   }

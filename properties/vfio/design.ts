@@ -7,7 +7,7 @@
 import type { AllocPolicy } from '../../models/memory/frames.js';
 import type { VfioCommand } from '../../models/vfio/commands.js';
 import { vfioBugNeeds, vfioBugs, vfioFeatureMissing } from '../../models/vfio/config.js';
-import type { VfioBug, VfioConfig, VfioWorldFeature } from '../../models/vfio/config.js';
+import type { VfioBug, VfioConfig, VfioHooks, VfioWorldFeature } from '../../models/vfio/config.js';
 import { actorOfOp, actorOfVfioCommand, nextPhaseOf, vfioHoldings } from '../../models/vfio/inflight.js';
 import { stepVfio } from '../../models/vfio/step.js';
 import type { VfioState } from '../../models/vfio/types.js';
@@ -20,7 +20,17 @@ import { vfioExploreScope } from './explore-scope.js';
 import { formatVfioCommand } from './format.js';
 import { vfioCommandSpace } from './generators.js';
 import { vfioDesignInvariants } from './invariants/index.js';
-import { classifyLifecycleStep, classifyMediatedStep, lifecycleReach, mediatedReach } from './reach.js';
+import {
+  classifyLifecycleStep,
+  classifyMediatedStep,
+  classifyPfnmapStep,
+  classifyQueryStep,
+  lifecycleReach,
+  mediatedReach,
+  pfnmapReach,
+  queryReach,
+  classifyZeroPageStep,
+} from './reach.js';
 import { resolveVfio } from './resolve.js';
 import type { VfioTemplate } from './resolve.js';
 import { validateVfioCommand, validateVfioTemplate } from './schema.js';
@@ -59,6 +69,11 @@ export interface VfioDesignOptions {
    * code path this world never takes (`vfioBugNeeds`), throws an Error saying why.
    */
   readonly vfioBugs?: readonly VfioBug[];
+  /**
+   * Hooks of the VFIO model over the v6.12 defaults (`soundVfioHooks`): a variant's decision at the
+   * real code's decision points (the query ioctls' answers, …), as functions.
+   */
+  readonly hooks?: Partial<VfioHooks>;
   /** How freed frames are handed out again (default `lifo`: the last freed first, so reuse races happen). */
   readonly policy?: AllocPolicy;
 }
@@ -81,17 +96,24 @@ export function vfioStackOf(layout: VfioWorldLayout): 'passthrough' | 'mediated'
   return layout.pciDevices.length > 0 ? 'mixed' : 'mediated';
 }
 
-/** Reach labels: the lifecycle ones in every type1 world, the dma_unmap contract's with emulated devices. */
+/**
+ * Reach labels: the lifecycle and query ones in every type1 world, the dma_unmap contract's with
+ * emulated devices.
+ */
 function vfioReach(world: VfioWorldLayout): Pick<VfioDesign, 'classify' | 'reach'> {
   if (world.noiommu) return {};
   const withDomain = world.groups.some((group) => group.kind === 'iommu');
   const emulated = world.mdevDevices.length + world.ccwDevices.length > 0;
-  const reach = [...(emulated ? mediatedReach(withDomain) : []), ...lifecycleReach];
+  const pfnmap = pfnmapReach(world.barPages > 0, world.driverBufferPages > 0);
+  const reach = [...(emulated ? mediatedReach(withDomain) : []), ...lifecycleReach, ...queryReach(emulated), ...pfnmap];
   return {
     reach,
     classify: (transition) => [
       ...(emulated ? classifyMediatedStep(transition) : []),
       ...classifyLifecycleStep(transition),
+      ...classifyQueryStep(transition),
+      ...(pfnmap.length > 0 ? classifyPfnmapStep(transition) : []),
+      ...(world.zeroPage ? classifyZeroPageStep(transition) : []),
     ],
   };
 }
@@ -99,7 +121,7 @@ function vfioReach(world: VfioWorldLayout): Pick<VfioDesign, 'classify' | 'reach
 export function vfioDesign(options: VfioDesignOptions): VfioDesign {
   const world = vfioWorldLayout(options.world);
   const bugs = refuseIneffectiveBugs('vfioBugs', options.vfioBugs, vfioBugCatalogue, vfioWorldFeatures(world));
-  const config: VfioConfig = { bugs };
+  const config: VfioConfig = options.hooks === undefined ? { bugs } : { bugs, hooks: options.hooks };
   const initial = initVfioWorld(world, config, options.policy);
   return {
     id: options.id,

@@ -3,7 +3,9 @@
  *
  * Covered, from every state, in this order: MAP_DMA of one page at iova pages 0 and 1 from the
  * guest's first two RAM pages (read-write), UNMAP_DMA of one page at iova pages 0 and 1, and
- * UNMAP_DMA ALL (none of them in a noiommu container, which has no MAP/UNMAP); device DMA reads by
+ * UNMAP_DMA ALL, in a world with VM_PFNMAP VMAs MAP_DMA of the BAR's and the driver buffer's first
+ * page at iova pages 0 and 1, VFIO_IOMMU_GET_INFO with argsz = sizeof(info) and 4096, CHECK_EXTENSION(VFIO_UPDATE_VADDR)
+ * (none of them in a noiommu container, which has no MAP/UNMAP); device DMA reads by
  * the world's first vfio-pci device, at iova pages 0 and 1 (type1) or at every bus address (every
  * frame number, noiommu); vfio_pin_pages and a correct unpin of iova pages 0 and 1 by the first
  * mdev, a one-page channel program started, run or completed by the first ccw device, and closing
@@ -26,6 +28,7 @@ import type { VfioCommand } from '../../models/vfio/commands.js';
 import { VFIO_NOIOMMU_IOMMU, VFIO_TYPE1v2_IOMMU } from '../../models/vfio/container.js';
 import { phasedVfioKinds } from '../../models/vfio/inflight.js';
 import { mapDmaArgs } from '../../models/vfio/map-dma.js';
+import { VFIO_IOMMU_INFO_SIZE, VFIO_UPDATE_VADDR } from '../../models/vfio/query.js';
 import type { VfioState } from '../../models/vfio/types.js';
 import { unmapAllArgs, unmapDmaArgs } from '../../models/vfio/unmap-dma.js';
 import type { ExploreScope } from '../../src/design.js';
@@ -96,6 +99,34 @@ function templatesFor(layout: VfioWorldLayout): VfioCommand[] {
         ),
         ...pages.map((iovaPage): VfioCommand => ({ kind: 'unmapDma', ...unmapDmaArgs({ iovaPage, npages: 1 }) })),
         { kind: 'unmapDma', ...unmapAllArgs() },
+        // A world with VM_PFNMAP VMAs: the BAR's first page and the driver's buffer mapped at iova 0 and 1.
+        ...[
+          layout.barPages > 0 ? [layout.barVaddrPage] : [],
+          layout.driverBufferPages > 0 ? [layout.bufferVaddrPage] : [],
+        ]
+          .flat()
+          .flatMap((vaddrPage) =>
+            pages.map((iovaPage): VfioCommand => ({
+              kind: 'mapDma',
+              ...mapDmaArgs({ vaddrPage, iovaPage, npages: 1 }),
+            })),
+          ),
+        // With the zero page: a read of the lazily faulted page (it maps the zero page) and a
+        // read-only MAP_DMA of it (the long-term pin unshares it).
+        ...(layout.zeroPage
+          ? [
+              { kind: 'touch', vaddrPage: layout.lazyVaddrPage, write: false } as const,
+              {
+                kind: 'mapDma',
+                ...mapDmaArgs({ vaddrPage: layout.lazyVaddrPage, iovaPage: 0, npages: 1, write: false }),
+              } as const,
+            ]
+          : []),
+        // The queries QEMU starts with: GET_INFO with argsz = sizeof(info), then with room for the
+        // capability chain, and whether it may live-update.
+        { kind: 'getInfo', argsz: VFIO_IOMMU_INFO_SIZE },
+        { kind: 'getInfo', argsz: 4096 },
+        { kind: 'checkExtension', extension: VFIO_UPDATE_VADDR },
       ];
   const [pci] = layout.pciDevices;
   const addressPages = layout.noiommu ? Array.from({ length: layout.frames }, (_, mfn) => mfn) : pages;
@@ -119,8 +150,17 @@ function templatesFor(layout: VfioWorldLayout): VfioCommand[] {
 function unwinding(layout: VfioWorldLayout): VfioCommand[] {
   if (layout.noiommu) return [];
   const [mdev] = layout.mdevDevices;
+  // With VM_PFNMAP VMAs, the same from the BAR's and the driver buffer's last page (no page after them).
+  const pfnmapLast = [
+    ...(layout.barPages > 0 ? [layout.barVaddrPage + layout.barPages - 1] : []),
+    ...(layout.driverBufferPages > 0 ? [layout.bufferVaddrPage + layout.driverBufferPages - 1] : []),
+  ];
   return [
     { kind: 'mapDma', ...mapDmaArgs({ vaddrPage: RAM_VADDR_PAGE + layout.ramPages - 1, iovaPage: 2, npages: 2 }) },
+    ...pfnmapLast.map((vaddrPage): VfioCommand => ({
+      kind: 'mapDma',
+      ...mapDmaArgs({ vaddrPage, iovaPage: 2, npages: 2 }),
+    })),
     ...(mdev === undefined
       ? []
       : [{ kind: 'mdevPinPages', deviceId: mdev, iovaPage: 0, npage: 2, read: true, write: true } as const]),

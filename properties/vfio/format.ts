@@ -26,6 +26,10 @@ function formatOne(command: VfioCommand): string {
       return `MAP_DMA iova ${hex(command.iova)} vaddr ${hex(command.vaddr)} size ${hex(command.sizeBytes)} flags ${command.flags}${command.argsz === 32 ? '' : ` argsz ${command.argsz}`}`;
     case 'unmapDma':
       return `UNMAP_DMA iova ${hex(command.iova)} size ${hex(command.sizeBytes)} flags ${command.flags}${command.argsz === 16 ? '' : ` argsz ${command.argsz}`}`;
+    case 'checkExtension':
+      return `CHECK_EXTENSION ${command.extension}`;
+    case 'getInfo':
+      return `IOMMU_GET_INFO argsz ${command.argsz}`;
     case 'deviceDma':
       return `device ${command.deviceId} DMA ${command.write ? 'write' : 'read'} at page ${command.addressPage}`;
     case 'munmap':

@@ -16,6 +16,7 @@ import {
   VFIO_UNMAP_ALL,
 } from '../../models/vfio/container.js';
 import { mapDmaArgs, VFIO_DMA_MAP_MINSZ } from '../../models/vfio/map-dma.js';
+import { VFIO_EXTENSIONS, VFIO_IOMMU_INFO_SIZE, VFIO_UPDATE_VADDR } from '../../models/vfio/query.js';
 import { faultPoints } from '../../models/vfio/types.js';
 import { unmapAllArgs, unmapDmaArgs } from '../../models/vfio/unmap-dma.js';
 import type { CommandSpace } from '../../src/design.js';
@@ -47,15 +48,27 @@ const edgeU64 = fc.constantFrom(
 
 const flags = fc.constantFrom(0, 1, 2, 3, 4, 5, 8, 0xff);
 
-/** Vaddr pages: mostly the guest's RAM, sometimes the lazily faulted region or unmapped addresses. */
+/**
+ * Vaddr pages: mostly the guest's RAM, sometimes the lazily faulted region or unmapped addresses,
+ * and in a world with VM_PFNMAP VMAs (a device BAR, a driver's buffer) or the zero page their pages
+ * (for the zero page, the lazily faulted ones) as often as the rest together.
+ */
 export function vaddrPageIn(layout: VfioWorldLayout): fc.Arbitrary<number> {
-  return fc.oneof(
+  const usual = fc.oneof(
     { weight: 5, arbitrary: fc.integer({ min: RAM_VADDR_PAGE, max: RAM_VADDR_PAGE + layout.ramPages - 1 }) },
     {
       weight: 1,
       arbitrary: fc.constantFrom(layout.lazyVaddrPage, layout.lazyVaddrPage + 1, 0, layout.unmappedVaddrPage),
     },
   );
+  const pfnmap = [
+    ...Array.from({ length: layout.barPages }, (_, i) => layout.barVaddrPage + i),
+    ...Array.from({ length: layout.driverBufferPages }, (_, i) => layout.bufferVaddrPage + i),
+    // With the zero page, the lazily faulted pages (a read maps the zero page there).
+    ...(layout.zeroPage ? [layout.lazyVaddrPage, layout.lazyVaddrPage + 1] : []),
+  ];
+  if (pfnmap.length === 0) return usual;
+  return fc.oneof({ weight: 1, arbitrary: usual }, { weight: 1, arbitrary: fc.constantFrom(...pfnmap) });
 }
 
 /** One of `ids` (a world's devices or groups of some kind; at least one), uniformly. */
@@ -358,14 +371,41 @@ const severalGroupsWeights: Readonly<Record<string, number>> = {
   setIommu: 8,
 };
 
+/**
+ * The container's queries (`models/vfio/query.ts`), generated for the VFIO-only stacks: GET_INFO
+ * with argsz = sizeof(info), as QEMU's first call (`vfio_get_iommu_info`), or with room for the
+ * chain (QEMU's second call) or a page, sometimes below the struct, its minimum or the chain;
+ * CHECK_EXTENSION of every extension the uAPI defines and of none, VFIO_UPDATE_VADDR (what a VMM
+ * asks before a live update) a third of the time.
+ */
+export const queryArbitraries: Readonly<Record<'getInfo' | 'checkExtension', fc.Arbitrary<VfioCommand>>> = {
+  getInfo: fc
+    .oneof(
+      { weight: 2, arbitrary: fc.constant(VFIO_IOMMU_INFO_SIZE) },
+      { weight: 3, arbitrary: fc.constantFrom(120, 4096) },
+      { weight: 1, arbitrary: fc.constantFrom(0, 16, 20, 72) },
+    )
+    .map((argsz): VfioCommand => ({ kind: 'getInfo', argsz })),
+  checkExtension: fc
+    .oneof(
+      { weight: 1, arbitrary: fc.constant(VFIO_UPDATE_VADDR) },
+      { weight: 2, arbitrary: fc.constantFrom(0, ...VFIO_EXTENSIONS) },
+    )
+    .map((extension): VfioCommand => ({ kind: 'checkExtension', extension })),
+};
+
+/** Queries change nothing: one in four of the common kinds' frequency each. */
+const queryWeights: Readonly<Record<string, number>> = { getInfo: 1, checkExtension: 1 };
+
 export function vfioCommandSpace(layout: VfioWorldLayout): CommandSpace<VfioTemplate> {
   // VFIO_SET_IOMMU runs once the backend was released, which takes every group out; a
   // one-group world re-creates the container, a multi-group one attaches every group that came
   // back (`__vfio_container_attach_groups`, and its unwind when an attach fails).
-  const table = { ...vfioArbitraries(layout), setIommu: setIommuArbitrary(layout) };
+  const table = { ...vfioArbitraries(layout), setIommu: setIommuArbitrary(layout), ...queryArbitraries };
   const kinds = Object.keys(table);
   const emulated = layout.mdevDevices.length + layout.ccwDevices.length > 0;
   const weights = {
+    ...queryWeights,
     ...(emulated ? (layout.pciDevices.length > 0 ? mixedWeights : mediatedWeights) : {}),
     ...(layout.groupIds.length > 1 ? severalGroupsWeights : {}),
   };

@@ -6,6 +6,7 @@
  * reach that too.
  */
 import type { VfioCommand } from '../../models/vfio/commands.js';
+import { VFIO_UPDATE_VADDR } from '../../models/vfio/query.js';
 import type { VfioState } from '../../models/vfio/types.js';
 import type { Transition } from '../../src/design.js';
 
@@ -68,4 +69,80 @@ export function classifyMediatedStep(transition: Transition<VfioState, VfioComma
   const backend = before?.container.backend;
   const withDomain = backend?.kind === 'type1' && backend.domains.length > 0;
   return withDomain ? [UNMAP_CALLBACK_WITH_PINS, UNMAP_CALLBACK_WITH_DOMAIN] : [UNMAP_CALLBACK_WITH_PINS];
+}
+
+/**
+ * The query ioctls' situations (issue 21, `models/vfio/query.ts`): GET_INFO answering its
+ * capability chain, GET_INFO with a buffer too small for it (the kernel answers the size it needs),
+ * and, with an emulated group attached, CHECK_EXTENSION(VFIO_UPDATE_VADDR) — the answer the mdev
+ * exclusion decides.
+ */
+export const INFO_CHAIN_COPIED = 'GET_INFO answered with its capability chain';
+export const INFO_ARGSZ_TOO_SMALL = 'GET_INFO argsz too small for the chain: the size needed answered';
+export const UPDATE_VADDR_ASKED_WITH_EMULATED = 'CHECK_EXTENSION(VFIO_UPDATE_VADDR) with an emulated group attached';
+
+/** The query labels a type1 world must reach; `emulated`: it has emulated-IOMMU devices. */
+export function queryReach(emulated: boolean): readonly string[] {
+  const info = [INFO_CHAIN_COPIED, INFO_ARGSZ_TOO_SMALL];
+  return emulated ? [...info, UPDATE_VADDR_ASKED_WITH_EMULATED] : info;
+}
+
+export function classifyQueryStep(transition: Transition<VfioState, VfioCommand>): string[] {
+  const { before, command, result } = transition;
+  if (result?.ok !== true) return [];
+  if (command?.kind === 'getInfo') {
+    const capOffset = result.detail?.['capOffset'];
+    if (result.detail?.['dmaAvail'] !== null && result.detail?.['dmaAvail'] !== undefined) return [INFO_CHAIN_COPIED];
+    return capOffset === 0 || capOffset === null ? [INFO_ARGSZ_TOO_SMALL] : [];
+  }
+  if (command?.kind !== 'checkExtension' || command.extension !== VFIO_UPDATE_VADDR) return [];
+  const backend = before?.container.backend;
+  return backend?.kind === 'type1' && backend.emulatedGroupIds.length > 0 ? [UPDATE_VADDR_ASKED_WITH_EMULATED] : [];
+}
+
+/**
+ * The VMM's VM_PFNMAP memory (issue 21, `models/vfio/pfnmap.ts`), in a world that has it: a BAR's
+ * pages mapped for peer-to-peer DMA (nothing pinned), RAM behind a VM_PFNMAP VMA refused, and a
+ * device's DMA landing in the peer BAR.
+ */
+export const BAR_MAPPED = 'MAP_DMA of a device BAR (VM_PFNMAP: mapped, nothing pinned or charged)';
+export const PFNMAP_RAM_REFUSED = 'MAP_DMA of host RAM behind a VM_PFNMAP VMA refused';
+export const DMA_TO_PEER_BAR = "device DMA landing in a peer BAR's pfn";
+
+/** The labels with a floor (a device's DMA into the BAR shows in `--stats`, without one: 4-5% of runs). */
+export function pfnmapReach(bar: boolean, buffer: boolean): readonly string[] {
+  return [...(bar ? [BAR_MAPPED] : []), ...(buffer ? [PFNMAP_RAM_REFUSED] : [])];
+}
+
+export function classifyPfnmapStep(transition: Transition<VfioState, VfioCommand>): string[] {
+  const { before, command, result, after } = transition;
+  if (command === null || result === null || before === null) return [];
+  if (command.kind === 'deviceDma') {
+    const mfn = result.detail?.['mfn'];
+    return result.ok && typeof mfn === 'number' && after.memory.frames[mfn] === undefined ? [DMA_TO_PEER_BAR] : [];
+  }
+  if (command.kind !== 'mapDma') return [];
+  const vaddr = Number(command.vaddr) / 4096;
+  const page = before.process.pages[vaddr];
+  if (page?.pfnmap !== true || page.mfn === null) return [];
+  const bar = before.memory.frames[page.mfn] === undefined;
+  if (bar) return result.ok ? [BAR_MAPPED] : [];
+  return !result.ok && result.error === 'EFAULT' ? [PFNMAP_RAM_REFUSED] : [];
+}
+
+/**
+ * The shared zero page (issue 21), in a world that models it: a MAP_DMA of a page that mapped the
+ * zero page (COW broken or unshared for the long-term pin), read-only and with WRITE. Shown in
+ * `--stats` without a floor: a read of a page never written, then its MAP_DMA, is 1-2% of runs.
+ */
+export const ZERO_PAGE_UNSHARED = 'read-only MAP_DMA of a page mapping the zero page (unshared for the pin)';
+export const ZERO_PAGE_COW_BROKEN = 'MAP_DMA with WRITE of a page mapping the zero page (COW broken)';
+
+export function classifyZeroPageStep(transition: Transition<VfioState, VfioCommand>): string[] {
+  const { before, command, result } = transition;
+  if (command?.kind !== 'mapDma' || result?.ok !== true || before === null) return [];
+  const zero = before.process.zeroMfn;
+  const page = before.process.pages[Number(command.vaddr) / 4096];
+  if (zero === undefined || page?.mfn !== zero) return [];
+  return [(command.flags & 2) !== 0 ? ZERO_PAGE_COW_BROKEN : ZERO_PAGE_UNSHARED];
 }

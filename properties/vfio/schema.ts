@@ -36,6 +36,8 @@ export const vfioCommandSchema: Schema = {
   closeDevice: { deviceId: fd },
   mapDma: { argsz: u32('argsz'), flags: u32('flags'), vaddr: u64, iova: u64, sizeBytes: u64, ...phasedField },
   unmapDma: { argsz: u32('argsz'), flags: u32('flags'), iova: u64, sizeBytes: u64, ...phasedField },
+  checkExtension: { extension: 'whole number' },
+  getInfo: { argsz: u32('argsz') },
   mmap: { vaddrPage: pageNumber, npages: pages, writable: bool },
   munmap: { vaddrPage: pageNumber, npages: pages },
   discard: { vaddrPage: pageNumber, npages: pages },

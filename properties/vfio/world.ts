@@ -72,6 +72,22 @@ export interface VfioWorldDescription {
   readonly dmaEntryLimit?: number;
   /** Frames another VM holds at start (default 1); frames VFIO lets go of are reused by it. */
   readonly otherVmFrames?: number;
+  /**
+   * Pages of its vfio-pci device's BAR the VMM has mmapped (a VM_PFNMAP VMA of pfns with no struct
+   * page, as QEMU maps a BAR for peer-to-peer DMA; default 0). Needs an IOMMU-backed group and no
+   * emulated one (`models/vfio/pfnmap.ts`).
+   */
+  readonly barPages?: number;
+  /**
+   * Pages of a host driver's buffer the VMM has mmapped (a VM_PFNMAP VMA over host RAM the driver
+   * holds; default 0): MAP_DMA of it is EFAULT. Needs `barPages` rules too.
+   */
+  readonly driverBufferPages?: number;
+  /**
+   * Model the shared zero page (default false): a read of a guest page never written maps the
+   * kernel's zero page (one frame of its own), which MAP_DMA must not pin (`models/vfio/process-memory.ts`).
+   */
+  readonly zeroPage?: boolean;
 }
 
 /** A named world: `passthrough`, `noiommu`, `mediated` or `mixed` (see `vfioWorldPresets`). */
@@ -95,6 +111,10 @@ export const vfioWorldPresets: Readonly<Record<VfioWorldPreset, VfioWorldDescrip
 /** Frame owner of the VMM process (the guest), and of the other VM. */
 export const VM_OWNER = 1;
 export const OTHER_OWNER = 2;
+/** Frame owner of a host driver's buffer the VMM mmapped (`driverBufferPages`). */
+export const HOST_DRIVER_OWNER = 3;
+/** The first pfn of the device's BAR (physical address 0xf0000000: beyond host memory). */
+export const BAR_PFN_BASE = 0xf0000;
 /** First vaddr page of the guest's RAM. */
 export const RAM_VADDR_PAGE = 16;
 /** Defaults of the sizes (today's small world). */
@@ -141,6 +161,14 @@ export interface VfioWorldLayout {
   readonly unmappedVaddrPage: number;
   /** `RLIMIT_AS` of the VMM process, in pages. */
   readonly addressSpaceLimitPages: number;
+  /** Pages of the device BAR mmapped at `barVaddrPage` (VM_PFNMAP, pfns from `BAR_PFN_BASE`). */
+  readonly barPages: number;
+  readonly barVaddrPage: number;
+  /** Pages of a host driver's buffer mmapped at `bufferVaddrPage` (VM_PFNMAP over host RAM). */
+  readonly driverBufferPages: number;
+  readonly bufferVaddrPage: number;
+  /** The shared zero page is modelled. */
+  readonly zeroPage: boolean;
   /** The container is a VFIO_NO_IOMMU one (no MAP_DMA / UNMAP_DMA). */
   readonly noiommu: boolean;
   /** Every group id, ascending. */
@@ -238,6 +266,25 @@ export function vfioWorldLayout(world: VfioWorld): VfioWorldLayout {
   }
   const devices: DeviceSpec[] = built.flatMap((group, groupId) => group.kinds.map((kind) => ({ groupId, kind })));
   const lazyVaddrPage = RAM_VADDR_PAGE + Math.max(ramPages, RAM_PAGES) + 16;
+  const barPages = count(description.barPages, 'barPages', 0, 4, 0);
+  const driverBufferPages = count(description.driverBufferPages, 'driverBufferPages', 0, 4, 0);
+  if (barPages + driverBufferPages > 0) {
+    const kinds = built.map((group) => group.spec.kind);
+    if (!kinds.includes('iommu') || kinds.includes('emulated')) {
+      throw new Error(
+        'vfio world: barPages and driverBufferPages need an IOMMU-backed group and no emulated one (vfio_pin_pages of a VM_PFNMAP page is not modelled)',
+      );
+    }
+  }
+  if (description.zeroPage !== undefined && typeof description.zeroPage !== 'boolean') {
+    throw new Error(`vfio world: zeroPage must be true or false, got ${String(description.zeroPage)}`);
+  }
+  const zeroPage = description.zeroPage === true;
+  if (frames <= ramPages + otherVmFrames + driverBufferPages + (zeroPage ? 1 : 0)) {
+    throw new Error(
+      `vfio world: ${frames} frames leave none free beside the RAM, the other VM's and the driver's buffer`,
+    );
+  }
   const ids = (kind: DeviceKind): number[] => devices.flatMap((device, id) => (device.kind === kind ? [id] : []));
   return {
     name: preset === null ? 'the described world' : `the ${preset} world`,
@@ -250,6 +297,11 @@ export function vfioWorldLayout(world: VfioWorld): VfioWorldLayout {
     otherVmFrames,
     lazyVaddrPage,
     unmappedVaddrPage: lazyVaddrPage + 60,
+    barPages,
+    barVaddrPage: lazyVaddrPage + LAZY_PAGES + 6,
+    driverBufferPages,
+    bufferVaddrPage: lazyVaddrPage + LAZY_PAGES + 14,
+    zeroPage,
     addressSpaceLimitPages: 64 + Math.max(0, ramPages - RAM_PAGES),
     noiommu: noiommu > 0,
     groupIds: built.map((_, id) => id),
@@ -293,6 +345,7 @@ export function vfioWorldSpec(
       memlockLimitPages: layout.memlockLimitPages,
       capIpcLock: false,
       addressSpaceLimitPages: layout.addressSpaceLimitPages,
+      ...(layout.zeroPage ? { zeroPage: true } : {}),
       regions: [
         {
           vaddrPage: RAM_VADDR_PAGE,
@@ -302,6 +355,28 @@ export function vfioWorldSpec(
           ...(options.contiguousRam === true ? { contiguous: true } : {}),
         },
         { vaddrPage: layout.lazyVaddrPage, npages: LAZY_PAGES, writable: true, populate: false },
+        ...(layout.barPages > 0
+          ? [
+              {
+                vaddrPage: layout.barVaddrPage,
+                npages: layout.barPages,
+                writable: true,
+                populate: false,
+                pfnmapBasePfn: BAR_PFN_BASE,
+              },
+            ]
+          : []),
+        ...(layout.driverBufferPages > 0
+          ? [
+              {
+                vaddrPage: layout.bufferVaddrPage,
+                npages: layout.driverBufferPages,
+                writable: true,
+                populate: false,
+                pfnmapOwner: HOST_DRIVER_OWNER,
+              },
+            ]
+          : []),
       ],
     },
     otherAllocations: layout.otherVmFrames > 0 ? [{ owner: OTHER_OWNER, count: layout.otherVmFrames }] : [],

@@ -52,6 +52,9 @@ const SLOW = new Set([
   // seeds at the default budget.
   'mutant/iommufd/unmap-skips-iotlb-invalidate',
   'mutant/iommufd/unmap-skips-storage-domain',
+  // Since the VFIO-only stacks generate the query ioctls (issue 21), seed 11 reaches its pin in the
+  // dma_unmap window only at run 300-1000 (1000 runs: 3 s): in the deeper tier, at 1000 runs.
+  'mutant/vfio-mediated/unmap-skips-recheck',
 ]);
 /**
  * The Xen passthrough stack's mutants (issue 19), 0.3 to 1.5 s each at seed 11 (every invariant of
@@ -75,6 +78,7 @@ const DEFAULT_BUDGET = new Set([
   'mutant/xen-map/teardown-relinquishes-before-release',
   'mutant/xen-map/ppgtt-write-keeps-old-ref',
   'mutant/vfio-passthrough/map-before-pin',
+  'mutant/vfio-mediated/unmap-skips-recheck',
 ]);
 
 describe('meta: broken mechanisms are caught', () => {

@@ -53,7 +53,10 @@ export const vfioCountersInRange: VfioInvariant = countersInRange<VfioState, Vfi
 /** Pin references on frames: every reference but the process pages' and the other owners'. */
 function pinReferences(state: VfioState): number {
   const total = state.memory.frames.reduce((sum, frame) => sum + frame.refcount, 0);
-  const present = Object.values(state.process.pages).filter((page) => page.mfn !== null).length;
+  // A VM_PFNMAP PTE or one of the zero page holds no reference.
+  const present = Object.values(state.process.pages).filter(
+    (page) => page.mfn !== null && page.pfnmap !== true && page.mfn !== state.process.zeroMfn,
+  ).length;
   return total - present - state.otherAllocations.length;
 }
 

@@ -1,6 +1,6 @@
 /**
- * Every invariant of the VFIO stacks, in report order: effect, latent, accounting, teardown,
- * atomicity. The latent, accounting and teardown ones read the state alone (`reads`): a refused
+ * Every invariant of the VFIO stacks, in report order: effect, latent, accounting, teardown, the
+ * query ioctls' answers, liveness, atomicity. The latent, accounting and teardown ones read the state alone (`reads`): a refused
  * step hands back its input, so they are not rechecked after it. A design adds the mapping round
  * trip, which runs an UNMAP_DMA with the design's own model (`vfioDesignInvariants`).
  */
@@ -19,6 +19,7 @@ import {
   mappingsDisjoint,
 } from './accounting.js';
 import { noDmaToForeignFrame, noDmaToFreeFrame, noKernelCrash } from './effect.js';
+import { queryAnswersMatchState, queryReplyWithinArgsz } from './query.js';
 import { reachableFrameOwnedByGuest, reachableFramePinned } from './latent.js';
 import { attachedGroupInContainerDomain, closedDeviceHoldsNothing, releasedContainerUncharged } from './teardown.js';
 import { vfioCountersInRange, vfioMappingRoundTrip } from './bounds.js';
@@ -40,6 +41,8 @@ export const vfioInvariants: readonly Invariant<VfioState, VfioCommand>[] = [
   closedDeviceHoldsNothing,
   releasedContainerUncharged,
   attachedGroupInContainerDomain,
+  queryReplyWithinArgsz,
+  queryAnswersMatchState,
   noOperationWaitsForever<VfioState, VfioCommand>({ holdings: vfioHoldings, actorOf: actorOfVfioCommand }),
   failedOperationLeavesStateUnchanged<VfioState, VfioCommand>(),
 ];
