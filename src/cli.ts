@@ -183,6 +183,7 @@ function program(io: CliIo, builtIn: readonly AnyDesign[], setExit: (code: numbe
     .option('--save', 'save each shrunk counterexample to the regression corpus')
     .option('--corpus <dir>', 'regression corpus directory', DEFAULT_CORPUS)
     .option('--json', 'print JSON: { results: [...] }')
+    .option('--html <dir>', 'write an HTML report there: index.html and a page per counterexample')
     .addHelpText('after', `\n${exitStatusHelp}\n`)
     .action((flags: CheckFlags) => setExit(runCheck(flags, io, loaded.designs, loaded.configFile)));
   root
