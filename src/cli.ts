@@ -216,6 +216,10 @@ function program(io: CliIo, builtIn: readonly AnyDesign[], setExit: (code: numbe
       '--json',
       'print JSON: { results: [{ design, depth, states, transitions, slept, elapsedMs, verdict, violations }] }',
     )
+    .option(
+      '--html <dir>',
+      'write an HTML report there: index.html and a page per counterexample, with the state graph around it',
+    )
     .addHelpText('after', `\n${exitStatusHelp}\n`)
     .action((flags: ExploreFlags) => setExit(runExplore(flags, io, loaded.designs)));
   root
@@ -258,6 +262,7 @@ function program(io: CliIo, builtIn: readonly AnyDesign[], setExit: (code: numbe
     .argument('<file>', 'corpus entry (.json)')
     .option('--json', 'print the replay as JSON')
     .option('--ts', 'print a TypeScript snippet that replays the entry through the public API')
+    .option('--html <dir>', "write the replay as an HTML report there (index.html and the trace's page)")
     .action((file: string, flags: ReplayFlags) =>
       setExit(runReplay(file, flags, io, loaded.designs, loaded.configFile)),
     );

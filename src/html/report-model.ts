@@ -4,11 +4,14 @@
  * replayed corpus entry; rendered by `pages.ts`.
  */
 import type { Counterexample, CrashReport, DesignCheck } from '../check.js';
-import { entryFor, entryForCrash } from '../corpus.js';
+import { entryFor, entryForCrash, replayEntry } from '../corpus.js';
+import type { CorpusEntry } from '../corpus-entry.js';
+import type { ExploreResult } from '../explore.js';
 import type { AnyDesign, InvariantClass } from '../design.js';
-import { crashWhere } from '../execute.js';
+import { crashWhere, runTrace } from '../execute.js';
 import { outcomeMark } from '../report.js';
-import { replayCommand } from '../replay-command.js';
+import { replayCommand, shellWord } from '../replay-command.js';
+import { graphAround } from './state-graph-build.js';
 import { replaySnippet } from '../snippet.js';
 import { traceSteps } from './trace-states.js';
 import type { TraceStep } from './trace-states.js';
@@ -166,5 +169,80 @@ export function checkRow(check: DesignCheck, design: AnyDesign, config?: string)
     elapsedMs: check.elapsedMs,
     reason: check.reason,
     traces,
+  };
+}
+
+/** One exploration as a row of the index: a trace per shortest counterexample, with the state graph around it. */
+export function exploreRow(result: ExploreResult, design: AnyDesign, shard: string): RunRow {
+  const replay = `dmaprop explore --design ${shellWord(design.id)} --depth ${result.depth}${shard}`;
+  const source = (counterexample: Counterexample): TraceSource => ({
+    replay,
+    origin: `dmaprop explore, depth ${result.depth} (shortest)`,
+    graph: graphAround(design, counterexample.steps),
+  });
+  // An exploration has no seed: its pages are named by design and invariant alone.
+  const traces = result.violations.map((counterexample) => ({
+    ...counterexampleTrace(design, counterexample, 0, source(counterexample)),
+    file: pageFile(design.id, counterexample.invariant),
+  }));
+  if (result.crash !== null) traces.push(crashTrace(design, result.crash, 0, { replay, origin: 'dmaprop explore' }));
+  return {
+    design: result.design,
+    stack: result.stack,
+    expected: result.expected,
+    verdict: result.verdict,
+    mark: outcomeMark(result.outcome),
+    met: result.met,
+    size: `${result.states.toLocaleString('en-US')} states to depth ${result.depthReached}`,
+    seed: null,
+    elapsedMs: result.elapsedMs,
+    reason: result.message,
+    traces,
+  };
+}
+
+/** A corpus entry replayed (`dmaprop replay FILE --html`, `dmaprop report FILE`): one row, one trace. */
+export function entryRow(entry: CorpusEntry, design: AnyDesign, file: string, config?: string): RunRow {
+  const run = runTrace(design, entry.steps, {
+    invariants: entry.invariant === undefined ? [] : [entry.invariant],
+    ...(entry.expect === 'crash' ? { stopAtFirst: false } : {}),
+  });
+  const found = run.violations[0];
+  const invariant = design.invariants.find((known: { name: string }) => known.name === entry.invariant) as
+    { class: InvariantClass } | undefined;
+  const commands = run.steps.map((step) => step.command);
+  const what = entry.expect === 'crash' ? `crash-${entry.crash.site}` : (entry.invariant ?? 'trace');
+  const trace: TraceReport = {
+    file: pageFile(design.id, what),
+    design: design.id,
+    stack: design.stack,
+    description: design.description,
+    title: run.crash !== null ? `crash at ${crashWhere(run.crash)}` : (entry.invariant ?? 'trace'),
+    invariantClass: invariant?.class ?? null,
+    steps: traceSteps(design, commands),
+    violatingStep: found?.afterStep ?? run.crash?.atStep ?? 0,
+    violation: found?.violation ?? null,
+    crash:
+      run.crash === null ? null : { where: crashWhere(run.crash), name: run.crash.name, message: run.crash.message },
+    replay: `dmaprop replay ${shellWord(file)}`,
+    replayNote: null,
+    snippet: replaySnippet(entry, file, config),
+    graph: graphAround(design, commands),
+    origin: `${file}, found with seed ${entry.found.seed} on ${entry.found.date}`,
+  };
+  const problem = replayEntry(entry, design);
+  const reproduces = problem === null;
+  return {
+    design: design.id,
+    stack: design.stack,
+    expected: design.expected,
+    verdict: found !== undefined ? 'violated' : run.crash !== null ? 'crashed' : 'no violation',
+    mark: reproduces ? '✓' : '✗',
+    met: reproduces,
+    size: `${commands.length} steps replayed`,
+    seed: entry.found.seed,
+    elapsedMs: 0,
+    reason: problem,
+    traces: [trace],
   };
 }

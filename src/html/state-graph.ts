@@ -7,7 +7,7 @@ import type { Element } from 'hast';
 import type { StateGraph } from './report-model.js';
 
 const COLUMN_PX = 170;
-const ROW_PX = 46;
+const ROW_PX = 52;
 const MARGIN_PX = 30;
 
 export function stateGraph(graph: StateGraph): Element {
@@ -51,7 +51,7 @@ export function stateGraph(graph: StateGraph): Element {
       [
         s('title', node.label),
         s('circle', { cx: x, cy: y, r: 9 }),
-        s('text', { x: x + 12, y: y + 4 }, node.label.slice(0, 18)),
+        s('text', { x: x - 8, y: y + 22 }, node.label.slice(0, 18)),
       ],
     );
   });
