@@ -18,6 +18,8 @@ import type { ExploreFlags } from './cli-explore.js';
 import { UsageError, processIo } from './cli-io.js';
 import type { CliIo } from './cli-io.js';
 import { runReplay } from './cli-replay.js';
+import { runReport } from './cli-report.js';
+import type { ReportFlags } from './cli-report.js';
 import type { ReplayFlags } from './cli-replay.js';
 import type { AnyDesign, Invariant } from './design.js';
 import { DEFAULT_MAX_STATES } from './explore.js';
@@ -265,6 +267,14 @@ function program(io: CliIo, builtIn: readonly AnyDesign[], setExit: (code: numbe
     .option('--html <dir>', "write the replay as an HTML report there (index.html and the trace's page)")
     .action((file: string, flags: ReplayFlags) =>
       setExit(runReplay(file, flags, io, loaded.designs, loaded.configFile)),
+    );
+  root
+    .command('report')
+    .description('write an HTML report of corpus entries and of check --json or explore --json output')
+    .argument('<files...>', 'corpus entries (.json), or files of check --json or explore --json output')
+    .requiredOption('--html <dir>', 'where to write it: index.html and a page per counterexample')
+    .action((files: string[], flags: ReportFlags) =>
+      setExit(runReport(files, flags, io, loaded.designs, loaded.configFile)),
     );
   return root;
 }

@@ -201,8 +201,21 @@ export function exploreRow(result: ExploreResult, design: AnyDesign, shard: stri
   };
 }
 
-/** A corpus entry replayed (`dmaprop replay FILE --html`, `dmaprop report FILE`): one row, one trace. */
-export function entryRow(entry: CorpusEntry, design: AnyDesign, file: string, config?: string): RunRow {
+/** How a replayed trace is named and found again (`replayedTrace`). */
+export interface ReplayedSource {
+  /** The file it was read from, for the page's name, origin and snippet. */
+  readonly file: string;
+  /** The command line that finds it again. */
+  readonly replay: string;
+  readonly origin: string;
+  readonly config?: string;
+}
+
+/**
+ * A corpus entry's steps run again through its design: the trace of the violation (or crash) they
+ * reproduce today, and what the entry recorded about it in words when they no longer do.
+ */
+export function replayedTrace(entry: CorpusEntry, design: AnyDesign, source: ReplayedSource): TraceReport {
   const run = runTrace(design, entry.steps, {
     invariants: entry.invariant === undefined ? [] : [entry.invariant],
     ...(entry.expect === 'crash' ? { stopAtFirst: false } : {}),
@@ -212,7 +225,7 @@ export function entryRow(entry: CorpusEntry, design: AnyDesign, file: string, co
     { class: InvariantClass } | undefined;
   const commands = run.steps.map((step) => step.command);
   const what = entry.expect === 'crash' ? `crash-${entry.crash.site}` : (entry.invariant ?? 'trace');
-  const trace: TraceReport = {
+  return {
     file: pageFile(design.id, what),
     design: design.id,
     stack: design.stack,
@@ -224,22 +237,31 @@ export function entryRow(entry: CorpusEntry, design: AnyDesign, file: string, co
     violation: found?.violation ?? null,
     crash:
       run.crash === null ? null : { where: crashWhere(run.crash), name: run.crash.name, message: run.crash.message },
-    replay: `dmaprop replay ${shellWord(file)}`,
+    replay: source.replay,
     replayNote: null,
-    snippet: replaySnippet(entry, file, config),
+    snippet: replaySnippet(entry, source.file, source.config),
     graph: graphAround(design, commands),
-    origin: `${file}, found with seed ${entry.found.seed} on ${entry.found.date}`,
+    origin: source.origin,
   };
+}
+
+/** A corpus entry replayed (`dmaprop replay FILE --html`, `dmaprop report FILE`): one row, one trace. */
+export function entryRow(entry: CorpusEntry, design: AnyDesign, file: string, config?: string): RunRow {
+  const trace = replayedTrace(entry, design, {
+    file,
+    replay: `dmaprop replay ${shellWord(file)}`,
+    origin: `${file}, found with seed ${entry.found.seed} on ${entry.found.date}`,
+    ...(config === undefined ? {} : { config }),
+  });
   const problem = replayEntry(entry, design);
-  const reproduces = problem === null;
   return {
     design: design.id,
     stack: design.stack,
     expected: design.expected,
-    verdict: found !== undefined ? 'violated' : run.crash !== null ? 'crashed' : 'no violation',
-    mark: reproduces ? '✓' : '✗',
-    met: reproduces,
-    size: `${commands.length} steps replayed`,
+    verdict: trace.violation !== null ? 'violated' : trace.crash !== null ? 'crashed' : 'no violation',
+    mark: problem === null ? '✓ reproduces' : '✗',
+    met: problem === null,
+    size: `${trace.steps.length} steps replayed`,
     seed: entry.found.seed,
     elapsedMs: 0,
     reason: problem,
