@@ -27,11 +27,13 @@ th { background: var(--code-bg); }
 .sequence-chart .arrow .result { fill: var(--muted); }
 .sequence-chart .arrow.violating line { stroke: var(--bad); stroke-width: 2.5; }
 .sequence-chart .arrow.violating text { fill: var(--bad); font-weight: 700; }
+.sequence-chart .inflight { fill: #ffcc80; stroke: #ef6c00; opacity: .8; }
 .sequence-chart .head { fill: #37474f; } .sequence-chart .head.violating { fill: var(--bad); }
 .step { border: 1px solid var(--line); border-radius: 4px; margin: .6rem 0; padding: .4rem .7rem; }
 .step.violating { border: 2px solid var(--bad); background: var(--bad-bg); }
 .step .actor { background: #e3ecf5; border-radius: 3px; padding: 0 .35rem; font-size: .8rem; }
 .step .refused { color: #8a5300; }
+.step p.inflight { color: #a04f00; font-size: .85rem; margin: .2rem 0; }
 .explain { background: var(--mark-bg); padding: .3rem .6rem; margin: .3rem 0; border-radius: 3px; }
 .explain div { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: .8rem; }
 .diff td { font-family: ui-monospace, Menlo, Consolas, monospace; font-size: .78rem; word-break: break-all; }

@@ -132,6 +132,15 @@ function stepSection(step: TraceStep, violatingStep: number): Element {
               step.explain.map((line) => h('div', line)),
             ),
           ]),
+      ...(step.inflight.length === 0
+        ? []
+        : [
+            h(
+              'p',
+              { className: ['inflight'] },
+              `in flight after it: ${step.inflight.map((operation) => `${operation.actor}'s ${operation.text}`).join('; ')}`,
+            ),
+          ]),
       step.parts.length === 0
         ? h('p', { className: ['muted'] }, 'the state did not change')
         : h('details', { open: violating || step.parts.length <= 3 }, [

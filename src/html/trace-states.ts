@@ -43,6 +43,8 @@ export interface TraceStep {
   /** The state that matters after the step (`explainStep`), as `dmaprop replay` prints it. */
   readonly explain: readonly string[];
   readonly parts: readonly PartChanges[];
+  /** Operations in flight after the step (`Design.inflight`), oldest first: who runs each, and where it is. */
+  readonly inflight: readonly { readonly actor: string; readonly text: string }[];
 }
 
 /** Longest value shown in a diff cell, in characters. */
@@ -129,6 +131,10 @@ export function traceSteps(design: AnyDesign, commands: readonly unknown[]): Tra
         resultText: formatResult(step.result),
         explain: step.state,
         parts: stateChanges(state, after, step.state),
+        inflight: (design.inflight?.(after) ?? []).map((operation) => ({
+          actor: operation.actor,
+          text: `${operation.kind}, next: ${operation.phase}`,
+        })),
       });
       state = after;
     });

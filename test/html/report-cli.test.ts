@@ -110,6 +110,7 @@ describe('pages', () => {
           resultText: 'ok',
           explain: [evil],
           parts: [],
+          inflight: [],
         },
       ],
       violatingStep: 1,
