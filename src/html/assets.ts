@@ -15,6 +15,7 @@ pre { background: var(--code-bg); padding: .6rem .8rem; overflow-x: auto; border
 table { border-collapse: collapse; width: 100%; }
 th, td { border-bottom: 1px solid var(--line); padding: .25rem .5rem; text-align: left; vertical-align: top; }
 th { background: var(--code-bg); }
+td ul { margin: 0; padding-left: 1.1rem; } .index td:nth-child(4) { white-space: nowrap; }
 .verdict-met { color: var(--ok); font-weight: 600; } .verdict-unmet { color: var(--bad); font-weight: 600; }
 .violation { border-left: 4px solid var(--bad); background: var(--bad-bg); padding: .5rem .8rem; }
 .violation td:first-child { width: 7rem; font-weight: 600; }
