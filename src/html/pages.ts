@@ -166,7 +166,15 @@ export function tracePage(trace: TraceReport, indexFile: string | null): string 
   if (trace.violation !== null) {
     problem.push(
       h('div', { className: ['violation'], id: 'violation' }, [
-        h('p', [h('strong', `violated after step ${trace.violatingStep}: `), trace.violation.message]),
+        h('p', [
+          h(
+            'strong',
+            trace.violatingStep === 0
+              ? 'violated in the initial state: '
+              : `violated after step ${trace.violatingStep}: `,
+          ),
+          trace.violation.message,
+        ]),
         h('table', [
           h('tr', [h('td', 'actual'), h('td', h('code', trace.violation.actual))]),
           h('tr', [h('td', 'expected'), h('td', h('code', trace.violation.expected))]),
