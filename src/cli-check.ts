@@ -21,6 +21,8 @@ import { freshSeed, maxFirstSeed, sharedSeed } from './seed.js';
 import { planShard } from './shard.js';
 import type { Shard } from './shard.js';
 import { formatStats, statsJson } from './stats.js';
+import { checkRow } from './html/report-model.js';
+import { writeHtmlReport } from './html/write-report.js';
 
 export const DEFAULT_RUNS = 1000;
 export const DEFAULT_CORPUS = 'test/regressions';
@@ -42,6 +44,8 @@ export interface CheckFlags {
   readonly shortest?: boolean | number;
   readonly save?: boolean;
   readonly corpus: string;
+  /** `--html DIR`: write an HTML report of the run there (index.html and a page per counterexample). */
+  readonly html?: string;
 }
 
 /** A `--design` pattern as a test of ids: `*` matches any run of characters (`example/*`). */
@@ -126,9 +130,13 @@ export function runCheck(
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  if (flags.save === true) {
+  for (const [directory, flag] of [
+    [flags.save === true ? flags.corpus : undefined, '--corpus'],
+    [flags.html, '--html'],
+  ] as const) {
+    if (directory === undefined) continue;
     try {
-      checkOutputDirectory(flags.corpus, '--corpus');
+      checkOutputDirectory(directory, flag);
     } catch (error) {
       if (error instanceof OutputPathError) throw new UsageError(error.message);
       throw error;
@@ -196,6 +204,17 @@ export function runCheck(
     }
   }
   const interrupted = stop();
+  if (flags.html !== undefined) {
+    const rows = checks.flatMap((check) => {
+      const design = selected.find((known) => known.id === check.design);
+      return design === undefined ? [] : [checkRow(check, design, config)];
+    });
+    const index = writeHtmlReport(flags.html, {
+      title: `dmaprop check: ${seedRange}, ${flags.runs} runs per design`,
+      rows,
+    })[0];
+    if (human) io.out(`HTML report: ${index ?? flags.html}\n`);
+  }
   if (human) {
     io.out(`${formatSummary(checks)}\n`);
     if (interrupted) {

@@ -27,6 +27,8 @@ import { EXIT_INTERRUPTED, EXIT_USAGE, exitStatus } from './exit-codes.js';
 import type { Outcome } from './exit-codes.js';
 import { checkOutputDirectory, OutputPathError } from './output-path.js';
 import type { Shard } from './shard.js';
+import { exploreRow } from './html/report-model.js';
+import { writeHtmlReport } from './html/write-report.js';
 
 export interface ExploreFlags {
   readonly design?: string[];
@@ -38,6 +40,8 @@ export interface ExploreFlags {
   readonly json?: boolean;
   /** `--partial-order`: skip the other order of commands the scope's footprints call independent. */
   readonly partialOrder?: boolean;
+  /** `--html DIR`: write an HTML report of the run there (index.html and a page per counterexample). */
+  readonly html?: string;
 }
 
 function perSecond(count: number, ms: number): string {
@@ -144,9 +148,13 @@ function saveFindings(flags: ExploreFlags, design: AnyDesign, result: ExploreRes
 
 export function runExplore(flags: ExploreFlags, io: CliIo, registry: readonly AnyDesign[]): number {
   const { explored: selected, skipped } = exploredDesigns(registry, flags.design);
-  if (flags.save === true) {
+  for (const [directory, flag] of [
+    [flags.save === true ? flags.corpus : undefined, '--corpus'],
+    [flags.html, '--html'],
+  ] as const) {
+    if (directory === undefined) continue;
     try {
-      checkOutputDirectory(flags.corpus, '--corpus');
+      checkOutputDirectory(directory, flag);
     } catch (error) {
       if (error instanceof OutputPathError) throw new UsageError(error.message);
       throw error;
@@ -196,6 +204,16 @@ export function runExplore(flags: ExploreFlags, io: CliIo, registry: readonly An
     io.out('\n');
   }
   const interrupted = stop();
+  if (flags.html !== undefined) {
+    const shard = flags.shard === undefined ? '' : ` --shard ${flags.shard.index}/${flags.shard.count}`;
+    const rows = results.flatMap((result) => {
+      const design = selected.find((known) => known.id === result.design);
+      return design === undefined ? [] : [exploreRow(result, design, shard)];
+    });
+    const title = `dmaprop explore: breadth-first to depth ${flags.depth}, at most ${flags.maxStates} states`;
+    const index = writeHtmlReport(flags.html, { title, rows })[0];
+    if (human) io.out(`HTML report: ${index ?? flags.html}\n`);
+  }
   const count = (outcome: Outcome): AnyDesign['id'][] =>
     results.filter((result) => result.outcome === outcome).map((result) => result.design);
   if (human) {

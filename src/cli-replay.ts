@@ -13,10 +13,15 @@ import { crashWhere, runTrace } from './execute.js';
 import type { Crash } from './execute.js';
 import { replaySnippet } from './snippet.js';
 import { createStats } from './stats.js';
+import { entryRow } from './html/report-model.js';
+import { writeHtmlReport } from './html/write-report.js';
+import { checkOutputDirectory, OutputPathError } from './output-path.js';
 
 export interface ReplayFlags {
   readonly json?: boolean;
   readonly ts?: boolean;
+  /** `--html DIR`: write the replay as an HTML report there (index.html and the trace's page). */
+  readonly html?: string;
 }
 
 function readEntryFile(file: string, registry: readonly AnyDesign[]): ReturnType<typeof parseEntry> {
@@ -38,6 +43,17 @@ export function runReplay(
   configFile: string | null = null,
 ): number {
   const { entry, design } = readEntryFile(file, registry);
+  if (flags.html !== undefined) {
+    try {
+      checkOutputDirectory(flags.html, '--html');
+    } catch (error) {
+      if (error instanceof OutputPathError) throw new UsageError(error.message);
+      throw error;
+    }
+    const row = entryRow(entry, design, file, configFile ?? undefined);
+    const index = writeHtmlReport(flags.html, { title: `dmaprop replay ${file}`, rows: [row] })[0];
+    if (flags.json !== true && flags.ts !== true) io.out(`HTML report: ${index ?? flags.html}\n`);
+  }
   if (flags.ts === true) {
     io.out(replaySnippet(entry, file, configFile ?? undefined));
     return 0;

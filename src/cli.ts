@@ -18,6 +18,8 @@ import type { ExploreFlags } from './cli-explore.js';
 import { UsageError, processIo } from './cli-io.js';
 import type { CliIo } from './cli-io.js';
 import { runReplay } from './cli-replay.js';
+import { runReport } from './cli-report.js';
+import type { ReportFlags } from './cli-report.js';
 import type { ReplayFlags } from './cli-replay.js';
 import type { AnyDesign, Invariant } from './design.js';
 import { DEFAULT_MAX_STATES } from './explore.js';
@@ -183,6 +185,7 @@ function program(io: CliIo, builtIn: readonly AnyDesign[], setExit: (code: numbe
     .option('--save', 'save each shrunk counterexample to the regression corpus')
     .option('--corpus <dir>', 'regression corpus directory', DEFAULT_CORPUS)
     .option('--json', 'print JSON: { results: [...] }')
+    .option('--html <dir>', 'write an HTML report there: index.html and a page per counterexample')
     .addHelpText('after', `\n${exitStatusHelp}\n`)
     .action((flags: CheckFlags) => setExit(runCheck(flags, io, loaded.designs, loaded.configFile)));
   root
@@ -214,6 +217,10 @@ function program(io: CliIo, builtIn: readonly AnyDesign[], setExit: (code: numbe
     .option(
       '--json',
       'print JSON: { results: [{ design, depth, states, transitions, slept, elapsedMs, verdict, violations }] }',
+    )
+    .option(
+      '--html <dir>',
+      'write an HTML report there: index.html and a page per counterexample, with the state graph around it',
     )
     .addHelpText('after', `\n${exitStatusHelp}\n`)
     .action((flags: ExploreFlags) => setExit(runExplore(flags, io, loaded.designs)));
@@ -257,8 +264,17 @@ function program(io: CliIo, builtIn: readonly AnyDesign[], setExit: (code: numbe
     .argument('<file>', 'corpus entry (.json)')
     .option('--json', 'print the replay as JSON')
     .option('--ts', 'print a TypeScript snippet that replays the entry through the public API')
+    .option('--html <dir>', "write the replay as an HTML report there (index.html and the trace's page)")
     .action((file: string, flags: ReplayFlags) =>
       setExit(runReplay(file, flags, io, loaded.designs, loaded.configFile)),
+    );
+  root
+    .command('report')
+    .description('write an HTML report of corpus entries and of check --json or explore --json output')
+    .argument('<files...>', 'corpus entries (.json), or files of check --json or explore --json output')
+    .requiredOption('--html <dir>', 'where to write it: index.html and a page per counterexample')
+    .action((files: string[], flags: ReportFlags) =>
+      setExit(runReport(files, flags, io, loaded.designs, loaded.configFile)),
     );
   return root;
 }
