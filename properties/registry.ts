@@ -23,6 +23,7 @@ import {
 } from './kvmgt/designs.js';
 import { iommuLazy, iommuLazyHeld, iommuStrict, iommuUnpinBeforeSync } from './passthrough/designs.js';
 import { passthroughLifecycleDesigns } from './passthrough/lifecycle-designs.js';
+import { passthroughPasidDesigns } from './passthrough/pasid-designs.js';
 import {
   mdevIgnoresUnmap,
   mdevUnmapCallback,
@@ -70,6 +71,7 @@ export const designs: readonly AnyDesign[] = [
   iommuLazyHeld,
   iommuUnpinBeforeSync,
   ...passthroughLifecycleDesigns,
+  ...passthroughPasidDesigns,
   mdevUnmapCallback,
   mdevIgnoresUnmap,
   vfioMixed,

@@ -23,6 +23,7 @@
 import { IOVA_PAGE_LIMIT, PAGE_SIZE_BYTES, isNatural } from './address.js';
 import { isDeviceId, isPasid, requestDomainId } from './domain.js';
 import { iotlbInsert, iotlbLookup } from './iotlb.js';
+import { pasidCacheFill } from './pasid.js';
 import { lookupLeaf } from './page-table.js';
 import { registerRequest } from './requests.js';
 import { fail, succeed } from '../result.js';
@@ -161,6 +162,11 @@ export function translate(state: IommuState, request: DmaRequest, firstLevel: Fi
 /** A device DMA: consults the IOTLB, walks on a miss and caches the result; reports where it landed. */
 export function dma(state: IommuState, request: DmaRequest, firstLevel: FirstLevelTable = {}): OpResult {
   if (!wellFormed(request)) return fail('EINVAL');
+  if (request.pasid !== null && state.pasidCache !== undefined) {
+    // The walk reads the PASID entry through the PASID cache, filling it (`pasid.ts`).
+    const domainId = requestDomainId(state, request.deviceId, request.pasid);
+    if (domainId !== null) pasidCacheFill(state, request.deviceId, request.pasid, domainId);
+  }
   const outcome = resolve(state, request, true, firstLevel);
   const common = {
     deviceId: request.deviceId,

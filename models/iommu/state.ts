@@ -33,6 +33,7 @@ export function createIommuState(caps: Partial<IommuCaps> = {}): IommuState {
     nextFlushSeq: 0,
     unsynced: [],
     requests: [],
+    ...((caps.pasidCacheEntries ?? 0) > 0 ? { pasidCache: [] } : {}),
   };
 }
 
@@ -65,6 +66,8 @@ export function cloneIommuState(state: IommuState): IommuState {
     // Both lists' entries are replaced whole, never edited in place.
     unsynced: state.unsynced.length === 0 ? [] : [...state.unsynced],
     requests: state.requests.length === 0 ? [] : [...state.requests],
+    // Its entries are replaced whole, never edited in place.
+    ...(state.pasidCache === undefined ? {} : { pasidCache: [...state.pasidCache] }),
   };
 }
 
@@ -78,6 +81,8 @@ export function restoreIommuState(target: IommuState, snapshot: IommuState): voi
   target.nextFlushSeq = snapshot.nextFlushSeq;
   target.unsynced = snapshot.unsynced;
   target.requests = snapshot.requests;
+  if (snapshot.pasidCache === undefined) delete target.pasidCache;
+  else target.pasidCache = snapshot.pasidCache;
 }
 
 export function isPagingType(type: DomainType): boolean {

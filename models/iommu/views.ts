@@ -17,6 +17,7 @@
  *   that keeps the frame until the flush, the `iommu/lazy-held` design).
  */
 import { IOVA_PAGE_LIMIT, PAGE_SIZE_BYTES, isNatural, rangesIntersect } from './address.js';
+import { cachedPasids } from './pasid.js';
 import { requestDomainId } from './domain.js';
 import { iotlbEntryPages } from './iotlb.js';
 import { domainLeaves, leavesInRange, lookupLeaf } from './page-table.js';
@@ -183,8 +184,11 @@ export function reachableByDevice(
   leavesOf: (domain: IommuDomain) => readonly Translation[] = (domain) => domainLeaves(state, domain),
 ): ReachableExtent[] {
   const context = Object.hasOwn(state.contexts, deviceId) ? state.contexts[deviceId] : undefined;
-  if (context === undefined) return [];
-  const tags: (number | null)[] = [null, ...Object.keys(context.pasids).map(Number)];
+  // A PASID the PASID cache still holds an entry for reaches its domain, present entry or not.
+  const cached = cachedPasids(state, deviceId);
+  if (context === undefined && cached.length === 0) return [];
+  const pasids = new Set([...Object.keys(context?.pasids ?? {}).map(Number), ...cached]);
+  const tags: (number | null)[] = [null, ...[...pasids].sort((left, right) => left - right)];
   const reachable: ReachableExtent[] = [];
   for (const pasid of tags) {
     const domainId = requestDomainId(state, deviceId, pasid);

@@ -9,10 +9,12 @@ import type { IommuBug, IommuStackFeature } from '../../models/iommu/config.js';
 import type { AllocPolicy } from '../../models/memory/frames.js';
 import { stepPassthrough } from '../../models/passthrough/step.js';
 import { soundLifecycle } from '../../models/passthrough/lifecycle.js';
+import { soundPasid } from '../../models/passthrough/pasid.js';
 import type {
   InvalidationMode,
   PassthroughCommand,
   PassthroughLifecycle,
+  PassthroughPasid,
   PassthroughConfig,
   PassthroughState,
 } from '../../models/passthrough/types.js';
@@ -22,7 +24,8 @@ import { guardResolve, guardStep } from '../generic/guard.js';
 import { refuseIneffectiveBugs } from '../generic/bug-flags.js';
 import type { BugCatalogue, WorldFeatures } from '../generic/bug-flags.js';
 import type { Design, Expectation } from '../../src/design.js';
-import { actorOfVfioCommand, vfioHoldings } from '../../models/vfio/inflight.js';
+import { vfioHoldings } from '../../models/vfio/inflight.js';
+import { passthroughActorOf } from '../../models/passthrough/step.js';
 import { vfioBugCatalogue, vfioInflight } from '../vfio/design.js';
 import { vfioWorldFeatures } from '../vfio/world.js';
 import type { VfioWorld, VfioWorldLayout } from '../vfio/world.js';
@@ -84,6 +87,12 @@ export interface PassthroughDesignOptions {
    * `blockTranslation`, v6.12's `device_block_translation`). A user's variant is a function.
    */
   readonly lifecycle?: PassthroughLifecycle;
+  /**
+   * PASID attachment (docs/reference/vtd.md §3.11): `tearDown`, what the VT-d driver does to the
+   * IOMMU when a device's PASID is detached (default `tearDownPasid`, v6.12's
+   * `intel_pasid_tear_down_entry`). A user's variant is a function.
+   */
+  readonly pasid?: PassthroughPasid;
 }
 
 /** A design of VFIO over VT-d, with its configuration and its world's layout (device and group ids). */
@@ -130,6 +139,7 @@ export function passthroughDesign(options: PassthroughDesignOptions): Passthroug
     vfio: { bugs: vfioBugs },
     iommu: { bugs: iommuBugs },
     lifecycle: options.lifecycle ?? soundLifecycle,
+    pasid: options.pasid ?? soundPasid,
   };
   const initial = initPassthroughWorld(config, options.policy, world);
   const universe = passthroughPickUniverse(world);
@@ -156,8 +166,7 @@ export function passthroughDesign(options: PassthroughDesignOptions): Passthroug
     explainStep: explainPassthroughStep,
     explore: passthroughExploreScope(world, withFlushQueue),
     classify: emulated ? classifyPassthroughWithDrivers : classifyPassthroughStep,
-    actorOf: (state, command) =>
-      command.kind === 'drainFlushQueue' ? 'IOMMU flush timer' : (actorOfVfioCommand(state.vfio, command) ?? 'VMM'),
+    actorOf: (state, command) => passthroughActorOf(state, command) ?? 'VMM',
     inflight: (state) => vfioInflight(state.vfio),
     holdings: (state) => vfioHoldings(state.vfio),
     reach: passthroughReach(withFlushQueue, emulated),

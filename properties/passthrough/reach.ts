@@ -2,6 +2,8 @@
  * Reach statistics of the passthrough stack over VT-d (`--stats`): states the generators must reach
  * in a fair share of runs for a passing run to mean something.
  */
+import { pasidEntryDomainId } from '../../models/iommu/domain.js';
+import { isPasidCommand } from '../../models/passthrough/step.js';
 import type { PassthroughCommand, PassthroughState } from '../../models/passthrough/types.js';
 import type { VfioCommand } from '../../models/vfio/commands.js';
 import type { Transition } from '../../src/design.js';
@@ -12,6 +14,8 @@ export const UNMAP_WITH_FLUSH_QUEUE = 'unmap while the flush queue is non-empty'
 export const DMA_VIA_STALE_IOTLB = 'DMA translated by an IOTLB entry for an unmapped page';
 export const DID_REUSED = 'IOMMU domain allocated under a DID freed earlier in the run';
 export const UNOWNED_DEVICE_DMA = 'DMA by a device no VFIO domain holds (blocked or released)';
+export const PASID_DMA_LANDED = 'DMA with a PASID lands through the domain its PASID entry names';
+export const PASID_TORN_DOWN_WHILE_CACHED = 'PASID entry torn down while the PASID cache holds it';
 
 /**
  * The labels a default run must reach (strict mode has no flush queue; a world with emulated
@@ -26,6 +30,9 @@ export function passthroughReach(withFlushQueue: boolean, emulated = false): rea
     // The group lifecycle (issue 18): a domain under a reused DID, a device DMAing with no VFIO domain.
     DID_REUSED,
     UNOWNED_DEVICE_DMA,
+    // PASIDs (issue 21): a DMA with a PASID, and a teardown the PASID cache must hear about.
+    PASID_DMA_LANDED,
+    PASID_TORN_DOWN_WHILE_CACHED,
     ...(withFlushQueue ? [UNMAP_WITH_FLUSH_QUEUE] : []),
     ...(emulated ? [UNMAP_CALLBACK_WITH_PINS] : []),
   ];
@@ -39,7 +46,7 @@ export function classifyPassthroughWithDrivers(transition: Transition<Passthroug
   const { before, command, result, after } = transition;
   const drivers = classifyMediatedStep({
     before: before === null ? null : before.vfio,
-    command: command?.kind === 'drainFlushQueue' ? null : (command as VfioCommand | null),
+    command: command === null || !isVfioCommand(command) ? null : command,
     result,
     after: after.vfio,
   });
@@ -48,15 +55,31 @@ export function classifyPassthroughWithDrivers(transition: Transition<Passthroug
 
 const LEAF_TABLE_PAGES = 512;
 
+function isVfioCommand(command: PassthroughCommand): command is VfioCommand {
+  return command.kind !== 'drainFlushQueue' && !isPasidCommand(command);
+}
+
+/** A PASID entry present before the step is gone after it, and the PASID cache held it before. */
+function tearsDownCachedPasid(before: PassthroughState, after: PassthroughState): boolean {
+  const cache = before.iommu.pasidCache;
+  if (cache === undefined || cache.length === 0 || before.iommu === after.iommu) return false;
+  return cache.some(
+    (entry) =>
+      pasidEntryDomainId(before.iommu, entry.deviceId, entry.pasid) !== null &&
+      pasidEntryDomainId(after.iommu, entry.deviceId, entry.pasid) === null,
+  );
+}
+
 export function classifyPassthroughStep(transition: Transition<PassthroughState, PassthroughCommand>): string[] {
   const { before, command, result } = transition;
   if (before === null || command === null || result === null) return [];
   // VFIO's lifecycle labels: VFIO_SET_IOMMU again, a group attached over mappings, a failed request unwound.
-  const labels: string[] =
-    command.kind === 'drainFlushQueue'
-      ? []
-      : classifyLifecycleStep({ before: before.vfio, command, result, after: transition.after.vfio });
+  const labels: string[] = !isVfioCommand(command)
+    ? []
+    : classifyLifecycleStep({ before: before.vfio, command, result, after: transition.after.vfio });
   if (!result.ok) return labels;
+  if (command.kind === 'pasidDma' && result.detail?.['outcome'] === 'landed') labels.push(PASID_DMA_LANDED);
+  if (tearsDownCachedPasid(before, transition.after)) labels.push(PASID_TORN_DOWN_WHILE_CACHED);
   const detail = result.detail ?? {};
   if (command.kind === 'mapDma') {
     const iovaPage = detail['iovaPage'];

@@ -32,8 +32,8 @@ export function passthroughIovaBasePage(layout: VfioWorldLayout): number {
   return LEAF_TABLE_BOUNDARY_PAGE - Math.floor(layout.ramPages / 2);
 }
 
-/** A small IOTLB and flush queue so that eviction and queue-full flushes happen in short runs. */
-export const passthroughIommuCaps: Partial<IommuCaps> = { iotlbEntries: 8, flushQueueEntries: 4 };
+/** A small IOTLB, flush queue and PASID cache so that eviction and queue-full flushes happen in short runs. */
+export const passthroughIommuCaps: Partial<IommuCaps> = { iotlbEntries: 8, flushQueueEntries: 4, pasidCacheEntries: 4 };
 
 /** A world's layout for the passthrough stack; throws when the world has no IOMMU-backed group. */
 export function passthroughWorldLayout(world: VfioWorld): VfioWorldLayout {
