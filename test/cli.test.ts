@@ -43,6 +43,8 @@ describe('dmaprop designs', () => {
       ['iommu/strict-regroup', 'holds'],
       ['iommu/context-clear-flushes-cleared-did', 'violates'],
       ['iommu/detach-keeps-context', 'violates'],
+      ['iommu/pasid-teardown', 'holds'],
+      ['iommu/pasid-teardown-skips-pasid-cache', 'violates'],
       ['mdev/unmap-callback', 'holds'],
       ['mdev/ignores-unmap', 'violates'],
       ['vfio/mixed', 'holds'],
