@@ -24,6 +24,7 @@ import {
 import { iommuLazy, iommuLazyHeld, iommuStrict, iommuUnpinBeforeSync } from './passthrough/designs.js';
 import { passthroughLifecycleDesigns } from './passthrough/lifecycle-designs.js';
 import { passthroughPasidDesigns } from './passthrough/pasid-designs.js';
+import { passthroughCoherencyDesigns } from './passthrough/coherency-designs.js';
 import {
   mdevIgnoresUnmap,
   mdevUnmapCallback,
@@ -72,6 +73,7 @@ export const designs: readonly AnyDesign[] = [
   iommuUnpinBeforeSync,
   ...passthroughLifecycleDesigns,
   ...passthroughPasidDesigns,
+  ...passthroughCoherencyDesigns,
   mdevUnmapCallback,
   mdevIgnoresUnmap,
   vfioMixed,

@@ -242,6 +242,13 @@ export type { PasidTeardown, PassthroughPasid } from '../models/passthrough/type
 export { soundPasid, tearDownPasid, tearDownSkippingPasidCache } from '../models/passthrough/pasid.js';
 export { clearPasidEntry, detachDevicePasid } from '../models/iommu/domain.js';
 export { invalidatePasidCache } from '../models/iommu/pasid.js';
+export type { CacheLine, WriteBackHook, WriteBackPath } from '../models/iommu/coherency.js';
+export { unmapSkipsWriteBack, writeBackAll } from '../models/iommu/coherency.js';
+export {
+  iommuNoncoherent,
+  iommuNoncoherentUnmapSkipsWriteBack,
+  passthroughCoherencyDesigns,
+} from '../properties/passthrough/coherency-designs.js';
 export {
   iommuPasidTeardown,
   iommuPasidTeardownSkipsPasidCache,

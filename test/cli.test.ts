@@ -45,6 +45,8 @@ describe('dmaprop designs', () => {
       ['iommu/detach-keeps-context', 'violates'],
       ['iommu/pasid-teardown', 'holds'],
       ['iommu/pasid-teardown-skips-pasid-cache', 'violates'],
+      ['iommu/noncoherent', 'holds'],
+      ['iommu/noncoherent-unmap-skips-writeback', 'violates'],
       ['mdev/unmap-callback', 'holds'],
       ['mdev/ignores-unmap', 'violates'],
       ['vfio/mixed', 'holds'],

@@ -98,7 +98,9 @@ export function releaseDomain(state: IommuState, domainId: number): OpResult {
   const domain = getDomain(state, domainId);
   if (domain === undefined) return fail('ENOENT');
   for (const [key, table] of Object.entries(state.tables)) {
-    if (table.domainId === domain.domainId) delete state.tables[key];
+    if (table.domainId !== domain.domainId) continue;
+    delete state.tables[key];
+    if (state.unflushed !== undefined) delete state.unflushed[key];
   }
   delete state.flat[domain.domainId];
   delete state.domains[domain.domainId];

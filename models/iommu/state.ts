@@ -68,7 +68,14 @@ export function cloneIommuState(state: IommuState): IommuState {
     requests: state.requests.length === 0 ? [] : [...state.requests],
     // Its entries are replaced whole, never edited in place.
     ...(state.pasidCache === undefined ? {} : { pasidCache: [...state.pasidCache] }),
+    ...(state.unflushed === undefined ? {} : { unflushed: cloneUnflushed(state.unflushed) }),
   };
+}
+
+function cloneUnflushed(unflushed: NonNullable<IommuState['unflushed']>): NonNullable<IommuState['unflushed']> {
+  const copy: NonNullable<IommuState['unflushed']> = {};
+  for (const [tableId, kept] of Object.entries(unflushed)) copy[tableId] = { ...kept };
+  return copy;
 }
 
 /** Puts a snapshot taken with `cloneIommuState` back into `target` (after a part-way failure). */
@@ -83,6 +90,8 @@ export function restoreIommuState(target: IommuState, snapshot: IommuState): voi
   target.requests = snapshot.requests;
   if (snapshot.pasidCache === undefined) delete target.pasidCache;
   else target.pasidCache = snapshot.pasidCache;
+  if (snapshot.unflushed === undefined) delete target.unflushed;
+  else target.unflushed = snapshot.unflushed;
 }
 
 export function isPagingType(type: DomainType): boolean {
@@ -138,4 +147,6 @@ export function allocTable(state: IommuState, domainId: number, level: TableLeve
 
 export function freeTables(state: IommuState, tableIds: readonly number[]): void {
   for (const tableId of tableIds) delete state.tables[tableId];
+  // Memory's old values of their entries go with them (`coherency.ts`).
+  if (state.unflushed !== undefined) for (const tableId of tableIds) delete state.unflushed[tableId];
 }

@@ -59,6 +59,11 @@ export interface IommuCaps {
    * a PASID entry's change takes effect at once (the model before it; the default).
    */
   readonly pasidCacheEntries?: number;
+  /**
+   * `ecap.C`: the IOMMU's page walks snoop the CPU's caches. Absent or true: coherent (the default);
+   * false: a PTE write reaches the IOMMU only once written back (`coherency.ts`).
+   */
+  readonly coherentWalks?: boolean;
 }
 
 /** A present second-level PTE: a pointer to the next-level table, or a leaf (SP bit = level > 1). */
@@ -245,4 +250,10 @@ export interface IommuState {
   requests: TranslatedRequest[];
   /** With `caps.pasidCacheEntries`: the PASID cache, oldest first; absent otherwise. */
   pasidCache?: PasidCacheEntry[];
+  /**
+   * Without coherent walks (`caps.coherentWalks` false, `coherency.ts`): table id → entry index →
+   * the value memory (the IOMMU's view) still holds for a PTE the CPU wrote and has not written
+   * back (null: not present); decimal keys. Absent or empty: both views agree.
+   */
+  unflushed?: Record<string, Record<string, PageTableEntry | null>>;
 }

@@ -6,6 +6,7 @@
  */
 import { iommuBugNeeds, iommuBugs, iommuFeatureMissing } from '../../models/iommu/config.js';
 import type { IommuBug, IommuStackFeature } from '../../models/iommu/config.js';
+import type { WriteBackHook } from '../../models/iommu/coherency.js';
 import type { AllocPolicy } from '../../models/memory/frames.js';
 import { stepPassthrough } from '../../models/passthrough/step.js';
 import { soundLifecycle } from '../../models/passthrough/lifecycle.js';
@@ -93,6 +94,16 @@ export interface PassthroughDesignOptions {
    * `intel_pasid_tear_down_entry`). A user's variant is a function.
    */
   readonly pasid?: PassthroughPasid;
+  /**
+   * `ecap.C` (docs/reference/vtd.md §3.13): the IOMMU's page walks snoop the CPU's caches (default
+   * true). False: a PTE write reaches the IOMMU only once written back (`domain_flush_cache`).
+   */
+  readonly coherentWalks?: boolean;
+  /**
+   * Without coherent walks: which PTEs a map or unmap path writes back, given those it wrote
+   * (default all, `writeBackAll`). A user's variant is a function.
+   */
+  readonly writeBack?: WriteBackHook;
 }
 
 /** A design of VFIO over VT-d, with its configuration and its world's layout (device and group ids). */
@@ -137,11 +148,12 @@ export function passthroughDesign(options: PassthroughDesignOptions): Passthroug
   const config: PassthroughConfig = {
     mode: options.mode,
     vfio: { bugs: vfioBugs },
-    iommu: { bugs: iommuBugs },
+    iommu: options.writeBack === undefined ? { bugs: iommuBugs } : { bugs: iommuBugs, writeBack: options.writeBack },
     lifecycle: options.lifecycle ?? soundLifecycle,
     pasid: options.pasid ?? soundPasid,
   };
-  const initial = initPassthroughWorld(config, options.policy, world);
+  const caps = options.coherentWalks === false ? { coherentWalks: false } : {};
+  const initial = initPassthroughWorld(config, options.policy, world, caps);
   const universe = passthroughPickUniverse(world);
   const withFlushQueue = options.mode !== 'strict';
   const emulated = world.mdevDevices.length + world.ccwDevices.length > 0;
@@ -169,6 +181,6 @@ export function passthroughDesign(options: PassthroughDesignOptions): Passthroug
     actorOf: (state, command) => passthroughActorOf(state, command) ?? 'VMM',
     inflight: (state) => vfioInflight(state.vfio),
     holdings: (state) => vfioHoldings(state.vfio),
-    reach: passthroughReach(withFlushQueue, emulated),
+    reach: passthroughReach(withFlushQueue, emulated, options.coherentWalks === false),
   };
 }

@@ -2,6 +2,7 @@
  * Reach statistics of the passthrough stack over VT-d (`--stats`): states the generators must reach
  * in a fair share of runs for a passing run to mean something.
  */
+import { hasUnflushed } from '../../models/iommu/coherency.js';
 import { pasidEntryDomainId } from '../../models/iommu/domain.js';
 import { isPasidCommand } from '../../models/passthrough/step.js';
 import type { PassthroughCommand, PassthroughState } from '../../models/passthrough/types.js';
@@ -16,6 +17,8 @@ export const DID_REUSED = 'IOMMU domain allocated under a DID freed earlier in t
 export const UNOWNED_DEVICE_DMA = 'DMA by a device no VFIO domain holds (blocked or released)';
 export const PASID_DMA_LANDED = 'DMA with a PASID lands through the domain its PASID entry names';
 export const PASID_TORN_DOWN_WHILE_CACHED = 'PASID entry torn down while the PASID cache holds it';
+export const NONCOHERENT_UNMAP = 'unmap on an IOMMU whose walks do not snoop the CPU caches (ecap.C = 0)';
+export const NONCOHERENT_WALK_SEES_OLD = 'DMA walk reads a PTE the CPU changed and did not write back';
 
 /**
  * The labels a default run must reach (strict mode has no flush queue; a world with emulated
@@ -24,7 +27,7 @@ export const PASID_TORN_DOWN_WHILE_CACHED = 'PASID entry torn down while the PAS
  * entry is also counted and reported, but it needs a lazy unmap between a DMA and the next one and
  * stays rarer (about 3% of runs).
  */
-export function passthroughReach(withFlushQueue: boolean, emulated = false): readonly string[] {
+export function passthroughReach(withFlushQueue: boolean, emulated = false, noncoherent = false): readonly string[] {
   return [
     MAP_CROSSES_LEAF_TABLE,
     // The group lifecycle (issue 18): a domain under a reused DID, a device DMAing with no VFIO domain.
@@ -35,6 +38,8 @@ export function passthroughReach(withFlushQueue: boolean, emulated = false): rea
     PASID_TORN_DOWN_WHILE_CACHED,
     ...(withFlushQueue ? [UNMAP_WITH_FLUSH_QUEUE] : []),
     ...(emulated ? [UNMAP_CALLBACK_WITH_PINS] : []),
+    // Coherency (issue 21): unmaps whose PTE clears must be written back before the IOMMU sees them.
+    ...(noncoherent ? [NONCOHERENT_UNMAP] : []),
   ];
 }
 
@@ -91,6 +96,14 @@ export function classifyPassthroughStep(transition: Transition<PassthroughState,
     )
       labels.push(MAP_CROSSES_LEAF_TABLE);
   }
+  if (command.kind === 'unmapDma' && detail['removed'] !== 0 && before.iommu.caps.coherentWalks === false)
+    labels.push(NONCOHERENT_UNMAP);
+  if (
+    (command.kind === 'deviceDma' || command.kind === 'pasidDma') &&
+    detail['via'] === 'walk' &&
+    hasUnflushed(before.iommu)
+  )
+    labels.push(NONCOHERENT_WALK_SEES_OLD);
   if (command.kind === 'unmapDma' && detail['removed'] !== 0) {
     if (Object.values(before.iommu.domains).some((domain) => domain.flushQueue.length > 0))
       labels.push(UNMAP_WITH_FLUSH_QUEUE);

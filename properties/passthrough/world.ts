@@ -46,14 +46,19 @@ export function passthroughWorldLayout(world: VfioWorld): VfioWorldLayout {
   return layout;
 }
 
+/**
+ * `caps`: the IOMMU's capabilities over `passthroughIommuCaps` (e.g. `coherentWalks: false`, an
+ * IOMMU whose walks do not snoop the CPU's caches).
+ */
 export function initPassthroughWorld(
   config: PassthroughConfig,
   policy?: AllocPolicy,
   world: VfioWorld | VfioWorldLayout = 'passthrough',
+  caps: Partial<IommuCaps> = {},
 ): PassthroughState {
   const layout = typeof world === 'object' && 'deviceIds' in world ? world : passthroughWorldLayout(world);
   const spec = vfioWorldSpec(layout, policy, { contiguousRam: true });
-  const state = createPassthroughState(createVfioState(spec), passthroughIommuCaps);
+  const state = createPassthroughState(createVfioState(spec), { ...passthroughIommuCaps, ...caps });
   // With the lifecycle, each group starts in its default domain; setup claims it for VFIO.
   if (config.lifecycle !== undefined) startLifecycle(state);
   for (const command of setupCommands(layout)) {
