@@ -95,9 +95,19 @@ export function stepPassthrough(
     const next = clonePassthroughState(state);
     return { state: next, result: drainAll(next, config) };
   }
+  if (command.kind === 'pasidDma') {
+    // Like a DMA without PASID, it changes only the IOTLB and the PASID cache (fills): the rest of
+    // the state, the IOMMU's tables included, is shared with the input.
+    const iommu = { ...state.iommu, iotlb: [...state.iommu.iotlb] };
+    if (state.iommu.pasidCache !== undefined) iommu.pasidCache = [...state.iommu.pasidCache];
+    const next = { ...state, iommu };
+    const result = applyPasidCommand(next, config, command);
+    return { state: result.ok ? next : state, result };
+  }
   if (isPasidCommand(command)) {
-    // The IOMMU's PASID entries and caches only, in flight or not (`pasid.ts`); a refusal hands back the input.
-    const next = clonePassthroughState(state);
+    // The IOMMU only, in flight or not (`pasid.ts`; the teardown hook edits the IOMMU alone): VFIO's
+    // state, the DIDs and the holds are shared with the input. A refusal hands back the input.
+    const next = { ...state, iommu: cloneIommuState(state.iommu) };
     const result = applyPasidCommand(next, config, command);
     return { state: result.ok ? next : state, result };
   }
