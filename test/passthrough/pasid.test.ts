@@ -10,6 +10,7 @@ import { stepPassthrough } from '../../models/passthrough/step.js';
 import type { PassthroughCommand, PassthroughState } from '../../models/passthrough/types.js';
 import { iommuReach } from '../../models/passthrough/views.js';
 import { mapDmaArgs } from '../../models/vfio/map-dma.js';
+import { passthroughCounters } from '../../properties/passthrough/invariants/bounds.js';
 import { reusedDidCarriesNoEarlierTranslations } from '../../properties/passthrough/invariants/lifecycle.js';
 import type { PassthroughDesign } from '../../properties/passthrough/design.js';
 import { iommuPasidTeardown, iommuPasidTeardownSkipsPasidCache } from '../../properties/passthrough/pasid-designs.js';
@@ -92,6 +93,14 @@ describe('DMA with a PASID', () => {
     expect(state.iommu.pasidCache).toEqual([]);
     expect(state.iommu.iotlb.filter((entry) => entry.pasid === 1)).toEqual([]);
     expect(stepPassthrough(state, design.config, pasidRead).result.detail?.['outcome']).toBe('fault');
+  });
+  it('counts the PASID cache within its capacity (counters-in-range)', () => {
+    const state = run(design, [map, attach, pasidRead]);
+    expect(passthroughCounters(state).find((counter) => counter.name === 'PASID-cache entries')).toMatchObject({
+      value: 1,
+      min: 0,
+      max: 4,
+    });
   });
   it('closing the device tears its PASIDs down (its unbind detaches them)', () => {
     const state = run(design, [map, attach, pasidRead, { kind: 'closeDevice', deviceId: DEVICE }]);
