@@ -23,6 +23,8 @@ import {
 } from './kvmgt/designs.js';
 import { iommuLazy, iommuLazyHeld, iommuStrict, iommuUnpinBeforeSync } from './passthrough/designs.js';
 import { passthroughLifecycleDesigns } from './passthrough/lifecycle-designs.js';
+import { passthroughPasidDesigns } from './passthrough/pasid-designs.js';
+import { passthroughCoherencyDesigns } from './passthrough/coherency-designs.js';
 import {
   mdevIgnoresUnmap,
   mdevUnmapCallback,
@@ -73,6 +75,8 @@ export const designs: readonly AnyDesign[] = [
   iommuLazyHeld,
   iommuUnpinBeforeSync,
   ...passthroughLifecycleDesigns,
+  ...passthroughPasidDesigns,
+  ...passthroughCoherencyDesigns,
   mdevUnmapCallback,
   mdevIgnoresUnmap,
   vfioMixed,

@@ -245,6 +245,22 @@ export {
   soundLifecycle as soundPassthroughLifecycle,
 } from '../models/passthrough/lifecycle.js';
 export type { BlockTranslation, PassthroughLifecycle } from '../models/passthrough/types.js';
+export type { PasidTeardown, PassthroughPasid } from '../models/passthrough/types.js';
+export { soundPasid, tearDownPasid, tearDownSkippingPasidCache } from '../models/passthrough/pasid.js';
+export { clearPasidEntry, detachDevicePasid } from '../models/iommu/domain.js';
+export { invalidatePasidCache } from '../models/iommu/pasid.js';
+export type { CacheLine, WriteBackHook, WriteBackPath } from '../models/iommu/coherency.js';
+export { unmapSkipsWriteBack, writeBackAll } from '../models/iommu/coherency.js';
+export {
+  iommuNoncoherent,
+  iommuNoncoherentUnmapSkipsWriteBack,
+  passthroughCoherencyDesigns,
+} from '../properties/passthrough/coherency-designs.js';
+export {
+  iommuPasidTeardown,
+  iommuPasidTeardownSkipsPasidCache,
+  passthroughPasidDesigns,
+} from '../properties/passthrough/pasid-designs.js';
 export { clearContext, detachDevice } from '../models/iommu/domain.js';
 export { flushDomain } from '../models/iommu/invalidate.js';
 export {

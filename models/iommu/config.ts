@@ -6,6 +6,8 @@
  * exported checks (`pageTableMatchesFlat`, `staleIotlbOutsideFlushQueue`, …) can catch each one.
  * A correct model runs with no bugs.
  */
+import type { WriteBackHook } from './coherency.js';
+
 export const iommuBugs = [
   /** Strict unmap clears the PTEs but issues no IOTLB invalidation (caught by stale-IOTLB views). */
   'unmap-skips-iotlb-invalidate',
@@ -114,6 +116,11 @@ export const iommuBugNeeds: Readonly<
 
 export interface IommuConfig {
   readonly bugs: readonly IommuBug[];
+  /**
+   * Without coherent walks (`caps.coherentWalks` false): which of the PTEs a map or unmap path
+   * wrote it writes back (`domain_flush_cache`); default all (`coherency.ts` `writeBackAll`).
+   */
+  readonly writeBack?: WriteBackHook;
 }
 
 export function hasIommuBug(config: IommuConfig, bug: IommuBug): boolean {

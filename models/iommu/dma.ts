@@ -6,6 +6,9 @@
  * then cached. With caching mode a walk that finds nothing caches a not-present entry, so the page
  * keeps faulting until an invalidation covers it, even once mapped.
  *
+ * The walk reads the page table as the IOMMU sees it in memory (`coherency.ts`): without coherent
+ * walks, a PTE write not yet written back is not seen.
+ *
  * A nested domain (§3.6) walks the guest's first-level table, handed in by the caller since it
  * lives in guest memory (`FirstLevelTable`; none given = an empty table), then its parent's
  * second-level table at the GPA page found; the combined translation is cached under the nested
@@ -23,7 +26,8 @@
 import { IOVA_PAGE_LIMIT, PAGE_SIZE_BYTES, isNatural } from './address.js';
 import { isDeviceId, isPasid, requestDomainId } from './domain.js';
 import { iotlbInsert, iotlbLookup } from './iotlb.js';
-import { lookupLeaf } from './page-table.js';
+import { pasidCacheFill } from './pasid.js';
+import { lookupLeafAsIommu } from './page-table.js';
 import { registerRequest } from './requests.js';
 import { fail, succeed } from '../result.js';
 import type { OpResult } from '../result.js';
@@ -84,7 +88,7 @@ function resolve(state: IommuState, request: DmaRequest, fill: boolean, firstLev
     return { landed: 'frame', frame: cached.frame + (iovaPage - cached.iovaPage), domainId, via: 'iotlb' };
   }
   if (domain.type === 'nested') return walkNested(state, domain, request, iovaPage, fill, firstLevel);
-  const leaf = lookupLeaf(state, domain, iovaPage);
+  const leaf = lookupLeafAsIommu(state, domain, iovaPage);
   if (leaf === null) {
     if (fill && state.caps.cachingMode) {
       iotlbInsert(state, { kind: 'not-present', domainId, pasid: request.pasid, iovaPage });
@@ -131,7 +135,8 @@ function walkNested(
   const entry = Object.hasOwn(firstLevel, iovaPage) ? firstLevel[iovaPage] : undefined;
   if (entry === undefined) return { landed: 'fault', reason: 'first-level-not-present', domainId, via: 'walk' };
   const parent = domain.parentDomainId === null ? undefined : getDomain(state, domain.parentDomainId);
-  const leaf = parent === undefined || !isNatural(entry.gpaPage) ? null : lookupLeaf(state, parent, entry.gpaPage);
+  const leaf =
+    parent === undefined || !isNatural(entry.gpaPage) ? null : lookupLeafAsIommu(state, parent, entry.gpaPage);
   if (leaf === null) return { landed: 'fault', reason: 'not-present', domainId, via: 'walk' };
   const frame = leaf.frame + (entry.gpaPage - leaf.iovaPage);
   const read = leaf.read;
@@ -161,6 +166,11 @@ export function translate(state: IommuState, request: DmaRequest, firstLevel: Fi
 /** A device DMA: consults the IOTLB, walks on a miss and caches the result; reports where it landed. */
 export function dma(state: IommuState, request: DmaRequest, firstLevel: FirstLevelTable = {}): OpResult {
   if (!wellFormed(request)) return fail('EINVAL');
+  if (request.pasid !== null && state.pasidCache !== undefined) {
+    // The walk reads the PASID entry through the PASID cache, filling it (`pasid.ts`).
+    const domainId = requestDomainId(state, request.deviceId, request.pasid);
+    if (domainId !== null) pasidCacheFill(state, request.deviceId, request.pasid, domainId);
+  }
   const outcome = resolve(state, request, true, firstLevel);
   const common = {
     deviceId: request.deviceId,

@@ -24,6 +24,7 @@
  */
 import { isNatural } from './address.js';
 import { flushDomain, flushDetail, flushPasid } from './invalidate.js';
+import { invalidatePasidCache, orphanPasidCacheEntries, pasidCacheLookup } from './pasid.js';
 import { fail, succeed } from '../result.js';
 import type { OpResult } from '../result.js';
 import { allocDomainId, allocTable, getDomain, isPagingType } from './state.js';
@@ -97,7 +98,9 @@ export function releaseDomain(state: IommuState, domainId: number): OpResult {
   const domain = getDomain(state, domainId);
   if (domain === undefined) return fail('ENOENT');
   for (const [key, table] of Object.entries(state.tables)) {
-    if (table.domainId === domain.domainId) delete state.tables[key];
+    if (table.domainId !== domain.domainId) continue;
+    delete state.tables[key];
+    if (state.unflushed !== undefined) delete state.unflushed[key];
   }
   delete state.flat[domain.domainId];
   delete state.domains[domain.domainId];
@@ -110,6 +113,7 @@ export function releaseDomain(state: IommuState, domainId: number): OpResult {
   for (const context of Object.values(state.contexts)) {
     if (context.domainId === domainId) context.orphaned = true;
   }
+  orphanPasidCacheEntries(state, domainId);
   return succeed({ domainId: domain.domainId, releasedEntries: domain.flushQueue.length });
 }
 
@@ -204,19 +208,55 @@ export interface DetachPasidArgs {
   readonly pasid: number;
 }
 
+/**
+ * `intel_pasid_tear_down_entry` for a second-level or nested entry (pasid.c): the entry cleared
+ * (`clearPasidEntry`), then the PASID-cache invalidation of (DID, PASID)
+ * (`pasid_cache_invalidation_with_pasid`), then a DSI of the DID (`flush_iotlb(..., DMA_TLB_DSI_FLUSH)`:
+ * a PASID-based IOTLB flush would not reach second-level entries, VT-d 3.3 §6.5.3.3). EINVAL for a
+ * bad source-id or PASID, ENODEV when the entry is not present.
+ */
 export function detachDevicePasid(state: IommuState, args: DetachPasidArgs): OpResult {
+  const cleared = clearPasidEntry(state, args);
+  const domainId = cleared.detail?.['domainId'];
+  if (!cleared.ok || typeof domainId !== 'number') return cleared;
+  const pasidCacheDropped = invalidatePasidCache(state, domainId, args.pasid);
+  const flush = flushDomain(state, domainId);
+  return succeed({ deviceId: args.deviceId, pasid: args.pasid, domainId, pasidCacheDropped, ...flushDetail(flush) });
+}
+
+/**
+ * The PASID entry's write alone (`intel_pasid_clear_entry`), without the invalidations that must
+ * follow it: `detachDevicePasid` is this, the PASID-cache invalidation and the DSI. A PASID cache
+ * that holds the old entry keeps translating through it until invalidated. EINVAL for a bad
+ * source-id or PASID, ENODEV when no entry is present; the detail names the DID the entry held.
+ */
+export function clearPasidEntry(state: IommuState, args: DetachPasidArgs): OpResult {
   if (!isDeviceId(args.deviceId) || !isPasid(args.pasid)) return fail('EINVAL');
   const context = contextOf(state, args.deviceId);
-  const domainId = context?.pasids[args.pasid];
+  const domainId =
+    context !== undefined && Object.hasOwn(context.pasids, args.pasid) ? context.pasids[args.pasid] : undefined;
   if (context === undefined || domainId === undefined) return fail('ENODEV');
   delete context.pasids[args.pasid];
   tidyContext(state, args.deviceId, context);
-  const flush = flushDomain(state, domainId);
-  return succeed({ deviceId: args.deviceId, pasid: args.pasid, domainId, ...flushDetail(flush) });
+  return succeed({ deviceId: args.deviceId, pasid: args.pasid, domainId });
 }
 
-/** The domain serving a request from `deviceId` with `pasid` (null = without PASID), if any. */
+/** The DID the PASID table entry of (`deviceId`, `pasid`) names, the PASID cache aside; null when not present. */
+export function pasidEntryDomainId(state: IommuState, deviceId: number, pasid: number): number | null {
+  const context = contextOf(state, deviceId);
+  if (context === undefined || !Object.hasOwn(context.pasids, pasid)) return null;
+  return context.pasids[pasid] ?? null;
+}
+
+/**
+ * The domain serving a request from `deviceId` with `pasid` (null = without PASID), if any: with a
+ * PASID, the PASID cache's entry first (`pasid.ts`), else the PASID table's.
+ */
 export function requestDomainId(state: IommuState, deviceId: number, pasid: number | null): number | null {
+  if (pasid !== null && state.pasidCache !== undefined) {
+    const cached = pasidCacheLookup(state, deviceId, pasid);
+    if (cached !== undefined) return cached.domainId;
+  }
   const context = contextOf(state, deviceId);
   if (context === undefined) return null;
   if (pasid === null) return context.domainId;

@@ -26,6 +26,8 @@ import type { IommuConfig } from './config.js';
 import { flatAddLeaf, flatLeaves } from './flat.js';
 import { flushDetail, flushRange } from './invalidate.js';
 import type { Flush } from './invalidate.js';
+import { writeBack } from './coherency.js';
+import type { CacheLine } from './coherency.js';
 import { insertLeaf } from './page-table.js';
 import { fail, succeed } from '../result.js';
 import type { OpResult } from '../result.js';
@@ -136,7 +138,10 @@ function domainMapping(
     const level = largepageLevel(state.caps.superpageLevels, iovaPage, frame, remaining);
     const pages = levelPages(level);
     const leaf = { iovaPage, frame, pages, read: args.read, write: args.write, level };
-    const outcome = insertLeaf(state, config, domain, leaf);
+    const written: CacheLine[] = [];
+    const outcome = insertLeaf(state, config, domain, leaf, written);
+    // domain_flush_cache over the PTEs written (`coherency.ts`), before any IOTLB flush below.
+    writeBack(state, config.writeBack, 'map', written);
     if (outcome.kind === 'enomem') return 'ENOMEM';
     if (outcome.kind === 'already-set') tally.alreadySet += 1;
     else if (outcome.freedTableIds.length > 0) {

@@ -19,6 +19,8 @@ import { hasIommuBug } from './config.js';
 import type { IommuConfig } from './config.js';
 import { ENTRIES_PER_TABLE, LEVEL_COUNT, levelIndex, levelPages } from './address.js';
 import type { LeafLevel, TableLevel } from './address.js';
+import { hasUnflushed, iommuEntry, recordWrite } from './coherency.js';
+import type { CacheLine } from './coherency.js';
 import { allocTable, getTable } from './state.js';
 import type { IommuDomain, IommuState, LeafAt, PageTableEntry, PageTablePage, Translation } from './types.js';
 
@@ -35,11 +37,16 @@ export interface WalkStop {
  * `pfn_to_dma_pte` with target level 0: walks from the root until a leaf or a non-present entry.
  * The level where it stops is what `unmap` rounds up to.
  */
-export function walkStop(state: IommuState, domain: IommuDomain, iovaPage: number): WalkStop {
-  let table = domain.rootTableId === null ? undefined : getTable(state, domain.rootTableId);
+export function walkStop(
+  state: IommuState,
+  domain: IommuDomain,
+  iovaPage: number,
+  read: EntryReader = cpuEntry,
+): WalkStop {
+  let tableId = domain.rootTableId;
   let level: TableLevel = LEVEL_COUNT;
-  while (table !== undefined) {
-    const entry = table.entries[levelIndex(iovaPage, level)];
+  while (tableId !== null && getTable(state, tableId) !== undefined) {
+    const entry = read(state, tableId, levelIndex(iovaPage, level));
     if (entry === undefined) return { level, leaf: null };
     if (entry.kind === 'leaf') {
       if (level === 4) return { level, leaf: null };
@@ -51,15 +58,52 @@ export function walkStop(state: IommuState, domain: IommuDomain, iovaPage: numbe
       };
     }
     if (level === 1) return { level, leaf: null };
-    table = getTable(state, entry.tableId);
+    tableId = entry.tableId;
     level = (level - 1) as TableLevel;
   }
   return { level, leaf: null };
 }
 
+/** Reads entry `index` of table `tableId`: as the CPU sees it, or as the IOMMU's walk does. */
+export type EntryReader = (state: IommuState, tableId: number, index: number) => PageTableEntry | undefined;
+
+/** The entry as the CPU (the driver's software walk) sees it. */
+export const cpuEntry: EntryReader = (state, tableId, index) => state.tables[tableId]?.entries[index];
+
 /** The leaf translating `iovaPage`, or `null` if not present (`iova_to_phys` returning 0). */
 export function lookupLeaf(state: IommuState, domain: IommuDomain, iovaPage: number): LeafAt | null {
   return walkStop(state, domain, iovaPage).leaf;
+}
+
+/**
+ * The leaf the IOMMU's own walk finds for `iovaPage`, reading memory (`coherency.ts`): the same as
+ * `lookupLeaf` unless a PTE write has not been written back to an IOMMU without coherent walks.
+ */
+export function lookupLeafAsIommu(state: IommuState, domain: IommuDomain, iovaPage: number): LeafAt | null {
+  return hasUnflushed(state) ? walkStop(state, domain, iovaPage, iommuEntry).leaf : lookupLeaf(state, domain, iovaPage);
+}
+
+/** Every leaf the IOMMU's walk finds, reading memory (`lookupLeafAsIommu`), in IOVA order. */
+export function domainLeavesAsIommu(state: IommuState, domain: IommuDomain): LeafAt[] {
+  if (!hasUnflushed(state)) return domainLeaves(state, domain);
+  const leaves: LeafAt[] = [];
+  const visit = (tableId: number, level: TableLevel, basePage: number): void => {
+    if (getTable(state, tableId) === undefined) return;
+    const indexes = new Set([
+      ...Object.keys(state.tables[tableId]?.entries ?? {}),
+      ...Object.keys(state.unflushed?.[tableId] ?? {}),
+    ]);
+    for (const index of [...indexes].map(Number).sort((left, right) => left - right)) {
+      const entry = iommuEntry(state, tableId, index);
+      const slotBase = basePage + index * levelPages(level);
+      if (entry === undefined) continue;
+      if (entry.kind === 'leaf') {
+        if (level < LEVEL_COUNT) leaves.push(leafOf(entry, slotBase, level));
+      } else if (level > 1) visit(entry.tableId, (level - 1) as TableLevel, slotBase);
+    }
+  };
+  if (domain.rootTableId !== null) visit(domain.rootTableId, LEVEL_COUNT, 0);
+  return leaves;
 }
 
 function leafOf(entry: PageTableEntry & { kind: 'leaf' }, iovaPage: number, level: number): LeafAt {
@@ -152,9 +196,11 @@ export function insertLeaf(
   config: IommuConfig,
   domain: IommuDomain,
   leaf: Translation & { readonly level: LeafLevel },
+  written: CacheLine[] = [],
 ): InsertOutcome {
   if (domain.rootTableId === null) return { kind: 'enomem' };
-  let table = getTable(state, domain.rootTableId);
+  let tableId = domain.rootTableId;
+  let table = getTable(state, tableId);
   let level: TableLevel = LEVEL_COUNT;
   while (table !== undefined && level > leaf.level) {
     const index = levelIndex(leaf.iovaPage, level);
@@ -162,15 +208,19 @@ export function insertLeaf(
     if (entry === undefined) {
       const childId = allocTable(state, domain.domainId, (level - 1) as TableLevel);
       if (childId === null) return { kind: 'enomem' };
+      recordWrite(state, tableId, index, written);
       table.entries[index] = { kind: 'table', tableId: childId };
+      tableId = childId;
       table = getTable(state, childId);
     } else if (entry.kind === 'leaf') {
       // A larger leaf already covers this IOVA.
       if (!hasIommuBug(config, 'map-ignores-existing')) return { kind: 'already-set' };
+      recordWrite(state, tableId, index, written);
       delete table.entries[index];
-      return insertLeaf(state, config, domain, leaf);
+      return insertLeaf(state, config, domain, leaf, written);
     } else {
-      table = getTable(state, entry.tableId);
+      tableId = entry.tableId;
+      table = getTable(state, tableId);
     }
     level = (level - 1) as TableLevel;
   }
@@ -179,17 +229,20 @@ export function insertLeaf(
   const existing = table.entries[index];
   const pte: PageTableEntry = { kind: 'leaf', frame: leaf.frame, read: leaf.read, write: leaf.write };
   if (existing === undefined) {
+    recordWrite(state, tableId, index, written);
     table.entries[index] = pte;
     return { kind: 'written', freedTableIds: [] };
   }
   if (existing.kind === 'leaf') {
     if (!hasIommuBug(config, 'map-ignores-existing')) return { kind: 'already-set' };
+    recordWrite(state, tableId, index, written);
     table.entries[index] = pte;
     return { kind: 'written', freedTableIds: [] };
   }
   // A table sits in the superpage slot: free it if empty (switch_to_super_page), else keep it.
   const below = subtree(state, existing.tableId);
   if (below.leaves.length > 0 && !hasIommuBug(config, 'map-ignores-existing')) return { kind: 'already-set' };
+  recordWrite(state, tableId, index, written);
   table.entries[index] = pte;
   return { kind: 'written', freedTableIds: below.tableIds };
 }
@@ -219,23 +272,28 @@ export function clearRange(
   domain: IommuDomain,
   startPage: number,
   endPage: number,
+  written: CacheLine[] = [],
 ): ClearOutcome {
   const outcome: ClearOutcome = { leaves: [], tableIds: [] };
   if (domain.rootTableId === null || endPage <= startPage) return outcome;
   const root = getTable(state, domain.rootTableId);
-  if (root !== undefined) clearLevel(state, config, root, 0, startPage, endPage, outcome);
+  const target = { state, config, startPage, endPage, outcome, written };
+  if (root !== undefined) clearLevel(target, domain.rootTableId, root, 0);
   return outcome;
 }
 
-function clearLevel(
-  state: IommuState,
-  config: IommuConfig,
-  table: PageTablePage,
-  basePage: number,
-  startPage: number,
-  endPage: number,
-  outcome: ClearOutcome,
-): void {
+/** What a clear works on: the state, the range, and where it puts what it removed and wrote. */
+interface ClearTarget {
+  readonly state: IommuState;
+  readonly config: IommuConfig;
+  readonly startPage: number;
+  readonly endPage: number;
+  readonly outcome: ClearOutcome;
+  readonly written: CacheLine[];
+}
+
+function clearLevel(target: ClearTarget, tableId: number, table: PageTablePage, basePage: number): void {
+  const { state, config, startPage, endPage, outcome, written } = target;
   const slotPages = levelPages(table.level);
   const first = Math.max(0, Math.floor((startPage - basePage) / slotPages));
   const last = Math.min(ENTRIES_PER_TABLE - 1, Math.floor((endPage - 1 - basePage) / slotPages));
@@ -246,6 +304,7 @@ function clearLevel(
     const slotBase = basePage + index * slotPages;
     if (entry.kind === 'leaf') {
       outcome.leaves.push(leafOf(entry, slotBase, table.level));
+      recordWrite(state, tableId, index, written);
       delete table.entries[index];
       continue;
     }
@@ -257,11 +316,12 @@ function clearLevel(
     if (covered) {
       const below = subtree(state, entry.tableId);
       for (const leaf of leavesInSlot(below.leaves, slotBase)) outcome.leaves.push(leaf);
-      for (const tableId of below.tableIds) outcome.tableIds.push(tableId);
+      for (const freedId of below.tableIds) outcome.tableIds.push(freedId);
+      recordWrite(state, tableId, index, written);
       delete table.entries[index];
     } else {
       const child = getTable(state, entry.tableId);
-      if (child !== undefined) clearLevel(state, config, child, slotBase, startPage, endPage, outcome);
+      if (child !== undefined) clearLevel(target, entry.tableId, child, slotBase);
     }
   }
 }

@@ -33,6 +33,7 @@ export function createIommuState(caps: Partial<IommuCaps> = {}): IommuState {
     nextFlushSeq: 0,
     unsynced: [],
     requests: [],
+    ...((caps.pasidCacheEntries ?? 0) > 0 ? { pasidCache: [] } : {}),
   };
 }
 
@@ -65,7 +66,16 @@ export function cloneIommuState(state: IommuState): IommuState {
     // Both lists' entries are replaced whole, never edited in place.
     unsynced: state.unsynced.length === 0 ? [] : [...state.unsynced],
     requests: state.requests.length === 0 ? [] : [...state.requests],
+    // Its entries are replaced whole, never edited in place.
+    ...(state.pasidCache === undefined ? {} : { pasidCache: [...state.pasidCache] }),
+    ...(state.unflushed === undefined ? {} : { unflushed: cloneUnflushed(state.unflushed) }),
   };
+}
+
+function cloneUnflushed(unflushed: NonNullable<IommuState['unflushed']>): NonNullable<IommuState['unflushed']> {
+  const copy: NonNullable<IommuState['unflushed']> = {};
+  for (const [tableId, kept] of Object.entries(unflushed)) copy[tableId] = { ...kept };
+  return copy;
 }
 
 /** Puts a snapshot taken with `cloneIommuState` back into `target` (after a part-way failure). */
@@ -78,6 +88,10 @@ export function restoreIommuState(target: IommuState, snapshot: IommuState): voi
   target.nextFlushSeq = snapshot.nextFlushSeq;
   target.unsynced = snapshot.unsynced;
   target.requests = snapshot.requests;
+  if (snapshot.pasidCache === undefined) delete target.pasidCache;
+  else target.pasidCache = snapshot.pasidCache;
+  if (snapshot.unflushed === undefined) delete target.unflushed;
+  else target.unflushed = snapshot.unflushed;
 }
 
 export function isPagingType(type: DomainType): boolean {
@@ -133,4 +147,6 @@ export function allocTable(state: IommuState, domainId: number, level: TableLeve
 
 export function freeTables(state: IommuState, tableIds: readonly number[]): void {
   for (const tableId of tableIds) delete state.tables[tableId];
+  // Memory's old values of their entries go with them (`coherency.ts`).
+  if (state.unflushed !== undefined) for (const tableId of tableIds) delete state.unflushed[tableId];
 }

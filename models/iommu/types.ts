@@ -15,8 +15,9 @@
  * caches the combined GIOVA→frame translation under the nested domain's DID.
  *
  * Left out: the root table and context-table pages themselves (a context entry is a record keyed
- * by source-id), the context and PASID caches and paging-structure caches (only the IOTLB is
- * modelled: it is the cache that decides where a DMA lands), device-TLBs (ATS), interrupt
+ * by source-id), the context cache and paging-structure caches (the IOTLB decides where a DMA
+ * lands; the PASID cache, which decides which domain a request with PASID walks, is modelled
+ * when `caps.pasidCacheEntries` is set, `pasid.ts`), device-TLBs (ATS), interrupt
  * remapping, dirty tracking, PRI/page requests, first-level translation on its own (PGTT 1, SVA)
  * and first-level tables in host memory (a first-level table is always a guest's, walked for a
  * nested domain), snoop control, multiple IOMMUs.
@@ -53,6 +54,16 @@ export interface IommuCaps {
   readonly tablePages: number;
   /** Flush-queue capacity per domain (Linux: 256 per CPU); a full queue is flushed before appending. */
   readonly flushQueueEntries: number;
+  /**
+   * PASID-cache capacity in entries (`pasid.ts`); absent or 0: the PASID cache is not modelled and
+   * a PASID entry's change takes effect at once (the model before it; the default).
+   */
+  readonly pasidCacheEntries?: number;
+  /**
+   * `ecap.C`: the IOMMU's page walks snoop the CPU's caches. Absent or true: coherent (the default);
+   * false: a PTE write reaches the IOMMU only once written back (`coherency.ts`).
+   */
+  readonly coherentWalks?: boolean;
 }
 
 /** A present second-level PTE: a pointer to the next-level table, or a leaf (SP bit = level > 1). */
@@ -204,6 +215,18 @@ export interface TranslatedRequest {
   readonly drained: boolean;
 }
 
+/**
+ * A cached PASID-table entry (`pasid.ts`): requests with `pasid` from source-id `deviceId` translate
+ * through DID `domainId` until a PASID-cache invalidation covering (DID, PASID) drops it.
+ */
+export interface PasidCacheEntry {
+  readonly deviceId: number;
+  readonly pasid: number;
+  readonly domainId: number;
+  /** The model's mark: the DID's domain was freed while this entry was cached (`releaseDomain`). */
+  readonly orphaned?: true;
+}
+
 export interface IommuState {
   readonly caps: IommuCaps;
   /** Keyed by decimal domain id. */
@@ -225,4 +248,12 @@ export interface IommuState {
   unsynced: UnsyncedUnmap[];
   /** DMA requests translated and not yet landed, oldest first. */
   requests: TranslatedRequest[];
+  /** With `caps.pasidCacheEntries`: the PASID cache, oldest first; absent otherwise. */
+  pasidCache?: PasidCacheEntry[];
+  /**
+   * Without coherent walks (`caps.coherentWalks` false, `coherency.ts`): table id → entry index →
+   * the value memory (the IOMMU's view) still holds for a PTE the CPU wrote and has not written
+   * back (null: not present); decimal keys. Absent or empty: both views agree.
+   */
+  unflushed?: Record<string, Record<string, PageTableEntry | null>>;
 }

@@ -42,6 +42,8 @@ import { queueUnmap } from './flush-queue.js';
 import { flushDetail, flushRange } from './invalidate.js';
 import type { Flush } from './invalidate.js';
 import { domainPageSizes, iommuPgsize } from './map.js';
+import { writeBack } from './coherency.js';
+import type { CacheLine } from './coherency.js';
 import { clearRange, walkStop } from './page-table.js';
 import { fail, succeed } from '../result.js';
 import type { OpResult } from '../result.js';
@@ -81,7 +83,12 @@ function driverUnmap(
   // Round the chunk up to the size of the PTE the walk stopped at.
   const bytes = keepSuperpage ? chunkBytes : Math.max(chunkBytes, levelBytes(stop.level));
   const endPage = startPage + bytes / PAGE_SIZE_BYTES;
-  const cleared = keepSuperpage ? { leaves: [], tableIds: [] } : clearRange(state, config, domain, startPage, endPage);
+  const written: CacheLine[] = [];
+  const cleared = keepSuperpage
+    ? { leaves: [], tableIds: [] }
+    : clearRange(state, config, domain, startPage, endPage, written);
+  // dma_pte_clear_level's domain_flush_cache over the PTEs it cleared (`coherency.ts`).
+  writeBack(state, config.writeBack, 'unmap', written);
   flatRemoveRange(state, domain.domainId, startPage, endPage);
   gather.startPage = Math.min(gather.startPage, startPage);
   gather.endPage = Math.max(gather.endPage, endPage);

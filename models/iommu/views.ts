@@ -17,9 +17,11 @@
  *   that keeps the frame until the flush, the `iommu/lazy-held` design).
  */
 import { IOVA_PAGE_LIMIT, PAGE_SIZE_BYTES, isNatural, rangesIntersect } from './address.js';
+import { cachedPasids } from './pasid.js';
 import { requestDomainId } from './domain.js';
 import { iotlbEntryPages } from './iotlb.js';
-import { domainLeaves, leavesInRange, lookupLeaf } from './page-table.js';
+import { hasUnflushed } from './coherency.js';
+import { domainLeaves, domainLeavesAsIommu, leavesInRange, lookupLeaf, lookupLeafAsIommu } from './page-table.js';
 import { getDomain, isPagingType } from './state.js';
 import type {
   FirstLevelTable,
@@ -161,7 +163,7 @@ function nestedWalks(state: IommuState, domain: IommuDomain, firstLevel: FirstLe
   if (parent === undefined) return [];
   const walks: Translation[] = [];
   for (const [key, entry] of Object.entries(firstLevel)) {
-    const leaf = isNatural(entry.gpaPage) ? lookupLeaf(state, parent, entry.gpaPage) : null;
+    const leaf = isNatural(entry.gpaPage) ? lookupLeafAsIommu(state, parent, entry.gpaPage) : null;
     if (leaf === null) continue;
     const frame = leaf.frame + (entry.gpaPage - leaf.iovaPage);
     walks.push({ iovaPage: Number(key), frame, pages: 1, read: leaf.read, write: entry.write && leaf.write });
@@ -183,8 +185,11 @@ export function reachableByDevice(
   leavesOf: (domain: IommuDomain) => readonly Translation[] = (domain) => domainLeaves(state, domain),
 ): ReachableExtent[] {
   const context = Object.hasOwn(state.contexts, deviceId) ? state.contexts[deviceId] : undefined;
-  if (context === undefined) return [];
-  const tags: (number | null)[] = [null, ...Object.keys(context.pasids).map(Number)];
+  // A PASID the PASID cache still holds an entry for reaches its domain, present entry or not.
+  const cached = cachedPasids(state, deviceId);
+  if (context === undefined && cached.length === 0) return [];
+  const pasids = new Set([...Object.keys(context?.pasids ?? {}).map(Number), ...cached]);
+  const tags: (number | null)[] = [null, ...[...pasids].sort((left, right) => left - right)];
   const reachable: ReachableExtent[] = [];
   for (const pasid of tags) {
     const domainId = requestDomainId(state, deviceId, pasid);
@@ -200,7 +205,13 @@ export function reachableByDevice(
       reachable.push({ ...all, pasid, domainId, via: 'identity' });
       continue;
     }
-    const walks = domain.type === 'nested' ? nestedWalks(state, domain, firstLevel) : leavesOf(domain);
+    // Without coherent walks the IOMMU walks memory, which may still hold PTEs the CPU changed.
+    const walks =
+      domain.type === 'nested'
+        ? nestedWalks(state, domain, firstLevel)
+        : hasUnflushed(state)
+          ? domainLeavesAsIommu(state, domain)
+          : leavesOf(domain);
     for (const { iovaPage, frame, pages, read, write } of walks) {
       reachable.push({ iovaPage, frame, pages, read, write, pasid, domainId, via: 'page-table' });
     }

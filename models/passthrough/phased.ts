@@ -36,7 +36,13 @@ import type { DeviceDmaOp, DmaAccess, VfioResult } from '../vfio/types.js';
 import { isPageNumber } from '../vfio/u64.js';
 import type { FirstLevelTable } from '../iommu/types.js';
 import { forwardEffects, lifecycleStep, ownershipChanged, passthroughDmaRefusal, sourceIdOf } from './forward.js';
-import type { PassthroughCommand, PassthroughConfig, PassthroughResult, PassthroughState } from './types.js';
+import type {
+  PasidCommand,
+  PassthroughCommand,
+  PassthroughConfig,
+  PassthroughResult,
+  PassthroughState,
+} from './types.js';
 
 type DmaCommand = Extract<PassthroughCommand, { kind: 'deviceDma' }>;
 
@@ -132,7 +138,7 @@ function vfioPhase(state: PassthroughState, config: PassthroughConfig, command: 
 export function applyAmidInflight(
   state: PassthroughState,
   config: PassthroughConfig,
-  command: Exclude<PassthroughCommand, { kind: 'drainFlushQueue' }>,
+  command: Exclude<PassthroughCommand, { kind: 'drainFlushQueue' } | PasidCommand>,
   firstLevel: FirstLevelTable,
 ): PassthroughResult {
   if (state.vfio.crash !== null) return refused('BUG_ON', { where: state.vfio.crash.where });

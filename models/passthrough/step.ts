@@ -23,7 +23,7 @@ import { applyVfioCommand } from '../vfio/step.js';
 import type { VfioCommand } from '../vfio/commands.js';
 import type { DmaAccess, VfioState } from '../vfio/types.js';
 import { isPageNumber } from '../vfio/u64.js';
-import { startsPhased } from '../vfio/inflight.js';
+import { actorOfVfioCommand, startsPhased } from '../vfio/inflight.js';
 import {
   forwardEffects,
   holdUnmappedFrames,
@@ -36,7 +36,27 @@ import {
 } from './forward.js';
 import { releaseGroup } from './lifecycle.js';
 import { applyAmidInflight } from './phased.js';
-import type { PassthroughCommand, PassthroughConfig, PassthroughResult, PassthroughState } from './types.js';
+import { applyPasidCommand, devicesLosingPasids, tearDownLostPasids } from './pasid.js';
+import { pasidCommandKinds } from './types.js';
+import type {
+  PasidCommand,
+  PassthroughCommand,
+  PassthroughConfig,
+  PassthroughResult,
+  PassthroughState,
+} from './types.js';
+
+export function isPasidCommand(command: PassthroughCommand): command is PasidCommand {
+  return (pasidCommandKinds as readonly string[]).includes(command.kind);
+}
+
+/** Who issues a command: the flush timer, the device (its DMA), else VFIO's actors (the VMM for a PASID attach). */
+export function passthroughActorOf(state: PassthroughState, command: PassthroughCommand): string {
+  if (command.kind === 'drainFlushQueue') return 'IOMMU flush timer';
+  if (command.kind === 'pasidDma') return `device ${command.deviceId}`;
+  if (isPasidCommand(command)) return 'VMM';
+  return actorOfVfioCommand(state.vfio, command);
+}
 
 export function createPassthroughState(vfio: VfioState, caps: Partial<IommuCaps> = {}): PassthroughState {
   return { vfio: cloneVfioState(vfio), iommu: createIommuState(caps), dids: {}, held: [] };
@@ -75,10 +95,27 @@ export function stepPassthrough(
     const next = clonePassthroughState(state);
     return { state: next, result: drainAll(next, config) };
   }
+  if (command.kind === 'pasidDma') {
+    // Like a DMA without PASID, it changes only the IOTLB and the PASID cache (fills): the rest of
+    // the state, the IOMMU's tables included, is shared with the input.
+    const iommu = { ...state.iommu, iotlb: [...state.iommu.iotlb] };
+    if (state.iommu.pasidCache !== undefined) iommu.pasidCache = [...state.iommu.pasidCache];
+    const next = { ...state, iommu };
+    const result = applyPasidCommand(next, config, command);
+    return { state: result.ok ? next : state, result };
+  }
+  if (isPasidCommand(command)) {
+    // The IOMMU only, in flight or not (`pasid.ts`; the teardown hook edits the IOMMU alone): VFIO's
+    // state, the DIDs and the holds are shared with the input. A refusal hands back the input.
+    const next = { ...state, iommu: cloneIommuState(state.iommu) };
+    const result = applyPasidCommand(next, config, command);
+    return { state: result.ok ? next : state, result };
+  }
   if (command.kind === 'advance' || state.vfio.inflight.length > 0 || startsPhased(command)) {
     // Operations in flight (`phased.ts`): run on a copy; a refusal hands back the input.
     const next = clonePassthroughState(state);
     const result = applyAmidInflight(next, config, command, firstLevel);
+    if (result.ok) tearDownLostPasids(next, config);
     const crashed = next.vfio.crash !== null && state.vfio.crash === null;
     return { state: result.ok || crashed ? next : state, result };
   }
@@ -95,9 +132,12 @@ export function stepPassthrough(
   const result = applyVfioCommand(vfio, config.vfio, command);
   if (finishDraft(vfio)) return { state, result };
   // Nothing for the IOMMU: its state, the domain ids and the holds are shared with the input.
-  if (result.effects.length === 0 && preheld.length === 0 && !ownershipChanged(lifecycle, vfio))
+  const losing = config.pasid !== undefined && devicesLosingPasids(state, vfio).length > 0;
+  if (result.effects.length === 0 && preheld.length === 0 && !ownershipChanged(lifecycle, vfio) && !losing)
     return { state: { ...state, vfio }, result };
   const next = clonePassthroughState(state, vfio);
+  // A device closing, or its group leaving, loses its PASIDs first (its unbind detaches them).
+  tearDownLostPasids(next, config);
   forwardEffects(next, config.mode, config.iommu, result.effects, preheld, lifecycle);
   return { state: next, result };
 }
@@ -110,9 +150,11 @@ export function applyPassthroughCommand(
 ): PassthroughResult {
   if (command.kind === 'drainFlushQueue') return drainAll(state, config);
   if (command.kind === 'deviceDma') return deviceDmaThroughIommu(state, command);
+  if (isPasidCommand(command)) return applyPasidCommand(state, config, command);
   const lifecycle = lifecycleStep(state, config.lifecycle);
   const preheld = config.mode === 'lazy-held' ? holdFramesToBeUnmapped(state.vfio, state.vfio, config, command) : [];
   const result = applyVfioCommand(state.vfio, config.vfio, command);
+  if (result.ok) tearDownLostPasids(state, config);
   forwardEffects(state, config.mode, config.iommu, result.effects, preheld, lifecycle);
   return result;
 }

@@ -47,12 +47,30 @@ export interface PassthroughLifecycle {
   readonly blockTranslation: BlockTranslation;
 }
 
+/**
+ * What the VT-d driver does to the IOMMU when a device's PASID is detached from its domain
+ * (`iommu_detach_device_pasid` → `intel_iommu_remove_dev_pasid` → `intel_pasid_tear_down_entry`):
+ * given the IOMMU (edited in place), the device's source-id and the PASID, whose entry is present.
+ * The core forgets the attachment whatever it did. Built-in: `models/passthrough/pasid.ts`.
+ */
+export type PasidTeardown = (iommu: IommuState, sourceId: number, pasid: number) => void;
+
+/**
+ * PASID attachment (docs/reference/vtd.md §3.11): a vfio-pci device's PASIDs attached to its
+ * group's VFIO domain, torn down through `tearDown`.
+ */
+export interface PassthroughPasid {
+  readonly tearDown: PasidTeardown;
+}
+
 export interface PassthroughConfig {
   readonly mode: InvalidationMode;
   readonly vfio: VfioConfig;
   readonly iommu: IommuConfig;
   /** The group lifecycle through the VT-d model; absent: the stack before it (no default domains). */
   readonly lifecycle?: PassthroughLifecycle;
+  /** PASID attachment; absent: the PASID commands are refused (ENODEV) and devices attach by RID only. */
+  readonly pasid?: PassthroughPasid;
 }
 
 /** A reference the stack keeps on a frame until the flush-queue entry `seq` is released. */
@@ -81,7 +99,23 @@ export interface PassthroughState {
  * queue timer, which drains every lazy domain's queue (a domain-wide flush, then the queued
  * entries are released).
  */
-export type PassthroughCommand = VfioCommand | { readonly kind: 'drainFlushQueue' };
+export type PassthroughCommand = VfioCommand | { readonly kind: 'drainFlushQueue' } | PasidCommand;
+
+/**
+ * A vfio-pci device's PASIDs (`models/passthrough/pasid.ts`): one attached to the device's VFIO
+ * domain, detached, and a DMA request carrying a PASID.
+ */
+export type PasidCommand =
+  | { readonly kind: 'attachPasid'; readonly deviceId: number; readonly pasid: number }
+  | { readonly kind: 'detachPasid'; readonly deviceId: number; readonly pasid: number }
+  | {
+      readonly kind: 'pasidDma';
+      readonly deviceId: number;
+      readonly pasid: number;
+      readonly addressPage: number;
+      readonly write: boolean;
+    };
+export const pasidCommandKinds: readonly PasidCommand['kind'][] = ['attachPasid', 'detachPasid', 'pasidDma'];
 export type PassthroughCommandKind = PassthroughCommand['kind'];
 
 /** A step's answer: VFIO's result (effects and device accesses), as the VFIO invariants read it. */

@@ -6,13 +6,16 @@
  */
 import { iommuBugNeeds, iommuBugs, iommuFeatureMissing } from '../../models/iommu/config.js';
 import type { IommuBug, IommuStackFeature } from '../../models/iommu/config.js';
+import type { WriteBackHook } from '../../models/iommu/coherency.js';
 import type { AllocPolicy } from '../../models/memory/frames.js';
 import { stepPassthrough } from '../../models/passthrough/step.js';
 import { soundLifecycle } from '../../models/passthrough/lifecycle.js';
+import { soundPasid } from '../../models/passthrough/pasid.js';
 import type {
   InvalidationMode,
   PassthroughCommand,
   PassthroughLifecycle,
+  PassthroughPasid,
   PassthroughConfig,
   PassthroughState,
 } from '../../models/passthrough/types.js';
@@ -22,7 +25,8 @@ import { guardResolve, guardStep } from '../generic/guard.js';
 import { refuseIneffectiveBugs } from '../generic/bug-flags.js';
 import type { BugCatalogue, WorldFeatures } from '../generic/bug-flags.js';
 import type { Design, Expectation } from '../../src/design.js';
-import { actorOfVfioCommand, vfioHoldings } from '../../models/vfio/inflight.js';
+import { vfioHoldings } from '../../models/vfio/inflight.js';
+import { passthroughActorOf } from '../../models/passthrough/step.js';
 import { vfioBugCatalogue, vfioInflight } from '../vfio/design.js';
 import { vfioWorldFeatures } from '../vfio/world.js';
 import type { VfioWorld, VfioWorldLayout } from '../vfio/world.js';
@@ -84,6 +88,22 @@ export interface PassthroughDesignOptions {
    * `blockTranslation`, v6.12's `device_block_translation`). A user's variant is a function.
    */
   readonly lifecycle?: PassthroughLifecycle;
+  /**
+   * PASID attachment (docs/reference/vtd.md §3.11): `tearDown`, what the VT-d driver does to the
+   * IOMMU when a device's PASID is detached (default `tearDownPasid`, v6.12's
+   * `intel_pasid_tear_down_entry`). A user's variant is a function.
+   */
+  readonly pasid?: PassthroughPasid;
+  /**
+   * `ecap.C` (docs/reference/vtd.md §3.13): the IOMMU's page walks snoop the CPU's caches (default
+   * true). False: a PTE write reaches the IOMMU only once written back (`domain_flush_cache`).
+   */
+  readonly coherentWalks?: boolean;
+  /**
+   * Without coherent walks: which PTEs a map or unmap path writes back, given those it wrote
+   * (default all, `writeBackAll`). A user's variant is a function.
+   */
+  readonly writeBack?: WriteBackHook;
 }
 
 /** A design of VFIO over VT-d, with its configuration and its world's layout (device and group ids). */
@@ -128,10 +148,12 @@ export function passthroughDesign(options: PassthroughDesignOptions): Passthroug
   const config: PassthroughConfig = {
     mode: options.mode,
     vfio: { bugs: vfioBugs },
-    iommu: { bugs: iommuBugs },
+    iommu: options.writeBack === undefined ? { bugs: iommuBugs } : { bugs: iommuBugs, writeBack: options.writeBack },
     lifecycle: options.lifecycle ?? soundLifecycle,
+    pasid: options.pasid ?? soundPasid,
   };
-  const initial = initPassthroughWorld(config, options.policy, world);
+  const caps = options.coherentWalks === false ? { coherentWalks: false } : {};
+  const initial = initPassthroughWorld(config, options.policy, world, caps);
   const universe = passthroughPickUniverse(world);
   const withFlushQueue = options.mode !== 'strict';
   const emulated = world.mdevDevices.length + world.ccwDevices.length > 0;
@@ -156,10 +178,9 @@ export function passthroughDesign(options: PassthroughDesignOptions): Passthroug
     explainStep: explainPassthroughStep,
     explore: passthroughExploreScope(world, withFlushQueue),
     classify: emulated ? classifyPassthroughWithDrivers : classifyPassthroughStep,
-    actorOf: (state, command) =>
-      command.kind === 'drainFlushQueue' ? 'IOMMU flush timer' : (actorOfVfioCommand(state.vfio, command) ?? 'VMM'),
+    actorOf: (state, command) => passthroughActorOf(state, command) ?? 'VMM',
     inflight: (state) => vfioInflight(state.vfio),
     holdings: (state) => vfioHoldings(state.vfio),
-    reach: passthroughReach(withFlushQueue, emulated),
+    reach: passthroughReach(withFlushQueue, emulated, options.coherentWalks === false),
   };
 }

@@ -14,7 +14,8 @@
  * in flight with the rest of the state.
  *
  * In a world of several IOMMU groups, the lifecycle too (`lifecycleTemplates`): devices closed,
- * groups out and back, every device's reads.
+ * groups out and back, every device's reads, and the first device's PASID 1 attached, read with
+ * and detached.
  *
  * Left out: malformed ioctl arguments, DMA writes, read-only mappings, fault injection, the
  * container lifecycle of one-group worlds (VFIO_SET_IOMMU, opening devices). No symmetry
@@ -87,9 +88,19 @@ function lifecycleTemplates(layout: VfioWorldLayout): PassthroughCommand[] {
         write: false,
       })),
     ),
+    // The first device's PASID 1 (§3.12): attached, a read with it at iova page 511, detached.
+    ...pasidTemplates(layout.pciDevices[0] ?? 0),
     ...layout.pciDevices.map((deviceId): PassthroughCommand => ({ kind: 'closeDevice', deviceId })),
     ...layout.groupIds.map((groupId): PassthroughCommand => ({ kind: 'groupUnsetContainer', groupId })),
     ...layout.groupIds.map((groupId): PassthroughCommand => ({ kind: 'groupSetContainer', groupId })),
+  ];
+}
+
+function pasidTemplates(deviceId: number): PassthroughCommand[] {
+  return [
+    { kind: 'attachPasid', deviceId, pasid: 1 },
+    { kind: 'pasidDma', deviceId, pasid: 1, addressPage: 511, write: false },
+    { kind: 'detachPasid', deviceId, pasid: 1 },
   ];
 }
 

@@ -2,17 +2,33 @@
 import type { PassthroughCommand } from '../../models/passthrough/types.js';
 import type { CommandProblem } from '../../src/design.js';
 import { formatVfioCommand } from '../vfio/format.js';
-import { commandValidator, templateValidator } from '../generic/command-schema.js';
+import { commandValidator, fd, pageNumber, templateValidator, u32 } from '../generic/command-schema.js';
 import { vfioCommandSchema } from '../vfio/schema.js';
 
 export function formatPassthroughCommand(command: PassthroughCommand): string {
-  return command.kind === 'drainFlushQueue'
-    ? 'flush-queue timer: flush and release every lazy queue'
-    : formatVfioCommand(command);
+  if (command.kind === 'drainFlushQueue') return 'flush-queue timer: flush and release every lazy queue';
+  if (command.kind === 'attachPasid')
+    return `device ${command.deviceId}: attach PASID ${command.pasid} to its VFIO domain`;
+  if (command.kind === 'detachPasid') return `device ${command.deviceId}: detach PASID ${command.pasid}`;
+  if (command.kind === 'pasidDma')
+    return `device ${command.deviceId} DMA ${command.write ? 'write' : 'read'} with PASID ${command.pasid} at iova page ${command.addressPage}`;
+  return formatVfioCommand(command);
 }
 
-/** Every VFIO command, and the flush-queue timer, which has no fields. */
-const passthroughSchema = { ...vfioCommandSchema, drainFlushQueue: {} };
+/**
+ * A PASID as a command carries it: any 32-bit value (`ioasid_t`), the model answers those outside
+ * 1..2^20-1 with EINVAL.
+ */
+const pasidArgs = { deviceId: fd, pasid: u32('an ioasid_t') };
+
+/** Every VFIO command, the flush-queue timer, which has no fields, and the PASID commands. */
+const passthroughSchema = {
+  ...vfioCommandSchema,
+  drainFlushQueue: {},
+  attachPasid: pasidArgs,
+  detachPasid: pasidArgs,
+  pasidDma: { ...pasidArgs, addressPage: pageNumber, write: 'boolean' as const },
+};
 
 export const validatePassthroughCommand: (command: unknown) => CommandProblem | null =
   commandValidator(passthroughSchema);

@@ -31,6 +31,31 @@ export function passthroughPickUniverse(layout: VfioWorldLayout): PassthroughPic
   };
 }
 
+/**
+ * PASIDs 1 and 2 (two PASIDs of a device, so one can be torn down while the other stays), now and
+ * then 0 (`IOMMU_NO_PASID`) or 2^20 (beyond the PASID width), which attach refuses with EINVAL.
+ */
+const pasidArbitrary = fc.oneof(
+  { weight: 12, arbitrary: fc.constantFrom(1, 2) },
+  { weight: 1, arbitrary: fc.constantFrom(0, 2 ** 20) },
+);
+
+/**
+ * A device's PASID attached to its VFIO domain, or detached; a detach (like a DMA with a PASID)
+ * mostly picks a PASID the device has (`resolve.ts`).
+ */
+function pasidAttachment(layout: VfioWorldLayout): Record<string, fc.Arbitrary<PassthroughTemplate>> {
+  const device = oneOf(layout.pciDevices);
+  return {
+    attachPasid: fc
+      .record({ deviceId: device, pasid: pasidArbitrary })
+      .map((fields): PassthroughTemplate => ({ kind: 'attachPasid', ...fields })),
+    detachPasid: fc
+      .record({ deviceId: device, pasid: preferOr(pasidArbitrary) })
+      .map((fields): PassthroughTemplate => ({ kind: 'detachPasid', ...fields })),
+  };
+}
+
 /** The kinds whose address is a pick: the devices' DMA, and the VMM giving memory back. */
 function picked(layout: VfioWorldLayout): Record<string, fc.Arbitrary<PassthroughTemplate>> {
   const base = passthroughIovaBasePage(layout);
@@ -40,6 +65,14 @@ function picked(layout: VfioWorldLayout): Record<string, fc.Arbitrary<Passthroug
     deviceDma: fc
       .record({ deviceId: oneOf(layout.pciDevices), addressPage: preferOr(iovaPage), write: fc.boolean() })
       .map((args): PassthroughTemplate => ({ kind: 'deviceDma', ...args })),
+    pasidDma: fc
+      .record({
+        deviceId: oneOf(layout.pciDevices),
+        pasid: preferOr(pasidArbitrary),
+        addressPage: preferOr(iovaPage),
+        write: fc.boolean(),
+      })
+      .map((args): PassthroughTemplate => ({ kind: 'pasidDma', ...args })),
     discard: ramRange.map((args): PassthroughTemplate => ({ kind: 'discard', ...args })),
     munmap: ramRange.map((args): PassthroughTemplate => ({ kind: 'munmap', ...args })),
   };
@@ -59,6 +92,11 @@ const weights: Readonly<Record<string, number>> = {
   allocateToOther: 8,
   releaseFromOther: 4,
   drainFlushQueue: 2,
+  // A PASID's life: attached, used by DMA (filling the PASID cache), torn down (`pasid.ts`); light,
+  // so that the traffic without PASID, which the other designs' bugs need, keeps its share.
+  attachPasid: 2,
+  pasidDma: 3,
+  detachPasid: 1,
   munmap: 2,
   mmap: 2,
   discard: 4,
@@ -97,6 +135,7 @@ export function passthroughCommandSpace(
   const table: Record<string, fc.Arbitrary<PassthroughTemplate>> = {
     ...vfioArbitraries(layout, { iovaBasePage: passthroughIovaBasePage(layout) }),
     ...picked(layout),
+    ...pasidAttachment(layout),
   };
   if (withFlushQueue) table['drainFlushQueue'] = fc.constant<PassthroughCommand>({ kind: 'drainFlushQueue' });
   // The whole cycle: a one-group world's group out (its backend released), back in, VFIO_SET_IOMMU

@@ -2,6 +2,9 @@
  * Reach statistics of the passthrough stack over VT-d (`--stats`): states the generators must reach
  * in a fair share of runs for a passing run to mean something.
  */
+import { hasUnflushed } from '../../models/iommu/coherency.js';
+import { pasidEntryDomainId } from '../../models/iommu/domain.js';
+import { isPasidCommand } from '../../models/passthrough/step.js';
 import type { PassthroughCommand, PassthroughState } from '../../models/passthrough/types.js';
 import type { VfioCommand } from '../../models/vfio/commands.js';
 import type { Transition } from '../../src/design.js';
@@ -12,6 +15,10 @@ export const UNMAP_WITH_FLUSH_QUEUE = 'unmap while the flush queue is non-empty'
 export const DMA_VIA_STALE_IOTLB = 'DMA translated by an IOTLB entry for an unmapped page';
 export const DID_REUSED = 'IOMMU domain allocated under a DID freed earlier in the run';
 export const UNOWNED_DEVICE_DMA = 'DMA by a device no VFIO domain holds (blocked or released)';
+export const PASID_DMA_LANDED = 'DMA with a PASID lands through the domain its PASID entry names';
+export const PASID_TORN_DOWN_WHILE_CACHED = 'PASID entry torn down while the PASID cache holds it';
+export const NONCOHERENT_UNMAP = 'unmap on an IOMMU whose walks do not snoop the CPU caches (ecap.C = 0)';
+export const NONCOHERENT_WALK_SEES_OLD = 'DMA walk reads a PTE the CPU changed and did not write back';
 
 /**
  * The labels a default run must reach (strict mode has no flush queue; a world with emulated
@@ -20,14 +27,19 @@ export const UNOWNED_DEVICE_DMA = 'DMA by a device no VFIO domain holds (blocked
  * entry is also counted and reported, but it needs a lazy unmap between a DMA and the next one and
  * stays rarer (about 3% of runs).
  */
-export function passthroughReach(withFlushQueue: boolean, emulated = false): readonly string[] {
+export function passthroughReach(withFlushQueue: boolean, emulated = false, noncoherent = false): readonly string[] {
   return [
     MAP_CROSSES_LEAF_TABLE,
     // The group lifecycle (issue 18): a domain under a reused DID, a device DMAing with no VFIO domain.
     DID_REUSED,
     UNOWNED_DEVICE_DMA,
+    // PASIDs (issue 21): a DMA with a PASID, and a teardown the PASID cache must hear about.
+    PASID_DMA_LANDED,
+    PASID_TORN_DOWN_WHILE_CACHED,
     ...(withFlushQueue ? [UNMAP_WITH_FLUSH_QUEUE] : []),
     ...(emulated ? [UNMAP_CALLBACK_WITH_PINS] : []),
+    // Coherency (issue 21): unmaps whose PTE clears must be written back before the IOMMU sees them.
+    ...(noncoherent ? [NONCOHERENT_UNMAP] : []),
   ];
 }
 
@@ -39,7 +51,7 @@ export function classifyPassthroughWithDrivers(transition: Transition<Passthroug
   const { before, command, result, after } = transition;
   const drivers = classifyMediatedStep({
     before: before === null ? null : before.vfio,
-    command: command?.kind === 'drainFlushQueue' ? null : (command as VfioCommand | null),
+    command: command === null || !isVfioCommand(command) ? null : command,
     result,
     after: after.vfio,
   });
@@ -48,15 +60,31 @@ export function classifyPassthroughWithDrivers(transition: Transition<Passthroug
 
 const LEAF_TABLE_PAGES = 512;
 
+function isVfioCommand(command: PassthroughCommand): command is VfioCommand {
+  return command.kind !== 'drainFlushQueue' && !isPasidCommand(command);
+}
+
+/** A PASID entry present before the step is gone after it, and the PASID cache held it before. */
+function tearsDownCachedPasid(before: PassthroughState, after: PassthroughState): boolean {
+  const cache = before.iommu.pasidCache;
+  if (cache === undefined || cache.length === 0 || before.iommu === after.iommu) return false;
+  return cache.some(
+    (entry) =>
+      pasidEntryDomainId(before.iommu, entry.deviceId, entry.pasid) !== null &&
+      pasidEntryDomainId(after.iommu, entry.deviceId, entry.pasid) === null,
+  );
+}
+
 export function classifyPassthroughStep(transition: Transition<PassthroughState, PassthroughCommand>): string[] {
   const { before, command, result } = transition;
   if (before === null || command === null || result === null) return [];
   // VFIO's lifecycle labels: VFIO_SET_IOMMU again, a group attached over mappings, a failed request unwound.
-  const labels: string[] =
-    command.kind === 'drainFlushQueue'
-      ? []
-      : classifyLifecycleStep({ before: before.vfio, command, result, after: transition.after.vfio });
+  const labels: string[] = !isVfioCommand(command)
+    ? []
+    : classifyLifecycleStep({ before: before.vfio, command, result, after: transition.after.vfio });
   if (!result.ok) return labels;
+  if (command.kind === 'pasidDma' && result.detail?.['outcome'] === 'landed') labels.push(PASID_DMA_LANDED);
+  if (tearsDownCachedPasid(before, transition.after)) labels.push(PASID_TORN_DOWN_WHILE_CACHED);
   const detail = result.detail ?? {};
   if (command.kind === 'mapDma') {
     const iovaPage = detail['iovaPage'];
@@ -68,6 +96,14 @@ export function classifyPassthroughStep(transition: Transition<PassthroughState,
     )
       labels.push(MAP_CROSSES_LEAF_TABLE);
   }
+  if (command.kind === 'unmapDma' && detail['removed'] !== 0 && before.iommu.caps.coherentWalks === false)
+    labels.push(NONCOHERENT_UNMAP);
+  if (
+    (command.kind === 'deviceDma' || command.kind === 'pasidDma') &&
+    detail['via'] === 'walk' &&
+    hasUnflushed(before.iommu)
+  )
+    labels.push(NONCOHERENT_WALK_SEES_OLD);
   if (command.kind === 'unmapDma' && detail['removed'] !== 0) {
     if (Object.values(before.iommu.domains).some((domain) => domain.flushQueue.length > 0))
       labels.push(UNMAP_WITH_FLUSH_QUEUE);

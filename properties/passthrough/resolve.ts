@@ -5,10 +5,14 @@
  * munmaps, preferably, a page of its memory whose frame the device can reach. A stale IOTLB entry is an exploit only once its
  * frame is freed and the device uses it: a DMA at one IOVA page out of eight, after a discard of
  * one RAM page out of eight, is too rare for a run of a hundred steps. The container and device
- * lifecycle aims as VFIO's does (`../vfio/resolve.ts`). A concrete command resolves to itself; the
+ * lifecycle aims as VFIO's does (`../vfio/resolve.ts`). A DMA with a PASID, and a PASID's detach,
+ * pick preferably a PASID the device has (an entry, or a PASID-cache entry only). A concrete command resolves to itself; the
  * trace records the resolved value.
  */
 import type { PassthroughCommand, PassthroughState } from '../../models/passthrough/types.js';
+import { cachedPasids } from '../../models/iommu/pasid.js';
+import { sourceIdOf } from '../../models/passthrough/forward.js';
+import { attachedPasids } from '../../models/passthrough/pasid.js';
 import { iommuReach } from '../../models/passthrough/views.js';
 import type { IommuReach } from '../../models/passthrough/views.js';
 import { ADVANCE, resolveAdvance } from '../generic/interleave.js';
@@ -45,6 +49,16 @@ export function dmaTargets(reach: readonly IommuReach[]): number[] {
   return [...new Set(targets.map((found) => found.iovaPage))].sort((left, right) => left - right);
 }
 
+/** The PASIDs the generators use (`generators.ts`). */
+const PASIDS = [1, 2];
+
+/** A device's PASIDs: those with an entry, and those only the PASID cache still holds; ascending. */
+function devicePasids(state: PassthroughState, deviceId: number): number[] {
+  const sourceId = sourceIdOf(deviceId);
+  const cached = cachedPasids(state.iommu, sourceId);
+  return [...new Set([...attachedPasids(state, deviceId), ...cached])].sort((left, right) => left - right);
+}
+
 /** The VMM's vaddr pages whose frame a device can reach, in order. */
 function reachedVaddrPages(state: PassthroughState): number[] {
   const reached = new Set(iommuReach(state).map((reach) => reach.mfn));
@@ -64,12 +78,20 @@ export function resolvePassthrough(
   const resolved: Record<string, unknown> = {};
   for (const [field, value] of Object.entries(template) as [string, unknown][]) {
     if (!isPick(value)) resolved[field] = value;
-    else if (template.kind === 'deviceDma' && field === 'addressPage') {
+    else if ((template.kind === 'deviceDma' || template.kind === 'pasidDma') && field === 'addressPage') {
       resolved[field] = resolvePreferring(
         value,
         () => dmaTargets(iommuReach(state)),
         pages(universe.iovaBasePage, universe.iovaPages),
         (pick) => universe.iovaBasePage + (pick % universe.iovaPages),
+      );
+    } else if ((template.kind === 'pasidDma' || template.kind === 'detachPasid') && field === 'pasid') {
+      const deviceId = resolved['deviceId'];
+      resolved[field] = resolvePreferring(
+        value,
+        () => (typeof deviceId === 'number' ? devicePasids(state, deviceId) : []),
+        PASIDS,
+        (pick) => PASIDS[pick % PASIDS.length] ?? 1,
       );
     } else if ((template.kind === 'discard' || template.kind === 'munmap') && field === 'vaddrPage') {
       resolved[field] = resolvePreferring(

@@ -32,8 +32,8 @@ export function passthroughIovaBasePage(layout: VfioWorldLayout): number {
   return LEAF_TABLE_BOUNDARY_PAGE - Math.floor(layout.ramPages / 2);
 }
 
-/** A small IOTLB and flush queue so that eviction and queue-full flushes happen in short runs. */
-export const passthroughIommuCaps: Partial<IommuCaps> = { iotlbEntries: 8, flushQueueEntries: 4 };
+/** A small IOTLB, flush queue and PASID cache so that eviction and queue-full flushes happen in short runs. */
+export const passthroughIommuCaps: Partial<IommuCaps> = { iotlbEntries: 8, flushQueueEntries: 4, pasidCacheEntries: 4 };
 
 /** A world's layout for the passthrough stack; throws when the world has no IOMMU-backed group. */
 export function passthroughWorldLayout(world: VfioWorld): VfioWorldLayout {
@@ -46,14 +46,19 @@ export function passthroughWorldLayout(world: VfioWorld): VfioWorldLayout {
   return layout;
 }
 
+/**
+ * `caps`: the IOMMU's capabilities over `passthroughIommuCaps` (e.g. `coherentWalks: false`, an
+ * IOMMU whose walks do not snoop the CPU's caches).
+ */
 export function initPassthroughWorld(
   config: PassthroughConfig,
   policy?: AllocPolicy,
   world: VfioWorld | VfioWorldLayout = 'passthrough',
+  caps: Partial<IommuCaps> = {},
 ): PassthroughState {
   const layout = typeof world === 'object' && 'deviceIds' in world ? world : passthroughWorldLayout(world);
   const spec = vfioWorldSpec(layout, policy, { contiguousRam: true });
-  const state = createPassthroughState(createVfioState(spec), passthroughIommuCaps);
+  const state = createPassthroughState(createVfioState(spec), { ...passthroughIommuCaps, ...caps });
   // With the lifecycle, each group starts in its default domain; setup claims it for VFIO.
   if (config.lifecycle !== undefined) startLifecycle(state);
   for (const command of setupCommands(layout)) {

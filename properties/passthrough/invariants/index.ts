@@ -11,7 +11,8 @@ import type { PassthroughCommand, PassthroughState } from '../../../models/passt
 import type { Invariant } from '../../../src/design.js';
 import { failedOperationLeavesStateUnchanged } from '../../generic/atomicity.js';
 import { noOperationWaitsForever } from '../../generic/waits.js';
-import { actorOfVfioCommand, vfioHoldings } from '../../../models/vfio/inflight.js';
+import { vfioHoldings } from '../../../models/vfio/inflight.js';
+import { passthroughActorOf } from '../../../models/passthrough/step.js';
 import {
   dmaSlotsAccounted,
   domainsMatchMappings,
@@ -51,8 +52,7 @@ export const passthroughInvariants: readonly Invariant<PassthroughState, Passthr
   pageTableMatchesFlatMap,
   noOperationWaitsForever<PassthroughState, PassthroughCommand>({
     holdings: (state) => vfioHoldings(state.vfio),
-    actorOf: (state, command) =>
-      command.kind === 'drainFlushQueue' ? 'IOMMU flush timer' : actorOfVfioCommand(state.vfio, command),
+    actorOf: (state, command) => passthroughActorOf(state, command),
   }),
   failedOperationLeavesStateUnchanged<PassthroughState, PassthroughCommand>(),
 ];

@@ -7,7 +7,7 @@
  *   while VFIO owns the group, in its default domain once released — reaches no frame (a present
  *   leaf, an IOTLB entry, a DMA translated and not yet landed), whether or not its fd is open.
  * - `reused-did-carries-no-earlier-translations`: nothing the hardware holds under a DID (an IOTLB
- *   entry, a context entry naming it) outlives the domain that held the DID when it was freed: the
+ *   entry, a context entry naming it, a cached PASID entry naming it) outlives the domain that held the DID when it was freed: the
  *   DID is handed out again, lowest first, and the next domain would inherit it.
  */
 import { stackReach } from '../../../models/passthrough/views.js';
@@ -54,9 +54,10 @@ export const unownedDeviceReachesNothing: PassthroughInvariant = {
 
 export const reusedDidCarriesNoEarlierTranslations: PassthroughInvariant = {
   name: 'reused-did-carries-no-earlier-translations',
-  reads: (state) => [state.iommu.iotlb, state.iommu.contexts],
+  reads: (state) => [state.iommu.iotlb, state.iommu.contexts, state.iommu.pasidCache],
   class: 'latent',
-  description: 'no IOTLB entry or context entry under a DID outlives the domain that held the DID when it was freed',
+  description:
+    'no IOTLB entry, context entry or cached PASID entry under a DID outlives the domain that held the DID when it was freed',
   check({ after }) {
     const iommu = after.iommu;
     const entry = iommu.iotlb.find((cached) => cached.orphaned === true);
@@ -67,6 +68,15 @@ export const reusedDidCarriesNoEarlierTranslations: PassthroughInvariant = {
         message: `the IOTLB still caches iova page ${entry.iovaPage} ${target} under DID ${entry.domainId}, filled from a domain since freed (the DID is ${now})`,
         actual: `an IOTLB entry of a freed domain under DID ${entry.domainId}`,
         expected: 'no entry of a freed domain',
+      };
+    }
+    const cached = iommu.pasidCache?.find((found) => found.orphaned === true);
+    if (cached !== undefined) {
+      const now = Object.hasOwn(iommu.domains, cached.domainId) ? 'now held by another domain' : 'free';
+      return {
+        message: `the PASID cache still holds source-id ${cached.deviceId}'s PASID ${cached.pasid} entry naming DID ${cached.domainId}, of a domain since freed (the DID is ${now})`,
+        actual: `cached PASID entry of a freed domain (DID ${cached.domainId})`,
+        expected: 'invalidated when the PASID entry was torn down',
       };
     }
     for (const [sourceId, context] of Object.entries(iommu.contexts)) {

@@ -1,0 +1,39 @@
+/**
+ * VFIO over a VT-d IOMMU without coherent walks (docs/reference/vtd.md §3.13): the sound design
+ * writes back every PTE it changes; the unmap path that skips it is caught by the generic
+ * invariants, in two steps (map, unmap: memory still holds the leaf to the unpinned frame).
+ */
+import { describe, expect, it } from 'vitest';
+import type { PassthroughCommand } from '../../models/passthrough/types.js';
+import { mapDmaArgs } from '../../models/vfio/map-dma.js';
+import { unmapDmaArgs } from '../../models/vfio/unmap-dma.js';
+import {
+  iommuNoncoherent,
+  iommuNoncoherentUnmapSkipsWriteBack,
+} from '../../properties/passthrough/coherency-designs.js';
+import { iommuStrict } from '../../properties/passthrough/designs.js';
+import { RAM_VADDR_PAGE } from '../../properties/vfio/world.js';
+import { runTrace } from '../../src/execute.js';
+
+const steps: PassthroughCommand[] = [
+  { kind: 'mapDma', ...mapDmaArgs({ vaddrPage: RAM_VADDR_PAGE, iovaPage: 508, npages: 1 }) },
+  { kind: 'deviceDma', deviceId: 0, addressPage: 508, write: false },
+  { kind: 'unmapDma', ...unmapDmaArgs({ iovaPage: 508, npages: 1 }) },
+  { kind: 'deviceDma', deviceId: 0, addressPage: 508, write: false },
+];
+
+describe('VFIO over an IOMMU without coherent walks', () => {
+  it('the coherent default and the sound non-coherent design hold on map, DMA, unmap, DMA', () => {
+    expect(iommuStrict.init().iommu.caps.coherentWalks).toBeUndefined();
+    expect(runTrace(iommuStrict, steps).violations).toEqual([]);
+    expect(iommuNoncoherent.init().iommu.caps.coherentWalks).toBe(false);
+    expect(runTrace(iommuNoncoherent, steps).violations).toEqual([]);
+  });
+
+  it('an unmap without write-back leaves the unpinned frame reachable through memory', () => {
+    const names = runTrace(iommuNoncoherentUnmapSkipsWriteBack, steps.slice(0, 3)).violations.map(
+      (violation) => violation.invariant,
+    );
+    expect(names).toContain('reachable-frame-pinned');
+  });
+});
