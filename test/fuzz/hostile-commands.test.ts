@@ -15,7 +15,7 @@
  * The commands of the valid prefixes are checked against the schema too: the generators make
  * only commands the schema accepts, so the guard never changes what a check run does.
  *
- * Eight runs per design on a fixed seed (twelve in the deeper tier) keep it to a few seconds; `FUZZ_RUNS=300 npx vitest run
+ * Five runs per design on a fixed seed (twelve in the deeper tier) keep it to a few seconds; `FUZZ_RUNS=300 npx vitest run
  * test/fuzz` runs deeper on the same seed.
  */
 import fc from 'fast-check';
@@ -32,7 +32,7 @@ import { DEEP } from '../helpers.js';
 
 const subjects: readonly AnyDesign[] = [...designs, ...mutants];
 const SEED = 20_260_901;
-const RUNS = Number(process.env['FUZZ_RUNS'] ?? (DEEP ? 12 : 8));
+const RUNS = Number(process.env['FUZZ_RUNS'] ?? (DEEP ? 12 : 5));
 const PREFIX = { maxCommands: 8, minCommands: 0, swarm: true, preemptions: 3 };
 const HOSTILE_PER_RUN = 8;
 

@@ -55,6 +55,10 @@ const SLOW = new Set([
   // Since the VFIO-only stacks generate the query ioctls (issue 21), seed 11 reaches its pin in the
   // dma_unmap window only at run 300-1000 (1000 runs: 3 s): in the deeper tier, at 1000 runs.
   'mutant/vfio-mediated/unmap-skips-recheck',
+  // 1.3 to 1.8 s each at seed 11 (ppgtt-write-keeps-old-ref at its 1,000 runs), to keep `npm test`
+  // within its two minutes; the benchmark measures both on 20 fresh seeds.
+  'mutant/xen-map/ppgtt-write-keeps-old-ref',
+  'mutant/xen-map/unlocked-translate',
 ]);
 /**
  * The Xen passthrough stack's mutants (issue 19), 0.3 to 1.5 s each at seed 11 (every invariant of
@@ -79,6 +83,10 @@ const DEFAULT_BUDGET = new Set([
   'mutant/xen-map/ppgtt-write-keeps-old-ref',
   'mutant/vfio-passthrough/map-before-pin',
   'mutant/vfio-mediated/unmap-skips-recheck',
+  // 1.3 to 1.8 s each at seed 11 (ppgtt-write-keeps-old-ref at its 1,000 runs), to keep `npm test`
+  // within its two minutes; the benchmark measures both on 20 fresh seeds.
+  'mutant/xen-map/ppgtt-write-keeps-old-ref',
+  'mutant/xen-map/unlocked-translate',
 ]);
 
 describe('meta: broken mechanisms are caught', () => {
