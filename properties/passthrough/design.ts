@@ -35,7 +35,12 @@ import { passthroughExploreScope } from './explore-scope.js';
 import { formatPassthroughCommand, validatePassthroughCommand, validatePassthroughTemplate } from './format.js';
 import { passthroughCommandSpace, passthroughPickUniverse } from './generators.js';
 import { passthroughDesignInvariants } from './invariants/index.js';
-import { classifyPassthroughStep, classifyPassthroughWithDrivers, passthroughReach } from './reach.js';
+import {
+  classifyPassthroughStep,
+  classifyPassthroughWithDrivers,
+  passthroughReach,
+  passthroughReachFloors,
+} from './reach.js';
 import { resolvePassthrough } from './resolve.js';
 import type { PassthroughTemplate } from './resolve.js';
 import { initPassthroughWorld, passthroughWorldLayout } from './world.js';
@@ -182,5 +187,6 @@ export function passthroughDesign(options: PassthroughDesignOptions): Passthroug
     inflight: (state) => vfioInflight(state.vfio),
     holdings: (state) => vfioHoldings(state.vfio),
     reach: passthroughReach(withFlushQueue, emulated, options.coherentWalks === false),
+    reachFloors: passthroughReachFloors,
   };
 }

@@ -30,6 +30,7 @@ import {
   pfnmapReach,
   queryReach,
   classifyZeroPageStep,
+  vfioReachFloors,
 } from './reach.js';
 import { resolveVfio } from './resolve.js';
 import type { VfioTemplate } from './resolve.js';
@@ -100,7 +101,7 @@ export function vfioStackOf(layout: VfioWorldLayout): 'passthrough' | 'mediated'
  * Reach labels: the lifecycle and query ones in every type1 world, the dma_unmap contract's with
  * emulated devices.
  */
-function vfioReach(world: VfioWorldLayout): Pick<VfioDesign, 'classify' | 'reach'> {
+function vfioReach(world: VfioWorldLayout): Pick<VfioDesign, 'classify' | 'reach' | 'reachFloors'> {
   if (world.noiommu) return {};
   const withDomain = world.groups.some((group) => group.kind === 'iommu');
   const emulated = world.mdevDevices.length + world.ccwDevices.length > 0;
@@ -108,6 +109,7 @@ function vfioReach(world: VfioWorldLayout): Pick<VfioDesign, 'classify' | 'reach
   const reach = [...(emulated ? mediatedReach(withDomain) : []), ...lifecycleReach, ...queryReach(emulated), ...pfnmap];
   return {
     reach,
+    reachFloors: vfioReachFloors,
     classify: (transition) => [
       ...(emulated ? classifyMediatedStep(transition) : []),
       ...classifyLifecycleStep(transition),

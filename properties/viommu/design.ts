@@ -49,7 +49,7 @@ import { viommuExploreScope } from './explore-scope.js';
 import { formatViommuCommand, validateViommuCommand, validateViommuTemplate } from './format.js';
 import { viommuCommandSpace } from './generators.js';
 import { viommuDesignInvariants } from './invariants.js';
-import { classifyViommuStep, viommuReach } from './reach.js';
+import { classifyViommuStep, viommuReach, viommuReachFloors } from './reach.js';
 import { resolveViommuTemplate } from './resolve.js';
 import type { PickUniverse, ViommuTemplate } from './resolve.js';
 import { initViommuWorld, viommuWorldLayout } from './world.js';
@@ -314,6 +314,7 @@ export function viommuDesign(options: ViommuDesignOptions): ViommuDesign {
     explainStep: explainViommuStep,
     classify: classifyViommuStep,
     reach: viommuReach(options.mode),
+    reachFloors: viommuReachFloors,
     explore: viommuExploreScope,
     actorOf: actorOfViommuCommand,
     inflight: (state) =>

@@ -23,7 +23,7 @@ import { driverCommandSpace } from './generators.js';
 import { driverOpValidators, formatDriverOp } from './format.js';
 import { guardResolve, guardStep } from '../../generic/guard.js';
 import { shadowAndNestedAgree } from './invariant.js';
-import { classifyDifferentialStep, differentialReach } from './reach.js';
+import { classifyDifferentialStep, differentialReach, differentialReachFloors } from './reach.js';
 
 /** What `viommuDifferentialDesign` takes. */
 export interface ViommuDifferentialDesignOptions {
@@ -115,6 +115,7 @@ export function viommuDifferentialDesign(options: ViommuDifferentialDesignOption
     ],
     classify: classifyDifferentialStep,
     reach: differentialReach,
+    reachFloors: differentialReachFloors,
     explore: differentialExploreScope,
   };
 }
