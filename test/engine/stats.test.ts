@@ -29,10 +29,10 @@ describe('statistics', () => {
   test.for(subjects)(
     '$id: a default run meets the expectation, executes every command kind and reaches every reach label',
     (design) => {
-      // A default run (1,000 runs: 1.5 to 3.5 s a design) is the deeper tier's; here 300 of them,
+      // A default run (1,000 runs: 1.5 to 3.5 s a design) is the deeper tier's; here 200 of them,
       // which execute every kind and reach every label too — but for the mediated driver's, whose
       // rarest kind needs the whole default budget.
-      const runs = DEEP || FULL_BUDGET.has(design.id) ? DEFAULT_RUNS : 300;
+      const runs = DEEP || FULL_BUDGET.has(design.id) ? DEFAULT_RUNS : 200;
       const check = checkDesign(design, { seed: 1, runs, report: [] });
       const stats = check.stats;
       expect(check.met, `${design.id} meets its expectation over a default run`).toBe(true);

@@ -1,0 +1,26 @@
+#!/bin/sh
+# The README's test command (`npm test`): the format check, the type check with the build the CLI
+# tests run (`tsc -p tsconfig.json` emits dist/), the lint, and the vitest suite, overlapped so
+# that both cores stay busy: the format check beside the type check, the lint beside the suite
+# (which needs the build). Arguments go to vitest (`.ci/run` passes its reporters). Exits with the
+# first failure's status, after every part has finished and printed what it found.
+prettier --check --log-level warn . &
+format=$!
+tsc -p tsconfig.json
+types=$?
+if [ "$types" -ne 0 ]; then
+  wait "$format"
+  exit "$types"
+fi
+eslint --max-warnings 0 . &
+lint=$!
+vitest run "$@"
+tests=$?
+wait "$lint"
+linted=$?
+wait "$format"
+formatted=$?
+for status in "$formatted" "$linted" "$tests"; do
+  if [ "$status" -ne 0 ]; then exit "$status"; fi
+done
+exit 0
