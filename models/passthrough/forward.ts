@@ -22,17 +22,20 @@
  * domain and the `iommu-matches-vfio` invariant would report it.
  */
 import { PAGE_SIZE_BYTES } from '../iommu/address.js';
+import { dma } from '../iommu/dma.js';
 import type { IommuConfig } from '../iommu/config.js';
 import { attachDevice, createDomain, destroyDomain, detachDevice, releaseDomain } from '../iommu/domain.js';
 import { flushQueueFlush } from '../iommu/flush-queue.js';
 import { map } from '../iommu/map.js';
 import { freeTables, getDomain } from '../iommu/state.js';
+import type { FirstLevelTable } from '../iommu/types.js';
 import { iotlbSync, unmapFast } from '../iommu/unmap.js';
 import { getRef, putRef } from '../memory/frames.js';
 import { cloneVfioState, deviceAt, type1Backend } from '../vfio/state.js';
 import { deviceDmaRefusal } from '../vfio/device-dma.js';
 import { landingAccess } from '../vfio/phased-dma.js';
 import type { DmaAccess, TranslationEffect, VfioState } from '../vfio/types.js';
+import { isPageNumber } from '../vfio/u64.js';
 import { claimGroup, ownedIommuGroups, releaseGroup } from './lifecycle.js';
 import type { InvalidationMode, PassthroughLifecycle, PassthroughState } from './types.js';
 
@@ -307,4 +310,36 @@ export function holdUnmappedFrames(vfio: VfioState, effects: readonly Translatio
     held.push(effect.mfn);
   }
   return held;
+}
+
+/**
+ * A device's DMA through the VT-d model (`pasid` null: a request without PASID, which walks the
+ * RID2PASID entry): the access it made — a fault unless the IOTLB or the walk gave a frame, a
+ * master abort for a frame no memory holds — and how the IOMMU translated it (`via`).
+ */
+export function dmaThroughIommu(
+  state: PassthroughState,
+  args: { readonly deviceId: number; readonly addressPage: number; readonly write: boolean },
+  pasid: number | null,
+  firstLevel: FirstLevelTable = {},
+): { access: DmaAccess; via: string } {
+  const base = { deviceId: args.deviceId, addressPage: args.addressPage, write: args.write };
+  const fault: DmaAccess = { ...base, outcome: 'fault', mfn: null, owner: null };
+  if (!isPageNumber(args.addressPage)) return { access: fault, via: 'none' };
+  const request = {
+    deviceId: sourceIdOf(args.deviceId),
+    pasid,
+    iova: args.addressPage * PAGE_SIZE_BYTES,
+    write: args.write,
+  };
+  const outcome = dma(state.iommu, request, firstLevel);
+  const frame = outcome.detail?.['frame'];
+  const via = String(outcome.detail?.['via'] ?? 'none');
+  if (outcome.detail?.['landed'] !== 'frame' || typeof frame !== 'number') return { access: fault, via };
+  const target = state.vfio.memory.frames[frame];
+  const access: DmaAccess =
+    target === undefined
+      ? { ...base, outcome: 'master-abort', mfn: null, owner: null }
+      : { ...base, outcome: 'landed', mfn: frame, owner: target.owner };
+  return { access, via };
 }

@@ -27,15 +27,12 @@
  * PASID-based IOTLB flushes), a PASID attached to a domain other than its device's VFIO domain,
  * per-device PASID widths (every device has the full 20 bits), PRI, device-TLBs.
  */
-import { PAGE_SIZE_BYTES } from '../iommu/address.js';
 import { attachDevicePasid, clearPasidEntry, detachDevicePasid, isPasid, pasidEntryDomainId } from '../iommu/domain.js';
-import { dma } from '../iommu/dma.js';
 import { flushDomain } from '../iommu/invalidate.js';
 import { deviceDmaRefusal } from '../vfio/device-dma.js';
 import { domainOfGroup, refused, type1Backend } from '../vfio/state.js';
-import type { DmaAccess, VfioState } from '../vfio/types.js';
-import { isPageNumber } from '../vfio/u64.js';
-import { passthroughDmaRefusal, sourceIdOf } from './forward.js';
+import type { VfioState } from '../vfio/types.js';
+import { dmaThroughIommu, passthroughDmaRefusal, sourceIdOf } from './forward.js';
 import type {
   PasidCommand,
   PasidTeardown,
@@ -140,27 +137,7 @@ function pasidDma(state: PassthroughState, command: Extract<PasidCommand, { kind
   const refusal = passthroughDmaRefusal(state, command);
   if (refusal !== null) return refused(refusal);
   if (!isPasid(command.pasid)) return refused('EINVAL');
-  const base = { deviceId: command.deviceId, addressPage: command.addressPage, write: command.write };
-  let access: DmaAccess = { ...base, outcome: 'fault', mfn: null, owner: null };
-  let via = 'none';
-  if (isPageNumber(command.addressPage)) {
-    const request = {
-      deviceId: sourceIdOf(command.deviceId),
-      pasid: command.pasid,
-      iova: command.addressPage * PAGE_SIZE_BYTES,
-      write: command.write,
-    };
-    const outcome = dma(state.iommu, request);
-    const frame = outcome.detail?.['frame'];
-    via = String(outcome.detail?.['via'] ?? 'none');
-    if (outcome.detail?.['landed'] === 'frame' && typeof frame === 'number') {
-      const target = state.vfio.memory.frames[frame];
-      access =
-        target === undefined
-          ? { ...base, outcome: 'master-abort', mfn: null, owner: null }
-          : { ...base, outcome: 'landed', mfn: frame, owner: target.owner };
-    }
-  }
+  const { access, via } = dmaThroughIommu(state, command, command.pasid);
   return {
     ok: true,
     detail: { pasid: command.pasid, outcome: access.outcome, mfn: access.mfn, owner: access.owner, via },

@@ -13,8 +13,6 @@
  * the IOMMU when VFIO changed no translation, everything but the IOTLB after a DMA), so that
  * invariants reading only unchanged parts are skipped (`Invariant.reads`).
  */
-import { PAGE_SIZE_BYTES } from '../iommu/address.js';
-import { dma } from '../iommu/dma.js';
 import { drainFlushQueue } from '../iommu/flush-queue.js';
 import { cloneIommuState, createIommuState } from '../iommu/state.js';
 import type { FirstLevelTable, IommuCaps } from '../iommu/types.js';
@@ -22,9 +20,9 @@ import { cloneVfioState, draftOf, finishDraft, refused } from '../vfio/state.js'
 import { applyVfioCommand } from '../vfio/step.js';
 import type { VfioCommand } from '../vfio/commands.js';
 import type { DmaAccess, VfioState } from '../vfio/types.js';
-import { isPageNumber } from '../vfio/u64.js';
 import { actorOfVfioCommand, startsPhased } from '../vfio/inflight.js';
 import {
+  dmaThroughIommu,
   forwardEffects,
   holdUnmappedFrames,
   landDrainedRequests,
@@ -217,25 +215,7 @@ function deviceDmaThroughIommu(
   if (state.vfio.crash !== null) return refused('BUG_ON', { where: state.vfio.crash.where });
   const refusal = passthroughDmaRefusal(state, args);
   if (refusal !== null) return refused(refusal);
-  const base = { deviceId: args.deviceId, addressPage: args.addressPage, write: args.write };
-  let access: DmaAccess = { ...base, outcome: 'fault', mfn: null, owner: null };
-  let via: string = 'none';
-  if (isPageNumber(args.addressPage)) {
-    const outcome = dma(
-      state.iommu,
-      { deviceId: sourceIdOf(args.deviceId), pasid: null, iova: args.addressPage * PAGE_SIZE_BYTES, write: args.write },
-      firstLevel,
-    );
-    const frame = outcome.detail?.['frame'];
-    via = String(outcome.detail?.['via'] ?? 'none');
-    if (outcome.detail?.['landed'] === 'frame' && typeof frame === 'number') {
-      const target = state.vfio.memory.frames[frame];
-      access =
-        target === undefined
-          ? { ...base, outcome: 'master-abort', mfn: null, owner: null }
-          : { ...base, outcome: 'landed', mfn: frame, owner: target.owner };
-    }
-  }
+  const { access, via } = dmaThroughIommu(state, args, null, firstLevel);
   return {
     ok: true,
     detail: { outcome: access.outcome, mfn: access.mfn, owner: access.owner, via },
