@@ -20,32 +20,9 @@ import {
 import { checkDesign } from '../../src/check.js';
 import { runTrace } from '../../src/execute.js';
 import { DEEP, expectNothingFound } from '../helpers.js';
+import { map, pin, unmap } from './commands.js';
 
 const SEED = 1001;
-const page = (n: number): string => String(n * 4096);
-/** IOAS_MAP FIXED_IOVA | READABLE | WRITEABLE of guest RAM page `vaddr` (16 + n) at IOVA page `iova`. */
-const map = (iova: number, npages = 1, vaddr = 16 + iova): IommufdPtCommand => ({
-  kind: 'ioasMap',
-  ioasId: 1,
-  flags: 7,
-  userVa: page(vaddr),
-  iova: page(iova),
-  length: page(npages),
-});
-const unmap = (iova: number, npages = 1): IommufdPtCommand => ({
-  kind: 'ioasUnmap',
-  ioasId: 1,
-  iova: page(iova),
-  length: page(npages),
-});
-const pin = (iova: number, npages = 1): IommufdPtCommand => ({
-  kind: 'accessPinPages',
-  accessId: 4,
-  iova: page(iova),
-  length: page(npages),
-  write: true,
-});
-
 const counterexamples = [
   {
     design: iommufdLazy,

@@ -15,30 +15,7 @@ import { MAP_CROSSES_LEAF_TABLE, UNMAP_WITH_FLUSH_QUEUE } from '../../properties
 import type { AnyDesign } from '../../src/design.js';
 import { runTrace } from '../../src/execute.js';
 import { createStats } from '../../src/stats.js';
-
-const page = (n: number): string => String(n * 4096);
-const map = (iova: number, npages = 1, vaddr = 16 + (iova % 8)): IommufdPtCommand => ({
-  kind: 'ioasMap',
-  ioasId: 1,
-  flags: 7,
-  userVa: page(vaddr),
-  iova: page(iova),
-  length: page(npages),
-});
-const unmap = (iova: number, npages = 1): IommufdPtCommand => ({
-  kind: 'ioasUnmap',
-  ioasId: 1,
-  iova: page(iova),
-  length: page(npages),
-});
-const pin = (iova: number, npages = 1): IommufdPtCommand => ({
-  kind: 'accessPinPages',
-  accessId: 4,
-  iova: page(iova),
-  length: page(npages),
-  write: true,
-});
-const dma = (iovaPage: number): IommufdPtCommand => ({ kind: 'deviceDma', deviceIndex: 0, iovaPage, write: true });
+import { dma, map, pin, unmap } from './commands.js';
 
 /** The labels a trace reached, every step accepted. */
 function reached(design: AnyDesign, trace: readonly IommufdPtCommand[]): string[] {
