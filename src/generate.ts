@@ -35,6 +35,16 @@ export interface GenerationOptions {
   readonly swarm: boolean;
   /** Most operations left in flight per sequence (0: every operation atomic). */
   readonly preemptions: number;
+  /**
+   * Keep fast-check's bias (off by default). fast-check biases a share of the runs toward small
+   * values and short arrays — a half of the first ten runs, a quarter from the hundredth on — which
+   * suits data structures but not command sequences here: a biased run is a short sequence, or one
+   * whose picks crowd at the ends of their ranges, and the bugs of a wide command mix hide in
+   * neither. Measured over the 47 flawed designs and mutants slowest to find, 20 seeds each
+   * (README §"Reaching rare paths"): unbiased runs cut the geometric mean of the runs to first
+   * failure by about a quarter (median 31 → 22, worst 128 → 99).
+   */
+  readonly biased?: boolean;
 }
 
 export const defaultGeneration: GenerationOptions = { maxCommands: 100, minCommands: 1, swarm: true, preemptions: 3 };
@@ -157,6 +167,14 @@ function preemptionArbitrary<T extends { readonly kind: string }>(
 }
 
 export function traceArbitrary<T extends { readonly kind: string }>(
+  space: CommandSpace<T>,
+  options: GenerationOptions,
+): fc.Arbitrary<T[]> {
+  const traces = biasedTraceArbitrary(space, options);
+  return options.biased === true ? traces : fc.noBias(traces);
+}
+
+function biasedTraceArbitrary<T extends { readonly kind: string }>(
   space: CommandSpace<T>,
   options: GenerationOptions,
 ): fc.Arbitrary<T[]> {
