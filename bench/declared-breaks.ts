@@ -5,7 +5,10 @@
  * break is found. The sound designs run the whole budget over the same seeds and must hold.
  *
  *   npm run build && node dist/bench/declared-breaks.js [--seeds 60] [--seed N | --seed-list A,B,...]
- *     [--runs 1000] [--design ID ...] [--no-sound] [--shrunk [--shortest]]
+ *     [--runs 1000] [--design ID ...] [--no-sound] [--shrunk [--shortest]] [--guided] [--biased]
+ *
+ * `--biased` generates as dmaprop did before issue 22 (fast-check's bias kept), `--guided` as
+ * `check --guided`: two outputs of the same seeds compare with `dist/bench/compare-breaks.js`.
  *
  * With `--shrunk`, each flawed design is also checked (`checkDesign`, shrinking included) on every
  * seed, and the lengths of its shrunk counterexamples are reported per invariant: to compare with
@@ -31,8 +34,9 @@ export function firstBreaks(
   runs: number,
   wanted: readonly string[],
   guided = false,
+  biased = false,
 ): Map<string, number> {
-  const options = { seed, runs, guided };
+  const options = { seed, runs, guided, ...(biased ? { generation: { biased } } : {}) };
   const arbitrary = searchArbitrary(design, options, guidanceFor(design, options));
   const broken = new Map<string, number>();
   let run = 0;
@@ -62,10 +66,12 @@ interface Args {
   readonly shrunk: boolean;
   readonly shortest: boolean;
   readonly guided: boolean;
+  /** Generate with fast-check's bias, as before issue 22 (`GenerationOptions.biased`): the "before" of a comparison. */
+  readonly biased: boolean;
 }
 
 const USAGE =
-  'usage: node dist/bench/declared-breaks.js [--seeds N] [--seed N | --seed-list A,B,...] [--runs N] [--design ID ...] [--no-sound] [--shrunk [--shortest]] [--guided]';
+  'usage: node dist/bench/declared-breaks.js [--seeds N] [--seed N | --seed-list A,B,...] [--runs N] [--design ID ...] [--no-sound] [--shrunk [--shortest]] [--guided] [--biased]';
 
 /** A bad argument: usage on stderr, exit status 2 (as the CLI's). */
 class UsageError extends Error {}
@@ -79,6 +85,7 @@ function parseArgs(argv: readonly string[]): Args {
   let shrunk = false;
   let shortest = false;
   let guided = false;
+  let biased = false;
   const ids: string[] = [];
   for (let index = 0; index < argv.length; index++) {
     const flag = argv[index];
@@ -88,8 +95,15 @@ function parseArgs(argv: readonly string[]): Args {
     else if (flag === '--seed-list') list = (value ?? '').split(',').map(Number);
     else if (flag === '--runs') runs = Number(value);
     else if (flag === '--design') ids.push(value ?? '');
-    else if (flag === '--no-sound' || flag === '--shrunk' || flag === '--shortest' || flag === '--guided') {
+    else if (
+      flag === '--no-sound' ||
+      flag === '--shrunk' ||
+      flag === '--shortest' ||
+      flag === '--guided' ||
+      flag === '--biased'
+    ) {
       if (flag === '--no-sound') sound = false;
+      else if (flag === '--biased') biased = true;
       else if (flag === '--shrunk') shrunk = true;
       else if (flag === '--guided') guided = true;
       else shortest = true;
@@ -110,7 +124,7 @@ function parseArgs(argv: readonly string[]): Args {
   const numbers = [runs, count, ...seeds];
   if (numbers.some((number) => !Number.isInteger(number) || number < 0))
     throw new UsageError('counts and seeds are whole numbers');
-  return { seeds: [...seeds], runs, designs: selected, sound, shrunk, shortest, guided };
+  return { seeds: [...seeds], runs, designs: selected, sound, shrunk, shortest, guided, biased };
 }
 
 /** Shrunk counterexample lengths per invariant over the seeds (check with shrinking). */
@@ -147,13 +161,15 @@ function main(): void {
     return;
   }
   console.log(`seeds (${args.seeds.length}): ${args.seeds.join(' ')}`);
-  console.log(`runs per seed: ${args.runs}\n`);
+  console.log(
+    `runs per seed: ${args.runs}${args.biased ? ', biased generation' : ''}${args.guided ? ', guided' : ''}\n`,
+  );
   let missed = 0;
   for (const design of args.designs.filter((candidate) => candidate.expected === 'violates')) {
     const started = performance.now();
     const perSeed = args.seeds.map((seed) => ({
       seed,
-      broken: firstBreaks(design, seed, args.runs, design.breaks, args.guided),
+      broken: firstBreaks(design, seed, args.runs, design.breaks, args.guided, args.biased),
     }));
     const all = perSeed.filter(({ broken }) => design.breaks.every((name) => broken.has(name))).length;
     missed += args.seeds.length - all;
@@ -183,7 +199,12 @@ function main(): void {
       const started = performance.now();
       const checks = args.seeds.map((seed) => ({
         seed,
-        check: checkDesign(design, { seed, runs: args.runs, guided: args.guided }),
+        check: checkDesign(design, {
+          seed,
+          runs: args.runs,
+          guided: args.guided,
+          ...(args.biased ? { generation: { biased: true } } : {}),
+        }),
       }));
       const failing = checks.filter(({ check }) => check.verdict !== 'holds');
       missed += failing.length;
