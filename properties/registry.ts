@@ -58,6 +58,7 @@ import { kvmgtInterleavingMutants, kvmgtMutants } from './kvmgt/mutants.js';
 import { passthroughInterleavingMutants, passthroughMutants } from './passthrough/mutants.js';
 import { vfioInterleavingMutants, vfioMutants } from './vfio/mutants.js';
 import { vfioLifecycleDesigns } from './vfio/lifecycle-designs.js';
+import { vfioExecDesigns } from './vfio/exec-designs.js';
 import { vfioMemoryDesigns } from './vfio/memory-designs.js';
 import { differentialMutants, viommuMutants } from './viommu/mutants.js';
 import { xenGtMediatorMutants, xenGtMutants } from './xengt/mutants.js';
@@ -83,6 +84,7 @@ export const designs: readonly AnyDesign[] = [
   vfioMixedUnmapSkipsUnpin,
   ...vfioLifecycleDesigns,
   ...vfioMemoryDesigns,
+  ...vfioExecDesigns,
   gvtWriteProtect,
   gvtNoWriteProtect,
   cmdbufShadowCopy,

@@ -219,6 +219,8 @@ export {
   vfioMemoryDesigns,
   vfioUpdateVaddrWithMdev,
 } from '../properties/vfio/memory-designs.js';
+export { vfioExecChargeNotMoved, vfioExecDesigns, vfioExecLockedVmUnderflow } from '../properties/vfio/exec-designs.js';
+export type { ExecArgs } from '../models/vfio/exec.js';
 export { soundVfioHooks, vfioBugNeeds, vfioBugs } from '../models/vfio/config.js';
 export type { MediatedDriverOps, VfioBug, VfioConfig, VfioHooks, VfioWorldFeature } from '../models/vfio/config.js';
 export type { CheckExtensionArgs, GetInfoArgs } from '../models/vfio/query.js';
@@ -231,7 +233,7 @@ export type { UnmapDmaArgs, UnmapDmaRequest } from '../models/vfio/unmap-dma.js'
 export { iommuBugCatalogue, passthroughDesign, passthroughIommuFeatures } from '../properties/passthrough/design.js';
 export type { PassthroughDesign, PassthroughDesignOptions } from '../properties/passthrough/design.js';
 export type { PassthroughTemplate } from '../properties/passthrough/resolve.js';
-export type { VfioTemplate } from '../properties/vfio/resolve.js';
+export type { ResupplyVaddrTemplate, VfioCommandTemplate, VfioTemplate } from '../properties/vfio/resolve.js';
 export { passthroughInvariants } from '../properties/passthrough/invariants/index.js';
 export { passthroughInterleavingMutants, passthroughMutants } from '../properties/passthrough/mutants.js';
 export { iommuLazy, iommuLazyHeld, iommuStrict, iommuUnpinBeforeSync } from '../properties/passthrough/designs.js';

@@ -68,6 +68,8 @@ describe('dmaprop designs', () => {
       ['vfio/pfnmap-charged', 'violates'],
       ['vfio/zero-page', 'holds'],
       ['vfio/pins-zero-page', 'violates'],
+      ['vfio/exec-locked-vm-underflow', 'violates'],
+      ['vfio/exec-charge-not-moved', 'violates'],
       ['gvt/write-protect', 'holds'],
       ['gvt/no-write-protect', 'violates'],
       ['cmdbuf/shadow-copy', 'holds'],

@@ -11,6 +11,7 @@
 import type { CcwStartArgs, CcwDeviceArgs } from './ccw.js';
 import type { DeviceArgs, GroupArgs, SetIommuArgs } from './container.js';
 import type { DeviceDmaArgs } from './device-dma.js';
+import type { ExecArgs } from './exec.js';
 import type { MapDmaArgs } from './map-dma.js';
 import type { MdevPinArgs, MdevUnpinArgs } from './mdev.js';
 import type { OtherFrameArgs, OtherOwnerArgs } from './other-owner.js';
@@ -37,6 +38,8 @@ export type VfioCommand =
   | ({ readonly kind: 'munmap' } & VaddrRangeArgs)
   | ({ readonly kind: 'discard' } & VaddrRangeArgs)
   | ({ readonly kind: 'touch' } & TouchArgs)
+  // execve (QEMU's cpr-exec): a new mm, the guest's RAM (a memfd) mapped again `shiftPages` higher.
+  | ({ readonly kind: 'exec' } & ExecArgs)
   // Another owner takes a free frame or gives one back.
   | ({ readonly kind: 'allocateToOther' } & OtherOwnerArgs)
   | ({ readonly kind: 'releaseFromOther' } & OtherFrameArgs)

@@ -328,6 +328,20 @@ export interface VfioHooks {
    * the device reads the kernel's page, and the guest's first write moves its vaddr to a new page.
    */
   readonly longtermPinUnsharesZeroPage: () => boolean;
+  /**
+   * vfio_lock_acct: the mm whose locked_vm a mapping's charge goes to (and comes off). Sound: the
+   * mapping's own, `dma->mm`, grabbed at MAP_DMA (since 046eca5018f8, "vfio/type1: prevent
+   * underflow of locked_vm via exec()", v6.2). Before it, type1 took the task's mm at each call
+   * (`get_task_mm(dma->task)`): after an exec, the new mm, which was never charged.
+   */
+  readonly lockAcctMm: (mapping: { readonly dmaMm: number; readonly taskMm: number }) => number;
+  /**
+   * MAP_DMA with VFIO_DMA_MAP_FLAG_VADDR from another mm than the mapping's: whether
+   * `vfio_change_dma_owner` moves the mapping's `dma->locked_vm` charge to the caller's mm (and
+   * `dma->mm` with it). Sound: whenever the mm differs ("vfio/type1: restore locked_vm",
+   * v6.2); false leaves the charge with the dead mm.
+   */
+  readonly vaddrUpdateMovesCharge: (mapping: { readonly dmaMm: number; readonly callerMm: number }) => boolean;
 }
 
 export const soundVfioHooks: VfioHooks = {
@@ -336,6 +350,8 @@ export const soundVfioHooks: VfioHooks = {
   pfnmapPfnAccepted: (invalidOrReserved) => invalidOrReserved,
   chargesPfn: (invalidOrReserved) => !invalidOrReserved,
   longtermPinUnsharesZeroPage: () => true,
+  lockAcctMm: ({ dmaMm }) => dmaMm,
+  vaddrUpdateMovesCharge: ({ dmaMm, callerMm }) => dmaMm !== callerMm,
 };
 
 export interface VfioConfig {

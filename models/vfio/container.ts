@@ -150,13 +150,13 @@ function replay(
         mfn = translation.mfn;
       } else {
         const page = pinAndChargePage(state, ctx, config, dma, i);
-        if (!page.ok) return oldCode ? page.errno : unwindReplay(state, ctx, backend, domain, n, page.errno);
+        if (!page.ok) return oldCode ? page.errno : unwindReplay(state, config, ctx, backend, domain, n, page.errno);
         mfn = page.mfn;
       }
       const error = mapRunIntoDomains(state, ctx, [domain], dma, iovaPage, mfn);
       if (error === null) continue;
-      if (!dma.iommuMapped) unpinUnmappedPage(state, dma, iovaPage, mfn);
-      return oldCode ? error : unwindReplay(state, ctx, backend, domain, n, error);
+      if (!dma.iommuMapped) unpinUnmappedPage(state, config, dma, iovaPage, mfn);
+      return oldCode ? error : unwindReplay(state, config, ctx, backend, domain, n, error);
     }
     if (oldCode) dma.iommuMapped = true;
   }
@@ -167,6 +167,7 @@ function replay(
 /** `vfio_iommu_replay`'s `unwind:` from mapping `failed` back to the first; returns `errno`. */
 function unwindReplay(
   state: VfioState,
+  config: VfioConfig,
   ctx: OpContext,
   backend: Type1Backend,
   domain: VfioDomain,
@@ -182,7 +183,7 @@ function unwindReplay(
       if (translation === undefined) continue;
       delete domain.translations[iovaPage];
       ctx.effects.push({ kind: 'unmap', domainId: domain.id, iovaPage, mfn: translation.mfn });
-      if (!dma.iommuMapped) unpinUnmappedPage(state, dma, iovaPage, translation.mfn);
+      if (!dma.iommuMapped) unpinUnmappedPage(state, config, dma, iovaPage, translation.mfn);
     }
     ctx.effects.push({ kind: 'iotlb-sync', domainId: domain.id });
   }
@@ -200,7 +201,7 @@ function unmapUnpinReaccount(state: VfioState, config: VfioConfig, ctx: OpContex
   for (const dma of backend.dmas) {
     const unlocked = unmapUnpinDma(state, config, ctx, backend, dma, false, keepPins);
     const locked = Object.keys(dma.externalPins).length;
-    lockAcct(state, dma, locked - unlocked);
+    lockAcct(state, config, dma, locked - unlocked);
   }
 }
 

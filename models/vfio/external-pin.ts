@@ -14,6 +14,7 @@
  * the container has no IOMMU domain, charges it to locked_vm; later pins only count. The last
  * unpin unpins and uncharges. Left out: dirty marking, `vfio_dma_rw`, invalid/reserved pfns.
  */
+import { dmaMm, liveMm } from './exec.js';
 import type { VfioConfig } from './config.js';
 import { hasVfioBug } from './config.js';
 import { attemptAlloc } from './state.js';
@@ -79,7 +80,7 @@ export function vfioPinPagesInternal(
     if (config === undefined || !hasVfioBug(config, 'pin-pages-unwind-skips-earlier')) {
       for (let j = 0; j < mfns.length; j++) {
         const dma = findDmaContaining(backend, iovaPage + j);
-        if (dma !== undefined) unpinPageExternal(state, dma, iovaPage + j, doAccounting);
+        if (dma !== undefined) unpinPageExternal(state, config, dma, iovaPage + j, doAccounting);
       }
     }
     return { ok: false, errno, unwound };
@@ -95,7 +96,7 @@ export function vfioPinPagesInternal(
       mfns.push(existing.mfn);
       continue;
     }
-    const pinned = pinPageExternal(state, ctx, dma, page, doAccounting);
+    const pinned = pinPageExternal(state, ctx, config, dma, page, doAccounting);
     if (!pinned.ok) return fail(pinned.errno);
     mfns.push(pinned.mfn);
   }
@@ -106,10 +107,13 @@ export function vfioPinPagesInternal(
 function pinPageExternal(
   state: VfioState,
   ctx: OpContext,
+  config: VfioConfig | undefined,
   dma: VfioDma,
   iovaPage: number,
   doAccounting: boolean,
 ): { readonly ok: true; readonly mfn: number } | { readonly ok: false; readonly errno: string } {
+  // `if (!mmget_not_zero(dma->mm)) return -ENODEV;`: the mapping's mm died in an exec (`exec.ts`).
+  if (dmaMm(dma) !== liveMm(state)) return { ok: false, errno: 'ENODEV' };
   const page = pinUserPage(state, ctx, dma.vaddrPage + (iovaPage - dma.iovaPage), dma.write);
   if (!page.ok) return page;
   if (doAccounting) {
@@ -117,11 +121,11 @@ function pinPageExternal(
       unpinFrame(state, page.mfn);
       return { ok: false, errno: 'ENOMEM' };
     }
-    lockAcct(state, dma, 1);
+    lockAcct(state, config, dma, 1);
   }
   if (!attemptAlloc(state, ctx)) {
     unpinFrame(state, page.mfn);
-    if (doAccounting) lockAcct(state, dma, -1);
+    if (doAccounting) lockAcct(state, config, dma, -1);
     return { ok: false, errno: 'ENOMEM' };
   }
   dma.externalPins[iovaPage] = { mfn: page.mfn, refCount: 1 };
@@ -139,6 +143,7 @@ export function vfioUnpinPagesInternal(
   device: VfioDevice,
   iovaPage: number,
   npage: number,
+  config?: VfioConfig,
 ): UnpinPagesResult {
   if (!device.open || !hasDmaUnmapOp(device)) return { ok: false, errno: 'EINVAL' };
   if (!validCount(npage) || npage <= 0 || npage > VFIO_PIN_PAGES_MAX_ENTRIES) return { ok: false, errno: 'EINVAL' };
@@ -150,18 +155,24 @@ export function vfioUnpinPagesInternal(
     const page = iovaPage + processed;
     const dma = isPageNumber(page) ? findDmaContaining(backend, page) : undefined;
     if (dma === undefined) break;
-    unpinPageExternal(state, dma, page, doAccounting);
+    unpinPageExternal(state, config, dma, page, doAccounting);
   }
   return { ok: true, processed };
 }
 
 /** `vfio_unpin_page_external`: one reference of the IOVA's `vfio_pfn`; the last one unpins. */
-function unpinPageExternal(state: VfioState, dma: VfioDma, iovaPage: number, doAccounting: boolean): void {
+function unpinPageExternal(
+  state: VfioState,
+  config: VfioConfig | undefined,
+  dma: VfioDma,
+  iovaPage: number,
+  doAccounting: boolean,
+): void {
   const vpfn = dma.externalPins[iovaPage];
   if (vpfn === undefined) return;
   vpfn.refCount -= 1;
   if (vpfn.refCount > 0) return;
   delete dma.externalPins[iovaPage];
   unpinFrame(state, vpfn.mfn);
-  if (doAccounting) lockAcct(state, dma, -1);
+  if (doAccounting) lockAcct(state, config, dma, -1);
 }

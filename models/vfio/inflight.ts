@@ -106,6 +106,8 @@ export function actorOfVfioCommand(state: VfioState, command: VfioCommand): stri
     case 'unmapDma':
     case 'checkExtension':
     case 'getInfo':
+    case 'exec':
+      // execve is the VMM's too: it waits for the VMM's ioctl in flight (de_thread).
       return 'VMM';
   }
 }

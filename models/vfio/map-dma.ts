@@ -31,10 +31,11 @@
  * never overlaps anything and is never found by UNMAP_DMA; the model detects the overlap (EEXIST)
  * and unmaps it, which keeps `dma_list` disjoint. Left out: dirty-tracking bitmaps (step 11; the
  * model never starts tracking), 32-bit truncation (step 2 is only the not-a-u64 rule), copy-in
- * faults, and the mm change on a VADDR update (there is one process).
+ * faults.
  */
 import type { VfioConfig } from './config.js';
-import { hasVfioBug } from './config.js';
+import { hasVfioBug, vfioHooks } from './config.js';
+import { dmaMm, liveMm } from './exec.js';
 import { pinAndMapDma, unwindFailedMap } from './pin.js';
 import { attemptAlloc, err, linkDma, ok, runOp, unwound, usableIovaRanges } from './state.js';
 import type { OpContext, Outcome } from './state.js';
@@ -134,7 +135,7 @@ export function planMapDma(state: VfioState, config: VfioConfig, ctx: OpContext,
   const overlapping = backend.dmas.find(
     (dma) => dma.iovaPage < iovaPage + npages && iovaPage < dma.iovaPage + dma.npages,
   );
-  if (setVaddr) return updateVaddr(backend, overlapping, iovaPage, npages, vaddrPage);
+  if (setVaddr) return updateVaddr(state, config, backend, overlapping, { iovaPage, npages, vaddrPage });
   if (overlapping !== undefined && !hasVfioBug(config, 'overlap-not-checked')) return err('EEXIST');
   // 7.
   if (backend.dmaAvail === 0) return err('ENOSPC');
@@ -162,6 +163,8 @@ export function linkNewDma(state: VfioState, config: VfioConfig, plan: MapPlan):
     vaddrInvalid: false,
     lockedVmPages: 0,
     externalPins: {},
+    // `dma->mm = current->mm; mmgrab(dma->mm)`; the vaddr is an address of that mm.
+    ...(liveMm(state) === 0 ? {} : { mm: liveMm(state), vaddrMm: liveMm(state) }),
   };
   backend.dmaAvail -= 1;
   linkDma(backend, dma);
@@ -182,18 +185,51 @@ function doMap(state: VfioState, config: VfioConfig, ctx: OpContext, args: MapDm
   return unwound(error);
 }
 
-/** MAP_DMA with VFIO_DMA_MAP_FLAG_VADDR (§1.6). */
+/**
+ * MAP_DMA with VFIO_DMA_MAP_FLAG_VADDR (§1.6, §1.20): `vfio_find_dma(iommu, iova, size)` must
+ * find a mapping (else ENOENT) that is invalidated and has exactly this iova and size (else
+ * EINVAL); then `vfio_change_dma_owner` (v6.12) moves it to the caller's mm before the vaddr is
+ * replaced. The new vaddr is not checked against what was pinned: a VMM that supplies memory
+ * other than the memfd's pages at the old ones leaves the device on frames it no longer sees.
+ */
 function updateVaddr(
+  state: VfioState,
+  config: VfioConfig,
   backend: Type1Backend,
   dma: VfioDma | undefined,
-  iovaPage: number,
-  npages: number,
-  vaddrPage: number,
+  request: { readonly iovaPage: number; readonly npages: number; readonly vaddrPage: number },
 ): Outcome {
+  const { iovaPage, npages, vaddrPage } = request;
   if (dma === undefined) return err('ENOENT');
   if (!dma.vaddrInvalid || dma.iovaPage !== iovaPage || dma.npages !== npages) return err('EINVAL');
+  const moved = changeDmaOwner(state, config, dma);
+  if (moved !== null) return err(moved);
   dma.vaddrPage = vaddrPage;
   dma.vaddrInvalid = false;
   backend.vaddrInvalidCount -= 1;
+  const mm = liveMm(state);
+  if (mm !== 0 || dma.vaddrMm !== undefined) dma.vaddrMm = mm;
   return ok({ iovaPage, npages, vaddrPage });
+}
+
+/**
+ * `vfio_change_dma_owner`: nothing when the caller's mm is the mapping's. Otherwise the caller's
+ * mm is charged the mapping's `dma->locked_vm` (`mm_lock_acct`: ENOMEM past RLIMIT_MEMLOCK
+ * without CAP_IPC_LOCK, the mapping left as it was), the old mm uncharged if it is still alive
+ * (`mmget_not_zero`; after an exec it is not), and `dma->mm` and `dma->lock_cap` become the
+ * caller's. Hook `vaddrUpdateMovesCharge` decides whether it runs.
+ */
+function changeDmaOwner(state: VfioState, config: VfioConfig, dma: VfioDma): string | null {
+  const callerMm = liveMm(state);
+  if (!vfioHooks(config).vaddrUpdateMovesCharge({ dmaMm: dmaMm(dma), callerMm })) return null;
+  const process = state.process;
+  const npage = dma.lockedVmPages;
+  // __account_locked_vm(mm, npage, true, task, lock_cap).
+  if (!process.capIpcLock && npage > 0 && process.lockedVmPages + npage > process.memlockLimitPages) return 'ENOMEM';
+  process.lockedVmPages += npage;
+  // mmget_not_zero(dma->mm) succeeds only for a live mm, and the one live mm is the caller's.
+  if (dmaMm(dma) === callerMm) process.lockedVmPages -= npage;
+  dma.mm = callerMm;
+  // dma->lock_cap = capable(CAP_IPC_LOCK): the process keeps its capability across exec here.
+  return null;
 }

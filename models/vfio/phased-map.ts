@@ -57,7 +57,7 @@ export function startMapDma(
   const { backend, iovaPage, npages } = plan;
   const dma = linkNewDma(state, config, plan);
   if (backend.domains.length === 0) return { outcome: ok({ iovaPage, npages, pinnedPages: 0 }), op: null };
-  if (hasVfioBug(config, 'map-before-pin')) return publishUnpinned(state, ctx, backend, dma);
+  if (hasVfioBug(config, 'map-before-pin')) return publishUnpinned(state, config, ctx, backend, dma);
   const mfns: number[] = [];
   for (let i = 0; i < dma.npages; i++) {
     const page = pinAndChargePage(state, ctx, config, dma, i);
@@ -76,13 +76,19 @@ export function startMapDma(
 }
 
 /** `map-before-pin`'s phase 1: the range charged, each page's present frame mapped, nothing pinned. */
-function publishUnpinned(state: VfioState, ctx: OpContext, backend: Type1Backend, dma: VfioDma): PhaseStep<MapDmaOp> {
+function publishUnpinned(
+  state: VfioState,
+  config: VfioConfig,
+  ctx: OpContext,
+  backend: Type1Backend,
+  dma: VfioDma,
+): PhaseStep<MapDmaOp> {
   let charge = 0;
   for (let i = 0; i < dma.npages; i++) if (dma.externalPins[dma.iovaPage + i] === undefined) charge += 1;
   if (!dma.lockCap && state.process.lockedVmPages + charge > state.process.memlockLimitPages) {
     return { outcome: err('ENOMEM'), op: null };
   }
-  lockAcct(state, dma, charge);
+  lockAcct(state, config, dma, charge);
   const mfns: number[] = [];
   for (let i = 0; i < dma.npages; i++) {
     const page = faultInPage(state, ctx, dma.vaddrPage + i, dma.write);

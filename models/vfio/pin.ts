@@ -15,7 +15,8 @@
  * unmaps then an `iotlb-sync`, and only then unpins (§1.7 (a)–(d)).
  */
 import type { VfioConfig } from './config.js';
-import { hasVfioBug, vfioHooks } from './config.js';
+import { hasVfioBug, soundVfioHooks, vfioHooks } from './config.js';
+import { dmaMm, liveMm } from './exec.js';
 import { isInvalidReservedPfn, putPfn, vaddrGetPfn } from './pfnmap.js';
 import { unpinFrame } from './process-memory.js';
 import { attemptMap, unlinkDma } from './state.js';
@@ -24,8 +25,23 @@ import { drainDomainDmas } from './phased-dma.js';
 import type { Type1Backend, UnpinPending, VfioDma, VfioDomain, VfioState } from './types.js';
 import { PAGE_LIMIT } from './u64.js';
 
-/** `vfio_lock_acct` without a limit check: moves `delta` pages of charge onto (or off) the mapping's mm. */
-export function lockAcct(state: VfioState, dma: VfioDma, delta: number): void {
+/**
+ * `vfio_lock_acct` without a limit check: moves `delta` pages of charge onto (or off) the mapping's
+ * mm (hook `lockAcctMm`; sound: `dma->mm`). Every charge in type1 is taken synchronously, every
+ * uncharge asynchronously (`async`: `mmget_not_zero` first). On a dead mm (the process exec'd
+ * since, `exec.ts`) a charge lands on the dead mm (and in `dma->locked_vm`); an uncharge fails
+ * -ESRCH and changes nothing, not even `dma->locked_vm`.
+ */
+export function lockAcct(state: VfioState, config: VfioConfig | undefined, dma: VfioDma, delta: number): void {
+  const live = liveMm(state);
+  const mm = (config === undefined ? soundVfioHooks : vfioHooks(config)).lockAcctMm({
+    dmaMm: dmaMm(dma),
+    taskMm: live,
+  });
+  if (mm !== live) {
+    if (delta > 0) dma.lockedVmPages += delta;
+    return;
+  }
   dma.lockedVmPages += delta;
   state.process.lockedVmPages += delta;
 }
@@ -88,7 +104,7 @@ export function pinAndChargePage(
       putPfn(state, page.mfn);
       return { ok: false, errno: 'ENOMEM' };
     }
-    lockAcct(state, dma, 1);
+    lockAcct(state, config, dma, 1);
   }
   return { ok: true, mfn: page.mfn };
 }
@@ -127,8 +143,14 @@ export function mapRunIntoDomains(
  * `vfio_unpin_pages_remote(dma, iova, pfn, npage, true)` for one page pinned by the IOMMU path and
  * never mapped: unpinned, and uncharged unless an external pin of the same IOVA carries the charge.
  */
-export function unpinUnmappedPage(state: VfioState, dma: VfioDma, iovaPage: number, mfn: number): void {
-  if (putPfn(state, mfn) && dma.externalPins[iovaPage] === undefined) lockAcct(state, dma, -1);
+export function unpinUnmappedPage(
+  state: VfioState,
+  config: VfioConfig,
+  dma: VfioDma,
+  iovaPage: number,
+  mfn: number,
+): void {
+  if (putPfn(state, mfn) && dma.externalPins[iovaPage] === undefined) lockAcct(state, config, dma, -1);
 }
 
 /**
@@ -152,7 +174,7 @@ export function pinAndMapDma(
     if (!page.ok) return page.errno;
     const error = mapRunIntoDomains(state, ctx, backend.domains, dma, dma.iovaPage + i, page.mfn);
     if (error !== null) {
-      unpinUnmappedPage(state, dma, dma.iovaPage + i, page.mfn);
+      unpinUnmappedPage(state, config, dma, dma.iovaPage + i, page.mfn);
       return error;
     }
     pinned.push(page.mfn);
@@ -218,7 +240,7 @@ export function releasePinnedPage(
   if (isInvalidReservedPfn(state, mfn)) return;
   if (!keepPins) unpinFrame(state, mfn);
   if (!hasVfioBug(config, 'map-unwind-skips-uncharge') && dma.externalPins[iovaPage] === undefined) {
-    lockAcct(state, dma, -1);
+    lockAcct(state, config, dma, -1);
   }
 }
 
@@ -280,7 +302,7 @@ export function unpinCleared(
   // vfio_lock_acct(dma, -unlocked): the IOMMU path's charge goes whole. The pages of external
   // pins still recorded (only a driver that leaked them, §1.10) were charged by the IOMMU path or
   // by a pin taken before the domain came, one page each either way; they stay pinned, uncharged.
-  if (doAccounting && !hasVfioBug(config, 'locked-vm-not-uncharged')) lockAcct(state, dma, -unlocked);
+  if (doAccounting && !hasVfioBug(config, 'locked-vm-not-uncharged')) lockAcct(state, config, dma, -unlocked);
   return unlocked;
 }
 

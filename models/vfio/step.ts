@@ -8,6 +8,7 @@ import type { VfioCommand } from './commands.js';
 import type { VfioConfig } from './config.js';
 import { closeDevice, groupSetContainer, groupUnsetContainer, openDevice, setIommu } from './container.js';
 import { deviceDma } from './device-dma.js';
+import { execProcess } from './exec.js';
 import { clearFault, injectFault } from './fault.js';
 import { mapDma } from './map-dma.js';
 import { mdevPinPages, mdevUnpinPages } from './mdev.js';
@@ -76,6 +77,8 @@ function applyAtomic(
       return discardRange(state, config, command);
     case 'touch':
       return touchPage(state, config, command);
+    case 'exec':
+      return execProcess(state, config, command);
     case 'allocateToOther':
       return allocateToOther(state, config, command);
     case 'releaseFromOther':

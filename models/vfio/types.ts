@@ -57,6 +57,17 @@ export interface VmmProcess {
    * anonymous page maps it, with no reference; absent, a read fault allocates a frame.
    */
   readonly zeroMfn?: number;
+  /**
+   * Which `mm_struct` the process runs on: 0 until its first execve, one more after each (`exec.ts`).
+   * Absent: 0. An earlier mm lives on only as what a mapping still names (`VfioDma.mm`): dead
+   * (`mm_users` 0, its VMAs torn down), its `mm_struct` kept by the mapping's mmgrab.
+   */
+  mm?: number;
+  /**
+   * Where the last execve's new program mapped the guest's RAM (the memfd), relative to where the
+   * old one had it, in pages: what the VMM knows when it re-supplies each mapping's vaddr.
+   */
+  lastExecShiftPages?: number;
 }
 
 /** A frame held by another owner (another VM, the host kernel): the allocation reference. */
@@ -174,8 +185,19 @@ export interface VfioDma {
   readonly lockCap: boolean;
   /** The vaddr was invalidated by UNMAP_DMA with VFIO_DMA_UNMAP_FLAG_VADDR. */
   vaddrInvalid: boolean;
-  /** Pages this mapping has charged to `mm->locked_vm`. */
+  /** Pages this mapping has charged to `mm->locked_vm` of its mm (`dma->locked_vm`). */
   lockedVmPages: number;
+  /**
+   * `dma->mm`: the mm MAP_DMA ran in (mmgrab), moved to the caller's by a VADDR update
+   * (`vfio_change_dma_owner`); its locked_vm carries this mapping's charge. Absent: 0.
+   */
+  mm?: number;
+  /**
+   * The mm whose address space `vaddrPage` is an address of: the one that supplied it (MAP_DMA, or
+   * the VADDR update). Not a kernel field: what the vaddr means, which `mm` must agree with.
+   * Absent: 0.
+   */
+  vaddrMm?: number;
   /** `pfn_list`: iova page → external pin; keys are decimal iova page numbers. */
   externalPins: Record<string, VfioPfn>;
 }

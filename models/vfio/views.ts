@@ -15,6 +15,7 @@
  *   second mapping's translations replace the first's, so the first mapping's pins are orphaned
  *   (no translation names them; unpin reads pfns back from the domain) and are never dropped.
  */
+import { dmaMm, dmaVaddrMm, liveMm } from './exec.js';
 import type { HostMemory } from '../memory/frames.js';
 import { mapInFlight, unmapInFlight } from './inflight.js';
 import { isInvalidReservedPfn } from './pfnmap.js';
@@ -114,12 +115,20 @@ export function frameRefcountMismatches(state: VfioState): RefcountMismatch[] {
   return refcountMismatches(state.memory, frameHolders(state));
 }
 
+/**
+ * The live mm's accounting (`exec.ts`: after an execve the process runs on a new mm; the old one
+ * is dead, and what it was charged no longer limits anyone).
+ */
 export interface LockedVmAccounting {
-  /** `mm->locked_vm`. */
+  /** `mm->locked_vm` of the live mm. */
   readonly processPages: number;
-  /** Σ over mappings of the pages each has charged. */
+  /** Σ over the mappings whose `dma->mm` is the live mm of the pages each has charged. */
   readonly perMappingPages: number;
-  /** What §1.13 inv. 7 says it must be: mapped pages with a domain, else external pins. */
+  /**
+   * What §1.13 inv. 7 says it must be: over the mappings whose vaddr is an address of the live mm
+   * (supplied by MAP_DMA or a VADDR update since the last exec), mapped pages with a domain, else
+   * external pins.
+   */
   readonly expectedPages: number;
   readonly limitPages: number;
   readonly capIpcLock: boolean;
@@ -148,13 +157,16 @@ export function lockedVmAccounting(state: VfioState): LockedVmAccounting {
   const backend = type1Backend(state);
   const dmas = backend?.dmas ?? [];
   const withDomain = (backend?.domains.length ?? 0) > 0;
-  const expectedPages = dmas.reduce(
-    (sum, dma) => sum + (withDomain ? pinnedPagesWithDomain(state, dma) : Object.keys(dma.externalPins).length),
-    0,
-  );
+  const live = liveMm(state);
+  const expectedPages = dmas
+    .filter((dma) => dmaVaddrMm(dma) === live)
+    .reduce(
+      (sum, dma) => sum + (withDomain ? pinnedPagesWithDomain(state, dma) : Object.keys(dma.externalPins).length),
+      0,
+    );
   return {
     processPages: state.process.lockedVmPages,
-    perMappingPages: dmas.reduce((sum, dma) => sum + dma.lockedVmPages, 0),
+    perMappingPages: dmas.filter((dma) => dmaMm(dma) === live).reduce((sum, dma) => sum + dma.lockedVmPages, 0),
     expectedPages,
     limitPages: state.process.memlockLimitPages,
     capIpcLock: state.process.capIpcLock,

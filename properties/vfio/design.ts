@@ -22,10 +22,12 @@ import { vfioCommandSpace } from './generators.js';
 import { vfioDesignInvariants } from './invariants/index.js';
 import {
   classifyLifecycleStep,
+  classifyLiveUpdateStep,
   classifyMediatedStep,
   classifyPfnmapStep,
   classifyQueryStep,
   lifecycleReach,
+  liveUpdateReach,
   mediatedReach,
   pfnmapReach,
   queryReach,
@@ -99,14 +101,21 @@ export function vfioStackOf(layout: VfioWorldLayout): 'passthrough' | 'mediated'
 
 /**
  * Reach labels: the lifecycle and query ones in every type1 world, the dma_unmap contract's with
- * emulated devices.
+ * emulated devices, the live update's without them.
  */
 function vfioReach(world: VfioWorldLayout): Pick<VfioDesign, 'classify' | 'reach' | 'reachFloors'> {
   if (world.noiommu) return {};
   const withDomain = world.groups.some((group) => group.kind === 'iommu');
   const emulated = world.mdevDevices.length + world.ccwDevices.length > 0;
   const pfnmap = pfnmapReach(world.barPages > 0, world.driverBufferPages > 0);
-  const reach = [...(emulated ? mediatedReach(withDomain) : []), ...lifecycleReach, ...queryReach(emulated), ...pfnmap];
+  const reach = [
+    ...(emulated ? mediatedReach(withDomain) : []),
+    ...lifecycleReach,
+    ...queryReach(emulated),
+    ...pfnmap,
+    // With an emulated group attached UNMAP_DMA VADDR is EBUSY: no live update to reach.
+    ...(emulated ? [] : liveUpdateReach),
+  ];
   return {
     reach,
     reachFloors: vfioReachFloors,
@@ -114,6 +123,7 @@ function vfioReach(world: VfioWorldLayout): Pick<VfioDesign, 'classify' | 'reach
       ...(emulated ? classifyMediatedStep(transition) : []),
       ...classifyLifecycleStep(transition),
       ...classifyQueryStep(transition),
+      ...classifyLiveUpdateStep(transition),
       ...(pfnmap.length > 0 ? classifyPfnmapStep(transition) : []),
       ...(world.zeroPage ? classifyZeroPageStep(transition) : []),
     ],

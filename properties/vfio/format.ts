@@ -39,6 +39,8 @@ function formatOne(command: VfioCommand): string {
       return `VMM mmaps vaddr pages ${command.vaddrPage}..${command.vaddrPage + command.npages - 1}${command.writable ? '' : ' read-only'}`;
     case 'touch':
       return `VMM ${command.write ? 'writes' : 'reads'} vaddr page ${command.vaddrPage}`;
+    case 'exec':
+      return `VMM execs (cpr-exec): new mm, guest RAM mapped again ${command.shiftPages} pages higher`;
     case 'allocateToOther':
       return `owner ${command.owner} takes a free frame`;
     case 'releaseFromOther':

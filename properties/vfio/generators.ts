@@ -18,11 +18,16 @@ import {
 import { mapDmaArgs, VFIO_DMA_MAP_MINSZ } from '../../models/vfio/map-dma.js';
 import { VFIO_EXTENSIONS, VFIO_IOMMU_INFO_SIZE, VFIO_UPDATE_VADDR } from '../../models/vfio/query.js';
 import { faultPoints } from '../../models/vfio/types.js';
-import { unmapAllArgs, unmapDmaArgs } from '../../models/vfio/unmap-dma.js';
+import {
+  VFIO_DMA_UNMAP_FLAG_ALL,
+  VFIO_DMA_UNMAP_FLAG_VADDR,
+  unmapAllArgs,
+  unmapDmaArgs,
+} from '../../models/vfio/unmap-dma.js';
 import type { CommandSpace } from '../../src/design.js';
 import { phasedSpace } from '../generic/interleave.js';
 import { preferOr } from '../prefer.js';
-import type { VfioTemplate } from './resolve.js';
+import type { VfioCommandTemplate, VfioTemplate } from './resolve.js';
 import { OTHER_OWNER, RAM_VADDR_PAGE } from './world.js';
 import type { VfioWorldLayout } from './world.js';
 
@@ -131,12 +136,12 @@ function unmapDmaFor(iovaPage: fc.Arbitrary<number>): fc.Arbitrary<VfioCommand> 
  * allocation aimed (`resolve.ts`) at the attach of a group after the first in the next VFIO_SET_IOMMU, whose
  * failure is what `__vfio_container_attach_groups` unwinds.
  */
-function injectFaultFor(layout: VfioWorldLayout): fc.Arbitrary<VfioTemplate> {
+function injectFaultFor(layout: VfioWorldLayout): fc.Arbitrary<VfioCommandTemplate> {
   const any = fc
     .record({ point: fc.constantFrom(...faultPoints), nth: fc.integer({ min: 1, max: 3 }) })
-    .map((args): VfioTemplate => ({ kind: 'injectFault', ...args }));
+    .map((args): VfioCommandTemplate => ({ kind: 'injectFault', ...args }));
   if (layout.groupIds.length < 2) return any;
-  const aimed = preferOr(fc.integer({ min: 1, max: 4 })).map((nth): VfioTemplate => ({
+  const aimed = preferOr(fc.integer({ min: 1, max: 4 })).map((nth): VfioCommandTemplate => ({
     kind: 'injectFault',
     point: 'alloc',
     nth,
@@ -147,7 +152,7 @@ function injectFaultFor(layout: VfioWorldLayout): fc.Arbitrary<VfioTemplate> {
 function arbitraries(
   layout: VfioWorldLayout,
   iovaBasePage: number | undefined,
-): Partial<Record<VfioCommandKind, fc.Arbitrary<VfioTemplate>>> {
+): Partial<Record<VfioCommandKind, fc.Arbitrary<VfioCommandTemplate>>> {
   const iovaPages = layout.ramPages;
   const iovaPage =
     iovaBasePage === undefined
@@ -161,7 +166,7 @@ function arbitraries(
   // The lifecycle aims at a device or group it can act on (`resolve.ts`).
   const device = preferOr(oneOf(layout.deviceIds));
   const group = preferOr(oneOf(layout.groupIds));
-  const all: Partial<Record<VfioCommandKind, fc.Arbitrary<VfioTemplate>>> = {
+  const all: Partial<Record<VfioCommandKind, fc.Arbitrary<VfioCommandTemplate>>> = {
     mapDma,
     unmapDma,
     munmap: ramRange.map((args): VfioCommand => ({ kind: 'munmap', ...args })),
@@ -174,10 +179,10 @@ function arbitraries(
     releaseFromOther: fc.nat({ max: layout.frames - 1 }).map((mfn): VfioCommand => ({ kind: 'releaseFromOther', mfn })),
     injectFault: injectFaultFor(layout),
     clearFault: fc.constant<VfioCommand>({ kind: 'clearFault' }),
-    closeDevice: device.map((deviceId): VfioTemplate => ({ kind: 'closeDevice', deviceId })),
-    openDevice: device.map((deviceId): VfioTemplate => ({ kind: 'openDevice', deviceId })),
-    groupUnsetContainer: group.map((groupId): VfioTemplate => ({ kind: 'groupUnsetContainer', groupId })),
-    groupSetContainer: group.map((groupId): VfioTemplate => ({ kind: 'groupSetContainer', groupId })),
+    closeDevice: device.map((deviceId): VfioCommandTemplate => ({ kind: 'closeDevice', deviceId })),
+    openDevice: device.map((deviceId): VfioCommandTemplate => ({ kind: 'openDevice', deviceId })),
+    groupUnsetContainer: group.map((groupId): VfioCommandTemplate => ({ kind: 'groupUnsetContainer', groupId })),
+    groupSetContainer: group.map((groupId): VfioCommandTemplate => ({ kind: 'groupSetContainer', groupId })),
   };
   if (layout.pciDevices.length > 0) {
     // iova pages for type1; bus address pages (frame numbers) under noiommu: one universe covers
@@ -191,7 +196,7 @@ function arbitraries(
         addressPage: layout.noiommu ? addressPage : preferOr(addressPage),
         write: fc.boolean(),
       })
-      .map((args): VfioTemplate => ({ kind: 'deviceDma', ...args }));
+      .map((args): VfioCommandTemplate => ({ kind: 'deviceDma', ...args }));
   }
   if (layout.mdevDevices.length > 0) {
     // The driver aims: a pin at a mapped page, an unpin at a pinned one (`resolve.ts`).
@@ -204,10 +209,10 @@ function arbitraries(
         read: fc.constant(true),
         write: fc.boolean(),
       })
-      .map((args): VfioTemplate => ({ kind: 'mdevPinPages', ...args }));
+      .map((args): VfioCommandTemplate => ({ kind: 'mdevPinPages', ...args }));
     all.mdevUnpinPages = fc
       .record({ deviceId, iovaPage: preferOr(iovaPage), npage: fc.integer({ min: 1, max: 2 }) })
-      .map((args): VfioTemplate => ({ kind: 'mdevUnpinPages', ...args }));
+      .map((args): VfioCommandTemplate => ({ kind: 'mdevUnpinPages', ...args }));
   }
   if (layout.ccwDevices.length > 0) {
     const deviceId = oneOf(layout.ccwDevices);
@@ -231,7 +236,7 @@ const rare: readonly VfioCommandKind[] = [
 export function vfioArbitraries(
   layout: VfioWorldLayout,
   options: VfioSpaceOptions = {},
-): Partial<Record<VfioCommandKind, fc.Arbitrary<VfioTemplate>>> {
+): Partial<Record<VfioCommandKind, fc.Arbitrary<VfioCommandTemplate>>> {
   const table = arbitraries(layout, options.iovaBasePage);
   if (layout.noiommu) {
     // A VFIO_NO_IOMMU container has no MAP/UNMAP_DMA (the model refuses them; its unit tests show
@@ -394,14 +399,70 @@ export const queryArbitraries: Readonly<Record<'getInfo' | 'checkExtension', fc.
     .map((extension): VfioCommand => ({ kind: 'checkExtension', extension })),
 };
 
-/** Queries change nothing: one in four of the common kinds' frequency each. */
-const queryWeights: Readonly<Record<string, number>> = { getInfo: 1, checkExtension: 1 };
+/** Queries change nothing: one in four of the common kinds' frequency each; an exec, half. */
+const queryWeights: Readonly<Record<string, number>> = { getInfo: 1, checkExtension: 1, exec: 2 };
+
+/**
+ * The VMM's live update (QEMU cpr-exec, `models/vfio/exec.ts`), generated for the VFIO-only stacks
+ * with a type1 container and no emulated device: UNMAP_DMA with VFIO_DMA_UNMAP_FLAG_VADDR (of every mapping, as QEMU
+ * does, or of a range), the exec (the guest's RAM mapped again at the same address or a page
+ * higher), and MAP_DMA with VFIO_DMA_MAP_FLAG_VADDR re-supplying an invalidated mapping's vaddr
+ * (`resolve.ts`). Each joins the ordinary requests of its kind: the exec half as often as the common
+ * kinds, the invalidation (mostly of every mapping) and the re-supply two in five of their kind's
+ * requests.
+ */
+function liveUpdateArbitraries(
+  layout: VfioWorldLayout,
+  base: Partial<Record<VfioCommandKind, fc.Arbitrary<VfioCommandTemplate>>>,
+): Partial<Record<VfioCommandKind, fc.Arbitrary<VfioTemplate>>> {
+  const { mapDma, unmapDma } = base;
+  // QEMU live-updates only with VFIO_UPDATE_VADDR, which a container with an emulated group does not
+  // offer (its UNMAP_DMA VADDR is EBUSY): no exec there. (Its exec with mappings still valid would
+  // also meet v6.12's drift on a dead mm, §1.20: a replay charges `dma->locked_vm` again on it after
+  // the detach's uncharge failed -ESRCH.)
+  const emulated = layout.mdevDevices.length + layout.ccwDevices.length > 0;
+  if (layout.noiommu || emulated || mapDma === undefined || unmapDma === undefined) return {};
+  const invalidateAll: VfioCommand = {
+    kind: 'unmapDma',
+    ...unmapAllArgs(),
+    flags: VFIO_DMA_UNMAP_FLAG_ALL | VFIO_DMA_UNMAP_FLAG_VADDR,
+  };
+  const invalidateRange = fc
+    .record({ iovaPage: fc.nat({ max: layout.ramPages - 1 }), npages })
+    .map((request): VfioCommand => ({ kind: 'unmapDma', ...unmapDmaArgs({ ...request, invalidateVaddr: true }) }));
+  return {
+    exec: fc.constantFrom(0, 0, 1).map((shiftPages): VfioCommand => ({ kind: 'exec', shiftPages })),
+    unmapDma: fc.oneof(
+      { weight: 3, arbitrary: unmapDma },
+      {
+        weight: 2,
+        arbitrary: fc.oneof(
+          { weight: 3, arbitrary: fc.constant(invalidateAll) },
+          { weight: 1, arbitrary: invalidateRange },
+        ),
+      },
+    ),
+    mapDma: fc.oneof(
+      { weight: 3, arbitrary: mapDma },
+      {
+        weight: 2,
+        arbitrary: fc.nat({ max: 7 }).map((pick): VfioTemplate => ({ kind: 'mapDma', resupplyVaddr: { pick } })),
+      },
+    ),
+  };
+}
 
 export function vfioCommandSpace(layout: VfioWorldLayout): CommandSpace<VfioTemplate> {
   // VFIO_SET_IOMMU runs once the backend was released, which takes every group out; a
   // one-group world re-creates the container, a multi-group one attaches every group that came
   // back (`__vfio_container_attach_groups`, and its unwind when an attach fails).
-  const table = { ...vfioArbitraries(layout), setIommu: setIommuArbitrary(layout), ...queryArbitraries };
+  const base = vfioArbitraries(layout);
+  const table: Partial<Record<VfioCommandKind, fc.Arbitrary<VfioTemplate>>> = {
+    ...base,
+    setIommu: setIommuArbitrary(layout),
+    ...queryArbitraries,
+    ...liveUpdateArbitraries(layout, base),
+  };
   const kinds = Object.keys(table);
   const emulated = layout.mdevDevices.length + layout.ccwDevices.length > 0;
   const weights = {

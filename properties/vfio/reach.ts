@@ -6,6 +6,8 @@
  * reach that too.
  */
 import type { VfioCommand } from '../../models/vfio/commands.js';
+import { dmaVaddrMm, liveMm } from '../../models/vfio/exec.js';
+import { VFIO_DMA_MAP_FLAG_VADDR } from '../../models/vfio/map-dma.js';
 import { VFIO_UPDATE_VADDR } from '../../models/vfio/query.js';
 import type { VfioState } from '../../models/vfio/types.js';
 import type { Transition } from '../../src/design.js';
@@ -148,6 +150,30 @@ export function classifyZeroPageStep(transition: Transition<VfioState, VfioComma
 }
 
 /**
+ * The VMM's live update (issue 21, `models/vfio/exec.ts`), in a type1 world: an exec while every
+ * mapping's vaddr is invalidated (the protocol's first half), and a VADDR update that moves a
+ * mapping to the new mm (its second half, `vfio_change_dma_owner`).
+ */
+export const EXEC_WITH_VADDRS_INVALID = "exec with every mapping's vaddr invalidated (cpr-exec)";
+export const VADDR_RESUPPLIED_AFTER_EXEC = 'vaddr re-supplied after exec: the mapping moved to the new mm';
+
+export const liveUpdateReach: readonly string[] = [EXEC_WITH_VADDRS_INVALID, VADDR_RESUPPLIED_AFTER_EXEC];
+
+export function classifyLiveUpdateStep(transition: Transition<VfioState, VfioCommand>): string[] {
+  const { before, command, result } = transition;
+  if (result?.ok !== true || before === null || command === null) return [];
+  const backend = before.container.backend;
+  const dmas = backend?.kind === 'type1' ? backend.dmas : [];
+  if (command.kind === 'exec') {
+    return dmas.length > 0 && dmas.every((dma) => dma.vaddrInvalid) ? [EXEC_WITH_VADDRS_INVALID] : [];
+  }
+  if (command.kind !== 'mapDma' || (command.flags & VFIO_DMA_MAP_FLAG_VADDR) === 0) return [];
+  const iovaPage = Number(BigInt(command.iova) / 4096n);
+  const dma = dmas.find((mapping) => mapping.iovaPage === iovaPage);
+  return dma !== undefined && dmaVaddrMm(dma) !== liveMm(before) ? [VADDR_RESUPPLIED_AFTER_EXEC] : [];
+}
+
+/**
  * Floors at the default budget (`Design.reachFloors`): about a third of the fewest runs in 1,000 a
  * default run of the VFIO-only, passthrough and vIOMMU stacks' sound designs reached each label in
  * (`dmaprop check --design <the sound designs> --seed 1 … 3 --stats`: 62, 52, 102, 110, 97, 132,
@@ -162,4 +188,8 @@ export const vfioReachFloors: Readonly<Record<string, number>> = {
   [UPDATE_VADDR_ASKED_WITH_EMULATED]: 44,
   [BAR_MAPPED]: 53,
   [PFNMAP_RAM_REFUSED]: 55,
+  // The live update (vfio/type1, vfio/p2p-bar, vfio/zero-page, seeds 1-3): the exec in 26 to 38
+  // runs, the re-supply in 19 to 30.
+  [EXEC_WITH_VADDRS_INVALID]: 9,
+  [VADDR_RESUPPLIED_AFTER_EXEC]: 6,
 };

@@ -11,17 +11,64 @@
  * command resolves to itself; the trace records the resolved value.
  */
 import type { VfioCommand } from '../../models/vfio/commands.js';
+import { dmaVaddrMm, liveMm } from '../../models/vfio/exec.js';
+import { mapDmaArgs } from '../../models/vfio/map-dma.js';
 import { domainOfGroup, type1Backend } from '../../models/vfio/state.js';
 import type { VfioState } from '../../models/vfio/types.js';
 import { ADVANCE, resolveAdvance } from '../generic/interleave.js';
 import type { AdvanceCommand } from '../generic/interleave.js';
 import { isPick } from '../pick.js';
-import type { Templated } from '../pick.js';
+import type { Pick, Templated } from '../pick.js';
 import { resolvePreferring } from '../prefer.js';
+import { RAM_VADDR_PAGE } from './world.js';
 import type { VfioWorldLayout } from './world.js';
 
+/**
+ * MAP_DMA with VFIO_DMA_MAP_FLAG_VADDR as a VMM issues it after an exec (QEMU cpr-exec): it
+ * re-supplies the vaddr of an invalidated mapping — which one is a pick — at the address its new
+ * program mapped the guest's RAM (`resupplyVaddrCommand`).
+ */
+export interface ResupplyVaddrTemplate {
+  readonly kind: 'mapDma';
+  readonly resupplyVaddr: Pick;
+  /** Started and left in flight after its first phase (the scheduler's interleaving). */
+  readonly phased?: boolean;
+}
+
 /** A command as generated: a lifecycle command's device or group id may be a pick. */
-export type VfioTemplate = Templated<VfioCommand>;
+export type VfioCommandTemplate = Templated<VfioCommand>;
+
+/** What the VFIO-only stacks generate: a command template, or the VMM's re-supply of a vaddr. */
+export type VfioTemplate = VfioCommandTemplate | ResupplyVaddrTemplate;
+
+export function isResupplyVaddrTemplate(template: unknown): template is ResupplyVaddrTemplate {
+  return typeof template === 'object' && template !== null && 'resupplyVaddr' in template;
+}
+
+/**
+ * The MAP_DMA (VADDR) a `ResupplyVaddrTemplate` stands for: the picked invalidated mapping's iova
+ * and size, and its vaddr moved by as much as the last exec moved the guest's RAM (not moved when
+ * the mapping's vaddr is already an address of the live mm). With no invalidated mapping, the
+ * picked mapping (EINVAL: its vaddr is valid), or with none at all a page of the IOVA universe
+ * (ENOENT).
+ */
+export function resupplyVaddrCommand(state: VfioState, pick: number, iovaBasePage = 0): VfioCommand {
+  const dmas = type1Backend(state)?.dmas ?? [];
+  const invalid = dmas.filter((dma) => dma.vaddrInvalid);
+  const targets = invalid.length > 0 ? invalid : dmas;
+  const dma = targets[pick % Math.max(1, targets.length)];
+  if (dma === undefined) {
+    return {
+      kind: 'mapDma',
+      ...mapDmaArgs({ updateVaddr: true, iovaPage: iovaBasePage + pick, npages: 1, vaddrPage: RAM_VADDR_PAGE }),
+    };
+  }
+  const shift = dmaVaddrMm(dma) === liveMm(state) ? 0 : (state.process.lastExecShiftPages ?? 0);
+  return {
+    kind: 'mapDma',
+    ...mapDmaArgs({ updateVaddr: true, iovaPage: dma.iovaPage, npages: dma.npages, vaddrPage: dma.vaddrPage + shift }),
+  };
+}
 
 /** The lifecycle kinds whose id is a pick, and which field holds it. */
 const lifecycleField: Readonly<Record<string, 'deviceId' | 'groupId'>> = {
@@ -185,6 +232,12 @@ export function resolveVfio(
   iovaBasePage = 0,
 ): VfioCommand {
   if (template.kind === ADVANCE) return resolveAdvance(template as AdvanceCommand, state.inflight.length);
+  if (isResupplyVaddrTemplate(template)) {
+    const command = resupplyVaddrCommand(state, template.resupplyVaddr.pick, iovaBasePage);
+    return template.phased === undefined || command.kind !== 'mapDma'
+      ? command
+      : { ...command, phased: template.phased };
+  }
   const resolved: Record<string, unknown> = {};
   for (const [field, value] of Object.entries(template) as [string, unknown][]) {
     resolved[field] = resolveVfioField(state, layout, template, field, value, iovaBasePage);

@@ -42,6 +42,7 @@ export const vfioCommandSchema: Schema = {
   munmap: { vaddrPage: pageNumber, npages: pages },
   discard: { vaddrPage: pageNumber, npages: pages },
   touch: { vaddrPage: pageNumber, write: bool },
+  exec: { shiftPages: pageNumber },
   allocateToOther: { owner: frameOwner },
   releaseFromOther: { mfn: pageNumber },
   mdevPinPages: { deviceId: fd, iovaPage: pageNumber, npage, read: bool, write: bool, ...phasedField },
@@ -56,5 +57,26 @@ export const vfioCommandSchema: Schema = {
 };
 
 export const validateVfioCommand: (command: unknown) => CommandProblem | null = commandValidator(vfioCommandSchema);
-/** Templates (a whole-number field may hold a pick), for a resolve behind `guardResolve`. */
-export const validateVfioTemplate: (template: unknown) => CommandProblem | null = templateValidator(vfioCommandSchema);
+const validateCommandTemplate = templateValidator(vfioCommandSchema);
+
+/**
+ * Templates (a whole-number field may hold a pick), for a resolve behind `guardResolve`; and the
+ * VMM's re-supply of an invalidated vaddr (`resolve.ts` `ResupplyVaddrTemplate`): `mapDma` with
+ * only a pick `resupplyVaddr` (and `phased`, when the scheduler starts it).
+ */
+export function validateVfioTemplate(template: unknown): CommandProblem | null {
+  if (typeof template !== 'object' || template === null || !('resupplyVaddr' in template))
+    return validateCommandTemplate(template);
+  const fields = template as Record<string, unknown>;
+  const pick = fields['resupplyVaddr'] as Record<string, unknown> | null;
+  const valid =
+    fields['kind'] === 'mapDma' &&
+    Object.keys(fields).every((key) => ['kind', 'resupplyVaddr', 'phased'].includes(key)) &&
+    (fields['phased'] === undefined || typeof fields['phased'] === 'boolean') &&
+    typeof pick === 'object' &&
+    pick !== null &&
+    Object.keys(pick).length === 1 &&
+    Number.isSafeInteger(pick['pick']) &&
+    (pick['pick'] as number) >= 0;
+  return valid ? null : validateCommandTemplate(template);
+}
