@@ -252,6 +252,7 @@ export {
   soundPasid,
   tearDownPasid,
   tearDownSkippingPasidCache,
+  tearDownSkippingWriteBack,
   tearDownWithDsiOnly,
 } from '../models/passthrough/pasid.js';
 export {
@@ -269,6 +270,7 @@ export type { CacheLine, WriteBackHook, WriteBackPath } from '../models/iommu/co
 export { unmapSkipsWriteBack, writeBackAll } from '../models/iommu/coherency.js';
 export {
   iommuNoncoherent,
+  iommuNoncoherentPasidTeardownSkipsWriteBack,
   iommuNoncoherentUnmapSkipsWriteBack,
   passthroughCoherencyDesigns,
 } from '../properties/passthrough/coherency-designs.js';

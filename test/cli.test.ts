@@ -48,6 +48,7 @@ describe('dmaprop designs', () => {
       ['iommu/pasid-teardown-skips-pasid-cache', 'violates'],
       ['iommu/noncoherent', 'holds'],
       ['iommu/noncoherent-unmap-skips-writeback', 'violates'],
+      ['iommu/noncoherent-pasid-skips-writeback', 'violates'],
       ['iommu/first-level-pasid', 'holds'],
       ['iommu/first-level-teardown-dsi', 'violates'],
       ['iommu/first-level-no-cache-tag', 'violates'],

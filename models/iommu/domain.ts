@@ -26,6 +26,7 @@
  */
 import { isNatural } from './address.js';
 import { NO_PASID, assignCacheTag, firstLevelByDefault, unassignCacheTag } from './cache-tags.js';
+import { iommuPasidEntry, orphanUnflushedPasids, recordPasidWrite, writeBackPasidEntry } from './coherency.js';
 import { flushDomain, flushDetail, flushPasid, flushTornDownEntry } from './invalidate.js';
 import { invalidatePasidCache, orphanPasidCacheEntries, pasidCacheLookup } from './pasid.js';
 import { fail, succeed } from '../result.js';
@@ -120,6 +121,7 @@ export function releaseDomain(state: IommuState, domainId: number): OpResult {
     if (context.domainId === domainId) context.orphaned = true;
   }
   orphanPasidCacheEntries(state, domainId);
+  orphanUnflushedPasids(state, domainId);
   return succeed({ domainId: domain.domainId, releasedEntries: domain.flushQueue.length });
 }
 
@@ -217,9 +219,12 @@ export function setupPasidEntry(state: IommuState, args: AttachPasidArgs): OpRes
   if (getDomain(state, args.domainId) === undefined) return fail('ENOENT');
   const context = contextOf(state, args.deviceId);
   if (context !== undefined && Object.hasOwn(context.pasids, args.pasid)) return fail('EBUSY');
+  recordPasidWrite(state, args.deviceId, args.pasid);
   if (context === undefined)
     state.contexts[args.deviceId] = { domainId: null, pasids: { [args.pasid]: args.domainId } };
   else context.pasids[args.pasid] = args.domainId;
+  // `pasid_flush_caches`: the new entry written back (`!ecap_coherent`) before any invalidation.
+  writeBackPasidEntry(state, args.deviceId, args.pasid);
   const dropped = state.caps.cachingMode ? flushPasid(state, args.domainId, args.pasid) : 0;
   return succeed({
     deviceId: args.deviceId,
@@ -253,14 +258,17 @@ export function detachDevicePasid(state: IommuState, args: DetachPasidArgs): OpR
   const cleared = clearPasidEntry(state, args);
   const domainId = cleared.detail?.['domainId'];
   if (!cleared.ok || typeof domainId !== 'number') return cleared;
+  // The cleared entry written back (`!ecap_coherent`) before the invalidations that rely on it.
+  writeBackPasidEntry(state, args.deviceId, args.pasid);
   const pasidCacheDropped = invalidatePasidCache(state, domainId, args.pasid);
   const flush = flushTornDownEntry(state, domainId, args.pasid);
   return succeed({ deviceId: args.deviceId, pasid: args.pasid, domainId, pasidCacheDropped, ...flushDetail(flush) });
 }
 
 /**
- * The PASID entry's write alone (`intel_pasid_clear_entry`), without the invalidations that must
- * follow it: `detachDevicePasid` is this, the PASID-cache invalidation and the DSI. A PASID cache
+ * The PASID entry's write alone (`intel_pasid_clear_entry`), without the write-back and the
+ * invalidations that must follow it: `detachDevicePasid` is this, the write-back, the PASID-cache
+ * invalidation and the IOTLB flush. A PASID cache
  * that holds the old entry keeps translating through it until invalidated. EINVAL for a bad
  * source-id or PASID, ENODEV when no entry is present; the detail names the DID the entry held.
  */
@@ -270,6 +278,7 @@ export function clearPasidEntry(state: IommuState, args: DetachPasidArgs): OpRes
   const domainId =
     context !== undefined && Object.hasOwn(context.pasids, args.pasid) ? context.pasids[args.pasid] : undefined;
   if (context === undefined || domainId === undefined) return fail('ENODEV');
+  recordPasidWrite(state, args.deviceId, args.pasid);
   delete context.pasids[args.pasid];
   tidyContext(state, args.deviceId, context);
   return succeed({ deviceId: args.deviceId, pasid: args.pasid, domainId });
@@ -284,15 +293,16 @@ export function pasidEntryDomainId(state: IommuState, deviceId: number, pasid: n
 
 /**
  * The domain serving a request from `deviceId` with `pasid` (null = without PASID), if any: with a
- * PASID, the PASID cache's entry first (`pasid.ts`), else the PASID table's.
+ * PASID, the PASID cache's entry first (`pasid.ts`), else the PASID table's as memory holds it
+ * (`coherency.ts`: without coherent walks, an entry the CPU changed and did not write back is
+ * still the old one).
  */
 export function requestDomainId(state: IommuState, deviceId: number, pasid: number | null): number | null {
   if (pasid !== null && state.pasidCache !== undefined) {
     const cached = pasidCacheLookup(state, deviceId, pasid);
     if (cached !== undefined) return cached.domainId;
   }
+  if (pasid !== null) return iommuPasidEntry(state, deviceId, pasid);
   const context = contextOf(state, deviceId);
-  if (context === undefined) return null;
-  if (pasid === null) return context.domainId;
-  return Object.hasOwn(context.pasids, pasid) ? (context.pasids[pasid] ?? null) : null;
+  return context === undefined ? null : context.domainId;
 }

@@ -280,4 +280,17 @@ export interface IommuState {
    * back (null: not present); decimal keys. Absent or empty: both views agree.
    */
   unflushed?: Record<string, Record<string, PageTableEntry | null>>;
+  /**
+   * Without coherent walks (`coherency.ts`): source-id → PASID → the PASID entry memory (the
+   * IOMMU's view) still holds for an entry the CPU wrote and has not written back; decimal keys.
+   * Replaced whole on every change. Absent or empty: both views agree.
+   */
+  unflushedPasids?: Record<string, Record<string, UnflushedPasidEntry>>;
+}
+
+/** What memory holds for a PASID entry the CPU changed: the DID it names, or null (not present). */
+export interface UnflushedPasidEntry {
+  readonly domainId: number | null;
+  /** The model's mark: the DID's domain was freed while memory still named it (`releaseDomain`). */
+  readonly orphaned?: true;
 }

@@ -43,7 +43,7 @@ import {
   pasidEntryDomainId,
   setupPasidEntry,
 } from '../iommu/domain.js';
-import { flushDomain } from '../iommu/invalidate.js';
+import { flushDomain, flushTornDownEntry } from '../iommu/invalidate.js';
 import { invalidatePasidCache } from '../iommu/pasid.js';
 import { deviceDmaRefusal } from '../vfio/device-dma.js';
 import { domainOfGroup, refused, type1Backend } from '../vfio/state.js';
@@ -120,6 +120,23 @@ export const tearDownSkippingPasidCache: PasidTeardown = (iommu, sourceId, pasid
   const cleared = clearPasidEntry(iommu, { deviceId: sourceId, pasid });
   const domainId = cleared.detail?.['domainId'];
   if (typeof domainId === 'number') flushDomain(iommu, domainId);
+};
+
+/**
+ * A teardown that clears the PASID entry without writing it back (no `clflush_cache_range` after
+ * `pasid_clear_present`), then invalidates the PASID cache and flushes the IOTLB as v6.12 does: on
+ * an IOMMU without coherent walks (`ecap.C` = 0) memory keeps the present entry, and the next
+ * request with the PASID walks it again — into the old domain, and under its DID once the domain
+ * is freed and the DID handed on. `intel_pasid_tear_down_entry` writes the entry back twice; this
+ * is the missed-write-back class of XSA-321 applied to the PASID table, not a specific commit.
+ */
+export const tearDownSkippingWriteBack: PasidTeardown = (iommu, sourceId, pasid) => {
+  const domainId = pasidEntryDomainId(iommu, sourceId, pasid);
+  if (domainId === null) return;
+  unassignCacheTag(iommu, domainId, pasid);
+  clearPasidEntry(iommu, { deviceId: sourceId, pasid });
+  invalidatePasidCache(iommu, domainId, pasid);
+  flushTornDownEntry(iommu, domainId, pasid);
 };
 
 /** The sound PASID attachment: what v6.12 does. */
