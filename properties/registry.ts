@@ -25,6 +25,7 @@ import { iommuLazy, iommuLazyHeld, iommuStrict, iommuUnpinBeforeSync } from './p
 import { passthroughLifecycleDesigns } from './passthrough/lifecycle-designs.js';
 import { passthroughPasidDesigns } from './passthrough/pasid-designs.js';
 import { passthroughCoherencyDesigns } from './passthrough/coherency-designs.js';
+import { passthroughFirstLevelDesigns } from './passthrough/first-level-designs.js';
 import {
   mdevIgnoresUnmap,
   mdevUnmapCallback,
@@ -78,6 +79,7 @@ export const designs: readonly AnyDesign[] = [
   ...passthroughLifecycleDesigns,
   ...passthroughPasidDesigns,
   ...passthroughCoherencyDesigns,
+  ...passthroughFirstLevelDesigns,
   mdevUnmapCallback,
   mdevIgnoresUnmap,
   vfioMixed,

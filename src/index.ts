@@ -247,14 +247,32 @@ export {
   soundLifecycle as soundPassthroughLifecycle,
 } from '../models/passthrough/lifecycle.js';
 export type { BlockTranslation, PassthroughLifecycle } from '../models/passthrough/types.js';
-export type { PasidTeardown, PassthroughPasid } from '../models/passthrough/types.js';
-export { soundPasid, tearDownPasid, tearDownSkippingPasidCache } from '../models/passthrough/pasid.js';
+export type { PasidAttach, PasidTeardown, PassthroughPasid } from '../models/passthrough/types.js';
+export {
+  attachPasid,
+  attachPasidWithoutCacheTag,
+  soundPasid,
+  tearDownPasid,
+  tearDownSkippingPasidCache,
+  tearDownSkippingWriteBack,
+  tearDownWithDsiOnly,
+} from '../models/passthrough/pasid.js';
+export {
+  iommuFirstLevelNoCacheTag,
+  iommuFirstLevelPasid,
+  iommuFirstLevelTeardownDsi,
+  passthroughFirstLevelDesigns,
+} from '../properties/passthrough/first-level-designs.js';
+export { assignCacheTag, firstLevelByDefault, unassignCacheTag } from '../models/iommu/cache-tags.js';
+export { flushAllTags, flushPasidBased, flushTornDownEntry } from '../models/iommu/invalidate.js';
+export { setupPasidEntry } from '../models/iommu/domain.js';
 export { clearPasidEntry, detachDevicePasid } from '../models/iommu/domain.js';
 export { invalidatePasidCache } from '../models/iommu/pasid.js';
 export type { CacheLine, WriteBackHook, WriteBackPath } from '../models/iommu/coherency.js';
 export { unmapSkipsWriteBack, writeBackAll } from '../models/iommu/coherency.js';
 export {
   iommuNoncoherent,
+  iommuNoncoherentPasidTeardownSkipsWriteBack,
   iommuNoncoherentUnmapSkipsWriteBack,
   passthroughCoherencyDesigns,
 } from '../properties/passthrough/coherency-designs.js';

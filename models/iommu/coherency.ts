@@ -18,11 +18,20 @@
  *
  * Left out: cache lines (a line is one PTE here, not eight), the CPU evicting a dirty line on its
  * own (the model's memory keeps the old value until a write-back: the worst case the hardware
- * allows), context and PASID entries (written back by `__iommu_flush_cache` and
- * `pasid_flush_caches` in the same way; the model's context and PASID records take effect at
- * once), the write-buffer flush of `cap.RWBF`, the contents of a freed table page.
+ * allows), context entries (written back by `__iommu_flush_cache` in the same way; the model's
+ * context records take effect at once), the write-buffer flush of `cap.RWBF` (it only delays a
+ * not-present → present change: the device faults meanwhile, it never reaches more), the contents
+ * of a freed table page.
+ *
+ * PASID entries too (v6.12 pasid.c): `pasid_flush_caches` writes a new entry back
+ * (`clflush_cache_range(pte, …)` when `!ecap_coherent`) before its caching-mode invalidation, and
+ * `intel_pasid_tear_down_entry` writes back the cleared Present bit before the PASID-cache and
+ * IOTLB invalidations (and the zeroed entry after them). Memory's value of each PASID entry the CPU
+ * wrote since its last write-back is kept in `unflushedPasids`; the IOMMU's walk of the PASID table
+ * (`requestDomainId`) reads it: a teardown that skips the write-back leaves memory naming the old
+ * DID, and the PASID-cache invalidation only sends the next request to walk it again.
  */
-import type { IommuState, PageTableEntry } from './types.js';
+import type { IommuState, PageTableEntry, UnflushedPasidEntry } from './types.js';
 
 /** One PTE the CPU wrote: its table page and index. */
 export interface CacheLine {
@@ -111,4 +120,70 @@ export function forgetTables(state: IommuState, tableIds: readonly number[]): vo
 /** Whether some PTE of the state is not yet written back (the two views differ). */
 export function hasUnflushed(state: IommuState): boolean {
   return state.unflushed !== undefined && Object.keys(state.unflushed).length > 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// PASID entries
+
+function cpuPasidEntry(state: IommuState, sourceId: number, pasid: number): number | null {
+  const context = Object.hasOwn(state.contexts, sourceId) ? state.contexts[sourceId] : undefined;
+  return context !== undefined && Object.hasOwn(context.pasids, pasid) ? (context.pasids[pasid] ?? null) : null;
+}
+
+/**
+ * The CPU is about to write the PASID entry of (`sourceId`, `pasid`): without coherency, memory keeps
+ * its current value until a write-back (the first write since the last one records it).
+ */
+export function recordPasidWrite(state: IommuState, sourceId: number, pasid: number): void {
+  if (!nonCoherent(state)) return;
+  const kept = state.unflushedPasids?.[sourceId];
+  if (kept !== undefined && Object.hasOwn(kept, pasid)) return;
+  const entry: UnflushedPasidEntry = { domainId: cpuPasidEntry(state, sourceId, pasid) };
+  state.unflushedPasids = { ...state.unflushedPasids, [sourceId]: { ...kept, [pasid]: entry } };
+}
+
+/** `clflush_cache_range(pte, sizeof(*pte))`: memory now holds what the CPU wrote to the entry. */
+export function writeBackPasidEntry(state: IommuState, sourceId: number, pasid: number): void {
+  const kept = state.unflushedPasids?.[sourceId];
+  if (kept === undefined || !Object.hasOwn(kept, pasid)) return;
+  const rest = { ...kept };
+  delete rest[pasid];
+  const next = { ...state.unflushedPasids };
+  if (Object.keys(rest).length === 0) delete next[sourceId];
+  else next[sourceId] = rest;
+  if (Object.keys(next).length === 0) delete state.unflushedPasids;
+  else state.unflushedPasids = next;
+}
+
+/** The DID the PASID entry names as the IOMMU's walk reads it from memory; null when not present. */
+export function iommuPasidEntry(state: IommuState, sourceId: number, pasid: number): number | null {
+  const kept = state.unflushedPasids?.[sourceId];
+  if (kept !== undefined && Object.hasOwn(kept, pasid)) return kept[pasid]?.domainId ?? null;
+  return cpuPasidEntry(state, sourceId, pasid);
+}
+
+/** The PASIDs of `sourceId` whose entry memory still holds present though the CPU changed it. */
+export function unflushedPresentPasids(state: IommuState, sourceId: number): number[] {
+  const kept = state.unflushedPasids?.[sourceId] ?? {};
+  return Object.entries(kept)
+    .filter(([, entry]) => entry.domainId !== null)
+    .map(([pasid]) => Number(pasid));
+}
+
+/** A domain is freed: the PASID entries memory still holds naming its DID get the model's orphan mark. */
+export function orphanUnflushedPasids(state: IommuState, domainId: number): void {
+  const all = state.unflushedPasids;
+  if (all === undefined) return;
+  let changed = false;
+  const next: NonNullable<IommuState['unflushedPasids']> = {};
+  for (const [sourceId, kept] of Object.entries(all)) {
+    const marked: Record<string, UnflushedPasidEntry> = {};
+    for (const [pasid, entry] of Object.entries(kept)) {
+      const orphan = entry.domainId === domainId && entry.orphaned !== true;
+      changed ||= orphan;
+      marked[pasid] = orphan ? { ...entry, orphaned: true } : entry;
+    }
+    next[sourceId] = marked;
+  }
+  if (changed) state.unflushedPasids = next;
 }

@@ -6,6 +6,10 @@
  * then cached. With caching mode a walk that finds nothing caches a not-present entry, so the page
  * keeps faulting until an invalidation covers it, even once mapped.
  *
+ * A first-level domain (`cache-tags.ts`) walks its table the same way (the model keeps one table
+ * format: the x86 first-level format's bits are left out) and marks the entries it caches
+ * first-level, which only PASID-based invalidations reach (`invalidate.ts`).
+ *
  * The walk reads the page table as the IOMMU sees it in memory (`coherency.ts`): without coherent
  * walks, a PTE write not yet written back is not seen.
  *
@@ -90,7 +94,8 @@ function resolve(state: IommuState, request: DmaRequest, fill: boolean, firstLev
   if (domain.type === 'nested') return walkNested(state, domain, request, iovaPage, fill, firstLevel);
   const leaf = lookupLeafAsIommu(state, domain, iovaPage);
   if (leaf === null) {
-    if (fill && state.caps.cachingMode) {
+    // Caching mode's not-present entries exclude first-stage ones (§3.4).
+    if (fill && state.caps.cachingMode && domain.firstLevel !== true) {
       iotlbInsert(state, { kind: 'not-present', domainId, pasid: request.pasid, iovaPage });
     }
     return { landed: 'fault', reason: 'not-present', domainId, via: 'walk' };
@@ -105,6 +110,8 @@ function resolve(state: IommuState, request: DmaRequest, fill: boolean, firstLev
       pages: leaf.pages,
       read: leaf.read,
       write: leaf.write,
+      // A first-level domain's walk (PGTT 1): only a PASID-based invalidation drops the entry.
+      ...(domain.firstLevel === true ? { firstLevel: true as const } : {}),
     });
   }
   const reason = permissionFault(request, leaf.read, leaf.write);

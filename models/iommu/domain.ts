@@ -7,7 +7,9 @@
  * the new DID (`context_present_cache_flush`); a new PASID entry with caching mode a PASID-based
  * IOTLB flush (`pasid_flush_caches`); without caching mode only a write-buffer flush, which has no
  * effect here. Tearing down a context or PASID entry issues a DSI for the old DID (second-level
- * teardown), in every mode.
+ * teardown), in every mode, or for a first-level domain (`cache-tags.ts`) a PASID-based flush of
+ * the entry's PASID; the attaches and detaches of a first-level domain assign and unassign its
+ * cache tags.
  *
  * Simplified: a domain's DID is assigned at allocation (Linux assigns it per IOMMU at first
  * attach): the lowest free DID from 1, ENOSPC when `domainIdCount` is exhausted. Domains are named
@@ -19,11 +21,13 @@
  * (`iommu_dma_free_fq`), which is safe because detaching its last device issued a DSI.
  *
  * Left out: groups and default domains, domain-ID 0 tagging of invalid translations under caching
- * mode, context-cache and PASID-cache contents, first-level-only and pass-through PASID entries
+ * mode, context-cache and PASID-cache contents, pass-through PASID entries (PGTT 4)
  * (a nested domain, `nested.ts`, is attached like any other: its context entry points at it).
  */
 import { isNatural } from './address.js';
-import { flushDomain, flushDetail, flushPasid } from './invalidate.js';
+import { NO_PASID, assignCacheTag, firstLevelByDefault, unassignCacheTag } from './cache-tags.js';
+import { iommuPasidEntry, orphanUnflushedPasids, recordPasidWrite, writeBackPasidEntry } from './coherency.js';
+import { flushDomain, flushDetail, flushPasid, flushTornDownEntry } from './invalidate.js';
 import { invalidatePasidCache, orphanPasidCacheEntries, pasidCacheLookup } from './pasid.js';
 import { fail, succeed } from '../result.js';
 import type { OpResult } from '../result.js';
@@ -65,8 +69,11 @@ export function createDomain(state: IommuState, args: CreateDomainArgs): OpResul
     if (rootTableId === null) return fail('ENOMEM');
     state.flat[domainId] = [];
   }
-  state.domains[domainId] = { domainId, type, nestingParent, rootTableId, flushQueue: [], parentDomainId: null };
-  return succeed({ domainId, type });
+  const domain = { domainId, type, nestingParent, rootTableId, flushQueue: [], parentDomainId: null };
+  // `alloc_domain`: `first_level_by_default(type)` (`cache-tags.ts`); a nesting parent is second-level.
+  const firstLevel = isPagingType(type) && !nestingParent && firstLevelByDefault(state.caps, type);
+  state.domains[domainId] = firstLevel ? { ...domain, firstLevel: true, cacheTags: {} } : domain;
+  return succeed(firstLevel ? { domainId, type, firstLevel } : { domainId, type });
 }
 
 /** A device translates through the domain, or a nested domain uses it as its stage 2. */
@@ -114,6 +121,7 @@ export function releaseDomain(state: IommuState, domainId: number): OpResult {
     if (context.domainId === domainId) context.orphaned = true;
   }
   orphanPasidCacheEntries(state, domainId);
+  orphanUnflushedPasids(state, domainId);
   return succeed({ domainId: domain.domainId, releasedEntries: domain.flushQueue.length });
 }
 
@@ -141,6 +149,8 @@ export function attachDevice(state: IommuState, args: AttachDeviceArgs): OpResul
   if (context !== undefined && context.domainId !== null) return fail('EBUSY');
   if (context === undefined) state.contexts[args.deviceId] = { domainId: args.domainId, pasids: {} };
   else context.domainId = args.domainId;
+  // `dmar_domain_attach_device`: the tag of (DID, IOMMU_NO_PASID).
+  assignCacheTag(state, args.domainId, NO_PASID);
   const flush = state.caps.cachingMode ? flushDomain(state, args.domainId) : null;
   return succeed({ deviceId: args.deviceId, domainId: args.domainId, ...flushDetail(flush) });
 }
@@ -149,7 +159,11 @@ export function detachDevice(state: IommuState, args: { readonly deviceId: numbe
   const cleared = clearContext(state, args);
   const domainId = cleared.detail?.['domainId'];
   if (!cleared.ok || typeof domainId !== 'number') return cleared;
-  const flush = flushDomain(state, domainId);
+  // `device_block_translation`: the tag of (DID, IOMMU_NO_PASID) goes; the entry's teardown flushes
+  // the DID (a second-level entry) or PASID 0 of it (a first-level one, scalable mode's
+  // `intel_pasid_tear_down_entry(dev, IOMMU_NO_PASID)`).
+  unassignCacheTag(state, domainId, NO_PASID);
+  const flush = flushTornDownEntry(state, domainId, null);
   return succeed({ deviceId: args.deviceId, domainId, ...flushDetail(flush) });
 }
 
@@ -180,24 +194,43 @@ export interface AttachPasidArgs {
 }
 
 /**
- * `intel_pasid_setup_second_level` via `iommu_attach_device_pasid`: EINVAL for a bad source-id or a
- * PASID outside 1..2^20-1, ENODEV without scalable mode (no PASID table), ENOENT for an unknown
- * domain, EBUSY when the PASID entry is already present (replacing requires a teardown first).
+ * `intel_iommu_set_dev_pasid` via `iommu_attach_device_pasid`: the cache tag of (DID, PASID)
+ * (`cache_tag_assign_domain`, a first-level domain's only: `cache-tags.ts`), then the PASID entry
+ * (`setupPasidEntry`). EINVAL for a bad source-id or a PASID outside 1..2^20-1, ENODEV without
+ * scalable mode (no PASID table), ENOENT for an unknown domain, EBUSY when the PASID entry is
+ * already present (replacing requires a teardown first); a refusal leaves no tag (the real code
+ * unassigns it on the way out).
  */
 export function attachDevicePasid(state: IommuState, args: AttachPasidArgs): OpResult {
+  const result = setupPasidEntry(state, args);
+  if (result.ok) assignCacheTag(state, args.domainId, args.pasid);
+  return result;
+}
+
+/**
+ * The PASID entry's write alone, with the caching-mode flush of a new entry (`pasid_flush_caches`):
+ * `intel_pasid_setup_second_level` (PGTT 2), or for a first-level domain
+ * `intel_pasid_setup_first_level` (PGTT 1) — the same checks and the same flush. The refusals of
+ * `attachDevicePasid`; the detail says which PGTT the entry got.
+ */
+export function setupPasidEntry(state: IommuState, args: AttachPasidArgs): OpResult {
   if (!isDeviceId(args.deviceId) || !isPasid(args.pasid)) return fail('EINVAL');
   if (!state.caps.scalableMode) return fail('ENODEV');
   if (getDomain(state, args.domainId) === undefined) return fail('ENOENT');
   const context = contextOf(state, args.deviceId);
   if (context !== undefined && Object.hasOwn(context.pasids, args.pasid)) return fail('EBUSY');
+  recordPasidWrite(state, args.deviceId, args.pasid);
   if (context === undefined)
     state.contexts[args.deviceId] = { domainId: null, pasids: { [args.pasid]: args.domainId } };
   else context.pasids[args.pasid] = args.domainId;
+  // `pasid_flush_caches`: the new entry written back (`!ecap_coherent`) before any invalidation.
+  writeBackPasidEntry(state, args.deviceId, args.pasid);
   const dropped = state.caps.cachingMode ? flushPasid(state, args.domainId, args.pasid) : 0;
   return succeed({
     deviceId: args.deviceId,
     pasid: args.pasid,
     domainId: args.domainId,
+    pgtt: getDomain(state, args.domainId)?.firstLevel === true ? 'first-level' : 'second-level',
     invalidation: state.caps.cachingMode ? 'pasid' : 'none',
     dropped,
   });
@@ -209,24 +242,33 @@ export interface DetachPasidArgs {
 }
 
 /**
- * `intel_pasid_tear_down_entry` for a second-level or nested entry (pasid.c): the entry cleared
- * (`clearPasidEntry`), then the PASID-cache invalidation of (DID, PASID)
- * (`pasid_cache_invalidation_with_pasid`), then a DSI of the DID (`flush_iotlb(..., DMA_TLB_DSI_FLUSH)`:
- * a PASID-based IOTLB flush would not reach second-level entries, VT-d 3.3 §6.5.3.3). EINVAL for a
- * bad source-id or PASID, ENODEV when the entry is not present.
+ * `intel_iommu_remove_dev_pasid` (iommu.c): the cache tag of (DID, PASID) unassigned
+ * (`cache_tag_unassign_domain`), then `intel_pasid_tear_down_entry` (pasid.c): the entry cleared
+ * (`clearPasidEntry`), the PASID-cache invalidation of (DID, PASID)
+ * (`pasid_cache_invalidation_with_pasid`), then the IOTLB by the entry's PGTT (`flushTornDownEntry`):
+ * a DSI of the DID for a second-level or nested entry (a PASID-based flush would not reach
+ * second-level entries, VT-d 3.3 §6.5.3.3), `qi_flush_piotlb(did, pasid, 0, -1)` for a first-level
+ * one (a DSI would not reach it). EINVAL for a bad source-id or PASID, ENODEV when the entry is not
+ * present.
  */
 export function detachDevicePasid(state: IommuState, args: DetachPasidArgs): OpResult {
+  const domainBefore =
+    isDeviceId(args.deviceId) && isPasid(args.pasid) ? pasidEntryDomainId(state, args.deviceId, args.pasid) : null;
+  if (domainBefore !== null) unassignCacheTag(state, domainBefore, args.pasid);
   const cleared = clearPasidEntry(state, args);
   const domainId = cleared.detail?.['domainId'];
   if (!cleared.ok || typeof domainId !== 'number') return cleared;
+  // The cleared entry written back (`!ecap_coherent`) before the invalidations that rely on it.
+  writeBackPasidEntry(state, args.deviceId, args.pasid);
   const pasidCacheDropped = invalidatePasidCache(state, domainId, args.pasid);
-  const flush = flushDomain(state, domainId);
+  const flush = flushTornDownEntry(state, domainId, args.pasid);
   return succeed({ deviceId: args.deviceId, pasid: args.pasid, domainId, pasidCacheDropped, ...flushDetail(flush) });
 }
 
 /**
- * The PASID entry's write alone (`intel_pasid_clear_entry`), without the invalidations that must
- * follow it: `detachDevicePasid` is this, the PASID-cache invalidation and the DSI. A PASID cache
+ * The PASID entry's write alone (`intel_pasid_clear_entry`), without the write-back and the
+ * invalidations that must follow it: `detachDevicePasid` is this, the write-back, the PASID-cache
+ * invalidation and the IOTLB flush. A PASID cache
  * that holds the old entry keeps translating through it until invalidated. EINVAL for a bad
  * source-id or PASID, ENODEV when no entry is present; the detail names the DID the entry held.
  */
@@ -236,6 +278,7 @@ export function clearPasidEntry(state: IommuState, args: DetachPasidArgs): OpRes
   const domainId =
     context !== undefined && Object.hasOwn(context.pasids, args.pasid) ? context.pasids[args.pasid] : undefined;
   if (context === undefined || domainId === undefined) return fail('ENODEV');
+  recordPasidWrite(state, args.deviceId, args.pasid);
   delete context.pasids[args.pasid];
   tidyContext(state, args.deviceId, context);
   return succeed({ deviceId: args.deviceId, pasid: args.pasid, domainId });
@@ -250,15 +293,16 @@ export function pasidEntryDomainId(state: IommuState, deviceId: number, pasid: n
 
 /**
  * The domain serving a request from `deviceId` with `pasid` (null = without PASID), if any: with a
- * PASID, the PASID cache's entry first (`pasid.ts`), else the PASID table's.
+ * PASID, the PASID cache's entry first (`pasid.ts`), else the PASID table's as memory holds it
+ * (`coherency.ts`: without coherent walks, an entry the CPU changed and did not write back is
+ * still the old one).
  */
 export function requestDomainId(state: IommuState, deviceId: number, pasid: number | null): number | null {
   if (pasid !== null && state.pasidCache !== undefined) {
     const cached = pasidCacheLookup(state, deviceId, pasid);
     if (cached !== undefined) return cached.domainId;
   }
+  if (pasid !== null) return iommuPasidEntry(state, deviceId, pasid);
   const context = contextOf(state, deviceId);
-  if (context === undefined) return null;
-  if (pasid === null) return context.domainId;
-  return Object.hasOwn(context.pasids, pasid) ? (context.pasids[pasid] ?? null) : null;
+  return context === undefined ? null : context.domainId;
 }

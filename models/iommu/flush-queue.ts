@@ -17,20 +17,24 @@
  */
 import { hasIommuBug } from './config.js';
 import type { IommuConfig } from './config.js';
-import { flushDomain } from './invalidate.js';
+import { flushAllTags } from './invalidate.js';
 import type { Flush } from './invalidate.js';
 import { fail, succeed } from '../result.js';
 import type { OpResult } from '../result.js';
 import { freeTables, getDomain } from './state.js';
 import type { FlushQueueEntry, IommuDomain, IommuState, Translation } from './types.js';
 
-/** Flushes a domain's queue: DSI, then releases every entry. Returns the released entries. */
+/**
+ * Flushes a domain's queue: the whole domain (`flush_iotlb_all` → `cache_tag_flush_all`: a DSI, or a
+ * first-level domain's PASID-based flush per tag), then releases every entry. Returns the released
+ * entries.
+ */
 export function flushQueueFlush(
   state: IommuState,
   config: IommuConfig,
   domain: IommuDomain,
 ): { flush: Flush | null; released: FlushQueueEntry[] } {
-  const flush = hasIommuBug(config, 'flush-queue-skips-iotlb') ? null : flushDomain(state, domain.domainId);
+  const flush = hasIommuBug(config, 'flush-queue-skips-iotlb') ? null : flushAllTags(state, domain.domainId);
   const released = domain.flushQueue;
   for (const entry of released) freeTables(state, entry.freedTableIds);
   domain.flushQueue = [];

@@ -69,6 +69,8 @@ export function cloneIommuState(state: IommuState): IommuState {
     // Its entries are replaced whole, never edited in place.
     ...(state.pasidCache === undefined ? {} : { pasidCache: [...state.pasidCache] }),
     ...(state.unflushed === undefined ? {} : { unflushed: cloneUnflushed(state.unflushed) }),
+    // Replaced whole on every change, never edited in place.
+    ...(state.unflushedPasids === undefined ? {} : { unflushedPasids: state.unflushedPasids }),
   };
 }
 
@@ -92,6 +94,8 @@ export function restoreIommuState(target: IommuState, snapshot: IommuState): voi
   else target.pasidCache = snapshot.pasidCache;
   if (snapshot.unflushed === undefined) delete target.unflushed;
   else target.unflushed = snapshot.unflushed;
+  if (snapshot.unflushedPasids === undefined) delete target.unflushedPasids;
+  else target.unflushedPasids = snapshot.unflushedPasids;
 }
 
 export function isPagingType(type: DomainType): boolean {

@@ -18,9 +18,9 @@
  * by source-id), the context cache and paging-structure caches (the IOTLB decides where a DMA
  * lands; the PASID cache, which decides which domain a request with PASID walks, is modelled
  * when `caps.pasidCacheEntries` is set, `pasid.ts`), device-TLBs (ATS), interrupt
- * remapping, dirty tracking, PRI/page requests, first-level translation on its own (PGTT 1, SVA)
- * and first-level tables in host memory (a first-level table is always a guest's, walked for a
- * nested domain), snoop control, multiple IOMMUs.
+ * remapping, dirty tracking, PRI/page requests, SVA, the first-level table format (a first-level
+ * domain, `cache-tags.ts`, walks the model's one table format; a guest's first-level table is
+ * walked for a nested domain), snoop control, multiple IOMMUs.
  */
 import type { LeafLevel, TableLevel } from './address.js';
 
@@ -64,6 +64,13 @@ export interface IommuCaps {
    * false: a PTE write reaches the IOMMU only once written back (`coherency.ts`).
    */
   readonly coherentWalks?: boolean;
+  /**
+   * `ecap.FLTS`: first-level (first-stage) translation supported in scalable mode. Absent: false
+   * (the default: every paging domain second-level, as before).
+   */
+  readonly firstLevelTranslation?: boolean;
+  /** `ecap.SLTS`: second-level translation supported in scalable mode. Absent: true. */
+  readonly secondLevelTranslation?: boolean;
 }
 
 /** A present second-level PTE: a pointer to the next-level table, or a leaf (SP bit = level > 1). */
@@ -117,6 +124,18 @@ export interface IommuDomain {
   flushQueue: FlushQueueEntry[];
   /** A `nested` domain's stage-2: the DID of its nesting parent; `null` for every other type. */
   readonly parentDomainId: number | null;
+  /**
+   * A paging domain whose table is a first-level one (`dmar_domain->use_first_level`, `first-level.ts`):
+   * its PASID entries (and RID2PASID entry) have PGTT 1, its IOTLB entries are first-level ones,
+   * flushed only by PASID-based invalidations. Absent: second-level.
+   */
+  readonly firstLevel?: true;
+  /**
+   * A first-level domain's cache tags (`cache.c`): PASID (0 = `IOMMU_NO_PASID`, the requests without
+   * PASID) → users, each tag carrying the domain's DID. Its flushes are one PASID-based invalidation
+   * per tag. Absent for second-level domains, whose DID-based flushes reach every PASID of the DID.
+   */
+  cacheTags?: Record<string, number>;
 }
 
 /** What a device's context entry (and PASID table, in scalable mode) points at. */
@@ -139,6 +158,11 @@ export interface IotlbTranslation extends Translation {
   readonly pasid: number | null;
   /** The model's mark: filled from a domain since freed (`releaseDomain`); lookups ignore it. */
   readonly orphaned?: true;
+  /**
+   * Filled by a first-level walk (PGTT 1): only a PASID-based invalidation drops it (a request
+   * without PASID is tagged with PASID 0, RID2PASID, for those). Absent: a second-level entry.
+   */
+  readonly firstLevel?: true;
 }
 
 /** Caching mode only: a cached "not present" for one 4 KiB page (§3.4). */
@@ -256,4 +280,17 @@ export interface IommuState {
    * back (null: not present); decimal keys. Absent or empty: both views agree.
    */
   unflushed?: Record<string, Record<string, PageTableEntry | null>>;
+  /**
+   * Without coherent walks (`coherency.ts`): source-id → PASID → the PASID entry memory (the
+   * IOMMU's view) still holds for an entry the CPU wrote and has not written back; decimal keys.
+   * Replaced whole on every change. Absent or empty: both views agree.
+   */
+  unflushedPasids?: Record<string, Record<string, UnflushedPasidEntry>>;
+}
+
+/** What memory holds for a PASID entry the CPU changed: the DID it names, or null (not present). */
+export interface UnflushedPasidEntry {
+  readonly domainId: number | null;
+  /** The model's mark: the DID's domain was freed while memory still named it (`releaseDomain`). */
+  readonly orphaned?: true;
 }

@@ -20,7 +20,7 @@ import { IOVA_PAGE_LIMIT, PAGE_SIZE_BYTES, isNatural, rangesIntersect } from './
 import { cachedPasids } from './pasid.js';
 import { requestDomainId } from './domain.js';
 import { iotlbEntryPages } from './iotlb.js';
-import { hasUnflushed } from './coherency.js';
+import { hasUnflushed, unflushedPresentPasids } from './coherency.js';
 import { domainLeaves, domainLeavesAsIommu, leavesInRange, lookupLeaf, lookupLeafAsIommu } from './page-table.js';
 import { getDomain, isPagingType } from './state.js';
 import type {
@@ -186,7 +186,8 @@ export function reachableByDevice(
 ): ReachableExtent[] {
   const context = Object.hasOwn(state.contexts, deviceId) ? state.contexts[deviceId] : undefined;
   // A PASID the PASID cache still holds an entry for reaches its domain, present entry or not.
-  const cached = cachedPasids(state, deviceId);
+  // So does one whose entry memory still holds present (a clear not written back, `coherency.ts`).
+  const cached = [...cachedPasids(state, deviceId), ...unflushedPresentPasids(state, deviceId)];
   if (context === undefined && cached.length === 0) return [];
   const pasids = new Set([...Object.keys(context?.pasids ?? {}).map(Number), ...cached]);
   const tags: (number | null)[] = [null, ...[...pasids].sort((left, right) => left - right)];

@@ -23,17 +23,34 @@
  * device's DMA without PASID is (`passthroughDmaRefusal`), and EINVAL for a PASID outside
  * 1..2^20-1. A device with no entry for the PASID faults.
  *
- * Left out: first-level-only and pass-through PASID entries (SVA, PGTT 1 and 4, and their
- * PASID-based IOTLB flushes), a PASID attached to a domain other than its device's VFIO domain,
- * per-device PASID widths (every device has the full 20 bits), PRI, device-TLBs.
+ * On an IOMMU whose VFIO domains are first-level (`ecap.FLTS` without `ecap.SLTS`,
+ * `models/iommu/cache-tags.ts`) the entries are PGTT 1 (`intel_pasid_setup_first_level`), each
+ * attach assigns the cache tag of (DID, PASID) that the domain's unmap flushes go through, and the
+ * teardown's IOTLB flush is PASID-based. The attach is the design's `attach` hook (default
+ * `attachPasid`).
+ *
+ * Left out: pass-through PASID entries (PGTT 4, `intel_pasid_setup_pass_through`: an identity
+ * domain caches no translation in the model, so its teardown's flush choice could not show), SVA,
+ * a PASID attached to a domain other than its device's VFIO domain, per-device PASID widths (every
+ * device has the full 20 bits), PRI, device-TLBs.
  */
-import { attachDevicePasid, clearPasidEntry, detachDevicePasid, isPasid, pasidEntryDomainId } from '../iommu/domain.js';
-import { flushDomain } from '../iommu/invalidate.js';
+import { unassignCacheTag } from '../iommu/cache-tags.js';
+import {
+  attachDevicePasid,
+  clearPasidEntry,
+  detachDevicePasid,
+  isPasid,
+  pasidEntryDomainId,
+  setupPasidEntry,
+} from '../iommu/domain.js';
+import { flushDomain, flushTornDownEntry } from '../iommu/invalidate.js';
+import { invalidatePasidCache } from '../iommu/pasid.js';
 import { deviceDmaRefusal } from '../vfio/device-dma.js';
 import { domainOfGroup, refused, type1Backend } from '../vfio/state.js';
 import type { VfioState } from '../vfio/types.js';
 import { dmaThroughIommu, passthroughDmaRefusal, sourceIdOf } from './forward.js';
 import type {
+  PasidAttach,
   PasidCommand,
   PasidTeardown,
   PassthroughConfig,
@@ -43,11 +60,51 @@ import type {
 } from './types.js';
 
 /**
- * `intel_pasid_tear_down_entry` for the second-level entry a VFIO domain's PASID has: the entry
- * cleared, the PASID-cache invalidation of (DID, PASID), a DSI of the DID.
+ * `intel_iommu_set_dev_pasid`: the cache tag of (DID, PASID) (`cache_tag_assign_domain`), then the
+ * PASID entry — second-level (`intel_pasid_setup_second_level`) or first-level
+ * (`intel_pasid_setup_first_level`) as the domain is.
+ */
+export const attachPasid: PasidAttach = (iommu, sourceId, pasid, domainId) =>
+  attachDevicePasid(iommu, { deviceId: sourceId, pasid, domainId });
+
+/**
+ * An attach that writes the PASID entry without assigning the domain's cache tag for the PASID: a
+ * first-level domain's unmap then flushes the PASIDs of its other tags only (`cache_tag_flush_range`
+ * walks the tag list), and the translations the device cached with this PASID survive the unmap,
+ * reaching frames VFIO unpinned. Nothing shows on a second-level domain, whose DID-based flushes
+ * reach every PASID. The class of a missed `cache_tag_assign_domain` on an attach path (v6.12 calls
+ * it from both `dmar_domain_attach_device` and `intel_iommu_set_dev_pasid`); not a specific commit.
+ */
+export const attachPasidWithoutCacheTag: PasidAttach = (iommu, sourceId, pasid, domainId) =>
+  setupPasidEntry(iommu, { deviceId: sourceId, pasid, domainId });
+
+/**
+ * `intel_iommu_remove_dev_pasid` → `intel_pasid_tear_down_entry`: the cache tag unassigned, the
+ * entry cleared, the PASID-cache invalidation of (DID, PASID), then the IOTLB by the entry's PGTT: a
+ * DSI for a second-level entry, a PASID-based flush of the PASID for a first-level one.
  */
 export const tearDownPasid: PasidTeardown = (iommu, sourceId, pasid) => {
   detachDevicePasid(iommu, { deviceId: sourceId, pasid });
+};
+
+/**
+ * A teardown that flushes the IOTLB with a DSI whatever the entry's PGTT (the cache tag unassigned,
+ * the entry cleared, the PASID cache invalidated): the PASID-based flush a first-level (or
+ * pass-through) entry needs is never issued, and the first-level translations the device cached
+ * with the PASID survive — once the tag is gone no unmap of the domain flushes them either, and the
+ * PASID attached again (same domain, same DID) reaches frames VFIO unmapped and unpinned. The
+ * mirror of the bug 8798d36 fixed ("iommu/vt-d: Fix incomplete cache flush in
+ * intel_pasid_tear_down_entry()", v5.14; Fixes: 2cd1311a2667): before it, the teardown issued the
+ * PASID-based flush for every PGTT, which misses second-level and nested entries; the fix chose by
+ * PGTT, "per chapter 6.5.3.3 of VT-d spec 3.3". This variant makes the other wrong choice.
+ */
+export const tearDownWithDsiOnly: PasidTeardown = (iommu, sourceId, pasid) => {
+  const domainId = pasidEntryDomainId(iommu, sourceId, pasid);
+  if (domainId === null) return;
+  unassignCacheTag(iommu, domainId, pasid);
+  clearPasidEntry(iommu, { deviceId: sourceId, pasid });
+  invalidatePasidCache(iommu, domainId, pasid);
+  flushDomain(iommu, domainId);
 };
 
 /**
@@ -65,8 +122,25 @@ export const tearDownSkippingPasidCache: PasidTeardown = (iommu, sourceId, pasid
   if (typeof domainId === 'number') flushDomain(iommu, domainId);
 };
 
+/**
+ * A teardown that clears the PASID entry without writing it back (no `clflush_cache_range` after
+ * `pasid_clear_present`), then invalidates the PASID cache and flushes the IOTLB as v6.12 does: on
+ * an IOMMU without coherent walks (`ecap.C` = 0) memory keeps the present entry, and the next
+ * request with the PASID walks it again — into the old domain, and under its DID once the domain
+ * is freed and the DID handed on. `intel_pasid_tear_down_entry` writes the entry back twice; this
+ * is the missed-write-back class of XSA-321 applied to the PASID table, not a specific commit.
+ */
+export const tearDownSkippingWriteBack: PasidTeardown = (iommu, sourceId, pasid) => {
+  const domainId = pasidEntryDomainId(iommu, sourceId, pasid);
+  if (domainId === null) return;
+  unassignCacheTag(iommu, domainId, pasid);
+  clearPasidEntry(iommu, { deviceId: sourceId, pasid });
+  invalidatePasidCache(iommu, domainId, pasid);
+  flushTornDownEntry(iommu, domainId, pasid);
+};
+
 /** The sound PASID attachment: what v6.12 does. */
-export const soundPasid: PassthroughPasid = { tearDown: tearDownPasid };
+export const soundPasid: PassthroughPasid = { attach: attachPasid, tearDown: tearDownPasid };
 
 /** The DID of the VFIO domain holding `deviceId`'s group, if any. */
 function deviceDid(state: PassthroughState, deviceId: number): number | undefined {
@@ -127,7 +201,7 @@ export function applyPasidCommand(
   }
   const did = deviceDid(state, command.deviceId);
   if (did === undefined) return refused('ENODEV');
-  const attached = attachDevicePasid(state.iommu, { deviceId: sourceId, pasid: command.pasid, domainId: did });
+  const attached = (config.pasid.attach ?? attachPasid)(state.iommu, sourceId, command.pasid, did);
   if (!attached.ok) return refused(attached.error ?? 'EINVAL');
   return { ok: true, detail: { pasid: command.pasid, domainId: did }, effects: [], accesses: [] };
 }

@@ -11,6 +11,7 @@
  */
 import type { IommuConfig } from '../iommu/config.js';
 import type { IommuState } from '../iommu/types.js';
+import type { OpResult } from '../result.js';
 import type { VfioCommand } from '../vfio/commands.js';
 import type { VfioConfig } from '../vfio/config.js';
 import type { VfioResult, VfioState } from '../vfio/types.js';
@@ -56,10 +57,21 @@ export interface PassthroughLifecycle {
 export type PasidTeardown = (iommu: IommuState, sourceId: number, pasid: number) => void;
 
 /**
- * PASID attachment (docs/reference/vtd.md §3.11): a vfio-pci device's PASIDs attached to its
- * group's VFIO domain, torn down through `tearDown`.
+ * What the VT-d driver does to the IOMMU when a device's PASID is attached to a domain
+ * (`iommu_attach_device_pasid` → `intel_iommu_set_dev_pasid`: the cache tag of (DID, PASID), then
+ * the PASID entry): given the IOMMU (edited in place), the device's source-id, the PASID and the
+ * DID; returns the IOMMU model's result (a refusal leaves the IOMMU as it was). Built-in:
+ * `models/passthrough/pasid.ts`.
+ */
+export type PasidAttach = (iommu: IommuState, sourceId: number, pasid: number, domainId: number) => OpResult;
+
+/**
+ * PASID attachment (docs/reference/vtd.md §3.12): a vfio-pci device's PASIDs attached to its
+ * group's VFIO domain through `attach` (absent: `attachPasid`, v6.12's), torn down through
+ * `tearDown`.
  */
 export interface PassthroughPasid {
+  readonly attach?: PasidAttach;
   readonly tearDown: PasidTeardown;
 }
 

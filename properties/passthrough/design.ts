@@ -109,6 +109,13 @@ export interface PassthroughDesignOptions {
    * (default all, `writeBackAll`). A user's variant is a function.
    */
   readonly writeBack?: WriteBackHook;
+  /**
+   * An IOMMU with first-level translation only in scalable mode (`ecap.FLTS` without `ecap.SLTS`,
+   * docs/reference/vtd.md §3.12): VFIO's domains are first-level (`first_level_by_default`), their
+   * entries PGTT 1, their IOTLB entries flushed by PASID-based invalidations per cache tag. Default
+   * false: second-level domains.
+   */
+  readonly firstLevelOnly?: boolean;
 }
 
 /** A design of VFIO over VT-d, with its configuration and its world's layout (device and group ids). */
@@ -157,7 +164,10 @@ export function passthroughDesign(options: PassthroughDesignOptions): Passthroug
     lifecycle: options.lifecycle ?? soundLifecycle,
     pasid: options.pasid ?? soundPasid,
   };
-  const caps = options.coherentWalks === false ? { coherentWalks: false } : {};
+  const caps = {
+    ...(options.coherentWalks === false ? { coherentWalks: false } : {}),
+    ...(options.firstLevelOnly === true ? { firstLevelTranslation: true, secondLevelTranslation: false } : {}),
+  };
   const initial = initPassthroughWorld(config, options.policy, world, caps);
   const universe = passthroughPickUniverse(world);
   const withFlushQueue = options.mode !== 'strict';
@@ -181,12 +191,12 @@ export function passthroughDesign(options: PassthroughDesignOptions): Passthroug
     formatCommand: formatPassthroughCommand,
     validateCommand: validatePassthroughCommand,
     explainStep: explainPassthroughStep,
-    explore: passthroughExploreScope(world, withFlushQueue),
+    explore: passthroughExploreScope(world, withFlushQueue, { pasids: options.firstLevelOnly === true }),
     classify: emulated ? classifyPassthroughWithDrivers : classifyPassthroughStep,
     actorOf: (state, command) => passthroughActorOf(state, command) ?? 'VMM',
     inflight: (state) => vfioInflight(state.vfio),
     holdings: (state) => vfioHoldings(state.vfio),
-    reach: passthroughReach(withFlushQueue, emulated, options.coherentWalks === false),
+    reach: passthroughReach(withFlushQueue, emulated, options.coherentWalks === false, options.firstLevelOnly === true),
     reachFloors: passthroughReachFloors,
   };
 }

@@ -15,7 +15,8 @@
  *
  * In a world of several IOMMU groups, the lifecycle too (`lifecycleTemplates`): devices closed,
  * groups out and back, every device's reads, and the first device's PASID 1 attached, read with
- * and detached.
+ * and detached. The first-level designs (`firstLevelOnly`) have those PASID commands in a one-group
+ * world too (`pasids`).
  *
  * Left out: malformed ioctl arguments, DMA writes, read-only mappings, fault injection, the
  * container lifecycle of one-group worlds (VFIO_SET_IOMMU, opening devices). No symmetry
@@ -34,8 +35,9 @@ import type { VfioWorldLayout } from '../vfio/world.js';
 const iovaPages = [511, 512];
 const ramOffsets = [0, 1];
 
-function templatesFor(layout: VfioWorldLayout, withFlushQueue: boolean): PassthroughCommand[] {
+function templatesFor(layout: VfioWorldLayout, withFlushQueue: boolean, pasids: boolean): PassthroughCommand[] {
   const deviceId = layout.pciDevices[0] ?? 0;
+  const lifecycle = lifecycleTemplates(layout);
   return [
     ...iovaPages.flatMap((iovaPage) =>
       ramOffsets.map((offset): PassthroughCommand => ({
@@ -68,7 +70,9 @@ function templatesFor(layout: VfioWorldLayout, withFlushQueue: boolean): Passthr
       npages: 1,
     })),
     { kind: 'allocateToOther', owner: OTHER_OWNER },
-    ...lifecycleTemplates(layout),
+    ...lifecycle,
+    // A one-group world's PASIDs, when the design asks (its domains first-level: §3.12).
+    ...(pasids && lifecycle.length === 0 ? pasidTemplates(deviceId) : []),
   ];
 }
 
@@ -104,13 +108,18 @@ function pasidTemplates(deviceId: number): PassthroughCommand[] {
   ];
 }
 
+/** The scope's options: VFIO's, and `pasids` (the first device's PASID 1 in a one-group world too). */
+export interface PassthroughScopeOptions extends ScopeOptions {
+  readonly pasids?: boolean;
+}
+
 export function passthroughExploreScope(
   layout: VfioWorldLayout,
   withFlushQueue: boolean,
-  options: ScopeOptions = {},
+  options: PassthroughScopeOptions = {},
 ): ExploreScope<PassthroughState, PassthroughCommand> {
   const interleavings = options.interleavings ?? true;
-  const atomic = templatesFor(layout, withFlushQueue);
+  const atomic = templatesFor(layout, withFlushQueue, options.pasids ?? false);
   const templates = interleavings ? [...atomic, ...startedTemplates(atomic)] : atomic;
   return {
     description: `VFIO over VT-d: one- and two-page MAP/UNMAP around the leaf-table boundary (iova pages 511-512), device reads, ${withFlushQueue ? 'the flush-queue timer, ' : ''}VMM memory changes (${templates.length} commands per state${interleavings ? ', the phased ones also started, and an advance of each operation in flight' : ''}; no symmetry reduction)`,

@@ -4,6 +4,7 @@
  */
 import { hasUnflushed } from '../../models/iommu/coherency.js';
 import { pasidEntryDomainId } from '../../models/iommu/domain.js';
+import { isFirstLevelEntry } from '../../models/iommu/invalidate.js';
 import { isPasidCommand } from '../../models/passthrough/step.js';
 import type { PassthroughCommand, PassthroughState } from '../../models/passthrough/types.js';
 import type { VfioCommand } from '../../models/vfio/commands.js';
@@ -24,6 +25,12 @@ export const PASID_DMA_LANDED = 'DMA with a PASID lands through the domain its P
 export const PASID_TORN_DOWN_WHILE_CACHED = 'PASID entry torn down while the PASID cache holds it';
 export const NONCOHERENT_UNMAP = 'unmap on an IOMMU whose walks do not snoop the CPU caches (ecap.C = 0)';
 export const NONCOHERENT_WALK_SEES_OLD = 'DMA walk reads a PTE the CPU changed and did not write back';
+export const NONCOHERENT_PASID_TEARDOWN =
+  'PASID entry torn down on an IOMMU whose walks do not snoop the CPU caches (ecap.C = 0)';
+export const FIRST_LEVEL_UNMAP_WITH_PASID_ENTRIES =
+  'unmap of a first-level domain while the IOTLB holds its translations cached with a PASID';
+export const FIRST_LEVEL_TEARDOWN_WITH_ENTRIES =
+  'first-level PASID entry torn down while the IOTLB holds translations cached with that PASID';
 
 /**
  * The labels a default run must reach (strict mode has no flush queue; a world with emulated
@@ -32,7 +39,12 @@ export const NONCOHERENT_WALK_SEES_OLD = 'DMA walk reads a PTE the CPU changed a
  * entry is also counted and reported, but it needs a lazy unmap between a DMA and the next one and
  * stays rarer (about 3% of runs).
  */
-export function passthroughReach(withFlushQueue: boolean, emulated = false, noncoherent = false): readonly string[] {
+export function passthroughReach(
+  withFlushQueue: boolean,
+  emulated = false,
+  noncoherent = false,
+  firstLevel = false,
+): readonly string[] {
   return [
     MAP_CROSSES_LEAF_TABLE,
     // The group lifecycle (issue 18): a domain under a reused DID, a device DMAing with no VFIO domain.
@@ -44,7 +56,10 @@ export function passthroughReach(withFlushQueue: boolean, emulated = false, nonc
     ...(withFlushQueue ? [UNMAP_WITH_FLUSH_QUEUE] : []),
     ...(emulated ? [UNMAP_CALLBACK_WITH_PINS] : []),
     // Coherency (issue 21): unmaps whose PTE clears must be written back before the IOMMU sees them.
-    ...(noncoherent ? [NONCOHERENT_UNMAP] : []),
+    ...(noncoherent ? [NONCOHERENT_UNMAP, NONCOHERENT_PASID_TEARDOWN] : []),
+    // First-level domains (issue 21): the PASID-tagged entries an unmap's and a teardown's
+    // PASID-based flushes must reach.
+    ...(firstLevel ? [FIRST_LEVEL_UNMAP_WITH_PASID_ENTRIES, FIRST_LEVEL_TEARDOWN_WITH_ENTRIES] : []),
   ];
 }
 
@@ -80,6 +95,37 @@ function tearsDownCachedPasid(before: PassthroughState, after: PassthroughState)
   );
 }
 
+/** The IOTLB holds a first-level entry tagged with a PASID (a request with one filled it). */
+function cachesFirstLevelPasid(
+  state: PassthroughState,
+  matches: (domainId: number, pasid: number) => boolean,
+): boolean {
+  return state.iommu.iotlb.some(
+    (entry) => isFirstLevelEntry(entry) && entry.pasid !== null && matches(entry.domainId, entry.pasid),
+  );
+}
+
+/** A PASID entry of a first-level domain present before the step is gone after it, its translations cached. */
+function tearsDownCachedFirstLevel(before: PassthroughState, after: PassthroughState): boolean {
+  if (before.iommu === after.iommu) return false;
+  return cachesFirstLevelPasid(before, (domainId, pasid) =>
+    Object.entries(before.iommu.contexts).some(
+      ([sourceId, context]) =>
+        context.pasids[pasid] === domainId && pasidEntryDomainId(after.iommu, Number(sourceId), pasid) === null,
+    ),
+  );
+}
+
+/** A PASID entry present before the step is gone after it. */
+function tearsDownPasidEntry(before: PassthroughState, after: PassthroughState): boolean {
+  if (before.iommu === after.iommu) return false;
+  return Object.entries(before.iommu.contexts).some(([sourceId, context]) =>
+    Object.keys(context.pasids).some(
+      (pasid) => pasidEntryDomainId(after.iommu, Number(sourceId), Number(pasid)) === null,
+    ),
+  );
+}
+
 export function classifyPassthroughStep(transition: Transition<PassthroughState, PassthroughCommand>): string[] {
   const { before, command, result } = transition;
   if (before === null || command === null || result === null) return [];
@@ -103,6 +149,11 @@ export function classifyPassthroughStep(transition: Transition<PassthroughState,
   }
   if (command.kind === 'unmapDma' && detail['removed'] !== 0 && before.iommu.caps.coherentWalks === false)
     labels.push(NONCOHERENT_UNMAP);
+  if (command.kind === 'unmapDma' && detail['removed'] !== 0 && cachesFirstLevelPasid(before, () => true))
+    labels.push(FIRST_LEVEL_UNMAP_WITH_PASID_ENTRIES);
+  if (tearsDownCachedFirstLevel(before, transition.after)) labels.push(FIRST_LEVEL_TEARDOWN_WITH_ENTRIES);
+  if (before.iommu.caps.coherentWalks === false && tearsDownPasidEntry(before, transition.after))
+    labels.push(NONCOHERENT_PASID_TEARDOWN);
   if (
     (command.kind === 'deviceDma' || command.kind === 'pasidDma') &&
     detail['via'] === 'walk' &&
@@ -161,4 +212,9 @@ export const passthroughReachFloors: Readonly<Record<string, number>> = {
   [PASID_DMA_LANDED]: 7,
   [PASID_TORN_DOWN_WHILE_CACHED]: 8,
   [NONCOHERENT_UNMAP]: 100,
+  // iommu/noncoherent, seeds 1 … 3: 144, 160 and 129 runs.
+  [NONCOHERENT_PASID_TEARDOWN]: 43,
+  // iommu/first-level-pasid, seeds 1 … 3: 20, 20, 22 runs and 13, 15, 4 runs.
+  [FIRST_LEVEL_UNMAP_WITH_PASID_ENTRIES]: 7,
+  [FIRST_LEVEL_TEARDOWN_WITH_ENTRIES]: 1,
 };

@@ -9,6 +9,7 @@ import { mapDmaArgs } from '../../models/vfio/map-dma.js';
 import { unmapDmaArgs } from '../../models/vfio/unmap-dma.js';
 import {
   iommuNoncoherent,
+  iommuNoncoherentPasidTeardownSkipsWriteBack,
   iommuNoncoherentUnmapSkipsWriteBack,
 } from '../../properties/passthrough/coherency-designs.js';
 import { iommuStrict } from '../../properties/passthrough/designs.js';
@@ -35,5 +36,21 @@ describe('VFIO over an IOMMU without coherent walks', () => {
       (violation) => violation.invariant,
     );
     expect(names).toContain('reachable-frame-pinned');
+  });
+});
+
+describe('PASID entries on an IOMMU without coherent walks', () => {
+  const pasidSteps: PassthroughCommand[] = [
+    { kind: 'attachPasid', deviceId: 0, pasid: 1 },
+    { kind: 'closeDevice', deviceId: 0 },
+    { kind: 'groupUnsetContainer', groupId: 0 },
+  ];
+  it('the sound teardown writes the cleared entry back: attach, close, the group out holds', () => {
+    expect(runTrace(iommuNoncoherent, pasidSteps).violations).toEqual([]);
+  });
+  it('a teardown without the write-back leaves memory naming the freed DID (3 steps)', () => {
+    const [violation] = runTrace(iommuNoncoherentPasidTeardownSkipsWriteBack, pasidSteps).violations;
+    expect(violation?.invariant).toBe('reused-did-carries-no-earlier-translations');
+    expect(violation?.afterStep).toBe(3);
   });
 });
