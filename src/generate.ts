@@ -38,11 +38,12 @@ export interface GenerationOptions {
   /**
    * Keep fast-check's bias (off by default). fast-check biases a share of the runs toward small
    * values and short arrays — a half of the first ten runs, a quarter from the hundredth on — which
-   * suits data structures but not command sequences here: a biased run is a short sequence, or one
-   * whose picks crowd at the ends of their ranges, and the bugs of a wide command mix hide in
-   * neither. Measured over the 47 flawed designs and mutants slowest to find, 20 seeds each
-   * (README §"Reaching rare paths"): unbiased runs cut the geometric mean of the runs to first
-   * failure by about a quarter (median 31 → 22, worst 128 → 99).
+   * suits data structures but not command sequences here: in a biased run the picks crowd at the
+   * ends of their ranges (and some sequences are short), and the bugs of a wide command mix are
+   * not there. Measured over the 164 flawed designs and mutants, 20 seeds each (README §"Time to
+   * bug"): unbiased runs need about a third fewer runs to the first failure (geometric means:
+   * median 14.3 → 9.8, worst 56.4 → 39.0), and find every declared break on every seed for 163
+   * of them against 161.
    */
   readonly biased?: boolean;
 }

@@ -155,8 +155,10 @@ describe('dmaprop check', () => {
       'xen/map',
       '--runs',
       '100',
+      // Seed 10: in 100 runs xen/lookup breaks every declared invariant (seed 9 did until
+      // generation dropped fast-check's bias; its shadow-matches-guest-entry now comes later).
       '--seed',
-      '9',
+      '10',
       '--json',
     ]);
     expect(code).toBe(0);
@@ -176,7 +178,7 @@ describe('dmaprop check', () => {
       ['xen/map', 'holds', 'holds'],
     ]);
     const lookup = results[0]!;
-    expect(lookup.seed).toBe(9);
+    expect(lookup.seed).toBe(10);
     expect(lookup.runs).toBe(100);
     expect(typeof lookup.elapsedMs).toBe('number');
     const latent = lookup.violations.find((found) => found.invariant === 'shadow-frame-held-by-backend')!;
