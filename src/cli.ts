@@ -212,6 +212,12 @@ function program(io: CliIo, builtIn: readonly AnyDesign[], setExit: (code: numbe
       '--partial-order',
       "partial-order reduction: independent commands (by the scope's footprints) tried in one order only",
     )
+    .addOption(
+      new Option(
+        '--workers <n>',
+        'worker threads: the states split among them by hash, the same result as one (default 1)',
+      ).argParser(integer('workers', 1, 64)),
+    )
     .option('--save', 'save each shortest counterexample to the regression corpus')
     .option('--corpus <dir>', 'regression corpus directory', DEFAULT_CORPUS)
     .option(
@@ -223,7 +229,7 @@ function program(io: CliIo, builtIn: readonly AnyDesign[], setExit: (code: numbe
       'write an HTML report there: index.html and a page per counterexample, with the state graph around it',
     )
     .addHelpText('after', `\n${exitStatusHelp}\n`)
-    .action((flags: ExploreFlags) => setExit(runExplore(flags, io, loaded.designs)));
+    .action((flags: ExploreFlags) => setExit(runExplore(flags, io, loaded.designs, loaded.configFile)));
   root
     .command('bench')
     .description('measure throughput, time to bug, shrink quality, exploration and suite time; write the results')
