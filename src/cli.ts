@@ -205,7 +205,7 @@ function program(io: CliIo, builtIn: readonly AnyDesign[], setExit: (code: numbe
     .addOption(
       new Option(
         '--shard <i/n>',
-        "explore only the i-th of n interleaved slices of the initial state's commands",
+        'check and count only the states in the i-th of n parts of the hash (shards do not overlap)',
       ).argParser(shard),
     )
     .option(

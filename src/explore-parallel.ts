@@ -49,6 +49,7 @@ import {
   PHASE_INVARIANT,
   PHASE_LIMIT,
   PHASE_RECORDED,
+  transitionId,
 } from './explore-protocol.js';
 import type { DesignSource, FromWorker, SearchEvent, ToWorker } from './explore-protocol.js';
 import { drain, post, receive } from './explore-sync.js';
@@ -195,7 +196,7 @@ export function exploreParallel<S, C extends T, T extends Command = C>(
       !everyTransition && invariant.reads !== undefined;
     for (const invariant of [...invariants.filter((one) => !stateOnly(one)), ...invariants.filter(stateOnly)]) {
       asking = invariant.name;
-      if (invariant.check(start) !== null) found.set(invariant.name, { parent: -1, command: null });
+      if (invariant.check(start) !== null) found.set(invariant.name, { parent: -1, command: null, at: -1 });
     }
     asking = null;
   } catch (error) {
@@ -339,7 +340,10 @@ export function exploreParallel<S, C extends T, T extends Command = C>(
       }
     }
     for (const [name, event] of first) {
-      if (event.key < cut) found.set(name, { parent: keyParent(event.key), command: event.command });
+      if (event.key < cut) {
+        const parent = keyParent(event.key);
+        found.set(name, { parent, command: event.command, at: transitionId(parent, keyPosition(event.key)) });
+      }
     }
     // The states and transitions counted up to the cut (all of the level's when there is none).
     const cutParent = cut === Infinity ? Infinity : keyParent(cut);
