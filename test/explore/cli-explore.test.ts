@@ -256,20 +256,3 @@ describe('dmaprop explore', () => {
     expect(out).toContain('--max-states <n>');
   });
 });
-
-describe('explore --workers', () => {
-  test('the same JSON as one thread, and no combining with --shard or --partial-order', async () => {
-    const argv = ['explore', '--design', 'xen/lookup', '--depth', '1', '--json'];
-    const one = await run(argv);
-    const two = await run([...argv, '--workers', '2']);
-    const strip = (text: string): unknown =>
-      JSON.parse(text, (key, value: unknown) => (key === 'elapsedMs' ? 0 : value)) as unknown;
-    expect(two.code).toBe(one.code);
-    expect(strip(two.out)).toEqual(strip(one.out));
-    for (const extra of [['--shard', '1/2'], ['--partial-order']]) {
-      const refused = await run([...argv, '--workers', '2', ...extra]);
-      expect(refused.code, extra.join(' ')).toBe(2);
-      expect(refused.err).toMatch(/do not combine/);
-    }
-  });
-});

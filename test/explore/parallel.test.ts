@@ -7,6 +7,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, expect, test } from 'vitest';
+import { main } from '../../src/cli.js';
 import { findDesign } from '../../properties/registry.js';
 import type { AnyDesign } from '../../src/design.js';
 import { exploreDesign } from '../../src/explore.js';
@@ -117,5 +118,29 @@ describe('toy designs the workers load from a module: crashes and early stops', 
     });
     expect(result.verdict).toBe('crashed');
     expect(result.crash?.crash.invariant).toBe('throws-at-four');
+  });
+});
+
+// Here rather than in cli-explore.test.ts: this file's workers are already started.
+describe('explore --workers', () => {
+  async function run(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+    let out = '';
+    let err = '';
+    const code = await main(argv, { out: (text) => (out += text), err: (text) => (err += text) });
+    return { code, out, err };
+  }
+  test('the same JSON as one thread, and no combining with --shard or --partial-order', async () => {
+    const argv = ['explore', '--design', 'xen/lookup', '--depth', '1', '--json'];
+    const one = await run(argv);
+    const two = await run([...argv, '--workers', '2']);
+    const strip = (text: string): unknown =>
+      JSON.parse(text, (key, value: unknown) => (key === 'elapsedMs' ? 0 : value)) as unknown;
+    expect(two.code).toBe(one.code);
+    expect(strip(two.out)).toEqual(strip(one.out));
+    for (const extra of [['--shard', '1/2'], ['--partial-order']]) {
+      const refused = await run([...argv, '--workers', '2', ...extra]);
+      expect(refused.code, extra.join(' ')).toBe(2);
+      expect(refused.err).toMatch(/do not combine/);
+    }
   });
 });
