@@ -2,12 +2,14 @@
  * The explorer's speed on named scopes, for before/after comparisons (issue 23):
  *
  *     npm run build && node dist/src/bench-explore-speed.js anchor:30 xen/map:4 iommu/lazy:6
+ *     node dist/src/bench-explore-speed.js --workers 2 anchor:30 xen/map:4
  *
  * Each argument is `design:depth`; `anchor` is the scaled XenGT universe of the Promela anchor
  * (`bench-anchor.ts`: 63,576 states, 890,064 transitions when exhausted). Prints per scope the
  * states and transitions (which must not change with a faster engine), wall and CPU time, states
  * per second of each, the verdict with each counterexample's length, and the load average (the
- * machine is shared: CPU time is the steadier figure).
+ * machine is shared: CPU time is the steadier figure). With `--workers N` the search runs on N
+ * worker threads (`explore-parallel.ts`); CPU time is then the process's, every thread's.
  */
 import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
@@ -19,6 +21,7 @@ import { exploreDesign } from './explore.js';
 export interface SpeedLine {
   readonly id: string;
   readonly depth: number;
+  readonly workers: number;
   readonly states: number;
   readonly transitions: number;
   readonly ms: number;
@@ -27,15 +30,25 @@ export interface SpeedLine {
   readonly lengths: Readonly<Record<string, number>>;
 }
 
-export function measureSpeed(id: string, depth: number): SpeedLine {
+export function measureSpeed(id: string, depth: number, workers = 1): SpeedLine {
   const design: AnyDesign | undefined = id === 'anchor' ? anchorDesign() : findDesign(id);
   if (design === undefined) throw new Error(`no design ${id}`);
+  // The workers build the anchor from this module's sibling, the others come from the registry.
+  const designSource =
+    id === 'anchor'
+      ? { module: new URL('./bench-anchor.js', import.meta.url).href, export: 'anchorDesign' }
+      : undefined;
   const cpu = process.cpuUsage();
-  const result = exploreDesign(design, { depth, maxStates: 10_000_000 });
+  const result = exploreDesign(design, {
+    depth,
+    maxStates: 10_000_000,
+    ...(workers > 1 ? { workers, ...(designSource === undefined ? {} : { designSource }) } : {}),
+  });
   const used = process.cpuUsage(cpu);
   return {
     id,
     depth,
+    workers,
     states: result.states,
     transitions: result.transitions,
     ms: Math.round(result.elapsedMs),
@@ -51,7 +64,7 @@ export function formatSpeed(line: SpeedLine): string {
     .map(([name, length]) => `${name}:${length}`)
     .join(' ');
   return (
-    `${line.id} depth ${line.depth}: ${line.states} states, ${line.transitions} transitions, ` +
+    `${line.id} depth ${line.depth}${line.workers > 1 ? ` (${line.workers} workers)` : ''}: ${line.states} states, ${line.transitions} transitions, ` +
     `${line.ms} ms (${perSecond(line.states, line.ms)} states/s), cpu ${line.cpuMs} ms ` +
     `(${perSecond(line.states, line.cpuMs)} states/cpu-s), ${line.verdict}${lengths === '' ? '' : ` ${lengths}`} ` +
     `(load ${(loadavg()[0] ?? 0).toFixed(2)})`
@@ -59,8 +72,13 @@ export function formatSpeed(line: SpeedLine): string {
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  for (const spec of process.argv.slice(2)) {
+  const args = process.argv.slice(2);
+  const at = args.indexOf('--workers');
+  const workers = at < 0 ? 1 : Number(args[at + 1]);
+  if (at >= 0) args.splice(at, 2);
+  for (const spec of args) {
     const [id = '', depth = ''] = spec.split(':');
-    console.log(formatSpeed(measureSpeed(id, Number(depth))));
+    console.log(formatSpeed(measureSpeed(id, Number(depth), workers)));
   }
+  process.exit(0);
 }

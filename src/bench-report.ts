@@ -181,6 +181,8 @@ export function formatBench(result: BenchResult): string {
         'time',
         'states/s',
         'transitions/s',
+        'states/CPU-s',
+        'on 2 workers',
         'with partial-order reduction',
       ],
       result.exploration.map((row) => [
@@ -192,6 +194,10 @@ export function formatBench(result: BenchResult): string {
         ms(row.ms),
         row.statesPerSec,
         row.transitionsPerSec,
+        row.statesPerCpuSec ?? '–',
+        row.withWorkers === undefined
+          ? '–'
+          : `${ms(row.withWorkers.ms)}, CPU ${ms(row.withWorkers.cpuMs)}${row.withWorkers.states === row.states && row.withWorkers.transitions === row.transitions ? '' : ' ✗ different counts'}`,
         row.withReduction === null
           ? '– (no footprints)'
           : `${formatNumber(row.withReduction.states)} states, ${formatNumber(row.withReduction.transitions)} transitions (${formatNumber(row.withReduction.slept)} skipped), ${ms(row.withReduction.ms)}`,

@@ -40,6 +40,8 @@ export interface ExploreFlags {
   readonly json?: boolean;
   /** `--partial-order`: skip the other order of commands the scope's footprints call independent. */
   readonly partialOrder?: boolean;
+  /** `--workers N`: a parallel search on N worker threads (the same result). */
+  readonly workers?: number;
   /** `--html DIR`: write an HTML report of the run there (index.html and a page per counterexample). */
   readonly html?: string;
 }
@@ -146,8 +148,16 @@ function saveFindings(flags: ExploreFlags, design: AnyDesign, result: ExploreRes
   return outcomes;
 }
 
-export function runExplore(flags: ExploreFlags, io: CliIo, registry: readonly AnyDesign[]): number {
+export function runExplore(
+  flags: ExploreFlags,
+  io: CliIo,
+  registry: readonly AnyDesign[],
+  configFile: string | null = null,
+): number {
   const { explored: selected, skipped } = exploredDesigns(registry, flags.design);
+  const workers = flags.workers ?? 1;
+  if (workers > 1 && flags.partialOrder === true) throw new UsageError('--workers and --partial-order do not combine');
+  if (workers > 1 && flags.shard !== undefined) throw new UsageError('--workers and --shard do not combine');
   for (const [directory, flag] of [
     [flags.save === true ? flags.corpus : undefined, '--corpus'],
     [flags.html, '--html'],
@@ -163,7 +173,10 @@ export function runExplore(flags: ExploreFlags, io: CliIo, registry: readonly An
   const human = flags.json !== true;
   if (human) {
     const shard = flags.shard === undefined ? '' : `, shard ${flags.shard.index}/${flags.shard.count}`;
-    io.out(`dmaprop explore: breadth-first to depth ${flags.depth}, at most ${flags.maxStates} states${shard}\n\n`);
+    const threads = workers > 1 ? `, ${workers} workers` : '';
+    io.out(
+      `dmaprop explore: breadth-first to depth ${flags.depth}, at most ${flags.maxStates} states${shard}${threads}\n\n`,
+    );
     for (const design of skipped)
       io.out(`${design.id} [${design.stack}] not explored: it declares no explore scope\n\n`);
   }
@@ -179,6 +192,7 @@ export function runExplore(flags: ExploreFlags, io: CliIo, registry: readonly An
       maxStates: flags.maxStates,
       shouldStop: stop,
       partialOrder: flags.partialOrder === true,
+      ...(workers > 1 ? { workers, designSource: { config: configFile } } : {}),
       ...(flags.shard === undefined ? {} : { shard: flags.shard }),
       onProgress: (at) =>
         progress.update(

@@ -205,12 +205,18 @@ function program(io: CliIo, builtIn: readonly AnyDesign[], setExit: (code: numbe
     .addOption(
       new Option(
         '--shard <i/n>',
-        "explore only the i-th of n interleaved slices of the initial state's commands",
+        'check and count only the states in the i-th of n parts of the hash (shards do not overlap)',
       ).argParser(shard),
     )
     .option(
       '--partial-order',
       "partial-order reduction: independent commands (by the scope's footprints) tried in one order only",
+    )
+    .addOption(
+      new Option(
+        '--workers <n>',
+        'worker threads: the states split among them by hash, the same result as one (default 1)',
+      ).argParser(integer('workers', 1, 64)),
     )
     .option('--save', 'save each shortest counterexample to the regression corpus')
     .option('--corpus <dir>', 'regression corpus directory', DEFAULT_CORPUS)
@@ -223,7 +229,7 @@ function program(io: CliIo, builtIn: readonly AnyDesign[], setExit: (code: numbe
       'write an HTML report there: index.html and a page per counterexample, with the state graph around it',
     )
     .addHelpText('after', `\n${exitStatusHelp}\n`)
-    .action((flags: ExploreFlags) => setExit(runExplore(flags, io, loaded.designs)));
+    .action((flags: ExploreFlags) => setExit(runExplore(flags, io, loaded.designs, loaded.configFile)));
   root
     .command('bench')
     .description('measure throughput, time to bug, shrink quality, exploration and suite time; write the results')

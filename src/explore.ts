@@ -27,11 +27,14 @@
  *   `maxStates` bounds it all: when a new distinct state would exceed it, the search stops with
  *   verdict `limit` (a violation already found is still reported, and is still the shortest:
  *   every shallower level was complete).
- * - Workers: `shard: i/n` keeps only the i-th of n interleaved slices of the initial state's
- *   concrete commands and explores everything below them. The shards' trees together are exactly
- *   the whole tree (a state reachable under two first commands is explored in both shards, which
- *   costs time but loses nothing); `mergeExplorations` keeps the shortest counterexample per
- *   invariant, which is then the unsharded search's shortest length.
+ * - Shards: `shard: i/n` owns the states whose fingerprint falls in the i-th of n parts (as the
+ *   workers of a parallel search, `explore-parallel.ts`): it steps every state (to know which of
+ *   its own it reaches first, and by which transition), but checks the invariants, and counts
+ *   states and transitions, only on its own. The shards do not overlap: their states and
+ *   transitions add up to the unsharded search's (when no shard stopped early: every invariant
+ *   broken, the state limit), and `mergeExplorations` keeps each invariant's first counterexample
+ *   in the breadth-first order (`firstAt`), the unsharded search's. What a shard saves is the
+ *   checking; `workers` splits the stepping too.
  *
  * Deterministic: the same design and options give the same result (timings aside).
  */
@@ -44,6 +47,9 @@ import type { Crash, CrashSite } from './execute.js';
 import type { Outcome } from './exit-codes.js';
 import type { Shard } from './shard.js';
 import { independent, intersect } from './partial-order.js';
+import { exploreParallel } from './explore-parallel.js';
+import { ownerOf, transitionId } from './explore-protocol.js';
+import type { DesignSource } from './explore-protocol.js';
 import { fingerprint128, sameFingerprint, StateTable } from './state-table.js';
 import type { Fingerprint } from './state-table.js';
 
@@ -75,7 +81,7 @@ export interface ExploreOptions {
   readonly maxStates?: number;
   /** Names of the invariants to check; all of the design's when absent. */
   readonly invariants?: readonly string[];
-  /** Explore only the i-th of n interleaved slices of the initial state's commands. */
+  /** Check and count only the states whose fingerprint falls in the i-th of n parts (`ownerOf`). */
   readonly shard?: Shard;
   /** Replaces the scope's canonical key (e.g. `canonicalJson`, to measure what the symmetry reduction saves). */
   readonly key?: (state: unknown) => string;
@@ -96,6 +102,13 @@ export interface ExploreOptions {
    * fewer checks. The reference for the tests that hold the two equal.
    */
   readonly everyTransition?: boolean;
+  /**
+   * Worker threads for a parallel search (`explore-parallel.ts`): the same result as the
+   * sequential search (1, the default), in less time on several cores.
+   */
+  readonly workers?: number;
+  /** Where the workers load the design from; default the built-in registry by the design's id. */
+  readonly designSource?: DesignSource;
 }
 
 /** `C`: the design's concrete command, the type of every counterexample's steps. */
@@ -139,10 +152,15 @@ export interface ExploreResult<C = unknown> {
   readonly shard: Shard | null;
   /** The shortest counterexample of each broken invariant, in the design's invariant order. */
   readonly violations: readonly Counterexample<C>[];
+  /**
+   * Where in the breadth-first order each violation's transition lies (-1: the initial state),
+   * by invariant: `mergeExplorations` keeps the earliest, as the unsharded search does.
+   */
+  readonly firstAt?: Readonly<Record<string, number>>;
 }
 
 /** Where the design's code threw during the search (the search stops at the first throw). */
-interface Thrown {
+export interface Thrown {
   readonly record: number;
   /** The command (or, for `resolve`, the template) being tried from that record; null at the initial state. */
   readonly command: unknown;
@@ -150,10 +168,12 @@ interface Thrown {
   readonly crash: Crash;
 }
 
-interface Found {
+export interface Found {
   /** Record of the state the violating transition starts from (-1: the initial state itself broke it). */
   readonly parent: number;
   readonly command: unknown;
+  /** The transition's place in the breadth-first order (`transitionId`; -1 at the initial state). */
+  readonly at: number;
 }
 
 /** Each object key as JSON text with its colon (`"gfn":`), for the keys met so far (bounded). */
@@ -299,6 +319,9 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
   typed: Design<S, C, T>,
   options: ExploreOptions,
 ): ExploreResult<C> {
+  const workers = options.workers ?? 1;
+  if (!Number.isInteger(workers) || workers < 1) throw new Error('explore: workers must be at least 1');
+  if (workers > 1) return exploreParallel(typed, options, options.designSource ?? { config: null });
   const design: AnyDesign = typed;
   const started = performance.now();
   assertWellFormed(design);
@@ -327,6 +350,8 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
   let atRecord = -1;
   let atCommand: unknown = null;
   let hasCommand = false;
+  // The transition being checked, as `transitionId` (-1: the initial state).
+  let atTransition = -1;
   /** Checks `transition` against `unbroken`; returns those still unbroken (the same array when all hold). */
   const checkEach = (
     unbroken: Invariant<unknown, unknown>[],
@@ -338,7 +363,7 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
     for (const invariant of unbroken) {
       asking = invariant.name;
       if (invariant.check(transition) === null) continue;
-      found.set(invariant.name, { parent, command: transition.command });
+      found.set(invariant.name, { parent, command: transition.command, at: atTransition });
       kept = kept.filter((other) => other !== invariant);
     }
     asking = null;
@@ -372,7 +397,7 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
         if (sameParts(read, invariant.reads(after))) continue;
       }
       if (invariant.check(transition) === null) continue;
-      found.set(invariant.name, { parent, command: transition.command });
+      found.set(invariant.name, { parent, command: transition.command, at: atTransition });
       statePending[index] = false;
       stateRemaining -= 1;
     }
@@ -391,6 +416,15 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
   let initial: unknown = null;
   // Every distinct state's key, by fingerprint, with its record (`state-table.ts`).
   const visited = new StateTable();
+  // A shard (`--shard i/n`) owns the states whose fingerprint falls in its part (`ownerOf`, as the
+  // workers of a parallel search): it counts them and the transitions from them, and checks the
+  // invariants only there. It still steps every state, to know which of its own it reaches first.
+  const shard = options.shard;
+  const owns = (print: Fingerprint): boolean =>
+    shard === undefined || ownerOf(print[3], shard.count) === shard.index - 1;
+  const owned: boolean[] = [];
+  let ownedStates = 0;
+  let ownedTransitions = 0;
   // Partial-order reduction: the sleep set (commands by canonical text) of each record of the
   // level being expanded and of the level being discovered.
   const footprint = options.partialOrder === true ? scope.footprint?.bind(scope) : undefined;
@@ -422,10 +456,15 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
   try {
     initial = design.init();
     site = 'scope';
-    visited.add(fingerprint128(key(initial)), 0);
+    const initialPrint = fingerprint128(key(initial));
+    visited.add(initialPrint, 0);
+    owned.push(owns(initialPrint));
+    if (owned[0] === true) ownedStates += 1;
     const start = { before: null, command: null, result: null, after: initial };
-    perTransition = checkEach(perTransition, start, -1);
-    checkState(start, -1);
+    if (owned[0] === true) {
+      perTransition = checkEach(perTransition, start, -1);
+      checkState(start, -1);
+    }
 
     // Frontier states are not stored: each is rebuilt from its parent's state, itself replayed from
     // the initial state once for all its children (they are consecutive records). The replay
@@ -476,6 +515,7 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
           break search;
         }
         atRecord = record;
+        const mine = owned[record] === true;
         hasCommand = false;
         site = 'step';
         const before = stateOf(record);
@@ -496,10 +536,8 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
           const text = stableJson(command);
           if (seen.has(text)) continue;
           seen.add(text);
-          const shard = options.shard;
-          const mine = level !== 1 || shard === undefined || position % shard.count === shard.index - 1;
+          atTransition = transitionId(record, position);
           position += 1;
-          if (!mine) continue;
           if (asleep?.has(text) === true) {
             slept += 1;
             continue;
@@ -508,8 +546,9 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
           site = 'step';
           const { state: after, result } = design.step(before, command);
           transitions += 1;
+          if (mine) ownedTransitions += 1;
           const transition = { before, command, result, after };
-          if (perTransition.length > 0) perTransition = checkEach(perTransition, transition, record);
+          if (mine && perTransition.length > 0) perTransition = checkEach(perTransition, transition, record);
           site = 'scope';
           const print = fingerprint128(key(after));
           // A state-only verdict is the one reached at the state's first arrival: the first
@@ -517,7 +556,8 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
           // known state, which shares its key, gets the same verdicts: `ExploreScope.key`).
           const seenAt = visited.find(print);
           const fresh = seenAt < 0;
-          if (fresh && stateRemaining > 0) {
+          const ownsAfter = fresh && owns(print);
+          if (ownsAfter && stateRemaining > 0) {
             checkState(transition, record);
             site = 'scope';
           }
@@ -535,6 +575,8 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
               break search;
             }
             visited.add(print, parents.length);
+            owned.push(ownsAfter);
+            if (ownsAfter) ownedStates += 1;
             parents.push(record);
             via.push(command);
             if (sleepers !== null && sleepers.size > 0) {
@@ -581,6 +623,53 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
     thrown = { record: atRecord, command: atCommand, hasCommand, crash };
   }
 
+  return finishExploration(typed, options, {
+    invariants,
+    found,
+    pathTo,
+    thrown: thrown as Thrown | null,
+    scopeThrew: scopeThrew as { message: string } | null,
+    limitAt,
+    exhausted,
+    interrupted,
+    depthReached,
+    states: shard === undefined ? visited.size : ownedStates,
+    transitions: shard === undefined ? transitions : ownedTransitions,
+    partialOrder: footprint !== undefined,
+    slept,
+    maxStates,
+    started,
+  });
+}
+
+/** What a search (sequential or parallel) found, for `finishExploration`. */
+export interface SearchFindings {
+  readonly invariants: readonly Invariant<unknown, unknown>[];
+  readonly found: ReadonlyMap<string, Found>;
+  /** The commands from the initial state to a record. */
+  readonly pathTo: (record: number) => unknown[];
+  readonly thrown: Thrown | null;
+  readonly scopeThrew: { readonly message: string } | null;
+  readonly limitAt: number | null;
+  readonly exhausted: boolean;
+  readonly interrupted: boolean;
+  readonly depthReached: number;
+  readonly states: number;
+  readonly transitions: number;
+  readonly partialOrder: boolean;
+  readonly slept: number;
+  readonly maxStates: number;
+  readonly started: number;
+}
+
+/** The result of a search: each shortest counterexample and the crash replayed, the verdict judged. */
+export function finishExploration<S, C extends T, T extends Command = C>(
+  typed: Design<S, C, T>,
+  options: ExploreOptions,
+  findings: SearchFindings,
+): ExploreResult<C> {
+  const design: AnyDesign = typed;
+  const { invariants, found, pathTo, scopeThrew, limitAt, exhausted, interrupted, depthReached, maxStates } = findings;
   const violations: Counterexample[] = [];
   for (const invariant of invariants) {
     const hit = found.get(invariant.name);
@@ -597,7 +686,7 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
     );
   }
   let crash: CrashReport | null = null;
-  const threw = thrown as Thrown | null;
+  const threw = findings.thrown;
   if (threw !== null && scopeThrew === null) {
     const steps = threw.record < 0 ? [] : [...pathTo(threw.record), ...(threw.hasCommand ? [threw.command] : [])];
     const provenance = {
@@ -636,11 +725,11 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
     expected: design.expected,
     depth: options.depth,
     depthReached,
-    states: visited.size,
-    transitions,
-    partialOrder: footprint !== undefined,
-    slept,
-    elapsedMs: performance.now() - started,
+    states: findings.states,
+    transitions: findings.transitions,
+    partialOrder: findings.partialOrder,
+    slept: findings.slept,
+    elapsedMs: performance.now() - findings.started,
     verdict: judged.verdict,
     met: judged.met,
     outcome: judged.outcome,
@@ -654,27 +743,34 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
     maxStates,
     shard: options.shard ?? null,
     violations: violations as Counterexample<C>[],
+    firstAt: Object.fromEntries([...found].map(([name, hit]) => [name, hit.at])),
   };
 }
 
 /**
- * Merges the explorations of the shards of one search: the shortest counterexample per invariant
- * (the first shard's on a tie), states and transitions summed (a state reached in two shards is
- * counted in both), the smallest depth reached, the longest time.
+ * Merges the explorations of the shards of one search: the first counterexample per invariant in
+ * the breadth-first order (`firstAt`; the shortest, the first shard's on a tie, without it),
+ * states and transitions summed (each shard counts its own), the smallest depth reached, the
+ * longest time.
  */
 export function mergeExplorations(design: AnyDesign, results: readonly ExploreResult[]): ExploreResult {
   const [first] = results;
   if (first === undefined) throw new Error('mergeExplorations: no results');
-  const shortest = new Map<string, Counterexample>();
+  const shortest = new Map<string, { counterexample: Counterexample; at: number }>();
   for (const result of results) {
     for (const counterexample of result.violations) {
       const known = shortest.get(counterexample.invariant);
-      if (known === undefined || counterexample.length < known.length)
-        shortest.set(counterexample.invariant, counterexample);
+      const at = result.firstAt?.[counterexample.invariant] ?? Infinity;
+      if (
+        known === undefined ||
+        counterexample.length < known.counterexample.length ||
+        (counterexample.length === known.counterexample.length && at < known.at)
+      )
+        shortest.set(counterexample.invariant, { counterexample, at });
     }
   }
   const violations = design.invariants.flatMap((invariant) => {
-    const counterexample = shortest.get(invariant.name);
+    const counterexample = shortest.get(invariant.name)?.counterexample;
     return counterexample === undefined ? [] : [counterexample];
   });
   const limited = results.find((result) => result.limitReached);
@@ -705,5 +801,6 @@ export function mergeExplorations(design: AnyDesign, results: readonly ExploreRe
     crash: crashed?.crash ?? null,
     shard: null,
     violations,
+    firstAt: Object.fromEntries([...shortest].map(([name, known]) => [name, known.at])),
   };
 }

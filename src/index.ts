@@ -63,6 +63,7 @@ export { DEFAULT_MAX_STATES, exploreDesign, mergeExplorations, stableJson } from
 export { footprintProblems, independent } from './partial-order.js';
 export type { FootprintProblem } from './partial-order.js';
 export type { ExploreOptions, ExploreProgress, ExploreResult, ExploreVerdict } from './explore.js';
+export type { DesignSource } from './explore-protocol.js';
 export { main } from './cli.js';
 export { builtinCorpus, packageRoot, toolVersion } from './version.js';
 export {

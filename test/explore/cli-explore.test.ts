@@ -174,7 +174,7 @@ describe('dmaprop explore', () => {
     expect(broken.out).toContain(`1 inconclusive (${soundSaidBroken.id})`);
   });
 
-  test('--shard i/n explores a slice of the first level, and says so', async () => {
+  test('--shard i/n explores the states of its part of the hash, and says so', async () => {
     const { code, out } = await run(['explore', '--design', 'xen/map', '--depth', '2', '--shard', '2/3', '--json']);
     expect(code).toBe(0);
     const [result] = (JSON.parse(out) as ExploreJson).results;

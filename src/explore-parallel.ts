@@ -1,0 +1,403 @@
+/**
+ * The parallel breadth-first search (`ExploreOptions.workers` ≥ 2): level-synchronous, on worker
+ * threads (`explore-worker.ts`), with the states partitioned by fingerprint (`ownerOf`). Each
+ * level takes three rounds:
+ *
+ * 1. expand: each worker steps every state of the level it owns with each distinct concrete
+ *    command (in the sequential order), checks the per-transition invariants, and sends each
+ *    successor's fingerprint with its transition (parent record, command position) to the worker
+ *    that owns it;
+ * 2. merge: each owner keeps, for every fingerprint it has not visited, the least transition into
+ *    it: the one the sequential search takes first, so the one that makes it a record there. The
+ *    coordinator merges the owners' sorted lists and numbers the new states exactly as the
+ *    sequential search does (its records);
+ * 3. materialize: the worker holding each new state's parent steps it again, checks the state-only
+ *    invariants on it (the sequential search checks them on that very transition), and sends the
+ *    state to its owner for the next level.
+ *
+ * Every violation, crash and the state limit is placed in the sequential order by `eventKey`:
+ * the first of each, the point where the sequential search would have stopped, and the states and
+ * transitions it had counted by then follow from minima, so the result (states, transitions,
+ * verdicts, each shortest counterexample: the same trace) is the sequential search's. Only the
+ * time differs, and an interrupted search (Ctrl-C), which is inconclusive, stops at the end of a
+ * round with the complete levels counted.
+ *
+ * The coordinator blocks on the workers (`explore-sync.ts`), so `exploreDesign` stays synchronous.
+ * The workers are started once per process and kept (unreferenced) for later searches. They load
+ * the design by id from the built-in registry or the config file, or from a module's export
+ * (`DesignSource`): a design built in memory (a test's) cannot be sent to them. Partial-order
+ * reduction and a custom `key` function are for the sequential search only.
+ */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { MessageChannel, Worker } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
+import type { AnyDesign, Command, Design, Invariant, Transition } from './design.js';
+import { assertWellFormed } from './design.js';
+import { crashOf, selectInvariants } from './execute.js';
+import type { CrashSite } from './execute.js';
+import { DEFAULT_MAX_STATES, finishExploration } from './explore.js';
+import type { ExploreOptions, ExploreResult, Found, Thrown } from './explore.js';
+import {
+  eventKey,
+  idParent,
+  idPosition,
+  keyParent,
+  keyPhase,
+  keyPosition,
+  ownerOf,
+  PHASE_INVARIANT,
+  PHASE_LIMIT,
+  PHASE_RECORDED,
+  transitionId,
+} from './explore-protocol.js';
+import type { DesignSource, FromWorker, SearchEvent, ToWorker } from './explore-protocol.js';
+import { drain, post, receive } from './explore-sync.js';
+import type { SyncEnd } from './explore-sync.js';
+import { fingerprint128 } from './state-table.js';
+
+interface PoolWorker {
+  readonly worker: Worker;
+  readonly port: MessagePort;
+  readonly end: SyncEnd;
+}
+
+const coordinatorWake = new Int32Array(new SharedArrayBuffer(4));
+const pool: PoolWorker[] = [];
+
+/** The compiled worker: beside this file, or in dist/ when this file runs from source (vitest). */
+function workerUrl(): URL {
+  const here = import.meta.url;
+  const url = here.endsWith('.ts')
+    ? new URL('../dist/src/explore-worker.js', here)
+    : new URL('./explore-worker.js', here);
+  if (!existsSync(fileURLToPath(url)))
+    throw new Error(`explore --workers: ${fileURLToPath(url)} is missing (npm run build)`);
+  return url;
+}
+
+function ensureWorkers(count: number): void {
+  while (pool.length < count) {
+    const index = pool.length;
+    const peers: { index: number; port: MessagePort }[] = [];
+    for (const [other, known] of pool.entries()) {
+      const channel = new MessageChannel();
+      peers.push({ index: other, port: channel.port1 });
+      post(known.end, { kind: 'peer', index, port: channel.port2 } satisfies ToWorker, [channel.port2]);
+    }
+    const channel = new MessageChannel();
+    const wake = new SharedArrayBuffer(4);
+    const worker = new Worker(workerUrl(), {
+      workerData: {
+        dmapropExplore: true,
+        index,
+        wake,
+        coordinatorWake: coordinatorWake.buffer,
+        port: channel.port2,
+        peers,
+      },
+      transferList: [channel.port2, ...peers.map((peer) => peer.port)],
+    });
+    // Failures come back as messages; an 'error' event would only come once the search is over.
+    worker.on('error', () => undefined);
+    worker.unref();
+    pool.push({ worker, port: channel.port1, end: { port: channel.port1, wake: new Int32Array(wake), wakeIndex: 0 } });
+  }
+}
+
+function awaitReply(worker: PoolWorker, poll: () => void): FromWorker {
+  const reply = receive(worker.port, coordinatorWake, 0, poll) as FromWorker;
+  if (reply.kind === 'failed') throw new Error(`explore worker failed: ${reply.message}`);
+  return reply;
+}
+
+/** Sends each worker its request and collects the replies, in worker order. */
+function round(workers: readonly PoolWorker[], requests: readonly ToWorker[], poll: () => void): FromWorker[] {
+  workers.forEach((worker, index) => {
+    const request = requests[index];
+    if (request !== undefined) post(worker.end, request);
+  });
+  return workers.map((worker) => awaitReply(worker, poll));
+}
+
+export function exploreParallel<S, C extends T, T extends Command = C>(
+  typed: Design<S, C, T>,
+  options: ExploreOptions,
+  source: DesignSource,
+): ExploreResult<C> {
+  const design: AnyDesign = typed;
+  const started = performance.now();
+  assertWellFormed(design);
+  const scope = design.explore;
+  if (scope === undefined) throw new Error(`design ${design.id} declares no explore scope`);
+  if (!Number.isInteger(options.depth) || options.depth < 1) throw new Error('explore: depth must be at least 1');
+  const maxStates = options.maxStates ?? DEFAULT_MAX_STATES;
+  if (!Number.isInteger(maxStates) || maxStates < 1) throw new Error('explore: maxStates must be at least 1');
+  const count = options.workers ?? 1;
+  if (options.key !== undefined) throw new Error('explore: a custom key is for the sequential search only');
+  if (options.partialOrder === true)
+    throw new Error('explore: partial-order reduction is for the sequential search only');
+  if (options.shard !== undefined) throw new Error('explore: --shard and --workers do not combine');
+  const invariants = selectInvariants(design, options.invariants);
+  const everyTransition = options.everyTransition === true;
+  const found = new Map<string, Found>();
+  const allFound = (): boolean => invariants.length > 0 && found.size === invariants.length;
+  const pending = (): string[] =>
+    invariants.filter((invariant) => !found.has(invariant.name)).map((invariant) => invariant.name);
+  const parents: number[] = [-1];
+  const via: unknown[] = [null];
+  const pathTo = (record: number): unknown[] => {
+    const path: unknown[] = [];
+    for (let at = record; at > 0; at = parents[at] ?? 0) path.push(via[at]);
+    return path.reverse();
+  };
+  let thrown: Thrown | null = null;
+  let scopeThrew: { message: string } | null = null;
+  let limitAt: number | null = null;
+  let exhausted = false;
+  let interrupted = false;
+  let depthReached = 0;
+  let states = 0;
+  let transitions = 0;
+  const finish = (): ExploreResult<C> =>
+    finishExploration(typed, options, {
+      invariants,
+      found,
+      pathTo,
+      thrown,
+      scopeThrew,
+      limitAt,
+      exhausted,
+      interrupted,
+      depthReached,
+      states,
+      transitions,
+      partialOrder: false,
+      slept: 0,
+      maxStates,
+      started,
+    });
+
+  // The initial state, here, as the sequential search does it.
+  let initial: unknown;
+  let site: CrashSite | 'scope' = 'init';
+  let asking: string | null = null;
+  let initialOwner = 0;
+  try {
+    initial = design.init();
+    site = 'scope';
+    const print = fingerprint128(scope.key(initial));
+    initialOwner = ownerOf(print[3], count);
+    states = 1;
+    const start: Transition<unknown, unknown> = { before: null, command: null, result: null, after: initial };
+    site = 'invariant';
+    // As the sequential search: the per-transition invariants, then the state-only ones.
+    const stateOnly = (invariant: Invariant<unknown, unknown>): boolean =>
+      !everyTransition && invariant.reads !== undefined;
+    for (const invariant of [...invariants.filter((one) => !stateOnly(one)), ...invariants.filter(stateOnly)]) {
+      asking = invariant.name;
+      if (invariant.check(start) !== null) found.set(invariant.name, { parent: -1, command: null, at: -1 });
+    }
+    asking = null;
+  } catch (error) {
+    const at = site as CrashSite | 'scope';
+    if (at === 'scope')
+      scopeThrew = { message: `the explore scope threw: ${(error as Error)?.message ?? String(error)}` };
+    thrown = {
+      record: -1,
+      command: null,
+      hasCommand: false,
+      crash: crashOf(error, 0, at === 'scope' ? 'step' : at, asking),
+    };
+    return finish();
+  }
+  if (allFound()) return finish();
+
+  ensureWorkers(count);
+  const workers = pool.slice(0, count);
+  for (const worker of workers) drain(worker.port);
+  const stop = options.shouldStop ?? ((): boolean => false);
+  let stopAsked = false;
+  const poll = (): void => {
+    if (!stopAsked && stop()) stopAsked = true;
+  };
+  round(
+    workers,
+    workers.map((_, index) => ({
+      kind: 'begin',
+      source,
+      design: design.id,
+      invariants: options.invariants === undefined ? null : [...options.invariants],
+      everyTransition,
+      workers: count,
+      initial: index === initialOwner ? { state: initial } : null,
+    })),
+    poll,
+  );
+
+  // The worker holding each record's state, while its level is being expanded.
+  const holder: number[] = [initialOwner];
+  let adopt: Float64Array[] | null = null;
+  let levelSize = 1;
+  for (let level = 1; level <= options.depth && !allFound(); level++) {
+    poll();
+    if (stopAsked) {
+      interrupted = true;
+      break;
+    }
+    const open = pending();
+    const expanded = round(
+      workers,
+      workers.map((_, index) => ({ kind: 'expand', adopt: adopt?.[index] ?? null, pending: open })),
+      poll,
+    );
+    const merged = round(
+      workers,
+      workers.map(() => ({ kind: 'merge' })),
+      poll,
+    );
+    // The new states in the sequential order: the owners' sorted lists merged.
+    const lists = merged.map((reply) => (reply.kind === 'winners' ? reply.ids : new Float64Array(0)));
+    const cursors = lists.map(() => 0);
+    const winnerIds: number[] = [];
+    const winnerOwners: number[] = [];
+    for (;;) {
+      let best = -1;
+      for (let owner = 0; owner < lists.length; owner++) {
+        const list = lists[owner];
+        const cursor = cursors[owner] ?? 0;
+        if (list === undefined || cursor >= list.length) continue;
+        if (best < 0 || (list[cursor] ?? 0) < (lists[best]?.[cursors[best] ?? 0] ?? 0)) best = owner;
+      }
+      if (best < 0) break;
+      winnerIds.push(lists[best]?.[cursors[best] ?? 0] ?? 0);
+      winnerOwners.push(best);
+      cursors[best] = (cursors[best] ?? 0) + 1;
+    }
+    const requests: number[][] = workers.map(() => []);
+    const requestOf: { worker: number; at: number }[] = [];
+    winnerIds.forEach((id, rank) => {
+      const parent = idParent(id);
+      const expander = holder[parent] ?? 0;
+      const list = requests[expander] ?? [];
+      requestOf.push({ worker: expander, at: list.length / 4 });
+      list.push(parent, idPosition(id), states + rank, winnerOwners[rank] ?? 0);
+    });
+    const materialized = round(
+      workers,
+      workers.map((_, index) => ({
+        kind: 'materialize',
+        requests: Float64Array.from(requests[index] ?? []),
+        pending: open,
+      })),
+      poll,
+    );
+
+    // Everything found at this level, and where the sequential search would have stopped.
+    const events: SearchEvent[] = [];
+    for (const reply of [...expanded, ...materialized])
+      if (reply.kind === 'expanded' || reply.kind === 'materialized') events.push(...reply.events);
+    const first = new Map<string, SearchEvent & { kind: 'violation' }>();
+    for (const event of events) {
+      if (event.kind !== 'violation') continue;
+      const known = first.get(event.invariant);
+      if (known === undefined || event.key < known.key) first.set(event.invariant, event);
+    }
+    const brokenBefore = (name: string, key: number): boolean => {
+      if (found.has(name)) return true;
+      const event = first.get(name);
+      return event !== undefined && event.key < key;
+    };
+    let cut = Infinity;
+    let crash: (SearchEvent & { kind: 'crash' }) | null = null;
+    for (const event of events) {
+      if (event.kind !== 'crash' || event.key >= cut) continue;
+      if (event.needsAnyOf !== null && event.needsAnyOf.every((name) => brokenBefore(name, event.key))) continue;
+      cut = event.key;
+      crash = event;
+    }
+    let limited = false;
+    const room = maxStates - states;
+    if (winnerIds.length > room) {
+      const id = winnerIds[room] ?? 0;
+      const key = eventKey(idParent(id), idPosition(id), PHASE_LIMIT);
+      if (key < cut) {
+        cut = key;
+        crash = null;
+        limited = true;
+      }
+    }
+    if (
+      invariants.length > 0 &&
+      invariants.every((invariant) => found.has(invariant.name) || first.has(invariant.name))
+    ) {
+      const last = Math.max(...[...first.values()].map((event) => event.key));
+      const key = eventKey(keyParent(last), keyPosition(last), PHASE_RECORDED);
+      if (key < cut) {
+        cut = key;
+        crash = null;
+        limited = false;
+      }
+    }
+    for (const [name, event] of first) {
+      if (event.key < cut) {
+        const parent = keyParent(event.key);
+        found.set(name, { parent, command: event.command, at: transitionId(parent, keyPosition(event.key)) });
+      }
+    }
+    // The states and transitions counted up to the cut (all of the level's when there is none).
+    const cutParent = cut === Infinity ? Infinity : keyParent(cut);
+    for (const reply of expanded) {
+      if (reply.kind !== 'expanded') continue;
+      for (let at = 0; at + 1 < reply.counts.length; at += 2) {
+        if ((reply.counts[at] ?? 0) < cutParent) transitions += reply.counts[at + 1] ?? 0;
+      }
+    }
+    if (cut !== Infinity) transitions += keyPosition(cut) + (keyPhase(cut) >= PHASE_INVARIANT ? 1 : 0);
+    let kept = 0;
+    while (
+      kept < winnerIds.length &&
+      eventKey(idParent(winnerIds[kept] ?? 0), idPosition(winnerIds[kept] ?? 0), PHASE_LIMIT) < cut
+    )
+      kept += 1;
+    for (let rank = 0; rank < kept; rank++) {
+      const id = winnerIds[rank] ?? 0;
+      const at = requestOf[rank];
+      const reply = at === undefined ? undefined : materialized[at.worker];
+      parents.push(idParent(id));
+      via.push(reply?.kind === 'materialized' ? reply.commands[at?.at ?? 0] : null);
+      holder.push(winnerOwners[rank] ?? 0);
+    }
+    states += kept;
+    if (crash !== null) {
+      if (crash.site === 'scope') scopeThrew = { message: `the explore scope threw: ${crash.crash.message}` };
+      thrown = {
+        record: keyParent(crash.key),
+        command: crash.command,
+        hasCommand: crash.hasCommand,
+        crash: crash.crash,
+      };
+    }
+    if (limited) limitAt = level;
+    if (cut !== Infinity) break;
+    options.onProgress?.({
+      level,
+      depth: options.depth,
+      expanded: levelSize,
+      frontier: levelSize,
+      states,
+      transitions,
+    });
+    depthReached = level;
+    if (winnerIds.length === 0) {
+      depthReached = options.depth;
+      exhausted = true;
+      break;
+    }
+    levelSize = kept;
+    adopt = workers.map((_, owner) =>
+      Float64Array.from(winnerOwners.flatMap((who, rank) => (who === owner ? [states - kept + rank] : []))),
+    );
+  }
+  return finish();
+}

@@ -1,0 +1,427 @@
+/**
+ * A worker of a parallel exploration (`explore-parallel.ts`): it owns the states whose fingerprint
+ * falls in its partition (`ownerOf`), keeps their fingerprints and the current level's states,
+ * expands them, sends each successor's fingerprint to its owner, keeps the first transition (in
+ * the sequential order) into each new state it owns, and rebuilds the new states it reached first
+ * for their owners. It answers the coordinator's requests one at a time, blocking between them.
+ */
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { parentPort, workerData } from 'node:worker_threads';
+import type { MessagePort } from 'node:worker_threads';
+import type { AnyDesign, Invariant, Transition } from './design.js';
+import { crashOf, selectInvariants } from './execute.js';
+import type { CrashSite } from './execute.js';
+import { stableJson } from './explore.js';
+import {
+  eventKey,
+  ownerOf,
+  PHASE_INVARIANT,
+  PHASE_KEY,
+  PHASE_RESOLVE,
+  PHASE_STATE,
+  PHASE_STEP,
+  transitionId,
+} from './explore-protocol.js';
+import type { DesignSource, FromWorker, SearchEvent, ToWorker } from './explore-protocol.js';
+import { drain, post, receive, take } from './explore-sync.js';
+import type { SyncEnd } from './explore-sync.js';
+import { fingerprint128, StateTable } from './state-table.js';
+import type { Fingerprint } from './state-table.js';
+
+export interface WorkerSetup {
+  readonly index: number;
+  /** This worker's wake-up counter and the coordinator's. */
+  readonly wake: SharedArrayBuffer;
+  readonly coordinatorWake: SharedArrayBuffer;
+  readonly port: MessagePort;
+  readonly peers: readonly { readonly index: number; readonly port: MessagePort }[];
+}
+
+async function loadDesign(source: DesignSource, id: string): Promise<AnyDesign> {
+  if ('module' in source) {
+    const module = (await import(source.module)) as Record<string, unknown>;
+    const exported = module[source.export];
+    const design = (typeof exported === 'function' ? (exported as () => unknown)() : exported) as AnyDesign;
+    if (design?.id !== id) throw new Error(`${source.module} export ${source.export} is not design ${id}`);
+    return design;
+  }
+  const { designs } = await import('../properties/registry.js');
+  let found = designs.find((design) => design.id === id);
+  if (found === undefined && source.config !== null) {
+    const { loadConfig } = await import('./config.js');
+    const path = isAbsolute(source.config) ? source.config : resolve(source.config);
+    const config = await loadConfig(path, designs);
+    found = config.designs.find((design) => design.id === id);
+  }
+  if (found === undefined) throw new Error(`explore worker: no design ${id} in the registry or the config`);
+  return found;
+}
+
+function pathOrUrl(source: DesignSource): DesignSource {
+  if (!('module' in source) || source.module.startsWith('file:')) return source;
+  return { ...source, module: pathToFileURL(resolve(source.module)).href };
+}
+
+/** One exploration's state in this worker. */
+class Partition {
+  private readonly visited = new StateTable();
+  /** This level's states, in record order. */
+  private frontierRecords: number[] = [];
+  private frontierStates: unknown[] = [];
+  /** The distinct commands tried from each frontier state, by position. */
+  private commands: unknown[][] = [];
+  /** Successors first seen at this level by this worker (to send each fingerprint once). */
+  private sent = new StateTable();
+  private outgoing: number[][];
+  /** This level's new states owned here: fingerprint words and first transition, sorted by it. */
+  private winnerPrints: Fingerprint[] = [];
+  private readonly perTransitionAll: Invariant<unknown, unknown>[];
+  private readonly stateOnlyAll: Invariant<unknown, unknown>[];
+  private readonly indexOf = new Map<string, number>();
+
+  private readonly design: AnyDesign;
+  private readonly self: number;
+  private readonly workers: number;
+  private readonly peers: readonly (MessagePort | undefined)[];
+
+  constructor(
+    design: AnyDesign,
+    invariants: readonly string[] | null,
+    everyTransition: boolean,
+    self: number,
+    workers: number,
+    peers: readonly (MessagePort | undefined)[],
+  ) {
+    this.design = design;
+    this.self = self;
+    this.workers = workers;
+    this.peers = peers;
+    const selected = selectInvariants(design, invariants ?? undefined);
+    selected.forEach((invariant, index) => this.indexOf.set(invariant.name, index));
+    this.perTransitionAll = selected.filter((invariant) => everyTransition || invariant.reads === undefined);
+    this.stateOnlyAll = selected.filter((invariant) => !everyTransition && invariant.reads !== undefined);
+    this.outgoing = Array.from({ length: workers }, () => []);
+  }
+
+  private key(state: unknown): Fingerprint {
+    const scope = this.design.explore;
+    if (scope === undefined) throw new Error('no explore scope');
+    return fingerprint128(scope.key(state));
+  }
+
+  adoptInitial(state: unknown): void {
+    this.visited.add(this.key(state), 0);
+    this.frontierRecords = [0];
+    this.frontierStates = [state];
+  }
+
+  /** Takes the new states of the last level (`records` in this worker's order of them). */
+  adopt(records: Float64Array | null): void {
+    // null: the first level, whose only state (the initial one) came with 'begin'.
+    if (records === null) return;
+    this.frontierRecords = [];
+    this.frontierStates = [];
+    const states = new Map<number, unknown>();
+    for (let peer = 0; peer < this.workers; peer++) {
+      const port = this.peers[peer];
+      const batch =
+        peer === this.self
+          ? this.ownBatch
+          : port === undefined
+            ? null
+            : (take(port) as { records: number[]; states: unknown[] });
+      if (batch === null) continue;
+      batch.records.forEach((record, index) => states.set(record, batch.states[index]));
+    }
+    this.ownBatch = null;
+    for (let index = 0; index < records.length; index++) {
+      const record = records[index] ?? 0;
+      const print = this.winnerPrints[index];
+      if (print === undefined || !states.has(record)) throw new Error(`explore worker: state ${record} never came`);
+      this.visited.add(print, record);
+      this.frontierRecords.push(record);
+      this.frontierStates.push(states.get(record));
+    }
+  }
+
+  private ownBatch: { records: number[]; states: unknown[] } | null = null;
+
+  expand(pending: readonly string[]): FromWorker {
+    const events: SearchEvent[] = [];
+    const open = new Set(pending);
+    let perTransition = this.perTransitionAll.filter((invariant) => open.has(invariant.name));
+    const counts = new Float64Array(this.frontierRecords.length * 2);
+    const scope = this.design.explore;
+    if (scope === undefined) throw new Error('no explore scope');
+    this.sent = new StateTable();
+    this.outgoing = Array.from({ length: this.workers }, () => []);
+    this.commands = [];
+    let site: CrashSite | 'scope' = 'step';
+    let asking: string | null = null;
+    let command: unknown = null;
+    let hasCommand = false;
+    let key = 0;
+    search: for (let at = 0; at < this.frontierRecords.length; at++) {
+      const record = this.frontierRecords[at] ?? 0;
+      const before = this.frontierStates[at];
+      const tried: unknown[] = [];
+      this.commands.push(tried);
+      counts[at * 2] = record;
+      let position = 0;
+      hasCommand = false;
+      try {
+        site = 'scope';
+        key = eventKey(record, 0, PHASE_RESOLVE);
+        const templates = scope.templates(before);
+        const seen = new Set<string>();
+        for (const template of templates) {
+          site = 'resolve';
+          command = template;
+          hasCommand = true;
+          key = eventKey(record, position, PHASE_RESOLVE);
+          const concrete: unknown = this.design.resolve(before, template);
+          const text = stableJson(concrete);
+          if (seen.has(text)) continue;
+          seen.add(text);
+          command = concrete;
+          site = 'step';
+          key = eventKey(record, position, PHASE_STEP);
+          const { state: after, result } = this.design.step(before, concrete);
+          tried.push(concrete);
+          counts[at * 2 + 1] = position + 1;
+          const transition = { before, command: concrete, result, after };
+          for (const invariant of perTransition) {
+            const index = this.indexOf.get(invariant.name) ?? 0;
+            let violated: boolean;
+            try {
+              violated = invariant.check(transition) !== null;
+            } catch (error) {
+              // Recorded; the sequential search stopped here if nothing broke this invariant earlier.
+              events.push({
+                kind: 'crash',
+                key: eventKey(record, position, PHASE_INVARIANT, index),
+                crash: crashOf(error, 0, 'invariant', invariant.name),
+                site: 'invariant',
+                command: concrete,
+                hasCommand: true,
+                needsAnyOf: [invariant.name],
+              });
+              perTransition = perTransition.filter((other) => other !== invariant);
+              continue;
+            }
+            if (!violated) continue;
+            events.push({
+              kind: 'violation',
+              key: eventKey(record, position, PHASE_INVARIANT, index),
+              invariant: invariant.name,
+              command: concrete,
+            });
+            perTransition = perTransition.filter((other) => other !== invariant);
+          }
+          site = 'scope';
+          key = eventKey(record, position, PHASE_KEY);
+          const print = this.key(after);
+          position += 1;
+          const owner = ownerOf(print[3], this.workers);
+          if (owner === this.self && this.visited.find(print) >= 0) continue;
+          if (this.sent.find(print) >= 0) continue;
+          this.sent.add(print, 0);
+          this.outgoing[owner]?.push(print[0], print[1], print[2], print[3], record, position - 1);
+        }
+      } catch (error) {
+        // Step, resolve, templates or key threw: the sequential search stops here (or earlier).
+        const crashSite = site as CrashSite | 'scope';
+        events.push({
+          kind: 'crash',
+          key,
+          crash: crashOf(error, 0, crashSite === 'scope' ? 'step' : crashSite, asking),
+          site: crashSite,
+          command,
+          hasCommand,
+          needsAnyOf: null,
+        });
+        break search;
+      }
+      asking = null;
+    }
+    for (let peer = 0; peer < this.workers; peer++) {
+      if (peer === this.self) continue;
+      const batch = Uint32Array.from(this.outgoing[peer] ?? []);
+      this.peers[peer]?.postMessage({ candidates: batch }, [batch.buffer]);
+    }
+    return { kind: 'expanded', counts, events };
+  }
+
+  /** Keeps the first transition into each new state this worker owns; their ids, sorted. */
+  merge(): FromWorker {
+    const table = new StateTable();
+    const prints: Fingerprint[] = [];
+    const ids: number[] = [];
+    const consider = (words: ArrayLike<number>): void => {
+      for (let at = 0; at + 5 < words.length; at += 6) {
+        const print: Fingerprint = [words[at] ?? 0, words[at + 1] ?? 0, words[at + 2] ?? 0, words[at + 3] ?? 0];
+        if (this.visited.find(print) >= 0) continue;
+        const id = transitionId(words[at + 4] ?? 0, words[at + 5] ?? 0);
+        const known = table.find(print);
+        if (known < 0) {
+          table.add(print, prints.length);
+          prints.push(print);
+          ids.push(id);
+        } else if (id < (ids[known] ?? Infinity)) ids[known] = id;
+      }
+    };
+    for (let peer = 0; peer < this.workers; peer++) {
+      if (peer === this.self) consider(this.outgoing[peer] ?? []);
+      else {
+        const port = this.peers[peer];
+        if (port !== undefined) consider((take(port) as { candidates: Uint32Array }).candidates);
+      }
+    }
+    this.outgoing = [];
+    this.sent = new StateTable();
+    const order = ids.map((_, index) => index).sort((left, right) => (ids[left] ?? 0) - (ids[right] ?? 0));
+    this.winnerPrints = order.map((index) => prints[index] ?? [0, 0, 0, 0]);
+    return { kind: 'winners', ids: Float64Array.from(order.map((index) => ids[index] ?? 0)) };
+  }
+
+  /** Rebuilds the new states this worker reached first, checks them, and sends them to their owners. */
+  materialize(requests: Float64Array, pending: readonly string[]): FromWorker {
+    const events: SearchEvent[] = [];
+    const open = new Set(pending);
+    let stateOnly = this.stateOnlyAll.filter((invariant) => open.has(invariant.name));
+    let partsWork = true;
+    const batches = Array.from({ length: this.workers }, () => ({ records: [] as number[], states: [] as unknown[] }));
+    const commands: unknown[] = [];
+    let at = 0;
+    let readsFor = -1;
+    let readsBefore: (readonly unknown[] | undefined)[] = [];
+    let partsBefore: readonly unknown[] | undefined = undefined;
+    for (let index = 0; index + 3 < requests.length; index += 4) {
+      const parent = requests[index] ?? 0;
+      const position = requests[index + 1] ?? 0;
+      const record = requests[index + 2] ?? 0;
+      const owner = requests[index + 3] ?? 0;
+      while ((this.frontierRecords[at] ?? Infinity) < parent) at += 1;
+      if (this.frontierRecords[at] !== parent) throw new Error(`explore worker: record ${parent} is not mine`);
+      const before = this.frontierStates[at];
+      const command = this.commands[at]?.[position];
+      const { state: after, result } = this.design.step(before, command);
+      commands.push(command);
+      batches[owner]?.records.push(record);
+      batches[owner]?.states.push(after);
+      if (stateOnly.length === 0) continue;
+      if (readsFor !== at) {
+        readsFor = at;
+        readsBefore = this.stateOnlyAll.map(() => undefined);
+        partsBefore = undefined;
+      }
+      const transition: Transition<unknown, unknown> = { before, command, result, after };
+      if (partsWork && this.design.parts !== undefined) {
+        try {
+          const top = this.design.parts(after);
+          partsBefore ??= this.design.parts(before);
+          if (top.length === partsBefore.length && top.every((part, which) => part === partsBefore?.[which])) continue;
+        } catch (error) {
+          events.push({
+            kind: 'crash',
+            key: eventKey(parent, position, PHASE_STATE, -1),
+            crash: crashOf(error, 0, 'invariant', null),
+            site: 'invariant',
+            command,
+            hasCommand: true,
+            needsAnyOf: stateOnly.map((invariant) => invariant.name),
+          });
+          partsWork = false;
+        }
+      }
+      for (const invariant of [...stateOnly]) {
+        const which = this.stateOnlyAll.indexOf(invariant);
+        const index = this.indexOf.get(invariant.name) ?? 0;
+        const key = eventKey(parent, position, PHASE_STATE, index);
+        try {
+          if (invariant.reads !== undefined) {
+            const read = (readsBefore[which] ??= invariant.reads(before));
+            const now = invariant.reads(after);
+            if (read.length === now.length && now.every((part, where) => part === read[where])) continue;
+          }
+          if (invariant.check(transition) === null) continue;
+          events.push({ kind: 'violation', key, invariant: invariant.name, command });
+        } catch (error) {
+          events.push({
+            kind: 'crash',
+            key,
+            crash: crashOf(error, 0, 'invariant', invariant.name),
+            site: 'invariant',
+            command,
+            hasCommand: true,
+            needsAnyOf: [invariant.name],
+          });
+        }
+        stateOnly = stateOnly.filter((other) => other !== invariant);
+      }
+    }
+    for (let peer = 0; peer < this.workers; peer++) {
+      const batch = batches[peer] ?? { records: [], states: [] };
+      if (peer === this.self) this.ownBatch = batch;
+      else this.peers[peer]?.postMessage(batch);
+    }
+    this.commands = [];
+    return { kind: 'materialized', commands, events };
+  }
+}
+
+async function serve(setup: WorkerSetup): Promise<void> {
+  const wake = new Int32Array(setup.wake);
+  const toCoordinator: SyncEnd = { port: setup.port, wake: new Int32Array(setup.coordinatorWake), wakeIndex: 0 };
+  const peers: (MessagePort | undefined)[] = [];
+  for (const peer of setup.peers) peers[peer.index] = peer.port;
+  let partition: Partition | null = null;
+  for (;;) {
+    const message = receive(setup.port, wake, 0) as ToWorker;
+    let reply: FromWorker | null;
+    try {
+      switch (message.kind) {
+        case 'peer':
+          peers[message.index] = message.port;
+          reply = null;
+          break;
+        case 'begin': {
+          for (const port of peers) if (port !== undefined) drain(port);
+          const design = await loadDesign(pathOrUrl(message.source), message.design);
+          partition = new Partition(
+            design,
+            message.invariants,
+            message.everyTransition,
+            setup.index,
+            message.workers,
+            peers,
+          );
+          if (message.initial !== null) partition.adoptInitial(message.initial.state);
+          reply = { kind: 'ready' };
+          break;
+        }
+        case 'expand':
+          if (partition === null) throw new Error('explore worker: no search begun');
+          partition.adopt(message.adopt);
+          reply = partition.expand(message.pending);
+          break;
+        case 'merge':
+          if (partition === null) throw new Error('explore worker: no search begun');
+          reply = partition.merge();
+          break;
+        case 'materialize':
+          if (partition === null) throw new Error('explore worker: no search begun');
+          reply = partition.materialize(message.requests, message.pending);
+          break;
+      }
+    } catch (error) {
+      reply = { kind: 'failed', message: (error as Error)?.stack ?? String(error) };
+    }
+    if (reply !== null) post(toCoordinator, reply);
+  }
+}
+
+if (parentPort !== null && (workerData as { dmapropExplore?: boolean } | null)?.dmapropExplore === true) {
+  void serve(workerData as WorkerSetup & { dmapropExplore: true });
+}
