@@ -73,6 +73,9 @@ export function runCliProcess(argv: readonly string[]): Promise<number> {
           break;
         case 'started':
           replay = message.replay;
+          // A signal that came while the CLI was still loading could not name the seed: the
+          // search it stopped still runs (and stops at once), so name it now.
+          if (signals > 0) process.stderr.write(`dmaprop: ${replay}\n`);
           break;
         case 'exit':
           finish(message.code);
