@@ -306,6 +306,8 @@ export {
   kvmgtNoGgttReset,
   kvmgtShippedPopulateUnwind,
   kvmgtTrackAddErrorKeepsRegistration,
+  kvmgt64kRemovalFirstPage,
+  kvmgt64kSplitUnmasked,
 } from '../properties/kvmgt/designs.js';
 export type { KvmgtUnwindOptions } from '../properties/kvmgt/design.js';
 export type {
@@ -336,6 +338,8 @@ export type {
   GvtLayout,
 } from '../models/gvt/config.js';
 export type { DmaCacheEntry, GvtVgpu, ShadowPte } from '../models/gvt/types.js';
+export { ips64kStride } from '../models/gvt/ips64k.js';
+export type { Slot64K, Split64K } from '../models/gvt/ips64k.js';
 export { viommuConfig, viommuDesign, vmmBugCatalogue, VIOMMU_STACK } from '../properties/viommu/design.js';
 export type {
   ViommuBugOptions,

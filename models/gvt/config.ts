@@ -5,6 +5,8 @@
  * (command scanning and shadow copies).
  */
 import { worldSize } from '../world-size.js';
+import { pagesOf64K } from './ips64k.js';
+import type { Slot64K, Split64K } from './ips64k.js';
 import type { GuestPte } from './types.js';
 
 /** Half-open range of GGTT indices `[start, end)`. */
@@ -130,7 +132,8 @@ export interface GgttHalfWrite {
 
 /**
  * The mediator's decision points as functions (Linux v6.12, `gtt.c`). Each default is v6.12's
- * (`soundGvtHooks`); a design passes its own to vary one.
+ * (`soundGvtHooks`) but `release64K`'s, where v6.12 leaks (see there); a design passes its own to
+ * vary one.
  */
 export interface GvtHooks {
   /**
@@ -141,10 +144,30 @@ export interface GvtHooks {
    * choice of `xengt/shadows-half-written-ggtt`.
    */
   readonly shadowHalfWritten: (half: GgttHalfWrite) => boolean;
+  /**
+   * `split_64KB_gtt_entry`: the guest pages the split maps 4K into shadow slots `index`,
+   * `index + 1`, … (at most `entry.stridePages`; slots past the list are left as they were). v6.12
+   * (`pagesOf64K`): the 64K page's pages, `start_gfn = ops->get_pfn(se)` masked to 64K
+   * (`ADDR_64K_MASK`), plus `i`. A split counting from the frame number as written (the mask
+   * left out) is `kvmgt/64k-split-unmasked`.
+   */
+  readonly split64K: (entry: Split64K) => readonly number[];
+  /**
+   * The removal of a split 64K entry's old shadow (its used slot rewritten, cleared or half
+   * written): how many of its slots, from the used one on, give back their DMA reference. The
+   * model's default, all `stridePages`: every slot the split filled holds one
+   * (`intel_gvt_dma_map_guest_page` per page). v6.12's `ppgtt_handle_guest_write_page_table`
+   * removes only `old_se`, the used slot (`ppgtt_handle_guest_entry_removal(spt, &old_se,
+   * index)`), and then points all sixteen at scratch or overwrites them: `() => 1`, the design
+   * `kvmgt/64k-removal-first-page`. Clamped to `[0, stridePages]`.
+   */
+  readonly release64K: (entry: Slot64K) => number;
 }
 
 export const soundGvtHooks: GvtHooks = {
   shadowHalfWritten: () => false,
+  split64K: pagesOf64K,
+  release64K: (entry) => entry.stridePages,
 };
 
 /** The design's hook for `name`, or v6.12's. */

@@ -12,8 +12,12 @@
 
 /** One qword of guest memory, as the mediator interprets it. */
 export type GuestQword =
-  /** A GTT entry: present bit and page frame number. */
-  | { readonly kind: 'pte'; readonly present: boolean; readonly gfn: number }
+  /**
+   * A GTT entry: present bit and page frame number. `ips` (set only when true): the IPS bit of a
+   * page-directory entry (`GEN8_PDE_IPS_64K`), which makes the page table it names a 64K table
+   * (`ips64k.ts`); the mediator ignores it in any other entry.
+   */
+  | { readonly kind: 'pte'; readonly present: boolean; readonly gfn: number; readonly ips?: boolean }
   /**
    * A command of a batch buffer: `store` is MI_STORE_DATA_IMM with the GGTT bit (its operand is a
    * graphics address, audited); `forbidden` is a command the parser refuses (MI_UPDATE_GTT and the
@@ -48,6 +52,12 @@ export type SptLevel = 'pd' | 'pt';
 export interface Spt {
   readonly gfn: number;
   readonly level: SptLevel;
+  /**
+   * `guest_page.pde_ips` (set only when true): a page table named by a page-directory entry with
+   * the IPS bit, whose guest entries at every `ips64kStride`-th index are 64K entries, each split
+   * into that many 4K shadow entries (`ips64k.ts`).
+   */
+  readonly ips?: boolean;
   /** Shadow entries and roots pointing at this table. */
   refcount: number;
   entries: ShadowPte[];

@@ -6,6 +6,7 @@
 import type { GvtConfig } from './config.js';
 import { ownGgttIndices } from './config.js';
 import type { GvtHost } from './host.js';
+import { guestLeafGfn } from './ips64k.js';
 import type { GuestPage, GvtVgpu, GvtWorld } from './types.js';
 import { pairMemo } from '../pair-memo.js';
 
@@ -54,8 +55,7 @@ function collectShadowUses(
   for (const spt of Object.values(vgpu.spts)) {
     spt.entries.forEach((pte, index) => {
       if (pte.kind !== 'dma') return;
-      const qword = guestPages[spt.gfn]?.[index];
-      const guestGfn = qword?.kind === 'pte' && qword.present ? qword.gfn : null;
+      const guestGfn = guestLeafGfn(spt, guestPages[spt.gfn], index, config.layout);
       uses.push({ where: `spt gfn ${spt.gfn} [${index}]`, dmaAddr: pte.dmaAddr, guestGfn });
     });
   }

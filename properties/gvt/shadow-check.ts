@@ -8,6 +8,7 @@
  */
 import type { GvtConfig } from '../../models/gvt/config.js';
 import { ownGgttIndices } from '../../models/gvt/config.js';
+import { entrySlotOf, guestLeafGfn } from '../../models/gvt/ips64k.js';
 import type { GuestPage, GvtVgpu, ShadowPte } from '../../models/gvt/types.js';
 
 export interface ShadowMismatch {
@@ -75,10 +76,11 @@ export function shadowMismatch(
   }
   for (const spt of Object.values(vgpu.spts)) {
     for (const [index, pte] of spt.entries.entries()) {
-      if (settling.has(`${spt.gfn}:${index}`)) continue;
-      const qword = guestPages[spt.gfn]?.[index];
-      const guestGfn = qword?.kind === 'pte' && qword.present ? qword.gfn : null;
-      const pending = spt.postShadow.includes(index);
+      // In a 64K table a slot follows the used slot whose split fills it (`ips64k.ts`).
+      const slot = entrySlotOf(spt, config.layout, index);
+      if (settling.has(`${spt.gfn}:${index}`) || settling.has(`${spt.gfn}:${slot}`)) continue;
+      const guestGfn = guestLeafGfn(spt, guestPages[spt.gfn], index, config.layout);
+      const pending = spt.postShadow.includes(slot);
       const expected = pending
         ? pte.kind === 'scratch'
           ? null

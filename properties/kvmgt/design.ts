@@ -7,7 +7,7 @@
  */
 import { classifyKvmgtStep, kvmgtReach, kvmgtReachFloors } from './reach.js';
 import { gvtFeatures } from '../../models/gvt/config.js';
-import type { GvtBug, GvtConfig, GvtUnwind } from '../../models/gvt/config.js';
+import type { GvtBug, GvtConfig, GvtHooks, GvtUnwind } from '../../models/gvt/config.js';
 import type { AllocPolicy } from '../../models/memory/frames.js';
 import { kvmgtBugNeeds, kvmgtBugs, kvmgtFeatureMissing, kvmgtWorld } from '../../models/kvmgt/config.js';
 import type {
@@ -129,6 +129,22 @@ export interface KvmgtDesignOptions {
     readonly destroy?: 'reset-ggtt' | 'keep-ggtt';
     readonly create?: 'reset-ggtt' | 'keep-ggtt';
   };
+  /**
+   * The GVT-g mediator's decision points, as functions of the design's own (`GvtHooks`: how many
+   * pages a 64K entry's split maps, how many of its slots its removal releases, …): the model's
+   * defaults (`soundGvtHooks`) for any left out. A hook that is not a function throws.
+   */
+  readonly gvtHooks?: Partial<GvtHooks>;
+}
+
+/** The design's hooks, checked: each a function. */
+function gvtHooksOf(option: Partial<GvtHooks> | undefined): Partial<GvtHooks> | undefined {
+  if (option === undefined) return undefined;
+  for (const [name, hook] of Object.entries(option)) {
+    if (typeof hook !== 'function')
+      throw new Error(`gvtHooks.${name}: expected a function, got ${JSON.stringify(hook)}`);
+  }
+  return option;
 }
 
 /** The design's lifecycle choices, checked. */
@@ -223,6 +239,7 @@ export function kvmgtDesign(options: KvmgtDesignOptions): KvmgtDesign {
   const cmdbuf = options.cmdbuf ?? 'shadow-copy';
   const unwind = unwindOf(options.unwind);
   const lifecycle = lifecycleOf(options.lifecycle);
+  const hooks = gvtHooksOf(options.gvtHooks);
   const kvmgtFeatures = new Set<KvmgtFeature>();
   if (writeProtect) kvmgtFeatures.add('trapped-stores');
   if (world.vcpus >= 2) kvmgtFeatures.add('two-vcpus');
@@ -237,6 +254,7 @@ export function kvmgtDesign(options: KvmgtDesignOptions): KvmgtDesign {
         has: gvtFeatures({ writeProtect }, { ppgtt: true, batchBuffers: true }),
       }),
       ...(unwind.gvt !== undefined ? { unwind: unwind.gvt } : {}),
+      ...(hooks !== undefined ? { hooks } : {}),
     },
     vfio: { bugs: options.vfioBugs ?? [] },
     unmapCallback: unmapCallbackOf(options.unmapCallback),

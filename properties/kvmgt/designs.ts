@@ -155,3 +155,21 @@ export const kvmgtTrackAddErrorKeepsRegistration = kvmgtDesign({
     "a new shadow table whose page track cannot be enabled (kvmgt_page_track_add failing, injected) is freed without intel_vgpu_unregister_page_track: the registration stays in the vGPU's page-track tree, pointing at the freed table, and the guest page can never be shadowed again (EEXIST); the refused PPGTT creation changed the vGPU",
   breaks: ['shadowed-table-write-protected', 'failed-op-leaves-state-unchanged'],
 });
+
+export const kvmgt64kRemovalFirstPage = kvmgtDesign({
+  id: 'kvmgt/64k-removal-first-page',
+  expected: 'violates',
+  gvtHooks: { release64K: () => 1 },
+  description:
+    "a split 64K entry's old shadow removed as v6.12's gtt.c ppgtt_handle_guest_write_page_table removes it: ppgtt_handle_guest_entry_removal(spt, &old_se, index) gives back the DMA reference of the used slot only, then the sixteen slots are pointed at scratch (entry cleared) or overwritten by the new split (entry rewritten), so the references split_64KB_gtt_entry took for the other fifteen pages are never given back. Isolation holds — the pages stay pinned until gvt_cache_destroy at close — but the DMA cache's references outnumber the shadow entries holding them",
+  breaks: ['cache-kref-matches-shadow-users'],
+});
+
+export const kvmgt64kSplitUnmasked = kvmgtDesign({
+  id: 'kvmgt/64k-split-unmasked',
+  expected: 'violates',
+  gvtHooks: { split64K: (entry) => Array.from({ length: entry.stridePages }, (_, page) => entry.entryGfn + page) },
+  description:
+    "split_64KB_gtt_entry counting the sixteen pages from the frame number as the guest wrote it, without gen8_gtt_get_pfn's ADDR_64K_MASK: a 64K entry whose frame number is not 64K-aligned is shadowed with pages past the 64K page it names — the GPU reaches guest pages the guest's entry does not map",
+  breaks: ['shadow-matches-guest-entry'],
+});

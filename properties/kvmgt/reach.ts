@@ -8,12 +8,26 @@
  */
 import type { KvmgtCommand, KvmgtState } from '../../models/kvmgt/types.js';
 import type { Transition } from '../../src/design.js';
-import { VGPU_DESTROYED_WITH_CACHE, cacheInUse, cacheMapsRange } from '../gvt/reach.js';
+import {
+  RESPLIT_64K,
+  SPLIT_64K,
+  VGPU_DESTROYED_WITH_CACHE,
+  cacheInUse,
+  cacheMapsRange,
+  isSplit64kEntry,
+  split64kSlots,
+} from '../gvt/reach.js';
 
 export const UNMAP_WHILE_CACHED = 'VMM unmaps guest RAM the DMA cache maps (the unmap callback runs)';
 export const UNPLUG_WHILE_CACHED = 'VMM unplugs guest RAM the DMA cache maps';
 
-export const kvmgtReach: readonly string[] = [UNMAP_WHILE_CACHED, UNPLUG_WHILE_CACHED, VGPU_DESTROYED_WITH_CACHE];
+export const kvmgtReach: readonly string[] = [
+  UNMAP_WHILE_CACHED,
+  UNPLUG_WHILE_CACHED,
+  VGPU_DESTROYED_WITH_CACHE,
+  SPLIT_64K,
+  RESPLIT_64K,
+];
 
 /**
  * Floors at the default budget, about a third of the fewest runs a default run reached each in
@@ -35,5 +49,8 @@ export function classifyKvmgtStep(transition: Transition<KvmgtState, KvmgtComman
   if (command.kind === 'vmmUnplugRam' && cacheMapsRange(before.vgpu, command.gfn, command.npages))
     labels.push(UNPLUG_WHILE_CACHED);
   if (command.kind === 'vgpuDestroy' && cacheInUse(before.vgpu)) labels.push(VGPU_DESTROYED_WITH_CACHE);
+  if (split64kSlots(transition.after.vgpu) > split64kSlots(before.vgpu)) labels.push(SPLIT_64K);
+  if (command.kind === 'guestWritePte' && isSplit64kEntry(before.vgpu, command.gfn, command.index))
+    labels.push(RESPLIT_64K);
   return labels;
 }
