@@ -84,6 +84,8 @@ describe('dmaprop designs', () => {
       ['kvmgt/no-ggtt-reset', 'violates'],
       ['kvmgt/track-add-error-keeps-registration', 'violates'],
       ['kvmgt/unmap-under-iommu-lock', 'violates'],
+      ['kvmgt/64k-removal-first-page', 'violates'],
+      ['kvmgt/64k-split-unmasked', 'violates'],
       ['viommu/shadow', 'holds'],
       ['viommu/nested', 'holds'],
       ['viommu/shadow-unmap-skips-flush', 'violates'],

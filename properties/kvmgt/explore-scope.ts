@@ -70,6 +70,8 @@ function templatesOf(
     { kind: 'ggttWrite', index: first, gfn: 0, present: false, sizeBytes: 8, offsetBytes: 0 },
     { kind: 'ggttWrite', index: first, gfn: 0, present: true, sizeBytes: 4, offsetBytes: 0 },
     { kind: 'guestWritePte', gfn: 0, index: 0, targetGfn: table, ...pte8 },
+    // Issue 21: the same directory entry with the IPS bit, so the table is a 64K table.
+    { kind: 'guestWritePte', gfn: 0, index: 0, targetGfn: table, ...pte8, ips: true },
     { kind: 'guestWritePte', gfn: 0, index: 0, targetGfn: 0, present: false, sizeBytes: 8 },
     { kind: 'guestWritePte', gfn: table, index: 0, targetGfn: surface, ...pte8 },
     { kind: 'guestWritePte', gfn: table, index: 0, targetGfn: next, present: true, sizeBytes: 4 },
@@ -110,7 +112,7 @@ function templatesOf(
     { kind: 'gpuDmaPpgtt', rootGfn: 0, pdIndex: 0, ptIndex: 0, write: false, phased: true },
   ];
   const span = (start: number, pages: number): string => `${start}-${start + pages - 1}`;
-  const description = `KVMGT: GGTT entries ${first}-${second} written (8-byte, cleared, a 4-byte half), the guest's page tables at gfns 0-${table} and a batch command at gfn ${surface}, PPGTT create/destroy at gfn 0, submission and execution, GPU reads through entries ${first}-${second} and the PPGTT, the VMM's RAM sections ${sections.map((gfn) => span(gfn, sectionPages)).join(' and ')}, another VM's allocations, vGPU and VM lifecycle, fault injection at the first DMA map, cache insert or page-track add (${templates.length} commands per state), ${started.length} operations started and left in flight, and the next phase of each one in flight (the vCPU running an operation left out of the key)`;
+  const description = `KVMGT: GGTT entries ${first}-${second} written (8-byte, cleared, a 4-byte half), the guest's page tables at gfns 0-${table} (the directory entry with and without the IPS bit) and a batch command at gfn ${surface}, PPGTT create/destroy at gfn 0, submission and execution, GPU reads through entries ${first}-${second} and the PPGTT, the VMM's RAM sections ${sections.map((gfn) => span(gfn, sectionPages)).join(' and ')}, another VM's allocations, vGPU and VM lifecycle, fault injection at the first DMA map, cache insert or page-track add (${templates.length} commands per state), ${started.length} operations started and left in flight, and the next phase of each one in flight (the vCPU running an operation left out of the key)`;
   return { templates, started, description };
 }
 
