@@ -310,6 +310,7 @@ export {
   kvmgt64kSplitUnmasked,
 } from '../properties/kvmgt/designs.js';
 export type { KvmgtUnwindOptions } from '../properties/kvmgt/design.js';
+export type { KvmgtScopePart } from '../properties/kvmgt/explore-scope.js';
 export type {
   KvmgtCommand,
   KvmgtCommandKind,

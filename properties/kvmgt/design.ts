@@ -28,7 +28,8 @@ import { initKvmgt } from '../../models/kvmgt/world.js';
 import type { VfioBug, VfioWorldFeature } from '../../models/vfio/config.js';
 import type { Design, Expectation } from '../../src/design.js';
 import { explainKvmgtStep } from './explain.js';
-import { kvmgtExploreScope } from './explore-scope.js';
+import { kvmgtExploreScope, kvmgtScopeParts } from './explore-scope.js';
+import type { KvmgtScopePart } from './explore-scope.js';
 import { formatKvmgtCommand, validateKvmgtCommand, validateKvmgtTemplate } from './format.js';
 import { guardResolve, guardStep } from '../generic/guard.js';
 import { refuseIneffectiveBugs } from '../generic/bug-flags.js';
@@ -135,6 +136,11 @@ export interface KvmgtDesignOptions {
    * defaults (`soundGvtHooks`) for any left out. A hook that is not a function throws.
    */
   readonly gvtHooks?: Partial<GvtHooks>;
+  /**
+   * What the design's explore scope adds to the stack's own, where its flaw is: `64k`, the guest's
+   * directory entry with the IPS bit (a 64K table). Default none; an unknown part throws.
+   */
+  readonly explore?: readonly KvmgtScopePart[];
 }
 
 /** The design's hooks, checked: each a function. */
@@ -240,6 +246,10 @@ export function kvmgtDesign(options: KvmgtDesignOptions): KvmgtDesign {
   const unwind = unwindOf(options.unwind);
   const lifecycle = lifecycleOf(options.lifecycle);
   const hooks = gvtHooksOf(options.gvtHooks);
+  for (const part of options.explore ?? []) {
+    if (!kvmgtScopeParts.includes(part))
+      throw new Error(`explore: expected parts of ${kvmgtScopeParts.join(', ')}, got ${JSON.stringify(part)}`);
+  }
   const kvmgtFeatures = new Set<KvmgtFeature>();
   if (writeProtect) kvmgtFeatures.add('trapped-stores');
   if (world.vcpus >= 2) kvmgtFeatures.add('two-vcpus');
@@ -292,7 +302,7 @@ export function kvmgtDesign(options: KvmgtDesignOptions): KvmgtDesign {
     // Every known counterexample is at most 6 steps, and the world is small: sequences of up to
     // 40 commands reach as much as 100 do here and shrink faster.
     generation: { maxCommands: 40 },
-    explore: kvmgtExploreScope(world, config),
+    explore: kvmgtExploreScope(world, config, true, options.explore ?? []),
     actorOf: (state, command) => actorOf(state, config, command),
     classify: classifyKvmgtStep,
     reach: kvmgtReach,

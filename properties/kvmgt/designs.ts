@@ -160,6 +160,7 @@ export const kvmgt64kRemovalFirstPage = kvmgtDesign({
   id: 'kvmgt/64k-removal-first-page',
   expected: 'violates',
   gvtHooks: { release64K: () => 1 },
+  explore: ['64k'],
   description:
     "a split 64K entry's old shadow removed as v6.12's gtt.c ppgtt_handle_guest_write_page_table removes it: ppgtt_handle_guest_entry_removal(spt, &old_se, index) gives back the DMA reference of the used slot only, then the sixteen slots are pointed at scratch (entry cleared) or overwritten by the new split (entry rewritten), so the references split_64KB_gtt_entry took for the other fifteen pages are never given back. Isolation holds — the pages stay pinned until gvt_cache_destroy at close — but the DMA cache's references outnumber the shadow entries holding them",
   breaks: ['cache-kref-matches-shadow-users'],
@@ -169,6 +170,7 @@ export const kvmgt64kSplitUnmasked = kvmgtDesign({
   id: 'kvmgt/64k-split-unmasked',
   expected: 'violates',
   gvtHooks: { split64K: (entry) => Array.from({ length: entry.stridePages }, (_, page) => entry.entryGfn + page) },
+  explore: ['64k'],
   description:
     "split_64KB_gtt_entry counting the sixteen pages from the frame number as the guest wrote it, without gen8_gtt_get_pfn's ADDR_64K_MASK: a 64K entry whose frame number is not 64K-aligned is shadowed with pages past the 64K page it names — the GPU reaches guest pages the guest's entry does not map",
   breaks: ['shadow-matches-guest-entry'],

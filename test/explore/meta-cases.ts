@@ -276,7 +276,7 @@ const COSTLY = new Set([
   'kvmgt/dma-map-error-keeps-pin',
   'kvmgt/cache-add-error-keeps-map',
   'kvmgt/no-ggtt-reset',
-  // Issue 21's 64K entries (the scope's directory entry with the IPS bit), about 45 s each to depth
+  // Issue 21's 64K entries (their scope's `64k` part, the directory entry with the IPS bit), about 45 s each to depth
   // 4 with every invariant: agreed when added (check at seed 1 and 500 runs against explore to
   // depth 4): 64k-removal-first-page cache-kref-matches-shadow-users 4 = 4, 64k-split-unmasked
   // shadow-matches-guest-entry 3 = 3.
