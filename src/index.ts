@@ -308,6 +308,9 @@ export {
   kvmgtTrackAddErrorKeepsRegistration,
   kvmgt64kRemovalFirstPage,
   kvmgt64kSplitUnmasked,
+  kvmgt2mSizeChangeRemaps,
+  kvmgt2mLookupIgnoresSize,
+  kvmgt2mPinSkipsContiguity,
 } from '../properties/kvmgt/designs.js';
 export type { KvmgtUnwindOptions } from '../properties/kvmgt/design.js';
 export type { KvmgtScopePart } from '../properties/kvmgt/explore-scope.js';

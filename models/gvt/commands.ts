@@ -24,7 +24,9 @@ export type GvtCommand =
   /**
    * A guest CPU store of a page-table entry into its own page `gfn` (traps if the page is
    * write-protected). `ips`: the entry's IPS bit (`GEN8_PDE_IPS_64K`): stored into a page
-   * directory, the page table it names is a 64K table (`ips64k.ts`). Absent: clear.
+   * directory, the page table it names is a 64K table (`ips64k.ts`). `pse`: the entry's PS bit
+   * (`_PAGE_PSE`): stored into a page directory, the entry maps a 2M page (`huge2m.ts`). Absent:
+   * clear.
    */
   | {
       readonly kind: 'guestWritePte';
@@ -34,6 +36,7 @@ export type GvtCommand =
       readonly targetGfn: number;
       readonly sizeBytes: number;
       readonly ips?: boolean;
+      readonly pse?: boolean;
     }
   /** A guest CPU store of a batch-buffer command into its own page `gfn`. */
   | {
@@ -102,6 +105,7 @@ export function storeOf(
       present: command.present,
       gfn: command.targetGfn,
       ...(command.ips === true ? { ips: true } : {}),
+      ...(command.pse === true ? { pse: true } : {}),
     };
     return { kind, gfn, index, sizeBytes: command.sizeBytes, qword };
   }

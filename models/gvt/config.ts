@@ -5,6 +5,8 @@
  * (command scanning and shadow copies).
  */
 import { worldSize } from '../world-size.js';
+import { lookupBySize, pinnedContiguous } from './huge2m.js';
+import type { CacheLookup, CacheLookupAction, Pin2M } from './huge2m.js';
 import { pagesOf64K } from './ips64k.js';
 import type { Slot64K, Split64K } from './ips64k.js';
 import type { GuestPte } from './types.js';
@@ -162,12 +164,31 @@ export interface GvtHooks {
    * `kvmgt/64k-removal-first-page`. Clamped to `[0, stridePages]`.
    */
   readonly release64K: (entry: Slot64K) => number;
+  /**
+   * `intel_gvt_dma_map_guest_page` finding an entry of the gfn at another size than asked for
+   * (`huge2m.ts`: a 2M request whose first page a 4K entry maps, or a 4K request on a 2M entry's
+   * first page). v6.12 (`kvmgt/2m-size-change-remaps`): `remap`, unmapping and removing the entry
+   * whatever its references. The model's default (`lookupBySize`): `refuse` (the 2M request then
+   * splits). A lookup ignoring the size (`hit`) is `kvmgt/2m-lookup-ignores-size`. Called only on a
+   * size mismatch.
+   */
+  readonly cacheLookup: (lookup: CacheLookup) => CacheLookupAction;
+  /**
+   * `gvt_pin_guest_page` with a 2M size, once every page is pinned: whether the frames may be
+   * mapped as one range from the first (`dma_map_page(base_page, 0, size)`). v6.12
+   * (`pinnedContiguous`): each frame is the first one's plus its index, else -EINVAL, the pages
+   * unpinned and the entry split. Skipping it is `kvmgt/2m-pin-skips-contiguity`. Only a host
+   * that maps 2M pages (KVMGT) asks.
+   */
+  readonly pin2M: (pin: Pin2M) => boolean;
 }
 
 export const soundGvtHooks: GvtHooks = {
   shadowHalfWritten: () => false,
   split64K: pagesOf64K,
   release64K: (entry) => entry.stridePages,
+  cacheLookup: lookupBySize,
+  pin2M: pinnedContiguous,
 };
 
 /** The design's hook for `name`, or v6.12's. */

@@ -17,6 +17,7 @@
  * true. Left out: 2M and 1G entries.
  */
 import type { GvtLayout } from './config.js';
+import { page2mBase } from './huge2m.js';
 import type { GuestPage, Spt } from './types.js';
 
 /** Pages of one 64K page and slots of one split (`GTT_64K_PTE_STRIDE`, scaled; 1 when a table is too small to split). */
@@ -61,6 +62,8 @@ export function guestLeafGfn(
   const slot = entrySlotOf(spt, layout, index);
   const qword = page?.[slot];
   if (qword?.kind !== 'pte' || !qword.present) return null;
+  // A 2M PDE names the 2M page from its frame number masked to 2M (`huge2m.ts`).
+  if (spt.level === 'pd' && qword.pse === true) return page2mBase(qword.gfn, layout);
   return !is64kTable(spt) ? qword.gfn : page64kBase(qword.gfn, layout) + (index - slot);
 }
 

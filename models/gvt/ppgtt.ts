@@ -16,6 +16,7 @@ import type { GvtConfig } from './config.js';
 import { gvtHook, hasGvtBug } from './config.js';
 import { dmaMapGuestPage, insertCacheEntry, releaseLeaf } from './dma-cache.js';
 import type { GvtHost } from './host.js';
+import { page2mBase, pages2M } from './huge2m.js';
 import { ips64kStride, is64kTable, page64kBase } from './ips64k.js';
 import type { Slot64K, Split64K } from './ips64k.js';
 import { registerPageTrack, unregisterPageTrack } from './page-track.js';
@@ -133,9 +134,57 @@ function translateSplit64K<W extends GvtWorld>(
 }
 
 /**
+ * A 2M PDE (`ppgtt_populate_shadow_entry`, `GTT_TYPE_PPGTT_PTE_2M_ENTRY`; `huge2m.ts`): the 2M
+ * page from its gfn masked to 2M, mapped whole (`intel_gvt_dma_map_guest_page(gfn,
+ * I915_GTT_PAGE_SIZE_2M)`) when that succeeds, else split (`split_2MB_gtt_entry`): each of its
+ * pages mapped 4K into an inline table of its own; a page that cannot be mapped fails the split
+ * with -ENXIO and gives back what the pages before it took (v6.12's `err:` walks the table with
+ * `ppgtt_invalidate_pte` and frees it). Never deferred: a design's deferred insert covers 4K maps.
+ */
+function translate2M<W extends GvtWorld>(
+  world: W,
+  host: GvtHost<W>,
+  config: GvtConfig,
+  slot: { readonly sptGfn: number; readonly index: number; readonly gfn: number },
+  out: PendingShadow[],
+): string | null {
+  const pages = pages2M(config.layout);
+  const baseGfn = page2mBase(slot.gfn, config.layout);
+  const whole = dmaMapGuestPage(world, host, config, baseGfn, pages);
+  if (whole.ok) {
+    out.push({
+      sptGfn: slot.sptGfn,
+      index: slot.index,
+      pte: { kind: 'dma', dmaAddr: whole.dmaAddr, pages },
+      gfn: baseGfn,
+      cached: true,
+    });
+    return null;
+  }
+  const entries: ShadowPte[] = [];
+  for (let page = 0; page < pages; page++) {
+    const mapped = dmaMapGuestPage(world, host, config, baseGfn + page);
+    if (!mapped.ok) {
+      // In reverse, so that the DMA pool gets its addresses back in the order it gave them.
+      for (const taken of [...entries].reverse()) releaseLeaf(world, host, taken);
+      return 'ENXIO';
+    }
+    entries.push({ kind: 'dma', dmaAddr: mapped.dmaAddr });
+  }
+  out.push({
+    sptGfn: slot.sptGfn,
+    index: slot.index,
+    pte: { kind: 'split2m', baseGfn, entries },
+    gfn: baseGfn,
+    cached: true,
+  });
+  return null;
+}
+
+/**
  * The translation of a present guest entry naming `gfn` at slot `index` of table `sptGfn` (`level`;
  * `table64K`: a 64K table's leaf, split), into `out`. A page-directory entry's `ips` makes the
- * page table it names a 64K table.
+ * page table it names a 64K table; its `pse` makes it a 2M entry (`translate2M`).
  */
 function translatePresent<W extends GvtWorld>(
   world: W,
@@ -147,12 +196,14 @@ function translatePresent<W extends GvtWorld>(
     readonly level: SptLevel;
     readonly gfn: number;
     readonly ips: boolean;
+    readonly pse: boolean;
     readonly table64K: boolean;
   },
   out: PendingShadow[],
   defer: DeferInsert,
 ): string | null {
   const leaf = { sptGfn: slot.sptGfn, index: slot.index, gfn: slot.gfn };
+  if (slot.level === 'pd' && slot.pse) return translate2M(world, host, config, leaf, out);
   if (slot.level === 'pt') {
     return slot.table64K
       ? translateSplit64K(world, host, config, leaf, out, defer)
@@ -231,7 +282,15 @@ export function translateTable<W extends GvtWorld>(
   for (let index = 0; index < spt.entries.length; index += step) {
     const qword = page[index];
     if (!isPresentPte(qword)) continue;
-    const target = { sptGfn: gfn, index, level, gfn: qword.gfn, ips: qword.ips === true, table64K };
+    const target = {
+      sptGfn: gfn,
+      index,
+      level,
+      gfn: qword.gfn,
+      ips: qword.ips === true,
+      pse: qword.pse === true,
+      table64K,
+    };
     const failed = translatePresent(world, host, config, target, out, defer);
     if (failed !== null) {
       unwindPopulate(world, host, config, spt, out.splice(mark));
@@ -376,6 +435,7 @@ export function translateGuestEntry<W extends GvtWorld>(
       level: spt.level,
       gfn: slot.qword.gfn,
       ips: slot.qword.ips === true,
+      pse: slot.qword.pse === true,
       table64K: is64kTable(spt),
     };
     translatePresent(world, host, config, target, pending, defer);

@@ -138,7 +138,8 @@ export interface KvmgtDesignOptions {
   readonly gvtHooks?: Partial<GvtHooks>;
   /**
    * What the design's explore scope adds to the stack's own, where its flaw is: `64k`, the guest's
-   * directory entry with the IPS bit (a 64K table). Default none; an unknown part throws.
+   * directory entry with the IPS bit (a 64K table); `2m`, the directory entry with the PS bit (a
+   * 2M entry). Default none; an unknown part throws.
    */
   readonly explore?: readonly KvmgtScopePart[];
 }

@@ -175,3 +175,37 @@ export const kvmgt64kSplitUnmasked = kvmgtDesign({
     "split_64KB_gtt_entry counting the sixteen pages from the frame number as the guest wrote it, without gen8_gtt_get_pfn's ADDR_64K_MASK: a 64K entry whose frame number is not 64K-aligned is shadowed with pages past the 64K page it names — the GPU reaches guest pages the guest's entry does not map",
   breaks: ['shadow-matches-guest-entry'],
 });
+
+export const kvmgt2mSizeChangeRemaps = kvmgtDesign({
+  id: 'kvmgt/2m-size-change-remaps',
+  expected: 'violates',
+  gvtHooks: { cacheLookup: () => 'remap' },
+  explore: ['2m'],
+  description:
+    "v6.12's kvmgt.c intel_gvt_dma_map_guest_page finding the gfn cached at another size (\"the same gfn with different size: unmap and re-map\"): gvt_dma_unmap_page(entry->size) and __gvt_cache_remove_entry whatever the entry's references, then a new map at the size asked for. The shadow entries that still hold the old entry's DMA address — a 4K PTE of the 2M page's first gfn, or a 2M PDE when a 4K entry asks — now hold an address unmapped, which the pool hands out again: the GPU reaches whatever it maps next",
+  breaks: ['shadow-matches-guest-entry'],
+});
+
+export const kvmgt2mLookupIgnoresSize = kvmgtDesign({
+  id: 'kvmgt/2m-lookup-ignores-size',
+  expected: 'violates',
+  gvtHooks: { cacheLookup: () => 'hit' },
+  explore: ['2m'],
+  description:
+    "a DMA cache lookup by gfn alone (__gvt_cache_find_gfn without the entry->size check): a 2M map whose first page a 4K entry maps takes that entry's address as the 2M page's — one page pinned and mapped where the shadow PDE spans 512 (4 here), so the GPU's accesses past the first page reach DMA addresses mapping other pages, or nothing",
+  breaks: ['shadow-matches-guest-entry'],
+});
+
+export const kvmgt2mPinSkipsContiguity = kvmgtDesign({
+  id: 'kvmgt/2m-pin-skips-contiguity',
+  expected: 'violates',
+  gvtHooks: { pin2M: () => true },
+  explore: ['2m'],
+  // Twelve pages of RAM: gfns 4-7 are 4K pages the vGPU's GGTT entries do not map at start (they
+  // map 6-9), so a 2M entry there is pinned at 2M (in today's eight pages its first page is
+  // cached 4K from the start, and the size mismatch splits it before any pin).
+  world: { ramPages: 12 },
+  description:
+    "gvt_pin_guest_page pinning a 2M page's 512 pages (4 here) without checking that each pfn is the first one's plus its index: dma_map_page(base_page, 0, 2M) maps the host range from the first frame on, whatever frames the other pages are, so a 2M entry over guest RAM not backed by a host huge page lets the GPU reach frames the guest does not own",
+  breaks: ['cache-entry-pinned-and-mapped'],
+});
