@@ -104,7 +104,8 @@ export function decrementLeafRef<W extends GvtWorld>(world: W, pte: ShadowPte): 
  */
 export function releaseLeaf<W extends GvtWorld>(world: W, host: GvtHost<W>, pte: ShadowPte): void {
   if (pte.kind === 'dma') dmaUnmapGuestPage(world, host, pte.dmaAddr);
-  else if (pte.kind === 'split2m') for (const sub of pte.entries) releaseLeaf(world, host, sub);
+  // Last mapped first, so that the DMA pool gets its addresses back in the order it gave them.
+  else if (pte.kind === 'split2m') for (const sub of [...pte.entries].reverse()) releaseLeaf(world, host, sub);
 }
 
 /** `gvt_cache_destroy`: every entry unmapped and unpinned regardless of its references (device close). */

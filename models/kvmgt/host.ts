@@ -101,18 +101,18 @@ function pinGuestPages(
 }
 
 /**
- * DMA addresses for a mapping of `pages` pages: one from the pool's end (the lowest address
- * first), or, for a 2M map, the lowest run of `pages` free addresses (`dma_map_page` of the whole
- * range), taken out of the pool; undefined when there is none.
+ * DMA addresses for a mapping of `pages` pages, handed out from the pool's end as a 4K map's is
+ * (the lowest address first): one, or for a 2M map (`dma_map_page` of the whole range) the last
+ * `pages` of the pool when they are one run, lowest last; undefined when there is none. The unmap
+ * gives them back in the same order, so a map and its unmap leave the pool as it was.
  */
 function takeDmaAddrs(state: KvmgtState, pages: number): number | undefined {
   if (pages === 1) return state.hostDma.free.pop();
-  const free = new Set(state.hostDma.free);
-  const start = [...free]
-    .sort((a, b) => a - b)
-    .find((addr) => Array.from({ length: pages }, (_, k) => addr + k).every((next) => free.has(next)));
-  if (start === undefined) return undefined;
-  state.hostDma.free = state.hostDma.free.filter((addr) => addr < start || addr >= start + pages);
+  const tail = state.hostDma.free.slice(-pages);
+  const start = tail.at(-1);
+  if (start === undefined || tail.length < pages || tail.some((addr, i) => addr !== start + pages - 1 - i))
+    return undefined;
+  state.hostDma.free = state.hostDma.free.slice(0, -pages);
   return start;
 }
 
@@ -136,7 +136,7 @@ function makeHost(config: KvmgtConfig): KvmgtHost {
       return { ok: true, dmaAddr };
     },
     dmaUnmap(state, gfn, dmaAddr, pages = 1) {
-      for (let page = 0; page < pages; page++) {
+      for (let page = pages - 1; page >= 0; page--) {
         if (state.hostDma.map[dmaAddr + page] !== undefined && !hasKvmgtBug(config, 'unmap-keeps-mapping')) {
           delete state.hostDma.map[dmaAddr + page];
           state.hostDma.free.push(dmaAddr + page);

@@ -13,7 +13,12 @@ import { VGPU_DEVICE } from '../../models/kvmgt/config.js';
 import { stepKvmgt } from '../../models/kvmgt/step.js';
 import type { KvmgtCommand, KvmgtState } from '../../models/kvmgt/types.js';
 import type { KvmgtDesign } from '../../properties/kvmgt/design.js';
-import { gvtWriteProtect } from '../../properties/kvmgt/designs.js';
+import {
+  gvtWriteProtect,
+  kvmgt2mLookupIgnoresSize,
+  kvmgt2mPinSkipsContiguity,
+  kvmgt2mSizeChangeRemaps,
+} from '../../properties/kvmgt/designs.js';
 import { kvmgtInvariants } from '../../properties/kvmgt/invariants/index.js';
 
 const ROOT = 0;
@@ -56,10 +61,10 @@ function pins(state: KvmgtState): Record<string, number> {
   return Object.fromEntries(Object.entries(state.vfio.devices[VGPU_DEVICE]?.pins ?? {}).filter(([, n]) => n > 0));
 }
 
-describe('2M entries (ppgtt_populate_shadow_entry, split_2MB_gtt_entry, Linux v6.12)', () => {
-  const layout = gvtWriteProtect.config.gvt.layout;
-  const span = pages2M(layout);
+const layout = gvtWriteProtect.config.gvt.layout;
+const span = pages2M(layout);
 
+describe('2M entries (ppgtt_populate_shadow_entry, split_2MB_gtt_entry, Linux v6.12)', () => {
   test('a 2M page spans one page table of pages (512 of 512; 4 here), its frame number masked (ADDR_2M_MASK)', () => {
     expect(span).toBe(layout.entriesPerTable);
     expect(page2mBase(6, layout)).toBe(4);
@@ -130,5 +135,57 @@ describe('2M entries (ppgtt_populate_shadow_entry, split_2MB_gtt_entry, Linux v6
     expect(pinnedContiguous({ gfn: 4, pages: 4, mfns: [8, 9, 10, 11] })).toBe(true);
     expect(pinnedContiguous({ gfn: 4, pages: 4, mfns: [11, 10, 9, 8] })).toBe(false);
     expect(pinnedContiguous({ gfn: 4, pages: 4, mfns: [8, 9, 11, 12] })).toBe(false);
+  });
+
+  test('a 4K map of a page cached as 2M is refused (EBUSY): the table naming it is not shadowed (its PDE scratch)', () => {
+    const commands: KvmgtCommand[] = [
+      pde2m(0),
+      create,
+      { kind: 'guestWritePte', gfn: 2, index: 0, present: true, targetGfn: 0, sizeBytes: 8 },
+      { kind: 'guestWritePte', gfn: ROOT, index: 1, present: true, targetGfn: 2, sizeBytes: 8 },
+    ];
+    const { state } = run(gvtWriteProtect, commands);
+    // ppgtt_populate_spt fails with the entry's -ENXIO, and the new table goes with it.
+    expect(state.vgpu?.spts[2]).toBeUndefined();
+    expect(state.vgpu?.spts[ROOT]?.entries[1]).toEqual({ kind: 'scratch' });
+    expect(state.vgpu?.cache[0]).toMatchObject({ pages: span, kref: 1 });
+    expect(brokenInvariants(gvtWriteProtect, state)).toEqual([]);
+  });
+});
+
+describe('2M designs through the hooks, each caught by the generic invariants', () => {
+  test("v6.12's re-map on a size change drops the 4K entry a GGTT entry holds (kvmgt/2m-size-change-remaps)", () => {
+    // GGTT entry 2 maps gfn 4 at 4K from the start: the 2M map of gfns 4-7 unmaps that entry
+    // whatever its reference, then fails its pin (4K pages) and splits; the split's 4K map of gfn 4
+    // takes the address back from the pool, with one reference for two shadow entries.
+    const { state } = run(kvmgt2mSizeChangeRemaps, [pde2m(4), create]);
+    expect(state.vgpu?.spts[ROOT]?.entries[0]?.kind).toBe('split2m');
+    expect(state.vgpu?.cache[4]).toMatchObject({ kref: 1 });
+    expect(state.vgpu?.ggttHost[2]).toEqual({ kind: 'dma', dmaAddr: state.vgpu?.cache[4]?.dmaAddr });
+    expect(brokenInvariants(kvmgt2mSizeChangeRemaps, state)).toContain('cache-kref-matches-shadow-users');
+    expect(brokenInvariants(gvtWriteProtect, run(gvtWriteProtect, [pde2m(4), create]).state)).toEqual([]);
+  });
+
+  test('a lookup ignoring the size gives the 2M PDE a 4K entry (kvmgt/2m-lookup-ignores-size)', () => {
+    const { state } = run(kvmgt2mLookupIgnoresSize, [pde2m(4), create]);
+    expect(state.vgpu?.spts[ROOT]?.entries[0]).toMatchObject({ kind: 'dma', pages: span });
+    expect(state.vgpu?.cache[4]?.pages).toBeUndefined();
+    expect(brokenInvariants(kvmgt2mLookupIgnoresSize, state)).toContain('shadow-matches-guest-entry');
+  });
+
+  test('a 2M pin without the contiguity check maps frames the pins do not hold (kvmgt/2m-pin-skips-contiguity)', () => {
+    // Twelve pages of RAM: gfns 4-7 are 4K pages no GGTT entry maps at start.
+    const { state, errors } = run(kvmgt2mPinSkipsContiguity, [pde2m(4), create]);
+    expect(errors).toEqual([]);
+    expect(state.vgpu?.cache[4]).toMatchObject({ pages: span });
+    expect(brokenInvariants(kvmgt2mPinSkipsContiguity, state)).toContain('cache-entry-pinned-and-mapped');
+    // The same in the sound design's world: the pin fails (EINVAL) and the entry is split.
+    const sound = run(gvtWriteProtect, [
+      { kind: 'ggttWrite', index: 2, gfn: 0, present: false, sizeBytes: 8, offsetBytes: 0 } as KvmgtCommand,
+      pde2m(4),
+      create,
+    ]).state;
+    expect(sound.vgpu?.spts[ROOT]?.entries[0]?.kind).toBe('split2m');
+    expect(brokenInvariants(gvtWriteProtect, sound)).toEqual([]);
   });
 });
