@@ -311,6 +311,7 @@ export {
   kvmgt2mSizeChangeRemaps,
   kvmgt2mLookupIgnoresSize,
   kvmgt2mPinSkipsContiguity,
+  kvmgt2mReleaseUnpins4k,
 } from '../properties/kvmgt/designs.js';
 export type { KvmgtUnwindOptions } from '../properties/kvmgt/design.js';
 export type { KvmgtScopePart } from '../properties/kvmgt/explore-scope.js';

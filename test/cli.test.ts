@@ -89,6 +89,7 @@ describe('dmaprop designs', () => {
       ['kvmgt/2m-size-change-remaps', 'violates'],
       ['kvmgt/2m-lookup-ignores-size', 'violates'],
       ['kvmgt/2m-pin-skips-contiguity', 'violates'],
+      ['kvmgt/2m-release-unpins-4k', 'violates'],
       ['viommu/shadow', 'holds'],
       ['viommu/nested', 'holds'],
       ['viommu/shadow-unmap-skips-flush', 'violates'],

@@ -181,6 +181,13 @@ export interface GvtHooks {
    * that maps 2M pages (KVMGT) asks.
    */
   readonly pin2M: (pin: Pin2M) => boolean;
+  /**
+   * The release of a 2M DMA cache entry (`__gvt_dma_release` → `gvt_dma_unmap_page(...,
+   * entry->size)` → `gvt_unpin_guest_page`): how many of its pages, from the first, are unpinned
+   * (`DIV_ROUND_UP(size, PAGE_SIZE)` in v6.12: all of them). Unpinning one 4K page's worth is
+   * `kvmgt/2m-release-unpins-4k`. Clamped to `[0, pages]`; only a host that maps 2M pages asks.
+   */
+  readonly unpin2M: (entry: { readonly gfn: number; readonly pages: number }) => number;
 }
 
 export const soundGvtHooks: GvtHooks = {
@@ -189,6 +196,7 @@ export const soundGvtHooks: GvtHooks = {
   release64K: (entry) => entry.stridePages,
   cacheLookup: lookupBySize,
   pin2M: pinnedContiguous,
+  unpin2M: (entry) => entry.pages,
 };
 
 /** The design's hook for `name`, or v6.12's. */

@@ -142,8 +142,11 @@ function makeHost(config: KvmgtConfig): KvmgtHost {
           state.hostDma.free.push(dmaAddr + page);
         }
       }
+      // gvt_unpin_guest_page(gfn, size): every page of a 2M entry (the design's `unpin2M`).
+      const asked = pages === 1 ? 1 : gvtHook(config.gvt, 'unpin2M')({ gfn, pages });
+      const unpinned = Number.isInteger(asked) ? Math.min(Math.max(asked, 0), pages) : pages;
       const device = state.vfio.devices[VGPU_DEVICE];
-      if (device !== undefined) driverUnpin(state.vfio, device, gfn, pages);
+      if (device !== undefined && unpinned > 0) driverUnpin(state.vfio, device, gfn, unpinned);
     },
     cacheAdd(state) {
       return !faultStrikes(state, 'cacheAdd');

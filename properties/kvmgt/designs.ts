@@ -209,3 +209,13 @@ export const kvmgt2mPinSkipsContiguity = kvmgtDesign({
     "gvt_pin_guest_page pinning a 2M page's 512 pages (4 here) without checking that each pfn is the first one's plus its index: dma_map_page(base_page, 0, 2M) maps the host range from the first frame on, whatever frames the other pages are, so a 2M entry over guest RAM not backed by a host huge page lets the GPU reach frames the guest does not own",
   breaks: ['cache-entry-pinned-and-mapped'],
 });
+
+export const kvmgt2mReleaseUnpins4k = kvmgtDesign({
+  id: 'kvmgt/2m-release-unpins-4k',
+  expected: 'violates',
+  gvtHooks: { unpin2M: () => 1 },
+  explore: ['2m'],
+  description:
+    "a 2M DMA cache entry's last reference released as a 4K one is (gvt_unpin_guest_page with PAGE_SIZE instead of entry->size): the first page is unpinned and the other 511 (3 here) stay pinned with nothing to unpin them — charged to the VMM's locked memory, and a later UNMAP_DMA of their range waits on pins no DMA cache entry holds",
+  breaks: ['vgpu-pins-held'],
+});

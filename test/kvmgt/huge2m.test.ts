@@ -17,6 +17,7 @@ import {
   gvtWriteProtect,
   kvmgt2mLookupIgnoresSize,
   kvmgt2mPinSkipsContiguity,
+  kvmgt2mReleaseUnpins4k,
   kvmgt2mSizeChangeRemaps,
 } from '../../properties/kvmgt/designs.js';
 import { kvmgtInvariants } from '../../properties/kvmgt/invariants/index.js';
@@ -187,5 +188,13 @@ describe('2M designs through the hooks, each caught by the generic invariants', 
     ]).state;
     expect(sound.vgpu?.spts[ROOT]?.entries[0]?.kind).toBe('split2m');
     expect(brokenInvariants(gvtWriteProtect, sound)).toEqual([]);
+  });
+
+  test('a 2M entry released as 4K leaves its other pages pinned (kvmgt/2m-release-unpins-4k)', () => {
+    expect(soundGvtHooks.unpin2M({ gfn: 0, pages: span })).toBe(span);
+    const { state } = run(kvmgt2mReleaseUnpins4k, [create, pde2m(2), pde2m(2, { present: false })]);
+    expect(state.vgpu?.cache[0]).toBeUndefined();
+    expect(pins(state)).toMatchObject({ 1: 1, 2: 1, 3: 1 });
+    expect(brokenInvariants(kvmgt2mReleaseUnpins4k, state)).toContain('vgpu-pins-held');
   });
 });
