@@ -327,8 +327,15 @@ export {
   kvmgtNoGgttReset,
   kvmgtShippedPopulateUnwind,
   kvmgtTrackAddErrorKeepsRegistration,
+  kvmgt64kRemovalFirstPage,
+  kvmgt64kSplitUnmasked,
+  kvmgt2mSizeChangeRemaps,
+  kvmgt2mLookupIgnoresSize,
+  kvmgt2mPinSkipsContiguity,
+  kvmgt2mReleaseUnpins4k,
 } from '../properties/kvmgt/designs.js';
 export type { KvmgtUnwindOptions } from '../properties/kvmgt/design.js';
+export type { KvmgtScopePart } from '../properties/kvmgt/explore-scope.js';
 export type {
   KvmgtCommand,
   KvmgtCommandKind,
@@ -357,6 +364,8 @@ export type {
   GvtLayout,
 } from '../models/gvt/config.js';
 export type { DmaCacheEntry, GvtVgpu, ShadowPte } from '../models/gvt/types.js';
+export { ips64kStride } from '../models/gvt/ips64k.js';
+export type { Slot64K, Split64K } from '../models/gvt/ips64k.js';
 export { viommuConfig, viommuDesign, vmmBugCatalogue, VIOMMU_STACK } from '../properties/viommu/design.js';
 export type {
   ViommuBugOptions,

@@ -21,7 +21,13 @@ import { fail } from '../result.js';
 
 export type GvtCommand =
   // Guest actions (the guest is the attacker).
-  /** A guest CPU store of a page-table entry into its own page `gfn` (traps if the page is write-protected). */
+  /**
+   * A guest CPU store of a page-table entry into its own page `gfn` (traps if the page is
+   * write-protected). `ips`: the entry's IPS bit (`GEN8_PDE_IPS_64K`): stored into a page
+   * directory, the page table it names is a 64K table (`ips64k.ts`). `pse`: the entry's PS bit
+   * (`_PAGE_PSE`): stored into a page directory, the entry maps a 2M page (`huge2m.ts`). Absent:
+   * clear.
+   */
   | {
       readonly kind: 'guestWritePte';
       readonly gfn: number;
@@ -29,6 +35,8 @@ export type GvtCommand =
       readonly present: boolean;
       readonly targetGfn: number;
       readonly sizeBytes: number;
+      readonly ips?: boolean;
+      readonly pse?: boolean;
     }
   /** A guest CPU store of a batch-buffer command into its own page `gfn`. */
   | {
@@ -92,7 +100,13 @@ export function storeOf(
 ): GuestStore {
   const { kind, gfn, index } = command;
   if (kind === 'guestWritePte') {
-    const qword: GuestQword = { kind: 'pte', present: command.present, gfn: command.targetGfn };
+    const qword: GuestQword = {
+      kind: 'pte',
+      present: command.present,
+      gfn: command.targetGfn,
+      ...(command.ips === true ? { ips: true } : {}),
+      ...(command.pse === true ? { pse: true } : {}),
+    };
     return { kind, gfn, index, sizeBytes: command.sizeBytes, qword };
   }
   return { kind, gfn, index, sizeBytes: 8, qword: { kind: 'cmd', op: command.op, ggttIndex: command.ggttIndex } };

@@ -5,6 +5,10 @@
  * (command scanning and shadow copies).
  */
 import { worldSize } from '../world-size.js';
+import { lookupBySize, pinnedContiguous } from './huge2m.js';
+import type { CacheLookup, CacheLookupAction, Pin2M } from './huge2m.js';
+import { pagesOf64K } from './ips64k.js';
+import type { Slot64K, Split64K } from './ips64k.js';
 import type { GuestPte } from './types.js';
 
 /** Half-open range of GGTT indices `[start, end)`. */
@@ -130,7 +134,8 @@ export interface GgttHalfWrite {
 
 /**
  * The mediator's decision points as functions (Linux v6.12, `gtt.c`). Each default is v6.12's
- * (`soundGvtHooks`); a design passes its own to vary one.
+ * (`soundGvtHooks`) but `release64K`'s, where v6.12 leaks (see there); a design passes its own to
+ * vary one.
  */
 export interface GvtHooks {
   /**
@@ -141,10 +146,57 @@ export interface GvtHooks {
    * choice of `xengt/shadows-half-written-ggtt`.
    */
   readonly shadowHalfWritten: (half: GgttHalfWrite) => boolean;
+  /**
+   * `split_64KB_gtt_entry`: the guest pages the split maps 4K into shadow slots `index`,
+   * `index + 1`, … (at most `entry.stridePages`; slots past the list are left as they were). v6.12
+   * (`pagesOf64K`): the 64K page's pages, `start_gfn = ops->get_pfn(se)` masked to 64K
+   * (`ADDR_64K_MASK`), plus `i`. A split counting from the frame number as written (the mask
+   * left out) is `kvmgt/64k-split-unmasked`.
+   */
+  readonly split64K: (entry: Split64K) => readonly number[];
+  /**
+   * The removal of a split 64K entry's old shadow (its used slot rewritten, cleared or half
+   * written): how many of its slots, from the used one on, give back their DMA reference. The
+   * model's default, all `stridePages`: every slot the split filled holds one
+   * (`intel_gvt_dma_map_guest_page` per page). v6.12's `ppgtt_handle_guest_write_page_table`
+   * removes only `old_se`, the used slot (`ppgtt_handle_guest_entry_removal(spt, &old_se,
+   * index)`), and then points all sixteen at scratch or overwrites them: `() => 1`, the design
+   * `kvmgt/64k-removal-first-page`. Clamped to `[0, stridePages]`.
+   */
+  readonly release64K: (entry: Slot64K) => number;
+  /**
+   * `intel_gvt_dma_map_guest_page` finding an entry of the gfn at another size than asked for
+   * (`huge2m.ts`: a 2M request whose first page a 4K entry maps, or a 4K request on a 2M entry's
+   * first page). v6.12 (`kvmgt/2m-size-change-remaps`): `remap`, unmapping and removing the entry
+   * whatever its references. The model's default (`lookupBySize`): `refuse` (the 2M request then
+   * splits). A lookup ignoring the size (`hit`) is `kvmgt/2m-lookup-ignores-size`. Called only on a
+   * size mismatch.
+   */
+  readonly cacheLookup: (lookup: CacheLookup) => CacheLookupAction;
+  /**
+   * `gvt_pin_guest_page` with a 2M size, once every page is pinned: whether the frames may be
+   * mapped as one range from the first (`dma_map_page(base_page, 0, size)`). v6.12
+   * (`pinnedContiguous`): each frame is the first one's plus its index, else -EINVAL, the pages
+   * unpinned and the entry split. Skipping it is `kvmgt/2m-pin-skips-contiguity`. Only a host
+   * that maps 2M pages (KVMGT) asks.
+   */
+  readonly pin2M: (pin: Pin2M) => boolean;
+  /**
+   * The release of a 2M DMA cache entry (`__gvt_dma_release` → `gvt_dma_unmap_page(...,
+   * entry->size)` → `gvt_unpin_guest_page`): how many of its pages, from the first, are unpinned
+   * (`DIV_ROUND_UP(size, PAGE_SIZE)` in v6.12: all of them). Unpinning one 4K page's worth is
+   * `kvmgt/2m-release-unpins-4k`. Clamped to `[0, pages]`; only a host that maps 2M pages asks.
+   */
+  readonly unpin2M: (entry: { readonly gfn: number; readonly pages: number }) => number;
 }
 
 export const soundGvtHooks: GvtHooks = {
   shadowHalfWritten: () => false,
+  split64K: pagesOf64K,
+  release64K: (entry) => entry.stridePages,
+  cacheLookup: lookupBySize,
+  pin2M: pinnedContiguous,
+  unpin2M: (entry) => entry.pages,
 };
 
 /** The design's hook for `name`, or v6.12's. */

@@ -38,10 +38,16 @@ export function ggttEntryForGpu<W extends GvtWorld>(
   return hostGgtt.hostGgttEntry(world, index);
 }
 
-/** A PPGTT walk from the shadow root: the leaf shadow entry, or scratch where a level is not present. */
+/**
+ * A PPGTT walk from the shadow root: the leaf shadow entry, or scratch where a level is not
+ * present. A 2M shadow PDE is the leaf: page `ptIndex` of its mapping; a split one's table gives
+ * its entry `ptIndex`.
+ */
 export function ppgttLeaf(world: GvtWorld, rootGfn: number, pdIndex: number, ptIndex: number): ShadowPte {
   const spts = world.vgpu?.spts;
   const pde = spts?.[rootGfn]?.entries[pdIndex];
+  if (pde?.kind === 'dma' && pde.pages !== undefined) return { kind: 'dma', dmaAddr: pde.dmaAddr + ptIndex };
+  if (pde?.kind === 'split2m') return pde.entries[ptIndex] ?? { kind: 'scratch' };
   if (pde?.kind !== 'table') return { kind: 'scratch' };
   return spts?.[pde.gfn]?.entries[ptIndex] ?? { kind: 'scratch' };
 }

@@ -22,7 +22,8 @@
  * (`intel_vgpu_dma_unmap`), so in the shipped code it can run between 2 and 4. Two vCPUs' stores
  * land independently; their handlers run one at a time under the vGPU lock.
  *
- * Left out: stores narrower than 4 bytes, out-of-sync pages, 64K entries.
+ * Left out: stores narrower than 4 bytes, out-of-sync pages. (A store to an unused slot of a 64K
+ * table is ignored by the handler, `ppgtt.ts handleTrappedWrite`.)
  */
 import { fail, succeed } from '../result.js';
 import type { OpResult } from '../result.js';

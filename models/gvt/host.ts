@@ -10,15 +10,22 @@ export type DmaMapResult =
   { readonly ok: true; readonly dmaAddr: number } | { readonly ok: false; readonly errno: string };
 
 export interface GvtHost<W extends GvtWorld> {
-  /** Pin the guest page and map it for the GPU (KVMGT: vfio_pin_pages + dma_map_page). */
-  dmaMap(world: W, gfn: number): DmaMapResult;
+  /**
+   * Pin the guest page and map it for the GPU (KVMGT: vfio_pin_pages + dma_map_page). `pages`
+   * (default 1): a 2M map (`huge2m.ts`), pinning that many pages from `gfn` and mapping them at
+   * as many DMA addresses from the one returned; a host that cannot refuses it.
+   */
+  dmaMap(world: W, gfn: number, pages?: number): DmaMapResult;
   /**
    * The DMA cache's allocation of an entry for a page `dmaMap` just mapped (`__gvt_cache_add`'s
    * kzalloc): false when it fails. Absent: it never fails.
    */
   cacheAdd?(world: W, gfn: number): boolean;
-  /** Undo `dmaMap` for a cache entry whose last reference went (dma_unmap_page + vfio_unpin_pages). */
-  dmaUnmap(world: W, gfn: number, dmaAddr: number): void;
+  /**
+   * Undo `dmaMap` for a cache entry whose last reference went (dma_unmap_page + vfio_unpin_pages):
+   * `pages` (default 1) from `gfn` and `dmaAddr` (`gvt_dma_unmap_page(..., entry->size)`).
+   */
+  dmaUnmap(world: W, gfn: number, dmaAddr: number, pages?: number): void;
   /** Write-protect a guest page (KVM page track); an errno name when refused. */
   trackAdd(world: W, gfn: number): string | null;
   trackRemove(world: W, gfn: number): void;

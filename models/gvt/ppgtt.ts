@@ -5,7 +5,7 @@
  * leaf shadow entries hold DMA addresses from the DMA cache.
  *
  * Simplified: two levels (a page directory as the root, page tables below it) instead of four,
- * every leaf 4 KiB (no 64K/2M/1G entries), and a PPGTT is shadowed when the guest announces it
+ * leaves of 4 KiB and 64K entries split into 4K shadow entries (`ips64k.ts`; no 2M/1G entries), and a PPGTT is shadowed when the guest announces it
  * (`PPGTT_L4_PAGE_TABLE_CREATE`) rather than when a workload first pins it. Where a trapped write's
  * new entry cannot be shadowed GVT logs the error and leaves the old shadow entry in place; the
  * model points the slot at scratch instead, as the GGTT path does, so a shadow never keeps
@@ -13,9 +13,12 @@
  * shares one spt in GVT; the model refuses the mismatch (EINVAL) instead.
  */
 import type { GvtConfig } from './config.js';
-import { hasGvtBug } from './config.js';
+import { gvtHook, hasGvtBug } from './config.js';
 import { dmaMapGuestPage, insertCacheEntry, releaseLeaf } from './dma-cache.js';
 import type { GvtHost } from './host.js';
+import { page2mBase, pages2M } from './huge2m.js';
+import { ips64kStride, is64kTable, page64kBase } from './ips64k.js';
+import type { Slot64K, Split64K } from './ips64k.js';
 import { registerPageTrack, unregisterPageTrack } from './page-track.js';
 import { SCRATCH } from './types.js';
 import type { GuestQword, GvtWorld, ShadowPte, Spt, SptLevel } from './types.js';
@@ -90,17 +93,123 @@ export function translateLeaf<W extends GvtWorld>(
   return null;
 }
 
-/** The translation of a present guest entry naming `gfn` at slot `index` of table `sptGfn` (`level`), into `out`. */
+/** A hook's count of a 64K entry's slots, clamped to the entry's pages. */
+function slotsOf(count: number, entry: Slot64K): number {
+  return Number.isInteger(count) ? Math.min(Math.max(count, 0), entry.stridePages) : entry.stridePages;
+}
+
+/**
+ * `split_64KB_gtt_entry`: the pages of the 64K page the entry names (its gfn masked to 64K), each
+ * mapped 4K (`intel_gvt_dma_map_guest_page(vgpu, start_gfn + i, PAGE_SIZE)`) into slot `index + i`
+ * — the pages the design's `split64K` gives (v6.12: all of them). A page that cannot be mapped
+ * fails the split with `-ENXIO` and gives back what the pages before it took (v6.12 returns the
+ * map's error and leaves the slots it wrote in place, holding their references).
+ */
+function translateSplit64K<W extends GvtWorld>(
+  world: W,
+  host: GvtHost<W>,
+  config: GvtConfig,
+  slot: { readonly sptGfn: number; readonly index: number; readonly gfn: number },
+  out: PendingShadow[],
+  defer: DeferInsert,
+): string | null {
+  const stridePages = ips64kStride(config.layout);
+  const entry: Split64K = {
+    sptGfn: slot.sptGfn,
+    index: slot.index,
+    stridePages,
+    entryGfn: slot.gfn,
+    pageGfn: page64kBase(slot.gfn, config.layout),
+  };
+  const pages = gvtHook(config, 'split64K')(entry).slice(0, stridePages);
+  const mark = out.length;
+  for (const [offset, gfn] of pages.entries()) {
+    const sub = { sptGfn: slot.sptGfn, index: slot.index + offset, gfn };
+    if (translateLeaf(world, host, config, sub, out, defer) !== null) {
+      releasePending(world, host, config, out.splice(mark));
+      return 'ENXIO';
+    }
+  }
+  return null;
+}
+
+/**
+ * A 2M PDE (`ppgtt_populate_shadow_entry`, `GTT_TYPE_PPGTT_PTE_2M_ENTRY`; `huge2m.ts`): the 2M
+ * page from its gfn masked to 2M, mapped whole (`intel_gvt_dma_map_guest_page(gfn,
+ * I915_GTT_PAGE_SIZE_2M)`) when that succeeds, else split (`split_2MB_gtt_entry`): each of its
+ * pages mapped 4K into an inline table of its own; a page that cannot be mapped fails the split
+ * with -ENXIO and gives back what the pages before it took (v6.12's `err:` walks the table with
+ * `ppgtt_invalidate_pte` and frees it). Never deferred: a design's deferred insert covers 4K maps.
+ */
+function translate2M<W extends GvtWorld>(
+  world: W,
+  host: GvtHost<W>,
+  config: GvtConfig,
+  slot: { readonly sptGfn: number; readonly index: number; readonly gfn: number },
+  out: PendingShadow[],
+): string | null {
+  const pages = pages2M(config.layout);
+  const baseGfn = page2mBase(slot.gfn, config.layout);
+  const whole = dmaMapGuestPage(world, host, config, baseGfn, pages);
+  if (whole.ok) {
+    out.push({
+      sptGfn: slot.sptGfn,
+      index: slot.index,
+      pte: { kind: 'dma', dmaAddr: whole.dmaAddr, pages },
+      gfn: baseGfn,
+      cached: true,
+    });
+    return null;
+  }
+  const entries: ShadowPte[] = [];
+  for (let page = 0; page < pages; page++) {
+    const mapped = dmaMapGuestPage(world, host, config, baseGfn + page);
+    if (!mapped.ok) {
+      // In reverse, so that the DMA pool gets its addresses back in the order it gave them.
+      for (const taken of [...entries].reverse()) releaseLeaf(world, host, taken);
+      return 'ENXIO';
+    }
+    entries.push({ kind: 'dma', dmaAddr: mapped.dmaAddr });
+  }
+  out.push({
+    sptGfn: slot.sptGfn,
+    index: slot.index,
+    pte: { kind: 'split2m', baseGfn, entries },
+    gfn: baseGfn,
+    cached: true,
+  });
+  return null;
+}
+
+/**
+ * The translation of a present guest entry naming `gfn` at slot `index` of table `sptGfn` (`level`;
+ * `table64K`: a 64K table's leaf, split), into `out`. A page-directory entry's `ips` makes the
+ * page table it names a 64K table; its `pse` makes it a 2M entry (`translate2M`).
+ */
 function translatePresent<W extends GvtWorld>(
   world: W,
   host: GvtHost<W>,
   config: GvtConfig,
-  slot: { readonly sptGfn: number; readonly index: number; readonly level: SptLevel; readonly gfn: number },
+  slot: {
+    readonly sptGfn: number;
+    readonly index: number;
+    readonly level: SptLevel;
+    readonly gfn: number;
+    readonly ips: boolean;
+    readonly pse: boolean;
+    readonly table64K: boolean;
+  },
   out: PendingShadow[],
   defer: DeferInsert,
 ): string | null {
-  if (slot.level === 'pt') return translateLeaf(world, host, config, slot, out, defer);
-  const failed = translateTable(world, host, config, slot.gfn, 'pt', out, defer);
+  const leaf = { sptGfn: slot.sptGfn, index: slot.index, gfn: slot.gfn };
+  if (slot.level === 'pd' && slot.pse) return translate2M(world, host, config, leaf, out);
+  if (slot.level === 'pt') {
+    return slot.table64K
+      ? translateSplit64K(world, host, config, leaf, out, defer)
+      : translateLeaf(world, host, config, leaf, out, defer);
+  }
+  const failed = translateTable(world, host, config, slot.gfn, 'pt', out, defer, slot.ips);
   if (failed !== null) return failed;
   out.push({
     sptGfn: slot.sptGfn,
@@ -125,7 +234,13 @@ function freeSpt<W extends GvtWorld>(world: W, host: GvtHost<W>, config: GvtConf
  * `ppgtt_populate_spt_by_guest_entry`, its writes left for later: a reference on the existing spt
  * of `gfn`, or a new one — registered, write-protected, its entries scratch — whose present
  * guest entries are translated into `out` (child tables before the entries naming them), for
- * `writePending` to write. Null on success, else the errno, with everything this call did undone.
+ * `writePending` to write. `ips`: a page table named by a PDE with the IPS bit (`pde_ips`), whose
+ * used entries (every `ips64kStride`-th, `for_each_present_guest_entry`) are split 64K entries.
+ * Null on success, else the errno, with everything this call did undone.
+ *
+ * An existing table named with the other IPS bit is refused (EINVAL), as one used at the other
+ * level is: v6.12 sets the table's `pde_ips` anew, clears its shadow page and populates it again
+ * (`reshadow PDE since ips changed`) without releasing what its old entries held — left out.
  */
 export function translateTable<W extends GvtWorld>(
   world: W,
@@ -135,12 +250,14 @@ export function translateTable<W extends GvtWorld>(
   level: SptLevel,
   out: PendingShadow[],
   defer: DeferInsert,
+  ips = false,
 ): string | null {
   const vgpu = world.vgpu;
   if (vgpu === null) return 'EINVAL';
+  const table64K = level === 'pt' && ips;
   const existing = vgpu.spts[gfn];
   if (existing !== undefined) {
-    if (existing.level !== level) return 'EINVAL';
+    if (existing.level !== level || is64kTable(existing) !== table64K) return 'EINVAL';
     existing.refcount += 1;
     return null;
   }
@@ -150,6 +267,7 @@ export function translateTable<W extends GvtWorld>(
   const spt: Spt = {
     gfn,
     level,
+    ...(table64K ? { ips: true } : {}),
     refcount: 1,
     entries: Array.from({ length: config.layout.entriesPerTable }, () => SCRATCH),
     postShadow: [],
@@ -160,10 +278,20 @@ export function translateTable<W extends GvtWorld>(
     return 'EFAULT';
   }
   const mark = out.length;
-  for (let index = 0; index < spt.entries.length; index++) {
+  const step = table64K ? ips64kStride(config.layout) : 1;
+  for (let index = 0; index < spt.entries.length; index += step) {
     const qword = page[index];
     if (!isPresentPte(qword)) continue;
-    const failed = translatePresent(world, host, config, { sptGfn: gfn, index, level, gfn: qword.gfn }, out, defer);
+    const target = {
+      sptGfn: gfn,
+      index,
+      level,
+      gfn: qword.gfn,
+      ips: qword.ips === true,
+      pse: qword.pse === true,
+      table64K,
+    };
+    const failed = translatePresent(world, host, config, target, out, defer);
     if (failed !== null) {
       unwindPopulate(world, host, config, spt, out.splice(mark));
       return failed;
@@ -301,7 +429,15 @@ export function translateGuestEntry<W extends GvtWorld>(
   const pending: PendingShadow[] = [];
   if (isPresentPte(slot.qword)) {
     // A failed translation undoes itself and leaves `pending` empty.
-    const target = { sptGfn: slot.gfn, index: slot.index, level: spt.level, gfn: slot.qword.gfn };
+    const target = {
+      sptGfn: slot.gfn,
+      index: slot.index,
+      level: spt.level,
+      gfn: slot.qword.gfn,
+      ips: slot.qword.ips === true,
+      pse: slot.qword.pse === true,
+      table64K: is64kTable(spt),
+    };
     translatePresent(world, host, config, target, pending, defer);
   }
   return { old, pending };
@@ -324,11 +460,36 @@ export function settleGuestEntry<W extends GvtWorld>(
     releasePending(world, host, config, translation.pending);
     return;
   }
+  // A 64K entry's old shadow is its split: the used slot as the handler read it, and the rest.
+  const span = is64kTable(spt) ? ips64kStride(config.layout) : 1;
+  const olds = [translation.old, ...spt.entries.slice(slot.index + 1, slot.index + span)];
   const own = translation.pending.at(-1);
   writePending(world, host, config, translation.pending);
-  if (own === undefined || !own.cached) spt.entries[slot.index] = SCRATCH;
-  if (!hasGvtBug(config, 'ppgtt-write-keeps-old-ref')) releaseEntry(world, host, config, translation.old);
+  if (own === undefined || !own.cached) spt.entries.fill(SCRATCH, slot.index, slot.index + span);
+  removeOldShadow(world, host, config, spt, slot.index, olds);
   spt.postShadow = spt.postShadow.filter((pending) => pending !== slot.index);
+}
+
+/**
+ * `ppgtt_handle_guest_entry_removal` of an entry's old shadow (`olds`: the slots it filled, one
+ * in a 4K table): each gives back what it holds. A split 64K entry gives back as many of its
+ * slots as the design's `release64K` says (the model's default: all; v6.12: the used slot only).
+ */
+function removeOldShadow<W extends GvtWorld>(
+  world: W,
+  host: GvtHost<W>,
+  config: GvtConfig,
+  spt: Spt,
+  index: number,
+  olds: readonly ShadowPte[],
+): void {
+  if (hasGvtBug(config, 'ppgtt-write-keeps-old-ref')) return;
+  let released = olds.length;
+  if (is64kTable(spt)) {
+    const entry: Slot64K = { sptGfn: spt.gfn, index, stridePages: ips64kStride(config.layout) };
+    released = slotsOf(gvtHook(config, 'release64K')(entry), entry);
+  }
+  for (const old of olds.slice(0, released)) releaseEntry(world, host, config, old);
 }
 
 /** Shadows the guest's current entry `index` of the table of `gfn` in full, at once. */
@@ -368,11 +529,17 @@ export function handleTrappedWrite<W extends GvtWorld>(
   const spt = world.vgpu?.spts[args.gfn];
   if (spt === undefined || args.index < 0 || args.index >= spt.entries.length) return { settled: true, error: null };
   if (args.sizeBytes !== 4 && args.sizeBytes !== 8) return { settled: true, error: 'EINVAL' };
+  // A 64K table uses every stride-th slot: a store to another one is ignored ("Unused PTEs update
+  // should be ignored").
+  const span = is64kTable(spt) ? ips64kStride(config.layout) : 1;
+  if (args.index % span !== 0) return { settled: true, error: null };
   if (args.sizeBytes === 4) {
-    // A partial write: the old entry goes now, the new one is shadowed at the next flush.
-    const old = spt.entries[args.index] ?? SCRATCH;
-    spt.entries[args.index] = SCRATCH;
-    releaseEntry(world, host, config, old);
+    // A partial write: the old entry goes now (a split 64K entry's slots with it), the new one is
+    // shadowed at the next flush.
+    const olds = spt.entries.slice(args.index, args.index + span);
+    spt.entries.fill(SCRATCH, args.index, args.index + span);
+    if (span === 1) releaseEntry(world, host, config, olds[0] ?? SCRATCH);
+    else removeOldShadow(world, host, config, spt, args.index, olds);
     if (!spt.postShadow.includes(args.index)) spt.postShadow.push(args.index);
     return { settled: true, error: null };
   }

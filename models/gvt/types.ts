@@ -12,8 +12,20 @@
 
 /** One qword of guest memory, as the mediator interprets it. */
 export type GuestQword =
-  /** A GTT entry: present bit and page frame number. */
-  | { readonly kind: 'pte'; readonly present: boolean; readonly gfn: number }
+  /**
+   * A GTT entry: present bit and page frame number. `ips` (set only when true): the IPS bit of a
+   * page-directory entry (`GEN8_PDE_IPS_64K`), which makes the page table it names a 64K table
+   * (`ips64k.ts`); the mediator ignores it in any other entry. `pse` (set only when true): the PS
+   * bit of a page-directory entry (`_PAGE_PSE`), which makes it a 2M entry mapping a 2M page
+   * (`huge2m.ts`); ignored in a page table's entries.
+   */
+  | {
+      readonly kind: 'pte';
+      readonly present: boolean;
+      readonly gfn: number;
+      readonly ips?: boolean;
+      readonly pse?: boolean;
+    }
   /**
    * A command of a batch buffer: `store` is MI_STORE_DATA_IMM with the GGTT bit (its operand is a
    * graphics address, audited); `forbidden` is a command the parser refuses (MI_UPDATE_GTT and the
@@ -34,8 +46,18 @@ export interface GuestPte {
 export type ShadowPte =
   /** Not present, half written, or the translation failed: the scratch page (host-owned, harmless). */
   | { readonly kind: 'scratch' }
-  /** A leaf: the DMA address obtained for a guest page (or, for host GGTT entries, the host's own page). */
-  | { readonly kind: 'dma'; readonly dmaAddr: number }
+  /**
+   * A leaf: the DMA address obtained for a guest page (or, for host GGTT entries, the host's own
+   * page). `pages` (set only above 1): a 2M PDE shadowed whole, whose DMA mapping spans that many
+   * pages from `dmaAddr` (`huge2m.ts`).
+   */
+  | { readonly kind: 'dma'; readonly dmaAddr: number; readonly pages?: number }
+  /**
+   * A 2M PDE shadowed split (`split_2MB_gtt_entry`): the shadow page table of its own the PDE
+   * points at, kept inline (it has no guest page), each entry one 4K page of the 2M page from
+   * `baseGfn`.
+   */
+  | { readonly kind: 'split2m'; readonly baseGfn: number; readonly entries: readonly ShadowPte[] }
   /** A non-leaf PPGTT entry: the shadow table of guest page-table page `gfn`. */
   | { readonly kind: 'table'; readonly gfn: number };
 
@@ -48,6 +70,12 @@ export type SptLevel = 'pd' | 'pt';
 export interface Spt {
   readonly gfn: number;
   readonly level: SptLevel;
+  /**
+   * `guest_page.pde_ips` (set only when true): a page table named by a page-directory entry with
+   * the IPS bit, whose guest entries at every `ips64kStride`-th index are 64K entries, each split
+   * into that many 4K shadow entries (`ips64k.ts`).
+   */
+  readonly ips?: boolean;
   /** Shadow entries and roots pointing at this table. */
   refcount: number;
   entries: ShadowPte[];
@@ -61,10 +89,12 @@ export interface PpgttMm {
   refcount: number;
 }
 
-/** An entry of the per-gfn DMA cache (`struct gvt_dma`). Size is always 4 KiB in this model. */
+/** An entry of the per-gfn DMA cache (`struct gvt_dma`), keyed by its first gfn. */
 export interface DmaCacheEntry {
   readonly gfn: number;
   readonly dmaAddr: number;
+  /** `gvt_dma.size` in 4K pages, set only above 1 (a 2M entry, `huge2m.ts`): the pages pinned and mapped from `gfn` and `dmaAddr`. */
+  readonly pages?: number;
   kref: number;
 }
 

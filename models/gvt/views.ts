@@ -6,6 +6,8 @@
 import type { GvtConfig } from './config.js';
 import { ownGgttIndices } from './config.js';
 import type { GvtHost } from './host.js';
+import { dmaLeaves } from './huge2m.js';
+import { guestLeafGfn } from './ips64k.js';
 import type { GuestPage, GvtVgpu, GvtWorld } from './types.js';
 import { pairMemo } from '../pair-memo.js';
 
@@ -53,10 +55,13 @@ function collectShadowUses(
   }
   for (const spt of Object.values(vgpu.spts)) {
     spt.entries.forEach((pte, index) => {
-      if (pte.kind !== 'dma') return;
-      const qword = guestPages[spt.gfn]?.[index];
-      const guestGfn = qword?.kind === 'pte' && qword.present ? qword.gfn : null;
-      uses.push({ where: `spt gfn ${spt.gfn} [${index}]`, dmaAddr: pte.dmaAddr, guestGfn });
+      const guestGfn = guestLeafGfn(spt, guestPages[spt.gfn], index, config.layout);
+      // A 2M entry whole is one use; split, each of its table's entries is one, of its own page.
+      for (const leaf of dmaLeaves(pte)) {
+        const where = `spt gfn ${spt.gfn} [${index}]${pte.kind === 'split2m' ? `[${leaf.page}]` : ''}`;
+        const pageGfn = guestGfn === null || pte.kind !== 'split2m' ? guestGfn : guestGfn + leaf.page;
+        uses.push({ where, dmaAddr: leaf.dmaAddr, guestGfn: pageGfn });
+      }
     });
   }
   return uses;

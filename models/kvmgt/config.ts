@@ -5,6 +5,7 @@
  */
 import { worldSize } from '../world-size.js';
 import { partitionGgtt } from '../gvt/config.js';
+import { pages2M } from '../gvt/huge2m.js';
 import type { GgttPartition, GvtConfig, GvtLayout } from '../gvt/config.js';
 import type { AllocPolicy } from '../memory/frames.js';
 import type { VfioConfig } from '../vfio/config.js';
@@ -113,6 +114,16 @@ export interface KvmgtWorldDescription {
    */
   readonly vcpus?: number;
   /**
+   * Guest RAM backed by host huge pages (issue 21): the first gfns of ranges of a 2M page's pages
+   * (`huge2m.ts`: `entriesPerTable`, 4 by default), each 2M-aligned, that the VMM backs with one
+   * physically contiguous host range (a hugetlbfs/THP page), so that `gvt_pin_guest_page` finds
+   * them contiguous; the rest of RAM is 4K pages from the allocator, not contiguous. Default: the
+   * first range (gfns 0-3 of today's eight pages, where the guest's page tables live; gfns 4-7,
+   * which the vGPU's GGTT entries map 4K from the start, are 4K pages), so a 2M entry can be
+   * shadowed whole there and is split above it.
+   */
+  readonly hugePages?: readonly number[];
+  /**
    * The GGTT partition: the host's own entries from index 0 (each a page of the host's GPU
    * driver), then the vGPU's aperture and hidden ranges (default 2, 2, 2; 4 entries per
    * page-table page).
@@ -132,6 +143,8 @@ export interface KvmgtWorld {
   readonly dmaPoolPages: number;
   readonly vcpus: number;
   readonly layout: GvtLayout;
+  /** First gfns of the RAM ranges a host huge page backs, ascending (`KvmgtWorldDescription.hugePages`). */
+  readonly hugePages: readonly number[];
   /** DMA addresses of the host's own GGTT pages, by host GGTT index. */
   readonly hostGgttDmaAddrs: readonly number[];
 }
@@ -207,10 +220,26 @@ export function kvmgtWorld(description: KvmgtWorldDescription = {}, policy: Allo
       `KVMGT world: the vGPU pins and maps ${initialPages} guest pages at start, but RLIMIT_MEMLOCK is ${memlockLimitPages} pages and the DMA pool ${dmaPoolPages} addresses`,
     );
   }
+  const span = pages2M(layout);
+  const hugePages = [...(description.hugePages ?? (ramPages >= span ? [0] : []))].sort((a, b) => a - b);
+  for (const [i, start] of hugePages.entries()) {
+    if (
+      !Number.isInteger(start) ||
+      start < 0 ||
+      start % span !== 0 ||
+      start + span > ramPages ||
+      hugePages[i - 1] === start
+    ) {
+      throw new Error(
+        `KVMGT world: hugePages: expected distinct ${span}-page-aligned starts of ranges inside the ${ramPages} RAM pages, got ${JSON.stringify(description.hugePages)}`,
+      );
+    }
+  }
   return {
     frames,
     policy,
     ramPages,
+    hugePages,
     ramSectionPages,
     memlockLimitPages,
     dmaEntryLimit,
@@ -220,6 +249,11 @@ export function kvmgtWorld(description: KvmgtWorldDescription = {}, policy: Allo
     layout,
     hostGgttDmaAddrs: Array.from({ length: hostEntries }, (_, index) => HOST_GGTT_DMA_BASE + index),
   };
+}
+
+/** True when a host huge page backs guest RAM page `gfn` (`KvmgtWorld.hugePages`). */
+export function isHugeBacked(world: Pick<KvmgtWorld, 'hugePages' | 'layout'>, gfn: number): boolean {
+  return world.hugePages.some((start) => gfn >= start && gfn < start + pages2M(world.layout));
 }
 
 /** The world's guest RAM page `gfn`. */

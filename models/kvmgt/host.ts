@@ -5,8 +5,8 @@
  * `vfio_dma_rw`, so only pages mapped in the container can be read. And the vGPU's ops as VFIO
  * calls them: `dma_unmap` and `close_device`.
  */
-import { ownGgttIndices } from '../gvt/config.js';
-import { removeCacheEntry } from '../gvt/dma-cache.js';
+import { gvtHook, ownGgttIndices } from '../gvt/config.js';
+import { entryPages, removeCacheEntry } from '../gvt/dma-cache.js';
 import type { HostGgtt } from '../gvt/gpu.js';
 import type { GvtHost } from '../gvt/host.js';
 import { SCRATCH } from '../gvt/types.js';
@@ -67,31 +67,86 @@ function pinGuestPage(state: KvmgtState, config: KvmgtConfig, gfn: number): PinR
   return mfn === undefined ? { ok: false, errno: 'EINVAL' } : { ok: true, mfn };
 }
 
+/**
+ * `gvt_pin_guest_page` of `pages` pages from `gfn`: pinned one by one (`vfio_pin_pages(cur_iova,
+ * 1)`); a page that cannot be pinned unpins those before it and fails. With more than one page the
+ * frames must be one contiguous range (the design's `pin2M`; v6.12: each the first one's plus its
+ * index), else all are unpinned and the pin fails with EINVAL. The frames, in order.
+ */
+function pinGuestPages(
+  state: KvmgtState,
+  config: KvmgtConfig,
+  gfn: number,
+  pages: number,
+): { readonly ok: true; readonly mfns: number[] } | { readonly ok: false; readonly errno: string } {
+  const mfns: number[] = [];
+  const unpin = (): void => {
+    const device = state.vfio.devices[VGPU_DEVICE];
+    if (device !== undefined && mfns.length > 0 && !hasKvmgtBug(config, 'map-skips-pin'))
+      driverUnpin(state.vfio, device, gfn, mfns.length);
+  };
+  for (let page = 0; page < pages; page++) {
+    const pinned = pinGuestPage(state, config, gfn + page);
+    if (!pinned.ok) {
+      unpin();
+      return pinned;
+    }
+    mfns.push(pinned.mfn);
+  }
+  if (pages > 1 && !gvtHook(config.gvt, 'pin2M')({ gfn, pages, mfns })) {
+    unpin();
+    return { ok: false, errno: 'EINVAL' };
+  }
+  return { ok: true, mfns };
+}
+
+/**
+ * DMA addresses for a mapping of `pages` pages, handed out from the pool's end as a 4K map's is
+ * (the lowest address first): one, or for a 2M map (`dma_map_page` of the whole range) the last
+ * `pages` of the pool when they are one run, lowest last; undefined when there is none. The unmap
+ * gives them back in the same order, so a map and its unmap leave the pool as it was.
+ */
+function takeDmaAddrs(state: KvmgtState, pages: number): number | undefined {
+  if (pages === 1) return state.hostDma.free.pop();
+  const tail = state.hostDma.free.slice(-pages);
+  const start = tail.at(-1);
+  if (start === undefined || tail.length < pages || tail.some((addr, i) => addr !== start + pages - 1 - i))
+    return undefined;
+  state.hostDma.free = state.hostDma.free.slice(0, -pages);
+  return start;
+}
+
 function makeHost(config: KvmgtConfig): KvmgtHost {
   return {
-    dmaMap(state, gfn) {
-      const pinned = pinGuestPage(state, config, gfn);
+    dmaMap(state, gfn, pages = 1) {
+      const pinned = pinGuestPages(state, config, gfn, pages);
       if (!pinned.ok) return pinned;
-      const mfn = pinned.mfn;
+      const base = pinned.mfns[0];
       const device = state.vfio.devices[VGPU_DEVICE];
       if (device === undefined) return { ok: false, errno: 'EINVAL' };
       // dma_mapping_error (an exhausted pool, or an injected failure): gvt_dma_map_page unpins the
-      // page again (gvt_unpin_guest_page) and fails with ENOMEM — unless the design forgets to.
-      const dmaAddr = faultStrikes(state, 'dmaMap') ? undefined : state.hostDma.free.pop();
-      if (mfn === undefined || dmaAddr === undefined) {
-        if (config.dmaMapUnwind !== 'keep-pin') driverUnpin(state.vfio, device, gfn, 1);
+      // pages again (gvt_unpin_guest_page) and fails with ENOMEM — unless the design forgets to.
+      const dmaAddr = faultStrikes(state, 'dmaMap') ? undefined : takeDmaAddrs(state, pages);
+      if (base === undefined || dmaAddr === undefined) {
+        if (config.dmaMapUnwind !== 'keep-pin') driverUnpin(state.vfio, device, gfn, pages);
         return { ok: false, errno: 'ENOMEM' };
       }
-      state.hostDma.map[dmaAddr] = mfn;
+      // dma_map_page(base_page, 0, size): the range from the first page's frame on.
+      for (let page = 0; page < pages; page++) state.hostDma.map[dmaAddr + page] = base + page;
       return { ok: true, dmaAddr };
     },
-    dmaUnmap(state, gfn, dmaAddr) {
-      if (state.hostDma.map[dmaAddr] !== undefined && !hasKvmgtBug(config, 'unmap-keeps-mapping')) {
-        delete state.hostDma.map[dmaAddr];
-        state.hostDma.free.push(dmaAddr);
+    dmaUnmap(state, gfn, dmaAddr, pages = 1) {
+      for (let page = pages - 1; page >= 0; page--) {
+        if (state.hostDma.map[dmaAddr + page] !== undefined && !hasKvmgtBug(config, 'unmap-keeps-mapping')) {
+          delete state.hostDma.map[dmaAddr + page];
+          state.hostDma.free.push(dmaAddr + page);
+        }
       }
+      // gvt_unpin_guest_page(gfn, size): every page of a 2M entry (the design's `unpin2M`).
+      const asked = pages === 1 ? 1 : gvtHook(config.gvt, 'unpin2M')({ gfn, pages });
+      const unpinned = Number.isInteger(asked) ? Math.min(Math.max(asked, 0), pages) : pages;
       const device = state.vfio.devices[VGPU_DEVICE];
-      if (device !== undefined) driverUnpin(state.vfio, device, gfn, 1);
+      if (device !== undefined && unpinned > 0) driverUnpin(state.vfio, device, gfn, unpinned);
     },
     cacheAdd(state) {
       return !faultStrikes(state, 'cacheAdd');
@@ -128,9 +183,15 @@ function makeHost(config: KvmgtConfig): KvmgtHost {
 /** Points every shadow entry of the vGPU that holds `dmaAddr` at scratch. */
 function scratchUsersOf(vgpu: GvtVgpu, layout: GvtLayout, dmaAddr: number): void {
   const holds = (pte: ShadowPte | undefined): boolean => pte?.kind === 'dma' && pte.dmaAddr === dmaAddr;
+  const scratched = (pte: ShadowPte): ShadowPte =>
+    holds(pte)
+      ? SCRATCH
+      : pte.kind === 'split2m' && pte.entries.some(holds)
+        ? { ...pte, entries: pte.entries.map(scratched) }
+        : pte;
   for (const index of ownGgttIndices(layout)) if (holds(vgpu.ggttHost[index])) vgpu.ggttHost[index] = SCRATCH;
   for (const spt of Object.values(vgpu.spts)) {
-    spt.entries = spt.entries.map((pte) => (holds(pte) ? SCRATCH : pte));
+    spt.entries = spt.entries.map(scratched);
   }
 }
 
@@ -155,8 +216,12 @@ export function vgpuOps(state: KvmgtState, config: KvmgtConfig, wait?: UnmapWait
         wait.waitsFor = `the vGPU lock (${actorOfOp(holder)})`;
         return;
       }
+      // The entries that map a page of the range: a 2M entry whose first page lies below it too.
+      // (v6.12's intel_vgpu_dma_unmap looks each unmapped pfn up as an entry's first gfn,
+      // `__gvt_cache_find_gfn(vgpu, iov_pfn)`, and so misses such an entry: its pins stay, and
+      // VFIO's unmap waits for them. Left out, docs/reference/gvt-kvmgt.md §4.4b.)
       const entries = Object.values(vgpu.cache).filter(
-        (entry) => entry.gfn >= iovaPage && entry.gfn < iovaPage + npages,
+        (entry) => entry.gfn < iovaPage + npages && entry.gfn + entryPages(entry) > iovaPage,
       );
       for (const action of config.unmapCallback({ state, iovaPage, npages, entries })) {
         if (action.kind === 'scratchShadowUsers') {

@@ -16,10 +16,32 @@ import { mapDmaArgs } from '../vfio/map-dma.js';
 import { createVfioState } from '../vfio/state.js';
 import { applyVfioCommand } from '../vfio/step.js';
 import type { VfioCommand } from '../vfio/commands.js';
-import type { KvmgtConfig } from './config.js';
+import { pages2M } from '../gvt/huge2m.js';
+import type { ProcessRegionSpec } from '../vfio/state.js';
+import type { KvmgtConfig, KvmgtWorld } from './config.js';
 import { kvmgtHost } from './host.js';
 import { DMA_POOL_BASE, HOST_OWNER, OTHER_OWNER, RAM_VADDR_PAGE, VM_OWNER } from './config.js';
 import type { KvmgtState } from './types.js';
+
+/**
+ * The VMM's guest RAM as process regions, in gfn order: each huge-page range one region of
+ * physically contiguous frames (`contiguous`, ascending from the lowest free), the pages between
+ * them regions of frames from the allocator (in today's `lifo` world, descending: never
+ * contiguous).
+ */
+function ramRegions(world: KvmgtWorld): ProcessRegionSpec[] {
+  const span = pages2M(world.layout);
+  const regions: ProcessRegionSpec[] = [];
+  let gfn = 0;
+  for (const start of [...world.hugePages, world.ramPages]) {
+    if (start > gfn)
+      regions.push({ vaddrPage: RAM_VADDR_PAGE + gfn, npages: start - gfn, writable: true, populate: true });
+    if (start >= world.ramPages) break;
+    regions.push({ vaddrPage: RAM_VADDR_PAGE + start, npages: span, writable: true, populate: true, contiguous: true });
+    gfn = start + span;
+  }
+  return regions;
+}
 
 export function initKvmgt(config: KvmgtConfig): KvmgtState {
   const world = config.world;
@@ -30,7 +52,7 @@ export function initKvmgt(config: KvmgtConfig): KvmgtState {
       memlockLimitPages: world.memlockLimitPages,
       capIpcLock: false,
       addressSpaceLimitPages: Math.max(64, RAM_VADDR_PAGE + world.ramPages),
-      regions: [{ vaddrPage: RAM_VADDR_PAGE, npages: world.ramPages, writable: true, populate: true }],
+      regions: ramRegions(world),
     },
     otherAllocations: [
       { owner: HOST_OWNER, count: world.hostGgttDmaAddrs.length },

@@ -219,7 +219,9 @@ function makeHost(
   const backend = config.backend;
   const throughIommu = backend.addressing === 'backend-iommu';
   return {
-    dmaMap(state, gfn) {
+    dmaMap(state, gfn, pages = 1) {
+      // XenGT maps 4K pages only here: a 2M map is refused, so a 2M entry would be split.
+      if (pages !== 1) return { ok: false, errno: 'EINVAL' };
       const plan = backend.map({
         state,
         config,

@@ -14,7 +14,7 @@ function started(command: object): string {
 export function formatGvtCommand(command: GvtCommand): string {
   switch (command.kind) {
     case 'guestWritePte':
-      return `guest stores entry ${command.index} of page gfn ${command.gfn} = ${command.present ? `gfn ${command.targetGfn}` : 'not present'} (${command.sizeBytes} bytes)${started(command)}`;
+      return `guest stores entry ${command.index} of page gfn ${command.gfn} = ${command.present ? `gfn ${command.targetGfn}` : 'not present'}${command.ips === true ? ' with IPS (64K)' : ''}${command.pse === true ? ' with PS (2M)' : ''} (${command.sizeBytes} bytes)${started(command)}`;
     case 'guestWriteCmd':
       return `guest stores command ${command.index} of page gfn ${command.gfn} = ${command.op === 'store' ? `store to GGTT ${command.ggttIndex}` : command.op}${started(command)}`;
     case 'ppgttCreate':
@@ -46,7 +46,15 @@ const storeSize = upTo(64, 'a CPU store is at most 64 bytes');
 export const gvtCommandSchema: {
   readonly [K in GvtCommandKind]: Record<Exclude<keyof Extract<GvtCommand, { kind: K }>, 'kind' | 'phased'>, FieldType>;
 } = {
-  guestWritePte: { gfn: nat, index: tableIndex, present: bool, targetGfn: nat, sizeBytes: storeSize },
+  guestWritePte: {
+    gfn: nat,
+    index: tableIndex,
+    present: bool,
+    targetGfn: nat,
+    sizeBytes: storeSize,
+    ips: 'optional boolean',
+    pse: 'optional boolean',
+  },
   guestWriteCmd: { gfn: nat, index: tableIndex, op: '"store", "forbidden" or "end"', ggttIndex },
   ppgttCreate: { rootGfn: nat },
   ppgttDestroy: { rootGfn: nat },

@@ -6,6 +6,7 @@
  */
 import type { GvtConfig } from '../../models/gvt/config.js';
 import { sptReferences, shadowUses, usersByDmaAddr } from '../../models/gvt/views.js';
+import { dmaLeaves } from '../../models/gvt/huge2m.js';
 import type { GpuAccess, GvtWorld } from '../../models/gvt/types.js';
 import { pendingShadows, unsettledEntries } from '../../models/gvt/inflight.js';
 import type { GvtOp } from '../../models/gvt/inflight.js';
@@ -99,9 +100,8 @@ export function cacheKrefMatchesShadowUsers<S, C>(view: GvtStackView<S>): Invari
       const users = usersByDmaAddr(shadowUses(world.vgpu, view.config, world.guestPages));
       const pending = new Map<number, number>();
       for (const entry of pendingShadows(opsOf(view, after))) {
-        if (entry.cached && entry.pte.kind === 'dma') {
-          pending.set(entry.pte.dmaAddr, (pending.get(entry.pte.dmaAddr) ?? 0) + 1);
-        }
+        if (!entry.cached) continue;
+        for (const leaf of dmaLeaves(entry.pte)) pending.set(leaf.dmaAddr, (pending.get(leaf.dmaAddr) ?? 0) + 1);
       }
       for (const entry of Object.values(world.vgpu.cache)) {
         const written = users.get(entry.dmaAddr) ?? 0;

@@ -8,6 +8,8 @@
  */
 import type { GvtConfig } from '../../models/gvt/config.js';
 import { ownGgttIndices } from '../../models/gvt/config.js';
+import { entrySlotOf, guestLeafGfn } from '../../models/gvt/ips64k.js';
+import { entryPages } from '../../models/gvt/dma-cache.js';
 import type { GuestPage, GvtVgpu, ShadowPte } from '../../models/gvt/types.js';
 
 export interface ShadowMismatch {
@@ -25,19 +27,34 @@ function describeShadow(pte: ShadowPte): string {
       return `DMA address 0x${pte.dmaAddr.toString(16)}`;
     case 'table':
       return `shadow table of gfn ${pte.gfn}`;
+    case 'split2m':
+      return `split 2M table of gfn ${pte.baseGfn}`;
   }
 }
 
-/** What the shadow of a guest entry naming `gfn` must be (besides scratch), or null if it matches. */
+/**
+ * What the shadow of a guest entry naming `gfn` must be (besides scratch), or null if it matches.
+ * A leaf's DMA address must be the cache entry's of the gfn, and of the same size: a 2M shadow's
+ * a 2M entry's (`huge2m.ts`); a split 2M entry's table holds each page's own translation.
+ */
 function leafMismatch(vgpu: GvtVgpu, guestGfn: number | null, pte: ShadowPte): string | null {
   if (pte.kind === 'scratch') return null;
   if (guestGfn === null) return 'scratch (guest entry not present)';
   if (pte.kind === 'dma') {
     const entry = vgpu.cache[guestGfn];
-    if (entry?.dmaAddr === pte.dmaAddr) return null;
+    const pages = pte.pages ?? 1;
+    if (entry?.dmaAddr === pte.dmaAddr && (pages === 1 || entryPages(entry) === pages)) return null;
     return entry === undefined
       ? `scratch (gfn ${guestGfn} has no DMA cache entry)`
-      : `scratch or DMA address 0x${entry.dmaAddr.toString(16)} of gfn ${guestGfn}`;
+      : `scratch or DMA address 0x${entry.dmaAddr.toString(16)} of gfn ${guestGfn} mapping ${pages} pages (its entry maps ${entryPages(entry)})`;
+  }
+  if (pte.kind === 'split2m') {
+    if (pte.baseGfn !== guestGfn) return `scratch or the 2M page of gfn ${guestGfn}`;
+    for (const [page, sub] of pte.entries.entries()) {
+      const expected = leafMismatch(vgpu, guestGfn + page, sub);
+      if (expected !== null) return `in the split table's entry ${page}: ${expected}`;
+    }
+    return null;
   }
   return pte.gfn === guestGfn ? null : `scratch or the shadow table of gfn ${guestGfn}`;
 }
@@ -75,10 +92,11 @@ export function shadowMismatch(
   }
   for (const spt of Object.values(vgpu.spts)) {
     for (const [index, pte] of spt.entries.entries()) {
-      if (settling.has(`${spt.gfn}:${index}`)) continue;
-      const qword = guestPages[spt.gfn]?.[index];
-      const guestGfn = qword?.kind === 'pte' && qword.present ? qword.gfn : null;
-      const pending = spt.postShadow.includes(index);
+      // In a 64K table a slot follows the used slot whose split fills it (`ips64k.ts`).
+      const slot = entrySlotOf(spt, config.layout, index);
+      if (settling.has(`${spt.gfn}:${index}`) || settling.has(`${spt.gfn}:${slot}`)) continue;
+      const guestGfn = guestLeafGfn(spt, guestPages[spt.gfn], index, config.layout);
+      const pending = spt.postShadow.includes(slot);
       const expected = pending
         ? pte.kind === 'scratch'
           ? null

@@ -38,7 +38,12 @@ export function unownedGgttReachesScratch<S, C>(layout: GvtLayout, view: Release
       for (const index of own) {
         const pte = left[index];
         if (pte === undefined || pte.kind === 'scratch') continue;
-        const target = pte.kind === 'dma' ? `DMA address ${hex(pte.dmaAddr)}` : `the shadow table of gfn ${pte.gfn}`;
+        const target =
+          pte.kind === 'dma'
+            ? `DMA address ${hex(pte.dmaAddr)}`
+            : pte.kind === 'table'
+              ? `the shadow table of gfn ${pte.gfn}`
+              : `a split 2M table of gfn ${pte.baseGfn}`;
         const mfn = pte.kind === 'dma' ? view.reach(after, pte.dmaAddr) : undefined;
         return {
           message: `no vGPU owns GGTT entry ${index}, but the host entry still points at ${target}${mfn === undefined ? '' : `, which reaches mfn ${mfn}`}`,

@@ -7,7 +7,7 @@
  */
 import { classifyKvmgtStep, kvmgtReach, kvmgtReachFloors } from './reach.js';
 import { gvtFeatures } from '../../models/gvt/config.js';
-import type { GvtBug, GvtConfig, GvtUnwind } from '../../models/gvt/config.js';
+import type { GvtBug, GvtConfig, GvtHooks, GvtUnwind } from '../../models/gvt/config.js';
 import type { AllocPolicy } from '../../models/memory/frames.js';
 import { kvmgtBugNeeds, kvmgtBugs, kvmgtFeatureMissing, kvmgtWorld } from '../../models/kvmgt/config.js';
 import type {
@@ -28,7 +28,8 @@ import { initKvmgt } from '../../models/kvmgt/world.js';
 import type { VfioBug, VfioWorldFeature } from '../../models/vfio/config.js';
 import type { Design, Expectation } from '../../src/design.js';
 import { explainKvmgtStep } from './explain.js';
-import { kvmgtExploreScope } from './explore-scope.js';
+import { kvmgtExploreScope, kvmgtScopeParts } from './explore-scope.js';
+import type { KvmgtScopePart } from './explore-scope.js';
 import { formatKvmgtCommand, validateKvmgtCommand, validateKvmgtTemplate } from './format.js';
 import { guardResolve, guardStep } from '../generic/guard.js';
 import { refuseIneffectiveBugs } from '../generic/bug-flags.js';
@@ -129,6 +130,28 @@ export interface KvmgtDesignOptions {
     readonly destroy?: 'reset-ggtt' | 'keep-ggtt';
     readonly create?: 'reset-ggtt' | 'keep-ggtt';
   };
+  /**
+   * The GVT-g mediator's decision points, as functions of the design's own (`GvtHooks`: how many
+   * pages a 64K entry's split maps, how many of its slots its removal releases, …): the model's
+   * defaults (`soundGvtHooks`) for any left out. A hook that is not a function throws.
+   */
+  readonly gvtHooks?: Partial<GvtHooks>;
+  /**
+   * What the design's explore scope adds to the stack's own, where its flaw is: `64k`, the guest's
+   * directory entry with the IPS bit (a 64K table); `2m`, the directory entry with the PS bit (a
+   * 2M entry). Default none; an unknown part throws.
+   */
+  readonly explore?: readonly KvmgtScopePart[];
+}
+
+/** The design's hooks, checked: each a function. */
+function gvtHooksOf(option: Partial<GvtHooks> | undefined): Partial<GvtHooks> | undefined {
+  if (option === undefined) return undefined;
+  for (const [name, hook] of Object.entries(option)) {
+    if (typeof hook !== 'function')
+      throw new Error(`gvtHooks.${name}: expected a function, got ${JSON.stringify(hook)}`);
+  }
+  return option;
 }
 
 /** The design's lifecycle choices, checked. */
@@ -223,6 +246,11 @@ export function kvmgtDesign(options: KvmgtDesignOptions): KvmgtDesign {
   const cmdbuf = options.cmdbuf ?? 'shadow-copy';
   const unwind = unwindOf(options.unwind);
   const lifecycle = lifecycleOf(options.lifecycle);
+  const hooks = gvtHooksOf(options.gvtHooks);
+  for (const part of options.explore ?? []) {
+    if (!kvmgtScopeParts.includes(part))
+      throw new Error(`explore: expected parts of ${kvmgtScopeParts.join(', ')}, got ${JSON.stringify(part)}`);
+  }
   const kvmgtFeatures = new Set<KvmgtFeature>();
   if (writeProtect) kvmgtFeatures.add('trapped-stores');
   if (world.vcpus >= 2) kvmgtFeatures.add('two-vcpus');
@@ -237,6 +265,7 @@ export function kvmgtDesign(options: KvmgtDesignOptions): KvmgtDesign {
         has: gvtFeatures({ writeProtect }, { ppgtt: true, batchBuffers: true }),
       }),
       ...(unwind.gvt !== undefined ? { unwind: unwind.gvt } : {}),
+      ...(hooks !== undefined ? { hooks } : {}),
     },
     vfio: { bugs: options.vfioBugs ?? [] },
     unmapCallback: unmapCallbackOf(options.unmapCallback),
@@ -274,7 +303,7 @@ export function kvmgtDesign(options: KvmgtDesignOptions): KvmgtDesign {
     // Every known counterexample is at most 6 steps, and the world is small: sequences of up to
     // 40 commands reach as much as 100 do here and shrink faster.
     generation: { maxCommands: 40 },
-    explore: kvmgtExploreScope(world, config),
+    explore: kvmgtExploreScope(world, config, true, options.explore ?? []),
     actorOf: (state, command) => actorOf(state, config, command),
     classify: classifyKvmgtStep,
     reach: kvmgtReach,

@@ -155,3 +155,67 @@ export const kvmgtTrackAddErrorKeepsRegistration = kvmgtDesign({
     "a new shadow table whose page track cannot be enabled (kvmgt_page_track_add failing, injected) is freed without intel_vgpu_unregister_page_track: the registration stays in the vGPU's page-track tree, pointing at the freed table, and the guest page can never be shadowed again (EEXIST); the refused PPGTT creation changed the vGPU",
   breaks: ['shadowed-table-write-protected', 'failed-op-leaves-state-unchanged'],
 });
+
+export const kvmgt64kRemovalFirstPage = kvmgtDesign({
+  id: 'kvmgt/64k-removal-first-page',
+  expected: 'violates',
+  gvtHooks: { release64K: () => 1 },
+  explore: ['64k'],
+  description:
+    "a split 64K entry's old shadow removed as v6.12's gtt.c ppgtt_handle_guest_write_page_table removes it: ppgtt_handle_guest_entry_removal(spt, &old_se, index) gives back the DMA reference of the used slot only, then the sixteen slots are pointed at scratch (entry cleared) or overwritten by the new split (entry rewritten), so the references split_64KB_gtt_entry took for the other fifteen pages are never given back. Isolation holds — the pages stay pinned until gvt_cache_destroy at close — but the DMA cache's references outnumber the shadow entries holding them",
+  breaks: ['cache-kref-matches-shadow-users'],
+});
+
+export const kvmgt64kSplitUnmasked = kvmgtDesign({
+  id: 'kvmgt/64k-split-unmasked',
+  expected: 'violates',
+  gvtHooks: { split64K: (entry) => Array.from({ length: entry.stridePages }, (_, page) => entry.entryGfn + page) },
+  explore: ['64k'],
+  description:
+    "split_64KB_gtt_entry counting the sixteen pages from the frame number as the guest wrote it, without gen8_gtt_get_pfn's ADDR_64K_MASK: a 64K entry whose frame number is not 64K-aligned is shadowed with pages past the 64K page it names — the GPU reaches guest pages the guest's entry does not map",
+  breaks: ['shadow-matches-guest-entry'],
+});
+
+export const kvmgt2mSizeChangeRemaps = kvmgtDesign({
+  id: 'kvmgt/2m-size-change-remaps',
+  expected: 'violates',
+  gvtHooks: { cacheLookup: () => 'remap' },
+  explore: ['2m'],
+  description:
+    "v6.12's kvmgt.c intel_gvt_dma_map_guest_page finding the gfn cached at another size (\"the same gfn with different size: unmap and re-map\"): gvt_dma_unmap_page(entry->size) and __gvt_cache_remove_entry whatever the entry's references, then a new map at the size asked for. The shadow entries that still hold the old entry's DMA address — a 4K PTE of the 2M page's first gfn, or a 2M PDE when a 4K entry asks — now hold an address unmapped, which the pool hands out again: the GPU reaches whatever it maps next",
+  breaks: ['shadow-matches-guest-entry'],
+});
+
+export const kvmgt2mLookupIgnoresSize = kvmgtDesign({
+  id: 'kvmgt/2m-lookup-ignores-size',
+  expected: 'violates',
+  gvtHooks: { cacheLookup: () => 'hit' },
+  explore: ['2m'],
+  description:
+    "a DMA cache lookup by gfn alone (__gvt_cache_find_gfn without the entry->size check): a 2M map whose first page a 4K entry maps takes that entry's address as the 2M page's — one page pinned and mapped where the shadow PDE spans 512 (4 here), so the GPU's accesses past the first page reach DMA addresses mapping other pages, or nothing",
+  breaks: ['shadow-matches-guest-entry'],
+});
+
+export const kvmgt2mPinSkipsContiguity = kvmgtDesign({
+  id: 'kvmgt/2m-pin-skips-contiguity',
+  expected: 'violates',
+  gvtHooks: { pin2M: () => true },
+  explore: ['2m'],
+  // Twelve pages of RAM: gfns 4-7 are 4K pages the vGPU's GGTT entries do not map at start (they
+  // map 6-9), so a 2M entry there is pinned at 2M (in today's eight pages its first page is
+  // cached 4K from the start, and the size mismatch splits it before any pin).
+  world: { ramPages: 12 },
+  description:
+    "gvt_pin_guest_page pinning a 2M page's 512 pages (4 here) without checking that each pfn is the first one's plus its index: dma_map_page(base_page, 0, 2M) maps the host range from the first frame on, whatever frames the other pages are, so a 2M entry over guest RAM not backed by a host huge page lets the GPU reach frames the guest does not own",
+  breaks: ['cache-entry-pinned-and-mapped'],
+});
+
+export const kvmgt2mReleaseUnpins4k = kvmgtDesign({
+  id: 'kvmgt/2m-release-unpins-4k',
+  expected: 'violates',
+  gvtHooks: { unpin2M: () => 1 },
+  explore: ['2m'],
+  description:
+    "a 2M DMA cache entry's last reference released as a 4K one is (gvt_unpin_guest_page with PAGE_SIZE instead of entry->size): the first page is unpinned and the other 511 (3 here) stay pinned with nothing to unpin them — charged to the VMM's locked memory, and a later UNMAP_DMA of their range waits on pins no DMA cache entry holds",
+  breaks: ['vgpu-pins-held'],
+});

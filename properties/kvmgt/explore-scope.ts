@@ -33,6 +33,7 @@
  * but for which vCPU runs each operation in flight: a guest command runs on the first idle vCPU,
  * and the vCPUs are interchangeable.
  */
+import { pages2M } from '../../models/gvt/huge2m.js';
 import { hostGgttIndices, ownGgttIndices } from '../../models/gvt/config.js';
 import type { GvtOp } from '../../models/gvt/inflight.js';
 import type { KvmgtConfig, KvmgtWorld } from '../../models/kvmgt/config.js';
@@ -53,6 +54,7 @@ const pte8 = { present: true, sizeBytes: 8 } as const;
 function templatesOf(
   world: KvmgtWorld,
   config: Pick<KvmgtConfig, 'unmapLock' | 'gvt'>,
+  parts: readonly KvmgtScopePart[],
 ): { templates: KvmgtTemplate[]; started: KvmgtTemplate[]; description: string } {
   const own = ownGgttIndices(world.layout);
   const [first = 0, second = first] = own;
@@ -70,6 +72,17 @@ function templatesOf(
     { kind: 'ggttWrite', index: first, gfn: 0, present: false, sizeBytes: 8, offsetBytes: 0 },
     { kind: 'ggttWrite', index: first, gfn: 0, present: true, sizeBytes: 4, offsetBytes: 0 },
     { kind: 'guestWritePte', gfn: 0, index: 0, targetGfn: table, ...pte8 },
+    // The `64k` part (issue 21): the same directory entry with the IPS bit, so the table is a 64K table.
+    ...(parts.includes('64k')
+      ? [{ kind: 'guestWritePte', gfn: 0, index: 0, targetGfn: table, ...pte8, ips: true } as const]
+      : []),
+    // The `2m` part: the directory entry with the PS bit, a 2M page over gfns 0.. (a host huge page
+    // in the default world) and over the next range (4K pages).
+    ...(parts.includes('2m')
+      ? ([0, Math.min(pages2M(world.layout), ram - 1)] as const).map(
+          (targetGfn) => ({ kind: 'guestWritePte', gfn: 0, index: 0, targetGfn, ...pte8, pse: true }) as const,
+        )
+      : []),
     { kind: 'guestWritePte', gfn: 0, index: 0, targetGfn: 0, present: false, sizeBytes: 8 },
     { kind: 'guestWritePte', gfn: table, index: 0, targetGfn: surface, ...pte8 },
     { kind: 'guestWritePte', gfn: table, index: 0, targetGfn: next, present: true, sizeBytes: 4 },
@@ -110,20 +123,32 @@ function templatesOf(
     { kind: 'gpuDmaPpgtt', rootGfn: 0, pdIndex: 0, ptIndex: 0, write: false, phased: true },
   ];
   const span = (start: number, pages: number): string => `${start}-${start + pages - 1}`;
-  const description = `KVMGT: GGTT entries ${first}-${second} written (8-byte, cleared, a 4-byte half), the guest's page tables at gfns 0-${table} and a batch command at gfn ${surface}, PPGTT create/destroy at gfn 0, submission and execution, GPU reads through entries ${first}-${second} and the PPGTT, the VMM's RAM sections ${sections.map((gfn) => span(gfn, sectionPages)).join(' and ')}, another VM's allocations, vGPU and VM lifecycle, fault injection at the first DMA map, cache insert or page-track add (${templates.length} commands per state), ${started.length} operations started and left in flight, and the next phase of each one in flight (the vCPU running an operation left out of the key)`;
+  const description = `KVMGT: GGTT entries ${first}-${second} written (8-byte, cleared, a 4-byte half), the guest's page tables at gfns 0-${table}${parts.includes('64k') ? ' (the directory entry also with the IPS bit)' : ''}${parts.includes('2m') ? ' (the directory entry also a 2M entry with the PS bit, over gfns 0 and ' + String(pages2M(world.layout)) + ')' : ''} and a batch command at gfn ${surface}, PPGTT create/destroy at gfn 0, submission and execution, GPU reads through entries ${first}-${second} and the PPGTT, the VMM's RAM sections ${sections.map((gfn) => span(gfn, sectionPages)).join(' and ')}, another VM's allocations, vGPU and VM lifecycle, fault injection at the first DMA map, cache insert or page-track add (${templates.length} commands per state), ${started.length} operations started and left in flight, and the next phase of each one in flight (the vCPU running an operation left out of the key)`;
   return { templates, started, description };
 }
 
 /**
- * The scope in `world`, for a design's phases. `interleavings: false` leaves out the started
- * operations and the advances (the atomic scope, to count what interleavings add).
+ * What a design's scope may add to the stack's own, where its flaw is: `64k`, the guest's
+ * directory entry with the IPS bit (issue 21), so that the table it names is a 64K table whose
+ * entries are split (`models/gvt/ips64k.ts`); `2m`, the guest's directory entry with the PS bit
+ * naming a 2M page (`models/gvt/huge2m.ts`) over gfns 0 and the next 2M range. Left out of the others' scope: one more command
+ * per state (about 9% more states at depth 3) for every KVMGT comparison of the default tier.
+ */
+export type KvmgtScopePart = '64k' | '2m';
+
+export const kvmgtScopeParts: readonly KvmgtScopePart[] = ['64k', '2m'];
+
+/**
+ * The scope in `world`, for a design's phases and scope parts. `interleavings: false` leaves out
+ * the started operations and the advances (the atomic scope, to count what interleavings add).
  */
 export function kvmgtExploreScope(
   world: KvmgtWorld,
   config: Pick<KvmgtConfig, 'unmapLock' | 'gvt'>,
   interleavings = true,
+  parts: readonly KvmgtScopePart[] = [],
 ): ExploreScope<KvmgtState, KvmgtTemplate> {
-  const { templates, started, description } = templatesOf(world, config);
+  const { templates, started, description } = templatesOf(world, config, parts);
   const atomic = templates;
   const all = [...templates, ...started];
   return {

@@ -116,8 +116,19 @@ function table(world: KvmgtWorld): Readonly<Record<GeneratedKind, fc.Arbitrary<K
         present: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
         targetGfn: preferOr(gfn),
         sizeBytes: fc.constantFrom(8, 8, 8, 4),
+        // The IPS bit, now and then: stored into a page directory, it makes the table the entry
+        // names a 64K table (`models/gvt/ips64k.ts`), whose entry 0 is split.
+        ips: fc.oneof({ weight: 1, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+        // The PS bit, now and then: stored into a page directory, the entry maps a 2M page
+        // (`models/gvt/huge2m.ts`), shadowed whole where a host huge page backs it, else split.
+        pse: fc.oneof({ weight: 2, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
       })
-      .map((fields) => ({ kind: 'guestWritePte', ...fields })),
+      .map(({ ips, pse, ...fields }) => ({
+        kind: 'guestWritePte',
+        ...fields,
+        ...(ips ? { ips } : {}),
+        ...(pse ? { pse } : {}),
+      })),
     guestWriteCmd: fc
       .record({
         gfn: pickOr(gfn, 3),
@@ -296,11 +307,17 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
       const ram = Array.from({ length: world.ramPages }, (_, page) => page);
       const tables = (): number[] =>
         vgpu?.spts[gfn]?.level === 'pt' ? [] : preparedTables(state, world.ramPages).filter((page) => page !== gfn);
-      const resolved = resolvePreferring(template.targetGfn, tables, ram, asIs);
+      // A 2M entry names a data page (a 2M page of RAM), not a table to build.
+      const resolved = resolvePreferring(template.targetGfn, template.pse === true ? () => [] : tables, ram, asIs);
       // A racing store writes another value than the one it races (the same one races nothing).
       const same = raced?.qword.kind === 'pte' && raced.qword.present && raced.qword.gfn === resolved;
       const targetGfn = same && template.present ? (resolved + 1) % world.ramPages : resolved;
-      return { ...template, gfn, index: raced?.index ?? template.index, targetGfn };
+      // A table the mediator shadows keeps the IPS bit the guest gave it: the guest does not reuse
+      // a 4K table as a 64K one (the reshadow v6.12 does then is left out, `translateTable`).
+      const named = vgpu?.spts[targetGfn];
+      const { ips: drawn, ...rest } = template;
+      const ips = named?.level === 'pt' ? named.ips === true : drawn === true;
+      return { ...rest, gfn, index: raced?.index ?? template.index, targetGfn, ...(ips ? { ips } : {}) };
     }
     case 'guestWriteCmd': {
       // Once a batch is queued, a pick of the operand prefers what the scanner refuses (the host's

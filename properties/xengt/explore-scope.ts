@@ -345,6 +345,8 @@ function pteKey(pte: ShadowPte, renameAddr: (dmaAddr: number) => number): string
       return `d${renameAddr(pte.dmaAddr)}`;
     case 'table':
       return `t${pte.gfn}`;
+    case 'split2m':
+      return `S${pte.baseGfn}(${pte.entries.map((sub) => pteKey(sub, renameAddr)).join(',')})`;
   }
 }
 

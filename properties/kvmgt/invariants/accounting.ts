@@ -2,6 +2,7 @@
  * Accounting invariants of the KVMGT stack that join the mediator to VFIO and the host domain:
  * each DMA cache entry is backed by a pin of its guest page and a host mapping of that frame.
  */
+import { entryPages } from '../../../models/gvt/dma-cache.js';
 import { pendingShadows } from '../../../models/gvt/inflight.js';
 import { VGPU_DEVICE } from '../../../models/kvmgt/config.js';
 import type { KvmgtCommand, KvmgtState } from '../../../models/kvmgt/types.js';
@@ -15,22 +16,29 @@ type KvmgtInvariant = Invariant<KvmgtState, KvmgtCommand>;
 export const cacheEntryPinnedAndMapped: KvmgtInvariant = {
   name: 'cache-entry-pinned-and-mapped',
   class: 'accounting',
-  description: "each DMA cache entry's guest page is pinned in the container and its DMA address maps that frame",
+  description:
+    "each DMA cache entry's guest pages (one, or a 2M entry's) are pinned in the container and its DMA addresses map those frames",
   reads: (state) => [state.vgpu, state.vfio, state.hostDma],
   check({ after }) {
     const backend = type1Backend(after.vfio);
     for (const entry of Object.values(after.vgpu?.cache ?? {})) {
-      const pin = backend === null ? undefined : findDmaContaining(backend, entry.gfn)?.externalPins[entry.gfn];
-      const mapped = after.hostDma.map[entry.dmaAddr];
-      if (pin !== undefined && mapped === pin.mfn) continue;
-      return {
-        message:
-          pin === undefined
-            ? `DMA cache entry of gfn ${entry.gfn}: no vfio_pin_pages pin at IOVA page ${entry.gfn}`
-            : `DMA cache entry of gfn ${entry.gfn}: ${hex(entry.dmaAddr)} maps ${mapped === undefined ? 'nothing' : `mfn ${mapped}`}, the pin holds mfn ${pin.mfn}`,
-        actual: pin === undefined ? 'unpinned' : `mapped to ${mapped === undefined ? 'nothing' : `mfn ${mapped}`}`,
-        expected: pin === undefined ? 'pinned' : `mapped to mfn ${pin.mfn}`,
-      };
+      for (let page = 0; page < entryPages(entry); page++) {
+        const gfn = entry.gfn + page;
+        const pin = backend === null ? undefined : findDmaContaining(backend, gfn)?.externalPins[gfn];
+        const dmaAddr = entry.dmaAddr + page;
+        const mapped = after.hostDma.map[dmaAddr];
+        if (pin !== undefined && mapped === pin.mfn) continue;
+        const of =
+          entryPages(entry) === 1 ? `gfn ${gfn}` : `gfn ${entry.gfn} (${entryPages(entry)} pages), page gfn ${gfn}`;
+        return {
+          message:
+            pin === undefined
+              ? `DMA cache entry of ${of}: no vfio_pin_pages pin at IOVA page ${gfn}`
+              : `DMA cache entry of ${of}: ${hex(dmaAddr)} maps ${mapped === undefined ? 'nothing' : `mfn ${mapped}`}, the pin holds mfn ${pin.mfn}`,
+          actual: pin === undefined ? 'unpinned' : `mapped to ${mapped === undefined ? 'nothing' : `mfn ${mapped}`}`,
+          expected: pin === undefined ? 'pinned' : `mapped to mfn ${pin.mfn}`,
+        };
+      }
     }
     return null;
   },
@@ -55,7 +63,9 @@ export const vgpuPinsHeld: KvmgtInvariant = {
     const hold = (gfn: number): void => {
       held.set(gfn, (held.get(gfn) ?? 0) + 1);
     };
-    for (const entry of Object.values(vgpu.cache)) hold(entry.gfn);
+    // A 2M entry holds a pin of each of its pages (`gvt_pin_guest_page` pins them one by one).
+    for (const entry of Object.values(vgpu.cache))
+      for (let page = 0; page < entryPages(entry); page++) hold(entry.gfn + page);
     const counted = new Set<string>();
     for (const pending of pendingShadows(after.inflight)) {
       if (pending.cached || pending.pte.kind !== 'dma') continue;
