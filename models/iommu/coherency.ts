@@ -36,7 +36,8 @@
  * `!ecap_coherent`) before `context_present_cache_flush`; `domain_context_clear_one` writes back
  * the cleared Present bit (`__iommu_flush_cache`) before the context-cache and IOTLB invalidations
  * (`intel_context_flush_present`, `intel_context_flush_no_pasid` in that tree), and the zeroed
- * entry after them. Memory's value of each context entry the CPU wrote since its last write-back is
+ * entry after them (the v6.12 tag zeroes the entry, writes it back, then invalidates: the
+ * write-back before the invalidation is in both). Memory's value of each context entry the CPU wrote since its last write-back is
  * kept in `unflushedContexts`; the IOMMU's walk for a request without PASID (`requestDomainId`)
  * reads it. The model writes the entry once where the source clears Present, writes back, then
  * zeroes and writes back again.
