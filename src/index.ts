@@ -244,6 +244,7 @@ export { invalidationModes } from '../models/passthrough/types.js';
 export {
   blockFlushingClearedDid,
   blockKeepingContext,
+  blockSkippingWriteBack,
   blockTranslation,
   soundLifecycle as soundPassthroughLifecycle,
 } from '../models/passthrough/lifecycle.js';

@@ -18,8 +18,8 @@
  *
  * Left out: cache lines (a line is one PTE here, not eight), the CPU evicting a dirty line on its
  * own (the model's memory keeps the old value until a write-back: the worst case the hardware
- * allows), context entries (written back by `__iommu_flush_cache` in the same way; the model's
- * context records take effect at once), the write-buffer flush of `cap.RWBF` (it only delays a
+ * allows), the context cache (a context entry the IOMMU refilled from memory's stale value
+ * outlives the invalidation; the model has none), the write-buffer flush of `cap.RWBF` (it only delays a
  * not-present → present change: the device faults meanwhile, it never reaches more), the contents
  * of a freed table page.
  *
@@ -30,8 +30,19 @@
  * wrote since its last write-back is kept in `unflushedPasids`; the IOMMU's walk of the PASID table
  * (`requestDomainId`) reads it: a teardown that skips the write-back leaves memory naming the old
  * DID, and the PASID-cache invalidation only sends the next request to walk it again.
+ *
+ * Context entries too (v6.12 iommu.c, read in Debian's linux-source-6.12 6.12.118):
+ * `domain_context_mapping_one` writes the new entry back (`clflush_cache_range(context, …)` when
+ * `!ecap_coherent`) before `context_present_cache_flush`; `domain_context_clear_one` writes back
+ * the cleared Present bit (`__iommu_flush_cache`) before the context-cache and IOTLB invalidations
+ * (`intel_context_flush_present`, `intel_context_flush_no_pasid` in that tree), and the zeroed
+ * entry after them (the v6.12 tag zeroes the entry, writes it back, then invalidates: the
+ * write-back before the invalidation is in both). Memory's value of each context entry the CPU wrote since its last write-back is
+ * kept in `unflushedContexts`; the IOMMU's walk for a request without PASID (`requestDomainId`)
+ * reads it. The model writes the entry once where the source clears Present, writes back, then
+ * zeroes and writes back again.
  */
-import type { IommuState, PageTableEntry, UnflushedPasidEntry } from './types.js';
+import type { IommuState, PageTableEntry, UnflushedContextEntry, UnflushedPasidEntry } from './types.js';
 
 /** One PTE the CPU wrote: its table page and index. */
 export interface CacheLine {
@@ -186,4 +197,60 @@ export function orphanUnflushedPasids(state: IommuState, domainId: number): void
     next[sourceId] = marked;
   }
   if (changed) state.unflushedPasids = next;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Context entries
+
+function cpuContextEntry(state: IommuState, sourceId: number): number | null {
+  const context = Object.hasOwn(state.contexts, sourceId) ? state.contexts[sourceId] : undefined;
+  return context?.domainId ?? null;
+}
+
+/**
+ * The CPU is about to write the context entry of `sourceId`: without coherency, memory keeps its
+ * current value until a write-back (the first write since the last one records it).
+ */
+export function recordContextWrite(state: IommuState, sourceId: number): void {
+  if (!nonCoherent(state)) return;
+  if (state.unflushedContexts !== undefined && Object.hasOwn(state.unflushedContexts, sourceId)) return;
+  const entry: UnflushedContextEntry = { domainId: cpuContextEntry(state, sourceId) };
+  state.unflushedContexts = { ...state.unflushedContexts, [sourceId]: entry };
+}
+
+/** `__iommu_flush_cache(iommu, context, sizeof(*context))`: memory now holds what the CPU wrote. */
+export function writeBackContextEntry(state: IommuState, sourceId: number): void {
+  const all = state.unflushedContexts;
+  if (all === undefined || !Object.hasOwn(all, sourceId)) return;
+  const rest = { ...all };
+  delete rest[sourceId];
+  if (Object.keys(rest).length === 0) delete state.unflushedContexts;
+  else state.unflushedContexts = rest;
+}
+
+/** The DID the context entry names as the IOMMU's walk reads it from memory; null when not present. */
+export function iommuContextEntry(state: IommuState, sourceId: number): number | null {
+  const all = state.unflushedContexts;
+  if (all !== undefined && Object.hasOwn(all, sourceId)) return all[sourceId]?.domainId ?? null;
+  return cpuContextEntry(state, sourceId);
+}
+
+/** Whether memory still holds `sourceId`'s context entry present though the CPU changed it. */
+export function unflushedPresentContext(state: IommuState, sourceId: number): boolean {
+  const all = state.unflushedContexts;
+  return all !== undefined && Object.hasOwn(all, sourceId) && all[sourceId]?.domainId !== null;
+}
+
+/** A domain is freed: the context entries memory still holds naming its DID get the model's orphan mark. */
+export function orphanUnflushedContexts(state: IommuState, domainId: number): void {
+  const all = state.unflushedContexts;
+  if (all === undefined) return;
+  let changed = false;
+  const next: Record<string, UnflushedContextEntry> = {};
+  for (const [sourceId, entry] of Object.entries(all)) {
+    const orphan = entry.domainId === domainId && entry.orphaned !== true;
+    changed ||= orphan;
+    next[sourceId] = orphan ? { ...entry, orphaned: true } : entry;
+  }
+  if (changed) state.unflushedContexts = next;
 }

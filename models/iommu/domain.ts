@@ -26,7 +26,16 @@
  */
 import { isNatural } from './address.js';
 import { NO_PASID, assignCacheTag, firstLevelByDefault, unassignCacheTag } from './cache-tags.js';
-import { iommuPasidEntry, orphanUnflushedPasids, recordPasidWrite, writeBackPasidEntry } from './coherency.js';
+import {
+  iommuContextEntry,
+  iommuPasidEntry,
+  orphanUnflushedContexts,
+  orphanUnflushedPasids,
+  recordContextWrite,
+  recordPasidWrite,
+  writeBackContextEntry,
+  writeBackPasidEntry,
+} from './coherency.js';
 import { flushDomain, flushDetail, flushPasid, flushTornDownEntry } from './invalidate.js';
 import { invalidatePasidCache, orphanPasidCacheEntries, pasidCacheLookup } from './pasid.js';
 import { fail, succeed } from '../result.js';
@@ -122,6 +131,7 @@ export function releaseDomain(state: IommuState, domainId: number): OpResult {
   }
   orphanPasidCacheEntries(state, domainId);
   orphanUnflushedPasids(state, domainId);
+  orphanUnflushedContexts(state, domainId);
   return succeed({ domainId: domain.domainId, releasedEntries: domain.flushQueue.length });
 }
 
@@ -147,8 +157,12 @@ export function attachDevice(state: IommuState, args: AttachDeviceArgs): OpResul
   if (getDomain(state, args.domainId) === undefined) return fail('ENOENT');
   const context = contextOf(state, args.deviceId);
   if (context !== undefined && context.domainId !== null) return fail('EBUSY');
+  recordContextWrite(state, args.deviceId);
   if (context === undefined) state.contexts[args.deviceId] = { domainId: args.domainId, pasids: {} };
   else context.domainId = args.domainId;
+  // `domain_context_mapping_one`: the present entry written back (`!ecap_coherent`:
+  // `clflush_cache_range(context, …)`) before `context_present_cache_flush`.
+  writeBackContextEntry(state, args.deviceId);
   // `dmar_domain_attach_device`: the tag of (DID, IOMMU_NO_PASID).
   assignCacheTag(state, args.domainId, NO_PASID);
   const flush = state.caps.cachingMode ? flushDomain(state, args.domainId) : null;
@@ -159,6 +173,9 @@ export function detachDevice(state: IommuState, args: { readonly deviceId: numbe
   const cleared = clearContext(state, args);
   const domainId = cleared.detail?.['domainId'];
   if (!cleared.ok || typeof domainId !== 'number') return cleared;
+  // `domain_context_clear_one`: the cleared entry written back (`__iommu_flush_cache`) before the
+  // context-cache and IOTLB invalidations that rely on it.
+  writeBackContextEntry(state, args.deviceId);
   // `device_block_translation`: the tag of (DID, IOMMU_NO_PASID) goes; the entry's teardown flushes
   // the DID (a second-level entry) or PASID 0 of it (a first-level one, scalable mode's
   // `intel_pasid_tear_down_entry(dev, IOMMU_NO_PASID)`).
@@ -168,8 +185,9 @@ export function detachDevice(state: IommuState, args: { readonly deviceId: numbe
 }
 
 /**
- * The context entry's write alone (`context_clear_entry`), without the invalidations that must
- * follow it: `detachDevice` is this, then the DSI of the DID the entry held. Hardware that cached
+ * The context entry's write alone (`context_clear_entry`), without the write-back and the
+ * invalidations that must follow it: `detachDevice` is this, the write-back, then the DSI of the
+ * DID the entry held. Hardware that cached
  * the old entry's translations keeps them until that DSI. EINVAL for a bad source-id, ENODEV when
  * no entry is present; the detail names the DID the entry held.
  */
@@ -178,6 +196,7 @@ export function clearContext(state: IommuState, args: { readonly deviceId: numbe
   const context = contextOf(state, args.deviceId);
   if (context === undefined || context.domainId === null) return fail('ENODEV');
   const domainId = context.domainId;
+  recordContextWrite(state, args.deviceId);
   context.domainId = null;
   delete context.orphaned;
   tidyContext(state, args.deviceId, context);
@@ -293,9 +312,9 @@ export function pasidEntryDomainId(state: IommuState, deviceId: number, pasid: n
 
 /**
  * The domain serving a request from `deviceId` with `pasid` (null = without PASID), if any: with a
- * PASID, the PASID cache's entry first (`pasid.ts`), else the PASID table's as memory holds it
- * (`coherency.ts`: without coherent walks, an entry the CPU changed and did not write back is
- * still the old one).
+ * PASID, the PASID cache's entry first (`pasid.ts`), else the PASID table's; without, the context
+ * entry's. Both as memory holds them (`coherency.ts`: without coherent walks, an entry the CPU
+ * changed and did not write back is still the old one).
  */
 export function requestDomainId(state: IommuState, deviceId: number, pasid: number | null): number | null {
   if (pasid !== null && state.pasidCache !== undefined) {
@@ -303,6 +322,5 @@ export function requestDomainId(state: IommuState, deviceId: number, pasid: numb
     if (cached !== undefined) return cached.domainId;
   }
   if (pasid !== null) return iommuPasidEntry(state, deviceId, pasid);
-  const context = contextOf(state, deviceId);
-  return context === undefined ? null : context.domainId;
+  return iommuContextEntry(state, deviceId);
 }

@@ -71,6 +71,7 @@ export function cloneIommuState(state: IommuState): IommuState {
     ...(state.unflushed === undefined ? {} : { unflushed: cloneUnflushed(state.unflushed) }),
     // Replaced whole on every change, never edited in place.
     ...(state.unflushedPasids === undefined ? {} : { unflushedPasids: state.unflushedPasids }),
+    ...(state.unflushedContexts === undefined ? {} : { unflushedContexts: state.unflushedContexts }),
   };
 }
 
@@ -96,6 +97,8 @@ export function restoreIommuState(target: IommuState, snapshot: IommuState): voi
   else target.unflushed = snapshot.unflushed;
   if (snapshot.unflushedPasids === undefined) delete target.unflushedPasids;
   else target.unflushedPasids = snapshot.unflushedPasids;
+  if (snapshot.unflushedContexts === undefined) delete target.unflushedContexts;
+  else target.unflushedContexts = snapshot.unflushedContexts;
 }
 
 export function isPagingType(type: DomainType): boolean {

@@ -286,10 +286,23 @@ export interface IommuState {
    * Replaced whole on every change. Absent or empty: both views agree.
    */
   unflushedPasids?: Record<string, Record<string, UnflushedPasidEntry>>;
+  /**
+   * Without coherent walks (`coherency.ts`): source-id → the context entry memory (the IOMMU's
+   * view) still holds for a context entry the CPU wrote and has not written back; decimal keys.
+   * Replaced whole on every change. Absent or empty: both views agree.
+   */
+  unflushedContexts?: Record<string, UnflushedContextEntry>;
 }
 
 /** What memory holds for a PASID entry the CPU changed: the DID it names, or null (not present). */
 export interface UnflushedPasidEntry {
+  readonly domainId: number | null;
+  /** The model's mark: the DID's domain was freed while memory still named it (`releaseDomain`). */
+  readonly orphaned?: true;
+}
+
+/** What memory holds for a context entry the CPU changed: the DID it names, or null (not present). */
+export interface UnflushedContextEntry {
   readonly domainId: number | null;
   /** The model's mark: the DID's domain was freed while memory still named it (`releaseDomain`). */
   readonly orphaned?: true;

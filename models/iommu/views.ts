@@ -20,7 +20,7 @@ import { IOVA_PAGE_LIMIT, PAGE_SIZE_BYTES, isNatural, rangesIntersect } from './
 import { cachedPasids } from './pasid.js';
 import { requestDomainId } from './domain.js';
 import { iotlbEntryPages } from './iotlb.js';
-import { hasUnflushed, unflushedPresentPasids } from './coherency.js';
+import { hasUnflushed, unflushedPresentContext, unflushedPresentPasids } from './coherency.js';
 import { domainLeaves, domainLeavesAsIommu, leavesInRange, lookupLeaf, lookupLeafAsIommu } from './page-table.js';
 import { getDomain, isPagingType } from './state.js';
 import type {
@@ -188,7 +188,8 @@ export function reachableByDevice(
   // A PASID the PASID cache still holds an entry for reaches its domain, present entry or not.
   // So does one whose entry memory still holds present (a clear not written back, `coherency.ts`).
   const cached = [...cachedPasids(state, deviceId), ...unflushedPresentPasids(state, deviceId)];
-  if (context === undefined && cached.length === 0) return [];
+  // A context entry memory still holds present (a clear not written back) reaches without PASID.
+  if (context === undefined && cached.length === 0 && !unflushedPresentContext(state, deviceId)) return [];
   const pasids = new Set([...Object.keys(context?.pasids ?? {}).map(Number), ...cached]);
   const tags: (number | null)[] = [null, ...[...pasids].sort((left, right) => left - right)];
   const reachable: ReachableExtent[] = [];

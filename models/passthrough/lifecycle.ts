@@ -31,7 +31,8 @@
  * `iommu.passthrough=1` (an identity default domain: a released device then reaches all memory).
  */
 import { attachDevice, clearContext, createDomain, detachDevice, releaseDomain } from '../iommu/domain.js';
-import { flushDomain } from '../iommu/invalidate.js';
+import { NO_PASID, unassignCacheTag } from '../iommu/cache-tags.js';
+import { flushDomain, flushTornDownEntry } from '../iommu/invalidate.js';
 import type { VfioState } from '../vfio/types.js';
 import type { BlockTranslation, PassthroughLifecycle, PassthroughState } from './types.js';
 
@@ -65,6 +66,23 @@ export const blockFlushingClearedDid: BlockTranslation = (iommu, sourceId) => {
  * cached translations stay. A domain the DID goes to next is met by a device nobody attached to it.
  */
 export const blockKeepingContext: BlockTranslation = () => {};
+
+/**
+ * A detach that clears the context entry without writing it back (no `__iommu_flush_cache` after
+ * `context_clear_present` in `domain_context_clear_one`), then invalidates the context cache and the
+ * DID as v6.12 does: on an IOMMU without coherent walks (`ecap.C` = 0) memory keeps the present
+ * entry, and the device's next request walks it again — into the old domain's translations, and
+ * under its DID once VFIO frees the domain and the DID is handed on. v6.12 writes the entry back
+ * twice (after clearing Present, after zeroing it); this is the missed-write-back class of XSA-321
+ * applied to the context table, not a specific commit.
+ */
+export const blockSkippingWriteBack: BlockTranslation = (iommu, sourceId) => {
+  const cleared = clearContext(iommu, { deviceId: sourceId });
+  const domainId = cleared.detail?.['domainId'];
+  if (!cleared.ok || typeof domainId !== 'number') return;
+  unassignCacheTag(iommu, domainId, NO_PASID);
+  flushTornDownEntry(iommu, domainId, null);
+};
 
 /** The sound lifecycle: what v6.12 does. */
 export const soundLifecycle: PassthroughLifecycle = { blockTranslation };

@@ -27,6 +27,8 @@ export const NONCOHERENT_UNMAP = 'unmap on an IOMMU whose walks do not snoop the
 export const NONCOHERENT_WALK_SEES_OLD = 'DMA walk reads a PTE the CPU changed and did not write back';
 export const NONCOHERENT_PASID_TEARDOWN =
   'PASID entry torn down on an IOMMU whose walks do not snoop the CPU caches (ecap.C = 0)';
+export const NONCOHERENT_CONTEXT_CLEAR =
+  'context entry of a VFIO domain cleared on an IOMMU whose walks do not snoop the CPU caches (ecap.C = 0)';
 export const FIRST_LEVEL_UNMAP_WITH_PASID_ENTRIES =
   'unmap of a first-level domain while the IOTLB holds its translations cached with a PASID';
 export const FIRST_LEVEL_TEARDOWN_WITH_ENTRIES =
@@ -56,7 +58,7 @@ export function passthroughReach(
     ...(withFlushQueue ? [UNMAP_WITH_FLUSH_QUEUE] : []),
     ...(emulated ? [UNMAP_CALLBACK_WITH_PINS] : []),
     // Coherency (issue 21): unmaps whose PTE clears must be written back before the IOMMU sees them.
-    ...(noncoherent ? [NONCOHERENT_UNMAP, NONCOHERENT_PASID_TEARDOWN] : []),
+    ...(noncoherent ? [NONCOHERENT_UNMAP, NONCOHERENT_PASID_TEARDOWN, NONCOHERENT_CONTEXT_CLEAR] : []),
     // First-level domains (issue 21): the PASID-tagged entries an unmap's and a teardown's
     // PASID-based flushes must reach.
     ...(firstLevel ? [FIRST_LEVEL_UNMAP_WITH_PASID_ENTRIES, FIRST_LEVEL_TEARDOWN_WITH_ENTRIES] : []),
@@ -126,6 +128,21 @@ function tearsDownPasidEntry(before: PassthroughState, after: PassthroughState):
   );
 }
 
+/**
+ * A context entry that named one of VFIO's domains before the step no longer does after it (the
+ * group detached: its entry cleared, then often set again for the default domain under the same DID).
+ */
+function clearsVfioContext(before: PassthroughState, after: PassthroughState): boolean {
+  if (before.iommu === after.iommu) return false;
+  const vfioDids = new Set(Object.values(before.dids));
+  const stillVfio = new Set(Object.values(after.dids));
+  return Object.entries(before.iommu.contexts).some(([sourceId, context]) => {
+    if (context.domainId === null || !vfioDids.has(context.domainId)) return false;
+    const now = Object.hasOwn(after.iommu.contexts, sourceId) ? after.iommu.contexts[sourceId]?.domainId : null;
+    return now !== context.domainId || !stillVfio.has(context.domainId);
+  });
+}
+
 export function classifyPassthroughStep(transition: Transition<PassthroughState, PassthroughCommand>): string[] {
   const { before, command, result } = transition;
   if (before === null || command === null || result === null) return [];
@@ -154,6 +171,8 @@ export function classifyPassthroughStep(transition: Transition<PassthroughState,
   if (tearsDownCachedFirstLevel(before, transition.after)) labels.push(FIRST_LEVEL_TEARDOWN_WITH_ENTRIES);
   if (before.iommu.caps.coherentWalks === false && tearsDownPasidEntry(before, transition.after))
     labels.push(NONCOHERENT_PASID_TEARDOWN);
+  if (before.iommu.caps.coherentWalks === false && clearsVfioContext(before, transition.after))
+    labels.push(NONCOHERENT_CONTEXT_CLEAR);
   if (
     (command.kind === 'deviceDma' || command.kind === 'pasidDma') &&
     detail['via'] === 'walk' &&
@@ -214,6 +233,8 @@ export const passthroughReachFloors: Readonly<Record<string, number>> = {
   [NONCOHERENT_UNMAP]: 100,
   // iommu/noncoherent, seeds 1 … 3: 144, 160 and 129 runs.
   [NONCOHERENT_PASID_TEARDOWN]: 43,
+  // iommu/noncoherent, seeds 1 … 3: 125, 175 and 167 runs.
+  [NONCOHERENT_CONTEXT_CLEAR]: 40,
   // iommu/first-level-pasid, seeds 1 … 3: 20, 20, 22 runs and 13, 15, 4 runs.
   [FIRST_LEVEL_UNMAP_WITH_PASID_ENTRIES]: 7,
   [FIRST_LEVEL_TEARDOWN_WITH_ENTRIES]: 1,

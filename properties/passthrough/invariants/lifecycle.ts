@@ -7,8 +7,8 @@
  *   while VFIO owns the group, in its default domain once released — reaches no frame (a present
  *   leaf, an IOTLB entry, a DMA translated and not yet landed), whether or not its fd is open.
  * - `reused-did-carries-no-earlier-translations`: nothing the hardware holds under a DID (an IOTLB
- *   entry, a context entry naming it, a cached PASID entry naming it, a PASID entry memory still
- *   holds naming it) outlives the domain that held the DID when it was freed: the
+ *   entry, a context entry naming it, a cached PASID entry naming it, a context or PASID entry
+ *   memory still holds naming it) outlives the domain that held the DID when it was freed: the
  *   DID is handed out again, lowest first, and the next domain would inherit it.
  */
 import { stackReach } from '../../../models/passthrough/views.js';
@@ -55,10 +55,16 @@ export const unownedDeviceReachesNothing: PassthroughInvariant = {
 
 export const reusedDidCarriesNoEarlierTranslations: PassthroughInvariant = {
   name: 'reused-did-carries-no-earlier-translations',
-  reads: (state) => [state.iommu.iotlb, state.iommu.contexts, state.iommu.pasidCache, state.iommu.unflushedPasids],
+  reads: (state) => [
+    state.iommu.iotlb,
+    state.iommu.contexts,
+    state.iommu.pasidCache,
+    state.iommu.unflushedPasids,
+    state.iommu.unflushedContexts,
+  ],
   class: 'latent',
   description:
-    "no IOTLB entry, context entry, cached PASID entry or PASID entry in the IOMMU's view under a DID outlives the domain that held the DID when it was freed",
+    "no IOTLB entry, context entry (the CPU's or the IOMMU's view), cached PASID entry or PASID entry in the IOMMU's view under a DID outlives the domain that held the DID when it was freed",
   check({ after }) {
     const iommu = after.iommu;
     const entry = iommu.iotlb.find((cached) => cached.orphaned === true);
@@ -90,6 +96,15 @@ export const reusedDidCarriesNoEarlierTranslations: PassthroughInvariant = {
           expected: 'cleared and written back before the domain was freed',
         };
       }
+    }
+    for (const [sourceId, entry] of Object.entries(iommu.unflushedContexts ?? {})) {
+      if (entry.orphaned !== true || entry.domainId === null) continue;
+      const now = Object.hasOwn(iommu.domains, entry.domainId) ? 'now held by another domain' : 'free';
+      return {
+        message: `memory still holds source-id ${sourceId}'s context entry naming DID ${entry.domainId}, of a domain since freed (the DID is ${now}): the CPU cleared it and never wrote it back`,
+        actual: `context entry of a freed domain in the IOMMU's view (DID ${entry.domainId})`,
+        expected: 'cleared and written back before the domain was freed',
+      };
     }
     for (const [sourceId, context] of Object.entries(iommu.contexts)) {
       if (context.orphaned !== true || context.domainId === null) continue;
