@@ -7,11 +7,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { cacheTagPasids } from '../../models/iommu/cache-tags.js';
-import { sourceIdOf } from '../../models/passthrough/forward.js';
 import { stepPassthrough } from '../../models/passthrough/step.js';
 import type { PassthroughCommand, PassthroughState } from '../../models/passthrough/types.js';
-import { mapDmaArgs } from '../../models/vfio/map-dma.js';
-import type { PassthroughDesign } from '../../properties/passthrough/design.js';
 import {
   iommuFirstLevelPasid,
   iommuFirstLevelNoCacheTag,
@@ -24,36 +21,10 @@ import {
   FIRST_LEVEL_TEARDOWN_WITH_ENTRIES,
   FIRST_LEVEL_UNMAP_WITH_PASID_ENTRIES,
 } from '../../properties/passthrough/reach.js';
-import { RAM_VADDR_PAGE } from '../../properties/vfio/world.js';
 import { runTrace } from '../../src/execute.js';
+import { attach, detach, IOVA_PAGE, map, pasidRead, run, SOURCE } from './commands.js';
 
-const DEVICE = 0;
-const SOURCE = sourceIdOf(DEVICE);
-const IOVA_PAGE = 508;
-const map: PassthroughCommand = {
-  kind: 'mapDma',
-  ...mapDmaArgs({ vaddrPage: RAM_VADDR_PAGE, iovaPage: IOVA_PAGE, npages: 1 }),
-};
 const unmapAll: PassthroughCommand = { kind: 'unmapDma', argsz: 24, flags: 2, iova: '0', sizeBytes: '0' };
-const attach: PassthroughCommand = { kind: 'attachPasid', deviceId: DEVICE, pasid: 1 };
-const detach: PassthroughCommand = { kind: 'detachPasid', deviceId: DEVICE, pasid: 1 };
-const pasidRead: PassthroughCommand = {
-  kind: 'pasidDma',
-  deviceId: DEVICE,
-  pasid: 1,
-  addressPage: IOVA_PAGE,
-  write: false,
-};
-
-function run(design: PassthroughDesign, commands: readonly PassthroughCommand[]): PassthroughState {
-  let state = design.init();
-  for (const command of commands) {
-    const step = stepPassthrough(state, design.config, command);
-    expect(step.result.error, `${command.kind} accepted`).toBeUndefined();
-    state = step.state;
-  }
-  return state;
-}
 
 /** The DID of the device's VFIO domain. */
 function did(state: PassthroughState): number {

@@ -5,44 +5,15 @@
  * the PASID-cache invalidation, seen by the generic invariant.
  */
 import { describe, expect, it } from 'vitest';
-import { sourceIdOf } from '../../models/passthrough/forward.js';
 import { stepPassthrough } from '../../models/passthrough/step.js';
 import type { PassthroughCommand, PassthroughState } from '../../models/passthrough/types.js';
 import { iommuReach } from '../../models/passthrough/views.js';
-import { mapDmaArgs } from '../../models/vfio/map-dma.js';
 import { passthroughCounters } from '../../properties/passthrough/invariants/bounds.js';
 import { reusedDidCarriesNoEarlierTranslations } from '../../properties/passthrough/invariants/lifecycle.js';
 import type { PassthroughDesign } from '../../properties/passthrough/design.js';
 import { iommuPasidTeardown, iommuPasidTeardownSkipsPasidCache } from '../../properties/passthrough/pasid-designs.js';
-import { RAM_VADDR_PAGE } from '../../properties/vfio/world.js';
 import { runTrace } from '../../src/execute.js';
-
-const DEVICE = 0;
-const SOURCE = sourceIdOf(DEVICE);
-const IOVA_PAGE = 508;
-const map: PassthroughCommand = {
-  kind: 'mapDma',
-  ...mapDmaArgs({ vaddrPage: RAM_VADDR_PAGE, iovaPage: IOVA_PAGE, npages: 1 }),
-};
-const attach: PassthroughCommand = { kind: 'attachPasid', deviceId: DEVICE, pasid: 1 };
-const detach: PassthroughCommand = { kind: 'detachPasid', deviceId: DEVICE, pasid: 1 };
-const pasidRead: PassthroughCommand = {
-  kind: 'pasidDma',
-  deviceId: DEVICE,
-  pasid: 1,
-  addressPage: IOVA_PAGE,
-  write: false,
-};
-
-function run(design: PassthroughDesign, commands: readonly PassthroughCommand[]): PassthroughState {
-  let state = design.init();
-  for (const command of commands) {
-    const step = stepPassthrough(state, design.config, command);
-    expect(step.result.error, `${command.kind} accepted`).toBeUndefined();
-    state = step.state;
-  }
-  return state;
-}
+import { attach, detach, DEVICE, IOVA_PAGE, map, pasidRead, run, SOURCE } from './commands.js';
 
 /** The command is refused with `error`, and the state handed back is the one given. */
 function expectRefused(design: PassthroughDesign, state: PassthroughState, command: PassthroughCommand, error: string) {

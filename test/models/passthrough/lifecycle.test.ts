@@ -20,7 +20,6 @@ import type { PassthroughCommand, PassthroughState } from '../../../models/passt
 import { iommuDisagreements, iommuReach } from '../../../models/passthrough/views.js';
 import { mapDmaArgs } from '../../../models/vfio/map-dma.js';
 import { passthroughDesign } from '../../../properties/passthrough/design.js';
-import type { PassthroughDesign } from '../../../properties/passthrough/design.js';
 import { iommuStrict } from '../../../properties/passthrough/designs.js';
 import {
   iommuContextClearFlushesClearedDid,
@@ -39,16 +38,7 @@ import {
   twoDomainWorld,
 } from '../../../src/index.js';
 import type { BlockTranslation } from '../../../src/index.js';
-
-function run(design: PassthroughDesign, commands: readonly PassthroughCommand[]): PassthroughState {
-  let state = design.init();
-  for (const command of commands) {
-    const step = stepPassthrough(state, design.config, command);
-    expect(step.result.error, `${command.kind} accepted`).toBeUndefined();
-    state = step.state;
-  }
-  return state;
-}
+import { run } from '../../passthrough/commands.js';
 
 const contextDid = (state: PassthroughState, deviceId: number) => state.iommu.contexts[sourceIdOf(deviceId)]?.domainId;
 const map508: PassthroughCommand = {
