@@ -10,7 +10,6 @@ import { soundGvtHooks } from '../../models/gvt/config.js';
 import { lookupBySize, page2mBase, pages2M, pinnedContiguous } from '../../models/gvt/huge2m.js';
 import { kvmgtWorld } from '../../models/kvmgt/config.js';
 import { VGPU_DEVICE } from '../../models/kvmgt/config.js';
-import { stepKvmgt } from '../../models/kvmgt/step.js';
 import type { KvmgtCommand, KvmgtState } from '../../models/kvmgt/types.js';
 import type { KvmgtDesign } from '../../properties/kvmgt/design.js';
 import {
@@ -21,21 +20,9 @@ import {
   kvmgt2mSizeChangeRemaps,
 } from '../../properties/kvmgt/designs.js';
 import { kvmgtInvariants } from '../../properties/kvmgt/invariants/index.js';
+import { runRecordingErrors } from '../models/gvt/world.js';
 
 const ROOT = 0;
-
-function run(design: KvmgtDesign, commands: readonly KvmgtCommand[]): { state: KvmgtState; errors: string[] } {
-  let state = design.init();
-  const errors: string[] = [];
-  for (const command of commands) {
-    const step = stepKvmgt(state, design.config, command);
-    if (!step.result.ok) errors.push(`${command.kind}: ${String(step.result.error)}`);
-    const handler = step.result.detail?.['handlerError'];
-    if (handler !== undefined) errors.push(`${command.kind} handler: ${handler}`);
-    state = step.state;
-  }
-  return { state, errors };
-}
 
 function pde2m(targetGfn: number, extra: Partial<KvmgtCommand> = {}): KvmgtCommand {
   return {
@@ -83,7 +70,7 @@ describe('2M entries (ppgtt_populate_shadow_entry, split_2MB_gtt_entry, Linux v6
   });
 
   test('over a huge page, the 2M entry is shadowed whole: one 2M cache entry, its pages pinned once each', () => {
-    const { state, errors } = run(gvtWriteProtect, [pde2m(2), create]);
+    const { state, errors } = runRecordingErrors(gvtWriteProtect, [pde2m(2), create]);
     expect(errors).toEqual([]);
     const pde = state.vgpu?.spts[ROOT]?.entries[0];
     expect(pde).toMatchObject({ kind: 'dma', pages: span });
@@ -94,7 +81,7 @@ describe('2M entries (ppgtt_populate_shadow_entry, split_2MB_gtt_entry, Linux v6
 
   test('pages that are not contiguous fail the 2M pin (EINVAL, all unpinned) and the entry is split into 4K entries', () => {
     // The pages of gfns 4-7 are 4K pages (and GGTT entries map them 4K: a second reference each).
-    const { state, errors } = run(gvtWriteProtect, [pde2m(5), create]);
+    const { state, errors } = runRecordingErrors(gvtWriteProtect, [pde2m(5), create]);
     expect(errors).toEqual([]);
     const pde = state.vgpu?.spts[ROOT]?.entries[0];
     expect(pde?.kind).toBe('split2m');
@@ -104,8 +91,8 @@ describe('2M entries (ppgtt_populate_shadow_entry, split_2MB_gtt_entry, Linux v6
   });
 
   test("clearing a whole 2M entry gives back its reference: all of the entry's pages unpinned and unmapped", () => {
-    const before = run(gvtWriteProtect, [create]).state;
-    const { state, errors } = run(gvtWriteProtect, [create, pde2m(2), pde2m(2, { present: false })]);
+    const before = runRecordingErrors(gvtWriteProtect, [create]).state;
+    const { state, errors } = runRecordingErrors(gvtWriteProtect, [create, pde2m(2), pde2m(2, { present: false })]);
     expect(errors).toEqual([]);
     expect(state.vgpu?.cache[0]).toBeUndefined();
     expect(pins(state)).toEqual(pins(before));
@@ -120,7 +107,7 @@ describe('2M entries (ppgtt_populate_shadow_entry, split_2MB_gtt_entry, Linux v6
     // A PTE maps gfn 0 4K first (root 1's table 2): the 2M entry over gfns 0-3 is then split.
     const table: KvmgtCommand = { kind: 'guestWritePte', gfn: 2, index: 0, present: true, targetGfn: 0, sizeBytes: 8 };
     const root1: KvmgtCommand = { kind: 'guestWritePte', gfn: 1, index: 0, present: true, targetGfn: 2, sizeBytes: 8 };
-    const { state, errors } = run(gvtWriteProtect, [
+    const { state, errors } = runRecordingErrors(gvtWriteProtect, [
       table,
       root1,
       { kind: 'ppgttCreate', rootGfn: 1 },
@@ -145,7 +132,7 @@ describe('2M entries (ppgtt_populate_shadow_entry, split_2MB_gtt_entry, Linux v6
       { kind: 'guestWritePte', gfn: 2, index: 0, present: true, targetGfn: 0, sizeBytes: 8 },
       { kind: 'guestWritePte', gfn: ROOT, index: 1, present: true, targetGfn: 2, sizeBytes: 8 },
     ];
-    const { state } = run(gvtWriteProtect, commands);
+    const { state } = runRecordingErrors(gvtWriteProtect, commands);
     // ppgtt_populate_spt fails with the entry's -ENXIO, and the new table goes with it.
     expect(state.vgpu?.spts[2]).toBeUndefined();
     expect(state.vgpu?.spts[ROOT]?.entries[1]).toEqual({ kind: 'scratch' });
@@ -159,16 +146,18 @@ describe('2M designs through the hooks, each caught by the generic invariants', 
     // GGTT entry 2 maps gfn 4 at 4K from the start: the 2M map of gfns 4-7 unmaps that entry
     // whatever its reference, then fails its pin (4K pages) and splits; the split's 4K map of gfn 4
     // takes the address back from the pool, with one reference for two shadow entries.
-    const { state } = run(kvmgt2mSizeChangeRemaps, [pde2m(4), create]);
+    const { state } = runRecordingErrors(kvmgt2mSizeChangeRemaps, [pde2m(4), create]);
     expect(state.vgpu?.spts[ROOT]?.entries[0]?.kind).toBe('split2m');
     expect(state.vgpu?.cache[4]).toMatchObject({ kref: 1 });
     expect(state.vgpu?.ggttHost[2]).toEqual({ kind: 'dma', dmaAddr: state.vgpu?.cache[4]?.dmaAddr });
     expect(brokenInvariants(kvmgt2mSizeChangeRemaps, state)).toContain('cache-kref-matches-shadow-users');
-    expect(brokenInvariants(gvtWriteProtect, run(gvtWriteProtect, [pde2m(4), create]).state)).toEqual([]);
+    expect(brokenInvariants(gvtWriteProtect, runRecordingErrors(gvtWriteProtect, [pde2m(4), create]).state)).toEqual(
+      [],
+    );
   });
 
   test('a lookup ignoring the size gives the 2M PDE a 4K entry (kvmgt/2m-lookup-ignores-size)', () => {
-    const { state } = run(kvmgt2mLookupIgnoresSize, [pde2m(4), create]);
+    const { state } = runRecordingErrors(kvmgt2mLookupIgnoresSize, [pde2m(4), create]);
     expect(state.vgpu?.spts[ROOT]?.entries[0]).toMatchObject({ kind: 'dma', pages: span });
     expect(state.vgpu?.cache[4]?.pages).toBeUndefined();
     expect(brokenInvariants(kvmgt2mLookupIgnoresSize, state)).toContain('shadow-matches-guest-entry');
@@ -176,12 +165,12 @@ describe('2M designs through the hooks, each caught by the generic invariants', 
 
   test('a 2M pin without the contiguity check maps frames the pins do not hold (kvmgt/2m-pin-skips-contiguity)', () => {
     // Twelve pages of RAM: gfns 4-7 are 4K pages no GGTT entry maps at start.
-    const { state, errors } = run(kvmgt2mPinSkipsContiguity, [pde2m(4), create]);
+    const { state, errors } = runRecordingErrors(kvmgt2mPinSkipsContiguity, [pde2m(4), create]);
     expect(errors).toEqual([]);
     expect(state.vgpu?.cache[4]).toMatchObject({ pages: span });
     expect(brokenInvariants(kvmgt2mPinSkipsContiguity, state)).toContain('cache-entry-pinned-and-mapped');
     // The same in the sound design's world: the pin fails (EINVAL) and the entry is split.
-    const sound = run(gvtWriteProtect, [
+    const sound = runRecordingErrors(gvtWriteProtect, [
       { kind: 'ggttWrite', index: 2, gfn: 0, present: false, sizeBytes: 8, offsetBytes: 0 } as KvmgtCommand,
       pde2m(4),
       create,
@@ -192,7 +181,7 @@ describe('2M designs through the hooks, each caught by the generic invariants', 
 
   test('a 2M entry released as 4K leaves its other pages pinned (kvmgt/2m-release-unpins-4k)', () => {
     expect(soundGvtHooks.unpin2M({ gfn: 0, pages: span })).toBe(span);
-    const { state } = run(kvmgt2mReleaseUnpins4k, [create, pde2m(2), pde2m(2, { present: false })]);
+    const { state } = runRecordingErrors(kvmgt2mReleaseUnpins4k, [create, pde2m(2), pde2m(2, { present: false })]);
     expect(state.vgpu?.cache[0]).toBeUndefined();
     expect(pins(state)).toMatchObject({ 1: 1, 2: 1, 3: 1 });
     expect(brokenInvariants(kvmgt2mReleaseUnpins4k, state)).toContain('vgpu-pins-held');

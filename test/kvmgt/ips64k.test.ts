@@ -14,23 +14,11 @@ import { kvmgtDesign } from '../../properties/kvmgt/design.js';
 import type { KvmgtDesign } from '../../properties/kvmgt/design.js';
 import { gvtWriteProtect, kvmgt64kRemovalFirstPage } from '../../properties/kvmgt/designs.js';
 import { kvmgtInvariants } from '../../properties/kvmgt/invariants/index.js';
+import { runRecordingErrors } from '../models/gvt/world.js';
 
 /** Root page directory at gfn 0, its entry 0 naming page table gfn 1; guest pages 4.. are surfaces. */
 const ROOT = 0;
 const TABLE = 1;
-
-function run(design: KvmgtDesign, commands: readonly KvmgtCommand[]): { state: KvmgtState; errors: string[] } {
-  let state = design.init();
-  const errors: string[] = [];
-  for (const command of commands) {
-    const step = stepKvmgt(state, design.config, command);
-    if (!step.result.ok) errors.push(`${command.kind}: ${String(step.result.error)}`);
-    const handler = step.result.detail?.['handlerError'];
-    if (handler !== undefined) errors.push(`${command.kind} handler: ${handler}`);
-    state = step.state;
-  }
-  return { state, errors };
-}
 
 function pte(gfn: number, index: number, targetGfn: number, extra: Partial<KvmgtCommand> = {}): KvmgtCommand {
   return { kind: 'guestWritePte', gfn, index, present: true, targetGfn, sizeBytes: 8, ...extra } as KvmgtCommand;
@@ -65,7 +53,7 @@ describe('64K entries (split_64KB_gtt_entry, Linux v6.12 gtt.c)', () => {
   });
 
   test('a PDE with IPS: the table it names is a 64K table, its used entry split into 4K entries over the 64K page', () => {
-    const { state, errors } = run(gvtWriteProtect, shadow64k(4));
+    const { state, errors } = runRecordingErrors(gvtWriteProtect, shadow64k(4));
     expect(errors).toEqual([]);
     const spt = state.vgpu?.spts[TABLE];
     expect(spt?.ips).toBe(true);
@@ -75,7 +63,7 @@ describe('64K entries (split_64KB_gtt_entry, Linux v6.12 gtt.c)', () => {
   });
 
   test('the frame number is masked to 64K (ADDR_64K_MASK): an entry naming gfn 5 shadows pages 4 and 5', () => {
-    const { state } = run(gvtWriteProtect, shadow64k(5));
+    const { state } = runRecordingErrors(gvtWriteProtect, shadow64k(5));
     expect(state.vgpu?.spts[TABLE]?.entries.slice(0, stride)).toEqual([dmaOf(state, 4), dmaOf(state, 5)]);
     expect(pagesOf64K({ sptGfn: TABLE, index: 0, stridePages: 16, entryGfn: 37, pageGfn: 32 })).toEqual(
       Array.from({ length: 16 }, (_, page) => 32 + page),
@@ -83,7 +71,7 @@ describe('64K entries (split_64KB_gtt_entry, Linux v6.12 gtt.c)', () => {
   });
 
   test('without IPS the same table is a 4K table: one entry, one page', () => {
-    const { state } = run(gvtWriteProtect, [
+    const { state } = runRecordingErrors(gvtWriteProtect, [
       pte(TABLE, 0, 5),
       pte(ROOT, 0, TABLE),
       { kind: 'ppgttCreate', rootGfn: ROOT },
@@ -93,7 +81,7 @@ describe('64K entries (split_64KB_gtt_entry, Linux v6.12 gtt.c)', () => {
   });
 
   test('a store to an unused slot of a 64K table is ignored ("Unused PTEs update should be ignored")', () => {
-    const before = run(gvtWriteProtect, shadow64k(4)).state;
+    const before = runRecordingErrors(gvtWriteProtect, shadow64k(4)).state;
     const after = stepKvmgt(before, gvtWriteProtect.config, pte(TABLE, 1, 6));
     expect(after.result.ok).toBe(true);
     expect(after.state.vgpu?.spts[TABLE]?.entries).toEqual(before.vgpu?.spts[TABLE]?.entries);
@@ -102,12 +90,12 @@ describe('64K entries (split_64KB_gtt_entry, Linux v6.12 gtt.c)', () => {
   });
 
   test('the store size is checked first: a 2-byte store to an unused slot is refused (EINVAL)', () => {
-    const { errors } = run(gvtWriteProtect, [...shadow64k(4), pte(TABLE, 1, 6, { sizeBytes: 2 })]);
+    const { errors } = runRecordingErrors(gvtWriteProtect, [...shadow64k(4), pte(TABLE, 1, 6, { sizeBytes: 2 })]);
     expect(errors).toEqual(['guestWritePte: EINVAL']);
   });
 
   test("rewriting a split entry: the new split's slots written, every old slot's reference given back", () => {
-    const { state, errors } = run(gvtWriteProtect, [...shadow64k(4), pte(TABLE, 0, 6)]);
+    const { state, errors } = runRecordingErrors(gvtWriteProtect, [...shadow64k(4), pte(TABLE, 0, 6)]);
     expect(errors).toEqual([]);
     expect(state.vgpu?.spts[TABLE]?.entries.slice(0, stride)).toEqual([dmaOf(state, 6), dmaOf(state, 7)]);
     // At start a GGTT entry holds each of gfns 4-7: the split's references of 4 and 5 are given back.
@@ -117,13 +105,16 @@ describe('64K entries (split_64KB_gtt_entry, Linux v6.12 gtt.c)', () => {
   });
 
   test('clearing a split entry points all its slots at scratch', () => {
-    const { state } = run(gvtWriteProtect, [...shadow64k(4), { ...pte(TABLE, 0, 0), present: false } as KvmgtCommand]);
+    const { state } = runRecordingErrors(gvtWriteProtect, [
+      ...shadow64k(4),
+      { ...pte(TABLE, 0, 0), present: false } as KvmgtCommand,
+    ]);
     expect(state.vgpu?.spts[TABLE]?.entries.slice(0, stride)).toEqual([{ kind: 'scratch' }, { kind: 'scratch' }]);
     expect(brokenInvariants(gvtWriteProtect, state)).toEqual([]);
   });
 
   test('a 4-byte store to a split entry: all its slots go to scratch now, the split is redone at the flush', () => {
-    const { state } = run(gvtWriteProtect, [...shadow64k(4), pte(TABLE, 0, 6, { sizeBytes: 4 })]);
+    const { state } = runRecordingErrors(gvtWriteProtect, [...shadow64k(4), pte(TABLE, 0, 6, { sizeBytes: 4 })]);
     const spt = state.vgpu?.spts[TABLE];
     expect(spt?.entries.slice(0, stride)).toEqual([{ kind: 'scratch' }, { kind: 'scratch' }]);
     expect(spt?.postShadow).toEqual([0]);
@@ -131,7 +122,7 @@ describe('64K entries (split_64KB_gtt_entry, Linux v6.12 gtt.c)', () => {
   });
 
   test("v6.12's removal (ppgtt_handle_guest_entry_removal of old_se only) keeps the other slots' references", () => {
-    const { state } = run(kvmgt64kRemovalFirstPage, [
+    const { state } = runRecordingErrors(kvmgt64kRemovalFirstPage, [
       ...shadow64k(4),
       { ...pte(TABLE, 0, 0), present: false } as KvmgtCommand,
     ]);
@@ -144,7 +135,7 @@ describe('64K entries (split_64KB_gtt_entry, Linux v6.12 gtt.c)', () => {
   });
 
   test('a table shadowed as 4K and named again with IPS is refused (EINVAL; the reshadow is left out)', () => {
-    const { state } = run(gvtWriteProtect, [
+    const { state } = runRecordingErrors(gvtWriteProtect, [
       pte(TABLE, 0, 4),
       pte(ROOT, 0, TABLE),
       pte(ROOT, 1, TABLE, { ips: true }),
@@ -155,7 +146,7 @@ describe('64K entries (split_64KB_gtt_entry, Linux v6.12 gtt.c)', () => {
   });
 
   test('a GPU access through a split slot lands on the page the 64K entry covers there', () => {
-    const { state } = run(gvtWriteProtect, [
+    const { state } = runRecordingErrors(gvtWriteProtect, [
       ...shadow64k(4),
       { kind: 'gpuDmaPpgtt', rootGfn: ROOT, pdIndex: 0, ptIndex: 1, write: false },
     ]);
