@@ -33,10 +33,9 @@ import { fileURLToPath } from 'node:url';
 import { MessageChannel, Worker } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import type { AnyDesign, Command, Design, Invariant, Transition } from './design.js';
-import { assertWellFormed } from './design.js';
 import { crashOf, selectInvariants } from './execute.js';
 import type { CrashSite } from './execute.js';
-import { DEFAULT_MAX_STATES, finishExploration } from './explore.js';
+import { exploreScopeOf, finishExploration } from './explore.js';
 import type { ExploreOptions, ExploreResult, Found, Thrown } from './explore.js';
 import {
   eventKey,
@@ -127,12 +126,7 @@ export function exploreParallel<S, C extends T, T extends Command = C>(
 ): ExploreResult<C> {
   const design: AnyDesign = typed;
   const started = performance.now();
-  assertWellFormed(design);
-  const scope = design.explore;
-  if (scope === undefined) throw new Error(`design ${design.id} declares no explore scope`);
-  if (!Number.isInteger(options.depth) || options.depth < 1) throw new Error('explore: depth must be at least 1');
-  const maxStates = options.maxStates ?? DEFAULT_MAX_STATES;
-  if (!Number.isInteger(maxStates) || maxStates < 1) throw new Error('explore: maxStates must be at least 1');
+  const { scope, maxStates } = exploreScopeOf(design, options);
   const count = options.workers ?? 1;
   if (options.key !== undefined) throw new Error('explore: a custom key is for the sequential search only');
   if (options.partialOrder === true)

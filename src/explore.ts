@@ -315,6 +315,24 @@ export function judgeExploration(
   };
 }
 
+/**
+ * What every search checks before it starts (the sequential one and the workers'): a well-formed
+ * design with an explore scope, a depth of at least 1 and a state limit of at least 1 (default
+ * DEFAULT_MAX_STATES). Throws an Error saying which does not hold.
+ */
+export function exploreScopeOf(
+  design: AnyDesign,
+  options: ExploreOptions,
+): { scope: NonNullable<AnyDesign['explore']>; maxStates: number } {
+  assertWellFormed(design);
+  const scope = design.explore;
+  if (scope === undefined) throw new Error(`design ${design.id} declares no explore scope`);
+  if (!Number.isInteger(options.depth) || options.depth < 1) throw new Error('explore: depth must be at least 1');
+  const maxStates = options.maxStates ?? DEFAULT_MAX_STATES;
+  if (!Number.isInteger(maxStates) || maxStates < 1) throw new Error('explore: maxStates must be at least 1');
+  return { scope, maxStates };
+}
+
 export function exploreDesign<S, C extends T, T extends Command = C>(
   typed: Design<S, C, T>,
   options: ExploreOptions,
@@ -324,12 +342,7 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
   if (workers > 1) return exploreParallel(typed, options, options.designSource ?? { config: null });
   const design: AnyDesign = typed;
   const started = performance.now();
-  assertWellFormed(design);
-  const scope = design.explore;
-  if (scope === undefined) throw new Error(`design ${design.id} declares no explore scope`);
-  if (!Number.isInteger(options.depth) || options.depth < 1) throw new Error('explore: depth must be at least 1');
-  const maxStates = options.maxStates ?? DEFAULT_MAX_STATES;
-  if (!Number.isInteger(maxStates) || maxStates < 1) throw new Error('explore: maxStates must be at least 1');
+  const { scope, maxStates } = exploreScopeOf(design, options);
   const key = options.key ?? ((state: unknown): string => scope.key(state));
   const invariants = selectInvariants(design, options.invariants);
   // The invariants still unbroken: those judged on each transition (they read `before`, the
