@@ -3,11 +3,16 @@
 # tests run (`tsc -p tsconfig.json` emits dist/), the lint, and the vitest suite, overlapped so
 # that both cores stay busy: the format check beside the type check, the lint beside the suite
 # (which needs the build). Arguments go to vitest (`.ci/run` passes its reporters). Exits with the
-# first failure's status, after every part has finished and printed what it found.
+# first failure's status, after every part has finished and printed what it found. On a machine
+# without a browser, Chromium is installed beside the type check (scripts/ensure-chromium.sh), so
+# that the command works with nothing installed first.
+sh scripts/ensure-chromium.sh &
+browser=$!
 prettier --check --log-level warn . &
 format=$!
 tsc -p tsconfig.json
 types=$?
+wait "$browser"
 if [ "$types" -ne 0 ]; then
   wait "$format"
   exit "$types"
