@@ -8,7 +8,7 @@
 # that the command works with nothing installed first.
 sh scripts/ensure-chromium.sh &
 browser=$!
-prettier --check --log-level warn . &
+prettier --check --cache --log-level warn . &
 format=$!
 tsc -p tsconfig.json
 types=$?

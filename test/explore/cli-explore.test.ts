@@ -93,7 +93,8 @@ describe('dmaprop explore', () => {
       (await run(['explore', '--design', 'xen/lookup', '--depth', '1', '--json'])).out,
     ) as ExploreJson;
     const checked = JSON.parse(
-      (await run(['check', '--design', 'xen/lookup', '--runs', '100', '--seed', '3', '--json'])).out,
+      // Ten runs break three invariants at this seed; shrinking all six of a longer run costs seconds.
+      (await run(['check', '--design', 'xen/lookup', '--runs', '10', '--seed', '3', '--json'])).out,
     ) as ExploreJson;
     const keys = (json: ExploreJson): string[] => Object.keys(json.results[0]!.violations[0]!).sort();
     expect(keys(explored)).toEqual(keys(checked));
@@ -222,21 +223,21 @@ describe('dmaprop explore', () => {
 
   test('--save writes each shortest counterexample; the corpus replays them', async () => {
     const corpus = temporaryCorpus();
-    const argv = ['explore', '--design', 'xen/lookup', '--depth', '3', '--save', '--corpus', corpus, '--json'];
+    const argv = ['explore', '--design', 'xen/lookup', '--depth', '2', '--save', '--corpus', corpus, '--json'];
     const { code, out } = await run(argv);
-    // Three of xen/lookup's six declared breaks lie deeper than 3 steps.
+    // Four of xen/lookup's six declared breaks lie deeper than 2 steps.
     expect(code).toBe(4);
     const { saved, results } = JSON.parse(out) as ExploreJson;
     expect(saved!.map((outcome) => outcome.status)).toEqual(results[0]!.violations.map(() => 'added'));
-    expect(saved).toHaveLength(3);
+    expect(saved).toHaveLength(2);
     const entry = JSON.parse(readFileSync(saved![0]!.path, 'utf8')) as { found: { seed: number }; message: string };
     expect(entry.found.seed).toBe(0);
-    expect(entry.message).toContain('found by dmaprop explore at depth 3: shortest, 3 steps');
+    expect(entry.message).toMatch(/found by dmaprop explore at depth 2: shortest, [12] steps?/);
     const replay = replayCorpus(corpus, designs);
-    expect(replay).toMatchObject({ files: 3, passed: 3, problems: [] });
+    expect(replay).toMatchObject({ files: 2, passed: 2, problems: [] });
     // The same traces found again are stored once.
     const again = JSON.parse((await run(argv)).out) as ExploreJson;
-    expect(again.saved!.map((outcome) => outcome.status)).toEqual(['exists', 'exists', 'exists']);
+    expect(again.saved!.map((outcome) => outcome.status)).toEqual(['exists', 'exists']);
   });
 
   test('progress goes to the terminal only, and is cleared when done', async () => {

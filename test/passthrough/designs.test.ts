@@ -9,9 +9,14 @@ import { checkDesign } from '../../src/check.js';
 import { iommuLazy, iommuLazyHeld, iommuStrict } from '../../properties/passthrough/designs.js';
 import { DEEP, expectNothingFound, FIXED_SEEDS } from '../helpers.js';
 
-// Three of the fixed seeds in the default tier (all of them in the deeper tier, `DEEP`).
+// Three of the fixed seeds in the default tier (all of them in the deeper tier, `DEEP`). The flawed
+// design's shrinking costs 3 to 4 s a seed under load: the default tier keeps one of them, beside
+// the longer check at seed 1001 below.
 const seeds = DEEP ? FIXED_SEEDS : FIXED_SEEDS.slice(0, 3);
-const cases = [iommuStrict, iommuLazy, iommuLazyHeld].flatMap((design) => seeds.map((seed) => ({ design, seed })));
+const flawedSeeds = DEEP ? FIXED_SEEDS : FIXED_SEEDS.slice(2, 3);
+const cases = [iommuStrict, iommuLazy, iommuLazyHeld].flatMap((design) =>
+  (design.expected === 'holds' ? seeds : flawedSeeds).map((seed) => ({ design, seed })),
+);
 
 const latentBreaks = iommuLazy.breaks.filter(
   (name) => iommuLazy.invariants.find((invariant) => invariant.name === name)?.class === 'latent',
