@@ -292,11 +292,14 @@ export function resolveXenGt(
     }
     case 'destroyDomain': {
       // A pick prefers a domain that maps another's page or whose page another maps: its
-      // teardown has references to give back or to wait for.
+      // teardown has references to give back or to wait for. Not a privileged one: Xen refuses to
+      // destroy it (EPERM), so aiming there wastes the pick (half of them when dom0 grants).
       const domids = state.xen.domains.map((candidate) => candidate.domid);
+      const destroyable = (): number[] =>
+        sharingDomains(state).filter((domid) => !state.xen.domains.some((d) => d.domid === domid && d.privileged));
       return {
         kind: 'destroyDomain',
-        domid: resolvePreferring(template.domid, () => sharingDomains(state), domids, raw(universe.domids)),
+        domid: resolvePreferring(template.domid, destroyable, domids, raw(universe.domids)),
         ...(template.phased === undefined ? {} : { phased: template.phased }),
       };
     }
