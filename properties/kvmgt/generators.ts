@@ -17,7 +17,7 @@ import { type1Backend } from '../../models/vfio/state.js';
 import type { CommandSpace } from '../../src/design.js';
 import { isPick, pickOr, resolvePick } from '../pick.js';
 import type { Pickable } from '../pick.js';
-import { preferOr, resolvePreferring } from '../prefer.js';
+import { preferOr, preferredPick, resolvePreferring } from '../prefer.js';
 import { ADVANCE, phasedSpace, resolveAdvance } from '../generic/interleave.js';
 
 type WithPick<C, K extends string, F extends string> = C extends { readonly kind: K }
@@ -35,7 +35,7 @@ type WithPick<C, K extends string, F extends string> = C extends { readonly kind
 export type KvmgtTemplate =
   | KvmgtCommand
   | WithPick<KvmgtCommand, 'ggttWrite', 'gfn'>
-  | WithPick<KvmgtCommand, 'guestWritePte', 'gfn' | 'targetGfn'>
+  | WithPick<KvmgtCommand, 'guestWritePte', 'gfn' | 'targetGfn' | 'index'>
   | WithPick<KvmgtCommand, 'guestWriteCmd', 'gfn' | 'ggttIndex'>
   | WithPick<KvmgtCommand, 'submitBatch', 'ggttIndex'>
   | WithPick<KvmgtCommand, 'gpuDma', 'entry'>
@@ -71,6 +71,14 @@ function table(world: KvmgtWorld): Readonly<Record<GeneratedKind, fc.Arbitrary<K
   // Page-table entries: mostly the first of a table, so that the guest's stores meet the entries it
   // wrote before and the mediator shadows (commands stay spread: a batch runs past its first).
   const tableIndex = fc.oneof({ weight: 2, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: anyTableIndex });
+  // A guest store's entry: besides those, the table's next free entry, as a guest filling a table
+  // in order writes it (`resolveKvmgt`): tables with several present entries, whose shadowing pins
+  // several pages — what a population failing part-way needs.
+  const pteIndex = fc.oneof(
+    { weight: 2, arbitrary: fc.constant(0) },
+    { weight: 1, arbitrary: preferredPick },
+    { weight: 1, arbitrary: anyTableIndex },
+  );
   /** Mostly whole sections of RAM as the VMM mapped them, sometimes one page of one. */
   const section = fc.nat({ max: ram / sectionPages - 1 }).map((index) => index * sectionPages);
   const ramRange = fc.oneof(
@@ -112,7 +120,7 @@ function table(world: KvmgtWorld): Readonly<Record<GeneratedKind, fc.Arbitrary<K
     guestWritePte: fc
       .record({
         gfn: pickOr(tableGfn, 4),
-        index: tableIndex,
+        index: pteIndex,
         present: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
         targetGfn: preferOr(gfn),
         sizeBytes: fc.constantFrom(8, 8, 8, 4),
@@ -287,7 +295,15 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
         const racing = state.inflight.flatMap((op) =>
           op.kind === 'guestWritePte' ? [op.gfn] : op.kind === 'ppgttCreate' ? [op.rootGfn] : [],
         );
-        return racing.length > 0 ? racing : spts.filter((spt) => spt.level === 'pt').map((spt) => spt.gfn);
+        if (racing.length > 0) return racing;
+        const shadowed = spts.filter((spt) => spt.level === 'pt').map((spt) => spt.gfn);
+        if (shadowed.length > 0) return shadowed;
+        // Before the mediator shadows a table, the guest goes on filling the ones it has begun.
+        return preparedTables(state, world.ramPages).filter((page) =>
+          Array.from({ length: layout.entriesPerTable }, (_, index) => index).some(
+            (index) => !isPresentPte(state.guestPages[page]?.[index]),
+          ),
+        );
       };
       // While a store waits for its notifier, an even low pick races it too: the window the
       // handler's re-read of the guest entry is for.
@@ -317,7 +333,16 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
       const named = vgpu?.spts[targetGfn];
       const { ips: drawn, ...rest } = template;
       const ips = named?.level === 'pt' ? named.ips === true : drawn === true;
-      return { ...rest, gfn, index: raced?.index ?? template.index, targetGfn, ...(ips ? { ips } : {}) };
+      // A pick of the entry prefers the table's first entry that is not present: the next one a
+      // guest filling the table in order writes.
+      const entries = Array.from({ length: layout.entriesPerTable }, (_, index) => index);
+      const nextFree = (): number[] => {
+        const qwords = state.guestPages[gfn] ?? [];
+        const free = entries.find((index) => !isPresentPte(qwords[index]));
+        return free === undefined ? [] : [free];
+      };
+      const index = raced?.index ?? resolvePreferring(template.index, nextFree, entries, asIs);
+      return { ...rest, gfn, index, targetGfn, ...(ips ? { ips } : {}) };
     }
     case 'guestWriteCmd': {
       // Once a batch is queued, a pick of the operand prefers what the scanner refuses (the host's
