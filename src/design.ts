@@ -6,6 +6,7 @@ import type { Arbitrary } from 'fast-check';
 import type { OpResult } from '../models/result.js';
 import type { GenerationOptions } from './generate.js';
 import type { Holding } from './waits.js';
+import type { Fingerprint } from './state-table.js';
 
 /** A command is plain data with a `kind`. */
 export interface Command {
@@ -205,6 +206,14 @@ export interface ExploreScope<S, T> {
    * them reads. The more equivalent states share a key, the fewer states the search visits.
    */
   key(state: S): string;
+  /**
+   * The 128-bit fingerprint the explorer stores for `state`, where it is cheaper than hashing `key`:
+   * equal for states with equal keys, and different (but with probability about 2⁻¹²⁸) for the
+   * others. A scope whose key is `stableJson(view)` gives `stableFingerprint(view)`
+   * (src/stable-fingerprint.ts), which walks the view once and builds no text. Absent: the
+   * fingerprint of `key(state)`.
+   */
+  fingerprint?(state: S): Fingerprint;
   /**
    * What `command` touches at `state`, for partial-order reduction (`ExploreOptions.partialOrder`);
    * null: it may touch anything. `step` is what the command did from `state` (the explorer has run

@@ -53,7 +53,7 @@ import {
 import type { DesignSource, FromWorker, SearchEvent, ToWorker } from './explore-protocol.js';
 import { drain, post, receive } from './explore-sync.js';
 import type { SyncEnd } from './explore-sync.js';
-import { fingerprint128 } from './state-table.js';
+import { scopeFingerprint } from './stable-fingerprint.js';
 
 interface PoolWorker {
   readonly worker: Worker;
@@ -180,7 +180,7 @@ export function exploreParallel<S, C extends T, T extends Command = C>(
   try {
     initial = design.init();
     site = 'scope';
-    const print = fingerprint128(scope.key(initial));
+    const print = scopeFingerprint(scope)(initial);
     initialOwner = ownerOf(print[3], count);
     states = 1;
     const start: Transition<unknown, unknown> = { before: null, command: null, result: null, after: initial };

@@ -26,7 +26,8 @@ import {
 import type { DesignSource, FromWorker, SearchEvent, ToWorker } from './explore-protocol.js';
 import { drain, post, receive, take } from './explore-sync.js';
 import type { SyncEnd } from './explore-sync.js';
-import { fingerprint128, StateTable } from './state-table.js';
+import { StateTable } from './state-table.js';
+import { scopeFingerprint } from './stable-fingerprint.js';
 import type { Fingerprint } from './state-table.js';
 
 export interface WorkerSetup {
@@ -107,8 +108,12 @@ class Partition {
   private key(state: unknown): Fingerprint {
     const scope = this.design.explore;
     if (scope === undefined) throw new Error('no explore scope');
-    return fingerprint128(scope.key(state));
+    this.fingerprint ??= scopeFingerprint(scope);
+    return this.fingerprint(state);
   }
+
+  /** The scope's fingerprint function (`scopeFingerprint`), once the scope is known. */
+  private fingerprint: ((state: unknown) => Fingerprint) | undefined;
 
   adoptInitial(state: unknown): void {
     this.visited.add(this.key(state), 0);

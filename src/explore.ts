@@ -51,6 +51,10 @@ import { exploreParallel } from './explore-parallel.js';
 import { ownerOf, transitionId } from './explore-protocol.js';
 import type { DesignSource } from './explore-protocol.js';
 import { fingerprint128, sameFingerprint, StateTable } from './state-table.js';
+import { stableJson } from './stable-json.js';
+import { scopeFingerprint } from './stable-fingerprint.js';
+
+export { stableJson };
 import type { Fingerprint } from './state-table.js';
 
 /**
@@ -176,85 +180,6 @@ export interface Found {
   readonly at: number;
 }
 
-/** Each object key as JSON text with its colon (`"gfn":`), for the keys met so far (bounded). */
-const quotedKeys = new Map<string, string>();
-
-function quotedKey(key: string): string {
-  let text = quotedKeys.get(key);
-  if (text === undefined) {
-    text = `${JSON.stringify(key)}:`;
-    if (quotedKeys.size < 4096) quotedKeys.set(key, text);
-  }
-  return text;
-}
-
-/**
- * The key orders met so far, by first key (bounded): an object's keys as they came and sorted.
- * Objects built by one literal of a model have their keys in one order, so the sort is done once.
- */
-const keyOrders = new Map<string, { readonly keys: readonly string[]; readonly sorted: readonly string[] }>();
-
-/** An object's own keys in sorted order (not to be modified: it may be the cached order). */
-function sortedKeys(record: object): readonly string[] {
-  const keys = Object.keys(record);
-  const count = keys.length;
-  if (count < 2) return keys;
-  const first = keys[0] ?? '';
-  const known = keyOrders.get(first);
-  if (known !== undefined && known.keys.length === count) {
-    let same = true;
-    for (let index = 1; index < count && same; index++) same = known.keys[index] === keys[index];
-    if (same) return known.sorted;
-  }
-  let sorted = keys;
-  for (let index = 1; index < count; index++) {
-    if ((keys[index - 1] ?? '') > (keys[index] ?? '')) {
-      sorted = [...keys].sort();
-      break;
-    }
-  }
-  if (known !== undefined || keyOrders.size < 4096) keyOrders.set(first, { keys, sorted });
-  return sorted;
-}
-
-/**
- * JSON of plain data with object keys sorted, so equal data always gives the same text (as
- * `canonicalJson`, except that integer-like keys sort as strings here, "10" before "9": a JS
- * object puts them first in numeric order whatever `canonicalJson` sorts). Written for speed:
- * several stacks' explore keys are this text of the whole state, computed once per transition.
- */
-export function stableJson(value: unknown): string {
-  const type = typeof value;
-  if (type === 'number') return Number.isFinite(value) ? String(value) : 'null';
-  if (type === 'boolean') return value === true ? 'true' : 'false';
-  if (type === 'string') return JSON.stringify(value);
-  if (type !== 'object') return 'null';
-  if (value === null) return 'null';
-  if (Array.isArray(value)) {
-    const length = value.length;
-    if (length === 0) return '[]';
-    let text = '[';
-    for (let index = 0; index < length; index++) {
-      if (index > 0) text += ',';
-      const item: unknown = value[index];
-      text += item === undefined || typeof item === 'function' ? 'null' : stableJson(item);
-    }
-    return `${text}]`;
-  }
-  const record = value as Record<string, unknown>;
-  const keys = sortedKeys(record);
-  let text = '{';
-  let first = true;
-  for (let index = 0; index < keys.length; index++) {
-    const key = keys[index] ?? '';
-    const item = record[key];
-    if (item === undefined || typeof item === 'function') continue;
-    text += `${first ? '' : ','}${quotedKey(key)}${stableJson(item)}`;
-    first = false;
-  }
-  return `${text}}`;
-}
-
 /** True when both lists hold the same parts (the same objects, or equal primitives) in order. */
 function sameParts(previous: readonly unknown[], current: readonly unknown[]): boolean {
   if (previous.length !== current.length) return false;
@@ -343,7 +268,10 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
   const design: AnyDesign = typed;
   const started = performance.now();
   const { scope, maxStates } = exploreScopeOf(design, options);
-  const key = options.key ?? ((state: unknown): string => scope.key(state));
+  // The scope's fingerprint (`ExploreScope.fingerprint`), or the hash of the key the options give.
+  const overridden = options.key;
+  const print =
+    overridden === undefined ? scopeFingerprint(scope) : (state: unknown) => fingerprint128(overridden(state));
   const invariants = selectInvariants(design, options.invariants);
   // The invariants still unbroken: those judged on each transition (they read `before`, the
   // command or its result), and the state-only ones (`reads` declared), judged once per distinct
@@ -469,7 +397,7 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
   try {
     initial = design.init();
     site = 'scope';
-    const initialPrint = fingerprint128(key(initial));
+    const initialPrint = print(initial);
     visited.add(initialPrint, 0);
     owned.push(owns(initialPrint));
     if (owned[0] === true) ownedStates += 1;
@@ -563,13 +491,13 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
           const transition = { before, command, result, after };
           if (mine && perTransition.length > 0) perTransition = checkEach(perTransition, transition, record);
           site = 'scope';
-          const print = fingerprint128(key(after));
+          const afterPrint = print(after);
           // A state-only verdict is the one reached at the state's first arrival: the first
           // transition into it in breadth-first order, so a shortest trace to it (a renaming of a
           // known state, which shares its key, gets the same verdicts: `ExploreScope.key`).
-          const seenAt = visited.find(print);
+          const seenAt = visited.find(afterPrint);
           const fresh = seenAt < 0;
-          const ownsAfter = fresh && owns(print);
+          const ownsAfter = fresh && owns(afterPrint);
           if (ownsAfter && stateRemaining > 0) {
             checkState(transition, record);
             site = 'scope';
@@ -587,7 +515,7 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
               limitAt = level;
               break search;
             }
-            visited.add(print, parents.length);
+            visited.add(afterPrint, parents.length);
             owned.push(ownsAfter);
             if (ownsAfter) ownedStates += 1;
             parents.push(record);

@@ -18,12 +18,13 @@
 /** The 128-bit fingerprint of a key, as four 32-bit words. */
 export type Fingerprint = readonly [number, number, number, number];
 
-const C1 = 0x239b961b;
-const C2 = 0xab0e9789;
-const C3 = 0x38b34ae5;
-const C4 = 0xa1e38b93;
+/** MurmurHash3_x86_128's multipliers (shared with `stable-fingerprint.ts`, which hashes words). */
+export const C1 = 0x239b961b;
+export const C2 = 0xab0e9789;
+export const C3 = 0x38b34ae5;
+export const C4 = 0xa1e38b93;
 
-const rotl = (value: number, bits: number): number => (value << bits) | (value >>> (32 - bits));
+export const rotl = (value: number, bits: number): number => (value << bits) | (value >>> (32 - bits));
 
 /** MurmurHash3's finalisation mix: every input bit reaches every output bit. */
 function fmix(value: number): number {
@@ -87,11 +88,15 @@ export function fingerprint128(key: string): Fingerprint {
       h4 ^= Math.imul(rotl(Math.imul(k4, C4), 18), C1);
     }
   }
-  const bytes = length * 2;
-  h1 ^= bytes;
-  h2 ^= bytes;
-  h3 ^= bytes;
-  h4 ^= bytes;
+  return finish(h1, h2, h3, h4, length * 2);
+}
+
+/** MurmurHash3_x86_128's finalisation of the four lanes over `bytes` bytes of input. */
+export function finish(lane1: number, lane2: number, lane3: number, lane4: number, bytes: number): Fingerprint {
+  let h1 = lane1 ^ bytes;
+  let h2 = lane2 ^ bytes;
+  let h3 = lane3 ^ bytes;
+  let h4 = lane4 ^ bytes;
   h1 = (h1 + h2 + h3 + h4) | 0;
   h2 = (h2 + h1) | 0;
   h3 = (h3 + h1) | 0;

@@ -40,6 +40,7 @@ import type { KvmgtConfig, KvmgtWorld } from '../../models/kvmgt/config.js';
 import type { KvmgtState } from '../../models/kvmgt/types.js';
 import type { ExploreScope } from '../../src/design.js';
 import { stableJson } from '../../src/explore.js';
+import { stableFingerprint } from '../../src/stable-fingerprint.js';
 import { kvmgtPhases } from './generators.js';
 import type { KvmgtTemplate } from './generators.js';
 import { ADVANCE } from '../generic/interleave.js';
@@ -156,6 +157,7 @@ export function kvmgtExploreScope(
     templates: (state) =>
       interleavings ? [...all, ...state.inflight.map((_, op): KvmgtTemplate => ({ kind: ADVANCE, op }))] : atomic,
     key: (state) => stableJson({ ...state, inflight: state.inflight.map(withoutVcpu) }),
+    fingerprint: (state) => stableFingerprint({ ...state, inflight: state.inflight.map(withoutVcpu) }),
   };
 }
 

@@ -33,6 +33,7 @@ import type { VfioState } from '../../models/vfio/types.js';
 import { unmapAllArgs, unmapDmaArgs } from '../../models/vfio/unmap-dma.js';
 import type { ExploreScope } from '../../src/design.js';
 import { stableJson } from '../../src/explore.js';
+import { stableFingerprint } from '../../src/stable-fingerprint.js';
 import { ADVANCE } from '../generic/interleave.js';
 import { OTHER_OWNER, RAM_VADDR_PAGE } from './world.js';
 import type { VfioWorldLayout } from './world.js';
@@ -224,5 +225,6 @@ export function vfioExploreScope(
         ? [...templates, ...advanceTemplates<VfioCommand>(state.inflight.length)]
         : templates,
     key: (state) => stableJson(state),
+    fingerprint: (state) => stableFingerprint(state),
   };
 }

@@ -19,6 +19,7 @@ import type { ViommuCommand, ViommuState } from '../../models/viommu/types.js';
 import { GUEST_DID } from '../../models/viommu/types.js';
 import type { ExploreScope } from '../../src/design.js';
 import { stableJson } from '../../src/explore.js';
+import { stableFingerprint } from '../../src/stable-fingerprint.js';
 import { OTHER_OWNER } from '../vfio/world.js';
 
 const gpaPages = [0, 1];
@@ -69,6 +70,7 @@ export function viommuScope(interleavings = true, withLifecycle = false): Explor
     description: `vIOMMU: GIOVA page 0 mapped to GPA pages 0-1, cleared and invalidated (page, domain${interleavings ? ', page started and advanced' : ''}), device reads, balloon out of GPA pages 0-1 and back in of page 0, VMM discards, another owner's allocation${withLifecycle ? ', the device detached, attached to a domain with the reused DID, the context cache invalidated, translation off and on' : ''} (${count} commands per state${interleavings ? ', and an advance while one is in flight' : ''}; no symmetry reduction)`,
     templates: (state) => (!interleavings ? base : state.inflight.length > 0 ? withAdvance : withStarted),
     key: (state) => stableJson(state),
+    fingerprint: (state) => stableFingerprint(state),
   };
 }
 

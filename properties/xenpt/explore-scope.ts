@@ -27,6 +27,7 @@ import { DOMID_IO } from '../../models/xen/pci.js';
 import type { XenPtState } from '../../models/xenpt/types.js';
 import type { ExploreScope } from '../../src/design.js';
 import { stableJson } from '../../src/explore.js';
+import { stableFingerprint } from '../../src/stable-fingerprint.js';
 import { grantTemplates } from './explore-grants.js';
 import { pvMemoryTemplates } from './explore-pv.js';
 import { staleFirst } from './views.js';
@@ -113,6 +114,15 @@ export function xenPtExploreScope(
   // numbers. The parts read frame numbers as positions (symmetry.ts): no renaming with them.
   const fixedBelow = config.world.gfnSpace;
   const renameFrames = !pv && !grants;
+  // What the key and the fingerprint describe: the state with its frames renamed, or without the
+  // allocator's cursor.
+  const view = (state: XenPtState): unknown =>
+    renameFrames
+      ? canonicalXenPtState(state, fixedBelow)
+      : {
+          ...state,
+          xen: { ...state.xen, memory: { frames: state.xen.memory.frames, freeList: state.xen.memory.freeList } },
+        };
   return {
     description: `each device's DMA writes at what it reaches (stale IOTLB entries first), whole and started; each HVM guest's gfn moves (their deferred flush in flight) and balloon-outs and populates; deassignment, reassignment, dom_io's assignable pool, destruction (whole and started) and creation; advances${pv ? "; each PV domain's L1 table pinned and unpinned, its slot 0 mapping its two lowest frames writable or read-only, cleared and re-protected; each guest's grant to dom0 and dom0's maps (host+device, device, host) and unmaps (whole, one part)" : ''}${grants ? "; the HVM guest's set_version, its status frame mapped at two gfns, grants to it at ref 8 (writable) and 0 (read-only), its map of ref 8, its copies through them (whole and started) and one past its page, the granter's set_version" : ''}${pv || grants ? '' : '. No grants'}. ${renameFrames ? `Symmetry: frames from mfn ${fixedBelow} up renamed` : 'No renaming symmetry (frame numbers are positions for PV page tables and grant copies)'}`,
     templates: (state) => {
@@ -127,12 +137,7 @@ export function xenPtExploreScope(
         ...state.inflight.map((_, op): XenPtCommand => ({ kind: 'advance', op })),
       ];
     },
-    key: (state) =>
-      renameFrames
-        ? stableJson(canonicalXenPtState(state, fixedBelow))
-        : stableJson({
-            ...state,
-            xen: { ...state.xen, memory: { frames: state.xen.memory.frames, freeList: state.xen.memory.freeList } },
-          }),
+    key: (state) => stableJson(view(state)),
+    fingerprint: (state) => stableFingerprint(view(state)),
   };
 }

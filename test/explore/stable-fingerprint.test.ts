@@ -1,0 +1,64 @@
+/** The one-pass fingerprint of canonical data decides what `stableJson`'s text decides. */
+import fc from 'fast-check';
+import { describe, expect, test } from 'vitest';
+import { stableJson } from '../../src/stable-json.js';
+import { stableFingerprint } from '../../src/stable-fingerprint.js';
+import { fingerprint128, sameFingerprint } from '../../src/state-table.js';
+
+// Plain data as the models' states hold it: small integers, strings, nulls, nested records and
+// arrays, with the odd float, -0, undefined field and integer-like key.
+const plain: fc.Arbitrary<unknown> = fc.letrec((tie) => ({
+  value: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.integer({ min: -3, max: 3 }),
+    fc.constantFrom(0, -0, 2 ** 31, -(2 ** 31), 2 ** 53, 0.5, Number.NaN, Number.POSITIVE_INFINITY),
+    fc.boolean(),
+    fc.constant(null),
+    fc.constant(undefined),
+    fc.constantFrom('', 'a', 'ab', 'abc', 'gfn', '10', '9', 'é'),
+    fc.array(tie('value'), { maxLength: 4 }),
+    fc.dictionary(fc.constantFrom('a', 'b', 'gfn', 'mfn', '0', '1', '10', '9'), tie('value'), { maxKeys: 4 }),
+  ),
+})).value;
+
+describe('stableFingerprint', () => {
+  test('equal canonical JSON, equal fingerprint; different, different', () => {
+    fc.assert(
+      fc.property(plain, plain, (left, right) => {
+        const sameText = stableJson(left) === stableJson(right);
+        expect(sameFingerprint(stableFingerprint(left), stableFingerprint(right))).toBe(sameText);
+      }),
+      { seed: 23, numRuns: 3000 },
+    );
+  });
+
+  test('key order, undefined fields and -0 do not matter; structure and types do', () => {
+    const print = (value: unknown): string => stableFingerprint(value).join(',');
+    expect(print({ a: 1, b: [2, 'x'] })).toBe(print({ b: [2, 'x'], a: 1, c: undefined }));
+    expect(print([0])).toBe(print([-0]));
+    expect(print([undefined])).toBe(print([null]));
+    // The encoding is prefix-free: nesting, lengths and types tell apart what the words alone would not.
+    const distinct = [
+      [],
+      [[]],
+      {},
+      { a: {} },
+      [1, 2],
+      [[1], 2],
+      [1, [2]],
+      '1',
+      1,
+      'ab',
+      ['a', 'b'],
+      { ab: 1 },
+      { a: 'b1' },
+    ];
+    expect(new Set(distinct.map(print)).size).toBe(distinct.length);
+  });
+
+  test('it is not the hash of the text (a scope gives one or the other), and it is a function of the data alone', () => {
+    const state = { frames: [{ owner: 1, refcount: 2 }], inflight: [] };
+    expect(stableFingerprint(state)).not.toEqual(fingerprint128(stableJson(state)));
+    expect(stableFingerprint(structuredClone(state))).toEqual(stableFingerprint(state));
+  });
+});
