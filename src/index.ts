@@ -334,6 +334,7 @@ export {
   kvmgt2mLookupIgnoresSize,
   kvmgt2mPinSkipsContiguity,
   kvmgt2mReleaseUnpins4k,
+  kvmgtShippedFreeSkips2m,
 } from '../properties/kvmgt/designs.js';
 export type { KvmgtUnwindOptions } from '../properties/kvmgt/design.js';
 export type { KvmgtScopePart } from '../properties/kvmgt/explore-scope.js';

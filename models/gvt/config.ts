@@ -9,7 +9,7 @@ import { lookupBySize, pinnedContiguous } from './huge2m.js';
 import type { CacheLookup, CacheLookupAction, Pin2M } from './huge2m.js';
 import { pagesOf64K } from './ips64k.js';
 import type { Slot64K, Split64K } from './ips64k.js';
-import type { GuestPte } from './types.js';
+import type { GuestPte, ShadowPte } from './types.js';
 
 /** Half-open range of GGTT indices `[start, end)`. */
 export interface GgttRange {
@@ -188,6 +188,17 @@ export interface GvtHooks {
    * `kvmgt/2m-release-unpins-4k`. Clamped to `[0, pages]`; only a host that maps 2M pages asks.
    */
   readonly unpin2M: (entry: { readonly gfn: number; readonly pages: number }) => number;
+  /**
+   * `ppgtt_invalidate_spt` freeing a table whose last reference went (a PPGTT destroyed, a
+   * directory entry rewritten): whether it gives back what this entry of the table holds, asked of
+   * each entry that is not scratch. The model's default: every one. v6.12 walks the present shadow
+   * entries and `continue`s past a `GTT_TYPE_PPGTT_PTE_2M_ENTRY` (`gvt_vdbg_mm("invalidate 2M
+   * entry")`, nothing released), so a 2M entry shadowed whole keeps its DMA cache reference, and
+   * its pages their pin and mapping, until `gvt_cache_destroy` at close: the design
+   * `kvmgt/shipped-free-skips-2m`. (The removal of one entry, `ppgtt_handle_guest_entry_removal`,
+   * does release a 2M entry: `ppgtt_invalidate_pte`.)
+   */
+  readonly freeSptReleases: (pte: ShadowPte) => boolean;
 }
 
 export const soundGvtHooks: GvtHooks = {
@@ -197,6 +208,7 @@ export const soundGvtHooks: GvtHooks = {
   cacheLookup: lookupBySize,
   pin2M: pinnedContiguous,
   unpin2M: (entry) => entry.pages,
+  freeSptReleases: () => true,
 };
 
 /** The design's hook for `name`, or v6.12's. */

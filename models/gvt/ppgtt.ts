@@ -226,7 +226,8 @@ function freeSpt<W extends GvtWorld>(world: W, host: GvtHost<W>, config: GvtConf
   const vgpu = world.vgpu;
   if (vgpu === null) return;
   delete vgpu.spts[spt.gfn];
-  for (const pte of spt.entries) releaseEntry(world, host, config, pte);
+  const releases = gvtHook(config, 'freeSptReleases');
+  for (const pte of spt.entries) if (pte.kind !== 'scratch' && releases(pte)) releaseEntry(world, host, config, pte);
   if (!hasGvtBug(config, 'spt-free-keeps-track')) unregisterPageTrack(world, host, config, spt.gfn);
 }
 

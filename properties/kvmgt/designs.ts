@@ -219,3 +219,14 @@ export const kvmgt2mReleaseUnpins4k = kvmgtDesign({
     "a 2M DMA cache entry's last reference released as a 4K one is (gvt_unpin_guest_page with PAGE_SIZE instead of entry->size): the first page is unpinned and the other 511 (3 here) stay pinned with nothing to unpin them — charged to the VMM's locked memory, and a later UNMAP_DMA of their range waits on pins no DMA cache entry holds",
   breaks: ['vgpu-pins-held'],
 });
+
+export const kvmgtShippedFreeSkips2m = kvmgtDesign({
+  id: 'kvmgt/shipped-free-skips-2m',
+  expected: 'violates',
+  // As v6.12's gtt.c ppgtt_invalidate_spt: a 2M entry shadowed whole is passed over.
+  gvtHooks: { freeSptReleases: (pte) => !(pte.kind === 'dma' && (pte.pages ?? 1) > 1) },
+  explore: ['2m'],
+  description:
+    "a freed page directory gives back what its entries hold as v6.12's gtt.c ppgtt_invalidate_spt does: for_each_present_shadow_entry skips a GTT_TYPE_PPGTT_PTE_2M_ENTRY ('invalidate 2M entry', continue), so a 2M entry shadowed whole keeps its DMA cache reference when its PPGTT is destroyed, and its pages their pin and IOMMU mapping, until gvt_cache_destroy at close. Isolation holds while the vGPU lives (the pages stay pinned), but the DMA cache's references outnumber the shadow entries holding them",
+  breaks: ['cache-kref-matches-shadow-users'],
+});

@@ -18,6 +18,7 @@ import {
   kvmgt2mPinSkipsContiguity,
   kvmgt2mReleaseUnpins4k,
   kvmgt2mSizeChangeRemaps,
+  kvmgtShippedFreeSkips2m,
 } from '../../properties/kvmgt/designs.js';
 import { kvmgtInvariants } from '../../properties/kvmgt/invariants/index.js';
 import { runRecordingErrors } from '../models/gvt/world.js';
@@ -185,5 +186,23 @@ describe('2M designs through the hooks, each caught by the generic invariants', 
     expect(state.vgpu?.cache[0]).toBeUndefined();
     expect(pins(state)).toMatchObject({ 1: 1, 2: 1, 3: 1 });
     expect(brokenInvariants(kvmgt2mReleaseUnpins4k, state)).toContain('vgpu-pins-held');
+  });
+
+  test('a destroyed PPGTT gives back its 2M entry; v6.12 passes over it (kvmgt/shipped-free-skips-2m)', () => {
+    const destroy: KvmgtCommand = { kind: 'ppgttDestroy', rootGfn: ROOT };
+    // Sound: the freed directory's 2M entry gives back its DMA cache reference, unmapped and unpinned.
+    const sound = runRecordingErrors(gvtWriteProtect, [create, pde2m(2), destroy]);
+    expect(sound.errors).toEqual([]);
+    expect(sound.state.vgpu?.cache[0]).toBeUndefined();
+    // Pages 4-7 stay pinned by the GGTT entries the world starts with.
+    expect(Object.keys(pins(sound.state))).toEqual(['4', '5', '6', '7']);
+    expect(brokenInvariants(gvtWriteProtect, sound.state)).toEqual([]);
+    // v6.12's ppgtt_invalidate_spt: `case GTT_TYPE_PPGTT_PTE_2M_ENTRY: continue` — the cache entry
+    // keeps its reference and the four pages their pins, with no shadow entry left to hold them.
+    const shipped = runRecordingErrors(kvmgtShippedFreeSkips2m, [create, pde2m(2), destroy]);
+    expect(shipped.errors).toEqual([]);
+    expect(shipped.state.vgpu?.cache[0]).toMatchObject({ kref: 1 });
+    expect(pins(shipped.state)).toMatchObject({ 0: 1, 1: 1, 2: 1, 3: 1 });
+    expect(brokenInvariants(kvmgtShippedFreeSkips2m, shipped.state)).toEqual(['cache-kref-matches-shadow-users']);
   });
 });
