@@ -44,6 +44,19 @@ export function phasedSpace<T extends { readonly kind: string }>(
 }
 
 /**
+ * The phases of the kinds a design preempts (`preempt`; all of them when absent): any other kind
+ * runs whole. A design whose flaw is in one operation's window names that operation, so that a
+ * sequence's few preemptions are not shared with windows the flaw does not change.
+ */
+export function preemptedPhases(
+  phases: Readonly<Record<string, number>>,
+  preempt: readonly string[] | undefined,
+): Readonly<Record<string, number>> {
+  if (preempt === undefined) return phases;
+  return Object.fromEntries(Object.entries(phases).filter(([kind]) => preempt.includes(kind)));
+}
+
+/**
  * An advance's pick resolved against the `count` operations in flight: the pick itself when in
  * range, else taken modulo the count (a shrunk trace may have fewer in flight); with none in
  * flight the pick is kept and the step refuses it.

@@ -5,7 +5,7 @@
  * The built-in designs (`designs.ts`) are built with exactly this.
  */
 import type { AllocPolicy } from '../../models/memory/frames.js';
-import type { VfioCommand } from '../../models/vfio/commands.js';
+import type { VfioCommand, VfioCommandKind } from '../../models/vfio/commands.js';
 import { vfioBugNeeds, vfioBugs, vfioFeatureMissing } from '../../models/vfio/config.js';
 import type { VfioBug, VfioConfig, VfioHooks, VfioWorldFeature } from '../../models/vfio/config.js';
 import { actorOfOp, actorOfVfioCommand, nextPhaseOf, vfioHoldings } from '../../models/vfio/inflight.js';
@@ -79,6 +79,12 @@ export interface VfioDesignOptions {
   readonly hooks?: Partial<VfioHooks>;
   /** How freed frames are handed out again (default `lifo`: the last freed first, so reuse races happen). */
   readonly policy?: AllocPolicy;
+  /**
+   * The phased kinds generation preempts (default: every one the world has, `worldPhases`); the
+   * others run whole. A design whose flaw is in one operation's window names that operation, so
+   * that a sequence's few preemptions are not shared with windows it does not change.
+   */
+  readonly preempt?: readonly VfioCommandKind[];
 }
 
 /** A design of the VFIO model alone, with its configuration and its world's layout (device and group ids). */
@@ -147,7 +153,7 @@ export function vfioDesign(options: VfioDesignOptions): VfioDesign {
     init: () => initial,
     step: guardStep(validateVfioCommand, (state, command) => stepVfio(state, config, command), noEffects),
     resolve: guardResolve(validateVfioTemplate, (state, template: VfioTemplate) => resolveVfio(state, world, template)),
-    commands: vfioCommandSpace(world),
+    commands: vfioCommandSpace(world, options.preempt),
     invariants: vfioDesignInvariants(config),
     formatCommand: formatVfioCommand,
     validateCommand: validateVfioCommand,

@@ -25,7 +25,7 @@ import {
   unmapDmaArgs,
 } from '../../models/vfio/unmap-dma.js';
 import type { CommandSpace } from '../../src/design.js';
-import { phasedSpace } from '../generic/interleave.js';
+import { phasedSpace, preemptedPhases } from '../generic/interleave.js';
 import { preferOr } from '../prefer.js';
 import type { VfioCommandTemplate, VfioTemplate } from './resolve.js';
 import { OTHER_OWNER, RAM_VADDR_PAGE } from './world.js';
@@ -452,7 +452,11 @@ function liveUpdateArbitraries(
   };
 }
 
-export function vfioCommandSpace(layout: VfioWorldLayout): CommandSpace<VfioTemplate> {
+/** `preempt`: the phased kinds left in flight (default every one the world has); the others run whole. */
+export function vfioCommandSpace(
+  layout: VfioWorldLayout,
+  preempt?: readonly VfioCommandKind[],
+): CommandSpace<VfioTemplate> {
   // VFIO_SET_IOMMU runs once the backend was released, which takes every group out; a
   // one-group world re-creates the container, a multi-group one attaches every group that came
   // back (`__vfio_container_attach_groups`, and its unwind when an attach fails).
@@ -472,7 +476,7 @@ export function vfioCommandSpace(layout: VfioWorldLayout): CommandSpace<VfioTemp
   };
   return {
     kinds,
-    interleaving: phasedSpace<VfioTemplate>(worldPhases(layout), vfioConflicts),
+    interleaving: phasedSpace<VfioTemplate>(preemptedPhases(worldPhases(layout), preempt), vfioConflicts),
     weight: (commandKind) => weights[commandKind] ?? vfioKindWeight(commandKind, layout),
     arbitrary(commandKind) {
       const arbitrary = table[commandKind as VfioCommandKind];

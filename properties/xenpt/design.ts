@@ -77,6 +77,11 @@ export interface XenPtDesignOptions {
   readonly xenBugs?: readonly XenBug[];
   readonly generation?: Partial<GenerationOptions>;
   /**
+   * The phased kinds generation preempts (default every one: `xenPtPhases`); the others run whole.
+   * A design whose flaw is in one operation's window names that operation (`preemptedPhases`).
+   */
+  readonly preempt?: readonly XenPtCommand['kind'][];
+  /**
    * What the design's explore scope adds to the stack's own (devices, memory, lifecycle), where its
    * flaw is: `pv-memory`, the PV page tables and dom0's grant maps (`explore-pv.ts`); `grants`, grant
    * table v2 and GNTTABOP_copy (`explore-grants.ts`). Default none.
@@ -202,7 +207,7 @@ export function xenPtDesign(options: XenPtDesignOptions): XenPtDesign {
     init: () => initial,
     step: guardStep(validateXenPtCommand, (state, command) => stepXenPt(state, config, command), noAccesses),
     resolve: guardResolve(validateXenPtTemplate, (state, template) => resolveXenPt(state, universe, template)),
-    commands: xenPtCommandSpace(config, universe, xenPtExtraCommands(config, universe)),
+    commands: xenPtCommandSpace(config, universe, xenPtExtraCommands(config, universe), options.preempt),
     invariants: xenPtInvariants(config),
     formatCommand: formatXenPtCommand,
     validateCommand: validateXenPtCommand,

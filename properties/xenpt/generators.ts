@@ -12,7 +12,7 @@ import type { XenPtCommand } from '../../models/xenpt/commands.js';
 import type { XenPtConfig } from '../../models/xenpt/config.js';
 import type { XenPtState } from '../../models/xenpt/types.js';
 import type { CommandSpace } from '../../src/design.js';
-import { ADVANCE, phasedSpace, resolveAdvance } from '../generic/interleave.js';
+import { ADVANCE, phasedSpace, preemptedPhases, resolveAdvance } from '../generic/interleave.js';
 import type { AdvanceCommand } from '../generic/interleave.js';
 import { isPick } from '../pick.js';
 import type { Templated } from '../pick.js';
@@ -87,6 +87,7 @@ export function xenPtCommandSpace(
   config: XenPtConfig,
   universe: XenPtUniverse,
   extra: XenPtExtraCommands = { arbitraries: {} },
+  preempt?: readonly string[],
 ): CommandSpace<XenPtTemplate> {
   const one = <V>(values: readonly V[]): fc.Arbitrary<V> => fc.constantFrom(...values);
   const guest = one(universe.guests.length > 0 ? universe.guests : universe.domids);
@@ -174,7 +175,7 @@ export function xenPtCommandSpace(
       return arbitrary;
     },
     interleaving: {
-      ...phasedSpace<XenPtTemplate>(xenPtPhases, allConflicts),
+      ...phasedSpace<XenPtTemplate>(preemptedPhases(xenPtPhases, preempt), allConflicts),
       windowArbitrary: (kind) => windowTable[kind],
     },
   };
