@@ -161,10 +161,11 @@ describe('dmaprop check', () => {
       'xen/map',
       '--runs',
       '100',
-      // Seed 10: in 100 runs xen/lookup breaks every declared invariant (seed 9 did until
-      // generation dropped fast-check's bias; its shadow-matches-guest-entry now comes later).
+      // Seed 11: in 100 runs xen/lookup breaks every declared invariant and xen/map executes
+      // every kind (seed 10 did until the destroy's pick stopped aiming at dom0; its xen/map run
+      // then never executes gpuExecute, and the check is inconclusive).
       '--seed',
-      '10',
+      '11',
       '--json',
     ]);
     expect(code).toBe(0);
@@ -184,7 +185,7 @@ describe('dmaprop check', () => {
       ['xen/map', 'holds', 'holds'],
     ]);
     const lookup = results[0]!;
-    expect(lookup.seed).toBe(10);
+    expect(lookup.seed).toBe(11);
     expect(lookup.runs).toBe(100);
     expect(typeof lookup.elapsedMs).toBe('number');
     const latent = lookup.violations.find((found) => found.invariant === 'shadow-frame-held-by-backend')!;
