@@ -36,6 +36,7 @@ import {
   writeBackContextEntry,
   writeBackPasidEntry,
 } from './coherency.js';
+import { contextCacheLookup, invalidateContextCache, orphanContextCacheEntries } from './context-cache.js';
 import { flushDomain, flushDetail, flushPasid, flushTornDownEntry } from './invalidate.js';
 import { invalidatePasidCache, orphanPasidCacheEntries, pasidCacheLookup } from './pasid.js';
 import { fail, succeed } from '../result.js';
@@ -132,6 +133,7 @@ export function releaseDomain(state: IommuState, domainId: number): OpResult {
   orphanPasidCacheEntries(state, domainId);
   orphanUnflushedPasids(state, domainId);
   orphanUnflushedContexts(state, domainId);
+  orphanContextCacheEntries(state, domainId);
   return succeed({ domainId: domain.domainId, releasedEntries: domain.flushQueue.length });
 }
 
@@ -163,6 +165,11 @@ export function attachDevice(state: IommuState, args: AttachDeviceArgs): OpResul
   // `domain_context_mapping_one`: the present entry written back (`!ecap_coherent`:
   // `clflush_cache_range(context, …)`) before `context_present_cache_flush`.
   writeBackContextEntry(state, args.deviceId);
+  // `context_present_cache_flush`: with caching mode, a device-selective context-cache
+  // invalidation of DID 0 (where such hardware caches not-present entries) and a DSI of the new
+  // DID; without, the write-buffer flush alone (hardware caches no not-present entry).
+  if (state.caps.cachingMode)
+    invalidateContextCache(state, { granularity: 'device', domainId: 0, sourceId: args.deviceId });
   // `dmar_domain_attach_device`: the tag of (DID, IOMMU_NO_PASID).
   assignCacheTag(state, args.domainId, NO_PASID);
   const flush = state.caps.cachingMode ? flushDomain(state, args.domainId) : null;
@@ -176,6 +183,9 @@ export function detachDevice(state: IommuState, args: { readonly deviceId: numbe
   // `domain_context_clear_one`: the cleared entry written back (`__iommu_flush_cache`) before the
   // context-cache and IOTLB invalidations that rely on it.
   writeBackContextEntry(state, args.deviceId);
+  // `intel_context_flush_present(info, context, did, true)`: the device-selective context-cache
+  // invalidation of (DID, source-id) first, then the IOTLB.
+  invalidateContextCache(state, { granularity: 'device', domainId, sourceId: args.deviceId });
   // `device_block_translation`: the tag of (DID, IOMMU_NO_PASID) goes; the entry's teardown flushes
   // the DID (a second-level entry) or PASID 0 of it (a first-level one, scalable mode's
   // `intel_pasid_tear_down_entry(dev, IOMMU_NO_PASID)`).
@@ -313,7 +323,7 @@ export function pasidEntryDomainId(state: IommuState, deviceId: number, pasid: n
 /**
  * The domain serving a request from `deviceId` with `pasid` (null = without PASID), if any: with a
  * PASID, the PASID cache's entry first (`pasid.ts`), else the PASID table's; without, the context
- * entry's. Both as memory holds them (`coherency.ts`: without coherent walks, an entry the CPU
+ * cache's entry first (`context-cache.ts`), else the context entry's. Both as memory holds them (`coherency.ts`: without coherent walks, an entry the CPU
  * changed and did not write back is still the old one).
  */
 export function requestDomainId(state: IommuState, deviceId: number, pasid: number | null): number | null {
@@ -322,5 +332,6 @@ export function requestDomainId(state: IommuState, deviceId: number, pasid: numb
     if (cached !== undefined) return cached.domainId;
   }
   if (pasid !== null) return iommuPasidEntry(state, deviceId, pasid);
-  return iommuContextEntry(state, deviceId);
+  const cached = state.contextCache === undefined ? undefined : contextCacheLookup(state, deviceId);
+  return cached !== undefined ? cached.domainId : iommuContextEntry(state, deviceId);
 }
