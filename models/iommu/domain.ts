@@ -20,8 +20,13 @@
  * with devices still attached, or a nesting parent with a nested domain still on it, is EBUSY; freeing one releases its queued unmaps without a flush
  * (`iommu_dma_free_fq`), which is safe because detaching its last device issued a DSI.
  *
+ * With the context cache modelled (`context-cache.ts`) the detach invalidates it device-selectively
+ * (`intel_context_flush_present`) between the write-back and the DSI, and an attach only with
+ * caching mode (`context_present_cache_flush`, DID 0). A request without PASID takes its DID from
+ * the context cache first (`requestDomainId`).
+ *
  * Left out: groups and default domains, domain-ID 0 tagging of invalid translations under caching
- * mode, context-cache and PASID-cache contents, pass-through PASID entries (PGTT 4)
+ * mode, pass-through PASID entries (PGTT 4)
  * (a nested domain, `nested.ts`, is attached like any other: its context entry points at it).
  */
 import { isNatural } from './address.js';

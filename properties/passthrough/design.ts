@@ -199,7 +199,10 @@ export function passthroughDesign(options: PassthroughDesignOptions): Passthroug
     formatCommand: formatPassthroughCommand,
     validateCommand: validatePassthroughCommand,
     explainStep: explainPassthroughStep,
-    explore: passthroughExploreScope(world, withFlushQueue, { pasids: options.firstLevelOnly === true }),
+    explore: passthroughExploreScope(world, withFlushQueue, {
+      pasids: options.firstLevelOnly === true,
+      detachWindow: (options.contextCacheEntries ?? 0) > 0,
+    }),
     classify: emulated ? classifyPassthroughWithDrivers : classifyPassthroughStep,
     actorOf: (state, command) => passthroughActorOf(state, command) ?? 'VMM',
     inflight: (state) => vfioInflight(state.vfio),

@@ -6,7 +6,7 @@
  * window between type1's iommu_detach_group and the rest of its detach: a detach that skips the
  * context entry's write-back, or the context-cache invalidation, is caught there.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, test } from 'vitest';
 import type { PassthroughCommand } from '../../models/passthrough/types.js';
 import { mapDmaArgs } from '../../models/vfio/map-dma.js';
 import { unmapDmaArgs } from '../../models/vfio/unmap-dma.js';
@@ -19,7 +19,9 @@ import {
 } from '../../properties/passthrough/coherency-designs.js';
 import { iommuStrict } from '../../properties/passthrough/designs.js';
 import { RAM_VADDR_PAGE } from '../../properties/vfio/world.js';
+import { checkDesign } from '../../src/check.js';
 import { runTrace } from '../../src/execute.js';
+import { DEEP, FIXED_SEEDS, expectNothingFound } from '../helpers.js';
 
 const steps: PassthroughCommand[] = [
   { kind: 'mapDma', ...mapDmaArgs({ vaddrPage: RAM_VADDR_PAGE, iovaPage: 508, npages: 1 }) },
@@ -143,5 +145,25 @@ describe('context entries on an IOMMU without coherent walks, with a context cac
     expect(busy.state).toBe(inFlight);
     expect(iommuNoncoherent.step(inFlight, dma).result.ok).toBe(true);
     expect(stepAll(iommuNoncoherent, [close, leave[1]!, started]).results[2]?.error).toBe('EINVAL');
+  });
+});
+
+// The checks themselves (0.5 to 3.5 s a seed with shrinking, one of the 20 fixed seeds 29 s): the
+// deeper tier, on three of them. The default tier has the traces above;
+// `node dist/bench/declared-breaks.js --seeds 20 --design ID` the fresh seeds.
+const checkSeeds = FIXED_SEEDS.slice(0, 3);
+describe.runIf(DEEP)(`the context-cache designs on ${checkSeeds.length} fixed seeds`, () => {
+  const cases = [iommuNoncoherent, iommuNoncoherentContextSkipsWriteBack, iommuContextCacheSkipsFlush].flatMap(
+    (design) => checkSeeds.map((seed) => ({ design, seed })),
+  );
+  test.for(cases)('$design.id, seed $seed', ({ design, seed }) => {
+    if (design.expected === 'holds') {
+      expectNothingFound(checkDesign(design, { seed, runs: 300 }));
+      return;
+    }
+    const check = checkDesign(design, { seed, runs: 1000, report: design.breaks });
+    expect(check.verdict).toBe('violated');
+    expect(check.violations.map((found) => found.invariant).sort()).toEqual([...design.breaks].sort());
+    for (const found of check.violations) expect(found.length, found.invariant).toBeLessThanOrEqual(4);
   });
 });
