@@ -207,7 +207,13 @@ export function passthroughDesign(options: PassthroughDesignOptions): Passthroug
     actorOf: (state, command) => passthroughActorOf(state, command) ?? 'VMM',
     inflight: (state) => vfioInflight(state.vfio),
     holdings: (state) => vfioHoldings(state.vfio),
-    reach: passthroughReach(withFlushQueue, emulated, options.coherentWalks === false, options.firstLevelOnly === true),
+    reach: passthroughReach(
+      withFlushQueue,
+      emulated,
+      options.coherentWalks === false,
+      options.firstLevelOnly === true,
+      (options.contextCacheEntries ?? 0) > 0,
+    ),
     reachFloors: passthroughReachFloors,
   };
 }
