@@ -17,7 +17,11 @@
  * attach_group's `out_detach`, `out_domain`): the runner compares, it does not restore (§1.16).
  * Detach follows `vfio_iommu_type1_detach_group`: the last group of a domain frees it; the last
  * domain removes every mapping, or, with emulated groups left, reaccounts them
- * (`vfio_iommu_unmap_unpin_reaccount`). The last group out releases the backend, and
+ * (`vfio_iommu_unmap_unpin_reaccount`). VFIO_GROUP_UNSET_CONTAINER started `phased` runs in two
+ * phases when the group is in an IOMMU domain: `iommu_detach_group`, then the rest of the detach
+ * and of the ioctl (`startGroupUnset`, `finishGroupUnsetOp`), holding the VMM and `iommu->lock`
+ * between them; the device's DMA runs in that window (docs/reference/vtd.md §3.13.1). Not
+ * preempted, it is the atomic ioctl. The last group out releases the backend, and
  * VFIO_SET_IOMMU opens a new one once a group is back, attaching every group of the container
  * (several, in a multi-group world) and, when one attach fails, detaching those attached so far
  * and releasing the new backend (`__vfio_container_attach_groups`' `unwind:`). A group's
