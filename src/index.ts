@@ -244,6 +244,7 @@ export { invalidationModes } from '../models/passthrough/types.js';
 export {
   blockFlushingClearedDid,
   blockKeepingContext,
+  blockSkippingContextCacheFlush,
   blockSkippingWriteBack,
   blockTranslation,
   soundLifecycle as soundPassthroughLifecycle,
@@ -273,11 +274,16 @@ export { invalidatePasidCache } from '../models/iommu/pasid.js';
 export type { CacheLine, WriteBackHook, WriteBackPath } from '../models/iommu/coherency.js';
 export { unmapSkipsWriteBack, writeBackAll } from '../models/iommu/coherency.js';
 export {
+  iommuContextCacheSkipsFlush,
   iommuNoncoherent,
+  iommuNoncoherentContextSkipsWriteBack,
   iommuNoncoherentPasidTeardownSkipsWriteBack,
   iommuNoncoherentUnmapSkipsWriteBack,
   passthroughCoherencyDesigns,
 } from '../properties/passthrough/coherency-designs.js';
+// The context cache (docs/reference/vtd.md §3.13.1): the steps a detach variant is made of.
+export type { ContextInvalidation } from '../models/iommu/context-cache.js';
+export { contextCacheLookup, invalidateContextCache } from '../models/iommu/context-cache.js';
 export {
   iommuPasidTeardown,
   iommuPasidTeardownSkipsPasidCache,

@@ -49,6 +49,8 @@ describe('dmaprop designs', () => {
       ['iommu/noncoherent', 'holds'],
       ['iommu/noncoherent-unmap-skips-writeback', 'violates'],
       ['iommu/noncoherent-pasid-skips-writeback', 'violates'],
+      ['iommu/noncoherent-context-skips-writeback', 'violates'],
+      ['iommu/context-cache-skips-flush', 'violates'],
       ['iommu/first-level-pasid', 'holds'],
       ['iommu/first-level-teardown-dsi', 'violates'],
       ['iommu/first-level-no-cache-tag', 'violates'],

@@ -18,8 +18,7 @@
  *
  * Left out: cache lines (a line is one PTE here, not eight), the CPU evicting a dirty line on its
  * own (the model's memory keeps the old value until a write-back: the worst case the hardware
- * allows), the context cache (a context entry the IOMMU refilled from memory's stale value
- * outlives the invalidation; the model has none), the write-buffer flush of `cap.RWBF` (it only delays a
+ * allows), the write-buffer flush of `cap.RWBF` (it only delays a
  * not-present → present change: the device faults meanwhile, it never reaches more), the contents
  * of a freed table page.
  *
@@ -40,7 +39,9 @@
  * write-back before the invalidation is in both). Memory's value of each context entry the CPU wrote since its last write-back is
  * kept in `unflushedContexts`; the IOMMU's walk for a request without PASID (`requestDomainId`)
  * reads it. The model writes the entry once where the source clears Present, writes back, then
- * zeroes and writes back again.
+ * zeroes and writes back again. With the context cache modelled (`context-cache.ts`) that walk
+ * fills it: a clear not written back is walked again after the context-cache invalidation, and
+ * the cached copy outlives the next (not-present → present) attach, which invalidates nothing.
  */
 import type { IommuState, PageTableEntry, UnflushedContextEntry, UnflushedPasidEntry } from './types.js';
 

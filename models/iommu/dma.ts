@@ -10,6 +10,9 @@
  * format: the x86 first-level format's bits are left out) and marks the entries it caches
  * first-level, which only PASID-based invalidations reach (`invalidate.ts`).
  *
+ * With the context cache modelled (`context-cache.ts`) a request without PASID takes its domain
+ * from the cached context entry first, and a walk of a present context entry fills the cache.
+ *
  * The walk reads the page table as the IOMMU sees it in memory (`coherency.ts`): without coherent
  * walks, a PTE write not yet written back is not seen.
  *
@@ -31,6 +34,8 @@ import { IOVA_PAGE_LIMIT, PAGE_SIZE_BYTES, isNatural } from './address.js';
 import { isDeviceId, isPasid, requestDomainId } from './domain.js';
 import { iotlbInsert, iotlbLookup } from './iotlb.js';
 import { pasidCacheFill } from './pasid.js';
+import { contextCacheFill } from './context-cache.js';
+import { iommuContextEntry } from './coherency.js';
 import { lookupLeafAsIommu } from './page-table.js';
 import { registerRequest } from './requests.js';
 import { fail, succeed } from '../result.js';
@@ -177,6 +182,12 @@ export function dma(state: IommuState, request: DmaRequest, firstLevel: FirstLev
     // The walk reads the PASID entry through the PASID cache, filling it (`pasid.ts`).
     const domainId = requestDomainId(state, request.deviceId, request.pasid);
     if (domainId !== null) pasidCacheFill(state, request.deviceId, request.pasid, domainId);
+  }
+  if (request.pasid === null && state.contextCache !== undefined) {
+    // The walk reads the context entry (as memory holds it) through the context cache, filling it
+    // with a present entry (`context-cache.ts`).
+    const domainId = iommuContextEntry(state, request.deviceId);
+    if (domainId !== null) contextCacheFill(state, request.deviceId, domainId);
   }
   const outcome = resolve(state, request, true, firstLevel);
   const common = {

@@ -20,8 +20,13 @@
  * with devices still attached, or a nesting parent with a nested domain still on it, is EBUSY; freeing one releases its queued unmaps without a flush
  * (`iommu_dma_free_fq`), which is safe because detaching its last device issued a DSI.
  *
+ * With the context cache modelled (`context-cache.ts`) the detach invalidates it device-selectively
+ * (`intel_context_flush_present`) between the write-back and the DSI, and an attach only with
+ * caching mode (`context_present_cache_flush`, DID 0). A request without PASID takes its DID from
+ * the context cache first (`requestDomainId`).
+ *
  * Left out: groups and default domains, domain-ID 0 tagging of invalid translations under caching
- * mode, context-cache and PASID-cache contents, pass-through PASID entries (PGTT 4)
+ * mode, pass-through PASID entries (PGTT 4)
  * (a nested domain, `nested.ts`, is attached like any other: its context entry points at it).
  */
 import { isNatural } from './address.js';
@@ -36,6 +41,7 @@ import {
   writeBackContextEntry,
   writeBackPasidEntry,
 } from './coherency.js';
+import { contextCacheLookup, invalidateContextCache, orphanContextCacheEntries } from './context-cache.js';
 import { flushDomain, flushDetail, flushPasid, flushTornDownEntry } from './invalidate.js';
 import { invalidatePasidCache, orphanPasidCacheEntries, pasidCacheLookup } from './pasid.js';
 import { fail, succeed } from '../result.js';
@@ -132,6 +138,7 @@ export function releaseDomain(state: IommuState, domainId: number): OpResult {
   orphanPasidCacheEntries(state, domainId);
   orphanUnflushedPasids(state, domainId);
   orphanUnflushedContexts(state, domainId);
+  orphanContextCacheEntries(state, domainId);
   return succeed({ domainId: domain.domainId, releasedEntries: domain.flushQueue.length });
 }
 
@@ -163,6 +170,11 @@ export function attachDevice(state: IommuState, args: AttachDeviceArgs): OpResul
   // `domain_context_mapping_one`: the present entry written back (`!ecap_coherent`:
   // `clflush_cache_range(context, …)`) before `context_present_cache_flush`.
   writeBackContextEntry(state, args.deviceId);
+  // `context_present_cache_flush`: with caching mode, a device-selective context-cache
+  // invalidation of DID 0 (where such hardware caches not-present entries) and a DSI of the new
+  // DID; without, the write-buffer flush alone (hardware caches no not-present entry).
+  if (state.caps.cachingMode)
+    invalidateContextCache(state, { granularity: 'device', domainId: 0, sourceId: args.deviceId });
   // `dmar_domain_attach_device`: the tag of (DID, IOMMU_NO_PASID).
   assignCacheTag(state, args.domainId, NO_PASID);
   const flush = state.caps.cachingMode ? flushDomain(state, args.domainId) : null;
@@ -176,6 +188,9 @@ export function detachDevice(state: IommuState, args: { readonly deviceId: numbe
   // `domain_context_clear_one`: the cleared entry written back (`__iommu_flush_cache`) before the
   // context-cache and IOTLB invalidations that rely on it.
   writeBackContextEntry(state, args.deviceId);
+  // `intel_context_flush_present(info, context, did, true)`: the device-selective context-cache
+  // invalidation of (DID, source-id) first, then the IOTLB.
+  invalidateContextCache(state, { granularity: 'device', domainId, sourceId: args.deviceId });
   // `device_block_translation`: the tag of (DID, IOMMU_NO_PASID) goes; the entry's teardown flushes
   // the DID (a second-level entry) or PASID 0 of it (a first-level one, scalable mode's
   // `intel_pasid_tear_down_entry(dev, IOMMU_NO_PASID)`).
@@ -313,7 +328,7 @@ export function pasidEntryDomainId(state: IommuState, deviceId: number, pasid: n
 /**
  * The domain serving a request from `deviceId` with `pasid` (null = without PASID), if any: with a
  * PASID, the PASID cache's entry first (`pasid.ts`), else the PASID table's; without, the context
- * entry's. Both as memory holds them (`coherency.ts`: without coherent walks, an entry the CPU
+ * cache's entry first (`context-cache.ts`), else the context entry's. Both as memory holds them (`coherency.ts`: without coherent walks, an entry the CPU
  * changed and did not write back is still the old one).
  */
 export function requestDomainId(state: IommuState, deviceId: number, pasid: number | null): number | null {
@@ -322,5 +337,6 @@ export function requestDomainId(state: IommuState, deviceId: number, pasid: numb
     if (cached !== undefined) return cached.domainId;
   }
   if (pasid !== null) return iommuPasidEntry(state, deviceId, pasid);
-  return iommuContextEntry(state, deviceId);
+  const cached = state.contextCache === undefined ? undefined : contextCacheLookup(state, deviceId);
+  return cached !== undefined ? cached.domainId : iommuContextEntry(state, deviceId);
 }

@@ -34,6 +34,7 @@ export function createIommuState(caps: Partial<IommuCaps> = {}): IommuState {
     unsynced: [],
     requests: [],
     ...((caps.pasidCacheEntries ?? 0) > 0 ? { pasidCache: [] } : {}),
+    ...((caps.contextCacheEntries ?? 0) > 0 ? { contextCache: [] } : {}),
   };
 }
 
@@ -68,6 +69,8 @@ export function cloneIommuState(state: IommuState): IommuState {
     requests: state.requests.length === 0 ? [] : [...state.requests],
     // Its entries are replaced whole, never edited in place.
     ...(state.pasidCache === undefined ? {} : { pasidCache: [...state.pasidCache] }),
+    // Replaced whole on every change, never edited in place.
+    ...(state.contextCache === undefined ? {} : { contextCache: state.contextCache }),
     ...(state.unflushed === undefined ? {} : { unflushed: cloneUnflushed(state.unflushed) }),
     // Replaced whole on every change, never edited in place.
     ...(state.unflushedPasids === undefined ? {} : { unflushedPasids: state.unflushedPasids }),
@@ -93,6 +96,8 @@ export function restoreIommuState(target: IommuState, snapshot: IommuState): voi
   target.requests = snapshot.requests;
   if (snapshot.pasidCache === undefined) delete target.pasidCache;
   else target.pasidCache = snapshot.pasidCache;
+  if (snapshot.contextCache === undefined) delete target.contextCache;
+  else target.contextCache = snapshot.contextCache;
   if (snapshot.unflushed === undefined) delete target.unflushed;
   else target.unflushed = snapshot.unflushed;
   if (snapshot.unflushedPasids === undefined) delete target.unflushedPasids;

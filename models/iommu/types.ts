@@ -15,9 +15,10 @@
  * caches the combined GIOVA→frame translation under the nested domain's DID.
  *
  * Left out: the root table and context-table pages themselves (a context entry is a record keyed
- * by source-id), the context cache and paging-structure caches (the IOTLB decides where a DMA
- * lands; the PASID cache, which decides which domain a request with PASID walks, is modelled
- * when `caps.pasidCacheEntries` is set, `pasid.ts`), device-TLBs (ATS), interrupt
+ * by source-id), the paging-structure caches (the IOTLB decides where a DMA lands; the PASID
+ * cache, which decides which domain a request with PASID walks, is modelled when
+ * `caps.pasidCacheEntries` is set, `pasid.ts`; the context cache, which decides it for a request
+ * without PASID, when `caps.contextCacheEntries` is set, `context-cache.ts`), device-TLBs (ATS), interrupt
  * remapping, dirty tracking, PRI/page requests, SVA, the first-level table format (a first-level
  * domain, `cache-tags.ts`, walks the model's one table format; a guest's first-level table is
  * walked for a nested domain), snoop control, multiple IOMMUs.
@@ -59,6 +60,11 @@ export interface IommuCaps {
    * a PASID entry's change takes effect at once (the model before it; the default).
    */
   readonly pasidCacheEntries?: number;
+  /**
+   * Context-cache capacity in entries (`context-cache.ts`); absent or 0: the context cache is not
+   * modelled and a context entry's change takes effect at once (the model before it; the default).
+   */
+  readonly contextCacheEntries?: number;
   /**
    * `ecap.C`: the IOMMU's page walks snoop the CPU's caches. Absent or true: coherent (the default);
    * false: a PTE write reaches the IOMMU only once written back (`coherency.ts`).
@@ -251,6 +257,17 @@ export interface PasidCacheEntry {
   readonly orphaned?: true;
 }
 
+/**
+ * A cached context entry (`context-cache.ts`): requests without PASID from source-id `deviceId`
+ * translate through DID `domainId` until a context-cache invalidation covering it drops it.
+ */
+export interface ContextCacheEntry {
+  readonly deviceId: number;
+  readonly domainId: number;
+  /** The model's mark: the DID's domain was freed while this entry was cached (`releaseDomain`). */
+  readonly orphaned?: true;
+}
+
 export interface IommuState {
   readonly caps: IommuCaps;
   /** Keyed by decimal domain id. */
@@ -274,6 +291,11 @@ export interface IommuState {
   requests: TranslatedRequest[];
   /** With `caps.pasidCacheEntries`: the PASID cache, oldest first; absent otherwise. */
   pasidCache?: PasidCacheEntry[];
+  /**
+   * With `caps.contextCacheEntries`: the context cache (`context-cache.ts`), oldest first; absent
+   * otherwise. Replaced whole on every change, never edited in place.
+   */
+  contextCache?: ContextCacheEntry[];
   /**
    * Without coherent walks (`caps.coherentWalks` false, `coherency.ts`): table id → entry index →
    * the value memory (the IOMMU's view) still holds for a PTE the CPU wrote and has not written

@@ -18,6 +18,7 @@
  */
 import { IOVA_PAGE_LIMIT, PAGE_SIZE_BYTES, isNatural, rangesIntersect } from './address.js';
 import { cachedPasids } from './pasid.js';
+import { contextCacheLookup } from './context-cache.js';
 import { requestDomainId } from './domain.js';
 import { iotlbEntryPages } from './iotlb.js';
 import { hasUnflushed, unflushedPresentContext, unflushedPresentPasids } from './coherency.js';
@@ -188,8 +189,15 @@ export function reachableByDevice(
   // A PASID the PASID cache still holds an entry for reaches its domain, present entry or not.
   // So does one whose entry memory still holds present (a clear not written back, `coherency.ts`).
   const cached = [...cachedPasids(state, deviceId), ...unflushedPresentPasids(state, deviceId)];
-  // A context entry memory still holds present (a clear not written back) reaches without PASID.
-  if (context === undefined && cached.length === 0 && !unflushedPresentContext(state, deviceId)) return [];
+  // A context entry memory still holds present (a clear not written back) reaches without PASID, and
+  // so does one the context cache still holds (`context-cache.ts`).
+  if (
+    context === undefined &&
+    cached.length === 0 &&
+    !unflushedPresentContext(state, deviceId) &&
+    contextCacheLookup(state, deviceId) === undefined
+  )
+    return [];
   const pasids = new Set([...Object.keys(context?.pasids ?? {}).map(Number), ...cached]);
   const tags: (number | null)[] = [null, ...[...pasids].sort((left, right) => left - right)];
   const reachable: ReachableExtent[] = [];

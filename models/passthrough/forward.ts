@@ -55,7 +55,10 @@ export function lifecycleStep(
 ): LifecycleStep | undefined {
   if (lifecycle === undefined || state.defaults === undefined) return undefined;
   const ownedBefore = ownedIommuGroups(state.vfio);
-  const leaving = command?.kind === 'groupUnsetContainer' && state.iommu.requests.length > 0;
+  // A group leaving: the ioctl, or the rest of a phased one (`vfio/container.ts`), which unpins.
+  const op = command?.kind === 'advance' && 'op' in command ? state.vfio.inflight[Number(command.op)] : undefined;
+  const unsetting = command?.kind === 'groupUnsetContainer' || op?.kind === 'groupUnsetContainer';
+  const leaving = unsetting && state.iommu.requests.length > 0;
   return leaving
     ? { config: lifecycle, ownedBefore, landingView: cloneVfioState(state.vfio) }
     : { config: lifecycle, ownedBefore };

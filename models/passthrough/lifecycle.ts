@@ -25,13 +25,21 @@
  * release: the same DIDs are allocated and freed as in Linux (where the default domain object
  * lives on and only its DID comes and goes), and nothing else of it is observable.
  *
- * Left out: the context cache (a cleared entry takes effect at once; the model has no cached
- * copy to keep), the PASID table entry of scalable mode (RID2PASID: the same teardown), devices
+ * With the context cache modelled (`caps.contextCacheEntries`, `iommu/context-cache.ts`) the
+ * detach's device-selective context-cache invalidation is part of `blockTranslation`, and the
+ * default domain's attach, a not-present entry made present, invalidates none (without caching
+ * mode). VFIO_GROUP_UNSET_CONTAINER started phased (`vfio/container.ts`) leaves a window between
+ * type1's `iommu_detach_group` and the rest of its detach (the unmaps, the unpins, the domain's
+ * free, the default domain's attach), in which the device's requests walk what the detach left.
+ *
+ * Left out: the PASID table entry of scalable mode (RID2PASID: the same teardown), devices
  * rebound to a host driver after release (whose DMA-API mappings the default domain would hold),
  * `iommu.passthrough=1` (an identity default domain: a released device then reaches all memory).
  */
 import { attachDevice, clearContext, createDomain, detachDevice, releaseDomain } from '../iommu/domain.js';
 import { NO_PASID, unassignCacheTag } from '../iommu/cache-tags.js';
+import { invalidateContextCache } from '../iommu/context-cache.js';
+import { writeBackContextEntry } from '../iommu/coherency.js';
 import { flushDomain, flushTornDownEntry } from '../iommu/invalidate.js';
 import type { VfioState } from '../vfio/types.js';
 import type { BlockTranslation, PassthroughLifecycle, PassthroughState } from './types.js';
@@ -56,7 +64,10 @@ export const blockTranslation: BlockTranslation = (iommu, sourceId) => {
 export const blockFlushingClearedDid: BlockTranslation = (iommu, sourceId) => {
   const cleared = clearContext(iommu, { deviceId: sourceId });
   if (!cleared.ok) return;
-  // intel_context_flush_present(info, context, ...) with did = context_domain_id(context): 0 now.
+  writeBackContextEntry(iommu, sourceId);
+  // intel_context_flush_present(info, context, ...) with did = context_domain_id(context): 0 now,
+  // for the context cache's device-selective invalidation and the IOTLB's DSI alike.
+  invalidateContextCache(iommu, { granularity: 'device', domainId: 0, sourceId });
   flushDomain(iommu, 0);
 };
 
@@ -70,9 +81,13 @@ export const blockKeepingContext: BlockTranslation = () => {};
 /**
  * A detach that clears the context entry without writing it back (no `__iommu_flush_cache` after
  * `context_clear_present` in `domain_context_clear_one`), then invalidates the context cache and the
- * DID as v6.12 does: on an IOMMU without coherent walks (`ecap.C` = 0) memory keeps the present
- * entry, and the device's next request walks it again — into the old domain's translations, and
- * under its DID once VFIO frees the domain and the DID is handed on. v6.12 writes the entry back
+ * DID as v6.12 does (`intel_context_flush_present`: the context cache, then the IOTLB): on an IOMMU
+ * without coherent walks (`ecap.C` = 0) memory keeps the present entry, and the device's next
+ * request walks it again — into the old domain's translations while type1's detach has not yet
+ * unmapped them (the window between `iommu_detach_group` and `vfio_iommu_unmap_unpin_all` in
+ * `vfio_iommu_type1_detach_group`), and caches it in the context cache, which the default domain's
+ * attach (`context_present_cache_flush`: no context-cache invalidation for a not-present entry made
+ * present) leaves in place, under a DID VFIO frees and hands on. v6.12 writes the entry back
  * twice (after clearing Present, after zeroing it); this is the missed-write-back class of XSA-321
  * applied to the context table, not a specific commit.
  */
@@ -80,6 +95,25 @@ export const blockSkippingWriteBack: BlockTranslation = (iommu, sourceId) => {
   const cleared = clearContext(iommu, { deviceId: sourceId });
   const domainId = cleared.detail?.['domainId'];
   if (!cleared.ok || typeof domainId !== 'number') return;
+  invalidateContextCache(iommu, { granularity: 'device', domainId, sourceId });
+  unassignCacheTag(iommu, domainId, NO_PASID);
+  flushTornDownEntry(iommu, domainId, null);
+};
+
+/**
+ * A detach that clears the context entry and writes it back, then flushes the IOTLB for the DID it
+ * held but never invalidates the context cache (`domain_context_clear_one` calling the IOTLB flush
+ * alone, without `intel_context_flush_present`'s `flush_context(..., DMA_CCMD_DEVICE_INVL)`): the
+ * context cache keeps the entry a request cached before the detach, so the device keeps translating
+ * through VFIO's domain while type1's detach has yet to unmap it, and through its DID once VFIO frees
+ * it (the default domain's attach invalidates no context cache: the entry was not present). A
+ * missed invalidation a driver could ship, not a specific commit.
+ */
+export const blockSkippingContextCacheFlush: BlockTranslation = (iommu, sourceId) => {
+  const cleared = clearContext(iommu, { deviceId: sourceId });
+  const domainId = cleared.detail?.['domainId'];
+  if (!cleared.ok || typeof domainId !== 'number') return;
+  writeBackContextEntry(iommu, sourceId);
   unassignCacheTag(iommu, domainId, NO_PASID);
   flushTornDownEntry(iommu, domainId, null);
 };

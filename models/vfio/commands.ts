@@ -23,7 +23,7 @@ import type { UnmapDmaArgs } from './unmap-dma.js';
 export type VfioCommand =
   // Container and group lifecycle (the VMM).
   | ({ readonly kind: 'groupSetContainer' } & GroupArgs)
-  | ({ readonly kind: 'groupUnsetContainer' } & GroupArgs)
+  | ({ readonly kind: 'groupUnsetContainer'; readonly phased?: boolean } & GroupArgs)
   | ({ readonly kind: 'setIommu' } & SetIommuArgs)
   | ({ readonly kind: 'openDevice' } & DeviceArgs)
   | ({ readonly kind: 'closeDevice' } & DeviceArgs)

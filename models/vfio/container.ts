@@ -17,7 +17,11 @@
  * attach_group's `out_detach`, `out_domain`): the runner compares, it does not restore (§1.16).
  * Detach follows `vfio_iommu_type1_detach_group`: the last group of a domain frees it; the last
  * domain removes every mapping, or, with emulated groups left, reaccounts them
- * (`vfio_iommu_unmap_unpin_reaccount`). The last group out releases the backend, and
+ * (`vfio_iommu_unmap_unpin_reaccount`). VFIO_GROUP_UNSET_CONTAINER started `phased` runs in two
+ * phases when the group is in an IOMMU domain: `iommu_detach_group`, then the rest of the detach
+ * and of the ioctl (`startGroupUnset`, `finishGroupUnsetOp`), holding the VMM and `iommu->lock`
+ * between them; the device's DMA runs in that window (docs/reference/vtd.md §3.13.1). Not
+ * preempted, it is the atomic ioctl. The last group out releases the backend, and
  * VFIO_SET_IOMMU opens a new one once a group is back, attaching every group of the container
  * (several, in a multi-group world) and, when one attach fails, detaching those attached so far
  * and releasing the new backend (`__vfio_container_attach_groups`' `unwind:`). A group's
@@ -36,8 +40,9 @@ import { hasDmaUnmapOp } from './external-pin.js';
 import { closeDeviceDriver } from './mdev.js';
 import { lockAcct, mapRunIntoDomains, pinAndChargePage, removeDma, unmapUnpinDma, unpinUnmappedPage } from './pin.js';
 import { attemptAlloc, deviceAt, domainOfGroup, err, groupAt, ok, runOp, unwound } from './state.js';
-import type { OpContext } from './state.js';
-import type { Type1Backend, VfioDomain, VfioGroup, VfioResult, VfioState } from './types.js';
+import type { OpContext, Outcome } from './state.js';
+import type { PhaseStep } from './inflight.js';
+import type { GroupUnsetOp, Type1Backend, VfioDomain, VfioGroup, VfioResult, VfioState } from './types.js';
 
 export const VFIO_TYPE1_IOMMU = 1;
 export const VFIO_TYPE1v2_IOMMU = 3;
@@ -229,6 +234,20 @@ export function detachGroup(
   if (domain === undefined) return;
   domain.groupIds = domain.groupIds.filter((id) => id !== group.id);
   iommuDetachGroup(state, ctx, domain.id, group.id);
+  finishDetachGroup(state, config, ctx, backend, domain);
+}
+
+/**
+ * The rest of `vfio_iommu_type1_detach_group` after `iommu_detach_group`: a domain left without
+ * groups is freed, and the last one takes every mapping with it (unmapped and unpinned first).
+ */
+function finishDetachGroup(
+  state: VfioState,
+  config: VfioConfig,
+  ctx: OpContext,
+  backend: Type1Backend,
+  domain: VfioDomain,
+): void {
   if (domain.groupIds.length > 0) return;
   if (backend.domains.length === 1) {
     if (backend.emulatedGroupIds.length === 0) removeAllDmas(state, config, ctx, backend);
@@ -366,17 +385,81 @@ export function groupUnsetContainer(state: VfioState, config: VfioConfig, args: 
     if (group === undefined) return err('EBADF');
     if (!group.inContainer) return err('EINVAL');
     if (state.devices.some((device) => device.groupId === group.id && device.open)) return err('EBUSY');
-    const container = state.container;
-    const backend = container.backend;
+    const backend = state.container.backend;
     if (backend !== null && backend.kind === 'type1') detachGroup(state, config, ctx, backend, group);
-    group.inContainer = false;
-    container.groupIds = container.groupIds.filter((id) => id !== group.id);
-    if (container.groupIds.length === 0 && backend !== null) {
-      if (backend.kind === 'type1') releaseBackend(state, config, ctx, backend);
-      container.backend = null;
-    }
-    return ok({ groupId: group.id, released: container.backend === null });
+    return finishGroupUnset(state, config, ctx, group);
   });
+}
+
+/** The ioctl's end: the group out of the container, and the last group out releases the backend. */
+function finishGroupUnset(state: VfioState, config: VfioConfig, ctx: OpContext, group: VfioGroup): Outcome {
+  const container = state.container;
+  const backend = container.backend;
+  group.inContainer = false;
+  container.groupIds = container.groupIds.filter((id) => id !== group.id);
+  if (container.groupIds.length === 0 && backend !== null) {
+    if (backend.kind === 'type1') releaseBackend(state, config, ctx, backend);
+    container.backend = null;
+  }
+  return ok({ groupId: group.id, released: container.backend === null });
+}
+
+/**
+ * VFIO_GROUP_UNSET_CONTAINER's first phase (`vfio_group_detach_container` →
+ * `vfio_iommu_type1_detach_group` under `iommu->lock`, Linux v6.12): the checks, then
+ * `iommu_detach_group` (the group's devices go to VFIO's blocking domain, the `detach` effect). The
+ * operation stays in flight when the group was in an IOMMU domain of a type1 backend: the window
+ * before the domain's mappings are unmapped and unpinned, in which the device still issues DMA.
+ * Otherwise the whole ioctl runs here. Same refusals as the atomic command.
+ */
+export function startGroupUnset(
+  state: VfioState,
+  config: VfioConfig,
+  ctx: OpContext,
+  args: GroupArgs,
+): PhaseStep<GroupUnsetOp> {
+  const group = groupAt(state, args.groupId);
+  if (group === undefined) return { outcome: err('EBADF'), op: null };
+  if (!group.inContainer) return { outcome: err('EINVAL'), op: null };
+  if (state.devices.some((device) => device.groupId === group.id && device.open)) {
+    return { outcome: err('EBUSY'), op: null };
+  }
+  const backend = state.container.backend;
+  const domain =
+    backend !== null && backend.kind === 'type1' && !backend.emulatedGroupIds.includes(group.id)
+      ? domainOfGroup(backend, group.id)
+      : undefined;
+  if (backend === null || backend.kind !== 'type1' || domain === undefined) {
+    if (backend !== null && backend.kind === 'type1') detachGroup(state, config, ctx, backend, group);
+    return { outcome: finishGroupUnset(state, config, ctx, group), op: null };
+  }
+  domain.groupIds = domain.groupIds.filter((id) => id !== group.id);
+  iommuDetachGroup(state, ctx, domain.id, group.id);
+  return {
+    outcome: ok({ groupId: group.id, detached: domain.id }),
+    op: { kind: 'groupUnsetContainer', groupId: group.id, domainId: domain.id },
+  };
+}
+
+/** VFIO_GROUP_UNSET_CONTAINER's second phase: the rest of type1's detach, then the ioctl's end. */
+export function finishGroupUnsetOp(
+  state: VfioState,
+  config: VfioConfig,
+  ctx: OpContext,
+  op: GroupUnsetOp,
+): PhaseStep<GroupUnsetOp> {
+  state.inflight = state.inflight.filter((other) => other !== op);
+  const group = state.groups[op.groupId];
+  const backend = state.container.backend;
+  if (group === undefined) return { outcome: err('EBADF'), op: null };
+  const domain =
+    backend !== null && backend.kind === 'type1'
+      ? backend.domains.find((found) => found.id === op.domainId)
+      : undefined;
+  if (backend !== null && backend.kind === 'type1' && domain !== undefined) {
+    finishDetachGroup(state, config, ctx, backend, domain);
+  }
+  return { outcome: finishGroupUnset(state, config, ctx, group), op: null };
 }
 
 /** VFIO_GROUP_GET_DEVICE_FD: needs the group in a container with a backend. */

@@ -52,6 +52,7 @@ export function actorOfOp(op: VfioOp): string {
       return `mdev ${op.deviceId} driver`;
     case 'mapDma':
     case 'unmapDma':
+    case 'groupUnsetContainer':
       return 'VMM';
   }
 }
@@ -67,6 +68,8 @@ export function nextPhaseOf(op: VfioOp): string {
       return op.next === 'map' ? 'iommu_map' : 'pin';
     case 'unmapDma':
       return op.next === 'recheck' ? 'relock and walk again' : op.next === 'sync' ? 'iotlb_sync' : 'unpin';
+    case 'groupUnsetContainer':
+      return 'unmap, unpin and free the domain';
   }
 }
 
@@ -112,9 +115,12 @@ export function actorOfVfioCommand(state: VfioState, command: VfioCommand): stri
   }
 }
 
-/** Whether an operation in flight holds `iommu->lock` between its phases. */
+/**
+ * Whether an operation in flight holds `iommu->lock` between its phases (type1's detach_group holds
+ * it from `iommu_detach_group` to the domain's free).
+ */
 export function holdsIommuLock(op: VfioOp): boolean {
-  return op.kind === 'mapDma' || (op.kind === 'unmapDma' && op.next !== 'recheck');
+  return op.kind === 'mapDma' || op.kind === 'groupUnsetContainer' || (op.kind === 'unmapDma' && op.next !== 'recheck');
 }
 
 /** Commands that take `iommu->lock` (directly, or through vfio_pin_pages / vfio_unpin_pages). */

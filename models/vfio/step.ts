@@ -6,7 +6,15 @@
 import { ccwCompleteIo, ccwRunIo, ccwStartIo } from './ccw.js';
 import type { VfioCommand } from './commands.js';
 import type { VfioConfig } from './config.js';
-import { closeDevice, groupSetContainer, groupUnsetContainer, openDevice, setIommu } from './container.js';
+import {
+  closeDevice,
+  finishGroupUnsetOp,
+  groupSetContainer,
+  groupUnsetContainer,
+  openDevice,
+  setIommu,
+  startGroupUnset,
+} from './container.js';
 import { deviceDma } from './device-dma.js';
 import { execProcess } from './exec.js';
 import { clearFault, injectFault } from './fault.js';
@@ -170,6 +178,14 @@ function applyAmidInflight(
       (_ctx, op) => finishDriverPin(state, op),
     );
   }
+  if (command.kind === 'groupUnsetContainer' && phased) {
+    return runPhases(
+      state,
+      phased,
+      (ctx) => startGroupUnset(state, config, ctx, command),
+      (ctx, op) => finishGroupUnsetOp(state, config, ctx, op),
+    );
+  }
   if (command.kind === 'closeDevice') return closeLandingDma(state, config, command);
   return applyAtomic(state, config, command);
 }
@@ -230,5 +246,7 @@ function advanceOp(state: VfioState, config: VfioConfig, ctx: OpContext, op: Vfi
       return advanceUnmapDma(state, config, ctx, op);
     case 'mdevPinPages':
       return finishDriverPin(state, op);
+    case 'groupUnsetContainer':
+      return finishGroupUnsetOp(state, config, ctx, op);
   }
 }

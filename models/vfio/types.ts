@@ -375,7 +375,20 @@ export interface DriverPinOp {
   readonly firstMfn: number | null;
 }
 
-export type VfioOp = DeviceDmaOp | MapDmaOp | UnmapDmaOp | DriverPinOp;
+/**
+ * VFIO_GROUP_UNSET_CONTAINER between its phases (`container.ts`): type1's `iommu_detach_group` ran
+ * (the group's devices are on the blocking domain); the rest of `vfio_iommu_type1_detach_group`
+ * (the unmaps and unpins, the domain's free) and of the ioctl (the group out of the container, its
+ * DMA ownership released) is next.
+ */
+export interface GroupUnsetOp {
+  readonly kind: 'groupUnsetContainer';
+  readonly groupId: number;
+  /** The VFIO domain the group left. */
+  readonly domainId: number;
+}
+
+export type VfioOp = DeviceDmaOp | MapDmaOp | UnmapDmaOp | DriverPinOp | GroupUnsetOp;
 
 // ---------------------------------------------------------------------------------------------
 // What an operation returns besides its OpResult

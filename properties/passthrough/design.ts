@@ -116,6 +116,13 @@ export interface PassthroughDesignOptions {
    * false: second-level domains.
    */
   readonly firstLevelOnly?: boolean;
+  /**
+   * The IOMMU's context cache (docs/reference/vtd.md §3.13.1, `models/iommu/context-cache.ts`): its
+   * capacity in entries. With it, VFIO_GROUP_UNSET_CONTAINER is also started phased, so that the
+   * device's DMA runs between type1's `iommu_detach_group` and the rest of its detach. Default
+   * none: a context entry's change takes effect at once, the ioctl is one step.
+   */
+  readonly contextCacheEntries?: number;
 }
 
 /** A design of VFIO over VT-d, with its configuration and its world's layout (device and group ids). */
@@ -167,6 +174,7 @@ export function passthroughDesign(options: PassthroughDesignOptions): Passthroug
   const caps = {
     ...(options.coherentWalks === false ? { coherentWalks: false } : {}),
     ...(options.firstLevelOnly === true ? { firstLevelTranslation: true, secondLevelTranslation: false } : {}),
+    ...((options.contextCacheEntries ?? 0) > 0 ? { contextCacheEntries: options.contextCacheEntries } : {}),
   };
   const initial = initPassthroughWorld(config, options.policy, world, caps);
   const universe = passthroughPickUniverse(world);
@@ -186,17 +194,26 @@ export function passthroughDesign(options: PassthroughDesignOptions): Passthroug
     resolve: guardResolve(validatePassthroughTemplate, (state, template: PassthroughTemplate) =>
       resolvePassthrough(state, world, universe, template),
     ),
-    commands: passthroughCommandSpace(world, withFlushQueue),
+    commands: passthroughCommandSpace(world, withFlushQueue, (options.contextCacheEntries ?? 0) > 0),
     invariants: passthroughDesignInvariants(config),
     formatCommand: formatPassthroughCommand,
     validateCommand: validatePassthroughCommand,
     explainStep: explainPassthroughStep,
-    explore: passthroughExploreScope(world, withFlushQueue, { pasids: options.firstLevelOnly === true }),
+    explore: passthroughExploreScope(world, withFlushQueue, {
+      pasids: options.firstLevelOnly === true,
+      detachWindow: (options.contextCacheEntries ?? 0) > 0,
+    }),
     classify: emulated ? classifyPassthroughWithDrivers : classifyPassthroughStep,
     actorOf: (state, command) => passthroughActorOf(state, command) ?? 'VMM',
     inflight: (state) => vfioInflight(state.vfio),
     holdings: (state) => vfioHoldings(state.vfio),
-    reach: passthroughReach(withFlushQueue, emulated, options.coherentWalks === false, options.firstLevelOnly === true),
+    reach: passthroughReach(
+      withFlushQueue,
+      emulated,
+      options.coherentWalks === false,
+      options.firstLevelOnly === true,
+      (options.contextCacheEntries ?? 0) > 0,
+    ),
     reachFloors: passthroughReachFloors,
   };
 }

@@ -16,7 +16,8 @@
  * In a world of several IOMMU groups, the lifecycle too (`lifecycleTemplates`): devices closed,
  * groups out and back, every device's reads, and the first device's PASID 1 attached, read with
  * and detached. The first-level designs (`firstLevelOnly`) have those PASID commands in a one-group
- * world too (`pasids`).
+ * world too (`pasids`); the designs with a context cache (`detachWindow`) a one-group world's way
+ * out: the device closed, the group out, atomic and started phased.
  *
  * Left out: malformed ioctl arguments, DMA writes, read-only mappings, fault injection, the
  * container lifecycle of one-group worlds (VFIO_SET_IOMMU, opening devices). No symmetry
@@ -109,9 +110,29 @@ function pasidTemplates(deviceId: number): PassthroughCommand[] {
   ];
 }
 
-/** The scope's options: VFIO's, and `pasids` (the first device's PASID 1 in a one-group world too). */
+/**
+ * The scope's options: VFIO's, `pasids` (the first device's PASID 1 in a one-group world too) and
+ * `detachWindow` (an IOMMU with a context cache: in a one-group world the first device closed and
+ * the group out of the container, atomic and started phased, `groupWindowTemplates`).
+ */
 export interface PassthroughScopeOptions extends ScopeOptions {
   readonly pasids?: boolean;
+  readonly detachWindow?: boolean;
+}
+
+/**
+ * A one-group world's way out (`detachWindow`): the first vfio-pci device closed, the group out of
+ * the container, and (with interleavings) the same started phased — type1's `iommu_detach_group`,
+ * then the rest of its detach — with the device's reads in between.
+ */
+function groupWindowTemplates(layout: VfioWorldLayout, interleavings: boolean): PassthroughCommand[] {
+  if (layout.groups.filter((group) => group.kind === 'iommu').length >= 2) return [];
+  const groupId = layout.groupIds[0] ?? 0;
+  return [
+    { kind: 'closeDevice', deviceId: layout.pciDevices[0] ?? 0 },
+    { kind: 'groupUnsetContainer', groupId },
+    ...(interleavings ? [{ kind: 'groupUnsetContainer', groupId, phased: true } as const] : []),
+  ];
 }
 
 export function passthroughExploreScope(
@@ -121,7 +142,8 @@ export function passthroughExploreScope(
 ): ExploreScope<PassthroughState, PassthroughCommand> {
   const interleavings = options.interleavings ?? true;
   const atomic = templatesFor(layout, withFlushQueue, options.pasids ?? false);
-  const templates = interleavings ? [...atomic, ...startedTemplates(atomic)] : atomic;
+  const window = options.detachWindow === true ? groupWindowTemplates(layout, interleavings) : [];
+  const templates = interleavings ? [...atomic, ...startedTemplates(atomic), ...window] : [...atomic, ...window];
   return {
     description: `VFIO over VT-d: one- and two-page MAP/UNMAP around the leaf-table boundary (iova pages 511-512), device reads, ${withFlushQueue ? 'the flush-queue timer, ' : ''}VMM memory changes (${templates.length} commands per state${interleavings ? ', the phased ones also started, and an advance of each operation in flight' : ''}; no symmetry reduction)`,
     templates: (state) =>

@@ -127,10 +127,15 @@ const passthroughSetIommu: fc.Arbitrary<PassthroughTemplate> = fc
   )
   .map((type): PassthroughTemplate => ({ kind: 'setIommu', type }));
 
-/** `withFlushQueue`: the lazy modes, whose domains have a flush queue and so a timer. */
+/**
+ * `withFlushQueue`: the lazy modes, whose domains have a flush queue and so a timer. `detachWindow`:
+ * VFIO_GROUP_UNSET_CONTAINER is phased too (an IOMMU with a context cache): type1's
+ * `iommu_detach_group`, then the rest of its detach, with the device's DMA in between.
+ */
 export function passthroughCommandSpace(
   layout: VfioWorldLayout,
   withFlushQueue: boolean,
+  detachWindow = false,
 ): CommandSpace<PassthroughTemplate> {
   const table: Record<string, fc.Arbitrary<PassthroughTemplate>> = {
     ...vfioArbitraries(layout, { iovaBasePage: passthroughIovaBasePage(layout) }),
@@ -145,10 +150,15 @@ export function passthroughCommandSpace(
   return {
     kinds: Object.keys(table),
     // An UNMAP_DMA's window also meets the flush queue's timer.
-    interleaving: phasedSpace<PassthroughTemplate>(vfioPhases, {
-      ...vfioConflicts,
-      unmapDma: [...(vfioConflicts['unmapDma'] ?? []), 'drainFlushQueue'],
-    }),
+    interleaving: phasedSpace<PassthroughTemplate>(
+      detachWindow ? { ...vfioPhases, groupUnsetContainer: 2 } : vfioPhases,
+      {
+        ...vfioConflicts,
+        unmapDma: [...(vfioConflicts['unmapDma'] ?? []), 'drainFlushQueue'],
+        // The detach's window meets the device's DMA, which walks what the detach left.
+        ...(detachWindow ? { groupUnsetContainer: ['deviceDma'] } : {}),
+      },
+    ),
     weight: (kind) => weights[kind] ?? vfioKindWeight(kind, layout) * (lifecycle.has(kind) ? 2 : 1),
     arbitrary(kind) {
       const arbitrary = table[kind];

@@ -29,6 +29,8 @@ export const NONCOHERENT_PASID_TEARDOWN =
   'PASID entry torn down on an IOMMU whose walks do not snoop the CPU caches (ecap.C = 0)';
 export const NONCOHERENT_CONTEXT_CLEAR =
   'context entry of a VFIO domain cleared on an IOMMU whose walks do not snoop the CPU caches (ecap.C = 0)';
+export const DETACH_WINDOW_DMA =
+  "DMA inside VFIO_GROUP_UNSET_CONTAINER, between type1's iommu_detach_group and the rest of its detach";
 export const FIRST_LEVEL_UNMAP_WITH_PASID_ENTRIES =
   'unmap of a first-level domain while the IOTLB holds its translations cached with a PASID';
 export const FIRST_LEVEL_TEARDOWN_WITH_ENTRIES =
@@ -46,6 +48,7 @@ export function passthroughReach(
   emulated = false,
   noncoherent = false,
   firstLevel = false,
+  detachWindow = false,
 ): readonly string[] {
   return [
     MAP_CROSSES_LEAF_TABLE,
@@ -62,6 +65,8 @@ export function passthroughReach(
     // First-level domains (issue 21): the PASID-tagged entries an unmap's and a teardown's
     // PASID-based flushes must reach.
     ...(firstLevel ? [FIRST_LEVEL_UNMAP_WITH_PASID_ENTRIES, FIRST_LEVEL_TEARDOWN_WITH_ENTRIES] : []),
+    // The context cache (issue 21): the device's DMA in the detach's window.
+    ...(detachWindow ? [DETACH_WINDOW_DMA] : []),
   ];
 }
 
@@ -191,6 +196,8 @@ export function classifyPassthroughStep(transition: Transition<PassthroughState,
       backend?.kind === 'type1' && backend.domains.some((domain) => domain.groupIds.includes(device?.groupId ?? -1));
     if (device?.kind === 'pci' && !held) labels.push(UNOWNED_DEVICE_DMA);
   }
+  if (command.kind === 'deviceDma' && before.vfio.inflight.some((op) => op.kind === 'groupUnsetContainer'))
+    labels.push(DETACH_WINDOW_DMA);
   if (command.kind === 'deviceDma' && detail['via'] === 'iotlb') {
     const translated = before.vfio.container.backend;
     const mapped =
@@ -235,6 +242,8 @@ export const passthroughReachFloors: Readonly<Record<string, number>> = {
   [NONCOHERENT_PASID_TEARDOWN]: 43,
   // iommu/noncoherent, seeds 1 … 3: 125, 175 and 167 runs.
   [NONCOHERENT_CONTEXT_CLEAR]: 40,
+  // iommu/noncoherent (a context cache), seeds 1 … 3: 26, 18 and 26 runs.
+  [DETACH_WINDOW_DMA]: 6,
   // iommu/first-level-pasid, seeds 1 … 3: 20, 20, 22 runs and 13, 15, 4 runs.
   [FIRST_LEVEL_UNMAP_WITH_PASID_ENTRIES]: 7,
   [FIRST_LEVEL_TEARDOWN_WITH_ENTRIES]: 1,

@@ -30,7 +30,7 @@ const npage = upTo(0x7fff_ffff, 'npage is an int');
 
 export const vfioCommandSchema: Schema = {
   groupSetContainer: { groupId: fd },
-  groupUnsetContainer: { groupId: fd },
+  groupUnsetContainer: { groupId: fd, ...phasedField },
   setIommu: { type: 'whole number' },
   openDevice: { deviceId: fd },
   closeDevice: { deviceId: fd },

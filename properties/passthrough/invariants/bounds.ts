@@ -4,7 +4,7 @@
  * Counters: VFIO's (`vfioCounters`, on the VFIO part), and the VT-d model's — free page-table pages
  * within the pool (`tablePages`), each lazy domain's flush queue within its capacity (a full queue
  * is flushed before it takes another entry: dma-iommu.c `queue_iova` → `fq_full` → `fq_ring_free`),
- * the IOTLB and the PASID cache within their capacities, the DIDs in use within `cap.ND` (DID 0 reserved:
+ * the IOTLB, the PASID cache and the context cache within their capacities, the DIDs in use within `cap.ND` (DID 0 reserved:
  * `domain_attach_iommu`'s `ida_alloc_range(&iommu->domain_ida, IDA_START_DID, cap_ndoms - 1)`), at
  * most one translated request in flight per device, and every frame the stack holds for a queued
  * unmap (`lazy-held`) referenced at least once per hold.
@@ -64,6 +64,13 @@ export function passthroughCounters(state: PassthroughState): Counter[] {
       value: iommu.pasidCache.length,
       min: 0,
       max: caps.pasidCacheEntries ?? 0,
+    });
+  if (iommu.contextCache !== undefined)
+    counters.push({
+      name: 'context-cache entries',
+      value: iommu.contextCache.length,
+      min: 0,
+      max: caps.contextCacheEntries ?? 0,
     });
   const inFlight = new Map<number, number>();
   for (const request of iommu.requests) inFlight.set(request.deviceId, (inFlight.get(request.deviceId) ?? 0) + 1);

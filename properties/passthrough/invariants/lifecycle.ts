@@ -7,7 +7,7 @@
  *   while VFIO owns the group, in its default domain once released — reaches no frame (a present
  *   leaf, an IOTLB entry, a DMA translated and not yet landed), whether or not its fd is open.
  * - `reused-did-carries-no-earlier-translations`: nothing the hardware holds under a DID (an IOTLB
- *   entry, a context entry naming it, a cached PASID entry naming it, a context or PASID entry
+ *   entry, a context entry naming it, a cached context or PASID entry naming it, a context or PASID entry
  *   memory still holds naming it) outlives the domain that held the DID when it was freed: the
  *   DID is handed out again, lowest first, and the next domain would inherit it.
  */
@@ -59,12 +59,13 @@ export const reusedDidCarriesNoEarlierTranslations: PassthroughInvariant = {
     state.iommu.iotlb,
     state.iommu.contexts,
     state.iommu.pasidCache,
+    state.iommu.contextCache,
     state.iommu.unflushedPasids,
     state.iommu.unflushedContexts,
   ],
   class: 'latent',
   description:
-    "no IOTLB entry, context entry (the CPU's or the IOMMU's view), cached PASID entry or PASID entry in the IOMMU's view under a DID outlives the domain that held the DID when it was freed",
+    "no IOTLB entry, context entry (the CPU's or the IOMMU's view, or cached), cached PASID entry or PASID entry in the IOMMU's view under a DID outlives the domain that held the DID when it was freed",
   check({ after }) {
     const iommu = after.iommu;
     const entry = iommu.iotlb.find((cached) => cached.orphaned === true);
@@ -75,6 +76,15 @@ export const reusedDidCarriesNoEarlierTranslations: PassthroughInvariant = {
         message: `the IOTLB still caches iova page ${entry.iovaPage} ${target} under DID ${entry.domainId}, filled from a domain since freed (the DID is ${now})`,
         actual: `an IOTLB entry of a freed domain under DID ${entry.domainId}`,
         expected: 'no entry of a freed domain',
+      };
+    }
+    const context = iommu.contextCache?.find((found) => found.orphaned === true);
+    if (context !== undefined) {
+      const now = Object.hasOwn(iommu.domains, context.domainId) ? 'now held by another domain' : 'free';
+      return {
+        message: `the context cache still holds source-id ${context.deviceId}'s context entry naming DID ${context.domainId}, of a domain since freed (the DID is ${now})`,
+        actual: `cached context entry of a freed domain (DID ${context.domainId})`,
+        expected: 'invalidated when the context entry was cleared',
       };
     }
     const cached = iommu.pasidCache?.find((found) => found.orphaned === true);
