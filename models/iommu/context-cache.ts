@@ -5,9 +5,8 @@
  * whatever the context table now says. Hardware caches present entries only (caching mode aside:
  * then it may cache not-present ones under DID 0, which the model leaves out).
  *
- * Linux v6.12 (drivers/iommu/intel/iommu.c, pasid.c; the kernel tarball was not on the machine this
- * was written on: read in 7af6c720417f's diff and the v6.12-era patches that quote the functions)
- * invalidates it through `iommu->flush.flush_context` (`qi_flush_context` with queued invalidation,
+ * Linux v6.12 (drivers/iommu/intel/iommu.c `domain_context_clear_one`, pasid.c
+ * `intel_context_flush_no_pasid`, read in Debian's linux-source-6.12 6.12.118) invalidates it through `iommu->flush.flush_context` (`qi_flush_context` with queued invalidation,
  * `__iommu_flush_context` with the register interface), in three granularities
  * (`DMA_CCMD_GLOBAL_INVL`, `DMA_CCMD_DOMAIN_INVL`, `DMA_CCMD_DEVICE_INVL`):
  * - a present entry cleared: `domain_context_clear_one` clears it and writes it back
