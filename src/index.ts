@@ -60,6 +60,8 @@ export {
   formatSummary,
 } from './report.js';
 export { DEFAULT_MAX_STATES, exploreDesign, mergeExplorations, stableJson } from './explore.js';
+export { stableFingerprint } from './stable-fingerprint.js';
+export type { Fingerprint } from './state-table.js';
 export { footprintProblems, independent } from './partial-order.js';
 export type { FootprintProblem } from './partial-order.js';
 export type { ExploreOptions, ExploreProgress, ExploreResult, ExploreVerdict } from './explore.js';
