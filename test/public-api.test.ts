@@ -13,7 +13,7 @@ describe('public API', () => {
       description: 'vGPU destruction leaves its mappings behind',
       breaks: ['backend-mappings-match-shadow', 'no-vgpu-no-backend-mappings'],
     });
-    const result = checkDesign(leakyTeardown, { seed: 1, runs: 1000 });
+    const result = checkDesign(leakyTeardown, { seed: 1, runs: 300 });
     expect(result.verdict).toBe('violated');
     expect(result.met).toBe(true);
     expect(result.violations.map((found) => found.invariant)).toEqual([

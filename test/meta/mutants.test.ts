@@ -42,6 +42,8 @@ const SLOW = new Set([
   'mutant/xen-map/map-takes-no-ref',
   'mutant/xen-map/destroy-skips-release-mappings',
   'mutant/viommu-shadow/map-unwind-returns-slot-twice',
+  'mutant/kvmgt/ppgtt-write-keeps-old-ref',
+  'mutant/xen-map/teardown-relinquishes-before-release',
   'mutant/iommu-lazy-held/flush-queue-skips-iotlb',
   // 1.3 to 2.1 s each at seed 11 (shrinking several invariants' traces): the default tier's
   // budget goes to the mutants of issue 18's mechanisms. Each is caught on 20/20 fresh seeds.

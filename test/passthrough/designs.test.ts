@@ -39,15 +39,20 @@ describe(`VFIO over VT-d on ${seeds.length} fixed seeds`, () => {
     },
   );
 
-  test('iommu/lazy: the stale IOTLB entry carries a DMA into a free frame and into a frame of another owner', () => {
-    const check = checkDesign(iommuLazy, { seed: 1001, runs: 1000, report: iommuLazy.breaks });
-    expect(check.violations.map((found) => found.invariant).sort()).toEqual([...iommuLazy.breaks].sort());
-    const lengths = Object.fromEntries(check.violations.map((found) => [found.invariant, found.length]));
-    expect(lengths).toEqual({
-      'reachable-frame-pinned': 3,
-      'reachable-frame-owned-by-guest': 4,
-      'no-dma-to-free-frame': 5,
-      'no-dma-to-foreign-frame': 6,
-    });
-  });
+  // 4 to 6 s (1,000 runs, four traces shrunk): in the deeper tier; the default tier's seed above
+  // shows the latent breaks, and the explorer's comparison (test/explore/meta-cases.ts) the lengths.
+  test.runIf(DEEP)(
+    'iommu/lazy: the stale IOTLB entry carries a DMA into a free frame and into a frame of another owner',
+    () => {
+      const check = checkDesign(iommuLazy, { seed: 1001, runs: 1000, report: iommuLazy.breaks });
+      expect(check.violations.map((found) => found.invariant).sort()).toEqual([...iommuLazy.breaks].sort());
+      const lengths = Object.fromEntries(check.violations.map((found) => [found.invariant, found.length]));
+      expect(lengths).toEqual({
+        'reachable-frame-pinned': 3,
+        'reachable-frame-owned-by-guest': 4,
+        'no-dma-to-free-frame': 5,
+        'no-dma-to-foreign-frame': 6,
+      });
+    },
+  );
 });
