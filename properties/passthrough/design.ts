@@ -194,7 +194,12 @@ export function passthroughDesign(options: PassthroughDesignOptions): Passthroug
     resolve: guardResolve(validatePassthroughTemplate, (state, template: PassthroughTemplate) =>
       resolvePassthrough(state, world, universe, template),
     ),
-    commands: passthroughCommandSpace(world, withFlushQueue, (options.contextCacheEntries ?? 0) > 0),
+    commands: passthroughCommandSpace(
+      world,
+      withFlushQueue,
+      (options.contextCacheEntries ?? 0) > 0,
+      options.firstLevelOnly === true,
+    ),
     invariants: passthroughDesignInvariants(config),
     formatCommand: formatPassthroughCommand,
     validateCommand: validatePassthroughCommand,

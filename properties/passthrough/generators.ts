@@ -104,6 +104,13 @@ const weights: Readonly<Record<string, number>> = {
 };
 
 /**
+ * On an IOMMU with first-level translation only, a PASID's life is the traffic the world is there
+ * for (its designs' flaws are in PASID teardown and cache tags): it counts as much as the DMA
+ * without PASID, and its teardown as a group's way out.
+ */
+const firstLevelWeights: Readonly<Record<string, number>> = { attachPasid: 6, pasidDma: 12, detachPasid: 3 };
+
+/**
  * In a world of several devices the DMA traffic above outweighs a group's way out of the container
  * and back in (every device of it closed, the group out, then in): these count twice there.
  */
@@ -128,7 +135,8 @@ const passthroughSetIommu: fc.Arbitrary<PassthroughTemplate> = fc
   .map((type): PassthroughTemplate => ({ kind: 'setIommu', type }));
 
 /**
- * `withFlushQueue`: the lazy modes, whose domains have a flush queue and so a timer. `detachWindow`:
+ * `withFlushQueue`: the lazy modes, whose domains have a flush queue and so a timer. `firstLevelOnly`:
+ * PASID traffic weighted up (`firstLevelWeights`). `detachWindow`:
  * VFIO_GROUP_UNSET_CONTAINER is phased too (an IOMMU with a context cache): type1's
  * `iommu_detach_group`, then the rest of its detach, with the device's DMA in between.
  */
@@ -136,7 +144,9 @@ export function passthroughCommandSpace(
   layout: VfioWorldLayout,
   withFlushQueue: boolean,
   detachWindow = false,
+  firstLevelOnly = false,
 ): CommandSpace<PassthroughTemplate> {
+  const kindWeights = firstLevelOnly ? { ...weights, ...firstLevelWeights } : weights;
   const table: Record<string, fc.Arbitrary<PassthroughTemplate>> = {
     ...vfioArbitraries(layout, { iovaBasePage: passthroughIovaBasePage(layout) }),
     ...picked(layout),
@@ -159,7 +169,7 @@ export function passthroughCommandSpace(
         ...(detachWindow ? { groupUnsetContainer: ['deviceDma'] } : {}),
       },
     ),
-    weight: (kind) => weights[kind] ?? vfioKindWeight(kind, layout) * (lifecycle.has(kind) ? 2 : 1),
+    weight: (kind) => kindWeights[kind] ?? vfioKindWeight(kind, layout) * (lifecycle.has(kind) ? 2 : 1),
     arbitrary(kind) {
       const arbitrary = table[kind];
       if (arbitrary === undefined) throw new Error(`passthrough: no generator for command kind '${kind}'`);
