@@ -54,7 +54,7 @@ describe('statistics', () => {
 
   test('generated = executed + rejected per kind, and every invariant is checked after every step', () => {
     const design = designs[0]!;
-    const { stats } = checkDesign(design, { seed: 2, runs: 200 });
+    const { stats } = checkDesign(design, { seed: 2, runs: 50 });
     let steps = 0;
     // The scheduler's advances are generated too (a design whose operations take time).
     const kinds = [...design.commands.kinds, ...(design.commands.interleaving === undefined ? [] : [ADVANCE])];
