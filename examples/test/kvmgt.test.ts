@@ -37,6 +37,8 @@ describe('example/unmap-scratches-only-its-range', () => {
       expected: 'holds',
       description: 'the whole-cache flush, judged by the built-in invariants only',
     });
-    expect(expectDesignMeets(builtInOnly, { runs: 300 }).verdict).toBe('holds');
+    // 500 runs: a sound design's check must also reach every label the stack requires, and the 2M
+    // entries' rarest (a cache entry of another size) needs more than 300 runs at seed 1.
+    expect(expectDesignMeets(builtInOnly, { runs: 500 }).verdict).toBe('holds');
   });
 });
