@@ -56,8 +56,12 @@ function put(word: number): void {
   buffer[used++] = word;
 }
 
-/** Each string's words (its tag or `KEY`, length and code units), for the strings met so far (bounded). */
-const encoded = new Map<string, Int32Array>();
+/**
+ * Each string's words (its tag, length and code units), for the strings met so far (bounded): one
+ * table per tag, so that a lookup builds no key of its own.
+ */
+const encodedKeys = new Map<string, Int32Array>();
+const encodedStrings = new Map<string, Int32Array>();
 
 function encode(tag: number, text: string): Int32Array {
   const length = text.length;
@@ -71,12 +75,12 @@ function encode(tag: number, text: string): Int32Array {
   return words;
 }
 
-function putString(tag: number, text: string): void {
-  const cacheKey = tag === KEY ? text : `\u0000${text}`;
-  let words = encoded.get(cacheKey);
+function putString(tag: typeof KEY | typeof STRING, text: string): void {
+  const encoded = tag === KEY ? encodedKeys : encodedStrings;
+  let words = encoded.get(text);
   if (words === undefined) {
     words = encode(tag, text);
-    if (encoded.size < 8192) encoded.set(cacheKey, words);
+    if (encoded.size < 4096) encoded.set(text, words);
   }
   room(words.length);
   buffer.set(words, used);

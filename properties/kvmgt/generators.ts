@@ -301,10 +301,8 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
         const shadowed = spts.filter((spt) => spt.level === 'pt').map((spt) => spt.gfn);
         if (shadowed.length > 0) return shadowed;
         // Before the mediator shadows a table, the guest goes on filling the ones it has begun.
-        return preparedTables(state, world.ramPages).filter((page) =>
-          Array.from({ length: layout.entriesPerTable }, (_, index) => index).some(
-            (index) => !isPresentPte(state.guestPages[page]?.[index]),
-          ),
+        return preparedTables(state, world.ramPages).filter(
+          (page) => firstFreeEntry(state, page, layout.entriesPerTable) !== undefined,
         );
       };
       // While a store waits for its notifier, an even low pick races it too: the window the
@@ -339,8 +337,7 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
       // guest filling the table in order writes.
       const entries = Array.from({ length: layout.entriesPerTable }, (_, index) => index);
       const nextFree = (): number[] => {
-        const qwords = state.guestPages[gfn] ?? [];
-        const free = entries.find((index) => !isPresentPte(qwords[index]));
+        const free = firstFreeEntry(state, gfn, layout.entriesPerTable);
         return free === undefined ? [] : [free];
       };
       const index = raced?.index ?? resolvePreferring(template.index, nextFree, entries, asIs);
@@ -437,6 +434,13 @@ function preparedTables(state: KvmgtState, ramPages: number): number[] {
   return Array.from({ length: ramPages }, (_, gfn) => gfn).filter(
     (gfn) => !roots.has(gfn) && (state.guestPages[gfn] ?? []).some((qword) => qword.kind === 'pte' && qword.present),
   );
+}
+
+/** The first entry of the guest's table at `gfn` that is not present: the next a guest filling it in order writes. */
+function firstFreeEntry(state: KvmgtState, gfn: number, entriesPerTable: number): number | undefined {
+  const qwords = state.guestPages[gfn] ?? [];
+  for (let index = 0; index < entriesPerTable; index++) if (!isPresentPte(qwords[index])) return index;
+  return undefined;
 }
 
 /** GGTT indices of the vGPU whose guest entry is present. */

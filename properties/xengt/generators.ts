@@ -14,7 +14,7 @@ import { xenGtPhases } from '../../models/xengt/inflight.js';
 import { xenFaultPoints } from '../../models/xen/fault.js';
 import type { XenFaultPoint } from '../../models/xen/fault.js';
 import type { CommandSpace } from '../../src/design.js';
-import { phasedSpace } from '../generic/interleave.js';
+import { phasedSpace, preemptedPhases } from '../generic/interleave.js';
 import { pickOr } from '../pick.js';
 import { preferOr, preferredPick } from '../prefer.js';
 import type { XenGtTemplate } from './resolve.js';
@@ -328,10 +328,7 @@ export function xenGtCommandSpace(
     }),
   };
 
-  const interleaved = phasedSpace<XenGtTemplate>(
-    Object.fromEntries(Object.entries(xenGtPhases).filter(([kind]) => preempted.includes(kind as XenGtCommandKind))),
-    xenGtConflicts,
-  );
+  const interleaved = phasedSpace<XenGtTemplate>(preemptedPhases(xenGtPhases, preempted), xenGtConflicts);
   return {
     kinds: set === 'full' ? xenGtCommandKinds : xenGtXenCommandKinds,
     weight: (kind) => (set === 'full' ? weights : xenSideWeights)[kind as GeneratedKind] ?? 1,
