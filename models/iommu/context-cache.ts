@@ -34,6 +34,7 @@
  * a previous kernel (kdump: `domain_context_mapping_one` invalidates a copied entry's old DID before
  * rewriting it).
  */
+import { appendBounded, markOrphaned } from './cached-entries.js';
 import type { ContextCacheEntry, IommuState } from './types.js';
 
 /** The cached context entry of requests without PASID from `deviceId`, if any. */
@@ -49,9 +50,7 @@ export function contextCacheFill(state: IommuState, deviceId: number, domainId: 
   const cache = state.contextCache;
   const capacity = state.caps.contextCacheEntries ?? 0;
   if (cache === undefined || capacity <= 0 || contextCacheLookup(state, deviceId) !== undefined) return;
-  const next = [...cache, { deviceId, domainId }];
-  while (next.length > capacity) next.shift();
-  state.contextCache = next;
+  state.contextCache = appendBounded(cache, { deviceId, domainId }, capacity);
 }
 
 /** `flush_context`'s granularity: `DMA_CCMD_GLOBAL_INVL`, `DMA_CCMD_DOMAIN_INVL`, `DMA_CCMD_DEVICE_INVL`. */
@@ -86,9 +85,5 @@ export function invalidateContextCache(state: IommuState, request: ContextInvali
 
 /** A domain is freed: the cached context entries naming its DID get the model's orphan mark. */
 export function orphanContextCacheEntries(state: IommuState, domainId: number): void {
-  const cache = state.contextCache;
-  if (cache === undefined || !cache.some((entry) => entry.domainId === domainId && entry.orphaned !== true)) return;
-  state.contextCache = cache.map((entry) =>
-    entry.domainId === domainId && entry.orphaned !== true ? { ...entry, orphaned: true } : entry,
-  );
+  if (state.contextCache !== undefined) state.contextCache = markOrphaned(state.contextCache, domainId);
 }

@@ -41,6 +41,7 @@ import {
   writeBackContextEntry,
   writeBackPasidEntry,
 } from './coherency.js';
+import { markOrphaned } from './cached-entries.js';
 import { contextCacheLookup, invalidateContextCache, orphanContextCacheEntries } from './context-cache.js';
 import { flushDomain, flushDetail, flushPasid, flushTornDownEntry } from './invalidate.js';
 import { invalidatePasidCache, orphanPasidCacheEntries, pasidCacheLookup } from './pasid.js';
@@ -127,11 +128,7 @@ export function releaseDomain(state: IommuState, domainId: number): OpResult {
   delete state.flat[domain.domainId];
   delete state.domains[domain.domainId];
   state.unsynced = state.unsynced.filter((pending) => pending.domainId !== domain.domainId);
-  if (state.iotlb.some((entry) => entry.domainId === domainId && entry.orphaned !== true)) {
-    state.iotlb = state.iotlb.map((entry) =>
-      entry.domainId === domainId && entry.orphaned !== true ? { ...entry, orphaned: true } : entry,
-    );
-  }
+  state.iotlb = markOrphaned(state.iotlb, domainId);
   for (const context of Object.values(state.contexts)) {
     if (context.domainId === domainId) context.orphaned = true;
   }

@@ -18,6 +18,7 @@
  * PASID directory and the not-present entries caching mode may cache, domain-selective and global
  * PASID-cache invalidation (Linux issues the PASID-selective form only).
  */
+import { appendBounded, markOrphaned } from './cached-entries.js';
 import type { IommuState, PasidCacheEntry } from './types.js';
 
 /** The cached PASID entry of requests from `deviceId` with `pasid`, if any. */
@@ -33,9 +34,7 @@ export function pasidCacheFill(state: IommuState, deviceId: number, pasid: numbe
   const cache = state.pasidCache;
   const capacity = state.caps.pasidCacheEntries ?? 0;
   if (cache === undefined || capacity <= 0 || pasidCacheLookup(state, deviceId, pasid) !== undefined) return;
-  const next = [...cache, { deviceId, pasid, domainId }];
-  while (next.length > capacity) next.shift();
-  state.pasidCache = next;
+  state.pasidCache = appendBounded(cache, { deviceId, pasid, domainId }, capacity);
 }
 
 /**
@@ -62,9 +61,5 @@ export function cachedPasids(state: IommuState, deviceId: number): number[] {
 
 /** A domain is freed: the cached entries naming its DID get the model's orphan mark. */
 export function orphanPasidCacheEntries(state: IommuState, domainId: number): void {
-  const cache = state.pasidCache;
-  if (cache === undefined || !cache.some((entry) => entry.domainId === domainId && entry.orphaned !== true)) return;
-  state.pasidCache = cache.map((entry) =>
-    entry.domainId === domainId && entry.orphaned !== true ? { ...entry, orphaned: true } : entry,
-  );
+  if (state.pasidCache !== undefined) state.pasidCache = markOrphaned(state.pasidCache, domainId);
 }
