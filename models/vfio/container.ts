@@ -378,13 +378,23 @@ export function groupSetContainer(state: VfioState, config: VfioConfig, args: Gr
   });
 }
 
+/**
+ * VFIO_GROUP_UNSET_CONTAINER's checks, in order: the group (EBADF), in the container (EINVAL), none
+ * of its devices open (EBUSY). The group that may leave, or the refusal.
+ */
+function leavingGroup(state: VfioState, args: GroupArgs): VfioGroup | Outcome {
+  const group = groupAt(state, args.groupId);
+  if (group === undefined) return err('EBADF');
+  if (!group.inContainer) return err('EINVAL');
+  if (state.devices.some((device) => device.groupId === group.id && device.open)) return err('EBUSY');
+  return group;
+}
+
 /** VFIO_GROUP_UNSET_CONTAINER: the last group out releases the backend. */
 export function groupUnsetContainer(state: VfioState, config: VfioConfig, args: GroupArgs): VfioResult {
   return runOp(state, (ctx) => {
-    const group = groupAt(state, args.groupId);
-    if (group === undefined) return err('EBADF');
-    if (!group.inContainer) return err('EINVAL');
-    if (state.devices.some((device) => device.groupId === group.id && device.open)) return err('EBUSY');
+    const group = leavingGroup(state, args);
+    if ('ok' in group) return group;
     const backend = state.container.backend;
     if (backend !== null && backend.kind === 'type1') detachGroup(state, config, ctx, backend, group);
     return finishGroupUnset(state, config, ctx, group);
@@ -418,12 +428,8 @@ export function startGroupUnset(
   ctx: OpContext,
   args: GroupArgs,
 ): PhaseStep<GroupUnsetOp> {
-  const group = groupAt(state, args.groupId);
-  if (group === undefined) return { outcome: err('EBADF'), op: null };
-  if (!group.inContainer) return { outcome: err('EINVAL'), op: null };
-  if (state.devices.some((device) => device.groupId === group.id && device.open)) {
-    return { outcome: err('EBUSY'), op: null };
-  }
+  const group = leavingGroup(state, args);
+  if ('ok' in group) return { outcome: group, op: null };
   const backend = state.container.backend;
   const domain =
     backend !== null && backend.kind === 'type1' && !backend.emulatedGroupIds.includes(group.id)
