@@ -226,8 +226,10 @@ class Partition {
           }
           site = 'scope';
           key = eventKey(record, position, PHASE_KEY);
-          const print = this.key(after);
           position += 1;
+          // The very state it was given (a refused request): this record, owned and known here.
+          if (after === before) continue;
+          const print = this.key(after);
           const owner = ownerOf(print[3], this.workers);
           if (owner === this.self && this.visited.find(print) >= 0) continue;
           if (this.sent.find(print) >= 0) continue;

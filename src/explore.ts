@@ -491,13 +491,16 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
           const transition = { before, command, result, after };
           if (mine && perTransition.length > 0) perTransition = checkEach(perTransition, transition, record);
           site = 'scope';
-          const afterPrint = print(after);
+          // A step that returns the very state it was given (a refused request: nearly half the
+          // transitions of the anchor) leads back to this record, whose fingerprint is known.
+          const selfLoop = after === before;
+          const afterPrint = selfLoop ? null : print(after);
           // A state-only verdict is the one reached at the state's first arrival: the first
           // transition into it in breadth-first order, so a shortest trace to it (a renaming of a
           // known state, which shares its key, gets the same verdicts: `ExploreScope.key`).
-          const seenAt = visited.find(afterPrint);
+          const seenAt = afterPrint === null ? record : visited.find(afterPrint);
           const fresh = seenAt < 0;
-          const ownsAfter = fresh && owns(afterPrint);
+          const ownsAfter = fresh && afterPrint !== null && owns(afterPrint);
           if (ownsAfter && stateRemaining > 0) {
             checkState(transition, record);
             site = 'scope';
@@ -510,7 +513,7 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
             );
             tried.push({ text, print: own });
           }
-          if (fresh) {
+          if (fresh && afterPrint !== null) {
             if (visited.size >= maxStates) {
               limitAt = level;
               break search;
