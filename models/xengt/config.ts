@@ -156,7 +156,7 @@ export interface XenGtWorldDescription {
   readonly grantEntries?: number;
   /** Maptrack handles of each domain (default 4; 0 to 64). */
   readonly maptrackHandles?: number;
-  /** Gfns of the backend's private pool for mappings of guest pages, from gfn 1024 (default 8; 1 to 64). */
+  /** Gfns of the backend's private pool for mappings of guest pages, from gfn 4096 (default 8; 1 to 64). */
   readonly mappingPoolPages?: number;
   /**
    * The GGTT partition: the vGPU's aperture and hidden ranges from index 0, then the host's
@@ -209,7 +209,11 @@ const DEFAULT_DOMAINS: readonly XenGtDomainDescription[] = [
   { translated: true, privileged: false, ramPages: 4 },
   { translated: false, privileged: false, ramPages: 2 },
 ];
-const MAPPING_POOL_BASE_GFN = 1024;
+// Far above every domain's RAM gfns. More than 1024 past them on purpose: V8 keeps an object whose
+// integer keys are 0..n and ~1024 as a dense array of ~1,500 slots (holes included), which every
+// copy and enumeration of dom0's p2m then walks (a third of the explorer's time on the anchor);
+// past that gap it keeps a small dictionary.
+const MAPPING_POOL_BASE_GFN = 4096;
 
 function domainsOf(world: XenGtWorldDescription): XenGtDomainDescription[] {
   const domains = world.domains ?? DEFAULT_DOMAINS;

@@ -401,7 +401,12 @@ export function xenGtStateKey(
   for (const domain of state.xen.domains) {
     const resumes = domain.teardownNext === undefined ? '' : domain.teardownNext === 'release-mappings' ? 'R' : 'M';
     out += `D${domain.domid}.${domain.incarnation},${bit(domain.translated)}${bit(domain.privileged)}${lifeCode[domain.life]}${resumes},${domain.totPages}|p`;
-    for (const [gfn, entry] of Object.entries(domain.p2m)) {
+    // for-in, not Object.entries: the same ascending order of integer keys without an array of
+    // pairs per domain (Object.entries was most of this function's time on the anchor).
+    const p2m = domain.p2m;
+    for (const gfn in p2m) {
+      const entry = p2m[gfn];
+      if (entry === undefined || !Object.hasOwn(p2m, gfn)) continue;
       out += `;${gfn}:`;
       switch (entry.type) {
         case 'ram_rw':

@@ -21,7 +21,7 @@ describe('XenGT worlds', () => {
       hidden: { start: 2, end: 4 },
       entriesPerTable: 4,
     });
-    expect([config.hostGgttGfns, config.mappingPoolBaseGfn, config.mappingPoolSize]).toEqual([{ 4: 0, 5: 1 }, 1024, 8]);
+    expect([config.hostGgttGfns, config.mappingPoolBaseGfn, config.mappingPoolSize]).toEqual([{ 4: 0, 5: 1 }, 4096, 8]);
   });
 
   test('a described world: the guest is dom2, four domains, a wider GGTT; every kind executes and map holds', () => {

@@ -112,7 +112,7 @@ function memoryMeasures(state: XenGtState): Record<string, number> {
   let p2mEntries = 0;
   for (const domain of state.xen.domains) {
     totPages += domain.totPages;
-    p2mEntries += Object.keys(domain.p2m).length;
+    for (const gfn in domain.p2m) if (Object.hasOwn(domain.p2m, gfn)) p2mEntries += 1;
   }
   return { 'free frames': state.xen.memory.freeList.length, tot_pages: totPages, 'p2m entries': p2mEntries };
 }
