@@ -14,15 +14,16 @@
  *   else `FLOAT` and the two words of its IEEE 754 bits;
  * - a string: `STRING`, its length, its UTF-16 code units two to a word;
  * - an array: `ARRAY`, its length, each item;
- * - an object: `OBJECT`, then for each key in `sortedKeys` order whose value is neither undefined
- *   nor a function, `KEY`, the key's length and code units, and the value; then `END`.
+ * - an object: `OBJECT`, then for each key in canonical order (`canonicalKeys`: array indices
+ *   ascending, then the other keys sorted) whose value is neither undefined nor a function, `KEY`,
+ *   the key's length and code units, and the value; then `END`.
  * Each value starts with its tag, so a key's `KEY` and an object's `END` are told apart from it.
  *
  * The fingerprint is not `fingerprint128` of the JSON text (the words differ): a scope gives one or
  * the other for all its states (`ExploreScope.fingerprint`). It is a function of the data alone, so
  * the explorer's worker threads agree on it.
  */
-import { sortedKeys } from './stable-json.js';
+import { sortKeys } from './stable-json.js';
 import { C1, C2, C3, C4, finish, fingerprint128, rotl } from './state-table.js';
 import type { Fingerprint } from './state-table.js';
 
@@ -128,6 +129,37 @@ function putValue(value: unknown): void {
   putComposite(value);
 }
 
+/**
+ * Whether `key` is an array index (ECMA-262: the canonical decimal form of an integer below
+ * 2³² − 1). `Object.keys` lists a plain object's array indices first, in ascending numeric order.
+ */
+function isArrayIndex(key: string): boolean {
+  const length = key.length;
+  const first = key.charCodeAt(0);
+  if (first < 48 || first > 57 || length > 10 || (first === 48 && length > 1)) return false;
+  for (let at = 1; at < length; at++) {
+    const code = key.charCodeAt(at);
+    if (code < 48 || code > 57) return false;
+  }
+  return length < 10 || Number(key) < 4294967295;
+}
+
+/**
+ * A record's keys in a canonical order (a function of its key set alone): its array indices in
+ * ascending numeric order, as `Object.keys` already gives them, then its other keys sorted. Not
+ * `stableJson`'s order, which sorts indices as strings ("10" before "9") and so sorted again every
+ * record keyed by gfn, page or requester id; either order gives equal data equal words.
+ */
+function canonicalKeys(record: object): readonly string[] {
+  const keys = Object.keys(record);
+  const count = keys.length;
+  if (count < 2 || isArrayIndex(keys[count - 1] ?? '')) return keys;
+  if (!isArrayIndex(keys[0] ?? '')) return sortKeys(keys);
+  let indices = 1;
+  while (isArrayIndex(keys[indices] ?? '')) indices += 1;
+  return [...keys.slice(0, indices), ...sortKeys(keys.slice(indices))];
+}
+
 function putComposite(value: object): void {
   if (Array.isArray(value)) {
     const length = value.length;
@@ -142,7 +174,7 @@ function putComposite(value: object): void {
     return;
   }
   const record = value as Record<string, unknown>;
-  const keys = sortedKeys(record);
+  const keys = canonicalKeys(record);
   put(OBJECT);
   for (let index = 0; index < keys.length; index++) {
     const key = keys[index] ?? '';

@@ -23,7 +23,11 @@ const keyOrders = new Map<string, { readonly keys: readonly string[]; readonly s
 
 /** An object's own keys in sorted order (not to be modified: it may be the cached order). */
 export function sortedKeys(record: object): readonly string[] {
-  const keys = Object.keys(record);
+  return sortKeys(Object.keys(record));
+}
+
+/** `keys` in sorted order (not to be modified: it may be the cached order, or `keys` itself). */
+export function sortKeys(keys: readonly string[]): readonly string[] {
   const count = keys.length;
   if (count < 2) return keys;
   const first = keys[0] ?? '';

@@ -37,6 +37,12 @@ describe('stableFingerprint', () => {
     expect(print({ a: 1, b: [2, 'x'] })).toBe(print({ b: [2, 'x'], a: 1, c: undefined }));
     expect(print([0])).toBe(print([-0]));
     expect(print([undefined])).toBe(print([null]));
+    // Array indices come first in numeric order, the other keys sorted: whatever the insertion
+    // order, and "01" or "4294967295" (not indices) among the sorted ones.
+    expect(print({ 10: 'x', 9: 'y', a: 1, '01': 2 })).toBe(print({ '01': 2, a: 1, 9: 'y', 10: 'x' }));
+    expect(print({ 10: 'x', 9: 'y' })).not.toBe(print({ 10: 'y', 9: 'x' }));
+    expect(print({ 4294967295: 1, b: 2, 4294967294: 3 })).toBe(print({ b: 2, 4294967294: 3, 4294967295: 1 }));
+    expect(print({ '01': 1 })).not.toBe(print({ 1: 1 }));
     // The encoding is prefix-free: nesting, lengths and types tell apart what the words alone would not.
     const distinct = [
       [],
