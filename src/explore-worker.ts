@@ -12,7 +12,7 @@ import type { MessagePort } from 'node:worker_threads';
 import type { AnyDesign, Invariant, Transition } from './design.js';
 import { crashOf, selectInvariants } from './execute.js';
 import type { CrashSite } from './execute.js';
-import { stableJson } from './explore.js';
+import { alreadyTried } from './explore.js';
 import {
   eventKey,
   ownerOf,
@@ -179,16 +179,15 @@ class Partition {
         site = 'scope';
         key = eventKey(record, 0, PHASE_RESOLVE);
         const templates = scope.templates(before);
-        const seen = new Set<string>();
+        const distinct: unknown[] = [];
         for (const template of templates) {
           site = 'resolve';
           command = template;
           hasCommand = true;
           key = eventKey(record, position, PHASE_RESOLVE);
           const concrete: unknown = this.design.resolve(before, template);
-          const text = stableJson(concrete);
-          if (seen.has(text)) continue;
-          seen.add(text);
+          if (alreadyTried(distinct, concrete)) continue;
+          distinct.push(concrete);
           command = concrete;
           site = 'step';
           key = eventKey(record, position, PHASE_STEP);

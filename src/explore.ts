@@ -51,7 +51,7 @@ import { exploreParallel } from './explore-parallel.js';
 import { ownerOf, transitionId } from './explore-protocol.js';
 import type { DesignSource } from './explore-protocol.js';
 import { fingerprint128, sameFingerprint, StateTable } from './state-table.js';
-import { stableJson } from './stable-json.js';
+import { sameJson, stableJson } from './stable-json.js';
 import { scopeFingerprint } from './stable-fingerprint.js';
 
 export { stableJson };
@@ -178,6 +178,15 @@ export interface Found {
   readonly command: unknown;
   /** The transition's place in the breadth-first order (`transitionId`; -1 at the initial state). */
   readonly at: number;
+}
+
+/**
+ * Whether `command` is one of `earlier` (equal `stableJson`): two templates that resolve to the
+ * same concrete command from one state are one transition.
+ */
+export function alreadyTried(earlier: readonly unknown[], command: unknown): boolean {
+  for (let index = 0; index < earlier.length; index++) if (sameJson(earlier[index], command)) return true;
+  return false;
 }
 
 /** True when both lists hold the same parts (the same objects, or equal primitives) in order. */
@@ -464,7 +473,7 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
         partsBefore = null;
         site = 'scope';
         const templates = scope.templates(before);
-        const seen = new Set<string>();
+        const distinct: unknown[] = [];
         let position = 0;
         const asleep = sleeping.get(record);
         // The commands tried from this state so far, in order, with their footprints.
@@ -474,9 +483,10 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
           atCommand = template;
           hasCommand = true;
           const command: unknown = design.resolve(before, template);
-          const text = stableJson(command);
-          if (seen.has(text)) continue;
-          seen.add(text);
+          if (alreadyTried(distinct, command)) continue;
+          distinct.push(command);
+          // Sleep sets name commands by their text: built only for partial-order reduction.
+          const text = footprint === undefined ? '' : stableJson(command);
           atTransition = transitionId(record, position);
           position += 1;
           if (asleep?.has(text) === true) {

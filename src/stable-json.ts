@@ -85,3 +85,49 @@ export function stableJson(value: unknown): string {
   }
   return `${text}}`;
 }
+
+/** What `stableJson` writes as `null`: null itself, a non-finite number, undefined, a function, a symbol, a bigint. */
+function jsonNull(value: unknown): boolean {
+  const type = typeof value;
+  if (type === 'number') return !Number.isFinite(value);
+  return value === null || (type !== 'boolean' && type !== 'string' && type !== 'object');
+}
+
+/** Whether a record's field is written by `stableJson` (neither undefined nor a function). */
+function written(value: unknown): boolean {
+  return value !== undefined && typeof value !== 'function';
+}
+
+/**
+ * Whether `stableJson(left) === stableJson(right)`, without building either text: the explorer
+ * skips a template that resolves to a command already tried from the same state, and building the
+ * text of every command was most of that check's cost.
+ */
+export function sameJson(left: unknown, right: unknown): boolean {
+  if (left === right) return true;
+  if (jsonNull(left) || jsonNull(right)) return jsonNull(left) && jsonNull(right);
+  if (typeof left !== 'object' || typeof right !== 'object' || left === null || right === null) return false;
+  if (Array.isArray(left)) {
+    if (!Array.isArray(right) || left.length !== right.length) return false;
+    for (let index = 0; index < left.length; index++) {
+      const item: unknown = left[index];
+      const other: unknown = right[index];
+      // An array's undefined or function item is written null.
+      if (!sameJson(written(item) ? item : null, written(other) ? other : null)) return false;
+    }
+    return true;
+  }
+  if (Array.isArray(right)) return false;
+  const leftRecord = left as Record<string, unknown>;
+  const rightRecord = right as Record<string, unknown>;
+  let fields = 0;
+  for (const key of Object.keys(leftRecord)) {
+    const item = leftRecord[key];
+    if (!written(item)) continue;
+    fields += 1;
+    if (!Object.hasOwn(rightRecord, key) || !written(rightRecord[key]) || !sameJson(item, rightRecord[key]))
+      return false;
+  }
+  for (const key of Object.keys(rightRecord)) if (written(rightRecord[key])) fields -= 1;
+  return fields === 0;
+}

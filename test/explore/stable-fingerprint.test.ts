@@ -1,7 +1,7 @@
 /** The one-pass fingerprint of canonical data decides what `stableJson`'s text decides. */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { stableJson } from '../../src/stable-json.js';
+import { sameJson, stableJson } from '../../src/stable-json.js';
 import { stableFingerprint } from '../../src/stable-fingerprint.js';
 import { fingerprint128, sameFingerprint } from '../../src/state-table.js';
 
@@ -30,6 +30,20 @@ describe('stableFingerprint', () => {
       }),
       { seed: 23, numRuns: 3000 },
     );
+  });
+
+  test('sameJson decides what comparing the two texts decides', () => {
+    fc.assert(
+      fc.property(plain, plain, (left, right) => {
+        expect(sameJson(left, right)).toBe(stableJson(left) === stableJson(right));
+        expect(sameJson(left, structuredClone(left))).toBe(true);
+      }),
+      { seed: 29, numRuns: 2000 },
+    );
+    expect(sameJson({ a: undefined, b: [undefined, 1] }, { b: [null, 1] })).toBe(true);
+    expect(sameJson([Number.NaN, -0], [null, 0])).toBe(true);
+    expect(sameJson({ a: 1 }, { a: 1, b: 2 })).toBe(false);
+    expect(sameJson([], {})).toBe(false);
   });
 
   test('key order, undefined fields and -0 do not matter; structure and types do', () => {
