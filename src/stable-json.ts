@@ -120,14 +120,17 @@ export function sameJson(left: unknown, right: unknown): boolean {
   if (Array.isArray(right)) return false;
   const leftRecord = left as Record<string, unknown>;
   const rightRecord = right as Record<string, unknown>;
+  // for-in with own-key checks, not Object.keys: no array per record compared (a command's `kind`
+  // comes first, so most comparisons end at the first field).
   let fields = 0;
-  for (const key of Object.keys(leftRecord)) {
+  for (const key in leftRecord) {
+    if (!Object.hasOwn(leftRecord, key)) continue;
     const item = leftRecord[key];
     if (!written(item)) continue;
     fields += 1;
     if (!Object.hasOwn(rightRecord, key) || !written(rightRecord[key]) || !sameJson(item, rightRecord[key]))
       return false;
   }
-  for (const key of Object.keys(rightRecord)) if (written(rightRecord[key])) fields -= 1;
+  for (const key in rightRecord) if (Object.hasOwn(rightRecord, key) && written(rightRecord[key])) fields -= 1;
   return fields === 0;
 }
