@@ -22,22 +22,10 @@ import {
   kvmgtShippedFreeSkips2m,
 } from '../../properties/kvmgt/designs.js';
 import { kvmgtInvariants } from '../../properties/kvmgt/invariants/index.js';
+import { pde2m } from '../models/gvt/pde2m.js';
 import { runRecordingErrors } from '../models/gvt/world.js';
 
 const ROOT = 0;
-
-function pde2m(targetGfn: number, extra: Partial<KvmgtCommand> = {}): KvmgtCommand {
-  return {
-    kind: 'guestWritePte',
-    gfn: ROOT,
-    index: 0,
-    present: true,
-    targetGfn,
-    sizeBytes: 8,
-    pse: true,
-    ...extra,
-  } as KvmgtCommand;
-}
 
 const create: KvmgtCommand = { kind: 'ppgttCreate', rootGfn: ROOT };
 

@@ -17,22 +17,13 @@ import type { XenGtDesign } from '../../properties/xengt/design.js';
 import { xenMap } from '../../properties/xengt/designs.js';
 import { xenGt2mSplitErrorLeaks } from '../../properties/xengt/huge2m-designs.js';
 import { classifyXenGtStep } from '../../properties/xengt/reach.js';
+import { pde2m } from '../models/gvt/pde2m.js';
 import { runSteps } from './run-steps.js';
 
 const ROOT = 0;
 const GUEST = xenMap.config.guestDomid;
 const POOL = xenMap.config.mappingPoolBaseGfn;
 
-/** The guest stores a 2M entry (PS) naming `targetGfn` into entry 0 of its page directory at gfn 0. */
-const pde2m = (targetGfn: number): XenGtCommand => ({
-  kind: 'guestWritePte',
-  gfn: ROOT,
-  index: 0,
-  present: true,
-  targetGfn,
-  sizeBytes: 8,
-  pse: true,
-});
 const create: XenGtCommand = { kind: 'ppgttCreate', rootGfn: ROOT };
 const balloonOut = (gfn: number): XenGtCommand => ({ kind: 'decreaseReservation', domid: GUEST, gfn });
 
