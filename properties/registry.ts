@@ -15,6 +15,7 @@ import {
   kvmgt2mLookupIgnoresSize,
   kvmgt2mPinSkipsContiguity,
   kvmgt2mReleaseUnpins4k,
+  kvmgt2mSplitErrorLeaks,
   kvmgtCacheAddErrorKeepsMap,
   kvmgtDestroyKeepsGgtt,
   kvmgtDmaMapErrorKeepsPin,
@@ -57,6 +58,7 @@ import {
 } from './viommu/designs.js';
 import { xenLookup, xenLookupThenMap, xenMap } from './xengt/designs.js';
 import { xenGtGgttDesigns } from './xengt/ggtt-designs.js';
+import { xenGtHuge2mDesigns } from './xengt/huge2m-designs.js';
 import { xenGtLifecycleDesigns } from './xengt/lifecycle-designs.js';
 import { xenPtDesigns } from './xenpt/designs.js';
 import { xenPtMutants } from './xenpt/mutants.js';
@@ -76,6 +78,7 @@ export const designs: readonly AnyDesign[] = [
   xenLookupThenMap,
   ...xenGtLifecycleDesigns,
   ...xenGtGgttDesigns,
+  ...xenGtHuge2mDesigns,
   vfioType1,
   vfioNoiommu,
   iommuStrict,
@@ -115,6 +118,7 @@ export const designs: readonly AnyDesign[] = [
   kvmgt2mLookupIgnoresSize,
   kvmgt2mPinSkipsContiguity,
   kvmgt2mReleaseUnpins4k,
+  kvmgt2mSplitErrorLeaks,
   viommuShadow,
   viommuNested,
   viommuShadowUnmapSkipsFlush,

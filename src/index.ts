@@ -163,6 +163,7 @@ export type { XenFaultPoint } from '../models/xen/fault.js';
 export { xenLookup, xenLookupThenMap, xenMap } from '../properties/xengt/designs.js';
 export { xenGtLifecycleDesigns } from '../properties/xengt/lifecycle-designs.js';
 export { xenGtGgttDesigns, xenGtShadowsHalfWrittenGgtt } from '../properties/xengt/ggtt-designs.js';
+export { xenGt2mSplitErrorLeaks, xenGtHuge2mDesigns } from '../properties/xengt/huge2m-designs.js';
 export type { XenGtCommandSet } from '../properties/xengt/generators.js';
 export type { XenGtTemplate } from '../properties/xengt/resolve.js';
 export { xenGtCommandKinds, xenGtXenCommandKinds } from '../models/xengt/commands.js';
@@ -343,6 +344,7 @@ export {
   kvmgt2mPinSkipsContiguity,
   kvmgt2mReleaseUnpins4k,
   kvmgtShippedFreeSkips2m,
+  kvmgt2mSplitErrorLeaks,
 } from '../properties/kvmgt/designs.js';
 export type { KvmgtUnwindOptions } from '../properties/kvmgt/design.js';
 export type { KvmgtScopePart } from '../properties/kvmgt/explore-scope.js';

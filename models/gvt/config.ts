@@ -6,7 +6,7 @@
  */
 import { worldSize } from '../world-size.js';
 import { lookupBySize, pinnedContiguous } from './huge2m.js';
-import type { CacheLookup, CacheLookupAction, Pin2M } from './huge2m.js';
+import type { CacheLookup, CacheLookupAction, FailedSplit2M, Pin2M } from './huge2m.js';
 import { pagesOf64K } from './ips64k.js';
 import type { Slot64K, Split64K } from './ips64k.js';
 import type { GuestPte, ShadowPte } from './types.js';
@@ -199,6 +199,19 @@ export interface GvtHooks {
    * does release a 2M entry: `ppgtt_invalidate_pte`.)
    */
   readonly freeSptReleases: (pte: ShadowPte) => boolean;
+  /**
+   * `split_2MB_gtt_entry` failing part-way (a page's 4K `intel_gvt_dma_map_guest_page` refused):
+   * how many of the `mapped` pages before it, from the first, give back the DMA cache reference
+   * their map took. v6.12 (all of them): `err:` walks the sub table's present entries with
+   * `ppgtt_invalidate_pte` and frees it (commit 4a61648af68f, "fix double free bug in
+   * split_2MB_gtt_entry", v6.2). Before that fix — every kernel from the 2M support (b901b252b6cf)
+   * to v6.1, and every XenGT tree — the error path was `ppgtt_invalidate_spt(spt); return ret;`: it
+   * put the parent table, not the sub table, whose maps were never given back (`() => 0`, the designs
+   * `xengt/2m-split-error-leaks` and `kvmgt/2m-split-error-leaks`; the put of the parent, a double
+   * free when the caller frees it again, CVE-2022-3707, is left out). Clamped to `[0, mapped]`.
+   * The split fails with the map's errno either way (`return ret`).
+   */
+  readonly failedSplit2MReleases: (failure: FailedSplit2M) => number;
 }
 
 export const soundGvtHooks: GvtHooks = {
@@ -209,11 +222,20 @@ export const soundGvtHooks: GvtHooks = {
   pin2M: pinnedContiguous,
   unpin2M: (entry) => entry.pages,
   freeSptReleases: () => true,
+  failedSplit2MReleases: (failure) => failure.mapped,
 };
 
 /** The design's hook for `name`, or v6.12's. */
 export function gvtHook<K extends keyof GvtHooks>(config: Pick<GvtConfig, 'hooks'>, name: K): GvtHooks[K] {
   return config.hooks?.[name] ?? soundGvtHooks[name];
+}
+
+/**
+ * A count a hook returned, clamped to `[0, max]`; `max` when it is not an integer (a hook's count
+ * of slots, pages or maps).
+ */
+export function hookCount(count: number, max: number): number {
+  return Number.isInteger(count) ? Math.min(Math.max(count, 0), max) : max;
 }
 
 /**

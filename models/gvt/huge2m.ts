@@ -16,9 +16,9 @@
  *
  * Scaled to the model's small tables as 64K was (16 of 512 → 2 of 4): a 2M page spans the pages
  * one page table maps, `entriesPerTable` (512 of 512 on hardware, 4 here), and its split is one
- * table's worth of 4K entries. Left out: 1G entries (refused by GVT), the PAT bits the split
- * copies, and a 2M PDE in the XenGT stack (its generators never set the PS bit; XenGT's host
- * refuses a 2M map, so such an entry would always be split).
+ * table's worth of 4K entries. The XenGT stack's host refuses the 2M map, so there a 2M entry is
+ * always split (`models/xengt/host.ts` says why). Left out: 1G entries (refused by GVT), the PAT
+ * bits the split copies.
  */
 import type { GvtLayout } from './config.js';
 import type { ShadowPte } from './types.js';
@@ -82,4 +82,18 @@ export function dmaLeaves(
   if (pte.kind === 'dma') return [{ dmaAddr: pte.dmaAddr, pages: pte.pages ?? 1, page: 0 }];
   if (pte.kind !== 'split2m') return [];
   return pte.entries.flatMap((sub, page) => (sub.kind === 'dma' ? [{ dmaAddr: sub.dmaAddr, pages: 1, page }] : []));
+}
+
+/**
+ * A split that failed part-way (`split_2MB_gtt_entry`'s `err:`): the 2M entry at slot `index` of
+ * table `sptGfn`, its first page `baseGfn` and its `pages`; the pages mapped 4K before the one that
+ * failed (`mapped`, from `baseGfn` on, each holding a DMA cache reference), and the map's errno.
+ */
+export interface FailedSplit2M {
+  readonly sptGfn: number;
+  readonly index: number;
+  readonly baseGfn: number;
+  readonly pages: number;
+  readonly mapped: number;
+  readonly errno: string;
 }

@@ -5,7 +5,7 @@
  * leaf shadow entries hold DMA addresses from the DMA cache.
  *
  * Simplified: two levels (a page directory as the root, page tables below it) instead of four,
- * leaves of 4 KiB and 64K entries split into 4K shadow entries (`ips64k.ts`; no 2M/1G entries), and a PPGTT is shadowed when the guest announces it
+ * leaves of 4 KiB, 64K entries split into 4K shadow entries (`ips64k.ts`) and 2M entries (`huge2m.ts`; no 1G entries), and a PPGTT is shadowed when the guest announces it
  * (`PPGTT_L4_PAGE_TABLE_CREATE`) rather than when a workload first pins it. Where a trapped write's
  * new entry cannot be shadowed GVT logs the error and leaves the old shadow entry in place; the
  * model points the slot at scratch instead, as the GGTT path does, so a shadow never keeps
@@ -13,7 +13,7 @@
  * shares one spt in GVT; the model refuses the mismatch (EINVAL) instead.
  */
 import type { GvtConfig } from './config.js';
-import { gvtHook, hasGvtBug } from './config.js';
+import { gvtHook, hasGvtBug, hookCount } from './config.js';
 import { dmaMapGuestPage, insertCacheEntry, releaseLeaf } from './dma-cache.js';
 import type { GvtHost } from './host.js';
 import { page2mBase, pages2M } from './huge2m.js';
@@ -93,11 +93,6 @@ export function translateLeaf<W extends GvtWorld>(
   return null;
 }
 
-/** A hook's count of a 64K entry's slots, clamped to the entry's pages. */
-function slotsOf(count: number, entry: Slot64K): number {
-  return Number.isInteger(count) ? Math.min(Math.max(count, 0), entry.stridePages) : entry.stridePages;
-}
-
 /**
  * `split_64KB_gtt_entry`: the pages of the 64K page the entry names (its gfn masked to 64K), each
  * mapped 4K (`intel_gvt_dma_map_guest_page(vgpu, start_gfn + i, PAGE_SIZE)`) into slot `index + i`
@@ -137,9 +132,10 @@ function translateSplit64K<W extends GvtWorld>(
  * A 2M PDE (`ppgtt_populate_shadow_entry`, `GTT_TYPE_PPGTT_PTE_2M_ENTRY`; `huge2m.ts`): the 2M
  * page from its gfn masked to 2M, mapped whole (`intel_gvt_dma_map_guest_page(gfn,
  * I915_GTT_PAGE_SIZE_2M)`) when that succeeds, else split (`split_2MB_gtt_entry`): each of its
- * pages mapped 4K into an inline table of its own; a page that cannot be mapped fails the split
- * with -ENXIO and gives back what the pages before it took (v6.12's `err:` walks the table with
- * `ppgtt_invalidate_pte` and frees it). Never deferred: a design's deferred insert covers 4K maps.
+ * pages mapped 4K into an inline table of its own. A page that cannot be mapped fails the split
+ * with the map's errno (`return ret`), and the pages before it give back what the design's
+ * `failedSplit2MReleases` says (v6.12's `err:` walks the table with `ppgtt_invalidate_pte` and
+ * frees it: all). Never deferred: a design's deferred insert covers 4K maps.
  */
 function translate2M<W extends GvtWorld>(
   world: W,
@@ -165,9 +161,18 @@ function translate2M<W extends GvtWorld>(
   for (let page = 0; page < pages; page++) {
     const mapped = dmaMapGuestPage(world, host, config, baseGfn + page);
     if (!mapped.ok) {
+      const failure = {
+        sptGfn: slot.sptGfn,
+        index: slot.index,
+        baseGfn,
+        pages,
+        mapped: entries.length,
+        errno: mapped.errno,
+      };
+      const released = hookCount(gvtHook(config, 'failedSplit2MReleases')(failure), entries.length);
       // In reverse, so that the DMA pool gets its addresses back in the order it gave them.
-      for (const taken of [...entries].reverse()) releaseLeaf(world, host, taken);
-      return 'ENXIO';
+      for (const taken of entries.slice(0, released).reverse()) releaseLeaf(world, host, taken);
+      return mapped.errno;
     }
     entries.push({ kind: 'dma', dmaAddr: mapped.dmaAddr });
   }
@@ -488,7 +493,7 @@ function removeOldShadow<W extends GvtWorld>(
   let released = olds.length;
   if (is64kTable(spt)) {
     const entry: Slot64K = { sptGfn: spt.gfn, index, stridePages: ips64kStride(config.layout) };
-    released = slotsOf(gvtHook(config, 'release64K')(entry), entry);
+    released = hookCount(gvtHook(config, 'release64K')(entry), entry.stridePages);
   }
   for (const old of olds.slice(0, released)) releaseEntry(world, host, config, old);
 }

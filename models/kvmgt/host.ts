@@ -5,7 +5,7 @@
  * `vfio_dma_rw`, so only pages mapped in the container can be read. And the vGPU's ops as VFIO
  * calls them: `dma_unmap` and `close_device`.
  */
-import { gvtHook, ownGgttIndices } from '../gvt/config.js';
+import { gvtHook, hookCount, ownGgttIndices } from '../gvt/config.js';
 import { entryPages, removeCacheEntry } from '../gvt/dma-cache.js';
 import type { HostGgtt } from '../gvt/gpu.js';
 import type { GvtHost } from '../gvt/host.js';
@@ -144,7 +144,7 @@ function makeHost(config: KvmgtConfig): KvmgtHost {
       }
       // gvt_unpin_guest_page(gfn, size): every page of a 2M entry (the design's `unpin2M`).
       const asked = pages === 1 ? 1 : gvtHook(config.gvt, 'unpin2M')({ gfn, pages });
-      const unpinned = Number.isInteger(asked) ? Math.min(Math.max(asked, 0), pages) : pages;
+      const unpinned = hookCount(asked, pages);
       const device = state.vfio.devices[VGPU_DEVICE];
       if (device !== undefined && unpinned > 0) driverUnpin(state.vfio, device, gfn, unpinned);
     },

@@ -43,6 +43,22 @@ import type { XenGtState } from './types.js';
 
 export type XenGtHost = GvtHost<XenGtState> & HostGgtt<XenGtState>;
 
+/**
+ * What the XenGT host answers a 2M DMA map (`dmaMap` with more than one page). In XenGT's trees
+ * (the out-of-tree `drivers/gpu/drm/i915/gvt/xengt.c` of intel/gvt-linux's XenGT branches, over
+ * the `gtt.c` of v4.17–v5.x) the request never reaches the backend: `ppgtt_populate_shadow_entry`
+ * first asks `is_2MB_gtt_possible`, which looks the entry's first page up
+ * (`intel_gvt_hypervisor_gfn_to_mfn` → `xengt_gfn_to_pfn`, XENMEM_get_mfn_from_pfn: -EINVAL for a
+ * page with no mfn, the entry not shadowed) and answers `PageTransHuge(pfn_to_page(mfn))` — false
+ * for the machine frame of a guest page in a PV dom0, which has no transparent huge pages — so the
+ * entry is split (`split_2MB_gtt_entry`) into 4K `xengt_dma_map_guest_page` calls. That callback
+ * takes no 2M size: one version translates the first gfn and ignores `size`, another has
+ * `BUG_ON(size != PAGE_SIZE)`. The model runs v6.12's `gtt.c`, which asks for the 2M map
+ * directly, over a host that refuses it: the same split, and a first page with no mfn fails it at
+ * that page with nothing mapped, as `is_2MB_gtt_possible` fails the entry.
+ */
+export const XENGT_2M_ERRNO = 'EINVAL';
+
 /** Why the DMA cache lets go of an address (`XenGtUnmapRequest.reason`). */
 export type ReleaseReason = XenGtUnmapRequest['reason'];
 
@@ -220,8 +236,9 @@ function makeHost(
   const throughIommu = backend.addressing === 'backend-iommu';
   return {
     dmaMap(state, gfn, pages = 1) {
-      // XenGT maps 4K pages only here: a 2M map is refused, so a 2M entry would be split.
-      if (pages !== 1) return { ok: false, errno: 'EINVAL' };
+      // A 2M map is refused (EINVAL, nothing done), so the mediator splits a 2M entry into 4K
+      // maps: the outcome XenGT's trees reach another way (`XENGT_2M_ERRNO`).
+      if (pages !== 1) return { ok: false, errno: XENGT_2M_ERRNO };
       const plan = backend.map({
         state,
         config,

@@ -2,8 +2,11 @@
  * Reach labels both GVT-g stacks (KVMGT, XenGT) count (`--stats`): the mediator's situations
  * whatever the hypervisor under it.
  */
+import type { GvtLayout } from '../../models/gvt/config.js';
+import { page2mBase } from '../../models/gvt/huge2m.js';
 import { is64kTable } from '../../models/gvt/ips64k.js';
-import type { GvtVgpu } from '../../models/gvt/types.js';
+import { isPresentPte } from '../../models/gvt/ppgtt.js';
+import type { GuestPage, GvtVgpu } from '../../models/gvt/types.js';
 
 export const GTT_WRITE_UNDER_DMA = 'GTT entry written while a GPU access is in flight';
 export const VGPU_DESTROYED_WITH_CACHE = 'vGPU destroyed with DMA cache entries';
@@ -12,6 +15,7 @@ export const RESPLIT_64K = 'guest rewrites or clears a split 64K entry';
 export const WHOLE_2M = '2M entry shadowed whole';
 export const SPLIT_2M = '2M entry split';
 export const REMAP_2M = 'cache entry of another size found (v6.12 re-maps it)';
+export const SPLIT_2M_FAILED = "2M entry's split failed part-way (its 4K maps given back)";
 
 /** Shadow PDEs of 2M entries: shadowed whole (one 2M DMA mapping) and split (a table of 4K entries). */
 export function shadowed2M(vgpu: GvtVgpu | null): { readonly whole: number; readonly split: number } {
@@ -24,6 +28,31 @@ export function shadowed2M(vgpu: GvtVgpu | null): { readonly whole: number; read
     }
   }
   return { whole, split };
+}
+
+/**
+ * The 2M entries whose split failed after its first page (`split_2MB_gtt_entry`'s `err:`), as
+ * `sptGfn:index`: a shadowed page directory's guest entry is present with the PS bit, its shadow is
+ * scratch, and the 2M page's first page is one the host can map (`mapsFirst`). What a trapped store
+ * or a flush leaves; a PPGTT creation failing with it leaves no table to find it in.
+ */
+export function failedSplits2M(
+  vgpu: GvtVgpu | null,
+  guestPage: (gfn: number) => GuestPage | null,
+  mapsFirst: (gfn: number) => boolean,
+  layout: Pick<GvtLayout, 'entriesPerTable'>,
+): Set<string> {
+  const failed = new Set<string>();
+  for (const spt of Object.values(vgpu?.spts ?? {})) {
+    if (spt.level !== 'pd') continue;
+    const page = guestPage(spt.gfn);
+    spt.entries.forEach((pte, index) => {
+      const qword = page?.[index];
+      if (pte.kind !== 'scratch' || !isPresentPte(qword) || qword.pse !== true) return;
+      if (mapsFirst(page2mBase(qword.gfn, layout))) failed.add(`${spt.gfn}:${index}`);
+    });
+  }
+  return failed;
 }
 
 /**

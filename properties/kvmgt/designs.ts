@@ -230,3 +230,14 @@ export const kvmgtShippedFreeSkips2m = kvmgtDesign({
     "a freed page directory gives back what its entries hold as v6.12's gtt.c ppgtt_invalidate_spt does: for_each_present_shadow_entry skips a GTT_TYPE_PPGTT_PTE_2M_ENTRY ('invalidate 2M entry', continue), so a 2M entry shadowed whole keeps its DMA cache reference when its PPGTT is destroyed, and its pages their pin and IOMMU mapping, until gvt_cache_destroy at close. Isolation holds while the vGPU lives (the pages stay pinned), but the DMA cache's references outnumber the shadow entries holding them",
   breaks: ['cache-kref-matches-shadow-users'],
 });
+
+export const kvmgt2mSplitErrorLeaks = kvmgtDesign({
+  id: 'kvmgt/2m-split-error-leaks',
+  expected: 'violates',
+  // As gtt.c split_2MB_gtt_entry before 4a61648af68f (v4.17 to v6.1): `ppgtt_invalidate_spt(spt)`.
+  gvtHooks: { failedSplit2MReleases: () => 0 },
+  explore: ['2m'],
+  description:
+    "a 2M entry's split into 4K maps (split_2MB_gtt_entry, when the 2M map fails: no host huge page behind it) failing part-way — a page past the first unplugged, or its pin or DMA map failing — unwound as gtt.c had it from the 2M support (b901b252b6cf) to v6.1, before the fix of CVE-2022-3707 (4a61648af68f): ppgtt_invalidate_spt on the parent table instead of invalidating the sub table's entries, so the 4K maps already taken keep their DMA cache references, and their pages their pins, with no shadow entry holding them",
+  breaks: ['cache-kref-matches-shadow-users'],
+});

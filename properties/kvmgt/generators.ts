@@ -19,6 +19,7 @@ import { isPick, pickOr, resolvePick } from '../pick.js';
 import type { Pickable } from '../pick.js';
 import { preferOr, preferredPick, resolvePreferring } from '../prefer.js';
 import { ADVANCE, phasedSpace, resolveAdvance } from '../generic/interleave.js';
+import { ipsBit, pseBit, setBits } from '../gvt/entry-bits.js';
 
 type WithPick<C, K extends string, F extends string> = C extends { readonly kind: K }
   ? Omit<C, F> & { readonly [P in F]: Pickable<number> }
@@ -124,19 +125,12 @@ function table(world: KvmgtWorld): Readonly<Record<GeneratedKind, fc.Arbitrary<K
         present: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
         targetGfn: preferOr(gfn),
         sizeBytes: fc.constantFrom(8, 8, 8, 4),
-        // The IPS bit, now and then: stored into a page directory, it makes the table the entry
-        // names a 64K table (`models/gvt/ips64k.ts`), whose entry 0 is split.
-        ips: fc.oneof({ weight: 1, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
-        // The PS bit, now and then: stored into a page directory, the entry maps a 2M page
-        // (`models/gvt/huge2m.ts`), shadowed whole where a host huge page backs it, else split.
-        pse: fc.oneof({ weight: 2, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+        // The IPS bit (a 64K table, whose entry 0 is split) and the PS bit (a 2M page, shadowed
+        // whole where a host huge page backs it, else split), now and then (`entry-bits.ts`).
+        ips: ipsBit,
+        pse: pseBit,
       })
-      .map(({ ips, pse, ...fields }) => ({
-        kind: 'guestWritePte',
-        ...fields,
-        ...(ips ? { ips } : {}),
-        ...(pse ? { pse } : {}),
-      })),
+      .map(({ ips, pse, ...fields }) => ({ kind: 'guestWritePte', ...fields, ...setBits({ ips, pse }) })),
     guestWriteCmd: fc
       .record({
         gfn: pickOr(gfn, 3),

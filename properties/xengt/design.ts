@@ -237,7 +237,7 @@ export function xenGtDesign(options: XenGtDesignOptions): XenGtDesign {
       state.inflight,
     ],
     actorOf: (state, command) => xenGtActorOf(config, state, command),
-    classify: classifyXenGtStep,
+    classify: (transition) => classifyXenGtStep(config, transition),
     reach: xenGtReach,
     reachFloors: xenGtReachFloors,
     inflight: (state) => xenGtInflight(config, state),

@@ -15,6 +15,7 @@ import { xenFaultPoints } from '../../models/xen/fault.js';
 import type { XenFaultPoint } from '../../models/xen/fault.js';
 import type { CommandSpace } from '../../src/design.js';
 import { phasedSpace, preemptedPhases } from '../generic/interleave.js';
+import { pseBit, setBits } from '../gvt/entry-bits.js';
 import { pickOr } from '../pick.js';
 import { preferOr, preferredPick } from '../prefer.js';
 import type { XenGtTemplate } from './resolve.js';
@@ -296,14 +297,19 @@ export function xenGtCommandSpace(
       nth: fc.oneof({ weight: 3, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: fc.constant(2) }),
     }),
     clearFault: fc.constant({ kind: 'clearFault' as const }),
-    guestWritePte: fc.record({
-      kind: fc.constant('guestWritePte' as const),
-      gfn: pickOr(below(universe.gfns), 2),
-      index: tableIndex,
-      present: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
-      targetGfn: aimedGfn,
-      sizeBytes: fc.constantFrom(8, 8, 8, 4),
-    }),
+    guestWritePte: fc
+      .record({
+        kind: fc.constant('guestWritePte' as const),
+        gfn: pickOr(below(universe.gfns), 2),
+        index: tableIndex,
+        present: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
+        targetGfn: aimedGfn,
+        sizeBytes: fc.constantFrom(8, 8, 8, 4),
+        // The PS bit as the KVMGT stack draws it (`entry-bits.ts`): stored into a page directory,
+        // a 2M entry, which XenGT's host always splits into 4K maps (`models/xengt/host.ts`).
+        pse: pseBit,
+      })
+      .map(({ pse, ...fields }) => ({ ...fields, ...setBits({ pse }) })),
     guestWriteCmd: fc.record({
       kind: fc.constant('guestWriteCmd' as const),
       gfn: pickOr(below(universe.gfns), 3),

@@ -10,6 +10,7 @@ import { XENGT_FAULT_NTH_MAX } from '../../models/xengt/fault.js';
 import type { XenGtState } from '../../models/xengt/types.js';
 import type { XenDomain } from '../../models/xen/types.js';
 import { MAX_IN_FLIGHT, resolveAdvance } from '../generic/interleave.js';
+import { setBits } from '../gvt/entry-bits.js';
 import { resolvePick } from '../pick.js';
 import type { Pickable, Templated } from '../pick.js';
 import { resolvePreferring } from '../prefer.js';
@@ -107,6 +108,7 @@ export function resolveXenGt(
         present: template.present,
         targetGfn: ramTarget(template.targetGfn),
         sizeBytes: plain(template.sizeBytes, 9),
+        ...setBits(template),
       };
     }
     case 'guestWriteCmd':

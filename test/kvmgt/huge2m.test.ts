@@ -18,25 +18,14 @@ import {
   kvmgt2mPinSkipsContiguity,
   kvmgt2mReleaseUnpins4k,
   kvmgt2mSizeChangeRemaps,
+  kvmgt2mSplitErrorLeaks,
   kvmgtShippedFreeSkips2m,
 } from '../../properties/kvmgt/designs.js';
 import { kvmgtInvariants } from '../../properties/kvmgt/invariants/index.js';
+import { pde2m } from '../models/gvt/pde2m.js';
 import { runRecordingErrors } from '../models/gvt/world.js';
 
 const ROOT = 0;
-
-function pde2m(targetGfn: number, extra: Partial<KvmgtCommand> = {}): KvmgtCommand {
-  return {
-    kind: 'guestWritePte',
-    gfn: ROOT,
-    index: 0,
-    present: true,
-    targetGfn,
-    sizeBytes: 8,
-    pse: true,
-    ...extra,
-  } as KvmgtCommand;
-}
 
 const create: KvmgtCommand = { kind: 'ppgttCreate', rootGfn: ROOT };
 
@@ -186,6 +175,33 @@ describe('2M designs through the hooks, each caught by the generic invariants', 
     expect(state.vgpu?.cache[0]).toBeUndefined();
     expect(pins(state)).toMatchObject({ 1: 1, 2: 1, 3: 1 });
     expect(brokenInvariants(kvmgt2mReleaseUnpins4k, state)).toContain('vgpu-pins-held');
+  });
+
+  test("a split failing part-way fails with the map's errno and gives back what it took; the code before 4a61648af68f keeps it (kvmgt/2m-split-error-leaks)", () => {
+    // The pin of the split's second page (gfn 5, no GGTT entry maps it once entry 3 is half
+    // cleared) fails by an injected fault; the first page's map took a second reference of gfn 4's
+    // entry (GGTT entry 2 holds the first).
+    const commands: KvmgtCommand[] = [
+      { kind: 'injectFault', point: 'pin', nth: 1 },
+      { kind: 'ggttWrite', index: 3, gfn: 0, present: false, sizeBytes: 4, offsetBytes: 0 },
+      pde2m(4, { sizeBytes: 4 }),
+      create,
+    ];
+    const results = (design: KvmgtDesign): { state: KvmgtState; last: string } => {
+      const before = runRecordingErrors(design, commands.slice(0, -1)).state;
+      const step = design.step(before, create);
+      return { state: step.state, last: step.result.ok ? 'ok' : String(step.result.error) };
+    };
+    const sound = results(gvtWriteProtect);
+    expect(sound.last).toBe('ENOMEM');
+    expect(sound.state.vgpu?.spts).toEqual({});
+    expect(sound.state.vgpu?.cache[4]).toMatchObject({ kref: 1 });
+    expect(sound.state.vgpu?.cache[5]).toBeUndefined();
+    expect(brokenInvariants(gvtWriteProtect, sound.state)).toEqual([]);
+    const leaking = results(kvmgt2mSplitErrorLeaks);
+    expect(leaking.last).toBe('ENOMEM');
+    expect(leaking.state.vgpu?.cache[4]).toMatchObject({ kref: 2 });
+    expect(brokenInvariants(kvmgt2mSplitErrorLeaks, leaking.state)).toEqual(['cache-kref-matches-shadow-users']);
   });
 
   test('a destroyed PPGTT gives back its 2M entry; v6.12 passes over it (kvmgt/shipped-free-skips-2m)', () => {
