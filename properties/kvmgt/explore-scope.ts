@@ -41,6 +41,9 @@ import type { KvmgtState } from '../../models/kvmgt/types.js';
 import type { ExploreScope } from '../../src/design.js';
 import { stableJson } from '../../src/explore.js';
 import { stableFingerprint } from '../../src/stable-fingerprint.js';
+import { FrameSymmetry } from '../generic/frame-symmetry.js';
+import type { FrameSplit } from '../generic/frame-symmetry.js';
+import { vfioFrameFields } from '../vfio/explore-scope.js';
 import { kvmgtPhases } from './generators.js';
 import type { KvmgtTemplate } from './generators.js';
 import { ADVANCE } from '../generic/interleave.js';
@@ -156,8 +159,32 @@ export function kvmgtExploreScope(
     description,
     templates: (state) =>
       interleavings ? [...all, ...state.inflight.map((_, op): KvmgtTemplate => ({ kind: ADVANCE, op }))] : atomic,
-    key: (state) => stableJson({ ...state, inflight: state.inflight.map(withoutVcpu) }),
-    fingerprint: (state) => stableFingerprint({ ...state, inflight: state.inflight.map(withoutVcpu) }),
+    ...(parts.includes('2m')
+      ? {
+          key: (state) => stableJson({ ...state, inflight: state.inflight.map(withoutVcpu) }),
+          fingerprint: (state) => stableFingerprint({ ...state, inflight: state.inflight.map(withoutVcpu) }),
+        }
+      : {
+          key: (state) => kvmgtFrameSymmetry.key(kvmgtFrameSplit(state)),
+          fingerprint: (state) => kvmgtFrameSymmetry.fingerprint(kvmgtFrameSplit(state)),
+        }),
+  };
+}
+
+const kvmgtFrameSymmetry = new FrameSymmetry(vfioFrameFields);
+
+/**
+ * A KVMGT state as the frame renaming takes it (`../generic/frame-symmetry.ts`): its host memory,
+ * and the rest with the vCPUs left out of the operations in flight and each frame the host's DMA
+ * domain maps written as an `mfn` field (the map is keyed by DMA address, which is kept).
+ */
+export function kvmgtFrameSplit(state: KvmgtState): FrameSplit {
+  const { memory, ...vfio } = state.vfio;
+  const map: Record<string, { readonly mfn: number }> = {};
+  for (const [dmaAddr, mfn] of Object.entries(state.hostDma.map)) map[dmaAddr] = { mfn };
+  return {
+    view: { ...state, vfio, hostDma: { free: state.hostDma.free, map }, inflight: state.inflight.map(withoutVcpu) },
+    memory,
   };
 }
 

@@ -32,8 +32,8 @@ import { VFIO_IOMMU_INFO_SIZE, VFIO_UPDATE_VADDR } from '../../models/vfio/query
 import type { VfioState } from '../../models/vfio/types.js';
 import { unmapAllArgs, unmapDmaArgs } from '../../models/vfio/unmap-dma.js';
 import type { ExploreScope } from '../../src/design.js';
-import { stableJson } from '../../src/explore.js';
-import { stableFingerprint } from '../../src/stable-fingerprint.js';
+import { FrameSymmetry } from '../generic/frame-symmetry.js';
+import type { FrameSplit } from '../generic/frame-symmetry.js';
 import { ADVANCE } from '../generic/interleave.js';
 import { OTHER_OWNER, RAM_VADDR_PAGE } from './world.js';
 import type { VfioWorldLayout } from './world.js';
@@ -218,13 +218,31 @@ export function vfioExploreScope(
   const interleavings = options.interleavings ?? true;
   const atomic = templatesFor(layout);
   const templates = interleavings ? [...atomic, ...startedTemplates(atomic)] : atomic;
+  const symmetry = layout.noiommu ? noiommuFrameSymmetry : vfioFrameSymmetry;
   return {
-    description: `VFIO, ${layout.name}: one-page MAP/UNMAP at iova pages 0-1, device or driver accesses, VMM memory changes (${templates.length} commands per state${interleavings ? ', the phased ones also started, and an advance of each operation in flight' : ''}; no symmetry reduction)`,
+    description: `VFIO, ${layout.name}: one-page MAP/UNMAP at iova pages 0-1, device or driver accesses, VMM memory changes (${templates.length} commands per state${interleavings ? ', the phased ones also started, and an advance of each operation in flight' : ''}; frames renamed in order of first appearance)`,
     templates: (state) =>
       interleavings && state.inflight.length > 0
         ? [...templates, ...advanceTemplates<VfioCommand>(state.inflight.length)]
         : templates,
-    key: (state) => stableJson(state),
-    fingerprint: (state) => stableFingerprint(state),
+    key: (state) => symmetry.key(vfioFrameSplit(state)),
+    fingerprint: (state) => symmetry.fingerprint(vfioFrameSplit(state)),
   };
+}
+
+/**
+ * The fields of a VFIO state that hold a frame number (see the header): a page's, a translation's,
+ * an external pin's, a channel program's, another owner's and an operation's `mfn`, a started
+ * MAP_DMA's `mfns`, a started driver pin's `firstMfn`, the zero page's `zeroMfn`, and a page fault
+ * record's `freeListBefore`. In a noiommu world a device's address is a frame too: a started
+ * device DMA's `addressPage`.
+ */
+export const vfioFrameFields: readonly string[] = ['mfn', 'mfns', 'firstMfn', 'zeroMfn', 'freeListBefore'];
+const vfioFrameSymmetry = new FrameSymmetry(vfioFrameFields);
+const noiommuFrameSymmetry = new FrameSymmetry([...vfioFrameFields, 'addressPage']);
+
+/** A VFIO state as the frame renaming takes it: its host memory, and the rest. */
+export function vfioFrameSplit(state: VfioState): FrameSplit {
+  const { memory, ...view } = state;
+  return { view, memory };
 }

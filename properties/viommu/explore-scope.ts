@@ -20,6 +20,9 @@ import { GUEST_DID } from '../../models/viommu/types.js';
 import type { ExploreScope } from '../../src/design.js';
 import { stableJson } from '../../src/explore.js';
 import { stableFingerprint } from '../../src/stable-fingerprint.js';
+import { FrameSymmetry } from '../generic/frame-symmetry.js';
+import type { FrameSplit } from '../generic/frame-symmetry.js';
+import { vfioFrameFields } from '../vfio/explore-scope.js';
 import { OTHER_OWNER } from '../vfio/world.js';
 
 const gpaPages = [0, 1];
@@ -69,9 +72,23 @@ export function viommuScope(interleavings = true, withLifecycle = false): Explor
   return {
     description: `vIOMMU: GIOVA page 0 mapped to GPA pages 0-1, cleared and invalidated (page, domain${interleavings ? ', page started and advanced' : ''}), device reads, balloon out of GPA pages 0-1 and back in of page 0, VMM discards, another owner's allocation${withLifecycle ? ', the device detached, attached to a domain with the reused DID, the context cache invalidated, translation off and on' : ''} (${count} commands per state${interleavings ? ', and an advance while one is in flight' : ''}; no symmetry reduction)`,
     templates: (state) => (!interleavings ? base : state.inflight.length > 0 ? withAdvance : withStarted),
-    key: (state) => stableJson(state),
-    fingerprint: (state) => stableFingerprint(state),
+    ...(withLifecycle
+      ? { key: (state) => stableJson(state), fingerprint: (state) => stableFingerprint(state) }
+      : {
+          key: (state) => viommuFrameSymmetry.key(viommuFrameSplit(state)),
+          fingerprint: (state) => viommuFrameSymmetry.fingerprint(viommuFrameSplit(state)),
+        }),
   };
+}
+
+/** The fields of a vIOMMU state that hold a host frame: VFIO's (`vfioFrameFields`) and the IOMMU's `frame`. */
+export const viommuFrameFields: readonly string[] = [...vfioFrameFields, 'frame'];
+const viommuFrameSymmetry = new FrameSymmetry(viommuFrameFields);
+
+/** A vIOMMU state as the frame renaming takes it: the host's memory, and the rest. */
+export function viommuFrameSplit(state: ViommuState): FrameSplit {
+  const { memory, ...vfio } = state.host.vfio;
+  return { view: { ...state, host: { ...state.host, vfio } }, memory };
 }
 
 export const viommuExploreScope: ExploreScope<ViommuState, ViommuCommand> = viommuScope();
