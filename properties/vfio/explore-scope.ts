@@ -22,7 +22,23 @@
  * Left out: multi-page and malformed ioctl arguments (the model's unit tests and the random
  * search cover them), read-only mappings, DMA writes (only where an access lands matters), fault
  * injection (the failing requests above reach the unwinds without it), and the emulated groups'
- * lifecycle. No symmetry reduction yet: the key is the whole state.
+ * lifecycle.
+ *
+ * Symmetry: host frames are interchangeable identities, so the key and the fingerprint rename them
+ * in order of first appearance (`../generic/frame-symmetry.ts`; the fields that hold one are
+ * `vfioFrameFields`, and in a noiommu world a started device DMA's bus address). The model only
+ * compares, stores and frees frames, and takes them in free-list order (kept in the key): type1
+ * pins and maps page by page and keeps no runs (`models/vfio/pin.ts`: Linux's batching of
+ * physically contiguous pfns in vfio_pin_pages_remote and its one iommu_map per run decide nothing
+ * the model shows, as there is no IOMMU behind this stack to see a run), a VM_PFNMAP page's pfn is
+ * told from RAM by whether it is a frame at all (`pfnmap.ts`, kept: no renamed frame takes a number
+ * past the frame count), the zero page is named by `zeroMfn` (renamed with it), and a guest RAM
+ * region populated contiguously (`state.ts`, lowest free first) is populated at creation only, in
+ * every state's common past. A noiommu device reads every bus address (one template per frame), a
+ * set that a renaming maps onto itself. The invariants compare frames and owners. The allocation
+ * counter and a page fault's record of it are left out except under the `random` policy. IOVA and
+ * vaddr pages are addresses (ranges, `iovaPage + i`) and stay; devices, groups and the mm are named
+ * by the templates. `test/explore/frame-symmetry.test.ts` checks merges one step deep.
  */
 import type { VfioCommand } from '../../models/vfio/commands.js';
 import { VFIO_NOIOMMU_IOMMU, VFIO_TYPE1v2_IOMMU } from '../../models/vfio/container.js';
