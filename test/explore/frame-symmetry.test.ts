@@ -126,18 +126,17 @@ const design = (id: string): AnyDesign => {
 describe('frame renaming merges only equivalent states', () => {
   // The default tier's share (about a second): the first merges of VFIO and the vIOMMU; the deep
   // tier checks more of them, KVMGT's, every design's and the negative case.
-  test.for(
-    DEEP
-      ? ([
-          ['vfio/type1', 3, 60],
-          ['viommu/shadow', 4, 60],
-          ['gvt/write-protect', 2, 60],
-        ] as const)
-      : ([
-          ['vfio/type1', 2, 5],
-          ['viommu/shadow', 3, 5],
-        ] as const),
-  )('%s to depth %i', ([id, depth, checks]) => {
+  const cases: readonly (readonly [string, number, number])[] = DEEP
+    ? [
+        ['vfio/type1', 3, 60],
+        ['viommu/shadow', 4, 60],
+        ['gvt/write-protect', 2, 60],
+      ]
+    : [
+        ['vfio/type1', 2, 5],
+        ['viommu/shadow', 3, 5],
+      ];
+  test.for(cases)('%s to depth %i', ([id, depth, checks]) => {
     const report = mergeReport(design(id), depth, checks);
     expect(report.merges).toBeGreaterThan(0);
     expect(report.problems).toEqual([]);
