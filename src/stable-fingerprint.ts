@@ -161,11 +161,6 @@ function putComposite(value: object): void {
   put(END);
 }
 
-/**
- * What a renaming walk does with a field, wherever it sits: `rename` its numbers (an array's
- * items too), or `omit` it (a field no step, template or invariant reads under the scope's
- * conditions, such as a record of the allocation counter under a policy that ignores it).
- */
 export type { RenamedFields };
 
 /**

@@ -44,7 +44,12 @@ export function sortedKeys(record: object): readonly string[] {
   return sorted;
 }
 
-/** What a renaming walk does with a field (`stable-fingerprint.ts`, `RenamedFields`). */
+/**
+ * What a renaming walk (`renamedStableJson`, `renamedFingerprint`) does with a field, wherever it
+ * sits: `rename` its numbers (an array's items too), or `omit` it (a field no step, template or
+ * invariant reads under the scope's conditions, such as a record of the allocation counter under a
+ * policy that ignores it).
+ */
 export type RenamedFields = ReadonlyMap<string, 'rename' | 'omit'>;
 
 /**
@@ -88,8 +93,8 @@ export function stableJson(value: unknown): string {
 /**
  * `stableJson(value)` with, in every object, the integers of the fields `fields` renames (an
  * array's items too) renamed by `rename`, in the walk's order (keys sorted, as `stableJson`'s), and
- * the fields it omits left out:
- * the text a symmetry-reduced key is made of (`renamedFingerprint` hashes the same walk).
+ * the fields it omits left out: the text a symmetry-reduced key is made of (`renamedFingerprint`
+ * hashes the same walk). Kept apart from `stableJson`, whose walk stays free of the field lookups.
  */
 export function renamedStableJson(value: unknown, fields: RenamedFields, rename: (value: number) => number): string {
   if (typeof value !== 'object' || value === null) return stableJson(value);
