@@ -21,8 +21,9 @@
  * Soundness is the scope's to argue: every step, template and invariant must treat frames as
  * identities (compare, store, free them, allocate in free-list order), and no record may be keyed
  * by a frame number (the walk renames values, not keys). `test/explore/frame-symmetry.test.ts`
- * checks, along random walks of each scope that uses it, that a renamed state has the same key and
- * steps to states with the same key and verdicts.
+ * checks each merge a breadth-first search of the scope makes, one step deep: the two states break
+ * the same invariants and have the same successors up to the key, with the same answers and
+ * verdicts.
  */
 import type { HostMemory } from '../../models/memory/frames.js';
 import type { Fingerprint } from '../../src/state-table.js';
