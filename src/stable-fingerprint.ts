@@ -24,6 +24,7 @@
  * the explorer's worker threads agree on it.
  */
 import { sortKeys } from './stable-json.js';
+import type { RenamedFields } from './stable-json.js';
 import { C1, C2, C3, C4, finish, fingerprint128, rotl } from './state-table.js';
 import type { Fingerprint } from './state-table.js';
 
@@ -180,10 +181,74 @@ function putComposite(value: object): void {
     const key = keys[index] ?? '';
     const item = record[key];
     if (item === undefined || typeof item === 'function') continue;
+    if (renamedFields !== null && renamedFields.has(key)) {
+      if (renamedFields.get(key) === 'omit') continue;
+      putString(KEY, key);
+      putRenamed(item);
+      continue;
+    }
     putString(KEY, key);
     putValue(item);
   }
   put(END);
+}
+
+export type { RenamedFields };
+
+/**
+ * During `renamedFingerprint`: the fields renamed or left out, and the renaming. Null otherwise,
+ * so the plain walk pays one comparison per field.
+ */
+let renamedFields: RenamedFields | null = null;
+let renameNumber: (value: number) => number = (value) => value;
+
+/** A renamed field's value: a number renamed, an array's numbers renamed, anything else as is. */
+function putRenamed(value: unknown): void {
+  if (typeof value === 'number' && (value | 0) === value) {
+    room(2);
+    buffer[used++] = INT;
+    buffer[used++] = renameNumber(value);
+    return;
+  }
+  if (!Array.isArray(value)) {
+    putValue(value);
+    return;
+  }
+  const length = value.length;
+  room(2);
+  buffer[used++] = ARRAY;
+  buffer[used++] = length;
+  for (let index = 0; index < length; index++) {
+    const item: unknown = value[index];
+    if (item === undefined || typeof item === 'function') put(NULL);
+    else putRenamed(item);
+  }
+}
+
+/**
+ * The fingerprint of `renamedStableJson(value, fields, rename)` followed by `stableJson(tail())`:
+ * the walk renames, in every object, the integers of the fields `fields` renames (an array's
+ * items too) by `rename`, in the walk's order, which is `renamedStableJson`'s, and leaves out the
+ * fields it omits; `tail` is called
+ * once the walk is done (a renaming by first appearance has then named everything it met) and
+ * its value follows, walked as is. Equal for data whose renamed texts are equal.
+ */
+export function renamedFingerprint(
+  value: unknown,
+  fields: RenamedFields,
+  rename: (value: number) => number,
+  tail: () => unknown,
+): Fingerprint {
+  used = 0;
+  renamedFields = fields;
+  renameNumber = rename;
+  try {
+    putValue(value);
+  } finally {
+    renamedFields = null;
+  }
+  putValue(tail());
+  return murmurWords(buffer, used);
 }
 
 /** The fingerprint of `value`'s canonical form (see above): equal for data with equal `stableJson`. */

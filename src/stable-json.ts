@@ -49,6 +49,14 @@ export function sortKeys(keys: readonly string[]): readonly string[] {
 }
 
 /**
+ * What a renaming walk (`renamedStableJson`, `renamedFingerprint`) does with a field, wherever it
+ * sits: `rename` its numbers (an array's items too), or `omit` it (a field no step, template or
+ * invariant reads under the scope's conditions, such as a record of the allocation counter under a
+ * policy that ignores it).
+ */
+export type RenamedFields = ReadonlyMap<string, 'rename' | 'omit'>;
+
+/**
  * JSON of plain data with object keys sorted, so equal data always gives the same text (as
  * `canonicalJson`, except that integer-like keys sort as strings here, "10" before "9": a JS
  * object puts them first in numeric order whatever `canonicalJson` sorts). Written for speed:
@@ -133,4 +141,49 @@ export function sameJson(left: unknown, right: unknown): boolean {
   }
   for (const key in rightRecord) if (Object.hasOwn(rightRecord, key) && written(rightRecord[key])) fields -= 1;
   return fields === 0;
+}
+
+/**
+ * `stableJson(value)` with, in every object, the integers of the fields `fields` renames (an
+ * array's items too) renamed by `rename`, in the walk's order (keys sorted, as `stableJson`'s), and
+ * the fields it omits left out: the text a symmetry-reduced key is made of (`renamedFingerprint`
+ * hashes the same walk). Kept apart from `stableJson`, whose walk stays free of the field lookups.
+ */
+export function renamedStableJson(value: unknown, fields: RenamedFields, rename: (value: number) => number): string {
+  if (typeof value !== 'object' || value === null) return stableJson(value);
+  if (Array.isArray(value)) {
+    let text = '[';
+    for (let index = 0; index < value.length; index++) {
+      const item: unknown = value[index];
+      text += `${index > 0 ? ',' : ''}${item === undefined || typeof item === 'function' ? 'null' : renamedStableJson(item, fields, rename)}`;
+    }
+    return `${text}]`;
+  }
+  const record = value as Record<string, unknown>;
+  const keys = sortedKeys(record);
+  let text = '{';
+  let first = true;
+  for (let index = 0; index < keys.length; index++) {
+    const key = keys[index] ?? '';
+    const item = record[key];
+    if (item === undefined || typeof item === 'function') continue;
+    const how = fields.get(key);
+    if (how === 'omit') continue;
+    const renamed = how === 'rename' ? renamedItem(item, fields, rename) : renamedStableJson(item, fields, rename);
+    text += `${first ? '' : ','}${quotedKey(key)}${renamed}`;
+    first = false;
+  }
+  return `${text}}`;
+}
+
+/** A renamed field's value as `renamedFingerprint` takes it: a number renamed, an array's numbers renamed. */
+function renamedItem(value: unknown, fields: RenamedFields, rename: (value: number) => number): string {
+  if (typeof value === 'number' && (value | 0) === value) return String(rename(value));
+  if (!Array.isArray(value)) return renamedStableJson(value, fields, rename);
+  let text = '[';
+  for (let index = 0; index < value.length; index++) {
+    const item: unknown = value[index];
+    text += `${index > 0 ? ',' : ''}${item === undefined || typeof item === 'function' ? 'null' : renamedItem(item, fields, rename)}`;
+  }
+  return `${text}]`;
 }

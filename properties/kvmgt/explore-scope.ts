@@ -29,9 +29,22 @@
  * Left out: the pin fault point, later counts, clearing a fault; GGTT entries 4, 5 and the out-of-range one, other table indices and gfns, 2-byte
  * stores (refused before anything changes), DMA writes (only where an access lands matters),
  * single pages of a section; started forms of the other stores (a store that clears or half
- * writes an entry translates nothing: its handler has no window). The key is the whole state,
- * but for which vCPU runs each operation in flight: a guest command runs on the first idle vCPU,
- * and the vCPUs are interchangeable.
+ * writes an entry translates nothing: its handler has no window).
+ *
+ * Symmetry: which vCPU runs each operation in flight is left out of the key (a guest command runs
+ * on the first idle vCPU, and the vCPUs are interchangeable), and host frames are renamed in order
+ * of first appearance (`../generic/frame-symmetry.ts`): VFIO's fields (`../vfio/explore-scope.ts`)
+ * and the frame each DMA address of the host's domain maps to. KVMGT pins and maps 4K pages one at
+ * a time through VFIO and the host's DMA domain, compares frames and owners, and takes frames in
+ * free-list order (kept); the huge page behind guest RAM is laid out at creation. Not with the
+ * `2m` part: a 2M entry pins 512 (here `pages2M`) guest pages and checks that their frames are
+ * consecutive (`models/gvt/huge2m.ts`, `pinnedContiguous`), then maps the DMA range to `base +
+ * page` (`models/kvmgt/host.ts`, `dmaMap`), so the layout of frames decides the outcome: that scope
+ * keys the whole state. DMA addresses are not renamed: the host's GGTT entries name fixed ones of
+ * the world (`KvmgtWorld.hostGgttDmaAddrs`, written back by the GGTT reset), and a 64K or 2M map
+ * takes a run of consecutive ones (`takeDmaAddrs`). gfns, GGTT indices and table indices are
+ * guest addresses the templates name. The renaming merges few states here (about 5% at depth 3:
+ * frames change hands only through the VMM's RAM sections and another VM's allocations).
  */
 import { pages2M } from '../../models/gvt/huge2m.js';
 import { hostGgttIndices, ownGgttIndices } from '../../models/gvt/config.js';
@@ -41,6 +54,9 @@ import type { KvmgtState } from '../../models/kvmgt/types.js';
 import type { ExploreScope } from '../../src/design.js';
 import { stableJson } from '../../src/explore.js';
 import { stableFingerprint } from '../../src/stable-fingerprint.js';
+import { FrameSymmetry } from '../generic/frame-symmetry.js';
+import type { FrameSplit } from '../generic/frame-symmetry.js';
+import { vfioFrameFields } from '../vfio/explore-scope.js';
 import { kvmgtPhases } from './generators.js';
 import type { KvmgtTemplate } from './generators.js';
 import { ADVANCE } from '../generic/interleave.js';
@@ -124,7 +140,7 @@ function templatesOf(
     { kind: 'gpuDmaPpgtt', rootGfn: 0, pdIndex: 0, ptIndex: 0, write: false, phased: true },
   ];
   const span = (start: number, pages: number): string => `${start}-${start + pages - 1}`;
-  const description = `KVMGT: GGTT entries ${first}-${second} written (8-byte, cleared, a 4-byte half), the guest's page tables at gfns 0-${table}${parts.includes('64k') ? ' (the directory entry also with the IPS bit)' : ''}${parts.includes('2m') ? ' (the directory entry also a 2M entry with the PS bit, over gfns 0 and ' + String(pages2M(world.layout)) + ')' : ''} and a batch command at gfn ${surface}, PPGTT create/destroy at gfn 0, submission and execution, GPU reads through entries ${first}-${second} and the PPGTT, the VMM's RAM sections ${sections.map((gfn) => span(gfn, sectionPages)).join(' and ')}, another VM's allocations, vGPU and VM lifecycle, fault injection at the first DMA map, cache insert or page-track add (${templates.length} commands per state), ${started.length} operations started and left in flight, and the next phase of each one in flight (the vCPU running an operation left out of the key)`;
+  const description = `KVMGT: GGTT entries ${first}-${second} written (8-byte, cleared, a 4-byte half), the guest's page tables at gfns 0-${table}${parts.includes('64k') ? ' (the directory entry also with the IPS bit)' : ''}${parts.includes('2m') ? ' (the directory entry also a 2M entry with the PS bit, over gfns 0 and ' + String(pages2M(world.layout)) + ')' : ''} and a batch command at gfn ${surface}, PPGTT create/destroy at gfn 0, submission and execution, GPU reads through entries ${first}-${second} and the PPGTT, the VMM's RAM sections ${sections.map((gfn) => span(gfn, sectionPages)).join(' and ')}, another VM's allocations, vGPU and VM lifecycle, fault injection at the first DMA map, cache insert or page-track add (${templates.length} commands per state), ${started.length} operations started and left in flight, and the next phase of each one in flight (the vCPU running an operation left out of the key${parts.includes('2m') ? '' : ', frames renamed in order of first appearance'})`;
   return { templates, started, description };
 }
 
@@ -156,8 +172,32 @@ export function kvmgtExploreScope(
     description,
     templates: (state) =>
       interleavings ? [...all, ...state.inflight.map((_, op): KvmgtTemplate => ({ kind: ADVANCE, op }))] : atomic,
-    key: (state) => stableJson({ ...state, inflight: state.inflight.map(withoutVcpu) }),
-    fingerprint: (state) => stableFingerprint({ ...state, inflight: state.inflight.map(withoutVcpu) }),
+    ...(parts.includes('2m')
+      ? {
+          key: (state) => stableJson({ ...state, inflight: state.inflight.map(withoutVcpu) }),
+          fingerprint: (state) => stableFingerprint({ ...state, inflight: state.inflight.map(withoutVcpu) }),
+        }
+      : {
+          key: (state) => kvmgtFrameSymmetry.key(kvmgtFrameSplit(state)),
+          fingerprint: (state) => kvmgtFrameSymmetry.fingerprint(kvmgtFrameSplit(state)),
+        }),
+  };
+}
+
+const kvmgtFrameSymmetry = new FrameSymmetry(vfioFrameFields);
+
+/**
+ * A KVMGT state as the frame renaming takes it (`../generic/frame-symmetry.ts`): its host memory,
+ * and the rest with the vCPUs left out of the operations in flight and each frame the host's DMA
+ * domain maps written as an `mfn` field (the map is keyed by DMA address, which is kept).
+ */
+export function kvmgtFrameSplit(state: KvmgtState): FrameSplit {
+  const { memory, ...vfio } = state.vfio;
+  const map: Record<string, { readonly mfn: number }> = {};
+  for (const [dmaAddr, mfn] of Object.entries(state.hostDma.map)) map[dmaAddr] = { mfn };
+  return {
+    view: { ...state, vfio, hostDma: { free: state.hostDma.free, map }, inflight: state.inflight.map(withoutVcpu) },
+    memory,
   };
 }
 

@@ -20,8 +20,22 @@
  * out: the device closed, the group out, atomic and started phased.
  *
  * Left out: malformed ioctl arguments, DMA writes, read-only mappings, fault injection, the
- * container lifecycle of one-group worlds (VFIO_SET_IOMMU, opening devices). No symmetry
- * reduction: the key is the whole state.
+ * container lifecycle of one-group worlds (VFIO_SET_IOMMU, opening devices).
+ *
+ * No symmetry reduction: the key is the whole state. Host frames are not interchangeable here, as
+ * they are on VFIO alone (`../vfio/explore-scope.ts`), because the IOMMU behind VFIO sees where
+ * they sit. `models/passthrough/forward.ts` (type1's `vfio_unmap_unpin`, `batch_to_domain`) turns
+ * VFIO's page-by-page effects into one IOMMU map or unmap per run of consecutive IOVA pages on
+ * physically consecutive frames (`extends_`: `mfn === run.mfn + run.pages`), and this scope has
+ * runs of two: the two-page MAP_DMA at 511 and UNMAP_DMA ALL. Whether RAM pages 0 and 1 sit on
+ * adjacent frames therefore decides how many unmaps the IOMMU gets, so how many flush-queue entries
+ * a lazy domain queues (and when its queue is full), which range each invalidation covers, and
+ * which frames `lazy-held` holds per entry; the IOMMU's leaves and reference map store a run by its
+ * first frame and a page count (`models/iommu/views.ts` counts `frame + k`), and a superpage needs
+ * 512 aligned consecutive frames. A renaming that moves a frame next to another changes those
+ * outcomes; the only renamings that keep every adjacency are the identity and shifts, which save no
+ * states. IOVA pages are addresses (the leaf-table boundary at 512 is the point of the scope), and
+ * devices, groups and PASIDs are named by the templates.
  */
 import type { PassthroughCommand, PassthroughState } from '../../models/passthrough/types.js';
 import { mapDmaArgs } from '../../models/vfio/map-dma.js';
@@ -145,7 +159,7 @@ export function passthroughExploreScope(
   const window = options.detachWindow === true ? groupWindowTemplates(layout, interleavings) : [];
   const templates = interleavings ? [...atomic, ...startedTemplates(atomic), ...window] : [...atomic, ...window];
   return {
-    description: `VFIO over VT-d: one- and two-page MAP/UNMAP around the leaf-table boundary (iova pages 511-512), device reads, ${withFlushQueue ? 'the flush-queue timer, ' : ''}VMM memory changes (${templates.length} commands per state${interleavings ? ', the phased ones also started, and an advance of each operation in flight' : ''}; no symmetry reduction)`,
+    description: `VFIO over VT-d: one- and two-page MAP/UNMAP around the leaf-table boundary (iova pages 511-512), device reads, ${withFlushQueue ? 'the flush-queue timer, ' : ''}VMM memory changes (${templates.length} commands per state${interleavings ? ', the phased ones also started, and an advance of each operation in flight' : ''}; no symmetry reduction: the IOMMU sees physically contiguous runs)`,
     templates: (state) =>
       interleavings && state.vfio.inflight.length > 0
         ? [...templates, ...advanceTemplates<PassthroughCommand>(state.vfio.inflight.length)]

@@ -22,7 +22,23 @@
  * Left out: multi-page and malformed ioctl arguments (the model's unit tests and the random
  * search cover them), read-only mappings, DMA writes (only where an access lands matters), fault
  * injection (the failing requests above reach the unwinds without it), and the emulated groups'
- * lifecycle. No symmetry reduction yet: the key is the whole state.
+ * lifecycle.
+ *
+ * Symmetry: host frames are interchangeable identities, so the key and the fingerprint rename them
+ * in order of first appearance (`../generic/frame-symmetry.ts`; the fields that hold one are
+ * `vfioFrameFields`, and in a noiommu world a started device DMA's bus address). The model only
+ * compares, stores and frees frames, and takes them in free-list order (kept in the key): type1
+ * pins and maps page by page and keeps no runs (`models/vfio/pin.ts`: Linux's batching of
+ * physically contiguous pfns in vfio_pin_pages_remote and its one iommu_map per run decide nothing
+ * the model shows, as there is no IOMMU behind this stack to see a run), a VM_PFNMAP page's pfn is
+ * told from RAM by whether it is a frame at all (`pfnmap.ts`, kept: no renamed frame takes a number
+ * past the frame count), the zero page is named by `zeroMfn` (renamed with it), and a guest RAM
+ * region populated contiguously (`state.ts`, lowest free first) is populated at creation only, in
+ * every state's common past. A noiommu device reads every bus address (one template per frame), a
+ * set that a renaming maps onto itself. The invariants compare frames and owners. The allocation
+ * counter and a page fault's record of it are left out except under the `random` policy. IOVA and
+ * vaddr pages are addresses (ranges, `iovaPage + i`) and stay; devices, groups and the mm are named
+ * by the templates. `test/explore/frame-symmetry.test.ts` checks merges one step deep.
  */
 import type { VfioCommand } from '../../models/vfio/commands.js';
 import { VFIO_NOIOMMU_IOMMU, VFIO_TYPE1v2_IOMMU } from '../../models/vfio/container.js';
@@ -32,8 +48,8 @@ import { VFIO_IOMMU_INFO_SIZE, VFIO_UPDATE_VADDR } from '../../models/vfio/query
 import type { VfioState } from '../../models/vfio/types.js';
 import { unmapAllArgs, unmapDmaArgs } from '../../models/vfio/unmap-dma.js';
 import type { ExploreScope } from '../../src/design.js';
-import { stableJson } from '../../src/explore.js';
-import { stableFingerprint } from '../../src/stable-fingerprint.js';
+import { FrameSymmetry } from '../generic/frame-symmetry.js';
+import type { FrameSplit } from '../generic/frame-symmetry.js';
 import { ADVANCE } from '../generic/interleave.js';
 import { OTHER_OWNER, RAM_VADDR_PAGE } from './world.js';
 import type { VfioWorldLayout } from './world.js';
@@ -218,13 +234,31 @@ export function vfioExploreScope(
   const interleavings = options.interleavings ?? true;
   const atomic = templatesFor(layout);
   const templates = interleavings ? [...atomic, ...startedTemplates(atomic)] : atomic;
+  const symmetry = layout.noiommu ? noiommuFrameSymmetry : vfioFrameSymmetry;
   return {
-    description: `VFIO, ${layout.name}: one-page MAP/UNMAP at iova pages 0-1, device or driver accesses, VMM memory changes (${templates.length} commands per state${interleavings ? ', the phased ones also started, and an advance of each operation in flight' : ''}; no symmetry reduction)`,
+    description: `VFIO, ${layout.name}: one-page MAP/UNMAP at iova pages 0-1, device or driver accesses, VMM memory changes (${templates.length} commands per state${interleavings ? ', the phased ones also started, and an advance of each operation in flight' : ''}; frames renamed in order of first appearance)`,
     templates: (state) =>
       interleavings && state.inflight.length > 0
         ? [...templates, ...advanceTemplates<VfioCommand>(state.inflight.length)]
         : templates,
-    key: (state) => stableJson(state),
-    fingerprint: (state) => stableFingerprint(state),
+    key: (state) => symmetry.key(vfioFrameSplit(state)),
+    fingerprint: (state) => symmetry.fingerprint(vfioFrameSplit(state)),
   };
+}
+
+/**
+ * The fields of a VFIO state that hold a frame number (see the header): a page's, a translation's,
+ * an external pin's, a channel program's, another owner's and an operation's `mfn`, a started
+ * MAP_DMA's `mfns`, a started driver pin's `firstMfn`, the zero page's `zeroMfn`, and a page fault
+ * record's `freeListBefore`. In a noiommu world a device's address is a frame too: a started
+ * device DMA's `addressPage`.
+ */
+export const vfioFrameFields: readonly string[] = ['mfn', 'mfns', 'firstMfn', 'zeroMfn', 'freeListBefore'];
+const vfioFrameSymmetry = new FrameSymmetry(vfioFrameFields);
+const noiommuFrameSymmetry = new FrameSymmetry([...vfioFrameFields, 'addressPage']);
+
+/** A VFIO state as the frame renaming takes it: its host memory, and the rest. */
+export function vfioFrameSplit(state: VfioState): FrameSplit {
+  const { memory, ...view } = state;
+  return { view, memory };
 }

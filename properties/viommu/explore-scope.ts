@@ -12,14 +12,32 @@
  *
  * Left out: GIOVA pages past 0 and GPA pages past 1, writable mappings and DMA writes (where an
  * access lands is what matters), misdirected, malformed, two-page and global invalidations, the
- * guest touching a page, another owner releasing a frame. No symmetry reduction: the key is the
- * whole state.
+ * guest touching a page, another owner releasing a frame.
+ *
+ * Symmetry: host frames are interchangeable identities in this scope, so its key and fingerprint
+ * rename them in order of first appearance (`../generic/frame-symmetry.ts`; the fields that hold
+ * one are VFIO's, `../vfio/explore-scope.ts`, and the IOMMU's `frame`), as the differential pair's
+ * key does (`differential/explore-scope.ts`, whose argument this follows). The models compare,
+ * store and free frames and take them in free-list order (kept). Their one use of frame arithmetic
+ * is the coalescing of physically contiguous frames of one VFIO ioctl into one IOMMU map or unmap
+ * (`models/passthrough/forward.ts`), with a leaf that names a run by its first frame; it needs an
+ * ioctl of several pages, and here every MAP_DMA and UNMAP_DMA the VMM issues is one page: the
+ * shadow VMM maps and unmaps only what the guest maps, GIOVA page 0 (an UNMAP_DMA per run of
+ * consecutive GIOVA pages is then one page), and the nested VMM's stage 2 changes one GPA page per
+ * balloon request. Superpages need 512 contiguous pages. The lifecycle scope (`withLifecycle`) is
+ * keyed whole: translation turned on after off unmaps the no-DMAR mappings of every RAM page, a
+ * run of consecutive IOVA pages in one UNMAP_DMA (`refreshAddressSpacesWith`), whose frames'
+ * contiguity decides the IOMMU's unmaps and invalidations. GIOVA and GPA pages are addresses and
+ * stay.
  */
 import type { ViommuCommand, ViommuState } from '../../models/viommu/types.js';
 import { GUEST_DID } from '../../models/viommu/types.js';
 import type { ExploreScope } from '../../src/design.js';
 import { stableJson } from '../../src/explore.js';
 import { stableFingerprint } from '../../src/stable-fingerprint.js';
+import { FrameSymmetry } from '../generic/frame-symmetry.js';
+import type { FrameSplit } from '../generic/frame-symmetry.js';
+import { vfioFrameFields } from '../vfio/explore-scope.js';
 import { OTHER_OWNER } from '../vfio/world.js';
 
 const gpaPages = [0, 1];
@@ -67,11 +85,25 @@ export function viommuScope(interleavings = true, withLifecycle = false): Explor
   const withAdvance = [...advancing, ...extra];
   const count = interleavings ? withStarted.length : base.length;
   return {
-    description: `vIOMMU: GIOVA page 0 mapped to GPA pages 0-1, cleared and invalidated (page, domain${interleavings ? ', page started and advanced' : ''}), device reads, balloon out of GPA pages 0-1 and back in of page 0, VMM discards, another owner's allocation${withLifecycle ? ', the device detached, attached to a domain with the reused DID, the context cache invalidated, translation off and on' : ''} (${count} commands per state${interleavings ? ', and an advance while one is in flight' : ''}; no symmetry reduction)`,
+    description: `vIOMMU: GIOVA page 0 mapped to GPA pages 0-1, cleared and invalidated (page, domain${interleavings ? ', page started and advanced' : ''}), device reads, balloon out of GPA pages 0-1 and back in of page 0, VMM discards, another owner's allocation${withLifecycle ? ', the device detached, attached to a domain with the reused DID, the context cache invalidated, translation off and on' : ''} (${count} commands per state${interleavings ? ', and an advance while one is in flight' : ''}; ${withLifecycle ? 'no symmetry reduction: translation turned on unmaps runs of frames' : 'frames renamed in order of first appearance'})`,
     templates: (state) => (!interleavings ? base : state.inflight.length > 0 ? withAdvance : withStarted),
-    key: (state) => stableJson(state),
-    fingerprint: (state) => stableFingerprint(state),
+    ...(withLifecycle
+      ? { key: (state) => stableJson(state), fingerprint: (state) => stableFingerprint(state) }
+      : {
+          key: (state) => viommuFrameSymmetry.key(viommuFrameSplit(state)),
+          fingerprint: (state) => viommuFrameSymmetry.fingerprint(viommuFrameSplit(state)),
+        }),
   };
+}
+
+/** The fields of a vIOMMU state that hold a host frame: VFIO's (`vfioFrameFields`) and the IOMMU's `frame`. */
+export const viommuFrameFields: readonly string[] = [...vfioFrameFields, 'frame'];
+const viommuFrameSymmetry = new FrameSymmetry(viommuFrameFields);
+
+/** A vIOMMU state as the frame renaming takes it: the host's memory, and the rest. */
+export function viommuFrameSplit(state: ViommuState): FrameSplit {
+  const { memory, ...vfio } = state.host.vfio;
+  return { view: { ...state, host: { ...state.host, vfio } }, memory };
 }
 
 export const viommuExploreScope: ExploreScope<ViommuState, ViommuCommand> = viommuScope();
