@@ -27,6 +27,8 @@ import {
 
 export const UNMAP_WHILE_CACHED = 'VMM unmaps guest RAM the DMA cache maps (the unmap callback runs)';
 export const UNPLUG_WHILE_CACHED = 'VMM unplugs guest RAM the DMA cache maps';
+/** A new PPGTT announced under a 1G PDP entry, refused (-EINVAL: GVT doesn't support 1GB pages). */
+export const REFUSED_1G = 'PPGTT under a 1G entry refused';
 
 export const kvmgtReach: readonly string[] = [
   UNMAP_WHILE_CACHED,
@@ -37,6 +39,7 @@ export const kvmgtReach: readonly string[] = [
   WHOLE_2M,
   SPLIT_2M,
   REMAP_2M,
+  REFUSED_1G,
 ];
 
 /**
@@ -65,7 +68,11 @@ export const kvmgtReachFloors: Readonly<Record<string, number>> = {
 
 export function classifyKvmgtStep(transition: Transition<KvmgtState, KvmgtCommand>): string[] {
   const { before, command, result } = transition;
-  if (before === null || command === null || result === null || !result.ok) return [];
+  if (before === null || command === null || result === null) return [];
+  // The one refusal counted: a new root under a 1G entry (a known root takes a reference).
+  if (command.kind === 'ppgttCreate' && command.pse === true && !result.ok && result.error === 'EINVAL')
+    return before.vgpu?.mms.some((mm) => mm.rootGfn === command.rootGfn) === true ? [] : [REFUSED_1G];
+  if (!result.ok) return [];
   const labels: string[] = [];
   if (command.kind === 'vmmUnmapRam' && cacheMapsRange(before.vgpu, command.gfn, command.npages))
     labels.push(UNMAP_WHILE_CACHED);
