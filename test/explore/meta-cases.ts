@@ -323,6 +323,9 @@ const COSTLY = new Set([
   // shadow-matches-guest-entry 3 = 3.
   'kvmgt/64k-removal-first-page',
   'kvmgt/64k-split-unmasked',
+  // Issue 21's 2M entry passed over by a freed table (its scope's `2m` part), 23 s (check at seed 1
+  // and 500 runs against explore to depth 4): agreed when registered.
+  'kvmgt/shipped-free-skips-2m',
   // Its one counterexample is 5 steps, beyond the default depth: the default tier would only
   // re-run its 8 s check to pin the known length. Compared at depth 5 in the deeper tier.
   'xen/lookup-then-map',
