@@ -167,7 +167,7 @@ describe('KVMGT fault injection', () => {
   test("a pin's page fault-in is undone when an injected fault fails the command (as VFIO's runOp does)", () => {
     // gvt/write-protect seed 2: the VMM's unplug and plug leave gfn 5 not yet faulted in; the pin
     // faults it in, the DMA map fails, the pin is undone, and so is the fault-in.
-    const { state: before } = run(gvtWriteProtect, [
+    const refaulted: KvmgtCommand[] = [
       { kind: 'vmmUnplugRam', gfn: 4, npages: 2 },
       { kind: 'guestWritePte', gfn: 1, index: 0, present: true, targetGfn: 5, sizeBytes: 4 },
       { kind: 'vmmPlugRam', gfn: 4, npages: 2 },
@@ -175,20 +175,14 @@ describe('KVMGT fault injection', () => {
       { kind: 'injectFault', point: 'dmaMap', nth: 1 },
       // The guest's GGTT entry 3 cleared: gfn 5's DMA cache entry and pin go.
       { kind: 'ggttWrite', index: 3, gfn: 0, present: false, sizeBytes: 4, offsetBytes: 0 },
-    ]);
-    const step = gvtWriteProtect.step(before, { kind: 'ppgttCreate', rootGfn: 0 });
+    ];
+    const create: KvmgtCommand = { kind: 'ppgttCreate', rootGfn: 0 };
+    const { state: before } = run(gvtWriteProtect, refaulted);
+    const step = gvtWriteProtect.step(before, create);
     expect(step.result).toMatchObject({ ok: false, error: 'ENXIO' });
     expect(deepEqual(step.state, before)).toBe(true);
     // A design whose unwind keeps the pin keeps the frame faulted in too: its bug stays visible.
-    const kept = run(kvmgtDmaMapErrorKeepsPin, [
-      { kind: 'vmmUnplugRam', gfn: 4, npages: 2 },
-      { kind: 'guestWritePte', gfn: 1, index: 0, present: true, targetGfn: 5, sizeBytes: 4 },
-      { kind: 'vmmPlugRam', gfn: 4, npages: 2 },
-      { kind: 'guestWritePte', gfn: 0, index: 0, present: true, targetGfn: 1, sizeBytes: 4 },
-      { kind: 'injectFault', point: 'dmaMap', nth: 1 },
-      { kind: 'ggttWrite', index: 3, gfn: 0, present: false, sizeBytes: 4, offsetBytes: 0 },
-      { kind: 'ppgttCreate', rootGfn: 0 },
-    ]).state;
+    const kept = run(kvmgtDmaMapErrorKeepsPin, [...refaulted, create]).state;
     expect(pins(kept)[5]).toBe(1);
   });
 
