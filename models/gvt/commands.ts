@@ -46,8 +46,12 @@ export type GvtCommand =
       readonly op: 'store' | 'forbidden' | 'end';
       readonly ggttIndex: number;
     }
-  /** PVINFO g2v notification: a PPGTT rooted at page `rootGfn` is created / destroyed. */
-  | { readonly kind: 'ppgttCreate'; readonly rootGfn: number }
+  /**
+   * PVINFO g2v notification: a PPGTT rooted at page `rootGfn` is created / destroyed. The model
+   * folds the levels above the page directory (PML4, PDP) into the announcement; `pse`: the PS bit
+   * of the guest's PDP entry naming the directory, a 1G entry, which GVT refuses (`ppgtt-mm.ts`).
+   */
+  | { readonly kind: 'ppgttCreate'; readonly rootGfn: number; readonly pse?: boolean }
   | { readonly kind: 'ppgttDestroy'; readonly rootGfn: number }
   /** The guest submits the privileged batch buffer at GGTT index `ggttIndex`. */
   | { readonly kind: 'submitBatch'; readonly ggttIndex: number }
@@ -126,7 +130,7 @@ export function applyGvtCommand<W extends GvtWorld>(
     case 'guestWriteCmd':
       return { result: guestStore(world, host, config, memory, storeOf(command)), accesses: [] };
     case 'ppgttCreate':
-      return { result: createPpgtt(world, host, config, command.rootGfn), accesses: [] };
+      return { result: createPpgtt(world, host, config, command.rootGfn, command.pse === true), accesses: [] };
     case 'ppgttDestroy':
       return { result: destroyPpgtt(world, host, config, command.rootGfn), accesses: [] };
     case 'submitBatch':

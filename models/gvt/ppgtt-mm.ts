@@ -23,6 +23,19 @@ export type PpgttCreateStart =
  * The guest announces a PPGTT rooted at `rootGfn` (g2v `PPGTT_L4_PAGE_TABLE_CREATE`), up to the
  * writes: a known root takes a reference (done); a new one gets its mm and its shadow tables,
  * registered and write-protected, with every entry translated and none written yet.
+ *
+ * `pse`: the guest's PDP entry naming the directory has the PS bit, a 1G entry
+ * (`GTT_TYPE_PPGTT_PTE_1G_ENTRY`: `update_entry_type_for_real` on a `GTT_TYPE_PPGTT_PDP_ENTRY`).
+ * v6.12's `ppgtt_populate_spt` of the PDP table finds no table below it (`get_next_pt_type` is
+ * `GTT_TYPE_INVALID`) and calls `ppgtt_populate_shadow_entry`, which refuses it ("GVT doesn't
+ * support 1GB entry", -EINVAL) before any map: the PDP and PML4 shadow tables are freed
+ * (`err_free_spt` → `ppgtt_free_spt`, their page tracks unregistered), `shadow_ppgtt_mm` fails
+ * (`invalidate_ppgtt_mm` finds no root entry set yet), the mm is freed, and
+ * `handle_g2v_notification` returns -EINVAL: the vGPU is as it was. A known root is found by its
+ * root pointers first (`intel_vgpu_find_ppgtt_mm`) and takes a reference whatever the entries
+ * below. Folded away with the PDP level: the PDP entries before the 1G one, which v6.12 shadows
+ * first (and, unwinding through `ppgtt_free_spt`, never gives back: `kvmgt/shipped-populate-unwind`),
+ * and a trapped store of a 1G entry into a shadowed PDP table (docs/reference/gvt-kvmgt.md §4.4c).
  */
 export function startPpgttCreate<W extends GvtWorld>(
   world: W,
@@ -30,6 +43,7 @@ export function startPpgttCreate<W extends GvtWorld>(
   config: GvtConfig,
   rootGfn: number,
   defer: DeferInsert,
+  pse = false,
 ): PpgttCreateStart {
   const vgpu = world.vgpu;
   if (vgpu === null) return { result: fail('ENODEV'), op: null };
@@ -38,6 +52,7 @@ export function startPpgttCreate<W extends GvtWorld>(
     existing.refcount += 1;
     return { result: succeed({ refcount: existing.refcount }), op: null };
   }
+  if (pse) return { result: fail('EINVAL'), op: null };
   const pending: PendingShadow[] = [];
   const refused = translateTable(world, host, config, rootGfn, 'pd', pending, defer);
   if (refused !== null) return { result: fail(refused), op: null };
@@ -66,8 +81,9 @@ export function createPpgtt<W extends GvtWorld>(
   host: GvtHost<W>,
   config: GvtConfig,
   rootGfn: number,
+  pse = false,
 ): OpResult {
-  const started = startPpgttCreate(world, host, config, rootGfn, false);
+  const started = startPpgttCreate(world, host, config, rootGfn, false, pse);
   if (started.op !== null) advancePpgttCreate(world, host, config, { ...started.op, vcpu: 0 });
   return started.result;
 }

@@ -43,8 +43,10 @@ export function releaseEntry<W extends GvtWorld>(world: W, host: GvtHost<W>, con
 }
 
 /**
- * Gives back what translated entries hold, in order: a cached leaf's DMA reference, a table's spt
- * reference, and a page pinned and mapped for entries not yet inserted (once per page).
+ * Gives back what translated entries hold, last first (so that the DMA pool gets its addresses
+ * back in the order it gave them, and an unwound population leaves the pool as it found it): a
+ * cached leaf's DMA reference, a table's spt reference, and a page pinned and mapped for entries
+ * not yet inserted (once per page).
  */
 export function releasePending<W extends GvtWorld>(
   world: W,
@@ -53,7 +55,7 @@ export function releasePending<W extends GvtWorld>(
   pending: readonly PendingShadow[],
 ): void {
   const unmapped = new Set<number>();
-  for (const entry of pending) {
+  for (const entry of [...pending].reverse()) {
     if (entry.cached) releaseEntry(world, host, config, entry.pte);
     else if (entry.pte.kind === 'dma' && !unmapped.has(entry.pte.dmaAddr)) {
       unmapped.add(entry.pte.dmaAddr);

@@ -22,6 +22,8 @@
  */
 import { fail, succeed } from '../result.js';
 import type { OpResult } from '../result.js';
+import { undoPageFaults } from '../vfio/state.js';
+import type { PageFaultRecord } from '../vfio/types.js';
 import type { KvmgtFaultPoint, KvmgtState } from './types.js';
 
 /** Largest `nth` accepted: beyond the attempts one command of a small world makes. */
@@ -51,6 +53,25 @@ export function faultStrikes(state: KvmgtState, point: KvmgtFaultPoint): boolean
   if (count !== fault.nth) return false;
   record.struck = true;
   return true;
+}
+
+/** The page faults the vGPU's pins made during the step working on `state`, oldest first. */
+const pinFaults = new WeakMap<KvmgtState, PageFaultRecord[]>();
+
+/** Records the page faults of one of the step's pins (`vfio_pin_pages` faults a page in). */
+export function recordPinFaults(state: KvmgtState, faults: readonly PageFaultRecord[]): void {
+  if (faults.length === 0) return;
+  pinFaults.set(state, [...(pinFaults.get(state) ?? []), ...faults]);
+}
+
+/**
+ * A command an injected fault failed: its pins' page faults are undone, as VFIO's `runOp` undoes a
+ * failed op's (`undoPageFaults`: a frame nothing holds any more goes back where it was; one an
+ * unwind left pinned stays). Linux leaves the faulted-in page populated; the model's refusals
+ * leave memory as they found it.
+ */
+export function undoStepPinFaults(state: KvmgtState): void {
+  undoPageFaults(state.vfio, pinFaults.get(state) ?? []);
 }
 
 /** An injected fault struck during the step working on `state`. */

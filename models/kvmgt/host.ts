@@ -19,7 +19,7 @@ import { findDmaContaining, newOpContext, type1Backend } from '../vfio/state.js'
 import type { KvmgtConfig } from './config.js';
 import { RAM_VADDR_PAGE, VGPU_DEVICE, hasKvmgtBug, isGuestRam } from './config.js';
 import type { KvmgtWorld } from './config.js';
-import { faultStrikes } from './fault.js';
+import { faultStrikes, recordPinFaults } from './fault.js';
 import { actorOfOp, lockHolder } from './schedule.js';
 import type { KvmgtState } from './types.js';
 
@@ -62,6 +62,7 @@ function pinGuestPage(state: KvmgtState, config: KvmgtConfig, gfn: number): PinR
   if (faultStrikes(state, 'pin')) return { ok: false, errno: 'ENOMEM' };
   const ctx = newOpContext();
   const pinned = driverPin(state.vfio, ctx, device, gfn, 1, { read: true, write: true });
+  recordPinFaults(state, ctx.faults);
   if (!pinned.ok) return { ok: false, errno: pinned.errno };
   const mfn = pinned.mfns[0];
   return mfn === undefined ? { ok: false, errno: 'EINVAL' } : { ok: true, mfn };

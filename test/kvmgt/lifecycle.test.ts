@@ -11,6 +11,7 @@ import { VGPU_DEVICE } from '../../models/kvmgt/config.js';
 import type { KvmgtCommand, KvmgtState } from '../../models/kvmgt/types.js';
 import { kvmgtDesign } from '../../properties/kvmgt/design.js';
 import {
+  gvtWriteProtect,
   kvmgtCacheAddErrorKeepsMap,
   kvmgtDestroyKeepsGgtt,
   kvmgtDmaMapErrorKeepsPin,
@@ -147,6 +148,42 @@ describe('KVMGT fault injection', () => {
     expect(broken(kvmgtTrackAddErrorKeepsRegistration, before, { kind: 'ppgttCreate', rootGfn: 0 })).toEqual(
       expect.arrayContaining(['shadowed-table-write-protected', 'failed-op-leaves-state-unchanged']),
     );
+  });
+
+  test('a population unwound by the model leaves the DMA pool in the order it found it (last entry first)', () => {
+    // gvt/write-protect seed 2: a directory over two tables, the second's page track failing.
+    const { state: before } = run(kvmgtUnmapCallback, [
+      { kind: 'guestWritePte', gfn: 3, index: 1, present: true, targetGfn: 0, sizeBytes: 4 },
+      { kind: 'guestWritePte', gfn: 0, index: 0, present: true, targetGfn: 3, sizeBytes: 4 },
+      { kind: 'guestWritePte', gfn: 3, index: 0, present: true, targetGfn: 1, sizeBytes: 4 },
+      { kind: 'guestWritePte', gfn: 0, index: 1, present: true, targetGfn: 1, sizeBytes: 4 },
+      { kind: 'injectFault', point: 'trackAdd', nth: 3 },
+    ]);
+    const step = kvmgtUnmapCallback.step(before, { kind: 'ppgttCreate', rootGfn: 0 });
+    expect(step.result).toMatchObject({ ok: false, error: 'EINVAL' });
+    expect(deepEqual(step.state, before)).toBe(true);
+  });
+
+  test("a pin's page fault-in is undone when an injected fault fails the command (as VFIO's runOp does)", () => {
+    // gvt/write-protect seed 2: the VMM's unplug and plug leave gfn 5 not yet faulted in; the pin
+    // faults it in, the DMA map fails, the pin is undone, and so is the fault-in.
+    const refaulted: KvmgtCommand[] = [
+      { kind: 'vmmUnplugRam', gfn: 4, npages: 2 },
+      { kind: 'guestWritePte', gfn: 1, index: 0, present: true, targetGfn: 5, sizeBytes: 4 },
+      { kind: 'vmmPlugRam', gfn: 4, npages: 2 },
+      { kind: 'guestWritePte', gfn: 0, index: 0, present: true, targetGfn: 1, sizeBytes: 4 },
+      { kind: 'injectFault', point: 'dmaMap', nth: 1 },
+      // The guest's GGTT entry 3 cleared: gfn 5's DMA cache entry and pin go.
+      { kind: 'ggttWrite', index: 3, gfn: 0, present: false, sizeBytes: 4, offsetBytes: 0 },
+    ];
+    const create: KvmgtCommand = { kind: 'ppgttCreate', rootGfn: 0 };
+    const { state: before } = run(gvtWriteProtect, refaulted);
+    const step = gvtWriteProtect.step(before, create);
+    expect(step.result).toMatchObject({ ok: false, error: 'ENXIO' });
+    expect(deepEqual(step.state, before)).toBe(true);
+    // A design whose unwind keeps the pin keeps the frame faulted in too: its bug stays visible.
+    const kept = run(kvmgtDmaMapErrorKeepsPin, [...refaulted, create]).state;
+    expect(pins(kept)[5]).toBe(1);
   });
 
   test("the shipped populate unwind (ppgtt_free_spt) keeps the first leaf's DMA reference", () => {
