@@ -10,6 +10,8 @@ import { ips64kStride } from '../../models/gvt/ips64k.js';
 import type { XenGtCommand } from '../../models/xengt/commands.js';
 import type { XenGtState } from '../../models/xengt/types.js';
 import { RESPLIT_64K, SPLIT_64K } from '../../properties/gvt/reach.js';
+import { xenGtDesign } from '../../properties/xengt/design.js';
+import type { XenGtDesign } from '../../properties/xengt/design.js';
 import { xenMap } from '../../properties/xengt/designs.js';
 import { classifyXenGtStep } from '../../properties/xengt/reach.js';
 import { runSteps } from './run-steps.js';
@@ -39,14 +41,17 @@ function poolMappings(state: XenGtState): number[] {
 }
 
 /** The labels of the last of `commands`, and the invariants its transition breaks. */
-function lastStep(commands: readonly XenGtCommand[]): { labels: string[]; broken: string[] } {
-  const before = runSteps(commands.slice(0, -1)).state;
+function lastStep(
+  commands: readonly XenGtCommand[],
+  design: XenGtDesign = xenMap,
+): { labels: string[]; broken: string[] } {
+  const before = runSteps(commands.slice(0, -1), design).state;
   const command = commands.at(-1) as XenGtCommand;
-  const { state: after, result } = xenMap.step(before, command);
+  const { state: after, result } = design.step(before, command);
   const transition = { before, command, result, after };
   return {
-    labels: classifyXenGtStep(xenMap.config, transition),
-    broken: xenMap.invariants.filter((invariant) => invariant.check(transition) !== null).map((inv) => inv.name),
+    labels: classifyXenGtStep(design.config, transition),
+    broken: design.invariants.filter((invariant) => invariant.check(transition) !== null).map((inv) => inv.name),
   };
 }
 
@@ -77,5 +82,20 @@ describe('64K entries on XenGT: the mediator splits them into 4K maps through th
     expect(state.vgpu?.cache).toEqual({});
     expect(poolMappings(state)).toEqual([]);
     expect(lastStep(commands)).toEqual({ labels: [RESPLIT_64K], broken: [] });
+  });
+
+  test("v6.12's removal of the used slot only (`release64K: () => 1`) on XenGT: the other map keeps its reference", () => {
+    const usedSlotOnly = xenGtDesign({
+      id: 'mine/xengt-64k-used-slot-only',
+      backend: 'map',
+      expected: 'violates',
+      description: "v6.12's removal of a split 64K entry over XenGT's map backend",
+      gvtHooks: { release64K: () => 1 },
+    });
+    const commands = [...shadow64k(3), pte(TABLE, 0, 3, { present: false })];
+    const { state } = runSteps(commands, usedSlotOnly);
+    expect(state.vgpu?.cache).toEqual({ 3: expect.objectContaining({ kref: 1 }) });
+    expect(poolMappings(state)).toEqual([POOL + 1]);
+    expect(lastStep(commands, usedSlotOnly).broken).toContain('cache-kref-matches-shadow-users');
   });
 });
