@@ -8,13 +8,12 @@
 import { describe, expect, test } from 'vitest';
 import { ips64kStride } from '../../models/gvt/ips64k.js';
 import type { XenGtCommand } from '../../models/xengt/commands.js';
-import type { XenGtState } from '../../models/xengt/types.js';
 import { RESPLIT_64K, SPLIT_64K } from '../../properties/gvt/reach.js';
 import { xenGtDesign } from '../../properties/xengt/design.js';
 import type { XenGtDesign } from '../../properties/xengt/design.js';
 import { xenMap } from '../../properties/xengt/designs.js';
 import { classifyXenGtStep } from '../../properties/xengt/reach.js';
-import { runSteps } from './run-steps.js';
+import { poolMappings, runSteps } from './run-steps.js';
 
 /** Root page directory at gfn 0, its entry 0 naming page table gfn 1, leaves at gfns 2 and 3. */
 const ROOT = 0;
@@ -33,11 +32,6 @@ function pte(
 /** The guest writes table entry 0 = `leafGfn`, a PDE with IPS naming the table, and announces the PPGTT. */
 function shadow64k(leafGfn: number): XenGtCommand[] {
   return [pte(TABLE, 0, leafGfn), pte(ROOT, 0, TABLE, { ips: true }), { kind: 'ppgttCreate', rootGfn: ROOT }];
-}
-
-function poolMappings(state: XenGtState): number[] {
-  const p2m = state.xen.domains[xenMap.config.backendDomid]?.p2m ?? {};
-  return Object.entries(p2m).flatMap(([gfn, entry]) => (entry.type === 'map_foreign' ? [Number(gfn)] : []));
 }
 
 /** The labels of the last of `commands`, and the invariants its transition breaks. */
