@@ -90,6 +90,26 @@ export function isSplit64kEntry(vgpu: GvtVgpu | null, gfn: number, index: number
   return spt !== undefined && is64kTable(spt) && spt.entries[index]?.kind === 'dma';
 }
 
+/** The commands whose step can shadow a guest entry: a guest store, a PPGTT's shadowing, a submission's post-shadow flush, the next phase of one of them. */
+export const SHADOWING_KINDS: readonly string[] = ['guestWritePte', 'ppgttCreate', 'submitBatch', 'advance'];
+
+/**
+ * The 64K labels of a step that succeeded, either stack's (the split is the mediator's,
+ * `split_64KB_gtt_entry`, whatever the hypervisor): `SPLIT_64K` when a shadowing step split a
+ * 64K entry, `RESPLIT_64K` when the guest stored to the used slot of a split one (`stored`).
+ */
+export function split64kLabels(
+  kind: string,
+  before: GvtVgpu | null,
+  after: GvtVgpu | null,
+  stored: { readonly gfn: number; readonly index: number } | null,
+): string[] {
+  const labels: string[] = [];
+  if (SHADOWING_KINDS.includes(kind) && split64kSlots(after) > split64kSlots(before)) labels.push(SPLIT_64K);
+  if (stored !== null && isSplit64kEntry(before, stored.gfn, stored.index)) labels.push(RESPLIT_64K);
+  return labels;
+}
+
 /** True when the vGPU's DMA cache maps a gfn in `[gfn, gfn + npages)`. */
 export function cacheMapsRange(vgpu: GvtVgpu | null, gfn: number, npages = 1): boolean {
   if (vgpu === null) return false;

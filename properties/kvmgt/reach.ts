@@ -21,8 +21,8 @@ import {
   VGPU_DESTROYED_WITH_CACHE,
   cacheInUse,
   cacheMapsRange,
-  isSplit64kEntry,
-  split64kSlots,
+  SHADOWING_KINDS,
+  split64kLabels,
 } from '../gvt/reach.js';
 
 export const UNMAP_WHILE_CACHED = 'VMM unmaps guest RAM the DMA cache maps (the unmap callback runs)';
@@ -86,11 +86,9 @@ export function classifyKvmgtStep(transition: Transition<KvmgtState, KvmgtComman
   if (command.kind === 'vgpuDestroy' && cacheInUse(before.vgpu)) labels.push(VGPU_DESTROYED_WITH_CACHE);
   // Only a guest store, a PPGTT's shadowing, a submission's post-shadow flush or the next phase of
   // one of them splits an entry.
-  const shadows = ['guestWritePte', 'ppgttCreate', 'submitBatch', 'advance'].includes(command.kind);
-  if (shadows && split64kSlots(transition.after.vgpu) > split64kSlots(before.vgpu)) labels.push(SPLIT_64K);
-  if (command.kind === 'guestWritePte' && isSplit64kEntry(before.vgpu, command.gfn, command.index))
-    labels.push(RESPLIT_64K);
-  if (shadows) {
+  const stored = command.kind === 'guestWritePte' ? command : null;
+  labels.push(...split64kLabels(command.kind, before.vgpu, transition.after.vgpu, stored));
+  if (SHADOWING_KINDS.includes(command.kind)) {
     const [was, now] = [shadowed2M(before.vgpu), shadowed2M(transition.after.vgpu)];
     if (now.whole > was.whole) labels.push(WHOLE_2M);
     if (now.split > was.split) labels.push(SPLIT_2M);

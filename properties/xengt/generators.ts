@@ -15,7 +15,7 @@ import { xenFaultPoints } from '../../models/xen/fault.js';
 import type { XenFaultPoint } from '../../models/xen/fault.js';
 import type { CommandSpace } from '../../src/design.js';
 import { phasedSpace, preemptedPhases } from '../generic/interleave.js';
-import { pseBit, setBits } from '../gvt/entry-bits.js';
+import { ipsBit, pseBit, setBits } from '../gvt/entry-bits.js';
 import { pickOr } from '../pick.js';
 import { preferOr, preferredPick } from '../prefer.js';
 import type { XenGtTemplate } from './resolve.js';
@@ -93,7 +93,8 @@ const weights: Readonly<Record<GeneratedKind, number>> = {
   createDomain: 2,
   vgpuDestroy: 2,
   vgpuCreate: 2,
-  injectFault: 4,
+  // 4 before the IPS bit: the grant map's unwind designs sat at the budget's edge (worst first run 999).
+  injectFault: 8,
   clearFault: 1,
   guestWritePte: 8,
   guestWriteCmd: 2,
@@ -305,11 +306,14 @@ export function xenGtCommandSpace(
         present: fc.oneof({ weight: 4, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
         targetGfn: aimedGfn,
         sizeBytes: fc.constantFrom(8, 8, 8, 4),
-        // The PS bit as the KVMGT stack draws it (`entry-bits.ts`): stored into a page directory,
-        // a 2M entry, which XenGT's host always splits into 4K maps (`models/xengt/host.ts`).
+        // The IPS and PS bits as the KVMGT stack draws them (`entry-bits.ts`): stored into a page
+        // directory, a 64K table, whose entries the mediator splits into 4K maps whatever the
+        // hypervisor (`split_64KB_gtt_entry`), and a 2M entry, which XenGT's host always splits
+        // into 4K maps (`models/xengt/host.ts`).
+        ips: ipsBit,
         pse: pseBit,
       })
-      .map(({ pse, ...fields }) => ({ ...fields, ...setBits({ pse }) })),
+      .map(({ ips, pse, ...fields }) => ({ ...fields, ...setBits({ ips, pse }) })),
     guestWriteCmd: fc.record({
       kind: fc.constant('guestWriteCmd' as const),
       gfn: pickOr(below(universe.gfns), 3),

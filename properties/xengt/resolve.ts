@@ -101,14 +101,19 @@ export function resolveXenGt(
       // A pick of the page means "a page the mediator shadows as a page table" (before there is
       // one, "a RAM page", where the guest prepares its tables); of the target, "a RAM page".
       const shadowed = Object.keys(state.vgpu?.spts ?? {}).map(Number);
+      const targetGfn = ramTarget(template.targetGfn);
+      // A table the mediator shadows keeps the IPS bit the guest gave it, as the KVMGT stack
+      // resolves it: the guest does not reuse a 4K table as a 64K one (`translateTable`).
+      const named = state.vgpu?.spts[targetGfn];
+      const ips = named?.level === 'pt' ? named.ips === true : template.ips === true;
       return {
         kind: 'guestWritePte',
         gfn: num(template.gfn, shadowed.length > 0 ? shadowed : guestRam(), universe.gfns),
         index: plain(template.index, universe.tableEntries),
         present: template.present,
-        targetGfn: ramTarget(template.targetGfn),
+        targetGfn,
         sizeBytes: plain(template.sizeBytes, 9),
-        ...setBits(template),
+        ...setBits({ ips, pse: template.pse === true }),
       };
     }
     case 'guestWriteCmd':

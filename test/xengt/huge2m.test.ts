@@ -10,7 +10,6 @@ import { describe, expect, test } from 'vitest';
 import { soundGvtHooks } from '../../models/gvt/config.js';
 import type { XenGtCommand } from '../../models/xengt/commands.js';
 import { XENGT_2M_ERRNO, xenGtHost } from '../../models/xengt/host.js';
-import type { XenGtState } from '../../models/xengt/types.js';
 import { SPLIT_2M, SPLIT_2M_FAILED } from '../../properties/gvt/reach.js';
 import { xenGtDesign } from '../../properties/xengt/design.js';
 import type { XenGtDesign } from '../../properties/xengt/design.js';
@@ -18,7 +17,7 @@ import { xenMap } from '../../properties/xengt/designs.js';
 import { xenGt2mSplitErrorLeaks } from '../../properties/xengt/huge2m-designs.js';
 import { classifyXenGtStep } from '../../properties/xengt/reach.js';
 import { pde2m } from '../models/gvt/pde2m.js';
-import { runSteps } from './run-steps.js';
+import { poolMappings, runSteps } from './run-steps.js';
 
 const ROOT = 0;
 const GUEST = xenMap.config.guestDomid;
@@ -26,11 +25,6 @@ const POOL = xenMap.config.mappingPoolBaseGfn;
 
 const create: XenGtCommand = { kind: 'ppgttCreate', rootGfn: ROOT };
 const balloonOut = (gfn: number): XenGtCommand => ({ kind: 'decreaseReservation', domid: GUEST, gfn });
-
-function poolMappings(state: XenGtState): number[] {
-  const p2m = state.xen.domains[xenMap.config.backendDomid]?.p2m ?? {};
-  return Object.entries(p2m).flatMap(([gfn, entry]) => (entry.type === 'map_foreign' ? [Number(gfn)] : []));
-}
 
 /** The invariants the last of `commands` breaks, checked on its whole transition. */
 function brokenByLast(design: XenGtDesign, commands: readonly XenGtCommand[]): string[] {

@@ -19,6 +19,12 @@ export function runSteps(
   return { state, results };
 }
 
+/** The backend's pool gfns that hold a foreign mapping (`map_foreign`), ascending. */
+export function poolMappings(state: XenGtState): number[] {
+  const p2m = state.xen.domains[xenMap.config.backendDomid]?.p2m ?? {};
+  return Object.entries(p2m).flatMap(([gfn, entry]) => (entry.type === 'map_foreign' ? [Number(gfn)] : []));
+}
+
 /** dom1 (HVM guest) grants its gfn 0 to dom2 (PV). */
 export const GRANT_TO_DOM2: Extract<XenGtCommand, { kind: 'grantAccess' }> = {
   kind: 'grantAccess',
