@@ -166,11 +166,11 @@ describe('dmaprop check', () => {
       'xen/map',
       '--runs',
       '100',
-      // Seed 11: in 100 runs xen/lookup breaks every declared invariant and xen/map executes
-      // every kind (seed 10 did until the destroy's pick stopped aiming at dom0; its xen/map run
-      // then never executes gpuExecute, and the check is inconclusive).
+      // Seed 13: in 100 runs xen/lookup breaks every declared invariant and xen/map executes
+      // every kind (seeds 10 and 11 did until XenGT's generation changed; their xen/map runs then
+      // never execute gpuExecute, the rarest kind at 100 runs, and the check is inconclusive).
       '--seed',
-      '11',
+      '13',
       '--json',
     ]);
     expect(code).toBe(0);
@@ -190,7 +190,7 @@ describe('dmaprop check', () => {
       ['xen/map', 'holds', 'holds'],
     ]);
     const lookup = results[0]!;
-    expect(lookup.seed).toBe(11);
+    expect(lookup.seed).toBe(13);
     expect(lookup.runs).toBe(100);
     expect(typeof lookup.elapsedMs).toBe('number');
     const latent = lookup.violations.find((found) => found.invariant === 'shadow-frame-held-by-backend')!;
