@@ -100,7 +100,6 @@ describe('dmaprop designs', () => {
       ['kvmgt/2m-pin-skips-contiguity', 'violates'],
       ['kvmgt/2m-release-unpins-4k', 'violates'],
       ['kvmgt/2m-split-error-leaks', 'violates'],
-      ['kvmgt/shipped-free-skips-2m', 'violates'],
       ['viommu/shadow', 'holds'],
       ['viommu/nested', 'holds'],
       ['viommu/shadow-unmap-skips-flush', 'violates'],

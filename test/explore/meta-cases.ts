@@ -342,9 +342,6 @@ const COSTLY = new Set([
   'kvmgt/2m-split-error-leaks',
   // Outside the scope (OUTSIDE_SCOPE): only its 19 s check would run.
   'xengt/2m-split-error-leaks',
-  // Issue 21's 2M entry passed over by a freed table (its scope's `2m` part), 23 s (check at seed 1
-  // and 500 runs against explore to depth 4): agreed when registered.
-  'kvmgt/shipped-free-skips-2m',
   // Its one counterexample is 5 steps, beyond the default depth: the default tier would only
   // re-run its 8 s check to pin the known length. Compared at depth 5 in the deeper tier.
   'xen/lookup-then-map',
