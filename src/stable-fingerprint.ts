@@ -226,12 +226,12 @@ function putRenamed(value: unknown): void {
 }
 
 /**
- * The fingerprint of `renamedStableJson(value, fields, rename)` followed by `stableJson(tail())`:
- * the walk renames, in every object, the integers of the fields `fields` renames (an array's
- * items too) by `rename`, in the walk's order, which is `renamedStableJson`'s, and leaves out the
- * fields it omits; `tail` is called
- * once the walk is done (a renaming by first appearance has then named everything it met) and
- * its value follows, walked as is. Equal for data whose renamed texts are equal.
+ * The fingerprint of the value with, in every object, the integers of the fields `fields` renames
+ * (an array's items too) renamed by `rename` in the walk's order (this file's canonical key order,
+ * not `renamedStableJson`'s), and the fields it omits left out; `tail` is called once the walk is
+ * done (a renaming by first appearance has then named everything it met) and its value follows,
+ * walked as is. A renaming by first appearance over a walk of every field gives equal forms to
+ * the same states whatever the walk's order, so this and `renamedStableJson` partition alike.
  */
 export function renamedFingerprint(
   value: unknown,

@@ -15,8 +15,11 @@
  * except under the `random` policy, the only one that reads it, and so are its records (a page
  * fault's `allocCountBefore`, which an unwind restores).
  *
- * The renaming is the same in the key and the fingerprint (the same walk, the same order), so the
- * two give the same partition of states. It is a canonical form only up to the traversal: two
+ * The key and the fingerprint walk every field of the state, each in its own canonical key order
+ * (the fingerprint takes array indices in numeric order, `stableFingerprint`), and rename by first
+ * appearance along it: either way two states get equal forms exactly when a renaming of the
+ * frames met maps one onto the other (the frames met are the same set in any order), so the two
+ * give the same partition of states (a property test holds them to it). It is a canonical form only up to the traversal: two
  * states in one orbit whose unmet frames differ get two keys, which costs states, never soundness.
  * Soundness is the scope's to argue: every step, template and invariant must treat frames as
  * identities (compare, store, free them, allocate in free-list order), and no record may be keyed
