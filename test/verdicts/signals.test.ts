@@ -3,7 +3,7 @@
  * with the seed, and the process exits 130. Runs the built CLI (`npm test` builds it first).
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, test } from 'vitest';
@@ -14,11 +14,14 @@ interface Finished {
   readonly err: string;
 }
 
-/** Starts the CLI, sends `signals` once `ready` matches its output (or after `afterMs`), and waits. */
+/**
+ * Starts the CLI, sends `signals` once `ready` matches its output or its `file` exists (or after
+ * `afterMs`), and waits.
+ */
 function interrupt(
   argv: readonly string[],
   signals: readonly NodeJS.Signals[],
-  ready: { readonly text?: RegExp; readonly afterMs?: number; readonly thenMs?: number },
+  ready: { readonly text?: RegExp; readonly file?: string; readonly afterMs?: number; readonly thenMs?: number },
 ): Promise<Finished> {
   const child = spawn(process.execPath, ['bin/dmaprop.js', ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
@@ -36,7 +39,19 @@ function interrupt(
   });
   child.stderr.on('data', (chunk: Buffer) => (err += chunk.toString()));
   if (ready.afterMs !== undefined) setTimeout(send, ready.afterMs);
-  return new Promise((resolve) => child.on('close', (code) => resolve({ code, out, err })));
+  const file = ready.file;
+  const polling =
+    file === undefined
+      ? undefined
+      : setInterval(() => {
+          if (existsSync(file)) send();
+        }, 50);
+  return new Promise((resolve) =>
+    child.on('close', (code) => {
+      clearInterval(polling);
+      resolve({ code, out, err });
+    }),
+  );
 }
 
 const endless = ['check', '--design', 'xen/map', 'xen/lookup', '--runs', '10000000', '--seed', '9'];
@@ -70,19 +85,25 @@ describe('interruption', () => {
     // A design whose step spins forever: the first signal cannot stop it between runs.
     const dir = mkdtempSync(join(tmpdir(), 'dmaprop-hang-'));
     const config = join(dir, 'dmaprop.config.mjs');
+    const spinning = join(dir, 'spinning');
     const api = resolve('dist/src/index.js');
     writeFileSync(
       config,
-      `import { findDesign } from ${JSON.stringify(api)};
+      `import { writeFileSync } from 'node:fs';
+import { findDesign } from ${JSON.stringify(api)};
 const map = findDesign('xen/map');
 export default { designs: [{ ...map, id: 'toy/hangs', step: (state, command) => {
-  if (command.kind === 'gpuDma') for (;;);
+  if (command.kind === 'gpuDma') {
+    writeFileSync(${JSON.stringify(spinning)}, '');
+    for (;;);
+  }
   return map.step(state, command);
 } }] };\n`,
     );
     const argv = ['check', '--config', config, '--design', 'toy/hangs', '--seed', '9'];
-    // Its first runs reach a GPU DMA within milliseconds of starting; by then it spins.
-    const { code, err } = await interrupt(argv, ['SIGINT', 'SIGINT'], { afterMs: 2500 });
+    // The signals go once the step spins (it says so in a file first): a fixed delay was too short
+    // on a loaded machine, where the first signal came before the CLI had set its handlers.
+    const { code, err } = await interrupt(argv, ['SIGINT', 'SIGINT'], { file: spinning, thenMs: 100 });
     expect(code).toBe(130);
     expect(err).toContain('SIGINT: stopping with what was found so far');
     expect(err).toContain('SIGINT again: quitting; dmaprop check: seed 9; replay with --seed 9');
