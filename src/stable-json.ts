@@ -113,7 +113,9 @@ function written(value: unknown): boolean {
  */
 export function sameJson(left: unknown, right: unknown): boolean {
   if (left === right) return true;
-  if (jsonNull(left) || jsonNull(right)) return jsonNull(left) && jsonNull(right);
+  const leftNull = jsonNull(left);
+  const rightNull = jsonNull(right);
+  if (leftNull || rightNull) return leftNull && rightNull;
   if (typeof left !== 'object' || typeof right !== 'object' || left === null || right === null) return false;
   if (Array.isArray(left)) {
     if (!Array.isArray(right) || left.length !== right.length) return false;
