@@ -12,8 +12,12 @@
  *    coordinator merges the owners' sorted lists and numbers the new states exactly as the
  *    sequential search does (its records);
  * 3. materialize: the worker holding each new state's parent steps it again, checks the state-only
- *    invariants on it (the sequential search checks them on that very transition), and sends the
- *    state to its owner for the next level.
+ *    invariants on it (the sequential search checks them on that very transition), and hands the
+ *    command back. Every worker learns each new state's parent record and command; the owner
+ *    rebuilds its states for the next level by replaying their commands from the initial state,
+ *    from the nearest ancestor of the last state it rebuilt (as the sequential search rebuilds its
+ *    frontier): a step or a few cost less than copying a state between threads (a XenGT state's
+ *    serialization and copy took some 150 µs, several steps' worth).
  *
  * Every violation, crash and the state limit is placed in the sequential order by `eventKey`:
  * the first of each, the point where the sequential search would have stopped, and the states and
@@ -224,7 +228,7 @@ export function exploreParallel<S, C extends T, T extends Command = C>(
       invariants: options.invariants === undefined ? null : [...options.invariants],
       everyTransition,
       workers: count,
-      initial: index === initialOwner ? { state: initial } : null,
+      initial: { state: initial, owned: index === initialOwner },
     })),
     poll,
   );
@@ -232,6 +236,7 @@ export function exploreParallel<S, C extends T, T extends Command = C>(
   // The worker holding each record's state, while its level is being expanded.
   const holder: number[] = [initialOwner];
   let adopt: Float64Array[] | null = null;
+  let appended: { parents: Float64Array; commands: unknown[] } | null = null;
   let levelSize = 1;
   for (let level = 1; level <= options.depth && !allFound(); level++) {
     poll();
@@ -242,7 +247,7 @@ export function exploreParallel<S, C extends T, T extends Command = C>(
     const open = pending();
     const expanded = round(
       workers,
-      workers.map((_, index) => ({ kind: 'expand', adopt: adopt?.[index] ?? null, pending: open })),
+      workers.map((_, index) => ({ kind: 'expand', adopt: adopt?.[index] ?? null, appended, pending: open })),
       poll,
     );
     const merged = round(
@@ -354,6 +359,7 @@ export function exploreParallel<S, C extends T, T extends Command = C>(
       eventKey(idParent(winnerIds[kept] ?? 0), idPosition(winnerIds[kept] ?? 0), PHASE_LIMIT) < cut
     )
       kept += 1;
+    const firstNew = parents.length;
     for (let rank = 0; rank < kept; rank++) {
       const id = winnerIds[rank] ?? 0;
       const at = requestOf[rank];
@@ -389,6 +395,7 @@ export function exploreParallel<S, C extends T, T extends Command = C>(
       break;
     }
     levelSize = kept;
+    appended = { parents: Float64Array.from(parents.slice(firstNew)), commands: via.slice(firstNew) };
     adopt = workers.map((_, owner) =>
       Float64Array.from(winnerOwners.flatMap((who, rank) => (who === owner ? [states - kept + rank] : []))),
     );

@@ -94,19 +94,25 @@ export type ToWorker =
       readonly invariants: readonly string[] | null;
       readonly everyTransition: boolean;
       readonly workers: number;
-      /** The initial state, to the worker that owns it. */
-      readonly initial: { readonly state: unknown } | null;
+      /** The initial state: every worker rebuilds its states from it; `owned` by the one that keys it. */
+      readonly initial: { readonly state: unknown; readonly owned: boolean };
     }
   | {
       readonly kind: 'expand';
       /** The records of this worker's new states of the last level, in its order of them (null: none). */
       readonly adopt: Float64Array | null;
+      /**
+       * Every new state of the last level, in record order (null at the first level): its parent
+       * record and the command from it. Each worker keeps the whole tree of records, to rebuild its
+       * own states by replaying their commands from the initial state rather than receive them.
+       */
+      readonly appended: { readonly parents: Float64Array; readonly commands: readonly unknown[] } | null;
       readonly pending: readonly string[];
     }
   | { readonly kind: 'merge' }
   | {
       readonly kind: 'materialize';
-      /** (parent, position, record, owner) of each new state this worker reached first. */
+      /** (parent, position, record, owner) of each new state this worker reached first, in record order. */
       readonly requests: Float64Array;
       readonly pending: readonly string[];
     };

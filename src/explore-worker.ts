@@ -2,8 +2,8 @@
  * A worker of a parallel exploration (`explore-parallel.ts`): it owns the states whose fingerprint
  * falls in its partition (`ownerOf`), keeps their fingerprints and the current level's states,
  * expands them, sends each successor's fingerprint to its owner, keeps the first transition (in
- * the sequential order) into each new state it owns, and rebuilds the new states it reached first
- * for their owners. It answers the coordinator's requests one at a time, blocking between them.
+ * the sequential order) into each new state it owns, checks the new states it reached first, and
+ * rebuilds its own from the tree of records. It answers the coordinator's requests one at a time, blocking between them.
  */
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -115,42 +115,84 @@ class Partition {
   /** The scope's fingerprint function (`scopeFingerprint`), once the scope is known. */
   private fingerprint: ((state: unknown) => Fingerprint) | undefined;
 
-  adoptInitial(state: unknown): void {
+  /** The new states this worker owns that it stepped to check them, by record. */
+  private materialized = new Map<number, unknown>();
+  /** Every record's parent and the command from it (record 0: the initial state). */
+  private readonly parents: number[] = [-1];
+  private readonly via: unknown[] = [null];
+  /** The states along the last path replayed, from the initial state's record down. */
+  private readonly pathRecords: number[] = [0];
+  private readonly pathStates: unknown[] = [];
+
+  adoptInitial(state: unknown, owned: boolean): void {
+    this.pathStates.push(state);
+    if (!owned) return;
     this.visited.add(this.key(state), 0);
     this.frontierRecords = [0];
     this.frontierStates = [state];
   }
 
-  /** Takes the new states of the last level (`records` in this worker's order of them). */
-  adopt(records: Float64Array | null): void {
+  /**
+   * The state of `record`: one step from its parent when this worker expanded the parent (`held`,
+   * the last level's states here), else replayed from the nearest ancestor it shares with the
+   * last path replayed (cousins are near in record order: a few steps).
+   */
+  private rebuild(record: number, held: ReadonlyMap<number, unknown>): unknown {
+    // Stepped here to be checked (`materialize`): no step.
+    const checked = this.materialized.get(record);
+    if (checked !== undefined) return checked;
+    // A parent this worker expanded at the last level: one step.
+    const parent = this.parents[record] ?? 0;
+    const expanded = held.get(parent);
+    if (expanded !== undefined) return this.design.step(expanded, this.via[record]).state;
+    const ancestry: number[] = [];
+    for (let at = record; at > 0; at = this.parents[at] ?? 0) ancestry.push(at);
+    // ancestry holds record, its parent, ... down to a child of the initial state.
+    let shared = 1;
+    while (
+      shared < this.pathRecords.length &&
+      shared <= ancestry.length &&
+      this.pathRecords[shared] === ancestry[ancestry.length - shared]
+    )
+      shared += 1;
+    this.pathRecords.length = shared;
+    this.pathStates.length = shared;
+    let state = this.pathStates[shared - 1];
+    for (let index = ancestry.length - shared; index >= 0; index--) {
+      const at = ancestry[index] ?? 0;
+      state = this.design.step(state, this.via[at]).state;
+      this.pathRecords.push(at);
+      this.pathStates.push(state);
+    }
+    return state;
+  }
+
+  /**
+   * Takes the new states of the last level: every one's parent and command (`appended`, in record
+   * order), and rebuilds those this worker owns (`records`, in its order of them).
+   */
+  adopt(records: Float64Array | null, appended: { parents: Float64Array; commands: readonly unknown[] } | null): void {
     // null: the first level, whose only state (the initial one) came with 'begin'.
-    if (records === null) return;
+    if (records === null || appended === null) return;
+    for (let index = 0; index < appended.parents.length; index++) {
+      this.parents.push(appended.parents[index] ?? 0);
+      this.via.push(appended.commands[index]);
+    }
+    const held = new Map<number, unknown>();
+    this.frontierRecords.forEach((record, index) => held.set(record, this.frontierStates[index]));
     this.frontierRecords = [];
     this.frontierStates = [];
-    const states = new Map<number, unknown>();
-    for (let peer = 0; peer < this.workers; peer++) {
-      const port = this.peers[peer];
-      const batch =
-        peer === this.self
-          ? this.ownBatch
-          : port === undefined
-            ? null
-            : (take(port) as { records: number[]; states: unknown[] });
-      if (batch === null) continue;
-      batch.records.forEach((record, index) => states.set(record, batch.states[index]));
-    }
-    this.ownBatch = null;
     for (let index = 0; index < records.length; index++) {
       const record = records[index] ?? 0;
       const print = this.winnerPrints[index];
-      if (print === undefined || !states.has(record)) throw new Error(`explore worker: state ${record} never came`);
+      if (print === undefined || record >= this.parents.length)
+        throw new Error(`explore worker: state ${record} never came`);
       this.visited.add(print, record);
       this.frontierRecords.push(record);
-      this.frontierStates.push(states.get(record));
+      this.frontierStates.push(this.rebuild(record, held));
     }
+    this.materialized = new Map();
   }
-
-  private ownBatch: { records: number[]; states: unknown[] } | null = null;
 
   expand(pending: readonly string[]): FromWorker {
     const events: SearchEvent[] = [];
@@ -291,18 +333,18 @@ class Partition {
     return { kind: 'winners', ids: Float64Array.from(order.map((index) => ids[index] ?? 0)) };
   }
 
-  /** Rebuilds the new states this worker reached first, checks them, and sends them to their owners. */
+  /** Steps the new states this worker reached first and checks them; hands back their commands. */
   materialize(requests: Float64Array, pending: readonly string[]): FromWorker {
     const events: SearchEvent[] = [];
     const open = new Set(pending);
     let stateOnly = this.stateOnlyAll.filter((invariant) => open.has(invariant.name));
     let partsWork = true;
-    const batches = Array.from({ length: this.workers }, () => ({ records: [] as number[], states: [] as unknown[] }));
     const commands: unknown[] = [];
     let at = 0;
     let readsFor = -1;
     let readsBefore: (readonly unknown[] | undefined)[] = [];
     let partsBefore: readonly unknown[] | undefined = undefined;
+    this.materialized = new Map();
     for (let index = 0; index + 3 < requests.length; index += 4) {
       const parent = requests[index] ?? 0;
       const position = requests[index + 1] ?? 0;
@@ -310,13 +352,13 @@ class Partition {
       const owner = requests[index + 3] ?? 0;
       while ((this.frontierRecords[at] ?? Infinity) < parent) at += 1;
       if (this.frontierRecords[at] !== parent) throw new Error(`explore worker: record ${parent} is not mine`);
-      const before = this.frontierStates[at];
       const command = this.commands[at]?.[position];
-      const { state: after, result } = this.design.step(before, command);
       commands.push(command);
-      batches[owner]?.records.push(record);
-      batches[owner]?.states.push(after);
+      // The owner rebuilds the state itself (`adopt`): it is stepped here only to be checked.
       if (stateOnly.length === 0) continue;
+      const before = this.frontierStates[at];
+      const { state: after, result } = this.design.step(before, command);
+      if (owner === this.self) this.materialized.set(record, after);
       if (readsFor !== at) {
         readsFor = at;
         readsBefore = this.stateOnlyAll.map(() => undefined);
@@ -367,11 +409,6 @@ class Partition {
         stateOnly = stateOnly.filter((other) => other !== invariant);
       }
     }
-    for (let peer = 0; peer < this.workers; peer++) {
-      const batch = batches[peer] ?? { records: [], states: [] };
-      if (peer === this.self) this.ownBatch = batch;
-      else this.peers[peer]?.postMessage(batch);
-    }
     this.commands = [];
     return { kind: 'materialized', commands, events };
   }
@@ -403,13 +440,13 @@ async function serve(setup: WorkerSetup): Promise<void> {
             message.workers,
             peers,
           );
-          if (message.initial !== null) partition.adoptInitial(message.initial.state);
+          partition.adoptInitial(message.initial.state, message.initial.owned);
           reply = { kind: 'ready' };
           break;
         }
         case 'expand':
           if (partition === null) throw new Error('explore worker: no search begun');
-          partition.adopt(message.adopt);
+          partition.adopt(message.adopt, message.appended);
           reply = partition.expand(message.pending);
           break;
         case 'merge':
