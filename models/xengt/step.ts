@@ -213,6 +213,9 @@ export function stepXenGt(state: XenGtState, config: XenGtConfig, command: XenGt
 
 /** The step's result, with the GPU accesses an IOTLB flush drained on the way (`host.ts`). */
 function finished(before: XenGtState, next: XenGtState, applied: Applied): XenGtStep {
+  if (next.inflight.length === 0) {
+    return { state: settled(before, next), result: { ...applied.result, accesses: applied.accesses ?? [] } };
+  }
   const drained = next.inflight.flatMap((op) => (op.kind === 'gpuDma' && op.landed !== undefined ? [op.landed] : []));
   if (drained.length > 0) next.inflight = next.inflight.filter((op) => op.kind !== 'gpuDma' || op.landed === undefined);
   const accesses = [...(applied.accesses ?? []), ...drained];
@@ -261,6 +264,8 @@ function mustWait(state: XenGtState, wait: XenGtWait, holds: readonly string[] =
  * drops the lock while the backend translates: only the trapped vCPU waits.)
  */
 function waitsFor(state: XenGtState, config: XenGtConfig, command: XenGtCommand): XenGtWait | null {
+  // Nothing in flight holds a lock, a vCPU or a slot (every case below needs an operation in flight).
+  if (state.inflight.length === 0) return null;
   const on = (resource: string): XenGtWait => ({ reason: resource, resource });
   // A domain is destroyed once its vCPUs are out of their hypercalls (domain_kill pauses it).
   if (command.kind === 'destroyDomain' && state.inflight.some((op) => hypercallDomain(op) === command.domid)) {
