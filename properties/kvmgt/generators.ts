@@ -392,9 +392,11 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
       const ram = Array.from({ length: world.ramPages }, (_, page) => page);
       const prepared = (): number[] => {
         const tables = preparedTables(state, world.ramPages);
+        // A directory: an entry naming another prepared table, or a 2M entry (the PS bit is a
+        // page-directory entry's: `GTT_TYPE_PPGTT_PTE_2M_ENTRY`).
         const directories = tables.filter((gfn) =>
           (state.guestPages[gfn] ?? []).some(
-            (qword) => isPresentPte(qword) && qword.gfn !== gfn && tables.includes(qword.gfn),
+            (qword) => isPresentPte(qword) && (qword.pse === true || (qword.gfn !== gfn && tables.includes(qword.gfn))),
           ),
         );
         const candidates = directories.length > 0 ? directories : tables;
@@ -402,23 +404,28 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
         const struck = candidates.filter((gfn) => strikesPartWay(world, state, gfn));
         if (struck.length > 0) return struck;
         // A guest announces a PPGTT once it has filled it (two attempts past its root's page
-        // track); before that, it announces again one it has (a reference).
+        // track).
         const filled = candidates.filter((gfn) => populateAttempts(world, state, gfn).attempts.length >= 2);
         if (filled.length > 0) return richest(state, filled);
-        const known = vgpu?.mms.map((mm) => mm.rootGfn) ?? [];
-        return known.length > 0 ? known : richest(state, candidates);
+        // Else a new PPGTT over the tables it has begun; with none, one it has again (a reference).
+        // (A guest announces each PPGTT it creates once, `gen8_ppgtt_notify_vgt`, and retires it
+        // once: references from announcing a known root again keep its tables from being freed.)
+        if (candidates.length > 0) return richest(state, candidates);
+        return vgpu?.mms.map((mm) => mm.rootGfn) ?? [];
       };
       return { ...template, rootGfn: resolvePreferring(template.rootGfn, prepared, ram, asIs) };
     }
     case 'ppgttDestroy': {
-      // A pick prefers a PPGTT whose last reference this is (its tables are freed), of those the
-      // ones whose tables hold the most DMA mappings: what the free must give back.
+      // A pick prefers a PPGTT whose last reference this is (its tables are freed), else one with
+      // the fewest left, of those the ones whose tables hold the most DMA mappings: what the free
+      // must give back.
       const roots = vgpu?.mms.map((mm) => mm.rootGfn) ?? [];
       const last = (): number[] => {
-        const freed = vgpu?.mms.filter((mm) => mm.refcount === 1).map((mm) => mm.rootGfn) ?? [];
+        const fewest = Math.min(...(vgpu?.mms.map((mm) => mm.refcount) ?? []));
+        const closest = vgpu?.mms.filter((mm) => mm.refcount === fewest).map((mm) => mm.rootGfn) ?? [];
         const held = (root: number): number => mappingsUnder(state, root);
-        const most = Math.max(0, ...freed.map(held));
-        return freed.filter((root) => held(root) === most);
+        const most = Math.max(0, ...closest.map(held));
+        return closest.filter((root) => held(root) === most);
       };
       return { ...template, rootGfn: resolvePreferring(template.rootGfn, last, roots, asIs) };
     }
