@@ -263,6 +263,8 @@ export interface ViommuState {
    * context-cache invalidation the VMM handles (`lifecycle.ts`).
    */
   contextCache: number | null;
+  /** The guest runs its vIOMMU in scalable mode (`ViommuConfig.scalable`): `guest.did` is its RID_PASID entry's. */
+  readonly scalable: boolean;
   /** Scalable mode: the VMM's PASID cache of the device's RID_PASID entry, null when not valid (`pasid.ts`). */
   pasidCache: PasidCacheEntry | null;
   /** A trapped invalidation the VMM is handling, phase by phase (`phased.ts`); at most one. */

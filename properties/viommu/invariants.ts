@@ -91,7 +91,7 @@ export const blockedDeviceReachesNothing: ViommuInvariant = {
     const found = viommuReach(after)[0];
     if (found === undefined) return null;
     return {
-      message: `the guest cleared the device's context (or RID_PASID) entry and the invalidations that write owed have completed, yet the device still reaches mfn ${found.mfn} at GIOVA page ${found.iovaPage} (${found.via})`,
+      message: `the guest cleared the device's ${after.scalable ? 'RID_PASID entry and the PASID-cache and IOTLB invalidations it owed have' : 'context entry and its context-cache invalidation has'} completed, yet the device still reaches mfn ${found.mfn} at GIOVA page ${found.iovaPage} (${found.via})`,
       actual: `GIOVA page ${found.iovaPage} → mfn ${found.mfn} via ${found.via}`,
       expected: 'nothing reachable by a blocked device',
     };
@@ -118,7 +118,7 @@ export const earlierDomainUnreachable: ViommuInvariant = {
     if (found === undefined) return null;
     const now = after.guest.did === null ? 'no domain' : `the domain with DID ${after.guest.did}`;
     return {
-      message: `the device was moved to ${now} and the invalidations its context (or RID_PASID) write owed have completed, yet it still reaches mfn ${found.mfn} through GIOVA page ${found.iovaPage} of an earlier domain (${found.via})`,
+      message: `the device was moved to ${now} and ${after.scalable ? 'the PASID-cache and IOTLB invalidations its RID_PASID write owed have' : 'the context-cache invalidation has'} completed, yet it still reaches mfn ${found.mfn} through GIOVA page ${found.iovaPage} of an earlier domain (${found.via})`,
       actual: `GIOVA page ${found.iovaPage} → mfn ${found.mfn} via ${found.via}`,
       expected: "nothing reachable through an earlier domain's GIOVA pages",
     };

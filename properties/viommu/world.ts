@@ -151,6 +151,7 @@ export function initViommuWorld(
     guestRam: { vaddrPage: RAM_VADDR_PAGE, pages: world.ramPages },
     nestedDid,
     contextCache: GUEST_DID,
+    scalable: config.scalable,
     // Scalable mode: the guest set the RID_PASID entry up and invalidated the PASID cache at probe.
     pasidCache: config.scalable ? { did: GUEST_DID, current: true } : null,
     inflight: [],
