@@ -176,6 +176,15 @@ export function consecutiveRuns(pages: readonly number[]): { startPage: number; 
   return runs;
 }
 
+/** UNMAP_DMA of everything the VMM mapped, one per run of consecutive IOVA pages (QEMU `vtd_address_space_unmap`). */
+function unmapAll(mapped: ReadonlyMap<number, FirstLevelEntry>): VmmRequest[] {
+  return consecutiveRuns([...mapped.keys()].sort((a, b) => a - b)).map((run): VmmRequest => ({
+    kind: 'unmapDma',
+    iovaPage: run.startPage,
+    npages: run.pages,
+  }));
+}
+
 /**
  * The shadow VMM (caching mode): QEMU replays the invalidated range of the guest's table against
  * what it mapped. Entries that are gone or changed are unmapped first, one UNMAP_DMA per run of
@@ -267,11 +276,7 @@ export const syncAddressSpace: ContextHandler = (trap) => syncAddressSpaceWith(r
 export function syncAddressSpaceWith(replay: InvalidationHandler): ContextHandler {
   return (trap) =>
     trap.state.guest.did === null
-      ? consecutiveRuns([...trap.mapped.keys()].sort((a, b) => a - b)).map((run): VmmRequest => ({
-          kind: 'unmapDma',
-          iovaPage: run.startPage,
-          npages: run.pages,
-        }))
+      ? unmapAll(trap.mapped)
       : replay({ state: trap.state, range: 'all', mapped: trap.mapped });
 }
 
@@ -313,11 +318,7 @@ export const refreshAddressSpacesWith =
   (replay: InvalidationHandler): TranslationHandler =>
   ({ state, mapped }) => {
     if (state.guest.translation) return replay({ state, range: 'all', mapped });
-    const unmaps = consecutiveRuns([...mapped.keys()].sort((a, b) => a - b)).map((run): VmmRequest => ({
-      kind: 'unmapDma',
-      iovaPage: run.startPage,
-      npages: run.pages,
-    }));
+    const unmaps = unmapAll(mapped);
     const ram = Array.from({ length: state.guestRam.pages }, (_, page) => page).filter(
       (page) => !state.guest.ballooned.includes(page),
     );
@@ -342,15 +343,6 @@ export const refreshKeepingNoDmar: TranslationHandler = (change) =>
  * translations the host IOTLB cached are flushed.
  */
 export const flushNestedOnSwitch: TranslationHandler = () => [{ kind: 'invalidateNested', range: 'all' }];
-
-/** UNMAP_DMA of everything the VMM mapped, one per run of consecutive IOVA pages (QEMU `vtd_address_space_unmap`). */
-function unmapAll(mapped: ReadonlyMap<number, FirstLevelEntry>): VmmRequest[] {
-  return consecutiveRuns([...mapped.keys()].sort((a, b) => a - b)).map((run): VmmRequest => ({
-    kind: 'unmapDma',
-    iovaPage: run.startPage,
-    npages: run.pages,
-  }));
-}
 
 /**
  * A PASID-cache invalidation as QEMU v10.2.0 handles it (hw/i386/intel_iommu.c
