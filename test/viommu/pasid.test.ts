@@ -188,5 +188,14 @@ describe('flawed PASID-cache handling', () => {
     const sound = runViommu(viommuScalable, program).state;
     expect(viommuReach(sound)).toEqual([]);
     expect(holds(sound)).toBe(true);
+    // A guest that skips nothing: GCMD.TE off and on empties QEMU's PASID cache
+    // (`vtd_reset_caches`), the IOMMU region's replay shadows the table from guest memory, and the
+    // teardown after it finds the cache empty.
+    const te = (enabled: boolean): ViommuCommand => ({ kind: 'guestSetTranslation', enabled });
+    const wellBehaved = [map, invalidatePage, te(false), te(true), ...teardown()];
+    const afterTe = runViommu(gated, wellBehaved);
+    expect(afterTe.states[3]!.pasidCache).toBeNull();
+    expect(holds(afterTe.state)).toBe(false);
+    expect(holds(runViommu(viommuScalable, wellBehaved).state)).toBe(true);
   });
 });
