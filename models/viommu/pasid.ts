@@ -26,6 +26,8 @@
  *   (`vtd_address_space_sync`); page-selective (`vtd_piotlb_page_invalidate` →
  *   `vtd_iotlb_page_invalidate_notify`) it replays 2^mask pages from the address. Both through the
  *   design's `invalidation` hook, the shadow sync every invalidation reaches VFIO through.
+ * - A GCMD.TE switch empties the PASID cache (`vtd_reset_caches` → `vtd_pasid_cache_reset_locked`;
+ *   `lifecycle.ts` `setTranslation`).
  * - An IOTLB or context-cache invalidation reaches nothing while the RID_PASID entry is not present:
  *   `vtd_dev_to_context_entry` fails the RID2PASID check (a non-present entry: -VTD_FR_PASID_ENTRY_P;
  *   Linux zeroes it after the invalidations: -VTD_FR_PASID_TABLE_ENTRY_INV).

@@ -82,8 +82,9 @@ export const vmmBugs = [
   /**
    * scalable mode: the VMM unmaps the shadow of a RID_PASID entry that is no longer valid only when
    * its PASID cache held the entry, as QEMU v10.2.0 `vtd_pasid_cache_sync_locked` does ("if
-   * (!pc_entry->valid) return;"): a shadow built by an IOTLB invalidation while the cache was empty
-   * (the guest set the entry up without a PASID-cache invalidation) outlives the entry (`pasid.ts`).
+   * (!pc_entry->valid) return;"): a shadow built from guest memory while the cache was empty (after
+   * a GCMD.TE switch, which empties it, or a setup without a PASID-cache invalidation) outlives the
+   * entry (`pasid.ts`).
    */
   'pasid-invalid-unmap-needs-cache',
 ] as const;
