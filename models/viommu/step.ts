@@ -10,7 +10,10 @@
  * an address or mask on a domain-selective or global invalidation) → EINVAL; unmapping a GIOVA
  * page the guest's table does not map → ENOENT (the guest driver's own check); ballooning out a
  * page the balloon already holds, or in one it does not → EINVAL; a host refusal during a balloon
- * request or a touch (no free frame: ENOMEM) → that error, and nothing changes.
+ * request or a touch (no free frame: ENOMEM) → that error, and nothing changes. Scalable mode's
+ * (`pasid.ts`): a RID_PASID setup over a present entry → EBUSY; a PASID descriptor QEMU's queue
+ * refuses → EINVAL; a RID_PASID write in legacy mode or a context-entry write in scalable mode →
+ * EOPNOTSUPP (not modelled).
  *
  * What the VMM does with a trapped invalidation of the guest's domain and with a balloon request
  * is the design's (`config.vmm`, `vmm-hooks.ts`): the built-in shadow VMM replays the guest's table

@@ -15,8 +15,9 @@
  *
  * Guest RAM is the VMM process's memory: GPA page p is vaddr page `guestRam.vaddrPage + p`.
  *
- * Left out: the emulated vIOMMU's registers, root/context/PASID tables and its invalidation queue
- * (each invalidation is one descriptor and one exit), several guest domains or devices (one
+ * Left out: the emulated vIOMMU's registers, root table and its invalidation queue (each
+ * invalidation is one descriptor and one exit; the context entry and, in scalable mode, the
+ * RID_PASID entry are kept as the DID they name: `lifecycle.ts`, `pasid.ts`), several guest domains or devices (one
  * guest domain, DID `GUEST_DID`), guest superpages, interrupt remapping, ATS. There is no flush
  * queue in this stack: the host's VFIO domains are strict (`unmanaged`), caching mode forces the
  * guest's vIOMMU driver to strict in shadow mode (§3.4), and a nested guest that defers its
