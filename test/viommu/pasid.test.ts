@@ -134,7 +134,7 @@ describe('scalable mode: the guest moves its device by the RID_PASID entry', () 
     expect(refused(pc(0x10000))).toBe('EINVAL');
     expect(refused(pc(GUEST_DID, 'pasid', 0x100000))).toBe('EINVAL');
     expect(refused({ ...piotlb(), granularity: 'page', mask: 64 })).toBe('EINVAL');
-    // No MAMV check on a PASID-IOTLB page invalidation (QEMU checks it for the IOTLB descriptor only).
+    // No MAMV check on a PASID-IOTLB page invalidation (QEMU checks it for IOTLB invalidations only: `vtd_process_iotlb_desc`, `vtd_iotlb_flush`).
     expect(stepViommu(state, viommuScalable.config, { ...piotlb(), granularity: 'page', mask: 19 }).result.ok).toBe(
       true,
     );
