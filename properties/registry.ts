@@ -55,6 +55,8 @@ import {
   viommuShadowSameDidSkipsSync,
   viommuNestedSameDidSkipsFlush,
   viommuTeOnKeepsNoDmar,
+  viommuScalable,
+  viommuPasidCacheIgnored,
 } from './viommu/designs.js';
 import { xenLookup, xenLookupThenMap, xenMap } from './xengt/designs.js';
 import { xenGtGgttDesigns } from './xengt/ggtt-designs.js';
@@ -128,6 +130,8 @@ export const designs: readonly AnyDesign[] = [
   viommuShadowSameDidSkipsSync,
   viommuNestedSameDidSkipsFlush,
   viommuTeOnKeepsNoDmar,
+  viommuScalable,
+  viommuPasidCacheIgnored,
   viommuDifferential,
   ...xenPtDesigns,
   ...xenPtPvDesigns,

@@ -402,6 +402,8 @@ export {
   viommuShadowSameDidSkipsSync,
   viommuNestedSameDidSkipsFlush,
   viommuTeOnKeepsNoDmar,
+  viommuScalable,
+  viommuPasidCacheIgnored,
 } from '../properties/viommu/designs.js';
 export {
   blockedDeviceReachesNothing,
@@ -411,9 +413,13 @@ export {
 export type { DriverTemplate, ViommuTemplate } from '../properties/viommu/resolve.js';
 export { viommuWorldLayout } from '../properties/viommu/world.js';
 export type { ViommuWorldDescription, ViommuWorldLayout } from '../properties/viommu/world.js';
-export { GUEST_DID, viommuModes, vmmBugNeeds, vmmBugs } from '../models/viommu/types.js';
+export { GUEST_DID, RID_PASID, viommuModes, vmmBugNeeds, vmmBugs } from '../models/viommu/types.js';
 export type {
   GuestState,
+  PasidCacheEntry,
+  PasidCacheGranularity,
+  PasidFlush,
+  PiotlbGranularity,
   ViommuCommand,
   ViommuCommandKind,
   ViommuConfig,
@@ -428,6 +434,7 @@ export {
   flushNestedOnRebind,
   flushNestedOnSwitch,
   forwardToNestedDomain,
+  ignorePasidCache,
   nestedBalloon,
   nestedVmm,
   refreshAddressSpaces,
@@ -438,6 +445,9 @@ export {
   skipSameDid,
   syncAddressSpace,
   syncKeepingShadowOnClear,
+  syncPasidCache,
+  syncPasidCacheGated,
+  syncPasidCacheWith,
 } from '../models/viommu/vmm-hooks.js';
 export type {
   BalloonHandler,
@@ -445,10 +455,13 @@ export type {
   ContextHandler,
   InvalidatedRange,
   InvalidationHandler,
+  PasidCacheHandler,
+  PasidCacheSync,
   TranslationHandler,
   TranslationSwitch,
   TrappedContextInvalidation,
   TrappedInvalidation,
+  TrappedPasidCacheInvalidation,
   VmmHooks,
   VmmRequest,
 } from '../models/viommu/vmm-hooks.js';

@@ -109,6 +109,8 @@ describe('dmaprop designs', () => {
       ['viommu/shadow-same-did-skips-sync', 'violates'],
       ['viommu/nested-same-did-skips-flush', 'violates'],
       ['viommu/te-on-keeps-no-dmar', 'violates'],
+      ['viommu/scalable', 'holds'],
+      ['viommu/pasid-cache-ignored', 'violates'],
       ['viommu/differential', 'holds'],
       ['xenpt/hvm-shared-pt', 'holds'],
       ['xenpt/hvm-sync-pt', 'holds'],

@@ -81,9 +81,11 @@ export function writeContext(state: ViommuState, did: number | null): ViommuStat
  * stays pending.
  */
 export function setTranslation(state: ViommuState, enabled: boolean): ViommuState {
+  // `vtd_reset_caches` empties the PASID cache too (QEMU v10.2.0 `vtd_pasid_cache_reset_locked`).
+  const pasidCache = null;
   if (!enabled) {
-    return { ...state, guest: { ...state.guest, translation: false, invalidated: [], retired: [] } };
+    return { ...state, pasidCache, guest: { ...state.guest, translation: false, invalidated: [], retired: [] } };
   }
   const retired = union(state.guest.retired, clearedPages(state, 'all'));
-  return { ...state, guest: { ...state.guest, translation: true, retired } };
+  return { ...state, pasidCache, guest: { ...state.guest, translation: true, retired } };
 }

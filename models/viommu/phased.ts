@@ -44,6 +44,7 @@ import { addCosts, noCosts } from './types.js';
 import type { InvalidationOp, StepCosts, ViommuCommand, ViommuConfig, ViommuResult, ViommuState } from './types.js';
 import { costsOf, hostCommand, invalidateNestedDomain, planContextInvalidation, shadowedEntries } from './vmm.js';
 import { viommuReach } from './views.js';
+import { settleIotlb } from './pasid-flush.js';
 import type { InvalidatedRange, VmmRequest } from './vmm-hooks.js';
 import type { DmaAccess } from '../vfio/types.js';
 
@@ -182,8 +183,10 @@ export function advanceInvalidation(state: ViommuState, config: ViommuConfig, op
 function requestPhase(state: ViommuState, config: ViommuConfig, op: InvalidationOp, request: VmmRequest): PhaseResult {
   const detail = { phase: request.kind };
   if (request.kind === 'completeWait') {
-    const waited =
+    const completed =
       op.context === undefined ? completeWait(state, op.cleared) : completeContextWait(state, op.context.covers);
+    // Scalable mode: the IOTLB invalidation the guest owed its RID_PASID writes (`pasid-flush.ts`).
+    const waited = op.pasidStep === true ? settleIotlb(completed) : completed;
     return phaseDone(waited, { ...op, waitDone: true }, noCosts, [], detail);
   }
   if (request.kind === 'invalidateNested') {
@@ -224,6 +227,8 @@ export function actorOfViommuCommand(state: ViommuState, command: ViommuCommand)
       return 'VMM';
     case 'guestInvalidate':
     case 'guestInvalidateContext':
+    case 'guestInvalidatePasidCache':
+    case 'guestInvalidatePiotlb':
     case 'guestSetTranslation':
     case 'guestBalloonOut':
     case 'guestBalloonIn':
@@ -233,6 +238,8 @@ export function actorOfViommuCommand(state: ViommuState, command: ViommuCommand)
     case 'guestTouch':
     case 'guestDetach':
     case 'guestAttach':
+    case 'guestClearPasid':
+    case 'guestSetupPasid':
       // With vCPU0's invalidation in flight, another vCPU writes the table.
       return state.inflight.length > 0 ? 'guest vCPU1' : 'guest vCPU0';
     case 'vmmDiscard':

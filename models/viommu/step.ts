@@ -10,7 +10,10 @@
  * an address or mask on a domain-selective or global invalidation) → EINVAL; unmapping a GIOVA
  * page the guest's table does not map → ENOENT (the guest driver's own check); ballooning out a
  * page the balloon already holds, or in one it does not → EINVAL; a host refusal during a balloon
- * request or a touch (no free frame: ENOMEM) → that error, and nothing changes.
+ * request or a touch (no free frame: ENOMEM) → that error, and nothing changes. Scalable mode's
+ * (`pasid.ts`): a RID_PASID setup over a present entry → EBUSY; a PASID descriptor QEMU's queue
+ * refuses → EINVAL; a RID_PASID write in legacy mode or a context-entry write in scalable mode →
+ * EOPNOTSUPP (not modelled).
  *
  * What the VMM does with a trapped invalidation of the guest's domain and with a balloon request
  * is the design's (`config.vmm`, `vmm-hooks.ts`): the built-in shadow VMM replays the guest's table
@@ -30,6 +33,9 @@ import {
   vaddrOfGpa,
 } from './vmm.js';
 import { setTranslation, writeContext } from './lifecycle.js';
+import { invalidatePasidCache, invalidatePiotlb, writeRidPasid } from './pasid.js';
+import type { PasidStep } from './pasid.js';
+import { iotlbCovers, settleIotlb } from './pasid-flush.js';
 import { firstLevelOf } from './views.js';
 import type { InvalidatedRange } from './vmm-hooks.js';
 import {
@@ -70,6 +76,8 @@ const trap: StepCosts = { ...noCosts, vmExits: 1 };
 const trapping: ReadonlySet<ViommuCommand['kind']> = new Set([
   'guestInvalidate',
   'guestInvalidateContext',
+  'guestInvalidatePasidCache',
+  'guestInvalidatePiotlb',
   'guestSetTranslation',
   'guestBalloonOut',
   'guestBalloonIn',
@@ -135,13 +143,24 @@ function stepNow(
     case 'guestInvalidate':
       return invalidate(state, config, command);
     case 'guestDetach':
+      // Scalable mode: the model leaves the context entry's own writes out (`pasid.ts`).
+      if (config.scalable) return refuse(state, 'EOPNOTSUPP');
       return accept(writeContext(state, null), noCosts);
     case 'guestAttach':
+      if (config.scalable) return refuse(state, 'EOPNOTSUPP');
       // DID 0 is reserved when caching mode is reported (VT-d §6.2.2.1); a DID is 16 bits.
       if (!Number.isInteger(command.did) || command.did < 1 || command.did > 0xffff) return refuse(state, 'EINVAL');
       return accept(writeContext(state, command.did), noCosts, { reusedDid: command.did === state.guest.did });
     case 'guestInvalidateContext':
       return invalidateContext(state, config, command);
+    case 'guestClearPasid':
+      return fromPasid(state, writeRidPasid(state, config, null));
+    case 'guestSetupPasid':
+      return fromPasid(state, writeRidPasid(state, config, command.did));
+    case 'guestInvalidatePasidCache':
+      return fromPasid(state, invalidatePasidCache(state, config, command));
+    case 'guestInvalidatePiotlb':
+      return fromPasid(state, invalidatePiotlb(state, config, command));
     case 'guestSetTranslation': {
       if (typeof command.enabled !== 'boolean') return refuse(state, 'EINVAL');
       // QEMU `vtd_handle_gcmd_te`: nothing to do when the setting does not change.
@@ -178,6 +197,10 @@ function stepNow(
   }
 }
 
+function fromPasid(state: ViommuState, step: PasidStep): ViommuStep {
+  return step.ok ? accept(step.state, step.costs, step.detail) : refuse(state, step.error);
+}
+
 /** Runs host commands; the step is refused with the first refusal, and then nothing changes. */
 function onHost(
   state: ViommuState,
@@ -205,11 +228,16 @@ function invalidate(
   // A DID the device's context entry does not name reaches no address space (global covers every
   // DID); with the entry cleared, none does (`vtd_iotlb_page_invalidate_notify`); with translation
   // off the device's IOMMU region has no notifier left to reach.
+  // Scalable mode: a domain-selective or global one may settle what the guest owes its RID_PASID
+  // entry writes (`pasid-flush.ts`), once it completes.
+  const pasidStep = config.scalable && iotlbCovers(state, command);
+  const settle = (next: ViommuState): ViommuState => (pasidStep ? settleIotlb(next) : next);
   if (!state.guest.translation || (granularity !== 'global' && did !== state.guest.did))
-    return accept(state, trap, { handled: false });
+    return accept(settle(state), trap, { handled: false });
   const range: InvalidatedRange = granularity === 'page' ? { startPage: giovaPage, endPage: giovaPage + pages } : 'all';
   if (command.phased === true) {
-    const op = startInvalidation(state, config, range);
+    const started = startInvalidation(state, config, range);
+    const op = pasidStep ? { ...started, pasidStep } : started;
     return accept({ ...state, inflight: [op] }, trap, { handled: true, started: true, requests: op.requests.length });
   }
   const cleared = clearedPages(state, range);
@@ -226,7 +254,7 @@ function invalidate(
         ? { forwarded, dropped, ...replayed }
         : { forwarded, dropped };
   return accept(
-    completeWait({ ...state, host: handled.host }, cleared),
+    settle(completeWait({ ...state, host: handled.host }, cleared)),
     { ...handled.costs, vmExits: 1 },
     { handled: true, ...detail },
   );
@@ -242,6 +270,7 @@ function invalidateContext(
   command: Extract<ViommuCommand, { kind: 'guestInvalidateContext' }>,
 ): ViommuStep {
   if (!contextInvalidationGranularities.includes(command.granularity)) return refuse(state, 'EINVAL');
+  if (config.scalable) return invalidateScalableContext(state, config);
   const cached: ViommuState = { ...state, contextCache: state.guest.did };
   // Translation off: the address space stays the no-DMAR one and has no notifier to resync
   // (`vtd_switch_address_space`, `vtd_address_space_sync`); the invalidation still completes.
@@ -257,6 +286,23 @@ function invalidateContext(
     completeContextWait({ ...cached, host: handled.host }, true),
     { ...handled.costs, vmExits: 1 },
     { handled: true, ...detail },
+  );
+}
+
+/**
+ * A context-cache invalidation in scalable mode (`pasid.ts`): QEMU's `vtd_address_space_sync` reads
+ * the RID_PASID entry from guest memory through the context entry: present, the whole table is
+ * replayed; not present, `vtd_dev_to_context_entry` fails the RID2PASID check and nothing is done.
+ * It settles nothing the guest owes its RID_PASID writes. Atomic, even when asked to be phased.
+ */
+function invalidateScalableContext(state: ViommuState, config: ViommuConfig): ViommuStep {
+  if (!state.guest.translation || state.guest.did === null) return accept(state, trap, { handled: false });
+  const handled = handleInvalidation(state, config, 'all');
+  const { mappedPages, unmappedPages, failedPages } = handled;
+  return accept(
+    { ...state, host: handled.host },
+    { ...handled.costs, vmExits: 1 },
+    { handled: true, mappedPages, unmappedPages, failedPages },
   );
 }
 

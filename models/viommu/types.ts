@@ -15,8 +15,9 @@
  *
  * Guest RAM is the VMM process's memory: GPA page p is vaddr page `guestRam.vaddrPage + p`.
  *
- * Left out: the emulated vIOMMU's registers, root/context/PASID tables and its invalidation queue
- * (each invalidation is one descriptor and one exit), several guest domains or devices (one
+ * Left out: the emulated vIOMMU's registers, root table and its invalidation queue (each
+ * invalidation is one descriptor and one exit; the context entry and, in scalable mode, the
+ * RID_PASID entry are kept as the DID they name: `lifecycle.ts`, `pasid.ts`), several guest domains or devices (one
  * guest domain, DID `GUEST_DID`), guest superpages, interrupt remapping, ATS. There is no flush
  * queue in this stack: the host's VFIO domains are strict (`unmanaged`), caching mode forces the
  * guest's vIOMMU driver to strict in shadow mode (§3.4), and a nested guest that defers its
@@ -71,6 +72,22 @@ export const vmmBugs = [
    * reaching the guest's whole RAM through a vIOMMU the guest believes enabled (`lifecycle.ts`).
    */
   'shadow-te-on-keeps-no-dmar',
+  /**
+   * scalable mode: the VMM accepts a PASID-cache invalidation and does nothing with it, as QEMU did
+   * before "intel_iommu: Handle PASID cache invalidation" and "Fix DMA failure when guest switches
+   * IOMMU domain" (Zhenzhong Duan, 2025, first in v10.2.0; v9.2 `vtd_process_inv_desc`: "just
+   * return true is enough so far"): a RID_PASID entry the guest cleared keeps its shadow, since no
+   * IOTLB invalidation reaches a device whose RID_PASID entry is not present (`pasid.ts`).
+   */
+  'pasid-cache-ignored',
+  /**
+   * scalable mode: the VMM unmaps the shadow of a RID_PASID entry that is no longer valid only when
+   * its PASID cache held the entry, as QEMU v10.2.0 `vtd_pasid_cache_sync_locked` does ("if
+   * (!pc_entry->valid) return;"): a shadow built from guest memory while the cache was empty (after
+   * a GCMD.TE switch, which empties it, or a setup without a PASID-cache invalidation) outlives the
+   * entry (`pasid.ts`).
+   */
+  'pasid-invalid-unmap-needs-cache',
 ] as const;
 export type VmmBug = (typeof vmmBugs)[number];
 
@@ -87,7 +104,9 @@ export type VmmFeature =
   | 'builtin-invalidation'
   | 'builtin-context'
   | 'builtin-translation'
-  | 'device-lifecycle';
+  | 'device-lifecycle'
+  | 'scalable-mode'
+  | 'builtin-pasid-cache';
 
 /** How a refusal says a design lacks a feature: "the <design> …". */
 export const vmmFeatureMissing: Readonly<Record<VmmFeature, string>> = {
@@ -97,6 +116,9 @@ export const vmmFeatureMissing: Readonly<Record<VmmFeature, string>> = {
   'builtin-context': 'handles context-cache invalidations with its own hook',
   'builtin-translation': 'handles GCMD.TE switches with its own hook',
   'device-lifecycle': 'runs a guest program that never detaches the device nor moves it to another domain',
+  'scalable-mode':
+    "runs its guest in legacy mode (no scalable mode: the device's domain is not named by a RID_PASID entry)",
+  'builtin-pasid-cache': 'handles PASID-cache invalidations with its own hook',
 };
 
 /** What each VMM bug needs, and what then never happens (the refusal's "so …"). */
@@ -127,10 +149,24 @@ export const vmmBugNeeds: Readonly<
     needs: ['shadow-mode', 'builtin-translation', 'device-lifecycle'],
     otherwise: 'no shadow refresh of the address space runs for the bug to cut short',
   },
+  'pasid-cache-ignored': {
+    needs: ['scalable-mode', 'builtin-pasid-cache', 'device-lifecycle'],
+    otherwise: 'no PASID-cache invalidation reaches the built-in PASID-cache sync for the bug to ignore',
+  },
+  'pasid-invalid-unmap-needs-cache': {
+    needs: ['scalable-mode', 'builtin-pasid-cache', 'device-lifecycle'],
+    otherwise: 'no PASID-cache invalidation reaches the built-in PASID-cache sync for the bug to gate',
+  },
 };
 
 export interface ViommuConfig {
   readonly mode: ViommuMode;
+  /**
+   * The guest runs the vIOMMU in scalable mode (QEMU `x-scalable-mode=on`, shadow mode only): the
+   * device's context entry names a PASID table, and its RID_PASID entry names the guest domain
+   * (DID, second-level table) the device's requests without PASID use (`pasid.ts`).
+   */
+  readonly scalable: boolean;
   /** The VMM: what it does with a trapped invalidation and a balloon request (`vmm-hooks.ts`). */
   readonly vmm: VmmHooks;
   /** The VMM bugs its hooks carry (for reports; the hooks already are the flawed ones). */
@@ -182,6 +218,38 @@ export interface GuestState {
    * table are ignored (`lifecycle.ts`). Starts on.
    */
   translation: boolean;
+  /**
+   * Scalable mode: the invalidations the guest still owes its last RID_PASID entry writes (VT-d
+   * §6.5.2.1, caching mode: a PASID-cache invalidation, then an IOTLB invalidation of the entry's
+   * domain), null when it owes none; `contextPending` is true exactly while it is not null
+   * (`pasid.ts`). Always null in legacy mode.
+   */
+  pasidFlush: PasidFlush | null;
+}
+
+/**
+ * The invalidations a scalable-mode guest owes after writing the device's RID_PASID entry (Linux
+ * v6.12 drivers/iommu/intel/pasid.c: `intel_pasid_tear_down_entry` issues a PASID-selective
+ * PASID-cache invalidation, then a domain-selective IOTLB invalidation of the old DID;
+ * `pasid_flush_caches` after `intel_pasid_setup_second_level`, a PASID-selective PASID-cache
+ * invalidation, then a PASID-based IOTLB invalidation of the whole PASID with the new DID).
+ */
+export interface PasidFlush {
+  /** `pasid-cache`: the PASID-cache invalidation is still owed; `iotlb`: it completed, the IOTLB one is owed. */
+  readonly stage: 'pasid-cache' | 'iotlb';
+  /** The DIDs the entries written since the guest last owed nothing named (before and after each write), ascending. */
+  readonly dids: readonly number[];
+}
+
+/**
+ * The VMM's cached copy of the device's RID_PASID entry (QEMU v10.2.0 `vtd_as->pasid_cache_entry`):
+ * its DID, and whether the guest's entry is still the one cached (QEMU compares the two with
+ * `memcmp`; every write of the model's guest names a new second-level table, so any write since
+ * the cache was filled makes them differ).
+ */
+export interface PasidCacheEntry {
+  readonly did: number;
+  readonly current: boolean;
 }
 
 export interface ViommuState {
@@ -197,6 +265,10 @@ export interface ViommuState {
    * context-cache invalidation the VMM handles (`lifecycle.ts`).
    */
   contextCache: number | null;
+  /** The guest runs its vIOMMU in scalable mode (`ViommuConfig.scalable`): `guest.did` is its RID_PASID entry's. */
+  readonly scalable: boolean;
+  /** Scalable mode: the VMM's PASID cache of the device's RID_PASID entry, null when not valid (`pasid.ts`). */
+  pasidCache: PasidCacheEntry | null;
   /** A trapped invalidation the VMM is handling, phase by phase (`phased.ts`); at most one. */
   inflight: InvalidationOp[];
 }
@@ -218,6 +290,11 @@ export interface InvalidationOp {
   readonly range: InvalidatedRange;
   /** GIOVA pages of the range the device could reach, and the guest's table did not map, when it submitted. */
   readonly cleared: readonly number[];
+  /**
+   * Scalable mode: completing this invalidation's wait settles the IOTLB invalidation the guest owes
+   * its RID_PASID entry writes (a later write leaves it settling nothing).
+   */
+  readonly pasidStep?: boolean;
   /** The VMM's requests not made yet, in order (the wait descriptor's completion among them). */
   readonly requests: readonly VmmRequest[];
   /** A MAP_DMA or UNMAP_DMA of the VMM's is in flight on the host (advanced one host phase at a time). */
@@ -282,6 +359,41 @@ export type ViommuCommand =
    * `vtd_handle_gcmd_te`, done before the guest's poll of GSTS.TES returns).
    */
   | { readonly kind: 'guestSetTranslation'; readonly enabled: boolean }
+  /**
+   * Scalable mode: the guest clears the device's RID_PASID entry (no exit: guest memory), blocking
+   * it: `device_block_translation` → `intel_pasid_tear_down_entry` ([L] drivers/iommu/intel). Its
+   * domain is freed with it. Nothing happens when the entry is not present.
+   */
+  | { readonly kind: 'guestClearPasid' }
+  /**
+   * Scalable mode: the guest points the device's RID_PASID entry at a new guest domain with DID
+   * `did` and an empty second-level table (PGTT second-level; no exit): `intel_pasid_setup_second_level`,
+   * which refuses a present entry (EBUSY).
+   */
+  | { readonly kind: 'guestSetupPasid'; readonly did: number }
+  /**
+   * Scalable mode: a PASID-cache invalidation descriptor (VTD_INV_DESC_PC; one exit): domain-selective
+   * (`did`), PASID-selective (`did` and `pasid`) or global (QEMU `vtd_process_pasid_desc`).
+   */
+  | {
+      readonly kind: 'guestInvalidatePasidCache';
+      readonly granularity: PasidCacheGranularity;
+      readonly did: number;
+      readonly pasid: number;
+    }
+  /**
+   * Scalable mode: a PASID-based IOTLB invalidation descriptor (VTD_INV_DESC_PIOTLB; one exit): every
+   * translation of `pasid` in `did`, or 2^mask pages from `giovaPage` (QEMU `vtd_process_piotlb_desc`).
+   */
+  | {
+      readonly kind: 'guestInvalidatePiotlb';
+      readonly granularity: PiotlbGranularity;
+      readonly did: number;
+      readonly pasid: number;
+      /** Ignored unless page-selective. */
+      readonly giovaPage: number;
+      readonly mask: number;
+    }
   /** The next phase of the trapped invalidation in flight (`op`: its index, 0). */
   | { readonly kind: 'advance'; readonly op: number };
 
@@ -291,6 +403,19 @@ export type InvalidationGranularity = 'page' | 'domain' | 'global';
 export const invalidationGranularities: readonly InvalidationGranularity[] = ['page', 'domain', 'global'];
 
 export type ContextInvalidationGranularity = 'device' | 'global';
+
+/** A PASID-cache invalidation's granularity (VTD_INV_DESC_PASIDC_G: DSI 0, PASID_SI 1, global 3). */
+export type PasidCacheGranularity = 'domain' | 'pasid' | 'global';
+export const pasidCacheGranularities: readonly PasidCacheGranularity[] = ['domain', 'pasid', 'global'];
+
+/** A PASID-based IOTLB invalidation's granularity (VTD_INV_DESC_PIOTLB_G: ALL_IN_PASID 2, PSI_IN_PASID 3). */
+export type PiotlbGranularity = 'pasid' | 'page';
+export const piotlbGranularities: readonly PiotlbGranularity[] = ['pasid', 'page'];
+
+/** The PASID requests without PASID use: the context entry's RID2PASID field, 0 as Linux sets it (IOMMU_NO_PASID). */
+export const RID_PASID = 0;
+/** PASIDs are 20 bits. */
+export const PASID_MAX = 0xfffff;
 export const contextInvalidationGranularities: readonly ContextInvalidationGranularity[] = ['device', 'global'];
 
 /** What a step cost the host: the counters behind `dmaprop costs`. */

@@ -21,7 +21,8 @@
  * (`context-sync-skips-same-did`).
  */
 import type { FirstLevelEntry } from '../iommu/types.js';
-import type { ViommuState } from './types.js';
+import type { PasidCacheEntry, PasidCacheGranularity, ViommuState } from './types.js';
+import { RID_PASID } from './types.js';
 
 /** GIOVA pages [startPage, endPage) of a page-selective invalidation, or every page. */
 export type InvalidatedRange = { readonly startPage: number; readonly endPage: number } | 'all';
@@ -118,6 +119,34 @@ export interface TranslationSwitch {
 /** The VMM's handling of a GCMD.TE change: the requests it makes, each on its own. */
 export type TranslationHandler = (change: TranslationSwitch) => readonly VmmRequest[];
 
+/**
+ * A PASID-cache invalidation descriptor of the guest's, trapped by the VMM (one VM exit; scalable
+ * mode, `pasid.ts`): `state.guest.did` is the DID of the device's RID_PASID entry in guest memory
+ * (null: not present).
+ */
+export interface TrappedPasidCacheInvalidation {
+  /** The state when the guest invalidated. Do not modify. */
+  readonly state: ViommuState;
+  readonly granularity: PasidCacheGranularity;
+  /** The descriptor's DID (domain- and PASID-selective). */
+  readonly did: number;
+  /** The descriptor's PASID (PASID-selective). */
+  readonly pasid: number;
+  /** The VMM's cached copy of the RID_PASID entry (QEMU `pasid_cache_entry`), null when not valid. */
+  readonly cached: PasidCacheEntry | null;
+  /** What the VMM has mapped for the device, GIOVA page → entry. Do not modify. */
+  readonly mapped: ReadonlyMap<number, FirstLevelEntry>;
+}
+
+/** What the VMM does with a PASID-cache invalidation: its PASID cache afterwards, and its requests (each on its own). */
+export interface PasidCacheSync {
+  readonly cache: PasidCacheEntry | null;
+  readonly requests: readonly VmmRequest[];
+}
+
+/** The VMM's handling of a PASID-cache invalidation. */
+export type PasidCacheHandler = (trap: TrappedPasidCacheInvalidation) => PasidCacheSync;
+
 /** A VMM: its decision points. */
 export interface VmmHooks {
   /** What it does with a trapped invalidation of the guest's domain. */
@@ -128,6 +157,8 @@ export interface VmmHooks {
   readonly context: ContextHandler;
   /** What it does when the guest turns translation on or off (`lifecycle.ts`). */
   readonly translation: TranslationHandler;
+  /** What it does with a PASID-cache invalidation in scalable mode (`pasid.ts`). */
+  readonly pasidCache: PasidCacheHandler;
 }
 
 function inRange(range: InvalidatedRange, page: number): boolean {
@@ -143,6 +174,15 @@ export function consecutiveRuns(pages: readonly number[]): { startPage: number; 
     else runs.push({ startPage: page, pages: 1 });
   }
   return runs;
+}
+
+/** UNMAP_DMA of everything the VMM mapped, one per run of consecutive IOVA pages (QEMU `vtd_address_space_unmap`). */
+function unmapAll(mapped: ReadonlyMap<number, FirstLevelEntry>): VmmRequest[] {
+  return consecutiveRuns([...mapped.keys()].sort((a, b) => a - b)).map((run): VmmRequest => ({
+    kind: 'unmapDma',
+    iovaPage: run.startPage,
+    npages: run.pages,
+  }));
 }
 
 /**
@@ -236,11 +276,7 @@ export const syncAddressSpace: ContextHandler = (trap) => syncAddressSpaceWith(r
 export function syncAddressSpaceWith(replay: InvalidationHandler): ContextHandler {
   return (trap) =>
     trap.state.guest.did === null
-      ? consecutiveRuns([...trap.mapped.keys()].sort((a, b) => a - b)).map((run): VmmRequest => ({
-          kind: 'unmapDma',
-          iovaPage: run.startPage,
-          npages: run.pages,
-        }))
+      ? unmapAll(trap.mapped)
       : replay({ state: trap.state, range: 'all', mapped: trap.mapped });
 }
 
@@ -282,11 +318,7 @@ export const refreshAddressSpacesWith =
   (replay: InvalidationHandler): TranslationHandler =>
   ({ state, mapped }) => {
     if (state.guest.translation) return replay({ state, range: 'all', mapped });
-    const unmaps = consecutiveRuns([...mapped.keys()].sort((a, b) => a - b)).map((run): VmmRequest => ({
-      kind: 'unmapDma',
-      iovaPage: run.startPage,
-      npages: run.pages,
-    }));
+    const unmaps = unmapAll(mapped);
     const ram = Array.from({ length: state.guestRam.pages }, (_, page) => page).filter(
       (page) => !state.guest.ballooned.includes(page),
     );
@@ -312,16 +344,69 @@ export const refreshKeepingNoDmar: TranslationHandler = (change) =>
  */
 export const flushNestedOnSwitch: TranslationHandler = () => [{ kind: 'invalidateNested', range: 'all' }];
 
+/**
+ * A PASID-cache invalidation as QEMU v10.2.0 handles it (hw/i386/intel_iommu.c
+ * `vtd_process_pasid_desc` → `vtd_pasid_cache_sync` → `vtd_pasid_cache_sync_locked`), with
+ * `unmapWithoutCache` deciding its one gate:
+ *
+ * 1. The RID_PASID entry in guest memory is not valid (`vtd_dev_get_pe_from_pasid` fails): the
+ *    cache is invalidated and every shadow mapping unmapped ("we should unmap all mappings in
+ *    shadow pages instantly to ensure DMA security"), whatever the descriptor's granularity, DID
+ *    or PASID. QEMU does this only when the cache held the entry (`if (!pc_entry->valid)
+ *    return;`): `unmapWithoutCache` false is QEMU's gate, true unmaps either way.
+ * 2. PASID-selective for another PASID than the device's RID_PASID: nothing.
+ * 3. Domain- or PASID-selective: the DID is compared with the cached entry's, or with guest
+ *    memory's when nothing is cached; another DID: nothing.
+ * 4. Nothing cached: the entry is cached. Cached and unchanged (`vtd_pasid_entry_compare`):
+ *    nothing. Cached and changed: the cache keeps the old entry (QEMU does not update it).
+ * 5. `vtd_switch_address_space`, `vtd_address_space_sync`: the whole table replayed with `replay`.
+ *
+ * `vtd_pasid_cache_sync` does nothing with translation off; the step checks that.
+ */
+export function syncPasidCacheWith(replay: InvalidationHandler, unmapWithoutCache: boolean): PasidCacheHandler {
+  return (trap) => {
+    const entry = trap.state.guest.did;
+    if (entry === null) {
+      if (trap.cached === null && !unmapWithoutCache) return { cache: null, requests: [] };
+      return { cache: null, requests: unmapAll(trap.mapped) };
+    }
+    const unchanged = { cache: trap.cached, requests: [] };
+    if (trap.granularity === 'pasid' && trap.pasid !== RID_PASID) return unchanged;
+    if (trap.granularity !== 'global' && trap.did !== (trap.cached?.did ?? entry)) return unchanged;
+    if (trap.cached?.current === true) return unchanged;
+    const requests = replay({ state: trap.state, range: 'all', mapped: trap.mapped });
+    return { cache: trap.cached ?? { did: entry, current: true }, requests };
+  };
+}
+
+/**
+ * Scalable mode, sound: QEMU v10.2.0's PASID-cache sync (`syncPasidCacheWith`) whose unmap of an
+ * entry that is no longer valid does not depend on the cache having held it.
+ */
+export const syncPasidCache: PasidCacheHandler = syncPasidCacheWith(replayGuestTable, true);
+
+/** Scalable mode, flawed (`pasid-invalid-unmap-needs-cache`): QEMU v10.2.0 exactly, its gate included. */
+export const syncPasidCacheGated: PasidCacheHandler = syncPasidCacheWith(replayGuestTable, false);
+
+/**
+ * Scalable mode, flawed (`pasid-cache-ignored`): the descriptor is accepted and nothing done, as in
+ * QEMU before v10.2.0 (v9.2 `vtd_process_inv_desc`: "just return true is enough so far").
+ */
+export const ignorePasidCache: PasidCacheHandler = (trap) => ({ cache: trap.cached, requests: [] });
+
 /** The built-in VMM of each design. */
 export const shadowVmm: VmmHooks = {
   invalidation: replayGuestTable,
   balloon: shadowBalloon,
   context: syncAddressSpace,
   translation: refreshAddressSpaces,
+  pasidCache: syncPasidCache,
 };
 export const nestedVmm: VmmHooks = {
   invalidation: forwardToNestedDomain,
   balloon: nestedBalloon,
   context: flushNestedOnRebind,
   translation: flushNestedOnSwitch,
+  // A nested design has no scalable mode (the model's nested guest runs legacy mode): never called.
+  pasidCache: ignorePasidCache,
 };

@@ -48,7 +48,11 @@ export type FieldType =
   /** A vIOMMU invalidation's granularity. */
   | '"page", "domain" or "global"'
   /** A vIOMMU context-cache invalidation's granularity. */
-  | '"device" or "global"';
+  | '"device" or "global"'
+  /** A vIOMMU PASID-cache invalidation's granularity. */
+  | '"domain", "pasid" or "global"'
+  /** A vIOMMU PASID-based IOTLB invalidation's granularity. */
+  | '"pasid" or "page"';
 
 export type CommandSchema = Readonly<Record<string, Readonly<Record<string, FieldType>>>>;
 
@@ -143,6 +147,10 @@ function checkOf(type: FieldType): (value: unknown) => boolean {
       return (value) => value === 'page' || value === 'domain' || value === 'global';
     case '"device" or "global"':
       return (value) => value === 'device' || value === 'global';
+    case '"domain", "pasid" or "global"':
+      return (value) => value === 'domain' || value === 'pasid' || value === 'global';
+    case '"pasid" or "page"':
+      return (value) => value === 'pasid' || value === 'page';
   }
 }
 

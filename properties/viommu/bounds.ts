@@ -49,6 +49,8 @@ export function viommuCounters(state: ViommuState): Counter[] {
     counters.push({ name: "the guest domain's DID", value: state.guest.did, min: 1, max: MAX_DID });
   if (state.contextCache !== null)
     counters.push({ name: "the VMM's cached context DID", value: state.contextCache, min: 1, max: MAX_DID });
+  if (state.pasidCache !== null)
+    counters.push({ name: "the VMM's cached RID_PASID DID", value: state.pasidCache.did, min: 1, max: MAX_DID });
   return counters;
 }
 

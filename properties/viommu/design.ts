@@ -22,6 +22,8 @@ import type {
 import {
   completeWaitFirst,
   dropInvalidation,
+  ignorePasidCache,
+  syncPasidCacheWith,
   nestedVmm,
   replayMissingUnmaps,
   shadowVmm,
@@ -35,6 +37,7 @@ import type {
   BalloonHandler,
   ContextHandler,
   InvalidationHandler,
+  PasidCacheHandler,
   TranslationHandler,
   VmmHooks,
 } from '../../models/viommu/vmm-hooks.js';
@@ -45,7 +48,7 @@ import { guardResolve, guardStep } from '../generic/guard.js';
 import { iommuBugCatalogue } from '../passthrough/design.js';
 import { vfioBugCatalogue } from '../vfio/design.js';
 import { explainViommuStep } from './explain.js';
-import { viommuExploreScope } from './explore-scope.js';
+import { viommuExploreScope, viommuPasidExploreScope } from './explore-scope.js';
 import { formatViommuCommand, validateViommuCommand, validateViommuTemplate } from './format.js';
 import { viommuCommandSpace } from './generators.js';
 import { viommuDesignInvariants } from './invariants.js';
@@ -106,6 +109,14 @@ export interface ViommuVmmOptions {
    * not modify what it is given.
    */
   readonly translation?: TranslationHandler;
+  /**
+   * Scalable mode: what the VMM does with a PASID-cache invalidation (a function of the trap: the
+   * descriptor, the VMM's cached RID_PASID entry, what it has mapped) returning its PASID cache
+   * afterwards and the requests it makes, each on its own. Default: `syncPasidCache` (QEMU
+   * v10.2.0's `vtd_pasid_cache_sync_locked`, unmapping an entry that is no longer valid whether or
+   * not it was cached). It must not modify what it is given.
+   */
+  readonly pasidCache?: PasidCacheHandler;
 }
 
 /** The deliberate bugs a vIOMMU design may carry. */
@@ -137,6 +148,13 @@ export interface ViommuDesignOptions extends ViommuVmmOptions, ViommuBugOptions 
    * invalidations and the default VMM hooks.
    */
   readonly mode: ViommuMode;
+  /**
+   * The guest runs its vIOMMU in scalable mode (QEMU `x-scalable-mode=on`; shadow mode only): the
+   * device's domain is named by its RID_PASID entry, which the guest clears and sets up
+   * (`guestClearPasid`, `guestSetupPasid`) and invalidates with PASID-cache and PASID-based IOTLB
+   * invalidations (`models/viommu/pasid.ts`). Default false (legacy mode: context entries).
+   */
+  readonly scalable?: boolean;
   /** The world: frames, guest RAM, the other VM, RLIMIT_MEMLOCK, dma_entry_limit, GIOVA pages, IOTLB size; today's by default. */
   readonly world?: ViommuWorldDescription;
   /** `holds` for a sound design, `violates` for a flawed one (which must then declare `breaks`). */
@@ -157,15 +175,19 @@ export type ViommuDesign = Design<ViommuState, ViommuCommand, ViommuTemplate> & 
 /** What the VMM of a design has that a VMM bug needs. */
 function vmmFeatures(
   mode: ViommuMode,
+  scalable: boolean,
   ownInvalidation: boolean,
   ownContext: boolean,
   ownTranslation: boolean,
+  ownPasidCache: boolean,
 ): WorldFeatures<VmmFeature> {
   const has = new Set<VmmFeature>([mode === 'shadow' ? 'shadow-mode' : 'nested-mode', 'device-lifecycle']);
   if (!ownInvalidation) has.add('builtin-invalidation');
   if (!ownContext) has.add('builtin-context');
   if (!ownTranslation) has.add('builtin-translation');
-  const own = ownInvalidation || ownContext || ownTranslation;
+  if (scalable) has.add('scalable-mode');
+  if (!ownPasidCache) has.add('builtin-pasid-cache');
+  const own = ownInvalidation || ownContext || ownTranslation || ownPasidCache;
   return { name: own ? `the ${mode} design` : `the ${mode} VMM`, has };
 }
 
@@ -212,17 +234,25 @@ function viommuIommuFeatures(
  */
 export function viommuConfig(
   mode: ViommuMode,
-  options: ViommuVmmOptions & ViommuBugOptions = {},
+  options: ViommuVmmOptions & ViommuBugOptions & { readonly scalable?: boolean } = {},
   world: ViommuWorldLayout = viommuWorldLayout(mode),
 ): ViommuConfig {
   if (!viommuModes.includes(mode)) {
     throw new Error(`mode: expected one of ${viommuModes.join(', ')}, got ${JSON.stringify(mode)}`);
+  }
+  const scalable = options.scalable ?? false;
+  if (typeof scalable !== 'boolean') throw new Error(`scalable: expected a boolean, got ${JSON.stringify(scalable)}`);
+  // QEMU refuses a VFIO device under first-stage translation (`vtd_check_hiod`), and the model's
+  // nested VMM binds a legacy-mode guest table: scalable mode is the shadow VMM's.
+  if (scalable && mode !== 'shadow') {
+    throw new Error('scalable: the scalable-mode guest is modelled over the shadow (caching-mode) VMM only');
   }
   for (const [name, hook] of [
     ['invalidation', options.invalidation],
     ['balloon', options.balloon],
     ['context', options.context],
     ['translation', options.translation],
+    ['pasidCache', options.pasidCache],
   ] as const) {
     if (hook !== undefined && typeof hook !== 'function') {
       throw new Error(`${name}: expected a function (the VMM's handler), got ${JSON.stringify(hook)}`);
@@ -232,16 +262,19 @@ export function viommuConfig(
     options.invalidation !== undefined ||
     options.balloon !== undefined ||
     options.context !== undefined ||
-    options.translation !== undefined;
+    options.translation !== undefined ||
+    options.pasidCache !== undefined;
   const bugs = refuseIneffectiveBugs(
     'vmmBugs',
     options.vmmBugs,
     vmmBugCatalogue,
     vmmFeatures(
       mode,
+      scalable,
       options.invalidation !== undefined,
       options.context !== undefined,
       options.translation !== undefined,
+      options.pasidCache !== undefined,
     ),
   );
   const vfioBugs = refuseIneffectiveBugs(
@@ -270,15 +303,22 @@ export function viommuConfig(
   const builtinTranslation = ownReplay === undefined ? builtin.translation : refreshAddressSpacesWith(ownReplay);
   const clearKeeps = bugs.includes('shadow-context-clear-keeps-shadow') ? syncKeepingShadowOnClear : builtinContext;
   const context = bugs.includes('context-sync-skips-same-did') ? skipSameDid(clearKeeps) : clearKeeps;
+  // The PASID-cache sync replays through the design's own invalidation handler as well (QEMU's
+  // `vtd_address_space_sync`); `pasid-invalid-unmap-needs-cache` keeps QEMU v10.2.0's gate.
+  const pasidCache = bugs.includes('pasid-cache-ignored')
+    ? ignorePasidCache
+    : syncPasidCacheWith(ownReplay ?? builtin.invalidation, !bugs.includes('pasid-invalid-unmap-needs-cache'));
   const vmm: VmmHooks = {
     invalidation: options.invalidation ?? flawed,
     balloon: options.balloon ?? builtin.balloon,
     context: options.context ?? context,
     translation:
       options.translation ?? (bugs.includes('shadow-te-on-keeps-no-dmar') ? refreshKeepingNoDmar : builtinTranslation),
+    pasidCache: options.pasidCache ?? (mode === 'shadow' ? pasidCache : builtin.pasidCache),
   };
   return {
     mode,
+    scalable,
     vmm,
     vmmBugs: bugs,
     host: { mode: 'strict', vfio: { bugs: vfioBugs }, iommu: { bugs: iommuBugs } },
@@ -304,7 +344,7 @@ export function viommuDesign(options: ViommuDesignOptions): ViommuDesign {
     resolve: guardResolve(validateViommuTemplate, (state, template: ViommuTemplate) =>
       resolveViommuTemplate(state, universe, template),
     ),
-    commands: viommuCommandSpace(world),
+    commands: viommuCommandSpace(world, config.scalable),
     invariants: viommuDesignInvariants(config),
     // Counterexamples take at most 8 steps: sequences of up to 60 commands find every one within a
     // default run's thousand sequences, at 60% of the cost of the harness's 100.
@@ -313,9 +353,9 @@ export function viommuDesign(options: ViommuDesignOptions): ViommuDesign {
     validateCommand: validateViommuCommand,
     explainStep: explainViommuStep,
     classify: classifyViommuStep,
-    reach: viommuReach(options.mode),
+    reach: viommuReach(options.mode, config.scalable),
     reachFloors: viommuReachFloors,
-    explore: viommuExploreScope,
+    explore: config.scalable ? viommuPasidExploreScope : viommuExploreScope,
     actorOf: actorOfViommuCommand,
     inflight: (state) =>
       state.inflight.map((op) => ({ actor: 'VMM', kind: op.kind, phase: nextInvalidationPhase(state, op) })),

@@ -127,3 +127,28 @@ export const viommuTeOnKeepsNoDmar: ViommuDesign = {
   }),
   explore: viommuLifecycleExploreScope,
 };
+
+/**
+ * Scalable mode (docs/reference/viommu.md §7.9, `models/viommu/pasid.ts`): the guest's domain is
+ * named by the device's RID_PASID entry, which it tears down and sets up with PASID-cache and
+ * PASID-based IOTLB invalidations; the VMM shadows the second-level table it names.
+ */
+export const viommuScalable = viommuDesign({
+  id: 'viommu/scalable',
+  mode: 'shadow',
+  scalable: true,
+  expected: 'holds',
+  description:
+    "scalable mode (caching mode): the device's RID_PASID entry names the guest domain; a PASID-cache invalidation re-syncs the shadow (QEMU v10.2.0 vtd_pasid_cache_sync, unmapping an invalid entry whether cached or not), a PASID-based IOTLB invalidation replays it",
+});
+
+export const viommuPasidCacheIgnored = viommuDesign({
+  id: 'viommu/pasid-cache-ignored',
+  mode: 'shadow',
+  scalable: true,
+  vmmBugs: ['pasid-cache-ignored'],
+  expected: 'violates',
+  breaks: ['blocked-device-reaches-nothing', 'earlier-domain-unreachable'],
+  description:
+    'scalable mode, QEMU before v10.2.0: a PASID-cache invalidation is accepted and ignored, so the shadow of a RID_PASID entry the guest cleared stays (no IOTLB invalidation reaches a device whose entry is not present)',
+});

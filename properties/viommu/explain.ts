@@ -4,6 +4,7 @@
  * table and balloon, what the shadow VMM has mapped, and the host IOTLB (stale entries marked).
  */
 import { staleIotlbEntries } from '../../models/iommu/views.js';
+import { GUEST_DID } from '../../models/viommu/types.js';
 import type { ViommuCommand, ViommuResult, ViommuState } from '../../models/viommu/types.js';
 import { shadowedEntries } from '../../models/viommu/vmm.js';
 import { describePassthroughHolder, passthroughFrameHolders } from '../../models/passthrough/views.js';
@@ -45,14 +46,32 @@ export function explainViommuStep(transition: Transition<ViommuState, ViommuComm
     lines.push(`guest vIOMMU table: ${listed.join(', ')}`);
   }
   if (after.guest.ballooned.length > 0) lines.push(`balloon holds GPA pages ${after.guest.ballooned.join(', ')}`);
-  // The device's life (models/viommu/lifecycle.ts): its context entry, and what the VMM last synced.
-  if (after.guest.did !== after.contextCache || after.guest.contextPending || after.guest.retired.length > 0) {
+  // The device's life (models/viommu/lifecycle.ts): its context (scalable mode: RID_PASID) entry, and what the VMM last synced.
+  if (after.scalable) {
+    if (after.guest.did !== GUEST_DID || after.guest.retired.length > 0) {
+      const entry = after.guest.did === null ? 'cleared' : `DID ${after.guest.did}`;
+      const retired =
+        after.guest.retired.length > 0 ? `; earlier domains' GIOVA pages ${after.guest.retired.join(', ')}` : '';
+      lines.push(`device RID_PASID entry: ${entry}${retired}`);
+    }
+  } else if (after.guest.did !== after.contextCache || after.guest.contextPending || after.guest.retired.length > 0) {
     const entry = after.guest.did === null ? 'cleared' : `DID ${after.guest.did}`;
     const cached = after.contextCache === null ? 'cleared' : `DID ${after.contextCache}`;
     const pending = after.guest.contextPending ? ', not yet invalidated' : '';
     const retired =
       after.guest.retired.length > 0 ? `; earlier domains' GIOVA pages ${after.guest.retired.join(', ')}` : '';
     lines.push(`device context entry: ${entry}${pending} (VMM cached ${cached})${retired}`);
+  }
+  // Scalable mode (models/viommu/pasid.ts): the VMM's PASID cache, and what the guest owes its writes.
+  if (after.scalable) {
+    const cache = after.pasidCache;
+    const cached = cache === null ? 'empty' : `DID ${cache.did}${cache.current ? '' : ', older than guest memory'}`;
+    const flush = after.guest.pasidFlush;
+    const owed =
+      flush === null
+        ? ''
+        : `; the guest owes ${flush.stage === 'pasid-cache' ? 'a PASID-cache and then an IOTLB' : 'an IOTLB'} invalidation (DIDs ${flush.dids.join(', ')})`;
+    lines.push(`VMM PASID cache of the RID_PASID entry: ${cached}${owed}`);
   }
   if (after.nestedDid === null) {
     for (const [giovaPage, entry] of shadowedEntries(after)) {

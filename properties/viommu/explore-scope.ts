@@ -31,7 +31,7 @@
  * stay.
  */
 import type { ViommuCommand, ViommuState } from '../../models/viommu/types.js';
-import { GUEST_DID } from '../../models/viommu/types.js';
+import { GUEST_DID, RID_PASID } from '../../models/viommu/types.js';
 import type { ExploreScope } from '../../src/design.js';
 import { stableJson } from '../../src/explore.js';
 import { stableFingerprint } from '../../src/stable-fingerprint.js';
@@ -73,6 +73,28 @@ const lifecycle: readonly ViommuCommand[] = [
   { kind: 'guestSetTranslation', enabled: false },
   { kind: 'guestSetTranslation', enabled: true },
 ];
+
+/**
+ * Scalable mode (`models/viommu/pasid.ts`): the guest clearing the device's RID_PASID entry,
+ * setting it up again with the reused DID, a PASID-selective PASID-cache invalidation and a
+ * PASID-based IOTLB invalidation of all of RID_PASID in that DID (Linux's teardown and setup; the
+ * teardown's domain-selective IOTLB invalidation is in the base templates). Left out: misdirected
+ * and page-selective PASID descriptors, a fresh DID.
+ */
+const pasidTemplates: readonly ViommuCommand[] = [
+  { kind: 'guestClearPasid' },
+  { kind: 'guestSetupPasid', did: GUEST_DID },
+  { kind: 'guestInvalidatePasidCache', granularity: 'pasid', did: GUEST_DID, pasid: RID_PASID },
+  { kind: 'guestInvalidatePiotlb', granularity: 'pasid', did: GUEST_DID, pasid: RID_PASID, giovaPage: 0, mask: 0 },
+];
+
+/** The scope of the scalable-mode designs: the base templates and the RID_PASID ones, keyed whole, atomic. */
+export const viommuPasidExploreScope: ExploreScope<ViommuState, ViommuCommand> = {
+  description: `vIOMMU scalable mode: GIOVA page 0 mapped to GPA pages 0-1, cleared and invalidated (page, domain), device reads, balloon out of GPA pages 0-1 and back in of page 0, VMM discards, another owner's allocation, the RID_PASID entry cleared and set up with the reused DID, its PASID-cache and PASID-based IOTLB invalidations (${templates.length + pasidTemplates.length} commands per state; no symmetry reduction)`,
+  templates: () => [...templates, ...pasidTemplates],
+  key: (state) => stableJson(state),
+  fingerprint: (state) => stableFingerprint(state),
+};
 
 /**
  * The scope; `interleavings: false` leaves the started invalidation and its advances out;

@@ -36,6 +36,24 @@ export function formatViommuCommand(command: ViommuCommand): string {
       return `guest ${command.phased === true ? 'queues a context-cache invalidation (and a wait)' : 'invalidates the context cache'} (${command.granularity === 'device' ? 'device-selective' : 'global'})`;
     case 'guestSetTranslation':
       return `guest ${command.enabled ? 'enables' : 'disables'} DMA remapping (GCMD.TE)`;
+    case 'guestClearPasid':
+      return "guest clears the device's RID_PASID entry (blocked, its domain freed)";
+    case 'guestSetupPasid':
+      return `guest sets the device's RID_PASID entry up: a new second-level domain with DID ${command.did}`;
+    case 'guestInvalidatePasidCache':
+      switch (command.granularity) {
+        case 'domain':
+          return `guest invalidates the PASID cache of DID ${command.did}`;
+        case 'pasid':
+          return `guest invalidates the PASID cache of PASID ${command.pasid} in DID ${command.did}`;
+        case 'global':
+          return 'guest invalidates the PASID cache globally';
+      }
+      return 'guest invalidates the PASID cache';
+    case 'guestInvalidatePiotlb':
+      return command.granularity === 'page'
+        ? `guest invalidates GIOVA ${pages(command.giovaPage, 2 ** command.mask)} of PASID ${command.pasid} in DID ${command.did} (PASID-based IOTLB)`
+        : `guest invalidates all of PASID ${command.pasid} in DID ${command.did} (PASID-based IOTLB)`;
     case 'guestBalloonOut':
       return `guest balloons out GPA page ${command.gpaPage}`;
     case 'guestBalloonIn':
@@ -81,6 +99,20 @@ const schema: Schema = {
   guestAttach: { did: upTo(0xffff, 'a VT-d domain id is 16 bits') },
   guestInvalidateContext: { granularity: '"device" or "global"', ...phasedField },
   guestSetTranslation: { enabled: bool },
+  guestClearPasid: {},
+  guestSetupPasid: { did: upTo(0xffff, 'a VT-d domain id is 16 bits') },
+  guestInvalidatePasidCache: {
+    granularity: '"domain", "pasid" or "global"',
+    did: upTo(0xffff, 'a VT-d domain id is 16 bits'),
+    pasid: upTo(0xfffff, 'a PASID is 20 bits'),
+  },
+  guestInvalidatePiotlb: {
+    granularity: '"pasid" or "page"',
+    did: upTo(0xffff, 'a VT-d domain id is 16 bits'),
+    pasid: upTo(0xfffff, 'a PASID is 20 bits'),
+    giovaPage: pageNumber,
+    mask: upTo(63, 'the address mask is 6 bits'),
+  },
   guestBalloonOut: { gpaPage: pageNumber },
   guestBalloonIn: { gpaPage: pageNumber },
   guestTouch: { gpaPage: pageNumber },

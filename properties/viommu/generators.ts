@@ -10,7 +10,7 @@
  */
 import fc from 'fast-check';
 import type { ViommuCommand, ViommuCommandKind } from '../../models/viommu/types.js';
-import { GUEST_DID } from '../../models/viommu/types.js';
+import { GUEST_DID, RID_PASID } from '../../models/viommu/types.js';
 import type { CommandSpace } from '../../src/design.js';
 import { commandSpaceOf } from '../generic/command-space.js';
 import { phasedSpace } from '../generic/interleave.js';
@@ -116,8 +116,105 @@ function table(world: ViommuWorldLayout): Readonly<Record<GeneratedKind, fc.Arbi
     guestInvalidateContext: fc
       .constantFrom('device' as const, 'global' as const)
       .map((granularity): ViommuCommand => ({ kind: 'guestInvalidateContext', granularity })),
+    // Scalable mode (`models/viommu/pasid.ts`): the guest's RID_PASID entry and its invalidations.
+    guestClearPasid: fc.constant<ViommuCommand>({ kind: 'guestClearPasid' }),
+    guestSetupPasid: fc
+      .oneof({ weight: 3, arbitrary: fc.constant(GUEST_DID) }, { weight: 1, arbitrary: fc.constant(GUEST_DID + 1) })
+      .map((did): ViommuCommand => ({ kind: 'guestSetupPasid', did })),
+    guestInvalidatePasidCache: pasidCacheInvalidation(),
+    guestInvalidatePiotlb: piotlbInvalidation(world),
   };
 }
+
+/**
+ * PASID-cache invalidations: mostly PASID-selective for RID_PASID with the DID the device's entry
+ * names (or named, once cleared: `resolve.ts`), as Linux issues them; also domain-selective,
+ * global, and misdirected (another PASID, another DID).
+ */
+function pasidCacheInvalidation(): fc.Arbitrary<ViommuTemplate> {
+  return fc.oneof(
+    {
+      weight: 6,
+      arbitrary: fc.constant<ViommuTemplate>({
+        kind: 'guestInvalidatePasidCache',
+        granularity: 'pasid',
+        did: currentDid,
+        pasid: RID_PASID,
+      }),
+    },
+    {
+      weight: 2,
+      arbitrary: fc.constantFrom('domain' as const, 'global' as const).map((granularity): ViommuTemplate => ({
+        kind: 'guestInvalidatePasidCache',
+        granularity,
+        did: currentDid,
+        pasid: 0,
+      })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .record({ did: fc.constantFrom(GUEST_DID, GUEST_DID + 1), pasid: fc.constantFrom(RID_PASID, 1) })
+        .map((args): ViommuCommand => ({ kind: 'guestInvalidatePasidCache', granularity: 'pasid', ...args })),
+    },
+  );
+}
+
+/** PASID-based IOTLB invalidations: mostly of all of RID_PASID in the current DID; also page-selective, and misdirected. */
+function piotlbInvalidation(world: ViommuWorldLayout): fc.Arbitrary<ViommuTemplate> {
+  return fc.oneof(
+    {
+      weight: 6,
+      arbitrary: fc.constant<ViommuTemplate>({
+        kind: 'guestInvalidatePiotlb',
+        granularity: 'pasid',
+        did: currentDid,
+        pasid: RID_PASID,
+        giovaPage: 0,
+        mask: 0,
+      }),
+    },
+    {
+      weight: 3,
+      arbitrary: giovaPageArbitrary(world).map((giovaPage): ViommuTemplate => ({
+        kind: 'guestInvalidatePiotlb',
+        granularity: 'page',
+        did: currentDid,
+        pasid: RID_PASID,
+        giovaPage,
+        mask: 0,
+      })),
+    },
+    {
+      weight: 1,
+      arbitrary: fc
+        .record({ did: fc.constantFrom(GUEST_DID, GUEST_DID + 1), pasid: fc.constantFrom(RID_PASID, 1) })
+        .map((args): ViommuCommand => ({
+          kind: 'guestInvalidatePiotlb',
+          granularity: 'pasid',
+          ...args,
+          giovaPage: 0,
+          mask: 0,
+        })),
+    },
+  );
+}
+
+/** The commands of the guest's scalable mode, and those of its legacy mode they stand in for. */
+const scalableKinds: readonly GeneratedKind[] = [
+  'guestClearPasid',
+  'guestSetupPasid',
+  'guestInvalidatePasidCache',
+  'guestInvalidatePiotlb',
+];
+const legacyKinds: readonly GeneratedKind[] = ['guestDetach', 'guestAttach', 'guestInvalidateContext'];
+
+/**
+ * Scalable mode's weights: GCMD.TE switches come more often, since QEMU empties its PASID cache at
+ * each (`vtd_reset_caches`), and the entry's teardown after one is where a PASID-cache sync that
+ * needs its cache falls short (docs/reference/viommu.md §7.9).
+ */
+const scalableWeights: Readonly<Record<string, number>> = { guestSetTranslation: 4, guestClearPasid: 2 };
 
 /** The guest's DMA traffic dominates; balloon requests and frame reuse come often enough to race it. */
 const weights: Readonly<Record<GeneratedKind, number>> = {
@@ -136,9 +233,13 @@ const weights: Readonly<Record<GeneratedKind, number>> = {
   guestAttach: 2,
   guestInvalidateContext: 3,
   guestSetTranslation: 1,
+  // Scalable mode: the RID_PASID entry cleared and set up, and the invalidations each write owes.
+  guestClearPasid: 1,
+  guestSetupPasid: 2,
+  guestInvalidatePasidCache: 3,
+  guestInvalidatePiotlb: 3,
 };
 
-/** The generators over `world`'s GIOVA pages, guest RAM and frames. */
 /**
  * The operation that takes time (`models/viommu/phased.ts`): a trapped guest invalidation, in up to
  * five phases (the trap, then UNMAP_DMA's clear, sync and unpin, or MAP_DMA's pin and map, then the
@@ -146,10 +247,18 @@ const weights: Readonly<Record<GeneratedKind, number>> = {
  */
 export const viommuPhases: Readonly<Record<string, number>> = { guestInvalidate: 5, guestInvalidateContext: 5 };
 
-/** The generators over `world`'s GIOVA pages, guest RAM and frames. */
-export function viommuCommandSpace(world: ViommuWorldLayout): CommandSpace<ViommuTemplate> {
+/**
+ * The generators over `world`'s GIOVA pages, guest RAM and frames; a `scalable` guest writes its
+ * RID_PASID entry and invalidates the PASID cache and the PASID-based IOTLB where a legacy one
+ * writes context entries and invalidates the context cache.
+ */
+export function viommuCommandSpace(world: ViommuWorldLayout, scalable = false): CommandSpace<ViommuTemplate> {
+  const left = scalable ? legacyKinds : scalableKinds;
+  const kinds = Object.fromEntries(
+    Object.entries(table(world)).filter(([kind]) => !left.includes(kind as GeneratedKind)),
+  );
   return {
-    ...commandSpaceOf('vIOMMU', table(world), weights),
+    ...commandSpaceOf('vIOMMU', kinds, scalable ? { ...weights, ...scalableWeights } : weights),
     // No conflicts declared (`InterleavingSpace.conflicts`): the designs' windows are found at the
     // default budget without aiming, and aimed windows (the device's DMA, a map, a balloon inside a
     // five-phase invalidation) left seed 1's counterexamples of viommu/shadow-unmap-skips-flush one

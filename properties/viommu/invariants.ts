@@ -75,13 +75,15 @@ export const invalidatedGiovaUnreachable: ViommuInvariant = {
  * Hardware outlives software, blocked device (VT-d §6.5.2.1; QEMU `vtd_address_space_sync`: a
  * context entry that is not present unmaps the device's whole address space): once the guest has
  * cleared the device's context entry and a context-cache invalidation submitted after that has
- * completed, the device reaches nothing — no host page-table entry, IOTLB entry (combined ones
- * included) or translated request — until the guest attaches it to a domain again.
+ * completed — in scalable mode, its RID_PASID entry and the PASID-cache and then IOTLB
+ * invalidations it owes that write (`models/viommu/pasid-flush.ts`) — the device reaches nothing
+ * (no host page-table entry, IOTLB entry, combined ones included, or translated request) until the
+ * guest attaches it to a domain again.
  */
 export const blockedDeviceReachesNothing: ViommuInvariant = {
   name: 'blocked-device-reaches-nothing',
   class: 'latent',
-  description: 'a device whose cleared context entry the guest saw invalidated reaches nothing',
+  description: 'a device whose cleared context (or RID_PASID) entry the guest saw invalidated reaches nothing',
   reads: (state) => [state.host, state.guest],
   check({ after }) {
     // With translation off the context entry is ignored (the no-DMAR region): not blocked.
@@ -89,7 +91,7 @@ export const blockedDeviceReachesNothing: ViommuInvariant = {
     const found = viommuReach(after)[0];
     if (found === undefined) return null;
     return {
-      message: `the guest cleared the device's context entry and its context-cache invalidation has completed, yet the device still reaches mfn ${found.mfn} at GIOVA page ${found.iovaPage} (${found.via})`,
+      message: `the guest cleared the device's ${after.scalable ? 'RID_PASID entry and the PASID-cache and IOTLB invalidations it owed have' : 'context entry and its context-cache invalidation has'} completed, yet the device still reaches mfn ${found.mfn} at GIOVA page ${found.iovaPage} (${found.via})`,
       actual: `GIOVA page ${found.iovaPage} → mfn ${found.mfn} via ${found.via}`,
       expected: 'nothing reachable by a blocked device',
     };
@@ -98,7 +100,8 @@ export const blockedDeviceReachesNothing: ViommuInvariant = {
 
 /**
  * Hardware outlives software, reused identifiers: once the context-cache invalidation that followed
- * the guest's last context write has completed, the device reaches nothing through a GIOVA page an
+ * the guest's last context write has completed (scalable mode: the PASID-cache and IOTLB
+ * invalidations its last RID_PASID write owes), the device reaches nothing through a GIOVA page an
  * earlier guest domain mapped (`GuestState.retired`) until the domain now attached maps it — whether
  * the new domain has a fresh DID or the one the earlier domain freed. The host's shadow mappings
  * and IOTLB entries are tagged by the host's domain, not the guest's DID, so a reused DID must not
@@ -115,7 +118,7 @@ export const earlierDomainUnreachable: ViommuInvariant = {
     if (found === undefined) return null;
     const now = after.guest.did === null ? 'no domain' : `the domain with DID ${after.guest.did}`;
     return {
-      message: `the device was moved to ${now} and the context-cache invalidation has completed, yet it still reaches mfn ${found.mfn} through GIOVA page ${found.iovaPage} of an earlier domain (${found.via})`,
+      message: `the device was moved to ${now} and ${after.scalable ? 'the PASID-cache and IOTLB invalidations its RID_PASID write owed have' : 'the context-cache invalidation has'} completed, yet it still reaches mfn ${found.mfn} through GIOVA page ${found.iovaPage} of an earlier domain (${found.via})`,
       actual: `GIOVA page ${found.iovaPage} → mfn ${found.mfn} via ${found.via}`,
       expected: "nothing reachable through an earlier domain's GIOVA pages",
     };

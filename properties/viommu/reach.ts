@@ -18,18 +18,34 @@ export const CONTEXT_CHANGED_WHILE_REACHABLE =
  */
 export const CONTEXT_SYNC_UNMAPPED = "context-cache invalidation while the device's old domain's pages are retired";
 
+/** Scalable mode (`models/viommu/pasid.ts`): the guest moves its device by its RID_PASID entry. */
+export const PASID_ENTRY_CHANGED_WHILE_REACHABLE =
+  "RID_PASID entry cleared or set up while the host still maps its old domain's pages";
+export const PASID_CACHE_INVALIDATED_WHILE_RETIRED =
+  "PASID-cache invalidation while the device's old domain's pages are retired";
+export const PIOTLB_CHANGED_SHADOW = 'PASID-based IOTLB invalidation changed the host mappings';
+/** The moment the guest's contract for its RID_PASID write starts to bind (invariants 7 and 8). */
+export const PASID_WRITE_SETTLED = "RID_PASID write's PASID-cache and IOTLB invalidations done, old pages retired";
+
 /**
  * The labels a default run must reach. A DMA through an entry the guest cleared without
  * invalidating is also counted and reported, but it needs an unmap, no invalidation, then a DMA
  * at the same page, and stays rarer (a few % of runs).
  */
-export function viommuReach(mode: 'shadow' | 'nested'): readonly string[] {
+export function viommuReach(mode: 'shadow' | 'nested', scalable = false): readonly string[] {
+  const device = scalable
+    ? [
+        PASID_ENTRY_CHANGED_WHILE_REACHABLE,
+        PASID_CACHE_INVALIDATED_WHILE_RETIRED,
+        PIOTLB_CHANGED_SHADOW,
+        PASID_WRITE_SETTLED,
+      ]
+    : [CONTEXT_CHANGED_WHILE_REACHABLE, CONTEXT_SYNC_UNMAPPED];
   return [
     BALLOON_OF_MAPPED_PAGE,
     FREED_FRAME_REUSED,
     mode === 'nested' ? DMA_VIA_COMBINED_ENTRY : TRAP_CHANGED_SHADOW,
-    CONTEXT_CHANGED_WHILE_REACHABLE,
-    CONTEXT_SYNC_UNMAPPED,
+    ...device,
   ];
 }
 
@@ -45,6 +61,11 @@ export const viommuReachFloors: Readonly<Record<string, number>> = {
   [TRAP_CHANGED_SHADOW]: 63,
   [CONTEXT_CHANGED_WHILE_REACHABLE]: 50,
   [CONTEXT_SYNC_UNMAPPED]: 27,
+  // Scalable mode, from `viommu/scalable` at seeds 1–3 (196/216/200, 146/154/163, 96/114/108 and 33/54/32 runs).
+  [PASID_ENTRY_CHANGED_WHILE_REACHABLE]: 65,
+  [PASID_CACHE_INVALIDATED_WHILE_RETIRED]: 49,
+  [PIOTLB_CHANGED_SHADOW]: 32,
+  [PASID_WRITE_SETTLED]: 11,
 };
 
 function mapsGpa(state: ViommuState, gpaPage: number): boolean {
@@ -71,6 +92,17 @@ export function classifyViommuStep(transition: Transition<ViommuState, ViommuCom
     if (before.guest.retired.length < after.guest.retired.length) labels.push(CONTEXT_CHANGED_WHILE_REACHABLE);
   }
   if (command.kind === 'guestInvalidateContext' && before.guest.retired.length > 0) labels.push(CONTEXT_SYNC_UNMAPPED);
+  if ((command.kind === 'guestClearPasid' || command.kind === 'guestSetupPasid') && after.guest.retired.length > 0) {
+    if (before.guest.retired.length < after.guest.retired.length) labels.push(PASID_ENTRY_CHANGED_WHILE_REACHABLE);
+  }
+  if (command.kind === 'guestInvalidatePasidCache' && before.guest.retired.length > 0)
+    labels.push(PASID_CACHE_INVALIDATED_WHILE_RETIRED);
+  if (command.kind === 'guestInvalidatePiotlb') {
+    const changed = Number(result.detail?.['mappedPages'] ?? 0) + Number(result.detail?.['unmappedPages'] ?? 0);
+    if (changed > 0) labels.push(PIOTLB_CHANGED_SHADOW);
+  }
+  if (before.guest.pasidFlush !== null && after.guest.pasidFlush === null && after.guest.retired.length > 0)
+    labels.push(PASID_WRITE_SETTLED);
   if (command.kind === 'guestInvalidate') {
     const changed = Number(result.detail?.['mappedPages'] ?? 0) + Number(result.detail?.['unmappedPages'] ?? 0);
     if (changed > 0) labels.push(TRAP_CHANGED_SHADOW);

@@ -74,6 +74,15 @@ export function resolveTemplate<C extends { readonly kind: string }>(
 }
 
 /**
+ * The DID a correct invalidation names: the one in the device's context (or RID_PASID) entry; with
+ * none, the one a RID_PASID entry written since the guest last owed nothing named (its teardown
+ * invalidates with the old DID), else the first domain's.
+ */
+export function currentDidOf(state: ViommuState): number {
+  return state.guest.did ?? state.guest.pasidFlush?.dids.at(-1) ?? GUEST_DID;
+}
+
+/**
  * A template of a vIOMMU design (not the differential pair, whose two sides share one guest but
  * not one host), resolved against the whole state: a device DMA prefers a GIOVA page only a stale
  * host IOTLB entry still translates, else one the device reaches; a page invalidation prefers a
@@ -99,9 +108,15 @@ export function resolveViommuTemplate(
   if (template.kind === 'deviceDma' && command.kind === 'deviceDma' && isPick(template.giovaPage)) {
     return { ...command, giovaPage: giova(template.giovaPage, () => dmaTargets(viommuReach(state))) };
   }
+  if (
+    (template.kind === 'guestInvalidatePasidCache' || template.kind === 'guestInvalidatePiotlb') &&
+    isPick(template.did)
+  ) {
+    return { ...command, did: currentDidOf(state) } as ViommuCommand;
+  }
   if (template.kind === 'guestInvalidate' && command.kind === 'guestInvalidate' && isPick(template.did)) {
     // The correct DID: the one in the device's context entry (the first domain's while it has none).
-    const did = state.guest.did ?? GUEST_DID;
+    const did = currentDidOf(state);
     const resolved = { ...command, did };
     if (!isPick(template.giovaPage)) return resolved;
     return resolveViommuTemplate(state, universe, { ...template, did });

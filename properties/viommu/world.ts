@@ -146,10 +146,14 @@ export function initViommuWorld(
       contextPending: false,
       retired: [],
       translation: true,
+      pasidFlush: null,
     },
     guestRam: { vaddrPage: RAM_VADDR_PAGE, pages: world.ramPages },
     nestedDid,
     contextCache: GUEST_DID,
+    scalable: config.scalable,
+    // Scalable mode: the guest set the RID_PASID entry up and invalidated the PASID cache at probe.
+    pasidCache: config.scalable ? { did: GUEST_DID, current: true } : null,
     inflight: [],
   };
 }
