@@ -17,6 +17,7 @@ import type { Design, Expectation } from '../../src/design.js';
 import { refuseIneffectiveBugs } from '../generic/bug-flags.js';
 import { guardStep } from '../generic/guard.js';
 import { iommuBugCatalogue, passthroughIommuFeatures } from '../passthrough/design.js';
+import { iommufdPtExploreScope } from './explore-scope.js';
 import { iommufdPtCommandSpace } from './generators.js';
 import { iommufdPtInvariants } from './invariants/index.js';
 import { classifyIommufdPtStep, iommufdPtReach, iommufdPtReachFloors } from './reach.js';
@@ -78,6 +79,10 @@ export function iommufdPassthroughDesign(options: IommufdPassthroughDesignOption
     resolve: (_state, template) => template,
     commands: iommufdPtCommandSpace(mode !== 'strict'),
     invariants: iommufdPtInvariants(config.iommufd),
+    explore: iommufdPtExploreScope(mode !== 'strict'),
+    // The state's top-level parts (a step shares those it did not change): every invariant's
+    // reads lie within them.
+    parts: (state) => [state.iommufd, state.iommu, state.dids, state.held, state.otherFrames],
     formatCommand: formatIommufdPtCommand,
     validateCommand: validateIommufdPtCommand,
     actorOf: (_state, command) => actorOf(command),
