@@ -8,20 +8,23 @@
  * leaf-table boundary), of three pages from page 16 at an IOVA iommufd picks (no FIXED_IOVA: three
  * of them pass RLIMIT_MEMLOCK's 6 pages), and of two pages from RAM's last page at IOVA page 2
  * (the second page has no VMA: EFAULT after the first is pinned, so the unwind runs);
- * IOMMU_IOAS_UNMAP of page 0, of page 1, and of everything; device 0's DMA reads at IOVA pages 0
- * and 1; the access's driver pinning one page at 0, one at 1 and two at 0 (a pin over two areas),
- * unpinning its oldest pin, its engine reading pages 0 and 1 through its pins, and the access
+ * IOMMU_IOAS_UNMAP of page 0 and of everything; device 0's DMA read at IOVA page 0; the access's
+ * driver pinning one page at 0 and two at 0 (a pin over two areas when pages 0 and 1 are mapped
+ * apart), unpinning its oldest pin, its engine reading page 0 through its pins, and the access
  * detached and destroyed; device 1 bound, device 0 unbound, device 1 attached to IOAS 1; the VMM
- * munmapping RAM pages 16 and 17, and exiting; another VM taking a free frame; in the lazy modes,
- * the flush-queue timer.
+ * munmapping RAM page 16 or 17, and exiting; another VM taking a free frame; in the lazy modes, the
+ * flush-queue timer.
  *
- * These are the fewest objects and pages that reach every declared break of the stack's designs
- * and of its mutants (`mutants.ts`) at the length `check` shrinks to (`test/explore/meta-cases.ts`):
- * one IOAS (a second reaches nothing a first does not), the existing auto hwpt and the one device
- * 1's attach creates (after device 0's unbind freed the first: `iommufd/domain-not-filled`), the one
- * access, IOVA pages 0-1 (two adjacent areas for a straddling pin) and 511-512 (the table
- * boundary), RAM pages 16-17 (a frame freed under a stale translation or a pin needs its vaddr
- * munmapped).
+ * The universe is the least that reaches every declared break of the stack's designs and of its
+ * mutants (`mutants.ts`) at the length `check` shrinks to (`test/explore/meta-cases.ts`): one IOAS
+ * (a second reaches nothing a first does not), the existing auto hwpt and the one device 1's
+ * attach creates (after device 0's unbind freed the first: `iommufd/domain-not-filled`), the one
+ * access, IOVA pages 0-1 (two adjacent areas for a straddling pin: page 1 is mapped, never read,
+ * unmapped alone nor pinned alone) and 511-512 (the table boundary), RAM pages 16-17 (a frame
+ * freed under a stale translation or a pin needs its vaddr munmapped; 17 is what the map at 511
+ * puts at 512). The commands are those of `check`'s shrunk traces, with page 0 and RAM page 16
+ * standing for page 1 and RAM page 17 wherever they do; and the unpin, the sound driver's own way
+ * out (without it every pin ends by an unmap's callback or the access's end).
  *
  * Left out: read-only maps and pins, DMA writes (where an access lands is what matters),
  * IOMMU_IOAS_COPY, IOMMU_HWPT_ALLOC, a second IOAS, IOMMU_OPTION, the VFIO compatibility ioctls
@@ -80,23 +83,19 @@ function templatesFor(withFlushQueue: boolean): IommufdPtCommand[] {
     map(RAM_VADDR_PAGE, 511, 2),
     map(RAM_VADDR_PAGE, 0, 3, false),
     map(RAM_VADDR_PAGE + RAM_PAGES - 1, 2, 2),
-    ...pages.map((iovaPage): IommufdPtCommand => ({
-      kind: 'ioasUnmap',
-      ioasId: IOAS_ID,
-      iova: bytes(iovaPage),
-      length: bytes(1),
-    })),
+    { kind: 'ioasUnmap', ioasId: IOAS_ID, iova: '0', length: bytes(1) },
     { kind: 'ioasUnmap', ioasId: IOAS_ID, iova: '0', length: U64_MAX },
-    ...pages.map((iovaPage): IommufdPtCommand => ({ kind: 'deviceDma', deviceIndex: 0, iovaPage, write: false })),
-    ...pages.map((iovaPage) => pin(iovaPage, 1)),
+    { kind: 'deviceDma', deviceIndex: 0, iovaPage: 0, write: false },
+    pin(0, 1),
     pin(0, 2),
     { kind: 'accessUnpinHeld', accessId: ACCESS_ID, pin: 0 },
-    ...pages.map((iovaPage): IommufdPtCommand => ({ kind: 'accessDma', accessId: ACCESS_ID, iovaPage, write: false })),
+    { kind: 'accessDma', accessId: ACCESS_ID, iovaPage: 0, write: false },
     { kind: 'accessDetach', accessId: ACCESS_ID },
     { kind: 'accessDestroy', accessId: ACCESS_ID },
     { kind: 'deviceBind', deviceIndex: 1, flags: 0 },
     { kind: 'deviceUnbind', deviceIndex: 0 },
     { kind: 'deviceAttach', deviceIndex: 1, ptId: IOAS_ID, flags: 0 },
+    // RAM page 17 is what the two-page map at 511 puts at 512, in the next leaf table.
     ...pages.map((offset): IommufdPtCommand => ({ kind: 'munmap', vaddrPage: RAM_VADDR_PAGE + offset, npages: 1 })),
     { kind: 'vmmExit' },
     { kind: 'allocateToOther' },
@@ -107,7 +106,7 @@ function templatesFor(withFlushQueue: boolean): IommufdPtCommand[] {
 export function iommufdPtExploreScope(withFlushQueue: boolean): ExploreScope<IommufdPtState, IommufdPtCommand> {
   const templates = templatesFor(withFlushQueue);
   return {
-    description: `iommufd over VT-d: one IOAS, device 0's auto domain, one access; maps of one page at IOVA pages 0-1, two across the leaf-table boundary (511-512), three at an IOVA iommufd picks, two off the end of RAM; unmaps of page 0, 1 and all; device 0's reads and the access's pins, unpin and reads at pages 0-1; the access detached and destroyed; device 1 bound and attached after device 0's unbind; munmaps of RAM pages 16-17, the VMM's exit, another VM's allocation${withFlushQueue ? ', the flush-queue timer' : ''} (${templates.length} commands per state; no symmetry reduction: VT-d maps physically contiguous runs)`,
+    description: `iommufd over VT-d: one IOAS, device 0's auto domain, one access; maps of one page at IOVA pages 0-1, two across the leaf-table boundary (511-512), three at an IOVA iommufd picks, two off the end of RAM; unmaps of page 0 and all; device 0's read, the access's pins (one page, two), unpin and read at page 0; the access detached and destroyed; device 1 bound and attached after device 0's unbind; munmaps of RAM pages 16-17, the VMM's exit, another VM's allocation${withFlushQueue ? ', the flush-queue timer' : ''} (${templates.length} commands per state; no symmetry reduction: VT-d maps physically contiguous runs)`,
     templates: () => templates,
     key: (state) => stableJson(state),
     fingerprint: (state) => stableFingerprint(state),

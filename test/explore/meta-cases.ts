@@ -101,7 +101,7 @@ const DEEP: Readonly<Record<string, Readonly<Record<string, number>>>> = {
   // iommufd's: a DMA into the frame freed under a stale IOTLB entry (map, DMA, unmap, munmap, DMA),
   // under a pin the unmap did not notify (map, pin, unmap, munmap, the driver's DMA), or under the
   // storage domain's translation, taken by another VM (map, unmap, munmap, allocation, DMA):
-  // `explore --depth 5` finds 5 for each (5,761, 5,324 and 5,270 states, 5 to 15 s).
+  // `explore --depth 5` finds 5 for each (4,996, 4,620 and 4,570 states, 2 to 5 s).
   'iommufd/lazy': { 'no-dma-to-free-frame': 5 },
   'iommufd/unmap-under-access': { 'no-dma-to-free-frame': 5 },
   'mutant/iommufd/unmap-skips-storage-domain': { 'no-dma-to-foreign-frame': 5 },
@@ -446,7 +446,7 @@ const COSTLY = new Set([
   'xenpt/gnttab-copy-releases-before-copy',
   // The iommufd passthrough designs (issue 23's scope, `properties/iommufd/explore-scope.ts`): their
   // 500-run check alone takes 3 to 14 s. Each agreed when added, explore to the longest (depth 5:
-  // 15 s): lazy 3, 4 and 5; access-ignores-unmap 3, 3, 3 and 3; access-unpins-contained-only 4;
+  // 2 to 5 s): lazy 3, 4 and 5; access-ignores-unmap 3, 3, 3 and 3; access-unpins-contained-only 4;
   // unmap-under-access 3, 3, 4, 4 and 5; pins-uncharged 1; domain-not-filled 4.
   'iommufd/lazy',
   'iommufd/access-ignores-unmap',
