@@ -17,6 +17,7 @@ import type { Design, Expectation } from '../../src/design.js';
 import { refuseIneffectiveBugs } from '../generic/bug-flags.js';
 import { guardStep } from '../generic/guard.js';
 import { iommuBugCatalogue, passthroughIommuFeatures } from '../passthrough/design.js';
+import { iommufdPtExploreScope } from './explore-scope.js';
 import { iommufdPtCommandSpace } from './generators.js';
 import { iommufdPtInvariants } from './invariants/index.js';
 import { classifyIommufdPtStep, iommufdPtReach, iommufdPtReachFloors } from './reach.js';
@@ -78,6 +79,9 @@ export function iommufdPassthroughDesign(options: IommufdPassthroughDesignOption
     resolve: (_state, template) => template,
     commands: iommufdPtCommandSpace(mode !== 'strict'),
     invariants: iommufdPtInvariants(config.iommufd),
+    // No `parts`: the explore key is the whole state, made of the very parts every invariant's
+    // `reads` draws from, so a new state never has all of them unchanged; `reads` alone skips.
+    explore: iommufdPtExploreScope(mode !== 'strict'),
     formatCommand: formatIommufdPtCommand,
     validateCommand: validateIommufdPtCommand,
     actorOf: (_state, command) => actorOf(command),

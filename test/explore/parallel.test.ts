@@ -87,6 +87,8 @@ describe('the parallel search gives the sequential result', () => {
     ['xenpt/hvm-shared-pt', 2],
     ['xenpt/no-quarantine', 3],
     ['kvmgt/ignores-unmap', 2],
+    ['iommufd/lazy', 3],
+    ['iommufd/differential', 3],
   ] as const)('deeper: %s at depth %i', (id, depth) => {
     expectSameAsSequential(design(id), { depth }, [2, 3]);
   });

@@ -96,6 +96,7 @@ const cases: readonly { readonly id: string; readonly depth: number }[] = [
   { id: 'gvt/no-write-protect', depth: 2 },
   { id: 'viommu/te-on-keeps-no-dmar', depth: 2 },
   { id: 'xenpt/shared-scratch', depth: 2 },
+  { id: 'iommufd/access-ignores-unmap', depth: 3 },
 ];
 
 describe('once per state and on every transition: the same explorations', () => {

@@ -18,6 +18,7 @@ import type { Design, Expectation, Transition } from '../../../src/design.js';
 import { guardStep } from '../../generic/guard.js';
 import { type1IommufdDifferences } from './differences.js';
 import { formatVmmOp, validateVmmOp } from './format.js';
+import { type1IommufdExploreScope } from './explore-scope.js';
 import { type1IommufdCommandSpace } from './generators.js';
 import { type1AndIommufdAgree } from './invariant.js';
 import { diffIommufdConfig, diffType1Config, initDifferentialPair } from './world.js';
@@ -95,6 +96,7 @@ export function type1IommufdDifferentialDesign(
     resolve: (_state, template) => template,
     commands: type1IommufdCommandSpace(),
     invariants: [type1AndIommufdAgree],
+    explore: type1IommufdExploreScope,
     formatCommand: formatVmmOp,
     validateCommand: validateVmmOp,
     classify,
