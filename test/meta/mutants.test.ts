@@ -85,6 +85,11 @@ const SLOW = new Set([
   // fresh seeds (bench/time-to-bug/kvmgt-issue-21-merged.txt).
   'mutant/kvmgt/track-write-skips-vgpu-lock',
   'mutant/kvmgt/handler-shadows-trapped-value',
+  // The next three (0.9 to 1.3 s each on an idle machine), for the same reason; each is caught on
+  // 20/20 fresh seeds (bench/time-to-bug/xengt-issue-21-merged.txt, fresh-seeds-3.txt).
+  'mutant/xen-map/cache-hit-skips-kref',
+  'mutant/xen-map/unmap-puts-before-flush',
+  'mutant/vfio-mediated/mdev-unpins-foreign-pins',
 ]);
 /**
  * The Xen passthrough stack's mutants (issue 19), 0.3 to 1.5 s each at seed 11 (every invariant of

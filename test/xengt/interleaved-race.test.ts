@@ -27,8 +27,8 @@ const other = xenLookup.config.world.domains.findIndex(
 /** The thread's five steps: the write trapped and translated, balloon, reuse, shadow write, DMA. */
 /** One seed in the suite; five with DMAPROP_DEEP=1 (the deeper tier). */
 const MAP_SEEDS = DEEP ? [1, 2, 3, 4, 5] : [1];
-/** Runs per seed: 500 in the suite, 1,000 in the deeper tier. */
-const MAP_RUNS = DEEP ? 1000 : 500;
+/** Runs per seed: 250 in the suite, 1,000 in the deeper tier. */
+const MAP_RUNS = DEEP ? 1000 : 250;
 
 const race: XenGtCommand[] = [
   { kind: 'gttWrite', entry: 0, gfn: 0, present: true, phased: true },
@@ -74,6 +74,7 @@ describe("seed 004: Deegan's race, with the backend's translation and the shadow
   test.for(MAP_SEEDS)(`xen/map holds with interleaving on, seed %i, ${MAP_RUNS} runs`, (seed) => {
     const check = checkDesign(xenMap, { seed, runs: MAP_RUNS });
     expect(check.verdict).toBe('holds');
-    expect(check.stats.executed['advance'] ?? 0).toBeGreaterThan(100);
+    // Phases ran: one advance in five runs at least (seed 1: 84 in 250 runs).
+    expect(check.stats.executed['advance'] ?? 0).toBeGreaterThan(MAP_RUNS / 5);
   });
 });
