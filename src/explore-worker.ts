@@ -26,6 +26,7 @@ import {
 import type { DesignSource, FromWorker, SearchEvent, ToWorker } from './explore-protocol.js';
 import { drain, post, receive, take } from './explore-sync.js';
 import type { SyncEnd } from './explore-sync.js';
+import { pathReplay } from './explore-replay.js';
 import { StateTable } from './state-table.js';
 import { scopeFingerprint } from './stable-fingerprint.js';
 import type { Fingerprint } from './state-table.js';
@@ -120,12 +121,13 @@ class Partition {
   /** Every record's parent and the command from it (record 0: the initial state). */
   private readonly parents: number[] = [-1];
   private readonly via: unknown[] = [null];
-  /** The states along the last path replayed, from the initial state's record down. */
-  private readonly pathRecords: number[] = [0];
-  private readonly pathStates: unknown[] = [];
+  /** A record's state replayed from the initial state (`pathReplay`), once 'begin' gave it. */
+  private replay: (record: number) => unknown = () => {
+    throw new Error('explore worker: no initial state');
+  };
 
   adoptInitial(state: unknown, owned: boolean): void {
-    this.pathStates.push(state);
+    this.replay = pathReplay(state, this.parents, this.via, (from, command) => this.design.step(from, command).state);
     if (!owned) return;
     this.visited.add(this.key(state), 0);
     this.frontierRecords = [0];
@@ -145,26 +147,7 @@ class Partition {
     const parent = this.parents[record] ?? 0;
     const expanded = held.get(parent);
     if (expanded !== undefined) return this.design.step(expanded, this.via[record]).state;
-    const ancestry: number[] = [];
-    for (let at = record; at > 0; at = this.parents[at] ?? 0) ancestry.push(at);
-    // ancestry holds record, its parent, ... down to a child of the initial state.
-    let shared = 1;
-    while (
-      shared < this.pathRecords.length &&
-      shared <= ancestry.length &&
-      this.pathRecords[shared] === ancestry[ancestry.length - shared]
-    )
-      shared += 1;
-    this.pathRecords.length = shared;
-    this.pathStates.length = shared;
-    let state = this.pathStates[shared - 1];
-    for (let index = ancestry.length - shared; index >= 0; index--) {
-      const at = ancestry[index] ?? 0;
-      state = this.design.step(state, this.via[at]).state;
-      this.pathRecords.push(at);
-      this.pathStates.push(state);
-    }
-    return state;
+    return this.replay(record);
   }
 
   /**

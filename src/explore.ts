@@ -48,6 +48,7 @@ import type { Outcome } from './exit-codes.js';
 import type { Shard } from './shard.js';
 import { independent, intersect } from './partial-order.js';
 import { exploreParallel } from './explore-parallel.js';
+import { pathReplay } from './explore-replay.js';
 import { ownerOf, transitionId } from './explore-protocol.js';
 import type { DesignSource } from './explore-protocol.js';
 import { fingerprint128, sameFingerprint, StateTable } from './state-table.js';
@@ -416,36 +417,9 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
       checkState(start, -1);
     }
 
-    // Frontier states are not stored: each is rebuilt from its parent's state, itself replayed from
-    // the initial state once for all its children (they are consecutive records). The replay
-    // keeps the states along the last path it took (records from the initial state's down, at
-    // most one per level), so the next parent, a cousin in breadth-first order, is replayed from
-    // the nearest ancestor both share: a few steps rather than its whole depth.
-    const pathRecords: number[] = [0];
-    const pathStates: unknown[] = [initial];
-    const ancestry: number[] = [];
-    const replayTo = (parent: number): unknown => {
-      ancestry.length = 0;
-      for (let at = parent; at > 0; at = parents[at] ?? 0) ancestry.push(at);
-      // ancestry holds parent, its parent, ... down to a child of the initial state.
-      let shared = 1;
-      while (
-        shared < pathRecords.length &&
-        shared <= ancestry.length &&
-        pathRecords[shared] === ancestry[ancestry.length - shared]
-      )
-        shared += 1;
-      pathRecords.length = shared;
-      pathStates.length = shared;
-      let state = pathStates[shared - 1];
-      for (let index = ancestry.length - shared; index >= 0; index--) {
-        const at = ancestry[index] ?? 0;
-        state = design.step(state, via[at]).state;
-        pathRecords.push(at);
-        pathStates.push(state);
-      }
-      return state;
-    };
+    // Frontier states are not stored: each is rebuilt from its parent's state, itself replayed
+    // (`pathReplay`) once for all its children (they are consecutive records).
+    const replayTo = pathReplay(initial, parents, via, (state, command) => design.step(state, command).state);
     let cachedRecord = 0;
     let cachedState = initial;
     const stateOf = (record: number): unknown => {
