@@ -57,6 +57,7 @@ import {
   viommuTeOnKeepsNoDmar,
   viommuScalable,
   viommuPasidCacheIgnored,
+  viommuPasidCacheGated,
 } from './viommu/designs.js';
 import { xenLookup, xenLookupThenMap, xenMap } from './xengt/designs.js';
 import { xenGtGgttDesigns } from './xengt/ggtt-designs.js';
@@ -132,6 +133,7 @@ export const designs: readonly AnyDesign[] = [
   viommuTeOnKeepsNoDmar,
   viommuScalable,
   viommuPasidCacheIgnored,
+  viommuPasidCacheGated,
   viommuDifferential,
   ...xenPtDesigns,
   ...xenPtPvDesigns,

@@ -65,6 +65,14 @@ export interface CommandSpace<T> {
   /** Relative frequency of a kind among the enabled ones (default 1): teardown is rarer than use. */
   weight?(kind: string): number;
   /**
+   * A kind whose real operation is a run of commands in a fixed order (a guest driver's function
+   * that writes an entry, then issues the invalidations it owes, with no other driver call of the
+   * same guest in between): its generator as runs, each command of which is still a step of its
+   * own (other actors' commands are interleaved only by preemption and shrinking). `undefined`
+   * for a kind generated one command at a time; a space without it generates as before.
+   */
+  run?(kind: string): Arbitrary<readonly T[]> | undefined;
+  /**
    * Operations that take time: the stack models some commands as phases with other work able to
    * run in between (a DMA translated, then landing; an unmap clearing, invalidating, then
    * releasing). Generation then leaves a few operations of a sequence in flight after their first

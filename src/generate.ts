@@ -3,6 +3,13 @@
  * too short for reuse races) and swarm selection — each run enables a random subset of command
  * kinds, so some runs hammer a few operations while others mix all of them.
  *
+ * A stack may generate some kinds as runs (`CommandSpace.run`): a guest driver's function that
+ * writes an entry and then issues the invalidations it owes is drawn as its commands in order, in
+ * place of the kind's one command; each is still a step, and shrinking and the minimizer take them
+ * apart like any others. Drawn one at a time, three commands in a row with nothing undoing them in
+ * between are rare: each later one must come before any kind that undoes the first (vIOMMU
+ * scalable mode lost a factor of 4 to 5 at each, docs/reference/viommu.md §7.9).
+ *
  * Interleavings (a stack whose command space declares `interleaving`): a sequence is first
  * generated as atomic commands, then a few of its phased operations are preempted: started and
  * left in flight after their first phase, each later phase run by an `advance` a few commands
@@ -179,15 +186,26 @@ function biasedTraceArbitrary<T extends { readonly kind: string }>(
   space: CommandSpace<T>,
   options: GenerationOptions,
 ): fc.Arbitrary<T[]> {
+  const lengths = { minLength: options.minCommands, maxLength: options.maxCommands, size: 'max' } as const;
+  const runOf = space.run;
   const sequenceOf = (kinds: readonly string[]): fc.Arbitrary<T[]> =>
-    fc.array(
-      fc.oneof(...kinds.map((kind) => ({ arbitrary: space.arbitrary(kind), weight: space.weight?.(kind) ?? 1 }))),
-      {
-        minLength: options.minCommands,
-        maxLength: options.maxCommands,
-        size: 'max',
-      },
-    );
+    runOf === undefined
+      ? fc.array(
+          fc.oneof(...kinds.map((kind) => ({ arbitrary: space.arbitrary(kind), weight: space.weight?.(kind) ?? 1 }))),
+          lengths,
+        )
+      : // A kind's runs stand where its one command would; the sequence stays within `maxCommands`.
+        fc
+          .array(
+            fc.oneof(
+              ...kinds.map((kind) => ({
+                arbitrary: runOf(kind) ?? space.arbitrary(kind).map((template): readonly T[] => [template]),
+                weight: space.weight?.(kind) ?? 1,
+              })),
+            ),
+            lengths,
+          )
+          .map((runs) => runs.flat().slice(0, options.maxCommands));
   const interleaving = space.interleaving;
   const most = options.preemptions ?? defaultGeneration.preemptions;
   if (interleaving === undefined || most <= 0) return swarmKinds(space.kinds, options.swarm).chain(sequenceOf);

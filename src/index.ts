@@ -404,6 +404,7 @@ export {
   viommuTeOnKeepsNoDmar,
   viommuScalable,
   viommuPasidCacheIgnored,
+  viommuPasidCacheGated,
 } from '../properties/viommu/designs.js';
 export {
   blockedDeviceReachesNothing,

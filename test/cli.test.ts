@@ -111,6 +111,7 @@ describe('dmaprop designs', () => {
       ['viommu/te-on-keeps-no-dmar', 'violates'],
       ['viommu/scalable', 'holds'],
       ['viommu/pasid-cache-ignored', 'violates'],
+      ['viommu/pasid-cache-gated', 'violates'],
       ['viommu/differential', 'holds'],
       ['xenpt/hvm-shared-pt', 'holds'],
       ['xenpt/hvm-sync-pt', 'holds'],

@@ -152,3 +152,14 @@ export const viommuPasidCacheIgnored = viommuDesign({
   description:
     'scalable mode, QEMU before v10.2.0: a PASID-cache invalidation is accepted and ignored, so the shadow of a RID_PASID entry the guest cleared stays (no IOTLB invalidation reaches a device whose entry is not present)',
 });
+
+export const viommuPasidCacheGated = viommuDesign({
+  id: 'viommu/pasid-cache-gated',
+  mode: 'shadow',
+  scalable: true,
+  vmmBugs: ['pasid-invalid-unmap-needs-cache'],
+  expected: 'violates',
+  breaks: ['blocked-device-reaches-nothing', 'earlier-domain-unreachable'],
+  description:
+    "scalable mode, QEMU v10.2.0: vtd_pasid_cache_sync_locked unmaps a cleared RID_PASID entry's shadow only if its PASID cache held the entry, and a GCMD.TE switch empties the cache (vtd_handle_gcmd_te → vtd_reset_caches) while vtd_iommu_replay shadows the table again: after suspend and resume, a by-the-book teardown leaves the blocked device its old pages (master's 851d6b2c8ce7 refills the cache after TE, closing that path; a setup without the PASID-cache invalidation still leads there)",
+});

@@ -200,6 +200,77 @@ function piotlbInvalidation(world: ViommuWorldLayout): fc.Arbitrary<ViommuTempla
   );
 }
 
+const pasidSelective: ViommuTemplate = {
+  kind: 'guestInvalidatePasidCache',
+  granularity: 'pasid',
+  did: currentDid,
+  pasid: RID_PASID,
+};
+
+/**
+ * Scalable mode: the guest driver's functions that write an entry and then issue what they owe, in
+ * order, with no other domain operation of the guest in between (the device's group mutex
+ * serialises them; other vCPUs' DMA-API traffic and the device can still run in between, which
+ * preemption, shrinking and the bare commands of the kinds cover):
+ *
+ * - `intel_pasid_tear_down_entry` (Linux v6.12 drivers/iommu/intel/pasid.c): the present bit
+ *   cleared, a PASID-selective PASID-cache invalidation with the old DID, then for a second-level
+ *   entry a domain-selective IOTLB invalidation of the old DID;
+ * - `intel_pasid_setup_second_level` → `pasid_flush_caches`: the entry written, a PASID-selective
+ *   PASID-cache invalidation and a PASID-based IOTLB invalidation of all of RID_PASID, both with the
+ *   new DID;
+ * - suspend and resume (drivers/iommu/intel/iommu.c `iommu_suspend` → `iommu_disable_translation`;
+ *   `iommu_resume` → `init_iommu_hw` → `iommu_set_root_entry`, `iommu_enable_translation`): GCMD.TE
+ *   off, then on. The global invalidations around them reach nothing with translation off
+ *   (`vtd_pasid_cache_sync` returns, no notifier is registered), so the model leaves them out.
+ *
+ * One in four is the bare write, whose invalidations come (or not) as the sequence has them.
+ */
+const driverRuns: Readonly<Record<string, fc.Arbitrary<readonly ViommuTemplate[]>>> = {
+  guestClearPasid: fc.oneof(
+    { weight: 1, arbitrary: fc.constant<readonly ViommuTemplate[]>([{ kind: 'guestClearPasid' }]) },
+    {
+      weight: 3,
+      arbitrary: fc.constant<readonly ViommuTemplate[]>([
+        { kind: 'guestClearPasid' },
+        pasidSelective,
+        { kind: 'guestInvalidate', granularity: 'domain', did: currentDid, giovaPage: 0, mask: 0 },
+      ]),
+    },
+  ),
+  guestSetupPasid: fc
+    .record({ did: fc.constantFrom(GUEST_DID, GUEST_DID + 1), flush: fc.nat({ max: 3 }) })
+    .map(({ did, flush }): readonly ViommuTemplate[] => {
+      const setup: ViommuTemplate = { kind: 'guestSetupPasid', did };
+      if (flush === 0) return [setup];
+      return [
+        setup,
+        pasidSelective,
+        {
+          kind: 'guestInvalidatePiotlb',
+          granularity: 'pasid',
+          did: currentDid,
+          pasid: RID_PASID,
+          giovaPage: 0,
+          mask: 0,
+        },
+      ];
+    }),
+  guestSetTranslation: fc.oneof(
+    {
+      weight: 1,
+      arbitrary: fc.boolean().map((enabled): readonly ViommuTemplate[] => [{ kind: 'guestSetTranslation', enabled }]),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.constant<readonly ViommuTemplate[]>([
+        { kind: 'guestSetTranslation', enabled: false },
+        { kind: 'guestSetTranslation', enabled: true },
+      ]),
+    },
+  ),
+};
+
 /** The commands of the guest's scalable mode, and those of its legacy mode they stand in for. */
 const scalableKinds: readonly GeneratedKind[] = [
   'guestClearPasid',
@@ -259,6 +330,7 @@ export function viommuCommandSpace(world: ViommuWorldLayout, scalable = false): 
   );
   return {
     ...commandSpaceOf('vIOMMU', kinds, scalable ? { ...weights, ...scalableWeights } : weights),
+    ...(scalable ? { run: (kind: string) => driverRuns[kind] } : {}),
     // No conflicts declared (`InterleavingSpace.conflicts`): the designs' windows are found at the
     // default budget without aiming, and aimed windows (the device's DMA, a map, a balloon inside a
     // five-phase invalidation) left seed 1's counterexamples of viommu/shadow-unmap-skips-flush one

@@ -7,6 +7,7 @@
  * queue error reaches the guest (EINVAL), with nothing changed. The flawed VMMs leave a blocked
  * device reaching its old domain, and the generic invariants say so.
  */
+import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
 import { stepViommu } from '../../models/viommu/step.js';
 import { GUEST_DID, RID_PASID } from '../../models/viommu/types.js';
@@ -14,8 +15,15 @@ import type { ViommuCommand, ViommuState } from '../../models/viommu/types.js';
 import { viommuReach } from '../../models/viommu/views.js';
 import { shadowedEntries } from '../../models/viommu/vmm.js';
 import { viommuDesign } from '../../properties/viommu/design.js';
-import { viommuPasidCacheIgnored, viommuScalable, viommuShadow } from '../../properties/viommu/designs.js';
+import {
+  viommuPasidCacheGated,
+  viommuPasidCacheIgnored,
+  viommuScalable,
+  viommuShadow,
+} from '../../properties/viommu/designs.js';
 import { blockedDeviceReachesNothing, earlierDomainUnreachable } from '../../properties/viommu/invariants.js';
+import { generation } from '../../src/check.js';
+import { traceArbitrary } from '../../src/generate.js';
 import { runViommu } from './run-steps.js';
 
 const map: ViommuCommand = { kind: 'guestMap', giovaPage: 0, gpaPage: 0, write: false };
@@ -169,15 +177,8 @@ describe('flawed PASID-cache handling', () => {
     ).not.toBeNull();
   });
 
-  test("QEMU v10.2.0's gate: a shadow built while the cache was empty outlives the entry", () => {
-    const gated = viommuDesign({
-      id: 'mine/gated',
-      mode: 'shadow',
-      scalable: true,
-      vmmBugs: ['pasid-invalid-unmap-needs-cache'],
-      expected: 'violates',
-      description: 'QEMU v10.2.0 vtd_pasid_cache_sync_locked',
-    });
+  test("QEMU v10.2.0's gate (viommu/pasid-cache-gated): a shadow built while the cache was empty outlives the entry", () => {
+    const gated = viommuPasidCacheGated;
     // The guest sets its entry up without the PASID-cache invalidation (QEMU's cache stays empty),
     // a PASID-IOTLB invalidation shadows its map from guest memory; then a correct teardown.
     const program = [...teardown(), setup(), piotlb(), map, invalidatePage, ...teardown()];
@@ -197,5 +198,21 @@ describe('flawed PASID-cache handling', () => {
     expect(afterTe.states[3]!.pasidCache).toBeNull();
     expect(holds(afterTe.state)).toBe(false);
     expect(holds(runViommu(viommuScalable, wellBehaved).state)).toBe(true);
+  });
+});
+
+describe("the scalable guest's generators draw the driver's runs", () => {
+  test('teardown, setup and suspend-resume come as their commands in order, within the length', () => {
+    const options = { ...generation(viommuScalable), preemptions: 0 };
+    const sequences = fc.sample(traceArbitrary(viommuScalable.commands, options), { seed: 7, numRuns: 40 });
+    const kinds = (templates: readonly { kind: string }[]): string => templates.map((t) => t.kind).join(' ');
+    const all = sequences.map(kinds).join(' | ');
+    // `intel_pasid_tear_down_entry` of a second-level entry: clear, PASID-cache, domain-selective IOTLB.
+    expect(all).toContain('guestClearPasid guestInvalidatePasidCache guestInvalidate ');
+    expect(all).toContain('guestSetTranslation guestSetTranslation');
+    expect(all).toContain('guestSetupPasid guestInvalidatePasidCache guestInvalidatePiotlb');
+    expect(sequences.every((templates) => templates.length <= options.maxCommands)).toBe(true);
+    // The legacy guest's space has no runs: its generation is unchanged.
+    expect(viommuShadow.commands.run).toBeUndefined();
   });
 });
