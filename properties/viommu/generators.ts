@@ -118,13 +118,38 @@ function table(world: ViommuWorldLayout): Readonly<Record<GeneratedKind, fc.Arbi
       .map((granularity): ViommuCommand => ({ kind: 'guestInvalidateContext', granularity })),
     // Scalable mode (`models/viommu/pasid.ts`): the guest's RID_PASID entry and its invalidations.
     guestClearPasid: fc.constant<ViommuCommand>({ kind: 'guestClearPasid' }),
-    guestSetupPasid: fc
-      .oneof({ weight: 3, arbitrary: fc.constant(GUEST_DID) }, { weight: 1, arbitrary: fc.constant(GUEST_DID + 1) })
-      .map((did): ViommuCommand => ({ kind: 'guestSetupPasid', did })),
+    guestSetupPasid: setupDid.map((did): ViommuCommand => ({ kind: 'guestSetupPasid', did })),
     guestInvalidatePasidCache: pasidCacheInvalidation(),
     guestInvalidatePiotlb: piotlbInvalidation(world),
   };
 }
+
+/**
+ * The DID of a RID_PASID setup: the driver hands the new domain the lowest free DID, mostly the one
+ * just freed (reused), sometimes the next one, as when another domain still holds it.
+ */
+const setupDid = fc.oneof(
+  { weight: 3, arbitrary: fc.constant(GUEST_DID) },
+  { weight: 1, arbitrary: fc.constant(GUEST_DID + 1) },
+);
+
+/** Linux's PASID-cache invalidation: PASID-selective, RID_PASID, the DID the entry names or named. */
+const pasidSelective: ViommuTemplate = {
+  kind: 'guestInvalidatePasidCache',
+  granularity: 'pasid',
+  did: currentDid,
+  pasid: RID_PASID,
+};
+
+/** Linux's PASID-based IOTLB invalidation after a setup: all of RID_PASID in the current DID. */
+const piotlbAll: ViommuTemplate = {
+  kind: 'guestInvalidatePiotlb',
+  granularity: 'pasid',
+  did: currentDid,
+  pasid: RID_PASID,
+  giovaPage: 0,
+  mask: 0,
+};
 
 /**
  * PASID-cache invalidations: mostly PASID-selective for RID_PASID with the DID the device's entry
@@ -133,15 +158,7 @@ function table(world: ViommuWorldLayout): Readonly<Record<GeneratedKind, fc.Arbi
  */
 function pasidCacheInvalidation(): fc.Arbitrary<ViommuTemplate> {
   return fc.oneof(
-    {
-      weight: 6,
-      arbitrary: fc.constant<ViommuTemplate>({
-        kind: 'guestInvalidatePasidCache',
-        granularity: 'pasid',
-        did: currentDid,
-        pasid: RID_PASID,
-      }),
-    },
+    { weight: 6, arbitrary: fc.constant(pasidSelective) },
     {
       weight: 2,
       arbitrary: fc.constantFrom('domain' as const, 'global' as const).map((granularity): ViommuTemplate => ({
@@ -163,17 +180,7 @@ function pasidCacheInvalidation(): fc.Arbitrary<ViommuTemplate> {
 /** PASID-based IOTLB invalidations: mostly of all of RID_PASID in the current DID; also page-selective, and misdirected. */
 function piotlbInvalidation(world: ViommuWorldLayout): fc.Arbitrary<ViommuTemplate> {
   return fc.oneof(
-    {
-      weight: 6,
-      arbitrary: fc.constant<ViommuTemplate>({
-        kind: 'guestInvalidatePiotlb',
-        granularity: 'pasid',
-        did: currentDid,
-        pasid: RID_PASID,
-        giovaPage: 0,
-        mask: 0,
-      }),
-    },
+    { weight: 6, arbitrary: fc.constant(piotlbAll) },
     {
       weight: 3,
       arbitrary: giovaPageArbitrary(world).map((giovaPage): ViommuTemplate => ({
@@ -200,13 +207,6 @@ function piotlbInvalidation(world: ViommuWorldLayout): fc.Arbitrary<ViommuTempla
   );
 }
 
-const pasidSelective: ViommuTemplate = {
-  kind: 'guestInvalidatePasidCache',
-  granularity: 'pasid',
-  did: currentDid,
-  pasid: RID_PASID,
-};
-
 /**
  * Scalable mode: the guest driver's functions that write an entry and then issue what they owe, in
  * order, with no other domain operation of the guest in between (the device's group mutex
@@ -224,7 +224,8 @@ const pasidSelective: ViommuTemplate = {
  *   off, then on. The global invalidations around them reach nothing with translation off
  *   (`vtd_pasid_cache_sync` returns, no notifier is registered), so the model leaves them out.
  *
- * One in four is the bare write, whose invalidations come (or not) as the sequence has them.
+ * One teardown or setup in four is the bare write, whose invalidations come (or not) as the
+ * sequence has them; one TE draw in two is a single switch to a random setting (shutdown, kexec).
  */
 const driverRuns: Readonly<Record<string, fc.Arbitrary<readonly ViommuTemplate[]>>> = {
   guestClearPasid: fc.oneof(
@@ -239,22 +240,11 @@ const driverRuns: Readonly<Record<string, fc.Arbitrary<readonly ViommuTemplate[]
     },
   ),
   guestSetupPasid: fc
-    .record({ did: fc.constantFrom(GUEST_DID, GUEST_DID + 1), flush: fc.nat({ max: 3 }) })
+    .record({ did: setupDid, flush: fc.nat({ max: 3 }) })
     .map(({ did, flush }): readonly ViommuTemplate[] => {
       const setup: ViommuTemplate = { kind: 'guestSetupPasid', did };
       if (flush === 0) return [setup];
-      return [
-        setup,
-        pasidSelective,
-        {
-          kind: 'guestInvalidatePiotlb',
-          granularity: 'pasid',
-          did: currentDid,
-          pasid: RID_PASID,
-          giovaPage: 0,
-          mask: 0,
-        },
-      ];
+      return [setup, pasidSelective, piotlbAll];
     }),
   guestSetTranslation: fc.oneof(
     {

@@ -77,7 +77,7 @@ export const viommuReachFloors: Readonly<Record<string, number>> = {
   [PIOTLB_CHANGED_SHADOW]: 32,
   [PASID_WRITE_SETTLED]: 11,
   // Since the scalable generators draw the driver's runs (teardown, setup, suspend-resume), seeds 1–3
-  // reach the four above in 161/189/175, 368/364/357, 155/182/163 and 209/232/228 runs, and this
+  // reach the four above in 161/189/175, 368/364/357, 155/181/163 and 209/232/228 runs, and this
   // one in 34/28/27.
   [PASID_CACHE_INVALIDATED_UNCACHED]: 9,
 };
