@@ -277,3 +277,28 @@ describe.runIf(DEEP)('the flawed lifecycle designs on the fixed seeds', () => {
     },
   );
 });
+
+/**
+ * A guest that invalidates the context cache before it clears the context entry (docs/reference/
+ * viommu.md §7.7, "Invalidate before clear"): the order Linux's kdump path used for a copied entry
+ * before c1e4f1dccbe9d. In this stack the write and the invalidation are separate commands already,
+ * and nothing the device does in between is cached by the VMM: the shadow (or, nested, the host
+ * IOTLB's combined entries) keeps the old domain, but the guest owes an invalidation after its
+ * write, so the guest's-view invariants do not bind, and the next context-cache invalidation undoes it.
+ */
+describe('invalidate before clear: the guest breaks its own contract, the VMM nothing', () => {
+  const dsi: ViommuCommand = { kind: 'guestInvalidate', granularity: 'domain', did: GUEST_DID, giovaPage: 0, mask: 0 };
+  test.for([viommuShadow, viommuNested])('$id', (design) => {
+    const early = [...mappedAndUsed, contextInvalidate(), dma, detach, dsi];
+    const { state, states } = runViommu(design, early);
+    // The DMA in the window changed nothing the VMM holds but what any DMA would (nested: an IOTLB entry).
+    expect(state.guest).toMatchObject({ did: null, contextPending: true });
+    expect([...new Set(viommuReach(state).map((found) => found.iovaPage))]).toEqual([0]);
+    expect(states.every((after) => holds(blockedDeviceReachesNothing, after))).toBe(true);
+    expect(states.every((after) => holds(earlierDomainUnreachable, after))).toBe(true);
+    // The invalidation the write owes, late: the device reaches nothing, and the contract binds.
+    const late = runViommu(design, [...early, contextInvalidate(), dsi]).state;
+    expect(late.guest.contextPending).toBe(false);
+    expect(viommuReach(late)).toEqual([]);
+  });
+});
