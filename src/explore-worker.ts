@@ -5,11 +5,10 @@
  * the sequential order) into each new state it owns, checks the new states it reached first, and
  * rebuilds its own from the tree of records. It answers the coordinator's requests one at a time, blocking between them.
  */
-import { isAbsolute, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { MessagePort } from 'node:worker_threads';
 import type { AnyDesign, Invariant, Transition } from './design.js';
+import { loadDesign } from './design-source.js';
 import { crashOf, selectInvariants } from './execute.js';
 import type { CrashSite } from './execute.js';
 import { alreadyTried } from './explore.js';
@@ -23,7 +22,7 @@ import {
   PHASE_STEP,
   transitionId,
 } from './explore-protocol.js';
-import type { DesignSource, FromWorker, SearchEvent, ToWorker } from './explore-protocol.js';
+import type { FromWorker, SearchEvent, ToWorker } from './explore-protocol.js';
 import { drain, post, receive, take } from './explore-sync.js';
 import type { SyncEnd } from './explore-sync.js';
 import { pathReplay } from './explore-replay.js';
@@ -38,31 +37,6 @@ export interface WorkerSetup {
   readonly coordinatorWake: SharedArrayBuffer;
   readonly port: MessagePort;
   readonly peers: readonly { readonly index: number; readonly port: MessagePort }[];
-}
-
-async function loadDesign(source: DesignSource, id: string): Promise<AnyDesign> {
-  if ('module' in source) {
-    const module = (await import(source.module)) as Record<string, unknown>;
-    const exported = module[source.export];
-    const design = (typeof exported === 'function' ? (exported as () => unknown)() : exported) as AnyDesign;
-    if (design?.id !== id) throw new Error(`${source.module} export ${source.export} is not design ${id}`);
-    return design;
-  }
-  const { designs } = await import('../properties/registry.js');
-  let found = designs.find((design) => design.id === id);
-  if (found === undefined && source.config !== null) {
-    const { loadConfig } = await import('./config.js');
-    const path = isAbsolute(source.config) ? source.config : resolve(source.config);
-    const config = await loadConfig(path, designs);
-    found = config.designs.find((design) => design.id === id);
-  }
-  if (found === undefined) throw new Error(`explore worker: no design ${id} in the registry or the config`);
-  return found;
-}
-
-function pathOrUrl(source: DesignSource): DesignSource {
-  if (!('module' in source) || source.module.startsWith('file:')) return source;
-  return { ...source, module: pathToFileURL(resolve(source.module)).href };
 }
 
 /** One exploration's state in this worker. */
@@ -414,7 +388,7 @@ async function serve(setup: WorkerSetup): Promise<void> {
           break;
         case 'begin': {
           for (const port of peers) if (port !== undefined) drain(port);
-          const design = await loadDesign(pathOrUrl(message.source), message.design);
+          const design = await loadDesign(message.source, message.design);
           partition = new Partition(
             design,
             message.invariants,
