@@ -5,6 +5,8 @@
  */
 import { SHORTEST_MAX_STATES } from './shortest.js';
 import { checkDesign, requiredReach } from './check.js';
+import { CheckPool } from './check-pool.js';
+import type { PlainCheckOptions } from './check-worker.js';
 import type { DesignCheck } from './check.js';
 import { formatSaveOutcome, formatSaveSummary, savedJson } from './cli-saved.js';
 import { UsageError } from './cli-io.js';
@@ -46,6 +48,8 @@ export interface CheckFlags {
   readonly corpus: string;
   /** `--html DIR`: write an HTML report of the run there (index.html and a page per counterexample). */
   readonly html?: string;
+  /** `--jobs N`: checks run on N worker threads, reported in the same order with the same results. */
+  readonly jobs?: number;
 }
 
 /** A `--design` pattern as a test of ids: `*` matches any run of characters (`example/*`). */
@@ -158,30 +162,51 @@ export function runCheck(
   const saved: SaveOutcome[] = [];
   let saveError: string | null = null;
   const planned = plan.seeds.length * selected.length;
-  run: for (const seed of plan.seeds) {
-    for (const design of selected) {
-      if (stop()) break run;
-      const check = checkDesign(design, {
-        seed,
-        runs: flags.runs,
-        onRun: (run) => progress.update(`${design.id} seed ${seed}: ${run}/${flags.runs} runs`),
-        shouldStop: stop,
-        ...(flags.strict === true ? { strict: true } : {}),
-        ...(flags.guided === true ? { guided: true } : {}),
-        ...(flags.shortest === undefined || flags.shortest === false
-          ? {}
-          : { shortest: { maxStates: flags.shortest === true ? SHORTEST_MAX_STATES : flags.shortest } }),
-        ...(plan.runShard === null ? {} : { shard: plan.runShard }),
-        ...(flags.timeLimit === undefined ? {} : { timeLimitMs: flags.timeLimit * 1000 }),
-        ...(flags.maxCommands === undefined && flags.preemptions === undefined
-          ? {}
-          : {
-              generation: {
-                ...(flags.maxCommands === undefined ? {} : { maxCommands: flags.maxCommands }),
-                ...(flags.preemptions === undefined ? {} : { preemptions: flags.preemptions }),
+  const optionsFor = (seed: number): PlainCheckOptions => ({
+    seed,
+    runs: flags.runs,
+    ...(flags.strict === true ? { strict: true } : {}),
+    ...(flags.guided === true ? { guided: true } : {}),
+    ...(flags.shortest === undefined || flags.shortest === false
+      ? {}
+      : { shortest: { maxStates: flags.shortest === true ? SHORTEST_MAX_STATES : flags.shortest } }),
+    ...(plan.runShard === null ? {} : { shard: plan.runShard }),
+    ...(flags.timeLimit === undefined ? {} : { timeLimitMs: flags.timeLimit * 1000 }),
+    ...(flags.maxCommands === undefined && flags.preemptions === undefined
+      ? {}
+      : {
+          generation: {
+            ...(flags.maxCommands === undefined ? {} : { maxCommands: flags.maxCommands }),
+            ...(flags.preemptions === undefined ? {} : { preemptions: flags.preemptions }),
+          },
+        }),
+  });
+  const tasks = plan.seeds.flatMap((seed) => selected.map((design) => ({ design, seed })));
+  // `--jobs N`: the same checks on N threads, handed back in this order (`check-pool.ts`).
+  const jobs = Math.min(flags.jobs ?? 1, tasks.length);
+  const pool =
+    jobs > 1
+      ? new CheckPool(
+          tasks.map(({ design, seed }) => ({ design: design.id, options: optionsFor(seed) })),
+          jobs,
+          { config: configFile },
+        )
+      : null;
+  try {
+    for (const [index, { design, seed }] of tasks.entries()) {
+      if (stop()) break;
+      const onRun = (run: number): void => progress.update(`${design.id} seed ${seed}: ${run}/${flags.runs} runs`);
+      const check =
+        pool === null
+          ? checkDesign(design, { ...optionsFor(seed), onRun, shouldStop: stop })
+          : pool.result(
+              index,
+              () => {
+                if (stop()) pool.stop();
               },
-            }),
-      });
+              onRun,
+            );
+      if (check === null) break;
       progress.done();
       checks.push(check);
       let outcomes: SaveOutcome[] = [];
@@ -202,6 +227,8 @@ export function runCheck(
       for (const outcome of outcomes) io.out(`${formatSaveOutcome(outcome)}\n`);
       io.out('\n');
     }
+  } finally {
+    pool?.close();
   }
   const interrupted = stop();
   if (flags.html !== undefined) {

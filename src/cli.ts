@@ -5,6 +5,7 @@
  * unreadable or malformed corpus file), 3 when a design crashed, 4 when a search was
  * inconclusive, 130 when interrupted.
  */
+import { availableParallelism } from 'node:os';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { designs } from '../properties/registry.js';
 import { DEFAULT_BENCH_OUT, runBenchCommand } from './bench-cli.js';
@@ -41,6 +42,12 @@ function integer(name: string, min: number, max: number): (value: string) => num
     if (parsed < min || parsed > max) throw new InvalidArgumentError(`${name} must be between ${min} and ${max}`);
     return parsed;
   };
+}
+
+/** `--jobs`: a count of threads, or `auto` for one per core the machine offers. */
+function jobs(value: string): number {
+  if (value === 'auto') return Math.min(availableParallelism(), 64);
+  return integer('jobs', 1, 64)(value);
 }
 
 function seconds(value: string): number {
@@ -186,6 +193,14 @@ function program(io: CliIo, builtIn: readonly AnyDesign[], setExit: (code: numbe
     .option('--corpus <dir>', 'regression corpus directory', DEFAULT_CORPUS)
     .option('--json', 'print JSON: { results: [...] }')
     .option('--html <dir>', 'write an HTML report there: index.html and a page per counterexample')
+    .addOption(
+      new Option(
+        '--jobs <n>',
+        "run the checks on n worker threads ('auto': one per core); the same results, reported in the same order",
+      )
+        .default(1)
+        .argParser(jobs),
+    )
     .addHelpText('after', `\n${exitStatusHelp}\n`)
     .action((flags: CheckFlags) => setExit(runCheck(flags, io, loaded.designs, loaded.configFile)));
   root
