@@ -113,7 +113,8 @@ const own = JSON.parse(listed).filter((row) => !builtIn.has(row.id));
 const missing = STACKS.filter((stack) => !own.some((row) => row.stack === stack));
 if (missing.length > 0) fail(`the example's config has no design on ${missing.join(', ')}`);
 
-const checked = step('dmaprop check --config (each own design, seed 1, 1000 runs)', 'npx', [
+// On two worker threads: each loads the config itself (the installed package's check-worker.js).
+const checked = step('dmaprop check --config --jobs 2 (each own design, seed 1, 1000 runs)', 'npx', [
   'dmaprop',
   'check',
   '--config',
@@ -122,6 +123,8 @@ const checked = step('dmaprop check --config (each own design, seed 1, 1000 runs
   ...own.map((row) => row.id),
   '--seed',
   '1',
+  '--jobs',
+  '2',
   '--json',
 ]);
 const results = JSON.parse(checked).results;
