@@ -11,6 +11,8 @@ import type { KvmgtCommand, KvmgtState } from '../../models/kvmgt/types.js';
 import type { KvmgtDesign } from '../../properties/kvmgt/design.js';
 import { gvtWriteProtect, kvmgt64kSplitErrorKeepsSlots } from '../../properties/kvmgt/designs.js';
 import { kvmgtInvariants } from '../../properties/kvmgt/invariants/index.js';
+import { SPLIT_64K_FAILED } from '../../properties/gvt/reach.js';
+import { classifyKvmgtStep } from '../../properties/kvmgt/reach.js';
 import { runRecordingErrors } from '../models/gvt/world.js';
 
 /** Root page directory at gfn 2, its entry 0 naming page table gfn 3 (IPS); the guest's other pages are data. */
@@ -103,5 +105,18 @@ describe('a 64K split failing part-way (split_64KB_gtt_entry, Linux v6.12 gtt.c)
     expect(state.vgpu?.spts[TABLE]?.entries.slice(2)).toEqual([{ kind: 'scratch' }, { kind: 'scratch' }]);
     expect(state.vgpu?.cache[0]).toBeUndefined();
     expect(brokenInvariants(kvmgt64kSplitErrorKeepsSlots, state)).toEqual([]);
+  });
+
+  test('the reach label counts the step whose split failed part-way, not one that failed at its first page', () => {
+    const labels = (commands: readonly KvmgtCommand[]): string[] => {
+      const before = runRecordingErrors(gvtWriteProtect, commands.slice(0, -1)).state;
+      const command = commands.at(-1) as KvmgtCommand;
+      const step = gvtWriteProtect.step(before, command);
+      return classifyKvmgtStep({ before, command, result: step.result, after: step.state }, gvtWriteProtect.config);
+    };
+    expect(labels(rewrite)).toContain(SPLIT_64K_FAILED);
+    expect(labels([...prepare(0), secondPinFails, create])).toContain(SPLIT_64K_FAILED);
+    const firstPinFails: KvmgtCommand = { kind: 'injectFault', point: 'pin', nth: 1 };
+    expect(labels([...prepare(0), firstPinFails, create])).not.toContain(SPLIT_64K_FAILED);
   });
 });
