@@ -66,7 +66,8 @@ export function releasePending<W extends GvtWorld>(
 
 /**
  * A leaf's translation (`ppgtt_populate_shadow_entry`, 4K: `intel_gvt_dma_map_guest_page`) into
- * `out`; ENXIO when the page cannot be mapped (`if (ret) return -ENXIO`; nothing added).
+ * `out`; when the page cannot be mapped (nothing added), ENXIO (`if (ret) return -ENXIO`), or with
+ * `mapErrno` the map's own errno (a 64K split's `return ret`).
  */
 export function translateLeaf<W extends GvtWorld>(
   world: W,
@@ -75,18 +76,7 @@ export function translateLeaf<W extends GvtWorld>(
   slot: { readonly sptGfn: number; readonly index: number; readonly gfn: number },
   out: PendingShadow[],
   defer: DeferInsert,
-): string | null {
-  return mapLeaf(world, host, config, slot, out, defer) === null ? null : 'ENXIO';
-}
-
-/** One 4K map into `out`: null, or the map's own errno (nothing added). */
-function mapLeaf<W extends GvtWorld>(
-  world: W,
-  host: GvtHost<W>,
-  config: GvtConfig,
-  slot: { readonly sptGfn: number; readonly index: number; readonly gfn: number },
-  out: PendingShadow[],
-  defer: DeferInsert,
+  mapErrno = false,
 ): string | null {
   const vgpu = world.vgpu;
   if (defer && vgpu !== null && vgpu.cache[slot.gfn] === undefined) {
@@ -97,12 +87,12 @@ function mapLeaf<W extends GvtWorld>(
       return null;
     }
     const mapped = host.dmaMap(world, slot.gfn);
-    if (!mapped.ok) return mapped.errno;
+    if (!mapped.ok) return mapErrno ? mapped.errno : 'ENXIO';
     out.push({ ...slot, pte: { kind: 'dma', dmaAddr: mapped.dmaAddr }, cached: false });
     return null;
   }
   const mapped = dmaMapGuestPage(world, host, config, slot.gfn);
-  if (!mapped.ok) return mapped.errno;
+  if (!mapped.ok) return mapErrno ? mapped.errno : 'ENXIO';
   out.push({ ...slot, pte: { kind: 'dma', dmaAddr: mapped.dmaAddr }, cached: true });
   return null;
 }
@@ -137,7 +127,7 @@ function translateSplit64K<W extends GvtWorld>(
   const mark = out.length;
   for (const [offset, gfn] of pages.entries()) {
     const sub = { sptGfn: slot.sptGfn, index: slot.index + offset, gfn };
-    const errno = mapLeaf(world, host, config, sub, out, defer);
+    const errno = translateLeaf(world, host, config, sub, out, defer, true);
     if (errno !== null) {
       const mapped = out.splice(mark);
       const failure: FailedSplit64K = { ...entry, mapped: mapped.length, errno };
