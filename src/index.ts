@@ -339,6 +339,7 @@ export {
   kvmgtTrackAddErrorKeepsRegistration,
   kvmgt64kRemovalFirstPage,
   kvmgt64kSplitUnmasked,
+  kvmgt64kSplitErrorKeepsSlots,
   kvmgt2mSizeChangeRemaps,
   kvmgt2mLookupIgnoresSize,
   kvmgt2mPinSkipsContiguity,
@@ -377,7 +378,7 @@ export type {
 } from '../models/gvt/config.js';
 export type { DmaCacheEntry, GvtVgpu, ShadowPte } from '../models/gvt/types.js';
 export { ips64kStride } from '../models/gvt/ips64k.js';
-export type { Slot64K, Split64K } from '../models/gvt/ips64k.js';
+export type { FailedSplit64K, Slot64K, Split64K } from '../models/gvt/ips64k.js';
 export { viommuConfig, viommuDesign, vmmBugCatalogue, VIOMMU_STACK } from '../properties/viommu/design.js';
 export type {
   ViommuBugOptions,

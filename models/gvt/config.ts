@@ -8,7 +8,7 @@ import { worldSize } from '../world-size.js';
 import { lookupBySize, pinnedContiguous } from './huge2m.js';
 import type { CacheLookup, CacheLookupAction, FailedSplit2M, Pin2M } from './huge2m.js';
 import { pagesOf64K } from './ips64k.js';
-import type { Slot64K, Split64K } from './ips64k.js';
+import type { FailedSplit64K, Slot64K, Split64K } from './ips64k.js';
 import type { GuestPte, ShadowPte } from './types.js';
 
 /** Half-open range of GGTT indices `[start, end)`. */
@@ -134,8 +134,8 @@ export interface GgttHalfWrite {
 
 /**
  * The mediator's decision points as functions (Linux v6.12, `gtt.c`). Each default is v6.12's
- * (`soundGvtHooks`) but `release64K`'s, where v6.12 leaks (see there); a design passes its own to
- * vary one.
+ * (`soundGvtHooks`) but where v6.12 leaks or breaks isolation (`release64K`, `cacheLookup`,
+ * `freeSptReleases`, `failedSplit64KReleases`: see each); a design passes its own to vary one.
  */
 export interface GvtHooks {
   /**
@@ -212,6 +212,22 @@ export interface GvtHooks {
    * The split fails with the map's errno either way (`return ret`).
    */
   readonly failedSplit2MReleases: (failure: FailedSplit2M) => number;
+  /**
+   * `split_64KB_gtt_entry` failing part-way (the 4K `intel_gvt_dma_map_guest_page` of a page past
+   * the first refused): how many of the `mapped` pages before it, from the first, give back the DMA
+   * cache reference their map took, their slots left as they were; the others stay written in their
+   * slots (`index + i`), holding their reference. The split fails with the map's errno either way
+   * (`return ret`). The model's default, all of them: the split is undone, and what the slots
+   * become is its caller's (a new table's unwind, or a trapped store's failed add: scratch, the old
+   * entry given back). v6.12, and every tree since the 64K support (v4.17), `() => 0`: the loop
+   * returns with the slots it wrote. A new table's population then frees the table (`ppgtt_free_spt`,
+   * `unwind.populate`); a trapped store's `ppgtt_handle_guest_write_page_table` returns before
+   * `ppgtt_handle_guest_entry_removal`, so the slots written took the place of the old split's
+   * without giving back its references: the design `kvmgt/64k-split-error-keeps-slots`. The slots
+   * left hold the pages the guest's entry names, and a later removal or free gives them back as it
+   * gives back any split slot (`release64K`, `ppgtt_invalidate_spt`). Clamped to `[0, mapped]`.
+   */
+  readonly failedSplit64KReleases: (failure: FailedSplit64K) => number;
 }
 
 export const soundGvtHooks: GvtHooks = {
@@ -223,6 +239,7 @@ export const soundGvtHooks: GvtHooks = {
   unpin2M: (entry) => entry.pages,
   freeSptReleases: () => true,
   failedSplit2MReleases: (failure) => failure.mapped,
+  failedSplit64KReleases: (failure) => failure.mapped,
 };
 
 /** The design's hook for `name`, or v6.12's. */

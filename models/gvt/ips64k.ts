@@ -88,3 +88,13 @@ export interface Split64K extends Slot64K {
 export function pagesOf64K(entry: Split64K): number[] {
   return Array.from({ length: entry.stridePages }, (_, page) => entry.pageGfn + page);
 }
+
+/**
+ * A split that failed part-way (`split_64KB_gtt_entry`'s `return ret`): the entry being split, the
+ * pages mapped before the one whose map failed (`mapped`, into slots `index`, `index + 1`, …, each
+ * holding the DMA cache reference its map took), and that map's errno.
+ */
+export interface FailedSplit64K extends Split64K {
+  readonly mapped: number;
+  readonly errno: string;
+}

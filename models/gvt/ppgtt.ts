@@ -18,7 +18,7 @@ import { dmaMapGuestPage, insertCacheEntry, releaseLeaf } from './dma-cache.js';
 import type { GvtHost } from './host.js';
 import { page2mBase, pages2M } from './huge2m.js';
 import { ips64kStride, is64kTable, page64kBase } from './ips64k.js';
-import type { Slot64K, Split64K } from './ips64k.js';
+import type { FailedSplit64K, Slot64K, Split64K } from './ips64k.js';
 import { registerPageTrack, unregisterPageTrack } from './page-track.js';
 import { SCRATCH } from './types.js';
 import type { GuestQword, GvtWorld, ShadowPte, Spt, SptLevel } from './types.js';
@@ -66,7 +66,8 @@ export function releasePending<W extends GvtWorld>(
 
 /**
  * A leaf's translation (`ppgtt_populate_shadow_entry`, 4K: `intel_gvt_dma_map_guest_page`) into
- * `out`; an errno when the page cannot be mapped (nothing added).
+ * `out`; when the page cannot be mapped (nothing added), ENXIO (`if (ret) return -ENXIO`), or with
+ * `mapErrno` the map's own errno (a 64K split's `return ret`).
  */
 export function translateLeaf<W extends GvtWorld>(
   world: W,
@@ -75,6 +76,7 @@ export function translateLeaf<W extends GvtWorld>(
   slot: { readonly sptGfn: number; readonly index: number; readonly gfn: number },
   out: PendingShadow[],
   defer: DeferInsert,
+  mapErrno = false,
 ): string | null {
   const vgpu = world.vgpu;
   if (defer && vgpu !== null && vgpu.cache[slot.gfn] === undefined) {
@@ -85,12 +87,12 @@ export function translateLeaf<W extends GvtWorld>(
       return null;
     }
     const mapped = host.dmaMap(world, slot.gfn);
-    if (!mapped.ok) return 'ENXIO';
+    if (!mapped.ok) return mapErrno ? mapped.errno : 'ENXIO';
     out.push({ ...slot, pte: { kind: 'dma', dmaAddr: mapped.dmaAddr }, cached: false });
     return null;
   }
   const mapped = dmaMapGuestPage(world, host, config, slot.gfn);
-  if (!mapped.ok) return 'ENXIO';
+  if (!mapped.ok) return mapErrno ? mapped.errno : 'ENXIO';
   out.push({ ...slot, pte: { kind: 'dma', dmaAddr: mapped.dmaAddr }, cached: true });
   return null;
 }
@@ -99,8 +101,11 @@ export function translateLeaf<W extends GvtWorld>(
  * `split_64KB_gtt_entry`: the pages of the 64K page the entry names (its gfn masked to 64K), each
  * mapped 4K (`intel_gvt_dma_map_guest_page(vgpu, start_gfn + i, PAGE_SIZE)`) into slot `index + i`
  * — the pages the design's `split64K` gives (v6.12: all of them). A page that cannot be mapped
- * fails the split with `-ENXIO` and gives back what the pages before it took (v6.12 returns the
- * map's error and leaves the slots it wrote in place, holding their references).
+ * fails the split with the map's errno (`return ret`, not the 4K path's ENXIO); of the pages
+ * mapped before it, those the design's `failedSplit64KReleases` says give back their reference
+ * (the model's default: all), and the others stay in `out`, written into their slots with the
+ * rest of the caller's translation (v6.12: all of them stay, as `ppgtt_set_shadow_entry` wrote
+ * them before the failing map).
  */
 function translateSplit64K<W extends GvtWorld>(
   world: W,
@@ -122,9 +127,14 @@ function translateSplit64K<W extends GvtWorld>(
   const mark = out.length;
   for (const [offset, gfn] of pages.entries()) {
     const sub = { sptGfn: slot.sptGfn, index: slot.index + offset, gfn };
-    if (translateLeaf(world, host, config, sub, out, defer) !== null) {
-      releasePending(world, host, config, out.splice(mark));
-      return 'ENXIO';
+    const errno = translateLeaf(world, host, config, sub, out, defer, true);
+    if (errno !== null) {
+      const mapped = out.splice(mark);
+      const failure: FailedSplit64K = { ...entry, mapped: mapped.length, errno };
+      const released = hookCount(gvtHook(config, 'failedSplit64KReleases')(failure), mapped.length);
+      releasePending(world, host, config, mapped.slice(0, released));
+      out.push(...mapped.slice(released));
+      return errno;
     }
   }
   return null;
@@ -416,13 +426,19 @@ export function invalidateSpt<W extends GvtWorld>(world: W, host: GvtHost<W>, co
 export interface EntryTranslation {
   readonly old: ShadowPte;
   readonly pending: PendingShadow[];
+  /**
+   * The translation's errno when it failed (absent: it did not); `pending` then holds only the
+   * slots a failed 64K split left written (`failedSplit64KReleases`).
+   */
+  readonly failed?: string;
 }
 
 /**
  * The first half of shadowing entry `index` of the table of `gfn` in full (a trapped 8-byte write,
  * `ppgtt_handle_guest_write_page_table`, or a post-shadow flush): the old shadow entry as read,
  * and the translation of `qword` (the guest's entry); nothing translated when it is not present
- * or cannot be shadowed (the slot then goes to scratch).
+ * or cannot be shadowed (`failed`: the slot then goes to scratch), but the slots a 64K split
+ * failing part-way left written.
  */
 export function translateGuestEntry<W extends GvtWorld>(
   world: W,
@@ -436,7 +452,8 @@ export function translateGuestEntry<W extends GvtWorld>(
   const old = spt.entries[slot.index] ?? SCRATCH;
   const pending: PendingShadow[] = [];
   if (isPresentPte(slot.qword)) {
-    // A failed translation undoes itself and leaves `pending` empty.
+    // A failed translation undoes itself and leaves `pending` empty, but for the slots a 64K split
+    // failing part-way leaves written.
     const target = {
       sptGfn: slot.gfn,
       index: slot.index,
@@ -446,7 +463,8 @@ export function translateGuestEntry<W extends GvtWorld>(
       pse: slot.qword.pse === true,
       table64K: is64kTable(spt),
     };
-    translatePresent(world, host, config, target, pending, defer);
+    const failed = translatePresent(world, host, config, target, pending, defer);
+    if (failed !== null) return { old, pending, failed };
   }
   return { old, pending };
 }
@@ -454,7 +472,12 @@ export function translateGuestEntry<W extends GvtWorld>(
 /**
  * The second half: the new shadow entry written (its child table's entries first), then the old
  * one released — add before remove, the table stays valid throughout — and the entry leaves the
- * post-shadow bitmap. A table freed meanwhile takes nothing, and its old entry went with it.
+ * post-shadow bitmap. A table freed meanwhile takes nothing, and its old entry went with it. A
+ * failed translation points the entry's slots at scratch and releases the old entry (the model's
+ * choice: GVT keeps it, `goto fail` before the removal), but for the slots a failed 64K split
+ * left written: those hold the new pages, and the old entries there are gone without giving back
+ * what they held (as in v6.12, where `ppgtt_set_shadow_entry` overwrote them and the handler
+ * returned before `ppgtt_handle_guest_entry_removal`).
  */
 export function settleGuestEntry<W extends GvtWorld>(
   world: W,
@@ -472,9 +495,13 @@ export function settleGuestEntry<W extends GvtWorld>(
   const span = is64kTable(spt) ? ips64kStride(config.layout) : 1;
   const olds = [translation.old, ...spt.entries.slice(slot.index + 1, slot.index + span)];
   const own = translation.pending.at(-1);
+  const failed = translation.failed !== undefined;
+  if (failed) spt.entries.fill(SCRATCH, slot.index, slot.index + span);
   writePending(world, host, config, translation.pending);
-  if (own === undefined || !own.cached) spt.entries.fill(SCRATCH, slot.index, slot.index + span);
-  removeOldShadow(world, host, config, spt, slot.index, olds);
+  if (!failed && (own === undefined || !own.cached)) spt.entries.fill(SCRATCH, slot.index, slot.index + span);
+  const overwritten = new Set(failed ? translation.pending.map((entry) => entry.index - slot.index) : []);
+  const removed = olds.map((old, offset) => (overwritten.has(offset) ? SCRATCH : old));
+  removeOldShadow(world, host, config, spt, slot.index, removed);
   spt.postShadow = spt.postShadow.filter((pending) => pending !== slot.index);
 }
 
@@ -553,6 +580,13 @@ export function handleTrappedWrite<W extends GvtWorld>(
   }
   const translation = translateGuestEntry(world, host, config, args, defer);
   if (translation === null) return { settled: true, error: null };
+  if (translation.failed !== undefined) {
+    // Settled at once, the slots a failed split left written in the cache first (a deferred map's
+    // insert); the handler's error is logged (`gvt_vgpu_err`), the guest's store stands.
+    const pending = insertPending(world, host, translation.pending);
+    settleGuestEntry(world, host, config, args, { ...translation, pending });
+    return { settled: true, error: translation.failed };
+  }
   if (translation.pending.length === 0) {
     settleGuestEntry(world, host, config, args, translation);
     return { settled: true, error: null };

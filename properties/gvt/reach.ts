@@ -16,6 +16,7 @@ export const WHOLE_2M = '2M entry shadowed whole';
 export const SPLIT_2M = '2M entry split';
 export const REMAP_2M = 'cache entry of another size found (v6.12 re-maps it)';
 export const SPLIT_2M_FAILED = "2M entry's split failed part-way (its 4K maps given back)";
+export const SPLIT_64K_FAILED = '64K split failed part-way';
 
 /** Shadow PDEs of 2M entries: shadowed whole (one 2M DMA mapping) and split (a table of 4K entries). */
 export function shadowed2M(vgpu: GvtVgpu | null): { readonly whole: number; readonly split: number } {

@@ -305,7 +305,7 @@ export function kvmgtDesign(options: KvmgtDesignOptions): KvmgtDesign {
     generation: { maxCommands: 40 },
     explore: kvmgtExploreScope(world, config, true, options.explore ?? []),
     actorOf: (state, command) => actorOf(state, config, command),
-    classify: classifyKvmgtStep,
+    classify: (transition) => classifyKvmgtStep(transition, config),
     reach: kvmgtReach,
     reachFloors: kvmgtReachFloors,
     inflight: (state) => state.inflight.map((op) => ({ actor: actorOfOp(op), kind: op.kind, phase: phaseOf(op) })),

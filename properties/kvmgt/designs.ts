@@ -176,6 +176,17 @@ export const kvmgt64kSplitUnmasked = kvmgtDesign({
   breaks: ['shadow-matches-guest-entry'],
 });
 
+export const kvmgt64kSplitErrorKeepsSlots = kvmgtDesign({
+  id: 'kvmgt/64k-split-error-keeps-slots',
+  expected: 'violates',
+  // As v6.12's gtt.c split_64KB_gtt_entry (unchanged since the 64K support, v4.17): `return ret`.
+  gvtHooks: { failedSplit64KReleases: () => 0 },
+  explore: ['64k'],
+  description:
+    "a 64K entry's split failing part-way — a page past the first unplugged, or its pin, DMA map or DMA cache insert failing — as v6.12's gtt.c split_64KB_gtt_entry does it: the loop returns the map's error with the slots it wrote in place. A trapped store rewriting a split entry wrote them over the old split's slots, and ppgtt_handle_guest_write_page_table then returns before ppgtt_handle_guest_entry_removal, so the old pages' DMA cache references there are never given back. Isolation holds — the pages stay pinned until gvt_cache_destroy at close — but the DMA cache's references outnumber the shadow entries holding them",
+  breaks: ['cache-kref-matches-shadow-users'],
+});
+
 export const kvmgt2mSizeChangeRemaps = kvmgtDesign({
   id: 'kvmgt/2m-size-change-remaps',
   expected: 'violates',

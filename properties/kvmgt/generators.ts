@@ -22,6 +22,7 @@ import type { Pickable } from '../pick.js';
 import { PREFERRED_PICK, preferOr, preferredPick, resolvePreferring } from '../prefer.js';
 import { ADVANCE, phasedSpace, resolveAdvance } from '../generic/interleave.js';
 import { ipsBit, pseBit, setBits } from '../gvt/entry-bits.js';
+import { faultForPartWaySplit, splitFailingPartWay, tablesFailingPartWay } from './aim-64k.js';
 
 type WithPick<C, K extends string, F extends string> = C extends { readonly kind: K }
   ? Omit<C, F> & { readonly [P in F]: Pickable<number> }
@@ -308,6 +309,8 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
           op.kind === 'guestWritePte' ? [op.gfn] : op.kind === 'ppgttCreate' ? [op.rootGfn] : [],
         );
         if (racing.length > 0) return racing;
+        const failing = tablesFailingPartWay(world, state);
+        if (failing.length > 0) return failing;
         const shadowed = spts.filter((spt) => spt.level === 'pt').map((spt) => spt.gfn);
         // Besides the tables the mediator shadows, the guest goes on filling the ones it has
         // begun for its next PPGTT.
@@ -347,7 +350,10 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
         isPick(template.targetGfn) && template.targetGfn.pick % 2 === 0
           ? world.hugePages.flatMap((start) => ram.slice(start, start + layout.entriesPerTable))
           : [];
-      const resolved = resolvePreferring(template.targetGfn, template.pse === true ? huge : tables, ram, asIs);
+      // With a map fault armed, a split 64K entry rewritten over a page the fault strikes part-way.
+      const partWay = splitFailingPartWay(world, state, gfn);
+      const aimed = partWay.targets.length > 0 ? (): readonly number[] => partWay.targets : tables;
+      const resolved = resolvePreferring(template.targetGfn, template.pse === true ? huge : aimed, ram, asIs);
       // A racing store writes another value than the one it races (the same one races nothing).
       const same = raced?.qword.kind === 'pte' && raced.qword.present && raced.qword.gfn === resolved;
       const targetGfn = same && template.present ? (resolved + 1) % world.ramPages : resolved;
@@ -363,7 +369,8 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
         const free = firstFreeEntry(state, gfn, layout.entriesPerTable);
         return free === undefined ? [] : [free];
       };
-      const index = raced?.index ?? resolvePreferring(template.index, nextFree, entries, asIs);
+      const rewrite = partWay.targets.length > 0 ? (): readonly number[] => partWay.slots : nextFree;
+      const index = raced?.index ?? resolvePreferring(template.index, rewrite, entries, asIs);
       return { ...rest, gfn, index, targetGfn, ...(ips ? { ips } : {}) };
     }
     case 'guestWriteCmd': {
@@ -475,6 +482,10 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
     case 'clearFault':
       return template;
     case 'injectFault': {
+      // While a split 64K entry is shadowed, a preferred pick aims at its rewrite failing part-way.
+      const split = isPick(template.nth) && template.nth.pick >= PREFERRED_PICK;
+      const aimed64K = split ? faultForPartWaySplit(world, state, template.point) : null;
+      if (aimed64K !== null) return { ...template, ...aimed64K };
       // A preferred pick of the attempt is the last one the shadowing of the guest's largest
       // prepared PPGTT makes at the point, when that is not its first: a population that fails
       // part-way, after the attempts before it succeeded (what its unwind must give back).

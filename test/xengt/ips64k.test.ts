@@ -19,6 +19,7 @@ import { poolMappings, runSteps } from './run-steps.js';
 const ROOT = 0;
 const TABLE = 1;
 const POOL = xenMap.config.mappingPoolBaseGfn;
+const GUEST = xenMap.config.guestDomid;
 
 function pte(
   gfn: number,
@@ -91,5 +92,29 @@ describe('64K entries on XenGT: the mediator splits them into 4K maps through th
     expect(state.vgpu?.cache).toEqual({ 3: expect.objectContaining({ kref: 1 }) });
     expect(poolMappings(state)).toEqual([POOL + 1]);
     expect(lastStep(commands, usedSlotOnly).broken).toContain('cache-kref-matches-shadow-users');
+  });
+
+  test("a split failing part-way (a page past the first ballooned out): the default gives back its map; v6.12's `failedSplit64KReleases: () => 0` over the map backend leaks the old split's", () => {
+    const keepsSlots = xenGtDesign({
+      id: 'mine/xengt-64k-split-error-keeps-slots',
+      backend: 'map',
+      expected: 'violates',
+      description: "v6.12's split_64KB_gtt_entry failing part-way over XenGT's map backend",
+      gvtHooks: { failedSplit64KReleases: () => 0 },
+    });
+    // Split over gfns 0-1, then gfn 3 ballooned out and the entry rewritten to gfns 2-3: gfn 2 is
+    // mapped into slot 0, gfn 3's map fails.
+    const commands = [
+      ...shadow64k(0),
+      { kind: 'decreaseReservation', domid: GUEST, gfn: 3 } as XenGtCommand,
+      pte(TABLE, 0, 2),
+    ];
+    const sound = runSteps(commands).state;
+    expect(sound.vgpu?.spts[TABLE]?.entries.slice(0, 2)).toEqual([{ kind: 'scratch' }, { kind: 'scratch' }]);
+    expect(sound.vgpu?.cache).toEqual({});
+    expect(lastStep(commands).broken).toEqual([]);
+    const leaking = runSteps(commands, keepsSlots).state;
+    expect(Object.keys(leaking.vgpu?.cache ?? {})).toEqual(['0', '2']);
+    expect(lastStep(commands, keepsSlots).broken).toContain('cache-kref-matches-shadow-users');
   });
 });
