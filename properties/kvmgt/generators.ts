@@ -13,9 +13,7 @@ import { pendingShadows } from '../../models/gvt/inflight.js';
 import { isPresentPte } from '../../models/gvt/ppgtt.js';
 import { kvmgtFaultPoints } from '../../models/kvmgt/fault.js';
 import type { KvmgtCommand, KvmgtFaultPoint, KvmgtState } from '../../models/kvmgt/types.js';
-import type { GuestQword } from '../../models/gvt/types.js';
 import { type1Backend } from '../../models/vfio/state.js';
-import { readableGuestPage } from '../../models/kvmgt/host.js';
 import type { CommandSpace } from '../../src/design.js';
 import { isPick, pickOr, resolvePick } from '../pick.js';
 import type { Pickable } from '../pick.js';
@@ -23,6 +21,7 @@ import { PREFERRED_PICK, preferOr, preferredPick, resolvePreferring } from '../p
 import { ADVANCE, phasedSpace, resolveAdvance } from '../generic/interleave.js';
 import { ipsBit, pseBit, setBits } from '../gvt/entry-bits.js';
 import { faultForPartWaySplit, splitFailingPartWay, tablesFailingPartWay } from './aim-64k.js';
+import { partWayFault, populateAttempts, strikesPartWay } from './population.js';
 
 type WithPick<C, K extends string, F extends string> = C extends { readonly kind: K }
   ? Omit<C, F> & { readonly [P in F]: Pickable<number> }
@@ -104,7 +103,7 @@ function table(world: KvmgtWorld): Readonly<Record<GeneratedKind, fc.Arbitrary<K
     ...hostRange.map((arbitrary) => ({ weight: 1, arbitrary })),
     { weight: 1, arbitrary: ggttIndex },
   );
-  return {
+  const own: Readonly<Record<GeneratedKind, fc.Arbitrary<KvmgtTemplate>>> = {
     ggttWrite: fc
       .record({
         // Mostly the vGPU's own entries (the mediator translates those), sometimes any.
@@ -172,10 +171,11 @@ function table(world: KvmgtWorld): Readonly<Record<GeneratedKind, fc.Arbitrary<K
       .record({
         point: fc.constantFrom<KvmgtFaultPoint>(...kvmgtFaultPoints),
         nth: fc.oneof(
-          { weight: 3, arbitrary: fc.constant(1) },
-          { weight: 2, arbitrary: fc.integer({ min: 2, max: 3 }) },
-          // The last attempt of the guest's largest prepared PPGTT (`resolveKvmgt`).
-          { weight: 4, arbitrary: preferredPick },
+          { weight: 1, arbitrary: fc.constant(1) },
+          { weight: 1, arbitrary: fc.integer({ min: 2, max: 3 }) },
+          // The last attempt after translated entries of the guest's largest prepared PPGTT
+          // (`resolveKvmgt`; weights 3, 2, 4 before the workloads, `WORKLOADS`).
+          { weight: 6, arbitrary: preferredPick },
         ),
       })
       .map((fields) => ({ kind: 'injectFault', ...fields })),
@@ -188,7 +188,31 @@ function table(world: KvmgtWorld): Readonly<Record<GeneratedKind, fc.Arbitrary<K
       .record({ rootGfn: pickOr(gfn), pdIndex: tableIndex, ptIndex: tableIndex, write: fc.boolean() })
       .map((fields) => ({ kind: 'gpuDmaPpgtt', ...fields })),
   };
+  // A workload's kinds are enabled or disabled together (`WORKLOADS`).
+  const together = Object.fromEntries(
+    WORKLOADS.flatMap((kinds) => {
+      const mixed = fc.oneof(...kinds.map((kind) => ({ weight: weights[kind] ?? 1, arbitrary: own[kind] })));
+      return kinds.map((kind) => [kind, mixed]);
+    }),
+  );
+  return { ...own, ...together };
 }
+
+/**
+ * Kinds a run has all of or none of. The engine's swarm selection enables each kind alone (in three
+ * runs of four, a random half of them: `src/generate.ts swarmKinds`), which split what a guest
+ * does together: it fills a PPGTT's tables, announces it and retires it (the announcement and the
+ * retirement are one g2v notification, i915's `gen8_ppgtt_notify_vgt(ppgtt, create)`, handled by
+ * `handle_g2v_notification`), and a run that injects faults injects them into the operations it
+ * drives, of which a PPGTT's population has the most attempts (a page track per table, a map per
+ * page). Drawn alone, a run with stores but no announcement shadows nothing, and one that shadows a
+ * 2M entry whole without a retirement never frees it (`kvmgt/shipped-free-skips-2m`: 46 of every
+ * 100 such runs had no `ppgttDestroy` enabled). Each kind of a workload draws any of its commands,
+ * in their weights' proportions, so the commands' frequencies are unchanged where all are enabled.
+ */
+const WORKLOADS: readonly (readonly GeneratedKind[])[] = [
+  ['guestWritePte', 'ppgttCreate', 'ppgttDestroy', 'injectFault'],
+];
 
 /**
  * Relative frequencies: the guest's page-table and GGTT traffic and the GPU's accesses dominate;
@@ -218,8 +242,9 @@ const weights: Readonly<Record<string, number>> = {
   vgpuCreate: 2,
   vgpuDestroy: 1,
   vmDestroy: 1,
-  // Fault injection as often as a population failing part-way needs (4 before: see ppgttDestroy).
-  injectFault: 12,
+  // Fault injection as often as a population failing part-way needs (4 before: see ppgttDestroy;
+  // 12 before the workloads, `WORKLOADS`; 28 found less than 20).
+  injectFault: 20,
   clearFault: 1,
 };
 
@@ -398,15 +423,7 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
       // those one whose entry names another such page: a directory over a table, with leaves.
       const ram = Array.from({ length: world.ramPages }, (_, page) => page);
       const prepared = (): number[] => {
-        const tables = preparedTables(state, world.ramPages);
-        // A directory: an entry naming another prepared table, or a 2M entry (the PS bit is a
-        // page-directory entry's: `GTT_TYPE_PPGTT_PTE_2M_ENTRY`).
-        const directories = tables.filter((gfn) =>
-          (state.guestPages[gfn] ?? []).some(
-            (qword) => isPresentPte(qword) && (qword.pse === true || (qword.gfn !== gfn && tables.includes(qword.gfn))),
-          ),
-        );
-        const candidates = directories.length > 0 ? directories : tables;
+        const candidates = rootCandidates(state, world.ramPages);
         // With a fault armed, a root whose shadowing it strikes part-way (`strikesPartWay`).
         const struck = candidates.filter((gfn) => strikesPartWay(world, state, gfn));
         if (struck.length > 0) return struck;
@@ -482,25 +499,41 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
     case 'clearFault':
       return template;
     case 'injectFault': {
+      const preferred = isPick(template.nth) && template.nth.pick >= PREFERRED_PICK;
       // While a split 64K entry is shadowed, a preferred pick aims at its rewrite failing part-way.
-      const split = isPick(template.nth) && template.nth.pick >= PREFERRED_PICK;
-      const aimed64K = split ? faultForPartWaySplit(world, state, template.point) : null;
+      const aimed64K = preferred ? faultForPartWaySplit(world, state, template.point) : null;
       if (aimed64K !== null) return { ...template, ...aimed64K };
-      // A preferred pick of the attempt is the last one the shadowing of the guest's largest
-      // prepared PPGTT makes at the point, when that is not its first: a population that fails
-      // part-way, after the attempts before it succeeded (what its unwind must give back).
-      const root = isPick(template.nth) ? richest(state, preparedTables(state, world.ramPages))[0] : undefined;
-      const attempts = root === undefined ? [] : populateAttempts(world, state, root).attempts;
-      const last = attempts.at(-1);
-      if (last !== undefined && attempts.length >= 2 && isPick(template.nth) && template.nth.pick >= PREFERRED_PICK) {
-        // A page track counts the root's own first; a map fails at a point of the template's.
-        const point = last === 'track' ? 'trackAdd' : template.point === 'trackAdd' ? 'pin' : template.point;
-        const nth = attempts.filter((attempt) => attempt === last).length + (last === 'track' ? 1 : 0);
-        return { ...template, point, nth };
+      // Else the last attempt the shadowing of the guest's largest prepared PPGTT makes after
+      // translated entries: a population that fails part-way, after the attempts before it
+      // succeeded (what its unwind must give back; `partWayFault`).
+      // (The roots a PPGTT's announcement prefers, the largest first.)
+      const roots = preferred ? rootCandidates(state, world.ramPages) : [];
+      const largest = richest(state, roots);
+      for (const root of [...largest, ...roots.filter((gfn) => !largest.includes(gfn))]) {
+        const aimed = partWayFault(world, state, root, template.point);
+        if (aimed !== undefined) return { ...template, ...aimed };
       }
+      // With none, the second map, or the second table's page track past the root's: part-way
+      // through the shortest population that has a translated entry before the failure.
+      if (preferred && template.nth.pick % 2 === 0) return { ...template, nth: template.point === 'trackAdd' ? 3 : 2 };
       return { ...template, nth: resolvePick(template.nth, [1, 2, 3], asIs) };
     }
   }
+}
+
+/**
+ * The guest's prepared tables a PPGTT's announcement prefers as its root: directories (an entry
+ * naming another prepared table, or a 2M entry: the PS bit is a page-directory entry's,
+ * `GTT_TYPE_PPGTT_PTE_2M_ENTRY`), else any prepared table.
+ */
+function rootCandidates(state: KvmgtState, ramPages: number): number[] {
+  const tables = preparedTables(state, ramPages);
+  const directories = tables.filter((gfn) =>
+    (state.guestPages[gfn] ?? []).some(
+      (qword) => isPresentPte(qword) && (qword.pse === true || (qword.gfn !== gfn && tables.includes(qword.gfn))),
+    ),
+  );
+  return directories.length > 0 ? directories : tables;
 }
 
 /** RAM pages holding a present page-table entry that are no PPGTT root yet: tables the guest prepared. */
@@ -523,72 +556,6 @@ function richest(state: KvmgtState, tables: readonly number[]): number[] {
     present(gfn).reduce((sum, target) => sum + 1 + (target === gfn ? 0 : present(target).length), 0);
   const most = Math.max(0, ...tables.map(size));
   return tables.filter((gfn) => size(gfn) === most);
-}
-
-/**
- * The attempts the shadowing of the guest's table at `rootGfn` as a PPGTT root makes after its own
- * page track, in order (`ppgtt_populate_spt`, entry by entry, a table's before its leaves): a page
- * track per table it names (`track`), a map per page not cached yet (`map`: a 2M entry's whole map,
- * a 4K leaf's), up to a page the VMM does not map, where the population fails anyway. Roughly: a
- * 2M map that falls back to its split makes more.
- */
-function populateAttempts(
-  world: KvmgtWorld,
-  state: KvmgtState,
-  rootGfn: number,
-): { readonly attempts: ('track' | 'map')[]; readonly stopped: boolean } {
-  const present = (gfn: number): Extract<GuestQword, { kind: 'pte' }>[] =>
-    (state.guestPages[gfn] ?? []).filter(isPresentPte);
-  const reachable = (gfn: number): boolean => readableGuestPage(state, world, gfn);
-  const tracked = new Set([rootGfn]);
-  const mapped = new Set(Object.keys(state.vgpu?.cache ?? {}).map(Number));
-  const attempts: ('track' | 'map')[] = [];
-  // False where the population stops.
-  const map = (gfn: number): boolean => {
-    if (mapped.has(gfn)) return true;
-    if (!reachable(gfn)) return false;
-    mapped.add(gfn);
-    attempts.push('map');
-    return true;
-  };
-  const spts = state.vgpu?.spts ?? {};
-  // A page shadowed already is referenced, not tracked again; one shadowed at the other level
-  // is refused (EINVAL).
-  if (!reachable(rootGfn) || spts[rootGfn] !== undefined) return { attempts, stopped: true };
-  for (const entry of present(rootGfn)) {
-    const shadowed = spts[entry.gfn];
-    if (entry.pse === true) {
-      if (!map(entry.gfn)) return { attempts, stopped: true };
-    } else if (shadowed !== undefined) {
-      if (shadowed.level !== 'pt') return { attempts, stopped: true };
-    } else if (!tracked.has(entry.gfn)) {
-      tracked.add(entry.gfn);
-      attempts.push('track');
-      if (!reachable(entry.gfn) || !present(entry.gfn).every((leaf) => map(leaf.gfn)))
-        return { attempts, stopped: true };
-    }
-  }
-  return { attempts, stopped: false };
-}
-
-/**
- * The armed fault strikes the shadowing of the guest's table at `rootGfn` as a PPGTT root after
- * some of its attempts succeeded: a population failing part-way.
- */
-function strikesPartWay(world: KvmgtWorld, state: KvmgtState, rootGfn: number): boolean {
-  const { attempts, stopped } = populateAttempts(world, state, rootGfn);
-  const fault = state.fault;
-  if (fault !== null) {
-    const kind = fault.point === 'trackAdd' ? 'track' : 'map';
-    // The root's own page track is the first.
-    let count = kind === 'track' ? 1 : 0;
-    for (const [index, attempt] of attempts.entries()) {
-      if (attempt === kind) count += 1;
-      if (count === fault.nth) return index > 0;
-    }
-  }
-  // Else a page the VMM does not map, after some attempts succeeded.
-  return stopped && attempts.length > 0;
 }
 
 /** The DMA mappings the shadow tables of the PPGTT rooted at `rootGfn` hold: its leaves, a whole 2M entry's pages. */
