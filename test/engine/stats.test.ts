@@ -50,6 +50,9 @@ describe('statistics', () => {
       expect(neverExecuted(stats, design.commands.kinds)).toEqual([]);
       // Each label with a floor meets it (the check is inconclusive otherwise); one without, a
       // non-trivial share: tens of runs out of a default thousand reach each state worth reaching.
+      // Floors are a sound design's: a flawed design's run ends at its first violation, so one
+      // that breaks every few runs reaches less (and its verdict, caught, does not rest on them).
+      if (design.expected === 'violates') return;
       expect(check.unreached).toEqual([]);
       const required = (design.reach ?? []).filter((label) => design.reachFloors?.[label] === undefined);
       const rare = summarizeReach(stats, required).filter(
