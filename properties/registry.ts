@@ -32,6 +32,7 @@ import { iommuLazy, iommuLazyHeld, iommuStrict, iommuUnpinBeforeSync } from './p
 import { passthroughLifecycleDesigns } from './passthrough/lifecycle-designs.js';
 import { passthroughPasidDesigns } from './passthrough/pasid-designs.js';
 import { passthroughCoherencyDesigns } from './passthrough/coherency-designs.js';
+import { passthroughKdumpDesigns } from './passthrough/kdump-designs.js';
 import { passthroughFirstLevelDesigns } from './passthrough/first-level-designs.js';
 import {
   mdevIgnoresUnmap,
@@ -91,6 +92,7 @@ export const designs: readonly AnyDesign[] = [
   ...passthroughLifecycleDesigns,
   ...passthroughPasidDesigns,
   ...passthroughCoherencyDesigns,
+  ...passthroughKdumpDesigns,
   ...passthroughFirstLevelDesigns,
   mdevUnmapCallback,
   mdevIgnoresUnmap,

@@ -89,7 +89,10 @@ export function contextCopied(state: IommuState, sourceId: number): boolean {
  * built (its tables stand for the old kernel's, which the new kernel never frees). EINVAL for a bad
  * source-id, ENOENT for an unknown domain, EBUSY when the entry is present already.
  */
-export function copyContextEntry(state: IommuState, args: { readonly deviceId: number; readonly domainId: number }): OpResult {
+export function copyContextEntry(
+  state: IommuState,
+  args: { readonly deviceId: number; readonly domainId: number },
+): OpResult {
   if (!isDeviceId(args.deviceId)) return fail('EINVAL');
   if (getDomain(state, args.domainId) === undefined) return fail('ENOENT');
   const context = Object.hasOwn(state.contexts, args.deviceId) ? state.contexts[args.deviceId] : undefined;
@@ -101,7 +104,12 @@ export function copyContextEntry(state: IommuState, args: { readonly deviceId: n
 }
 
 /** One teardown step on `sourceId`'s entry, whose copied DID was `didOld`. */
-export function copiedTeardownStep(state: IommuState, sourceId: number, didOld: number, step: CopiedTeardownStep): void {
+export function copiedTeardownStep(
+  state: IommuState,
+  sourceId: number,
+  didOld: number,
+  step: CopiedTeardownStep,
+): void {
   switch (step) {
     case 'clear-present':
     case 'zero':

@@ -63,7 +63,8 @@ export function groupProbing(state: PassthroughState, groupId: number): boolean 
  */
 export function finishCopiedAttach(state: PassthroughState, deviceId: number): PassthroughResult {
   const sourceId = Number.isInteger(deviceId) ? sourceIdOf(deviceId) : -1;
-  const pending = state.probing !== undefined && Object.hasOwn(state.probing, sourceId) ? state.probing[sourceId] : undefined;
+  const pending =
+    state.probing !== undefined && Object.hasOwn(state.probing, sourceId) ? state.probing[sourceId] : undefined;
   if (pending === undefined) return refused('EINVAL');
   for (const step of pending.rest) copiedTeardownStep(state.iommu, sourceId, pending.didOld, step);
   const attached = finishAttach(state.iommu, { deviceId: sourceId, domainId: pending.domainId });

@@ -165,5 +165,6 @@ export function releaseGroup(
   const did = created.detail?.['domainId'];
   if (typeof did !== 'number') return;
   defaults[groupId] = did;
-  for (const sourceId of groupSourceIds(state.vfio, groupId, sourceIdOf)) probeAttach(state, copiedTeardown, sourceId, did);
+  for (const sourceId of groupSourceIds(state.vfio, groupId, sourceIdOf))
+    probeAttach(state, copiedTeardown, sourceId, did);
 }

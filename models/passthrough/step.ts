@@ -106,7 +106,8 @@ export function stepPassthrough(
     if (result.ok) startVmm(next, config);
     return { state: result.ok ? next : state, result };
   }
-  if (command.kind === 'groupSetContainer' && groupProbing(state, command.groupId)) return { state, result: refused('EBUSY') };
+  if (command.kind === 'groupSetContainer' && groupProbing(state, command.groupId))
+    return { state, result: refused('EBUSY') };
   if (command.kind === 'pasidDma') {
     // Like a DMA without PASID, it changes only the IOTLB and the PASID cache (fills): the rest of
     // the state, the IOMMU's tables included, is shared with the input.

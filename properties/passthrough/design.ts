@@ -218,6 +218,7 @@ export function passthroughDesign(options: PassthroughDesignOptions): Passthroug
     explore: passthroughExploreScope(world, withFlushQueue, {
       pasids: options.firstLevelOnly === true,
       detachWindow: (options.contextCacheEntries ?? 0) > 0,
+      kdump: options.kdump !== undefined,
     }),
     classify: emulated ? classifyPassthroughWithDrivers : classifyPassthroughStep,
     actorOf: (state, command) => passthroughActorOf(state, command) ?? 'VMM',

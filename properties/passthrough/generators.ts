@@ -164,9 +164,10 @@ export function passthroughCommandSpace(
   if (withFlushQueue) table['drainFlushQueue'] = fc.constant<PassthroughCommand>({ kind: 'drainFlushQueue' });
   // A kdump kernel: the probe goes on past its attach's window (`models/passthrough/kdump.ts`).
   if (kdump) {
-    table['finishCopiedAttach'] = oneOf(layout.pciDevices).map(
-      (deviceId): PassthroughTemplate => ({ kind: 'finishCopiedAttach', deviceId }),
-    );
+    table['finishCopiedAttach'] = oneOf(layout.pciDevices).map((deviceId): PassthroughTemplate => ({
+      kind: 'finishCopiedAttach',
+      deviceId,
+    }));
   }
   // The whole cycle: a one-group world's group out (its backend released), back in, VFIO_SET_IOMMU
   // (a new domain, its DID the lowest free one: the one just given back). Several groups reconfigure

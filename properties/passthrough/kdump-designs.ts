@@ -31,7 +31,12 @@ export const iommuKdumpInvalidateBeforeClear = passthroughDesign({
   expected: 'violates',
   description:
     "the same kdump kernel, but the attach invalidates the copied entry's old DID (context cache, then IOTLB) before it clears the entry, as domain_context_mapping_one did before c1e4f1dccbe9d: a DMA in between walks the still-present entry, lands in the crashed kernel's domain and caches it again, and the cached entry keeps the device there after the attach",
-  breaks: ['no-dma-to-foreign-frame', 'reachable-frame-owned-by-guest', 'reachable-frame-pinned', 'unowned-device-reaches-nothing'],
+  breaks: [
+    'no-dma-to-foreign-frame',
+    'reachable-frame-owned-by-guest',
+    'reachable-frame-pinned',
+    'unowned-device-reaches-nothing',
+  ],
 });
 
 /** The kdump designs (`properties/registry.ts`). */

@@ -90,15 +90,25 @@ function bootKdump(state: PassthroughState, config: PassthroughConfig, layout: V
   const didOld = created.detail?.['domainId'];
   const foreign = state.vfio.memory.frames.filter((frame) => frame.owner === OTHER_OWNER).map((frame) => frame.mfn);
   if (typeof didOld !== 'number' || foreign.length === 0) {
-    throw new Error(`passthrough world: a kdump kernel needs another owner's frames for the crashed kernel's domain (${layout.name})`);
+    throw new Error(
+      `passthrough world: a kdump kernel needs another owner's frames for the crashed kernel's domain (${layout.name})`,
+    );
   }
   const base = passthroughIovaBasePage(layout);
   for (let page = 0; page < layout.ramPages; page++) {
     const frame = foreign[page % foreign.length] ?? 0;
     const iova = (base + page) * PAGE_SIZE_BYTES;
-    map(state.iommu, config.iommu, { domainId: didOld, iova, frame, sizeBytes: PAGE_SIZE_BYTES, read: true, write: true });
+    map(state.iommu, config.iommu, {
+      domainId: didOld,
+      iova,
+      frame,
+      sizeBytes: PAGE_SIZE_BYTES,
+      read: true,
+      write: true,
+    });
   }
-  for (const deviceId of layout.pciDevices) copyContextEntry(state.iommu, { deviceId: sourceIdOf(deviceId), domainId: didOld });
+  for (const deviceId of layout.pciDevices)
+    copyContextEntry(state.iommu, { deviceId: sourceIdOf(deviceId), domainId: didOld });
   startLifecycle(state, config.kdump.tearDown);
   state.vmmSetup = setupCommands(layout);
   return clonePassthroughState(state);
