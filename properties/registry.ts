@@ -34,6 +34,7 @@ import { iommuLazy, iommuLazyHeld, iommuStrict, iommuUnpinBeforeSync } from './p
 import { passthroughLifecycleDesigns } from './passthrough/lifecycle-designs.js';
 import { passthroughPasidDesigns } from './passthrough/pasid-designs.js';
 import { passthroughCoherencyDesigns } from './passthrough/coherency-designs.js';
+import { passthroughKdumpDesigns } from './passthrough/kdump-designs.js';
 import { passthroughFirstLevelDesigns } from './passthrough/first-level-designs.js';
 import {
   mdevIgnoresUnmap,
@@ -93,6 +94,7 @@ export const designs: readonly AnyDesign[] = [
   ...passthroughLifecycleDesigns,
   ...passthroughPasidDesigns,
   ...passthroughCoherencyDesigns,
+  ...passthroughKdumpDesigns,
   ...passthroughFirstLevelDesigns,
   mdevUnmapCallback,
   mdevIgnoresUnmap,

@@ -284,6 +284,20 @@ export {
   iommuNoncoherentUnmapSkipsWriteBack,
   passthroughCoherencyDesigns,
 } from '../properties/passthrough/coherency-designs.js';
+// A kdump kernel (docs/reference/vtd.md §3.14): copied context entries and their teardown order.
+export {
+  iommuKdumpCopiedContext,
+  iommuKdumpInvalidateBeforeClear,
+  passthroughKdumpDesigns,
+} from '../properties/passthrough/kdump-designs.js';
+export type { CopiedContextTeardown, CopiedTeardownStep } from '../models/iommu/kdump.js';
+export {
+  copiedContextTearDown,
+  copiedTeardownStep,
+  copyContextEntry,
+  invalidateBeforeClear,
+} from '../models/iommu/kdump.js';
+export type { PassthroughKdump } from '../models/passthrough/types.js';
 // The context cache (docs/reference/vtd.md §3.13.1): the steps a detach variant is made of.
 export type { ContextInvalidation } from '../models/iommu/context-cache.js';
 export { contextCacheLookup, invalidateContextCache } from '../models/iommu/context-cache.js';

@@ -52,6 +52,8 @@ describe('dmaprop designs', () => {
       ['iommu/noncoherent-pasid-skips-writeback', 'violates'],
       ['iommu/noncoherent-context-skips-writeback', 'violates'],
       ['iommu/context-cache-skips-flush', 'violates'],
+      ['iommu/kdump-copied-context', 'holds'],
+      ['iommu/kdump-invalidate-before-clear', 'violates'],
       ['iommu/first-level-pasid', 'holds'],
       ['iommu/first-level-teardown-dsi', 'violates'],
       ['iommu/first-level-no-cache-tag', 'violates'],

@@ -30,9 +30,8 @@
  * entry only names the PASID directory, and the hardware ignores a device-selective invalidation's
  * DID (`intel_context_flush_present`'s comment); the function mask of a device-selective
  * invalidation (one function per source-id here); not-present entries cached under caching mode;
- * the root-table pointer and its global invalidation at `iommu_set_root_entry`; entries copied from
- * a previous kernel (kdump: `domain_context_mapping_one` invalidates a copied entry's old DID before
- * rewriting it).
+ * the root-table pointer and its global invalidation at `iommu_set_root_entry`. Entries copied from
+ * a previous kernel (kdump) and their teardown are in `kdump.ts`.
  */
 import { appendBounded, markOrphaned } from './cached-entries.js';
 import type { ContextCacheEntry, IommuState } from './types.js';

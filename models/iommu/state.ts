@@ -75,6 +75,8 @@ export function cloneIommuState(state: IommuState): IommuState {
     // Replaced whole on every change, never edited in place.
     ...(state.unflushedPasids === undefined ? {} : { unflushedPasids: state.unflushedPasids }),
     ...(state.unflushedContexts === undefined ? {} : { unflushedContexts: state.unflushedContexts }),
+    // Replaced whole on every change, never edited in place.
+    ...(state.copiedContexts === undefined ? {} : { copiedContexts: state.copiedContexts }),
   };
 }
 
@@ -104,6 +106,8 @@ export function restoreIommuState(target: IommuState, snapshot: IommuState): voi
   else target.unflushedPasids = snapshot.unflushedPasids;
   if (snapshot.unflushedContexts === undefined) delete target.unflushedContexts;
   else target.unflushedContexts = snapshot.unflushedContexts;
+  if (snapshot.copiedContexts === undefined) delete target.copiedContexts;
+  else target.copiedContexts = snapshot.copiedContexts;
 }
 
 export function isPagingType(type: DomainType): boolean {

@@ -314,6 +314,12 @@ export interface IommuState {
    * Replaced whole on every change. Absent or empty: both views agree.
    */
   unflushedContexts?: Record<string, UnflushedContextEntry>;
+  /**
+   * A kdump kernel (`kdump.ts`): the source-ids whose context entry was copied from the crashed
+   * kernel's tables and not yet torn down (`iommu->copied_tables`, `context_copied()`); decimal
+   * keys. Replaced whole on every change. Absent or empty: no copied entry.
+   */
+  copiedContexts?: Record<string, true>;
 }
 
 /** What memory holds for a PASID entry the CPU changed: the DID it names, or null (not present). */

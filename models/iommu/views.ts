@@ -16,6 +16,7 @@
  *   IOTLB entry may still reach, and which queued entries a step released (for a holder such as VFIO
  *   that keeps the frame until the flush, the `iommu/lazy-held` design).
  */
+import { contextCopied } from './kdump.js';
 import { IOVA_PAGE_LIMIT, PAGE_SIZE_BYTES, isNatural, rangesIntersect } from './address.js';
 import { cachedPasids } from './pasid.js';
 import { contextCacheLookup } from './context-cache.js';
@@ -202,6 +203,9 @@ export function reachableByDevice(
   const tags: (number | null)[] = [null, ...[...pasids].sort((left, right) => left - right)];
   const reachable: ReachableExtent[] = [];
   for (const pasid of tags) {
+    // A copied context entry whose attach has not returned (kdump, `kdump.ts`): the requests
+    // without PASID are still the crashed kernel's, which kdump lets run on.
+    if (pasid === null && contextCopied(state, deviceId)) continue;
     const domainId = requestDomainId(state, deviceId, pasid);
     const domain = domainId === null ? undefined : getDomain(state, domainId);
     if (domainId === null || domain?.type === 'blocked') continue;

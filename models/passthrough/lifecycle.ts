@@ -36,12 +36,14 @@
  * rebound to a host driver after release (whose DMA-API mappings the default domain would hold),
  * `iommu.passthrough=1` (an identity default domain: a released device then reaches all memory).
  */
-import { attachDevice, clearContext, createDomain, detachDevice, releaseDomain } from '../iommu/domain.js';
+import { clearContext, createDomain, detachDevice, releaseDomain } from '../iommu/domain.js';
 import { NO_PASID, unassignCacheTag } from '../iommu/cache-tags.js';
 import { invalidateContextCache } from '../iommu/context-cache.js';
 import { writeBackContextEntry } from '../iommu/coherency.js';
 import { flushDomain, flushTornDownEntry } from '../iommu/invalidate.js';
 import type { VfioState } from '../vfio/types.js';
+import type { CopiedContextTeardown } from '../iommu/kdump.js';
+import { probeAttach } from './kdump.js';
 import type { BlockTranslation, PassthroughLifecycle, PassthroughState } from './types.js';
 
 /**
@@ -148,16 +150,21 @@ export function claimGroup(state: PassthroughState, groupId: number, sourceIdOf:
 /**
  * `iommu_group_release_dma_owner`: the group's default domain is attached again (a DID allocated
  * for it). A device whose context entry is still present keeps it (`domain_context_mapping_one`
- * leaves a present entry alone).
+ * leaves a present entry alone). One copied from a crashed kernel (kdump) is torn down first, through
+ * `copiedTeardown`, the attach left in flight at its window (`kdump.ts`).
  */
-export function releaseGroup(state: PassthroughState, groupId: number, sourceIdOf: (deviceId: number) => number): void {
+export function releaseGroup(
+  state: PassthroughState,
+  groupId: number,
+  sourceIdOf: (deviceId: number) => number,
+  copiedTeardown?: CopiedContextTeardown,
+): void {
   const defaults = state.defaults;
   if (defaults === undefined || defaults[groupId] !== undefined) return;
   const created = createDomain(state.iommu, { type: 'dma' });
   const did = created.detail?.['domainId'];
   if (typeof did !== 'number') return;
   defaults[groupId] = did;
-  for (const sourceId of groupSourceIds(state.vfio, groupId, sourceIdOf)) {
-    attachDevice(state.iommu, { deviceId: sourceId, domainId: did });
-  }
+  for (const sourceId of groupSourceIds(state.vfio, groupId, sourceIdOf))
+    probeAttach(state, copiedTeardown, sourceId, did);
 }

@@ -37,6 +37,7 @@ import { isPageNumber } from '../vfio/u64.js';
 import type { FirstLevelTable } from '../iommu/types.js';
 import { forwardEffects, lifecycleStep, ownershipChanged, passthroughDmaRefusal, sourceIdOf } from './forward.js';
 import type {
+  KdumpCommand,
   PasidCommand,
   PassthroughCommand,
   PassthroughConfig,
@@ -138,7 +139,7 @@ function vfioPhase(state: PassthroughState, config: PassthroughConfig, command: 
 export function applyAmidInflight(
   state: PassthroughState,
   config: PassthroughConfig,
-  command: Exclude<PassthroughCommand, { kind: 'drainFlushQueue' } | PasidCommand>,
+  command: Exclude<PassthroughCommand, { kind: 'drainFlushQueue' } | PasidCommand | KdumpCommand>,
   firstLevel: FirstLevelTable,
 ): PassthroughResult {
   if (state.vfio.crash !== null) return refused('BUG_ON', { where: state.vfio.crash.where });

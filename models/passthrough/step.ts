@@ -34,6 +34,8 @@ import {
 } from './forward.js';
 import { releaseGroup } from './lifecycle.js';
 import { applyAmidInflight } from './phased.js';
+import { finishCopiedAttach, groupProbing } from './kdump.js';
+import type { CopiedContextTeardown } from '../iommu/kdump.js';
 import { applyPasidCommand, devicesLosingPasids, tearDownLostPasids } from './pasid.js';
 import { pasidCommandKinds } from './types.js';
 import type {
@@ -51,6 +53,7 @@ export function isPasidCommand(command: PassthroughCommand): command is PasidCom
 /** Who issues a command: the flush timer, the device (its DMA), else VFIO's actors (the VMM for a PASID attach). */
 export function passthroughActorOf(state: PassthroughState, command: PassthroughCommand): string {
   if (command.kind === 'drainFlushQueue') return 'IOMMU flush timer';
+  if (command.kind === 'finishCopiedAttach') return 'kernel (probe)';
   if (command.kind === 'pasidDma') return `device ${command.deviceId}`;
   if (isPasidCommand(command)) return 'VMM';
   return actorOfVfioCommand(state.vfio, command);
@@ -71,6 +74,9 @@ export function clonePassthroughState(
     dids: { ...state.dids },
     held: [...state.held],
     ...(state.defaults === undefined ? {} : { defaults: { ...state.defaults } }),
+    // Replaced whole on every change.
+    ...(state.probing === undefined ? {} : { probing: state.probing }),
+    ...(state.vmmSetup === undefined ? {} : { vmmSetup: state.vmmSetup }),
   };
 }
 
@@ -93,6 +99,15 @@ export function stepPassthrough(
     const next = clonePassthroughState(state);
     return { state: next, result: drainAll(next, config) };
   }
+  if (command.kind === 'finishCopiedAttach') {
+    // A refusal hands back the input.
+    const next = clonePassthroughState(state);
+    const result = finishCopiedAttach(next, command.deviceId);
+    if (result.ok) startVmm(next, config);
+    return { state: result.ok ? next : state, result };
+  }
+  if (command.kind === 'groupSetContainer' && groupProbing(state, command.groupId))
+    return { state, result: refused('EBUSY') };
   if (command.kind === 'pasidDma') {
     // Like a DMA without PASID, it changes only the IOTLB and the PASID cache (fills): the rest of
     // the state, the IOMMU's tables included, is shared with the input.
@@ -147,6 +162,12 @@ export function applyPassthroughCommand(
   command: PassthroughCommand,
 ): PassthroughResult {
   if (command.kind === 'drainFlushQueue') return drainAll(state, config);
+  if (command.kind === 'finishCopiedAttach') {
+    const result = finishCopiedAttach(state, command.deviceId);
+    if (result.ok) startVmm(state, config);
+    return result;
+  }
+  if (command.kind === 'groupSetContainer' && groupProbing(state, command.groupId)) return refused('EBUSY');
   if (command.kind === 'deviceDma') return deviceDmaThroughIommu(state, command);
   if (isPasidCommand(command)) return applyPasidCommand(state, config, command);
   const lifecycle = lifecycleStep(state, config.lifecycle);
@@ -159,13 +180,14 @@ export function applyPassthroughCommand(
 
 /**
  * Turns the group lifecycle on for a state built without it: every IOMMU group no container owns
- * sits in a default domain of its own (`iommu_group_alloc_default_domain` at boot).
+ * sits in a default domain of its own (`iommu_group_alloc_default_domain` at boot). A kdump kernel
+ * (`copiedTeardown`): a device whose context entry was copied starts its attach (`kdump.ts`).
  */
-export function startLifecycle(state: PassthroughState): void {
+export function startLifecycle(state: PassthroughState, copiedTeardown?: CopiedContextTeardown): void {
   if (state.defaults !== undefined) return;
   state.defaults = {};
   for (const group of state.vfio.groups) {
-    if (group.spec.kind === 'iommu' && !group.inContainer) releaseGroup(state, group.id, sourceIdOf);
+    if (group.spec.kind === 'iommu' && !group.inContainer) releaseGroup(state, group.id, sourceIdOf, copiedTeardown);
   }
 }
 
@@ -222,4 +244,16 @@ function deviceDmaThroughIommu(
     effects: [],
     accesses: [access],
   };
+}
+
+/**
+ * A kdump kernel's world: once no probe is left in flight, the VMM issues the setup ioctls it was
+ * waiting with (`vmmSetup`), on `state` in place. A refused one is skipped (the run's own commands
+ * may have changed the VMM's memory meanwhile).
+ */
+function startVmm(state: PassthroughState, config: PassthroughConfig): void {
+  const setup = state.vmmSetup;
+  if (setup === undefined || state.probing !== undefined) return;
+  delete state.vmmSetup;
+  for (const command of setup) applyPassthroughCommand(state, config, command);
 }

@@ -10,6 +10,7 @@
  * the flush that covers the unmap completes (`held`).
  */
 import type { IommuConfig } from '../iommu/config.js';
+import type { CopiedContextTeardown, CopiedTeardownStep } from '../iommu/kdump.js';
 import type { IommuState } from '../iommu/types.js';
 import type { OpResult } from '../result.js';
 import type { VfioCommand } from '../vfio/commands.js';
@@ -83,6 +84,26 @@ export interface PassthroughConfig {
   readonly lifecycle?: PassthroughLifecycle;
   /** PASID attachment; absent: the PASID commands are refused (ENODEV) and devices attach by RID only. */
   readonly pasid?: PassthroughPasid;
+  /**
+   * A kdump kernel (`kdump.ts`): how the probe's attach tears down a context entry copied from the
+   * crashed kernel (`domain_context_mapping_one`). Absent: no copied entries.
+   */
+  readonly kdump?: PassthroughKdump;
+}
+
+/** The kdump kernel's decision: the copied entry's teardown order (built-in: `iommu/kdump.ts`). */
+export interface PassthroughKdump {
+  readonly tearDown: CopiedContextTeardown;
+}
+
+/** A probe's attach in flight over a copied context entry (`kdump.ts`): what is left of it. */
+export interface ProbingAttach {
+  /** The default domain being attached. */
+  readonly domainId: number;
+  /** The DID the copied entry named. */
+  readonly didOld: number;
+  /** The teardown's steps after the window. */
+  readonly rest: readonly CopiedTeardownStep[];
 }
 
 /** A reference the stack keeps on a frame until the flush-queue entry `seq` is released. */
@@ -104,6 +125,16 @@ export interface PassthroughState {
    * lifecycle modelled.
    */
   defaults?: Record<string, number>;
+  /**
+   * A kdump kernel (`kdump.ts`): source-id → the probe's attach in flight over its copied context
+   * entry; decimal keys. Replaced whole on every change. Absent: none.
+   */
+  probing?: Record<string, ProbingAttach>;
+  /**
+   * A kdump kernel's world (`kdump.ts`): the VMM's setup ioctls, which it issues once the boot has
+   * probed every device (the last `finishCopiedAttach`). Absent: none waiting.
+   */
+  vmmSetup?: readonly VfioCommand[];
 }
 
 /**
@@ -111,7 +142,16 @@ export interface PassthroughState {
  * queue timer, which drains every lazy domain's queue (a domain-wide flush, then the queued
  * entries are released).
  */
-export type PassthroughCommand = VfioCommand | { readonly kind: 'drainFlushQueue' } | PasidCommand;
+export type PassthroughCommand = VfioCommand | { readonly kind: 'drainFlushQueue' } | PasidCommand | KdumpCommand;
+
+/**
+ * A kdump kernel's probe of vfio-pci device `deviceId` goes on past the window of its attach
+ * (`kdump.ts`): the rest of the copied entry's teardown and the default domain's entry.
+ */
+export interface KdumpCommand {
+  readonly kind: 'finishCopiedAttach';
+  readonly deviceId: number;
+}
 
 /**
  * A vfio-pci device's PASIDs (`models/passthrough/pasid.ts`): one attached to the device's VFIO

@@ -14,6 +14,7 @@ import { soundPasid } from '../../models/passthrough/pasid.js';
 import type {
   InvalidationMode,
   PassthroughCommand,
+  PassthroughKdump,
   PassthroughLifecycle,
   PassthroughPasid,
   PassthroughConfig,
@@ -123,6 +124,14 @@ export interface PassthroughDesignOptions {
    * none: a context entry's change takes effect at once, the ioctl is one step.
    */
   readonly contextCacheEntries?: number;
+  /**
+   * A kdump kernel (docs/reference/vtd.md §3.14, `models/passthrough/kdump.ts`): the devices' context
+   * entries copied from the crashed kernel, whose domain maps the other VM's frames, and `tearDown`,
+   * how the probe's attach tears such an entry down (`copiedContextTearDown`, c1e4f1dccbe9d's order,
+   * for a sound design). The world starts at the attach's window, before VFIO takes any group.
+   * A user's variant is a function. Default none.
+   */
+  readonly kdump?: PassthroughKdump;
 }
 
 /** A design of VFIO over VT-d, with its configuration and its world's layout (device and group ids). */
@@ -170,6 +179,7 @@ export function passthroughDesign(options: PassthroughDesignOptions): Passthroug
     iommu: options.writeBack === undefined ? { bugs: iommuBugs } : { bugs: iommuBugs, writeBack: options.writeBack },
     lifecycle: options.lifecycle ?? soundLifecycle,
     pasid: options.pasid ?? soundPasid,
+    ...(options.kdump === undefined ? {} : { kdump: options.kdump }),
   };
   const caps = {
     ...(options.coherentWalks === false ? { coherentWalks: false } : {}),
@@ -199,6 +209,7 @@ export function passthroughDesign(options: PassthroughDesignOptions): Passthroug
       withFlushQueue,
       (options.contextCacheEntries ?? 0) > 0,
       options.firstLevelOnly === true,
+      options.kdump !== undefined,
     ),
     invariants: passthroughDesignInvariants(config),
     formatCommand: formatPassthroughCommand,
@@ -207,6 +218,7 @@ export function passthroughDesign(options: PassthroughDesignOptions): Passthroug
     explore: passthroughExploreScope(world, withFlushQueue, {
       pasids: options.firstLevelOnly === true,
       detachWindow: (options.contextCacheEntries ?? 0) > 0,
+      kdump: options.kdump !== undefined,
     }),
     classify: emulated ? classifyPassthroughWithDrivers : classifyPassthroughStep,
     actorOf: (state, command) => passthroughActorOf(state, command) ?? 'VMM',
@@ -218,6 +230,7 @@ export function passthroughDesign(options: PassthroughDesignOptions): Passthroug
       options.coherentWalks === false,
       options.firstLevelOnly === true,
       (options.contextCacheEntries ?? 0) > 0,
+      options.kdump !== undefined,
     ),
     reachFloors: passthroughReachFloors,
   };

@@ -14,7 +14,8 @@ import { explainVfioStep } from '../vfio/explain.js';
 export function explainPassthroughStep(transition: Transition<PassthroughState, PassthroughCommand>): string[] {
   const { before, command, result, after } = transition;
   const lines =
-    command !== null && (command.kind === 'drainFlushQueue' || isPasidCommand(command))
+    command !== null &&
+    (command.kind === 'drainFlushQueue' || command.kind === 'finishCopiedAttach' || isPasidCommand(command))
       ? []
       : explainVfioStep({
           before: before?.vfio ?? null,

@@ -127,11 +127,14 @@ function pasidTemplates(deviceId: number): PassthroughCommand[] {
 /**
  * The scope's options: VFIO's, `pasids` (the first device's PASID 1 in a one-group world too) and
  * `detachWindow` (an IOMMU with a context cache: in a one-group world the first device closed and
- * the group out of the container, atomic and started phased, `groupWindowTemplates`).
+ * the group out of the container, atomic and started phased, `groupWindowTemplates`) and `kdump`
+ * (a kdump kernel's world: each device's probe ends, `models/passthrough/kdump.ts`).
  */
 export interface PassthroughScopeOptions extends ScopeOptions {
   readonly pasids?: boolean;
   readonly detachWindow?: boolean;
+  /** A kdump kernel's world: the probe's end (`finishCopiedAttach`) for each vfio-pci device. */
+  readonly kdump?: boolean;
 }
 
 /**
@@ -156,7 +159,12 @@ export function passthroughExploreScope(
 ): ExploreScope<PassthroughState, PassthroughCommand> {
   const interleavings = options.interleavings ?? true;
   const atomic = templatesFor(layout, withFlushQueue, options.pasids ?? false);
-  const window = options.detachWindow === true ? groupWindowTemplates(layout, interleavings) : [];
+  const window = [
+    ...(options.detachWindow === true ? groupWindowTemplates(layout, interleavings) : []),
+    ...(options.kdump === true
+      ? layout.pciDevices.map((deviceId): PassthroughCommand => ({ kind: 'finishCopiedAttach', deviceId }))
+      : []),
+  ];
   const templates = interleavings ? [...atomic, ...startedTemplates(atomic), ...window] : [...atomic, ...window];
   return {
     description: `VFIO over VT-d: one- and two-page MAP/UNMAP around the leaf-table boundary (iova pages 511-512), device reads, ${withFlushQueue ? 'the flush-queue timer, ' : ''}VMM memory changes (${templates.length} commands per state${interleavings ? ', the phased ones also started, and an advance of each operation in flight' : ''}; no symmetry reduction: the IOMMU sees physically contiguous runs)`,

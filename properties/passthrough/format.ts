@@ -7,6 +7,8 @@ import { vfioCommandSchema } from '../vfio/schema.js';
 
 export function formatPassthroughCommand(command: PassthroughCommand): string {
   if (command.kind === 'drainFlushQueue') return 'flush-queue timer: flush and release every lazy queue';
+  if (command.kind === 'finishCopiedAttach')
+    return `kernel: device ${command.deviceId}'s probe finishes tearing down its copied (kdump) context entry and attaches its default domain`;
   if (command.kind === 'attachPasid')
     return `device ${command.deviceId}: attach PASID ${command.pasid} to its VFIO domain`;
   if (command.kind === 'detachPasid') return `device ${command.deviceId}: detach PASID ${command.pasid}`;
@@ -21,13 +23,14 @@ export function formatPassthroughCommand(command: PassthroughCommand): string {
  */
 const pasidArgs = { deviceId: fd, pasid: u32('an ioasid_t') };
 
-/** Every VFIO command, the flush-queue timer, which has no fields, and the PASID commands. */
+/** Every VFIO command, the flush-queue timer, which has no fields, the PASID commands and a kdump probe's end. */
 const passthroughSchema = {
   ...vfioCommandSchema,
   drainFlushQueue: {},
   attachPasid: pasidArgs,
   detachPasid: pasidArgs,
   pasidDma: { ...pasidArgs, addressPage: pageNumber, write: 'boolean' as const },
+  finishCopiedAttach: { deviceId: fd },
 };
 
 export const validatePassthroughCommand: (command: unknown) => CommandProblem | null =

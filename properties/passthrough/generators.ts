@@ -110,6 +110,9 @@ const weights: Readonly<Record<string, number>> = {
  */
 const firstLevelWeights: Readonly<Record<string, number>> = { attachPasid: 6, pasidDma: 12, detachPasid: 3 };
 
+/** A kdump kernel's probe's end (`world.ts`): rarer than the DMA that may fall into its window. */
+const kdumpWeights: Readonly<Record<string, number>> = { finishCopiedAttach: 4 };
+
 /**
  * In a world of several devices the DMA traffic above outweighs a group's way out of the container
  * and back in (every device of it closed, the group out, then in): these count twice there.
@@ -138,21 +141,34 @@ const passthroughSetIommu: fc.Arbitrary<PassthroughTemplate> = fc
  * `withFlushQueue`: the lazy modes, whose domains have a flush queue and so a timer. `firstLevelOnly`:
  * PASID traffic weighted up (`firstLevelWeights`). `detachWindow`:
  * VFIO_GROUP_UNSET_CONTAINER is phased too (an IOMMU with a context cache): type1's
- * `iommu_detach_group`, then the rest of its detach, with the device's DMA in between.
+ * `iommu_detach_group`, then the rest of its detach, with the device's DMA in between. `kdump`: a
+ * kdump kernel's world, whose probes are left at their window (`finishCopiedAttach` ends one).
  */
 export function passthroughCommandSpace(
   layout: VfioWorldLayout,
   withFlushQueue: boolean,
   detachWindow = false,
   firstLevelOnly = false,
+  kdump = false,
 ): CommandSpace<PassthroughTemplate> {
-  const kindWeights = firstLevelOnly ? { ...weights, ...firstLevelWeights } : weights;
+  const kindWeights = {
+    ...weights,
+    ...(firstLevelOnly ? firstLevelWeights : {}),
+    ...(kdump ? kdumpWeights : {}),
+  };
   const table: Record<string, fc.Arbitrary<PassthroughTemplate>> = {
     ...vfioArbitraries(layout, { iovaBasePage: passthroughIovaBasePage(layout) }),
     ...picked(layout),
     ...pasidAttachment(layout),
   };
   if (withFlushQueue) table['drainFlushQueue'] = fc.constant<PassthroughCommand>({ kind: 'drainFlushQueue' });
+  // A kdump kernel: the probe goes on past its attach's window (`models/passthrough/kdump.ts`).
+  if (kdump) {
+    table['finishCopiedAttach'] = oneOf(layout.pciDevices).map((deviceId): PassthroughTemplate => ({
+      kind: 'finishCopiedAttach',
+      deviceId,
+    }));
+  }
   // The whole cycle: a one-group world's group out (its backend released), back in, VFIO_SET_IOMMU
   // (a new domain, its DID the lowest free one: the one just given back). Several groups reconfigure
   // by one group leaving and coming back into the live backend (the replay).

@@ -6,6 +6,7 @@ import { hasUnflushed } from '../../models/iommu/coherency.js';
 import { pasidEntryDomainId } from '../../models/iommu/domain.js';
 import { isFirstLevelEntry } from '../../models/iommu/invalidate.js';
 import { isPasidCommand } from '../../models/passthrough/step.js';
+import { sourceIdOf } from '../../models/passthrough/forward.js';
 import type { PassthroughCommand, PassthroughState } from '../../models/passthrough/types.js';
 import type { VfioCommand } from '../../models/vfio/commands.js';
 import type { Transition } from '../../src/design.js';
@@ -31,6 +32,8 @@ export const NONCOHERENT_CONTEXT_CLEAR =
   'context entry of a VFIO domain cleared on an IOMMU whose walks do not snoop the CPU caches (ecap.C = 0)';
 export const DETACH_WINDOW_DMA =
   "DMA inside VFIO_GROUP_UNSET_CONTAINER, between type1's iommu_detach_group and the rest of its detach";
+export const COPIED_CONTEXT_WINDOW_DMA =
+  "DMA inside a kdump kernel's attach over a copied context entry, between its invalidation and the rest of its teardown";
 export const FIRST_LEVEL_UNMAP_WITH_PASID_ENTRIES =
   'unmap of a first-level domain while the IOTLB holds its translations cached with a PASID';
 export const FIRST_LEVEL_TEARDOWN_WITH_ENTRIES =
@@ -49,6 +52,7 @@ export function passthroughReach(
   noncoherent = false,
   firstLevel = false,
   detachWindow = false,
+  kdump = false,
 ): readonly string[] {
   return [
     MAP_CROSSES_LEAF_TABLE,
@@ -67,6 +71,8 @@ export function passthroughReach(
     ...(firstLevel ? [FIRST_LEVEL_UNMAP_WITH_PASID_ENTRIES, FIRST_LEVEL_TEARDOWN_WITH_ENTRIES] : []),
     // The context cache (issue 21): the device's DMA in the detach's window.
     ...(detachWindow ? [DETACH_WINDOW_DMA] : []),
+    // A kdump kernel (issue 21): the device's DMA in the window of its copied entry's teardown.
+    ...(kdump ? [COPIED_CONTEXT_WINDOW_DMA] : []),
   ];
 }
 
@@ -88,7 +94,7 @@ export function classifyPassthroughWithDrivers(transition: Transition<Passthroug
 const LEAF_TABLE_PAGES = 512;
 
 function isVfioCommand(command: PassthroughCommand): command is VfioCommand {
-  return command.kind !== 'drainFlushQueue' && !isPasidCommand(command);
+  return command.kind !== 'drainFlushQueue' && command.kind !== 'finishCopiedAttach' && !isPasidCommand(command);
 }
 
 /** A PASID entry present before the step is gone after it, and the PASID cache held it before. */
@@ -198,6 +204,9 @@ export function classifyPassthroughStep(transition: Transition<PassthroughState,
   }
   if (command.kind === 'deviceDma' && before.vfio.inflight.some((op) => op.kind === 'groupUnsetContainer'))
     labels.push(DETACH_WINDOW_DMA);
+  if (command.kind === 'deviceDma' && before.probing !== undefined) {
+    if (Object.hasOwn(before.probing, sourceIdOf(command.deviceId))) labels.push(COPIED_CONTEXT_WINDOW_DMA);
+  }
   if (command.kind === 'deviceDma' && detail['via'] === 'iotlb') {
     const translated = before.vfio.container.backend;
     const mapped =
@@ -244,6 +253,8 @@ export const passthroughReachFloors: Readonly<Record<string, number>> = {
   [NONCOHERENT_CONTEXT_CLEAR]: 40,
   // iommu/noncoherent (a context cache), seeds 1 … 3: 26, 18 and 26 runs.
   [DETACH_WINDOW_DMA]: 6,
+  // iommu/kdump-copied-context, seeds 1 … 3: 602, 619 and 632 runs.
+  [COPIED_CONTEXT_WINDOW_DMA]: 200,
   // iommu/first-level-pasid, seeds 1 … 3: 20, 20, 22 runs and 13, 15, 4 runs.
   [FIRST_LEVEL_UNMAP_WITH_PASID_ENTRIES]: 7,
   [FIRST_LEVEL_TEARDOWN_WITH_ENTRIES]: 1,

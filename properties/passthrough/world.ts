@@ -12,6 +12,11 @@
  * first two last-level tables, so that one MAP_DMA can fill two leaf tables.
  */
 import type { IommuCaps } from '../../models/iommu/types.js';
+import { PAGE_SIZE_BYTES } from '../../models/iommu/address.js';
+import { createDomain } from '../../models/iommu/domain.js';
+import { copyContextEntry } from '../../models/iommu/kdump.js';
+import { map } from '../../models/iommu/map.js';
+import { sourceIdOf } from '../../models/passthrough/forward.js';
 import type { AllocPolicy } from '../../models/memory/frames.js';
 import {
   applyPassthroughCommand,
@@ -21,7 +26,7 @@ import {
 } from '../../models/passthrough/step.js';
 import type { PassthroughConfig, PassthroughState } from '../../models/passthrough/types.js';
 import { createVfioState } from '../../models/vfio/state.js';
-import { setupCommands, vfioWorldLayout, vfioWorldSpec } from '../vfio/world.js';
+import { OTHER_OWNER, setupCommands, vfioWorldLayout, vfioWorldSpec } from '../vfio/world.js';
 import type { VfioWorld, VfioWorldLayout } from '../vfio/world.js';
 
 /** The first page of the second last-level table: generated IOVAs straddle it. */
@@ -59,11 +64,52 @@ export function initPassthroughWorld(
   const layout = typeof world === 'object' && 'deviceIds' in world ? world : passthroughWorldLayout(world);
   const spec = vfioWorldSpec(layout, policy, { contiguousRam: true });
   const state = createPassthroughState(createVfioState(spec), { ...passthroughIommuCaps, ...caps });
+  if (config.kdump !== undefined) return bootKdump(state, config, layout);
   // With the lifecycle, each group starts in its default domain; setup claims it for VFIO.
   if (config.lifecycle !== undefined) startLifecycle(state);
   for (const command of setupCommands(layout)) {
     const result = applyPassthroughCommand(state, config, command);
     if (!result.ok) throw new Error(`passthrough world setup: ${command.kind} refused with ${String(result.error)}`);
   }
+  return clonePassthroughState(state);
+}
+
+/**
+ * A kdump kernel's world (`models/passthrough/kdump.ts`): the crashed kernel's domain maps the
+ * generated IOVA range to the other VM's frames (memory the new kernel gives the device none of),
+ * every vfio-pci device's context entry is a copy naming it, and the boot probes each device: its
+ * default domain's attach is left at the window of the copied entry's teardown. VFIO has not yet
+ * taken any group: the VMM issues its setup ioctls once the boot has probed every device (the last
+ * `finishCopiedAttach`); until then the device is closed and released.
+ */
+function bootKdump(state: PassthroughState, config: PassthroughConfig, layout: VfioWorldLayout): PassthroughState {
+  if (config.lifecycle === undefined || config.kdump === undefined) {
+    throw new Error('passthrough world: a kdump kernel needs the group lifecycle (its probe attaches default domains)');
+  }
+  const created = createDomain(state.iommu, { type: 'unmanaged' });
+  const didOld = created.detail?.['domainId'];
+  const foreign = state.vfio.memory.frames.filter((frame) => frame.owner === OTHER_OWNER).map((frame) => frame.mfn);
+  if (typeof didOld !== 'number' || foreign.length === 0) {
+    throw new Error(
+      `passthrough world: a kdump kernel needs another owner's frames for the crashed kernel's domain (${layout.name})`,
+    );
+  }
+  const base = passthroughIovaBasePage(layout);
+  for (let page = 0; page < layout.ramPages; page++) {
+    const frame = foreign[page % foreign.length] ?? 0;
+    const iova = (base + page) * PAGE_SIZE_BYTES;
+    map(state.iommu, config.iommu, {
+      domainId: didOld,
+      iova,
+      frame,
+      sizeBytes: PAGE_SIZE_BYTES,
+      read: true,
+      write: true,
+    });
+  }
+  for (const deviceId of layout.pciDevices)
+    copyContextEntry(state.iommu, { deviceId: sourceIdOf(deviceId), domainId: didOld });
+  startLifecycle(state, config.kdump.tearDown);
+  state.vmmSetup = setupCommands(layout);
   return clonePassthroughState(state);
 }
