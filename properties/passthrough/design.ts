@@ -40,6 +40,7 @@ import {
   classifyPassthroughStep,
   classifyPassthroughWithDrivers,
   passthroughReach,
+  passthroughKdumpReachFloors,
   passthroughReachFloors,
 } from './reach.js';
 import { resolvePassthrough } from './resolve.js';
@@ -232,6 +233,6 @@ export function passthroughDesign(options: PassthroughDesignOptions): Passthroug
       (options.contextCacheEntries ?? 0) > 0,
       options.kdump !== undefined,
     ),
-    reachFloors: passthroughReachFloors,
+    reachFloors: options.kdump === undefined ? passthroughReachFloors : passthroughKdumpReachFloors,
   };
 }
