@@ -16,7 +16,8 @@ describe('testDesign', () => {
       description: 'vGPU destruction leaves its mappings behind',
       breaks: ['backend-mappings-match-shadow', 'no-vgpu-no-backend-mappings'],
     }),
-    { runs: 300 },
+    // Caught at run 1 of seed 1; 50 runs keep the test to the helper, not the search (300: 5 s of the suite).
+    { runs: 50 },
   );
 });
 
