@@ -12,6 +12,10 @@ interface Ran {
   readonly err: string;
 }
 
+/** A JSON report without what depends on the clock or the thread (times, a crash's stack). */
+const untimed = (text: string): unknown =>
+  JSON.parse(text, (key, value: unknown) => (key === 'elapsedMs' || key === 'stack' ? null : value)) as unknown;
+
 async function run(argv: string[], registry?: readonly AnyDesign[]): Promise<Ran> {
   let out = '';
   let err = '';
@@ -165,7 +169,7 @@ describe('dmaprop designs', () => {
 
 describe('dmaprop check', () => {
   test('--json reports each design with its verdict and shrunk steps; exit 0 when expectations are met', async () => {
-    const { code, out } = await run([
+    const argv = [
       'check',
       '--design',
       'xen/lookup',
@@ -178,7 +182,8 @@ describe('dmaprop check', () => {
       '--seed',
       '13',
       '--json',
-    ]);
+    ];
+    const { code, out } = await run(argv);
     expect(code).toBe(0);
     const { results } = JSON.parse(out) as {
       results: {
@@ -202,6 +207,31 @@ describe('dmaprop check', () => {
     const latent = lookup.violations.find((found) => found.invariant === 'shadow-frame-held-by-backend')!;
     expect(latent.length).toBe(latent.steps.length);
     expect(latent.steps.map((step) => step.kind)).toEqual(['gttWrite']);
+  });
+
+  test('--jobs: the same report in the same order; Ctrl-C stops the checks running; a bad count is bad usage', async () => {
+    // Each check runs whole on a worker thread (`src/check-pool.ts`; the compiled code, built by
+    // `npm test` before the suite): a flawed design caught in a few runs (its counterexamples cross
+    // threads) and a sound one.
+    const argv = ['check', '--design', 'vfio/noiommu', 'xen/map', '--seed', '1', '--runs', '20'];
+    const one = await run([...argv, '--json']);
+    const two = await run([...argv, '--json', '--jobs', '2']);
+    expect(two.code).toBe(one.code);
+    expect(untimed(two.out)).toEqual(untimed(one.out));
+    expect((untimed(two.out) as { results: { design: string }[] }).results.map((result) => result.design)).toEqual([
+      'vfio/noiommu',
+      'xen/map',
+    ]);
+    let polls = 0;
+    let out = '';
+    const io: CliIo = { out: (text) => (out += text), err: () => undefined, shouldStop: () => ++polls > 3 };
+    expect(await main([...argv, '--jobs', '2'], io)).toBe(130);
+    expect(out).toMatch(/interrupted: [0-2] of 2 design checks ran/);
+    for (const bad of ['0', '65', 'two', '-1']) {
+      const refused = await run([...argv, '--jobs', bad]);
+      expect(refused.code, bad).toBe(2);
+      expect(refused.err, bad).toMatch(/jobs/);
+    }
   });
 
   test('--shortest searches the explore scope one step shallower and says what it found; 0 is refused', async () => {
