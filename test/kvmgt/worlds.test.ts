@@ -43,8 +43,9 @@ describe('KVMGT worlds', () => {
     expect(state.vgpu?.ggttGuest.filter((entry) => entry.present).map((entry) => entry.gfn)).toEqual([6, 7, 8, 9, 10]);
     expect(Object.keys(state.hostDma.map).map(Number)).toEqual([0x100, 0x200, 0x201, 0x202, 0x203, 0x204]);
     // vgpuCreate succeeds only after a vgpuDestroy in the same run: 200 runs reach one on seeds
-    // 1, 2 and 4 to 7 (seed 3 does not, since the 2M entries joined the generators).
-    const check = checkDesign(design, { seed: 2, runs: 200 });
+    // 1, 3 to 5, 7 and 8 (seed 2 does not since the guest's stores grew to weight 44; seed 6
+    // leaves vmmPlugRam unexecuted).
+    const check = checkDesign(design, { seed: 1, runs: 200 });
     expect(check.unexecuted).toEqual([]);
     expect(check.verdict).toBe('holds');
   });
