@@ -30,8 +30,6 @@ function workerUrl(): URL {
 interface PoolWorker {
   readonly worker: Worker;
   readonly port: MessagePort;
-  /** The task it runs, or null when idle. */
-  task: number | null;
 }
 
 export class CheckPool {
@@ -61,14 +59,15 @@ export class CheckPool {
       // Failures come back as messages.
       worker.on('error', () => undefined);
       worker.unref();
-      this.workers.push({ worker, port: channel.port1, task: null });
+      this.workers.push({ worker, port: channel.port1 });
     }
     for (const worker of this.workers) this.dispatch(worker);
   }
 
   /**
-   * Task `index`'s check, waiting for it (null if it never started: the pool was stopped first). `poll` runs every 100 ms while waiting (Ctrl-C: it may
-   * call `stop`), `onRun` with the run the awaited task has reached.
+   * Task `index`'s check, waiting for it (null if it never started: the pool was stopped first).
+   * `poll` runs every 100 ms while waiting (Ctrl-C: it may call `stop`), `onRun` with the run the
+   * awaited task has reached.
    */
   result(index: number, poll: () => void, onRun: (run: number) => void): DesignCheck | null {
     for (;;) {
@@ -79,10 +78,10 @@ export class CheckPool {
       const seen = Atomics.load(this.wake, 0);
       let got = false;
       for (const worker of this.workers) {
-        for (let message = receiveMessageOnPort(worker.port); message !== undefined;) {
+        let message;
+        while ((message = receiveMessageOnPort(worker.port)) !== undefined) {
           got = true;
           this.take(worker, message.message as FromCheckWorker);
-          message = receiveMessageOnPort(worker.port);
         }
       }
       const progress = this.progress.get(index);
@@ -116,7 +115,6 @@ export class CheckPool {
     }
     this.done.set(message.task, message.check as DesignCheck);
     this.progress.delete(message.task);
-    worker.task = null;
     this.dispatch(worker);
   }
 
@@ -124,7 +122,6 @@ export class CheckPool {
     if (this.next >= this.tasks.length || Atomics.load(this.stopFlag, 0) === 1) return;
     const task = this.next++;
     const { design, options } = this.tasks[task] as CheckTask;
-    worker.task = task;
     worker.port.postMessage({ kind: 'check', task, design, options } satisfies ToCheckWorker);
   }
 }
