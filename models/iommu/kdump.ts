@@ -43,6 +43,7 @@ import { attachDevice, clearContext, isDeviceId } from './domain.js';
 import { flushDomain } from './invalidate.js';
 import { getDomain } from './state.js';
 import type { IommuState } from './types.js';
+import { withoutKey } from '../record.js';
 
 /**
  * One step of a copied entry's teardown, in the source's words: `clear-present`
@@ -51,13 +52,6 @@ import type { IommuState } from './types.js';
  * (`flush_iotlb(did_old, DMA_TLB_DSI_FLUSH)`), `zero` (`context_clear_entry`).
  */
 export type CopiedTeardownStep = 'clear-present' | 'write-back' | 'invalidate-context' | 'invalidate-iotlb' | 'zero';
-export const copiedTeardownSteps: readonly CopiedTeardownStep[] = [
-  'clear-present',
-  'write-back',
-  'invalidate-context',
-  'invalidate-iotlb',
-  'zero',
-];
 
 /**
  * The design's decision: the steps that tear down `sourceId`'s copied entry naming `didOld`, in
@@ -166,8 +160,7 @@ export function finishCopiedAttach(
 function forgetCopied(state: IommuState, sourceId: number): void {
   const copied = state.copiedContexts;
   if (copied === undefined || !Object.hasOwn(copied, sourceId)) return;
-  const rest = { ...copied };
-  delete rest[sourceId];
-  if (Object.keys(rest).length === 0) delete state.copiedContexts;
+  const rest = withoutKey(copied, sourceId);
+  if (rest === undefined) delete state.copiedContexts;
   else state.copiedContexts = rest;
 }
