@@ -44,6 +44,7 @@
  * the cached copy outlives the next (not-present → present) attach, which invalidates nothing.
  */
 import type { IommuState, PageTableEntry, UnflushedContextEntry, UnflushedPasidEntry } from './types.js';
+import { withoutKey } from '../record.js';
 
 /** One PTE the CPU wrote: its table page and index. */
 export interface CacheLine {
@@ -158,12 +159,12 @@ export function recordPasidWrite(state: IommuState, sourceId: number, pasid: num
 export function writeBackPasidEntry(state: IommuState, sourceId: number, pasid: number): void {
   const kept = state.unflushedPasids?.[sourceId];
   if (kept === undefined || !Object.hasOwn(kept, pasid)) return;
-  const rest = { ...kept };
-  delete rest[pasid];
-  const next = { ...state.unflushedPasids };
-  if (Object.keys(rest).length === 0) delete next[sourceId];
-  else next[sourceId] = rest;
-  if (Object.keys(next).length === 0) delete state.unflushedPasids;
+  const rest = withoutKey(kept, pasid);
+  const next =
+    rest === undefined
+      ? withoutKey(state.unflushedPasids ?? {}, sourceId)
+      : { ...state.unflushedPasids, [sourceId]: rest };
+  if (next === undefined) delete state.unflushedPasids;
   else state.unflushedPasids = next;
 }
 
@@ -223,9 +224,8 @@ export function recordContextWrite(state: IommuState, sourceId: number): void {
 export function writeBackContextEntry(state: IommuState, sourceId: number): void {
   const all = state.unflushedContexts;
   if (all === undefined || !Object.hasOwn(all, sourceId)) return;
-  const rest = { ...all };
-  delete rest[sourceId];
-  if (Object.keys(rest).length === 0) delete state.unflushedContexts;
+  const rest = withoutKey(all, sourceId);
+  if (rest === undefined) delete state.unflushedContexts;
   else state.unflushedContexts = rest;
 }
 

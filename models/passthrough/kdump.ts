@@ -26,6 +26,7 @@ import { attachDevice } from '../iommu/domain.js';
 import { refused } from '../vfio/state.js';
 import { sourceIdOf } from './forward.js';
 import type { PassthroughResult, PassthroughState } from './types.js';
+import { withoutKey } from '../record.js';
 
 /**
  * The probe's attach of `domainId` to `sourceId`: through the copied-entry teardown when the entry
@@ -68,9 +69,8 @@ export function finishCopiedAttach(state: PassthroughState, deviceId: number): P
   if (pending === undefined) return refused('EINVAL');
   for (const step of pending.rest) copiedTeardownStep(state.iommu, sourceId, pending.didOld, step);
   const attached = finishAttach(state.iommu, { deviceId: sourceId, domainId: pending.domainId });
-  const rest = { ...state.probing };
-  delete rest[sourceId];
-  if (Object.keys(rest).length === 0) delete state.probing;
+  const rest = withoutKey(state.probing ?? {}, sourceId);
+  if (rest === undefined) delete state.probing;
   else state.probing = rest;
   return {
     ok: true,
