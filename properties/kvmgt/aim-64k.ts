@@ -9,12 +9,18 @@
 import { ips64kStride, is64kTable } from '../../models/gvt/ips64k.js';
 import type { KvmgtWorld } from '../../models/kvmgt/config.js';
 import { readableGuestPage } from '../../models/kvmgt/host.js';
+import type { Spt } from '../../models/gvt/types.js';
 import type { KvmgtFaultPoint, KvmgtState } from '../../models/kvmgt/types.js';
+
+/** The used slots (every `stride`-th) of a shadowed table that hold a split entry's first page. */
+function splitSlots(spt: Spt, stride: number): number[] {
+  return spt.entries.flatMap((pte, index) => (index % stride === 0 && pte.kind === 'dma' ? [index] : []));
+}
 
 /** The shadowed 64K tables holding a split entry. */
 function splitTables(state: KvmgtState, stride: number): number[] {
   return Object.values(state.vgpu?.spts ?? {}).flatMap((spt) =>
-    is64kTable(spt) && spt.entries.some((pte, index) => index % stride === 0 && pte.kind === 'dma') ? [spt.gfn] : [],
+    is64kTable(spt) && splitSlots(spt, stride).length > 0 ? [spt.gfn] : [],
   );
 }
 
@@ -59,7 +65,7 @@ export function splitFailingPartWay(
   if (spt === undefined || !is64kTable(spt) || fault === null || fault.point === 'trackAdd')
     return { slots: [], targets: [] };
   const stride = ips64kStride(world.layout);
-  const slots = spt.entries.flatMap((pte, index) => (index % stride === 0 && pte.kind === 'dma' ? [index] : []));
+  const slots = splitSlots(spt, stride);
   if (slots.length === 0) return { slots, targets: [] };
   const targets: number[] = [];
   for (let base = 0; base + stride <= world.ramPages; base += stride) {
