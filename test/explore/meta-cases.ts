@@ -323,11 +323,6 @@ const SHRINKS_SHORT: Readonly<Record<string, Readonly<Record<string, { check: nu
   'vfio/mixed-unmap-skips-unpin': {
     'failed-op-leaves-state-unchanged': { check: 3, shortest: 1 },
   },
-  // Seed 1 shares a DMA address through the PPGTT (the vGPU destroyed and created, a 2M entry
-  // stored, a PPGTT created: 4 steps, 5 before the KVMGT workloads); the shortest is a GGTT write
-  // after destroy and create (3), and no minimizer move turns the PPGTT's commands into a GGTT write.
-  // (kvmgt/no-ggtt-reset's PPGTT route, 4 steps against the shortest 3, was here: 5 since the
-  // guest's stores grew to weight 44, `DEEP`.)
   // (kvmgt/shipped-unmap's dropped references were here, 4 steps against the shortest 2: seed 1
   // finds the 2 since the KVMGT generators enable the guest's PPGTT workload together.)
   // Since the KVMGT workloads (`WORKLOADS`), seed 1 reaches a pin no cache entry holds through a
@@ -358,8 +353,10 @@ const SHRINKS_SHORT: Readonly<Record<string, Readonly<Record<string, { check: nu
   // before the fault and the announcement (4); the shortest is 3.
   'kvmgt/2m-release-unpins-4k': { 'failed-op-leaves-state-unchanged': { check: 4, shortest: 3 } },
   // (vfio/map-unwind-skips-uncharge's gaps are gone: seed 1 now shrinks each break to its shortest.)
-  // Since the guest's stores grew to weight 44: seed 1's PPGTT route to the shared DMA address is 5
-  // steps (pinned in DEEP for depth 4); explore to depth 5 finds a GGTT route of 3.
+  // Seed 1 shares a DMA address through the PPGTT (4 steps before the guest's stores grew to weight
+  // 44: the vGPU destroyed and created, a 2M entry stored, a PPGTT created; 5 since, pinned in `DEEP`
+  // for depth 4); the shortest is a GGTT write after destroy and create (3), and no minimizer move
+  // turns the PPGTT's commands into a GGTT write.
   'kvmgt/no-ggtt-reset': { 'cache-kref-matches-shadow-users': { check: 5, shortest: 3 } },
   // Seed 1's balloon reaches the backend's mapping in 3 steps since this stop's generation; the
   // shortest is 2.
