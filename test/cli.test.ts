@@ -102,6 +102,7 @@ describe('dmaprop designs', () => {
       ['kvmgt/unmap-under-iommu-lock', 'violates'],
       ['kvmgt/64k-removal-first-page', 'violates'],
       ['kvmgt/64k-split-unmasked', 'violates'],
+      ['kvmgt/64k-split-error-keeps-slots', 'violates'],
       ['kvmgt/2m-size-change-remaps', 'violates'],
       ['kvmgt/2m-lookup-ignores-size', 'violates'],
       ['kvmgt/2m-pin-skips-contiguity', 'violates'],

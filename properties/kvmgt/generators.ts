@@ -382,6 +382,28 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
           : [];
       // With a map fault armed, a split 64K entry rewritten over a page the fault strikes part-way.
       const partWay = splitFailingPartWay(world, state, gfn);
+      // A preferred pick of such a table is the guest rewriting that entry with another 64K page,
+      // whole: a present qword store with the IPS bit (a 4-byte half is a partial write, a clear
+      // no rewrite, and a PS bit no 64K page), its slot and page picked among the aimed ones.
+      if (
+        partWay.targets.length > 0 &&
+        raced === undefined &&
+        isPick(template.gfn) &&
+        template.gfn.pick >= PREFERRED_PICK
+      ) {
+        const among = (value: Pickable<number>, aimed: readonly number[]): number =>
+          aimed[(isPick(value) ? value.pick : value) % aimed.length] ?? 0;
+        return {
+          kind: 'guestWritePte',
+          gfn,
+          index: among(template.index, partWay.slots),
+          present: true,
+          targetGfn: among(template.targetGfn, partWay.targets),
+          sizeBytes: 8,
+          ips: true,
+          ...('phased' in template && template.phased === true ? { phased: true } : {}),
+        };
+      }
       const aimed = partWay.targets.length > 0 ? (): readonly number[] => partWay.targets : tables;
       const resolved = resolvePreferring(template.targetGfn, template.pse === true ? huge : aimed, ram, asIs);
       // A racing store writes another value than the one it races (the same one races nothing).

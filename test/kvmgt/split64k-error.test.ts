@@ -13,6 +13,8 @@ import { gvtWriteProtect, kvmgt64kSplitErrorKeepsSlots } from '../../properties/
 import { kvmgtInvariants } from '../../properties/kvmgt/invariants/index.js';
 import { SPLIT_64K_FAILED } from '../../properties/gvt/reach.js';
 import { classifyKvmgtStep } from '../../properties/kvmgt/reach.js';
+import { resolveKvmgt, type KvmgtTemplate } from '../../properties/kvmgt/generators.js';
+import { PREFERRED_PICK } from '../../properties/prefer.js';
 import { runRecordingErrors } from '../models/gvt/world.js';
 
 /** Root page directory at gfn 2, its entry 0 naming page table gfn 3 (IPS); the guest's other pages are data. */
@@ -105,6 +107,31 @@ describe('a 64K split failing part-way (split_64KB_gtt_entry, Linux v6.12 gtt.c)
     expect(state.vgpu?.spts[TABLE]?.entries.slice(2)).toEqual([{ kind: 'scratch' }, { kind: 'scratch' }]);
     expect(state.vgpu?.cache[0]).toBeUndefined();
     expect(brokenInvariants(kvmgt64kSplitErrorKeepsSlots, state)).toEqual([]);
+  });
+
+  test('generation: a preferred pick of the table is the rewrite whole (a present qword store with IPS at the split slot, naming a page the fault strikes part-way); another pick keeps what it drew', () => {
+    const { state } = runRecordingErrors(gvtWriteProtect, [...prepare(4), create, secondPinFails]);
+    const drawn = {
+      kind: 'guestWritePte',
+      gfn: { pick: PREFERRED_PICK },
+      index: { pick: 1 },
+      present: false,
+      targetGfn: { pick: 1 },
+      sizeBytes: 4,
+      pse: true,
+    } as KvmgtTemplate;
+    // Gfns 0-1 and 2-3 are 64K pages the second pin strikes past their first page.
+    expect(resolveKvmgt(gvtWriteProtect.world, state, drawn)).toEqual({
+      kind: 'guestWritePte',
+      gfn: TABLE,
+      index: 0,
+      present: true,
+      targetGfn: 2,
+      sizeBytes: 8,
+      ips: true,
+    });
+    const other = resolveKvmgt(gvtWriteProtect.world, state, { ...drawn, gfn: TABLE } as KvmgtTemplate);
+    expect(other).toMatchObject({ gfn: TABLE, present: false, sizeBytes: 4, pse: true });
   });
 
   test('the reach label counts the step whose split failed part-way, not one that failed at its first page', () => {
