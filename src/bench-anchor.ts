@@ -19,7 +19,7 @@ import type { XenGtCommand } from '../models/xengt/commands.js';
 import { initXenGt, stepXenGt } from '../models/xengt/step.js';
 import type { XenGtState } from '../models/xengt/types.js';
 import { xenGtDesign } from '../properties/xengt/design.js';
-import { xenGtStateKey } from '../properties/xengt/explore-scope.js';
+import { xenGtStateFingerprint, xenGtStateKey } from '../properties/xengt/explore-scope.js';
 import { xenGtInvariants } from '../properties/xengt/invariants/index.js';
 import { resolveXenGt } from '../properties/xengt/resolve.js';
 import type { XenGtTemplate } from '../properties/xengt/resolve.js';
@@ -105,6 +105,7 @@ export function anchorDesign(
       description: `the anchor universe: ${universe.frames} frames, ${universe.gfns} guest gfns, ${universe.entries} GTT entries`,
       templates: () => templates,
       key: (state) => xenGtStateKey(state, config.backend, { renameFrames: universe.symmetric }),
+      fingerprint: (state) => xenGtStateFingerprint(state, config.backend, { renameFrames: universe.symmetric }),
     },
   };
 }

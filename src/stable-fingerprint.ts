@@ -258,6 +258,21 @@ export function stableFingerprint(value: unknown): Fingerprint {
   return murmurWords(buffer, used);
 }
 
+/**
+ * A fingerprint of words a scope writes itself, in an encoding of its own that must be prefix-free
+ * (XenGT's compact key, `properties/xengt/state-key.ts`): `startWords()`, `putWord` for each word,
+ * then `finishWords()`. One at a time, like the walks above (they share the buffer).
+ */
+export function startWords(): void {
+  used = 0;
+}
+
+export { put as putWord };
+
+export function finishWords(): Fingerprint {
+  return murmurWords(buffer, used);
+}
+
 /** MurmurHash3_x86_128 of `count` 32-bit words (a block is four words; the tail as MurmurHash3's). */
 function murmurWords(words: Int32Array, count: number): Fingerprint {
   let h1 = 0x9747b28c;

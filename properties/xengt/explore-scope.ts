@@ -62,8 +62,8 @@
  * The entries and gfns are the world's: the vGPU's first two GTT entries, the guest's first gfns,
  * every domain of the world.
  */
-import type { GuestQword, GvtVgpu, ShadowPte } from '../../models/gvt/types.js';
-import type { XenBackendCall, XenGtBackend, XenGtBackendName } from '../../models/xengt/backend.js';
+import type { GvtVgpu, ShadowPte } from '../../models/gvt/types.js';
+import type { XenGtBackend, XenGtBackendName } from '../../models/xengt/backend.js';
 import { ownGgttIndices } from '../../models/gvt/config.js';
 import type { XenGtConfig } from '../../models/xengt/config.js';
 import type { XenGtOp } from '../../models/xengt/inflight.js';
@@ -73,6 +73,9 @@ import type { ExploreScope } from '../../src/design.js';
 import type { Pick } from '../pick.js';
 import type { XenGtTemplate } from './resolve.js';
 import type { XenGtUniverse } from './universe.js';
+import { addressedByMachine, renameCall, xenGtStateFingerprint, xenGtStateKey } from './state-key.js';
+
+export { xenGtStateFingerprint, xenGtStateKey } from './state-key.js';
 
 const pick = (index: number): Pick => ({ pick: index });
 
@@ -191,11 +194,6 @@ export function xenGtExploreTemplates(config: XenGtConfig, universe: XenGtUniver
   return templates;
 }
 
-/** A backend's DMA addresses are mfns (the lookup backend's), renamed with the frames. */
-function addressedByMachine(backend: XenGtBackendName | XenGtBackend): boolean {
-  return typeof backend === 'string' ? backend === 'lookup' : backend.addressing === 'machine';
-}
-
 /** The vGPU with its DMA addresses renamed (they are mfns under the lookup backend), in key order. */
 function canonicalVgpu(vgpu: GvtVgpu, renameAddr: (dmaAddr: number) => number): unknown {
   const renamePte = (pte: ShadowPte): ShadowPte =>
@@ -291,199 +289,6 @@ function canonicalOp(op: XenGtOp, rename: (mfn: number) => number, renameAddr: (
   };
 }
 
-/** A backend call with the frame it names renamed (the calls by gfn name none). */
-function renameCall(call: XenBackendCall, rename: (mfn: number) => number): XenBackendCall {
-  return call.kind === 'map_mfn' || call.kind === 'get_page' || call.kind === 'put_page'
-    ? { ...call, mfn: rename(call.mfn) }
-    : call;
-}
-
-function callKey(call: XenBackendCall, rename: (mfn: number) => number): string {
-  const renamed = renameCall(call, rename);
-  return Object.values(renamed).join(':');
-}
-
-/** An operation in flight in the compact key, renaming as `canonicalOp` does. */
-function opKey(op: XenGtOp, rename: (mfn: number) => number, renameAddr: (dmaAddr: number) => number): string {
-  if (op.kind === 'gpuDma') {
-    const { dma } = op;
-    const addr = dma.dmaAddr === null ? '-' : String(renameAddr(dma.dmaAddr));
-    return `;D${dma.entry},${bit(dma.write)},${dma.outcome[0] ?? ''},${addr},${dma.mfn === null ? '-' : rename(dma.mfn)}`;
-  }
-  if (op.kind === 'unmapGrantRef') {
-    const p = op.pending;
-    return `;U${p.mapperDomid},${p.handle},${p.granterDomid},${p.ref},${rename(p.mfn)},${bit(p.readonly)}${bit(p.host)}${bit(p.device)}${bit(p.putFirst === true)}`;
-  }
-  if (op.kind === 'decreaseReservation') {
-    const p = op.pending;
-    return `;B${p.domid},${p.gfn},${rename(p.mfn)},${bit(p.putFirst === true)}`;
-  }
-  if (op.kind === 'destroyDomain') return `;K${op.pending.domid}`;
-  if (op.kind === 'mapGrantRef') {
-    const p = op.pending;
-    const before = `${p.pinsBefore.hstw}.${p.pinsBefore.hstr}.${p.pinsBefore.devw}.${p.pinsBefore.devr}`;
-    return `;M${p.mapperDomid},${p.granterDomid}.${p.granterIncarnation},${p.ref},${p.handle},${bit(p.host)}${bit(p.device)}${bit(p.readonly)},${p.hostAddr ?? '-'},${rename(p.mfn)},${bit(p.pageRef)},${before}`;
-  }
-  const { pending } = op;
-  const { mapped } = pending;
-  const translation = mapped === null ? '-' : mapped.ok ? `m${renameAddr(mapped.dmaAddr)}` : `e${mapped.errno}`;
-  const handOver = (op.handOver ?? []).map((call) => callKey(call, rename)).join('+');
-  return `;W${op.vcpu},${pending.index},${bit(pending.written.present)}${pending.written.gfn},${bit(pending.partialUpdate)}${bit(pending.translate)}${bit(pending.releasedOld === true)},${translation},${handOver}`;
-}
-
-const lifeCode = { running: 'r', dying: 'z', dead: 'x' } as const;
-
-function qwordKey(qword: GuestQword): string {
-  return qword.kind === 'pte' ? `${qword.present ? 'P' : 'p'}${qword.gfn}` : `${qword.op[0] ?? ''}${qword.ggttIndex}`;
-}
-
-function pteKey(pte: ShadowPte, renameAddr: (dmaAddr: number) => number): string {
-  switch (pte.kind) {
-    case 'scratch':
-      return 's';
-    case 'dma':
-      return `d${renameAddr(pte.dmaAddr)}`;
-    case 'table':
-      return `t${pte.gfn}`;
-    case 'split2m':
-      return `S${pte.baseGfn}(${pte.entries.map((sub) => pteKey(sub, renameAddr)).join(',')})`;
-  }
-}
-
-/** The vGPU's part of the key, renaming DMA addresses in the order `canonicalVgpu` does. */
-function vgpuKey(vgpu: GvtVgpu, renameAddr: (dmaAddr: number) => number): string {
-  let out = 'V|t';
-  for (const entry of vgpu.ggttGuest) out += `;${bit(entry.present)},${entry.gfn}`;
-  out += '|h';
-  for (const pte of vgpu.ggttHost) out += `;${pteKey(pte, renameAddr)}`;
-  out += '|q';
-  for (const [index, offset] of Object.entries(vgpu.ggttPartial)) out += `;${index}:${offset}`;
-  out += '|M';
-  for (const mm of vgpu.mms) out += `;${mm.rootGfn},${mm.refcount}`;
-  out += '|S';
-  for (const spt of Object.values(vgpu.spts)) {
-    out += `;${spt.gfn},${spt.level},${spt.refcount}:${spt.entries.map((pte) => pteKey(pte, renameAddr)).join(',')}:${spt.postShadow.join(',')}`;
-  }
-  out += `|T${vgpu.tracked.join(',')}|C`;
-  for (const entry of Object.values(vgpu.cache)) out += `;${entry.gfn},${renameAddr(entry.dmaAddr)},${entry.kref}`;
-  out += '|w';
-  for (const workload of vgpu.workloads) {
-    out += `;${workload.batchGfn}:${workload.shadowCopy === null ? '-' : workload.shadowCopy.map(qwordKey).join(',')}`;
-  }
-  return `${out}|${bit(vgpu.failsafe)}`;
-}
-const bit = (flag: boolean): string => (flag ? '1' : '0');
-const address = (value: number | null): string => (value === null ? '-' : String(value));
-
-/**
- * The canonical key: the same information as `stableJson(xenGtCanonicalState(state))` in a compact
- * positional encoding (every record delimited, so the encoding is injective), because it is
- * computed once per transition. A test holds the two keys to the same partition of states.
- */
-export function xenGtStateKey(
-  state: XenGtState,
-  backend: XenGtBackendName | XenGtBackend,
-  options: { readonly renameFrames?: boolean } = {},
-): string {
-  const machine = addressedByMachine(backend);
-  const names = new Map<number, number>();
-  const rename = (mfn: number): number => {
-    let name = names.get(mfn);
-    if (name === undefined) {
-      name = names.size;
-      names.set(mfn, name);
-    }
-    return name;
-  };
-  // Without renaming every frame keeps its number: named in mfn order before anything else.
-  if (options.renameFrames === false) for (const frame of state.xen.memory.frames) rename(frame.mfn);
-  let out = '';
-  for (const domain of state.xen.domains) {
-    const resumes = domain.teardownNext === undefined ? '' : domain.teardownNext === 'release-mappings' ? 'R' : 'M';
-    out += `D${domain.domid}.${domain.incarnation},${bit(domain.translated)}${bit(domain.privileged)}${lifeCode[domain.life]}${resumes},${domain.totPages}|p`;
-    // for-in, not Object.entries: the same ascending order of integer keys without an array of
-    // pairs per domain (Object.entries was most of this function's time on the anchor).
-    const p2m = domain.p2m;
-    for (const gfn in p2m) {
-      const entry = p2m[gfn];
-      if (entry === undefined || !Object.hasOwn(p2m, gfn)) continue;
-      out += `;${gfn}:`;
-      switch (entry.type) {
-        case 'ram_rw':
-          out += `r${rename(entry.mfn)}`;
-          break;
-        case 'grant_map_rw':
-        case 'grant_map_ro':
-          out += `${entry.type === 'grant_map_rw' ? 'gw' : 'gr'}${rename(entry.mfn)},${entry.handle}`;
-          break;
-        case 'map_foreign':
-          out += `f${rename(entry.mfn)},${entry.foreignDomid}.${entry.foreignIncarnation},${entry.foreignGfn}`;
-          break;
-        case 'grant_table':
-          // A XenGT world has no grant-table frames in a p2m (grant v2 is the Xen passthrough stack's).
-          out += `t${rename(entry.mfn)},${bit(entry.status)}${entry.idx}`;
-          break;
-      }
-    }
-    out += '|m';
-    // A free handle, an idle active entry and a blank grant entry are written as nothing at all
-    // (every other record is non-empty), which keeps keys short.
-    for (const mapping of domain.maptrack) {
-      out +=
-        mapping === null
-          ? ';'
-          : `;${mapping.granterDomid}.${mapping.granterIncarnation},${mapping.ref},${bit(mapping.host)}${bit(mapping.device)}${bit(mapping.readonly)},${rename(mapping.mfn)},${address(mapping.hostAddr)}`;
-    }
-    out += '|a';
-    for (const act of domain.active) {
-      const idle =
-        act.hstw === 0 && act.hstr === 0 && act.devw === 0 && act.devr === 0 && act.domid === 0 && act.mfn === null;
-      out += idle
-        ? ';'
-        : `;${act.hstw},${act.hstr},${act.devw},${act.devr},${act.domid},${act.mfn === null ? '-' : rename(act.mfn)}`;
-    }
-    out += '|g';
-    for (const entry of domain.grantTable) {
-      const blank =
-        !entry.permitAccess &&
-        !entry.readonly &&
-        !entry.reading &&
-        !entry.writing &&
-        entry.domid === 0 &&
-        entry.frame === 0;
-      out += blank
-        ? ';'
-        : `;${bit(entry.permitAccess)}${bit(entry.readonly)}${bit(entry.reading)}${bit(entry.writing)},${entry.domid},${entry.frame}`;
-    }
-    out += '|';
-  }
-  const vgpu = state.vgpu;
-  const renameAddr = machine ? rename : (dmaAddr: number): number => dmaAddr;
-  out += vgpu === null ? 'V-' : vgpuKey(vgpu, renameAddr);
-  // The hardware's GGTT kept past a destroyed vGPU, and the fault armed.
-  const released = state.releasedGgtt;
-  out += released === null ? '|H-' : `|H${released.map((pte) => pteKey(pte, renameAddr)).join(',')}`;
-  out += state.fault === null ? '|X-' : `|X${state.fault.point},${state.fault.nth}`;
-  // The operations in flight, oldest first (their order is what an advance names).
-  out += '|I';
-  for (const op of state.inflight) out += opKey(op, rename, renameAddr);
-  out += '|G';
-  for (const [gfn, page] of Object.entries(state.guestPages)) out += `;${gfn}:${page.map(qwordKey).join(',')}`;
-  out += `|W${state.writeProtected.join(',')}`;
-  const memory = state.xen.memory;
-  out += `|F${memory.policy}`;
-  for (const mfn of memory.freeList) out += `;${rename(mfn)}`;
-  for (const frame of memory.frames) rename(frame.mfn);
-  out += '|f';
-  // Frames in the order of their new names (Map iteration follows insertion, i.e. naming, order).
-  for (const mfn of names.keys()) {
-    const frame = memory.frames[mfn];
-    out += frame === undefined ? ';?' : `;${frame.owner === null ? '-' : frame.owner},${frame.refcount}`;
-  }
-  if (memory.policy === 'random') out += `|R${memory.randomSeed},${memory.allocCount}`;
-  return out;
-}
-
 /** `renameFrames`: the backend treats frames as identities (the built-in ones do), so states are keyed up to a renaming. */
 export function xenGtExploreScope(
   config: XenGtConfig,
@@ -495,5 +300,6 @@ export function xenGtExploreScope(
     description: `GTT entries ${ownGgttIndices(config.gvt.layout).slice(0, 2).join('–')} written with gfns 0–1 (lookup: also the first gfn past the guest RAM) or cleared, DMA reads through them; for every domain: balloon out its 1st–3rd gfn, populate its first empty gfn (lookup: the guest also its second), grant its first free ref to each domain, end access, unmap its first handle (host, device or both), destroy it; map the first granted ref (host, device, both, or host with no address); backend foreign map of another domain's RAM and unmap; vGPU destroy/create; each write of gfn 0 and each DMA also started, and the guest's first balloon and unmap, the grant map (both parts, host with no address), each destroy, and an advance of each operation in flight`,
     templates,
     key: (state) => xenGtStateKey(state, config.backend, { renameFrames }),
+    fingerprint: (state) => xenGtStateFingerprint(state, config.backend, { renameFrames }),
   };
 }

@@ -21,7 +21,7 @@ import {
 } from '../../properties/viommu/differential/explore-scope.js';
 import { differentialMutants } from '../../properties/viommu/mutants.js';
 import { xenLookup, xenMap } from '../../properties/xengt/designs.js';
-import { xenGtCanonicalState, xenGtStateKey } from '../../properties/xengt/explore-scope.js';
+import { xenGtCanonicalState, xenGtStateFingerprint, xenGtStateKey } from '../../properties/xengt/explore-scope.js';
 
 /**
  * The same lookup-backend state with every mfn renamed by `rename` (a permutation of the frames),
@@ -157,26 +157,35 @@ describe('symmetry reduction: frames are interchangeable', () => {
   });
 
   test.for([xenMap, xenLookup])(
-    '$id: the compact key and the renamed state as canonical JSON partition the states alike',
+    '$id: the compact key, its fingerprint and the renamed state as canonical JSON partition the states alike',
     (design) => {
-      // Every state met to depth 2: equal compact keys exactly when equal renamed states.
+      // Every state met to depth 2: equal compact keys exactly when equal renamed states, and
+      // exactly when equal fingerprints of the key's words (the scope's own fingerprint).
       const genericOf = new Map<string, string>();
       const compactOf = new Map<string, string>();
+      const printOf = new Map<string, string>();
+      const compactOfPrint = new Map<string, string>();
       let mismatches = 0;
       const result = exploreDesign(design, {
         depth: 2,
         key: (state) => {
           const compact = xenGtStateKey(state as XenGtState, design.config.backend);
           const generic = stableJson(xenGtCanonicalState(state as XenGtState, design.config.backend));
+          const print = xenGtStateFingerprint(state as XenGtState, design.config.backend).join(',');
           if ((genericOf.get(compact) ?? generic) !== generic) mismatches += 1;
           if ((compactOf.get(generic) ?? compact) !== compact) mismatches += 1;
+          if ((printOf.get(compact) ?? print) !== print) mismatches += 1;
+          if ((compactOfPrint.get(print) ?? compact) !== compact) mismatches += 1;
           genericOf.set(compact, generic);
           compactOf.set(generic, compact);
+          printOf.set(compact, print);
+          compactOfPrint.set(print, compact);
           return compact;
         },
       });
       expect(mismatches).toBe(0);
       expect(genericOf.size).toBe(result.states);
+      expect(compactOfPrint.size).toBe(result.states);
     },
   );
 
