@@ -611,6 +611,11 @@ const CHECK_SEED: Readonly<Record<string, number>> = {
   // Its four steps (attach, DMA with the PASID, close, the group out) at 500 runs: seeds 2 to 7 find
   // them; seed 1's 500 runs do not (caught on 20/20 fresh seeds at the default 1,000).
   'iommu/pasid-teardown-skips-pasid-cache': 2,
+  // Its unwind needs an injected grant-map fault, which the Xen-side generation draws once in 128
+  // commands: seed 1 first fails it at run 734 since generation dropped fast-check's bias (run 16
+  // before, 695bd48). Seed luck, not a rarer find: on one fresh set of 20 seeds, median first run 78,
+  // worst 300 unbiased against 75 and 379 biased; seeds 1-20 unbiased median 62, worst 734 (seed 1).
+  'mutant/xen-map/grant-map-unwind-drops-pins-twice': 2,
 };
 
 export function exploreAgreesWithCheck(design: AnyDesign): void {
