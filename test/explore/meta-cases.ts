@@ -71,11 +71,11 @@ export const META_DEPTH = process.env['DMAPROP_EXPLORE_DEEP'] === '1' ? 5 : 4;
 const DEEP: Readonly<Record<string, Readonly<Record<string, number>>>> = {
   // Seed 1 also breaks a counter's range late (8 steps, since this stop's generation): not compared.
   'xen/domid-freed-at-kill': { 'counters-in-range': 8 },
-  // The PV memory designs' DMA effects, beyond depth 4 (not compared): a dom0 frame typed as a page
-  // table while its IOMMU entry stays, unpinned, ballooned out (and handed to a guest), then written
-  // by dom0's device; dom0's IOMMU entry of a guest's frame outliving the last grant unmap, the
-  // guest's frame given back and reused, then reached.
-  'xenpt/pv-type-change-skips-iommu-unmap': { 'no-dma-to-free-frame': 6, 'no-dma-to-foreign-frame': 7 },
+  // The PV memory designs' DMA effects, beyond depth 4 (not compared): dom0's IOMMU entry of a
+  // guest's frame outliving the last grant unmap, the guest's frame given back and reused, then
+  // reached. (pv-type-change-skips-iommu-unmap's were here, 6 and 7 steps through a dom0 frame:
+  // seed 1 now reaches the free frame in 4 through the guest's own, a table pinned, ballooned out,
+  // unpinned, then its device's DMA, compared; and the foreign frame not at all.)
   'xenpt/pv-grant-iommu-count-never-drops': {
     'device-reach-owned-or-held': 5,
     'no-dma-to-foreign-frame': 6,
