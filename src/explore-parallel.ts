@@ -247,7 +247,13 @@ export function exploreParallel<S, C extends T, T extends Command = C>(
     const open = pending();
     const expanded = round(
       workers,
-      workers.map((_, index) => ({ kind: 'expand', adopt: adopt?.[index] ?? null, appended, pending: open })),
+      workers.map((_, index) => ({
+        kind: 'expand',
+        adopt: adopt?.[index] ?? null,
+        appended,
+        pending: open,
+        last: level === options.depth,
+      })),
       poll,
     );
     const merged = round(

@@ -39,6 +39,14 @@ export interface WorkerSetup {
   readonly peers: readonly { readonly index: number; readonly port: MessagePort }[];
 }
 
+/** What a state reads for the state-only invariants, computed once for all its successors. */
+interface Reads {
+  parts: readonly unknown[] | undefined;
+  readonly invariants: (readonly unknown[] | undefined)[];
+}
+
+const NOTHING: readonly SearchEvent[] = [];
+
 /** One exploration's state in this worker. */
 class Partition {
   private readonly visited = new StateTable();
@@ -49,12 +57,20 @@ class Partition {
   private commands: unknown[][] = [];
   /** Successors first seen at this level by this worker (to send each fingerprint once). */
   private sent = new StateTable();
+  /**
+   * At the last level (`expand`'s `checkHere`): what the state-only invariants said of each
+   * successor this worker saw first, by frontier index and command position (undefined: not seen
+   * first from there; an empty list: nothing broke), as the events `materialize` hands back.
+   */
+  private verdicts: (readonly SearchEvent[] | undefined)[][] | null = null;
   private outgoing: number[][];
   /** This level's new states owned here: fingerprint words and first transition, sorted by it. */
   private winnerPrints: Fingerprint[] = [];
   private readonly perTransitionAll: Invariant<unknown, unknown>[];
   private readonly stateOnlyAll: Invariant<unknown, unknown>[];
   private readonly indexOf = new Map<string, number>();
+  /** False once the design's `parts` threw (then every state-only invariant is asked). */
+  private partsWork = true;
 
   private readonly design: AnyDesign;
   private readonly self: number;
@@ -151,10 +167,16 @@ class Partition {
     this.materialized = new Map();
   }
 
-  expand(pending: readonly string[]): FromWorker {
+  expand(pending: readonly string[], last: boolean): FromWorker {
     const events: SearchEvent[] = [];
     const open = new Set(pending);
     let perTransition = this.perTransitionAll.filter((invariant) => open.has(invariant.name));
+    // The last level's new states are never expanded: each is checked here, where the step that
+    // reached it left it, rather than stepped again by `materialize` (the first step into a state
+    // this worker sees is the one the sequential search records, when the state is new and that
+    // step is the first of all the workers' into it: the very state it checks).
+    let stateOnly = last ? this.stateOnlyAll.filter((invariant) => open.has(invariant.name)) : [];
+    this.verdicts = stateOnly.length > 0 ? [] : null;
     const counts = new Float64Array(this.frontierRecords.length * 2);
     const scope = this.design.explore;
     if (scope === undefined) throw new Error('no explore scope');
@@ -171,6 +193,10 @@ class Partition {
       const before = this.frontierStates[at];
       const tried: unknown[] = [];
       this.commands.push(tried);
+      const verdicts: (readonly SearchEvent[] | undefined)[] = [];
+      this.verdicts?.push(verdicts);
+      const reads: Reads | null =
+        this.verdicts === null ? null : { parts: undefined, invariants: this.stateOnlyAll.map(() => undefined) };
       counts[at * 2] = record;
       let position = 0;
       hasCommand = false;
@@ -233,6 +259,14 @@ class Partition {
           if (this.sent.find(print) >= 0) continue;
           this.sent.add(print, 0);
           this.outgoing[owner]?.push(print[0], print[1], print[2], print[3], record, position - 1);
+          if (reads !== null) {
+            const found = this.checkState(stateOnly, reads, transition, record, position - 1);
+            verdicts[position - 1] = found;
+            // Broken here: broken at this state's first arrival too, no later than here (a state
+            // that breaks an invariant still unbroken is new, and its verdict is its key's).
+            for (const event of found)
+              if (event.kind === 'violation') stateOnly = stateOnly.filter((one) => one.name !== event.invariant);
+          }
         }
       } catch (error) {
         // Step, resolve, templates or key threw: the sequential search stops here (or earlier).
@@ -290,17 +324,80 @@ class Partition {
     return { kind: 'winners', ids: Float64Array.from(order.map((index) => ids[index] ?? 0)) };
   }
 
-  /** Steps the new states this worker reached first and checks them; hands back their commands. */
+  /**
+   * Checks a state first reached by `transition` against the state-only invariants `stateOnly`,
+   * as the sequential search does (`explore.ts`, `checkState`): each held at the state it came
+   * from, so one whose `reads` parts (or the design's `parts`) are the very objects there is not
+   * asked. `reads` caches what that state reads, for all its successors. Returns what broke or threw.
+   */
+  private checkState(
+    stateOnly: readonly Invariant<unknown, unknown>[],
+    reads: Reads,
+    transition: Transition<unknown, unknown>,
+    parent: number,
+    position: number,
+  ): readonly SearchEvent[] {
+    if (stateOnly.length === 0) return NOTHING;
+    const events: SearchEvent[] = [];
+    const { before, after, command } = transition;
+    if (this.partsWork && this.design.parts !== undefined) {
+      try {
+        const top = this.design.parts(after);
+        const was = (reads.parts ??= this.design.parts(before));
+        if (top.length === was.length && top.every((part, which) => part === was[which])) return NOTHING;
+      } catch (error) {
+        events.push({
+          kind: 'crash',
+          key: eventKey(parent, position, PHASE_STATE, -1),
+          crash: crashOf(error, 0, 'invariant', null),
+          site: 'invariant',
+          command,
+          hasCommand: true,
+          needsAnyOf: stateOnly.map((invariant) => invariant.name),
+        });
+        this.partsWork = false;
+      }
+    }
+    for (const invariant of stateOnly) {
+      const which = this.stateOnlyAll.indexOf(invariant);
+      const index = this.indexOf.get(invariant.name) ?? 0;
+      const key = eventKey(parent, position, PHASE_STATE, index);
+      try {
+        if (invariant.reads !== undefined) {
+          const read = (reads.invariants[which] ??= invariant.reads(before));
+          const now = invariant.reads(after);
+          if (read.length === now.length && now.every((part, where) => part === read[where])) continue;
+        }
+        if (invariant.check(transition) === null) continue;
+        events.push({ kind: 'violation', key, invariant: invariant.name, command });
+      } catch (error) {
+        events.push({
+          kind: 'crash',
+          key,
+          crash: crashOf(error, 0, 'invariant', invariant.name),
+          site: 'invariant',
+          command,
+          hasCommand: true,
+          needsAnyOf: [invariant.name],
+        });
+      }
+    }
+    return events.length === 0 ? NOTHING : events;
+  }
+
+  /**
+   * Hands back the commands of the new states this worker reached first, with what the state-only
+   * invariants say of them: checked by `expand` at the last level, else stepped again here to be
+   * checked (and kept, for `adopt`, when this worker owns them).
+   */
   materialize(requests: Float64Array, pending: readonly string[]): FromWorker {
     const events: SearchEvent[] = [];
     const open = new Set(pending);
     let stateOnly = this.stateOnlyAll.filter((invariant) => open.has(invariant.name));
-    let partsWork = true;
     const commands: unknown[] = [];
     let at = 0;
-    let readsFor = -1;
-    let readsBefore: (readonly unknown[] | undefined)[] = [];
-    let partsBefore: readonly unknown[] | undefined = undefined;
+    let reads = null as Reads | null;
+    let readsAt = -1;
     this.materialized = new Map();
     for (let index = 0; index + 3 < requests.length; index += 4) {
       const parent = requests[index] ?? 0;
@@ -311,62 +408,31 @@ class Partition {
       if (this.frontierRecords[at] !== parent) throw new Error(`explore worker: record ${parent} is not mine`);
       const command = this.commands[at]?.[position];
       commands.push(command);
+      if (this.verdicts !== null) {
+        const found = this.verdicts[at]?.[position];
+        if (found === undefined) throw new Error(`explore worker: state ${record} was not checked`);
+        events.push(...found);
+        continue;
+      }
       // The owner rebuilds the state itself (`adopt`): it is stepped here only to be checked.
       if (stateOnly.length === 0) continue;
       const before = this.frontierStates[at];
       const { state: after, result } = this.design.step(before, command);
       if (owner === this.self) this.materialized.set(record, after);
-      if (readsFor !== at) {
-        readsFor = at;
-        readsBefore = this.stateOnlyAll.map(() => undefined);
-        partsBefore = undefined;
+      if (reads === null || readsAt !== at) {
+        readsAt = at;
+        reads = { parts: undefined, invariants: this.stateOnlyAll.map(() => undefined) };
       }
-      const transition: Transition<unknown, unknown> = { before, command, result, after };
-      if (partsWork && this.design.parts !== undefined) {
-        try {
-          const top = this.design.parts(after);
-          partsBefore ??= this.design.parts(before);
-          if (top.length === partsBefore.length && top.every((part, which) => part === partsBefore?.[which])) continue;
-        } catch (error) {
-          events.push({
-            kind: 'crash',
-            key: eventKey(parent, position, PHASE_STATE, -1),
-            crash: crashOf(error, 0, 'invariant', null),
-            site: 'invariant',
-            command,
-            hasCommand: true,
-            needsAnyOf: stateOnly.map((invariant) => invariant.name),
-          });
-          partsWork = false;
-        }
-      }
-      for (const invariant of [...stateOnly]) {
-        const which = this.stateOnlyAll.indexOf(invariant);
-        const index = this.indexOf.get(invariant.name) ?? 0;
-        const key = eventKey(parent, position, PHASE_STATE, index);
-        try {
-          if (invariant.reads !== undefined) {
-            const read = (readsBefore[which] ??= invariant.reads(before));
-            const now = invariant.reads(after);
-            if (read.length === now.length && now.every((part, where) => part === read[where])) continue;
-          }
-          if (invariant.check(transition) === null) continue;
-          events.push({ kind: 'violation', key, invariant: invariant.name, command });
-        } catch (error) {
-          events.push({
-            kind: 'crash',
-            key,
-            crash: crashOf(error, 0, 'invariant', invariant.name),
-            site: 'invariant',
-            command,
-            hasCommand: true,
-            needsAnyOf: [invariant.name],
-          });
-        }
-        stateOnly = stateOnly.filter((other) => other !== invariant);
+      const found = this.checkState(stateOnly, reads, { before, command, result, after }, parent, position);
+      events.push(...found);
+      // Requests come in record order: what broke or threw here is no longer asked of later ones.
+      for (const event of found) {
+        const name = event.kind === 'violation' ? event.invariant : event.crash.invariant;
+        if (name !== null) stateOnly = stateOnly.filter((invariant) => invariant.name !== name);
       }
     }
     this.commands = [];
+    this.verdicts = null;
     return { kind: 'materialized', commands, events };
   }
 }
@@ -404,7 +470,7 @@ async function serve(setup: WorkerSetup): Promise<void> {
         case 'expand':
           if (partition === null) throw new Error('explore worker: no search begun');
           partition.adopt(message.adopt, message.appended);
-          reply = partition.expand(message.pending);
+          reply = partition.expand(message.pending, message.last);
           break;
         case 'merge':
           if (partition === null) throw new Error('explore worker: no search begun');
