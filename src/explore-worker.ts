@@ -58,11 +58,11 @@ class Partition {
   /** Successors first seen at this level by this worker (to send each fingerprint once). */
   private sent = new StateTable();
   /**
-   * At the last level (`expand`'s `checkHere`): what the state-only invariants said of each
-   * successor this worker saw first, by frontier index and command position (undefined: not seen
-   * first from there; an empty list: nothing broke), as the events `materialize` hands back.
+   * At the last level (`expand`'s `last`): the transition into each successor this worker saw
+   * first, by frontier index and command position, kept for `materialize` to check the new
+   * states among them without stepping again (null at the other levels).
    */
-  private verdicts: (readonly SearchEvent[] | undefined)[][] | null = null;
+  private held: (Transition<unknown, unknown> | undefined)[][] | null = null;
   private outgoing: number[][];
   /** This level's new states owned here: fingerprint words and first transition, sorted by it. */
   private winnerPrints: Fingerprint[] = [];
@@ -171,12 +171,9 @@ class Partition {
     const events: SearchEvent[] = [];
     const open = new Set(pending);
     let perTransition = this.perTransitionAll.filter((invariant) => open.has(invariant.name));
-    // The last level's new states are never expanded: each is checked here, where the step that
-    // reached it left it, rather than stepped again by `materialize` (the first step into a state
-    // this worker sees is the one the sequential search records, when the state is new and that
-    // step is the first of all the workers' into it: the very state it checks).
-    let stateOnly = last ? this.stateOnlyAll.filter((invariant) => open.has(invariant.name)) : [];
-    this.verdicts = stateOnly.length > 0 ? [] : null;
+    // The last level's new states are never expanded: each successor seen first here is kept
+    // where the step left it, for `materialize` to check without stepping it again.
+    this.held = last && this.stateOnlyAll.some((invariant) => open.has(invariant.name)) ? [] : null;
     const counts = new Float64Array(this.frontierRecords.length * 2);
     const scope = this.design.explore;
     if (scope === undefined) throw new Error('no explore scope');
@@ -193,10 +190,8 @@ class Partition {
       const before = this.frontierStates[at];
       const tried: unknown[] = [];
       this.commands.push(tried);
-      const verdicts: (readonly SearchEvent[] | undefined)[] = [];
-      this.verdicts?.push(verdicts);
-      const reads: Reads | null =
-        this.verdicts === null ? null : { parts: undefined, invariants: this.stateOnlyAll.map(() => undefined) };
+      const held: (Transition<unknown, unknown> | undefined)[] = [];
+      this.held?.push(held);
       counts[at * 2] = record;
       let position = 0;
       hasCommand = false;
@@ -259,14 +254,7 @@ class Partition {
           if (this.sent.find(print) >= 0) continue;
           this.sent.add(print, 0);
           this.outgoing[owner]?.push(print[0], print[1], print[2], print[3], record, position - 1);
-          if (reads !== null) {
-            const found = this.checkState(stateOnly, reads, transition, record, position - 1);
-            verdicts[position - 1] = found;
-            // Broken here: broken at this state's first arrival too, no later than here (a state
-            // that breaks an invariant still unbroken is new, and its verdict is its key's).
-            for (const event of found)
-              if (event.kind === 'violation') stateOnly = stateOnly.filter((one) => one.name !== event.invariant);
-          }
+          if (this.held !== null) held[position - 1] = transition;
         }
       } catch (error) {
         // Step, resolve, templates or key threw: the sequential search stops here (or earlier).
@@ -408,16 +396,12 @@ class Partition {
       if (this.frontierRecords[at] !== parent) throw new Error(`explore worker: record ${parent} is not mine`);
       const command = this.commands[at]?.[position];
       commands.push(command);
-      if (this.verdicts !== null) {
-        const found = this.verdicts[at]?.[position];
-        if (found === undefined) throw new Error(`explore worker: state ${record} was not checked`);
-        events.push(...found);
-        continue;
-      }
       // The owner rebuilds the state itself (`adopt`): it is stepped here only to be checked.
       if (stateOnly.length === 0) continue;
       const before = this.frontierStates[at];
-      const { state: after, result } = this.design.step(before, command);
+      const kept = this.held?.[at]?.[position];
+      const { state: after, result } =
+        kept === undefined ? this.design.step(before, command) : { state: kept.after, result: kept.result };
       if (owner === this.self) this.materialized.set(record, after);
       if (reads === null || readsAt !== at) {
         readsAt = at;
@@ -432,7 +416,7 @@ class Partition {
       }
     }
     this.commands = [];
-    this.verdicts = null;
+    this.held = null;
     return { kind: 'materialized', commands, events };
   }
 }
