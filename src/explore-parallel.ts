@@ -247,13 +247,7 @@ export function exploreParallel<S, C extends T, T extends Command = C>(
     const open = pending();
     const expanded = round(
       workers,
-      workers.map((_, index) => ({
-        kind: 'expand',
-        adopt: adopt?.[index] ?? null,
-        appended,
-        pending: open,
-        last: level === options.depth,
-      })),
+      workers.map((_, index) => ({ kind: 'expand', adopt: adopt?.[index] ?? null, appended, pending: open })),
       poll,
     );
     const merged = round(

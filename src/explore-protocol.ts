@@ -108,12 +108,6 @@ export type ToWorker =
        */
       readonly appended: { readonly parents: Float64Array; readonly commands: readonly unknown[] } | null;
       readonly pending: readonly string[];
-      /**
-       * The search's last level: its new states are never expanded, so the worker checks each
-       * successor it sees first against the state-only invariants where the step left it, and
-       * `materialize` hands back those verdicts instead of stepping the new states again.
-       */
-      readonly last: boolean;
     }
   | { readonly kind: 'merge' }
   | {

@@ -39,14 +39,6 @@ export interface WorkerSetup {
   readonly peers: readonly { readonly index: number; readonly port: MessagePort }[];
 }
 
-/** What a state reads for the state-only invariants, computed once for all its successors. */
-interface Reads {
-  parts: readonly unknown[] | undefined;
-  readonly invariants: (readonly unknown[] | undefined)[];
-}
-
-const NOTHING: readonly SearchEvent[] = [];
-
 /** One exploration's state in this worker. */
 class Partition {
   private readonly visited = new StateTable();
@@ -57,20 +49,12 @@ class Partition {
   private commands: unknown[][] = [];
   /** Successors first seen at this level by this worker (to send each fingerprint once). */
   private sent = new StateTable();
-  /**
-   * At the last level (`expand`'s `last`): the transition into each successor this worker saw
-   * first, by frontier index and command position, kept for `materialize` to check the new
-   * states among them without stepping again (null at the other levels).
-   */
-  private held: (Transition<unknown, unknown> | undefined)[][] | null = null;
   private outgoing: number[][];
   /** This level's new states owned here: fingerprint words and first transition, sorted by it. */
   private winnerPrints: Fingerprint[] = [];
   private readonly perTransitionAll: Invariant<unknown, unknown>[];
   private readonly stateOnlyAll: Invariant<unknown, unknown>[];
   private readonly indexOf = new Map<string, number>();
-  /** False once the design's `parts` threw (then every state-only invariant is asked). */
-  private partsWork = true;
 
   private readonly design: AnyDesign;
   private readonly self: number;
@@ -167,13 +151,10 @@ class Partition {
     this.materialized = new Map();
   }
 
-  expand(pending: readonly string[], last: boolean): FromWorker {
+  expand(pending: readonly string[]): FromWorker {
     const events: SearchEvent[] = [];
     const open = new Set(pending);
     let perTransition = this.perTransitionAll.filter((invariant) => open.has(invariant.name));
-    // The last level's new states are never expanded: each successor seen first here is kept
-    // where the step left it, for `materialize` to check without stepping it again.
-    this.held = last && this.stateOnlyAll.some((invariant) => open.has(invariant.name)) ? [] : null;
     const counts = new Float64Array(this.frontierRecords.length * 2);
     const scope = this.design.explore;
     if (scope === undefined) throw new Error('no explore scope');
@@ -190,8 +171,6 @@ class Partition {
       const before = this.frontierStates[at];
       const tried: unknown[] = [];
       this.commands.push(tried);
-      const held: (Transition<unknown, unknown> | undefined)[] = [];
-      this.held?.push(held);
       counts[at * 2] = record;
       let position = 0;
       hasCommand = false;
@@ -254,7 +233,6 @@ class Partition {
           if (this.sent.find(print) >= 0) continue;
           this.sent.add(print, 0);
           this.outgoing[owner]?.push(print[0], print[1], print[2], print[3], record, position - 1);
-          if (this.held !== null) held[position - 1] = transition;
         }
       } catch (error) {
         // Step, resolve, templates or key threw: the sequential search stops here (or earlier).
@@ -312,80 +290,17 @@ class Partition {
     return { kind: 'winners', ids: Float64Array.from(order.map((index) => ids[index] ?? 0)) };
   }
 
-  /**
-   * Checks a state first reached by `transition` against the state-only invariants `stateOnly`,
-   * as the sequential search does (`explore.ts`, `checkState`): each held at the state it came
-   * from, so one whose `reads` parts (or the design's `parts`) are the very objects there is not
-   * asked. `reads` caches what that state reads, for all its successors. Returns what broke or threw.
-   */
-  private checkState(
-    stateOnly: readonly Invariant<unknown, unknown>[],
-    reads: Reads,
-    transition: Transition<unknown, unknown>,
-    parent: number,
-    position: number,
-  ): readonly SearchEvent[] {
-    if (stateOnly.length === 0) return NOTHING;
-    const events: SearchEvent[] = [];
-    const { before, after, command } = transition;
-    if (this.partsWork && this.design.parts !== undefined) {
-      try {
-        const top = this.design.parts(after);
-        const was = (reads.parts ??= this.design.parts(before));
-        if (top.length === was.length && top.every((part, which) => part === was[which])) return NOTHING;
-      } catch (error) {
-        events.push({
-          kind: 'crash',
-          key: eventKey(parent, position, PHASE_STATE, -1),
-          crash: crashOf(error, 0, 'invariant', null),
-          site: 'invariant',
-          command,
-          hasCommand: true,
-          needsAnyOf: stateOnly.map((invariant) => invariant.name),
-        });
-        this.partsWork = false;
-      }
-    }
-    for (const invariant of stateOnly) {
-      const which = this.stateOnlyAll.indexOf(invariant);
-      const index = this.indexOf.get(invariant.name) ?? 0;
-      const key = eventKey(parent, position, PHASE_STATE, index);
-      try {
-        if (invariant.reads !== undefined) {
-          const read = (reads.invariants[which] ??= invariant.reads(before));
-          const now = invariant.reads(after);
-          if (read.length === now.length && now.every((part, where) => part === read[where])) continue;
-        }
-        if (invariant.check(transition) === null) continue;
-        events.push({ kind: 'violation', key, invariant: invariant.name, command });
-      } catch (error) {
-        events.push({
-          kind: 'crash',
-          key,
-          crash: crashOf(error, 0, 'invariant', invariant.name),
-          site: 'invariant',
-          command,
-          hasCommand: true,
-          needsAnyOf: [invariant.name],
-        });
-      }
-    }
-    return events.length === 0 ? NOTHING : events;
-  }
-
-  /**
-   * Hands back the commands of the new states this worker reached first, with what the state-only
-   * invariants say of them: checked by `expand` at the last level, else stepped again here to be
-   * checked (and kept, for `adopt`, when this worker owns them).
-   */
+  /** Steps the new states this worker reached first and checks them; hands back their commands. */
   materialize(requests: Float64Array, pending: readonly string[]): FromWorker {
     const events: SearchEvent[] = [];
     const open = new Set(pending);
     let stateOnly = this.stateOnlyAll.filter((invariant) => open.has(invariant.name));
+    let partsWork = true;
     const commands: unknown[] = [];
     let at = 0;
-    let reads = null as Reads | null;
-    let readsAt = -1;
+    let readsFor = -1;
+    let readsBefore: (readonly unknown[] | undefined)[] = [];
+    let partsBefore: readonly unknown[] | undefined = undefined;
     this.materialized = new Map();
     for (let index = 0; index + 3 < requests.length; index += 4) {
       const parent = requests[index] ?? 0;
@@ -399,24 +314,59 @@ class Partition {
       // The owner rebuilds the state itself (`adopt`): it is stepped here only to be checked.
       if (stateOnly.length === 0) continue;
       const before = this.frontierStates[at];
-      const kept = this.held?.[at]?.[position];
-      const { state: after, result } =
-        kept === undefined ? this.design.step(before, command) : { state: kept.after, result: kept.result };
+      const { state: after, result } = this.design.step(before, command);
       if (owner === this.self) this.materialized.set(record, after);
-      if (reads === null || readsAt !== at) {
-        readsAt = at;
-        reads = { parts: undefined, invariants: this.stateOnlyAll.map(() => undefined) };
+      if (readsFor !== at) {
+        readsFor = at;
+        readsBefore = this.stateOnlyAll.map(() => undefined);
+        partsBefore = undefined;
       }
-      const found = this.checkState(stateOnly, reads, { before, command, result, after }, parent, position);
-      events.push(...found);
-      // Requests come in record order: what broke or threw here is no longer asked of later ones.
-      for (const event of found) {
-        const name = event.kind === 'violation' ? event.invariant : event.crash.invariant;
-        if (name !== null) stateOnly = stateOnly.filter((invariant) => invariant.name !== name);
+      const transition: Transition<unknown, unknown> = { before, command, result, after };
+      if (partsWork && this.design.parts !== undefined) {
+        try {
+          const top = this.design.parts(after);
+          partsBefore ??= this.design.parts(before);
+          if (top.length === partsBefore.length && top.every((part, which) => part === partsBefore?.[which])) continue;
+        } catch (error) {
+          events.push({
+            kind: 'crash',
+            key: eventKey(parent, position, PHASE_STATE, -1),
+            crash: crashOf(error, 0, 'invariant', null),
+            site: 'invariant',
+            command,
+            hasCommand: true,
+            needsAnyOf: stateOnly.map((invariant) => invariant.name),
+          });
+          partsWork = false;
+        }
+      }
+      for (const invariant of [...stateOnly]) {
+        const which = this.stateOnlyAll.indexOf(invariant);
+        const index = this.indexOf.get(invariant.name) ?? 0;
+        const key = eventKey(parent, position, PHASE_STATE, index);
+        try {
+          if (invariant.reads !== undefined) {
+            const read = (readsBefore[which] ??= invariant.reads(before));
+            const now = invariant.reads(after);
+            if (read.length === now.length && now.every((part, where) => part === read[where])) continue;
+          }
+          if (invariant.check(transition) === null) continue;
+          events.push({ kind: 'violation', key, invariant: invariant.name, command });
+        } catch (error) {
+          events.push({
+            kind: 'crash',
+            key,
+            crash: crashOf(error, 0, 'invariant', invariant.name),
+            site: 'invariant',
+            command,
+            hasCommand: true,
+            needsAnyOf: [invariant.name],
+          });
+        }
+        stateOnly = stateOnly.filter((other) => other !== invariant);
       }
     }
     this.commands = [];
-    this.held = null;
     return { kind: 'materialized', commands, events };
   }
 }
@@ -454,7 +404,7 @@ async function serve(setup: WorkerSetup): Promise<void> {
         case 'expand':
           if (partition === null) throw new Error('explore worker: no search begun');
           partition.adopt(message.adopt, message.appended);
-          reply = partition.expand(message.pending, message.last);
+          reply = partition.expand(message.pending);
           break;
         case 'merge':
           if (partition === null) throw new Error('explore worker: no search begun');
