@@ -13,7 +13,13 @@ import type { AnyDesign } from '../../src/design.js';
 import { exploreDesign } from '../../src/explore.js';
 import type { ExploreOptions, ExploreResult } from '../../src/explore.js';
 import { DEEP } from '../helpers.js';
-import { counter, invariantThrowsAtFour, stepThrowsAtThree } from './parallel-designs.js';
+import {
+  counter,
+  invariantThrowsAtFour,
+  pairBreaksLate,
+  pairThrowsLate,
+  stepThrowsAtThree,
+} from './parallel-designs.js';
 
 const withoutTime = (result: ExploreResult): unknown =>
   JSON.parse(
@@ -120,6 +126,23 @@ describe('toy designs the workers load from a module: crashes and early stops', 
     });
     expect(result.verdict).toBe('crashed');
     expect(result.crash?.crash.invariant).toBe('throws-at-four');
+  });
+  // At the last level each worker checks the successors it sees first (`expand`), not the new
+  // states stepped again: the verdict must be that of the first arrival, renamings apart.
+  test.each([4, 5, 6])('a state-only invariant first broken on the last level or before (depth %i)', (depth) => {
+    const result = expectSameAsSequential(pairBreaksLate(), {
+      depth,
+      designSource: { module, export: 'pairBreaksLate' },
+    });
+    expect(result.violations.map((found) => found.invariant)).toEqual(depth < 5 ? [] : ['sum-below-five']);
+  });
+  test.each([5, 6])('a state-only invariant that throws on the last level or before (depth %i)', (depth) => {
+    const result = expectSameAsSequential(pairThrowsLate(), {
+      depth,
+      designSource: { module, export: 'pairThrowsLate' },
+    });
+    expect(result.verdict).toBe('crashed');
+    expect(result.crash?.crash.message).toMatch(/^at \(\d, \d\)$/);
   });
 });
 
