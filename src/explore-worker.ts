@@ -11,7 +11,7 @@ import type { AnyDesign, Invariant, Transition } from './design.js';
 import { loadDesign } from './design-source.js';
 import { crashOf, selectInvariants } from './execute.js';
 import type { CrashSite } from './execute.js';
-import { alreadyTried } from './explore.js';
+import { DistinctCommands } from './explore.js';
 import {
   eventKey,
   ownerOf,
@@ -178,15 +178,14 @@ class Partition {
         site = 'scope';
         key = eventKey(record, 0, PHASE_RESOLVE);
         const templates = scope.templates(before);
-        const distinct: unknown[] = [];
+        const distinct = new DistinctCommands(templates.length);
         for (const template of templates) {
           site = 'resolve';
           command = template;
           hasCommand = true;
           key = eventKey(record, position, PHASE_RESOLVE);
           const concrete: unknown = this.design.resolve(before, template);
-          if (alreadyTried(distinct, concrete)) continue;
-          distinct.push(concrete);
+          if (!distinct.add(concrete)) continue;
           command = concrete;
           site = 'step';
           key = eventKey(record, position, PHASE_STEP);

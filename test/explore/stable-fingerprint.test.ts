@@ -1,6 +1,7 @@
 /** The one-pass fingerprint of canonical data decides what `stableJson`'s text decides. */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
+import { DistinctCommands } from '../../src/explore.js';
 import { renamedStableJson, sameJson, stableJson } from '../../src/stable-json.js';
 import type { RenamedFields } from '../../src/stable-json.js';
 import { renamedFingerprint, stableFingerprint } from '../../src/stable-fingerprint.js';
@@ -45,6 +46,32 @@ describe('stableFingerprint', () => {
     expect(sameJson([Number.NaN, -0], [null, 0])).toBe(true);
     expect(sameJson({ a: 1 }, { a: 1, b: 2 })).toBe(false);
     expect(sameJson([], {})).toBe(false);
+  });
+
+  test("the explorer's distinct commands: a command is new exactly when no earlier one has its canonical JSON, compared pairwise (few templates) or by fingerprint (many)", () => {
+    for (const templates of [4, 40]) {
+      fc.assert(
+        fc.property(fc.array(plain, { maxLength: 8 }), (commands) => {
+          const distinct = new DistinctCommands(templates);
+          const texts = new Set<string>();
+          for (const command of [...commands, ...commands.map((command) => structuredClone(command))]) {
+            const text = stableJson(command);
+            expect(distinct.add(command)).toBe(!texts.has(text));
+            texts.add(text);
+          }
+        }),
+        { seed: 31, numRuns: 500 },
+      );
+      const distinct = new DistinctCommands(templates);
+      const added = [
+        { a: undefined, b: [undefined, 1] },
+        { b: [null, 1] },
+        { b: [null, 2] },
+        [Number.NaN, -0],
+        [null, 0],
+      ];
+      expect(added.map((command) => distinct.add(command))).toEqual([true, false, true, true, false]);
+    }
   });
 
   test('key order, undefined fields and -0 do not matter; structure and types do', () => {
