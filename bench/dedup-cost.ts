@@ -13,7 +13,8 @@ import { pathToFileURL } from 'node:url';
 import { findDesign } from '../properties/registry.js';
 import { anchorDesign } from '../src/bench-anchor.js';
 import type { AnyDesign } from '../src/design.js';
-import { DistinctCommands, exploreDesign } from '../src/explore.js';
+import { DistinctCommands } from '../src/explore.js';
+import { firstStates, measureScopes } from './scope-states.js';
 
 const DEFAULT_SCOPES = ['anchor:6', 'iommu/lazy:3', 'vfio/type1:4', 'gvt/write-protect:2', 'xen/map:2'];
 const STATES = 3000;
@@ -35,14 +36,7 @@ export function dedupCost(id: string, depth: number): string {
   const design: AnyDesign | undefined = id === 'anchor' ? (anchorDesign() as unknown as AnyDesign) : findDesign(id);
   const scope = design?.explore;
   if (design === undefined || scope === undefined) throw new Error(`no design with an explore scope: ${id}`);
-  const states: unknown[] = [];
-  exploreDesign(design, {
-    depth,
-    key: (state) => {
-      if (states.length < STATES) states.push(state);
-      return scope.key(state);
-    },
-  });
+  const states = firstStates(design, depth, STATES);
   const lists = states.map((state) => scope.templates(state).map((template) => design.resolve(state, template)));
   const templates = lists.reduce((sum, commands) => sum + commands.length, 0) / lists.length;
   let distinct = 0;
@@ -58,18 +52,6 @@ export function dedupCost(id: string, depth: number): string {
   return `${id} depth ${depth}: ${lists.length} states, ${templates.toFixed(1)} templates and ${(distinct / lists.length).toFixed(1)} distinct commands a state; pairwise ${pairwise.toFixed(1)} µs, fingerprints ${printed.toFixed(1)} µs`;
 }
 
-function main(): void {
-  const scopes = process.argv.slice(2);
-  for (const argument of scopes.length > 0 ? scopes : DEFAULT_SCOPES) {
-    const [id, depth] = argument.split(':');
-    const parsed = Number(depth);
-    if (id === undefined || !Number.isInteger(parsed) || parsed < 1) {
-      process.stderr.write(`usage: node dist/bench/dedup-cost.js [design:depth ...] (got '${argument}')\n`);
-      process.exit(2);
-    }
-    process.stdout.write(`${dedupCost(id, parsed)}\n`);
-  }
-}
-
 // Run as a script, not when imported.
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) main();
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href)
+  measureScopes('dedup-cost', DEFAULT_SCOPES, dedupCost);

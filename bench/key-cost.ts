@@ -10,8 +10,8 @@
  */
 import { pathToFileURL } from 'node:url';
 import { findDesign } from '../properties/registry.js';
-import { exploreDesign } from '../src/explore.js';
 import { fingerprint128 } from '../src/state-table.js';
+import { firstStates, measureScopes } from './scope-states.js';
 
 const DEFAULT_SCOPES = [
   'iommu/lazy:4',
@@ -36,14 +36,7 @@ export function keyCost(id: string, depth: number): string {
   if (design === undefined || scope === undefined) throw new Error(`no design with an explore scope: ${id}`);
   const fingerprint = scope.fingerprint?.bind(scope);
   if (fingerprint === undefined) throw new Error(`${id}: its scope hashes its key text only`);
-  const states: unknown[] = [];
-  exploreDesign(design, {
-    depth,
-    key: (state) => {
-      if (states.length < STATES) states.push(state);
-      return scope.key(state);
-    },
-  });
+  const states = firstStates(design, depth, STATES);
   const text = (state: unknown): unknown => fingerprint128(scope.key(state));
   cpuMicroseconds(states, text);
   cpuMicroseconds(states, fingerprint);
@@ -53,18 +46,6 @@ export function keyCost(id: string, depth: number): string {
   return `${id} depth ${depth}: ${states.length} states; key text hashed ${textCost.toFixed(1)} µs, one-pass fingerprint ${wordCost.toFixed(1)} µs (key ${length} characters)`;
 }
 
-function main(): void {
-  const scopes = process.argv.slice(2);
-  for (const argument of scopes.length > 0 ? scopes : DEFAULT_SCOPES) {
-    const [id, depth] = argument.split(':');
-    const parsed = Number(depth);
-    if (id === undefined || !Number.isInteger(parsed) || parsed < 1) {
-      process.stderr.write(`usage: node dist/bench/key-cost.js [design:depth ...] (got '${argument}')\n`);
-      process.exit(2);
-    }
-    process.stdout.write(`${keyCost(id, parsed)}\n`);
-  }
-}
-
 // Run as a script, not when imported.
-if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) main();
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href)
+  measureScopes('key-cost', DEFAULT_SCOPES, keyCost);
