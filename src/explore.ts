@@ -198,8 +198,8 @@ const PAIRWISE_LIMIT = 16;
  */
 export class DistinctCommands {
   private readonly commands: unknown[] = [];
-  /** The fingerprints, four words each, when there are more templates than `PAIRWISE_LIMIT`. */
-  private readonly prints: number[] | null;
+  /** The fingerprints, when there are more templates than `PAIRWISE_LIMIT`. */
+  private readonly prints: Fingerprint[] | null;
 
   constructor(templates: number) {
     this.prints = templates > PAIRWISE_LIMIT ? [] : null;
@@ -214,11 +214,9 @@ export class DistinctCommands {
       commands.push(command);
       return true;
     }
-    const [a, b, c, d] = stableFingerprint(command);
-    for (let at = 0; at < prints.length; at += 4) {
-      if (prints[at] === a && prints[at + 1] === b && prints[at + 2] === c && prints[at + 3] === d) return false;
-    }
-    prints.push(a, b, c, d);
+    const print = stableFingerprint(command);
+    for (const earlier of prints) if (sameFingerprint(earlier, print)) return false;
+    prints.push(print);
     return true;
   }
 }
