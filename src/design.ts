@@ -7,6 +7,7 @@ import type { OpResult } from '../models/result.js';
 import type { GenerationOptions } from './generate.js';
 import type { Holding } from './waits.js';
 import type { Fingerprint } from './state-table.js';
+import type { FlatScope } from './flat-scope.js';
 
 /** A command is plain data with a `kind`. */
 export interface Command {
@@ -236,6 +237,14 @@ export interface ExploreScope<S, T> {
    * as paths: `frames/7` overlaps `frames` and `frames/7/owner`, not `frames/8`. Without it, every pair is dependent.
    */
   footprint?(state: S, command: T, step: Step<S>): Footprint | null;
+  /**
+   * The scope's states as flat integer vectors (`flat-scope.ts`), for the explorer's fast path
+   * (`explore-flat.ts`): a fresh encoder for one search. The explorer takes it when the search
+   * asks nothing the encoding cannot give (one thread, no shard, no partial-order reduction, no
+   * key of the options' own, only invariants it decides) unless `ExploreOptions.flat` is false;
+   * the result is the object search's, states, transitions, verdicts and counterexamples alike.
+   */
+  flat?(): FlatScope<T>;
 }
 
 /** What a command reads and writes at a state, by resource name (see `ExploreScope.footprint`). */
