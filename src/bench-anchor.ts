@@ -24,6 +24,8 @@ import { xenGtInvariants } from '../properties/xengt/invariants/index.js';
 import { resolveXenGt } from '../properties/xengt/resolve.js';
 import type { XenGtTemplate } from '../properties/xengt/resolve.js';
 import { xenGtUniverse } from '../properties/xengt/universe.js';
+import { xenGtFlatScope } from '../properties/xengt/flat/scope.js';
+import type { XenGtFlat } from '../properties/xengt/flat/scope.js';
 import type { Design } from './design.js';
 
 export interface AnchorUniverse {
@@ -52,6 +54,18 @@ export const SCALED_ANCHOR: AnchorUniverse = {
 export function anchorDesign(
   universe: AnchorUniverse = SCALED_ANCHOR,
 ): Design<XenGtState, XenGtCommand, XenGtTemplate> {
+  return buildAnchor(universe).design;
+}
+
+/** The anchor's flat encoding (`properties/xengt/flat`), or undefined with frames renamed. */
+export function anchorFlat(universe: AnchorUniverse = SCALED_ANCHOR): XenGtFlat | undefined {
+  return buildAnchor(universe).flat;
+}
+
+function buildAnchor(universe: AnchorUniverse): {
+  design: Design<XenGtState, XenGtCommand, XenGtTemplate>;
+  flat: XenGtFlat | undefined;
+} {
   const base = xenGtDesign({
     id: `anchor/xengt-${universe.backend}`,
     expected: 'holds',
@@ -95,17 +109,27 @@ export function anchorDesign(
   }
   templates.push({ kind: 'populatePhysmap', domid: 2, gfn: { pick: 0 } });
   for (const entry of entries) templates.push({ kind: 'gpuDma', entry, write: false });
-  return {
+  const init = (): XenGtState => initXenGt(config);
+  const resolve = (state: XenGtState, template: XenGtTemplate): XenGtCommand =>
+    resolveXenGt(state, config, values, template);
+  const invariants = xenGtInvariants(config);
+  // Spin's graph, on vectors (`properties/xengt/flat`); with frames renamed, the objects.
+  const flat = universe.symmetric
+    ? undefined
+    : xenGtFlatScope({ config, values, templates, invariants, init, resolve });
+  const design: Design<XenGtState, XenGtCommand, XenGtTemplate> = {
     ...base,
-    init: () => initXenGt(config),
+    init,
     step: (state, command) => stepXenGt(state, config, command),
-    resolve: (state, template) => resolveXenGt(state, config, values, template),
-    invariants: xenGtInvariants(config),
+    resolve,
+    invariants,
     explore: {
       description: `the anchor universe: ${universe.frames} frames, ${universe.gfns} guest gfns, ${universe.entries} GTT entries`,
       templates: () => templates,
       key: (state) => xenGtStateKey(state, config.backend, { renameFrames: universe.symmetric }),
       fingerprint: (state) => xenGtStateFingerprint(state, config.backend, { renameFrames: universe.symmetric }),
+      ...(flat === undefined ? {} : { flat: flat.scope }),
     },
   };
+  return { design, flat };
 }
