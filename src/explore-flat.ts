@@ -324,7 +324,11 @@ function maskNames(group: readonly Masked[], mask: number): string {
  * be a wrong one) is dropped from `found`, and the first such is said in words; null when every
  * one replays. The initial state's verdicts are the design's own.
  */
-function disagreement(design: AnyDesign, found: Map<string, Found>, pathTo: (record: number) => unknown[]): string | null {
+function disagreement(
+  design: AnyDesign,
+  found: Map<string, Found>,
+  pathTo: (record: number) => unknown[],
+): string | null {
   let first: string | null = null;
   for (const [name, hit] of [...found]) {
     if (hit.parent < 0) continue;
