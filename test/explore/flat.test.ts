@@ -5,6 +5,8 @@
  * and what it does with an encoding that throws or disagrees with the design.
  */
 import { describe, expect, test } from 'vitest';
+import { main } from '../../src/cli.js';
+import type { CliIo } from '../../src/cli.js';
 import { exploreDesign } from '../../src/explore.js';
 import type { ExploreOptions, ExploreProgress, ExploreResult } from '../../src/explore.js';
 import { FlatStateTable } from '../../src/flat-table.js';
@@ -187,5 +189,37 @@ describe('the flat visited set', () => {
     table.add(empty, -1, 0);
     expect(table.find(empty)).toBe(0);
     expect(() => table.add(empty, 0, 0)).toThrow(/not after a find that missed/);
+  });
+});
+
+describe('dmaprop explore and the flat encoding', () => {
+  const run = async (argv: string[]): Promise<{ code: number; out: string }> => {
+    let out = '';
+    const io: CliIo = { out: (text) => (out += text), err: (text) => (out += text) };
+    const code = await main(argv, io, [pairDesign()]);
+    return { code, out };
+  };
+
+  test('runs flat by default and says so; --no-flat searches objects, to the same result', async () => {
+    const flat = await run(['explore', '--depth', '4', '--json']);
+    const objects = await run(['explore', '--depth', '4', '--json', '--no-flat']);
+    expect(flat.code).toBe(0);
+    expect(objects.code).toBe(0);
+    type Json = { results: { engine: string; elapsedMs: number }[] };
+    const [fast] = (JSON.parse(flat.out) as Json).results;
+    const [slow] = (JSON.parse(objects.out) as Json).results;
+    expect(fast?.engine).toBe('flat');
+    expect(slow?.engine).toBe('objects');
+    expect({ ...fast, engine: '', elapsedMs: 0 }).toEqual({ ...slow, engine: '', elapsedMs: 0 });
+    expect((await run(['explore', '--depth', '4'])).out).toMatch(/transitions\/s, flat encoding\)/);
+    expect((await run(['explore', '--depth', '4', '--no-flat'])).out).not.toMatch(/flat encoding/);
+  });
+
+  test('--no-flat is in the help', async () => {
+    let help = '';
+    const io: CliIo = { out: (text) => (help += text), err: (text) => (help += text) };
+    const program = await main(['explore', '--help'], io, [pairDesign()]);
+    expect(program).toBe(0);
+    expect(help).toContain('--no-flat');
   });
 });
