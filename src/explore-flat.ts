@@ -18,13 +18,14 @@
  * vector in an arena (`flat-table.ts`), exact, with no replay to reach the frontier. Per
  * transition it allocates nothing: one scratch vector for the next state.
  *
- * The object model stays the reference. Before the result is built, each counterexample the
- * flat search found is replayed through the design (`runTrace`): one that does not break its
- * invariant there, at that very step, is an encoding that disagrees with the design, reported as
- * a throw of the scope's code (verdict `crashed`, never a wrong trace nor `holds`). So is the
- * initial state's vector judged otherwise than the initial state, and any throw of the encoder.
- * A wrong encoding that misses a violation altogether is not caught here: the stack's tests hold
- * the two searches equal.
+ * The object model stays the reference. Before the result is built, the encoder is held to the
+ * design on the search's first records (`auditFlat`: states, commands, steps and verdicts), and
+ * each counterexample the flat search found is replayed through the design (`runTrace`): one
+ * that does not break its invariant there, at that very step, is an encoding that disagrees with
+ * the design. Either is reported as a throw of the scope's code (verdict `crashed`, never a wrong
+ * trace nor `holds`), as is the initial state's vector judged otherwise than the initial state,
+ * and any throw of the encoder. An encoding wrong only deeper that misses a violation altogether
+ * is not caught here: the stack's tests hold the two searches equal.
  */
 import type { AnyDesign, Command, Design, ExploreScope, Invariant, Transition } from './design.js';
 import { crashOf, runTrace, selectInvariants } from './execute.js';
@@ -35,6 +36,7 @@ import { transitionId } from './explore-protocol.js';
 import { FLAT_CHANGED, FLAT_DUPLICATE, FLAT_SAME } from './flat-scope.js';
 import type { FlatScope } from './flat-scope.js';
 import { FlatStateTable } from './flat-table.js';
+import { auditFlat } from './explore-flat-audit.js';
 
 /** The most command positions: a position is stored in 16 bits, as `transitionId` counts them. */
 const MAX_COMMANDS = 1 << 16;
@@ -190,6 +192,8 @@ export function exploreFlat<S, C extends T, T extends Command = C>(
   let exhausted = false;
   let interrupted = false;
   let atRecord = 0;
+  // Records expanded in full (`auditFlat` checks the first of them).
+  let expanded = 0;
   const report = (level: number, expanded: number): void =>
     options.onProgress?.({
       level,
@@ -268,6 +272,7 @@ export function exploreFlat<S, C extends T, T extends Command = C>(
           if (allFound()) break search;
           if ((transitions & 1023) === 0) report(level, at - levelStart);
         }
+        expanded = at + 1;
       }
       report(level, levelEnd - levelStart);
       depthReached = level;
@@ -282,6 +287,16 @@ export function exploreFlat<S, C extends T, T extends Command = C>(
     }
   } catch (error) {
     scopeThrow(error, atRecord);
+  }
+  if (scopeThrew === null) {
+    let audited: string | null;
+    try {
+      audited = auditFlat(design, scope, flat, table, invariants, expanded);
+    } catch (error) {
+      // The design's code or the encoder's: either way the two could not be held to each other.
+      audited = `checking the flat encoding against the design, the code threw: ${(error as Error)?.message ?? String(error)}`;
+    }
+    if (audited !== null) scopeThrow(new FlatDisagreement(audited), atRecord);
   }
   const wrong = disagreement(design, found, pathTo);
   if (wrong !== null && scopeThrew === null) scopeThrow(new FlatDisagreement(wrong), atRecord);

@@ -1,6 +1,6 @@
 /**
  * A toy stack with both an object scope and a hand-written flat encoding (`FlatScope`), for the
- * flat explorer's tests (`flat.test.ts`): two counters, a from 0 to 3 and b from 0 to 2.
+ * flat explorer's tests (`flat.test.ts`): two counters, a from 0 to 3 (or a cap given) and b from 0 to 2.
  * Templates, in order: raise a; raise the smaller counter (a pick: a duplicate of one of the
  * other two raises, so template positions and distinct-command indices part ways); raise b; move
  * one from a to b; reset both; peek (reads only). A raise past the cap or an impossible move is
@@ -33,7 +33,6 @@ export type PairCommand =
 /** A template: a concrete command, or a raise of whichever counter is smaller when it runs. */
 export type PairTemplate = PairCommand | { readonly kind: 'raise'; readonly counter: 'smaller' };
 
-const A_MAX = 3;
 const B_MAX = 2;
 
 const smaller = (a: number, b: number): 'a' | 'b' => (a <= b ? 'a' : 'b');
@@ -60,15 +59,15 @@ const sumAtMostFive: Invariant<Pair, PairCommand> = {
       : { message: `a + b = ${after.a + after.b}`, actual: String(after.a + after.b), expected: '≤ 5' },
 };
 
-const noResetFromFull: Invariant<Pair, PairCommand> = {
+const noResetFromFull = (aMax: number): Invariant<Pair, PairCommand> => ({
   name: 'no-reset-from-full',
   class: 'effect',
   description: 'nobody resets with a at its cap (a property of the transition: it lands in the initial state)',
   check: ({ before, command }) =>
-    before?.a === A_MAX && command?.kind === 'reset'
-      ? { message: 'reset at a = 3', actual: 'reset at a = 3', expected: 'anything else' }
+    before?.a === aMax && command?.kind === 'reset'
+      ? { message: `reset at a = ${aMax}`, actual: `reset at a = ${aMax}`, expected: 'anything else' }
       : null,
-};
+});
 
 const TEMPLATES: readonly PairTemplate[] = [
   { kind: 'raise', counter: 'a' },
@@ -89,10 +88,12 @@ export interface FlatFlaw {
   readonly blindSum?: boolean;
   /** `raise b` is a no-op (a step that differs: the flat search misses states). */
   readonly raiseBStuck?: boolean;
+  /** `no-reset-from-full` is reported one below the cap too (a verdict that differs, deep with a large cap). */
+  readonly resetEarly?: boolean;
 }
 
 /** The encoding: [a, b] (resets left out, as the key leaves them out). */
-export function pairFlat(invariants: readonly string[], flaw: FlatFlaw = {}): FlatScope<PairTemplate> {
+export function pairFlat(invariants: readonly string[], aMax: number, flaw: FlatFlaw = {}): FlatScope<PairTemplate> {
   const bit = (name: string): number => {
     const index = invariants.indexOf(name);
     return index < 0 ? 0 : 1 << index;
@@ -102,7 +103,7 @@ export function pairFlat(invariants: readonly string[], flaw: FlatFlaw = {}): Fl
   const resetBit = bit('no-reset-from-full');
   const raise = (a: number, b: number, counter: 'a' | 'b', out: Int32Array): FlatStatus => {
     if (counter === 'a') {
-      if (a === A_MAX) return FLAT_SAME;
+      if (a === aMax) return FLAT_SAME;
       out[0] = a + 1;
       out[1] = b;
       return FLAT_CHANGED;
@@ -148,7 +149,8 @@ export function pairFlat(invariants: readonly string[], flaw: FlatFlaw = {}): Fl
       }
     },
     checkTransition(states, from, position) {
-      return position === 4 && states[from] === A_MAX ? resetBit : 0;
+      const a = states[from] ?? 0;
+      return position === 4 && (a === aMax || (flaw.resetEarly === true && a === aMax - 1)) ? resetBit : 0;
     },
     checkState(states, at) {
       const sum = (states[at] ?? 0) + (states[at + 1] ?? 0);
@@ -163,13 +165,21 @@ export function pairFlat(invariants: readonly string[], flaw: FlatFlaw = {}): Fl
 }
 
 export function pairDesign(
-  options: { expected?: Expectation; flat?: boolean; flaw?: FlatFlaw; invariantsOrder?: readonly string[] } = {},
+  options: {
+    expected?: Expectation;
+    flat?: boolean;
+    flaw?: FlatFlaw;
+    invariantsOrder?: readonly string[];
+    /** a's cap (3 by default). */
+    aMax?: number;
+  } = {},
 ): Design<Pair, PairCommand, PairTemplate> {
   const expected = options.expected ?? 'violates';
+  const aMax = options.aMax ?? 3;
   const invariants: Invariant<Pair, PairCommand>[] =
     expected === 'holds'
       ? [sumAtMostFive, failedOperationLeavesStateUnchanged<Pair, PairCommand>()]
-      : [sumBelowFour, noResetFromFull, sumAtMostFive];
+      : [sumBelowFour, noResetFromFull(aMax), sumAtMostFive];
   // The encoder's bits in an order of its own (not the design's), as a real encoder may have them.
   const flatInvariants = options.invariantsOrder ?? [...invariants.map((invariant) => invariant.name)].reverse();
   return {
@@ -183,7 +193,7 @@ export function pairDesign(
       switch (command.kind) {
         case 'raise': {
           const value = state[command.counter];
-          if (value === (command.counter === 'a' ? A_MAX : B_MAX)) return { state, result: fail('EOVERFLOW') };
+          if (value === (command.counter === 'a' ? aMax : B_MAX)) return { state, result: fail('EOVERFLOW') };
           return { state: { ...state, [command.counter]: value + 1 }, result: succeed() };
         }
         case 'move':
@@ -212,7 +222,7 @@ export function pairDesign(
       templates: () => TEMPLATES,
       // The reset count changes nothing any step or invariant reads: it is left out.
       key: (state) => `${state.a},${state.b}`,
-      ...(options.flat === false ? {} : { flat: () => pairFlat(flatInvariants, options.flaw) }),
+      ...(options.flat === false ? {} : { flat: () => pairFlat(flatInvariants, aMax, options.flaw) }),
     },
   };
 }

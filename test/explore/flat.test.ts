@@ -140,17 +140,48 @@ describe('an encoding that is wrong', () => {
     expect(result.crash).toBeNull();
   });
 
-  test('a step that differs: its counterexample does not replay, and that is reported, not printed', () => {
-    const design = pairDesign({ flaw: { raiseBTwice: true } });
-    const result = exploreDesign(design, { depth: 4 });
+  test('a step that differs near the root: the audit reports it where the flat search alone would hold', () => {
+    const design = pairDesign({ flaw: { raiseBStuck: true } });
+    const options = { depth: 4, invariants: ['sum-below-four'] };
+    // The object search breaks it by a a a b; the stuck encoding first reaches a + b = 4 at depth 5
+    // (a a a, move, a): on its own, its search would find no violation.
+    expect(exploreDesign(design, { ...options, flat: false }).verdict).toBe('violated');
+    const result = exploreDesign(design, options);
     expect(result.verdict).toBe('crashed');
-    expect(result.message).toMatch(
-      /^the flat encoding disagrees with the design: it finds sum-below-four broken by a trace of 3 steps, but replayed through the design it holds/,
+    expect(result.message).toBe(
+      'the flat encoding disagrees with the design at the initial state on {"counter":"b","kind":"raise"}: it steps to record 0, the design to record 3\'s state',
     );
-    expect(result.violations.map((found) => found.invariant)).not.toContain('sum-below-four');
-    // The object search, the reference, finds it at depth 4.
-    const reference = exploreDesign(design, { depth: 4, flat: false });
-    expect(reference.violations.map((found) => found.invariant)).toContain('sum-below-four');
+  });
+
+  test('a verdict that differs near the root: reported, not "holds"', () => {
+    const result = exploreDesign(pairDesign({ flaw: { blindSum: true } }), { depth: 4 });
+    expect(result.verdict).toBe('crashed');
+    expect(result.message).toMatch(/it finds none broken, the design sum-below-four$/);
+  });
+
+  test('a step that differs: two vectors for one state of the design', () => {
+    const result = exploreDesign(pairDesign({ flaw: { raiseBTwice: true } }), { depth: 4 });
+    expect(result.verdict).toBe('crashed');
+    expect(result.message).toMatch(/^the flat encoding gives two vectors \(records \d+ and \d+\) to states of one key/);
+  });
+
+  test('a verdict that differs past the audit: its counterexample does not replay, and that is reported, not printed', () => {
+    // a's cap 40: the state one below it lies past the audited records.
+    const design = pairDesign({ aMax: 40, flaw: { resetEarly: true } });
+    const options = { depth: 41, invariants: ['no-reset-from-full'] };
+    const result = exploreDesign(design, options);
+    expect(result.engine).toBe('flat');
+    expect(result.verdict).toBe('crashed');
+    expect(result.message).toBe(
+      'the flat encoding disagrees with the design: it finds no-reset-from-full broken by a trace of 40 steps, but replayed through the design it holds (explore without the flat encoding: --no-flat)',
+    );
+    expect(result.violations).toEqual([]);
+    // The object search, the reference, finds it one step deeper; a correct encoding, the same.
+    const reference = exploreDesign(design, { ...options, flat: false });
+    expect(reference.violations.map((found) => found.length)).toEqual([41]);
+    const correct = exploreDesign(pairDesign({ aMax: 40 }), options);
+    expect(correct.engine).toBe('flat');
+    expect(comparable(correct)).toEqual(comparable(reference));
   });
 });
 
