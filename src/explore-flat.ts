@@ -193,7 +193,7 @@ export function exploreFlat<S, C extends T, T extends Command = C>(
   let interrupted = false;
   let atRecord = 0;
   // Records expanded in full (`auditFlat` checks the first of them).
-  let expanded = 0;
+  let expandedRecords = 0;
   const report = (level: number, expanded: number): void =>
     options.onProgress?.({
       level,
@@ -272,7 +272,7 @@ export function exploreFlat<S, C extends T, T extends Command = C>(
           if (allFound()) break search;
           if ((transitions & 1023) === 0) report(level, at - levelStart);
         }
-        expanded = at + 1;
+        expandedRecords = at + 1;
       }
       report(level, levelEnd - levelStart);
       depthReached = level;
@@ -291,7 +291,7 @@ export function exploreFlat<S, C extends T, T extends Command = C>(
   if (scopeThrew === null) {
     let audited: string | null;
     try {
-      audited = auditFlat(design, scope, flat, table, invariants, expanded);
+      audited = auditFlat(design, scope, flat, table, invariants, expandedRecords);
     } catch (error) {
       // The design's code or the encoder's: either way the two could not be held to each other.
       audited = `checking the flat encoding against the design, the code threw: ${(error as Error)?.message ?? String(error)}`;
