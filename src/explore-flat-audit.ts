@@ -107,6 +107,8 @@ export function auditFlat(
     for (let position = 0; position < flat.commands; position++) {
       const status = flat.step(table.states, from, position, out);
       if (status === FLAT_DUPLICATE) continue;
+      // Right after its step, as the search asks it (an encoder may keep what the step saw).
+      const flatMask = flat.checkTransition(table.states, from, position, out, status) & bitsOf(perTransition, bitOf);
       const command = commands[index];
       const given = flat.command(table.states, from, position);
       if (index >= commands.length || !sameJson(command, given)) {
@@ -115,7 +117,6 @@ export function auditFlat(
       index += 1;
       const step = design.step(before, command);
       const transition = { before, command, result: step.result, after: step.state };
-      const flatMask = flat.checkTransition(table.states, from, position, out, status) & bitsOf(perTransition, bitOf);
       const mask = verdicts(perTransition, transition);
       if (flatMask !== mask) {
         return `the flat encoding disagrees with the design at ${where(record)} on ${stableJson(command)}: it finds ${names(flatMask)} broken, the design ${names(mask)}`;

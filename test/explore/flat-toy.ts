@@ -90,6 +90,8 @@ export interface FlatFlaw {
   readonly raiseBStuck?: boolean;
   /** `no-reset-from-full` is reported one below the cap too (a verdict that differs, deep with a large cap). */
   readonly resetEarly?: boolean;
+  /** The pick never duplicates: `raise smaller` and `raise b` are both tried when b is smaller (one command twice). */
+  readonly pickNeverDuplicate?: boolean;
 }
 
 /** The encoding: [a, b] (resets left out, as the key leaves them out). */
@@ -134,7 +136,7 @@ export function pairFlat(invariants: readonly string[], aMax: number, flaw: Flat
         case 1:
           return smaller(a, b) === 'a' ? FLAT_DUPLICATE : raise(a, b, 'b', out);
         case 2:
-          return smaller(a, b) === 'b' ? FLAT_DUPLICATE : raise(a, b, 'b', out);
+          return smaller(a, b) === 'b' && flaw.pickNeverDuplicate !== true ? FLAT_DUPLICATE : raise(a, b, 'b', out);
         case 3:
           if (a === 0 || b === B_MAX) return FLAT_SAME;
           out[0] = a - 1;

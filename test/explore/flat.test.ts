@@ -159,6 +159,14 @@ describe('an encoding that is wrong', () => {
     expect(result.message).toMatch(/it finds none broken, the design sum-below-four$/);
   });
 
+  test('a command tried twice where the design tries it once', () => {
+    const result = exploreDesign(pairDesign({ flaw: { pickNeverDuplicate: true } }), { depth: 4 });
+    expect(result.verdict).toBe('crashed');
+    expect(result.message).toBe(
+      'the flat encoding disagrees with the design at the state 1 step deep (record 1): its distinct command 2 is {"counter":"b","kind":"raise"}, the design\'s {"kind":"move"}',
+    );
+  });
+
   test('a step that differs: two vectors for one state of the design', () => {
     const result = exploreDesign(pairDesign({ flaw: { raiseBTwice: true } }), { depth: 4 });
     expect(result.verdict).toBe('crashed');
