@@ -10,9 +10,11 @@
  *   and two audited records never share a key);
  * - the same verdict of each per-transition invariant on each transition, and of each
  *   state-only one on each audited state.
- * A few hundred steps of the design: nothing beside a search worth the encoding, and it turns an
- * encoder wrong near the root (a step, a verdict, a command that differs) from a silent `holds`
- * into a reported disagreement. One wrong only deeper is the stack's tests' to find.
+ * What it costs: the object search's work on 64 states, about 900 transitions on the Promela
+ * anchor (14 a state, 35 to 70 µs each near the root, measured with `maxStates: 2000`): some
+ * 30 to 60 ms, once per search. What it buys: an encoder wrong near the root (a step, a verdict,
+ * a command that differs) is a reported disagreement, not a silent `holds`. One wrong only deeper
+ * is the stack's tests' to find.
  */
 import type { AnyDesign, ExploreScope, Invariant } from './design.js';
 import { DistinctCommands } from './explore.js';
