@@ -123,6 +123,12 @@ describe('the flat search is the object search', () => {
     expect(exploreDesign(design, { depth: 2, everyTransition: true }).engine).toBe('objects');
     expect(exploreDesign(design, { depth: 2, key: (state) => JSON.stringify(state) }).engine).toBe('objects');
     expect(exploreDesign(design, { depth: 2, shard: { index: 1, count: 2 } }).engine).toBe('objects');
+    // Partial-order reduction on a scope without footprints is no reduction: flat, the same result.
+    const reduced = exploreDesign(design, { depth: 5, partialOrder: true });
+    expect(reduced.engine).toBe('flat');
+    expect(comparable(reduced)).toEqual(
+      comparable(exploreDesign(design, { depth: 5, partialOrder: true, flat: false })),
+    );
     // An invariant the encoder does not decide.
     const partial = pairDesign({ invariantsOrder: ['sum-below-four', 'no-reset-from-full'] });
     expect(exploreDesign(partial, { depth: 2 }).engine).toBe('objects');
