@@ -3,13 +3,16 @@
  *
  *     npm run build && node dist/src/bench-explore-speed.js anchor:30 xen/map:4 iommu/lazy:6
  *     node dist/src/bench-explore-speed.js --workers 2 anchor:30 xen/map:4
+ *     node dist/src/bench-explore-speed.js --no-flat anchor:30
  *
  * Each argument is `design:depth`; `anchor` is the scaled XenGT universe of the Promela anchor
  * (`bench-anchor.ts`: 63,576 states, 890,064 transitions when exhausted). Prints per scope the
  * states and transitions (which must not change with a faster engine), wall and CPU time, states
  * per second of each, the verdict with each counterexample's length, and the load average (the
  * machine is shared: CPU time is the steadier figure). With `--workers N` the search runs on N
- * worker threads (`explore-parallel.ts`); CPU time is then the process's, every thread's.
+ * worker threads (`explore-parallel.ts`); CPU time is then the process's, every thread's. A scope
+ * with a flat encoding (`ExploreScope.flat`) is searched on it, and the line says `flat`; with
+ * `--no-flat` on its objects, for the comparison.
  */
 import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
@@ -28,9 +31,11 @@ export interface SpeedLine {
   readonly cpuMs: number;
   readonly verdict: string;
   readonly lengths: Readonly<Record<string, number>>;
+  /** What the search ran on (`ExploreResult.engine`). */
+  readonly engine: 'objects' | 'flat';
 }
 
-export function measureSpeed(id: string, depth: number, workers = 1): SpeedLine {
+export function measureSpeed(id: string, depth: number, workers = 1, flat = true): SpeedLine {
   const design: AnyDesign | undefined = id === 'anchor' ? anchorDesign() : findDesign(id);
   if (design === undefined) throw new Error(`no design ${id}`);
   // The workers build the anchor from this module's sibling, the others come from the registry.
@@ -42,6 +47,7 @@ export function measureSpeed(id: string, depth: number, workers = 1): SpeedLine 
   const result = exploreDesign(design, {
     depth,
     maxStates: 10_000_000,
+    flat,
     ...(workers > 1 ? { workers, ...(designSource === undefined ? {} : { designSource }) } : {}),
   });
   const used = process.cpuUsage(cpu);
@@ -55,6 +61,7 @@ export function measureSpeed(id: string, depth: number, workers = 1): SpeedLine 
     cpuMs: Math.round((used.user + used.system) / 1000),
     verdict: result.verdict,
     lengths: Object.fromEntries(result.violations.map((found) => [found.invariant, found.length])),
+    engine: result.engine ?? 'objects',
   };
 }
 
@@ -64,7 +71,7 @@ export function formatSpeed(line: SpeedLine): string {
     .map(([name, length]) => `${name}:${length}`)
     .join(' ');
   return (
-    `${line.id} depth ${line.depth}${line.workers > 1 ? ` (${line.workers} workers)` : ''}: ${line.states} states, ${line.transitions} transitions, ` +
+    `${line.id} depth ${line.depth}${line.workers > 1 ? ` (${line.workers} workers)` : ''}${line.engine === 'flat' ? ' (flat)' : ''}: ${line.states} states, ${line.transitions} transitions, ` +
     `${line.ms} ms (${perSecond(line.states, line.ms)} states/s), cpu ${line.cpuMs} ms ` +
     `(${perSecond(line.states, line.cpuMs)} states/cpu-s), ${line.verdict}${lengths === '' ? '' : ` ${lengths}`} ` +
     `(load ${(loadavg()[0] ?? 0).toFixed(2)})`
@@ -76,9 +83,11 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const at = args.indexOf('--workers');
   const workers = at < 0 ? 1 : Number(args[at + 1]);
   if (at >= 0) args.splice(at, 2);
+  const objects = args.indexOf('--no-flat');
+  if (objects >= 0) args.splice(objects, 1);
   for (const spec of args) {
     const [id = '', depth = ''] = spec.split(':');
-    console.log(formatSpeed(measureSpeed(id, Number(depth), workers)));
+    console.log(formatSpeed(measureSpeed(id, Number(depth), workers, objects < 0)));
   }
   process.exit(0);
 }

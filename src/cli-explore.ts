@@ -44,6 +44,8 @@ export interface ExploreFlags {
   readonly workers?: number;
   /** `--html DIR`: write an HTML report of the run there (index.html and a page per counterexample). */
   readonly html?: string;
+  /** False with `--no-flat`: search the state objects even where the scope gives a flat encoding. */
+  readonly flat?: boolean;
 }
 
 function perSecond(count: number, ms: number): string {
@@ -74,7 +76,8 @@ function exploredDesigns(
 
 export function formatExploreResult(result: ExploreResult, design?: AnyDesign): string {
   const slept = result.slept > 0 ? ` (${result.slept} more skipped by partial-order reduction)` : '';
-  const size = `${result.states} states, ${result.transitions} transitions${slept}, ${formatMs(result.elapsedMs)} (${perSecond(result.states, result.elapsedMs)} states/s, ${perSecond(result.transitions, result.elapsedMs)} transitions/s)`;
+  const engine = result.engine === 'flat' ? ', flat encoding' : '';
+  const size = `${result.states} states, ${result.transitions} transitions${slept}, ${formatMs(result.elapsedMs)} (${perSecond(result.states, result.elapsedMs)} states/s, ${perSecond(result.transitions, result.elapsedMs)} transitions/s${engine})`;
   const shard = result.shard === null ? '' : ` [shard ${result.shard.index}/${result.shard.count}]`;
   let outcome: string;
   if (result.verdict === 'holds')
@@ -119,6 +122,7 @@ export function exploreJson(result: ExploreResult): Record<string, unknown> {
     transitions: result.transitions,
     partialOrder: result.partialOrder,
     slept: result.slept,
+    engine: result.engine ?? 'objects',
     elapsedMs: Math.round(result.elapsedMs),
     verdict: result.verdict,
     met: result.met,
@@ -192,6 +196,7 @@ export function runExplore(
       maxStates: flags.maxStates,
       shouldStop: stop,
       partialOrder: flags.partialOrder === true,
+      flat: flags.flat !== false,
       ...(workers > 1 ? { workers, designSource: { config: configFile } } : {}),
       ...(flags.shard === undefined ? {} : { shard: flags.shard }),
       onProgress: (at) =>

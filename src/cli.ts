@@ -227,6 +227,10 @@ function program(io: CliIo, builtIn: readonly AnyDesign[], setExit: (code: numbe
       '--partial-order',
       "partial-order reduction: independent commands (by the scope's footprints) tried in one order only",
     )
+    .option(
+      '--no-flat',
+      'search the state objects even where the scope gives a flat integer encoding (the reference; the same result, slower)',
+    )
     .addOption(
       new Option(
         '--workers <n>',

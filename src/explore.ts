@@ -48,6 +48,7 @@ import type { Outcome } from './exit-codes.js';
 import type { Shard } from './shard.js';
 import { independent, intersect } from './partial-order.js';
 import { exploreParallel } from './explore-parallel.js';
+import { exploreFlat, flatApplies } from './explore-flat.js';
 import { pathReplay } from './explore-replay.js';
 import { ownerOf, transitionId } from './explore-protocol.js';
 import type { DesignSource } from './explore-protocol.js';
@@ -114,6 +115,12 @@ export interface ExploreOptions {
   readonly workers?: number;
   /** Where the workers load the design from; default the built-in registry by the design's id. */
   readonly designSource?: DesignSource;
+  /**
+   * Search the scope's flat integer vectors (`ExploreScope.flat`, `explore-flat.ts`) where it
+   * gives them and the search asks nothing they cannot give (`flatApplies`): the same result,
+   * faster. Default true; false searches the state objects (the reference), as `--no-flat`.
+   */
+  readonly flat?: boolean;
 }
 
 /** `C`: the design's concrete command, the type of every counterexample's steps. */
@@ -162,6 +169,11 @@ export interface ExploreResult<C = unknown> {
    * by invariant: `mergeExplorations` keeps the earliest, as the unsharded search does.
    */
   readonly firstAt?: Readonly<Record<string, number>>;
+  /**
+   * What the search ran on: the design's state objects, or the scope's flat integer vectors
+   * (`ExploreOptions.flat`); the same result either way.
+   */
+  readonly engine?: 'objects' | 'flat';
 }
 
 /** Where the design's code threw during the search (the search stops at the first throw). */
@@ -309,6 +321,10 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
   const design: AnyDesign = typed;
   const started = performance.now();
   const { scope, maxStates } = exploreScopeOf(design, options);
+  if (flatApplies(scope, options)) {
+    const result = exploreFlat(typed, scope, options, maxStates, started);
+    if (result !== null) return result;
+  }
   // The scope's fingerprint (`ExploreScope.fingerprint`), or the hash of the key the options give.
   const overridden = options.key;
   const print =
@@ -618,6 +634,8 @@ export interface SearchFindings {
   readonly slept: number;
   readonly maxStates: number;
   readonly started: number;
+  /** What the search ran on; `objects` when absent. */
+  readonly engine?: 'objects' | 'flat';
 }
 
 /** The result of a search: each shortest counterexample and the crash replayed, the verdict judged. */
@@ -702,6 +720,7 @@ export function finishExploration<S, C extends T, T extends Command = C>(
     shard: options.shard ?? null,
     violations: violations as Counterexample<C>[],
     firstAt: Object.fromEntries([...found].map(([name, hit]) => [name, hit.at])),
+    engine: findings.engine ?? 'objects',
   };
 }
 

@@ -27,7 +27,7 @@ export const C4 = 0xa1e38b93;
 export const rotl = (value: number, bits: number): number => (value << bits) | (value >>> (32 - bits));
 
 /** MurmurHash3's finalisation mix: every input bit reaches every output bit. */
-function fmix(value: number): number {
+export function fmix(value: number): number {
   let h = value;
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);

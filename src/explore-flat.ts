@@ -1,0 +1,372 @@
+/**
+ * The explorer's fast path (issue 23): the breadth-first search of `exploreDesign`, on the flat
+ * integer vectors a scope's encoder gives (`ExploreScope.flat`, `flat-scope.ts`) instead of state
+ * objects, keys and fingerprints. The same search, moment for moment, so the same result:
+ * - the initial state is the design's own (`design.init()`), checked with the design's own
+ *   invariants as the object search checks it, once; the flat encoder takes over from there;
+ * - level by level, each state's command positions in order: `FLAT_DUPLICATE` is no transition;
+ *   `FLAT_SAME` is a transition back to the state (counted and checked, nothing looked up);
+ *   `FLAT_CHANGED` is checked, then looked up, and a new state is checked once (the state-only
+ *   invariants, those declaring `reads`, as the object search checks them at first arrival),
+ *   then recorded; an invariant's first violation in this order is its shortest, with `at` the
+ *   object search's `transitionId` (the record and the index among the state's distinct
+ *   commands, not the template position);
+ * - the state limit, progress cadence, stop requests, early stop once everything is broken,
+ *   exhaustion and depth reached, as there; the result goes through `finishExploration`, which
+ *   replays each counterexample through the object model.
+ * What the object search keeps as fingerprints and rebuilds by replay, this keeps whole: every
+ * vector in an arena (`flat-table.ts`), exact, with no replay to reach the frontier. Per
+ * transition it allocates nothing: one scratch vector for the next state.
+ *
+ * The object model stays the reference. Before the result is built, the encoder is held to the
+ * design on the search's first records (`auditFlat`: states, commands, steps and verdicts), and
+ * each counterexample the flat search found is replayed through the design (`runTrace`): one
+ * that does not break its invariant there, at that very step, is an encoding that disagrees with
+ * the design. Either is reported as a throw of the scope's code (verdict `crashed`, never a wrong
+ * trace nor `holds`), as is the initial state's vector judged otherwise than the initial state,
+ * and any throw of the encoder. An encoding wrong only deeper that misses a violation altogether
+ * is not caught here: the stack's tests hold the two searches equal.
+ */
+import type { AnyDesign, Command, Design, ExploreScope, Invariant, Transition } from './design.js';
+import { crashOf, runTrace, selectInvariants } from './execute.js';
+import type { CrashSite } from './execute.js';
+import { finishExploration } from './explore.js';
+import type { ExploreOptions, ExploreResult, Found, Thrown } from './explore.js';
+import { transitionId } from './explore-protocol.js';
+import { FLAT_CHANGED, FLAT_DUPLICATE, FLAT_SAME } from './flat-scope.js';
+import type { FlatScope } from './flat-scope.js';
+import { FlatStateTable } from './flat-table.js';
+import { auditFlat } from './explore-flat-audit.js';
+
+/** The most command positions: a position is stored in 16 bits, as `transitionId` counts them. */
+const MAX_COMMANDS = 1 << 16;
+/** The most invariants a mask holds. */
+const MAX_INVARIANTS = 31;
+
+/**
+ * Whether the options let the search run on the scope's flat encoding: it has one, the options
+ * do not turn it off, and they ask nothing it cannot give (a shard, partial-order reduction on a
+ * scope with footprints, a key of their own, every invariant on every transition). One thread:
+ * `exploreDesign` hands a parallel search to its workers before asking. The invariants are
+ * checked by `exploreFlat` once it has the encoder.
+ */
+export function flatApplies<S, T>(scope: ExploreScope<S, T>, options: ExploreOptions): boolean {
+  return (
+    scope.flat !== undefined &&
+    options.flat !== false &&
+    (options.workers ?? 1) === 1 &&
+    options.shard === undefined &&
+    (options.partialOrder !== true || scope.footprint === undefined) &&
+    options.key === undefined &&
+    options.everyTransition !== true
+  );
+}
+
+/** An invariant the flat search checks, with its bit in the encoder's masks. */
+interface Masked {
+  readonly name: string;
+  readonly bit: number;
+}
+
+/**
+ * The search of `exploreDesign` on the scope's flat encoding (see the file's comment), or null
+ * when the encoder does not decide every invariant asked for (the caller then searches objects).
+ * `started`: when the search began (`performance.now()`), for the elapsed time.
+ */
+export function exploreFlat<S, C extends T, T extends Command = C>(
+  typed: Design<S, C, T>,
+  scope: ExploreScope<S, T>,
+  options: ExploreOptions,
+  maxStates: number,
+  started: number,
+): ExploreResult<C> | null {
+  const design: AnyDesign = typed;
+  const invariants = selectInvariants(design, options.invariants);
+  const found = new Map<string, Found>();
+  let thrown: Thrown | null = null;
+  let scopeThrew: { message: string } | null = null;
+  const scopeThrow = (error: unknown, record: number): void => {
+    const text = (error as Error)?.message ?? String(error);
+    scopeThrew = { message: error instanceof FlatDisagreement ? text : `the explore scope threw: ${text}` };
+    thrown = { record, command: null, hasCommand: false, crash: crashOf(error, 0, 'step', null) };
+  };
+  const finish = (
+    pathTo: (record: number) => unknown[],
+    search: {
+      limitAt: number | null;
+      exhausted: boolean;
+      interrupted: boolean;
+      depthReached: number;
+      states: number;
+      transitions: number;
+    },
+  ): ExploreResult<C> =>
+    finishExploration(typed, options, {
+      invariants,
+      found,
+      pathTo,
+      thrown,
+      scopeThrew,
+      ...search,
+      partialOrder: false,
+      slept: 0,
+      maxStates,
+      started,
+      engine: 'flat',
+    });
+  // A search that stopped before its first step (`states`: the initial state's, if the design gave it).
+  const nothing = (states: number): Parameters<typeof finish>[1] => ({
+    limitAt: null,
+    exhausted: false,
+    interrupted: false,
+    depthReached: 0,
+    states,
+    transitions: 0,
+  });
+
+  let flat: FlatScope<T>;
+  try {
+    const made = scope.flat?.();
+    if (made === undefined) return null;
+    flat = made;
+    const decided = flat.invariants;
+    if (invariants.some((invariant) => !decided.includes(invariant.name))) return null;
+    shapeProblem(flat);
+  } catch (error) {
+    scopeThrow(error, -1);
+    return finish(() => [], nothing(0));
+  }
+  const { width, commands } = flat;
+  const masked = (invariant: Invariant<unknown, unknown>): Masked => ({
+    name: invariant.name,
+    bit: 1 << flat.invariants.indexOf(invariant.name),
+  });
+  // The object search's split (`exploreDesign`): state-only invariants declare `reads`.
+  const perTransition = invariants.filter((invariant) => invariant.reads === undefined).map(masked);
+  const stateOnly = invariants.filter((invariant) => invariant.reads !== undefined).map(masked);
+  let transitionMask = bitsOf(perTransition);
+  let stateMask = bitsOf(stateOnly);
+  const stop = options.shouldStop ?? ((): boolean => false);
+  const allFound = (): boolean => invariants.length > 0 && found.size === invariants.length;
+
+  const table = new FlatStateTable(width);
+  const pathTo = (record: number): unknown[] => {
+    const path: unknown[] = [];
+    const { parents, positions } = table;
+    for (let at = record; at > 0; at = parents[at] ?? 0) {
+      path.push(flat.command(table.states, (parents[at] ?? 0) * width, positions[at] ?? 0));
+    }
+    return path.reverse();
+  };
+
+  // The initial state, as the object search checks it: the design's invariants on the design's
+  // state (a throw there is the design's, replayed as a crash).
+  let site: CrashSite | 'scope' = 'init';
+  let asking: string | null = null;
+  try {
+    const initial: unknown = design.init();
+    const start: Transition<unknown, unknown> = { before: null, command: null, result: null, after: initial };
+    site = 'invariant';
+    for (const group of [perTransition, stateOnly]) {
+      for (const { name } of group) {
+        const invariant = invariants.find((known) => known.name === name);
+        asking = name;
+        if (invariant?.check(start) !== null) found.set(name, { parent: -1, command: null, at: -1 });
+      }
+    }
+    asking = null;
+  } catch (error) {
+    const crash = crashOf(error, 0, site, site === 'invariant' ? asking : null);
+    thrown = { record: -1, command: null, hasCommand: false, crash };
+    return finish(() => [], nothing(site === 'init' ? 0 : 1));
+  }
+  for (const { name, bit } of perTransition) if (found.has(name)) transitionMask &= ~bit;
+  for (const { name, bit } of stateOnly) if (found.has(name)) stateMask &= ~bit;
+
+  const out = new Int32Array(Math.max(width, 1));
+  let levelStart = 0;
+  let levelEnd = 1;
+  let transitions = 0;
+  let depthReached = 0;
+  let limitAt: number | null = null;
+  let exhausted = false;
+  let interrupted = false;
+  let atRecord = 0;
+  // Records expanded in full (`auditFlat` checks the first of them).
+  let expandedRecords = 0;
+  const report = (level: number, expanded: number): void =>
+    options.onProgress?.({
+      level,
+      depth: options.depth,
+      expanded,
+      frontier: levelEnd - levelStart,
+      states: table.size,
+      transitions,
+    });
+  /** Notes the invariants of `group` whose bits `broken` sets, in the design's order (`found`'s order). */
+  const note = (group: readonly Masked[], broken: number, parent: number, position: number, at: number): void => {
+    const from = parent * width;
+    for (const { name, bit } of group) {
+      if ((broken & bit) === 0) continue;
+      found.set(name, { parent, command: flat.command(table.states, from, position), at });
+    }
+  };
+
+  try {
+    flat.init(out);
+    table.find(out);
+    table.add(out, -1, 0);
+    // The encoder judges the initial vector as the design judged the initial state.
+    const initialMask = flat.checkState(table.states, 0) & bitsOf(stateOnly);
+    let expected = 0;
+    for (const { name, bit } of stateOnly) if (found.has(name)) expected |= bit;
+    if (initialMask !== expected) {
+      throw new FlatDisagreement(
+        `the flat encoding disagrees with the design at the initial state: it finds ${maskNames(stateOnly, initialMask)} broken, the design ${maskNames(stateOnly, expected)}`,
+      );
+    }
+
+    search: for (let level = 1; level <= options.depth && !allFound(); level++) {
+      for (let at = levelStart; at < levelEnd; at++) {
+        if (stop()) {
+          interrupted = true;
+          break search;
+        }
+        atRecord = at;
+        let states = table.states;
+        const from = at * width;
+        let distinct = 0;
+        for (let position = 0; position < commands; position++) {
+          const status = flat.step(states, from, position, out);
+          if (status === FLAT_DUPLICATE) continue;
+          const id = transitionId(at, distinct);
+          distinct += 1;
+          transitions += 1;
+          if (transitionMask !== 0) {
+            const broken = flat.checkTransition(states, from, position, out, status) & transitionMask;
+            if (broken !== 0) {
+              note(perTransition, broken, at, position, id);
+              transitionMask &= ~broken;
+            }
+          }
+          if (status === FLAT_CHANGED) {
+            if (table.find(out) < 0) {
+              // A state-only verdict is reached once, at the state's first arrival (a shortest trace).
+              if (stateMask !== 0) {
+                const broken = flat.checkState(out, 0) & stateMask;
+                if (broken !== 0) {
+                  note(stateOnly, broken, at, position, id);
+                  stateMask &= ~broken;
+                }
+              }
+              if (table.size >= maxStates) {
+                limitAt = level;
+                break search;
+              }
+              table.add(out, at, position);
+              states = table.states;
+            }
+          } else if (status !== FLAT_SAME) {
+            throw new Error(`flat step returned ${String(status)} at command position ${position}`);
+          }
+          if (allFound()) break search;
+          if ((transitions & 1023) === 0) report(level, at - levelStart);
+        }
+        expandedRecords = at + 1;
+      }
+      report(level, levelEnd - levelStart);
+      depthReached = level;
+      levelStart = levelEnd;
+      levelEnd = table.size;
+      // Nothing new at this level: every longer sequence only revisits known states.
+      if (levelStart === levelEnd) {
+        depthReached = options.depth;
+        exhausted = true;
+        break;
+      }
+    }
+  } catch (error) {
+    scopeThrow(error, atRecord);
+  }
+  if (scopeThrew === null) {
+    let audited: string | null;
+    try {
+      audited = auditFlat(design, scope, flat, table, invariants, expandedRecords);
+    } catch (error) {
+      // The design's code or the encoder's: either way the two could not be held to each other.
+      audited = `checking the flat encoding against the design, the code threw: ${(error as Error)?.message ?? String(error)}`;
+    }
+    if (audited !== null) scopeThrow(new FlatDisagreement(audited), atRecord);
+  }
+  const wrong = disagreement(design, found, pathTo);
+  if (wrong !== null && scopeThrew === null) scopeThrow(new FlatDisagreement(wrong), atRecord);
+  return finish(pathTo, { limitAt, exhausted, interrupted, depthReached, states: table.size, transitions });
+}
+
+/** The flat encoding judged otherwise than the design: reported as the scope's throw, in these words. */
+class FlatDisagreement extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FlatDisagreement';
+  }
+}
+
+/** Throws when the encoder's shape is not one the search can use. */
+function shapeProblem(flat: FlatScope<unknown>): void {
+  const { width, commands, invariants } = flat;
+  if (!Number.isInteger(width) || width < 0) throw new Error(`flat width ${width} is not a count`);
+  if (!Number.isInteger(commands) || commands < 0 || commands > MAX_COMMANDS) {
+    throw new Error(`flat commands ${commands} is not a count up to ${MAX_COMMANDS}`);
+  }
+  if (invariants.length > MAX_INVARIANTS) throw new Error(`flat encoding names more than ${MAX_INVARIANTS} invariants`);
+  if (new Set(invariants).size !== invariants.length) throw new Error('flat encoding names an invariant twice');
+}
+
+function bitsOf(group: readonly Masked[]): number {
+  let mask = 0;
+  for (const { bit } of group) mask |= bit;
+  return mask;
+}
+
+function maskNames(group: readonly Masked[], mask: number): string {
+  const names = group.filter(({ bit }) => (mask & bit) !== 0).map(({ name }) => name);
+  return names.length === 0 ? 'none' : names.join(', ');
+}
+
+/**
+ * Replays each counterexample the flat search found through the design: one that does not break
+ * its invariant there at its last step (the encoding disagrees with the design: its trace would
+ * be a wrong one) is dropped from `found`, and the first such is said in words; null when every
+ * one replays. The initial state's verdicts are the design's own.
+ */
+function disagreement(
+  design: AnyDesign,
+  found: Map<string, Found>,
+  pathTo: (record: number) => unknown[],
+): string | null {
+  let first: string | null = null;
+  for (const [name, hit] of [...found]) {
+    if (hit.parent < 0) continue;
+    let problem: string | null;
+    let length = 0;
+    try {
+      const steps = [...pathTo(hit.parent), hit.command];
+      length = steps.length;
+      const run = runTrace(design, steps, { invariants: [name] });
+      problem =
+        run.crash !== null
+          ? `the design's code throws at step ${run.crash.atStep}`
+          : run.violations.length === 0
+            ? 'it holds'
+            : run.steps.length !== length
+              ? `it breaks at step ${run.steps.length}`
+              : null;
+    } catch (error) {
+      problem = `the flat encoding's command threw: ${(error as Error)?.message ?? String(error)}`;
+    }
+    if (problem === null) continue;
+    found.delete(name);
+    first ??= `the flat encoding disagrees with the design: it finds ${name} broken by a trace of ${length} steps, but replayed through the design ${problem} (explore without the flat encoding: --no-flat)`;
+  }
+  return first;
+}
