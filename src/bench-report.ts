@@ -1,4 +1,5 @@
 /** Rendering a bench result for people: one table per measurement. The JSON is the result itself. */
+import { anchorRows } from './bench-anchor-speed.js';
 import type { BenchResult } from './bench.js';
 import type { Spread } from './bench-measure.js';
 import { formatMs } from './report.js';
@@ -204,6 +205,19 @@ export function formatBench(result: BenchResult): string {
       ]),
     ),
   );
+
+  if (result.anchor !== undefined) {
+    lines.push(
+      '',
+      "Anchor — the Promela model's graph (bench/anchor: XenGT, 4 frames, 2 gfns, 2 GTT entries), explored whole",
+    );
+    lines.push(
+      ...formatTable(
+        ['engine', 'states', 'transitions', 'CPU', 'states/CPU-s', "of Spin's"],
+        anchorRows(result.anchor),
+      ),
+    );
+  }
 
   lines.push('', 'Suite');
   if (result.suite === null) lines.push('  skipped (--quick or --no-suite)');

@@ -12,6 +12,8 @@ import { arch, cpus, loadavg, platform, release, totalmem } from 'node:os';
 import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { measureExploration } from './bench-exploration.js';
+import { measureAnchorSpeed } from './bench-anchor-speed.js';
+import type { AnchorSpeed } from './bench-anchor-speed.js';
 import type { Exploration } from './bench-exploration.js';
 import { round } from './bench-measure.js';
 import type { BenchSettings } from './bench-settings.js';
@@ -51,6 +53,8 @@ export interface BenchResult {
   readonly timeToBug: readonly TimeToBug[];
   readonly shrinkQuality: readonly ShrinkQuality[];
   readonly exploration: readonly Exploration[];
+  /** The explorer against Spin on the Promela anchor's graph; absent from results of older benches. */
+  readonly anchor?: AnchorSpeed;
   /** Null when skipped (`--quick`, `--no-suite`). */
   readonly suite: { readonly test: SuiteRun; readonly check: SuiteRun } | null;
   /** Designs whose stack has no sound design, or that declare no explore scope: what was left out. */
@@ -130,6 +134,8 @@ export function runBench(run: BenchRun): BenchResult {
     progress(`exploration: ${design.id} to depth ${settings.exploreDepth}`);
     exploration.push(measureExploration(design, settings));
   }
+  progress("anchor: the Promela model's graph, on vectors, on objects and in Spin");
+  const anchor = measureAnchorSpeed(settings);
   const stacks = new Set(designs.map((design) => design.stack));
   for (const stack of stacks) {
     if (!sound.some((design) => design.stack === stack)) skipped.push(`throughput: stack ${stack} has no sound design`);
@@ -155,6 +161,7 @@ export function runBench(run: BenchRun): BenchResult {
     timeToBug,
     shrinkQuality,
     exploration,
+    anchor,
     suite,
     skipped,
     totalMs: Math.round(performance.now() - started),

@@ -102,6 +102,16 @@ describe('dmaprop bench --quick --json', () => {
     positive(result.totalMs);
   });
 
+  test("the anchor: the Promela model's whole graph on vectors (and in Spin where installed), the same counts", () => {
+    const anchor = (JSON.parse(bench().out) as BenchResult).anchor;
+    expect(anchor?.flat).toMatchObject({ engine: 'flat', states: 63_576, transitions: 890_064, verdict: 'holds' });
+    positive(anchor?.flat.statesPerCpuSec ?? 0);
+    expect(anchor?.objects).toBeNull();
+    const spin = anchor?.spin;
+    if (spin !== undefined && 'skipped' in spin) expect(spin.skipped).toMatch(/not installed|not in this checkout/);
+    else expect([spin?.states, spin?.transitions]).toEqual([63_576, 890_064]);
+  });
+
   test('throughput: both passes run every command of the same sequences; overhead is their ratio', () => {
     const result = JSON.parse(bench().out) as BenchResult;
     expect(result.throughput.map((row) => [row.stack, row.design])).toEqual([['passthrough', 'vfio/type1']]);
