@@ -57,7 +57,7 @@ export function anchorDesign(
   return buildAnchor(universe).design;
 }
 
-/** The anchor's flat encoding (`properties/xengt/flat`), or undefined with frames renamed. */
+/** The anchor's flat encoding (`properties/xengt/flat`). */
 export function anchorFlat(universe: AnchorUniverse = SCALED_ANCHOR): XenGtFlat | undefined {
   return buildAnchor(universe).flat;
 }
@@ -113,10 +113,16 @@ function buildAnchor(universe: AnchorUniverse): {
   const resolve = (state: XenGtState, template: XenGtTemplate): XenGtCommand =>
     resolveXenGt(state, config, values, template);
   const invariants = xenGtInvariants(config);
-  // Spin's graph, on vectors (`properties/xengt/flat`); with frames renamed, the objects.
-  const flat = universe.symmetric
-    ? undefined
-    : xenGtFlatScope({ config, values, templates, invariants, init, resolve });
+  // Spin's graph, on vectors (`properties/xengt/flat`), frames renamed as the key renames them.
+  const flat = xenGtFlatScope({
+    config,
+    values,
+    templates,
+    invariants,
+    init,
+    resolve,
+    renameFrames: universe.symmetric,
+  });
   const design: Design<XenGtState, XenGtCommand, XenGtTemplate> = {
     ...base,
     init,

@@ -54,10 +54,11 @@ describe('XenGT flat encoding', () => {
     }
   });
 
-  test('a renaming key, or a template outside the steps it runs, has no flat encoding', () => {
-    expect(anchorFlat({ ...SMALL, symmetric: true })).toBeUndefined();
-    expect(anchorDesign({ ...SMALL, symmetric: true }).explore?.flat).toBeUndefined();
-    expect(anchorDesign(SMALL).explore?.flat).toBeDefined();
+  test('frames renamed as the key renames them: the first levels agree under both backends', () => {
+    for (const backend of ['map', 'lookup'] as const) {
+      const found = agreement({ ...SMALL, backend, symmetric: true }, 4);
+      expect(found.problems).toEqual([]);
+    }
   });
 
   test('the state checks catch a broken vector: a reference too many, a pool mapping gone, a frame free but off the list', () => {
@@ -88,9 +89,14 @@ describe('XenGT flat encoding', () => {
   });
 
   test.runIf(DEEP)(
-    'whole graphs agree: 3 frames under both backends, and the scaled anchor',
+    'whole graphs agree: 3 frames under both backends, frames renamed or not, and the scaled anchor',
     () => {
-      for (const universe of [SMALL, { ...SMALL, backend: 'lookup' as const }]) {
+      for (const universe of [
+        SMALL,
+        { ...SMALL, backend: 'lookup' as const },
+        { ...SMALL, symmetric: true },
+        { ...SMALL, backend: 'lookup' as const, symmetric: true },
+      ]) {
         expect(agreement(universe, 40).problems).toEqual([]);
       }
       const scaled = agreement(SCALED_ANCHOR, 40);

@@ -32,17 +32,27 @@ export interface XenGtFlatLayout {
   readonly frames: number;
   /** Domains in the world (p2m rows, the backend's unused). */
   readonly domains: number;
+  readonly backendDomid: number;
   /** Gfns per p2m row (the universe's). */
   readonly gfns: number;
   readonly poolBaseGfn: number;
   readonly poolSize: number;
   /** The GGTT indices the commands name, in slot order. */
   readonly entries: readonly number[];
+  /** The backend's own p2m entries (not its pool), by gfn ascending: gfns below the pool. */
+  readonly backendGfns: readonly number[];
+  /** Frames renamed in order of first appearance, as the key with `renameFrames` (see `canonicalize`). */
+  readonly renameFrames: boolean;
+  /** The DMA addresses are mfns (the lookup backend's), renamed with the frames. */
+  readonly machineAddresses: boolean;
+  /** The slots in ascending GGTT index order (the key's order of host entries). */
+  readonly slotsByIndex: readonly number[];
   readonly owner: number;
   readonly refcount: number;
   readonly freeCount: number;
   readonly freeList: number;
   readonly p2m: number;
+  readonly backendMfn: number;
   readonly poolMfn: number;
   readonly poolGfn: number;
   readonly guestPresent: number;
@@ -60,6 +70,8 @@ export function xenGtFlatLayout(
   frames: number,
   gfns: number,
   entries: readonly number[],
+  backendGfns: readonly number[],
+  renameFrames: boolean,
 ): XenGtFlatLayout {
   const domains = config.world.domains.length;
   const poolSize = config.mappingPoolSize;
@@ -74,6 +86,7 @@ export function xenGtFlatLayout(
   const freeCount = take(1);
   const freeList = take(frames);
   const p2m = take(domains * gfns);
+  const backendMfn = take(backendGfns.length);
   const poolMfn = take(poolSize);
   const poolGfn = take(poolSize);
   const guestPresent = take(entries.length);
@@ -85,15 +98,24 @@ export function xenGtFlatLayout(
     width: at,
     frames,
     domains,
+    backendDomid: config.backendDomid,
     gfns,
     poolBaseGfn: config.mappingPoolBaseGfn,
     poolSize,
     entries,
+    backendGfns,
+    renameFrames,
+    machineAddresses: config.backend.addressing === 'machine',
+    slotsByIndex: entries
+      .map((index, slot) => ({ index, slot }))
+      .sort((a, b) => a.index - b.index)
+      .map(({ slot }) => slot),
     owner,
     refcount,
     freeCount,
     freeList,
     p2m,
+    backendMfn,
     poolMfn,
     poolGfn,
     guestPresent,
@@ -162,6 +184,9 @@ export function encodeXenGt(
     }
   }
   const backend = state.xen.domains[config.backendDomid];
+  layout.backendGfns.forEach((gfn, index) => {
+    out[at + layout.backendMfn + index] = backend?.p2m[gfn]?.mfn ?? NONE;
+  });
   for (let slot = 0; slot < layout.poolSize; slot++) {
     const entry = backend?.p2m[layout.poolBaseGfn + slot];
     if (entry?.type !== 'map_foreign') continue;
@@ -180,6 +205,68 @@ export function encodeXenGt(
   for (const entry of Object.values(vgpu.cache)) {
     out[at + layout.cacheAddr + entry.gfn] = entry.dmaAddr;
     out[at + layout.cacheKref + entry.gfn] = entry.kref;
+  }
+  if (layout.renameFrames) canonicalize(layout, out, at, new Int32Array(3 * layout.frames));
+}
+
+/**
+ * Renames the frames of the vector at `vectors[at ..]` in order of first appearance, in the order
+ * `xenGtStateKey` meets them with `renameFrames` (properties/xengt/state-key.ts `writeKey`): each
+ * domain's p2m by gfn (the backend's own pages below its pool, then its pool), under the lookup
+ * backend the host GGTT entries by index and the DMA cache by gfn (their addresses are mfns),
+ * the free list in order, then every other frame by number; and lists the frames' owners and
+ * counts in the new order. Two vectors are then equal exactly when the renamed keys are. The
+ * step is the same on any renaming (it only compares, stores and frees frames), so the search
+ * steps canonical vectors and canonicalizes what it reaches. `scratch`: three frames' worth.
+ */
+export function canonicalize(layout: XenGtFlatLayout, vectors: Int32Array, at: number, scratch: Int32Array): void {
+  const frames = layout.frames;
+  const names = scratch;
+  names.fill(NONE, 0, frames);
+  let next = 0;
+  const visit = (mfn: number): void => {
+    if (mfn >= 0 && mfn < frames && names[mfn] === NONE) names[mfn] = next++;
+  };
+  for (let domid = 0; domid < layout.domains; domid++) {
+    if (domid === layout.backendDomid) {
+      for (let index = 0; index < layout.backendGfns.length; index++)
+        visit(vectors[at + layout.backendMfn + index] ?? NONE);
+      for (let slot = 0; slot < layout.poolSize; slot++) visit(vectors[at + layout.poolMfn + slot] ?? NONE);
+      continue;
+    }
+    const row = at + layout.p2m + domid * layout.gfns;
+    for (let gfn = 0; gfn < layout.gfns; gfn++) visit(vectors[row + gfn] ?? NONE);
+  }
+  if (layout.machineAddresses) {
+    for (const slot of layout.slotsByIndex) visit(vectors[at + layout.host + slot] ?? NONE);
+    for (let gfn = 0; gfn < layout.gfns; gfn++) visit(vectors[at + layout.cacheAddr + gfn] ?? NONE);
+  }
+  const free = vectors[at + layout.freeCount] ?? 0;
+  for (let index = 0; index < free; index++) visit(vectors[at + layout.freeList + index] ?? NONE);
+  for (let mfn = 0; mfn < frames; mfn++) visit(mfn);
+  // The owners and counts in the new order, then every frame-valued field renamed.
+  for (let mfn = 0; mfn < frames; mfn++) {
+    const name = names[mfn] ?? mfn;
+    scratch[frames + name] = vectors[at + layout.owner + mfn] ?? NONE;
+    scratch[2 * frames + name] = vectors[at + layout.refcount + mfn] ?? 0;
+  }
+  for (let name = 0; name < frames; name++) {
+    vectors[at + layout.owner + name] = scratch[frames + name] ?? NONE;
+    vectors[at + layout.refcount + name] = scratch[2 * frames + name] ?? 0;
+  }
+  const rename = (start: number, count: number): void => {
+    for (let cell = at + start; cell < at + start + count; cell++) {
+      const mfn = vectors[cell] ?? NONE;
+      if (mfn !== NONE) vectors[cell] = names[mfn] ?? mfn;
+    }
+  };
+  rename(layout.freeList, free);
+  rename(layout.p2m, layout.domains * layout.gfns);
+  rename(layout.backendMfn, layout.backendGfns.length);
+  rename(layout.poolMfn, layout.poolSize);
+  if (layout.machineAddresses) {
+    rename(layout.host, layout.entries.length);
+    rename(layout.cacheAddr, layout.gfns);
   }
 }
 

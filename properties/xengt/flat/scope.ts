@@ -29,15 +29,16 @@ import type { XenGtCommand } from '../../../models/xengt/commands.js';
 import type { XenGtConfig } from '../../../models/xengt/config.js';
 import { xenGtLookupBackend, xenGtMapBackend } from '../../../models/xengt/backend.js';
 import type { XenGtState } from '../../../models/xengt/types.js';
+import { isPoolGfn } from '../../../models/xengt/host.js';
 import type { Invariant } from '../../../src/design.js';
-import { FLAT_SAME } from '../../../src/flat-scope.js';
+import { FLAT_CHANGED, FLAT_SAME } from '../../../src/flat-scope.js';
 import type { FlatScope } from '../../../src/flat-scope.js';
 import { isPick } from '../../pick.js';
 import { PREFERRED_PICK } from '../../prefer.js';
 import type { XenGtTemplate } from '../resolve.js';
 import type { XenGtUniverse } from '../universe.js';
 import { holderCensus } from '../views.js';
-import { encodeXenGt, NONE, ownEntries, xenGtFlatLayout } from './layout.js';
+import { canonicalize, encodeXenGt, NONE, ownEntries, xenGtFlatLayout } from './layout.js';
 import type { XenGtFlatLayout } from './layout.js';
 import { flatGfn, landedMfn, stepFlatXenGt, translateFlat } from './step.js';
 import type { FlatXenGtMachine, FlatXenGtOp } from './step.js';
@@ -50,6 +51,8 @@ export interface XenGtFlatSource {
   readonly invariants: readonly Invariant<XenGtState, XenGtCommand>[];
   readonly init: () => XenGtState;
   readonly resolve: (state: XenGtState, template: XenGtTemplate) => XenGtCommand;
+  /** The scope's key renames frames (`xenGtStateKey`'s `renameFrames`): the vectors are canonicalized alike. */
+  readonly renameFrames: boolean;
 }
 
 /** A template as a flat op, or null when `step.ts` does not run it. */
@@ -104,9 +107,12 @@ function stateChecks(
     const dmaAddr = states[at + layout.host + slot] ?? NONE;
     return dmaAddr === NONE ? NONE : translateFlat(machine, states, at, dmaAddr);
   };
-  const poolHolders = (states: Int32Array, at: number, mfn: number): number => {
+  // The backend's references: its pool mappings and its own pages.
+  const backendHolders = (states: Int32Array, at: number, mfn: number): number => {
     let count = 0;
     for (let slot = 0; slot < layout.poolSize; slot++) if (states[at + layout.poolMfn + slot] === mfn) count += 1;
+    for (let index = 0; index < layout.backendGfns.length; index++)
+      if (states[at + layout.backendMfn + index] === mfn) count += 1;
     return count;
   };
   const usersOf = (states: Int32Array, at: number, dmaAddr: number): number => {
@@ -129,7 +135,7 @@ function stateChecks(
     'shadow-frame-held-by-backend': (states, at) => {
       for (let slot = 0; slot < slots; slot++) {
         const mfn = reached(states, at, slot);
-        if (mfn !== NONE && (constBackendHeld[mfn] ?? 0) + poolHolders(states, at, mfn) === 0) return true;
+        if (mfn !== NONE && (constBackendHeld[mfn] ?? 0) + backendHolders(states, at, mfn) === 0) return true;
       }
       return false;
     },
@@ -145,7 +151,7 @@ function stateChecks(
     },
     'frame-refcount-matches-holders': (states, at) => {
       for (let mfn = 0; mfn < layout.frames; mfn++) {
-        let holders = (constHolders[mfn] ?? 0) + poolHolders(states, at, mfn);
+        let holders = (constHolders[mfn] ?? 0) + backendHolders(states, at, mfn);
         for (let cell = layout.p2m; cell < layout.p2m + layout.domains * layout.gfns; cell++)
           if (states[at + cell] === mfn) holders += 1;
         if (states[at + layout.refcount + mfn] !== holders) return true;
@@ -257,9 +263,20 @@ export function xenGtFlatScope(source: XenGtFlatSource): XenGtFlat | undefined {
     ops.push(op);
   }
   const initial = source.init();
-  const layout = xenGtFlatLayout(config, initial.xen.memory.frames.length, values.gfns, slots);
+  // The backend's own pages, below its pool (the key meets them first).
+  const backendP2m = initial.xen.domains[config.backendDomid]?.p2m ?? {};
+  const backendGfns = Object.keys(backendP2m)
+    .map(Number)
+    .filter((gfn) => !isPoolGfn(config, gfn));
+  if (backendGfns.some((gfn) => gfn >= config.mappingPoolBaseGfn)) return undefined;
+  const frames = initial.xen.memory.frames.length;
+  const layoutOf = (renameFrames: boolean): XenGtFlatLayout =>
+    xenGtFlatLayout(config, frames, values.gfns, slots, backendGfns, renameFrames);
+  const layout = layoutOf(source.renameFrames);
+  const raw = new Int32Array(layout.width);
   const start = new Int32Array(layout.width);
   try {
+    encodeXenGt(initial, config, layoutOf(false), raw);
     encodeXenGt(initial, config, layout, start);
   } catch {
     return undefined;
@@ -280,7 +297,9 @@ export function xenGtFlatScope(source: XenGtFlatSource): XenGtFlat | undefined {
   }
   if (names.length > 31) return undefined;
   const machine = machineOf(config, layout);
-  const { constHolders, constBackendHeld } = constantHolders(config, layout, initial, start);
+  const { constHolders, constBackendHeld } = constantHolders(config, layout, initial, raw);
+  // Renamed, a frame's number says nothing of the holders the vector leaves out: there must be none.
+  if (source.renameFrames && [...constHolders, ...constBackendHeld].some((holders) => holders !== 0)) return undefined;
   const checks = stateChecks(machine, constHolders, constBackendHeld);
   const known = (name: string): boolean =>
     name in checks || CONSTANT.has(name) || (LANDED as readonly string[]).includes(name);
@@ -300,6 +319,7 @@ export function xenGtFlatScope(source: XenGtFlatSource): XenGtFlat | undefined {
   // time: the encoding then stands aside.
   if (names.some((name, index) => name in checks !== (stateOnly[index] === true) && !CONSTANT.has(name)))
     return undefined;
+  const scratch = new Int32Array(3 * layout.frames);
   const scope = (): FlatScope<XenGtTemplate> => ({
     width: layout.width,
     commands: ops.length,
@@ -307,7 +327,10 @@ export function xenGtFlatScope(source: XenGtFlatSource): XenGtFlat | undefined {
     init: (out) => out.set(start),
     step: (states, from, position, out) => {
       const op = ops[position];
-      return op === undefined ? FLAT_SAME : stepFlatXenGt(machine, op, states, from, out);
+      if (op === undefined) return FLAT_SAME;
+      const status = stepFlatXenGt(machine, op, states, from, out);
+      if (status === FLAT_CHANGED && layout.renameFrames) canonicalize(layout, out, 0, scratch);
+      return status;
     },
     checkTransition: (states, from, position) => {
       if (ops[position]?.kind !== 'dma' || landedMfn === NONE) return 0;
@@ -335,26 +358,30 @@ function machineOf(config: XenGtConfig, layout: XenGtFlatLayout): FlatXenGtMachi
 }
 
 /**
- * The holders of each frame the vectors do not hold (the backend's own pages, and anything else
- * the scope never changes): the census of the initial state less what its vector counts.
+ * The holders of each frame the vectors do not hold (anything the scope never changes but the
+ * backend's own pages): the census of the initial state less what its vector (`raw`, frames not
+ * renamed) counts.
  */
 function constantHolders(
   config: XenGtConfig,
   layout: XenGtFlatLayout,
   initial: XenGtState,
-  start: Int32Array,
+  raw: Int32Array,
 ): { constHolders: Int32Array; constBackendHeld: Int32Array } {
   const census = holderCensus(initial.xen);
   const constHolders = new Int32Array(layout.frames);
   const constBackendHeld = new Int32Array(layout.frames);
+  const count = (start: number, cells: number, mfn: number): number => {
+    let found = 0;
+    for (let cell = start; cell < start + cells; cell++) if (raw[cell] === mfn) found += 1;
+    return found;
+  };
   for (let mfn = 0; mfn < layout.frames; mfn++) {
-    let pool = 0;
-    for (let slot = 0; slot < layout.poolSize; slot++) if (start[layout.poolMfn + slot] === mfn) pool += 1;
-    let p2m = 0;
-    for (let cell = layout.p2m; cell < layout.p2m + layout.domains * layout.gfns; cell++)
-      if (start[cell] === mfn) p2m += 1;
-    constHolders[mfn] = (census.total[mfn] ?? 0) - pool - p2m;
-    constBackendHeld[mfn] = (census.byDomain[config.backendDomid]?.[mfn] ?? 0) - pool;
+    const backend =
+      count(layout.poolMfn, layout.poolSize, mfn) + count(layout.backendMfn, layout.backendGfns.length, mfn);
+    const p2m = count(layout.p2m, layout.domains * layout.gfns, mfn);
+    constHolders[mfn] = (census.total[mfn] ?? 0) - backend - p2m;
+    constBackendHeld[mfn] = (census.byDomain[config.backendDomid]?.[mfn] ?? 0) - backend;
   }
   return { constHolders, constBackendHeld };
 }
