@@ -9,18 +9,21 @@
  * - each frame's owner (-1: free) and reference count, and the free list in order (the lifo
  *   allocator takes its last);
  * - each domain's p2m over gfns 0..universe.gfns-1 (an mfn, -1: no entry; the backend's row is
- *   unused: its own pages never change), and the backend's mapping pool: per pool gfn, the mfn
- *   of its foreign mapping (-1: none) and the guest gfn it maps;
+ *   unused), the backend's own pages (its p2m entries below its pool, which never change but
+ *   name frames, renamed with the rest), and the backend's mapping pool: per pool gfn, the mfn of
+ *   its foreign mapping (-1: none) and the guest gfn it maps;
  * - per GGTT entry the commands name: the guest's entry (present, gfn) and the host entry (the
  *   DMA address, -1: scratch);
  * - the DMA cache per guest gfn: the DMA address (-1: no entry) and its reference count.
  *
  * tot_pages is left out: without the `free-keeps-tot-pages` bug it is the number of frames a
  * domain owns, which the owners give. Everything else (the other GGTT entries, the guest's memory
- * contents, the grant tables, incarnations, the PPGTTs) keeps its initial value, which `encode`
- * checks. So two states of such a scope have equal vectors exactly when their keys without frame
- * renaming are equal (`xenGtStateKey`, `renameFrames: false`); `test/xengt/flat.test.ts` holds the
- * two to the same partition and the same steps and verdicts, transition by transition.
+ * contents, the grant tables, incarnations, the PPGTTs) keeps its initial value: `outsideLayout`
+ * refuses the states that visibly leave the class, and the tests hold the rest. So two states of
+ * such a scope have equal vectors exactly when their keys are equal (`xenGtStateKey`; with
+ * `renameFrames`, the vectors are canonicalized in the key's order: `canonicalize`);
+ * `test/xengt/flat.test.ts` holds the two to the same partition and the same steps and verdicts,
+ * transition by transition.
  */
 import { ownGgttIndices } from '../../../models/gvt/config.js';
 import type { XenGtConfig } from '../../../models/xengt/config.js';

@@ -4,8 +4,9 @@
  * entries with concrete arguments, balloon-outs and populates of domains other than the backend
  * (a concrete gfn, or a plain pick: the k-th live gfn), and GPU accesses through a concrete own
  * entry; on a design with the built-in `map` or `lookup` backend, no deliberate bug, no fault
- * point, Xen's default orderings, and a key without frame renaming. `xenGtFlatScope` answers
- * undefined for anything else, and the explorer searches the objects as before.
+ * point and Xen's default orderings; the key with frames renamed or not (`layout.ts`
+ * `canonicalize`). `xenGtFlatScope` answers undefined for anything else, and the explorer
+ * searches the objects as before.
  *
  * The invariants, decided on the vectors. The ones a flat state can break, as their object
  * versions read them (properties/xengt/invariants, properties/gvt/invariants.ts):
