@@ -64,6 +64,8 @@ export { stableFingerprint } from './stable-fingerprint.js';
 export type { Fingerprint } from './state-table.js';
 export { FLAT_CHANGED, FLAT_DUPLICATE, FLAT_SAME } from './flat-scope.js';
 export type { FlatScope, FlatStatus } from './flat-scope.js';
+export { flatAgreement } from './flat-agreement.js';
+export type { FlatAgreement } from './flat-agreement.js';
 export { footprintProblems, independent } from './partial-order.js';
 export type { FootprintProblem } from './partial-order.js';
 export type { ExploreOptions, ExploreProgress, ExploreResult, ExploreVerdict } from './explore.js';

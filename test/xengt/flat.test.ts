@@ -11,7 +11,7 @@ import type { AnchorUniverse } from '../../src/bench-anchor.js';
 import { FLAT_CHANGED } from '../../src/flat-scope.js';
 import { exploreDesign } from '../../src/explore.js';
 import { DEEP } from '../helpers.js';
-import { flatAgreement } from './flat-agreement.js';
+import { flatAgreement } from '../../src/flat-agreement.js';
 
 const SMALL: AnchorUniverse = { frames: 3, gfns: 2, entries: 2, full: true, backend: 'map', symmetric: false };
 
