@@ -46,9 +46,9 @@ const MAX_INVARIANTS = 31;
 /**
  * Whether the options let the search run on the scope's flat encoding: it has one, the options
  * do not turn it off, and they ask nothing it cannot give (a shard, partial-order reduction on a
- * scope with footprints, a key of their own, every invariant on every transition). One thread:
- * `exploreDesign` hands a parallel search to its workers before asking. The invariants are
- * checked by `exploreFlat` once it has the encoder.
+ * scope with footprints, a key of their own, every invariant on every transition), on one thread
+ * (`exploreFlat`) or on workers (`explore-flat-parallel.ts`). The invariants are checked once the
+ * encoder is made (`FlatRun.begin`).
  */
 export function flatApplies<S, T>(scope: ExploreScope<S, T>, options: ExploreOptions): boolean {
   return (

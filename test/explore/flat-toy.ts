@@ -228,3 +228,15 @@ export function pairDesign(
     },
   };
 }
+
+// For the parallel flat search's tests (`flat-parallel.test.ts`): its workers load these from the
+// compiled module (dist/test/explore/flat-toy.js), a design by a function of no arguments.
+export const pairFlawed = (): Design<Pair, PairCommand, PairTemplate> => pairDesign();
+export const pairSound = (): Design<Pair, PairCommand, PairTemplate> => pairDesign({ expected: 'holds' });
+/** The encoder throws at (2, 1): three steps from the start. */
+export const pairThrowing = (): Design<Pair, PairCommand, PairTemplate> => pairDesign({ flaw: { throwsAt: [2, 1] } });
+/** The encoder's `raise b` adds 2: a step the design does not take, near the root. */
+export const pairRaiseBTwice = (): Design<Pair, PairCommand, PairTemplate> =>
+  pairDesign({ flaw: { raiseBTwice: true } });
+/** a up to 9: a graph of more levels. */
+export const pairWide = (): Design<Pair, PairCommand, PairTemplate> => pairDesign({ aMax: 9 });
