@@ -26,8 +26,8 @@ import type { FlatScope } from './flat-scope.js';
 import { FlatStateTable, hashVector } from './flat-table.js';
 import type { MessagePort } from 'node:worker_threads';
 
-/** Integers before the vector in a batch entry: parent record, distinct index, template position. */
-const HEADER = 3;
+/** Integers before the vector in a batch entry: parent record, distinct index, template position, the vector's hash. */
+const HEADER = 4;
 
 /** A growable batch of Int32 words. */
 class Batch {
@@ -41,11 +41,15 @@ class Batch {
     this.words = grown;
   }
 
-  /** The words so far, in a buffer of their own (to transfer), and an empty batch again. */
-  takeWords(): Int32Array<ArrayBuffer> {
-    const words = this.words.slice(0, this.length);
+  /**
+   * The words so far and their buffer (to transfer: no copy), and an empty batch again, in a
+   * buffer of the size the last one grew to.
+   */
+  takeWords(): { words: Int32Array<ArrayBuffer>; length: number } {
+    const { words, length } = this;
+    this.words = new Int32Array(words.length);
     this.length = 0;
-    return words;
+    return { words, length };
   }
 }
 
@@ -128,9 +132,16 @@ export class FlatPartition {
   }
 
   /** The vector at `vector[from ..]`, reached by (parent, distinct, position): a new candidate, or a better first arrival. */
-  private consider(vector: Int32Array, from: number, parent: number, distinct: number, position: number): void {
+  private consider(
+    vector: Int32Array,
+    from: number,
+    hash: number,
+    parent: number,
+    distinct: number,
+    position: number,
+  ): void {
     const table = this.table;
-    const known = table.find(vector, from);
+    const known = table.find(vector, from, hash);
     if (known < 0) {
       table.add(vector, parent, position, from);
       this.records.push(-1);
@@ -199,8 +210,9 @@ export class FlatPartition {
             }
           }
           if (status === FLAT_CHANGED) {
-            const owner = flatOwner(hashVector(out, 0, width), workers);
-            if (owner === self) this.consider(out, 0, record, distinct, position);
+            const hash = hashVector(out, 0, width);
+            const owner = flatOwner(hash, workers);
+            if (owner === self) this.consider(out, 0, hash, record, distinct, position);
             else {
               const batch = this.outgoing[owner] ?? new Batch();
               batch.reserve(HEADER + width);
@@ -209,6 +221,7 @@ export class FlatPartition {
               words[at++] = record;
               words[at++] = distinct;
               words[at++] = position;
+              words[at++] = hash;
               for (let index = 0; index < width; index++) words[at++] = out[index] ?? 0;
               batch.length = at;
             }
@@ -223,8 +236,8 @@ export class FlatPartition {
     }
     for (let peer = 0; peer < workers; peer++) {
       if (peer === self) continue;
-      const words = this.outgoing[peer]?.takeWords() ?? new Int32Array(0);
-      this.peers[peer]?.postMessage({ candidates: words }, [words.buffer]);
+      const batch = this.outgoing[peer]?.takeWords() ?? { words: new Int32Array(0), length: 0 };
+      this.peers[peer]?.postMessage(batch, [batch.words.buffer]);
     }
     return { kind: 'flat-expanded', counts, events };
   }
@@ -234,9 +247,10 @@ export class FlatPartition {
     for (let peer = 0; peer < this.workers; peer++) {
       const port = peer === this.self ? undefined : this.peers[peer];
       if (port === undefined) continue;
-      const words = (take(port) as { candidates: Int32Array }).candidates;
-      for (let at = 0; at + stride <= words.length; at += stride) {
-        this.consider(words, at + HEADER, words[at] ?? 0, words[at + 1] ?? 0, words[at + 2] ?? 0);
+      const { words, length } = take(port) as { words: Int32Array; length: number };
+      for (let at = 0; at + stride <= length; at += stride) {
+        const hash = words[at + 3] ?? 0;
+        this.consider(words, at + HEADER, hash, words[at] ?? 0, words[at + 1] ?? 0, words[at + 2] ?? 0);
       }
     }
     const { table, distincts } = this;

@@ -57,10 +57,12 @@ export class FlatStateTable {
     return this.count;
   }
 
-  /** The record whose vector equals `vector[from .. from + width)`, or -1 (then `add` may store it). */
-  find(vector: Int32Array, from = 0): number {
+  /**
+   * The record whose vector equals `vector[from .. from + width)`, or -1 (then `add` may store
+   * it). `hash`: the vector's `hashVector`, when the caller has it already.
+   */
+  find(vector: Int32Array, from = 0, hash = hashVector(vector, from, this.width)): number {
     const { width, states, hashes, slots, mask } = this;
-    const hash = hashVector(vector, from, width);
     for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
       const stored = slots[slot] ?? 0;
       if (stored === 0) {
