@@ -5,8 +5,8 @@
  *
  * - expand: steps each vector of the level it owns (in record order) with every command position,
  *   checks the per-transition invariants still open, and sends each changed successor with its
- *   transition (parent record, index among the parent's distinct commands, template position) to
- *   its owner, one `Int32Array` per owner and level; its own it takes at once;
+ *   transition (parent record, index among the parent's distinct commands, template position) and
+ *   hash to its owner, in a batch of shared memory per owner (`Batch`); its own it takes at once;
  * - merge: takes the other workers' batches and keeps, for each vector it has not recorded, the
  *   least transition into it (the sequential search's first arrival, which makes it a record
  *   there); checks the state-only invariants still open on those new vectors, in that order, and
@@ -29,25 +29,27 @@ import type { MessagePort } from 'node:worker_threads';
 /** Integers before the vector in a batch entry: parent record, distinct index, template position, the vector's hash. */
 const HEADER = 4;
 
-/** A growable batch of Int32 words. */
+/**
+ * A growable batch of Int32 words to one peer, in shared memory: the peer reads it in the merge
+ * round, and this worker writes it again only in the next expand round, after the coordinator has
+ * heard the merge done (the rounds order the two threads' accesses). One buffer for the whole
+ * search, grown when a level needs more: no buffer per level to allocate, fault in and collect.
+ */
 class Batch {
-  words: Int32Array<ArrayBuffer> = new Int32Array(1 << 12);
+  words = new Int32Array(new SharedArrayBuffer(4 << 12));
   length = 0;
 
   reserve(count: number): void {
     if (this.length + count <= this.words.length) return;
-    const grown = new Int32Array(Math.max(this.words.length * 2, this.length + count));
+    const size = Math.max(this.words.length * 2, this.length + count);
+    const grown = new Int32Array(new SharedArrayBuffer(size * 4));
     grown.set(this.words.subarray(0, this.length));
     this.words = grown;
   }
 
-  /**
-   * The words so far and their buffer (to transfer: no copy), and an empty batch again, in a
-   * buffer of the size the last one grew to.
-   */
-  takeWords(): { words: Int32Array<ArrayBuffer>; length: number } {
+  /** The words written at this level (the peer's to read), and an empty batch for the next. */
+  take(): { words: Int32Array; length: number } {
     const { words, length } = this;
-    this.words = new Int32Array(words.length);
     this.length = 0;
     return { words, length };
   }
@@ -236,8 +238,8 @@ export class FlatPartition {
     }
     for (let peer = 0; peer < workers; peer++) {
       if (peer === self) continue;
-      const batch = this.outgoing[peer]?.takeWords() ?? { words: new Int32Array(0), length: 0 };
-      this.peers[peer]?.postMessage(batch, [batch.words.buffer]);
+      // The shared buffer is not copied: the peer reads this worker's memory.
+      this.peers[peer]?.postMessage(this.outgoing[peer]?.take() ?? { words: new Int32Array(0), length: 0 });
     }
     return { kind: 'flat-expanded', counts, events };
   }

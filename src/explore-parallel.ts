@@ -30,7 +30,9 @@
  * The workers are started once per process and kept (unreferenced) for later searches. They load
  * the design by id from the built-in registry or the config file, or from a module's export
  * (`DesignSource`): a design built in memory (a test's) cannot be sent to them. Partial-order
- * reduction and a custom `key` function are for the sequential search only.
+ * reduction and a custom `key` function are for the sequential search only. A scope with a flat
+ * encoding is searched on its vectors by the same workers (`explore-flat-parallel.ts`, which
+ * shares the pool, `round` and `settleLevel` with this file).
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
