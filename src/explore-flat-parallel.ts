@@ -27,7 +27,7 @@ import type { Command, Design, ExploreScope } from './design.js';
 import type { ExploreOptions, ExploreResult } from './explore.js';
 import { AUDIT_RECORDS } from './explore-flat-audit.js';
 import { bitsOf, FlatDisagreement, FlatRun } from './explore-flat.js';
-import { ensureWorkers, round, settleLevel } from './explore-parallel.js';
+import { ensureWorkers, round, settleLevel, stopPoll } from './explore-parallel.js';
 import { idParent, keyParent } from './explore-protocol.js';
 import type { DesignSource, FromWorker, SearchEvent } from './explore-protocol.js';
 import { FLAT_CHANGED } from './flat-scope.js';
@@ -79,11 +79,7 @@ export function exploreFlatParallel<S, C extends T, T extends Command = C>(
 
   const count = options.workers ?? 1;
   const workers = ensureWorkers(count);
-  const stop = options.shouldStop ?? ((): boolean => false);
-  let stopAsked = false;
-  const poll = (): void => {
-    if (!stopAsked && stop()) stopAsked = true;
-  };
+  const { poll, stopAsked } = stopPoll(options);
   round(
     workers,
     workers.map(() => ({
@@ -108,7 +104,7 @@ export function exploreFlatParallel<S, C extends T, T extends Command = C>(
   let adopt: Int32Array[] | null = null;
   for (let level = 1; level <= options.depth && !run.allFound(); level++) {
     poll();
-    if (stopAsked) {
+    if (stopAsked()) {
       interrupted = true;
       break;
     }

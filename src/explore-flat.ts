@@ -31,7 +31,7 @@ import type { AnyDesign, Command, Design, ExploreScope, Invariant, Transition } 
 import { crashOf, runTrace, selectInvariants } from './execute.js';
 import type { CrashSite } from './execute.js';
 import { finishExploration } from './explore.js';
-import type { ExploreOptions, ExploreResult, Found, Thrown } from './explore.js';
+import type { ExploreOptions, ExploreResult, Found, SearchFindings, Thrown } from './explore.js';
 import { transitionId } from './explore-protocol.js';
 import { FLAT_CHANGED, FLAT_DUPLICATE, FLAT_SAME } from './flat-scope.js';
 import type { FlatScope } from './flat-scope.js';
@@ -68,14 +68,10 @@ export interface Masked {
 }
 
 /** What the search had done when it stopped, for `finishExploration`. */
-export interface FlatSearch {
-  readonly limitAt: number | null;
-  readonly exhausted: boolean;
-  readonly interrupted: boolean;
-  readonly depthReached: number;
-  readonly states: number;
-  readonly transitions: number;
-}
+export type FlatSearch = Pick<
+  SearchFindings,
+  'limitAt' | 'exhausted' | 'interrupted' | 'depthReached' | 'states' | 'transitions'
+>;
 
 /**
  * One flat search's start and end, shared by the one-thread search (`exploreFlat`) and the

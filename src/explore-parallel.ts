@@ -129,6 +129,21 @@ export function round(workers: readonly PoolWorker[], requests: readonly ToWorke
   return workers.map((worker) => awaitReply(worker, poll));
 }
 
+/**
+ * The stop request (`shouldStop`) asked while the coordinator waits (`poll`, for `round`), and
+ * whether it came (`stopAsked`), remembered once it did.
+ */
+export function stopPoll(options: ExploreOptions): { poll: () => void; stopAsked: () => boolean } {
+  const stop = options.shouldStop ?? ((): boolean => false);
+  let asked = false;
+  return {
+    poll: (): void => {
+      if (!asked && stop()) asked = true;
+    },
+    stopAsked: () => asked,
+  };
+}
+
 export function exploreParallel<S, C extends T, T extends Command = C>(
   typed: Design<S, C, T>,
   options: ExploreOptions,
@@ -218,11 +233,7 @@ export function exploreParallel<S, C extends T, T extends Command = C>(
   if (allFound()) return finish();
 
   const workers = ensureWorkers(count);
-  const stop = options.shouldStop ?? ((): boolean => false);
-  let stopAsked = false;
-  const poll = (): void => {
-    if (!stopAsked && stop()) stopAsked = true;
-  };
+  const { poll, stopAsked } = stopPoll(options);
   round(
     workers,
     workers.map((_, index) => ({
@@ -244,7 +255,7 @@ export function exploreParallel<S, C extends T, T extends Command = C>(
   let levelSize = 1;
   for (let level = 1; level <= options.depth && !allFound(); level++) {
     poll();
-    if (stopAsked) {
+    if (stopAsked()) {
       interrupted = true;
       break;
     }
