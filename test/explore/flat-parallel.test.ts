@@ -12,6 +12,7 @@ import { pathToFileURL } from 'node:url';
 import { describe, expect, test } from 'vitest';
 import { exploreDesign } from '../../src/explore.js';
 import type { ExploreOptions, ExploreResult } from '../../src/explore.js';
+import { DEEP } from '../helpers.js';
 import { pairFlawed, pairRaiseBTwice, pairSound, pairThrowing, pairWide } from './flat-toy.js';
 
 const module = pathToFileURL(resolve('dist/test/explore/flat-toy.js')).href;
@@ -93,5 +94,20 @@ describe('the parallel flat search is the one-thread flat search', () => {
       designSource: { module, export: 'pairFlawed' },
     });
     expect(result.engine).toBe('objects');
+  });
+});
+
+// The Promela anchor's XenGT universe (`bench-anchor.ts`), its workers loading it from dist/src.
+describe.runIf(DEEP)('the anchor on workers', () => {
+  test.for([6, 10, 30])('2 and 3 workers to depth %i give the one-thread flat result', async (depth) => {
+    // Imported here: the default tier does not load the XenGT model.
+    const { anchorDesign } = await import('../../src/bench-anchor.js');
+    const designSource = { module: pathToFileURL(resolve('dist/src/bench-anchor.js')).href, export: 'anchorDesign' };
+    const flat = exploreDesign(anchorDesign(), { depth });
+    for (const workers of [2, 3]) {
+      const parallel = exploreDesign(anchorDesign(), { depth, workers, designSource });
+      expect(parallel.engine).toBe('flat');
+      expect(comparable(parallel)).toEqual(comparable(flat));
+    }
   });
 });
