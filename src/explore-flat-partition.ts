@@ -18,7 +18,15 @@
  */
 import type { AnyDesign } from './design.js';
 import { crashOf, selectInvariants } from './execute.js';
-import { eventKey, flatOwner, PHASE_INVARIANT, PHASE_STATE, PHASE_STEP, transitionId } from './explore-protocol.js';
+import {
+  eventKey,
+  flatOwner,
+  PHASE_INVARIANT,
+  PHASE_KEY,
+  PHASE_STATE,
+  PHASE_STEP,
+  transitionId,
+} from './explore-protocol.js';
 import type { FromWorker, SearchEvent } from './explore-protocol.js';
 import { take } from './explore-sync.js';
 import { FLAT_CHANGED, FLAT_DUPLICATE, FLAT_SAME } from './flat-scope.js';
@@ -85,6 +93,8 @@ export class FlatPartition {
   private mask = 0;
   private record = 0;
   private distinct = 0;
+  /** The throw came after the transition was counted (a status the search does not know). */
+  private counted = false;
 
   constructor(
     design: AnyDesign,
@@ -180,6 +190,7 @@ export class FlatPartition {
     this.mask = transitionMask;
     this.record = 0;
     this.distinct = 0;
+    this.counted = false;
     try {
       for (let at = 0; at < this.frontier.length; at++) {
         const entry = this.frontier[at] ?? 0;
@@ -188,7 +199,8 @@ export class FlatPartition {
       }
     } catch (error) {
       // The encoder's step threw: the sequential search stops here (or earlier).
-      events.push(this.crash(error, eventKey(this.record, this.distinct, PHASE_STEP, -1), null));
+      const phase = this.counted ? PHASE_KEY : PHASE_STEP;
+      events.push(this.crash(error, eventKey(this.record, this.distinct, phase, -1), null));
     }
     for (let peer = 0; peer < this.workers; peer++) {
       if (peer === this.self) continue;
@@ -216,9 +228,6 @@ export class FlatPartition {
       // Read again: a candidate taken at once may have grown the table.
       const status = flat.step(this.table.states, from, position, out);
       if (status === FLAT_DUPLICATE) continue;
-      if (status !== FLAT_CHANGED && status !== FLAT_SAME) {
-        throw new Error(`flat step returned ${String(status)} at command position ${position}`);
-      }
       if (mask !== 0) {
         let broken = 0;
         try {
@@ -239,6 +248,11 @@ export class FlatPartition {
           mask &= ~broken;
         }
         this.mask = mask;
+      }
+      if (status !== FLAT_CHANGED && status !== FLAT_SAME) {
+        // As the one-thread search: after the transition is counted and checked.
+        this.counted = true;
+        throw new Error(`flat step returned ${String(status)} at command position ${position}`);
       }
       if (status === FLAT_CHANGED) {
         const hash = hashVector(out, 0, width);

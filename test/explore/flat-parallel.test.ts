@@ -13,10 +13,10 @@ import { describe, expect, test } from 'vitest';
 import { exploreDesign } from '../../src/explore.js';
 import type { ExploreOptions, ExploreResult } from '../../src/explore.js';
 import { DEEP } from '../helpers.js';
-import { pairFlawed, pairRaiseBTwice, pairSound, pairThrowing, pairWide } from './flat-toy.js';
+import { pairBadStatus, pairFlawed, pairRaiseBTwice, pairSound, pairThrowing, pairWide } from './flat-toy.js';
 
 const module = pathToFileURL(resolve('dist/test/explore/flat-toy.js')).href;
-const designs = { pairFlawed, pairSound, pairThrowing, pairRaiseBTwice, pairWide };
+const designs = { pairFlawed, pairSound, pairThrowing, pairBadStatus, pairRaiseBTwice, pairWide };
 
 const comparable = (result: ExploreResult): unknown =>
   JSON.parse(
@@ -36,7 +36,7 @@ function expectSame(name: keyof typeof designs, options: ExploreOptions, workers
   const design = designs[name]();
   const flat = exploreDesign(design, options);
   expect(flat.engine).toBe('flat');
-  if (name !== 'pairThrowing' && name !== 'pairRaiseBTwice') {
+  if (name === 'pairFlawed' || name === 'pairSound' || name === 'pairWide') {
     const objects = exploreDesign(design, { ...options, flat: false });
     expect(comparable(flat), `${name}: flat and objects`).toEqual(comparable(objects));
   }
@@ -68,7 +68,7 @@ describe('the parallel flat search is the one-thread flat search', () => {
     expect(result.depthReached).toBe(3);
   });
 
-  test.for([2, 5, 9])('a state limit of %i', (maxStates) => {
+  test.for([1, 2, 5, 9])('a state limit of %i', (maxStates) => {
     const result = expectSame('pairWide', { depth: 8, maxStates });
     expect(result.limitReached).toBe(true);
     expect(result.states).toBe(maxStates);
@@ -78,6 +78,12 @@ describe('the parallel flat search is the one-thread flat search', () => {
     const result = expectSame('pairThrowing', { depth: 6 });
     expect(result.verdict).toBe('crashed');
     expect(result.message).toMatch(/encoder bug at \(2, 1\)/);
+  });
+
+  test('a step status no search knows: the same throw, after the transition is counted', () => {
+    const result = expectSame('pairBadStatus', { depth: 6 });
+    expect(result.verdict).toBe('crashed');
+    expect(result.message).toMatch(/flat step returned 7/);
   });
 
   test('an encoder that steps otherwise than the design near the root is reported, never holds', () => {
