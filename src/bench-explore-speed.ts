@@ -6,7 +6,8 @@
  *     node dist/src/bench-explore-speed.js --no-flat anchor:30
  *
  * Each argument is `design:depth`; `anchor` is the scaled XenGT universe of the Promela anchor
- * (`bench-anchor.ts`: 63,576 states, 890,064 transitions when exhausted). Prints per scope the
+ * (`bench-anchor.ts`: 63,576 states, 890,064 transitions when exhausted), `anchor-large` the
+ * same model with five frames (733,920 states, 10,274,880 transitions). Prints per scope the
  * states and transitions (which must not change with a faster engine), wall and CPU time, states
  * per second of each, the verdict with each counterexample's length, and the load average (the
  * machine is shared: CPU time is the steadier figure). With `--workers N` the search runs on N
@@ -17,7 +18,7 @@
 import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { findDesign } from '../properties/registry.js';
-import { anchorDesign } from './bench-anchor.js';
+import { anchorDesign, largeAnchorDesign } from './bench-anchor.js';
 import type { AnyDesign } from './design.js';
 import { exploreDesign } from './explore.js';
 
@@ -35,14 +36,21 @@ export interface SpeedLine {
   readonly engine: 'objects' | 'flat';
 }
 
+/** The anchor universes by name: the scaled one and the large one (`bench-anchor.ts`). */
+const ANCHORS: Readonly<Record<string, { design: () => AnyDesign; export: string }>> = {
+  anchor: { design: () => anchorDesign(), export: 'anchorDesign' },
+  'anchor-large': { design: largeAnchorDesign, export: 'largeAnchorDesign' },
+};
+
 export function measureSpeed(id: string, depth: number, workers = 1, flat = true): SpeedLine {
-  const design: AnyDesign | undefined = id === 'anchor' ? anchorDesign() : findDesign(id);
+  const anchor = ANCHORS[id];
+  const design: AnyDesign | undefined = anchor === undefined ? findDesign(id) : anchor.design();
   if (design === undefined) throw new Error(`no design ${id}`);
   // The workers build the anchor from this module's sibling, the others come from the registry.
   const designSource =
-    id === 'anchor'
-      ? { module: new URL('./bench-anchor.js', import.meta.url).href, export: 'anchorDesign' }
-      : undefined;
+    anchor === undefined
+      ? undefined
+      : { module: new URL('./bench-anchor.js', import.meta.url).href, export: anchor.export };
   const cpu = process.cpuUsage();
   const result = exploreDesign(design, {
     depth,

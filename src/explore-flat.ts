@@ -31,7 +31,7 @@ import type { AnyDesign, Command, Design, ExploreScope, Invariant, Transition } 
 import { crashOf, runTrace, selectInvariants } from './execute.js';
 import type { CrashSite } from './execute.js';
 import { finishExploration } from './explore.js';
-import type { ExploreOptions, ExploreResult, Found, Thrown } from './explore.js';
+import type { ExploreOptions, ExploreResult, Found, SearchFindings, Thrown } from './explore.js';
 import { transitionId } from './explore-protocol.js';
 import { FLAT_CHANGED, FLAT_DUPLICATE, FLAT_SAME } from './flat-scope.js';
 import type { FlatScope } from './flat-scope.js';
@@ -46,15 +46,14 @@ const MAX_INVARIANTS = 31;
 /**
  * Whether the options let the search run on the scope's flat encoding: it has one, the options
  * do not turn it off, and they ask nothing it cannot give (a shard, partial-order reduction on a
- * scope with footprints, a key of their own, every invariant on every transition). One thread:
- * `exploreDesign` hands a parallel search to its workers before asking. The invariants are
- * checked by `exploreFlat` once it has the encoder.
+ * scope with footprints, a key of their own, every invariant on every transition), on one thread
+ * (`exploreFlat`) or on workers (`explore-flat-parallel.ts`). The invariants are checked once the
+ * encoder is made (`FlatRun.begin`).
  */
 export function flatApplies<S, T>(scope: ExploreScope<S, T>, options: ExploreOptions): boolean {
   return (
     scope.flat !== undefined &&
     options.flat !== false &&
-    (options.workers ?? 1) === 1 &&
     options.shard === undefined &&
     (options.partialOrder !== true || scope.footprint === undefined) &&
     options.key === undefined &&
@@ -63,9 +62,196 @@ export function flatApplies<S, T>(scope: ExploreScope<S, T>, options: ExploreOpt
 }
 
 /** An invariant the flat search checks, with its bit in the encoder's masks. */
-interface Masked {
+export interface Masked {
   readonly name: string;
   readonly bit: number;
+}
+
+/** What the search had done when it stopped, for `finishExploration`. */
+export type FlatSearch = Pick<
+  SearchFindings,
+  'limitAt' | 'exhausted' | 'interrupted' | 'depthReached' | 'states' | 'transitions'
+>;
+
+/**
+ * One flat search's start and end, shared by the one-thread search (`exploreFlat`) and the
+ * parallel one (`explore-flat-parallel.ts`): the encoder made and its shape checked, the
+ * invariants split as the object search splits them, the initial state checked with the design's
+ * own invariants and its vector with the encoder's (`begin`); the audit and the replay of each
+ * counterexample before the result (`end`).
+ */
+export class FlatRun<S, C extends T, T extends Command = C> {
+  readonly design: AnyDesign;
+  readonly invariants: readonly Invariant<unknown, unknown>[];
+  readonly found = new Map<string, Found>();
+  thrown: Thrown | null = null;
+  scopeThrew: { message: string } | null = null;
+  /** Set by `begin` when it returns 'ready'. */
+  flat!: FlatScope<T>;
+  initial!: Int32Array;
+  perTransition: readonly Masked[] = [];
+  stateOnly: readonly Masked[] = [];
+  /** The invariants still unbroken once the initial state is checked, as masks. */
+  transitionMask = 0;
+  stateMask = 0;
+
+  private readonly typed: Design<S, C, T>;
+  private readonly scope: ExploreScope<S, T>;
+  private readonly options: ExploreOptions;
+  private readonly maxStates: number;
+  private readonly started: number;
+
+  constructor(
+    typed: Design<S, C, T>,
+    scope: ExploreScope<S, T>,
+    options: ExploreOptions,
+    maxStates: number,
+    started: number,
+  ) {
+    this.typed = typed;
+    this.scope = scope;
+    this.options = options;
+    this.maxStates = maxStates;
+    this.started = started;
+    this.design = typed;
+    this.invariants = selectInvariants(this.design, options.invariants);
+  }
+
+  allFound(): boolean {
+    return this.invariants.length > 0 && this.found.size === this.invariants.length;
+  }
+
+  /** Records a throw of the scope's code (the encoder's) at `record`: the search's crash. */
+  scopeThrow(error: unknown, record: number): void {
+    const text = (error as Error)?.message ?? String(error);
+    this.scopeThrew = { message: error instanceof FlatDisagreement ? text : `the explore scope threw: ${text}` };
+    this.thrown = { record, command: null, hasCommand: false, crash: crashOf(error, 0, 'step', null) };
+  }
+
+  finish(pathTo: (record: number) => unknown[], search: FlatSearch): ExploreResult<C> {
+    return finishExploration(this.typed, this.options, {
+      invariants: this.invariants,
+      found: this.found,
+      pathTo,
+      thrown: this.thrown,
+      scopeThrew: this.scopeThrew,
+      ...search,
+      partialOrder: false,
+      slept: 0,
+      maxStates: this.maxStates,
+      started: this.started,
+      engine: 'flat',
+    });
+  }
+
+  /**
+   * The encoder made and the initial state checked: 'ready' to search; null when the encoder
+   * does not decide every invariant asked for (the caller then searches objects); else the
+   * result of a search that stopped before its first step.
+   */
+  begin(): 'ready' | ExploreResult<C> | null {
+    const { design, invariants, found } = this;
+    // A search that stopped before its first step (`states`: the initial state's, if there was one).
+    const nothing = (states: number): FlatSearch => ({
+      limitAt: null,
+      exhausted: false,
+      interrupted: false,
+      depthReached: 0,
+      states,
+      transitions: 0,
+    });
+    try {
+      const made = this.scope.flat?.();
+      if (made === undefined) return null;
+      this.flat = made;
+      const decided = made.invariants;
+      if (invariants.some((invariant) => !decided.includes(invariant.name))) return null;
+      shapeProblem(made);
+    } catch (error) {
+      this.scopeThrow(error, -1);
+      return this.finish(() => [], nothing(0));
+    }
+    const flat = this.flat;
+    const masked = (invariant: Invariant<unknown, unknown>): Masked => ({
+      name: invariant.name,
+      bit: 1 << flat.invariants.indexOf(invariant.name),
+    });
+    // The object search's split (`exploreDesign`): state-only invariants declare `reads`.
+    this.perTransition = invariants.filter((invariant) => invariant.reads === undefined).map(masked);
+    this.stateOnly = invariants.filter((invariant) => invariant.reads !== undefined).map(masked);
+
+    // The initial state, as the object search checks it: the design's invariants on the design's
+    // state (a throw there is the design's, replayed as a crash).
+    let site: CrashSite | 'scope' = 'init';
+    let asking: string | null = null;
+    try {
+      const initial: unknown = design.init();
+      const start: Transition<unknown, unknown> = { before: null, command: null, result: null, after: initial };
+      site = 'invariant';
+      for (const group of [this.perTransition, this.stateOnly]) {
+        for (const { name } of group) {
+          const invariant = invariants.find((known) => known.name === name);
+          asking = name;
+          if (invariant?.check(start) !== null) found.set(name, { parent: -1, command: null, at: -1 });
+        }
+      }
+      asking = null;
+    } catch (error) {
+      const crash = crashOf(error, 0, site, site === 'invariant' ? asking : null);
+      this.thrown = { record: -1, command: null, hasCommand: false, crash };
+      return this.finish(() => [], nothing(site === 'init' ? 0 : 1));
+    }
+    this.transitionMask = bitsOf(this.perTransition.filter(({ name }) => !found.has(name)));
+    this.stateMask = bitsOf(this.stateOnly.filter(({ name }) => !found.has(name)));
+
+    let made = false;
+    try {
+      const initial = new Int32Array(Math.max(flat.width, 1));
+      flat.init(initial);
+      made = true;
+      this.initial = initial;
+      // The encoder judges the initial vector as the design judged the initial state.
+      const initialMask = flat.checkState(initial, 0) & bitsOf(this.stateOnly);
+      let expected = 0;
+      for (const { name, bit } of this.stateOnly) if (found.has(name)) expected |= bit;
+      if (initialMask !== expected) {
+        throw new FlatDisagreement(
+          `the flat encoding disagrees with the design at the initial state: it finds ${maskNames(this.stateOnly, initialMask)} broken, the design ${maskNames(this.stateOnly, expected)}`,
+        );
+      }
+    } catch (error) {
+      this.scopeThrow(error, 0);
+      return this.finish(() => [], nothing(made ? 1 : 0));
+    }
+    return 'ready';
+  }
+
+  /**
+   * The result, once the encoder is held to the design: on the first records of `table` (the
+   * search's, or a prefix of it), `expanded` of them expanded in full (`auditFlat`), and on each
+   * counterexample found (`disagreement`). `atRecord`: where a disagreement is reported.
+   */
+  end(
+    table: FlatStateTable,
+    expanded: number,
+    atRecord: number,
+    pathTo: (record: number) => unknown[],
+    search: FlatSearch,
+  ): ExploreResult<C> {
+    if (this.scopeThrew === null) {
+      let audited: string | null;
+      try {
+        audited = auditFlat(this.design, this.scope, this.flat, table, this.invariants, expanded);
+      } catch (error) {
+        // The design's code or the encoder's: either way the two could not be held to each other.
+        audited = `checking the flat encoding against the design, the code threw: ${(error as Error)?.message ?? String(error)}`;
+      }
+      if (audited !== null) this.scopeThrow(new FlatDisagreement(audited), atRecord);
+    }
+    const wrong = disagreement(this.design, this.found, pathTo);
+    if (wrong !== null && this.scopeThrew === null) this.scopeThrow(new FlatDisagreement(wrong), atRecord);
+    return this.finish(pathTo, search);
+  }
 }
 
 /**
@@ -80,74 +266,13 @@ export function exploreFlat<S, C extends T, T extends Command = C>(
   maxStates: number,
   started: number,
 ): ExploreResult<C> | null {
-  const design: AnyDesign = typed;
-  const invariants = selectInvariants(design, options.invariants);
-  const found = new Map<string, Found>();
-  let thrown: Thrown | null = null;
-  let scopeThrew: { message: string } | null = null;
-  const scopeThrow = (error: unknown, record: number): void => {
-    const text = (error as Error)?.message ?? String(error);
-    scopeThrew = { message: error instanceof FlatDisagreement ? text : `the explore scope threw: ${text}` };
-    thrown = { record, command: null, hasCommand: false, crash: crashOf(error, 0, 'step', null) };
-  };
-  const finish = (
-    pathTo: (record: number) => unknown[],
-    search: {
-      limitAt: number | null;
-      exhausted: boolean;
-      interrupted: boolean;
-      depthReached: number;
-      states: number;
-      transitions: number;
-    },
-  ): ExploreResult<C> =>
-    finishExploration(typed, options, {
-      invariants,
-      found,
-      pathTo,
-      thrown,
-      scopeThrew,
-      ...search,
-      partialOrder: false,
-      slept: 0,
-      maxStates,
-      started,
-      engine: 'flat',
-    });
-  // A search that stopped before its first step (`states`: the initial state's, if the design gave it).
-  const nothing = (states: number): Parameters<typeof finish>[1] => ({
-    limitAt: null,
-    exhausted: false,
-    interrupted: false,
-    depthReached: 0,
-    states,
-    transitions: 0,
-  });
-
-  let flat: FlatScope<T>;
-  try {
-    const made = scope.flat?.();
-    if (made === undefined) return null;
-    flat = made;
-    const decided = flat.invariants;
-    if (invariants.some((invariant) => !decided.includes(invariant.name))) return null;
-    shapeProblem(flat);
-  } catch (error) {
-    scopeThrow(error, -1);
-    return finish(() => [], nothing(0));
-  }
+  const run = new FlatRun(typed, scope, options, maxStates, started);
+  const begun = run.begin();
+  if (begun !== 'ready') return begun;
+  const { flat, found, perTransition, stateOnly } = run;
   const { width, commands } = flat;
-  const masked = (invariant: Invariant<unknown, unknown>): Masked => ({
-    name: invariant.name,
-    bit: 1 << flat.invariants.indexOf(invariant.name),
-  });
-  // The object search's split (`exploreDesign`): state-only invariants declare `reads`.
-  const perTransition = invariants.filter((invariant) => invariant.reads === undefined).map(masked);
-  const stateOnly = invariants.filter((invariant) => invariant.reads !== undefined).map(masked);
-  let transitionMask = bitsOf(perTransition);
-  let stateMask = bitsOf(stateOnly);
+  let { transitionMask, stateMask } = run;
   const stop = options.shouldStop ?? ((): boolean => false);
-  const allFound = (): boolean => invariants.length > 0 && found.size === invariants.length;
 
   const table = new FlatStateTable(width);
   const pathTo = (record: number): unknown[] => {
@@ -158,30 +283,6 @@ export function exploreFlat<S, C extends T, T extends Command = C>(
     }
     return path.reverse();
   };
-
-  // The initial state, as the object search checks it: the design's invariants on the design's
-  // state (a throw there is the design's, replayed as a crash).
-  let site: CrashSite | 'scope' = 'init';
-  let asking: string | null = null;
-  try {
-    const initial: unknown = design.init();
-    const start: Transition<unknown, unknown> = { before: null, command: null, result: null, after: initial };
-    site = 'invariant';
-    for (const group of [perTransition, stateOnly]) {
-      for (const { name } of group) {
-        const invariant = invariants.find((known) => known.name === name);
-        asking = name;
-        if (invariant?.check(start) !== null) found.set(name, { parent: -1, command: null, at: -1 });
-      }
-    }
-    asking = null;
-  } catch (error) {
-    const crash = crashOf(error, 0, site, site === 'invariant' ? asking : null);
-    thrown = { record: -1, command: null, hasCommand: false, crash };
-    return finish(() => [], nothing(site === 'init' ? 0 : 1));
-  }
-  for (const { name, bit } of perTransition) if (found.has(name)) transitionMask &= ~bit;
-  for (const { name, bit } of stateOnly) if (found.has(name)) stateMask &= ~bit;
 
   const out = new Int32Array(Math.max(width, 1));
   let levelStart = 0;
@@ -212,21 +313,10 @@ export function exploreFlat<S, C extends T, T extends Command = C>(
     }
   };
 
+  table.find(run.initial);
+  table.add(run.initial, -1, 0);
   try {
-    flat.init(out);
-    table.find(out);
-    table.add(out, -1, 0);
-    // The encoder judges the initial vector as the design judged the initial state.
-    const initialMask = flat.checkState(table.states, 0) & bitsOf(stateOnly);
-    let expected = 0;
-    for (const { name, bit } of stateOnly) if (found.has(name)) expected |= bit;
-    if (initialMask !== expected) {
-      throw new FlatDisagreement(
-        `the flat encoding disagrees with the design at the initial state: it finds ${maskNames(stateOnly, initialMask)} broken, the design ${maskNames(stateOnly, expected)}`,
-      );
-    }
-
-    search: for (let level = 1; level <= options.depth && !allFound(); level++) {
+    search: for (let level = 1; level <= options.depth && !run.allFound(); level++) {
       for (let at = levelStart; at < levelEnd; at++) {
         if (stop()) {
           interrupted = true;
@@ -269,7 +359,7 @@ export function exploreFlat<S, C extends T, T extends Command = C>(
           } else if (status !== FLAT_SAME) {
             throw new Error(`flat step returned ${String(status)} at command position ${position}`);
           }
-          if (allFound()) break search;
+          if (run.allFound()) break search;
           if ((transitions & 1023) === 0) report(level, at - levelStart);
         }
         expandedRecords = at + 1;
@@ -286,25 +376,20 @@ export function exploreFlat<S, C extends T, T extends Command = C>(
       }
     }
   } catch (error) {
-    scopeThrow(error, atRecord);
+    run.scopeThrow(error, atRecord);
   }
-  if (scopeThrew === null) {
-    let audited: string | null;
-    try {
-      audited = auditFlat(design, scope, flat, table, invariants, expandedRecords);
-    } catch (error) {
-      // The design's code or the encoder's: either way the two could not be held to each other.
-      audited = `checking the flat encoding against the design, the code threw: ${(error as Error)?.message ?? String(error)}`;
-    }
-    if (audited !== null) scopeThrow(new FlatDisagreement(audited), atRecord);
-  }
-  const wrong = disagreement(design, found, pathTo);
-  if (wrong !== null && scopeThrew === null) scopeThrow(new FlatDisagreement(wrong), atRecord);
-  return finish(pathTo, { limitAt, exhausted, interrupted, depthReached, states: table.size, transitions });
+  return run.end(table, expandedRecords, atRecord, pathTo, {
+    limitAt,
+    exhausted,
+    interrupted,
+    depthReached,
+    states: table.size,
+    transitions,
+  });
 }
 
 /** The flat encoding judged otherwise than the design: reported as the scope's throw, in these words. */
-class FlatDisagreement extends Error {
+export class FlatDisagreement extends Error {
   constructor(message: string) {
     super(message);
     this.name = 'FlatDisagreement';
@@ -312,7 +397,7 @@ class FlatDisagreement extends Error {
 }
 
 /** Throws when the encoder's shape is not one the search can use. */
-function shapeProblem(flat: FlatScope<unknown>): void {
+export function shapeProblem(flat: FlatScope<unknown>): void {
   const { width, commands, invariants } = flat;
   if (!Number.isInteger(width) || width < 0) throw new Error(`flat width ${width} is not a count`);
   if (!Number.isInteger(commands) || commands < 0 || commands > MAX_COMMANDS) {
@@ -322,7 +407,7 @@ function shapeProblem(flat: FlatScope<unknown>): void {
   if (new Set(invariants).size !== invariants.length) throw new Error('flat encoding names an invariant twice');
 }
 
-function bitsOf(group: readonly Masked[]): number {
+export function bitsOf(group: readonly Masked[]): number {
   let mask = 0;
   for (const { bit } of group) mask |= bit;
   return mask;

@@ -30,7 +30,9 @@
  * The workers are started once per process and kept (unreferenced) for later searches. They load
  * the design by id from the built-in registry or the config file, or from a module's export
  * (`DesignSource`): a design built in memory (a test's) cannot be sent to them. Partial-order
- * reduction and a custom `key` function are for the sequential search only.
+ * reduction and a custom `key` function are for the sequential search only. A scope with a flat
+ * encoding is searched on its vectors by the same workers (`explore-flat-parallel.ts`, which
+ * shares the pool, `round` and `settleLevel` with this file).
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -59,7 +61,7 @@ import { drain, post, receive } from './explore-sync.js';
 import type { SyncEnd } from './explore-sync.js';
 import { scopeFingerprint } from './stable-fingerprint.js';
 
-interface PoolWorker {
+export interface PoolWorker {
   readonly worker: Worker;
   readonly port: MessagePort;
   readonly end: SyncEnd;
@@ -79,7 +81,8 @@ function workerUrl(): URL {
   return url;
 }
 
-function ensureWorkers(count: number): void {
+/** Starts the pool's workers up to `count` (kept for later searches). */
+export function ensureWorkers(count: number): PoolWorker[] {
   while (pool.length < count) {
     const index = pool.length;
     const peers: { index: number; port: MessagePort }[] = [];
@@ -106,6 +109,9 @@ function ensureWorkers(count: number): void {
     worker.unref();
     pool.push({ worker, port: channel.port1, end: { port: channel.port1, wake: new Int32Array(wake), wakeIndex: 0 } });
   }
+  const workers = pool.slice(0, count);
+  for (const worker of workers) drain(worker.port);
+  return workers;
 }
 
 function awaitReply(worker: PoolWorker, poll: () => void): FromWorker {
@@ -115,12 +121,27 @@ function awaitReply(worker: PoolWorker, poll: () => void): FromWorker {
 }
 
 /** Sends each worker its request and collects the replies, in worker order. */
-function round(workers: readonly PoolWorker[], requests: readonly ToWorker[], poll: () => void): FromWorker[] {
+export function round(workers: readonly PoolWorker[], requests: readonly ToWorker[], poll: () => void): FromWorker[] {
   workers.forEach((worker, index) => {
     const request = requests[index];
     if (request !== undefined) post(worker.end, request);
   });
   return workers.map((worker) => awaitReply(worker, poll));
+}
+
+/**
+ * The stop request (`shouldStop`) asked while the coordinator waits (`poll`, for `round`), and
+ * whether it came (`stopAsked`), remembered once it did.
+ */
+export function stopPoll(options: ExploreOptions): { poll: () => void; stopAsked: () => boolean } {
+  const stop = options.shouldStop ?? ((): boolean => false);
+  let asked = false;
+  return {
+    poll: (): void => {
+      if (!asked && stop()) asked = true;
+    },
+    stopAsked: () => asked,
+  };
 }
 
 export function exploreParallel<S, C extends T, T extends Command = C>(
@@ -211,14 +232,8 @@ export function exploreParallel<S, C extends T, T extends Command = C>(
   }
   if (allFound()) return finish();
 
-  ensureWorkers(count);
-  const workers = pool.slice(0, count);
-  for (const worker of workers) drain(worker.port);
-  const stop = options.shouldStop ?? ((): boolean => false);
-  let stopAsked = false;
-  const poll = (): void => {
-    if (!stopAsked && stop()) stopAsked = true;
-  };
+  const workers = ensureWorkers(count);
+  const { poll, stopAsked } = stopPoll(options);
   round(
     workers,
     workers.map((_, index) => ({
@@ -240,7 +255,7 @@ export function exploreParallel<S, C extends T, T extends Command = C>(
   let levelSize = 1;
   for (let level = 1; level <= options.depth && !allFound(); level++) {
     poll();
-    if (stopAsked) {
+    if (stopAsked()) {
       interrupted = true;
       break;
     }
@@ -296,69 +311,10 @@ export function exploreParallel<S, C extends T, T extends Command = C>(
     const events: SearchEvent[] = [];
     for (const reply of [...expanded, ...materialized])
       if (reply.kind === 'expanded' || reply.kind === 'materialized') events.push(...reply.events);
-    const first = new Map<string, SearchEvent & { kind: 'violation' }>();
-    for (const event of events) {
-      if (event.kind !== 'violation') continue;
-      const known = first.get(event.invariant);
-      if (known === undefined || event.key < known.key) first.set(event.invariant, event);
-    }
-    const brokenBefore = (name: string, key: number): boolean => {
-      if (found.has(name)) return true;
-      const event = first.get(name);
-      return event !== undefined && event.key < key;
-    };
-    let cut = Infinity;
-    let crash: (SearchEvent & { kind: 'crash' }) | null = null;
-    for (const event of events) {
-      if (event.kind !== 'crash' || event.key >= cut) continue;
-      if (event.needsAnyOf !== null && event.needsAnyOf.every((name) => brokenBefore(name, event.key))) continue;
-      cut = event.key;
-      crash = event;
-    }
-    let limited = false;
-    const room = maxStates - states;
-    if (winnerIds.length > room) {
-      const id = winnerIds[room] ?? 0;
-      const key = eventKey(idParent(id), idPosition(id), PHASE_LIMIT);
-      if (key < cut) {
-        cut = key;
-        crash = null;
-        limited = true;
-      }
-    }
-    if (
-      invariants.length > 0 &&
-      invariants.every((invariant) => found.has(invariant.name) || first.has(invariant.name))
-    ) {
-      const last = Math.max(...[...first.values()].map((event) => event.key));
-      const key = eventKey(keyParent(last), keyPosition(last), PHASE_RECORDED);
-      if (key < cut) {
-        cut = key;
-        crash = null;
-        limited = false;
-      }
-    }
-    for (const [name, event] of first) {
-      if (event.key < cut) {
-        const parent = keyParent(event.key);
-        found.set(name, { parent, command: event.command, at: transitionId(parent, keyPosition(event.key)) });
-      }
-    }
-    // The states and transitions counted up to the cut (all of the level's when there is none).
-    const cutParent = cut === Infinity ? Infinity : keyParent(cut);
-    for (const reply of expanded) {
-      if (reply.kind !== 'expanded') continue;
-      for (let at = 0; at + 1 < reply.counts.length; at += 2) {
-        if ((reply.counts[at] ?? 0) < cutParent) transitions += reply.counts[at + 1] ?? 0;
-      }
-    }
-    if (cut !== Infinity) transitions += keyPosition(cut) + (keyPhase(cut) >= PHASE_INVARIANT ? 1 : 0);
-    let kept = 0;
-    while (
-      kept < winnerIds.length &&
-      eventKey(idParent(winnerIds[kept] ?? 0), idPosition(winnerIds[kept] ?? 0), PHASE_LIMIT) < cut
-    )
-      kept += 1;
+    const counts = expanded.map((reply) => (reply.kind === 'expanded' ? reply.counts : new Float64Array(0)));
+    const settled = settleLevel(events, counts, { invariants, found, winnerIds, room: maxStates - states });
+    const { cut, crash, limited, kept } = settled;
+    transitions += settled.transitions;
     const firstNew = parents.length;
     for (let rank = 0; rank < kept; rank++) {
       const id = winnerIds[rank] ?? 0;
@@ -401,4 +357,104 @@ export function exploreParallel<S, C extends T, T extends Command = C>(
     );
   }
   return finish();
+}
+
+/** Where a level of the parallel search ends in the sequential order, and what it found before. */
+export interface SettledLevel {
+  /** The event key where the sequential search stopped in this level; Infinity: it did not. */
+  readonly cut: number;
+  /** The crash it stopped at, if that is where. */
+  readonly crash: (SearchEvent & { kind: 'crash' }) | null;
+  /** It stopped at the state limit. */
+  readonly limited: boolean;
+  /** The level's transitions counted by then. */
+  readonly transitions: number;
+  /** The new states recorded by then (the first of `winnerIds`). */
+  readonly kept: number;
+}
+
+/**
+ * Places a level's events (the workers'), its transitions counted per expanded record (`counts`:
+ * record, transitions pairs) and its new states (`winnerIds`, the first transition into each, in
+ * record order) in the sequential order: the first violation of each invariant before the cut is
+ * added to `found`; the crash, the state limit (`room`: states still allowed) or the moment every
+ * invariant is broken, whichever comes first, is the cut.
+ */
+export function settleLevel(
+  events: readonly SearchEvent[],
+  counts: readonly ArrayLike<number>[],
+  level: {
+    readonly invariants: readonly Invariant<unknown, unknown>[];
+    readonly found: Map<string, Found>;
+    readonly winnerIds: readonly number[];
+    readonly room: number;
+    /** The command of a violation (default its event's own). */
+    readonly commandOf?: (event: SearchEvent & { kind: 'violation' }) => unknown;
+  },
+): SettledLevel {
+  const { invariants, found, winnerIds, room } = level;
+  const first = new Map<string, SearchEvent & { kind: 'violation' }>();
+  for (const event of events) {
+    if (event.kind !== 'violation') continue;
+    const known = first.get(event.invariant);
+    if (known === undefined || event.key < known.key) first.set(event.invariant, event);
+  }
+  const brokenBefore = (name: string, key: number): boolean => {
+    if (found.has(name)) return true;
+    const event = first.get(name);
+    return event !== undefined && event.key < key;
+  };
+  let cut = Infinity;
+  let crash: (SearchEvent & { kind: 'crash' }) | null = null;
+  for (const event of events) {
+    if (event.kind !== 'crash' || event.key >= cut) continue;
+    if (event.needsAnyOf !== null && event.needsAnyOf.every((name) => brokenBefore(name, event.key))) continue;
+    cut = event.key;
+    crash = event;
+  }
+  let limited = false;
+  if (winnerIds.length > room) {
+    const id = winnerIds[room] ?? 0;
+    const key = eventKey(idParent(id), idPosition(id), PHASE_LIMIT);
+    if (key < cut) {
+      cut = key;
+      crash = null;
+      limited = true;
+    }
+  }
+  if (
+    invariants.length > 0 &&
+    invariants.every((invariant) => found.has(invariant.name) || first.has(invariant.name))
+  ) {
+    const last = Math.max(...[...first.values()].map((event) => event.key));
+    const key = eventKey(keyParent(last), keyPosition(last), PHASE_RECORDED);
+    if (key < cut) {
+      cut = key;
+      crash = null;
+      limited = false;
+    }
+  }
+  for (const [name, event] of first) {
+    if (event.key < cut) {
+      const parent = keyParent(event.key);
+      const command = level.commandOf === undefined ? event.command : level.commandOf(event);
+      found.set(name, { parent, command, at: transitionId(parent, keyPosition(event.key)) });
+    }
+  }
+  // The states and transitions counted up to the cut (all of the level's when there is none).
+  const cutParent = cut === Infinity ? Infinity : keyParent(cut);
+  let transitions = 0;
+  for (const list of counts) {
+    for (let at = 0; at + 1 < list.length; at += 2) {
+      if ((list[at] ?? 0) < cutParent) transitions += list[at + 1] ?? 0;
+    }
+  }
+  if (cut !== Infinity) transitions += keyPosition(cut) + (keyPhase(cut) >= PHASE_INVARIANT ? 1 : 0);
+  let kept = 0;
+  while (
+    kept < winnerIds.length &&
+    eventKey(idParent(winnerIds[kept] ?? 0), idPosition(winnerIds[kept] ?? 0), PHASE_LIMIT) < cut
+  )
+    kept += 1;
+  return { cut, crash, limited, transitions, kept };
 }

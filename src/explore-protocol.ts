@@ -115,6 +115,29 @@ export type ToWorker =
       /** (parent, position, record, owner) of each new state this worker reached first, in record order. */
       readonly requests: Float64Array;
       readonly pending: readonly string[];
+    }
+  /**
+   * The flat search's rounds (`explore-flat-parallel.ts`): each worker makes the scope's flat
+   * encoder itself and owns the vectors whose hash falls in its part (`flatOwner`).
+   */
+  | {
+      readonly kind: 'flat-begin';
+      readonly source: DesignSource;
+      readonly design: string;
+      readonly invariants: readonly string[] | null;
+      readonly workers: number;
+    }
+  | {
+      readonly kind: 'flat-expand';
+      /** The records of this worker's winners of the last merge, in its order of them (null: the first level). */
+      readonly adopt: Int32Array | null;
+      /** The per-transition invariants still unbroken, over the encoder's bits. */
+      readonly transitionMask: number;
+    }
+  | {
+      readonly kind: 'flat-merge';
+      /** The state-only invariants still unbroken, over the encoder's bits. */
+      readonly stateMask: number;
     };
 
 /** Worker to coordinator. */
@@ -129,7 +152,33 @@ export type FromWorker =
     }
   /** The first transition into each new state this worker owns, as sorted `transitionId`s. */
   | { readonly kind: 'winners'; readonly ids: Float64Array }
-  | { readonly kind: 'materialized'; readonly commands: readonly unknown[]; readonly events: readonly SearchEvent[] };
+  | { readonly kind: 'materialized'; readonly commands: readonly unknown[]; readonly events: readonly SearchEvent[] }
+  /**
+   * The flat search's replies. Their violations' `command` is the template position (the
+   * coordinator makes the concrete command from the parent's vector); their crashes are the
+   * encoder's (site `scope`, no command).
+   */
+  | {
+      readonly kind: 'flat-expanded';
+      /** (record, transitions) of each state expanded, in record order. */
+      readonly counts: Int32Array;
+      readonly events: readonly SearchEvent[];
+    }
+  | {
+      readonly kind: 'flat-winners';
+      /** The first transition into each new vector this worker owns, as sorted `transitionId`s, and its template position. */
+      readonly ids: Float64Array;
+      readonly positions: Int32Array;
+      readonly events: readonly SearchEvent[];
+    };
+
+/**
+ * The worker that owns a flat vector of hash `hash` (`hashVector`): the hash mixed again, since
+ * the owner's table places the vector by the hash's low bits.
+ */
+export function flatOwner(hash: number, workers: number): number {
+  return ownerOf(Math.imul(hash ^ (hash >>> 16), 0x45d9f3b) >>> 16, workers);
+}
 
 /** The worker that owns a fingerprint (by its last word: the table's slots go by the first). */
 export function ownerOf(last: number, workers: number): number {

@@ -25,6 +25,7 @@ import {
 import type { FromWorker, SearchEvent, ToWorker } from './explore-protocol.js';
 import { drain, post, receive, take } from './explore-sync.js';
 import type { SyncEnd } from './explore-sync.js';
+import { FlatPartition } from './explore-flat-partition.js';
 import { pathReplay } from './explore-replay.js';
 import { StateTable } from './state-table.js';
 import { scopeFingerprint } from './stable-fingerprint.js';
@@ -376,6 +377,7 @@ async function serve(setup: WorkerSetup): Promise<void> {
   const peers: (MessagePort | undefined)[] = [];
   for (const peer of setup.peers) peers[peer.index] = peer.port;
   let partition: Partition | null = null;
+  let flat: FlatPartition | null = null;
   for (;;) {
     const message = receive(setup.port, wake, 0) as ToWorker;
     let reply: FromWorker | null;
@@ -387,6 +389,7 @@ async function serve(setup: WorkerSetup): Promise<void> {
           break;
         case 'begin': {
           for (const port of peers) if (port !== undefined) drain(port);
+          flat = null;
           const design = await loadDesign(message.source, message.design);
           partition = new Partition(
             design,
@@ -412,6 +415,23 @@ async function serve(setup: WorkerSetup): Promise<void> {
         case 'materialize':
           if (partition === null) throw new Error('explore worker: no search begun');
           reply = partition.materialize(message.requests, message.pending);
+          break;
+        case 'flat-begin': {
+          for (const port of peers) if (port !== undefined) drain(port);
+          partition = null;
+          flat = null;
+          const design = await loadDesign(message.source, message.design);
+          flat = new FlatPartition(design, message.invariants, setup.index, message.workers, peers);
+          reply = { kind: 'ready' };
+          break;
+        }
+        case 'flat-expand':
+          if (flat === null) throw new Error('explore worker: no flat search begun');
+          reply = flat.expand(message.adopt, message.transitionMask);
+          break;
+        case 'flat-merge':
+          if (flat === null) throw new Error('explore worker: no flat search begun');
+          reply = flat.merge(message.stateMask);
           break;
       }
     } catch (error) {

@@ -49,6 +49,7 @@ import type { Shard } from './shard.js';
 import { independent, intersect } from './partial-order.js';
 import { exploreParallel } from './explore-parallel.js';
 import { exploreFlat, flatApplies } from './explore-flat.js';
+import { exploreFlatParallel } from './explore-flat-parallel.js';
 import { pathReplay } from './explore-replay.js';
 import { ownerOf, transitionId } from './explore-protocol.js';
 import type { DesignSource } from './explore-protocol.js';
@@ -109,8 +110,9 @@ export interface ExploreOptions {
    */
   readonly everyTransition?: boolean;
   /**
-   * Worker threads for a parallel search (`explore-parallel.ts`): the same result as the
-   * sequential search (1, the default), in less time on several cores.
+   * Worker threads for a parallel search (`explore-parallel.ts`, on flat vectors
+   * `explore-flat-parallel.ts` where the one-thread search would run flat): the same result as
+   * the sequential search (1, the default), in less time on several cores.
    */
   readonly workers?: number;
   /** Where the workers load the design from; default the built-in registry by the design's id. */
@@ -317,9 +319,20 @@ export function exploreDesign<S, C extends T, T extends Command = C>(
 ): ExploreResult<C> {
   const workers = options.workers ?? 1;
   if (!Number.isInteger(workers) || workers < 1) throw new Error('explore: workers must be at least 1');
-  if (workers > 1) return exploreParallel(typed, options, options.designSource ?? { config: null });
   const design: AnyDesign = typed;
   const started = performance.now();
+  if (workers > 1) {
+    const source = options.designSource ?? { config: null };
+    // The flat search on the workers where it applies (partial-order reduction is refused there).
+    if (options.partialOrder !== true) {
+      const { scope, maxStates } = exploreScopeOf(design, options);
+      if (flatApplies(scope, options)) {
+        const result = exploreFlatParallel(typed, scope, options, maxStates, started, source);
+        if (result !== null) return result;
+      }
+    }
+    return exploreParallel(typed, options, source);
+  }
   const { scope, maxStates } = exploreScopeOf(design, options);
   if (flatApplies(scope, options)) {
     const result = exploreFlat(typed, scope, options, maxStates, started);

@@ -57,10 +57,12 @@ export class FlatStateTable {
     return this.count;
   }
 
-  /** The record whose vector equals `vector[0 .. width)`, or -1 (then `add` may store it). */
-  find(vector: Int32Array): number {
+  /**
+   * The record whose vector equals `vector[from .. from + width)`, or -1 (then `add` may store
+   * it). `hash`: the vector's `hashVector`, when the caller has it already.
+   */
+  find(vector: Int32Array, from = 0, hash = hashVector(vector, from, this.width)): number {
     const { width, states, hashes, slots, mask } = this;
-    const hash = hashVector(vector, 0, width);
     for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
       const stored = slots[slot] ?? 0;
       if (stored === 0) {
@@ -72,7 +74,7 @@ export class FlatStateTable {
       if (hashes[record] !== hash) continue;
       let at = record * width;
       let index = 0;
-      while (index < width && states[at] === vector[index]) {
+      while (index < width && states[at] === vector[from + index]) {
         at += 1;
         index += 1;
       }
@@ -81,16 +83,16 @@ export class FlatStateTable {
   }
 
   /**
-   * Stores `vector[0 .. width)`, which the `find` just before did not find, as the next record,
-   * reached from `parent` by the command at `position`; returns the record.
+   * Stores `vector[from .. from + width)`, which the `find` just before did not find, as the next
+   * record, reached from `parent` by the command at `position`; returns the record.
    */
-  add(vector: Int32Array, parent: number, position: number): number {
+  add(vector: Int32Array, parent: number, position: number, from = 0): number {
     if (this.pendingSlot < 0) throw new Error('FlatStateTable.add: not after a find that missed');
     const record = this.count;
     if (record === this.parents.length) this.growRecords();
     const { width, states } = this;
     const at = record * width;
-    for (let index = 0; index < width; index++) states[at + index] = vector[index] ?? 0;
+    for (let index = 0; index < width; index++) states[at + index] = vector[from + index] ?? 0;
     this.parents[record] = parent;
     this.positions[record] = position;
     this.hashes[record] = this.pendingHash;

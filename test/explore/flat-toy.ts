@@ -92,6 +92,8 @@ export interface FlatFlaw {
   readonly resetEarly?: boolean;
   /** The pick never duplicates: `raise smaller` and `raise b` are both tried when b is smaller (one command twice). */
   readonly pickNeverDuplicate?: boolean;
+  /** `move` at the state (a, b) returns a status no search knows. */
+  readonly badStatusAt?: readonly [number, number];
 }
 
 /** The encoding: [a, b] (resets left out, as the key leaves them out). */
@@ -138,6 +140,7 @@ export function pairFlat(invariants: readonly string[], aMax: number, flaw: Flat
         case 2:
           return smaller(a, b) === 'b' && flaw.pickNeverDuplicate !== true ? FLAT_DUPLICATE : raise(a, b, 'b', out);
         case 3:
+          if (flaw.badStatusAt?.[0] === a && flaw.badStatusAt[1] === b) return 7 as FlatStatus;
           if (a === 0 || b === B_MAX) return FLAT_SAME;
           out[0] = a - 1;
           out[1] = b + 1;
@@ -228,3 +231,18 @@ export function pairDesign(
     },
   };
 }
+
+// For the parallel flat search's tests (`flat-parallel.test.ts`): its workers load these from the
+// compiled module (dist/test/explore/flat-toy.js), a design by a function of no arguments.
+export const pairFlawed = (): Design<Pair, PairCommand, PairTemplate> => pairDesign();
+export const pairSound = (): Design<Pair, PairCommand, PairTemplate> => pairDesign({ expected: 'holds' });
+/** The encoder throws at (2, 1): three steps from the start. */
+export const pairThrowing = (): Design<Pair, PairCommand, PairTemplate> => pairDesign({ flaw: { throwsAt: [2, 1] } });
+/** The encoder's `move` at (2, 1) returns an unknown status. */
+export const pairBadStatus = (): Design<Pair, PairCommand, PairTemplate> =>
+  pairDesign({ flaw: { badStatusAt: [2, 1] } });
+/** The encoder's `raise b` adds 2: a step the design does not take, near the root. */
+export const pairRaiseBTwice = (): Design<Pair, PairCommand, PairTemplate> =>
+  pairDesign({ flaw: { raiseBTwice: true } });
+/** a up to 9: a graph of more levels. */
+export const pairWide = (): Design<Pair, PairCommand, PairTemplate> => pairDesign({ aMax: 9 });
