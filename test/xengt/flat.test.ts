@@ -61,7 +61,7 @@ describe('XenGT flat encoding', () => {
     }
   });
 
-  test('the state checks catch a broken vector: a reference too many, a pool mapping gone, a frame free but off the list', () => {
+  test('the state checks catch a broken vector: a reference too many, a pool mapping gone, a dangling address, a kref of 0, a frame free but off the list', () => {
     const flat = anchorFlat(SMALL);
     if (flat === undefined) throw new Error('no flat encoding');
     const scope = flat.scope();
@@ -82,6 +82,13 @@ describe('XenGT flat encoding', () => {
     const unmapped = Int32Array.from(written);
     unmapped[layout.poolMfn] = -1;
     expect(scope.checkState(unmapped, 0) & bit('backend-mappings-match-shadow')).not.toBe(0);
+    // Entry 0's host entry names an address no cache entry has; gfn 0's cache entry at kref 0.
+    const dangling = Int32Array.from(written);
+    dangling[layout.host] = (dangling[layout.host] ?? 0) + 1;
+    expect(scope.checkState(dangling, 0) & bit('shadow-dma-addr-cached')).not.toBe(0);
+    const unreferenced = Int32Array.from(written);
+    unreferenced[layout.cacheKref] = 0;
+    expect(scope.checkState(unreferenced, 0) & bit('counters-in-range')).not.toBe(0);
     const unlisted = Int32Array.from(start);
     const owned = [...Array(layout.frames).keys()].find((frame) => (start[layout.owner + frame] ?? -1) >= 0) ?? 0;
     unlisted[layout.owner + owned] = -1;
