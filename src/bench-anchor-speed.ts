@@ -7,11 +7,10 @@
  * shared), and the counts must be equal across all three.
  */
 import type { BenchSettings } from './bench-settings.js';
-import { anchorDesign } from './bench-anchor.js';
-import { perSecond, round } from './bench-measure.js';
+import { measureSpeed } from './bench-explore-speed.js';
+import { perSecond } from './bench-measure.js';
 import { measureSpin } from './bench-spin.js';
 import type { SpinRun } from './bench-spin.js';
-import { exploreDesign } from './explore.js';
 
 /** Deeper than the graph's diameter (22 commands): the search exhausts it. */
 const ANCHOR_DEPTH = 30;
@@ -34,20 +33,17 @@ export interface AnchorSpeed {
   readonly spin: SpinRun | { readonly skipped: string };
 }
 
+/** The anchor explored whole, as `bench-explore-speed` measures a scope (its CPU time is the process's). */
 function exploreAnchor(flat: boolean): AnchorEngineRun {
-  const design = anchorDesign();
-  const start = process.cpuUsage();
-  const result = exploreDesign(design, { depth: ANCHOR_DEPTH, maxStates: 10_000_000, flat });
-  const used = process.cpuUsage(start);
-  const cpuMs = Math.round((used.user + used.system) / 1000);
+  const line = measureSpeed('anchor', ANCHOR_DEPTH, 1, flat);
   return {
-    engine: result.engine ?? 'objects',
-    states: result.states,
-    transitions: result.transitions,
-    verdict: result.verdict,
-    ms: round(result.elapsedMs),
-    cpuMs,
-    statesPerCpuSec: Math.round(perSecond(result.states, cpuMs)),
+    engine: line.engine,
+    states: line.states,
+    transitions: line.transitions,
+    verdict: line.verdict,
+    ms: line.ms,
+    cpuMs: line.cpuMs,
+    statesPerCpuSec: Math.round(perSecond(line.states, line.cpuMs)),
   };
 }
 
