@@ -16,7 +16,7 @@
  * a command that differs) is a reported disagreement, not a silent `holds`. One wrong only deeper
  * is the stack's tests' to find.
  */
-import type { AnyDesign, ExploreScope, Invariant } from './design.js';
+import type { AnyDesign, ExploreScope, Invariant, Transition } from './design.js';
 import { DistinctCommands } from './explore.js';
 import { FLAT_CHANGED, FLAT_DUPLICATE, FLAT_SAME } from './flat-scope.js';
 import type { FlatScope } from './flat-scope.js';
@@ -49,15 +49,8 @@ export function auditFlat(
   const keys: string[] = [];
   const byKey = new Map<string, number>();
   const count = Math.min(AUDIT_RECORDS, table.size);
-  /** What the invariants of `group` the design finds broken on `transition`, as a mask. */
-  const verdicts = (
-    group: readonly Invariant<unknown, unknown>[],
-    transition: Parameters<Invariant<unknown, unknown>['check']>[0],
-  ): number => {
-    let mask = 0;
-    for (const invariant of group) if (invariant.check(transition) !== null) mask |= bitOf(invariant);
-    return mask;
-  };
+  const verdicts = (group: readonly Invariant<unknown, unknown>[], transition: Transition<unknown, unknown>): number =>
+    designVerdicts(flat, group, transition);
   const names = (mask: number): string => {
     const broken = invariants.filter((invariant) => (mask & bitOf(invariant)) !== 0).map((invariant) => invariant.name);
     return broken.length === 0 ? 'none' : broken.join(', ');
@@ -139,6 +132,24 @@ export function auditFlat(
     }
   }
   return null;
+}
+
+/**
+ * The invariants of `group` the design's own checks find broken on `transition`, as a mask over
+ * the encoder's bits (`flat.invariants`; one it does not name has no bit): what the encoder's
+ * `checkTransition` or `checkState` must answer there.
+ */
+export function designVerdicts(
+  flat: Pick<FlatScope<unknown>, 'invariants'>,
+  group: readonly Invariant<unknown, unknown>[],
+  transition: Transition<unknown, unknown>,
+): number {
+  let mask = 0;
+  for (const invariant of group) {
+    const index = flat.invariants.indexOf(invariant.name);
+    if (index >= 0 && invariant.check(transition) !== null) mask |= 1 << index;
+  }
+  return mask;
 }
 
 function bitsOf(

@@ -11,6 +11,7 @@
  * broke (a graph that never breaks one does not test its verdicts).
  */
 import type { AnyDesign, Invariant } from './design.js';
+import { designVerdicts } from './explore-flat-audit.js';
 import { FLAT_CHANGED, FLAT_DUPLICATE, FLAT_SAME } from './flat-scope.js';
 import { stableJson } from './stable-json.js';
 
@@ -38,7 +39,6 @@ export function flatAgreement(
   const flat = factory.call(scope);
   const width = flat.width;
   const invariants: readonly Invariant<unknown, unknown>[] = design.invariants;
-  const bitOf = new Map(flat.invariants.map((name, index) => [name, 1 << index]));
   const problems: string[] = [];
   const note = (problem: string): void => {
     if (problems.length < (options.maxProblems ?? 5)) problems.push(problem);
@@ -48,17 +48,8 @@ export function flatAgreement(
     encode(state, out);
     return out;
   };
-  const masks = (
-    transition: { before: unknown; command: unknown; result: unknown; after: unknown },
-    stateOnly: boolean,
-  ): number => {
-    let mask = 0;
-    for (const invariant of invariants) {
-      if ((invariant.reads !== undefined) !== stateOnly) continue;
-      if (invariant.check(transition as never) !== null) mask |= bitOf.get(invariant.name) ?? 0;
-    }
-    return mask;
-  };
+  const perTransition = invariants.filter((invariant) => invariant.reads === undefined);
+  const stateOnly = invariants.filter((invariant) => invariant.reads !== undefined);
   const broken: Record<string, number> = {};
   const count = (mask: number): void => {
     flat.invariants.forEach((name, index) => {
@@ -111,11 +102,11 @@ export function flatAgreement(
           if (after.join(',') !== flatAfter.join(','))
             note(`${text} from ${vector.join(',')}: object ${after.join(',')}, flat ${flatAfter.join(',')}`);
           const transition = { before: state, command, result: stepped.result, after: stepped.state };
-          const wantTransition = masks(transition, false);
+          const wantTransition = designVerdicts(flat, perTransition, transition);
           const gotTransition = flat.checkTransition(vector, 0, position, out, status);
           if (wantTransition !== gotTransition)
             note(`${text}: transition invariants ${wantTransition}, flat ${gotTransition}`);
-          const wantState = masks(transition, true);
+          const wantState = designVerdicts(flat, stateOnly, transition);
           const gotState = flat.checkState(flatAfter, 0);
           if (wantState !== gotState)
             note(`${text} to ${after.join(',')}: state invariants ${wantState}, flat ${gotState}`);
