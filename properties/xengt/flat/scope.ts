@@ -282,11 +282,12 @@ export function xenGtFlatScope(source: XenGtFlatSource): XenGtFlat | undefined {
   } catch {
     return undefined;
   }
+  const machine = machineOf(config, layout);
   // The templates must resolve to themselves (but a pick's gfn) for `command` to give the design's command.
   for (const [position, template] of templates.entries()) {
     const resolved = source.resolve(initial, template);
     const op = ops[position];
-    const gfn = op === undefined || op.kind === 'dma' ? undefined : flatGfn(machineOf(config, layout), op, start, 0);
+    const gfn = op === undefined || op.kind === 'dma' ? undefined : flatGfn(machine, op, start, 0);
     const expected = gfn === undefined || op?.kind === 'write' ? template : { ...template, gfn };
     if (JSON.stringify(resolved) !== JSON.stringify(expected)) return undefined;
   }
@@ -297,7 +298,6 @@ export function xenGtFlatScope(source: XenGtFlatSource): XenGtFlat | undefined {
     stateOnly.push(invariant.reads !== undefined);
   }
   if (names.length > 31) return undefined;
-  const machine = machineOf(config, layout);
   const { constHolders, constBackendHeld } = constantHolders(config, layout, initial, raw);
   // Renamed, a frame's number says nothing of the holders the vector leaves out: there must be none.
   if (source.renameFrames && [...constHolders, ...constBackendHeld].some((holders) => holders !== 0)) return undefined;
