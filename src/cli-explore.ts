@@ -32,7 +32,10 @@ import { writeHtmlReport } from './html/write-report.js';
 
 export interface ExploreFlags {
   readonly design?: string[];
-  readonly depth: number;
+  /** `--depth K`; absent with `--time-limit` alone: as deep as the time allows (`MAX_EXPLORE_DEPTH`). */
+  readonly depth?: number;
+  /** `--time-limit S`: a wall-clock limit per design's search, in seconds. */
+  readonly timeLimit?: number;
   readonly maxStates: number;
   readonly shard?: Shard;
   readonly save?: boolean;
@@ -46,6 +49,16 @@ export interface ExploreFlags {
   readonly html?: string;
   /** False with `--no-flat`: search the state objects even where the scope gives a flat encoding. */
   readonly flat?: boolean;
+}
+
+/** The deepest `--depth` (and the depth a search with `--time-limit` alone goes to). */
+export const MAX_EXPLORE_DEPTH = 64;
+
+/** The run's bounds in words: the depth, the time limit, the state limit. */
+function searchBounds(flags: ExploreFlags, depth: number): string {
+  const time = flags.timeLimit === undefined ? '' : `${flags.timeLimit} s per design, `;
+  const to = flags.depth === undefined ? 'as deep as the time allows' : `to depth ${depth}`;
+  return `breadth-first ${to}, ${time}at most ${flags.maxStates} states`;
 }
 
 function perSecond(count: number, ms: number): string {
@@ -130,6 +143,7 @@ export function exploreJson(result: ExploreResult): Record<string, unknown> {
     exhausted: result.exhausted,
     missing: result.missing,
     interrupted: result.interrupted,
+    timeLimited: result.timeLimited === true,
     limitReached: result.limitReached,
     message: result.message,
     maxStates: result.maxStates,
@@ -158,6 +172,10 @@ export function runExplore(
   registry: readonly AnyDesign[],
   configFile: string | null = null,
 ): number {
+  if (flags.depth === undefined && flags.timeLimit === undefined) {
+    throw new UsageError('explore needs --depth, --time-limit or both');
+  }
+  const depth = flags.depth ?? MAX_EXPLORE_DEPTH;
   const { explored: selected, skipped } = exploredDesigns(registry, flags.design);
   const workers = flags.workers ?? 1;
   if (workers > 1 && flags.partialOrder === true) throw new UsageError('--workers and --partial-order do not combine');
@@ -178,9 +196,7 @@ export function runExplore(
   if (human) {
     const shard = flags.shard === undefined ? '' : `, shard ${flags.shard.index}/${flags.shard.count}`;
     const threads = workers > 1 ? `, ${workers} workers` : '';
-    io.out(
-      `dmaprop explore: breadth-first to depth ${flags.depth}, at most ${flags.maxStates} states${shard}${threads}\n\n`,
-    );
+    io.out(`dmaprop explore: ${searchBounds(flags, depth)}${shard}${threads}\n\n`);
     for (const design of skipped)
       io.out(`${design.id} [${design.stack}] not explored: it declares no explore scope\n\n`);
   }
@@ -192,9 +208,10 @@ export function runExplore(
   for (const design of selected) {
     if (stop()) break;
     const result = exploreDesign(design, {
-      depth: flags.depth,
+      depth,
       maxStates: flags.maxStates,
       shouldStop: stop,
+      ...(flags.timeLimit === undefined ? {} : { timeLimitMs: flags.timeLimit * 1000 }),
       partialOrder: flags.partialOrder === true,
       flat: flags.flat !== false,
       ...(workers > 1 ? { workers, designSource: { config: configFile } } : {}),
@@ -229,7 +246,7 @@ export function runExplore(
       const design = selected.find((known) => known.id === result.design);
       return design === undefined ? [] : [exploreRow(result, design, shard)];
     });
-    const title = `dmaprop explore: breadth-first to depth ${flags.depth}, at most ${flags.maxStates} states`;
+    const title = `dmaprop explore: ${searchBounds(flags, depth)}`;
     const index = writeHtmlReport(flags.html, { title, rows })[0];
     if (human) io.out(`HTML report: ${index ?? flags.html}\n`);
   }

@@ -14,7 +14,7 @@ import { DEFAULT_CORPUS, DEFAULT_RUNS, runCheck } from './cli-check.js';
 import { runCosts } from './cli-costs.js';
 import type { CostsFlags } from './cli-costs.js';
 import type { CheckFlags } from './cli-check.js';
-import { runExplore } from './cli-explore.js';
+import { MAX_EXPLORE_DEPTH, runExplore } from './cli-explore.js';
 import type { ExploreFlags } from './cli-explore.js';
 import { UsageError, processIo } from './cli-io.js';
 import type { CliIo } from './cli-io.js';
@@ -208,9 +208,16 @@ function program(io: CliIo, builtIn: readonly AnyDesign[], setExit: (code: numbe
     .description("breadth-first search of every command sequence up to a depth, in each stack's small scope")
     .option('-d, --design <id...>', 'design ids to explore (default: every design that declares a scope)')
     .addOption(
-      new Option('--depth <k>', 'longest command sequence explored')
-        .makeOptionMandatory()
-        .argParser(integer('depth', 1, 64)),
+      new Option(
+        '--depth <k>',
+        'longest command sequence explored (at least one of --depth and --time-limit)',
+      ).argParser(integer('depth', 1, MAX_EXPLORE_DEPTH)),
+    )
+    .addOption(
+      new Option(
+        '--time-limit <seconds>',
+        'wall-clock limit per design: stops there and reports the depth every sequence was explored to (inconclusive past it); alone, the search goes as deep as the time allows',
+      ).argParser(seconds),
     )
     .addOption(
       new Option('--max-states <n>', 'stop when this many distinct states are known')

@@ -97,6 +97,14 @@ export interface ExploreOptions {
   /** Asked now and then: true stops the search with what it found (Ctrl-C); the result is then inconclusive. */
   readonly shouldStop?: () => boolean;
   /**
+   * A wall-clock limit on the search, in milliseconds: past it the search stops as `shouldStop`
+   * stops it (within a level on one thread, at the end of a level on workers) and reports what it
+   * found, with `timeLimited` set. Every sequence of `depthReached` commands was explored; the
+   * rest is undecided, so a search the limit cut short is never `holds`. With a depth bound as
+   * large as the time allows (64), it measures how deep a scope gets in a given time.
+   */
+  readonly timeLimitMs?: number;
+  /**
    * Partial-order reduction (`partial-order.ts`) where the scope declares footprints: independent
    * commands are not tried in both orders. Off by default: on the built-in scopes it skips a few
    * per cent of the transitions and the footprints cost more than that (bench: exploration).
@@ -156,6 +164,8 @@ export interface ExploreResult<C = unknown> {
   readonly limitReached: boolean;
   /** Stopped by a request to stop (Ctrl-C). */
   readonly interrupted: boolean;
+  /** Stopped by `ExploreOptions.timeLimitMs` before the depth bound (never set with `interrupted`). */
+  readonly timeLimited?: boolean;
   /** Why the search stopped short, or why it is not met or not conclusive, in words; null when neither. */
   readonly message: string | null;
   /** Declared breaks of a flawed design that no sequence in the search broke. */
@@ -314,6 +324,53 @@ export function exploreScopeOf(
 }
 
 export function exploreDesign<S, C extends T, T extends Command = C>(
+  typed: Design<S, C, T>,
+  options: ExploreOptions,
+): ExploreResult<C> {
+  if (options.timeLimitMs === undefined) return exploreUntimed(typed, options);
+  const limitMs = options.timeLimitMs;
+  if (!(limitMs > 0)) throw new Error('explore: timeLimitMs must be positive');
+  const deadline = performance.now() + limitMs;
+  const asked = options.shouldStop ?? ((): boolean => false);
+  let stopAsked = false;
+  let expired = false;
+  const shouldStop = (): boolean => {
+    if (stopAsked || expired) return true;
+    stopAsked = asked();
+    expired = !stopAsked && performance.now() >= deadline;
+    return stopAsked || expired;
+  };
+  const result = exploreUntimed(typed, { ...options, shouldStop });
+  // A stop the deadline asked for, not the user: the same findings, judged with the time limit as
+  // the reason the search stopped short (inconclusive where nothing decided the expectation).
+  if (!expired || !result.interrupted) return result;
+  const cut = timeLimitMessage(limitMs, result.depthReached);
+  const judged = judgeExploration(typed, {
+    broken: result.violations.map((counterexample) => counterexample.invariant),
+    crashed: result.verdict === 'crashed',
+    exhausted: result.exhausted,
+    limitMessage: result.limitReached && result.message !== null ? `${cut}; ${result.message}` : cut,
+    interrupted: false,
+    depth: options.depth,
+  });
+  return {
+    ...result,
+    verdict: judged.verdict,
+    met: judged.met,
+    outcome: judged.outcome,
+    missing: judged.missing,
+    interrupted: false,
+    timeLimited: true,
+    message: judged.reason ?? cut,
+  };
+}
+
+function timeLimitMessage(limitMs: number, depthReached: number): string {
+  const limit = limitMs >= 1000 ? `${Math.round(limitMs / 100) / 10} s` : `${Math.round(limitMs)} ms`;
+  return `time limit ${limit} reached at depth ${depthReached + 1}; every sequence of ${depthReached} command${depthReached === 1 ? '' : 's'} explored`;
+}
+
+function exploreUntimed<S, C extends T, T extends Command = C>(
   typed: Design<S, C, T>,
   options: ExploreOptions,
 ): ExploreResult<C> {

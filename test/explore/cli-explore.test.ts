@@ -48,6 +48,9 @@ interface ExploreJson {
     met: boolean;
     message: string | null;
     shard: { index: number; count: number } | null;
+    timeLimited: boolean;
+    interrupted: boolean;
+    exhausted: boolean;
     violations: { invariant: string; length: number; steps: { kind: string }[] }[];
   }[];
   saved?: { path: string; status: string }[];
@@ -130,6 +133,42 @@ describe('dmaprop explore', () => {
     expect(human.out).toContain('  state limit 40 reached at depth 2; raise --max-states or lower --depth');
   });
 
+  test('--time-limit alone: as deep as the time allows, then inconclusive with the depth explored in full', async () => {
+    // xen/map's scope is far from exhausted in a millisecond: the deadline stops it.
+    const { code, out } = await run(['explore', '--design', 'xen/map', '--time-limit', '0.001', '--json']);
+    expect(code).toBe(4);
+    const [result] = (JSON.parse(out) as ExploreJson).results;
+    expect(result).toMatchObject({
+      depth: 64,
+      verdict: 'inconclusive',
+      met: false,
+      timeLimited: true,
+      interrupted: false,
+    });
+    const depth = result!.depthReached;
+    expect(depth).toBeLessThan(64);
+    expect(result!.message).toBe(
+      `time limit 1 ms reached at depth ${depth + 1}; every sequence of ${depth} command${depth === 1 ? '' : 's'} explored`,
+    );
+    const human = await run(['explore', '--design', 'xen/map', '--time-limit', '0.001']);
+    expect(human.code).toBe(4);
+    expect(human.out).toContain('dmaprop explore: breadth-first as deep as the time allows, 0.001 s per design');
+    expect(human.out).toMatch(/ {2}time limit 1 ms reached at depth \d+; every sequence of \d+ commands? explored/);
+  });
+
+  test('--time-limit on a search that ends in time changes nothing: the toy counter, broken as declared', async () => {
+    const { code, out } = await run(['explore', '--time-limit', '60', '--json'], { registry: [counterDesign()] });
+    expect(code).toBe(0);
+    const [result] = (JSON.parse(out) as ExploreJson).results;
+    expect(result).toMatchObject({
+      verdict: 'violated',
+      met: true,
+      exhausted: true,
+      timeLimited: false,
+      message: null,
+    });
+  });
+
   test('a flawed design explored below its shortest counterexample is inconclusive, not unexpected', async () => {
     // The toy counter reaches 3 in two steps at least (add 2, add 1).
     const saidToReachThree = { ...counterDesign({ id: 'toy/reaches-three' }), breaks: ['below-three'] };
@@ -201,7 +240,8 @@ describe('dmaprop explore', () => {
   test.for([
     [['explore', '--design', 'xen/map', '--depth', '0'], 'depth must be between 1'],
     [['explore', '--design', 'xen/map', '--depth', 'x'], 'depth must be a whole number'],
-    [['explore', '--design', 'xen/map'], "required option '--depth <k>' not specified"],
+    [['explore', '--design', 'xen/map'], 'explore needs --depth, --time-limit or both'],
+    [['explore', '--design', 'xen/map', '--time-limit', '0'], 'time limit must be a positive number of seconds'],
     [['explore', '--design', 'xen/nope', '--depth', '1'], "unknown design 'xen/nope'"],
     [['explore', '--depth', '1', '--shard', '0/2'], 'shard must be i/n with 1 ≤ i ≤ n'],
     [['explore', '--depth', '1', '--shard', '3/2'], 'shard must be i/n with 1 ≤ i ≤ n'],

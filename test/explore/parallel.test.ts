@@ -75,6 +75,18 @@ describe('the parallel search gives the sequential result', () => {
     expect(result.states).toBe(100);
   });
 
+  test('a time limit stops the workers at the end of a level: inconclusive, with the depth explored in full', () => {
+    // A millisecond runs out within the first levels (depth 4 takes seconds); the workers end the level.
+    for (const workers of [1, 2]) {
+      const result = exploreDesign(design('xen/map'), { depth: 64, timeLimitMs: 1, workers });
+      expect(result).toMatchObject({ verdict: 'inconclusive', timeLimited: true, interrupted: false, met: false });
+      expect(result.depthReached).toBeLessThan(4);
+      expect(result.message).toMatch(
+        /^time limit 1 ms reached at depth \d+; every sequence of \d+ commands? explored$/,
+      );
+    }
+  });
+
   test('every invariant on every transition, and a chosen few', () => {
     expectSameAsSequential(design('xen/lookup'), { depth: 1, everyTransition: true }, BUILT_IN_WORKERS);
     expectSameAsSequential(
