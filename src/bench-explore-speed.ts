@@ -14,6 +14,10 @@
  * worker threads (`explore-parallel.ts`); CPU time is then the process's, every thread's. A scope
  * with a flat encoding (`ExploreScope.flat`) is searched on it, and the line says `flat`; with
  * `--no-flat` on its objects, for the comparison.
+ *
+ * `design@seconds` (e.g. `xen/map@43`) asks how deep the scope gets in that wall time instead:
+ * the search runs with `timeLimitMs` and no depth bound, and the line gives the depth every
+ * sequence was explored to (`depthReached`) and the states and transitions up to the cut.
  */
 import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
@@ -34,6 +38,12 @@ export interface SpeedLine {
   readonly lengths: Readonly<Record<string, number>>;
   /** What the search ran on (`ExploreResult.engine`). */
   readonly engine: 'objects' | 'flat';
+  /** Every sequence of this many commands explored (`ExploreResult.depthReached`). */
+  readonly depthReached: number;
+  /** Every reachable state of the scope was visited (`ExploreResult.exhausted`). */
+  readonly exhausted: boolean;
+  /** The wall-clock limit of a `design@seconds` run, in ms; null for `design:depth`. */
+  readonly timeLimitMs: number | null;
 }
 
 /** The anchor universes by name: the scaled one and the large one (`bench-anchor.ts`). */
@@ -42,7 +52,13 @@ const ANCHORS: Readonly<Record<string, { design: () => AnyDesign; export: string
   'anchor-large': { design: largeAnchorDesign, export: 'largeAnchorDesign' },
 };
 
-export function measureSpeed(id: string, depth: number, workers = 1, flat = true): SpeedLine {
+export function measureSpeed(
+  id: string,
+  depth: number,
+  workers = 1,
+  flat = true,
+  timeLimitMs: number | null = null,
+): SpeedLine {
   const anchor = ANCHORS[id];
   const design: AnyDesign | undefined = anchor === undefined ? findDesign(id) : anchor.design();
   if (design === undefined) throw new Error(`no design ${id}`);
@@ -56,6 +72,7 @@ export function measureSpeed(id: string, depth: number, workers = 1, flat = true
     depth,
     maxStates: 10_000_000,
     flat,
+    ...(timeLimitMs === null ? {} : { timeLimitMs }),
     ...(workers > 1 ? { workers, ...(designSource === undefined ? {} : { designSource }) } : {}),
   });
   const used = process.cpuUsage(cpu);
@@ -70,6 +87,9 @@ export function measureSpeed(id: string, depth: number, workers = 1, flat = true
     verdict: result.verdict,
     lengths: Object.fromEntries(result.violations.map((found) => [found.invariant, found.length])),
     engine: result.engine ?? 'objects',
+    depthReached: result.depthReached,
+    exhausted: result.exhausted,
+    timeLimitMs,
   };
 }
 
@@ -78,8 +98,13 @@ export function formatSpeed(line: SpeedLine): string {
   const lengths = Object.entries(line.lengths)
     .map(([name, length]) => `${name}:${length}`)
     .join(' ');
+  const cut = line.verdict === 'inconclusive' ? ` (cut in level ${line.depthReached + 1})` : '';
+  const bound =
+    line.timeLimitMs === null
+      ? `depth ${line.depth}`
+      : `within ${line.timeLimitMs / 1000} s: ${line.exhausted ? 'the whole scope' : `depth ${line.depthReached} in full${cut}`}`;
   return (
-    `${line.id} depth ${line.depth}${line.workers > 1 ? ` (${line.workers} workers)` : ''}${line.engine === 'flat' ? ' (flat)' : ''}: ${line.states} states, ${line.transitions} transitions, ` +
+    `${line.id} ${bound}${line.workers > 1 ? ` (${line.workers} workers)` : ''}${line.engine === 'flat' ? ' (flat)' : ''}: ${line.states} states, ${line.transitions} transitions, ` +
     `${line.ms} ms (${perSecond(line.states, line.ms)} states/s), cpu ${line.cpuMs} ms ` +
     `(${perSecond(line.states, line.cpuMs)} states/cpu-s), ${line.verdict}${lengths === '' ? '' : ` ${lengths}`} ` +
     `(load ${(loadavg()[0] ?? 0).toFixed(2)})`
@@ -94,6 +119,12 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   const objects = args.indexOf('--no-flat');
   if (objects >= 0) args.splice(objects, 1);
   for (const spec of args) {
+    const timed = spec.split('@');
+    if (timed.length === 2) {
+      const [id = '', seconds = ''] = timed;
+      console.log(formatSpeed(measureSpeed(id, 64, workers, objects < 0, Number(seconds) * 1000)));
+      continue;
+    }
     const [id = '', depth = ''] = spec.split(':');
     console.log(formatSpeed(measureSpeed(id, Number(depth), workers, objects < 0)));
   }
