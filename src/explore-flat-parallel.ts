@@ -118,6 +118,11 @@ export function exploreFlatParallel<S, C extends T, T extends Command = C>(
       })),
       poll,
     );
+    // Stopped while the workers expanded: the level may be cut short, so it is dropped whole.
+    if (stopAsked()) {
+      interrupted = true;
+      break;
+    }
     const merged = round(
       workers,
       workers.map(() => ({ kind: 'flat-merge', stateMask: bitsOf(run.stateOnly.filter(open)) })),

@@ -29,6 +29,7 @@ import {
 } from './explore-protocol.js';
 import type { FromWorker, SearchEvent } from './explore-protocol.js';
 import { take } from './explore-sync.js';
+import type { StopFlag } from './explore-sync.js';
 import { FLAT_CHANGED, FLAT_DUPLICATE, FLAT_SAME } from './flat-scope.js';
 import type { FlatScope } from './flat-scope.js';
 import { FlatStateTable, hashVector } from './flat-table.js';
@@ -75,6 +76,7 @@ export class FlatPartition {
   private readonly self: number;
   private readonly workers: number;
   private readonly peers: readonly (MessagePort | undefined)[];
+  private readonly stop: StopFlag;
   private readonly width: number;
   /** The owned vectors; the table's parents are parent records (global), its positions template positions. */
   private readonly table: FlatStateTable;
@@ -102,7 +104,9 @@ export class FlatPartition {
     self: number,
     workers: number,
     peers: readonly (MessagePort | undefined)[],
+    stop: StopFlag,
   ) {
+    this.stop = stop;
     const made = design.explore?.flat?.();
     if (made === undefined) throw new Error(`explore worker: design ${design.id} has no flat encoding`);
     this.flat = made;
@@ -193,6 +197,8 @@ export class FlatPartition {
     this.counted = false;
     try {
       for (let at = 0; at < this.frontier.length; at++) {
+        // A stop asked: the coordinator drops this level, whatever it holds.
+        if ((at & 15) === 0 && this.stop.raised()) break;
         const entry = this.frontier[at] ?? 0;
         counts[at * 2] = this.records[entry] ?? 0;
         counts[at * 2 + 1] = this.expandRecord(entry, events);

@@ -23,8 +23,9 @@
  * the first of each, the point where the sequential search would have stopped, and the states and
  * transitions it had counted by then follow from minima, so the result (states, transitions,
  * verdicts, each shortest counterexample: the same trace) is the sequential search's. Only the
- * time differs, and an interrupted search (Ctrl-C), which is inconclusive, stops at the end of a
- * round with the complete levels counted.
+ * time differs, and an interrupted search (Ctrl-C, a time limit), which is inconclusive, stops
+ * within a level (the workers see the stop flag, `StopFlag`) and drops that level: it counts the
+ * complete levels only, where the one-thread search also keeps what it found of the cut level.
  *
  * The coordinator blocks on the workers (`explore-sync.ts`), so `exploreDesign` stays synchronous.
  * The workers are started once per process and kept (unreferenced) for later searches. They load
@@ -57,7 +58,7 @@ import {
   transitionId,
 } from './explore-protocol.js';
 import type { DesignSource, FromWorker, SearchEvent, ToWorker } from './explore-protocol.js';
-import { drain, post, receive } from './explore-sync.js';
+import { drain, post, receive, StopFlag } from './explore-sync.js';
 import type { SyncEnd } from './explore-sync.js';
 import { scopeFingerprint } from './stable-fingerprint.js';
 
@@ -68,6 +69,8 @@ export interface PoolWorker {
 }
 
 const coordinatorWake = new Int32Array(new SharedArrayBuffer(4));
+/** Raised when a stop is asked during a search: the workers end the level's expansion early. */
+const workersStop = new StopFlag();
 const pool: PoolWorker[] = [];
 
 /** The compiled worker: beside this file, or in dist/ when this file runs from source (vitest). */
@@ -99,6 +102,7 @@ export function ensureWorkers(count: number): PoolWorker[] {
         index,
         wake,
         coordinatorWake: coordinatorWake.buffer,
+        stop: workersStop.words.buffer,
         port: channel.port2,
         peers,
       },
@@ -131,14 +135,19 @@ export function round(workers: readonly PoolWorker[], requests: readonly ToWorke
 
 /**
  * The stop request (`shouldStop`) asked while the coordinator waits (`poll`, for `round`), and
- * whether it came (`stopAsked`), remembered once it did.
+ * whether it came (`stopAsked`), remembered once it did. Once it came, the workers' stop flag is
+ * raised: they cut the level they are expanding short, and the search drops that level whole
+ * (interrupted: every sequence of the levels before it was explored, and that is what it reports).
  */
 export function stopPoll(options: ExploreOptions): { poll: () => void; stopAsked: () => boolean } {
   const stop = options.shouldStop ?? ((): boolean => false);
   let asked = false;
+  workersStop.clear();
   return {
     poll: (): void => {
-      if (!asked && stop()) asked = true;
+      if (asked || !stop()) return;
+      asked = true;
+      workersStop.raise();
     },
     stopAsked: () => asked,
   };
@@ -265,6 +274,11 @@ export function exploreParallel<S, C extends T, T extends Command = C>(
       workers.map((_, index) => ({ kind: 'expand', adopt: adopt?.[index] ?? null, appended, pending: open })),
       poll,
     );
+    // Stopped while the workers expanded: the level may be cut short, so it is dropped whole.
+    if (stopAsked()) {
+      interrupted = true;
+      break;
+    }
     const merged = round(
       workers,
       workers.map(() => ({ kind: 'merge' })),

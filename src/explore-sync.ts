@@ -56,3 +56,28 @@ export function take(port: MessagePort): unknown {
 export function drain(port: MessagePort): void {
   while (receiveMessageOnPort(port) !== undefined);
 }
+
+/**
+ * The flag the coordinator raises to stop the workers within a level, when a stop is asked
+ * (Ctrl-C, a time limit): each thread holds its own view of one shared word, and a worker reads it
+ * now and then while it expands, so that a long level does not run to its end first.
+ */
+export class StopFlag {
+  readonly words: Int32Array;
+
+  constructor(words: Int32Array = new Int32Array(new SharedArrayBuffer(4))) {
+    this.words = words;
+  }
+
+  raise(): void {
+    Atomics.store(this.words, 0, 1);
+  }
+
+  clear(): void {
+    Atomics.store(this.words, 0, 0);
+  }
+
+  raised(): boolean {
+    return Atomics.load(this.words, 0) !== 0;
+  }
+}

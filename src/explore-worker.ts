@@ -23,7 +23,7 @@ import {
   transitionId,
 } from './explore-protocol.js';
 import type { FromWorker, SearchEvent, ToWorker } from './explore-protocol.js';
-import { drain, post, receive, take } from './explore-sync.js';
+import { drain, post, receive, StopFlag, take } from './explore-sync.js';
 import type { SyncEnd } from './explore-sync.js';
 import { FlatPartition } from './explore-flat-partition.js';
 import { pathReplay } from './explore-replay.js';
@@ -36,6 +36,8 @@ export interface WorkerSetup {
   /** This worker's wake-up counter and the coordinator's. */
   readonly wake: SharedArrayBuffer;
   readonly coordinatorWake: SharedArrayBuffer;
+  /** The coordinator's stop flag (`StopFlag`): raised, an expansion ends early. */
+  readonly stop: SharedArrayBuffer;
   readonly port: MessagePort;
   readonly peers: readonly { readonly index: number; readonly port: MessagePort }[];
 }
@@ -61,6 +63,7 @@ class Partition {
   private readonly self: number;
   private readonly workers: number;
   private readonly peers: readonly (MessagePort | undefined)[];
+  private readonly stop: StopFlag;
 
   constructor(
     design: AnyDesign,
@@ -69,7 +72,9 @@ class Partition {
     self: number,
     workers: number,
     peers: readonly (MessagePort | undefined)[],
+    stop: StopFlag,
   ) {
+    this.stop = stop;
     this.design = design;
     this.self = self;
     this.workers = workers;
@@ -168,6 +173,8 @@ class Partition {
     let hasCommand = false;
     let key = 0;
     search: for (let at = 0; at < this.frontierRecords.length; at++) {
+      // A stop asked: the coordinator drops this level, whatever it holds.
+      if ((at & 15) === 0 && this.stop.raised()) break;
       const record = this.frontierRecords[at] ?? 0;
       const before = this.frontierStates[at];
       const tried: unknown[] = [];
@@ -373,6 +380,7 @@ class Partition {
 
 async function serve(setup: WorkerSetup): Promise<void> {
   const wake = new Int32Array(setup.wake);
+  const stop = new StopFlag(new Int32Array(setup.stop));
   const toCoordinator: SyncEnd = { port: setup.port, wake: new Int32Array(setup.coordinatorWake), wakeIndex: 0 };
   const peers: (MessagePort | undefined)[] = [];
   for (const peer of setup.peers) peers[peer.index] = peer.port;
@@ -398,6 +406,7 @@ async function serve(setup: WorkerSetup): Promise<void> {
             setup.index,
             message.workers,
             peers,
+            stop,
           );
           partition.adoptInitial(message.initial.state, message.initial.owned);
           reply = { kind: 'ready' };
@@ -421,7 +430,7 @@ async function serve(setup: WorkerSetup): Promise<void> {
           partition = null;
           flat = null;
           const design = await loadDesign(message.source, message.design);
-          flat = new FlatPartition(design, message.invariants, setup.index, message.workers, peers);
+          flat = new FlatPartition(design, message.invariants, setup.index, message.workers, peers, stop);
           reply = { kind: 'ready' };
           break;
         }

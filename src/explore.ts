@@ -98,7 +98,7 @@ export interface ExploreOptions {
   readonly shouldStop?: () => boolean;
   /**
    * A wall-clock limit on the search, in milliseconds: past it the search stops as `shouldStop`
-   * stops it (within a level on one thread, at the end of a level on workers) and reports what it
+   * stops it (within a level; on workers the level cut is dropped whole) and reports what it
    * found, with `timeLimited` set. Every sequence of `depthReached` commands was explored; the
    * rest is undecided, so a search the limit cut short is never `holds`. With a depth bound as
    * large as the time allows (64), it measures how deep a scope gets in a given time.

@@ -75,8 +75,9 @@ describe('the parallel search gives the sequential result', () => {
     expect(result.states).toBe(100);
   });
 
-  test('a time limit stops the workers at the end of a level: inconclusive, with the depth explored in full', () => {
-    // A millisecond runs out within the first levels (depth 4 takes seconds); the workers end the level.
+  test('a time limit stops the workers within a level: inconclusive, with the depth explored in full', () => {
+    // A millisecond runs out within the first levels (depth 4 takes seconds). The workers drop the
+    // level they are cut in (the stop flag); the sequential search keeps what it found of it.
     for (const workers of [1, 2]) {
       const result = exploreDesign(design('xen/map'), { depth: 64, timeLimitMs: 1, workers });
       expect(result).toMatchObject({ verdict: 'inconclusive', timeLimited: true, interrupted: false, met: false });
@@ -85,6 +86,8 @@ describe('the parallel search gives the sequential result', () => {
         /^time limit 1 ms reached at depth \d+; every sequence of \d+ commands? explored$/,
       );
     }
+    // The workers cut short are whole again for the next search.
+    expectSameAsSequential(design('xen/map'), { depth: 2 }, [2]);
   });
 
   test('every invariant on every transition, and a chosen few', () => {
