@@ -174,10 +174,13 @@ export function checkRow(check: DesignCheck, design: AnyDesign, config?: string)
 
 /** One exploration as a row of the index: a trace per shortest counterexample, with the state graph around it. */
 export function exploreRow(result: ExploreResult, design: AnyDesign, shard: string): RunRow {
-  const replay = `dmaprop explore --design ${shellWord(design.id)} --depth ${result.depth}${shard}`;
+  // A search the time limit cut found its counterexamples by the level it was cut in: that depth
+  // finds them again, where the depth asked for (64 with --time-limit alone) may never end.
+  const depth = result.timeLimited === true ? Math.min(result.depth, result.depthReached + 1) : result.depth;
+  const replay = `dmaprop explore --design ${shellWord(design.id)} --depth ${depth}${shard}`;
   const source = (counterexample: Counterexample): TraceSource => ({
     replay,
-    origin: `dmaprop explore, depth ${result.depth} (shortest)`,
+    origin: `dmaprop explore, depth ${depth} (shortest)`,
     graph: graphAround(design, counterexample.steps),
   });
   // An exploration has no seed: its pages are named by design and invariant alone.
