@@ -153,10 +153,17 @@ export function exploreJson(result: ExploreResult): Record<string, unknown> {
   };
 }
 
+/** How deep the search that found a counterexample went, in words. */
+function searchedTo(result: ExploreResult): string {
+  return result.timeLimited === true
+    ? `in ${Math.round(result.elapsedMs / 1000)} s, cut at depth ${result.depthReached + 1}`
+    : `at depth ${result.depth}`;
+}
+
 function saveFindings(flags: ExploreFlags, design: AnyDesign, result: ExploreResult): SaveOutcome[] {
   const outcomes = result.violations.map((counterexample) => {
     const entry = entryFor(design, counterexample, 0);
-    const message = `${counterexample.violation.message} (found by dmaprop explore at depth ${result.depth}: shortest, ${counterexample.length} step${counterexample.length === 1 ? '' : 's'})`;
+    const message = `${counterexample.violation.message} (found by dmaprop explore ${searchedTo(result)}: shortest, ${counterexample.length} step${counterexample.length === 1 ? '' : 's'})`;
     return saveEntry(flags.corpus, { ...entry, message });
   });
   // A crash whose trace replays (not one in the scope's own code) is saved like a violation.
