@@ -7,7 +7,7 @@
  *
  * A build directory is a `dist` (it must sit where it can resolve fast-check: a node_modules and a
  * package.json of `"type": "module"` beside it, or the repository's). Each argument is
- * `design:depth`, `anchor` the Promela anchor's universe (`src/bench-anchor.ts`). Each round runs
+ * `design:depth`, `anchor` the Promela anchor's universe (`src/bench-anchor.ts`), `anchor-large` its five-frame one. Each round runs
  * the before build then the after build (every other round the other way round); prints per scope
  * the states and transitions of each (which must be equal), the CPU seconds per run of each (every
  * thread's), and the gain; with `--workers N` (a parallel search on N worker threads) the wall
@@ -26,13 +26,14 @@ interface Side {
 async function loadSide(dist: string, id: string, workers: number): Promise<Side> {
   const base = pathToFileURL(`${resolve(dist)}/`).href;
   // The workers load the design as the coordinator does: the anchor from its module's export.
-  const designSource =
-    id === 'anchor' ? { module: `${base}src/bench-anchor.js`, export: 'anchorDesign' } : { config: null };
+  const anchors = { anchor: 'anchorDesign', 'anchor-large': 'largeAnchorDesign' } as const;
+  const anchor = id === 'anchor' || id === 'anchor-large' ? anchors[id] : null;
+  const designSource = anchor === null ? { config: null } : { module: `${base}src/bench-anchor.js`, export: anchor };
   const engine = (await import(`${base}src/explore.js`)) as typeof Explore;
   const design =
-    id === 'anchor'
-      ? ((await import(`${base}src/bench-anchor.js`)) as typeof BenchAnchor).anchorDesign()
-      : ((await import(`${base}properties/registry.js`)) as typeof Registry).findDesign(id);
+    anchor === null
+      ? ((await import(`${base}properties/registry.js`)) as typeof Registry).findDesign(id)
+      : ((await import(`${base}src/bench-anchor.js`)) as typeof BenchAnchor)[anchor]();
   if (design === undefined) throw new Error(`${dist}: no design ${id}`);
   return {
     explore(depth) {
