@@ -60,22 +60,36 @@ function put(word: number): void {
 }
 
 /**
- * Each string's words (its tag, length and code units), for the strings met so far (bounded): one
- * table per tag, so that a lookup builds no key of its own.
+ * Each string value's words (its tag, length and code units), for the strings met so far (bounded).
+ * A record's keys have theirs in its shape (`record-shapes.ts`), or are encoded as met (`putKey`).
  */
-const encodedKeys = new Map<string, Int32Array>();
 const encodedStrings = new Map<string, Int32Array>();
 
-function putString(tag: typeof KEY | typeof STRING, text: string): void {
-  const encoded = tag === KEY ? encodedKeys : encodedStrings;
-  let words = encoded.get(text);
+function putString(text: string): void {
+  let words = encodedStrings.get(text);
   if (words === undefined) {
-    words = encodeText(tag, text);
-    if (encoded.size < 4096) encoded.set(text, words);
+    words = encodeText(STRING, text);
+    if (encodedStrings.size < 4096) encodedStrings.set(text, words);
   }
-  room(words.length);
-  buffer.set(words, used);
-  used += words.length;
+  // A loop, not `buffer.set`: a string is a few words, and the call cost more than the copy.
+  const count = words.length;
+  room(count);
+  for (let at = 0; at < count; at++) buffer[used++] = words[at] ?? 0;
+}
+
+/**
+ * A key's words (`encodeText(KEY, key)`) written straight into the buffer: for the keys of records
+ * no shape holds (array indices, which `Object.keys` gives as fresh strings, so that looking up
+ * their words cost more than encoding them).
+ */
+function putKey(key: string): void {
+  const length = key.length;
+  room(2 + ((length + 1) >> 1));
+  buffer[used++] = KEY;
+  buffer[used++] = length;
+  let at = 0;
+  for (; at + 1 < length; at += 2) buffer[used++] = key.charCodeAt(at) | (key.charCodeAt(at + 1) << 16);
+  if (at < length) buffer[used++] = key.charCodeAt(at);
 }
 
 const float = new Float64Array(1);
@@ -100,7 +114,7 @@ function putValue(value: unknown): void {
       put(value ? TRUE : FALSE);
       return;
     case 'string':
-      putString(STRING, value);
+      putString(value);
       return;
     case 'object':
       break;
@@ -201,11 +215,11 @@ function putFields(record: Record<string, unknown>, keys: readonly string[]): vo
     if (item === undefined || typeof item === 'function') continue;
     if (renamedFields !== null && renamedFields.has(key)) {
       if (renamedFields.get(key) === 'omit') continue;
-      putString(KEY, key);
+      putKey(key);
       putRenamed(item);
       continue;
     }
-    putString(KEY, key);
+    putKey(key);
     putValue(item);
   }
   put(END);
