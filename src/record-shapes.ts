@@ -40,15 +40,20 @@ export interface RecordShape {
   readonly words: Int32Array;
   /** The words of `order[i]` are `words[starts[i]]` up to `words[starts[i + 1]]`. */
   readonly starts: Int32Array;
-  /** Another shape whose first key is the same (a short chain: few literals share a first key). */
+  /** Another shape with as many keys and the same first key (a short chain: few literals share both). */
   next: RecordShape | undefined;
   /** The last renaming's fields (`RenamedFields`, one of a scope's few maps) and what it does with each key of `order`. */
   renamed: RenamedFields | null;
   readonly actions: Uint8Array;
 }
 
-/** The shapes met so far, by first key; at most `LIMIT` of them (a record past it is ordered each time). */
-const shapes = new Map<string, RecordShape>();
+/**
+ * The shapes met so far, by key count (up to `COUNTS`, the larger ones together) and first key:
+ * the variants of a union share their first key (`kind`) but seldom their count. At most `LIMIT`
+ * of them (a record past it is ordered each time).
+ */
+const shapes: Map<string, RecordShape>[] = [];
+const COUNTS = 32;
 const LIMIT = 4096;
 let count = 0;
 
@@ -59,7 +64,9 @@ let count = 0;
 export function shapeOf(keys: readonly string[], keyTag: number): RecordShape | undefined {
   const length = keys.length;
   const first = keys[0] ?? '';
-  const head = shapes.get(first);
+  const bucket = Math.min(length, COUNTS);
+  const table = (shapes[bucket] ??= new Map());
+  const head = table.get(first);
   for (let shape = head; shape !== undefined; shape = shape.next) {
     const known = shape.keys;
     if (known.length !== length) continue;
@@ -85,7 +92,7 @@ export function shapeOf(keys: readonly string[], keyTag: number): RecordShape | 
     renamed: null,
     actions: new Uint8Array(length),
   };
-  shapes.set(first, shape);
+  table.set(first, shape);
   return shape;
 }
 
