@@ -5,9 +5,9 @@
  */
 import fc from 'fast-check';
 import { describe, expect, test } from 'vitest';
-import { exploreDesign } from '../../src/explore.js';
 import type { RenamedFields } from '../../src/stable-json.js';
 import { renamedFingerprint, stableFingerprint } from '../../src/stable-fingerprint.js';
+import { firstStates } from '../../bench/scope-states.js';
 import { findDesign } from '../../properties/registry.js';
 import { DEEP } from '../helpers.js';
 import { referenceFingerprint, referenceRenamedFingerprint } from './stable-fingerprint-reference.js';
@@ -115,18 +115,8 @@ describe('the record shapes hash exactly what the walk before them did', () => {
       ];
   test.each(scopes)('on the states %s reaches in %i steps', (id, depth) => {
     const design = findDesign(id);
-    const scope = design?.explore;
-    if (design === undefined || scope === undefined) throw new Error(`no scope ${id}`);
-    const states: unknown[] = [];
-    const collecting = Object.create(scope) as typeof scope;
-    Object.assign(collecting, {
-      flat: undefined,
-      fingerprint(state: unknown) {
-        states.push(state);
-        return scope.fingerprint?.(state) ?? referenceFingerprint(state);
-      },
-    });
-    exploreDesign({ ...design, explore: collecting }, { depth });
+    if (design === undefined) throw new Error(`no design ${id}`);
+    const states = firstStates(design, depth, 2000);
     expect(states.length).toBeGreaterThan(20);
     for (const state of states) expectSameAsReference(state);
   });
