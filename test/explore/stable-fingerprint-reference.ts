@@ -2,10 +2,11 @@
  * `stableFingerprint` and `renamedFingerprint` as they were before the record shapes
  * (`src/record-shapes.ts`, issue 23), kept as the reference the faster walk must agree with word for
  * word: every record's keys listed, ordered (`canonicalKeys`) and encoded as met. Written for
- * clarity, not speed (the words in a plain array, the renaming passed down).
+ * clarity, not speed (the words in a plain array, the renaming passed down). With the renaming the
+ * fingerprint tests share.
  */
 import type { RenamedFields } from '../../src/stable-json.js';
-import { C1, C2, C3, C4, finish, rotl } from '../../src/state-table.js';
+import { finishWords, putWord, startWords } from '../../src/stable-fingerprint.js';
 import type { Fingerprint } from '../../src/state-table.js';
 
 const [NULL, FALSE, TRUE, INT, FLOAT, STRING, ARRAY, OBJECT, KEY, END] = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
@@ -81,28 +82,11 @@ function putRenamed(words: number[], value: unknown, renaming: Renaming): void {
   }
 }
 
-/** MurmurHash3_x86_128 of the words, as `stable-fingerprint.ts`'s `murmurWords`. */
+/** The hash of the words: MurmurHash3_x86_128, through the writer XenGT's key uses (unchanged by the shapes). */
 function murmur(words: readonly number[]): Fingerprint {
-  let [h1, h2, h3, h4] = [0x9747b28c, 0x9747b28c, 0x9747b28c, 0x9747b28c];
-  const count = words.length;
-  const blocks = count - (count % 4);
-  const k = (at: number, c: number, r: number, d: number): number =>
-    Math.imul(rotl(Math.imul(words[at] ?? 0, c), r), d);
-  for (let at = 0; at < blocks; at += 4) {
-    h1 ^= k(at, C1, 15, C2);
-    h1 = (Math.imul(rotl(h1, 19) + h2, 5) + 0x561ccd1b) | 0;
-    h2 ^= k(at + 1, C2, 16, C3);
-    h2 = (Math.imul(rotl(h2, 17) + h3, 5) + 0x0bcaa747) | 0;
-    h3 ^= k(at + 2, C3, 17, C4);
-    h3 = (Math.imul(rotl(h3, 15) + h4, 5) + 0x96cd1c35) | 0;
-    h4 ^= k(at + 3, C4, 18, C1);
-    h4 = (Math.imul(rotl(h4, 13) + h1, 5) + 0x32ac3b17) | 0;
-  }
-  const left = count - blocks;
-  if (left > 0) h1 ^= k(blocks, C1, 15, C2);
-  if (left > 1) h2 ^= k(blocks + 1, C2, 16, C3);
-  if (left > 2) h3 ^= k(blocks + 2, C3, 17, C4);
-  return finish(h1, h2, h3, h4, count * 4);
+  startWords();
+  for (const word of words) putWord(word);
+  return finishWords();
 }
 
 export function referenceFingerprint(value: unknown): Fingerprint {
@@ -121,4 +105,14 @@ export function referenceRenamedFingerprint(
   putValue(words, value, { fields, rename });
   putValue(words, tail(), null);
   return murmur(words);
+}
+
+/** A renaming by first appearance (as the frame renaming's): the first number met is 0, the next new one 1, ... */
+export function renamingByFirstAppearance(): (value: number) => number {
+  const names = new Map<number, number>();
+  return (value) => {
+    const name = names.get(value) ?? names.size;
+    names.set(value, name);
+    return name;
+  };
 }

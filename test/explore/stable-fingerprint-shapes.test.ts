@@ -10,7 +10,11 @@ import { renamedFingerprint, stableFingerprint } from '../../src/stable-fingerpr
 import { firstStates } from '../../bench/scope-states.js';
 import { findDesign } from '../../properties/registry.js';
 import { DEEP } from '../helpers.js';
-import { referenceFingerprint, referenceRenamedFingerprint } from './stable-fingerprint-reference.js';
+import {
+  referenceFingerprint,
+  referenceRenamedFingerprint,
+  renamingByFirstAppearance,
+} from './stable-fingerprint-reference.js';
 
 // Keys that make records of one key set in several insertion orders, array indices (and keys that
 // only look like one: "01", 2³² − 1), records mixing both, and the empty key.
@@ -62,22 +66,13 @@ const otherFields: RenamedFields = new Map([
   ['mfn', 'rename'],
   ['gfn', 'rename'],
 ]);
-const byFirstAppearance = (): ((value: number) => number) => {
-  const names = new Map<number, number>();
-  return (value) => {
-    const name = names.get(value) ?? names.size;
-    names.set(value, name);
-    return name;
-  };
-};
-
 /** Every fingerprint of `value`, the plain and the renamed walk, equal to the reference's. */
 function expectSameAsReference(value: unknown): void {
   expect(stableFingerprint(value)).toEqual(referenceFingerprint(value));
   const tail = (): unknown => ({ b: 1, a: [value] });
   for (const renamed of [fields, otherFields])
-    expect(renamedFingerprint(value, renamed, byFirstAppearance(), tail)).toEqual(
-      referenceRenamedFingerprint(value, renamed, byFirstAppearance(), tail),
+    expect(renamedFingerprint(value, renamed, renamingByFirstAppearance(), tail)).toEqual(
+      referenceRenamedFingerprint(value, renamed, renamingByFirstAppearance(), tail),
     );
 }
 
