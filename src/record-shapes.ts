@@ -7,8 +7,10 @@
  * ascending, then the other keys sorted) is a function of the key set alone, and the sequence
  * `Object.keys` gives determines the key set; a hit compares the whole sequence, so two records
  * share a shape only when they have the same keys. The words of a key are a function of the key
- * alone. A record with an array-index key is not cached (such records are keyed by gfn, page or
- * requester id, one key set per state): the caller orders it itself, as before.
+ * alone. A record with an array-index key (or the empty key, which the old order took for one) is
+ * not cached (such records are keyed by gfn, page or requester id, one key set per state): the
+ * caller orders it itself, as before. The cache lives as long as the process, across scopes; once
+ * full, a record of a new shape is ordered each time, as before.
  */
 import { sortKeys } from './stable-json.js';
 import type { RenamedFields } from './stable-json.js';

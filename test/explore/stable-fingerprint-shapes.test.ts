@@ -77,7 +77,7 @@ function expectSameAsReference(value: unknown): void {
 }
 
 describe('the record shapes hash exactly what the walk before them did', () => {
-  test('on random plain data: indices, mixed keys, nested arrays, undefined and functions (about 0.3 s)', () => {
+  test('on random plain data: indices, mixed keys, nested arrays, undefined and functions (about 0.5 s)', () => {
     fc.assert(
       fc.property(plain, (value) => expectSameAsReference(value)),
       { seed: 23, numRuns: 1500 },
