@@ -23,6 +23,7 @@
  * the other for all its states (`ExploreScope.fingerprint`). It is a function of the data alone, so
  * the explorer's worker threads agree on it.
  */
+import { actionsOf, AS_IS, encodeText, OMIT, RENAME, shapeOf } from './record-shapes.js';
 import { sortKeys } from './stable-json.js';
 import type { RenamedFields } from './stable-json.js';
 import { C1, C2, C3, C4, finish, fingerprint128, rotl } from './state-table.js';
@@ -59,34 +60,36 @@ function put(word: number): void {
 }
 
 /**
- * Each string's words (its tag, length and code units), for the strings met so far (bounded): one
- * table per tag, so that a lookup builds no key of its own.
+ * Each string value's words (its tag, length and code units), for the strings met so far (bounded).
+ * A record's keys have theirs in its shape (`record-shapes.ts`), or are encoded as met (`putKey`).
  */
-const encodedKeys = new Map<string, Int32Array>();
 const encodedStrings = new Map<string, Int32Array>();
 
-function encode(tag: number, text: string): Int32Array {
-  const length = text.length;
-  const words = new Int32Array(2 + ((length + 1) >> 1));
-  words[0] = tag;
-  words[1] = length;
-  let at = 0;
-  let word = 2;
-  for (; at + 1 < length; at += 2) words[word++] = text.charCodeAt(at) | (text.charCodeAt(at + 1) << 16);
-  if (at < length) words[word] = text.charCodeAt(at);
-  return words;
+function putString(text: string): void {
+  let words = encodedStrings.get(text);
+  if (words === undefined) {
+    words = encodeText(STRING, text);
+    if (encodedStrings.size < 4096) encodedStrings.set(text, words);
+  }
+  // A loop, not `buffer.set`: a string is a few words, and the call cost more than the copy.
+  const count = words.length;
+  room(count);
+  for (let at = 0; at < count; at++) buffer[used++] = words[at] ?? 0;
 }
 
-function putString(tag: typeof KEY | typeof STRING, text: string): void {
-  const encoded = tag === KEY ? encodedKeys : encodedStrings;
-  let words = encoded.get(text);
-  if (words === undefined) {
-    words = encode(tag, text);
-    if (encoded.size < 4096) encoded.set(text, words);
-  }
-  room(words.length);
-  buffer.set(words, used);
-  used += words.length;
+/**
+ * A key's words (`encodeText(KEY, key)`) written straight into the buffer: for the keys of records
+ * no shape holds (array indices, which `Object.keys` gives as fresh strings, so that looking up
+ * their words cost more than encoding them).
+ */
+function putKey(key: string): void {
+  const length = key.length;
+  room(2 + ((length + 1) >> 1));
+  buffer[used++] = KEY;
+  buffer[used++] = length;
+  let at = 0;
+  for (; at + 1 < length; at += 2) buffer[used++] = key.charCodeAt(at) | (key.charCodeAt(at + 1) << 16);
+  if (at < length) buffer[used++] = key.charCodeAt(at);
 }
 
 const float = new Float64Array(1);
@@ -111,7 +114,7 @@ function putValue(value: unknown): void {
       put(value ? TRUE : FALSE);
       return;
     case 'string':
-      putString(STRING, value);
+      putString(value);
       return;
     case 'object':
       break;
@@ -151,8 +154,7 @@ function isArrayIndex(key: string): boolean {
  * `stableJson`'s order, which sorts indices as strings ("10" before "9") and so sorted again every
  * record keyed by gfn, page or requester id; either order gives equal data equal words.
  */
-function canonicalKeys(record: object): readonly string[] {
-  const keys = Object.keys(record);
+function canonicalKeys(keys: readonly string[]): readonly string[] {
   const count = keys.length;
   if (count < 2 || isArrayIndex(keys[count - 1] ?? '')) return keys;
   if (!isArrayIndex(keys[0] ?? '')) return sortKeys(keys);
@@ -175,7 +177,37 @@ function putComposite(value: object): void {
     return;
   }
   const record = value as Record<string, unknown>;
-  const keys = canonicalKeys(record);
+  const keys = Object.keys(record);
+  const count = keys.length;
+  // A shape only where `canonicalKeys` sorts all the keys: no array index first or last (hence none;
+  // the last is checked too, as `canonicalKeys` does, for the empty key, which `isArrayIndex` takes for one).
+  const shape =
+    count > 0 && !isArrayIndex(keys[0] ?? '') && !isArrayIndex(keys[count - 1] ?? '') ? shapeOf(keys, KEY) : undefined;
+  if (shape === undefined) {
+    putFields(record, canonicalKeys(keys));
+    return;
+  }
+  // The shape's keys in canonical order, each key's words copied from the shape's.
+  const { order, words, starts } = shape;
+  const actions = renamedFields === null ? null : actionsOf(shape, renamedFields);
+  put(OBJECT);
+  for (let index = 0; index < order.length; index++) {
+    const item = record[order[index] ?? ''];
+    if (item === undefined || typeof item === 'function') continue;
+    const action = actions === null ? AS_IS : actions[index];
+    if (action === OMIT) continue;
+    const from = starts[index] ?? 0;
+    const to = starts[index + 1] ?? 0;
+    room(to - from);
+    for (let at = from; at < to; at++) buffer[used++] = words[at] ?? 0;
+    if (action === RENAME) putRenamed(item);
+    else putValue(item);
+  }
+  put(END);
+}
+
+/** A record's fields in the order `keys` gives (canonical), where no shape is cached. */
+function putFields(record: Record<string, unknown>, keys: readonly string[]): void {
   put(OBJECT);
   for (let index = 0; index < keys.length; index++) {
     const key = keys[index] ?? '';
@@ -183,11 +215,11 @@ function putComposite(value: object): void {
     if (item === undefined || typeof item === 'function') continue;
     if (renamedFields !== null && renamedFields.has(key)) {
       if (renamedFields.get(key) === 'omit') continue;
-      putString(KEY, key);
+      putKey(key);
       putRenamed(item);
       continue;
     }
-    putString(KEY, key);
+    putKey(key);
     putValue(item);
   }
   put(END);

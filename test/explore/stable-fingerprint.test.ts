@@ -6,6 +6,7 @@ import { renamedStableJson, sameJson, stableJson } from '../../src/stable-json.j
 import type { RenamedFields } from '../../src/stable-json.js';
 import { renamedFingerprint, stableFingerprint } from '../../src/stable-fingerprint.js';
 import { fingerprint128, sameFingerprint } from '../../src/state-table.js';
+import { renamingByFirstAppearance } from './stable-fingerprint-reference.js';
 
 // Plain data as the models' states hold it: small integers, strings, nulls, nested records and
 // arrays, with the odd float, -0, undefined field and integer-like key.
@@ -117,14 +118,7 @@ describe('renamedFingerprint', () => {
     ['mfn', 'rename'],
     ['gfn', 'omit'],
   ]);
-  const renaming = (): ((value: number) => number) => {
-    const names = new Map<number, number>();
-    return (value) => {
-      const name = names.get(value) ?? names.size;
-      names.set(value, name);
-      return name;
-    };
-  };
+  const renaming = renamingByFirstAppearance;
   const text = (value: unknown): string => renamedStableJson(value, fields, renaming());
   const print = (value: unknown): string => renamedFingerprint(value, fields, renaming(), () => null).join(',');
 
