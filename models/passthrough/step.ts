@@ -125,11 +125,17 @@ export function stepPassthrough(
     return { state: result.ok ? next : state, result };
   }
   if (command.kind === 'advance' || state.vfio.inflight.length > 0 || startsPhased(command)) {
-    // Operations in flight (`phased.ts`): run on a copy; a refusal hands back the input.
-    const next = clonePassthroughState(state);
+    // Operations in flight (`phased.ts`): run on a copy; a refusal hands back the input. VFIO's
+    // part is a draft (`draftOf`), so that its first phase takes no snapshot of its own: a refusal
+    // hands back the input anyway, and a phase that unwinds compares with the input's VFIO part.
+    const next = clonePassthroughState(state, draftOf(state.vfio));
     const result = applyAmidInflight(next, config, command, firstLevel);
-    if (result.ok) tearDownLostPasids(next, config);
     const crashed = next.vfio.crash !== null && state.vfio.crash === null;
+    // An abandoned draft (a refusal left unrestored) is the input's, as a restored one would be;
+    // were it ever the new state, the step runs again on a plain copy, which restores.
+    if (finishDraft(next.vfio) && (result.ok || crashed))
+      return stepAmidInflightCopy(state, config, command, firstLevel);
+    if (result.ok) tearDownLostPasids(next, config);
     return { state: result.ok || crashed ? next : state, result };
   }
   if (command.kind === 'deviceDma') {
@@ -139,10 +145,20 @@ export function stepPassthrough(
     return { state: next, result: deviceDmaThroughIommu(next, command, firstLevel) };
   }
   // VFIO runs on a draft of its own part first: a refused command hands back the input state.
-  const vfio = draftOf(state.vfio);
   const lifecycle = lifecycleStep(state, config.lifecycle);
-  const preheld = config.mode === 'lazy-held' ? holdFramesToBeUnmapped(state.vfio, vfio, config, command) : [];
-  const result = applyVfioCommand(vfio, config.vfio, command);
+  let vfio = draftOf(state.vfio);
+  let result = applyVfioCommand(vfio, config.vfio, command);
+  let preheld: number[] = [];
+  if (config.mode === 'lazy-held' && result.effects.some((effect) => effect.kind === 'unmap')) {
+    // lazy-held: the run unmapped frames. It was the scratch run that tells which (the VFIO model
+    // is deterministic, and a reference count it does not branch on changes nothing else): the
+    // command runs again on a fresh draft that holds each of them first. A run that unmapped
+    // nothing is the real one already (no hold to take), which spares a copy and a run.
+    finishDraft(vfio);
+    vfio = draftOf(state.vfio);
+    preheld = holdUnmappedFrames(vfio, result.effects);
+    result = applyVfioCommand(vfio, config.vfio, command);
+  }
   if (finishDraft(vfio)) return { state, result };
   // Nothing for the IOMMU: its state, the domain ids and the holds are shared with the input.
   const losing = config.pasid !== undefined && devicesLosingPasids(state, vfio).length > 0;
@@ -205,6 +221,20 @@ function holdFramesToBeUnmapped(
   const probe = applyVfioCommand(scratch, config.vfio, command);
   finishDraft(scratch);
   return holdUnmappedFrames(draft, probe.effects);
+}
+
+/** `stepPassthrough` amid operations in flight, on a plain copy whose refusals restore it. */
+function stepAmidInflightCopy(
+  state: PassthroughState,
+  config: PassthroughConfig,
+  command: Parameters<typeof applyAmidInflight>[2],
+  firstLevel: FirstLevelTable,
+): PassthroughStep {
+  const next = clonePassthroughState(state);
+  const result = applyAmidInflight(next, config, command, firstLevel);
+  if (result.ok) tearDownLostPasids(next, config);
+  const crashed = next.vfio.crash !== null && state.vfio.crash === null;
+  return { state: result.ok || crashed ? next : state, result };
 }
 
 /** The flush-queue timer fires for every lazy domain: a domain-wide flush, then the queue is released. */
