@@ -59,8 +59,11 @@ export function createHostMemory(config: HostMemoryConfig): HostMemory {
 }
 
 export function cloneHostMemory(memory: HostMemory): HostMemory {
+  // Written out: every step of every model copies its frames (issue 23).
+  const frames: Frame[] = [];
+  for (const frame of memory.frames) frames.push({ mfn: frame.mfn, owner: frame.owner, refcount: frame.refcount });
   return {
-    frames: memory.frames.map((frame) => ({ ...frame })),
+    frames,
     freeList: [...memory.freeList],
     policy: memory.policy,
     randomSeed: memory.randomSeed,

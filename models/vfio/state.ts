@@ -31,6 +31,7 @@ import { deepEqual } from '../deep-equal.js';
 import { allocFrame, allocFrameAt, cloneHostMemory, createHostMemory, putRef } from '../memory/frames.js';
 import type { HostMemoryConfig } from '../memory/frames.js';
 import type { Blocked, ResultDetail } from '../result.js';
+import { setPageMfn, sharePages } from './process-pages.js';
 import type {
   DeviceKind,
   DmaAccess,
@@ -46,6 +47,7 @@ import type {
   VfioDomain,
   VfioGroup,
   VfioParams,
+  VfioPfn,
   VfioResult,
   VfioState,
 } from './types.js';
@@ -188,9 +190,15 @@ export function createVfioState(spec: VfioWorldSpec): VfioState {
   };
 }
 
+// The copies below are written out rather than built from `Object.entries`: a step copies the state
+// at least once, and these loops are most of that copy's cost (issue 23).
+
 function cloneDma(dma: VfioDma): VfioDma {
   const externalPins: VfioDma['externalPins'] = {};
-  for (const [key, pin] of Object.entries(dma.externalPins)) externalPins[key] = { ...pin };
+  for (const key in dma.externalPins) {
+    const pin = dma.externalPins[key] as VfioPfn;
+    externalPins[key] = { mfn: pin.mfn, refCount: pin.refCount };
+  }
   return { ...dma, externalPins };
 }
 
@@ -203,13 +211,13 @@ function cloneDevice(device: VfioDevice): VfioDevice {
 }
 
 export function cloneVfioState(state: VfioState): VfioState {
-  const pages: Record<string, ProcessPage> = {};
-  for (const [key, page] of Object.entries(state.process.pages)) pages[key] = { ...page };
   const backend = state.container.backend;
   return {
     memory: cloneHostMemory(state.memory),
-    process: { ...state.process, pages },
-    otherAllocations: state.otherAllocations.map((allocation) => ({ ...allocation })),
+    // Copied on its first write (`process-pages.ts`).
+    process: { ...state.process, pages: sharePages(state.process.pages) },
+    // Its entries are read-only: added and removed, never edited in place.
+    otherAllocations: [...state.otherAllocations],
     groups: state.groups.map((group) => ({ ...group })),
     devices: state.devices.map(cloneDevice),
     container: {
@@ -445,7 +453,7 @@ export function undoPageFaults(state: VfioState, faults: readonly PageFaultRecor
   for (const fault of [...faults].reverse()) {
     const page = state.process.pages[fault.vaddrPage];
     if (page?.mfn !== fault.mfn) continue;
-    page.mfn = fault.zeroBefore === true ? (state.process.zeroMfn ?? null) : null;
+    setPageMfn(state.process, fault.vaddrPage, fault.zeroBefore === true ? (state.process.zeroMfn ?? null) : null);
     if (fault.zeroMapped === true) continue;
     const memory = state.memory;
     const frame = memory.frames[fault.mfn];

@@ -31,7 +31,7 @@ export interface ProcessPage {
    * The frame the page table maps; a present page holds one reference on it — except in a
    * VM_PFNMAP VMA (`pfnmap`), whose PTEs name a pfn with no reference and no struct page to count.
    */
-  mfn: number | null;
+  readonly mfn: number | null;
   /**
    * A page of a VM_PFNMAP VMA (`remap_pfn_range`: a device BAR the VMM mmapped from vfio-pci, or a
    * driver's buffer): always present, never faulted, discarded or pinned (`process-memory.ts`).
@@ -42,8 +42,11 @@ export interface ProcessPage {
 export interface VmmProcess {
   /** Frame owner id of the process's memory (the VM, as the rest of the world names it). */
   readonly owner: number;
-  /** vaddr page → page of a VMA; keys are decimal vaddr page numbers. */
-  pages: Record<string, ProcessPage>;
+  /**
+   * vaddr page → page of a VMA; keys are decimal vaddr page numbers. Shared between copies of the
+   * state until one writes it: a step edits it only through `writablePages` (`state.ts`).
+   */
+  pages: Readonly<Record<string, ProcessPage>>;
   /** `mm->locked_vm`, in pages. */
   lockedVmPages: number;
   /** `RLIMIT_MEMLOCK >> PAGE_SHIFT`. */
