@@ -31,7 +31,8 @@ import { deepEqual } from '../deep-equal.js';
 import { allocFrame, allocFrameAt, cloneHostMemory, createHostMemory, putRef } from '../memory/frames.js';
 import type { HostMemoryConfig } from '../memory/frames.js';
 import type { Blocked, ResultDetail } from '../result.js';
-import { setPageMfn, sharePages } from './process-pages.js';
+import { share } from '../copy-on-write.js';
+import { setPageMfn } from './process-pages.js';
 import type {
   DeviceKind,
   DmaAccess,
@@ -47,7 +48,6 @@ import type {
   VfioDomain,
   VfioGroup,
   VfioParams,
-  VfioPfn,
   VfioResult,
   VfioState,
 } from './types.js';
@@ -193,21 +193,18 @@ export function createVfioState(spec: VfioWorldSpec): VfioState {
 // The copies below are written out rather than built from `Object.entries`: a step copies the state
 // at least once, and these loops are most of that copy's cost (issue 23).
 
+// The records keyed by iova page are shared, copied on their first write (`copied-parts.ts`).
+
 function cloneDma(dma: VfioDma): VfioDma {
-  const externalPins: VfioDma['externalPins'] = {};
-  for (const key in dma.externalPins) {
-    const pin = dma.externalPins[key] as VfioPfn;
-    externalPins[key] = { mfn: pin.mfn, refCount: pin.refCount };
-  }
-  return { ...dma, externalPins };
+  return { ...dma, externalPins: share(dma.externalPins) };
 }
 
 function cloneDomain(domain: VfioDomain): VfioDomain {
-  return { id: domain.id, groupIds: [...domain.groupIds], translations: { ...domain.translations } };
+  return { id: domain.id, groupIds: [...domain.groupIds], translations: share(domain.translations) };
 }
 
 function cloneDevice(device: VfioDevice): VfioDevice {
-  return { ...device, pins: { ...device.pins }, io: device.io === null ? null : [...device.io] };
+  return { ...device, pins: share(device.pins), io: device.io === null ? null : [...device.io] };
 }
 
 export function cloneVfioState(state: VfioState): VfioState {
@@ -215,7 +212,7 @@ export function cloneVfioState(state: VfioState): VfioState {
   return {
     memory: cloneHostMemory(state.memory),
     // Copied on its first write (`process-pages.ts`).
-    process: { ...state.process, pages: sharePages(state.process.pages) },
+    process: { ...state.process, pages: share(state.process.pages) },
     // Its entries are read-only: added and removed, never edited in place.
     otherAllocations: [...state.otherAllocations],
     groups: state.groups.map((group) => ({ ...group })),

@@ -144,8 +144,11 @@ export interface VfioDevice {
   readonly kind: DeviceKind;
   /** A device fd is open (the device is registered with the container while open). */
   open: boolean;
-  /** The driver's own record of its external pins: iova page → times pinned (mdev and ccw). */
-  pins: Record<string, number>;
+  /**
+   * The driver's own record of its external pins: iova page → times pinned (mdev and ccw). Shared
+   * between copies of the state until one writes it (`writableDevicePins`, `copied-parts.ts`).
+   */
+  pins: Readonly<Record<string, number>>;
   /** ccw: the channel program started and not yet completed (its pages are pinned). */
   io: CcwTransfer[] | null;
 }
@@ -165,14 +168,17 @@ export interface VfioDomain {
   /** The `domainClass` of its groups. */
   readonly id: number;
   groupIds: number[];
-  /** iova page → translation; keys are decimal iova page numbers. */
-  translations: Record<string, Translation>;
+  /**
+   * iova page → translation; keys are decimal iova page numbers. Shared between copies of the
+   * state until one writes it (`writableTranslations`, `copied-parts.ts`).
+   */
+  translations: Readonly<Record<string, Translation>>;
 }
 
 /** An external pin (`struct vfio_pfn`) of one IOVA page of a mapping. */
 export interface VfioPfn {
   readonly mfn: number;
-  refCount: number;
+  readonly refCount: number;
 }
 
 /** One mapping (`struct vfio_dma`). */
@@ -201,8 +207,11 @@ export interface VfioDma {
    * Absent: 0.
    */
   vaddrMm?: number;
-  /** `pfn_list`: iova page → external pin; keys are decimal iova page numbers. */
-  externalPins: Record<string, VfioPfn>;
+  /**
+   * `pfn_list`: iova page → external pin; keys are decimal iova page numbers. Shared between copies
+   * of the state until one writes it (`writableExternalPins`, `copied-parts.ts`).
+   */
+  externalPins: Readonly<Record<string, VfioPfn>>;
 }
 
 export interface Type1Backend {
