@@ -107,7 +107,7 @@ export function cloneIommuState(state: IommuState): IommuState {
   const domains: IommuState['domains'] = {};
   for (const key in state.domains) {
     const domain = state.domains[key] as IommuDomain;
-    domains[key] = { ...domain, flushQueue: [...domain.flushQueue] };
+    domains[key] = cloneDomain(domain);
   }
   const tables: IommuState['tables'] = {};
   for (const key in state.tables) {
@@ -116,7 +116,7 @@ export function cloneIommuState(state: IommuState): IommuState {
   }
   const flat: IommuState['flat'] = {};
   for (const key in state.flat) flat[key] = [...(state.flat[key] as Translation[])];
-  return {
+  const copy: IommuState = {
     caps: state.caps,
     domains,
     // Copied on its first write (`writableContexts`).
@@ -128,17 +128,35 @@ export function cloneIommuState(state: IommuState): IommuState {
     // Both lists' entries are replaced whole, never edited in place.
     unsynced: state.unsynced.length === 0 ? [] : [...state.unsynced],
     requests: state.requests.length === 0 ? [] : [...state.requests],
-    // Its entries are replaced whole, never edited in place.
-    ...(state.pasidCache === undefined ? {} : { pasidCache: [...state.pasidCache] }),
-    // Replaced whole on every change, never edited in place.
-    ...(state.contextCache === undefined ? {} : { contextCache: state.contextCache }),
-    ...(state.unflushed === undefined ? {} : { unflushed: cloneUnflushed(state.unflushed) }),
-    // Replaced whole on every change, never edited in place.
-    ...(state.unflushedPasids === undefined ? {} : { unflushedPasids: state.unflushedPasids }),
-    ...(state.unflushedContexts === undefined ? {} : { unflushedContexts: state.unflushedContexts }),
-    // Replaced whole on every change, never edited in place.
-    ...(state.copiedContexts === undefined ? {} : { copiedContexts: state.copiedContexts }),
   };
+  // Its entries are replaced whole, never edited in place.
+  if (state.pasidCache !== undefined) copy.pasidCache = [...state.pasidCache];
+  // Replaced whole on every change, never edited in place.
+  if (state.contextCache !== undefined) copy.contextCache = state.contextCache;
+  if (state.unflushed !== undefined) copy.unflushed = cloneUnflushed(state.unflushed);
+  // Replaced whole on every change, never edited in place.
+  if (state.unflushedPasids !== undefined) copy.unflushedPasids = state.unflushedPasids;
+  if (state.unflushedContexts !== undefined) copy.unflushedContexts = state.unflushedContexts;
+  // Replaced whole on every change, never edited in place.
+  if (state.copiedContexts !== undefined) copy.copiedContexts = state.copiedContexts;
+  return copy;
+}
+
+// Built field by field (several times faster than a spread); a field added to `IommuDomain` must
+// be added here (`test/vfio/clone.test.ts` compares copies).
+function cloneDomain(domain: IommuDomain): IommuDomain {
+  const copy: { -readonly [K in keyof IommuDomain]: IommuDomain[K] } = {
+    domainId: domain.domainId,
+    type: domain.type,
+    nestingParent: domain.nestingParent,
+    rootTableId: domain.rootTableId,
+    flushQueue: [...domain.flushQueue],
+    parentDomainId: domain.parentDomainId,
+  };
+  if (domain.firstLevel !== undefined) copy.firstLevel = domain.firstLevel;
+  // Shared, as the spread this replaces shared it.
+  if (domain.cacheTags !== undefined) copy.cacheTags = domain.cacheTags;
+  return copy;
 }
 
 function cloneUnflushed(unflushed: NonNullable<IommuState['unflushed']>): NonNullable<IommuState['unflushed']> {
