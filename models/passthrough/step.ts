@@ -15,7 +15,7 @@
  */
 import { drainFlushQueue } from '../iommu/flush-queue.js';
 import { cloneIommuState, createIommuState } from '../iommu/state.js';
-import type { FirstLevelTable, IommuCaps } from '../iommu/types.js';
+import type { FirstLevelTable, IommuCaps, IommuState } from '../iommu/types.js';
 import { cloneVfioState, draftOf, finishDraft, refused } from '../vfio/state.js';
 import { applyVfioCommand } from '../vfio/step.js';
 import type { VfioCommand } from '../vfio/commands.js';
@@ -33,7 +33,7 @@ import {
   sourceIdOf,
 } from './forward.js';
 import { releaseGroup } from './lifecycle.js';
-import { applyAmidInflight } from './phased.js';
+import { applyAmidInflight, ownIommu, shareIommuUntilWritten } from './phased.js';
 import { finishCopiedAttach, groupProbing } from './kdump.js';
 import type { CopiedContextTeardown } from '../iommu/kdump.js';
 import { applyPasidCommand, devicesLosingPasids, tearDownLostPasids } from './pasid.js';
@@ -63,14 +63,18 @@ export function createPassthroughState(vfio: VfioState, caps: Partial<IommuCaps>
   return { vfio: cloneVfioState(vfio), iommu: createIommuState(caps), dids: {}, held: [] };
 }
 
-/** A copy of `state`; `vfio` replaces the copy of its VFIO part when the caller already has one. */
+/**
+ * A copy of `state`; `vfio` and `iommu` replace the copies of those parts when the caller already
+ * has one (or shares the input's, `shareIommuUntilWritten`).
+ */
 export function clonePassthroughState(
   state: PassthroughState,
   vfio: VfioState = cloneVfioState(state.vfio),
+  iommu: IommuState = cloneIommuState(state.iommu),
 ): PassthroughState {
   return {
     vfio,
-    iommu: cloneIommuState(state.iommu),
+    iommu,
     dids: { ...state.dids },
     held: [...state.held],
     ...(state.defaults === undefined ? {} : { defaults: { ...state.defaults } }),
@@ -128,14 +132,19 @@ export function stepPassthrough(
     // Operations in flight (`phased.ts`): run on a copy; a refusal hands back the input. VFIO's
     // part is a draft (`draftOf`), so that its first phase takes no snapshot of its own: a refusal
     // hands back the input anyway, and a phase that unwinds compares with the input's VFIO part.
-    const next = clonePassthroughState(state, draftOf(state.vfio));
+    const next = clonePassthroughState(state, draftOf(state.vfio), state.iommu);
+    shareIommuUntilWritten(next);
     const result = applyAmidInflight(next, config, command, firstLevel);
     const crashed = next.vfio.crash !== null && state.vfio.crash === null;
     // An abandoned draft (a refusal left unrestored) is the input's, as a restored one would be;
     // were it ever the new state, the step runs again on a plain copy, which restores.
     if (finishDraft(next.vfio) && (result.ok || crashed))
       return stepAmidInflightCopy(state, config, command, firstLevel);
-    if (result.ok) tearDownLostPasids(next, config);
+    if (result.ok && config.pasid !== undefined) {
+      // The PASID teardown hook edits the IOMMU (`pasid.ts`).
+      ownIommu(next);
+      tearDownLostPasids(next, config);
+    }
     return { state: result.ok || crashed ? next : state, result };
   }
   if (command.kind === 'deviceDma') {
