@@ -28,8 +28,15 @@
  * long-term-pin migration or a failed kzalloc does.
  */
 import { deepEqual } from '../deep-equal.js';
-import { allocFrame, allocFrameAt, cloneHostMemory, createHostMemory, putRef } from '../memory/frames.js';
-import type { HostMemoryConfig } from '../memory/frames.js';
+import {
+  allocFrame,
+  allocFrameAt,
+  cloneHostMemory,
+  createHostMemory,
+  putRef,
+  writableFrame,
+} from '../memory/frames.js';
+import type { HostMemoryConfig, WritableFrame } from '../memory/frames.js';
 import type { Blocked, ResultDetail } from '../result.js';
 import { share } from '../copy-on-write.js';
 import { setPageMfn } from './process-pages.js';
@@ -493,8 +500,9 @@ export function undoPageFaults(state: VfioState, faults: readonly PageFaultRecor
       putRef(memory, fault.mfn);
       continue;
     }
-    frame.refcount = 0;
-    frame.owner = null;
+    const own = writableFrame(memory, fault.mfn) as WritableFrame;
+    own.refcount = 0;
+    own.owner = null;
     const index = fault.freeListBefore.indexOf(fault.mfn);
     memory.freeList.splice(index < 0 ? memory.freeList.length : index, 0, fault.mfn);
     memory.allocCount = fault.allocCountBefore;

@@ -42,6 +42,8 @@ function walk(id: string, steps: number, seed: number, visit: (state: unknown) =
 }
 
 const stacks = ['iommu/lazy-held', 'iommu/strict', 'gvt/write-protect', 'vfio/type1', 'mdev/unmap-callback'];
+/** Stacks over Xen, whose host memory is shared the same way (`models/memory/frames.ts`). */
+const xenStacks = ['xen/map', 'xen/lookup-then-map'];
 
 describe('a step never writes its input, and copies equal what they copy', () => {
   test.each(stacks)('%s', (id) => {
@@ -51,5 +53,13 @@ describe('a step never writes its input, and copies equal what they copy', () =>
       expect(deepEqual(cloneVfioState(vfio), vfio)).toBe(true);
       if (parts.iommu !== undefined) expect(deepEqual(cloneIommuState(parts.iommu), parts.iommu)).toBe(true);
     });
+  });
+});
+
+describe('over Xen too, a step never writes its input', () => {
+  test.each(xenStacks)('%s', (id) => {
+    let states = 0;
+    walk(id, 300, 11, () => (states += 1));
+    expect(states).toBe(300);
   });
 });
