@@ -19,7 +19,7 @@ import type { GvtHost } from './host.js';
 import { unregisterPageTrack } from './page-track.js';
 import { cleanPpgtt } from './ppgtt-mm.js';
 import { SCRATCH } from './types.js';
-import type { GuestQword, GvtVgpu, GvtWorld, ShadowPte } from './types.js';
+import type { DmaCacheEntry, GuestQword, GvtVgpu, GvtWorld, ShadowPte, Spt } from './types.js';
 
 export function newVgpu(layout: GvtLayout): GvtVgpu {
   return {
@@ -37,12 +37,14 @@ export function newVgpu(layout: GvtLayout): GvtVgpu {
 
 export function cloneVgpu(vgpu: GvtVgpu | null): GvtVgpu | null {
   if (vgpu === null) return null;
+  // `for…in`, not `Object.entries`: every KVMGT and XenGT step copies the vGPU (issue 23).
   const spts: GvtVgpu['spts'] = {};
-  for (const [gfn, spt] of Object.entries(vgpu.spts)) {
+  for (const gfn in vgpu.spts) {
+    const spt = vgpu.spts[gfn] as Spt;
     spts[gfn] = { ...spt, entries: [...spt.entries], postShadow: [...spt.postShadow] };
   }
   const cache: GvtVgpu['cache'] = {};
-  for (const [gfn, entry] of Object.entries(vgpu.cache)) cache[gfn] = { ...entry };
+  for (const gfn in vgpu.cache) cache[gfn] = { ...(vgpu.cache[gfn] as DmaCacheEntry) };
   return {
     ggttGuest: [...vgpu.ggttGuest],
     ggttHost: [...vgpu.ggttHost],

@@ -47,7 +47,8 @@ import { flushDomain, flushDetail, flushPasid, flushTornDownEntry } from './inva
 import { invalidatePasidCache, orphanPasidCacheEntries, pasidCacheLookup } from './pasid.js';
 import { fail, succeed } from '../result.js';
 import type { OpResult } from '../result.js';
-import { allocDomainId, allocTable, getDomain, isPagingType } from './state.js';
+import { allocDomainId, allocTable, getDomain, isPagingType, writableContext, writableContexts } from './state.js';
+import type { WritableDeviceContext } from './state.js';
 import { domainTypes } from './types.js';
 import type { DeviceContext, DomainType, IommuState } from './types.js';
 
@@ -129,8 +130,10 @@ export function releaseDomain(state: IommuState, domainId: number): OpResult {
   delete state.domains[domain.domainId];
   state.unsynced = state.unsynced.filter((pending) => pending.domainId !== domain.domainId);
   state.iotlb = markOrphaned(state.iotlb, domainId);
-  for (const context of Object.values(state.contexts)) {
-    if (context.domainId === domainId) context.orphaned = true;
+  if (Object.values(state.contexts).some((context) => context.domainId === domainId)) {
+    for (const context of Object.values(writableContexts(state))) {
+      if (context.domainId === domainId) context.orphaned = true;
+    }
   }
   orphanPasidCacheEntries(state, domainId);
   orphanUnflushedPasids(state, domainId);
@@ -148,7 +151,7 @@ function contextOf(state: IommuState, deviceId: number): DeviceContext | undefin
 
 /** Drops a context record that no longer points anywhere. */
 function tidyContext(state: IommuState, deviceId: number, context: DeviceContext): void {
-  if (context.domainId === null && Object.keys(context.pasids).length === 0) delete state.contexts[deviceId];
+  if (context.domainId === null && Object.keys(context.pasids).length === 0) delete writableContexts(state)[deviceId];
 }
 
 export interface AttachDeviceArgs {
@@ -162,8 +165,9 @@ export function attachDevice(state: IommuState, args: AttachDeviceArgs): OpResul
   const context = contextOf(state, args.deviceId);
   if (context !== undefined && context.domainId !== null) return fail('EBUSY');
   recordContextWrite(state, args.deviceId);
-  if (context === undefined) state.contexts[args.deviceId] = { domainId: args.domainId, pasids: {} };
-  else context.domainId = args.domainId;
+  const own = writableContext(state, args.deviceId);
+  if (own === undefined) writableContexts(state)[args.deviceId] = { domainId: args.domainId, pasids: {} };
+  else own.domainId = args.domainId;
   // `domain_context_mapping_one`: the present entry written back (`!ecap_coherent`:
   // `clflush_cache_range(context, …)`) before `context_present_cache_flush`.
   writeBackContextEntry(state, args.deviceId);
@@ -209,9 +213,10 @@ export function clearContext(state: IommuState, args: { readonly deviceId: numbe
   if (context === undefined || context.domainId === null) return fail('ENODEV');
   const domainId = context.domainId;
   recordContextWrite(state, args.deviceId);
-  context.domainId = null;
-  delete context.orphaned;
-  tidyContext(state, args.deviceId, context);
+  const own = writableContext(state, args.deviceId) as WritableDeviceContext;
+  own.domainId = null;
+  delete own.orphaned;
+  tidyContext(state, args.deviceId, own);
   return succeed({ deviceId: args.deviceId, domainId });
 }
 
@@ -251,9 +256,10 @@ export function setupPasidEntry(state: IommuState, args: AttachPasidArgs): OpRes
   const context = contextOf(state, args.deviceId);
   if (context !== undefined && Object.hasOwn(context.pasids, args.pasid)) return fail('EBUSY');
   recordPasidWrite(state, args.deviceId, args.pasid);
-  if (context === undefined)
-    state.contexts[args.deviceId] = { domainId: null, pasids: { [args.pasid]: args.domainId } };
-  else context.pasids[args.pasid] = args.domainId;
+  const own = writableContext(state, args.deviceId);
+  if (own === undefined)
+    writableContexts(state)[args.deviceId] = { domainId: null, pasids: { [args.pasid]: args.domainId } };
+  else own.pasids[args.pasid] = args.domainId;
   // `pasid_flush_caches`: the new entry written back (`!ecap_coherent`) before any invalidation.
   writeBackPasidEntry(state, args.deviceId, args.pasid);
   const dropped = state.caps.cachingMode ? flushPasid(state, args.domainId, args.pasid) : 0;
@@ -310,8 +316,9 @@ export function clearPasidEntry(state: IommuState, args: DetachPasidArgs): OpRes
     context !== undefined && Object.hasOwn(context.pasids, args.pasid) ? context.pasids[args.pasid] : undefined;
   if (context === undefined || domainId === undefined) return fail('ENODEV');
   recordPasidWrite(state, args.deviceId, args.pasid);
-  delete context.pasids[args.pasid];
-  tidyContext(state, args.deviceId, context);
+  const own = writableContext(state, args.deviceId) as WritableDeviceContext;
+  delete own.pasids[args.pasid];
+  tidyContext(state, args.deviceId, own);
   return succeed({ deviceId: args.deviceId, pasid: args.pasid, domainId });
 }
 

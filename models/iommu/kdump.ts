@@ -41,7 +41,7 @@ import { writeBackContextEntry } from './coherency.js';
 import { invalidateContextCache } from './context-cache.js';
 import { attachDevice, clearContext, isDeviceId } from './domain.js';
 import { flushDomain } from './invalidate.js';
-import { getDomain } from './state.js';
+import { getDomain, writableContext, writableContexts } from './state.js';
 import type { IommuState } from './types.js';
 import { withoutKey } from '../record.js';
 
@@ -91,8 +91,9 @@ export function copyContextEntry(
   if (getDomain(state, args.domainId) === undefined) return fail('ENOENT');
   const context = Object.hasOwn(state.contexts, args.deviceId) ? state.contexts[args.deviceId] : undefined;
   if (context !== undefined && context.domainId !== null) return fail('EBUSY');
-  if (context === undefined) state.contexts[args.deviceId] = { domainId: args.domainId, pasids: {} };
-  else context.domainId = args.domainId;
+  const own = writableContext(state, args.deviceId);
+  if (own === undefined) writableContexts(state)[args.deviceId] = { domainId: args.domainId, pasids: {} };
+  else own.domainId = args.domainId;
   state.copiedContexts = { ...state.copiedContexts, [args.deviceId]: true };
   return succeed({ deviceId: args.deviceId, domainId: args.domainId });
 }

@@ -21,7 +21,7 @@ import { ENTRIES_PER_TABLE, LEVEL_COUNT, levelIndex, levelPages } from './addres
 import type { LeafLevel, TableLevel } from './address.js';
 import { hasUnflushed, iommuEntry, recordWrite } from './coherency.js';
 import type { CacheLine } from './coherency.js';
-import { allocTable, getTable } from './state.js';
+import { allocTable, getTable, writableTable } from './state.js';
 import type { IommuDomain, IommuState, LeafAt, PageTableEntry, PageTablePage, Translation } from './types.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -209,14 +209,14 @@ export function insertLeaf(
       const childId = allocTable(state, domain.domainId, (level - 1) as TableLevel);
       if (childId === null) return { kind: 'enomem' };
       recordWrite(state, tableId, index, written);
-      table.entries[index] = { kind: 'table', tableId: childId };
+      writableTable(state, tableId).entries[index] = { kind: 'table', tableId: childId };
       tableId = childId;
       table = getTable(state, childId);
     } else if (entry.kind === 'leaf') {
       // A larger leaf already covers this IOVA.
       if (!hasIommuBug(config, 'map-ignores-existing')) return { kind: 'already-set' };
       recordWrite(state, tableId, index, written);
-      delete table.entries[index];
+      delete writableTable(state, tableId).entries[index];
       return insertLeaf(state, config, domain, leaf, written);
     } else {
       tableId = entry.tableId;
@@ -230,20 +230,20 @@ export function insertLeaf(
   const pte: PageTableEntry = { kind: 'leaf', frame: leaf.frame, read: leaf.read, write: leaf.write };
   if (existing === undefined) {
     recordWrite(state, tableId, index, written);
-    table.entries[index] = pte;
+    writableTable(state, tableId).entries[index] = pte;
     return { kind: 'written', freedTableIds: [] };
   }
   if (existing.kind === 'leaf') {
     if (!hasIommuBug(config, 'map-ignores-existing')) return { kind: 'already-set' };
     recordWrite(state, tableId, index, written);
-    table.entries[index] = pte;
+    writableTable(state, tableId).entries[index] = pte;
     return { kind: 'written', freedTableIds: [] };
   }
   // A table sits in the superpage slot: free it if empty (switch_to_super_page), else keep it.
   const below = subtree(state, existing.tableId);
   if (below.leaves.length > 0 && !hasIommuBug(config, 'map-ignores-existing')) return { kind: 'already-set' };
   recordWrite(state, tableId, index, written);
-  table.entries[index] = pte;
+  writableTable(state, tableId).entries[index] = pte;
   return { kind: 'written', freedTableIds: below.tableIds };
 }
 
@@ -305,7 +305,7 @@ function clearLevel(target: ClearTarget, tableId: number, table: PageTablePage, 
     if (entry.kind === 'leaf') {
       outcome.leaves.push(leafOf(entry, slotBase, table.level));
       recordWrite(state, tableId, index, written);
-      delete table.entries[index];
+      delete writableTable(state, tableId).entries[index];
       continue;
     }
     const covered = startPage <= slotBase && endPage >= slotBase + slotPages;
@@ -318,7 +318,7 @@ function clearLevel(target: ClearTarget, tableId: number, table: PageTablePage, 
       for (const leaf of leavesInSlot(below.leaves, slotBase)) outcome.leaves.push(leaf);
       for (const freedId of below.tableIds) outcome.tableIds.push(freedId);
       recordWrite(state, tableId, index, written);
-      delete table.entries[index];
+      delete writableTable(state, tableId).entries[index];
     } else {
       const child = getTable(state, entry.tableId);
       if (child !== undefined) clearLevel(target, entry.tableId, child, slotBase);

@@ -7,7 +7,17 @@
  * exactly as it was (the real driver unwinds with an unmap instead and may leave empty table
  * pages behind; the model is atomic).
  */
-import type { DomainType, IommuCaps, IommuDomain, IommuState, PageTablePage } from './types.js';
+import { share, unshared } from '../copy-on-write.js';
+import type {
+  DeviceContext,
+  DomainType,
+  IommuCaps,
+  IommuDomain,
+  IommuState,
+  PageTableEntry,
+  PageTablePage,
+  Translation,
+} from './types.js';
 import type { TableLevel } from './address.js';
 
 export const defaultIommuCaps: IommuCaps = {
@@ -38,28 +48,79 @@ export function createIommuState(caps: Partial<IommuCaps> = {}): IommuState {
   };
 }
 
-export function cloneIommuState(state: IommuState): IommuState {
-  const domains: IommuState['domains'] = {};
-  for (const [key, domain] of Object.entries(state.domains)) {
-    domains[key] = { ...domain, flushQueue: [...domain.flushQueue] };
-  }
-  const contexts: IommuState['contexts'] = {};
-  for (const [key, context] of Object.entries(state.contexts)) {
-    contexts[key] =
+/** A table page the caller may edit in place. */
+export interface WritableTablePage extends PageTablePage {
+  readonly entries: Record<string, PageTableEntry>;
+}
+
+/**
+ * Table `tableId` of `state` (a draft), to edit in place: its own copy first, if another state
+ * shares it. Most steps write none of the tables (a DMA, a flush, a VFIO phase that maps nothing)
+ * or one or two, so a copy of the state shares them all and each is copied on its first write.
+ */
+export function writableTable(state: IommuState, tableId: number): WritableTablePage {
+  const table = state.tables[tableId];
+  if (table === undefined) throw new Error(`writableTable: no table ${tableId}`);
+  const own = unshared(table, (page): WritableTablePage => ({ ...page, entries: { ...page.entries } }));
+  state.tables[tableId] = own;
+  return own;
+}
+
+/** A context entry the caller may edit in place. */
+export interface WritableDeviceContext {
+  domainId: number | null;
+  pasids: Record<string, number>;
+  orphaned?: true;
+}
+
+function copyContexts(contexts: IommuState['contexts']): Record<string, WritableDeviceContext> {
+  const copy: Record<string, WritableDeviceContext> = {};
+  for (const key in contexts) {
+    const context = contexts[key] as DeviceContext;
+    copy[key] =
       context.orphaned === true
         ? { domainId: context.domainId, pasids: { ...context.pasids }, orphaned: true }
         : { domainId: context.domainId, pasids: { ...context.pasids } };
   }
+  return copy;
+}
+
+/**
+ * The context entries of `state` (a draft), to edit in place: its own copy first (entries and
+ * all), if another state shares them. Only an attach or a detach writes them.
+ */
+export function writableContexts(state: IommuState): Record<string, WritableDeviceContext> {
+  const contexts = unshared(state.contexts, copyContexts);
+  state.contexts = contexts;
+  return contexts;
+}
+
+/** `deviceId`'s context entry in the draft's own entries, if present. */
+export function writableContext(state: IommuState, deviceId: number): WritableDeviceContext | undefined {
+  const contexts = writableContexts(state);
+  return Object.hasOwn(contexts, deviceId) ? contexts[deviceId] : undefined;
+}
+
+// The copy is written out with `for…in` rather than built from `Object.entries`: every step of a
+// stack over VT-d copies it (issue 23).
+export function cloneIommuState(state: IommuState): IommuState {
+  const domains: IommuState['domains'] = {};
+  for (const key in state.domains) {
+    const domain = state.domains[key] as IommuDomain;
+    domains[key] = cloneDomain(domain);
+  }
   const tables: IommuState['tables'] = {};
-  for (const [key, table] of Object.entries(state.tables)) {
-    tables[key] = { domainId: table.domainId, level: table.level, entries: { ...table.entries } };
+  for (const key in state.tables) {
+    // Copied on its first write (`writableTable`).
+    tables[key] = share(state.tables[key] as PageTablePage);
   }
   const flat: IommuState['flat'] = {};
-  for (const [key, leaves] of Object.entries(state.flat)) flat[key] = [...leaves];
-  return {
+  for (const key in state.flat) flat[key] = [...(state.flat[key] as Translation[])];
+  const copy: IommuState = {
     caps: state.caps,
     domains,
-    contexts,
+    // Copied on its first write (`writableContexts`).
+    contexts: share(state.contexts),
     tables,
     iotlb: [...state.iotlb],
     flat,
@@ -67,17 +128,35 @@ export function cloneIommuState(state: IommuState): IommuState {
     // Both lists' entries are replaced whole, never edited in place.
     unsynced: state.unsynced.length === 0 ? [] : [...state.unsynced],
     requests: state.requests.length === 0 ? [] : [...state.requests],
-    // Its entries are replaced whole, never edited in place.
-    ...(state.pasidCache === undefined ? {} : { pasidCache: [...state.pasidCache] }),
-    // Replaced whole on every change, never edited in place.
-    ...(state.contextCache === undefined ? {} : { contextCache: state.contextCache }),
-    ...(state.unflushed === undefined ? {} : { unflushed: cloneUnflushed(state.unflushed) }),
-    // Replaced whole on every change, never edited in place.
-    ...(state.unflushedPasids === undefined ? {} : { unflushedPasids: state.unflushedPasids }),
-    ...(state.unflushedContexts === undefined ? {} : { unflushedContexts: state.unflushedContexts }),
-    // Replaced whole on every change, never edited in place.
-    ...(state.copiedContexts === undefined ? {} : { copiedContexts: state.copiedContexts }),
   };
+  // Its entries are replaced whole, never edited in place.
+  if (state.pasidCache !== undefined) copy.pasidCache = [...state.pasidCache];
+  // Replaced whole on every change, never edited in place.
+  if (state.contextCache !== undefined) copy.contextCache = state.contextCache;
+  if (state.unflushed !== undefined) copy.unflushed = cloneUnflushed(state.unflushed);
+  // Replaced whole on every change, never edited in place.
+  if (state.unflushedPasids !== undefined) copy.unflushedPasids = state.unflushedPasids;
+  if (state.unflushedContexts !== undefined) copy.unflushedContexts = state.unflushedContexts;
+  // Replaced whole on every change, never edited in place.
+  if (state.copiedContexts !== undefined) copy.copiedContexts = state.copiedContexts;
+  return copy;
+}
+
+// Built field by field (several times faster than a spread); a field added to `IommuDomain` must
+// be added here (`test/vfio/clone.test.ts` compares copies).
+function cloneDomain(domain: IommuDomain): IommuDomain {
+  const copy: { -readonly [K in keyof IommuDomain]: IommuDomain[K] } = {
+    domainId: domain.domainId,
+    type: domain.type,
+    nestingParent: domain.nestingParent,
+    rootTableId: domain.rootTableId,
+    flushQueue: [...domain.flushQueue],
+    parentDomainId: domain.parentDomainId,
+  };
+  if (domain.firstLevel !== undefined) copy.firstLevel = domain.firstLevel;
+  // Shared, as the spread this replaces shared it.
+  if (domain.cacheTags !== undefined) copy.cacheTags = domain.cacheTags;
+  return copy;
 }
 
 function cloneUnflushed(unflushed: NonNullable<IommuState['unflushed']>): NonNullable<IommuState['unflushed']> {

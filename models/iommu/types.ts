@@ -84,11 +84,15 @@ export type PageTableEntry =
   | { readonly kind: 'table'; readonly tableId: number }
   | { readonly kind: 'leaf'; readonly frame: number; readonly read: boolean; readonly write: boolean };
 
-/** One 512-entry table page; `entries` is sparse, keyed by decimal index 0..511. */
+/**
+ * One 512-entry table page; `entries` is sparse, keyed by decimal index 0..511. Shared between
+ * copies of the state until one writes it: a step edits it only through `writableEntries`
+ * (`state.ts`).
+ */
 export interface PageTablePage {
   readonly domainId: number;
   readonly level: TableLevel;
-  entries: Record<string, PageTableEntry>;
+  readonly entries: Readonly<Record<string, PageTableEntry>>;
 }
 
 /** A present leaf as seen by a walk: `pages` pages from `iovaPage` map to `pages` frames from `frame`. */
@@ -147,14 +151,14 @@ export interface IommuDomain {
 /** What a device's context entry (and PASID table, in scalable mode) points at. */
 export interface DeviceContext {
   /** Domain of requests without PASID; `null` when only PASID entries are present. */
-  domainId: number | null;
+  readonly domainId: number | null;
   /** PASID → domain id, keys decimal PASIDs 1..2^20-1. */
-  pasids: Record<string, number>;
+  readonly pasids: Readonly<Record<string, number>>;
   /**
    * The model's own mark, not hardware state: `domainId` names a domain that was freed while this
    * entry still pointed at it (`releaseDomain`); the DID may since belong to another domain.
    */
-  orphaned?: true;
+  readonly orphaned?: true;
 }
 
 /** A cached leaf translation, tagged with (DID, PASID or null for requests without PASID). */
@@ -272,8 +276,11 @@ export interface IommuState {
   readonly caps: IommuCaps;
   /** Keyed by decimal domain id. */
   domains: Record<string, IommuDomain>;
-  /** Keyed by decimal source-id; absent = context entry not present. */
-  contexts: Record<string, DeviceContext>;
+  /**
+   * Keyed by decimal source-id; absent = context entry not present. Shared between copies of the
+   * state until one writes it: a step edits it only through `writableContexts` (`state.ts`).
+   */
+  contexts: Readonly<Record<string, DeviceContext>>;
   /** The page-table page pool, keyed by decimal table id. */
   tables: Record<string, PageTablePage>;
   /** Oldest first. */

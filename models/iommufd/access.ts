@@ -25,6 +25,7 @@ import { pagesOf, syncPages } from './pages.js';
 import { refuse } from './refusal.js';
 import type { AccessObject, IoasObject, IommufdState, IoptArea, IoptPages } from './types.js';
 import { PAGE_LIMIT, U64_MAX } from '../vfio/u64.js';
+import { setPageMfn } from '../vfio/process-pages.js';
 
 export function accessCreate(state: IommufdState, needsPinPages: unknown): number {
   if (typeof needsPinPages !== 'boolean') refuse('EINVAL');
@@ -199,7 +200,9 @@ export function accessRw(state: IommufdState, args: AccessRangeArgs): readonly n
       if (present.mfn === null) {
         const mfn = allocFrame(state.memory, state.process.owner);
         if (mfn === null) refuse('ENOMEM');
-        present.mfn = mfn;
+        setPageMfn(state.process, vaddrPage, mfn);
+        mfns.push(mfn);
+        continue;
       }
       mfns.push(present.mfn);
     }

@@ -24,6 +24,7 @@ import { recordEffect } from './effects.js';
 import { refuse } from './refusal.js';
 import { areaLastPage } from './iova.js';
 import type { HwptPagingObject, IoasObject, IoptArea, IoptPages, IommufdState } from './types.js';
+import { setPageMfn } from '../vfio/process-pages.js';
 
 export function pagesOf(state: IommufdState, area: IoptArea): IoptPages {
   const pages = state.pages[area.pagesId];
@@ -79,14 +80,15 @@ function pinIndex(state: IommufdState, hooks: IommufdHooks, pages: IoptPages, in
   const vaddrPage = pages.vaddrPage + index;
   const page = state.process.pages[vaddrPage];
   if (page === undefined || (pages.writable && !page.writable)) refuse('EFAULT');
-  if (page.mfn === null) {
-    const mfn = allocFrame(state.memory, state.process.owner);
+  let mfn = page.mfn;
+  if (mfn === null) {
+    mfn = allocFrame(state.memory, state.process.owner);
     if (mfn === null) refuse('ENOMEM');
-    page.mfn = mfn;
+    setPageMfn(state.process, vaddrPage, mfn);
   }
   charge(state, hooks, pages);
-  getRef(state.memory, page.mfn);
-  pages.pinned[index] = page.mfn;
+  getRef(state.memory, mfn);
+  pages.pinned[index] = mfn;
 }
 
 function unpinIndex(state: IommufdState, hooks: IommufdHooks, pages: IoptPages, index: number): void {

@@ -12,6 +12,7 @@ import type { HostMemoryConfig } from '../memory/frames.js';
 import { refuse } from './refusal.js';
 import type { IommufdState } from './types.js';
 import { PAGE_LIMIT, isPageNumber } from '../vfio/u64.js';
+import { writablePages } from '../vfio/process-pages.js';
 
 export interface IommufdWorldSpec {
   readonly memory: HostMemoryConfig;
@@ -73,7 +74,8 @@ export function mmap(state: IommufdState, vaddrPage: unknown, npages: unknown, w
   const count = npages as number;
   if (mappedPagesIn(state, vaddrPage, count).length > 0) refuse('EEXIST');
   if (Object.keys(state.process.pages).length + count > state.process.addressSpaceLimitPages) refuse('ENOMEM');
-  for (let page = vaddrPage; page < vaddrPage + count; page++) state.process.pages[page] = { writable, mfn: null };
+  for (let page = vaddrPage; page < vaddrPage + count; page++)
+    writablePages(state.process)[page] = { writable, mfn: null };
 }
 
 /** munmap: the pages' own references go; pinned frames stay alive. */
@@ -82,7 +84,7 @@ export function munmap(state: IommufdState, vaddrPage: unknown, npages: unknown)
   for (const page of mappedPagesIn(state, vaddrPage, npages as number)) {
     const present = state.process.pages[page];
     if (present === undefined) continue;
-    delete state.process.pages[page];
+    delete writablePages(state.process)[page];
     if (present.mfn !== null) putRef(state.memory, present.mfn);
   }
 }

@@ -5,6 +5,7 @@
  * `vfio_dma_rw`, so only pages mapped in the container can be read. And the vGPU's ops as VFIO
  * calls them: `dma_unmap` and `close_device`.
  */
+import { unshared } from '../copy-on-write.js';
 import { gvtHook, hookCount, ownGgttIndices } from '../gvt/config.js';
 import { entryPages, removeCacheEntry } from '../gvt/dma-cache.js';
 import type { HostGgtt } from '../gvt/gpu.js';
@@ -117,6 +118,13 @@ function takeDmaAddrs(state: KvmgtState, pages: number): number | undefined {
   return start;
 }
 
+/** The host DMA domain's map, to edit in place: the draft's own copy first, if another state shares it. */
+function writableHostDmaMap(state: KvmgtState): Record<string, number> {
+  const own = unshared(state.hostDma.map, (map) => ({ ...map }));
+  state.hostDma.map = own;
+  return own;
+}
+
 function makeHost(config: KvmgtConfig): KvmgtHost {
   return {
     dmaMap(state, gfn, pages = 1) {
@@ -133,13 +141,14 @@ function makeHost(config: KvmgtConfig): KvmgtHost {
         return { ok: false, errno: 'ENOMEM' };
       }
       // dma_map_page(base_page, 0, size): the range from the first page's frame on.
-      for (let page = 0; page < pages; page++) state.hostDma.map[dmaAddr + page] = base + page;
+      const map = writableHostDmaMap(state);
+      for (let page = 0; page < pages; page++) map[dmaAddr + page] = base + page;
       return { ok: true, dmaAddr };
     },
     dmaUnmap(state, gfn, dmaAddr, pages = 1) {
       for (let page = pages - 1; page >= 0; page--) {
         if (state.hostDma.map[dmaAddr + page] !== undefined && !hasKvmgtBug(config, 'unmap-keeps-mapping')) {
-          delete state.hostDma.map[dmaAddr + page];
+          delete writableHostDmaMap(state)[dmaAddr + page];
           state.hostDma.free.push(dmaAddr + page);
         }
       }

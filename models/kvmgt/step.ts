@@ -6,6 +6,7 @@
  * changes nothing; the mediator's commands and the phases of operations in flight are
  * `mediator-step.ts`.
  */
+import { share } from '../copy-on-write.js';
 import { isGvtCommand } from '../gvt/commands.js';
 import { gpuDmaGgtt } from '../gvt/gpu-commands.js';
 import { cloneVgpu, createdVgpu } from '../gvt/vgpu.js';
@@ -49,7 +50,8 @@ export function stepKvmgt(state: KvmgtState, config: KvmgtConfig, command: Kvmgt
     vgpu: cloneVgpu(state.vgpu),
     // Shared: the mediator replaces them rather than editing them in place.
     guestPages: state.guestPages,
-    hostDma: { map: { ...state.hostDma.map }, free: [...state.hostDma.free] },
+    // The map is copied on its first write (`host.ts`).
+    hostDma: { map: share(state.hostDma.map), free: [...state.hostDma.free] },
     writeProtected: state.writeProtected,
     vmDestroyed: state.vmDestroyed,
     // Operations are values: a phase replaces its operation in a new list.

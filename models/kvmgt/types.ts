@@ -16,7 +16,11 @@ import type { VfioState } from '../vfio/types.js';
  * a stale shadow entry still holds is the next one reused.
  */
 export interface HostDmaDomain {
-  map: Record<string, number>;
+  /**
+   * DMA address page → frame. Shared between copies of the state until one writes it
+   * (`writableHostDmaMap`, `host.ts`; `../copy-on-write.ts`): only a map or an unmap does.
+   */
+  map: Readonly<Record<string, number>>;
   /** Free DMA address pages; the last one is handed out next. */
   free: number[];
 }

@@ -16,6 +16,7 @@
  * step functions copy first, then edit their own copy, so callers only ever see new values.
  */
 import seedrandom from 'seedrandom';
+import { share, unshared } from '../copy-on-write.js';
 
 /** Which free frame the allocator hands out next. `lifo` makes reuse races reachable fast. */
 export type AllocPolicy = 'lifo' | 'fifo' | 'random';
@@ -26,12 +27,19 @@ export type FrameOwner = number | null;
 
 export interface Frame {
   readonly mfn: number;
-  owner: FrameOwner;
-  refcount: number;
+  readonly owner: FrameOwner;
+  readonly refcount: number;
 }
 
+/** A frame of a memory the caller owns (`writableFrame`). */
+export type WritableFrame = { -readonly [K in keyof Frame]: Frame[K] };
+
 export interface HostMemory {
-  frames: Frame[];
+  /**
+   * Indexed by mfn. Shared between copies of the memory until one writes a frame: a step edits a
+   * frame only through `writableFrame` (`../copy-on-write.ts`).
+   */
+  frames: readonly Frame[];
   /** Free mfns in the order they were freed (oldest first). */
   freeList: number[];
   readonly policy: AllocPolicy;
@@ -60,12 +68,28 @@ export function createHostMemory(config: HostMemoryConfig): HostMemory {
 
 export function cloneHostMemory(memory: HostMemory): HostMemory {
   return {
-    frames: memory.frames.map((frame) => ({ ...frame })),
+    // Copied on the first write of a frame (`writableFrame`): a step that takes or drops no
+    // reference (a DMA, a flush, most phases) copies none (issue 23).
+    frames: share(memory.frames),
     freeList: [...memory.freeList],
     policy: memory.policy,
     randomSeed: memory.randomSeed,
     allocCount: memory.allocCount,
   };
+}
+
+function copyFrames(frames: readonly Frame[]): WritableFrame[] {
+  const copy: WritableFrame[] = [];
+  for (const frame of frames) copy.push({ mfn: frame.mfn, owner: frame.owner, refcount: frame.refcount });
+  return copy;
+}
+
+/** Frame `mfn` of `memory` (a draft's), to edit in place: the draft's own frames first, if shared. */
+export function writableFrame(memory: HostMemory, mfn: number): WritableFrame | undefined {
+  if (memory.frames[mfn] === undefined) return undefined;
+  const frames = unshared(memory.frames, copyFrames);
+  memory.frames = frames;
+  return frames[mfn];
 }
 
 export function frameAt(memory: HostMemory, mfn: number): Frame | undefined {
@@ -109,8 +133,9 @@ function claimFree(memory: HostMemory, index: number, owner: number): number | n
   const frame = mfn === undefined ? undefined : memory.frames[mfn];
   if (mfn === undefined || frame === undefined) return null;
   memory.freeList.splice(index, 1);
-  frame.owner = owner;
-  frame.refcount = 1;
+  const own = writableFrame(memory, mfn) as WritableFrame;
+  own.owner = owner;
+  own.refcount = 1;
   memory.allocCount += 1;
   return mfn;
 }
@@ -123,7 +148,7 @@ export function allocFrameAt(memory: HostMemory, mfn: number, owner: number): nu
 
 /** Takes a reference on a frame that is in use. */
 export function getRef(memory: HostMemory, mfn: number): void {
-  const frame = memory.frames[mfn];
+  const frame = writableFrame(memory, mfn);
   if (frame !== undefined) frame.refcount += 1;
 }
 
@@ -132,8 +157,8 @@ export function getRef(memory: HostMemory, mfn: number): void {
  * free list. Returns the previous owner if the frame was freed, otherwise `undefined`.
  */
 export function putRef(memory: HostMemory, mfn: number): FrameOwner | undefined {
-  const frame = memory.frames[mfn];
-  if (frame === undefined || frame.refcount === 0) return undefined;
+  if (memory.frames[mfn] === undefined || memory.frames[mfn].refcount === 0) return undefined;
+  const frame = writableFrame(memory, mfn) as WritableFrame;
   frame.refcount -= 1;
   if (frame.refcount > 0) return undefined;
   const previousOwner = frame.owner;

@@ -24,6 +24,7 @@
 import { PAGE_SIZE_BYTES } from '../iommu/address.js';
 import { completeRequest } from '../iommu/requests.js';
 import { translateRequest } from '../iommu/dma.js';
+import { cloneIommuState } from '../iommu/state.js';
 import { pendingFlushFrames } from '../iommu/views.js';
 import { getRef } from '../memory/frames.js';
 import { hasVfioBug } from '../vfio/config.js';
@@ -34,7 +35,7 @@ import { applyVfioCommand } from '../vfio/step.js';
 import type { VfioCommand } from '../vfio/commands.js';
 import type { DeviceDmaOp, DmaAccess, VfioResult } from '../vfio/types.js';
 import { isPageNumber } from '../vfio/u64.js';
-import type { FirstLevelTable } from '../iommu/types.js';
+import type { FirstLevelTable, IommuState } from '../iommu/types.js';
 import { forwardEffects, lifecycleStep, ownershipChanged, passthroughDmaRefusal, sourceIdOf } from './forward.js';
 import type {
   KdumpCommand,
@@ -46,6 +47,23 @@ import type {
 } from './types.js';
 
 type DmaCommand = Extract<PassthroughCommand, { kind: 'deviceDma' }>;
+
+// A draft's IOMMU part while it is still its input's (`shareIommuUntilWritten`). Many phases change
+// VFIO alone (a MAP_DMA's pins, an UNMAP_DMA's recheck, the VMM's memory), so the copy waits for
+// the first phase that hands the IOMMU something: a translation, a landing, effects to forward.
+const sharedIommu = new WeakMap<PassthroughState, IommuState>();
+
+/** `draft.iommu` is its input's: copied (`ownIommu`) before anything here writes it. */
+export function shareIommuUntilWritten(draft: PassthroughState): void {
+  sharedIommu.set(draft, draft.iommu);
+}
+
+/** The draft's IOMMU part, copied first if it is still its input's. */
+export function ownIommu(draft: PassthroughState): IommuState {
+  if (sharedIommu.get(draft) === draft.iommu) draft.iommu = cloneIommuState(draft.iommu);
+  sharedIommu.delete(draft);
+  return draft.iommu;
+}
 
 /** The detail keys an `advance` adds to its phase's (dropped when phases run back to back). */
 const ADVANCE_KEYS = new Set(['op', 'phase', 'done']);
@@ -68,7 +86,7 @@ function translateDma(state: PassthroughState, args: DmaCommand, firstLevel: Fir
   };
   if (isPageNumber(args.addressPage)) {
     const request = { deviceId: sourceId, pasid: null, iova: args.addressPage * PAGE_SIZE_BYTES, write: args.write };
-    const outcome = translateRequest(state.iommu, request, firstLevel);
+    const outcome = translateRequest(ownIommu(state), request, firstLevel);
     const frame = outcome.detail?.['frame'];
     const via = String(outcome.detail?.['via'] ?? 'none');
     if (outcome.detail?.['landed'] === 'frame' && typeof frame === 'number') {
@@ -83,7 +101,7 @@ function translateDma(state: PassthroughState, args: DmaCommand, firstLevel: Fir
 /** A device's access phase: the request lands, and the IOMMU forgets it. */
 function landDma(state: PassthroughState, op: DeviceDmaOp): DmaAccess {
   state.vfio.inflight = state.vfio.inflight.filter((other) => other !== op);
-  completeRequest(state.iommu, sourceIdOf(op.deviceId));
+  completeRequest(ownIommu(state), sourceIdOf(op.deviceId));
   return landingAccess(state.vfio, op);
 }
 
@@ -124,6 +142,7 @@ function vfioPhase(state: PassthroughState, config: PassthroughConfig, command: 
   const result = applyVfioCommand(state.vfio, config.vfio, command);
   if (result.effects.length === 0 && state.iommu.requests.length === 0 && !ownershipChanged(lifecycle, state.vfio))
     return result;
+  ownIommu(state);
   const drained = forwardEffects(state, config.mode, config.iommu, result.effects, [], lifecycle);
   // A device whose DMA VFIO landed (closing it) has nothing left for the IOMMU to drain.
   state.iommu.requests = state.iommu.requests.filter((request) =>

@@ -15,7 +15,7 @@
  */
 import { drainFlushQueue } from '../iommu/flush-queue.js';
 import { cloneIommuState, createIommuState } from '../iommu/state.js';
-import type { FirstLevelTable, IommuCaps } from '../iommu/types.js';
+import type { FirstLevelTable, IommuCaps, IommuState } from '../iommu/types.js';
 import { cloneVfioState, draftOf, finishDraft, refused } from '../vfio/state.js';
 import { applyVfioCommand } from '../vfio/step.js';
 import type { VfioCommand } from '../vfio/commands.js';
@@ -33,7 +33,7 @@ import {
   sourceIdOf,
 } from './forward.js';
 import { releaseGroup } from './lifecycle.js';
-import { applyAmidInflight } from './phased.js';
+import { applyAmidInflight, ownIommu, shareIommuUntilWritten } from './phased.js';
 import { finishCopiedAttach, groupProbing } from './kdump.js';
 import type { CopiedContextTeardown } from '../iommu/kdump.js';
 import { applyPasidCommand, devicesLosingPasids, tearDownLostPasids } from './pasid.js';
@@ -63,14 +63,18 @@ export function createPassthroughState(vfio: VfioState, caps: Partial<IommuCaps>
   return { vfio: cloneVfioState(vfio), iommu: createIommuState(caps), dids: {}, held: [] };
 }
 
-/** A copy of `state`; `vfio` replaces the copy of its VFIO part when the caller already has one. */
+/**
+ * A copy of `state`; `vfio` and `iommu` replace the copies of those parts when the caller already
+ * has one (or shares the input's, `shareIommuUntilWritten`).
+ */
 export function clonePassthroughState(
   state: PassthroughState,
   vfio: VfioState = cloneVfioState(state.vfio),
+  iommu: IommuState = cloneIommuState(state.iommu),
 ): PassthroughState {
   return {
     vfio,
-    iommu: cloneIommuState(state.iommu),
+    iommu,
     dids: { ...state.dids },
     held: [...state.held],
     ...(state.defaults === undefined ? {} : { defaults: { ...state.defaults } }),
@@ -125,11 +129,22 @@ export function stepPassthrough(
     return { state: result.ok ? next : state, result };
   }
   if (command.kind === 'advance' || state.vfio.inflight.length > 0 || startsPhased(command)) {
-    // Operations in flight (`phased.ts`): run on a copy; a refusal hands back the input.
-    const next = clonePassthroughState(state);
+    // Operations in flight (`phased.ts`): run on a copy; a refusal hands back the input. VFIO's
+    // part is a draft (`draftOf`), so that its first phase takes no snapshot of its own: a refusal
+    // hands back the input anyway, and a phase that unwinds compares with the input's VFIO part.
+    const next = clonePassthroughState(state, draftOf(state.vfio), state.iommu);
+    shareIommuUntilWritten(next);
     const result = applyAmidInflight(next, config, command, firstLevel);
-    if (result.ok) tearDownLostPasids(next, config);
     const crashed = next.vfio.crash !== null && state.vfio.crash === null;
+    // An abandoned draft (a refusal left unrestored) is the input's, as a restored one would be;
+    // were it ever the new state, the step runs again on a plain copy, which restores.
+    if (finishDraft(next.vfio) && (result.ok || crashed))
+      return stepAmidInflightCopy(state, config, command, firstLevel);
+    if (result.ok && config.pasid !== undefined) {
+      // The PASID teardown hook edits the IOMMU (`pasid.ts`).
+      ownIommu(next);
+      tearDownLostPasids(next, config);
+    }
     return { state: result.ok || crashed ? next : state, result };
   }
   if (command.kind === 'deviceDma') {
@@ -139,10 +154,20 @@ export function stepPassthrough(
     return { state: next, result: deviceDmaThroughIommu(next, command, firstLevel) };
   }
   // VFIO runs on a draft of its own part first: a refused command hands back the input state.
-  const vfio = draftOf(state.vfio);
   const lifecycle = lifecycleStep(state, config.lifecycle);
-  const preheld = config.mode === 'lazy-held' ? holdFramesToBeUnmapped(state.vfio, vfio, config, command) : [];
-  const result = applyVfioCommand(vfio, config.vfio, command);
+  let vfio = draftOf(state.vfio);
+  let result = applyVfioCommand(vfio, config.vfio, command);
+  let preheld: number[] = [];
+  if (config.mode === 'lazy-held' && result.effects.some((effect) => effect.kind === 'unmap')) {
+    // lazy-held: the run unmapped frames. It was the scratch run that tells which (the VFIO model
+    // is deterministic, and a reference count it does not branch on changes nothing else): the
+    // command runs again on a fresh draft that holds each of them first. A run that unmapped
+    // nothing is the real one already (no hold to take), which spares a copy and a run.
+    finishDraft(vfio);
+    vfio = draftOf(state.vfio);
+    preheld = holdUnmappedFrames(vfio, result.effects);
+    result = applyVfioCommand(vfio, config.vfio, command);
+  }
   if (finishDraft(vfio)) return { state, result };
   // Nothing for the IOMMU: its state, the domain ids and the holds are shared with the input.
   const losing = config.pasid !== undefined && devicesLosingPasids(state, vfio).length > 0;
@@ -205,6 +230,20 @@ function holdFramesToBeUnmapped(
   const probe = applyVfioCommand(scratch, config.vfio, command);
   finishDraft(scratch);
   return holdUnmappedFrames(draft, probe.effects);
+}
+
+/** `stepPassthrough` amid operations in flight, on a plain copy whose refusals restore it. */
+function stepAmidInflightCopy(
+  state: PassthroughState,
+  config: PassthroughConfig,
+  command: Parameters<typeof applyAmidInflight>[2],
+  firstLevel: FirstLevelTable,
+): PassthroughStep {
+  const next = clonePassthroughState(state);
+  const result = applyAmidInflight(next, config, command, firstLevel);
+  if (result.ok) tearDownLostPasids(next, config);
+  const crashed = next.vfio.crash !== null && state.vfio.crash === null;
+  return { state: result.ok || crashed ? next : state, result };
 }
 
 /** The flush-queue timer fires for every lazy domain: a domain-wide flush, then the queue is released. */

@@ -39,6 +39,7 @@ import { hasVfioBug } from './config.js';
 import { hasDmaUnmapOp } from './external-pin.js';
 import { closeDeviceDriver } from './mdev.js';
 import { lockAcct, mapRunIntoDomains, pinAndChargePage, removeDma, unmapUnpinDma, unpinUnmappedPage } from './pin.js';
+import { writableTranslations } from './copied-parts.js';
 import { attemptAlloc, deviceAt, domainOfGroup, err, groupAt, ok, runOp, unwound } from './state.js';
 import type { OpContext, Outcome } from './state.js';
 import type { PhaseStep } from './inflight.js';
@@ -186,7 +187,7 @@ function unwindReplay(
       const iovaPage = dma.iovaPage + i;
       const translation = domain.translations[iovaPage];
       if (translation === undefined) continue;
-      delete domain.translations[iovaPage];
+      delete writableTranslations(domain)[iovaPage];
       ctx.effects.push({ kind: 'unmap', domainId: domain.id, iovaPage, mfn: translation.mfn });
       if (!dma.iommuMapped) unpinUnmappedPage(state, config, dma, iovaPage, translation.mfn);
     }

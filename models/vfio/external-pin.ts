@@ -17,6 +17,8 @@
 import { dmaMm, liveMm } from './exec.js';
 import type { VfioConfig } from './config.js';
 import { hasVfioBug } from './config.js';
+import { writableExternalPins } from './copied-parts.js';
+import type { WritablePfn } from './copied-parts.js';
 import { attemptAlloc } from './state.js';
 import { findDmaContaining, type1Backend } from './state.js';
 import type { OpContext } from './state.js';
@@ -92,7 +94,7 @@ export function vfioPinPagesInternal(
     if ((prot.read && !dma.read) || (prot.write && !dma.write)) return fail('EPERM');
     const existing = dma.externalPins[page];
     if (existing !== undefined) {
-      existing.refCount += 1;
+      (writableExternalPins(dma)[page] as WritablePfn).refCount += 1;
       mfns.push(existing.mfn);
       continue;
     }
@@ -128,7 +130,7 @@ function pinPageExternal(
     if (doAccounting) lockAcct(state, config, dma, -1);
     return { ok: false, errno: 'ENOMEM' };
   }
-  dma.externalPins[iovaPage] = { mfn: page.mfn, refCount: 1 };
+  writableExternalPins(dma)[iovaPage] = { mfn: page.mfn, refCount: 1 };
   return page;
 }
 
@@ -168,11 +170,12 @@ function unpinPageExternal(
   iovaPage: number,
   doAccounting: boolean,
 ): void {
-  const vpfn = dma.externalPins[iovaPage];
-  if (vpfn === undefined) return;
+  if (dma.externalPins[iovaPage] === undefined) return;
+  const pins = writableExternalPins(dma);
+  const vpfn = pins[iovaPage] as WritablePfn;
   vpfn.refCount -= 1;
   if (vpfn.refCount > 0) return;
-  delete dma.externalPins[iovaPage];
+  delete pins[iovaPage];
   unpinFrame(state, vpfn.mfn);
   if (doAccounting) lockAcct(state, config, dma, -1);
 }

@@ -28,6 +28,7 @@ import {
   vfioUnpinPagesInternal,
 } from './external-pin.js';
 import type { PinPagesResult } from './external-pin.js';
+import { writableDevicePins } from './copied-parts.js';
 import { deviceAt, err, ok, runOp, unwound } from './state.js';
 import type { OpContext } from './state.js';
 import type { Type1Backend, VfioDevice, VfioDma, VfioResult, VfioState } from './types.js';
@@ -49,8 +50,8 @@ export interface MdevUnpinArgs {
 
 export function addPinRecord(device: VfioDevice, iovaPage: number, delta: number): void {
   const count = (device.pins[iovaPage] ?? 0) + delta;
-  if (count > 0) device.pins[iovaPage] = count;
-  else delete device.pins[iovaPage];
+  if (count > 0) writableDevicePins(device)[iovaPage] = count;
+  else delete writableDevicePins(device)[iovaPage];
 }
 
 /** The driver pins `npage` pages at `iovaPage` through vfio_pin_pages and records them. */
@@ -93,7 +94,7 @@ function releaseRecordedPins(state: VfioState, device: VfioDevice, iovaPage: num
     const page = Number(key);
     if (page < iovaPage || page >= iovaPage + npages) continue;
     for (let i = 0; i < count; i++) driverUnpin(state, device, page, 1);
-    delete device.pins[key];
+    delete writableDevicePins(device)[key];
   }
 }
 

@@ -19,6 +19,7 @@ import { hasVfioBug, soundVfioHooks, vfioHooks } from './config.js';
 import { dmaMm, liveMm } from './exec.js';
 import { isInvalidReservedPfn, putPfn, vaddrGetPfn } from './pfnmap.js';
 import { unpinFrame } from './process-memory.js';
+import { writableTranslations } from './copied-parts.js';
 import { attemptMap, unlinkDma } from './state.js';
 import type { OpContext } from './state.js';
 import { drainDomainDmas } from './phased-dma.js';
@@ -71,7 +72,7 @@ export function domainMapPage(
   dma: VfioDma,
 ): string | null {
   if (iovaPage >= domainApertureEndPage(state, domain)) return 'EFAULT';
-  domain.translations[iovaPage] = { mfn, read: dma.read, write: dma.write };
+  writableTranslations(domain)[iovaPage] = { mfn, read: dma.read, write: dma.write };
   ctx.effects.push({ kind: 'map', domainId: domain.id, iovaPage, mfn, read: dma.read, write: dma.write });
   return null;
 }
@@ -79,7 +80,7 @@ export function domainMapPage(
 function domainUnmapPage(ctx: OpContext, domain: VfioDomain, iovaPage: number): number | null {
   const translation = domain.translations[iovaPage];
   if (translation === undefined) return null;
-  delete domain.translations[iovaPage];
+  delete writableTranslations(domain)[iovaPage];
   ctx.effects.push({ kind: 'unmap', domainId: domain.id, iovaPage, mfn: translation.mfn });
   return translation.mfn;
 }

@@ -24,6 +24,7 @@
  */
 import { allocFrame, getRef, putRef } from '../memory/frames.js';
 import type { VfioConfig } from './config.js';
+import { setPageMfn, writablePages } from './process-pages.js';
 import { attemptAlloc, attemptPin, err, ok, runOp } from './state.js';
 import type { OpContext } from './state.js';
 import type { ProcessPage, VfioResult, VfioState } from './types.js';
@@ -84,7 +85,7 @@ function faultIn(
   if (page.mfn !== null && !(onZero && access !== 'read')) return { ok: true, mfn: page.mfn };
   if (page.mfn === null && access === 'read' && zeroMfn !== undefined && page.pfnmap !== true) {
     // The zero page is mapped with no reference (vm_normal_page: a special pfn).
-    page.mfn = zeroMfn;
+    setPageMfn(state.process, vaddrPage, zeroMfn);
     const memory = state.memory;
     ctx.faults.push({
       vaddrPage,
@@ -100,7 +101,7 @@ function faultIn(
   const allocCountBefore = state.memory.allocCount;
   const mfn = allocFrame(state.memory, state.process.owner);
   if (mfn === null) return { ok: false, errno: 'ENOMEM' };
-  page.mfn = mfn;
+  setPageMfn(state.process, vaddrPage, mfn);
   ctx.faults.push(
     onZero
       ? { vaddrPage, mfn, freeListBefore, allocCountBefore, zeroBefore: true }
@@ -156,7 +157,7 @@ export function mmapRegion(state: VfioState, _config: VfioConfig, args: MmapArgs
     const mapped = Object.keys(state.process.pages).length;
     if (mapped + args.npages > state.process.addressSpaceLimitPages) return err('ENOMEM');
     for (let vaddrPage = args.vaddrPage; vaddrPage < args.vaddrPage + args.npages; vaddrPage++) {
-      state.process.pages[vaddrPage] = { writable: args.writable, mfn: null };
+      writablePages(state.process)[vaddrPage] = { writable: args.writable, mfn: null };
     }
     return ok({ vaddrPage: args.vaddrPage, npages: args.npages });
   });
@@ -169,7 +170,7 @@ export function munmapRegion(state: VfioState, _config: VfioConfig, args: VaddrR
     let freed = 0;
     for (const vaddrPage of mappedPagesIn(state, args)) {
       const page = state.process.pages[vaddrPage];
-      delete state.process.pages[vaddrPage];
+      delete writablePages(state.process)[vaddrPage];
       // A VM_PFNMAP PTE, or one of the zero page, held no reference: zapping it puts none.
       if (page === undefined || page.pfnmap === true || page.mfn === null) continue;
       if (page.mfn === state.process.zeroMfn) continue;
@@ -192,7 +193,7 @@ export function discardRange(state: VfioState, _config: VfioConfig, args: VaddrR
       const page = state.process.pages[vaddrPage];
       if (page === undefined || page.mfn === null) continue;
       const mfn = page.mfn;
-      page.mfn = null;
+      setPageMfn(state.process, vaddrPage, null);
       if (mfn === state.process.zeroMfn) continue;
       if (putRef(state.memory, mfn) !== undefined) freed += 1;
     }

@@ -28,9 +28,18 @@
  * long-term-pin migration or a failed kzalloc does.
  */
 import { deepEqual } from '../deep-equal.js';
-import { allocFrame, allocFrameAt, cloneHostMemory, createHostMemory, putRef } from '../memory/frames.js';
-import type { HostMemoryConfig } from '../memory/frames.js';
+import {
+  allocFrame,
+  allocFrameAt,
+  cloneHostMemory,
+  createHostMemory,
+  putRef,
+  writableFrame,
+} from '../memory/frames.js';
+import type { HostMemoryConfig, WritableFrame } from '../memory/frames.js';
 import type { Blocked, ResultDetail } from '../result.js';
+import { share } from '../copy-on-write.js';
+import { setPageMfn } from './process-pages.js';
 import type {
   DeviceKind,
   DmaAccess,
@@ -188,43 +197,80 @@ export function createVfioState(spec: VfioWorldSpec): VfioState {
   };
 }
 
+// The copies below are written out rather than built from `Object.entries`: a step copies the state
+// at least once, and these loops are most of that copy's cost (issue 23).
+
+// The records keyed by iova page are shared, copied on their first write (`copied-parts.ts`). The
+// objects are built field by field, which V8 does several times faster than a spread of them; a
+// field added to their types must be added here (`test/vfio/clone.test.ts` compares copies).
+
 function cloneDma(dma: VfioDma): VfioDma {
-  const externalPins: VfioDma['externalPins'] = {};
-  for (const [key, pin] of Object.entries(dma.externalPins)) externalPins[key] = { ...pin };
-  return { ...dma, externalPins };
+  const copy: VfioDma = {
+    iovaPage: dma.iovaPage,
+    vaddrPage: dma.vaddrPage,
+    npages: dma.npages,
+    read: dma.read,
+    write: dma.write,
+    iommuMapped: dma.iommuMapped,
+    lockCap: dma.lockCap,
+    vaddrInvalid: dma.vaddrInvalid,
+    lockedVmPages: dma.lockedVmPages,
+    externalPins: share(dma.externalPins),
+  };
+  if (dma.mm !== undefined) copy.mm = dma.mm;
+  if (dma.vaddrMm !== undefined) copy.vaddrMm = dma.vaddrMm;
+  return copy;
 }
 
 function cloneDomain(domain: VfioDomain): VfioDomain {
-  return { id: domain.id, groupIds: [...domain.groupIds], translations: { ...domain.translations } };
+  return { id: domain.id, groupIds: [...domain.groupIds], translations: share(domain.translations) };
 }
 
 function cloneDevice(device: VfioDevice): VfioDevice {
-  return { ...device, pins: { ...device.pins }, io: device.io === null ? null : [...device.io] };
+  return {
+    id: device.id,
+    groupId: device.groupId,
+    kind: device.kind,
+    open: device.open,
+    pins: share(device.pins),
+    io: device.io === null ? null : [...device.io],
+  };
+}
+
+function cloneGroup(group: VfioGroup): VfioGroup {
+  return { id: group.id, spec: group.spec, inContainer: group.inContainer, attachedDomain: group.attachedDomain };
+}
+
+function cloneType1Backend(backend: Type1Backend): Type1Backend {
+  return {
+    kind: backend.kind,
+    v2: backend.v2,
+    nesting: backend.nesting,
+    domains: backend.domains.map(cloneDomain),
+    emulatedGroupIds: [...backend.emulatedGroupIds],
+    deviceIds: [...backend.deviceIds],
+    dmas: backend.dmas.map(cloneDma),
+    dmaAvail: backend.dmaAvail,
+    dmaEntryLimit: backend.dmaEntryLimit,
+    vaddrInvalidCount: backend.vaddrInvalidCount,
+    iovaListEmpty: backend.iovaListEmpty,
+  };
 }
 
 export function cloneVfioState(state: VfioState): VfioState {
-  const pages: Record<string, ProcessPage> = {};
-  for (const [key, page] of Object.entries(state.process.pages)) pages[key] = { ...page };
   const backend = state.container.backend;
   return {
     memory: cloneHostMemory(state.memory),
-    process: { ...state.process, pages },
-    otherAllocations: state.otherAllocations.map((allocation) => ({ ...allocation })),
-    groups: state.groups.map((group) => ({ ...group })),
+    // Copied on its first write (`process-pages.ts`).
+    process: { ...state.process, pages: share(state.process.pages) },
+    // Its entries are read-only: added and removed, never edited in place.
+    otherAllocations: [...state.otherAllocations],
+    groups: state.groups.map(cloneGroup),
     devices: state.devices.map(cloneDevice),
     container: {
       groupIds: [...state.container.groupIds],
       noiommu: state.container.noiommu,
-      backend:
-        backend === null || backend.kind === 'noiommu'
-          ? backend
-          : {
-              ...backend,
-              domains: backend.domains.map(cloneDomain),
-              emulatedGroupIds: [...backend.emulatedGroupIds],
-              deviceIds: [...backend.deviceIds],
-              dmas: backend.dmas.map(cloneDma),
-            },
+      backend: backend === null || backend.kind === 'noiommu' ? backend : cloneType1Backend(backend),
     },
     params: state.params,
     faultInjection: state.faultInjection,
@@ -445,7 +491,7 @@ export function undoPageFaults(state: VfioState, faults: readonly PageFaultRecor
   for (const fault of [...faults].reverse()) {
     const page = state.process.pages[fault.vaddrPage];
     if (page?.mfn !== fault.mfn) continue;
-    page.mfn = fault.zeroBefore === true ? (state.process.zeroMfn ?? null) : null;
+    setPageMfn(state.process, fault.vaddrPage, fault.zeroBefore === true ? (state.process.zeroMfn ?? null) : null);
     if (fault.zeroMapped === true) continue;
     const memory = state.memory;
     const frame = memory.frames[fault.mfn];
@@ -454,8 +500,9 @@ export function undoPageFaults(state: VfioState, faults: readonly PageFaultRecor
       putRef(memory, fault.mfn);
       continue;
     }
-    frame.refcount = 0;
-    frame.owner = null;
+    const own = writableFrame(memory, fault.mfn) as WritableFrame;
+    own.refcount = 0;
+    own.owner = null;
     const index = fault.freeListBefore.indexOf(fault.mfn);
     memory.freeList.splice(index < 0 ? memory.freeList.length : index, 0, fault.mfn);
     memory.allocCount = fault.allocCountBefore;

@@ -31,7 +31,7 @@ export interface ProcessPage {
    * The frame the page table maps; a present page holds one reference on it — except in a
    * VM_PFNMAP VMA (`pfnmap`), whose PTEs name a pfn with no reference and no struct page to count.
    */
-  mfn: number | null;
+  readonly mfn: number | null;
   /**
    * A page of a VM_PFNMAP VMA (`remap_pfn_range`: a device BAR the VMM mmapped from vfio-pci, or a
    * driver's buffer): always present, never faulted, discarded or pinned (`process-memory.ts`).
@@ -42,8 +42,11 @@ export interface ProcessPage {
 export interface VmmProcess {
   /** Frame owner id of the process's memory (the VM, as the rest of the world names it). */
   readonly owner: number;
-  /** vaddr page → page of a VMA; keys are decimal vaddr page numbers. */
-  pages: Record<string, ProcessPage>;
+  /**
+   * vaddr page → page of a VMA; keys are decimal vaddr page numbers. Shared between copies of the
+   * state until one writes it: a step edits it only through `writablePages` (`state.ts`).
+   */
+  pages: Readonly<Record<string, ProcessPage>>;
   /** `mm->locked_vm`, in pages. */
   lockedVmPages: number;
   /** `RLIMIT_MEMLOCK >> PAGE_SHIFT`. */
@@ -141,8 +144,11 @@ export interface VfioDevice {
   readonly kind: DeviceKind;
   /** A device fd is open (the device is registered with the container while open). */
   open: boolean;
-  /** The driver's own record of its external pins: iova page → times pinned (mdev and ccw). */
-  pins: Record<string, number>;
+  /**
+   * The driver's own record of its external pins: iova page → times pinned (mdev and ccw). Shared
+   * between copies of the state until one writes it (`writableDevicePins`, `copied-parts.ts`).
+   */
+  pins: Readonly<Record<string, number>>;
   /** ccw: the channel program started and not yet completed (its pages are pinned). */
   io: CcwTransfer[] | null;
 }
@@ -162,14 +168,17 @@ export interface VfioDomain {
   /** The `domainClass` of its groups. */
   readonly id: number;
   groupIds: number[];
-  /** iova page → translation; keys are decimal iova page numbers. */
-  translations: Record<string, Translation>;
+  /**
+   * iova page → translation; keys are decimal iova page numbers. Shared between copies of the
+   * state until one writes it (`writableTranslations`, `copied-parts.ts`).
+   */
+  translations: Readonly<Record<string, Translation>>;
 }
 
 /** An external pin (`struct vfio_pfn`) of one IOVA page of a mapping. */
 export interface VfioPfn {
   readonly mfn: number;
-  refCount: number;
+  readonly refCount: number;
 }
 
 /** One mapping (`struct vfio_dma`). */
@@ -198,8 +207,11 @@ export interface VfioDma {
    * Absent: 0.
    */
   vaddrMm?: number;
-  /** `pfn_list`: iova page → external pin; keys are decimal iova page numbers. */
-  externalPins: Record<string, VfioPfn>;
+  /**
+   * `pfn_list`: iova page → external pin; keys are decimal iova page numbers. Shared between copies
+   * of the state until one writes it (`writableExternalPins`, `copied-parts.ts`).
+   */
+  externalPins: Readonly<Record<string, VfioPfn>>;
 }
 
 export interface Type1Backend {

@@ -28,7 +28,8 @@
  * `put_gfn` hold the p2m lock across both (the XenGT stack refuses what would take it meanwhile);
  * other holders of the frame run in between. `decreaseReservation` runs both.
  */
-import { getRef, putRef } from '../memory/frames.js';
+import { getRef, putRef, writableFrame } from '../memory/frames.js';
+import type { WritableFrame } from '../memory/frames.js';
 import { fail, succeed } from '../result.js';
 import type { OpResult } from '../result.js';
 import { hasBug, soundGuestRemovePage } from './config.js';
@@ -139,8 +140,9 @@ function freeOutright(state: XenState, mfn: number): void {
   if (frame === undefined || frame.owner === null) return;
   const owner = writableDomain(state, frame.owner);
   if (owner !== undefined) owner.totPages -= 1;
-  frame.owner = null;
-  frame.refcount -= 1;
+  const own = writableFrame(memory, mfn) as WritableFrame;
+  own.owner = null;
+  own.refcount -= 1;
   memory.freeList.push(mfn);
 }
 

@@ -22,6 +22,7 @@ import {
 import { differentialMutants } from '../../properties/viommu/mutants.js';
 import { xenLookup, xenMap } from '../../properties/xengt/designs.js';
 import { xenGtCanonicalState, xenGtStateFingerprint, xenGtStateKey } from '../../properties/xengt/explore-scope.js';
+import type { WritableFrame } from '../../models/memory/frames.js';
 
 /**
  * The same lookup-backend state with every mfn renamed by `rename` (a permutation of the frames),
@@ -148,7 +149,7 @@ describe('symmetry reduction: frames are interchangeable', () => {
     expect(xenGtStateKey(reordered([...fresh].reverse().concat(memory.freeList.slice(4))), 'lookup')).toBe(key);
     expect(xenGtStateKey(reordered([...memory.freeList].reverse()), 'lookup')).not.toBe(key);
     const recounted = structuredClone(state);
-    recounted.xen.memory.frames[0]!.refcount += 1;
+    (recounted.xen.memory.frames[0] as WritableFrame).refcount += 1;
     expect(xenGtStateKey(recounted, 'lookup')).not.toBe(key);
     const reshadowed = structuredClone(state);
     const ram = reshadowed.xen.domains[1]!.p2m[2]!;
@@ -386,7 +387,7 @@ describe('symmetry reduction of the differential pair: frames are interchangeabl
     // The invariant compares the frames of the two sides: renaming one of them is another state.
     expect(differentialStateKey({ shadow: renameSide(state.shadow, reverse), nested: state.nested })).not.toBe(key);
     const recounted = structuredClone(state);
-    recounted.nested.host.vfio.memory.frames[1]!.refcount += 1;
+    (recounted.nested.host.vfio.memory.frames[1] as WritableFrame).refcount += 1;
     expect(differentialStateKey(recounted)).not.toBe(key);
     const redirected = structuredClone(state);
     // The shadow's cached GIOVA page 0 leads to the frame of GPA page 3 instead of GPA page 1's.

@@ -16,6 +16,7 @@ import type {
   XenGtTemplate,
 } from '../../src/index.js';
 import { expectNothingFound } from '../helpers.js';
+import type { WritableFrame } from '../../models/memory/frames.js';
 
 /** The map backend, but its pool handed out from the top: a sound variant. */
 const poolFromTheTop: XenGtBackend = {
@@ -95,7 +96,8 @@ describe("a user's XenGT backend, through the public API only", () => {
         ...xenGtMapBackend,
         map(request) {
           const frame = request.state.xen.memory.frames[0];
-          if (frame !== undefined) frame.refcount += 1;
+          // In place, as a careless hook would (not through `writableFrame`).
+          if (frame !== undefined) (frame as WritableFrame).refcount += 1;
           return xenGtMapBackend.map(request);
         },
       },

@@ -5,8 +5,8 @@
 import { describe, expect, it } from 'vitest';
 import { pageTableMatchesFlat, pageTableWellFormed } from '../../../models/iommu/check.js';
 import { attachDevice, attachDevicePasid, createDomain } from '../../../models/iommu/domain.js';
-import { createIommuState } from '../../../models/iommu/state.js';
-import type { IommuState, PageTablePage } from '../../../models/iommu/types.js';
+import { createIommuState, writableTable } from '../../../models/iommu/state.js';
+import type { IommuState, PageTableEntry } from '../../../models/iommu/types.js';
 import {
   domainTranslations,
   iovaToFrame,
@@ -54,12 +54,12 @@ describe('stale IOTLB entries', () => {
     mapOk(state, { iova: 0, frame: 0, sizeBytes: M2 });
     dmaAt(state, 0);
     // Re-express the 2M leaf as 512 4K leaves of the same frames, behind the model's back.
-    const entries: PageTablePage['entries'] = {};
+    const entries: Record<string, PageTableEntry> = {};
     for (let index = 0; index < 512; index++) entries[index] = { kind: 'leaf', frame: index, read: true, write: true };
     state.tables[99] = { domainId: DID, level: 1, entries };
     tableAt(state, DID, 0, 2).entries[0] = { kind: 'table', tableId: 99 };
     expect(staleIotlbEntries(state)).toEqual([]);
-    delete state.tables[99]!.entries[511];
+    delete writableTable(state, 99).entries[511];
     expect(staleIotlbEntries(state)).toMatchObject([{ reason: 'unmapped' }]);
   });
 
@@ -176,7 +176,7 @@ describe('page-table checks', () => {
 
   it('pageTableWellFormed: a leaf at a level the IOMMU cannot hold', () => {
     const state = mapped();
-    const root = state.tables[state.domains[DID]!.rootTableId!]!;
+    const root = writableTable(state, state.domains[DID]!.rootTableId!);
     root.entries[9] = { kind: 'leaf', frame: 0, read: true, write: true };
     expect(pageTableWellFormed(state)).toMatch(/\(level 4\) holds a leaf at index 9/);
   });

@@ -10,6 +10,7 @@ import type { MapGrantArgs } from '../../../models/xen/grant-table.js';
 import { addToPhysmapForeign } from '../../../models/xen/memory-op.js';
 import { destroyDomain } from '../../../models/xen/destroy.js';
 import type { XenState } from '../../../models/xen/types.js';
+import type { WritableFrame } from '../../../models/memory/frames.js';
 import {
   DOM0,
   HVM,
@@ -247,7 +248,7 @@ describe('map_grant_ref: step 11, page ownership and host mapping', () => {
     // Not reachable through the model's operations (ram_rw frames are always the domain's own);
     // the check is exercised by editing the owner directly.
     const state = grantedWorld();
-    frame(state, mfnOf(state, HVM, 0)).owner = DOM0;
+    (frame(state, mfnOf(state, HVM, 0)) as WritableFrame).owner = DOM0;
     expectStatus(refuseMap(state, {}), 'GNTST_general_error');
   });
 
