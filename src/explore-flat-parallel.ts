@@ -27,7 +27,7 @@ import type { Command, Design, ExploreScope } from './design.js';
 import type { ExploreOptions, ExploreResult } from './explore.js';
 import { AUDIT_RECORDS } from './explore-flat-audit.js';
 import { bitsOf, FlatDisagreement, FlatRun } from './explore-flat.js';
-import { ensureWorkers, round, settleLevel, stopPoll } from './explore-parallel.js';
+import { ensureWorkers, mergeOwnerLists, round, settleLevel, stopPoll } from './explore-parallel.js';
 import { idParent, keyParent } from './explore-protocol.js';
 import type { DesignSource, FromWorker, SearchEvent } from './explore-protocol.js';
 import { FLAT_CHANGED } from './flat-scope.js';
@@ -198,32 +198,13 @@ export function exploreFlatParallel<S, C extends T, T extends Command = C>(
   });
 }
 
-/** The owners' sorted lists of new vectors merged into the sequential record order. */
+/** The owners' sorted lists of new vectors merged into the sequential record order, with each one's command position. */
 function mergeWinners(merged: readonly FromWorker[]): { ids: number[]; positions: number[]; owners: number[] } {
   const lists = merged.map((reply) =>
     reply.kind === 'flat-winners' ? reply : { ids: new Float64Array(0), positions: new Int32Array(0) },
   );
-  const cursors = lists.map(() => 0);
-  const ids: number[] = [];
-  const positions: number[] = [];
-  const owners: number[] = [];
-  for (;;) {
-    let best = -1;
-    let bestId = Infinity;
-    for (let owner = 0; owner < lists.length; owner++) {
-      const id = lists[owner]?.ids[cursors[owner] ?? 0];
-      if (id !== undefined && id < bestId) {
-        best = owner;
-        bestId = id;
-      }
-    }
-    if (best < 0) break;
-    const at = cursors[best] ?? 0;
-    ids.push(bestId);
-    positions.push(lists[best]?.positions[at] ?? 0);
-    owners.push(best);
-    cursors[best] = at + 1;
-  }
+  const { ids, owners, ranks } = mergeOwnerLists(lists.map((list) => list.ids));
+  const positions = ranks.map((rank, at) => lists[owners[at] ?? 0]?.positions[rank] ?? 0);
   return { ids, positions, owners };
 }
 

@@ -134,6 +134,42 @@ export function round(workers: readonly PoolWorker[], requests: readonly ToWorke
 }
 
 /**
+ * The owners' lists of new states' transition ids, each sorted, merged into the sequential record
+ * order: each id, the owner it came from, and its index in that owner's list.
+ */
+export function mergeOwnerLists(lists: readonly ArrayLike<number>[]): {
+  ids: number[];
+  owners: number[];
+  ranks: number[];
+} {
+  const cursors = lists.map(() => 0);
+  const ids: number[] = [];
+  const owners: number[] = [];
+  const ranks: number[] = [];
+  for (;;) {
+    let best = -1;
+    let bestId = Infinity;
+    for (let owner = 0; owner < lists.length; owner++) {
+      const list = lists[owner];
+      const cursor = cursors[owner] ?? 0;
+      if (list === undefined || cursor >= list.length) continue;
+      const id = list[cursor] ?? 0;
+      if (best < 0 || id < bestId) {
+        best = owner;
+        bestId = id;
+      }
+    }
+    if (best < 0) break;
+    const rank = cursors[best] ?? 0;
+    ids.push(bestId);
+    owners.push(best);
+    ranks.push(rank);
+    cursors[best] = rank + 1;
+  }
+  return { ids, owners, ranks };
+}
+
+/**
  * The stop request (`shouldStop`) asked while the coordinator waits (`poll`, for `round`), and
  * whether it came (`stopAsked`), remembered once it did. Once it came, the workers' stop flag is
  * raised: they cut the level they are expanding short, and the search drops that level whole
@@ -285,23 +321,9 @@ export function exploreParallel<S, C extends T, T extends Command = C>(
       poll,
     );
     // The new states in the sequential order: the owners' sorted lists merged.
-    const lists = merged.map((reply) => (reply.kind === 'winners' ? reply.ids : new Float64Array(0)));
-    const cursors = lists.map(() => 0);
-    const winnerIds: number[] = [];
-    const winnerOwners: number[] = [];
-    for (;;) {
-      let best = -1;
-      for (let owner = 0; owner < lists.length; owner++) {
-        const list = lists[owner];
-        const cursor = cursors[owner] ?? 0;
-        if (list === undefined || cursor >= list.length) continue;
-        if (best < 0 || (list[cursor] ?? 0) < (lists[best]?.[cursors[best] ?? 0] ?? 0)) best = owner;
-      }
-      if (best < 0) break;
-      winnerIds.push(lists[best]?.[cursors[best] ?? 0] ?? 0);
-      winnerOwners.push(best);
-      cursors[best] = (cursors[best] ?? 0) + 1;
-    }
+    const { ids: winnerIds, owners: winnerOwners } = mergeOwnerLists(
+      merged.map((reply) => (reply.kind === 'winners' ? reply.ids : new Float64Array(0))),
+    );
     const requests: number[][] = workers.map(() => []);
     const requestOf: { worker: number; at: number }[] = [];
     winnerIds.forEach((id, rank) => {
