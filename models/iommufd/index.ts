@@ -32,6 +32,7 @@ export {
 } from './config.js';
 export type { IommufdWorldSpec } from './process.js';
 export { createIommufdState } from './process.js';
-export { cloneIommufdState, iommufdStep } from './step.js';
+export { cloneIommufdState } from './clone.js';
+export { iommufdStep } from './step.js';
 export type { TranslationEffect } from '../vfio/types.js';
 export { deviceTranslation, expectedDomainContent, frameHolders } from './views.js';

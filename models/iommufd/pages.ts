@@ -20,6 +20,7 @@
  */
 import { allocFrame, getRef, putRef } from '../memory/frames.js';
 import type { IommufdHooks } from './config.js';
+import { writableTranslations } from './clone.js';
 import { recordEffect } from './effects.js';
 import { refuse } from './refusal.js';
 import { areaLastPage } from './iova.js';
@@ -131,10 +132,11 @@ export function npinned(pages: IoptPages): number {
 export function fillArea(state: IommufdState, hwpt: HwptPagingObject, area: IoptArea): void {
   if (!area.read && !area.write && hwpt.iommu !== 'mock') refuse('EINVAL');
   const pages = pagesOf(state, area);
+  const translations = writableTranslations(hwpt);
   for (let i = 0; i < area.npages; i++) {
     const mfn = pages.pinned[area.pageIndex + i];
     if (mfn === undefined) throw new Error(`iommufd model: filling an unpinned page ${area.pageIndex + i}`);
-    hwpt.translations[area.iovaPage + i] = { mfn, read: area.read, write: area.write };
+    translations[area.iovaPage + i] = { mfn, read: area.read, write: area.write };
     recordEffect({
       kind: 'map',
       domainId: hwpt.id,
@@ -152,7 +154,7 @@ export function unfillArea(hwpt: HwptPagingObject, area: IoptArea): void {
   for (let iovaPage = area.iovaPage; iovaPage <= areaLastPage(area); iovaPage++) {
     const translation = hwpt.translations[iovaPage];
     if (translation === undefined) continue;
-    delete hwpt.translations[iovaPage];
+    delete writableTranslations(hwpt)[iovaPage];
     recordEffect({ kind: 'unmap', domainId: hwpt.id, iovaPage, mfn: translation.mfn });
     unmapped = true;
   }

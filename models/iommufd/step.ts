@@ -41,6 +41,7 @@ import {
 import { getObject, objectsOfType, removeObject } from './objects.js';
 import { reserveIova } from './iova.js';
 import { mmap, munmap } from './process.js';
+import { cloneIommufdState } from './clone.js';
 import { collectEffects } from './effects.js';
 import { Refusal } from './refusal.js';
 import type { IommufdState, IommufdStepResult } from './types.js';
@@ -197,10 +198,6 @@ function testAddReserved(state: IommufdState, ioasId: unknown, start: string, le
 
 function refuseNotty(): never {
   throw new Refusal('ENOTTY');
-}
-
-export function cloneIommufdState(state: IommufdState): IommufdState {
-  return structuredClone(state);
 }
 
 /** The pure step. */

@@ -127,9 +127,11 @@ export interface HwptPagingObject extends ObjectBase {
   readonly aperture: PageInterval;
   /**
    * The domain's content: iova page → translation, what iommu_map programmed. A stack forwards
-   * its changes to an IOMMU model the way models/passthrough/forward.ts does for type1.
+   * its changes to an IOMMU model the way models/passthrough/forward.ts does for type1. Shared
+   * between copies of the state until one writes it: a step edits it only through
+   * `writableTranslations` (clone.ts).
    */
-  translations: Record<string, Translation>;
+  translations: Readonly<Record<string, Translation>>;
 }
 
 /** IOMMUFD_OBJ_HWPT_NESTED: a stage-1 domain over a NEST_PARENT hwpt (selftest mock data). */

@@ -1,0 +1,146 @@
+/**
+ * The iommufd model's written-out copy (`models/iommufd/clone.ts`, issue 23), as
+ * test/vfio/clone.test.ts holds VFIO's: along seeded walks of the explore scopes of the stacks over
+ * iommufd, every state a step receives is deep-frozen first, so a step that writes into its input —
+ * or into a part it shares with its input without unsharing it — throws (ES modules run in strict
+ * mode); and a copy of each iommufd state equals it, and holds no field the copy does not know (a
+ * field added to a type of `types.ts` and forgotten by the copy fails here).
+ */
+import { describe, expect, test } from 'vitest';
+import { deepEqual } from '../../models/deep-equal.js';
+import { cloneIommufdState } from '../../models/iommufd/clone.js';
+import type { IommufdState } from '../../models/iommufd/types.js';
+import type { IommufdPtState } from '../../models/iommufd-pt/types.js';
+import type { Type1IommufdPairState } from '../../models/iommufd-pt/pair.js';
+import { findDesign } from '../../properties/registry.js';
+
+function deepFreeze(value: unknown): void {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return;
+  Object.freeze(value);
+  for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
+}
+
+/** A seeded walk of `steps` steps from the design's start through its explore scope's commands. */
+function walk(id: string, steps: number, seed: number, visit: (state: unknown) => void): void {
+  const design = findDesign(id);
+  const scope = design?.explore;
+  if (design === undefined || scope === undefined) throw new Error(`no explore scope for ${id}`);
+  let random = seed;
+  const next = (bound: number): number => {
+    random = (random * 1103515245 + 12345) % 2 ** 31;
+    return random % bound;
+  };
+  let state = design.init();
+  for (let step = 0; step < steps; step++) {
+    // Restart now and then, so that a walk sees several depths of the scope.
+    if (step % 10 === 0) state = design.init();
+    visit(state);
+    deepFreeze(state);
+    const templates = scope.templates(state);
+    const command = templates[next(templates.length)];
+    state = design.step(state, command).state;
+  }
+}
+
+/** The fields each record of the state has, as the copy writes them out (optional ones too). */
+const KNOWN: Readonly<Record<string, readonly string[]>> = {
+  state: [
+    'memory',
+    'process',
+    'accountMode',
+    'openedAsVfio',
+    'userLockedVmPages',
+    'pinnedVmPages',
+    'objects',
+    'pages',
+    'nextPagesId',
+    'vfioIoasId',
+    'groups',
+    'boundDevices',
+  ],
+  ioas: [
+    'id',
+    'users',
+    'type',
+    'areas',
+    'allowed',
+    'reserved',
+    'domainHwptIds',
+    'hwptIds',
+    'accessIds',
+    'disableLargePages',
+  ],
+  area: ['iovaPage', 'npages', 'pagesId', 'pageIndex', 'read', 'write', 'numAccesses', 'preventAccess'],
+  hwpt_paging: [
+    'id',
+    'users',
+    'type',
+    'ioasId',
+    'iommu',
+    'autoDomain',
+    'nestParent',
+    'enforceCacheCoherency',
+    'pgsizeBitmap',
+    'aperture',
+    'translations',
+  ],
+  hwpt_nested: ['id', 'users', 'type', 'parentId', 'iommu', 'iotlb'],
+  device: ['id', 'users', 'type', 'deviceIndex'],
+  access: ['id', 'users', 'type', 'needsPinPages', 'ioasId', 'pins'],
+  pages: ['id', 'vaddrPage', 'npages', 'writable', 'accountMode', 'users', 'pinned', 'accessUsers'],
+  group: ['hwptId', 'deviceIds'],
+};
+
+function unknownFields(record: object, kind: string): string[] {
+  const known = KNOWN[kind] ?? [];
+  return Object.keys(record)
+    .filter((key) => !known.includes(key))
+    .map((key) => `${kind}.${key}`);
+}
+
+/** Every field of the state's records that the copy does not write out. */
+function fieldsTheCopyMisses(state: IommufdState): string[] {
+  const missed = unknownFields(state, 'state');
+  for (const object of Object.values(state.objects)) {
+    missed.push(...unknownFields(object, object.type));
+    if (object.type === 'ioas') for (const area of object.areas) missed.push(...unknownFields(area, 'area'));
+  }
+  for (const pages of Object.values(state.pages)) missed.push(...unknownFields(pages, 'pages'));
+  for (const group of Object.values(state.groups)) missed.push(...unknownFields(group, 'group'));
+  return missed;
+}
+
+function checkCopy(iommufd: IommufdState): void {
+  expect(fieldsTheCopyMisses(iommufd)).toEqual([]);
+  expect(deepEqual(cloneIommufdState(iommufd), iommufd)).toBe(true);
+}
+
+describe('a step of a stack over iommufd never writes its input, and copies equal what they copy', () => {
+  test.each(['iommufd/passthrough', 'iommufd/lazy-held'])('%s', (id) => {
+    let hwpts = 0;
+    walk(id, 300, 7, (state) => {
+      const iommufd = (state as IommufdPtState).iommufd;
+      hwpts += Object.values(iommufd.objects).filter((object) => object.type === 'hwpt_paging').length;
+      checkCopy(iommufd);
+    });
+    // The walk goes through states with a domain (the shared translations are exercised).
+    expect(hwpts).toBeGreaterThan(0);
+  });
+
+  test('iommufd/differential', () => {
+    walk('iommufd/differential', 300, 7, (state) => checkCopy((state as Type1IommufdPairState).iommufd.iommufd));
+  });
+});
+
+describe('the guard knows what a forgotten field looks like', () => {
+  test('a field the copy does not write out is reported, and the copy differs', () => {
+    const design = findDesign('iommufd/passthrough');
+    if (design === undefined) throw new Error('no iommufd/passthrough');
+    const iommufd = structuredClone((design.init() as IommufdPtState).iommufd);
+    const ioas = Object.values(iommufd.objects).find((object) => object.type === 'ioas');
+    if (ioas === undefined) throw new Error('no IOAS at start');
+    Object.assign(ioas, { dirtyTracking: true });
+    expect(fieldsTheCopyMisses(iommufd)).toEqual(['ioas.dirtyTracking']);
+    expect(deepEqual(cloneIommufdState(iommufd), iommufd)).toBe(false);
+  });
+});
