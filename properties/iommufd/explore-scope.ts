@@ -50,8 +50,8 @@ import {
 import type { IommufdPtCommand, IommufdPtState } from '../../models/iommufd-pt/types.js';
 import type { ExploreScope } from '../../src/design.js';
 import { stableJson } from '../../src/explore.js';
-import { stableFingerprint } from '../../src/stable-fingerprint.js';
 import { U64_MAX } from './generators.js';
+import { iommufdPtStateFingerprint } from './state-fingerprint.js';
 import { ACCESS_ID, IOAS_ID, RAM_PAGES, RAM_VADDR_PAGE } from './world.js';
 
 const PAGE = 4096n;
@@ -109,6 +109,7 @@ export function iommufdPtExploreScope(withFlushQueue: boolean): ExploreScope<Iom
     description: `iommufd over VT-d: one IOAS, device 0's auto domain, one access; maps of one page at IOVA pages 0-1, two across the leaf-table boundary (511-512), three at an IOVA iommufd picks, two off the end of RAM; unmaps of page 0 and all; device 0's read, the access's pins (one page, two), unpin and read at page 0; the access detached and destroyed; device 1 bound and attached after device 0's unbind; munmaps of RAM pages 16-17, the VMM's exit, another VM's allocation${withFlushQueue ? ', the flush-queue timer' : ''} (${templates.length} commands per state; no symmetry reduction: VT-d maps physically contiguous runs)`,
     templates: () => templates,
     key: (state) => stableJson(state),
-    fingerprint: (state) => stableFingerprint(state),
+    // `stableFingerprint(state)`'s partition, written by hand (`state-fingerprint.ts`, issue 23).
+    fingerprint: (state) => iommufdPtStateFingerprint(state),
   };
 }

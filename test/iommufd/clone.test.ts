@@ -4,7 +4,7 @@
  * iommufd, every state a step receives is deep-frozen first, so a step that writes into its input —
  * or into a part it shares with its input without unsharing it — throws (ES modules run in strict
  * mode); and a copy of each iommufd state equals it, and holds no field the copy does not know (a
- * field added to a type of `types.ts` and forgotten by the copy fails here).
+ * field added to a type of `types.ts` and forgotten by the copy fails here: `fields.ts`).
  */
 import { describe, expect, test } from 'vitest';
 import { deepEqual } from '../../models/deep-equal.js';
@@ -13,6 +13,7 @@ import type { IommufdState } from '../../models/iommufd/types.js';
 import type { IommufdPtState } from '../../models/iommufd-pt/types.js';
 import type { Type1IommufdPairState } from '../../models/iommufd-pt/pair.js';
 import { findDesign } from '../../properties/registry.js';
+import { unknownIommufdFields } from './fields.js';
 
 function deepFreeze(value: unknown): void {
   if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return;
@@ -42,76 +43,8 @@ function walk(id: string, steps: number, seed: number, visit: (state: unknown) =
   }
 }
 
-/** The fields each record of the state has, as the copy writes them out (optional ones too). */
-const KNOWN: Readonly<Record<string, readonly string[]>> = {
-  state: [
-    'memory',
-    'process',
-    'accountMode',
-    'openedAsVfio',
-    'userLockedVmPages',
-    'pinnedVmPages',
-    'objects',
-    'pages',
-    'nextPagesId',
-    'vfioIoasId',
-    'groups',
-    'boundDevices',
-  ],
-  ioas: [
-    'id',
-    'users',
-    'type',
-    'areas',
-    'allowed',
-    'reserved',
-    'domainHwptIds',
-    'hwptIds',
-    'accessIds',
-    'disableLargePages',
-  ],
-  area: ['iovaPage', 'npages', 'pagesId', 'pageIndex', 'read', 'write', 'numAccesses', 'preventAccess'],
-  hwpt_paging: [
-    'id',
-    'users',
-    'type',
-    'ioasId',
-    'iommu',
-    'autoDomain',
-    'nestParent',
-    'enforceCacheCoherency',
-    'pgsizeBitmap',
-    'aperture',
-    'translations',
-  ],
-  hwpt_nested: ['id', 'users', 'type', 'parentId', 'iommu', 'iotlb'],
-  device: ['id', 'users', 'type', 'deviceIndex'],
-  access: ['id', 'users', 'type', 'needsPinPages', 'ioasId', 'pins'],
-  pages: ['id', 'vaddrPage', 'npages', 'writable', 'accountMode', 'users', 'pinned', 'accessUsers'],
-  group: ['hwptId', 'deviceIds'],
-};
-
-function unknownFields(record: object, kind: string): string[] {
-  const known = KNOWN[kind] ?? [];
-  return Object.keys(record)
-    .filter((key) => !known.includes(key))
-    .map((key) => `${kind}.${key}`);
-}
-
-/** Every field of the state's records that the copy does not write out. */
-function fieldsTheCopyMisses(state: IommufdState): string[] {
-  const missed = unknownFields(state, 'state');
-  for (const object of Object.values(state.objects)) {
-    missed.push(...unknownFields(object, object.type));
-    if (object.type === 'ioas') for (const area of object.areas) missed.push(...unknownFields(area, 'area'));
-  }
-  for (const pages of Object.values(state.pages)) missed.push(...unknownFields(pages, 'pages'));
-  for (const group of Object.values(state.groups)) missed.push(...unknownFields(group, 'group'));
-  return missed;
-}
-
 function checkCopy(iommufd: IommufdState): void {
-  expect(fieldsTheCopyMisses(iommufd)).toEqual([]);
+  expect(unknownIommufdFields(iommufd)).toEqual([]);
   expect(deepEqual(cloneIommufdState(iommufd), iommufd)).toBe(true);
 }
 
@@ -140,7 +73,7 @@ describe('the guard knows what a forgotten field looks like', () => {
     const ioas = Object.values(iommufd.objects).find((object) => object.type === 'ioas');
     if (ioas === undefined) throw new Error('no IOAS at start');
     Object.assign(ioas, { dirtyTracking: true });
-    expect(fieldsTheCopyMisses(iommufd)).toEqual(['ioas.dirtyTracking']);
+    expect(unknownIommufdFields(iommufd)).toEqual(['ioas.dirtyTracking']);
     expect(deepEqual(cloneIommufdState(iommufd), iommufd)).toBe(false);
   });
 });
