@@ -186,15 +186,18 @@ function unmappedFrames(effects: readonly TranslationEffect[]): number[] {
 function iommufdCommand(state: IommufdPtState, config: IommufdPtConfig, command: IommufdCommand): IommufdPtStep {
   let input = state.iommufd;
   let preheld: number[] = [];
+  let probe: ReturnType<typeof iommufdStep> | null = null;
   if (config.mode === 'lazy-held') {
-    const probe = iommufdStep(input, config.iommufd, command);
+    probe = iommufdStep(input, config.iommufd, command);
     preheld = unmappedFrames(probe.effects);
     if (preheld.length > 0) {
       input = { ...input, memory: cloneHostMemory(input.memory) };
       for (const mfn of preheld) getRef(input.memory, mfn);
     }
   }
-  const step = iommufdStep(input, config.iommufd, command);
+  // Nothing to hold: the probe ran the command on this very input (the step is pure and
+  // deterministic), so its answer is the step's.
+  const step = probe !== null && preheld.length === 0 ? probe : iommufdStep(input, config.iommufd, command);
   // iommufd hands back its input unless it kept the command's effects (a success, a partial unmap).
   const keep = step.state !== input;
   if (!keep) return { state, result: step.result };
