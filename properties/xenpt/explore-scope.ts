@@ -27,10 +27,10 @@ import { DOMID_IO } from '../../models/xen/pci.js';
 import type { XenPtState } from '../../models/xenpt/types.js';
 import type { ExploreScope } from '../../src/design.js';
 import { stableJson } from '../../src/explore.js';
-import { stableFingerprint } from '../../src/stable-fingerprint.js';
 import { grantTemplates } from './explore-grants.js';
 import { pvMemoryTemplates } from './explore-pv.js';
 import { staleFirst } from './views.js';
+import { xenPtStateFingerprint } from './state-words.js';
 import { canonicalFirst, canonicalXenPtState, rankFrames } from './symmetry.js';
 
 /** Parts a design's scope adds to the stack's own (devices, memory, lifecycle), where its flaw is. */
@@ -138,6 +138,7 @@ export function xenPtExploreScope(
       ];
     },
     key: (state) => stableJson(view(state)),
-    fingerprint: (state) => stableFingerprint(view(state)),
+    // The same partition as the key's, written as words without building the view (`state-words.ts`).
+    fingerprint: (state) => xenPtStateFingerprint(state, renameFrames ? fixedBelow : null),
   };
 }
