@@ -19,7 +19,8 @@
  * ones no gfn can name), consistently in every mfn and dfn position, a PV domain's dfn = mfn
  * included; the frames below keep their numbers. With the `pv-memory` or `grants` part the key is
  * the whole state without renaming (both read frame numbers as positions). Either key leaves out
- * the allocator's counter, which the `lifo` policy never reads.
+ * the allocator's counter, which the `lifo` policy never reads. The fingerprint the search uses
+ * partitions states as the key does, written as words straight from the state (`state-words.ts`).
  */
 import type { XenPtCommand } from '../../models/xenpt/commands.js';
 import type { XenPtConfig } from '../../models/xenpt/config.js';

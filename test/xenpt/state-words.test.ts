@@ -90,8 +90,8 @@ describe('the Xen passthrough fingerprint partitions states as the key does', ()
     const scope = scopeOf(byId(id));
     const { states } = searched(id);
     let changed = 0;
-    // The last states met (the most in flight and mapped), and every 251st (every 29th deep).
-    const every = DEEP ? 29 : 251;
+    // The last states met (the most in flight and mapped), and every 311th (every 29th deep).
+    const every = DEEP ? 29 : 311;
     for (const state of [...states.slice(DEEP ? -4 : -1), ...states.filter((_, index) => index % every === 1)]) {
       const key = scope.key(state);
       const print = scope.fingerprint?.(state).join(',');
