@@ -80,7 +80,7 @@ import {
 } from '../xen/pci.js';
 import type { PciConfig, PciDev } from '../xen/pci.js';
 import { createXenState, dropFrameRef } from '../xen/state.js';
-import type { IommuPte, XenDomain, XenState } from '../xen/types.js';
+import type { IommuPte, P2mEntry, XenDomain, XenState } from '../xen/types.js';
 import type { XenPtCommand } from './commands.js';
 import { HARDWARE_DOMID } from './config.js';
 import {
@@ -121,42 +121,45 @@ interface Work {
   iotlb: Readonly<Record<string, IotlbEntry>>;
   inflight: readonly XenPtOp[];
   accesses: DmaAccess[];
-  /** The devices array, devices, IOTLB and in-flight array this step copied: its own to change. */
-  readonly copied: WeakSet<object>;
+  /**
+   * The devices array, devices, IOTLB and in-flight array this step copied: its own to change. A
+   * list, not a WeakSet: a step copies a few, and a WeakSet per step weighed on the collector.
+   */
+  readonly copied: object[];
 }
 
 /** Device `sbdf` to change (the devices array and the device copied once); undefined: no such device. */
 function writableDevice(work: Work, sbdf: number): PciDev | undefined {
   const device = work.devices[sbdf];
-  if (device === undefined || work.copied.has(device)) return device;
+  if (device === undefined || work.copied.includes(device)) return device;
   const devices = writableDevices(work);
   const copy = { ...device };
-  work.copied.add(copy);
+  work.copied.push(copy);
   devices[sbdf] = copy;
   return copy;
 }
 
 /** The devices array to change (copied once); its devices stay shared until `writableDevice`. */
 function writableDevices(work: Work): PciDev[] {
-  if (!work.copied.has(work.devices)) {
+  if (!work.copied.includes(work.devices)) {
     work.devices = [...work.devices];
-    work.copied.add(work.devices);
+    work.copied.push(work.devices);
   }
   return work.devices as PciDev[];
 }
 
 function writableIotlb(work: Work): Record<string, IotlbEntry> {
-  if (!work.copied.has(work.iotlb)) {
+  if (!work.copied.includes(work.iotlb)) {
     work.iotlb = { ...work.iotlb };
-    work.copied.add(work.iotlb);
+    work.copied.push(work.iotlb);
   }
   return work.iotlb as Record<string, IotlbEntry>;
 }
 
 function writableInflight(work: Work): XenPtOp[] {
-  if (!work.copied.has(work.inflight)) {
+  if (!work.copied.includes(work.inflight)) {
     work.inflight = [...work.inflight];
-    work.copied.add(work.inflight);
+    work.copied.push(work.inflight);
   }
   return work.inflight as XenPtOp[];
 }
@@ -166,7 +169,7 @@ function abortDeviceDma(work: Work, sbdf: number): void {
   const aborted = (op: XenPtOp): boolean => op.kind === 'dma' && op.device === sbdf;
   if (!work.inflight.some(aborted)) return;
   work.inflight = work.inflight.filter((op) => !aborted(op));
-  work.copied.add(work.inflight);
+  work.copied.push(work.inflight);
 }
 
 /**
@@ -260,24 +263,55 @@ export function syncIommu(work: Work, before: XenState, config: XenPtConfig, def
   });
 }
 
+/** A p2m's gfns in ascending order (`Object.keys` lists decimal keys so already; sorted if not). */
+function ascendingGfns(p2m: Readonly<Record<string, P2mEntry>>): number[] {
+  const gfns = Object.keys(p2m).map(Number);
+  for (let index = 1; index < gfns.length; index++)
+    if (!((gfns[index] ?? 0) > (gfns[index - 1] ?? 0))) return [...new Set(gfns)].sort((left, right) => left - right);
+  return gfns;
+}
+
 function syncTranslated(work: Work, old: XenDomain, after: XenDomain, config: XenPtConfig, defer: boolean): void {
-  const domid = after.domid;
-  const gfns = new Set([...Object.keys(old.p2m), ...Object.keys(after.p2m)].map(Number));
-  for (const gfn of [...gfns].sort((left, right) => left - right)) {
-    const was = p2mIommuFlags(old.p2m[gfn]);
-    const next = p2mIommuFlags(after.p2m[gfn]);
-    if (samePte(was, next)) continue;
-    if (after.iommu?.sharePt === true) {
-      // ept_set_entry: the IOMMU walks the EPT; flush unless deferred.
-      if (defer) iommuMarkPending(work.xen, domid, gfn);
-      else flushDfn(work, domid, gfn);
-      continue;
+  // Every gfn of either p2m once, in ascending order: the two ascending lists merged.
+  const before = ascendingGfns(old.p2m);
+  const now = ascendingGfns(after.p2m);
+  let inBefore = 0;
+  let inNow = 0;
+  while (inBefore < before.length || inNow < now.length) {
+    const left = before[inBefore] ?? Number.POSITIVE_INFINITY;
+    const right = now[inNow] ?? Number.POSITIVE_INFINITY;
+    if (left < right) {
+      inBefore += 1;
+      syncGfn(work, old, after, config, defer, left);
+    } else if (right < left) {
+      inNow += 1;
+      syncGfn(work, old, after, config, defer, right);
+    } else {
+      inBefore += 1;
+      inNow += 1;
+      syncGfn(work, old, after, config, defer, left);
     }
-    if (!config.iommuSync.propagates(was, next)) continue;
-    if (next === null) iommuUnmapPage(work.xen, domid, gfn);
-    else iommuMapPage(work.xen, domid, gfn, next.mfn, { read: next.read, write: next.write });
-    if (!defer) flushDfn(work, domid, gfn);
   }
+}
+
+/** One gfn of `syncTranslated`: its IOMMU view's change, if any, flushed or propagated. */
+function syncGfn(work: Work, old: XenDomain, after: XenDomain, config: XenPtConfig, defer: boolean, gfn: number): void {
+  const domid = after.domid;
+  // The same entry gives the same IOMMU view (p2mIommuFlags reads only the entry).
+  if (old.p2m[gfn] === after.p2m[gfn]) return;
+  const was = p2mIommuFlags(old.p2m[gfn]);
+  const next = p2mIommuFlags(after.p2m[gfn]);
+  if (samePte(was, next)) return;
+  if (after.iommu?.sharePt === true) {
+    // ept_set_entry: the IOMMU walks the EPT; flush unless deferred.
+    if (defer) iommuMarkPending(work.xen, domid, gfn);
+    else flushDfn(work, domid, gfn);
+    return;
+  }
+  if (!config.iommuSync.propagates(was, next)) return;
+  if (next === null) iommuUnmapPage(work.xen, domid, gfn);
+  else iommuMapPage(work.xen, domid, gfn, next.mfn, { read: next.read, write: next.write });
+  if (!defer) flushDfn(work, domid, gfn);
 }
 
 /**
@@ -356,7 +390,7 @@ function begin(state: XenPtState): Work {
     iotlb: state.iotlb,
     inflight: state.inflight,
     accesses: [],
-    copied: new WeakSet(),
+    copied: [],
   };
 }
 

@@ -252,10 +252,16 @@ export function grantPinsMatchMappingsAndCopies<S, C>(
     reads: (state) => parts(view(state), 'active', 'maptrack', 'grantCopies'),
     check({ after }) {
       const xen = view(after);
-      const counts = new Map<string, number>();
+      // Granter, then ref, then the four counters in `pinCounters` order: numbers, not a string key
+      // per entry and counter (the check runs on every new state; most entries are idle).
+      const counts = new Map<number, Map<number, number[]>>();
       const add = (granterDomid: number, ref: number, counter: PinCounter): void => {
-        const key = `${granterDomid}/${ref}/${counter}`;
-        counts.set(key, (counts.get(key) ?? 0) + 1);
+        let refs = counts.get(granterDomid);
+        if (refs === undefined) counts.set(granterDomid, (refs = new Map()));
+        let held = refs.get(ref);
+        if (held === undefined) refs.set(ref, (held = [0, 0, 0, 0]));
+        const index = pinCounters.indexOf(counter);
+        held[index] = (held[index] ?? 0) + 1;
       };
       for (const mapper of xen.domains) {
         for (const mapping of mapper.maptrack) {
@@ -270,9 +276,10 @@ export function grantPinsMatchMappingsAndCopies<S, C>(
         }
       }
       return forEachEntry(xen, (granter, ref, act) => {
-        for (const counter of pinCounters) {
-          const held =
-            (counts.get(`${granter.domid}/${ref}/${counter}`) ?? 0) + extraPins(after, granter.domid, ref, counter);
+        const mapped = counts.get(granter.domid)?.get(ref);
+        for (let index = 0; index < pinCounters.length; index++) {
+          const counter = pinCounters[index] as PinCounter;
+          const held = (mapped?.[index] ?? 0) + extraPins(after, granter.domid, ref, counter);
           if (act[counter] === held) continue;
           return {
             message: `dom${granter.domid} grant ref ${ref}: ${counter} pin ${act[counter]}, ${held} mappings and copies in flight hold one`,

@@ -23,6 +23,7 @@ import type { IommuPte, XenState } from '../../models/xen/types.js';
 import type { Invariant } from '../../src/design.js';
 
 import type { XenView } from './grant-v2-invariants.js';
+import { domainParts } from '../xengt/reads.js';
 
 /** The validated L1 tables in use, with their owner and entries. */
 function liveL1Tables(xen: XenState): {
@@ -71,7 +72,7 @@ export function noWritablePageTable<S, C>(view: XenView<S>): Invariant<S, C> {
       'no frame typed as a page table (l1..l4) is writable through an L1 entry, a grant mapping or an IOMMU entry',
     reads: (state) => {
       const xen = view(state);
-      return [xen.pageTypes, xen.frameContents, ...xen.domains.flatMap((domain) => [domain.maptrack, domain.iommu])];
+      return [xen.pageTypes, xen.frameContents, ...domainParts(xen, 'maptrack', 'iommu')];
     },
     check({ after }) {
       const xen = view(after);
@@ -138,7 +139,7 @@ export function pageTypeCountMatchesReferences<S, C>(
       ? {
           reads: (state: S) => {
             const xen = view(state);
-            return [xen.pageTypes, xen.frameContents, ...xen.domains.map((domain) => domain.maptrack)];
+            return [xen.pageTypes, xen.frameContents, ...domainParts(xen, 'maptrack')];
           },
         }
       : {}),
@@ -169,7 +170,7 @@ export function grantIommuCountsMatchMappings<S, C>(view: XenView<S>): Invariant
     class: 'accounting',
     description:
       "a PV mapper's per-mfn grant IOMMU counts equal its live grant mappings of other domains' frames, read-only and writable",
-    reads: (state) => view(state).domains.flatMap((domain) => [domain.maptrack, domain.grantIommuCounts, domain.iommu]),
+    reads: (state) => domainParts(view(state), 'maptrack', 'grantIommuCounts', 'iommu'),
     check({ after }) {
       const xen = view(after);
       for (const domain of xen.domains) {
@@ -231,11 +232,7 @@ export function pvIommuMatchesTypesAndGrants<S, C>(view: XenView<S>): Invariant<
       "a running PV domain with IOMMU sync maps exactly its writable-typed frames and the frames of its live grant mappings of other domains' pages, at dfn = mfn",
     reads: (state) => {
       const xen = view(state);
-      return [
-        xen.pageTypes,
-        xen.memory,
-        ...xen.domains.flatMap((domain) => [domain.iommu, domain.maptrack, domain.life]),
-      ];
+      return [xen.pageTypes, xen.memory, ...domainParts(xen, 'iommu', 'maptrack', 'life')];
     },
     check({ after }) {
       const xen = view(after);

@@ -19,7 +19,8 @@
  * ones no gfn can name), consistently in every mfn and dfn position, a PV domain's dfn = mfn
  * included; the frames below keep their numbers. With the `pv-memory` or `grants` part the key is
  * the whole state without renaming (both read frame numbers as positions). Either key leaves out
- * the allocator's counter, which the `lifo` policy never reads.
+ * the allocator's counter, which the `lifo` policy never reads. The fingerprint the search uses
+ * partitions states as the key does, written as words straight from the state (`state-words.ts`).
  */
 import type { XenPtCommand } from '../../models/xenpt/commands.js';
 import type { XenPtConfig } from '../../models/xenpt/config.js';
@@ -27,10 +28,10 @@ import { DOMID_IO } from '../../models/xen/pci.js';
 import type { XenPtState } from '../../models/xenpt/types.js';
 import type { ExploreScope } from '../../src/design.js';
 import { stableJson } from '../../src/explore.js';
-import { stableFingerprint } from '../../src/stable-fingerprint.js';
 import { grantTemplates } from './explore-grants.js';
 import { pvMemoryTemplates } from './explore-pv.js';
 import { staleFirst } from './views.js';
+import { xenPtStateFingerprint } from './state-words.js';
 import { canonicalFirst, canonicalXenPtState, rankFrames } from './symmetry.js';
 
 /** Parts a design's scope adds to the stack's own (devices, memory, lifecycle), where its flaw is. */
@@ -138,6 +139,7 @@ export function xenPtExploreScope(
       ];
     },
     key: (state) => stableJson(view(state)),
-    fingerprint: (state) => stableFingerprint(view(state)),
+    // The same partition as the key's, written as words without building the view (`state-words.ts`).
+    fingerprint: (state) => xenPtStateFingerprint(state, renameFrames ? fixedBelow : null),
   };
 }

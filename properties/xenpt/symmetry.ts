@@ -33,32 +33,43 @@ import type { HostMemory } from '../../models/memory/frames.js';
 import type { GrantCopyBuf, XenDomain, XenState } from '../../models/xen/types.js';
 import type { DmaTarget, XenPtOp, XenPtState } from '../../models/xenpt/types.js';
 
-/** The canonical rank of the interchangeable frames a state names in number-free positions. */
-export function rankFrames(state: XenPtState, fixedBelow: number): Map<number, number> {
-  const rank = new Map<number, number>();
-  const visit = (mfn: number | null | undefined): void => {
-    if (mfn === null || mfn === undefined || mfn < fixedBelow || rank.has(mfn)) return;
-    if (mfn >= state.xen.memory.frames.length) return;
-    rank.set(mfn, rank.size);
-  };
+/**
+ * Calls `visit` on every frame number the state names in a number-free position, in the canonical
+ * order of the header (repeats and fixed frames included: the caller ranks). A p2m is visited by
+ * for-in: its keys are decimal gfns, which for-in gives in ascending numeric order (integer keys
+ * first, ascending: ECMA-262 OrdinaryOwnPropertyKeys), the order a numeric sort of them gives.
+ */
+export function visitCanonicalFrames(state: XenPtState, visit: (mfn: number | null | undefined) => void): void {
   for (const domain of state.xen.domains) {
-    for (const gfn of sortedKeys(domain.p2m)) visit(domain.p2m[gfn]?.mfn);
-    for (const mfn of domain.sharedFrames ?? []) visit(mfn);
-    for (const mfn of domain.statusFrames ?? []) visit(mfn);
+    const p2m = domain.p2m;
+    for (const gfn in p2m) visit(p2m[gfn]?.mfn);
+    if (domain.sharedFrames !== undefined) for (const mfn of domain.sharedFrames) visit(mfn);
+    if (domain.statusFrames !== undefined) for (const mfn of domain.statusFrames) visit(mfn);
     // A PV granter names its frame by mfn; an HVM granter's gfn is below fixedBelow.
     for (const entry of domain.grantTable) if (entry.permitAccess) visit(entry.frame);
-    for (const entry of domain.active) visit(entry.mfn);
-    for (const mapping of domain.maptrack) visit(mapping?.mfn);
-    for (const copy of domain.grantCopies ?? []) {
-      visit(copy.source.mfn);
-      visit(copy.dest.mfn);
-    }
+    for (const entry of domain.active) if (entry.mfn !== null) visit(entry.mfn);
+    for (const mapping of domain.maptrack) if (mapping !== null) visit(mapping.mfn);
+    if (domain.grantCopies !== undefined)
+      for (const copy of domain.grantCopies) {
+        visit(copy.source.mfn);
+        visit(copy.dest.mfn);
+      }
   }
   for (const op of state.inflight) {
     if (op.kind === 'dma') visit(op.dfn);
     if (op.kind === 'moveGfn') visit(op.heldMfn);
   }
   for (const mfn of state.xen.memory.freeList) visit(mfn);
+}
+
+/** The canonical rank of the interchangeable frames a state names in number-free positions. */
+export function rankFrames(state: XenPtState, fixedBelow: number): Map<number, number> {
+  const rank = new Map<number, number>();
+  const frameCount = state.xen.memory.frames.length;
+  visitCanonicalFrames(state, (mfn) => {
+    if (mfn === null || mfn === undefined || mfn < fixedBelow || mfn >= frameCount || rank.has(mfn)) return;
+    rank.set(mfn, rank.size);
+  });
   return rank;
 }
 
@@ -239,10 +250,4 @@ function renameOp(op: XenPtOp, name: (mfn: number) => FrameName): unknown {
   if (op.kind === 'dma') return { ...op, dfn: name(op.dfn) };
   if (op.kind === 'moveGfn') return { ...op, heldMfn: op.heldMfn === null ? null : name(op.heldMfn) };
   return op;
-}
-
-function sortedKeys(record: Readonly<Record<string, unknown>>): number[] {
-  return Object.keys(record)
-    .map(Number)
-    .sort((left, right) => left - right);
 }
