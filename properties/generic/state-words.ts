@@ -110,16 +110,76 @@ function indexOf(key: string): number {
 }
 
 /**
- * A record keyed by decimal strings (gfn, page, DID, source-id), each value written by `item`
- * (see the header). for-in, not `Object.keys`: no array per record; it lists a plain object's
- * array indices first, ascending, and any other key after them (sorted here, rare). A record is a
- * plain object (no enumerable key inherited), and its value is read by number, which V8 finds in
- * its elements without converting the key back. (A cache of each record's keys, by identity, cost
- * more in a search than it saved: issue 23.)
+ * The keys of the records one writer's site met last (`putRecord`'s `seen`), as numbers: a record
+ * keyed by page numbers or DMA addresses keeps its entries as array elements up to the highest
+ * (`models/copy-on-write.ts`), and enumerating them (for-in or `Object.keys`, a string per key)
+ * was most of the compact fingerprint's time (issue 23); the successors of one state, which the
+ * explorer fingerprints one after the other, share most such records with it (copy-on-write).
+ *
+ * Keyed by the record itself, which is sound because a state the explorer has is never edited in
+ * place (the models are pure, `test/vfio/clone.test.ts`; the explorer steps again from the states
+ * it keeps, and would be wrong otherwise) and because the cache holds the record, so that no
+ * other object can take its identity. A few entries per site, compared one by one: a site may be
+ * met several times per state (each DMA's pins). Null keys: a key that is no small array index.
  */
-export function putRecord<T>(record: Readonly<Record<string, T>>, item: (value: T) => void): void {
-  let others: string[] | null = null;
+export class RecordKeys {
+  private readonly records: (object | null)[];
+  private readonly keys: (readonly number[] | null)[];
+  private next = 0;
+  private readonly size: number;
+
+  constructor(size = 8) {
+    this.size = size;
+    this.records = new Array<object | null>(size).fill(null);
+    this.keys = new Array<readonly number[] | null>(size).fill(null);
+  }
+
+  /** The record's keys, ascending, or null when one is no array index below 2³⁰. */
+  of(record: object): readonly number[] | null {
+    for (let at = 0; at < this.size; at++) if (this.records[at] === record) return this.keys[at] ?? null;
+    const keys: number[] | null = [];
+    let found: number[] | null = keys;
+    for (const key in record) {
+      const index = indexOf(key);
+      if (index < 0) {
+        found = null;
+        break;
+      }
+      keys.push(index);
+    }
+    const at = this.next;
+    this.next = (at + 1) % this.size;
+    this.records[at] = record;
+    this.keys[at] = found;
+    return found;
+  }
+}
+
+/**
+ * A record keyed by decimal strings (gfn, page, DID, source-id), each value written by `item`
+ * (see the header): array indices ascending (a plain object's for-in order), then any other key
+ * sorted (rare). A record is a plain object (no enumerable key is inherited). `seen`: the site's
+ * cache of keys (see `RecordKeys`); without it the keys are enumerated.
+ */
+export function putRecord<T>(
+  record: Readonly<Record<string, T>>,
+  item: (value: T) => void,
+  seen: RecordKeys | null = null,
+): void {
   const indexed = record as unknown as Readonly<Record<number, T>>;
+  const keys = seen === null ? null : seen.of(record);
+  if (keys !== null) {
+    for (let at = 0; at < keys.length; at++) {
+      const key = keys[at] ?? 0;
+      const value = indexed[key];
+      if (value === undefined) continue;
+      putWord(key);
+      item(value);
+    }
+    putWord(NIL);
+    return;
+  }
+  let others: string[] | null = null;
   for (const key in record) {
     const index = indexOf(key);
     if (index < 0) {
@@ -143,8 +203,8 @@ export function putRecord<T>(record: Readonly<Record<string, T>>, item: (value: 
 }
 
 /** A record of numbers. */
-export function putIntRecord(record: Readonly<Record<string, number>>): void {
-  putRecord(record, putInt);
+export function putIntRecord(record: Readonly<Record<string, number>>, seen: RecordKeys | null = null): void {
+  putRecord(record, putInt, seen);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -286,7 +346,11 @@ export function putAny(value: unknown, fields: AnyFields | null, renamed = false
       return;
     case 'object':
       break;
-    default:
+    // As stableJson: what JSON has no value for is null.
+    case 'bigint':
+    case 'function':
+    case 'symbol':
+    case 'undefined':
       putWord(NIL);
       return;
   }
@@ -308,7 +372,11 @@ export function putAny(value: unknown, fields: AnyFields | null, renamed = false
     if (fields !== null && !countersKeptNow && fields.counters.has(key)) continue;
     putWord(ESCAPE);
     putText(key);
-    putAny(item, fields, fields !== null && fields.renamed.has(key) && (typeof item === 'number' || Array.isArray(item)));
+    putAny(
+      item,
+      fields,
+      fields !== null && fields.renamed.has(key) && (typeof item === 'number' || Array.isArray(item)),
+    );
   }
   putWord(NIL);
 }

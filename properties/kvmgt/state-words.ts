@@ -40,6 +40,7 @@ import {
   putOptionalFlag,
   putOptionalInt,
   putRecord,
+  RecordKeys,
   putText,
   startFrames,
 } from '../generic/state-words.js';
@@ -70,7 +71,14 @@ export const kvmgtFields = {
     workloads: 'written',
     failsafe: 'written',
   },
-  spt: { gfn: 'written', level: 'written', ips: 'written', refcount: 'written', entries: 'written', postShadow: 'written' },
+  spt: {
+    gfn: 'written',
+    level: 'written',
+    ips: 'written',
+    refcount: 'written',
+    entries: 'written',
+    postShadow: 'written',
+  },
   cache: { gfn: 'written', dmaAddr: 'written', pages: 'written', kref: 'written' },
   workload: { batchGfn: 'written', shadowCopy: 'written' },
   pending: { sptGfn: 'written', index: 'written', pte: 'written', gfn: 'written', cached: 'written' },
@@ -81,6 +89,15 @@ export const kvmgtFields = {
   cache: FieldsOf<DmaCacheEntry>;
   workload: FieldsOf<Workload>;
   pending: FieldsOf<PendingShadow>;
+};
+
+/** The keys of the records each site met last (`RecordKeys`). */
+const sites = {
+  ggttPartial: new RecordKeys(),
+  spts: new RecordKeys(),
+  cache: new RecordKeys(),
+  guestPages: new RecordKeys(),
+  hostDma: new RecordKeys(),
 };
 
 function putPte(pte: ShadowPte): void {
@@ -161,14 +178,14 @@ function putWorkload(workload: Workload): void {
 function putVgpu(vgpu: GvtVgpu): void {
   putList(vgpu.ggttGuest, putGuestPte);
   putList(vgpu.ggttHost, putPte);
-  putIntRecord(vgpu.ggttPartial);
+  putIntRecord(vgpu.ggttPartial, sites.ggttPartial);
   putList(vgpu.mms, (mm) => {
     putInt(mm.rootGfn);
     putInt(mm.refcount);
   });
-  putRecord(vgpu.spts, putSpt);
+  putRecord(vgpu.spts, putSpt, sites.spts);
   putInts(vgpu.tracked);
-  putRecord(vgpu.cache, putCacheEntry);
+  putRecord(vgpu.cache, putCacheEntry, sites.cache);
   putList(vgpu.workloads, putWorkload);
   putFlag(vgpu.failsafe);
 }
@@ -283,9 +300,9 @@ export function putKvmgtState(state: KvmgtState, renameFrames: boolean): void {
   putVfioState(state.vfio);
   if (state.vgpu === null) putWord(NIL);
   else putVgpu(state.vgpu);
-  putRecord(state.guestPages, putQwords);
+  putRecord(state.guestPages, putQwords, sites.guestPages);
   // The host DMA domain's map: DMA address (kept) → frame (renamed with the others).
-  putRecord(state.hostDma.map, putFrame);
+  putRecord(state.hostDma.map, putFrame, sites.hostDma);
   putInts(state.hostDma.free);
   putInts(state.writeProtected);
   putFlag(state.vmDestroyed);

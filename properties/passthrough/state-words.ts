@@ -38,6 +38,7 @@ import {
   putNullable,
   putOptionalFlag,
   putRecord,
+  RecordKeys,
   putText,
   putFrameTail,
   startFrames,
@@ -115,12 +116,29 @@ export const passthroughFields = {
   contextCache: FieldsOf<ContextCacheEntry>;
 };
 
+/** The keys of the records each site met last (`RecordKeys`). */
+const sites = {
+  cacheTags: new RecordKeys(),
+  pasids: new RecordKeys(),
+  entries: new RecordKeys(),
+  domains: new RecordKeys(),
+  contexts: new RecordKeys(),
+  tables: new RecordKeys(),
+  flat: new RecordKeys(),
+  dids: new RecordKeys(),
+  defaults: new RecordKeys(),
+};
+
 function putTranslation(translation: Translation): void {
   putInt(translation.iovaPage);
   putInt(translation.frame);
   putInt(translation.pages);
   putFlag(translation.read);
   putFlag(translation.write);
+}
+
+function putLeaves(leaves: readonly Translation[]): void {
+  putList(leaves, putTranslation);
 }
 
 function putFlushEntry(entry: FlushQueueEntry): void {
@@ -142,13 +160,13 @@ function putDomain(domain: IommuDomain): void {
   if (domain.cacheTags === undefined) putWord(NIL);
   else {
     putWord(0);
-    putIntRecord(domain.cacheTags);
+    putIntRecord(domain.cacheTags, sites.cacheTags);
   }
 }
 
 function putContext(context: DeviceContext): void {
   putNullable(context.domainId);
-  putIntRecord(context.pasids);
+  putIntRecord(context.pasids, sites.pasids);
   putOptionalFlag(context.orphaned);
 }
 
@@ -172,7 +190,7 @@ function putEntry(entry: PageTableEntry): void {
 function putTable(table: PageTablePage): void {
   putInt(table.domainId);
   putInt(table.level);
-  putRecord(table.entries, putEntry);
+  putRecord(table.entries, putEntry, sites.entries);
 }
 
 function putIotlbEntry(entry: IotlbEntry): void {
@@ -192,6 +210,7 @@ function putIotlbEntry(entry: IotlbEntry): void {
       putOptionalFlag(entry.orphaned);
       putInt(entry.iovaPage);
       return;
+    case 'nested':
     default:
       // Nested translations (the vIOMMU's) and any later kind: every field, self-described.
       putWord(2);
@@ -230,11 +249,11 @@ function putPasidCacheEntry(entry: PasidCacheEntry): void {
 }
 
 function putIommu(iommu: IommuState): void {
-  putRecord(iommu.domains, putDomain);
-  putRecord(iommu.contexts, putContext);
-  putRecord(iommu.tables, putTable);
+  putRecord(iommu.domains, putDomain, sites.domains);
+  putRecord(iommu.contexts, putContext, sites.contexts);
+  putRecord(iommu.tables, putTable, sites.tables);
   putList(iommu.iotlb, putIotlbEntry);
-  putRecord(iommu.flat, (leaves) => putList(leaves, putTranslation));
+  putRecord(iommu.flat, putLeaves, sites.flat);
   putInt(iommu.nextFlushSeq);
   putList(iommu.unsynced, putUnsynced);
   putList(iommu.requests, putRequest);
@@ -258,12 +277,12 @@ export function putPassthroughState(state: PassthroughState): void {
   putVfioState(state.vfio);
   putFrameTail(state.vfio.memory);
   putIommu(state.iommu);
-  putIntRecord(state.dids);
+  putIntRecord(state.dids, sites.dids);
   putList(state.held, putHeld);
   if (state.defaults === undefined) putWord(NIL);
   else {
     putWord(0);
-    putIntRecord(state.defaults);
+    putIntRecord(state.defaults, sites.defaults);
   }
   putAny(state.probing, null);
   putAny(state.vmmSetup, null);

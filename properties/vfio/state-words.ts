@@ -53,10 +53,19 @@ import {
   putOptionalFlag,
   putOptionalInt,
   putRecord,
+  RecordKeys,
   putText,
 } from '../generic/state-words.js';
 import type { AnyFields, FieldsOf } from '../generic/state-words.js';
 import { vfioFrameFields } from './explore-scope.js';
+
+/** The keys of the records each site met last (`RecordKeys`). */
+const sites = {
+  pages: new RecordKeys(),
+  pins: new RecordKeys(),
+  translations: new RecordKeys(),
+  externalPins: new RecordKeys(),
+};
 
 /** The fields `putAny` renames and leaves out in a renaming walk (`FrameSymmetry`'s for VFIO). */
 export const vfioAnyFields: AnyFields = { renamed: new Set(vfioFrameFields), counters: new Set(['allocCountBefore']) };
@@ -154,7 +163,14 @@ const written = {
     zeroBefore: 'written',
     zeroMapped: 'written',
   },
-  mapDma: { kind: 'written', next: 'written', iovaPage: 'written', npages: 'written', mfns: 'written', faults: 'written' },
+  mapDma: {
+    kind: 'written',
+    next: 'written',
+    iovaPage: 'written',
+    npages: 'written',
+    mfns: 'written',
+    faults: 'written',
+  },
   unmapDma: {
     kind: 'written',
     next: 'written',
@@ -200,7 +216,7 @@ function putProcessPage(page: ProcessPage): void {
 
 function putProcess(process: VmmProcess): void {
   putInt(process.owner);
-  putRecord(process.pages, putProcessPage);
+  putRecord(process.pages, putProcessPage, sites.pages);
   putInt(process.lockedVmPages);
   putInt(process.memlockLimitPages);
   putFlag(process.capIpcLock);
@@ -229,7 +245,7 @@ function putCcw(transfer: CcwTransfer): void {
 
 function putDevice(device: VfioDevice): void {
   putFlag(device.open);
-  putIntRecord(device.pins);
+  putIntRecord(device.pins, sites.pins);
   if (device.io === null) putWord(NIL);
   else putList(device.io, putCcw);
 }
@@ -243,7 +259,7 @@ function putTranslation(translation: Translation): void {
 function putDomain(domain: VfioDomain): void {
   putInt(domain.id);
   putInts(domain.groupIds);
-  putRecord(domain.translations, putTranslation);
+  putRecord(domain.translations, putTranslation, sites.translations);
 }
 
 function putPfn(pfn: VfioPfn): void {
@@ -263,7 +279,7 @@ function putDma(dma: VfioDma): void {
   putInt(dma.lockedVmPages);
   putOptionalInt(dma.mm);
   putOptionalInt(dma.vaddrMm);
-  putRecord(dma.externalPins, putPfn);
+  putRecord(dma.externalPins, putPfn, sites.externalPins);
 }
 
 function putContainer(container: VfioContainer): void {
