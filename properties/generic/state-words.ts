@@ -25,7 +25,7 @@
  * decides for them (equal up to key order and absent fields); the words feed the MurmurHash3 of
  * `startWords`/`finishWords`, whose collision bound (`src/state-table.ts`) carries over.
  *
- * Frame names (`startFrames`, `frame`, `putFrameTail`): with `renaming` on, a frame number is
+ * Frame names (`startFrames`, `frameName`, `putFrameTail`): when renaming, a frame number is
  * renamed in order of first appearance in the words, as `../generic/frame-symmetry.ts` does over its
  * walk, then the memory's tail follows (the policy, the free list renamed, each frame's owner and
  * reference count in the order of the new names); with it off, frames keep their numbers and the
@@ -387,3 +387,9 @@ export function putAny(value: unknown, fields: AnyFields | null, renamed = false
  * them, so that no new field is silently left out of a compact fingerprint.
  */
 export type FieldsOf<T> = { readonly [K in keyof Required<T>]: 'written' | 'constant' };
+
+/** The memory's fields and its frames', all written by `putFrameTail` (a new field fails to compile). */
+export const memoryFields = {
+  memory: { frames: 'written', freeList: 'written', policy: 'written', randomSeed: 'written', allocCount: 'written' },
+  frame: { mfn: 'written', owner: 'written', refcount: 'written' },
+} as const satisfies { memory: FieldsOf<HostMemory>; frame: FieldsOf<Frame> };

@@ -45,6 +45,10 @@
  * takes a run of consecutive ones (`takeDmaAddrs`). gfns, GGTT indices and table indices are
  * guest addresses the templates name. The renaming merges few states here (about 5% at depth 3:
  * frames change hands only through the VMM's RAM sections and another VM's allocations).
+ *
+ * The fingerprint is written from the state's own words (`./state-words.ts`, issue 23: the generic
+ * walk over `kvmgtFrameSplit` was two fifths of the search), renaming the same frames, with the
+ * same partition as the key's.
  */
 import { pages2M } from '../../models/gvt/huge2m.js';
 import { hostGgttIndices, ownGgttIndices } from '../../models/gvt/config.js';

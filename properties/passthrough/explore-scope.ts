@@ -36,6 +36,9 @@
  * outcomes; the only renamings that keep every adjacency are the identity and shifts, which save no
  * states. IOVA pages are addresses (the leaf-table boundary at 512 is the point of the scope), and
  * devices, groups and PASIDs are named by the templates.
+ *
+ * The fingerprint is written from the state's own words (`./state-words.ts`, issue 23: the generic
+ * walk was a third of the search), with the same partition as `stableFingerprint(state)`: the key's.
  */
 import type { PassthroughCommand, PassthroughState } from '../../models/passthrough/types.js';
 import { mapDmaArgs } from '../../models/vfio/map-dma.js';
