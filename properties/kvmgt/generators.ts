@@ -13,6 +13,7 @@ import { pendingShadows } from '../../models/gvt/inflight.js';
 import { isPresentPte } from '../../models/gvt/ppgtt.js';
 import { kvmgtFaultPoints } from '../../models/kvmgt/fault.js';
 import type { KvmgtCommand, KvmgtFaultPoint, KvmgtState } from '../../models/kvmgt/types.js';
+import type { GuestQword, Spt } from '../../models/gvt/types.js';
 import { type1Backend } from '../../models/vfio/state.js';
 import type { CommandSpace } from '../../src/design.js';
 import { isPick, pickOr, resolvePick } from '../pick.js';
@@ -306,17 +307,57 @@ export function kvmgtCommandSpace(
   };
 }
 
+/** The world's RAM pages (gfns) and a table's entry indices, in order: built once per world. */
+interface WorldRanges {
+  readonly ram: readonly number[];
+  readonly entries: readonly number[];
+}
+
+const rangesOf = new WeakMap<KvmgtWorld, WorldRanges>();
+
+// The explorer resolves every template of its scope from every state, so `resolveKvmgt` builds
+// these once per world (issue 23); they are only read.
+function worldRanges(world: KvmgtWorld): WorldRanges {
+  let ranges = rangesOf.get(world);
+  if (ranges === undefined) {
+    ranges = {
+      ram: Array.from({ length: world.ramPages }, (_, page) => page),
+      entries: Array.from({ length: world.layout.entriesPerTable }, (_, index) => index),
+    };
+    rangesOf.set(world, ranges);
+  }
+  return ranges;
+}
+
+/**
+ * The guest's first present page-table entry: in its page at `gfn`, else in any page (in the
+ * pages' key order). A loop over the pages, not a flattened copy of them: a store's resolution
+ * asks it on every state.
+ */
+function firstPresentPte(state: KvmgtState, gfn: number): (GuestQword & { kind: 'pte'; present: true }) | undefined {
+  const own = (state.guestPages[gfn] ?? []).find(isPresentPte);
+  if (own !== undefined) return own;
+  for (const key in state.guestPages) {
+    const found = (state.guestPages[key] ?? []).find(isPresentPte);
+    if (found !== undefined) return found;
+  }
+  return undefined;
+}
+
+/** What `splitFailingPartWay` finds where nothing is aimed. */
+const NOT_PART_WAY: ReturnType<typeof splitFailingPartWay> = { slots: [], targets: [] };
+
 /** Fixes the picks of a template against the state, in `world`. */
 export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: KvmgtTemplate): KvmgtCommand {
   const vgpu = state.vgpu;
   const asIs = (pick: number): number => pick;
   const layout = world.layout;
+  const { ram, entries } = worldRanges(world);
   switch (template.kind) {
     case ADVANCE:
       return resolveAdvance(template, state.inflight.length);
     case 'ggttWrite': {
       // A pick prefers RAM the VMM maps and the DMA cache does not hold yet: a new DMA address.
-      const ram = Array.from({ length: world.ramPages }, (_, page) => page);
       const fresh = (): number[] => {
         const dmas = type1Backend(state.vfio)?.dmas ?? [];
         return ram.filter(
@@ -332,8 +373,12 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
       // reached, or a table a PPGTT's shadowing in flight translates (another vCPU races it), else
       // a page table (its entries are leaves: the handler maps the page an entry names, the window
       // the VMM's unmap aims at). A store racing another one takes the entry it reached.
-      const spts = Object.values(vgpu?.spts ?? {});
-      const storing = state.inflight.flatMap((op) => (op.kind === 'guestWritePte' ? [op] : []));
+      // (The views a pick aims with are computed only for a pick: the explore scope's templates
+      // are concrete, and each is resolved from every state.)
+      const spts = (): Spt[] => Object.values(vgpu?.spts ?? {});
+      const storing = isPick(template.gfn)
+        ? state.inflight.flatMap((op) => (op.kind === 'guestWritePte' ? [op] : []))
+        : [];
       const leaves = (): number[] => {
         const racing = state.inflight.flatMap((op) =>
           op.kind === 'guestWritePte' ? [op.gfn] : op.kind === 'ppgttCreate' ? [op.rootGfn] : [],
@@ -341,7 +386,9 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
         if (racing.length > 0) return racing;
         const failing = tablesFailingPartWay(world, state);
         if (failing.length > 0) return failing;
-        const shadowed = spts.filter((spt) => spt.level === 'pt').map((spt) => spt.gfn);
+        const shadowed = spts()
+          .filter((spt) => spt.level === 'pt')
+          .map((spt) => spt.gfn);
         // Besides the tables the mediator shadows, the guest goes on filling the ones it has
         // begun for its next PPGTT.
         const begun = preparedTables(state, world.ramPages).filter(
@@ -355,24 +402,25 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
       const racingPick = isPick(template.gfn) && template.gfn.pick % 4 !== 3 ? waiting[0] : undefined;
       const gfn =
         racingPick?.gfn ??
-        resolvePreferring(
-          template.gfn,
-          leaves,
-          spts.map((spt) => spt.gfn),
-          asIs,
-        );
+        (isPick(template.gfn)
+          ? resolvePreferring(
+              template.gfn,
+              leaves,
+              spts().map((spt) => spt.gfn),
+              asIs,
+            )
+          : template.gfn);
       const raced = isPick(template.gfn) ? storing.find((op) => op.gfn === gfn) : undefined;
       // The entry's target prefers, but in a page table, a page holding entries of its own: the
       // guest builds a directory over a table.
-      const ram = Array.from({ length: world.ramPages }, (_, page) => page);
-      // (Another table than those the directory names already: a directory over several tables.)
-      const listed = new Set(
-        (state.guestPages[gfn] ?? []).flatMap((qword) => (isPresentPte(qword) ? [qword.gfn] : [])),
-      );
-      const tables = (): number[] =>
-        vgpu?.spts[gfn]?.level === 'pt'
-          ? []
-          : preparedTables(state, world.ramPages).filter((page) => page !== gfn && !listed.has(page));
+      const tables = (): number[] => {
+        if (vgpu?.spts[gfn]?.level === 'pt') return [];
+        // (Another table than those the directory names already: a directory over several tables.)
+        const listed = new Set(
+          (state.guestPages[gfn] ?? []).flatMap((qword) => (isPresentPte(qword) ? [qword.gfn] : [])),
+        );
+        return preparedTables(state, world.ramPages).filter((page) => page !== gfn && !listed.has(page));
+      };
       // A 2M entry names a data page (a 2M page of RAM), not a table to build: half its aimed
       // picks name RAM a host huge page backs (shadowed whole), the rest any page (where a 4K
       // page is split, or found cached at 4K).
@@ -381,7 +429,9 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
           ? world.hugePages.flatMap((start) => ram.slice(start, start + layout.entriesPerTable))
           : [];
       // With a map fault armed, a split 64K entry rewritten over a page the fault strikes part-way.
-      const partWay = splitFailingPartWay(world, state, gfn);
+      // (Read only by picks: none, none aimed.)
+      const picked = isPick(template.gfn) || isPick(template.targetGfn) || isPick(template.index);
+      const partWay = picked ? splitFailingPartWay(world, state, gfn) : NOT_PART_WAY;
       // A preferred pick of such a table is the guest rewriting that entry with another 64K page,
       // whole: a present qword store with the IPS bit (a 4-byte half is a partial write, a clear
       // no rewrite, and a PS bit no 64K page), its slot and page picked among the aimed ones.
@@ -416,14 +466,11 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
       // is drawn once per run in effect (until no entry is present).
       const named = vgpu?.spts[targetGfn];
       const { ips: drawn, ...rest } = template;
-      const sibling = [state.guestPages[gfn] ?? [], ...Object.values(state.guestPages)]
-        .flatMap((qwords) => qwords ?? [])
-        .find(isPresentPte);
+      const sibling = named?.level === 'pt' ? undefined : firstPresentPte(state, gfn);
       const ips =
         named?.level === 'pt' ? named.ips === true : sibling !== undefined ? sibling.ips === true : drawn === true;
       // A pick of the entry prefers the table's first entry that is not present: the next one a
       // guest filling the table in order writes.
-      const entries = Array.from({ length: layout.entriesPerTable }, (_, index) => index);
       // Once it is full, the entries it wrote: a guest remapping what a table maps rewrites them.
       const nextFree = (): number[] => {
         const stride = stride64k(world, state, gfn);
@@ -439,13 +486,16 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
     case 'guestWriteCmd': {
       // Once a batch is queued, a pick of the operand prefers what the scanner refuses (the host's
       // graphics memory): a buffer rewritten after its scan.
+      // (Concrete fields, as the explore scope's, are themselves: nothing to compute.)
+      if (!isPick(template.gfn) && !isPick(template.ggttIndex))
+        return { ...template, gfn: template.gfn, ggttIndex: template.ggttIndex };
       const own = ownGgttIndices(layout);
       const all = Array.from({ length: layout.ggttEntries }, (_, index) => index);
       const submitting = state.inflight.some((op) => op.kind === 'submitBatch');
       const aimed = (vgpu?.workloads.length ?? 0) > 0 || submitting ? all.filter((index) => !own.includes(index)) : [];
       return {
         ...template,
-        gfn: resolvePick(template.gfn, batchPages(state, layout), asIs),
+        gfn: resolvePick(template.gfn, isPick(template.gfn) ? batchPages(state, layout) : [], asIs),
         // Between a submission's two reads every pick aims at the host's range: the window.
         ggttIndex: submitting
           ? resolvePick(template.ggttIndex, aimed, asIs)
@@ -453,13 +503,22 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
       };
     }
     case 'submitBatch':
-      return { ...template, ggttIndex: resolvePick(template.ggttIndex, presentEntries(state, layout), asIs) };
+      return {
+        ...template,
+        ggttIndex: isPick(template.ggttIndex)
+          ? resolvePick(template.ggttIndex, presentEntries(state, layout), asIs)
+          : template.ggttIndex,
+      };
     case 'gpuDma':
-      return { ...template, entry: resolvePick(template.entry, presentEntries(state, layout), asIs) };
+      return {
+        ...template,
+        entry: isPick(template.entry)
+          ? resolvePick(template.entry, presentEntries(state, layout), asIs)
+          : template.entry,
+      };
     case 'ppgttCreate': {
       // A pick of the root prefers a page the guest has written page-table entries into, and of
       // those one whose entry names another such page: a directory over a table, with leaves.
-      const ram = Array.from({ length: world.ramPages }, (_, page) => page);
       const prepared = (): number[] => {
         const candidates = rootCandidates(state, world.ramPages);
         // With a fault armed, a root whose shadowing it strikes part-way (`strikesPartWay`).
@@ -497,6 +556,7 @@ export function resolveKvmgt(world: KvmgtWorld, state: KvmgtState, template: Kvm
     case 'vmmUnplugRam': {
       // A pick prefers the RAM a translation in flight has just mapped, else the RAM the vGPU's
       // DMA cache maps: a whole section, or one page of it.
+      if (!isPick(template.gfn)) return { ...template, gfn: template.gfn };
       const pending = pendingShadows(state.inflight).flatMap((entry) => (entry.pte.kind === 'dma' ? [entry.gfn] : []));
       const cached = pending.length > 0 ? pending : Object.keys(vgpu?.cache ?? {}).map(Number);
       const sectionPages = world.ramSectionPages;
