@@ -145,6 +145,9 @@ class Partition {
     this.frontierRecords.forEach((record, index) => held.set(record, this.frontierStates[index]));
     this.frontierRecords = [];
     this.frontierStates = [];
+    // A stop asked (Ctrl-C, a time limit): the level is dropped whole, so its states are not
+    // rebuilt (some seconds on a large level); `expand` stops at its first record.
+    let stopped = false;
     for (let index = 0; index < records.length; index++) {
       const record = records[index] ?? 0;
       const print = this.winnerPrints[index];
@@ -152,7 +155,8 @@ class Partition {
         throw new Error(`explore worker: state ${record} never came`);
       this.visited.add(print, record);
       this.frontierRecords.push(record);
-      this.frontierStates.push(this.rebuild(record, held));
+      if (!stopped && (index & 15) === 0) stopped = this.stop.raised();
+      this.frontierStates.push(stopped ? undefined : this.rebuild(record, held));
     }
     this.materialized = new Map();
   }
