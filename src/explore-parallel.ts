@@ -320,6 +320,13 @@ export function exploreParallel<S, C extends T, T extends Command = C>(
       workers.map(() => ({ kind: 'merge' })),
       poll,
     );
+    // The same after the merge and after the checks below: a level finished past the time limit
+    // (its checks take seconds on a large one) is not reported as explored within it.
+    poll();
+    if (stopAsked()) {
+      interrupted = true;
+      break;
+    }
     // The new states in the sequential order: the owners' sorted lists merged.
     const { ids: winnerIds, owners: winnerOwners } = mergeOwnerLists(
       merged.map((reply) => (reply.kind === 'winners' ? reply.ids : new Float64Array(0))),
@@ -342,6 +349,11 @@ export function exploreParallel<S, C extends T, T extends Command = C>(
       })),
       poll,
     );
+    poll();
+    if (stopAsked()) {
+      interrupted = true;
+      break;
+    }
 
     // Everything found at this level, and where the sequential search would have stopped.
     const events: SearchEvent[] = [];

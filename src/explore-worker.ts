@@ -314,6 +314,8 @@ class Partition {
     let partsBefore: readonly unknown[] | undefined = undefined;
     this.materialized = new Map();
     for (let index = 0; index + 3 < requests.length; index += 4) {
+      // A stop asked: the coordinator drops this level, whatever it holds.
+      if ((index & 63) === 0 && this.stop.raised()) break;
       const parent = requests[index] ?? 0;
       const position = requests[index + 1] ?? 0;
       const record = requests[index + 2] ?? 0;
