@@ -13,35 +13,11 @@ import type { IommufdState } from '../../models/iommufd/types.js';
 import type { IommufdPtState } from '../../models/iommufd-pt/types.js';
 import type { Type1IommufdPairState } from '../../models/iommufd-pt/pair.js';
 import { findDesign } from '../../properties/registry.js';
+import { frozenWalk } from '../frozen-walk.js';
 import { unknownIommufdFields } from './fields.js';
 
-function deepFreeze(value: unknown): void {
-  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return;
-  Object.freeze(value);
-  for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
-}
-
-/** A seeded walk of `steps` steps from the design's start through its explore scope's commands. */
-function walk(id: string, steps: number, seed: number, visit: (state: unknown) => void): void {
-  const design = findDesign(id);
-  const scope = design?.explore;
-  if (design === undefined || scope === undefined) throw new Error(`no explore scope for ${id}`);
-  let random = seed;
-  const next = (bound: number): number => {
-    random = (random * 1103515245 + 12345) % 2 ** 31;
-    return random % bound;
-  };
-  let state = design.init();
-  for (let step = 0; step < steps; step++) {
-    // Restart now and then, so that a walk sees several depths of the scope.
-    if (step % 10 === 0) state = design.init();
-    visit(state);
-    deepFreeze(state);
-    const templates = scope.templates(state);
-    const command = templates[next(templates.length)];
-    state = design.step(state, command).state;
-  }
-}
+const walk = (id: string, steps: number, seed: number, visit: (state: unknown) => void): void =>
+  frozenWalk(id, steps, seed, visit, 10);
 
 function checkCopy(iommufd: IommufdState): void {
   expect(unknownIommufdFields(iommufd)).toEqual([]);

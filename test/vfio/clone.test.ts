@@ -11,35 +11,10 @@ import { cloneIommuState } from '../../models/iommu/state.js';
 import type { IommuState } from '../../models/iommu/types.js';
 import { cloneVfioState } from '../../models/vfio/state.js';
 import type { VfioState } from '../../models/vfio/types.js';
-import { findDesign } from '../../properties/registry.js';
+import { frozenWalk } from '../frozen-walk.js';
 
-function deepFreeze(value: unknown): void {
-  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return;
-  Object.freeze(value);
-  for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
-}
-
-/** A seeded walk of `steps` steps from the design's start through its explore scope's commands. */
-function walk(id: string, steps: number, seed: number, visit: (state: unknown) => void): void {
-  const design = findDesign(id);
-  const scope = design?.explore;
-  if (design === undefined || scope === undefined) throw new Error(`no explore scope for ${id}`);
-  let random = seed;
-  const next = (bound: number): number => {
-    random = (random * 1103515245 + 12345) % 2 ** 31;
-    return random % bound;
-  };
-  let state = design.init();
-  for (let step = 0; step < steps; step++) {
-    // Restart now and then, so that a walk sees several depths of the scope.
-    if (step % 8 === 0) state = design.init();
-    visit(state);
-    deepFreeze(state);
-    const templates = scope.templates(state);
-    const command = templates[next(templates.length)];
-    state = design.step(state, command).state;
-  }
-}
+const walk = (id: string, steps: number, seed: number, visit: (state: unknown) => void): void =>
+  frozenWalk(id, steps, seed, visit);
 
 const stacks = ['iommu/lazy-held', 'iommu/strict', 'gvt/write-protect', 'vfio/type1', 'mdev/unmap-callback'];
 /** Stacks over Xen, whose host memory is shared the same way (`models/memory/frames.ts`). */
