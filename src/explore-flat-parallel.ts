@@ -79,7 +79,7 @@ export function exploreFlatParallel<S, C extends T, T extends Command = C>(
 
   const count = options.workers ?? 1;
   const workers = ensureWorkers(count);
-  const { poll, stopAsked } = stopPoll(options);
+  const { poll, stopNow } = stopPoll(options);
   round(
     workers,
     workers.map(() => ({
@@ -103,8 +103,7 @@ export function exploreFlatParallel<S, C extends T, T extends Command = C>(
   let levelStart = 0;
   let adopt: Int32Array[] | null = null;
   for (let level = 1; level <= options.depth && !run.allFound(); level++) {
-    poll();
-    if (stopAsked()) {
+    if (stopNow()) {
       interrupted = true;
       break;
     }
@@ -119,7 +118,7 @@ export function exploreFlatParallel<S, C extends T, T extends Command = C>(
       poll,
     );
     // Stopped while the workers expanded: the level may be cut short, so it is dropped whole.
-    if (stopAsked()) {
+    if (stopNow()) {
       interrupted = true;
       break;
     }

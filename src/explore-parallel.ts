@@ -171,21 +171,27 @@ export function mergeOwnerLists(lists: readonly ArrayLike<number>[]): {
 
 /**
  * The stop request (`shouldStop`) asked while the coordinator waits (`poll`, for `round`), and
- * whether it came (`stopAsked`), remembered once it did. Once it came, the workers' stop flag is
+ * whether it came (`stopNow`, which asks once more), remembered once it did. Once it came, the workers' stop flag is
  * raised: they cut the level they are expanding short, and the search drops that level whole
  * (interrupted: every sequence of the levels before it was explored, and that is what it reports).
  */
-export function stopPoll(options: ExploreOptions): { poll: () => void; stopAsked: () => boolean } {
+export function stopPoll(options: ExploreOptions): { poll: () => void; stopNow: () => boolean } {
   const stop = options.shouldStop ?? ((): boolean => false);
   let asked = false;
   workersStop.clear();
+  const poll = (): void => {
+    if (asked || !stop()) return;
+    asked = true;
+    workersStop.raise();
+  };
   return {
-    poll: (): void => {
-      if (asked || !stop()) return;
-      asked = true;
-      workersStop.raise();
+    poll,
+    // Asks again first: a stop due since the last poll (a time limit passed as a round ended) is
+    // seen where the coordinator checks, not a round later.
+    stopNow: (): boolean => {
+      poll();
+      return asked;
     },
-    stopAsked: () => asked,
   };
 }
 
@@ -278,7 +284,7 @@ export function exploreParallel<S, C extends T, T extends Command = C>(
   if (allFound()) return finish();
 
   const workers = ensureWorkers(count);
-  const { poll, stopAsked } = stopPoll(options);
+  const { poll, stopNow } = stopPoll(options);
   round(
     workers,
     workers.map((_, index) => ({
@@ -299,8 +305,7 @@ export function exploreParallel<S, C extends T, T extends Command = C>(
   let appended: { parents: Float64Array; commands: unknown[] } | null = null;
   let levelSize = 1;
   for (let level = 1; level <= options.depth && !allFound(); level++) {
-    poll();
-    if (stopAsked()) {
+    if (stopNow()) {
       interrupted = true;
       break;
     }
@@ -311,7 +316,7 @@ export function exploreParallel<S, C extends T, T extends Command = C>(
       poll,
     );
     // Stopped while the workers expanded: the level may be cut short, so it is dropped whole.
-    if (stopAsked()) {
+    if (stopNow()) {
       interrupted = true;
       break;
     }
@@ -322,8 +327,7 @@ export function exploreParallel<S, C extends T, T extends Command = C>(
     );
     // The same after the merge and after the checks below: a level finished past the time limit
     // (its checks take seconds on a large one) is not reported as explored within it.
-    poll();
-    if (stopAsked()) {
+    if (stopNow()) {
       interrupted = true;
       break;
     }
@@ -349,8 +353,7 @@ export function exploreParallel<S, C extends T, T extends Command = C>(
       })),
       poll,
     );
-    poll();
-    if (stopAsked()) {
+    if (stopNow()) {
       interrupted = true;
       break;
     }
