@@ -137,7 +137,7 @@ function putValue(value: unknown): void {
  * Whether `key` is an array index (ECMA-262: the canonical decimal form of an integer below
  * 2³² − 1). `Object.keys` lists a plain object's array indices first, in ascending numeric order.
  */
-function isArrayIndex(key: string): boolean {
+export function isArrayIndex(key: string): boolean {
   const length = key.length;
   const first = key.charCodeAt(0);
   if (first < 48 || first > 57 || length > 10 || (first === 48 && length > 1)) return false;

@@ -46,7 +46,7 @@ import type {
 } from '../../models/iommufd/types.js';
 import type { IommufdPtState } from '../../models/iommufd-pt/types.js';
 import type { VmmProcess } from '../../models/vfio/types.js';
-import { finishWords, putWord, stableFingerprint, startWords } from '../../src/stable-fingerprint.js';
+import { finishWords, isArrayIndex, putWord, stableFingerprint, startWords } from '../../src/stable-fingerprint.js';
 import { sortKeys } from '../../src/stable-json.js';
 import type { Fingerprint } from '../../src/state-table.js';
 
@@ -108,18 +108,6 @@ function putPrint(print: Fingerprint): void {
 function putField(value: unknown): void {
   if (value === undefined || typeof value === 'function') put(ABSENT);
   else putPlain(value);
-}
-
-/** Whether `key` is an array index (ECMA-262: `Object.keys` lists those first, ascending). */
-function isArrayIndex(key: string): boolean {
-  const length = key.length;
-  const first = key.charCodeAt(0);
-  if (first < 48 || first > 57 || length > 10 || (first === 48 && length > 1)) return false;
-  for (let at = 1; at < length; at++) {
-    const code = key.charCodeAt(at);
-    if (code < 48 || code > 57) return false;
-  }
-  return length < 10 || Number(key) < 4294967295;
 }
 
 /**
