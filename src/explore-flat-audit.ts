@@ -45,6 +45,9 @@ export function auditFlat(
   const perTransition = invariants.filter((invariant) => invariant.reads === undefined);
   const stateOnly = invariants.filter((invariant) => invariant.reads !== undefined);
   const out = new Int32Array(Math.max(width, 1));
+  // A record's vector, unpacked (`FlatStateTable.vector`), and its parent's.
+  const vector = new Int32Array(Math.max(width, 1));
+  const parentVector = new Int32Array(Math.max(width, 1));
   const states: unknown[] = [];
   const keys: string[] = [];
   const byKey = new Map<string, number>();
@@ -69,10 +72,10 @@ export function auditFlat(
     else {
       const parent = table.parents[record] ?? 0;
       const before = states[parent];
-      const command: unknown = flat.command(table.states, parent * width, table.positions[record] ?? 0);
+      const command: unknown = flat.command(table.vector(parent, parentVector), 0, table.positions[record] ?? 0);
       const step = design.step(before, command);
       state = step.state;
-      const flatMask = flat.checkState(table.states, record * width) & bitsOf(stateOnly, bitOf);
+      const flatMask = flat.checkState(table.vector(record, vector), 0) & bitsOf(stateOnly, bitOf);
       const mask = verdicts(stateOnly, { before, command, result: step.result, after: state });
       if (flatMask !== mask) {
         return `the flat encoding disagrees with the design at ${where(parent)} after ${stableJson(command)}: it finds ${names(flatMask)} broken, the design ${names(mask)}`;
@@ -90,7 +93,8 @@ export function auditFlat(
 
   for (let record = 0; record < Math.min(count, expanded); record++) {
     const before = states[record];
-    const from = record * width;
+    const from = 0;
+    const held = table.vector(record, vector);
     const commands: unknown[] = [];
     const templates = scope.templates(before);
     const distinct = new DistinctCommands(templates.length);
@@ -100,12 +104,12 @@ export function auditFlat(
     }
     let index = 0;
     for (let position = 0; position < flat.commands; position++) {
-      const status = flat.step(table.states, from, position, out);
+      const status = flat.step(held, from, position, out);
       if (status === FLAT_DUPLICATE) continue;
       // Right after its step, as the search asks it (an encoder may keep what the step saw).
-      const flatMask = flat.checkTransition(table.states, from, position, out, status) & bitsOf(perTransition, bitOf);
+      const flatMask = flat.checkTransition(held, from, position, out, status) & bitsOf(perTransition, bitOf);
       const command = commands[index];
-      const given = flat.command(table.states, from, position);
+      const given = flat.command(held, from, position);
       if (index >= commands.length || !sameJson(command, given)) {
         return `the flat encoding disagrees with the design at ${where(record)}: its distinct command ${index} is ${stableJson(given)}, the design's ${command === undefined ? 'none' : stableJson(command)}`;
       }

@@ -181,7 +181,7 @@ export function exploreFlatParallel<S, C extends T, T extends Command = C>(
   }
 
   // The audit's records, the search's first ones found again on one thread.
-  let prefix = new FlatStateTable(flat.width);
+  let prefix = new FlatStateTable(flat.width, flat.wordBits ?? 32);
   try {
     prefix = searchPrefix(flat, run.initial, records, expandedRecords);
   } catch (error) {
@@ -249,18 +249,20 @@ function searchPrefix(
   expanded: number,
 ): FlatStateTable {
   const { width, commands } = flat;
-  const table = new FlatStateTable(width);
+  const table = new FlatStateTable(width, flat.wordBits ?? 32);
+  const vector = new Int32Array(Math.max(width, 1));
   table.find(initial);
-  table.add(initial, -1, 0);
+  table.add(-1, 0);
   const full = Math.min(AUDIT_RECORDS, expanded);
   const wanted = Math.min(AUDIT_RECORDS, records.size);
   const out = new Int32Array(Math.max(width, 1));
   const done = (record: number): boolean => record >= full && table.size >= wanted;
   search: for (let record = 0; record < table.size && !done(record); record++) {
+    table.vector(record, vector);
     for (let position = 0; position < commands; position++) {
-      if (flat.step(table.states, record * width, position, out) !== FLAT_CHANGED || table.find(out) >= 0) continue;
+      if (flat.step(vector, 0, position, out) !== FLAT_CHANGED || table.find(out) >= 0) continue;
       if (table.size >= records.size) break search;
-      const added = table.add(out, record, position);
+      const added = table.add(record, position);
       if (records.parents[added] !== record || records.positions[added] !== position) {
         throw new FlatDisagreement(
           `the flat encoding gives record ${added} otherwise on one thread than on the workers (a step that is not deterministic)`,

@@ -1,12 +1,12 @@
 /**
  * A worker's part of a parallel flat search (`explore-flat-parallel.ts`): the vectors whose hash
  * it owns (`flatOwner`), kept whole in its own table (`flat-table.ts`), so that it steps its part
- * of a level where the vectors lie, with no replay and no state object.
+ * of a level from there, with no replay and no state object.
  *
  * - expand: steps each vector of the level it owns (in record order) with every command position,
  *   checks the per-transition invariants still open, and sends each changed successor with its
- *   transition (parent record, index among the parent's distinct commands, template position) and
- *   hash to its owner, in a batch of shared memory per owner (`Batch`); its own it takes at once;
+ *   transition (parent record, index among the parent's distinct commands, template position) to
+ *   its owner, in a batch of shared memory per owner (`Batch`); its own it takes at once;
  * - merge: takes the other workers' batches and keeps, for each vector it has not recorded, the
  *   least transition into it (the sequential search's first arrival, which makes it a record
  *   there); checks the state-only invariants still open on those new vectors, in that order, and
@@ -32,10 +32,13 @@ import { take } from './explore-sync.js';
 import type { StopFlag } from './explore-sync.js';
 import { FLAT_CHANGED, FLAT_DUPLICATE, FLAT_SAME } from './flat-scope.js';
 import type { FlatScope } from './flat-scope.js';
-import { FlatStateTable, hashVector } from './flat-table.js';
+import { FlatStateTable } from './flat-table.js';
 import type { MessagePort } from 'node:worker_threads';
 
-/** Integers before the vector in a batch entry: parent record, distinct index, template position, the vector's hash. */
+/**
+ * Integers before the vector in a batch entry: parent record, distinct index, template position,
+ * the vector's hash; the vector follows as the table stores it (`FlatStateTable.prepared`).
+ */
 const HEADER = 4;
 
 /**
@@ -77,7 +80,6 @@ export class FlatPartition {
   private readonly workers: number;
   private readonly peers: readonly (MessagePort | undefined)[];
   private readonly stop: StopFlag;
-  private readonly width: number;
   /** The owned vectors; the table's parents are parent records (global), its positions template positions. */
   private readonly table: FlatStateTable;
   /** Per table entry: its record (global), and the distinct index of its first transition. */
@@ -91,6 +93,8 @@ export class FlatPartition {
   private readonly outgoing: Batch[];
   private readonly invariants: readonly BitInvariant[];
   private readonly out: Int32Array;
+  /** The vector of the entry being expanded or checked, unpacked. */
+  private readonly held: Int32Array;
   /** The expand round's open per-transition invariants, and the transition it is at (for a crash's place). */
   private mask = 0;
   private record = 0;
@@ -113,9 +117,9 @@ export class FlatPartition {
     this.self = self;
     this.workers = workers;
     this.peers = peers;
-    this.width = made.width;
-    this.table = new FlatStateTable(made.width);
+    this.table = new FlatStateTable(made.width, made.wordBits ?? 32);
     this.out = new Int32Array(Math.max(made.width, 1));
+    this.held = new Int32Array(Math.max(made.width, 1));
     this.outgoing = Array.from({ length: workers }, () => new Batch());
     this.invariants = selectInvariants(design, invariants ?? undefined).map((invariant, index) => ({
       bit: 1 << made.invariants.indexOf(invariant.name),
@@ -124,9 +128,9 @@ export class FlatPartition {
     }));
     // The initial vector, with the worker that owns it (the coordinator checked it).
     made.init(this.out);
-    if (flatOwner(hashVector(this.out, 0, this.width), workers) === self) {
+    if (flatOwner(this.table.prepare(this.out), workers) === self) {
       this.table.find(this.out);
-      this.table.add(this.out, -1, 0);
+      this.table.add(-1, 0);
       this.records.push(0);
       this.distincts.push(0);
       this.frontier = [0];
@@ -151,19 +155,15 @@ export class FlatPartition {
     return this.invariants.filter(({ bit }) => (mask & bit) !== 0).map(({ name }) => name);
   }
 
-  /** The vector at `vector[from ..]`, reached by (parent, distinct, position): a new candidate, or a better first arrival. */
-  private consider(
-    vector: Int32Array,
-    from: number,
-    hash: number,
-    parent: number,
-    distinct: number,
-    position: number,
-  ): void {
+  /**
+   * The table's prepared vector (hash `hash`: `FlatStateTable.prepare`), reached by (parent,
+   * distinct, position): a new candidate, or a better first arrival.
+   */
+  private consider(hash: number, parent: number, distinct: number, position: number): void {
     const table = this.table;
-    const known = table.find(vector, from, hash);
+    const known = table.findPrepared(hash);
     if (known < 0) {
-      table.add(vector, parent, position, from);
+      table.add(parent, position);
       this.records.push(-1);
       this.distincts.push(distinct);
       return;
@@ -223,21 +223,23 @@ export class FlatPartition {
    * some 2.5 times as long).
    */
   private expandRecord(entry: number, events: SearchEvent[]): number {
-    const { flat, width, out, self, workers } = this;
+    const { flat, out, self, workers, table } = this;
+    const stored = table.storedWords;
     const record = this.records[entry] ?? 0;
-    const from = entry * width;
+    // The vector, unpacked where the encoder reads it (`FlatStateTable.vector`).
+    const states = this.table.vector(entry, this.held);
+    const from = 0;
     let mask = this.mask;
     let distinct = 0;
     this.record = record;
     this.distinct = 0;
     for (let position = 0; position < flat.commands; position++) {
-      // Read again: a candidate taken at once may have grown the table.
-      const status = flat.step(this.table.states, from, position, out);
+      const status = flat.step(states, from, position, out);
       if (status === FLAT_DUPLICATE) continue;
       if (mask !== 0) {
         let broken = 0;
         try {
-          broken = flat.checkTransition(this.table.states, from, position, out, status) & mask;
+          broken = flat.checkTransition(states, from, position, out, status) & mask;
         } catch (error) {
           // The sequential search stops here if one of the open invariants was unbroken
           // still; if not, it checks no transition after, nor does this worker.
@@ -261,19 +263,20 @@ export class FlatPartition {
         throw new Error(`flat step returned ${String(status)} at command position ${position}`);
       }
       if (status === FLAT_CHANGED) {
-        const hash = hashVector(out, 0, width);
+        const hash = table.prepare(out);
         const owner = flatOwner(hash, workers);
-        if (owner === self) this.consider(out, 0, hash, record, distinct, position);
+        if (owner === self) this.consider(hash, record, distinct, position);
         else {
           const batch = this.outgoing[owner] ?? new Batch();
-          batch.reserve(HEADER + width);
+          batch.reserve(HEADER + stored);
           const words = batch.words;
           let end = batch.length;
           words[end++] = record;
           words[end++] = distinct;
           words[end++] = position;
           words[end++] = hash;
-          for (let index = 0; index < width; index++) words[end++] = out[index] ?? 0;
+          const prepared = table.prepared;
+          for (let index = 0; index < stored; index++) words[end++] = prepared[index] ?? 0;
           batch.length = end;
         }
       }
@@ -284,14 +287,14 @@ export class FlatPartition {
   }
 
   merge(stateMask: number): FromWorker {
-    const stride = HEADER + this.width;
+    const stride = HEADER + this.table.storedWords;
     for (let peer = 0; peer < this.workers; peer++) {
       const port = peer === this.self ? undefined : this.peers[peer];
       if (port === undefined) continue;
       const { words, length } = take(port) as { words: Int32Array; length: number };
       for (let at = 0; at + stride <= length; at += stride) {
-        const hash = words[at + 3] ?? 0;
-        this.consider(words, at + HEADER, hash, words[at] ?? 0, words[at + 1] ?? 0, words[at + 2] ?? 0);
+        this.table.prepareStored(words, at + HEADER);
+        this.consider(words[at + 3] ?? 0, words[at] ?? 0, words[at + 1] ?? 0, words[at + 2] ?? 0);
       }
     }
     const { table, distincts } = this;
@@ -313,7 +316,7 @@ export class FlatPartition {
       if (mask === 0) continue;
       let broken: number;
       try {
-        broken = this.flat.checkState(table.states, entry * this.width) & mask;
+        broken = this.flat.checkState(table.vector(entry, this.held), 0) & mask;
       } catch (error) {
         // Reached only while one of the open state-only invariants was unbroken; none is checked after.
         events.push(this.crash(error, eventKey(parent, distinct, PHASE_STATE, -1), this.names(mask)));

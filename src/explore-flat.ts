@@ -274,12 +274,15 @@ export function exploreFlat<S, C extends T, T extends Command = C>(
   let { transitionMask, stateMask } = run;
   const stop = options.shouldStop ?? ((): boolean => false);
 
-  const table = new FlatStateTable(width);
+  const table = new FlatStateTable(width, flat.wordBits ?? 32);
+  // The vector of the record being expanded, and one for a record read aside (a path, a verdict).
+  const parentVector = new Int32Array(Math.max(width, 1));
+  const spare = new Int32Array(Math.max(width, 1));
   const pathTo = (record: number): unknown[] => {
     const path: unknown[] = [];
     const { parents, positions } = table;
     for (let at = record; at > 0; at = parents[at] ?? 0) {
-      path.push(flat.command(table.states, (parents[at] ?? 0) * width, positions[at] ?? 0));
+      path.push(flat.command(table.vector(parents[at] ?? 0, spare), 0, positions[at] ?? 0));
     }
     return path.reverse();
   };
@@ -306,15 +309,14 @@ export function exploreFlat<S, C extends T, T extends Command = C>(
     });
   /** Notes the invariants of `group` whose bits `broken` sets, in the design's order (`found`'s order). */
   const note = (group: readonly Masked[], broken: number, parent: number, position: number, at: number): void => {
-    const from = parent * width;
     for (const { name, bit } of group) {
       if ((broken & bit) === 0) continue;
-      found.set(name, { parent, command: flat.command(table.states, from, position), at });
+      found.set(name, { parent, command: flat.command(table.vector(parent, spare), 0, position), at });
     }
   };
 
   table.find(run.initial);
-  table.add(run.initial, -1, 0);
+  table.add(-1, 0);
   try {
     search: for (let level = 1; level <= options.depth && !run.allFound(); level++) {
       for (let at = levelStart; at < levelEnd; at++) {
@@ -323,8 +325,9 @@ export function exploreFlat<S, C extends T, T extends Command = C>(
           break search;
         }
         atRecord = at;
-        let states = table.states;
-        const from = at * width;
+        // The record's vector, unpacked where the encoder reads it (`FlatStateTable.vector`).
+        const states = table.vector(at, parentVector);
+        const from = 0;
         let distinct = 0;
         for (let position = 0; position < commands; position++) {
           const status = flat.step(states, from, position, out);
@@ -353,8 +356,7 @@ export function exploreFlat<S, C extends T, T extends Command = C>(
                 limitAt = level;
                 break search;
               }
-              table.add(out, at, position);
-              states = table.states;
+              table.add(at, position);
             }
           } else if (status !== FLAT_SAME) {
             throw new Error(`flat step returned ${String(status)} at command position ${position}`);

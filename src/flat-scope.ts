@@ -29,6 +29,12 @@ export type FlatStatus = typeof FLAT_DUPLICATE | typeof FLAT_SAME | typeof FLAT_
 export interface FlatScope<T = unknown> {
   /** Integers per state. */
   readonly width: number;
+  /**
+   * 16 when every word of every vector this encoder writes fits a signed 16-bit integer: the
+   * explorer stores the vectors two words to an integer (`FlatStateTable`), and refuses a word
+   * that does not fit (the search crashes, never merges two states). Default 32.
+   */
+  readonly wordBits?: 16 | 32;
   /** Command positions tried from every state, in the scope's template order. */
   readonly commands: number;
   /**

@@ -94,6 +94,8 @@ export interface FlatFlaw {
   readonly pickNeverDuplicate?: boolean;
   /** `move` at the state (a, b) returns a status no search knows. */
   readonly badStatusAt?: readonly [number, number];
+  /** Not a flaw: the encoding declares 16-bit words (`FlatScope.wordBits`), stored packed. */
+  readonly wordBits?: 16;
 }
 
 /** The encoding: [a, b] (resets left out, as the key leaves them out). */
@@ -120,6 +122,7 @@ export function pairFlat(invariants: readonly string[], aMax: number, flaw: Flat
   };
   return {
     width: 2,
+    ...(flaw.wordBits === undefined ? {} : { wordBits: flaw.wordBits }),
     commands: TEMPLATES.length,
     invariants,
     init(out) {
@@ -245,4 +248,5 @@ export const pairBadStatus = (): Design<Pair, PairCommand, PairTemplate> =>
 export const pairRaiseBTwice = (): Design<Pair, PairCommand, PairTemplate> =>
   pairDesign({ flaw: { raiseBTwice: true } });
 /** a up to 9: a graph of more levels. */
-export const pairWide = (): Design<Pair, PairCommand, PairTemplate> => pairDesign({ aMax: 9 });
+/** A larger cap, its vectors stored two words to an integer (the packed table on every search). */
+export const pairWide = (): Design<Pair, PairCommand, PairTemplate> => pairDesign({ aMax: 9, flaw: { wordBits: 16 } });

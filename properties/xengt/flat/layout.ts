@@ -65,6 +65,20 @@ export interface XenGtFlatLayout {
   readonly cacheKref: number;
 }
 
+/**
+ * 16 when every word a vector of `layout` can hold fits a signed 16-bit integer (`FlatScope.wordBits`):
+ * its words are -1, domids, frame numbers, gfns of the universe and of the backend's mapping pool
+ * (the DMA addresses under the map backend), flags and counts, and a count (a reference count,
+ * the free list's, a cache entry's kref) is at most the holders there are: every p2m entry, pool
+ * mapping and backend page, and what else the initial state holds (a margin). The table refuses a
+ * word that does not fit, should this bound be wrong.
+ */
+export function wordBitsOf(layout: XenGtFlatLayout): 16 | 32 {
+  const holders = layout.domains * layout.gfns + layout.poolSize + layout.backendGfns.length + layout.entries.length;
+  const largest = Math.max(layout.frames, layout.gfns, layout.poolBaseGfn + layout.poolSize, holders + 1024);
+  return largest < 1 << 15 ? 16 : 32;
+}
+
 /** No entry, no owner, scratch: the vectors' "nothing". */
 export const NONE = -1;
 

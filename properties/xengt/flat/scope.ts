@@ -39,7 +39,7 @@ import { PREFERRED_PICK } from '../../prefer.js';
 import type { XenGtTemplate } from '../resolve.js';
 import type { XenGtUniverse } from '../universe.js';
 import { holderCensus } from '../views.js';
-import { canonicalize, encodeXenGt, NONE, ownEntries, xenGtFlatLayout } from './layout.js';
+import { canonicalize, encodeXenGt, NONE, ownEntries, wordBitsOf, xenGtFlatLayout } from './layout.js';
 import type { XenGtFlatLayout } from './layout.js';
 import { flatGfn, landedMfn, stepFlatXenGt, translateFlat } from './step.js';
 import type { FlatXenGtMachine, FlatXenGtOp } from './step.js';
@@ -323,6 +323,7 @@ export function xenGtFlatScope(source: XenGtFlatSource): XenGtFlat | undefined {
   const scratch = new Int32Array(3 * layout.frames);
   const scope = (): FlatScope<XenGtTemplate> => ({
     width: layout.width,
+    wordBits: wordBitsOf(layout),
     commands: ops.length,
     invariants: names,
     init: (out) => out.set(start),
