@@ -42,19 +42,18 @@ async function main(args: readonly string[]): Promise<number> {
   const [then, ...scopes] = rest;
   const specs = scopes.map((scope) => {
     const [id = '', depth = ''] = scope.split(':');
-    return { id, depth: Number(depth) };
+    return { id, design: findDesign(id), depth: Number(depth) };
   });
   const wellFormed =
     Number.isInteger(workers) &&
     workers >= 1 &&
     specs.length > 0 &&
-    specs.every(({ id, depth }) => findDesign(id) !== undefined && Number.isInteger(depth) && depth >= 1);
+    specs.every(({ design, depth }) => design !== undefined && Number.isInteger(depth) && depth >= 1);
   if (then === undefined || !wellFormed) {
     process.stderr.write('usage: depth-in-time THEN_DIST design:depth ... [--workers N]\n');
     return 2;
   }
-  for (const { id, depth } of specs) {
-    const design = findDesign(id);
+  for (const { id, design, depth } of specs) {
     if (design === undefined) continue;
     const earlier = await thenSearch(then, id, depth);
     const budgetMs = Math.round(earlier.ms);

@@ -93,7 +93,6 @@ export function auditFlat(
 
   for (let record = 0; record < Math.min(count, expanded); record++) {
     const before = states[record];
-    const from = 0;
     const held = table.vector(record, vector);
     const commands: unknown[] = [];
     const templates = scope.templates(before);
@@ -104,12 +103,12 @@ export function auditFlat(
     }
     let index = 0;
     for (let position = 0; position < flat.commands; position++) {
-      const status = flat.step(held, from, position, out);
+      const status = flat.step(held, 0, position, out);
       if (status === FLAT_DUPLICATE) continue;
       // Right after its step, as the search asks it (an encoder may keep what the step saw).
-      const flatMask = flat.checkTransition(held, from, position, out, status) & bitsOf(perTransition, bitOf);
+      const flatMask = flat.checkTransition(held, 0, position, out, status) & bitsOf(perTransition, bitOf);
       const command = commands[index];
-      const given = flat.command(held, from, position);
+      const given = flat.command(held, 0, position);
       if (index >= commands.length || !sameJson(command, given)) {
         return `the flat encoding disagrees with the design at ${where(record)}: its distinct command ${index} is ${stableJson(given)}, the design's ${command === undefined ? 'none' : stableJson(command)}`;
       }

@@ -181,7 +181,7 @@ export function exploreFlatParallel<S, C extends T, T extends Command = C>(
   }
 
   // The audit's records, the search's first ones found again on one thread.
-  let prefix = new FlatStateTable(flat.width, flat.wordBits ?? 32);
+  let prefix = new FlatStateTable(flat.width, flat.wordBits);
   try {
     prefix = searchPrefix(flat, run.initial, records, expandedRecords);
   } catch (error) {
@@ -249,7 +249,7 @@ function searchPrefix(
   expanded: number,
 ): FlatStateTable {
   const { width, commands } = flat;
-  const table = new FlatStateTable(width, flat.wordBits ?? 32);
+  const table = new FlatStateTable(width, flat.wordBits);
   const vector = new Int32Array(Math.max(width, 1));
   table.find(initial);
   table.add(-1, 0);

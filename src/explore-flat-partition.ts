@@ -117,7 +117,7 @@ export class FlatPartition {
     this.self = self;
     this.workers = workers;
     this.peers = peers;
-    this.table = new FlatStateTable(made.width, made.wordBits ?? 32);
+    this.table = new FlatStateTable(made.width, made.wordBits);
     this.out = new Int32Array(Math.max(made.width, 1));
     this.held = new Int32Array(Math.max(made.width, 1));
     this.outgoing = Array.from({ length: workers }, () => new Batch());
@@ -128,8 +128,9 @@ export class FlatPartition {
     }));
     // The initial vector, with the worker that owns it (the coordinator checked it).
     made.init(this.out);
-    if (flatOwner(this.table.prepare(this.out), workers) === self) {
-      this.table.find(this.out);
+    const hash = this.table.prepare(this.out);
+    if (flatOwner(hash, workers) === self) {
+      this.table.findPrepared(hash);
       this.table.add(-1, 0);
       this.records.push(0);
       this.distincts.push(0);
@@ -227,19 +228,18 @@ export class FlatPartition {
     const stored = table.storedWords;
     const record = this.records[entry] ?? 0;
     // The vector, unpacked where the encoder reads it (`FlatStateTable.vector`).
-    const states = this.table.vector(entry, this.held);
-    const from = 0;
+    const states = table.vector(entry, this.held);
     let mask = this.mask;
     let distinct = 0;
     this.record = record;
     this.distinct = 0;
     for (let position = 0; position < flat.commands; position++) {
-      const status = flat.step(states, from, position, out);
+      const status = flat.step(states, 0, position, out);
       if (status === FLAT_DUPLICATE) continue;
       if (mask !== 0) {
         let broken = 0;
         try {
-          broken = flat.checkTransition(states, from, position, out, status) & mask;
+          broken = flat.checkTransition(states, 0, position, out, status) & mask;
         } catch (error) {
           // The sequential search stops here if one of the open invariants was unbroken
           // still; if not, it checks no transition after, nor does this worker.

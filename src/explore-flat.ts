@@ -274,7 +274,7 @@ export function exploreFlat<S, C extends T, T extends Command = C>(
   let { transitionMask, stateMask } = run;
   const stop = options.shouldStop ?? ((): boolean => false);
 
-  const table = new FlatStateTable(width, flat.wordBits ?? 32);
+  const table = new FlatStateTable(width, flat.wordBits);
   // The vector of the record being expanded, and one for a record read aside (a path, a verdict).
   const parentVector = new Int32Array(Math.max(width, 1));
   const spare = new Int32Array(Math.max(width, 1));
@@ -327,16 +327,15 @@ export function exploreFlat<S, C extends T, T extends Command = C>(
         atRecord = at;
         // The record's vector, unpacked where the encoder reads it (`FlatStateTable.vector`).
         const states = table.vector(at, parentVector);
-        const from = 0;
         let distinct = 0;
         for (let position = 0; position < commands; position++) {
-          const status = flat.step(states, from, position, out);
+          const status = flat.step(states, 0, position, out);
           if (status === FLAT_DUPLICATE) continue;
           const id = transitionId(at, distinct);
           distinct += 1;
           transitions += 1;
           if (transitionMask !== 0) {
-            const broken = flat.checkTransition(states, from, position, out, status) & transitionMask;
+            const broken = flat.checkTransition(states, 0, position, out, status) & transitionMask;
             if (broken !== 0) {
               note(perTransition, broken, at, position, id);
               transitionMask &= ~broken;

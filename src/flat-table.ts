@@ -55,6 +55,7 @@ export class FlatStateTable {
   private pendingHash = 0;
   private pendingSlot = -1;
 
+  /** `wordBits`: the encoder's `FlatScope.wordBits` (absent: 32). */
   constructor(width: number, wordBits: 16 | 32 = 32) {
     this.width = width;
     this.wordBits = wordBits;
